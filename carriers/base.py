@@ -1,0 +1,98 @@
+"""The adapter protocol, the result types every adapter returns, and typed errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol, runtime_checkable
+
+from carriers.status import Status
+
+
+class CarrierError(Exception):
+    """Base of every carrier error; ``carrier`` names the adapter that raised it."""
+
+    def __init__(self, message: str, *, carrier: str = "") -> None:
+        super().__init__(f"{carrier}: {message}" if carrier else message)
+        self.carrier = carrier
+
+
+class AuthError(CarrierError):
+    """Credentials missing, wrong or expired; retrying will not help until they are fixed."""
+
+
+class RateLimited(CarrierError):
+    def __init__(self, message: str, *, carrier: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message, carrier=carrier)
+        self.retry_after = retry_after
+
+
+class NotFound(CarrierError):
+    """The carrier does not know the tracking number (yet)."""
+
+
+class TemporaryError(CarrierError):
+    """Network failure, 5xx or a timeout: try again later."""
+
+
+class ParseError(CarrierError):
+    """The response is not what the parser expects; never guessed around."""
+
+
+class Unsupported(CarrierError):
+    """The adapter cannot do this (e.g. webhooks on a carrier that only answers polls)."""
+
+
+@dataclass(frozen=True)
+class TrackingEvent:
+    occurred_at: datetime  # aware
+    status: Status
+    code: str  # the carrier's own code, or its text when it has none
+    description: str
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class TrackingResult:
+    carrier: str
+    tracking_number: str
+    status: Status
+    events: tuple[TrackingEvent, ...] = ()
+    sub_status: str | None = None
+    estimated_delivery: date | None = None
+    signed_by: str | None = None
+    #: Where the raw payload is kept (a file name, an inbox id, or a digest) for support.
+    raw_ref: str | None = None
+    #: Carrier-specific extras worth keeping (service name, pickup point, ...).
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    max_batch: int = 1
+    requests_per_second: float = 1.0
+    requests_per_day: int | None = None
+    #: ``none``, ``api_key``, ``oauth_client_credentials``, ``basic``, ``hmac``.
+    auth: str = "none"
+    supports_webhooks: bool = False
+    supports_polling: bool = True
+    #: Link for customers, with ``{number}`` where the tracking number goes.
+    tracking_url: str | None = None
+    #: Link where the customer changes date/slot or asks for redelivery (再配達), if any.
+    redelivery_url: str | None = None
+
+
+@runtime_checkable
+class CarrierAdapter(Protocol):
+    code: str
+    name: str
+    capabilities: Capabilities
+
+    def track(self, numbers: Sequence[str]) -> list[TrackingResult]:
+        """Ask the carrier about up to ``capabilities.max_batch`` numbers."""
+        ...
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[TrackingResult]:
+        """Verify and parse a pushed update; raises :class:`AuthError` on a bad signature."""
+        ...

@@ -1,0 +1,66 @@
+"""Carrier code → adapter, and what each can do.
+
+Adapters register themselves with :func:`register` in their own module; :data:`ADAPTER_MODULES`
+lists the modules so that :func:`create` and :func:`codes` find every adapter without the core
+importing carrier modules by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from carriers.base import CarrierAdapter, Unsupported
+
+#: Modules that call :func:`register`; add a carrier by adding its module here.
+ADAPTER_MODULES: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CarrierSettings:
+    """What an adapter instance needs: credentials, endpoint and an optional HTTP session.
+
+    ``credentials`` come from configuration (environment), per brand where a 3PL uses each brand's
+    own carrier account; adapters never log them.
+    """
+
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    base_url: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+AdapterFactory = Callable[[CarrierSettings], CarrierAdapter]
+_FACTORIES: dict[str, AdapterFactory] = {}
+_loaded = False
+
+
+def register(code: str) -> Callable[[AdapterFactory], AdapterFactory]:
+    def decorator(factory: AdapterFactory) -> AdapterFactory:
+        _FACTORIES[code] = factory
+        return factory
+
+    return decorator
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        for module in ADAPTER_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+
+
+def codes() -> list[str]:
+    _load()
+    return sorted(_FACTORIES)
+
+
+def create(code: str, settings: CarrierSettings | None = None) -> CarrierAdapter:
+    _load()
+    try:
+        factory = _FACTORIES[code]
+    except KeyError:
+        raise Unsupported(f"no adapter for carrier {code!r}", carrier=code) from None
+    return factory(settings or CarrierSettings())

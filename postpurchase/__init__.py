@@ -1,0 +1,66 @@
+"""postpurchase: the post-purchase experience of a brand, self-hosted."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+
+from postpurchase.config import default_database_url, settings_from_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Feature packages; each has ``init_app(app)`` that connects its signals and blueprints.
+FEATURES: tuple[str, ...] = (
+    "postpurchase.web",
+    "postpurchase.intake",
+    "postpurchase.tracking",
+    "postpurchase.edd",
+    "postpurchase.messaging",
+)
+
+
+def create_app(config: Mapping[str, object] | None = None) -> Flask:
+    """Build the app: settings, database, Babel, features, CLI. Starts no scheduler by itself."""
+    settings = settings_from_env()
+    settings.update(config or {})
+    instance_path = Path(str(settings["INSTANCE_PATH"])).resolve()
+    app = Flask(
+        "postpurchase",
+        instance_path=str(instance_path),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(settings)
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = default_database_url(instance_path)
+    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _instance_secret(instance_path)
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_BODY_BYTES"])
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    logging.basicConfig(level=str(app.config["LOG_LEVEL"]).upper())
+
+    from postpurchase import db, i18n
+    from postpurchase.web import errors
+
+    db.init_app(app)
+    i18n.init_app(app)
+    errors.init_app(app)
+    for name in FEATURES:
+        importlib.import_module(name).init_app(app)
+    return app
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """A random secret kept in the instance folder, so development needs no configuration."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value

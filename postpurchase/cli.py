@@ -1,0 +1,152 @@
+"""The ``postpurchase`` command."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+
+from postpurchase import create_app
+
+#: ``(module, attribute)`` of command groups that features contribute.
+FEATURE_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("postpurchase.intake.cli", "inbox"),
+    ("postpurchase.tracking.cli", "carriers"),
+    ("postpurchase.tracking.cli", "tracking"),
+    ("postpurchase.edd.cli", "edd"),
+    ("postpurchase.messaging.cli", "messages"),
+    ("postpurchase.demo", "demo"),
+)
+
+
+def _make_app(*_args: object, **_kwargs: object):  # type: ignore[no-untyped-def]
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_make_app, add_default_commands=False, add_version_option=False)
+def main() -> None:
+    """postpurchase: intake, tracking, delivery dates, messages, returns and insights."""
+
+
+main.add_command(shell_command)
+main.add_command(routes_command)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply migrations (creates the SQLite file if needed)."""
+    from postpurchase import db as database
+
+    database.upgrade(str(current_app.config["DATABASE_URL"]), revision)
+    click.echo(f"database at {revision}")
+
+
+@main.command("init")
+@click.option("--brand-slug", required=True, help="URL name of the brand, e.g. 'acme'.")
+@click.option("--name", required=True, help="Display name of the brand.")
+@click.option("--shopify-secret", default=None, help="Shopify webhook secret of the brand's store.")
+@click.option("--locale", default="ja", show_default=True)
+@click.option("--timezone", default="Asia/Tokyo", show_default=True)
+@click.option("--currency", default="JPY", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object for scripts.")
+@with_appcontext
+def init_command(
+    brand_slug: str,
+    name: str,
+    shopify_secret: str | None,
+    locale: str,
+    timezone: str,
+    currency: str,
+    as_json: bool,
+) -> None:
+    """Create the database if needed and a brand; print its API key and signing secret once."""
+    from postpurchase import db as database
+    from postpurchase.brands import BrandExists, create_brand
+
+    database.upgrade(str(current_app.config["DATABASE_URL"]))
+    try:
+        with database.session_scope() as session:
+            created = create_brand(
+                session=session,
+                slug=brand_slug,
+                name=name,
+                shopify_secret=shopify_secret,
+                locale=locale,
+                timezone=timezone,
+                currency=currency,
+            )
+    except BrandExists as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({"brand": created.slug, "api_key": created.api_key,
+                               "signing_secret": created.signing_secret}))
+        return
+    click.echo(f"brand:          {created.slug}")
+    click.echo(f"api key:        {created.api_key}")
+    click.echo(f"signing secret: {created.signing_secret}")
+    click.echo("Keep both: they are not shown again.")
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-scheduler", is_flag=True, help="Serve only; run `postpurchase worker` elsewhere.")
+@with_appcontext
+def run_command(host: str, port: int, no_scheduler: bool) -> None:
+    """Development server with the in-process scheduler (production: gunicorn wsgi:app)."""
+    from postpurchase import db as database
+    from postpurchase.jobs import start_scheduler
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    database.upgrade(str(app.config["DATABASE_URL"]))
+    if app.config["SCHEDULER"] and not no_scheduler:
+        start_scheduler(app)
+    app.run(host=host, port=port, use_reloader=False, threaded=True)
+
+
+@main.command("worker")
+@with_appcontext
+def worker_command() -> None:
+    """Run the scheduler without serving HTTP (scale-out: one or more per deployment)."""
+    import time
+
+    from postpurchase.jobs import start_scheduler, stop_scheduler
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if start_scheduler(app) is None:
+        click.echo("another worker holds the scheduler lock; waiting for it", err=True)
+        while start_scheduler(app) is None:
+            time.sleep(10)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        stop_scheduler(app)
+
+
+def _add_feature_commands() -> None:
+    for module_name, attribute in FEATURE_COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # feature not built yet
+                continue
+            raise
+        main.add_command(getattr(module, attribute))
+
+
+_add_feature_commands()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

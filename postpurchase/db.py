@@ -1,0 +1,152 @@
+"""Engine, sessions and migrations.
+
+One :class:`Database` per app lives in ``app.extensions["postpurchase.db"]``. Requests get one
+session each (created lazily by :func:`get_session`, closed at teardown); jobs and CLI commands use
+:func:`session_scope`, which commits on success and rolls back on error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask, current_app, g
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine
+
+EXTENSION_KEY = "postpurchase.db"
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, object] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+        self.engine: Engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin_immediate_when_asked)
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def create_all(self) -> None:
+        """Create every table directly from the models (tests; production uses migrations)."""
+        import postpurchase.models  # noqa: F401  (registers every table)
+
+        SQLModel.metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # Let SQLAlchemy emit BEGIN itself so that BEGIN IMMEDIATE can be requested per transaction.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin_immediate_when_asked(conn) -> None:  # type: ignore[no-untyped-def]
+    """Start SQLite transactions; ``BEGIN IMMEDIATE`` when the session asked for a write lock.
+
+    SQLite has no ``SELECT ... FOR UPDATE``; a transaction that claims work rows takes the write
+    lock up front (see :func:`claim_scope`) so two processes never claim the same rows.
+    """
+    immediate = conn.info.pop("begin_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def init_app(app: Flask) -> Database:
+    url = str(app.config["DATABASE_URL"])
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    database = Database(url)
+    app.extensions[EXTENSION_KEY] = database
+    app.teardown_appcontext(_close_request_session)
+    return database
+
+
+def get_db(app: Flask | None = None) -> Database:
+    return (app or current_app).extensions[EXTENSION_KEY]
+
+
+def get_session() -> Session:
+    """The session of the current request or app context, created on first use."""
+    if "db_session" not in g:
+        g.db_session = get_db().session()
+    return g.db_session
+
+
+def _close_request_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+@contextmanager
+def session_scope(app: Flask | None = None) -> Iterator[Session]:
+    """A unit of work for a job or command: commit on success, roll back on error."""
+    session = get_db(app).session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+@contextmanager
+def claim_scope(app: Flask | None = None) -> Iterator[Session]:
+    """A unit of work that claims rows other workers may also want (outbox, inbox, polls).
+
+    On PostgreSQL the claiming query uses ``FOR UPDATE SKIP LOCKED``; on SQLite, which has no row
+    locks, the transaction starts with ``BEGIN IMMEDIATE`` so claims are serialized across
+    processes. Commits on success, rolls back on error.
+    """
+    database = get_db(app)
+    with database.engine.connect() as connection:
+        if database.is_sqlite:
+            connection.info["begin_immediate"] = True
+        session = Session(bind=connection, expire_on_commit=False)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+def alembic_config(url: str):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Apply migrations up to ``revision`` (``postpurchase db upgrade``)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)

@@ -1,0 +1,7 @@
+"""See DESIGN.md: the edd feature."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Connect this feature's signals, blueprints and CLI commands."""

@@ -1,0 +1,55 @@
+"""All tables. Importing this package registers every table on ``SQLModel.metadata``.
+
+One module per family; feature packages that own extra tables (EDD predictions, tracking raw
+responses, message rules) add a module here and import it below.
+"""
+
+from postpurchase.models.aftercare import Feedback, ReturnLine, ReturnRequest
+from postpurchase.models.brand import ApiKey, Brand, MerchantUser
+from postpurchase.models.commerce import (
+    Customer,
+    FulfillmentCentre,
+    InventoryLevel,
+    Order,
+    OrderLine,
+)
+from postpurchase.models.enums import (
+    Channel,
+    DeliveryOption,
+    InboxState,
+    OrderStatus,
+    OutboxState,
+    ReturnResolution,
+    ReturnState,
+    ShipmentStatus,
+    TimeSlot,
+)
+from postpurchase.models.events import InboxEvent, OutboxMessage
+from postpurchase.models.shipping import Shipment, TrackingEvent
+
+__all__ = [
+    "ApiKey",
+    "Brand",
+    "Channel",
+    "Customer",
+    "DeliveryOption",
+    "Feedback",
+    "FulfillmentCentre",
+    "InboxEvent",
+    "InboxState",
+    "InventoryLevel",
+    "MerchantUser",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "OutboxMessage",
+    "OutboxState",
+    "ReturnLine",
+    "ReturnRequest",
+    "ReturnResolution",
+    "ReturnState",
+    "Shipment",
+    "ShipmentStatus",
+    "TimeSlot",
+    "TrackingEvent",
+]

@@ -1,0 +1,57 @@
+"""Returns and customer feedback."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from postpurchase.clock import utcnow
+from postpurchase.models.enums import ReturnResolution, ReturnState
+from postpurchase.models.types import brand_fk, enum_field, json_field, utc_field
+
+
+class ReturnRequest(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("brand_id", "rma_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = brand_fk()
+    order_id: int = Field(foreign_key="order.id", index=True)
+    rma_number: str = Field(max_length=64)
+    state: ReturnState = enum_field(ReturnState, default=ReturnState.requested)
+    resolution: ReturnResolution = enum_field(ReturnResolution, default=ReturnResolution.refund)
+    refund_amount: int = 0
+    credit_amount: int = 0
+    currency: str = Field(default="JPY", max_length=3)
+    return_carrier_code: str | None = Field(default=None, max_length=32)
+    return_tracking_number: str | None = Field(default=None, max_length=64)
+    received_at: datetime | None = utc_field()
+    attributes: dict[str, Any] = json_field()
+    created_at: datetime = utc_field(nullable=False, default_factory=utcnow)
+    updated_at: datetime = utc_field(nullable=False, default_factory=utcnow)
+
+
+class ReturnLine(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = brand_fk()
+    return_id: int = Field(foreign_key="returnrequest.id", index=True)
+    sku: str = Field(max_length=128)
+    variant: str | None = Field(default=None, max_length=128)
+    quantity: int = 1
+    reason_code: str = Field(default="other", max_length=64)
+    comment: str | None = None
+    condition: str | None = Field(default=None, max_length=64)
+    exchange_sku: str | None = Field(default=None, max_length=128)
+
+
+class Feedback(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = brand_fk()
+    order_id: int | None = Field(default=None, foreign_key="order.id", index=True)
+    shipment_id: int | None = Field(default=None, foreign_key="shipment.id", index=True)
+    customer_id: int | None = Field(default=None, foreign_key="customer.id")
+    nps_score: int | None = None
+    comment: str | None = None
+    created_at: datetime = utc_field(nullable=False, default_factory=utcnow)

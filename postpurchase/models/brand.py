@@ -1,0 +1,57 @@
+"""Tenants and who may act for them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from postpurchase.clock import utcnow
+from postpurchase.models.types import brand_fk, json_field, utc_field
+
+
+class Brand(SQLModel, table=True):
+    """One tenant. A 3PL runs many brands in one installation; no query crosses brands."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, index=True, max_length=64)
+    name: str = Field(max_length=200)
+    locale: str = Field(default="ja", max_length=16)
+    timezone: str = Field(default="Asia/Tokyo", max_length=64)
+    currency: str = Field(default="JPY", max_length=3)
+    country: str = Field(default="JP", max_length=2)
+    #: HMAC key for generic intake signatures; random per brand, shown once by ``postpurchase init``.
+    signing_secret: str = Field(max_length=128)
+    #: Shopify app secret for ``X-Shopify-Hmac-Sha256``; None when the brand has no Shopify store.
+    shopify_secret: str | None = Field(default=None, max_length=256)
+    #: Branding (colours, logo URL), sender identities, policies, trigger settings, EDD promise level.
+    settings: dict[str, Any] = json_field()
+    created_at: datetime = utc_field(nullable=False, default_factory=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    """A secret that a WMS/OMS or the merchant API uses; only its SHA-256 is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = brand_fk()
+    name: str = Field(default="default", max_length=100)
+    #: First characters of the key, kept in clear so a key can be found and named without the secret.
+    prefix: str = Field(index=True, max_length=16)
+    key_hash: str = Field(unique=True, max_length=64)
+    scopes: list[str] = json_field(default_factory=lambda: ["events:write", "read"])
+    created_at: datetime = utc_field(nullable=False, default_factory=utcnow)
+    last_used_at: datetime | None = utc_field()
+    revoked_at: datetime | None = utc_field()
+
+
+class MerchantUser(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("brand_id", "email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = brand_fk()
+    email: str = Field(max_length=254)
+    name: str = Field(default="", max_length=200)
+    password_hash: str = Field(max_length=255)
+    created_at: datetime = utc_field(nullable=False, default_factory=utcnow)

@@ -1,0 +1,94 @@
+"""Statuses, options and reason codes: enums, never free strings.
+
+Stored as their string values (``native_enum=False``) so adding a member needs no type migration.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    open = "open"
+    cancelled = "cancelled"
+    closed = "closed"
+
+
+class ShipmentStatus(StrEnum):
+    """The normalized tracking status (DESIGN.md); ``carriers.status`` holds the same vocabulary."""
+
+    pending = "pending"
+    info_received = "info_received"
+    in_transit = "in_transit"
+    out_for_delivery = "out_for_delivery"
+    attempt_fail = "attempt_fail"
+    available_for_pickup = "available_for_pickup"
+    delivered = "delivered"
+    exception = "exception"
+    returning_to_sender = "returning_to_sender"
+    returned = "returned"
+    expired = "expired"
+
+
+class TimeSlot(StrEnum):
+    """Japanese delivery time-slot requests (時間帯指定)."""
+
+    morning = "morning"  # 午前中
+    h14_16 = "14-16"
+    h16_18 = "16-18"
+    h18_20 = "18-20"
+    h19_21 = "19-21"
+
+
+class DeliveryOption(StrEnum):
+    door = "door"
+    leave_at_door = "leave_at_door"  # 置き配
+    convenience_store = "convenience_store"  # コンビニ受取
+    depot_pickup = "depot_pickup"  # 営業所受取
+    locker = "locker"
+
+
+class InboxState(StrEnum):
+    pending = "pending"
+    processed = "processed"
+    deferred = "deferred"  # waiting for an event it depends on (out-of-order arrival)
+    failed = "failed"  # processing raised; kept for retry
+    rejected = "rejected"  # signature failed; never processed
+    ignored = "ignored"  # authentic but nothing to do (e.g. unsupported topic)
+
+
+class OutboxState(StrEnum):
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    held = "held"  # quiet hours or frequency cap; sent later
+    failed = "failed"  # permanent failure on this channel
+    suppressed = "suppressed"  # no consent, unsubscribed, bounced, useless
+    unknown = "unknown"  # crashed between send and record on a channel without idempotency
+
+
+class Channel(StrEnum):
+    email = "email"
+    sms = "sms"
+    line = "line"
+    line_notification = "line_notification"
+    webhook = "webhook"
+
+
+class ReturnState(StrEnum):
+    requested = "requested"
+    approved = "approved"
+    label_issued = "label_issued"
+    in_transit = "in_transit"
+    received = "received"
+    refunded = "refunded"
+    exchanged = "exchanged"
+    credited = "credited"
+    rejected = "rejected"
+    cancelled = "cancelled"
+
+
+class ReturnResolution(StrEnum):
+    refund = "refund"
+    store_credit = "store_credit"
+    exchange = "exchange"

@@ -1,0 +1,87 @@
+"""Shipments (one row per parcel) and their tracking events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from postpurchase.clock import utcnow
+from postpurchase.models.enums import DeliveryOption, ShipmentStatus, TimeSlot
+from postpurchase.models.types import brand_fk, enum_field, json_field, utc_field
+
+
+class Shipment(SQLModel, table=True):
+    """One parcel with one tracking number.
+
+    A WMS shipment with several parcels becomes several rows sharing ``external_id``; each is
+    tracked on its own. ``parcel_index`` orders them.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("brand_id", "external_id", "parcel_index"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = brand_fk()
+    order_id: int | None = Field(default=None, foreign_key="order.id", index=True)
+    external_id: str = Field(max_length=128)
+    parcel_index: int = 0
+    fc_id: int | None = Field(default=None, foreign_key="fulfillmentcentre.id")
+    carrier_code: str = Field(max_length=32, index=True)
+    service: str = Field(default="standard", max_length=64)
+    tracking_number: str | None = Field(default=None, max_length=64, index=True)
+    status: ShipmentStatus = enum_field(ShipmentStatus, default=ShipmentStatus.pending, index=True)
+    sub_status: str | None = Field(default=None, max_length=64)
+    status_changed_at: datetime | None = utc_field()
+    shipped_at: datetime | None = utc_field()
+    delivered_at: datetime | None = utc_field()
+    cancelled_at: datetime | None = utc_field()
+    last_event_at: datetime | None = utc_field()
+    # Polling state, owned by postpurchase.tracking.
+    next_poll_at: datetime | None = utc_field(index=True)
+    last_polled_at: datetime | None = utc_field()
+    last_webhook_at: datetime | None = utc_field()
+    poll_failures: int = 0
+    # Delivery-date promise and prediction (local dates of the destination), owned by postpurchase.edd.
+    promised_date: date | None = None
+    predicted_date: date | None = None
+    window_start: date | None = None
+    window_end: date | None = None
+    carrier_estimated_date: date | None = None
+    # What the customer asked for.
+    requested_date: date | None = None
+    time_slot: TimeSlot | None = enum_field(TimeSlot, nullable=True)
+    delivery_option: DeliveryOption = enum_field(DeliveryOption, default=DeliveryOption.door)
+    # Cost and parcel.
+    cost_amount: int | None = None
+    cost_currency: str | None = Field(default=None, max_length=3)
+    weight_g: int | None = None
+    #: ``[{"sku": ..., "quantity": ...}]`` as the WMS packed this parcel.
+    lines: list[dict[str, Any]] = json_field(default_factory=list)
+    destination_postal_code: str | None = Field(default=None, max_length=16)
+    destination_region: str | None = Field(default=None, max_length=64)
+    destination_country: str | None = Field(default=None, max_length=2)
+    signed_by: str | None = Field(default=None, max_length=128)
+    source_updated_at: datetime | None = utc_field()
+    created_at: datetime = utc_field(nullable=False, default_factory=utcnow)
+    updated_at: datetime = utc_field(nullable=False, default_factory=utcnow)
+
+
+class TrackingEvent(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("shipment_id", "occurred_at", "carrier_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = brand_fk()
+    shipment_id: int = Field(foreign_key="shipment.id", index=True)
+    occurred_at: datetime = utc_field(nullable=False)
+    status: ShipmentStatus = enum_field(ShipmentStatus)
+    #: The carrier's own code (or its text when it has no code); "" when neither.
+    carrier_code: str = Field(default="", max_length=128)
+    description: str = Field(default="", max_length=500)
+    location: str | None = Field(default=None, max_length=200)
+    #: ``poll``, ``webhook``, ``intake`` or ``sandbox``.
+    source: str = Field(default="poll", max_length=16)
+    recorded_at: datetime = utc_field(nullable=False, default_factory=utcnow)

@@ -1,0 +1,161 @@
+"""Fixtures: ``app``, ``client``, ``runner``, ``session``, ``brand`` factory, a controllable clock.
+
+The database is SQLite by default (a fresh file per test). With ``POSTPURCHASE_TEST_DATABASE_URL``
+set to a PostgreSQL URL, the same tests run there: the schema is created once per run and every
+table is truncated after each test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import text
+from sqlmodel import Session, SQLModel
+
+from postpurchase import create_app
+from postpurchase.brands import NewBrand, create_brand
+from postpurchase.db import get_db
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+CONFORMANCE = SHARED / "conformance"
+PG_URL = os.environ.get("POSTPURCHASE_TEST_DATABASE_URL", "")
+
+_pg_schema_ready = False
+
+
+def _database_url(tmp_path: Path) -> str:
+    return PG_URL or f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def app_config(tmp_path: Path) -> dict[str, Any]:
+    """Overrides for ``create_app``; tests may change it before asking for ``app``."""
+    return {
+        "DATABASE_URL": _database_url(tmp_path),
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "test-secret",
+        "SCHEDULER": False,
+        "INBOX_INLINE": False,
+        "TESTING": True,
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Flask]:
+    global _pg_schema_ready
+    app = create_app(app_config)
+    database = get_db(app)
+    if not database.is_sqlite:
+        if not _pg_schema_ready:
+            with database.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            database.create_all()
+            _pg_schema_ready = True
+    else:
+        database.create_all()
+    yield app
+    if not database.is_sqlite:
+        tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+        with database.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    database.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    with app.app_context():
+        s = get_db(app).session()
+        try:
+            yield s
+        finally:
+            s.close()
+
+
+@pytest.fixture
+def make_brand(app: Flask) -> Callable[..., NewBrand]:
+    """Factory: ``make_brand(slug="acme", shopify_secret=None, **fields)`` commits a brand."""
+
+    def make(slug: str = "acme", name: str | None = None, **kwargs: Any) -> NewBrand:
+        with app.app_context():
+            s = get_db(app).session()
+            created = create_brand(session=s, slug=slug, name=name or slug.title(), **kwargs)
+            s.commit()
+            s.close()
+        return created
+
+    return make
+
+
+@pytest.fixture
+def brand(make_brand: Callable[..., NewBrand]) -> NewBrand:
+    return make_brand("acme", shopify_secret="shpss_test_secret")
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """``X-Postpurchase-Signature`` value for ``body``."""
+    t = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={digest}"
+
+
+@pytest.fixture
+def post_event(client: FlaskClient, brand: NewBrand) -> Callable[..., Any]:
+    """Post a signed generic event envelope for ``brand``; returns the response."""
+
+    def post(envelope: dict[str, Any] | bytes, *, path: str = "/webhooks/wms", as_brand: NewBrand | None = None,
+             timestamp: int | None = None, headers: dict[str, str] | None = None) -> Any:
+        who = as_brand or brand
+        body = envelope if isinstance(envelope, bytes) else json.dumps(envelope).encode()
+        all_headers = {
+            "Authorization": f"Bearer {who.api_key}",
+            "Content-Type": "application/json",
+            "X-Postpurchase-Signature": sign(who.signing_secret, body, timestamp),
+        }
+        all_headers.update(headers or {})
+        return client.post(path, data=body, headers=all_headers)
+
+    return post
+
+
+class Clock:
+    """A clock tests move by hand: ``clock.now``, ``clock.advance(minutes=5)``."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.now += timedelta(**kwargs)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 20, 1, 0, tzinfo=UTC))
+
+
+def conformance(relative: str) -> Path:
+    return CONFORMANCE / relative

@@ -1,0 +1,56 @@
+"""The app factory, configuration, schema and migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+from sqlmodel import SQLModel, select
+
+import postpurchase.models  # noqa: F401
+from postpurchase import create_app
+from postpurchase.config import settings_from_env
+from postpurchase.db import upgrade
+from postpurchase.models import Brand, Shipment
+
+
+def test_settings_read_prefixed_environment_variables() -> None:
+    values = settings_from_env({"POSTPURCHASE_MAX_BODY_BYTES": "2048", "POSTPURCHASE_SCHEDULER": "off",
+                                "OTHER": "x"})
+    assert values["MAX_BODY_BYTES"] == 2048
+    assert values["SCHEDULER"] is False
+    assert "OTHER" not in values
+
+
+def test_default_database_is_sqlite_in_wal_mode(tmp_path) -> None:
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": ""})
+    assert app.config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'postpurchase.db'}"
+    from postpurchase.db import get_db
+
+    with get_db(app).engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_migrations_match_the_models(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert diff == [], "models changed without a migration: run scripts/make-migration"
+
+
+def test_datetimes_come_back_aware_utc(app, session, brand) -> None:
+    b = session.exec(select(Brand)).one()
+    shipped = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    session.add(Shipment(brand_id=b.id, external_id="S1", carrier_code="yamato", shipped_at=shipped))
+    session.commit()
+    session.expire_all()
+    row = session.exec(select(Shipment)).one()
+    assert row.shipped_at == shipped and row.shipped_at.tzinfo is not None
+
+
+def test_healthz(client) -> None:
+    assert client.get("/healthz").json == {"status": "ok"}
