@@ -6,9 +6,9 @@ change means.
 
 from carriers.base import (
     AuthError,
+    Capabilities,
     CarrierAdapter,
     CarrierError,
-    Capabilities,
     NotFound,
     ParseError,
     RateLimited,

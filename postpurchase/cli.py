@@ -15,7 +15,7 @@ from postpurchase import create_app
 #: ``(module, attribute)`` of command groups that features contribute.
 FEATURE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("postpurchase.intake.cli", "inbox"),
-    ("postpurchase.tracking.cli", "carriers"),
+    ("carriers.cli", "carriers"),
     ("postpurchase.tracking.cli", "tracking"),
     ("postpurchase.edd.cli", "edd"),
     ("postpurchase.messaging.cli", "messages"),

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
-from sqlalchemy.dialects import postgresql
-import postpurchase.models.types
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
+
+import postpurchase.models.types
 
 revision: str = '322ab6841702'
 down_revision: str | None = None
