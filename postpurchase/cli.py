@@ -135,6 +135,31 @@ def worker_command() -> None:
         stop_scheduler(app)
 
 
+@main.group("users")
+def users() -> None:
+    """Merchant users who sign in to the merchant pages."""
+
+
+@users.command("add")
+@click.option("--brand", "brand_slug", required=True)
+@click.option("--email", required=True)
+@click.option("--name", default="")
+@click.password_option()
+@with_appcontext
+def users_add(brand_slug: str, email: str, name: str, password: str) -> None:
+    """Add a merchant user to a brand."""
+    from postpurchase import db as database
+    from postpurchase.brands import get_brand
+    from postpurchase.web.merchant import add_merchant_user
+
+    with database.session_scope() as session:
+        brand = get_brand(session=session, slug=brand_slug)
+        if brand is None:
+            raise click.ClickException(f"no brand {brand_slug!r}")
+        add_merchant_user(session=session, brand_id=brand.id, email=email, password=password, name=name)
+    click.echo(f"merchant user {email} added to {brand_slug}")
+
+
 def _add_feature_commands() -> None:
     for module_name, attribute in FEATURE_COMMANDS:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, g, request
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 
 SUPPORTED_LOCALES = ("ja", "en")
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
@@ -29,3 +29,56 @@ def init_app(app: Flask) -> None:
         default_locale=str(app.config.get("DEFAULT_LOCALE", "ja")),
         default_timezone=str(app.config.get("DEFAULT_TIMEZONE", "Asia/Tokyo")),
     )
+    app.jinja_env.globals["get_locale"] = get_locale
+
+
+# Formatting for pages, messages and reports: one home, so every surface says dates and money alike.
+
+from datetime import date, datetime  # noqa: E402
+from decimal import Decimal  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+from babel.dates import format_skeleton  # noqa: E402
+from babel.numbers import format_currency, get_currency_precision  # noqa: E402
+
+
+def minor_to_decimal(amount_minor: int, currency: str) -> Decimal:
+    """Minor units to a decimal amount (JPY has no minor unit: 1980 → 1980)."""
+    return Decimal(amount_minor).scaleb(-get_currency_precision(currency))
+
+
+def format_money(amount_minor: int, currency: str, locale: str) -> str:
+    """``¥1,980`` / ``￥1,980`` / ``$19.80``: Babel's currency format in ``locale``."""
+    return format_currency(minor_to_decimal(amount_minor, currency), currency, locale=locale)
+
+
+def to_local(moment: datetime, timezone: str) -> datetime:
+    return moment.astimezone(ZoneInfo(timezone))
+
+
+def format_day(day: date, locale: str) -> str:
+    """A delivery day as customers read it: ``11月25日(水)`` in Japanese, ``Wed, Nov 25`` in English."""
+    return format_skeleton("MMMEd", day, locale=locale)
+
+
+def format_local_time(moment: datetime, timezone: str, locale: str) -> str:
+    """``11月25日(水) 14:05`` in the brand's or customer's timezone."""
+    local = to_local(moment, timezone)
+    return f"{format_day(local.date(), locale)} {format_skeleton('Hm', local, locale=locale)}"
+
+
+TIME_SLOT_LABELS: dict[str, dict[str, str]] = {
+    "morning": {"ja": "午前中", "en": "morning (8:00–12:00)"},
+    "14-16": {"ja": "14時〜16時", "en": "14:00–16:00"},
+    "16-18": {"ja": "16時〜18時", "en": "16:00–18:00"},
+    "18-20": {"ja": "18時〜20時", "en": "18:00–20:00"},
+    "19-21": {"ja": "19時〜21時", "en": "19:00–21:00"},
+}
+
+
+def time_slot_label(slot: str | None, locale: str) -> str:
+    """The Japanese delivery time slot (時間帯指定) in ``locale``; empty when none was asked for."""
+    if not slot:
+        return ""
+    labels = TIME_SLOT_LABELS[str(slot)]
+    return labels.get(locale[:2], labels["en"])

@@ -1,12 +1,27 @@
 """HTTP: customer pages, merchant pages and the JSON API (thin views)."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
 from flask import Flask
+
+
+def merge_query(args: Mapping[str, str], **changes: str) -> str:
+    """The current query string with ``changes`` applied (for language links)."""
+    merged = {key: value for key, value in args.items() if key not in changes}
+    merged.update(changes)
+    return urlencode(merged)
 
 
 def init_app(app: Flask) -> None:
     from postpurchase.web.api import api
+    from postpurchase.web.merchant import merchant
 
     app.register_blueprint(api)
+    app.register_blueprint(merchant)
+    app.add_template_filter(merge_query, "merge_query")
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -1,0 +1,26 @@
+from datetime import UTC, date, datetime
+
+from postpurchase.i18n import format_day, format_local_time, format_money, time_slot_label
+
+
+def test_yen_has_no_decimals() -> None:
+    assert format_money(1980, "JPY", "ja") in {"￥1,980", "¥1,980"}
+
+
+def test_dollars_use_two_decimals() -> None:
+    assert format_money(1980, "USD", "en") == "$19.80"
+
+
+def test_delivery_day_reads_like_a_japanese_notice() -> None:
+    assert format_day(date(2026, 11, 25), "ja") == "11月25日(水)"
+    assert format_day(date(2026, 11, 25), "en") == "Wed, Nov 25"
+
+
+def test_times_show_in_the_given_timezone() -> None:
+    assert format_local_time(datetime(2026, 11, 25, 5, 5, tzinfo=UTC), "Asia/Tokyo", "ja") == "11月25日(水) 14:05"
+
+
+def test_time_slot_labels() -> None:
+    assert time_slot_label("morning", "ja") == "午前中"
+    assert time_slot_label("19-21", "en") == "19:00–21:00"
+    assert time_slot_label(None, "ja") == ""
