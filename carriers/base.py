@@ -51,6 +51,11 @@ class TrackingEvent:
     code: str  # the carrier's own code, or its text when it has none
     description: str
     location: str | None = None
+    #: Finer carrier-independent detail, e.g. ``delayed`` or ``final_notice``.
+    sub_status: str | None = None
+    #: An informational scan (signature stored, "arriving on time"): its ``status`` repeats the
+    #: status before it, so it never moves the shipment backwards or forwards on its own.
+    informational: bool = False
 
 
 @dataclass(frozen=True)

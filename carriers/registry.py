@@ -17,6 +17,25 @@ from carriers.base import CarrierAdapter, Unsupported
 #: Modules that call :func:`register`; add a carrier by adding its module here.
 ADAPTER_MODULES: tuple[str, ...] = ()
 
+#: International carriers, aggregators and Japanese carriers (carriers branch).
+ADAPTER_MODULES += (
+    "carriers.dhl",
+    "carriers.dhl_express",
+    "carriers.ups",
+    "carriers.fedex",
+    "carriers.usps",
+    "carriers.canadapost",
+    "carriers.royalmail",
+    "carriers.australiapost",
+    "carriers.aftership",
+    "carriers.seventeentrack",
+    "carriers.easypost",
+    "carriers.shippo",
+    "carriers.yamato",
+    "carriers.sagawa",
+    "carriers.japanpost",
+)
+
 
 @dataclass(frozen=True)
 class CarrierSettings:

@@ -1,0 +1,71 @@
+"""What the HTTP-polling adapters share: settings handling, the HTTP client, batch checks.
+
+Each carrier module stays self-contained (its endpoints, status table and parse functions); this
+base only removes the constructor and credential boilerplate.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from carriers.base import AuthError, Capabilities, TrackingResult, Unsupported
+from carriers.http import HttpClient
+from carriers.parsing import Body
+from carriers.registry import CarrierSettings
+
+
+class Adapter:
+    code: ClassVar[str]
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    default_base_url: ClassVar[str] = ""
+    #: Credential keys the adapter reads from ``CarrierSettings.credentials``.
+    credential_keys: ClassVar[tuple[str, ...]] = ()
+    #: The pure parse function for saved responses (``carriers parse``) and :meth:`track`.
+    parse_function: ClassVar[Callable[..., list[TrackingResult]]]
+
+    def __init__(self, settings: CarrierSettings | None = None) -> None:
+        self.settings = settings or CarrierSettings()
+        self.base_url = (self.settings.base_url or self.default_base_url).rstrip("/")
+        options = self.settings.options
+        self.http = HttpClient(
+            self.code,
+            session=options.get("session"),
+            retries=int(options.get("retries", 2)),
+            backoff=float(options.get("backoff", 0.5)),
+            secrets=[str(v) for v in self.settings.credentials.values()],
+        )
+
+    def credential(self, key: str) -> str:
+        value = self.settings.credentials.get(key)
+        if not value:
+            raise AuthError(f"credential {key!r} is not configured", carrier=self.code)
+        return str(value)
+
+    def parse(self, body: Body, **kwargs: Any) -> list[TrackingResult]:
+        """Parse a saved response or webhook body (no signature check)."""
+        return type(self).parse_function(body, **kwargs)
+
+    def check_batch(self, numbers: Sequence[str]) -> list[str]:
+        numbers = [n.strip() for n in numbers if n and n.strip()]
+        if len(numbers) > self.capabilities.max_batch:
+            raise ValueError(f"{self.code} takes at most {self.capabilities.max_batch} numbers per call")
+        return numbers
+
+    def track(self, numbers: Sequence[str]) -> list[TrackingResult]:
+        raise Unsupported("this adapter only receives webhooks", carrier=self.code)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[TrackingResult]:
+        raise Unsupported("this carrier does not push updates", carrier=self.code)
+
+
+def header(headers: Mapping[str, str], name: str) -> str:
+    """A header value, matched case-insensitively ('' when absent)."""
+    wanted = name.lower()
+    return next((str(v) for k, v in headers.items() if k.lower() == wanted), "")
+
+
+def same_secret(given: str, expected: str) -> bool:
+    return bool(given) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
