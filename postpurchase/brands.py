@@ -26,6 +26,10 @@ class BrandExists(ValueError):
     pass
 
 
+#: Slugs that would collide with the service's own top-level paths (``/<brand>/track``).
+RESERVED_SLUGS = frozenset({"api", "merchant", "webhooks", "static", "healthz", "admin"})
+
+
 def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -43,6 +47,8 @@ def create_brand(
     settings: dict | None = None,
 ) -> NewBrand:
     """Create a brand with one API key; the key and signing secret are only ever returned here."""
+    if slug in RESERVED_SLUGS or not slug.replace("-", "").isalnum() or slug != slug.lower():
+        raise ValueError(f"brand slug {slug!r}: use lowercase letters, digits and '-', not {sorted(RESERVED_SLUGS)}")
     if session.exec(select(Brand).where(Brand.slug == slug)).first() is not None:
         raise BrandExists(f"brand {slug!r} already exists")
     brand = Brand(

@@ -86,7 +86,7 @@ def init_command(
                 timezone=timezone,
                 currency=currency,
             )
-    except BrandExists as exc:
+    except (BrandExists, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps({"brand": created.slug, "api_key": created.api_key,

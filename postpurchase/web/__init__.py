@@ -17,10 +17,12 @@ def merge_query(args: Mapping[str, str], **changes: str) -> str:
 
 def init_app(app: Flask) -> None:
     from postpurchase.web.api import api
+    from postpurchase.web.customer import customer
     from postpurchase.web.merchant import merchant
 
     app.register_blueprint(api)
     app.register_blueprint(merchant)
+    app.register_blueprint(customer)
     app.add_template_filter(merge_query, "merge_query")
 
     @app.get("/healthz")

@@ -1,0 +1,197 @@
+"""Realistic Japanese demo data: customers, products, orders and parcels for a D2C brand.
+
+Deterministic for a seed, so screenshots and tests see the same shop. Produces the generic intake
+envelopes a WMS/OMS would post, so the demo goes through the same path as production data.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+FAMILY_NAMES = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤",
+                "吉田", "山田", "佐々木", "山口", "松本", "井上", "木村", "林", "斎藤", "清水")
+GIVEN_NAMES = ("陽子", "花子", "美咲", "結衣", "さくら", "健太", "翔太", "大輔", "直樹", "愛",
+               "真由美", "恵", "拓也", "裕子", "彩", "亮", "舞", "誠", "由美", "蓮")
+ROMAJI = ("sato", "suzuki", "takahashi", "tanaka", "ito", "watanabe", "yamamoto", "nakamura",
+          "kobayashi", "kato", "yoshida", "yamada", "sasaki", "yamaguchi", "matsumoto", "inoue",
+          "kimura", "hayashi", "saito", "shimizu")
+
+
+@dataclass(frozen=True)
+class Place:
+    prefecture: str
+    city: str
+    postal_code: str
+    region: str  # the carrier's delivery region (関東, 関西, ...)
+    weight: float  # share of orders
+
+
+PLACES: tuple[Place, ...] = (
+    Place("東京都", "渋谷区神宮前", "150-0001", "関東", 9),
+    Place("東京都", "世田谷区三軒茶屋", "154-0024", "関東", 8),
+    Place("東京都", "江東区豊洲", "135-0061", "関東", 5),
+    Place("神奈川県", "横浜市中区山下町", "231-0023", "関東", 7),
+    Place("神奈川県", "川崎市中原区小杉町", "211-0063", "関東", 4),
+    Place("埼玉県", "さいたま市浦和区高砂", "330-0063", "関東", 5),
+    Place("千葉県", "船橋市本町", "273-0005", "関東", 4),
+    Place("大阪府", "大阪市北区梅田", "530-0001", "関西", 7),
+    Place("京都府", "京都市中京区烏丸通", "604-8005", "関西", 3),
+    Place("兵庫県", "神戸市中央区三宮町", "650-0021", "関西", 3),
+    Place("愛知県", "名古屋市中区栄", "460-0008", "中部", 5),
+    Place("静岡県", "静岡市葵区追手町", "420-0853", "中部", 2),
+    Place("宮城県", "仙台市青葉区一番町", "980-0811", "東北", 2),
+    Place("北海道", "札幌市中央区北一条西", "060-0001", "北海道", 3),
+    Place("広島県", "広島市中区紙屋町", "730-0031", "中国", 2),
+    Place("福岡県", "福岡市中央区天神", "810-0001", "九州", 4),
+    Place("熊本県", "熊本市中央区手取本町", "860-0806", "九州", 1),
+    Place("沖縄県", "那覇市久茂地", "900-0015", "沖縄", 1),
+    Place("新潟県", "新潟市中央区万代", "950-0088", "中部", 1),
+    Place("香川県", "高松市番町", "760-0017", "四国", 1),
+)
+
+
+@dataclass(frozen=True)
+class Product:
+    sku: str
+    name: str
+    category: str
+    price: int  # JPY
+    weight_g: int
+
+
+PRODUCTS: tuple[Product, ...] = (
+    Product("TEA-HOJI-100", "有機ほうじ茶 100g", "tea", 1490, 120),
+    Product("TEA-SENCHA-80", "八女煎茶 80g", "tea", 1980, 100),
+    Product("TEA-MATCHA-30", "宇治抹茶 30g缶", "tea", 2800, 80),
+    Product("KYUSU-TOKONAME", "常滑焼 急須 300ml", "ceramics", 6800, 650),
+    Product("YUNOMI-HAGI-2", "萩焼 湯呑 ペア", "ceramics", 5400, 520),
+    Product("TOWEL-IMABARI-F", "今治タオル フェイス 2枚組", "towel", 2640, 300),
+    Product("TOWEL-IMABARI-B", "今治タオル バス", "towel", 4950, 650),
+    Product("SOAP-YUZU", "柚子の石鹸", "skincare", 1320, 110),
+    Product("LOTION-RICE-150", "米ぬか化粧水 150ml", "skincare", 3300, 220),
+    Product("FUROSHIKI-M", "風呂敷 中判 藍染", "textile", 3850, 90),
+)
+
+#: Carrier code, service, share of parcels, typical transit days from the Tokyo FC by region.
+CARRIERS: tuple[tuple[str, str, float], ...] = (
+    ("yamato", "takkyubin", 0.5),
+    ("sagawa", "hikyaku", 0.3),
+    ("japanpost", "yu-pack", 0.2),
+)
+TIME_SLOTS = (None, None, None, "morning", "14-16", "18-20", "19-21")
+DELIVERY_OPTIONS = ("door", "door", "door", "leave_at_door", "leave_at_door", "convenience_store")
+
+
+@dataclass(frozen=True)
+class DemoCustomer:
+    external_id: str
+    name: str
+    email: str
+    phone: str
+    place: Place
+    locale: str
+
+
+def make_customers(rng: random.Random, count: int) -> list[DemoCustomer]:
+    customers = []
+    weights = [p.weight for p in PLACES]
+    for n in range(count):
+        family = rng.randrange(len(FAMILY_NAMES))
+        given = rng.choice(GIVEN_NAMES)
+        place = rng.choices(PLACES, weights=weights)[0]
+        customers.append(DemoCustomer(
+            external_id=f"cust-{n + 1:05d}",
+            name=f"{FAMILY_NAMES[family]} {given}",
+            email=f"{ROMAJI[family]}.{n + 1}@example.jp",
+            phone=f"090-{rng.randrange(1000, 9999)}-{rng.randrange(1000, 9999)}",
+            place=place,
+            locale="en" if rng.random() < 0.08 else "ja",
+        ))
+    return customers
+
+
+def demo_envelopes(*, seed: int = 7, orders: int = 300, now: datetime | None = None,
+                   days: int = 45) -> list[dict[str, Any]]:
+    """Generic intake envelopes (``order.created`` then ``shipment.created``) in time order.
+
+    Orders are spread over the last ``days`` days; those from the last day are not shipped yet.
+    Tracking numbers carry no meaning here: the carrier (or the sandbox standing in for it) gives
+    each parcel its scans.
+    """
+    rng = random.Random(seed)
+    now = now or datetime.now(UTC)
+    customers = make_customers(rng, max(20, orders * 2 // 3))
+    events: list[tuple[datetime, dict[str, Any]]] = []
+    carrier_weights = [c[2] for c in CARRIERS]
+    for n in range(orders):
+        customer = rng.choice(customers)
+        placed = now - timedelta(days=rng.uniform(0, days))
+        lines = []
+        for product in rng.sample(PRODUCTS, k=rng.choice((1, 1, 1, 2, 2, 3))):
+            lines.append({"line_id": f"{n + 1}-{product.sku}", "sku": product.sku, "name": product.name,
+                          "category": product.category, "quantity": rng.choice((1, 1, 1, 2)),
+                          "unit_price": product.price})
+        subtotal = sum(line["unit_price"] * line["quantity"] for line in lines)
+        shipping = 0 if subtotal >= 5000 else 660
+        number = f"{10001 + n}"
+        order_id = f"ord-{number}"
+        address = {"name": customer.name, "postal_code": customer.place.postal_code,
+                   "region": customer.place.prefecture, "city": customer.place.city, "country": "JP"}
+        events.append((placed, {
+            "id": f"evt-{order_id}-created",
+            "type": "order.created",
+            "occurred_at": placed.isoformat(),
+            "data": {
+                "external_id": order_id,
+                "number": number,
+                "placed_at": placed.isoformat(),
+                "channel": rng.choice(("online", "online", "online", "app", "store")),
+                "currency": "JPY",
+                "total_amount": subtotal + shipping,
+                "shipping_amount": shipping,
+                "customer": {"external_id": customer.external_id, "email": customer.email,
+                             "phone": customer.phone, "name": customer.name, "locale": customer.locale,
+                             "postal_code": customer.place.postal_code, "region": customer.place.prefecture,
+                             "consent": {"email": {"transactional": True, "marketing": rng.random() < 0.6}}},
+                "shipping_address": address,
+                "lines": lines,
+            },
+        }))
+        handed_over = placed + timedelta(hours=rng.uniform(3, 30))
+        if handed_over > now:
+            continue
+        carrier, service, _ = rng.choices(CARRIERS, weights=carrier_weights)[0]
+        weight = sum(next(p.weight_g for p in PRODUCTS if p.sku == line["sku"]) * line["quantity"]
+                     for line in lines) + 150
+        events.append((handed_over, {
+            "id": f"evt-{order_id}-shipped",
+            "type": "shipment.created",
+            "occurred_at": handed_over.isoformat(),
+            "data": {
+                "external_id": f"shp-{number}",
+                "order_external_id": order_id,
+                "fulfillment_centre": "TOKYO-FC1" if customer.place.region != "関西" or rng.random() < 0.3 else "OSAKA-FC1",
+                "carrier": carrier,
+                "service": service,
+                "tracking_number": f"{rng.randrange(10**11, 10**12)}",
+                "shipped_at": handed_over.isoformat(),
+                "weight_g": weight,
+                "cost": {"amount": rng.choice((780, 880, 930, 1050, 1260)), "currency": "JPY"},
+                "requested_time_slot": rng.choice(TIME_SLOTS),
+                "delivery_option": rng.choice(DELIVERY_OPTIONS),
+                "lines": [{"sku": line["sku"], "quantity": line["quantity"]} for line in lines],
+            },
+        }))
+    events.sort(key=lambda pair: pair[0])
+    return [envelope for _, envelope in events]
+
+
+FULFILLMENT_CENTRES: tuple[dict[str, Any], ...] = (
+    {"code": "TOKYO-FC1", "name": "東京第1物流センター", "postal_code": "272-0002", "region": "千葉県",
+     "cutoff_time": "14:00"},
+    {"code": "OSAKA-FC1", "name": "大阪物流センター", "postal_code": "559-0031", "region": "大阪府",
+     "cutoff_time": "13:00"},
+)

@@ -1,0 +1,89 @@
+"""Customer pages: ``/<brand>/track`` (order number + email or postal code → tracking page)."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from typing import Any
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from postpurchase.brands import get_brand
+from postpurchase.db import get_session
+from postpurchase.lookup import find_order, order_from_token, order_token
+from postpurchase.models import Brand
+from postpurchase.web.labels import PROGRESS_STEPS
+from postpurchase.web.presenters import build_order_view
+
+customer = Blueprint("customer", __name__)
+
+#: Failed lookups allowed per client address and brand in the window, against guessing.
+LOOKUP_FAILURES_ALLOWED = 10
+LOOKUP_WINDOW_SECONDS = 15 * 60
+
+
+def _failures() -> dict[tuple[str, int], deque[float]]:
+    """Failed lookups per (address, brand), kept per app and process."""
+    return current_app.extensions.setdefault("postpurchase.lookup_failures", defaultdict(deque))
+
+
+def _brand_or_404(slug: str) -> Brand:
+    brand = get_brand(session=get_session(), slug=slug)
+    if brand is None:
+        abort(404)
+    g.brand_locale = brand.locale
+    return brand
+
+
+def _too_many_failures(key: tuple[str, int]) -> bool:
+    recent = _failures()[key]
+    cutoff = time.monotonic() - LOOKUP_WINDOW_SECONDS
+    while recent and recent[0] < cutoff:
+        recent.popleft()
+    return len(recent) >= LOOKUP_FAILURES_ALLOWED
+
+
+def tracking_url(brand: Brand, order_id: int, *, external: bool = True) -> str:
+    """The signed link to an order's tracking page (for messages and redirects)."""
+    token = order_token(current_app.config["SECRET_KEY"], brand.id, order_id)  # type: ignore[arg-type]
+    path = url_for("customer.order_page", brand_slug=brand.slug, token=token)
+    return str(current_app.config["BASE_URL"]).rstrip("/") + path if external else path
+
+
+@customer.route("/<brand_slug>/track", methods=["GET", "POST"])
+def lookup(brand_slug: str) -> Any:
+    brand = _brand_or_404(brand_slug)
+    error, status = None, 200
+    if request.method == "POST":
+        key = (request.remote_addr or "", brand.id or 0)
+        number = request.form.get("order_number", "")
+        secret = request.form.get("email_or_postal", "")
+        if _too_many_failures(key):
+            error, status = _("Too many attempts. Please try again in 15 minutes."), 429
+        elif not number.strip() or not secret.strip():
+            error, status = _("Enter the order number and the email address or postal code."), 400
+        else:
+            order = find_order(session=get_session(), brand_id=brand.id, number=number,  # type: ignore[arg-type]
+                               email_or_postal=secret)
+            if order is not None:
+                return redirect(tracking_url(brand, order.id, external=False))  # type: ignore[arg-type]
+            _failures()[key].append(time.monotonic())
+            error, status = _("We could not find an order with these details. Check the order number "
+                              "and use the email address or postal code given when ordering."), 404
+    return render_template("pages/track_lookup.html", brand=brand, error=error), status
+
+
+@customer.get("/<brand_slug>/track/<token>")
+def order_page(brand_slug: str, token: str) -> Any:
+    brand = _brand_or_404(brand_slug)
+    order_id = order_from_token(current_app.config["SECRET_KEY"], token, brand.id)  # type: ignore[arg-type]
+    if order_id is None:
+        return render_template("pages/track_lookup.html", brand=brand,
+                               error=_("This link has expired. Look up your order again.")), 404
+    from flask_babel import get_locale
+
+    view = build_order_view(session=get_session(), brand=brand, order_id=order_id, locale=str(get_locale()))
+    if view is None:
+        abort(404)
+    return render_template("pages/track_order.html", brand=brand, order=view, steps=PROGRESS_STEPS)

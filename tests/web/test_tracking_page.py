@@ -1,0 +1,93 @@
+"""The customer tracking page: lookup by order number plus email or postal code, signed links."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+import pytest
+
+from postpurchase.db import get_db
+from postpurchase.lookup import normalize_postal_code, order_token
+from postpurchase.models import Order, OrderLine, Shipment, ShipmentStatus, TimeSlot, TrackingEvent
+
+
+@pytest.fixture
+def order_id(app, brand) -> int:
+    with app.app_context():
+        s = get_db(app).session()
+        order = Order(brand_id=brand.brand_id, external_id="o-1001", number="1001", email="hanako@example.jp",
+                      placed_at=datetime(2026, 11, 20, 3, 0, tzinfo=UTC), total_amount=5980,
+                      shipping_postal_code="150-0001")
+        s.add(order)
+        s.flush()
+        s.add(OrderLine(brand_id=brand.brand_id, order_id=order.id, line_key="1", sku="TEA-01",
+                        name="ほうじ茶 100g", quantity=2, unit_price=1490))
+        shipment = Shipment(brand_id=brand.brand_id, order_id=order.id, external_id="s-1",
+                            carrier_code="yamato", tracking_number="123456789012",
+                            status=ShipmentStatus.in_transit, predicted_date=date(2026, 11, 25),
+                            time_slot=TimeSlot.morning, lines=[{"sku": "TEA-01", "quantity": 2}])
+        s.add(shipment)
+        s.flush()
+        s.add(TrackingEvent(brand_id=brand.brand_id, shipment_id=shipment.id, status=ShipmentStatus.in_transit,
+                            occurred_at=datetime(2026, 11, 21, 9, 30, tzinfo=UTC), carrier_code="輸送中",
+                            description="輸送中", location="羽田クロノゲートベース"))
+        s.commit()
+        oid = order.id
+        s.close()
+    return oid
+
+
+def _lookup(client, number: str, secret: str, lang: str = "ja"):
+    return client.post(f"/acme/track?lang={lang}", data={"order_number": number, "email_or_postal": secret})
+
+
+def test_postal_codes_compare_in_any_width_or_format() -> None:
+    assert normalize_postal_code("〒１５０－０００１") == normalize_postal_code("1500001")
+
+
+def test_lookup_by_email_redirects_to_a_signed_link(client, order_id) -> None:
+    response = _lookup(client, "#1001", "Hanako@Example.jp")
+    assert response.status_code == 302
+    assert re.match(r"^/acme/track/[\w.-]+$", response.headers["Location"])
+
+
+def test_lookup_by_postal_code_shows_status_date_slot_and_history_in_japanese(client, order_id) -> None:
+    page = client.get(_lookup(client, "1001", "1500001").headers["Location"] + "?lang=ja").get_data(as_text=True)
+    assert "輸送中" in page
+    assert "11月25日(水)" in page and "午前中" in page
+    assert "羽田クロノゲートベース" in page
+    assert "ほうじ茶 100g" in page
+
+
+def test_page_reads_in_english(client, order_id) -> None:
+    page = client.get(_lookup(client, "1001", "1500001").headers["Location"] + "?lang=en").get_data(as_text=True)
+    assert "In transit" in page and "Wed, Nov 25" in page
+
+
+def test_wrong_postal_code_finds_nothing(client, order_id) -> None:
+    assert _lookup(client, "1001", "999-9999").status_code == 404
+
+
+def test_another_brands_order_is_not_found(client, make_brand, order_id) -> None:
+    make_brand("other")
+    assert client.post("/other/track", data={"order_number": "1001", "email_or_postal": "1500001"}).status_code == 404
+
+
+def test_link_for_another_brand_is_refused(app, client, make_brand, order_id) -> None:
+    other = make_brand("other")
+    token = order_token(app.config["SECRET_KEY"], other.brand_id, order_id)
+    assert client.get(f"/acme/track/{token}").status_code == 404
+
+
+def test_forged_link_is_refused(client, order_id) -> None:
+    assert client.get(f"/acme/track/{order_id}").status_code == 404
+
+
+def test_guessing_is_throttled(client, order_id) -> None:
+    statuses = [_lookup(client, "1001", f"{n:03d}-0000").status_code for n in range(11)]
+    assert statuses[:10] == [404] * 10 and statuses[10] == 429
+
+
+def test_unknown_brand_is_404(client) -> None:
+    assert client.get("/nobody/track").status_code == 404
