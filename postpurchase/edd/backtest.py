@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import IO
@@ -87,14 +87,19 @@ class Setting:
     timezone: str
     cutoff: time | None = None
     params: ModelParams = ModelParams()
+    #: Per origin (fulfilment-centre code): its local cut-off and handling days.
+    centres: Mapping[str, tuple[time | None, int]] = field(default_factory=dict)
 
     def day(self, moment: datetime) -> int:
         return (moment.astimezone(ZoneInfo(self.timezone)).date() - EPOCH).days
 
-    def anchor(self, moment: datetime, mode: AsOf, *, shipped: bool) -> date:
-        """The day a parcel starts moving: hand-over day, or order day after the cut-off rule."""
-        cutoff = None if shipped else self.cutoff
-        return dispatch_date(moment, calendar=self.calendar, timezone=self.timezone, cutoff=cutoff)
+    def anchor(self, moment: datetime, *, shipped: bool, origin: str = "") -> date:
+        """The day a parcel starts moving: hand-over day, or order day after cut-off and handling."""
+        if shipped:
+            return dispatch_date(moment, calendar=self.calendar, timezone=self.timezone)
+        cutoff, handling = self.centres.get(origin, (self.cutoff, 0))
+        return dispatch_date(moment, calendar=self.calendar, timezone=self.timezone, cutoff=cutoff,
+                             handling_days=handling)
 
     def midnight(self, day: int) -> float:
         local = datetime.combine(EPOCH + timedelta(days=day), time(0), tzinfo=ZoneInfo(self.timezone))
@@ -108,9 +113,10 @@ def observations(rows: Iterable[HistoryRow], mode: AsOf, setting: Setting) -> Ob
         moment = row.shipped_at if mode is AsOf.shipped else row.ordered_at
         if row.delivered_at is None or moment is None:
             continue
-        routes.append(route_of(row))
+        route = route_of(row)
+        routes.append(route)
         as_of_days.append(setting.day(moment))
-        anchors.append((setting.anchor(moment, mode, shipped=mode is AsOf.shipped) - EPOCH).days)
+        anchors.append((setting.anchor(moment, shipped=mode is AsOf.shipped, origin=route.origin) - EPOCH).days)
         delivered.append(setting.day(row.delivered_at))
         reveal.append(row.delivered_at.timestamp())
     return Observations(routes=routes, as_of_days=as_of_days, anchor_days=anchors, delivered_days=delivered,
@@ -120,7 +126,8 @@ def observations(rows: Iterable[HistoryRow], mode: AsOf, setting: Setting) -> Ob
 def fit(rows: Sequence[HistoryRow], *, setting: Setting, mode: AsOf = AsOf.ordered,
         now: datetime) -> TransitModel:
     """The calibrated model as of ``now`` from the rows delivered before it."""
-    fitter = Fitter(observations(rows, mode, setting), setting.params, moment_of_day=setting.midnight)
+    fitter = Fitter(observations(rows, mode, setting), setting.params, moment_of_day=setting.midnight,
+                    calendar=setting.calendar)
     return fitter.model(setting.day(now) + 1)
 
 
@@ -141,21 +148,22 @@ def walk_forward(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Prediction]:
     """Predict every test row in as-of order, each from what was delivered before its day began."""
-    fitter = Fitter(observations([*train, *test], mode, setting), setting.params, moment_of_day=setting.midnight)
+    fitter = Fitter(observations([*train, *test], mode, setting), setting.params, moment_of_day=setting.midnight,
+                    calendar=setting.calendar)
     queries = sorted((q for q in (redact(row, mode) for row in test) if q is not None), key=lambda q: q.as_of)
     predictions = []
     for done, query in enumerate(queries, start=1):
-        predictions.append(Prediction(query, predict_query(fitter, query, mode=mode, setting=setting,
+        predictions.append(Prediction(query, predict_query(fitter, query, setting=setting,
                                                            promise_level=promise_level, window=window)))
         if progress is not None:
             progress(done, len(queries))
     return predictions
 
 
-def predict_query(fitter: Fitter, query: Query, *, mode: AsOf, setting: Setting, promise_level: float,
+def predict_query(fitter: Fitter, query: Query, *, setting: Setting, promise_level: float,
                   window: tuple[float, float]) -> Estimate:
     model = fitter.model(setting.day(query.as_of))
-    anchor = setting.anchor(query.as_of, mode, shipped=query.shipped_at is not None)
+    anchor = setting.anchor(query.as_of, shipped=query.shipped_at is not None, origin=query.route.origin)
     return model.estimate(query.route, anchor, setting.calendar, promise_level=promise_level, window=window)
 
 

@@ -76,7 +76,8 @@ class CarrierCalendar:
         return {
             "workdays": sorted(self.workdays),
             "closures": [
-                {"name": c.name, "start": "%02d-%02d" % c.start, "end": "%02d-%02d" % c.end}
+                {"name": c.name, "start": f"{c.start[0]:02d}-{c.start[1]:02d}",
+                 "end": f"{c.end[0]:02d}-{c.end[1]:02d}"}
                 for c in self.closures
             ],
             "holidays": self.observe_holidays,

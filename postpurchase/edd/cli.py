@@ -13,7 +13,13 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from postpurchase.edd.backtest import AsOf, Setting, stderr_progress, walk_forward, write_predictions
+from postpurchase.edd.backtest import (
+    AsOf,
+    Setting,
+    stderr_progress,
+    walk_forward,
+    write_predictions,
+)
 from postpurchase.edd.calendar import CarrierCalendar
 from postpurchase.edd.history import HistoryError, read_history, timezone_for
 

@@ -15,8 +15,9 @@ carrier is slower this month than the history says.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -58,8 +59,14 @@ class ModelParams:
     #: Out-of-sample deliveries (by as-of day) used to recalibrate quantile levels.
     calibration_days: int = 45
     calibration_min: int = 40
+    #: Quantile of as-of-to-delivery days after which a cohort counts as arrived for calibration.
+    calibration_lag_quantile: float = 0.98
     #: Business days assumed before any parcel of the brand was delivered.
     default_business_days: int = 2
+    #: Recent cohort (days since anchor) whose partly-arrived deliveries estimate the drift scale.
+    drift_days: int = 21
+    #: Standard deviation of the prior on log(drift scale); 0 switches drift detection off.
+    drift_prior: float = 0.15
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,8 +147,10 @@ class TransitModel:
         counts: list[np.ndarray],
         recent: list[np.ndarray],
         calibration: Calibration | None = None,
+        scale: float = 1.0,
     ) -> None:
         self.params = params
+        self.scale = scale
         self.as_of = as_of
         self.nodes = nodes
         self.weighted = weighted
@@ -149,17 +158,34 @@ class TransitModel:
         self.recent = recent
         self.calibration = calibration or Calibration()
         self._prior = _default_pmf(params.default_business_days)
+        self._regions: dict[str, str] | None = None
 
     @property
     def sample_size(self) -> int:
         return int(self.counts[0].sum()) if len(self.counts[0]) else 0
 
-    def with_calibration(self, calibration: Calibration) -> TransitModel:
+    def adjusted(self, *, calibration: Calibration | None = None, scale: float | None = None) -> TransitModel:
         return TransitModel(params=self.params, as_of=self.as_of, nodes=self.nodes, weighted=self.weighted,
-                            counts=self.counts, recent=self.recent, calibration=calibration)
+                            counts=self.counts, recent=self.recent,
+                            calibration=self.calibration if calibration is None else calibration,
+                            scale=self.scale if scale is None else scale)
+
+    def complete(self, route: Route) -> Route:
+        """``route`` with its destination region filled in from the postal prefix when missing."""
+        if route.region or not route.postal_prefix:
+            return route
+        if self._regions is None:
+            votes: dict[str, dict[str, int]] = {}
+            for key, row in self.nodes[-1].items():
+                by_region = votes.setdefault(key[-1], {})
+                by_region[key[-2]] = by_region.get(key[-2], 0) + int(self.counts[-1][row])
+            self._regions = {prefix: max(c, key=c.__getitem__) for prefix, c in votes.items()}
+        region = self._regions.get(route.postal_prefix, "")
+        return replace(route, region=region) if region else route
 
     def distribution(self, route: Route) -> tuple[np.ndarray, Basis]:
         """The shrunk transit pmf of ``route`` and the deepest level that had data."""
+        route = self.complete(route)
         pmf = self._prior
         basis = Basis("prior", (), 0, 0, self.params.recent_days, self.params.default_business_days)
         for index, key in enumerate(route.keys()):
@@ -177,6 +203,8 @@ class TransitModel:
                 self.params.recent_days,
                 quantile(np.cumsum(pmf), 0.5),
             )
+        if self.scale != 1.0:
+            pmf = pmf @ scale_matrix(self.scale)
         return pmf, basis
 
     def pit(self, route: Route, transit: int) -> tuple[float, float]:
@@ -238,6 +266,7 @@ class TransitModel:
         return {
             "params": self.params.to_dict(),
             "as_of": self.as_of.isoformat(),
+            "scale": self.scale,
             "levels": levels,
             "calibration": {"lower": _round(self.calibration.lower), "upper": _round(self.calibration.upper)},
         }
@@ -255,7 +284,52 @@ class TransitModel:
             recent.append(np.array([item[3] for item in level], dtype=np.int64))
         calibration = Calibration(np.array(data["calibration"]["lower"]), np.array(data["calibration"]["upper"]))
         return cls(params=ModelParams.from_dict(data["params"]), as_of=date.fromisoformat(data["as_of"]),
-                   nodes=nodes, weighted=weighted, counts=counts, recent=recent, calibration=calibration)
+                   nodes=nodes, weighted=weighted, counts=counts, recent=recent, calibration=calibration,
+                   scale=float(data.get("scale", 1.0)))
+
+
+def scale_matrix(scale: float) -> np.ndarray:
+    """Maps a pmf over transit ``y`` to the pmf of ``y * scale``, split between neighbouring days."""
+    return _scale_matrix(round(scale, 3))
+
+
+@lru_cache(maxsize=128)
+def _scale_matrix(scale: float) -> np.ndarray:
+    matrix = np.zeros((YMAX + 1, YMAX + 1))
+    source = np.arange(YMAX + 1)
+    target = np.minimum(source * scale, YMAX)
+    low = np.floor(target).astype(int)
+    high = np.minimum(low + 1, YMAX)
+    share = target - low
+    np.add.at(matrix, (source, low), 1.0 - share)
+    np.add.at(matrix, (source, high), share)
+    return matrix
+
+
+#: Drift scales considered (a slow month makes every transit longer by a factor).
+DRIFT_GRID = np.round(np.exp(np.linspace(np.log(0.7), np.log(2.0), 36)), 3)
+
+
+def drift_scale(pmfs: np.ndarray, transit: np.ndarray, censor: np.ndarray, prior: float) -> float:
+    """Maximum a-posteriori transit scale from a recent, right-truncated cohort.
+
+    A parcel that started ``c`` business days ago is only seen if it arrived within ``c`` days,
+    so each observation contributes ``log p(y) - log F(c)``: how its transit sits among the
+    transits that could have been seen by now. When a carrier slows down, the arrivals crowd
+    towards ``c`` and the scale rises long before the slow parcels themselves arrive.
+    """
+    if prior <= 0 or len(transit) == 0:
+        return 1.0
+    rows = np.arange(len(transit))
+    best, best_score = 1.0, -np.inf
+    for scale in DRIFT_GRID:
+        scaled = pmfs @ scale_matrix(float(scale)) + 1e-6
+        cdf = np.cumsum(scaled, axis=1)
+        score = float(np.sum(np.log(scaled[rows, transit]) - np.log(cdf[rows, censor])))
+        score -= float(np.log(scale)) ** 2 / (2 * prior**2)
+        if score > best_score:
+            best, best_score = float(scale), score
+    return best
 
 
 def _trim(values: np.ndarray) -> list[float]:
@@ -349,8 +423,10 @@ class Fitter:
     its own as-of day, so scores are out of sample.
     """
 
-    def __init__(self, observations: Observations, params: ModelParams, *, moment_of_day: Any) -> None:
+    def __init__(self, observations: Observations, params: ModelParams, *, moment_of_day: Any,
+                 calendar: CarrierCalendar) -> None:
         self.observations = observations
+        self.calendar = calendar
         self.params = params
         self.moment_of_day = moment_of_day  # day number → epoch seconds of local midnight
         self._raw: dict[int, TransitModel] = {}
@@ -362,6 +438,7 @@ class Fitter:
             upto = self.observations.visible(self.moment_of_day(day))
             model = fit_histograms(self.observations, upto=upto, as_of=EPOCH + timedelta(days=day),
                                    params=self.params)
+            model = model.adjusted(scale=self._drift(model, day, upto))
             if len(self._raw) > 400:
                 self._raw.clear()
             self._raw[day] = model
@@ -374,14 +451,31 @@ class Fitter:
         if upto == 0:
             return raw
         obs = self.observations
-        lag = int(np.quantile(obs.delivered_days[:upto] - obs.as_of_days[:upto], 0.98))
+        lag = int(np.quantile(obs.delivered_days[:upto] - obs.as_of_days[:upto],
+                              self.params.calibration_lag_quantile))
         latest = day - lag
         earliest = latest - self.params.calibration_days
         members = np.nonzero((obs.as_of_days[:upto] >= earliest) & (obs.as_of_days[:upto] < latest))[0]
         scores = [self._score(int(i)) for i in members]
         lower = np.array([s[0] for s in scores])
         upper = np.array([s[1] for s in scores])
-        return raw.with_calibration(Calibration(lower, upper))
+        return raw.adjusted(calibration=Calibration(lower, upper))
+
+    def _drift(self, model: TransitModel, day: int, upto: int) -> float:
+        obs = self.observations
+        recent = np.nonzero(obs.anchor_days[:upto] >= day - self.params.drift_days)[0]
+        if len(recent) < self.params.calibration_min:
+            return 1.0
+        pmfs = np.array([model.distribution(obs.routes[i])[0] for i in recent])
+        censor = self.calendar_days_to_censor(recent, day)
+        return drift_scale(pmfs, obs.transit[recent], censor, self.params.drift_prior)
+
+    def calendar_days_to_censor(self, rows: np.ndarray, day: int) -> np.ndarray:
+        """Business days from each row's anchor to the last day whose deliveries are visible."""
+        obs = self.observations
+        last = np.full(len(rows), day - 1, dtype=np.int64)
+        censor = self.calendar.business_days_array(obs.anchor_days[rows], last)
+        return np.clip(np.maximum(censor, obs.transit[rows]), 0, YMAX)
 
     def _score(self, index: int) -> tuple[float, float]:
         score = self._pit.get(index)

@@ -24,6 +24,7 @@ from postpurchase.models.enums import (
     ShipmentStatus,
     TimeSlot,
 )
+from postpurchase.models.edd import DeliveryPrediction, TransitModelState
 from postpurchase.models.events import InboxEvent, OutboxMessage
 from postpurchase.models.shipping import Shipment, TrackingEvent
 
@@ -33,6 +34,7 @@ __all__ = [
     "Channel",
     "Customer",
     "DeliveryOption",
+    "DeliveryPrediction",
     "Feedback",
     "FulfillmentCentre",
     "InboxEvent",
@@ -52,4 +54,5 @@ __all__ = [
     "ShipmentStatus",
     "TimeSlot",
     "TrackingEvent",
+    "TransitModelState",
 ]
