@@ -91,13 +91,18 @@ class Calibration:
         """The level whose quantile is ≥ the delivery ``level`` of the time (promise, upper bounds)."""
         if len(self) < minimum:
             return level
-        return float(min(np.quantile(self.lower, level, method="higher") + 1e-9, 1.0))
+        return _clip(float(np.quantile(self.lower, level, method="higher")) + 1e-9)
 
     def at_least(self, level: float, minimum: int) -> float:
         """The level whose quantile is ≤ the delivery ``1 - level`` of the time (lower bounds)."""
         if len(self) < minimum:
             return level
-        return float(max(np.quantile(self.upper, level, method="lower"), 1e-9))
+        return _clip(float(np.quantile(self.upper, level, method="lower")))
+
+
+def _clip(level: float) -> float:
+    """Keep recalibrated levels off the extremes, where rounding noise in the tails would decide."""
+    return min(max(level, 0.01), 0.995)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, has_app_context
-from flask_babel import gettext
+from flask import Flask, current_app, has_app_context, has_request_context
+from flask_babel import force_locale, gettext
 from sqlmodel import Session, select
 
 from postpurchase import signals
@@ -245,14 +245,19 @@ def describe(basis: dict[str, Any], *, origin: str, destination: str) -> str:
     )
 
 
-def _basis(estimate: Estimate, route: Route, calendar: CarrierCalendar) -> dict[str, Any]:
+def _basis(estimate: Estimate, route: Route, calendar: CarrierCalendar, locale: str) -> dict[str, Any]:
     basis = estimate.basis.to_dict()
     basis["route"] = {"carrier": route.carrier, "service": route.service, "origin": route.origin,
                       "region": route.region, "postal_prefix": route.postal_prefix}
     basis["anchor_date"] = estimate.anchor.isoformat()
     basis["calendar_days_skipped"] = calendar.skipped_days(estimate.anchor, estimate.promise_date)
     basis["levels"] = {k: round(v, 4) for k, v in estimate.levels.items()}
-    basis["text"] = describe(basis, origin=route.origin, destination=route.region or route.postal_prefix)
+    destination = route.region or route.postal_prefix
+    if has_request_context():
+        basis["text"] = describe(basis, origin=route.origin, destination=destination)
+    else:  # jobs and signal receivers speak the brand's language
+        with force_locale(locale):
+            basis["text"] = describe(basis, origin=route.origin, destination=destination)
     return basis
 
 
@@ -284,7 +289,7 @@ def checkout_estimate(*, session: Session, brand_slug: str, postal_code: str, se
     estimate = model.estimate(route, anchor, edd.calendar, promise_level=edd.promise_level, window=edd.window)
     cutoff_at, seconds = cutoff_countdown(now, calendar=edd.calendar, timezone=fc.timezone if fc else edd.timezone,
                                           cutoff=parse_cutoff(fc.cutoff_time) if fc else None)
-    basis = _basis(estimate, model.complete(route), edd.calendar)
+    basis = _basis(estimate, model.complete(route), edd.calendar, brand.locale)
     inputs = {"postal_code": postal_code, "service": route.service, "carrier": route.carrier,
               "fc": route.origin, "now": now.isoformat()}
     _record(session=session, brand_id=brand.id, shipment_id=None, order_id=None, trigger="checkout", status=None,
@@ -371,7 +376,7 @@ def predict_for_shipment(*, session: Session, shipment_id: int, now: datetime | 
         estimate = model.estimate(route, anchor, edd.calendar, promise_level=edd.promise_level,
                                   window=edd.window, elapsed=min(max(elapsed, 0), YMAX))
         dates = _respect_request(estimate, shipment.requested_date)
-        basis = _basis(estimate, model.complete(route), edd.calendar)
+        basis = _basis(estimate, model.complete(route), edd.calendar, brand.locale)
     if shipment.time_slot:
         basis["time_slot"] = str(shipment.time_slot)
     previous = shipment.predicted_date
