@@ -13,6 +13,7 @@ from postpurchase.models.commerce import (
     Order,
     OrderLine,
 )
+from postpurchase.models.edd import DeliveryPrediction, TransitModelState
 from postpurchase.models.enums import (
     Channel,
     DeliveryOption,
@@ -24,7 +25,6 @@ from postpurchase.models.enums import (
     ShipmentStatus,
     TimeSlot,
 )
-from postpurchase.models.edd import DeliveryPrediction, TransitModelState
 from postpurchase.models.events import InboxEvent, OutboxMessage
 from postpurchase.models.shipping import Shipment, TrackingEvent
 

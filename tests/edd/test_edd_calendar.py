@@ -9,7 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from postpurchase.edd.calendar import OBON, YEAR_END, CarrierCalendar, cutoff_countdown, dispatch_date, parse_cutoff
+from postpurchase.edd.calendar import (
+    OBON,
+    YEAR_END,
+    CarrierCalendar,
+    cutoff_countdown,
+    dispatch_date,
+    parse_cutoff,
+)
 from tests.conftest import conformance
 
 JP = CarrierCalendar(country="JP")
