@@ -93,6 +93,12 @@ class Calibration:
             return level
         return _clip(float(np.quantile(self.lower, level, method="higher")) + 1e-9)
 
+    def median(self, minimum: int) -> float:
+        """The level whose quantile splits recent deliveries in half (mid-PIT: ties count half)."""
+        if len(self) < minimum:
+            return 0.5
+        return _clip(float(np.median((self.lower + self.upper) / 2)))
+
     def at_least(self, level: float, minimum: int) -> float:
         """The level whose quantile is ≤ the delivery ``1 - level`` of the time (lower bounds)."""
         if len(self) < minimum:
@@ -245,7 +251,7 @@ class TransitModel:
         cdf = np.cumsum(pmf)
         minimum = self.params.calibration_min
         levels = {
-            "point": self.calibration.at_most(0.5, minimum),
+            "point": self.calibration.median(minimum),
             "window_start": self.calibration.at_least(window[0], minimum),
             "window_end": self.calibration.at_most(window[1], minimum),
             "promise": self.calibration.at_most(promise_level, minimum),
