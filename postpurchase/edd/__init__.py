@@ -1,7 +1,17 @@
-"""See DESIGN.md: the edd feature."""
+"""Delivery-date prediction: calendars, the transit model, fit/predict/backtest (DESIGN.md)."""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Connect this feature's signals, blueprints and CLI commands."""
+    """Register the EDD endpoints, the prediction triggers and the daily refit."""
+    from postpurchase import signals
+    from postpurchase.edd import service
+    from postpurchase.edd.api import edd_api
+    from postpurchase.jobs import JobSpec, register_job
+
+    app.register_blueprint(edd_api)
+    signals.order_upserted.connect(service.on_order_upserted)
+    signals.shipment_created.connect(service.on_shipment_created)
+    signals.shipment_status_changed.connect(service.on_shipment_status_changed)
+    register_job(JobSpec("edd-refit", service.refit_all, 24 * 3600))

@@ -13,6 +13,7 @@ from postpurchase.models.commerce import (
     Order,
     OrderLine,
 )
+from postpurchase.models.edd import DeliveryPrediction, TransitModelState
 from postpurchase.models.enums import (
     Channel,
     DeliveryOption,
@@ -33,6 +34,7 @@ __all__ = [
     "Channel",
     "Customer",
     "DeliveryOption",
+    "DeliveryPrediction",
     "Feedback",
     "FulfillmentCentre",
     "InboxEvent",
@@ -52,4 +54,5 @@ __all__ = [
     "ShipmentStatus",
     "TimeSlot",
     "TrackingEvent",
+    "TransitModelState",
 ]

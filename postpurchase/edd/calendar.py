@@ -1,0 +1,216 @@
+"""Delivery calendars: which local dates a carrier moves parcels, and when a parcel starts moving.
+
+A :class:`CarrierCalendar` combines the country's public holidays (the ``holidays`` package, any
+ISO country code), the carrier's working weekdays and its own closures such as the year-end/new-year
+break or Obon. Transit times are counted in the carrier's business days, so a parcel ordered on a
+Friday before a holiday Monday is not predicted to arrive on the Sunday.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
+import numpy as np
+
+#: Days since this date index the precomputed business-day tables.
+EPOCH = date(2000, 1, 1)
+_TABLE_DAYS = 366 * 60  # 2000..2059
+
+
+@dataclass(frozen=True)
+class Closure:
+    """A yearly closure from ``start`` to ``end`` (``(month, day)``, inclusive; may wrap the year)."""
+
+    name: str
+    start: tuple[int, int]
+    end: tuple[int, int]
+
+    def covers(self, day: date) -> bool:
+        key = (day.month, day.day)
+        if self.start <= self.end:
+            return self.start <= key <= self.end
+        return key >= self.start or key <= self.end
+
+
+#: The closures Japanese carriers commonly announce; brands switch them on per carrier.
+YEAR_END = Closure("year_end", (12, 31), (1, 3))
+OBON = Closure("obon", (8, 13), (8, 16))
+NAMED_CLOSURES: dict[str, Closure] = {c.name: c for c in (YEAR_END, OBON)}
+
+
+@dataclass(frozen=True)
+class CarrierCalendar:
+    """The days a carrier delivers: weekdays (0=Monday) minus national holidays minus closures."""
+
+    country: str = "JP"
+    workdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})
+    closures: tuple[Closure, ...] = ()
+    observe_holidays: bool = True
+    extra_closed: frozenset[date] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_settings(cls, country: str, settings: Mapping[str, Any] | None = None) -> CarrierCalendar:
+        """Build from a brand's ``settings["edd"]["calendar"]`` mapping.
+
+        Keys: ``workdays`` (list of weekday numbers), ``closures`` (names from
+        :data:`NAMED_CLOSURES` or ``{"name", "start": "MM-DD", "end": "MM-DD"}``),
+        ``holidays`` (bool), ``closed_dates`` (ISO dates).
+        """
+        settings = settings or {}
+        closures = tuple(_closure(item) for item in settings.get("closures", ()))
+        return cls(
+            country=country.upper(),
+            workdays=frozenset(int(d) for d in settings.get("workdays", (0, 1, 2, 3, 4))),
+            closures=closures,
+            observe_holidays=bool(settings.get("holidays", True)),
+            extra_closed=frozenset(date.fromisoformat(d) for d in settings.get("closed_dates", ())),
+        )
+
+    def to_settings(self) -> dict[str, Any]:
+        return {
+            "workdays": sorted(self.workdays),
+            "closures": [
+                {"name": c.name, "start": f"{c.start[0]:02d}-{c.start[1]:02d}",
+                 "end": f"{c.end[0]:02d}-{c.end[1]:02d}"}
+                for c in self.closures
+            ],
+            "holidays": self.observe_holidays,
+            "closed_dates": sorted(d.isoformat() for d in self.extra_closed),
+        }
+
+    def holiday_name(self, day: date) -> str | None:
+        if not self.observe_holidays:
+            return None
+        return _country_holidays(self.country, day.year).get(day)
+
+    def is_business_day(self, day: date) -> bool:
+        return bool(_table(self).open[(day - EPOCH).days])
+
+    def closed_reason(self, day: date) -> str | None:
+        """Why ``day`` is not a business day (``weekend``, a holiday's name, a closure), or None."""
+        if day in self.extra_closed:
+            return "closed"
+        for closure in self.closures:
+            if closure.covers(day):
+                return closure.name
+        name = self.holiday_name(day)
+        if name:
+            return name
+        if day.weekday() not in self.workdays:
+            return "weekend"
+        return None
+
+    def roll_forward(self, day: date) -> date:
+        """``day`` itself if it is a business day, else the next one."""
+        while not self.is_business_day(day):
+            day += timedelta(days=1)
+        return day
+
+    def add_business_days(self, day: date, count: int) -> date:
+        """The ``count``-th business day after ``day`` (``day`` itself when ``count`` is 0)."""
+        table = _table(self)
+        target = int(table.cum[(day - EPOCH).days]) + count
+        if count <= 0:
+            return day
+        index = int(np.searchsorted(table.cum, target, side="left"))
+        return EPOCH + timedelta(days=index)
+
+    def business_days_between(self, start: date, end: date) -> int:
+        """Business days in ``(start, end]`` (negative when ``end`` is before ``start``)."""
+        table = _table(self)
+        return int(table.cum[(end - EPOCH).days] - table.cum[(start - EPOCH).days])
+
+    def business_days_array(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`business_days_between` over day numbers since :data:`EPOCH`."""
+        cum = _table(self).cum
+        return cum[ends] - cum[starts]
+
+    def skipped_days(self, start: date, end: date) -> list[dict[str, str]]:
+        """The non-business days in ``(start, end]`` with the reason, for explanations."""
+        skipped = []
+        day = start + timedelta(days=1)
+        while day <= end:
+            reason = self.closed_reason(day)
+            if reason:
+                skipped.append({"date": day.isoformat(), "reason": reason})
+            day += timedelta(days=1)
+        return skipped
+
+
+def _closure(item: str | Mapping[str, str]) -> Closure:
+    if isinstance(item, str):
+        try:
+            return NAMED_CLOSURES[item]
+        except KeyError:
+            raise ValueError(f"unknown closure {item!r}; known: {', '.join(NAMED_CLOSURES)}") from None
+    start_month, start_day = (int(p) for p in item["start"].split("-"))
+    end_month, end_day = (int(p) for p in item["end"].split("-"))
+    return Closure(item.get("name", "closure"), (start_month, start_day), (end_month, end_day))
+
+
+@lru_cache(maxsize=256)
+def _country_holidays(country: str, year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays(country, years=year)
+
+
+@dataclass(frozen=True)
+class _Table:
+    open: np.ndarray  # bool per day since EPOCH
+    cum: np.ndarray  # business days in (EPOCH, day]
+
+
+@lru_cache(maxsize=64)
+def _table(calendar: CarrierCalendar) -> _Table:
+    days = [EPOCH + timedelta(days=i) for i in range(_TABLE_DAYS)]
+    is_open = np.fromiter((calendar.closed_reason(d) is None for d in days), dtype=bool, count=_TABLE_DAYS)
+    cum = np.cumsum(is_open).astype(np.int64)
+    return _Table(is_open, cum)
+
+
+def parse_cutoff(value: str | None) -> time | None:
+    """``"15:00"`` → ``time(15, 0)``; empty → None (no cut-off: any time of day ships that day)."""
+    if not value:
+        return None
+    hours, _, minutes = value.partition(":")
+    return time(int(hours), int(minutes or 0))
+
+
+def dispatch_date(
+    moment: datetime,
+    *,
+    calendar: CarrierCalendar,
+    timezone: str,
+    cutoff: time | None = None,
+    handling_days: int = 0,
+) -> date:
+    """The business day a parcel ordered at ``moment`` starts moving from the fulfilment centre.
+
+    Orders after the centre's local cut-off, or on a closed day, count from the next business day;
+    ``handling_days`` more business days are added for centres that need them.
+    """
+    local = moment.astimezone(ZoneInfo(timezone))
+    day = local.date()
+    if cutoff is not None and local.time() >= cutoff:
+        day += timedelta(days=1)
+    return calendar.add_business_days(calendar.roll_forward(day), handling_days)
+
+
+def cutoff_countdown(
+    now: datetime, *, calendar: CarrierCalendar, timezone: str, cutoff: time | None
+) -> tuple[datetime | None, int | None]:
+    """The next cut-off moment (aware, local) and the seconds until it, or ``(None, None)``."""
+    if cutoff is None:
+        return None, None
+    zone = ZoneInfo(timezone)
+    local = now.astimezone(zone)
+    day = local.date()
+    if local.time() >= cutoff or not calendar.is_business_day(day):
+        day = calendar.roll_forward(day + timedelta(days=1))
+    moment = datetime.combine(day, cutoff, tzinfo=zone)
+    return moment, int((moment - local).total_seconds())

@@ -1,0 +1,497 @@
+"""The transit-time model: hierarchical, recency-weighted histograms of business days.
+
+Transit is counted in the carrier's business days from the day a parcel starts moving (its
+*anchor*: the order day after the cut-off rule, or the hand-over day) to delivery. For every route
+level (all parcels → carrier+service → origin → destination region → destination postal prefix) the
+model keeps a histogram weighted by recency; a route's distribution starts at the root and is
+shrunk towards each parent with a fixed prior strength, so a postal prefix with five parcels mostly
+follows its region while one with five hundred speaks for itself.
+
+Quantile levels are then recalibrated on recent out-of-sample deliveries (split-conformal on the
+probability-integral transform), so a promise at level 0.90 is kept 90% of the time even when the
+carrier is slower this month than the history says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from postpurchase.edd.calendar import EPOCH, CarrierCalendar
+
+#: Transit times are clipped at this many business days.
+YMAX = 60
+LEVEL_NAMES: tuple[str, ...] = ("all", "service", "origin", "region", "postal_prefix")
+
+
+def postal_prefix(code: str | None, length: int = 3) -> str:
+    """The first digits of a postal code (``"150-0001"`` → ``"150"``); "" when unknown."""
+    digits = "".join(ch for ch in (code or "") if ch.isdigit())
+    return digits[:length] if len(digits) >= length else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    carrier: str
+    service: str
+    origin: str = ""
+    region: str = ""
+    postal_prefix: str = ""
+
+    def keys(self) -> tuple[tuple[str, ...], ...]:
+        """The key of this route at each level of :data:`LEVEL_NAMES`."""
+        parts = (f"{self.carrier}/{self.service}", self.origin, self.region, self.postal_prefix)
+        return ((), parts[:1], parts[:2], parts[:3], parts[:4])
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Tuning chosen on the olist walk-forward backtest (see BENCHMARKS.md)."""
+
+    half_life_days: float = 60.0
+    prior_strength: float = 20.0
+    recent_days: int = 60
+    #: Out-of-sample deliveries (by as-of day) used to recalibrate quantile levels.
+    calibration_days: int = 45
+    calibration_min: int = 40
+    #: Quantile of as-of-to-delivery days after which a cohort counts as arrived for calibration.
+    calibration_lag_quantile: float = 0.98
+    #: Business days assumed before any parcel of the brand was delivered.
+    default_business_days: int = 2
+    #: Recent cohort (days since anchor) whose partly-arrived deliveries estimate the drift scale.
+    drift_days: int = 21
+    #: Standard deviation of the prior on log(drift scale); 0 switches drift detection off.
+    drift_prior: float = 0.15
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelParams:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Recent out-of-sample PIT scores: ``lower = F(y-1)`` and ``upper = F(y)`` per delivery."""
+
+    lower: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    upper: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.lower)
+
+    def at_most(self, level: float, minimum: int) -> float:
+        """The level whose quantile is ≥ the delivery ``level`` of the time (promise, upper bounds)."""
+        if len(self) < minimum:
+            return level
+        return _clip(float(np.quantile(self.lower, level, method="higher")) + 1e-9)
+
+    def median(self, minimum: int) -> float:
+        """The level whose quantile splits recent deliveries in half (mid-PIT: ties count half)."""
+        if len(self) < minimum:
+            return 0.5
+        return _clip(float(np.median((self.lower + self.upper) / 2)))
+
+    def at_least(self, level: float, minimum: int) -> float:
+        """The level whose quantile is ≤ the delivery ``1 - level`` of the time (lower bounds)."""
+        if len(self) < minimum:
+            return level
+        return _clip(float(np.quantile(self.upper, level, method="lower")))
+
+
+def _clip(level: float) -> float:
+    """Keep recalibrated levels off the extremes, where rounding noise in the tails would decide."""
+    return min(max(level, 0.01), 0.995)
+
+
+@dataclass(frozen=True)
+class Basis:
+    """Why the model says what it says."""
+
+    level: str
+    key: tuple[str, ...]
+    sample_size: int
+    recent_sample_size: int
+    recent_days: int
+    typical_business_days: int
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["key"] = list(self.key)
+        return data
+
+
+@dataclass(frozen=True)
+class Estimate:
+    anchor: date
+    predicted_date: date
+    window_start: date
+    window_end: date
+    promise_date: date
+    predicted_business_days: int
+    basis: Basis
+    levels: dict[str, float]
+
+
+def quantile(cdf: np.ndarray, level: float) -> int:
+    """Smallest transit ``y`` with ``F(y) >= level``."""
+    return int(min(np.searchsorted(cdf, level - 1e-12, side="left"), len(cdf) - 1))
+
+
+class TransitModel:
+    """A fitted model. Build with :func:`fit_histograms`; serialise with :meth:`to_dict`."""
+
+    def __init__(
+        self,
+        *,
+        params: ModelParams,
+        as_of: date,
+        nodes: list[dict[tuple[str, ...], int]],
+        weighted: list[np.ndarray],
+        counts: list[np.ndarray],
+        recent: list[np.ndarray],
+        calibration: Calibration | None = None,
+        scale: float = 1.0,
+    ) -> None:
+        self.params = params
+        self.scale = scale
+        self.as_of = as_of
+        self.nodes = nodes
+        self.weighted = weighted
+        self.counts = counts
+        self.recent = recent
+        self.calibration = calibration or Calibration()
+        self._prior = _default_pmf(params.default_business_days)
+        self._regions: dict[str, str] | None = None
+
+    @property
+    def sample_size(self) -> int:
+        return int(self.counts[0].sum()) if len(self.counts[0]) else 0
+
+    def adjusted(self, *, calibration: Calibration | None = None, scale: float | None = None) -> TransitModel:
+        return TransitModel(params=self.params, as_of=self.as_of, nodes=self.nodes, weighted=self.weighted,
+                            counts=self.counts, recent=self.recent,
+                            calibration=self.calibration if calibration is None else calibration,
+                            scale=self.scale if scale is None else scale)
+
+    def complete(self, route: Route) -> Route:
+        """``route`` with its destination region filled in from the postal prefix when missing."""
+        if route.region or not route.postal_prefix:
+            return route
+        if self._regions is None:
+            votes: dict[str, dict[str, int]] = {}
+            for key, row in self.nodes[-1].items():
+                by_region = votes.setdefault(key[-1], {})
+                by_region[key[-2]] = by_region.get(key[-2], 0) + int(self.counts[-1][row])
+            self._regions = {prefix: max(c, key=c.__getitem__) for prefix, c in votes.items()}
+        region = self._regions.get(route.postal_prefix, "")
+        return replace(route, region=region) if region else route
+
+    def distribution(self, route: Route) -> tuple[np.ndarray, Basis]:
+        """The shrunk transit pmf of ``route`` and the deepest level that had data."""
+        route = self.complete(route)
+        pmf = self._prior
+        basis = Basis("prior", (), 0, 0, self.params.recent_days, self.params.default_business_days)
+        for index, key in enumerate(route.keys()):
+            row = self.nodes[index].get(key)
+            if row is None:
+                break
+            histogram = self.weighted[index][row]
+            strength = 1.0 if index == 0 else self.params.prior_strength
+            pmf = (histogram + strength * pmf) / (histogram.sum() + strength)
+            basis = Basis(
+                LEVEL_NAMES[index],
+                key,
+                int(self.counts[index][row]),
+                int(self.recent[index][row]),
+                self.params.recent_days,
+                quantile(np.cumsum(pmf), 0.5),
+            )
+        if self.scale != 1.0:
+            pmf = pmf @ scale_matrix(self.scale)
+        return pmf, basis
+
+    def pit(self, route: Route, transit: int) -> tuple[float, float]:
+        """``(F(y-1), F(y))`` of an observed transit under this (uncalibrated) model."""
+        cdf = np.cumsum(self.distribution(route)[0])
+        y = min(max(transit, 0), YMAX)
+        return (float(cdf[y - 1]) if y > 0 else 0.0), float(cdf[y])
+
+    def estimate(
+        self,
+        route: Route,
+        anchor: date,
+        calendar: CarrierCalendar,
+        *,
+        promise_level: float = 0.9,
+        window: tuple[float, float] = (0.1, 0.9),
+        elapsed: int = 0,
+    ) -> Estimate:
+        """Dates for a parcel that starts moving on ``anchor``.
+
+        ``elapsed`` business days have already passed without delivery (re-prediction after
+        hand-over): the distribution is conditioned on ``y >= elapsed``.
+        """
+        pmf, basis = self.distribution(route)
+        if elapsed > 0:
+            pmf = pmf.copy()
+            pmf[: min(elapsed, YMAX)] = 0.0
+            total = pmf.sum()
+            if total <= 0:
+                pmf[min(elapsed, YMAX)] = 1.0
+            else:
+                pmf = pmf / total
+        cdf = np.cumsum(pmf)
+        minimum = self.params.calibration_min
+        levels = {
+            "point": self.calibration.median(minimum),
+            "window_start": self.calibration.at_least(window[0], minimum),
+            "window_end": self.calibration.at_most(window[1], minimum),
+            "promise": self.calibration.at_most(promise_level, minimum),
+        }
+        point = quantile(cdf, levels["point"])
+        start = min(quantile(cdf, levels["window_start"]), point)
+        end = max(quantile(cdf, levels["window_end"]), point)
+        promise = max(quantile(cdf, levels["promise"]), point)
+
+        def day(y: int) -> date:
+            return calendar.add_business_days(anchor, y)
+
+        return Estimate(anchor, day(point), day(start), day(end), day(promise), point, basis, levels)
+
+    def to_dict(self) -> dict[str, Any]:
+        levels = []
+        for index in range(len(LEVEL_NAMES)):
+            levels.append([
+                [list(key), _trim(self.weighted[index][row]), int(self.counts[index][row]),
+                 int(self.recent[index][row])]
+                for key, row in self.nodes[index].items()
+            ])
+        return {
+            "params": self.params.to_dict(),
+            "as_of": self.as_of.isoformat(),
+            "scale": self.scale,
+            "levels": levels,
+            "calibration": {"lower": _round(self.calibration.lower), "upper": _round(self.calibration.upper)},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TransitModel:
+        nodes, weighted, counts, recent = [], [], [], []
+        for level in data["levels"]:
+            nodes.append({tuple(item[0]): row for row, item in enumerate(level)})
+            matrix = np.zeros((len(level), YMAX + 1))
+            for row, item in enumerate(level):
+                matrix[row, : len(item[1])] = item[1]
+            weighted.append(matrix)
+            counts.append(np.array([item[2] for item in level], dtype=np.int64))
+            recent.append(np.array([item[3] for item in level], dtype=np.int64))
+        calibration = Calibration(np.array(data["calibration"]["lower"]), np.array(data["calibration"]["upper"]))
+        return cls(params=ModelParams.from_dict(data["params"]), as_of=date.fromisoformat(data["as_of"]),
+                   nodes=nodes, weighted=weighted, counts=counts, recent=recent, calibration=calibration,
+                   scale=float(data.get("scale", 1.0)))
+
+
+def scale_matrix(scale: float) -> np.ndarray:
+    """Maps a pmf over transit ``y`` to the pmf of ``y * scale``, split between neighbouring days."""
+    return _scale_matrix(round(scale, 3))
+
+
+@lru_cache(maxsize=128)
+def _scale_matrix(scale: float) -> np.ndarray:
+    matrix = np.zeros((YMAX + 1, YMAX + 1))
+    source = np.arange(YMAX + 1)
+    target = np.minimum(source * scale, YMAX)
+    low = np.floor(target).astype(int)
+    high = np.minimum(low + 1, YMAX)
+    share = target - low
+    np.add.at(matrix, (source, low), 1.0 - share)
+    np.add.at(matrix, (source, high), share)
+    return matrix
+
+
+#: Drift scales considered (a slow month makes every transit longer by a factor).
+DRIFT_GRID = np.round(np.exp(np.linspace(np.log(0.7), np.log(2.0), 36)), 3)
+
+
+def drift_scale(pmfs: np.ndarray, transit: np.ndarray, censor: np.ndarray, prior: float) -> float:
+    """Maximum a-posteriori transit scale from a recent, right-truncated cohort.
+
+    A parcel that started ``c`` business days ago is only seen if it arrived within ``c`` days,
+    so each observation contributes ``log p(y) - log F(c)``: how its transit sits among the
+    transits that could have been seen by now. When a carrier slows down, the arrivals crowd
+    towards ``c`` and the scale rises long before the slow parcels themselves arrive.
+    """
+    if prior <= 0 or len(transit) == 0:
+        return 1.0
+    rows = np.arange(len(transit))
+    best, best_score = 1.0, -np.inf
+    for scale in DRIFT_GRID:
+        scaled = pmfs @ scale_matrix(float(scale)) + 1e-6
+        cdf = np.cumsum(scaled, axis=1)
+        score = float(np.sum(np.log(scaled[rows, transit]) - np.log(cdf[rows, censor])))
+        score -= float(np.log(scale)) ** 2 / (2 * prior**2)
+        if score > best_score:
+            best, best_score = float(scale), score
+    return best
+
+
+def _trim(values: np.ndarray) -> list[float]:
+    nonzero = np.nonzero(values)[0]
+    end = int(nonzero[-1]) + 1 if len(nonzero) else 0
+    return _round(values[:end])
+
+
+def _round(values: np.ndarray) -> list[float]:
+    return [round(float(v), 5) for v in values]
+
+
+def _default_pmf(days: int) -> np.ndarray:
+    pmf = np.zeros(YMAX + 1)
+    pmf[max(days - 1, 0)] += 0.2
+    pmf[days] += 0.6
+    pmf[days + 1] += 0.2
+    return pmf
+
+
+class Observations:
+    """Delivered parcels as arrays, sorted by delivery time, ready for repeated fits.
+
+    ``reveal`` holds each parcel's delivery moment (epoch seconds); a fit at a moment uses only the
+    prefix delivered before it, which is what makes walk-forward backtests honest.
+    """
+
+    def __init__(
+        self,
+        *,
+        routes: Sequence[Route],
+        as_of_days: Sequence[int],
+        anchor_days: Sequence[int],
+        delivered_days: Sequence[int],
+        reveal: Sequence[float],
+        calendar: CarrierCalendar,
+    ) -> None:
+        order = np.argsort(np.asarray(reveal, dtype=float), kind="stable")
+        self.routes = [routes[i] for i in order]
+        self.reveal = np.asarray(reveal, dtype=float)[order]
+        self.as_of_days = np.asarray(as_of_days, dtype=np.int64)[order]
+        self.anchor_days = np.asarray(anchor_days, dtype=np.int64)[order]
+        self.delivered_days = np.asarray(delivered_days, dtype=np.int64)[order]
+        transit = calendar.business_days_array(self.anchor_days, self.delivered_days)
+        self.transit = np.clip(transit, 0, YMAX)
+        self.level_keys: list[list[tuple[str, ...]]] = []
+        self.level_ids: list[np.ndarray] = []
+        for index in range(len(LEVEL_NAMES)):
+            keys: dict[tuple[str, ...], int] = {}
+            ids = np.fromiter((keys.setdefault(r.keys()[index], len(keys)) for r in self.routes),
+                              dtype=np.int64, count=len(self.routes))
+            self.level_keys.append(list(keys))
+            self.level_ids.append(ids)
+
+    def __len__(self) -> int:
+        return len(self.routes)
+
+    def visible(self, moment: float) -> int:
+        """How many parcels were delivered strictly before ``moment`` (epoch seconds)."""
+        return int(np.searchsorted(self.reveal, moment, side="left"))
+
+
+def fit_histograms(observations: Observations, *, upto: int, as_of: date, params: ModelParams) -> TransitModel:
+    """Fit on the first ``upto`` observations (those delivered before the as-of moment)."""
+    as_of_day = (as_of - EPOCH).days
+    age = as_of_day - observations.anchor_days[:upto]
+    weights = 0.5 ** (np.maximum(age, 0) / params.half_life_days)
+    is_recent = (as_of_day - observations.delivered_days[:upto]) <= params.recent_days
+    transit = observations.transit[:upto]
+    nodes, weighted, counts, recent = [], [], [], []
+    for index in range(len(LEVEL_NAMES)):
+        ids = observations.level_ids[index][:upto]
+        present, inverse = np.unique(ids, return_inverse=True)
+        matrix = np.zeros((len(present), YMAX + 1))
+        np.add.at(matrix, (inverse, transit), weights)
+        keys = observations.level_keys[index]
+        nodes.append({keys[i]: row for row, i in enumerate(present)})
+        weighted.append(matrix)
+        counts.append(np.bincount(inverse, minlength=len(present)))
+        recent.append(np.bincount(inverse, weights=is_recent.astype(float), minlength=len(present)).astype(np.int64))
+    return TransitModel(params=params, as_of=as_of, nodes=nodes, weighted=weighted, counts=counts, recent=recent)
+
+
+class Fitter:
+    """Fits models as of any day from one :class:`Observations`, with recalibration.
+
+    The calibration pool of day ``d`` holds parcels whose as-of day lies in
+    ``[d - lag - calibration_days, d - lag)`` and that were delivered before ``d``; ``lag`` is the
+    98th percentile of as-of-to-delivery days, so nearly all parcels of that period have arrived
+    and the pool is not biased towards the fast ones. Each parcel's score comes from the model as of
+    its own as-of day, so scores are out of sample.
+    """
+
+    def __init__(self, observations: Observations, params: ModelParams, *, moment_of_day: Any,
+                 calendar: CarrierCalendar) -> None:
+        self.observations = observations
+        self.calendar = calendar
+        self.params = params
+        self.moment_of_day = moment_of_day  # day number → epoch seconds of local midnight
+        self._raw: dict[int, TransitModel] = {}
+        self._pit: dict[int, tuple[float, float]] = {}
+
+    def raw(self, day: int) -> TransitModel:
+        model = self._raw.get(day)
+        if model is None:
+            upto = self.observations.visible(self.moment_of_day(day))
+            model = fit_histograms(self.observations, upto=upto, as_of=EPOCH + timedelta(days=day),
+                                   params=self.params)
+            model = model.adjusted(scale=self._drift(model, day, upto))
+            if len(self._raw) > 400:
+                self._raw.clear()
+            self._raw[day] = model
+        return model
+
+    def model(self, day: int) -> TransitModel:
+        """The calibrated model a daily refit at the start of ``day`` (local) would produce."""
+        raw = self.raw(day)
+        upto = self.observations.visible(self.moment_of_day(day))
+        if upto == 0:
+            return raw
+        obs = self.observations
+        lag = int(np.quantile(obs.delivered_days[:upto] - obs.as_of_days[:upto],
+                              self.params.calibration_lag_quantile))
+        latest = day - lag
+        earliest = latest - self.params.calibration_days
+        members = np.nonzero((obs.as_of_days[:upto] >= earliest) & (obs.as_of_days[:upto] < latest))[0]
+        scores = [self._score(int(i)) for i in members]
+        lower = np.array([s[0] for s in scores])
+        upper = np.array([s[1] for s in scores])
+        return raw.adjusted(calibration=Calibration(lower, upper))
+
+    def _drift(self, model: TransitModel, day: int, upto: int) -> float:
+        obs = self.observations
+        recent = np.nonzero(obs.anchor_days[:upto] >= day - self.params.drift_days)[0]
+        if len(recent) < self.params.calibration_min:
+            return 1.0
+        pmfs = np.array([model.distribution(obs.routes[i])[0] for i in recent])
+        censor = self.calendar_days_to_censor(recent, day)
+        return drift_scale(pmfs, obs.transit[recent], censor, self.params.drift_prior)
+
+    def calendar_days_to_censor(self, rows: np.ndarray, day: int) -> np.ndarray:
+        """Business days from each row's anchor to the last day whose deliveries are visible."""
+        obs = self.observations
+        last = np.full(len(rows), day - 1, dtype=np.int64)
+        censor = self.calendar.business_days_array(obs.anchor_days[rows], last)
+        return np.clip(np.maximum(censor, obs.transit[rows]), 0, YMAX)
+
+    def _score(self, index: int) -> tuple[float, float]:
+        score = self._pit.get(index)
+        if score is None:
+            obs = self.observations
+            score = self.raw(int(obs.as_of_days[index])).pit(obs.routes[index], int(obs.transit[index]))
+            self._pit[index] = score
+        return score

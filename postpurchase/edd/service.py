@@ -1,0 +1,462 @@
+"""EDD operations: fit per brand, predict at checkout, at order time, at hand-over and on each
+tracking transition; write the dates onto the shipment and record every prediction.
+
+Operations take a keyword-only ``session`` and flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, has_app_context, has_request_context
+from flask_babel import force_locale, gettext
+from sqlmodel import Session, select
+
+from postpurchase import signals
+from postpurchase.clock import utcnow
+from postpurchase.edd.backtest import AsOf, Setting, fit
+from postpurchase.edd.calendar import CarrierCalendar, cutoff_countdown, parse_cutoff
+from postpurchase.edd.history import HistoryRow, read_history
+from postpurchase.edd.model import YMAX, Estimate, ModelParams, Route, TransitModel, postal_prefix
+from postpurchase.models import (
+    Brand,
+    DeliveryPrediction,
+    FulfillmentCentre,
+    Order,
+    Shipment,
+    ShipmentStatus,
+    TransitModelState,
+)
+
+DEFAULT_PROMISE_LEVEL = 0.90
+DEFAULT_WINDOW = (0.1, 0.9)
+#: Statuses after which the parcel is in the destination's hands today.
+ARRIVING_TODAY = frozenset({ShipmentStatus.out_for_delivery, ShipmentStatus.available_for_pickup})
+#: Carrier sub-statuses (normalized by tracking) that mean "at the destination depot".
+AT_DESTINATION_DEPOT = frozenset({"at_destination_depot", "arrived_at_destination", "at_delivery_office"})
+#: Statuses after which no delivery date is predicted any more.
+NOT_PREDICTED = frozenset({ShipmentStatus.exception, ShipmentStatus.returning_to_sender,
+                           ShipmentStatus.returned, ShipmentStatus.expired})
+
+
+class EddInputError(ValueError):
+    """Bad input for a prediction (unknown brand, centre, ...); ``status`` is the HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class BrandEdd:
+    """A brand's EDD settings (``Brand.settings["edd"]``) with defaults."""
+
+    promise_level: float
+    window: tuple[float, float]
+    calendar: CarrierCalendar
+    timezone: str
+    params: ModelParams
+    default_carrier: str
+    default_service: str
+
+    @classmethod
+    def of(cls, brand: Brand) -> BrandEdd:
+        raw = dict((brand.settings or {}).get("edd") or {})
+        window = raw.get("window") or DEFAULT_WINDOW
+        params = ModelParams.from_dict(raw.get("model") or {})
+        if "default_business_days" in raw:
+            params = ModelParams.from_dict({**params.to_dict(),
+                                            "default_business_days": int(raw["default_business_days"])})
+        return cls(
+            promise_level=float(raw.get("promise_level", DEFAULT_PROMISE_LEVEL)),
+            window=(float(window[0]), float(window[1])),
+            calendar=CarrierCalendar.from_settings(brand.country or "JP", raw.get("calendar")),
+            timezone=brand.timezone,
+            params=params,
+            default_carrier=str(raw.get("default_carrier", "")),
+            default_service=str(raw.get("default_service", "standard")),
+        )
+
+
+def _centres(session: Session, brand_id: int) -> dict[str, FulfillmentCentre]:
+    rows = session.exec(select(FulfillmentCentre).where(FulfillmentCentre.brand_id == brand_id)
+                        .order_by(FulfillmentCentre.id)).all()
+    return {fc.code: fc for fc in rows}
+
+
+def brand_setting(session: Session, brand: Brand) -> Setting:
+    edd = BrandEdd.of(brand)
+    assert brand.id is not None
+    centres = {code: (parse_cutoff(fc.cutoff_time), fc.handling_days)
+               for code, fc in _centres(session, brand.id).items()}
+    return Setting(calendar=edd.calendar, timezone=edd.timezone, params=edd.params, centres=centres)
+
+
+# Fitting and persistence -----------------------------------------------------------------------
+
+def shipment_history(*, session: Session, brand_id: int) -> list[HistoryRow]:
+    """The brand's delivered parcels as history rows (origin = fulfilment-centre code)."""
+    centres = {fc.id: fc for fc in _centres(session, brand_id).values()}
+    rows = []
+    query = (select(Shipment, Order).join(Order, Order.id == Shipment.order_id, isouter=True)
+             .where(Shipment.brand_id == brand_id, Shipment.delivered_at.is_not(None)))  # type: ignore[union-attr]
+    for shipment, order in session.exec(query).all():
+        fc = centres.get(shipment.fc_id)
+        rows.append(HistoryRow(
+            shipment_id=str(shipment.id), carrier=shipment.carrier_code, service=shipment.service,
+            origin_postal_code=(fc.postal_code or "") if fc else "", origin_region=fc.code if fc else "",
+            destination_postal_code=shipment.destination_postal_code or "",
+            destination_region=shipment.destination_region or "",
+            destination_country=shipment.destination_country or "",
+            ordered_at=order.placed_at if order else None, shipped_at=shipment.shipped_at,
+            delivered_at=shipment.delivered_at, promised_at=None,
+        ))
+    return rows
+
+
+def store_model(*, session: Session, brand_id: int, mode: AsOf, model: TransitModel, now: datetime) -> None:
+    state = session.exec(select(TransitModelState).where(TransitModelState.brand_id == brand_id,
+                                                         TransitModelState.as_of == mode.value)).first()
+    if state is None:
+        state = TransitModelState(brand_id=brand_id, as_of=mode.value)
+        session.add(state)
+    state.fitted_at = now
+    state.sample_size = model.sample_size
+    state.payload = model.to_dict()
+    session.flush()
+
+
+def fit_brand(*, session: Session, brand: Brand, now: datetime,
+              extra: list[HistoryRow] | None = None) -> dict[str, int]:
+    """Refit both models (as of order, as of hand-over) of a brand; returns sample sizes."""
+    assert brand.id is not None
+    rows = shipment_history(session=session, brand_id=brand.id) + list(extra or [])
+    setting = brand_setting(session, brand)
+    sizes = {}
+    for mode in AsOf:
+        model = fit(rows, setting=setting, mode=mode, now=now)
+        store_model(session=session, brand_id=brand.id, mode=mode, model=model, now=now)
+        sizes[mode.value] = model.sample_size
+    return sizes
+
+
+def default_model_path(app: Flask, mode: AsOf) -> Path:
+    return Path(app.instance_path) / "edd" / f"default-{mode.value}.json"
+
+
+def fit_from_history_file(app: Flask, *, path: Path, brand_slug: str | None, mode: AsOf,
+                          now: datetime | None = None) -> str:
+    """``postpurchase edd fit``: a brand's models from a CSV (plus its own shipments), or the default."""
+    from postpurchase.brands import get_brand
+    from postpurchase.db import session_scope
+
+    now = now or utcnow()
+    if brand_slug is None:
+        timezone = str(app.config.get("DEFAULT_TIMEZONE", "Asia/Tokyo"))
+        rows = read_history(path, timezone=timezone)
+        setting = Setting(calendar=CarrierCalendar(country=_country_of(rows)), timezone=timezone)
+        lines = []
+        for each in AsOf:
+            model = fit(rows, setting=setting, mode=each, now=now)
+            target = default_model_path(app, each)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(model.to_dict()))
+            lines.append(f"as of {each.value}: {model.sample_size} delivered parcels → {target}")
+        return "\n".join([f"{len(rows)} rows read from {path}", *lines])
+    with session_scope(app) as session:
+        brand = get_brand(session=session, slug=brand_slug)
+        if brand is None:
+            raise LookupError(f"no brand {brand_slug!r}")
+        rows = read_history(path, timezone=brand.timezone)
+        sizes = fit_brand(session=session, brand=brand, now=now, extra=rows)
+    return "\n".join([f"{len(rows)} rows read from {path}"]
+                     + [f"as of {m}: {n} delivered parcels, stored for brand {brand_slug}" for m, n in sizes.items()])
+
+
+def _country_of(rows: list[HistoryRow]) -> str:
+    countries = [r.destination_country for r in rows if r.destination_country]
+    return max(set(countries), key=countries.count) if countries else "JP"
+
+
+def load_model(*, session: Session, brand: Brand, mode: AsOf) -> tuple[TransitModel, datetime | None]:
+    """The brand's stored model, else the instance default, else the prior alone."""
+    state = session.exec(select(TransitModelState).where(TransitModelState.brand_id == brand.id,
+                                                         TransitModelState.as_of == mode.value)).first()
+    params = BrandEdd.of(brand).params
+    if state is not None:
+        return _cached(("brand", state.id, state.fitted_at), lambda: state.payload), state.fitted_at
+    if has_app_context():
+        path = default_model_path(current_app, mode)
+        if path.exists():
+            stamp = path.stat().st_mtime
+            return _cached(("file", str(path), stamp), lambda: json.loads(path.read_text())), None
+    empty = TransitModel.from_dict({"params": params.to_dict(), "as_of": date.today().isoformat(),
+                                    "levels": [[] for _ in range(5)],
+                                    "calibration": {"lower": [], "upper": []}})
+    return empty, None
+
+
+def _cached(key: tuple[Any, ...], payload: Any) -> TransitModel:
+    """Parsed models per app, keyed by their version, so a request does not re-parse JSON."""
+    cache: dict[tuple[Any, ...], TransitModel] = (
+        current_app.extensions.setdefault("postpurchase.edd.models", {}) if has_app_context() else {}
+    )
+    model = cache.get(key)
+    if model is None:
+        if len(cache) > 64:
+            cache.clear()
+        model = cache[key] = TransitModel.from_dict(payload())
+    return model
+
+
+def refit_all(app: Flask) -> None:
+    """Scheduler job: refit every brand's models from its delivered shipments."""
+    from postpurchase.db import session_scope
+
+    with session_scope(app) as session:
+        for brand in session.exec(select(Brand)).all():
+            fit_brand(session=session, brand=brand, now=utcnow())
+
+
+# Predictions -----------------------------------------------------------------------------------
+
+def _local_today(now: datetime, timezone: str) -> date:
+    return now.astimezone(ZoneInfo(timezone)).date()
+
+
+def describe(basis: dict[str, Any], *, origin: str, destination: str) -> str:
+    """One sentence a customer or merchant can read: what the estimate rests on."""
+    if basis["sample_size"] == 0:
+        return gettext("No delivered parcels yet on this route; the estimate uses the brand's default "
+                       "of %(days)s business days.", days=basis["typical_business_days"])
+    return gettext(
+        "Usually %(days)s business days from %(origin)s to %(destination)s, based on %(count)s parcels "
+        "(%(recent)s in the last %(period)s days).",
+        days=basis["typical_business_days"], origin=origin or gettext("the warehouse"),
+        destination=destination or gettext("this area"), count=basis["sample_size"],
+        recent=basis["recent_sample_size"], period=basis["recent_days"],
+    )
+
+
+def _basis(estimate: Estimate, route: Route, calendar: CarrierCalendar, locale: str) -> dict[str, Any]:
+    basis = estimate.basis.to_dict()
+    basis["route"] = {"carrier": route.carrier, "service": route.service, "origin": route.origin,
+                      "region": route.region, "postal_prefix": route.postal_prefix}
+    basis["anchor_date"] = estimate.anchor.isoformat()
+    basis["calendar_days_skipped"] = calendar.skipped_days(estimate.anchor, estimate.promise_date)
+    basis["levels"] = {k: round(v, 4) for k, v in estimate.levels.items()}
+    destination = route.region or route.postal_prefix
+    if has_request_context():
+        basis["text"] = describe(basis, origin=route.origin, destination=destination)
+    else:  # jobs and signal receivers speak the brand's language
+        with force_locale(locale):
+            basis["text"] = describe(basis, origin=route.origin, destination=destination)
+    return basis
+
+
+def checkout_estimate(*, session: Session, brand_slug: str, postal_code: str, service: str | None = None,
+                      fc_code: str | None = None, carrier: str | None = None, region: str | None = None,
+                      now: datetime | None = None) -> dict[str, Any]:
+    """Dates to show at checkout for a parcel ordered ``now``, with the cut-off countdown."""
+    from postpurchase.brands import get_brand
+
+    now = now or utcnow()
+    if not postal_code or not postal_code.strip():
+        raise EddInputError(400, "missing_postal_code", "postal_code is required")
+    if not postal_prefix(postal_code):
+        raise EddInputError(400, "invalid_postal_code", f"postal_code {postal_code!r} has too few digits")
+    brand = get_brand(session=session, slug=brand_slug)
+    if brand is None:
+        raise EddInputError(404, "unknown_brand", f"no brand {brand_slug!r}")
+    assert brand.id is not None
+    edd = BrandEdd.of(brand)
+    centres = _centres(session, brand.id)
+    if fc_code and fc_code not in centres:
+        raise EddInputError(404, "unknown_fc", f"brand {brand_slug!r} has no fulfilment centre {fc_code!r}")
+    fc = centres.get(fc_code) if fc_code else next(iter(centres.values()), None)
+    route = Route(carrier=carrier or edd.default_carrier, service=service or edd.default_service,
+                  origin=fc.code if fc else "", region=region or "", postal_prefix=postal_prefix(postal_code))
+    setting = brand_setting(session, brand)
+    model, fitted_at = load_model(session=session, brand=brand, mode=AsOf.ordered)
+    anchor = setting.anchor(now, shipped=False, origin=route.origin)
+    estimate = model.estimate(route, anchor, edd.calendar, promise_level=edd.promise_level, window=edd.window)
+    cutoff_at, seconds = cutoff_countdown(now, calendar=edd.calendar, timezone=fc.timezone if fc else edd.timezone,
+                                          cutoff=parse_cutoff(fc.cutoff_time) if fc else None)
+    basis = _basis(estimate, model.complete(route), edd.calendar, brand.locale)
+    inputs = {"postal_code": postal_code, "service": route.service, "carrier": route.carrier,
+              "fc": route.origin, "now": now.isoformat()}
+    _record(session=session, brand_id=brand.id, shipment_id=None, order_id=None, trigger="checkout", status=None,
+            mode=AsOf.ordered, estimate=estimate, promise_level=edd.promise_level, fitted_at=fitted_at,
+            inputs=inputs, basis=basis, now=now)
+    return {
+        "brand": brand.slug,
+        "postal_code": postal_code,
+        "carrier": route.carrier or None,
+        "service": route.service,
+        "fc": route.origin or None,
+        "dispatch_date": estimate.anchor.isoformat(),
+        "predicted_date": estimate.predicted_date.isoformat(),
+        "window_start": estimate.window_start.isoformat(),
+        "window_end": estimate.window_end.isoformat(),
+        "promise_date": estimate.promise_date.isoformat(),
+        "promise_level": edd.promise_level,
+        "cutoff": {"at": cutoff_at.isoformat() if cutoff_at else None, "seconds_left": seconds},
+        "basis": basis,
+    }
+
+
+def _record(*, session: Session, brand_id: int, shipment_id: int | None, order_id: int | None, trigger: str,
+            status: str | None, mode: AsOf, estimate: Estimate | None, promise_level: float,
+            fitted_at: datetime | None, inputs: dict[str, Any], basis: dict[str, Any], now: datetime,
+            dates: tuple[date, date, date, date] | None = None) -> DeliveryPrediction:
+    if dates is None:
+        assert estimate is not None
+        dates = (estimate.predicted_date, estimate.window_start, estimate.window_end, estimate.promise_date)
+    row = DeliveryPrediction(brand_id=brand_id, shipment_id=shipment_id, order_id=order_id, trigger=trigger,
+                             status=status, as_of=mode.value, made_at=now, predicted_date=dates[0],
+                             window_start=dates[1], window_end=dates[2], promise_date=dates[3],
+                             promise_level=promise_level, model_fitted_at=fitted_at, inputs=inputs, basis=basis)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def predict_for_shipment(*, session: Session, shipment_id: int, now: datetime | None = None,
+                         trigger: str = "status") -> DeliveryPrediction | None:
+    """Re-predict one parcel from its current status; write the dates onto it and record them.
+
+    Before hand-over: the as-of-order model from the order time (cut-off and handling of its
+    centre). After: the as-of-hand-over model, conditioned on the business days already elapsed.
+    At the destination depot or out for delivery: today. After a failed attempt: the next
+    delivery day. A requested delivery date is never undercut. The promise is set once, at the
+    first prediction, and not moved afterwards. Emits ``shipment_prediction_changed`` when the
+    predicted date changes. Returns None when nothing is predicted (exception, return, ...).
+    """
+    now = now or utcnow()
+    shipment = session.get(Shipment, shipment_id)
+    if shipment is None or shipment.status in NOT_PREDICTED:
+        return None
+    brand = session.get(Brand, shipment.brand_id)
+    assert brand is not None and brand.id is not None
+    edd = BrandEdd.of(brand)
+    order = session.get(Order, shipment.order_id) if shipment.order_id else None
+    fc = session.get(FulfillmentCentre, shipment.fc_id) if shipment.fc_id else None
+    route = Route(carrier=shipment.carrier_code, service=shipment.service, origin=fc.code if fc else "",
+                  region=shipment.destination_region or "",
+                  postal_prefix=postal_prefix(shipment.destination_postal_code))
+    today = _local_today(now, edd.timezone)
+    mode = AsOf.shipped if shipment.shipped_at else AsOf.ordered
+    model, fitted_at = load_model(session=session, brand=brand, mode=mode)
+    setting = brand_setting(session, brand)
+    estimate = None
+    status = ShipmentStatus(shipment.status)
+    if status is ShipmentStatus.delivered and shipment.delivered_at:
+        day = _local_today(shipment.delivered_at, edd.timezone)
+        dates = (day, day, day, day)
+        basis: dict[str, Any] = {"reason": "delivered"}
+    elif status in ARRIVING_TODAY or (shipment.sub_status or "") in AT_DESTINATION_DEPOT:
+        day = max(today, shipment.requested_date or today)
+        dates = (day, day, day, day)
+        basis = {"reason": "arriving_today" if day == today else "requested_date"}
+    elif status is ShipmentStatus.attempt_fail:
+        day = max(edd.calendar.roll_forward(today + timedelta(days=1)), shipment.requested_date or today)
+        dates = (day, day, day, day)
+        basis = {"reason": "redelivery_next_day", "time_slot": shipment.time_slot}
+    else:
+        moment = shipment.shipped_at or (order.placed_at if order else None) or shipment.created_at
+        anchor = setting.anchor(moment, shipped=shipment.shipped_at is not None, origin=route.origin)
+        elapsed = edd.calendar.business_days_between(anchor, today) if shipment.shipped_at else 0
+        estimate = model.estimate(route, anchor, edd.calendar, promise_level=edd.promise_level,
+                                  window=edd.window, elapsed=min(max(elapsed, 0), YMAX))
+        dates = _respect_request(estimate, shipment.requested_date)
+        basis = _basis(estimate, model.complete(route), edd.calendar, brand.locale)
+    if shipment.time_slot:
+        basis["time_slot"] = str(shipment.time_slot)
+    previous = shipment.predicted_date
+    shipment.predicted_date, shipment.window_start, shipment.window_end = dates[0], dates[1], dates[2]
+    if shipment.promised_date is None:
+        shipment.promised_date = dates[3]
+    shipment.updated_at = now
+    session.add(shipment)
+    inputs = {"status": status.value, "sub_status": shipment.sub_status, "shipped_at": _iso(shipment.shipped_at),
+              "ordered_at": _iso(order.placed_at if order else None), "requested_date": _iso(shipment.requested_date),
+              "time_slot": str(shipment.time_slot) if shipment.time_slot else None, "route": basis.get("route")}
+    row = _record(session=session, brand_id=brand.id, shipment_id=shipment.id, order_id=shipment.order_id,
+                  trigger=trigger, status=status.value, mode=mode, estimate=estimate,
+                  promise_level=edd.promise_level, fitted_at=fitted_at, inputs=inputs, basis=basis, now=now,
+                  dates=dates)
+    if previous != shipment.predicted_date:
+        signals.shipment_prediction_changed.send(
+            shipment.id, session=session, brand_id=brand.id, previous_date=previous,
+            predicted_date=shipment.predicted_date, promised_date=shipment.promised_date, now=now)
+    return row
+
+
+def _respect_request(estimate: Estimate, requested: date | None) -> tuple[date, date, date, date]:
+    dates = (estimate.predicted_date, estimate.window_start, estimate.window_end, estimate.promise_date)
+    if requested is None:
+        return dates
+    return tuple(max(d, requested) for d in dates)  # type: ignore[return-value]
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def predict_for_order(*, session: Session, order_id: int, now: datetime | None = None) -> list[DeliveryPrediction]:
+    """At order time: predict every parcel of the order that exists already (before hand-over)."""
+    shipments = session.exec(select(Shipment).where(Shipment.order_id == order_id)).all()
+    made = [predict_for_shipment(session=session, shipment_id=s.id, now=now, trigger="order")
+            for s in shipments if s.id is not None]
+    return [m for m in made if m is not None]
+
+
+# Signal receivers ------------------------------------------------------------------------------
+
+def on_order_upserted(brand_id: int, *, session: Session, order_id: int, created: bool = False,
+                      now: datetime | None = None, **_: Any) -> None:
+    if created:
+        predict_for_order(session=session, order_id=order_id, now=now)
+
+
+def on_shipment_created(brand_id: int, *, session: Session, shipment_id: int, now: datetime | None = None,
+                        **_: Any) -> None:
+    predict_for_shipment(session=session, shipment_id=shipment_id, now=now, trigger="handover")
+
+
+def on_shipment_status_changed(shipment_id: int, *, session: Session, now: datetime | None = None,
+                               **_: Any) -> None:
+    predict_for_shipment(session=session, shipment_id=shipment_id, now=now, trigger="status")
+
+
+
+def shipment_basis(*, session: Session, brand_id: int | None, shipment_id: int) -> dict[str, Any] | None:
+    """A parcel's dates and its predictions, newest first, each with inputs and basis."""
+    shipment = session.get(Shipment, shipment_id)
+    if shipment is None or shipment.brand_id != brand_id:
+        return None
+    predictions = session.exec(select(DeliveryPrediction).where(DeliveryPrediction.shipment_id == shipment_id)
+                               .order_by(DeliveryPrediction.id.desc())).all()  # type: ignore[union-attr]
+    return {
+        "shipment_id": shipment.id,
+        "status": str(shipment.status),
+        "predicted_date": _iso(shipment.predicted_date),
+        "window_start": _iso(shipment.window_start),
+        "window_end": _iso(shipment.window_end),
+        "promised_date": _iso(shipment.promised_date),
+        "basis": predictions[0].basis if predictions else None,
+        "predictions": [
+            {"made_at": p.made_at.isoformat(), "trigger": p.trigger, "status": p.status, "as_of": p.as_of,
+             "predicted_date": p.predicted_date.isoformat(), "window_start": p.window_start.isoformat(),
+             "window_end": p.window_end.isoformat(), "promise_date": p.promise_date.isoformat(),
+             "promise_level": p.promise_level, "inputs": p.inputs, "basis": p.basis}
+            for p in predictions
+        ],
+    }

@@ -1,0 +1,278 @@
+"""Predictions in the service: at hand-over, order time and every tracking transition, driven
+through the signals; the checkout API and the per-shipment basis API."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from postpurchase import signals
+from postpurchase.brands import get_brand
+from postpurchase.db import get_db
+from postpurchase.edd import service
+from postpurchase.models import (
+    DeliveryPrediction,
+    FulfillmentCentre,
+    Order,
+    Shipment,
+    ShipmentStatus,
+    TimeSlot,
+    TransitModelState,
+)
+
+# Wednesday 2026-11-18, 10:00 in Tokyo.
+HANDOVER = datetime(2026, 11, 18, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def acme(app, make_brand, history):
+    """A brand with a Tokyo centre (cut-off 15:00) and a model fitted on 2-business-day parcels."""
+    created = make_brand("acme", settings={"edd": {"promise_level": 0.9}})
+    with app.app_context():
+        session = get_db(app).session()
+        session.add(FulfillmentCentre(brand_id=created.brand_id, code="TOKYO", region="Tokyo",
+                                      postal_code="135-0061", cutoff_time="15:00"))
+        session.flush()
+        brand = get_brand(session=session, slug="acme")
+        service.fit_brand(session=session, brand=brand, now=HANDOVER - timedelta(days=1),
+                          extra=history(400, days=2, start=datetime(2026, 8, 1, 1, tzinfo=UTC)))
+        session.commit()
+        session.close()
+    return created
+
+
+@pytest.fixture
+def parcel(app, acme):
+    """``parcel(**fields)`` commits an order and a shipment to Osaka 530; returns the shipment id."""
+
+    def make(**fields):
+        with app.app_context():
+            session = get_db(app).session()
+            fc = session.exec(select(FulfillmentCentre)).one()
+            order = Order(brand_id=acme.brand_id, external_id=f"o{fields.get('external_id', '1')}", number="#1",
+                          placed_at=fields.pop("placed_at", HANDOVER - timedelta(hours=20)))
+            session.add(order)
+            session.flush()
+            values = dict(brand_id=acme.brand_id, order_id=order.id, external_id="s1", fc_id=fc.id,
+                          carrier_code="yamato", service="standard", status=ShipmentStatus.in_transit,
+                          shipped_at=HANDOVER, destination_postal_code="530-0001", destination_region="Osaka",
+                          destination_country="JP")
+            values.update(fields)
+            shipment = Shipment(**values)
+            session.add(shipment)
+            session.commit()
+            shipment_id = shipment.id
+            session.close()
+        return shipment_id
+
+    return make
+
+
+@pytest.fixture
+def changes():
+    seen = []
+
+    def receiver(sender, **kwargs):
+        seen.append((sender, kwargs["previous_date"], kwargs["predicted_date"], kwargs["promised_date"]))
+
+    signals.shipment_prediction_changed.connect(receiver)
+    yield seen
+    signals.shipment_prediction_changed.disconnect(receiver)
+
+
+def _handover(session, shipment_id, now=HANDOVER):
+    signals.shipment_created.send(session.get(Shipment, shipment_id).brand_id, session=session,
+                                  shipment_id=shipment_id, now=now)
+
+
+def _transition(session, shipment_id, status, now, **fields):
+    shipment = session.get(Shipment, shipment_id)
+    previous = shipment.status
+    shipment.status = status
+    for key, value in fields.items():
+        setattr(shipment, key, value)
+    session.add(shipment)
+    signals.shipment_status_changed.send(shipment_id, session=session, brand_id=shipment.brand_id,
+                                         previous=previous, current=status, occurred_at=now, now=now)
+    return session.get(Shipment, shipment_id)
+
+
+def test_handover_predicts_two_business_days_and_sets_the_promise(session, parcel, changes):
+    shipment_id = parcel()
+    _handover(session, shipment_id)
+    shipment = session.get(Shipment, shipment_id)
+    assert shipment.predicted_date == date(2026, 11, 20)
+    assert shipment.window_start <= shipment.predicted_date <= shipment.window_end
+    assert shipment.promised_date >= shipment.predicted_date
+    assert changes == [(shipment_id, None, date(2026, 11, 20), shipment.promised_date)]
+    stored = session.exec(select(DeliveryPrediction)).one()
+    assert stored.trigger == "handover" and stored.as_of == "shipped"
+    assert stored.basis["sample_size"] == 400 and stored.basis["route"]["origin"] == "TOKYO"
+
+
+def test_out_for_delivery_means_today_and_the_promise_stays(session, parcel):
+    shipment_id = parcel()
+    _handover(session, shipment_id)
+    promised = session.get(Shipment, shipment_id).promised_date
+    later = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)  # Tuesday 09:30 in Tokyo, two days late
+    shipment = _transition(session, shipment_id, ShipmentStatus.out_for_delivery, later)
+    assert shipment.predicted_date == shipment.window_start == shipment.window_end == date(2026, 11, 24)
+    assert shipment.promised_date == promised
+
+
+def test_arrival_at_the_destination_depot_means_today(session, parcel):
+    shipment_id = parcel()
+    moment = datetime(2026, 11, 19, 3, tzinfo=UTC)
+    shipment = _transition(session, shipment_id, ShipmentStatus.in_transit, moment, sub_status="at_destination_depot")
+    assert shipment.predicted_date == date(2026, 11, 19)
+
+
+def test_failed_attempt_moves_to_the_next_delivery_day(session, parcel):
+    shipment_id = parcel(time_slot=TimeSlot.h18_20)
+    friday = datetime(2026, 11, 20, 10, tzinfo=UTC)  # 19:00 Friday in Tokyo
+    shipment = _transition(session, shipment_id, ShipmentStatus.attempt_fail, friday)
+    assert shipment.predicted_date == date(2026, 11, 24)  # Monday 23rd is a holiday
+    stored = session.exec(select(DeliveryPrediction)).one()
+    assert stored.basis["time_slot"] == "18-20"
+
+
+def test_failed_attempt_respects_a_later_requested_date(session, parcel):
+    shipment_id = parcel(requested_date=date(2026, 11, 27))
+    shipment = _transition(session, shipment_id, ShipmentStatus.attempt_fail, datetime(2026, 11, 20, 3, tzinfo=UTC))
+    assert shipment.predicted_date == date(2026, 11, 27)
+
+
+def test_requested_date_is_never_undercut_at_handover(session, parcel):
+    shipment_id = parcel(requested_date=date(2026, 11, 26))
+    _handover(session, shipment_id)
+    shipment = session.get(Shipment, shipment_id)
+    assert shipment.predicted_date == shipment.window_start == date(2026, 11, 26)
+    assert shipment.promised_date >= date(2026, 11, 26)
+
+
+def test_in_transit_after_the_usual_days_predicts_no_earlier_than_today(session, parcel, changes):
+    shipment_id = parcel()
+    _handover(session, shipment_id)
+    late = datetime(2026, 11, 26, 1, tzinfo=UTC)  # Thursday, four business days after hand-over
+    shipment = _transition(session, shipment_id, ShipmentStatus.in_transit, late)
+    assert shipment.predicted_date >= date(2026, 11, 26)
+    assert len(changes) == 2 and changes[1][1] == date(2026, 11, 20)
+
+
+def test_delivery_sets_the_delivered_date(session, parcel):
+    shipment_id = parcel()
+    moment = datetime(2026, 11, 19, 5, tzinfo=UTC)
+    shipment = _transition(session, shipment_id, ShipmentStatus.delivered, moment, delivered_at=moment)
+    assert shipment.predicted_date == date(2026, 11, 19)
+
+
+def test_exception_makes_no_prediction(session, parcel):
+    shipment_id = parcel()
+    _transition(session, shipment_id, ShipmentStatus.exception, HANDOVER)
+    assert session.exec(select(DeliveryPrediction)).all() == []
+
+
+def test_unchanged_date_emits_no_change(session, parcel, changes):
+    shipment_id = parcel()
+    _handover(session, shipment_id)
+    _transition(session, shipment_id, ShipmentStatus.in_transit, HANDOVER + timedelta(hours=1))
+    assert len(changes) == 1
+    assert len(session.exec(select(DeliveryPrediction)).all()) == 2
+
+
+def test_order_time_prediction_counts_from_the_cutoff(session, parcel):
+    after_cutoff = datetime(2026, 11, 18, 7, tzinfo=UTC)  # 16:00 Wednesday in Tokyo
+    shipment_id = parcel(shipped_at=None, status=ShipmentStatus.pending, placed_at=after_cutoff)
+    order_id = session.get(Shipment, shipment_id).order_id
+    signals.order_upserted.send(session.get(Shipment, shipment_id).brand_id, session=session, order_id=order_id,
+                                created=True, now=after_cutoff)
+    stored = session.exec(select(DeliveryPrediction)).one()
+    assert stored.trigger == "order" and stored.as_of == "ordered"
+    assert stored.basis["anchor_date"] == "2026-11-19"
+
+
+def test_daily_refit_stores_both_models(app, acme, parcel):
+    parcel(status=ShipmentStatus.delivered, delivered_at=HANDOVER + timedelta(days=1))
+    service.refit_all(app)
+    with app.app_context():
+        session = get_db(app).session()
+        states = session.exec(select(TransitModelState)).all()
+        assert {s.as_of for s in states} == {"ordered", "shipped"}
+        session.close()
+
+
+# Checkout API ----------------------------------------------------------------------------------
+
+CHECKOUT_NOW = datetime(2026, 11, 18, 5, 30, tzinfo=UTC)  # 14:30 Wednesday in Tokyo
+
+
+def test_checkout_estimate_has_dates_countdown_and_basis(session, acme):
+    answer = service.checkout_estimate(session=session, brand_slug="acme", postal_code="530-0001",
+                                       carrier="yamato", service="standard", fc_code="TOKYO", now=CHECKOUT_NOW)
+    assert answer["dispatch_date"] == "2026-11-18"
+    assert answer["predicted_date"] == "2026-11-20"
+    assert answer["cutoff"]["seconds_left"] == 30 * 60
+    assert answer["basis"]["route"]["region"] == "Osaka"
+    assert "400" in answer["basis"]["text"]
+    assert answer["window_start"] <= answer["predicted_date"] <= answer["promise_date"]
+
+
+def test_checkout_after_cutoff_dispatches_next_business_day(session, acme):
+    answer = service.checkout_estimate(session=session, brand_slug="acme", postal_code="5300001",
+                                       carrier="yamato", now=CHECKOUT_NOW + timedelta(hours=1))
+    assert answer["dispatch_date"] == "2026-11-19"
+    assert answer["cutoff"]["at"].startswith("2026-11-19T15:00")
+
+
+def test_checkout_api_answers_json(client, acme):
+    response = client.get("/api/v1/edd?brand=acme&postal_code=530-0001&service=standard&fc=TOKYO&carrier=yamato")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) >= {"predicted_date", "window_start", "window_end", "promise_date", "cutoff", "basis"}
+
+
+@pytest.mark.parametrize(("query", "status", "code"), [
+    ("postal_code=530-0001", 400, "missing_brand"),
+    ("brand=acme", 400, "missing_postal_code"),
+    ("brand=acme&postal_code=ab", 400, "invalid_postal_code"),
+    ("brand=nobody&postal_code=530-0001", 404, "unknown_brand"),
+    ("brand=acme&postal_code=530-0001&fc=OSAKA", 404, "unknown_fc"),
+])
+def test_checkout_api_rejects_bad_input(client, acme, query, status, code):
+    response = client.get(f"/api/v1/edd?{query}")
+    assert response.status_code == status
+    assert response.get_json()["error"]["code"] == code
+
+
+def test_checkout_prediction_is_stored(client, acme, session):
+    client.get("/api/v1/edd?brand=acme&postal_code=530-0001")
+    stored = session.exec(select(DeliveryPrediction)).one()
+    assert stored.trigger == "checkout" and stored.inputs["postal_code"] == "530-0001"
+
+
+# Shipment basis API ----------------------------------------------------------------------------
+
+def test_shipment_edd_shows_route_sample_size_and_skipped_days(client, session, acme, parcel):
+    friday = datetime(2026, 11, 20, 1, tzinfo=UTC)
+    shipment_id = parcel(shipped_at=friday)
+    _handover(session, shipment_id, now=friday)
+    session.commit()
+    response = client.get(f"/api/v1/shipments/{shipment_id}/edd",
+                          headers={"Authorization": f"Bearer {acme.api_key}"})
+    assert response.status_code == 200
+    basis = response.get_json()["basis"]
+    assert basis["route"]["origin"] == "TOKYO" and basis["sample_size"] == 400
+    skipped = {item["date"]: item["reason"] for item in basis["calendar_days_skipped"]}
+    assert skipped == {"2026-11-21": "weekend", "2026-11-22": "weekend", "2026-11-23": "Labor Thanksgiving Day"}
+    assert response.get_json()["predicted_date"] == "2026-11-25"
+
+
+def test_shipment_edd_needs_the_brands_key(client, session, acme, parcel, make_brand):
+    shipment_id = parcel()
+    other = make_brand("other")
+    assert client.get(f"/api/v1/shipments/{shipment_id}/edd").status_code == 401
+    response = client.get(f"/api/v1/shipments/{shipment_id}/edd", headers={"Authorization": f"Bearer {other.api_key}"})
+    assert response.status_code == 404
+
