@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from carriers.base import AuthError, Capabilities, TrackingResult, Unsupported
-from carriers.http import HttpClient
+from carriers.http import HttpClient, OAuthClientCredentials
 from carriers.parsing import Body
 from carriers.registry import CarrierSettings
 
@@ -69,3 +69,27 @@ def header(headers: Mapping[str, str], name: str) -> str:
 
 def same_secret(given: str, expected: str) -> bool:
     return bool(given) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+class OAuthAdapter(Adapter):
+    """An adapter whose API takes an OAuth 2.0 client-credentials token (UPS, FedEx, USPS v3)."""
+
+    credential_keys: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
+    #: Path of the token endpoint below the base URL.
+    token_path: ClassVar[str]
+    #: How the client credentials are sent: ``form``, ``basic`` or ``json``.
+    token_style: ClassVar[str]
+
+    def __init__(self, settings: CarrierSettings | None = None) -> None:
+        super().__init__(settings)
+        self._oauth: OAuthClientCredentials | None = None
+
+    @property
+    def oauth(self) -> OAuthClientCredentials:
+        """The token client, created on first use so credentials are checked only when needed."""
+        if self._oauth is None:
+            self._oauth = OAuthClientCredentials(
+                self.http, f"{self.base_url}{self.token_path}",
+                self.credential("client_id"), self.credential("client_secret"), style=self.token_style,
+            )
+        return self._oauth

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from carriers.adapter import Adapter
+from carriers.adapter import OAuthAdapter
 from carriers.base import Capabilities, TrackingEvent, TrackingResult
-from carriers.http import OAuthClientCredentials
 from carriers.parsing import (
     INFO,
     Body,
@@ -35,7 +34,7 @@ from carriers.parsing import (
     scan,
     xml_text,
 )
-from carriers.registry import CarrierSettings, register
+from carriers.registry import register
 from carriers.status import Status
 
 CODE = "fedex"
@@ -156,7 +155,7 @@ def parse_tracking(body: Body) -> list[TrackingResult]:
 
 
 @register(CODE)
-class FedEx(Adapter):
+class FedEx(OAuthAdapter):
     code = CODE
     name = "FedEx"
     capabilities = Capabilities(
@@ -164,21 +163,9 @@ class FedEx(Adapter):
         tracking_url="https://www.fedex.com/fedextrack/?trknbr={number}",
     )
     default_base_url = "https://apis.fedex.com"
-    credential_keys = ("client_id", "client_secret")
     parse_function = staticmethod(parse_tracking)
-
-    def __init__(self, settings: CarrierSettings | None = None) -> None:
-        super().__init__(settings)
-        self._oauth: OAuthClientCredentials | None = None
-
-    @property
-    def oauth(self) -> OAuthClientCredentials:
-        if self._oauth is None:
-            self._oauth = OAuthClientCredentials(
-                self.http, f"{self.base_url}/oauth/token",
-                self.credential("client_id"), self.credential("client_secret"), style="form",
-            )
-        return self._oauth
+    token_path = "/oauth/token"
+    token_style = "form"
 
     def track(self, numbers: Sequence[str]) -> list[TrackingResult]:
         numbers = self.check_batch(numbers)

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
-from carriers.adapter import Adapter
+from carriers.adapter import OAuthAdapter
 from carriers.base import Capabilities, TrackingEvent, TrackingResult
-from carriers.http import OAuthClientCredentials
 from carriers.parsing import (
     Body,
     ByText,
@@ -29,7 +28,7 @@ from carriers.parsing import (
     scan,
     us_state_zone,
 )
-from carriers.registry import CarrierSettings, register
+from carriers.registry import register
 from carriers.status import Status
 
 CODE = "ups"
@@ -114,7 +113,7 @@ def parse_tracking(body: Body) -> list[TrackingResult]:
 
 
 @register(CODE)
-class UPS(Adapter):
+class UPS(OAuthAdapter):
     code = CODE
     name = "UPS"
     capabilities = Capabilities(
@@ -122,21 +121,9 @@ class UPS(Adapter):
         tracking_url="https://www.ups.com/track?tracknum={number}",
     )
     default_base_url = "https://onlinetools.ups.com"
-    credential_keys = ("client_id", "client_secret")
     parse_function = staticmethod(parse_tracking)
-
-    def __init__(self, settings: CarrierSettings | None = None) -> None:
-        super().__init__(settings)
-        self._oauth: OAuthClientCredentials | None = None
-
-    @property
-    def oauth(self) -> OAuthClientCredentials:
-        if self._oauth is None:
-            self._oauth = OAuthClientCredentials(
-                self.http, f"{self.base_url}/security/v1/oauth/token",
-                self.credential("client_id"), self.credential("client_secret"), style="basic",
-            )
-        return self._oauth
+    token_path = "/security/v1/oauth/token"
+    token_style = "basic"
 
     def track(self, numbers: Sequence[str]) -> list[TrackingResult]:
         results = []

@@ -14,9 +14,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from carriers.adapter import Adapter
+from carriers.adapter import OAuthAdapter
 from carriers.base import Capabilities, TrackingEvent, TrackingResult
-from carriers.http import OAuthClientCredentials
 from carriers.parsing import (
     Body,
     StatusTable,
@@ -34,7 +33,7 @@ from carriers.parsing import (
     us_state_zone,
     xml_text,
 )
-from carriers.registry import CarrierSettings, register
+from carriers.registry import register
 from carriers.status import Status
 
 CODE = "usps"
@@ -149,7 +148,7 @@ def parse_tracking(body: Body) -> list[TrackingResult]:
 
 
 @register(CODE)
-class USPS(Adapter):
+class USPS(OAuthAdapter):
     code = CODE
     name = "USPS"
     capabilities = Capabilities(
@@ -157,21 +156,9 @@ class USPS(Adapter):
         tracking_url="https://tools.usps.com/go/TrackConfirmAction?tLabels={number}",
     )
     default_base_url = "https://apis.usps.com"
-    credential_keys = ("client_id", "client_secret")
     parse_function = staticmethod(parse_tracking)
-
-    def __init__(self, settings: CarrierSettings | None = None) -> None:
-        super().__init__(settings)
-        self._oauth: OAuthClientCredentials | None = None
-
-    @property
-    def oauth(self) -> OAuthClientCredentials:
-        if self._oauth is None:
-            self._oauth = OAuthClientCredentials(
-                self.http, f"{self.base_url}/oauth2/v3/token",
-                self.credential("client_id"), self.credential("client_secret"), style="json",
-            )
-        return self._oauth
+    token_path = "/oauth2/v3/token"
+    token_style = "json"
 
     def track(self, numbers: Sequence[str]) -> list[TrackingResult]:
         results = []
