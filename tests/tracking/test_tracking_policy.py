@@ -9,7 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from postpurchase.models import ShipmentStatus as S
-from postpurchase.tracking.policy import PollPolicy, backoff, delivery_window, next_poll_at, policy_from_config
+from postpurchase.tracking.policy import (
+    PollPolicy,
+    backoff,
+    delivery_window,
+    next_poll_at,
+    policy_from_config,
+)
 
 JST = ZoneInfo("Asia/Tokyo")
 POLICY = PollPolicy()
