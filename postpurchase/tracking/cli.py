@@ -10,7 +10,13 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from postpurchase.db import session_scope
-from postpurchase.tracking.jobs import POLL_EVERY_SECONDS, poll_job, purge_job
+from postpurchase.tracking.jobs import (
+    MAINTAIN_EVERY_SECONDS,
+    POLL_EVERY_SECONDS,
+    maintain_job,
+    poll_job,
+    purge_job,
+)
 from postpurchase.tracking.operations import tracking_status
 from postpurchase.tracking.routing import extension
 
@@ -26,7 +32,11 @@ def tracking() -> None:
 def poll_command(once: bool) -> None:
     """Poll carriers for due shipments (every minute until interrupted, or once)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    runs = 0
     while True:
+        if runs % (MAINTAIN_EVERY_SECONDS // POLL_EVERY_SECONDS) == 0:
+            maintain_job(app)
+        runs += 1
         report = poll_job(app)
         click.echo(json.dumps(report.__dict__))
         if once:

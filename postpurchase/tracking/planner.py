@@ -2,8 +2,9 @@
 
 A run (:func:`poll_due`, the ``tracking.poll`` job) works like this:
 
-1. New shipments (no ``next_poll_at`` yet) get their first poll planned; shipments without scans
-   for ``expire_after`` become ``expired``.
+1. (Before: new shipments got their first poll planned on ``shipment_created``, or by the hourly
+   :func:`maintain` sweep, which also marks shipments without scans for ``expire_after``
+   ``expired``.)
 2. Due shipments are *claimed*: in one short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
    ``BEGIN IMMEDIATE`` on SQLite) their ``next_poll_at`` is pushed ``lease`` ahead, so an
    overlapping run, another process or a crash never polls them twice. Shipments a carrier webhook
@@ -30,7 +31,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
@@ -143,7 +144,6 @@ def claim_due(app: Flask, *, now: datetime, policy: PollPolicy, limit: int | Non
     """Claim shipments due for a poll by pushing their ``next_poll_at`` one lease ahead."""
     report = report if report is not None else PollReport()
     with claim_scope(app) as session:
-        report.scheduled += schedule_new(session, now=now, policy=policy)
         query = (
             select(Shipment.id, Shipment.brand_id, Shipment.carrier_code, Shipment.tracking_number,
                    Shipment.last_webhook_at)
@@ -311,12 +311,29 @@ def poll_due(
     rng: random.Random | None = None,
     limit: int | None = None,
 ) -> PollReport:
-    """One planner run: expire, claim what is due, poll it (the ``tracking.poll`` job)."""
+    """One planner run: claim what is due and poll it (the ``tracking.poll`` job)."""
     policy = policy or policy_from_config(app.config)
     report = PollReport()
     now = clock()
-    report.expired = expire_stale(app, now=now, policy=policy)
     claimed = claim_due(app, now=now, policy=policy, limit=limit, report=report)
     if claimed:
         report.add(poll_shipments(app, claimed, clock=clock, sleep=sleep, policy=policy, rng=rng))
     return report
+
+
+def maintain(app: Flask, *, now: datetime, policy: PollPolicy | None = None) -> PollReport:
+    """Hourly upkeep (the ``tracking.maintain`` job): plan unplanned shipments, expire stale ones."""
+    policy = policy or policy_from_config(app.config)
+    report = PollReport()
+    with claim_scope(app) as session:
+        report.scheduled = schedule_new(session, now=now, policy=policy)
+    report.expired = expire_stale(app, now=now, policy=policy)
+    return report
+
+
+def schedule_first_poll(sender: int, *, session: Session, shipment_id: int, now: datetime, **_: object) -> None:
+    """``shipment_created`` receiver: plan the first poll of a new parcel (in the sender's session)."""
+    shipment = session.get(Shipment, shipment_id)
+    if shipment is not None and shipment.next_poll_at is None and shipment.tracking_number:
+        shipment.next_poll_at = now + policy_from_config(current_app.config).first_poll
+        session.flush()

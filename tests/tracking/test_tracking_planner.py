@@ -12,8 +12,8 @@ from carriers.base import AuthError, Capabilities, RateLimited, TemporaryError
 from carriers.status import Status
 from postpurchase.db import get_db
 from postpurchase.models import Brand, CarrierCircuit, ShipmentStatus
-from postpurchase.signals import shipment_status_changed
-from postpurchase.tracking.planner import claim_due, poll_due
+from postpurchase.signals import shipment_created, shipment_status_changed
+from postpurchase.tracking.planner import claim_due, maintain, poll_due
 from postpurchase.tracking.policy import PollPolicy
 from postpurchase.tracking.routing import account_for, credentials
 from tests.tracking.conftest import result
@@ -49,13 +49,21 @@ def test_shipments_not_yet_due_are_not_asked(app, fake, make_shipment, clock):
     assert run(app, clock).requests == 0 and fake.requests == []
 
 
-def test_new_shipment_gets_its_first_poll_planned_then_asked(app, fake, make_shipment, clock, load):
+def test_new_shipment_gets_its_first_poll_planned_on_shipment_created(app, fake, make_shipment, clock, load):
     sid = make_shipment("NEW")
-    report = run(app, clock)
-    assert report.scheduled == 1 and report.requests == 0
+    with get_db(app).session() as session, app.app_context():
+        shipment_created.send(1, session=session, shipment_id=sid, now=clock.now)
+        session.commit()
     assert load(sid).next_poll_at == clock.now + POLICY.first_poll
     clock.advance(seconds=POLICY.first_poll.total_seconds())
     assert run(app, clock).numbers == 1
+
+
+def test_hourly_upkeep_plans_shipments_nobody_planned(app, fake, make_shipment, clock, load):
+    sid = make_shipment("MISSED")
+    assert run(app, clock).requests == 0
+    assert maintain(app, now=clock.now).scheduled == 1
+    assert load(sid).next_poll_at == clock.now + POLICY.first_poll
 
 
 def test_answers_are_applied_and_the_next_poll_planned_from_the_new_status(app, fake, make_shipment, clock, load):
@@ -207,7 +215,7 @@ def test_shipment_without_scans_for_expiry_period_becomes_expired(app, fake, mak
     try:
         old = make_shipment("OLD", created_at=clock.now - timedelta(days=31), next_poll_at=clock.now)
         fresh = make_shipment("FRESH", last_event_at=clock.now - timedelta(days=2), status=ShipmentStatus.in_transit)
-        report = run(app, clock)
+        report = maintain(app, now=clock.now)
     finally:
         shipment_status_changed.disconnect(receiver)
     assert report.expired == 1 and seen == [ShipmentStatus.expired]
@@ -241,7 +249,7 @@ def test_sandbox_parcels_end_in_their_journeys_final_status_through_the_planner(
 
     configure_adapter(app, "sandbox", clock=clock)
     numbers = [sandbox.tracking_number(clock.now - timedelta(hours=1), i) for i in range(20)]
-    ids = [make_shipment(number, carrier_code="sandbox") for number in numbers]
+    ids = [make_shipment(number, carrier_code="sandbox", next_poll_at=clock.now) for number in numbers]
     end = clock.now + timedelta(days=5)
     while clock.now < end:
         run(app, clock)

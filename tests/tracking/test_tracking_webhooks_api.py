@@ -143,7 +143,7 @@ def test_refresh_when_the_carrier_fails_is_503(client, brand, fake, make_shipmen
 def test_cli_poll_once_and_status(runner, fake, make_shipment, clock):
     make_shipment("C1", next_poll_at=clock.now)
     polled = runner.invoke(tracking, ["poll", "--once"])
-    assert polled.exit_code == 0 and json.loads(polled.output)["numbers"] == 1
+    assert polled.exit_code == 0 and json.loads(polled.output.splitlines()[-1])["numbers"] == 1
     status = runner.invoke(tracking, ["status"])
     assert status.exit_code == 0 and json.loads(status.output)["statuses"] == {"pending": 1}
 
