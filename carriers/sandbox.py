@@ -166,8 +166,8 @@ def _plan(number: str, start: datetime, rates: Rates) -> list[Scan]:
         ready = _at(day, 10, rng, 240)
         scans.append(Scan(ready, Status.available_for_pickup, "AT_STORE", "コンビニ到着(お受け取り可能)", store,
                           sub_status="store"))
-        taken = ready + _minutes(rng, 2 * 60, 60 * 60)
-        scans.append(Scan(taken, Status.delivered, "PICKED_UP", "お渡し済み", store, signed_by="ご本人"))
+        scans.append(Scan(_collected(ready, rng), Status.delivered, "PICKED_UP", "お渡し済み", store,
+                          signed_by="ご本人"))
         return scans
     fails = 0
     if rng.random() < rates.attempt_fail:
@@ -185,14 +185,22 @@ def _plan(number: str, start: datetime, rates: Rates) -> list[Scan]:
                 kept = delivered + _minutes(rng, 30, 90)
                 scans.append(Scan(kept, Status.available_for_pickup, "HELD", "営業所でお預かりしています",
                                   f"{city} {depot}", sub_status="depot"))
-                taken = kept + _minutes(rng, 14 * 60, 40 * 60)
-                scans.append(Scan(taken, Status.delivered, "PICKED_UP", "窓口でお渡し済み", f"{city} {depot}",
-                                  signed_by=rng.choice(SURNAMES)))
+                scans.append(Scan(_collected(kept, rng), Status.delivered, "PICKED_UP", "窓口でお渡し済み",
+                                  f"{city} {depot}", signed_by=rng.choice(SURNAMES)))
                 return scans
             continue
         scans.append(Scan(delivered, Status.delivered, "DELIVERED", "配達完了", f"{city} {depot}",
                           signed_by=rng.choice(SURNAMES)))
     return scans
+
+
+def _collected(ready: datetime, rng: random.Random) -> datetime:
+    """When the customer collects a parcel held for pickup: within three days, 07:00–23:00."""
+    while True:
+        day = ready.astimezone(JST).date() + timedelta(days=rng.choice((0, 1, 1, 2)))
+        taken = _at(day, 7, rng, 16 * 60)
+        if taken > ready + timedelta(hours=1):
+            return taken
 
 
 def _delivery_day(

@@ -11,11 +11,13 @@ from its expected date and dense only when a scan can matter to the customer:
   announced a delivery window (``TrackingResult.extra["delivery_window"]``), not before the
   window starts and every ``window_every`` inside it.
 * ``attempt_fail``: every ``attempt_fail_every`` within delivery hours (redelivery may be tonight).
-* ``available_for_pickup``/``exception``/``returning_to_sender``: their own slow intervals.
+* ``available_for_pickup`` (the customer collects it): every ``pickup_every`` within hours;
+  ``exception``/``returning_to_sender``: their own slow intervals.
 * ``delivered``/``returned``/``expired``: never.
 
 Delivery hours are local to the brand (Japanese carriers deliver 08:00–21:00); a poll that would
-fall outside them moves to ``morning`` of the next day.
+fall outside them moves to ``morning`` of the next day. Every poll time is finally rounded to the
+``align`` grid so batches fill up.
 """
 
 from __future__ import annotations
@@ -43,15 +45,18 @@ class PollPolicy:
     first_poll: timedelta = timedelta(hours=1)
     pending_every: timedelta = timedelta(hours=6)
     far_every: timedelta = timedelta(hours=48)
-    near_every: timedelta = timedelta(hours=2)
+    near_every: timedelta = timedelta(minutes=45)
     unknown_every: timedelta = timedelta(hours=12)
-    out_for_delivery_every: timedelta = timedelta(minutes=45)
-    window_every: timedelta = timedelta(minutes=40)
+    out_for_delivery_every: timedelta = timedelta(minutes=50)
+    window_every: timedelta = timedelta(minutes=50)
     attempt_fail_every: timedelta = timedelta(minutes=90)
-    pickup_every: timedelta = timedelta(hours=6)
+    pickup_every: timedelta = timedelta(minutes=90)
     exception_every: timedelta = timedelta(hours=4)
     returning_every: timedelta = timedelta(hours=12)
     min_interval: timedelta = timedelta(minutes=5)
+    #: Polls land on a grid of this step (0: off) so that parcels due at about the same time share
+    #: one batched request instead of each run sending a nearly empty batch.
+    align: timedelta = timedelta(minutes=10)
     #: No scan for this long: the shipment becomes ``expired`` and is not polled any more.
     expire_after: timedelta = timedelta(days=30)
     #: A carrier webhook updated the shipment this recently: do not poll it.
@@ -122,12 +127,23 @@ def next_poll_at(
     elif status == S.attempt_fail:
         at = _within_hours(now + policy.attempt_fail_every, tz, policy)
     elif status == S.available_for_pickup:
-        at = now + policy.pickup_every
+        at = _within_hours(now + policy.pickup_every, tz, policy)
     elif status == S.exception:
         at = now + policy.exception_every
     else:
         at = now + policy.returning_every
-    return max(at, now + policy.min_interval)
+    return _aligned(max(at, now + policy.min_interval), now + policy.min_interval, policy.align)
+
+
+def _aligned(at: datetime, earliest: datetime, step: timedelta) -> datetime:
+    """``at`` moved to the nearest point of the ``step`` grid, not before ``earliest``."""
+    if not step:
+        return at
+    seconds = step.total_seconds()
+    stamp = round(at.timestamp() / seconds) * seconds
+    while stamp < earliest.timestamp():
+        stamp += seconds
+    return datetime.fromtimestamp(stamp, at.tzinfo)
 
 
 def _transit(now: datetime, tz: tzinfo, policy: PollPolicy, expected: date | None) -> datetime:

@@ -21,6 +21,12 @@ from postpurchase.models import Shipment
 from postpurchase.tracking.routing import configure_adapter, extension
 
 
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    """Tracking tests check exact poll times: no grid alignment unless a test asks for it."""
+    return {**app_config, "TRACKING_ALIGN": "0"}
+
+
 @dataclass
 class FakeCarrier:
     """Answers what a test scripted; records every request with the time it was made."""

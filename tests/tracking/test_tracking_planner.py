@@ -18,7 +18,7 @@ from postpurchase.tracking.policy import PollPolicy
 from postpurchase.tracking.routing import account_for, credentials
 from tests.tracking.conftest import result
 
-POLICY = PollPolicy()
+POLICY = PollPolicy(align=timedelta(0))
 
 
 def run(app, clock, **kwargs):
@@ -107,7 +107,7 @@ def test_temporary_error_backs_off_the_batch_with_jitter(app, fake, make_shipmen
     ids = due(make_shipment, clock, 3)
     start = clock.now
     fake.errors.append(TemporaryError("503", carrier="fake"))
-    run(app, clock, policy=PollPolicy())
+    run(app, clock, policy=POLICY)
     waits = [load(i).next_poll_at - start for i in ids]
     assert all(POLICY.backoff_base / 2 <= w <= POLICY.backoff_base + timedelta(seconds=1) for w in waits)
     assert len(set(waits)) == 3
@@ -120,7 +120,7 @@ def circuit_row(app):
 
 
 def test_circuit_opens_after_repeated_failures_and_stops_calls(app, fake, make_shipment, clock):
-    policy = PollPolicy(circuit_threshold=2)
+    policy = PollPolicy(circuit_threshold=2, align=timedelta(0))
     due(make_shipment, clock, 9)
     fake.errors.extend(TemporaryError("down", carrier="fake") for _ in range(5))
     report = run(app, clock, policy=policy)

@@ -18,7 +18,7 @@ from postpurchase.tracking.policy import (
 )
 
 JST = ZoneInfo("Asia/Tokyo")
-POLICY = PollPolicy()
+POLICY = PollPolicy(align=timedelta(0))
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -48,7 +48,7 @@ def test_in_transit_without_any_date_polls_rarely():
 
 def test_in_transit_on_expected_day_polls_near_interval_within_delivery_hours():
     assert plan(S.in_transit, at(21, 10), expected_date=date(2026, 11, 21)) == at(21, 10) + POLICY.near_every
-    assert plan(S.in_transit, at(21, 20), expected_date=date(2026, 11, 21)) == at(22, 9)
+    assert plan(S.in_transit, at(21, 20, 30), expected_date=date(2026, 11, 21)) == at(22, 9)
 
 
 def test_out_for_delivery_polls_frequently_and_sleeps_at_night():
@@ -94,3 +94,12 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped():
 def test_policy_fields_are_configurable_in_seconds():
     policy = policy_from_config({"TRACKING_OUT_FOR_DELIVERY_EVERY": "600", "TRACKING_CIRCUIT_THRESHOLD": "3"})
     assert policy.out_for_delivery_every == timedelta(minutes=10) and policy.circuit_threshold == 3
+
+
+def test_poll_times_snap_to_the_alignment_grid_so_batches_fill():
+    policy = PollPolicy(align=timedelta(minutes=10))
+    now = at(21, 10, 3)
+    planned = next_poll_at(status=S.out_for_delivery, now=now, tz=JST, policy=policy)
+    assert planned.minute % 10 == 0 and planned.second == 0
+    assert abs(planned - (now + policy.out_for_delivery_every)) <= timedelta(minutes=5)
+    assert next_poll_at(status=S.pending, now=now, tz=JST, policy=policy) >= now + policy.min_interval
