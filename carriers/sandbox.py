@@ -57,9 +57,10 @@ ORIGINS: tuple[tuple[str, str, str], ...] = (
 )
 STORES: tuple[str, ...] = ("ファミリーマート", "ローソン", "セブン-イレブン")
 SURNAMES: tuple[str, ...] = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤")
-#: Delivery windows (local hours) a customer is told once the parcel is out for delivery.
-WINDOWS: tuple[tuple[int, int], ...] = ((8, 12), (12, 14), (14, 16), (16, 18), (18, 20), (19, 21))
-WINDOW_WEIGHTS: tuple[float, ...] = (0.30, 0.12, 0.18, 0.16, 0.14, 0.10)
+#: Delivery windows (local hours) announced once out for delivery: the Japanese time slots
+#: (午前中, 14–16, 16–18, 18–20, 19–21; the 12–14 slot was abolished in 2017).
+WINDOWS: tuple[tuple[int, int], ...] = ((8, 12), (14, 16), (16, 18), (18, 20), (19, 21))
+WINDOW_WEIGHTS: tuple[float, ...] = (0.34, 0.20, 0.18, 0.16, 0.12)
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,8 @@ class SandboxCarrier:
     """The simulated carrier. Options (``CarrierSettings.options``):
 
     ``clock``: callable returning aware "now" (default: real time). ``time_scale``: speed-up of
-    the clock from the moment the adapter is created (default 1). ``rates``: :class:`Rates` or a
+    the clock from the moment the adapter is created (default 1; also read from the credential
+    ``time_scale``, i.e. ``POSTPURCHASE_CARRIER_SANDBOX_TIME_SCALE``). ``rates``: :class:`Rates` or a
     mapping of its fields. ``max_batch`` (40), ``requests_per_second`` (10), ``burst`` (same as
     the rate): the capabilities and the enforced limit. ``handovers``: mapping of tracking numbers
     that are not sandbox-formatted to their hand-over time.
@@ -349,7 +351,7 @@ def create(settings: CarrierSettings) -> SandboxCarrier:
     clock = options.get("clock") or (lambda: datetime.now(UTC))
     return SandboxCarrier(
         clock=clock,
-        time_scale=float(options.get("time_scale", 1)),
+        time_scale=float(options.get("time_scale", settings.credentials.get("time_scale", 1))),
         rates=_rates(options.get("rates")),
         capabilities=capabilities,
         handovers=dict(options.get("handovers") or {}),

@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -231,7 +230,3 @@ def set_status(*, session: Session, shipment_id: int, status: ShipmentStatus, no
         )
     return Change(shipment_id, previous, status)
 
-
-def event_count(*, session: Session, shipment_id: int) -> int:
-    return session.exec(select(func.count()).select_from(TrackingEvent).where(
-        TrackingEvent.shipment_id == shipment_id)).one()

@@ -137,3 +137,21 @@ def test_time_scale_runs_the_journey_faster_than_the_clock(clock):
 def test_sandbox_does_not_take_webhooks(clock):
     with pytest.raises(Unsupported):
         adapter(clock).parse_webhook({}, b"{}")
+
+
+def test_demo_time_moves_sandbox_parcels_through_the_planner(app, make_shipment, clock):
+    from postpurchase.db import get_db
+    from postpurchase.models import Shipment
+    from postpurchase.tracking.jobs import poll_job
+    from postpurchase.tracking.simulation import use_accelerated_time
+
+    simulated = use_accelerated_time(app, 60, real=clock)
+    ids = [make_shipment(sandbox.tracking_number(simulated(), i), carrier_code="sandbox",
+                         next_poll_at=simulated()) for i in range(5)]
+    statuses = set()
+    for _ in range(3 * 60):  # three real hours, one planner run per real minute
+        poll_job(app)
+        clock.advance(minutes=1)
+        with get_db(app).session() as session:
+            statuses |= {session.get(Shipment, i).status for i in ids}
+    assert {"info_received", "out_for_delivery", "delivered"} <= {s.value for s in statuses}
