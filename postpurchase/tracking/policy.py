@@ -6,7 +6,8 @@ from its expected date and dense only when a scan can matter to the customer:
 * ``pending`` (the carrier does not know the number yet): every ``pending_every``.
 * ``info_received``/``in_transit``: sleep until the morning of the expected date (the carrier's
   estimate, else our prediction), checking at least every ``far_every``; on and after the expected
-  date every ``near_every`` within delivery hours; unknown date: every ``unknown_every``.
+  date every ``near_every`` within delivery hours; unknown date, or more than a day past it:
+  every ``unknown_every``.
 * ``out_for_delivery``: every ``out_for_delivery_every`` within delivery hours; when the carrier
   announced a delivery window (``TrackingResult.extra["delivery_window"]``), not before the
   window starts and every ``window_every`` inside it.
@@ -152,6 +153,8 @@ def _transit(now: datetime, tz: tzinfo, policy: PollPolicy, expected: date | Non
     today = now.astimezone(tz).date()
     if today < expected:
         return min(now + policy.far_every, _local_at(expected, policy.morning, tz))
+    if today > expected + timedelta(days=1):
+        return now + policy.unknown_every  # the estimate is stale; the carrier will give a new one
     return _within_hours(now + policy.near_every, tz, policy)
 
 
@@ -160,8 +163,8 @@ def _out_for_delivery(
 ) -> datetime:
     if window is not None and now < window[1]:
         start, _end = window
-        if now < start:
-            return start + policy.window_every / 2
+        if now < start:  # parcels are delivered inside their window: nothing to see before it
+            return start + policy.window_every
         return now + policy.window_every
     return _within_hours(now + policy.out_for_delivery_every, tz, policy)
 

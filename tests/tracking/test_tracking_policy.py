@@ -51,6 +51,10 @@ def test_in_transit_on_expected_day_polls_near_interval_within_delivery_hours():
     assert plan(S.in_transit, at(21, 20, 30), expected_date=date(2026, 11, 21)) == at(22, 9)
 
 
+def test_in_transit_long_past_its_expected_date_falls_back_to_the_rare_interval():
+    assert plan(S.in_transit, at(25, 10), expected_date=date(2026, 11, 21)) == at(25, 10) + POLICY.unknown_every
+
+
 def test_out_for_delivery_polls_frequently_and_sleeps_at_night():
     assert plan(S.out_for_delivery, at(21, 10)) == at(21, 10) + POLICY.out_for_delivery_every
     assert plan(S.out_for_delivery, at(21, 20, 30)) == at(22, 9)
@@ -58,7 +62,7 @@ def test_out_for_delivery_polls_frequently_and_sleeps_at_night():
 
 def test_out_for_delivery_with_window_waits_for_it_then_polls_densely_inside():
     window = (at(21, 14), at(21, 16))
-    assert plan(S.out_for_delivery, at(21, 9), window=window) == at(21, 14) + POLICY.window_every / 2
+    assert plan(S.out_for_delivery, at(21, 9), window=window) == at(21, 14) + POLICY.window_every
     assert plan(S.out_for_delivery, at(21, 14, 30), window=window) == at(21, 14, 30) + POLICY.window_every
 
 
