@@ -52,6 +52,7 @@ from postpurchase.tracking.policy import (
     PollPolicy,
     backoff,
     delivery_window,
+    first_poll_at,
     next_poll_at,
     policy_from_config,
 )
@@ -121,7 +122,7 @@ def schedule_new(session: Session, *, now: datetime, policy: PollPolicy) -> int:
             Shipment.tracking_number.is_not(None),  # type: ignore[union-attr]
             Shipment.status.not_in(FINAL),  # type: ignore[attr-defined]
         )
-        .values(next_poll_at=now + policy.first_poll)
+        .values(next_poll_at=first_poll_at(now, policy))
     ).rowcount
 
 
@@ -335,5 +336,5 @@ def schedule_first_poll(sender: int, *, session: Session, shipment_id: int, now:
     """``shipment_created`` receiver: plan the first poll of a new parcel (in the sender's session)."""
     shipment = session.get(Shipment, shipment_id)
     if shipment is not None and shipment.next_poll_at is None and shipment.tracking_number:
-        shipment.next_poll_at = now + policy_from_config(current_app.config).first_poll
+        shipment.next_poll_at = first_poll_at(now, policy_from_config(current_app.config))
         session.flush()

@@ -11,7 +11,8 @@ from its expected date and dense only when a scan can matter to the customer:
 * ``out_for_delivery``: every ``out_for_delivery_every`` within delivery hours; when the carrier
   announced a delivery window (``TrackingResult.extra["delivery_window"]``), not before the
   window starts and every ``window_every`` inside it.
-* ``attempt_fail``: every ``attempt_fail_every`` within delivery hours (redelivery may be tonight).
+* ``attempt_fail``: the morning of the redelivery date when the carrier gives one, else every
+  ``attempt_fail_every`` within delivery hours (redelivery may be tonight).
 * ``available_for_pickup`` (the customer collects it): every ``pickup_every`` within hours;
   ``exception``/``returning_to_sender``: their own slow intervals.
 * ``delivered``/``returned``/``expired``: never.
@@ -126,7 +127,7 @@ def next_poll_at(
     elif status == S.out_for_delivery:
         at = _out_for_delivery(now, tz, policy, window)
     elif status == S.attempt_fail:
-        at = _within_hours(now + policy.attempt_fail_every, tz, policy)
+        at = _attempt_failed(now, tz, policy, expected_date)
     elif status == S.available_for_pickup:
         at = _within_hours(now + policy.pickup_every, tz, policy)
     elif status == S.exception:
@@ -156,6 +157,18 @@ def _transit(now: datetime, tz: tzinfo, policy: PollPolicy, expected: date | Non
     if today > expected + timedelta(days=1):
         return now + policy.unknown_every  # the estimate is stale; the carrier will give a new one
     return _within_hours(now + policy.near_every, tz, policy)
+
+
+def _attempt_failed(now: datetime, tz: tzinfo, policy: PollPolicy, expected: date | None) -> datetime:
+    """After 持戻: wait for the redelivery day the carrier gives; if none or today, keep watching."""
+    if expected is not None and now.astimezone(tz).date() < expected:
+        return _local_at(expected, policy.morning, tz)
+    return _within_hours(now + policy.attempt_fail_every, tz, policy)
+
+
+def first_poll_at(now: datetime, policy: PollPolicy) -> datetime:
+    """The first poll of a new shipment, on the grid so that new parcels share batches."""
+    return _aligned(now + policy.first_poll, now + policy.min_interval, policy.align)
 
 
 def _out_for_delivery(

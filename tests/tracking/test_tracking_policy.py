@@ -71,10 +71,15 @@ def test_out_for_delivery_after_its_window_falls_back_to_the_plain_interval():
     assert plan(S.out_for_delivery, at(21, 16, 30), window=window) == at(21, 16, 30) + POLICY.out_for_delivery_every
 
 
-def test_attempt_fail_polls_more_often_than_transit_and_pending():
+def test_attempt_fail_without_a_new_date_polls_more_often_than_transit_and_pending():
     now = at(21, 11)
     assert plan(S.attempt_fail, now) - now < plan(S.in_transit, now) - now
     assert plan(S.attempt_fail, now) - now < plan(S.pending, now) - now
+
+
+def test_attempt_fail_waits_for_the_redelivery_date_the_carrier_gives():
+    assert plan(S.attempt_fail, at(21, 15), expected_date=date(2026, 11, 22)) == at(22, 9)
+    assert plan(S.attempt_fail, at(21, 15), expected_date=date(2026, 11, 21)) == at(21, 15) + POLICY.attempt_fail_every
 
 
 def test_delivery_window_is_read_from_result_extra_and_rejects_nonsense():
