@@ -27,10 +27,13 @@ from postpurchase.models.enums import (
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage
 from postpurchase.models.shipping import Shipment, TrackingEvent
+from postpurchase.models.tracking import CarrierCircuit, CarrierResponse
 
 __all__ = [
     "ApiKey",
     "Brand",
+    "CarrierCircuit",
+    "CarrierResponse",
     "Channel",
     "Customer",
     "DeliveryOption",

@@ -1,7 +1,30 @@
-"""See DESIGN.md: the tracking feature."""
+"""Carrier tracking: the shipment state machine, the poll planner and carrier webhooks.
+
+Public entry points for other features:
+
+* :func:`postpurchase.tracking.apply.apply_result` — apply a ``TrackingResult`` to a shipment.
+* :func:`postpurchase.tracking.planner.poll_due` — one planner run.
+* :func:`postpurchase.tracking.routing.configure_adapter` — adapter options (the demo's sandbox
+  ``time_scale``/``clock``).
+"""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Connect this feature's signals, blueprints and CLI commands."""
+    """Connect this feature's blueprints and scheduled jobs."""
+    from postpurchase.jobs import JobSpec, register_job
+    from postpurchase.signals import shipment_created
+    from postpurchase.tracking import jobs
+    from postpurchase.tracking.api import shipments_api
+    from postpurchase.tracking.planner import schedule_first_poll
+    from postpurchase.tracking.routing import extension
+    from postpurchase.tracking.webhooks import webhooks
+
+    extension(app)
+    app.register_blueprint(shipments_api)
+    app.register_blueprint(webhooks)
+    register_job(JobSpec("tracking.poll", jobs.poll_job, jobs.POLL_EVERY_SECONDS))
+    register_job(JobSpec("tracking.maintain", jobs.maintain_job, jobs.MAINTAIN_EVERY_SECONDS))
+    register_job(JobSpec("tracking.purge", jobs.purge_job, jobs.PURGE_EVERY_SECONDS))
+    shipment_created.connect(schedule_first_poll)  # connecting twice is a no-op in blinker

@@ -1,0 +1,83 @@
+"""``/api/v1/shipments``: shipments with their timelines, and forced refreshes (brand API key)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from postpurchase.db import get_session
+from postpurchase.models import ShipmentStatus
+from postpurchase.tracking.operations import (
+    RefreshTooSoon,
+    ShipmentNotFound,
+    get_shipment,
+    list_shipments,
+    refresh_shipment,
+)
+from postpurchase.tracking.routing import extension
+from postpurchase.web.auth import require_brand
+from postpurchase.web.errors import ApiError, error_response
+
+shipments_api = Blueprint("shipments_api", __name__, url_prefix="/api/v1")
+
+MAX_LIMIT = 100
+
+
+def _not_found(shipment_id: int) -> ApiError:
+    return ApiError(404, "not_found", f"No shipment {shipment_id}.")
+
+
+@shipments_api.get("/shipments/<int:shipment_id>")
+def shipment_detail(shipment_id: int) -> ResponseReturnValue:
+    brand = require_brand()
+    try:
+        return jsonify(get_shipment(session=get_session(), brand_id=brand.id, shipment_id=shipment_id))
+    except ShipmentNotFound:
+        raise _not_found(shipment_id) from None
+
+
+def _int_arg(name: str, default: int | None, low: int, high: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", f"'{name}' must be an integer.") from None
+    if value < low or (high is not None and value > high):
+        limits = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ApiError(400, "invalid_parameter", f"'{name}' must be {limits}.")
+    return value
+
+
+@shipments_api.get("/shipments")
+def shipment_list() -> ResponseReturnValue:
+    brand = require_brand()
+    raw_status = request.args.get("status")
+    try:
+        status = ShipmentStatus(raw_status) if raw_status else None
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", f"Unknown status {raw_status!r}.",
+                       {"allowed": [s.value for s in ShipmentStatus]}) from None
+    limit = _int_arg("limit", 50, 1, MAX_LIMIT)
+    cursor = _int_arg("cursor", None, 0)
+    assert limit is not None
+    page = list_shipments(session=get_session(), brand_id=brand.id, status=status, limit=limit, cursor=cursor)
+    return jsonify({"data": page.items, "next_cursor": page.next_cursor})
+
+
+@shipments_api.post("/shipments/<int:shipment_id>/refresh")
+def shipment_refresh(shipment_id: int) -> ResponseReturnValue:
+    brand = require_brand()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        report, shipment = refresh_shipment(app, brand_id=brand.id, shipment_id=shipment_id, now=extension(app).clock())
+    except ShipmentNotFound:
+        raise _not_found(shipment_id) from None
+    except RefreshTooSoon as exc:
+        response: Response = error_response(429, "too_many_requests", str(exc), {"retry_after": round(exc.retry_after)})
+        response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+        return response
+    if report.failed_requests or report.deferred:
+        raise ApiError(503, "carrier_unavailable", "The carrier could not be asked now; the planner will retry.")
+    return jsonify(shipment)

@@ -1,0 +1,62 @@
+"""``postpurchase tracking``: run the planner, show its state, purge raw carrier answers."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from postpurchase.db import session_scope
+from postpurchase.tracking.jobs import (
+    MAINTAIN_EVERY_SECONDS,
+    POLL_EVERY_SECONDS,
+    maintain_job,
+    poll_job,
+    purge_job,
+)
+from postpurchase.tracking.operations import tracking_status
+from postpurchase.tracking.routing import extension
+
+
+@click.group("tracking")
+def tracking() -> None:
+    """Carrier tracking: polling, status, raw-data retention."""
+
+
+@tracking.command("poll")
+@click.option("--once", is_flag=True, help="One planner run, then exit.")
+@with_appcontext
+def poll_command(once: bool) -> None:
+    """Poll carriers for due shipments (every minute until interrupted, or once)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    runs = 0
+    while True:
+        if runs % (MAINTAIN_EVERY_SECONDS // POLL_EVERY_SECONDS) == 0:
+            maintain_job(app)
+        runs += 1
+        report = poll_job(app)
+        click.echo(json.dumps(report.__dict__))
+        if once:
+            return
+        time.sleep(POLL_EVERY_SECONDS)
+
+
+@tracking.command("status")
+@with_appcontext
+def status_command() -> None:
+    """Shipments per status, how many are due, and each carrier account's circuit."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with session_scope(app) as session:
+        click.echo(json.dumps(tracking_status(session=session, now=extension(app).clock()), ensure_ascii=False,
+                              indent=2))
+
+
+@tracking.command("purge")
+@with_appcontext
+def purge_command() -> None:
+    """Delete raw carrier answers older than RAW_RETENTION_DAYS."""
+    deleted = purge_job(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo(f"deleted {deleted} raw carrier responses")

@@ -1,0 +1,28 @@
+"""Scheduled tracking jobs: the poll planner run and the purge of raw carrier answers."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from postpurchase.db import session_scope
+from postpurchase.tracking.operations import purge_raw
+from postpurchase.tracking.planner import PollReport, maintain, poll_due
+from postpurchase.tracking.routing import extension
+
+POLL_EVERY_SECONDS = 60
+PURGE_EVERY_SECONDS = 3600
+MAINTAIN_EVERY_SECONDS = 3600
+
+
+def poll_job(app: Flask) -> PollReport:
+    return poll_due(app, clock=extension(app).clock)
+
+
+def maintain_job(app: Flask) -> PollReport:
+    return maintain(app, now=extension(app).clock())
+
+
+def purge_job(app: Flask) -> int:
+    with session_scope(app) as session:
+        return purge_raw(session=session, now=extension(app).clock(),
+                         retention_days=int(app.config["RAW_RETENTION_DAYS"]))

@@ -1,0 +1,203 @@
+"""When to ask a carrier next: pure functions of a shipment's state and "now".
+
+The expensive part of tracking is the day of delivery, so polls are rare while a parcel is far
+from its expected date and dense only when a scan can matter to the customer:
+
+* ``pending`` (the carrier does not know the number yet): every ``pending_every``.
+* ``info_received``/``in_transit``: sleep until the morning of the expected date (the carrier's
+  estimate, else our prediction), checking at least every ``far_every``; on and after the expected
+  date every ``near_every`` within delivery hours; unknown date, or more than a day past it:
+  every ``unknown_every``.
+* ``out_for_delivery``: every ``out_for_delivery_every`` within delivery hours; when the carrier
+  announced a delivery window (``TrackingResult.extra["delivery_window"]``), not before the
+  window starts and every ``window_every`` inside it.
+* ``attempt_fail``: the morning of the redelivery date when the carrier gives one, else every
+  ``attempt_fail_every`` within delivery hours (redelivery may be tonight).
+* ``available_for_pickup`` (the customer collects it): every ``pickup_every`` within hours;
+  ``exception``/``returning_to_sender``: their own slow intervals.
+* ``delivered``/``returned``/``expired``: never.
+
+Delivery hours are local to the brand (Japanese carriers deliver 08:00–21:00); a poll that would
+fall outside them moves to ``morning`` of the next day. Every poll time is finally rounded to the
+``align`` grid so batches fill up.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from postpurchase.models import ShipmentStatus
+
+S = ShipmentStatus
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """Every interval of the planner; override any field with ``TRACKING_<FIELD>`` (seconds)."""
+
+    day_start: time = time(8, 0)
+    day_end: time = time(21, 0)
+    #: First look on a day when something may happen (out-for-delivery scans come 07:30–09:30).
+    morning: time = time(9, 0)
+    #: First poll of a new shipment (carriers often learn a number an hour after the label).
+    first_poll: timedelta = timedelta(hours=1)
+    pending_every: timedelta = timedelta(hours=6)
+    far_every: timedelta = timedelta(hours=48)
+    near_every: timedelta = timedelta(minutes=45)
+    unknown_every: timedelta = timedelta(hours=12)
+    out_for_delivery_every: timedelta = timedelta(minutes=50)
+    window_every: timedelta = timedelta(minutes=50)
+    attempt_fail_every: timedelta = timedelta(minutes=90)
+    pickup_every: timedelta = timedelta(minutes=90)
+    exception_every: timedelta = timedelta(hours=4)
+    returning_every: timedelta = timedelta(hours=12)
+    min_interval: timedelta = timedelta(minutes=5)
+    #: Polls land on a grid of this step (0: off) so that parcels due at about the same time share
+    #: one batched request instead of each run sending a nearly empty batch.
+    align: timedelta = timedelta(minutes=10)
+    #: No scan for this long: the shipment becomes ``expired`` and is not polled any more.
+    expire_after: timedelta = timedelta(days=30)
+    #: A carrier webhook updated the shipment this recently: do not poll it.
+    webhook_quiet: timedelta = timedelta(hours=6)
+    #: How long a claim holds a shipment before another run may take it (crash safety).
+    lease: timedelta = timedelta(minutes=10)
+    #: Back-off after a failed poll: ``backoff_base * 2**(failures-1)``, at most ``backoff_max``.
+    backoff_base: timedelta = timedelta(minutes=2)
+    backoff_max: timedelta = timedelta(hours=6)
+    #: Consecutive failures that open a carrier's circuit, and how long it stays open at first.
+    circuit_threshold: int = 5
+    circuit_cooldown: timedelta = timedelta(minutes=5)
+    circuit_cooldown_max: timedelta = timedelta(hours=2)
+    #: ``POST /shipments/<id>/refresh`` at most once per this long per shipment.
+    refresh_every: timedelta = timedelta(seconds=60)
+    #: Shipments claimed per run.
+    batch_limit: int = 2000
+
+
+def policy_from_config(config: Mapping[str, Any]) -> PollPolicy:
+    """The default policy with ``TRACKING_<FIELD>`` overrides (seconds for intervals)."""
+    changes: dict[str, Any] = {}
+    for f in fields(PollPolicy):
+        raw = config.get(f"TRACKING_{f.name.upper()}")
+        if raw in (None, ""):
+            continue
+        default = getattr(PollPolicy, f.name)
+        if isinstance(default, timedelta):
+            changes[f.name] = timedelta(seconds=float(raw))  # type: ignore[arg-type]
+        elif isinstance(default, int):
+            changes[f.name] = int(raw)  # type: ignore[arg-type]
+    return replace(PollPolicy(), **changes)
+
+
+def _local_at(day: date, at: time, tz: tzinfo) -> datetime:
+    return datetime.combine(day, at, tz)
+
+
+def _within_hours(at: datetime, tz: tzinfo, policy: PollPolicy) -> datetime:
+    """``at``, or the next morning when it falls outside delivery hours."""
+    local = at.astimezone(tz)
+    if local.time() < policy.day_start:
+        return _local_at(local.date(), policy.morning, tz)
+    if local.time() >= policy.day_end:
+        return _local_at(local.date() + timedelta(days=1), policy.morning, tz)
+    return at
+
+
+def next_poll_at(
+    *,
+    status: ShipmentStatus,
+    now: datetime,
+    tz: tzinfo,
+    policy: PollPolicy,
+    expected_date: date | None = None,
+    window: tuple[datetime, datetime] | None = None,
+) -> datetime | None:
+    """When to poll a shipment in ``status`` next (None: never); see the module docstring."""
+    status = S(status)
+    if status in (S.delivered, S.returned, S.expired):
+        return None
+    if status == S.pending:
+        at = now + policy.pending_every
+    elif status in (S.info_received, S.in_transit):
+        at = _transit(now, tz, policy, expected_date)
+    elif status == S.out_for_delivery:
+        at = _out_for_delivery(now, tz, policy, window)
+    elif status == S.attempt_fail:
+        at = _attempt_failed(now, tz, policy, expected_date)
+    elif status == S.available_for_pickup:
+        at = _within_hours(now + policy.pickup_every, tz, policy)
+    elif status == S.exception:
+        at = now + policy.exception_every
+    else:
+        at = now + policy.returning_every
+    return _aligned(max(at, now + policy.min_interval), now + policy.min_interval, policy.align)
+
+
+def _aligned(at: datetime, earliest: datetime, step: timedelta) -> datetime:
+    """``at`` moved to the nearest point of the ``step`` grid, not before ``earliest``."""
+    if not step:
+        return at
+    seconds = step.total_seconds()
+    stamp = round(at.timestamp() / seconds) * seconds
+    while stamp < earliest.timestamp():
+        stamp += seconds
+    return datetime.fromtimestamp(stamp, at.tzinfo)
+
+
+def _transit(now: datetime, tz: tzinfo, policy: PollPolicy, expected: date | None) -> datetime:
+    if expected is None:
+        return now + policy.unknown_every
+    today = now.astimezone(tz).date()
+    if today < expected:
+        return min(now + policy.far_every, _local_at(expected, policy.morning, tz))
+    if today > expected + timedelta(days=1):
+        return now + policy.unknown_every  # the estimate is stale; the carrier will give a new one
+    return _within_hours(now + policy.near_every, tz, policy)
+
+
+def _attempt_failed(now: datetime, tz: tzinfo, policy: PollPolicy, expected: date | None) -> datetime:
+    """After 持戻: wait for the redelivery day the carrier gives; if none or today, keep watching."""
+    if expected is not None and now.astimezone(tz).date() < expected:
+        return _local_at(expected, policy.morning, tz)
+    return _within_hours(now + policy.attempt_fail_every, tz, policy)
+
+
+def first_poll_at(now: datetime, policy: PollPolicy) -> datetime:
+    """The first poll of a new shipment, on the grid so that new parcels share batches."""
+    return _aligned(now + policy.first_poll, now + policy.min_interval, policy.align)
+
+
+def _out_for_delivery(
+    now: datetime, tz: tzinfo, policy: PollPolicy, window: tuple[datetime, datetime] | None
+) -> datetime:
+    if window is not None and now < window[1]:
+        start, _end = window
+        if now < start:  # parcels are delivered inside their window: nothing to see before it
+            return start + policy.window_every
+        return now + policy.window_every
+    return _within_hours(now + policy.out_for_delivery_every, tz, policy)
+
+
+def delivery_window(extra: Mapping[str, Any] | None) -> tuple[datetime, datetime] | None:
+    """The window an adapter announced in ``extra["delivery_window"]`` (ISO start/end), if any."""
+    value = (extra or {}).get("delivery_window")
+    if not isinstance(value, Mapping):
+        return None
+    try:
+        start = datetime.fromisoformat(str(value["start"]))
+        end = datetime.fromisoformat(str(value["end"]))
+    except (KeyError, ValueError):
+        return None
+    if start.tzinfo is None or end.tzinfo is None or end <= start:
+        return None
+    return start, end
+
+
+def backoff(failures: int, policy: PollPolicy, rng: random.Random) -> timedelta:
+    """Exponential back-off with jitter: half the step fixed, half random, so retries spread."""
+    step = min(policy.backoff_max, policy.backoff_base * 2 ** max(failures - 1, 0))
+    return step / 2 + step / 2 * rng.random()

@@ -1,0 +1,260 @@
+"""The poll planner against a controllable clock: batches, pacing, back-off, circuit, overlap."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import timedelta
+
+from sqlmodel import select
+
+from carriers.base import AuthError, Capabilities, RateLimited, TemporaryError
+from carriers.status import Status
+from postpurchase.db import get_db
+from postpurchase.models import Brand, CarrierCircuit, ShipmentStatus
+from postpurchase.signals import shipment_created, shipment_status_changed
+from postpurchase.tracking.planner import claim_due, maintain, poll_due
+from postpurchase.tracking.policy import PollPolicy
+from postpurchase.tracking.routing import account_for, credentials
+from tests.tracking.conftest import result
+
+POLICY = PollPolicy(align=timedelta(0))
+
+
+def run(app, clock, **kwargs):
+    return poll_due(app, clock=clock, sleep=lambda seconds: clock.advance(seconds=seconds), **kwargs)
+
+
+def due(make_shipment, clock, count, **fields):
+    return [make_shipment(f"N{i}", next_poll_at=clock.now, **fields) for i in range(count)]
+
+
+def test_due_shipments_are_asked_in_batches_of_the_carriers_max_batch(app, fake, make_shipment, clock):
+    due(make_shipment, clock, 7)
+    report = run(app, clock)
+    assert [len(numbers) for _, numbers in fake.requests] == [3, 3, 1]
+    assert report.requests == 3 and report.numbers == 7
+
+
+def test_requests_are_paced_to_the_carriers_requests_per_second(app, fake, make_shipment, clock):
+    due(make_shipment, clock, 9)
+    run(app, clock)
+    times = [at for at, _ in fake.requests]
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    assert len(gaps) == 2 and all(gap >= 1 / fake.capabilities.requests_per_second for gap in gaps)
+
+
+def test_shipments_not_yet_due_are_not_asked(app, fake, make_shipment, clock):
+    make_shipment("LATER", next_poll_at=clock.now + timedelta(minutes=1))
+    assert run(app, clock).requests == 0 and fake.requests == []
+
+
+def test_new_shipment_gets_its_first_poll_planned_on_shipment_created(app, fake, make_shipment, clock, load):
+    sid = make_shipment("NEW")
+    with get_db(app).session() as session, app.app_context():
+        shipment_created.send(1, session=session, shipment_id=sid, now=clock.now)
+        session.commit()
+    assert load(sid).next_poll_at == clock.now + POLICY.first_poll
+    clock.advance(seconds=POLICY.first_poll.total_seconds())
+    assert run(app, clock).numbers == 1
+
+
+def test_hourly_upkeep_plans_shipments_nobody_planned(app, fake, make_shipment, clock, load):
+    sid = make_shipment("MISSED")
+    assert run(app, clock).requests == 0
+    assert maintain(app, now=clock.now).scheduled == 1
+    assert load(sid).next_poll_at == clock.now + POLICY.first_poll
+
+
+def test_answers_are_applied_and_the_next_poll_planned_from_the_new_status(app, fake, make_shipment, clock, load):
+    sid = make_shipment("A1", next_poll_at=clock.now)
+    fake.answers["A1"] = result("A1", (clock.now - timedelta(minutes=30), Status.out_for_delivery, "OFD"))
+    run(app, clock)
+    shipment = load(sid)
+    assert shipment.status == ShipmentStatus.out_for_delivery and shipment.last_polled_at == clock.now
+    assert shipment.next_poll_at == clock.now + POLICY.out_for_delivery_every  # 10:00 JST: within hours
+
+
+def test_delivered_shipment_is_not_polled_again(app, fake, make_shipment, clock, load):
+    sid = make_shipment("D1", next_poll_at=clock.now)
+    fake.answers["D1"] = result("D1", (clock.now, Status.delivered, "DLV"))
+    run(app, clock)
+    assert load(sid).next_poll_at is None
+    clock.advance(days=3)
+    assert run(app, clock).requests == 0
+
+
+def test_unknown_number_stays_pending_and_is_asked_again_later(app, fake, make_shipment, clock, load):
+    sid = make_shipment("UNKNOWN", next_poll_at=clock.now)
+    run(app, clock)
+    assert load(sid).status == ShipmentStatus.pending
+    assert load(sid).next_poll_at == clock.now + POLICY.pending_every
+
+
+def test_rate_limited_stops_calls_until_retry_after(app, fake, make_shipment, clock, load):
+    ids = due(make_shipment, clock, 7)
+    fake.errors.append(RateLimited("slow down", carrier="fake", retry_after=120))
+    report = run(app, clock)
+    assert len(fake.requests) == 1 and report.deferred == 7
+    assert all(load(i).next_poll_at >= clock.now + timedelta(seconds=120) for i in ids)
+    clock.advance(seconds=60)
+    assert run(app, clock).requests == 0
+    clock.advance(seconds=200)
+    assert run(app, clock).numbers == 7
+
+
+def test_temporary_error_backs_off_the_batch_with_jitter(app, fake, make_shipment, clock, load):
+    ids = due(make_shipment, clock, 3)
+    start = clock.now
+    fake.errors.append(TemporaryError("503", carrier="fake"))
+    run(app, clock, policy=POLICY)
+    waits = [load(i).next_poll_at - start for i in ids]
+    assert all(POLICY.backoff_base / 2 <= w <= POLICY.backoff_base + timedelta(seconds=1) for w in waits)
+    assert len(set(waits)) == 3
+    assert all(load(i).poll_failures == 1 for i in ids)
+
+
+def circuit_row(app):
+    with get_db(app).session() as session:
+        return session.exec(select(CarrierCircuit).where(CarrierCircuit.key == "fake")).one()
+
+
+def test_circuit_opens_after_repeated_failures_and_stops_calls(app, fake, make_shipment, clock):
+    policy = PollPolicy(circuit_threshold=2, align=timedelta(0))
+    due(make_shipment, clock, 9)
+    fake.errors.extend(TemporaryError("down", carrier="fake") for _ in range(5))
+    report = run(app, clock, policy=policy)
+    assert len(fake.requests) == 2 and report.deferred == 3
+    assert circuit_row(app).state == "open"
+    clock.advance(minutes=1)
+    assert run(app, clock, policy=policy).requests == 0
+
+
+def test_open_circuit_lets_one_probe_through_after_cooldown_then_closes(app, fake, make_shipment, clock):
+    policy = PollPolicy(circuit_threshold=1, backoff_base=timedelta(seconds=10))
+    due(make_shipment, clock, 6)
+    fake.errors.append(TemporaryError("down", carrier="fake"))
+    run(app, clock, policy=policy)
+    assert circuit_row(app).state == "open"
+    assert run(app, clock, policy=policy).requests == 0  # still open
+    clock.advance(seconds=policy.circuit_cooldown.total_seconds() * 1.3)
+    fake.errors.append(TemporaryError("still down", carrier="fake"))
+    report = run(app, clock, policy=policy)
+    assert report.requests == 1  # the probe only
+    row = circuit_row(app)
+    assert row.state == "open" and row.opened_count == 2
+    assert row.open_until - clock.now >= 2 * policy.circuit_cooldown  # cool-down doubled
+    clock.advance(hours=1)
+    report = run(app, clock, policy=policy)
+    assert report.numbers == 6 and circuit_row(app).state == "closed"
+
+
+def test_half_open_circuit_gives_the_probe_to_one_caller_only(app, fake, clock):
+    from postpurchase.tracking import circuit
+
+    policy = PollPolicy(circuit_threshold=1)
+    circuit.record_failure(app, "fake", clock.now, "down", policy, random.Random(1))
+    clock.advance(hours=1)
+    permits = [circuit.permit(app, "fake", clock.now, policy) for _ in range(3)]
+    assert [p.allowed for p in permits] == [True, False, False] and permits[0].probe
+
+
+def test_auth_error_defers_the_rest_of_the_account(app, fake, make_shipment, clock):
+    due(make_shipment, clock, 9)
+    fake.errors.append(AuthError("token expired", carrier="fake"))
+    report = run(app, clock)
+    assert len(fake.requests) == 1 and report.deferred == 6
+
+
+def test_daily_quota_defers_shipments_to_the_next_day(app, fake, make_shipment, clock, load):
+    fake.capabilities = Capabilities(max_batch=1, requests_per_second=100, requests_per_day=2)
+    ids = due(make_shipment, clock, 3)
+    report = run(app, clock)
+    assert report.requests == 2 and report.deferred == 1
+    assert load(ids[2]).next_poll_at.date() == clock.now.date() + timedelta(days=1)
+
+
+def test_shipment_updated_by_webhook_recently_is_not_polled(app, fake, make_shipment, clock, load):
+    sid = make_shipment("W1", next_poll_at=clock.now, last_webhook_at=clock.now - timedelta(minutes=10))
+    report = run(app, clock)
+    assert report.skipped_webhook == 1 and fake.requests == []
+    assert load(sid).next_poll_at == clock.now - timedelta(minutes=10) + POLICY.webhook_quiet
+
+
+def test_a_claimed_shipment_is_not_claimed_again_by_an_overlapping_run(app, make_shipment, clock):
+    due(make_shipment, clock, 5)
+    first = claim_due(app, now=clock.now, policy=POLICY)
+    second = claim_due(app, now=clock.now + timedelta(seconds=30), policy=POLICY)
+    assert len(first) == 5 and second == []
+    later = claim_due(app, now=clock.now + POLICY.lease, policy=POLICY)
+    assert len(later) == 5  # the lease expired: a crashed run's shipments come back
+
+
+def test_concurrent_claims_split_the_due_shipments_without_overlap(app, make_shipment, clock):
+    ids = due(make_shipment, clock, 40)
+    barrier = threading.Barrier(2)
+    got: list[list[int]] = [[], []]
+
+    def claim(slot):
+        barrier.wait()
+        got[slot] = [c.id for c in claim_due(app, now=clock.now, policy=POLICY, limit=25)]
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not set(got[0]) & set(got[1])
+    assert sorted(got[0] + got[1]) == sorted(ids)
+
+
+def test_shipment_without_scans_for_expiry_period_becomes_expired(app, fake, make_shipment, clock, load):
+    seen = []
+    receiver = lambda sender, **kw: seen.append(kw["current"])  # noqa: E731
+    shipment_status_changed.connect(receiver)
+    try:
+        old = make_shipment("OLD", created_at=clock.now - timedelta(days=31), next_poll_at=clock.now)
+        fresh = make_shipment("FRESH", last_event_at=clock.now - timedelta(days=2), status=ShipmentStatus.in_transit)
+        report = maintain(app, now=clock.now)
+    finally:
+        shipment_status_changed.disconnect(receiver)
+    assert report.expired == 1 and seen == [ShipmentStatus.expired]
+    assert load(old).status == ShipmentStatus.expired and load(old).next_poll_at is None
+    assert load(fresh).status == ShipmentStatus.in_transit
+
+
+def test_brand_route_sends_a_carrier_through_another_adapter(app, fake, make_shipment, clock):
+    with get_db(app).session() as session:
+        brand = session.exec(select(Brand)).one()
+        brand.settings = {"carrier_routes": {"yamato": "fake"}}
+        session.commit()
+    make_shipment("Y1", carrier_code="yamato", next_poll_at=clock.now)
+    run(app, clock)
+    assert fake.requests and fake.requests[0][1] == ("Y1",)
+
+
+def test_brand_credentials_override_global_ones_and_get_their_own_account(app, fake):
+    app.config.update({"CARRIER_FAKE_TOKEN": "global-secret", "BRAND_ACME_CARRIER_FAKE_TOKEN": "acme-secret"})
+    creds, own = credentials(app.config, "fake", "acme")
+    assert creds == {"token": "acme-secret"} and own
+    assert credentials(app.config, "fake", "other") == ({"token": "global-secret"}, False)
+    brand = Brand(slug="acme", name="Acme", signing_secret="x", settings={})
+    account = account_for(app, brand, "fake")
+    assert account.key == "fake@acme" and "acme-secret" not in repr(account)
+
+
+def test_sandbox_parcels_end_in_their_journeys_final_status_through_the_planner(app, make_shipment, clock, load):
+    from carriers import sandbox
+    from postpurchase.tracking.routing import configure_adapter
+
+    configure_adapter(app, "sandbox", clock=clock)
+    numbers = [sandbox.tracking_number(clock.now - timedelta(hours=1), i) for i in range(20)]
+    ids = [make_shipment(number, carrier_code="sandbox", next_poll_at=clock.now) for number in numbers]
+    end = clock.now + timedelta(days=5)
+    while clock.now < end:
+        run(app, clock)
+        clock.advance(minutes=5)
+    finals = [sandbox.journey(number)[-1] for number in numbers]
+    settled = [(sid, final) for sid, final in zip(ids, finals, strict=True) if final.at < end - timedelta(hours=12)]
+    assert len(settled) >= 15
+    assert all(load(sid).status == final.status.value for sid, final in settled)

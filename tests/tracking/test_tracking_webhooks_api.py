@@ -1,0 +1,153 @@
+"""Carrier webhooks in, and the shipments API (brand API keys)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+
+from sqlmodel import select
+
+from carriers.status import Status
+from postpurchase.db import get_db
+from postpurchase.models import InboxEvent, InboxState, ShipmentStatus
+from postpurchase.tracking.cli import tracking
+from tests.tracking.conftest import result
+
+
+def push(client, fake, number, events, *, path="/webhooks/carrier/fake", secret=None):
+    body = json.dumps({"number": number, "events": [[at.isoformat(), s, c] for at, s, c in events]}).encode()
+    signature = hmac.new((secret or fake.secret).encode(), body, hashlib.sha256).hexdigest()
+    return client.post(path, data=body, headers={"X-Fake-Signature": signature, "Content-Type": "application/json"})
+
+
+def inbox(app):
+    with get_db(app).session() as session:
+        return session.exec(select(InboxEvent)).all()
+
+
+def test_webhook_is_stored_then_applied_to_the_shipment(app, client, fake, make_shipment, clock, load):
+    sid = make_shipment("PUSH1")
+    response = push(client, fake, "PUSH1", [(clock.now, "out_for_delivery", "OFD")])
+    assert response.status_code == 200 and response.json["matched"] == 1
+    [event] = inbox(app)
+    assert event.source == "carrier:fake" and event.state == InboxState.processed and event.signature_ok
+    shipment = load(sid)
+    assert shipment.status == ShipmentStatus.out_for_delivery and shipment.last_webhook_at == clock.now
+
+
+def test_webhook_with_bad_signature_is_kept_but_rejected_with_401(app, client, fake, make_shipment, load):
+    sid = make_shipment("PUSH2")
+    response = push(client, fake, "PUSH2", [], secret="wrong")
+    assert response.status_code == 401 and response.json["error"]["code"] == "invalid_signature"
+    assert [e.state for e in inbox(app)] == [InboxState.rejected]
+    assert load(sid).status == ShipmentStatus.pending
+
+
+def test_same_webhook_body_twice_is_applied_once(app, client, fake, make_shipment, clock):
+    make_shipment("PUSH3")
+    first = push(client, fake, "PUSH3", [(clock.now, "in_transit", "IT")])
+    second = push(client, fake, "PUSH3", [(clock.now, "in_transit", "IT")])
+    assert first.json["duplicate"] is False and second.json["duplicate"] is True
+    assert len(inbox(app)) == 1
+
+
+def test_webhook_with_brand_slug_only_touches_that_brands_shipments(app, client, fake, make_shipment, make_brand,
+                                                                     clock, load):
+    other = make_brand("other")
+    mine = make_shipment("SAME")
+    theirs = make_shipment("SAME", brand_id=other.brand_id)
+    push(client, fake, "SAME", [(clock.now, "in_transit", "IT")], path="/webhooks/carrier/fake/other")
+    assert load(theirs).status == ShipmentStatus.in_transit
+    assert load(mine).status == ShipmentStatus.pending
+
+
+def test_webhook_for_unknown_carrier_is_404(client):
+    response = client.post("/webhooks/carrier/nope", data=b"{}")
+    assert response.status_code == 404 and response.json["error"]["code"] == "unknown_carrier"
+
+
+def test_webhook_for_a_carrier_that_does_not_push_is_404(client, clock):
+    response = client.post("/webhooks/carrier/sandbox", data=b"{}")
+    assert response.status_code == 404 and response.json["error"]["code"] == "webhooks_unsupported"
+
+
+def auth(brand):
+    return {"Authorization": f"Bearer {brand.api_key}"}
+
+
+def test_get_shipment_returns_status_and_timeline(app, client, brand, fake, make_shipment, clock):
+    sid = make_shipment("API1", next_poll_at=clock.now)
+    fake.answers["API1"] = result("API1", (clock.now - timedelta(hours=2), Status.in_transit, "IT"),
+                                  (clock.now - timedelta(hours=1), Status.out_for_delivery, "OFD"))
+    client.post(f"/api/v1/shipments/{sid}/refresh", headers=auth(brand))
+    body = client.get(f"/api/v1/shipments/{sid}", headers=auth(brand)).json
+    assert body["status"] == "out_for_delivery"
+    assert [e["status"] for e in body["events"]] == ["in_transit", "out_for_delivery"]
+
+
+def test_another_brands_shipment_is_404(client, make_brand, make_shipment):
+    other = make_brand("other")
+    sid = make_shipment("X", brand_id=other.brand_id)
+    brand = make_brand("third")
+    response = client.get(f"/api/v1/shipments/{sid}", headers=auth(brand))
+    assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+    assert client.post(f"/api/v1/shipments/{sid}/refresh", headers=auth(brand)).status_code == 404
+
+
+def test_shipments_api_needs_an_api_key(client, make_shipment):
+    sid = make_shipment()
+    assert client.get(f"/api/v1/shipments/{sid}").status_code == 401
+
+
+def test_list_filters_by_status_and_pages_with_a_cursor(client, brand, make_shipment):
+    ids = [make_shipment(status=ShipmentStatus.in_transit) for _ in range(3)]
+    make_shipment(status=ShipmentStatus.delivered)
+    first = client.get("/api/v1/shipments?status=in_transit&limit=2", headers=auth(brand)).json
+    assert [s["id"] for s in first["data"]] == ids[:2] and first["next_cursor"]
+    rest = client.get(f"/api/v1/shipments?status=in_transit&limit=2&cursor={first['next_cursor']}",
+                      headers=auth(brand)).json
+    assert [s["id"] for s in rest["data"]] == ids[2:] and rest["next_cursor"] is None
+    assert all("events" in s for s in first["data"])
+
+
+def test_list_rejects_unknown_status_and_bad_limit(client, brand):
+    assert client.get("/api/v1/shipments?status=lost", headers=auth(brand)).status_code == 400
+    response = client.get("/api/v1/shipments?limit=1000", headers=auth(brand))
+    assert response.status_code == 400 and "limit" in response.json["error"]["message"]
+
+
+def test_refresh_polls_now_and_is_rate_limited_per_shipment(client, brand, fake, make_shipment, clock):
+    sid = make_shipment("R1")
+    fake.answers["R1"] = result("R1", (clock.now, Status.in_transit, "IT"))
+    first = client.post(f"/api/v1/shipments/{sid}/refresh", headers=auth(brand))
+    assert first.status_code == 200 and first.json["status"] == "in_transit" and len(fake.requests) == 1
+    clock.advance(seconds=10)
+    again = client.post(f"/api/v1/shipments/{sid}/refresh", headers=auth(brand))
+    assert again.status_code == 429 and int(again.headers["Retry-After"]) == 50
+    assert len(fake.requests) == 1
+    clock.advance(seconds=60)
+    assert client.post(f"/api/v1/shipments/{sid}/refresh", headers=auth(brand)).status_code == 200
+
+
+def test_refresh_when_the_carrier_fails_is_503(client, brand, fake, make_shipment):
+    from carriers.base import TemporaryError
+
+    sid = make_shipment("R2")
+    fake.errors.append(TemporaryError("down", carrier="fake"))
+    response = client.post(f"/api/v1/shipments/{sid}/refresh", headers=auth(brand))
+    assert response.status_code == 503 and response.json["error"]["code"] == "carrier_unavailable"
+
+
+def test_cli_poll_once_and_status(runner, fake, make_shipment, clock):
+    make_shipment("C1", next_poll_at=clock.now)
+    polled = runner.invoke(tracking, ["poll", "--once"])
+    assert polled.exit_code == 0 and json.loads(polled.output.splitlines()[-1])["numbers"] == 1
+    status = runner.invoke(tracking, ["status"])
+    assert status.exit_code == 0 and json.loads(status.output)["statuses"] == {"pending": 1}
+
+
+def test_cli_purge_reports_deleted_rows(runner):
+    result_ = runner.invoke(tracking, ["purge"])
+    assert result_.exit_code == 0 and "deleted 0" in result_.output
