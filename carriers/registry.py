@@ -17,10 +17,6 @@ from carriers.base import CarrierAdapter, Unsupported
 #: Modules that call :func:`register`; add a carrier by adding its module here.
 ADAPTER_MODULES: tuple[str, ...] = (
     "carriers.sandbox",
-)
-
-#: International carriers, aggregators and Japanese carriers (carriers branch).
-ADAPTER_MODULES += (
     "carriers.dhl",
     "carriers.dhl_express",
     "carriers.ups",

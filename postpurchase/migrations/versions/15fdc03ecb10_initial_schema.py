@@ -1,20 +1,20 @@
 """initial schema
 
-Revision ID: 322ab6841702
+Revision ID: 15fdc03ecb10
 Revises: 
-Create Date: 2026-11-23 11:39:45.814411
+Create Date: 2026-11-23 12:17:09.466266
 """
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+from sqlalchemy.dialects import postgresql
+import postpurchase.models.types
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
-import postpurchase.models.types
-
-revision: str = '322ab6841702'
+revision: str = '15fdc03ecb10'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -39,6 +39,20 @@ def upgrade() -> None:
     with op.batch_alter_table('brand', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_brand_slug'), ['slug'], unique=True)
 
+    op.create_table('carriercircuit',
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('failures', sa.Integer(), nullable=False),
+    sa.Column('opened_count', sa.Integer(), nullable=False),
+    sa.Column('open_until', postpurchase.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('probe_until', postpurchase.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('retry_at', postpurchase.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('day', sa.Date(), nullable=True),
+    sa.Column('day_requests', sa.Integer(), nullable=False),
+    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+    sa.Column('updated_at', postpurchase.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key')
+    )
     op.create_table('apikey',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('brand_id', sa.Integer(), nullable=False),
@@ -158,6 +172,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('merchantuser', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_merchantuser_brand_id'), ['brand_id'], unique=False)
+
+    op.create_table('transitmodelstate',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('as_of', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('fitted_at', postpurchase.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sample_size', sa.Integer(), nullable=False),
+    sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.ForeignKeyConstraint(['brand_id'], ['brand.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('brand_id', 'as_of')
+    )
+    with op.batch_alter_table('transitmodelstate', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_transitmodelstate_brand_id'), ['brand_id'], unique=False)
 
     op.create_table('order',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -294,6 +322,51 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_shipment_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_shipment_tracking_number'), ['tracking_number'], unique=False)
 
+    op.create_table('carrierresponse',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('shipment_id', sa.Integer(), nullable=False),
+    sa.Column('carrier_code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('tracking_number', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('received_at', postpurchase.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['brand_id'], ['brand.id'], ),
+    sa.ForeignKeyConstraint(['shipment_id'], ['shipment.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('carrierresponse', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_carrierresponse_brand_id'), ['brand_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_carrierresponse_received_at'), ['received_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_carrierresponse_shipment_id'), ['shipment_id'], unique=False)
+
+    op.create_table('deliveryprediction',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('shipment_id', sa.Integer(), nullable=True),
+    sa.Column('order_id', sa.Integer(), nullable=True),
+    sa.Column('trigger', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('as_of', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('made_at', postpurchase.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('predicted_date', sa.Date(), nullable=False),
+    sa.Column('window_start', sa.Date(), nullable=False),
+    sa.Column('window_end', sa.Date(), nullable=False),
+    sa.Column('promise_date', sa.Date(), nullable=False),
+    sa.Column('promise_level', sa.Float(), nullable=False),
+    sa.Column('model_fitted_at', postpurchase.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('inputs', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('basis', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.ForeignKeyConstraint(['brand_id'], ['brand.id'], ),
+    sa.ForeignKeyConstraint(['order_id'], ['order.id'], ),
+    sa.ForeignKeyConstraint(['shipment_id'], ['shipment.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('deliveryprediction', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_deliveryprediction_brand_id'), ['brand_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deliveryprediction_order_id'), ['order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deliveryprediction_shipment_id'), ['shipment_id'], unique=False)
+
     op.create_table('feedback',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('brand_id', sa.Integer(), nullable=False),
@@ -421,6 +494,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_feedback_brand_id'))
 
     op.drop_table('feedback')
+    with op.batch_alter_table('deliveryprediction', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_deliveryprediction_shipment_id'))
+        batch_op.drop_index(batch_op.f('ix_deliveryprediction_order_id'))
+        batch_op.drop_index(batch_op.f('ix_deliveryprediction_brand_id'))
+
+    op.drop_table('deliveryprediction')
+    with op.batch_alter_table('carrierresponse', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_carrierresponse_shipment_id'))
+        batch_op.drop_index(batch_op.f('ix_carrierresponse_received_at'))
+        batch_op.drop_index(batch_op.f('ix_carrierresponse_brand_id'))
+
+    op.drop_table('carrierresponse')
     with op.batch_alter_table('shipment', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_shipment_tracking_number'))
         batch_op.drop_index(batch_op.f('ix_shipment_status'))
@@ -447,6 +532,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_order_brand_id'))
 
     op.drop_table('order')
+    with op.batch_alter_table('transitmodelstate', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_transitmodelstate_brand_id'))
+
+    op.drop_table('transitmodelstate')
     with op.batch_alter_table('merchantuser', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_merchantuser_brand_id'))
 
@@ -478,6 +567,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_apikey_brand_id'))
 
     op.drop_table('apikey')
+    op.drop_table('carriercircuit')
     with op.batch_alter_table('brand', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_brand_slug'))
 
