@@ -61,6 +61,11 @@ def register(code: str) -> Callable[[AdapterFactory], AdapterFactory]:
     return decorator
 
 
+def unregister(code: str) -> None:
+    """Forget an adapter (tests that register a fake one)."""
+    _FACTORIES.pop(code, None)
+
+
 def _load() -> None:
     global _loaded
     if not _loaded:

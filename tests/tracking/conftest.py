@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -65,9 +65,16 @@ def result(number: str, *events: tuple[datetime, Status, str], carrier: str = "f
                           status=status or (scans[-1].status if scans else Status.pending), events=scans, **kwargs)
 
 
-@registry.register("fake")
 def _create_fake(settings: registry.CarrierSettings) -> FakeCarrier:
     return settings.options["instance"]
+
+
+@pytest.fixture(autouse=True)
+def fake_registered() -> Iterator[None]:
+    """The fake carrier exists only while a tracking test runs, never in the global registry."""
+    registry.register("fake")(_create_fake)
+    yield
+    registry.unregister("fake")
 
 
 @pytest.fixture
