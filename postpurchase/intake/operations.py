@@ -322,7 +322,7 @@ def create_shipment(
 ) -> Applied:
     """``shipment.created``: one Shipment row per parcel; waits for the order if unknown."""
     order = _require_order(session, brand_id, data.order_id)
-    fields = set(data.model_fields) - {"shipment_id", "order_id"}
+    fields = set(type(data).model_fields) - {"shipment_id", "order_id"}
     shared = _shipment_values(session, brand_id, data, fields)
     shared.setdefault("service", None)
     shared["service"] = shared["service"] or "standard"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from intake_helpers import example
+from intake_helpers import example, process, rows
 
 from postpurchase.intake.signing import sign as _sign
 from postpurchase.models import InboxEvent, InboxState
@@ -26,32 +26,32 @@ def test_api_events_path_is_the_same_endpoint(post_event) -> None:
     assert response.status_code == 202
 
 
-def test_missing_signature_is_401(post_event, rows) -> None:
+def test_missing_signature_is_401(app, post_event) -> None:
     response = post_event(example("order.created"), headers={"X-Postpurchase-Signature": ""})
     assert response.status_code == 401
     assert response.json["error"]["code"] == "missing_signature"
-    assert rows(InboxEvent) == []
+    assert rows(app, InboxEvent) == []
 
 
-def test_signature_over_another_body_is_401_and_stored_as_rejected(client, brand, rows) -> None:
+def test_signature_over_another_body_is_401_and_stored_as_rejected(app, client, brand) -> None:
     body = json.dumps(example("order.created")).encode()
     response = client.post("/webhooks/wms", data=body, headers={
         "Authorization": f"Bearer {brand.api_key}", "Content-Type": "application/json",
         "X-Postpurchase-Signature": sign(brand.signing_secret, body + b" ")})
     assert response.status_code == 401
     assert response.json["error"]["code"] == "invalid_signature"
-    [stored] = rows(InboxEvent)
+    [stored] = rows(app, InboxEvent)
     assert (stored.signature_ok, stored.state, stored.raw_body) == (False, InboxState.rejected, body)
 
 
-def test_rejected_event_does_not_block_the_genuine_one(client, brand, post_event, process, rows) -> None:
+def test_rejected_event_does_not_block_the_genuine_one(app, client, brand, post_event) -> None:
     body = json.dumps(example("order.created")).encode()
     client.post("/webhooks/wms", data=body, headers={
         "Authorization": f"Bearer {brand.api_key}", "Content-Type": "application/json",
         "X-Postpurchase-Signature": sign("not-the-secret", body)})
     assert post_event(body).status_code == 202
-    process()
-    states = sorted(e.state for e in rows(InboxEvent))
+    process(app)
+    states = sorted(e.state for e in rows(app, InboxEvent))
     assert states == sorted([InboxState.rejected, InboxState.processed])
 
 
@@ -92,14 +92,14 @@ def test_wrong_api_key_is_401(post_event) -> None:
     assert response.json["error"]["code"] == "invalid_api_key"
 
 
-def test_other_brands_key_with_this_brands_signature_is_401(client, brand, make_brand, rows) -> None:
+def test_other_brands_key_with_this_brands_signature_is_401(app, client, brand, make_brand) -> None:
     other = make_brand("other")
     body = json.dumps(example("order.created")).encode()
     response = client.post("/webhooks/wms", data=body, headers={
         "Authorization": f"Bearer {other.api_key}", "Content-Type": "application/json",
         "X-Postpurchase-Signature": sign(brand.signing_secret, body)})
     assert response.status_code == 401
-    assert all(e.state == InboxState.rejected for e in rows(InboxEvent))
+    assert all(e.state == InboxState.rejected for e in rows(app, InboxEvent))
 
 
 def test_each_brand_signs_with_its_own_secret(post_event, make_brand) -> None:
