@@ -31,6 +31,6 @@ def init_app(app: Flask) -> None:
     from postpurchase.jobs import JobSpec, register_job
 
     app.register_blueprint(webhooks)
-    register_handler(generic.SOURCE, generic.apply_event)
+    register_handler(generic.SOURCE, generic.apply_event, generic.prefetch)
     register_handler(shopify.SOURCE, shopify.apply_event)
     register_job(JobSpec("intake.inbox_sweep", sweep, 15))

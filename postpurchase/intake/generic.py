@@ -88,6 +88,24 @@ def _loc(parts: tuple[int | str, ...]) -> str:
     return text
 
 
+def prefetch(*, session: Session, events: list[InboxEvent]) -> None:
+    """Load the orders and shipments a batch of stored events refers to, per brand."""
+    wanted: dict[int, tuple[set[str], set[str]]] = {}
+    for event in events:
+        try:
+            data = json.loads(event.raw_body).get("data") or {}
+        except (ValueError, AttributeError):
+            continue  # processing will report it
+        orders, shipments = wanted.setdefault(event.brand_id, (set(), set()))  # type: ignore[arg-type]
+        if isinstance(data.get("order_id"), str):
+            orders.add(data["order_id"])
+        if isinstance(data.get("shipment_id"), str):
+            shipments.add(data["shipment_id"])
+    for brand_id, (orders, shipments) in wanted.items():
+        operations.prefetch(session=session, brand_id=brand_id, order_ids=orders,
+                            shipment_ids=shipments)
+
+
 def apply_event(*, session: Session, event: InboxEvent, payload: dict[str, Any],
                 now: datetime) -> Applied:
     """Inbox handler for source ``wms``: validate the stored envelope and apply its data."""

@@ -16,16 +16,18 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import and_, or_
+from sqlalchemy import Connection, and_, bindparam, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, is_postgres
+from postpurchase.intake.locking import write_lock
 from postpurchase.intake.operations import Applied, Deferred
 from postpurchase.models import InboxEvent, InboxState
 
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 #: ``handler(session=, event=, payload=, now=) -> Applied`` per source (``wms``, ``shopify``).
 Handler = Callable[..., Applied]
 HANDLERS: dict[str, Handler] = {}
+#: Optional ``prefetch(session=, events=)`` per source: load what a batch refers to in bulk.
+PREFETCHERS: dict[str, Callable[..., None]] = {}
 
 #: Failed events are retried automatically this many times (then only by ``inbox retry``).
 MAX_AUTO_ATTEMPTS = 8
@@ -42,8 +46,11 @@ DEFERRED_RECHECK = timedelta(minutes=1)
 BATCH_SIZE = 50
 
 
-def register_handler(source: str, handler: Handler) -> None:
+def register_handler(source: str, handler: Handler,
+                     prefetch: Callable[..., None] | None = None) -> None:
     HANDLERS[source] = handler
+    if prefetch is not None:
+        PREFETCHERS[source] = prefetch
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,7 @@ def body_digest(raw_body: bytes) -> str:
 
 def receive(
     *,
-    session: Session,
+    session: Session | Connection,
     brand_id: int,
     source: str,
     external_id: str,
@@ -72,41 +79,65 @@ def receive(
 ) -> Received:
     """Store an event unless it is a duplicate (same event id, or same body, for this brand/source).
 
-    One SELECT and one INSERT; the unique constraint settles races between concurrent deliveries.
-    Events with a bad signature are stored under a fresh id so they never block the genuine event.
+    One SELECT and one INSERT, built once per dialect because this is the hot path of every
+    webhook; the unique constraint settles races between concurrent deliveries. Events with a
+    bad signature are stored under a fresh id so they never block the genuine event.
     """
-    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    statements = _statements(_dialect(session))
     digest = body_digest(raw_body)
+    key = {"brand_id": brand_id, "source": source}
     if signature_ok:
-        same_body = session.execute(
-            select(table.c.id).where(
-                table.c.brand_id == brand_id, table.c.source == source,
-                table.c.body_sha256 == digest, table.c.state != InboxState.rejected.value,
-            ).limit(1)
-        ).scalar()
+        same_body = session.execute(statements.same_body, {**key, "digest": digest}).scalar()
         if same_body is not None:
             return Received(same_body, duplicate=True)
     else:
         external_id = f"rejected:{uuid.uuid4().hex}"
         state = InboxState.rejected
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    statement = (
-        insert(table)
-        .values(brand_id=brand_id, source=source, external_id=external_id[:200],
-                event_type=event_type[:64], occurred_at=occurred_at, body_sha256=digest,
-                raw_body=raw_body, headers=dict(headers or {}), signature_ok=signature_ok,
-                state=state, attempts=0, received_at=now or utcnow(),
-                processed_at=(now or utcnow()) if state == InboxState.ignored else None)
-        .on_conflict_do_nothing(index_elements=["brand_id", "source", "external_id"])
-        .returning(table.c.id)
-    )
-    new_id = session.execute(statement).scalar()
+    now = now or utcnow()
+    new_id = session.execute(statements.insert, {
+        **key, "external_id": external_id[:200], "event_type": event_type[:64],
+        "occurred_at": occurred_at, "body_sha256": digest, "raw_body": raw_body,
+        "headers": dict(headers or {}), "signature_ok": signature_ok, "state": state,
+        "attempts": 0, "received_at": now,
+        "processed_at": now if state == InboxState.ignored else None,
+    }).scalar()
     if new_id is not None:
         return Received(new_id, duplicate=False)
-    existing = session.execute(select(table.c.id).where(
-        table.c.brand_id == brand_id, table.c.source == source,
-        table.c.external_id == external_id)).scalar_one()
+    existing = session.execute(statements.by_external_id,
+                               {**key, "external_id": external_id}).scalar_one()
     return Received(existing, duplicate=True)
+
+
+def _dialect(session: Session | Connection) -> str:
+    bind = session.get_bind() if isinstance(session, Session) else session
+    return bind.dialect.name
+
+
+@dataclass(frozen=True)
+class _Statements:
+    same_body: Any
+    insert: Any
+    by_external_id: Any
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    c = table.c
+    key = (c.brand_id == bindparam("brand_id"), c.source == bindparam("source"))
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    columns = ("brand_id", "source", "external_id", "event_type", "occurred_at", "body_sha256",
+               "raw_body", "headers", "signature_ok", "state", "attempts", "received_at",
+               "processed_at")
+    return _Statements(
+        same_body=select(c.id).where(*key, c.body_sha256 == bindparam("digest"),
+                                     c.state != InboxState.rejected.value).limit(1),
+        insert=insert(table)
+        .values({name: bindparam(name, type_=c[name].type) for name in columns})
+        .on_conflict_do_nothing(index_elements=["brand_id", "source", "external_id"])
+        .returning(c.id),
+        by_external_id=select(c.id).where(*key, c.external_id == bindparam("external_id")),
+    )
 
 
 @dataclass
@@ -149,7 +180,7 @@ def process_events(
 ) -> ProcessStats:
     """Claim and process one batch: the pending events among ``ids``, or any due events."""
     now = now or utcnow()
-    with claim_scope(app) as session:
+    with write_lock(app), claim_scope(app) as session:
         if ids is not None:
             query = select(InboxEvent).where(col(InboxEvent.id).in_(list(ids)),
                                              col(InboxEvent.state) == InboxState.pending)
@@ -171,23 +202,36 @@ def process_pending(app: Flask, *, limit: int = 10_000, now: datetime | None = N
 
 
 def _process_claimed(session: Session, events: list[InboxEvent], now: datetime) -> ProcessStats:
+    """Process ``events``, then the deferred events they released, until nothing is released."""
     stats = ProcessStats()
-    work = list(events)
     done: set[int] = set()
+    work = events
     while work:
-        event = work.pop(0)
-        if event.id in done:
-            continue
-        done.add(event.id)  # type: ignore[arg-type]
-        applied = process_one(session=session, event=event, now=now)
-        if applied is None:
-            stats.failed += event.state == InboxState.failed
-            stats.deferred += event.state == InboxState.deferred
-            continue
-        stats.processed += 1
-        if applied.released:
-            work.extend(_waiting(session, event.brand_id, applied.released))  # type: ignore[arg-type]
+        _prefetch(session, work)
+        released: dict[int, set[str]] = {}
+        for event in work:
+            if event.id in done:
+                continue
+            done.add(event.id)  # type: ignore[arg-type]
+            applied = process_one(session=session, event=event, now=now)
+            if applied is None:
+                stats.failed += event.state == InboxState.failed
+                stats.deferred += event.state == InboxState.deferred
+                continue
+            stats.processed += 1
+            released.setdefault(event.brand_id, set()).update(applied.released)  # type: ignore[arg-type]
+        work = [waiting for brand_id, keys in released.items() if keys
+                for waiting in _waiting(session, brand_id, sorted(keys))]
     return stats
+
+
+def _prefetch(session: Session, events: list[InboxEvent]) -> None:
+    by_source: dict[str, list[InboxEvent]] = {}
+    for event in events:
+        by_source.setdefault(event.source, []).append(event)
+    for source, batch in by_source.items():
+        if source in PREFETCHERS:
+            PREFETCHERS[source](session=session, events=batch)
 
 
 def _waiting(session: Session, brand_id: int, keys: list[str]) -> list[InboxEvent]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from postpurchase import signals
 from postpurchase.intake.schemas import (
@@ -68,10 +68,42 @@ class Applied:
     stale: bool = False
 
 
+def _known(session: Session, kind: str) -> dict[Any, Any]:
+    """Rows this unit of work already looked up or wrote, by natural key.
+
+    Batches prefetch them (:func:`prefetch`) so that processing one event does not cost a query per
+    lookup. Objects a rolled-back savepoint took away are no longer ``in session`` and are looked up
+    again.
+    """
+    return session.info.setdefault(f"intake_known_{kind}", {})
+
+
 def find_order(*, session: Session, brand_id: int, external_id: str) -> Order | None:
-    return session.exec(
+    known = _known(session, "orders")
+    key = (brand_id, external_id)
+    if key in known and (known[key] is None or known[key] in session):
+        return known[key]
+    order = session.exec(
         select(Order).where(Order.brand_id == brand_id, Order.external_id == external_id)
     ).first()
+    known[key] = order
+    return order
+
+
+def prefetch(*, session: Session, brand_id: int, order_ids: set[str],
+             shipment_ids: set[str]) -> None:
+    """Load the orders and parcels a batch of events refers to, two queries in all."""
+    if order_ids:
+        known = _known(session, "orders")
+        found = {o.external_id: o for o in session.exec(select(Order).where(
+            Order.brand_id == brand_id, col(Order.external_id).in_(order_ids)))}
+        known.update({(brand_id, external_id): found.get(external_id) for external_id in order_ids})
+    if shipment_ids:
+        parcels: dict[Any, dict[int, Shipment]] = {(brand_id, i): {} for i in shipment_ids}
+        for row in session.exec(select(Shipment).where(
+                Shipment.brand_id == brand_id, col(Shipment.external_id).in_(shipment_ids))):
+            parcels[(brand_id, row.external_id)][row.parcel_index] = row
+        _known(session, "parcels").update(parcels)
 
 
 def _require_order(session: Session, brand_id: int, external_id: str) -> Order:
@@ -90,7 +122,8 @@ def upsert_customer(*, session: Session, brand_id: int, data: CustomerIn, now: d
         select(Customer).where(Customer.brand_id == brand_id, Customer.external_id == data.customer_id)
     ).first()
     if customer is None:
-        customer = Customer(brand_id=brand_id, external_id=data.customer_id, created_at=now)
+        customer = Customer(brand_id=brand_id, external_id=data.customer_id, consent={},
+                            attributes={}, created_at=now, updated_at=now)
         session.add(customer)
     for name in ("email", "phone", "name", "line_user_id", "locale"):
         value = getattr(data, name)
@@ -113,8 +146,9 @@ def upsert_order(
     created = order is None
     if order is None:
         order = Order(brand_id=brand_id, external_id=data.order_id, number=data.number,
-                      placed_at=data.placed_at, created_at=now)
+                      placed_at=data.placed_at, attributes={}, created_at=now, updated_at=now)
         session.add(order)
+        _known(session, "orders")[(brand_id, data.order_id)] = order
     elif _is_stale(order.source_updated_at, occurred_at):
         return Applied(released=[order_key(data.order_id)], stale=True)
     customer = (upsert_customer(session=session, brand_id=brand_id, data=data.customer, now=now)
@@ -193,7 +227,13 @@ def cancel_order(
 
 def ensure_fulfillment_centre(
     *, session: Session, brand_id: int, code: str, details: FulfillmentCentreIn | None = None
-) -> FulfillmentCentre:
+) -> int:
+    """The id of the brand's centre ``code``, created if unknown; remembered per session."""
+    known = _known(session, "centres")
+    cached = known.get((brand_id, code))
+    if details is None and cached is not None and cached in session:
+        assert cached.id is not None
+        return cached.id
     centre = session.exec(select(FulfillmentCentre).where(
         FulfillmentCentre.brand_id == brand_id, FulfillmentCentre.code == code)).first()
     if centre is None:
@@ -205,7 +245,9 @@ def ensure_fulfillment_centre(
             if value is not None:
                 setattr(centre, name, value)
     session.flush()
-    return centre
+    assert centre.id is not None
+    known[(brand_id, code)] = centre
+    return centre.id
 
 
 def _shipment_values(
@@ -222,7 +264,7 @@ def _shipment_values(
     code = data.fc_code or (data.fulfillment_centre.code if data.fulfillment_centre else None)
     if code:
         values["fc_id"] = ensure_fulfillment_centre(
-            session=session, brand_id=brand_id, code=code, details=data.fulfillment_centre).id
+            session=session, brand_id=brand_id, code=code, details=data.fulfillment_centre)
     if data.destination is not None:
         values["destination_postal_code"] = data.destination.postal_code
         values["destination_region"] = data.destination.region
@@ -265,9 +307,15 @@ def _one_parcel(parcel: ParcelIn, shipment: ShipmentFields | None) -> dict[str, 
 
 
 def _parcels_of(session: Session, brand_id: int, external_id: str) -> dict[int, Shipment]:
+    known = _known(session, "parcels")
+    key = (brand_id, external_id)
+    cached = known.get(key)
+    if cached is not None and all(row in session for row in cached.values()):
+        return dict(cached)
     rows = session.exec(select(Shipment).where(
         Shipment.brand_id == brand_id, Shipment.external_id == external_id))
-    return {row.parcel_index: row for row in rows}
+    known[key] = {row.parcel_index: row for row in rows}
+    return dict(known[key])
 
 
 def _write_parcels(
@@ -290,8 +338,10 @@ def _write_parcels(
         row = existing.get(index)
         own = wanted[index] if index < len(wanted) else {}
         if row is None:
+            # Every default_factory field is given: pydantic inspects factories slowly per call.
             row = Shipment(brand_id=brand_id, external_id=external_id, parcel_index=index,
-                           carrier_code=shared.get("carrier_code") or "", created_at=now)
+                           carrier_code=shared.get("carrier_code") or "", lines=[],
+                           created_at=now, updated_at=now)
             if order is not None:
                 _default_destination(row, order)
             new_rows.append(row)
@@ -305,6 +355,8 @@ def _write_parcels(
         row.updated_at = now
         session.add(row)
     session.flush()
+    _known(session, "parcels")[(brand_id, external_id)] = {
+        **existing, **{row.parcel_index: row for row in new_rows}}
     for row in new_rows:
         signals.shipment_created.send(brand_id, session=session, shipment_id=row.id, now=now)
     return Applied(released=[shipment_key(external_id)])

@@ -16,8 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from babel.numbers import get_currency_precision
-from pydantic import TypeAdapter
 from pydantic import AwareDatetime as _AwareDatetime
+from pydantic import TypeAdapter
 from sqlmodel import Session
 
 from postpurchase.intake import operations

@@ -12,13 +12,14 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
-from postpurchase.db import claim_scope, get_session
+from postpurchase.db import get_db, get_session
 from postpurchase.intake import generic, shopify
 from postpurchase.intake.inbox import Received, body_digest, receive
+from postpurchase.intake.locking import write_lock
+from postpurchase.intake.senders import require_sender
 from postpurchase.intake.signing import SIGNATURE_HEADER, Verdict, verify, verify_shopify
 from postpurchase.intake.worker import submit
 from postpurchase.models import InboxState
-from postpurchase.web.auth import require_brand
 from postpurchase.web.errors import ApiError
 
 webhooks = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -58,8 +59,10 @@ def _store(**kwargs: Any) -> Received:
     never has to upgrade a stale read transaction to a write, which fails instead of waiting.
     """
     get_session().commit()
-    with claim_scope() as session:
-        return receive(session=session, now=utcnow(), **kwargs)
+    with write_lock(), get_db().engine.connect() as connection:
+        connection.info["begin_immediate"] = True  # SQLite: take the write lock up front
+        with connection.begin():
+            return receive(session=connection, now=utcnow(), **kwargs)
 
 
 def _answer(received: Received, *, ignored: bool = False) -> tuple[Response, int]:
@@ -76,16 +79,15 @@ def _answer(received: Received, *, ignored: bool = False) -> tuple[Response, int
 def receive_generic_event() -> tuple[Response, int]:
     """``POST /webhooks/wms`` and ``POST /api/v1/events``: one generic event envelope."""
     raw = _raw_json_body()
-    brand = require_brand()
-    assert brand.id is not None
+    sender = require_sender()
     headers = _headers_of_interest(GENERIC_HEADERS)
-    verdict = verify(request.headers.get(SIGNATURE_HEADER), brand.signing_secret, raw,
+    verdict = verify(request.headers.get(SIGNATURE_HEADER), sender.signing_secret, raw,
                      now=time.time(),
                      tolerance_seconds=int(current_app.config["SIGNATURE_TOLERANCE_SECONDS"]))
     if verdict != Verdict.ok:
         code, message = _SIGNATURE_PROBLEMS[verdict]
         if verdict != Verdict.missing:
-            _store(brand_id=brand.id, source=generic.SOURCE, external_id="", raw_body=raw,
+            _store(brand_id=sender.brand_id, source=generic.SOURCE, external_id="", raw_body=raw,
                    headers={**headers, "verdict": verdict.value}, signature_ok=False)
         raise ApiError(401, code, message)
     try:
@@ -93,7 +95,7 @@ def receive_generic_event() -> tuple[Response, int]:
     except generic.InvalidEvent as exc:
         code = "malformed_event" if exc.status == 400 else "invalid_event"
         raise ApiError(exc.status, code, exc.message, exc.details) from None
-    received = _store(brand_id=brand.id, source=generic.SOURCE, external_id=event.id,
+    received = _store(brand_id=sender.brand_id, source=generic.SOURCE, external_id=event.id,
                       event_type=str(event.type), occurred_at=event.occurred_at, raw_body=raw,
                       headers=headers)
     return _answer(received)
