@@ -113,6 +113,11 @@ def _require_order(session: Session, brand_id: int, external_id: str) -> Order:
     return order
 
 
+def _assign(target: Any, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(target, name, value)
+
+
 def _is_stale(stored: datetime | None, occurred_at: datetime) -> bool:
     return stored is not None and occurred_at < stored
 
@@ -153,23 +158,14 @@ def upsert_order(
         return Applied(released=[order_key(data.order_id)], stale=True)
     customer = (upsert_customer(session=session, brand_id=brand_id, data=data.customer, now=now)
                 if data.customer else None)
-    order.number = data.number
-    order.placed_at = data.placed_at
-    order.channel = data.channel
-    order.currency = data.currency
-    order.total_amount = data.total_amount
-    order.shipping_amount = data.shipping_amount
+    _assign(order, data.model_dump(include={"number", "placed_at", "channel", "currency",
+                                            "total_amount", "shipping_amount"}))
     if customer is not None:
-        order.customer_id = customer.id
-        order.email = customer.email
-        order.phone = customer.phone
-    address = data.shipping_address
-    if address is not None:
-        order.shipping_name = address.name
-        order.shipping_postal_code = address.postal_code
-        order.shipping_region = address.region
-        order.shipping_city = address.city
-        order.shipping_country = address.country
+        _assign(order, {"customer_id": customer.id, "email": customer.email,
+                        "phone": customer.phone})
+    if data.shipping_address is not None:
+        _assign(order, {f"shipping_{name}": value
+                        for name, value in data.shipping_address.model_dump().items()})
     if data.attributes:
         order.attributes = {**order.attributes, **data.attributes}
     order.source_updated_at = occurred_at
@@ -192,13 +188,7 @@ def _replace_lines(session: Session, brand_id: int, order_id: int, data: OrderDa
         seen.add(key)
         row = existing.get(key) or OrderLine(brand_id=brand_id, order_id=order_id, line_key=key,
                                              sku=line.sku)
-        row.sku = line.sku
-        row.variant = line.variant
-        row.name = line.name
-        row.category = line.category
-        row.quantity = line.quantity
-        row.unit_price = line.unit_price
-        row.final_sale = line.final_sale
+        _assign(row, line.model_dump(exclude={"line_id"}))
         session.add(row)
     for key, row in existing.items():
         if key not in seen:
