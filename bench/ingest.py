@@ -236,7 +236,7 @@ def wait_processed(db_path: Path, expected: int, timeout: float = 600) -> tuple[
         if (counts.get("pending", 0) == counts.get("deferred", 0) == 0
                 and sum(counts.values()) >= expected):
             break
-        time.sleep(0.05)
+        time.sleep(0.25)
     connection.close()
     return time.perf_counter() - started, counts
 

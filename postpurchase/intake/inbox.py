@@ -125,12 +125,16 @@ def _statements(dialect: str) -> _Statements:
     table = InboxEvent.__table__  # type: ignore[attr-defined]
     c = table.c
     key = (c.brand_id == bindparam("brand_id"), c.source == bindparam("source"))
+    # ``brand_id + 0`` and ``source || ''`` keep SQLite's planner (which has no statistics) from
+    # walking the (brand, source, external id) index over every event of the brand: the body
+    # hash index finds the one or two candidates directly.
+    unindexed_key = (c.brand_id + 0 == bindparam("brand_id"), c.source + "" == bindparam("source"))
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     columns = ("brand_id", "source", "external_id", "event_type", "occurred_at", "body_sha256",
                "raw_body", "headers", "signature_ok", "state", "attempts", "received_at",
                "processed_at")
     return _Statements(
-        same_body=select(c.id).where(*key, c.body_sha256 == bindparam("digest"),
+        same_body=select(c.id).where(*unindexed_key, c.body_sha256 == bindparam("digest"),
                                      c.state != InboxState.rejected.value).limit(1),
         insert=insert(table)
         .values({name: bindparam(name, type_=c[name].type) for name in columns})
@@ -237,8 +241,8 @@ def _prefetch(session: Session, events: list[InboxEvent]) -> None:
 def _waiting(session: Session, brand_id: int, keys: list[str]) -> list[InboxEvent]:
     """Deferred events of this brand waiting for any of ``keys``, claimed for this unit of work."""
     query = select(InboxEvent).where(
-        InboxEvent.brand_id == brand_id, col(InboxEvent.state) == InboxState.deferred,
-        col(InboxEvent.waiting_for).in_(keys))
+        col(InboxEvent.waiting_for).in_(keys), col(InboxEvent.state) == InboxState.deferred,
+        col(InboxEvent.brand_id) + 0 == brand_id)  # "+ 0": use the waiting_for index (see above)
     return _claim(session, query)
 
 

@@ -92,6 +92,33 @@ def openapi_document() -> dict[str, Any]:
         "paths": {
             "/api/v1/events": {"post": {**event_operation, "operationId": "postEvent"}},
             "/webhooks/wms": {"post": {**event_operation, "operationId": "postWmsWebhook"}},
+            "/webhooks/shopify/{brand}": {"post": {
+                "operationId": "postShopifyWebhook",
+                "summary": "Shopify webhook (orders, fulfillments, refunds)",
+                "description": (
+                    "Verified with `X-Shopify-Hmac-Sha256` (base64 HMAC-SHA256 of the raw body with "
+                    "the brand's Shopify secret) and deduplicated on `X-Shopify-Webhook-Id`. Topics "
+                    "`orders/create`, `orders/updated`, `orders/cancelled`, `fulfillments/create`, "
+                    "`fulfillments/update` and `refunds/create` are applied; others are stored "
+                    "and answered `ignored`."),
+                "security": [],
+                "parameters": [
+                    {"name": "brand", "in": "path", "required": True, "schema": {"type": "string"},
+                     "description": "The brand's slug."},
+                    *({"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+                      for name in ("X-Shopify-Hmac-Sha256", "X-Shopify-Topic")),
+                    {"name": "X-Shopify-Webhook-Id", "in": "header", "required": False,
+                     "schema": {"type": "string"}},
+                ],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"type": "object", "description": "Shopify's resource (REST shape)."}}}},
+                "responses": {
+                    "202": {"description": "Stored; it will be processed.", **accepted},
+                    "200": {"description": "Duplicate, or a topic that is not used (`ignored`).",
+                            **accepted},
+                    **_errors(401, 404, 413, 415),
+                },
+            }},
             "/api/v1/orders/{order_id}": {"get": {
                 "operationId": "getOrder",
                 "summary": "An order with its lines and parcels",
