@@ -216,11 +216,14 @@ def _process_claimed(session: Session, events: list[InboxEvent], now: datetime) 
         for event in work:
             if event.id in done:
                 continue
-            done.add(event.id)  # type: ignore[arg-type]
             applied = process_one(session=session, event=event, now=now)
+            if applied is None and event.state == InboxState.deferred:
+                # Not done: an event later in this batch may release it.
+                stats.deferred += 1
+                continue
+            done.add(event.id)  # type: ignore[arg-type]
             if applied is None:
-                stats.failed += event.state == InboxState.failed
-                stats.deferred += event.state == InboxState.deferred
+                stats.failed += 1
                 continue
             stats.processed += 1
             released.setdefault(event.brand_id, set()).update(applied.released)  # type: ignore[arg-type]

@@ -225,3 +225,22 @@ def test_data_can_be_applied_without_the_inbox(app, brand) -> None:
         apply_data(session=s, brand_id=brand.brand_id, event_type="order.created", data=data,
                    occurred_at=now, now=now)
     assert len(rows(app, Order)) == 1
+
+
+def test_an_event_claimed_by_one_worker_is_skipped_by_another(app, post_event) -> None:
+    from postpurchase.db import claim_scope, get_db
+
+    if get_db(app).is_sqlite:
+        pytest.skip("SQLite serializes claims with BEGIN IMMEDIATE; row locks are PostgreSQL's")
+    post_event(ORDER)
+    with claim_scope(app) as first_worker:
+        claimed = inbox_module._claim(first_worker, select(InboxEvent))
+        assert len(claimed) == 1
+        assert inbox_module.process_pending(app).total == 0
+
+
+def test_shipment_before_its_order_in_the_same_batch_is_applied_in_that_batch(app, post_event) -> None:
+    ids = [post_event(SHIPMENT).json["id"], post_event(ORDER).json["id"]]
+    stats = process_events(app, ids)
+    assert (stats.processed, stats.deferred) == (2, 1)  # deferred once, then released
+    assert {e.state for e in inbox(app)} == {InboxState.processed}
