@@ -9,6 +9,10 @@ Public functions other features (the demo generator, importers) call:
   ProcessStats``: process every due event (what the scheduler's sweep does).
 - :func:`postpurchase.intake.inbox.process_events` ``(app, ids=None, *, limit=50, now=None)``:
   process one batch, e.g. the ids just stored.
+- :func:`postpurchase.intake.worker.submit` ``(app, event_id)``: hand a committed event to this
+  process's background processor (what the webhook views do when ``INBOX_INLINE`` is on).
+- :func:`postpurchase.intake.generic.parse_event` ``(raw_body) -> envelope``: validate a body
+  like the endpoint does (raises ``InvalidEvent`` with ``status`` 400/422 and field ``details``).
 - :func:`postpurchase.intake.generic.apply_data` ``(*, session, brand_id, event_type, data,
   occurred_at, now) -> Applied``: apply validated ``data`` directly, without the inbox.
 - The operations in :mod:`postpurchase.intake.operations` (``upsert_order``, ``cancel_order``,

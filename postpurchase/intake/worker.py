@@ -28,7 +28,7 @@ SWITCH_INTERVAL = 0.0005
 #: How long the worker waits for more ids before processing a batch: bigger batches, fewer commits.
 GATHER_SECONDS = 0.05
 #: Largest batch: on SQLite a batch holds the write lock, so this bounds how long requests wait.
-WORKER_BATCH = 25
+WORKER_BATCH = 10
 
 
 class InboxWorker:
