@@ -68,24 +68,53 @@ def build_posts(total: int, seed: int = 7) -> tuple[list[Post], list[str], int]:
     for i in range(unique):
         when = (base + timedelta(seconds=i)).isoformat()
         data = {
-            "shipment_id": f"SH-{i:06d}", "order_id": f"SO-{i:06d}", "fc_code": "ICHIKAWA-1",
-            "carrier": ("yamato", "sagawa", "japanpost")[i % 3], "service": "宅急便",
-            "tracking_number": f"4912{i:08d}", "shipped_at": when, "weight_g": 900 + i % 700,
-            "cost": 930, "currency": "JPY", "time_slot": ("morning", "14-16", "19-21")[i % 3],
+            "shipment_id": f"SH-{i:06d}",
+            "order_id": f"SO-{i:06d}",
+            "fc_code": "ICHIKAWA-1",
+            "carrier": ("yamato", "sagawa", "japanpost")[i % 3],
+            "service": "宅急便",
+            "tracking_number": f"4912{i:08d}",
+            "shipped_at": when,
+            "weight_g": 900 + i % 700,
+            "cost": 930,
+            "currency": "JPY",
+            "time_slot": ("morning", "14-16", "19-21")[i % 3],
             "delivery_option": "leave_at_door",
             "lines": [{"sku": f"SKU-{(i + k) % 500:04d}", "quantity": 1 + k} for k in range(3)],
         }
-        body = json.dumps({"id": f"evt-sh-{i:06d}", "type": "shipment.created", "occurred_at": when,
-                           "data": data}, ensure_ascii=False).encode()
+        body = json.dumps(
+            {
+                "id": f"evt-sh-{i:06d}",
+                "type": "shipment.created",
+                "occurred_at": when,
+                "data": data,
+            },
+            ensure_ascii=False,
+        ).encode()
         shipments.append(Post(body, "shipment"))
         if i in late:
-            order = {"order_id": f"SO-{i:06d}", "number": f"#{i}", "placed_at": when,
-                     "shipping_address": {"postal_code": "150-0001", "region": "東京都"},
-                     "lines": [{"sku": f"SKU-{(i + k) % 500:04d}", "quantity": 1 + k,
-                                "unit_price": 1980} for k in range(3)]}
-            orders_late[i] = Post(json.dumps({"id": f"evt-so-{i:06d}", "type": "order.created",
-                                              "occurred_at": when, "data": order},
-                                             ensure_ascii=False).encode(), "order")
+            order = {
+                "order_id": f"SO-{i:06d}",
+                "number": f"#{i}",
+                "placed_at": when,
+                "shipping_address": {"postal_code": "150-0001", "region": "東京都"},
+                "lines": [
+                    {"sku": f"SKU-{(i + k) % 500:04d}", "quantity": 1 + k, "unit_price": 1980}
+                    for k in range(3)
+                ],
+            }
+            orders_late[i] = Post(
+                json.dumps(
+                    {
+                        "id": f"evt-so-{i:06d}",
+                        "type": "order.created",
+                        "occurred_at": when,
+                        "data": order,
+                    },
+                    ensure_ascii=False,
+                ).encode(),
+                "order",
+            )
     posts: list[Post] = []
     pending_orders: list[tuple[int, Post]] = []
     for i, shipment in enumerate(shipments):
@@ -116,9 +145,24 @@ def free_port() -> int:
 def start_gunicorn(target: str, chdir: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--chdir",
-         str(chdir), "--backlog", "2048", "--log-level", "warning", target],
-        env=env)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--chdir",
+            str(chdir),
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+            target,
+        ],
+        env=env,
+    )
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -172,8 +216,11 @@ def post_all(port: int, posts: list[Post], concurrency: int, api_key: str, secre
             if index is None:
                 break
             body = posts[index].body
-            headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json",
-                       "X-Postpurchase-Signature": sign(secret, body, int(time.time()))}
+            headers = {
+                "Authorization": f"Bearer {api_key}",
+                "Content-Type": "application/json",
+                "X-Postpurchase-Signature": sign(secret, body, int(time.time())),
+            }
             started = time.perf_counter()
             try:
                 connection.request("POST", PATH, body=body, headers=headers)
@@ -219,22 +266,39 @@ def seed_orders(env: dict[str, str], brand_slug: str, external_ids: list[str]) -
     with session_scope(app) as session:
         brand = get_brand(session=session, slug=brand_slug)
         assert brand is not None
-        session.execute(insert(Order), [
-            {"brand_id": brand.id, "external_id": external_id, "number": f"#{external_id}",
-             "placed_at": now, "shipping_postal_code": "150-0001", "shipping_region": "東京都",
-             "shipping_country": "JP", "attributes": {}, "created_at": now, "updated_at": now}
-            for external_id in external_ids])
+        session.execute(
+            insert(Order),
+            [
+                {
+                    "brand_id": brand.id,
+                    "external_id": external_id,
+                    "number": f"#{external_id}",
+                    "placed_at": now,
+                    "shipping_postal_code": "150-0001",
+                    "shipping_region": "東京都",
+                    "shipping_country": "JP",
+                    "attributes": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for external_id in external_ids
+            ],
+        )
 
 
-def wait_processed(db_path: Path, expected: int, timeout: float = 600) -> tuple[float, dict[str, int]]:
+def wait_processed(
+    db_path: Path, expected: int, timeout: float = 600
+) -> tuple[float, dict[str, int]]:
     """Seconds until ``expected`` events are processed (or the timeout), and the state counts."""
     started = time.perf_counter()
     connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
     counts: dict[str, int] = {}
     while time.perf_counter() - started < timeout:
         counts = dict(connection.execute("SELECT state, count(*) FROM inboxevent GROUP BY state"))
-        if (counts.get("pending", 0) == counts.get("deferred", 0) == 0
-                and sum(counts.values()) >= expected):
+        if (
+            counts.get("pending", 0) == counts.get("deferred", 0) == 0
+            and sum(counts.values()) >= expected
+        ):
             break
         time.sleep(0.25)
     connection.close()
@@ -247,34 +311,64 @@ def verify(db_path: Path, unique_shipments: int, late_orders: int) -> dict[str, 
     shipments = one("SELECT count(*) FROM shipment")
     distinct = one("SELECT count(DISTINCT external_id) FROM shipment")
     linked = one("SELECT count(*) FROM shipment WHERE order_id IS NOT NULL")
-    applied = one("SELECT count(*) FROM inboxevent WHERE state = 'processed' "
-                  "AND event_type = 'shipment.created'")
+    applied = one(
+        "SELECT count(*) FROM inboxevent WHERE state = 'processed' "
+        "AND event_type = 'shipment.created'"
+    )
     connection.close()
-    return {"shipments": shipments, "lost": unique_shipments - min(distinct, linked),
-            "doubled": (shipments - distinct) + max(0, applied - unique_shipments),
-            "late_orders": late_orders}
+    return {
+        "shipments": shipments,
+        "lost": unique_shipments - min(distinct, linked),
+        "doubled": (shipments - distinct) + max(0, applied - unique_shipments),
+        "late_orders": late_orders,
+    }
 
 
 def run_once(args: argparse.Namespace, posts: list[Post], seeded: list[str], unique: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix="pp-bench-"))
-    env = {**os.environ, "POSTPURCHASE_INSTANCE_PATH": str(work), "POSTPURCHASE_DATABASE_URL": "",
-           "POSTPURCHASE_LOG_LEVEL": "WARNING", "POSTPURCHASE_SCHEDULER": "false",
-           "POSTPURCHASE_INBOX_INLINE": os.environ.get("BENCH_INLINE", "true")}
-    created = json.loads(subprocess.run(
-        [sys.executable, "-m", "postpurchase.cli", "init", "--brand-slug", "bench", "--name",
-         "Bench 茶舗", "--json"], env=env, cwd=ROOT, check=True, capture_output=True).stdout)
+    env = {
+        **os.environ,
+        "POSTPURCHASE_INSTANCE_PATH": str(work),
+        "POSTPURCHASE_DATABASE_URL": "",
+        "POSTPURCHASE_LOG_LEVEL": "WARNING",
+        "POSTPURCHASE_SCHEDULER": "false",
+        "POSTPURCHASE_INBOX_INLINE": os.environ.get("BENCH_INLINE", "true"),
+    }
+    created = json.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "postpurchase.cli",
+                "init",
+                "--brand-slug",
+                "bench",
+                "--name",
+                "Bench 茶舗",
+                "--json",
+            ],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        ).stdout
+    )
     seed_orders(env, "bench", seeded)
 
     bare, port = start_gunicorn("ingest:bare_app()", ROOT / "bench", env)
     try:
-        baseline = post_all(port, posts, args.concurrency, created["api_key"], created["signing_secret"])
+        baseline = post_all(
+            port, posts, args.concurrency, created["api_key"], created["signing_secret"]
+        )
     finally:
         stop(bare)
 
     server, port = start_gunicorn("wsgi:app", ROOT, env)
     try:
         started = time.perf_counter()
-        load = post_all(port, posts, args.concurrency, created["api_key"], created["signing_secret"])
+        load = post_all(
+            port, posts, args.concurrency, created["api_key"], created["signing_secret"]
+        )
         late_orders = sum(post.kind == "order" for post in posts)
         waited, states = wait_processed(work / "postpurchase.db", unique + late_orders)
         processed_after = time.perf_counter() - started
@@ -282,12 +376,19 @@ def run_once(args: argparse.Namespace, posts: list[Post], seeded: list[str], uni
         stop(server)
     checks = verify(work / "postpurchase.db", unique, late_orders)
     return {
-        "posts": len(posts), "bare_rate": baseline.rate, "rate": load.rate,
-        "ratio": load.rate / baseline.rate, "p50": load.percentile(0.50),
-        "p99": load.percentile(0.99), "bare_p99": baseline.percentile(0.99),
-        "statuses": load.statuses, "all_processed_s": processed_after,
-        "drain_after_last_post_s": waited, "processing_rate": (unique + late_orders) / processed_after,
-        "states": states, **checks,
+        "posts": len(posts),
+        "bare_rate": baseline.rate,
+        "rate": load.rate,
+        "ratio": load.rate / baseline.rate,
+        "p50": load.percentile(0.50),
+        "p99": load.percentile(0.99),
+        "bare_p99": baseline.percentile(0.99),
+        "statuses": load.statuses,
+        "all_processed_s": processed_after,
+        "drain_after_last_post_s": waited,
+        "processing_rate": (unique + late_orders) / processed_after,
+        "states": states,
+        **checks,
     }
 
 
@@ -313,12 +414,16 @@ def main() -> None:
         ("rows lost (target 0)", "lost", "{:.0f}"),
         ("duplicates applied twice (target 0)", "doubled", "{:.0f}"),
     ]
-    print(f"\ningest benchmark: {args.events} shipment.created posts, concurrency "
-          f"{args.concurrency}, gunicorn -w 2 (sync), SQLite WAL, {args.runs} run(s), median")
+    print(
+        f"\ningest benchmark: {args.events} shipment.created posts, concurrency "
+        f"{args.concurrency}, gunicorn -w 2 (sync), SQLite WAL, {args.runs} run(s), median"
+    )
     for label, key, fmt in rows:
         values = [r[key] for r in results]
-        print(f"{label:<48} {fmt.format(statistics.median(values)):>10}   "
-              + " ".join(fmt.format(v) for v in values))
+        print(
+            f"{label:<48} {fmt.format(statistics.median(values)):>10}   "
+            + " ".join(fmt.format(v) for v in values)
+        )
     print("status codes:", results[-1]["statuses"], " inbox states:", results[-1]["states"])
 
 

@@ -31,14 +31,20 @@ def list_command(state: str | None, brand_slug: str | None, limit: int) -> None:
             if brand is None:
                 raise click.ClickException(f"no brand {brand_slug!r}")
             brand_id = brand.id
-        events = list_events(session=session, state=InboxState(state) if state else None,
-                             brand_id=brand_id, limit=limit)
+        events = list_events(
+            session=session,
+            state=InboxState(state) if state else None,
+            brand_id=brand_id,
+            limit=limit,
+        )
         for event in events:
             waiting = f" waiting_for={event.waiting_for}" if event.waiting_for else ""
             error = f" error={event.error}" if event.error else ""
-            click.echo(f"{event.id}\tbrand={event.brand_id}\t{event.source}\t"
-                       f"{event.event_type or '-'}\t{event.external_id}\t{event.state.value}\t"
-                       f"attempts={event.attempts}{waiting}{error}")
+            click.echo(
+                f"{event.id}\tbrand={event.brand_id}\t{event.source}\t"
+                f"{event.event_type or '-'}\t{event.external_id}\t{event.state.value}\t"
+                f"attempts={event.attempts}{waiting}{error}"
+            )
         if not events:
             click.echo("no events", err=True)
 
@@ -54,5 +60,7 @@ def retry_command(ids: tuple[int, ...], all_failed: bool) -> None:
     with session_scope() as session:
         retried = schedule_retry(session=session, ids=ids, all_failed=all_failed)
     stats = process_pending(current_app._get_current_object())  # type: ignore[attr-defined]
-    click.echo(f"retried {len(retried)} event(s): {stats.processed} processed, "
-               f"{stats.deferred} deferred, {stats.failed} failed")
+    click.echo(
+        f"retried {len(retried)} event(s): {stats.processed} processed, "
+        f"{stats.deferred} deferred, {stats.failed} failed"
+    )

@@ -37,7 +37,9 @@ OPERATIONS: dict[EventType, Callable[..., Applied]] = {
 class InvalidEvent(ValueError):
     """The body is not an event. ``status`` 400 (not JSON / no envelope) or 422 (schema)."""
 
-    def __init__(self, status: int, message: str, details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, details: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -54,31 +56,46 @@ def parse_event(raw_body: bytes) -> BaseModel:
         raise InvalidEvent(400, "The body must be a JSON object (an event envelope).")
     missing = [name for name in ("id", "type", "occurred_at", "data") if name not in payload]
     if missing:
-        raise InvalidEvent(400, "The envelope lacks " + ", ".join(missing) + ".",
-                           [{"loc": name, "msg": "Field required"} for name in missing])
+        raise InvalidEvent(
+            400,
+            "The envelope lacks " + ", ".join(missing) + ".",
+            [{"loc": name, "msg": "Field required"} for name in missing],
+        )
     if not isinstance(payload["id"], str) or not payload["id"]:
-        raise InvalidEvent(400, "The envelope id must be a non-empty string.",
-                           [{"loc": "id", "msg": "must be a non-empty string"}])
+        raise InvalidEvent(
+            400,
+            "The envelope id must be a non-empty string.",
+            [{"loc": "id", "msg": "must be a non-empty string"}],
+        )
     try:
         event_type = EventType(payload["type"])
     except ValueError:
         allowed = ", ".join(t.value for t in EventType)
-        raise InvalidEvent(400, f"Unknown event type {payload['type']!r}; one of: {allowed}.",
-                           [{"loc": "type", "msg": f"must be one of: {allowed}"}]) from None
+        raise InvalidEvent(
+            400,
+            f"Unknown event type {payload['type']!r}; one of: {allowed}.",
+            [{"loc": "type", "msg": f"must be one of: {allowed}"}],
+        ) from None
     if not isinstance(payload["data"], dict):
-        raise InvalidEvent(400, "The envelope's data must be an object.",
-                           [{"loc": "data", "msg": "must be an object"}])
+        raise InvalidEvent(
+            400,
+            "The envelope's data must be an object.",
+            [{"loc": "data", "msg": "must be an object"}],
+        )
     try:
         return envelope_model(event_type).model_validate(payload)
     except ValidationError as exc:
-        raise InvalidEvent(422, f"The {event_type.value} event does not match its schema.",
-                           validation_details(exc)) from None
+        raise InvalidEvent(
+            422, f"The {event_type.value} event does not match its schema.", validation_details(exc)
+        ) from None
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     """Pydantic errors as ``[{"loc": "data.lines[0].quantity", "msg": ...}]``."""
-    return [{"loc": _loc(error["loc"]), "msg": error["msg"], "type": error["type"]}
-            for error in exc.errors(include_url=False, include_input=False)]
+    return [
+        {"loc": _loc(error["loc"]), "msg": error["msg"], "type": error["type"]}
+        for error in exc.errors(include_url=False, include_input=False)
+    ]
 
 
 def _loc(parts: tuple[int | str, ...]) -> str:
@@ -102,21 +119,38 @@ def prefetch(*, session: Session, events: list[InboxEvent]) -> None:
         if isinstance(data.get("shipment_id"), str):
             shipments.add(data["shipment_id"])
     for brand_id, (orders, shipments) in wanted.items():
-        operations.prefetch(session=session, brand_id=brand_id, order_ids=orders,
-                            shipment_ids=shipments)
+        operations.prefetch(
+            session=session, brand_id=brand_id, order_ids=orders, shipment_ids=shipments
+        )
 
 
-def apply_event(*, session: Session, event: InboxEvent, payload: dict[str, Any],
-                now: datetime) -> Applied:
+def apply_event(
+    *, session: Session, event: InboxEvent, payload: dict[str, Any], now: datetime
+) -> Applied:
     """Inbox handler for source ``wms``: validate the stored envelope and apply its data."""
     assert event.brand_id is not None
     envelope: Any = envelope_model(EventType(payload["type"])).model_validate(payload)
-    return apply_data(session=session, brand_id=event.brand_id, event_type=envelope.type,
-                      data=envelope.data, occurred_at=envelope.occurred_at, now=now)
+    return apply_data(
+        session=session,
+        brand_id=event.brand_id,
+        event_type=envelope.type,
+        data=envelope.data,
+        occurred_at=envelope.occurred_at,
+        now=now,
+    )
 
 
-def apply_data(*, session: Session, brand_id: int, event_type: EventType | str, data: BaseModel,
-               occurred_at: datetime, now: datetime) -> Applied:
+def apply_data(
+    *,
+    session: Session,
+    brand_id: int,
+    event_type: EventType | str,
+    data: BaseModel,
+    occurred_at: datetime,
+    now: datetime,
+) -> Applied:
     """Apply one event's validated ``data`` (the demo generator may call this directly)."""
     operation = OPERATIONS[EventType(event_type)]
-    return operation(session=session, brand_id=brand_id, data=data, occurred_at=occurred_at, now=now)
+    return operation(
+        session=session, brand_id=brand_id, data=data, occurred_at=occurred_at, now=now
+    )

@@ -46,8 +46,9 @@ DEFERRED_RECHECK = timedelta(minutes=1)
 BATCH_SIZE = 50
 
 
-def register_handler(source: str, handler: Handler,
-                     prefetch: Callable[..., None] | None = None) -> None:
+def register_handler(
+    source: str, handler: Handler, prefetch: Callable[..., None] | None = None
+) -> None:
     HANDLERS[source] = handler
     if prefetch is not None:
         PREFETCHERS[source] = prefetch
@@ -94,17 +95,28 @@ def receive(
         external_id = f"rejected:{uuid.uuid4().hex}"
         state = InboxState.rejected
     now = now or utcnow()
-    new_id = session.execute(statements.insert, {
-        **key, "external_id": external_id[:200], "event_type": event_type[:64],
-        "occurred_at": occurred_at, "body_sha256": digest, "raw_body": raw_body,
-        "headers": dict(headers or {}), "signature_ok": signature_ok, "state": state,
-        "attempts": 0, "received_at": now,
-        "processed_at": now if state == InboxState.ignored else None,
-    }).scalar()
+    new_id = session.execute(
+        statements.insert,
+        {
+            **key,
+            "external_id": external_id[:200],
+            "event_type": event_type[:64],
+            "occurred_at": occurred_at,
+            "body_sha256": digest,
+            "raw_body": raw_body,
+            "headers": dict(headers or {}),
+            "signature_ok": signature_ok,
+            "state": state,
+            "attempts": 0,
+            "received_at": now,
+            "processed_at": now if state == InboxState.ignored else None,
+        },
+    ).scalar()
     if new_id is not None:
         return Received(new_id, duplicate=False)
-    existing = session.execute(statements.by_external_id,
-                               {**key, "external_id": external_id}).scalar_one()
+    existing = session.execute(
+        statements.by_external_id, {**key, "external_id": external_id}
+    ).scalar_one()
     return Received(existing, duplicate=True)
 
 
@@ -130,12 +142,29 @@ def _statements(dialect: str) -> _Statements:
     # hash index finds the one or two candidates directly.
     unindexed_key = (c.brand_id + 0 == bindparam("brand_id"), c.source + "" == bindparam("source"))
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    columns = ("brand_id", "source", "external_id", "event_type", "occurred_at", "body_sha256",
-               "raw_body", "headers", "signature_ok", "state", "attempts", "received_at",
-               "processed_at")
+    columns = (
+        "brand_id",
+        "source",
+        "external_id",
+        "event_type",
+        "occurred_at",
+        "body_sha256",
+        "raw_body",
+        "headers",
+        "signature_ok",
+        "state",
+        "attempts",
+        "received_at",
+        "processed_at",
+    )
     return _Statements(
-        same_body=select(c.id).where(*unindexed_key, c.body_sha256 == bindparam("digest"),
-                                     c.state != InboxState.rejected.value).limit(1),
+        same_body=select(c.id)
+        .where(
+            *unindexed_key,
+            c.body_sha256 == bindparam("digest"),
+            c.state != InboxState.rejected.value,
+        )
+        .limit(1),
         insert=insert(table)
         .values({name: bindparam(name, type_=c[name].type) for name in columns})
         .on_conflict_do_nothing(index_elements=["brand_id", "source", "external_id"])
@@ -167,8 +196,10 @@ def _backoff(attempts: int) -> timedelta:
 def _due(now: datetime) -> Any:
     return or_(
         col(InboxEvent.state) == InboxState.pending,
-        and_(col(InboxEvent.state).in_([InboxState.failed, InboxState.deferred]),
-             col(InboxEvent.next_attempt_at) <= now),
+        and_(
+            col(InboxEvent.state).in_([InboxState.failed, InboxState.deferred]),
+            col(InboxEvent.next_attempt_at) <= now,
+        ),
     )
 
 
@@ -179,21 +210,27 @@ def _claim(session: Session, query: Any) -> list[InboxEvent]:
 
 
 def process_events(
-    app: Flask, ids: Iterable[int] | None = None, *, limit: int = BATCH_SIZE,
+    app: Flask,
+    ids: Iterable[int] | None = None,
+    *,
+    limit: int = BATCH_SIZE,
     now: datetime | None = None,
 ) -> ProcessStats:
     """Claim and process one batch: the pending events among ``ids``, or any due events."""
     now = now or utcnow()
     with write_lock(app), claim_scope(app) as session:
         if ids is not None:
-            query = select(InboxEvent).where(col(InboxEvent.id).in_(list(ids)),
-                                             col(InboxEvent.state) == InboxState.pending)
+            query = select(InboxEvent).where(
+                col(InboxEvent.id).in_(list(ids)), col(InboxEvent.state) == InboxState.pending
+            )
         else:
             query = select(InboxEvent).where(_due(now)).limit(limit)
         return _process_claimed(session, _claim(session, query), now)
 
 
-def process_pending(app: Flask, *, limit: int = 10_000, now: datetime | None = None) -> ProcessStats:
+def process_pending(
+    app: Flask, *, limit: int = 10_000, now: datetime | None = None
+) -> ProcessStats:
     """Process due events (pending, failed and due for retry, deferred and due) in batches."""
     stats = ProcessStats()
     while stats.total < limit:
@@ -227,8 +264,12 @@ def _process_claimed(session: Session, events: list[InboxEvent], now: datetime) 
                 continue
             stats.processed += 1
             released.setdefault(event.brand_id, set()).update(applied.released)  # type: ignore[arg-type]
-        work = [waiting for brand_id, keys in released.items() if keys
-                for waiting in _waiting(session, brand_id, sorted(keys))]
+        work = [
+            waiting
+            for brand_id, keys in released.items()
+            if keys
+            for waiting in _waiting(session, brand_id, sorted(keys))
+        ]
     return stats
 
 
@@ -244,8 +285,10 @@ def _prefetch(session: Session, events: list[InboxEvent]) -> None:
 def _waiting(session: Session, brand_id: int, keys: list[str]) -> list[InboxEvent]:
     """Deferred events of this brand waiting for any of ``keys``, claimed for this unit of work."""
     query = select(InboxEvent).where(
-        col(InboxEvent.waiting_for).in_(keys), col(InboxEvent.state) == InboxState.deferred,
-        col(InboxEvent.brand_id) + 0 == brand_id)  # "+ 0": use the waiting_for index (see above)
+        col(InboxEvent.waiting_for).in_(keys),
+        col(InboxEvent.state) == InboxState.deferred,
+        col(InboxEvent.brand_id) + 0 == brand_id,
+    )  # "+ 0": use the waiting_for index (see above)
     return _claim(session, query)
 
 
@@ -257,8 +300,9 @@ def process_one(*, session: Session, event: InboxEvent, now: datetime) -> Applie
     try:
         with session.begin_nested():
             handler = HANDLERS[event.source]
-            applied = handler(session=session, event=event, payload=json.loads(event.raw_body),
-                              now=now)
+            applied = handler(
+                session=session, event=event, payload=json.loads(event.raw_body), now=now
+            )
     except Deferred as deferred:
         event.state = InboxState.deferred
         event.waiting_for = deferred.waiting_for[:200]
@@ -270,8 +314,9 @@ def process_one(*, session: Session, event: InboxEvent, now: datetime) -> Applie
         event.attempts += 1
         event.state = InboxState.failed
         event.error = f"{type(exc).__name__}: {exc}"[:2000]
-        event.next_attempt_at = (now + _backoff(event.attempts)
-                                 if event.attempts < MAX_AUTO_ATTEMPTS else None)
+        event.next_attempt_at = (
+            now + _backoff(event.attempts) if event.attempts < MAX_AUTO_ATTEMPTS else None
+        )
         session.add(event)
         return None
     event.attempts += 1
@@ -285,7 +330,10 @@ def process_one(*, session: Session, event: InboxEvent, now: datetime) -> Applie
 
 
 def list_events(
-    *, session: Session, state: InboxState | None = None, brand_id: int | None = None,
+    *,
+    session: Session,
+    state: InboxState | None = None,
+    brand_id: int | None = None,
     limit: int = 100,
 ) -> list[InboxEvent]:
     query = select(InboxEvent).order_by(col(InboxEvent.id).desc()).limit(limit)
@@ -297,7 +345,10 @@ def list_events(
 
 
 def schedule_retry(
-    *, session: Session, ids: Iterable[int] | None = None, all_failed: bool = False,
+    *,
+    session: Session,
+    ids: Iterable[int] | None = None,
+    all_failed: bool = False,
     now: datetime | None = None,
 ) -> list[int]:
     """Make failed (or deferred) events due now; returns the ids. Rejected events stay rejected."""
@@ -305,8 +356,10 @@ def schedule_retry(
     if all_failed:
         query = query.where(col(InboxEvent.state) == InboxState.failed)
     else:
-        query = query.where(col(InboxEvent.id).in_(list(ids or [])),
-                            col(InboxEvent.state).in_([InboxState.failed, InboxState.deferred]))
+        query = query.where(
+            col(InboxEvent.id).in_(list(ids or [])),
+            col(InboxEvent.state).in_([InboxState.failed, InboxState.deferred]),
+        )
     events = list(session.exec(query))
     for event in events:
         event.next_attempt_at = now or utcnow()

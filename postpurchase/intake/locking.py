@@ -54,5 +54,6 @@ def write_lock(app: Flask | None = None) -> Any:
     lock = app.extensions.get(EXTENSION_KEY)
     if lock is None:
         lock = app.extensions.setdefault(
-            EXTENSION_KEY, FileWriteLock(Path(app.instance_path) / "sqlite-write.lock"))
+            EXTENSION_KEY, FileWriteLock(Path(app.instance_path) / "sqlite-write.lock")
+        )
     return lock.hold()

@@ -90,18 +90,28 @@ def find_order(*, session: Session, brand_id: int, external_id: str) -> Order | 
     return order
 
 
-def prefetch(*, session: Session, brand_id: int, order_ids: set[str],
-             shipment_ids: set[str]) -> None:
+def prefetch(
+    *, session: Session, brand_id: int, order_ids: set[str], shipment_ids: set[str]
+) -> None:
     """Load the orders and parcels a batch of events refers to, two queries in all."""
     if order_ids:
         known = _known(session, "orders")
-        found = {o.external_id: o for o in session.exec(select(Order).where(
-            Order.brand_id == brand_id, col(Order.external_id).in_(order_ids)))}
+        found = {
+            o.external_id: o
+            for o in session.exec(
+                select(Order).where(
+                    Order.brand_id == brand_id, col(Order.external_id).in_(order_ids)
+                )
+            )
+        }
         known.update({(brand_id, external_id): found.get(external_id) for external_id in order_ids})
     if shipment_ids:
         parcels: dict[Any, dict[int, Shipment]] = {(brand_id, i): {} for i in shipment_ids}
-        for row in session.exec(select(Shipment).where(
-                Shipment.brand_id == brand_id, col(Shipment.external_id).in_(shipment_ids))):
+        for row in session.exec(
+            select(Shipment).where(
+                Shipment.brand_id == brand_id, col(Shipment.external_id).in_(shipment_ids)
+            )
+        ):
             parcels[(brand_id, row.external_id)][row.parcel_index] = row
         _known(session, "parcels").update(parcels)
 
@@ -122,13 +132,23 @@ def _is_stale(stored: datetime | None, occurred_at: datetime) -> bool:
     return stored is not None and occurred_at < stored
 
 
-def upsert_customer(*, session: Session, brand_id: int, data: CustomerIn, now: datetime) -> Customer:
+def upsert_customer(
+    *, session: Session, brand_id: int, data: CustomerIn, now: datetime
+) -> Customer:
     customer = session.exec(
-        select(Customer).where(Customer.brand_id == brand_id, Customer.external_id == data.customer_id)
+        select(Customer).where(
+            Customer.brand_id == brand_id, Customer.external_id == data.customer_id
+        )
     ).first()
     if customer is None:
-        customer = Customer(brand_id=brand_id, external_id=data.customer_id, consent={},
-                            attributes={}, created_at=now, updated_at=now)
+        customer = Customer(
+            brand_id=brand_id,
+            external_id=data.customer_id,
+            consent={},
+            attributes={},
+            created_at=now,
+            updated_at=now,
+        )
         session.add(customer)
     for name in ("email", "phone", "name", "line_user_id", "locale"):
         value = getattr(data, name)
@@ -150,22 +170,49 @@ def upsert_order(
     order = find_order(session=session, brand_id=brand_id, external_id=data.order_id)
     created = order is None
     if order is None:
-        order = Order(brand_id=brand_id, external_id=data.order_id, number=data.number,
-                      placed_at=data.placed_at, attributes={}, created_at=now, updated_at=now)
+        order = Order(
+            brand_id=brand_id,
+            external_id=data.order_id,
+            number=data.number,
+            placed_at=data.placed_at,
+            attributes={},
+            created_at=now,
+            updated_at=now,
+        )
         session.add(order)
         _known(session, "orders")[(brand_id, data.order_id)] = order
     elif _is_stale(order.source_updated_at, occurred_at):
         return Applied(released=[order_key(data.order_id)], stale=True)
-    customer = (upsert_customer(session=session, brand_id=brand_id, data=data.customer, now=now)
-                if data.customer else None)
-    _assign(order, data.model_dump(include={"number", "placed_at", "channel", "currency",
-                                            "total_amount", "shipping_amount"}))
+    customer = (
+        upsert_customer(session=session, brand_id=brand_id, data=data.customer, now=now)
+        if data.customer
+        else None
+    )
+    _assign(
+        order,
+        data.model_dump(
+            include={
+                "number",
+                "placed_at",
+                "channel",
+                "currency",
+                "total_amount",
+                "shipping_amount",
+            }
+        ),
+    )
     if customer is not None:
-        _assign(order, {"customer_id": customer.id, "email": customer.email,
-                        "phone": customer.phone})
+        _assign(
+            order, {"customer_id": customer.id, "email": customer.email, "phone": customer.phone}
+        )
     if data.shipping_address is not None:
-        _assign(order, {f"shipping_{name}": value
-                        for name, value in data.shipping_address.model_dump().items()})
+        _assign(
+            order,
+            {
+                f"shipping_{name}": value
+                for name, value in data.shipping_address.model_dump().items()
+            },
+        )
     if data.attributes:
         order.attributes = {**order.attributes, **data.attributes}
     order.source_updated_at = occurred_at
@@ -173,21 +220,26 @@ def upsert_order(
     session.flush()
     assert order.id is not None
     _replace_lines(session, brand_id, order.id, data)
-    signals.order_upserted.send(brand_id, session=session, order_id=order.id, created=created, now=now)
+    signals.order_upserted.send(
+        brand_id, session=session, order_id=order.id, created=created, now=now
+    )
     return Applied(released=[order_key(data.order_id)])
 
 
 def _replace_lines(session: Session, brand_id: int, order_id: int, data: OrderData) -> None:
-    existing = {line.line_key: line for line in session.exec(
-        select(OrderLine).where(OrderLine.order_id == order_id))}
+    existing = {
+        line.line_key: line
+        for line in session.exec(select(OrderLine).where(OrderLine.order_id == order_id))
+    }
     seen: set[str] = set()
     for line in data.lines:
         key = line.line_id or (f"{line.sku}:{line.variant}" if line.variant else line.sku)
         if key in seen:
             key = f"{key}#{len(seen)}"
         seen.add(key)
-        row = existing.get(key) or OrderLine(brand_id=brand_id, order_id=order_id, line_key=key,
-                                             sku=line.sku)
+        row = existing.get(key) or OrderLine(
+            brand_id=brand_id, order_id=order_id, line_key=key, sku=line.sku
+        )
         _assign(row, line.model_dump(exclude={"line_id"}))
         session.add(row)
     for key, row in existing.items():
@@ -197,7 +249,11 @@ def _replace_lines(session: Session, brand_id: int, order_id: int, data: OrderDa
 
 
 def cancel_order(
-    *, session: Session, brand_id: int, data: OrderCancelledData, occurred_at: datetime,
+    *,
+    session: Session,
+    brand_id: int,
+    data: OrderCancelledData,
+    occurred_at: datetime,
     now: datetime,
 ) -> Applied:
     """``order.cancelled``; cancelling twice changes nothing and signals once."""
@@ -224,8 +280,11 @@ def ensure_fulfillment_centre(
     if details is None and cached is not None and cached in session:
         assert cached.id is not None
         return cached.id
-    centre = session.exec(select(FulfillmentCentre).where(
-        FulfillmentCentre.brand_id == brand_id, FulfillmentCentre.code == code)).first()
+    centre = session.exec(
+        select(FulfillmentCentre).where(
+            FulfillmentCentre.brand_id == brand_id, FulfillmentCentre.code == code
+        )
+    ).first()
     if centre is None:
         centre = FulfillmentCentre(brand_id=brand_id, code=code, name=code)
         session.add(centre)
@@ -245,16 +304,23 @@ def _shipment_values(
 ) -> dict[str, Any]:
     """Column values of every parcel row, from the shipment-level fields that were sent."""
     values: dict[str, Any] = {}
-    simple = {"carrier": "carrier_code", "service": "service", "shipped_at": "shipped_at",
-              "currency": "cost_currency", "requested_date": "requested_date",
-              "time_slot": "time_slot", "delivery_option": "delivery_option"}
+    simple = {
+        "carrier": "carrier_code",
+        "service": "service",
+        "shipped_at": "shipped_at",
+        "currency": "cost_currency",
+        "requested_date": "requested_date",
+        "time_slot": "time_slot",
+        "delivery_option": "delivery_option",
+    }
     for name, column in simple.items():
         if name in fields:
             values[column] = getattr(data, name)
     code = data.fc_code or (data.fulfillment_centre.code if data.fulfillment_centre else None)
     if code:
         values["fc_id"] = ensure_fulfillment_centre(
-            session=session, brand_id=brand_id, code=code, details=data.fulfillment_centre)
+            session=session, brand_id=brand_id, code=code, details=data.fulfillment_centre
+        )
     if data.destination is not None:
         values["destination_postal_code"] = data.destination.postal_code
         values["destination_region"] = data.destination.region
@@ -269,11 +335,16 @@ def _parcel_values(data: ShipmentFields, fields: set[str]) -> list[dict[str, Any
     state themselves, so sums over a shipment's parcels stay right.
     """
     if data.parcels is not None:
-        return [_one_parcel(parcel, data if index == 0 else None)
-                for index, parcel in enumerate(data.parcels)]
+        return [
+            _one_parcel(parcel, data if index == 0 else None)
+            for index, parcel in enumerate(data.parcels)
+        ]
     values: dict[str, Any] = {}
-    for name, column in (("tracking_number", "tracking_number"), ("weight_g", "weight_g"),
-                         ("cost", "cost_amount")):
+    for name, column in (
+        ("tracking_number", "tracking_number"),
+        ("weight_g", "weight_g"),
+        ("cost", "cost_amount"),
+    ):
         if name in fields:
             values[column] = getattr(data, name)
     if "lines" in fields:
@@ -289,7 +360,9 @@ def _one_parcel(parcel: ParcelIn, shipment: ShipmentFields | None) -> dict[str, 
     lines = parcel.lines if parcel.lines is not None else (shipment.lines if shipment else None)
     values: dict[str, Any] = {
         "tracking_number": parcel.tracking_number,
-        "weight_g": parcel.weight_g if parcel.weight_g is not None else (shipment and shipment.weight_g),
+        "weight_g": parcel.weight_g
+        if parcel.weight_g is not None
+        else (shipment and shipment.weight_g),
         "cost_amount": parcel.cost if parcel.cost is not None else (shipment and shipment.cost),
         "lines": _dump_lines(lines) if lines is not None else None,
     }
@@ -302,8 +375,9 @@ def _parcels_of(session: Session, brand_id: int, external_id: str) -> dict[int, 
     cached = known.get(key)
     if cached is not None and all(row in session for row in cached.values()):
         return dict(cached)
-    rows = session.exec(select(Shipment).where(
-        Shipment.brand_id == brand_id, Shipment.external_id == external_id))
+    rows = session.exec(
+        select(Shipment).where(Shipment.brand_id == brand_id, Shipment.external_id == external_id)
+    )
     known[key] = {row.parcel_index: row for row in rows}
     return dict(known[key])
 
@@ -329,9 +403,15 @@ def _write_parcels(
         own = wanted[index] if index < len(wanted) else {}
         if row is None:
             # Every default_factory field is given: pydantic inspects factories slowly per call.
-            row = Shipment(brand_id=brand_id, external_id=external_id, parcel_index=index,
-                           carrier_code=shared.get("carrier_code") or "", lines=[],
-                           created_at=now, updated_at=now)
+            row = Shipment(
+                brand_id=brand_id,
+                external_id=external_id,
+                parcel_index=index,
+                carrier_code=shared.get("carrier_code") or "",
+                lines=[],
+                created_at=now,
+                updated_at=now,
+            )
             if order is not None:
                 _default_destination(row, order)
             new_rows.append(row)
@@ -346,7 +426,9 @@ def _write_parcels(
         session.add(row)
     session.flush()
     _known(session, "parcels")[(brand_id, external_id)] = {
-        **existing, **{row.parcel_index: row for row in new_rows}}
+        **existing,
+        **{row.parcel_index: row for row in new_rows},
+    }
     for row in new_rows:
         signals.shipment_created.send(brand_id, session=session, shipment_id=row.id, now=now)
     return Applied(released=[shipment_key(external_id)])
@@ -359,7 +441,11 @@ def _default_destination(row: Shipment, order: Order) -> None:
 
 
 def create_shipment(
-    *, session: Session, brand_id: int, data: ShipmentCreatedData, occurred_at: datetime,
+    *,
+    session: Session,
+    brand_id: int,
+    data: ShipmentCreatedData,
+    occurred_at: datetime,
     now: datetime,
 ) -> Applied:
     """``shipment.created``: one Shipment row per parcel; waits for the order if unknown."""
@@ -370,27 +456,51 @@ def create_shipment(
     shared["service"] = shared["service"] or "standard"
     shared["delivery_option"] = shared.get("delivery_option") or DeliveryOption.door
     parcels = _parcel_values(data, fields) or [{}]
-    return _write_parcels(session, brand_id=brand_id, external_id=data.shipment_id, order=order,
-                          shared=shared, parcels=parcels, occurred_at=occurred_at, now=now)
+    return _write_parcels(
+        session,
+        brand_id=brand_id,
+        external_id=data.shipment_id,
+        order=order,
+        shared=shared,
+        parcels=parcels,
+        occurred_at=occurred_at,
+        now=now,
+    )
 
 
 def update_shipment(
-    *, session: Session, brand_id: int, data: ShipmentUpdatedData, occurred_at: datetime,
+    *,
+    session: Session,
+    brand_id: int,
+    data: ShipmentUpdatedData,
+    occurred_at: datetime,
     now: datetime,
 ) -> Applied:
     """``shipment.updated``: change only the fields sent; waits for the shipment if unknown."""
     if not _parcels_of(session, brand_id, data.shipment_id):
         raise Deferred(shipment_key(data.shipment_id))
-    order = (_require_order(session, brand_id, data.order_id) if data.order_id else None)
+    order = _require_order(session, brand_id, data.order_id) if data.order_id else None
     fields = set(data.model_fields_set) - {"shipment_id", "order_id"}
     shared = _shipment_values(session, brand_id, data, fields)
     parcels = _parcel_values(data, fields)
-    return _write_parcels(session, brand_id=brand_id, external_id=data.shipment_id, order=order,
-                          shared=shared, parcels=parcels, occurred_at=occurred_at, now=now)
+    return _write_parcels(
+        session,
+        brand_id=brand_id,
+        external_id=data.shipment_id,
+        order=order,
+        shared=shared,
+        parcels=parcels,
+        occurred_at=occurred_at,
+        now=now,
+    )
 
 
 def cancel_shipment(
-    *, session: Session, brand_id: int, data: ShipmentCancelledData, occurred_at: datetime,
+    *,
+    session: Session,
+    brand_id: int,
+    data: ShipmentCancelledData,
+    occurred_at: datetime,
     now: datetime,
 ) -> Applied:
     rows = _parcels_of(session, brand_id, data.shipment_id)
@@ -406,15 +516,23 @@ def cancel_shipment(
 
 
 def update_inventory(
-    *, session: Session, brand_id: int, data: InventoryUpdatedData, occurred_at: datetime,
+    *,
+    session: Session,
+    brand_id: int,
+    data: InventoryUpdatedData,
+    occurred_at: datetime,
     now: datetime,
 ) -> Applied:
     """``inventory.updated``: the newest snapshot per SKU and centre wins."""
     changed: list[str] = []
     for item in data.items:
-        level = session.exec(select(InventoryLevel).where(
-            InventoryLevel.brand_id == brand_id, InventoryLevel.sku == item.sku,
-            InventoryLevel.fc_code == data.fc_code)).first()
+        level = session.exec(
+            select(InventoryLevel).where(
+                InventoryLevel.brand_id == brand_id,
+                InventoryLevel.sku == item.sku,
+                InventoryLevel.fc_code == data.fc_code,
+            )
+        ).first()
         if level is None:
             level = InventoryLevel(brand_id=brand_id, sku=item.sku, fc_code=data.fc_code)
         elif occurred_at < level.updated_at:
@@ -443,12 +561,20 @@ def record_return(
 ) -> Applied:
     """``return.received`` (and Shopify refunds): move the RMA to ``state``, creating it if unknown."""
     order = _require_order(session, brand_id, data.order_id)
-    rma = session.exec(select(ReturnRequest).where(
-        ReturnRequest.brand_id == brand_id, ReturnRequest.rma_number == data.rma_number)).first()
+    rma = session.exec(
+        select(ReturnRequest).where(
+            ReturnRequest.brand_id == brand_id, ReturnRequest.rma_number == data.rma_number
+        )
+    ).first()
     previous = rma.state if rma is not None else None
     if rma is None:
-        rma = ReturnRequest(brand_id=brand_id, order_id=order.id, rma_number=data.rma_number,
-                            currency=currency or order.currency, created_at=now)
+        rma = ReturnRequest(
+            brand_id=brand_id,
+            order_id=order.id,
+            rma_number=data.rma_number,
+            currency=currency or order.currency,
+            created_at=now,
+        )
         session.add(rma)
         session.flush()
         for line in data.lines:
@@ -466,6 +592,7 @@ def record_return(
         rma.return_tracking_number = data.tracking_number
     rma.updated_at = now
     session.flush()
-    signals.return_updated.send(rma.id, session=session, brand_id=brand_id, previous=previous,
-                                current=state, now=now)
+    signals.return_updated.send(
+        rma.id, session=session, brand_id=brand_id, previous=previous, current=state, now=now
+    )
     return Applied()

@@ -62,8 +62,9 @@ class AddressIn(Strict):
 
 
 class OrderLineIn(Strict):
-    line_id: str | None = Field(default=None, max_length=128,
-                                description="The sender's line id; SKU+variant when absent.")
+    line_id: str | None = Field(
+        default=None, max_length=128, description="The sender's line id; SKU+variant when absent."
+    )
     sku: str = Field(min_length=1, max_length=128)
     variant: str | None = Field(default=None, max_length=128)
     name: str = Field(default="", max_length=300)
@@ -121,34 +122,48 @@ class FulfillmentCentreIn(Strict):
     region: str | None = Field(default=None, max_length=64)
 
 
-_TIME_SLOT_HELP = ("Japanese 時間帯指定: `morning` (午前中), `14-16`, `16-18`, `18-20`, `19-21`.")
-_DELIVERY_OPTION_HELP = ("`door`, `leave_at_door` (置き配), `convenience_store` (コンビニ受取), "
-                         "`depot_pickup` (営業所受取), `locker`.")
+_TIME_SLOT_HELP = "Japanese 時間帯指定: `morning` (午前中), `14-16`, `16-18`, `18-20`, `19-21`."
+_DELIVERY_OPTION_HELP = (
+    "`door`, `leave_at_door` (置き配), `convenience_store` (コンビニ受取), "
+    "`depot_pickup` (営業所受取), `locker`."
+)
 
 
 class ShipmentFields(Strict):
     """Fields that ``shipment.created`` and ``shipment.updated`` share."""
 
-    carrier: str | None = Field(default=None, pattern=r"^[a-z0-9_]{2,32}$",
-                                description="Carrier code, e.g. `yamato`, `sagawa`, `japanpost`.")
+    carrier: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9_]{2,32}$",
+        description="Carrier code, e.g. `yamato`, `sagawa`, `japanpost`.",
+    )
     service: str | None = Field(default=None, max_length=64)
     fc_code: str | None = Field(default=None, max_length=64, description="Fulfilment centre code.")
     fulfillment_centre: FulfillmentCentreIn | None = Field(
-        default=None, description="Details of the fulfilment centre; `fc_code` is enough.")
-    tracking_number: str | None = Field(default=None, min_length=1, max_length=64,
-                                        description="One parcel. Use `parcels` for several.")
-    parcels: list[ParcelIn] | None = Field(default=None, min_length=1,
-                                           description="One entry per parcel (個口).")
+        default=None, description="Details of the fulfilment centre; `fc_code` is enough."
+    )
+    tracking_number: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="One parcel. Use `parcels` for several.",
+    )
+    parcels: list[ParcelIn] | None = Field(
+        default=None, min_length=1, description="One entry per parcel (個口)."
+    )
     shipped_at: AwareDatetime | None = None
     lines: list[ShipmentLineIn] | None = None
     weight_g: int | None = Field(default=None, ge=0)
     cost: int | None = Field(default=None, ge=0, description="Shipping cost in minor units.")
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    requested_date: date | None = Field(default=None, description="Delivery date the customer asked for.")
+    requested_date: date | None = Field(
+        default=None, description="Delivery date the customer asked for."
+    )
     time_slot: TimeSlot | None = Field(default=None, description=_TIME_SLOT_HELP)
     delivery_option: DeliveryOption | None = Field(default=None, description=_DELIVERY_OPTION_HELP)
     destination: DestinationIn | None = Field(
-        default=None, description="Default: the order's shipping address.")
+        default=None, description="Default: the order's shipping address."
+    )
 
     @model_validator(mode="after")
     def _one_way_to_name_parcels(self) -> ShipmentFields:
@@ -160,8 +175,10 @@ class ShipmentFields(Strict):
 class ShipmentCreatedData(ShipmentFields):
     shipment_id: str = Field(min_length=1, max_length=128, description="The sender's shipment id.")
     order_id: str = Field(min_length=1, max_length=128, description="The order's `order_id`.")
-    carrier: str = Field(pattern=r"^[a-z0-9_]{2,32}$",  # type: ignore[assignment]
-                         description="Carrier code, e.g. `yamato`, `sagawa`, `japanpost`.")
+    carrier: str = Field(
+        pattern=r"^[a-z0-9_]{2,32}$",  # type: ignore[assignment]
+        description="Carrier code, e.g. `yamato`, `sagawa`, `japanpost`.",
+    )
     shipped_at: AwareDatetime  # type: ignore[assignment]
 
 

@@ -43,17 +43,32 @@ HMAC_HEADER = "X-Shopify-Hmac-Sha256"
 TOPIC_HEADER = "X-Shopify-Topic"
 WEBHOOK_ID_HEADER = "X-Shopify-Webhook-Id"
 #: Headers kept with the stored event (never the HMAC secret, which is not sent).
-HEADERS_OF_INTEREST = (TOPIC_HEADER, "X-Shopify-Shop-Domain", WEBHOOK_ID_HEADER,
-                       "X-Shopify-API-Version", "X-Shopify-Triggered-At", "X-Shopify-Event-Id",
-                       HMAC_HEADER)
+HEADERS_OF_INTEREST = (
+    TOPIC_HEADER,
+    "X-Shopify-Shop-Domain",
+    WEBHOOK_ID_HEADER,
+    "X-Shopify-API-Version",
+    "X-Shopify-Triggered-At",
+    "X-Shopify-Event-Id",
+    HMAC_HEADER,
+)
 
 #: Shopify's ``tracking_company`` names (lower case, without "(EN)"/"(JA)") → our carrier codes.
 #: Names not listed become a slug of the name.
 CARRIER_CODES = {
-    "yamato": "yamato", "yamato transport": "yamato", "ヤマト運輸": "yamato",
-    "sagawa": "sagawa", "sagawa express": "sagawa", "佐川急便": "sagawa",
-    "japan post": "japanpost", "日本郵便": "japanpost",
-    "dhl express": "dhl", "dhl ecommerce": "dhl", "fedex": "fedex", "ups": "ups", "usps": "usps",
+    "yamato": "yamato",
+    "yamato transport": "yamato",
+    "ヤマト運輸": "yamato",
+    "sagawa": "sagawa",
+    "sagawa express": "sagawa",
+    "佐川急便": "sagawa",
+    "japan post": "japanpost",
+    "日本郵便": "japanpost",
+    "dhl express": "dhl",
+    "dhl ecommerce": "dhl",
+    "fedex": "fedex",
+    "ups": "ups",
+    "usps": "usps",
 }
 
 _datetime = TypeAdapter(_AwareDatetime)
@@ -105,7 +120,8 @@ def order_data(order: dict[str, Any], occurred_at: datetime) -> OrderData:
             quantity=item["quantity"],
             unit_price=_money(item.get("price_set"), item.get("price"), currency),
         )
-        for item in order.get("line_items", []) if item.get("quantity", 0) >= 1
+        for item in order.get("line_items", [])
+        if item.get("quantity", 0) >= 1
     ]
     return OrderData(
         order_id=exact_id(order),
@@ -117,17 +133,23 @@ def order_data(order: dict[str, Any], occurred_at: datetime) -> OrderData:
         shipping_amount=_money(order.get("total_shipping_price_set"), 0, currency),
         customer=_customer(customer, order) if customer else None,
         shipping_address=AddressIn(
-            name=address.get("name"), postal_code=address.get("zip"),
-            region=address.get("province"), city=address.get("city"),
+            name=address.get("name"),
+            postal_code=address.get("zip"),
+            region=address.get("province"),
+            city=address.get("city"),
             country=address.get("country_code") or "JP",
-        ) if address else None,
+        )
+        if address
+        else None,
         lines=lines,
         attributes={"shopify_id": str(order["id"]), "source": "shopify"},
     )
 
 
 def _customer(customer: dict[str, Any], order: dict[str, Any]) -> CustomerIn:
-    name = " ".join(part for part in (customer.get("last_name"), customer.get("first_name")) if part)
+    name = " ".join(
+        part for part in (customer.get("last_name"), customer.get("first_name")) if part
+    )
     consent = (customer.get("email_marketing_consent") or {}).get("state")
     return CustomerIn(
         customer_id=exact_id(customer),
@@ -139,17 +161,28 @@ def _customer(customer: dict[str, Any], order: dict[str, Any]) -> CustomerIn:
     )
 
 
-def _apply_order(session: Session, brand_id: int, order: dict[str, Any], occurred_at: datetime,
-                 now: datetime) -> Applied:
-    applied = operations.upsert_order(session=session, brand_id=brand_id,
-                                      data=order_data(order, occurred_at),
-                                      occurred_at=occurred_at, now=now)
+def _apply_order(
+    session: Session, brand_id: int, order: dict[str, Any], occurred_at: datetime, now: datetime
+) -> Applied:
+    applied = operations.upsert_order(
+        session=session,
+        brand_id=brand_id,
+        data=order_data(order, occurred_at),
+        occurred_at=occurred_at,
+        now=now,
+    )
     if order.get("cancelled_at"):
         operations.cancel_order(
-            session=session, brand_id=brand_id, now=now, occurred_at=occurred_at,
-            data=OrderCancelledData(order_id=exact_id(order),
-                                    cancelled_at=_when(order["cancelled_at"], occurred_at),
-                                    reason=order.get("cancel_reason")))
+            session=session,
+            brand_id=brand_id,
+            now=now,
+            occurred_at=occurred_at,
+            data=OrderCancelledData(
+                order_id=exact_id(order),
+                cancelled_at=_when(order["cancelled_at"], occurred_at),
+                reason=order.get("cancel_reason"),
+            ),
+        )
     return applied
 
 
@@ -159,7 +192,8 @@ def shipment_id(fulfillment: dict[str, Any]) -> str:
 
 def shipment_data(fulfillment: dict[str, Any], occurred_at: datetime) -> ShipmentCreatedData:
     numbers = [n for n in fulfillment.get("tracking_numbers") or [] if n] or (
-        [fulfillment["tracking_number"]] if fulfillment.get("tracking_number") else [])
+        [fulfillment["tracking_number"]] if fulfillment.get("tracking_number") else []
+    )
     destination = fulfillment.get("destination") or None
     return ShipmentCreatedData(
         shipment_id=shipment_id(fulfillment),
@@ -168,28 +202,50 @@ def shipment_data(fulfillment: dict[str, Any], occurred_at: datetime) -> Shipmen
         service=fulfillment.get("service") or None,
         parcels=[ParcelIn(tracking_number=n) for n in numbers] or None,
         shipped_at=_when(fulfillment.get("created_at"), occurred_at),
-        lines=[ShipmentLineIn(sku=item.get("sku") or str(item.get("variant_id") or exact_id(item)),
-                              quantity=item["quantity"], line_id=exact_id(item))
-               for item in fulfillment.get("line_items", []) if item.get("quantity", 0) >= 1],
-        destination=DestinationIn(postal_code=destination.get("zip"),
-                                  region=destination.get("province"),
-                                  country=destination.get("country_code") or "JP")
-        if destination else None,
+        lines=[
+            ShipmentLineIn(
+                sku=item.get("sku") or str(item.get("variant_id") or exact_id(item)),
+                quantity=item["quantity"],
+                line_id=exact_id(item),
+            )
+            for item in fulfillment.get("line_items", [])
+            if item.get("quantity", 0) >= 1
+        ],
+        destination=DestinationIn(
+            postal_code=destination.get("zip"),
+            region=destination.get("province"),
+            country=destination.get("country_code") or "JP",
+        )
+        if destination
+        else None,
     )
 
 
-def _apply_fulfillment(session: Session, brand_id: int, fulfillment: dict[str, Any],
-                       occurred_at: datetime, now: datetime) -> Applied:
+def _apply_fulfillment(
+    session: Session,
+    brand_id: int,
+    fulfillment: dict[str, Any],
+    occurred_at: datetime,
+    now: datetime,
+) -> Applied:
     data = shipment_data(fulfillment, occurred_at)
-    applied = operations.create_shipment(session=session, brand_id=brand_id, data=data,
-                                         occurred_at=occurred_at, now=now)
+    applied = operations.create_shipment(
+        session=session, brand_id=brand_id, data=data, occurred_at=occurred_at, now=now
+    )
     if fulfillment.get("status") in ("cancelled", "error", "failure"):
-        operations.cancel_shipment(session=session, brand_id=brand_id, occurred_at=occurred_at,
-                                   now=now, data=ShipmentCancelledData(shipment_id=data.shipment_id))
+        operations.cancel_shipment(
+            session=session,
+            brand_id=brand_id,
+            occurred_at=occurred_at,
+            now=now,
+            data=ShipmentCancelledData(shipment_id=data.shipment_id),
+        )
     return applied
 
 
-def refund_data(refund: dict[str, Any], occurred_at: datetime) -> tuple[ReturnReceivedData, int, str]:
+def refund_data(
+    refund: dict[str, Any], occurred_at: datetime
+) -> tuple[ReturnReceivedData, int, str]:
     """A refund as a return in state ``refunded``: (data, refunded amount, currency)."""
     items = refund.get("refund_line_items", [])
     currency = "JPY"
@@ -198,8 +254,11 @@ def refund_data(refund: dict[str, Any], occurred_at: datetime) -> tuple[ReturnRe
         shop = ((item.get("subtotal_set") or {}).get("shop_money")) or {}
         currency = shop.get("currency_code", currency)
         amount += minor_units(shop.get("amount", item.get("subtotal")), currency)
-    refunds = [t for t in refund.get("transactions", []) if t.get("kind") == "refund"
-               and t.get("status") == "success"]
+    refunds = [
+        t
+        for t in refund.get("transactions", [])
+        if t.get("kind") == "refund" and t.get("status") == "success"
+    ]
     if refunds:
         currency = refunds[0].get("currency") or currency
         amount = sum(minor_units(t.get("amount"), currency) for t in refunds)
@@ -207,19 +266,32 @@ def refund_data(refund: dict[str, Any], occurred_at: datetime) -> tuple[ReturnRe
         rma_number=f"shopify-refund-{exact_id(refund)}",
         order_id=str(refund["order_id"]),
         received_at=_when(refund.get("processed_at") or refund.get("created_at"), occurred_at),
-        lines=[ReturnLineIn(sku=(item.get("line_item") or {}).get("sku") or str(item["line_item_id"]),
-                            quantity=max(1, item.get("quantity", 1)), comment=refund.get("note"))
-               for item in items],
+        lines=[
+            ReturnLineIn(
+                sku=(item.get("line_item") or {}).get("sku") or str(item["line_item_id"]),
+                quantity=max(1, item.get("quantity", 1)),
+                comment=refund.get("note"),
+            )
+            for item in items
+        ],
     )
     return data, amount, currency
 
 
-def _apply_refund(session: Session, brand_id: int, refund: dict[str, Any], occurred_at: datetime,
-                  now: datetime) -> Applied:
+def _apply_refund(
+    session: Session, brand_id: int, refund: dict[str, Any], occurred_at: datetime, now: datetime
+) -> Applied:
     data, amount, currency = refund_data(refund, occurred_at)
-    return operations.record_return(session=session, brand_id=brand_id, data=data,
-                                    occurred_at=occurred_at, now=now, state=ReturnState.refunded,
-                                    refund_amount=amount, currency=currency)
+    return operations.record_return(
+        session=session,
+        brand_id=brand_id,
+        data=data,
+        occurred_at=occurred_at,
+        now=now,
+        state=ReturnState.refunded,
+        refund_amount=amount,
+        currency=currency,
+    )
 
 
 #: Topic → mapper; other topics are stored and marked ignored.
@@ -233,7 +305,9 @@ TOPICS: dict[str, Callable[[Session, int, dict[str, Any], datetime, datetime], A
 }
 
 
-def occurred_at_of(payload: dict[str, Any], headers: dict[str, Any], received_at: datetime) -> datetime:
+def occurred_at_of(
+    payload: dict[str, Any], headers: dict[str, Any], received_at: datetime
+) -> datetime:
     """When the change happened: the resource's ``updated_at``, else Shopify's trigger time."""
     value = payload.get("updated_at") or headers.get("X-Shopify-Triggered-At")
     try:
@@ -242,8 +316,9 @@ def occurred_at_of(payload: dict[str, Any], headers: dict[str, Any], received_at
         return received_at
 
 
-def apply_event(*, session: Session, event: InboxEvent, payload: dict[str, Any],
-                now: datetime) -> Applied:
+def apply_event(
+    *, session: Session, event: InboxEvent, payload: dict[str, Any], now: datetime
+) -> Applied:
     """Inbox handler for source ``shopify``."""
     assert event.brand_id is not None
     occurred_at = event.occurred_at or occurred_at_of(payload, event.headers, event.received_at)

@@ -28,8 +28,9 @@ def sign(secret: str, raw_body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={digest.hexdigest()}"
 
 
-def verify(header: str | None, secret: str, raw_body: bytes, *, now: float,
-           tolerance_seconds: int) -> Verdict:
+def verify(
+    header: str | None, secret: str, raw_body: bytes, *, now: float, tolerance_seconds: int
+) -> Verdict:
     """Check a signature header; several ``v1=`` values are allowed (secret rotation)."""
     if not header:
         return Verdict.missing

@@ -27,13 +27,23 @@ webhooks = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 GENERIC_HEADERS = ("Content-Type", "User-Agent", SIGNATURE_HEADER, "X-Request-Id")
 
 _SIGNATURE_PROBLEMS = {
-    Verdict.missing: ("missing_signature", f"Sign the body and send it as '{SIGNATURE_HEADER}: "
-                                           "t=<unix time>,v1=<hex HMAC-SHA256 of \"t.body\">'."),
-    Verdict.malformed: ("malformed_signature", f"'{SIGNATURE_HEADER}' must look like t=<unix>,v1=<hex>."),
-    Verdict.expired: ("signature_expired", "The signature timestamp is outside the allowed window; "
-                                           "check the sender's clock."),
-    Verdict.mismatch: ("invalid_signature", "The signature does not match the body and the brand's "
-                                            "signing secret."),
+    Verdict.missing: (
+        "missing_signature",
+        f"Sign the body and send it as '{SIGNATURE_HEADER}: "
+        't=<unix time>,v1=<hex HMAC-SHA256 of "t.body">\'.',
+    ),
+    Verdict.malformed: (
+        "malformed_signature",
+        f"'{SIGNATURE_HEADER}' must look like t=<unix>,v1=<hex>.",
+    ),
+    Verdict.expired: (
+        "signature_expired",
+        "The signature timestamp is outside the allowed window; check the sender's clock.",
+    ),
+    Verdict.mismatch: (
+        "invalid_signature",
+        "The signature does not match the body and the brand's signing secret.",
+    ),
 }
 
 
@@ -44,7 +54,9 @@ def _raw_json_body() -> bytes:
         raise ApiError(413, "body_too_large", f"The body is larger than {limit} bytes.")
     mimetype = request.mimetype
     if mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise ApiError(415, "unsupported_media_type", "Send the event as 'Content-Type: application/json'.")
+        raise ApiError(
+            415, "unsupported_media_type", "Send the event as 'Content-Type: application/json'."
+        )
     return request.get_data(cache=True)
 
 
@@ -81,23 +93,39 @@ def receive_generic_event() -> tuple[Response, int]:
     raw = _raw_json_body()
     sender = require_sender()
     headers = _headers_of_interest(GENERIC_HEADERS)
-    verdict = verify(request.headers.get(SIGNATURE_HEADER), sender.signing_secret, raw,
-                     now=time.time(),
-                     tolerance_seconds=int(current_app.config["SIGNATURE_TOLERANCE_SECONDS"]))
+    verdict = verify(
+        request.headers.get(SIGNATURE_HEADER),
+        sender.signing_secret,
+        raw,
+        now=time.time(),
+        tolerance_seconds=int(current_app.config["SIGNATURE_TOLERANCE_SECONDS"]),
+    )
     if verdict != Verdict.ok:
         code, message = _SIGNATURE_PROBLEMS[verdict]
         if verdict != Verdict.missing:
-            _store(brand_id=sender.brand_id, source=generic.SOURCE, external_id="", raw_body=raw,
-                   headers={**headers, "verdict": verdict.value}, signature_ok=False)
+            _store(
+                brand_id=sender.brand_id,
+                source=generic.SOURCE,
+                external_id="",
+                raw_body=raw,
+                headers={**headers, "verdict": verdict.value},
+                signature_ok=False,
+            )
         raise ApiError(401, code, message)
     try:
         event: Any = generic.parse_event(raw)
     except generic.InvalidEvent as exc:
         code = "malformed_event" if exc.status == 400 else "invalid_event"
         raise ApiError(exc.status, code, exc.message, exc.details) from None
-    received = _store(brand_id=sender.brand_id, source=generic.SOURCE, external_id=event.id,
-                      event_type=str(event.type), occurred_at=event.occurred_at, raw_body=raw,
-                      headers=headers)
+    received = _store(
+        brand_id=sender.brand_id,
+        source=generic.SOURCE,
+        external_id=event.id,
+        event_type=str(event.type),
+        occurred_at=event.occurred_at,
+        raw_body=raw,
+        headers=headers,
+    )
     return _answer(received)
 
 
@@ -114,13 +142,28 @@ def receive_shopify_webhook(slug: str) -> tuple[Response, int]:
     topic = request.headers.get(shopify.TOPIC_HEADER, "")
     delivery_id = request.headers.get(shopify.WEBHOOK_ID_HEADER) or ""
     if verdict != Verdict.ok:
-        _store(brand_id=brand.id, source=shopify.SOURCE, external_id="", event_type=topic,
-               raw_body=raw, headers={**headers, "verdict": verdict.value}, signature_ok=False)
-        raise ApiError(401, "invalid_hmac", f"'{shopify.HMAC_HEADER}' does not match the body and "
-                                            "the brand's Shopify secret.")
+        _store(
+            brand_id=brand.id,
+            source=shopify.SOURCE,
+            external_id="",
+            event_type=topic,
+            raw_body=raw,
+            headers={**headers, "verdict": verdict.value},
+            signature_ok=False,
+        )
+        raise ApiError(
+            401,
+            "invalid_hmac",
+            f"'{shopify.HMAC_HEADER}' does not match the body and the brand's Shopify secret.",
+        )
     known = topic in shopify.TOPICS
-    received = _store(brand_id=brand.id, source=shopify.SOURCE,
-                      external_id=delivery_id or "sha256:" + body_digest(raw), event_type=topic,
-                      raw_body=raw, headers=headers,
-                      state=InboxState.pending if known else InboxState.ignored)
+    received = _store(
+        brand_id=brand.id,
+        source=shopify.SOURCE,
+        external_id=delivery_id or "sha256:" + body_digest(raw),
+        event_type=topic,
+        raw_body=raw,
+        headers=headers,
+        state=InboxState.pending if known else InboxState.ignored,
+    )
     return _answer(received, ignored=not known)

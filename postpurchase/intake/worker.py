@@ -83,5 +83,9 @@ def sweep(app: Flask) -> None:
     """Scheduler job: process pending events, failed events due for retry, and due deferrals."""
     stats = process_pending(app)
     if stats.total:
-        log.info("inbox sweep: %s processed, %s deferred, %s failed",
-                 stats.processed, stats.deferred, stats.failed)
+        log.info(
+            "inbox sweep: %s processed, %s deferred, %s failed",
+            stats.processed,
+            stats.deferred,
+            stats.failed,
+        )

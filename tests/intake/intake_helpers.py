@@ -40,6 +40,7 @@ def example(event_type: EventType | str, **data_changes: Any) -> dict[str, Any]:
     return envelope
 
 
-def event(event_type: str, event_id: str, occurred_at: str = "2026-11-21T10:00:00+09:00",
-          **data: Any) -> dict[str, Any]:
+def event(
+    event_type: str, event_id: str, occurred_at: str = "2026-11-21T10:00:00+09:00", **data: Any
+) -> dict[str, Any]:
     return {"id": event_id, "type": event_type, "occurred_at": occurred_at, "data": data}

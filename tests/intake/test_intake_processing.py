@@ -28,19 +28,37 @@ def emitted():
     """Signals sent during the test, as ``(name, sender, kwargs)``."""
     seen: list[tuple[str, object, dict]] = []
     receivers = []
-    for name in ("order_upserted", "order_cancelled", "shipment_created", "inventory_updated",
-                 "return_updated"):
+    for name in (
+        "order_upserted",
+        "order_cancelled",
+        "shipment_created",
+        "inventory_updated",
+        "return_updated",
+    ):
+
         def receiver(sender, _name=name, **kwargs):
             seen.append((_name, sender, kwargs))
+
         receivers.append(receiver)
         getattr(signals, name).connect(receiver)
     yield seen
-    for name, receiver in zip(("order_upserted", "order_cancelled", "shipment_created",
-                               "inventory_updated", "return_updated"), receivers, strict=True):
+    for name, receiver in zip(
+        (
+            "order_upserted",
+            "order_cancelled",
+            "shipment_created",
+            "inventory_updated",
+            "return_updated",
+        ),
+        receivers,
+        strict=True,
+    ):
         getattr(signals, name).disconnect(receiver)
 
 
-def test_same_event_id_twice_is_answered_duplicate_and_applied_once(app, post_event, emitted) -> None:
+def test_same_event_id_twice_is_answered_duplicate_and_applied_once(
+    app, post_event, emitted
+) -> None:
     first = post_event(ORDER)
     again = post_event(ORDER)
     assert (first.status_code, again.status_code) == (202, 200)
@@ -58,10 +76,12 @@ def test_same_event_id_with_another_body_is_a_duplicate(post_event) -> None:
 
 def test_same_body_under_another_delivery_is_a_duplicate(session, brand) -> None:
     body = json.dumps(ORDER).encode()
-    first = receive(session=session, brand_id=brand.brand_id, source="shopify", external_id="d-1",
-                    raw_body=body)
-    second = receive(session=session, brand_id=brand.brand_id, source="shopify", external_id="d-2",
-                     raw_body=body)
+    first = receive(
+        session=session, brand_id=brand.brand_id, source="shopify", external_id="d-1", raw_body=body
+    )
+    second = receive(
+        session=session, brand_id=brand.brand_id, source="shopify", external_id="d-2", raw_body=body
+    )
     assert second.duplicate and second.id == first.id
 
 
@@ -77,7 +97,9 @@ def test_reprocessing_an_applied_event_changes_nothing(app, post_event, emitted)
     assert [name for name, *_ in emitted].count("shipment_created") == 2  # one per parcel, once
 
 
-def test_shipment_before_its_order_waits_then_applies_when_the_order_arrives(app, post_event) -> None:
+def test_shipment_before_its_order_waits_then_applies_when_the_order_arrives(
+    app, post_event
+) -> None:
     post_event(SHIPMENT)
     process(app)
     [waiting] = inbox(app)
@@ -119,10 +141,20 @@ def test_older_order_update_does_not_overwrite_newer_state(app, post_event) -> N
 
 
 def test_older_inventory_snapshot_does_not_overwrite_newer(app, post_event) -> None:
-    newer = event("inventory.updated", "inv-2", "2026-11-21T16:00:00+09:00", fc_code="FC1",
-                  items=[{"sku": "A", "available": 5}])
-    older = event("inventory.updated", "inv-1", "2026-11-21T15:00:00+09:00", fc_code="FC1",
-                  items=[{"sku": "A", "available": 9}])
+    newer = event(
+        "inventory.updated",
+        "inv-2",
+        "2026-11-21T16:00:00+09:00",
+        fc_code="FC1",
+        items=[{"sku": "A", "available": 5}],
+    )
+    older = event(
+        "inventory.updated",
+        "inv-1",
+        "2026-11-21T15:00:00+09:00",
+        fc_code="FC1",
+        items=[{"sku": "A", "available": 9}],
+    )
     post_event(newer)
     post_event(older)
     process(app)
@@ -142,7 +174,8 @@ def test_signals_carry_session_and_now(app, post_event, emitted) -> None:
     for _name, _sender, kwargs in emitted:
         assert kwargs["session"] is not None and kwargs["now"].tzinfo is not None
     assert [(n, kw.get("created")) for n, _, kw in emitted if n == "order_upserted"] == [
-        ("order_upserted", True)]
+        ("order_upserted", True)
+    ]
 
 
 @pytest.fixture
@@ -162,7 +195,9 @@ def broken_operation(monkeypatch):
     return state
 
 
-def test_processing_failure_keeps_the_event_failed_with_error_and_attempts(app, post_event, broken_operation) -> None:
+def test_processing_failure_keeps_the_event_failed_with_error_and_attempts(
+    app, post_event, broken_operation
+) -> None:
     post_event(ORDER)
     post_event(SHIPMENT)
     process(app)
@@ -186,7 +221,9 @@ def test_failed_event_is_retried_with_backoff(app, post_event, broken_operation)
     assert inbox(app)[1].state == InboxState.processed
 
 
-def test_cli_lists_failed_events_and_retries_them(app, post_event, runner, broken_operation) -> None:
+def test_cli_lists_failed_events_and_retries_them(
+    app, post_event, runner, broken_operation
+) -> None:
     post_event(ORDER)
     post_event(SHIPMENT)
     process(app)
@@ -210,7 +247,9 @@ def test_cli_retries_events_by_id(app, post_event, runner, broken_operation) -> 
     assert "retried 1 event(s): 1 processed" in result.output
 
 
-def test_a_failure_does_not_undo_the_other_events_of_the_batch(app, post_event, broken_operation) -> None:
+def test_a_failure_does_not_undo_the_other_events_of_the_batch(
+    app, post_event, broken_operation
+) -> None:
     post_event(ORDER)
     post_event(SHIPMENT)
     post_event(EXAMPLES[EventType.inventory_updated])
@@ -222,8 +261,14 @@ def test_data_can_be_applied_without_the_inbox(app, brand) -> None:
     data = OrderData.model_validate(example("order.created")["data"])
     now = datetime.now(UTC)
     with session_scope(app) as s:
-        apply_data(session=s, brand_id=brand.brand_id, event_type="order.created", data=data,
-                   occurred_at=now, now=now)
+        apply_data(
+            session=s,
+            brand_id=brand.brand_id,
+            event_type="order.created",
+            data=data,
+            occurred_at=now,
+            now=now,
+        )
     assert len(rows(app, Order)) == 1
 
 
@@ -239,7 +284,9 @@ def test_an_event_claimed_by_one_worker_is_skipped_by_another(app, post_event) -
         assert inbox_module.process_pending(app).total == 0
 
 
-def test_shipment_before_its_order_in_the_same_batch_is_applied_in_that_batch(app, post_event) -> None:
+def test_shipment_before_its_order_in_the_same_batch_is_applied_in_that_batch(
+    app, post_event
+) -> None:
     ids = [post_event(SHIPMENT).json["id"], post_event(ORDER).json["id"]]
     stats = process_events(app, ids)
     assert (stats.processed, stats.deferred) == (2, 1)  # deferred once, then released

@@ -23,7 +23,9 @@ from postpurchase.models import (
 
 SECRET = "shpss_test_secret"  # the ``brand`` fixture's Shopify secret
 ORDER_BODY = (CONFORMANCE / "commerce_webhooks/shopify_orders_create.json").read_bytes()
-FULFILLMENT_BODY = (CONFORMANCE / "commerce_webhooks/shopify_fulfillments_create_update.json").read_bytes()
+FULFILLMENT_BODY = (
+    CONFORMANCE / "commerce_webhooks/shopify_fulfillments_create_update.json"
+).read_bytes()
 REFUND_BODY = (CONFORMANCE / "commerce_webhooks/shopify_refunds_create.json").read_bytes()
 EVENT_BODY = (CONFORMANCE / "commerce_webhooks/shopify_fulfillment_events_create.json").read_bytes()
 #: The fixtures' numeric ids were rounded by a JavaScript round-trip; real Shopify bodies carry the
@@ -35,7 +37,14 @@ LOSSY_ORDER_ID, EXACT_ORDER_ID = b"820982911946154500", b"820982911946154508"
 def shopify(client, brand):
     """Post ``body`` as Shopify would: ``shopify(body, topic, webhook_id=..., hmac=...)``."""
 
-    def post(body: bytes, topic: str, *, webhook_id: str | None = None, hmac: str | None = None, slug: str = "acme"):
+    def post(
+        body: bytes,
+        topic: str,
+        *,
+        webhook_id: str | None = None,
+        hmac: str | None = None,
+        slug: str = "acme",
+    ):
         headers = {
             "Content-Type": "application/json",
             "X-Shopify-Topic": topic,
@@ -49,10 +58,13 @@ def shopify(client, brand):
     return post
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("shopify_orders_create.json", "s8Sq+d2jtkTGhhO0sgDgqQsXjKzzZVs6/7OjTIgxTz8="),
-    ("shopify_fulfillments_create_update.json", "Z9dWrHUsqsgZAvqjFsLPCEofKoNtEFF7Gt348NRM79A="),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("shopify_orders_create.json", "s8Sq+d2jtkTGhhO0sgDgqQsXjKzzZVs6/7OjTIgxTz8="),
+        ("shopify_fulfillments_create_update.json", "Z9dWrHUsqsgZAvqjFsLPCEofKoNtEFF7Gt348NRM79A="),
+    ],
+)
 def test_hmac_matches_the_conformance_known_answers(name, expected) -> None:
     body = (CONFORMANCE / f"commerce_webhooks/{name}").read_bytes()
     assert shopify_hmac("conformance-test-secret", body) == expected
@@ -75,7 +87,11 @@ def test_valid_hmac_is_accepted_and_the_order_stored(app, shopify) -> None:
     assert response.status_code == 202
     process(app)
     [order] = rows(app, Order)
-    assert (order.external_id, order.number, order.currency) == ("820982911946154508", "#9999", "USD")
+    assert (order.external_id, order.number, order.currency) == (
+        "820982911946154508",
+        "#9999",
+        "USD",
+    )
     assert (order.total_amount, order.shipping_amount) == (38800, 1000)
     assert (order.shipping_postal_code, order.shipping_country) == ("40003", "US")
     assert order.status == OrderStatus.cancelled  # the sample carries cancelled_at
@@ -127,7 +143,10 @@ def test_fulfillment_becomes_a_shipment_of_the_order(app, shopify) -> None:
     [order] = rows(app, Order)
     [parcel] = rows(app, Shipment)
     assert (parcel.external_id, parcel.carrier_code, parcel.tracking_number) == (
-        "shopify-123456", "ups", "1z827wk74630")
+        "shopify-123456",
+        "ups",
+        "1z827wk74630",
+    )
     assert parcel.order_id == order.id
     assert [line["sku"] for line in parcel.lines] == ["IPOD2008PINK", "IPOD2008PINK"]
 
@@ -157,11 +176,21 @@ def test_refund_records_a_refunded_return(app, shopify) -> None:
     process(app)
     [rma] = rows(app, ReturnRequest)
     assert (rma.rma_number, rma.state, rma.refund_amount, rma.currency) == (
-        "shopify-refund-890088186047892319", ReturnState.refunded, 39800, "USD")
+        "shopify-refund-890088186047892319",
+        ReturnState.refunded,
+        39800,
+        "USD",
+    )
 
 
-@pytest.mark.parametrize(("amount", "currency", "expected"), [
-    ("398.00", "USD", 39800), ("1980", "JPY", 1980), ("1980.00", "JPY", 1980), ("0.5", "EUR", 50),
-])
+@pytest.mark.parametrize(
+    ("amount", "currency", "expected"),
+    [
+        ("398.00", "USD", 39800),
+        ("1980", "JPY", 1980),
+        ("1980.00", "JPY", 1980),
+        ("0.5", "EUR", 50),
+    ],
+)
 def test_money_strings_become_minor_units(amount, currency, expected) -> None:
     assert minor_units(amount, currency) == expected

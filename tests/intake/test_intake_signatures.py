@@ -35,20 +35,36 @@ def test_missing_signature_is_401(app, post_event) -> None:
 
 def test_signature_over_another_body_is_401_and_stored_as_rejected(app, client, brand) -> None:
     body = json.dumps(example("order.created")).encode()
-    response = client.post("/webhooks/wms", data=body, headers={
-        "Authorization": f"Bearer {brand.api_key}", "Content-Type": "application/json",
-        "X-Postpurchase-Signature": sign(brand.signing_secret, body + b" ")})
+    response = client.post(
+        "/webhooks/wms",
+        data=body,
+        headers={
+            "Authorization": f"Bearer {brand.api_key}",
+            "Content-Type": "application/json",
+            "X-Postpurchase-Signature": sign(brand.signing_secret, body + b" "),
+        },
+    )
     assert response.status_code == 401
     assert response.json["error"]["code"] == "invalid_signature"
     [stored] = rows(app, InboxEvent)
-    assert (stored.signature_ok, stored.state, stored.raw_body) == (False, InboxState.rejected, body)
+    assert (stored.signature_ok, stored.state, stored.raw_body) == (
+        False,
+        InboxState.rejected,
+        body,
+    )
 
 
 def test_rejected_event_does_not_block_the_genuine_one(app, client, brand, post_event) -> None:
     body = json.dumps(example("order.created")).encode()
-    client.post("/webhooks/wms", data=body, headers={
-        "Authorization": f"Bearer {brand.api_key}", "Content-Type": "application/json",
-        "X-Postpurchase-Signature": sign("not-the-secret", body)})
+    client.post(
+        "/webhooks/wms",
+        data=body,
+        headers={
+            "Authorization": f"Bearer {brand.api_key}",
+            "Content-Type": "application/json",
+            "X-Postpurchase-Signature": sign("not-the-secret", body),
+        },
+    )
     assert post_event(body).status_code == 202
     process(app)
     states = sorted(e.state for e in rows(app, InboxEvent))
@@ -95,9 +111,15 @@ def test_wrong_api_key_is_401(post_event) -> None:
 def test_other_brands_key_with_this_brands_signature_is_401(app, client, brand, make_brand) -> None:
     other = make_brand("other")
     body = json.dumps(example("order.created")).encode()
-    response = client.post("/webhooks/wms", data=body, headers={
-        "Authorization": f"Bearer {other.api_key}", "Content-Type": "application/json",
-        "X-Postpurchase-Signature": sign(brand.signing_secret, body)})
+    response = client.post(
+        "/webhooks/wms",
+        data=body,
+        headers={
+            "Authorization": f"Bearer {other.api_key}",
+            "Content-Type": "application/json",
+            "X-Postpurchase-Signature": sign(brand.signing_secret, body),
+        },
+    )
     assert response.status_code == 401
     assert all(e.state == InboxState.rejected for e in rows(app, InboxEvent))
 
