@@ -451,11 +451,25 @@ def create_shipment(
     """``shipment.created``: one Shipment row per parcel; waits for the order if unknown."""
     order = _require_order(session, brand_id, data.order_id)
     fields = set(type(data).model_fields) - {"shipment_id", "order_id"}
+    return _save_shipment(session, brand_id, data, order, fields, True, occurred_at, now)
+
+
+def _save_shipment(
+    session: Session,
+    brand_id: int,
+    data: ShipmentCreatedData | ShipmentUpdatedData,
+    order: Order | None,
+    fields: set[str],
+    creating: bool,
+    occurred_at: datetime,
+    now: datetime,
+) -> Applied:
     shared = _shipment_values(session, brand_id, data, fields)
-    shared.setdefault("service", None)
-    shared["service"] = shared["service"] or "standard"
-    shared["delivery_option"] = shared.get("delivery_option") or DeliveryOption.door
-    parcels = _parcel_values(data, fields) or [{}]
+    parcels = _parcel_values(data, fields)
+    if creating:
+        shared["service"] = shared.get("service") or "standard"
+        shared["delivery_option"] = shared.get("delivery_option") or DeliveryOption.door
+        parcels = parcels or [{}]
     return _write_parcels(
         session,
         brand_id=brand_id,
@@ -481,18 +495,7 @@ def update_shipment(
         raise Deferred(shipment_key(data.shipment_id))
     order = _require_order(session, brand_id, data.order_id) if data.order_id else None
     fields = set(data.model_fields_set) - {"shipment_id", "order_id"}
-    shared = _shipment_values(session, brand_id, data, fields)
-    parcels = _parcel_values(data, fields)
-    return _write_parcels(
-        session,
-        brand_id=brand_id,
-        external_id=data.shipment_id,
-        order=order,
-        shared=shared,
-        parcels=parcels,
-        occurred_at=occurred_at,
-        now=now,
-    )
+    return _save_shipment(session, brand_id, data, order, fields, False, occurred_at, now)
 
 
 def cancel_shipment(

@@ -15,6 +15,16 @@ def sign(secret: str, body: bytes) -> str:
     return _sign(secret, body, int(time.time()))
 
 
+def post_signed(client, api_key: str, body: bytes, signature: str):
+    """Post ``body`` with any key and signature (the ``post_event`` fixture always signs right)."""
+    headers = {
+        "Authorization": f"Bearer {api_key}",
+        "Content-Type": "application/json",
+        "X-Postpurchase-Signature": signature,
+    }
+    return client.post("/webhooks/wms", data=body, headers=headers)
+
+
 def test_signed_event_with_the_brands_key_is_accepted(post_event) -> None:
     response = post_event(example("order.created"))
     assert response.status_code == 202
@@ -35,15 +45,7 @@ def test_missing_signature_is_401(app, post_event) -> None:
 
 def test_signature_over_another_body_is_401_and_stored_as_rejected(app, client, brand) -> None:
     body = json.dumps(example("order.created")).encode()
-    response = client.post(
-        "/webhooks/wms",
-        data=body,
-        headers={
-            "Authorization": f"Bearer {brand.api_key}",
-            "Content-Type": "application/json",
-            "X-Postpurchase-Signature": sign(brand.signing_secret, body + b" "),
-        },
-    )
+    response = post_signed(client, brand.api_key, body, sign(brand.signing_secret, body + b" "))
     assert response.status_code == 401
     assert response.json["error"]["code"] == "invalid_signature"
     [stored] = rows(app, InboxEvent)
@@ -56,15 +58,7 @@ def test_signature_over_another_body_is_401_and_stored_as_rejected(app, client, 
 
 def test_rejected_event_does_not_block_the_genuine_one(app, client, brand, post_event) -> None:
     body = json.dumps(example("order.created")).encode()
-    client.post(
-        "/webhooks/wms",
-        data=body,
-        headers={
-            "Authorization": f"Bearer {brand.api_key}",
-            "Content-Type": "application/json",
-            "X-Postpurchase-Signature": sign("not-the-secret", body),
-        },
-    )
+    assert post_signed(client, brand.api_key, body, sign("not-the-secret", body)).status_code == 401
     assert post_event(body).status_code == 202
     process(app)
     states = sorted(e.state for e in rows(app, InboxEvent))
@@ -111,15 +105,7 @@ def test_wrong_api_key_is_401(post_event) -> None:
 def test_other_brands_key_with_this_brands_signature_is_401(app, client, brand, make_brand) -> None:
     other = make_brand("other")
     body = json.dumps(example("order.created")).encode()
-    response = client.post(
-        "/webhooks/wms",
-        data=body,
-        headers={
-            "Authorization": f"Bearer {other.api_key}",
-            "Content-Type": "application/json",
-            "X-Postpurchase-Signature": sign(brand.signing_secret, body),
-        },
-    )
+    response = post_signed(client, other.api_key, body, sign(brand.signing_secret, body))
     assert response.status_code == 401
     assert all(e.state == InboxState.rejected for e in rows(app, InboxEvent))
 
