@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 
 import click
@@ -112,6 +113,7 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
     database.upgrade(str(app.config["DATABASE_URL"]))
     if app.config["SCHEDULER"] and not no_scheduler:
         start_scheduler(app)
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)  # else Flask ignores app.run() inside a CLI command
     app.run(host=host, port=port, use_reloader=False, threaded=True)
 
 

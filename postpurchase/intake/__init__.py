@@ -1,7 +1,40 @@
-"""See DESIGN.md: the intake feature."""
+"""Intake: events from a WMS/OMS (generic schema) and from Shopify, through the inbox.
+
+Public functions other features (the demo generator, importers) call:
+
+- :func:`postpurchase.intake.inbox.receive` ``(*, session, brand_id, source, external_id,
+  raw_body, event_type="", occurred_at=None, headers=None, signature_ok=True, state=pending,
+  now=None) -> Received(id, duplicate)``: store an event (deduplicated); the caller commits.
+- :func:`postpurchase.intake.inbox.process_pending` ``(app, *, limit=10_000, now=None) ->
+  ProcessStats``: process every due event (what the scheduler's sweep does).
+- :func:`postpurchase.intake.inbox.process_events` ``(app, ids=None, *, limit=50, now=None)``:
+  process one batch, e.g. the ids just stored.
+- :func:`postpurchase.intake.worker.submit` ``(app, event_id)``: hand a committed event to this
+  process's background processor (what the webhook views do when ``INBOX_INLINE`` is on).
+- :func:`postpurchase.intake.generic.parse_event` ``(raw_body) -> envelope``: validate a body
+  like the endpoint does (raises ``InvalidEvent`` with ``status`` 400/422 and field ``details``).
+- :func:`postpurchase.intake.generic.apply_data` ``(*, session, brand_id, event_type, data,
+  occurred_at, now) -> Applied``: apply validated ``data`` directly, without the inbox.
+- The operations in :mod:`postpurchase.intake.operations` (``upsert_order``, ``cancel_order``,
+  ``create_shipment``, ``update_shipment``, ``cancel_shipment``, ``update_inventory``,
+  ``record_return``), each ``(*, session, brand_id, data, occurred_at, now) -> Applied``, raising
+  :class:`~postpurchase.intake.operations.Deferred` when what they refer to is missing.
+- :func:`postpurchase.intake.signing.sign` ``(secret, raw_body, timestamp) -> str``: the
+  ``X-Postpurchase-Signature`` value a sender must send.
+"""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Connect this feature's signals, blueprints and CLI commands."""
+    """Register the webhook endpoints, the inbox handlers and the inbox sweep job."""
+    from postpurchase.intake import generic, shopify
+    from postpurchase.intake.inbox import register_handler
+    from postpurchase.intake.views import webhooks
+    from postpurchase.intake.worker import sweep
+    from postpurchase.jobs import JobSpec, register_job
+
+    app.register_blueprint(webhooks)
+    register_handler(generic.SOURCE, generic.apply_event, generic.prefetch)
+    register_handler(shopify.SOURCE, shopify.apply_event)
+    register_job(JobSpec("intake.inbox_sweep", sweep, 15))

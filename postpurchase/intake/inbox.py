@@ -1,0 +1,368 @@
+"""The inbox: every received event is stored first, then processed, never lost, never doubled.
+
+:func:`receive` stores an event in one short INSERT (the caller commits, then answers 2xx).
+:func:`process_events` / :func:`process_pending` claim stored events and apply them through the
+source's handler, one savepoint per event, so one bad event fails alone and stays visible for
+retry. Events that arrive before what they refer to are ``deferred`` and applied in the same unit of
+work as the event they wait for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Connection, and_, bindparam, or_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from postpurchase.clock import utcnow
+from postpurchase.db import claim_scope, is_postgres
+from postpurchase.intake.locking import write_lock
+from postpurchase.intake.operations import Applied, Deferred
+from postpurchase.models import InboxEvent, InboxState
+
+log = logging.getLogger(__name__)
+
+#: ``handler(session=, event=, payload=, now=) -> Applied`` per source (``wms``, ``shopify``).
+Handler = Callable[..., Applied]
+HANDLERS: dict[str, Handler] = {}
+#: Optional ``prefetch(session=, events=)`` per source: load what a batch refers to in bulk.
+PREFETCHERS: dict[str, Callable[..., None]] = {}
+
+#: Failed events are retried automatically this many times (then only by ``inbox retry``).
+MAX_AUTO_ATTEMPTS = 8
+#: Deferred events are looked at again after this long, in case what they wait for slipped past.
+DEFERRED_RECHECK = timedelta(minutes=1)
+BATCH_SIZE = 50
+
+
+def register_handler(
+    source: str, handler: Handler, prefetch: Callable[..., None] | None = None
+) -> None:
+    HANDLERS[source] = handler
+    if prefetch is not None:
+        PREFETCHERS[source] = prefetch
+
+
+@dataclass(frozen=True)
+class Received:
+    id: int
+    duplicate: bool
+
+
+def body_digest(raw_body: bytes) -> str:
+    return hashlib.sha256(raw_body).hexdigest()
+
+
+def receive(
+    *,
+    session: Session | Connection,
+    brand_id: int,
+    source: str,
+    external_id: str,
+    raw_body: bytes,
+    event_type: str = "",
+    occurred_at: datetime | None = None,
+    headers: Mapping[str, str] | None = None,
+    signature_ok: bool = True,
+    state: InboxState = InboxState.pending,
+    now: datetime | None = None,
+) -> Received:
+    """Store an event unless it is a duplicate (same event id, or same body, for this brand/source).
+
+    One SELECT and one INSERT, built once per dialect because this is the hot path of every
+    webhook; the unique constraint settles races between concurrent deliveries. Events with a
+    bad signature are stored under a fresh id so they never block the genuine event.
+    """
+    statements = _statements(_dialect(session))
+    digest = body_digest(raw_body)
+    key = {"brand_id": brand_id, "source": source}
+    if signature_ok:
+        same_body = session.execute(statements.same_body, {**key, "digest": digest}).scalar()
+        if same_body is not None:
+            return Received(same_body, duplicate=True)
+    else:
+        external_id = f"rejected:{uuid.uuid4().hex}"
+        state = InboxState.rejected
+    now = now or utcnow()
+    new_id = session.execute(
+        statements.insert,
+        {
+            **key,
+            "external_id": external_id[:200],
+            "event_type": event_type[:64],
+            "occurred_at": occurred_at,
+            "body_sha256": digest,
+            "raw_body": raw_body,
+            "headers": dict(headers or {}),
+            "signature_ok": signature_ok,
+            "state": state,
+            "attempts": 0,
+            "received_at": now,
+            "processed_at": now if state == InboxState.ignored else None,
+        },
+    ).scalar()
+    if new_id is not None:
+        return Received(new_id, duplicate=False)
+    existing = session.execute(
+        statements.by_external_id, {**key, "external_id": external_id}
+    ).scalar_one()
+    return Received(existing, duplicate=True)
+
+
+def _dialect(session: Session | Connection) -> str:
+    bind = session.get_bind() if isinstance(session, Session) else session
+    return bind.dialect.name
+
+
+@dataclass(frozen=True)
+class _Statements:
+    same_body: Any
+    insert: Any
+    by_external_id: Any
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    c = table.c
+    key = (c.brand_id == bindparam("brand_id"), c.source == bindparam("source"))
+    # ``brand_id + 0`` and ``source || ''`` keep SQLite's planner (which has no statistics) from
+    # walking the (brand, source, external id) index over every event of the brand: the body
+    # hash index finds the one or two candidates directly.
+    unindexed_key = (c.brand_id + 0 == bindparam("brand_id"), c.source + "" == bindparam("source"))
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    columns = (
+        "brand_id",
+        "source",
+        "external_id",
+        "event_type",
+        "occurred_at",
+        "body_sha256",
+        "raw_body",
+        "headers",
+        "signature_ok",
+        "state",
+        "attempts",
+        "received_at",
+        "processed_at",
+    )
+    return _Statements(
+        same_body=select(c.id)
+        .where(
+            *unindexed_key,
+            c.body_sha256 == bindparam("digest"),
+            c.state != InboxState.rejected.value,
+        )
+        .limit(1),
+        insert=insert(table)
+        .values({name: bindparam(name, type_=c[name].type) for name in columns})
+        .on_conflict_do_nothing(index_elements=["brand_id", "source", "external_id"])
+        .returning(c.id),
+        by_external_id=select(c.id).where(*key, c.external_id == bindparam("external_id")),
+    )
+
+
+@dataclass
+class ProcessStats:
+    processed: int = 0
+    deferred: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.processed + self.deferred + self.failed
+
+    def add(self, other: ProcessStats) -> None:
+        self.processed += other.processed
+        self.deferred += other.deferred
+        self.failed += other.failed
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
+
+
+def _due(now: datetime) -> Any:
+    return or_(
+        col(InboxEvent.state) == InboxState.pending,
+        and_(
+            col(InboxEvent.state).in_([InboxState.failed, InboxState.deferred]),
+            col(InboxEvent.next_attempt_at) <= now,
+        ),
+    )
+
+
+def _claim(session: Session, query: Any) -> list[InboxEvent]:
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    return list(session.exec(query.order_by(col(InboxEvent.id))))
+
+
+def process_events(
+    app: Flask,
+    ids: Iterable[int] | None = None,
+    *,
+    limit: int = BATCH_SIZE,
+    now: datetime | None = None,
+) -> ProcessStats:
+    """Claim and process one batch: the pending events among ``ids``, or any due events."""
+    now = now or utcnow()
+    with write_lock(app), claim_scope(app) as session:
+        if ids is not None:
+            query = select(InboxEvent).where(
+                col(InboxEvent.id).in_(list(ids)), col(InboxEvent.state) == InboxState.pending
+            )
+        else:
+            query = select(InboxEvent).where(_due(now)).limit(limit)
+        return _process_claimed(session, _claim(session, query), now)
+
+
+def process_pending(
+    app: Flask, *, limit: int = 10_000, now: datetime | None = None
+) -> ProcessStats:
+    """Process due events (pending, failed and due for retry, deferred and due) in batches."""
+    stats = ProcessStats()
+    while stats.total < limit:
+        # Deferred and failed events get a later next_attempt_at, so each pass ends.
+        batch = process_events(app, limit=min(BATCH_SIZE, limit - stats.total), now=now)
+        stats.add(batch)
+        if batch.total == 0:
+            break
+    return stats
+
+
+def _process_claimed(session: Session, events: list[InboxEvent], now: datetime) -> ProcessStats:
+    """Process ``events``, then the deferred events they released, until nothing is released."""
+    stats = ProcessStats()
+    done: set[int] = set()
+    work = events
+    while work:
+        _prefetch(session, work)
+        released: dict[int, set[str]] = {}
+        for event in work:
+            if event.id in done:
+                continue
+            applied = process_one(session=session, event=event, now=now)
+            if applied is None and event.state == InboxState.deferred:
+                # Not done: an event later in this batch may release it.
+                stats.deferred += 1
+                continue
+            done.add(event.id)  # type: ignore[arg-type]
+            if applied is None:
+                stats.failed += 1
+                continue
+            stats.processed += 1
+            released.setdefault(event.brand_id, set()).update(applied.released)  # type: ignore[arg-type]
+        work = [
+            waiting
+            for brand_id, keys in released.items()
+            if keys
+            for waiting in _waiting(session, brand_id, sorted(keys))
+        ]
+    return stats
+
+
+def _prefetch(session: Session, events: list[InboxEvent]) -> None:
+    by_source: dict[str, list[InboxEvent]] = {}
+    for event in events:
+        by_source.setdefault(event.source, []).append(event)
+    for source, batch in by_source.items():
+        if source in PREFETCHERS:
+            PREFETCHERS[source](session=session, events=batch)
+
+
+def _waiting(session: Session, brand_id: int, keys: list[str]) -> list[InboxEvent]:
+    """Deferred events of this brand waiting for any of ``keys``, claimed for this unit of work."""
+    query = select(InboxEvent).where(
+        col(InboxEvent.waiting_for).in_(keys),
+        col(InboxEvent.state) == InboxState.deferred,
+        col(InboxEvent.brand_id) + 0 == brand_id,
+    )  # "+ 0": use the waiting_for index (see above)
+    return _claim(session, query)
+
+
+def process_one(*, session: Session, event: InboxEvent, now: datetime) -> Applied | None:
+    """Apply one claimed event in a savepoint; record the verdict on the event row.
+
+    Returns what was applied, or None when the event was deferred or failed.
+    """
+    try:
+        with session.begin_nested():
+            handler = HANDLERS[event.source]
+            applied = handler(
+                session=session, event=event, payload=json.loads(event.raw_body), now=now
+            )
+    except Deferred as deferred:
+        event.state = InboxState.deferred
+        event.waiting_for = deferred.waiting_for[:200]
+        event.next_attempt_at = now + DEFERRED_RECHECK
+        session.add(event)
+        return None
+    except Exception as exc:  # noqa: BLE001  (any failure is kept on the row for retry)
+        log.warning("inbox event %s failed: %s", event.id, exc, exc_info=True)
+        event.attempts += 1
+        event.state = InboxState.failed
+        event.error = f"{type(exc).__name__}: {exc}"[:2000]
+        event.next_attempt_at = (
+            now + _backoff(event.attempts) if event.attempts < MAX_AUTO_ATTEMPTS else None
+        )
+        session.add(event)
+        return None
+    event.attempts += 1
+    event.state = InboxState.processed
+    event.processed_at = now
+    event.waiting_for = None
+    event.next_attempt_at = None
+    event.error = None
+    session.add(event)
+    return applied
+
+
+def list_events(
+    *,
+    session: Session,
+    state: InboxState | None = None,
+    brand_id: int | None = None,
+    limit: int = 100,
+) -> list[InboxEvent]:
+    query = select(InboxEvent).order_by(col(InboxEvent.id).desc()).limit(limit)
+    if state is not None:
+        query = query.where(col(InboxEvent.state) == state)
+    if brand_id is not None:
+        query = query.where(InboxEvent.brand_id == brand_id)
+    return list(session.exec(query))
+
+
+def schedule_retry(
+    *,
+    session: Session,
+    ids: Iterable[int] | None = None,
+    all_failed: bool = False,
+    now: datetime | None = None,
+) -> list[int]:
+    """Make failed (or deferred) events due now; returns the ids. Rejected events stay rejected."""
+    query = select(InboxEvent)
+    if all_failed:
+        query = query.where(col(InboxEvent.state) == InboxState.failed)
+    else:
+        query = query.where(
+            col(InboxEvent.id).in_(list(ids or [])),
+            col(InboxEvent.state).in_([InboxState.failed, InboxState.deferred]),
+        )
+    events = list(session.exec(query))
+    for event in events:
+        event.next_attempt_at = now or utcnow()
+        session.add(event)
+    session.flush()
+    return [event.id for event in events]  # type: ignore[misc]

@@ -1,0 +1,67 @@
+"""Webhook signatures: ours (``X-Postpurchase-Signature``) and Shopify's (``X-Shopify-Hmac-Sha256``).
+
+Both are computed over the exact raw body, before any JSON parsing, and compared with
+:func:`hmac.compare_digest`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from enum import StrEnum
+
+SIGNATURE_HEADER = "X-Postpurchase-Signature"
+
+
+class Verdict(StrEnum):
+    ok = "ok"
+    missing = "missing"
+    malformed = "malformed"
+    expired = "expired"
+    mismatch = "mismatch"
+
+
+def sign(secret: str, raw_body: bytes, timestamp: int) -> str:
+    """The ``X-Postpurchase-Signature`` value: ``t=<unix>,v1=<hex HMAC-SHA256 of "t.body">``."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + raw_body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def verify(
+    header: str | None, secret: str, raw_body: bytes, *, now: float, tolerance_seconds: int
+) -> Verdict:
+    """Check a signature header; several ``v1=`` values are allowed (secret rotation)."""
+    if not header:
+        return Verdict.missing
+    timestamp: int | None = None
+    candidates: list[str] = []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t":
+            try:
+                timestamp = int(value)
+            except ValueError:
+                return Verdict.malformed
+        elif key == "v1":
+            candidates.append(value)
+    if timestamp is None or not candidates:
+        return Verdict.malformed
+    if abs(now - timestamp) > tolerance_seconds:
+        return Verdict.expired
+    expected = sign(secret, raw_body, timestamp).rpartition("v1=")[2]
+    if any(hmac.compare_digest(expected, candidate) for candidate in candidates):
+        return Verdict.ok
+    return Verdict.mismatch
+
+
+def shopify_hmac(secret: str, raw_body: bytes) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), raw_body, hashlib.sha256).digest()).decode()
+
+
+def verify_shopify(header: str | None, secret: str, raw_body: bytes) -> Verdict:
+    if not header:
+        return Verdict.missing
+    if hmac.compare_digest(shopify_hmac(secret, raw_body), header.strip()):
+        return Verdict.ok
+    return Verdict.mismatch

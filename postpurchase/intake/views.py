@@ -1,0 +1,169 @@
+"""Webhook endpoints: check who sent it, store it (commit), answer, then process in the background.
+
+The request path is one short write transaction; everything else happens after the answer.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from postpurchase.brands import get_brand
+from postpurchase.clock import utcnow
+from postpurchase.db import get_db, get_session
+from postpurchase.intake import generic, shopify
+from postpurchase.intake.inbox import Received, body_digest, receive
+from postpurchase.intake.locking import write_lock
+from postpurchase.intake.senders import require_sender
+from postpurchase.intake.signing import SIGNATURE_HEADER, Verdict, verify, verify_shopify
+from postpurchase.intake.worker import submit
+from postpurchase.models import InboxState
+from postpurchase.web.errors import ApiError
+
+webhooks = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+GENERIC_HEADERS = ("Content-Type", "User-Agent", SIGNATURE_HEADER, "X-Request-Id")
+
+_SIGNATURE_PROBLEMS = {
+    Verdict.missing: (
+        "missing_signature",
+        f"Sign the body and send it as '{SIGNATURE_HEADER}: "
+        't=<unix time>,v1=<hex HMAC-SHA256 of "t.body">\'.',
+    ),
+    Verdict.malformed: (
+        "malformed_signature",
+        f"'{SIGNATURE_HEADER}' must look like t=<unix>,v1=<hex>.",
+    ),
+    Verdict.expired: (
+        "signature_expired",
+        "The signature timestamp is outside the allowed window; check the sender's clock.",
+    ),
+    Verdict.mismatch: (
+        "invalid_signature",
+        "The signature does not match the body and the brand's signing secret.",
+    ),
+}
+
+
+def _raw_json_body() -> bytes:
+    """The exact request body, after the size (413) and media type (415) checks."""
+    limit = int(current_app.config["MAX_BODY_BYTES"])
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "body_too_large", f"The body is larger than {limit} bytes.")
+    mimetype = request.mimetype
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise ApiError(
+            415, "unsupported_media_type", "Send the event as 'Content-Type: application/json'."
+        )
+    return request.get_data(cache=True)
+
+
+def _headers_of_interest(names: tuple[str, ...]) -> dict[str, str]:
+    return {name: request.headers[name] for name in names if name in request.headers}
+
+
+def _store(**kwargs: Any) -> Received:
+    """Store one inbox row in its own short write transaction (``BEGIN IMMEDIATE`` on SQLite).
+
+    The request session may hold a read snapshot from authentication; ending it first means SQLite
+    never has to upgrade a stale read transaction to a write, which fails instead of waiting.
+    """
+    get_session().commit()
+    with write_lock(), get_db().engine.connect() as connection:
+        connection.info["begin_immediate"] = True  # SQLite: take the write lock up front
+        with connection.begin():
+            return receive(session=connection, now=utcnow(), **kwargs)
+
+
+def _answer(received: Received, *, ignored: bool = False) -> tuple[Response, int]:
+    if received.duplicate:
+        return jsonify(id=received.id, status="duplicate"), 200
+    if ignored:
+        return jsonify(id=received.id, status="ignored"), 200
+    if current_app.config["INBOX_INLINE"]:
+        submit(current_app._get_current_object(), received.id)  # type: ignore[attr-defined]
+    return jsonify(id=received.id, status="accepted"), 202
+
+
+@webhooks.post("/wms")
+def receive_generic_event() -> tuple[Response, int]:
+    """``POST /webhooks/wms`` and ``POST /api/v1/events``: one generic event envelope."""
+    raw = _raw_json_body()
+    sender = require_sender()
+    headers = _headers_of_interest(GENERIC_HEADERS)
+    verdict = verify(
+        request.headers.get(SIGNATURE_HEADER),
+        sender.signing_secret,
+        raw,
+        now=time.time(),
+        tolerance_seconds=int(current_app.config["SIGNATURE_TOLERANCE_SECONDS"]),
+    )
+    if verdict != Verdict.ok:
+        code, message = _SIGNATURE_PROBLEMS[verdict]
+        if verdict != Verdict.missing:
+            _store(
+                brand_id=sender.brand_id,
+                source=generic.SOURCE,
+                external_id="",
+                raw_body=raw,
+                headers={**headers, "verdict": verdict.value},
+                signature_ok=False,
+            )
+        raise ApiError(401, code, message)
+    try:
+        event: Any = generic.parse_event(raw)
+    except generic.InvalidEvent as exc:
+        code = "malformed_event" if exc.status == 400 else "invalid_event"
+        raise ApiError(exc.status, code, exc.message, exc.details) from None
+    received = _store(
+        brand_id=sender.brand_id,
+        source=generic.SOURCE,
+        external_id=event.id,
+        event_type=str(event.type),
+        occurred_at=event.occurred_at,
+        raw_body=raw,
+        headers=headers,
+    )
+    return _answer(received)
+
+
+@webhooks.post("/shopify/<slug>")
+def receive_shopify_webhook(slug: str) -> tuple[Response, int]:
+    """``POST /webhooks/shopify/<brand>``: a Shopify webhook, verified with the brand's secret."""
+    raw = _raw_json_body()
+    brand = get_brand(session=get_session(), slug=slug)
+    if brand is None or not brand.shopify_secret:
+        raise ApiError(404, "unknown_shop", f"No brand {slug!r} with a Shopify secret.")
+    assert brand.id is not None
+    headers = _headers_of_interest(shopify.HEADERS_OF_INTEREST)
+    verdict = verify_shopify(request.headers.get(shopify.HMAC_HEADER), brand.shopify_secret, raw)
+    topic = request.headers.get(shopify.TOPIC_HEADER, "")
+    delivery_id = request.headers.get(shopify.WEBHOOK_ID_HEADER) or ""
+    if verdict != Verdict.ok:
+        _store(
+            brand_id=brand.id,
+            source=shopify.SOURCE,
+            external_id="",
+            event_type=topic,
+            raw_body=raw,
+            headers={**headers, "verdict": verdict.value},
+            signature_ok=False,
+        )
+        raise ApiError(
+            401,
+            "invalid_hmac",
+            f"'{shopify.HMAC_HEADER}' does not match the body and the brand's Shopify secret.",
+        )
+    known = topic in shopify.TOPICS
+    received = _store(
+        brand_id=brand.id,
+        source=shopify.SOURCE,
+        external_id=delivery_id or "sha256:" + body_digest(raw),
+        event_type=topic,
+        raw_body=raw,
+        headers=headers,
+        state=InboxState.pending if known else InboxState.ignored,
+    )
+    return _answer(received, ignored=not known)

@@ -1,0 +1,293 @@
+"""Nothing lost, nothing doubled: duplicates, out-of-order arrival, stale updates, failures."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from intake_helpers import event, example, inbox, process, rows
+from sqlmodel import select
+
+from postpurchase import signals
+from postpurchase.cli import main
+from postpurchase.db import session_scope
+from postpurchase.intake import inbox as inbox_module
+from postpurchase.intake.examples import EXAMPLES
+from postpurchase.intake.generic import apply_data
+from postpurchase.intake.inbox import process_events, receive
+from postpurchase.intake.schemas import EventType, OrderData
+from postpurchase.models import InboxEvent, InboxState, InventoryLevel, Order, Shipment
+
+ORDER = EXAMPLES[EventType.order_created]
+SHIPMENT = EXAMPLES[EventType.shipment_created]
+
+
+@pytest.fixture
+def emitted():
+    """Signals sent during the test, as ``(name, sender, kwargs)``."""
+    seen: list[tuple[str, object, dict]] = []
+    receivers = []
+    for name in (
+        "order_upserted",
+        "order_cancelled",
+        "shipment_created",
+        "inventory_updated",
+        "return_updated",
+    ):
+
+        def receiver(sender, _name=name, **kwargs):
+            seen.append((_name, sender, kwargs))
+
+        receivers.append(receiver)
+        getattr(signals, name).connect(receiver)
+    yield seen
+    for name, receiver in zip(
+        (
+            "order_upserted",
+            "order_cancelled",
+            "shipment_created",
+            "inventory_updated",
+            "return_updated",
+        ),
+        receivers,
+        strict=True,
+    ):
+        getattr(signals, name).disconnect(receiver)
+
+
+def test_same_event_id_twice_is_answered_duplicate_and_applied_once(
+    app, post_event, emitted
+) -> None:
+    first = post_event(ORDER)
+    again = post_event(ORDER)
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json == {"id": first.json["id"], "status": "duplicate"}
+    process(app)
+    assert len(rows(app, Order)) == 1 and len(rows(app, InboxEvent)) == 1
+    assert [name for name, *_ in emitted] == ["order_upserted"]
+
+
+def test_same_event_id_with_another_body_is_a_duplicate(post_event) -> None:
+    first = post_event(ORDER)
+    changed = {**ORDER, "occurred_at": "2026-11-20T21:15:00+09:00"}
+    assert post_event(changed).json == {"id": first.json["id"], "status": "duplicate"}
+
+
+def test_same_body_under_another_delivery_is_a_duplicate(session, brand) -> None:
+    body = json.dumps(ORDER).encode()
+    first = receive(
+        session=session, brand_id=brand.brand_id, source="shopify", external_id="d-1", raw_body=body
+    )
+    second = receive(
+        session=session, brand_id=brand.brand_id, source="shopify", external_id="d-2", raw_body=body
+    )
+    assert second.duplicate and second.id == first.id
+
+
+def test_reprocessing_an_applied_event_changes_nothing(app, post_event, emitted) -> None:
+    post_event(ORDER)
+    post_event(SHIPMENT)
+    process(app)
+    with session_scope(app) as s:
+        for stored in s.exec(select(InboxEvent)):
+            stored.state = InboxState.pending
+    process(app)
+    assert len(rows(app, Shipment)) == 2
+    assert [name for name, *_ in emitted].count("shipment_created") == 2  # one per parcel, once
+
+
+def test_shipment_before_its_order_waits_then_applies_when_the_order_arrives(
+    app, post_event
+) -> None:
+    post_event(SHIPMENT)
+    process(app)
+    [waiting] = inbox(app)
+    assert (waiting.state, waiting.waiting_for) == (InboxState.deferred, "order:SO-2026-10234")
+    assert rows(app, Shipment) == []
+    post_event(ORDER)
+    process(app)
+    assert [e.state for e in inbox(app)] == [InboxState.processed, InboxState.processed]
+    [order] = rows(app, Order)
+    assert {s.order_id for s in rows(app, Shipment)} == {order.id}
+
+
+def test_deferred_event_applies_in_the_same_unit_of_work_as_its_order(app, post_event) -> None:
+    shipment_id = post_event(SHIPMENT).json["id"]
+    process_events(app, [shipment_id])
+    order_id = post_event(ORDER).json["id"]
+    stats = process_events(app, [order_id])
+    assert stats.processed == 2
+    assert {e.state for e in inbox(app)} == {InboxState.processed}
+
+
+def test_shipment_update_before_the_shipment_waits_for_it(app, post_event) -> None:
+    post_event(ORDER)
+    post_event(EXAMPLES[EventType.shipment_updated])
+    process(app)
+    assert inbox(app)[1].waiting_for == "shipment:SH-883201"
+    post_event(SHIPMENT)
+    process(app)
+    assert {e.state for e in inbox(app)} == {InboxState.processed}
+
+
+def test_older_order_update_does_not_overwrite_newer_state(app, post_event) -> None:
+    post_event(EXAMPLES[EventType.order_updated])  # 22:03, total 14740
+    post_event(ORDER)  # created at 21:14, total 12760, arrives late
+    process(app)
+    [order] = rows(app, Order)
+    assert order.total_amount == 14740
+    assert order.source_updated_at == datetime(2026, 11, 20, 13, 3, 40, tzinfo=UTC)
+
+
+def test_older_inventory_snapshot_does_not_overwrite_newer(app, post_event) -> None:
+    newer = event(
+        "inventory.updated",
+        "inv-2",
+        "2026-11-21T16:00:00+09:00",
+        fc_code="FC1",
+        items=[{"sku": "A", "available": 5}],
+    )
+    older = event(
+        "inventory.updated",
+        "inv-1",
+        "2026-11-21T15:00:00+09:00",
+        fc_code="FC1",
+        items=[{"sku": "A", "available": 9}],
+    )
+    post_event(newer)
+    post_event(older)
+    process(app)
+    assert [level.available for level in rows(app, InventoryLevel)] == [5]
+
+
+def test_return_for_an_unknown_order_waits_for_it(app, post_event) -> None:
+    post_event(EXAMPLES[EventType.return_received])
+    process(app)
+    assert inbox(app)[0].waiting_for == "order:SO-2026-10234"
+
+
+def test_signals_carry_session_and_now(app, post_event, emitted) -> None:
+    post_event(ORDER)
+    post_event(SHIPMENT)
+    process(app)
+    for _name, _sender, kwargs in emitted:
+        assert kwargs["session"] is not None and kwargs["now"].tzinfo is not None
+    assert [(n, kw.get("created")) for n, _, kw in emitted if n == "order_upserted"] == [
+        ("order_upserted", True)
+    ]
+
+
+@pytest.fixture
+def broken_operation(monkeypatch):
+    """Make shipment.created raise until the returned switch is turned off."""
+    from postpurchase.intake import generic
+
+    state = {"broken": True}
+    real = generic.OPERATIONS[EventType.shipment_created]
+
+    def flaky(**kwargs):
+        if state["broken"]:
+            raise RuntimeError("carrier code table unavailable")
+        return real(**kwargs)
+
+    monkeypatch.setitem(generic.OPERATIONS, EventType.shipment_created, flaky)
+    return state
+
+
+def test_processing_failure_keeps_the_event_failed_with_error_and_attempts(
+    app, post_event, broken_operation
+) -> None:
+    post_event(ORDER)
+    post_event(SHIPMENT)
+    process(app)
+    order_event, shipment_event = inbox(app)
+    assert order_event.state == InboxState.processed
+    assert (shipment_event.state, shipment_event.attempts) == (InboxState.failed, 1)
+    assert shipment_event.error == "RuntimeError: carrier code table unavailable"
+    assert shipment_event.next_attempt_at is not None
+    assert rows(app, Shipment) == []
+
+
+def test_failed_event_is_retried_with_backoff(app, post_event, broken_operation) -> None:
+    post_event(ORDER)
+    post_event(SHIPMENT)
+    now = datetime.now(UTC)
+    inbox_module.process_pending(app, now=now)
+    failed = inbox(app)[1]
+    assert inbox_module.process_pending(app, now=now).total == 0  # not due yet
+    broken_operation["broken"] = False
+    assert inbox_module.process_pending(app, now=failed.next_attempt_at).processed == 1
+    assert inbox(app)[1].state == InboxState.processed
+
+
+def test_cli_lists_failed_events_and_retries_them(
+    app, post_event, runner, broken_operation
+) -> None:
+    post_event(ORDER)
+    post_event(SHIPMENT)
+    process(app)
+    listed = runner.invoke(main, args=["inbox", "list", "--state", "failed", "--brand", "acme"])
+    assert listed.exit_code == 0
+    assert "shipment.created" in listed.output and "RuntimeError" in listed.output
+    assert "order.created" not in listed.output
+    broken_operation["broken"] = False
+    retried = runner.invoke(main, args=["inbox", "retry", "--all-failed"])
+    assert retried.exit_code == 0, retried.output
+    assert "1 processed" in retried.output
+    assert inbox(app)[1].state == InboxState.processed
+
+
+def test_cli_retries_events_by_id(app, post_event, runner, broken_operation) -> None:
+    post_event(ORDER)
+    post_event(SHIPMENT)
+    process(app)
+    broken_operation["broken"] = False
+    result = runner.invoke(main, args=["inbox", "retry", str(inbox(app)[1].id)])
+    assert "retried 1 event(s): 1 processed" in result.output
+
+
+def test_a_failure_does_not_undo_the_other_events_of_the_batch(
+    app, post_event, broken_operation
+) -> None:
+    post_event(ORDER)
+    post_event(SHIPMENT)
+    post_event(EXAMPLES[EventType.inventory_updated])
+    process(app)
+    assert len(rows(app, Order)) == 1 and len(rows(app, InventoryLevel)) == 3
+
+
+def test_data_can_be_applied_without_the_inbox(app, brand) -> None:
+    data = OrderData.model_validate(example("order.created")["data"])
+    now = datetime.now(UTC)
+    with session_scope(app) as s:
+        apply_data(
+            session=s,
+            brand_id=brand.brand_id,
+            event_type="order.created",
+            data=data,
+            occurred_at=now,
+            now=now,
+        )
+    assert len(rows(app, Order)) == 1
+
+
+def test_an_event_claimed_by_one_worker_is_skipped_by_another(app, post_event) -> None:
+    from postpurchase.db import claim_scope, get_db
+
+    if get_db(app).is_sqlite:
+        pytest.skip("SQLite serializes claims with BEGIN IMMEDIATE; row locks are PostgreSQL's")
+    post_event(ORDER)
+    with claim_scope(app) as first_worker:
+        claimed = inbox_module._claim(first_worker, select(InboxEvent))
+        assert len(claimed) == 1
+        assert inbox_module.process_pending(app).total == 0
+
+
+def test_shipment_before_its_order_in_the_same_batch_is_applied_in_that_batch(
+    app, post_event
+) -> None:
+    ids = [post_event(SHIPMENT).json["id"], post_event(ORDER).json["id"]]
+    stats = process_events(app, ids)
+    assert (stats.processed, stats.deferred) == (2, 1)  # deferred once, then released
+    assert {e.state for e in inbox(app)} == {InboxState.processed}
