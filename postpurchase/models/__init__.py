@@ -25,6 +25,7 @@ from postpurchase.models.enums import (
     TimeSlot,
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage
+from postpurchase.models.messaging import MessageEvent, Suppression
 from postpurchase.models.shipping import Shipment, TrackingEvent
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "InboxState",
     "InventoryLevel",
     "MerchantUser",
+    "MessageEvent",
     "Order",
     "OrderLine",
     "OrderStatus",
@@ -49,6 +51,7 @@ __all__ = [
     "ReturnResolution",
     "ReturnState",
     "Shipment",
+    "Suppression",
     "ShipmentStatus",
     "TimeSlot",
     "TrackingEvent",
