@@ -33,7 +33,13 @@ from sqlmodel import Session, select
 from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, is_postgres, session_scope
 from postpurchase.messaging import policy
-from postpurchase.messaging.channels import Envelope, MessageChannel, Outcome, Result, create_channel
+from postpurchase.messaging.channels import (
+    Envelope,
+    MessageChannel,
+    Outcome,
+    Result,
+    create_channel,
+)
 from postpurchase.messaging.config import TRIGGER_DEFAULTS, brand_settings, trigger_settings
 from postpurchase.messaging.tokens import make_token, public_url
 from postpurchase.messaging.triggers import enqueue_fallback

@@ -137,40 +137,47 @@ def choose_segment(rules: list[dict[str, Any]], profile: Profile, trigger: str) 
     return Segment(variant, tuple(blocks), tuple(names))
 
 
-def stock_by_sku(*, session: Session, brand_id: int, skus: set[str]) -> dict[tuple[str, str | None], int]:
-    """Available units per (sku, variant) over every fulfilment centre."""
+def stock_by_sku(*, session: Session, brand_id: int, skus: set[str]) -> dict[str, int]:
+    """Available units per SKU over every fulfilment centre (sizes are SKUs of their own)."""
     if not skus:
         return {}
     rows = session.exec(
-        select(InventoryLevel.sku, InventoryLevel.variant, func.sum(InventoryLevel.available))
+        select(InventoryLevel.sku, func.sum(InventoryLevel.available))
         .where(InventoryLevel.brand_id == brand_id, InventoryLevel.sku.in_(skus))  # type: ignore[attr-defined]
-        .group_by(InventoryLevel.sku, InventoryLevel.variant)
+        .group_by(InventoryLevel.sku)
     ).all()
-    return {(sku, variant): int(total or 0) for sku, variant, total in rows}
+    return {sku: int(total or 0) for sku, total in rows}
 
 
 def recommend(*, session: Session, brand_id: int, catalog: list[dict[str, Any]], profile: Profile,
               order_skus: set[str], limit: int = 3) -> list[dict[str, Any]]:
     """Catalog items that fit this order, in stock in the customer's size, never already bought,
-    never an accessory for something the customer returned."""
+    never an accessory for something the customer returned.
+
+    A catalog item is ``{"sku", "name", "url", "accessory_for": [sku], "categories": [...],
+    "variants": {"M": "TEE-M", ...}, "size_category": "apparel"}``; with variants, the size the
+    customer bought in ``size_category`` is offered, and only when that size's SKU is in stock.
+    """
     candidates = [
         item for item in catalog
         if (set(item.get("accessory_for", [])) & order_skus or set(item.get("categories", [])) & profile.categories)
         and item["sku"] not in profile.bought_skus
         and not set(item.get("accessory_for", [])) & profile.returned_skus
     ]
-    stock = stock_by_sku(session=session, brand_id=brand_id, skus={item["sku"] for item in candidates})
+    skus = {item["sku"] for item in candidates} | {
+        sku for item in candidates for sku in (item.get("variants") or {}).values()}
+    stock = stock_by_sku(session=session, brand_id=brand_id, skus=skus)
     chosen: list[dict[str, Any]] = []
     for item in candidates:
+        variants: dict[str | None, str] = item.get("variants") or {None: item["sku"]}
         size = profile.sizes.get(item.get("size_category", ""))
-        variants = item.get("variants") or [None]
         if size is not None and item.get("variants"):
-            variants = [v for v in variants if v == size]
-        in_stock = [v for v in variants if stock.get((item["sku"], v), 0) > 0]
+            variants = {k: v for k, v in variants.items() if k == size}
+        in_stock = [(name, sku) for name, sku in variants.items() if stock.get(sku, 0) > 0]
         if not in_stock:
             continue
-        chosen.append({"sku": item["sku"], "name": item.get("name", item["sku"]), "url": item.get("url"),
-                       "variant": in_stock[0]})
+        name, sku = in_stock[0]
+        chosen.append({"sku": sku, "name": item.get("name", item["sku"]), "url": item.get("url"), "variant": name})
         if len(chosen) == limit:
             break
     return chosen
