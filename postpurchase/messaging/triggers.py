@@ -12,12 +12,14 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from postpurchase.db import is_postgres
 from postpurchase.messaging import context as ctx
+from postpurchase.messaging.channels import configured
 from postpurchase.messaging.config import TriggerSettings, brand_settings, trigger_settings
 from postpurchase.messaging.policy import consent_allows, suppression_reason
 from postpurchase.messaging.render import render_message
@@ -52,7 +54,8 @@ def recipients(*, brand: Brand, trigger: str, customer: Customer | None, order: 
         if trigger in settings["line_notification_templates"] else None,
         Channel.webhook: settings["webhook_url"],
     }
-    return {str(channel): address for channel, address in found.items() if address}
+    return {str(channel): address for channel, address in found.items()
+            if address and configured(current_app.config, brand.slug, channel)}
 
 
 def _unsubscribe_url(brand: Brand, channel: str, address: str) -> str:

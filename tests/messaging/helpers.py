@@ -8,6 +8,7 @@ from postpurchase.models import OutboxMessage
 
 
 def messages(session: Session, trigger: str | None = None) -> list[OutboxMessage]:
+    session.commit()  # ends the read snapshot, so rows the sender committed are visible
     session.expire_all()
     stmt = select(OutboxMessage).order_by(OutboxMessage.id)
     if trigger:

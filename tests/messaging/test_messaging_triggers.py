@@ -125,7 +125,8 @@ def test_trigger_switched_off_by_the_brand_writes_nothing(make_shop, session) ->
     assert messages(session) == []
 
 
-def test_brand_delay_and_channel_preference_apply(make_shop, session) -> None:
+def test_brand_delay_and_channel_preference_apply(app, make_shop, session) -> None:
+    app.config["LINE_CHANNEL_TOKEN"] = "line-token"
     shop = make_shop(line_user_id="U1234")
     shop.configure(triggers={"shipped": {"delay_minutes": 30, "channels": ["line", "email"]}})
     signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
@@ -159,7 +160,8 @@ def test_no_address_on_any_channel_is_logged_as_suppressed(make_shop, session) -
 def test_messages_roll_back_with_the_change_that_caused_them(app, make_shop, session) -> None:
     shop = make_shop()
     session.commit()
+    shop.shipment.tracking_number = "CHANGED"
     signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
     session.rollback()
-    assert messages(session) == []
+    assert messages(session) == [] and shop.shipment.tracking_number != "CHANGED"
 

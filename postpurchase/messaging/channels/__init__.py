@@ -17,7 +17,7 @@ from postpurchase.messaging.channels.sms import TwilioSmsChannel
 from postpurchase.messaging.channels.webhook import WebhookChannel
 from postpurchase.models import Channel
 
-__all__ = ["Envelope", "MessageChannel", "Outcome", "Result", "create_channel", "channel_is_idempotent"]
+__all__ = ["Envelope", "MessageChannel", "Outcome", "Result", "configured", "create_channel"]
 
 
 def _flag(value: object) -> bool:
@@ -52,6 +52,16 @@ def create_channel(config: Mapping[str, object], brand_slug: str, channel: Chann
     return None
 
 
-def channel_is_idempotent(config: Mapping[str, object], brand_slug: str, channel: Channel) -> bool:
-    instance = create_channel(config, brand_slug, channel)
-    return bool(instance and instance.idempotent)
+#: Credentials a channel cannot work without (email uses the installation's SMTP server).
+REQUIRED: dict[Channel, tuple[str, ...]] = {
+    Channel.email: (),
+    Channel.sms: ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"),
+    Channel.line: ("LINE_CHANNEL_TOKEN",),
+    Channel.line_notification: ("LINE_CHANNEL_TOKEN",),
+    Channel.webhook: ("WEBHOOK_SECRET",),
+}
+
+
+def configured(config: Mapping[str, object], brand_slug: str, channel: Channel) -> bool:
+    """Whether the brand has what ``channel`` needs, without building a client."""
+    return all(credential(config, brand_slug, name) for name in REQUIRED[channel])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Sequence
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -18,8 +19,12 @@ from postpurchase.messaging.channels.base import Envelope, MessageChannel, Outco
 from postpurchase.models import Channel
 
 
+#: CRLF line ends for SMTP; long lines allowed so a List-Unsubscribe URL is never encoded or broken.
+SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
 def build_email(envelope: Envelope) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=SMTP_POLICY)
     message["From"] = str(Address(envelope.sender_name, addr_spec=envelope.sender_email))
     message["To"] = envelope.recipient
     message["Subject"] = envelope.subject
@@ -73,6 +78,7 @@ class SmtpChannel(MessageChannel):
         message = build_email(envelope)
         try:
             smtp = self._connection()
+            smtp.ehlo_or_helo_if_needed()
             code, reply = smtp.mail(envelope.sender_email)
             if code == 250:
                 code, reply = smtp.rcpt(envelope.recipient)
@@ -84,11 +90,13 @@ class SmtpChannel(MessageChannel):
             return Outcome(Result.temporary, error=f"SMTP before data: {type(exc).__name__}: {exc}")
         try:
             code, reply = smtp.data(message.as_bytes())
-        except smtplib.SMTPDataError as exc:
+        except smtplib.SMTPDataError as exc:  # DATA itself refused: nothing was handed over
             return _refused(exc.smtp_code, exc.smtp_error)
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             return Outcome(Result.ambiguous, error=f"SMTP during data: {type(exc).__name__}: {exc}")
+        if code != 250:
+            return _refused(code, reply)
         return Outcome(Result.sent, provider_id=envelope.headers.get("Message-ID"))
 
     def send_many(self, envelopes: Sequence[Envelope]) -> list[Outcome]:
