@@ -40,7 +40,12 @@ from postpurchase.messaging.channels import (
     Result,
     create_channel,
 )
-from postpurchase.messaging.config import TRIGGER_DEFAULTS, brand_settings, trigger_settings
+from postpurchase.messaging.config import (
+    TRIGGER_DEFAULTS,
+    TriggerSettings,
+    brand_settings,
+    trigger_settings,
+)
 from postpurchase.messaging.tokens import make_token, public_url
 from postpurchase.messaging.triggers import enqueue_fallback
 from postpurchase.models import (
@@ -77,9 +82,9 @@ class SendReport:
         self.errors.extend(other.errors[:20])
 
 
-def backoff(attempts: int) -> timedelta:
-    """1, 2, 4 … minutes, at most an hour."""
-    return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+def backoff(attempts: int, base_seconds: float = 60.0) -> timedelta:
+    """1, 2, 4 … minutes (``MESSAGES_RETRY_BASE_SECONDS`` × 2ⁿ), at most an hour."""
+    return timedelta(seconds=min(3600.0, base_seconds * 2 ** max(0, attempts - 1)))
 
 
 def message_id_header(key: str, sender_email: str) -> str:
@@ -100,8 +105,8 @@ def _tracked_html(html: str, message_id: int) -> str:
     return tracked.replace("</body>", pixel + "</body>") if "</body>" in tracked else tracked + pixel
 
 
-def envelope_for(message: OutboxMessage, brand: Brand, config: dict) -> Envelope:
-    sender = brand_settings(brand)["sender"]
+def envelope_for(message: OutboxMessage, brand: Brand, config: dict, settings: dict | None = None) -> Envelope:
+    sender = (settings or brand_settings(brand))["sender"]
     sender_email = sender.get("email") or str(config.get("MAIL_FROM") or f"no-reply@{brand.slug}.example")
     headers: dict[str, str] = {}
     html = message.body_html
@@ -135,6 +140,27 @@ class _Checks:
             select(Shipment).where(Shipment.id.in_(shipment_ids))).all()} if shipment_ids else {}  # type: ignore[union-attr]
         self._capped_today: dict[int, int] = {}
         self._idempotent: dict[tuple[str, Channel], bool] = {}
+        self.settings = {brand_id: brand_settings(brand) for brand_id, brand in self.brands.items()}
+        self._triggers: dict[tuple[int, str], TriggerSettings] = {}
+        addresses = {row.recipient for row in rows}
+        self.suppressed: dict[tuple[int, Channel, str], list[Suppression]] = defaultdict(list)
+        for found in session.exec(select(Suppression).where(Suppression.address.in_(addresses))).all():  # type: ignore[attr-defined]
+            self.suppressed[(found.brand_id, found.channel, found.address)].append(found)
+
+    def trigger(self, brand: Brand, name: str) -> TriggerSettings | None:
+        if name not in TRIGGER_DEFAULTS:
+            return None
+        key = (brand.id or 0, name)
+        if key not in self._triggers:
+            self._triggers[key] = trigger_settings(brand, name)
+        return self._triggers[key]
+
+    def suppression(self, row: OutboxMessage, purpose: str) -> str | None:
+        purposes = {"all", "marketing"} if purpose == "marketing" else {"all"}
+        for found in self.suppressed[(row.brand_id, row.channel, row.recipient)]:
+            if found.purpose in purposes:
+                return f"{found.reason} ({found.purpose})"
+        return None
 
     def timezone(self, row: OutboxMessage) -> str:
         customer = self.customers.get(row.customer_id) if row.customer_id else None
@@ -153,7 +179,7 @@ class _Checks:
         assert row.customer_id is not None
         if row.customer_id not in self._capped_today:
             brand = self.brands[row.brand_id]
-            capped = [t for t in TRIGGER_DEFAULTS if not trigger_settings(brand, t).essential]
+            capped = [t for t in TRIGGER_DEFAULTS if not self.trigger(brand, t).essential]  # type: ignore[union-attr]
             self._capped_today[row.customer_id] = self.session.exec(
                 select(func.count(OutboxMessage.id)).where(
                     OutboxMessage.customer_id == row.customer_id,
@@ -168,14 +194,13 @@ class _Checks:
         brand = self.brands[row.brand_id]
         if row.payload.get("test"):
             return OutboxState.sending, None, None
-        settings = brand_settings(brand)
-        trigger = trigger_settings(brand, row.trigger) if row.trigger in TRIGGER_DEFAULTS else None
+        settings = self.settings[row.brand_id]
+        trigger = self.trigger(brand, row.trigger)
         purpose = row.payload.get("purpose", "transactional")
         customer = self.customers.get(row.customer_id) if row.customer_id else None
         if row.customer_id and not policy.consent_allows(customer, row.channel, purpose):
             return OutboxState.suppressed, f"no {purpose} consent on {row.channel}", None
-        reason = policy.suppression_reason(session=self.session, brand_id=brand.id, channel=row.channel,
-                                           address=row.recipient, purpose=purpose)
+        reason = self.suppression(row, purpose)
         if reason:
             return OutboxState.suppressed, f"suppressed: {reason}", None
         if purpose == "marketing" and row.channel == Channel.email and not (
@@ -232,7 +257,7 @@ def claim(app: Flask, *, now: datetime, limit: int = 200) -> tuple[list[Envelope
                 report.suppressed += 1
             else:
                 row.state, row.claimed_at, row.attempts = OutboxState.sending, now, row.attempts + 1
-                envelopes.append(envelope_for(row, brand, app.config))
+                envelopes.append(envelope_for(row, brand, app.config, checks.settings[row.brand_id]))
     return envelopes, report
 
 
@@ -258,9 +283,13 @@ def deliver(app: Flask, envelopes: list[Envelope], *, workers: int = 4,
             missing = Outcome(Result.permanent, error=f"no credentials for {channel} for brand {slug}")
             return [(envelope, missing) for envelope in items]
         try:
-            return list(zip(items, instance.send_many(items), strict=True))
+            outcomes = instance.send_many(items)
         finally:
             instance.close()
+        if instance.idempotent:  # the provider drops a second copy: an unclear answer is just a retry
+            outcomes = [Outcome(Result.temporary, error=o.error) if o.result == Result.ambiguous else o
+                        for o in outcomes]
+        return list(zip(items, outcomes, strict=True))
 
     results: list[tuple[Envelope, Outcome]] = []
     if len(jobs) == 1:
@@ -286,13 +315,14 @@ def record(app: Flask, results: Iterable[tuple[Envelope, Outcome]], *, now: date
         if sent_rows:
             session.execute(update(OutboxMessage), sent_rows)
             report.sent = len(sent_rows)
+        base = float(app.config.get("MESSAGES_RETRY_BASE_SECONDS") or 60)
         for envelope, outcome in followups:
-            _record_failure(session, envelope, outcome, now, report)
+            _record_failure(session, envelope, outcome, now, report, base)
     return report
 
 
 def _record_failure(session: Session, envelope: Envelope, outcome: Outcome, now: datetime,
-                    report: SendReport) -> None:
+                    report: SendReport, backoff_base: float) -> None:
     message = session.get(OutboxMessage, envelope.message_id)
     if message is None:
         return
@@ -305,7 +335,7 @@ def _record_failure(session: Session, envelope: Envelope, outcome: Outcome, now:
         report.unknown += 1
         return
     if outcome.result == Result.temporary and message.attempts < max_attempts:
-        message.state, message.due_at = OutboxState.pending, now + backoff(message.attempts)
+        message.state, message.due_at = OutboxState.pending, now + backoff(message.attempts, backoff_base)
         report.retried += 1
         return
     message.state = OutboxState.failed
@@ -325,6 +355,12 @@ def _record_failure(session: Session, envelope: Envelope, outcome: Outcome, now:
 def send_due(app: Flask, *, now: datetime | None = None, batch: int = 200, limit: int | None = None,
              workers: int = 4, channel_factory: ChannelFactory | None = None) -> SendReport:
     """Send every due message (or ``limit``), batch by batch; the scheduler's outbox job."""
+    with app.app_context():  # tokens and templates need it; the scheduler's job has one, a script may not
+        return _send_loop(app, now=now, batch=batch, limit=limit, workers=workers, channel_factory=channel_factory)
+
+
+def _send_loop(app: Flask, *, now: datetime | None, batch: int, limit: int | None, workers: int,
+               channel_factory: ChannelFactory | None) -> SendReport:
     total = SendReport()
     while limit is None or total.claimed < limit:
         moment = now or utcnow()
