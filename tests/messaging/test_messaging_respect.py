@@ -106,12 +106,17 @@ def test_marketing_email_without_sender_address_is_not_sent(app, make_shop, sess
     assert "特定電子メール法" in only(session, "review_request").error and inbox.messages == []
 
 
+def _unsubscribe_link(app, shop, session, inbox) -> str:
+    """Send a delivery update and return the path of its List-Unsubscribe link."""
+    _status(shop, session, ShipmentStatus.out_for_delivery)
+    send_due(app, now=NOW)
+    return inbox.messages[0]["List-Unsubscribe"].strip("<>").removeprefix("https://pp.example")
+
+
 def test_one_click_unsubscribe_stops_marketing_but_not_delivery_updates(app, client, make_shop, session,
                                                                        inbox) -> None:
     shop = make_shop(consent={"email": {"marketing": True}})
-    _status(shop, session, ShipmentStatus.out_for_delivery)
-    send_due(app, now=NOW)
-    link = inbox.messages[0]["List-Unsubscribe"].strip("<>").removeprefix("https://pp.example")
+    link = _unsubscribe_link(app, shop, session, inbox)
     response = client.post(link, data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200 and response.json == {"unsubscribed": True}
     suppression = session.exec(select(Suppression)).one()
@@ -125,9 +130,7 @@ def test_one_click_unsubscribe_stops_marketing_but_not_delivery_updates(app, cli
 
 def test_unsubscribe_page_can_stop_everything(app, client, make_shop, session, inbox) -> None:
     shop = make_shop()
-    _status(shop, session, ShipmentStatus.out_for_delivery)
-    send_due(app, now=NOW)
-    link = inbox.messages[0]["List-Unsubscribe"].strip("<>").removeprefix("https://pp.example")
+    link = _unsubscribe_link(app, shop, session, inbox)
     assert "Stop all messages" in client.get(link + "?lang=en").get_data(as_text=True)
     client.post(link, data={"scope": "all"})
     _status(shop, session, ShipmentStatus.attempt_fail)
@@ -136,3 +139,9 @@ def test_unsubscribe_page_can_stop_everything(app, client, make_shop, session, i
 
 def test_unsubscribe_with_a_forged_token_is_refused(client, brand) -> None:
     assert client.post("/acme/unsubscribe/forged", data={"List-Unsubscribe": "One-Click"}).status_code == 404
+
+
+def test_unsubscribe_page_speaks_japanese(app, client, make_shop, session, inbox) -> None:
+    shop = make_shop()
+    link = _unsubscribe_link(app, shop, session, inbox)
+    assert "お知らせ・レビューのお願いを停止する" in client.get(link + "?lang=ja").get_data(as_text=True)

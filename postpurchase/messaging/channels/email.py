@@ -18,7 +18,6 @@ from email.utils import formatdate
 from postpurchase.messaging.channels.base import Envelope, MessageChannel, Outcome, Result
 from postpurchase.models import Channel
 
-
 #: CRLF line ends for SMTP; long lines allowed so a List-Unsubscribe URL is never encoded or broken.
 SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
 
