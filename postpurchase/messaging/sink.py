@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiosmtpd.controller import Controller
+if TYPE_CHECKING:
+    from aiosmtpd.controller import Controller
 
 
 def mail_dir(instance_path: str | Path) -> Path:
@@ -44,6 +45,8 @@ class SinkHandler:
 
 
 def start(folder: Path, host: str = "127.0.0.1", port: int = 8025) -> tuple[Controller, SinkHandler]:
+    from aiosmtpd.controller import Controller
+
     handler = SinkHandler(folder)
     controller = Controller(handler, hostname=host, port=port)
     controller.start()

@@ -38,7 +38,11 @@ def test_message_log_filters_by_order_number(app, client, make_shop, session) ->
     _sign_in(app, client, first.brand.id)
     page = client.get("/merchant/messages/", query_string={"order": first.order.number}).get_data(as_text=True)
     assert page.count('data-state="pending"') == 1
-    assert "Customer messages" in client.get("/merchant/?lang=en").get_data(as_text=True)
+
+
+def test_merchant_home_links_to_the_message_log(app, client, brand) -> None:
+    _sign_in(app, client, brand.brand_id)
+    assert 'href="/merchant/messages/"' in client.get("/merchant/").get_data(as_text=True)
 
 
 def test_open_pixel_and_click_redirect_are_counted_in_the_log(app, client, make_shop, session, inbox) -> None:
