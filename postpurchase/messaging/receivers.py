@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from postpurchase import signals
 from postpurchase.clock import utcnow
-from postpurchase.messaging.triggers import enqueue
+from postpurchase.messaging.triggers import enqueue, refresh_pending
 from postpurchase.models import Brand, Order, ReturnRequest, ReturnState, Shipment, ShipmentStatus
 
 #: Parcel statuses that have a message of their own.
@@ -55,13 +55,17 @@ def on_status_changed(shipment_id: int, *, session: Session, brand_id: int, curr
 def on_prediction_changed(shipment_id: int, *, session: Session, brand_id: int, previous_date: date | None,
                           predicted_date: date | None, promised_date: date | None,
                           now: datetime | None = None, **_: Any) -> None:
-    """``delayed`` when the prediction moves past the promise (not again while it stays late)."""
+    """Refresh waiting messages that quote the day; ``delayed`` when the prediction moves past the
+    promise (not again while it stays late)."""
+    shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
+    if shipment is None or brand is None:
+        return
+    refresh_pending(session=session, brand=brand, shipment=shipment, now=now or utcnow())
     if promised_date is None or predicted_date is None or predicted_date <= promised_date:
         return
     if previous_date is not None and previous_date > promised_date:
         return
-    shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
-    if shipment is not None and brand is not None and shipment.status not in STATUS_TRIGGERS:
+    if shipment.status not in STATUS_TRIGGERS:
         enqueue(session=session, brand=brand, trigger="delayed", shipment=shipment, now=now or utcnow())
 
 

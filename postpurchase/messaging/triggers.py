@@ -195,3 +195,30 @@ def enqueue_fallback(*, session: Session, message: OutboxMessage, now: datetime)
                     customer_id=message.customer_id, order_id=message.order_id, shipment_id=message.shipment_id)
     row.created_at = now
     return row if _insert(session, row) else None
+
+
+#: Messages whose wording depends on the predicted day; refreshed while still waiting to be sent.
+PREDICTION_TRIGGERS = ("shipped",)
+
+
+def refresh_pending(*, session: Session, brand: Brand, shipment: Shipment, now: datetime) -> int:
+    """Re-render waiting messages of ``shipment`` after its prediction changed (EDD may answer after
+    the ``shipped`` message was written); returns how many were refreshed."""
+    rows = session.exec(select(OutboxMessage).where(
+        OutboxMessage.shipment_id == shipment.id, OutboxMessage.state == OutboxState.pending,
+        OutboxMessage.trigger.in_(PREDICTION_TRIGGERS))).all()  # type: ignore[attr-defined]
+    order = session.get(Order, shipment.order_id) if shipment.order_id else None
+    customer = session.get(Customer, order.customer_id) if order and order.customer_id else None
+    for row in rows:
+        settings = trigger_settings(brand, row.trigger)
+        built = ctx.build(session=session, brand=brand, trigger=settings, order=order, shipment=shipment,
+                          customer=customer, locale=row.locale, now=now)
+        fresh = build_row(brand=brand, trigger=settings, ref=row.payload["ref"], channel=row.channel,
+                          address=row.recipient, payload={**row.payload, "context": built.context},
+                          due_at=row.due_at, customer_id=row.customer_id, order_id=row.order_id,
+                          shipment_id=row.shipment_id)
+        row.subject, row.body_text, row.body_html, row.payload = (fresh.subject, fresh.body_text, fresh.body_html,
+                                                                   fresh.payload)
+        session.add(row)
+    session.flush()
+    return len(rows)

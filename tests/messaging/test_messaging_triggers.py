@@ -41,6 +41,18 @@ def test_shipped_message_carries_the_predicted_day_time_slot_and_carrier_link(ma
     assert message.body_html and "11月25日(水)" in message.body_html
 
 
+def test_prediction_arriving_after_the_shipped_message_is_written_into_it(make_shop, session) -> None:
+    shop = make_shop(predicted_date=None)
+    signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    assert "お届け予定日" not in only(session, "shipped").body_text
+    shop.shipment.predicted_date = date(2026, 11, 25)
+    session.add(shop.shipment)
+    signals.shipment_prediction_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
+                                             previous_date=None, predicted_date=date(2026, 11, 25),
+                                             promised_date=date(2026, 11, 26), now=NOW)
+    assert "お届け予定日: 11月25日(水)" in only(session, "shipped").body_text
+
+
 def test_unknown_carrier_falls_back_to_our_tracking_page(make_shop, session) -> None:
     shop = make_shop(carrier_code="no-such-carrier")
     signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
