@@ -1,7 +1,47 @@
-"""See DESIGN.md: the messaging feature."""
+"""Customer messages: triggers → segments/rules → templates → outbox → channels.
+
+Public functions other features call:
+
+- :func:`postpurchase.messaging.triggers.enqueue` — write a message for a trigger in your session.
+- :func:`postpurchase.messaging.outbox.send_due` — send what is due (the ``messages-send`` job).
+- :func:`postpurchase.messaging.timers.run_timers` — enqueue timer messages (``messages-timers`` job).
+"""
+
+from __future__ import annotations
 
 from flask import Flask
 
+from postpurchase.clock import utcnow
+
+
+def send_job(app: Flask) -> None:
+    from postpurchase.messaging.outbox import send_due
+
+    send_due(app)
+
+
+def timers_job(app: Flask) -> None:
+    from postpurchase.db import session_scope
+    from postpurchase.messaging.timers import run_timers
+
+    with session_scope(app) as session:
+        run_timers(session=session, now=utcnow())
+
 
 def init_app(app: Flask) -> None:
-    """Connect this feature's signals, blueprints and CLI commands."""
+    """Connect this feature's signals, blueprints, merchant link and scheduler jobs."""
+    from flask_babel import lazy_gettext
+
+    from postpurchase.jobs import JobSpec, register_job
+    from postpurchase.messaging import receivers
+    from postpurchase.messaging.web import customer_pages, merchant_messages
+    from postpurchase.web.merchant import MERCHANT_LINKS
+
+    receivers.connect()
+    app.register_blueprint(merchant_messages)
+    app.register_blueprint(customer_pages)
+    link = ("merchant_messages.log", lambda: str(lazy_gettext("Customer messages")))
+    if all(endpoint != link[0] for endpoint, _ in MERCHANT_LINKS):
+        MERCHANT_LINKS.append(link)
+    register_job(JobSpec("messages-send", send_job, 15))
+    register_job(JobSpec("messages-timers", timers_job, 600))

@@ -26,6 +26,7 @@ from postpurchase.models.enums import (
     TimeSlot,
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage
+from postpurchase.models.messaging import MessageEvent, Suppression
 from postpurchase.models.shipping import Shipment, TrackingEvent
 from postpurchase.models.tracking import CarrierCircuit, CarrierResponse
 
@@ -44,6 +45,7 @@ __all__ = [
     "InboxState",
     "InventoryLevel",
     "MerchantUser",
+    "MessageEvent",
     "Order",
     "OrderLine",
     "OrderStatus",
@@ -54,6 +56,7 @@ __all__ = [
     "ReturnResolution",
     "ReturnState",
     "Shipment",
+    "Suppression",
     "ShipmentStatus",
     "TimeSlot",
     "TrackingEvent",

@@ -1,0 +1,133 @@
+"""``postpurchase messages``: send what is due, run timers, read the log, preview, local SMTP sink."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from postpurchase.clock import as_utc, utcnow
+
+
+def _now(value: str | None) -> datetime:
+    return as_utc(datetime.fromisoformat(value)) if value else utcnow()
+
+
+@click.group("messages")
+def messages() -> None:
+    """Customer messages: outbox, timers, log, previews, local mail sink."""
+
+
+@messages.command("send-due")
+@click.option("--now", default=None, help="ISO time to act as now (simulations).")
+@click.option("--limit", type=int, default=None)
+@with_appcontext
+def send_due_command(now: str | None, limit: int | None) -> None:
+    """Send every message that is due now."""
+    from postpurchase.messaging.outbox import send_due
+
+    report = send_due(current_app._get_current_object(), now=_now(now) if now else None, limit=limit)  # type: ignore[attr-defined]
+    click.echo(f"claimed {report.claimed} · sent {report.sent} · retried {report.retried} · held {report.held} · "
+               f"suppressed {report.suppressed} · failed {report.failed} · unknown {report.unknown} · "
+               f"fallbacks {report.fallbacks}")
+
+
+@messages.command("run-timers")
+@click.option("--now", default=None, help="ISO time to act as now (simulations).")
+@with_appcontext
+def run_timers_command(now: str | None) -> None:
+    """Enqueue arriving-tomorrow, unboxing, review and replenishment messages that are due."""
+    from postpurchase.db import session_scope
+    from postpurchase.messaging.timers import run_timers
+
+    with session_scope() as session:
+        counts = run_timers(session=session, now=_now(now))
+    click.echo(" · ".join(f"{name} {count}" for name, count in counts.items()))
+
+
+@messages.command("log")
+@click.option("--brand", "brand_slug", required=True)
+@click.option("--order", "order_number", default=None)
+@click.option("--customer", default=None, help="Email or phone.")
+@click.option("--state", default=None)
+@click.option("--limit", type=int, default=50, show_default=True)
+@with_appcontext
+def log_command(brand_slug: str, order_number: str | None, customer: str | None, state: str | None,
+                limit: int) -> None:
+    """The brand's messages, newest first."""
+    from postpurchase.brands import get_brand
+    from postpurchase.db import session_scope
+    from postpurchase.messaging.operations import message_log
+
+    with session_scope() as session:
+        brand = get_brand(session=session, slug=brand_slug)
+        if brand is None:
+            raise click.ClickException(f"no brand {brand_slug!r}")
+        for entry in message_log(session=session, brand_id=brand.id, order_number=order_number,
+                                 customer=customer, state=state, limit=limit):
+            m = entry.message
+            click.echo(f"{m.created_at:%Y-%m-%d %H:%M} {m.trigger:<20} {m.channel:<17} {m.state:<10} "
+                       f"{m.recipient:<30} {m.subject}  {m.error or ''}")
+
+
+@messages.command("preview")
+@click.option("--brand", "brand_slug", required=True)
+@click.option("--trigger", required=True)
+@click.option("--locale", default="ja", show_default=True, type=click.Choice(["ja", "en"]))
+@click.option("--channel", default="email", show_default=True)
+@click.option("--shipment-id", type=int, default=None, help="Real data of this parcel; default sample data.")
+@click.option("--html", "show_html", is_flag=True, help="Print the HTML part too.")
+@with_appcontext
+def preview_command(brand_slug: str, trigger: str, locale: str, channel: str, shipment_id: int | None,
+                    show_html: bool) -> None:
+    """Render one template."""
+    from postpurchase.brands import get_brand
+    from postpurchase.db import session_scope
+    from postpurchase.messaging.operations import preview
+    from postpurchase.models import Channel
+
+    with session_scope() as session:
+        brand = get_brand(session=session, slug=brand_slug)
+        if brand is None:
+            raise click.ClickException(f"no brand {brand_slug!r}")
+        now = utcnow()
+        rendered = preview(session=session, brand=brand, trigger=trigger, locale=locale, channel=Channel(channel),
+                           shipment_id=shipment_id, today=now.date(), now=now)
+    click.echo(f"Subject: {rendered.subject}\n\n{rendered.text}")
+    if show_html and rendered.html:
+        click.echo("\n" + rendered.html)
+
+
+@messages.command("sink")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=None, type=int, help="Default: the SMTP_PORT setting.")
+@with_appcontext
+def sink_command(host: str, port: int | None) -> None:
+    """Run a local SMTP server that stores every message in <instance>/mail (Ctrl-C stops)."""
+    from postpurchase.messaging import sink
+
+    folder = sink.mail_dir(current_app.instance_path)
+    controller, handler = sink.start(folder, host, port or int(current_app.config["SMTP_PORT"]))
+    click.echo(f"SMTP sink on {host}:{controller.port}, storing in {folder}; list with `postpurchase messages mailbox`")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        controller.stop()
+
+
+@messages.command("mailbox")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--show", is_flag=True, help="Print the plain-text bodies.")
+@with_appcontext
+def mailbox_command(limit: int, show: bool) -> None:
+    """Messages the local sink caught, newest first."""
+    from postpurchase.messaging import sink
+
+    for caught in sink.list_messages(sink.mail_dir(current_app.instance_path), limit):
+        click.echo(f"{caught.received}  {caught.to:<30} {caught.subject}")
+        if show:
+            click.echo(caught.text + "\n")

@@ -1,0 +1,118 @@
+"""Per-brand messaging settings (``Brand.settings["messaging"]``) merged over documented defaults.
+
+A brand only writes what it changes, e.g.::
+
+    {"messaging": {
+        "triggers": {"unboxing": {"delay_hours": 6, "channels": ["line", "email"]},
+                     "review_request": {"enabled": false}},
+        "quiet_hours": {"start": "22:00", "end": "07:30"},
+        "daily_cap": 3,
+        "sender": {"name": "Acme", "email": "hello@acme.example", "address": "東京都…", "contact": "03-…"},
+        "rules": [{"name": "vip", "when": {"vip_tier": ["gold"]}, "variant": "vip", "blocks": ["vip_thanks"]}],
+        "blocks": {"vip_thanks": {"ja": "いつもありがとうございます。", "en": "Thank you for being a regular."}},
+        "care": {"sku": {"KETTLE-1": {...}}, "category": {"coffee": {...}}},
+        "catalog": [{"sku": "FILTER-1", "name": "…", "accessory_for": ["KETTLE-1"], "categories": ["coffee"]}],
+        "consumables": {"sku": {"BEANS-200": 14}, "category": {"coffee": 20}},
+    }}
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from postpurchase.models import Brand, Channel
+
+#: Triggers and their defaults. ``essential`` messages are the ones a customer needs to receive the
+#: parcel or their money; they bypass the daily frequency cap (see README "Messages").
+TRIGGER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "order_confirmed": {"purpose": "transactional", "essential": True},
+    "shipped": {"purpose": "transactional", "essential": True},
+    "delayed": {"purpose": "transactional", "essential": True},
+    "arriving_tomorrow": {"purpose": "transactional", "essential": True, "send_at": "17:00",
+                          "channels": ["line", "line_notification", "email", "sms"]},
+    "out_for_delivery": {"purpose": "transactional", "essential": True,
+                         "channels": ["line", "line_notification", "email", "sms"]},
+    "attempt_fail": {"purpose": "transactional", "essential": True,
+                     "channels": ["line", "line_notification", "sms", "email"]},
+    "available_for_pickup": {"purpose": "transactional", "essential": True},
+    "delivered": {"purpose": "transactional", "essential": False},
+    "unboxing": {"purpose": "transactional", "essential": False, "delay_hours": 24},
+    "review_request": {"purpose": "marketing", "essential": False, "delay_days": 7},
+    "replenishment": {"purpose": "marketing", "essential": False, "lead_days": 5},
+    "return_update": {"purpose": "transactional", "essential": True},
+}
+
+#: Everything a trigger may set; values a brand leaves out come from here and TRIGGER_DEFAULTS.
+BASE_TRIGGER: dict[str, Any] = {
+    "enabled": True,
+    "delay_minutes": 0,
+    "channels": ["email", "line", "sms"],
+    "template": None,
+    "quiet_hours": True,
+}
+
+DEFAULTS: dict[str, Any] = {
+    "quiet_hours": {"start": "21:00", "end": "08:00"},
+    "daily_cap": 2,
+    "max_attempts": 6,
+    "sender": {},
+    "rules": [],
+    "blocks": {},
+    "care": {"sku": {}, "category": {}},
+    "catalog": [],
+    "consumables": {"sku": {}, "category": {}},
+    "pickup_hold_days": 7,
+    #: Outgoing webhook endpoint for the ``webhook`` channel.
+    "webhook_url": None,
+    #: LINE notification messages (template): ``templateKey`` per trigger; empty = not contracted.
+    "line_notification_templates": {},
+}
+
+
+@dataclass(frozen=True)
+class TriggerSettings:
+    name: str
+    enabled: bool
+    delay_minutes: int
+    channels: tuple[Channel, ...]
+    template: str
+    purpose: str
+    essential: bool
+    quiet_hours: bool
+    options: dict[str, Any]
+
+
+def brand_settings(brand: Brand) -> dict[str, Any]:
+    """The brand's messaging settings with defaults filled in (a fresh copy; safe to read)."""
+    own = (brand.settings or {}).get("messaging", {})
+    merged = copy.deepcopy(DEFAULTS)
+    for key, value in own.items():
+        if key == "triggers":
+            continue
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    merged["triggers"] = own.get("triggers", {})
+    return merged
+
+
+def trigger_settings(brand: Brand, trigger: str) -> TriggerSettings:
+    if trigger not in TRIGGER_DEFAULTS:
+        raise KeyError(f"unknown trigger {trigger!r}")
+    values = {**BASE_TRIGGER, **TRIGGER_DEFAULTS[trigger],
+              **brand_settings(brand)["triggers"].get(trigger, {})}
+    known = set(BASE_TRIGGER) | {"purpose", "essential"}
+    return TriggerSettings(
+        name=trigger,
+        enabled=bool(values["enabled"]),
+        delay_minutes=int(values["delay_minutes"]),
+        channels=tuple(Channel(c) for c in values["channels"]),
+        template=str(values["template"] or trigger),
+        purpose=str(values["purpose"]),
+        essential=bool(values["essential"]),
+        quiet_hours=bool(values["quiet_hours"]),
+        options={k: v for k, v in values.items() if k not in known},
+    )

@@ -1,0 +1,231 @@
+"""What a message says: the template context for one trigger, customer and parcel.
+
+Contexts hold only JSON values (already formatted for the customer's locale), so the outbox keeps
+them for the merchant's log and a fallback channel can be rendered later from the same data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, select
+
+from carriers import registry
+from carriers.base import CarrierError
+from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
+from postpurchase.messaging.config import TriggerSettings, brand_settings
+from postpurchase.messaging.segments import Profile, build_profile, choose_segment, recommend
+from postpurchase.messaging.tokens import make_token, public_url
+from postpurchase.models import (
+    Brand,
+    Customer,
+    Feedback,
+    Order,
+    OrderLine,
+    ReturnRequest,
+    Shipment,
+    TrackingEvent,
+)
+
+
+@dataclass(frozen=True)
+class Built:
+    context: dict[str, Any]
+    variant: str | None
+    rules: tuple[str, ...]
+    #: Why the message would be useless (None when it is worth sending).
+    useless: str | None = None
+
+
+def message_locale(brand: Brand, customer: Customer | None) -> str:
+    wanted = ((customer.locale if customer else None) or brand.locale or "ja")[:2]
+    return wanted if wanted in ("ja", "en") else "en"
+
+
+def display_name(name: str | None, locale: str) -> str:
+    """``山田 花子 様`` in Japanese; the plain name (or ``customer``) in English."""
+    if locale == "ja":
+        return f"{name} 様" if name else "お客様"
+    return name or "customer"
+
+
+def carrier_links(carrier_code: str, tracking_number: str | None) -> dict[str, str | None]:
+    """The carrier's tracking and redelivery links from its adapter's capabilities.
+
+    An unknown carrier (no adapter) gives no links; the message then points at our tracking page.
+    """
+    try:
+        adapter = registry.create(carrier_code)
+    except CarrierError:
+        return {"carrier_name": carrier_code, "tracking_url": None, "redelivery_url": None}
+    caps = adapter.capabilities
+    number = tracking_number or ""
+    return {
+        "carrier_name": getattr(adapter, "name", carrier_code),
+        "tracking_url": caps.tracking_url.replace("{number}", number) if caps.tracking_url and number else None,
+        "redelivery_url": caps.redelivery_url.replace("{number}", number) if caps.redelivery_url else None,
+    }
+
+
+def e164(phone: str | None, country: str = "JP") -> str | None:
+    """``090-1234-5678`` → ``+819012345678`` (Japanese numbers); other numbers must already be E.164."""
+    if not phone:
+        return None
+    digits = "".join(ch for ch in phone if ch.isdigit() or ch == "+")
+    if digits.startswith("+"):
+        return digits
+    if country == "JP" and digits.startswith("0"):
+        return "+81" + digits[1:]
+    return None
+
+
+def hashed_phone(phone: str | None) -> str | None:
+    """LINE notification messages address a user by the SHA-256 of the E.164 phone number."""
+    number = e164(phone)
+    return hashlib.sha256(number.encode()).hexdigest() if number else None
+
+
+def _day(value: date | None, locale: str) -> str | None:
+    return format_day(value, locale) if value else None
+
+
+def _shipment_context(session: Session, brand: Brand, shipment: Shipment, locale: str,
+                      settings: dict[str, Any]) -> dict[str, Any]:
+    links = carrier_links(shipment.carrier_code, shipment.tracking_number)
+    pickup = session.exec(
+        select(TrackingEvent).where(TrackingEvent.shipment_id == shipment.id)
+        .order_by(TrackingEvent.occurred_at.desc())  # type: ignore[attr-defined]
+    ).first()
+    pickup_until = None
+    if pickup is not None and shipment.status == "available_for_pickup":
+        hold = timedelta(days=int(settings["pickup_hold_days"]))
+        pickup_until = _day(to_local(pickup.occurred_at + hold, brand.timezone).date(), locale)
+    window = None
+    if shipment.window_start and shipment.window_end and shipment.window_start != shipment.window_end:
+        window = f"{_day(shipment.window_start, locale)}〜{_day(shipment.window_end, locale)}"
+    return {
+        **links,
+        "tracking_number": shipment.tracking_number,
+        "predicted_day": _day(shipment.predicted_date, locale),
+        "predicted_date": shipment.predicted_date.isoformat() if shipment.predicted_date else None,
+        "window": window,
+        "promised_day": _day(shipment.promised_date, locale),
+        "time_slot": time_slot_label(shipment.time_slot, locale),
+        "delivery_option": str(shipment.delivery_option),
+        "pickup_location": pickup.location if pickup is not None else None,
+        "pickup_until": pickup_until,
+        "status": str(shipment.status),
+    }
+
+
+def _care_content(settings: dict[str, Any], lines: list[OrderLine], locale: str) -> list[dict[str, Any]]:
+    """Use-and-care content for the SKUs of the order: SKU entries first, then their category's."""
+    care = settings["care"]
+    found: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for line in lines:
+        entry = care.get("sku", {}).get(line.sku) or care.get("category", {}).get(line.category or "")
+        key = line.sku if line.sku in care.get("sku", {}) else f"category:{line.category}"
+        if not entry or key in seen:
+            continue
+        seen.add(key)
+        localized = entry.get(locale) or entry.get("ja") or entry
+        found.append({"product": line.name or line.sku, "title": localized.get("title", ""),
+                      "body": localized.get("body", ""), "video_url": entry.get("video_url")})
+    return found
+
+
+def usage_days(settings: dict[str, Any], line: OrderLine) -> int | None:
+    """Days one unit of a consumable lasts, from the SKU or its category; None: not a consumable."""
+    consumables = settings["consumables"]
+    days = consumables.get("sku", {}).get(line.sku) or consumables.get("category", {}).get(line.category or "")
+    return int(days) if days else None
+
+
+def replenishment_plan(settings: dict[str, Any], lines: list[OrderLine], delivered_on: date
+                       ) -> tuple[date, list[OrderLine]] | None:
+    """When the first consumable of the order runs out (quantity × usage days after delivery)."""
+    runouts = [(delivered_on + timedelta(days=line.quantity * days), line)
+               for line in lines if (days := usage_days(settings, line))]
+    if not runouts:
+        return None
+    first = min(day for day, _ in runouts)
+    return first, [line for day, line in runouts if day == first]
+
+
+def build(*, session: Session, brand: Brand, trigger: TriggerSettings, order: Order | None,
+          shipment: Shipment | None, customer: Customer | None, locale: str,
+          extra: dict[str, Any] | None = None, now: datetime) -> Built:
+    """The context of one message, the rules that shaped it, and whether it is worth sending."""
+    settings = brand_settings(brand)
+    sender = settings["sender"]
+    context: dict[str, Any] = {
+        "trigger": trigger.name,
+        "locale": locale,
+        "marketing": trigger.purpose == "marketing",
+        "brand": {"name": brand.name, "slug": brand.slug},
+        "sender": {"name": sender.get("name") or brand.name, "email": sender.get("email"),
+                   "address": sender.get("address"), "contact": sender.get("contact")},
+        "customer_name": display_name(customer.name if customer else (order.shipping_name if order else None), locale),
+        **(extra or {}),
+    }
+    profile: Profile | None = None
+    lines: list[OrderLine] = []
+    if order is not None:
+        lines = list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all())
+        context["order"] = {
+            "number": order.number,
+            "total": format_money(order.total_amount, order.currency, locale),
+            "placed_day": _day(to_local(order.placed_at, brand.timezone).date(), locale),
+            "items": [{"name": line.name or line.sku, "quantity": line.quantity, "variant": line.variant}
+                      for line in lines],
+        }
+        context["tracking_page_url"] = public_url(f"/{brand.slug}/track?order={order.number}")
+        profile = build_profile(session=session, order=order, customer=customer, language=locale)
+    if shipment is not None:
+        context["shipment"] = _shipment_context(session, brand, shipment, locale, settings)
+    segment = choose_segment(settings["rules"], profile, trigger.name) if profile else None
+    blocks = settings["blocks"]
+    context["blocks"] = [
+        (blocks[name].get(locale) or blocks[name].get("ja", "")) for name in (segment.blocks if segment else ())
+        if name in blocks
+    ]
+    useless = None
+    if trigger.name == "unboxing":
+        context["care"] = _care_content(settings, lines, locale)
+        useless = None if context["care"] else "no use-and-care content for these products"
+    if trigger.name in ("unboxing", "delivered", "review_request") and profile is not None:
+        context["recommendations"] = recommend(
+            session=session, brand_id=brand.id, catalog=settings["catalog"], profile=profile,
+            order_skus={line.sku for line in lines})
+    if trigger.name == "review_request" and order is not None:
+        answered = session.exec(select(Feedback.id).where(Feedback.order_id == order.id)).first()
+        useless = "the customer already answered" if answered else None
+        token = make_token("feedback", {"b": brand.id, "o": order.id,
+                                        "s": shipment.id if shipment else None,
+                                        "c": customer.id if customer else None})
+        url = public_url(f"/{brand.slug}/feedback/{token}")
+        context["feedback"] = {"url": url, "scores": [{"score": n, "url": f"{url}?score={n}"} for n in range(11)]}
+    if trigger.name == "replenishment" and order is not None and shipment is not None and shipment.delivered_at:
+        plan = replenishment_plan(settings, lines, to_local(shipment.delivered_at, brand.timezone).date())
+        if plan is None:
+            useless = "no consumables in this order"
+        else:
+            runout, due_lines = plan
+            context["replenishment"] = {
+                "runout_day": _day(runout, locale),
+                "items": [{"name": line.name or line.sku, "sku": line.sku} for line in due_lines],
+                "reorder_url": settings.get("reorder_url") or context.get("tracking_page_url"),
+            }
+    if trigger.name == "return_update" and extra and extra.get("return_id"):
+        rma = session.get(ReturnRequest, extra["return_id"])
+        if rma is not None:
+            context["return"] = {
+                "rma_number": rma.rma_number, "state": str(rma.state), "resolution": str(rma.resolution),
+                "refund": format_money(rma.refund_amount, rma.currency, locale) if rma.refund_amount else None,
+                "credit": format_money(rma.credit_amount, rma.currency, locale) if rma.credit_amount else None,
+            }
+    return Built(context, segment.variant if segment else None, segment.rules if segment else (), useless)

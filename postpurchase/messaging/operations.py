@@ -1,0 +1,171 @@
+"""Operations behind the messaging pages and CLI: log, events, unsubscribe, feedback, preview, test send."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from postpurchase.i18n import format_day, format_money, time_slot_label
+from postpurchase.messaging import context as ctx
+from postpurchase.messaging.config import brand_settings, trigger_settings
+from postpurchase.messaging.render import Rendered, render_message
+from postpurchase.messaging.triggers import build_row
+from postpurchase.models import (
+    Brand,
+    Channel,
+    Customer,
+    Feedback,
+    MessageEvent,
+    Order,
+    OutboxMessage,
+    OutboxState,
+    Shipment,
+    Suppression,
+)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    message: OutboxMessage
+    opens: int
+    clicks: int
+
+
+def message_log(*, session: Session, brand_id: int, order_number: str | None = None, customer: str | None = None,
+                trigger: str | None = None, state: str | None = None, limit: int = 200) -> list[LogEntry]:
+    """The brand's messages, newest first, filtered by order number, customer email/phone, trigger, state."""
+    stmt = select(OutboxMessage).where(OutboxMessage.brand_id == brand_id)
+    if order_number:
+        stmt = stmt.join(Order, Order.id == OutboxMessage.order_id).where(Order.number == order_number)
+    if customer:
+        ids = select(Customer.id).where(Customer.brand_id == brand_id,
+                                        (Customer.email == customer) | (Customer.phone == customer))
+        stmt = stmt.where(OutboxMessage.customer_id.in_(ids) | (OutboxMessage.recipient == customer))  # type: ignore[union-attr]
+    if trigger:
+        stmt = stmt.where(OutboxMessage.trigger == trigger)
+    if state:
+        stmt = stmt.where(OutboxMessage.state == OutboxState(state))
+    rows = list(session.exec(stmt.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)).all())  # type: ignore[attr-defined,union-attr]
+    counts: dict[tuple[int, str], int] = {}
+    if rows:
+        for message_id, kind, count in session.exec(
+            select(MessageEvent.message_id, MessageEvent.kind, func.count(MessageEvent.id))
+            .where(MessageEvent.message_id.in_([r.id for r in rows]))  # type: ignore[attr-defined]
+            .group_by(MessageEvent.message_id, MessageEvent.kind)
+        ).all():
+            counts[(message_id, kind)] = count
+    return [LogEntry(r, counts.get((r.id, "open"), 0), counts.get((r.id, "click"), 0)) for r in rows]
+
+
+def state_counts(*, session: Session, brand_id: int) -> dict[str, int]:
+    rows = session.exec(select(OutboxMessage.state, func.count(OutboxMessage.id))
+                        .where(OutboxMessage.brand_id == brand_id).group_by(OutboxMessage.state)).all()
+    return {str(state): count for state, count in rows}
+
+
+def record_event(*, session: Session, message_id: int, kind: str, url: str | None = None,
+                 now: datetime) -> MessageEvent | None:
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        return None
+    event = MessageEvent(brand_id=message.brand_id, message_id=message_id, kind=kind, url=url, occurred_at=now)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def unsubscribe(*, session: Session, brand_id: int, channel: str, address: str, purpose: str = "marketing") -> None:
+    """Stop ``purpose`` messages (``marketing`` or ``all``) to ``address`` on ``channel``; repeat-safe."""
+    exists = session.exec(select(Suppression.id).where(
+        Suppression.brand_id == brand_id, Suppression.channel == Channel(channel),
+        Suppression.address == address, Suppression.purpose == purpose)).first()
+    if exists is None:
+        session.add(Suppression(brand_id=brand_id, channel=Channel(channel), address=address, purpose=purpose,
+                                reason="unsubscribe"))
+        session.flush()
+
+
+def save_feedback(*, session: Session, data: dict[str, Any], score: int, comment: str | None,
+                  now: datetime) -> Feedback:
+    """Store (or update) the customer's answer for the order the token names."""
+    if not 0 <= score <= 10:
+        raise ValueError("score must be between 0 and 10")
+    feedback = session.exec(select(Feedback).where(Feedback.brand_id == data["b"],
+                                                   Feedback.order_id == data["o"])).first()
+    if feedback is None:
+        feedback = Feedback(brand_id=data["b"], order_id=data["o"], shipment_id=data.get("s"),
+                            customer_id=data.get("c"), created_at=now)
+        session.add(feedback)
+    feedback.nps_score = score
+    feedback.comment = (comment or "").strip()[:2000] or None
+    session.flush()
+    return feedback
+
+
+def sample_context(brand: Brand, trigger: str, locale: str, today: date) -> dict[str, Any]:
+    """Believable data for previews and test sends (no customer's data involved)."""
+    sender = brand_settings(brand)["sender"]
+    day = today + timedelta(days=1)
+    url = "https://example.com/track/123456789012"
+    return {
+        "trigger": trigger, "locale": locale, "test": True,
+        "marketing": trigger_settings(brand, trigger).purpose == "marketing",
+        "brand": {"name": brand.name, "slug": brand.slug},
+        "sender": {"name": sender.get("name") or brand.name, "email": sender.get("email"),
+                   "address": sender.get("address"), "contact": sender.get("contact")},
+        "customer_name": ctx.display_name("山田 花子" if locale == "ja" else "Hanako Yamada", locale),
+        "order": {"number": "#1001", "total": format_money(4980, "JPY", locale), "placed_day": format_day(today, locale),
+                  "items": [{"name": "Drip coffee set", "quantity": 1, "variant": None}]},
+        "shipment": {"carrier_name": "Carrier", "tracking_number": "123456789012", "tracking_url": url,
+                     "redelivery_url": url, "predicted_day": format_day(day, locale),
+                     "predicted_date": day.isoformat(), "window": None, "promised_day": format_day(today, locale),
+                     "time_slot": time_slot_label("morning", locale), "delivery_option": "door",
+                     "pickup_location": "Store", "pickup_until": format_day(day + timedelta(days=6), locale),
+                     "status": "in_transit"},
+        "tracking_page_url": f"https://example.com/{brand.slug}/track",
+        "care": [{"product": "Drip coffee set", "title": "Before first use", "body": "Rinse the dripper.",
+                  "video_url": "https://example.com/video"}],
+        "recommendations": [{"sku": "FILTER", "name": "Paper filters", "url": None, "variant": None}],
+        "blocks": [],
+        "feedback": {"url": "https://example.com/feedback", "scores": []},
+        "replenishment": {"runout_day": format_day(day, locale), "items": [{"name": "Coffee beans", "sku": "BEANS"}],
+                          "reorder_url": "https://example.com/reorder"},
+        "return": {"rma_number": "RMA-1", "state": "refunded", "resolution": "refund",
+                   "refund": format_money(4980, "JPY", locale), "credit": None},
+    }
+
+
+def preview(*, session: Session, brand: Brand, trigger: str, locale: str, channel: Channel,
+            shipment_id: int | None = None, today: date, now: datetime) -> Rendered:
+    """Render ``trigger`` with a real parcel's data (``shipment_id`` of this brand) or sample data."""
+    settings = trigger_settings(brand, trigger)
+    shipment = session.get(Shipment, shipment_id) if shipment_id else None
+    if shipment is not None and shipment.brand_id == brand.id:
+        order = session.get(Order, shipment.order_id) if shipment.order_id else None
+        customer = session.get(Customer, order.customer_id) if order and order.customer_id else None
+        built = ctx.build(session=session, brand=brand, trigger=settings, order=order, shipment=shipment,
+                          customer=customer, locale=locale, now=now)
+        context, variant = built.context, built.variant
+    else:
+        context, variant = sample_context(brand, trigger, locale, today), None
+    return render_message(brand_slug=brand.slug, template=settings.template, variant=variant, locale=locale,
+                          channel=channel, context=context)
+
+
+def queue_test_message(*, session: Session, brand: Brand, trigger: str, channel: Channel, recipient: str,
+                       locale: str, now: datetime) -> OutboxMessage:
+    """A sample message to ``recipient``, sent by the next sender run (past quiet hours and caps)."""
+    settings = trigger_settings(brand, trigger)
+    payload = {"context": sample_context(brand, trigger, locale, now.date()), "variant": None, "rules": [],
+               "purpose": "transactional", "essential": True, "ref": f"test.{uuid.uuid4().hex[:12]}",
+               "fallback": [], "recipients": {str(channel): recipient}, "test": True}
+    row = build_row(brand=brand, trigger=settings, ref=payload["ref"], channel=channel, address=recipient,
+                    payload=payload, due_at=now, customer_id=None, order_id=None, shipment_id=None)
+    session.add(row)
+    session.flush()
+    return row

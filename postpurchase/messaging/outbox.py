@@ -1,0 +1,375 @@
+"""The sender: claim due outbox rows, apply the respect rules, send, record.
+
+Three short steps, each its own transaction, so a slow provider never holds a database lock:
+
+1. :func:`claim` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) takes due
+   rows, checks consent, suppression, staleness, quiet hours and caps, and marks the rest
+   ``sending`` with a lease (``claimed_at``).
+2. :func:`deliver` hands envelopes to the channels (a small thread pool; one SMTP connection per
+   worker carries many messages).
+3. :func:`record` stores provider ids, schedules retries with backoff, suppresses bounced addresses
+   and falls back to the next channel after a permanent failure.
+
+A crash between 2 and 3 leaves rows ``sending``. When their lease expires, rows on a channel whose
+provider drops duplicates (LINE push retry key, webhook Idempotency-Key, a Message-ID-deduplicating
+SMTP server) are sent again under the same key; the others become ``unknown`` and show in the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import Flask
+from sqlalchemy import and_, func, or_, update
+from sqlmodel import Session, select
+
+from postpurchase.clock import utcnow
+from postpurchase.db import claim_scope, is_postgres, session_scope
+from postpurchase.messaging import policy
+from postpurchase.messaging.channels import (
+    Envelope,
+    MessageChannel,
+    Outcome,
+    Result,
+    create_channel,
+)
+from postpurchase.messaging.config import (
+    TRIGGER_DEFAULTS,
+    TriggerSettings,
+    brand_settings,
+    trigger_settings,
+)
+from postpurchase.messaging.tokens import make_token, public_url
+from postpurchase.messaging.triggers import enqueue_fallback
+from postpurchase.models import (
+    Brand,
+    Channel,
+    Customer,
+    OutboxMessage,
+    OutboxState,
+    Shipment,
+    Suppression,
+)
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+HREF = re.compile(r'href="(https?://[^"]+)"')
+
+
+@dataclass
+class SendReport:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    held: int = 0
+    suppressed: int = 0
+    unknown: int = 0
+    fallbacks: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: SendReport) -> None:
+        for name in ("claimed", "sent", "retried", "failed", "held", "suppressed", "unknown", "fallbacks"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors[:20])
+
+
+def backoff(attempts: int, base_seconds: float = 60.0) -> timedelta:
+    """1, 2, 4 … minutes (``MESSAGES_RETRY_BASE_SECONDS`` × 2ⁿ), at most an hour."""
+    return timedelta(seconds=min(3600.0, base_seconds * 2 ** max(0, attempts - 1)))
+
+
+def message_id_header(key: str, sender_email: str) -> str:
+    domain = sender_email.rpartition("@")[2] or "postpurchase.local"
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
+
+
+def _tracked_html(html: str, message_id: int) -> str:
+    """Links through the click redirect, and an open pixel (unsubscribe links stay direct)."""
+    def swap(match: re.Match[str]) -> str:
+        url = match.group(1)
+        if "/unsubscribe/" in url:
+            return match.group(0)
+        return f'href="{public_url("/m/c/" + make_token("click", {"m": message_id, "u": url}))}"'
+
+    pixel = f'<img src="{public_url("/m/o/" + make_token("open", {"m": message_id}) + ".gif")}" width="1" height="1" alt="">'
+    tracked = HREF.sub(swap, html)
+    return tracked.replace("</body>", pixel + "</body>") if "</body>" in tracked else tracked + pixel
+
+
+def envelope_for(message: OutboxMessage, brand: Brand, config: dict, settings: dict | None = None) -> Envelope:
+    sender = (settings or brand_settings(brand))["sender"]
+    sender_email = sender.get("email") or str(config.get("MAIL_FROM") or f"no-reply@{brand.slug}.example")
+    headers: dict[str, str] = {}
+    html = message.body_html
+    if message.channel == Channel.email:
+        headers["Message-ID"] = message_id_header(message.idempotency_key, sender_email)
+        unsubscribe = message.payload.get("unsubscribe_url")
+        if unsubscribe:
+            headers["List-Unsubscribe"] = f"<{unsubscribe}>"
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        if html and message.id is not None:
+            html = _tracked_html(html, message.id)
+    return Envelope(message_id=message.id or 0, brand_slug=brand.slug, channel=message.channel,
+                    recipient=message.recipient, subject=message.subject, text=message.body_text, html=html,
+                    idempotency_key=message.idempotency_key, headers=headers,
+                    payload={**message.payload, "trigger": message.trigger},
+                    sender_name=sender.get("name") or brand.name, sender_email=sender_email)
+
+
+class _Checks:
+    """Per-claim caches so a batch costs a few queries, not a few per row."""
+
+    def __init__(self, session: Session, rows: list[OutboxMessage], config: dict, now: datetime) -> None:
+        self.session, self.config, self.now = session, config, now
+        brand_ids = {row.brand_id for row in rows}
+        self.brands = {b.id: b for b in session.exec(select(Brand).where(Brand.id.in_(brand_ids))).all()}  # type: ignore[union-attr]
+        customer_ids = {row.customer_id for row in rows if row.customer_id}
+        self.customers = {c.id: c for c in session.exec(
+            select(Customer).where(Customer.id.in_(customer_ids))).all()} if customer_ids else {}  # type: ignore[union-attr]
+        shipment_ids = {row.shipment_id for row in rows if row.shipment_id}
+        self.shipments = {s.id: s for s in session.exec(
+            select(Shipment).where(Shipment.id.in_(shipment_ids))).all()} if shipment_ids else {}  # type: ignore[union-attr]
+        self._capped_today: dict[int, int] = {}
+        self._idempotent: dict[tuple[str, Channel], bool] = {}
+        self.settings = {brand_id: brand_settings(brand) for brand_id, brand in self.brands.items()}
+        self._triggers: dict[tuple[int, str], TriggerSettings] = {}
+        addresses = {row.recipient for row in rows}
+        self.suppressed: dict[tuple[int, Channel, str], list[Suppression]] = defaultdict(list)
+        for found in session.exec(select(Suppression).where(Suppression.address.in_(addresses))).all():  # type: ignore[attr-defined]
+            self.suppressed[(found.brand_id, found.channel, found.address)].append(found)
+
+    def trigger(self, brand: Brand, name: str) -> TriggerSettings | None:
+        if name not in TRIGGER_DEFAULTS:
+            return None
+        key = (brand.id or 0, name)
+        if key not in self._triggers:
+            self._triggers[key] = trigger_settings(brand, name)
+        return self._triggers[key]
+
+    def suppression(self, row: OutboxMessage, purpose: str) -> str | None:
+        purposes = {"all", "marketing"} if purpose == "marketing" else {"all"}
+        for found in self.suppressed[(row.brand_id, row.channel, row.recipient)]:
+            if found.purpose in purposes:
+                return f"{found.reason} ({found.purpose})"
+        return None
+
+    def timezone(self, row: OutboxMessage) -> str:
+        customer = self.customers.get(row.customer_id) if row.customer_id else None
+        brand = self.brands[row.brand_id]
+        return (customer.timezone if customer else None) or brand.timezone or str(self.config["DEFAULT_TIMEZONE"])
+
+    def idempotent(self, brand: Brand, channel: Channel) -> bool:
+        key = (brand.slug, channel)
+        if key not in self._idempotent:
+            instance = create_channel(self.config, brand.slug, channel)
+            self._idempotent[key] = bool(instance and instance.idempotent)
+        return self._idempotent[key]
+
+    def capped_today(self, row: OutboxMessage, timezone: str) -> int:
+        """Non-essential messages this customer got today (local day), counting this batch's approvals."""
+        assert row.customer_id is not None
+        if row.customer_id not in self._capped_today:
+            brand = self.brands[row.brand_id]
+            capped = [t for t in TRIGGER_DEFAULTS if not self.trigger(brand, t).essential]  # type: ignore[union-attr]
+            self._capped_today[row.customer_id] = self.session.exec(
+                select(func.count(OutboxMessage.id)).where(
+                    OutboxMessage.customer_id == row.customer_id,
+                    OutboxMessage.trigger.in_(capped),  # type: ignore[attr-defined]
+                    OutboxMessage.state.in_([OutboxState.sent, OutboxState.sending, OutboxState.unknown]),  # type: ignore[attr-defined]
+                    OutboxMessage.claimed_at >= policy.local_day_start(self.now, timezone),  # type: ignore[operator]
+                )).one()
+        return self._capped_today[row.customer_id]
+
+    def decide(self, row: OutboxMessage) -> tuple[OutboxState, str | None, datetime | None]:
+        """``(sending|held|suppressed, reason, due_at)`` for a row about to be sent."""
+        brand = self.brands[row.brand_id]
+        if row.payload.get("test"):
+            return OutboxState.sending, None, None
+        settings = self.settings[row.brand_id]
+        trigger = self.trigger(brand, row.trigger)
+        purpose = row.payload.get("purpose", "transactional")
+        customer = self.customers.get(row.customer_id) if row.customer_id else None
+        if row.customer_id and not policy.consent_allows(customer, row.channel, purpose):
+            return OutboxState.suppressed, f"no {purpose} consent on {row.channel}", None
+        reason = self.suppression(row, purpose)
+        if reason:
+            return OutboxState.suppressed, f"suppressed: {reason}", None
+        if purpose == "marketing" and row.channel == Channel.email and not (
+                settings["sender"].get("address") and (settings["sender"].get("contact") or settings["sender"].get("email"))):
+            return OutboxState.suppressed, "marketing email needs the sender's name, address and contact (特定電子メール法)", None
+        timezone = self.timezone(row)
+        stale = policy.stale_reason(session=self.session, message=row,
+                                    shipment=self.shipments.get(row.shipment_id) if row.shipment_id else None,
+                                    now=self.now, timezone=timezone)
+        if stale:
+            return OutboxState.suppressed, stale, None
+        quiet = settings["quiet_hours"]
+        if trigger is None or trigger.quiet_hours:
+            until = policy.quiet_until(self.now, timezone, quiet["start"], quiet["end"])
+            if until is not None:
+                return OutboxState.held, "quiet hours", until
+        if trigger is not None and not trigger.essential and row.customer_id:
+            if self.capped_today(row, timezone) >= int(settings["daily_cap"]):
+                return OutboxState.held, "daily cap", policy.next_day_at(self.now, timezone, quiet["end"])
+            self._capped_today[row.customer_id] += 1
+        return OutboxState.sending, None, None
+
+
+def claim(app: Flask, *, now: datetime, limit: int = 200) -> tuple[list[Envelope], SendReport]:
+    """Claim up to ``limit`` due rows; return the envelopes to send now."""
+    report = SendReport()
+    envelopes: list[Envelope] = []
+    with claim_scope(app) as session:
+        due = or_(
+            and_(OutboxMessage.state.in_([OutboxState.pending, OutboxState.held]),  # type: ignore[attr-defined]
+                 OutboxMessage.due_at <= now),
+            and_(OutboxMessage.state == OutboxState.sending, OutboxMessage.claimed_at < now - LEASE),  # type: ignore[operator]
+        )
+        stmt = select(OutboxMessage).where(due).order_by(OutboxMessage.due_at, OutboxMessage.id).limit(limit)
+        if is_postgres(session):
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = list(session.exec(stmt).all())
+        report.claimed = len(rows)
+        checks = _Checks(session, rows, app.config, now)
+        for row in rows:
+            brand = checks.brands[row.brand_id]
+            if row.state == OutboxState.sending and not checks.idempotent(brand, row.channel):
+                row.state = OutboxState.unknown
+                row.error = ("the sender stopped after handing this message to the channel and before recording "
+                             "the answer; the provider has no idempotency key, so it may or may not have arrived")
+                report.unknown += 1
+                continue
+            state, reason, until = checks.decide(row)
+            if state == OutboxState.held:
+                row.state, row.error, row.due_at = state, reason, until or now
+                report.held += 1
+            elif state == OutboxState.suppressed:
+                row.state, row.error = state, reason
+                report.suppressed += 1
+            else:
+                row.state, row.claimed_at, row.attempts = OutboxState.sending, now, row.attempts + 1
+                envelopes.append(envelope_for(row, brand, app.config, checks.settings[row.brand_id]))
+    return envelopes, report
+
+
+ChannelFactory = Callable[[str, Channel], MessageChannel | None]
+
+
+def deliver(app: Flask, envelopes: list[Envelope], *, workers: int = 4,
+            channel_factory: ChannelFactory | None = None) -> list[tuple[Envelope, Outcome]]:
+    """Send through the channels: per (brand, channel) group, split over ``workers`` connections."""
+    factory = channel_factory or (lambda slug, channel: create_channel(app.config, slug, channel))
+    groups: dict[tuple[str, Channel], list[Envelope]] = defaultdict(list)
+    for envelope in envelopes:
+        groups[(envelope.brand_slug, envelope.channel)].append(envelope)
+    jobs: list[tuple[str, Channel, list[Envelope]]] = []
+    for (slug, channel), items in groups.items():
+        size = max(1, -(-len(items) // workers))
+        jobs.extend((slug, channel, items[i:i + size]) for i in range(0, len(items), size))
+
+    def run(job: tuple[str, Channel, list[Envelope]]) -> list[tuple[Envelope, Outcome]]:
+        slug, channel, items = job
+        instance = factory(slug, channel)
+        if instance is None:
+            missing = Outcome(Result.permanent, error=f"no credentials for {channel} for brand {slug}")
+            return [(envelope, missing) for envelope in items]
+        try:
+            outcomes = instance.send_many(items)
+        finally:
+            instance.close()
+        if instance.idempotent:  # the provider drops a second copy: an unclear answer is just a retry
+            outcomes = [Outcome(Result.temporary, error=o.error) if o.result == Result.ambiguous else o
+                        for o in outcomes]
+        return list(zip(items, outcomes, strict=True))
+
+    results: list[tuple[Envelope, Outcome]] = []
+    if len(jobs) == 1:
+        return run(jobs[0])
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for part in pool.map(run, jobs):
+            results.extend(part)
+    return results
+
+
+def record(app: Flask, results: Iterable[tuple[Envelope, Outcome]], *, now: datetime) -> SendReport:
+    """Store what the channels answered; retries, suppressions and fallbacks."""
+    report = SendReport()
+    sent_rows: list[dict] = []
+    with session_scope(app) as session:
+        followups: list[tuple[Envelope, Outcome]] = []
+        for envelope, outcome in results:
+            if outcome.result == Result.sent:
+                sent_rows.append({"id": envelope.message_id, "state": OutboxState.sent, "sent_at": now,
+                                  "provider_id": (outcome.provider_id or "")[:200] or None, "error": None})
+            else:
+                followups.append((envelope, outcome))
+        if sent_rows:
+            session.execute(update(OutboxMessage), sent_rows)
+            report.sent = len(sent_rows)
+        base = float(app.config.get("MESSAGES_RETRY_BASE_SECONDS") or 60)
+        for envelope, outcome in followups:
+            _record_failure(session, envelope, outcome, now, report, base)
+    return report
+
+
+def _record_failure(session: Session, envelope: Envelope, outcome: Outcome, now: datetime,
+                    report: SendReport, backoff_base: float) -> None:
+    message = session.get(OutboxMessage, envelope.message_id)
+    if message is None:
+        return
+    brand = session.get(Brand, message.brand_id)
+    max_attempts = int(brand_settings(brand)["max_attempts"]) if brand else 6
+    message.error = outcome.error
+    report.errors.append(f"{message.idempotency_key}: {outcome.error}")
+    if outcome.result == Result.ambiguous:
+        message.state = OutboxState.unknown
+        report.unknown += 1
+        return
+    if outcome.result == Result.temporary and message.attempts < max_attempts:
+        message.state, message.due_at = OutboxState.pending, now + backoff(message.attempts, backoff_base)
+        report.retried += 1
+        return
+    message.state = OutboxState.failed
+    report.failed += 1
+    if outcome.bounce:
+        exists = session.exec(select(Suppression.id).where(
+            Suppression.brand_id == message.brand_id, Suppression.channel == message.channel,
+            Suppression.address == message.recipient, Suppression.purpose == "all")).first()
+        if exists is None:
+            session.add(Suppression(brand_id=message.brand_id, channel=message.channel, address=message.recipient,
+                                    purpose="all", reason="hard_bounce", detail=(outcome.error or "")[:500]))
+    session.flush()
+    if enqueue_fallback(session=session, message=message, now=now) is not None:
+        report.fallbacks += 1
+
+
+def send_due(app: Flask, *, now: datetime | None = None, batch: int = 200, limit: int | None = None,
+             workers: int = 4, channel_factory: ChannelFactory | None = None) -> SendReport:
+    """Send every due message (or ``limit``), batch by batch; the scheduler's outbox job."""
+    with app.app_context():  # tokens and templates need it; the scheduler's job has one, a script may not
+        return _send_loop(app, now=now, batch=batch, limit=limit, workers=workers, channel_factory=channel_factory)
+
+
+def _send_loop(app: Flask, *, now: datetime | None, batch: int, limit: int | None, workers: int,
+               channel_factory: ChannelFactory | None) -> SendReport:
+    total = SendReport()
+    while limit is None or total.claimed < limit:
+        moment = now or utcnow()
+        size = batch if limit is None else min(batch, limit - total.claimed)
+        envelopes, report = claim(app, now=moment, limit=size)
+        total.add(report)
+        if report.claimed == 0:
+            break
+        if envelopes:
+            total.add(record(app, deliver(app, envelopes, workers=workers, channel_factory=channel_factory),
+                             now=moment))
+    return total

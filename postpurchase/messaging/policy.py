@@ -1,0 +1,122 @@
+"""Respect: consent, suppression, quiet hours, frequency caps, and messages that went stale.
+
+The frequency cap rule: at most ``daily_cap`` (default 2) *non-essential* messages per customer per
+local day. Essential messages (the ones a customer needs to receive the parcel or their money:
+order confirmed, shipped, delayed, arriving tomorrow, out for delivery, failed attempt, available for
+pickup, return updates) are never capped and do not count; a capped message waits for the next day.
+Quiet hours (default 21:00–08:00 in the customer's timezone) hold every message until they end,
+unless the brand turns them off for a trigger (``"quiet_hours": false``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from postpurchase.models import (
+    Channel,
+    Customer,
+    OutboxMessage,
+    ReturnRequest,
+    Shipment,
+    ShipmentStatus,
+    Suppression,
+)
+
+#: Statuses after which a message about an earlier stage no longer helps the customer.
+_DONE = {ShipmentStatus.delivered, ShipmentStatus.returned, ShipmentStatus.returning_to_sender,
+         ShipmentStatus.expired}
+#: For each trigger: the parcel statuses that make it stale when reached before it is sent.
+STALE_AFTER: dict[str, set[ShipmentStatus]] = {
+    "shipped": _DONE,
+    "delayed": _DONE,
+    "arriving_tomorrow": _DONE | {ShipmentStatus.out_for_delivery, ShipmentStatus.attempt_fail,
+                                  ShipmentStatus.available_for_pickup},
+    "out_for_delivery": _DONE | {ShipmentStatus.attempt_fail},
+    "attempt_fail": _DONE,
+    "available_for_pickup": _DONE,
+}
+#: Triggers that make no sense once the customer has started a return of the order.
+USELESS_AFTER_RETURN = {"unboxing", "review_request", "replenishment"}
+
+
+def consent_allows(customer: Customer | None, channel: Channel, purpose: str) -> bool:
+    """Consent from ``Customer.consent``; without an answer, transactional yes, marketing no (opt-in)."""
+    if channel == Channel.webhook:
+        return True  # the brand's own system, not a person
+    consent = (customer.consent if customer else None) or {}
+    key = "line" if channel == Channel.line_notification else str(channel)
+    entry = consent.get(key, consent.get(str(channel), {}))
+    if isinstance(entry, bool):
+        return entry
+    return bool(entry.get(purpose, purpose == "transactional"))
+
+
+def suppression_reason(*, session: Session, brand_id: int, channel: Channel, address: str,
+                       purpose: str) -> str | None:
+    purposes = ["all", "marketing"] if purpose == "marketing" else ["all"]
+    row = session.exec(
+        select(Suppression).where(Suppression.brand_id == brand_id, Suppression.channel == channel,
+                                  Suppression.address == address,
+                                  Suppression.purpose.in_(purposes))  # type: ignore[attr-defined]
+    ).first()
+    return f"{row.reason} ({row.purpose})" if row else None
+
+
+def clock_time(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def quiet_until(now: datetime, timezone: str, start: str, end: str) -> datetime | None:
+    """The UTC moment quiet hours end if ``now`` falls inside them (across midnight too); else None."""
+    zone = ZoneInfo(timezone)
+    local = now.astimezone(zone)
+    begin, finish = clock_time(start), clock_time(end)
+    moment = local.time()
+    if begin == finish:
+        return None
+    if begin < finish:
+        inside, end_day = begin <= moment < finish, local.date()
+    else:
+        inside = moment >= begin or moment < finish
+        end_day = local.date() + timedelta(days=1) if moment >= begin else local.date()
+    if not inside:
+        return None
+    return datetime.combine(end_day, finish, tzinfo=zone).astimezone(UTC)
+
+
+def local_day_start(now: datetime, timezone: str) -> datetime:
+    zone = ZoneInfo(timezone)
+    return datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone).astimezone(UTC)
+
+
+def next_day_at(now: datetime, timezone: str, at: str) -> datetime:
+    zone = ZoneInfo(timezone)
+    day: date = now.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(day, clock_time(at), tzinfo=zone).astimezone(UTC)
+
+
+def stale_reason(*, session: Session, message: OutboxMessage, shipment: Shipment | None,
+                 now: datetime, timezone: str) -> str | None:
+    """Why the data says this message would be useless now, or None."""
+    if shipment is not None:
+        if shipment.status in STALE_AFTER.get(message.trigger, set()):
+            return f"parcel is already {shipment.status}"
+        if message.trigger == "arriving_tomorrow":
+            promised = (message.payload.get("context", {}).get("shipment") or {}).get("predicted_date")
+            today = now.astimezone(ZoneInfo(timezone)).date()
+            if shipment.predicted_date is None or promised != shipment.predicted_date.isoformat():
+                return "the predicted delivery date changed"
+            if today >= shipment.predicted_date:
+                return "delivery day already reached"
+        if message.trigger == "delayed" and shipment.promised_date and shipment.predicted_date \
+                and shipment.predicted_date <= shipment.promised_date:
+            return "the parcel is back on time"
+    if message.trigger in USELESS_AFTER_RETURN and message.order_id is not None:
+        returned = session.exec(select(ReturnRequest.id).where(ReturnRequest.order_id == message.order_id)).first()
+        if returned is not None:
+            return "the customer is returning this order"
+    return None

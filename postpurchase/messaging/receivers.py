@@ -1,0 +1,89 @@
+"""Signal receivers: domain events → :func:`~postpurchase.messaging.triggers.enqueue`.
+
+Each writes in the sender's ``session`` (flush only), so the message commits or rolls back with the
+change that caused it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from postpurchase import signals
+from postpurchase.clock import utcnow
+from postpurchase.messaging.triggers import enqueue, refresh_pending
+from postpurchase.models import Brand, Order, ReturnRequest, ReturnState, Shipment, ShipmentStatus
+
+#: Parcel statuses that have a message of their own.
+STATUS_TRIGGERS: dict[ShipmentStatus, str] = {
+    ShipmentStatus.out_for_delivery: "out_for_delivery",
+    ShipmentStatus.attempt_fail: "attempt_fail",
+    ShipmentStatus.available_for_pickup: "available_for_pickup",
+    ShipmentStatus.delivered: "delivered",
+}
+#: Return states the customer hears about.
+RETURN_STATES = {ReturnState.requested, ReturnState.label_issued, ReturnState.received, ReturnState.refunded,
+                 ReturnState.exchanged, ReturnState.credited}
+
+
+def on_order_upserted(brand_id: int, *, session: Session, order_id: int, created: bool = False,
+                      now: datetime | None = None, **_: Any) -> None:
+    if not created:
+        return
+    order, brand = session.get(Order, order_id), session.get(Brand, brand_id)
+    if order is not None and brand is not None:
+        enqueue(session=session, brand=brand, trigger="order_confirmed", order=order, now=now or utcnow())
+
+
+def on_shipment_created(brand_id: int, *, session: Session, shipment_id: int, now: datetime | None = None,
+                        **_: Any) -> None:
+    shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
+    if shipment is not None and brand is not None:
+        enqueue(session=session, brand=brand, trigger="shipped", shipment=shipment, now=now or utcnow())
+
+
+def on_status_changed(shipment_id: int, *, session: Session, brand_id: int, current: ShipmentStatus,
+                      now: datetime | None = None, **_: Any) -> None:
+    trigger = STATUS_TRIGGERS.get(ShipmentStatus(current))
+    shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
+    if trigger and shipment is not None and brand is not None:
+        enqueue(session=session, brand=brand, trigger=trigger, shipment=shipment, now=now or utcnow())
+
+
+def on_prediction_changed(shipment_id: int, *, session: Session, brand_id: int, previous_date: date | None,
+                          predicted_date: date | None, promised_date: date | None,
+                          now: datetime | None = None, **_: Any) -> None:
+    """Refresh waiting messages that quote the day; ``delayed`` when the prediction moves past the
+    promise (not again while it stays late)."""
+    shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
+    if shipment is None or brand is None:
+        return
+    refresh_pending(session=session, brand=brand, shipment=shipment, now=now or utcnow())
+    if promised_date is None or predicted_date is None or predicted_date <= promised_date:
+        return
+    if previous_date is not None and previous_date > promised_date:
+        return
+    if shipment.status not in STATUS_TRIGGERS:
+        enqueue(session=session, brand=brand, trigger="delayed", shipment=shipment, now=now or utcnow())
+
+
+def on_return_updated(return_id: int, *, session: Session, brand_id: int, current: ReturnState,
+                      now: datetime | None = None, **_: Any) -> None:
+    state = ReturnState(current)
+    rma, brand = session.get(ReturnRequest, return_id), session.get(Brand, brand_id)
+    if state not in RETURN_STATES or rma is None or brand is None:
+        return
+    order = session.get(Order, rma.order_id)
+    enqueue(session=session, brand=brand, trigger="return_update", order=order, ref=f"r{return_id}.{state}",
+            extra={"return_id": return_id}, now=now or utcnow())
+
+
+def connect() -> None:
+    """Subscribe (idempotent: blinker keeps one connection per receiver)."""
+    signals.order_upserted.connect(on_order_upserted)
+    signals.shipment_created.connect(on_shipment_created)
+    signals.shipment_status_changed.connect(on_status_changed)
+    signals.shipment_prediction_changed.connect(on_prediction_changed)
+    signals.return_updated.connect(on_return_updated)

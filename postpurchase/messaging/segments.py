@@ -1,0 +1,183 @@
+"""Segments and 1-to-1 rules: who this customer is, and what that changes in a message.
+
+A :class:`Profile` is computed from the customer's own data (orders, returns, parcels that went
+wrong). Brand rules (``messaging.rules``) match profiles and choose a template variant and content
+blocks. Recommendations are filtered against live stock and the customer's history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from postpurchase.models import (
+    Customer,
+    InventoryLevel,
+    Order,
+    OrderLine,
+    ReturnLine,
+    ReturnRequest,
+    Shipment,
+    ShipmentStatus,
+)
+
+#: Statuses that count as "something went wrong with a parcel" for the ``past_exception`` rule.
+EXCEPTION_STATUSES = (ShipmentStatus.exception, ShipmentStatus.attempt_fail,
+                      ShipmentStatus.returning_to_sender, ShipmentStatus.returned)
+
+
+@dataclass(frozen=True)
+class Profile:
+    order_count: int
+    lifetime_spend: int
+    region: str | None
+    categories: frozenset[str]
+    channel: str
+    vip_tier: str | None
+    language: str
+    past_return: bool
+    past_exception: bool
+    bought_skus: frozenset[str] = field(default_factory=frozenset)
+    returned_skus: frozenset[str] = field(default_factory=frozenset)
+    #: Sizes/variants the customer bought, per category (``{"tshirt": "M"}``).
+    sizes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def first_order(self) -> bool:
+        return self.order_count <= 1
+
+
+@dataclass(frozen=True)
+class Segment:
+    variant: str | None
+    blocks: tuple[str, ...]
+    rules: tuple[str, ...]
+
+
+def build_profile(*, session: Session, order: Order, customer: Customer | None, language: str) -> Profile:
+    """The customer's profile as of ``order`` (one order when the customer is unknown)."""
+    order_lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all()
+    if customer is None:
+        order_ids = [order.id]
+        count, spend = 1, order.total_amount
+    else:
+        count, spend = session.exec(
+            select(func.count(Order.id), func.coalesce(func.sum(Order.total_amount), 0))
+            .where(Order.customer_id == customer.id, Order.cancelled_at.is_(None))  # type: ignore[union-attr]
+        ).one()
+        order_ids = list(session.exec(select(Order.id).where(Order.customer_id == customer.id)).all())
+    history = session.exec(select(OrderLine).where(OrderLine.order_id.in_(order_ids))).all()  # type: ignore[attr-defined]
+    returned = set(session.exec(
+        select(ReturnLine.sku).join(ReturnRequest, ReturnRequest.id == ReturnLine.return_id)
+        .where(ReturnRequest.order_id.in_(order_ids))  # type: ignore[attr-defined]
+    ).all())
+    had_exception = session.exec(
+        select(func.count(Shipment.id)).where(
+            Shipment.order_id.in_(order_ids),  # type: ignore[union-attr]
+            Shipment.status.in_(EXCEPTION_STATUSES),  # type: ignore[attr-defined]
+        )
+    ).one() > 0
+    attributes = (customer.attributes if customer else {}) or {}
+    return Profile(
+        order_count=int(count),
+        lifetime_spend=int(spend),
+        region=(customer.region if customer else None) or order.shipping_region,
+        categories=frozenset(line.category for line in order_lines if line.category),
+        channel=order.channel,
+        vip_tier=attributes.get("vip_tier"),
+        language=language,
+        past_return=bool(returned),
+        past_exception=had_exception,
+        bought_skus=frozenset(line.sku for line in history),
+        returned_skus=frozenset(returned),
+        sizes={line.category: line.variant for line in history if line.category and line.variant},
+    )
+
+
+def _as_set(value: Any) -> set[Any]:
+    return set(value) if isinstance(value, list | tuple | set) else {value}
+
+
+def condition_holds(key: str, expected: Any, profile: Profile) -> bool:
+    """One condition of a rule's ``when``; an unknown key never holds (a typo must not match everyone)."""
+    checks = {
+        "first_order": lambda: profile.first_order == bool(expected),
+        "repeat": lambda: (not profile.first_order) == bool(expected),
+        "min_lifetime_spend": lambda: profile.lifetime_spend >= int(expected),
+        "max_lifetime_spend": lambda: profile.lifetime_spend <= int(expected),
+        "min_orders": lambda: profile.order_count >= int(expected),
+        "region": lambda: profile.region in _as_set(expected),
+        "category": lambda: bool(profile.categories & _as_set(expected)),
+        "channel": lambda: profile.channel in _as_set(expected),
+        "vip_tier": lambda: profile.vip_tier in _as_set(expected),
+        "language": lambda: profile.language in _as_set(expected),
+        "past_return": lambda: profile.past_return == bool(expected),
+        "past_exception": lambda: profile.past_exception == bool(expected),
+    }
+    check = checks.get(key)
+    return bool(check and check())
+
+
+def choose_segment(rules: list[dict[str, Any]], profile: Profile, trigger: str) -> Segment:
+    """Apply every matching rule in order: the first variant wins, blocks add up."""
+    variant: str | None = None
+    blocks: list[str] = []
+    names: list[str] = []
+    for rule in rules:
+        if rule.get("triggers") and trigger not in rule["triggers"]:
+            continue
+        if not all(condition_holds(k, v, profile) for k, v in (rule.get("when") or {}).items()):
+            continue
+        names.append(str(rule.get("name", len(names))))
+        variant = variant or rule.get("variant")
+        blocks.extend(b for b in rule.get("blocks", []) if b not in blocks)
+    return Segment(variant, tuple(blocks), tuple(names))
+
+
+def stock_by_sku(*, session: Session, brand_id: int, skus: set[str]) -> dict[str, int]:
+    """Available units per SKU over every fulfilment centre (sizes are SKUs of their own)."""
+    if not skus:
+        return {}
+    rows = session.exec(
+        select(InventoryLevel.sku, func.sum(InventoryLevel.available))
+        .where(InventoryLevel.brand_id == brand_id, InventoryLevel.sku.in_(skus))  # type: ignore[attr-defined]
+        .group_by(InventoryLevel.sku)
+    ).all()
+    return {sku: int(total or 0) for sku, total in rows}
+
+
+def recommend(*, session: Session, brand_id: int, catalog: list[dict[str, Any]], profile: Profile,
+              order_skus: set[str], limit: int = 3) -> list[dict[str, Any]]:
+    """Catalog items that fit this order, in stock in the customer's size, never already bought,
+    never an accessory for something the customer returned.
+
+    A catalog item is ``{"sku", "name", "url", "accessory_for": [sku], "categories": [...],
+    "variants": {"M": "TEE-M", ...}, "size_category": "apparel"}``; with variants, the size the
+    customer bought in ``size_category`` is offered, and only when that size's SKU is in stock.
+    """
+    candidates = [
+        item for item in catalog
+        if (set(item.get("accessory_for", [])) & order_skus or set(item.get("categories", [])) & profile.categories)
+        and item["sku"] not in profile.bought_skus
+        and not set(item.get("accessory_for", [])) & profile.returned_skus
+    ]
+    skus = {item["sku"] for item in candidates} | {
+        sku for item in candidates for sku in (item.get("variants") or {}).values()}
+    stock = stock_by_sku(session=session, brand_id=brand_id, skus=skus)
+    chosen: list[dict[str, Any]] = []
+    for item in candidates:
+        variants: dict[str | None, str] = item.get("variants") or {None: item["sku"]}
+        size = profile.sizes.get(item.get("size_category", ""))
+        if size is not None and item.get("variants"):
+            variants = {k: v for k, v in variants.items() if k == size}
+        in_stock = [(name, sku) for name, sku in variants.items() if stock.get(sku, 0) > 0]
+        if not in_stock:
+            continue
+        name, sku = in_stock[0]
+        chosen.append({"sku": sku, "name": item.get("name", item["sku"]), "url": item.get("url"), "variant": name})
+        if len(chosen) == limit:
+            break
+    return chosen

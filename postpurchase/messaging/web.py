@@ -1,0 +1,165 @@
+"""Messaging pages: the merchant's message log, preview and test send; the customer's feedback and
+unsubscribe pages; the open pixel and click redirect (thin views over :mod:`operations`)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from postpurchase.brands import get_brand
+from postpurchase.clock import utcnow
+from postpurchase.db import get_session
+from postpurchase.messaging import operations, sink
+from postpurchase.messaging.config import TRIGGER_DEFAULTS
+from postpurchase.messaging.tokens import read_token
+from postpurchase.models import Brand, Channel
+from postpurchase.web.merchant import check_csrf, require_merchant
+
+merchant_messages = Blueprint("merchant_messages", __name__, url_prefix="/merchant/messages")
+customer_pages = Blueprint("messages_public", __name__)
+
+#: 1×1 transparent GIF for the open pixel.
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+@merchant_messages.get("/")
+@require_merchant
+def log(brand: Brand) -> Any:
+    args = request.args
+    entries = operations.message_log(session=get_session(), brand_id=brand.id, order_number=args.get("order") or None,
+                                     customer=args.get("customer") or None, trigger=args.get("trigger") or None,
+                                     state=args.get("state") or None)
+    counts = operations.state_counts(session=get_session(), brand_id=brand.id)
+    return render_template("pages/messaging/log.html", brand=brand, entries=entries, counts=counts,
+                           triggers=list(TRIGGER_DEFAULTS), channels=list(Channel), args=args)
+
+
+@merchant_messages.get("/preview")
+@require_merchant
+def preview(brand: Brand) -> Any:
+    trigger = request.args.get("trigger", "shipped")
+    locale = request.args.get("locale", brand.locale if brand.locale in ("ja", "en") else "ja")
+    if trigger not in TRIGGER_DEFAULTS or locale not in ("ja", "en"):
+        abort(400, description="unknown trigger or locale")
+    try:
+        channel = Channel(request.args.get("channel", "email"))
+        shipment_id = int(request.args["shipment_id"]) if request.args.get("shipment_id") else None
+    except ValueError:
+        abort(400, description="channel must be one of email, sms, line, line_notification, webhook; shipment_id a number")
+    now = utcnow()
+    rendered = operations.preview(session=get_session(), brand=brand, trigger=trigger, locale=locale,
+                                  channel=channel, shipment_id=shipment_id, today=now.date(), now=now)
+    return render_template("pages/messaging/preview.html", brand=brand, rendered=rendered, trigger=trigger,
+                           locale=locale, channel=channel, triggers=list(TRIGGER_DEFAULTS), channels=list(Channel))
+
+
+@merchant_messages.post("/test")
+@require_merchant
+def test_send(brand: Brand) -> Any:
+    check_csrf()
+    form = request.form
+    trigger, recipient = form.get("trigger", ""), form.get("recipient", "").strip()
+    try:
+        channel = Channel(form.get("channel", "email"))
+    except ValueError:
+        abort(400, description="unknown channel")
+    if trigger not in TRIGGER_DEFAULTS or not recipient:
+        abort(400, description="choose a trigger and give a recipient")
+    session = get_session()
+    operations.queue_test_message(session=session, brand=brand, trigger=trigger, channel=channel,
+                                  recipient=recipient, locale=form.get("locale", "ja"), now=utcnow())
+    session.commit()
+    flash(_("Test message queued for %(recipient)s.", recipient=recipient))
+    return redirect(url_for("merchant_messages.log"))
+
+
+@merchant_messages.get("/mailbox")
+@require_merchant
+def mailbox(brand: Brand) -> Any:
+    """Messages caught by the local SMTP sink (``postpurchase messages sink``): development only."""
+    return render_template("pages/messaging/mailbox.html", brand=brand,
+                           messages=sink.list_messages(sink.mail_dir(current_app.instance_path)))
+
+
+def _brand_or_404(slug: str) -> Brand:
+    brand = get_brand(session=get_session(), slug=slug)
+    if brand is None:
+        abort(404)
+    return brand
+
+
+@customer_pages.route("/<brand_slug>/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(brand_slug: str, token: str) -> Any:
+    """RFC 8058: a POST with ``List-Unsubscribe=One-Click`` unsubscribes with no page in between."""
+    brand = _brand_or_404(brand_slug)
+    data = read_token("unsubscribe", token)
+    if data is None or data.get("b") != brand.id:
+        abort(404)
+    done = None
+    if request.method == "POST":
+        purpose = "all" if request.form.get("scope") == "all" else "marketing"
+        session = get_session()
+        operations.unsubscribe(session=session, brand_id=brand.id, channel=data["ch"], address=data["a"],
+                               purpose=purpose)
+        session.commit()
+        if request.form.get("List-Unsubscribe") == "One-Click":
+            return {"unsubscribed": True}
+        done = purpose
+    return render_template("pages/messaging/unsubscribe.html", brand=brand, done=done, address=data["a"])
+
+
+@customer_pages.route("/<brand_slug>/feedback/<token>", methods=["GET", "POST"])
+def feedback(brand_slug: str, token: str) -> Any:
+    brand = _brand_or_404(brand_slug)
+    data = read_token("feedback", token)
+    if data is None or data.get("b") != brand.id:
+        abort(404)
+    raw = request.form.get("score") if request.method == "POST" else request.args.get("score")
+    saved = False
+    if raw is not None:
+        try:
+            score = int(raw)
+            session = get_session()
+            operations.save_feedback(session=session, data=data, score=score,
+                                     comment=request.form.get("comment"), now=utcnow())
+            session.commit()
+            saved = True
+        except ValueError:
+            abort(400, description="score must be a whole number from 0 to 10")
+    return render_template("pages/messaging/feedback.html", brand=brand, saved=saved, score=raw,
+                           commented=request.method == "POST")
+
+
+@customer_pages.get("/m/o/<token>.gif")
+def opened(token: str) -> Response:
+    data = read_token("open", token)
+    if data is not None:
+        session = get_session()
+        operations.record_event(session=session, message_id=int(data["m"]), kind="open", now=utcnow())
+        session.commit()
+    return Response(PIXEL, mimetype="image/gif", headers={"Cache-Control": "no-store"})
+
+
+@customer_pages.get("/m/c/<token>")
+def clicked(token: str) -> Any:
+    """Redirect only to the URL signed into the token (never an open redirect)."""
+    data = read_token("click", token)
+    if data is None:
+        abort(404)
+    session = get_session()
+    operations.record_event(session=session, message_id=int(data["m"]), kind="click", url=data["u"], now=utcnow())
+    session.commit()
+    return redirect(data["u"])

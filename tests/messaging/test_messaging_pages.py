@@ -1,0 +1,96 @@
+"""Merchant message log, preview, test send; open pixel and click redirect."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import select
+
+from postpurchase import signals
+from postpurchase.db import get_db
+from postpurchase.messaging.outbox import send_due
+from postpurchase.models import MessageEvent, OutboxMessage
+from postpurchase.web.merchant import add_merchant_user
+from tests.messaging.conftest import NOW
+
+
+def _sign_in(app, client, brand_id: int) -> str:
+    with app.app_context():
+        s = get_db(app).session()
+        add_merchant_user(session=s, brand_id=brand_id, email="ops@acme.example", password="pw")
+        s.commit()
+        s.close()
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', client.get("/merchant/login").data).group(1).decode()
+    client.post("/merchant/login", data={"csrf_token": token, "email": "ops@acme.example", "password": "pw"})
+    page = client.get("/merchant/messages/").data  # signing in starts a new session with a new token
+    return re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
+
+
+def test_message_log_needs_a_signed_in_merchant(client) -> None:
+    assert client.get("/merchant/messages/").status_code == 302
+
+
+def test_message_log_filters_by_order_number(app, client, make_shop, session) -> None:
+    first, second = make_shop(), make_shop()
+    for shop in (first, second):
+        signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    session.commit()
+    _sign_in(app, client, first.brand.id)
+    page = client.get("/merchant/messages/", query_string={"order": first.order.number}).get_data(as_text=True)
+    assert page.count('data-state="pending"') == 1
+
+
+def test_merchant_home_links_to_the_message_log(app, client, brand) -> None:
+    _sign_in(app, client, brand.brand_id)
+    assert 'href="/merchant/messages/"' in client.get("/merchant/").get_data(as_text=True)
+
+
+def test_open_pixel_and_click_redirect_are_counted_in_the_log(app, client, make_shop, session, inbox) -> None:
+    shop = make_shop()
+    signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    session.commit()
+    send_due(app, now=NOW)
+    html = inbox.messages[0].get_body(("html",)).get_content()
+    pixel = re.search(r'src="https://pp.example(/m/o/[^"]+)"', html).group(1)
+    link = re.search(r'href="https://pp.example(/m/c/[^"]+)"', html).group(1)
+    assert client.get(pixel).mimetype == "image/gif"
+    response = client.get(link)
+    assert response.status_code == 302 and response.headers["Location"].startswith("https://track.testpost.example/")
+    kinds = sorted(e.kind for e in session.exec(select(MessageEvent)).all())
+    assert kinds == ["click", "open"]
+    _sign_in(app, client, shop.brand.id)
+    row = re.search(r'<tr data-state="sent">(.*?)</tr>', client.get("/merchant/messages/").get_data(as_text=True))
+    assert "<td>1</td><td>1</td>" in row.group(1)
+
+
+def test_click_redirect_refuses_a_forged_token(client) -> None:
+    assert client.get("/m/c/forged").status_code == 404
+
+
+def test_preview_renders_sample_data_in_english(app, client, brand) -> None:
+    _sign_in(app, client, brand.brand_id)
+    page = client.get("/merchant/messages/preview?trigger=arriving_tomorrow&locale=en").get_data(as_text=True)
+    assert "Arriving tomorrow" in page and "morning (8:00–12:00)" in page
+
+
+def test_preview_renders_a_real_parcel(app, client, make_shop, session) -> None:
+    shop = make_shop()
+    session.commit()
+    _sign_in(app, client, shop.brand.id)
+    page = client.get(f"/merchant/messages/preview?trigger=shipped&shipment_id={shop.shipment.id}").get_data(as_text=True)
+    assert shop.shipment.tracking_number in page
+
+
+def test_preview_rejects_an_unknown_trigger(app, client, brand) -> None:
+    _sign_in(app, client, brand.brand_id)
+    assert client.get("/merchant/messages/preview?trigger=nope").status_code == 400
+
+
+def test_test_send_needs_csrf_and_then_sends(app, client, brand, session, inbox) -> None:
+    token = _sign_in(app, client, brand.brand_id)
+    form = {"trigger": "shipped", "channel": "email", "locale": "en", "recipient": "me@acme.example"}
+    assert client.post("/merchant/messages/test", data=form).status_code == 400
+    assert client.post("/merchant/messages/test", data={**form, "csrf_token": token}).status_code == 302
+    assert send_due(app, now=NOW).sent == 1
+    assert inbox.messages[0]["To"] == "me@acme.example"
+    assert session.exec(select(OutboxMessage)).one().trigger == "shipped"

@@ -1,0 +1,185 @@
+"""The outbox sender over a real local SMTP server: delivery, retries, fallbacks and crashes."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import responses
+from sqlmodel import select
+
+from postpurchase import signals
+from postpurchase.messaging import outbox
+from postpurchase.messaging.outbox import send_due
+from postpurchase.messaging.sink import SinkHandler
+from postpurchase.models import OutboxState, ShipmentStatus, Suppression
+from tests.messaging.conftest import NOW, free_port
+from tests.messaging.helpers import messages, only
+
+TWILIO = {"TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "secret-token", "TWILIO_FROM": "+815012345678"}
+
+
+def _shipped(shop, session) -> None:
+    signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    session.commit()
+
+
+def test_email_goes_out_over_smtp_with_html_and_plain_text(app, make_shop, session, inbox) -> None:
+    shop = make_shop()
+    _shipped(shop, session)
+    report = send_due(app, now=NOW)
+    assert report.sent == 1
+    [email] = inbox.messages
+    assert email["To"] == "hanako@example.jp" and "hello@acme.example" in email["From"]
+    assert email.get_body(("plain",)).get_content().startswith("山田 花子 様")
+    assert "11月25日(水)" in email.get_body(("html",)).get_content()
+    assert email["Message-ID"] == only(session, "shipped").provider_id
+    assert only(session, "shipped").state == OutboxState.sent
+
+
+def test_email_has_one_click_unsubscribe_headers_and_tracked_links(app, make_shop, session, inbox) -> None:
+    shop = make_shop()
+    _shipped(shop, session)
+    send_due(app, now=NOW)
+    [email] = inbox.messages
+    assert email["List-Unsubscribe"].startswith("<https://pp.example/acme/unsubscribe/")
+    assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    html = email.get_body(("html",)).get_content()
+    assert 'src="https://pp.example/m/o/' in html and 'href="https://pp.example/m/c/' in html
+
+
+def test_smtp_server_down_is_retried_with_backoff(app, make_shop, session) -> None:
+    shop = make_shop()
+    _shipped(shop, session)
+    report = send_due(app, now=NOW)
+    message = only(session, "shipped")
+    assert report.retried == 1 and message.state == OutboxState.pending and message.attempts == 1
+    assert message.due_at == NOW + timedelta(minutes=1)
+
+
+def test_retry_after_the_server_is_back_delivers_once(app, make_shop, session, inbox, smtp_port) -> None:
+    shop = make_shop()
+    _shipped(shop, session)
+    app.config["SMTP_PORT"] = free_port()  # nobody listens there
+    send_due(app, now=NOW)
+    app.config["SMTP_PORT"] = smtp_port
+    assert send_due(app, now=NOW + timedelta(seconds=30)).sent == 0
+    assert send_due(app, now=NOW + timedelta(minutes=1)).sent == 1
+    assert len(inbox.messages) == 1
+
+
+@responses.activate
+def test_hard_bounce_suppresses_the_address_and_falls_back_to_sms(app, app_config, make_shop, session, inbox) -> None:
+    app.config.update(TWILIO)
+    responses.post("https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json", status=201,
+                   json={"sid": "SM0001", "status": "queued"})
+    shop = make_shop()
+    shop.configure(triggers={"shipped": {"channels": ["email", "sms"]}})
+    inbox.reject["hanako@example.jp"] = "550 5.1.1 No such user"
+    _shipped(shop, session)
+    report = send_due(app, now=NOW)
+    email_row, sms_row = messages(session, "shipped")
+    assert (email_row.state, sms_row.state, sms_row.provider_id) == (OutboxState.failed, OutboxState.sent, "SM0001")
+    assert report.fallbacks == 1 and sms_row.recipient == "+819012345678"
+    bounce = session.exec(select(Suppression)).one()
+    assert (bounce.address, bounce.reason, bounce.purpose) == ("hanako@example.jp", "hard_bounce", "all")
+    signals.shipment_status_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
+                                         previous=ShipmentStatus.in_transit, current=ShipmentStatus.delivered,
+                                         occurred_at=NOW, now=NOW)
+    delivered = only(session, "delivered")
+    assert (delivered.channel, delivered.state) == ("sms", OutboxState.pending)  # email is skipped from now on
+
+
+def test_stale_message_is_suppressed_instead_of_sent(app, make_shop, session, inbox) -> None:
+    shop = make_shop()
+    shop.shipment.status = ShipmentStatus.out_for_delivery
+    signals.shipment_status_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
+                                         previous=ShipmentStatus.in_transit, current=ShipmentStatus.out_for_delivery,
+                                         occurred_at=NOW, now=NOW)
+    shop.shipment.status = ShipmentStatus.delivered
+    session.add(shop.shipment)
+    session.commit()
+    report = send_due(app, now=NOW)
+    message = only(session, "out_for_delivery")
+    assert report.suppressed == 1 and message.state == OutboxState.suppressed
+    assert message.error == "parcel is already delivered" and inbox.messages == []
+
+
+def _crash(monkeypatch) -> None:
+    def crash(*args, **kwargs):
+        raise SystemExit("sender killed between send and record")
+
+    monkeypatch.setattr(outbox, "record", crash)
+
+
+def test_crash_after_smtp_accept_is_reported_unknown_and_not_sent_again(app, make_shop, session, inbox,
+                                                                       monkeypatch) -> None:
+    shop = make_shop()
+    _shipped(shop, session)
+    _crash(monkeypatch)
+    with pytest.raises(SystemExit):
+        send_due(app, now=NOW)
+    monkeypatch.undo()
+    assert only(session, "shipped").state == OutboxState.sending
+    assert send_due(app, now=NOW + timedelta(minutes=1)).claimed == 0  # lease still held
+    report = send_due(app, now=NOW + outbox.LEASE + timedelta(seconds=1))
+    message = only(session, "shipped")
+    assert report.unknown == 1 and message.state == OutboxState.unknown and "may or may not" in message.error
+    assert len(inbox.messages) == 1
+
+
+def test_crash_with_a_message_id_deduplicating_server_sends_again_without_duplicate(
+        app, make_shop, session, smtp_port, tmp_path, monkeypatch) -> None:
+    from aiosmtpd.controller import Controller
+
+    sink = SinkHandler(tmp_path / "mail")
+    controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        app.config["SMTP_IDEMPOTENT"] = "1"
+        shop = make_shop()
+        _shipped(shop, session)
+        _crash(monkeypatch)
+        with pytest.raises(SystemExit):
+            send_due(app, now=NOW)
+        monkeypatch.undo()
+        report = send_due(app, now=NOW + outbox.LEASE + timedelta(seconds=1))
+    finally:
+        controller.stop()
+    assert report.sent == 1 and only(session, "shipped").state == OutboxState.sent
+    assert (sink.received, sink.duplicates, len(list((tmp_path / "mail").glob("*.eml")))) == (2, 1, 1)
+
+
+@responses.activate
+def test_crash_on_line_push_resends_with_the_same_retry_key(app, make_shop, session, monkeypatch) -> None:
+    app.config["LINE_CHANNEL_TOKEN"] = "line-token"
+    push = "https://api.line.me/v2/bot/message/push"
+    responses.post(push, status=200, json={"sentMessages": [{"id": "461230966842064897", "quoteToken": "q"}]})
+    responses.post(push, status=409, json={"message": "The retry key is already accepted"},
+                   headers={"x-line-accepted-request-id": "req-1"})
+    shop = make_shop(line_user_id="U4af4980629")
+    shop.configure(sender={}, triggers={"shipped": {"channels": ["line"]}})
+    _shipped(shop, session)
+    _crash(monkeypatch)
+    with pytest.raises(SystemExit):
+        send_due(app, now=NOW)
+    monkeypatch.undo()
+    send_due(app, now=NOW + outbox.LEASE + timedelta(seconds=1))
+    first, second = (call.request for call in responses.calls)
+    assert first.headers["X-Line-Retry-Key"] == second.headers["X-Line-Retry-Key"]
+    assert only(session, "shipped").state == OutboxState.sent
+    assert json.loads(first.body)["to"] == "U4af4980629"
+
+
+def test_sms_answer_lost_is_reported_unknown(app, make_shop, session) -> None:
+    import requests
+
+    app.config.update(TWILIO)
+    shop = make_shop(email=None)
+    _shipped(shop, session)
+    with responses.RequestsMock() as mock:
+        mock.post("https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json",
+                  body=requests.ReadTimeout("read timed out"))
+        report = send_due(app, now=NOW)
+    assert report.unknown == 1 and only(session, "shipped").state == OutboxState.unknown

@@ -1,0 +1,179 @@
+"""Each trigger writes one outbox row, in the caller's session, worded for this customer and parcel."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from postpurchase import signals
+from postpurchase.models import (
+    OutboxState,
+    ReturnRequest,
+    ReturnState,
+    ShipmentStatus,
+    TimeSlot,
+)
+from tests.messaging.conftest import NOW
+from tests.messaging.helpers import messages, only
+
+
+def test_new_order_confirms_in_japanese_with_honorific_and_yen(make_shop, session) -> None:
+    shop = make_shop()
+    signals.order_upserted.send(shop.brand.id, session=session, order_id=shop.order.id, created=True, now=NOW)
+    message = only(session, "order_confirmed")
+    assert message.state == OutboxState.pending and message.channel == "email"
+    assert message.subject == f"ご注文ありがとうございます(注文番号 {shop.order.number})"
+    assert message.body_text.startswith("山田 花子 様")
+    assert "￥4,980" in message.body_text or "¥4,980" in message.body_text
+
+
+def test_order_update_sends_nothing(make_shop, session) -> None:
+    shop = make_shop()
+    signals.order_upserted.send(shop.brand.id, session=session, order_id=shop.order.id, created=False, now=NOW)
+    assert messages(session) == []
+
+
+def test_shipped_message_carries_the_predicted_day_time_slot_and_carrier_link(make_shop, session) -> None:
+    shop = make_shop(time_slot=TimeSlot.morning)
+    signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    message = only(session, "shipped")
+    assert "11月25日(水) 午前中" in message.body_text
+    assert f"https://track.testpost.example/{shop.shipment.tracking_number}" in message.body_text
+    assert message.body_html and "11月25日(水)" in message.body_html
+
+
+def test_prediction_arriving_after_the_shipped_message_is_written_into_it(make_shop, session) -> None:
+    shop = make_shop(predicted_date=None)
+    signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    assert "お届け予定日" not in only(session, "shipped").body_text
+    shop.shipment.predicted_date = date(2026, 11, 25)
+    session.add(shop.shipment)
+    signals.shipment_prediction_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
+                                             previous_date=None, predicted_date=date(2026, 11, 25),
+                                             promised_date=date(2026, 11, 26), now=NOW)
+    assert "お届け予定日: 11月25日(水)" in only(session, "shipped").body_text
+
+
+def test_unknown_carrier_falls_back_to_our_tracking_page(make_shop, session) -> None:
+    shop = make_shop(carrier_code="no-such-carrier")
+    signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    assert f"https://pp.example/acme/track?order={shop.order.number}" in only(session, "shipped").body_text
+
+
+def test_same_event_twice_writes_one_message(make_shop, session) -> None:
+    shop = make_shop()
+    for _ in range(2):
+        signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    assert len(messages(session, "shipped")) == 1
+
+
+def test_prediction_moving_past_the_promise_sends_delayed_once(make_shop, session) -> None:
+    shop = make_shop(promised_date=date(2026, 11, 25), predicted_date=date(2026, 11, 27))
+    kwargs = {"session": session, "brand_id": shop.brand.id, "promised_date": date(2026, 11, 25), "now": NOW}
+    signals.shipment_prediction_changed.send(shop.shipment.id, previous_date=date(2026, 11, 25),
+                                             predicted_date=date(2026, 11, 27), **kwargs)
+    signals.shipment_prediction_changed.send(shop.shipment.id, previous_date=date(2026, 11, 27),
+                                             predicted_date=date(2026, 11, 28), **kwargs)
+    message = only(session, "delayed")
+    assert "11月27日(金)" in message.body_text and "11月25日(水)" in message.body_text
+
+
+def test_prediction_within_the_promise_sends_nothing(make_shop, session) -> None:
+    shop = make_shop()
+    signals.shipment_prediction_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
+                                             previous_date=date(2026, 11, 24), predicted_date=date(2026, 11, 25),
+                                             promised_date=date(2026, 11, 26), now=NOW)
+    assert messages(session) == []
+
+
+def _status(shop, session, current: ShipmentStatus) -> None:
+    shop.shipment.status = current
+    session.add(shop.shipment)
+    signals.shipment_status_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
+                                         previous=ShipmentStatus.in_transit, current=current, occurred_at=NOW, now=NOW)
+
+
+def test_out_for_delivery_says_today_with_the_slot(make_shop, session) -> None:
+    shop = make_shop(time_slot=TimeSlot.h14_16)
+    _status(shop, session, ShipmentStatus.out_for_delivery)
+    assert only(session, "out_for_delivery").subject == "本日お届けします(14時〜16時)"
+
+
+def test_failed_attempt_gives_the_carriers_redelivery_link(make_shop, session) -> None:
+    shop = make_shop()
+    _status(shop, session, ShipmentStatus.attempt_fail)
+    body = only(session, "attempt_fail").body_text
+    assert f"https://redeliver.testpost.example/?no={shop.shipment.tracking_number}" in body
+
+
+def test_available_for_pickup_says_where_and_until_when(make_shop, session) -> None:
+    from postpurchase.models import TrackingEvent
+
+    shop = make_shop()
+    session.add(TrackingEvent(brand_id=shop.brand.id, shipment_id=shop.shipment.id, occurred_at=NOW,
+                              status=ShipmentStatus.available_for_pickup, location="渋谷営業所"))
+    _status(shop, session, ShipmentStatus.available_for_pickup)
+    body = only(session, "available_for_pickup").body_text
+    assert "渋谷営業所" in body and "12月1日(火)" in body
+
+
+def test_delivered_writes_a_delivered_message(make_shop, session) -> None:
+    shop = make_shop()
+    _status(shop, session, ShipmentStatus.delivered)
+    assert only(session, "delivered").subject == f"商品をお届けしました(注文番号 {shop.order.number})"
+
+
+def test_english_customer_gets_english_wording(make_shop, session) -> None:
+    shop = make_shop(locale="en")
+    signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    message = only(session, "shipped")
+    assert message.locale == "en" and message.subject == "Your order has shipped: arriving Wed, Nov 25"
+    assert message.body_text.startswith("Dear Hanako Yamada,")
+
+
+def test_trigger_switched_off_by_the_brand_writes_nothing(make_shop, session) -> None:
+    shop = make_shop()
+    shop.configure(triggers={"shipped": {"enabled": False}})
+    signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    assert messages(session) == []
+
+
+def test_brand_delay_and_channel_preference_apply(app, make_shop, session) -> None:
+    app.config["LINE_CHANNEL_TOKEN"] = "line-token"
+    shop = make_shop(line_user_id="U1234")
+    shop.configure(triggers={"shipped": {"delay_minutes": 30, "channels": ["line", "email"]}})
+    signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    message = only(session, "shipped")
+    assert message.channel == "line" and message.recipient == "U1234"
+    assert message.due_at == NOW + timedelta(minutes=30)
+    assert message.payload["fallback"] == ["email"]
+
+
+def test_return_updates_write_one_message_per_state(make_shop, session) -> None:
+    shop = make_shop()
+    rma = ReturnRequest(brand_id=shop.brand.id, order_id=shop.order.id, rma_number="RMA-7", refund_amount=4980)
+    session.add(rma)
+    session.flush()
+    for state in (ReturnState.requested, ReturnState.refunded):
+        rma.state = state
+        signals.return_updated.send(rma.id, session=session, brand_id=shop.brand.id, previous=None, current=state,
+                                    now=NOW)
+    rows = messages(session, "return_update")
+    assert [r.payload["context"]["return"]["state"] for r in rows] == ["requested", "refunded"]
+    assert "4,980を返金しました" in rows[1].body_text
+
+
+def test_no_address_on_any_channel_is_logged_as_suppressed(make_shop, session) -> None:
+    shop = make_shop(email=None, phone=None)
+    signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    message = only(session, "shipped")
+    assert message.state == OutboxState.suppressed and "no address" in message.error
+
+
+def test_messages_roll_back_with_the_change_that_caused_them(app, make_shop, session) -> None:
+    shop = make_shop()
+    session.commit()
+    shop.shipment.tracking_number = "CHANGED"
+    signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    session.rollback()
+    assert messages(session) == [] and shop.shipment.tracking_number != "CHANGED"
+
