@@ -71,3 +71,8 @@ def order_from_token(secret_key: str, token: str, brand_id: int,
     except (BadSignature, SignatureExpired, ValueError, TypeError):
         return None
     return int(order_id) if token_brand == brand_id else None
+
+
+def order_link_path(secret_key: str, brand_slug: str, brand_id: int, order_id: int) -> str:
+    """Path of the order's tracking page with a signed token: ``/<brand>/track/<token>``."""
+    return f"/{brand_slug}/track/{order_token(secret_key, brand_id, order_id)}"

@@ -216,9 +216,12 @@ def process_events(
     limit: int = BATCH_SIZE,
     now: datetime | None = None,
 ) -> ProcessStats:
-    """Claim and process one batch: the pending events among ``ids``, or any due events."""
+    """Claim and process one batch: the pending events among ``ids``, or any due events.
+
+    Runs inside an app context because signal receivers (messages, predictions) read settings.
+    """
     now = now or utcnow()
-    with write_lock(app), claim_scope(app) as session:
+    with app.app_context(), write_lock(app), claim_scope(app) as session:
         if ids is not None:
             query = select(InboxEvent).where(
                 col(InboxEvent.id).in_(list(ids)), col(InboxEvent.state) == InboxState.pending

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlmodel import Session, select
 
 from carriers import registry
 from carriers.base import CarrierError
 from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
+from postpurchase.lookup import order_link_path
 from postpurchase.messaging.config import TriggerSettings, brand_settings
 from postpurchase.messaging.segments import Profile, build_profile, choose_segment, recommend
 from postpurchase.messaging.tokens import make_token, public_url
@@ -183,7 +185,8 @@ def build(*, session: Session, brand: Brand, trigger: TriggerSettings, order: Or
             "items": [{"name": line.name or line.sku, "quantity": line.quantity, "variant": line.variant}
                       for line in lines],
         }
-        context["tracking_page_url"] = public_url(f"/{brand.slug}/track?order={order.number}")
+        context["tracking_page_url"] = public_url(
+            order_link_path(current_app.config["SECRET_KEY"], brand.slug, brand.id, order.id))  # type: ignore[arg-type]
         profile = build_profile(session=session, order=order, customer=customer, language=locale)
     if shipment is not None:
         context["shipment"] = _shipment_context(session, brand, shipment, locale, settings)

@@ -6,12 +6,12 @@ import time
 from collections import defaultdict, deque
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request
 from flask_babel import gettext as _
 
 from postpurchase.brands import get_brand
 from postpurchase.db import get_session
-from postpurchase.lookup import find_order, order_from_token, order_token
+from postpurchase.lookup import find_order, order_from_token, order_link_path
 from postpurchase.models import Brand
 from postpurchase.web.labels import PROGRESS_STEPS
 from postpurchase.web.presenters import build_order_view
@@ -46,8 +46,7 @@ def _too_many_failures(key: tuple[str, int]) -> bool:
 
 def tracking_url(brand: Brand, order_id: int, *, external: bool = True) -> str:
     """The signed link to an order's tracking page (for messages and redirects)."""
-    token = order_token(current_app.config["SECRET_KEY"], brand.id, order_id)  # type: ignore[arg-type]
-    path = url_for("customer.order_page", brand_slug=brand.slug, token=token)
+    path = order_link_path(current_app.config["SECRET_KEY"], brand.slug, brand.id, order_id)  # type: ignore[arg-type]
     return str(current_app.config["BASE_URL"]).rstrip("/") + path if external else path
 
 

@@ -34,7 +34,12 @@ class _TestCarrier:
         return []
 
 
-registry.register("testpost")(lambda settings: _TestCarrier())
+@pytest.fixture(autouse=True)
+def testpost_registered() -> Iterator[None]:
+    """A carrier with known customer links, registered only while a messaging test runs."""
+    registry.register("testpost")(lambda settings: _TestCarrier())
+    yield
+    registry.unregister("testpost")
 
 
 def free_port() -> int:
