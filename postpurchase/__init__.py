@@ -42,6 +42,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_BODY_BYTES"])
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     logging.basicConfig(level=str(app.config["LOG_LEVEL"]).upper())
+    for chatty in ("mail.log", "alembic.runtime", "apscheduler.executors.default", "werkzeug"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
     from postpurchase import db, i18n
     from postpurchase.web import errors

@@ -8,7 +8,7 @@ import os
 import sys
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
 from postpurchase import create_app
@@ -107,11 +107,16 @@ def init_command(
 def run_command(host: str, port: int, no_scheduler: bool) -> None:
     """Development server with the in-process scheduler (production: gunicorn wsgi:app)."""
     from postpurchase import db as database
-    from postpurchase.jobs import start_scheduler
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     database.upgrade(str(app.config["DATABASE_URL"]))
-    if app.config["SCHEDULER"] and not no_scheduler:
+    serve(app, host=host, port=port, scheduler=bool(app.config["SCHEDULER"]) and not no_scheduler)
+
+
+def serve(app: Flask, *, host: str, port: int, scheduler: bool) -> None:
+    """Serve with Werkzeug's threaded server and, if asked, the in-process scheduler."""
+    from postpurchase.jobs import start_scheduler
+
+    if scheduler:
         start_scheduler(app)
     os.environ.pop("FLASK_RUN_FROM_CLI", None)  # else Flask ignores app.run() inside a CLI command
     app.run(host=host, port=port, use_reloader=False, threaded=True)

@@ -7,6 +7,7 @@ envelopes a WMS/OMS would post, so the demo goes through the same path as produc
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -113,13 +114,14 @@ def make_customers(rng: random.Random, count: int) -> list[DemoCustomer]:
     return customers
 
 
-def demo_envelopes(*, seed: int = 7, orders: int = 300, now: datetime | None = None,
-                   days: int = 45) -> list[dict[str, Any]]:
+def demo_envelopes(*, seed: int = 7, orders: int = 300, now: datetime | None = None, days: int = 45,
+                   tracking_number: Callable[[datetime, int], str] = lambda _at, n: f"{491200000000 + n}",
+                   ) -> list[dict[str, Any]]:
     """Generic intake envelopes (``order.created`` then ``shipment.created``) in time order.
 
     Orders are spread over the last ``days`` days; those from the last day are not shipped yet.
-    Tracking numbers carry no meaning here: the carrier (or the sandbox standing in for it) gives
-    each parcel its scans.
+    ``tracking_number(handed_over_at, serial)`` numbers the parcels; the demo passes the sandbox's,
+    whose simulated journeys start at the hand-over time.
     """
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
@@ -145,16 +147,15 @@ def demo_envelopes(*, seed: int = 7, orders: int = 300, now: datetime | None = N
             "type": "order.created",
             "occurred_at": placed.isoformat(),
             "data": {
-                "external_id": order_id,
+                "order_id": order_id,
                 "number": number,
                 "placed_at": placed.isoformat(),
                 "channel": rng.choice(("online", "online", "online", "app", "store")),
                 "currency": "JPY",
                 "total_amount": subtotal + shipping,
                 "shipping_amount": shipping,
-                "customer": {"external_id": customer.external_id, "email": customer.email,
+                "customer": {"customer_id": customer.external_id, "email": customer.email,
                              "phone": customer.phone, "name": customer.name, "locale": customer.locale,
-                             "postal_code": customer.place.postal_code, "region": customer.place.prefecture,
                              "consent": {"email": {"transactional": True, "marketing": rng.random() < 0.6}}},
                 "shipping_address": address,
                 "lines": lines,
@@ -171,16 +172,18 @@ def demo_envelopes(*, seed: int = 7, orders: int = 300, now: datetime | None = N
             "type": "shipment.created",
             "occurred_at": handed_over.isoformat(),
             "data": {
-                "external_id": f"shp-{number}",
-                "order_external_id": order_id,
-                "fulfillment_centre": "TOKYO-FC1" if customer.place.region != "関西" or rng.random() < 0.3 else "OSAKA-FC1",
+                "shipment_id": f"shp-{number}",
+                "order_id": order_id,
+                "fulfillment_centre": FULFILLMENT_CENTRES[
+                    1 if customer.place.region == "関西" and rng.random() < 0.7 else 0],
                 "carrier": carrier,
                 "service": service,
-                "tracking_number": f"{rng.randrange(10**11, 10**12)}",
+                "tracking_number": tracking_number(handed_over, n),
                 "shipped_at": handed_over.isoformat(),
                 "weight_g": weight,
-                "cost": {"amount": rng.choice((780, 880, 930, 1050, 1260)), "currency": "JPY"},
-                "requested_time_slot": rng.choice(TIME_SLOTS),
+                "cost": rng.choice((780, 880, 930, 1050, 1260)),
+                "currency": "JPY",
+                "time_slot": rng.choice(TIME_SLOTS),
                 "delivery_option": rng.choice(DELIVERY_OPTIONS),
                 "lines": [{"sku": line["sku"], "quantity": line["quantity"]} for line in lines],
             },
@@ -190,8 +193,6 @@ def demo_envelopes(*, seed: int = 7, orders: int = 300, now: datetime | None = N
 
 
 FULFILLMENT_CENTRES: tuple[dict[str, Any], ...] = (
-    {"code": "TOKYO-FC1", "name": "東京第1物流センター", "postal_code": "272-0002", "region": "千葉県",
-     "cutoff_time": "14:00"},
-    {"code": "OSAKA-FC1", "name": "大阪物流センター", "postal_code": "559-0031", "region": "大阪府",
-     "cutoff_time": "13:00"},
+    {"code": "TOKYO-FC1", "name": "東京第1物流センター", "postal_code": "272-0002", "region": "千葉県"},
+    {"code": "OSAKA-FC1", "name": "大阪物流センター", "postal_code": "559-0031", "region": "大阪府"},
 )
