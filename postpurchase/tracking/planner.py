@@ -2,7 +2,8 @@
 
 A run (:func:`poll_due`, the ``tracking.poll`` job) works like this:
 
-1. (Before: new shipments got their first poll planned on ``shipment_created``, or by the hourly
+1. (Before: new shipments got their first poll planned on ``shipment_created`` (re-planned when the
+   EDD's first prediction follows, :func:`replan_first_poll`), or by the hourly
    :func:`maintain` sweep, which also marks shipments without scans for ``expire_after``
    ``expired``.)
 2. Due shipments are *claimed*: in one short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
@@ -11,7 +12,10 @@ A run (:func:`poll_due`, the ``tracking.poll`` job) works like this:
    updated within ``webhook_quiet`` are not claimed but rescheduled after the quiet period.
 3. Claimed shipments are grouped per carrier *account* (see :mod:`routing`) and sent in batches of
    the adapter's ``capabilities.max_batch``, paced to ``requests_per_second`` and counted against
-   ``requests_per_day``. The core never looks at a carrier's name, only at its capabilities.
+   ``requests_per_day``. When the last batch has room, the account's shipments due within
+   ``fill_ahead`` are claimed to fill it: the request costs the same, and it spares them a request
+   of their own a few minutes later (calls, not numbers, are what carriers limit and bill).
+   The core never looks at a carrier's name, only at its capabilities.
 4. Errors: :class:`RateLimited` stops calls to that account until ``retry_after`` (plus jitter)
    and puts the unasked shipments back; :class:`TemporaryError`/:class:`ParseError`/
    :class:`AuthError` back off the batch's shipments exponentially with jitter and count towards

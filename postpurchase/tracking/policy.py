@@ -3,6 +3,8 @@
 The expensive part of tracking is the day of delivery, so polls are rare while a parcel is far
 from its expected date and dense only when a scan can matter to the customer:
 
+* a new parcel: after ``first_poll``, or, when the EDD predicts it for a later day, the next
+  delivery ``morning`` (at most ``first_poll_within`` after hand-over); see :func:`first_poll_at`.
 * ``pending`` (the carrier does not know the number yet): every ``pending_every``.
 * ``info_received``/``in_transit``: sleep until the morning of the expected date (the carrier's
   estimate, else our prediction), checking at least every ``far_every``; on and after the expected
@@ -65,7 +67,7 @@ class PollPolicy:
     #: A request that is going out anyway with room left is filled with the same account's
     #: shipments due within this long (0: off): they cost no extra request, and their own request
     #: a few minutes later may then not be needed at all.
-    fill_ahead: timedelta = timedelta(minutes=15)
+    fill_ahead: timedelta = timedelta(minutes=30)
     #: No scan for this long: the shipment becomes ``expired`` and is not polled any more.
     expire_after: timedelta = timedelta(days=30)
     #: A carrier webhook updated the shipment this recently: do not poll it.
