@@ -14,10 +14,10 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Connect this feature's blueprints and scheduled jobs."""
     from postpurchase.jobs import JobSpec, register_job
-    from postpurchase.signals import shipment_created
+    from postpurchase.signals import shipment_created, shipment_prediction_changed
     from postpurchase.tracking import jobs
     from postpurchase.tracking.api import shipments_api
-    from postpurchase.tracking.planner import schedule_first_poll
+    from postpurchase.tracking.planner import replan_first_poll, schedule_first_poll
     from postpurchase.tracking.routing import extension
     from postpurchase.tracking.webhooks import webhooks
 
@@ -28,3 +28,4 @@ def init_app(app: Flask) -> None:
     register_job(JobSpec("tracking.maintain", jobs.maintain_job, jobs.MAINTAIN_EVERY_SECONDS))
     register_job(JobSpec("tracking.purge", jobs.purge_job, jobs.PURGE_EVERY_SECONDS))
     shipment_created.connect(schedule_first_poll)  # connecting twice is a no-op in blinker
+    shipment_prediction_changed.connect(replan_first_poll)

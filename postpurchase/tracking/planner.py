@@ -2,7 +2,8 @@
 
 A run (:func:`poll_due`, the ``tracking.poll`` job) works like this:
 
-1. (Before: new shipments got their first poll planned on ``shipment_created``, or by the hourly
+1. (Before: new shipments got their first poll planned on ``shipment_created`` (re-planned when the
+   EDD's first prediction follows, :func:`replan_first_poll`), or by the hourly
    :func:`maintain` sweep, which also marks shipments without scans for ``expire_after``
    ``expired``.)
 2. Due shipments are *claimed*: in one short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
@@ -11,7 +12,10 @@ A run (:func:`poll_due`, the ``tracking.poll`` job) works like this:
    updated within ``webhook_quiet`` are not claimed but rescheduled after the quiet period.
 3. Claimed shipments are grouped per carrier *account* (see :mod:`routing`) and sent in batches of
    the adapter's ``capabilities.max_batch``, paced to ``requests_per_second`` and counted against
-   ``requests_per_day``. The core never looks at a carrier's name, only at its capabilities.
+   ``requests_per_day``. When the last batch has room, the account's shipments due within
+   ``fill_ahead`` are claimed to fill it: the request costs the same, and it spares them a request
+   of their own a few minutes later (calls, not numbers, are what carriers limit and bill).
+   The core never looks at a carrier's name, only at its capabilities.
 4. Errors: :class:`RateLimited` stops calls to that account until ``retry_after`` (plus jitter)
    and puts the unasked shipments back; :class:`TemporaryError`/:class:`ParseError`/
    :class:`AuthError` back off the batch's shipments exponentially with jitter and count towards
@@ -25,7 +29,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -141,21 +145,30 @@ def expire_stale(app: Flask, *, now: datetime, policy: PollPolicy, limit: int = 
 
 
 def claim_due(app: Flask, *, now: datetime, policy: PollPolicy, limit: int | None = None,
-              report: PollReport | None = None) -> list[Claimed]:
-    """Claim shipments due for a poll by pushing their ``next_poll_at`` one lease ahead."""
+              report: PollReport | None = None, until: datetime | None = None,
+              carrier_code: str | None = None, brand_ids: Collection[int] = (),
+              exclude: Collection[int] = ()) -> list[Claimed]:
+    """Claim shipments due for a poll (``next_poll_at`` up to ``until``, default ``now``) by
+    pushing their ``next_poll_at`` one lease ahead; optionally only one carrier's, of some brands."""
     report = report if report is not None else PollReport()
     with claim_scope(app) as session:
         query = (
             select(Shipment.id, Shipment.brand_id, Shipment.carrier_code, Shipment.tracking_number,
                    Shipment.last_webhook_at)
             .where(
-                Shipment.next_poll_at <= now,  # type: ignore[operator]
+                Shipment.next_poll_at <= (until or now),  # type: ignore[operator]
                 Shipment.status.not_in(FINAL),  # type: ignore[attr-defined]
                 Shipment.tracking_number.is_not(None),  # type: ignore[union-attr]
             )
             .order_by(Shipment.next_poll_at)  # type: ignore[arg-type]
             .limit(limit or policy.batch_limit)
         )
+        if carrier_code is not None:
+            query = query.where(Shipment.carrier_code == carrier_code)
+        if brand_ids:
+            query = query.where(Shipment.brand_id.in_(brand_ids))  # type: ignore[attr-defined]
+        if exclude:
+            query = query.where(Shipment.id.not_in(exclude))  # type: ignore[union-attr]
         if is_postgres(session):
             query = query.with_for_update(skip_locked=True)
         claimed: list[Claimed] = []
@@ -172,6 +185,18 @@ def claim_due(app: Flask, *, now: datetime, policy: PollPolicy, limit: int | Non
     report.claimed += len(claimed)
     return claimed
 
+
+def _fill(app: Flask, items: list[Claimed], size: int, *, now: datetime, policy: PollPolicy,
+          report: PollReport) -> list[Claimed]:
+    """``items`` plus shipments due within ``fill_ahead`` of the same carrier and brands, up to a
+    whole number of batches: the last request has room that costs nothing to use."""
+    room = -len(items) % size
+    if not room or not policy.fill_ahead:
+        return items
+    extra = claim_due(app, now=now, policy=policy, limit=room, report=report, until=now + policy.fill_ahead,
+                      carrier_code=items[0].carrier_code, brand_ids={i.brand_id for i in items},
+                      exclude={i.id for i in items})
+    return items + extra
 
 def _put_back(app: Flask, items: Sequence[Claimed], at: datetime, rng: random.Random,
               spread: timedelta = timedelta(seconds=30)) -> None:
@@ -251,6 +276,7 @@ def _poll_account(app: Flask, account: Account, items: list[Claimed], *, clock: 
                   report: PollReport) -> None:
     caps = account.adapter.capabilities
     size = max(1, caps.max_batch)
+    items = _fill(app, items, size, now=clock(), policy=policy, report=report)
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
     state = extension(app)
     for index, chunk in enumerate(chunks):
@@ -332,9 +358,27 @@ def maintain(app: Flask, *, now: datetime, policy: PollPolicy | None = None) -> 
     return report
 
 
+def _first_poll(session: Session, shipment: Shipment, now: datetime) -> datetime:
+    brand = session.get(Brand, shipment.brand_id)
+    return first_poll_at(now, policy_from_config(current_app.config),
+                         tz=_zone(brand.timezone) if brand is not None else None,
+                         earliest=shipment.window_start or shipment.predicted_date)
+
+
 def schedule_first_poll(sender: int, *, session: Session, shipment_id: int, now: datetime, **_: object) -> None:
     """``shipment_created`` receiver: plan the first poll of a new parcel (in the sender's session)."""
     shipment = session.get(Shipment, shipment_id)
     if shipment is not None and shipment.next_poll_at is None and shipment.tracking_number:
-        shipment.next_poll_at = first_poll_at(now, policy_from_config(current_app.config))
+        shipment.next_poll_at = _first_poll(session, shipment, now)
+        session.flush()
+
+
+def replan_first_poll(sender: int, *, session: Session, now: datetime, **_: object) -> None:
+    """``shipment_prediction_changed`` receiver: a parcel the carrier has told us nothing about yet
+    gets its first poll re-planned from the new prediction (the EDD may predict after
+    ``shipment_created`` planned it)."""
+    shipment = session.get(Shipment, sender)
+    if (shipment is not None and shipment.status == ShipmentStatus.pending and shipment.last_polled_at is None
+            and shipment.next_poll_at is not None and shipment.tracking_number):
+        shipment.next_poll_at = _first_poll(session, shipment, now)
         session.flush()

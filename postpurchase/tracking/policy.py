@@ -3,6 +3,8 @@
 The expensive part of tracking is the day of delivery, so polls are rare while a parcel is far
 from its expected date and dense only when a scan can matter to the customer:
 
+* a new parcel: after ``first_poll``, or, when the EDD predicts it for a later day, the next
+  delivery ``morning`` (at most ``first_poll_within`` after hand-over); see :func:`first_poll_at`.
 * ``pending`` (the carrier does not know the number yet): every ``pending_every``.
 * ``info_received``/``in_transit``: sleep until the morning of the expected date (the carrier's
   estimate, else our prediction), checking at least every ``far_every``; on and after the expected
@@ -43,8 +45,11 @@ class PollPolicy:
     day_end: time = time(21, 0)
     #: First look on a day when something may happen (out-for-delivery scans come 07:30–09:30).
     morning: time = time(9, 0)
-    #: First poll of a new shipment (carriers often learn a number an hour after the label).
+    #: First poll of a new shipment that may arrive today (carriers often learn a number an hour
+    #: after the label); one predicted for a later day is first asked about the next ``morning``.
     first_poll: timedelta = timedelta(hours=1)
+    #: ... but never later than this after hand-over, so a wrong number is noticed within a day.
+    first_poll_within: timedelta = timedelta(hours=24)
     pending_every: timedelta = timedelta(hours=6)
     far_every: timedelta = timedelta(hours=48)
     near_every: timedelta = timedelta(minutes=45)
@@ -59,6 +64,10 @@ class PollPolicy:
     #: Polls land on a grid of this step (0: off) so that parcels due at about the same time share
     #: one batched request instead of each run sending a nearly empty batch.
     align: timedelta = timedelta(minutes=10)
+    #: A request that is going out anyway with room left is filled with the same account's
+    #: shipments due within this long (0: off): they cost no extra request, and their own request
+    #: a few minutes later may then not be needed at all.
+    fill_ahead: timedelta = timedelta(minutes=30)
     #: No scan for this long: the shipment becomes ``expired`` and is not polled any more.
     expire_after: timedelta = timedelta(days=30)
     #: A carrier webhook updated the shipment this recently: do not poll it.
@@ -166,9 +175,23 @@ def _attempt_failed(now: datetime, tz: tzinfo, policy: PollPolicy, expected: dat
     return _within_hours(now + policy.attempt_fail_every, tz, policy)
 
 
-def first_poll_at(now: datetime, policy: PollPolicy) -> datetime:
-    """The first poll of a new shipment, on the grid so that new parcels share batches."""
-    return _aligned(now + policy.first_poll, now + policy.min_interval, policy.align)
+def first_poll_at(now: datetime, policy: PollPolicy, *, tz: tzinfo | None = None,
+                  earliest: date | None = None) -> datetime:
+    """The first poll of a new shipment, on the grid so that new parcels share batches.
+
+    ``earliest`` is the first day the parcel is expected to arrive on (the EDD window's start).
+    Without one, or when it is today, the parcel may be out for delivery soon: ask after
+    ``first_poll``. When it is a later day, nothing the carrier says before the next delivery
+    morning changes what we do, so the first look is that morning (at most ``first_poll_within``
+    away): it confirms the carrier knows the number, brings its own estimate, and already sees
+    the parcels that go out on the next day, which the 1-hour poll would have needed a second
+    lookup for. The next morning, not the predicted day: a prediction can be a day early or late.
+    """
+    at = now + policy.first_poll
+    if tz is not None and earliest is not None and now.astimezone(tz).date() < earliest:
+        tomorrow = _local_at(now.astimezone(tz).date() + timedelta(days=1), policy.morning, tz)
+        at = max(at, min(tomorrow, _within_hours(now + policy.first_poll_within, tz, policy)))
+    return _aligned(at, now + policy.min_interval, policy.align)
 
 
 def _out_for_delivery(

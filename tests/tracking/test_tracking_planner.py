@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
@@ -13,12 +14,13 @@ from carriers.status import Status
 from postpurchase.db import get_db
 from postpurchase.models import Brand, CarrierCircuit, ShipmentStatus
 from postpurchase.signals import shipment_created, shipment_status_changed
-from postpurchase.tracking.planner import claim_due, maintain, poll_due
+from postpurchase.tracking.planner import claim_due, maintain, poll_due, schedule_first_poll
 from postpurchase.tracking.policy import PollPolicy
 from postpurchase.tracking.routing import account_for, credentials
 from tests.tracking.conftest import result
 
 POLICY = PollPolicy(align=timedelta(0))
+JST = ZoneInfo("Asia/Tokyo")
 
 
 def run(app, clock, **kwargs):
@@ -44,19 +46,55 @@ def test_requests_are_paced_to_the_carriers_requests_per_second(app, fake, make_
     assert len(gaps) == 2 and all(gap >= 1 / fake.capabilities.requests_per_second for gap in gaps)
 
 
+def test_a_request_with_room_is_filled_with_shipments_due_soon(app, fake, make_shipment, clock, load):
+    due(make_shipment, clock, 4)
+    soon = [make_shipment(f"S{i}", next_poll_at=clock.now + POLICY.fill_ahead - timedelta(minutes=i))
+            for i in range(3)]
+    later = make_shipment("L", next_poll_at=clock.now + POLICY.fill_ahead + timedelta(seconds=1))
+    report = run(app, clock)
+    assert [len(numbers) for _, numbers in fake.requests] == [3, 3]  # 4 due + the 2 soonest, not 3
+    assert {n for _, numbers in fake.requests for n in numbers} == {"N0", "N1", "N2", "N3", "S1", "S2"}
+    assert report.numbers == 6 and load(soon[0]).last_polled_at is None and load(later).last_polled_at is None
+
+
+def test_shipments_due_soon_never_cause_a_request_of_their_own(app, fake, make_shipment, clock):
+    make_shipment("SOON", next_poll_at=clock.now + timedelta(minutes=1))
+    assert run(app, clock).requests == 0
+
+
+def test_filling_takes_only_the_same_carriers_shipments(app, fake, make_shipment, clock):
+    due(make_shipment, clock, 1)
+    make_shipment("OTHER", carrier_code="sandbox", next_poll_at=clock.now + timedelta(minutes=1))
+    run(app, clock)
+    assert [numbers for _, numbers in fake.requests] == [("N0",)]
+
+
 def test_shipments_not_yet_due_are_not_asked(app, fake, make_shipment, clock):
     make_shipment("LATER", next_poll_at=clock.now + timedelta(minutes=1))
     assert run(app, clock).requests == 0 and fake.requests == []
 
 
-def test_new_shipment_gets_its_first_poll_planned_on_shipment_created(app, fake, make_shipment, clock, load):
-    sid = make_shipment("NEW")
+def test_new_shipment_predicted_for_a_later_day_is_first_polled_the_next_morning(app, fake, make_shipment, clock,
+                                                                                load):
+    sid = make_shipment("NEW")  # 10:00 JST; the EDD predicts it after the planner saw it created
     with get_db(app).session() as session, app.app_context():
         shipment_created.send(1, session=session, shipment_id=sid, now=clock.now)
         session.commit()
-    assert load(sid).next_poll_at == clock.now + POLICY.first_poll
-    clock.advance(seconds=POLICY.first_poll.total_seconds())
+    shipment = load(sid)
+    assert shipment.window_start is not None and shipment.window_start > clock.now.astimezone(JST).date()
+    assert shipment.next_poll_at == datetime(2026, 11, 21, 9, 0, tzinfo=JST)
+    clock.advance(seconds=(shipment.next_poll_at - clock.now).total_seconds() - 1)
+    assert run(app, clock).numbers == 0
+    clock.advance(seconds=1)
     assert run(app, clock).numbers == 1
+
+
+def test_new_shipment_without_a_prediction_is_first_polled_soon(app, fake, make_shipment, clock, load):
+    sid = make_shipment("NEW")
+    with get_db(app).session() as session, app.app_context():
+        schedule_first_poll(1, session=session, shipment_id=sid, now=clock.now)
+        session.commit()
+    assert load(sid).next_poll_at == clock.now + POLICY.first_poll
 
 
 def test_hourly_upkeep_plans_shipments_nobody_planned(app, fake, make_shipment, clock, load):

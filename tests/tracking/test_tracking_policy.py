@@ -13,6 +13,7 @@ from postpurchase.tracking.policy import (
     PollPolicy,
     backoff,
     delivery_window,
+    first_poll_at,
     next_poll_at,
     policy_from_config,
 )
@@ -112,3 +113,23 @@ def test_poll_times_snap_to_the_alignment_grid_so_batches_fill():
     assert planned.minute % 10 == 0 and planned.second == 0
     assert abs(planned - (now + policy.out_for_delivery_every)) <= timedelta(minutes=5)
     assert next_poll_at(status=S.pending, now=now, tz=JST, policy=policy) >= now + policy.min_interval
+
+
+def test_first_poll_without_a_prediction_comes_after_the_first_poll_delay():
+    now = at(20, 10)
+    assert first_poll_at(now, POLICY, tz=JST, earliest=None) == now + POLICY.first_poll
+
+
+def test_first_poll_of_a_parcel_that_may_arrive_today_is_not_postponed():
+    now = at(20, 10)
+    assert first_poll_at(now, POLICY, tz=JST, earliest=date(2026, 11, 20)) == now + POLICY.first_poll
+
+
+def test_first_poll_of_a_parcel_predicted_later_is_the_next_delivery_morning_not_the_predicted_day():
+    assert first_poll_at(at(20, 10), POLICY, tz=JST, earliest=date(2026, 11, 23)) == at(21, POLICY.morning.hour)
+
+
+def test_first_poll_is_never_later_than_the_sanity_limit_after_hand_over():
+    policy = PollPolicy(align=timedelta(0), first_poll_within=timedelta(hours=12))
+    assert first_poll_at(at(20, 19), policy, tz=JST, earliest=date(2026, 11, 23)) == at(21, 7) + timedelta(hours=2)
+    assert first_poll_at(at(20, 3), policy, tz=JST, earliest=date(2026, 11, 23)) == at(20, 15)
