@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from carriers.base import CarrierAdapter, Unsupported
+from carriers.base import CarrierAdapter, CarrierError, Unsupported
 
 #: Modules that call :func:`register`; add a carrier by adding its module here.
 ADAPTER_MODULES: tuple[str, ...] = (
@@ -59,6 +59,33 @@ def register(code: str) -> Callable[[AdapterFactory], AdapterFactory]:
         return factory
 
     return decorator
+
+
+@dataclass(frozen=True)
+class CustomerLinks:
+    """What a customer is shown of a carrier: its name and the links its adapter announces."""
+
+    carrier_name: str
+    tracking_url: str | None
+    redelivery_url: str | None
+
+
+def customer_links(code: str, tracking_number: str | None) -> CustomerLinks:
+    """The carrier's display name, tracking link and redelivery (再配達) link for a parcel.
+
+    An unknown carrier gives its code and no links; callers then point at our own tracking page.
+    """
+    try:
+        adapter = create(code)
+    except CarrierError:
+        return CustomerLinks(code, None, None)
+    caps = adapter.capabilities
+    number = tracking_number or ""
+    return CustomerLinks(
+        carrier_name=getattr(adapter, "name", code),
+        tracking_url=caps.tracking_url.replace("{number}", number) if caps.tracking_url and number else None,
+        redelivery_url=caps.redelivery_url.replace("{number}", number) if caps.redelivery_url else None,
+    )
 
 
 def unregister(code: str) -> None:

@@ -7,7 +7,7 @@ them for the merchant's log and a fallback channel can be rendered later from th
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -15,7 +15,6 @@ from flask import current_app
 from sqlmodel import Session, select
 
 from carriers import registry
-from carriers.base import CarrierError
 from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
 from postpurchase.lookup import order_link_path
 from postpurchase.messaging.config import TriggerSettings, brand_settings
@@ -55,21 +54,8 @@ def display_name(name: str | None, locale: str) -> str:
 
 
 def carrier_links(carrier_code: str, tracking_number: str | None) -> dict[str, str | None]:
-    """The carrier's tracking and redelivery links from its adapter's capabilities.
-
-    An unknown carrier (no adapter) gives no links; the message then points at our tracking page.
-    """
-    try:
-        adapter = registry.create(carrier_code)
-    except CarrierError:
-        return {"carrier_name": carrier_code, "tracking_url": None, "redelivery_url": None}
-    caps = adapter.capabilities
-    number = tracking_number or ""
-    return {
-        "carrier_name": getattr(adapter, "name", carrier_code),
-        "tracking_url": caps.tracking_url.replace("{number}", number) if caps.tracking_url and number else None,
-        "redelivery_url": caps.redelivery_url.replace("{number}", number) if caps.redelivery_url else None,
-    }
+    """The carrier's name and customer links as template context (see ``customer_links``)."""
+    return asdict(registry.customer_links(carrier_code, tracking_number))
 
 
 def e164(phone: str | None, country: str = "JP") -> str | None:

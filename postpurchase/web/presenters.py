@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
-from carriers.base import CarrierError
-from carriers.registry import create as create_adapter
+from carriers.registry import customer_links
 from postpurchase.i18n import format_day, format_local_time, format_money, time_slot_label
 from postpurchase.models import Brand, Order, OrderLine, Shipment, ShipmentStatus, TrackingEvent
 from postpurchase.web.labels import DELIVERY_OPTION_LABELS, STATUS_LABELS, STATUS_STEP
@@ -48,18 +47,6 @@ class OrderView:
     parcels: list[ParcelView]
 
 
-def _carrier_links(code: str, number: str) -> tuple[str, str | None, str | None]:
-    """The carrier's display name and customer links, asked of its adapter (no names in core)."""
-    try:
-        adapter = create_adapter(code)
-    except CarrierError:
-        return code, None, None
-    caps = adapter.capabilities
-    tracking = caps.tracking_url.format(number=number) if caps.tracking_url and number else None
-    redelivery = caps.redelivery_url.format(number=number) if caps.redelivery_url and number else None
-    return adapter.name, tracking, redelivery
-
-
 def _expected(shipment: Shipment, locale: str) -> str:
     if shipment.status == ShipmentStatus.delivered or shipment.predicted_date is None:
         return ""
@@ -86,14 +73,13 @@ def build_order_view(*, session: Session, brand: Brand, order_id: int, locale: s
             select(TrackingEvent).where(TrackingEvent.shipment_id == shipment.id)
             .order_by(col(TrackingEvent.occurred_at).desc())
         ).all()
-        carrier_name, tracking_url, redelivery_url = _carrier_links(shipment.carrier_code,
-                                                                     shipment.tracking_number or "")
+        links = customer_links(shipment.carrier_code, shipment.tracking_number)
         parcels.append(ParcelView(
             index=number,
-            carrier_name=carrier_name,
+            carrier_name=links.carrier_name,
             tracking_number=shipment.tracking_number or "",
-            tracking_url=tracking_url,
-            redelivery_url=redelivery_url,
+            tracking_url=links.tracking_url,
+            redelivery_url=links.redelivery_url,
             status=shipment.status,
             status_label=str(STATUS_LABELS[shipment.status]),
             step=STATUS_STEP[shipment.status],
