@@ -14,12 +14,14 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from sqlmodel import col, select
 
 from carriers.sandbox import tracking_number
 from postpurchase import db
 from postpurchase.brands import create_brand, get_brand
 from postpurchase.clock import utcnow
 from postpurchase.demo_data import demo_envelopes
+from postpurchase.models import Order
 
 DEMO_USER = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
@@ -106,11 +108,8 @@ def demo(brand_slug: str, orders: int, seed: int, host: str, port: int, smtp_por
     click.echo(f"messages: {report}")
     base = f"http://{host}:{port}"
     with db.session_scope(app) as session:
-        from sqlmodel import col, select
-
-        from postpurchase.models import Order
-
-        sample = session.exec(select(Order).where(Order.brand_id == get_brand(session=session, slug=brand_slug).id)
+        brand = get_brand(session=session, slug=brand_slug)
+        sample = session.exec(select(Order).where(Order.brand_id == brand.id)  # type: ignore[union-attr]
                               .order_by(col(Order.placed_at).desc()).offset(3)).first()
     click.echo("")
     click.echo(f"  tracking page   {base}/{brand_slug}/track   (e.g. order {sample.number if sample else '-'}, "
