@@ -1,6 +1,6 @@
 """Choose the EDD model's tuning on the olist TRAINING period only (walk-forward inside it).
 
-    python bench/edd_olist_tune.py [--split 2017-07-01] [--end 2017-10-01] [--set name=v1,v2 ...]
+    python bench/edd_olist_tune.py [--split 2017-07-01] [--end 2017-10-01] [--set name=v1,v2 ...] [--cutoff 17:00]
 
 Trains on orders purchased before ``--split`` and predicts, walk-forward, the orders purchased
 from ``--split`` to ``--end`` (default: the benchmark's own training cut-off, so the benchmark's
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from edd_olist import ROOT, TIMEZONE, convert_classified, convert_orders, evaluate, marketplace  # noqa: E402
 
 from postpurchase.edd.backtest import AsOf, Setting, walk_forward  # noqa: E402
-from postpurchase.edd.calendar import CarrierCalendar  # noqa: E402
+from postpurchase.edd.calendar import CarrierCalendar, parse_cutoff  # noqa: E402
 from postpurchase.edd.model import ModelParams  # noqa: E402
 
 
@@ -41,13 +41,14 @@ def main() -> None:
     parser.add_argument("--split", default="2017-07-01")
     parser.add_argument("--end", default="2017-10-01")
     parser.add_argument("--set", action="append", default=[], help="param=v1,v2,... (grid)")
+    parser.add_argument("--cutoff", default=None, help="FC cut-off HH:MM (orders after it count from the next day)")
     options = parser.parse_args()
     split, end = datetime.fromisoformat(options.split), datetime.fromisoformat(options.end)
     grid = [[(name, _value(v)) for v in values.split(",")]
             for name, values in (item.split("=", 1) for item in options.set)]
     cases = [("classified", convert_classified(options.data / "olist_classified_public_dataset.csv"), ["ordered"]),
              ("orders", convert_orders(options.data / "olist_orders_sample.csv"), ["ordered", "shipped"])]
-    setting = Setting(calendar=CarrierCalendar(country="BR"), timezone=TIMEZONE)
+    setting = Setting(calendar=CarrierCalendar(country="BR"), timezone=TIMEZONE, cutoff=parse_cutoff(options.cutoff))
     print("| params | file | as of | level | on time | cover | width | MAE | padding |")
     print("|---|---|---|---|---|---|---|---|---|")
     for combo in itertools.product(*grid):

@@ -18,6 +18,7 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from postpurchase.edd.calendar import EPOCH, CarrierCalendar, dispatch_date
+from postpurchase.edd.features import OrderFeatures
 from postpurchase.edd.history import HistoryRow
 from postpurchase.edd.model import (
     Estimate,
@@ -46,6 +47,7 @@ class Query:
     as_of: datetime
     ordered_at: datetime | None
     shipped_at: datetime | None
+    features: OrderFeatures = OrderFeatures()
 
 
 def route_of(row: HistoryRow) -> Route:
@@ -56,6 +58,11 @@ def route_of(row: HistoryRow) -> Route:
         region=row.destination_region,
         postal_prefix=postal_prefix(row.destination_postal_code),
     )
+
+
+def features_of(row: HistoryRow) -> OrderFeatures:
+    """The order features a row carries (all known when the order is placed)."""
+    return OrderFeatures(cost=row.cost, weight_g=row.weight_g, category=row.category)
 
 
 def as_of_time(row: HistoryRow, mode: AsOf) -> datetime | None:
@@ -76,6 +83,7 @@ def redact(row: HistoryRow, mode: AsOf) -> Query | None:
         as_of=moment,
         ordered_at=row.ordered_at,
         shipped_at=row.shipped_at if mode is AsOf.shipped else None,
+        features=features_of(row),
     )
 
 
@@ -108,7 +116,7 @@ class Setting:
 
 def observations(rows: Iterable[HistoryRow], mode: AsOf, setting: Setting) -> Observations:
     """The delivered rows that have the as-of time ``mode`` needs, as model observations."""
-    routes, as_of_days, anchors, delivered, reveal = [], [], [], [], []
+    routes, as_of_days, anchors, delivered, reveal, features = [], [], [], [], [], []
     for row in rows:
         moment = row.shipped_at if mode is AsOf.shipped else row.ordered_at
         if row.delivered_at is None or moment is None:
@@ -119,8 +127,9 @@ def observations(rows: Iterable[HistoryRow], mode: AsOf, setting: Setting) -> Ob
         anchors.append((setting.anchor(moment, shipped=mode is AsOf.shipped, origin=route.origin) - EPOCH).days)
         delivered.append(setting.day(row.delivered_at))
         reveal.append(row.delivered_at.timestamp())
+        features.append(features_of(row))
     return Observations(routes=routes, as_of_days=as_of_days, anchor_days=anchors, delivered_days=delivered,
-                        reveal=reveal, calendar=setting.calendar)
+                        reveal=reveal, calendar=setting.calendar, features=features)
 
 
 def fit(rows: Sequence[HistoryRow], *, setting: Setting, mode: AsOf = AsOf.ordered,
@@ -164,7 +173,8 @@ def predict_query(fitter: Fitter, query: Query, *, setting: Setting, promise_lev
                   window: tuple[float, float]) -> Estimate:
     model = fitter.model(setting.day(query.as_of))
     anchor = setting.anchor(query.as_of, shipped=query.shipped_at is not None, origin=query.route.origin)
-    return model.estimate(query.route, anchor, setting.calendar, promise_level=promise_level, window=window)
+    return model.estimate(query.route, anchor, setting.calendar, promise_level=promise_level, window=window,
+                          features=query.features)
 
 
 def write_predictions(predictions: Iterable[Prediction], handle: IO[str]) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from postpurchase.edd.calendar import EPOCH, CarrierCalendar
+from postpurchase.edd.features import NO_FEATURES, FeatureEffects, OrderFeatures, fit_effects
 
 #: Transit times are clipped at this many business days.
 YMAX = 60
@@ -67,6 +68,11 @@ class ModelParams:
     drift_days: int = 21
     #: Standard deviation of the prior on log(drift scale); 0 switches drift detection off.
     drift_prior: float = 0.15
+    #: Shrinkage of order-feature effects towards none (see :mod:`postpurchase.edd.features`); 0 = off.
+    effect_strength: float = 30.0
+    #: Order-feature effects are relearned this often (days) from the parcels of the last year.
+    effect_refit_days: int = 7
+    effect_history_days: int = 365
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,6 +127,8 @@ class Basis:
     recent_sample_size: int
     recent_days: int
     typical_business_days: int
+    #: Multiplicative effects of this order's features on transit (shipping cost, category, ...).
+    factors: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -159,9 +167,11 @@ class TransitModel:
         recent: list[np.ndarray],
         calibration: Calibration | None = None,
         scale: float = 1.0,
+        effects: FeatureEffects | None = None,
     ) -> None:
         self.params = params
         self.scale = scale
+        self.effects = effects or FeatureEffects()
         self.as_of = as_of
         self.nodes = nodes
         self.weighted = weighted
@@ -175,11 +185,13 @@ class TransitModel:
     def sample_size(self) -> int:
         return int(self.counts[0].sum()) if len(self.counts[0]) else 0
 
-    def adjusted(self, *, calibration: Calibration | None = None, scale: float | None = None) -> TransitModel:
+    def adjusted(self, *, calibration: Calibration | None = None, scale: float | None = None,
+                 effects: FeatureEffects | None = None) -> TransitModel:
         return TransitModel(params=self.params, as_of=self.as_of, nodes=self.nodes, weighted=self.weighted,
                             counts=self.counts, recent=self.recent,
                             calibration=self.calibration if calibration is None else calibration,
-                            scale=self.scale if scale is None else scale)
+                            scale=self.scale if scale is None else scale,
+                            effects=self.effects if effects is None else effects)
 
     def complete(self, route: Route) -> Route:
         """``route`` with its destination region filled in from the postal prefix when missing."""
@@ -194,8 +206,12 @@ class TransitModel:
         region = self._regions.get(route.postal_prefix, "")
         return replace(route, region=region) if region else route
 
-    def distribution(self, route: Route) -> tuple[np.ndarray, Basis]:
-        """The shrunk transit pmf of ``route`` and the deepest level that had data."""
+    def distribution(self, route: Route, features: OrderFeatures = NO_FEATURES) -> tuple[np.ndarray, Basis]:
+        """The shrunk transit pmf of ``route`` for an order with ``features``, and its basis.
+
+        The route's histogram is stretched by the drift scale (all parcels) and by the order's
+        feature effects, and the basis names the deepest route level that had data.
+        """
         route = self.complete(route)
         pmf = self._prior
         basis = Basis("prior", (), 0, 0, self.params.recent_days, self.params.default_business_days)
@@ -216,11 +232,15 @@ class TransitModel:
             )
         if self.scale != 1.0:
             pmf = pmf @ scale_matrix(self.scale)
+        factor = self.effects.scale(features)
+        if factor != 1.0:
+            pmf = pmf @ scale_matrix(factor, offset=1)
+            basis = replace(basis, factors=self.effects.factors(features))
         return pmf, basis
 
-    def pit(self, route: Route, transit: int) -> tuple[float, float]:
+    def pit(self, route: Route, transit: int, features: OrderFeatures = NO_FEATURES) -> tuple[float, float]:
         """``(F(y-1), F(y))`` of an observed transit under this (uncalibrated) model."""
-        cdf = np.cumsum(self.distribution(route)[0])
+        cdf = np.cumsum(self.distribution(route, features)[0])
         y = min(max(transit, 0), YMAX)
         return (float(cdf[y - 1]) if y > 0 else 0.0), float(cdf[y])
 
@@ -233,13 +253,14 @@ class TransitModel:
         promise_level: float = 0.9,
         window: tuple[float, float] = (0.1, 0.9),
         elapsed: int = 0,
+        features: OrderFeatures = NO_FEATURES,
     ) -> Estimate:
         """Dates for a parcel that starts moving on ``anchor``.
 
         ``elapsed`` business days have already passed without delivery (re-prediction after
         hand-over): the distribution is conditioned on ``y >= elapsed``.
         """
-        pmf, basis = self.distribution(route)
+        pmf, basis = self.distribution(route, features)
         if elapsed > 0:
             pmf = pmf.copy()
             pmf[: min(elapsed, YMAX)] = 0.0
@@ -278,6 +299,7 @@ class TransitModel:
             "params": self.params.to_dict(),
             "as_of": self.as_of.isoformat(),
             "scale": self.scale,
+            "effects": self.effects.to_dict(),
             "levels": levels,
             "calibration": {"lower": _round(self.calibration.lower), "upper": _round(self.calibration.upper)},
         }
@@ -296,19 +318,23 @@ class TransitModel:
         calibration = Calibration(np.array(data["calibration"]["lower"]), np.array(data["calibration"]["upper"]))
         return cls(params=ModelParams.from_dict(data["params"]), as_of=date.fromisoformat(data["as_of"]),
                    nodes=nodes, weighted=weighted, counts=counts, recent=recent, calibration=calibration,
-                   scale=float(data.get("scale", 1.0)))
+                   scale=float(data.get("scale", 1.0)), effects=FeatureEffects.from_dict(data.get("effects")))
 
 
-def scale_matrix(scale: float) -> np.ndarray:
-    """Maps a pmf over transit ``y`` to the pmf of ``y * scale``, split between neighbouring days."""
-    return _scale_matrix(round(scale, 3))
+def scale_matrix(scale: float, offset: int = 0) -> np.ndarray:
+    """Maps a pmf over transit ``y`` to that of ``(y + offset) * scale - offset``, split between neighbouring days.
+
+    Drift stretches transit itself (offset 0); order features act on ``1 + y`` (offset 1), the
+    quantity their effects were learned on, so a same-day parcel can still become a next-day one.
+    """
+    return _scale_matrix(round(scale, 3), offset)
 
 
-@lru_cache(maxsize=128)
-def _scale_matrix(scale: float) -> np.ndarray:
+@lru_cache(maxsize=1024)
+def _scale_matrix(scale: float, offset: int) -> np.ndarray:
     matrix = np.zeros((YMAX + 1, YMAX + 1))
     source = np.arange(YMAX + 1)
-    target = np.minimum(source * scale, YMAX)
+    target = np.clip((source + offset) * scale - offset, 0, YMAX)
     low = np.floor(target).astype(int)
     high = np.minimum(low + 1, YMAX)
     share = target - low
@@ -377,9 +403,11 @@ class Observations:
         delivered_days: Sequence[int],
         reveal: Sequence[float],
         calendar: CarrierCalendar,
+        features: Sequence[OrderFeatures] | None = None,
     ) -> None:
         order = np.argsort(np.asarray(reveal, dtype=float), kind="stable")
         self.routes = [routes[i] for i in order]
+        self.features = [features[i] for i in order] if features is not None else [NO_FEATURES] * len(order)
         self.reveal = np.asarray(reveal, dtype=float)[order]
         self.as_of_days = np.asarray(as_of_days, dtype=np.int64)[order]
         self.anchor_days = np.asarray(anchor_days, dtype=np.int64)[order]
@@ -424,6 +452,27 @@ def fit_histograms(observations: Observations, *, upto: int, as_of: date, params
     return TransitModel(params=params, as_of=as_of, nodes=nodes, weighted=weighted, counts=counts, recent=recent)
 
 
+def learn_effects(model: TransitModel, observations: Observations, *, upto: int) -> FeatureEffects:
+    """Order-feature effects from the first ``upto`` observations, against ``model``'s route medians.
+
+    ``model`` is the plain route model (no drift, no effects) fitted on the same observations; only
+    parcels that started within ``effect_history_days`` of its as-of day are used.
+    """
+    params = model.params
+    as_of_day = (model.as_of - EPOCH).days
+    rows = np.nonzero(observations.anchor_days[:upto] >= as_of_day - params.effect_history_days)[0]
+    if params.effect_strength <= 0 or len(rows) == 0:
+        return FeatureEffects()
+    medians: dict[Route, int] = {}
+    for i in rows:
+        route = observations.routes[i]
+        if route not in medians:
+            medians[route] = quantile(np.cumsum(model.distribution(route)[0]), 0.5)
+    typical = np.array([medians[observations.routes[i]] for i in rows])
+    residuals = np.log1p(observations.transit[rows]) - np.log1p(typical)
+    return fit_effects([observations.features[i] for i in rows], residuals, strength=params.effect_strength)
+
+
 class Fitter:
     """Fits models as of any day from one :class:`Observations`, with recalibration.
 
@@ -442,6 +491,7 @@ class Fitter:
         self.moment_of_day = moment_of_day  # day number → epoch seconds of local midnight
         self._raw: dict[int, TransitModel] = {}
         self._pit: dict[int, tuple[float, float]] = {}
+        self._effects: dict[int, FeatureEffects] = {}
 
     def raw(self, day: int) -> TransitModel:
         model = self._raw.get(day)
@@ -449,6 +499,7 @@ class Fitter:
             upto = self.observations.visible(self.moment_of_day(day))
             model = fit_histograms(self.observations, upto=upto, as_of=EPOCH + timedelta(days=day),
                                    params=self.params)
+            model = model.adjusted(effects=self.effects(day))
             model = model.adjusted(scale=self._drift(model, day, upto))
             if len(self._raw) > 400:
                 self._raw.clear()
@@ -472,12 +523,23 @@ class Fitter:
         upper = np.array([s[1] for s in scores])
         return raw.adjusted(calibration=Calibration(lower, upper))
 
+    def effects(self, day: int) -> FeatureEffects:
+        """The order-feature effects a refit at the start of ``day``'s period would learn."""
+        start = day - day % max(self.params.effect_refit_days, 1)
+        effects = self._effects.get(start)
+        if effects is None:
+            upto = self.observations.visible(self.moment_of_day(start))
+            base = fit_histograms(self.observations, upto=upto, as_of=EPOCH + timedelta(days=start),
+                                  params=self.params)
+            effects = self._effects[start] = learn_effects(base, self.observations, upto=upto)
+        return effects
+
     def _drift(self, model: TransitModel, day: int, upto: int) -> float:
         obs = self.observations
         recent = np.nonzero(obs.anchor_days[:upto] >= day - self.params.drift_days)[0]
         if len(recent) < self.params.calibration_min:
             return 1.0
-        pmfs = np.array([model.distribution(obs.routes[i])[0] for i in recent])
+        pmfs = np.array([model.distribution(obs.routes[i], obs.features[i])[0] for i in recent])
         censor = self.calendar_days_to_censor(recent, day)
         return drift_scale(pmfs, obs.transit[recent], censor, self.params.drift_prior)
 
@@ -492,6 +554,7 @@ class Fitter:
         score = self._pit.get(index)
         if score is None:
             obs = self.observations
-            score = self.raw(int(obs.as_of_days[index])).pit(obs.routes[index], int(obs.transit[index]))
+            score = self.raw(int(obs.as_of_days[index])).pit(obs.routes[index], int(obs.transit[index]),
+                                                             obs.features[index])
             self._pit[index] = score
         return score

@@ -7,7 +7,7 @@ Operations take a keyword-only ``session`` and flush; the caller commits.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from postpurchase import signals
 from postpurchase.clock import utcnow
 from postpurchase.edd.backtest import AsOf, Setting, fit
 from postpurchase.edd.calendar import CarrierCalendar, cutoff_countdown, parse_cutoff
+from postpurchase.edd.features import OrderFeatures
 from postpurchase.edd.history import HistoryRow, read_history
 from postpurchase.edd.model import YMAX, Estimate, ModelParams, Route, TransitModel, postal_prefix
 from postpurchase.models import (
@@ -28,6 +29,7 @@ from postpurchase.models import (
     DeliveryPrediction,
     FulfillmentCentre,
     Order,
+    OrderLine,
     Shipment,
     ShipmentStatus,
     TransitModelState,
@@ -101,14 +103,39 @@ def brand_setting(session: Session, brand: Brand) -> Setting:
 
 # Fitting and persistence -----------------------------------------------------------------------
 
+def order_features(shipment: Shipment, order: Order | None, lines: list[OrderLine]) -> OrderFeatures:
+    """What the model may learn from a parcel's contents: shipping cost, weight, main category.
+
+    The main category is that of the line with the largest amount; the cost is the carrier's
+    charge when known, else what the customer paid for shipping.
+    """
+    main = max(lines, key=lambda line: line.quantity * line.unit_price, default=None)
+    cost = shipment.cost_amount if shipment.cost_amount is not None else (order.shipping_amount if order else None)
+    return OrderFeatures(cost=float(cost) if cost is not None else None,
+                         weight_g=float(shipment.weight_g) if shipment.weight_g is not None else None,
+                         category=(main.category or "") if main else "")
+
+
+def _lines_by_order(session: Session, order_ids: list[int]) -> dict[int, list[OrderLine]]:
+    lines: dict[int, list[OrderLine]] = {}
+    for start in range(0, len(order_ids), 500):
+        chunk = order_ids[start:start + 500]
+        for line in session.exec(select(OrderLine).where(OrderLine.order_id.in_(chunk))).all():  # type: ignore[attr-defined]
+            lines.setdefault(line.order_id, []).append(line)
+    return lines
+
+
 def shipment_history(*, session: Session, brand_id: int) -> list[HistoryRow]:
     """The brand's delivered parcels as history rows (origin = fulfilment-centre code)."""
     centres = {fc.id: fc for fc in _centres(session, brand_id).values()}
     rows = []
     query = (select(Shipment, Order).join(Order, Order.id == Shipment.order_id, isouter=True)
              .where(Shipment.brand_id == brand_id, Shipment.delivered_at.is_not(None)))  # type: ignore[union-attr]
-    for shipment, order in session.exec(query).all():
+    found = session.exec(query).all()
+    lines = _lines_by_order(session, sorted({order.id for _, order in found if order and order.id}))
+    for shipment, order in found:
         fc = centres.get(shipment.fc_id)
+        features = order_features(shipment, order, lines.get(order.id, []) if order and order.id else [])
         rows.append(HistoryRow(
             shipment_id=str(shipment.id), carrier=shipment.carrier_code, service=shipment.service,
             origin_postal_code=(fc.postal_code or "") if fc else "", origin_region=fc.code if fc else "",
@@ -116,7 +143,8 @@ def shipment_history(*, session: Session, brand_id: int) -> list[HistoryRow]:
             destination_region=shipment.destination_region or "",
             destination_country=shipment.destination_country or "",
             ordered_at=order.placed_at if order else None, shipped_at=shipment.shipped_at,
-            delivered_at=shipment.delivered_at, promised_at=None,
+            delivered_at=shipment.delivered_at, promised_at=None, cost=features.cost,
+            weight_g=features.weight_g, category=features.category,
         ))
     return rows
 
@@ -373,10 +401,13 @@ def predict_for_shipment(*, session: Session, shipment_id: int, now: datetime | 
         moment = shipment.shipped_at or (order.placed_at if order else None) or shipment.created_at
         anchor = setting.anchor(moment, shipped=shipment.shipped_at is not None, origin=route.origin)
         elapsed = edd.calendar.business_days_between(anchor, today) if shipment.shipped_at else 0
+        lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all() if order else []
+        features = order_features(shipment, order, list(lines))
         estimate = model.estimate(route, anchor, edd.calendar, promise_level=edd.promise_level,
-                                  window=edd.window, elapsed=min(max(elapsed, 0), YMAX))
+                                  window=edd.window, elapsed=min(max(elapsed, 0), YMAX), features=features)
         dates = _respect_request(estimate, shipment.requested_date)
         basis = _basis(estimate, model.complete(route), edd.calendar, brand.locale)
+        basis["order_features"] = asdict(features)
     if shipment.time_slot:
         basis["time_slot"] = str(shipment.time_slot)
     previous = shipment.predicted_date

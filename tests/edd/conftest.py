@@ -17,7 +17,7 @@ JP = CarrierCalendar(country="JP")
 
 def delivered_row(shipment_id: str, *, ordered: datetime, business_days: int, region: str = "Osaka",
                   postal_code: str = "530-0001", carrier: str = "yamato", origin: str = "TOKYO",
-                  handover_days: int = 0) -> HistoryRow:
+                  handover_days: int = 0, category: str = "", cost: float | None = None) -> HistoryRow:
     """A parcel ordered at ``ordered`` (before any cut-off) delivered ``business_days`` later (JP)."""
     local_day = (ordered + timedelta(hours=9)).date()
     start = JP.roll_forward(local_day)
@@ -29,7 +29,7 @@ def delivered_row(shipment_id: str, *, ordered: datetime, business_days: int, re
         destination_country="JP", ordered_at=ordered,
         shipped_at=datetime.combine(shipped_day, datetime.min.time(), UTC) + timedelta(hours=8),
         delivered_at=datetime.combine(delivered_day, datetime.min.time(), UTC) + timedelta(hours=5),
-        promised_at=None,
+        promised_at=None, category=category, cost=cost,
     )
 
 

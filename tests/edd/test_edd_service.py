@@ -16,6 +16,7 @@ from postpurchase.models import (
     DeliveryPrediction,
     FulfillmentCentre,
     Order,
+    OrderLine,
     Shipment,
     ShipmentStatus,
     TimeSlot,
@@ -191,6 +192,36 @@ def test_order_time_prediction_counts_from_the_cutoff(session, parcel):
     stored = session.exec(select(DeliveryPrediction)).one()
     assert stored.trigger == "order" and stored.as_of == "ordered"
     assert stored.basis["anchor_date"] == "2026-11-19"
+
+
+def _add_line(session, shipment_id, *, category, price=5000):
+    order_id = session.get(Shipment, shipment_id).order_id
+    session.add(OrderLine(brand_id=session.get(Shipment, shipment_id).brand_id, order_id=order_id,
+                          line_key="1", sku="SKU-1", category=category, quantity=1, unit_price=price))
+    session.flush()
+
+
+def test_history_rows_carry_the_parcels_cost_weight_and_main_category(session, parcel):
+    shipment_id = parcel(status=ShipmentStatus.delivered, delivered_at=HANDOVER + timedelta(days=1),
+                         cost_amount=1500, weight_g=12000)
+    _add_line(session, shipment_id, category="sofa", price=90000)
+    row = service.shipment_history(session=session, brand_id=session.get(Shipment, shipment_id).brand_id)[0]
+    assert (row.cost, row.weight_g, row.category) == (1500.0, 12000.0, "sofa")
+
+
+def test_a_slow_category_in_the_order_moves_the_prediction_and_is_recorded(session, parcel, history):
+    brand = get_brand(session=session, slug="acme")
+    slow = history(150, days=6, category="sofa", prefix="sofa", start=datetime(2026, 8, 1, 4, tzinfo=UTC))
+    quick = history(450, days=2, category="tea", prefix="tea", start=datetime(2026, 8, 1, 1, tzinfo=UTC))
+    service.fit_brand(session=session, brand=brand, now=HANDOVER - timedelta(days=1), extra=slow + quick)
+    session.commit()
+    shipment_id = parcel()
+    _add_line(session, shipment_id, category="sofa")
+    _handover(session, shipment_id)
+    stored = session.exec(select(DeliveryPrediction)).one()
+    assert stored.basis["order_features"]["category"] == "sofa"
+    assert stored.basis["factors"]["category"] > 1.5
+    assert session.get(Shipment, shipment_id).predicted_date > date(2026, 11, 20)  # tea would arrive on the 20th
 
 
 def test_daily_refit_stores_both_models(app, acme, parcel):
