@@ -1,4 +1,4 @@
-"""Order features that lengthen or shorten transit: shipping cost, weight, product category.
+"""Order features that lengthen or shorten transit: shipping cost, weight, weekday, product category.
 
 The route model says how long parcels take from here to there. Within a route, a parcel that cost
 more to ship (heavier, bulkier, or going further inside a broad region) or a category that ships
@@ -8,8 +8,12 @@ brand's own history; categories: as written), shrunk towards "no effect" by ``n 
 one feature after the other on what the previous ones left. The result is a multiplicative factor
 on transit that a merchant can read ("shipping cost in the top tenth: ×1.18").
 
+The weekday is that of the day the parcel starts moving (the business-day calendar already skips
+weekends and holidays; this catches what is left, such as a slow Friday hand-over).
+
 Which features to use was chosen by measurement (BENCHMARKS.md, olist): cost and category help;
-order value and item count did not, so they are not used.
+the weekday is neutral there and kept for carriers where it is not; order value and item count did
+not help, so they are not used.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 
 #: Numeric features, binned by deciles of the history; then categorical ones.
 NUMERIC: tuple[str, ...] = ("cost", "weight_g")
-CATEGORICAL: tuple[str, ...] = ("category",)
+CATEGORICAL: tuple[str, ...] = ("weekday", "category")
 MISSING = ""
 
 
@@ -33,6 +37,8 @@ class OrderFeatures:
     cost: float | None = None
     weight_g: float | None = None
     category: str = ""
+    #: Weekday (0 = Monday) of the day the parcel starts moving; the model fills it in from the anchor.
+    weekday: str = ""
 
     def value(self, name: str) -> float | str | None:
         return getattr(self, name)

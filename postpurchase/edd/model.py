@@ -260,7 +260,7 @@ class TransitModel:
         ``elapsed`` business days have already passed without delivery (re-prediction after
         hand-over): the distribution is conditioned on ``y >= elapsed``.
         """
-        pmf, basis = self.distribution(route, features)
+        pmf, basis = self.distribution(route, replace(features, weekday=str(anchor.weekday())))
         if elapsed > 0:
             pmf = pmf.copy()
             pmf[: min(elapsed, YMAX)] = 0.0
@@ -407,7 +407,9 @@ class Observations:
     ) -> None:
         order = np.argsort(np.asarray(reveal, dtype=float), kind="stable")
         self.routes = [routes[i] for i in order]
-        self.features = [features[i] for i in order] if features is not None else [NO_FEATURES] * len(order)
+        given = [features[i] for i in order] if features is not None else [NO_FEATURES] * len(order)
+        self.features = [replace(f, weekday=str((EPOCH + timedelta(days=int(anchor_days[i]))).weekday()))
+                         for f, i in zip(given, order, strict=True)]
         self.reveal = np.asarray(reveal, dtype=float)[order]
         self.as_of_days = np.asarray(as_of_days, dtype=np.int64)[order]
         self.anchor_days = np.asarray(anchor_days, dtype=np.int64)[order]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
@@ -11,6 +11,7 @@ from postpurchase.edd.backtest import AsOf, Setting, fit, redact
 from postpurchase.edd.calendar import CarrierCalendar
 from postpurchase.edd.features import FeatureEffects, OrderFeatures, fit_effects
 from postpurchase.edd.model import ModelParams, Route, TransitModel
+from tests.edd.conftest import delivered_row
 
 JP = CarrierCalendar(country="JP")
 SETTING = Setting(calendar=JP, timezone="Asia/Tokyo")
@@ -87,3 +88,16 @@ def test_query_as_of_order_carries_the_orders_features(history):
     query = redact(row, AsOf.ordered)
     assert query.features == OrderFeatures(cost=1200.0, category="sofa")
     assert query.shipped_at is None
+
+
+def test_a_slow_weekday_is_learned_from_the_day_parcels_start_moving():
+    rows = []
+    for i in range(500):
+        ordered = datetime(2026, 6, 1, 1, tzinfo=UTC) + timedelta(hours=6 * i)
+        friday = (ordered + timedelta(hours=9)).weekday() == 4
+        rows.append(delivered_row(f"w{i}", ordered=ordered, business_days=5 if friday else 2))
+    model = fit(rows, setting=SETTING, now=NOW)
+    friday, monday = date(2026, 11, 6), date(2026, 11, 2)
+    assert model.estimate(OSAKA, friday, JP).predicted_business_days >= 4
+    assert model.estimate(OSAKA, monday, JP).predicted_business_days == 2
+    assert model.estimate(OSAKA, friday, JP).basis.factors["weekday"] > 1.5
