@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--end", default="2017-10-01")
     parser.add_argument("--set", action="append", default=[], help="param=v1,v2,... (grid)")
     parser.add_argument("--cutoff", default=None, help="FC cut-off HH:MM (orders after it count from the next day)")
+    parser.add_argument("--in-flight", action="store_true",
+                        help="let each refit see parcels started and not yet delivered (what a live service knows)")
     options = parser.parse_args()
     split, end = datetime.fromisoformat(options.split), datetime.fromisoformat(options.end)
     grid = [[(name, _value(v)) for v in values.split(",")]
@@ -60,7 +62,7 @@ def main() -> None:
             level = round(marketplace(test).on_time, 3)
             for mode in modes:
                 predictions = walk_forward(train, test, mode=AsOf(mode), setting=replace(setting, params=params),
-                                           promise_level=level)
+                                           promise_level=level, use_in_flight=options.in_flight)
                 predicted = {p.query.shipment_id: (p.estimate.predicted_date, p.estimate.window_start,
                                                    p.estimate.window_end, p.estimate.promise_date)
                              for p in predictions}

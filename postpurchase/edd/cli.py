@@ -55,8 +55,11 @@ def _read(path: Path, timezone: str) -> list:
 @click.option("--timezone", default=None, help="Zone of naive timestamps and output dates (default: the country's).")
 @click.option("--window", "window", default="0.1,0.9", show_default=True, help="Window quantile levels.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--in-flight", "use_in_flight", is_flag=True,
+              help="Also let each refit see rows started and not yet delivered (what the live service knows "
+                   "from tracking). Reads more than the strict walk-forward rule; off by default.")
 def backtest_command(train_path: Path, test_path: Path, as_of: str, promise_level: float, country: str,
-                     timezone: str | None, window: str, out_path: Path) -> None:
+                     timezone: str | None, window: str, out_path: Path, use_in_flight: bool) -> None:
     """Walk-forward backtest: predict TEST rows in time order from what was delivered before each."""
     started = time.perf_counter()
     zone = timezone or timezone_for(country)
@@ -64,7 +67,7 @@ def backtest_command(train_path: Path, test_path: Path, as_of: str, promise_leve
     test = _read(test_path, zone)
     setting = Setting(calendar=CarrierCalendar(country=country.upper()), timezone=zone)
     predictions = walk_forward(train, test, mode=AsOf(as_of), setting=setting, promise_level=promise_level,
-                               window=_window(window), progress=stderr_progress())
+                               window=_window(window), progress=stderr_progress(), use_in_flight=use_in_flight)
     with out_path.open("w", newline="") as handle:
         write_predictions(predictions, handle)
     click.echo(f"{len(predictions)} predictions written to {out_path} in {time.perf_counter() - started:.1f} s",

@@ -85,31 +85,60 @@ class ModelParams:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Recent out-of-sample PIT scores: ``lower = F(y-1)`` and ``upper = F(y)`` per delivery."""
+    """Recent out-of-sample PIT scores: ``lower = F(y-1)`` and ``upper = F(y)`` per delivery.
+
+    ``waiting`` holds, for parcels of the same period still in flight, the PIT their transit has
+    already passed (``F(c-1)`` after ``c`` business days): their scores will be at least that.
+    With them the quantiles are Kaplan–Meier estimates, so the pool need not wait for a period's
+    parcels to arrive and is not biased towards the fast ones.
+    """
 
     lower: np.ndarray = field(default_factory=lambda: np.zeros(0))
     upper: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    waiting: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __len__(self) -> int:
-        return len(self.lower)
+        return len(self.lower) + len(self.waiting)
+
+    def _quantile(self, scores: np.ndarray, level: float, method: str) -> float:
+        if len(self.waiting):
+            found = km_quantile(scores, self.waiting, level)
+            # unreachable: more parcels are still waiting beyond every score seen than the level allows
+            return 1.0 if found is None else found
+        return float(np.quantile(scores, level, method=method)) if len(scores) else level
 
     def at_most(self, level: float, minimum: int) -> float:
         """The level whose quantile is ≥ the delivery ``level`` of the time (promise, upper bounds)."""
         if len(self) < minimum:
             return level
-        return _clip(float(np.quantile(self.lower, level, method="higher")) + 1e-9)
+        return _clip(self._quantile(self.lower, level, "higher") + 1e-9)
 
     def median(self, minimum: int) -> float:
         """The level whose quantile splits recent deliveries in half (mid-PIT: ties count half)."""
         if len(self) < minimum:
             return 0.5
-        return _clip(float(np.median((self.lower + self.upper) / 2)))
+        return _clip(self._quantile((self.lower + self.upper) / 2, 0.5, "linear"))
 
     def at_least(self, level: float, minimum: int) -> float:
         """The level whose quantile is ≤ the delivery ``1 - level`` of the time (lower bounds)."""
         if len(self) < minimum:
             return level
-        return _clip(float(np.quantile(self.upper, level, method="lower")))
+        return _clip(self._quantile(self.upper, level, "lower"))
+
+
+def km_quantile(events: np.ndarray, censored: np.ndarray, level: float) -> float | None:
+    """The ``level`` quantile of a Kaplan–Meier estimate: ``events`` observed, ``censored`` known only to be ≥.
+
+    None when the estimate never reaches ``level`` (too many parcels still waiting beyond the
+    last observed score).
+    """
+    values = np.concatenate([events, censored])
+    is_event = np.concatenate([np.ones(len(events), bool), np.zeros(len(censored), bool)])
+    order = np.lexsort((~is_event, values))  # at equal values, events before censorings
+    at_risk = len(values) - np.arange(len(values))
+    survival = np.cumprod(np.where(is_event[order], 1.0 - 1.0 / at_risk, 1.0))
+    reached = np.nonzero(is_event[order] & (1.0 - survival >= level - 1e-12))[0]
+    return float(values[order][reached[0]]) if len(reached) else None
 
 
 def _clip(level: float) -> float:
@@ -301,7 +330,8 @@ class TransitModel:
             "scale": self.scale,
             "effects": self.effects.to_dict(),
             "levels": levels,
-            "calibration": {"lower": _round(self.calibration.lower), "upper": _round(self.calibration.upper)},
+            "calibration": {"lower": _round(self.calibration.lower), "upper": _round(self.calibration.upper),
+                            "waiting": _round(self.calibration.waiting)},
         }
 
     @classmethod
@@ -315,7 +345,9 @@ class TransitModel:
             weighted.append(matrix)
             counts.append(np.array([item[2] for item in level], dtype=np.int64))
             recent.append(np.array([item[3] for item in level], dtype=np.int64))
-        calibration = Calibration(np.array(data["calibration"]["lower"]), np.array(data["calibration"]["upper"]))
+        stored = data["calibration"]
+        calibration = Calibration(np.array(stored["lower"]), np.array(stored["upper"]),
+                                  np.array(stored.get("waiting", [])))
         return cls(params=ModelParams.from_dict(data["params"]), as_of=date.fromisoformat(data["as_of"]),
                    nodes=nodes, weighted=weighted, counts=counts, recent=recent, calibration=calibration,
                    scale=float(data.get("scale", 1.0)), effects=FeatureEffects.from_dict(data.get("effects")))
@@ -347,22 +379,37 @@ def _scale_matrix(scale: float, offset: int) -> np.ndarray:
 DRIFT_GRID = np.round(np.exp(np.linspace(np.log(0.7), np.log(2.0), 36)), 3)
 
 
-def drift_scale(pmfs: np.ndarray, transit: np.ndarray, censor: np.ndarray, prior: float) -> float:
-    """Maximum a-posteriori transit scale from a recent, right-truncated cohort.
+def drift_scale(pmfs: np.ndarray, transit: np.ndarray, censor: np.ndarray | None, prior: float, *,
+                waiting: np.ndarray | None = None, elapsed: np.ndarray | None = None) -> float:
+    """Maximum a-posteriori transit scale from a recent cohort.
 
-    A parcel that started ``c`` business days ago is only seen if it arrived within ``c`` days,
-    so each observation contributes ``log p(y) - log F(c)``: how its transit sits among the
-    transits that could have been seen by now. When a carrier slows down, the arrivals crowd
-    towards ``c`` and the scale rises long before the slow parcels themselves arrive.
+    Without in-flight parcels the cohort is right-truncated: a parcel that started ``c`` business
+    days ago is only seen if it arrived within ``c`` days, so each delivered parcel contributes
+    ``log p(y) - log F(c)``, how its transit sits among the transits that could have been seen by
+    now. With in-flight parcels (``waiting`` pmfs, ``elapsed`` business days so far) the cohort is
+    complete: delivered parcels contribute ``log p(y)`` and waiting ones ``log P(y >= elapsed)``,
+    so a pile of parcels older than usual raises the scale before any of them arrives.
     """
-    if prior <= 0 or len(transit) == 0:
+    if prior <= 0 or len(transit) + (0 if elapsed is None else len(elapsed)) == 0:
         return 1.0
-    rows = np.arange(len(transit))
+    # Parcels on the same route share a pmf: scale each distinct one once.
+    distinct, rows = np.unique(pmfs, axis=0, return_inverse=True)
+    rows = rows.reshape(-1)
+    if waiting is not None and elapsed is not None and len(elapsed):
+        waiting_distinct, waiting_rows = np.unique(waiting, axis=0, return_inverse=True)
+        waiting_rows = waiting_rows.reshape(-1)
+    else:
+        waiting_distinct, waiting_rows = None, None
     best, best_score = 1.0, -np.inf
     for scale in DRIFT_GRID:
-        scaled = pmfs @ scale_matrix(float(scale)) + 1e-6
-        cdf = np.cumsum(scaled, axis=1)
-        score = float(np.sum(np.log(scaled[rows, transit]) - np.log(cdf[rows, censor])))
+        matrix = scale_matrix(float(scale))
+        scaled = distinct @ matrix + 1e-6
+        score = float(np.sum(np.log(scaled[rows, transit])))
+        if censor is not None:
+            score -= float(np.sum(np.log(np.cumsum(scaled, axis=1)[rows, censor])))
+        if waiting_distinct is not None:
+            tail = np.cumsum((waiting_distinct @ matrix)[:, ::-1], axis=1)[:, ::-1] + 1e-6  # P(y >= k)
+            score += float(np.sum(np.log(tail[waiting_rows, elapsed])))
         score -= float(np.log(scale)) ** 2 / (2 * prior**2)
         if score > best_score:
             best, best_score = float(scale), score
@@ -407,12 +454,11 @@ class Observations:
     ) -> None:
         order = np.argsort(np.asarray(reveal, dtype=float), kind="stable")
         self.routes = [routes[i] for i in order]
-        given = [features[i] for i in order] if features is not None else [NO_FEATURES] * len(order)
-        self.features = [replace(f, weekday=str((EPOCH + timedelta(days=int(anchor_days[i]))).weekday()))
-                         for f, i in zip(given, order, strict=True)]
         self.reveal = np.asarray(reveal, dtype=float)[order]
         self.as_of_days = np.asarray(as_of_days, dtype=np.int64)[order]
         self.anchor_days = np.asarray(anchor_days, dtype=np.int64)[order]
+        self.features = _with_weekday([features[i] for i in order] if features is not None else None,
+                                      self.anchor_days)
         self.delivered_days = np.asarray(delivered_days, dtype=np.int64)[order]
         transit = calendar.business_days_array(self.anchor_days, self.delivered_days)
         self.transit = np.clip(transit, 0, YMAX)
@@ -431,6 +477,40 @@ class Observations:
     def visible(self, moment: float) -> int:
         """How many parcels were delivered strictly before ``moment`` (epoch seconds)."""
         return int(np.searchsorted(self.reveal, moment, side="left"))
+
+
+def _with_weekday(features: Sequence[OrderFeatures] | None, anchor_days: np.ndarray) -> list[OrderFeatures]:
+    """``features`` (or none) with each parcel's anchor weekday filled in."""
+    given = features if features is not None else [NO_FEATURES] * len(anchor_days)
+    return [replace(f, weekday=str((EPOCH + timedelta(days=int(day))).weekday()))
+            for f, day in zip(given, anchor_days, strict=True)]
+
+
+class InFlight:
+    """Parcels that have started (their as-of moment passed) and may not be delivered yet.
+
+    A live service knows them from its own orders and tracking: at any moment, each parcel started
+    but not delivered says "transit is at least this long". That is what notices a slow month
+    before its slow parcels arrive. The history CSV's walk-forward rule does not allow reading
+    undelivered rows, so backtests use this only when asked to (``--in-flight``).
+    """
+
+    def __init__(self, *, routes: Sequence[Route], as_of_days: Sequence[int], anchor_days: Sequence[int],
+                 started: Sequence[float], delivered: Sequence[float | None],
+                 features: Sequence[OrderFeatures] | None = None) -> None:
+        self.routes = list(routes)
+        self.as_of_days = np.asarray(as_of_days, dtype=np.int64)
+        self.anchor_days = np.asarray(anchor_days, dtype=np.int64)
+        self.started = np.asarray(started, dtype=float)
+        self.delivered = np.array([np.inf if d is None else d for d in delivered], dtype=float)
+        self.features = _with_weekday(features, self.anchor_days)
+
+    def __len__(self) -> int:
+        return len(self.routes)
+
+    def at(self, moment: float) -> np.ndarray:
+        """Indices of the parcels started before ``moment`` and not delivered before it."""
+        return np.nonzero((self.started < moment) & (self.delivered >= moment))[0]
 
 
 def fit_histograms(observations: Observations, *, upto: int, as_of: date, params: ModelParams) -> TransitModel:
@@ -486,14 +566,16 @@ class Fitter:
     """
 
     def __init__(self, observations: Observations, params: ModelParams, *, moment_of_day: Any,
-                 calendar: CarrierCalendar) -> None:
+                 calendar: CarrierCalendar, in_flight: InFlight | None = None) -> None:
         self.observations = observations
+        self.in_flight = in_flight
         self.calendar = calendar
         self.params = params
         self.moment_of_day = moment_of_day  # day number → epoch seconds of local midnight
         self._raw: dict[int, TransitModel] = {}
         self._pit: dict[int, tuple[float, float]] = {}
         self._effects: dict[int, FeatureEffects] = {}
+        self._calibrated: dict[int, TransitModel] = {}
 
     def raw(self, day: int) -> TransitModel:
         model = self._raw.get(day)
@@ -510,6 +592,14 @@ class Fitter:
 
     def model(self, day: int) -> TransitModel:
         """The calibrated model a daily refit at the start of ``day`` (local) would produce."""
+        model = self._calibrated.get(day)
+        if model is None:
+            if len(self._calibrated) > 400:
+                self._calibrated.clear()
+            model = self._calibrated[day] = self._calibrate(day)
+        return model
+
+    def _calibrate(self, day: int) -> TransitModel:
         raw = self.raw(day)
         upto = self.observations.visible(self.moment_of_day(day))
         if upto == 0:
@@ -517,13 +607,31 @@ class Fitter:
         obs = self.observations
         lag = int(np.quantile(obs.delivered_days[:upto] - obs.as_of_days[:upto],
                               self.params.calibration_lag_quantile))
-        latest = day - lag
+        # With the parcels still waiting the pool is complete, so it need not lag behind.
+        latest = day if self.in_flight is not None else day - lag
         earliest = latest - self.params.calibration_days
         members = np.nonzero((obs.as_of_days[:upto] >= earliest) & (obs.as_of_days[:upto] < latest))[0]
         scores = [self._score(int(i)) for i in members]
         lower = np.array([s[0] for s in scores])
         upper = np.array([s[1] for s in scores])
-        return raw.adjusted(calibration=Calibration(lower, upper))
+        waiting = self._waiting_scores(day, max(earliest, day - lag))
+        return raw.adjusted(calibration=Calibration(lower, upper, waiting))
+
+    def _waiting_scores(self, day: int, earliest: int) -> np.ndarray:
+        """``F(c-1)`` of each parcel in flight at ``day`` with an as-of day from ``earliest``, under its own model.
+
+        Parcels waiting longer than nearly all deliveries ever took (the calibration lag) are
+        more likely lost or cancelled than slow, and are left out.
+        """
+        flight = self.in_flight
+        if flight is None:
+            return np.zeros(0)
+        flying = flight.at(self.moment_of_day(day))
+        flying = flying[flight.as_of_days[flying] >= earliest]
+        elapsed = np.clip(self.calendar.business_days_array(flight.anchor_days[flying], np.full(len(flying), day)),
+                          0, YMAX)
+        return np.array([self.raw(int(flight.as_of_days[i])).pit(flight.routes[i], int(c), flight.features[i])[0]
+                         for i, c in zip(flying, elapsed, strict=True)])
 
     def effects(self, day: int) -> FeatureEffects:
         """The order-feature effects a refit at the start of ``day``'s period would learn."""
@@ -539,11 +647,25 @@ class Fitter:
     def _drift(self, model: TransitModel, day: int, upto: int) -> float:
         obs = self.observations
         recent = np.nonzero(obs.anchor_days[:upto] >= day - self.params.drift_days)[0]
-        if len(recent) < self.params.calibration_min:
+        flying = self._flying(day)
+        if len(recent) + len(flying) < self.params.calibration_min:
             return 1.0
-        pmfs = np.array([model.distribution(obs.routes[i], obs.features[i])[0] for i in recent])
-        censor = self.calendar_days_to_censor(recent, day)
-        return drift_scale(pmfs, obs.transit[recent], censor, self.params.drift_prior)
+        pmfs = np.array([model.distribution(obs.routes[i], obs.features[i])[0] for i in recent]).reshape(-1, YMAX + 1)
+        if self.in_flight is None:
+            censor = self.calendar_days_to_censor(recent, day)
+            return drift_scale(pmfs, obs.transit[recent], censor, self.params.drift_prior)
+        flight = self.in_flight
+        waiting = np.array([model.distribution(flight.routes[i], flight.features[i])[0] for i in flying])
+        elapsed = self.calendar.business_days_array(flight.anchor_days[flying], np.full(len(flying), day))
+        return drift_scale(pmfs, obs.transit[recent], None, self.params.drift_prior,
+                           waiting=waiting.reshape(len(flying), YMAX + 1), elapsed=np.clip(elapsed, 0, YMAX))
+
+    def _flying(self, day: int) -> np.ndarray:
+        """The in-flight parcels of the recent cohort at the start of ``day`` (none without tracking)."""
+        if self.in_flight is None:
+            return np.zeros(0, dtype=np.int64)
+        flying = self.in_flight.at(self.moment_of_day(day))
+        return flying[self.in_flight.anchor_days[flying] >= day - self.params.drift_days]
 
     def calendar_days_to_censor(self, rows: np.ndarray, day: int) -> np.ndarray:
         """Business days from each row's anchor to the last day whose deliveries are visible."""

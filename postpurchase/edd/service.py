@@ -125,12 +125,27 @@ def _lines_by_order(session: Session, order_ids: list[int]) -> dict[int, list[Or
     return lines
 
 
-def shipment_history(*, session: Session, brand_id: int) -> list[HistoryRow]:
-    """The brand's delivered parcels as history rows (origin = fulfilment-centre code)."""
+#: Parcels that will not be delivered: they are not "in flight" for the model.
+NEVER_DELIVERED = frozenset({ShipmentStatus.returning_to_sender, ShipmentStatus.returned, ShipmentStatus.expired})
+#: How far back parcels still in flight are read (older ones no longer inform the fit).
+IN_FLIGHT_DAYS = 60
+
+
+def shipment_history(*, session: Session, brand_id: int, waiting_since: datetime | None = None) -> list[HistoryRow]:
+    """The brand's delivered parcels as history rows (origin = fulfilment-centre code).
+
+    With ``waiting_since``: instead, the parcels created since then that are still on their way
+    (delivered_at empty), which the fit reads as "transit at least this long so far".
+    """
     centres = {fc.id: fc for fc in _centres(session, brand_id).values()}
     rows = []
-    query = (select(Shipment, Order).join(Order, Order.id == Shipment.order_id, isouter=True)
-             .where(Shipment.brand_id == brand_id, Shipment.delivered_at.is_not(None)))  # type: ignore[union-attr]
+    query = select(Shipment, Order).join(Order, Order.id == Shipment.order_id, isouter=True).where(
+        Shipment.brand_id == brand_id)
+    if waiting_since is None:
+        query = query.where(Shipment.delivered_at.is_not(None))  # type: ignore[union-attr]
+    else:
+        query = query.where(Shipment.delivered_at.is_(None), Shipment.created_at >= waiting_since,  # type: ignore[union-attr]
+                            Shipment.status.not_in([ShipmentStatus.delivered, *NEVER_DELIVERED]))  # type: ignore[attr-defined]
     found = session.exec(query).all()
     lines = _lines_by_order(session, sorted({order.id for _, order in found if order and order.id}))
     for shipment, order in found:
@@ -163,13 +178,18 @@ def store_model(*, session: Session, brand_id: int, mode: AsOf, model: TransitMo
 
 def fit_brand(*, session: Session, brand: Brand, now: datetime,
               extra: list[HistoryRow] | None = None) -> dict[str, int]:
-    """Refit both models (as of order, as of hand-over) of a brand; returns sample sizes."""
+    """Refit both models (as of order, as of hand-over) of a brand; returns sample sizes.
+
+    Parcels still on their way are passed as in flight: a slow month shows in them (and in the
+    calibration) before its slow parcels are delivered.
+    """
     assert brand.id is not None
     rows = shipment_history(session=session, brand_id=brand.id) + list(extra or [])
+    waiting = shipment_history(session=session, brand_id=brand.id, waiting_since=now - timedelta(days=IN_FLIGHT_DAYS))
     setting = brand_setting(session, brand)
     sizes = {}
     for mode in AsOf:
-        model = fit(rows, setting=setting, mode=mode, now=now)
+        model = fit(rows, setting=setting, mode=mode, now=now, waiting=waiting)
         store_model(session=session, brand_id=brand.id, mode=mode, model=model, now=now)
         sizes[mode.value] = model.sample_size
     return sizes
