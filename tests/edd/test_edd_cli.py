@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlmodel import select
 
 from postpurchase.db import get_db
@@ -24,11 +25,12 @@ def _split(tmp_path, history):
     return _write(tmp_path / "train.csv", rows[:160]), _write(tmp_path / "test.csv", rows[160:]), rows[160:]
 
 
-def test_backtest_writes_one_prediction_per_test_row(runner, tmp_path, history):
+@pytest.mark.parametrize("flags", [[], ["--in-flight"]], ids=["strict", "in-flight"])
+def test_backtest_writes_one_prediction_per_test_row(runner, tmp_path, history, flags):
     train, test, test_rows = _split(tmp_path, history)
     out = tmp_path / "pred.csv"
     result = runner.invoke(edd, ["backtest", "--train", str(train), "--test", str(test), "--as-of", "ordered",
-                                 "--promise-level", "0.9", "--country", "JP", "--out", str(out)])
+                                 "--promise-level", "0.9", "--country", "JP", "--out", str(out), *flags])
     assert result.exit_code == 0, result.output
     with out.open() as handle:
         reader = csv.DictReader(handle)
