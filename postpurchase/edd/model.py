@@ -209,6 +209,7 @@ class TransitModel:
         self.calibration = calibration or Calibration()
         self._prior = _default_pmf(params.default_business_days)
         self._regions: dict[str, str] | None = None
+        self._levels: dict[tuple[float, float, float], dict[str, float]] = {}
 
     @property
     def sample_size(self) -> int:
@@ -299,13 +300,7 @@ class TransitModel:
             else:
                 pmf = pmf / total
         cdf = np.cumsum(pmf)
-        minimum = self.params.calibration_min
-        levels = {
-            "point": self.calibration.median(minimum),
-            "window_start": self.calibration.at_least(window[0], minimum),
-            "window_end": self.calibration.at_most(window[1], minimum),
-            "promise": self.calibration.at_most(promise_level, minimum),
-        }
+        levels = self.levels(promise_level, window)
         point = quantile(cdf, levels["point"])
         start = min(quantile(cdf, levels["window_start"]), point)
         end = max(quantile(cdf, levels["window_end"]), point)
@@ -315,6 +310,20 @@ class TransitModel:
             return calendar.add_business_days(anchor, y)
 
         return Estimate(anchor, day(point), day(start), day(end), day(promise), point, basis, levels)
+
+    def levels(self, promise_level: float, window: tuple[float, float]) -> dict[str, float]:
+        """The recalibrated quantile levels of point, window and promise (the same for every parcel)."""
+        key = (promise_level, *window)
+        levels = self._levels.get(key)
+        if levels is None:
+            minimum = self.params.calibration_min
+            levels = self._levels[key] = {
+                "point": self.calibration.median(minimum),
+                "window_start": self.calibration.at_least(window[0], minimum),
+                "window_end": self.calibration.at_most(window[1], minimum),
+                "promise": self.calibration.at_most(promise_level, minimum),
+            }
+        return dict(levels)
 
     def to_dict(self) -> dict[str, Any]:
         levels = []

@@ -234,12 +234,23 @@ def _country_of(rows: list[HistoryRow]) -> str:
 
 
 def load_model(*, session: Session, brand: Brand, mode: AsOf) -> tuple[TransitModel, datetime | None]:
-    """The brand's stored model, else the instance default, else the prior alone."""
-    state = session.exec(select(TransitModelState).where(TransitModelState.brand_id == brand.id,
-                                                         TransitModelState.as_of == mode.value)).first()
+    """The brand's stored model, else the instance default, else the prior alone.
+
+    Only the stored model's version is read on every call; its (large) payload is read and parsed
+    once per version per process.
+    """
+    version = session.exec(select(TransitModelState.id, TransitModelState.fitted_at).where(
+        TransitModelState.brand_id == brand.id, TransitModelState.as_of == mode.value)).first()
     params = BrandEdd.of(brand).params
-    if state is not None:
-        return _cached(("brand", state.id, state.fitted_at), lambda: state.payload), state.fitted_at
+    if version is not None:
+        state_id, fitted_at = version
+
+        def payload() -> Any:
+            state = session.get(TransitModelState, state_id)
+            assert state is not None
+            return state.payload
+
+        return _cached(("brand", state_id, fitted_at), payload), fitted_at
     if has_app_context():
         path = default_model_path(current_app, mode)
         if path.exists():
