@@ -14,7 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, has_app_context, has_request_context
-from flask_babel import force_locale, gettext
+from babel.lists import format_list
+from flask_babel import force_locale, format_decimal, get_locale, gettext, lazy_gettext
 from sqlmodel import Session, select
 
 from postpurchase import signals
@@ -290,18 +291,35 @@ def _local_today(now: datetime, timezone: str) -> date:
     return now.astimezone(ZoneInfo(timezone)).date()
 
 
+#: How the order features of :mod:`postpurchase.edd.features` are named in explanations.
+FEATURE_NAMES = {"cost": lazy_gettext("shipping cost"), "weight_g": lazy_gettext("weight"),
+                 "category": lazy_gettext("product category"), "weekday": lazy_gettext("day it ships")}
+#: Feature factors closer to 1 than this are not worth a sentence.
+NOTABLE_FACTOR = 0.1
+
+
 def describe(basis: dict[str, Any], *, origin: str, destination: str) -> str:
-    """One sentence a customer or merchant can read: what the estimate rests on."""
+    """One or two sentences a customer or merchant can read: what the estimate rests on."""
     if basis["sample_size"] == 0:
         return gettext("No delivered parcels yet on this route; the estimate uses the brand's default "
                        "of %(days)s business days.", days=basis["typical_business_days"])
-    return gettext(
+    text = gettext(
         "Usually %(days)s business days from %(origin)s to %(destination)s, based on %(count)s parcels "
         "(%(recent)s in the last %(period)s days).",
         days=basis["typical_business_days"], origin=origin or gettext("the warehouse"),
         destination=destination or gettext("this area"), count=basis["sample_size"],
         recent=basis["recent_sample_size"], period=basis["recent_days"],
     )
+    factors = {k: v for k, v in (basis.get("factors") or {}).items() if abs(v - 1) >= NOTABLE_FACTOR}
+    if factors:
+        combined = 1.0
+        for value in factors.values():
+            combined *= value
+        names = [str(FEATURE_NAMES.get(name, name)) for name in factors]
+        text += " " + gettext("For this order's %(features)s, about %(factor)s× as long as usual.",
+                              features=format_list(names, locale=str(get_locale() or "en")),
+                              factor=format_decimal(round(combined, 1)))
+    return text
 
 
 def _basis(estimate: Estimate, route: Route, calendar: CarrierCalendar, locale: str) -> dict[str, Any]:

@@ -307,3 +307,15 @@ def test_shipment_edd_needs_the_brands_key(client, session, acme, parcel, make_b
     response = client.get(f"/api/v1/shipments/{shipment_id}/edd", headers={"Authorization": f"Bearer {other.api_key}"})
     assert response.status_code == 404
 
+
+
+@pytest.mark.parametrize(("locale", "sentence"), [
+    ("en", "For this order's product category and shipping cost, about 1.9× as long as usual."),
+    ("ja", "この注文の商品カテゴリ、送料から、通常の約1.9倍の日数を見込んでいます。"),
+])
+def test_explanation_names_the_order_features_that_stretch_the_estimate(app, locale, sentence):
+    basis = {"sample_size": 120, "typical_business_days": 2, "recent_sample_size": 40, "recent_days": 60,
+             "factors": {"category": 1.5, "cost": 1.25, "weekday": 1.02}}
+    with app.test_request_context(headers={"Accept-Language": locale}):
+        text = service.describe(basis, origin="TOKYO", destination="Osaka")
+    assert text.endswith(sentence)
