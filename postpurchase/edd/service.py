@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, has_app_context, has_request_context
 from babel.lists import format_list
+from flask import Flask, current_app, has_app_context, has_request_context
 from flask_babel import force_locale, format_decimal, get_locale, gettext, lazy_gettext
 from sqlmodel import Session, select
 
