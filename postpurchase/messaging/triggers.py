@@ -16,9 +16,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -104,9 +106,16 @@ _ROW_COLUMNS = ("brand_id", "idempotency_key", "trigger", "channel", "state", "c
 def _insert(session: Session, row: OutboxMessage) -> bool:
     """Insert unless the idempotency key exists; True when this call created the row."""
     values = {name: getattr(row, name) for name in _ROW_COLUMNS}
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    return bool(session.execute(stmt).rowcount)
+    return bool(session.execute(_insert_statement(is_postgres(session)), values).rowcount)
+
+
+@cache
+def _insert_statement(postgres: bool) -> Any:
+    """Built once per dialect: constructing an INSERT per message costs more than executing it."""
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    insert = pg_insert if postgres else sqlite_insert
+    return (insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in _ROW_COLUMNS})
+            .on_conflict_do_nothing(index_elements=["idempotency_key"]))
 
 
 def existing_keys(session: Session, keys: list[str]) -> set[str]:
