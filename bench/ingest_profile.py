@@ -31,13 +31,15 @@ def main() -> None:
     parser.add_argument("--customers", type=float, default=0.5)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--disconnect", action="append", default=[], choices=["edd", "tracking", "messaging"],
+                        help="measure without this feature's shipment_created receivers (repeatable)")
     args = parser.parse_args()
 
     from ingest import build_posts
     from sqlalchemy import event as sa_event
     from sqlalchemy import insert
 
-    from postpurchase import create_app
+    from postpurchase import create_app, signals
     from postpurchase.brands import create_brand
     from postpurchase.db import get_db, session_scope
     from postpurchase.intake.inbox import process_pending, receive
@@ -57,7 +59,7 @@ def main() -> None:
         session.execute(insert(Customer), [
             {"brand_id": brand.brand_id, "external_id": f"C-{i:06d}", "email": f"c{i}@example.jp",
              "phone": "090-1234-5678", "name": "山田 花子", "consent": {}, "attributes": {},
-             "created_at": now, "updated_at": now} for i in range(with_customer)])
+             "created_at": now, "updated_at": now} for i in range(with_customer)]) if with_customer else None
         ids = dict(session.execute(Customer.__table__.select().with_only_columns(  # type: ignore[attr-defined]
             Customer.external_id, Customer.id)).all())
         session.execute(insert(Order), [
@@ -77,6 +79,10 @@ def main() -> None:
         statements += 1
 
     sa_event.listen(get_db(app).engine, "before_cursor_execute", count)
+    for feature in args.disconnect:
+        for receiver in list(signals.shipment_created.receivers_for(None)):
+            if receiver.__module__.startswith(f"postpurchase.{feature}."):
+                signals.shipment_created.disconnect(receiver)
     profiler = cProfile.Profile()
     started = time.perf_counter()
     if not args.no_profile:

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import select
 
+from postpurchase.messaging.outbox import send_due
 from postpurchase.messaging.timers import run_timers
 from postpurchase.models import Feedback, OutboxState, ShipmentStatus, TimeSlot
 from tests.messaging.conftest import NOW
@@ -86,3 +87,15 @@ def test_replenishment_reminds_before_the_run_out_from_quantity_and_usage_days(m
     run_timers(session=session, now=NOW)  # 11/24 = 5 days before
     message = rendered(session, "replenishment")
     assert "11月29日(日)ごろ" in message.body_text
+
+
+def test_review_request_answered_before_it_is_sent_is_suppressed(app, make_shop, session) -> None:
+    shop = make_shop(consent={"email": {"transactional": True, "marketing": True}})
+    _delivered(shop, session, NOW - timedelta(days=7, hours=1))
+    run_timers(session=session, now=NOW)
+    session.add(Feedback(brand_id=shop.brand.id, order_id=shop.order.id, nps_score=9))
+    session.commit()
+    report = send_due(app, now=NOW)
+    message = only(session, "review_request")
+    assert report.suppressed == 1 and message.state == OutboxState.suppressed
+    assert message.error == "the customer already answered"
