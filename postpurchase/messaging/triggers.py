@@ -103,9 +103,8 @@ _ROW_COLUMNS = ("brand_id", "idempotency_key", "trigger", "channel", "state", "c
                 "due_at", "created_at", "error")
 
 
-def _insert(session: Session, row: OutboxMessage) -> bool:
+def _insert(session: Session, values: dict[str, Any]) -> bool:
     """Insert unless the idempotency key exists; True when this call created the row."""
-    values = {name: getattr(row, name) for name in _ROW_COLUMNS}
     return bool(session.execute(_insert_statement(is_postgres(session)), values).rowcount)
 
 
@@ -119,8 +118,13 @@ def _insert_statement(postgres: bool) -> Any:
 
 
 def existing_keys(session: Session, keys: list[str]) -> set[str]:
-    return set(session.exec(select(OutboxMessage.idempotency_key).where(
-        OutboxMessage.idempotency_key.in_(keys))).all())  # type: ignore[attr-defined]
+    return set(session.execute(_keys_statement(), {"keys": keys}).scalars())
+
+
+@cache
+def _keys_statement() -> Any:
+    column = OutboxMessage.__table__.c.idempotency_key  # type: ignore[attr-defined]
+    return select(column).where(column.in_(bindparam("keys", expanding=True)))
 
 
 @dataclass(frozen=True)
@@ -170,23 +174,30 @@ def compose(*, session: Session, brand: Brand, message: OutboxMessage, now: date
     return replace(content, useless=built.useless)
 
 
-def new_row(*, brand: Brand, trigger: str, ref: str, channel: Channel, address: str, payload: dict[str, Any],
-            due_at: datetime, created_at: datetime, customer_id: int | None, order_id: int | None,
-            shipment_id: int | None, locale: str, state: OutboxState = OutboxState.pending,
-            error: str | None = None) -> OutboxMessage:
-    """An outbox row without content (rendered when sent, see :func:`compose`); not yet inserted."""
-    return OutboxMessage(
-        brand_id=brand.id, idempotency_key=idempotency_key(brand.id, trigger, ref, channel), trigger=trigger,
-        channel=channel, state=state, customer_id=customer_id, order_id=order_id, shipment_id=shipment_id,
-        recipient=address[:254], locale=locale, subject="", body_text="", body_html=None, payload=payload,
-        attempts=0, due_at=due_at, created_at=created_at, error=error,
-    )
+def row_values(*, brand: Brand, trigger: str, ref: str, channel: Channel, address: str, payload: dict[str, Any],
+               due_at: datetime, created_at: datetime, customer_id: int | None, order_id: int | None,
+               shipment_id: int | None, locale: str, state: OutboxState = OutboxState.pending,
+               error: str | None = None) -> dict[str, Any]:
+    """The columns of an outbox row without content (rendered when sent, see :func:`compose`)."""
+    return {
+        "brand_id": brand.id, "idempotency_key": idempotency_key(brand.id, trigger, ref, channel),  # type: ignore[arg-type]
+        "trigger": trigger, "channel": channel, "state": state, "customer_id": customer_id, "order_id": order_id,
+        "shipment_id": shipment_id, "recipient": address[:254], "locale": locale, "subject": "", "body_text": "",
+        "body_html": None, "payload": payload, "attempts": 0, "due_at": due_at, "created_at": created_at,
+        "error": error,
+    }
+
+
+def new_row(**values: Any) -> OutboxMessage:
+    """An outbox row object (not inserted) from :func:`row_values`' arguments."""
+    return OutboxMessage(**row_values(**values))
 
 
 def enqueue(*, session: Session, brand: Brand, trigger: str, now: datetime, ref: str | None = None,
             order: Order | None = None, shipment: Shipment | None = None,
-            extra: dict[str, Any] | None = None, due_at: datetime | None = None) -> OutboxMessage | None:
-    """Write the message ``trigger`` asks for into the outbox (flush only); None when nothing was written.
+            extra: dict[str, Any] | None = None, due_at: datetime | None = None) -> str | None:
+    """Write the message ``trigger`` asks for into the outbox; its idempotency key, or None when
+    nothing was written.
 
     Only who, on which channel and why is decided here; the wording is rendered when the message is
     sent (:func:`compose`), from the data as it is then. A message the data says is useless, or
@@ -228,21 +239,22 @@ def enqueue(*, session: Session, brand: Brand, trigger: str, now: datetime, ref:
     if shipment is not None and shipment.predicted_date is not None:
         payload["predicted_date"] = shipment.predicted_date.isoformat()  # what "arriving tomorrow" is about
     channel = Channel(eligible[0]) if eligible else first
-    row = new_row(brand=brand, trigger=trigger, ref=ref, channel=channel, address=addresses.get(str(channel), ""),
-                  payload=payload, due_at=due_at or now + timedelta(minutes=settings.delay_minutes),
-                  created_at=now, customer_id=customer.id if customer else None,
-                  order_id=order.id if order else None, shipment_id=shipment.id if shipment else None,
-                  locale=ctx.message_locale(brand, customer))
-    if not eligible or useless:
-        row.state, row.error = OutboxState.suppressed, useless or refusal
-    return row if _insert(session, row) else None
+    refused = not eligible or useless
+    values = row_values(brand=brand, trigger=trigger, ref=ref, channel=channel,
+                        address=addresses.get(str(channel), ""), payload=payload,
+                        due_at=due_at or now + timedelta(minutes=settings.delay_minutes), created_at=now,
+                        customer_id=customer.id if customer else None, order_id=order.id if order else None,
+                        shipment_id=shipment.id if shipment else None, locale=ctx.message_locale(brand, customer),
+                        state=OutboxState.suppressed if refused else OutboxState.pending,
+                        error=(useless or refusal) if refused else None)
+    return values["idempotency_key"] if _insert(session, values) else None
 
 
 #: Payload keys that belong to one rendering (a fallback on another channel renders its own).
 RENDERED_KEYS = ("context", "variant", "rules", "unsubscribe_url", "line_notification")
 
 
-def enqueue_fallback(*, session: Session, message: OutboxMessage, now: datetime) -> OutboxMessage | None:
+def enqueue_fallback(*, session: Session, message: OutboxMessage, now: datetime) -> str | None:
     """After a permanent failure, the same message on the next channel the customer can be reached on."""
     remaining = list(message.payload.get("fallback", []))
     brand = session.get(Brand, message.brand_id)
@@ -251,8 +263,8 @@ def enqueue_fallback(*, session: Session, message: OutboxMessage, now: datetime)
     channel = remaining.pop(0)
     payload = {key: value for key, value in message.payload.items() if key not in RENDERED_KEYS}
     payload.update(fallback=remaining, fallback_from=message.idempotency_key)
-    row = new_row(brand=brand, trigger=message.trigger, ref=message.payload["ref"], channel=Channel(channel),
-                  address=message.payload["recipients"][channel], payload=payload, due_at=now, created_at=now,
-                  customer_id=message.customer_id, order_id=message.order_id, shipment_id=message.shipment_id,
-                  locale=message.locale)
-    return row if _insert(session, row) else None
+    values = row_values(brand=brand, trigger=message.trigger, ref=message.payload["ref"], channel=Channel(channel),
+                        address=message.payload["recipients"][channel], payload=payload, due_at=now,
+                        created_at=now, customer_id=message.customer_id, order_id=message.order_id,
+                        shipment_id=message.shipment_id, locale=message.locale)
+    return values["idempotency_key"] if _insert(session, values) else None
