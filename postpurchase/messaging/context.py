@@ -18,7 +18,13 @@ from carriers import registry
 from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
 from postpurchase.lookup import order_link_path
 from postpurchase.messaging.config import TriggerSettings, brand_settings
-from postpurchase.messaging.segments import Profile, build_profile, choose_segment, recommend
+from postpurchase.messaging.segments import (
+    Profile,
+    build_profile,
+    choose_segment,
+    order_lines,
+    recommend,
+)
 from postpurchase.messaging.tokens import make_token, public_url
 from postpurchase.models import (
     Brand,
@@ -189,7 +195,7 @@ def build(*, session: Session, brand: Brand, trigger: TriggerSettings, order: Or
     profile: Profile | None = None
     lines: list[OrderLine] = []
     if order is not None:
-        lines = list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all())
+        lines = order_lines(session, order.id)  # type: ignore[arg-type]
         context["order"] = {
             "number": order.number,
             "total": format_money(order.total_amount, order.currency, locale),

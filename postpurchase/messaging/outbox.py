@@ -34,7 +34,7 @@ from sqlmodel import Session, select
 
 from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, get_db, is_postgres, session_scope
-from postpurchase.messaging import policy
+from postpurchase.messaging import policy, segments
 from postpurchase.messaging.channels import (
     Envelope,
     MessageChannel,
@@ -54,6 +54,7 @@ from postpurchase.models import (
     Brand,
     Channel,
     Customer,
+    Order,
     OutboxMessage,
     OutboxState,
     Shipment,
@@ -263,6 +264,20 @@ def claim(app: Flask, *, now: datetime, limit: int = 200) -> tuple[list[int], Se
     return claimed, report
 
 
+def _load_related(session: Session, rows: list[OutboxMessage]) -> None:
+    """The batch's brands, orders, parcels and customers in a few queries, and the customers'
+    histories for the segment rules. Kept in ``session.info`` (the identity map holds only what is
+    referenced), so every ``session.get`` while rendering is answered without a query."""
+    loaded: list[object] = session.info.setdefault("messaging_loaded", [])
+    for model, column, ids in ((Brand, Brand.id, {r.brand_id for r in rows}),
+                               (Order, Order.id, {r.order_id for r in rows if r.order_id}),
+                               (Shipment, Shipment.id, {r.shipment_id for r in rows if r.shipment_id}),
+                               (Customer, Customer.id, {r.customer_id for r in rows if r.customer_id})):
+        if ids:
+            loaded.extend(session.exec(select(model).where(column.in_(ids))).all())  # type: ignore[union-attr,attr-defined]
+    segments.preload(session=session, customer_ids={r.customer_id for r in rows if r.customer_id})
+
+
 @dataclass
 class Prepared:
     """Claimed rows rendered for sending, outside any write lock."""
@@ -288,6 +303,7 @@ def prepare(app: Flask, ids: list[int], *, now: datetime) -> Prepared:
                                  .order_by(OutboxMessage.id)).all())
         for row in rows:
             session.expunge(row)  # the content is set on a detached copy; record() writes it
+        _load_related(session, rows)
         settings: dict[int, dict] = {}
         for row in rows:
             brand = session.get(Brand, row.brand_id)

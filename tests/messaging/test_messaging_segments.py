@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from postpurchase import signals
+from postpurchase.messaging.outbox import send_due
 from postpurchase.messaging.segments import Profile, choose_segment
 from postpurchase.models import InventoryLevel, ReturnLine, ReturnRequest, ShipmentStatus
 from tests.messaging.conftest import NOW
-from tests.messaging.helpers import rendered
+from tests.messaging.helpers import only, rendered
 
 
 def _profile(**changes) -> Profile:
@@ -126,3 +127,16 @@ def test_recommended_size_in_stock_is_offered(make_shop, session) -> None:
     shop.configure(catalog=CATALOG)
     _stock(session, shop.brand.id, TEE_M=2, TEE_S=3)
     assert "TEE-M:M" in _recommended(session, shop)
+
+
+def test_the_sender_applies_the_rules_from_the_customers_whole_history(app, make_shop, session, inbox) -> None:
+    first = make_shop()
+    first.shipment.status = ShipmentStatus.attempt_fail
+    second = make_shop(customer=first.customer)
+    second.configure(rules=RULES, blocks={"apology": {"ja": "前回のお届けではご迷惑をおかけしました。"}})
+    signals.shipment_created.send(second.brand.id, session=session, shipment_id=second.shipment.id, now=NOW)
+    session.commit()
+    send_due(app, now=NOW)
+    [email] = inbox.messages
+    assert "前回のお届けではご迷惑をおかけしました。" in email.get_body(("plain",)).get_content()
+    assert only(session, "shipped").payload["rules"] == ["sorry"]
