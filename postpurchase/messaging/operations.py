@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from jinja2 import TemplateError
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -39,9 +40,8 @@ class LogEntry:
     subject: str = ""
 
 
-#: States of messages that have (or will have) content; suppressed ones never get rendered.
-RENDERABLE = (OutboxState.pending, OutboxState.held, OutboxState.sending, OutboxState.sent, OutboxState.failed,
-              OutboxState.unknown)
+#: States of messages that may have no stored content yet (the others show what was stored).
+UNSENT = (OutboxState.pending, OutboxState.held, OutboxState.sending, OutboxState.unknown)
 
 
 def content_of(*, session: Session, message: OutboxMessage, now: datetime, brand: Brand | None = None) -> Composed:
@@ -77,9 +77,15 @@ def message_log(*, session: Session, brand_id: int, order_number: str | None = N
     brand = session.get(Brand, brand_id)
     now = utcnow()
     return [LogEntry(r, counts.get((r.id, "open"), 0), counts.get((r.id, "click"), 0),
-                     content_of(session=session, message=r, now=now, brand=brand).subject
-                     if r.state in RENDERABLE else r.subject)
+                     _subject(session, r, now, brand) if r.state in UNSENT else r.subject)
             for r in rows]
+
+
+def _subject(session: Session, message: OutboxMessage, now: datetime, brand: Brand | None) -> str:
+    try:
+        return content_of(session=session, message=message, now=now, brand=brand).subject
+    except TemplateError as exc:  # the sender will fail the message with the reason; the log still shows
+        return f"({type(exc).__name__}: {exc})"
 
 
 def state_counts(*, session: Session, brand_id: int) -> dict[str, int]:

@@ -284,8 +284,9 @@ class Prepared:
 
     envelopes: list[Envelope] = field(default_factory=list)
     content: dict[int, Composed] = field(default_factory=dict)
-    #: Rows the data made useless since they were written (id → reason); suppressed by :func:`record`.
-    useless: dict[int, str] = field(default_factory=dict)
+    #: Rows not to send (id → state, reason): ``suppressed`` when the data made them useless since
+    #: they were written, ``failed`` when they cannot be rendered. :func:`record` stores it.
+    settled: dict[int, tuple[OutboxState, str]] = field(default_factory=dict)
 
 
 def prepare(app: Flask, ids: list[int], *, now: datetime) -> Prepared:
@@ -308,9 +309,14 @@ def prepare(app: Flask, ids: list[int], *, now: datetime) -> Prepared:
         for row in rows:
             brand = session.get(Brand, row.brand_id)
             assert brand is not None and row.id is not None
-            content = compose(session=session, brand=brand, message=row, now=now)
+            try:
+                content = compose(session=session, brand=brand, message=row, now=now)
+            except Exception as exc:  # noqa: BLE001  (a broken template fails its message, not the batch)
+                log.warning("outbox message %s could not be rendered: %s", row.id, exc, exc_info=True)
+                prepared.settled[row.id] = (OutboxState.failed, f"could not render: {type(exc).__name__}: {exc}"[:2000])
+                continue
             if content.useless and not row.payload.get("test"):
-                prepared.useless[row.id] = content.useless
+                prepared.settled[row.id] = (OutboxState.suppressed, content.useless)
                 continue
             prepared.content[row.id] = content
             row.subject, row.body_text, row.body_html, row.payload = (content.subject, content.text, content.html,
@@ -383,10 +389,14 @@ def record(app: Flask, results: Iterable[tuple[Envelope, Outcome]], *, now: date
         base = float(app.config.get("MESSAGES_RETRY_BASE_SECONDS") or 60)
         for envelope, outcome in followups:
             _record_failure(session, envelope, outcome, now, report, base, content.get(envelope.message_id))
-        for message_id, reason in (prepared.useless.items() if prepared else ()):
+        for message_id, (state, reason) in (prepared.settled.items() if prepared else ()):
             session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
-                            .values(state=OutboxState.suppressed, error=reason))
-            report.suppressed += 1
+                            .values(state=state, error=reason))
+            if state == OutboxState.suppressed:
+                report.suppressed += 1
+            else:
+                report.failed += 1
+                report.errors.append(f"message {message_id}: {reason}")
     return report
 
 

@@ -208,3 +208,18 @@ def test_a_sent_message_keeps_the_content_it_was_sent_with(app, make_shop, sessi
     message = only(session, "shipped")
     assert message.body_text.strip() == sent
     assert message.payload["context"]["shipment"]["predicted_date"] == quoted.isoformat()
+
+
+def test_a_message_that_cannot_be_rendered_fails_alone(app, make_shop, session, inbox) -> None:
+    broken, fine = make_shop(), make_shop()
+    broken.configure(triggers={"delivered": {"template": "no_such_template"}})
+    _shipped(fine, session)
+    broken.shipment.status = ShipmentStatus.delivered
+    signals.shipment_status_changed.send(broken.shipment.id, session=session, brand_id=broken.brand.id,
+                                         previous=ShipmentStatus.in_transit, current=ShipmentStatus.delivered,
+                                         occurred_at=NOW, now=NOW)
+    session.commit()
+    report = send_due(app, now=NOW)
+    failed = only(session, "delivered")
+    assert report.sent == 1 and report.failed == 1 and len(inbox.messages) == 1
+    assert failed.state == OutboxState.failed and "no_such_template" in failed.error
