@@ -30,6 +30,7 @@ from postpurchase.intake.schemas import (
     ShipmentUpdatedData,
 )
 from postpurchase.models import (
+    Brand,
     Customer,
     DeliveryOption,
     FulfillmentCentre,
@@ -93,7 +94,14 @@ def find_order(*, session: Session, brand_id: int, external_id: str) -> Order | 
 def prefetch(
     *, session: Session, brand_id: int, order_ids: set[str], shipment_ids: set[str]
 ) -> None:
-    """Load the orders and parcels a batch of events refers to, two queries in all."""
+    """Load the brand, and the orders (with their customers) and parcels a batch of events refers
+    to, a few queries in all.
+
+    The session's identity map holds objects only while something references them; keeping them
+    in ``session.info`` for the unit of work lets every signal receiver's ``session.get`` (brand,
+    customer) find them without a query.
+    """
+    _known(session, "brands")[brand_id] = session.get(Brand, brand_id)
     if order_ids:
         known = _known(session, "orders")
         found = {
@@ -105,6 +113,13 @@ def prefetch(
             )
         }
         known.update({(brand_id, external_id): found.get(external_id) for external_id in order_ids})
+        customer_ids = {o.customer_id for o in found.values() if o.customer_id is not None}
+        if customer_ids:
+            customers = _known(session, "customers")
+            for customer in session.exec(
+                select(Customer).where(col(Customer.id).in_(customer_ids))
+            ):
+                customers[customer.id] = customer
     if shipment_ids:
         parcels: dict[Any, dict[int, Shipment]] = {(brand_id, i): {} for i in shipment_ids}
         for row in session.exec(

@@ -70,7 +70,7 @@ def log_command(brand_slug: str, order_number: str | None, customer: str | None,
                                  customer=customer, state=state, limit=limit):
             m = entry.message
             click.echo(f"{m.created_at:%Y-%m-%d %H:%M} {m.trigger:<20} {m.channel:<17} {m.state:<10} "
-                       f"{m.recipient:<30} {m.subject}  {m.error or ''}")
+                       f"{m.recipient:<30} {entry.subject}  {m.error or ''}")
 
 
 @messages.command("preview")

@@ -84,9 +84,19 @@ class TriggerSettings:
     options: dict[str, Any]
 
 
-def brand_settings(brand: Brand) -> dict[str, Any]:
-    """The brand's messaging settings with defaults filled in (a fresh copy; safe to read)."""
-    own = (brand.settings or {}).get("messaging", {})
+#: Merged settings by the identity of the brand's ``settings`` dict (kept alive in the value, so the
+#: id cannot be reused): one merge per brand per unit of work instead of one per message. A brand
+#: whose settings change gets a new dict (JSON columns are replaced, never edited in place).
+_MERGED: dict[int, tuple[Any, dict[str, Any], dict[str, TriggerSettings]]] = {}
+_MERGED_MAX = 256
+
+
+def _merged(brand: Brand) -> tuple[dict[str, Any], dict[str, TriggerSettings]]:
+    raw = brand.settings
+    cached = _MERGED.get(id(raw))
+    if cached is not None and cached[0] is raw:
+        return cached[1], cached[2]
+    own = (raw or {}).get("messaging", {})
     merged = copy.deepcopy(DEFAULTS)
     for key, value in own.items():
         if key == "triggers":
@@ -96,14 +106,29 @@ def brand_settings(brand: Brand) -> dict[str, Any]:
         else:
             merged[key] = value
     merged["triggers"] = own.get("triggers", {})
-    return merged
+    if len(_MERGED) >= _MERGED_MAX:
+        _MERGED.clear()
+    entry: tuple[Any, dict[str, Any], dict[str, TriggerSettings]] = (raw, merged, {})
+    _MERGED[id(raw)] = entry
+    return merged, entry[2]
+
+
+def brand_settings(brand: Brand) -> dict[str, Any]:
+    """The brand's messaging settings with defaults filled in (shared between callers: read only)."""
+    return _merged(brand)[0]
 
 
 def trigger_settings(brand: Brand, trigger: str) -> TriggerSettings:
     if trigger not in TRIGGER_DEFAULTS:
         raise KeyError(f"unknown trigger {trigger!r}")
-    values = {**BASE_TRIGGER, **TRIGGER_DEFAULTS[trigger],
-              **brand_settings(brand)["triggers"].get(trigger, {})}
+    merged, triggers = _merged(brand)
+    if trigger not in triggers:
+        triggers[trigger] = _trigger_settings(merged, trigger)
+    return triggers[trigger]
+
+
+def _trigger_settings(merged: dict[str, Any], trigger: str) -> TriggerSettings:
+    values = {**BASE_TRIGGER, **TRIGGER_DEFAULTS[trigger], **merged["triggers"].get(trigger, {})}
     known = set(BASE_TRIGGER) | {"purpose", "essential"}
     return TriggerSettings(
         name=trigger,

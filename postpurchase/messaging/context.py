@@ -18,7 +18,13 @@ from carriers import registry
 from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
 from postpurchase.lookup import order_link_path
 from postpurchase.messaging.config import TriggerSettings, brand_settings
-from postpurchase.messaging.segments import Profile, build_profile, choose_segment, recommend
+from postpurchase.messaging.segments import (
+    Profile,
+    build_profile,
+    choose_segment,
+    order_lines,
+    recommend,
+)
 from postpurchase.messaging.tokens import make_token, public_url
 from postpurchase.models import (
     Brand,
@@ -144,6 +150,32 @@ def replenishment_plan(settings: dict[str, Any], lines: list[OrderLine], deliver
     return first, [line for day, line in runouts if day == first]
 
 
+def _answered(session: Session, order_id: int | None) -> bool:
+    return session.exec(select(Feedback.id).where(Feedback.order_id == order_id)).first() is not None
+
+
+#: Triggers whose worth depends on the order's data; :func:`useless_reason` decides it at enqueue.
+JUDGED = ("unboxing", "review_request", "replenishment")
+
+
+def useless_reason(*, session: Session, brand: Brand, trigger: str, order: Order | None,
+                   shipment: Shipment | None) -> str | None:
+    """Why the data at trigger time makes ``trigger`` useless (no care content, already answered, no
+    consumables), or None. No query for the other triggers (the ones events cause)."""
+    if trigger not in JUDGED or order is None:
+        return None
+    if trigger == "review_request":
+        return "the customer already answered" if _answered(session, order.id) else None
+    settings = brand_settings(brand)
+    lines = list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all())
+    if trigger == "unboxing":
+        return None if _care_content(settings, lines, "ja") else "no use-and-care content for these products"
+    if shipment is not None and shipment.delivered_at is not None and replenishment_plan(
+            settings, lines, to_local(shipment.delivered_at, brand.timezone).date()) is None:
+        return "no consumables in this order"
+    return None
+
+
 def build(*, session: Session, brand: Brand, trigger: TriggerSettings, order: Order | None,
           shipment: Shipment | None, customer: Customer | None, locale: str,
           extra: dict[str, Any] | None = None, now: datetime) -> Built:
@@ -163,7 +195,7 @@ def build(*, session: Session, brand: Brand, trigger: TriggerSettings, order: Or
     profile: Profile | None = None
     lines: list[OrderLine] = []
     if order is not None:
-        lines = list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all())
+        lines = order_lines(session, order.id)  # type: ignore[arg-type]
         context["order"] = {
             "number": order.number,
             "total": format_money(order.total_amount, order.currency, locale),
@@ -191,8 +223,7 @@ def build(*, session: Session, brand: Brand, trigger: TriggerSettings, order: Or
             session=session, brand_id=brand.id, catalog=settings["catalog"], profile=profile,
             order_skus={line.sku for line in lines})
     if trigger.name == "review_request" and order is not None:
-        answered = session.exec(select(Feedback.id).where(Feedback.order_id == order.id)).first()
-        useless = "the customer already answered" if answered else None
+        useless = "the customer already answered" if _answered(session, order.id) else None
         token = make_token("feedback", {"b": brand.id, "o": order.id,
                                         "s": shipment.id if shipment else None,
                                         "c": customer.id if customer else None})
@@ -213,7 +244,8 @@ def build(*, session: Session, brand: Brand, trigger: TriggerSettings, order: Or
         rma = session.get(ReturnRequest, extra["return_id"])
         if rma is not None:
             context["return"] = {
-                "rma_number": rma.rma_number, "state": str(rma.state), "resolution": str(rma.resolution),
+                "rma_number": rma.rma_number,
+                "state": str(extra.get("return_state") or rma.state),  # the state that caused the message "resolution": str(rma.resolution),
                 "refund": format_money(rma.refund_amount, rma.currency, locale) if rma.refund_amount else None,
                 "credit": format_money(rma.credit_amount, rma.currency, locale) if rma.credit_amount else None,
             }

@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from jinja2 import TemplateError
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from postpurchase.clock import utcnow
 from postpurchase.i18n import format_day, format_money, time_slot_label
 from postpurchase.messaging import context as ctx
 from postpurchase.messaging.config import brand_settings, trigger_settings
 from postpurchase.messaging.render import Rendered, render_message
-from postpurchase.messaging.triggers import build_row
+from postpurchase.messaging.triggers import Composed, compose, new_row, render_content
 from postpurchase.models import (
     Brand,
     Channel,
@@ -34,6 +36,19 @@ class LogEntry:
     message: OutboxMessage
     opens: int
     clicks: int
+    #: The subject as sent, or as it would be sent now (messages are rendered when sent).
+    subject: str = ""
+
+
+#: States of messages that may have no stored content yet (the others show what was stored).
+UNSENT = (OutboxState.pending, OutboxState.held, OutboxState.sending, OutboxState.unknown)
+
+
+def content_of(*, session: Session, message: OutboxMessage, now: datetime, brand: Brand | None = None) -> Composed:
+    """What ``message`` says: the stored content once sent, rendered on demand before that."""
+    brand = brand or session.get(Brand, message.brand_id)
+    assert brand is not None
+    return compose(session=session, brand=brand, message=message, now=now)
 
 
 def message_log(*, session: Session, brand_id: int, order_number: str | None = None, customer: str | None = None,
@@ -59,7 +74,18 @@ def message_log(*, session: Session, brand_id: int, order_number: str | None = N
             .group_by(MessageEvent.message_id, MessageEvent.kind)
         ).all():
             counts[(message_id, kind)] = count
-    return [LogEntry(r, counts.get((r.id, "open"), 0), counts.get((r.id, "click"), 0)) for r in rows]
+    brand = session.get(Brand, brand_id)
+    now = utcnow()
+    return [LogEntry(r, counts.get((r.id, "open"), 0), counts.get((r.id, "click"), 0),
+                     _subject(session, r, now, brand) if r.state in UNSENT else r.subject)
+            for r in rows]
+
+
+def _subject(session: Session, message: OutboxMessage, now: datetime, brand: Brand | None) -> str:
+    try:
+        return content_of(session=session, message=message, now=now, brand=brand).subject
+    except TemplateError as exc:  # the sender will fail the message with the reason; the log still shows
+        return f"({type(exc).__name__}: {exc})"
 
 
 def state_counts(*, session: Session, brand_id: int) -> dict[str, int]:
@@ -164,8 +190,12 @@ def queue_test_message(*, session: Session, brand: Brand, trigger: str, channel:
     payload = {"context": sample_context(brand, trigger, locale, now.date()), "variant": None, "rules": [],
                "purpose": "transactional", "essential": True, "ref": f"test.{uuid.uuid4().hex[:12]}",
                "fallback": [], "recipients": {str(channel): recipient}, "test": True}
-    row = build_row(brand=brand, trigger=settings, ref=payload["ref"], channel=channel, address=recipient,
-                    payload=payload, due_at=now, customer_id=None, order_id=None, shipment_id=None)
+    row = new_row(brand=brand, trigger=trigger, ref=payload["ref"], channel=channel, address=recipient,
+                  payload=payload, due_at=now, created_at=now, customer_id=None, order_id=None, shipment_id=None,
+                  locale=locale)
+    content = render_content(brand=brand, trigger=settings, channel=channel, address=recipient, payload=payload,
+                             context=payload["context"], variant=None)
+    row.subject, row.body_text, row.body_html, row.payload = content.subject, content.text, content.html, content.payload
     session.add(row)
     session.flush()
     return row

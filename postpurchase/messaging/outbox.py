@@ -1,16 +1,18 @@
 """The sender: claim due outbox rows, apply the respect rules, send, record.
 
-Three short steps, each its own transaction, so a slow provider never holds a database lock:
+Short steps, each its own transaction, so neither rendering nor a slow provider holds a database lock:
 
 1. :func:`claim` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) takes due
    rows, checks consent, suppression, staleness, quiet hours and caps, and marks the rest
    ``sending`` with a lease (``claimed_at``).
-2. :func:`deliver` hands envelopes to the channels (a small thread pool; one SMTP connection per
+2. :func:`prepare` renders them (rows are written without wording; see ``triggers.compose``),
+   reading only.
+3. :func:`deliver` hands envelopes to the channels (a small thread pool; one SMTP connection per
    worker carries many messages).
-3. :func:`record` stores provider ids, schedules retries with backoff, suppresses bounced addresses
-   and falls back to the next channel after a permanent failure.
+4. :func:`record` stores the content sent, provider ids, schedules retries with backoff, suppresses
+   bounced addresses and falls back to the next channel after a permanent failure.
 
-A crash between 2 and 3 leaves rows ``sending``. When their lease expires, rows on a channel whose
+A crash between 3 and 4 leaves rows ``sending``. When their lease expires, rows on a channel whose
 provider drops duplicates (LINE push retry key, webhook Idempotency-Key, a Message-ID-deduplicating
 SMTP server) are sent again under the same key; the others become ``unknown`` and show in the log.
 """
@@ -31,8 +33,8 @@ from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, select
 
 from postpurchase.clock import utcnow
-from postpurchase.db import claim_scope, is_postgres, session_scope
-from postpurchase.messaging import policy
+from postpurchase.db import claim_scope, get_db, is_postgres, session_scope
+from postpurchase.messaging import policy, segments
 from postpurchase.messaging.channels import (
     Envelope,
     MessageChannel,
@@ -47,11 +49,12 @@ from postpurchase.messaging.config import (
     trigger_settings,
 )
 from postpurchase.messaging.tokens import make_token, public_url
-from postpurchase.messaging.triggers import enqueue_fallback
+from postpurchase.messaging.triggers import Composed, compose, enqueue_fallback
 from postpurchase.models import (
     Brand,
     Channel,
     Customer,
+    Order,
     OutboxMessage,
     OutboxState,
     Shipment,
@@ -224,10 +227,10 @@ class _Checks:
         return OutboxState.sending, None, None
 
 
-def claim(app: Flask, *, now: datetime, limit: int = 200) -> tuple[list[Envelope], SendReport]:
-    """Claim up to ``limit`` due rows; return the envelopes to send now."""
+def claim(app: Flask, *, now: datetime, limit: int = 200) -> tuple[list[int], SendReport]:
+    """Claim up to ``limit`` due rows; return the ids of those to send now (marked ``sending``)."""
     report = SendReport()
-    envelopes: list[Envelope] = []
+    claimed: list[int] = []
     with claim_scope(app) as session:
         due = or_(
             and_(OutboxMessage.state.in_([OutboxState.pending, OutboxState.held]),  # type: ignore[attr-defined]
@@ -257,8 +260,73 @@ def claim(app: Flask, *, now: datetime, limit: int = 200) -> tuple[list[Envelope
                 report.suppressed += 1
             else:
                 row.state, row.claimed_at, row.attempts = OutboxState.sending, now, row.attempts + 1
-                envelopes.append(envelope_for(row, brand, app.config, checks.settings[row.brand_id]))
-    return envelopes, report
+                claimed.append(row.id)  # type: ignore[arg-type]
+    return claimed, report
+
+
+def _load_related(session: Session, rows: list[OutboxMessage]) -> None:
+    """The batch's brands, orders, parcels and customers in a few queries, and the customers'
+    histories for the segment rules. Kept in ``session.info`` (the identity map holds only what is
+    referenced), so every ``session.get`` while rendering is answered without a query."""
+    loaded: list[object] = session.info.setdefault("messaging_loaded", [])
+    for model, column, ids in ((Brand, Brand.id, {r.brand_id for r in rows}),
+                               (Order, Order.id, {r.order_id for r in rows if r.order_id}),
+                               (Shipment, Shipment.id, {r.shipment_id for r in rows if r.shipment_id}),
+                               (Customer, Customer.id, {r.customer_id for r in rows if r.customer_id})):
+        if ids:
+            loaded.extend(session.exec(select(model).where(column.in_(ids))).all())  # type: ignore[union-attr,attr-defined]
+    segments.preload(session=session, customer_ids={r.customer_id for r in rows if r.customer_id})
+
+
+@dataclass
+class Prepared:
+    """Claimed rows rendered for sending, outside any write lock."""
+
+    envelopes: list[Envelope] = field(default_factory=list)
+    content: dict[int, Composed] = field(default_factory=dict)
+    #: Rows not to send (id → state, reason): ``suppressed`` when the data made them useless since
+    #: they were written, ``failed`` when they cannot be rendered. :func:`record` stores it.
+    settled: dict[int, tuple[OutboxState, str]] = field(default_factory=dict)
+
+
+def prepare(app: Flask, ids: list[int], *, now: datetime) -> Prepared:
+    """Render the claimed rows (:func:`~postpurchase.messaging.triggers.compose`) into envelopes.
+
+    Reads only: rendering a batch takes a while and must not hold SQLite's write lock, which the
+    intake of new events needs. :func:`record` stores the content with the answer.
+    """
+    prepared = Prepared()
+    if not ids:
+        return prepared
+    session = get_db(app).session()
+    try:
+        rows = list(session.exec(select(OutboxMessage).where(OutboxMessage.id.in_(ids))  # type: ignore[union-attr]
+                                 .order_by(OutboxMessage.id)).all())
+        for row in rows:
+            session.expunge(row)  # the content is set on a detached copy; record() writes it
+        _load_related(session, rows)
+        settings: dict[int, dict] = {}
+        for row in rows:
+            brand = session.get(Brand, row.brand_id)
+            assert brand is not None and row.id is not None
+            try:
+                content = compose(session=session, brand=brand, message=row, now=now)
+            except Exception as exc:  # noqa: BLE001  (a broken template fails its message, not the batch)
+                log.warning("outbox message %s could not be rendered: %s", row.id, exc, exc_info=True)
+                prepared.settled[row.id] = (OutboxState.failed, f"could not render: {type(exc).__name__}: {exc}"[:2000])
+                continue
+            if content.useless and not row.payload.get("test"):
+                prepared.settled[row.id] = (OutboxState.suppressed, content.useless)
+                continue
+            prepared.content[row.id] = content
+            row.subject, row.body_text, row.body_html, row.payload = (content.subject, content.text, content.html,
+                                                                      content.payload)
+            if row.brand_id not in settings:
+                settings[row.brand_id] = brand_settings(brand)
+            prepared.envelopes.append(envelope_for(row, brand, app.config, settings[row.brand_id]))
+    finally:
+        session.close()
+    return prepared
 
 
 ChannelFactory = Callable[[str, Channel], MessageChannel | None]
@@ -300,32 +368,52 @@ def deliver(app: Flask, envelopes: list[Envelope], *, workers: int = 4,
     return results
 
 
-def record(app: Flask, results: Iterable[tuple[Envelope, Outcome]], *, now: datetime) -> SendReport:
-    """Store what the channels answered; retries, suppressions and fallbacks."""
+def record(app: Flask, results: Iterable[tuple[Envelope, Outcome]], *, now: datetime,
+           prepared: Prepared | None = None) -> SendReport:
+    """Store what the channels answered, with the content sent; retries, suppressions and fallbacks."""
     report = SendReport()
+    content = prepared.content if prepared else {}
     sent_rows: list[dict] = []
     with session_scope(app) as session:
         followups: list[tuple[Envelope, Outcome]] = []
         for envelope, outcome in results:
             if outcome.result == Result.sent:
                 sent_rows.append({"id": envelope.message_id, "state": OutboxState.sent, "sent_at": now,
-                                  "provider_id": (outcome.provider_id or "")[:200] or None, "error": None})
+                                  "provider_id": (outcome.provider_id or "")[:200] or None, "error": None,
+                                  **_content_columns(content.get(envelope.message_id))})
             else:
                 followups.append((envelope, outcome))
-        if sent_rows:
-            session.execute(update(OutboxMessage), sent_rows)
-            report.sent = len(sent_rows)
+        for columns in {frozenset(row) for row in sent_rows}:  # one executemany per column set
+            session.execute(update(OutboxMessage), [row for row in sent_rows if frozenset(row) == columns])
+        report.sent = len(sent_rows)
         base = float(app.config.get("MESSAGES_RETRY_BASE_SECONDS") or 60)
         for envelope, outcome in followups:
-            _record_failure(session, envelope, outcome, now, report, base)
+            _record_failure(session, envelope, outcome, now, report, base, content.get(envelope.message_id))
+        for message_id, (state, reason) in (prepared.settled.items() if prepared else ()):
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
+                            .values(state=state, error=reason))
+            if state == OutboxState.suppressed:
+                report.suppressed += 1
+            else:
+                report.failed += 1
+                report.errors.append(f"message {message_id}: {reason}")
     return report
 
 
+def _content_columns(content: Composed | None) -> dict[str, object]:
+    if content is None:
+        return {}
+    return {"subject": content.subject, "body_text": content.text, "body_html": content.html,
+            "payload": content.payload}
+
+
 def _record_failure(session: Session, envelope: Envelope, outcome: Outcome, now: datetime,
-                    report: SendReport, backoff_base: float) -> None:
+                    report: SendReport, backoff_base: float, content: Composed | None) -> None:
     message = session.get(OutboxMessage, envelope.message_id)
     if message is None:
         return
+    for name, value in _content_columns(content).items():
+        setattr(message, name, value)
     brand = session.get(Brand, message.brand_id)
     max_attempts = int(brand_settings(brand)["max_attempts"]) if brand else 6
     message.error = outcome.error
@@ -365,11 +453,13 @@ def _send_loop(app: Flask, *, now: datetime | None, batch: int, limit: int | Non
     while limit is None or total.claimed < limit:
         moment = now or utcnow()
         size = batch if limit is None else min(batch, limit - total.claimed)
-        envelopes, report = claim(app, now=moment, limit=size)
+        ids, report = claim(app, now=moment, limit=size)
         total.add(report)
         if report.claimed == 0:
             break
-        if envelopes:
-            total.add(record(app, deliver(app, envelopes, workers=workers, channel_factory=channel_factory),
-                             now=moment))
+        if ids:
+            prepared = prepare(app, ids, now=moment)
+            results = deliver(app, prepared.envelopes, workers=workers, channel_factory=channel_factory) \
+                if prepared.envelopes else []
+            total.add(record(app, results, now=moment, prepared=prepared))
     return total

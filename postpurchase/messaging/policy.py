@@ -54,15 +54,24 @@ def consent_allows(customer: Customer | None, channel: Channel, purpose: str) ->
     return bool(entry.get(purpose, purpose == "transactional"))
 
 
-def suppression_reason(*, session: Session, brand_id: int, channel: Channel, address: str,
-                       purpose: str) -> str | None:
+def suppression_reasons(*, session: Session, brand_id: int, addresses: dict[str, str],
+                        purpose: str) -> dict[str, str]:
+    """Why each of ``addresses`` (channel → address) must not get a ``purpose`` message; one query."""
+    if not addresses:
+        return {}
     purposes = ["all", "marketing"] if purpose == "marketing" else ["all"]
-    row = session.exec(
-        select(Suppression).where(Suppression.brand_id == brand_id, Suppression.channel == channel,
-                                  Suppression.address == address,
+    rows = session.exec(
+        select(Suppression).where(Suppression.brand_id == brand_id,
+                                  Suppression.address.in_(set(addresses.values())),  # type: ignore[attr-defined]
                                   Suppression.purpose.in_(purposes))  # type: ignore[attr-defined]
-    ).first()
-    return f"{row.reason} ({row.purpose})" if row else None
+        .order_by(Suppression.id)
+    ).all()
+    found: dict[str, str] = {}
+    for row in rows:
+        channel = str(row.channel)
+        if addresses.get(channel) == row.address and channel not in found:
+            found[channel] = f"{row.reason} ({row.purpose})"
+    return found
 
 
 def clock_time(value: str) -> time:
@@ -106,7 +115,7 @@ def stale_reason(*, session: Session, message: OutboxMessage, shipment: Shipment
         if shipment.status in STALE_AFTER.get(message.trigger, set()):
             return f"parcel is already {shipment.status}"
         if message.trigger == "arriving_tomorrow":
-            promised = (message.payload.get("context", {}).get("shipment") or {}).get("predicted_date")
+            promised = message.payload.get("predicted_date")
             today = now.astimezone(ZoneInfo(timezone)).date()
             if shipment.predicted_date is None or promised != shipment.predicted_date.isoformat():
                 return "the predicted delivery date changed"

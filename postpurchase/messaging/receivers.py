@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from postpurchase import signals
 from postpurchase.clock import utcnow
-from postpurchase.messaging.triggers import enqueue, refresh_pending
+from postpurchase.messaging.triggers import enqueue
 from postpurchase.models import Brand, Order, ReturnRequest, ReturnState, Shipment, ShipmentStatus
 
 #: Parcel statuses that have a message of their own.
@@ -55,15 +55,15 @@ def on_status_changed(shipment_id: int, *, session: Session, brand_id: int, curr
 def on_prediction_changed(shipment_id: int, *, session: Session, brand_id: int, previous_date: date | None,
                           predicted_date: date | None, promised_date: date | None,
                           now: datetime | None = None, **_: Any) -> None:
-    """Refresh waiting messages that quote the day; ``delayed`` when the prediction moves past the
-    promise (not again while it stays late)."""
-    shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
-    if shipment is None or brand is None:
-        return
-    refresh_pending(session=session, brand=brand, shipment=shipment, now=now or utcnow())
+    """``delayed`` when the prediction moves past the promise (not again while it stays late).
+
+    Waiting messages that quote the day need nothing: they are rendered when sent."""
     if promised_date is None or predicted_date is None or predicted_date <= promised_date:
         return
     if previous_date is not None and previous_date > promised_date:
+        return
+    shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
+    if shipment is None or brand is None:
         return
     if shipment.status not in STATUS_TRIGGERS:
         enqueue(session=session, brand=brand, trigger="delayed", shipment=shipment, now=now or utcnow())
@@ -77,7 +77,7 @@ def on_return_updated(return_id: int, *, session: Session, brand_id: int, curren
         return
     order = session.get(Order, rma.order_id)
     enqueue(session=session, brand=brand, trigger="return_update", order=order, ref=f"r{return_id}.{state}",
-            extra={"return_id": return_id}, now=now or utcnow())
+            extra={"return_id": return_id, "return_state": str(state)}, now=now or utcnow())
 
 
 def connect() -> None:

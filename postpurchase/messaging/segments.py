@@ -57,43 +57,98 @@ class Segment:
     rules: tuple[str, ...]
 
 
+#: ``session.info`` keys of what :func:`preload` computed for a batch of messages.
+_HISTORY = "messaging_history"
+_LINES = "messaging_lines"
+
+
+@dataclass(frozen=True)
+class History:
+    """What a customer's past says (the order-independent part of a :class:`Profile`)."""
+
+    order_count: int
+    lifetime_spend: int
+    past_return: bool
+    past_exception: bool
+    bought_skus: frozenset[str]
+    returned_skus: frozenset[str]
+    sizes: dict[str, str]
+
+
+def order_lines(session: Session, order_id: int) -> list[OrderLine]:
+    """The order's lines, from :func:`preload` when the batch loaded them."""
+    cached = session.info.get(_LINES, {}).get(order_id)
+    if cached is not None:
+        return list(cached)
+    return list(session.exec(select(OrderLine).where(OrderLine.order_id == order_id)).all())
+
+
+def _histories(session: Session, customer_ids: set[int]) -> tuple[dict[int, History], dict[int, list[OrderLine]]]:
+    """Histories of many customers in five queries, and the lines of their orders."""
+    totals = {cid: (int(count), int(spend)) for cid, count, spend in session.exec(
+        select(Order.customer_id, func.count(Order.id), func.coalesce(func.sum(Order.total_amount), 0))
+        .where(Order.customer_id.in_(customer_ids), Order.cancelled_at.is_(None))  # type: ignore[union-attr]
+        .group_by(Order.customer_id)).all()}
+    owner = dict(session.exec(select(Order.id, Order.customer_id)
+                              .where(Order.customer_id.in_(customer_ids))).all())  # type: ignore[union-attr]
+    lines: dict[int, list[OrderLine]] = {order_id: [] for order_id in owner}
+    for line in session.exec(select(OrderLine).where(OrderLine.order_id.in_(list(owner)))).all():  # type: ignore[attr-defined]
+        lines[line.order_id].append(line)
+    returned: dict[int, set[str]] = {}
+    for order_id, sku in session.exec(
+        select(ReturnRequest.order_id, ReturnLine.sku).join(ReturnLine, ReturnRequest.id == ReturnLine.return_id)
+        .where(ReturnRequest.order_id.in_(list(owner)))).all():  # type: ignore[attr-defined]
+        returned.setdefault(owner[order_id], set()).add(sku)
+    went_wrong = {owner[order_id] for order_id in session.exec(select(Shipment.order_id).where(
+        Shipment.order_id.in_(list(owner)), Shipment.status.in_(EXCEPTION_STATUSES))).all()}  # type: ignore[union-attr,attr-defined]
+    found: dict[int, History] = {}
+    for cid in customer_ids:
+        history = [line for order_id, owner_id in owner.items() if owner_id == cid for line in lines[order_id]]
+        count, spend = totals.get(cid, (0, 0))
+        found[cid] = History(count, spend, bool(returned.get(cid)), cid in went_wrong,
+                             frozenset(line.sku for line in history), frozenset(returned.get(cid, ())),
+                             {line.category: line.variant for line in history if line.category and line.variant})
+    return found, lines
+
+
+def preload(*, session: Session, customer_ids: set[int]) -> None:
+    """Compute the histories (and read the order lines) of a batch's customers at once, so that
+    building each message's profile costs no query (the sender renders hundreds per batch)."""
+    if customer_ids:
+        histories, lines = _histories(session, customer_ids)
+        session.info.setdefault(_HISTORY, {}).update(histories)
+        session.info.setdefault(_LINES, {}).update(lines)
+
+
 def build_profile(*, session: Session, order: Order, customer: Customer | None, language: str) -> Profile:
     """The customer's profile as of ``order`` (one order when the customer is unknown)."""
-    order_lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all()
+    lines = order_lines(session, order.id)  # type: ignore[arg-type]
     if customer is None:
-        order_ids = [order.id]
-        count, spend = 1, order.total_amount
+        exceptions = session.exec(select(func.count(Shipment.id)).where(
+            Shipment.order_id == order.id, Shipment.status.in_(EXCEPTION_STATUSES))).one()  # type: ignore[attr-defined]
+        returned = set(session.exec(
+            select(ReturnLine.sku).join(ReturnRequest, ReturnRequest.id == ReturnLine.return_id)
+            .where(ReturnRequest.order_id == order.id)).all())
+        history = History(1, order.total_amount, bool(returned), exceptions > 0, frozenset(line.sku for line in lines),
+                          frozenset(returned),
+                          {line.category: line.variant for line in lines if line.category and line.variant})
     else:
-        count, spend = session.exec(
-            select(func.count(Order.id), func.coalesce(func.sum(Order.total_amount), 0))
-            .where(Order.customer_id == customer.id, Order.cancelled_at.is_(None))  # type: ignore[union-attr]
-        ).one()
-        order_ids = list(session.exec(select(Order.id).where(Order.customer_id == customer.id)).all())
-    history = session.exec(select(OrderLine).where(OrderLine.order_id.in_(order_ids))).all()  # type: ignore[attr-defined]
-    returned = set(session.exec(
-        select(ReturnLine.sku).join(ReturnRequest, ReturnRequest.id == ReturnLine.return_id)
-        .where(ReturnRequest.order_id.in_(order_ids))  # type: ignore[attr-defined]
-    ).all())
-    had_exception = session.exec(
-        select(func.count(Shipment.id)).where(
-            Shipment.order_id.in_(order_ids),  # type: ignore[union-attr]
-            Shipment.status.in_(EXCEPTION_STATUSES),  # type: ignore[attr-defined]
-        )
-    ).one() > 0
+        cached = session.info.get(_HISTORY, {}).get(customer.id)
+        history = cached or _histories(session, {customer.id})[0][customer.id]  # type: ignore[index,arg-type]
     attributes = (customer.attributes if customer else {}) or {}
     return Profile(
-        order_count=int(count),
-        lifetime_spend=int(spend),
+        order_count=history.order_count,
+        lifetime_spend=history.lifetime_spend,
         region=(customer.region if customer else None) or order.shipping_region,
-        categories=frozenset(line.category for line in order_lines if line.category),
+        categories=frozenset(line.category for line in lines if line.category),
         channel=order.channel,
         vip_tier=attributes.get("vip_tier"),
         language=language,
-        past_return=bool(returned),
-        past_exception=had_exception,
-        bought_skus=frozenset(line.sku for line in history),
-        returned_skus=frozenset(returned),
-        sizes={line.category: line.variant for line in history if line.category and line.variant},
+        past_return=history.past_return,
+        past_exception=history.past_exception,
+        bought_skus=history.bought_skus,
+        returned_skus=history.returned_skus,
+        sizes=history.sizes,
     )
 
 

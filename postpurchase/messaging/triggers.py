@@ -4,15 +4,23 @@
 preference, that has an address, consent for the purpose and no suppression; the others are kept
 as fallbacks. The row's idempotency key ``brand:trigger:ref:channel`` is unique, and the insert
 ignores a conflict, so a repeated event or timer run can never create a second message.
+
+The row carries no wording: :func:`compose` builds the context (customer profile, segment rules,
+recommendations) and renders the templates when the sender takes the row, so an event that causes
+a message pays for a few cheap statements, and the customer reads the data as it is at sending
+time (the latest predicted day, the stock of today).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -21,7 +29,7 @@ from postpurchase.db import is_postgres
 from postpurchase.messaging import context as ctx
 from postpurchase.messaging.channels import configured
 from postpurchase.messaging.config import TriggerSettings, brand_settings, trigger_settings
-from postpurchase.messaging.policy import consent_allows, suppression_reason
+from postpurchase.messaging.policy import consent_allows, suppression_reasons
 from postpurchase.messaging.render import render_message
 from postpurchase.messaging.tokens import make_token, public_url
 from postpurchase.models import (
@@ -89,46 +97,112 @@ def _line_notification_body(brand: Brand, trigger: str, context: dict[str, Any])
     return {"templateKey": spec["templateKey"], "body": body}
 
 
-def _insert(session: Session, row: OutboxMessage) -> bool:
+#: Columns of an outbox row written by :func:`_insert` (the others keep their defaults).
+_ROW_COLUMNS = ("brand_id", "idempotency_key", "trigger", "channel", "state", "customer_id", "order_id",
+                "shipment_id", "recipient", "locale", "subject", "body_text", "body_html", "payload", "attempts",
+                "due_at", "created_at", "error")
+
+
+def _insert(session: Session, values: dict[str, Any]) -> bool:
     """Insert unless the idempotency key exists; True when this call created the row."""
-    values = row.model_dump(exclude={"id"})
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    return bool(session.execute(stmt).rowcount)
+    return bool(session.execute(_insert_statement(is_postgres(session)), values).rowcount)
 
 
-def key_exists(session: Session, key: str) -> bool:
-    return session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)).first() is not None
+@cache
+def _insert_statement(postgres: bool) -> Any:
+    """Built once per dialect: constructing an INSERT per message costs more than executing it."""
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    insert = pg_insert if postgres else sqlite_insert
+    return (insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in _ROW_COLUMNS})
+            .on_conflict_do_nothing(index_elements=["idempotency_key"]))
 
 
-def build_row(*, brand: Brand, trigger: TriggerSettings, ref: str, channel: Channel, address: str,
-              payload: dict[str, Any], due_at: datetime, customer_id: int | None, order_id: int | None,
-              shipment_id: int | None) -> OutboxMessage:
-    """Render ``payload["context"]`` for ``channel`` into an outbox row (not yet inserted)."""
-    context = dict(payload["context"])
+def existing_keys(session: Session, keys: list[str]) -> set[str]:
+    return set(session.execute(_keys_statement(), {"keys": keys}).scalars())
+
+
+@cache
+def _keys_statement() -> Any:
+    column = OutboxMessage.__table__.c.idempotency_key  # type: ignore[attr-defined]
+    return select(column).where(column.in_(bindparam("keys", expanding=True)))
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A message's content as sent: subject, bodies and the payload with the context it was rendered
+    with. ``useless`` says why the data no longer makes the message worth sending."""
+
+    subject: str
+    text: str
+    html: str | None
+    payload: dict[str, Any]
+    useless: str | None = None
+
+
+def render_content(*, brand: Brand, trigger: TriggerSettings, channel: Channel, address: str,
+                   payload: dict[str, Any], context: dict[str, Any], variant: str | None) -> Composed:
+    """Render ``context`` for ``channel``; the payload gains the context and the channel's extras."""
+    context = dict(context)
     if channel in (Channel.email, Channel.sms, Channel.line):
         context["unsubscribe_url"] = _unsubscribe_url(brand, str(channel), address)
-    rendered = render_message(brand_slug=brand.slug, template=trigger.template, variant=payload.get("variant"),
+    rendered = render_message(brand_slug=brand.slug, template=trigger.template, variant=variant,
                               locale=context["locale"], channel=channel, context=context)
-    extra: dict[str, Any] = {"unsubscribe_url": context.get("unsubscribe_url")}
+    extra: dict[str, Any] = {"variant": variant, "unsubscribe_url": context.get("unsubscribe_url")}
     if channel == Channel.line_notification:
         extra["line_notification"] = _line_notification_body(brand, trigger.name, context)
-    return OutboxMessage(
-        brand_id=brand.id, idempotency_key=idempotency_key(brand.id, trigger.name, ref, channel),
-        trigger=trigger.name, channel=channel, state=OutboxState.pending, customer_id=customer_id,
-        order_id=order_id, shipment_id=shipment_id, recipient=address[:254], locale=context["locale"],
-        subject=rendered.subject[:300], body_text=rendered.text, body_html=rendered.html,
-        payload={**payload, **extra}, due_at=due_at, created_at=due_at,
-    )
+    return Composed(rendered.subject[:300], rendered.text, rendered.html, {**payload, **extra})
+
+
+def compose(*, session: Session, brand: Brand, message: OutboxMessage, now: datetime) -> Composed:
+    """The content ``message`` has when it is sent: rendered from the data as it is now.
+
+    Messages are written without content (cheap, inside the change that caused them) and rendered
+    here, by the sender or for the merchant's log. A message rendered once keeps its content (a
+    retry sends what the first attempt sent).
+    """
+    if message.body_text:
+        return Composed(message.subject, message.body_text, message.body_html, dict(message.payload))
+    settings = trigger_settings(brand, message.trigger)
+    order = session.get(Order, message.order_id) if message.order_id else None
+    shipment = session.get(Shipment, message.shipment_id) if message.shipment_id else None
+    customer = session.get(Customer, message.customer_id) if message.customer_id else None
+    built = ctx.build(session=session, brand=brand, trigger=settings, order=order, shipment=shipment,
+                      customer=customer, locale=message.locale, extra=message.payload.get("extra"), now=now)
+    payload = {**message.payload, "context": built.context, "rules": list(built.rules)}
+    content = render_content(brand=brand, trigger=settings, channel=message.channel, address=message.recipient,
+                             payload=payload, context=built.context, variant=built.variant)
+    return replace(content, useless=built.useless)
+
+
+def row_values(*, brand: Brand, trigger: str, ref: str, channel: Channel, address: str, payload: dict[str, Any],
+               due_at: datetime, created_at: datetime, customer_id: int | None, order_id: int | None,
+               shipment_id: int | None, locale: str, state: OutboxState = OutboxState.pending,
+               error: str | None = None) -> dict[str, Any]:
+    """The columns of an outbox row without content (rendered when sent, see :func:`compose`)."""
+    return {
+        "brand_id": brand.id, "idempotency_key": idempotency_key(brand.id, trigger, ref, channel),  # type: ignore[arg-type]
+        "trigger": trigger, "channel": channel, "state": state, "customer_id": customer_id, "order_id": order_id,
+        "shipment_id": shipment_id, "recipient": address[:254], "locale": locale, "subject": "", "body_text": "",
+        "body_html": None, "payload": payload, "attempts": 0, "due_at": due_at, "created_at": created_at,
+        "error": error,
+    }
+
+
+def new_row(**values: Any) -> OutboxMessage:
+    """An outbox row object (not inserted) from :func:`row_values`' arguments."""
+    return OutboxMessage(**row_values(**values))
 
 
 def enqueue(*, session: Session, brand: Brand, trigger: str, now: datetime, ref: str | None = None,
             order: Order | None = None, shipment: Shipment | None = None,
-            extra: dict[str, Any] | None = None, due_at: datetime | None = None) -> OutboxMessage | None:
-    """Write the message ``trigger`` asks for into the outbox (flush only); None when nothing was written.
+            extra: dict[str, Any] | None = None, due_at: datetime | None = None) -> str | None:
+    """Write the message ``trigger`` asks for into the outbox; its idempotency key, or None when
+    nothing was written.
 
-    A message the data says is useless, or that no channel may carry, is still written, in state
-    ``suppressed`` with the reason, so the merchant's log shows why the customer heard nothing.
+    Only who, on which channel and why is decided here; the wording is rendered when the message is
+    sent (:func:`compose`), from the data as it is then. A message the data says is useless, or
+    that no channel may carry, is still written, in state ``suppressed`` with the reason, so the
+    merchant's log shows why the customer heard nothing.
     """
     settings = trigger_settings(brand, trigger)
     if not settings.enabled:
@@ -138,9 +212,11 @@ def enqueue(*, session: Session, brand: Brand, trigger: str, now: datetime, ref:
     customer = session.get(Customer, order.customer_id) if order and order.customer_id else None
     ref = ref or (f"s{shipment.id}" if shipment is not None else f"o{order.id if order else 0}")
     first = settings.channels[0] if settings.channels else Channel.email
-    if any(key_exists(session, idempotency_key(brand.id, trigger, ref, c)) for c in settings.channels):
+    if existing_keys(session, [idempotency_key(brand.id, trigger, ref, c) for c in settings.channels]):
         return None
     addresses = recipients(brand=brand, trigger=trigger, customer=customer, order=order)
+    suppressed = suppression_reasons(session=session, brand_id=brand.id, addresses=addresses,
+                                     purpose=settings.purpose)
     eligible: list[str] = []
     refusal = "no address on any configured channel"
     for channel in settings.channels:
@@ -150,75 +226,45 @@ def enqueue(*, session: Session, brand: Brand, trigger: str, now: datetime, ref:
         if not consent_allows(customer, channel, settings.purpose):
             refusal = f"no {settings.purpose} consent on {channel}"
             continue
-        reason = suppression_reason(session=session, brand_id=brand.id, channel=channel, address=address,
-                                    purpose=settings.purpose)
+        reason = suppressed.get(str(channel))
         if reason:
             refusal = f"suppressed on {channel}: {reason}"
             continue
         eligible.append(str(channel))
-    locale = ctx.message_locale(brand, customer)
-    built = ctx.build(session=session, brand=brand, trigger=settings, order=order, shipment=shipment,
-                      customer=customer, locale=locale, extra=extra, now=now)
-    payload = {"context": built.context, "variant": built.variant, "rules": list(built.rules),
-               "purpose": settings.purpose, "essential": settings.essential, "ref": ref,
-               "fallback": eligible[1:], "recipients": {c: addresses[c] for c in eligible}}
-    ids = {"customer_id": customer.id if customer else None, "order_id": order.id if order else None,
-           "shipment_id": shipment.id if shipment else None}
-    when = due_at or now + timedelta(minutes=settings.delay_minutes)
-    if not eligible or built.useless:
-        channel = Channel(eligible[0]) if eligible else first
-        row = OutboxMessage(brand_id=brand.id, idempotency_key=idempotency_key(brand.id, trigger, ref, channel),
-                            trigger=trigger, channel=channel, state=OutboxState.suppressed,
-                            recipient=addresses.get(str(channel), "")[:254], locale=locale, payload=payload,
-                            error=built.useless or refusal, due_at=when, created_at=now, **ids)
-    else:
-        channel = Channel(eligible[0])
-        row = build_row(brand=brand, trigger=settings, ref=ref, channel=channel, address=addresses[eligible[0]],
-                        payload=payload, due_at=when, **ids)
-        row.created_at = now
-    if not _insert(session, row):
-        return None
-    return row
+    useless = ctx.useless_reason(session=session, brand=brand, trigger=trigger, order=order, shipment=shipment)
+    payload: dict[str, Any] = {"purpose": settings.purpose, "essential": settings.essential, "ref": ref,
+                               "fallback": eligible[1:], "recipients": {c: addresses[c] for c in eligible}}
+    if extra:
+        payload["extra"] = extra
+    if shipment is not None and shipment.predicted_date is not None:
+        payload["predicted_date"] = shipment.predicted_date.isoformat()  # what "arriving tomorrow" is about
+    channel = Channel(eligible[0]) if eligible else first
+    refused = not eligible or useless
+    values = row_values(brand=brand, trigger=trigger, ref=ref, channel=channel,
+                        address=addresses.get(str(channel), ""), payload=payload,
+                        due_at=due_at or now + timedelta(minutes=settings.delay_minutes), created_at=now,
+                        customer_id=customer.id if customer else None, order_id=order.id if order else None,
+                        shipment_id=shipment.id if shipment else None, locale=ctx.message_locale(brand, customer),
+                        state=OutboxState.suppressed if refused else OutboxState.pending,
+                        error=(useless or refusal) if refused else None)
+    return values["idempotency_key"] if _insert(session, values) else None
 
 
-def enqueue_fallback(*, session: Session, message: OutboxMessage, now: datetime) -> OutboxMessage | None:
+#: Payload keys that belong to one rendering (a fallback on another channel renders its own).
+RENDERED_KEYS = ("context", "variant", "rules", "unsubscribe_url", "line_notification")
+
+
+def enqueue_fallback(*, session: Session, message: OutboxMessage, now: datetime) -> str | None:
     """After a permanent failure, the same message on the next channel the customer can be reached on."""
     remaining = list(message.payload.get("fallback", []))
     brand = session.get(Brand, message.brand_id)
     if not remaining or brand is None:
         return None
     channel = remaining.pop(0)
-    settings = trigger_settings(brand, message.trigger)
-    payload = {**message.payload, "fallback": remaining, "fallback_from": message.idempotency_key}
-    row = build_row(brand=brand, trigger=settings, ref=message.payload["ref"], channel=Channel(channel),
-                    address=message.payload["recipients"][channel], payload=payload, due_at=now,
-                    customer_id=message.customer_id, order_id=message.order_id, shipment_id=message.shipment_id)
-    row.created_at = now
-    return row if _insert(session, row) else None
-
-
-#: Messages whose wording depends on the predicted day; refreshed while still waiting to be sent.
-PREDICTION_TRIGGERS = ("shipped",)
-
-
-def refresh_pending(*, session: Session, brand: Brand, shipment: Shipment, now: datetime) -> int:
-    """Re-render waiting messages of ``shipment`` after its prediction changed (EDD may answer after
-    the ``shipped`` message was written); returns how many were refreshed."""
-    rows = session.exec(select(OutboxMessage).where(
-        OutboxMessage.shipment_id == shipment.id, OutboxMessage.state == OutboxState.pending,
-        OutboxMessage.trigger.in_(PREDICTION_TRIGGERS))).all()  # type: ignore[attr-defined]
-    order = session.get(Order, shipment.order_id) if shipment.order_id else None
-    customer = session.get(Customer, order.customer_id) if order and order.customer_id else None
-    for row in rows:
-        settings = trigger_settings(brand, row.trigger)
-        built = ctx.build(session=session, brand=brand, trigger=settings, order=order, shipment=shipment,
-                          customer=customer, locale=row.locale, now=now)
-        fresh = build_row(brand=brand, trigger=settings, ref=row.payload["ref"], channel=row.channel,
-                          address=row.recipient, payload={**row.payload, "context": built.context},
-                          due_at=row.due_at, customer_id=row.customer_id, order_id=row.order_id,
-                          shipment_id=row.shipment_id)
-        row.subject, row.body_text, row.body_html, row.payload = (fresh.subject, fresh.body_text, fresh.body_html,
-                                                                   fresh.payload)
-        session.add(row)
-    session.flush()
-    return len(rows)
+    payload = {key: value for key, value in message.payload.items() if key not in RENDERED_KEYS}
+    payload.update(fallback=remaining, fallback_from=message.idempotency_key)
+    values = row_values(brand=brand, trigger=message.trigger, ref=message.payload["ref"], channel=Channel(channel),
+                        address=message.payload["recipients"][channel], payload=payload, due_at=now,
+                        created_at=now, customer_id=message.customer_id, order_id=message.order_id,
+                        shipment_id=message.shipment_id, locale=message.locale)
+    return values["idempotency_key"] if _insert(session, values) else None

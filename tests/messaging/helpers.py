@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlmodel import Session, select
 
+from postpurchase.clock import utcnow
+from postpurchase.messaging.operations import content_of
 from postpurchase.models import OutboxMessage
 
 
@@ -20,3 +25,28 @@ def only(session: Session, trigger: str) -> OutboxMessage:
     rows = messages(session, trigger)
     assert len(rows) == 1, [(r.trigger, r.channel, r.state, r.error) for r in rows]
     return rows[0]
+
+
+@dataclass
+class Shown:
+    """A message with the content it has when sent (rows are written without wording and rendered by
+    the sender; this renders the way the sender and the merchant's log do)."""
+
+    message: OutboxMessage
+    subject: str
+    body_text: str
+    body_html: str | None
+    payload: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.message, name)
+
+
+def show(session: Session, message: OutboxMessage) -> Shown:
+    content = content_of(session=session, message=message, now=utcnow())
+    return Shown(message, content.subject, content.text, content.html, content.payload)
+
+
+def rendered(session: Session, trigger: str) -> Shown:
+    """The one ``trigger`` message, rendered from the data as it is now."""
+    return show(session, only(session, trigger))

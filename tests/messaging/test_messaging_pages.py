@@ -40,6 +40,15 @@ def test_message_log_filters_by_order_number(app, client, make_shop, session) ->
     assert page.count('data-state="pending"') == 1
 
 
+def test_message_log_shows_the_subject_of_a_message_not_yet_sent(app, client, make_shop, session) -> None:
+    shop = make_shop()
+    signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    session.commit()
+    _sign_in(app, client, shop.brand.id)
+    page = client.get("/merchant/messages/").get_data(as_text=True)
+    assert 'data-state="pending"' in page and "発送しました" in page
+
+
 def test_merchant_home_links_to_the_message_log(app, client, brand) -> None:
     _sign_in(app, client, brand.brand_id)
     assert 'href="/merchant/messages/"' in client.get("/merchant/").get_data(as_text=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from postpurchase import signals
+from postpurchase.messaging.outbox import send_due
 from postpurchase.messaging.segments import Profile, choose_segment
 from postpurchase.models import InventoryLevel, ReturnLine, ReturnRequest, ShipmentStatus
 from tests.messaging.conftest import NOW
-from tests.messaging.helpers import only
+from tests.messaging.helpers import only, rendered
 
 
 def _profile(**changes) -> Profile:
@@ -53,7 +54,7 @@ def test_repeat_customer_with_past_exception_gets_the_brands_block_text(make_sho
     second = make_shop(customer=first.customer)
     second.configure(rules=RULES, blocks={"apology": {"ja": "前回のお届けではご迷惑をおかけしました。"}})
     signals.shipment_created.send(second.brand.id, session=session, shipment_id=second.shipment.id, now=NOW)
-    message = only(session, "shipped")
+    message = rendered(session, "shipped")
     assert "前回のお届けではご迷惑をおかけしました。" in message.body_text
     assert message.payload["rules"] == ["sorry"]
 
@@ -68,7 +69,7 @@ def test_brand_template_variant_is_used_when_it_exists(app, make_shop, session, 
     signals.shipment_status_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
                                          previous=ShipmentStatus.in_transit, current=ShipmentStatus.delivered,
                                          occurred_at=NOW, now=NOW)
-    assert only(session, "delivered").subject == "はじめてのご注文、届きました"
+    assert rendered(session, "delivered").subject == "はじめてのご注文、届きました"
 
 
 CATALOG = [
@@ -89,7 +90,7 @@ def _recommended(session, shop) -> list[str]:
     signals.shipment_status_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
                                          previous=ShipmentStatus.in_transit, current=ShipmentStatus.delivered,
                                          occurred_at=NOW, now=NOW)
-    context = only(session, "delivered").payload["context"]
+    context = rendered(session, "delivered").payload["context"]
     return [f"{r['sku']}:{r['variant']}" for r in context["recommendations"]]
 
 
@@ -126,3 +127,16 @@ def test_recommended_size_in_stock_is_offered(make_shop, session) -> None:
     shop.configure(catalog=CATALOG)
     _stock(session, shop.brand.id, TEE_M=2, TEE_S=3)
     assert "TEE-M:M" in _recommended(session, shop)
+
+
+def test_the_sender_applies_the_rules_from_the_customers_whole_history(app, make_shop, session, inbox) -> None:
+    first = make_shop()
+    first.shipment.status = ShipmentStatus.attempt_fail
+    second = make_shop(customer=first.customer)
+    second.configure(rules=RULES, blocks={"apology": {"ja": "前回のお届けではご迷惑をおかけしました。"}})
+    signals.shipment_created.send(second.brand.id, session=session, shipment_id=second.shipment.id, now=NOW)
+    session.commit()
+    send_due(app, now=NOW)
+    [email] = inbox.messages
+    assert "前回のお届けではご迷惑をおかけしました。" in email.get_body(("plain",)).get_content()
+    assert only(session, "shipped").payload["rules"] == ["sorry"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import responses
@@ -183,3 +183,43 @@ def test_sms_answer_lost_is_reported_unknown(app, make_shop, session) -> None:
                   body=requests.ReadTimeout("read timed out"))
         report = send_due(app, now=NOW)
     assert report.unknown == 1 and only(session, "shipped").state == OutboxState.unknown
+
+
+def test_a_message_is_written_without_wording_and_rendered_when_sent(app, make_shop, session, inbox) -> None:
+    shop = make_shop()
+    _shipped(shop, session)
+    assert only(session, "shipped").body_text == ""
+    shop.shipment.predicted_date = date(2026, 11, 30)  # predicted again after the message was written
+    session.commit()
+    send_due(app, now=NOW)
+    [email] = inbox.messages
+    assert "11月30日(月)" in email.get_body(("plain",)).get_content()
+
+
+def test_a_sent_message_keeps_the_content_it_was_sent_with(app, make_shop, session, inbox) -> None:
+    shop = make_shop()
+    _shipped(shop, session)
+    send_due(app, now=NOW)
+    sent = inbox.messages[0].get_body(("plain",)).get_content().replace("\r\n", "\n").strip()
+    session.refresh(shop.shipment)
+    quoted = shop.shipment.predicted_date
+    shop.shipment.predicted_date = quoted + timedelta(days=2)
+    session.commit()
+    message = only(session, "shipped")
+    assert message.body_text.strip() == sent
+    assert message.payload["context"]["shipment"]["predicted_date"] == quoted.isoformat()
+
+
+def test_a_message_that_cannot_be_rendered_fails_alone(app, make_shop, session, inbox) -> None:
+    broken, fine = make_shop(), make_shop()
+    broken.configure(triggers={"delivered": {"template": "no_such_template"}})
+    _shipped(fine, session)
+    broken.shipment.status = ShipmentStatus.delivered
+    signals.shipment_status_changed.send(broken.shipment.id, session=session, brand_id=broken.brand.id,
+                                         previous=ShipmentStatus.in_transit, current=ShipmentStatus.delivered,
+                                         occurred_at=NOW, now=NOW)
+    session.commit()
+    report = send_due(app, now=NOW)
+    failed = only(session, "delivered")
+    assert report.sent == 1 and report.failed == 1 and len(inbox.messages) == 1
+    assert failed.state == OutboxState.failed and "no_such_template" in failed.error

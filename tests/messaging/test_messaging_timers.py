@@ -6,10 +6,11 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import select
 
+from postpurchase.messaging.outbox import send_due
 from postpurchase.messaging.timers import run_timers
 from postpurchase.models import Feedback, OutboxState, ShipmentStatus, TimeSlot
 from tests.messaging.conftest import NOW
-from tests.messaging.helpers import messages, only
+from tests.messaging.helpers import messages, only, rendered
 
 CARE = {"sku": {"KETTLE-1": {"ja": {"title": "はじめてお使いになる前に", "body": "一度お湯を沸かして捨ててください。"},
                              "en": {"title": "Before first use", "body": "Boil once and discard."},
@@ -25,7 +26,7 @@ def _delivered(shop, session, at: datetime) -> None:
 def test_arriving_tomorrow_gives_slot_and_redelivery_link_from_17_local(make_shop, session) -> None:
     shop = make_shop(predicted_date=date(2026, 11, 25), time_slot=TimeSlot.morning)
     counts = run_timers(session=session, now=NOW)  # 12:00 JST on the 24th
-    message = only(session, "arriving_tomorrow")
+    message = rendered(session, "arriving_tomorrow")
     assert counts["arriving_tomorrow"] == 1
     assert message.subject == "明日11月25日(水) 午前中にお届け予定です"
     assert f"https://redeliver.testpost.example/?no={shop.shipment.tracking_number}" in message.body_text
@@ -46,7 +47,7 @@ def test_unboxing_waits_the_configured_hours_and_brings_care_content(make_shop, 
     run_timers(session=session, now=NOW)
     assert messages(session, "unboxing") == []
     run_timers(session=session, now=NOW + timedelta(hours=1))
-    body = only(session, "unboxing").body_text
+    body = rendered(session, "unboxing").body_text
     assert "はじめてお使いになる前に" in body and "https://video.example/kettle" in body
 
 
@@ -62,7 +63,7 @@ def test_review_request_links_to_a_page_that_stores_the_score(make_shop, session
     shop = make_shop(consent={"email": {"transactional": True, "marketing": True}})
     _delivered(shop, session, NOW - timedelta(days=7, hours=1))
     run_timers(session=session, now=NOW)
-    message = only(session, "review_request")
+    message = rendered(session, "review_request")
     session.commit()
     url = message.payload["context"]["feedback"]["url"].removeprefix("https://pp.example")
     assert client.get(url + "?score=9").status_code == 200
@@ -84,5 +85,17 @@ def test_replenishment_reminds_before_the_run_out_from_quantity_and_usage_days(m
     run_timers(session=session, now=datetime(2026, 11, 23, 3, 0, tzinfo=UTC))
     assert messages(session, "replenishment") == []
     run_timers(session=session, now=NOW)  # 11/24 = 5 days before
-    message = only(session, "replenishment")
+    message = rendered(session, "replenishment")
     assert "11月29日(日)ごろ" in message.body_text
+
+
+def test_review_request_answered_before_it_is_sent_is_suppressed(app, make_shop, session) -> None:
+    shop = make_shop(consent={"email": {"transactional": True, "marketing": True}})
+    _delivered(shop, session, NOW - timedelta(days=7, hours=1))
+    run_timers(session=session, now=NOW)
+    session.add(Feedback(brand_id=shop.brand.id, order_id=shop.order.id, nps_score=9))
+    session.commit()
+    report = send_due(app, now=NOW)
+    message = only(session, "review_request")
+    assert report.suppressed == 1 and message.state == OutboxState.suppressed
+    assert message.error == "the customer already answered"

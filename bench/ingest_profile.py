@@ -1,0 +1,102 @@
+"""Profile event processing alone: ``process_pending`` over stored ``shipment.created`` events.
+
+    python bench/ingest_profile.py [--events 3000] [--customers 0.5] [--top 25] [--no-profile]
+
+Single process, fresh SQLite file, every feature connected (EDD, tracking, messaging). The events
+are the ones ``bench/ingest.py`` posts (3 lines each); their orders are seeded first, and a share
+(``--customers``) of them has a customer with an email address and a phone number, so messaging
+has someone to write to (the HTTP benchmark's orders have none). Prints events/s, SQL statements
+per event and, unless ``--no-profile``, the functions with the most cumulative time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--customers", type=float, default=0.5)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--disconnect", action="append", default=[], choices=["edd", "tracking", "messaging"],
+                        help="measure without this feature's shipment_created receivers (repeatable)")
+    args = parser.parse_args()
+
+    from ingest import build_posts
+    from sqlalchemy import event as sa_event
+    from sqlalchemy import insert
+
+    from postpurchase import create_app, signals
+    from postpurchase.brands import create_brand
+    from postpurchase.db import get_db, session_scope
+    from postpurchase.intake.inbox import process_pending, receive
+    from postpurchase.models import Customer, Order
+
+    work = Path(tempfile.mkdtemp(prefix="pp-profile-"))
+    app = create_app({"DATABASE_URL": f"sqlite:///{work / 'p.db'}", "INSTANCE_PATH": str(work),
+                      "SECRET_KEY": "profile", "SCHEDULER": False, "INBOX_INLINE": False,
+                      "SMTP_HOST": "127.0.0.1", "SMTP_PORT": 2525, "LOG_LEVEL": "WARNING"})
+    get_db(app).create_all()
+    posts, _seeded, unique = build_posts(args.events + args.events // 9)
+    shipments = [p for p in posts if p.kind == "shipment"][: args.events]
+    now = datetime.now(UTC)
+    with app.app_context(), session_scope(app) as session:
+        brand = create_brand(session=session, slug="bench", name="Bench 茶舗")
+        with_customer = int(len(shipments) * args.customers)
+        session.execute(insert(Customer), [
+            {"brand_id": brand.brand_id, "external_id": f"C-{i:06d}", "email": f"c{i}@example.jp",
+             "phone": "090-1234-5678", "name": "山田 花子", "consent": {}, "attributes": {},
+             "created_at": now, "updated_at": now} for i in range(with_customer)]) if with_customer else None
+        ids = dict(session.execute(Customer.__table__.select().with_only_columns(  # type: ignore[attr-defined]
+            Customer.external_id, Customer.id)).all())
+        session.execute(insert(Order), [
+            {"brand_id": brand.brand_id, "external_id": f"SO-{i:06d}", "number": f"#{i}", "placed_at": now,
+             "customer_id": ids.get(f"C-{i:06d}"), "email": f"c{i}@example.jp" if i < with_customer else None,
+             "total_amount": 5940, "shipping_postal_code": "150-0001", "shipping_region": "東京都",
+             "shipping_country": "JP", "attributes": {}, "created_at": now, "updated_at": now}
+            for i in range(len(shipments))])
+        for index, post in enumerate(shipments):
+            receive(session=session, brand_id=brand.brand_id, source="wms", external_id=f"evt-{index}",
+                    raw_body=post.body, event_type="shipment.created", now=now)
+
+    statements = 0
+
+    def count(*_: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    sa_event.listen(get_db(app).engine, "before_cursor_execute", count)
+    for feature in args.disconnect:
+        for receiver in list(signals.shipment_created.receivers_for(None)):
+            if receiver.__module__.startswith(f"postpurchase.{feature}."):
+                signals.shipment_created.disconnect(receiver)
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    if not args.no_profile:
+        profiler.enable()
+    stats = process_pending(app, limit=len(shipments) + 1)
+    if not args.no_profile:
+        profiler.disable()
+    seconds = time.perf_counter() - started
+    print(f"{stats.processed} processed ({stats.failed} failed, {stats.deferred} deferred) of {unique} in "
+          f"{seconds:.2f} s: {stats.processed / seconds:.0f} events/s, "
+          f"{statements / max(1, stats.processed):.1f} SQL statements per event")
+    if not args.no_profile:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
