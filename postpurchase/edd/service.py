@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from babel.lists import format_list
 from flask import Flask, current_app, has_app_context, has_request_context
 from flask_babel import force_locale, format_decimal, get_locale, gettext, lazy_gettext
+from sqlalchemy import bindparam, insert
 from sqlmodel import Session, select
 
 from postpurchase import signals
@@ -94,12 +95,14 @@ def _centres(session: Session, brand_id: int) -> dict[str, FulfillmentCentre]:
     return {fc.code: fc for fc in rows}
 
 
-def brand_setting(session: Session, brand: Brand) -> Setting:
+def brand_setting(session: Session, brand: Brand, *, centres: list[FulfillmentCentre] | None = None) -> Setting:
+    """How the brand's history is read; ``centres``: only these (a single parcel needs only its own)."""
     edd = BrandEdd.of(brand)
     assert brand.id is not None
-    centres = {code: (parse_cutoff(fc.cutoff_time), fc.handling_days)
-               for code, fc in _centres(session, brand.id).items()}
-    return Setting(calendar=edd.calendar, timezone=edd.timezone, params=edd.params, centres=centres)
+    if centres is None:
+        centres = list(_centres(session, brand.id).values())
+    return Setting(calendar=edd.calendar, timezone=edd.timezone, params=edd.params,
+                   centres={fc.code: (parse_cutoff(fc.cutoff_time), fc.handling_days) for fc in centres})
 
 
 # Fitting and persistence -----------------------------------------------------------------------
@@ -240,8 +243,7 @@ def load_model(*, session: Session, brand: Brand, mode: AsOf) -> tuple[TransitMo
     Only the stored model's version is read on every call; its (large) payload is read and parsed
     once per version per process.
     """
-    version = session.exec(select(TransitModelState.id, TransitModelState.fitted_at).where(
-        TransitModelState.brand_id == brand.id, TransitModelState.as_of == mode.value)).first()
+    version = session.execute(_MODEL_VERSION, {"brand_id": brand.id, "as_of": mode.value}).first()
     params = BrandEdd.of(brand).params
     if version is not None:
         state_id, fitted_at = version
@@ -257,10 +259,9 @@ def load_model(*, session: Session, brand: Brand, mode: AsOf) -> tuple[TransitMo
         if path.exists():
             stamp = path.stat().st_mtime
             return _cached(("file", str(path), stamp), lambda: json.loads(path.read_text())), None
-    empty = TransitModel.from_dict({"params": params.to_dict(), "as_of": date.today().isoformat(),
-                                    "levels": [[] for _ in range(5)],
-                                    "calibration": {"lower": [], "upper": []}})
-    return empty, None
+    empty = {"params": params.to_dict(), "as_of": "2000-01-01", "levels": [[] for _ in range(5)],
+             "calibration": {"lower": [], "upper": []}}
+    return _cached(("prior", json.dumps(empty["params"], sort_keys=True)), lambda: empty), None
 
 
 def _cached(key: tuple[Any, ...], payload: Any) -> TransitModel:
@@ -392,21 +393,25 @@ def checkout_estimate(*, session: Session, brand_slug: str, postal_code: str, se
 def _record(*, session: Session, brand_id: int, shipment_id: int | None, order_id: int | None, trigger: str,
             status: str | None, mode: AsOf, estimate: Estimate | None, promise_level: float,
             fitted_at: datetime | None, inputs: dict[str, Any], basis: dict[str, Any], now: datetime,
-            dates: tuple[date, date, date, date] | None = None) -> DeliveryPrediction:
+            dates: tuple[date, date, date, date] | None = None) -> None:
+    """Store a prediction with its inputs and basis (a plain INSERT: one per processed event, so no ORM object)."""
     if dates is None:
         assert estimate is not None
         dates = (estimate.predicted_date, estimate.window_start, estimate.window_end, estimate.promise_date)
-    row = DeliveryPrediction(brand_id=brand_id, shipment_id=shipment_id, order_id=order_id, trigger=trigger,
-                             status=status, as_of=mode.value, made_at=now, predicted_date=dates[0],
-                             window_start=dates[1], window_end=dates[2], promise_date=dates[3],
-                             promise_level=promise_level, model_fitted_at=fitted_at, inputs=inputs, basis=basis)
-    session.add(row)
-    session.flush()
-    return row
+    session.execute(_INSERT_PREDICTION, [{
+        "brand_id": brand_id, "shipment_id": shipment_id, "order_id": order_id, "trigger": trigger,
+        "status": status, "as_of": mode.value, "made_at": now, "predicted_date": dates[0],
+        "window_start": dates[1], "window_end": dates[2], "promise_date": dates[3],
+        "promise_level": promise_level, "model_fitted_at": fitted_at, "inputs": inputs, "basis": basis}])
+
+
+_INSERT_PREDICTION = insert(DeliveryPrediction)
+_MODEL_VERSION = select(TransitModelState.id, TransitModelState.fitted_at).where(
+    TransitModelState.brand_id == bindparam("brand_id"), TransitModelState.as_of == bindparam("as_of"))
 
 
 def predict_for_shipment(*, session: Session, shipment_id: int, now: datetime | None = None,
-                         trigger: str = "status") -> DeliveryPrediction | None:
+                         trigger: str = "status") -> tuple[date, date, date, date] | None:
     """Re-predict one parcel from its current status; write the dates onto it and record them.
 
     Before hand-over: the as-of-order model from the order time (cut-off and handling of its
@@ -414,7 +419,8 @@ def predict_for_shipment(*, session: Session, shipment_id: int, now: datetime | 
     At the destination depot or out for delivery: today. After a failed attempt: the next
     delivery day. A requested delivery date is never undercut. The promise is set once, at the
     first prediction, and not moved afterwards. Emits ``shipment_prediction_changed`` when the
-    predicted date changes. Returns None when nothing is predicted (exception, return, ...).
+    predicted date changes. Returns the dates (predicted, window start and end, promise), or None
+    when nothing is predicted (exception, return, ...).
     """
     now = now or utcnow()
     shipment = session.get(Shipment, shipment_id)
@@ -431,7 +437,7 @@ def predict_for_shipment(*, session: Session, shipment_id: int, now: datetime | 
     today = _local_today(now, edd.timezone)
     mode = AsOf.shipped if shipment.shipped_at else AsOf.ordered
     model, fitted_at = load_model(session=session, brand=brand, mode=mode)
-    setting = brand_setting(session, brand)
+    setting = brand_setting(session, brand, centres=[fc] if fc else [])
     estimate = None
     status = ShipmentStatus(shipment.status)
     if status is ShipmentStatus.delivered and shipment.delivered_at:
@@ -468,15 +474,15 @@ def predict_for_shipment(*, session: Session, shipment_id: int, now: datetime | 
     inputs = {"status": status.value, "sub_status": shipment.sub_status, "shipped_at": _iso(shipment.shipped_at),
               "ordered_at": _iso(order.placed_at if order else None), "requested_date": _iso(shipment.requested_date),
               "time_slot": str(shipment.time_slot) if shipment.time_slot else None, "route": basis.get("route")}
-    row = _record(session=session, brand_id=brand.id, shipment_id=shipment.id, order_id=shipment.order_id,
-                  trigger=trigger, status=status.value, mode=mode, estimate=estimate,
-                  promise_level=edd.promise_level, fitted_at=fitted_at, inputs=inputs, basis=basis, now=now,
-                  dates=dates)
+    _record(session=session, brand_id=brand.id, shipment_id=shipment.id, order_id=shipment.order_id,
+            trigger=trigger, status=status.value, mode=mode, estimate=estimate,
+            promise_level=edd.promise_level, fitted_at=fitted_at, inputs=inputs, basis=basis, now=now,
+            dates=dates)
     if previous != shipment.predicted_date:
         signals.shipment_prediction_changed.send(
             shipment.id, session=session, brand_id=brand.id, previous_date=previous,
             predicted_date=shipment.predicted_date, promised_date=shipment.promised_date, now=now)
-    return row
+    return dates
 
 
 def _respect_request(estimate: Estimate, requested: date | None) -> tuple[date, date, date, date]:
@@ -490,7 +496,8 @@ def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def predict_for_order(*, session: Session, order_id: int, now: datetime | None = None) -> list[DeliveryPrediction]:
+def predict_for_order(*, session: Session, order_id: int,
+                      now: datetime | None = None) -> list[tuple[date, date, date, date]]:
     """At order time: predict every parcel of the order that exists already (before hand-over)."""
     shipments = session.exec(select(Shipment).where(Shipment.order_id == order_id)).all()
     made = [predict_for_shipment(session=session, shipment_id=s.id, now=now, trigger="order")
