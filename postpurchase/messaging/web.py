@@ -17,19 +17,29 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
+from postpurchase.i18n import format_local_time
 from postpurchase.messaging import operations, sink
 from postpurchase.messaging.config import TRIGGER_DEFAULTS
 from postpurchase.messaging.tokens import read_token
 from postpurchase.models import Brand, Channel
+from postpurchase.web.labels import CHANNEL_LABELS, OUTBOX_STATE_LABELS, TRIGGER_LABELS
 from postpurchase.web.merchant import check_csrf, require_merchant
 
 merchant_messages = Blueprint("merchant_messages", __name__, url_prefix="/merchant/messages")
 customer_pages = Blueprint("messages_public", __name__)
+
+
+@merchant_messages.context_processor
+def _words() -> dict[str, Any]:
+    """Translated names of triggers, states and channels, and local times, for the message pages."""
+    return {"trigger_labels": TRIGGER_LABELS, "state_labels": OUTBOX_STATE_LABELS, "channel_labels": CHANNEL_LABELS,
+            "local_time": lambda moment, brand: format_local_time(moment, brand.timezone, str(get_locale()))}
 
 #: 1×1 transparent GIF for the open pixel.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 
-from postpurchase.models import DeliveryOption, ShipmentStatus
+from postpurchase.models import Channel, DeliveryOption, OutboxState, ShipmentStatus
 
 STATUS_LABELS = {
     ShipmentStatus.pending: _l("Preparing to ship"),
@@ -42,4 +43,38 @@ STATUS_STEP = {
     ShipmentStatus.attempt_fail: 2,
     ShipmentStatus.available_for_pickup: 2,
     ShipmentStatus.delivered: 3,
+}
+
+#: Words merchants read on the message pages: triggers, outbox states and channels.
+TRIGGER_LABELS = {
+    "order_confirmed": _l("Order confirmed"),
+    "shipped": _l("Shipped"),
+    "delayed": _l("Delayed"),
+    "arriving_tomorrow": _l("Arriving tomorrow"),
+    "out_for_delivery": _l("Out for delivery"),
+    "attempt_fail": _l("Delivery attempted"),
+    "available_for_pickup": _l("Ready for pickup"),
+    "delivered": _l("Delivered"),
+    "unboxing": _l("Unboxing and care"),
+    "review_request": _l("Review request"),
+    "replenishment": _l("Time to reorder"),
+    "return_update": _l("Return update"),
+}
+
+OUTBOX_STATE_LABELS = {
+    OutboxState.pending: _l("Waiting"),
+    OutboxState.sending: _l("Sending"),
+    OutboxState.sent: _l("Sent"),
+    OutboxState.held: _l("Held (quiet hours or cap)"),
+    OutboxState.failed: _l("Failed"),
+    OutboxState.suppressed: _l("Not sent (suppressed)"),
+    OutboxState.unknown: _l("Outcome unknown"),
+}
+
+CHANNEL_LABELS = {
+    Channel.email: _lp("channel", "Email"),
+    Channel.sms: _l("SMS"),
+    Channel.line: _l("LINE"),
+    Channel.line_notification: _l("LINE notification message"),
+    Channel.webhook: _l("Webhook"),
 }

@@ -49,6 +49,17 @@ def test_message_log_shows_the_subject_of_a_message_not_yet_sent(app, client, ma
     assert 'data-state="pending"' in page and "発送しました" in page
 
 
+def test_message_log_speaks_the_merchants_language_and_time(app, client, make_shop, session) -> None:
+    shop = make_shop()
+    signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    session.commit()
+    _sign_in(app, client, shop.brand.id)
+    row = re.search(r'<tr data-state="pending">(.*?)</tr>',
+                    client.get("/merchant/messages/", headers={"Accept-Language": "ja"}).get_data(as_text=True)).group(1)
+    assert "<td>発送</td>" in row and "<td>メール</td>" in row and "<td>送信待ち</td>" in row
+    assert re.search(r"<td>\d+月\d+日\(.\) \d+:\d\d</td>", row)  # e.g. 11月24日(火) 12:00, local time
+
+
 def test_merchant_home_links_to_the_message_log(app, client, brand) -> None:
     _sign_in(app, client, brand.brand_id)
     assert 'href="/merchant/messages/"' in client.get("/merchant/").get_data(as_text=True)
