@@ -30,7 +30,14 @@ def _make_app(*_args: object, **_kwargs: object):  # type: ignore[no-untyped-def
 
 @click.group(cls=FlaskGroup, create_app=_make_app, add_default_commands=False, add_version_option=False)
 def main() -> None:
-    """postpurchase: intake, tracking, delivery dates, messages, returns and insights."""
+    """postpurchase: event intake, carrier tracking, delivery dates and customer messages."""
+
+
+# Flask's group adds -e/--env-file and -A/--app, which mean nothing here (the app is always
+# postpurchase's, configured by POSTPURCHASE_* variables): keep them working, out of --help.
+for _option in main.params:
+    if _option.name in {"env_file", "app"}:
+        _option.hidden = True
 
 
 main.add_command(shell_command)

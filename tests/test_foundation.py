@@ -54,3 +54,15 @@ def test_datetimes_come_back_aware_utc(app, session, brand) -> None:
 
 def test_healthz(client) -> None:
     assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_cli_help_lists_our_commands_not_flasks_app_options() -> None:
+    from click.testing import CliRunner
+
+    from postpurchase.cli import main
+
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert "--app" not in result.output and "--env-file" not in result.output
+    for command in ("init", "edd", "messages", "tracking", "inbox", "demo"):
+        assert f"  {command} " in result.output
