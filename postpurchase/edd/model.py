@@ -210,6 +210,7 @@ class TransitModel:
         self._prior = _default_pmf(params.default_business_days)
         self._regions: dict[str, str] | None = None
         self._levels: dict[tuple[float, float, float], dict[str, float]] = {}
+        self._routes: dict[Route, tuple[np.ndarray, Basis]] = {}
 
     @property
     def sample_size(self) -> int:
@@ -240,8 +241,23 @@ class TransitModel:
         """The shrunk transit pmf of ``route`` for an order with ``features``, and its basis.
 
         The route's histogram is stretched by the drift scale (all parcels) and by the order's
-        feature effects, and the basis names the deepest route level that had data.
+        feature effects, and the basis names the deepest route level that had data. The returned
+        pmf is read-only (it may be shared).
         """
+        cached = self._routes.get(route)
+        if cached is None:
+            if len(self._routes) > 50_000:
+                self._routes.clear()
+            cached = self._routes[route] = self._route_distribution(route)
+        pmf, basis = cached
+        factor = self.effects.scale(features)
+        if factor != 1.0:
+            pmf = pmf @ scale_matrix(factor, offset=1)
+            pmf.flags.writeable = False
+            basis = replace(basis, factors=self.effects.factors(features))
+        return pmf, basis
+
+    def _route_distribution(self, route: Route) -> tuple[np.ndarray, Basis]:
         route = self.complete(route)
         pmf = self._prior
         basis = Basis("prior", (), 0, 0, self.params.recent_days, self.params.default_business_days)
@@ -262,10 +278,8 @@ class TransitModel:
             )
         if self.scale != 1.0:
             pmf = pmf @ scale_matrix(self.scale)
-        factor = self.effects.scale(features)
-        if factor != 1.0:
-            pmf = pmf @ scale_matrix(factor, offset=1)
-            basis = replace(basis, factors=self.effects.factors(features))
+        pmf = np.array(pmf)
+        pmf.flags.writeable = False
         return pmf, basis
 
     def pit(self, route: Route, transit: int, features: OrderFeatures = NO_FEATURES) -> tuple[float, float]:
