@@ -188,8 +188,10 @@ def fit_brand(*, session: Session, brand: Brand, now: datetime,
     calibration) before its slow parcels are delivered.
     """
     assert brand.id is not None
-    rows = shipment_history(session=session, brand_id=brand.id) + list(extra or [])
-    waiting = shipment_history(session=session, brand_id=brand.id, waiting_since=now - timedelta(days=IN_FLIGHT_DAYS))
+    delivered, undelivered = _split_delivered(extra or [])
+    rows = shipment_history(session=session, brand_id=brand.id) + delivered
+    waiting = undelivered + shipment_history(session=session, brand_id=brand.id,
+                                             waiting_since=now - timedelta(days=IN_FLIGHT_DAYS))
     setting = brand_setting(session, brand)
     sizes = {}
     for mode in AsOf:
@@ -214,9 +216,10 @@ def fit_from_history_file(app: Flask, *, path: Path, brand_slug: str | None, mod
         timezone = str(app.config.get("DEFAULT_TIMEZONE", "Asia/Tokyo"))
         rows = read_history(path, timezone=timezone)
         setting = Setting(calendar=CarrierCalendar(country=_country_of(rows)), timezone=timezone)
+        delivered, undelivered = _split_delivered(rows)
         lines = []
         for each in AsOf:
-            model = fit(rows, setting=setting, mode=each, now=now)
+            model = fit(delivered, setting=setting, mode=each, now=now, waiting=undelivered)
             target = default_model_path(app, each)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(model.to_dict()))
@@ -230,6 +233,11 @@ def fit_from_history_file(app: Flask, *, path: Path, brand_slug: str | None, mod
         sizes = fit_brand(session=session, brand=brand, now=now, extra=rows)
     return "\n".join([f"{len(rows)} rows read from {path}"]
                      + [f"as of {m}: {n} delivered parcels, stored for brand {brand_slug}" for m, n in sizes.items()])
+
+
+def _split_delivered(rows: list[HistoryRow]) -> tuple[list[HistoryRow], list[HistoryRow]]:
+    """History rows delivered, and those not (yet): the fit reads the latter as parcels in flight."""
+    return [r for r in rows if r.delivered_at], [r for r in rows if not r.delivered_at]
 
 
 def _country_of(rows: list[HistoryRow]) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -83,6 +85,18 @@ def test_fit_without_brand_writes_the_instance_default_model(runner, app, tmp_pa
     assert result.exit_code == 0, result.output
     assert "100 rows read" in result.output
     assert (tmp_path / "instance" / "edd" / "default-ordered.json").exists()
+
+
+def test_fit_reads_rows_not_delivered_yet_as_parcels_in_flight(runner, app, tmp_path, history):
+    now = datetime.now(UTC)
+    usual = history(300, days=lambda rng: rng.choice([1, 2, 2, 3]), start=now - timedelta(days=90))
+    waiting = [dataclasses.replace(row, delivered_at=None)
+               for row in history(40, days=2, prefix="w", start=now - timedelta(days=9))]
+    path = _write(tmp_path / "h.csv", usual + waiting)
+    result = runner.invoke(edd, ["fit", "--history", str(path)])
+    assert result.exit_code == 0, result.output
+    model = json.loads((tmp_path / "instance" / "edd" / "default-ordered.json").read_text())
+    assert model["calibration"]["waiting"]  # the forty undelivered orders count as "still on their way"
 
 
 def test_fit_for_a_brand_stores_its_models(runner, app, tmp_path, history, brand):
