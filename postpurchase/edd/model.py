@@ -7,9 +7,14 @@ model keeps a histogram weighted by recency; a route's distribution starts at th
 shrunk towards each parent with a fixed prior strength, so a postal prefix with five parcels mostly
 follows its region while one with five hundred speaks for itself.
 
+Within a route, order features (shipping cost, weight, category, weekday; :mod:`.features`)
+stretch or shorten transit by learned factors, and a drift scale stretches every route when the
+recent cohort runs slower than the history.
+
 Quantile levels are then recalibrated on recent out-of-sample deliveries (split-conformal on the
 probability-integral transform), so a promise at level 0.90 is kept 90% of the time even when the
-carrier is slower this month than the history says.
+carrier is slower this month than the history says. Parcels still in flight, when known, make
+both the drift and the calibration notice a slowdown before the slow parcels arrive.
 """
 
 from __future__ import annotations
@@ -586,6 +591,10 @@ class Fitter:
     98th percentile of as-of-to-delivery days, so nearly all parcels of that period have arrived
     and the pool is not biased towards the fast ones. Each parcel's score comes from the model as of
     its own as-of day, so scores are out of sample.
+
+    Given the parcels still in flight (:class:`InFlight`, what the live service knows), the pool
+    needs no lag: it is ``[d - calibration_days, d)``, with the waiting parcels as censored scores,
+    and the drift scale is fitted on the complete recent cohort instead of the truncated one.
     """
 
     def __init__(self, observations: Observations, params: ModelParams, *, moment_of_day: Any,
