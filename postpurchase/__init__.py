@@ -21,6 +21,7 @@ FEATURES: tuple[str, ...] = (
     "postpurchase.tracking",
     "postpurchase.edd",
     "postpurchase.messaging",
+    "postpurchase.insights",
 )
 
 

@@ -1,7 +1,16 @@
-"""See DESIGN.md: the insights feature."""
+"""Insights: how a brand's deliveries perform over a period, as a merchant page, CSV and PDF."""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Connect this feature's signals, blueprints and CLI commands."""
+    """Register the merchant insights pages and their link on the merchant home page."""
+    from flask_babel import lazy_gettext
+
+    from postpurchase.insights.web import merchant_insights
+    from postpurchase.web.merchant import MERCHANT_LINKS
+
+    app.register_blueprint(merchant_insights)
+    link = ("merchant_insights.page", lambda: str(lazy_gettext("Delivery insights")))
+    if all(endpoint != link[0] for endpoint, _ in MERCHANT_LINKS):
+        MERCHANT_LINKS.append(link)

@@ -7,8 +7,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from sqlmodel import Session
+from flask import Flask
+from sqlmodel import SQLModel
 
+from postpurchase.db import get_db
 from postpurchase.models import Order, Shipment, ShipmentStatus
 
 #: 2026-11-02 10:00 JST, a Monday; the test periods are November 2026 in Asia/Tokyo.
@@ -17,28 +19,47 @@ NOVEMBER = {"start": date(2026, 11, 1), "end": date(2026, 11, 30)}
 
 
 @pytest.fixture
-def add_parcel(session: Session) -> Callable[..., Shipment]:
+def committed(app: Flask) -> Callable[..., None]:
+    """``committed(*rows)`` adds rows in a session of its own, so no app context outlives the call.
+
+    Page tests need that: a test-wide app context would share ``g`` (and the cached locale) between
+    the test client's requests.
+    """
+
+    def commit(*rows: SQLModel) -> None:
+        with app.app_context():
+            s = get_db(app).session()
+            for row in rows:
+                s.add(row)
+                s.flush()
+            s.commit()
+            s.close()
+
+    return commit
+
+
+@pytest.fixture
+def add_parcel(committed: Callable[..., None]) -> Callable[..., int]:
     """``add_parcel(brand_id, shipped_at=..., delivered_at=..., cost=..., total=..., **fields)`` commits one parcel.
 
-    Each call makes its own order unless ``order`` is given, so order spend is easy to follow.
+    Each call makes its own order unless ``order_id`` is given, so order spend is easy to follow;
+    returns the order id.
     """
     counter = iter(range(1, 10_000))
 
     def add(brand_id: int, *, shipped_at: datetime = MONDAY, delivered_at: datetime | None = None,
-            cost: int | None = None, total: int = 5000, order: Order | None = None, **fields: Any) -> Shipment:
+            cost: int | None = None, cost_currency: str = "JPY", total: int = 5000, order_id: int | None = None,
+            **fields: Any) -> int:
         number = next(counter)
-        if order is None:
+        if order_id is None:
             order = Order(brand_id=brand_id, external_id=f"o{number}", number=f"#{number}", placed_at=shipped_at,
                           total_amount=total)
-            session.add(order)
-            session.flush()
+            committed(order)
+            order_id = order.id
         fields.setdefault("carrier_code", "yamato")
-        shipment = Shipment(brand_id=brand_id, order_id=order.id, external_id=f"s{number}", shipped_at=shipped_at,
-                            delivered_at=delivered_at, cost_amount=cost, cost_currency="JPY" if cost else None,
-                            status=ShipmentStatus.delivered if delivered_at else ShipmentStatus.in_transit,
-                            **fields)
-        session.add(shipment)
-        session.commit()
-        return shipment
+        committed(Shipment(brand_id=brand_id, order_id=order_id, external_id=f"s{number}", shipped_at=shipped_at,
+                           delivered_at=delivered_at, cost_amount=cost, cost_currency=cost_currency if cost else None,
+                           status=ShipmentStatus.delivered if delivered_at else ShipmentStatus.in_transit, **fields))
+        return order_id
 
     return add

@@ -1,0 +1,115 @@
+"""The report as words, charts, CSV and PDF: what the page, the CSV download and the PDF share."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from typing import Any
+
+from babel.numbers import format_decimal, format_percent
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from postpurchase.i18n import format_money, minor_to_decimal
+from postpurchase.insights.charts import Chart, bar_chart
+from postpurchase.insights.queries import MethodRow, Report
+
+#: Longest period a page or export may cover, so one request never scans years of parcels.
+MAX_DAYS = 366
+DEFAULT_DAYS = 30
+
+CSV_COLUMNS = ("carrier", "service", "parcels", "delivered", "currency", "mean_cost", "median_cost",
+               "median_days", "p90_days", "on_time_share", "mean_order_total")
+
+
+def parse_period(args: Any, today: date) -> tuple[date, date]:
+    """``start``/``end`` ISO dates from a query string; the last 30 days up to ``today`` by default.
+
+    Raises ValueError with a message for people when a date is malformed or the period is upside down
+    or too long.
+    """
+    try:
+        end = date.fromisoformat(args["end"]) if args.get("end") else today
+        start = date.fromisoformat(args["start"]) if args.get("start") else end - timedelta(days=DEFAULT_DAYS - 1)
+    except ValueError:
+        raise ValueError("start and end must be dates written YYYY-MM-DD") from None
+    if start > end:
+        raise ValueError("start must not be after end")
+    if (end - start).days >= MAX_DAYS:
+        raise ValueError(f"a period covers at most {MAX_DAYS} days")
+    return start, end
+
+
+class Words:
+    """Formatting of the report's figures in one locale, for templates and charts."""
+
+    def __init__(self, locale: str, currency: str) -> None:
+        self.locale, self.currency = locale, currency
+
+    def money(self, amount: int | None) -> str:
+        return "–" if amount is None else format_money(amount, self.currency, self.locale)
+
+    def days(self, value: float | None) -> str:
+        if value is None:
+            return "–"
+        # Plural rules take whole numbers; a fractional median (1.5) reads as plural.
+        plural = int(value) if float(value).is_integer() else 2
+        return ngettext("%(days)s day", "%(days)s days", plural, days=format_decimal(value, locale=self.locale))
+
+    def share(self, value: float | None) -> str:
+        return "–" if value is None else format_percent(value, locale=self.locale)
+
+    def number(self, value: float) -> str:
+        return format_decimal(value, locale=self.locale)
+
+
+def method_label(row: MethodRow) -> str:
+    return f"{row.carrier_code} · {row.service}"
+
+
+def charts(report: Report, words: Words) -> list[Chart]:
+    """Median days and on-time share per method, median days per region and carrier."""
+    timed = [row for row in report.methods if row.median_days is not None]
+    promised = [row for row in report.methods if row.on_time_share is not None]
+    return [chart for chart in (
+        bar_chart(_("Median delivery days by shipping method"),
+                  [(method_label(r), r.median_days, words.days(r.median_days)) for r in timed]),
+        bar_chart(_("On-time share by shipping method"),
+                  [(method_label(r), r.on_time_share, words.share(r.on_time_share)) for r in promised]),
+        bar_chart(_("Median delivery days by region and carrier"),
+                  [(f"{r.region or _('Unknown region')} · {r.carrier_code}", r.median_days, words.days(r.median_days))
+                   for r in report.regions]),
+    ) if chart.bars]
+
+
+def csv_text(report: Report) -> str:
+    """One row per shipping method after a header; amounts as decimals of ``currency``, shares as fractions."""
+
+    def amount(value: int | None, currency: str) -> str:
+        return "" if value is None else str(minor_to_decimal(value, currency))
+
+    def plain(value: float | None) -> str:
+        return "" if value is None else f"{value:g}"
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in report.methods:
+        share = row.on_time_share
+        writer.writerow([row.carrier_code, row.service, row.parcels, row.delivered, row.currency,
+                         amount(row.mean_cost, row.currency), amount(row.median_cost, row.currency),
+                         plain(row.median_days), plain(row.p90_days), "" if share is None else f"{share:.4f}",
+                         amount(row.mean_order_total, row.currency)])
+    return out.getvalue()
+
+
+def _no_fetching(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The PDF needs nothing from outside its HTML: refuse every URL (no ``file:``, no network)."""
+    raise ValueError(f"the insights PDF fetches no resources ({url})")
+
+
+def pdf_bytes(html: str) -> bytes:
+    from weasyprint import HTML
+
+    return HTML(string=html, url_fetcher=_no_fetching).write_pdf()

@@ -1,0 +1,57 @@
+"""Merchant insights: the page, its CSV and its PDF for a period (thin views over :mod:`queries`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import get_locale
+
+from postpurchase.clock import utcnow
+from postpurchase.db import get_session
+from postpurchase.i18n import to_local
+from postpurchase.insights import export, queries
+from postpurchase.models import Brand
+from postpurchase.web.merchant import require_merchant
+
+merchant_insights = Blueprint("merchant_insights", __name__, url_prefix="/merchant")
+
+
+def _report(brand: Brand) -> queries.Report:
+    """The report for the period in the query string; 400 saying what is wrong with a bad period."""
+    try:
+        start, end = export.parse_period(request.args, to_local(utcnow(), brand.timezone).date())
+    except ValueError as error:
+        abort(400, description=str(error))
+    return queries.report(session=get_session(), brand_id=brand.id, start=start, end=end)
+
+
+def _render(template: str, brand: Brand, report: queries.Report) -> str:
+    words = export.Words(str(get_locale()), report.currency)
+    return render_template(template, brand=brand, report=report, words=words, charts=export.charts(report, words),
+                           method_label=export.method_label, period={"start": report.start.isoformat(),
+                                                                     "end": report.end.isoformat()})
+
+
+@merchant_insights.get("/insights")
+@require_merchant
+def page(brand: Brand) -> Any:
+    return _render("pages/insights/insights.html", brand, _report(brand))
+
+
+@merchant_insights.get("/insights.csv")
+@require_merchant
+def csv_download(brand: Brand) -> Response:
+    report = _report(brand)
+    name = f"insights-{brand.slug}-{report.start.isoformat()}-{report.end.isoformat()}.csv"
+    return Response(export.csv_text(report), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@merchant_insights.get("/insights.pdf")
+@require_merchant
+def pdf_download(brand: Brand) -> Response:
+    report = _report(brand)
+    name = f"insights-{brand.slug}-{report.start.isoformat()}-{report.end.isoformat()}.pdf"
+    return Response(export.pdf_bytes(_render("pdf/insights.html", brand, report)), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"'})
