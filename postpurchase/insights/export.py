@@ -7,6 +7,7 @@ import io
 from datetime import date, timedelta
 from typing import Any
 
+from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -59,6 +60,9 @@ class Words:
 
     def share(self, value: float | None) -> str:
         return "–" if value is None else format_percent(value, locale=self.locale)
+
+    def day(self, value: date) -> str:
+        return format_date(value, "medium", locale=self.locale)
 
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self.locale)
