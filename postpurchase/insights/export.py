@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from babel.dates import format_date
@@ -12,6 +13,7 @@ from babel.numbers import format_decimal, format_percent
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from carriers.registry import customer_links
 from postpurchase.i18n import format_money, minor_to_decimal
 from postpurchase.insights.charts import Chart, bar_chart
 from postpurchase.insights.queries import MethodRow, Report
@@ -67,9 +69,18 @@ class Words:
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self.locale)
 
+    def carrier(self, code: str) -> str:
+        return carrier_name(code)
+
+
+@lru_cache(maxsize=256)
+def carrier_name(code: str) -> str:
+    """The carrier's display name from its adapter (its code when no adapter is registered)."""
+    return customer_links(code, None).carrier_name
+
 
 def method_label(row: MethodRow) -> str:
-    return f"{row.carrier_code} · {row.service}"
+    return f"{carrier_name(row.carrier_code)} · {row.service}"
 
 
 def charts(report: Report, words: Words) -> list[Chart]:

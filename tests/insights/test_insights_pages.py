@@ -68,7 +68,8 @@ def test_page_draws_labelled_svg_bar_charts(app, client, shipped) -> None:
     _sign_in(app, client, shipped.brand_id)
     page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(as_text=True)
     svg = re.search(r'<svg role="img" aria-labelledby="chart-1-title chart-1-desc".*?</svg>', page, re.S).group(0)
-    assert "Median delivery days by shipping method" in svg and "yamato · standard: 2 days" in svg
+    assert "Median delivery days by shipping method" in svg
+    assert "Yamato Transport (クロネコヤマト) · standard: 2 days" in svg  # the carrier by name, not code
     assert "<script" not in page
 
 
