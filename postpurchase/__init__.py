@@ -22,6 +22,7 @@ FEATURES: tuple[str, ...] = (
     "postpurchase.edd",
     "postpurchase.messaging",
     "postpurchase.insights",
+    "postpurchase.returns",
 )
 
 

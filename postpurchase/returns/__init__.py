@@ -1,7 +1,17 @@
-"""See DESIGN.md: the returns feature."""
+"""Returns and exchanges: the brand's policy, the RMA lifecycle, the customer portal and the merchant list."""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Connect this feature's signals, blueprints and CLI commands."""
+    """Register the customer portal and the merchant pages, and link the latter from the merchant home."""
+    from flask_babel import lazy_gettext
+
+    from postpurchase.returns.web import merchant_returns, returns_portal
+    from postpurchase.web.merchant import MERCHANT_LINKS
+
+    app.register_blueprint(returns_portal)
+    app.register_blueprint(merchant_returns)
+    link = ("merchant_returns.log", lambda: str(lazy_gettext("Returns")))
+    if all(endpoint != link[0] for endpoint, _ in MERCHANT_LINKS):
+        MERCHANT_LINKS.append(link)

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from postpurchase.brands import get_brand
 from postpurchase.db import get_session
 from postpurchase.lookup import find_order, order_from_token, order_link_path
-from postpurchase.models import Brand
+from postpurchase.models import Brand, Order
 from postpurchase.web.labels import PROGRESS_STEPS
 from postpurchase.web.presenters import build_order_view
 
@@ -28,7 +28,8 @@ def _failures() -> dict[tuple[str, int], deque[float]]:
     return current_app.extensions.setdefault("postpurchase.lookup_failures", defaultdict(deque))
 
 
-def _brand_or_404(slug: str) -> Brand:
+def brand_or_404(slug: str) -> Brand:
+    """The brand of a customer page (its locale becomes the page default); 404 when unknown."""
     brand = get_brand(session=get_session(), slug=slug)
     if brand is None:
         abort(404)
@@ -50,32 +51,39 @@ def tracking_url(brand: Brand, order_id: int, *, external: bool = True) -> str:
     return str(current_app.config["BASE_URL"]).rstrip("/") + path if external else path
 
 
+def lookup_from_form(brand: Brand) -> tuple[Order | None, str | None, int]:
+    """The order named by the posted order number and email or postal code; else the error and its
+    status. Failed guesses are counted per client address and brand, and refused past a limit."""
+    key = (request.remote_addr or "", brand.id or 0)
+    number = request.form.get("order_number", "")
+    secret = request.form.get("email_or_postal", "")
+    if _too_many_failures(key):
+        return None, _("Too many attempts. Please try again in 15 minutes."), 429
+    if not number.strip() or not secret.strip():
+        return None, _("Enter the order number and the email address or postal code."), 400
+    order = find_order(session=get_session(), brand_id=brand.id, number=number,  # type: ignore[arg-type]
+                       email_or_postal=secret)
+    if order is not None:
+        return order, None, 200
+    _failures()[key].append(time.monotonic())
+    return None, _("We could not find an order with these details. Check the order number "
+                   "and use the email address or postal code given when ordering."), 404
+
+
 @customer.route("/<brand_slug>/track", methods=["GET", "POST"])
 def lookup(brand_slug: str) -> Any:
-    brand = _brand_or_404(brand_slug)
+    brand = brand_or_404(brand_slug)
     error, status = None, 200
     if request.method == "POST":
-        key = (request.remote_addr or "", brand.id or 0)
-        number = request.form.get("order_number", "")
-        secret = request.form.get("email_or_postal", "")
-        if _too_many_failures(key):
-            error, status = _("Too many attempts. Please try again in 15 minutes."), 429
-        elif not number.strip() or not secret.strip():
-            error, status = _("Enter the order number and the email address or postal code."), 400
-        else:
-            order = find_order(session=get_session(), brand_id=brand.id, number=number,  # type: ignore[arg-type]
-                               email_or_postal=secret)
-            if order is not None:
-                return redirect(tracking_url(brand, order.id, external=False))  # type: ignore[arg-type]
-            _failures()[key].append(time.monotonic())
-            error, status = _("We could not find an order with these details. Check the order number "
-                              "and use the email address or postal code given when ordering."), 404
+        order, error, status = lookup_from_form(brand)
+        if order is not None:
+            return redirect(tracking_url(brand, order.id, external=False))  # type: ignore[arg-type]
     return render_template("pages/track_lookup.html", brand=brand, error=error), status
 
 
 @customer.get("/<brand_slug>/track/<token>")
 def order_page(brand_slug: str, token: str) -> Any:
-    brand = _brand_or_404(brand_slug)
+    brand = brand_or_404(brand_slug)
     order_id = order_from_token(current_app.config["SECRET_KEY"], token, brand.id)  # type: ignore[arg-type]
     if order_id is None:
         return render_template("pages/track_lookup.html", brand=brand,

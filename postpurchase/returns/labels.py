@@ -1,0 +1,45 @@
+"""Words people read for return states, resolutions, actions and refusals: one home, translated by Babel."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from postpurchase.models.enums import ReturnResolution, ReturnState
+from postpurchase.returns.policy import NotReturnable
+
+STATE_LABELS = {
+    ReturnState.requested: _l("Requested"),
+    ReturnState.approved: _l("Approved"),
+    ReturnState.label_issued: _l("Label issued"),
+    ReturnState.in_transit: _l("On its way back"),
+    ReturnState.received: _l("Received"),
+    ReturnState.refunded: _l("Refunded"),
+    ReturnState.exchanged: _l("Exchanged"),
+    ReturnState.credited: _l("Store credit issued"),
+    ReturnState.rejected: _l("Rejected"),
+    ReturnState.cancelled: _l("Cancelled"),
+}
+
+RESOLUTION_LABELS = {
+    ReturnResolution.refund: _l("Refund"),
+    ReturnResolution.store_credit: _l("Store credit"),
+    ReturnResolution.exchange: _l("Exchange for the same or another size"),
+}
+
+NOT_RETURNABLE_LABELS = {
+    NotReturnable.not_delivered: _l("Not delivered yet: you can return it once it has arrived."),
+    NotReturnable.window_closed: _l("The return period has ended."),
+    NotReturnable.final_sale: _l("Final sale: this item cannot be returned."),
+    NotReturnable.category: _l("Items of this kind cannot be returned."),
+    NotReturnable.already_returned: _l("Already returned."),
+}
+
+#: Merchant buttons, in the order they are offered.
+ACTION_LABELS = {
+    "approve": _l("Approve"),
+    "reject": _l("Reject"),
+    "receive": _l("Mark received"),
+    "refund": _l("Refund"),
+    "credit": _l("Give store credit"),
+    "exchange": _l("Send exchange"),
+}

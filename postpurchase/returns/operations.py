@@ -1,0 +1,233 @@
+"""The RMA lifecycle: a customer asks, the policy checks, the merchant approves, receives and resolves.
+
+States::
+
+    requested ─approve→ approved ─issue label→ label_issued ─(WMS / merchant)→ received
+        └────────reject────┴──────────────────────┘                        └→ refunded | credited | exchanged
+
+Every change emits :data:`postpurchase.signals.return_updated` in the caller's unit of work.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+from sqlmodel import Session, col, func, select
+
+from postpurchase import signals
+from postpurchase.lookup import normalize_order_number
+from postpurchase.models import Brand, InventoryLevel, Order, ReturnLine, ReturnRequest
+from postpurchase.models.enums import ReturnResolution, ReturnState
+from postpurchase.returns.policy import OrderEligibility, order_eligibility, policy_for
+
+#: Letters and digits that cannot be misread for one another (no 0/O, 1/I/L).
+RMA_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+RMA_SUFFIX_LENGTH = 4
+
+#: The state each merchant action reaches, and the states it may start from.
+TRANSITIONS: dict[str, tuple[ReturnState, tuple[ReturnState, ...]]] = {
+    "approve": (ReturnState.approved, (ReturnState.requested,)),
+    "issue_label": (ReturnState.label_issued, (ReturnState.approved,)),
+    "reject": (ReturnState.rejected, (ReturnState.requested, ReturnState.approved, ReturnState.label_issued)),
+    "receive": (ReturnState.received, (ReturnState.approved, ReturnState.label_issued, ReturnState.in_transit)),
+    "refund": (ReturnState.refunded, (ReturnState.received,)),
+    "credit": (ReturnState.credited, (ReturnState.received,)),
+    "exchange": (ReturnState.exchanged, (ReturnState.received,)),
+}
+
+#: States in which the customer's return label is valid.
+LABEL_STATES = (ReturnState.label_issued, ReturnState.in_transit)
+
+
+class ReturnError(ValueError):
+    """A return that cannot be made or a step that cannot be taken; ``message`` says why, translated."""
+
+    def __init__(self, code: str, message: LazyString | str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
+@dataclass(frozen=True)
+class WantedLine:
+    """One line of a return request: which order line, how many, why, and the exchange item if any."""
+
+    order_line_id: int
+    quantity: int
+    reason_code: str
+    comment: str | None = None
+    exchange_sku: str | None = None
+
+
+def available_stock(*, session: Session, brand_id: int, sku: str) -> int:
+    """Units of ``sku`` available across the brand's fulfilment centres."""
+    total = session.exec(
+        select(func.sum(InventoryLevel.available)).where(InventoryLevel.brand_id == brand_id, InventoryLevel.sku == sku,
+                                                         InventoryLevel.available > 0)
+    ).one()
+    return int(total or 0)
+
+
+def exchange_options(*, session: Session, brand_id: int, sku: str) -> list[InventoryLevel]:
+    """In-stock items a line can be exchanged for: its own SKU and its siblings (same SKU before the
+    last ``-``, e.g. ``TEE-M`` → ``TEE-S``, ``TEE-L``), one row per SKU."""
+    family = sku.rsplit("-", 1)[0] if "-" in sku else sku
+    rows = session.exec(
+        select(InventoryLevel).where(InventoryLevel.brand_id == brand_id, InventoryLevel.available > 0,
+                                     (col(InventoryLevel.sku) == sku) | col(InventoryLevel.sku).startswith(family + "-"))
+        .order_by(col(InventoryLevel.sku), col(InventoryLevel.id))
+    ).all()
+    return list({row.sku: row for row in rows}.values())
+
+
+@dataclass(frozen=True)
+class PortalForm:
+    eligibility: OrderEligibility
+    #: Order line id → in-stock exchange choices.
+    exchanges: dict[int, list[InventoryLevel]]
+
+
+def portal_form(*, session: Session, brand: Brand, order: Order, now: datetime) -> PortalForm:
+    """What the customer may return from ``order`` now, and what each line can be exchanged for."""
+    eligibility = order_eligibility(session=session, policy=policy_for(brand), order=order, now=now)
+    exchanges = {}
+    if ReturnResolution.exchange in policy_for(brand).resolutions:
+        exchanges = {item.line.id: exchange_options(session=session, brand_id=brand.id, sku=item.line.sku)  # type: ignore[arg-type]
+                     for item in eligibility.lines if item.returnable}
+    return PortalForm(eligibility=eligibility, exchanges=exchanges)  # type: ignore[arg-type]
+
+
+def new_rma_number(*, session: Session, brand_id: int, order_number: str) -> str:
+    """``R-<order number>-<4 random letters/digits>``, unique within the brand."""
+    base = f"R-{normalize_order_number(order_number)}-"
+    while True:
+        candidate = base + "".join(secrets.choice(RMA_ALPHABET) for _ in range(RMA_SUFFIX_LENGTH))
+        taken = session.exec(select(ReturnRequest.id).where(ReturnRequest.brand_id == brand_id,
+                                                            ReturnRequest.rma_number == candidate)).first()
+        if taken is None:
+            return candidate
+
+
+def create_return(*, session: Session, brand: Brand, order: Order, lines: Sequence[WantedLine],
+                  resolution: ReturnResolution, comment: str | None = None, now: datetime) -> ReturnRequest:
+    """Check ``lines`` against the brand's policy and open an RMA: ``approved`` when the policy
+    approves by itself, ``requested`` otherwise. Raises :class:`ReturnError` saying what is wrong."""
+    policy = policy_for(brand)
+    if order.brand_id != brand.id:
+        raise ReturnError("unknown_order", _l("This order does not belong to this shop."))
+    if resolution not in policy.resolutions:
+        raise ReturnError("resolution", _l("This shop does not offer that kind of return."))
+    wanted = [item for item in lines if item.quantity > 0]
+    if not wanted:
+        raise ReturnError("no_lines", _l("Choose at least one item to return."))
+    eligibility = order_eligibility(session=session, policy=policy, order=order, now=now)
+    refund = 0
+    for item in wanted:
+        allowed = eligibility.line(item.order_line_id)
+        if allowed is None:
+            raise ReturnError("unknown_line", _l("That item is not part of this order."))
+        name = allowed.line.name or allowed.line.sku
+        if not allowed.returnable:
+            raise ReturnError(str(allowed.why_not), _l("%(item)s cannot be returned.", item=name))
+        if item.quantity > allowed.returnable_quantity:
+            raise ReturnError("quantity", _l("At most %(count)s of %(item)s can be returned.",
+                                             count=allowed.returnable_quantity, item=name))
+        if item.reason_code not in policy.reasons:
+            raise ReturnError("reason", _l("Choose a reason for returning %(item)s.", item=name))
+        if resolution == ReturnResolution.exchange:
+            target = item.exchange_sku or allowed.line.sku
+            if available_stock(session=session, brand_id=brand.id, sku=target) <= 0:  # type: ignore[arg-type]
+                raise ReturnError("out_of_stock", _l("%(item)s is out of stock, so it cannot be exchanged now. "
+                                                     "Choose a refund or store credit instead.", item=name))
+        refund += allowed.line.unit_price * item.quantity
+    state = ReturnState.approved if policy.auto_approve else ReturnState.requested
+    rma = ReturnRequest(
+        brand_id=brand.id, order_id=order.id, state=state, resolution=resolution,  # type: ignore[arg-type]
+        rma_number=new_rma_number(session=session, brand_id=brand.id, order_number=order.number),  # type: ignore[arg-type]
+        refund_amount=refund if resolution == ReturnResolution.refund else 0,
+        credit_amount=refund if resolution == ReturnResolution.store_credit else 0,
+        currency=order.currency, attributes={"comment": comment} if comment else {}, created_at=now, updated_at=now,
+    )
+    session.add(rma)
+    session.flush()
+    for item in wanted:
+        line = eligibility.line(item.order_line_id).line  # type: ignore[union-attr]
+        session.add(ReturnLine(
+            brand_id=brand.id, return_id=rma.id, sku=line.sku, variant=line.variant,  # type: ignore[arg-type]
+            quantity=item.quantity, reason_code=item.reason_code, comment=item.comment or None,
+            exchange_sku=(item.exchange_sku or line.sku) if resolution == ReturnResolution.exchange else None,
+        ))
+    session.flush()
+    _emit(session, rma, None, now)
+    return rma
+
+
+def request_return(*, session: Session, brand: Brand, order: Order, lines: Sequence[WantedLine],
+                   resolution: ReturnResolution, comment: str | None = None, now: datetime) -> ReturnRequest:
+    """What the customer portal does: open the RMA and, once approved, issue its label."""
+    rma = create_return(session=session, brand=brand, order=order, lines=lines, resolution=resolution,
+                        comment=comment, now=now)
+    if rma.state == ReturnState.approved:
+        transition(session=session, brand_id=brand.id, return_id=rma.id, action="issue_label", now=now)  # type: ignore[arg-type]
+    return rma
+
+
+def transition(*, session: Session, brand_id: int, return_id: int, action: str, now: datetime) -> ReturnRequest:
+    """A merchant action (``approve``, ``reject``, ``receive``, ``refund``, ``credit``, ``exchange``).
+
+    Approving also issues the label (it is rendered on demand, so it exists once approved)."""
+    rma = session.get(ReturnRequest, return_id)
+    if rma is None or rma.brand_id != brand_id:
+        raise ReturnError("unknown_return", _l("No such return."))
+    if action not in TRANSITIONS:
+        raise ReturnError("unknown_action", _l("Unknown action."))
+    target, sources = TRANSITIONS[action]
+    if rma.state not in sources:
+        raise ReturnError("state", _l("This return cannot go from %(current)s to %(target)s.",
+                                      current=str(rma.state), target=str(target)))
+    previous = rma.state
+    rma.state = target
+    rma.updated_at = now
+    if target == ReturnState.received:
+        rma.received_at = now
+    session.add(rma)
+    session.flush()
+    _emit(session, rma, previous, now)
+    if action == "approve":
+        return transition(session=session, brand_id=brand_id, return_id=return_id, action="issue_label", now=now)
+    return rma
+
+
+def _emit(session: Session, rma: ReturnRequest, previous: ReturnState | None, now: datetime) -> None:
+    signals.return_updated.send(rma.id, session=session, brand_id=rma.brand_id, previous=previous,
+                                current=rma.state, now=now)
+
+
+def list_returns(*, session: Session, brand_id: int, state: ReturnState | None = None,
+                 limit: int = 200) -> list[tuple[ReturnRequest, Order, list[ReturnLine]]]:
+    """The brand's returns, newest first, with their order and lines."""
+    query = select(ReturnRequest, Order).join(Order, col(Order.id) == col(ReturnRequest.order_id)).where(
+        ReturnRequest.brand_id == brand_id)
+    if state is not None:
+        query = query.where(ReturnRequest.state == state)
+    rows = session.exec(query.order_by(col(ReturnRequest.created_at).desc(), col(ReturnRequest.id).desc())
+                        .limit(limit)).all()
+    lines = return_lines(session=session, return_ids=[rma.id for rma, _ in rows])  # type: ignore[misc]
+    return [(rma, order, lines.get(rma.id, [])) for rma, order in rows]  # type: ignore[arg-type]
+
+
+def return_lines(*, session: Session, return_ids: Sequence[int]) -> dict[int, list[ReturnLine]]:
+    found: dict[int, list[ReturnLine]] = {}
+    if return_ids:
+        for line in session.exec(select(ReturnLine).where(col(ReturnLine.return_id).in_(return_ids))
+                                 .order_by(col(ReturnLine.id))).all():
+            found.setdefault(line.return_id, []).append(line)
+    return found

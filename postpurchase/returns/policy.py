@@ -1,0 +1,154 @@
+"""A brand's return policy (``Brand.settings["returns"]``) and which lines of an order it lets back.
+
+Settings, all optional::
+
+    {"returns": {"window_days": 30, "auto_approve": true,
+                 "final_sale_returnable": false,
+                 "categories": [{"category": "food", "returnable": false}],
+                 "resolutions": ["refund", "store_credit", "exchange"],
+                 "reasons": {"size_too_small": {"ja": "サイズが小さい", "en": "Too small"}, ...}}}
+
+The window counts from the last delivery of the order's parcels; an order with no delivered parcel
+cannot be returned yet.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from postpurchase.models import Brand, Order, OrderLine, ReturnLine, ReturnRequest, Shipment
+from postpurchase.models.enums import ReturnResolution, ReturnState
+
+DEFAULT_WINDOW_DAYS = 30
+
+#: Reason codes a customer picks from, with their words in each language.
+DEFAULT_REASONS: dict[str, dict[str, str]] = {
+    "size_too_small": {"ja": "サイズが小さい", "en": "Too small"},
+    "size_too_large": {"ja": "サイズが大きい", "en": "Too large"},
+    "damaged": {"ja": "破損・汚れがある", "en": "Arrived damaged"},
+    "not_as_described": {"ja": "説明と異なる", "en": "Not as described"},
+    "changed_mind": {"ja": "イメージと違った・不要になった", "en": "Changed my mind"},
+    "other": {"ja": "その他", "en": "Other"},
+}
+
+#: Returns in these states no longer hold their quantities (they will not come back).
+CLOSED_STATES = (ReturnState.rejected, ReturnState.cancelled)
+
+
+class NotReturnable(StrEnum):
+    """Why a line cannot be returned."""
+
+    not_delivered = "not_delivered"
+    window_closed = "window_closed"
+    final_sale = "final_sale"
+    category = "category"
+    already_returned = "already_returned"
+
+
+@dataclass(frozen=True)
+class ReturnPolicy:
+    window_days: int = DEFAULT_WINDOW_DAYS
+    auto_approve: bool = True
+    final_sale_returnable: bool = False
+    #: Category name → returnable; categories not listed are returnable.
+    categories: dict[str, bool] = field(default_factory=dict)
+    resolutions: tuple[ReturnResolution, ...] = tuple(ReturnResolution)
+    reasons: dict[str, dict[str, str]] = field(default_factory=lambda: dict(DEFAULT_REASONS))
+
+    def reason_label(self, code: str, locale: str) -> str:
+        labels = self.reasons.get(code, {})
+        return labels.get(locale) or labels.get("en") or code
+
+    def category_returnable(self, category: str | None) -> bool:
+        return self.categories.get((category or "").strip().lower(), True)
+
+
+def policy_for(brand: Brand) -> ReturnPolicy:
+    """The brand's policy: its ``returns`` settings over the defaults; unknown resolutions are ignored."""
+    raw: dict[str, Any] = (brand.settings or {}).get("returns") or {}
+    resolutions = tuple(ReturnResolution(r) for r in raw.get("resolutions", ()) if r in ReturnResolution.__members__)
+    return ReturnPolicy(
+        window_days=int(raw.get("window_days", DEFAULT_WINDOW_DAYS)),
+        auto_approve=bool(raw.get("auto_approve", True)),
+        final_sale_returnable=bool(raw.get("final_sale_returnable", False)),
+        categories={str(rule["category"]).strip().lower(): bool(rule.get("returnable", True))
+                    for rule in raw.get("categories", ()) if rule.get("category")},
+        resolutions=resolutions or tuple(ReturnResolution),
+        reasons=dict(raw["reasons"]) if raw.get("reasons") else dict(DEFAULT_REASONS),
+    )
+
+
+@dataclass(frozen=True)
+class LineEligibility:
+    line: OrderLine
+    #: How many more of this line may be returned (bought minus already in open returns).
+    returnable_quantity: int
+    why_not: NotReturnable | None
+
+    @property
+    def returnable(self) -> bool:
+        return self.why_not is None
+
+
+@dataclass(frozen=True)
+class OrderEligibility:
+    order: Order
+    delivered_at: datetime | None
+    #: Last moment a return may be requested; None before delivery.
+    deadline: datetime | None
+    lines: list[LineEligibility]
+
+    def line(self, line_id: int) -> LineEligibility | None:
+        return next((item for item in self.lines if item.line.id == line_id), None)
+
+
+def returned_quantities(*, session: Session, order_id: int) -> dict[tuple[str, str | None], int]:
+    """Quantities per (SKU, variant) already in returns of this order that are not rejected or cancelled."""
+    rows = session.exec(
+        select(ReturnLine.sku, ReturnLine.variant, func.sum(ReturnLine.quantity))
+        .join(ReturnRequest, col(ReturnRequest.id) == col(ReturnLine.return_id))
+        .where(ReturnRequest.order_id == order_id, col(ReturnRequest.state).not_in(CLOSED_STATES))
+        .group_by(ReturnLine.sku, ReturnLine.variant)
+    ).all()
+    return {(sku, variant): int(total or 0) for sku, variant, total in rows}
+
+
+def order_eligibility(*, session: Session, policy: ReturnPolicy, order: Order, now: datetime) -> OrderEligibility:
+    """Per line of ``order``: whether it can be returned now, how many, and why not."""
+    delivered = session.exec(
+        select(func.max(Shipment.delivered_at)).where(Shipment.order_id == order.id,
+                                                      Shipment.brand_id == order.brand_id)
+    ).one()
+    deadline = delivered + timedelta(days=policy.window_days) if delivered is not None else None
+    lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id).order_by(col(OrderLine.id))).all()
+    taken: dict[tuple[str, str | None], int] = defaultdict(int, returned_quantities(session=session,
+                                                                                   order_id=order.id))  # type: ignore[arg-type]
+    result = []
+    for line in lines:
+        left = max(line.quantity - taken[(line.sku, line.variant)], 0)
+        # Two lines of the same SKU and variant share what was returned: the first takes it first.
+        taken[(line.sku, line.variant)] = max(taken[(line.sku, line.variant)] - line.quantity, 0)
+        result.append(LineEligibility(line=line, returnable_quantity=left,
+                                      why_not=_why_not(policy, line, left, deadline, now)))
+    return OrderEligibility(order=order, delivered_at=delivered, deadline=deadline, lines=result)
+
+
+def _why_not(policy: ReturnPolicy, line: OrderLine, left: int, deadline: datetime | None,
+             now: datetime) -> NotReturnable | None:
+    if line.final_sale and not policy.final_sale_returnable:
+        return NotReturnable.final_sale
+    if not policy.category_returnable(line.category):
+        return NotReturnable.category
+    if deadline is None:
+        return NotReturnable.not_delivered
+    if now > deadline:
+        return NotReturnable.window_closed
+    if left <= 0:
+        return NotReturnable.already_returned
+    return None

@@ -1,0 +1,182 @@
+"""Return pages: the customer portal ``/<brand>/returns`` and the merchant list ``/merchant/returns``.
+
+Customers reach an order exactly as on the tracking page (order number plus email or postal code,
+then a signed link); the confirmation page and the label PDF take a signed return token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from postpurchase.clock import utcnow
+from postpurchase.db import get_session
+from postpurchase.i18n import format_day, format_money, to_local
+from postpurchase.lookup import order_from_token, order_token
+from postpurchase.models import Brand, Order
+from postpurchase.models.enums import ReturnResolution, ReturnState
+from postpurchase.returns import label, operations
+from postpurchase.returns.labels import (
+    ACTION_LABELS,
+    NOT_RETURNABLE_LABELS,
+    RESOLUTION_LABELS,
+    STATE_LABELS,
+)
+from postpurchase.returns.policy import policy_for
+from postpurchase.web.customer import brand_or_404, lookup_from_form
+from postpurchase.web.merchant import check_csrf, require_merchant
+
+returns_portal = Blueprint("returns_portal", __name__)
+merchant_returns = Blueprint("merchant_returns", __name__, url_prefix="/merchant/returns")
+
+
+@returns_portal.context_processor
+@merchant_returns.context_processor
+def _words() -> dict[str, Any]:
+    locale = str(get_locale())
+    return {"state_labels": STATE_LABELS, "resolution_labels": RESOLUTION_LABELS,
+            "not_returnable_labels": NOT_RETURNABLE_LABELS,
+            "money": lambda amount, currency: format_money(amount, currency, locale),
+            "day": lambda moment, brand: format_day(to_local(moment, brand.timezone).date(), locale),
+            "reason_label": lambda brand, code: policy_for(brand).reason_label(code, locale)}
+
+
+def _secret() -> str:
+    return str(current_app.config["SECRET_KEY"])
+
+
+@returns_portal.route("/<brand_slug>/returns", methods=["GET", "POST"])
+def lookup(brand_slug: str) -> Any:
+    brand = brand_or_404(brand_slug)
+    error, status = None, 200
+    if request.method == "POST":
+        order, error, status = lookup_from_form(brand)
+        if order is not None:
+            return redirect(url_for("returns_portal.start", brand_slug=brand.slug, lang=request.args.get("lang"),
+                                    token=order_token(_secret(), brand.id, order.id)))  # type: ignore[arg-type]
+    return render_template("pages/returns/lookup.html", brand=brand, error=error), status
+
+
+def _form_lines(order: Order) -> list[operations.WantedLine]:
+    """The lines ticked on the form: ``quantity-<line id>``, ``reason-<id>``, ``comment-<id>``, ``exchange-<id>``."""
+    form, wanted = request.form, []
+    for key, raw in form.items():
+        if not key.startswith("quantity-") or not raw.strip():
+            continue
+        try:
+            line_id, quantity = int(key.removeprefix("quantity-")), int(raw)
+        except ValueError:
+            abort(400, description="quantities must be whole numbers")
+        wanted.append(operations.WantedLine(
+            order_line_id=line_id, quantity=quantity, reason_code=form.get(f"reason-{line_id}", ""),
+            comment=form.get(f"comment-{line_id}", "").strip() or None,
+            exchange_sku=form.get(f"exchange-{line_id}", "").strip() or None))
+    return wanted
+
+
+@returns_portal.route("/<brand_slug>/returns/order/<token>", methods=["GET", "POST"])
+def start(brand_slug: str, token: str) -> Any:
+    brand = brand_or_404(brand_slug)
+    session = get_session()
+    order_id = order_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
+    order = session.get(Order, order_id) if order_id is not None else None
+    if order is None or order.brand_id != brand.id:
+        return render_template("pages/returns/lookup.html", brand=brand,
+                               error=_("This link has expired. Look up your order again.")), 404
+    error, status = None, 200
+    if request.method == "POST":
+        check_csrf()
+        try:
+            resolution = ReturnResolution(request.form.get("resolution", ""))
+        except ValueError:
+            abort(400, description="resolution must be refund, store_credit or exchange")
+        try:
+            rma = operations.request_return(session=session, brand=brand, order=order, lines=_form_lines(order),
+                                            resolution=resolution, comment=request.form.get("comment"),
+                                            now=utcnow())
+        except operations.ReturnError as problem:
+            session.rollback()
+            error, status = str(problem), 422
+        else:
+            session.commit()
+            return redirect(url_for("returns_portal.confirmation", brand_slug=brand.slug,
+                                    token=label.return_token(_secret(), brand.id, rma.id),  # type: ignore[arg-type]
+                                    lang=request.args.get("lang")))
+    form = operations.portal_form(session=session, brand=brand, order=order, now=utcnow())
+    return render_template("pages/returns/start.html", brand=brand, order=order, form=form,
+                           policy=policy_for(brand), locale=str(get_locale()), error=error), status
+
+
+def _return_or_404(brand: Brand, token: str) -> label.ReturnView:
+    return_id = label.return_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
+    view = label.return_view(session=get_session(), brand_id=brand.id, return_id=return_id) \
+        if return_id is not None else None  # type: ignore[arg-type]
+    if view is None:
+        abort(404)
+    return view
+
+
+@returns_portal.get("/<brand_slug>/returns/r/<token>")
+def confirmation(brand_slug: str, token: str) -> Any:
+    brand = brand_or_404(brand_slug)
+    view = _return_or_404(brand, token)
+    return render_template("pages/returns/confirmation.html", brand=brand, view=view, token=token,
+                           has_label=view.rma.state in operations.LABEL_STATES)
+
+
+@returns_portal.get("/<brand_slug>/returns/r/<token>/label.pdf")
+def label_pdf(brand_slug: str, token: str) -> Response:
+    brand = brand_or_404(brand_slug)
+    view = _return_or_404(brand, token)
+    if view.rma.state not in operations.LABEL_STATES:
+        abort(404)
+    html = render_template("pdf/return_label.html", brand=brand, view=view, qr=label.qr_svg(view.rma.rma_number))
+    return Response(label.pdf_bytes(html), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{view.rma.rma_number}.pdf"'})
+
+
+@merchant_returns.get("/")
+@require_merchant
+def log(brand: Brand) -> Any:
+    raw = request.args.get("state") or None
+    if raw is not None and raw not in ReturnState.__members__:
+        abort(400, description="state must be one of " + ", ".join(ReturnState))
+    rows = operations.list_returns(session=get_session(), brand_id=brand.id,  # type: ignore[arg-type]
+                                   state=ReturnState(raw) if raw else None)
+    return render_template("pages/returns/merchant.html", brand=brand, rows=rows, state=raw, states=list(ReturnState),
+                           actions=operations.TRANSITIONS, action_labels=ACTION_LABELS)
+
+
+@merchant_returns.post("/<int:return_id>/<action>")
+@require_merchant
+def act(brand: Brand, return_id: int, action: str) -> Any:
+    check_csrf()
+    if action not in ACTION_LABELS:
+        abort(400, description="action must be one of " + ", ".join(ACTION_LABELS))
+    session = get_session()
+    try:
+        rma = operations.transition(session=session, brand_id=brand.id, return_id=return_id,  # type: ignore[arg-type]
+                                    action=action, now=utcnow())
+    except operations.ReturnError as problem:
+        session.rollback()
+        if problem.code == "unknown_return":
+            abort(404)
+        flash(str(problem))
+        return redirect(url_for("merchant_returns.log")), 303
+    session.commit()
+    flash(_("Return %(rma)s: %(state)s.", rma=rma.rma_number, state=STATE_LABELS[rma.state]))
+    return redirect(url_for("merchant_returns.log", state=request.args.get("state")), 303)
+

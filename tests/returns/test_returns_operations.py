@@ -1,0 +1,183 @@
+"""Opening an RMA against the policy, exchanges and stock, amounts, and the merchant's state changes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlmodel import select
+
+from postpurchase import signals
+from postpurchase.models import Brand, Order, ReturnLine, ReturnResolution, ReturnState
+from postpurchase.returns.operations import ReturnError, WantedLine, create_return, request_return, transition
+from tests.returns.conftest import later
+
+
+@pytest.fixture
+def emitted():
+    """Every ``return_updated`` sent during the test, as (return id, kwargs)."""
+    seen: list[tuple[int, dict]] = []
+
+    def record(sender, **kwargs):
+        seen.append((sender, kwargs))
+
+    signals.return_updated.connect(record)
+    yield seen
+    signals.return_updated.disconnect(record)
+
+
+def _open(session, shop, *lines: WantedLine, resolution=ReturnResolution.refund, days: float = 1, action=create_return):
+    return action(session=session, brand=session.get(Brand, shop.brand_id), order=session.get(Order, shop.order_id),
+                  lines=list(lines), resolution=resolution, comment="合わなかった", now=later(days))
+
+
+def _tee(shop, quantity=1, reason="size_too_small", exchange_sku=None) -> WantedLine:
+    return WantedLine(order_line_id=shop.tee, quantity=quantity, reason_code=reason, exchange_sku=exchange_sku)
+
+
+def test_refund_return_is_auto_approved_with_rma_number_and_amount(session, shop) -> None:
+    rma = _open(session, shop, _tee(shop, quantity=2))
+    assert rma.state == ReturnState.approved
+    assert re.fullmatch(r"R-1001-[2-9A-HJKMNP-Z]{4}", rma.rma_number)
+    assert (rma.refund_amount, rma.credit_amount, rma.currency) == (7960, 0, "JPY")
+    line = session.exec(select(ReturnLine).where(ReturnLine.return_id == rma.id)).one()
+    assert (line.sku, line.variant, line.quantity, line.reason_code) == ("TEE-M", "M", 2, "size_too_small")
+
+
+def test_store_credit_fills_the_credit_amount(session, shop) -> None:
+    rma = _open(session, shop, _tee(shop), resolution=ReturnResolution.store_credit)
+    assert (rma.refund_amount, rma.credit_amount) == (0, 3980)
+
+
+def test_without_auto_approval_the_return_waits_as_requested(session, shop, set_policy) -> None:
+    set_policy(shop.brand_id, auto_approve=False)
+    assert _open(session, shop, _tee(shop), action=request_return).state == ReturnState.requested
+
+
+def test_portal_request_issues_the_label_once_approved(session, shop) -> None:
+    assert _open(session, shop, _tee(shop), action=request_return).state == ReturnState.label_issued
+
+
+def test_rma_numbers_differ_between_returns(session, shop) -> None:
+    assert _open(session, shop, _tee(shop)).rma_number != _open(session, shop, _tee(shop)).rma_number
+
+
+def test_more_than_bought_is_refused(session, shop) -> None:
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop, quantity=3))
+    assert error.value.code == "quantity"
+
+
+def test_quantity_already_returned_counts_against_the_limit(session, shop) -> None:
+    _open(session, shop, _tee(shop, quantity=1))
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop, quantity=2))
+    assert error.value.code == "quantity"
+
+
+def test_rejected_return_frees_its_quantity(session, shop) -> None:
+    first = _open(session, shop, _tee(shop, quantity=2))
+    transition(session=session, brand_id=shop.brand_id, return_id=first.id, action="reject", now=later(2))
+    assert _open(session, shop, _tee(shop, quantity=2), days=3).refund_amount == 7960
+
+
+def test_final_sale_line_is_refused_with_its_reason(session, shop) -> None:
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, WantedLine(order_line_id=shop.sale, quantity=1, reason_code="other"))
+    assert error.value.code == "final_sale"
+
+
+def test_after_the_window_nothing_can_be_returned(session, shop) -> None:
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop), days=31)
+    assert error.value.code == "window_closed"
+
+
+def test_unknown_reason_is_refused(session, shop) -> None:
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop, reason="boredom"))
+    assert error.value.code == "reason"
+
+
+def test_empty_request_is_refused(session, shop) -> None:
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop, quantity=0))
+    assert error.value.code == "no_lines"
+
+
+def test_resolution_the_brand_does_not_offer_is_refused(session, shop, set_policy) -> None:
+    set_policy(shop.brand_id, resolutions=["refund"])
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop), resolution=ReturnResolution.exchange)
+    assert error.value.code == "resolution"
+
+
+def test_exchange_for_an_item_in_stock_is_accepted(session, shop) -> None:
+    rma = _open(session, shop, _tee(shop, exchange_sku="TEE-L"), resolution=ReturnResolution.exchange)
+    assert rma.resolution == ReturnResolution.exchange and (rma.refund_amount, rma.credit_amount) == (0, 0)
+    assert session.exec(select(ReturnLine.exchange_sku).where(ReturnLine.return_id == rma.id)).one() == "TEE-L"
+
+
+def test_exchange_for_a_sold_out_item_is_refused_with_a_clear_error(app, session, shop) -> None:
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop, exchange_sku="TEE-S"), resolution=ReturnResolution.exchange)
+    assert error.value.code == "out_of_stock"
+    with app.test_request_context("/?lang=en"):
+        assert "out of stock" in str(error.value)
+
+
+def test_exchange_for_the_same_item_needs_it_in_stock(session, shop) -> None:
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop), resolution=ReturnResolution.exchange)
+    assert error.value.code == "out_of_stock"
+
+
+def test_creating_emits_return_updated_with_the_documented_kwargs(session, shop, emitted) -> None:
+    rma = _open(session, shop, _tee(shop))
+    (sender, kwargs), = emitted
+    assert sender == rma.id
+    assert kwargs["session"] is session and kwargs["brand_id"] == shop.brand_id
+    assert (kwargs["previous"], kwargs["current"], kwargs["now"]) == (None, ReturnState.approved, later(1))
+
+
+def test_merchant_path_from_request_to_refund_moves_states_and_emits_each(session, shop, set_policy, emitted) -> None:
+    set_policy(shop.brand_id, auto_approve=False)
+    rma = _open(session, shop, _tee(shop))
+    for action in ("approve", "receive", "refund"):
+        rma = transition(session=session, brand_id=shop.brand_id, return_id=rma.id, action=action, now=later(2))
+    assert rma.state == ReturnState.refunded and rma.received_at == later(2)
+    assert [(k["previous"], k["current"]) for _, k in emitted] == [
+        (None, ReturnState.requested), (ReturnState.requested, ReturnState.approved),
+        (ReturnState.approved, ReturnState.label_issued), (ReturnState.label_issued, ReturnState.received),
+        (ReturnState.received, ReturnState.refunded)]
+
+
+@pytest.mark.parametrize("action, state", [("credit", ReturnState.credited), ("exchange", ReturnState.exchanged)])
+def test_received_return_can_be_credited_or_exchanged(session, shop, action, state) -> None:
+    rma = _open(session, shop, _tee(shop))
+    transition(session=session, brand_id=shop.brand_id, return_id=rma.id, action="receive", now=later(2))
+    assert transition(session=session, brand_id=shop.brand_id, return_id=rma.id, action=action,
+                      now=later(3)).state == state
+
+
+def test_refund_before_the_parcel_is_back_is_refused(session, shop) -> None:
+    rma = _open(session, shop, _tee(shop))
+    with pytest.raises(ReturnError) as error:
+        transition(session=session, brand_id=shop.brand_id, return_id=rma.id, action="refund", now=later(2))
+    assert error.value.code == "state"
+
+
+def test_another_brand_cannot_act_on_the_return(session, shop, make_brand) -> None:
+    other = make_brand("other")
+    rma = _open(session, shop, _tee(shop))
+    with pytest.raises(ReturnError) as error:
+        transition(session=session, brand_id=other.brand_id, return_id=rma.id, action="reject", now=later(2))
+    assert error.value.code == "unknown_return"
+
+
+def test_customer_gets_a_return_update_message_when_the_label_is_issued(session, shop) -> None:
+    from postpurchase.models import OutboxMessage
+
+    _open(session, shop, _tee(shop), action=request_return)
+    triggers = session.exec(select(OutboxMessage.trigger)).all()
+    assert "return_update" in triggers
