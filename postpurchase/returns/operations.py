@@ -23,6 +23,7 @@ from postpurchase import signals
 from postpurchase.lookup import normalize_order_number
 from postpurchase.models import Brand, InventoryLevel, Order, ReturnLine, ReturnRequest
 from postpurchase.models.enums import ReturnResolution, ReturnState
+from postpurchase.returns.labels import STATE_LABELS
 from postpurchase.returns.policy import OrderEligibility, order_eligibility, policy_for
 
 #: Letters and digits that cannot be misread for one another (no 0/O, 1/I/L).
@@ -192,7 +193,7 @@ def transition(*, session: Session, brand_id: int, return_id: int, action: str, 
     target, sources = TRANSITIONS[action]
     if rma.state not in sources:
         raise ReturnError("state", _l("This return cannot go from %(current)s to %(target)s.",
-                                      current=str(rma.state), target=str(target)))
+                                      current=STATE_LABELS[rma.state], target=STATE_LABELS[target]))
     previous = rma.state
     rma.state = target
     rma.updated_at = now

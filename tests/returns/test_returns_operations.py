@@ -9,7 +9,13 @@ from sqlmodel import select
 
 from postpurchase import signals
 from postpurchase.models import Brand, Order, ReturnLine, ReturnResolution, ReturnState
-from postpurchase.returns.operations import ReturnError, WantedLine, create_return, request_return, transition
+from postpurchase.returns.operations import (
+    ReturnError,
+    WantedLine,
+    create_return,
+    request_return,
+    transition,
+)
 from tests.returns.conftest import later
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from postpurchase.models import Brand, Order, ReturnResolution
 from postpurchase.returns.operations import WantedLine, create_return
-from postpurchase.returns.policy import DEFAULT_WINDOW_DAYS, NotReturnable, order_eligibility, policy_for
+from postpurchase.returns.policy import (
+    DEFAULT_WINDOW_DAYS,
+    NotReturnable,
+    order_eligibility,
+    policy_for,
+)
 from tests.returns.conftest import later
 
 

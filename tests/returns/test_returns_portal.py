@@ -132,3 +132,14 @@ def test_no_label_while_the_return_waits_for_approval(app, client, shop, set_pol
     confirmation = _submit(client, shop).headers["Location"].split("?")[0]
     assert "label.pdf" not in client.get(confirmation).get_data(as_text=True)
     assert client.get(confirmation + "/label.pdf").status_code == 404
+
+
+def test_form_reads_in_japanese(client, shop) -> None:
+    _, page = _form_page(client, lang="ja")
+    assert "返品する数量" in page and "サイズが大きい" in page and "返品不可の商品です" in page
+
+
+def test_confirmation_reads_in_english(client, shop) -> None:
+    confirmation = _submit(client, shop, lang="en").headers["Location"]
+    page = client.get(confirmation).get_data(as_text=True)
+    assert "Your return request" in page and "Too small" in page and "Download the return label" in page
