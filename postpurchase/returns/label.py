@@ -11,7 +11,15 @@ from markupsafe import Markup
 from sqlmodel import Session, col, select
 
 from postpurchase.lookup import TOKEN_MAX_AGE_SECONDS
-from postpurchase.models import FulfillmentCentre, Order, OrderLine, ReturnLine, ReturnRequest
+from postpurchase.models import (
+    Brand,
+    FulfillmentCentre,
+    Order,
+    OrderLine,
+    ReturnLine,
+    ReturnRequest,
+)
+from postpurchase.returns.policy import policy_for
 
 TOKEN_SALT = "postpurchase.return-link"
 
@@ -49,13 +57,15 @@ class ReturnView:
     rma: ReturnRequest
     order: Order
     lines: list[LabelLine]
-    #: Where the parcel goes: the brand's first fulfilment centre; None when the brand has none.
+    #: Where the parcel goes: the policy's address lines, else the brand's first fulfilment centre.
+    address: tuple[str, ...]
     centre: FulfillmentCentre | None
 
 
-def return_view(*, session: Session, brand_id: int, return_id: int) -> ReturnView | None:
+def return_view(*, session: Session, brand: Brand, return_id: int) -> ReturnView | None:
     """What the confirmation page and the label show about one of the brand's returns."""
     rma = session.get(ReturnRequest, return_id)
+    brand_id = brand.id
     if rma is None or rma.brand_id != brand_id:
         return None
     order = session.get(Order, rma.order_id)
@@ -67,7 +77,7 @@ def return_view(*, session: Session, brand_id: int, return_id: int) -> ReturnVie
                                       .order_by(col(ReturnLine.id))).all()]
     centre = session.exec(select(FulfillmentCentre).where(FulfillmentCentre.brand_id == brand_id)
                           .order_by(col(FulfillmentCentre.id))).first()
-    return ReturnView(rma=rma, order=order, lines=lines, centre=centre)  # type: ignore[arg-type]
+    return ReturnView(rma=rma, order=order, lines=lines, address=policy_for(brand).address, centre=centre)  # type: ignore[arg-type]
 
 
 def _no_fetching(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -6,7 +6,10 @@ Settings, all optional::
                  "final_sale_returnable": false,
                  "categories": [{"category": "food", "returnable": false}],
                  "resolutions": ["refund", "store_credit", "exchange"],
-                 "reasons": {"size_too_small": {"ja": "サイズが小さい", "en": "Too small"}, ...}}}
+                 "reasons": {"size_too_small": {"ja": "サイズが小さい", "en": "Too small"}, ...},
+                 "address": ["〒135-0061", "東京都江東区豊洲1-2-3", "Acme 返品係"]}}
+
+``address`` is where returned parcels go; without it the label shows the brand's first fulfilment centre.
 
 The window counts from the last delivery of the order's parcels; an order with no delivered parcel
 cannot be returned yet.
@@ -60,6 +63,8 @@ class ReturnPolicy:
     categories: dict[str, bool] = field(default_factory=dict)
     resolutions: tuple[ReturnResolution, ...] = tuple(ReturnResolution)
     reasons: dict[str, dict[str, str]] = field(default_factory=lambda: dict(DEFAULT_REASONS))
+    #: Lines of the return address; empty means the brand's first fulfilment centre.
+    address: tuple[str, ...] = ()
 
     def reason_label(self, code: str, locale: str) -> str:
         labels = self.reasons.get(code, {})
@@ -81,6 +86,7 @@ def policy_for(brand: Brand) -> ReturnPolicy:
                     for rule in raw.get("categories", ()) if rule.get("category")},
         resolutions=resolutions or tuple(ReturnResolution),
         reasons=dict(raw["reasons"]) if raw.get("reasons") else dict(DEFAULT_REASONS),
+        address=tuple(str(line) for line in raw.get("address", ()) if str(line).strip()),
     )
 
 

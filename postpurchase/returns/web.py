@@ -122,7 +122,7 @@ def start(brand_slug: str, token: str) -> Any:
 
 def _return_or_404(brand: Brand, token: str) -> label.ReturnView:
     return_id = label.return_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
-    view = label.return_view(session=get_session(), brand_id=brand.id, return_id=return_id) \
+    view = label.return_view(session=get_session(), brand=brand, return_id=return_id) \
         if return_id is not None else None  # type: ignore[arg-type]
     if view is None:
         abort(404)

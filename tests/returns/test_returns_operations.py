@@ -8,7 +8,17 @@ import pytest
 from sqlmodel import select
 
 from postpurchase import signals
-from postpurchase.models import Brand, Order, ReturnLine, ReturnResolution, ReturnState
+from postpurchase.intake.operations import record_return
+from postpurchase.intake.schemas import ReturnReceivedData
+from postpurchase.models import (
+    Brand,
+    Order,
+    OutboxMessage,
+    ReturnLine,
+    ReturnResolution,
+    ReturnState,
+)
+from postpurchase.returns.label import return_view
 from postpurchase.returns.operations import (
     ReturnError,
     WantedLine,
@@ -182,8 +192,30 @@ def test_another_brand_cannot_act_on_the_return(session, shop, make_brand) -> No
 
 
 def test_customer_gets_a_return_update_message_when_the_label_is_issued(session, shop) -> None:
-    from postpurchase.models import OutboxMessage
-
     _open(session, shop, _tee(shop), action=request_return)
     triggers = session.exec(select(OutboxMessage.trigger)).all()
     assert "return_update" in triggers
+
+
+def test_wms_return_received_moves_the_customers_rma_to_received(session, shop) -> None:
+    rma = _open(session, shop, _tee(shop), action=request_return)
+    record_return(session=session, brand_id=shop.brand_id, occurred_at=later(5), now=later(5),
+                  data=ReturnReceivedData(rma_number=rma.rma_number, order_id="o-1001"))
+    session.refresh(rma)
+    assert rma.state == ReturnState.received and rma.received_at == later(5)
+    assert transition(session=session, brand_id=shop.brand_id, return_id=rma.id, action="refund",
+                      now=later(6)).state == ReturnState.refunded
+
+
+def test_label_sends_the_parcel_to_the_first_fulfilment_centre(session, shop) -> None:
+    rma = _open(session, shop, _tee(shop))
+    view = return_view(session=session, brand=session.get(Brand, shop.brand_id), return_id=rma.id)
+    assert (view.centre.code, view.address) == ("TKY1", ())
+    assert [(line.name, line.quantity) for line in view.lines] == [("Tシャツ M", 1)]
+
+
+def test_policy_address_is_used_on_the_label_when_given(session, shop, set_policy) -> None:
+    set_policy(shop.brand_id, address=["〒135-0061", "東京都江東区豊洲1-2-3"])
+    rma = _open(session, shop, _tee(shop))
+    view = return_view(session=session, brand=session.get(Brand, shop.brand_id), return_id=rma.id)
+    assert view.address == ("〒135-0061", "東京都江東区豊洲1-2-3")

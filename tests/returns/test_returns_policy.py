@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from postpurchase.models import Brand, Order, ReturnResolution
+from sqlmodel import select
+
+from postpurchase.models import Brand, Order, ReturnResolution, Shipment
 from postpurchase.returns.operations import WantedLine, create_return
 from postpurchase.returns.policy import (
     DEFAULT_WINDOW_DAYS,
@@ -68,10 +70,6 @@ def test_food_is_returnable_without_a_rule(session, shop) -> None:
 
 
 def test_undelivered_order_cannot_be_returned_yet(session, shop) -> None:
-    from sqlmodel import select
-
-    from postpurchase.models import Shipment
-
     for parcel in session.exec(select(Shipment)).all():
         parcel.delivered_at = None
         session.add(parcel)
