@@ -129,6 +129,9 @@ def create_return(*, session: Session, brand: Brand, order: Order, lines: Sequen
     wanted = [item for item in lines if item.quantity > 0]
     if not wanted:
         raise ReturnError("no_lines", _l("Choose at least one item to return."))
+    # Two requests for the same order must not both take the last units: lock the order row
+    # (PostgreSQL; SQLite serializes writers anyway and ignores FOR UPDATE).
+    session.exec(select(Order.id).where(Order.id == order.id).with_for_update()).one()
     eligibility = order_eligibility(session=session, policy=policy, order=order, now=now)
     refund = 0
     for item in wanted:
