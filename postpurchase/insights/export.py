@@ -117,14 +117,3 @@ def csv_text(report: Report) -> str:
                          plain(row.median_days), plain(row.p90_days), "" if share is None else f"{share:.4f}",
                          amount(row.mean_order_total, row.currency)])
     return out.getvalue()
-
-
-def _no_fetching(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """The PDF needs nothing from outside its HTML: refuse every URL (no ``file:``, no network)."""
-    raise ValueError(f"the insights PDF fetches no resources ({url})")
-
-
-def pdf_bytes(html: str) -> bytes:
-    from weasyprint import HTML
-
-    return HTML(string=html, url_fetcher=_no_fetching).write_pdf()

@@ -12,6 +12,7 @@ from postpurchase.db import get_session
 from postpurchase.i18n import to_local
 from postpurchase.insights import export, queries
 from postpurchase.models import Brand
+from postpurchase.pdf import pdf_bytes
 from postpurchase.web.merchant import require_merchant
 
 merchant_insights = Blueprint("merchant_insights", __name__, url_prefix="/merchant")
@@ -53,5 +54,5 @@ def csv_download(brand: Brand) -> Response:
 def pdf_download(brand: Brand) -> Response:
     report = _report(brand)
     name = f"insights-{brand.slug}-{report.start.isoformat()}-{report.end.isoformat()}.pdf"
-    return Response(export.pdf_bytes(_render("pdf/insights.html", brand, report)), mimetype="application/pdf",
+    return Response(pdf_bytes(_render("pdf/insights.html", brand, report)), mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{name}"'})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import segno
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -78,14 +77,3 @@ def return_view(*, session: Session, brand: Brand, return_id: int) -> ReturnView
     centre = session.exec(select(FulfillmentCentre).where(FulfillmentCentre.brand_id == brand_id)
                           .order_by(col(FulfillmentCentre.id))).first()
     return ReturnView(rma=rma, order=order, lines=lines, address=policy_for(brand).address, centre=centre)  # type: ignore[arg-type]
-
-
-def _no_fetching(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """The label needs nothing from outside its HTML: refuse every URL (no ``file:``, no network)."""
-    raise ValueError(f"the return label fetches no resources ({url})")
-
-
-def pdf_bytes(html: str) -> bytes:
-    from weasyprint import HTML
-
-    return HTML(string=html, url_fetcher=_no_fetching).write_pdf()

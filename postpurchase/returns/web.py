@@ -28,6 +28,7 @@ from postpurchase.i18n import format_day, format_money, to_local
 from postpurchase.lookup import order_from_token, order_token
 from postpurchase.models import Brand, Order
 from postpurchase.models.enums import ReturnResolution, ReturnState
+from postpurchase.pdf import pdf_bytes
 from postpurchase.returns import label, operations
 from postpurchase.returns.labels import (
     ACTION_LABELS,
@@ -144,7 +145,7 @@ def label_pdf(brand_slug: str, token: str) -> Response:
     if view.rma.state not in operations.LABEL_STATES:
         abort(404)
     html = render_template("pdf/return_label.html", brand=brand, view=view, qr=label.qr_svg(view.rma.rma_number))
-    return Response(label.pdf_bytes(html), mimetype="application/pdf",
+    return Response(pdf_bytes(html), mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{view.rma.rma_number}.pdf"'})
 
 
