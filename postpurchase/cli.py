@@ -30,7 +30,7 @@ def _make_app(*_args: object, **_kwargs: object):  # type: ignore[no-untyped-def
 
 @click.group(cls=FlaskGroup, create_app=_make_app, add_default_commands=False, add_version_option=False)
 def main() -> None:
-    """postpurchase: event intake, carrier tracking, delivery dates and customer messages."""
+    """postpurchase: event intake, carrier tracking, delivery dates, customer messages, returns, insights."""
 
 
 # Flask's group adds -e/--env-file and -A/--app, which mean nothing here (the app is always
