@@ -17,6 +17,7 @@ from carriers.registry import customer_links
 from postpurchase.i18n import format_money, minor_to_decimal
 from postpurchase.insights.charts import Chart, bar_chart
 from postpurchase.insights.queries import MethodRow, Report
+from postpurchase.returns.policy import ReturnPolicy
 
 #: Longest period a page or export may cover, so one request never scans years of parcels.
 MAX_DAYS = 366
@@ -47,8 +48,10 @@ def parse_period(args: Any, today: date) -> tuple[date, date]:
 class Words:
     """Formatting of the report's figures in one locale, for templates and charts."""
 
-    def __init__(self, locale: str, currency: str) -> None:
+    def __init__(self, locale: str, currency: str, returns: ReturnPolicy | None = None) -> None:
         self.locale, self.currency = locale, currency
+        #: The brand's return policy, whose reason labels name the reason codes.
+        self.returns = returns or ReturnPolicy()
 
     def money(self, amount: int | None) -> str:
         return "–" if amount is None else format_money(amount, self.currency, self.locale)
@@ -72,6 +75,9 @@ class Words:
     def carrier(self, code: str) -> str:
         return carrier_name(code)
 
+    def reason(self, code: str) -> str:
+        return self.returns.reason_label(code, self.locale)
+
 
 @lru_cache(maxsize=256)
 def carrier_name(code: str) -> str:
@@ -84,7 +90,7 @@ def method_label(row: MethodRow) -> str:
 
 
 def charts(report: Report, words: Words) -> list[Chart]:
-    """Median days and on-time share per method, median days per region and carrier."""
+    """Median days and on-time share per method, median days per region and carrier, returned units per reason."""
     timed = [row for row in report.methods if row.median_days is not None]
     promised = [row for row in report.methods if row.on_time_share is not None]
     return [chart for chart in (
@@ -95,6 +101,9 @@ def charts(report: Report, words: Words) -> list[Chart]:
         bar_chart(_("Median delivery days by region and carrier"),
                   [(f"{r.region or _('Unknown region')} · {r.carrier_code}", r.median_days, words.days(r.median_days))
                    for r in report.regions]),
+        bar_chart(_("Returned units by reason"),
+                  [(words.reason(r.reason_code), r.units, f"{words.number(r.units)} ({words.share(r.share)})")
+                   for r in report.reasons]),
     ) if chart.bars]
 
 

@@ -1,9 +1,10 @@
-"""Delivery figures of one brand over a period of local dates: per shipping method, per region, NPS.
+"""Delivery figures of one brand over a period of local dates: per shipping method, per region, NPS, returns.
 
 A parcel belongs to the period when it was handed to the carrier (``shipped_at``) on one of its
 local dates, in the brand's timezone. Counts and sums are aggregated in SQL; medians, percentiles
 and calendar days (which need the timezone) are computed in Python over the few columns fetched.
 Money figures only count amounts in the brand's currency, so a mean never mixes yen and dollars.
+A return belongs to the period when it was requested (``ReturnRequest.created_at``) on one of its local dates.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, distinct, func, or_
 from sqlmodel import Session, col, select
 
-from postpurchase.models import Brand, Feedback, Order, Shipment
+from postpurchase.models import Brand, Feedback, Order, ReturnLine, ReturnRequest, Shipment
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,15 @@ class Nps:
 
 
 @dataclass(frozen=True)
+class ReasonRow:
+    """Units returned for one reason code, and their share of all units returned in the period."""
+
+    reason_code: str
+    units: int
+    share: float
+
+
+@dataclass(frozen=True)
 class Report:
     start: date
     end: date
@@ -79,6 +89,7 @@ class Report:
     regions: list[RegionRow]
     #: None when no customer gave a score in the period.
     nps: Nps | None
+    reasons: list[ReasonRow]
 
 
 def period_bounds(start: date, end: date, timezone: str) -> tuple[datetime, datetime]:
@@ -197,12 +208,29 @@ def nps(*, session: Session, brand_id: int, start: date, end: date) -> Nps | Non
                detractors=detractors)
 
 
+def return_reasons(*, session: Session, brand_id: int, start: date, end: date) -> list[ReasonRow]:
+    """Returned units per reason code for returns requested on the period's local dates, most units first."""
+    brand = _brand(session, brand_id)
+    lower, upper = period_bounds(start, end, brand.timezone)
+    units = func.sum(ReturnLine.quantity)
+    rows = session.exec(
+        select(ReturnLine.reason_code, units)
+        .join(ReturnRequest, col(ReturnRequest.id) == ReturnLine.return_id)
+        .where(ReturnRequest.brand_id == brand_id, ReturnLine.brand_id == brand_id,
+               col(ReturnRequest.created_at) >= lower, col(ReturnRequest.created_at) < upper)
+        .group_by(ReturnLine.reason_code)
+    ).all()
+    total = sum(int(count) for _, count in rows)
+    return sorted((ReasonRow(reason_code=code, units=int(count), share=int(count) / total) for code, count in rows
+                   if count), key=lambda row: (-row.units, row.reason_code))
+
+
 def report(*, session: Session, brand_id: int, start: date, end: date) -> Report:
     """Everything the insights page, CSV and PDF show for one period."""
     period = {"session": session, "brand_id": brand_id, "start": start, "end": end}
     return Report(start=start, end=end, currency=_brand(session, brand_id).currency,
                   methods=shipping_methods(**period), regions=delivery_days_by_region(**period),
-                  nps=nps(**period))
+                  nps=nps(**period), reasons=return_reasons(**period))
 
 
 def _brand(session: Session, brand_id: int) -> Brand:

@@ -13,6 +13,7 @@ from postpurchase.i18n import to_local
 from postpurchase.insights import export, queries
 from postpurchase.models import Brand
 from postpurchase.pdf import pdf_bytes
+from postpurchase.returns.policy import policy_for
 from postpurchase.web.merchant import require_merchant
 
 merchant_insights = Blueprint("merchant_insights", __name__, url_prefix="/merchant")
@@ -27,8 +28,9 @@ def _report(brand: Brand) -> queries.Report:
     return queries.report(session=get_session(), brand_id=brand.id, start=start, end=end)
 
 
-def _render(template: str, brand: Brand, report: queries.Report) -> str:
-    words = export.Words(str(get_locale()), report.currency)
+def render_report(template: str, brand: Brand, report: queries.Report) -> str:
+    """The page or PDF HTML of ``report`` in the current locale (the weekly email renders the PDF too)."""
+    words = export.Words(str(get_locale()), report.currency, policy_for(brand))
     return render_template(template, brand=brand, report=report, words=words, charts=export.charts(report, words),
                            method_label=export.method_label, period={"start": report.start.isoformat(),
                                                                      "end": report.end.isoformat()})
@@ -37,7 +39,7 @@ def _render(template: str, brand: Brand, report: queries.Report) -> str:
 @merchant_insights.get("/insights")
 @require_merchant
 def page(brand: Brand) -> Any:
-    return _render("pages/insights/insights.html", brand, _report(brand))
+    return render_report("pages/insights/insights.html", brand, _report(brand))
 
 
 @merchant_insights.get("/insights.csv")
@@ -54,5 +56,5 @@ def csv_download(brand: Brand) -> Response:
 def pdf_download(brand: Brand) -> Response:
     report = _report(brand)
     name = f"insights-{brand.slug}-{report.start.isoformat()}-{report.end.isoformat()}.pdf"
-    return Response(pdf_bytes(_render("pdf/insights.html", brand, report)), mimetype="application/pdf",
+    return Response(pdf_bytes(render_report("pdf/insights.html", brand, report)), mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{name}"'})

@@ -1,4 +1,4 @@
-"""Fixtures for insights: a factory of delivered (or not) parcels with their orders."""
+"""Fixtures for insights: factories of delivered (or not) parcels with their orders, and of returns."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flask import Flask
 from sqlmodel import SQLModel
 
 from postpurchase.db import get_db
-from postpurchase.models import Order, Shipment, ShipmentStatus
+from postpurchase.models import Order, ReturnLine, ReturnRequest, Shipment, ShipmentStatus
 
 #: 2026-11-02 10:00 JST, a Monday; the test periods are November 2026 in Asia/Tokyo.
 MONDAY = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
@@ -61,5 +61,20 @@ def add_parcel(committed: Callable[..., None]) -> Callable[..., int]:
                            delivered_at=delivered_at, cost_amount=cost, cost_currency=cost_currency if cost else None,
                            status=ShipmentStatus.delivered if delivered_at else ShipmentStatus.in_transit, **fields))
         return order_id
+
+    return add
+
+
+@pytest.fixture
+def add_return(committed: Callable[..., None]) -> Callable[..., None]:
+    """``add_return(brand_id, order_id, created_at=..., lines=[(reason_code, quantity), ...])`` commits one return."""
+    counter = iter(range(1, 10_000))
+
+    def add(brand_id: int, order_id: int, *, lines: list[tuple[str, int]], created_at: datetime = MONDAY) -> None:
+        request = ReturnRequest(brand_id=brand_id, order_id=order_id, rma_number=f"R{next(counter)}",
+                                created_at=created_at)
+        committed(request)
+        committed(*(ReturnLine(brand_id=brand_id, return_id=request.id, sku=f"SKU-{reason}", quantity=quantity,
+                               reason_code=reason) for reason, quantity in lines))
 
     return add

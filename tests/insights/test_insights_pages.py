@@ -133,3 +133,56 @@ def test_pdf_is_a_pdf(app, client, shipped) -> None:
     _sign_in(app, client, shipped.brand_id)
     response = client.get("/merchant/insights.pdf", query_string={**PERIOD, "lang": "ja"})
     assert response.mimetype == "application/pdf" and response.data.startswith(b"%PDF")
+
+
+@pytest.fixture
+def returned(shipped, add_parcel, add_return):
+    """Three units back because too small, one damaged."""
+    add_return(shipped.brand_id, add_parcel(shipped.brand_id), lines=[("size_too_small", 3), ("damaged", 1)])
+    return shipped
+
+
+def test_page_shows_return_reasons_with_their_japanese_labels(app, client, returned) -> None:
+    _sign_in(app, client, returned.brand_id)
+    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "ja"}).get_data(as_text=True)
+    row = re.search(r'<tr data-reason="size_too_small">(.*?)</tr>', page, re.S).group(1)
+    assert "サイズが小さい" in row and ">3<" in row and "75%" in row
+    assert "返品理由" in page
+
+
+def test_page_charts_return_reasons_in_english(app, client, returned) -> None:
+    _sign_in(app, client, returned.brand_id)
+    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(as_text=True)
+    svg = re.search(r'<svg role="img"[^>]*>\s*<title id="[^"]+">Returned units by reason</title>.*?</svg>', page,
+                    re.S).group(0)
+    assert "Too small: 3 (75%)" in svg and "Arrived damaged: 1 (25%)" in svg
+
+
+def test_return_reasons_use_the_brands_own_labels(app, client, make_brand, add_parcel, add_return) -> None:
+    brand = make_brand(settings={"returns": {"reasons": {"fit": {"ja": "合わない", "en": "Did not fit"}}}})
+    add_return(brand.brand_id, add_parcel(brand.brand_id), lines=[("fit", 2)])
+    _sign_in(app, client, brand.brand_id)
+    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(as_text=True)
+    assert "Did not fit" in re.search(r'<tr data-reason="fit">(.*?)</tr>', page, re.S).group(1)
+
+
+def test_page_says_when_no_return_was_requested(app, client, shipped) -> None:
+    _sign_in(app, client, shipped.brand_id)
+    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(as_text=True)
+    assert "No returns were requested in this period." in page
+
+
+def test_pdf_html_has_the_return_reasons(app, returned) -> None:
+    from flask_babel import force_locale
+
+    from postpurchase.insights import queries
+    from postpurchase.insights.web import render_report
+    from postpurchase.models import Brand
+
+    with app.test_request_context(), force_locale("ja"):
+        s = get_db(app).session()
+        brand = s.get(Brand, returned.brand_id)
+        report = queries.report(session=s, brand_id=brand.id, start=date(2026, 11, 1), end=date(2026, 11, 30))
+        html = render_report("pdf/insights.html", brand, report)
+        s.close()
+    assert "返品理由" in html and "サイズが小さい" in html and "破損・汚れがある" in html and "<svg" in html

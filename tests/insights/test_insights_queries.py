@@ -119,3 +119,28 @@ def test_nps_is_none_without_scores(session, brand) -> None:
 def test_percentile_is_nearest_rank() -> None:
     assert queries.percentile([5, 1, 2, 3, 4], 0.9) == 5
     assert queries.percentile([7], 0.9) == 7
+
+
+def test_return_reasons_count_units_and_their_share(session, brand, add_parcel, add_return) -> None:
+    order_id = add_parcel(brand.brand_id)
+    add_return(brand.brand_id, order_id, lines=[("size_too_small", 2), ("damaged", 1)])
+    add_return(brand.brand_id, order_id, lines=[("size_too_small", 1)])
+    rows = queries.return_reasons(session=session, brand_id=brand.brand_id, **NOVEMBER)
+    assert [(row.reason_code, row.units, row.share) for row in rows] == [("size_too_small", 3, 0.75),
+                                                                        ("damaged", 1, 0.25)]
+
+
+def test_return_reasons_count_returns_requested_on_the_periods_local_dates(session, brand, add_parcel,
+                                                                            add_return) -> None:
+    order_id = add_parcel(brand.brand_id)
+    add_return(brand.brand_id, order_id, lines=[("damaged", 1)], created_at=datetime(2026, 10, 31, 15, 0, tzinfo=UTC))
+    add_return(brand.brand_id, order_id, lines=[("other", 1)], created_at=datetime(2026, 10, 31, 14, 59, tzinfo=UTC))
+    add_return(brand.brand_id, order_id, lines=[("other", 1)], created_at=datetime(2026, 11, 30, 15, 0, tzinfo=UTC))
+    rows = queries.return_reasons(session=session, brand_id=brand.brand_id, **NOVEMBER)
+    assert [(row.reason_code, row.units) for row in rows] == [("damaged", 1)]
+
+
+def test_return_reasons_of_another_brand_are_left_out(session, brand, make_brand, add_parcel, add_return) -> None:
+    other = make_brand(slug="other")
+    add_return(other.brand_id, add_parcel(other.brand_id), lines=[("damaged", 4)])
+    assert queries.return_reasons(session=session, brand_id=brand.brand_id, **NOVEMBER) == []
