@@ -20,6 +20,7 @@ FEATURE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("postpurchase.tracking.cli", "tracking"),
     ("postpurchase.edd.cli", "edd"),
     ("postpurchase.messaging.cli", "messages"),
+    ("postpurchase.insights.cli", "insights"),
     ("postpurchase.demo", "demo"),
 )
 

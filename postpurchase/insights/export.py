@@ -27,6 +27,11 @@ CSV_COLUMNS = ("carrier", "service", "parcels", "delivered", "currency", "mean_c
                "median_days", "p90_days", "on_time_share", "mean_order_total")
 
 
+def file_name(brand_slug: str, report: Report, extension: str) -> str:
+    """``insights-<brand>-<start>-<end>.<extension>``: the download's and the email attachment's name."""
+    return f"insights-{brand_slug}-{report.start.isoformat()}-{report.end.isoformat()}.{extension}"
+
+
 def parse_period(args: Any, today: date) -> tuple[date, date]:
     """``start``/``end`` ISO dates from a query string; the last 30 days up to ``today`` by default.
 

@@ -46,7 +46,7 @@ def page(brand: Brand) -> Any:
 @require_merchant
 def csv_download(brand: Brand) -> Response:
     report = _report(brand)
-    name = f"insights-{brand.slug}-{report.start.isoformat()}-{report.end.isoformat()}.csv"
+    name = export.file_name(brand.slug, report, "csv")
     return Response(export.csv_text(report), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -55,6 +55,6 @@ def csv_download(brand: Brand) -> Response:
 @require_merchant
 def pdf_download(brand: Brand) -> Response:
     report = _report(brand)
-    name = f"insights-{brand.slug}-{report.start.isoformat()}-{report.end.isoformat()}.pdf"
+    name = export.file_name(brand.slug, report, "pdf")
     return Response(pdf_bytes(render_report("pdf/insights.html", brand, report)), mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{name}"'})

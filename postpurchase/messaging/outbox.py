@@ -23,7 +23,7 @@ import hashlib
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -108,9 +108,15 @@ def _tracked_html(html: str, message_id: int) -> str:
     return tracked.replace("</body>", pixel + "</body>") if "</body>" in tracked else tracked + pixel
 
 
-def envelope_for(message: OutboxMessage, brand: Brand, config: dict, settings: dict | None = None) -> Envelope:
+def sender_identity(brand: Brand, config: Mapping[str, object], settings: dict | None = None) -> tuple[str, str]:
+    """Name and address the brand's email comes from: its messaging sender, else ``MAIL_FROM``."""
     sender = (settings or brand_settings(brand))["sender"]
-    sender_email = sender.get("email") or str(config.get("MAIL_FROM") or f"no-reply@{brand.slug}.example")
+    return (sender.get("name") or brand.name,
+            sender.get("email") or str(config.get("MAIL_FROM") or f"no-reply@{brand.slug}.example"))
+
+
+def envelope_for(message: OutboxMessage, brand: Brand, config: dict, settings: dict | None = None) -> Envelope:
+    sender_name, sender_email = sender_identity(brand, config, settings)
     headers: dict[str, str] = {}
     html = message.body_html
     if message.channel == Channel.email:
@@ -125,7 +131,7 @@ def envelope_for(message: OutboxMessage, brand: Brand, config: dict, settings: d
                     recipient=message.recipient, subject=message.subject, text=message.body_text, html=html,
                     idempotency_key=message.idempotency_key, headers=headers,
                     payload={**message.payload, "trigger": message.trigger},
-                    sender_name=sender.get("name") or brand.name, sender_email=sender_email)
+                    sender_name=sender_name, sender_email=sender_email)
 
 
 class _Checks:

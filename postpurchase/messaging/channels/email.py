@@ -98,6 +98,18 @@ class SmtpChannel(MessageChannel):
             return _refused(code, reply)
         return Outcome(Result.sent, provider_id=envelope.headers.get("Message-ID"))
 
+    def send_message(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
+        """Hand over a ready-made message (e.g. one with attachments) to its To addresses.
+
+        Returns the recipients the server refused while accepting others; raises
+        ``smtplib.SMTPException`` or ``OSError`` when it refuses all of them or cannot be reached.
+        """
+        try:
+            return self._connection().send_message(message)
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+            raise
+
     def send_many(self, envelopes: Sequence[Envelope]) -> list[Outcome]:
         try:
             return [self.send(envelope) for envelope in envelopes]
