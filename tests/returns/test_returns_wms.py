@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from postpurchase.intake.operations import record_return
 from postpurchase.intake.openapi import openapi_document
+from postpurchase.intake.operations import record_return
 from postpurchase.intake.schemas import ReturnReceivedData
 from postpurchase.messaging.channels.webhook import signature
 from postpurchase.messaging.outbox import send_due
