@@ -70,7 +70,8 @@ def _wms_webhooks() -> dict[str, Any]:
                     "Posted to the brand's `returns.wms_webhook_url`, signed like the intake: "
                     f"`{SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256(webhook secret, "
                     '"<t>.<body>")>`, with `Idempotency-Key` equal to `id` (one per RMA and state). '
-                    "Retried with backoff until answered 2xx; a retry carries the same id. Answer the "
+                    "Retried with backoff until answered 2xx; a retry carries the same id. Deliveries may "
+                    "arrive out of order; an RMA's state only moves forward, so keep the furthest. Answer the "
                     "goods' arrival with a `return.received` event quoting `data.rma_number`."
                 ),
                 "security": [],
