@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 from postpurchase.intake.examples import EXAMPLES
 from postpurchase.intake.schemas import EventAccepted, EventType, OrderPublic, envelope_model
 from postpurchase.intake.signing import SIGNATURE_HEADER
+from postpurchase.returns.wms import WmsReturnWebhook
 
 REF = "#/components/schemas/{model}"
 
@@ -53,11 +54,50 @@ def _errors(*statuses: int) -> dict[str, Any]:
     }
 
 
+def _wms_webhooks() -> dict[str, Any]:
+    """What we post to the brand's WMS (``settings.returns.wms_webhook_url``) when an RMA changes."""
+    texts = {
+        "return.expected": "An RMA the warehouse should expect: approved, label issued or in transit.",
+        "return.updated": "Any other RMA state: requested, received, refunded, credited, exchanged, "
+                          "rejected, cancelled.",
+    }
+    return {
+        name: {
+            "post": {
+                "operationId": name.replace(".", "_"),
+                "summary": summary,
+                "description": (
+                    "Posted to the brand's `returns.wms_webhook_url`, signed like the intake: "
+                    f"`{SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256(webhook secret, "
+                    '"<t>.<body>")>`, with `Idempotency-Key` equal to `id` (one per RMA and state). '
+                    "Retried with backoff until answered 2xx; a retry carries the same id. Deliveries may "
+                    "arrive out of order; an RMA's state only moves forward, so keep the furthest. Answer the "
+                    "goods' arrival with a `return.received` event quoting `data.rma_number`."
+                ),
+                "security": [],
+                "parameters": [
+                    {"name": SIGNATURE_HEADER, "in": "header", "required": True, "schema": {"type": "string"}},
+                    {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"}},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": REF.format(model="WmsReturnWebhook")}}},
+                },
+                "responses": {
+                    "2XX": {"description": "Received; not sent again."},
+                    "default": {"description": "Retried later (401/408/429/5xx) or given up (other 4xx)."},
+                },
+            }
+        }
+        for name, summary in texts.items()
+    }
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     """The document served at ``/api/v1/openapi.json``."""
     envelopes = [envelope_model(t) for t in EventType]
-    models: list[type[BaseModel]] = [*envelopes, EventAccepted, OrderPublic]
+    models: list[type[BaseModel]] = [*envelopes, EventAccepted, OrderPublic, WmsReturnWebhook]
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     schemas = defs["$defs"]
     schemas["Error"] = _error_schema()
@@ -208,6 +248,7 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
         },
+        "webhooks": _wms_webhooks(),
         "components": {
             "schemas": schemas,
             "securitySchemes": {

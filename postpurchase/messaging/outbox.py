@@ -201,7 +201,7 @@ class _Checks:
     def decide(self, row: OutboxMessage) -> tuple[OutboxState, str | None, datetime | None]:
         """``(sending|held|suppressed, reason, due_at)`` for a row about to be sent."""
         brand = self.brands[row.brand_id]
-        if row.payload.get("test"):
+        if row.payload.get("test") or row.payload.get("system"):  # system: a webhook to a machine, not a person
             return OutboxState.sending, None, None
         settings = self.settings[row.brand_id]
         trigger = self.trigger(brand, row.trigger)

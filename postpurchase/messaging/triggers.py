@@ -13,6 +13,7 @@ time (the latest predicted day, the stock of today).
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -247,6 +248,21 @@ def enqueue(*, session: Session, brand: Brand, trigger: str, now: datetime, ref:
                         shipment_id=shipment.id if shipment else None, locale=ctx.message_locale(brand, customer),
                         state=OutboxState.suppressed if refused else OutboxState.pending,
                         error=(useless or refusal) if refused else None)
+    return values["idempotency_key"] if _insert(session, values) else None
+
+
+def enqueue_document(*, session: Session, brand: Brand, trigger: str, ref: str, url: str, document: dict[str, Any],
+                     now: datetime, order_id: int | None = None) -> str | None:
+    """A machine-to-machine webhook: ``document`` posted as it is to ``url`` on the webhook channel.
+
+    No template, consent, quiet hours or frequency cap (a warehouse system is not a customer); the
+    outbox still gives it the signature, retries with backoff and one delivery per ``ref``. Returns
+    the idempotency key, or None when a row with this key exists already.
+    """
+    values = row_values(brand=brand, trigger=trigger, ref=ref, channel=Channel.webhook, address=url,
+                        payload={"system": True, "ref": ref, "document": document}, due_at=now, created_at=now,
+                        customer_id=None, order_id=order_id, shipment_id=None, locale=ctx.message_locale(brand, None))
+    values.update(subject=trigger, body_text=json.dumps(document, ensure_ascii=False))
     return values["idempotency_key"] if _insert(session, values) else None
 
 

@@ -4,14 +4,16 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the customer portal and the merchant pages, and link the latter from the merchant home."""
+    """Register the customer portal and the merchant pages (linked from the merchant home), and the WMS feed."""
     from flask_babel import lazy_gettext
 
+    from postpurchase.returns import wms
     from postpurchase.returns.web import merchant_returns, returns_portal
     from postpurchase.web.merchant import MERCHANT_LINKS
 
     app.register_blueprint(returns_portal)
     app.register_blueprint(merchant_returns)
+    wms.connect()
     link = ("merchant_returns.log", lambda: str(lazy_gettext("Returns")))
     if all(endpoint != link[0] for endpoint, _ in MERCHANT_LINKS):
         MERCHANT_LINKS.append(link)

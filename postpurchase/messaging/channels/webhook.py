@@ -2,7 +2,8 @@
 
 ``X-Postpurchase-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>." + body>`` with the brand's
 webhook secret, and ``Idempotency-Key`` so the receiver can drop a retried delivery. Retries with
-backoff come from the outbox.
+backoff come from the outbox. A system webhook (``payload["document"]``, e.g. the returns WMS feed)
+is posted as that document instead of the message shape.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class WebhookChannel(MessageChannel):
         self.timeout = timeout
 
     def send(self, envelope: Envelope) -> Outcome:
-        body = json.dumps({
+        document = envelope.payload.get("document")  # a system webhook's own body (triggers.enqueue_document)
+        body = json.dumps(document if document is not None else {
             "id": envelope.idempotency_key,
             "trigger": envelope.payload.get("trigger"),
             "subject": envelope.subject,

@@ -1,0 +1,113 @@
+"""The brand's WMS hears about every RMA change: ``return.expected`` and ``return.updated`` webhooks.
+
+DESIGN flow 4: RMA → label → expected-return webhook to the WMS → the WMS posts ``return.received``.
+When ``Brand.settings["returns"]["wms_webhook_url"]`` is set, each state change writes one outbox row
+(channel ``webhook``, idempotency key per RMA and state) in the change's own unit of work; the
+messaging sender posts it signed with the brand's webhook secret (``X-Postpurchase-Signature``),
+retries with backoff and delivers each key once. The body mirrors our intake envelope
+(``id``/``type``/``occurred_at``/``data``) and is documented in the OpenAPI ``webhooks`` section.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, select
+
+from postpurchase import signals
+from postpurchase.clock import utcnow
+from postpurchase.messaging.triggers import enqueue_document, idempotency_key
+from postpurchase.models import Brand, Channel, Order, ReturnLine, ReturnRequest
+from postpurchase.models.enums import ReturnResolution, ReturnState
+
+#: The outbox trigger of these rows (shown in the merchant's message log).
+TRIGGER = "wms_return"
+#: States in which the goods are on their way to (or about to leave for) the warehouse.
+EXPECTED_STATES = frozenset({ReturnState.approved, ReturnState.label_issued, ReturnState.in_transit})
+
+WmsEventType = Literal["return.expected", "return.updated"]
+
+
+class WmsReturnLine(BaseModel):
+    sku: str
+    variant: str | None = None
+    quantity: int
+    reason_code: str
+    exchange_sku: str | None = Field(None, description="The item sent back in exchange (resolution `exchange`).")
+
+
+class WmsReturnData(BaseModel):
+    rma_number: str = Field(description="Quote it in `return.received` (`data.rma_number`).")
+    order_id: str = Field(description="The sender's order id (as in the intake's `order.created`).")
+    order_number: str = Field(description="The number the customer sees.")
+    state: ReturnState
+    previous_state: ReturnState | None = None
+    resolution: ReturnResolution
+    refund_amount: int = Field(description="Minor units of `currency`.")
+    credit_amount: int = Field(description="Store credit, minor units of `currency`.")
+    currency: str
+    carrier: str | None = Field(None, description="Carrier of the return parcel, once known.")
+    tracking_number: str | None = Field(None, description="Tracking number of the return parcel, once known.")
+    received_at: datetime | None = None
+    lines: list[WmsReturnLine]
+
+
+class WmsReturnWebhook(BaseModel):
+    """What the brand's WMS receives when an RMA changes state."""
+
+    id: str = Field(description="Unique per RMA and state; equals the `Idempotency-Key` header. "
+                                "Drop a delivery whose id you have seen.")
+    type: WmsEventType = Field(description="`return.expected` when the goods are coming (approved, label "
+                                           "issued, in transit); `return.updated` for every other state.")
+    occurred_at: datetime
+    data: WmsReturnData
+
+
+def wms_webhook_url(brand: Brand) -> str | None:
+    url = ((brand.settings or {}).get("returns") or {}).get("wms_webhook_url")
+    return (str(url).strip() or None) if url else None
+
+
+def event_type(state: ReturnState) -> WmsEventType:
+    return "return.expected" if state in EXPECTED_STATES else "return.updated"
+
+
+def webhook_document(*, session: Session, rma: ReturnRequest, order: Order, key: str,
+                     previous: ReturnState | None, now: datetime) -> dict[str, Any]:
+    """The JSON body for ``rma`` in its current state."""
+    lines = session.exec(select(ReturnLine).where(ReturnLine.return_id == rma.id).order_by(col(ReturnLine.id))).all()
+    data = WmsReturnData(
+        rma_number=rma.rma_number, order_id=order.external_id, order_number=order.number, state=rma.state,
+        previous_state=previous, resolution=rma.resolution, refund_amount=rma.refund_amount,
+        credit_amount=rma.credit_amount, currency=rma.currency, carrier=rma.return_carrier_code,
+        tracking_number=rma.return_tracking_number, received_at=rma.received_at,
+        lines=[WmsReturnLine(sku=line.sku, variant=line.variant, quantity=line.quantity,
+                             reason_code=line.reason_code, exchange_sku=line.exchange_sku) for line in lines],
+    )
+    return WmsReturnWebhook(id=key, type=event_type(ReturnState(rma.state)), occurred_at=now,
+                            data=data).model_dump(mode="json")
+
+
+def on_return_updated(return_id: int, *, session: Session, brand_id: int, current: ReturnState,
+                      previous: ReturnState | None = None, now: datetime | None = None, **_: Any) -> None:
+    """Queue the webhook for this change, when the brand has a WMS webhook URL."""
+    brand = session.get(Brand, brand_id)
+    url = wms_webhook_url(brand) if brand is not None else None
+    rma = session.get(ReturnRequest, return_id)
+    if brand is None or url is None or rma is None:
+        return
+    order = session.get(Order, rma.order_id)
+    assert order is not None
+    now = now or utcnow()
+    ref = f"r{return_id}.{ReturnState(current)}"
+    key = idempotency_key(brand_id, TRIGGER, ref, Channel.webhook)
+    document = webhook_document(session=session, rma=rma, order=order, key=key,
+                                previous=ReturnState(previous) if previous else None, now=now)
+    enqueue_document(session=session, brand=brand, trigger=TRIGGER, ref=ref, url=url, document=document,
+                     now=now, order_id=order.id)
+
+
+def connect() -> None:
+    signals.return_updated.connect(on_return_updated)
