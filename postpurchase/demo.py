@@ -21,7 +21,7 @@ from postpurchase import db
 from postpurchase.brands import create_brand, get_brand
 from postpurchase.clock import utcnow
 from postpurchase.demo_data import demo_envelopes
-from postpurchase.models import Order
+from postpurchase.models import Order, Shipment, ShipmentStatus
 
 DEMO_USER = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
@@ -111,13 +111,22 @@ def demo(brand_slug: str, orders: int, seed: int, host: str, port: int, smtp_por
         brand = get_brand(session=session, slug=brand_slug)
         sample = session.exec(select(Order).where(Order.brand_id == brand.id)  # type: ignore[union-attr]
                               .order_by(col(Order.placed_at).desc()).offset(3)).first()
+        returnable = session.exec(select(Order).join(Shipment, col(Shipment.order_id) == col(Order.id))
+                                  .where(Order.brand_id == brand.id,  # type: ignore[union-attr]
+                                         Shipment.status == ShipmentStatus.delivered)
+                                  .order_by(col(Shipment.delivered_at).desc())).first()
     click.echo("")
-    click.echo(f"  tracking page   {base}/{brand_slug}/track   (e.g. order {sample.number if sample else '-'}, "
-               f"postal code {sample.shipping_postal_code if sample else '-'})")
-    click.echo(f"  merchant pages  {base}/merchant/   ({DEMO_USER} / {DEMO_PASSWORD})")
+    click.echo(f"  tracking page   {base}/{brand_slug}/track   (e.g. order {_example(sample)})")
+    click.echo(f"  returns portal  {base}/{brand_slug}/returns   (a delivered order: {_example(returnable)})")
+    click.echo(f"  merchant pages  {base}/merchant/   ({DEMO_USER} / {DEMO_PASSWORD}): messages, returns, insights")
     click.echo(f"  demo mailbox    {base}/merchant/messages/mailbox   (emails land in {mail_dir})")
     click.echo(f"  API             {base}/api/v1/openapi.json")
     if no_serve:
         controller.stop()
         return
     serve(app, host=host, port=port, scheduler=True)
+
+
+def _example(order: Order | None) -> str:
+    """How to look an order up on the customer pages: its number and postal code."""
+    return f"{order.number}, postal code {order.shipping_postal_code}" if order else "-"
