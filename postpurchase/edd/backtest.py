@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -115,40 +115,46 @@ class Setting:
         return local.timestamp()
 
 
-def observations(rows: Iterable[HistoryRow], mode: AsOf, setting: Setting) -> Observations:
-    """The delivered rows that have the as-of time ``mode`` needs, as model observations."""
-    routes, as_of_days, anchors, delivered, reveal, features = [], [], [], [], [], []
-    for row in rows:
-        moment = row.shipped_at if mode is AsOf.shipped else row.ordered_at
-        if row.delivered_at is None or moment is None:
-            continue
-        route = route_of(row)
-        routes.append(route)
-        as_of_days.append(setting.day(moment))
-        anchors.append((setting.anchor(moment, shipped=mode is AsOf.shipped, origin=route.origin) - EPOCH).days)
-        delivered.append(setting.day(row.delivered_at))
-        reveal.append(row.delivered_at.timestamp())
-        features.append(features_of(row))
-    return Observations(routes=routes, as_of_days=as_of_days, anchor_days=anchors, delivered_days=delivered,
-                        reveal=reveal, calendar=setting.calendar, features=features)
+@dataclass(frozen=True, slots=True)
+class _Started:
+    """A row seen from the moment it starts: as-of moment and day, route, anchor day, features."""
+
+    row: HistoryRow
+    moment: datetime
+    as_of_day: int
+    route: Route
+    anchor_day: int
+    features: OrderFeatures
 
 
-def in_flight(rows: Iterable[HistoryRow], mode: AsOf, setting: Setting) -> InFlight:
-    """Every row with the as-of time ``mode`` needs, as a parcel in flight from then until delivered."""
-    routes, as_of_days, anchors, started, delivered, features = [], [], [], [], [], []
+def _started(rows: Iterable[HistoryRow], mode: AsOf, setting: Setting) -> Iterator[_Started]:
+    """The rows that have the as-of time ``mode`` needs, with what every model input derives from it."""
     for row in rows:
         moment = row.shipped_at if mode is AsOf.shipped else row.ordered_at
         if moment is None:
             continue
         route = route_of(row)
-        routes.append(route)
-        as_of_days.append(setting.day(moment))
-        anchors.append((setting.anchor(moment, shipped=mode is AsOf.shipped, origin=route.origin) - EPOCH).days)
-        started.append(moment.timestamp())
-        delivered.append(row.delivered_at.timestamp() if row.delivered_at else None)
-        features.append(features_of(row))
-    return InFlight(routes=routes, as_of_days=as_of_days, anchor_days=anchors, started=started,
-                    delivered=delivered, features=features)
+        anchor = setting.anchor(moment, shipped=mode is AsOf.shipped, origin=route.origin)
+        yield _Started(row, moment, setting.day(moment), route, (anchor - EPOCH).days, features_of(row))
+
+
+def observations(rows: Iterable[HistoryRow], mode: AsOf, setting: Setting) -> Observations:
+    """The delivered rows that have the as-of time ``mode`` needs, as model observations."""
+    seen = [s for s in _started(rows, mode, setting) if s.row.delivered_at is not None]
+    return Observations(routes=[s.route for s in seen], as_of_days=[s.as_of_day for s in seen],
+                        anchor_days=[s.anchor_day for s in seen],
+                        delivered_days=[setting.day(s.row.delivered_at) for s in seen],  # type: ignore[arg-type]
+                        reveal=[s.row.delivered_at.timestamp() for s in seen],  # type: ignore[union-attr]
+                        calendar=setting.calendar, features=[s.features for s in seen])
+
+
+def in_flight(rows: Iterable[HistoryRow], mode: AsOf, setting: Setting) -> InFlight:
+    """Every row with the as-of time ``mode`` needs, as a parcel in flight from then until delivered."""
+    seen = list(_started(rows, mode, setting))
+    return InFlight(routes=[s.route for s in seen], as_of_days=[s.as_of_day for s in seen],
+                    anchor_days=[s.anchor_day for s in seen], started=[s.moment.timestamp() for s in seen],
+                    delivered=[s.row.delivered_at.timestamp() if s.row.delivered_at else None for s in seen],
+                    features=[s.features for s in seen])
 
 
 def fit(rows: Sequence[HistoryRow], *, setting: Setting, mode: AsOf = AsOf.ordered, now: datetime,

@@ -660,10 +660,8 @@ class Fitter:
             return np.zeros(0)
         flying = flight.at(self.moment_of_day(day))
         flying = flying[flight.as_of_days[flying] >= earliest]
-        elapsed = np.clip(self.calendar.business_days_array(flight.anchor_days[flying], np.full(len(flying), day)),
-                          0, YMAX)
         return np.array([self.raw(int(flight.as_of_days[i])).pit(flight.routes[i], int(c), flight.features[i])[0]
-                         for i, c in zip(flying, elapsed, strict=True)])
+                         for i, c in zip(flying, self._elapsed(flying, day), strict=True)])
 
     def effects(self, day: int) -> FeatureEffects:
         """The order-feature effects a refit at the start of ``day``'s period would learn."""
@@ -688,9 +686,14 @@ class Fitter:
             return drift_scale(pmfs, obs.transit[recent], censor, self.params.drift_prior)
         flight = self.in_flight
         waiting = np.array([model.distribution(flight.routes[i], flight.features[i])[0] for i in flying])
-        elapsed = self.calendar.business_days_array(flight.anchor_days[flying], np.full(len(flying), day))
         return drift_scale(pmfs, obs.transit[recent], None, self.params.drift_prior,
-                           waiting=waiting.reshape(len(flying), YMAX + 1), elapsed=np.clip(elapsed, 0, YMAX))
+                           waiting=waiting.reshape(len(flying), YMAX + 1), elapsed=self._elapsed(flying, day))
+
+    def _elapsed(self, flying: np.ndarray, day: int) -> np.ndarray:
+        """Business days each in-flight parcel has already spent by ``day``: its transit is at least that."""
+        assert self.in_flight is not None
+        days = self.calendar.business_days_array(self.in_flight.anchor_days[flying], np.full(len(flying), day))
+        return np.clip(days, 0, YMAX)
 
     def _flying(self, day: int) -> np.ndarray:
         """The in-flight parcels of the recent cohort at the start of ``day`` (none without tracking)."""

@@ -7,6 +7,7 @@ Operations take a keyword-only ``session`` and flush; the caller commits.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -252,7 +253,6 @@ def load_model(*, session: Session, brand: Brand, mode: AsOf) -> tuple[TransitMo
     once per version per process.
     """
     version = session.execute(_MODEL_VERSION, {"brand_id": brand.id, "as_of": mode.value}).first()
-    params = BrandEdd.of(brand).params
     if version is not None:
         state_id, fitted_at = version
 
@@ -267,7 +267,7 @@ def load_model(*, session: Session, brand: Brand, mode: AsOf) -> tuple[TransitMo
         if path.exists():
             stamp = path.stat().st_mtime
             return _cached(("file", str(path), stamp), lambda: json.loads(path.read_text())), None
-    empty = {"params": params.to_dict(), "as_of": "2000-01-01", "levels": [[] for _ in range(5)],
+    empty = {"params": BrandEdd.of(brand).params.to_dict(), "as_of": "2000-01-01", "levels": [[] for _ in range(5)],
              "calibration": {"lower": [], "upper": []}}
     return _cached(("prior", json.dumps(empty["params"], sort_keys=True)), lambda: empty), None
 
@@ -321,9 +321,7 @@ def describe(basis: dict[str, Any], *, origin: str, destination: str) -> str:
     )
     factors = {k: v for k, v in (basis.get("factors") or {}).items() if abs(v - 1) >= NOTABLE_FACTOR}
     if factors:
-        combined = 1.0
-        for value in factors.values():
-            combined *= value
+        combined = math.prod(factors.values())
         names = [str(FEATURE_NAMES.get(name, name)) for name in factors]
         text += " " + gettext("For this order's %(features)s, about %(factor)s× as long as usual.",
                               features=format_list(names, locale=str(get_locale() or "en")),
