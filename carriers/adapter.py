@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from carriers.base import AuthError, Capabilities, TrackingResult, Unsupported
 from carriers.http import HttpClient, OAuthClientCredentials
 from carriers.parsing import Body
 from carriers.registry import CarrierSettings
+
+
+def _system_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class Adapter:
@@ -30,6 +35,9 @@ class Adapter:
         self.settings = settings or CarrierSettings()
         self.base_url = (self.settings.base_url or self.default_base_url).rstrip("/")
         options = self.settings.options
+        #: The moment pages without a year are read against (``options["clock"]``, else the
+        #: machine's clock); the service passes its own clock so tests and simulations agree.
+        self.clock: Callable[[], datetime] = options.get("clock") or _system_now
         self.http = HttpClient(
             self.code,
             session=options.get("session"),

@@ -109,5 +109,5 @@ class JapanPost(Adapter):
         for number in self.check_batch(numbers):
             response = self.http.request("GET", self.base_url, params={
                 "searchKind": "S002", "locale": "ja", "reqCodeNo1": digits(number)})
-            results.extend(parse_tracking(response.content))
+            results.extend(parse_tracking(response.content, now=self.clock()))
         return results

@@ -95,5 +95,5 @@ class Sagawa(Adapter):
         results = []
         for number in self.check_batch(numbers):
             response = self.http.request("GET", self.base_url, params={"okurijoNo": digits(number)})
-            results.extend(parse_tracking(response.content))
+            results.extend(parse_tracking(response.content, now=self.clock()))
         return results

@@ -114,6 +114,6 @@ class Yamato(Adapter):
             return []
         form = {"category": "0", **{f"number{i:02d}": n for i, n in enumerate(numbers, start=1)}}
         response = self.http.request("POST", self.base_url, data=form)
-        results = parse_tracking(response.content)
+        results = parse_tracking(response.content, now=self.clock())
         require({r.tracking_number for r in results} >= set(numbers), "page lacks a requested number", CODE)
         return results

@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import os
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,8 +22,10 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import text
 from sqlmodel import Session, SQLModel
 
+from postpurchase import clock as clock_source
 from postpurchase import create_app
 from postpurchase.brands import NewBrand, create_brand
+from postpurchase.clock import utcnow
 from postpurchase.db import get_db
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
@@ -114,7 +115,7 @@ def brand(make_brand: Callable[..., NewBrand]) -> NewBrand:
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
     """``X-Postpurchase-Signature`` value for ``body``."""
-    t = int(time.time()) if timestamp is None else timestamp
+    t = int(utcnow().timestamp()) if timestamp is None else timestamp
     digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={t},v1={digest}"
 
@@ -152,9 +153,20 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2026, 11, 20, 1, 0, tzinfo=UTC))
+#: Where every test's clock starts: a Friday, 10:00 in Tokyo, not a holiday.
+PINNED_NOW = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[Clock]:
+    """Every test runs on this clock: the app, its views, jobs and the test itself read it.
+
+    Nothing in a test may depend on the machine's date, time of day or timezone; a test that
+    needs another moment moves this clock (``clock.now = ...``, ``clock.advance(...)``).
+    """
+    pinned = Clock(PINNED_NOW)
+    with clock_source.use(pinned):
+        yield pinned
 
 
 def conformance(relative: str) -> Path:

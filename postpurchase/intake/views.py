@@ -5,7 +5,6 @@ The request path is one short write transaction; everything else happens after t
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -97,7 +96,7 @@ def receive_generic_event() -> tuple[Response, int]:
         request.headers.get(SIGNATURE_HEADER),
         sender.signing_secret,
         raw,
-        now=time.time(),
+        now=utcnow().timestamp(),
         tolerance_seconds=int(current_app.config["SIGNATURE_TOLERANCE_SECONDS"]),
     )
     if verdict != Verdict.ok:

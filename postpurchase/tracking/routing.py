@@ -96,7 +96,7 @@ def account(app: Flask, code: str, brand_slug: str | None) -> Account:
     state = extension(app)
     account = state.accounts.get(key)
     if account is None:
-        options = dict(state.adapter_options.get(code, {}))
+        options = {"clock": state.clock, **state.adapter_options.get(code, {})}
         base_url = creds.pop("base_url", None)
         settings = registry.CarrierSettings(credentials=creds, base_url=base_url, options=options)
         account = Account(key=key, code=code, adapter=registry.create(code, settings))

@@ -17,12 +17,12 @@ from carriers.base import AuthError, CarrierError, NotFound, RateLimited, Tempor
 from carriers.http import HttpClient, OAuthClientCredentials
 from carriers.registry import CarrierSettings
 from carriers.status import Status
-from tests.conftest import CONFORMANCE
+from tests.conftest import CONFORMANCE, PINNED_NOW
 
 TRACKING = CONFORMANCE / "carrier_tracking"
 AGGREGATORS = CONFORMANCE / "aggregator_webhooks"
 FIXTURES = Path(__file__).parent / "fixtures"
-FAST = {"backoff": 0}
+FAST = {"backoff": 0, "clock": lambda: PINNED_NOW}
 
 
 def adapter(code: str, **credentials: str):

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from postpurchase.clock import utcnow
 from postpurchase.db import get_db
 from postpurchase.edd.cli import edd
 from postpurchase.edd.history import REQUIRED_COLUMNS, write_history
@@ -88,7 +89,7 @@ def test_fit_without_brand_writes_the_instance_default_model(runner, app, tmp_pa
 
 
 def test_fit_reads_rows_not_delivered_yet_as_parcels_in_flight(runner, app, tmp_path, history):
-    now = datetime.now(UTC)
+    now = utcnow()
     usual = history(300, days=lambda rng: rng.choice([1, 2, 2, 3]), start=now - timedelta(days=90))
     waiting = [dataclasses.replace(row, delivered_at=None)
                for row in history(40, days=2, prefix="w", start=now - timedelta(days=9))]

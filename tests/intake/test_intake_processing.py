@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from postpurchase import signals
 from postpurchase.cli import main
+from postpurchase.clock import utcnow
 from postpurchase.db import session_scope
 from postpurchase.intake import inbox as inbox_module
 from postpurchase.intake.examples import EXAMPLES
@@ -212,7 +213,7 @@ def test_processing_failure_keeps_the_event_failed_with_error_and_attempts(
 def test_failed_event_is_retried_with_backoff(app, post_event, broken_operation) -> None:
     post_event(ORDER)
     post_event(SHIPMENT)
-    now = datetime.now(UTC)
+    now = utcnow()
     inbox_module.process_pending(app, now=now)
     failed = inbox(app)[1]
     assert inbox_module.process_pending(app, now=now).total == 0  # not due yet
@@ -259,7 +260,7 @@ def test_a_failure_does_not_undo_the_other_events_of_the_batch(
 
 def test_data_can_be_applied_without_the_inbox(app, brand) -> None:
     data = OrderData.model_validate(example("order.created")["data"])
-    now = datetime.now(UTC)
+    now = utcnow()
     with app.app_context(), session_scope(app) as s:  # receivers of the signals read the app's settings
         apply_data(
             session=s,

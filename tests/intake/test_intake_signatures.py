@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import time
 
 from intake_helpers import example, process, rows
 
+from postpurchase.clock import utcnow
 from postpurchase.intake.signing import sign as _sign
 from postpurchase.models import InboxEvent, InboxState
 
 
 def sign(secret: str, body: bytes) -> str:
-    return _sign(secret, body, int(time.time()))
+    return _sign(secret, body, int(utcnow().timestamp()))
 
 
 def post_signed(client, api_key: str, body: bytes, signature: str):
@@ -66,23 +66,23 @@ def test_rejected_event_does_not_block_the_genuine_one(app, client, brand, post_
 
 
 def test_expired_timestamp_is_401(post_event) -> None:
-    response = post_event(example("order.created"), timestamp=int(time.time()) - 301)
+    response = post_event(example("order.created"), timestamp=int(utcnow().timestamp()) - 301)
     assert response.status_code == 401
     assert response.json["error"]["code"] == "signature_expired"
 
 
 def test_timestamp_from_the_future_beyond_tolerance_is_401(post_event) -> None:
-    response = post_event(example("order.created"), timestamp=int(time.time()) + 400)
+    response = post_event(example("order.created"), timestamp=int(utcnow().timestamp()) + 400)
     assert response.json["error"]["code"] == "signature_expired"
 
 
 def test_timestamp_within_tolerance_is_accepted(post_event) -> None:
-    assert post_event(example("order.created"), timestamp=int(time.time()) - 240).status_code == 202
+    assert post_event(example("order.created"), timestamp=int(utcnow().timestamp()) - 240).status_code == 202
 
 
 def test_tolerance_is_configurable(app, post_event) -> None:
     app.config["SIGNATURE_TOLERANCE_SECONDS"] = 10
-    assert post_event(example("order.created"), timestamp=int(time.time()) - 60).status_code == 401
+    assert post_event(example("order.created"), timestamp=int(utcnow().timestamp()) - 60).status_code == 401
 
 
 def test_malformed_signature_header_is_401(post_event) -> None:

@@ -21,6 +21,12 @@ from postpurchase.models import Brand, Customer, Order, OrderLine, Shipment, Shi
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 12:00 JST, a Tuesday
 
 
+@pytest.fixture(autouse=True)
+def messaging_now(clock) -> None:
+    """Messaging tests happen at :data:`NOW`: views and jobs stamp what they do with it."""
+    clock.now = NOW
+
+
 class _TestCarrier:
     code = "testpost"
     name = "Test Post"

@@ -11,7 +11,6 @@ import pytest
 from flask import Flask
 from sqlmodel import Session
 
-from postpurchase.clock import utcnow
 from postpurchase.db import get_db
 from postpurchase.models import (
     Brand,
@@ -22,9 +21,10 @@ from postpurchase.models import (
     Shipment,
     ShipmentStatus,
 )
+from tests.conftest import PINNED_NOW
 
-#: Delivered three days before the tests run (pages use the real clock).
-DELIVERED = utcnow().replace(microsecond=0) - timedelta(days=3)
+#: Delivered three days before the pinned moment every test runs at.
+DELIVERED = PINNED_NOW - timedelta(days=3)
 
 
 @dataclass(frozen=True)

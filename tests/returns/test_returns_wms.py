@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from postpurchase.clock import utcnow
 from postpurchase.intake.openapi import openapi_document
 from postpurchase.intake.operations import record_return
 from postpurchase.intake.schemas import ReturnReceivedData
@@ -28,12 +27,13 @@ from postpurchase.models import (
 )
 from postpurchase.returns.operations import WantedLine, request_return, transition
 from postpurchase.returns.wms import TRIGGER, WmsReturnWebhook
+from tests.conftest import PINNED_NOW
 from tests.returns.conftest import later
 from tests.returns.test_returns_merchant import signed_in  # noqa: F401  (fixture)
 
 SECRET = "whsec_wms_test"
-#: 23:00 in Tokyo today: inside the customers' quiet hours, after the test returns were made.
-NIGHT_IN_TOKYO = utcnow().replace(hour=14, minute=0, second=0, microsecond=0)
+#: 23:00 in Tokyo on the pinned day: inside the customers' quiet hours, after the test returns were made.
+NIGHT_IN_TOKYO = PINNED_NOW.replace(hour=14)
 
 
 @pytest.fixture

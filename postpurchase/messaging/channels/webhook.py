@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 
 import requests
 
+from postpurchase.clock import utcnow
 from postpurchase.messaging.channels.base import (
     Envelope,
     MessageChannel,
@@ -50,7 +50,7 @@ class WebhookChannel(MessageChannel):
         }, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json",
                    "Idempotency-Key": envelope.idempotency_key,
-                   "X-Postpurchase-Signature": signature(self._secret, body, int(time.time()))}
+                   "X-Postpurchase-Signature": signature(self._secret, body, int(utcnow().timestamp()))}
         try:
             response = self.http.post(envelope.recipient, data=body, headers=headers, timeout=self.timeout)
         except requests.ReadTimeout as exc:
