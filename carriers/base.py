@@ -90,9 +90,16 @@ class Capabilities:
 
 @runtime_checkable
 class CarrierAdapter(Protocol):
-    code: str
-    name: str
-    capabilities: Capabilities
+    """What the core asks of every carrier (read-only properties, so class attributes satisfy it)."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
 
     def track(self, numbers: Sequence[str]) -> list[TrackingResult]:
         """Ask the carrier about up to ``capabilities.max_batch`` numbers."""

@@ -34,7 +34,8 @@ def result_json(result: TrackingResult) -> dict[str, Any]:
     data = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
     data["events"] = [{f.name: getattr(e, f.name) for f in dataclasses.fields(e)} for e in result.events]
     data["extra"] = dict(result.extra)
-    return _jsonable(data)
+    jsonable: dict[str, Any] = _jsonable(data)
+    return jsonable
 
 
 @click.group("carriers")
@@ -80,7 +81,10 @@ def parse_command(code: str, file: Path, now_text: str | None) -> None:
         if now_text:
             now = datetime.fromisoformat(now_text)
             kwargs["now"] = now if now.tzinfo else now.astimezone()
-        results = adapter.parse(file.read_bytes(), **kwargs)
+        parse = getattr(adapter, "parse", None)
+        if parse is None:
+            raise click.ClickException(f"{code} has no parser for saved responses")
+        results = parse(file.read_bytes(), **kwargs)
     except (CarrierError, TypeError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps([result_json(r) for r in results], ensure_ascii=False, indent=2))

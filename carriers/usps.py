@@ -101,7 +101,7 @@ def _v3_results(data: Any) -> list[TrackingResult]:
     require("trackingEvents" in data or "trackingNumber" in data, "not a USPS v3 tracking response", CODE)
     events = [_v3_event(as_dict(e)) for e in as_list(data.get("trackingEvents"))]
     expected = data.get("expectedDeliveryTimeStamp") or data.get("expectedDeliveryDate")
-    delivered = next((e for e in as_list(data.get("trackingEvents")) if as_dict(e).get("eventCode") == "01"), {})
+    delivered: Any = next((e for e in as_list(data.get("trackingEvents")) if as_dict(e).get("eventCode") == "01"), {})
     return [build_result(
         CODE, data["trackingNumber"], events,
         estimated_delivery=parse_instant(str(expected)[:10]).date() if expected else None,

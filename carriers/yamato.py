@@ -67,7 +67,8 @@ def _text(element: Element | None) -> str:
 def _block(block: Element, now: datetime | None) -> TrackingResult:
     title = _text(block.find(cls="tracking-invoice-block-title"))
     match = re.search(r"\d{4}-?\d{4}-?\d{4}", title.replace(" ", ""))
-    require(match, "invoice block without a slip number", CODE)
+    if match is None:
+        raise ParseError("invoice block without a slip number", carrier=CODE)
     number = digits(match.group(0))
     error = block.find(cls="is-urgent-red")
     state = _text(block.find(cls="tracking-invoice-block-state-title")) or _text(error)
