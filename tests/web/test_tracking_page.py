@@ -108,5 +108,19 @@ def test_guessing_is_counted_across_app_instances_on_one_database(app_config, cl
         get_db(other).dispose()
 
 
+def test_behind_a_trusted_proxy_guesses_count_per_forwarded_client(app_config, order_id) -> None:
+    proxied = create_app({**app_config, "TRUSTED_PROXIES": 1})
+    try:
+        client = proxied.test_client()
+        for n in range(10):
+            client.post("/acme/track", data={"order_number": "1001", "email_or_postal": f"{n:03d}-0000"},
+                        headers={"X-Forwarded-For": "203.0.113.1"})
+        response = client.post("/acme/track", data={"order_number": "1001", "email_or_postal": "999-0000"},
+                               headers={"X-Forwarded-For": "203.0.113.2"})
+        assert response.status_code == 404
+    finally:
+        get_db(proxied).dispose()
+
+
 def test_unknown_brand_is_404(client) -> None:
     assert client.get("/nobody/track").status_code == 404
