@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from postpurchase.config import default_database_url, settings_from_env
 
@@ -43,6 +44,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _instance_secret(instance_path)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_BODY_BYTES"])
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if proxies := int(app.config["TRUSTED_PROXIES"]):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     logging.basicConfig(level=str(app.config["LOG_LEVEL"]).upper())
     for chatty in ("mail.log", "alembic.runtime", "apscheduler.executors.default", "werkzeug"):
         logging.getLogger(chatty).setLevel(logging.WARNING)

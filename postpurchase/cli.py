@@ -164,8 +164,8 @@ def users() -> None:
 def users_add(brand_slug: str, email: str, name: str, password: str) -> None:
     """Add a merchant user to a brand."""
     from postpurchase import db as database
+    from postpurchase.accounts import add_merchant_user
     from postpurchase.brands import get_brand
-    from postpurchase.web.merchant import add_merchant_user
 
     with database.session_scope() as session:
         brand = get_brand(session=session, slug=brand_slug)
@@ -173,6 +173,26 @@ def users_add(brand_slug: str, email: str, name: str, password: str) -> None:
             raise click.ClickException(f"no brand {brand_slug!r}")
         add_merchant_user(session=session, brand_id=brand.id, email=email, password=password, name=name)
     click.echo(f"merchant user {email} added to {brand_slug}")
+
+
+@users.command("set-password")
+@click.option("--brand", "brand_slug", required=True)
+@click.option("--email", required=True)
+@click.password_option()
+@with_appcontext
+def users_set_password(brand_slug: str, email: str, password: str) -> None:
+    """Change a merchant user's password; every browser signed in as the user is signed out."""
+    from postpurchase import db as database
+    from postpurchase.accounts import find_merchant_user, set_password
+    from postpurchase.brands import get_brand
+
+    with database.session_scope() as session:
+        brand = get_brand(session=session, slug=brand_slug)
+        user = find_merchant_user(session=session, brand_id=brand.id, email=email) if brand else None  # type: ignore[arg-type]
+        if user is None:
+            raise click.ClickException(f"no merchant user {email!r} in brand {brand_slug!r}")
+        set_password(session=session, user=user, password=password)
+    click.echo(f"password of {email} in {brand_slug} changed; their sessions are ended")
 
 
 def _add_feature_commands() -> None:

@@ -48,14 +48,46 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMTP_PASSWORD", "", str, "SMTP password (optional)."),
     Setting("SMTP_STARTTLS", False, bool, "Use STARTTLS."),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
+    Setting("SESSION_COOKIE_SECURE", "", bool,
+            "Send the merchant sign-in cookie over HTTPS only. Empty: on when BASE_URL is https."),
+    Setting("SESSION_COOKIE_SAMESITE", "Lax", str,
+            "SameSite of the sign-in cookie: `Lax`, `Strict` or `None` (`None` needs a secure cookie)."),
+    Setting("SESSION_COOKIE_HTTPONLY", True, bool, "Keep the sign-in cookie away from scripts."),
+    Setting("CONTENT_SECURITY_POLICY",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'", str,
+            "Content-Security-Policy header of every response (pages use inline styles, no scripts)."),
+    Setting("HSTS_MAX_AGE", 365 * 24 * 3600, int,
+            "Strict-Transport-Security max-age in seconds, sent when BASE_URL is https. 0: not sent."),
+    Setting("TRUSTED_PROXIES", 0, int,
+            "Reverse proxies in front of the app whose `X-Forwarded-For`/`-Proto` are believed; the "
+            "client address that sign-in and order lookups are throttled by comes from them."),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def parse_bool(value: object) -> bool:
+    """``True``/``False`` from a bool or from ``1/0``, ``true/false``, ``yes/no``, ``on/off``."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"expected one of {sorted(_TRUE | _FALSE)}")
+
+
 def _coerce(setting: Setting, raw: str) -> object:
+    if not raw.strip() and setting.kind is not str:
+        return setting.default
     if setting.kind is bool:
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
+        return parse_bool(raw)
     if setting.kind is int:
         return int(raw)
     return raw
@@ -93,3 +125,39 @@ def secret(app_config: Mapping[str, object], name: str) -> str | None:
     """
     value = app_config.get(name)
     return str(value) if value else None
+
+
+SAMESITE_VALUES = ("Lax", "Strict", "None")
+
+
+@dataclass(frozen=True)
+class WebSecurity:
+    """Cookie flags and security headers, parsed once from the settings."""
+
+    https: bool
+    cookie_secure: bool
+    cookie_samesite: str
+    cookie_httponly: bool
+    content_security_policy: str
+    hsts_max_age: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, object]) -> WebSecurity:
+        """Read the settings, also when a mapping gives them as strings (``"0"`` is off)."""
+        https = str(config.get("BASE_URL", "")).lower().startswith("https://")
+        secure = config.get("SESSION_COOKIE_SECURE", "")
+        samesite = str(config.get("SESSION_COOKIE_SAMESITE") or "Lax").strip().capitalize()
+        if samesite not in SAMESITE_VALUES:
+            raise ValueError(f"SESSION_COOKIE_SAMESITE={samesite!r}: expected one of {SAMESITE_VALUES}")
+        cookie_secure = https if secure in ("", None) else parse_bool(secure)
+        if samesite == "None" and not cookie_secure:
+            raise ValueError("SESSION_COOKIE_SAMESITE=None needs SESSION_COOKIE_SECURE on")
+        return cls(https=https, cookie_secure=cookie_secure, cookie_samesite=samesite,
+                   cookie_httponly=parse_bool(config.get("SESSION_COOKIE_HTTPONLY", True)),
+                   content_security_policy=str(config.get("CONTENT_SECURITY_POLICY") or ""),
+                   hsts_max_age=int(config.get("HSTS_MAX_AGE") or 0))
+
+    def flask_config(self) -> dict[str, object]:
+        """The ``SESSION_COOKIE_*`` values Flask reads, as the types it expects."""
+        return {"SESSION_COOKIE_SECURE": self.cookie_secure, "SESSION_COOKIE_SAMESITE": self.cookie_samesite,
+                "SESSION_COOKIE_HTTPONLY": self.cookie_httponly}

@@ -1,22 +1,30 @@
 """How customers reach their order without an account: order number plus email or postal code.
 
 A successful lookup yields a signed, expiring link token; the tracking page never accepts a bare
-order id, so order pages cannot be enumerated. Messages link with the same token.
+order id, so order pages cannot be enumerated. Messages link with the same token. Failed lookups
+are counted per brand and client address in the database (every worker shares the count).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlmodel import Session, select
 
+from postpurchase import throttle
 from postpurchase.models import Customer, Order
 
 TOKEN_SALT = "postpurchase.order-link"
 #: Links in messages stay valid this long (a return window plus slack).
 TOKEN_MAX_AGE_SECONDS = 120 * 24 * 3600
+#: Failed lookups allowed per client address and brand in the window, against guessing.
+LOOKUP_FAILURES_ALLOWED = 10
+LOOKUP_WINDOW = timedelta(minutes=15)
+LOOKUP_SCOPE = "order-lookup"
 
 
 def normalize_postal_code(value: str) -> str:
@@ -42,6 +50,31 @@ def find_order(*, session: Session, brand_id: int, number: str, email_or_postal:
         if _matches(session, order, secret):
             return order
     return None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """The order found, or none; ``retry_after`` seconds when the address guessed too often."""
+
+    order: Order | None
+    retry_after: int = 0
+
+
+def look_up_order(*, session: Session, brand_id: int, number: str, email_or_postal: str, address: str,
+                  now: datetime) -> Lookup:
+    """:func:`find_order`, refused after too many failures from ``address`` for this brand.
+
+    A failure is recorded here; the caller commits it even though the request fails.
+    """
+    key = f"{brand_id}:{address}"
+    verdict = throttle.check(session=session, scope=LOOKUP_SCOPE, key=key, limit=LOOKUP_FAILURES_ALLOWED,
+                             window=LOOKUP_WINDOW, now=now)
+    if not verdict.allowed:
+        return Lookup(order=None, retry_after=verdict.retry_after)
+    order = find_order(session=session, brand_id=brand_id, number=number, email_or_postal=email_or_postal)
+    if order is None:
+        throttle.record_failure(session=session, scope=LOOKUP_SCOPE, key=key, window=LOOKUP_WINDOW, now=now)
+    return Lookup(order=order)
 
 
 def _matches(session: Session, order: Order, secret: str) -> bool:

@@ -27,6 +27,7 @@ from postpurchase.models.enums import (
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage
 from postpurchase.models.messaging import MessageEvent, Suppression
+from postpurchase.models.security import ThrottleAttempt
 from postpurchase.models.shipping import Shipment, TrackingEvent
 from postpurchase.models.tracking import CarrierCircuit, CarrierResponse
 
@@ -58,6 +59,7 @@ __all__ = [
     "Shipment",
     "Suppression",
     "ShipmentStatus",
+    "ThrottleAttempt",
     "TimeSlot",
     "TrackingEvent",
     "TransitModelState",

@@ -54,4 +54,7 @@ class MerchantUser(SQLModel, table=True):
     email: str = Field(max_length=254)
     name: str = Field(default="", max_length=200)
     password_hash: str = Field(max_length=255)
+    #: Carried in the sign-in cookie; bumped on sign-out and password change so that every cookie
+    #: issued before stops opening the merchant pages.
+    session_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     created_at: datetime = utc_field(nullable=False, default_factory=utcnow)

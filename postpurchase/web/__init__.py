@@ -16,9 +16,13 @@ def merge_query(args: Mapping[str, str], **changes: str) -> str:
 
 
 def init_app(app: Flask) -> None:
+    from postpurchase.web import security, throttling
     from postpurchase.web.api import api
     from postpurchase.web.customer import customer
     from postpurchase.web.merchant import merchant
+
+    security.init_app(app)
+    throttling.init_app(app)
 
     app.register_blueprint(api)
     app.register_blueprint(merchant)

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request
 from flask_babel import gettext as _
 
 from postpurchase.brands import get_brand
+from postpurchase.clock import utcnow
 from postpurchase.db import get_session
-from postpurchase.lookup import find_order, order_from_token, order_link_path
+from postpurchase.lookup import look_up_order, order_from_token, order_link_path
 from postpurchase.models import Brand, Order
 from postpurchase.web.labels import PROGRESS_STEPS
 from postpurchase.web.presenters import build_order_view
+from postpurchase.web.throttling import client_address, refuse
 
 customer = Blueprint("customer", __name__)
-
-#: Failed lookups allowed per client address and brand in the window, against guessing.
-LOOKUP_FAILURES_ALLOWED = 10
-LOOKUP_WINDOW_SECONDS = 15 * 60
-
-
-def _failures() -> dict[tuple[str, int], deque[float]]:
-    """Failed lookups per (address, brand), kept per app and process."""
-    return current_app.extensions.setdefault("postpurchase.lookup_failures", defaultdict(deque))
 
 
 def brand_or_404(slug: str) -> Brand:
@@ -37,14 +28,6 @@ def brand_or_404(slug: str) -> Brand:
     return brand
 
 
-def _too_many_failures(key: tuple[str, int]) -> bool:
-    recent = _failures()[key]
-    cutoff = time.monotonic() - LOOKUP_WINDOW_SECONDS
-    while recent and recent[0] < cutoff:
-        recent.popleft()
-    return len(recent) >= LOOKUP_FAILURES_ALLOWED
-
-
 def tracking_url(brand: Brand, order_id: int, *, external: bool = True) -> str:
     """The signed link to an order's tracking page (for messages and redirects)."""
     path = order_link_path(current_app.config["SECRET_KEY"], brand.slug, brand.id, order_id)  # type: ignore[arg-type]
@@ -54,18 +37,18 @@ def tracking_url(brand: Brand, order_id: int, *, external: bool = True) -> str:
 def lookup_from_form(brand: Brand) -> tuple[Order | None, str | None, int]:
     """The order named by the posted order number and email or postal code; else the error and its
     status. Failed guesses are counted per client address and brand, and refused past a limit."""
-    key = (request.remote_addr or "", brand.id or 0)
     number = request.form.get("order_number", "")
     secret = request.form.get("email_or_postal", "")
-    if _too_many_failures(key):
-        return None, _("Too many attempts. Please try again in 15 minutes."), 429
     if not number.strip() or not secret.strip():
         return None, _("Enter the order number and the email address or postal code."), 400
-    order = find_order(session=get_session(), brand_id=brand.id, number=number,  # type: ignore[arg-type]
-                       email_or_postal=secret)
-    if order is not None:
-        return order, None, 200
-    _failures()[key].append(time.monotonic())
+    db = get_session()
+    result = look_up_order(session=db, brand_id=brand.id, number=number, email_or_postal=secret,  # type: ignore[arg-type]
+                           address=client_address(), now=utcnow())
+    db.commit()
+    if result.retry_after:
+        return None, refuse(result.retry_after), 429
+    if result.order is not None:
+        return result.order, None, 200
     return None, _("We could not find an order with these details. Check the order number "
                    "and use the email address or postal code given when ordering."), 404
 

@@ -13,32 +13,17 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from sqlmodel import Session, select
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from postpurchase import accounts
+from postpurchase.accounts import add_merchant_user  # noqa: F401  (tests and commands add users from here)
+from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.models import Brand, MerchantUser
+from postpurchase.web.throttling import client_address, refuse
 
 merchant = Blueprint("merchant", __name__, url_prefix="/merchant")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def add_merchant_user(*, session: Session, brand_id: int, email: str, password: str, name: str = "") -> MerchantUser:
-    user = MerchantUser(brand_id=brand_id, email=email.strip().lower(), name=name,
-                        password_hash=generate_password_hash(password))
-    session.add(user)
-    session.flush()
-    return user
-
-
-def authenticate(*, session: Session, email: str, password: str) -> MerchantUser | None:
-    """The user whose email and password match; None otherwise (the same answer for both cases)."""
-    users = session.exec(select(MerchantUser).where(MerchantUser.email == email.strip().lower())).all()
-    for user in users:
-        if check_password_hash(user.password_hash, password):
-            return user
-    return None
 
 
 def csrf_token() -> str:
@@ -53,15 +38,19 @@ def check_csrf() -> None:
         abort(400, description="The form expired; reload the page and try again.")
 
 
+def current_merchant_user() -> MerchantUser | None:
+    """The user of the sign-in cookie; None when absent or ended by sign-out or a new password."""
+    if "merchant_user" not in g:
+        g.merchant_user = accounts.user_for_session(session=get_session(), user_id=session.get("merchant_user_id"),
+                                                    version=session.get("merchant_session_version"))
+    return g.merchant_user
+
+
 def current_merchant_brand() -> Brand | None:
     if "merchant_brand" in g:
         return g.merchant_brand
-    user_id = session.get("merchant_user_id")
-    if user_id is None:
-        return None
-    s = get_session()
-    user = s.get(MerchantUser, user_id)
-    brand = s.get(Brand, user.brand_id) if user else None
+    user = current_merchant_user()
+    brand = get_session().get(Brand, user.brand_id) if user else None
     g.merchant_brand = brand
     if brand is not None:
         g.brand_locale = brand.locale
@@ -88,23 +77,33 @@ def _inject() -> dict[str, Any]:
 
 @merchant.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         check_csrf()
-        user = authenticate(session=get_session(), email=request.form.get("email", ""),
-                            password=request.form.get("password", ""))
-        if user is not None:
+        db = get_session()
+        result = accounts.sign_in(session=db, email=request.form.get("email", ""),
+                                  password=request.form.get("password", ""), address=client_address(), now=utcnow())
+        db.commit()
+        if result.user is not None:
             session.clear()
-            session["merchant_user_id"] = user.id
+            session["merchant_user_id"] = result.user.id
+            session["merchant_session_version"] = result.user.session_version
             target = request.args.get("next", "")
             return redirect(target if target.startswith("/merchant") else url_for("merchant.home"))
-        error = _("The email or password is not correct.")
-    return render_template("pages/merchant/login.html", error=error), (401 if error else 200)
+        if result.retry_after:
+            error, status = refuse(result.retry_after), 429
+        else:
+            error, status = _("The email or password is not correct."), 401
+    return render_template("pages/merchant/login.html", error=error), status
 
 
 @merchant.post("/logout")
 def logout() -> Any:
     check_csrf()
+    user = current_merchant_user()
+    if user is not None:
+        accounts.end_sessions(session=get_session(), user=user)
+        get_session().commit()
     session.clear()
     return redirect(url_for("merchant.login"))
 

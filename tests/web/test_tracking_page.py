@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from postpurchase import create_app
 from postpurchase.db import get_db
 from postpurchase.lookup import normalize_postal_code, order_token
 from postpurchase.models import Order, OrderLine, Shipment, ShipmentStatus, TimeSlot, TrackingEvent
@@ -87,6 +88,38 @@ def test_forged_link_is_refused(client, order_id) -> None:
 def test_guessing_is_throttled(client, order_id) -> None:
     statuses = [_lookup(client, "1001", f"{n:03d}-0000").status_code for n in range(11)]
     assert statuses[:10] == [404] * 10 and statuses[10] == 429
+
+
+def test_throttled_lookup_says_when_to_retry(client, order_id) -> None:
+    for n in range(10):
+        _lookup(client, "1001", f"{n:03d}-0000")
+    response = _lookup(client, "1001", "150-0001", lang="en")
+    assert response.headers["Retry-After"] == "900"
+    assert "Please try again in 15 minutes." in response.get_data(as_text=True)
+
+
+def test_guessing_is_counted_across_app_instances_on_one_database(app_config, client, order_id) -> None:
+    other = create_app(app_config)
+    try:
+        for n in range(10):
+            _lookup(other.test_client(), "1001", f"{n:03d}-0000")
+        assert _lookup(client, "1001", "150-0001").status_code == 429
+    finally:
+        get_db(other).dispose()
+
+
+def test_behind_a_trusted_proxy_guesses_count_per_forwarded_client(app_config, order_id) -> None:
+    proxied = create_app({**app_config, "TRUSTED_PROXIES": 1})
+    try:
+        client = proxied.test_client()
+        for n in range(10):
+            client.post("/acme/track", data={"order_number": "1001", "email_or_postal": f"{n:03d}-0000"},
+                        headers={"X-Forwarded-For": "203.0.113.1"})
+        response = client.post("/acme/track", data={"order_number": "1001", "email_or_postal": "999-0000"},
+                               headers={"X-Forwarded-For": "203.0.113.2"})
+        assert response.status_code == 404
+    finally:
+        get_db(proxied).dispose()
 
 
 def test_unknown_brand_is_404(client) -> None:

@@ -1,0 +1,116 @@
+"""Merchant users: passwords, sign-in with throttling, and the version that ends their sessions.
+
+A sign-in cookie carries the user's ``session_version``; signing out or changing the password
+bumps it, so a cookie saved before no longer opens the merchant pages.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+from sqlmodel import Session, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from postpurchase import throttle
+from postpurchase.models import MerchantUser
+
+#: Failed sign-ins allowed per email (whatever the address) and per client address (whatever the
+#: email) within the window. An office shares one address, so its limit is higher.
+FAILURES_PER_ACCOUNT = 10
+FAILURES_PER_ADDRESS = 50
+FAILURE_WINDOW = timedelta(minutes=15)
+ACCOUNT_SCOPE = "merchant-sign-in:email"
+ADDRESS_SCOPE = "merchant-sign-in:address"
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def add_merchant_user(*, session: Session, brand_id: int, email: str, password: str, name: str = "") -> MerchantUser:
+    user = MerchantUser(brand_id=brand_id, email=normalize_email(email), name=name,
+                        password_hash=generate_password_hash(password))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def find_merchant_user(*, session: Session, brand_id: int, email: str) -> MerchantUser | None:
+    return session.exec(select(MerchantUser).where(MerchantUser.brand_id == brand_id,
+                                                   MerchantUser.email == normalize_email(email))).first()
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash of no one's password, made like real ones (same method and cost)."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def authenticate(*, session: Session, email: str, password: str) -> MerchantUser | None:
+    """The user whose email and password match; None otherwise.
+
+    An unknown email is checked against a dummy hash, so the answer takes as long as for a known
+    email with a wrong password and does not tell whether an account exists.
+    """
+    users = session.exec(select(MerchantUser).where(MerchantUser.email == normalize_email(email))).all()
+    if not users:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    for user in users:
+        if check_password_hash(user.password_hash, password):
+            return user
+    return None
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The signed-in user, or why not: wrong credentials, or ``retry_after`` seconds of throttling."""
+
+    user: MerchantUser | None
+    retry_after: int = 0
+
+
+def sign_in(*, session: Session, email: str, password: str, address: str, now: datetime) -> SignIn:
+    """Check the password unless this email or client address failed too often lately.
+
+    Failures are counted in the database (shared by every worker); the caller commits them even
+    though the request fails. A success forgets the email's failures, never the address's, so one
+    valid account cannot clear an address that is guessing others.
+    """
+    email = normalize_email(email)
+    for scope, key, limit in ((ACCOUNT_SCOPE, email, FAILURES_PER_ACCOUNT),
+                              (ADDRESS_SCOPE, address, FAILURES_PER_ADDRESS)):
+        verdict = throttle.check(session=session, scope=scope, key=key, limit=limit, window=FAILURE_WINDOW, now=now)
+        if not verdict.allowed:
+            return SignIn(user=None, retry_after=verdict.retry_after)
+    user = authenticate(session=session, email=email, password=password)
+    if user is None:
+        for scope, key in ((ACCOUNT_SCOPE, email), (ADDRESS_SCOPE, address)):
+            throttle.record_failure(session=session, scope=scope, key=key, window=FAILURE_WINDOW, now=now)
+        return SignIn(user=None)
+    throttle.reset(session=session, scope=ACCOUNT_SCOPE, key=email)
+    return SignIn(user=user)
+
+
+def end_sessions(*, session: Session, user: MerchantUser) -> None:
+    """Make every sign-in cookie issued to the user so far invalid."""
+    user.session_version += 1
+    session.add(user)
+    session.flush()
+
+
+def set_password(*, session: Session, user: MerchantUser, password: str) -> None:
+    """Change the password and sign the user out everywhere."""
+    user.password_hash = generate_password_hash(password)
+    end_sessions(session=session, user=user)
+
+
+def user_for_session(*, session: Session, user_id: object, version: object) -> MerchantUser | None:
+    """The user a sign-in cookie names, if the cookie's session version is still the current one."""
+    if not isinstance(user_id, int) or not isinstance(version, int):
+        return None
+    user = session.get(MerchantUser, user_id)
+    return user if user is not None and user.session_version == version else None
