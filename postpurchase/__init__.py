@@ -23,6 +23,7 @@ FEATURES: tuple[str, ...] = (
     "postpurchase.messaging",
     "postpurchase.insights",
     "postpurchase.returns",
+    "postpurchase.privacy",
 )
 
 

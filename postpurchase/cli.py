@@ -22,6 +22,8 @@ FEATURE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("postpurchase.messaging.cli", "messages"),
     ("postpurchase.insights.cli", "insights"),
     ("postpurchase.demo", "demo"),
+    ("postpurchase.privacy.cli", "data"),
+    ("postpurchase.privacy.cli", "customers"),
 )
 
 

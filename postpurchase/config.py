@@ -48,6 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMTP_PASSWORD", "", str, "SMTP password (optional)."),
     Setting("SMTP_STARTTLS", False, bool, "Use STARTTLS."),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
+    Setting("REJECTED_RETENTION_DAYS", 7, int,
+            "Days requests refused for a bad signature are kept (for debugging a sender), then deleted."),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}
