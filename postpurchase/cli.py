@@ -10,6 +10,7 @@ import sys
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+from sqlmodel import Session
 
 from postpurchase import create_app
 
@@ -182,10 +183,11 @@ def keys() -> None:
     """A brand's API keys and webhook signing secret: list, rotate, revoke."""
 
 
-def _brand_id_or_fail(session: object, slug: str) -> int:
+def brand_id_or_fail(session: Session, slug: str) -> int:
+    """The id of the brand ``slug``, or a command error naming it."""
     from postpurchase.brands import get_brand
 
-    brand = get_brand(session=session, slug=slug)  # type: ignore[arg-type]
+    brand = get_brand(session=session, slug=slug)
     if brand is None or brand.id is None:
         raise click.ClickException(f"no brand {slug!r}")
     return brand.id
@@ -207,7 +209,7 @@ def keys_list(brand_slug: str) -> None:
 
     now = utcnow()
     with database.session_scope() as session:
-        rows = list_api_keys(session=session, brand_id=_brand_id_or_fail(session, brand_slug))
+        rows = list_api_keys(session=session, brand_id=brand_id_or_fail(session, brand_slug))
     for key in rows:
         dates = {"created": key.created_at, "used": key.last_used_at, "expires": key.expires_at,
                  "revoked": key.revoked_at}
@@ -230,7 +232,7 @@ def keys_rotate(brand_slug: str, ref: str | None, grace_hours: float) -> None:
 
     try:
         with database.session_scope() as session:
-            rotated = rotate_api_key(session=session, brand_id=_brand_id_or_fail(session, brand_slug), now=utcnow(),
+            rotated = rotate_api_key(session=session, brand_id=brand_id_or_fail(session, brand_slug), now=utcnow(),
                                      grace=timedelta(hours=grace_hours), ref=ref)
     except KeyNotFound as exc:
         raise click.ClickException(str(exc)) from None
@@ -253,7 +255,7 @@ def keys_revoke(brand_slug: str, ref: str) -> None:
 
     try:
         with database.session_scope() as session:
-            key = revoke_api_key(session=session, brand_id=_brand_id_or_fail(session, brand_slug), ref=ref,
+            key = revoke_api_key(session=session, brand_id=brand_id_or_fail(session, brand_slug), ref=ref,
                                  now=utcnow())
     except KeyNotFound as exc:
         raise click.ClickException(str(exc)) from None
@@ -273,7 +275,7 @@ def keys_rotate_secret(brand_slug: str, grace_hours: float) -> None:
     from postpurchase.clock import utcnow
 
     with database.session_scope() as session:
-        secret = rotate_signing_secret(session=session, brand_id=_brand_id_or_fail(session, brand_slug),
+        secret = rotate_signing_secret(session=session, brand_id=brand_id_or_fail(session, brand_slug),
                                        now=utcnow(), grace=timedelta(hours=grace_hours))
     click.echo(f"signing secret: {secret}")
     click.echo("Keep it: it is not shown again." + (f" The old one is accepted for {grace_hours:g} hours."

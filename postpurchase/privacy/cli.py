@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlmodel import Session
 
-from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.db import session_scope
 from postpurchase.privacy.customers import NoSuchCustomer, erase_customer, export_customer
@@ -51,11 +51,11 @@ def _who(email: str | None, customer_id: int | None) -> dict[str, object]:
     return {"email": email, "customer_id": customer_id}
 
 
-def _brand_id(session: object, slug: str) -> int:
-    brand = get_brand(session=session, slug=slug)  # type: ignore[arg-type]
-    if brand is None or brand.id is None:
-        raise click.ClickException(f"no brand {slug!r}")
-    return brand.id
+def _brand_id(session: Session, slug: str) -> int:
+    # Imported at call time: postpurchase.cli imports this module while it loads.
+    from postpurchase.cli import brand_id_or_fail
+
+    return brand_id_or_fail(session, slug)
 
 
 @customers.command("erase")
