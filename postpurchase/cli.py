@@ -10,6 +10,7 @@ import sys
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+from sqlmodel import Session
 
 from postpurchase import create_app
 
@@ -22,6 +23,8 @@ FEATURE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("postpurchase.messaging.cli", "messages"),
     ("postpurchase.insights.cli", "insights"),
     ("postpurchase.demo", "demo"),
+    ("postpurchase.privacy.cli", "data"),
+    ("postpurchase.privacy.cli", "customers"),
 )
 
 
@@ -193,6 +196,108 @@ def users_set_password(brand_slug: str, email: str, password: str) -> None:
             raise click.ClickException(f"no merchant user {email!r} in brand {brand_slug!r}")
         set_password(session=session, user=user, password=password)
     click.echo(f"password of {email} in {brand_slug} changed; their sessions are ended")
+@main.group("keys")
+def keys() -> None:
+    """A brand's API keys and webhook signing secret: list, rotate, revoke."""
+
+
+def brand_id_or_fail(session: Session, slug: str) -> int:
+    """The id of the brand ``slug``, or a command error naming it."""
+    from postpurchase.brands import get_brand
+
+    brand = get_brand(session=session, slug=slug)
+    if brand is None or brand.id is None:
+        raise click.ClickException(f"no brand {slug!r}")
+    return brand.id
+
+
+_grace_option = click.option(
+    "--grace-hours", type=click.FloatRange(min=0), default=0, show_default=True,
+    help="How long the old one keeps working (0: refused at once).")
+
+
+@keys.command("list")
+@click.option("--brand", "brand_slug", required=True)
+@with_appcontext
+def keys_list(brand_slug: str) -> None:
+    """The brand's keys: id, prefix, name, state, and when they were created, used, expire or were revoked."""
+    from postpurchase import db as database
+    from postpurchase.brands import key_state, list_api_keys
+    from postpurchase.clock import utcnow
+
+    now = utcnow()
+    with database.session_scope() as session:
+        rows = list_api_keys(session=session, brand_id=brand_id_or_fail(session, brand_slug))
+    for key in rows:
+        dates = {"created": key.created_at, "used": key.last_used_at, "expires": key.expires_at,
+                 "revoked": key.revoked_at}
+        when = "  ".join(f"{label} {value.isoformat(timespec='seconds')}" for label, value in dates.items() if value)
+        click.echo(f"{key.id:>4}  {key.prefix}…  {key.name:<12} {key_state(key, now):<9} {when}")
+
+
+@keys.command("rotate")
+@click.option("--brand", "brand_slug", required=True)
+@click.option("--key", "ref", default=None, help="Retire only this key (id or prefix); default every usable key.")
+@_grace_option
+@with_appcontext
+def keys_rotate(brand_slug: str, ref: str | None, grace_hours: float) -> None:
+    """Issue a new API key (printed once) and retire the old ones, at once or after a grace period."""
+    from datetime import timedelta
+
+    from postpurchase import db as database
+    from postpurchase.brands import KeyNotFound, rotate_api_key
+    from postpurchase.clock import utcnow
+
+    try:
+        with database.session_scope() as session:
+            rotated = rotate_api_key(session=session, brand_id=brand_id_or_fail(session, brand_slug), now=utcnow(),
+                                     grace=timedelta(hours=grace_hours), ref=ref)
+    except KeyNotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"new api key (id {rotated.key_id}): {rotated.api_key}")
+    click.echo("Keep it: it is not shown again.")
+    for old in rotated.retired:
+        until = f"works until {old.expires_at.isoformat(timespec='seconds')}" if old.expires_at else "revoked"
+        click.echo(f"old key {old.id} ({old.prefix}…): {until}")
+
+
+@keys.command("revoke")
+@click.option("--brand", "brand_slug", required=True)
+@click.argument("ref")
+@with_appcontext
+def keys_revoke(brand_slug: str, ref: str) -> None:
+    """Refuse the key REF (its id or prefix) from now on, on the API and on webhooks."""
+    from postpurchase import db as database
+    from postpurchase.brands import KeyNotFound, revoke_api_key
+    from postpurchase.clock import utcnow
+
+    try:
+        with database.session_scope() as session:
+            key = revoke_api_key(session=session, brand_id=brand_id_or_fail(session, brand_slug), ref=ref,
+                                 now=utcnow())
+    except KeyNotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"key {key.id} ({key.prefix}…) revoked")
+
+
+@keys.command("rotate-secret")
+@click.option("--brand", "brand_slug", required=True)
+@_grace_option
+@with_appcontext
+def keys_rotate_secret(brand_slug: str, grace_hours: float) -> None:
+    """Issue a new webhook signing secret (printed once); the old one is accepted for the grace period."""
+    from datetime import timedelta
+
+    from postpurchase import db as database
+    from postpurchase.brands import rotate_signing_secret
+    from postpurchase.clock import utcnow
+
+    with database.session_scope() as session:
+        secret = rotate_signing_secret(session=session, brand_id=brand_id_or_fail(session, brand_slug),
+                                       now=utcnow(), grace=timedelta(hours=grace_hours))
+    click.echo(f"signing secret: {secret}")
+    click.echo("Keep it: it is not shown again." + (f" The old one is accepted for {grace_hours:g} hours."
+                                                       if grace_hours else " The old one is refused from now on."))
 
 
 def _add_feature_commands() -> None:

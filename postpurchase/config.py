@@ -62,6 +62,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TRUSTED_PROXIES", 0, int,
             "Reverse proxies in front of the app whose `X-Forwarded-For`/`-Proto` are believed; the "
             "client address that sign-in and order lookups are throttled by comes from them."),
+    Setting("REJECTED_RETENTION_DAYS", 7, int,
+            "Days requests refused for a bad signature are kept (for debugging a sender), then deleted."),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Flask, current_app
 
@@ -24,6 +25,15 @@ EXTENSION_KEY = "postpurchase.intake_senders"
 class Sender:
     brand_id: int
     signing_secret: str
+    #: The secret before the last rotation, accepted until ``previous_until``.
+    previous_secret: str | None = None
+    previous_until: datetime | None = None
+
+    def signing_secrets(self, now: datetime) -> tuple[str, ...]:
+        """The secrets a signature may be made with at ``now``."""
+        if self.previous_secret and self.previous_until and self.previous_until > now:
+            return (self.signing_secret, self.previous_secret)
+        return (self.signing_secret,)
 
 
 class SenderCache:
@@ -60,6 +70,7 @@ def require_sender() -> Sender:
     if sender is None:
         brand = require_brand()
         assert brand.id is not None
-        sender = Sender(brand.id, brand.signing_secret)
+        sender = Sender(brand.id, brand.signing_secret, brand.previous_signing_secret,
+                        brand.previous_signing_secret_until)
         cache.put(key_hash, sender)
     return sender

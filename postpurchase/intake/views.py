@@ -92,13 +92,18 @@ def receive_generic_event() -> tuple[Response, int]:
     raw = _raw_json_body()
     sender = require_sender()
     headers = _headers_of_interest(GENERIC_HEADERS)
-    verdict = verify(
-        request.headers.get(SIGNATURE_HEADER),
-        sender.signing_secret,
-        raw,
-        now=utcnow().timestamp(),
-        tolerance_seconds=int(current_app.config["SIGNATURE_TOLERANCE_SECONDS"]),
-    )
+    now = utcnow()
+    verdicts = [
+        verify(
+            request.headers.get(SIGNATURE_HEADER),
+            secret,
+            raw,
+            now=now.timestamp(),
+            tolerance_seconds=int(current_app.config["SIGNATURE_TOLERANCE_SECONDS"]),
+        )
+        for secret in sender.signing_secrets(now)
+    ]
+    verdict = Verdict.ok if Verdict.ok in verdicts else verdicts[0]
     if verdict != Verdict.ok:
         code, message = _SIGNATURE_PROBLEMS[verdict]
         if verdict != Verdict.missing:

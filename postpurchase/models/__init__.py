@@ -27,6 +27,7 @@ from postpurchase.models.enums import (
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage
 from postpurchase.models.messaging import MessageEvent, Suppression
+from postpurchase.models.privacy import Erasure
 from postpurchase.models.security import ThrottleAttempt
 from postpurchase.models.shipping import Shipment, TrackingEvent
 from postpurchase.models.tracking import CarrierCircuit, CarrierResponse
@@ -40,6 +41,7 @@ __all__ = [
     "Customer",
     "DeliveryOption",
     "DeliveryPrediction",
+    "Erasure",
     "Feedback",
     "FulfillmentCentre",
     "InboxEvent",

@@ -26,6 +26,9 @@ class Brand(SQLModel, table=True):
     signing_secret: str = Field(max_length=128)
     #: Shopify app secret for ``X-Shopify-Hmac-Sha256``; None when the brand has no Shopify store.
     shopify_secret: str | None = Field(default=None, max_length=256)
+    #: The signing secret before the last rotation, still accepted until ``previous_signing_secret_until``.
+    previous_signing_secret: str | None = Field(default=None, max_length=128)
+    previous_signing_secret_until: datetime | None = utc_field()
     #: Branding (colours, logo URL), sender identities, policies, trigger settings, EDD promise level.
     settings: dict[str, Any] = json_field()
     created_at: datetime = utc_field(nullable=False, default_factory=utcnow)
@@ -44,6 +47,8 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = utc_field(nullable=False, default_factory=utcnow)
     last_used_at: datetime | None = utc_field()
     revoked_at: datetime | None = utc_field()
+    #: Set when the key was rotated out with a grace period: refused from this moment on.
+    expires_at: datetime | None = utc_field()
 
 
 class MerchantUser(SQLModel, table=True):
