@@ -163,6 +163,8 @@ def is_transient_db_error(exc: BaseException) -> bool:
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     if isinstance(exc, OperationalError):
+        if type(exc.orig).__module__ == "sqlite3":  # SQLite also says "no such table" this way
+            return any(word in str(exc.orig) for word in ("locked", "busy"))
         return True
     if isinstance(exc, DBAPIError):
         return bool(exc.connection_invalidated) or getattr(exc.orig, "sqlstate", None) in ("40001", "40P01")

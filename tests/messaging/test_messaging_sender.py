@@ -362,3 +362,18 @@ def test_a_database_lock_while_recording_the_answer_is_retried(app, make_shop, s
     report = send_due(app, now=NOW, sleep=waits.append)
     assert report.sent == 1 and len(calls) == 2 and len(waits) == 1 and waits[0] <= 5
     assert only(session, "shipped").state == OutboxState.sent and len(inbox.messages) == 1
+
+
+def test_only_transient_database_errors_are_retried() -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from postpurchase.db import is_transient_db_error
+
+    def operational(text: str) -> OperationalError:
+        return OperationalError("SELECT 1", {}, sqlite3.OperationalError(text))
+
+    assert is_transient_db_error(operational("database is locked"))
+    assert not is_transient_db_error(operational("no such table: outboxmessage"))
+    assert not is_transient_db_error(IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE")))
