@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from carriers.base import AuthError, Capabilities, TrackingResult, Unsupported
-from carriers.http import HttpClient, OAuthClientCredentials
+from carriers.http import DEFAULT_MAX_WAIT, HttpClient, OAuthClientCredentials
 from carriers.parsing import Body
 from carriers.registry import CarrierSettings
 
@@ -44,6 +44,8 @@ class Adapter:
             retries=int(options.get("retries", 2)),
             backoff=float(options.get("backoff", 0.5)),
             secrets=[str(v) for v in self.settings.credentials.values()],
+            max_wait=float(options.get("max_wait", DEFAULT_MAX_WAIT)),
+            sleep=options.get("sleep"),
         )
 
     def credential(self, key: str) -> str:

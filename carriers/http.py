@@ -3,7 +3,11 @@
 Idempotent requests (GET/HEAD) are retried on connection errors and 502/503/504 by urllib3's
 ``Retry``; everything else is mapped to the typed errors of :mod:`carriers.base` so the poll
 planner can back off (``RateLimited``, ``TemporaryError``) or stop (``AuthError``) without knowing
-the carrier. Secrets given to the client are scrubbed from every log line and exception message.
+the carrier. A 429 is never retried in place: it raises ``RateLimited`` with the server's
+``Retry-After`` at once. No wait inside a call is longer than ``max_wait`` (default 5 s): a 5xx
+whose ``Retry-After`` asks for more is not retried in place either, so a caller (a web request
+above all) is never held up for minutes; the planner reschedules instead. Secrets given to the
+client are scrubbed from every log line and exception message.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 from carriers.base import AuthError, CarrierError, NotFound, RateLimited, TemporaryError
@@ -25,6 +30,8 @@ from carriers.base import AuthError, CarrierError, NotFound, RateLimited, Tempor
 log = logging.getLogger("carriers.http")
 
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 20.0)  # connect, read (seconds)
+#: The longest a call waits before retrying in place (seconds).
+DEFAULT_MAX_WAIT = 5.0
 _REDACTED = "***"
 #: Header / parameter names whose values are never shown.
 _SECRET_NAMES = (
@@ -58,6 +65,41 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
+class BoundedRetry(Retry):
+    """urllib3's ``Retry`` that retries only ``status_forcelist`` statuses (never 429), never waits
+    longer than ``max_wait``, gives up at once when ``Retry-After`` asks for longer, and sleeps
+    through an injectable ``sleep``."""
+
+    def __init__(self, *args: Any, max_wait: float = DEFAULT_MAX_WAIT,
+                 sleep: Callable[[float], None] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_wait = max_wait
+        self.sleeper = sleep or time.sleep
+
+    def new(self, **kw: Any) -> BoundedRetry:
+        retry = super().new(**kw)
+        retry.max_wait, retry.sleeper = self.max_wait, self.sleeper
+        return retry
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        return bool(self.status_forcelist) and status_code in self.status_forcelist \
+            and self._is_method_retryable(method)
+
+    def increment(self, method: str | None = None, url: str | None = None, *args: Any, **kwargs: Any) -> Retry:
+        response = kwargs.get("response")
+        wait = _retry_after(response.headers.get("Retry-After")) if response is not None else None
+        if wait is not None and wait > self.max_wait:
+            raise MaxRetryError(kwargs.get("_pool"), url or "",  # type: ignore[arg-type]
+                                ResponseError(f"Retry-After {wait:.0f} s is longer than {self.max_wait:g} s"))
+        return super().increment(method, url, *args, **kwargs)
+
+    def sleep(self, response: Any = None) -> None:
+        wait = _retry_after(response.headers.get("Retry-After")) if response is not None else None
+        wait = self.get_backoff_time() if wait is None else wait
+        if wait > 0:
+            self.sleeper(min(wait, self.max_wait))
+
+
 class HttpClient:
     """A ``requests`` session bound to one carrier, its timeouts and the secrets to redact."""
 
@@ -71,21 +113,26 @@ class HttpClient:
         backoff: float = 0.5,
         secrets: Iterable[str] = (),
         user_agent: str = "postpurchase-carriers/0.1",
+        max_wait: float = DEFAULT_MAX_WAIT,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.carrier = carrier
         self.timeout = timeout
         self.secrets = tuple(s for s in secrets if s)
         self.session = session or requests.Session()
-        retry = Retry(
+        retry = BoundedRetry(
             total=retries,
             connect=retries,
             read=retries,
             status=retries,
             backoff_factor=backoff,
+            backoff_max=max_wait,
             status_forcelist=(502, 503, 504),
             allowed_methods=frozenset({"GET", "HEAD"}),
             respect_retry_after_header=True,
             raise_on_status=False,
+            max_wait=max_wait,
+            sleep=sleep,
         )
         adapter = HTTPAdapter(max_retries=retry)
         self.session.mount("https://", adapter)

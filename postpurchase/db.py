@@ -7,14 +7,19 @@ session each (created lazily by :func:`get_session`, closed at teardown); jobs a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
+
+if TYPE_CHECKING:
+    from tenacity import Retrying
 
 EXTENSION_KEY = "postpurchase.db"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -150,3 +155,27 @@ def upgrade(url: str, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """An error worth retrying the unit of work for: SQLite "database is locked", a PostgreSQL
+    serialization failure or deadlock, a dropped connection. Not a constraint or a bug."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(exc, OperationalError):
+        if type(exc.orig).__module__ == "sqlite3":  # SQLite also says "no such table" this way
+            return any(word in str(exc.orig) for word in ("locked", "busy"))
+        return True
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated) or getattr(exc.orig, "sqlstate", None) in ("40001", "40P01")
+    return False
+
+
+def retry_transient(sleep: Callable[[float], None] = time.sleep, *, attempts: int = 8,
+                    max_wait: float = 5.0) -> Retrying:
+    """A tenacity ``Retrying`` that re-runs a whole unit of work after a transient database error,
+    with exponential backoff (0.1 s doubling, at most ``max_wait``) and jitter."""
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+    return Retrying(retry=retry_if_exception(is_transient_db_error), stop=stop_after_attempt(attempts),
+                    wait=wait_random_exponential(multiplier=0.1, max=max_wait), sleep=sleep, reraise=True)

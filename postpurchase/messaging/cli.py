@@ -31,8 +31,8 @@ def send_due_command(now: str | None, limit: int | None) -> None:
 
     report = send_due(current_app._get_current_object(), now=_now(now) if now else None, limit=limit)  # type: ignore[attr-defined]
     click.echo(f"claimed {report.claimed} · sent {report.sent} · retried {report.retried} · held {report.held} · "
-               f"suppressed {report.suppressed} · failed {report.failed} · unknown {report.unknown} · "
-               f"fallbacks {report.fallbacks}")
+               f"suppressed {report.suppressed} · stale {report.stale} · failed {report.failed} · "
+               f"unknown {report.unknown} · fallbacks {report.fallbacks}")
 
 
 @messages.command("run-timers")
@@ -71,6 +71,38 @@ def log_command(brand_slug: str, order_number: str | None, customer: str | None,
             m = entry.message
             click.echo(f"{m.created_at:%Y-%m-%d %H:%M} {m.trigger:<20} {m.channel:<17} {m.state:<10} "
                        f"{m.recipient:<30} {entry.subject}  {m.error or ''}")
+
+
+@messages.command("retry")
+@click.option("--brand", "brand_slug", required=True)
+@click.option("--state", type=click.Choice(["failed", "unknown"]), default="failed", show_default=True,
+              help="unknown: the channel may have delivered them; sending again can make a second copy.")
+@click.option("--since", default=None, help="Only messages written since this ISO time.")
+@click.option("--trigger", default=None)
+@click.option("--dry-run", is_flag=True, help="Count, change nothing.")
+@with_appcontext
+def retry_command(brand_slug: str, state: str, since: str | None, trigger: str | None, dry_run: bool) -> None:
+    """Put the brand's failed (or unknown) messages back in the queue; the sender checks them again."""
+    from postpurchase.brands import get_brand
+    from postpurchase.db import session_scope
+    from postpurchase.messaging.operations import retry_messages
+    from postpurchase.models import OutboxState
+
+    try:
+        moment = _now(since) if since else None
+    except ValueError:
+        raise click.BadParameter("not an ISO date or time", param_hint="--since") from None
+    with session_scope() as session:
+        brand = get_brand(session=session, slug=brand_slug)
+        if brand is None:
+            raise click.ClickException(f"no brand {brand_slug!r}")
+        result = retry_messages(session=session, brand_id=brand.id, state=OutboxState(state), now=utcnow(),
+                                since=moment, trigger=trigger, dry_run=dry_run)
+    verb = "would retry" if dry_run else "retried"
+    click.echo(f"{verb} {len(result.retried)} {state} · left {len(result.covered)} sent on a fallback channel")
+    if state == "unknown" and result.retried:
+        click.echo("warning: unknown messages may have arrived already; these customers can get a second copy",
+                   err=True)
 
 
 @messages.command("preview")

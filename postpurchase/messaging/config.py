@@ -20,28 +20,31 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from postpurchase.models import Brand, Channel
 
 #: Triggers and their defaults. ``essential`` messages are the ones a customer needs to receive the
 #: parcel or their money; they bypass the daily frequency cap (see README "Messages").
+#: ``stale_after_hours``: how long after the message was meant to go out it still helps; a message
+#: that could not be sent by then (channel down, held) becomes ``stale`` instead of arriving late.
 TRIGGER_DEFAULTS: dict[str, dict[str, Any]] = {
-    "order_confirmed": {"purpose": "transactional", "essential": True},
-    "shipped": {"purpose": "transactional", "essential": True},
-    "delayed": {"purpose": "transactional", "essential": True},
+    "order_confirmed": {"purpose": "transactional", "essential": True, "stale_after_hours": 24},
+    "shipped": {"purpose": "transactional", "essential": True, "stale_after_hours": 72},
+    "delayed": {"purpose": "transactional", "essential": True, "stale_after_hours": 24},
     "arriving_tomorrow": {"purpose": "transactional", "essential": True, "send_at": "17:00",
-                          "channels": ["line", "line_notification", "email", "sms"]},
+                          "channels": ["line", "line_notification", "email", "sms"], "stale_after_hours": 12},
     "out_for_delivery": {"purpose": "transactional", "essential": True,
-                         "channels": ["line", "line_notification", "email", "sms"]},
+                         "channels": ["line", "line_notification", "email", "sms"], "stale_after_hours": 4},
     "attempt_fail": {"purpose": "transactional", "essential": True,
-                     "channels": ["line", "line_notification", "sms", "email"]},
-    "available_for_pickup": {"purpose": "transactional", "essential": True},
-    "delivered": {"purpose": "transactional", "essential": False},
-    "unboxing": {"purpose": "transactional", "essential": False, "delay_hours": 24},
-    "review_request": {"purpose": "marketing", "essential": False, "delay_days": 7},
-    "replenishment": {"purpose": "marketing", "essential": False, "lead_days": 5},
-    "return_update": {"purpose": "transactional", "essential": True},
+                     "channels": ["line", "line_notification", "sms", "email"], "stale_after_hours": 24},
+    "available_for_pickup": {"purpose": "transactional", "essential": True, "stale_after_hours": 72},
+    "delivered": {"purpose": "transactional", "essential": False, "stale_after_hours": 72},
+    "unboxing": {"purpose": "transactional", "essential": False, "delay_hours": 24, "stale_after_hours": 72},
+    "review_request": {"purpose": "marketing", "essential": False, "delay_days": 7, "stale_after_hours": 168},
+    "replenishment": {"purpose": "marketing", "essential": False, "lead_days": 5, "stale_after_hours": 120},
+    "return_update": {"purpose": "transactional", "essential": True, "stale_after_hours": 72},
 }
 
 #: Everything a trigger may set; values a brand leaves out come from here and TRIGGER_DEFAULTS.
@@ -51,12 +54,17 @@ BASE_TRIGGER: dict[str, Any] = {
     "channels": ["email", "line", "sms"],
     "template": None,
     "quiet_hours": True,
+    "stale_after_hours": None,
 }
 
 DEFAULTS: dict[str, Any] = {
     "quiet_hours": {"start": "21:00", "end": "08:00"},
     "daily_cap": 2,
-    "max_attempts": 6,
+    #: Temporary failures (channel down, rate limited) are retried with backoff for this long from
+    #: the first attempt, then the message is ``failed`` (``postpurchase messages retry`` resends).
+    "retry_max_hours": 24,
+    #: An optional cap on attempts as well; None: only the hours above count.
+    "max_attempts": None,
     "sender": {},
     "rules": [],
     "blocks": {},
@@ -81,6 +89,8 @@ class TriggerSettings:
     purpose: str
     essential: bool
     quiet_hours: bool
+    #: Too late to send this long after the message was due (None: never).
+    stale_after: timedelta | None
     options: dict[str, Any]
 
 
@@ -130,6 +140,7 @@ def trigger_settings(brand: Brand, trigger: str) -> TriggerSettings:
 def _trigger_settings(merged: dict[str, Any], trigger: str) -> TriggerSettings:
     values = {**BASE_TRIGGER, **TRIGGER_DEFAULTS[trigger], **merged["triggers"].get(trigger, {})}
     known = set(BASE_TRIGGER) | {"purpose", "essential"}
+    stale_hours = values["stale_after_hours"]
     return TriggerSettings(
         name=trigger,
         enabled=bool(values["enabled"]),
@@ -139,5 +150,6 @@ def _trigger_settings(merged: dict[str, Any], trigger: str) -> TriggerSettings:
         purpose=str(values["purpose"]),
         essential=bool(values["essential"]),
         quiet_hours=bool(values["quiet_hours"]),
+        stale_after=timedelta(hours=float(stale_hours)) if stale_hours is not None else None,
         options={k: v for k, v in values.items() if k not in known},
     )

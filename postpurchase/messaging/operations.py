@@ -16,7 +16,14 @@ from postpurchase.i18n import format_day, format_money, time_slot_label
 from postpurchase.messaging import context as ctx
 from postpurchase.messaging.config import brand_settings, trigger_settings
 from postpurchase.messaging.render import Rendered, render_message
-from postpurchase.messaging.triggers import Composed, compose, new_row, render_content
+from postpurchase.messaging.triggers import (
+    Composed,
+    compose,
+    existing_keys,
+    idempotency_key,
+    new_row,
+    render_content,
+)
 from postpurchase.models import (
     Brand,
     Channel,
@@ -51,9 +58,9 @@ def content_of(*, session: Session, message: OutboxMessage, now: datetime, brand
     return compose(session=session, brand=brand, message=message, now=now)
 
 
-def message_log(*, session: Session, brand_id: int, order_number: str | None = None, customer: str | None = None,
-                trigger: str | None = None, state: str | None = None, limit: int = 200) -> list[LogEntry]:
-    """The brand's messages, newest first, filtered by order number, customer email/phone, trigger, state."""
+def _filtered(*, brand_id: int, order_number: str | None = None, customer: str | None = None,
+              trigger: str | None = None, state: str | None = None, since: datetime | None = None) -> Any:
+    """The brand's messages matching the message log's filters (a select statement)."""
     stmt = select(OutboxMessage).where(OutboxMessage.brand_id == brand_id)
     if order_number:
         stmt = stmt.join(Order, Order.id == OutboxMessage.order_id).where(Order.number == order_number)
@@ -65,6 +72,15 @@ def message_log(*, session: Session, brand_id: int, order_number: str | None = N
         stmt = stmt.where(OutboxMessage.trigger == trigger)
     if state:
         stmt = stmt.where(OutboxMessage.state == OutboxState(state))
+    if since is not None:
+        stmt = stmt.where(OutboxMessage.created_at >= since)  # type: ignore[operator]
+    return stmt
+
+
+def message_log(*, session: Session, brand_id: int, order_number: str | None = None, customer: str | None = None,
+                trigger: str | None = None, state: str | None = None, limit: int = 200) -> list[LogEntry]:
+    """The brand's messages, newest first, filtered by order number, customer email/phone, trigger, state."""
+    stmt = _filtered(brand_id=brand_id, order_number=order_number, customer=customer, trigger=trigger, state=state)
     rows = list(session.exec(stmt.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)).all())  # type: ignore[attr-defined,union-attr]
     counts: dict[tuple[int, str], int] = {}
     if rows:
@@ -92,6 +108,68 @@ def state_counts(*, session: Session, brand_id: int) -> dict[str, int]:
     rows = session.exec(select(OutboxMessage.state, func.count(OutboxMessage.id))
                         .where(OutboxMessage.brand_id == brand_id).group_by(OutboxMessage.state)).all()
     return {str(state): count for state, count in rows}
+
+
+#: States a merchant may send again by hand. ``unknown`` messages may have arrived already: sending
+#: one again can give the customer a second copy, so it is only ever done by naming that state.
+RETRYABLE = (OutboxState.failed, OutboxState.unknown)
+
+
+@dataclass(frozen=True)
+class RetryResult:
+    #: Messages put back in the queue (or that would be, in a dry run).
+    retried: list[int]
+    #: Failed messages left alone because the next channel already carried them (fallback).
+    covered: list[int]
+
+
+class NotRetryable(ValueError):
+    """The message is not in a state that may be sent again by hand."""
+
+
+def retry_messages(*, session: Session, brand_id: int, state: OutboxState, now: datetime,
+                   since: datetime | None = None, order_number: str | None = None, customer: str | None = None,
+                   trigger: str | None = None, dry_run: bool = False) -> RetryResult:
+    """Put the brand's ``failed`` (or ``unknown``) messages back in the queue, due now.
+
+    The sender checks them again like new ones (consent, suppression, staleness, quiet hours), with
+    a fresh retry horizon. A failed message whose fallback on the next channel was written is left
+    alone: the customer got (or is getting) it there.
+    """
+    if state not in RETRYABLE:
+        raise NotRetryable(f"only {' or '.join(RETRYABLE)} messages can be sent again, not {state}")
+    stmt = _filtered(brand_id=brand_id, order_number=order_number, customer=customer, trigger=trigger,
+                     since=since, state=state)
+    return _retry(session, list(session.exec(stmt.order_by(OutboxMessage.id)).all()), now, dry_run)
+
+
+def retry_message(*, session: Session, brand_id: int, message_id: int, now: datetime) -> RetryResult:
+    """:func:`retry_messages` for one message of the brand: :class:`LookupError` if it is not the
+    brand's, :class:`NotRetryable` unless it is ``failed`` or ``unknown``."""
+    message = session.get(OutboxMessage, message_id)
+    if message is None or message.brand_id != brand_id:
+        raise LookupError(f"no message {message_id}")
+    if message.state not in RETRYABLE:
+        raise NotRetryable(f"message {message_id} is {message.state}; only failed or unknown ones can be sent again")
+    return _retry(session, [message], now, dry_run=False)
+
+
+def _retry(session: Session, rows: list[OutboxMessage], now: datetime, dry_run: bool) -> RetryResult:
+    fallbacks = {row.id: idempotency_key(row.brand_id, row.trigger, row.payload["ref"], row.payload["fallback"][0])
+                 for row in rows if row.state == OutboxState.failed and row.payload.get("fallback")}
+    covered = existing_keys(session, list(fallbacks.values())) if fallbacks else set()
+    result = RetryResult(retried=[], covered=[])
+    for row in rows:
+        if fallbacks.get(row.id) in covered:
+            result.covered.append(row.id)  # type: ignore[arg-type]
+            continue
+        result.retried.append(row.id)  # type: ignore[arg-type]
+        if not dry_run:
+            row.state, row.due_at, row.error = OutboxState.pending, now, None
+            row.first_tried_at = row.handed_over_at = None
+            session.add(row)
+    session.flush()
+    return result
 
 
 def record_event(*, session: Session, message_id: int, kind: str, url: str | None = None,

@@ -8,13 +8,27 @@ Short steps, each its own transaction, so neither rendering nor a slow provider 
 2. :func:`prepare` renders them (rows are written without wording; see ``triggers.compose``),
    reading only.
 3. :func:`deliver` hands envelopes to the channels (a small thread pool; one SMTP connection per
-   worker carries many messages).
+   worker carries many messages). Before each slice of ``MESSAGES_HANDOVER_SLICE`` (default 10)
+   envelopes goes to a channel, :func:`mark_handed_over` commits ``handed_over_at`` on their rows.
 4. :func:`record` stores the content sent, provider ids, schedules retries with backoff, suppresses
    bounced addresses and falls back to the next channel after a permanent failure.
 
-A crash between 3 and 4 leaves rows ``sending``. When their lease expires, rows on a channel whose
-provider drops duplicates (LINE push retry key, webhook Idempotency-Key, a Message-ID-deduplicating
-SMTP server) are sent again under the same key; the others become ``unknown`` and show in the log.
+Every step's transaction is re-run after a transient database error ("database is locked", a
+serialization failure; :func:`postpurchase.db.retry_transient`), so a busy database delays the
+sender instead of stopping it with rows half done.
+
+A crash or database error before a row's handover leaves it ``sending`` without ``handed_over_at``:
+nothing reached the channel, so when its lease expires it is simply claimed again. A crash after
+the handover started (between 3 and 4) leaves it ``sending`` with ``handed_over_at``: rows on a
+channel whose provider drops duplicates (LINE push retry key, webhook Idempotency-Key, a
+Message-ID-deduplicating SMTP server) are sent again under the same key; the others become
+``unknown`` and show in the log (at most one slice per worker can be marked without having been
+sent yet).
+
+Temporary failures are retried with exponential backoff (``MESSAGES_RETRY_BASE_SECONDS``, doubling,
+at most ``MESSAGES_RETRY_MAX_SECONDS``) until ``retry_max_hours`` (brand setting, default 24) after
+the first attempt; then the row is ``failed``. A message whose trigger's ``stale_after_hours`` has
+passed since it was due is never sent late: it becomes ``stale``.
 """
 
 from __future__ import annotations
@@ -22,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -32,8 +47,15 @@ from flask import Flask
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, select
 
-from postpurchase.clock import utcnow
-from postpurchase.db import claim_scope, get_db, is_postgres, session_scope
+from postpurchase.clock import as_utc, utcnow
+from postpurchase.db import (
+    claim_scope,
+    get_db,
+    is_postgres,
+    is_transient_db_error,
+    retry_transient,
+    session_scope,
+)
 from postpurchase.messaging import policy, segments
 from postpurchase.messaging.channels import (
     Envelope,
@@ -64,6 +86,10 @@ from postpurchase.models import (
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+#: Envelopes marked handed over per commit: at most this many per worker become ``unknown``
+#: although unsent if the sender dies during a handover; smaller costs more commits.
+HANDOVER_SLICE = 10
+Sleep = Callable[[float], None]
 HREF = re.compile(r'href="(https?://[^"]+)"')
 
 
@@ -77,17 +103,24 @@ class SendReport:
     suppressed: int = 0
     unknown: int = 0
     fallbacks: int = 0
+    #: Too late to be useful: the trigger's staleness cap passed before the message could go out.
+    stale: int = 0
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: SendReport) -> None:
-        for name in ("claimed", "sent", "retried", "failed", "held", "suppressed", "unknown", "fallbacks"):
+        for name in ("claimed", "sent", "retried", "failed", "held", "suppressed", "unknown", "fallbacks", "stale"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors[:20])
 
 
-def backoff(attempts: int, base_seconds: float = 60.0) -> timedelta:
-    """1, 2, 4 … minutes (``MESSAGES_RETRY_BASE_SECONDS`` × 2ⁿ), at most an hour."""
-    return timedelta(seconds=min(3600.0, base_seconds * 2 ** max(0, attempts - 1)))
+def backoff(attempts: int, base_seconds: float = 60.0, max_seconds: float = 1800.0) -> timedelta:
+    """1, 2, 4 … minutes (``MESSAGES_RETRY_BASE_SECONDS`` × 2ⁿ), at most ``max_seconds``."""
+    return timedelta(seconds=min(max_seconds, base_seconds * 2 ** min(max(0, attempts - 1), 30)))
+
+
+def _backoff_settings(config: Mapping[str, object]) -> tuple[float, float]:
+    return (float(config.get("MESSAGES_RETRY_BASE_SECONDS") or 60),  # type: ignore[arg-type]
+            float(config.get("MESSAGES_RETRY_MAX_SECONDS") or 1800))  # type: ignore[arg-type]
 
 
 def message_id_header(key: str, sender_email: str) -> str:
@@ -212,6 +245,9 @@ class _Checks:
         reason = self.suppression(row, purpose)
         if reason:
             return OutboxState.suppressed, f"suppressed: {reason}", None
+        late = too_late(row, trigger, self.now)
+        if late:
+            return OutboxState.stale, late, None
         if purpose == "marketing" and row.channel == Channel.email and not (
                 settings["sender"].get("address") and (settings["sender"].get("contact") or settings["sender"].get("email"))):
             return OutboxState.suppressed, "marketing email needs the sender's name, address and contact (特定電子メール法)", None
@@ -233,8 +269,27 @@ class _Checks:
         return OutboxState.sending, None, None
 
 
-def claim(app: Flask, *, now: datetime, limit: int = 200) -> tuple[list[int], SendReport]:
+def too_late(row: OutboxMessage, trigger: TriggerSettings | None, now: datetime) -> str | None:
+    """Why ``row`` is too late to send at ``now`` (its trigger's ``stale_after``), or None.
+
+    Counted from when the message was meant to go out: written, plus the trigger's delay (timers
+    write their messages when they are due).
+    """
+    if trigger is None or trigger.stale_after is None or row.payload.get("test"):
+        return None
+    meant = as_utc(row.created_at) + timedelta(minutes=trigger.delay_minutes)
+    if now - meant <= trigger.stale_after:
+        return None
+    hours = trigger.stale_after.total_seconds() / 3600
+    return f"stale: not sent within {hours:g} h of being due ({row.trigger} is useless later)"
+
+
+def claim(app: Flask, *, now: datetime, limit: int = 200, sleep: Sleep = time.sleep) -> tuple[list[int], SendReport]:
     """Claim up to ``limit`` due rows; return the ids of those to send now (marked ``sending``)."""
+    return retry_transient(sleep)(_claim, app, now=now, limit=limit)
+
+
+def _claim(app: Flask, *, now: datetime, limit: int) -> tuple[list[int], SendReport]:
     report = SendReport()
     claimed: list[int] = []
     with claim_scope(app) as session:
@@ -251,7 +306,8 @@ def claim(app: Flask, *, now: datetime, limit: int = 200) -> tuple[list[int], Se
         checks = _Checks(session, rows, app.config, now)
         for row in rows:
             brand = checks.brands[row.brand_id]
-            if row.state == OutboxState.sending and not checks.idempotent(brand, row.channel):
+            if (row.state == OutboxState.sending and row.handed_over_at is not None
+                    and not checks.idempotent(brand, row.channel)):
                 row.state = OutboxState.unknown
                 row.error = ("the sender stopped after handing this message to the channel and before recording "
                              "the answer; the provider has no idempotency key, so it may or may not have arrived")
@@ -261,11 +317,16 @@ def claim(app: Flask, *, now: datetime, limit: int = 200) -> tuple[list[int], Se
             if state == OutboxState.held:
                 row.state, row.error, row.due_at = state, reason, until or now
                 report.held += 1
-            elif state == OutboxState.suppressed:
+            elif state in (OutboxState.suppressed, OutboxState.stale):
                 row.state, row.error = state, reason
-                report.suppressed += 1
+                if state == OutboxState.stale:
+                    report.stale += 1
+                else:
+                    report.suppressed += 1
             else:
                 row.state, row.claimed_at, row.attempts = OutboxState.sending, now, row.attempts + 1
+                row.first_tried_at = row.first_tried_at or now
+                row.handed_over_at = None
                 claimed.append(row.id)  # type: ignore[arg-type]
     return claimed, report
 
@@ -338,9 +399,28 @@ def prepare(app: Flask, ids: list[int], *, now: datetime) -> Prepared:
 ChannelFactory = Callable[[str, Channel], MessageChannel | None]
 
 
+def mark_handed_over(app: Flask, ids: list[int], *, now: datetime, sleep: Sleep = time.sleep) -> None:
+    """Commit that these ``sending`` rows are about to be handed to their channel (see the module doc)."""
+    def mark() -> None:
+        with session_scope(app) as session:
+            session.execute(update(OutboxMessage)
+                            .where(OutboxMessage.id.in_(ids), OutboxMessage.state == OutboxState.sending)  # type: ignore[union-attr]
+                            .values(handed_over_at=now))
+
+    retry_transient(sleep)(mark)
+
+
+Handover = Callable[[list[int]], None]
+
+
 def deliver(app: Flask, envelopes: list[Envelope], *, workers: int = 4,
-            channel_factory: ChannelFactory | None = None) -> list[tuple[Envelope, Outcome]]:
-    """Send through the channels: per (brand, channel) group, split over ``workers`` connections."""
+            channel_factory: ChannelFactory | None = None, handover: Handover | None = None,
+            slice_size: int = HANDOVER_SLICE) -> list[tuple[Envelope, Outcome]]:
+    """Send through the channels: per (brand, channel) group, split over ``workers`` connections.
+
+    ``handover`` is called with each slice's message ids before the slice goes to the channel; when
+    it raises a database error, the slice is not sent and its outcome is temporary.
+    """
     factory = channel_factory or (lambda slug, channel: create_channel(app.config, slug, channel))
     groups: dict[tuple[str, Channel], list[Envelope]] = defaultdict(list)
     for envelope in envelopes:
@@ -356,8 +436,21 @@ def deliver(app: Flask, envelopes: list[Envelope], *, workers: int = 4,
         if instance is None:
             missing = Outcome(Result.permanent, error=f"no credentials for {channel} for brand {slug}")
             return [(envelope, missing) for envelope in items]
+        outcomes: list[Outcome] = []
         try:
-            outcomes = instance.send_many(items)
+            for start in range(0, len(items), max(1, slice_size)):
+                part = items[start:start + max(1, slice_size)]
+                if handover is not None:
+                    try:
+                        handover([envelope.message_id for envelope in part])
+                    except Exception as exc:  # noqa: BLE001  (only database errors are expected here)
+                        if not is_transient_db_error(exc):
+                            raise
+                        log.warning("could not record a handover, not sending %d messages: %s", len(part), exc)
+                        outcomes.extend(Outcome(Result.temporary, error=f"not handed over (database busy): {exc}"[:500])
+                                        for _ in part)
+                        continue
+                outcomes.extend(instance.send_many(part))
         finally:
             instance.close()
         if instance.idempotent:  # the provider drops a second copy: an unclear answer is just a retry
@@ -375,8 +468,18 @@ def deliver(app: Flask, envelopes: list[Envelope], *, workers: int = 4,
 
 
 def record(app: Flask, results: Iterable[tuple[Envelope, Outcome]], *, now: datetime,
-           prepared: Prepared | None = None) -> SendReport:
-    """Store what the channels answered, with the content sent; retries, suppressions and fallbacks."""
+           prepared: Prepared | None = None, sleep: Sleep = time.sleep) -> SendReport:
+    """Store what the channels answered, with the content sent; retries, suppressions and fallbacks.
+
+    One transaction, re-run from the start after a transient database error: the answers are lost
+    only if the database stays unavailable, and then the rows fall back on the lease (see above).
+    """
+    answers = list(results)
+    return retry_transient(sleep)(_record, app, answers, now=now, prepared=prepared)
+
+
+def _record(app: Flask, results: list[tuple[Envelope, Outcome]], *, now: datetime,
+            prepared: Prepared | None) -> SendReport:
     report = SendReport()
     content = prepared.content if prepared else {}
     sent_rows: list[dict] = []
@@ -392,9 +495,9 @@ def record(app: Flask, results: Iterable[tuple[Envelope, Outcome]], *, now: date
         for columns in {frozenset(row) for row in sent_rows}:  # one executemany per column set
             session.execute(update(OutboxMessage), [row for row in sent_rows if frozenset(row) == columns])
         report.sent = len(sent_rows)
-        base = float(app.config.get("MESSAGES_RETRY_BASE_SECONDS") or 60)
+        delays = _backoff_settings(app.config)
         for envelope, outcome in followups:
-            _record_failure(session, envelope, outcome, now, report, base, content.get(envelope.message_id))
+            _record_failure(session, envelope, outcome, now, report, delays, content.get(envelope.message_id))
         for message_id, (state, reason) in (prepared.settled.items() if prepared else ()):
             session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
                             .values(state=state, error=reason))
@@ -413,25 +516,41 @@ def _content_columns(content: Composed | None) -> dict[str, object]:
             "payload": content.payload}
 
 
+def retry_at(message: OutboxMessage, settings: Mapping[str, object], now: datetime,
+             delays: tuple[float, float]) -> datetime | None:
+    """When to try ``message`` again after a temporary failure at ``now``; None once its retry
+    horizon (``retry_max_hours`` from the first attempt, optionally ``max_attempts``) is spent."""
+    max_attempts = settings.get("max_attempts")
+    if max_attempts is not None and message.attempts >= int(max_attempts):  # type: ignore[call-overload]
+        return None
+    horizon = as_utc(message.first_tried_at or now) + timedelta(hours=float(settings["retry_max_hours"]))  # type: ignore[arg-type]
+    if now >= horizon:
+        return None
+    return min(now + backoff(message.attempts, *delays), horizon)
+
+
 def _record_failure(session: Session, envelope: Envelope, outcome: Outcome, now: datetime,
-                    report: SendReport, backoff_base: float, content: Composed | None) -> None:
+                    report: SendReport, delays: tuple[float, float], content: Composed | None) -> None:
     message = session.get(OutboxMessage, envelope.message_id)
     if message is None:
         return
     for name, value in _content_columns(content).items():
         setattr(message, name, value)
     brand = session.get(Brand, message.brand_id)
-    max_attempts = int(brand_settings(brand)["max_attempts"]) if brand else 6
     message.error = outcome.error
     report.errors.append(f"{message.idempotency_key}: {outcome.error}")
     if outcome.result == Result.ambiguous:
         message.state = OutboxState.unknown
         report.unknown += 1
         return
-    if outcome.result == Result.temporary and message.attempts < max_attempts:
-        message.state, message.due_at = OutboxState.pending, now + backoff(message.attempts, backoff_base)
-        report.retried += 1
-        return
+    if outcome.result == Result.temporary:
+        message.handed_over_at = None  # the channel took nothing: a retry cannot duplicate
+        again = retry_at(message, brand_settings(brand), now, delays) if brand else None
+        if again is not None:
+            message.state, message.due_at = OutboxState.pending, again
+            report.retried += 1
+            return
+        message.error = f"gave up retrying: {outcome.error}"
     message.state = OutboxState.failed
     report.failed += 1
     if outcome.bounce:
@@ -447,25 +566,32 @@ def _record_failure(session: Session, envelope: Envelope, outcome: Outcome, now:
 
 
 def send_due(app: Flask, *, now: datetime | None = None, batch: int = 200, limit: int | None = None,
-             workers: int = 4, channel_factory: ChannelFactory | None = None) -> SendReport:
-    """Send every due message (or ``limit``), batch by batch; the scheduler's outbox job."""
+             workers: int = 4, channel_factory: ChannelFactory | None = None,
+             sleep: Sleep = time.sleep) -> SendReport:
+    """Send every due message (or ``limit``), batch by batch; the scheduler's outbox job.
+
+    ``sleep`` waits between re-runs of a transaction after a transient database error.
+    """
     with app.app_context():  # tokens and templates need it; the scheduler's job has one, a script may not
-        return _send_loop(app, now=now, batch=batch, limit=limit, workers=workers, channel_factory=channel_factory)
+        return _send_loop(app, now=now, batch=batch, limit=limit, workers=workers, channel_factory=channel_factory,
+                          sleep=sleep)
 
 
 def _send_loop(app: Flask, *, now: datetime | None, batch: int, limit: int | None, workers: int,
-               channel_factory: ChannelFactory | None) -> SendReport:
+               channel_factory: ChannelFactory | None, sleep: Sleep) -> SendReport:
     total = SendReport()
+    slice_size = int(app.config.get("MESSAGES_HANDOVER_SLICE") or HANDOVER_SLICE)
     while limit is None or total.claimed < limit:
         moment = now or utcnow()
         size = batch if limit is None else min(batch, limit - total.claimed)
-        ids, report = claim(app, now=moment, limit=size)
+        ids, report = claim(app, now=moment, limit=size, sleep=sleep)
         total.add(report)
         if report.claimed == 0:
             break
         if ids:
-            prepared = prepare(app, ids, now=moment)
-            results = deliver(app, prepared.envelopes, workers=workers, channel_factory=channel_factory) \
-                if prepared.envelopes else []
-            total.add(record(app, results, now=moment, prepared=prepared))
+            prepared = retry_transient(sleep)(prepare, app, ids, now=moment)
+            results = deliver(app, prepared.envelopes, workers=workers, channel_factory=channel_factory,
+                              handover=lambda part, at=moment: mark_handed_over(app, part, now=at, sleep=sleep),
+                              slice_size=slice_size) if prepared.envelopes else []
+            total.add(record(app, results, now=moment, prepared=prepared, sleep=sleep))
     return total

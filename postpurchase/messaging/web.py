@@ -27,7 +27,7 @@ from postpurchase.i18n import format_local_time
 from postpurchase.messaging import operations, sink
 from postpurchase.messaging.config import TRIGGER_DEFAULTS
 from postpurchase.messaging.tokens import read_token
-from postpurchase.models import Brand, Channel
+from postpurchase.models import Brand, Channel, OutboxState
 from postpurchase.web.labels import CHANNEL_LABELS, OUTBOX_STATE_LABELS, TRIGGER_LABELS
 from postpurchase.web.merchant import check_csrf, require_merchant
 
@@ -94,6 +94,45 @@ def test_send(brand: Brand) -> Any:
     session.commit()
     flash(_("Test message queued for %(recipient)s.", recipient=recipient))
     return redirect(url_for("merchant_messages.log"))
+
+
+@merchant_messages.post("/<int:message_id>/retry")
+@require_merchant
+def retry_one(brand: Brand, message_id: int) -> Any:
+    """Send one failed or unknown message of the brand again (unknown: the merchant accepts a possible copy)."""
+    check_csrf()
+    session = get_session()
+    try:
+        operations.retry_message(session=session, brand_id=brand.id, message_id=message_id, now=utcnow())
+    except LookupError:
+        abort(404)
+    except operations.NotRetryable:
+        abort(400, description="only failed or unknown messages can be sent again")
+    session.commit()
+    flash(_("The message will be sent again."))
+    return redirect(url_for("merchant_messages.log", **_filters(request.form)))
+
+
+@merchant_messages.post("/retry")
+@require_merchant
+def retry_failed(brand: Brand) -> Any:
+    """Send again every failed message the log's filter shows (never the unknown ones in bulk)."""
+    check_csrf()
+    session = get_session()
+    result = operations.retry_messages(session=session, brand_id=brand.id, state=OutboxState.failed, now=utcnow(),
+                                       **{name: request.form.get(field) or None for field, name in _RETRY_FILTERS})
+    session.commit()
+    flash(_("%(count)d failed messages will be sent again.", count=len(result.retried)))
+    return redirect(url_for("merchant_messages.log", **_filters(request.form)))
+
+
+#: The log's filter fields (form name, :func:`operations.retry_messages` argument).
+_RETRY_FILTERS = (("order", "order_number"), ("customer", "customer"), ("trigger", "trigger"))
+
+
+def _filters(form: Any) -> dict[str, str]:
+    """The log's filter, carried through a retry form, to come back to the same view."""
+    return {name: form[name] for name in ("order", "customer", "trigger", "state") if form.get(name)}
 
 
 @merchant_messages.get("/mailbox")

@@ -64,7 +64,8 @@ class OutboxState(StrEnum):
     held = "held"  # quiet hours or frequency cap; sent later
     failed = "failed"  # permanent failure on this channel
     suppressed = "suppressed"  # no consent, unsubscribed, bounced, useless
-    unknown = "unknown"  # crashed between send and record on a channel without idempotency
+    unknown = "unknown"  # handed to a channel without idempotency; the answer was never recorded
+    stale = "stale"  # too late to be useful (the trigger's staleness cap passed); never sent
 
 
 class Channel(StrEnum):

@@ -68,6 +68,11 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
     due_at: datetime = utc_field(nullable=False, default_factory=utcnow, index=True)
     claimed_at: datetime | None = utc_field()
+    #: First time the sender took the row to send it: the retry horizon counts from here.
+    first_tried_at: datetime | None = utc_field()
+    #: When the current attempt was committed as handed to the channel. A ``sending`` row without it
+    #: was never given to the channel and is safe to send again once its lease expires.
+    handed_over_at: datetime | None = utc_field()
     sent_at: datetime | None = utc_field()
     provider_id: str | None = Field(default=None, max_length=200)
     error: str | None = None

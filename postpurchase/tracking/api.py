@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from postpurchase.db import get_session
 from postpurchase.models import ShipmentStatus
 from postpurchase.tracking.operations import (
+    CarrierUnavailable,
     RefreshTooSoon,
     ShipmentNotFound,
     get_shipment,
@@ -71,13 +74,20 @@ def shipment_refresh(shipment_id: int) -> ResponseReturnValue:
     brand = require_brand()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        report, shipment = refresh_shipment(app, brand_id=brand.id, shipment_id=shipment_id, now=extension(app).clock())
+        _, shipment = refresh_shipment(app, brand_id=brand.id, shipment_id=shipment_id, now=extension(app).clock())
     except ShipmentNotFound:
         raise _not_found(shipment_id) from None
     except RefreshTooSoon as exc:
-        response: Response = error_response(429, "too_many_requests", str(exc), {"retry_after": round(exc.retry_after)})
-        response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-        return response
-    if report.failed_requests or report.deferred:
-        raise ApiError(503, "carrier_unavailable", "The carrier could not be asked now; the planner will retry.")
+        return _retry_later(429, "too_many_requests", str(exc), exc.retry_after)
+    except CarrierUnavailable as exc:
+        return _retry_later(503, "carrier_unavailable", "The carrier could not be asked now; the planner will retry.",
+                            exc.retry_after)
     return jsonify(shipment)
+
+
+def _retry_later(status: int, code: str, message: str, seconds: float) -> Response:
+    """An error answer with ``Retry-After`` (whole seconds, at least 1) in the header and the body."""
+    wait = max(1, math.ceil(seconds))
+    response: Response = error_response(status, code, message, {"retry_after": wait})
+    response.headers["Retry-After"] = str(wait)
+    return response

@@ -35,6 +35,15 @@ class RefreshTooSoon(Exception):
         self.retry_after = retry_after
 
 
+class CarrierUnavailable(Exception):
+    """The carrier could not be asked now (error, rate limit, open circuit); the planner will ask
+    again by itself, and a caller may try after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"the carrier could not be asked now; the planner will retry. Try again in {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -125,6 +134,9 @@ def refresh_shipment(app: Flask, *, brand_id: int, shipment_id: int, now: dateti
     The shipment is claimed like a planner claim (its ``last_polled_at`` and a lease on
     ``next_poll_at`` are set in a locking transaction), so concurrent refreshes and planner runs
     never ask twice. Returns the run's report and the shipment as the API shows it.
+
+    Never waits: a rate-limited or failing carrier raises :class:`CarrierUnavailable` with how long
+    to wait (at least ``refresh_every``) instead of sleeping inside the caller's request.
     """
     policy = policy or policy_from_config(app.config)
     with claim_scope(app) as session:
@@ -141,6 +153,8 @@ def refresh_shipment(app: Flask, *, brand_id: int, shipment_id: int, now: dateti
         claimed = Claimed(shipment_id, brand_id, shipment.carrier_code, shipment.tracking_number)
     report = poll_shipments(app, [claimed], clock=lambda: now, sleep=lambda _s: None, policy=policy,
                             rng=rng, source="refresh")
+    if report.failed_requests or report.deferred:
+        raise CarrierUnavailable(max(report.retry_after, policy.refresh_every.total_seconds()))
     with session_scope(app) as session:
         return report, get_shipment(session=session, brand_id=brand_id, shipment_id=shipment_id)
 

@@ -16,8 +16,9 @@ A run (:func:`poll_due`, the ``tracking.poll`` job) works like this:
    ``fill_ahead`` are claimed to fill it: the request costs the same, and it spares them a request
    of their own a few minutes later (calls, not numbers, are what carriers limit and bill).
    The core never looks at a carrier's name, only at its capabilities.
-4. Errors: :class:`RateLimited` stops calls to that account until ``retry_after`` (plus jitter)
-   and puts the unasked shipments back; :class:`TemporaryError`/:class:`ParseError`/
+4. Errors: :class:`RateLimited` stops calls to that account until ``retry_after`` (at most
+   ``rate_limit_max_wait``; the HTTP client never sleeps through it) and puts the unasked
+   shipments back, spread over that wait; :class:`TemporaryError`/:class:`ParseError`/
    :class:`AuthError` back off the batch's shipments exponentially with jitter and count towards
    the account's circuit breaker (:mod:`circuit`), which stops all calls while open.
 5. Each batch's answers are applied (:func:`apply.apply_result`) in one transaction, and every
@@ -88,10 +89,16 @@ class PollReport:
     skipped_webhook: int = 0
     expired: int = 0
     scheduled: int = 0
+    #: Seconds until a deferred account may be asked again (rate limit, open circuit, quota): what
+    #: a caller asking for a refresh is told to wait. The longest of the run.
+    retry_after: float = 0.0
 
     def add(self, other: PollReport) -> None:
         for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+            if name == "retry_after":
+                self.retry_after = max(self.retry_after, other.retry_after)
+            else:
+                setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @lru_cache(maxsize=64)
@@ -271,6 +278,18 @@ def poll_shipments(
     return report
 
 
+def rate_limit_wait(retry_after: float | None, policy: PollPolicy) -> timedelta:
+    """How long to leave an account alone after a 429: its ``Retry-After``, capped."""
+    if retry_after is None:
+        return policy.rate_limit_default
+    return min(timedelta(seconds=max(0.0, retry_after)), policy.rate_limit_max_wait)
+
+
+def _defer(report: PollReport, count: int, now: datetime, until: datetime) -> None:
+    report.deferred += count
+    report.retry_after = max(report.retry_after, (until - now).total_seconds())
+
+
 def _poll_account(app: Flask, account: Account, items: list[Claimed], *, clock: Clock, sleep: Sleep,
                   policy: PollPolicy, rng: random.Random, source: str, zones: dict[int, str],
                   report: PollReport) -> None:
@@ -284,13 +303,14 @@ def _poll_account(app: Flask, account: Account, items: list[Claimed], *, clock: 
         now = clock()
         permit = circuit.permit(app, account.key, now, policy)
         if not permit.allowed:
-            _put_back(app, rest, permit.until or now + policy.circuit_cooldown, rng)
-            report.deferred += len(rest)
+            until = permit.until or now + policy.circuit_cooldown
+            _put_back(app, rest, until, rng)
+            _defer(report, len(rest), now, until)
             return
         if caps.requests_per_day and not circuit.reserve_daily(app, account.key, now, caps.requests_per_day):
             tomorrow = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
             _put_back(app, rest, tomorrow, rng, spread=timedelta(hours=1))
-            report.deferred += len(rest)
+            _defer(report, len(rest), now, tomorrow)
             return
         last = state.last_request_at.get(account.key)
         if last is not None and caps.requests_per_second > 0:
@@ -306,10 +326,10 @@ def _poll_account(app: Flask, account: Account, items: list[Claimed], *, clock: 
             results = []
         except RateLimited as exc:
             report.failed_requests += 1
-            retry = timedelta(seconds=exc.retry_after if exc.retry_after is not None else 60)
+            retry = rate_limit_wait(exc.retry_after, policy)
             until = circuit.record_rate_limited(app, account.key, now, retry)
             _put_back(app, rest, until, rng, spread=max(retry, timedelta(seconds=1)))
-            report.deferred += len(rest)
+            _defer(report, len(rest), now, until)
             return
         except (CarrierError, OSError) as exc:
             report.failed_requests += 1
@@ -321,7 +341,7 @@ def _poll_account(app: Flask, account: Account, items: list[Claimed], *, clock: 
             if opened or isinstance(exc, AuthError):
                 later = [item for item in rest if item not in chunk]
                 _put_back(app, later, now + policy.circuit_cooldown, rng)
-                report.deferred += len(later)
+                _defer(report, len(later), now, now + policy.circuit_cooldown)
                 return
             continue
         circuit.record_success(app, account.key, now)

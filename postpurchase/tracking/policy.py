@@ -81,6 +81,10 @@ class PollPolicy:
     circuit_threshold: int = 5
     circuit_cooldown: timedelta = timedelta(minutes=5)
     circuit_cooldown_max: timedelta = timedelta(hours=2)
+    #: A carrier's ``Retry-After`` is honoured up to this long (a bogus day-long value must not stop
+    #: an account for a day); without one, calls to the account wait ``rate_limit_default``.
+    rate_limit_max_wait: timedelta = timedelta(minutes=30)
+    rate_limit_default: timedelta = timedelta(seconds=60)
     #: ``POST /shipments/<id>/refresh`` at most once per this long per shipment.
     refresh_every: timedelta = timedelta(seconds=60)
     #: Shipments claimed per run.

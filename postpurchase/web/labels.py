@@ -69,6 +69,7 @@ OUTBOX_STATE_LABELS = {
     OutboxState.failed: _l("Failed"),
     OutboxState.suppressed: _l("Not sent (suppressed)"),
     OutboxState.unknown: _l("Outcome unknown"),
+    OutboxState.stale: _l("Not sent (too late)"),
 }
 
 CHANNEL_LABELS = {

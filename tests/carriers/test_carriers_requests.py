@@ -287,3 +287,67 @@ def test_token_is_refreshed_when_it_expires() -> None:
     assert oauth.token() == "a"
     now[0] = 61.0
     assert oauth.token() == "b"
+
+
+# -- waits inside a call --------------------------------------------------------------------------
+
+DHL = "https://api-eu.dhl.com/track/shipments"
+
+
+@responses.activate
+def test_429_is_never_retried_in_place_even_with_a_huge_retry_after() -> None:
+    from carriers.http import HttpClient
+
+    responses.add(responses.GET, DHL, status=429, headers={"Retry-After": "100000"})
+    waits: list[float] = []
+    with pytest.raises(RateLimited) as raised:
+        HttpClient("dhl", sleep=waits.append).request("GET", DHL)
+    assert raised.value.retry_after == 100000 and waits == [] and len(responses.calls) == 1
+
+
+@responses.activate
+def test_503_asking_for_a_longer_wait_than_the_cap_fails_at_once() -> None:
+    from carriers.http import HttpClient
+
+    responses.add(responses.GET, DHL, status=503, headers={"Retry-After": "100000"})
+    waits: list[float] = []
+    with pytest.raises(TemporaryError):
+        HttpClient("dhl", sleep=waits.append, max_wait=5).request("GET", DHL)
+    assert waits == [] and len(responses.calls) == 1
+
+
+def _answer(status: int, retry_after: str | None = None):
+    from urllib3 import HTTPResponse
+
+    return HTTPResponse(status=status, headers={"Retry-After": retry_after} if retry_after else {})
+
+
+def test_503_with_a_short_retry_after_waits_that_long() -> None:
+    from carriers.http import BoundedRetry
+
+    waits: list[float] = []
+    BoundedRetry(total=2, max_wait=5, sleep=waits.append).sleep(_answer(503, "2"))
+    assert waits == [2]
+
+
+def test_backoff_between_retries_is_capped() -> None:
+    from carriers.http import BoundedRetry
+
+    waits: list[float] = []
+    retry = BoundedRetry(total=9, backoff_factor=100, max_wait=3, sleep=waits.append)
+    for _ in range(3):
+        retry = retry.increment("GET", "/", response=_answer(502))
+        retry.sleep(_answer(502))
+    assert waits == [3, 3]  # urllib3 retries the first failure at once, then backs off (100 s, 200 s capped)
+
+
+@responses.activate
+def test_an_adapter_never_sleeps_on_a_rate_limit(monkeypatch) -> None:
+    import time
+
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    responses.add(responses.GET, DHL, status=429, headers={"Retry-After": "100000"})
+    with pytest.raises(RateLimited):
+        adapter("dhl", api_key="dhl-key").track(["1"])
+    assert waits == [] and len(responses.calls) == 1

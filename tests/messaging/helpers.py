@@ -50,3 +50,21 @@ def show(session: Session, message: OutboxMessage) -> Shown:
 def rendered(session: Session, trigger: str) -> Shown:
     """The one ``trigger`` message, rendered from the data as it is now."""
     return show(session, only(session, trigger))
+
+
+def failed_while_smtp_was_down(app: Any, make_shop: Any, session: Session, count: int = 2) -> list[OutboxMessage]:
+    """``count`` shipped messages that failed (one attempt allowed) while nobody listened for SMTP."""
+    from postpurchase import signals
+    from postpurchase.messaging.outbox import send_due
+    from tests.messaging.conftest import NOW, free_port
+
+    for _ in range(count):
+        shop = make_shop()
+        shop.configure(max_attempts=1)
+        signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    session.commit()
+    port = app.config["SMTP_PORT"]
+    app.config["SMTP_PORT"] = free_port()
+    send_due(app, now=NOW)
+    app.config["SMTP_PORT"] = port
+    return messages(session, "shipped")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from postpurchase import signals
 from postpurchase.messaging import sink
 from postpurchase.messaging.channels import Envelope, Result
 from postpurchase.messaging.channels.email import SmtpChannel
 from postpurchase.messaging.cli import messages
-from postpurchase.models import Channel
+from postpurchase.models import Channel, OutboxState
 from tests.messaging.conftest import NOW, free_port
+from tests.messaging.helpers import failed_while_smtp_was_down
+from tests.messaging.helpers import messages as rows
 
 
 def test_preview_command_prints_subject_and_text(runner, brand) -> None:
@@ -38,3 +42,53 @@ def test_sink_stores_each_message_id_once_and_lists_it(tmp_path) -> None:
     [caught] = sink.list_messages(tmp_path / "mail")
     assert [o.result for o in outcomes] == [Result.sent, Result.sent] and handler.duplicates == 1
     assert (caught.to, caught.subject, caught.text.strip()) == ("a@example.jp", "テスト", "本文です")
+
+
+def test_retry_command_sends_failed_messages_again(app, runner, make_shop, session, inbox) -> None:
+    assert {m.state for m in failed_while_smtp_was_down(app, make_shop, session)} == {OutboxState.failed}
+    result = runner.invoke(messages, ["retry", "--brand", "acme", "--state", "failed"])
+    assert result.exit_code == 0 and "retried 2 failed" in result.output
+    assert "sent 2" in runner.invoke(messages, ["send-due"]).output
+    assert {m.state for m in rows(session, "shipped")} == {OutboxState.sent} and len(inbox.messages) == 2
+
+
+def test_retry_command_dry_run_changes_nothing(app, runner, make_shop, session) -> None:
+    failed_while_smtp_was_down(app, make_shop, session)
+    result = runner.invoke(messages, ["retry", "--brand", "acme", "--dry-run"])
+    assert "would retry 2 failed" in result.output
+    assert {m.state for m in rows(session, "shipped")} == {OutboxState.failed}
+
+
+def test_retry_command_since_leaves_older_messages(app, runner, make_shop, session) -> None:
+    failed_while_smtp_was_down(app, make_shop, session)
+    result = runner.invoke(messages, ["retry", "--brand", "acme", "--since", (NOW + timedelta(minutes=1)).isoformat()])
+    assert "retried 0 failed" in result.output
+
+
+def test_retry_command_warns_that_unknown_messages_may_arrive_twice(app, runner, make_shop, session) -> None:
+    [message] = failed_while_smtp_was_down(app, make_shop, session, count=1)
+    message.state = OutboxState.unknown
+    session.add(message)
+    session.commit()
+    result = runner.invoke(messages, ["retry", "--brand", "acme", "--state", "unknown"])
+    assert "retried 1 unknown" in result.output and "second copy" in result.output
+    assert rows(session, "shipped")[0].state == OutboxState.pending
+
+
+def test_retry_command_rejects_a_bad_since(runner, brand) -> None:
+    result = runner.invoke(messages, ["retry", "--brand", "acme", "--since", "yesterday"])
+    assert result.exit_code == 2 and "--since" in result.output
+
+
+def test_retry_command_leaves_a_failed_message_its_fallback_channel_carried(app, runner, make_shop, session) -> None:
+    from postpurchase.messaging.triggers import enqueue_fallback
+
+    [message] = failed_while_smtp_was_down(app, make_shop, session, count=1)
+    message.payload = {**message.payload, "fallback": ["sms"],
+                       "recipients": {**message.payload["recipients"], "sms": "+819012345678"}}
+    session.add(message)
+    enqueue_fallback(session=session, message=message, now=NOW)
+    session.commit()
+    result = runner.invoke(messages, ["retry", "--brand", "acme"])
+    assert "retried 0 failed · left 1 sent on a fallback channel" in result.output
+    assert rows(session, "shipped")[0].state == OutboxState.failed

@@ -9,9 +9,10 @@ from sqlmodel import select
 from postpurchase import signals
 from postpurchase.db import get_db
 from postpurchase.messaging.outbox import send_due
-from postpurchase.models import MessageEvent, OutboxMessage
+from postpurchase.models import MessageEvent, Order, OutboxMessage, OutboxState
 from postpurchase.web.merchant import add_merchant_user
 from tests.messaging.conftest import NOW
+from tests.messaging.helpers import failed_while_smtp_was_down, messages
 
 
 def _sign_in(app, client, brand_id: int) -> str:
@@ -114,3 +115,40 @@ def test_test_send_needs_csrf_and_then_sends(app, client, brand, session, inbox)
     assert send_due(app, now=NOW).sent == 1
     assert inbox.messages[0]["To"] == "me@acme.example"
     assert session.exec(select(OutboxMessage)).one().trigger == "shipped"
+
+
+def test_console_sends_one_failed_message_again_with_csrf(app, client, make_shop, session, inbox) -> None:
+    first, second = failed_while_smtp_was_down(app, make_shop, session)
+    token = _sign_in(app, client, first.brand_id)
+    assert f'action="/merchant/messages/{first.id}/retry"' in client.get("/merchant/messages/").get_data(as_text=True)
+    assert client.post(f"/merchant/messages/{first.id}/retry").status_code == 400
+    assert client.post(f"/merchant/messages/{first.id}/retry", data={"csrf_token": token}).status_code == 302
+    assert [m.state for m in messages(session, "shipped")] == [OutboxState.pending, OutboxState.failed]
+    assert send_due(app, now=NOW).sent == 1 and len(inbox.messages) == 1
+
+
+def test_console_retry_refuses_a_message_that_did_not_fail(app, client, make_shop, session, inbox) -> None:
+    shop = make_shop()
+    signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+    session.commit()
+    send_due(app, now=NOW)
+    token = _sign_in(app, client, shop.brand.id)
+    sent = messages(session, "shipped")[0]
+    assert client.post(f"/merchant/messages/{sent.id}/retry", data={"csrf_token": token}).status_code == 400
+
+
+def test_console_retry_of_another_brands_message_is_a_404(app, client, make_brand, make_shop, session) -> None:
+    [message] = failed_while_smtp_was_down(app, make_shop, session, count=1)
+    other = make_brand("other")
+    token = _sign_in(app, client, other.brand_id)
+    assert client.post(f"/merchant/messages/{message.id}/retry", data={"csrf_token": token}).status_code == 404
+    assert messages(session, "shipped")[0].state == OutboxState.failed
+
+
+def test_console_sends_every_failed_message_in_the_filter_again(app, client, make_shop, session) -> None:
+    first, second = failed_while_smtp_was_down(app, make_shop, session)
+    token = _sign_in(app, client, first.brand_id)
+    order = session.get(Order, second.order_id)
+    response = client.post("/merchant/messages/retry", data={"csrf_token": token, "order": order.number})
+    assert response.status_code == 302 and "order=%23" in response.headers["Location"]
+    assert [m.state for m in messages(session, "shipped")] == [OutboxState.failed, OutboxState.pending]

@@ -223,3 +223,157 @@ def test_a_message_that_cannot_be_rendered_fails_alone(app, make_shop, session, 
     failed = only(session, "delivered")
     assert report.sent == 1 and report.failed == 1 and len(inbox.messages) == 1
     assert failed.state == OutboxState.failed and "no_such_template" in failed.error
+
+
+# -- retry horizon, handover and database errors ----------------------------------------------------
+
+
+def _every_minute(app, clock, minutes: int) -> None:
+    for _ in range(minutes):
+        send_due(app, now=clock.now, sleep=lambda _s: None)
+        clock.advance(minutes=1)
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    assert [outbox.backoff(n, 60, 1800).total_seconds() / 60 for n in (1, 2, 5, 6, 40)] == [1, 2, 16, 30, 30]
+
+
+def test_smtp_down_for_an_hour_then_every_due_message_is_sent_exactly_once(app, make_shop, session, clock,
+                                                                           smtp_port) -> None:
+    from aiosmtpd.controller import Controller
+
+    from tests.messaging.conftest import Inbox
+
+    shops = [make_shop() for _ in range(5)]
+    for shop in shops:
+        _shipped(shop, session)
+    _every_minute(app, clock, 60)  # nobody listens on smtp_port: connection refused
+    down = messages(session, "shipped")
+    assert {m.state for m in down} == {OutboxState.pending} and all(m.attempts >= 6 for m in down)
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        _every_minute(app, clock, 31)  # the longest wait between attempts is 30 minutes
+    finally:
+        controller.stop()
+    assert {m.state for m in messages(session, "shipped")} == {OutboxState.sent}
+    ids = sorted(email["Message-ID"] for email in handler.messages)
+    assert ids == sorted(m.provider_id for m in messages(session, "shipped"))  # one each, no duplicate
+
+
+def test_temporary_failures_stop_at_the_retry_horizon_as_failed(app, make_shop, session, clock) -> None:
+    shop = make_shop()
+    shop.configure(retry_max_hours=2)
+    _shipped(shop, session)
+    clock.advance(hours=1)
+    send_due(app, now=clock.now)  # pretend the first try was an hour ago: still inside the horizon
+    _every_minute(app, clock, 59)
+    assert only(session, "shipped").state == OutboxState.pending
+    _every_minute(app, clock, 62)
+    message = only(session, "shipped")
+    assert message.state == OutboxState.failed and message.error.startswith("gave up retrying: SMTP before data")
+
+
+def test_a_message_past_its_triggers_staleness_is_stale_not_sent(app, make_shop, session, clock, smtp_port) -> None:
+    shop = make_shop()
+    shop.shipment.status = ShipmentStatus.out_for_delivery
+    signals.shipment_status_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
+                                         previous=ShipmentStatus.in_transit, current=ShipmentStatus.out_for_delivery,
+                                         occurred_at=NOW, now=NOW)
+    session.commit()
+    _every_minute(app, clock, 5 * 60)  # out-for-delivery news is worth nothing after 4 hours
+    message = only(session, "out_for_delivery")
+    assert message.state == OutboxState.stale and message.error.startswith("stale: not sent within 4 h")
+
+
+def _locked(*args, **kwargs):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    raise OperationalError("UPDATE outboxmessage ...", {}, sqlite3.OperationalError("database is locked"))
+
+
+def test_a_database_error_before_the_handover_leaves_the_message_to_send_again(app, make_shop, session, inbox,
+                                                                              monkeypatch) -> None:
+    shop = make_shop()
+    _shipped(shop, session)
+    monkeypatch.setattr(outbox, "prepare", _locked)
+    with pytest.raises(Exception, match="database is locked"):
+        send_due(app, now=NOW, sleep=lambda _s: None)
+    monkeypatch.undo()
+    assert only(session, "shipped").handed_over_at is None
+    report = send_due(app, now=NOW + outbox.LEASE + timedelta(seconds=1))
+    assert report.unknown == 0 and report.sent == 1 and only(session, "shipped").state == OutboxState.sent
+    assert len(inbox.messages) == 1
+
+
+def test_a_handover_that_cannot_be_recorded_is_not_sent_and_retried(app, make_shop, session, inbox,
+                                                                    monkeypatch) -> None:
+    shop = make_shop()
+    _shipped(shop, session)
+    monkeypatch.setattr(outbox, "mark_handed_over", _locked)
+    report = send_due(app, now=NOW, sleep=lambda _s: None)
+    message = only(session, "shipped")
+    assert report.retried == 1 and message.state == OutboxState.pending and inbox.messages == []
+    assert "database busy" in message.error
+
+
+def test_a_crash_after_the_handover_is_unknown_only_for_the_handed_over_rows(app, make_shop, session, inbox,
+                                                                              monkeypatch) -> None:
+    shops = [make_shop() for _ in range(3)]
+    for shop in shops:
+        _shipped(shop, session)
+    app.config["MESSAGES_HANDOVER_SLICE"] = 1
+    from postpurchase.messaging.channels.email import SmtpChannel
+
+    real = SmtpChannel.send
+    sent: list[int] = []
+
+    def send_then_die(self, envelope):
+        if sent:
+            raise SystemExit("sender killed while handing over the second message")
+        sent.append(envelope.message_id)
+        return real(self, envelope)
+
+    monkeypatch.setattr(SmtpChannel, "send", send_then_die)
+    with pytest.raises(SystemExit):
+        send_due(app, now=NOW, workers=1)
+    monkeypatch.undo()
+    send_due(app, now=NOW + outbox.LEASE + timedelta(seconds=1))
+    states = [m.state for m in messages(session, "shipped")]
+    assert states == [OutboxState.unknown, OutboxState.unknown, OutboxState.sent]  # the third was never handed over
+    assert len(inbox.messages) == 2
+
+
+def test_a_database_lock_while_recording_the_answer_is_retried(app, make_shop, session, inbox, monkeypatch) -> None:
+    shop = make_shop()
+    _shipped(shop, session)
+    real, calls, waits = outbox._record, [], []
+
+    def locked_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            _locked()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "_record", locked_once)
+    report = send_due(app, now=NOW, sleep=waits.append)
+    assert report.sent == 1 and len(calls) == 2 and len(waits) == 1 and waits[0] <= 5
+    assert only(session, "shipped").state == OutboxState.sent and len(inbox.messages) == 1
+
+
+def test_only_transient_database_errors_are_retried() -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from postpurchase.db import is_transient_db_error
+
+    def operational(text: str) -> OperationalError:
+        return OperationalError("SELECT 1", {}, sqlite3.OperationalError(text))
+
+    assert is_transient_db_error(operational("database is locked"))
+    assert not is_transient_db_error(operational("no such table: outboxmessage"))
+    assert not is_transient_db_error(IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE")))

@@ -141,6 +141,21 @@ def test_rate_limited_stops_calls_until_retry_after(app, fake, make_shipment, cl
     assert run(app, clock).numbers == 7
 
 
+def test_a_huge_retry_after_is_capped_and_the_account_rescheduled_without_sleeping(app, fake, make_shipment,
+                                                                                    clock, load):
+    ids = due(make_shipment, clock, 4)
+    start = clock.now
+    fake.errors.append(RateLimited("slow down", carrier="fake", retry_after=100000))
+    waits: list[float] = []
+    report = poll_due(app, clock=clock, sleep=waits.append, policy=POLICY)
+    assert report.deferred == 4 and all(w <= 1 for w in waits)  # only the pacing between requests
+    cap = POLICY.rate_limit_max_wait
+    assert circuit_row(app).retry_at == start + cap
+    assert all(start + cap <= load(i).next_poll_at <= start + 2 * cap for i in ids)
+    clock.advance(seconds=cap.total_seconds() * 2 + 1)
+    assert run(app, clock).numbers == 4
+
+
 def test_temporary_error_backs_off_the_batch_with_jitter(app, fake, make_shipment, clock, load):
     ids = due(make_shipment, clock, 3)
     start = clock.now

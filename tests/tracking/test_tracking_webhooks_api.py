@@ -140,6 +140,26 @@ def test_refresh_when_the_carrier_fails_is_503(client, brand, fake, make_shipmen
     assert response.status_code == 503 and response.json["error"]["code"] == "carrier_unavailable"
 
 
+def test_refresh_of_a_rate_limited_carrier_answers_at_once_with_retry_after(client, brand, fake, make_shipment):
+    from carriers.base import RateLimited
+
+    sid = make_shipment("R3")
+    fake.errors.append(RateLimited("slow down", carrier="fake", retry_after=100000))
+    response = client.post(f"/api/v1/shipments/{sid}/refresh", headers=auth(brand))
+    assert response.status_code == 503 and response.json["error"]["code"] == "carrier_unavailable"
+    assert response.headers["Retry-After"] == "1800" and response.json["error"]["details"]["retry_after"] == 1800
+
+
+def test_refresh_while_the_account_waits_out_a_rate_limit_does_not_call_it(client, brand, fake, make_shipment):
+    from carriers.base import RateLimited
+
+    first, second = make_shipment("R4"), make_shipment("R5")
+    fake.errors.append(RateLimited("slow down", carrier="fake", retry_after=120))
+    client.post(f"/api/v1/shipments/{first}/refresh", headers=auth(brand))
+    response = client.post(f"/api/v1/shipments/{second}/refresh", headers=auth(brand))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "120" and len(fake.requests) == 1
+
+
 def test_cli_poll_once_and_status(runner, fake, make_shipment, clock):
     make_shipment("C1", next_poll_at=clock.now)
     polled = runner.invoke(tracking, ["poll", "--once"])

@@ -9,7 +9,6 @@ Message-ID (our sink does; set ``SMTP_IDEMPOTENT``) drops a second copy.
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Sequence
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -109,12 +108,6 @@ class SmtpChannel(MessageChannel):
         except (smtplib.SMTPException, OSError):
             self._drop()
             raise
-
-    def send_many(self, envelopes: Sequence[Envelope]) -> list[Outcome]:
-        try:
-            return [self.send(envelope) for envelope in envelopes]
-        finally:
-            self.close()
 
 
 def _refused(code: int, reply: bytes | str) -> Outcome:
