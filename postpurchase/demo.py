@@ -32,6 +32,8 @@ from postpurchase.models import Order, Shipment, ShipmentStatus
 from postpurchase.tracking.routing import configure_adapter
 
 DEMO_USER = "demo@example.com"
+#: Statuses of a parcel worth showing first: its route is half travelled.
+ON_THE_WAY = (ShipmentStatus.in_transit, ShipmentStatus.out_for_delivery, ShipmentStatus.available_for_pickup)
 DEMO_PASSWORD = "demo-password"
 
 
@@ -90,12 +92,12 @@ class SimulatedClock:
         self.now += timedelta(seconds=seconds)
 
 
-def load_demo(app: Flask, *, slug: str, orders: int, seed: int) -> int | None:
+def load_demo(app: Flask, *, slug: str, orders: int, seed: int, days: int = DEMO_DAYS) -> int | None:
     """Create the demo brand and replay its weeks through intake and tracking; None if it exists already."""
     from postpurchase.web.merchant import add_merchant_user
 
     now = utcnow()
-    start = now - timedelta(days=DEMO_DAYS + 2)
+    start = now - timedelta(days=days + 2)
     with db.session_scope(app) as session:
         if get_brand(session=session, slug=slug) is not None:
             return None
@@ -103,7 +105,7 @@ def load_demo(app: Flask, *, slug: str, orders: int, seed: int) -> int | None:
         add_merchant_user(session=session, brand_id=created.brand_id, email=DEMO_USER, password=DEMO_PASSWORD,
                           name="デモ担当")
         brand_id = created.brand_id
-    envelopes = demo_envelopes(seed=seed, orders=orders, now=now, days=DEMO_DAYS,
+    envelopes = demo_envelopes(seed=seed, orders=orders, now=now, days=days,
                                tracking_number=demo_tracking_number)
     replay(app, brand_id=brand_id, envelopes=envelopes, start=start, until=now)
     return brand_id
@@ -190,14 +192,16 @@ def demo(brand_slug: str, orders: int, seed: int, host: str, port: int, smtp_por
     base = f"http://{host}:{port}"
     with db.session_scope(app) as session:
         brand = get_brand(session=session, slug=brand_slug)
-        sample = session.exec(select(Order).where(Order.brand_id == brand.id)  # type: ignore[union-attr]
-                              .order_by(col(Order.placed_at).desc()).offset(3)).first()
+        on_the_way = session.exec(select(Order).join(Shipment, col(Shipment.order_id) == col(Order.id))
+                                  .where(Order.brand_id == brand.id,  # type: ignore[union-attr]
+                                         col(Shipment.status).in_(ON_THE_WAY))
+                                  .order_by(col(Shipment.shipped_at).desc())).first()
         returnable = session.exec(select(Order).join(Shipment, col(Shipment.order_id) == col(Order.id))
                                   .where(Order.brand_id == brand.id,  # type: ignore[union-attr]
                                          Shipment.status == ShipmentStatus.delivered)
                                   .order_by(col(Shipment.delivered_at).desc())).first()
     click.echo("")
-    click.echo(f"  tracking page   {base}/{brand_slug}/track   (e.g. order {_example(sample)})")
+    click.echo(f"  tracking page   {base}/{brand_slug}/track   (a parcel on its way: {_example(on_the_way)})")
     click.echo(f"  returns portal  {base}/{brand_slug}/returns   (a delivered order: {_example(returnable)})")
     click.echo(f"  merchant pages  {base}/merchant/   ({DEMO_USER} / {DEMO_PASSWORD}): messages, returns, insights")
     click.echo(f"  demo mailbox    {base}/merchant/messages/mailbox   (emails land in {mail_dir})")

@@ -10,9 +10,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+JST = ZoneInfo("Asia/Tokyo")
 FAMILY_NAMES = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤",
                 "吉田", "山田", "佐々木", "山口", "松本", "井上", "木村", "林", "斎藤", "清水")
 GIVEN_NAMES = ("陽子", "花子", "美咲", "結衣", "さくら", "健太", "翔太", "大輔", "直樹", "愛",
@@ -192,8 +194,7 @@ def demo_envelopes(*, seed: int = 7, orders: int = 300, now: datetime | None = N
                 "lines": lines,
             },
         }))
-        # Labels carry the minute the carrier took the parcel.
-        handed_over = (placed + timedelta(hours=rng.uniform(3, 30))).replace(second=0, microsecond=0)
+        handed_over = carrier_pickup(rng, placed + timedelta(hours=rng.uniform(2, 20)))
         if handed_over > now:
             continue
         carrier, service, _ = rng.choices(CARRIERS, weights=carrier_weights)[0]
@@ -227,6 +228,15 @@ def demo_envelopes(*, seed: int = 7, orders: int = 300, now: datetime | None = N
         }))
     events.sort(key=lambda pair: pair[0])
     return [envelope for _, envelope in events]
+
+
+def carrier_pickup(rng: random.Random, ready: datetime) -> datetime:
+    """When the carrier takes a parcel packed at ``ready``: its daily round at the centre, 14:00–19:00
+    Japan time, to the minute (labels carry minutes)."""
+    local = ready.astimezone(JST)
+    day = local.date() + timedelta(days=1 if local.hour >= 18 else 0)
+    pickup = max(datetime.combine(day, time(14), JST) + timedelta(minutes=rng.randrange(300)), ready)
+    return pickup.astimezone(UTC).replace(second=0, microsecond=0)
 
 
 def shipping_cost(carrier: str, origin_region: str, destination_region: str, weight_g: int) -> int:

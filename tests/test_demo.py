@@ -30,7 +30,7 @@ from postpurchase.models import (
 
 def test_demo_brand_is_loaded_through_intake_and_tracked(app) -> None:
     with app.app_context():  # as under the `postpurchase demo` command
-        brand_id = load_demo(app, slug="demo", orders=20, seed=3)
+        brand_id = load_demo(app, slug="demo", orders=20, seed=3, days=10)
         catch_up_tracking(app)
     with app.app_context(), session_scope(app) as s:
         states = set(s.exec(select(InboxEvent.state)).all())
@@ -47,15 +47,16 @@ def test_demo_brand_is_loaded_through_intake_and_tracked(app) -> None:
 
 def test_demo_is_not_loaded_twice(app) -> None:
     with app.app_context():
-        assert load_demo(app, slug="demo", orders=5, seed=3) is not None
-        assert load_demo(app, slug="demo", orders=5, seed=3) is None
+        assert load_demo(app, slug="demo", orders=5, seed=3, days=3) is not None
+        assert load_demo(app, slug="demo", orders=5, seed=3, days=3) is None
 
 
 def test_demo_tells_a_consistent_story(app) -> None:
     """Scans on the route, pickups near the customer, promises before outcomes, carriers that differ,
-    parcels in trouble and stock for exchanges (one load: the checks share it to stay fast)."""
+    parcels in trouble and stock for exchanges (one load: the checks share it to stay fast; with this
+    seed the sandbox loses a parcel)."""
     with app.app_context():
-        brand_id = load_demo(app, slug="demo", orders=60, seed=7)
+        brand_id = load_demo(app, slug="demo", orders=60, seed=5, days=30)
         catch_up_tracking(app)
     with app.app_context(), session_scope(app) as s:
         shipments = s.exec(select(Shipment).where(Shipment.brand_id == brand_id)).all()
