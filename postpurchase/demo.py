@@ -4,11 +4,18 @@ Everything goes through the production paths: the orders and parcels are intake 
 parcels are tracked by the poll planner on the sandbox carrier (standing in for Yamato, Sagawa
 and Japan Post, which cannot be reached from a demo), delivery dates are learned from the parcels
 the sandbox delivers, and messages go to a local SMTP sink.
+
+The demo's weeks are replayed in order on a simulated clock: each event is taken in at the moment
+it happened, the planner polls every couple of hours and the delivery-date models are refitted
+nightly. So a parcel's promise is made when it is handed over, from what the brand knew then, and
+the insights compare that promise with what the carrier then did.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
@@ -16,14 +23,17 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlmodel import col, select
 
-from carriers.sandbox import tracking_number
-from postpurchase import db
+from carriers import sandbox
+from postpurchase import clock, db
 from postpurchase.brands import create_brand, get_brand
 from postpurchase.clock import utcnow
-from postpurchase.demo_data import demo_envelopes
+from postpurchase.demo_data import Handover, demo_envelopes
 from postpurchase.models import Order, Shipment, ShipmentStatus
+from postpurchase.tracking.routing import configure_adapter
 
 DEMO_USER = "demo@example.com"
+#: Statuses of a parcel worth showing first: its route is half travelled.
+ON_THE_WAY = (ShipmentStatus.in_transit, ShipmentStatus.out_for_delivery, ShipmentStatus.available_for_pickup)
 DEMO_PASSWORD = "demo-password"
 
 
@@ -41,11 +51,53 @@ def demo_settings() -> dict[str, Any]:
     }
 
 
-def load_demo(app: Flask, *, slug: str, orders: int, seed: int) -> int | None:
-    """Create the demo brand and post its events through intake; None if the brand exists already."""
-    from postpurchase.intake.inbox import process_pending, receive
+#: The sandbox's service profile per carrier the demo ships with (label digit, profile): Yamato is
+#: the fastest with the fewest failed attempts, Sagawa misses the customer most often, Japan Post
+#: is the cheapest (see ``demo_data.RATES``) and the slowest.
+CARRIER_PROFILES: dict[str, tuple[int, sandbox.Profile]] = {
+    "yamato": (1, sandbox.Profile(sandbox.Rates(attempt_fail=0.06, delay=0.03, exception=0.02, lost=0.3),
+                                  extra_days=(0.85, 0.13, 0.02))),
+    "sagawa": (2, sandbox.Profile(sandbox.Rates(attempt_fail=0.22, delay=0.06, exception=0.05, lost=0.3),
+                                  extra_days=(0.65, 0.28, 0.07))),
+    "japanpost": (3, sandbox.Profile(sandbox.Rates(attempt_fail=0.10, delay=0.10, exception=0.04, lost=0.3),
+                                     extra_days=(0.40, 0.42, 0.18))),
+}
+#: How often the replay runs the tracking planner, and how far back the demo's orders go.
+POLL_EVERY = timedelta(hours=3)
+DEMO_DAYS = 45
+
+
+def use_demo_carriers(app: Flask) -> None:
+    """Give the sandbox the carriers' profiles, so a parcel's label decides how its journey goes."""
+    configure_adapter(app, sandbox.CODE, profiles={key: profile for key, profile in CARRIER_PROFILES.values()})
+
+
+def demo_tracking_number(handover: Handover) -> str:
+    """A labelled sandbox number: the parcel's route, its carrier's profile, store pickup or not."""
+    label = sandbox.Label(origin=handover.origin_postal_code, destination=handover.destination_postal_code,
+                          profile=CARRIER_PROFILES[handover.carrier][0], store_pickup=handover.store_pickup)
+    return sandbox.tracking_number(handover.at, handover.serial, label)
+
+
+class SimulatedClock:
+    """A clock the replay moves forward; the planner's pacing sleeps advance it instead of waiting."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def load_demo(app: Flask, *, slug: str, orders: int, seed: int, days: int = DEMO_DAYS) -> int | None:
+    """Create the demo brand and replay its weeks through intake and tracking; None if it exists already."""
     from postpurchase.web.merchant import add_merchant_user
 
+    now = utcnow()
+    start = now - timedelta(days=days + 2)
     with db.session_scope(app) as session:
         if get_brand(session=session, slug=slug) is not None:
             return None
@@ -53,25 +105,56 @@ def load_demo(app: Flask, *, slug: str, orders: int, seed: int) -> int | None:
         add_merchant_user(session=session, brand_id=created.brand_id, email=DEMO_USER, password=DEMO_PASSWORD,
                           name="デモ担当")
         brand_id = created.brand_id
-    envelopes = demo_envelopes(seed=seed, orders=orders, now=utcnow(), tracking_number=tracking_number)
-    with click.progressbar(envelopes, label="posting demo events", file=None) as bar:
-        with db.session_scope(app) as session:
-            for envelope in bar:
-                receive(session=session, brand_id=brand_id, source="wms", external_id=envelope["id"],
-                        raw_body=json.dumps(envelope, ensure_ascii=False).encode(), event_type=envelope["type"])
-    stats = process_pending(app)
-    click.echo(f"processed {stats.processed} events ({stats.failed} failed, {stats.deferred} deferred)")
+    envelopes = demo_envelopes(seed=seed, orders=orders, now=now, days=days,
+                               tracking_number=demo_tracking_number)
+    replay(app, brand_id=brand_id, envelopes=envelopes, start=start, until=now)
     return brand_id
 
 
+def replay(app: Flask, *, brand_id: int, envelopes: Sequence[dict[str, Any]], start: datetime,
+           until: datetime) -> None:
+    """Take each event in at the moment it happened, polling and refitting as time passes in between."""
+    from postpurchase.edd.service import refit_all
+    from postpurchase.intake.inbox import process_pending, receive
+    from postpurchase.tracking.planner import poll_due
+
+    use_demo_carriers(app)
+    simulated = SimulatedClock(start)
+    next_poll, next_fit = start, start + timedelta(days=1)
+    failed = 0
+
+    def run_until(moment: datetime) -> None:
+        nonlocal next_poll, next_fit
+        while next_poll <= moment:
+            simulated.now = next_poll
+            if next_poll >= next_fit:
+                refit_all(app)
+                next_fit += timedelta(days=1)
+            poll_due(app, clock=simulated, sleep=simulated.sleep)
+            next_poll = max(next_poll + POLL_EVERY, simulated.now)
+        simulated.now = max(simulated.now, moment)
+
+    with clock.use(simulated), click.progressbar(envelopes, label="replaying demo weeks", file=None) as bar:
+        for envelope in bar:
+            run_until(datetime.fromisoformat(envelope["occurred_at"]))
+            with db.session_scope(app) as session:
+                receive(session=session, brand_id=brand_id, source="wms", external_id=envelope["id"],
+                        raw_body=json.dumps(envelope, ensure_ascii=False).encode(), event_type=envelope["type"],
+                        now=simulated.now)
+            failed += process_pending(app, now=simulated.now).failed
+        run_until(until)
+    click.echo(f"replayed {len(envelopes)} events ({failed} failed)")
+
+
 def catch_up_tracking(app: Flask) -> None:
-    """Poll every parcel now so the demo opens with history, then learn delivery dates from it."""
+    """Poll every parcel now so the demo opens with what happened since, then learn delivery dates from it."""
     from sqlalchemy import update
 
     from postpurchase.edd.service import refit_all
     from postpurchase.models import Shipment
     from postpurchase.tracking.planner import poll_due
 
+    use_demo_carriers(app)
     now = utcnow()
     with db.session_scope(app) as session:
         session.exec(update(Shipment).where(Shipment.next_poll_at > now).values(next_poll_at=now))  # type: ignore[call-overload]
@@ -109,14 +192,16 @@ def demo(brand_slug: str, orders: int, seed: int, host: str, port: int, smtp_por
     base = f"http://{host}:{port}"
     with db.session_scope(app) as session:
         brand = get_brand(session=session, slug=brand_slug)
-        sample = session.exec(select(Order).where(Order.brand_id == brand.id)  # type: ignore[union-attr]
-                              .order_by(col(Order.placed_at).desc()).offset(3)).first()
+        on_the_way = session.exec(select(Order).join(Shipment, col(Shipment.order_id) == col(Order.id))
+                                  .where(Order.brand_id == brand.id,  # type: ignore[union-attr]
+                                         col(Shipment.status).in_(ON_THE_WAY))
+                                  .order_by(col(Shipment.shipped_at).desc())).first()
         returnable = session.exec(select(Order).join(Shipment, col(Shipment.order_id) == col(Order.id))
                                   .where(Order.brand_id == brand.id,  # type: ignore[union-attr]
                                          Shipment.status == ShipmentStatus.delivered)
                                   .order_by(col(Shipment.delivered_at).desc())).first()
     click.echo("")
-    click.echo(f"  tracking page   {base}/{brand_slug}/track   (e.g. order {_example(sample)})")
+    click.echo(f"  tracking page   {base}/{brand_slug}/track   (a parcel on its way: {_example(on_the_way)})")
     click.echo(f"  returns portal  {base}/{brand_slug}/returns   (a delivered order: {_example(returnable)})")
     click.echo(f"  merchant pages  {base}/merchant/   ({DEMO_USER} / {DEMO_PASSWORD}): messages, returns, insights")
     click.echo(f"  demo mailbox    {base}/merchant/messages/mailbox   (emails land in {mail_dir})")

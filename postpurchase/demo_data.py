@@ -1,7 +1,8 @@
 """Realistic Japanese demo data: customers, products, orders and parcels for a D2C brand.
 
 Deterministic for a seed, so screenshots and tests see the same shop. Produces the generic intake
-envelopes a WMS/OMS would post, so the demo goes through the same path as production data.
+envelopes a WMS/OMS would post, so the demo goes through the same path as production data: stock
+levels per fulfilment centre, then orders and their parcels in the order they happened.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+JST = ZoneInfo("Asia/Tokyo")
 FAMILY_NAMES = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤",
                 "吉田", "山田", "佐々木", "山口", "松本", "井上", "木村", "林", "斎藤", "清水")
 GIVEN_NAMES = ("陽子", "花子", "美咲", "結衣", "さくら", "健太", "翔太", "大輔", "直樹", "愛",
@@ -74,14 +77,28 @@ PRODUCTS: tuple[Product, ...] = (
     Product("SOAP-YUZU", "柚子の石鹸", "skincare", 1320, 110),
     Product("LOTION-RICE-150", "米ぬか化粧水 150ml", "skincare", 3300, 220),
     Product("FUROSHIKI-M", "風呂敷 中判 藍染", "textile", 3850, 90),
+    # Sized items: a return may exchange one for another size (same SKU family, see returns).
+    Product("SAMUE-AI-S", "藍染 作務衣 S", "apparel", 12800, 900),
+    Product("SAMUE-AI-M", "藍染 作務衣 M", "apparel", 12800, 950),
+    Product("SAMUE-AI-L", "藍染 作務衣 L", "apparel", 12800, 1000),
+    Product("TABI-SOCKS-S", "足袋ソックス 22-24cm", "apparel", 1650, 60),
+    Product("TABI-SOCKS-M", "足袋ソックス 24-26cm", "apparel", 1650, 60),
+    Product("TABI-SOCKS-L", "足袋ソックス 26-28cm", "apparel", 1650, 60),
 )
+#: Sizes sold out at every centre, so the returns portal shows an exchange that is not possible.
+SOLD_OUT: frozenset[str] = frozenset({"SAMUE-AI-L"})
 
-#: Carrier code, service, share of parcels, typical transit days from the Tokyo FC by region.
+#: Carrier code, service, share of parcels.
 CARRIERS: tuple[tuple[str, str, float], ...] = (
     ("yamato", "takkyubin", 0.5),
     ("sagawa", "hikyaku", 0.3),
     ("japanpost", "yu-pack", 0.2),
 )
+#: What each carrier charges the brand (JPY) for a parcel within the centre's region, and per
+#: region further away: Japan Post is the cheapest, Yamato the dearest.
+RATES: dict[str, tuple[int, int]] = {"yamato": (930, 110), "sagawa": (860, 100), "japanpost": (780, 90)}
+#: Regions (as in :data:`PLACES`) in rough order along the archipelago, for distance-based rates.
+REGION_ORDER: tuple[str, ...] = ("北海道", "東北", "関東", "中部", "関西", "中国", "四国", "九州", "沖縄")
 TIME_SLOTS = (None, None, None, "morning", "14-16", "18-20", "19-21")
 DELIVERY_OPTIONS = ("door", "door", "door", "leave_at_door", "leave_at_door", "convenience_store")
 
@@ -114,19 +131,35 @@ def make_customers(rng: random.Random, count: int) -> list[DemoCustomer]:
     return customers
 
 
+@dataclass(frozen=True)
+class Handover:
+    """A parcel as the carrier receives it: what its label says."""
+
+    at: datetime
+    serial: int
+    carrier: str
+    origin_postal_code: str
+    destination_postal_code: str
+    store_pickup: bool
+
+
+def _plain_number(handover: Handover) -> str:
+    return f"{491200000000 + handover.serial}"
+
+
 def demo_envelopes(*, seed: int = 7, orders: int = 300, now: datetime | None = None, days: int = 45,
-                   tracking_number: Callable[[datetime, int], str] = lambda _at, n: f"{491200000000 + n}",
+                   tracking_number: Callable[[Handover], str] = _plain_number,
                    ) -> list[dict[str, Any]]:
-    """Generic intake envelopes (``order.created`` then ``shipment.created``) in time order.
+    """Generic intake envelopes in time order: stock per centre, then ``order.created`` and ``shipment.created``.
 
     Orders are spread over the last ``days`` days; those from the last day are not shipped yet.
-    ``tracking_number(handed_over_at, serial)`` numbers the parcels; the demo passes the sandbox's,
-    whose simulated journeys start at the hand-over time.
+    ``tracking_number(handover)`` numbers the parcels; the demo passes the sandbox's, whose
+    simulated journeys start at the hand-over time and follow the label's route.
     """
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
     customers = make_customers(rng, max(20, orders * 2 // 3))
-    events: list[tuple[datetime, dict[str, Any]]] = []
+    events: list[tuple[datetime, dict[str, Any]]] = inventory_envelopes(rng, now - timedelta(days=days + 1))
     carrier_weights = [c[2] for c in CARRIERS]
     for n in range(orders):
         customer = rng.choice(customers)
@@ -161,12 +194,18 @@ def demo_envelopes(*, seed: int = 7, orders: int = 300, now: datetime | None = N
                 "lines": lines,
             },
         }))
-        handed_over = placed + timedelta(hours=rng.uniform(3, 30))
+        handed_over = carrier_pickup(rng, placed + timedelta(hours=rng.uniform(2, 20)))
         if handed_over > now:
             continue
         carrier, service, _ = rng.choices(CARRIERS, weights=carrier_weights)[0]
         weight = sum(next(p.weight_g for p in PRODUCTS if p.sku == line["sku"]) * line["quantity"]
                      for line in lines) + 150
+        far = customer.place.region in ("関西", "中国", "四国", "九州")
+        centre = FULFILLMENT_CENTRES[1 if far and rng.random() < 0.7 else 0]
+        option = rng.choice(DELIVERY_OPTIONS)
+        handover = Handover(at=handed_over, serial=n, carrier=carrier, origin_postal_code=centre["postal_code"],
+                            destination_postal_code=customer.place.postal_code,
+                            store_pickup=option == "convenience_store")
         events.append((handed_over, {
             "id": f"evt-{order_id}-shipped",
             "type": "shipment.created",
@@ -174,17 +213,16 @@ def demo_envelopes(*, seed: int = 7, orders: int = 300, now: datetime | None = N
             "data": {
                 "shipment_id": f"shp-{number}",
                 "order_id": order_id,
-                "fulfillment_centre": FULFILLMENT_CENTRES[
-                    1 if customer.place.region == "関西" and rng.random() < 0.7 else 0],
+                "fulfillment_centre": centre,
                 "carrier": carrier,
                 "service": service,
-                "tracking_number": tracking_number(handed_over, n),
+                "tracking_number": tracking_number(handover),
                 "shipped_at": handed_over.isoformat(),
                 "weight_g": weight,
-                "cost": rng.choice((780, 880, 930, 1050, 1260)),
+                "cost": shipping_cost(carrier, CENTRE_REGIONS[centre["code"]], customer.place.region, weight),
                 "currency": "JPY",
-                "time_slot": rng.choice(TIME_SLOTS),
-                "delivery_option": rng.choice(DELIVERY_OPTIONS),
+                "time_slot": None if handover.store_pickup else rng.choice(TIME_SLOTS),
+                "delivery_option": option,
                 "lines": [{"sku": line["sku"], "quantity": line["quantity"]} for line in lines],
             },
         }))
@@ -192,7 +230,41 @@ def demo_envelopes(*, seed: int = 7, orders: int = 300, now: datetime | None = N
     return [envelope for _, envelope in events]
 
 
+def carrier_pickup(rng: random.Random, ready: datetime) -> datetime:
+    """When the carrier takes a parcel packed at ``ready``: its daily round at the centre, 14:00–19:00
+    Japan time, to the minute (labels carry minutes)."""
+    local = ready.astimezone(JST)
+    day = local.date() + timedelta(days=1 if local.hour >= 18 else 0)
+    pickup = max(datetime.combine(day, time(14), JST) + timedelta(minutes=rng.randrange(300)), ready)
+    return pickup.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def shipping_cost(carrier: str, origin_region: str, destination_region: str, weight_g: int) -> int:
+    """The carrier's charge: a base rate, more per region further away and for heavy parcels."""
+    base, per_region = RATES[carrier]
+    distance = abs(REGION_ORDER.index(origin_region) - REGION_ORDER.index(destination_region))
+    return base + per_region * distance + (220 if weight_g > 2000 else 0)
+
+
+def inventory_envelopes(rng: random.Random, at: datetime) -> list[tuple[datetime, dict[str, Any]]]:
+    """``inventory.updated`` per centre: most items in stock, :data:`SOLD_OUT` and a few others not."""
+    envelopes = []
+    for centre in FULFILLMENT_CENTRES:
+        items = [{"sku": p.sku, "variant": p.sku.rsplit("-", 1)[-1] if p.category == "apparel" else None,
+                  "available": 0 if p.sku in SOLD_OUT or rng.random() < 0.08 else rng.randrange(8, 160)}
+                 for p in PRODUCTS]
+        envelopes.append((at, {
+            "id": f"evt-inventory-{centre['code']}",
+            "type": "inventory.updated",
+            "occurred_at": at.isoformat(),
+            "data": {"fc_code": centre["code"], "items": items},
+        }))
+    return envelopes
+
+
 FULFILLMENT_CENTRES: tuple[dict[str, Any], ...] = (
     {"code": "TOKYO-FC1", "name": "東京第1物流センター", "postal_code": "272-0002", "region": "千葉県"},
     {"code": "OSAKA-FC1", "name": "大阪物流センター", "postal_code": "559-0031", "region": "大阪府"},
 )
+#: The region (as in :data:`PLACES`) of each centre, for rates.
+CENTRE_REGIONS: dict[str, str] = {"TOKYO-FC1": "関東", "OSAKA-FC1": "関西"}

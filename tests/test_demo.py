@@ -1,24 +1,36 @@
-"""The demo loads through the production paths: intake, tracking on the sandbox, messages."""
+"""The demo loads through the production paths (intake, tracking on the sandbox, messages) and
+tells a story that holds together: parcels are scanned along their route, promises come before
+outcomes, carriers differ, and exchanges have stock to draw on."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from datetime import timedelta
+
 from sqlmodel import func, select
 
+from carriers import sandbox
 from postpurchase.db import session_scope
 from postpurchase.demo import catch_up_tracking, load_demo
+from postpurchase.demo_data import PRODUCTS, SOLD_OUT
+from postpurchase.insights.queries import shipping_methods
 from postpurchase.models import (
+    DeliveryPrediction,
+    FulfillmentCentre,
     InboxEvent,
     InboxState,
+    InventoryLevel,
     Order,
     OutboxMessage,
     Shipment,
+    ShipmentStatus,
     TrackingEvent,
 )
 
 
 def test_demo_brand_is_loaded_through_intake_and_tracked(app) -> None:
     with app.app_context():  # as under the `postpurchase demo` command
-        brand_id = load_demo(app, slug="demo", orders=20, seed=3)
+        brand_id = load_demo(app, slug="demo", orders=20, seed=3, days=10)
         catch_up_tracking(app)
     with app.app_context(), session_scope(app) as s:
         states = set(s.exec(select(InboxEvent.state)).all())
@@ -35,5 +47,90 @@ def test_demo_brand_is_loaded_through_intake_and_tracked(app) -> None:
 
 def test_demo_is_not_loaded_twice(app) -> None:
     with app.app_context():
-        assert load_demo(app, slug="demo", orders=5, seed=3) is not None
-        assert load_demo(app, slug="demo", orders=5, seed=3) is None
+        assert load_demo(app, slug="demo", orders=5, seed=3, days=3) is not None
+        assert load_demo(app, slug="demo", orders=5, seed=3, days=3) is None
+
+
+def test_demo_tells_a_consistent_story(app) -> None:
+    """Scans on the route, pickups near the customer, promises before outcomes, carriers that differ,
+    parcels in trouble and stock for exchanges (one load: the checks share it to stay fast; with this
+    seed the sandbox loses a parcel)."""
+    with app.app_context():
+        brand_id = load_demo(app, slug="demo", orders=60, seed=5, days=30)
+        catch_up_tracking(app)
+    with app.app_context(), session_scope(app) as s:
+        shipments = s.exec(select(Shipment).where(Shipment.brand_id == brand_id)).all()
+        orders = {o.id: o for o in s.exec(select(Order).where(Order.brand_id == brand_id))}
+        centres = {fc.id: fc for fc in s.exec(select(FulfillmentCentre))}
+        scans = defaultdict(list)
+        for event in s.exec(select(TrackingEvent).order_by(TrackingEvent.occurred_at)):
+            scans[event.shipment_id].append(event)
+        first_prediction = {}
+        for p in s.exec(select(DeliveryPrediction).where(DeliveryPrediction.shipment_id.is_not(None))
+                        .order_by(DeliveryPrediction.made_at, DeliveryPrediction.id)):
+            first_prediction.setdefault(p.shipment_id, p)
+        end = max(s.delivered_at for s in shipments if s.delivered_at).date() + timedelta(days=1)
+        methods = shipping_methods(session=s, brand_id=brand_id, start=end - timedelta(days=60), end=end)
+        stock = {level.sku: level.available for level in s.exec(select(InventoryLevel))}
+        s.expunge_all()
+    assert len(shipments) > 40
+    _scans_follow_the_route(shipments, orders, centres, scans)
+    _pickup_points_are_in_the_customers_prefecture(shipments, orders, scans)
+    _promises_are_made_before_the_outcome(shipments, scans, first_prediction)
+    _some_parcels_are_late_and_carriers_differ(methods)
+    _some_parcels_are_in_trouble(shipments)
+    _most_sizes_are_in_stock_for_exchanges(stock)
+
+
+def _prefecture(location: str) -> str:
+    return next(p for p in sandbox.REGION_OF if location.startswith(p))
+
+
+def _scans_follow_the_route(shipments, orders, centres, scans) -> None:
+    """Origin centre's prefecture → the lane's hubs → the customer's prefecture, nowhere else."""
+    for shipment in shipments:
+        order, centre = orders[shipment.order_id], centres[shipment.fc_id]
+        lane = sandbox.route(centre.postal_code, order.shipping_postal_code)
+        allowed = {centre.region, order.shipping_region} | {hub.prefecture for hub in lane.hubs}
+        assert scans[shipment.id], shipment.tracking_number
+        for scan in scans[shipment.id]:
+            assert _prefecture(scan.location) in allowed, (shipment.tracking_number, scan.location)
+            assert scan.location in lane.locations or scan.location.startswith(order.shipping_region)
+
+
+def _pickup_points_are_in_the_customers_prefecture(shipments, orders, scans) -> None:
+    pickups = [(orders[shipment.order_id], scan) for shipment in shipments for scan in scans[shipment.id]
+               if scan.status == ShipmentStatus.available_for_pickup]
+    assert pickups
+    for order, scan in pickups:
+        assert scan.location.startswith(order.shipping_region), (order.shipping_region, scan.location)
+
+
+def _promises_are_made_before_the_outcome(shipments, scans, first_prediction) -> None:
+    """The promise is the first prediction's, made by the first scan and before the delivery."""
+    assert all(shipment.promised_date for shipment in shipments)
+    for shipment in shipments:
+        first = first_prediction[shipment.id]
+        assert first.promise_date == shipment.promised_date
+        assert first.made_at <= scans[shipment.id][0].occurred_at, shipment.tracking_number
+        if shipment.delivered_at:
+            assert first.made_at < shipment.delivered_at
+
+
+def _some_parcels_are_late_and_carriers_differ(methods) -> None:
+    shares = {row.carrier_code: row.on_time_share for row in methods}
+    assert set(shares) == {"yamato", "sagawa", "japanpost"}
+    assert min(shares.values()) < 1
+    assert len(set(shares.values())) > 1
+
+
+def _some_parcels_are_in_trouble(shipments) -> None:
+    trouble = {ShipmentStatus.exception, ShipmentStatus.returning_to_sender, ShipmentStatus.returned}
+    assert any(shipment.status in trouble for shipment in shipments)
+
+
+def _most_sizes_are_in_stock_for_exchanges(stock) -> None:
+    sized = [p.sku for p in PRODUCTS if p.category == "apparel"]
+    assert set(sized) <= set(stock)
+    assert all(stock[sku] == 0 for sku in SOLD_OUT)
+    assert sum(stock[sku] > 0 for sku in sized) > len(sized) / 2

@@ -155,3 +155,53 @@ def test_demo_time_moves_sandbox_parcels_through_the_planner(app, make_shipment,
         with get_db(app).session() as session:
             statuses |= {session.get(Shipment, i).status for i in ids}
     assert {"info_received", "out_for_delivery", "delivered"} <= {s.value for s in statuses}
+
+
+def labelled(serial, origin="272-0002", destination="460-0008", **label):
+    return sandbox.tracking_number(HANDOVER, serial, sandbox.Label(origin, destination, **label))
+
+
+def test_labelled_number_keeps_its_hand_over_time_and_label():
+    number = labelled(7, profile=2, store_pickup=True)
+    assert sandbox.handed_over_at(number) == HANDOVER
+    assert sandbox.label_of(number) == sandbox.Label("272", "460", profile=2, store_pickup=True)
+    assert sandbox.label_of(NUMBERS[0]) is None
+
+
+def test_labelled_parcel_is_scanned_only_along_its_route():
+    for serial in range(200):
+        number = labelled(serial, destination="810-0001")
+        stops = sandbox.route_of(number).locations
+        for scan in sandbox.journey(number):
+            assert scan.location in stops or scan.location.startswith("福岡県福岡市中央区 ")
+    lane = sandbox.route("272-0002", "810-0001")
+    assert [hub.office for hub in lane.hubs] == ["羽田クロノゲートベース", "福岡ベース"]
+    assert lane.origin.prefecture == "千葉県" and lane.destination.prefecture == "福岡県"
+
+
+def test_store_pickup_label_sends_the_parcel_to_a_store_in_the_customers_city():
+    number = labelled(3, destination="150-0001", store_pickup=True)
+    store = next(s for s in sandbox.journey(number) if s.code == "AT_STORE")
+    assert store.location.startswith("東京都渋谷区 ") and store.location.endswith("店")
+
+
+def test_unlisted_postal_area_is_served_by_its_prefectures_centre():
+    assert sandbox.place("990-0001").location == "山形県 山形主管センター"
+    assert sandbox.place("X") is None
+
+
+def test_far_lanes_take_longer_than_lanes_within_a_region():
+    assert sandbox.route("272-0002", "150-0001").days < sandbox.route("272-0002", "060-0001").days
+    assert sandbox.route("272-0002", "900-0015").days == 3
+
+
+def test_profiles_option_sets_speed_and_failures_per_label(clock):
+    fast = {"rates": {"attempt_fail": 0, "delay": 0, "exception": 0}, "extra_days": [1, 0, 0]}
+    slow = {"rates": {"attempt_fail": 1, "delay": 0, "exception": 0}, "extra_days": [0, 0, 1]}
+    carrier = adapter(clock, profiles={1: fast, 3: slow})
+    early, late = labelled(1, profile=1), labelled(1, profile=3)
+    arrived = {n: next(s.at for s in carrier.journey(n) if s.code == "ARRIVED").astimezone(sandbox.JST).date()
+               for n in (early, late)}
+    assert (arrived[late] - arrived[early]).days == 2
+    assert not any(s.code == "ABSENT" for s in carrier.journey(early))
+    assert any(s.code == "ABSENT" for s in carrier.journey(late))
