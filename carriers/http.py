@@ -18,11 +18,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from email.utils import parsedate_to_datetime
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from carriers.base import AuthError, CarrierError, NotFound, RateLimited, TemporaryError
@@ -85,13 +88,15 @@ class BoundedRetry(Retry):
         return bool(self.status_forcelist) and status_code in self.status_forcelist \
             and self._is_method_retryable(method)
 
-    def increment(self, method: str | None = None, url: str | None = None, *args: Any, **kwargs: Any) -> Retry:
-        response = kwargs.get("response")
+    def increment(self, method: str | None = None, url: str | None = None,
+                  response: BaseHTTPResponse | None = None, error: Exception | None = None,
+                  _pool: ConnectionPool | None = None, _stacktrace: TracebackType | None = None) -> Self:
         wait = _retry_after(response.headers.get("Retry-After")) if response is not None else None
         if wait is not None and wait > self.max_wait:
-            raise MaxRetryError(kwargs.get("_pool"), url or "",  # type: ignore[arg-type]
+            # urllib3 raises MaxRetryError with the pool it was given, which may be None here too.
+            raise MaxRetryError(_pool, url or "",  # type: ignore[arg-type]
                                 ResponseError(f"Retry-After {wait:.0f} s is longer than {self.max_wait:g} s"))
-        return super().increment(method, url, *args, **kwargs)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def sleep(self, response: Any = None) -> None:
         wait = _retry_after(response.headers.get("Retry-After")) if response is not None else None
