@@ -20,12 +20,14 @@ from postpurchase.models.enums import (
     InboxState,
     OrderStatus,
     OutboxState,
+    RejectionReason,
     ReturnResolution,
     ReturnState,
     ShipmentStatus,
     TimeSlot,
 )
-from postpurchase.models.events import InboxEvent, OutboxMessage
+from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
+from postpurchase.models.limits import RateLimitWindow
 from postpurchase.models.messaging import MessageEvent, Suppression
 from postpurchase.models.shipping import Shipment, TrackingEvent
 from postpurchase.models.tracking import CarrierCircuit, CarrierResponse
@@ -51,6 +53,8 @@ __all__ = [
     "OrderStatus",
     "OutboxMessage",
     "OutboxState",
+    "RateLimitWindow",
+    "RejectionReason",
     "ReturnLine",
     "ReturnRequest",
     "ReturnResolution",
@@ -61,4 +65,5 @@ __all__ = [
     "TimeSlot",
     "TrackingEvent",
     "TransitModelState",
+    "WebhookRejection",
 ]
