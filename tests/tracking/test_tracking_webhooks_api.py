@@ -134,6 +134,27 @@ def test_list_rejects_unknown_status_and_bad_limit(client, brand):
     assert response.status_code == 400 and "limit" in response.json["error"]["message"]
 
 
+def test_a_cursor_beyond_64_bits_is_400_naming_it(client, brand):
+    response = client.get(f"/api/v1/shipments?cursor={2**64}", headers=auth(brand))
+    assert response.status_code == 400
+    assert response.json["error"]["details"][0]["loc"] == "query.cursor"
+
+
+def test_a_non_numeric_cursor_is_400_naming_it(client, brand):
+    response = client.get("/api/v1/shipments?cursor=-1", headers=auth(brand))
+    assert response.status_code == 400
+    assert response.json["error"]["details"][0]["loc"] == "query.cursor"
+
+
+def test_a_shipment_id_beyond_64_bits_is_404_naming_it(client, brand):
+    for path in (f"/api/v1/shipments/{2**64}", f"/api/v1/shipments/{2**64}/edd"):
+        response = client.get(path, headers=auth(brand))
+        assert response.status_code == 404
+        assert response.json["error"]["details"][0]["loc"] == "path.shipment_id"
+    response = client.post(f"/api/v1/shipments/{2**64}/refresh", headers=auth(brand))
+    assert response.status_code == 404
+
+
 def test_refresh_polls_now_and_is_rate_limited_per_shipment(client, brand, fake, make_shipment, clock):
     sid = make_shipment("R1")
     fake.answers["R1"] = result("R1", (clock.now, Status.in_transit, "IT"))
