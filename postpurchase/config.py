@@ -48,6 +48,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMTP_PASSWORD", "", str, "SMTP password (optional)."),
     Setting("SMTP_STARTTLS", False, bool, "Use STARTTLS."),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
+    Setting("EDD_REQUESTS_PER_MINUTE", 60, int,
+            "Public checkout estimates (`GET /api/v1/edd`) one client address may ask for per "
+            "minute, counted in the database across all workers."),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}
