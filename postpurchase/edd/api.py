@@ -27,7 +27,9 @@ class CheckoutQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    brand: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="The brand's slug.")
+    brand: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="The brand's slug.", examples=["acme"]
+    )
     postal_code: str = Field(
         pattern=r"^[0-9A-Za-z][0-9A-Za-z -]{2,11}$",
         description="Destination postal code, e.g. `530-0001`.",
@@ -37,7 +39,11 @@ class CheckoutQuery(BaseModel):
     fc: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Fulfilment centre code."
     )
-    carrier: str | None = Field(default=None, description="A known carrier code, e.g. `yamato`.")
+    carrier: str | None = Field(
+        default=None,
+        description="A known carrier code, e.g. `yamato`.",
+        json_schema_extra=lambda schema: schema.update(enum=carrier_codes()),
+    )
     region: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")
 
     @field_validator("carrier")

@@ -377,13 +377,21 @@ def _path(rule: str) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
     return _VARIABLE.sub(lambda m: "{" + m["name"] + "}", rule), variables
 
 
+def _query_value_schema(prop: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema: an optional field's non-null branch (a query has no null)."""
+    schema = {k: v for k, v in prop.items() if k not in ("title", "description", "default", "anyOf")}
+    for branch in prop.get("anyOf", []):
+        if branch.get("type") != "null":
+            schema = {**branch, **schema}
+    return schema
+
+
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema()
     required = set(schema.get("required", []))
     return [
         {"name": name, "in": "query", "required": name in required,
-         "schema": {k: v for k, v in prop.items() if k not in ("title", "description")},
-         "description": prop.get("description", "")}
+         "schema": _query_value_schema(prop), "description": prop.get("description", "")}
         for name, prop in schema["properties"].items()
     ]
 
