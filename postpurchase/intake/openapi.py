@@ -325,7 +325,7 @@ ROUTES: dict[str, Route] = {
                    "Only shipments in this status."),
             _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
                    "Page size."),
-            _query("cursor", {"type": "string", "pattern": r"^[0-9]{1,19}$"},
+            _query("cursor", {"type": "string", "pattern": r"^[0-9]{1,10}$"},
                    f"`next_cursor` of the previous page (at most {MAX_ID})."),
         ),
     ),
@@ -363,7 +363,7 @@ ROUTES: dict[str, Route] = {
 
 _VARIABLE = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
 _CONVERTER_SCHEMAS = {
-    "int": {"type": "integer", "minimum": 0},
+    "int": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
     "path": {"type": "string", "minLength": 1},
 }
 

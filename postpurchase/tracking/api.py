@@ -21,8 +21,9 @@ from postpurchase.web.errors import ApiError, error_response
 shipments_api = Blueprint("shipments_api", __name__, url_prefix="/api/v1")
 
 MAX_LIMIT = 100
-#: Ids and cursors beyond a signed 64-bit integer name no row (and SQLite cannot even bind them).
-MAX_ID = 2**63 - 1
+#: Ids are ``Integer`` columns: larger ids and cursors name no row, and binding them fails
+#: (PostgreSQL cannot cast them to ``integer``; SQLite cannot bind past 64 bits).
+MAX_ID = 2**31 - 1
 
 
 def _not_found(shipment_id: int) -> ApiError:

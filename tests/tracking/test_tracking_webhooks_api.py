@@ -7,6 +7,7 @@ import hmac
 import json
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from carriers.status import Status
@@ -134,8 +135,9 @@ def test_list_rejects_unknown_status_and_bad_limit(client, brand):
     assert response.status_code == 400 and "limit" in response.json["error"]["message"]
 
 
-def test_a_cursor_beyond_64_bits_is_400_naming_it(client, brand):
-    response = client.get(f"/api/v1/shipments?cursor={2**64}", headers=auth(brand))
+@pytest.mark.parametrize("cursor", [2**31, 2**64])
+def test_a_cursor_beyond_the_id_column_is_400_naming_it(client, brand, cursor):
+    response = client.get(f"/api/v1/shipments?cursor={cursor}", headers=auth(brand))
     assert response.status_code == 400
     assert response.json["error"]["details"][0]["loc"] == "query.cursor"
 
@@ -146,12 +148,13 @@ def test_a_non_numeric_cursor_is_400_naming_it(client, brand):
     assert response.json["error"]["details"][0]["loc"] == "query.cursor"
 
 
-def test_a_shipment_id_beyond_64_bits_is_404_naming_it(client, brand):
-    for path in (f"/api/v1/shipments/{2**64}", f"/api/v1/shipments/{2**64}/edd"):
+@pytest.mark.parametrize("shipment_id", [2**31, 2**64])
+def test_a_shipment_id_beyond_the_id_column_is_404_naming_it(client, brand, shipment_id):
+    for path in (f"/api/v1/shipments/{shipment_id}", f"/api/v1/shipments/{shipment_id}/edd"):
         response = client.get(path, headers=auth(brand))
         assert response.status_code == 404
         assert response.json["error"]["details"][0]["loc"] == "path.shipment_id"
-    response = client.post(f"/api/v1/shipments/{2**64}/refresh", headers=auth(brand))
+    response = client.post(f"/api/v1/shipments/{shipment_id}/refresh", headers=auth(brand))
     assert response.status_code == 404
 
 
