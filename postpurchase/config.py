@@ -64,6 +64,9 @@ SETTINGS: tuple[Setting, ...] = (
             "client address that sign-in and order lookups are throttled by comes from them."),
     Setting("REJECTED_RETENTION_DAYS", 7, int,
             "Days requests refused for a bad signature are kept (for debugging a sender), then deleted."),
+    Setting("EDD_REQUESTS_PER_MINUTE", 60, int,
+            "Public checkout estimates (`GET /api/v1/edd`) one client address may ask for per "
+            "minute, counted in the database across all workers."),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}

@@ -368,17 +368,13 @@ def checkout_estimate(*, session: Session, brand_slug: str, postal_code: str, se
     route = Route(carrier=carrier or edd.default_carrier, service=service or edd.default_service,
                   origin=fc.code if fc else "", region=region or "", postal_prefix=postal_prefix(postal_code))
     setting = brand_setting(session, brand)
-    model, fitted_at = load_model(session=session, brand=brand, mode=AsOf.ordered)
+    model, _ = load_model(session=session, brand=brand, mode=AsOf.ordered)
     anchor = setting.anchor(now, shipped=False, origin=route.origin)
     estimate = model.estimate(route, anchor, edd.calendar, promise_level=edd.promise_level, window=edd.window)
     cutoff_at, seconds = cutoff_countdown(now, calendar=edd.calendar, timezone=fc.timezone if fc else edd.timezone,
                                           cutoff=parse_cutoff(fc.cutoff_time) if fc else None)
     basis = _basis(estimate, model.complete(route), edd.calendar, brand.locale)
-    inputs = {"postal_code": postal_code, "service": route.service, "carrier": route.carrier,
-              "fc": route.origin, "now": now.isoformat()}
-    _record(session=session, brand_id=brand.id, shipment_id=None, order_id=None, trigger="checkout", status=None,
-            mode=AsOf.ordered, estimate=estimate, promise_level=edd.promise_level, fitted_at=fitted_at,
-            inputs=inputs, basis=basis, now=now)
+    # Not recorded: anyone may ask, so a row per call would let anyone grow the database.
     return {
         "brand": brand.slug,
         "postal_code": postal_code,

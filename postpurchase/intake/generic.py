@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
-from postpurchase.intake import operations
+from postpurchase.intake import jsonbody, operations
 from postpurchase.intake.operations import Applied
 from postpurchase.intake.schemas import EventType, envelope_model
 from postpurchase.models import InboxEvent
@@ -49,9 +49,9 @@ class InvalidEvent(ValueError):
 def parse_event(raw_body: bytes) -> BaseModel:
     """The validated envelope of ``raw_body``; raises :class:`InvalidEvent`."""
     try:
-        payload = json.loads(raw_body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidEvent(400, f"The body is not valid JSON: {exc}.") from None
+        payload = jsonbody.loads(raw_body)
+    except jsonbody.BadJson as exc:
+        raise InvalidEvent(400, exc.message, [{"loc": "body", "msg": exc.message}]) from None
     if not isinstance(payload, dict):
         raise InvalidEvent(400, "The body must be a JSON object (an event envelope).")
     missing = [name for name in ("id", "type", "occurred_at", "data") if name not in payload]
@@ -73,7 +73,7 @@ def parse_event(raw_body: bytes) -> BaseModel:
         allowed = ", ".join(t.value for t in EventType)
         raise InvalidEvent(
             400,
-            f"Unknown event type {payload['type']!r}; one of: {allowed}.",
+            f"Unknown event type {str(payload['type'])[:64]!r}; one of: {allowed}.",
             [{"loc": "type", "msg": f"must be one of: {allowed}"}],
         ) from None
     if not isinstance(payload["data"], dict):

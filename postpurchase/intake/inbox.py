@@ -85,6 +85,7 @@ def receive(
     bad signature are stored under a fresh id so they never block the genuine event.
     """
     statements = _statements(_dialect(session))
+    external_id = external_id[:200]  # the column's length; the duplicate lookup must match it
     digest = body_digest(raw_body)
     key = {"brand_id": brand_id, "source": source}
     if signature_ok:
@@ -99,7 +100,7 @@ def receive(
         statements.insert,
         {
             **key,
-            "external_id": external_id[:200],
+            "external_id": external_id,
             "event_type": event_type[:64],
             "occurred_at": occurred_at,
             "body_sha256": digest,

@@ -1,17 +1,34 @@
-"""The OpenAPI 3.1 document of the intake API, generated from the pydantic models."""
+"""The OpenAPI 3.1 document of ``/api/v1`` and ``/webhooks``, generated from the app's routes.
+
+Paths come from the Flask URL map, so a route cannot be missing from the document; what each
+route takes and answers comes from :data:`ROUTES` (keyed by endpoint) and from the pydantic
+models, so the schemas cannot drift from what the views validate. A route without an entry in
+:data:`ROUTES` still appears, marked undocumented, and the test suite fails on it.
+"""
 
 from __future__ import annotations
 
-from functools import cache
+import re
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from pydantic import BaseModel
+from flask import Flask
+from pydantic import AwareDatetime, BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
+from postpurchase.edd.api import CheckoutQuery
 from postpurchase.intake.examples import EXAMPLES
 from postpurchase.intake.schemas import EventAccepted, EventType, OrderPublic, envelope_model
+from postpurchase.intake.shopify import HMAC_HEADER, TOPIC_HEADER, WEBHOOK_ID_HEADER
 from postpurchase.intake.signing import SIGNATURE_HEADER
+from postpurchase.models import ShipmentStatus
 from postpurchase.returns.wms import WmsReturnWebhook
+from postpurchase.tracking.api import MAX_ID, MAX_LIMIT
+
+#: URL prefixes whose routes the document describes.
+PREFIXES = ("/api/v1/", "/webhooks/")
+EXTENSION_KEY = "postpurchase.openapi"
 
 REF = "#/components/schemas/{model}"
 
@@ -38,12 +55,16 @@ def _error_schema() -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     texts = {
-        400: "Not JSON, or not an event envelope (missing id/type/occurred_at/data, unknown type).",
+        400: "Bad input: not JSON, nested deeper than 32 levels, not an event envelope, or a bad "
+             "query parameter; `details` names the field.",
         401: "Missing or invalid API key or signature, or a signature timestamp outside the window.",
         404: "Not found.",
+        405: "Method not allowed.",
         413: "Body larger than `MAX_BODY_BYTES` (default 1 MiB).",
         415: "Not `application/json`.",
-        422: "The data does not match the event type's schema; `details` names each field.",
+        422: "The data does not match the schema; `details` names each field.",
+        429: "Too many requests; `Retry-After` says when to try again.",
+        503: "The carrier could not be asked now.",
     }
     return {
         str(s): {
@@ -93,11 +114,356 @@ def _wms_webhooks() -> dict[str, Any]:
     }
 
 
-@cache
-def openapi_document() -> dict[str, Any]:
-    """The document served at ``/api/v1/openapi.json``."""
+class TrackingEventOut(BaseModel):
+    occurred_at: str | None
+    status: ShipmentStatus
+    carrier_code: str | None
+    description: str | None
+    location: str | None
+    source: str | None
+    recorded_at: str | None
+
+
+class ShipmentOut(BaseModel):
+    """A shipment with its timeline (oldest scan first)."""
+
+    id: int
+    external_id: str
+    parcel_index: int
+    order_id: int | None
+    carrier_code: str
+    service: str | None
+    tracking_number: str | None
+    status: ShipmentStatus
+    sub_status: str | None
+    status_changed_at: str | None
+    shipped_at: str | None
+    last_event_at: str | None
+    last_polled_at: str | None
+    delivered_at: str | None
+    signed_by: str | None
+    promised_date: str | None
+    predicted_date: str | None
+    carrier_estimated_date: str | None
+    events: list[TrackingEventOut]
+
+
+class ShipmentPage(BaseModel):
+    data: list[ShipmentOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class Cutoff(BaseModel):
+    at: AwareDatetime | None = Field(description="The next order cut-off of the centre.")
+    seconds_left: int | None
+
+
+class CheckoutEstimate(BaseModel):
+    """Dates to show at checkout for a parcel ordered now."""
+
+    brand: str
+    postal_code: str
+    carrier: str | None
+    service: str
+    fc: str | None
+    dispatch_date: date
+    predicted_date: date
+    window_start: date
+    window_end: date
+    promise_date: date
+    promise_level: float
+    cutoff: Cutoff
+    basis: dict[str, Any]
+
+
+class ShipmentEdd(BaseModel):
+    """A parcel's current dates and each stored prediction with its inputs and basis."""
+
+    shipment_id: int
+    status: str
+    predicted_date: date | None
+    window_start: date | None
+    window_end: date | None
+    promised_date: date | None
+    basis: dict[str, Any] | None
+    predictions: list[dict[str, Any]]
+
+
+class CarrierWebhookOutcome(BaseModel):
+    inbox_id: int
+    duplicate: bool
+    results: int
+    matched: int
+    changed: int
+
+
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    EventAccepted,
+    OrderPublic,
+    ShipmentOut,
+    ShipmentPage,
+    CheckoutEstimate,
+    ShipmentEdd,
+    CarrierWebhookOutcome,
+)
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the document says about one endpoint beyond its path and methods."""
+
+    summary: str
+    #: Status → (description, response model name or None).
+    answers: dict[int, tuple[str, str | None]]
+    errors: tuple[int, ...]
+    description: str = ""
+    #: Needs the brand's API key (``Authorization: Bearer``).
+    api_key: bool = True
+    parameters: tuple[dict[str, Any], ...] = ()
+    request_body: dict[str, Any] | None = None
+    query_model: type[BaseModel] | None = None
+    path_descriptions: dict[str, str] = field(default_factory=dict)
+
+
+def _header(name: str, *, required: bool = True, **schema: Any) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": required, "schema": {"type": "string", **schema}}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+_EVENT_ROUTE = Route(
+    summary="Send one event (order, shipment, inventory, return)",
+    description=(
+        "Authenticate with the brand's API key and sign the exact body: "
+        f"`{SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256(signing_secret, "
+        '"<t>.<body>")>`; the timestamp may be 5 minutes off. Nothing is stored before both '
+        "are checked. The event is stored before anything else happens and processed right "
+        "after the answer. Resending the same `id` (or the same body) is safe: the answer is "
+        "`200` with status `duplicate`. Events may arrive in any order: a shipment before its "
+        "order waits for the order. A shipment names its parcels with either `tracking_number` "
+        "(one parcel) or `parcels` (several), never both: sending both is a 422."
+    ),
+    answers={
+        202: ("Stored; it will be processed.", "EventAccepted"),
+        200: ("Already received (same event id or body): not applied again.", "EventAccepted"),
+    },
+    errors=(400, 401, 413, 415, 422),
+    parameters=(_header(SIGNATURE_HEADER, pattern=r"^t=[0-9]{1,12},v1=[0-9a-f]{64}$",
+                        example="t=1763720000,v1=5f2b...c9"),),
+    request_body={
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": REF.format(model="Event")},
+                "examples": {t.value: {"summary": t.value, "value": EXAMPLES[t]} for t in EventType},
+            }
+        },
+    },
+)
+
+_SHIPMENT_ID = {"shipment_id": "The shipment's id (`id` in the list)."}
+
+#: Endpoint → what the document says about it. Every /api/v1 and /webhooks route needs one.
+ROUTES: dict[str, Route] = {
+    "api.events": _EVENT_ROUTE,
+    "webhooks.receive_generic_event": _EVENT_ROUTE,
+    "webhooks.receive_shopify_webhook": Route(
+        summary="Shopify webhook (orders, fulfillments, refunds)",
+        description=(
+            f"Verified with `{HMAC_HEADER}` (base64 HMAC-SHA256 of the raw body with the brand's "
+            f"Shopify secret) before anything is stored, and deduplicated on `{WEBHOOK_ID_HEADER}`. "
+            "Topics `orders/create`, `orders/updated`, `orders/cancelled`, `fulfillments/create`, "
+            "`fulfillments/update` and `refunds/create` are applied (a resource that cannot be "
+            "mapped, e.g. an amount beyond what is stored, is a 422); others are stored and "
+            "answered `ignored`."
+        ),
+        api_key=False,
+        answers={
+            202: ("Stored; it will be processed.", "EventAccepted"),
+            200: ("Duplicate, or a topic that is not used (`ignored`).", "EventAccepted"),
+        },
+        errors=(400, 401, 404, 413, 415, 422),
+        parameters=(_header(HMAC_HEADER), _header(TOPIC_HEADER),
+                    _header(WEBHOOK_ID_HEADER, required=False, maxLength=200)),
+        request_body={"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "description": "Shopify's resource (REST shape)."}}}},
+        path_descriptions={"slug": "The brand's slug."},
+    ),
+    "carrier_webhooks.carrier_webhook": Route(
+        summary="Tracking updates pushed by a carrier or aggregator",
+        description=(
+            "Verified by the carrier's adapter (its own signature scheme) before anything is "
+            "stored; a refused body is only counted. Optionally scoped to one brand's shipments "
+            "by `brand_slug`. The same body sent twice is applied once."
+        ),
+        api_key=False,
+        answers={200: ("Verified and applied (or a duplicate).", "CarrierWebhookOutcome")},
+        errors=(400, 401, 404, 413),
+        request_body={"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "description": "The carrier's own payload."}}}},
+        path_descriptions={"code": "Adapter code, e.g. `aftership`.", "brand_slug": "The brand's slug."},
+    ),
+    "api.openapi": Route(
+        summary="This document", api_key=False,
+        answers={200: ("The OpenAPI document.", None)}, errors=(),
+    ),
+    "api.get_order": Route(
+        summary="An order with its lines and parcels",
+        answers={200: ("The order.", "OrderPublic")},
+        errors=(401, 404),
+        path_descriptions={"external_id": "The sender's order id."},
+    ),
+    "shipments_api.shipment_list": Route(
+        summary="The brand's shipments with their timelines, by id, a page at a time",
+        answers={200: ("A page of shipments.", "ShipmentPage")},
+        errors=(400, 401),
+        parameters=(
+            _query("status", {"type": "string", "enum": [s.value for s in ShipmentStatus]},
+                   "Only shipments in this status."),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
+                   "Page size."),
+            _query("cursor", {"type": "string", "pattern": r"^[0-9]{1,10}$"},
+                   f"`next_cursor` of the previous page (at most {MAX_ID})."),
+        ),
+    ),
+    "shipments_api.shipment_detail": Route(
+        summary="One shipment with its timeline",
+        answers={200: ("The shipment.", "ShipmentOut")},
+        errors=(401, 404),
+        path_descriptions=_SHIPMENT_ID,
+    ),
+    "shipments_api.shipment_refresh": Route(
+        summary="Ask the carrier about one shipment now",
+        description="At most once per shipment per refresh interval (429 with `Retry-After`).",
+        answers={200: ("The shipment after the poll.", "ShipmentOut")},
+        errors=(401, 404, 429, 503),
+        path_descriptions=_SHIPMENT_ID,
+    ),
+    "edd_api.checkout_edd": Route(
+        summary="Public checkout estimate: delivery dates for a parcel ordered now",
+        description=(
+            "Needs no key. Nothing is stored per call; each client address may ask "
+            "`EDD_REQUESTS_PER_MINUTE` times a minute (429 with `Retry-After` beyond)."
+        ),
+        api_key=False,
+        answers={200: ("The dates and the cut-off countdown.", "CheckoutEstimate")},
+        errors=(400, 404, 429),
+        query_model=CheckoutQuery,
+    ),
+    "edd_api.shipment_edd": Route(
+        summary="A parcel's predicted dates and the basis of each prediction",
+        answers={200: ("Dates and predictions, newest first.", "ShipmentEdd")},
+        errors=(401, 404),
+        path_descriptions=_SHIPMENT_ID,
+    ),
+}
+
+_VARIABLE = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+_CONVERTER_SCHEMAS = {
+    "int": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+    "path": {"type": "string", "minLength": 1},
+}
+
+
+def _path(rule: str) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
+    """``/a/<int:x>`` → (``/a/{x}``, [(``x``, its schema)])."""
+    variables = [
+        (m["name"], _CONVERTER_SCHEMAS.get(m["converter"] or "", {"type": "string", "minLength": 1}))
+        for m in _VARIABLE.finditer(rule)
+    ]
+    return _VARIABLE.sub(lambda m: "{" + m["name"] + "}", rule), variables
+
+
+def _query_value_schema(prop: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema: an optional field's non-null branch (a query has no null)."""
+    schema = {k: v for k, v in prop.items() if k not in ("title", "description", "default", "anyOf")}
+    for branch in prop.get("anyOf", []):
+        if branch.get("type") != "null":
+            schema = {**branch, **schema}
+    return schema
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema()
+    required = set(schema.get("required", []))
+    return [
+        {"name": name, "in": "query", "required": name in required,
+         "schema": _query_value_schema(prop), "description": prop.get("description", "")}
+        for name, prop in schema["properties"].items()
+    ]
+
+
+def _operation_id(method: str, path: str) -> str:
+    """``post`` + ``/api/v1/shipments/{shipment_id}/refresh`` → ``postShipmentsShipmentIdRefresh``."""
+    words = re.findall(r"[a-z0-9]+", path.removeprefix("/api/v1").lower())
+    return method + "".join(word.title() for word in words)
+
+
+def _operation(endpoint: str, method: str, path: str,
+               variables: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    route = ROUTES.get(endpoint)
+    operation_id = _operation_id(method, path)
+    path_parameters = [
+        {"name": name, "in": "path", "required": True, "schema": schema,
+         "description": route.path_descriptions.get(name, "") if route else ""}
+        for name, schema in variables
+    ]
+    if route is None:
+        return {"operationId": operation_id, "summary": "Undocumented", "x-undocumented": True,
+                "parameters": path_parameters, "responses": {"default": {"description": "Unknown."}}}
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": route.summary,
+        "parameters": [
+            *path_parameters,
+            *route.parameters,
+            *(_query_parameters(route.query_model) if route.query_model else []),
+        ],
+        "responses": {
+            str(status): {
+                "description": text,
+                "content": {"application/json": {"schema": (
+                    {"$ref": REF.format(model=model)} if model else {"type": "object"})}},
+            }
+            for status, (text, model) in route.answers.items()
+        },
+    }
+    operation["responses"].update(_errors(*route.errors))
+    if route.description:
+        operation["description"] = route.description
+    if not route.api_key:
+        operation["security"] = []
+    else:
+        operation["responses"].update(_errors(401))
+    if route.request_body is not None:
+        operation["requestBody"] = route.request_body
+    return operation
+
+
+def documented_routes(app: Flask) -> list[tuple[str, str, str]]:
+    """(path rule, method, endpoint) of every route the document describes."""
+    return [
+        (rule.rule, method, rule.endpoint)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith(PREFIXES)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+    ]
+
+
+def openapi_document(app: Flask) -> dict[str, Any]:
+    """The document served at ``/api/v1/openapi.json`` (built once per app)."""
+    document = app.extensions.get(EXTENSION_KEY)
+    if document is None:
+        document = app.extensions.setdefault(EXTENSION_KEY, _build(app))
+    return document  # type: ignore[no-any-return]
+
+
+def _build(app: Flask) -> dict[str, Any]:
     envelopes = [envelope_model(t) for t in EventType]
-    models: list[type[BaseModel]] = [*envelopes, EventAccepted, OrderPublic, WmsReturnWebhook]
+    models: list[type[BaseModel]] = [*envelopes, *RESPONSE_MODELS, WmsReturnWebhook]
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     schemas = defs["$defs"]
     schemas["Error"] = _error_schema()
@@ -108,146 +474,25 @@ def openapi_document() -> dict[str, Any]:
             "mapping": {t.value: REF.format(model=envelope_model(t).__name__) for t in EventType},
         },
     }
-    accepted = {
-        "content": {"application/json": {"schema": {"$ref": REF.format(model="EventAccepted")}}}
-    }
-    event_operation = {
-        "summary": "Send one event (order, shipment, inventory, return)",
-        "description": (
-            "Authenticate with the brand's API key and sign the exact body: "
-            f"`{SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256(signing_secret, "
-            '"<t>.<body>")>`; the timestamp may be 5 minutes off. The event is stored before '
-            "anything else happens and processed right after the answer. Resending the same `id` "
-            "(or the same body) is safe: the answer is `200` with status `duplicate`. Events may "
-            "arrive in any order: a shipment before its order waits for the order."
-        ),
-        "parameters": [
-            {
-                "name": SIGNATURE_HEADER,
-                "in": "header",
-                "required": True,
-                "schema": {"type": "string", "example": "t=1763720000,v1=5f2b...c9"},
-            }
-        ],
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {"$ref": REF.format(model="Event")},
-                    "examples": {
-                        t.value: {"summary": t.value, "value": EXAMPLES[t]} for t in EventType
-                    },
-                }
-            },
-        },
-        "responses": {
-            "202": {"description": "Stored; it will be processed.", **accepted},
-            "200": {
-                "description": "Already received (same event id or body): not applied again.",
-                **accepted,
-            },
-            **_errors(400, 401, 413, 415, 422),
-        },
-    }
+    paths: dict[str, dict[str, Any]] = {}
+    for rule, method, endpoint in sorted(documented_routes(app)):
+        path, variables = _path(rule)
+        paths.setdefault(path, {})[method.lower()] = _operation(endpoint, method.lower(), path, variables)
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "postpurchase intake API",
+            "title": "postpurchase API",
             "version": "1",
             "description": (
-                "Orders, shipments, stock and returns from a WMS/OMS. Money is an "
-                "integer in minor units of the currency (JPY has none)."
+                "Orders, shipments, stock and returns from a WMS/OMS; shipments and delivery "
+                "estimates out. Money is an integer in minor units of the currency (JPY has "
+                "none). Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`, "
+                "and `details` names the field."
             ),
         },
         "servers": [{"url": "/"}],
         "security": [{"apiKey": []}],
-        "paths": {
-            "/api/v1/events": {"post": {**event_operation, "operationId": "postEvent"}},
-            "/webhooks/wms": {"post": {**event_operation, "operationId": "postWmsWebhook"}},
-            "/webhooks/shopify/{brand}": {
-                "post": {
-                    "operationId": "postShopifyWebhook",
-                    "summary": "Shopify webhook (orders, fulfillments, refunds)",
-                    "description": (
-                        "Verified with `X-Shopify-Hmac-Sha256` (base64 HMAC-SHA256 of the raw body with "
-                        "the brand's Shopify secret) and deduplicated on `X-Shopify-Webhook-Id`. Topics "
-                        "`orders/create`, `orders/updated`, `orders/cancelled`, `fulfillments/create`, "
-                        "`fulfillments/update` and `refunds/create` are applied; others are stored "
-                        "and answered `ignored`."
-                    ),
-                    "security": [],
-                    "parameters": [
-                        {
-                            "name": "brand",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                            "description": "The brand's slug.",
-                        },
-                        *(
-                            {
-                                "name": name,
-                                "in": "header",
-                                "required": True,
-                                "schema": {"type": "string"},
-                            }
-                            for name in ("X-Shopify-Hmac-Sha256", "X-Shopify-Topic")
-                        ),
-                        {
-                            "name": "X-Shopify-Webhook-Id",
-                            "in": "header",
-                            "required": False,
-                            "schema": {"type": "string"},
-                        },
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "description": "Shopify's resource (REST shape).",
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "202": {"description": "Stored; it will be processed.", **accepted},
-                        "200": {
-                            "description": "Duplicate, or a topic that is not used (`ignored`).",
-                            **accepted,
-                        },
-                        **_errors(401, 404, 413, 415),
-                    },
-                }
-            },
-            "/api/v1/orders/{order_id}": {
-                "get": {
-                    "operationId": "getOrder",
-                    "summary": "An order with its lines and parcels",
-                    "parameters": [
-                        {
-                            "name": "order_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                            "description": "The sender's order id.",
-                        }
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "The order.",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": REF.format(model="OrderPublic")}
-                                }
-                            },
-                        },
-                        **_errors(401, 404),
-                    },
-                }
-            },
-        },
+        "paths": paths,
         "webhooks": _wms_webhooks(),
         "components": {
             "schemas": schemas,

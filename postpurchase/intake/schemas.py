@@ -16,6 +16,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from postpurchase.models import DeliveryOption, TimeSlot
 
+#: The largest value of an ``Integer`` column (PostgreSQL's ``integer``): every count, amount and
+#: weight below is stored in one, so each is bounded by it and refused at the door (422) rather
+#: than accepted and then failing in processing.
+INT_MAX = 2**31 - 1
+
 Currency = Field(default="JPY", pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
 Country = Field(default="JP", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code.")
 
@@ -69,8 +74,10 @@ class OrderLineIn(Strict):
     variant: str | None = Field(default=None, max_length=128)
     name: str = Field(default="", max_length=300)
     category: str | None = Field(default=None, max_length=128)
-    quantity: int = Field(ge=1)
-    unit_price: int = Field(default=0, ge=0, description="Minor units of the order currency.")
+    quantity: int = Field(ge=1, le=INT_MAX)
+    unit_price: int = Field(
+        default=0, ge=0, le=INT_MAX, description="Minor units of the order currency."
+    )
     final_sale: bool = False
 
 
@@ -82,8 +89,8 @@ class OrderData(Strict):
     placed_at: AwareDatetime
     channel: str = Field(default="online", max_length=32)
     currency: str = Currency
-    total_amount: int = Field(default=0, ge=0)
-    shipping_amount: int = Field(default=0, ge=0)
+    total_amount: int = Field(default=0, ge=0, le=INT_MAX)
+    shipping_amount: int = Field(default=0, ge=0, le=INT_MAX)
     customer: CustomerIn | None = None
     shipping_address: AddressIn | None = None
     lines: list[OrderLineIn] = Field(min_length=1)
@@ -98,14 +105,16 @@ class OrderCancelledData(Strict):
 
 class ShipmentLineIn(Strict):
     sku: str = Field(min_length=1, max_length=128)
-    quantity: int = Field(ge=1)
+    quantity: int = Field(ge=1, le=INT_MAX)
     line_id: str | None = Field(default=None, max_length=128)
 
 
 class ParcelIn(Strict):
     tracking_number: str = Field(min_length=1, max_length=64)
-    weight_g: int | None = Field(default=None, ge=0)
-    cost: int | None = Field(default=None, ge=0, description="Minor units of `currency`.")
+    weight_g: int | None = Field(default=None, ge=0, le=INT_MAX)
+    cost: int | None = Field(
+        default=None, ge=0, le=INT_MAX, description="Minor units of `currency`."
+    )
     lines: list[ShipmentLineIn] | None = None
 
 
@@ -153,8 +162,10 @@ class ShipmentFields(Strict):
     )
     shipped_at: AwareDatetime | None = None
     lines: list[ShipmentLineIn] | None = None
-    weight_g: int | None = Field(default=None, ge=0)
-    cost: int | None = Field(default=None, ge=0, description="Shipping cost in minor units.")
+    weight_g: int | None = Field(default=None, ge=0, le=INT_MAX)
+    cost: int | None = Field(
+        default=None, ge=0, le=INT_MAX, description="Shipping cost in minor units."
+    )
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     requested_date: date | None = Field(
         default=None, description="Delivery date the customer asked for."
@@ -199,7 +210,7 @@ class ShipmentCancelledData(Strict):
 class InventoryItemIn(Strict):
     sku: str = Field(min_length=1, max_length=128)
     variant: str | None = Field(default=None, max_length=128)
-    available: int = Field(ge=0)
+    available: int = Field(ge=0, le=INT_MAX)
 
 
 class InventoryUpdatedData(Strict):
@@ -210,7 +221,7 @@ class InventoryUpdatedData(Strict):
 class ReturnLineIn(Strict):
     sku: str = Field(min_length=1, max_length=128)
     variant: str | None = Field(default=None, max_length=128)
-    quantity: int = Field(default=1, ge=1)
+    quantity: int = Field(default=1, ge=1, le=INT_MAX)
     reason_code: str = Field(default="other", max_length=64)
     condition: str | None = Field(default=None, max_length=64)
     comment: str | None = Field(default=None, max_length=1000)

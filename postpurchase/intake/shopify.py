@@ -17,12 +17,14 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 from pydantic import AwareDatetime as _AwareDatetime
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
 
-from postpurchase.intake import operations
+from postpurchase.intake import jsonbody, operations
+from postpurchase.intake.generic import validation_details
 from postpurchase.intake.operations import Applied
 from postpurchase.intake.schemas import (
+    INT_MAX,
     AddressIn,
     CustomerIn,
     DestinationIn,
@@ -82,11 +84,19 @@ def exact_id(resource: dict[str, Any]) -> str:
     return str(resource["id"])
 
 
+#: Larger amounts are refused before they are turned into an integer (``"1e999999999"`` would
+#: take minutes); the schemas then bound what is left to what the database holds.
+_MAX_AMOUNT = Decimal(10) ** 15
+
+
 def minor_units(amount: str | int | float | None, currency: str) -> int:
     """``"398.00"`` USD → 39800; JPY has no minor unit."""
     if amount in (None, ""):
         return 0
-    return int(Decimal(str(amount)).scaleb(get_currency_precision(currency)).to_integral_value())
+    value = Decimal(str(amount))
+    if not value.is_finite() or abs(value) >= _MAX_AMOUNT:
+        raise ValueError(f"amount {str(amount)[:40]!r} is out of range")
+    return int(value.scaleb(get_currency_precision(currency)).to_integral_value())
 
 
 def _money(price_set: dict[str, Any] | None, fallback: Any, currency: str) -> int:
@@ -161,6 +171,17 @@ def _customer(customer: dict[str, Any], order: dict[str, Any]) -> CustomerIn:
     )
 
 
+def cancel_data(order: dict[str, Any], occurred_at: datetime) -> OrderCancelledData | None:
+    """The cancellation a cancelled order carries, if any."""
+    if not order.get("cancelled_at"):
+        return None
+    return OrderCancelledData(
+        order_id=exact_id(order),
+        cancelled_at=_when(order["cancelled_at"], occurred_at),
+        reason=order.get("cancel_reason"),
+    )
+
+
 def _apply_order(
     session: Session, brand_id: int, order: dict[str, Any], occurred_at: datetime, now: datetime
 ) -> Applied:
@@ -171,17 +192,10 @@ def _apply_order(
         occurred_at=occurred_at,
         now=now,
     )
-    if order.get("cancelled_at"):
+    cancelled = cancel_data(order, occurred_at)
+    if cancelled is not None:
         operations.cancel_order(
-            session=session,
-            brand_id=brand_id,
-            now=now,
-            occurred_at=occurred_at,
-            data=OrderCancelledData(
-                order_id=exact_id(order),
-                cancelled_at=_when(order["cancelled_at"], occurred_at),
-                reason=order.get("cancel_reason"),
-            ),
+            session=session, brand_id=brand_id, now=now, occurred_at=occurred_at, data=cancelled
         )
     return applied
 
@@ -303,6 +317,68 @@ TOPICS: dict[str, Callable[[Session, int, dict[str, Any], datetime, datetime], A
     "fulfillments/update": _apply_fulfillment,
     "refunds/create": _apply_refund,
 }
+
+
+def _map_order(order: dict[str, Any], occurred_at: datetime) -> None:
+    order_data(order, occurred_at)
+    cancel_data(order, occurred_at)
+
+
+def _map_refund(refund: dict[str, Any], occurred_at: datetime) -> None:
+    _, amount, _ = refund_data(refund, occurred_at)
+    if not 0 <= amount <= INT_MAX:
+        raise ValueError(f"refunded amount {amount} is out of range")
+
+
+#: Topic → the pure part of its mapper: what :func:`check_payload` runs at the door.
+_MAPPINGS: dict[str, Callable[[dict[str, Any], datetime], object]] = {
+    "orders/create": _map_order,
+    "orders/updated": _map_order,
+    "orders/cancelled": _map_order,
+    "fulfillments/create": shipment_data,
+    "fulfillments/update": shipment_data,
+    "refunds/create": _map_refund,
+}
+
+
+class InvalidPayload(ValueError):
+    """A verified body that processing could never apply: 400 (not a JSON object) or 422."""
+
+    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def check_payload(raw: bytes, topic: str, headers: dict[str, str], *, now: datetime) -> None:
+    """Refuse at the door what would fail in processing, so nothing accepted gets stuck.
+
+    The body must be a JSON object of bounded depth, and a known topic's resource must map onto
+    the generic schemas (ids present, amounts and quantities within what the database holds).
+    """
+    try:
+        payload = jsonbody.loads(raw)
+    except jsonbody.BadJson as exc:
+        raise InvalidPayload(400, exc.code, exc.message, [{"loc": "body", "msg": exc.message}]) from None
+    if not isinstance(payload, dict):
+        message = "The body must be a JSON object (a Shopify resource)."
+        raise InvalidPayload(400, "malformed_body", message, [{"loc": "body", "msg": message}])
+    mapping = _MAPPINGS.get(topic)
+    if mapping is None:
+        return
+    try:
+        mapping(payload, occurred_at_of(payload, headers, now))
+    except ValidationError as exc:
+        raise InvalidPayload(
+            422, "invalid_resource", f"The {topic} resource has values we cannot store.",
+            validation_details(exc),
+        ) from None
+    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+        loc = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else "body"
+        message = f"The {topic} resource cannot be read: {type(exc).__name__}: {exc}"[:300]
+        raise InvalidPayload(422, "invalid_resource", message, [{"loc": loc, "msg": message}]) from None
 
 
 def occurred_at_of(

@@ -9,9 +9,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from enum import StrEnum
 
 SIGNATURE_HEADER = "X-Postpurchase-Signature"
+
+#: Unix seconds as plain ASCII digits; twelve digits reach the year 33658.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{1,128}")
 
 
 class Verdict(StrEnum):
@@ -39,12 +44,13 @@ def verify(
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
         if key == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
+            if not _TIMESTAMP.fullmatch(value):
                 return Verdict.malformed
+            timestamp = int(value)
         elif key == "v1":
-            candidates.append(value)
+            if not _HEX_DIGEST.fullmatch(value):
+                return Verdict.malformed
+            candidates.append(value.lower())
     if timestamp is None or not candidates:
         return Verdict.malformed
     if abs(now - timestamp) > tolerance_seconds:
@@ -60,8 +66,10 @@ def shopify_hmac(secret: str, raw_body: bytes) -> str:
 
 
 def verify_shopify(header: str | None, secret: str, raw_body: bytes) -> Verdict:
+    """Check ``X-Shopify-Hmac-Sha256``; any header bytes are compared, none raise."""
     if not header:
         return Verdict.missing
-    if hmac.compare_digest(shopify_hmac(secret, raw_body), header.strip()):
+    given = header.strip().encode("utf-8", "surrogateescape")
+    if hmac.compare_digest(shopify_hmac(secret, raw_body).encode(), given):
         return Verdict.ok
     return Verdict.mismatch

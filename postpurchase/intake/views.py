@@ -1,10 +1,13 @@
 """Webhook endpoints: check who sent it, store it (commit), answer, then process in the background.
 
-The request path is one short write transaction; everything else happens after the answer.
+Nothing is stored before the sender is verified: a refused request leaves only a small, rate-limited
+:class:`~postpurchase.models.WebhookRejection` row. The request path is one short write
+transaction; everything else happens after the answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -15,10 +18,11 @@ from postpurchase.db import get_db, get_session
 from postpurchase.intake import generic, shopify
 from postpurchase.intake.inbox import Received, body_digest, receive
 from postpurchase.intake.locking import write_lock
-from postpurchase.intake.senders import require_sender
+from postpurchase.intake.rejections import record_rejection
+from postpurchase.intake.senders import Sender, require_sender
 from postpurchase.intake.signing import SIGNATURE_HEADER, Verdict, verify, verify_shopify
 from postpurchase.intake.worker import submit
-from postpurchase.models import InboxState
+from postpurchase.models import InboxState, RejectionReason
 from postpurchase.web.errors import ApiError
 
 webhooks = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -63,8 +67,8 @@ def _headers_of_interest(names: tuple[str, ...]) -> dict[str, str]:
     return {name: request.headers[name] for name in names if name in request.headers}
 
 
-def _store(**kwargs: Any) -> Received:
-    """Store one inbox row in its own short write transaction (``BEGIN IMMEDIATE`` on SQLite).
+def _write(operation: Callable[..., Any], **kwargs: Any) -> Any:
+    """Run one write operation in its own short transaction (``BEGIN IMMEDIATE`` on SQLite).
 
     The request session may hold a read snapshot from authentication; ending it first means SQLite
     never has to upgrade a stale read transaction to a write, which fails instead of waiting.
@@ -73,7 +77,45 @@ def _store(**kwargs: Any) -> Received:
     with write_lock(), get_db().engine.connect() as connection:
         connection.info["begin_immediate"] = True  # SQLite: take the write lock up front
         with connection.begin():
-            return receive(session=connection, now=utcnow(), **kwargs)
+            return operation(session=connection, now=utcnow(), **kwargs)
+
+
+def _store(**kwargs: Any) -> Received:
+    return _write(receive, **kwargs)  # type: ignore[no-any-return]
+
+
+_REJECTION_REASONS = {
+    Verdict.missing: RejectionReason.missing_signature,
+    Verdict.malformed: RejectionReason.malformed_signature,
+    Verdict.expired: RejectionReason.expired_signature,
+    Verdict.mismatch: RejectionReason.invalid_signature,
+}
+
+
+def _refuse(source: str, reason: RejectionReason, brand_id: int | None, raw: bytes) -> None:
+    """Count a refused request (no body, no headers) before answering it."""
+    _write(
+        record_rejection,
+        source=source,
+        reason=reason,
+        brand_id=brand_id,
+        remote_addr=request.remote_addr or "",
+        body_bytes=len(raw),
+    )
+
+
+def _authenticated_sender(raw: bytes) -> Sender:
+    """The brand of the API key; a refused key is counted before the 401."""
+    try:
+        return require_sender()
+    except ApiError as exc:
+        reason = (
+            RejectionReason.missing_credentials
+            if exc.code == "missing_api_key"
+            else RejectionReason.invalid_credentials
+        )
+        _refuse(generic.SOURCE, reason, None, raw)
+        raise
 
 
 def _answer(received: Received, *, ignored: bool = False) -> tuple[Response, int]:
@@ -90,7 +132,7 @@ def _answer(received: Received, *, ignored: bool = False) -> tuple[Response, int
 def receive_generic_event() -> tuple[Response, int]:
     """``POST /webhooks/wms`` and ``POST /api/v1/events``: one generic event envelope."""
     raw = _raw_json_body()
-    sender = require_sender()
+    sender = _authenticated_sender(raw)
     headers = _headers_of_interest(GENERIC_HEADERS)
     now = utcnow()
     verdicts = [
@@ -105,17 +147,9 @@ def receive_generic_event() -> tuple[Response, int]:
     ]
     verdict = Verdict.ok if Verdict.ok in verdicts else verdicts[0]
     if verdict != Verdict.ok:
+        _refuse(generic.SOURCE, _REJECTION_REASONS[verdict], sender.brand_id, raw)
         code, message = _SIGNATURE_PROBLEMS[verdict]
-        if verdict != Verdict.missing:
-            _store(
-                brand_id=sender.brand_id,
-                source=generic.SOURCE,
-                external_id="",
-                raw_body=raw,
-                headers={**headers, "verdict": verdict.value},
-                signature_ok=False,
-            )
-        raise ApiError(401, code, message)
+        raise ApiError(401, code, message, [{"loc": f"header.{SIGNATURE_HEADER}", "msg": message}])
     try:
         event: Any = generic.parse_event(raw)
     except generic.InvalidEvent as exc:
@@ -146,21 +180,16 @@ def receive_shopify_webhook(slug: str) -> tuple[Response, int]:
     topic = request.headers.get(shopify.TOPIC_HEADER, "")
     delivery_id = request.headers.get(shopify.WEBHOOK_ID_HEADER) or ""
     if verdict != Verdict.ok:
-        _store(
-            brand_id=brand.id,
-            source=shopify.SOURCE,
-            external_id="",
-            event_type=topic,
-            raw_body=raw,
-            headers={**headers, "verdict": verdict.value},
-            signature_ok=False,
-        )
+        _refuse(shopify.SOURCE, _REJECTION_REASONS[verdict], brand.id, raw)
+        message = f"'{shopify.HMAC_HEADER}' does not match the body and the brand's Shopify secret."
         raise ApiError(
-            401,
-            "invalid_hmac",
-            f"'{shopify.HMAC_HEADER}' does not match the body and the brand's Shopify secret.",
+            401, "invalid_hmac", message, [{"loc": f"header.{shopify.HMAC_HEADER}", "msg": message}]
         )
     known = topic in shopify.TOPICS
+    try:
+        shopify.check_payload(raw, topic, headers, now=utcnow())
+    except shopify.InvalidPayload as exc:
+        raise ApiError(exc.status, exc.code, exc.message, exc.details) from None
     received = _store(
         brand_id=brand.id,
         source=shopify.SOURCE,

@@ -20,12 +20,14 @@ from postpurchase.models.enums import (
     InboxState,
     OrderStatus,
     OutboxState,
+    RejectionReason,
     ReturnResolution,
     ReturnState,
     ShipmentStatus,
     TimeSlot,
 )
-from postpurchase.models.events import InboxEvent, OutboxMessage
+from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
+from postpurchase.models.limits import RateLimitWindow
 from postpurchase.models.messaging import MessageEvent, Suppression
 from postpurchase.models.privacy import Erasure
 from postpurchase.models.security import ThrottleAttempt
@@ -54,6 +56,8 @@ __all__ = [
     "OrderStatus",
     "OutboxMessage",
     "OutboxState",
+    "RateLimitWindow",
+    "RejectionReason",
     "ReturnLine",
     "ReturnRequest",
     "ReturnResolution",
@@ -65,4 +69,5 @@ __all__ = [
     "TimeSlot",
     "TrackingEvent",
     "TransitModelState",
+    "WebhookRejection",
 ]

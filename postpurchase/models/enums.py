@@ -57,6 +57,17 @@ class InboxState(StrEnum):
     ignored = "ignored"  # authentic but nothing to do (e.g. unsupported topic)
 
 
+class RejectionReason(StrEnum):
+    """Why a webhook was refused before anything of it was stored."""
+
+    missing_credentials = "missing_credentials"  # no API key
+    invalid_credentials = "invalid_credentials"  # unknown or revoked API key
+    missing_signature = "missing_signature"
+    malformed_signature = "malformed_signature"
+    expired_signature = "expired_signature"
+    invalid_signature = "invalid_signature"
+
+
 class OutboxState(StrEnum):
     pending = "pending"
     sending = "sending"

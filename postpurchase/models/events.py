@@ -9,7 +9,7 @@ from sqlalchemy import LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from postpurchase.clock import utcnow
-from postpurchase.models.enums import Channel, InboxState, OutboxState
+from postpurchase.models.enums import Channel, InboxState, OutboxState, RejectionReason
 from postpurchase.models.types import enum_field, json_field, utc_field
 
 
@@ -43,6 +43,31 @@ class InboxEvent(SQLModel, table=True):
     received_at: datetime = utc_field(nullable=False, default_factory=utcnow)
     next_attempt_at: datetime | None = utc_field(index=True)
     processed_at: datetime | None = utc_field()
+
+
+class WebhookRejection(SQLModel, table=True):
+    """A webhook refused at the door: where from, why, how big; never its body or its headers.
+
+    Rows are counted per source, remote address and minute (``minute``); the first few each get a
+    ``slot`` of their own and the last slot counts every later one in ``count``, so a flood of bad
+    requests adds a bounded number of small rows (see :mod:`postpurchase.intake.rejections`).
+    """
+
+    __table_args__ = (UniqueConstraint("source", "remote_addr", "minute", "slot"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: ``wms``, ``shopify``, ``carrier:<code>``.
+    source: str = Field(max_length=64)
+    brand_id: int | None = Field(default=None, foreign_key="brand.id", index=True)
+    reason: RejectionReason = enum_field(RejectionReason)
+    remote_addr: str = Field(default="", max_length=64)
+    minute: datetime = utc_field(nullable=False, index=True)
+    slot: int = 0
+    count: int = 1
+    #: Size of the last refused body counted on this row.
+    body_bytes: int = 0
+    first_at: datetime = utc_field(nullable=False)
+    last_at: datetime = utc_field(nullable=False)
 
 
 class OutboxMessage(SQLModel, table=True):

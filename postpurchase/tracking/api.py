@@ -24,32 +24,43 @@ from postpurchase.web.errors import ApiError, error_response
 shipments_api = Blueprint("shipments_api", __name__, url_prefix="/api/v1")
 
 MAX_LIMIT = 100
+#: Ids are ``Integer`` columns: larger ids and cursors name no row, and binding them fails
+#: (PostgreSQL cannot cast them to ``integer``; SQLite cannot bind past 64 bits).
+MAX_ID = 2**31 - 1
 
 
 def _not_found(shipment_id: int) -> ApiError:
-    return ApiError(404, "not_found", f"No shipment {shipment_id}.")
+    return ApiError(404, "not_found", f"No shipment {shipment_id}.",
+                    [{"loc": "path.shipment_id", "msg": "no such shipment for this brand"}])
+
+
+def existing_id(shipment_id: int) -> int:
+    """``shipment_id`` from the path, or the 404 it earns when no row can have it."""
+    if shipment_id > MAX_ID:
+        raise _not_found(shipment_id)
+    return shipment_id
 
 
 @shipments_api.get("/shipments/<int:shipment_id>")
 def shipment_detail(shipment_id: int) -> ResponseReturnValue:
     brand = require_brand()
+    existing_id(shipment_id)
     try:
         return jsonify(get_shipment(session=get_session(), brand_id=brand.id, shipment_id=shipment_id))
     except ShipmentNotFound:
         raise _not_found(shipment_id) from None
 
 
-def _int_arg(name: str, default: int | None, low: int, high: int | None = None) -> int | None:
+def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_parameter", f"'{name}' must be an integer.") from None
-    if value < low or (high is not None and value > high):
-        limits = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise ApiError(400, "invalid_parameter", f"'{name}' must be {limits}.")
+    message = f"'{name}' must be an integer between {low} and {high}."
+    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(high)):
+        raise ApiError(400, "invalid_parameter", message, [{"loc": f"query.{name}", "msg": message}])
+    value = int(raw)
+    if not low <= value <= high:
+        raise ApiError(400, "invalid_parameter", message, [{"loc": f"query.{name}", "msg": message}])
     return value
 
 
@@ -60,10 +71,11 @@ def shipment_list() -> ResponseReturnValue:
     try:
         status = ShipmentStatus(raw_status) if raw_status else None
     except ValueError:
-        raise ApiError(400, "invalid_parameter", f"Unknown status {raw_status!r}.",
-                       {"allowed": [s.value for s in ShipmentStatus]}) from None
+        allowed = ", ".join(s.value for s in ShipmentStatus)
+        message = f"Unknown status {raw_status[:40]!r}; one of: {allowed}."
+        raise ApiError(400, "invalid_parameter", message, [{"loc": "query.status", "msg": message}]) from None
     limit = _int_arg("limit", 50, 1, MAX_LIMIT)
-    cursor = _int_arg("cursor", None, 0)
+    cursor = _int_arg("cursor", None, 0, MAX_ID)
     assert limit is not None
     page = list_shipments(session=get_session(), brand_id=brand.id, status=status, limit=limit, cursor=cursor)
     return jsonify({"data": page.items, "next_cursor": page.next_cursor})
@@ -72,6 +84,7 @@ def shipment_list() -> ResponseReturnValue:
 @shipments_api.post("/shipments/<int:shipment_id>/refresh")
 def shipment_refresh(shipment_id: int) -> ResponseReturnValue:
     brand = require_brand()
+    existing_id(shipment_id)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
         _, shipment = refresh_shipment(app, brand_id=brand.id, shipment_id=shipment_id, now=extension(app).clock())

@@ -1,10 +1,11 @@
 """Carrier and aggregator webhooks in: ``/webhooks/carrier/<code>[/<brand slug>]``.
 
-The raw body is committed to the inbox (:class:`InboxEvent`, source ``carrier:<code>``) before
-anything else, so nothing a carrier sent is lost; then the adapter verifies and parses it
-(``parse_webhook``), and each result is applied to the shipments with that tracking number whose
-brand routes their carrier to this adapter (only the named brand's when the URL has a slug).
-The same body sent twice is stored and applied once (deduplicated by its SHA-256).
+The adapter verifies and parses the body first (``parse_webhook``); a body that does not verify is
+never stored, only counted (:func:`postpurchase.intake.rejections.record_rejection`). A verified
+body is committed to the inbox (:class:`InboxEvent`, source ``carrier:<code>``) before it is
+applied, so nothing a carrier sent is lost; each result is applied to the shipments with that
+tracking number whose brand routes their carrier to this adapter (only the named brand's when the
+URL has a slug). The same body sent twice is stored and applied once (deduplicated by its SHA-256).
 
 This is a small inbox of its own; when the intake feature's inbox lands, storing can move there.
 """
@@ -23,7 +24,9 @@ from sqlmodel import select
 from carriers.base import AuthError, CarrierError, TrackingResult, Unsupported
 from postpurchase.brands import get_brand
 from postpurchase.db import claim_scope, session_scope
-from postpurchase.models import Brand, InboxEvent, InboxState, Shipment
+from postpurchase.intake import jsonbody
+from postpurchase.intake.rejections import record_rejection
+from postpurchase.models import Brand, InboxEvent, InboxState, RejectionReason, Shipment
 from postpurchase.tracking.apply import apply_result
 from postpurchase.tracking.planner import normalize_number, plan_shipment
 from postpurchase.tracking.policy import policy_from_config
@@ -60,7 +63,7 @@ def _store(app: Flask, *, code: str, brand_id: int | None, headers: Mapping[str,
         event = InboxEvent(
             brand_id=brand_id, source=source, external_id=digest, event_type="tracking", body_sha256=digest,
             raw_body=body, headers={k: v for k, v in headers.items() if k.lower() not in _PRIVATE_HEADERS},
-            received_at=now,
+            signature_ok=True, received_at=now,
         )
         session.add(event)
         session.flush()
@@ -108,11 +111,12 @@ def apply_webhook_results(app: Flask, *, code: str, brand_id: int | None, result
 
 
 def receive_carrier_webhook(app: Flask, *, code: str, brand_slug: str | None, headers: Mapping[str, str],
-                            body: bytes, now: datetime) -> WebhookOutcome:
-    """Store, verify, parse and apply one pushed update (the whole operation behind the view).
+                            body: bytes, now: datetime, remote_addr: str = "") -> WebhookOutcome:
+    """Verify, store, parse and apply one pushed update (the whole operation behind the view).
 
     Raises :class:`ApiError`: 404 for an unknown adapter or brand, 401 for a bad signature, 400
-    when the body cannot be parsed, 404 when the adapter does not take webhooks.
+    when the body is nested too deep or cannot be parsed, 404 when the adapter does not take
+    webhooks.
     """
     brand_id = None
     if brand_slug is not None:
@@ -125,20 +129,30 @@ def receive_carrier_webhook(app: Flask, *, code: str, brand_slug: str | None, he
         adapter = account(app, code, brand_slug).adapter
     except Unsupported:
         raise ApiError(404, "unknown_carrier", f"No carrier adapter {code!r}.") from None
-    inbox_id, duplicate = _store(app, code=code, brand_id=brand_id, headers=headers, body=body, now=now)
-    if duplicate:
-        return WebhookOutcome(inbox_id, duplicate=True)
+    if not jsonbody.depth_within(body):
+        message = f"The body nests arrays/objects deeper than {jsonbody.MAX_DEPTH} levels."
+        raise ApiError(400, "too_deep", message, [{"loc": "body", "msg": message}])
+    results: list[TrackingResult] = []
+    parse_error: CarrierError | None = None
     try:
         results = adapter.parse_webhook(headers, body)
     except AuthError:
-        _finish(app, inbox_id, InboxState.rejected, now, signature_ok=False, error="signature")
+        with session_scope(app) as session:
+            record_rejection(session=session, source=f"carrier:{code}", brand_id=brand_id, now=now,
+                             reason=RejectionReason.invalid_signature, remote_addr=remote_addr,
+                             body_bytes=len(body))
         raise ApiError(401, "invalid_signature", "The webhook signature does not verify.") from None
     except Unsupported:
-        _finish(app, inbox_id, InboxState.ignored, now, signature_ok=False, error="no webhooks")
         raise ApiError(404, "webhooks_unsupported", f"Carrier {code!r} does not push updates.") from None
-    except CarrierError as exc:
-        _finish(app, inbox_id, InboxState.failed, now, signature_ok=True, error=str(exc)[:500])
-        raise ApiError(400, "unparseable", "The webhook body could not be parsed.", str(exc)[:200]) from None
+    except CarrierError as exc:  # verified (the signature is checked first) but unreadable: kept
+        parse_error = exc
+    inbox_id, duplicate = _store(app, code=code, brand_id=brand_id, headers=headers, body=body, now=now)
+    if duplicate:
+        return WebhookOutcome(inbox_id, duplicate=True)
+    if parse_error is not None:
+        _finish(app, inbox_id, InboxState.failed, now, signature_ok=True, error=str(parse_error)[:500])
+        raise ApiError(400, "unparseable", "The webhook body could not be parsed.",
+                       [{"loc": "body", "msg": str(parse_error)[:200]}])
     matched, changed = apply_webhook_results(app, code=code, brand_id=brand_id, results=results, now=now)
     _finish(app, inbox_id, InboxState.processed, now, signature_ok=True)
     return WebhookOutcome(inbox_id, results=len(results), matched=matched, changed=changed)
@@ -149,6 +163,7 @@ def receive_carrier_webhook(app: Flask, *, code: str, brand_slug: str | None, he
 def carrier_webhook(code: str, brand_slug: str | None = None) -> ResponseReturnValue:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     outcome = receive_carrier_webhook(app, code=code, brand_slug=brand_slug, headers=dict(request.headers),
-                                      body=request.get_data(), now=extension(app).clock())
+                                      body=request.get_data(), now=extension(app).clock(),
+                                      remote_addr=request.remote_addr or "")
     return jsonify({"inbox_id": outcome.inbox_id, "duplicate": outcome.duplicate, "results": outcome.results,
                     "matched": outcome.matched, "changed": outcome.changed})

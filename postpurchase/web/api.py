@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from postpurchase.db import get_session
 from postpurchase.intake.openapi import openapi_document
@@ -20,7 +20,7 @@ api.add_url_rule("/events", "events", receive_generic_event, methods=["POST"])
 
 @api.get("/openapi.json")
 def openapi() -> dict[str, Any]:
-    return openapi_document()
+    return openapi_document(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 @api.get("/orders/<path:external_id>")

@@ -17,6 +17,7 @@ from postpurchase.models import (
     FulfillmentCentre,
     Order,
     OrderLine,
+    RateLimitWindow,
     Shipment,
     ShipmentStatus,
     TimeSlot,
@@ -277,10 +278,43 @@ def test_checkout_api_rejects_bad_input(client, acme, query, status, code):
     assert response.get_json()["error"]["code"] == code
 
 
-def test_checkout_prediction_is_stored(client, acme, session):
+def test_anonymous_checkout_estimates_store_no_prediction(client, acme, session):
+    for _ in range(3):
+        assert client.get("/api/v1/edd?brand=acme&postal_code=530-0001").status_code == 200
+    assert session.exec(select(DeliveryPrediction)).all() == []
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("brand=acme&postal_code=530-0001&carrier=pigeon", "carrier"),
+    ("brand=acme&postal_code=" + "1" * 40, "postal_code"),
+    ("brand=acme&postal_code=%E4%B8%80%E4%BA%8C%E4%B8%89", "postal_code"),
+    ("brand=ACME%00&postal_code=530-0001", "brand"),
+    ("brand=acme&postal_code=530-0001&region=" + "x" * 65, "region"),
+])
+def test_checkout_api_bounds_its_inputs(client, acme, query, field):
+    response = client.get(f"/api/v1/edd?{query}")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["details"][0]["loc"] == f"query.{field}"
+
+
+def test_checkout_api_is_rate_limited_per_address(app, client, acme, clock):
+    app.config["EDD_REQUESTS_PER_MINUTE"] = 3
+    clock.now = clock.now.replace(second=10)
+    answers = [client.get("/api/v1/edd?brand=acme&postal_code=530-0001").status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+    refused = client.get("/api/v1/edd?brand=acme&postal_code=530-0001")
+    assert refused.headers["Retry-After"] == "50"
+    other = client.get("/api/v1/edd?brand=acme&postal_code=530-0001", environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 200
+    clock.advance(minutes=1)
+    assert client.get("/api/v1/edd?brand=acme&postal_code=530-0001").status_code == 200
+
+
+def test_rate_counters_of_past_windows_are_dropped(app, client, acme, clock, session):
     client.get("/api/v1/edd?brand=acme&postal_code=530-0001")
-    stored = session.exec(select(DeliveryPrediction)).one()
-    assert stored.trigger == "checkout" and stored.inputs["postal_code"] == "530-0001"
+    clock.advance(minutes=5)
+    client.get("/api/v1/edd?brand=acme&postal_code=530-0001", environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert len(session.exec(select(RateLimitWindow)).all()) == 1
 
 
 # Shipment basis API ----------------------------------------------------------------------------

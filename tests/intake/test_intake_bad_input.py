@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from intake_helpers import example, rows
 
 from postpurchase.models import InboxEvent
@@ -89,3 +90,34 @@ def test_tracking_number_and_parcels_together_are_422(post_event) -> None:
     response = post_event(example("shipment.created", tracking_number="4912-0000-0000"))
     assert response.status_code == 422
     assert "not both" in json.dumps(response.json)
+
+
+def test_deeply_nested_signed_body_is_400_naming_the_body(app, post_event) -> None:
+    body = b'{"id": "evt_deep", "data": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    response = post_event(body)
+    assert response.status_code == 400
+    assert response.json["error"]["details"] == [
+        {"loc": "body", "msg": "The body nests arrays/objects deeper than 32 levels."}
+    ]
+    assert rows(app, InboxEvent) == []
+
+
+def test_nan_in_a_signed_body_is_400(post_event) -> None:
+    envelope = json.dumps(example("order.created", attributes={"x": 777_001}))
+    response = post_event(envelope.replace("777001", "NaN").encode())
+    assert response.status_code == 400
+
+
+def test_nul_character_in_a_string_is_400(post_event) -> None:
+    response = post_event(example("order.created", channel="web\u0000"))
+    assert response.status_code == 400
+    assert response.json["error"]["details"][0]["loc"] == "body"
+
+
+@pytest.mark.parametrize("amount", ["1e26", str(10**26), str(2**31)])
+def test_an_amount_beyond_the_database_is_422_at_the_door(app, post_event, amount) -> None:
+    envelope = json.dumps(example("order.created", total_amount=777_002))
+    response = post_event(envelope.replace("777002", amount).encode())
+    assert response.status_code == 422
+    assert response.json["error"]["details"][0]["loc"] == "data.total_amount"
+    assert rows(app, InboxEvent) == []

@@ -16,9 +16,11 @@ from postpurchase.models import (
     Order,
     OrderLine,
     OrderStatus,
+    RejectionReason,
     ReturnRequest,
     ReturnState,
     Shipment,
+    WebhookRejection,
 )
 
 SECRET = "shpss_test_secret"  # the ``brand`` fixture's Shopify secret
@@ -100,11 +102,48 @@ def test_valid_hmac_is_accepted_and_the_order_stored(app, shopify) -> None:
     assert (customer.external_id, customer.email) == ("115310627314723954", "john@example.com")
 
 
-def test_invalid_hmac_is_401_and_stored_as_rejected(app, shopify) -> None:
+def test_invalid_hmac_is_401_and_only_counted(app, shopify) -> None:
     response = shopify(ORDER_BODY, "orders/create", hmac=shopify_hmac("wrong", ORDER_BODY))
     assert response.status_code == 401
-    [stored] = rows(app, InboxEvent)
-    assert (stored.state, stored.signature_ok) == (InboxState.rejected, False)
+    assert rows(app, InboxEvent) == []
+    [rejection] = rows(app, WebhookRejection)
+    assert (rejection.source, rejection.reason, rejection.body_bytes) == (
+        "shopify",
+        RejectionReason.invalid_signature,
+        len(ORDER_BODY),
+    )
+
+
+def test_non_ascii_hmac_header_is_401(shopify) -> None:
+    response = shopify(ORDER_BODY, "orders/create", hmac="\u00e9t\u00e9".encode().decode("latin-1"))
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "invalid_hmac"
+
+
+def test_deeply_nested_signed_body_is_400_and_not_stored(app, shopify) -> None:
+    body = b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = shopify(body, "orders/create")
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "too_deep"
+    assert rows(app, InboxEvent) == []
+
+
+def test_signed_order_with_an_amount_beyond_the_database_is_422(app, shopify) -> None:
+    order = json.loads(ORDER_BODY)
+    order["total_price"] = "1e26"
+    order.pop("total_price_set", None)
+    response = shopify(json.dumps(order).encode(), "orders/create")
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "invalid_resource"
+    assert rows(app, InboxEvent) == []
+
+
+def test_signed_order_without_an_id_is_422_naming_it(shopify) -> None:
+    order = json.loads(ORDER_BODY)
+    del order["id"], order["admin_graphql_api_id"]
+    response = shopify(json.dumps(order).encode(), "orders/create")
+    assert response.status_code == 422
+    assert response.json["error"]["details"][0]["loc"] == "id"
 
 
 def test_missing_hmac_is_401(shopify) -> None:

@@ -145,12 +145,12 @@ def test_the_sender_posts_the_document_signed_with_the_brands_webhook_secret(app
     assert send_due(app, now=NIGHT_IN_TOKYO).sent == 0 and len(_Wms.received) == 2
 
 
-def test_the_openapi_document_describes_the_outgoing_webhooks() -> None:
-    webhooks = openapi_document()["webhooks"]
+def test_the_openapi_document_describes_the_outgoing_webhooks(app) -> None:
+    webhooks = openapi_document(app)["webhooks"]
     assert set(webhooks) == {"return.expected", "return.updated"}
     schema = webhooks["return.expected"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/WmsReturnWebhook"}
-    assert "WmsReturnData" in openapi_document()["components"]["schemas"]
+    assert "WmsReturnData" in openapi_document(app)["components"]["schemas"]
 
 
 def test_the_merchants_message_log_lists_the_wms_webhooks(signed_in, write, shop) -> None:  # noqa: F811

@@ -7,11 +7,18 @@ import hmac
 import json
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from carriers.status import Status
 from postpurchase.db import get_db
-from postpurchase.models import InboxEvent, InboxState, ShipmentStatus
+from postpurchase.models import (
+    InboxEvent,
+    InboxState,
+    RejectionReason,
+    ShipmentStatus,
+    WebhookRejection,
+)
 from postpurchase.tracking.cli import tracking
 from tests.tracking.conftest import result
 
@@ -37,12 +44,22 @@ def test_webhook_is_stored_then_applied_to_the_shipment(app, client, fake, make_
     assert shipment.status == ShipmentStatus.out_for_delivery and shipment.last_webhook_at == clock.now
 
 
-def test_webhook_with_bad_signature_is_kept_but_rejected_with_401(app, client, fake, make_shipment, load):
+def test_webhook_with_bad_signature_is_401_and_only_counted(app, client, fake, make_shipment, load):
     sid = make_shipment("PUSH2")
     response = push(client, fake, "PUSH2", [], secret="wrong")
     assert response.status_code == 401 and response.json["error"]["code"] == "invalid_signature"
-    assert [e.state for e in inbox(app)] == [InboxState.rejected]
+    assert inbox(app) == []
+    with get_db(app).session() as session:
+        [rejection] = session.exec(select(WebhookRejection)).all()
+    assert (rejection.source, rejection.reason) == ("carrier:fake", RejectionReason.invalid_signature)
     assert load(sid).status == ShipmentStatus.pending
+
+
+def test_deeply_nested_webhook_body_is_400_and_not_stored(app, client, fake):
+    body = b"[" * 5000 + b"]" * 5000
+    response = client.post("/webhooks/carrier/fake", data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json["error"]["code"] == "too_deep"
+    assert inbox(app) == []
 
 
 def test_same_webhook_body_twice_is_applied_once(app, client, fake, make_shipment, clock):
@@ -116,6 +133,29 @@ def test_list_rejects_unknown_status_and_bad_limit(client, brand):
     assert client.get("/api/v1/shipments?status=lost", headers=auth(brand)).status_code == 400
     response = client.get("/api/v1/shipments?limit=1000", headers=auth(brand))
     assert response.status_code == 400 and "limit" in response.json["error"]["message"]
+
+
+@pytest.mark.parametrize("cursor", [2**31, 2**64])
+def test_a_cursor_beyond_the_id_column_is_400_naming_it(client, brand, cursor):
+    response = client.get(f"/api/v1/shipments?cursor={cursor}", headers=auth(brand))
+    assert response.status_code == 400
+    assert response.json["error"]["details"][0]["loc"] == "query.cursor"
+
+
+def test_a_non_numeric_cursor_is_400_naming_it(client, brand):
+    response = client.get("/api/v1/shipments?cursor=-1", headers=auth(brand))
+    assert response.status_code == 400
+    assert response.json["error"]["details"][0]["loc"] == "query.cursor"
+
+
+@pytest.mark.parametrize("shipment_id", [2**31, 2**64])
+def test_a_shipment_id_beyond_the_id_column_is_404_naming_it(client, brand, shipment_id):
+    for path in (f"/api/v1/shipments/{shipment_id}", f"/api/v1/shipments/{shipment_id}/edd"):
+        response = client.get(path, headers=auth(brand))
+        assert response.status_code == 404
+        assert response.json["error"]["details"][0]["loc"] == "path.shipment_id"
+    response = client.post(f"/api/v1/shipments/{shipment_id}/refresh", headers=auth(brand))
+    assert response.status_code == 404
 
 
 def test_refresh_polls_now_and_is_rate_limited_per_shipment(client, brand, fake, make_shipment, clock):
