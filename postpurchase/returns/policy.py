@@ -90,6 +90,17 @@ def policy_for(brand: Brand) -> ReturnPolicy:
     )
 
 
+def exchange_family(sku: str) -> str:
+    """The item a SKU is a size or colour of: the SKU before its last ``-`` (``TEE-M`` → ``TEE``)."""
+    return sku.rsplit("-", 1)[0] if "-" in sku else sku
+
+
+def is_exchange_for(line_sku: str, candidate: str) -> bool:
+    """Whether the policy lets a line of ``line_sku`` be exchanged for ``candidate``: the same item,
+    or another size of it. Only these are offered, so no price difference ever arises."""
+    return candidate == line_sku or ("-" in candidate and exchange_family(candidate) == exchange_family(line_sku))
+
+
 @dataclass(frozen=True)
 class LineEligibility:
     line: OrderLine

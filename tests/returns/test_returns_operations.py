@@ -12,6 +12,7 @@ from postpurchase.intake.operations import record_return
 from postpurchase.intake.schemas import ReturnReceivedData
 from postpurchase.models import (
     Brand,
+    InventoryLevel,
     Order,
     OutboxMessage,
     ReturnLine,
@@ -23,6 +24,7 @@ from postpurchase.returns.operations import (
     ReturnError,
     WantedLine,
     create_return,
+    exchange_options,
     request_return,
     transition,
 )
@@ -82,6 +84,31 @@ def test_more_than_bought_is_refused(session, shop) -> None:
     with pytest.raises(ReturnError) as error:
         _open(session, shop, _tee(shop, quantity=3))
     assert error.value.code == "quantity"
+
+
+def test_entries_for_one_line_count_together(session, shop) -> None:
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop, quantity=2), _tee(shop, quantity=2, reason="damaged"))
+    assert error.value.code == "quantity"
+
+
+def test_entries_for_one_line_within_what_was_bought_are_kept_apart(session, shop) -> None:
+    rma = _open(session, shop, _tee(shop, quantity=1), _tee(shop, quantity=1, reason="damaged"))
+    reasons = session.exec(select(ReturnLine.reason_code).where(ReturnLine.return_id == rma.id)).all()
+    assert sorted(reasons) == ["damaged", "size_too_small"] and rma.refund_amount == 7960
+
+
+def test_negative_quantity_is_refused(session, shop) -> None:
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop, quantity=2), WantedLine(order_line_id=shop.food, quantity=-5,
+                                                               reason_code="other"))
+    assert error.value.code == "quantity"
+
+
+def test_line_of_another_order_is_refused(session, shop) -> None:
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, WantedLine(order_line_id=shop.food + 100, quantity=1, reason_code="other"))
+    assert error.value.code == "unknown_line"
 
 
 def test_quantity_already_returned_counts_against_the_limit(session, shop) -> None:
@@ -146,6 +173,37 @@ def test_exchange_for_the_same_item_needs_it_in_stock(session, shop) -> None:
     with pytest.raises(ReturnError) as error:
         _open(session, shop, _tee(shop), resolution=ReturnResolution.exchange)
     assert error.value.code == "out_of_stock"
+
+
+def test_exchange_for_another_product_in_stock_is_refused(session, shop) -> None:
+    session.add(InventoryLevel(brand_id=shop.brand_id, sku="WATCH-GOLD", fc_code="TKY1", available=3))
+    session.flush()
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop, exchange_sku="WATCH-GOLD"), resolution=ReturnResolution.exchange)
+    assert error.value.code == "exchange_sku"
+
+
+def test_exchange_needs_stock_for_every_unit(session, shop) -> None:
+    session.add(InventoryLevel(brand_id=shop.brand_id, sku="TEE-XL", variant="XL", fc_code="TKY1", available=1))
+    session.flush()
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop, quantity=2, exchange_sku="TEE-XL"), resolution=ReturnResolution.exchange)
+    assert error.value.code == "out_of_stock"
+
+
+def test_exchange_options_are_sizes_of_the_same_item_only(session, shop) -> None:
+    session.add_all([InventoryLevel(brand_id=shop.brand_id, sku=sku, fc_code="TKY1", available=3)
+                     for sku in ("TEE-PRINT-L", "TEE", "TEEX-L", "TEE-XL")])
+    session.flush()
+    options = exchange_options(session=session, brand_id=shop.brand_id, sku="TEE-M")
+    assert [row.sku for row in options] == ["TEE-L", "TEE-XL"]
+
+
+def test_exchange_options_read_underscores_in_skus_literally(session, shop) -> None:
+    session.add_all([InventoryLevel(brand_id=shop.brand_id, sku=sku, fc_code="TKY1", available=3)
+                     for sku in ("CAP_1-L", "CAPX1-L")])
+    session.flush()
+    assert [row.sku for row in exchange_options(session=session, brand_id=shop.brand_id, sku="CAP_1-M")] == ["CAP_1-L"]
 
 
 def test_creating_emits_return_updated_with_the_documented_kwargs(session, shop, emitted) -> None:
