@@ -24,7 +24,7 @@ from postpurchase import signals
 from postpurchase.lookup import normalize_order_number
 from postpurchase.models import Brand, InventoryLevel, Order, ReturnLine, ReturnRequest
 from postpurchase.models.enums import ReturnResolution, ReturnState
-from postpurchase.returns.labels import STATE_LABELS
+from postpurchase.returns.labels import RESOLUTION_LABELS, STATE_LABELS
 from postpurchase.returns.policy import (
     OrderEligibility,
     exchange_family,
@@ -46,6 +46,14 @@ TRANSITIONS: dict[str, tuple[ReturnState, tuple[ReturnState, ...]]] = {
     "refund": (ReturnState.refunded, (ReturnState.received,)),
     "credit": (ReturnState.credited, (ReturnState.received,)),
     "exchange": (ReturnState.exchanged, (ReturnState.received,)),
+}
+
+#: The resolution each closing action settles: an RMA is settled the way the customer asked, since
+#: its amounts (refund, credit, exchange item) were worked out for that.
+SETTLES: dict[str, ReturnResolution] = {
+    "refund": ReturnResolution.refund,
+    "credit": ReturnResolution.store_credit,
+    "exchange": ReturnResolution.exchange,
 }
 
 #: States in which the customer's return label is valid.
@@ -208,7 +216,9 @@ def transition(*, session: Session, brand_id: int, return_id: int, action: str, 
     """A merchant action (``approve``, ``reject``, ``receive``, ``refund``, ``credit``, ``exchange``).
 
     Approving also issues the label (it is rendered on demand, so it exists once approved)."""
-    rma = session.get(ReturnRequest, return_id)
+    # Lock the RMA so that two actions at once (a double click, the WMS) cannot both start from one state.
+    rma = session.exec(select(ReturnRequest).where(ReturnRequest.id == return_id).with_for_update()
+                       .execution_options(populate_existing=True)).first()
     if rma is None or rma.brand_id != brand_id:
         raise ReturnError("unknown_return", _l("No such return."))
     if action not in TRANSITIONS:
@@ -217,6 +227,9 @@ def transition(*, session: Session, brand_id: int, return_id: int, action: str, 
     if rma.state not in sources:
         raise ReturnError("state", _l("This return cannot go from %(current)s to %(target)s.",
                                       current=STATE_LABELS[rma.state], target=STATE_LABELS[target]))
+    if not _settles(action, rma):
+        raise ReturnError("resolution", _l("The customer asked for: %(resolution)s. Settle this return that way.",
+                                           resolution=RESOLUTION_LABELS[rma.resolution]))
     previous = rma.state
     rma.state = target
     rma.updated_at = now
@@ -228,6 +241,15 @@ def transition(*, session: Session, brand_id: int, return_id: int, action: str, 
     if action == "approve":
         return transition(session=session, brand_id=brand_id, return_id=return_id, action="issue_label", now=now)
     return rma
+
+
+def can_take(rma: ReturnRequest, action: str) -> bool:
+    """Whether the merchant may take ``action`` on ``rma`` now (the buttons offered)."""
+    return action in TRANSITIONS and rma.state in TRANSITIONS[action][1] and _settles(action, rma)
+
+
+def _settles(action: str, rma: ReturnRequest) -> bool:
+    return action not in SETTLES or SETTLES[action] == rma.resolution
 
 
 def _emit(session: Session, rma: ReturnRequest, previous: ReturnState | None, now: datetime) -> None:

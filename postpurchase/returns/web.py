@@ -141,7 +141,7 @@ def log(brand: Brand) -> Any:
     rows = operations.list_returns(session=get_session(), brand_id=brand.id,  # type: ignore[arg-type]
                                    state=ReturnState(raw) if raw else None)
     return render_template("pages/returns/merchant.html", brand=brand, rows=rows, state=raw, states=list(ReturnState),
-                           actions=operations.TRANSITIONS, action_labels=ACTION_LABELS)
+                           can_take=operations.can_take, action_labels=ACTION_LABELS)
 
 
 @merchant_returns.post("/<int:return_id>/<action>")

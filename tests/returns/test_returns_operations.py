@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from postpurchase import signals
+from postpurchase.db import get_db, is_postgres
 from postpurchase.intake.operations import record_return
 from postpurchase.intake.schemas import ReturnReceivedData
 from postpurchase.models import (
@@ -118,6 +121,71 @@ def test_quantity_already_returned_counts_against_the_limit(session, shop) -> No
     assert error.value.code == "quantity"
 
 
+def test_concurrent_requests_cannot_both_take_the_last_units(app, shop) -> None:
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def request() -> None:
+        with app.app_context():
+            s = get_db(app).session()
+            try:
+                brand, order = s.get(Brand, shop.brand_id), s.get(Order, shop.order_id)
+                barrier.wait()
+                create_return(session=s, brand=brand, order=order, resolution=ReturnResolution.refund, now=later(1),
+                              lines=[WantedLine(order_line_id=shop.tee, quantity=2, reason_code="damaged")])
+                s.commit()
+                outcomes.append("created")
+            except ReturnError as error:
+                outcomes.append(error.code)
+            except OperationalError:  # SQLite refuses the second writer instead of waiting for it
+                outcomes.append("locked")
+            finally:
+                s.close()
+
+    _run_together(request, request)
+    with get_db(app).session() as s:
+        assert s.exec(select(ReturnLine.quantity)).all() == [2]
+        if is_postgres(s):
+            assert sorted(outcomes) == ["already_returned", "created"]
+    assert outcomes.count("created") == 1
+
+
+def test_concurrent_approvals_move_the_return_once(app, shop, set_policy, write, emitted) -> None:
+    set_policy(shop.brand_id, auto_approve=False)
+    rma_id = write(lambda s: _open(s, shop, _tee(shop)).id)
+    emitted.clear()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def approve() -> None:
+        with app.app_context():
+            s = get_db(app).session()
+            try:
+                s.get(Brand, shop.brand_id)
+                barrier.wait()
+                transition(session=s, brand_id=shop.brand_id, return_id=rma_id, action="approve", now=later(2))
+                s.commit()
+                outcomes.append("approved")
+            except ReturnError as error:
+                outcomes.append(error.code)
+            except OperationalError:  # SQLite refuses the second writer instead of waiting for it
+                outcomes.append("locked")
+            finally:
+                s.close()
+
+    _run_together(approve, approve)
+    assert outcomes.count("approved") == 1
+    assert [kwargs["current"] for _, kwargs in emitted].count(ReturnState.approved) == 1
+
+
+def _run_together(*work) -> None:
+    threads = [threading.Thread(target=job) for job in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def test_rejected_return_frees_its_quantity(session, shop) -> None:
     first = _open(session, shop, _tee(shop, quantity=2))
     transition(session=session, brand_id=shop.brand_id, return_id=first.id, action="reject", now=later(2))
@@ -226,12 +294,27 @@ def test_merchant_path_from_request_to_refund_moves_states_and_emits_each(sessio
         (ReturnState.received, ReturnState.refunded)]
 
 
-@pytest.mark.parametrize("action, state", [("credit", ReturnState.credited), ("exchange", ReturnState.exchanged)])
-def test_received_return_can_be_credited_or_exchanged(session, shop, action, state) -> None:
-    rma = _open(session, shop, _tee(shop))
+@pytest.mark.parametrize("resolution, action, state", [
+    (ReturnResolution.store_credit, "credit", ReturnState.credited),
+    (ReturnResolution.exchange, "exchange", ReturnState.exchanged)])
+def test_received_return_is_credited_or_exchanged_as_asked(session, shop, resolution, action, state) -> None:
+    rma = _open(session, shop, _tee(shop, exchange_sku="TEE-L"), resolution=resolution)
     transition(session=session, brand_id=shop.brand_id, return_id=rma.id, action="receive", now=later(2))
     assert transition(session=session, brand_id=shop.brand_id, return_id=rma.id, action=action,
                       now=later(3)).state == state
+
+
+@pytest.mark.parametrize("resolution, action", [
+    (ReturnResolution.store_credit, "refund"), (ReturnResolution.exchange, "refund"),
+    (ReturnResolution.refund, "credit"), (ReturnResolution.refund, "exchange")])
+def test_return_cannot_be_settled_otherwise_than_asked(session, shop, resolution, action) -> None:
+    rma = _open(session, shop, _tee(shop, exchange_sku="TEE-L"), resolution=resolution)
+    transition(session=session, brand_id=shop.brand_id, return_id=rma.id, action="receive", now=later(2))
+    with pytest.raises(ReturnError) as error:
+        transition(session=session, brand_id=shop.brand_id, return_id=rma.id, action=action, now=later(3))
+    assert error.value.code == "resolution"
+    session.refresh(rma)
+    assert rma.state == ReturnState.received
 
 
 def test_refund_before_the_parcel_is_back_is_refused(session, shop) -> None:
