@@ -37,6 +37,8 @@ class ReturnLine(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     brand_id: int = brand_fk()
     return_id: int = Field(foreign_key="returnrequest.id", index=True)
+    #: The order line returned; None when the RMA came from outside (e.g. the WMS) naming only the SKU.
+    order_line_id: int | None = Field(default=None, foreign_key="orderline.id", index=True)
     sku: str = Field(max_length=128)
     variant: str | None = Field(default=None, max_length=128)
     quantity: int = 1

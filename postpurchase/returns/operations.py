@@ -193,7 +193,7 @@ def create_return(*, session: Session, brand: Brand, order: Order, lines: Sequen
     for item in wanted:
         line = eligibility.line(item.order_line_id).line  # type: ignore[union-attr]
         session.add(ReturnLine(
-            brand_id=brand.id, return_id=rma.id, sku=line.sku, variant=line.variant,  # type: ignore[arg-type]
+            brand_id=brand.id, return_id=rma.id, order_line_id=line.id, sku=line.sku, variant=line.variant,  # type: ignore[arg-type]
             quantity=item.quantity, reason_code=item.reason_code, comment=item.comment or None,
             exchange_sku=(item.exchange_sku or line.sku) if resolution == ReturnResolution.exchange else None,
         ))

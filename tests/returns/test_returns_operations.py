@@ -17,6 +17,7 @@ from postpurchase.models import (
     Brand,
     InventoryLevel,
     Order,
+    OrderLine,
     OutboxMessage,
     ReturnLine,
     ReturnResolution,
@@ -360,3 +361,25 @@ def test_policy_address_is_used_on_the_label_when_given(session, shop, set_polic
     rma = _open(session, shop, _tee(shop))
     view = return_view(session=session, brand=session.get(Brand, shop.brand_id), return_id=rma.id)
     assert view.address == ("〒135-0061", "東京都江東区豊洲1-2-3")
+
+
+def test_units_returned_from_one_line_do_not_free_a_pricier_line_of_the_same_item(session, shop) -> None:
+    order = session.get(Order, shop.order_id)
+    gift = session.exec(select(OrderLine).where(OrderLine.id == shop.tee)).one()
+    paid = OrderLine(brand_id=shop.brand_id, order_id=order.id, line_key="9", sku=gift.sku, variant=gift.variant,
+                     name="Tシャツ M", quantity=1, unit_price=12000)
+    session.add(paid)
+    session.flush()
+    first = _open(session, shop, WantedLine(order_line_id=paid.id, quantity=1, reason_code="damaged"))
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, WantedLine(order_line_id=paid.id, quantity=1, reason_code="damaged"))
+    assert first.refund_amount == 12000 and error.value.code == "already_returned"
+
+
+def test_units_of_a_return_recorded_by_the_wms_count_against_the_line_of_their_sku(session, shop) -> None:
+    record_return(session=session, brand_id=shop.brand_id, occurred_at=later(2), now=later(2),
+                  data=ReturnReceivedData(rma_number="WMS-1", order_id="o-1001",
+                                          lines=[{"sku": "TEE-M", "variant": "M", "quantity": 1}]))
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop, quantity=2), days=3)
+    assert error.value.code == "quantity"
