@@ -26,7 +26,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from postpurchase.models import Brand, Order, OrderLine, ReturnLine, ReturnRequest, Shipment
-from postpurchase.models.enums import ReturnResolution, ReturnState
+from postpurchase.models.enums import OrderStatus, ReturnResolution, ReturnState
 
 DEFAULT_WINDOW_DAYS = 30
 
@@ -47,6 +47,7 @@ CLOSED_STATES = (ReturnState.rejected, ReturnState.cancelled)
 class NotReturnable(StrEnum):
     """Why a line cannot be returned."""
 
+    order_cancelled = "order_cancelled"
     not_delivered = "not_delivered"
     window_closed = "window_closed"
     final_sale = "final_sale"
@@ -171,12 +172,15 @@ def order_eligibility(*, session: Session, policy: ReturnPolicy, order: Order, n
         unplaced[(line.sku, line.variant)] -= share
         left -= share
         result.append(LineEligibility(line=line, returnable_quantity=left,
-                                      why_not=_why_not(policy, line, left, deadline, now)))
+                                      why_not=_why_not(policy, order, line, left, deadline, now)))
     return OrderEligibility(order=order, delivered_at=delivered, deadline=deadline, lines=result)
 
 
-def _why_not(policy: ReturnPolicy, line: OrderLine, left: int, deadline: datetime | None,
+def _why_not(policy: ReturnPolicy, order: Order, line: OrderLine, left: int, deadline: datetime | None,
              now: datetime) -> NotReturnable | None:
+    # A cancelled order is settled by the shop as a whole; a return on top would pay twice.
+    if order.status == OrderStatus.cancelled:
+        return NotReturnable.order_cancelled
     if line.final_sale and not policy.final_sale_returnable:
         return NotReturnable.final_sale
     if not policy.category_returnable(line.category):

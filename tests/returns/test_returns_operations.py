@@ -18,6 +18,7 @@ from postpurchase.models import (
     InventoryLevel,
     Order,
     OrderLine,
+    OrderStatus,
     OutboxMessage,
     ReturnLine,
     ReturnResolution,
@@ -383,3 +384,13 @@ def test_units_of_a_return_recorded_by_the_wms_count_against_the_line_of_their_s
     with pytest.raises(ReturnError) as error:
         _open(session, shop, _tee(shop, quantity=2), days=3)
     assert error.value.code == "quantity"
+
+
+def test_cancelled_order_cannot_be_returned(session, shop) -> None:
+    order = session.get(Order, shop.order_id)
+    order.status, order.cancelled_at = OrderStatus.cancelled, later(1)
+    session.add(order)
+    session.flush()
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop), days=2)
+    assert error.value.code == "order_cancelled"
