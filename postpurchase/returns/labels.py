@@ -27,6 +27,7 @@ RESOLUTION_LABELS = {
 }
 
 NOT_RETURNABLE_LABELS = {
+    NotReturnable.order_cancelled: _l("This order was cancelled."),
     NotReturnable.not_delivered: _l("Not delivered yet: you can return it once it has arrived."),
     NotReturnable.window_closed: _l("The return period has ended."),
     NotReturnable.final_sale: _l("Final sale: this item cannot be returned."),

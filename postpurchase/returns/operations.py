@@ -11,6 +11,7 @@ Every change emits :data:`postpurchase.signals.return_updated` in the caller's u
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,8 +24,14 @@ from postpurchase import signals
 from postpurchase.lookup import normalize_order_number
 from postpurchase.models import Brand, InventoryLevel, Order, ReturnLine, ReturnRequest
 from postpurchase.models.enums import ReturnResolution, ReturnState
-from postpurchase.returns.labels import STATE_LABELS
-from postpurchase.returns.policy import OrderEligibility, order_eligibility, policy_for
+from postpurchase.returns.labels import RESOLUTION_LABELS, STATE_LABELS
+from postpurchase.returns.policy import (
+    OrderEligibility,
+    exchange_family,
+    is_exchange_for,
+    order_eligibility,
+    policy_for,
+)
 
 #: Letters and digits that cannot be misread for one another (no 0/O, 1/I/L).
 RMA_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -39,6 +46,14 @@ TRANSITIONS: dict[str, tuple[ReturnState, tuple[ReturnState, ...]]] = {
     "refund": (ReturnState.refunded, (ReturnState.received,)),
     "credit": (ReturnState.credited, (ReturnState.received,)),
     "exchange": (ReturnState.exchanged, (ReturnState.received,)),
+}
+
+#: The resolution each closing action settles: an RMA is settled the way the customer asked, since
+#: its amounts (refund, credit, exchange item) were worked out for that.
+SETTLES: dict[str, ReturnResolution] = {
+    "refund": ReturnResolution.refund,
+    "credit": ReturnResolution.store_credit,
+    "exchange": ReturnResolution.exchange,
 }
 
 #: States in which the customer's return label is valid.
@@ -78,15 +93,17 @@ def available_stock(*, session: Session, brand_id: int, sku: str) -> int:
 
 
 def exchange_options(*, session: Session, brand_id: int, sku: str) -> list[InventoryLevel]:
-    """In-stock items a line can be exchanged for: its own SKU and its siblings (same SKU before the
-    last ``-``, e.g. ``TEE-M`` → ``TEE-S``, ``TEE-L``), one row per SKU."""
-    family = sku.rsplit("-", 1)[0] if "-" in sku else sku
+    """In-stock items a line can be exchanged for (:func:`~postpurchase.returns.policy.is_exchange_for`):
+    its own SKU and its siblings (``TEE-M`` → ``TEE-S``, ``TEE-L``), one row per SKU."""
+    prefix = exchange_family(sku) + "-"
     rows = session.exec(
         select(InventoryLevel).where(InventoryLevel.brand_id == brand_id, InventoryLevel.available > 0,
-                                     (col(InventoryLevel.sku) == sku) | col(InventoryLevel.sku).startswith(family + "-"))
+                                     (col(InventoryLevel.sku) == sku)
+                                     | col(InventoryLevel.sku).startswith(prefix, autoescape=True))
         .order_by(col(InventoryLevel.sku), col(InventoryLevel.id))
     ).all()
-    return list({row.sku: row for row in rows}.values())
+    # The prefix also matches other items (``TEE-PRINT-L`` for ``TEE-M``); keep true siblings only.
+    return list({row.sku: row for row in rows if is_exchange_for(sku, row.sku)}.values())
 
 
 @dataclass(frozen=True)
@@ -126,6 +143,8 @@ def create_return(*, session: Session, brand: Brand, order: Order, lines: Sequen
         raise ReturnError("unknown_order", _l("This order does not belong to this shop."))
     if resolution not in policy.resolutions:
         raise ReturnError("resolution", _l("This shop does not offer that kind of return."))
+    if any(item.quantity < 0 for item in lines):
+        raise ReturnError("quantity", _l("Quantities to return cannot be negative."))
     wanted = [item for item in lines if item.quantity > 0]
     if not wanted:
         raise ReturnError("no_lines", _l("Choose at least one item to return."))
@@ -133,6 +152,11 @@ def create_return(*, session: Session, brand: Brand, order: Order, lines: Sequen
     # (PostgreSQL; SQLite serializes writers anyway and ignores FOR UPDATE).
     session.exec(select(Order.id).where(Order.id == order.id).with_for_update()).one()
     eligibility = order_eligibility(session=session, policy=policy, order=order, now=now)
+    # One order line may come in several entries (say, one per reason): their sum is what must fit.
+    per_line: Counter[int] = Counter()
+    per_exchange: Counter[str] = Counter()
+    for item in wanted:
+        per_line[item.order_line_id] += item.quantity
     refund = 0
     for item in wanted:
         allowed = eligibility.line(item.order_line_id)
@@ -141,14 +165,18 @@ def create_return(*, session: Session, brand: Brand, order: Order, lines: Sequen
         name = allowed.line.name or allowed.line.sku
         if not allowed.returnable:
             raise ReturnError(str(allowed.why_not), _l("%(item)s cannot be returned.", item=name))
-        if item.quantity > allowed.returnable_quantity:
+        if per_line[item.order_line_id] > allowed.returnable_quantity:
             raise ReturnError("quantity", _l("At most %(count)s of %(item)s can be returned.",
                                              count=allowed.returnable_quantity, item=name))
         if item.reason_code not in policy.reasons:
             raise ReturnError("reason", _l("Choose a reason for returning %(item)s.", item=name))
         if resolution == ReturnResolution.exchange:
             target = item.exchange_sku or allowed.line.sku
-            if available_stock(session=session, brand_id=brand.id, sku=target) <= 0:  # type: ignore[arg-type]
+            if not is_exchange_for(allowed.line.sku, target):
+                raise ReturnError("exchange_sku", _l("%(item)s can only be exchanged for another size of the same "
+                                                     "item.", item=name))
+            per_exchange[target] += item.quantity
+            if available_stock(session=session, brand_id=brand.id, sku=target) < per_exchange[target]:  # type: ignore[arg-type]
                 raise ReturnError("out_of_stock", _l("%(item)s is out of stock, so it cannot be exchanged now. "
                                                      "Choose a refund or store credit instead.", item=name))
         refund += allowed.line.unit_price * item.quantity
@@ -165,7 +193,7 @@ def create_return(*, session: Session, brand: Brand, order: Order, lines: Sequen
     for item in wanted:
         line = eligibility.line(item.order_line_id).line  # type: ignore[union-attr]
         session.add(ReturnLine(
-            brand_id=brand.id, return_id=rma.id, sku=line.sku, variant=line.variant,  # type: ignore[arg-type]
+            brand_id=brand.id, return_id=rma.id, order_line_id=line.id, sku=line.sku, variant=line.variant,  # type: ignore[arg-type]
             quantity=item.quantity, reason_code=item.reason_code, comment=item.comment or None,
             exchange_sku=(item.exchange_sku or line.sku) if resolution == ReturnResolution.exchange else None,
         ))
@@ -188,7 +216,9 @@ def transition(*, session: Session, brand_id: int, return_id: int, action: str, 
     """A merchant action (``approve``, ``reject``, ``receive``, ``refund``, ``credit``, ``exchange``).
 
     Approving also issues the label (it is rendered on demand, so it exists once approved)."""
-    rma = session.get(ReturnRequest, return_id)
+    # Lock the RMA so that two actions at once (a double click, the WMS) cannot both start from one state.
+    rma = session.exec(select(ReturnRequest).where(ReturnRequest.id == return_id).with_for_update()
+                       .execution_options(populate_existing=True)).first()
     if rma is None or rma.brand_id != brand_id:
         raise ReturnError("unknown_return", _l("No such return."))
     if action not in TRANSITIONS:
@@ -197,6 +227,9 @@ def transition(*, session: Session, brand_id: int, return_id: int, action: str, 
     if rma.state not in sources:
         raise ReturnError("state", _l("This return cannot go from %(current)s to %(target)s.",
                                       current=STATE_LABELS[rma.state], target=STATE_LABELS[target]))
+    if not _settles(action, rma):
+        raise ReturnError("resolution", _l("The customer asked for: %(resolution)s. Settle this return that way.",
+                                           resolution=RESOLUTION_LABELS[rma.resolution]))
     previous = rma.state
     rma.state = target
     rma.updated_at = now
@@ -208,6 +241,15 @@ def transition(*, session: Session, brand_id: int, return_id: int, action: str, 
     if action == "approve":
         return transition(session=session, brand_id=brand_id, return_id=return_id, action="issue_label", now=now)
     return rma
+
+
+def can_take(rma: ReturnRequest, action: str) -> bool:
+    """Whether the merchant may take ``action`` on ``rma`` now (the buttons offered)."""
+    return action in TRANSITIONS and rma.state in TRANSITIONS[action][1] and _settles(action, rma)
+
+
+def _settles(action: str, rma: ReturnRequest) -> bool:
+    return action not in SETTLES or SETTLES[action] == rma.resolution
 
 
 def _emit(session: Session, rma: ReturnRequest, previous: ReturnState | None, now: datetime) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from postpurchase.models import Brand, Order, OrderLine, ReturnLine, ReturnRequest, Shipment
-from postpurchase.models.enums import ReturnResolution, ReturnState
+from postpurchase.models.enums import OrderStatus, ReturnResolution, ReturnState
 
 DEFAULT_WINDOW_DAYS = 30
 
@@ -47,6 +47,7 @@ CLOSED_STATES = (ReturnState.rejected, ReturnState.cancelled)
 class NotReturnable(StrEnum):
     """Why a line cannot be returned."""
 
+    order_cancelled = "order_cancelled"
     not_delivered = "not_delivered"
     window_closed = "window_closed"
     final_sale = "final_sale"
@@ -90,6 +91,17 @@ def policy_for(brand: Brand) -> ReturnPolicy:
     )
 
 
+def exchange_family(sku: str) -> str:
+    """The item a SKU is a size or colour of: the SKU before its last ``-`` (``TEE-M`` → ``TEE``)."""
+    return sku.rsplit("-", 1)[0] if "-" in sku else sku
+
+
+def is_exchange_for(line_sku: str, candidate: str) -> bool:
+    """Whether the policy lets a line of ``line_sku`` be exchanged for ``candidate``: the same item,
+    or another size of it. Only these are offered, so no price difference ever arises."""
+    return candidate == line_sku or ("-" in candidate and exchange_family(candidate) == exchange_family(line_sku))
+
+
 @dataclass(frozen=True)
 class LineEligibility:
     line: OrderLine
@@ -114,15 +126,32 @@ class OrderEligibility:
         return next((item for item in self.lines if item.line.id == line_id), None)
 
 
-def returned_quantities(*, session: Session, order_id: int) -> dict[tuple[str, str | None], int]:
-    """Quantities per (SKU, variant) already in returns of this order that are not rejected or cancelled."""
+@dataclass(frozen=True)
+class Returned:
+    """Units of an order in returns that are not rejected or cancelled."""
+
+    #: Per order line.
+    by_line: dict[int, int]
+    #: Per (SKU, variant), of return lines that name no order line (RMAs opened outside the portal).
+    unplaced: dict[tuple[str, str | None], int]
+
+
+def returned_quantities(*, session: Session, order_id: int) -> Returned:
+    """What is already in returns of this order that are not rejected or cancelled."""
     rows = session.exec(
-        select(ReturnLine.sku, ReturnLine.variant, func.sum(ReturnLine.quantity))
+        select(ReturnLine.order_line_id, ReturnLine.sku, ReturnLine.variant, func.sum(ReturnLine.quantity))
         .join(ReturnRequest, col(ReturnRequest.id) == col(ReturnLine.return_id))
         .where(ReturnRequest.order_id == order_id, col(ReturnRequest.state).not_in(CLOSED_STATES))
-        .group_by(ReturnLine.sku, ReturnLine.variant)
+        .group_by(ReturnLine.order_line_id, ReturnLine.sku, ReturnLine.variant)
     ).all()
-    return {(sku, variant): int(total or 0) for sku, variant, total in rows}
+    by_line: dict[int, int] = defaultdict(int)
+    unplaced: dict[tuple[str, str | None], int] = defaultdict(int)
+    for line_id, sku, variant, total in rows:
+        if line_id is not None:
+            by_line[line_id] += int(total or 0)
+        else:
+            unplaced[(sku, variant)] += int(total or 0)
+    return Returned(by_line=dict(by_line), unplaced=dict(unplaced))
 
 
 def order_eligibility(*, session: Session, policy: ReturnPolicy, order: Order, now: datetime) -> OrderEligibility:
@@ -133,20 +162,25 @@ def order_eligibility(*, session: Session, policy: ReturnPolicy, order: Order, n
     ).one()
     deadline = delivered + timedelta(days=policy.window_days) if delivered is not None else None
     lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id).order_by(col(OrderLine.id))).all()
-    taken: dict[tuple[str, str | None], int] = defaultdict(int, returned_quantities(session=session,
-                                                                                   order_id=order.id))  # type: ignore[arg-type]
+    returned = returned_quantities(session=session, order_id=order.id)  # type: ignore[arg-type]
+    unplaced = defaultdict(int, returned.unplaced)
     result = []
     for line in lines:
-        left = max(line.quantity - taken[(line.sku, line.variant)], 0)
-        # Two lines of the same SKU and variant share what was returned: the first takes it first.
-        taken[(line.sku, line.variant)] = max(taken[(line.sku, line.variant)] - line.quantity, 0)
+        left = max(line.quantity - returned.by_line.get(line.id, 0), 0)  # type: ignore[arg-type]
+        # Units returned without naming a line come off the lines of their SKU and variant, first line first.
+        share = min(left, unplaced[(line.sku, line.variant)])
+        unplaced[(line.sku, line.variant)] -= share
+        left -= share
         result.append(LineEligibility(line=line, returnable_quantity=left,
-                                      why_not=_why_not(policy, line, left, deadline, now)))
+                                      why_not=_why_not(policy, order, line, left, deadline, now)))
     return OrderEligibility(order=order, delivered_at=delivered, deadline=deadline, lines=result)
 
 
-def _why_not(policy: ReturnPolicy, line: OrderLine, left: int, deadline: datetime | None,
+def _why_not(policy: ReturnPolicy, order: Order, line: OrderLine, left: int, deadline: datetime | None,
              now: datetime) -> NotReturnable | None:
+    # A cancelled order is settled by the shop as a whole; a return on top would pay twice.
+    if order.status == OrderStatus.cancelled:
+        return NotReturnable.order_cancelled
     if line.final_sale and not policy.final_sale_returnable:
         return NotReturnable.final_sale
     if not policy.category_returnable(line.category):

@@ -27,9 +27,10 @@ from postpurchase.db import get_session
 from postpurchase.i18n import format_day, format_money, to_local
 from postpurchase.lookup import order_from_token, order_token
 from postpurchase.models import Brand, Order
-from postpurchase.models.enums import ReturnResolution, ReturnState
+from postpurchase.models.enums import ReturnState
 from postpurchase.pdf import pdf_bytes
 from postpurchase.returns import label, operations
+from postpurchase.returns.form import FormError, parse_return_form
 from postpurchase.returns.labels import (
     ACTION_LABELS,
     NOT_RETURNABLE_LABELS,
@@ -71,23 +72,6 @@ def lookup(brand_slug: str) -> Any:
     return render_template("pages/returns/lookup.html", brand=brand, error=error), status
 
 
-def _form_lines(order: Order) -> list[operations.WantedLine]:
-    """The lines ticked on the form: ``quantity-<line id>``, ``reason-<id>``, ``comment-<id>``, ``exchange-<id>``."""
-    form, wanted = request.form, []
-    for key, raw in form.items():
-        if not key.startswith("quantity-") or not raw.strip():
-            continue
-        try:
-            line_id, quantity = int(key.removeprefix("quantity-")), int(raw)
-        except ValueError:
-            abort(400, description="quantities must be whole numbers")
-        wanted.append(operations.WantedLine(
-            order_line_id=line_id, quantity=quantity, reason_code=form.get(f"reason-{line_id}", ""),
-            comment=form.get(f"comment-{line_id}", "").strip() or None,
-            exchange_sku=form.get(f"exchange-{line_id}", "").strip() or None))
-    return wanted
-
-
 @returns_portal.route("/<brand_slug>/returns/order/<token>", methods=["GET", "POST"])
 def start(brand_slug: str, token: str) -> Any:
     brand = brand_or_404(brand_slug)
@@ -97,17 +81,17 @@ def start(brand_slug: str, token: str) -> Any:
     if order is None or order.brand_id != brand.id:
         return render_template("pages/returns/lookup.html", brand=brand,
                                error=_("This link has expired. Look up your order again.")), 404
+    form = operations.portal_form(session=session, brand=brand, order=order, now=utcnow())
     error, status = None, 200
     if request.method == "POST":
         check_csrf()
         try:
-            resolution = ReturnResolution(request.form.get("resolution", ""))
-        except ValueError:
-            abort(400, description="resolution must be refund, store_credit or exchange")
-        try:
-            rma = operations.request_return(session=session, brand=brand, order=order, lines=_form_lines(order),
-                                            resolution=resolution, comment=request.form.get("comment"),
-                                            now=utcnow())
+            wanted = parse_return_form(request.form, lines=[item.line for item in form.eligibility.lines],
+                                       policy=policy_for(brand))
+            rma = operations.request_return(session=session, brand=brand, order=order, lines=wanted.lines,
+                                            resolution=wanted.resolution, comment=wanted.comment, now=utcnow())
+        except FormError as problem:
+            error, status = str(problem), 400
         except operations.ReturnError as problem:
             session.rollback()
             error, status = str(problem), 422
@@ -116,7 +100,6 @@ def start(brand_slug: str, token: str) -> Any:
             return redirect(url_for("returns_portal.confirmation", brand_slug=brand.slug,
                                     token=label.return_token(_secret(), brand.id, rma.id),  # type: ignore[arg-type]
                                     lang=request.args.get("lang")))
-    form = operations.portal_form(session=session, brand=brand, order=order, now=utcnow())
     return render_template("pages/returns/start.html", brand=brand, order=order, form=form,
                            policy=policy_for(brand), locale=str(get_locale()), error=error), status
 
@@ -158,7 +141,7 @@ def log(brand: Brand) -> Any:
     rows = operations.list_returns(session=get_session(), brand_id=brand.id,  # type: ignore[arg-type]
                                    state=ReturnState(raw) if raw else None)
     return render_template("pages/returns/merchant.html", brand=brand, rows=rows, state=raw, states=list(ReturnState),
-                           actions=operations.TRANSITIONS, action_labels=ACTION_LABELS)
+                           can_take=operations.can_take, action_labels=ACTION_LABELS)
 
 
 @merchant_returns.post("/<int:return_id>/<action>")

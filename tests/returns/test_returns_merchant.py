@@ -105,3 +105,23 @@ def test_another_brands_merchant_cannot_act(client, make_brand, rma_id, write) -
     assert "R-1001-" not in client.get("/merchant/returns/").get_data(as_text=True)
     assert _act(client, rma_id, "approve").status_code == 404
     assert _state(write, rma_id) == ReturnState.requested
+
+
+def test_received_return_offers_only_the_settlement_the_customer_asked_for(signed_in, rma_id) -> None:
+    _act(signed_in, rma_id, "approve")
+    _act(signed_in, rma_id, "receive")
+    page = signed_in.get("/merchant/returns/?lang=en").get_data(as_text=True)
+    assert f"/{rma_id}/refund" in page and f"/{rma_id}/credit" not in page and f"/{rma_id}/exchange" not in page
+
+
+def test_settling_a_refund_as_store_credit_is_refused(signed_in, rma_id, write) -> None:
+    _act(signed_in, rma_id, "approve")
+    _act(signed_in, rma_id, "receive")
+    assert _act(signed_in, rma_id, "credit", lang="en").status_code == 303
+    assert _state(write, rma_id) == ReturnState.received
+    assert "The customer asked for: Refund." in signed_in.get("/merchant/returns/?lang=en").get_data(as_text=True)
+
+
+def test_unknown_action_is_a_bad_request(signed_in, rma_id, write) -> None:
+    assert _act(signed_in, rma_id, "issue_refund_twice").status_code == 400
+    assert _state(write, rma_id) == ReturnState.requested

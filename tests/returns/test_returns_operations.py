@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from postpurchase import signals
+from postpurchase.db import get_db, is_postgres
 from postpurchase.intake.operations import record_return
 from postpurchase.intake.schemas import ReturnReceivedData
 from postpurchase.models import (
     Brand,
+    InventoryLevel,
     Order,
+    OrderLine,
+    OrderStatus,
     OutboxMessage,
     ReturnLine,
     ReturnResolution,
@@ -23,6 +29,7 @@ from postpurchase.returns.operations import (
     ReturnError,
     WantedLine,
     create_return,
+    exchange_options,
     request_return,
     transition,
 )
@@ -84,11 +91,101 @@ def test_more_than_bought_is_refused(session, shop) -> None:
     assert error.value.code == "quantity"
 
 
+def test_entries_for_one_line_count_together(session, shop) -> None:
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop, quantity=2), _tee(shop, quantity=2, reason="damaged"))
+    assert error.value.code == "quantity"
+
+
+def test_entries_for_one_line_within_what_was_bought_are_kept_apart(session, shop) -> None:
+    rma = _open(session, shop, _tee(shop, quantity=1), _tee(shop, quantity=1, reason="damaged"))
+    reasons = session.exec(select(ReturnLine.reason_code).where(ReturnLine.return_id == rma.id)).all()
+    assert sorted(reasons) == ["damaged", "size_too_small"] and rma.refund_amount == 7960
+
+
+def test_negative_quantity_is_refused(session, shop) -> None:
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop, quantity=2), WantedLine(order_line_id=shop.food, quantity=-5,
+                                                               reason_code="other"))
+    assert error.value.code == "quantity"
+
+
+def test_line_of_another_order_is_refused(session, shop) -> None:
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, WantedLine(order_line_id=shop.food + 100, quantity=1, reason_code="other"))
+    assert error.value.code == "unknown_line"
+
+
 def test_quantity_already_returned_counts_against_the_limit(session, shop) -> None:
     _open(session, shop, _tee(shop, quantity=1))
     with pytest.raises(ReturnError) as error:
         _open(session, shop, _tee(shop, quantity=2))
     assert error.value.code == "quantity"
+
+
+def test_concurrent_requests_cannot_both_take_the_last_units(app, shop) -> None:
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def request() -> None:
+        with app.app_context():
+            s = get_db(app).session()
+            try:
+                brand, order = s.get(Brand, shop.brand_id), s.get(Order, shop.order_id)
+                barrier.wait()
+                create_return(session=s, brand=brand, order=order, resolution=ReturnResolution.refund, now=later(1),
+                              lines=[WantedLine(order_line_id=shop.tee, quantity=2, reason_code="damaged")])
+                s.commit()
+                outcomes.append("created")
+            except ReturnError as error:
+                outcomes.append(error.code)
+            except OperationalError:  # SQLite refuses the second writer instead of waiting for it
+                outcomes.append("locked")
+            finally:
+                s.close()
+
+    _run_together(request, request)
+    with get_db(app).session() as s:
+        assert s.exec(select(ReturnLine.quantity)).all() == [2]
+        if is_postgres(s):
+            assert sorted(outcomes) == ["already_returned", "created"]
+    assert outcomes.count("created") == 1
+
+
+def test_concurrent_approvals_move_the_return_once(app, shop, set_policy, write, emitted) -> None:
+    set_policy(shop.brand_id, auto_approve=False)
+    rma_id = write(lambda s: _open(s, shop, _tee(shop)).id)
+    emitted.clear()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def approve() -> None:
+        with app.app_context():
+            s = get_db(app).session()
+            try:
+                s.get(Brand, shop.brand_id)
+                barrier.wait()
+                transition(session=s, brand_id=shop.brand_id, return_id=rma_id, action="approve", now=later(2))
+                s.commit()
+                outcomes.append("approved")
+            except ReturnError as error:
+                outcomes.append(error.code)
+            except OperationalError:  # SQLite refuses the second writer instead of waiting for it
+                outcomes.append("locked")
+            finally:
+                s.close()
+
+    _run_together(approve, approve)
+    assert outcomes.count("approved") == 1
+    assert [kwargs["current"] for _, kwargs in emitted].count(ReturnState.approved) == 1
+
+
+def _run_together(*work) -> None:
+    threads = [threading.Thread(target=job) for job in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def test_rejected_return_frees_its_quantity(session, shop) -> None:
@@ -148,6 +245,37 @@ def test_exchange_for_the_same_item_needs_it_in_stock(session, shop) -> None:
     assert error.value.code == "out_of_stock"
 
 
+def test_exchange_for_another_product_in_stock_is_refused(session, shop) -> None:
+    session.add(InventoryLevel(brand_id=shop.brand_id, sku="WATCH-GOLD", fc_code="TKY1", available=3))
+    session.flush()
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop, exchange_sku="WATCH-GOLD"), resolution=ReturnResolution.exchange)
+    assert error.value.code == "exchange_sku"
+
+
+def test_exchange_needs_stock_for_every_unit(session, shop) -> None:
+    session.add(InventoryLevel(brand_id=shop.brand_id, sku="TEE-XL", variant="XL", fc_code="TKY1", available=1))
+    session.flush()
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop, quantity=2, exchange_sku="TEE-XL"), resolution=ReturnResolution.exchange)
+    assert error.value.code == "out_of_stock"
+
+
+def test_exchange_options_are_sizes_of_the_same_item_only(session, shop) -> None:
+    session.add_all([InventoryLevel(brand_id=shop.brand_id, sku=sku, fc_code="TKY1", available=3)
+                     for sku in ("TEE-PRINT-L", "TEE", "TEEX-L", "TEE-XL")])
+    session.flush()
+    options = exchange_options(session=session, brand_id=shop.brand_id, sku="TEE-M")
+    assert [row.sku for row in options] == ["TEE-L", "TEE-XL"]
+
+
+def test_exchange_options_read_underscores_in_skus_literally(session, shop) -> None:
+    session.add_all([InventoryLevel(brand_id=shop.brand_id, sku=sku, fc_code="TKY1", available=3)
+                     for sku in ("CAP_1-L", "CAPX1-L")])
+    session.flush()
+    assert [row.sku for row in exchange_options(session=session, brand_id=shop.brand_id, sku="CAP_1-M")] == ["CAP_1-L"]
+
+
 def test_creating_emits_return_updated_with_the_documented_kwargs(session, shop, emitted) -> None:
     rma = _open(session, shop, _tee(shop))
     (sender, kwargs), = emitted
@@ -168,12 +296,27 @@ def test_merchant_path_from_request_to_refund_moves_states_and_emits_each(sessio
         (ReturnState.received, ReturnState.refunded)]
 
 
-@pytest.mark.parametrize("action, state", [("credit", ReturnState.credited), ("exchange", ReturnState.exchanged)])
-def test_received_return_can_be_credited_or_exchanged(session, shop, action, state) -> None:
-    rma = _open(session, shop, _tee(shop))
+@pytest.mark.parametrize("resolution, action, state", [
+    (ReturnResolution.store_credit, "credit", ReturnState.credited),
+    (ReturnResolution.exchange, "exchange", ReturnState.exchanged)])
+def test_received_return_is_credited_or_exchanged_as_asked(session, shop, resolution, action, state) -> None:
+    rma = _open(session, shop, _tee(shop, exchange_sku="TEE-L"), resolution=resolution)
     transition(session=session, brand_id=shop.brand_id, return_id=rma.id, action="receive", now=later(2))
     assert transition(session=session, brand_id=shop.brand_id, return_id=rma.id, action=action,
                       now=later(3)).state == state
+
+
+@pytest.mark.parametrize("resolution, action", [
+    (ReturnResolution.store_credit, "refund"), (ReturnResolution.exchange, "refund"),
+    (ReturnResolution.refund, "credit"), (ReturnResolution.refund, "exchange")])
+def test_return_cannot_be_settled_otherwise_than_asked(session, shop, resolution, action) -> None:
+    rma = _open(session, shop, _tee(shop, exchange_sku="TEE-L"), resolution=resolution)
+    transition(session=session, brand_id=shop.brand_id, return_id=rma.id, action="receive", now=later(2))
+    with pytest.raises(ReturnError) as error:
+        transition(session=session, brand_id=shop.brand_id, return_id=rma.id, action=action, now=later(3))
+    assert error.value.code == "resolution"
+    session.refresh(rma)
+    assert rma.state == ReturnState.received
 
 
 def test_refund_before_the_parcel_is_back_is_refused(session, shop) -> None:
@@ -219,3 +362,35 @@ def test_policy_address_is_used_on_the_label_when_given(session, shop, set_polic
     rma = _open(session, shop, _tee(shop))
     view = return_view(session=session, brand=session.get(Brand, shop.brand_id), return_id=rma.id)
     assert view.address == ("〒135-0061", "東京都江東区豊洲1-2-3")
+
+
+def test_units_returned_from_one_line_do_not_free_a_pricier_line_of_the_same_item(session, shop) -> None:
+    order = session.get(Order, shop.order_id)
+    gift = session.exec(select(OrderLine).where(OrderLine.id == shop.tee)).one()
+    paid = OrderLine(brand_id=shop.brand_id, order_id=order.id, line_key="9", sku=gift.sku, variant=gift.variant,
+                     name="Tシャツ M", quantity=1, unit_price=12000)
+    session.add(paid)
+    session.flush()
+    first = _open(session, shop, WantedLine(order_line_id=paid.id, quantity=1, reason_code="damaged"))
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, WantedLine(order_line_id=paid.id, quantity=1, reason_code="damaged"))
+    assert first.refund_amount == 12000 and error.value.code == "already_returned"
+
+
+def test_units_of_a_return_recorded_by_the_wms_count_against_the_line_of_their_sku(session, shop) -> None:
+    record_return(session=session, brand_id=shop.brand_id, occurred_at=later(2), now=later(2),
+                  data=ReturnReceivedData(rma_number="WMS-1", order_id="o-1001",
+                                          lines=[{"sku": "TEE-M", "variant": "M", "quantity": 1}]))
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop, quantity=2), days=3)
+    assert error.value.code == "quantity"
+
+
+def test_cancelled_order_cannot_be_returned(session, shop) -> None:
+    order = session.get(Order, shop.order_id)
+    order.status, order.cancelled_at = OrderStatus.cancelled, later(1)
+    session.add(order)
+    session.flush()
+    with pytest.raises(ReturnError) as error:
+        _open(session, shop, _tee(shop), days=2)
+    assert error.value.code == "order_cancelled"

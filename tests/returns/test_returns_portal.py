@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlmodel import select
+from werkzeug.datastructures import MultiDict
 
 from postpurchase.db import get_db
-from postpurchase.models import ReturnRequest, ReturnState
+from postpurchase.models import (
+    InventoryLevel,
+    Order,
+    OrderLine,
+    ReturnLine,
+    ReturnRequest,
+    ReturnState,
+)
 from postpurchase.returns.label import return_token
+from tests.returns.conftest import DELIVERED
 
 
 def _lookup(client, secret: str = "hanako@example.jp", number: str = "1001", lang: str = "ja"):
@@ -31,6 +41,12 @@ def _submit(client, shop, lang: str = "ja", **fields):
             "resolution": "refund"}
     data.update(fields)
     return client.post(url, data=data)
+
+
+def _post(client, shop, pairs: list[tuple[str, str]], lang: str = "en"):
+    """Post exactly ``pairs`` (repeated keys kept) with a valid CSRF token."""
+    url, page = _form_page(client, lang)
+    return client.post(url, data=MultiDict([("csrf_token", _csrf(page)), *pairs]))
 
 
 def _returns(app) -> list[ReturnRequest]:
@@ -143,3 +159,127 @@ def test_confirmation_reads_in_english(client, shop) -> None:
     confirmation = _submit(client, shop, lang="en").headers["Location"]
     page = client.get(confirmation).get_data(as_text=True)
     assert "Your return request" in page and "Too small" in page and "Download the return label" in page
+
+
+def test_one_line_spelt_three_ways_is_a_400_naming_the_field(app, client, shop) -> None:
+    response = _submit(client, shop, lang="en", **{f"quantity-{shop.tee}": "2", f"quantity-0{shop.tee}": "2",
+                                                   f"quantity-+{shop.tee}": "2"})
+    assert response.status_code == 400
+    assert f"quantity-0{shop.tee}" in response.get_data(as_text=True)
+    assert _returns(app) == []
+
+
+def test_duplicate_quantity_keys_are_a_400(app, client, shop) -> None:
+    response = _post(client, shop, [(f"quantity-{shop.tee}", "2"), (f"quantity-{shop.tee}", "2"),
+                                    (f"reason-{shop.tee}", "damaged"), ("resolution", "refund")])
+    assert response.status_code == 400 and f"quantity-{shop.tee}" in response.get_data(as_text=True)
+    assert _returns(app) == []
+
+
+def test_unknown_field_is_a_400_naming_it(app, client, shop) -> None:
+    response = _submit(client, shop, lang="en", refund_to="my-bank")
+    assert response.status_code == 400 and "refund_to" in response.get_data(as_text=True)
+    assert _returns(app) == []
+
+
+def test_form_errors_read_in_japanese(client, shop) -> None:
+    response = _submit(client, shop, lang="ja", **{f"quantity-{shop.tee}": "-1"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and f"quantity-{shop.tee}" in page and "0から" in page
+
+
+@pytest.mark.parametrize("quantity", ["-1", "1.5", "one", "１", " 1", "+1", "", "10000", "9" * 5000])
+def test_quantity_that_is_not_a_small_whole_number_is_a_400(app, client, shop, quantity) -> None:
+    response = _submit(client, shop, lang="en", **{f"quantity-{shop.tee}": quantity})
+    assert response.status_code == 400
+    assert f"quantity-{shop.tee} must be a whole number from 0 to 9999" in response.get_data(as_text=True)
+    assert _returns(app) == []
+
+
+def test_all_quantities_zero_asks_for_an_item(app, client, shop) -> None:
+    response = _submit(client, shop, lang="en", **{f"quantity-{shop.tee}": "0"})
+    assert response.status_code == 422 and "Choose at least one item" in response.get_data(as_text=True)
+
+
+def _order_line_of(write, brand_id: int, number: str) -> int:
+    """The id of a line (5 × ¥20,000) of a new delivered-looking order ``number`` of ``brand_id``."""
+
+    def make(s) -> int:
+        order = Order(brand_id=brand_id, external_id=f"o-{number}", number=number, email="taro@example.jp",
+                      placed_at=DELIVERED)
+        s.add(order)
+        s.flush()
+        line = OrderLine(brand_id=brand_id, order_id=order.id, line_key="1", sku="TEE-M", quantity=5,
+                         unit_price=20000)
+        s.add(line)
+        s.flush()
+        return line.id
+
+    return write(make)
+
+
+def test_line_of_another_order_is_a_400(app, client, shop, write) -> None:
+    line_id = _order_line_of(write, shop.brand_id, "#1002")
+    response = _submit(client, shop, lang="en", **{f"quantity-{line_id}": "5", f"reason-{line_id}": "damaged"})
+    assert response.status_code == 400 and f"quantity-{line_id}" in response.get_data(as_text=True)
+    assert _returns(app) == []
+
+
+def test_line_of_another_brand_is_a_400(app, client, shop, make_brand, write) -> None:
+    line_id = _order_line_of(write, make_brand("other").brand_id, "#1001")
+    response = _submit(client, shop, lang="en", **{f"quantity-{line_id}": "1", f"reason-{line_id}": "damaged"})
+    assert response.status_code == 400 and f"quantity-{line_id}" in response.get_data(as_text=True)
+    assert _returns(app) == []
+
+
+def test_reason_not_in_the_policy_is_a_400(app, client, shop) -> None:
+    response = _submit(client, shop, lang="en", **{f"reason-{shop.tee}": "free_money"})
+    assert response.status_code == 400 and f"reason-{shop.tee}" in response.get_data(as_text=True)
+    assert _returns(app) == []
+
+
+def test_missing_reason_for_a_returned_line_is_a_400(app, client, shop) -> None:
+    response = _post(client, shop, [(f"quantity-{shop.tee}", "1"), ("resolution", "refund")])
+    assert response.status_code == 400 and f"reason-{shop.tee}" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("resolution", ["cash", "", "exchange"])
+def test_resolution_the_policy_does_not_offer_is_a_400(app, client, shop, set_policy, resolution) -> None:
+    set_policy(shop.brand_id, resolutions=["refund", "store_credit"])
+    response = _submit(client, shop, lang="en", resolution=resolution)
+    assert response.status_code == 400 and "resolution" in response.get_data(as_text=True)
+    assert _returns(app) == []
+
+
+def test_exchange_to_another_product_in_stock_is_a_400(app, client, shop, write) -> None:
+    write(lambda s: s.add(InventoryLevel(brand_id=shop.brand_id, sku="WATCH-GOLD", fc_code="TKY1", available=3)))
+    response = _submit(client, shop, lang="en", resolution="exchange", **{f"exchange-{shop.tee}": "WATCH-GOLD"})
+    assert response.status_code == 400 and f"exchange-{shop.tee}" in response.get_data(as_text=True)
+    assert _returns(app) == []
+
+
+def test_exchange_field_when_the_shop_offers_no_exchange_is_a_400(app, client, shop, set_policy) -> None:
+    set_policy(shop.brand_id, resolutions=["refund"])
+    response = _submit(client, shop, lang="en", **{f"exchange-{shop.tee}": "TEE-L"})
+    assert response.status_code == 400 and f"exchange-{shop.tee}" in response.get_data(as_text=True)
+
+
+def test_exchange_to_another_size_stores_it(app, client, shop) -> None:
+    response = _submit(client, shop, resolution="exchange", **{f"exchange-{shop.tee}": "TEE-L"})
+    assert response.status_code == 302
+    with app.app_context():
+        s = get_db(app).session()
+        assert s.exec(select(ReturnLine.exchange_sku)).one() == "TEE-L"
+        s.close()
+
+
+def test_overlong_comment_is_a_400(app, client, shop) -> None:
+    response = _submit(client, shop, lang="en", **{f"comment-{shop.tee}": "x" * 1001})
+    assert response.status_code == 400 and f"comment-{shop.tee}" in response.get_data(as_text=True)
+
+
+def test_units_in_an_earlier_return_count_against_the_next(app, client, shop) -> None:
+    assert _submit(client, shop).status_code == 302
+    response = _submit(client, shop, lang="en", **{f"quantity-{shop.tee}": "2"})
+    assert response.status_code == 422 and "At most 1 of Tシャツ M" in response.get_data(as_text=True)
+    assert len(_returns(app)) == 1
