@@ -12,7 +12,7 @@ from carriers.registry import codes as carrier_codes
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.edd import service
-from postpurchase.ratelimit import hit, retry_after
+from postpurchase.throttle import hit, retry_after
 from postpurchase.tracking.api import existing_id
 from postpurchase.web.auth import require_brand
 from postpurchase.web.errors import ApiError, error_response

@@ -3,21 +3,21 @@
 Nothing of the request is kept but its size: no body, no headers. Per source, remote address and
 minute at most :data:`ROWS_PER_MINUTE` rows are written; the last one counts the rest, so a flood
 of unsigned megabyte bodies adds a few hundred bytes a minute per address, not the bodies.
-Rows older than :data:`KEEP` are dropped when a new minute starts.
+The retention job deletes rows older than ``REJECTED_RETENTION_DAYS``
+(:mod:`postpurchase.privacy.retention`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, func, select
 from sqlmodel import Session
 
 from postpurchase.models import RejectionReason, WebhookRejection
-from postpurchase.ratelimit import upsert, window_start
+from postpurchase.throttle import upsert, window_start
 
 ROWS_PER_MINUTE = 5
-KEEP = timedelta(days=30)
 
 
 def record_rejection(
@@ -63,5 +63,3 @@ def record_rejection(
         },
     )
     session.execute(statement)
-    if existing == 0:
-        session.execute(delete(table).where(table.c.minute < now - KEEP))

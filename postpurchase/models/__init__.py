@@ -27,10 +27,9 @@ from postpurchase.models.enums import (
     TimeSlot,
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
-from postpurchase.models.limits import RateLimitWindow
 from postpurchase.models.messaging import MessageEvent, Suppression
 from postpurchase.models.privacy import Erasure
-from postpurchase.models.security import ThrottleAttempt
+from postpurchase.models.security import RateLimitWindow, ThrottleAttempt
 from postpurchase.models.shipping import Shipment, TrackingEvent
 from postpurchase.models.tracking import CarrierCircuit, CarrierResponse
 

@@ -37,7 +37,8 @@ def purge_command(dry_run: bool) -> None:
     counts = purge(app, dry_run=dry_run, progress=progress)
     verb = "would purge" if dry_run else "purged"
     click.echo(f"{verb} {counts.inbox_bodies} inbox bodies, "
-               f"{'would delete' if dry_run else 'deleted'} {counts.rejected_requests} rejected requests")
+               f"{'would delete' if dry_run else 'deleted'} "
+               f"{counts.rejected_requests + counts.rejection_records} records of refused requests")
 
 
 @click.group("customers")

@@ -1,5 +1,8 @@
 """Retention: inbox bodies and refused requests are not kept longer than the settings say.
 
+Refused requests are the bounded rejection records (:mod:`postpurchase.intake.rejections`) and,
+from before webhooks verified first, inbox rows in state ``rejected``.
+
 Processed events keep their row (source, external id, body digest, state, timestamps), so a late
 duplicate is still recognised; only the body, which holds the personal data, is emptied. Events
 that may still be processed (pending, deferred, failed) keep their body whatever their age.
@@ -18,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from postpurchase.clock import utcnow
 from postpurchase.db import session_scope
-from postpurchase.models import InboxEvent, InboxState
+from postpurchase.models import InboxEvent, InboxState, WebhookRejection
 
 PURGE_EVERY_SECONDS = 3600
 #: Rows changed per transaction, so a first purge of a large inbox never holds a long lock.
@@ -34,6 +37,7 @@ Progress = Callable[[str, int], None]
 class PurgeCounts:
     inbox_bodies: int = 0
     rejected_requests: int = 0
+    rejection_records: int = 0
 
 
 def _old_bodies(cutoff: datetime) -> tuple[Any, ...]:
@@ -53,7 +57,9 @@ def count_purgeable(*, session: Session, body_cutoff: datetime, rejected_cutoff:
     def count(where: tuple[Any, ...]) -> int:
         return session.exec(select(func.count()).select_from(InboxEvent).where(*where)).one()
 
-    return PurgeCounts(count(_old_bodies(body_cutoff)), count(_old_rejected(rejected_cutoff)))
+    records = session.exec(select(func.count()).select_from(WebhookRejection)
+                           .where(col(WebhookRejection.last_at) < rejected_cutoff)).one()
+    return PurgeCounts(count(_old_bodies(body_cutoff)), count(_old_rejected(rejected_cutoff)), records)
 
 
 def purge_inbox_bodies(*, session: Session, cutoff: datetime, limit: int = BATCH_SIZE) -> int:
@@ -70,6 +76,15 @@ def delete_rejected(*, session: Session, cutoff: datetime, limit: int = BATCH_SI
     batch = select(InboxEvent.id).where(*_old_rejected(cutoff)).limit(limit)
     return session.execute(  # type: ignore[attr-defined]
         delete(InboxEvent).where(col(InboxEvent.id).in_(batch)),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+
+
+def delete_rejection_records(*, session: Session, cutoff: datetime, limit: int = BATCH_SIZE) -> int:
+    """Delete up to ``limit`` rejection records last counted before ``cutoff``."""
+    batch = select(WebhookRejection.id).where(col(WebhookRejection.last_at) < cutoff).limit(limit)
+    return session.execute(  # type: ignore[attr-defined]
+        delete(WebhookRejection).where(col(WebhookRejection.id).in_(batch)),
         execution_options={"synchronize_session": False},
     ).rowcount
 
@@ -97,6 +112,7 @@ def purge(
     steps: tuple[tuple[str, Callable[..., int], datetime], ...] = (
         ("inbox_bodies", purge_inbox_bodies, body_cutoff),
         ("rejected_requests", delete_rejected, rejected_cutoff),
+        ("rejection_records", delete_rejection_records, rejected_cutoff),
     )
     for what, step, cutoff in steps:
         while True:

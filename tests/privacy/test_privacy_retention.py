@@ -10,7 +10,7 @@ from postpurchase.intake.examples import EXAMPLES
 from postpurchase.intake.inbox import process_pending
 from postpurchase.intake.signing import shopify_hmac
 from postpurchase.jobs import JOBS
-from postpurchase.models import InboxEvent, InboxState
+from postpurchase.models import InboxEvent, InboxState, WebhookRejection
 from postpurchase.privacy.cli import data
 from postpurchase.privacy.retention import purge
 from tests.conftest import conformance
@@ -91,18 +91,33 @@ def _reject_one(post_event) -> None:
     assert response.status_code == 401
 
 
-def test_refused_requests_are_deleted_after_rejected_retention_days(app, post_event, clock, db) -> None:
+def rejections(db) -> list[WebhookRejection]:
+    db.rollback()
+    return list(db.exec(select(WebhookRejection)))
+
+
+def test_rejection_records_are_deleted_after_rejected_retention_days(app, post_event, clock, db) -> None:
     _reject_one(post_event)
+    assert len(rejections(db)) == 1
+    clock.advance(days=8)
+    assert purge(app).rejection_records == 1
+    assert rejections(db) == []
+
+
+def test_rejection_records_younger_than_their_retention_stay(app, post_event, clock, db) -> None:
+    _reject_one(post_event)
+    clock.advance(days=6)
+    assert purge(app).rejection_records == 0
+    assert len(rejections(db)) == 1
+
+
+def test_rejected_inbox_rows_from_before_verify_first_are_deleted_too(app, clock, db) -> None:
+    db.add(InboxEvent(source="wms", external_id="old-1", state=InboxState.rejected, signature_ok=False,
+                      raw_body=b"{}", body_sha256="0" * 64, received_at=clock.now))
+    db.commit()
     clock.advance(days=8)
     assert purge(app).rejected_requests == 1
     assert events(db) == []
-
-
-def test_refused_requests_younger_than_their_retention_stay(app, post_event, clock, db) -> None:
-    _reject_one(post_event)
-    clock.advance(days=6)
-    assert purge(app).rejected_requests == 0
-    assert len(events(db)) == 1
 
 
 def test_a_dry_run_counts_and_changes_nothing(app, processed_then_old, db) -> None:
@@ -129,9 +144,9 @@ def test_the_purge_is_a_scheduled_job(app) -> None:
 def test_data_purge_command_prints_counts(app, runner, processed_then_old) -> None:
     result = runner.invoke(data, ["purge", "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "would purge 1 inbox bodies, would delete 0 rejected requests" in result.output
+    assert "would purge 1 inbox bodies, would delete 0 records of refused requests" in result.output
     result = runner.invoke(data, ["purge"])
-    assert "purged 1 inbox bodies, deleted 0 rejected requests" in result.output
+    assert "purged 1 inbox bodies, deleted 0 records of refused requests" in result.output
 
 
 def test_the_body_retention_comes_from_the_settings(post_event, clock, app) -> None:
