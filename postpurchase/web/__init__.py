@@ -19,7 +19,10 @@ def init_app(app: Flask) -> None:
     from postpurchase.web.api import api
     from postpurchase.web.customer import customer
     from postpurchase.web.merchant import merchant
+    from postpurchase.web.params import IdConverter
 
+    # Before any blueprint adds its rules, so every feature's ``<int:...>`` ids are bounded.
+    app.url_map.converters["int"] = IdConverter
     app.register_blueprint(api)
     app.register_blueprint(merchant)
     app.register_blueprint(customer)

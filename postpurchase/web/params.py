@@ -1,0 +1,116 @@
+"""Typed reading of query-string and form values: a bad value is a 400 that names the field.
+
+Views read parameters through :class:`Params` instead of calling ``int()`` or an enum by hand, so a
+page never answers garbage with a 500::
+
+    params = Params(request.args)
+    state = params.enum("state", OutboxState)
+    shipment_id = params.id("shipment_id")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import date
+from enum import Enum
+from typing import TypeVar
+
+from werkzeug.exceptions import BadRequest
+from werkzeug.routing import IntegerConverter, Map
+
+from postpurchase.i18n import SUPPORTED_LOCALES
+
+E = TypeVar("E", bound=Enum)
+
+#: The largest id a database row can have (a signed 64-bit integer); larger numbers name nothing.
+MAX_ID = 2**63 - 1
+
+#: Dates a page accepts: far enough apart for any report, close enough that date arithmetic never overflows.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2999, 12, 31)
+
+
+class BadParameter(BadRequest):
+    """A query-string or form value that is missing, malformed or not one of the allowed values."""
+
+    def __init__(self, field: str, message: str, allowed: Collection[str] | None = None) -> None:
+        super().__init__(description=f"{field}: {message}")
+        self.field = field
+        self.allowed = list(allowed) if allowed is not None else None
+
+    @property
+    def details(self) -> dict[str, object]:
+        details: dict[str, object] = {"field": self.field}
+        if self.allowed is not None:
+            details["allowed"] = self.allowed
+        return details
+
+
+def whole_number(field: str, raw: str, *, low: int = -MAX_ID, high: int = MAX_ID) -> int:
+    """``raw`` as a whole number from ``low`` to ``high``; a :class:`BadParameter` naming ``field`` otherwise."""
+    raw = raw.strip()
+    # ASCII digits only: int() also reads "١٢" or "1_000", which no form sends on purpose.
+    digits = raw.removeprefix("-")
+    if not digits.isascii() or not digits.isdigit():
+        raise BadParameter(field, "must be a whole number")
+    # Longer than any bound; also spares int() thousands of digits.
+    value = int(raw) if len(digits) <= 20 else (high + 1 if raw[0] != "-" else low - 1)
+    if not low <= value <= high:
+        raise BadParameter(field, f"must be a whole number from {low} to {high}")
+    return value
+
+
+class Params:
+    """Typed access to ``values`` (``request.args`` or ``request.form``); an empty value counts as absent."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = values
+
+    def raw(self, name: str) -> str | None:
+        value = self.values.get(name)
+        return value if value else None
+
+    def choice(self, name: str, allowed: Collection[str], default: str | None = None) -> str | None:
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        if raw not in allowed:
+            raise BadParameter(name, "must be one of " + ", ".join(allowed), allowed)
+        return raw
+
+    def enum(self, name: str, enum: type[E], default: E | None = None) -> E | None:
+        raw = self.choice(name, [member.value for member in enum])
+        return enum(raw) if raw is not None else default
+
+    def locale(self, name: str, default: str) -> str:
+        """A locale the app has translations for (``ja``, ``en``)."""
+        return self.choice(name, SUPPORTED_LOCALES, default) or default
+
+    def integer(self, name: str, default: int | None = None, *, low: int = -MAX_ID, high: int = MAX_ID) -> int | None:
+        """A whole number from ``low`` to ``high`` (by default anything a database column holds)."""
+        raw = self.raw(name)
+        return default if raw is None else whole_number(name, raw, low=low, high=high)
+
+    def id(self, name: str) -> int | None:
+        """The id of a row: a whole number from 1 to :data:`MAX_ID`."""
+        return self.integer(name, low=1, high=MAX_ID)
+
+    def date(self, name: str, default: date | None = None) -> date | None:
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        try:
+            value = date.fromisoformat(raw)
+        except ValueError:
+            raise BadParameter(name, "must be a date written YYYY-MM-DD") from None
+        if not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise BadParameter(name, f"must be between {EARLIEST_DATE} and {LATEST_DATE}")
+        return value
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in routes, bounded to :data:`MAX_ID`: a 30-digit id is a 404, not a database overflow."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, MAX_ID if max is None else max, signed)
