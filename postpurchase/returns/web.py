@@ -39,6 +39,7 @@ from postpurchase.returns.labels import (
 from postpurchase.returns.policy import policy_for
 from postpurchase.web.customer import brand_or_404, lookup_from_form
 from postpurchase.web.merchant import check_csrf, require_merchant
+from postpurchase.web.params import MAX_ID, BadParameter, Params, whole_number
 
 returns_portal = Blueprint("returns_portal", __name__)
 merchant_returns = Blueprint("merchant_returns", __name__, url_prefix="/merchant/returns")
@@ -74,13 +75,12 @@ def lookup(brand_slug: str) -> Any:
 def _form_lines(order: Order) -> list[operations.WantedLine]:
     """The lines ticked on the form: ``quantity-<line id>``, ``reason-<id>``, ``comment-<id>``, ``exchange-<id>``."""
     form, wanted = request.form, []
+    params = Params(form)
     for key, raw in form.items():
         if not key.startswith("quantity-") or not raw.strip():
             continue
-        try:
-            line_id, quantity = int(key.removeprefix("quantity-")), int(raw)
-        except ValueError:
-            abort(400, description="quantities must be whole numbers")
+        line_id = whole_number(key, key.removeprefix("quantity-"), low=1, high=MAX_ID)
+        quantity = params.integer(key, low=0) or 0
         wanted.append(operations.WantedLine(
             order_line_id=line_id, quantity=quantity, reason_code=form.get(f"reason-{line_id}", ""),
             comment=form.get(f"comment-{line_id}", "").strip() or None,
@@ -100,10 +100,9 @@ def start(brand_slug: str, token: str) -> Any:
     error, status = None, 200
     if request.method == "POST":
         check_csrf()
-        try:
-            resolution = ReturnResolution(request.form.get("resolution", ""))
-        except ValueError:
-            abort(400, description="resolution must be refund, store_credit or exchange")
+        resolution = Params(request.form).enum("resolution", ReturnResolution)
+        if resolution is None:
+            raise BadParameter("resolution", "choose how to settle the return", [r.value for r in ReturnResolution])
         try:
             rma = operations.request_return(session=session, brand=brand, order=order, lines=_form_lines(order),
                                             resolution=resolution, comment=request.form.get("comment"),
@@ -152,12 +151,10 @@ def label_pdf(brand_slug: str, token: str) -> Response:
 @merchant_returns.get("/")
 @require_merchant
 def log(brand: Brand) -> Any:
-    raw = request.args.get("state") or None
-    if raw is not None and raw not in ReturnState.__members__:
-        abort(400, description="state must be one of " + ", ".join(ReturnState))
-    rows = operations.list_returns(session=get_session(), brand_id=brand.id,  # type: ignore[arg-type]
-                                   state=ReturnState(raw) if raw else None)
-    return render_template("pages/returns/merchant.html", brand=brand, rows=rows, state=raw, states=list(ReturnState),
+    state = Params(request.args).enum("state", ReturnState)
+    rows = operations.list_returns(session=get_session(), brand_id=brand.id, state=state)  # type: ignore[arg-type]
+    return render_template("pages/returns/merchant.html", brand=brand, rows=rows, state=state.value if state else None,
+                           states=list(ReturnState),
                            actions=operations.TRANSITIONS, action_labels=ACTION_LABELS)
 
 
