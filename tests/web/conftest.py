@@ -88,10 +88,11 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
     s.flush()
     s.add(ReturnLine(brand_id=b, return_id=rma.id, sku="TEE-M", quantity=1))
     message_id = f"<{tenant.brand.slug}-1@{tenant.brand.slug}.example>"
-    s.add(OutboxMessage(brand_id=b, idempotency_key=f"{tenant.brand.slug}-test-1", trigger="shipped",
-                        channel=Channel.email, state=OutboxState.sent, customer_id=customer.id, order_id=order.id,
-                        shipment_id=shipment.id, recipient=tenant.email, subject=f"{tenant.order_number} shipped",
-                        body_text=f"Dear {tenant.customer_name}", sent_at=PINNED_NOW, provider_id=message_id))
+    sent = OutboxMessage(brand_id=b, idempotency_key=f"{tenant.brand.slug}-test-1", trigger="shipped",
+                         channel=Channel.email, state=OutboxState.sent, customer_id=customer.id, order_id=order.id,
+                         shipment_id=shipment.id, recipient=tenant.email, subject=f"{tenant.order_number} shipped",
+                         body_text=f"Dear {tenant.customer_name}", sent_at=PINNED_NOW, provider_id=message_id)
+    s.add(sent)
     s.flush()
     _caught(app, message_id, tenant)
     tenant.order_id, tenant.shipment_id, tenant.return_id = order.id, shipment.id, rma.id  # type: ignore[assignment]
@@ -106,6 +107,8 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
         "messages_public.unsubscribe": make_token("unsubscribe", {"b": b, "ch": "email", "a": tenant.email}),
         "messages_public.feedback": make_token("feedback", {"b": b, "o": order.id, "s": shipment.id,
                                                             "c": customer.id}),
+        "messages_public.opened": make_token("open", {"m": sent.id}),
+        "messages_public.clicked": make_token("click", {"m": sent.id, "u": f"https://{tenant.brand.slug}.example/"}),
     }
 
 
