@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
     from postpurchase.web.api import api
     from postpurchase.web.customer import customer
     from postpurchase.web.merchant import merchant
-    from postpurchase.web.params import IdConverter
+    from postpurchase.web.params import IdConverter, refuse_nul_bytes
 
     # Before any blueprint adds its rules, so every feature's ``<int:...>`` ids are bounded.
     app.url_map.converters["int"] = IdConverter
@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(merchant)
     app.register_blueprint(customer)
     app.add_template_filter(merge_query, "merge_query")
+    app.before_request(refuse_nul_bytes)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

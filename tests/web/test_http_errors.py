@@ -31,3 +31,10 @@ def test_bad_query_value_in_a_json_error_names_the_field(app) -> None:
 
     body = app.test_client().get("/api/v1/_params_probe?shipment_id=abc").get_json()
     assert body["error"]["code"] == "invalid_parameter" and body["error"]["details"] == {"field": "shipment_id"}
+
+
+def test_nul_byte_in_a_query_or_form_value_is_a_400_naming_the_field(client, brand) -> None:
+    response = client.get("/acme/track", query_string={"order": "#1001\x00"})
+    assert response.status_code == 400 and "order: must not contain NUL" in response.get_data(as_text=True)
+    response = client.post("/acme/track", data={"order_number": "\x00", "email_or_postal": "a@example.jp"})
+    assert response.status_code == 400 and "order_number" in response.get_data(as_text=True)
