@@ -61,13 +61,21 @@ def whole_number(field: str, raw: str, *, low: int = -MAX_ID, high: int = MAX_ID
     return value
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def refuse_nul_bytes() -> None:
     """Before every request: a query or form value with a NUL byte is a 400 naming the field.
 
     No field means NUL, and PostgreSQL text cannot hold it, so it would otherwise surface as a
     database error wherever the value is searched or stored.
     """
-    for values in (request.args, request.form):
+    # Only a form body is read here: other bodies (JSON webhooks) stay untouched for their views,
+    # which check their size and signature on the raw bytes.
+    sources = [request.args]
+    if request.mimetype in FORM_TYPES:
+        sources.append(request.form)
+    for values in sources:
         for name, value in values.items(multi=True):
             if "\x00" in name or "\x00" in value:
                 raise BadParameter(name.replace("\x00", "\\0"), "must not contain NUL characters")
