@@ -13,7 +13,6 @@ from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.edd import service
 from postpurchase.throttle import hit, retry_after
-from postpurchase.tracking.api import existing_id
 from postpurchase.web.auth import require_brand
 from postpurchase.web.errors import ApiError, error_response
 
@@ -102,7 +101,6 @@ def checkout_edd() -> Any:
 def shipment_edd(shipment_id: int) -> dict[str, Any]:
     """The parcel's current dates and the basis of each stored prediction (brand API key)."""
     brand = require_brand()
-    existing_id(shipment_id)
     answer = service.shipment_basis(session=get_session(), brand_id=brand.id, shipment_id=shipment_id)
     if answer is None:
         raise ApiError(404, "not_found", f"no shipment {shipment_id} for this brand")

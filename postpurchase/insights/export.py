@@ -6,7 +6,6 @@ import csv
 import io
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import Any
 
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
@@ -32,21 +31,18 @@ def file_name(brand_slug: str, report: Report, extension: str) -> str:
     return f"insights-{brand_slug}-{report.start.isoformat()}-{report.end.isoformat()}.{extension}"
 
 
-def parse_period(args: Any, today: date) -> tuple[date, date]:
-    """``start``/``end`` ISO dates from a query string; the last 30 days up to ``today`` by default.
+def period(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    """The report period from optional ``start``/``end`` dates: the last 30 days up to ``today`` by default.
 
-    Raises ValueError with a message for people when a date is malformed or the period is upside down
-    or too long.
+    Raises ValueError with a message for people when the period is upside down or too long (both are
+    faults of ``start`` as the page asks for it).
     """
-    try:
-        end = date.fromisoformat(args["end"]) if args.get("end") else today
-        start = date.fromisoformat(args["start"]) if args.get("start") else end - timedelta(days=DEFAULT_DAYS - 1)
-    except ValueError:
-        raise ValueError("start and end must be dates written YYYY-MM-DD") from None
+    end = end or today
+    start = start or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
-        raise ValueError("start must not be after end")
+        raise ValueError("must not be after end")
     if (end - start).days >= MAX_DAYS:
-        raise ValueError(f"a period covers at most {MAX_DAYS} days")
+        raise ValueError(f"must be less than {MAX_DAYS} days before end")
     return start, end
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, render_template, request
 from flask_babel import get_locale
 
 from postpurchase.clock import utcnow
@@ -15,16 +15,18 @@ from postpurchase.models import Brand
 from postpurchase.pdf import pdf_bytes
 from postpurchase.returns.policy import policy_for
 from postpurchase.web.merchant import require_merchant
+from postpurchase.web.params import BadParameter, Params
 
 merchant_insights = Blueprint("merchant_insights", __name__, url_prefix="/merchant")
 
 
 def _report(brand: Brand) -> queries.Report:
     """The report for the period in the query string; 400 saying what is wrong with a bad period."""
+    params = Params(request.args)
     try:
-        start, end = export.parse_period(request.args, to_local(utcnow(), brand.timezone).date())
+        start, end = export.period(params.date("start"), params.date("end"), to_local(utcnow(), brand.timezone).date())
     except ValueError as error:
-        abort(400, description=str(error))
+        raise BadParameter("start", str(error)) from None
     return queries.report(session=get_session(), brand_id=brand.id, start=start, end=end)
 
 

@@ -24,7 +24,8 @@ from postpurchase.intake.shopify import HMAC_HEADER, TOPIC_HEADER, WEBHOOK_ID_HE
 from postpurchase.intake.signing import SIGNATURE_HEADER
 from postpurchase.models import ShipmentStatus
 from postpurchase.returns.wms import WmsReturnWebhook
-from postpurchase.tracking.api import MAX_ID, MAX_LIMIT
+from postpurchase.tracking.api import MAX_LIMIT
+from postpurchase.web.params import MAX_ID
 
 #: URL prefixes whose routes the document describes.
 PREFIXES = ("/api/v1/", "/webhooks/")

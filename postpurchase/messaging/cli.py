@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from postpurchase.clock import as_utc, utcnow
+from postpurchase.models import OutboxState
 
 
 def _now(value: str | None) -> datetime:
@@ -52,7 +53,7 @@ def run_timers_command(now: str | None) -> None:
 @click.option("--brand", "brand_slug", required=True)
 @click.option("--order", "order_number", default=None)
 @click.option("--customer", default=None, help="Email or phone.")
-@click.option("--state", default=None)
+@click.option("--state", default=None, type=click.Choice([state.value for state in OutboxState]))
 @click.option("--limit", type=int, default=50, show_default=True)
 @with_appcontext
 def log_command(brand_slug: str, order_number: str | None, customer: str | None, state: str | None,
@@ -67,7 +68,7 @@ def log_command(brand_slug: str, order_number: str | None, customer: str | None,
         if brand is None:
             raise click.ClickException(f"no brand {brand_slug!r}")
         for entry in message_log(session=session, brand_id=brand.id, order_number=order_number,
-                                 customer=customer, state=state, limit=limit):
+                                 customer=customer, state=OutboxState(state) if state else None, limit=limit):
             m = entry.message
             click.echo(f"{m.created_at:%Y-%m-%d %H:%M} {m.trigger:<20} {m.channel:<17} {m.state:<10} "
                        f"{m.recipient:<30} {entry.subject}  {m.error or ''}")
@@ -118,7 +119,7 @@ def preview_command(brand_slug: str, trigger: str, locale: str, channel: str, sh
     """Render one template."""
     from postpurchase.brands import get_brand
     from postpurchase.db import session_scope
-    from postpurchase.messaging.operations import preview
+    from postpurchase.messaging.operations import UnknownShipment, preview
     from postpurchase.models import Channel
 
     with session_scope() as session:
@@ -126,8 +127,11 @@ def preview_command(brand_slug: str, trigger: str, locale: str, channel: str, sh
         if brand is None:
             raise click.ClickException(f"no brand {brand_slug!r}")
         now = utcnow()
-        rendered = preview(session=session, brand=brand, trigger=trigger, locale=locale, channel=Channel(channel),
-                           shipment_id=shipment_id, today=now.date(), now=now)
+        try:
+            rendered = preview(session=session, brand=brand, trigger=trigger, locale=locale,
+                               channel=Channel(channel), shipment_id=shipment_id, today=now.date(), now=now)
+        except UnknownShipment:
+            raise click.ClickException(f"no shipment {shipment_id} for brand {brand_slug!r}") from None
     click.echo(f"Subject: {rendered.subject}\n\n{rendered.text}")
     if show_html and rendered.html:
         click.echo("\n" + rendered.html)

@@ -1,19 +1,22 @@
-"""Operations behind the messaging pages and CLI: log, events, unsubscribe, feedback, preview, test send."""
+"""Operations behind the messaging pages and CLI: log, events, unsubscribe, feedback, preview, test send,
+the local mailbox."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateError
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from postpurchase.clock import utcnow
 from postpurchase.i18n import format_day, format_money, time_slot_label
 from postpurchase.messaging import context as ctx
+from postpurchase.messaging import sink
 from postpurchase.messaging.config import brand_settings, trigger_settings
 from postpurchase.messaging.render import Rendered, render_message
 from postpurchase.messaging.triggers import (
@@ -59,7 +62,8 @@ def content_of(*, session: Session, message: OutboxMessage, now: datetime, brand
 
 
 def _filtered(*, brand_id: int, order_number: str | None = None, customer: str | None = None,
-              trigger: str | None = None, state: str | None = None, since: datetime | None = None) -> Any:
+              trigger: str | None = None, state: OutboxState | str | None = None,
+              since: datetime | None = None) -> Any:
     """The brand's messages matching the message log's filters (a select statement)."""
     stmt = select(OutboxMessage).where(OutboxMessage.brand_id == brand_id)
     if order_number:
@@ -78,7 +82,7 @@ def _filtered(*, brand_id: int, order_number: str | None = None, customer: str |
 
 
 def message_log(*, session: Session, brand_id: int, order_number: str | None = None, customer: str | None = None,
-                trigger: str | None = None, state: str | None = None, limit: int = 200) -> list[LogEntry]:
+                trigger: str | None = None, state: OutboxState | str | None = None, limit: int = 200) -> list[LogEntry]:
     """The brand's messages, newest first, filtered by order number, customer email/phone, trigger, state."""
     stmt = _filtered(brand_id=brand_id, order_number=order_number, customer=customer, trigger=trigger, state=state)
     rows = list(session.exec(stmt.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)).all())  # type: ignore[attr-defined,union-attr]
@@ -244,12 +248,20 @@ def sample_context(brand: Brand, trigger: str, locale: str, today: date) -> dict
     }
 
 
+class UnknownShipment(LookupError):
+    """No shipment with that id for that brand (another brand's parcel is unknown too)."""
+
+
 def preview(*, session: Session, brand: Brand, trigger: str, locale: str, channel: Channel,
             shipment_id: int | None = None, today: date, now: datetime) -> Rendered:
-    """Render ``trigger`` with a real parcel's data (``shipment_id`` of this brand) or sample data."""
+    """Render ``trigger`` with a real parcel's data (``shipment_id`` of this brand) or sample data.
+
+    Raises :class:`UnknownShipment` when ``shipment_id`` is not one of the brand's parcels."""
     settings = trigger_settings(brand, trigger)
     shipment = session.get(Shipment, shipment_id) if shipment_id else None
-    if shipment is not None and shipment.brand_id == brand.id:
+    if shipment_id and (shipment is None or shipment.brand_id != brand.id):
+        raise UnknownShipment(shipment_id)
+    if shipment is not None:
         order = session.get(Order, shipment.order_id) if shipment.order_id else None
         customer = session.get(Customer, order.customer_id) if order and order.customer_id else None
         built = ctx.build(session=session, brand=brand, trigger=settings, order=order, shipment=shipment,
@@ -259,6 +271,21 @@ def preview(*, session: Session, brand: Brand, trigger: str, locale: str, channe
         context, variant = sample_context(brand, trigger, locale, today), None
     return render_message(brand_slug=brand.slug, template=settings.template, variant=variant, locale=locale,
                           channel=channel, context=context)
+
+
+def mailbox(*, session: Session, brand_id: int, folder: Path, limit: int = 200) -> list[sink.Caught]:
+    """What the local sink caught of the brand's email: only messages this brand's outbox sent.
+
+    A message belongs to the brand when its Message-ID is the provider id the sender recorded for one
+    of the brand's outbox rows; anything else in the folder (other brands, stray mail) stays hidden.
+    """
+    found = sink.message_ids(folder)
+    owned: set[str] = set()
+    for start in range(0, len(found), 500):
+        owned.update(session.exec(select(OutboxMessage.provider_id).where(
+            OutboxMessage.brand_id == brand_id, OutboxMessage.channel == Channel.email,
+            col(OutboxMessage.provider_id).in_(found[start:start + 500]))).all())
+    return sink.list_messages(folder, limit, only=owned)
 
 
 def queue_test_message(*, session: Session, brand: Brand, trigger: str, channel: Channel, recipient: str,

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,19 +62,42 @@ class Caught:
     subject: str
     text: str
     path: Path
+    message_id: str = ""
 
 
-def list_messages(folder: Path, limit: int = 200) -> list[Caught]:
-    """The newest messages in the sink's folder with their plain-text part."""
+def _newest_first(folder: Path) -> list[Path]:
     if not folder.exists():
         return []
-    files = sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True)[:limit]
-    caught = []
-    for path in files:
+    return sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def _message_id(path: Path) -> str:
+    with path.open("rb") as file:
+        return str(BytesHeaderParser(policy=policy.default).parse(file).get("Message-ID") or "")
+
+
+def message_ids(folder: Path) -> list[str]:
+    """The Message-ID of every message in the sink's folder (read from the headers only)."""
+    return [found for found in map(_message_id, _newest_first(folder)) if found]
+
+
+def list_messages(folder: Path, limit: int = 200, *, only: Container[str] | None = None) -> list[Caught]:
+    """The newest messages in the sink's folder with their plain-text part.
+
+    The sink catches every brand's mail, so a page for one brand passes ``only``: the Message-IDs
+    that brand sent, and sees no other message.
+    """
+    caught: list[Caught] = []
+    for path in _newest_first(folder):
+        if len(caught) >= limit:
+            break
+        if only is not None and _message_id(path) not in only:
+            continue
         message = message_from_bytes(path.read_bytes(), policy=policy.default)
         body = message.get_body(preferencelist=("plain",))
         caught.append(Caught(
             received=datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
             to=str(message.get("To", "")), subject=str(message.get("Subject", "")),
-            text=body.get_content() if body is not None else "", path=path))
+            text=body.get_content() if body is not None else "", path=path,
+            message_id=str(message.get("Message-ID", ""))))
     return caught

@@ -23,13 +23,14 @@ from flask_babel import gettext as _
 from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
-from postpurchase.i18n import format_local_time
+from postpurchase.i18n import SUPPORTED_LOCALES, format_local_time
 from postpurchase.messaging import operations, sink
 from postpurchase.messaging.config import TRIGGER_DEFAULTS
 from postpurchase.messaging.tokens import read_token
 from postpurchase.models import Brand, Channel, OutboxState
 from postpurchase.web.labels import CHANNEL_LABELS, OUTBOX_STATE_LABELS, TRIGGER_LABELS
 from postpurchase.web.merchant import check_csrf, require_merchant
+from postpurchase.web.params import BadParameter, Params, whole_number
 
 merchant_messages = Blueprint("merchant_messages", __name__, url_prefix="/merchant/messages")
 customer_pages = Blueprint("messages_public", __name__)
@@ -49,9 +50,11 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 @require_merchant
 def log(brand: Brand) -> Any:
     args = request.args
-    entries = operations.message_log(session=get_session(), brand_id=brand.id, order_number=args.get("order") or None,
-                                     customer=args.get("customer") or None, trigger=args.get("trigger") or None,
-                                     state=args.get("state") or None)
+    params = Params(args)
+    entries = operations.message_log(session=get_session(), brand_id=brand.id, order_number=params.raw("order"),
+                                     customer=params.raw("customer"),
+                                     trigger=params.choice("trigger", list(TRIGGER_DEFAULTS)),
+                                     state=params.enum("state", OutboxState))
     counts = operations.state_counts(session=get_session(), brand_id=brand.id)
     return render_template("pages/messaging/log.html", brand=brand, entries=entries, counts=counts,
                            triggers=list(TRIGGER_DEFAULTS), channels=list(Channel), args=args)
@@ -60,18 +63,17 @@ def log(brand: Brand) -> Any:
 @merchant_messages.get("/preview")
 @require_merchant
 def preview(brand: Brand) -> Any:
-    trigger = request.args.get("trigger", "shipped")
-    locale = request.args.get("locale", brand.locale if brand.locale in ("ja", "en") else "ja")
-    if trigger not in TRIGGER_DEFAULTS or locale not in ("ja", "en"):
-        abort(400, description="unknown trigger or locale")
-    try:
-        channel = Channel(request.args.get("channel", "email"))
-        shipment_id = int(request.args["shipment_id"]) if request.args.get("shipment_id") else None
-    except ValueError:
-        abort(400, description="channel must be one of email, sms, line, line_notification, webhook; shipment_id a number")
+    params = Params(request.args)
+    trigger = params.choice("trigger", list(TRIGGER_DEFAULTS), "shipped") or "shipped"
+    locale = params.locale("locale", brand.locale if brand.locale in SUPPORTED_LOCALES else "ja")
+    channel = params.enum("channel", Channel, Channel.email) or Channel.email
+    shipment_id = params.id("shipment_id")
     now = utcnow()
-    rendered = operations.preview(session=get_session(), brand=brand, trigger=trigger, locale=locale,
-                                  channel=channel, shipment_id=shipment_id, today=now.date(), now=now)
+    try:
+        rendered = operations.preview(session=get_session(), brand=brand, trigger=trigger, locale=locale,
+                                      channel=channel, shipment_id=shipment_id, today=now.date(), now=now)
+    except operations.UnknownShipment:
+        abort(404, description=f"shipment_id: no shipment {shipment_id} for this brand")
     return render_template("pages/messaging/preview.html", brand=brand, rendered=rendered, trigger=trigger,
                            locale=locale, channel=channel, triggers=list(TRIGGER_DEFAULTS), channels=list(Channel))
 
@@ -80,17 +82,18 @@ def preview(brand: Brand) -> Any:
 @require_merchant
 def test_send(brand: Brand) -> Any:
     check_csrf()
-    form = request.form
-    trigger, recipient = form.get("trigger", ""), form.get("recipient", "").strip()
-    try:
-        channel = Channel(form.get("channel", "email"))
-    except ValueError:
-        abort(400, description="unknown channel")
-    if trigger not in TRIGGER_DEFAULTS or not recipient:
-        abort(400, description="choose a trigger and give a recipient")
+    params = Params(request.form)
+    trigger = params.choice("trigger", list(TRIGGER_DEFAULTS))
+    channel = params.enum("channel", Channel, Channel.email) or Channel.email
+    locale = params.locale("locale", "ja")
+    recipient = request.form.get("recipient", "").strip()
+    if trigger is None:
+        raise BadParameter("trigger", "choose a trigger", list(TRIGGER_DEFAULTS))
+    if not recipient:
+        raise BadParameter("recipient", "give an address to send the test to")
     session = get_session()
     operations.queue_test_message(session=session, brand=brand, trigger=trigger, channel=channel,
-                                  recipient=recipient, locale=form.get("locale", "ja"), now=utcnow())
+                                  recipient=recipient, locale=locale, now=utcnow())
     session.commit()
     flash(_("Test message queued for %(recipient)s.", recipient=recipient))
     return redirect(url_for("merchant_messages.log"))
@@ -138,9 +141,10 @@ def _filters(form: Any) -> dict[str, str]:
 @merchant_messages.get("/mailbox")
 @require_merchant
 def mailbox(brand: Brand) -> Any:
-    """Messages caught by the local SMTP sink (``postpurchase messages sink``): development only."""
-    return render_template("pages/messaging/mailbox.html", brand=brand,
-                           messages=sink.list_messages(sink.mail_dir(current_app.instance_path)))
+    """The brand's messages caught by the local SMTP sink (``postpurchase messages sink``): development only."""
+    messages = operations.mailbox(session=get_session(), brand_id=brand.id,  # type: ignore[arg-type]
+                                  folder=sink.mail_dir(current_app.instance_path))
+    return render_template("pages/messaging/mailbox.html", brand=brand, messages=messages)
 
 
 def _brand_or_404(slug: str) -> Brand:
@@ -179,15 +183,12 @@ def feedback(brand_slug: str, token: str) -> Any:
     raw = request.form.get("score") if request.method == "POST" else request.args.get("score")
     saved = False
     if raw is not None:
-        try:
-            score = int(raw)
-            session = get_session()
-            operations.save_feedback(session=session, data=data, score=score,
-                                     comment=request.form.get("comment"), now=utcnow())
-            session.commit()
-            saved = True
-        except ValueError:
-            abort(400, description="score must be a whole number from 0 to 10")
+        score = whole_number("score", raw, low=0, high=10)
+        session = get_session()
+        operations.save_feedback(session=session, data=data, score=score,
+                                 comment=request.form.get("comment"), now=utcnow())
+        session.commit()
+        saved = True
     return render_template("pages/messaging/feedback.html", brand=brand, saved=saved, score=raw,
                            commented=request.method == "POST")
 

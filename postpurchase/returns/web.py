@@ -40,6 +40,7 @@ from postpurchase.returns.labels import (
 from postpurchase.returns.policy import policy_for
 from postpurchase.web.customer import brand_or_404, lookup_from_form
 from postpurchase.web.merchant import check_csrf, require_merchant
+from postpurchase.web.params import Params
 
 returns_portal = Blueprint("returns_portal", __name__)
 merchant_returns = Blueprint("merchant_returns", __name__, url_prefix="/merchant/returns")
@@ -135,13 +136,10 @@ def label_pdf(brand_slug: str, token: str) -> Response:
 @merchant_returns.get("/")
 @require_merchant
 def log(brand: Brand) -> Any:
-    raw = request.args.get("state") or None
-    if raw is not None and raw not in ReturnState.__members__:
-        abort(400, description="state must be one of " + ", ".join(ReturnState))
-    rows = operations.list_returns(session=get_session(), brand_id=brand.id,  # type: ignore[arg-type]
-                                   state=ReturnState(raw) if raw else None)
-    return render_template("pages/returns/merchant.html", brand=brand, rows=rows, state=raw, states=list(ReturnState),
-                           can_take=operations.can_take, action_labels=ACTION_LABELS)
+    state = Params(request.args).enum("state", ReturnState)
+    rows = operations.list_returns(session=get_session(), brand_id=brand.id, state=state)  # type: ignore[arg-type]
+    return render_template("pages/returns/merchant.html", brand=brand, rows=rows, state=state.value if state else None,
+                           states=list(ReturnState), can_take=operations.can_take, action_labels=ACTION_LABELS)
 
 
 @merchant_returns.post("/<int:return_id>/<action>")

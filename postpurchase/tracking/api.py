@@ -20,13 +20,13 @@ from postpurchase.tracking.operations import (
 from postpurchase.tracking.routing import extension
 from postpurchase.web.auth import require_brand
 from postpurchase.web.errors import ApiError, error_response
+from postpurchase.web.params import MAX_ID
 
 shipments_api = Blueprint("shipments_api", __name__, url_prefix="/api/v1")
 
 MAX_LIMIT = 100
 #: Ids are ``Integer`` columns: larger ids and cursors name no row, and binding them fails
 #: (PostgreSQL cannot cast them to ``integer``; SQLite cannot bind past 64 bits).
-MAX_ID = 2**31 - 1
 
 
 def _not_found(shipment_id: int) -> ApiError:
@@ -34,17 +34,9 @@ def _not_found(shipment_id: int) -> ApiError:
                     [{"loc": "path.shipment_id", "msg": "no such shipment for this brand"}])
 
 
-def existing_id(shipment_id: int) -> int:
-    """``shipment_id`` from the path, or the 404 it earns when no row can have it."""
-    if shipment_id > MAX_ID:
-        raise _not_found(shipment_id)
-    return shipment_id
-
-
 @shipments_api.get("/shipments/<int:shipment_id>")
 def shipment_detail(shipment_id: int) -> ResponseReturnValue:
     brand = require_brand()
-    existing_id(shipment_id)
     try:
         return jsonify(get_shipment(session=get_session(), brand_id=brand.id, shipment_id=shipment_id))
     except ShipmentNotFound:
@@ -84,7 +76,6 @@ def shipment_list() -> ResponseReturnValue:
 @shipments_api.post("/shipments/<int:shipment_id>/refresh")
 def shipment_refresh(shipment_id: int) -> ResponseReturnValue:
     brand = require_brand()
-    existing_id(shipment_id)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
         _, shipment = refresh_shipment(app, brand_id=brand.id, shipment_id=shipment_id, now=extension(app).clock())

@@ -7,6 +7,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from postpurchase.web.params import BadParameter
+
 
 class ApiError(Exception):
     """Raise from a view to answer with a JSON error."""
@@ -41,5 +43,10 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         if not _wants_json():
             return exc
-        code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
+        code = "invalid_parameter" if isinstance(exc, BadParameter) else (exc.name or "error").lower().replace(" ", "_")
+        response = error_response(exc.code or 500, code, exc.description or exc.name, getattr(exc, "details", None))
+        # Keep what the exception says beyond its body, e.g. ``Allow`` on a 405 or ``Retry-After``.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response

@@ -88,6 +88,15 @@ def test_a_bad_period_is_a_400(app, client, brand, query) -> None:
     assert client.get("/merchant/insights", query_string=query).status_code == 400
 
 
+@pytest.mark.parametrize(("query", "field"), [({"end": "9999-12-31"}, "end"),
+                                              ({"start": "0001-01-01", "end": "0001-01-02"}, "start")])
+def test_a_date_at_the_edge_of_the_calendar_is_a_400_naming_it(app, client, brand, query, field) -> None:
+    _sign_in(app, client, brand.brand_id)
+    for path in ("/merchant/insights", "/merchant/insights.pdf"):
+        response = client.get(path, query_string=query)
+        assert response.status_code == 400 and f"{field}: must be between" in response.get_data(as_text=True)
+
+
 def test_page_shows_only_the_merchants_own_brand(app, client, shipped, make_brand, add_parcel) -> None:
     other = make_brand("other")
     add_parcel(other.brand_id, carrier_code="japanpost", destination_region="北海道")

@@ -8,8 +8,10 @@ from sqlmodel import select
 
 from postpurchase import signals
 from postpurchase.db import get_db
+from postpurchase.messaging import sink
+from postpurchase.messaging.operations import queue_test_message
 from postpurchase.messaging.outbox import send_due
-from postpurchase.models import MessageEvent, Order, OutboxMessage, OutboxState
+from postpurchase.models import Brand, Channel, MessageEvent, Order, OutboxMessage, OutboxState
 from postpurchase.web.merchant import add_merchant_user
 from tests.messaging.conftest import NOW
 from tests.messaging.helpers import failed_while_smtp_was_down, messages
@@ -152,3 +154,45 @@ def test_console_sends_every_failed_message_in_the_filter_again(app, client, mak
     response = client.post("/merchant/messages/retry", data={"csrf_token": token, "order": order.number})
     assert response.status_code == 302 and "order=%23" in response.headers["Location"]
     assert [m.state for m in messages(session, "shipped")] == [OutboxState.failed, OutboxState.pending]
+def test_message_log_with_an_unknown_state_is_a_400_naming_state(app, client, brand) -> None:
+    _sign_in(app, client, brand.brand_id)
+    response = client.get("/merchant/messages/?state=x")
+    assert response.status_code == 400 and "state: must be one of" in response.get_data(as_text=True)
+
+
+def test_preview_with_a_30_digit_shipment_id_is_a_400_naming_it(app, client, brand) -> None:
+    _sign_in(app, client, brand.brand_id)
+    response = client.get("/merchant/messages/preview", query_string={"shipment_id": "1" * 30})
+    assert response.status_code == 400 and "shipment_id" in response.get_data(as_text=True)
+
+
+def test_preview_of_another_brands_parcel_is_a_404(app, client, make_shop, make_brand, session) -> None:
+    shop = make_shop()
+    session.commit()
+    other = make_brand("beta")
+    _sign_in(app, client, other.brand_id)
+    response = client.get(f"/merchant/messages/preview?shipment_id={shop.shipment.id}")
+    assert response.status_code == 404 and shop.shipment.tracking_number not in response.get_data(as_text=True)
+
+
+def test_test_send_in_an_unsupported_locale_is_a_400_naming_locale(app, client, brand) -> None:
+    token = _sign_in(app, client, brand.brand_id)
+    response = client.post("/merchant/messages/test", data={"trigger": "shipped", "recipient": "me@acme.example",
+                                                            "locale": "xx", "csrf_token": token})
+    assert response.status_code == 400 and "locale: must be one of ja, en" in response.get_data(as_text=True)
+
+
+def test_mailbox_shows_only_the_signed_in_brands_mail(app, client, brand, make_brand, session, smtp_port) -> None:
+    beta = make_brand("beta")
+    for brand_id, recipient in ((brand.brand_id, "ops@acme.example"), (beta.brand_id, "ops@beta.example")):
+        queue_test_message(session=session, brand=session.get(Brand, brand_id), trigger="shipped",
+                           channel=Channel.email, recipient=recipient, locale="en", now=NOW)
+    session.commit()
+    controller, _handler = sink.start(sink.mail_dir(app.instance_path), port=smtp_port)
+    try:
+        assert send_due(app, now=NOW).sent == 2
+    finally:
+        controller.stop()
+    _sign_in(app, client, brand.brand_id)
+    page = client.get("/merchant/messages/mailbox").get_data(as_text=True)
+    assert "ops@acme.example" in page and "ops@beta.example" not in page
