@@ -8,6 +8,7 @@ naming what they wait for; the inbox keeps the event and applies it when that th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,9 @@ from postpurchase.models import (
     ReturnState,
     Shipment,
 )
+from postpurchase.returns.operations import ReturnError, record_external
+
+log = logging.getLogger(__name__)
 
 
 class Deferred(Exception):  # noqa: N818  (a verdict, not an error)
@@ -584,8 +588,9 @@ def record_return(
             ReturnRequest.brand_id == brand_id, ReturnRequest.rma_number == data.rma_number
         )
     ).first()
-    previous = rma.state if rma is not None else None
     if rma is None:
+        # An RMA opened outside the portal (the WMS or platform knew of it first) starts as requested
+        # and then takes the reported state through the state machine like any other.
         rma = ReturnRequest(
             brand_id=brand_id,
             order_id=order.id,
@@ -597,20 +602,16 @@ def record_return(
         session.flush()
         for line in data.lines:
             session.add(ReturnLine(brand_id=brand_id, return_id=rma.id, **line.model_dump()))
-    if previous == state:
-        return Applied()
-    rma.state = state
-    if state == ReturnState.received:
-        rma.received_at = data.received_at or occurred_at
-    if refund_amount is not None:
-        rma.refund_amount = refund_amount
     if data.carrier:
         rma.return_carrier_code = data.carrier
     if data.tracking_number:
         rma.return_tracking_number = data.tracking_number
-    rma.updated_at = now
-    session.flush()
-    signals.return_updated.send(
-        rma.id, session=session, brand_id=brand_id, previous=previous, current=state, now=now
-    )
+    try:
+        record_external(session=session, rma=rma, state=state, at=data.received_at or occurred_at, now=now,
+                        refund_amount=refund_amount)
+    except ReturnError as refused:
+        # Authentic, but the RMA is past where this report could take it (e.g. rejected): keep it as is.
+        log.warning("return %s is %s: a %s report cannot move it (%s); ignored",
+                    rma.rma_number, rma.state, state, refused.code)
+        return Applied(stale=True)
     return Applied()

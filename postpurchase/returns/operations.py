@@ -243,6 +243,43 @@ def transition(*, session: Session, brand_id: int, return_id: int, action: str, 
     return rma
 
 
+#: What systems outside the portal and console may report about an RMA, and from which states: the
+#: warehouse receives the goods; the commerce platform refunds. A rejected, cancelled or settled RMA
+#: never moves back because of such a report.
+EXTERNAL_REPORTS: dict[ReturnState, tuple[ReturnState, ...]] = {
+    ReturnState.received: (ReturnState.requested, ReturnState.approved, ReturnState.label_issued,
+                           ReturnState.in_transit),
+    ReturnState.refunded: (ReturnState.requested, ReturnState.approved, ReturnState.label_issued,
+                           ReturnState.in_transit, ReturnState.received),
+}
+
+
+def record_external(*, session: Session, rma: ReturnRequest, state: ReturnState, at: datetime, now: datetime,
+                    refund_amount: int | None = None) -> bool:
+    """Apply a WMS or platform report (``received``, ``refunded``) through the state machine.
+
+    Returns whether the RMA changed. A report the machine does not allow from the RMA's state raises
+    :class:`ReturnError`; a repeat of the state it is already in changes nothing (and never
+    overwrites the amount a first refund report recorded).
+    """
+    if rma.state == state:
+        return False
+    if state not in EXTERNAL_REPORTS or rma.state not in EXTERNAL_REPORTS[state]:
+        raise ReturnError("state", _l("This return cannot go from %(current)s to %(target)s.",
+                                      current=STATE_LABELS[rma.state], target=STATE_LABELS[state]))
+    previous = rma.state
+    rma.state = state
+    rma.updated_at = now
+    if state == ReturnState.received:
+        rma.received_at = at
+    if refund_amount is not None:
+        rma.refund_amount = refund_amount
+    session.add(rma)
+    session.flush()
+    _emit(session, rma, previous, now)
+    return True
+
+
 def can_take(rma: ReturnRequest, action: str) -> bool:
     """Whether the merchant may take ``action`` on ``rma`` now (the buttons offered)."""
     return action in TRANSITIONS and rma.state in TRANSITIONS[action][1] and _settles(action, rma)

@@ -21,6 +21,7 @@ from postpurchase.models import (
     OrderStatus,
     OutboxMessage,
     ReturnLine,
+    ReturnRequest,
     ReturnResolution,
     ReturnState,
 )
@@ -394,3 +395,32 @@ def test_cancelled_order_cannot_be_returned(session, shop) -> None:
     with pytest.raises(ReturnError) as error:
         _open(session, shop, _tee(shop), days=2)
     assert error.value.code == "order_cancelled"
+
+
+def test_wms_receipt_of_a_rejected_return_leaves_it_rejected(session, shop) -> None:
+    rma = _open(session, shop, _tee(shop))
+    transition(session=session, brand_id=shop.brand_id, return_id=rma.id, action="reject", now=later(2))
+    applied = record_return(session=session, brand_id=shop.brand_id, occurred_at=later(5), now=later(5),
+                            data=ReturnReceivedData(rma_number=rma.rma_number, order_id="o-1001"))
+    session.refresh(rma)
+    assert applied.stale and rma.state == ReturnState.rejected and rma.received_at is None
+
+
+def test_a_repeated_refund_report_never_overwrites_the_first_amount(session, shop) -> None:
+    data = ReturnReceivedData(rma_number="SHOP-R1", order_id="o-1001")
+    record_return(session=session, brand_id=shop.brand_id, occurred_at=later(2), now=later(2), data=data,
+                  state=ReturnState.refunded, refund_amount=3980)
+    record_return(session=session, brand_id=shop.brand_id, occurred_at=later(3), now=later(3), data=data,
+                  state=ReturnState.refunded, refund_amount=39800)
+    rma = session.exec(select(ReturnRequest).where(ReturnRequest.rma_number == "SHOP-R1")).one()
+    assert (rma.state, rma.refund_amount) == (ReturnState.refunded, 3980)
+
+
+def test_a_settled_return_is_not_moved_back_to_received_by_the_wms(session, shop) -> None:
+    rma = _open(session, shop, _tee(shop), action=request_return)
+    data = ReturnReceivedData(rma_number=rma.rma_number, order_id="o-1001")
+    record_return(session=session, brand_id=shop.brand_id, occurred_at=later(5), now=later(5), data=data)
+    transition(session=session, brand_id=shop.brand_id, return_id=rma.id, action="refund", now=later(6))
+    record_return(session=session, brand_id=shop.brand_id, occurred_at=later(7), now=later(7), data=data)
+    session.refresh(rma)
+    assert rma.state == ReturnState.refunded
