@@ -120,7 +120,8 @@ def session_scope(app: Flask | None = None) -> Iterator[Session]:
 
 @contextmanager
 def claim_scope(app: Flask | None = None) -> Iterator[Session]:
-    """A unit of work that claims rows other workers may also want (outbox, inbox, polls).
+    """A unit of work that claims rows other workers may also want (outbox, inbox, polls, an
+    order's last returnable units).
 
     On PostgreSQL the claiming query uses ``FOR UPDATE SKIP LOCKED``; on SQLite, which has no row
     locks, the transaction starts with ``BEGIN IMMEDIATE`` so claims are serialized across

@@ -23,7 +23,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from postpurchase.clock import utcnow
-from postpurchase.db import get_session
+from postpurchase.db import claim_scope, get_session
 from postpurchase.i18n import format_day, format_money, to_local
 from postpurchase.lookup import order_from_token, order_token
 from postpurchase.models import Brand, Order
@@ -89,15 +89,17 @@ def start(brand_slug: str, token: str) -> Any:
         try:
             wanted = parse_return_form(request.form, lines=[item.line for item in form.eligibility.lines],
                                        policy=policy_for(brand))
-            rma = operations.request_return(session=session, brand=brand, order=order, lines=wanted.lines,
-                                            resolution=wanted.resolution, comment=wanted.comment, now=utcnow())
+            # The write takes the database's write lock first (BEGIN IMMEDIATE on SQLite), so a second
+            # submit at the same moment waits and then sees the first one's units, never a lock error.
+            with claim_scope() as writer:
+                rma = operations.request_return(
+                    session=writer, brand=writer.get_one(Brand, brand.id), order=writer.get_one(Order, order.id),
+                    lines=wanted.lines, resolution=wanted.resolution, comment=wanted.comment, now=utcnow())
         except FormError as problem:
             error, status = str(problem), 400
         except operations.ReturnError as problem:
-            session.rollback()
             error, status = str(problem), 422
         else:
-            session.commit()
             return redirect(url_for("returns_portal.confirmation", brand_slug=brand.slug,
                                     token=label.return_token(_secret(), brand.id, rma.id),  # type: ignore[arg-type]
                                     lang=request.args.get("lang")))
@@ -148,17 +150,17 @@ def act(brand: Brand, return_id: int, action: str) -> Any:
     check_csrf()
     if action not in ACTION_LABELS:
         abort(400, description="action must be one of " + ", ".join(ACTION_LABELS))
-    session = get_session()
     try:
-        rma = operations.transition(session=session, brand_id=brand.id, return_id=return_id,  # type: ignore[arg-type]
-                                    action=action, now=utcnow())
+        # Under the write lock from the start (see the portal's submit): a WMS report or a second
+        # click at the same moment waits, then finds the state already moved.
+        with claim_scope() as writer:
+            rma = operations.transition(session=writer, brand_id=brand.id, return_id=return_id,  # type: ignore[arg-type]
+                                        action=action, now=utcnow())
     except operations.ReturnError as problem:
-        session.rollback()
         if problem.code == "unknown_return":
             abort(404)
         flash(str(problem))
         return redirect(url_for("merchant_returns.log")), 303
-    session.commit()
     flash(_("Return %(rma)s: %(state)s.", rma=rma.rma_number, state=STATE_LABELS[rma.state]))
     return redirect(url_for("merchant_returns.log", state=request.args.get("state")), 303)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
+from flask import request
 from sqlmodel import select
 from werkzeug.datastructures import MultiDict
 
@@ -282,4 +284,42 @@ def test_units_in_an_earlier_return_count_against_the_next(app, client, shop) ->
     assert _submit(client, shop).status_code == 302
     response = _submit(client, shop, lang="en", **{f"quantity-{shop.tee}": "2"})
     assert response.status_code == 422 and "At most 1 of Tシャツ M" in response.get_data(as_text=True)
+    assert len(_returns(app)) == 1
+
+
+def test_two_submits_at_once_for_the_last_units_make_one_return_and_one_clear_refusal(app, shop, monkeypatch) -> None:
+    """Both requests read the form before either writes: the second waits for the write lock and is
+    then told the units are taken (422), never a database error."""
+    from postpurchase.returns import operations
+
+    both_have_read = threading.Barrier(2, timeout=10)
+    original = operations.portal_form
+
+    def form_then_wait(**kwargs):
+        form = original(**kwargs)
+        if request.method == "POST":
+            both_have_read.wait()
+        return form
+
+    clients = [app.test_client(), app.test_client()]
+    prepared = []
+    for client in clients:
+        url, page = _form_page(client)
+        prepared.append((client, url, {"csrf_token": _csrf(page), f"quantity-{shop.tee}": "2",
+                                       f"reason-{shop.tee}": "size_too_small", "resolution": "refund"}))
+    monkeypatch.setattr(operations, "portal_form", form_then_wait)
+    statuses: list[object] = []
+
+    def submit(client, url, data) -> None:
+        try:
+            statuses.append(client.post(url, data=data).status_code)
+        except Exception as error:  # noqa: BLE001  (what a 500 would have been)
+            statuses.append(type(error).__name__)
+
+    threads = [threading.Thread(target=submit, args=args) for args in prepared]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses, key=str) == [302, 422]
     assert len(_returns(app)) == 1
