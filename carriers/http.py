@@ -16,7 +16,9 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Self
@@ -35,6 +37,19 @@ log = logging.getLogger("carriers.http")
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 20.0)  # connect, read (seconds)
 #: The longest a call waits before retrying in place (seconds).
 DEFAULT_MAX_WAIT = 5.0
+#: Off inside :func:`no_waiting`: a call then gives up instead of sleeping before a retry in place.
+_waiting_allowed: ContextVar[bool] = ContextVar("carrier_waiting_allowed", default=True)
+
+
+@contextmanager
+def no_waiting() -> Iterator[None]:
+    """Calls made in this block never sleep to retry in place (for calls made inside a web request:
+    the caller answers with Retry-After and the planner asks again later)."""
+    token = _waiting_allowed.set(False)
+    try:
+        yield
+    finally:
+        _waiting_allowed.reset(token)
 _REDACTED = "***"
 #: Header / parameter names whose values are never shown.
 _SECRET_NAMES = (
@@ -92,6 +107,9 @@ class BoundedRetry(Retry):
                   response: BaseHTTPResponse | None = None, error: Exception | None = None,
                   _pool: ConnectionPool | None = None, _stacktrace: TracebackType | None = None) -> Self:
         wait = _retry_after(response.headers.get("Retry-After")) if response is not None else None
+        if not _waiting_allowed.get():
+            raise MaxRetryError(_pool, url or "",  # type: ignore[arg-type]
+                                ResponseError("no waiting to retry inside this call"))
         if wait is not None and wait > self.max_wait:
             # urllib3 raises MaxRetryError with the pool it was given, which may be None here too.
             raise MaxRetryError(_pool, url or "",  # type: ignore[arg-type]

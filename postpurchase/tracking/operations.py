@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
+from carriers.http import no_waiting
 from postpurchase.clock import as_utc
 from postpurchase.db import claim_scope, session_scope
 from postpurchase.models import (
@@ -151,8 +152,9 @@ def refresh_shipment(app: Flask, *, brand_id: int, shipment_id: int, now: dateti
         shipment.last_polled_at = now
         shipment.next_poll_at = now + policy.lease
         claimed = Claimed(shipment_id, brand_id, shipment.carrier_code, shipment.tracking_number)
-    report = poll_shipments(app, [claimed], clock=lambda: now, sleep=lambda _s: None, policy=policy,
-                            rng=rng, source="refresh")
+    with no_waiting():
+        report = poll_shipments(app, [claimed], clock=lambda: now, sleep=lambda _s: None, policy=policy,
+                                rng=rng, source="refresh")
     if report.failed_requests or report.deferred:
         raise CarrierUnavailable(max(report.retry_after, policy.refresh_every.total_seconds()))
     with session_scope(app) as session:

@@ -14,7 +14,7 @@ from responses import matchers
 
 from carriers import registry
 from carriers.base import AuthError, CarrierError, NotFound, RateLimited, TemporaryError
-from carriers.http import HttpClient, OAuthClientCredentials
+from carriers.http import HttpClient, OAuthClientCredentials, no_waiting
 from carriers.registry import CarrierSettings
 from carriers.status import Status
 from tests.conftest import CONFORMANCE, PINNED_NOW
@@ -350,4 +350,14 @@ def test_an_adapter_never_sleeps_on_a_rate_limit(monkeypatch) -> None:
     responses.add(responses.GET, DHL, status=429, headers={"Retry-After": "100000"})
     with pytest.raises(RateLimited):
         adapter("dhl", api_key="dhl-key").track(["1"])
+    assert waits == [] and len(responses.calls) == 1
+
+
+@responses.activate
+def test_inside_no_waiting_a_5xx_is_not_retried_in_place() -> None:
+    responses.add(responses.GET, DHL, status=503)
+    responses.add(responses.GET, DHL, json={})
+    waits: list[float] = []
+    with no_waiting(), pytest.raises(TemporaryError):
+        HttpClient("dhl", sleep=waits.append).request("GET", DHL)
     assert waits == [] and len(responses.calls) == 1

@@ -211,3 +211,15 @@ def test_cli_poll_once_and_status(runner, fake, make_shipment, clock):
 def test_cli_purge_reports_deleted_rows(runner):
     result_ = runner.invoke(tracking, ["purge"])
     assert result_.exit_code == 0 and "deleted 0" in result_.output
+
+
+def test_refresh_asks_the_carrier_with_in_place_waits_turned_off(client, brand, fake, make_shipment, monkeypatch):
+    """The HTTP client of a real adapter would sleep before retrying a 502-504; not inside a request."""
+    from carriers import http
+
+    seen: list[bool] = []
+    track = fake.track
+    monkeypatch.setattr(fake, "track", lambda numbers: seen.append(http._waiting_allowed.get()) or track(numbers))
+    sid = make_shipment("R9")
+    client.post(f"/api/v1/shipments/{sid}/refresh", headers=auth(brand))
+    assert seen == [False]
