@@ -1,6 +1,6 @@
 """Carrier and aggregator webhooks in: ``/webhooks/carrier/<code>[/<brand slug>]``.
 
-The adapter verifies and parses the body first (``parse_webhook``); a body that does not verify is
+The adapter verifies and parses the body first (``verify_webhook``, ``parse_webhook``); a body that does not verify is
 never stored, only counted (:func:`postpurchase.intake.rejections.record_rejection`). A verified
 body is committed to the inbox (:class:`InboxEvent`, source ``carrier:<code>``) before it is
 applied, so nothing a carrier sent is lost; each result is applied to the shipments with that
@@ -135,7 +135,8 @@ def receive_carrier_webhook(app: Flask, *, code: str, brand_slug: str | None, he
     results: list[TrackingResult] = []
     parse_error: CarrierError | None = None
     try:
-        results = adapter.parse_webhook(headers, body)
+        adapter.verify_webhook(headers, body)
+        results = adapter.parse_webhook(body)
     except AuthError:
         with session_scope(app) as session:
             record_rejection(session=session, source=f"carrier:{code}", brand_id=brand_id, now=now,

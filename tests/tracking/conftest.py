@@ -49,10 +49,12 @@ class FakeCarrier:
             raise self.errors.pop(0)
         return [self.answers[n] for n in numbers if n in self.answers]
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[TrackingResult]:
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
         expected = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, headers.get("X-Fake-Signature", "")):
             raise AuthError("bad signature", carrier=self.code)
+
+    def parse_webhook(self, body: bytes) -> list[TrackingResult]:
         payload = json.loads(body)
         return [result(payload["number"], *[(datetime.fromisoformat(at), Status(s), code)
                                             for at, s, code in payload["events"]], carrier=self.code)]
