@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 
 from carriers import registry
-from carriers.base import AuthError, Capabilities, TrackingEvent, TrackingResult
+from carriers.base import AuthError, Capabilities, ParseError, TrackingEvent, TrackingResult
 from carriers.status import Status
 from postpurchase.clock import utcnow
 from postpurchase.db import get_db
@@ -55,9 +55,12 @@ class FakeCarrier:
             raise AuthError("bad signature", carrier=self.code)
 
     def parse_webhook(self, body: bytes) -> list[TrackingResult]:
-        payload = json.loads(body)
-        return [result(payload["number"], *[(datetime.fromisoformat(at), Status(s), code)
-                                            for at, s, code in payload["events"]], carrier=self.code)]
+        try:
+            payload = json.loads(body)
+            return [result(payload["number"], *[(datetime.fromisoformat(at), Status(s), code)
+                                                for at, s, code in payload["events"]], carrier=self.code)]
+        except (ValueError, KeyError, TypeError) as exc:  # as a real adapter reports it
+            raise ParseError(f"unreadable push: {exc!r}", carrier=self.code) from None
 
 
 def result(number: str, *events: tuple[datetime, Status, str], carrier: str = "fake",
