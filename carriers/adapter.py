@@ -67,7 +67,10 @@ class Adapter:
     def track(self, numbers: Sequence[str]) -> list[TrackingResult]:
         raise Unsupported("this adapter only receives webhooks", carrier=self.code)
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[TrackingResult]:
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        raise Unsupported("this carrier does not push updates", carrier=self.code)
+
+    def parse_webhook(self, body: bytes) -> list[TrackingResult]:
         raise Unsupported("this carrier does not push updates", carrier=self.code)
 
 

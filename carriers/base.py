@@ -105,6 +105,14 @@ class CarrierAdapter(Protocol):
         """Ask the carrier about up to ``capabilities.max_batch`` numbers."""
         ...
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[TrackingResult]:
-        """Verify and parse a pushed update; raises :class:`AuthError` on a bad signature."""
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Check a pushed update's signature; raises :class:`AuthError` when it does not verify."""
+        ...
+
+    def parse_webhook(self, body: bytes) -> list[TrackingResult]:
+        """Parse a pushed update :meth:`verify_webhook` accepted.
+
+        Separate from verifying because the service parses the stored body again when it retries,
+        without the headers (and secrets) it was verified with.
+        """
         ...

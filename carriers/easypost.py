@@ -112,8 +112,10 @@ class EasyPost(Adapter):
             results.extend(parse_tracking(response.content))
         return results
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[TrackingResult]:
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
         expected = signature(body, self.credential("webhook_secret"))
         if not same_secret(header(headers, SIGNATURE_HEADER), expected):
             raise AuthError("bad or missing X-Hmac-Signature", carrier=self.code)
+
+    def parse_webhook(self, body: bytes) -> list[TrackingResult]:
         return parse_tracking(body)

@@ -526,7 +526,10 @@ class SandboxCarrier:
             extra=extra,
         )
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[TrackingResult]:
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        raise Unsupported("the sandbox carrier only answers polls", carrier=self.code)
+
+    def parse_webhook(self, body: bytes) -> list[TrackingResult]:
         raise Unsupported("the sandbox carrier only answers polls", carrier=self.code)
 
 

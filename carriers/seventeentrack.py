@@ -136,7 +136,9 @@ class SeventeenTrack(Adapter):
             self.register_numbers(unregistered)
         return results
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[TrackingResult]:
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
         if not same_secret(header(headers, "sign"), signature(body, self.credential("api_key"))):
             raise AuthError("bad or missing 17TRACK sign header", carrier=self.code)
+
+    def parse_webhook(self, body: bytes) -> list[TrackingResult]:
         return parse_tracking(body)

@@ -126,9 +126,11 @@ class Shippo(Adapter):
             results.extend(parse_tracking(response.content))
         return results
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[TrackingResult]:
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
         expected = self.credential("webhook_token")
         given = header(headers, TOKEN_HEADER) or _basic_password(header(headers, "Authorization"))
         if not same_secret(given, expected):
             raise AuthError("missing or wrong Shippo webhook token", carrier=self.code)
+
+    def parse_webhook(self, body: bytes) -> list[TrackingResult]:
         return parse_tracking(body)

@@ -33,7 +33,8 @@ from postpurchase.models import InboxEvent, InboxState
 
 log = logging.getLogger(__name__)
 
-#: ``handler(session=, event=, payload=, now=) -> Applied`` per source (``wms``, ``shopify``).
+#: ``handler(session=, event=, payload=, now=) -> Applied`` per source (``wms``, ``shopify``), or
+#: per family of sources (``carrier`` handles ``carrier:<code>``).
 Handler = Callable[..., Applied]
 HANDLERS: dict[str, Handler] = {}
 #: Optional ``prefetch(session=, events=)`` per source: load what a batch refers to in bulk.
@@ -54,6 +55,11 @@ def register_handler(
         PREFETCHERS[source] = prefetch
 
 
+def handler_for(source: str) -> Handler:
+    """The handler of ``source``, else of its family (the part before ``:``)."""
+    return HANDLERS.get(source) or HANDLERS[source.partition(":")[0]]
+
+
 @dataclass(frozen=True)
 class Received:
     id: int
@@ -67,7 +73,7 @@ def body_digest(raw_body: bytes) -> str:
 def receive(
     *,
     session: Session | Connection,
-    brand_id: int,
+    brand_id: int | None,
     source: str,
     external_id: str,
     raw_body: bytes,
@@ -83,8 +89,12 @@ def receive(
     One SELECT and one INSERT, built once per dialect because this is the hot path of every
     webhook; the unique constraint settles races between concurrent deliveries. Events with a
     bad signature are stored under a fresh id so they never block the genuine event.
+
+    ``brand_id`` is None for events not addressed to one brand (a carrier pushing to its shared
+    URL); the unique constraint does not cover those (NULLs differ), so only the body lookup
+    deduplicates them.
     """
-    statements = _statements(_dialect(session))
+    statements = _statements(_dialect(session), branded=brand_id is not None)
     external_id = external_id[:200]  # the column's length; the duplicate lookup must match it
     digest = body_digest(raw_body)
     key = {"brand_id": brand_id, "source": source}
@@ -134,14 +144,16 @@ class _Statements:
 
 
 @cache
-def _statements(dialect: str) -> _Statements:
+def _statements(dialect: str, *, branded: bool = True) -> _Statements:
     table = InboxEvent.__table__  # type: ignore[attr-defined]
     c = table.c
-    key = (c.brand_id == bindparam("brand_id"), c.source == bindparam("source"))
+    brand = c.brand_id == bindparam("brand_id") if branded else c.brand_id.is_(None)
+    key = (brand, c.source == bindparam("source"))
     # ``brand_id + 0`` and ``source || ''`` keep SQLite's planner (which has no statistics) from
     # walking the (brand, source, external id) index over every event of the brand: the body
     # hash index finds the one or two candidates directly.
-    unindexed_key = (c.brand_id + 0 == bindparam("brand_id"), c.source + "" == bindparam("source"))
+    unindexed_brand = c.brand_id + 0 == bindparam("brand_id") if branded else c.brand_id.is_(None)
+    unindexed_key = (unindexed_brand, c.source + "" == bindparam("source"))
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     columns = (
         "brand_id",
@@ -303,7 +315,7 @@ def process_one(*, session: Session, event: InboxEvent, now: datetime) -> Applie
     """
     try:
         with session.begin_nested():
-            handler = HANDLERS[event.source]
+            handler = handler_for(event.source)
             applied = handler(
                 session=session, event=event, payload=json.loads(event.raw_body), now=now
             )
@@ -331,6 +343,36 @@ def process_one(*, session: Session, event: InboxEvent, now: datetime) -> Applie
     event.error = None
     session.add(event)
     return applied
+
+
+@dataclass(frozen=True)
+class Processed:
+    """The verdict on one event processed at once: its state, what its handler applied, why not."""
+
+    state: InboxState
+    applied: Applied | None = None
+    error: str | None = None
+
+
+def process_now(app: Flask, event_id: int, *, now: datetime | None = None) -> Processed | None:
+    """Process one stored event at once, for a webhook whose answer says what it changed.
+
+    Returns None when the event is no longer pending (another worker has it).
+    """
+    now = now or utcnow()
+    with app.app_context(), write_lock(app), claim_scope(app) as session:
+        query = select(InboxEvent).where(
+            col(InboxEvent.id) == event_id, col(InboxEvent.state) == InboxState.pending
+        )
+        claimed = _claim(session, query)
+        if not claimed:
+            return None
+        event = claimed[0]
+        applied = process_one(session=session, event=event, now=now)
+        if applied is not None and applied.released and event.brand_id is not None:
+            waiting = _waiting(session, event.brand_id, sorted(set(applied.released)))
+            _process_claimed(session, waiting, now)
+        return Processed(event.state, applied, event.error)
 
 
 def list_events(

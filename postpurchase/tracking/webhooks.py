@@ -1,42 +1,81 @@
 """Carrier and aggregator webhooks in: ``/webhooks/carrier/<code>[/<brand slug>]``.
 
-The adapter verifies and parses the body first (``parse_webhook``); a body that does not verify is
-never stored, only counted (:func:`postpurchase.intake.rejections.record_rejection`). A verified
-body is committed to the inbox (:class:`InboxEvent`, source ``carrier:<code>``) before it is
-applied, so nothing a carrier sent is lost; each result is applied to the shipments with that
-tracking number whose brand routes their carrier to this adapter (only the named brand's when the
-URL has a slug). The same body sent twice is stored and applied once (deduplicated by its SHA-256).
+The adapter verifies the body first (``verify_webhook``); a body that does not verify is never
+stored, only counted (:func:`postpurchase.intake.rejections.record_rejection`). A verified body is
+stored through the inbox like every other webhook (:func:`postpurchase.intake.inbox.receive`,
+source ``carrier:<code>``, deduplicated by its SHA-256) and then processed at once by the inbox's
+``carrier`` handler (:func:`apply_carrier_event`), so the answer can say what changed; an event
+that fails is kept and retried like any inbox event. Each result is applied to the shipments with
+that tracking number whose brand routes their carrier to this adapter (only the named brand's when
+the URL has a slug).
 
-This is a small inbox of its own; when the intake feature's inbox lands, storing can move there.
+The operation raises :class:`WebhookRefused` errors; only the view turns them into HTTP answers.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from carriers.base import AuthError, CarrierError, TrackingResult, Unsupported
 from postpurchase.brands import get_brand
 from postpurchase.db import claim_scope, session_scope
-from postpurchase.intake import jsonbody
+from postpurchase.intake import inbox, jsonbody
+from postpurchase.intake.locking import write_lock
+from postpurchase.intake.operations import Applied
 from postpurchase.intake.rejections import record_rejection
 from postpurchase.models import Brand, InboxEvent, InboxState, RejectionReason, Shipment
 from postpurchase.tracking.apply import apply_result
 from postpurchase.tracking.planner import normalize_number, plan_shipment
-from postpurchase.tracking.policy import policy_from_config
+from postpurchase.tracking.policy import PollPolicy, policy_from_config
 from postpurchase.tracking.routing import account, extension, route
 from postpurchase.web.errors import ApiError
 
 webhooks = Blueprint("carrier_webhooks", __name__, url_prefix="/webhooks/carrier")
 
+#: The inbox handler family: events of source ``carrier:<code>``.
+SOURCE_FAMILY = "carrier"
 #: Headers never written to the inbox.
 _PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+class WebhookRefused(Exception):
+    """A pushed update that is not taken (or, when :class:`Unparseable`, kept but not applied)."""
+
+    def __init__(self, message: str, details: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class UnknownBrand(WebhookRefused):
+    """The URL names a brand that does not exist."""
+
+
+class UnknownCarrier(WebhookRefused):
+    """No adapter has the URL's code."""
+
+
+class WebhooksUnsupported(WebhookRefused):
+    """The adapter exists but its carrier does not push updates."""
+
+
+class InvalidSignature(WebhookRefused):
+    """The body does not verify; it was only counted."""
+
+
+class TooDeep(WebhookRefused):
+    """The body nests deeper than :data:`postpurchase.intake.jsonbody.MAX_DEPTH`."""
+
+
+class Unparseable(WebhookRefused):
+    """The body verified and is stored, but the adapter cannot read it."""
 
 
 @dataclass(frozen=True)
@@ -48,122 +87,137 @@ class WebhookOutcome:
     changed: int = 0
 
 
-def _store(app: Flask, *, code: str, brand_id: int | None, headers: Mapping[str, str], body: bytes,
-           now: datetime) -> tuple[int, bool]:
-    """Commit the raw body to the inbox; return (inbox id, already received)."""
-    digest = hashlib.sha256(body).hexdigest()
-    source = f"carrier:{code}"
-    with session_scope(app) as session:
-        existing = session.exec(
-            select(InboxEvent.id).where(InboxEvent.source == source, InboxEvent.body_sha256 == digest,
-                                        InboxEvent.brand_id == brand_id)
-        ).first()
-        if existing is not None:
-            return existing, True
-        event = InboxEvent(
-            brand_id=brand_id, source=source, external_id=digest, event_type="tracking", body_sha256=digest,
-            raw_body=body, headers={k: v for k, v in headers.items() if k.lower() not in _PRIVATE_HEADERS},
-            signature_ok=True, received_at=now,
-        )
-        session.add(event)
-        session.flush()
-        assert event.id is not None
-        return event.id, False
+@dataclass
+class Pushed(Applied):
+    """What one pushed update did: results in the body, shipments they matched, status changes."""
+
+    results: int = 0
+    matched: int = 0
+    changed: int = 0
 
 
-def _finish(app: Flask, inbox_id: int, state: InboxState, now: datetime, *, signature_ok: bool,
-            error: str | None = None) -> None:
-    with session_scope(app) as session:
-        event = session.get(InboxEvent, inbox_id)
-        assert event is not None
-        event.state = state
-        event.signature_ok = signature_ok
-        event.error = error
-        event.attempts += 1
-        event.processed_at = now
+def source_of(code: str) -> str:
+    """The inbox source of adapter ``code``'s webhooks."""
+    return f"{SOURCE_FAMILY}:{code}"
 
 
-def apply_webhook_results(app: Flask, *, code: str, brand_id: int | None, results: list[TrackingResult],
-                          now: datetime) -> tuple[int, int]:
+def apply_webhook_results(*, session: Session, code: str, brand_id: int | None, results: list[TrackingResult],
+                          policy: PollPolicy, now: datetime) -> tuple[int, int]:
     """Apply pushed results to matching shipments; return (shipments matched, status changes)."""
-    policy = policy_from_config(app.config)
     matched = changed = 0
-    with claim_scope(app) as session:
-        for result in results:
-            number = result.tracking_number
-            candidates = {number, normalize_number(number)}
-            query = select(Shipment, Brand).join(Brand, Brand.id == Shipment.brand_id).where(
-                Shipment.tracking_number.in_(candidates))  # type: ignore[union-attr]
-            if brand_id is not None:
-                query = query.where(Shipment.brand_id == brand_id)
-            for shipment, brand in session.exec(query).all():
-                if route(brand.settings, shipment.carrier_code) != code:
-                    continue
-                assert shipment.id is not None
-                change = apply_result(session=session, shipment_id=shipment.id, result=result, source="webhook",
-                                      now=now)
-                shipment.last_webhook_at = now
-                shipment.next_poll_at = plan_shipment(shipment, now=now, tz_name=brand.timezone, policy=policy,
-                                                      result=result)
-                matched += 1
-                changed += change.changed
+    for result in results:
+        number = result.tracking_number
+        candidates = {number, normalize_number(number)}
+        query = select(Shipment, Brand).join(Brand, Brand.id == Shipment.brand_id).where(
+            Shipment.tracking_number.in_(candidates))  # type: ignore[union-attr]
+        if brand_id is not None:
+            query = query.where(Shipment.brand_id == brand_id)
+        for shipment, brand in session.exec(query).all():
+            if route(brand.settings, shipment.carrier_code) != code:
+                continue
+            assert shipment.id is not None
+            change = apply_result(session=session, shipment_id=shipment.id, result=result, source="webhook",
+                                  now=now)
+            shipment.last_webhook_at = now
+            shipment.next_poll_at = plan_shipment(shipment, now=now, tz_name=brand.timezone, policy=policy,
+                                                  result=result)
+            matched += 1
+            changed += change.changed
     return matched, changed
+
+
+def apply_carrier_event(*, session: Session, event: InboxEvent, payload: Any, now: datetime) -> Pushed:
+    """Inbox handler for ``carrier:<code>``: parse the stored (verified) body and apply its results.
+
+    Inbox processing runs in the app's context; this handler is where it reads the app's adapters
+    and tracking policy.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    code = event.source.removeprefix(f"{SOURCE_FAMILY}:")
+    brand = session.get(Brand, event.brand_id) if event.brand_id is not None else None
+    results = account(app, code, brand.slug if brand else None).adapter.parse_webhook(event.raw_body)
+    matched, changed = apply_webhook_results(session=session, code=code, brand_id=event.brand_id, results=results,
+                                             policy=policy_from_config(app.config), now=now)
+    return Pushed(results=len(results), matched=matched, changed=changed)
 
 
 def receive_carrier_webhook(app: Flask, *, code: str, brand_slug: str | None, headers: Mapping[str, str],
                             body: bytes, now: datetime, remote_addr: str = "") -> WebhookOutcome:
-    """Verify, store, parse and apply one pushed update (the whole operation behind the view).
+    """Verify, store and apply one pushed update (the whole operation behind the view).
 
-    Raises :class:`ApiError`: 404 for an unknown adapter or brand, 401 for a bad signature, 400
-    when the body is nested too deep or cannot be parsed, 404 when the adapter does not take
-    webhooks.
+    Raises :class:`UnknownBrand`, :class:`UnknownCarrier`, :class:`TooDeep`,
+    :class:`InvalidSignature` or :class:`WebhooksUnsupported` before anything is stored, and
+    :class:`Unparseable` after storing a verified body the adapter cannot read.
     """
     brand_id = None
     if brand_slug is not None:
         with session_scope(app) as session:
             brand = get_brand(session=session, slug=brand_slug)
         if brand is None:
-            raise ApiError(404, "unknown_brand", f"No brand {brand_slug!r}.")
+            raise UnknownBrand(f"No brand {brand_slug!r}.")
         brand_id = brand.id
     try:
         adapter = account(app, code, brand_slug).adapter
     except Unsupported:
-        raise ApiError(404, "unknown_carrier", f"No carrier adapter {code!r}.") from None
+        raise UnknownCarrier(f"No carrier adapter {code!r}.") from None
     if not jsonbody.depth_within(body):
         message = f"The body nests arrays/objects deeper than {jsonbody.MAX_DEPTH} levels."
-        raise ApiError(400, "too_deep", message, [{"loc": "body", "msg": message}])
-    results: list[TrackingResult] = []
-    parse_error: CarrierError | None = None
+        raise TooDeep(message, [{"loc": "body", "msg": message}])
     try:
-        results = adapter.parse_webhook(headers, body)
+        adapter.verify_webhook(headers, body)
     except AuthError:
         with session_scope(app) as session:
-            record_rejection(session=session, source=f"carrier:{code}", brand_id=brand_id, now=now,
+            record_rejection(session=session, source=source_of(code), brand_id=brand_id, now=now,
                              reason=RejectionReason.invalid_signature, remote_addr=remote_addr,
                              body_bytes=len(body))
-        raise ApiError(401, "invalid_signature", "The webhook signature does not verify.") from None
+        raise InvalidSignature("The webhook signature does not verify.") from None
     except Unsupported:
-        raise ApiError(404, "webhooks_unsupported", f"Carrier {code!r} does not push updates.") from None
-    except CarrierError as exc:  # verified (the signature is checked first) but unreadable: kept
+        raise WebhooksUnsupported(f"Carrier {code!r} does not push updates.") from None
+    parse_error: CarrierError | None = None
+    try:
+        adapter.parse_webhook(body)
+    except CarrierError as exc:  # verified but unreadable: kept, answered 400
         parse_error = exc
-    inbox_id, duplicate = _store(app, code=code, brand_id=brand_id, headers=headers, body=body, now=now)
-    if duplicate:
-        return WebhookOutcome(inbox_id, duplicate=True)
+    with write_lock(app), claim_scope(app) as session:
+        received = inbox.receive(
+            session=session, brand_id=brand_id, source=source_of(code), event_type="tracking",
+            external_id="sha256:" + inbox.body_digest(body), raw_body=body, now=now,
+            headers={k: v for k, v in headers.items() if k.lower() not in _PRIVATE_HEADERS},
+        )
+    if received.duplicate:
+        return WebhookOutcome(received.id, duplicate=True)
+    processed = inbox.process_now(app, received.id, now=now)
     if parse_error is not None:
-        _finish(app, inbox_id, InboxState.failed, now, signature_ok=True, error=str(parse_error)[:500])
-        raise ApiError(400, "unparseable", "The webhook body could not be parsed.",
-                       [{"loc": "body", "msg": str(parse_error)[:200]}])
-    matched, changed = apply_webhook_results(app, code=code, brand_id=brand_id, results=results, now=now)
-    _finish(app, inbox_id, InboxState.processed, now, signature_ok=True)
-    return WebhookOutcome(inbox_id, results=len(results), matched=matched, changed=changed)
+        raise Unparseable("The webhook body could not be parsed.",
+                          [{"loc": "body", "msg": str(parse_error)[:200]}])
+    if processed is None or processed.state != InboxState.processed:
+        return WebhookOutcome(received.id)  # kept; the inbox sweep retries it
+    pushed = processed.applied
+    assert isinstance(pushed, Pushed)
+    return WebhookOutcome(received.id, results=pushed.results, matched=pushed.matched, changed=pushed.changed)
+
+
+#: How the view answers each refusal.
+_ANSWERS: dict[type[WebhookRefused], tuple[int, str]] = {
+    UnknownBrand: (404, "unknown_brand"),
+    UnknownCarrier: (404, "unknown_carrier"),
+    WebhooksUnsupported: (404, "webhooks_unsupported"),
+    InvalidSignature: (401, "invalid_signature"),
+    TooDeep: (400, "too_deep"),
+    Unparseable: (400, "unparseable"),
+}
 
 
 @webhooks.post("/<code>")
 @webhooks.post("/<code>/<brand_slug>")
 def carrier_webhook(code: str, brand_slug: str | None = None) -> ResponseReturnValue:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    outcome = receive_carrier_webhook(app, code=code, brand_slug=brand_slug, headers=dict(request.headers),
-                                      body=request.get_data(), now=extension(app).clock(),
-                                      remote_addr=request.remote_addr or "")
+    try:
+        outcome = receive_carrier_webhook(app, code=code, brand_slug=brand_slug, headers=dict(request.headers),
+                                          body=request.get_data(), now=extension(app).clock(),
+                                          remote_addr=request.remote_addr or "")
+    except WebhookRefused as refused:
+        status, error_code = _ANSWERS[type(refused)]
+        raise ApiError(status, error_code, refused.message, refused.details) from None
     return jsonify({"inbox_id": outcome.inbox_id, "duplicate": outcome.duplicate, "results": outcome.results,
                     "matched": outcome.matched, "changed": outcome.changed})

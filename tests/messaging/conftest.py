@@ -36,7 +36,10 @@ class _TestCarrier:
     def track(self, numbers):  # pragma: no cover - not used by messaging
         return []
 
-    def parse_webhook(self, headers, body):  # pragma: no cover
+    def verify_webhook(self, headers, body):  # pragma: no cover
+        return None
+
+    def parse_webhook(self, body):  # pragma: no cover
         return []
 
 

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 
 from carriers import registry
-from carriers.base import AuthError, Capabilities, TrackingEvent, TrackingResult
+from carriers.base import AuthError, Capabilities, ParseError, TrackingEvent, TrackingResult
 from carriers.status import Status
 from postpurchase.clock import utcnow
 from postpurchase.db import get_db
@@ -49,13 +49,18 @@ class FakeCarrier:
             raise self.errors.pop(0)
         return [self.answers[n] for n in numbers if n in self.answers]
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[TrackingResult]:
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
         expected = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, headers.get("X-Fake-Signature", "")):
             raise AuthError("bad signature", carrier=self.code)
-        payload = json.loads(body)
-        return [result(payload["number"], *[(datetime.fromisoformat(at), Status(s), code)
-                                            for at, s, code in payload["events"]], carrier=self.code)]
+
+    def parse_webhook(self, body: bytes) -> list[TrackingResult]:
+        try:
+            payload = json.loads(body)
+            return [result(payload["number"], *[(datetime.fromisoformat(at), Status(s), code)
+                                                for at, s, code in payload["events"]], carrier=self.code)]
+        except (ValueError, KeyError, TypeError) as exc:  # as a real adapter reports it
+            raise ParseError(f"unreadable push: {exc!r}", carrier=self.code) from None
 
 
 def result(number: str, *events: tuple[datetime, Status, str], carrier: str = "fake",

@@ -136,7 +136,9 @@ def test_time_scale_runs_the_journey_faster_than_the_clock(clock):
 
 def test_sandbox_does_not_take_webhooks(clock):
     with pytest.raises(Unsupported):
-        adapter(clock).parse_webhook({}, b"{}")
+        adapter(clock).verify_webhook({}, b"{}")
+    with pytest.raises(Unsupported):
+        adapter(clock).parse_webhook(b"{}")
 
 
 def test_demo_time_moves_sandbox_parcels_through_the_planner(app, make_shipment, clock):

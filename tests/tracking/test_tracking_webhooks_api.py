@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from carriers.status import Status
 from postpurchase.db import get_db
+from postpurchase.intake.inbox import process_pending, receive
 from postpurchase.models import (
     InboxEvent,
     InboxState,
@@ -20,11 +21,16 @@ from postpurchase.models import (
     WebhookRejection,
 )
 from postpurchase.tracking.cli import tracking
+from postpurchase.tracking.webhooks import UnknownBrand, UnknownCarrier, receive_carrier_webhook
 from tests.tracking.conftest import result
 
 
-def push(client, fake, number, events, *, path="/webhooks/carrier/fake", secret=None):
-    body = json.dumps({"number": number, "events": [[at.isoformat(), s, c] for at, s, c in events]}).encode()
+def pushed_body(number, events):
+    return json.dumps({"number": number, "events": [[at.isoformat(), s, c] for at, s, c in events]}).encode()
+
+
+def push(client, fake, number, events, *, path="/webhooks/carrier/fake", secret=None, body=None):
+    body = pushed_body(number, events) if body is None else body
     signature = hmac.new((secret or fake.secret).encode(), body, hashlib.sha256).hexdigest()
     return client.post(path, data=body, headers={"X-Fake-Signature": signature, "Content-Type": "application/json"})
 
@@ -78,6 +84,31 @@ def test_webhook_with_brand_slug_only_touches_that_brands_shipments(app, client,
     push(client, fake, "SAME", [(clock.now, "in_transit", "IT")], path="/webhooks/carrier/fake/other")
     assert load(theirs).status == ShipmentStatus.in_transit
     assert load(mine).status == ShipmentStatus.pending
+
+
+def test_a_carrier_event_left_pending_is_applied_by_the_inbox_sweep(app, fake, make_shipment, clock, load):
+    sid = make_shipment("SWEPT")
+    with get_db(app).session() as session:
+        receive(session=session, brand_id=None, source="carrier:fake", external_id="left-by-a-dead-worker",
+                raw_body=pushed_body("SWEPT", [(clock.now, "in_transit", "IT")]))
+        session.commit()
+    assert process_pending(app, now=clock.now).processed == 1
+    assert load(sid).status == ShipmentStatus.in_transit and load(sid).last_webhook_at == clock.now
+
+
+def test_verified_but_unreadable_body_is_400_and_kept_for_the_inbox_to_retry(app, client, fake, clock):
+    response = push(client, fake, "", [], body=b'{"no number": true}')
+    assert response.status_code == 400 and response.json["error"]["code"] == "unparseable"
+    [event] = inbox(app)
+    assert event.state == InboxState.failed and "ParseError" in event.error
+    assert event.next_attempt_at > clock.now
+
+
+def test_the_webhook_operation_raises_domain_errors_not_http_errors(app, clock):
+    with pytest.raises(UnknownCarrier):
+        receive_carrier_webhook(app, code="nope", brand_slug=None, headers={}, body=b"{}", now=clock.now)
+    with pytest.raises(UnknownBrand):
+        receive_carrier_webhook(app, code="fake", brand_slug="nobody", headers={}, body=b"{}", now=clock.now)
 
 
 def test_webhook_for_unknown_carrier_is_404(client):
