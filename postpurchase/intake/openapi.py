@@ -19,7 +19,14 @@ from pydantic.json_schema import models_json_schema
 
 from postpurchase.edd.api import CheckoutQuery
 from postpurchase.intake.examples import EXAMPLES
-from postpurchase.intake.schemas import EventAccepted, EventType, OrderPublic, envelope_model
+from postpurchase.intake.schemas import (
+    EventAccepted,
+    EventType,
+    OrderPublic,
+    ShipmentPage,
+    ShipmentPublic,
+    envelope_model,
+)
 from postpurchase.intake.shopify import HMAC_HEADER, TOPIC_HEADER, WEBHOOK_ID_HEADER
 from postpurchase.intake.signing import SIGNATURE_HEADER
 from postpurchase.models import ShipmentStatus
@@ -115,45 +122,6 @@ def _wms_webhooks() -> dict[str, Any]:
     }
 
 
-class TrackingEventOut(BaseModel):
-    occurred_at: str | None
-    status: ShipmentStatus
-    carrier_code: str | None
-    description: str | None
-    location: str | None
-    source: str | None
-    recorded_at: str | None
-
-
-class ShipmentOut(BaseModel):
-    """A shipment with its timeline (oldest scan first)."""
-
-    id: int
-    external_id: str
-    parcel_index: int
-    order_id: int | None
-    carrier_code: str
-    service: str | None
-    tracking_number: str | None
-    status: ShipmentStatus
-    sub_status: str | None
-    status_changed_at: str | None
-    shipped_at: str | None
-    last_event_at: str | None
-    last_polled_at: str | None
-    delivered_at: str | None
-    signed_by: str | None
-    promised_date: str | None
-    predicted_date: str | None
-    carrier_estimated_date: str | None
-    events: list[TrackingEventOut]
-
-
-class ShipmentPage(BaseModel):
-    data: list[ShipmentOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
-
-
 class Cutoff(BaseModel):
     at: AwareDatetime | None = Field(description="The next order cut-off of the centre.")
     seconds_left: int | None
@@ -198,24 +166,13 @@ class CarrierWebhookOutcome(BaseModel):
     changed: int
 
 
-RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
-    EventAccepted,
-    OrderPublic,
-    ShipmentOut,
-    ShipmentPage,
-    CheckoutEstimate,
-    ShipmentEdd,
-    CarrierWebhookOutcome,
-)
-
-
 @dataclass(frozen=True)
 class Route:
     """What the document says about one endpoint beyond its path and methods."""
 
     summary: str
-    #: Status → (description, response model name or None).
-    answers: dict[int, tuple[str, str | None]]
+    #: Status → (description, response model or None).
+    answers: dict[int, tuple[str, type[BaseModel] | None]]
     errors: tuple[int, ...]
     description: str = ""
     #: Needs the brand's API key (``Authorization: Bearer``).
@@ -248,8 +205,8 @@ _EVENT_ROUTE = Route(
         "(one parcel) or `parcels` (several), never both: sending both is a 422."
     ),
     answers={
-        202: ("Stored; it will be processed.", "EventAccepted"),
-        200: ("Already received (same event id or body): not applied again.", "EventAccepted"),
+        202: ("Stored; it will be processed.", EventAccepted),
+        200: ("Already received (same event id or body): not applied again.", EventAccepted),
     },
     errors=(400, 401, 413, 415, 422),
     parameters=(_header(SIGNATURE_HEADER, pattern=r"^t=[0-9]{1,12},v1=[0-9a-f]{64}$",
@@ -265,7 +222,7 @@ _EVENT_ROUTE = Route(
     },
 )
 
-_SHIPMENT_ID = {"shipment_id": "The shipment's id (`id` in the list)."}
+_SHIPMENT_ID = {"shipment_id": "Our id of the shipment: its `id`, not the sender's `shipment_id`."}
 
 #: Endpoint → what the document says about it. Every /api/v1 and /webhooks route needs one.
 ROUTES: dict[str, Route] = {
@@ -283,8 +240,8 @@ ROUTES: dict[str, Route] = {
         ),
         api_key=False,
         answers={
-            202: ("Stored; it will be processed.", "EventAccepted"),
-            200: ("Duplicate, or a topic that is not used (`ignored`).", "EventAccepted"),
+            202: ("Stored; it will be processed.", EventAccepted),
+            200: ("Duplicate, or a topic that is not used (`ignored`).", EventAccepted),
         },
         errors=(400, 401, 404, 413, 415, 422),
         parameters=(_header(HMAC_HEADER), _header(TOPIC_HEADER),
@@ -301,7 +258,7 @@ ROUTES: dict[str, Route] = {
             "by `brand_slug`. The same body sent twice is applied once."
         ),
         api_key=False,
-        answers={200: ("Verified and applied (or a duplicate).", "CarrierWebhookOutcome")},
+        answers={200: ("Verified and applied (or a duplicate).", CarrierWebhookOutcome)},
         errors=(400, 401, 404, 413),
         request_body={"required": True, "content": {"application/json": {"schema": {
             "type": "object", "description": "The carrier's own payload."}}}},
@@ -313,13 +270,13 @@ ROUTES: dict[str, Route] = {
     ),
     "api.get_order": Route(
         summary="An order with its lines and parcels",
-        answers={200: ("The order.", "OrderPublic")},
+        answers={200: ("The order.", OrderPublic)},
         errors=(401, 404),
         path_descriptions={"external_id": "The sender's order id."},
     ),
     "shipments_api.shipment_list": Route(
         summary="The brand's shipments with their timelines, by id, a page at a time",
-        answers={200: ("A page of shipments.", "ShipmentPage")},
+        answers={200: ("A page of shipments.", ShipmentPage)},
         errors=(400, 401),
         parameters=(
             _query("status", {"type": "string", "enum": [s.value for s in ShipmentStatus]},
@@ -332,14 +289,14 @@ ROUTES: dict[str, Route] = {
     ),
     "shipments_api.shipment_detail": Route(
         summary="One shipment with its timeline",
-        answers={200: ("The shipment.", "ShipmentOut")},
+        answers={200: ("The shipment.", ShipmentPublic)},
         errors=(401, 404),
         path_descriptions=_SHIPMENT_ID,
     ),
     "shipments_api.shipment_refresh": Route(
         summary="Ask the carrier about one shipment now",
         description="At most once per shipment per refresh interval (429 with `Retry-After`).",
-        answers={200: ("The shipment after the poll.", "ShipmentOut")},
+        answers={200: ("The shipment after the poll.", ShipmentPublic)},
         errors=(401, 404, 429, 503),
         path_descriptions=_SHIPMENT_ID,
     ),
@@ -350,13 +307,13 @@ ROUTES: dict[str, Route] = {
             "`EDD_REQUESTS_PER_MINUTE` times a minute (429 with `Retry-After` beyond)."
         ),
         api_key=False,
-        answers={200: ("The dates and the cut-off countdown.", "CheckoutEstimate")},
+        answers={200: ("The dates and the cut-off countdown.", CheckoutEstimate)},
         errors=(400, 404, 429),
         query_model=CheckoutQuery,
     ),
     "edd_api.shipment_edd": Route(
         summary="A parcel's predicted dates and the basis of each prediction",
-        answers={200: ("Dates and predictions, newest first.", "ShipmentEdd")},
+        answers={200: ("Dates and predictions, newest first.", ShipmentEdd)},
         errors=(401, 404),
         path_descriptions=_SHIPMENT_ID,
     ),
@@ -427,7 +384,7 @@ def _operation(endpoint: str, method: str, path: str,
             str(status): {
                 "description": text,
                 "content": {"application/json": {"schema": (
-                    {"$ref": REF.format(model=model)} if model else {"type": "object"})}},
+                    {"$ref": REF.format(model=model.__name__)} if model else {"type": "object"})}},
             }
             for status, (text, model) in route.answers.items()
         },
@@ -464,7 +421,10 @@ def openapi_document(app: Flask) -> dict[str, Any]:
 
 def _build(app: Flask) -> dict[str, Any]:
     envelopes = [envelope_model(t) for t in EventType]
-    models: list[type[BaseModel]] = [*envelopes, *RESPONSE_MODELS, WmsReturnWebhook]
+    answers = dict.fromkeys(
+        model for route in ROUTES.values() for _, model in route.answers.values() if model is not None
+    )
+    models: list[type[BaseModel]] = [*envelopes, *answers, WmsReturnWebhook]
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     schemas = defs["$defs"]
     schemas["Error"] = _error_schema()

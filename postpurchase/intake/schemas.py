@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from postpurchase.models import DeliveryOption, TimeSlot
+from postpurchase.models import DeliveryOption, ShipmentStatus, TimeSlot
 
 #: The largest value of an ``Integer`` column (PostgreSQL's ``integer``): every count, amount and
 #: weight below is stored in one, so each is bounded by it and refused at the door (422) rather
@@ -286,7 +286,15 @@ class EventAccepted(BaseModel):
     status: Literal["accepted", "duplicate", "ignored"]
 
 
-class OrderLinePublic(BaseModel):
+class Public(BaseModel):
+    """An answer of the API, read from the attributes of a view of :mod:`postpurchase.readmodels`."""
+
+    @classmethod
+    def of(cls, view: object) -> Self:
+        return cls.model_validate(view, from_attributes=True)
+
+
+class OrderLinePublic(Public):
     line_id: str
     sku: str
     variant: str | None
@@ -297,22 +305,30 @@ class OrderLinePublic(BaseModel):
     final_sale: bool
 
 
-class ShipmentPublic(BaseModel):
-    shipment_id: str
+class TrackingEventPublic(Public):
+    occurred_at: AwareDatetime
+    status: ShipmentStatus
+    carrier_code: str = Field(description="The carrier's own code (or text) for the scan.")
+    description: str
+    location: str | None
+    source: str = Field(description="`poll`, `webhook`, `intake` or `sandbox`.")
+    recorded_at: AwareDatetime
+
+
+class ShipmentBase(Public):
+    """A parcel as the sender described it in `shipment.created` / `shipment.updated`."""
+
+    shipment_id: str = Field(description="The sender's shipment id (shared by its parcels).")
     parcel_index: int
-    carrier: str
+    order_id: str | None = Field(description="The sender's order id.")
+    carrier: str = Field(description="Carrier code, e.g. `yamato`.")
     service: str
     tracking_number: str | None
-    status: str
     fc_code: str | None
     shipped_at: AwareDatetime | None
-    delivered_at: AwareDatetime | None
-    cancelled_at: AwareDatetime | None
     requested_date: date | None
     time_slot: TimeSlot | None
     delivery_option: DeliveryOption
-    promised_date: date | None
-    predicted_date: date | None
     weight_g: int | None
     cost: int | None
     currency: str | None
@@ -320,7 +336,33 @@ class ShipmentPublic(BaseModel):
     destination: DestinationIn
 
 
-class OrderPublic(BaseModel):
+class ShipmentPublic(ShipmentBase):
+    """A parcel, in every ``/api/v1`` answer that has one: what the sender said, what the carrier
+    said since (status and timeline, oldest scan first) and the delivery dates."""
+
+    id: int = Field(description="Our id: `{shipment_id}` in `/api/v1/shipments/{shipment_id}`.")
+    status: ShipmentStatus
+    sub_status: str | None
+    status_changed_at: AwareDatetime | None
+    last_event_at: AwareDatetime | None
+    last_polled_at: AwareDatetime | None
+    delivered_at: AwareDatetime | None
+    cancelled_at: AwareDatetime | None
+    signed_by: str | None
+    promised_date: date | None
+    predicted_date: date | None
+    window_start: date | None
+    window_end: date | None
+    carrier_estimated_date: date | None
+    events: list[TrackingEventPublic]
+
+
+class ShipmentPage(Public):
+    data: list[ShipmentPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class OrderPublic(Public):
     """``GET /api/v1/orders/{order_id}``: the order with its lines and parcels."""
 
     order_id: str

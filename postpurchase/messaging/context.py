@@ -14,7 +14,6 @@ from typing import Any
 from flask import current_app
 from sqlmodel import Session, select
 
-from carriers import registry
 from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
 from postpurchase.lookup import order_link_path
 from postpurchase.messaging.config import TriggerSettings, brand_settings
@@ -34,8 +33,8 @@ from postpurchase.models import (
     OrderLine,
     ReturnRequest,
     Shipment,
-    TrackingEvent,
 )
+from postpurchase.readmodels import ShipmentView, shipment_views
 
 
 @dataclass(frozen=True)
@@ -57,11 +56,6 @@ def display_name(name: str | None, locale: str) -> str:
     if locale == "ja":
         return f"{name} 様" if name else "お客様"
     return name or "customer"
-
-
-def carrier_links(carrier_code: str, tracking_number: str | None) -> dict[str, str | None]:
-    """The carrier's name and customer links as template context (see ``customer_links``)."""
-    return asdict(registry.customer_links(carrier_code, tracking_number))
 
 
 def e164(phone: str | None, country: str = "JP") -> str | None:
@@ -86,22 +80,18 @@ def _day(value: date | None, locale: str) -> str | None:
     return format_day(value, locale) if value else None
 
 
-def _shipment_context(session: Session, brand: Brand, shipment: Shipment, locale: str,
+def _shipment_context(brand: Brand, shipment: ShipmentView, locale: str,
                       settings: dict[str, Any]) -> dict[str, Any]:
-    links = carrier_links(shipment.carrier_code, shipment.tracking_number)
-    pickup = session.exec(
-        select(TrackingEvent).where(TrackingEvent.shipment_id == shipment.id)
-        .order_by(TrackingEvent.occurred_at.desc())  # type: ignore[attr-defined]
-    ).first()
+    pickup = shipment.latest_event
     pickup_until = None
     if pickup is not None and shipment.status == "available_for_pickup":
         hold = timedelta(days=int(settings["pickup_hold_days"]))
         pickup_until = _day(to_local(pickup.occurred_at + hold, brand.timezone).date(), locale)
     window = None
-    if shipment.window_start and shipment.window_end and shipment.window_start != shipment.window_end:
-        window = f"{_day(shipment.window_start, locale)}〜{_day(shipment.window_end, locale)}"
+    if shipment.window:
+        window = f"{_day(shipment.window[0], locale)}〜{_day(shipment.window[1], locale)}"
     return {
-        **links,
+        **asdict(shipment.links),
         "tracking_number": shipment.tracking_number,
         "predicted_day": _day(shipment.predicted_date, locale),
         "predicted_date": shipment.predicted_date.isoformat() if shipment.predicted_date else None,
@@ -207,7 +197,8 @@ def build(*, session: Session, brand: Brand, trigger: TriggerSettings, order: Or
             order_link_path(current_app.config["SECRET_KEY"], brand.slug, brand.id, order.id))  # type: ignore[arg-type]
         profile = build_profile(session=session, order=order, customer=customer, language=locale)
     if shipment is not None:
-        context["shipment"] = _shipment_context(session, brand, shipment, locale, settings)
+        [view] = shipment_views(session=session, shipments=[shipment])
+        context["shipment"] = _shipment_context(brand, view, locale, settings)
     segment = choose_segment(settings["rules"], profile, trigger.name) if profile else None
     blocks = settings["blocks"]
     context["blocks"] = [

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
 
 from postpurchase.db import get_session
+from postpurchase.intake.schemas import ShipmentPage, ShipmentPublic
 from postpurchase.models import ShipmentStatus
 from postpurchase.tracking.operations import (
     CarrierUnavailable,
@@ -38,9 +39,10 @@ def _not_found(shipment_id: int) -> ApiError:
 def shipment_detail(shipment_id: int) -> ResponseReturnValue:
     brand = require_brand()
     try:
-        return jsonify(get_shipment(session=get_session(), brand_id=brand.id, shipment_id=shipment_id))
+        shipment = get_shipment(session=get_session(), brand_id=brand.id, shipment_id=shipment_id)
     except ShipmentNotFound:
         raise _not_found(shipment_id) from None
+    return ShipmentPublic.of(shipment).model_dump(mode="json")
 
 
 def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
@@ -70,7 +72,7 @@ def shipment_list() -> ResponseReturnValue:
     cursor = _int_arg("cursor", None, 0, MAX_ID)
     assert limit is not None
     page = list_shipments(session=get_session(), brand_id=brand.id, status=status, limit=limit, cursor=cursor)
-    return jsonify({"data": page.items, "next_cursor": page.next_cursor})
+    return ShipmentPage.of(page).model_dump(mode="json")
 
 
 @shipments_api.post("/shipments/<int:shipment_id>/refresh")
@@ -86,7 +88,7 @@ def shipment_refresh(shipment_id: int) -> ResponseReturnValue:
     except CarrierUnavailable as exc:
         return _retry_later(503, "carrier_unavailable", "The carrier could not be asked now; the planner will retry.",
                             exc.retry_after)
-    return jsonify(shipment)
+    return ShipmentPublic.of(shipment).model_dump(mode="json")
 
 
 def _retry_later(status: int, code: str, message: str, seconds: float) -> Response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,8 +19,8 @@ from postpurchase.models import (
     CarrierResponse,
     Shipment,
     ShipmentStatus,
-    TrackingEvent,
 )
+from postpurchase.readmodels import ShipmentView, load_shipment, shipment_views
 from postpurchase.tracking.planner import Claimed, PollReport, poll_shipments
 from postpurchase.tracking.policy import PollPolicy, policy_from_config
 
@@ -49,63 +48,16 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def event_public(event: TrackingEvent) -> dict[str, Any]:
-    return {
-        "occurred_at": _iso(event.occurred_at),
-        "status": ShipmentStatus(event.status).value,
-        "carrier_code": event.carrier_code,
-        "description": event.description,
-        "location": event.location,
-        "source": event.source,
-        "recorded_at": _iso(event.recorded_at),
-    }
-
-
-def shipment_public(shipment: Shipment, events: Sequence[TrackingEvent]) -> dict[str, Any]:
-    """The API representation of a shipment with its timeline (oldest scan first)."""
-    return {
-        "id": shipment.id,
-        "external_id": shipment.external_id,
-        "parcel_index": shipment.parcel_index,
-        "order_id": shipment.order_id,
-        "carrier_code": shipment.carrier_code,
-        "service": shipment.service,
-        "tracking_number": shipment.tracking_number,
-        "status": ShipmentStatus(shipment.status).value,
-        "sub_status": shipment.sub_status,
-        "status_changed_at": _iso(shipment.status_changed_at),
-        "shipped_at": _iso(shipment.shipped_at),
-        "last_event_at": _iso(shipment.last_event_at),
-        "last_polled_at": _iso(shipment.last_polled_at),
-        "delivered_at": _iso(shipment.delivered_at),
-        "signed_by": shipment.signed_by,
-        "promised_date": _iso(shipment.promised_date),
-        "predicted_date": _iso(shipment.predicted_date),
-        "carrier_estimated_date": _iso(shipment.carrier_estimated_date),
-        "events": [event_public(e) for e in events],
-    }
-
-
-def _events_by_shipment(session: Session, ids: Sequence[int]) -> dict[int, list[TrackingEvent]]:
-    grouped: dict[int, list[TrackingEvent]] = {i: [] for i in ids}
-    if ids:
-        rows = session.exec(select(TrackingEvent).where(TrackingEvent.shipment_id.in_(ids))  # type: ignore[attr-defined]
-                            .order_by(TrackingEvent.occurred_at, TrackingEvent.id))
-        for event in rows:
-            grouped[event.shipment_id].append(event)
-    return grouped
-
-
-def get_shipment(*, session: Session, brand_id: int, shipment_id: int) -> dict[str, Any]:
-    shipment = session.get(Shipment, shipment_id)
-    if shipment is None or shipment.brand_id != brand_id:
+def get_shipment(*, session: Session, brand_id: int, shipment_id: int) -> ShipmentView:
+    view = load_shipment(session=session, brand_id=brand_id, shipment_id=shipment_id)
+    if view is None:
         raise ShipmentNotFound(shipment_id)
-    return shipment_public(shipment, _events_by_shipment(session, [shipment_id])[shipment_id])
+    return view
 
 
 @dataclass(frozen=True)
 class Page:
-    items: list[dict[str, Any]]
+    data: list[ShipmentView]
     next_cursor: str | None
 
 
@@ -120,21 +72,17 @@ def list_shipments(*, session: Session, brand_id: int, status: ShipmentStatus | 
     rows = list(session.exec(query.order_by(Shipment.id).limit(limit + 1)))  # type: ignore[arg-type]
     more = len(rows) > limit
     rows = rows[:limit]
-    events = _events_by_shipment(session, [s.id for s in rows if s.id is not None])
-    return Page(
-        [shipment_public(s, events[s.id]) for s in rows if s.id is not None],
-        str(rows[-1].id) if more and rows else None,
-    )
+    return Page(shipment_views(session=session, shipments=rows), str(rows[-1].id) if more and rows else None)
 
 
 def refresh_shipment(app: Flask, *, brand_id: int, shipment_id: int, now: datetime,
                      policy: PollPolicy | None = None,
-                     rng: random.Random | None = None) -> tuple[PollReport, dict[str, Any]]:
+                     rng: random.Random | None = None) -> tuple[PollReport, ShipmentView]:
     """Poll one shipment now (``POST .../refresh``), at most once per ``refresh_every``.
 
     The shipment is claimed like a planner claim (its ``last_polled_at`` and a lease on
     ``next_poll_at`` are set in a locking transaction), so concurrent refreshes and planner runs
-    never ask twice. Returns the run's report and the shipment as the API shows it.
+    never ask twice. Returns the run's report and the shipment after the poll.
 
     Never waits: a rate-limited or failing carrier raises :class:`CarrierUnavailable` with how long
     to wait (at least ``refresh_every``) instead of sleeping inside the caller's request.

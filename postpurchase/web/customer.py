@@ -13,7 +13,7 @@ from postpurchase.db import get_session
 from postpurchase.lookup import look_up_order, order_from_token, order_link_path
 from postpurchase.models import Brand, Order
 from postpurchase.web.labels import PROGRESS_STEPS
-from postpurchase.web.presenters import build_order_view
+from postpurchase.web.presenters import build_tracking_page
 from postpurchase.web.throttling import client_address, refuse
 
 customer = Blueprint("customer", __name__)
@@ -73,7 +73,7 @@ def order_page(brand_slug: str, token: str) -> Any:
                                error=_("This link has expired. Look up your order again.")), 404
     from flask_babel import get_locale
 
-    view = build_order_view(session=get_session(), brand=brand, order_id=order_id, locale=str(get_locale()))
+    view = build_tracking_page(session=get_session(), brand=brand, order_id=order_id, locale=str(get_locale()))
     if view is None:
         abort(404)
     return render_template("pages/track_order.html", brand=brand, order=view, steps=PROGRESS_STEPS)

@@ -1,19 +1,19 @@
-"""What the customer tracking page shows, built from the database without HTTP."""
+"""What the customer tracking page shows: the order's read model in the customer's words and dates."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from carriers.registry import customer_links
 from postpurchase.i18n import format_day, format_local_time, format_money, time_slot_label
-from postpurchase.models import Brand, Order, OrderLine, Shipment, ShipmentStatus, TrackingEvent
+from postpurchase.models import Brand, ShipmentStatus
+from postpurchase.readmodels import ShipmentView, load_order
 from postpurchase.web.labels import DELIVERY_OPTION_LABELS, STATUS_LABELS, STATUS_STEP
 
 
 @dataclass(frozen=True)
-class EventView:
+class ScanLine:
     when: str
     status: str
     description: str
@@ -21,7 +21,7 @@ class EventView:
 
 
 @dataclass(frozen=True)
-class ParcelView:
+class ParcelCard:
     index: int
     carrier_name: str
     tracking_number: str
@@ -35,51 +35,41 @@ class ParcelView:
     time_slot: str
     delivery_option: str
     items: list[str]
-    events: list[EventView] = field(default_factory=list)
+    events: list[ScanLine] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
-class OrderView:
+class TrackingPage:
     number: str
     placed: str
     total: str
     lines: list[tuple[str, int, str]]
-    parcels: list[ParcelView]
+    parcels: list[ParcelCard]
 
 
-def _expected(shipment: Shipment, locale: str) -> str:
-    if shipment.status == ShipmentStatus.delivered or shipment.predicted_date is None:
+def _expected(shipment: ShipmentView, locale: str) -> str:
+    if shipment.delivered or shipment.predicted_date is None:
         return ""
-    start, end = shipment.window_start, shipment.window_end
-    if start and end and start != end:
+    if shipment.window:
+        start, end = shipment.window
         return f"{format_day(start, locale)} – {format_day(end, locale)}"
     return format_day(shipment.predicted_date, locale)
 
 
-def build_order_view(*, session: Session, brand: Brand, order_id: int, locale: str) -> OrderView | None:
-    order = session.get(Order, order_id)
-    if order is None or order.brand_id != brand.id:
+def build_tracking_page(*, session: Session, brand: Brand, order_id: int, locale: str) -> TrackingPage | None:
+    assert brand.id is not None
+    order = load_order(session=session, brand_id=brand.id, order_id=order_id)
+    if order is None:
         return None
     tz = brand.timezone
-    lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all()
-    names = {line.sku: line.name or line.sku for line in lines}
-    shipments = session.exec(
-        select(Shipment).where(Shipment.order_id == order.id, Shipment.brand_id == brand.id)
-        .order_by(col(Shipment.external_id), col(Shipment.parcel_index))
-    ).all()
-    parcels = []
-    for number, shipment in enumerate(shipments, start=1):
-        events = session.exec(
-            select(TrackingEvent).where(TrackingEvent.shipment_id == shipment.id)
-            .order_by(col(TrackingEvent.occurred_at).desc())
-        ).all()
-        links = customer_links(shipment.carrier_code, shipment.tracking_number)
-        parcels.append(ParcelView(
+    names = {line.sku: line.title for line in order.lines}
+    parcels = [
+        ParcelCard(
             index=number,
-            carrier_name=links.carrier_name,
+            carrier_name=shipment.links.carrier_name,
             tracking_number=shipment.tracking_number or "",
-            tracking_url=links.tracking_url,
-            redelivery_url=links.redelivery_url,
+            tracking_url=shipment.links.tracking_url,
+            redelivery_url=shipment.links.redelivery_url,
             status=shipment.status,
             status_label=str(STATUS_LABELS[shipment.status]),
             step=STATUS_STEP[shipment.status],
@@ -89,15 +79,16 @@ def build_order_view(*, session: Session, brand: Brand, order_id: int, locale: s
             delivery_option=str(DELIVERY_OPTION_LABELS[shipment.delivery_option]),
             items=[f"{names.get(str(item.get('sku')), item.get('sku'))} × {item.get('quantity', 1)}"
                    for item in shipment.lines],
-            events=[EventView(format_local_time(e.occurred_at, tz, locale), str(STATUS_LABELS[e.status]),
-                              e.description, e.location or "") for e in events],
-        ))
-    return OrderView(
+            events=[ScanLine(format_local_time(e.occurred_at, tz, locale), str(STATUS_LABELS[e.status]),
+                             e.description, e.location or "") for e in reversed(shipment.events)],
+        )
+        for number, shipment in enumerate(order.shipments, start=1)
+    ]
+    return TrackingPage(
         number=order.number,
         placed=format_local_time(order.placed_at, tz, locale),
         total=format_money(order.total_amount, order.currency, locale),
-        lines=[(line.name or line.sku, line.quantity, format_money(line.unit_price, order.currency, locale))
-               for line in lines],
+        lines=[(line.title, line.quantity, format_money(line.unit_price, order.currency, locale))
+               for line in order.lines],
         parcels=parcels,
     )
-

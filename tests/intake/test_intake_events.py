@@ -205,6 +205,20 @@ def test_get_order_returns_lines_and_parcels(story, client, brand) -> None:
     assert body["shipments"][0]["fc_code"] == "ICHIKAWA-1"
 
 
+def test_a_shipment_reads_the_same_in_its_order_and_from_the_shipments_api(
+    story, client, brand
+) -> None:
+    story(EventType.shipment_created)
+    auth = {"Authorization": f"Bearer {brand.api_key}"}
+    in_order = client.get("/api/v1/orders/SO-2026-10234", headers=auth).json["shipments"]
+    listed = client.get("/api/v1/shipments", headers=auth).json["data"]
+    assert len(in_order) == len(listed) == 2
+    for shipment, from_list in zip(in_order, listed, strict=True):
+        alone = client.get(f"/api/v1/shipments/{shipment['id']}", headers=auth).json
+        assert set(alone) == set(shipment) == set(from_list)
+        assert alone == shipment == from_list
+
+
 def test_get_order_of_another_brand_is_404(story, client, make_brand) -> None:
     story(EventType.order_created)
     other = make_brand("other")

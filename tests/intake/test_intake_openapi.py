@@ -48,3 +48,21 @@ def test_the_one_way_to_name_parcels_is_stated(app) -> None:
 
 def test_the_generated_document_validates(app) -> None:
     validate(openapi_document(app))
+
+
+def test_every_shipment_answer_is_the_one_shipment_public_schema(app) -> None:
+    document = openapi_document(app)
+    schemas, paths = document["components"]["schemas"], document["paths"]
+
+    def answer(path: str, method: str) -> dict:
+        return paths[path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+
+    def resolve(schema: dict) -> dict:
+        return schemas[schema["$ref"].rsplit("/", 1)[1]]
+
+    one = {"$ref": "#/components/schemas/ShipmentPublic"}
+    assert answer("/api/v1/shipments/{shipment_id}", "get") == one
+    assert answer("/api/v1/shipments/{shipment_id}/refresh", "post") == one
+    assert resolve(answer("/api/v1/shipments", "get"))["properties"]["data"]["items"] == one
+    assert resolve(answer("/api/v1/orders/{external_id}", "get"))["properties"]["shipments"]["items"] == one
+    assert set(schemas["ShipmentPublic"]["properties"]) >= {"id", "shipment_id", "carrier", "events"}

@@ -1,0 +1,277 @@
+"""What an order and its parcels are, read once for every reader.
+
+The tracking page, the ``/api/v1`` answers and the message context all start from these views, so
+what a parcel's carrier is called, which links it has, its expected dates and its timeline are
+worked out in one place. Readers only format them (Babel for people, JSON for machines) and add
+what is theirs alone (a page's progress step, a message's pickup deadline).
+
+Field names are those of the public schemas (:class:`~postpurchase.intake.schemas.OrderPublic`,
+:class:`~postpurchase.intake.schemas.ShipmentPublic`): ``id`` is ours, ``order_id`` and
+``shipment_id`` are the sender's, so an answer is the view validated into its schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from carriers.registry import CustomerLinks, customer_links
+from postpurchase.models import (
+    Customer,
+    DeliveryOption,
+    FulfillmentCentre,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Shipment,
+    ShipmentStatus,
+    TimeSlot,
+    TrackingEvent,
+)
+
+
+@dataclass(frozen=True)
+class EventView:
+    occurred_at: datetime
+    status: ShipmentStatus
+    #: The carrier's own code (or its text) for the scan.
+    carrier_code: str
+    description: str
+    location: str | None
+    source: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class Destination:
+    postal_code: str | None
+    region: str | None
+    country: str
+
+
+@dataclass(frozen=True)
+class ShipmentView:
+    """One parcel: what the sender told us, what the carrier said since, and its links."""
+
+    id: int
+    shipment_id: str
+    parcel_index: int
+    order_id: str | None
+    carrier: str
+    service: str
+    tracking_number: str | None
+    fc_code: str | None
+    shipped_at: datetime | None
+    requested_date: date | None
+    time_slot: TimeSlot | None
+    delivery_option: DeliveryOption
+    weight_g: int | None
+    cost: int | None
+    currency: str | None
+    #: ``[{"sku": ..., "quantity": ...}]`` as the WMS packed this parcel.
+    lines: list[dict[str, Any]]
+    destination: Destination
+    status: ShipmentStatus
+    sub_status: str | None
+    status_changed_at: datetime | None
+    last_event_at: datetime | None
+    last_polled_at: datetime | None
+    delivered_at: datetime | None
+    cancelled_at: datetime | None
+    signed_by: str | None
+    promised_date: date | None
+    predicted_date: date | None
+    window_start: date | None
+    window_end: date | None
+    carrier_estimated_date: date | None
+    #: The carrier's display name and customer links.
+    links: CustomerLinks
+    #: The timeline, oldest scan first.
+    events: tuple[EventView, ...]
+
+    @property
+    def delivered(self) -> bool:
+        return self.status == ShipmentStatus.delivered
+
+    @property
+    def window(self) -> tuple[date, date] | None:
+        """The predicted window when it spans more than one day; None for a single date."""
+        if self.window_start and self.window_end and self.window_start != self.window_end:
+            return self.window_start, self.window_end
+        return None
+
+    @property
+    def latest_event(self) -> EventView | None:
+        return self.events[-1] if self.events else None
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str | None
+    postal_code: str | None
+    region: str | None
+    city: str | None
+    country: str
+
+
+@dataclass(frozen=True)
+class OrderLineView:
+    line_id: str
+    sku: str
+    variant: str | None
+    name: str
+    category: str | None
+    quantity: int
+    unit_price: int
+    final_sale: bool
+
+    @property
+    def title(self) -> str:
+        """What a customer calls the line: its name, or its SKU when it has none."""
+        return self.name or self.sku
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """An order with its lines (in the sender's order) and its parcels."""
+
+    id: int
+    order_id: str
+    number: str
+    status: OrderStatus
+    channel: str
+    placed_at: datetime
+    cancelled_at: datetime | None
+    currency: str
+    total_amount: int
+    shipping_amount: int
+    customer_id: str | None
+    shipping_address: Address
+    lines: tuple[OrderLineView, ...]
+    shipments: tuple[ShipmentView, ...]
+
+
+def _event_view(event: TrackingEvent) -> EventView:
+    return EventView(
+        occurred_at=event.occurred_at,
+        status=ShipmentStatus(event.status),
+        carrier_code=event.carrier_code,
+        description=event.description,
+        location=event.location,
+        source=event.source,
+        recorded_at=event.recorded_at,
+    )
+
+
+def shipment_views(*, session: Session, shipments: Sequence[Shipment]) -> list[ShipmentView]:
+    """The views of ``shipments`` (in that order), with three queries however many there are."""
+    ids = [s.id for s in shipments if s.id is not None]
+    events: dict[int, list[EventView]] = {i: [] for i in ids}
+    if ids:
+        rows = session.exec(
+            select(TrackingEvent).where(col(TrackingEvent.shipment_id).in_(ids))
+            .order_by(col(TrackingEvent.occurred_at), col(TrackingEvent.id))
+        )
+        for event in rows:
+            events[event.shipment_id].append(_event_view(event))
+    fc_ids = {s.fc_id for s in shipments if s.fc_id is not None}
+    fc_codes = dict(session.exec(
+        select(FulfillmentCentre.id, FulfillmentCentre.code).where(col(FulfillmentCentre.id).in_(fc_ids))
+    ).all()) if fc_ids else {}
+    order_ids = {s.order_id for s in shipments if s.order_id is not None}
+    order_external_ids = dict(session.exec(
+        select(Order.id, Order.external_id).where(col(Order.id).in_(order_ids))
+    ).all()) if order_ids else {}
+    return [_shipment_view(s, events, fc_codes, order_external_ids) for s in shipments]
+
+
+def _shipment_view(s: Shipment, events: dict[int, list[EventView]], fc_codes: dict[int, str],
+                   order_external_ids: dict[int, str]) -> ShipmentView:
+    assert s.id is not None, "a view is of a stored shipment"
+    return ShipmentView(
+        id=s.id,
+        shipment_id=s.external_id,
+        parcel_index=s.parcel_index,
+        order_id=order_external_ids[s.order_id] if s.order_id is not None else None,
+        carrier=s.carrier_code,
+        service=s.service,
+        tracking_number=s.tracking_number,
+        fc_code=fc_codes[s.fc_id] if s.fc_id is not None else None,
+        shipped_at=s.shipped_at,
+        requested_date=s.requested_date,
+        time_slot=s.time_slot,
+        delivery_option=s.delivery_option,
+        weight_g=s.weight_g,
+        cost=s.cost_amount,
+        currency=s.cost_currency,
+        lines=list(s.lines),
+        destination=Destination(s.destination_postal_code, s.destination_region,
+                                s.destination_country or "JP"),
+        status=ShipmentStatus(s.status),
+        sub_status=s.sub_status,
+        status_changed_at=s.status_changed_at,
+        last_event_at=s.last_event_at,
+        last_polled_at=s.last_polled_at,
+        delivered_at=s.delivered_at,
+        cancelled_at=s.cancelled_at,
+        signed_by=s.signed_by,
+        promised_date=s.promised_date,
+        predicted_date=s.predicted_date,
+        window_start=s.window_start,
+        window_end=s.window_end,
+        carrier_estimated_date=s.carrier_estimated_date,
+        links=customer_links(s.carrier_code, s.tracking_number),
+        events=tuple(events[s.id]),
+    )
+
+
+def load_shipment(*, session: Session, brand_id: int, shipment_id: int) -> ShipmentView | None:
+    """Shipment ``shipment_id`` (our id) of this brand; None if there is none."""
+    shipment = session.get(Shipment, shipment_id)
+    if shipment is None or shipment.brand_id != brand_id:
+        return None
+    return shipment_views(session=session, shipments=[shipment])[0]
+
+
+def load_order(*, session: Session, brand_id: int, order_id: int) -> OrderView | None:
+    """Order ``order_id`` (our id) of this brand with its lines and parcels; None if there is none."""
+    order = session.get(Order, order_id)
+    if order is None or order.brand_id != brand_id:
+        return None
+    customer = session.get(Customer, order.customer_id) if order.customer_id else None
+    lines = session.exec(
+        select(OrderLine).where(OrderLine.order_id == order.id).order_by(col(OrderLine.id))
+    ).all()
+    shipments = session.exec(
+        select(Shipment).where(Shipment.order_id == order.id, Shipment.brand_id == brand_id)
+        .order_by(col(Shipment.external_id), col(Shipment.parcel_index))
+    ).all()
+    assert order.id is not None
+    return OrderView(
+        id=order.id,
+        order_id=order.external_id,
+        number=order.number,
+        status=order.status,
+        channel=order.channel,
+        placed_at=order.placed_at,
+        cancelled_at=order.cancelled_at,
+        currency=order.currency,
+        total_amount=order.total_amount,
+        shipping_amount=order.shipping_amount,
+        customer_id=customer.external_id if customer else None,
+        shipping_address=Address(order.shipping_name, order.shipping_postal_code, order.shipping_region,
+                                 order.shipping_city, order.shipping_country or "JP"),
+        lines=tuple(
+            OrderLineView(
+                line_id=line.line_key, sku=line.sku, variant=line.variant, name=line.name,
+                category=line.category, quantity=line.quantity, unit_price=line.unit_price,
+                final_sale=line.final_sale,
+            )
+            for line in lines
+        ),
+        shipments=tuple(shipment_views(session=session, shipments=shipments)),
+    )
