@@ -12,10 +12,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Connect this feature's blueprints and scheduled jobs."""
-    from postpurchase.jobs import JobSpec, register_job
+    """Connect this feature's blueprints and signal receivers."""
     from postpurchase.signals import shipment_created, shipment_prediction_changed
-    from postpurchase.tracking import jobs
     from postpurchase.tracking.api import shipments_api
     from postpurchase.tracking.planner import replan_first_poll, schedule_first_poll
     from postpurchase.tracking.routing import extension
@@ -24,8 +22,5 @@ def init_app(app: Flask) -> None:
     extension(app)
     app.register_blueprint(shipments_api)
     app.register_blueprint(webhooks)
-    register_job(JobSpec("tracking.poll", jobs.poll_job, jobs.POLL_EVERY_SECONDS))
-    register_job(JobSpec("tracking.maintain", jobs.maintain_job, jobs.MAINTAIN_EVERY_SECONDS))
-    register_job(JobSpec("tracking.purge", jobs.purge_job, jobs.PURGE_EVERY_SECONDS))
     shipment_created.connect(schedule_first_poll)  # connecting twice is a no-op in blinker
     shipment_prediction_changed.connect(replan_first_poll)
