@@ -14,13 +14,13 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Connect this feature's blueprints and signal receivers."""
     from postpurchase.signals import shipment_created, shipment_prediction_changed
+    from postpurchase.tracking import receivers
     from postpurchase.tracking.api import shipments_api
-    from postpurchase.tracking.planner import replan_first_poll, schedule_first_poll
     from postpurchase.tracking.routing import extension
     from postpurchase.tracking.webhooks import webhooks
 
     extension(app)
     app.register_blueprint(shipments_api)
     app.register_blueprint(webhooks)
-    shipment_created.connect(schedule_first_poll)  # connecting twice is a no-op in blinker
-    shipment_prediction_changed.connect(replan_first_poll)
+    shipment_created.connect(receivers.on_shipment_created)  # connecting twice is a no-op in blinker
+    shipment_prediction_changed.connect(receivers.on_prediction_changed)
