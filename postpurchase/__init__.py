@@ -24,7 +24,6 @@ FEATURES: tuple[str, ...] = (
     "postpurchase.messaging",
     "postpurchase.insights",
     "postpurchase.returns",
-    "postpurchase.privacy",
 )
 
 

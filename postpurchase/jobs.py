@@ -1,7 +1,7 @@
 """APScheduler wiring: what runs when, and the leader lock that keeps one scheduler active.
 
-Jobs are module-level functions registered in :data:`JOBS`; each opens its own app context and
-session and calls operations. The work items themselves are claimed from tables (``SKIP LOCKED`` on
+Every job is listed in :data:`JOBS` (features register none of their own); each runs in its app's
+context, opens its own session and calls operations. The work items themselves are claimed from tables (``SKIP LOCKED`` on
 PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so a second scheduler or a manual run never doubles work;
 the leader lock only avoids needless contention.
 """
@@ -9,6 +9,7 @@ the leader lock only avoids needless contention.
 from __future__ import annotations
 
 import fcntl
+import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 from sqlalchemy import text
 
@@ -29,18 +31,53 @@ SCHEDULER_LOCK_KEY = 0x70705F7363686564
 
 @dataclass(frozen=True)
 class JobSpec:
+    """One periodic job: ``function(app)`` every ``seconds``.
+
+    ``id`` is ``<feature>.<what>`` (the feature package the function lives in); ``function`` is
+    ``"module:name"``, imported when a scheduler starts, so that reading the schedule imports no
+    feature.
+    """
+
     id: str
-    func: Callable[[Flask], Any]
+    function: str
     seconds: float
 
+    def resolve(self) -> Callable[[Flask], Any]:
+        module, _, name = self.function.partition(":")
+        func: Callable[[Flask], Any] = getattr(importlib.import_module(module), name)
+        return func
 
-#: Every periodic job. Features append their ``JobSpec`` here through :func:`register_job`.
-JOBS: list[JobSpec] = []
+
+#: Every periodic job of the app, in one place. Each runs only in the process holding the leader
+#: lock, with :data:`JOB_OPTIONS`; the work items are claimed from tables, so a manual run alongside
+#: (``postpurchase tracking poll``, ``inbox process``, ...) never doubles work.
+JOBS: tuple[JobSpec, ...] = (
+    JobSpec("intake.inbox_sweep", "postpurchase.intake.worker:sweep", 15),
+    JobSpec("tracking.poll", "postpurchase.tracking.jobs:poll_job", 60),
+    JobSpec("tracking.maintain", "postpurchase.tracking.jobs:maintain_job", 3600),
+    JobSpec("tracking.purge", "postpurchase.tracking.jobs:purge_job", 3600),
+    JobSpec("edd.refit", "postpurchase.edd.service:refit_all", 24 * 3600),
+    JobSpec("messaging.send", "postpurchase.messaging:send_job", 15),
+    JobSpec("messaging.timers", "postpurchase.messaging:timers_job", 600),
+    JobSpec("insights.weekly", "postpurchase.insights.weekly:weekly_job", 3600),
+    JobSpec("privacy.purge", "postpurchase.privacy.retention:purge_job", 3600),
+)
+
+#: APScheduler options of every job: a restart replaces the job, missed runs collapse into one,
+#: and a run never overlaps the previous one of the same job.
+JOB_OPTIONS: dict[str, Any] = {"replace_existing": True, "coalesce": True, "max_instances": 1}
 
 
-def register_job(spec: JobSpec) -> None:
-    if all(existing.id != spec.id for existing in JOBS):
-        JOBS.append(spec)
+def job_spec(job_id: str) -> JobSpec:
+    """The job ``job_id`` of :data:`JOBS`."""
+    return next(spec for spec in JOBS if spec.id == job_id)
+
+
+def add_jobs(app: Flask, scheduler: BaseScheduler) -> None:
+    """Add every job of :data:`JOBS` to ``scheduler``, each run with (and in the context of) ``app``."""
+    for spec in JOBS:
+        scheduler.add_job(_run, "interval", seconds=spec.seconds, args=(app, spec.resolve()), id=spec.id,
+                          **JOB_OPTIONS)
 
 
 def _run(app: Flask, func: Callable[[Flask], Any]) -> None:
@@ -97,17 +134,7 @@ def start_scheduler(app: Flask) -> BackgroundScheduler | None:
         log.info("another process runs the scheduler; this one serves requests only")
         return None
     scheduler = BackgroundScheduler(timezone="UTC")
-    for spec in JOBS:
-        scheduler.add_job(
-            _run,
-            "interval",
-            seconds=spec.seconds,
-            args=(app, spec.func),
-            id=spec.id,
-            replace_existing=True,
-            coalesce=True,
-            max_instances=1,
-        )
+    add_jobs(app, scheduler)
     scheduler.start()
     app.extensions["postpurchase.scheduler"] = (scheduler, lock)
     log.info("scheduler started with jobs: %s", ", ".join(s.id for s in JOBS))

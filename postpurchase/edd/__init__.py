@@ -4,14 +4,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the EDD endpoints, the prediction triggers and the daily refit."""
+    """Register the EDD endpoints and the prediction triggers."""
     from postpurchase import signals
-    from postpurchase.edd import service
+    from postpurchase.edd import receivers
     from postpurchase.edd.api import edd_api
-    from postpurchase.jobs import JobSpec, register_job
 
     app.register_blueprint(edd_api)
-    signals.order_upserted.connect(service.on_order_upserted)
-    signals.shipment_created.connect(service.on_shipment_created)
-    signals.shipment_status_changed.connect(service.on_shipment_status_changed)
-    register_job(JobSpec("edd-refit", service.refit_all, 24 * 3600))
+    signals.order_upserted.connect(receivers.on_order_upserted)
+    signals.shipment_created.connect(receivers.on_shipment_created)
+    signals.shipment_status_changed.connect(receivers.on_shipment_status_changed)

@@ -90,8 +90,9 @@ def checkout_edd() -> Any:
         return refused
     try:
         return service.checkout_estimate(
-            session=get_session(), brand_slug=query.brand, postal_code=query.postal_code,
-            service=query.service, fc_code=query.fc, carrier=query.carrier, region=query.region,
+            session=get_session(), models=service.models_of(current_app), brand_slug=query.brand,
+            postal_code=query.postal_code, service=query.service, fc_code=query.fc, carrier=query.carrier,
+            region=query.region,
         )
     except service.EddInputError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.lists import format_list
-from flask import Flask, current_app, has_app_context, has_request_context
+from flask import Flask, has_request_context
 from flask_babel import force_locale, format_decimal, get_locale, gettext, lazy_gettext
 from sqlalchemy import bindparam, insert
 from sqlmodel import Session, select
@@ -202,8 +203,37 @@ def fit_brand(*, session: Session, brand: Brand, now: datetime,
     return sizes
 
 
-def default_model_path(app: Flask, mode: AsOf) -> Path:
-    return Path(app.instance_path) / "edd" / f"default-{mode.value}.json"
+@dataclass
+class ModelStore:
+    """Where an app's default models are (``<instance>/edd``; None: none), and the models parsed so far.
+
+    One per app (see :func:`models_of`): parsed models are keyed by their version, so a request
+    does not re-parse JSON, and one app never reads another's models.
+    """
+
+    directory: Path | None
+    parsed: dict[tuple[Any, ...], TransitModel] = field(default_factory=dict)
+
+    def default_path(self, mode: AsOf) -> Path | None:
+        return self.directory / f"default-{mode.value}.json" if self.directory is not None else None
+
+    def model(self, key: tuple[Any, ...], payload: Callable[[], Any]) -> TransitModel:
+        """The model of version ``key``, parsed from ``payload()`` the first time it is asked for."""
+        found = self.parsed.get(key)
+        if found is None:
+            if len(self.parsed) > 64:
+                self.parsed.clear()
+            found = self.parsed[key] = TransitModel.from_dict(payload())
+        return found
+
+
+MODELS_KEY = "postpurchase.edd.models"
+
+
+def models_of(app: Flask) -> ModelStore:
+    """The app's :class:`ModelStore`, reading default models from its instance folder."""
+    store: ModelStore = app.extensions.setdefault(MODELS_KEY, ModelStore(Path(app.instance_path) / "edd"))
+    return store
 
 
 def fit_from_history_file(app: Flask, *, path: Path, brand_slug: str | None, mode: AsOf,
@@ -221,7 +251,8 @@ def fit_from_history_file(app: Flask, *, path: Path, brand_slug: str | None, mod
         lines = []
         for each in AsOf:
             model = fit(delivered, setting=setting, mode=each, now=now, waiting=undelivered)
-            target = default_model_path(app, each)
+            target = models_of(app).default_path(each)
+            assert target is not None
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(model.to_dict()))
             lines.append(f"as of {each.value}: {model.sample_size} delivered parcels → {target}")
@@ -246,11 +277,12 @@ def _country_of(rows: list[HistoryRow]) -> str:
     return max(set(countries), key=countries.count) if countries else "JP"
 
 
-def load_model(*, session: Session, brand: Brand, mode: AsOf) -> tuple[TransitModel, datetime | None]:
-    """The brand's stored model, else the instance default, else the prior alone.
+def load_model(*, session: Session, brand: Brand, mode: AsOf,
+               models: ModelStore) -> tuple[TransitModel, datetime | None]:
+    """The brand's stored model, else the default in ``models``, else the prior alone.
 
     Only the stored model's version is read on every call; its (large) payload is read and parsed
-    once per version per process.
+    once per version by ``models``.
     """
     version = session.execute(_MODEL_VERSION, {"brand_id": brand.id, "as_of": mode.value}).first()
     if version is not None:
@@ -261,28 +293,14 @@ def load_model(*, session: Session, brand: Brand, mode: AsOf) -> tuple[TransitMo
             assert state is not None
             return state.payload
 
-        return _cached(("brand", state_id, fitted_at), payload), fitted_at
-    if has_app_context():
-        path = default_model_path(current_app, mode)
-        if path.exists():
-            stamp = path.stat().st_mtime
-            return _cached(("file", str(path), stamp), lambda: json.loads(path.read_text())), None
+        return models.model(("brand", state_id, fitted_at), payload), fitted_at
+    path = models.default_path(mode)
+    if path is not None and path.exists():
+        stamp = path.stat().st_mtime
+        return models.model(("file", str(path), stamp), lambda: json.loads(path.read_text())), None
     empty = {"params": BrandEdd.of(brand).params.to_dict(), "as_of": "2000-01-01", "levels": [[] for _ in range(5)],
              "calibration": {"lower": [], "upper": []}}
-    return _cached(("prior", json.dumps(empty["params"], sort_keys=True)), lambda: empty), None
-
-
-def _cached(key: tuple[Any, ...], payload: Any) -> TransitModel:
-    """Parsed models per app, keyed by their version, so a request does not re-parse JSON."""
-    cache: dict[tuple[Any, ...], TransitModel] = (
-        current_app.extensions.setdefault("postpurchase.edd.models", {}) if has_app_context() else {}
-    )
-    model = cache.get(key)
-    if model is None:
-        if len(cache) > 64:
-            cache.clear()
-        model = cache[key] = TransitModel.from_dict(payload())
-    return model
+    return models.model(("prior", json.dumps(empty["params"], sort_keys=True)), lambda: empty), None
 
 
 def refit_all(app: Flask) -> None:
@@ -345,9 +363,9 @@ def _basis(estimate: Estimate, route: Route, calendar: CarrierCalendar, locale: 
     return basis
 
 
-def checkout_estimate(*, session: Session, brand_slug: str, postal_code: str, service: str | None = None,
-                      fc_code: str | None = None, carrier: str | None = None, region: str | None = None,
-                      now: datetime | None = None) -> dict[str, Any]:
+def checkout_estimate(*, session: Session, models: ModelStore, brand_slug: str, postal_code: str,
+                      service: str | None = None, fc_code: str | None = None, carrier: str | None = None,
+                      region: str | None = None, now: datetime | None = None) -> dict[str, Any]:
     """Dates to show at checkout for a parcel ordered ``now``, with the cut-off countdown."""
     from postpurchase.brands import get_brand
 
@@ -368,7 +386,7 @@ def checkout_estimate(*, session: Session, brand_slug: str, postal_code: str, se
     route = Route(carrier=carrier or edd.default_carrier, service=service or edd.default_service,
                   origin=fc.code if fc else "", region=region or "", postal_prefix=postal_prefix(postal_code))
     setting = brand_setting(session, brand)
-    model, _ = load_model(session=session, brand=brand, mode=AsOf.ordered)
+    model, _ = load_model(session=session, brand=brand, mode=AsOf.ordered, models=models)
     anchor = setting.anchor(now, shipped=False, origin=route.origin)
     estimate = model.estimate(route, anchor, edd.calendar, promise_level=edd.promise_level, window=edd.window)
     cutoff_at, seconds = cutoff_countdown(now, calendar=edd.calendar, timezone=fc.timezone if fc else edd.timezone,
@@ -412,7 +430,7 @@ _MODEL_VERSION = select(TransitModelState.id, TransitModelState.fitted_at).where
     TransitModelState.brand_id == bindparam("brand_id"), TransitModelState.as_of == bindparam("as_of"))
 
 
-def predict_for_shipment(*, session: Session, shipment_id: int, now: datetime | None = None,
+def predict_for_shipment(*, session: Session, models: ModelStore, shipment_id: int, now: datetime | None = None,
                          trigger: str = "status") -> tuple[date, date, date, date] | None:
     """Re-predict one parcel from its current status; write the dates onto it and record them.
 
@@ -438,7 +456,7 @@ def predict_for_shipment(*, session: Session, shipment_id: int, now: datetime | 
                   postal_prefix=postal_prefix(shipment.destination_postal_code))
     today = _local_today(now, edd.timezone)
     mode = AsOf.shipped if shipment.shipped_at else AsOf.ordered
-    model, fitted_at = load_model(session=session, brand=brand, mode=mode)
+    model, fitted_at = load_model(session=session, brand=brand, mode=mode, models=models)
     setting = brand_setting(session, brand, centres=[fc] if fc else [])
     estimate = None
     status = ShipmentStatus(shipment.status)
@@ -498,32 +516,13 @@ def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def predict_for_order(*, session: Session, order_id: int,
+def predict_for_order(*, session: Session, models: ModelStore, order_id: int,
                       now: datetime | None = None) -> list[tuple[date, date, date, date]]:
     """At order time: predict every parcel of the order that exists already (before hand-over)."""
     shipments = session.exec(select(Shipment).where(Shipment.order_id == order_id)).all()
-    made = [predict_for_shipment(session=session, shipment_id=s.id, now=now, trigger="order")
+    made = [predict_for_shipment(session=session, models=models, shipment_id=s.id, now=now, trigger="order")
             for s in shipments if s.id is not None]
     return [m for m in made if m is not None]
-
-
-# Signal receivers ------------------------------------------------------------------------------
-
-def on_order_upserted(brand_id: int, *, session: Session, order_id: int, created: bool = False,
-                      now: datetime | None = None, **_: Any) -> None:
-    if created:
-        predict_for_order(session=session, order_id=order_id, now=now)
-
-
-def on_shipment_created(brand_id: int, *, session: Session, shipment_id: int, now: datetime | None = None,
-                        **_: Any) -> None:
-    predict_for_shipment(session=session, shipment_id=shipment_id, now=now, trigger="handover")
-
-
-def on_shipment_status_changed(shipment_id: int, *, session: Session, now: datetime | None = None,
-                               **_: Any) -> None:
-    predict_for_shipment(session=session, shipment_id=shipment_id, now=now, trigger="status")
-
 
 
 def shipment_basis(*, session: Session, brand_id: int | None, shipment_id: int) -> dict[str, Any] | None:

@@ -38,9 +38,6 @@ from postpurchase.pdf import pdf_bytes
 
 log = logging.getLogger(__name__)
 
-#: How often the scheduler looks for weeks to mail; each week goes out once.
-CHECK_EVERY_SECONDS = 3600
-
 
 @dataclass(frozen=True)
 class Sent:

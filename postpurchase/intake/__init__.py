@@ -27,14 +27,11 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the webhook endpoints, the inbox handlers and the inbox sweep job."""
+    """Register the webhook endpoints and the inbox handlers."""
     from postpurchase.intake import generic, shopify
     from postpurchase.intake.inbox import register_handler
     from postpurchase.intake.views import webhooks
-    from postpurchase.intake.worker import sweep
-    from postpurchase.jobs import JobSpec, register_job
 
     app.register_blueprint(webhooks)
-    register_handler(generic.SOURCE, generic.apply_event, generic.prefetch)
-    register_handler(shopify.SOURCE, shopify.apply_event)
-    register_job(JobSpec("intake.inbox_sweep", sweep, 15))
+    register_handler(app, generic.SOURCE, generic.apply_event, generic.prefetch)
+    register_handler(app, shopify.SOURCE, shopify.apply_event)

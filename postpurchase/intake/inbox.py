@@ -14,7 +14,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -36,9 +36,9 @@ log = logging.getLogger(__name__)
 #: ``handler(session=, event=, payload=, now=) -> Applied`` per source (``wms``, ``shopify``), or
 #: per family of sources (``carrier`` handles ``carrier:<code>``).
 Handler = Callable[..., Applied]
-HANDLERS: dict[str, Handler] = {}
-#: Optional ``prefetch(session=, events=)`` per source: load what a batch refers to in bulk.
-PREFETCHERS: dict[str, Callable[..., None]] = {}
+#: ``prefetch(session=, events=)``: load what a batch of one source refers to in bulk.
+Prefetcher = Callable[..., None]
+EXTENSION_KEY = "postpurchase.intake.handlers"
 
 #: Failed events are retried automatically this many times (then only by ``inbox retry``).
 MAX_AUTO_ATTEMPTS = 8
@@ -47,17 +47,32 @@ DEFERRED_RECHECK = timedelta(minutes=1)
 BATCH_SIZE = 50
 
 
+@dataclass
+class Handlers:
+    """An app's inbox handlers by source, and the optional prefetchers of some sources."""
+
+    apply: dict[str, Handler] = field(default_factory=dict)
+    prefetch: dict[str, Prefetcher] = field(default_factory=dict)
+
+
+def handlers_of(app: Flask) -> Handlers:
+    """The handlers this app registered (each app its own: they live in ``app.extensions``)."""
+    found: Handlers = app.extensions.setdefault(EXTENSION_KEY, Handlers())
+    return found
+
+
 def register_handler(
-    source: str, handler: Handler, prefetch: Callable[..., None] | None = None
+    app: Flask, source: str, handler: Handler, prefetch: Prefetcher | None = None
 ) -> None:
-    HANDLERS[source] = handler
+    registry = handlers_of(app)
+    registry.apply[source] = handler
     if prefetch is not None:
-        PREFETCHERS[source] = prefetch
+        registry.prefetch[source] = prefetch
 
 
-def handler_for(source: str) -> Handler:
+def handler_for(handlers: Handlers, source: str) -> Handler:
     """The handler of ``source``, else of its family (the part before ``:``)."""
-    return HANDLERS.get(source) or HANDLERS[source.partition(":")[0]]
+    return handlers.apply.get(source) or handlers.apply[source.partition(":")[0]]
 
 
 @dataclass(frozen=True)
@@ -241,7 +256,7 @@ def process_events(
             )
         else:
             query = select(InboxEvent).where(_due(now)).limit(limit)
-        return _process_claimed(session, _claim(session, query), now)
+        return _process_claimed(session, _claim(session, query), now, handlers_of(app))
 
 
 def process_pending(
@@ -258,18 +273,20 @@ def process_pending(
     return stats
 
 
-def _process_claimed(session: Session, events: list[InboxEvent], now: datetime) -> ProcessStats:
+def _process_claimed(
+    session: Session, events: list[InboxEvent], now: datetime, registry: Handlers
+) -> ProcessStats:
     """Process ``events``, then the deferred events they released, until nothing is released."""
     stats = ProcessStats()
     done: set[int] = set()
     work = events
     while work:
-        _prefetch(session, work)
+        _prefetch(session, work, registry)
         released: dict[int, set[str]] = {}
         for event in work:
             if event.id in done:
                 continue
-            applied = process_one(session=session, event=event, now=now)
+            applied = process_one(session=session, event=event, now=now, handlers=registry)
             if applied is None and event.state == InboxState.deferred:
                 # Not done: an event later in this batch may release it.
                 stats.deferred += 1
@@ -289,13 +306,13 @@ def _process_claimed(session: Session, events: list[InboxEvent], now: datetime) 
     return stats
 
 
-def _prefetch(session: Session, events: list[InboxEvent]) -> None:
+def _prefetch(session: Session, events: list[InboxEvent], registry: Handlers) -> None:
     by_source: dict[str, list[InboxEvent]] = {}
     for event in events:
         by_source.setdefault(event.source, []).append(event)
     for source, batch in by_source.items():
-        if source in PREFETCHERS:
-            PREFETCHERS[source](session=session, events=batch)
+        if source in registry.prefetch:
+            registry.prefetch[source](session=session, events=batch)
 
 
 def _waiting(session: Session, brand_id: int, keys: list[str]) -> list[InboxEvent]:
@@ -308,14 +325,16 @@ def _waiting(session: Session, brand_id: int, keys: list[str]) -> list[InboxEven
     return _claim(session, query)
 
 
-def process_one(*, session: Session, event: InboxEvent, now: datetime) -> Applied | None:
+def process_one(
+    *, session: Session, event: InboxEvent, now: datetime, handlers: Handlers
+) -> Applied | None:
     """Apply one claimed event in a savepoint; record the verdict on the event row.
 
     Returns what was applied, or None when the event was deferred or failed.
     """
     try:
         with session.begin_nested():
-            handler = handler_for(event.source)
+            handler = handler_for(handlers, event.source)
             applied = handler(
                 session=session, event=event, payload=json.loads(event.raw_body), now=now
             )
@@ -368,10 +387,11 @@ def process_now(app: Flask, event_id: int, *, now: datetime | None = None) -> Pr
         if not claimed:
             return None
         event = claimed[0]
-        applied = process_one(session=session, event=event, now=now)
+        registry = handlers_of(app)
+        applied = process_one(session=session, event=event, now=now, handlers=registry)
         if applied is not None and applied.released and event.brand_id is not None:
             waiting = _waiting(session, event.brand_id, sorted(set(applied.released)))
-            _process_claimed(session, waiting, now)
+            _process_claimed(session, waiting, now, registry)
         return Processed(event.state, applied, event.error)
 
 

@@ -3,8 +3,8 @@
 Public functions other features call:
 
 - :func:`postpurchase.messaging.triggers.enqueue` — write a message for a trigger in your session.
-- :func:`postpurchase.messaging.outbox.send_due` — send what is due (the ``messages-send`` job).
-- :func:`postpurchase.messaging.timers.run_timers` — enqueue timer messages (``messages-timers`` job).
+- :func:`postpurchase.messaging.outbox.send_due` — send what is due (the ``messaging.send`` job).
+- :func:`postpurchase.messaging.timers.run_timers` — enqueue timer messages (``messaging.timers`` job).
 """
 
 from __future__ import annotations
@@ -29,19 +29,14 @@ def timers_job(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Connect this feature's signals, blueprints, merchant link and scheduler jobs."""
+    """Connect this feature's signals, blueprints and merchant link."""
     from flask_babel import lazy_gettext
 
-    from postpurchase.jobs import JobSpec, register_job
     from postpurchase.messaging import receivers
     from postpurchase.messaging.web import customer_pages, merchant_messages
-    from postpurchase.web.merchant import MERCHANT_LINKS
+    from postpurchase.web.merchant import add_merchant_link
 
     receivers.connect()
     app.register_blueprint(merchant_messages)
     app.register_blueprint(customer_pages)
-    link = ("merchant_messages.log", lambda: str(lazy_gettext("Customer messages")))
-    if all(endpoint != link[0] for endpoint, _ in MERCHANT_LINKS):
-        MERCHANT_LINKS.append(link)
-    register_job(JobSpec("messages-send", send_job, 15))
-    register_job(JobSpec("messages-timers", timers_job, 600))
+    add_merchant_link(app, "merchant_messages.log", lazy_gettext("Customer messages"))

@@ -19,8 +19,10 @@ A brand only writes what it changes, e.g.::
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from postpurchase.models import Brand, Channel
@@ -94,19 +96,18 @@ class TriggerSettings:
     options: dict[str, Any]
 
 
-#: Merged settings by the identity of the brand's ``settings`` dict (kept alive in the value, so the
-#: id cannot be reused): one merge per brand per unit of work instead of one per message. A brand
-#: whose settings change gets a new dict (JSON columns are replaced, never edited in place).
-_MERGED: dict[int, tuple[Any, dict[str, Any], dict[str, TriggerSettings]]] = {}
-_MERGED_MAX = 256
-
-
 def _merged(brand: Brand) -> tuple[dict[str, Any], dict[str, TriggerSettings]]:
-    raw = brand.settings
-    cached = _MERGED.get(id(raw))
-    if cached is not None and cached[0] is raw:
-        return cached[1], cached[2]
-    own = (raw or {}).get("messaging", {})
+    """The brand's merged settings and its trigger settings parsed so far.
+
+    Cached by the content of the brand's own settings, not by the dict's identity: equal settings
+    share one merge (one per brand instead of one per message), and a changed dict is a new key.
+    """
+    return _merge(json.dumps((brand.settings or {}).get("messaging", {}), sort_keys=True))
+
+
+@lru_cache(maxsize=256)
+def _merge(own_json: str) -> tuple[dict[str, Any], dict[str, TriggerSettings]]:
+    own = json.loads(own_json)
     merged = copy.deepcopy(DEFAULTS)
     for key, value in own.items():
         if key == "triggers":
@@ -116,11 +117,7 @@ def _merged(brand: Brand) -> tuple[dict[str, Any], dict[str, TriggerSettings]]:
         else:
             merged[key] = value
     merged["triggers"] = own.get("triggers", {})
-    if len(_MERGED) >= _MERGED_MAX:
-        _MERGED.clear()
-    entry: tuple[Any, dict[str, Any], dict[str, TriggerSettings]] = (raw, merged, {})
-    _MERGED[id(raw)] = entry
-    return merged, entry[2]
+    return merged, {}
 
 
 def brand_settings(brand: Brand) -> dict[str, Any]:

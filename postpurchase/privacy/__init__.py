@@ -8,13 +8,3 @@ caller) for the commands ``postpurchase data purge`` and ``postpurchase customer
 - :func:`postpurchase.privacy.customers.erase_customer`: anonymise one customer of a brand.
 - :func:`postpurchase.privacy.customers.export_customer`: everything stored about one customer.
 """
-
-from flask import Flask
-
-
-def init_app(app: Flask) -> None:
-    """Register the retention purge with the scheduler."""
-    from postpurchase.jobs import JobSpec, register_job
-    from postpurchase.privacy import retention
-
-    register_job(JobSpec("privacy.purge", retention.purge_job, retention.PURGE_EVERY_SECONDS))

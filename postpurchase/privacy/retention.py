@@ -23,7 +23,6 @@ from postpurchase.clock import utcnow
 from postpurchase.db import session_scope
 from postpurchase.models import InboxEvent, InboxState, WebhookRejection
 
-PURGE_EVERY_SECONDS = 3600
 #: Rows changed per transaction, so a first purge of a large inbox never holds a long lock.
 BATCH_SIZE = 1000
 #: States in which an event's body is never read again.

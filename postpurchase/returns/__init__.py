@@ -9,11 +9,9 @@ def init_app(app: Flask) -> None:
 
     from postpurchase.returns import wms
     from postpurchase.returns.web import merchant_returns, returns_portal
-    from postpurchase.web.merchant import MERCHANT_LINKS
+    from postpurchase.web.merchant import add_merchant_link
 
     app.register_blueprint(returns_portal)
     app.register_blueprint(merchant_returns)
     wms.connect()
-    link = ("merchant_returns.log", lambda: str(lazy_gettext("Returns")))
-    if all(endpoint != link[0] for endpoint, _ in MERCHANT_LINKS):
-        MERCHANT_LINKS.append(link)
+    add_merchant_link(app, "merchant_returns.log", lazy_gettext("Returns"))

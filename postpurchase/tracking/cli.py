@@ -10,13 +10,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from postpurchase.db import session_scope
-from postpurchase.tracking.jobs import (
-    MAINTAIN_EVERY_SECONDS,
-    POLL_EVERY_SECONDS,
-    maintain_job,
-    poll_job,
-    purge_job,
-)
+from postpurchase.jobs import job_spec
+from postpurchase.tracking.jobs import maintain_job, poll_job, purge_job
 from postpurchase.tracking.operations import tracking_status
 from postpurchase.tracking.routing import extension
 
@@ -32,16 +27,18 @@ def tracking() -> None:
 def poll_command(once: bool) -> None:
     """Poll carriers for due shipments (every minute until interrupted, or once)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    poll_every = job_spec("tracking.poll").seconds
+    maintain_every_runs = int(job_spec("tracking.maintain").seconds // poll_every)
     runs = 0
     while True:
-        if runs % (MAINTAIN_EVERY_SECONDS // POLL_EVERY_SECONDS) == 0:
+        if runs % maintain_every_runs == 0:
             maintain_job(app)
         runs += 1
         report = poll_job(app)
         click.echo(json.dumps(report.__dict__))
         if once:
             return
-        time.sleep(POLL_EVERY_SECONDS)
+        time.sleep(poll_every)
 
 
 @tracking.command("status")

@@ -9,10 +9,6 @@ from postpurchase.tracking.operations import purge_raw
 from postpurchase.tracking.planner import PollReport, maintain, poll_due
 from postpurchase.tracking.routing import extension
 
-POLL_EVERY_SECONDS = 60
-PURGE_EVERY_SECONDS = 3600
-MAINTAIN_EVERY_SECONDS = 3600
-
 
 def poll_job(app: Flask) -> PollReport:
     return poll_due(app, clock=extension(app).clock)

@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
@@ -378,27 +378,26 @@ def maintain(app: Flask, *, now: datetime, policy: PollPolicy | None = None) -> 
     return report
 
 
-def _first_poll(session: Session, shipment: Shipment, now: datetime) -> datetime:
+def _first_poll(session: Session, shipment: Shipment, now: datetime, policy: PollPolicy) -> datetime:
     brand = session.get(Brand, shipment.brand_id)
-    return first_poll_at(now, policy_from_config(current_app.config),
-                         tz=_zone(brand.timezone) if brand is not None else None,
+    return first_poll_at(now, policy, tz=_zone(brand.timezone) if brand is not None else None,
                          earliest=shipment.window_start or shipment.predicted_date)
 
 
-def schedule_first_poll(sender: int, *, session: Session, shipment_id: int, now: datetime, **_: object) -> None:
-    """``shipment_created`` receiver: plan the first poll of a new parcel (in the sender's session)."""
+def schedule_first_poll(*, session: Session, shipment_id: int, now: datetime, policy: PollPolicy) -> None:
+    """Plan the first poll of a new parcel (on ``shipment_created``, in the sender's session)."""
     shipment = session.get(Shipment, shipment_id)
     if shipment is not None and shipment.next_poll_at is None and shipment.tracking_number:
-        shipment.next_poll_at = _first_poll(session, shipment, now)
+        shipment.next_poll_at = _first_poll(session, shipment, now, policy)
         session.flush()
 
 
-def replan_first_poll(sender: int, *, session: Session, now: datetime, **_: object) -> None:
-    """``shipment_prediction_changed`` receiver: a parcel the carrier has told us nothing about yet
-    gets its first poll re-planned from the new prediction (the EDD may predict after
-    ``shipment_created`` planned it)."""
-    shipment = session.get(Shipment, sender)
+def replan_first_poll(*, session: Session, shipment_id: int, now: datetime, policy: PollPolicy) -> None:
+    """Re-plan the first poll of a parcel the carrier has told us nothing about yet from its new
+    prediction (on ``shipment_prediction_changed``: the EDD may predict after ``shipment_created``
+    planned it)."""
+    shipment = session.get(Shipment, shipment_id)
     if (shipment is not None and shipment.status == ShipmentStatus.pending and shipment.last_polled_at is None
             and shipment.next_poll_at is not None and shipment.tracking_number):
-        shipment.next_poll_at = _first_poll(session, shipment, now)
+        shipment.next_poll_at = _first_poll(session, shipment, now, policy)
         session.flush()

@@ -11,7 +11,19 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import LazyString
 from flask_babel import gettext as _
 
 from postpurchase import accounts
@@ -108,11 +120,22 @@ def logout() -> Any:
     return redirect(url_for("merchant.login"))
 
 
-#: Links on the merchant home page, contributed by features: (endpoint, label callable).
-MERCHANT_LINKS: list[tuple[str, Callable[[], str]]] = []
+LINKS_KEY = "postpurchase.merchant_links"
+
+
+def add_merchant_link(app: Flask, endpoint: str, label: LazyString) -> None:
+    """Link a feature's page from this app's merchant home page (once per endpoint)."""
+    links: dict[str, LazyString] = app.extensions.setdefault(LINKS_KEY, {})
+    links.setdefault(endpoint, label)
+
+
+def merchant_links(app: Flask) -> list[tuple[str, LazyString]]:
+    """The links features added to this app's merchant home page: (endpoint, label), in order."""
+    return list(app.extensions.get(LINKS_KEY, {}).items())
 
 
 @merchant.get("/")
 @require_merchant
 def home(brand: Brand) -> Any:
-    return render_template("pages/merchant/home.html", brand=brand, links=MERCHANT_LINKS)
+    links = merchant_links(current_app)  # type: ignore[arg-type]
+    return render_template("pages/merchant/home.html", brand=brand, links=links)

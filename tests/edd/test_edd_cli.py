@@ -10,10 +10,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from postpurchase import create_app
+from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.db import get_db
+from postpurchase.edd.backtest import AsOf
 from postpurchase.edd.cli import edd
 from postpurchase.edd.history import REQUIRED_COLUMNS, write_history
+from postpurchase.edd.service import load_model, models_of, predict_for_shipment
 from postpurchase.models import Shipment, ShipmentStatus, TransitModelState
 
 
@@ -88,6 +92,20 @@ def test_fit_without_brand_writes_the_instance_default_model(runner, app, tmp_pa
     assert (tmp_path / "instance" / "edd" / "default-ordered.json").exists()
 
 
+def test_an_instance_default_model_serves_only_its_own_app(runner, app, app_config, tmp_path, history, brand):
+    path = _write(tmp_path / "h.csv", history(100, days=3))
+    assert runner.invoke(edd, ["fit", "--history", str(path)]).exit_code == 0
+    other = create_app({**app_config, "INSTANCE_PATH": str(tmp_path / "other")})
+    with app.app_context():
+        session = get_db(app).session()
+        acme = get_brand(session=session, slug=brand.slug)
+        own, _ = load_model(session=session, brand=acme, mode=AsOf.ordered, models=models_of(app))
+        theirs, _ = load_model(session=session, brand=acme, mode=AsOf.ordered, models=models_of(other))
+        session.close()
+    assert own.sample_size == 100
+    assert theirs.sample_size == 0
+
+
 def test_fit_reads_rows_not_delivered_yet_as_parcels_in_flight(runner, app, tmp_path, history):
     now = utcnow()
     usual = history(300, days=lambda rng: rng.choice([1, 2, 2, 3]), start=now - timedelta(days=90))
@@ -121,13 +139,13 @@ def test_report_prints_accuracy_of_delivered_parcels(runner, app, brand):
     shipped = datetime(2026, 11, 18, 1, tzinfo=UTC)
     with app.app_context():
         session = get_db(app).session()
-        from postpurchase.edd.service import predict_for_shipment
 
         shipment = Shipment(brand_id=brand.brand_id, external_id="s1", carrier_code="yamato",
                             status=ShipmentStatus.in_transit, shipped_at=shipped)
         session.add(shipment)
         session.flush()
-        predict_for_shipment(session=session, shipment_id=shipment.id, now=shipped, trigger="handover")
+        predict_for_shipment(session=session, models=models_of(app), shipment_id=shipment.id, now=shipped,
+                             trigger="handover")
         shipment.status = ShipmentStatus.delivered
         shipment.delivered_at = shipped + timedelta(days=2)
         session.commit()

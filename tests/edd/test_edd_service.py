@@ -240,8 +240,8 @@ def test_daily_refit_stores_both_models(app, acme, parcel):
 CHECKOUT_NOW = datetime(2026, 11, 18, 5, 30, tzinfo=UTC)  # 14:30 Wednesday in Tokyo
 
 
-def test_checkout_estimate_has_dates_countdown_and_basis(session, acme):
-    answer = service.checkout_estimate(session=session, brand_slug="acme", postal_code="530-0001",
+def test_checkout_estimate_has_dates_countdown_and_basis(app, session, acme):
+    answer = service.checkout_estimate(session=session, models=service.models_of(app), brand_slug="acme", postal_code="530-0001",
                                        carrier="yamato", service="standard", fc_code="TOKYO", now=CHECKOUT_NOW)
     assert answer["dispatch_date"] == "2026-11-18"
     assert answer["predicted_date"] == "2026-11-20"
@@ -251,8 +251,8 @@ def test_checkout_estimate_has_dates_countdown_and_basis(session, acme):
     assert answer["window_start"] <= answer["predicted_date"] <= answer["promise_date"]
 
 
-def test_checkout_after_cutoff_dispatches_next_business_day(session, acme):
-    answer = service.checkout_estimate(session=session, brand_slug="acme", postal_code="5300001",
+def test_checkout_after_cutoff_dispatches_next_business_day(app, session, acme):
+    answer = service.checkout_estimate(session=session, models=service.models_of(app), brand_slug="acme", postal_code="5300001",
                                        carrier="yamato", now=CHECKOUT_NOW + timedelta(hours=1))
     assert answer["dispatch_date"] == "2026-11-19"
     assert answer["cutoff"]["at"].startswith("2026-11-19T15:00")

@@ -101,4 +101,4 @@ def test_cli_sends_one_brands_chosen_week_once(app, runner, make_brand, inbox) -
 
 
 def test_the_weekly_job_is_registered(app) -> None:
-    assert any(job.id == "insights-weekly" for job in JOBS)
+    assert any(job.id == "insights.weekly" for job in JOBS)

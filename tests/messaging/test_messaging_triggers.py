@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from blinker import Signal
 
 from postpurchase import signals
-from postpurchase.edd import service as edd_service
+from postpurchase.edd import receivers as edd_receivers
 from postpurchase.i18n import format_day
 from postpurchase.models import (
     OutboxState,
@@ -62,7 +62,7 @@ def test_shipped_message_carries_the_predicted_day_time_slot_and_carrier_link(ma
 
 def test_prediction_arriving_after_the_shipped_message_is_written_into_it(make_shop, session) -> None:
     shop = make_shop(predicted_date=None)
-    with without_receiver(signals.shipment_created, edd_service.on_shipment_created):
+    with without_receiver(signals.shipment_created, edd_receivers.on_shipment_created):
         signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
     assert "お届け予定日" not in rendered(session, "shipped").body_text
     shop.shipment.predicted_date = date(2026, 11, 25)

@@ -91,8 +91,8 @@ def test_new_shipment_predicted_for_a_later_day_is_first_polled_the_next_morning
 
 def test_new_shipment_without_a_prediction_is_first_polled_soon(app, fake, make_shipment, clock, load):
     sid = make_shipment("NEW")
-    with get_db(app).session() as session, app.app_context():
-        schedule_first_poll(1, session=session, shipment_id=sid, now=clock.now)
+    with get_db(app).session() as session:
+        schedule_first_poll(session=session, shipment_id=sid, now=clock.now, policy=POLICY)
         session.commit()
     assert load(sid).next_poll_at == clock.now + POLICY.first_poll
 

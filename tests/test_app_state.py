@@ -1,0 +1,43 @@
+"""Per-app state lives in ``app.extensions``: a second app in the same process starts clean."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_babel import lazy_gettext
+
+from postpurchase import create_app
+from postpurchase.intake import generic, shopify
+from postpurchase.intake.inbox import handlers_of, register_handler
+from postpurchase.tracking.webhooks import SOURCE_FAMILY
+from postpurchase.web.merchant import add_merchant_link, merchant_links
+
+
+def _two_apps(app_config: dict[str, Any], tmp_path) -> tuple[Flask, Flask]:
+    first = create_app(app_config)
+    second = create_app({**app_config, "INSTANCE_PATH": str(tmp_path / "other"),
+                         "DATABASE_URL": f"sqlite:///{tmp_path / 'other.db'}"})
+    return first, second
+
+
+def test_a_merchant_link_added_to_one_app_is_not_on_another(app_config, tmp_path) -> None:
+    first, second = _two_apps(app_config, tmp_path)
+    add_merchant_link(first, "merchant.home", lazy_gettext("Home"))
+    assert "merchant.home" in dict(merchant_links(first))
+    assert "merchant.home" not in dict(merchant_links(second))
+
+
+def test_features_link_their_pages_once_per_app(app_config, tmp_path) -> None:
+    first, second = _two_apps(app_config, tmp_path)
+    expected = ["merchant_messages.log", "merchant_insights.page", "merchant_returns.log"]
+    assert [endpoint for endpoint, _ in merchant_links(first)] == expected
+    assert [endpoint for endpoint, _ in merchant_links(second)] == expected
+
+
+def test_an_inbox_handler_registered_on_one_app_is_not_on_another(app_config, tmp_path) -> None:
+    first, second = _two_apps(app_config, tmp_path)
+    register_handler(first, "test-source", generic.apply_event)
+    assert "test-source" in handlers_of(first).apply
+    assert "test-source" not in handlers_of(second).apply
+    assert set(handlers_of(second).apply) == {generic.SOURCE, shopify.SOURCE, SOURCE_FAMILY}
