@@ -17,12 +17,12 @@ from flask import Flask
 from pydantic import AwareDatetime, BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
+from carriers.status import Status
 from postpurchase.edd.api import CheckoutQuery
 from postpurchase.intake.examples import EXAMPLES
 from postpurchase.intake.schemas import EventAccepted, EventType, OrderPublic, envelope_model
 from postpurchase.intake.shopify import HMAC_HEADER, TOPIC_HEADER, WEBHOOK_ID_HEADER
 from postpurchase.intake.signing import SIGNATURE_HEADER
-from postpurchase.models import ShipmentStatus
 from postpurchase.returns.wms import WmsReturnWebhook
 from postpurchase.tracking.api import MAX_LIMIT
 from postpurchase.web.params import MAX_ID
@@ -117,7 +117,7 @@ def _wms_webhooks() -> dict[str, Any]:
 
 class TrackingEventOut(BaseModel):
     occurred_at: str | None
-    status: ShipmentStatus
+    status: Status
     carrier_code: str | None
     description: str | None
     location: str | None
@@ -135,7 +135,7 @@ class ShipmentOut(BaseModel):
     carrier_code: str
     service: str | None
     tracking_number: str | None
-    status: ShipmentStatus
+    status: Status
     sub_status: str | None
     status_changed_at: str | None
     shipped_at: str | None
@@ -322,7 +322,7 @@ ROUTES: dict[str, Route] = {
         answers={200: ("A page of shipments.", "ShipmentPage")},
         errors=(400, 401),
         parameters=(
-            _query("status", {"type": "string", "enum": [s.value for s in ShipmentStatus]},
+            _query("status", {"type": "string", "enum": [s.value for s in Status]},
                    "Only shipments in this status."),
             _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
                    "Page size."),

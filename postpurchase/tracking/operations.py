@@ -12,13 +12,13 @@ from flask import Flask
 from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
+from carriers.status import Status
 from postpurchase.clock import as_utc
 from postpurchase.db import claim_scope, session_scope
 from postpurchase.models import (
     CarrierCircuit,
     CarrierResponse,
     Shipment,
-    ShipmentStatus,
     TrackingEvent,
 )
 from postpurchase.tracking.planner import Claimed, PollReport, poll_shipments
@@ -51,7 +51,7 @@ def _iso(value: Any) -> str | None:
 def event_public(event: TrackingEvent) -> dict[str, Any]:
     return {
         "occurred_at": _iso(event.occurred_at),
-        "status": ShipmentStatus(event.status).value,
+        "status": Status(event.status).value,
         "carrier_code": event.carrier_code,
         "description": event.description,
         "location": event.location,
@@ -70,7 +70,7 @@ def shipment_public(shipment: Shipment, events: Sequence[TrackingEvent]) -> dict
         "carrier_code": shipment.carrier_code,
         "service": shipment.service,
         "tracking_number": shipment.tracking_number,
-        "status": ShipmentStatus(shipment.status).value,
+        "status": Status(shipment.status).value,
         "sub_status": shipment.sub_status,
         "status_changed_at": _iso(shipment.status_changed_at),
         "shipped_at": _iso(shipment.shipped_at),
@@ -108,7 +108,7 @@ class Page:
     next_cursor: str | None
 
 
-def list_shipments(*, session: Session, brand_id: int, status: ShipmentStatus | None, limit: int,
+def list_shipments(*, session: Session, brand_id: int, status: Status | None, limit: int,
                    cursor: int | None) -> Page:
     """A brand's shipments by id, ``limit`` at a time; ``cursor`` is the last id of the previous page."""
     query = select(Shipment).where(Shipment.brand_id == brand_id)
@@ -175,4 +175,4 @@ def tracking_status(*, session: Session, now: datetime) -> dict[str, Any]:
          "retry_at": _iso(c.retry_at), "last_error": c.last_error}
         for c in session.exec(select(CarrierCircuit).order_by(CarrierCircuit.key))
     ]
-    return {"statuses": {ShipmentStatus(k).value: v for k, v in counts.items()}, "due": due, "circuits": circuits}
+    return {"statuses": {Status(k).value: v for k, v in counts.items()}, "due": due, "circuits": circuits}

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 from carriers.registry import customer_links
+from carriers.status import Status
 from postpurchase.i18n import format_day, format_local_time, format_money, time_slot_label
-from postpurchase.models import Brand, Order, OrderLine, Shipment, ShipmentStatus, TrackingEvent
+from postpurchase.models import Brand, Order, OrderLine, Shipment, TrackingEvent
 from postpurchase.web.labels import DELIVERY_OPTION_LABELS, STATUS_LABELS, STATUS_STEP
 
 
@@ -27,7 +28,7 @@ class ParcelView:
     tracking_number: str
     tracking_url: str | None
     redelivery_url: str | None
-    status: ShipmentStatus
+    status: Status
     status_label: str
     step: int
     expected: str  # "11月25日(水)" or a window, or "" when unknown
@@ -48,7 +49,7 @@ class OrderView:
 
 
 def _expected(shipment: Shipment, locale: str) -> str:
-    if shipment.status == ShipmentStatus.delivered or shipment.predicted_date is None:
+    if shipment.status == Status.delivered or shipment.predicted_date is None:
         return ""
     start, end = shipment.window_start, shipment.window_end
     if start and end and start != end:

@@ -10,11 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from carriers.status import Status
 from postpurchase.clock import utcnow
 from postpurchase.db import get_db
 from postpurchase.edd.cli import edd
 from postpurchase.edd.history import REQUIRED_COLUMNS, write_history
-from postpurchase.models import Shipment, ShipmentStatus, TransitModelState
+from postpurchase.models import Shipment, TransitModelState
 
 
 def _write(path, rows):
@@ -124,11 +125,11 @@ def test_report_prints_accuracy_of_delivered_parcels(runner, app, brand):
         from postpurchase.edd.service import predict_for_shipment
 
         shipment = Shipment(brand_id=brand.brand_id, external_id="s1", carrier_code="yamato",
-                            status=ShipmentStatus.in_transit, shipped_at=shipped)
+                            status=Status.in_transit, shipped_at=shipped)
         session.add(shipment)
         session.flush()
         predict_for_shipment(session=session, shipment_id=shipment.id, now=shipped, trigger="handover")
-        shipment.status = ShipmentStatus.delivered
+        shipment.status = Status.delivered
         shipment.delivered_at = shipped + timedelta(days=2)
         session.commit()
         session.close()

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from postpurchase.models import ShipmentStatus as S
+from carriers.status import Status as S
 from postpurchase.tracking.policy import (
     PollPolicy,
     backoff,
