@@ -21,8 +21,8 @@ from postpurchase.models import (
     Shipment,
     TrackingEvent,
 )
+from postpurchase.tracking.intervals import PollPolicy, policy_from_config
 from postpurchase.tracking.planner import Claimed, PollReport, poll_shipments
-from postpurchase.tracking.policy import PollPolicy, policy_from_config
 
 
 class ShipmentNotFound(LookupError):

@@ -54,7 +54,7 @@ from postpurchase.db import claim_scope, is_postgres, session_scope
 from postpurchase.models import Brand, Shipment
 from postpurchase.tracking import circuit
 from postpurchase.tracking.apply import apply_result, set_status
-from postpurchase.tracking.policy import (
+from postpurchase.tracking.intervals import (
     PollPolicy,
     backoff,
     delivery_window,

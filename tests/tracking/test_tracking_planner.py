@@ -14,8 +14,8 @@ from carriers.status import Status
 from postpurchase.db import get_db
 from postpurchase.models import Brand, CarrierCircuit
 from postpurchase.signals import shipment_created, shipment_status_changed
+from postpurchase.tracking.intervals import PollPolicy
 from postpurchase.tracking.planner import claim_due, maintain, poll_due, schedule_first_poll
-from postpurchase.tracking.policy import PollPolicy
 from postpurchase.tracking.routing import account_for, credentials
 from tests.tracking.conftest import result
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from carriers.status import Status as S
-from postpurchase.tracking.policy import (
+from postpurchase.tracking.intervals import (
     PollPolicy,
     backoff,
     delivery_window,
