@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from carriers.status import Status
 from postpurchase.messaging.config import brand_settings, trigger_settings
 from postpurchase.messaging.context import replenishment_plan
-from postpurchase.messaging.policy import clock_time
+from postpurchase.messaging.respect import clock_time
 from postpurchase.messaging.triggers import enqueue
 from postpurchase.models import Brand, OrderLine, OutboxMessage, Shipment
 

@@ -9,7 +9,7 @@ from sqlmodel import select
 from carriers.status import Status
 from postpurchase import signals
 from postpurchase.messaging.outbox import send_due
-from postpurchase.messaging.policy import quiet_until
+from postpurchase.messaging.respect import quiet_until
 from postpurchase.models import OutboxState, Suppression
 from tests.messaging.conftest import NOW
 from tests.messaging.helpers import messages, only
