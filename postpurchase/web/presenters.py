@@ -10,7 +10,7 @@ from carriers.registry import customer_links
 from carriers.status import Status
 from postpurchase.i18n import format_day, format_local_time, format_money, time_slot_label
 from postpurchase.models import Brand, Order, OrderLine, Shipment, TrackingEvent
-from postpurchase.web.labels import DELIVERY_OPTION_LABELS, STATUS_LABELS, STATUS_STEP
+from postpurchase.web.wording import DELIVERY_OPTION_LABELS, STATUS_LABELS, STATUS_STEP
 
 
 @dataclass(frozen=True)

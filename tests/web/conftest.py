@@ -32,7 +32,7 @@ from postpurchase.models import (
     ReturnRequest,
     Shipment,
 )
-from postpurchase.returns.label import return_token
+from postpurchase.returns.shipping_label import return_token
 from postpurchase.web.merchant import add_merchant_user
 from tests.conftest import PINNED_NOW
 
