@@ -42,8 +42,6 @@ DEFAULT_PROMISE_LEVEL = 0.90
 DEFAULT_WINDOW = (0.1, 0.9)
 #: Statuses after which the parcel is in the destination's hands today.
 ARRIVING_TODAY = frozenset({Status.out_for_delivery, Status.available_for_pickup})
-#: Carrier sub-statuses (normalized by tracking) that mean "at the destination depot".
-AT_DESTINATION_DEPOT = frozenset({"at_destination_depot", "arrived_at_destination", "at_delivery_office"})
 #: Statuses after which no delivery date is predicted any more.
 NOT_PREDICTED = frozenset({Status.exception, Status.returning_to_sender,
                            Status.returned, Status.expired})
@@ -418,7 +416,7 @@ def predict_for_shipment(*, session: Session, shipment_id: int, now: datetime | 
 
     Before hand-over: the as-of-order model from the order time (cut-off and handling of its
     centre). After: the as-of-hand-over model, conditioned on the business days already elapsed.
-    At the destination depot or out for delivery: today. After a failed attempt: the next
+    Out for delivery or waiting for pickup: today. After a failed attempt: the next
     delivery day. A requested delivery date is never undercut. The promise is set once, at the
     first prediction, and not moved afterwards. Emits ``shipment_prediction_changed`` when the
     predicted date changes. Returns the dates (predicted, window start and end, promise), or None
@@ -446,7 +444,7 @@ def predict_for_shipment(*, session: Session, shipment_id: int, now: datetime | 
         day = _local_today(shipment.delivered_at, edd.timezone)
         dates = (day, day, day, day)
         basis: dict[str, Any] = {"reason": "delivered"}
-    elif status in ARRIVING_TODAY or (shipment.sub_status or "") in AT_DESTINATION_DEPOT:
+    elif status in ARRIVING_TODAY:
         day = max(today, shipment.requested_date or today)
         dates = (day, day, day, day)
         basis = {"reason": "arriving_today" if day == today else "requested_date"}

@@ -124,13 +124,6 @@ def test_out_for_delivery_means_today_and_the_promise_stays(session, parcel):
     assert shipment.promised_date == promised
 
 
-def test_arrival_at_the_destination_depot_means_today(session, parcel):
-    shipment_id = parcel()
-    moment = datetime(2026, 11, 19, 3, tzinfo=UTC)
-    shipment = _transition(session, shipment_id, Status.in_transit, moment, sub_status="at_destination_depot")
-    assert shipment.predicted_date == date(2026, 11, 19)
-
-
 def test_failed_attempt_moves_to_the_next_delivery_day(session, parcel):
     shipment_id = parcel(time_slot=TimeSlot.h18_20)
     friday = datetime(2026, 11, 20, 10, tzinfo=UTC)  # 19:00 Friday in Tokyo
