@@ -70,10 +70,11 @@ def free_port() -> int:
 
 def enqueue_all(app, shipments: int, messages: int) -> float:
     """Create parcels and send the domain signals that enqueue ``messages`` messages; seconds taken."""
+    from carriers.status import Status
     from postpurchase import signals
     from postpurchase.brands import create_brand
     from postpurchase.db import session_scope
-    from postpurchase.models import Customer, Order, OrderLine, Shipment, ShipmentStatus
+    from postpurchase.models import Customer, Order, OrderLine, Shipment
 
     settings = {"messaging": {"quiet_hours": {"start": "00:00", "end": "00:00"}, "daily_cap": 10,
                               "sender": {"name": "Bench", "email": "bench@shop.example"}}}
@@ -98,7 +99,7 @@ def enqueue_all(app, shipments: int, messages: int) -> float:
                 session.flush()
                 session.add(OrderLine(brand_id=brand_id, order_id=order.id, line_key="1", sku="SKU-1", name="商品"))
                 parcel = Shipment(brand_id=brand_id, order_id=order.id, external_id=f"S{i}", carrier_code="bench",
-                                  tracking_number=f"T{i:08d}", status=ShipmentStatus.in_transit,
+                                  tracking_number=f"T{i:08d}", status=Status.in_transit,
                                   predicted_date=date.today(), promised_date=date.today())
                 session.add(parcel)
                 session.flush()
@@ -110,8 +111,8 @@ def enqueue_all(app, shipments: int, messages: int) -> float:
                     signals.shipment_created.send(brand_id, session=session, shipment_id=ids[i], now=now)
                 else:
                     signals.shipment_status_changed.send(ids[i], session=session, brand_id=brand_id,
-                                                         previous=ShipmentStatus.in_transit,
-                                                         current=ShipmentStatus(trigger), occurred_at=now, now=now)
+                                                         previous=Status.in_transit,
+                                                         current=Status(trigger), occurred_at=now, now=now)
     return time.perf_counter() - started
 
 

@@ -35,11 +35,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert, select  # noqa: E402
 
 from carriers import sandbox  # noqa: E402
-from carriers.status import TERMINAL  # noqa: E402
+from carriers.status import (
+    TERMINAL,  # noqa: E402
+    Status,  # noqa: E402
+)
 from postpurchase import create_app  # noqa: E402
 from postpurchase.brands import create_brand  # noqa: E402
 from postpurchase.db import get_db, session_scope  # noqa: E402
-from postpurchase.models import Shipment, ShipmentStatus, TrackingEvent  # noqa: E402
+from postpurchase.models import Shipment, TrackingEvent  # noqa: E402
 from postpurchase.signals import shipment_created  # noqa: E402
 from postpurchase.tracking.planner import maintain, poll_due  # noqa: E402
 from postpurchase.tracking.routing import account, configure_adapter  # noqa: E402
@@ -125,7 +128,7 @@ def simulate(count: int, days: int, tick_seconds: int, seed: int) -> dict[str, f
                 with session_scope(app) as session:
                     rows = [{"brand_id": brand_id, "external_id": f"B{i}", "parcel_index": 0,
                              "carrier_code": "sandbox", "service": "standard", "tracking_number": numbers[i],
-                             "status": ShipmentStatus.pending, "shipped_at": times[i], "created_at": times[i],
+                             "status": Status.pending, "shipped_at": times[i], "created_at": times[i],
                              "updated_at": times[i], "poll_failures": 0, "delivery_option": "door",
                              "lines": []} for i in batch]
                     ids = session.execute(insert(Shipment).returning(Shipment.id), rows).scalars().all()
@@ -141,13 +144,13 @@ def simulate(count: int, days: int, tick_seconds: int, seed: int) -> dict[str, f
     with session_scope(app) as session:
         rows = session.execute(select(TrackingEvent.status, TrackingEvent.occurred_at, TrackingEvent.recorded_at,
                                       TrackingEvent.carrier_code)
-                               .where(TrackingEvent.status.in_([ShipmentStatus.out_for_delivery,  # type: ignore[attr-defined]
-                                                                ShipmentStatus.delivered]))).all()
-        delivered = session.execute(select(Shipment.id).where(Shipment.status == ShipmentStatus.delivered)).all()
+                               .where(TrackingEvent.status.in_([Status.out_for_delivery,  # type: ignore[attr-defined]
+                                                                Status.delivered]))).all()
+        delivered = session.execute(select(Shipment.id).where(Shipment.status == Status.delivered)).all()
     stale: dict[str, list[float]] = {"out_for_delivery": [], "delivered": [], "DELIVERED": [], "PICKED_UP": []}
     for status, occurred, recorded, code in rows:
         minutes = (recorded - occurred).total_seconds() / 60
-        stale[ShipmentStatus(status).value].append(minutes)
+        stale[Status(status).value].append(minutes)
         if code in stale:
             stale[code].append(minutes)
     base = naive(numbers, end)

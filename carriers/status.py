@@ -22,6 +22,9 @@ class Status(StrEnum):
 TERMINAL: frozenset[Status] = frozenset({Status.delivered, Status.returned})
 """A terminal status sticks; only an explicit carrier correction reopens it."""
 
+FINAL: frozenset[Status] = TERMINAL | {Status.expired}
+"""Statuses nothing is polled for any more (``expired`` reopens on a newer scan, though)."""
+
 #: Rough order of progress, for choosing the status of a result from its events.
 PROGRESS: dict[Status, int] = {
     Status.pending: 0,

@@ -24,16 +24,17 @@ from flask.cli import with_appcontext
 from sqlmodel import col, select
 
 from carriers import sandbox
+from carriers.status import Status
 from postpurchase import clock, db
 from postpurchase.brands import create_brand, get_brand
 from postpurchase.clock import utcnow
 from postpurchase.demo_data import Handover, demo_envelopes
-from postpurchase.models import Order, Shipment, ShipmentStatus
+from postpurchase.models import Order, Shipment
 from postpurchase.tracking.routing import configure_adapter
 
 DEMO_USER = "demo@example.com"
 #: Statuses of a parcel worth showing first: its route is half travelled.
-ON_THE_WAY = (ShipmentStatus.in_transit, ShipmentStatus.out_for_delivery, ShipmentStatus.available_for_pickup)
+ON_THE_WAY = (Status.in_transit, Status.out_for_delivery, Status.available_for_pickup)
 DEMO_PASSWORD = "demo-password"
 
 
@@ -198,7 +199,7 @@ def demo(brand_slug: str, orders: int, seed: int, host: str, port: int, smtp_por
                                   .order_by(col(Shipment.shipped_at).desc())).first()
         returnable = session.exec(select(Order).join(Shipment, col(Shipment.order_id) == col(Order.id))
                                   .where(Order.brand_id == brand.id,  # type: ignore[union-attr]
-                                         Shipment.status == ShipmentStatus.delivered)
+                                         Shipment.status == Status.delivered)
                                   .order_by(col(Shipment.delivered_at).desc())).first()
     click.echo("")
     click.echo(f"  tracking page   {base}/{brand_slug}/track   (a parcel on its way: {_example(on_the_way)})")

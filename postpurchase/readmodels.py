@@ -20,6 +20,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from carriers.registry import CustomerLinks, customer_links
+from carriers.status import Status
 from postpurchase.models import (
     Customer,
     DeliveryOption,
@@ -28,7 +29,6 @@ from postpurchase.models import (
     OrderLine,
     OrderStatus,
     Shipment,
-    ShipmentStatus,
     TimeSlot,
     TrackingEvent,
 )
@@ -37,7 +37,7 @@ from postpurchase.models import (
 @dataclass(frozen=True)
 class EventView:
     occurred_at: datetime
-    status: ShipmentStatus
+    status: Status
     #: The carrier's own code (or its text) for the scan.
     carrier_code: str
     description: str
@@ -75,7 +75,7 @@ class ShipmentView:
     #: ``[{"sku": ..., "quantity": ...}]`` as the WMS packed this parcel.
     lines: list[dict[str, Any]]
     destination: Destination
-    status: ShipmentStatus
+    status: Status
     sub_status: str | None
     status_changed_at: datetime | None
     last_event_at: datetime | None
@@ -95,7 +95,7 @@ class ShipmentView:
 
     @property
     def delivered(self) -> bool:
-        return self.status == ShipmentStatus.delivered
+        return self.status == Status.delivered
 
     @property
     def window(self) -> tuple[date, date] | None:
@@ -158,7 +158,7 @@ class OrderView:
 def _event_view(event: TrackingEvent) -> EventView:
     return EventView(
         occurred_at=event.occurred_at,
-        status=ShipmentStatus(event.status),
+        status=Status(event.status),
         carrier_code=event.carrier_code,
         description=event.description,
         location=event.location,
@@ -211,7 +211,7 @@ def _shipment_view(s: Shipment, events: dict[int, list[EventView]], fc_codes: di
         lines=list(s.lines),
         destination=Destination(s.destination_postal_code, s.destination_region,
                                 s.destination_country or "JP"),
-        status=ShipmentStatus(s.status),
+        status=Status(s.status),
         sub_status=s.sub_status,
         status_changed_at=s.status_changed_at,
         last_event_at=s.last_event_at,

@@ -24,7 +24,7 @@ Kwargs: ``session``, ``shipment_id``, ``now``."""
 
 shipment_status_changed = _signals.signal("shipment-status-changed")
 """The normalized status of a parcel changed. ``sender``: shipment id. Kwargs: ``session``,
-``brand_id``, ``previous`` and ``current`` (:class:`ShipmentStatus`), ``occurred_at`` (scan time),
+``brand_id``, ``previous`` and ``current`` (:class:`carriers.status.Status`), ``occurred_at`` (scan time),
 ``now``."""
 
 shipment_prediction_changed = _signals.signal("shipment-prediction-changed")

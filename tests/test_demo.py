@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlmodel import func, select
 
 from carriers import sandbox
+from carriers.status import Status
 from postpurchase.db import session_scope
 from postpurchase.demo import catch_up_tracking, load_demo
 from postpurchase.demo_data import PRODUCTS, SOLD_OUT
@@ -23,7 +24,6 @@ from postpurchase.models import (
     Order,
     OutboxMessage,
     Shipment,
-    ShipmentStatus,
     TrackingEvent,
 )
 
@@ -100,7 +100,7 @@ def _scans_follow_the_route(shipments, orders, centres, scans) -> None:
 
 def _pickup_points_are_in_the_customers_prefecture(shipments, orders, scans) -> None:
     pickups = [(orders[shipment.order_id], scan) for shipment in shipments for scan in scans[shipment.id]
-               if scan.status == ShipmentStatus.available_for_pickup]
+               if scan.status == Status.available_for_pickup]
     assert pickups
     for order, scan in pickups:
         assert scan.location.startswith(order.shipping_region), (order.shipping_region, scan.location)
@@ -125,7 +125,7 @@ def _some_parcels_are_late_and_carriers_differ(methods) -> None:
 
 
 def _some_parcels_are_in_trouble(shipments) -> None:
-    trouble = {ShipmentStatus.exception, ShipmentStatus.returning_to_sender, ShipmentStatus.returned}
+    trouble = {Status.exception, Status.returning_to_sender, Status.returned}
     assert any(shipment.status in trouble for shipment in shipments)
 
 

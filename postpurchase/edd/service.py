@@ -21,6 +21,7 @@ from flask_babel import force_locale, format_decimal, get_locale, gettext, lazy_
 from sqlalchemy import bindparam, insert
 from sqlmodel import Session, select
 
+from carriers.status import Status
 from postpurchase import signals
 from postpurchase.clock import utcnow
 from postpurchase.edd.backtest import AsOf, Setting, fit
@@ -35,19 +36,16 @@ from postpurchase.models import (
     Order,
     OrderLine,
     Shipment,
-    ShipmentStatus,
     TransitModelState,
 )
 
 DEFAULT_PROMISE_LEVEL = 0.90
 DEFAULT_WINDOW = (0.1, 0.9)
 #: Statuses after which the parcel is in the destination's hands today.
-ARRIVING_TODAY = frozenset({ShipmentStatus.out_for_delivery, ShipmentStatus.available_for_pickup})
-#: Carrier sub-statuses (normalized by tracking) that mean "at the destination depot".
-AT_DESTINATION_DEPOT = frozenset({"at_destination_depot", "arrived_at_destination", "at_delivery_office"})
+ARRIVING_TODAY = frozenset({Status.out_for_delivery, Status.available_for_pickup})
 #: Statuses after which no delivery date is predicted any more.
-NOT_PREDICTED = frozenset({ShipmentStatus.exception, ShipmentStatus.returning_to_sender,
-                           ShipmentStatus.returned, ShipmentStatus.expired})
+NOT_PREDICTED = frozenset({Status.exception, Status.returning_to_sender,
+                           Status.returned, Status.expired})
 
 
 class EddInputError(ValueError):
@@ -132,7 +130,7 @@ def _lines_by_order(session: Session, order_ids: list[int]) -> dict[int, list[Or
 
 
 #: Parcels that will not be delivered: they are not "in flight" for the model.
-NEVER_DELIVERED = frozenset({ShipmentStatus.returning_to_sender, ShipmentStatus.returned, ShipmentStatus.expired})
+NEVER_DELIVERED = frozenset({Status.returning_to_sender, Status.returned, Status.expired})
 #: How far back parcels still in flight are read (older ones no longer inform the fit).
 IN_FLIGHT_DAYS = 60
 
@@ -151,7 +149,7 @@ def shipment_history(*, session: Session, brand_id: int, waiting_since: datetime
         query = query.where(Shipment.delivered_at.is_not(None))  # type: ignore[union-attr]
     else:
         query = query.where(Shipment.delivered_at.is_(None), Shipment.created_at >= waiting_since,  # type: ignore[union-attr]
-                            Shipment.status.not_in([ShipmentStatus.delivered, *NEVER_DELIVERED]))  # type: ignore[attr-defined]
+                            Shipment.status.not_in([Status.delivered, *NEVER_DELIVERED]))  # type: ignore[attr-defined]
     found = session.exec(query).all()
     lines = _lines_by_order(session, sorted({order.id for _, order in found if order and order.id}))
     for shipment, order in found:
@@ -436,7 +434,7 @@ def predict_for_shipment(*, session: Session, models: ModelStore, shipment_id: i
 
     Before hand-over: the as-of-order model from the order time (cut-off and handling of its
     centre). After: the as-of-hand-over model, conditioned on the business days already elapsed.
-    At the destination depot or out for delivery: today. After a failed attempt: the next
+    Out for delivery or waiting for pickup: today. After a failed attempt: the next
     delivery day. A requested delivery date is never undercut. The promise is set once, at the
     first prediction, and not moved afterwards. Emits ``shipment_prediction_changed`` when the
     predicted date changes. Returns the dates (predicted, window start and end, promise), or None
@@ -459,16 +457,16 @@ def predict_for_shipment(*, session: Session, models: ModelStore, shipment_id: i
     model, fitted_at = load_model(session=session, brand=brand, mode=mode, models=models)
     setting = brand_setting(session, brand, centres=[fc] if fc else [])
     estimate = None
-    status = ShipmentStatus(shipment.status)
-    if status is ShipmentStatus.delivered and shipment.delivered_at:
+    status = Status(shipment.status)
+    if status is Status.delivered and shipment.delivered_at:
         day = _local_today(shipment.delivered_at, edd.timezone)
         dates = (day, day, day, day)
         basis: dict[str, Any] = {"reason": "delivered"}
-    elif status in ARRIVING_TODAY or (shipment.sub_status or "") in AT_DESTINATION_DEPOT:
+    elif status in ARRIVING_TODAY:
         day = max(today, shipment.requested_date or today)
         dates = (day, day, day, day)
         basis = {"reason": "arriving_today" if day == today else "requested_date"}
-    elif status is ShipmentStatus.attempt_fail:
+    elif status is Status.attempt_fail:
         day = max(edd.calendar.roll_forward(today + timedelta(days=1)), shipment.requested_date or today)
         dates = (day, day, day, day)
         basis = {"reason": "redelivery_next_day", "time_slot": shipment.time_slot}

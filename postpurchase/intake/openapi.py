@@ -17,6 +17,7 @@ from flask import Flask
 from pydantic import AwareDatetime, BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
+from carriers.status import Status
 from postpurchase.edd.api import CheckoutQuery
 from postpurchase.intake.examples import EXAMPLES
 from postpurchase.intake.schemas import (
@@ -29,7 +30,6 @@ from postpurchase.intake.schemas import (
 )
 from postpurchase.intake.shopify import HMAC_HEADER, TOPIC_HEADER, WEBHOOK_ID_HEADER
 from postpurchase.intake.signing import SIGNATURE_HEADER
-from postpurchase.models import ShipmentStatus
 from postpurchase.returns.wms import WmsReturnWebhook
 from postpurchase.tracking.api import MAX_LIMIT
 from postpurchase.web.params import MAX_ID
@@ -279,7 +279,7 @@ ROUTES: dict[str, Route] = {
         answers={200: ("A page of shipments.", ShipmentPage)},
         errors=(400, 401),
         parameters=(
-            _query("status", {"type": "string", "enum": [s.value for s in ShipmentStatus]},
+            _query("status", {"type": "string", "enum": [s.value for s in Status]},
                    "Only shipments in this status."),
             _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
                    "Page size."),

@@ -14,7 +14,8 @@ from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from postpurchase.models import DeliveryOption, ShipmentStatus, TimeSlot
+from carriers.status import Status
+from postpurchase.models import DeliveryOption, TimeSlot
 
 #: The largest value of an ``Integer`` column (PostgreSQL's ``integer``): every count, amount and
 #: weight below is stored in one, so each is bounded by it and refused at the door (422) rather
@@ -307,7 +308,7 @@ class OrderLinePublic(Public):
 
 class TrackingEventPublic(Public):
     occurred_at: AwareDatetime
-    status: ShipmentStatus
+    status: Status
     carrier_code: str = Field(description="The carrier's own code (or text) for the scan.")
     description: str
     location: str | None
@@ -341,7 +342,7 @@ class ShipmentPublic(ShipmentBase):
     said since (status and timeline, oldest scan first) and the delivery dates."""
 
     id: int = Field(description="Our id: `{shipment_id}` in `/api/v1/shipments/{shipment_id}`.")
-    status: ShipmentStatus
+    status: Status
     sub_status: str | None
     status_changed_at: AwareDatetime | None
     last_event_at: AwareDatetime | None

@@ -56,7 +56,7 @@ from postpurchase.db import (
     retry_transient,
     session_scope,
 )
-from postpurchase.messaging import policy, segments
+from postpurchase.messaging import respect, segments
 from postpurchase.messaging.channels import (
     Envelope,
     MessageChannel,
@@ -227,7 +227,7 @@ class _Checks:
                     OutboxMessage.customer_id == row.customer_id,
                     OutboxMessage.trigger.in_(capped),  # type: ignore[attr-defined]
                     OutboxMessage.state.in_([OutboxState.sent, OutboxState.sending, OutboxState.unknown]),  # type: ignore[attr-defined]
-                    OutboxMessage.claimed_at >= policy.local_day_start(self.now, timezone),  # type: ignore[operator]
+                    OutboxMessage.claimed_at >= respect.local_day_start(self.now, timezone),  # type: ignore[operator]
                 )).one()
         return self._capped_today[row.customer_id]
 
@@ -240,7 +240,7 @@ class _Checks:
         trigger = self.trigger(brand, row.trigger)
         purpose = row.payload.get("purpose", "transactional")
         customer = self.customers.get(row.customer_id) if row.customer_id else None
-        if row.customer_id and not policy.consent_allows(customer, row.channel, purpose):
+        if row.customer_id and not respect.consent_allows(customer, row.channel, purpose):
             return OutboxState.suppressed, f"no {purpose} consent on {row.channel}", None
         reason = self.suppression(row, purpose)
         if reason:
@@ -252,19 +252,19 @@ class _Checks:
                 settings["sender"].get("address") and (settings["sender"].get("contact") or settings["sender"].get("email"))):
             return OutboxState.suppressed, "marketing email needs the sender's name, address and contact (特定電子メール法)", None
         timezone = self.timezone(row)
-        stale = policy.stale_reason(session=self.session, message=row,
+        stale = respect.stale_reason(session=self.session, message=row,
                                     shipment=self.shipments.get(row.shipment_id) if row.shipment_id else None,
                                     now=self.now, timezone=timezone)
         if stale:
             return OutboxState.suppressed, stale, None
         quiet = settings["quiet_hours"]
         if trigger is None or trigger.quiet_hours:
-            until = policy.quiet_until(self.now, timezone, quiet["start"], quiet["end"])
+            until = respect.quiet_until(self.now, timezone, quiet["start"], quiet["end"])
             if until is not None:
                 return OutboxState.held, "quiet hours", until
         if trigger is not None and not trigger.essential and row.customer_id:
             if self.capped_today(row, timezone) >= int(settings["daily_cap"]):
-                return OutboxState.held, "daily cap", policy.next_day_at(self.now, timezone, quiet["end"])
+                return OutboxState.held, "daily cap", respect.next_day_at(self.now, timezone, quiet["end"])
             self._capped_today[row.customer_id] += 1
         return OutboxState.sending, None, None
 

@@ -11,17 +11,18 @@ from typing import Any
 
 from sqlmodel import Session
 
+from carriers.status import Status
 from postpurchase import signals
 from postpurchase.clock import utcnow
 from postpurchase.messaging.triggers import enqueue
-from postpurchase.models import Brand, Order, ReturnRequest, ReturnState, Shipment, ShipmentStatus
+from postpurchase.models import Brand, Order, ReturnRequest, ReturnState, Shipment
 
 #: Parcel statuses that have a message of their own.
-STATUS_TRIGGERS: dict[ShipmentStatus, str] = {
-    ShipmentStatus.out_for_delivery: "out_for_delivery",
-    ShipmentStatus.attempt_fail: "attempt_fail",
-    ShipmentStatus.available_for_pickup: "available_for_pickup",
-    ShipmentStatus.delivered: "delivered",
+STATUS_TRIGGERS: dict[Status, str] = {
+    Status.out_for_delivery: "out_for_delivery",
+    Status.attempt_fail: "attempt_fail",
+    Status.available_for_pickup: "available_for_pickup",
+    Status.delivered: "delivered",
 }
 #: Return states the customer hears about.
 RETURN_STATES = {ReturnState.requested, ReturnState.label_issued, ReturnState.received, ReturnState.refunded,
@@ -44,9 +45,9 @@ def on_shipment_created(brand_id: int, *, session: Session, shipment_id: int, no
         enqueue(session=session, brand=brand, trigger="shipped", shipment=shipment, now=now or utcnow())
 
 
-def on_status_changed(shipment_id: int, *, session: Session, brand_id: int, current: ShipmentStatus,
+def on_status_changed(shipment_id: int, *, session: Session, brand_id: int, current: Status,
                       now: datetime | None = None, **_: Any) -> None:
-    trigger = STATUS_TRIGGERS.get(ShipmentStatus(current))
+    trigger = STATUS_TRIGGERS.get(Status(current))
     shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
     if trigger and shipment is not None and brand is not None:
         enqueue(session=session, brand=brand, trigger=trigger, shipment=shipment, now=now or utcnow())

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from carriers.status import Status
 from postpurchase.models import (
     Customer,
     InventoryLevel,
@@ -21,12 +22,11 @@ from postpurchase.models import (
     ReturnLine,
     ReturnRequest,
     Shipment,
-    ShipmentStatus,
 )
 
 #: Statuses that count as "something went wrong with a parcel" for the ``past_exception`` rule.
-EXCEPTION_STATUSES = (ShipmentStatus.exception, ShipmentStatus.attempt_fail,
-                      ShipmentStatus.returning_to_sender, ShipmentStatus.returned)
+EXCEPTION_STATUSES = (Status.exception, Status.attempt_fail,
+                      Status.returning_to_sender, Status.returned)
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,16 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from carriers.status import Status
 from postpurchase.messaging.config import brand_settings, trigger_settings
 from postpurchase.messaging.context import replenishment_plan
-from postpurchase.messaging.policy import clock_time
+from postpurchase.messaging.respect import clock_time
 from postpurchase.messaging.triggers import enqueue
-from postpurchase.models import Brand, OrderLine, OutboxMessage, Shipment, ShipmentStatus
+from postpurchase.models import Brand, OrderLine, OutboxMessage, Shipment
 
 #: How far back a timer looks for parcels it may have missed (scheduler downtime).
 LOOKBACK = timedelta(days=3)
-IN_FLIGHT = (ShipmentStatus.pending, ShipmentStatus.info_received, ShipmentStatus.in_transit)
+IN_FLIGHT = (Status.pending, Status.info_received, Status.in_transit)
 
 
 def _already(session: Session, trigger: str, shipment_ids: Iterable[int]) -> set[int]:
@@ -47,7 +48,7 @@ def _enqueue_each(session: Session, brand: Brand, trigger: str, shipments: list[
 
 def _delivered_between(session: Session, brand: Brand, start: datetime, end: datetime) -> list[Shipment]:
     return list(session.exec(select(Shipment).where(
-        Shipment.brand_id == brand.id, Shipment.status == ShipmentStatus.delivered,
+        Shipment.brand_id == brand.id, Shipment.status == Status.delivered,
         Shipment.delivered_at > start, Shipment.delivered_at <= end,  # type: ignore[operator]
     )).all())
 

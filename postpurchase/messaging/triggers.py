@@ -30,8 +30,8 @@ from postpurchase.db import is_postgres
 from postpurchase.messaging import context as ctx
 from postpurchase.messaging.channels import configured
 from postpurchase.messaging.config import TriggerSettings, brand_settings, trigger_settings
-from postpurchase.messaging.policy import consent_allows, suppression_reasons
 from postpurchase.messaging.render import render_message
+from postpurchase.messaging.respect import consent_allows, suppression_reasons
 from postpurchase.messaging.tokens import make_token, public_url
 from postpurchase.models import (
     Brand,

@@ -28,9 +28,9 @@ from postpurchase.messaging import operations, sink
 from postpurchase.messaging.config import TRIGGER_DEFAULTS
 from postpurchase.messaging.tokens import read_token
 from postpurchase.models import Brand, Channel, OutboxState
-from postpurchase.web.labels import CHANNEL_LABELS, OUTBOX_STATE_LABELS, TRIGGER_LABELS
 from postpurchase.web.merchant import check_csrf, require_merchant
 from postpurchase.web.params import BadParameter, Params, whole_number
+from postpurchase.web.wording import CHANNEL_LABELS, OUTBOX_STATE_LABELS, TRIGGER_LABELS
 
 merchant_messages = Blueprint("merchant_messages", __name__, url_prefix="/merchant/messages")
 customer_pages = Blueprint("messages_public", __name__)

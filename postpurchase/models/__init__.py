@@ -23,7 +23,6 @@ from postpurchase.models.enums import (
     RejectionReason,
     ReturnResolution,
     ReturnState,
-    ShipmentStatus,
     TimeSlot,
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
@@ -63,7 +62,6 @@ __all__ = [
     "ReturnState",
     "Shipment",
     "Suppression",
-    "ShipmentStatus",
     "ThrottleAttempt",
     "TimeSlot",
     "TrackingEvent",

@@ -14,22 +14,6 @@ class OrderStatus(StrEnum):
     closed = "closed"
 
 
-class ShipmentStatus(StrEnum):
-    """The normalized tracking status (DESIGN.md); ``carriers.status`` holds the same vocabulary."""
-
-    pending = "pending"
-    info_received = "info_received"
-    in_transit = "in_transit"
-    out_for_delivery = "out_for_delivery"
-    attempt_fail = "attempt_fail"
-    available_for_pickup = "available_for_pickup"
-    delivered = "delivered"
-    exception = "exception"
-    returning_to_sender = "returning_to_sender"
-    returned = "returned"
-    expired = "expired"
-
-
 class TimeSlot(StrEnum):
     """Japanese delivery time-slot requests (時間帯指定)."""
 

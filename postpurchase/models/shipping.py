@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from carriers.status import Status
 from postpurchase.clock import utcnow
-from postpurchase.models.enums import DeliveryOption, ShipmentStatus, TimeSlot
+from postpurchase.models.enums import DeliveryOption, TimeSlot
 from postpurchase.models.types import brand_fk, enum_field, json_field, utc_field
 
 
@@ -33,7 +34,7 @@ class Shipment(SQLModel, table=True):
     carrier_code: str = Field(max_length=32, index=True)
     service: str = Field(default="standard", max_length=64)
     tracking_number: str | None = Field(default=None, max_length=64, index=True)
-    status: ShipmentStatus = enum_field(ShipmentStatus, default=ShipmentStatus.pending, index=True)
+    status: Status = enum_field(Status, default=Status.pending, index=True)
     sub_status: str | None = Field(default=None, max_length=64)
     status_changed_at: datetime | None = utc_field()
     shipped_at: datetime | None = utc_field()
@@ -77,7 +78,7 @@ class TrackingEvent(SQLModel, table=True):
     brand_id: int = brand_fk()
     shipment_id: int = Field(foreign_key="shipment.id", index=True)
     occurred_at: datetime = utc_field(nullable=False)
-    status: ShipmentStatus = enum_field(ShipmentStatus)
+    status: Status = enum_field(Status)
     #: The carrier's own code (or its text when it has no code); "" when neither.
     carrier_code: str = Field(default="", max_length=128)
     description: str = Field(default="", max_length=500)

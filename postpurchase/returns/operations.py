@@ -24,7 +24,6 @@ from postpurchase import signals
 from postpurchase.lookup import normalize_order_number
 from postpurchase.models import Brand, InventoryLevel, Order, ReturnLine, ReturnRequest
 from postpurchase.models.enums import ReturnResolution, ReturnState
-from postpurchase.returns.labels import RESOLUTION_LABELS, STATE_LABELS
 from postpurchase.returns.policy import (
     OrderEligibility,
     exchange_family,
@@ -32,6 +31,7 @@ from postpurchase.returns.policy import (
     order_eligibility,
     policy_for,
 )
+from postpurchase.returns.wording import RESOLUTION_LABELS, STATE_LABELS
 
 #: Letters and digits that cannot be misread for one another (no 0/O, 1/I/L).
 RMA_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"

@@ -29,15 +29,15 @@ from postpurchase.lookup import order_from_token, order_token
 from postpurchase.models import Brand, Order
 from postpurchase.models.enums import ReturnState
 from postpurchase.pdf import pdf_bytes
-from postpurchase.returns import label, operations
+from postpurchase.returns import operations, shipping_label
 from postpurchase.returns.form import FormError, parse_return_form
-from postpurchase.returns.labels import (
+from postpurchase.returns.policy import policy_for
+from postpurchase.returns.wording import (
     ACTION_LABELS,
     NOT_RETURNABLE_LABELS,
     RESOLUTION_LABELS,
     STATE_LABELS,
 )
-from postpurchase.returns.policy import policy_for
 from postpurchase.web.customer import brand_or_404, lookup_from_form
 from postpurchase.web.merchant import check_csrf, require_merchant
 from postpurchase.web.params import Params
@@ -101,15 +101,15 @@ def start(brand_slug: str, token: str) -> Any:
             error, status = str(problem), 422
         else:
             return redirect(url_for("returns_portal.confirmation", brand_slug=brand.slug,
-                                    token=label.return_token(_secret(), brand.id, rma.id),  # type: ignore[arg-type]
+                                    token=shipping_label.return_token(_secret(), brand.id, rma.id),  # type: ignore[arg-type]
                                     lang=request.args.get("lang")))
     return render_template("pages/returns/start.html", brand=brand, order=order, form=form,
                            policy=policy_for(brand), locale=str(get_locale()), error=error), status
 
 
-def _return_or_404(brand: Brand, token: str) -> label.ReturnView:
-    return_id = label.return_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
-    view = label.return_view(session=get_session(), brand=brand, return_id=return_id) \
+def _return_or_404(brand: Brand, token: str) -> shipping_label.ReturnView:
+    return_id = shipping_label.return_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
+    view = shipping_label.return_view(session=get_session(), brand=brand, return_id=return_id) \
         if return_id is not None else None  # type: ignore[arg-type]
     if view is None:
         abort(404)
@@ -130,7 +130,7 @@ def label_pdf(brand_slug: str, token: str) -> Response:
     view = _return_or_404(brand, token)
     if view.rma.state not in operations.LABEL_STATES:
         abort(404)
-    html = render_template("pdf/return_label.html", brand=brand, view=view, qr=label.qr_svg(view.rma.rma_number))
+    html = render_template("pdf/return_label.html", brand=brand, view=view, qr=shipping_label.qr_svg(view.rma.rma_number))
     return Response(pdf_bytes(html), mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{view.rma.rma_number}.pdf"'})
 

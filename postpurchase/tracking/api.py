@@ -7,9 +7,9 @@ import math
 from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
 
+from carriers.status import Status
 from postpurchase.db import get_session
 from postpurchase.intake.schemas import ShipmentPage, ShipmentPublic
-from postpurchase.models import ShipmentStatus
 from postpurchase.tracking.operations import (
     CarrierUnavailable,
     RefreshTooSoon,
@@ -63,9 +63,9 @@ def shipment_list() -> ResponseReturnValue:
     brand = require_brand()
     raw_status = request.args.get("status")
     try:
-        status = ShipmentStatus(raw_status) if raw_status else None
+        status = Status(raw_status) if raw_status else None
     except ValueError:
-        allowed = ", ".join(s.value for s in ShipmentStatus)
+        allowed = ", ".join(s.value for s in Status)
         message = f"Unknown status {raw_status[:40]!r}; one of: {allowed}."
         raise ApiError(400, "invalid_parameter", message, [{"loc": "query.status", "msg": message}]) from None
     limit = _int_arg("limit", 50, 1, MAX_LIMIT)

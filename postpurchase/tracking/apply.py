@@ -32,15 +32,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from carriers.base import TrackingResult
-from carriers.status import PROGRESS, Status
+from carriers.status import FINAL, PROGRESS, TERMINAL, Status
 from postpurchase.clock import as_utc
 from postpurchase.db import is_postgres
-from postpurchase.models import CarrierResponse, Shipment, ShipmentStatus, TrackingEvent
+from postpurchase.models import CarrierResponse, Shipment, TrackingEvent
 from postpurchase.signals import shipment_status_changed
-
-TERMINAL = frozenset({ShipmentStatus.delivered, ShipmentStatus.returned})
-#: Statuses the planner never polls again.
-FINAL = TERMINAL | {ShipmentStatus.expired}
 
 
 @dataclass(frozen=True)
@@ -48,12 +44,12 @@ class Change:
     """What applying one answer did to a shipment."""
 
     shipment_id: int
-    previous: ShipmentStatus
-    current: ShipmentStatus
+    previous: Status
+    current: Status
     new_events: int = 0
     corrected: bool = False
     stale: bool = False
-    passed_through: tuple[ShipmentStatus, ...] = field(default=())
+    passed_through: tuple[Status, ...] = field(default=())
 
     @property
     def changed(self) -> bool:
@@ -76,7 +72,7 @@ def result_payload(result: TrackingResult) -> dict[str, Any]:
 
 
 def _insert_events(session: Session, shipment: Shipment, result: TrackingResult, source: str,
-                   now: datetime) -> list[tuple[datetime, ShipmentStatus]]:
+                   now: datetime) -> list[tuple[datetime, Status]]:
     """Insert the scans we do not have yet; return (time, status) of those actually inserted."""
     known = {
         (as_utc(at), code)
@@ -95,7 +91,7 @@ def _insert_events(session: Session, shipment: Shipment, result: TrackingResult,
             "brand_id": shipment.brand_id,
             "shipment_id": shipment.id,
             "occurred_at": key[0],
-            "status": ShipmentStatus(event.status.value),
+            "status": event.status,
             "carrier_code": key[1],
             "description": event.description[:500],
             "location": event.location[:200] if event.location else None,
@@ -113,12 +109,12 @@ def _insert_events(session: Session, shipment: Shipment, result: TrackingResult,
     return inserted
 
 
-def _decide(shipment: Shipment, result: TrackingResult) -> tuple[ShipmentStatus, bool, bool]:
+def _decide(shipment: Shipment, result: TrackingResult) -> tuple[Status, bool, bool]:
     """(status to take, is a correction, answer is stale) following the module's rules."""
-    current = ShipmentStatus(shipment.status)
-    candidate = ShipmentStatus(result.status.value)
+    current = Status(shipment.status)
+    candidate = result.status
     if not result.events:
-        if current in FINAL or PROGRESS[Status(candidate)] <= PROGRESS[Status(current)]:
+        if current in FINAL or PROGRESS[candidate] <= PROGRESS[current]:
             return current, False, False
         return candidate, False, False
     newest = max(as_utc(e.occurred_at) for e in result.events)
@@ -128,7 +124,7 @@ def _decide(shipment: Shipment, result: TrackingResult) -> tuple[ShipmentStatus,
     if current in TERMINAL and candidate != current:
         since = as_utc(shipment.status_changed_at or shipment.last_event_at or newest)
         corrected = any(
-            e.status.value == candidate.value and as_utc(e.occurred_at) > since for e in result.events
+            e.status == candidate and as_utc(e.occurred_at) > since for e in result.events
         )
         return (candidate, True, False) if corrected else (current, False, False)
     return candidate, False, False
@@ -155,7 +151,7 @@ def apply_result(
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
-    previous = ShipmentStatus(shipment.status)
+    previous = Status(shipment.status)
     inserted = _insert_events(session, shipment, result, source, now)
     current, corrected, stale = _decide(shipment, result)
     newest = max((as_utc(e.occurred_at) for e in result.events), default=None)
@@ -166,18 +162,18 @@ def apply_result(
             shipment.carrier_estimated_date = result.estimated_delivery
         if result.signed_by:
             shipment.signed_by = result.signed_by[:128]
-        if current == ShipmentStatus(result.status.value):
+        if current == result.status:
             shipment.sub_status = result.sub_status[:64] if result.sub_status else None
     occurred_at = now
-    passed: tuple[ShipmentStatus, ...] = ()
+    passed: tuple[Status, ...] = ()
     if current != previous:
-        matching = [as_utc(e.occurred_at) for e in result.events if e.status.value == current.value]
+        matching = [as_utc(e.occurred_at) for e in result.events if e.status == current]
         occurred_at = max(matching, default=newest or now)
         shipment.status = current
         shipment.status_changed_at = occurred_at
-        if current == ShipmentStatus.delivered:
+        if current == Status.delivered:
             shipment.delivered_at = occurred_at
-        elif previous == ShipmentStatus.delivered:
+        elif previous == Status.delivered:
             shipment.delivered_at = None
         passed = tuple(
             status for at, status in sorted(inserted) if status not in (previous, current) and at <= occurred_at
@@ -213,11 +209,11 @@ def apply_result(
     return change
 
 
-def set_status(*, session: Session, shipment_id: int, status: ShipmentStatus, now: datetime) -> Change:
+def set_status(*, session: Session, shipment_id: int, status: Status, now: datetime) -> Change:
     """Set a status we decide ourselves (``expired``), emitting the signal like a carrier change."""
     shipment = session.get(Shipment, shipment_id)
     assert shipment is not None
-    previous = ShipmentStatus(shipment.status)
+    previous = Status(shipment.status)
     if previous != status:
         shipment.status = status
         shipment.status_changed_at = now

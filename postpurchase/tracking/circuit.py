@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from postpurchase.db import is_postgres, session_scope
 from postpurchase.models import CarrierCircuit
-from postpurchase.tracking.policy import PollPolicy
+from postpurchase.tracking.intervals import PollPolicy
 
 C = CarrierCircuit
 

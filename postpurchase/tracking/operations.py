@@ -12,17 +12,17 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
 from carriers.http import no_waiting
+from carriers.status import Status
 from postpurchase.clock import as_utc
 from postpurchase.db import claim_scope, session_scope
 from postpurchase.models import (
     CarrierCircuit,
     CarrierResponse,
     Shipment,
-    ShipmentStatus,
 )
 from postpurchase.readmodels import ShipmentView, load_shipment, shipment_views
+from postpurchase.tracking.intervals import PollPolicy, policy_from_config
 from postpurchase.tracking.planner import Claimed, PollReport, poll_shipments
-from postpurchase.tracking.policy import PollPolicy, policy_from_config
 
 
 class ShipmentNotFound(LookupError):
@@ -61,7 +61,7 @@ class Page:
     next_cursor: str | None
 
 
-def list_shipments(*, session: Session, brand_id: int, status: ShipmentStatus | None, limit: int,
+def list_shipments(*, session: Session, brand_id: int, status: Status | None, limit: int,
                    cursor: int | None) -> Page:
     """A brand's shipments by id, ``limit`` at a time; ``cursor`` is the last id of the previous page."""
     query = select(Shipment).where(Shipment.brand_id == brand_id)
@@ -125,4 +125,4 @@ def tracking_status(*, session: Session, now: datetime) -> dict[str, Any]:
          "retry_at": _iso(c.retry_at), "last_error": c.last_error}
         for c in session.exec(select(CarrierCircuit).order_by(CarrierCircuit.key))
     ]
-    return {"statuses": {ShipmentStatus(k).value: v for k, v in counts.items()}, "due": due, "circuits": circuits}
+    return {"statuses": {Status(k).value: v for k, v in counts.items()}, "due": due, "circuits": circuits}

@@ -48,12 +48,13 @@ from carriers.base import (
     TrackingResult,
     Unsupported,
 )
+from carriers.status import FINAL, Status
 from postpurchase.clock import as_utc, utcnow
 from postpurchase.db import claim_scope, is_postgres, session_scope
-from postpurchase.models import Brand, Shipment, ShipmentStatus
+from postpurchase.models import Brand, Shipment
 from postpurchase.tracking import circuit
-from postpurchase.tracking.apply import FINAL, apply_result, set_status
-from postpurchase.tracking.policy import (
+from postpurchase.tracking.apply import apply_result, set_status
+from postpurchase.tracking.intervals import (
     PollPolicy,
     backoff,
     delivery_window,
@@ -114,7 +115,7 @@ def plan_shipment(shipment: Shipment, *, now: datetime, tz_name: str, policy: Po
                   result: TrackingResult | None = None) -> datetime | None:
     """The next poll of ``shipment`` after an answer (or none) at ``now``."""
     return next_poll_at(
-        status=ShipmentStatus(shipment.status),
+        status=Status(shipment.status),
         now=now,
         tz=_zone(tz_name),
         policy=policy,
@@ -147,7 +148,7 @@ def expire_stale(app: Flask, *, now: datetime, policy: PollPolicy, limit: int = 
             .limit(limit)
         ).all()
         for shipment_id in ids:
-            set_status(session=session, shipment_id=shipment_id, status=ShipmentStatus.expired, now=now)
+            set_status(session=session, shipment_id=shipment_id, status=Status.expired, now=now)
     return len(ids)
 
 
@@ -397,7 +398,7 @@ def replan_first_poll(*, session: Session, shipment_id: int, now: datetime, poli
     prediction (on ``shipment_prediction_changed``: the EDD may predict after ``shipment_created``
     planned it)."""
     shipment = session.get(Shipment, shipment_id)
-    if (shipment is not None and shipment.status == ShipmentStatus.pending and shipment.last_polled_at is None
+    if (shipment is not None and shipment.status == Status.pending and shipment.last_polled_at is None
             and shipment.next_poll_at is not None and shipment.tracking_number):
         shipment.next_poll_at = _first_poll(session, shipment, now, policy)
         session.flush()

@@ -11,8 +11,8 @@ from datetime import datetime
 from flask import current_app, has_app_context
 from sqlmodel import Session
 
+from postpurchase.tracking.intervals import PollPolicy, policy_from_config
 from postpurchase.tracking.planner import replan_first_poll, schedule_first_poll
-from postpurchase.tracking.policy import PollPolicy, policy_from_config
 
 
 def _policy() -> PollPolicy:

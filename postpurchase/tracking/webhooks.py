@@ -32,8 +32,8 @@ from postpurchase.intake.operations import Applied
 from postpurchase.intake.rejections import record_rejection
 from postpurchase.models import Brand, InboxEvent, InboxState, RejectionReason, Shipment
 from postpurchase.tracking.apply import apply_result
+from postpurchase.tracking.intervals import PollPolicy, policy_from_config
 from postpurchase.tracking.planner import normalize_number, plan_shipment
-from postpurchase.tracking.policy import PollPolicy, policy_from_config
 from postpurchase.tracking.routing import account, extension, route
 from postpurchase.web.errors import ApiError
 

@@ -12,9 +12,9 @@ from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.lookup import look_up_order, order_from_token, order_link_path
 from postpurchase.models import Brand, Order
-from postpurchase.web.labels import PROGRESS_STEPS
 from postpurchase.web.presenters import build_tracking_page
 from postpurchase.web.throttling import client_address, refuse
+from postpurchase.web.wording import PROGRESS_STEPS
 
 customer = Blueprint("customer", __name__)
 

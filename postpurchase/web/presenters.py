@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
+from carriers.status import Status
 from postpurchase.i18n import format_day, format_local_time, format_money, time_slot_label
-from postpurchase.models import Brand, ShipmentStatus
+from postpurchase.models import Brand
 from postpurchase.readmodels import ShipmentView, load_order
-from postpurchase.web.labels import DELIVERY_OPTION_LABELS, STATUS_LABELS, STATUS_STEP
+from postpurchase.web.wording import DELIVERY_OPTION_LABELS, STATUS_LABELS, STATUS_STEP
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class ParcelCard:
     tracking_number: str
     tracking_url: str | None
     redelivery_url: str | None
-    status: ShipmentStatus
+    status: Status
     status_label: str
     step: int
     expected: str  # "11月25日(水)" or a window, or "" when unknown

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from carriers.status import Status
 from postpurchase import create_app
 from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
@@ -18,7 +19,7 @@ from postpurchase.edd.backtest import AsOf
 from postpurchase.edd.cli import edd
 from postpurchase.edd.history import REQUIRED_COLUMNS, write_history
 from postpurchase.edd.service import load_model, models_of, predict_for_shipment
-from postpurchase.models import Shipment, ShipmentStatus, TransitModelState
+from postpurchase.models import Shipment, TransitModelState
 
 
 def _write(path, rows):
@@ -141,12 +142,12 @@ def test_report_prints_accuracy_of_delivered_parcels(runner, app, brand):
         session = get_db(app).session()
 
         shipment = Shipment(brand_id=brand.brand_id, external_id="s1", carrier_code="yamato",
-                            status=ShipmentStatus.in_transit, shipped_at=shipped)
+                            status=Status.in_transit, shipped_at=shipped)
         session.add(shipment)
         session.flush()
         predict_for_shipment(session=session, models=models_of(app), shipment_id=shipment.id, now=shipped,
                              trigger="handover")
-        shipment.status = ShipmentStatus.delivered
+        shipment.status = Status.delivered
         shipment.delivered_at = shipped + timedelta(days=2)
         session.commit()
         session.close()

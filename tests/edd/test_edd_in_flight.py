@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 from sqlmodel import select
 
+from carriers.status import Status
 from postpurchase.brands import get_brand
 from postpurchase.edd import service
 from postpurchase.edd.backtest import AsOf, Setting, fit, walk_forward
@@ -18,7 +19,6 @@ from postpurchase.models import (
     FulfillmentCentre,
     Order,
     Shipment,
-    ShipmentStatus,
     TransitModelState,
 )
 from tests.edd.conftest import delivered_row
@@ -99,7 +99,7 @@ def test_refit_reads_the_brands_parcels_still_in_transit(app, make_brand):
             session.add(order)
             session.flush()
             session.add(Shipment(brand_id=created.brand_id, order_id=order.id, external_id=f"s{i}", fc_id=fc.id,
-                                 carrier_code="yamato", service="standard", status=ShipmentStatus.in_transit,
+                                 carrier_code="yamato", service="standard", status=Status.in_transit,
                                  shipped_at=handover_now - timedelta(days=4, hours=i),
                                  destination_postal_code="530-0001", destination_region="Osaka",
                                  destination_country="JP"))

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from carriers.status import Status
 from postpurchase import signals
 from postpurchase.brands import get_brand
 from postpurchase.db import get_db
@@ -19,7 +20,6 @@ from postpurchase.models import (
     OrderLine,
     RateLimitWindow,
     Shipment,
-    ShipmentStatus,
     TimeSlot,
     TransitModelState,
 )
@@ -58,7 +58,7 @@ def parcel(app, acme):
             session.add(order)
             session.flush()
             values = dict(brand_id=acme.brand_id, order_id=order.id, external_id="s1", fc_id=fc.id,
-                          carrier_code="yamato", service="standard", status=ShipmentStatus.in_transit,
+                          carrier_code="yamato", service="standard", status=Status.in_transit,
                           shipped_at=HANDOVER, destination_postal_code="530-0001", destination_region="Osaka",
                           destination_country="JP")
             values.update(fields)
@@ -119,22 +119,15 @@ def test_out_for_delivery_means_today_and_the_promise_stays(session, parcel):
     _handover(session, shipment_id)
     promised = session.get(Shipment, shipment_id).promised_date
     later = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)  # Tuesday 09:30 in Tokyo, two days late
-    shipment = _transition(session, shipment_id, ShipmentStatus.out_for_delivery, later)
+    shipment = _transition(session, shipment_id, Status.out_for_delivery, later)
     assert shipment.predicted_date == shipment.window_start == shipment.window_end == date(2026, 11, 24)
     assert shipment.promised_date == promised
-
-
-def test_arrival_at_the_destination_depot_means_today(session, parcel):
-    shipment_id = parcel()
-    moment = datetime(2026, 11, 19, 3, tzinfo=UTC)
-    shipment = _transition(session, shipment_id, ShipmentStatus.in_transit, moment, sub_status="at_destination_depot")
-    assert shipment.predicted_date == date(2026, 11, 19)
 
 
 def test_failed_attempt_moves_to_the_next_delivery_day(session, parcel):
     shipment_id = parcel(time_slot=TimeSlot.h18_20)
     friday = datetime(2026, 11, 20, 10, tzinfo=UTC)  # 19:00 Friday in Tokyo
-    shipment = _transition(session, shipment_id, ShipmentStatus.attempt_fail, friday)
+    shipment = _transition(session, shipment_id, Status.attempt_fail, friday)
     assert shipment.predicted_date == date(2026, 11, 24)  # Monday 23rd is a holiday
     stored = session.exec(select(DeliveryPrediction)).one()
     assert stored.basis["time_slot"] == "18-20"
@@ -142,7 +135,7 @@ def test_failed_attempt_moves_to_the_next_delivery_day(session, parcel):
 
 def test_failed_attempt_respects_a_later_requested_date(session, parcel):
     shipment_id = parcel(requested_date=date(2026, 11, 27))
-    shipment = _transition(session, shipment_id, ShipmentStatus.attempt_fail, datetime(2026, 11, 20, 3, tzinfo=UTC))
+    shipment = _transition(session, shipment_id, Status.attempt_fail, datetime(2026, 11, 20, 3, tzinfo=UTC))
     assert shipment.predicted_date == date(2026, 11, 27)
 
 
@@ -158,7 +151,7 @@ def test_in_transit_after_the_usual_days_predicts_no_earlier_than_today(session,
     shipment_id = parcel()
     _handover(session, shipment_id)
     late = datetime(2026, 11, 26, 1, tzinfo=UTC)  # Thursday, four business days after hand-over
-    shipment = _transition(session, shipment_id, ShipmentStatus.in_transit, late)
+    shipment = _transition(session, shipment_id, Status.in_transit, late)
     assert shipment.predicted_date >= date(2026, 11, 26)
     assert len(changes) == 2 and changes[1][1] == date(2026, 11, 20)
 
@@ -166,27 +159,27 @@ def test_in_transit_after_the_usual_days_predicts_no_earlier_than_today(session,
 def test_delivery_sets_the_delivered_date(session, parcel):
     shipment_id = parcel()
     moment = datetime(2026, 11, 19, 5, tzinfo=UTC)
-    shipment = _transition(session, shipment_id, ShipmentStatus.delivered, moment, delivered_at=moment)
+    shipment = _transition(session, shipment_id, Status.delivered, moment, delivered_at=moment)
     assert shipment.predicted_date == date(2026, 11, 19)
 
 
 def test_exception_makes_no_prediction(session, parcel):
     shipment_id = parcel()
-    _transition(session, shipment_id, ShipmentStatus.exception, HANDOVER)
+    _transition(session, shipment_id, Status.exception, HANDOVER)
     assert session.exec(select(DeliveryPrediction)).all() == []
 
 
 def test_unchanged_date_emits_no_change(session, parcel, changes):
     shipment_id = parcel()
     _handover(session, shipment_id)
-    _transition(session, shipment_id, ShipmentStatus.in_transit, HANDOVER + timedelta(hours=1))
+    _transition(session, shipment_id, Status.in_transit, HANDOVER + timedelta(hours=1))
     assert len(changes) == 1
     assert len(session.exec(select(DeliveryPrediction)).all()) == 2
 
 
 def test_order_time_prediction_counts_from_the_cutoff(session, parcel):
     after_cutoff = datetime(2026, 11, 18, 7, tzinfo=UTC)  # 16:00 Wednesday in Tokyo
-    shipment_id = parcel(shipped_at=None, status=ShipmentStatus.pending, placed_at=after_cutoff)
+    shipment_id = parcel(shipped_at=None, status=Status.pending, placed_at=after_cutoff)
     order_id = session.get(Shipment, shipment_id).order_id
     signals.order_upserted.send(session.get(Shipment, shipment_id).brand_id, session=session, order_id=order_id,
                                 created=True, now=after_cutoff)
@@ -203,7 +196,7 @@ def _add_line(session, shipment_id, *, category, price=5000):
 
 
 def test_history_rows_carry_the_parcels_cost_weight_and_main_category(session, parcel):
-    shipment_id = parcel(status=ShipmentStatus.delivered, delivered_at=HANDOVER + timedelta(days=1),
+    shipment_id = parcel(status=Status.delivered, delivered_at=HANDOVER + timedelta(days=1),
                          cost_amount=1500, weight_g=12000)
     _add_line(session, shipment_id, category="sofa", price=90000)
     row = service.shipment_history(session=session, brand_id=session.get(Shipment, shipment_id).brand_id)[0]
@@ -226,7 +219,7 @@ def test_a_slow_category_in_the_order_moves_the_prediction_and_is_recorded(sessi
 
 
 def test_daily_refit_stores_both_models(app, acme, parcel):
-    parcel(status=ShipmentStatus.delivered, delivered_at=HANDOVER + timedelta(days=1))
+    parcel(status=Status.delivered, delivered_at=HANDOVER + timedelta(days=1))
     service.refit_all(app)
     with app.app_context():
         session = get_db(app).session()

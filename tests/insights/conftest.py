@@ -10,8 +10,9 @@ import pytest
 from flask import Flask
 from sqlmodel import SQLModel
 
+from carriers.status import Status
 from postpurchase.db import get_db
-from postpurchase.models import Order, ReturnLine, ReturnRequest, Shipment, ShipmentStatus
+from postpurchase.models import Order, ReturnLine, ReturnRequest, Shipment
 
 #: 2026-11-02 10:00 JST, a Monday; the test periods are November 2026 in Asia/Tokyo.
 MONDAY = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
@@ -59,7 +60,7 @@ def add_parcel(committed: Callable[..., None]) -> Callable[..., int]:
         fields.setdefault("carrier_code", "yamato")
         committed(Shipment(brand_id=brand_id, order_id=order_id, external_id=f"s{number}", shipped_at=shipped_at,
                            delivered_at=delivered_at, cost_amount=cost, cost_currency=cost_currency if cost else None,
-                           status=ShipmentStatus.delivered if delivered_at else ShipmentStatus.in_transit, **fields))
+                           status=Status.delivered if delivered_at else Status.in_transit, **fields))
         return order_id
 
     return add

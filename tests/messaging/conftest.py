@@ -16,7 +16,8 @@ from sqlmodel import Session
 
 from carriers import registry
 from carriers.base import Capabilities
-from postpurchase.models import Brand, Customer, Order, OrderLine, Shipment, ShipmentStatus
+from carriers.status import Status
+from postpurchase.models import Brand, Customer, Order, OrderLine, Shipment
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 12:00 JST, a Tuesday
 
@@ -143,7 +144,7 @@ def make_shop(session: Session, brand) -> Callable[..., Shop]:
                                             "unit_price": total}]):
             session.add(OrderLine(brand_id=b.id, order_id=order.id, line_key=str(i), **line))
         fields = {"carrier_code": "testpost", "tracking_number": f"1234-{n:04d}",
-                  "status": ShipmentStatus.in_transit, "predicted_date": date(2026, 11, 25),
+                  "status": Status.in_transit, "predicted_date": date(2026, 11, 25),
                   "promised_date": date(2026, 11, 26), "shipped_at": NOW, **shipment}
         parcel = Shipment(brand_id=b.id, order_id=order.id, external_id=f"S{n}", **fields)
         session.add(parcel)

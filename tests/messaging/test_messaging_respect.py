@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
+from carriers.status import Status
 from postpurchase import signals
 from postpurchase.messaging.outbox import send_due
-from postpurchase.messaging.policy import quiet_until
-from postpurchase.models import OutboxState, ShipmentStatus, Suppression
+from postpurchase.messaging.respect import quiet_until
+from postpurchase.models import OutboxState, Suppression
 from tests.messaging.conftest import NOW
 from tests.messaging.helpers import messages, only
 
@@ -17,11 +18,11 @@ JST_2330 = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
 JST_0800_NEXT = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)
 
 
-def _status(shop, session, current: ShipmentStatus, now: datetime = NOW) -> None:
+def _status(shop, session, current: Status, now: datetime = NOW) -> None:
     shop.shipment.status = current
     session.add(shop.shipment)
     signals.shipment_status_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
-                                         previous=ShipmentStatus.in_transit, current=current, occurred_at=now, now=now)
+                                         previous=Status.in_transit, current=current, occurred_at=now, now=now)
     session.commit()
 
 
@@ -34,7 +35,7 @@ def test_quiet_hours_span_midnight() -> None:
 
 def test_message_due_at_2330_is_held_and_sent_at_0800_next_morning(app, make_shop, session, inbox) -> None:
     shop = make_shop()
-    _status(shop, session, ShipmentStatus.attempt_fail, JST_2330)
+    _status(shop, session, Status.attempt_fail, JST_2330)
     report = send_due(app, now=JST_2330)
     message = only(session, "attempt_fail")
     assert report.held == 1 and (message.state, message.due_at, message.error) == (
@@ -46,7 +47,7 @@ def test_message_due_at_2330_is_held_and_sent_at_0800_next_morning(app, make_sho
 def test_quiet_hours_use_the_customers_timezone(app, make_shop, session, inbox) -> None:
     shop = make_shop()
     shop.customer.timezone = "Europe/Paris"  # 15:30 there
-    _status(shop, session, ShipmentStatus.attempt_fail, JST_2330)
+    _status(shop, session, Status.attempt_fail, JST_2330)
     assert send_due(app, now=JST_2330).sent == 1
 
 
@@ -54,8 +55,8 @@ def test_daily_cap_holds_non_essential_messages_until_the_next_day(app, make_sho
     first = make_shop()
     first.configure(daily_cap=1)
     second = make_shop(customer=first.customer)
-    _status(first, session, ShipmentStatus.delivered)
-    _status(second, session, ShipmentStatus.delivered)
+    _status(first, session, Status.delivered)
+    _status(second, session, Status.delivered)
     report = send_due(app, now=NOW)
     held = [m for m in messages(session, "delivered") if m.state == OutboxState.held]
     assert report.sent == 1 and len(held) == 1 and held[0].error == "daily cap"
@@ -66,15 +67,15 @@ def test_essential_messages_bypass_the_daily_cap(app, make_shop, session, inbox)
     first = make_shop()
     first.configure(daily_cap=1)
     second = make_shop(customer=first.customer)
-    _status(first, session, ShipmentStatus.delivered)
-    _status(second, session, ShipmentStatus.out_for_delivery)
+    _status(first, session, Status.delivered)
+    _status(second, session, Status.out_for_delivery)
     third = make_shop(customer=first.customer)
-    _status(third, session, ShipmentStatus.attempt_fail)
+    _status(third, session, Status.attempt_fail)
     assert send_due(app, now=NOW).sent == 3
 
 
 def _review(shop, session) -> None:
-    shop.shipment.status, shop.shipment.delivered_at = ShipmentStatus.delivered, NOW - timedelta(days=8)
+    shop.shipment.status, shop.shipment.delivered_at = Status.delivered, NOW - timedelta(days=8)
     session.add(shop.shipment)
     from postpurchase.messaging.timers import run_timers
 
@@ -108,7 +109,7 @@ def test_marketing_email_without_sender_address_is_not_sent(app, make_shop, sess
 
 def _unsubscribe_link(app, shop, session, inbox) -> str:
     """Send a delivery update and return the path of its List-Unsubscribe link."""
-    _status(shop, session, ShipmentStatus.out_for_delivery)
+    _status(shop, session, Status.out_for_delivery)
     send_due(app, now=NOW)
     return inbox.messages[0]["List-Unsubscribe"].strip("<>").removeprefix("https://pp.example")
 
@@ -124,7 +125,7 @@ def test_one_click_unsubscribe_stops_marketing_but_not_delivery_updates(app, cli
         "hanako@example.jp", "marketing", "unsubscribe")
     _review(shop, session)
     assert only(session, "review_request").state == OutboxState.suppressed
-    _status(shop, session, ShipmentStatus.attempt_fail)
+    _status(shop, session, Status.attempt_fail)
     assert only(session, "attempt_fail").state == OutboxState.pending
 
 
@@ -133,7 +134,7 @@ def test_unsubscribe_page_can_stop_everything(app, client, make_shop, session, i
     link = _unsubscribe_link(app, shop, session, inbox)
     assert "Stop all messages" in client.get(link + "?lang=en").get_data(as_text=True)
     client.post(link, data={"scope": "all"})
-    _status(shop, session, ShipmentStatus.attempt_fail)
+    _status(shop, session, Status.attempt_fail)
     assert only(session, "attempt_fail").state == OutboxState.suppressed
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from carriers.status import Status
 from postpurchase import signals
 from postpurchase.messaging.outbox import send_due
 from postpurchase.messaging.segments import Profile, choose_segment
-from postpurchase.models import InventoryLevel, ReturnLine, ReturnRequest, ShipmentStatus
+from postpurchase.models import InventoryLevel, ReturnLine, ReturnRequest
 from tests.messaging.conftest import NOW
 from tests.messaging.helpers import only, rendered
 
@@ -50,7 +51,7 @@ def test_unknown_condition_never_matches() -> None:
 
 def test_repeat_customer_with_past_exception_gets_the_brands_block_text(make_shop, session) -> None:
     first = make_shop()
-    first.shipment.status = ShipmentStatus.attempt_fail
+    first.shipment.status = Status.attempt_fail
     second = make_shop(customer=first.customer)
     second.configure(rules=RULES, blocks={"apology": {"ja": "前回のお届けではご迷惑をおかけしました。"}})
     signals.shipment_created.send(second.brand.id, session=session, shipment_id=second.shipment.id, now=NOW)
@@ -65,9 +66,9 @@ def test_brand_template_variant_is_used_when_it_exists(app, make_shop, session, 
     (folder / "delivered.welcome.subject.txt").write_text("はじめてのご注文、届きました")
     shop = make_shop()
     shop.configure(rules=RULES)
-    shop.shipment.status = ShipmentStatus.delivered
+    shop.shipment.status = Status.delivered
     signals.shipment_status_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
-                                         previous=ShipmentStatus.in_transit, current=ShipmentStatus.delivered,
+                                         previous=Status.in_transit, current=Status.delivered,
                                          occurred_at=NOW, now=NOW)
     assert rendered(session, "delivered").subject == "はじめてのご注文、届きました"
 
@@ -86,9 +87,9 @@ def _stock(session, brand_id, **levels) -> None:
 
 
 def _recommended(session, shop) -> list[str]:
-    shop.shipment.status = ShipmentStatus.delivered
+    shop.shipment.status = Status.delivered
     signals.shipment_status_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
-                                         previous=ShipmentStatus.in_transit, current=ShipmentStatus.delivered,
+                                         previous=Status.in_transit, current=Status.delivered,
                                          occurred_at=NOW, now=NOW)
     context = rendered(session, "delivered").payload["context"]
     return [f"{r['sku']}:{r['variant']}" for r in context["recommendations"]]
@@ -131,7 +132,7 @@ def test_recommended_size_in_stock_is_offered(make_shop, session) -> None:
 
 def test_the_sender_applies_the_rules_from_the_customers_whole_history(app, make_shop, session, inbox) -> None:
     first = make_shop()
-    first.shipment.status = ShipmentStatus.attempt_fail
+    first.shipment.status = Status.attempt_fail
     second = make_shop(customer=first.customer)
     second.configure(rules=RULES, blocks={"apology": {"ja": "前回のお届けではご迷惑をおかけしました。"}})
     signals.shipment_created.send(second.brand.id, session=session, shipment_id=second.shipment.id, now=NOW)

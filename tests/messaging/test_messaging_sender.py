@@ -9,11 +9,12 @@ import pytest
 import responses
 from sqlmodel import select
 
+from carriers.status import Status
 from postpurchase import signals
 from postpurchase.messaging import outbox
 from postpurchase.messaging.outbox import send_due
 from postpurchase.messaging.sink import SinkHandler
-from postpurchase.models import OutboxState, ShipmentStatus, Suppression
+from postpurchase.models import OutboxState, Suppression
 from tests.messaging.conftest import NOW, free_port
 from tests.messaging.helpers import messages, only
 
@@ -85,7 +86,7 @@ def test_hard_bounce_suppresses_the_address_and_falls_back_to_sms(app, app_confi
     bounce = session.exec(select(Suppression)).one()
     assert (bounce.address, bounce.reason, bounce.purpose) == ("hanako@example.jp", "hard_bounce", "all")
     signals.shipment_status_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
-                                         previous=ShipmentStatus.in_transit, current=ShipmentStatus.delivered,
+                                         previous=Status.in_transit, current=Status.delivered,
                                          occurred_at=NOW, now=NOW)
     delivered = only(session, "delivered")
     assert (delivered.channel, delivered.state) == ("sms", OutboxState.pending)  # email is skipped from now on
@@ -93,11 +94,11 @@ def test_hard_bounce_suppresses_the_address_and_falls_back_to_sms(app, app_confi
 
 def test_stale_message_is_suppressed_instead_of_sent(app, make_shop, session, inbox) -> None:
     shop = make_shop()
-    shop.shipment.status = ShipmentStatus.out_for_delivery
+    shop.shipment.status = Status.out_for_delivery
     signals.shipment_status_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
-                                         previous=ShipmentStatus.in_transit, current=ShipmentStatus.out_for_delivery,
+                                         previous=Status.in_transit, current=Status.out_for_delivery,
                                          occurred_at=NOW, now=NOW)
-    shop.shipment.status = ShipmentStatus.delivered
+    shop.shipment.status = Status.delivered
     session.add(shop.shipment)
     session.commit()
     report = send_due(app, now=NOW)
@@ -214,9 +215,9 @@ def test_a_message_that_cannot_be_rendered_fails_alone(app, make_shop, session, 
     broken, fine = make_shop(), make_shop()
     broken.configure(triggers={"delivered": {"template": "no_such_template"}})
     _shipped(fine, session)
-    broken.shipment.status = ShipmentStatus.delivered
+    broken.shipment.status = Status.delivered
     signals.shipment_status_changed.send(broken.shipment.id, session=session, brand_id=broken.brand.id,
-                                         previous=ShipmentStatus.in_transit, current=ShipmentStatus.delivered,
+                                         previous=Status.in_transit, current=Status.delivered,
                                          occurred_at=NOW, now=NOW)
     session.commit()
     report = send_due(app, now=NOW)
@@ -277,9 +278,9 @@ def test_temporary_failures_stop_at_the_retry_horizon_as_failed(app, make_shop, 
 
 def test_a_message_past_its_triggers_staleness_is_stale_not_sent(app, make_shop, session, clock, smtp_port) -> None:
     shop = make_shop()
-    shop.shipment.status = ShipmentStatus.out_for_delivery
+    shop.shipment.status = Status.out_for_delivery
     signals.shipment_status_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
-                                         previous=ShipmentStatus.in_transit, current=ShipmentStatus.out_for_delivery,
+                                         previous=Status.in_transit, current=Status.out_for_delivery,
                                          occurred_at=NOW, now=NOW)
     session.commit()
     _every_minute(app, clock, 5 * 60)  # out-for-delivery news is worth nothing after 4 hours

@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import select
 
+from carriers.status import Status
 from postpurchase.messaging.outbox import send_due
 from postpurchase.messaging.timers import run_timers
-from postpurchase.models import Feedback, OutboxState, ShipmentStatus, TimeSlot
+from postpurchase.models import Feedback, OutboxState, TimeSlot
 from tests.messaging.conftest import NOW
 from tests.messaging.helpers import messages, only, rendered
 
@@ -18,7 +19,7 @@ CARE = {"sku": {"KETTLE-1": {"ja": {"title": "はじめてお使いになる前�
 
 
 def _delivered(shop, session, at: datetime) -> None:
-    shop.shipment.status, shop.shipment.delivered_at = ShipmentStatus.delivered, at
+    shop.shipment.status, shop.shipment.delivered_at = Status.delivered, at
     session.add(shop.shipment)
     session.flush()
 

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from blinker import Signal
 
+from carriers.status import Status
 from postpurchase import signals
 from postpurchase.edd import receivers as edd_receivers
 from postpurchase.i18n import format_day
@@ -16,7 +17,6 @@ from postpurchase.models import (
     OutboxState,
     ReturnRequest,
     ReturnState,
-    ShipmentStatus,
     TimeSlot,
 )
 from tests.messaging.conftest import NOW
@@ -105,22 +105,22 @@ def test_prediction_within_the_promise_sends_nothing(make_shop, session) -> None
     assert messages(session) == []
 
 
-def _status(shop, session, current: ShipmentStatus) -> None:
+def _status(shop, session, current: Status) -> None:
     shop.shipment.status = current
     session.add(shop.shipment)
     signals.shipment_status_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
-                                         previous=ShipmentStatus.in_transit, current=current, occurred_at=NOW, now=NOW)
+                                         previous=Status.in_transit, current=current, occurred_at=NOW, now=NOW)
 
 
 def test_out_for_delivery_says_today_with_the_slot(make_shop, session) -> None:
     shop = make_shop(time_slot=TimeSlot.h14_16)
-    _status(shop, session, ShipmentStatus.out_for_delivery)
+    _status(shop, session, Status.out_for_delivery)
     assert rendered(session, "out_for_delivery").subject == "本日お届けします(14時〜16時)"
 
 
 def test_failed_attempt_gives_the_carriers_redelivery_link(make_shop, session) -> None:
     shop = make_shop()
-    _status(shop, session, ShipmentStatus.attempt_fail)
+    _status(shop, session, Status.attempt_fail)
     body = rendered(session, "attempt_fail").body_text
     assert f"https://redeliver.testpost.example/?no={shop.shipment.tracking_number}" in body
 
@@ -130,15 +130,15 @@ def test_available_for_pickup_says_where_and_until_when(make_shop, session) -> N
 
     shop = make_shop()
     session.add(TrackingEvent(brand_id=shop.brand.id, shipment_id=shop.shipment.id, occurred_at=NOW,
-                              status=ShipmentStatus.available_for_pickup, location="渋谷営業所"))
-    _status(shop, session, ShipmentStatus.available_for_pickup)
+                              status=Status.available_for_pickup, location="渋谷営業所"))
+    _status(shop, session, Status.available_for_pickup)
     body = rendered(session, "available_for_pickup").body_text
     assert "渋谷営業所" in body and "12月1日(火)" in body
 
 
 def test_delivered_writes_a_delivered_message(make_shop, session) -> None:
     shop = make_shop()
-    _status(shop, session, ShipmentStatus.delivered)
+    _status(shop, session, Status.delivered)
     assert rendered(session, "delivered").subject == f"商品をお届けしました(注文番号 {shop.order.number})"
 
 

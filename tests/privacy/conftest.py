@@ -11,6 +11,7 @@ from privacy_helpers import EMAIL, NAME, PHONE, UNTIL_RETURN
 from sqlalchemy import select
 from sqlmodel import Session
 
+from carriers.status import Status
 from postpurchase.brands import NewBrand
 from postpurchase.clock import utcnow
 from postpurchase.db import get_db
@@ -24,7 +25,6 @@ from postpurchase.models import (
     Order,
     OutboxMessage,
     Shipment,
-    ShipmentStatus,
     Suppression,
     TrackingEvent,
 )
@@ -54,7 +54,7 @@ def tell_story(app: Flask, post_event: Callable[..., Any]) -> Callable[..., int]
             s.add(Feedback(brand_id=who.brand_id, order_id=order.id, shipment_id=shipment.id,
                            customer_id=customer.id, nps_score=9, comment=comment))
             s.add(TrackingEvent(brand_id=who.brand_id, shipment_id=shipment.id, occurred_at=utcnow(),
-                                status=ShipmentStatus.in_transit, description="荷物受付", location="羽田"))
+                                status=Status.in_transit, description="荷物受付", location="羽田"))
             s.add(Suppression(brand_id=who.brand_id, channel=Channel.email, address=EMAIL, reason="unsubscribe"))
             s.add(CarrierResponse(brand_id=who.brand_id, shipment_id=shipment.id, carrier_code="yamato",
                                   tracking_number=shipment.tracking_number or "", source="poll",

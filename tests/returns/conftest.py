@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from sqlmodel import Session
 
+from carriers.status import Status
 from postpurchase.db import get_db
 from postpurchase.models import (
     Brand,
@@ -19,7 +20,6 @@ from postpurchase.models import (
     Order,
     OrderLine,
     Shipment,
-    ShipmentStatus,
 )
 from tests.conftest import PINNED_NOW
 
@@ -71,7 +71,7 @@ def shop(brand: Any, write: Callable[..., Any]) -> Shop:
                            quantity=1, unit_price=980)]
         s.add_all(lines)
         s.add(Shipment(brand_id=b, order_id=order.id, external_id="s-1", carrier_code="yamato",
-                       status=ShipmentStatus.delivered, delivered_at=DELIVERED))
+                       status=Status.delivered, delivered_at=DELIVERED))
         s.add_all([InventoryLevel(brand_id=b, sku="TEE-L", variant="L", fc_code="TKY1", available=5),
                    InventoryLevel(brand_id=b, sku="TEE-S", variant="S", fc_code="TKY1", available=0)])
         s.flush()

@@ -25,7 +25,6 @@ from postpurchase.models import (
     ReturnResolution,
     ReturnState,
 )
-from postpurchase.returns.label import return_view
 from postpurchase.returns.operations import (
     ReturnError,
     WantedLine,
@@ -34,6 +33,7 @@ from postpurchase.returns.operations import (
     request_return,
     transition,
 )
+from postpurchase.returns.shipping_label import return_view
 from tests.returns.conftest import later
 
 

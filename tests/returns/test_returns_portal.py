@@ -19,7 +19,7 @@ from postpurchase.models import (
     ReturnRequest,
     ReturnState,
 )
-from postpurchase.returns.label import return_token
+from postpurchase.returns.shipping_label import return_token
 from tests.returns.conftest import DELIVERED
 
 

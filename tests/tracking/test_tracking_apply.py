@@ -10,7 +10,7 @@ from sqlmodel import func, select
 
 from carriers.status import Status
 from postpurchase.db import claim_scope, get_db
-from postpurchase.models import CarrierResponse, ShipmentStatus, TrackingEvent
+from postpurchase.models import CarrierResponse, TrackingEvent
 from postpurchase.signals import shipment_status_changed
 from postpurchase.tracking.apply import apply_result
 from postpurchase.tracking.operations import purge_raw
@@ -63,7 +63,7 @@ def test_shipment_takes_carrier_status_and_delivery_details(app, make_shipment, 
     apply(app, sid, result("T1", (T0, Status.out_for_delivery, "OFD"), (T0 + H, Status.delivered, "DLV"),
                            signed_by="佐藤", estimated_delivery=T0.date()))
     shipment = load(sid)
-    assert shipment.status == ShipmentStatus.delivered
+    assert shipment.status == Status.delivered
     assert shipment.delivered_at == T0 + H == shipment.status_changed_at == shipment.last_event_at
     assert shipment.signed_by == "佐藤" and shipment.carrier_estimated_date == T0.date()
 
@@ -77,9 +77,9 @@ def test_signal_is_sent_once_per_transition_with_documented_kwargs(app, make_shi
     assert len(transitions) == 1
     sent = transitions[0]
     assert sent["shipment_id"] == sid and sent["session"] is not None
-    assert (sent["previous"], sent["current"]) == (ShipmentStatus.pending, ShipmentStatus.delivered)
+    assert (sent["previous"], sent["current"]) == (Status.pending, Status.delivered)
     assert sent["occurred_at"] == T0 + 2 * H and sent["now"] == T0 + 10 * H
-    assert sent["passed_through"] == (ShipmentStatus.info_received, ShipmentStatus.out_for_delivery)
+    assert sent["passed_through"] == (Status.info_received, Status.out_for_delivery)
 
 
 def test_delivered_sticks_when_a_later_answer_lacks_the_delivery_scan(app, make_shipment, load, transitions):
@@ -87,7 +87,7 @@ def test_delivered_sticks_when_a_later_answer_lacks_the_delivery_scan(app, make_
     apply(app, sid, result("T1", (T0, Status.out_for_delivery, "O"), (T0 + H, Status.delivered, "D")))
     change = apply(app, sid, result("T1", (T0, Status.out_for_delivery, "O"), (T0 + H, Status.delivered, "D"),
                                     status=Status.in_transit))
-    assert not change.changed and load(sid).status == ShipmentStatus.delivered
+    assert not change.changed and load(sid).status == Status.delivered
     assert len(transitions) == 1
 
 
@@ -96,8 +96,8 @@ def test_delivered_reopens_on_a_later_correcting_scan(app, make_shipment, load, 
     apply(app, sid, result("T1", (T0, Status.delivered, "D")))
     change = apply(app, sid, result("T1", (T0, Status.delivered, "D"), (T0 + H, Status.exception, "INVESTIGATING")))
     shipment = load(sid)
-    assert change.corrected and shipment.status == ShipmentStatus.exception and shipment.delivered_at is None
-    assert [t["current"] for t in transitions] == [ShipmentStatus.delivered, ShipmentStatus.exception]
+    assert change.corrected and shipment.status == Status.exception and shipment.delivered_at is None
+    assert [t["current"] for t in transitions] == [Status.delivered, Status.exception]
     assert transitions[1]["corrected"] is True
 
 
@@ -106,7 +106,7 @@ def test_a_stale_answer_adds_its_scans_but_does_not_move_status_back(app, make_s
     apply(app, sid, result("T1", (T0 + 2 * H, Status.out_for_delivery, "O")))
     change = apply(app, sid, result("T1", (T0, Status.in_transit, "IT")), source="webhook")
     assert change.stale and change.new_events == 1
-    assert load(sid).status == ShipmentStatus.out_for_delivery
+    assert load(sid).status == Status.out_for_delivery
 
 
 def test_an_answer_without_scans_only_moves_forward(app, make_shipment, load):
@@ -114,13 +114,13 @@ def test_an_answer_without_scans_only_moves_forward(app, make_shipment, load):
     apply(app, sid, result("T1", (T0, Status.in_transit, "IT")))
     assert not apply(app, sid, result("T1", status=Status.info_received)).changed
     assert apply(app, sid, result("T1", status=Status.out_for_delivery)).changed
-    assert load(sid).status == ShipmentStatus.out_for_delivery
+    assert load(sid).status == Status.out_for_delivery
 
 
 def test_expired_shipment_reopens_on_a_new_scan(app, make_shipment, load):
-    sid = make_shipment(status=ShipmentStatus.expired, last_event_at=T0)
+    sid = make_shipment(status=Status.expired, last_event_at=T0)
     assert apply(app, sid, result("T1", (T0 + H, Status.in_transit, "IT"))).changed
-    assert load(sid).status == ShipmentStatus.in_transit
+    assert load(sid).status == Status.in_transit
 
 
 def test_raw_answer_is_kept_then_purged_after_retention(app, make_shipment):

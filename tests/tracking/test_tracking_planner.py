@@ -12,10 +12,10 @@ from sqlmodel import select
 from carriers.base import AuthError, Capabilities, RateLimited, TemporaryError
 from carriers.status import Status
 from postpurchase.db import get_db
-from postpurchase.models import Brand, CarrierCircuit, ShipmentStatus
+from postpurchase.models import Brand, CarrierCircuit
 from postpurchase.signals import shipment_created, shipment_status_changed
+from postpurchase.tracking.intervals import PollPolicy
 from postpurchase.tracking.planner import claim_due, maintain, poll_due, schedule_first_poll
-from postpurchase.tracking.policy import PollPolicy
 from postpurchase.tracking.routing import account_for, credentials
 from tests.tracking.conftest import result
 
@@ -109,7 +109,7 @@ def test_answers_are_applied_and_the_next_poll_planned_from_the_new_status(app, 
     fake.answers["A1"] = result("A1", (clock.now - timedelta(minutes=30), Status.out_for_delivery, "OFD"))
     run(app, clock)
     shipment = load(sid)
-    assert shipment.status == ShipmentStatus.out_for_delivery and shipment.last_polled_at == clock.now
+    assert shipment.status == Status.out_for_delivery and shipment.last_polled_at == clock.now
     assert shipment.next_poll_at == clock.now + POLICY.out_for_delivery_every  # 10:00 JST: within hours
 
 
@@ -125,7 +125,7 @@ def test_delivered_shipment_is_not_polled_again(app, fake, make_shipment, clock,
 def test_unknown_number_stays_pending_and_is_asked_again_later(app, fake, make_shipment, clock, load):
     sid = make_shipment("UNKNOWN", next_poll_at=clock.now)
     run(app, clock)
-    assert load(sid).status == ShipmentStatus.pending
+    assert load(sid).status == Status.pending
     assert load(sid).next_poll_at == clock.now + POLICY.pending_every
 
 
@@ -267,13 +267,13 @@ def test_shipment_without_scans_for_expiry_period_becomes_expired(app, fake, mak
     shipment_status_changed.connect(receiver)
     try:
         old = make_shipment("OLD", created_at=clock.now - timedelta(days=31), next_poll_at=clock.now)
-        fresh = make_shipment("FRESH", last_event_at=clock.now - timedelta(days=2), status=ShipmentStatus.in_transit)
+        fresh = make_shipment("FRESH", last_event_at=clock.now - timedelta(days=2), status=Status.in_transit)
         report = maintain(app, now=clock.now)
     finally:
         shipment_status_changed.disconnect(receiver)
-    assert report.expired == 1 and seen == [ShipmentStatus.expired]
-    assert load(old).status == ShipmentStatus.expired and load(old).next_poll_at is None
-    assert load(fresh).status == ShipmentStatus.in_transit
+    assert report.expired == 1 and seen == [Status.expired]
+    assert load(old).status == Status.expired and load(old).next_poll_at is None
+    assert load(fresh).status == Status.in_transit
 
 
 def test_brand_route_sends_a_carrier_through_another_adapter(app, fake, make_shipment, clock):

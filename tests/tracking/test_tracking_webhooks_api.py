@@ -17,7 +17,6 @@ from postpurchase.models import (
     InboxEvent,
     InboxState,
     RejectionReason,
-    ShipmentStatus,
     WebhookRejection,
 )
 from postpurchase.tracking.cli import tracking
@@ -47,7 +46,7 @@ def test_webhook_is_stored_then_applied_to_the_shipment(app, client, fake, make_
     [event] = inbox(app)
     assert event.source == "carrier:fake" and event.state == InboxState.processed and event.signature_ok
     shipment = load(sid)
-    assert shipment.status == ShipmentStatus.out_for_delivery and shipment.last_webhook_at == clock.now
+    assert shipment.status == Status.out_for_delivery and shipment.last_webhook_at == clock.now
 
 
 def test_webhook_with_bad_signature_is_401_and_only_counted(app, client, fake, make_shipment, load):
@@ -58,7 +57,7 @@ def test_webhook_with_bad_signature_is_401_and_only_counted(app, client, fake, m
     with get_db(app).session() as session:
         [rejection] = session.exec(select(WebhookRejection)).all()
     assert (rejection.source, rejection.reason) == ("carrier:fake", RejectionReason.invalid_signature)
-    assert load(sid).status == ShipmentStatus.pending
+    assert load(sid).status == Status.pending
 
 
 def test_deeply_nested_webhook_body_is_400_and_not_stored(app, client, fake):
@@ -82,8 +81,8 @@ def test_webhook_with_brand_slug_only_touches_that_brands_shipments(app, client,
     mine = make_shipment("SAME")
     theirs = make_shipment("SAME", brand_id=other.brand_id)
     push(client, fake, "SAME", [(clock.now, "in_transit", "IT")], path="/webhooks/carrier/fake/other")
-    assert load(theirs).status == ShipmentStatus.in_transit
-    assert load(mine).status == ShipmentStatus.pending
+    assert load(theirs).status == Status.in_transit
+    assert load(mine).status == Status.pending
 
 
 def test_a_carrier_event_left_pending_is_applied_by_the_inbox_sweep(app, fake, make_shipment, clock, load):
@@ -93,7 +92,7 @@ def test_a_carrier_event_left_pending_is_applied_by_the_inbox_sweep(app, fake, m
                 raw_body=pushed_body("SWEPT", [(clock.now, "in_transit", "IT")]))
         session.commit()
     assert process_pending(app, now=clock.now).processed == 1
-    assert load(sid).status == ShipmentStatus.in_transit and load(sid).last_webhook_at == clock.now
+    assert load(sid).status == Status.in_transit and load(sid).last_webhook_at == clock.now
 
 
 def test_verified_but_unreadable_body_is_400_and_kept_for_the_inbox_to_retry(app, client, fake, clock):
@@ -150,8 +149,8 @@ def test_shipments_api_needs_an_api_key(client, make_shipment):
 
 
 def test_list_filters_by_status_and_pages_with_a_cursor(client, brand, make_shipment):
-    ids = [make_shipment(status=ShipmentStatus.in_transit) for _ in range(3)]
-    make_shipment(status=ShipmentStatus.delivered)
+    ids = [make_shipment(status=Status.in_transit) for _ in range(3)]
+    make_shipment(status=Status.delivered)
     first = client.get("/api/v1/shipments?status=in_transit&limit=2", headers=auth(brand)).json
     assert [s["id"] for s in first["data"]] == ids[:2] and first["next_cursor"]
     rest = client.get(f"/api/v1/shipments?status=in_transit&limit=2&cursor={first['next_cursor']}",

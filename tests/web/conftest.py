@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
+from carriers.status import Status
 from postpurchase.brands import NewBrand
 from postpurchase.db import get_db
 from postpurchase.lookup import order_token
@@ -30,9 +31,8 @@ from postpurchase.models import (
     ReturnLine,
     ReturnRequest,
     Shipment,
-    ShipmentStatus,
 )
-from postpurchase.returns.label import return_token
+from postpurchase.returns.shipping_label import return_token
 from postpurchase.web.merchant import add_merchant_user
 from tests.conftest import PINNED_NOW
 
@@ -80,7 +80,7 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
     s.add(OrderLine(brand_id=b, order_id=order.id, line_key="1", sku="TEE-M", name="Tシャツ M", quantity=1,
                     unit_price=4980))
     shipment = Shipment(brand_id=b, order_id=order.id, external_id=f"{tenant.brand.slug}-s1", carrier_code="yamato",
-                        tracking_number=tenant.tracking_number, status=ShipmentStatus.delivered,
+                        tracking_number=tenant.tracking_number, status=Status.delivered,
                         shipped_at=PINNED_NOW - timedelta(days=5), delivered_at=PINNED_NOW - timedelta(days=3))
     s.add(shipment)
     s.flush()

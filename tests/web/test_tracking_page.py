@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from carriers.status import Status
 from postpurchase import create_app
 from postpurchase.db import get_db
 from postpurchase.lookup import normalize_postal_code, order_token
-from postpurchase.models import Order, OrderLine, Shipment, ShipmentStatus, TimeSlot, TrackingEvent
+from postpurchase.models import Order, OrderLine, Shipment, TimeSlot, TrackingEvent
 
 
 @pytest.fixture
@@ -26,11 +27,11 @@ def order_id(app, brand) -> int:
                         name="ほうじ茶 100g", quantity=2, unit_price=1490))
         shipment = Shipment(brand_id=brand.brand_id, order_id=order.id, external_id="s-1",
                             carrier_code="yamato", tracking_number="123456789012",
-                            status=ShipmentStatus.in_transit, predicted_date=date(2026, 11, 25),
+                            status=Status.in_transit, predicted_date=date(2026, 11, 25),
                             time_slot=TimeSlot.morning, lines=[{"sku": "TEA-01", "quantity": 2}])
         s.add(shipment)
         s.flush()
-        s.add(TrackingEvent(brand_id=brand.brand_id, shipment_id=shipment.id, status=ShipmentStatus.in_transit,
+        s.add(TrackingEvent(brand_id=brand.brand_id, shipment_id=shipment.id, status=Status.in_transit,
                             occurred_at=datetime(2026, 11, 21, 9, 30, tzinfo=UTC), carrier_code="輸送中",
                             description="輸送中", location="羽田クロノゲートベース"))
         s.commit()

@@ -32,9 +32,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from postpurchase.models import ShipmentStatus
-
-S = ShipmentStatus
+from carriers.status import FINAL, Status
 
 
 @dataclass(frozen=True)
@@ -122,7 +120,7 @@ def _within_hours(at: datetime, tz: tzinfo, policy: PollPolicy) -> datetime:
 
 def next_poll_at(
     *,
-    status: ShipmentStatus,
+    status: Status,
     now: datetime,
     tz: tzinfo,
     policy: PollPolicy,
@@ -130,20 +128,20 @@ def next_poll_at(
     window: tuple[datetime, datetime] | None = None,
 ) -> datetime | None:
     """When to poll a shipment in ``status`` next (None: never); see the module docstring."""
-    status = S(status)
-    if status in (S.delivered, S.returned, S.expired):
+    status = Status(status)
+    if status in FINAL:
         return None
-    if status == S.pending:
+    if status == Status.pending:
         at = now + policy.pending_every
-    elif status in (S.info_received, S.in_transit):
+    elif status in (Status.info_received, Status.in_transit):
         at = _transit(now, tz, policy, expected_date)
-    elif status == S.out_for_delivery:
+    elif status == Status.out_for_delivery:
         at = _out_for_delivery(now, tz, policy, window)
-    elif status == S.attempt_fail:
+    elif status == Status.attempt_fail:
         at = _attempt_failed(now, tz, policy, expected_date)
-    elif status == S.available_for_pickup:
+    elif status == Status.available_for_pickup:
         at = _within_hours(now + policy.pickup_every, tz, policy)
-    elif status == S.exception:
+    elif status == Status.exception:
         at = now + policy.exception_every
     else:
         at = now + policy.returning_every

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from postpurchase.models import ShipmentStatus as S
-from postpurchase.tracking.policy import (
+from carriers.status import Status as S
+from postpurchase.tracking.intervals import (
     PollPolicy,
     backoff,
     delivery_window,

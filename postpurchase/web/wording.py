@@ -5,20 +5,21 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
 
-from postpurchase.models import Channel, DeliveryOption, OutboxState, ShipmentStatus
+from carriers.status import Status
+from postpurchase.models import Channel, DeliveryOption, OutboxState
 
 STATUS_LABELS = {
-    ShipmentStatus.pending: _l("Preparing to ship"),
-    ShipmentStatus.info_received: _l("Label created"),
-    ShipmentStatus.in_transit: _l("In transit"),
-    ShipmentStatus.out_for_delivery: _l("Out for delivery"),
-    ShipmentStatus.attempt_fail: _l("Delivery attempted"),
-    ShipmentStatus.available_for_pickup: _l("Ready for pickup"),
-    ShipmentStatus.delivered: _l("Delivered"),
-    ShipmentStatus.exception: _l("Delivery problem"),
-    ShipmentStatus.returning_to_sender: _l("Returning to sender"),
-    ShipmentStatus.returned: _l("Returned to sender"),
-    ShipmentStatus.expired: _l("No recent updates"),
+    Status.pending: _l("Preparing to ship"),
+    Status.info_received: _l("Label created"),
+    Status.in_transit: _l("In transit"),
+    Status.out_for_delivery: _l("Out for delivery"),
+    Status.attempt_fail: _l("Delivery attempted"),
+    Status.available_for_pickup: _l("Ready for pickup"),
+    Status.delivered: _l("Delivered"),
+    Status.exception: _l("Delivery problem"),
+    Status.returning_to_sender: _l("Returning to sender"),
+    Status.returned: _l("Returned to sender"),
+    Status.expired: _l("No recent updates"),
 }
 
 DELIVERY_OPTION_LABELS = {
@@ -32,17 +33,17 @@ DELIVERY_OPTION_LABELS = {
 #: The progress bar on the tracking page: step labels, and the step each status reaches.
 PROGRESS_STEPS = (_l("Ordered"), _l("Shipped"), _l("Out for delivery"), _l("Delivered"))
 STATUS_STEP = {
-    ShipmentStatus.pending: 0,
-    ShipmentStatus.info_received: 0,
-    ShipmentStatus.in_transit: 1,
-    ShipmentStatus.exception: 1,
-    ShipmentStatus.expired: 1,
-    ShipmentStatus.returning_to_sender: 1,
-    ShipmentStatus.returned: 1,
-    ShipmentStatus.out_for_delivery: 2,
-    ShipmentStatus.attempt_fail: 2,
-    ShipmentStatus.available_for_pickup: 2,
-    ShipmentStatus.delivered: 3,
+    Status.pending: 0,
+    Status.info_received: 0,
+    Status.in_transit: 1,
+    Status.exception: 1,
+    Status.expired: 1,
+    Status.returning_to_sender: 1,
+    Status.returned: 1,
+    Status.out_for_delivery: 2,
+    Status.attempt_fail: 2,
+    Status.available_for_pickup: 2,
+    Status.delivered: 3,
 }
 
 #: Words merchants read on the message pages: triggers, outbox states and channels.

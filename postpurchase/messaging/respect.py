@@ -15,26 +15,25 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from carriers.status import FINAL, Status
 from postpurchase.models import (
     Channel,
     Customer,
     OutboxMessage,
     ReturnRequest,
     Shipment,
-    ShipmentStatus,
     Suppression,
 )
 
 #: Statuses after which a message about an earlier stage no longer helps the customer.
-_DONE = {ShipmentStatus.delivered, ShipmentStatus.returned, ShipmentStatus.returning_to_sender,
-         ShipmentStatus.expired}
+_DONE = {*FINAL, Status.returning_to_sender}
 #: For each trigger: the parcel statuses that make it stale when reached before it is sent.
-STALE_AFTER: dict[str, set[ShipmentStatus]] = {
+STALE_AFTER: dict[str, set[Status]] = {
     "shipped": _DONE,
     "delayed": _DONE,
-    "arriving_tomorrow": _DONE | {ShipmentStatus.out_for_delivery, ShipmentStatus.attempt_fail,
-                                  ShipmentStatus.available_for_pickup},
-    "out_for_delivery": _DONE | {ShipmentStatus.attempt_fail},
+    "arriving_tomorrow": _DONE | {Status.out_for_delivery, Status.attempt_fail,
+                                  Status.available_for_pickup},
+    "out_for_delivery": _DONE | {Status.attempt_fail},
     "attempt_fail": _DONE,
     "available_for_pickup": _DONE,
 }
