@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import sys
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
-from sqlmodel import Session
 
 from postpurchase import create_app
+from postpurchase.commands import brand_id_or_fail, serve
 
 #: ``(module, attribute)`` of command groups that features contribute.
 FEATURE_COMMANDS: tuple[tuple[str, str], ...] = (
@@ -123,16 +122,6 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
     serve(app, host=host, port=port, scheduler=bool(app.config["SCHEDULER"]) and not no_scheduler)
 
 
-def serve(app: Flask, *, host: str, port: int, scheduler: bool) -> None:
-    """Serve with Werkzeug's threaded server and, if asked, the in-process scheduler."""
-    from postpurchase.jobs import start_scheduler
-
-    if scheduler:
-        start_scheduler(app)
-    os.environ.pop("FLASK_RUN_FROM_CLI", None)  # else Flask ignores app.run() inside a CLI command
-    app.run(host=host, port=port, use_reloader=False, threaded=True)
-
-
 @main.command("worker")
 @with_appcontext
 def worker_command() -> None:
@@ -168,13 +157,10 @@ def users_add(brand_slug: str, email: str, name: str, password: str) -> None:
     """Add a merchant user to a brand."""
     from postpurchase import db as database
     from postpurchase.accounts import add_merchant_user
-    from postpurchase.brands import get_brand
 
     with database.session_scope() as session:
-        brand = get_brand(session=session, slug=brand_slug)
-        if brand is None:
-            raise click.ClickException(f"no brand {brand_slug!r}")
-        add_merchant_user(session=session, brand_id=brand.id, email=email, password=password, name=name)
+        add_merchant_user(session=session, brand_id=brand_id_or_fail(session, brand_slug), email=email,
+                          password=password, name=name)
     click.echo(f"merchant user {email} added to {brand_slug}")
 
 
@@ -187,11 +173,9 @@ def users_set_password(brand_slug: str, email: str, password: str) -> None:
     """Change a merchant user's password; every browser signed in as the user is signed out."""
     from postpurchase import db as database
     from postpurchase.accounts import find_merchant_user, set_password
-    from postpurchase.brands import get_brand
 
     with database.session_scope() as session:
-        brand = get_brand(session=session, slug=brand_slug)
-        user = find_merchant_user(session=session, brand_id=brand.id, email=email) if brand else None  # type: ignore[arg-type]
+        user = find_merchant_user(session=session, brand_id=brand_id_or_fail(session, brand_slug), email=email)
         if user is None:
             raise click.ClickException(f"no merchant user {email!r} in brand {brand_slug!r}")
         set_password(session=session, user=user, password=password)
@@ -199,16 +183,6 @@ def users_set_password(brand_slug: str, email: str, password: str) -> None:
 @main.group("keys")
 def keys() -> None:
     """A brand's API keys and webhook signing secret: list, rotate, revoke."""
-
-
-def brand_id_or_fail(session: Session, slug: str) -> int:
-    """The id of the brand ``slug``, or a command error naming it."""
-    from postpurchase.brands import get_brand
-
-    brand = get_brand(session=session, slug=slug)
-    if brand is None or brand.id is None:
-        raise click.ClickException(f"no brand {slug!r}")
-    return brand.id
 
 
 _grace_option = click.option(

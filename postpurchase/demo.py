@@ -175,7 +175,7 @@ def catch_up_tracking(app: Flask) -> None:
 @with_appcontext
 def demo(brand_slug: str, orders: int, seed: int, host: str, port: int, smtp_port: int, no_serve: bool) -> None:
     """Fill a demo brand with realistic Japanese orders and parcels, then serve."""
-    from postpurchase.cli import serve
+    from postpurchase.commands import serve
     from postpurchase.messaging import sink
     from postpurchase.messaging.outbox import send_due
 

@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from postpurchase.brands import get_brand
+from postpurchase.commands import brand_or_fail
 from postpurchase.db import session_scope
 from postpurchase.intake.inbox import list_events, process_pending, schedule_retry
 from postpurchase.models import InboxState
@@ -27,9 +27,7 @@ def list_command(state: str | None, brand_slug: str | None, limit: int) -> None:
     with session_scope() as session:
         brand_id = None
         if brand_slug:
-            brand = get_brand(session=session, slug=brand_slug)
-            if brand is None:
-                raise click.ClickException(f"no brand {brand_slug!r}")
+            brand = brand_or_fail(session, brand_slug)
             brand_id = brand.id
         events = list_events(
             session=session,

@@ -59,14 +59,12 @@ def run_timers_command(now: str | None) -> None:
 def log_command(brand_slug: str, order_number: str | None, customer: str | None, state: str | None,
                 limit: int) -> None:
     """The brand's messages, newest first."""
-    from postpurchase.brands import get_brand
+    from postpurchase.commands import brand_or_fail
     from postpurchase.db import session_scope
     from postpurchase.messaging.operations import message_log
 
     with session_scope() as session:
-        brand = get_brand(session=session, slug=brand_slug)
-        if brand is None:
-            raise click.ClickException(f"no brand {brand_slug!r}")
+        brand = brand_or_fail(session, brand_slug)
         for entry in message_log(session=session, brand_id=brand.id, order_number=order_number,
                                  customer=customer, state=OutboxState(state) if state else None, limit=limit):
             m = entry.message
@@ -84,7 +82,7 @@ def log_command(brand_slug: str, order_number: str | None, customer: str | None,
 @with_appcontext
 def retry_command(brand_slug: str, state: str, since: str | None, trigger: str | None, dry_run: bool) -> None:
     """Put the brand's failed (or unknown) messages back in the queue; the sender checks them again."""
-    from postpurchase.brands import get_brand
+    from postpurchase.commands import brand_or_fail
     from postpurchase.db import session_scope
     from postpurchase.messaging.operations import retry_messages
     from postpurchase.models import OutboxState
@@ -94,9 +92,7 @@ def retry_command(brand_slug: str, state: str, since: str | None, trigger: str |
     except ValueError:
         raise click.BadParameter("not an ISO date or time", param_hint="--since") from None
     with session_scope() as session:
-        brand = get_brand(session=session, slug=brand_slug)
-        if brand is None:
-            raise click.ClickException(f"no brand {brand_slug!r}")
+        brand = brand_or_fail(session, brand_slug)
         result = retry_messages(session=session, brand_id=brand.id, state=OutboxState(state), now=utcnow(),
                                 since=moment, trigger=trigger, dry_run=dry_run)
     verb = "would retry" if dry_run else "retried"
@@ -117,15 +113,13 @@ def retry_command(brand_slug: str, state: str, since: str | None, trigger: str |
 def preview_command(brand_slug: str, trigger: str, locale: str, channel: str, shipment_id: int | None,
                     show_html: bool) -> None:
     """Render one template."""
-    from postpurchase.brands import get_brand
+    from postpurchase.commands import brand_or_fail
     from postpurchase.db import session_scope
     from postpurchase.messaging.operations import UnknownShipment, preview
     from postpurchase.models import Channel
 
     with session_scope() as session:
-        brand = get_brand(session=session, slug=brand_slug)
-        if brand is None:
-            raise click.ClickException(f"no brand {brand_slug!r}")
+        brand = brand_or_fail(session, brand_slug)
         now = utcnow()
         try:
             rendered = preview(session=session, brand=brand, trigger=trigger, locale=locale,

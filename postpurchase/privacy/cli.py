@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from sqlmodel import Session
 
 from postpurchase.clock import utcnow
+from postpurchase.commands import brand_id_or_fail
 from postpurchase.db import session_scope
 from postpurchase.privacy.customers import NoSuchCustomer, erase_customer, export_customer
 from postpurchase.privacy.retention import purge
@@ -53,9 +54,6 @@ def _who(email: str | None, customer_id: int | None) -> dict[str, object]:
 
 
 def _brand_id(session: Session, slug: str) -> int:
-    # Imported at call time: postpurchase.cli imports this module while it loads.
-    from postpurchase.cli import brand_id_or_fail
-
     return brand_id_or_fail(session, slug)
 
 
