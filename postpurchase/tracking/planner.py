@@ -315,7 +315,10 @@ def _poll_account(app: Flask, account: Account, items: list[Claimed], *, clock: 
             return
         last = state.last_request_at.get(account.key)
         if last is not None and caps.requests_per_second > 0:
-            wait = (last + timedelta(seconds=1 / caps.requests_per_second) - now).total_seconds()
+            interval = 1 / caps.requests_per_second
+            # Never more than one interval: a clock that went back (a replay's simulated clock, an
+            # NTP step) must not turn the pacing into a long sleep.
+            wait = min(interval, (last + timedelta(seconds=interval) - now).total_seconds())
             if wait > 0:
                 sleep(wait)
                 now = clock()

@@ -311,3 +311,13 @@ def test_sandbox_parcels_end_in_their_journeys_final_status_through_the_planner(
     settled = [(sid, final) for sid, final in zip(ids, finals, strict=True) if final.at < end - timedelta(hours=12)]
     assert len(settled) >= 15
     assert all(load(sid).status == final.status.value for sid, final in settled)
+
+
+def test_a_clock_that_went_back_never_makes_the_pacing_wait_more_than_one_interval(app, fake, make_shipment, clock):
+    from postpurchase.tracking.routing import extension
+
+    due(make_shipment, clock, 4)
+    extension(app).last_request_at["fake"] = clock.now + timedelta(days=3)  # asked "later", on another clock
+    waits: list[float] = []
+    poll_due(app, clock=clock, sleep=waits.append)
+    assert waits and max(waits) <= 1 / fake.capabilities.requests_per_second
