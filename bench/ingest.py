@@ -199,7 +199,7 @@ class Load:
 
 def post_all(port: int, posts: list[Post], concurrency: int, api_key: str, secret: str) -> Load:
     """Post everything from ``concurrency`` threads, each with its own connection."""
-    from postpurchase.intake.signing import sign
+    from postpurchase.inbox.signing import sign
 
     latencies: list[float] = []
     statuses: dict[int, int] = {}

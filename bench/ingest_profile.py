@@ -42,7 +42,7 @@ def main() -> None:
     from postpurchase import create_app, signals
     from postpurchase.brands import create_brand
     from postpurchase.db import get_db, session_scope
-    from postpurchase.intake.inbox import process_pending, receive
+    from postpurchase.inbox import process_pending, receive
     from postpurchase.models import Customer, Order
 
     work = Path(tempfile.mkdtemp(prefix="pp-profile-"))

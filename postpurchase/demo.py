@@ -116,7 +116,7 @@ def replay(app: Flask, *, brand_id: int, envelopes: Sequence[dict[str, Any]], st
            until: datetime) -> None:
     """Take each event in at the moment it happened, polling and refitting as time passes in between."""
     from postpurchase.edd.service import refit_all
-    from postpurchase.intake.inbox import process_pending, receive
+    from postpurchase.inbox import process_pending, receive
     from postpurchase.tracking.planner import poll_due
 
     use_demo_carriers(app)

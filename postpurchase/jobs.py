@@ -52,7 +52,7 @@ class JobSpec:
 #: lock, with :data:`JOB_OPTIONS`; the work items are claimed from tables, so a manual run alongside
 #: (``postpurchase tracking poll``, ``inbox process``, ...) never doubles work.
 JOBS: tuple[JobSpec, ...] = (
-    JobSpec("intake.inbox_sweep", "postpurchase.intake.worker:sweep", 15),
+    JobSpec("inbox.sweep", "postpurchase.inbox.worker:sweep", 15),
     JobSpec("tracking.poll", "postpurchase.tracking.jobs:poll_job", 60),
     JobSpec("tracking.maintain", "postpurchase.tracking.jobs:maintain_job", 3600),
     JobSpec("tracking.purge", "postpurchase.tracking.jobs:purge_job", 3600),

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from postpurchase.clock import utcnow
-from postpurchase.intake.signing import SIGNATURE_HEADER, shopify_hmac, sign
+from postpurchase.inbox.signing import SIGNATURE_HEADER, shopify_hmac, sign
 
 #: The ``brand`` fixture's Shopify secret.
 SHOPIFY_SECRET = "shpss_test_secret"

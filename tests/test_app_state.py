@@ -8,8 +8,8 @@ from flask import Flask
 from flask_babel import lazy_gettext
 
 from postpurchase import create_app
+from postpurchase.inbox import handlers_of, register_handler
 from postpurchase.intake import generic, shopify
-from postpurchase.intake.inbox import handlers_of, register_handler
 from postpurchase.tracking.webhooks import SOURCE_FAMILY
 from postpurchase.web.merchant import add_merchant_link, merchant_links
 

@@ -2,7 +2,7 @@
 
 The routes come from the app's URL map: a new route under ``/webhooks/`` (or a new events
 endpoint) fails here until it has a valid request below, and then fails unless what it stores goes
-through :func:`postpurchase.intake.inbox.receive`.
+through :func:`postpurchase.inbox.receive`.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from flask.testing import FlaskClient
 from sqlmodel import select
 
 from carriers.aftership import signature as aftership_signature
+from postpurchase import inbox
 from postpurchase.brands import NewBrand
 from postpurchase.db import get_db
-from postpurchase.intake import inbox
+from postpurchase.inbox.signing import shopify_hmac
 from postpurchase.intake.examples import EXAMPLES
 from postpurchase.intake.schemas import EventType
-from postpurchase.intake.signing import shopify_hmac
 from postpurchase.models import InboxEvent
 from tests.conftest import CONFORMANCE
 

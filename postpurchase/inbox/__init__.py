@@ -5,6 +5,10 @@
 source's handler, one savepoint per event, so one bad event fails alone and stays visible for
 retry. Events that arrive before what they refer to are ``deferred`` and applied in the same unit of
 work as the event they wait for.
+
+The inbox is infrastructure below every feature: intake (WMS/OMS, Shopify) and tracking (carrier
+webhooks) register their handlers here; :mod:`.signing`, :mod:`.jsonbody` and :mod:`.rejections`
+are what every webhook checks before it stores; :mod:`.worker` processes in the background.
 """
 
 from __future__ import annotations
@@ -27,11 +31,26 @@ from sqlmodel import Session, col, select
 
 from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, is_postgres
-from postpurchase.intake.locking import write_lock
-from postpurchase.intake.operations import Applied, Deferred
+from postpurchase.inbox.locking import write_lock
 from postpurchase.models import InboxEvent, InboxState
 
 log = logging.getLogger(__name__)
+
+
+class Deferred(Exception):  # noqa: N818  (a verdict, not an error)
+    """The event depends on something not yet received, e.g. ``order:1001``."""
+
+    def __init__(self, waiting_for: str) -> None:
+        super().__init__(f"waiting for {waiting_for}")
+        self.waiting_for = waiting_for
+
+
+@dataclass
+class Applied:
+    """What an operation did. ``released``: keys deferred events may be waiting for."""
+
+    released: list[str] = field(default_factory=list)
+    stale: bool = False
 
 #: ``handler(session=, event=, payload=, now=) -> Applied`` per source (``wms``, ``shopify``), or
 #: per family of sources (``carrier`` handles ``carrier:<code>``).

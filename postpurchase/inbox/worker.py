@@ -17,7 +17,7 @@ import time
 
 from flask import Flask
 
-from postpurchase.intake.inbox import process_events, process_pending
+from postpurchase.inbox import process_events, process_pending
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "postpurchase.inbox_worker"

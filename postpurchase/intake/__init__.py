@@ -2,14 +2,14 @@
 
 Public functions other features (the demo generator, importers) call:
 
-- :func:`postpurchase.intake.inbox.receive` ``(*, session, brand_id, source, external_id,
+- :func:`postpurchase.inbox.receive` ``(*, session, brand_id, source, external_id,
   raw_body, event_type="", occurred_at=None, headers=None, signature_ok=True, state=pending,
   now=None) -> Received(id, duplicate)``: store an event (deduplicated); the caller commits.
-- :func:`postpurchase.intake.inbox.process_pending` ``(app, *, limit=10_000, now=None) ->
+- :func:`postpurchase.inbox.process_pending` ``(app, *, limit=10_000, now=None) ->
   ProcessStats``: process every due event (what the scheduler's sweep does).
-- :func:`postpurchase.intake.inbox.process_events` ``(app, ids=None, *, limit=50, now=None)``:
+- :func:`postpurchase.inbox.process_events` ``(app, ids=None, *, limit=50, now=None)``:
   process one batch, e.g. the ids just stored.
-- :func:`postpurchase.intake.worker.submit` ``(app, event_id)``: hand a committed event to this
+- :func:`postpurchase.inbox.worker.submit` ``(app, event_id)``: hand a committed event to this
   process's background processor (what the webhook views do when ``INBOX_INLINE`` is on).
 - :func:`postpurchase.intake.generic.parse_event` ``(raw_body) -> envelope``: validate a body
   like the endpoint does (raises ``InvalidEvent`` with ``status`` 400/422 and field ``details``).
@@ -18,8 +18,8 @@ Public functions other features (the demo generator, importers) call:
 - The operations in :mod:`postpurchase.intake.operations` (``upsert_order``, ``cancel_order``,
   ``create_shipment``, ``update_shipment``, ``cancel_shipment``, ``update_inventory``,
   ``record_return``), each ``(*, session, brand_id, data, occurred_at, now) -> Applied``, raising
-  :class:`~postpurchase.intake.operations.Deferred` when what they refer to is missing.
-- :func:`postpurchase.intake.signing.sign` ``(secret, raw_body, timestamp) -> str``: the
+  :class:`~postpurchase.inbox.Deferred` when what they refer to is missing.
+- :func:`postpurchase.inbox.signing.sign` ``(secret, raw_body, timestamp) -> str``: the
   ``X-Postpurchase-Signature`` value a sender must send.
 """
 
@@ -27,11 +27,14 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the webhook endpoints and the inbox handlers."""
+    """Register the webhook endpoints, the ``/api/v1`` events, orders and OpenAPI routes, and the
+    inbox handlers."""
+    from postpurchase.inbox import register_handler
     from postpurchase.intake import generic, shopify
-    from postpurchase.intake.inbox import register_handler
+    from postpurchase.intake.api import api
     from postpurchase.intake.views import webhooks
 
+    app.register_blueprint(api)
     app.register_blueprint(webhooks)
     register_handler(app, generic.SOURCE, generic.apply_event, generic.prefetch)
     register_handler(app, shopify.SOURCE, shopify.apply_event)

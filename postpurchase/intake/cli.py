@@ -8,7 +8,7 @@ from flask.cli import with_appcontext
 
 from postpurchase.commands import brand_or_fail
 from postpurchase.db import session_scope
-from postpurchase.intake.inbox import list_events, process_pending, schedule_retry
+from postpurchase.inbox import list_events, process_pending, schedule_retry
 from postpurchase.models import InboxState
 
 

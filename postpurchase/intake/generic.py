@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
-from postpurchase.intake import jsonbody, operations
-from postpurchase.intake.operations import Applied
+from postpurchase.inbox import Applied, jsonbody
+from postpurchase.intake import operations
 from postpurchase.intake.schemas import EventType, envelope_model
 from postpurchase.models import InboxEvent
 

@@ -19,6 +19,7 @@ from pydantic.json_schema import models_json_schema
 
 from carriers.status import Status
 from postpurchase.edd.api import CheckoutQuery
+from postpurchase.inbox.signing import SIGNATURE_HEADER
 from postpurchase.intake.examples import EXAMPLES
 from postpurchase.intake.schemas import (
     EventAccepted,
@@ -29,7 +30,6 @@ from postpurchase.intake.schemas import (
     envelope_model,
 )
 from postpurchase.intake.shopify import HMAC_HEADER, TOPIC_HEADER, WEBHOOK_ID_HEADER
-from postpurchase.intake.signing import SIGNATURE_HEADER
 from postpurchase.returns.wms import WmsReturnWebhook
 from postpurchase.tracking.api import MAX_LIMIT
 from postpurchase.web.params import MAX_ID

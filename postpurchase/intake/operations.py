@@ -9,13 +9,13 @@ naming what they wait for; the inbox keeps the event and applies it when that th
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from postpurchase import signals
+from postpurchase.inbox import Applied, Deferred
 from postpurchase.intake.schemas import (
     CustomerIn,
     FulfillmentCentreIn,
@@ -49,28 +49,12 @@ from postpurchase.returns.operations import ReturnError, record_external
 log = logging.getLogger(__name__)
 
 
-class Deferred(Exception):  # noqa: N818  (a verdict, not an error)
-    """The event depends on something not yet received, e.g. ``order:1001``."""
-
-    def __init__(self, waiting_for: str) -> None:
-        super().__init__(f"waiting for {waiting_for}")
-        self.waiting_for = waiting_for
-
-
 def order_key(external_id: str) -> str:
     return f"order:{external_id}"
 
 
 def shipment_key(external_id: str) -> str:
     return f"shipment:{external_id}"
-
-
-@dataclass
-class Applied:
-    """What an operation did. ``released``: keys deferred events may be waiting for."""
-
-    released: list[str] = field(default_factory=list)
-    stale: bool = False
 
 
 def _known(session: Session, kind: str) -> dict[Any, Any]:

@@ -20,9 +20,9 @@ from pydantic import AwareDatetime as _AwareDatetime
 from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
 
-from postpurchase.intake import jsonbody, operations
+from postpurchase.inbox import Applied, jsonbody
+from postpurchase.intake import operations
 from postpurchase.intake.generic import validation_details
-from postpurchase.intake.operations import Applied
 from postpurchase.intake.schemas import (
     INT_MAX,
     AddressIn,

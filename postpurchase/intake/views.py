@@ -15,13 +15,13 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.db import get_db, get_session
+from postpurchase.inbox import Received, body_digest, receive
+from postpurchase.inbox.locking import write_lock
+from postpurchase.inbox.rejections import record_rejection
+from postpurchase.inbox.signing import SIGNATURE_HEADER, Verdict, verify, verify_shopify
+from postpurchase.inbox.worker import submit
 from postpurchase.intake import generic, shopify
-from postpurchase.intake.inbox import Received, body_digest, receive
-from postpurchase.intake.locking import write_lock
-from postpurchase.intake.rejections import record_rejection
 from postpurchase.intake.senders import Sender, require_sender
-from postpurchase.intake.signing import SIGNATURE_HEADER, Verdict, verify, verify_shopify
-from postpurchase.intake.worker import submit
 from postpurchase.models import InboxState, RejectionReason
 from postpurchase.web.errors import ApiError
 

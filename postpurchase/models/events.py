@@ -50,7 +50,7 @@ class WebhookRejection(SQLModel, table=True):
 
     Rows are counted per source, remote address and minute (``minute``); the first few each get a
     ``slot`` of their own and the last slot counts every later one in ``count``, so a flood of bad
-    requests adds a bounded number of small rows (see :mod:`postpurchase.intake.rejections`).
+    requests adds a bounded number of small rows (see :mod:`postpurchase.inbox.rejections`).
     """
 
     __table_args__ = (UniqueConstraint("source", "remote_addr", "minute", "slot"),)

@@ -1,6 +1,6 @@
 """Retention: inbox bodies and refused requests are not kept longer than the settings say.
 
-Refused requests are the bounded rejection records (:mod:`postpurchase.intake.rejections`) and,
+Refused requests are the bounded rejection records (:mod:`postpurchase.inbox.rejections`) and,
 from before webhooks verified first, inbox rows in state ``rejected``.
 
 Processed events keep their row (source, external id, body digest, state, timestamps), so a late

@@ -13,7 +13,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Connect this feature's blueprints, inbox handler and signal receivers."""
-    from postpurchase.intake.inbox import register_handler
+    from postpurchase.inbox import register_handler
     from postpurchase.signals import shipment_created, shipment_prediction_changed
     from postpurchase.tracking import receivers
     from postpurchase.tracking.api import shipments_api

@@ -1,8 +1,8 @@
 """Carrier and aggregator webhooks in: ``/webhooks/carrier/<code>[/<brand slug>]``.
 
 The adapter verifies the body first (``verify_webhook``); a body that does not verify is never
-stored, only counted (:func:`postpurchase.intake.rejections.record_rejection`). A verified body is
-stored through the inbox like every other webhook (:func:`postpurchase.intake.inbox.receive`,
+stored, only counted (:func:`postpurchase.inbox.rejections.record_rejection`). A verified body is
+stored through the inbox like every other webhook (:func:`postpurchase.inbox.receive`,
 source ``carrier:<code>``, deduplicated by its SHA-256) and then processed at once by the inbox's
 ``carrier`` handler (:func:`apply_carrier_event`), so the answer can say what changed; an event
 that fails is kept and retried like any inbox event. Each result is applied to the shipments with
@@ -24,12 +24,12 @@ from flask.typing import ResponseReturnValue
 from sqlmodel import Session, select
 
 from carriers.base import AuthError, CarrierError, TrackingResult, Unsupported
+from postpurchase import inbox
 from postpurchase.brands import get_brand
 from postpurchase.db import claim_scope, session_scope
-from postpurchase.intake import inbox, jsonbody
-from postpurchase.intake.locking import write_lock
-from postpurchase.intake.operations import Applied
-from postpurchase.intake.rejections import record_rejection
+from postpurchase.inbox import Applied, jsonbody
+from postpurchase.inbox.locking import write_lock
+from postpurchase.inbox.rejections import record_rejection
 from postpurchase.models import Brand, InboxEvent, InboxState, RejectionReason, Shipment
 from postpurchase.tracking.apply import apply_result
 from postpurchase.tracking.intervals import PollPolicy, policy_from_config
@@ -71,7 +71,7 @@ class InvalidSignature(WebhookRefused):
 
 
 class TooDeep(WebhookRefused):
-    """The body nests deeper than :data:`postpurchase.intake.jsonbody.MAX_DEPTH`."""
+    """The body nests deeper than :data:`postpurchase.inbox.jsonbody.MAX_DEPTH`."""
 
 
 class Unparseable(WebhookRefused):

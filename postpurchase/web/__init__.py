@@ -17,7 +17,6 @@ def merge_query(args: Mapping[str, str], **changes: str) -> str:
 
 def init_app(app: Flask) -> None:
     from postpurchase.web import security, throttling
-    from postpurchase.web.api import api
     from postpurchase.web.customer import customer
     from postpurchase.web.merchant import merchant
     from postpurchase.web.params import IdConverter, refuse_ids_out_of_range, refuse_nul_bytes
@@ -27,7 +26,6 @@ def init_app(app: Flask) -> None:
 
     # Before any blueprint adds its rules, so every feature's ``<int:...>`` ids are bounded.
     app.url_map.converters["int"] = IdConverter
-    app.register_blueprint(api)
     app.register_blueprint(merchant)
     app.register_blueprint(customer)
     app.add_template_filter(merge_query, "merge_query")

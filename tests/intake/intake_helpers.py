@@ -10,8 +10,8 @@ from flask import Flask
 from sqlmodel import select
 
 from postpurchase.db import get_db
+from postpurchase.inbox import ProcessStats, process_pending
 from postpurchase.intake.examples import EXAMPLES
-from postpurchase.intake.inbox import ProcessStats, process_pending
 from postpurchase.intake.schemas import EventType
 from postpurchase.models import InboxEvent
 

@@ -7,8 +7,8 @@ import threading
 import pytest
 from intake_helpers import example, inbox, rows
 
+from postpurchase.inbox import process_events
 from postpurchase.intake.examples import EXAMPLES
-from postpurchase.intake.inbox import process_events
 from postpurchase.intake.schemas import EventType
 from postpurchase.jobs import JOBS
 from postpurchase.models import InboxState, Order
@@ -27,7 +27,7 @@ def test_accepted_event_is_processed_by_the_background_thread(app, post_event, m
         done.set()
         return stats
 
-    monkeypatch.setattr("postpurchase.intake.worker.process_events", process_and_signal)
+    monkeypatch.setattr("postpurchase.inbox.worker.process_events", process_and_signal)
     assert post_event(EXAMPLES[EventType.order_created]).status_code == 202
     assert done.wait(10), "the background thread did not process the event"
     assert [e.state for e in inbox(app)] == [InboxState.processed]
@@ -45,4 +45,4 @@ def test_duplicates_are_not_queued_again(app, post_event, monkeypatch) -> None:
 
 
 def test_the_sweep_is_a_scheduler_job(app) -> None:
-    assert "intake.inbox_sweep" in {job.id for job in JOBS}
+    assert "inbox.sweep" in {job.id for job in JOBS}

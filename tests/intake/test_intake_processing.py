@@ -9,14 +9,14 @@ import pytest
 from intake_helpers import event, example, inbox, process, rows
 from sqlmodel import select
 
+from postpurchase import inbox as inbox_module
 from postpurchase import signals
 from postpurchase.cli import main
 from postpurchase.clock import utcnow
 from postpurchase.db import session_scope
-from postpurchase.intake import inbox as inbox_module
+from postpurchase.inbox import process_events, receive
 from postpurchase.intake.examples import EXAMPLES
 from postpurchase.intake.generic import apply_data
-from postpurchase.intake.inbox import process_events, receive
 from postpurchase.intake.schemas import EventType, OrderData
 from postpurchase.models import InboxEvent, InboxState, InventoryLevel, Order, Shipment
 

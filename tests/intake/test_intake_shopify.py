@@ -7,8 +7,8 @@ import json
 import pytest
 from intake_helpers import CONFORMANCE, process, rows
 
+from postpurchase.inbox.signing import shopify_hmac
 from postpurchase.intake.shopify import exact_id, minor_units
-from postpurchase.intake.signing import shopify_hmac
 from postpurchase.models import (
     Customer,
     InboxEvent,

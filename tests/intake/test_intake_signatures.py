@@ -7,8 +7,8 @@ import json
 from intake_helpers import example, process, rows
 
 from postpurchase.clock import utcnow
-from postpurchase.intake.rejections import ROWS_PER_MINUTE
-from postpurchase.intake.signing import sign as _sign
+from postpurchase.inbox.rejections import ROWS_PER_MINUTE
+from postpurchase.inbox.signing import sign as _sign
 from postpurchase.models import InboxEvent, InboxState, RejectionReason, WebhookRejection
 
 

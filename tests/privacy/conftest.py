@@ -15,8 +15,8 @@ from carriers.status import Status
 from postpurchase.brands import NewBrand
 from postpurchase.clock import utcnow
 from postpurchase.db import get_db
+from postpurchase.inbox import process_pending
 from postpurchase.intake.examples import EXAMPLES
-from postpurchase.intake.inbox import process_pending
 from postpurchase.models import (
     CarrierResponse,
     Channel,

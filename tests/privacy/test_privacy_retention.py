@@ -6,9 +6,9 @@ import pytest
 from privacy_helpers import UNTIL_RETURN
 from sqlmodel import select
 
+from postpurchase.inbox import process_pending
+from postpurchase.inbox.signing import shopify_hmac
 from postpurchase.intake.examples import EXAMPLES
-from postpurchase.intake.inbox import process_pending
-from postpurchase.intake.signing import shopify_hmac
 from postpurchase.jobs import JOBS
 from postpurchase.models import InboxEvent, InboxState, WebhookRejection
 from postpurchase.privacy.cli import data

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from carriers.status import Status
 from postpurchase.db import get_db
-from postpurchase.intake.inbox import process_pending, receive
+from postpurchase.inbox import process_pending, receive
 from postpurchase.models import (
     InboxEvent,
     InboxState,
