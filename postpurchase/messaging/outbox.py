@@ -57,6 +57,7 @@ from postpurchase.db import (
     session_scope,
 )
 from postpurchase.messaging import policy, segments
+from postpurchase.messaging.catalogue import CATALOGUE
 from postpurchase.messaging.channels import (
     Envelope,
     MessageChannel,
@@ -65,7 +66,6 @@ from postpurchase.messaging.channels import (
     create_channel,
 )
 from postpurchase.messaging.config import (
-    TRIGGER_DEFAULTS,
     TriggerSettings,
     brand_settings,
     trigger_settings,
@@ -190,7 +190,7 @@ class _Checks:
             self.suppressed[(found.brand_id, found.channel, found.address)].append(found)
 
     def trigger(self, brand: Brand, name: str) -> TriggerSettings | None:
-        if name not in TRIGGER_DEFAULTS:
+        if name not in CATALOGUE:
             return None
         key = (brand.id or 0, name)
         if key not in self._triggers:
@@ -221,7 +221,7 @@ class _Checks:
         assert row.customer_id is not None
         if row.customer_id not in self._capped_today:
             brand = self.brands[row.brand_id]
-            capped = [t for t in TRIGGER_DEFAULTS if not self.trigger(brand, t).essential]  # type: ignore[union-attr]
+            capped = [t for t in CATALOGUE if not self.trigger(brand, t).essential]  # type: ignore[union-attr]
             self._capped_today[row.customer_id] = self.session.exec(
                 select(func.count(OutboxMessage.id)).where(
                     OutboxMessage.customer_id == row.customer_id,

@@ -13,15 +13,16 @@ from sqlmodel import Session
 
 from postpurchase import signals
 from postpurchase.clock import utcnow
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.triggers import enqueue
 from postpurchase.models import Brand, Order, ReturnRequest, ReturnState, Shipment, ShipmentStatus
 
 #: Parcel statuses that have a message of their own.
-STATUS_TRIGGERS: dict[ShipmentStatus, str] = {
-    ShipmentStatus.out_for_delivery: "out_for_delivery",
-    ShipmentStatus.attempt_fail: "attempt_fail",
-    ShipmentStatus.available_for_pickup: "available_for_pickup",
-    ShipmentStatus.delivered: "delivered",
+STATUS_TRIGGERS: dict[ShipmentStatus, Trigger] = {
+    ShipmentStatus.out_for_delivery: Trigger.out_for_delivery,
+    ShipmentStatus.attempt_fail: Trigger.attempt_fail,
+    ShipmentStatus.available_for_pickup: Trigger.available_for_pickup,
+    ShipmentStatus.delivered: Trigger.delivered,
 }
 #: Return states the customer hears about.
 RETURN_STATES = {ReturnState.requested, ReturnState.label_issued, ReturnState.received, ReturnState.refunded,
@@ -34,14 +35,14 @@ def on_order_upserted(brand_id: int, *, session: Session, order_id: int, created
         return
     order, brand = session.get(Order, order_id), session.get(Brand, brand_id)
     if order is not None and brand is not None:
-        enqueue(session=session, brand=brand, trigger="order_confirmed", order=order, now=now or utcnow())
+        enqueue(session=session, brand=brand, trigger=Trigger.order_confirmed, order=order, now=now or utcnow())
 
 
 def on_shipment_created(brand_id: int, *, session: Session, shipment_id: int, now: datetime | None = None,
                         **_: Any) -> None:
     shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
     if shipment is not None and brand is not None:
-        enqueue(session=session, brand=brand, trigger="shipped", shipment=shipment, now=now or utcnow())
+        enqueue(session=session, brand=brand, trigger=Trigger.shipped, shipment=shipment, now=now or utcnow())
 
 
 def on_status_changed(shipment_id: int, *, session: Session, brand_id: int, current: ShipmentStatus,
@@ -66,7 +67,7 @@ def on_prediction_changed(shipment_id: int, *, session: Session, brand_id: int, 
     if shipment is None or brand is None:
         return
     if shipment.status not in STATUS_TRIGGERS:
-        enqueue(session=session, brand=brand, trigger="delayed", shipment=shipment, now=now or utcnow())
+        enqueue(session=session, brand=brand, trigger=Trigger.delayed, shipment=shipment, now=now or utcnow())
 
 
 def on_return_updated(return_id: int, *, session: Session, brand_id: int, current: ReturnState,
@@ -76,7 +77,7 @@ def on_return_updated(return_id: int, *, session: Session, brand_id: int, curren
     if state not in RETURN_STATES or rma is None or brand is None:
         return
     order = session.get(Order, rma.order_id)
-    enqueue(session=session, brand=brand, trigger="return_update", order=order, ref=f"r{return_id}.{state}",
+    enqueue(session=session, brand=brand, trigger=Trigger.return_update, order=order, ref=f"r{return_id}.{state}",
             extra={"return_id": return_id, "return_state": str(state)}, now=now or utcnow())
 
 

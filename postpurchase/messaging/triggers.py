@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 
 from postpurchase.db import is_postgres
 from postpurchase.messaging import context as ctx
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.channels import configured
 from postpurchase.messaging.config import TriggerSettings, brand_settings, trigger_settings
 from postpurchase.messaging.policy import consent_allows, suppression_reasons
@@ -194,7 +195,7 @@ def new_row(**values: Any) -> OutboxMessage:
     return OutboxMessage(**row_values(**values))
 
 
-def enqueue(*, session: Session, brand: Brand, trigger: str, now: datetime, ref: str | None = None,
+def enqueue(*, session: Session, brand: Brand, trigger: Trigger, now: datetime, ref: str | None = None,
             order: Order | None = None, shipment: Shipment | None = None,
             extra: dict[str, Any] | None = None, due_at: datetime | None = None) -> str | None:
     """Write the message ``trigger`` asks for into the outbox; its idempotency key, or None when

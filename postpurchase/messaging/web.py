@@ -25,10 +25,10 @@ from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.i18n import SUPPORTED_LOCALES, format_local_time
 from postpurchase.messaging import operations, sink
-from postpurchase.messaging.config import TRIGGER_DEFAULTS
+from postpurchase.messaging.catalogue import CATALOGUE, Trigger
 from postpurchase.messaging.tokens import read_token
 from postpurchase.models import Brand, Channel, OutboxState
-from postpurchase.web.labels import CHANNEL_LABELS, OUTBOX_STATE_LABELS, TRIGGER_LABELS
+from postpurchase.web.labels import CHANNEL_LABELS, OUTBOX_STATE_LABELS
 from postpurchase.web.merchant import check_csrf, require_merchant
 from postpurchase.web.params import BadParameter, Params, whole_number
 
@@ -39,7 +39,8 @@ customer_pages = Blueprint("messages_public", __name__)
 @merchant_messages.context_processor
 def _words() -> dict[str, Any]:
     """Translated names of triggers, states and channels, and local times, for the message pages."""
-    return {"trigger_labels": TRIGGER_LABELS, "state_labels": OUTBOX_STATE_LABELS, "channel_labels": CHANNEL_LABELS,
+    return {"trigger_labels": {trigger: spec.label for trigger, spec in CATALOGUE.items()},
+            "state_labels": OUTBOX_STATE_LABELS, "channel_labels": CHANNEL_LABELS,
             "local_time": lambda moment, brand: format_local_time(moment, brand.timezone, str(get_locale()))}
 
 #: 1×1 transparent GIF for the open pixel.
@@ -53,18 +54,18 @@ def log(brand: Brand) -> Any:
     params = Params(args)
     entries = operations.message_log(session=get_session(), brand_id=brand.id, order_number=params.raw("order"),
                                      customer=params.raw("customer"),
-                                     trigger=params.choice("trigger", list(TRIGGER_DEFAULTS)),
+                                     trigger=params.choice("trigger", list(CATALOGUE)),
                                      state=params.enum("state", OutboxState))
     counts = operations.state_counts(session=get_session(), brand_id=brand.id)
     return render_template("pages/messaging/log.html", brand=brand, entries=entries, counts=counts,
-                           triggers=list(TRIGGER_DEFAULTS), channels=list(Channel), args=args)
+                           triggers=list(CATALOGUE), channels=list(Channel), args=args)
 
 
 @merchant_messages.get("/preview")
 @require_merchant
 def preview(brand: Brand) -> Any:
     params = Params(request.args)
-    trigger = params.choice("trigger", list(TRIGGER_DEFAULTS), "shipped") or "shipped"
+    trigger = params.choice("trigger", list(CATALOGUE), Trigger.shipped) or Trigger.shipped
     locale = params.locale("locale", brand.locale if brand.locale in SUPPORTED_LOCALES else "ja")
     channel = params.enum("channel", Channel, Channel.email) or Channel.email
     shipment_id = params.id("shipment_id")
@@ -75,7 +76,7 @@ def preview(brand: Brand) -> Any:
     except operations.UnknownShipment:
         abort(404, description=f"shipment_id: no shipment {shipment_id} for this brand")
     return render_template("pages/messaging/preview.html", brand=brand, rendered=rendered, trigger=trigger,
-                           locale=locale, channel=channel, triggers=list(TRIGGER_DEFAULTS), channels=list(Channel))
+                           locale=locale, channel=channel, triggers=list(CATALOGUE), channels=list(Channel))
 
 
 @merchant_messages.post("/test")
@@ -83,12 +84,12 @@ def preview(brand: Brand) -> Any:
 def test_send(brand: Brand) -> Any:
     check_csrf()
     params = Params(request.form)
-    trigger = params.choice("trigger", list(TRIGGER_DEFAULTS))
+    trigger = params.choice("trigger", list(CATALOGUE))
     channel = params.enum("channel", Channel, Channel.email) or Channel.email
     locale = params.locale("locale", "ja")
     recipient = request.form.get("recipient", "").strip()
     if trigger is None:
-        raise BadParameter("trigger", "choose a trigger", list(TRIGGER_DEFAULTS))
+        raise BadParameter("trigger", "choose a trigger", list(CATALOGUE))
     if not recipient:
         raise BadParameter("recipient", "give an address to send the test to")
     session = get_session()
