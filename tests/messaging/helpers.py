@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from postpurchase.clock import utcnow
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.operations import content_of
 from postpurchase.models import OutboxMessage
 
@@ -67,4 +68,4 @@ def failed_while_smtp_was_down(app: Any, make_shop: Any, session: Session, count
     app.config["SMTP_PORT"] = free_port()
     send_due(app, now=NOW)
     app.config["SMTP_PORT"] = port
-    return messages(session, "shipped")
+    return messages(session, Trigger.shipped)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import select
 
 from postpurchase import signals
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.outbox import send_due
 from postpurchase.messaging.policy import quiet_until
 from postpurchase.models import OutboxState, ShipmentStatus, Suppression
@@ -36,7 +37,7 @@ def test_message_due_at_2330_is_held_and_sent_at_0800_next_morning(app, make_sho
     shop = make_shop()
     _status(shop, session, ShipmentStatus.attempt_fail, JST_2330)
     report = send_due(app, now=JST_2330)
-    message = only(session, "attempt_fail")
+    message = only(session, Trigger.attempt_fail)
     assert report.held == 1 and (message.state, message.due_at, message.error) == (
         OutboxState.held, JST_0800_NEXT, "quiet hours")
     assert send_due(app, now=JST_0800_NEXT - timedelta(minutes=1)).claimed == 0
@@ -57,7 +58,7 @@ def test_daily_cap_holds_non_essential_messages_until_the_next_day(app, make_sho
     _status(first, session, ShipmentStatus.delivered)
     _status(second, session, ShipmentStatus.delivered)
     report = send_due(app, now=NOW)
-    held = [m for m in messages(session, "delivered") if m.state == OutboxState.held]
+    held = [m for m in messages(session, Trigger.delivered) if m.state == OutboxState.held]
     assert report.sent == 1 and len(held) == 1 and held[0].error == "daily cap"
     assert held[0].due_at == JST_0800_NEXT
 
@@ -85,7 +86,7 @@ def _review(shop, session) -> None:
 def test_marketing_message_without_opt_in_is_suppressed(make_shop, session) -> None:
     shop = make_shop()
     _review(shop, session)
-    message = only(session, "review_request")
+    message = only(session, Trigger.review_request)
     assert message.state == OutboxState.suppressed and message.error == "no marketing consent on email"
 
 
@@ -103,7 +104,7 @@ def test_marketing_email_without_sender_address_is_not_sent(app, make_shop, sess
     shop.configure(sender={"name": "Acme"})
     _review(shop, session)
     send_due(app, now=NOW)
-    assert "特定電子メール法" in only(session, "review_request").error and inbox.messages == []
+    assert "特定電子メール法" in only(session, Trigger.review_request).error and inbox.messages == []
 
 
 def _unsubscribe_link(app, shop, session, inbox) -> str:
@@ -123,9 +124,9 @@ def test_one_click_unsubscribe_stops_marketing_but_not_delivery_updates(app, cli
     assert (suppression.address, suppression.purpose, suppression.reason) == (
         "hanako@example.jp", "marketing", "unsubscribe")
     _review(shop, session)
-    assert only(session, "review_request").state == OutboxState.suppressed
+    assert only(session, Trigger.review_request).state == OutboxState.suppressed
     _status(shop, session, ShipmentStatus.attempt_fail)
-    assert only(session, "attempt_fail").state == OutboxState.pending
+    assert only(session, Trigger.attempt_fail).state == OutboxState.pending
 
 
 def test_unsubscribe_page_can_stop_everything(app, client, make_shop, session, inbox) -> None:
@@ -134,7 +135,7 @@ def test_unsubscribe_page_can_stop_everything(app, client, make_shop, session, i
     assert "Stop all messages" in client.get(link + "?lang=en").get_data(as_text=True)
     client.post(link, data={"scope": "all"})
     _status(shop, session, ShipmentStatus.attempt_fail)
-    assert only(session, "attempt_fail").state == OutboxState.suppressed
+    assert only(session, Trigger.attempt_fail).state == OutboxState.suppressed
 
 
 def test_unsubscribe_with_a_forged_token_is_refused(client, brand) -> None:

@@ -19,6 +19,7 @@ from postpurchase.brands import NewBrand
 from postpurchase.db import get_db
 from postpurchase.lookup import order_token
 from postpurchase.messaging import sink
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.tokens import make_token
 from postpurchase.models import (
     Channel,
@@ -89,7 +90,7 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
     s.flush()
     s.add(ReturnLine(brand_id=b, return_id=rma.id, sku="TEE-M", quantity=1))
     message_id = f"<{tenant.brand.slug}-1@{tenant.brand.slug}.example>"
-    sent = OutboxMessage(brand_id=b, idempotency_key=f"{tenant.brand.slug}-test-1", trigger="shipped",
+    sent = OutboxMessage(brand_id=b, idempotency_key=f"{tenant.brand.slug}-test-1", trigger=Trigger.shipped,
                          channel=Channel.email, state=OutboxState.sent, customer_id=customer.id, order_id=order.id,
                          shipment_id=shipment.id, recipient=tenant.email, subject=f"{tenant.order_number} shipped",
                          body_text=f"Dear {tenant.customer_name}", sent_at=PINNED_NOW, provider_id=message_id)
