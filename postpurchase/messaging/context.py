@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlmodel import Session, select
 
 from carriers import registry
@@ -26,7 +25,8 @@ from postpurchase.messaging.segments import (
     order_lines,
     recommend,
 )
-from postpurchase.messaging.tokens import make_token, public_url
+from postpurchase.messaging.settings import MessagingSettings
+from postpurchase.messaging.tokens import make_token
 from postpurchase.models import (
     Brand,
     Customer,
@@ -178,8 +178,8 @@ def useless_reason(*, session: Session, brand: Brand, trigger: Trigger | str, or
     return None
 
 
-def build(*, session: Session, brand: Brand, trigger: TriggerSettings, order: Order | None,
-          shipment: Shipment | None, customer: Customer | None, locale: str,
+def build(*, session: Session, messaging: MessagingSettings, brand: Brand, trigger: TriggerSettings,
+          order: Order | None, shipment: Shipment | None, customer: Customer | None, locale: str,
           extra: dict[str, Any] | None = None, now: datetime) -> Built:
     """The context of one message, the rules that shaped it, and whether it is worth sending."""
     settings = brand_settings(brand)
@@ -205,8 +205,8 @@ def build(*, session: Session, brand: Brand, trigger: TriggerSettings, order: Or
             "items": [{"name": line.name or line.sku, "quantity": line.quantity, "variant": line.variant}
                       for line in lines],
         }
-        context["tracking_page_url"] = public_url(
-            order_link_path(current_app.config["SECRET_KEY"], brand.slug, brand.id, order.id))  # type: ignore[arg-type]
+        context["tracking_page_url"] = messaging.public_url(
+            order_link_path(messaging.secret_key, brand.slug, brand.id, order.id))  # type: ignore[arg-type]
         profile = build_profile(session=session, order=order, customer=customer, language=locale)
     if shipment is not None:
         context["shipment"] = _shipment_context(session, brand, shipment, locale, settings)
@@ -226,10 +226,10 @@ def build(*, session: Session, brand: Brand, trigger: TriggerSettings, order: Or
             order_skus={line.sku for line in lines})
     if trigger.name == Trigger.review_request and order is not None:
         useless = "the customer already answered" if _answered(session, order.id) else None
-        token = make_token("feedback", {"b": brand.id, "o": order.id,
-                                        "s": shipment.id if shipment else None,
-                                        "c": customer.id if customer else None})
-        url = public_url(f"/{brand.slug}/feedback/{token}")
+        token = make_token(messaging.secret_key, "feedback", {"b": brand.id, "o": order.id,
+                                                              "s": shipment.id if shipment else None,
+                                                              "c": customer.id if customer else None})
+        url = messaging.public_url(f"/{brand.slug}/feedback/{token}")
         context["feedback"] = {"url": url, "scores": [{"score": n, "url": f"{url}?score={n}"} for n in range(11)]}
     if trigger.name == Trigger.replenishment and order is not None and shipment is not None and shipment.delivered_at:
         plan = replenishment_plan(settings, lines, to_local(shipment.delivered_at, brand.timezone).date())

@@ -24,7 +24,7 @@ from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.i18n import SUPPORTED_LOCALES, format_local_time
-from postpurchase.messaging import operations, sink
+from postpurchase.messaging import current_settings, operations, sink
 from postpurchase.messaging.catalogue import CATALOGUE, Trigger
 from postpurchase.messaging.tokens import read_token
 from postpurchase.models import Brand, Channel, OutboxState
@@ -43,6 +43,10 @@ def _words() -> dict[str, Any]:
             "state_labels": OUTBOX_STATE_LABELS, "channel_labels": CHANNEL_LABELS,
             "local_time": lambda moment, brand: format_local_time(moment, brand.timezone, str(get_locale()))}
 
+def _token(purpose: str, token: str) -> dict[str, Any] | None:
+    return read_token(current_settings().secret_key, purpose, token)
+
+
 #: 1×1 transparent GIF for the open pixel.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
@@ -52,8 +56,8 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 def log(brand: Brand) -> Any:
     args = request.args
     params = Params(args)
-    entries = operations.message_log(session=get_session(), brand_id=brand.id, order_number=params.raw("order"),
-                                     customer=params.raw("customer"),
+    entries = operations.message_log(session=get_session(), messaging=current_settings(), brand_id=brand.id,
+                                     order_number=params.raw("order"), customer=params.raw("customer"),
                                      trigger=params.choice("trigger", list(CATALOGUE)),
                                      state=params.enum("state", OutboxState))
     counts = operations.state_counts(session=get_session(), brand_id=brand.id)
@@ -71,8 +75,9 @@ def preview(brand: Brand) -> Any:
     shipment_id = params.id("shipment_id")
     now = utcnow()
     try:
-        rendered = operations.preview(session=get_session(), brand=brand, trigger=trigger, locale=locale,
-                                      channel=channel, shipment_id=shipment_id, today=now.date(), now=now)
+        rendered = operations.preview(session=get_session(), messaging=current_settings(), brand=brand,
+                                      trigger=trigger, locale=locale, channel=channel, shipment_id=shipment_id, today=now.date(),
+                                      now=now)
     except operations.UnknownShipment:
         abort(404, description=f"shipment_id: no shipment {shipment_id} for this brand")
     return render_template("pages/messaging/preview.html", brand=brand, rendered=rendered, trigger=trigger,
@@ -93,8 +98,8 @@ def test_send(brand: Brand) -> Any:
     if not recipient:
         raise BadParameter("recipient", "give an address to send the test to")
     session = get_session()
-    operations.queue_test_message(session=session, brand=brand, trigger=trigger, channel=channel,
-                                  recipient=recipient, locale=locale, now=utcnow())
+    operations.queue_test_message(session=session, messaging=current_settings(), brand=brand, trigger=trigger,
+                                  channel=channel, recipient=recipient, locale=locale, now=utcnow())
     session.commit()
     flash(_("Test message queued for %(recipient)s.", recipient=recipient))
     return redirect(url_for("merchant_messages.log"))
@@ -159,7 +164,7 @@ def _brand_or_404(slug: str) -> Brand:
 def unsubscribe(brand_slug: str, token: str) -> Any:
     """RFC 8058: a POST with ``List-Unsubscribe=One-Click`` unsubscribes with no page in between."""
     brand = _brand_or_404(brand_slug)
-    data = read_token("unsubscribe", token)
+    data = _token("unsubscribe", token)
     if data is None or data.get("b") != brand.id:
         abort(404)
     done = None
@@ -178,7 +183,7 @@ def unsubscribe(brand_slug: str, token: str) -> Any:
 @customer_pages.route("/<brand_slug>/feedback/<token>", methods=["GET", "POST"])
 def feedback(brand_slug: str, token: str) -> Any:
     brand = _brand_or_404(brand_slug)
-    data = read_token("feedback", token)
+    data = _token("feedback", token)
     if data is None or data.get("b") != brand.id:
         abort(404)
     raw = request.form.get("score") if request.method == "POST" else request.args.get("score")
@@ -196,7 +201,7 @@ def feedback(brand_slug: str, token: str) -> Any:
 
 @customer_pages.get("/m/o/<token>.gif")
 def opened(token: str) -> Response:
-    data = read_token("open", token)
+    data = _token("open", token)
     if data is not None:
         session = get_session()
         operations.record_event(session=session, message_id=int(data["m"]), kind="open", now=utcnow())
@@ -207,7 +212,7 @@ def opened(token: str) -> Response:
 @customer_pages.get("/m/c/<token>")
 def clicked(token: str) -> Any:
     """Redirect only to the URL signed into the token (never an open redirect)."""
-    data = read_token("click", token)
+    data = _token("click", token)
     if data is None:
         abort(404)
     session = get_session()

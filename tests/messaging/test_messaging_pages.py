@@ -183,11 +183,12 @@ def test_test_send_in_an_unsupported_locale_is_a_400_naming_locale(app, client, 
     assert response.status_code == 400 and "locale: must be one of ja, en" in response.get_data(as_text=True)
 
 
-def test_mailbox_shows_only_the_signed_in_brands_mail(app, client, brand, make_brand, session, smtp_port) -> None:
+def test_mailbox_shows_only_the_signed_in_brands_mail(app, client, brand, make_brand, session, smtp_port,
+                                                      messaging) -> None:
     beta = make_brand("beta")
     for brand_id, recipient in ((brand.brand_id, "ops@acme.example"), (beta.brand_id, "ops@beta.example")):
-        queue_test_message(session=session, brand=session.get(Brand, brand_id), trigger=Trigger.shipped,
-                           channel=Channel.email, recipient=recipient, locale="en", now=NOW)
+        queue_test_message(session=session, messaging=messaging, brand=session.get(Brand, brand_id),
+                           trigger=Trigger.shipped, channel=Channel.email, recipient=recipient, locale="en", now=NOW)
     session.commit()
     controller, _handler = sink.start(sink.mail_dir(app.instance_path), port=smtp_port)
     try:

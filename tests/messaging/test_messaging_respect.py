@@ -74,35 +74,36 @@ def test_essential_messages_bypass_the_daily_cap(app, make_shop, session, inbox)
     assert send_due(app, now=NOW).sent == 3
 
 
-def _review(shop, session) -> None:
+def _review(shop, session, messaging) -> None:
     shop.shipment.status, shop.shipment.delivered_at = ShipmentStatus.delivered, NOW - timedelta(days=8)
     session.add(shop.shipment)
     from postpurchase.messaging.timers import run_timers
 
-    run_timers(session=session, now=NOW)
+    run_timers(session=session, messaging=messaging, now=NOW)
     session.commit()
 
 
-def test_marketing_message_without_opt_in_is_suppressed(make_shop, session) -> None:
+def test_marketing_message_without_opt_in_is_suppressed(make_shop, session, messaging) -> None:
     shop = make_shop()
-    _review(shop, session)
+    _review(shop, session, messaging)
     message = only(session, Trigger.review_request)
     assert message.state == OutboxState.suppressed and message.error == "no marketing consent on email"
 
 
-def test_marketing_email_carries_the_sender_information_the_law_requires(app, make_shop, session, inbox) -> None:
+def test_marketing_email_carries_the_sender_information_the_law_requires(app, make_shop, session, inbox,
+                                                                         messaging) -> None:
     shop = make_shop(consent={"email": {"marketing": True}})
-    _review(shop, session)
+    _review(shop, session, messaging)
     send_due(app, now=NOW)
     text = inbox.messages[0].get_body(("plain",)).get_content()
     assert "送信者: Acme Coffee" in text and "住所: 東京都渋谷区1-2-3" in text and "03-1234-5678" in text
     assert "配信停止: https://pp.example/acme/unsubscribe/" in text
 
 
-def test_marketing_email_without_sender_address_is_not_sent(app, make_shop, session, inbox) -> None:
+def test_marketing_email_without_sender_address_is_not_sent(app, make_shop, session, inbox, messaging) -> None:
     shop = make_shop(consent={"email": {"marketing": True}})
     shop.configure(sender={"name": "Acme"})
-    _review(shop, session)
+    _review(shop, session, messaging)
     send_due(app, now=NOW)
     assert "特定電子メール法" in only(session, Trigger.review_request).error and inbox.messages == []
 
@@ -115,7 +116,7 @@ def _unsubscribe_link(app, shop, session, inbox) -> str:
 
 
 def test_one_click_unsubscribe_stops_marketing_but_not_delivery_updates(app, client, make_shop, session,
-                                                                       inbox) -> None:
+                                                                       inbox, messaging) -> None:
     shop = make_shop(consent={"email": {"marketing": True}})
     link = _unsubscribe_link(app, shop, session, inbox)
     response = client.post(link, data={"List-Unsubscribe": "One-Click"})
@@ -123,7 +124,7 @@ def test_one_click_unsubscribe_stops_marketing_but_not_delivery_updates(app, cli
     suppression = session.exec(select(Suppression)).one()
     assert (suppression.address, suppression.purpose, suppression.reason) == (
         "hanako@example.jp", "marketing", "unsubscribe")
-    _review(shop, session)
+    _review(shop, session, messaging)
     assert only(session, Trigger.review_request).state == OutboxState.suppressed
     _status(shop, session, ShipmentStatus.attempt_fail)
     assert only(session, Trigger.attempt_fail).state == OutboxState.pending

@@ -107,11 +107,12 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
         "returns_portal.start": tracking,
         "returns_portal.confirmation": returned,
         "returns_portal.label_pdf": returned,
-        "messages_public.unsubscribe": make_token("unsubscribe", {"b": b, "ch": "email", "a": tenant.email}),
-        "messages_public.feedback": make_token("feedback", {"b": b, "o": order.id, "s": shipment.id,
-                                                            "c": customer.id}),
-        "messages_public.opened": make_token("open", {"m": sent.id}),
-        "messages_public.clicked": make_token("click", {"m": sent.id, "u": f"https://{tenant.brand.slug}.example/"}),
+        "messages_public.unsubscribe": make_token(secret, "unsubscribe", {"b": b, "ch": "email", "a": tenant.email}),
+        "messages_public.feedback": make_token(secret, "feedback", {"b": b, "o": order.id, "s": shipment.id,
+                                                                    "c": customer.id}),
+        "messages_public.opened": make_token(secret, "open", {"m": sent.id}),
+        "messages_public.clicked": make_token(secret, "click", {"m": sent.id,
+                                                                "u": f"https://{tenant.brand.slug}.example/"}),
     }
 
 
