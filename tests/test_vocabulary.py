@@ -11,6 +11,11 @@ from postpurchase.models import Shipment, TrackingEvent
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("carriers", "postpurchase", "bench", "scripts")
 STATUS_VALUES = {member.value for member in Status}
+#: Enums that share status words on purpose, each with the reason.
+NAMED_AFTER_STATUSES = {
+    ("postpurchase/messaging/catalogue.py", "Trigger"):
+        "a message trigger is named after the status that fires it; it is a message, not a status",
+}
 
 
 def _enum_classes() -> list[tuple[str, str, set[str]]]:
@@ -42,6 +47,7 @@ def test_no_other_enum_repeats_the_status_members() -> None:
         (path, name, sorted(values & STATUS_VALUES))
         for path, name, values in _enum_classes()
         if (path, name) != ("carriers/status.py", "Status") and len(values & STATUS_VALUES) > 1
+        and (path, name) not in NAMED_AFTER_STATUSES
     ]
     assert copies == []
 

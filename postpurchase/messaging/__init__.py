@@ -5,13 +5,29 @@ Public functions other features call:
 - :func:`postpurchase.messaging.triggers.enqueue` — write a message for a trigger in your session.
 - :func:`postpurchase.messaging.outbox.send_due` — send what is due (the ``messaging.send`` job).
 - :func:`postpurchase.messaging.timers.run_timers` — enqueue timer messages (``messaging.timers`` job).
+
+Only this module, the views (``web``) and the commands (``cli``) touch the app; the rest takes a
+:class:`~postpurchase.messaging.settings.MessagingSettings` from them.
 """
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app
 
 from postpurchase.clock import utcnow
+
+if TYPE_CHECKING:
+    from postpurchase.messaging.settings import MessagingSettings
+
+
+def current_settings() -> MessagingSettings:
+    """The running app's messaging settings, for the signal receivers: they run inside the request,
+    job or command that sent the signal, which has no settings argument to pass them."""
+    from postpurchase.messaging.settings import messaging_settings
+
+    return messaging_settings(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 def send_job(app: Flask) -> None:
@@ -22,10 +38,11 @@ def send_job(app: Flask) -> None:
 
 def timers_job(app: Flask) -> None:
     from postpurchase.db import session_scope
+    from postpurchase.messaging.settings import messaging_settings
     from postpurchase.messaging.timers import run_timers
 
     with session_scope(app) as session:
-        run_timers(session=session, now=utcnow())
+        run_timers(session=session, messaging=messaging_settings(app), now=utcnow())
 
 
 def init_app(app: Flask) -> None:

@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from postpurchase.clock import as_utc, utcnow
+from postpurchase.messaging import current_settings
 from postpurchase.models import OutboxState
 
 
@@ -45,7 +46,7 @@ def run_timers_command(now: str | None) -> None:
     from postpurchase.messaging.timers import run_timers
 
     with session_scope() as session:
-        counts = run_timers(session=session, now=_now(now))
+        counts = run_timers(session=session, messaging=current_settings(), now=_now(now))
     click.echo(" · ".join(f"{name} {count}" for name, count in counts.items()))
 
 
@@ -65,8 +66,9 @@ def log_command(brand_slug: str, order_number: str | None, customer: str | None,
 
     with session_scope() as session:
         brand = brand_or_fail(session, brand_slug)
-        for entry in message_log(session=session, brand_id=brand.id, order_number=order_number,
-                                 customer=customer, state=OutboxState(state) if state else None, limit=limit):
+        for entry in message_log(session=session, messaging=current_settings(), brand_id=brand.id,
+                                 order_number=order_number, customer=customer,
+                                 state=OutboxState(state) if state else None, limit=limit):
             m = entry.message
             click.echo(f"{m.created_at:%Y-%m-%d %H:%M} {m.trigger:<20} {m.channel:<17} {m.state:<10} "
                        f"{m.recipient:<30} {entry.subject}  {m.error or ''}")
@@ -122,8 +124,8 @@ def preview_command(brand_slug: str, trigger: str, locale: str, channel: str, sh
         brand = brand_or_fail(session, brand_slug)
         now = utcnow()
         try:
-            rendered = preview(session=session, brand=brand, trigger=trigger, locale=locale,
-                               channel=Channel(channel), shipment_id=shipment_id, today=now.date(), now=now)
+            rendered = preview(session=session, messaging=current_settings(), brand=brand, trigger=trigger,
+                               locale=locale, channel=Channel(channel), shipment_id=shipment_id, today=now.date(), now=now)
         except UnknownShipment:
             raise click.ClickException(f"no shipment {shipment_id} for brand {brand_slug!r}") from None
     click.echo(f"Subject: {rendered.subject}\n\n{rendered.text}")

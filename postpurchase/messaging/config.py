@@ -25,31 +25,11 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
+from postpurchase.messaging.catalogue import CATALOGUE, Trigger
 from postpurchase.models import Brand, Channel
 
-#: Triggers and their defaults. ``essential`` messages are the ones a customer needs to receive the
-#: parcel or their money; they bypass the daily frequency cap (see README "Messages").
-#: ``stale_after_hours``: how long after the message was meant to go out it still helps; a message
-#: that could not be sent by then (channel down, held) becomes ``stale`` instead of arriving late.
-TRIGGER_DEFAULTS: dict[str, dict[str, Any]] = {
-    "order_confirmed": {"purpose": "transactional", "essential": True, "stale_after_hours": 24},
-    "shipped": {"purpose": "transactional", "essential": True, "stale_after_hours": 72},
-    "delayed": {"purpose": "transactional", "essential": True, "stale_after_hours": 24},
-    "arriving_tomorrow": {"purpose": "transactional", "essential": True, "send_at": "17:00",
-                          "channels": ["line", "line_notification", "email", "sms"], "stale_after_hours": 12},
-    "out_for_delivery": {"purpose": "transactional", "essential": True,
-                         "channels": ["line", "line_notification", "email", "sms"], "stale_after_hours": 4},
-    "attempt_fail": {"purpose": "transactional", "essential": True,
-                     "channels": ["line", "line_notification", "sms", "email"], "stale_after_hours": 24},
-    "available_for_pickup": {"purpose": "transactional", "essential": True, "stale_after_hours": 72},
-    "delivered": {"purpose": "transactional", "essential": False, "stale_after_hours": 72},
-    "unboxing": {"purpose": "transactional", "essential": False, "delay_hours": 24, "stale_after_hours": 72},
-    "review_request": {"purpose": "marketing", "essential": False, "delay_days": 7, "stale_after_hours": 168},
-    "replenishment": {"purpose": "marketing", "essential": False, "lead_days": 5, "stale_after_hours": 120},
-    "return_update": {"purpose": "transactional", "essential": True, "stale_after_hours": 72},
-}
-
-#: Everything a trigger may set; values a brand leaves out come from here and TRIGGER_DEFAULTS.
+#: Everything a trigger may set; values a brand leaves out come from here and the trigger's
+#: :data:`~postpurchase.messaging.catalogue.CATALOGUE` entry.
 BASE_TRIGGER: dict[str, Any] = {
     "enabled": True,
     "delay_minutes": 0,
@@ -83,11 +63,12 @@ DEFAULTS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class TriggerSettings:
-    name: str
+    name: Trigger
     enabled: bool
     delay_minutes: int
     channels: tuple[Channel, ...]
     template: str
+    #: A :class:`~postpurchase.messaging.catalogue.Purpose` value unless a brand wrote another.
     purpose: str
     essential: bool
     quiet_hours: bool
@@ -125,8 +106,9 @@ def brand_settings(brand: Brand) -> dict[str, Any]:
     return _merged(brand)[0]
 
 
-def trigger_settings(brand: Brand, trigger: str) -> TriggerSettings:
-    if trigger not in TRIGGER_DEFAULTS:
+def trigger_settings(brand: Brand, trigger: Trigger | str) -> TriggerSettings:
+    """A customer message trigger's settings for ``brand`` (``trigger`` may be a stored value)."""
+    if trigger not in CATALOGUE:
         raise KeyError(f"unknown trigger {trigger!r}")
     merged, triggers = _merged(brand)
     if trigger not in triggers:
@@ -134,8 +116,9 @@ def trigger_settings(brand: Brand, trigger: str) -> TriggerSettings:
     return triggers[trigger]
 
 
-def _trigger_settings(merged: dict[str, Any], trigger: str) -> TriggerSettings:
-    values = {**BASE_TRIGGER, **TRIGGER_DEFAULTS[trigger], **merged["triggers"].get(trigger, {})}
+def _trigger_settings(merged: dict[str, Any], trigger: Trigger | str) -> TriggerSettings:
+    trigger = Trigger(trigger)
+    values = {**BASE_TRIGGER, **CATALOGUE[trigger].defaults(), **merged["triggers"].get(trigger, {})}
     known = set(BASE_TRIGGER) | {"purpose", "essential"}
     stale_hours = values["stale_after_hours"]
     return TriggerSettings(

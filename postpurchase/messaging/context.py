@@ -11,11 +11,12 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlmodel import Session, select
 
+from carriers.status import Status
 from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
 from postpurchase.lookup import order_link_path
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.config import TriggerSettings, brand_settings
 from postpurchase.messaging.segments import (
     Profile,
@@ -24,7 +25,8 @@ from postpurchase.messaging.segments import (
     order_lines,
     recommend,
 )
-from postpurchase.messaging.tokens import make_token, public_url
+from postpurchase.messaging.settings import MessagingSettings
+from postpurchase.messaging.tokens import make_token
 from postpurchase.models import (
     Brand,
     Customer,
@@ -84,7 +86,7 @@ def _shipment_context(brand: Brand, shipment: ShipmentView, locale: str,
                       settings: dict[str, Any]) -> dict[str, Any]:
     pickup = shipment.latest_event
     pickup_until = None
-    if pickup is not None and shipment.status == "available_for_pickup":
+    if pickup is not None and shipment.status == Status.available_for_pickup:
         hold = timedelta(days=int(settings["pickup_hold_days"]))
         pickup_until = _day(to_local(pickup.occurred_at + hold, brand.timezone).date(), locale)
     window = None
@@ -145,20 +147,20 @@ def _answered(session: Session, order_id: int | None) -> bool:
 
 
 #: Triggers whose worth depends on the order's data; :func:`useless_reason` decides it at enqueue.
-JUDGED = ("unboxing", "review_request", "replenishment")
+JUDGED = (Trigger.unboxing, Trigger.review_request, Trigger.replenishment)
 
 
-def useless_reason(*, session: Session, brand: Brand, trigger: str, order: Order | None,
+def useless_reason(*, session: Session, brand: Brand, trigger: Trigger | str, order: Order | None,
                    shipment: Shipment | None) -> str | None:
     """Why the data at trigger time makes ``trigger`` useless (no care content, already answered, no
     consumables), or None. No query for the other triggers (the ones events cause)."""
     if trigger not in JUDGED or order is None:
         return None
-    if trigger == "review_request":
+    if trigger == Trigger.review_request:
         return "the customer already answered" if _answered(session, order.id) else None
     settings = brand_settings(brand)
     lines = list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all())
-    if trigger == "unboxing":
+    if trigger == Trigger.unboxing:
         return None if _care_content(settings, lines, "ja") else "no use-and-care content for these products"
     if shipment is not None and shipment.delivered_at is not None and replenishment_plan(
             settings, lines, to_local(shipment.delivered_at, brand.timezone).date()) is None:
@@ -166,8 +168,8 @@ def useless_reason(*, session: Session, brand: Brand, trigger: str, order: Order
     return None
 
 
-def build(*, session: Session, brand: Brand, trigger: TriggerSettings, order: Order | None,
-          shipment: Shipment | None, customer: Customer | None, locale: str,
+def build(*, session: Session, messaging: MessagingSettings, brand: Brand, trigger: TriggerSettings,
+          order: Order | None, shipment: Shipment | None, customer: Customer | None, locale: str,
           extra: dict[str, Any] | None = None, now: datetime) -> Built:
     """The context of one message, the rules that shaped it, and whether it is worth sending."""
     settings = brand_settings(brand)
@@ -193,8 +195,8 @@ def build(*, session: Session, brand: Brand, trigger: TriggerSettings, order: Or
             "items": [{"name": line.name or line.sku, "quantity": line.quantity, "variant": line.variant}
                       for line in lines],
         }
-        context["tracking_page_url"] = public_url(
-            order_link_path(current_app.config["SECRET_KEY"], brand.slug, brand.id, order.id))  # type: ignore[arg-type]
+        context["tracking_page_url"] = messaging.public_url(
+            order_link_path(messaging.secret_key, brand.slug, brand.id, order.id))  # type: ignore[arg-type]
         profile = build_profile(session=session, order=order, customer=customer, language=locale)
     if shipment is not None:
         [view] = shipment_views(session=session, shipments=[shipment])
@@ -206,21 +208,21 @@ def build(*, session: Session, brand: Brand, trigger: TriggerSettings, order: Or
         if name in blocks
     ]
     useless = None
-    if trigger.name == "unboxing":
+    if trigger.name == Trigger.unboxing:
         context["care"] = _care_content(settings, lines, locale)
         useless = None if context["care"] else "no use-and-care content for these products"
-    if trigger.name in ("unboxing", "delivered", "review_request") and profile is not None:
+    if trigger.name in (Trigger.unboxing, Trigger.delivered, Trigger.review_request) and profile is not None:
         context["recommendations"] = recommend(
             session=session, brand_id=brand.id, catalog=settings["catalog"], profile=profile,
             order_skus={line.sku for line in lines})
-    if trigger.name == "review_request" and order is not None:
+    if trigger.name == Trigger.review_request and order is not None:
         useless = "the customer already answered" if _answered(session, order.id) else None
-        token = make_token("feedback", {"b": brand.id, "o": order.id,
-                                        "s": shipment.id if shipment else None,
-                                        "c": customer.id if customer else None})
-        url = public_url(f"/{brand.slug}/feedback/{token}")
+        token = make_token(messaging.secret_key, "feedback", {"b": brand.id, "o": order.id,
+                                                              "s": shipment.id if shipment else None,
+                                                              "c": customer.id if customer else None})
+        url = messaging.public_url(f"/{brand.slug}/feedback/{token}")
         context["feedback"] = {"url": url, "scores": [{"score": n, "url": f"{url}?score={n}"} for n in range(11)]}
-    if trigger.name == "replenishment" and order is not None and shipment is not None and shipment.delivered_at:
+    if trigger.name == Trigger.replenishment and order is not None and shipment is not None and shipment.delivered_at:
         plan = replenishment_plan(settings, lines, to_local(shipment.delivered_at, brand.timezone).date())
         if plan is None:
             useless = "no consumables in this order"
@@ -231,7 +233,7 @@ def build(*, session: Session, brand: Brand, trigger: TriggerSettings, order: Or
                 "items": [{"name": line.name or line.sku, "sku": line.sku} for line in due_lines],
                 "reorder_url": settings.get("reorder_url") or context.get("tracking_page_url"),
             }
-    if trigger.name == "return_update" and extra and extra.get("return_id"):
+    if trigger.name == Trigger.return_update and extra and extra.get("return_id"):
         rma = session.get(ReturnRequest, extra["return_id"])
         if rma is not None:
             context["return"] = {

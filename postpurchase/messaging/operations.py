@@ -19,6 +19,7 @@ from postpurchase.messaging import context as ctx
 from postpurchase.messaging import sink
 from postpurchase.messaging.config import brand_settings, trigger_settings
 from postpurchase.messaging.render import Rendered, render_message
+from postpurchase.messaging.settings import MessagingSettings
 from postpurchase.messaging.triggers import (
     Composed,
     compose,
@@ -54,11 +55,12 @@ class LogEntry:
 UNSENT = (OutboxState.pending, OutboxState.held, OutboxState.sending, OutboxState.unknown)
 
 
-def content_of(*, session: Session, message: OutboxMessage, now: datetime, brand: Brand | None = None) -> Composed:
+def content_of(*, session: Session, messaging: MessagingSettings, message: OutboxMessage, now: datetime,
+               brand: Brand | None = None) -> Composed:
     """What ``message`` says: the stored content once sent, rendered on demand before that."""
     brand = brand or session.get(Brand, message.brand_id)
     assert brand is not None
-    return compose(session=session, brand=brand, message=message, now=now)
+    return compose(session=session, messaging=messaging, brand=brand, message=message, now=now)
 
 
 def _filtered(*, brand_id: int, order_number: str | None = None, customer: str | None = None,
@@ -81,8 +83,9 @@ def _filtered(*, brand_id: int, order_number: str | None = None, customer: str |
     return stmt
 
 
-def message_log(*, session: Session, brand_id: int, order_number: str | None = None, customer: str | None = None,
-                trigger: str | None = None, state: OutboxState | str | None = None, limit: int = 200) -> list[LogEntry]:
+def message_log(*, session: Session, messaging: MessagingSettings, brand_id: int, order_number: str | None = None,
+                customer: str | None = None, trigger: str | None = None, state: OutboxState | str | None = None,
+                limit: int = 200) -> list[LogEntry]:
     """The brand's messages, newest first, filtered by order number, customer email/phone, trigger, state."""
     stmt = _filtered(brand_id=brand_id, order_number=order_number, customer=customer, trigger=trigger, state=state)
     rows = list(session.exec(stmt.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)).all())  # type: ignore[attr-defined,union-attr]
@@ -97,13 +100,14 @@ def message_log(*, session: Session, brand_id: int, order_number: str | None = N
     brand = session.get(Brand, brand_id)
     now = utcnow()
     return [LogEntry(r, counts.get((r.id, "open"), 0), counts.get((r.id, "click"), 0),
-                     _subject(session, r, now, brand) if r.state in UNSENT else r.subject)
+                     _subject(session, messaging, r, now, brand) if r.state in UNSENT else r.subject)
             for r in rows]
 
 
-def _subject(session: Session, message: OutboxMessage, now: datetime, brand: Brand | None) -> str:
+def _subject(session: Session, messaging: MessagingSettings, message: OutboxMessage, now: datetime,
+             brand: Brand | None) -> str:
     try:
-        return content_of(session=session, message=message, now=now, brand=brand).subject
+        return content_of(session=session, messaging=messaging, message=message, now=now, brand=brand).subject
     except TemplateError as exc:  # the sender will fail the message with the reason; the log still shows
         return f"({type(exc).__name__}: {exc})"
 
@@ -252,8 +256,8 @@ class UnknownShipment(LookupError):
     """No shipment with that id for that brand (another brand's parcel is unknown too)."""
 
 
-def preview(*, session: Session, brand: Brand, trigger: str, locale: str, channel: Channel,
-            shipment_id: int | None = None, today: date, now: datetime) -> Rendered:
+def preview(*, session: Session, messaging: MessagingSettings, brand: Brand, trigger: str, locale: str,
+            channel: Channel, shipment_id: int | None = None, today: date, now: datetime) -> Rendered:
     """Render ``trigger`` with a real parcel's data (``shipment_id`` of this brand) or sample data.
 
     Raises :class:`UnknownShipment` when ``shipment_id`` is not one of the brand's parcels."""
@@ -264,13 +268,13 @@ def preview(*, session: Session, brand: Brand, trigger: str, locale: str, channe
     if shipment is not None:
         order = session.get(Order, shipment.order_id) if shipment.order_id else None
         customer = session.get(Customer, order.customer_id) if order and order.customer_id else None
-        built = ctx.build(session=session, brand=brand, trigger=settings, order=order, shipment=shipment,
-                          customer=customer, locale=locale, now=now)
+        built = ctx.build(session=session, messaging=messaging, brand=brand, trigger=settings, order=order,
+                          shipment=shipment, customer=customer, locale=locale, now=now)
         context, variant = built.context, built.variant
     else:
         context, variant = sample_context(brand, trigger, locale, today), None
-    return render_message(brand_slug=brand.slug, template=settings.template, variant=variant, locale=locale,
-                          channel=channel, context=context)
+    return render_message(templates=messaging.templates, brand_slug=brand.slug, template=settings.template,
+                          variant=variant, locale=locale, channel=channel, context=context)
 
 
 def mailbox(*, session: Session, brand_id: int, folder: Path, limit: int = 200) -> list[sink.Caught]:
@@ -288,8 +292,8 @@ def mailbox(*, session: Session, brand_id: int, folder: Path, limit: int = 200) 
     return sink.list_messages(folder, limit, only=owned)
 
 
-def queue_test_message(*, session: Session, brand: Brand, trigger: str, channel: Channel, recipient: str,
-                       locale: str, now: datetime) -> OutboxMessage:
+def queue_test_message(*, session: Session, messaging: MessagingSettings, brand: Brand, trigger: str,
+                       channel: Channel, recipient: str, locale: str, now: datetime) -> OutboxMessage:
     """A sample message to ``recipient``, sent by the next sender run (past quiet hours and caps)."""
     settings = trigger_settings(brand, trigger)
     payload = {"context": sample_context(brand, trigger, locale, now.date()), "variant": None, "rules": [],
@@ -298,8 +302,8 @@ def queue_test_message(*, session: Session, brand: Brand, trigger: str, channel:
     row = new_row(brand=brand, trigger=trigger, ref=payload["ref"], channel=channel, address=recipient,
                   payload=payload, due_at=now, created_at=now, customer_id=None, order_id=None, shipment_id=None,
                   locale=locale)
-    content = render_content(brand=brand, trigger=settings, channel=channel, address=recipient, payload=payload,
-                             context=payload["context"], variant=None)
+    content = render_content(messaging=messaging, brand=brand, trigger=settings, channel=channel, address=recipient,
+                             payload=payload, context=payload["context"], variant=None)
     row.subject, row.body_text, row.body_html, row.payload = content.subject, content.text, content.html, content.payload
     session.add(row)
     session.flush()

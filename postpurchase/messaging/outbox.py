@@ -57,6 +57,7 @@ from postpurchase.db import (
     session_scope,
 )
 from postpurchase.messaging import respect, segments
+from postpurchase.messaging.catalogue import CATALOGUE
 from postpurchase.messaging.channels import (
     Envelope,
     MessageChannel,
@@ -65,12 +66,12 @@ from postpurchase.messaging.channels import (
     create_channel,
 )
 from postpurchase.messaging.config import (
-    TRIGGER_DEFAULTS,
     TriggerSettings,
     brand_settings,
     trigger_settings,
 )
-from postpurchase.messaging.tokens import make_token, public_url
+from postpurchase.messaging.settings import MessagingSettings, messaging_settings
+from postpurchase.messaging.tokens import make_token
 from postpurchase.messaging.triggers import Composed, compose, enqueue_fallback
 from postpurchase.models import (
     Brand,
@@ -128,15 +129,18 @@ def message_id_header(key: str, sender_email: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
 
 
-def _tracked_html(html: str, message_id: int) -> str:
+def _tracked_html(html: str, message_id: int, messaging: MessagingSettings) -> str:
     """Links through the click redirect, and an open pixel (unsubscribe links stay direct)."""
+    def link(path: str, purpose: str, data: dict[str, object]) -> str:
+        return messaging.public_url(path + make_token(messaging.secret_key, purpose, data))
+
     def swap(match: re.Match[str]) -> str:
         url = match.group(1)
         if "/unsubscribe/" in url:
             return match.group(0)
-        return f'href="{public_url("/m/c/" + make_token("click", {"m": message_id, "u": url}))}"'
+        return f'href="{link("/m/c/", "click", {"m": message_id, "u": url})}"'
 
-    pixel = f'<img src="{public_url("/m/o/" + make_token("open", {"m": message_id}) + ".gif")}" width="1" height="1" alt="">'
+    pixel = f'<img src="{link("/m/o/", "open", {"m": message_id})}.gif" width="1" height="1" alt="">'
     tracked = HREF.sub(swap, html)
     return tracked.replace("</body>", pixel + "</body>") if "</body>" in tracked else tracked + pixel
 
@@ -148,8 +152,9 @@ def sender_identity(brand: Brand, config: Mapping[str, object], settings: dict |
             sender.get("email") or str(config.get("MAIL_FROM") or f"no-reply@{brand.slug}.example"))
 
 
-def envelope_for(message: OutboxMessage, brand: Brand, config: dict, settings: dict | None = None) -> Envelope:
-    sender_name, sender_email = sender_identity(brand, config, settings)
+def envelope_for(message: OutboxMessage, brand: Brand, messaging: MessagingSettings,
+                 settings: dict | None = None) -> Envelope:
+    sender_name, sender_email = sender_identity(brand, messaging.config, settings)
     headers: dict[str, str] = {}
     html = message.body_html
     if message.channel == Channel.email:
@@ -159,7 +164,7 @@ def envelope_for(message: OutboxMessage, brand: Brand, config: dict, settings: d
             headers["List-Unsubscribe"] = f"<{unsubscribe}>"
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         if html and message.id is not None:
-            html = _tracked_html(html, message.id)
+            html = _tracked_html(html, message.id, messaging)
     return Envelope(message_id=message.id or 0, brand_slug=brand.slug, channel=message.channel,
                     recipient=message.recipient, subject=message.subject, text=message.body_text, html=html,
                     idempotency_key=message.idempotency_key, headers=headers,
@@ -190,7 +195,7 @@ class _Checks:
             self.suppressed[(found.brand_id, found.channel, found.address)].append(found)
 
     def trigger(self, brand: Brand, name: str) -> TriggerSettings | None:
-        if name not in TRIGGER_DEFAULTS:
+        if name not in CATALOGUE:
             return None
         key = (brand.id or 0, name)
         if key not in self._triggers:
@@ -221,7 +226,7 @@ class _Checks:
         assert row.customer_id is not None
         if row.customer_id not in self._capped_today:
             brand = self.brands[row.brand_id]
-            capped = [t for t in TRIGGER_DEFAULTS if not self.trigger(brand, t).essential]  # type: ignore[union-attr]
+            capped = [t for t in CATALOGUE if not self.trigger(brand, t).essential]  # type: ignore[union-attr]
             self._capped_today[row.customer_id] = self.session.exec(
                 select(func.count(OutboxMessage.id)).where(
                     OutboxMessage.customer_id == row.customer_id,
@@ -372,12 +377,13 @@ def prepare(app: Flask, ids: list[int], *, now: datetime) -> Prepared:
         for row in rows:
             session.expunge(row)  # the content is set on a detached copy; record() writes it
         _load_related(session, rows)
+        messaging = messaging_settings(app)
         settings: dict[int, dict] = {}
         for row in rows:
             brand = session.get(Brand, row.brand_id)
             assert brand is not None and row.id is not None
             try:
-                content = compose(session=session, brand=brand, message=row, now=now)
+                content = compose(session=session, messaging=messaging, brand=brand, message=row, now=now)
             except Exception as exc:  # noqa: BLE001  (a broken template fails its message, not the batch)
                 log.warning("outbox message %s could not be rendered: %s", row.id, exc, exc_info=True)
                 prepared.settled[row.id] = (OutboxState.failed, f"could not render: {type(exc).__name__}: {exc}"[:2000])
@@ -390,7 +396,7 @@ def prepare(app: Flask, ids: list[int], *, now: datetime) -> Prepared:
                                                                       content.payload)
             if row.brand_id not in settings:
                 settings[row.brand_id] = brand_settings(brand)
-            prepared.envelopes.append(envelope_for(row, brand, app.config, settings[row.brand_id]))
+            prepared.envelopes.append(envelope_for(row, brand, messaging, settings[row.brand_id]))
     finally:
         session.close()
     return prepared
@@ -572,7 +578,7 @@ def send_due(app: Flask, *, now: datetime | None = None, batch: int = 200, limit
 
     ``sleep`` waits between re-runs of a transaction after a transient database error.
     """
-    with app.app_context():  # tokens and templates need it; the scheduler's job has one, a script may not
+    with app.app_context():  # the scheduler's job has an app context, a script may not
         return _send_loop(app, now=now, batch=batch, limit=limit, workers=workers, channel_factory=channel_factory,
                           sleep=sleep)
 

@@ -1,7 +1,9 @@
 """Signal receivers: domain events → :func:`~postpurchase.messaging.triggers.enqueue`.
 
 Each writes in the sender's ``session`` (flush only), so the message commits or rolls back with the
-change that caused it.
+change that caused it. Receivers run inside the app context of whoever sent the signal; the messaging
+settings come from it (:func:`~postpurchase.messaging.current_settings`), read only when the message
+has someone to go to.
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ from sqlmodel import Session
 from carriers.status import Status
 from postpurchase import signals
 from postpurchase.clock import utcnow
+from postpurchase.messaging import current_settings
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.triggers import enqueue
 from postpurchase.models import Brand, Order, ReturnRequest, ReturnState, Shipment
 
 #: Parcel statuses that have a message of their own.
-STATUS_TRIGGERS: dict[Status, str] = {
-    Status.out_for_delivery: "out_for_delivery",
-    Status.attempt_fail: "attempt_fail",
-    Status.available_for_pickup: "available_for_pickup",
-    Status.delivered: "delivered",
+STATUS_TRIGGERS: dict[Status, Trigger] = {
+    Status.out_for_delivery: Trigger.out_for_delivery,
+    Status.attempt_fail: Trigger.attempt_fail,
+    Status.available_for_pickup: Trigger.available_for_pickup,
+    Status.delivered: Trigger.delivered,
 }
 #: Return states the customer hears about.
 RETURN_STATES = {ReturnState.requested, ReturnState.label_issued, ReturnState.received, ReturnState.refunded,
@@ -35,14 +39,16 @@ def on_order_upserted(brand_id: int, *, session: Session, order_id: int, created
         return
     order, brand = session.get(Order, order_id), session.get(Brand, brand_id)
     if order is not None and brand is not None:
-        enqueue(session=session, brand=brand, trigger="order_confirmed", order=order, now=now or utcnow())
+        enqueue(session=session, messaging=current_settings, brand=brand, trigger=Trigger.order_confirmed,
+                order=order, now=now or utcnow())
 
 
 def on_shipment_created(brand_id: int, *, session: Session, shipment_id: int, now: datetime | None = None,
                         **_: Any) -> None:
     shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
     if shipment is not None and brand is not None:
-        enqueue(session=session, brand=brand, trigger="shipped", shipment=shipment, now=now or utcnow())
+        enqueue(session=session, messaging=current_settings, brand=brand, trigger=Trigger.shipped,
+                shipment=shipment, now=now or utcnow())
 
 
 def on_status_changed(shipment_id: int, *, session: Session, brand_id: int, current: Status,
@@ -50,7 +56,8 @@ def on_status_changed(shipment_id: int, *, session: Session, brand_id: int, curr
     trigger = STATUS_TRIGGERS.get(Status(current))
     shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
     if trigger and shipment is not None and brand is not None:
-        enqueue(session=session, brand=brand, trigger=trigger, shipment=shipment, now=now or utcnow())
+        enqueue(session=session, messaging=current_settings, brand=brand, trigger=trigger, shipment=shipment,
+                now=now or utcnow())
 
 
 def on_prediction_changed(shipment_id: int, *, session: Session, brand_id: int, previous_date: date | None,
@@ -67,7 +74,8 @@ def on_prediction_changed(shipment_id: int, *, session: Session, brand_id: int, 
     if shipment is None or brand is None:
         return
     if shipment.status not in STATUS_TRIGGERS:
-        enqueue(session=session, brand=brand, trigger="delayed", shipment=shipment, now=now or utcnow())
+        enqueue(session=session, messaging=current_settings, brand=brand, trigger=Trigger.delayed,
+                shipment=shipment, now=now or utcnow())
 
 
 def on_return_updated(return_id: int, *, session: Session, brand_id: int, current: ReturnState,
@@ -77,8 +85,9 @@ def on_return_updated(return_id: int, *, session: Session, brand_id: int, curren
     if state not in RETURN_STATES or rma is None or brand is None:
         return
     order = session.get(Order, rma.order_id)
-    enqueue(session=session, brand=brand, trigger="return_update", order=order, ref=f"r{return_id}.{state}",
-            extra={"return_id": return_id, "return_state": str(state)}, now=now or utcnow())
+    enqueue(session=session, messaging=current_settings, brand=brand, trigger=Trigger.return_update, order=order,
+            ref=f"r{return_id}.{state}", extra={"return_id": return_id, "return_state": str(state)},
+            now=now or utcnow())
 
 
 def connect() -> None:

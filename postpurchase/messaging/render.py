@@ -8,6 +8,8 @@ before the repository's ``templates/``, so a brand overrides wording without a c
 
 Email HTML falls back to ``emails/_layout.html`` around the plain-text part when a trigger has no
 HTML template of its own. SMS and LINE use the ``short.txt`` form.
+
+The caller hands in the template environment (``MessagingSettings.templates``, one per app).
 """
 
 from __future__ import annotations
@@ -18,14 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 from markupsafe import Markup
 
 from postpurchase import ROOT
 from postpurchase.models import Channel
 
-EXTENSION_KEY = "postpurchase.messaging.jinja"
 URL = re.compile(r"https?://[^\s<>\"')]+")
 
 
@@ -46,17 +46,14 @@ def _linkify(text: str) -> Markup:
     return Markup("\n".join(paragraphs))
 
 
-def environment(app: Flask | None = None) -> Environment:
-    app = app or current_app
-    env = app.extensions.get(EXTENSION_KEY)
-    if env is None:
-        loader = ChoiceLoader([FileSystemLoader(str(Path(app.instance_path) / "templates")),
-                               FileSystemLoader(str(ROOT / "templates"))])
-        env = Environment(loader=loader, autoescape=lambda name: bool(name and name.endswith(".html")),
-                          undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                          keep_trailing_newline=False)
-        env.filters["linkify"] = _linkify
-        app.extensions[EXTENSION_KEY] = env
+def environment(instance_path: str) -> Environment:
+    """Templates from the instance folder first, then the repository's."""
+    loader = ChoiceLoader([FileSystemLoader(str(Path(instance_path) / "templates")),
+                           FileSystemLoader(str(ROOT / "templates"))])
+    env = Environment(loader=loader, autoescape=lambda name: bool(name and name.endswith(".html")),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=False)
+    env.filters["linkify"] = _linkify
     return env
 
 
@@ -69,12 +66,11 @@ def candidates(brand_slug: str, template: str, variant: str | None, locale: str,
     return names
 
 
-def render_part(brand_slug: str, template: str, variant: str | None, locale: str, part: str,
-                context: dict[str, Any], **extra: Any) -> str | None:
+def render_part(templates: Environment, brand_slug: str, template: str, variant: str | None, locale: str,
+                part: str, context: dict[str, Any], **extra: Any) -> str | None:
     """One part, or None when no template for it exists anywhere in the lookup order."""
-    env = environment()
     try:
-        tpl = env.select_template(candidates(brand_slug, template, variant, locale, part))
+        tpl = templates.select_template(candidates(brand_slug, template, variant, locale, part))
     except TemplateNotFound:
         return None
     return tpl.render(**_defaults(context), **extra).strip()
@@ -88,19 +84,19 @@ def _defaults(context: dict[str, Any]) -> dict[str, Any]:
     return {**base, **context}
 
 
-def render_message(*, brand_slug: str, template: str, variant: str | None, locale: str,
+def render_message(*, templates: Environment, brand_slug: str, template: str, variant: str | None, locale: str,
                    channel: Channel, context: dict[str, Any]) -> Rendered:
     """Subject, text and (email only) HTML for ``channel``; raises if the trigger has no text template."""
-    subject = render_part(brand_slug, template, variant, locale, "subject.txt", context) or ""
-    text = render_part(brand_slug, template, variant, locale, "txt", context)
+    subject = render_part(templates, brand_slug, template, variant, locale, "subject.txt", context) or ""
+    text = render_part(templates, brand_slug, template, variant, locale, "txt", context)
     if text is None:
         raise TemplateNotFound(candidates(brand_slug, template, variant, locale, "txt")[-1])
     if channel != Channel.email:
-        short = render_part(brand_slug, template, variant, locale, "short.txt", context)
+        short = render_part(templates, brand_slug, template, variant, locale, "short.txt", context)
         return Rendered(subject, short or f"{subject}\n{context.get('tracking_page_url') or ''}".strip())
-    body_html = render_part(brand_slug, template, variant, locale, "html", context,
+    body_html = render_part(templates, brand_slug, template, variant, locale, "html", context,
                             subject=subject, text_body=text)
     if body_html is None:
-        layout = environment().get_template("emails/_layout.html")
+        layout = templates.get_template("emails/_layout.html")
         body_html = layout.render(**_defaults(context), subject=subject, text_body=text).strip()
     return Rendered(subject, text, body_html)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from carriers.status import FINAL, Status
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.models import (
     Channel,
     Customer,
@@ -28,17 +29,17 @@ from postpurchase.models import (
 #: Statuses after which a message about an earlier stage no longer helps the customer.
 _DONE = {*FINAL, Status.returning_to_sender}
 #: For each trigger: the parcel statuses that make it stale when reached before it is sent.
-STALE_AFTER: dict[str, set[Status]] = {
-    "shipped": _DONE,
-    "delayed": _DONE,
-    "arriving_tomorrow": _DONE | {Status.out_for_delivery, Status.attempt_fail,
-                                  Status.available_for_pickup},
-    "out_for_delivery": _DONE | {Status.attempt_fail},
-    "attempt_fail": _DONE,
-    "available_for_pickup": _DONE,
+STALE_AFTER: dict[Trigger, set[Status]] = {
+    Trigger.shipped: _DONE,
+    Trigger.delayed: _DONE,
+    Trigger.arriving_tomorrow: _DONE | {Status.out_for_delivery, Status.attempt_fail,
+                                        Status.available_for_pickup},
+    Trigger.out_for_delivery: _DONE | {Status.attempt_fail},
+    Trigger.attempt_fail: _DONE,
+    Trigger.available_for_pickup: _DONE,
 }
 #: Triggers that make no sense once the customer has started a return of the order.
-USELESS_AFTER_RETURN = {"unboxing", "review_request", "replenishment"}
+USELESS_AFTER_RETURN = {Trigger.unboxing, Trigger.review_request, Trigger.replenishment}
 
 
 def consent_allows(customer: Customer | None, channel: Channel, purpose: str) -> bool:
@@ -113,14 +114,14 @@ def stale_reason(*, session: Session, message: OutboxMessage, shipment: Shipment
     if shipment is not None:
         if shipment.status in STALE_AFTER.get(message.trigger, set()):
             return f"parcel is already {shipment.status}"
-        if message.trigger == "arriving_tomorrow":
+        if message.trigger == Trigger.arriving_tomorrow:
             promised = message.payload.get("predicted_date")
             today = now.astimezone(ZoneInfo(timezone)).date()
             if shipment.predicted_date is None or promised != shipment.predicted_date.isoformat():
                 return "the predicted delivery date changed"
             if today >= shipment.predicted_date:
                 return "delivery day already reached"
-        if message.trigger == "delayed" and shipment.promised_date and shipment.predicted_date \
+        if message.trigger == Trigger.delayed and shipment.promised_date and shipment.predicted_date \
                 and shipment.predicted_date <= shipment.promised_date:
             return "the parcel is back on time"
     if message.trigger in USELESS_AFTER_RETURN and message.order_id is not None:

@@ -14,18 +14,22 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from carriers.status import Status
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.config import brand_settings, trigger_settings
 from postpurchase.messaging.context import replenishment_plan
 from postpurchase.messaging.respect import clock_time
+from postpurchase.messaging.settings import MessagingSettings
 from postpurchase.messaging.triggers import enqueue
 from postpurchase.models import Brand, OrderLine, OutboxMessage, Shipment
 
 #: How far back a timer looks for parcels it may have missed (scheduler downtime).
 LOOKBACK = timedelta(days=3)
 IN_FLIGHT = (Status.pending, Status.info_received, Status.in_transit)
+#: The triggers timers send, in the order :func:`run_timers` counts them.
+TIMED = (Trigger.arriving_tomorrow, Trigger.unboxing, Trigger.review_request, Trigger.replenishment)
 
 
-def _already(session: Session, trigger: str, shipment_ids: Iterable[int]) -> set[int]:
+def _already(session: Session, trigger: Trigger, shipment_ids: Iterable[int]) -> set[int]:
     ids = list(shipment_ids)
     if not ids:
         return set()
@@ -34,14 +38,15 @@ def _already(session: Session, trigger: str, shipment_ids: Iterable[int]) -> set
     return {row for row in rows if row is not None}
 
 
-def _enqueue_each(session: Session, brand: Brand, trigger: str, shipments: list[Shipment], now: datetime,
-                  due_at: datetime | None = None) -> int:
+def _enqueue_each(session: Session, messaging: MessagingSettings, brand: Brand, trigger: Trigger,
+                  shipments: list[Shipment], now: datetime, due_at: datetime | None = None) -> int:
     done = _already(session, trigger, (s.id for s in shipments if s.id is not None))
     count = 0
     for shipment in shipments:
         if shipment.id in done:
             continue
-        if enqueue(session=session, brand=brand, trigger=trigger, shipment=shipment, now=now, due_at=due_at):
+        if enqueue(session=session, messaging=messaging, brand=brand, trigger=trigger, shipment=shipment, now=now,
+                   due_at=due_at):
             count += 1
     return count
 
@@ -53,9 +58,9 @@ def _delivered_between(session: Session, brand: Brand, start: datetime, end: dat
     )).all())
 
 
-def arriving_tomorrow(session: Session, brand: Brand, now: datetime) -> int:
+def arriving_tomorrow(session: Session, messaging: MessagingSettings, brand: Brand, now: datetime) -> int:
     """Parcels predicted for tomorrow (brand's local day), sent from ``send_at`` local time today."""
-    settings = trigger_settings(brand, "arriving_tomorrow")
+    settings = trigger_settings(brand, Trigger.arriving_tomorrow)
     if not settings.enabled:
         return 0
     zone = ZoneInfo(brand.timezone)
@@ -64,20 +69,22 @@ def arriving_tomorrow(session: Session, brand: Brand, now: datetime) -> int:
         Shipment.brand_id == brand.id, Shipment.predicted_date == today + timedelta(days=1),
         Shipment.status.in_(IN_FLIGHT))).all())  # type: ignore[attr-defined]
     send_at = datetime.combine(today, clock_time(str(settings.options.get("send_at", "17:00"))), tzinfo=zone)
-    return _enqueue_each(session, brand, "arriving_tomorrow", shipments, now, max(now, send_at.astimezone(UTC)))
+    return _enqueue_each(session, messaging, brand, Trigger.arriving_tomorrow, shipments, now,
+                         max(now, send_at.astimezone(UTC)))
 
 
-def after_delivery(session: Session, brand: Brand, now: datetime, trigger: str, wait: timedelta) -> int:
+def after_delivery(session: Session, messaging: MessagingSettings, brand: Brand, now: datetime, trigger: Trigger,
+                   wait: timedelta) -> int:
     """``trigger`` for parcels delivered at least ``wait`` ago (and not longer than the lookback)."""
     if not trigger_settings(brand, trigger).enabled:
         return 0
     shipments = _delivered_between(session, brand, now - wait - LOOKBACK, now - wait)
-    return _enqueue_each(session, brand, trigger, shipments, now)
+    return _enqueue_each(session, messaging, brand, trigger, shipments, now)
 
 
-def replenishment(session: Session, brand: Brand, now: datetime) -> int:
+def replenishment(session: Session, messaging: MessagingSettings, brand: Brand, now: datetime) -> int:
     """Consumables whose run-out (quantity × usage days after delivery) is ``lead_days`` away."""
-    settings = trigger_settings(brand, "replenishment")
+    settings = trigger_settings(brand, Trigger.replenishment)
     if not settings.enabled:
         return 0
     config = brand_settings(brand)
@@ -89,7 +96,7 @@ def replenishment(session: Session, brand: Brand, now: datetime) -> int:
     longest = max([*config["consumables"].get("sku", {}).values(),
                    *config["consumables"].get("category", {}).values()])
     recent = _delivered_between(session, brand, now - timedelta(days=int(longest) * 12), now)
-    done = _already(session, "replenishment", (s.id for s in recent if s.id is not None))
+    done = _already(session, Trigger.replenishment, (s.id for s in recent if s.id is not None))
     due: list[Shipment] = []
     for shipment in recent:
         if shipment.id in done or shipment.order_id is None or shipment.delivered_at is None:
@@ -98,21 +105,21 @@ def replenishment(session: Session, brand: Brand, now: datetime) -> int:
         plan = replenishment_plan(config, lines, shipment.delivered_at.astimezone(zone).date())
         if plan and plan[0] - lead <= today <= plan[0]:
             due.append(shipment)
-    return _enqueue_each(session, brand, "replenishment", due, now)
+    return _enqueue_each(session, messaging, brand, Trigger.replenishment, due, now)
 
 
-def run_timers(*, session: Session, now: datetime) -> dict[str, int]:
+def run_timers(*, session: Session, messaging: MessagingSettings, now: datetime) -> dict[Trigger, int]:
     """Enqueue every timer message that is due for every brand; returns counts per trigger."""
-    counts = {"arriving_tomorrow": 0, "unboxing": 0, "review_request": 0, "replenishment": 0}
+    counts = dict.fromkeys(TIMED, 0)
     for brand in session.exec(select(Brand)).all():
-        unboxing = trigger_settings(brand, "unboxing").options
-        review = trigger_settings(brand, "review_request").options
-        counts["arriving_tomorrow"] += arriving_tomorrow(session, brand, now)
-        counts["unboxing"] += after_delivery(session, brand, now, "unboxing",
-                                             timedelta(hours=float(unboxing.get("delay_hours", 24))))
-        counts["review_request"] += after_delivery(session, brand, now, "review_request",
-                                                   timedelta(days=float(review.get("delay_days", 7))))
-        counts["replenishment"] += replenishment(session, brand, now)
+        unboxing = trigger_settings(brand, Trigger.unboxing).options
+        review = trigger_settings(brand, Trigger.review_request).options
+        counts[Trigger.arriving_tomorrow] += arriving_tomorrow(session, messaging, brand, now)
+        counts[Trigger.unboxing] += after_delivery(session, messaging, brand, now, Trigger.unboxing,
+                                                   timedelta(hours=float(unboxing.get("delay_hours", 24))))
+        counts[Trigger.review_request] += after_delivery(session, messaging, brand, now, Trigger.review_request,
+                                                         timedelta(days=float(review.get("delay_days", 7))))
+        counts[Trigger.replenishment] += replenishment(session, messaging, brand, now)
     session.flush()
     return counts
 

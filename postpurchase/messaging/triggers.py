@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -28,11 +27,13 @@ from sqlmodel import Session, select
 
 from postpurchase.db import is_postgres
 from postpurchase.messaging import context as ctx
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.channels import configured
 from postpurchase.messaging.config import TriggerSettings, brand_settings, trigger_settings
 from postpurchase.messaging.render import render_message
 from postpurchase.messaging.respect import consent_allows, suppression_reasons
-from postpurchase.messaging.tokens import make_token, public_url
+from postpurchase.messaging.settings import MessagingSettings, SettingsSource, resolve
+from postpurchase.messaging.tokens import make_token
 from postpurchase.models import (
     Brand,
     Channel,
@@ -50,12 +51,13 @@ def idempotency_key(brand_id: int, trigger: str, ref: str, channel: Channel | st
     return f"{brand_id}:{trigger}:{ref}:{channel}"
 
 
-def recipients(*, brand: Brand, trigger: str, customer: Customer | None, order: Order | None) -> dict[str, str]:
+def recipients(*, messaging: SettingsSource, brand: Brand, trigger: str, customer: Customer | None,
+               order: Order | None) -> dict[str, str]:
     """Every channel this customer can be reached on for ``trigger``, with the address."""
     settings = brand_settings(brand)
     email = (customer.email if customer else None) or (order.email if order else None)
     phone = (customer.phone if customer else None) or (order.phone if order else None)
-    found: dict[str, str | None] = {
+    found: dict[Channel, str | None] = {
         Channel.email: email,
         Channel.sms: ctx.e164(phone),
         Channel.line: customer.line_user_id if customer else None,
@@ -63,13 +65,16 @@ def recipients(*, brand: Brand, trigger: str, customer: Customer | None, order: 
         if trigger in settings["line_notification_templates"] else None,
         Channel.webhook: settings["webhook_url"],
     }
-    return {str(channel): address for channel, address in found.items()
-            if address and configured(current_app.config, brand.slug, channel)}
+    present = {channel: address for channel, address in found.items() if address}
+    if not present:
+        return {}
+    config = resolve(messaging).config
+    return {str(channel): address for channel, address in present.items() if configured(config, brand.slug, channel)}
 
 
-def _unsubscribe_url(brand: Brand, channel: str, address: str) -> str:
-    token = make_token("unsubscribe", {"b": brand.id, "ch": channel, "a": address})
-    return public_url(f"/{brand.slug}/unsubscribe/{token}")
+def _unsubscribe_url(messaging: MessagingSettings, brand: Brand, channel: str, address: str) -> str:
+    token = make_token(messaging.secret_key, "unsubscribe", {"b": brand.id, "ch": channel, "a": address})
+    return messaging.public_url(f"/{brand.slug}/unsubscribe/{token}")
 
 
 def _line_notification_body(brand: Brand, trigger: str, context: dict[str, Any]) -> dict[str, Any]:
@@ -140,21 +145,22 @@ class Composed:
     useless: str | None = None
 
 
-def render_content(*, brand: Brand, trigger: TriggerSettings, channel: Channel, address: str,
-                   payload: dict[str, Any], context: dict[str, Any], variant: str | None) -> Composed:
+def render_content(*, messaging: MessagingSettings, brand: Brand, trigger: TriggerSettings, channel: Channel,
+                   address: str, payload: dict[str, Any], context: dict[str, Any], variant: str | None) -> Composed:
     """Render ``context`` for ``channel``; the payload gains the context and the channel's extras."""
     context = dict(context)
     if channel in (Channel.email, Channel.sms, Channel.line):
-        context["unsubscribe_url"] = _unsubscribe_url(brand, str(channel), address)
-    rendered = render_message(brand_slug=brand.slug, template=trigger.template, variant=variant,
-                              locale=context["locale"], channel=channel, context=context)
+        context["unsubscribe_url"] = _unsubscribe_url(messaging, brand, str(channel), address)
+    rendered = render_message(templates=messaging.templates, brand_slug=brand.slug, template=trigger.template,
+                              variant=variant, locale=context["locale"], channel=channel, context=context)
     extra: dict[str, Any] = {"variant": variant, "unsubscribe_url": context.get("unsubscribe_url")}
     if channel == Channel.line_notification:
         extra["line_notification"] = _line_notification_body(brand, trigger.name, context)
     return Composed(rendered.subject[:300], rendered.text, rendered.html, {**payload, **extra})
 
 
-def compose(*, session: Session, brand: Brand, message: OutboxMessage, now: datetime) -> Composed:
+def compose(*, session: Session, messaging: MessagingSettings, brand: Brand, message: OutboxMessage,
+            now: datetime) -> Composed:
     """The content ``message`` has when it is sent: rendered from the data as it is now.
 
     Messages are written without content (cheap, inside the change that caused them) and rendered
@@ -167,11 +173,13 @@ def compose(*, session: Session, brand: Brand, message: OutboxMessage, now: date
     order = session.get(Order, message.order_id) if message.order_id else None
     shipment = session.get(Shipment, message.shipment_id) if message.shipment_id else None
     customer = session.get(Customer, message.customer_id) if message.customer_id else None
-    built = ctx.build(session=session, brand=brand, trigger=settings, order=order, shipment=shipment,
-                      customer=customer, locale=message.locale, extra=message.payload.get("extra"), now=now)
+    built = ctx.build(session=session, messaging=messaging, brand=brand, trigger=settings, order=order,
+                      shipment=shipment, customer=customer, locale=message.locale,
+                      extra=message.payload.get("extra"), now=now)
     payload = {**message.payload, "context": built.context, "rules": list(built.rules)}
-    content = render_content(brand=brand, trigger=settings, channel=message.channel, address=message.recipient,
-                             payload=payload, context=built.context, variant=built.variant)
+    content = render_content(messaging=messaging, brand=brand, trigger=settings, channel=message.channel,
+                             address=message.recipient, payload=payload, context=built.context,
+                             variant=built.variant)
     return replace(content, useless=built.useless)
 
 
@@ -194,8 +202,8 @@ def new_row(**values: Any) -> OutboxMessage:
     return OutboxMessage(**row_values(**values))
 
 
-def enqueue(*, session: Session, brand: Brand, trigger: str, now: datetime, ref: str | None = None,
-            order: Order | None = None, shipment: Shipment | None = None,
+def enqueue(*, session: Session, messaging: SettingsSource, brand: Brand, trigger: Trigger, now: datetime,
+            ref: str | None = None, order: Order | None = None, shipment: Shipment | None = None,
             extra: dict[str, Any] | None = None, due_at: datetime | None = None) -> str | None:
     """Write the message ``trigger`` asks for into the outbox; its idempotency key, or None when
     nothing was written.
@@ -215,7 +223,7 @@ def enqueue(*, session: Session, brand: Brand, trigger: str, now: datetime, ref:
     first = settings.channels[0] if settings.channels else Channel.email
     if existing_keys(session, [idempotency_key(brand.id, trigger, ref, c) for c in settings.channels]):
         return None
-    addresses = recipients(brand=brand, trigger=trigger, customer=customer, order=order)
+    addresses = recipients(messaging=messaging, brand=brand, trigger=trigger, customer=customer, order=order)
     suppressed = suppression_reasons(session=session, brand_id=brand.id, addresses=addresses,
                                      purpose=settings.purpose)
     eligible: list[str] = []

@@ -24,13 +24,13 @@ from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.i18n import SUPPORTED_LOCALES, format_local_time
-from postpurchase.messaging import operations, sink
-from postpurchase.messaging.config import TRIGGER_DEFAULTS
+from postpurchase.messaging import current_settings, operations, sink
+from postpurchase.messaging.catalogue import CATALOGUE, Trigger
 from postpurchase.messaging.tokens import read_token
 from postpurchase.models import Brand, Channel, OutboxState
 from postpurchase.web.merchant import check_csrf, require_merchant
 from postpurchase.web.params import BadParameter, Params, whole_number
-from postpurchase.web.wording import CHANNEL_LABELS, OUTBOX_STATE_LABELS, TRIGGER_LABELS
+from postpurchase.web.wording import CHANNEL_LABELS, OUTBOX_STATE_LABELS
 
 merchant_messages = Blueprint("merchant_messages", __name__, url_prefix="/merchant/messages")
 customer_pages = Blueprint("messages_public", __name__)
@@ -39,8 +39,13 @@ customer_pages = Blueprint("messages_public", __name__)
 @merchant_messages.context_processor
 def _words() -> dict[str, Any]:
     """Translated names of triggers, states and channels, and local times, for the message pages."""
-    return {"trigger_labels": TRIGGER_LABELS, "state_labels": OUTBOX_STATE_LABELS, "channel_labels": CHANNEL_LABELS,
+    return {"trigger_labels": {trigger: spec.label for trigger, spec in CATALOGUE.items()},
+            "state_labels": OUTBOX_STATE_LABELS, "channel_labels": CHANNEL_LABELS,
             "local_time": lambda moment, brand: format_local_time(moment, brand.timezone, str(get_locale()))}
+
+def _token(purpose: str, token: str) -> dict[str, Any] | None:
+    return read_token(current_settings().secret_key, purpose, token)
+
 
 #: 1×1 transparent GIF for the open pixel.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -51,31 +56,32 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 def log(brand: Brand) -> Any:
     args = request.args
     params = Params(args)
-    entries = operations.message_log(session=get_session(), brand_id=brand.id, order_number=params.raw("order"),
-                                     customer=params.raw("customer"),
-                                     trigger=params.choice("trigger", list(TRIGGER_DEFAULTS)),
+    entries = operations.message_log(session=get_session(), messaging=current_settings(), brand_id=brand.id,
+                                     order_number=params.raw("order"), customer=params.raw("customer"),
+                                     trigger=params.choice("trigger", list(CATALOGUE)),
                                      state=params.enum("state", OutboxState))
     counts = operations.state_counts(session=get_session(), brand_id=brand.id)
     return render_template("pages/messaging/log.html", brand=brand, entries=entries, counts=counts,
-                           triggers=list(TRIGGER_DEFAULTS), channels=list(Channel), args=args)
+                           triggers=list(CATALOGUE), channels=list(Channel), args=args)
 
 
 @merchant_messages.get("/preview")
 @require_merchant
 def preview(brand: Brand) -> Any:
     params = Params(request.args)
-    trigger = params.choice("trigger", list(TRIGGER_DEFAULTS), "shipped") or "shipped"
+    trigger = params.choice("trigger", list(CATALOGUE), Trigger.shipped) or Trigger.shipped
     locale = params.locale("locale", brand.locale if brand.locale in SUPPORTED_LOCALES else "ja")
     channel = params.enum("channel", Channel, Channel.email) or Channel.email
     shipment_id = params.id("shipment_id")
     now = utcnow()
     try:
-        rendered = operations.preview(session=get_session(), brand=brand, trigger=trigger, locale=locale,
-                                      channel=channel, shipment_id=shipment_id, today=now.date(), now=now)
+        rendered = operations.preview(session=get_session(), messaging=current_settings(), brand=brand,
+                                      trigger=trigger, locale=locale, channel=channel, shipment_id=shipment_id, today=now.date(),
+                                      now=now)
     except operations.UnknownShipment:
         abort(404, description=f"shipment_id: no shipment {shipment_id} for this brand")
     return render_template("pages/messaging/preview.html", brand=brand, rendered=rendered, trigger=trigger,
-                           locale=locale, channel=channel, triggers=list(TRIGGER_DEFAULTS), channels=list(Channel))
+                           locale=locale, channel=channel, triggers=list(CATALOGUE), channels=list(Channel))
 
 
 @merchant_messages.post("/test")
@@ -83,17 +89,17 @@ def preview(brand: Brand) -> Any:
 def test_send(brand: Brand) -> Any:
     check_csrf()
     params = Params(request.form)
-    trigger = params.choice("trigger", list(TRIGGER_DEFAULTS))
+    trigger = params.choice("trigger", list(CATALOGUE))
     channel = params.enum("channel", Channel, Channel.email) or Channel.email
     locale = params.locale("locale", "ja")
     recipient = request.form.get("recipient", "").strip()
     if trigger is None:
-        raise BadParameter("trigger", "choose a trigger", list(TRIGGER_DEFAULTS))
+        raise BadParameter("trigger", "choose a trigger", list(CATALOGUE))
     if not recipient:
         raise BadParameter("recipient", "give an address to send the test to")
     session = get_session()
-    operations.queue_test_message(session=session, brand=brand, trigger=trigger, channel=channel,
-                                  recipient=recipient, locale=locale, now=utcnow())
+    operations.queue_test_message(session=session, messaging=current_settings(), brand=brand, trigger=trigger,
+                                  channel=channel, recipient=recipient, locale=locale, now=utcnow())
     session.commit()
     flash(_("Test message queued for %(recipient)s.", recipient=recipient))
     return redirect(url_for("merchant_messages.log"))
@@ -158,7 +164,7 @@ def _brand_or_404(slug: str) -> Brand:
 def unsubscribe(brand_slug: str, token: str) -> Any:
     """RFC 8058: a POST with ``List-Unsubscribe=One-Click`` unsubscribes with no page in between."""
     brand = _brand_or_404(brand_slug)
-    data = read_token("unsubscribe", token)
+    data = _token("unsubscribe", token)
     if data is None or data.get("b") != brand.id:
         abort(404)
     done = None
@@ -177,7 +183,7 @@ def unsubscribe(brand_slug: str, token: str) -> Any:
 @customer_pages.route("/<brand_slug>/feedback/<token>", methods=["GET", "POST"])
 def feedback(brand_slug: str, token: str) -> Any:
     brand = _brand_or_404(brand_slug)
-    data = read_token("feedback", token)
+    data = _token("feedback", token)
     if data is None or data.get("b") != brand.id:
         abort(404)
     raw = request.form.get("score") if request.method == "POST" else request.args.get("score")
@@ -195,7 +201,7 @@ def feedback(brand_slug: str, token: str) -> Any:
 
 @customer_pages.get("/m/o/<token>.gif")
 def opened(token: str) -> Response:
-    data = read_token("open", token)
+    data = _token("open", token)
     if data is not None:
         session = get_session()
         operations.record_event(session=session, message_id=int(data["m"]), kind="open", now=utcnow())
@@ -206,7 +212,7 @@ def opened(token: str) -> Response:
 @customer_pages.get("/m/c/<token>")
 def clicked(token: str) -> Any:
     """Redirect only to the URL signed into the token (never an open redirect)."""
-    data = read_token("click", token)
+    data = _token("click", token)
     if data is None:
         abort(404)
     session = get_session()

@@ -18,12 +18,11 @@ from sqlmodel import Session, col, select
 
 from postpurchase import signals
 from postpurchase.clock import utcnow
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.triggers import enqueue_document, idempotency_key
 from postpurchase.models import Brand, Channel, Order, ReturnLine, ReturnRequest
 from postpurchase.models.enums import ReturnResolution, ReturnState
 
-#: The outbox trigger of these rows (shown in the merchant's message log).
-TRIGGER = "wms_return"
 #: States in which the goods are on their way to (or about to leave for) the warehouse.
 EXPECTED_STATES = frozenset({ReturnState.approved, ReturnState.label_issued, ReturnState.in_transit})
 
@@ -102,10 +101,10 @@ def on_return_updated(return_id: int, *, session: Session, brand_id: int, curren
     assert order is not None
     now = now or utcnow()
     ref = f"r{return_id}.{ReturnState(current)}"
-    key = idempotency_key(brand_id, TRIGGER, ref, Channel.webhook)
+    key = idempotency_key(brand_id, Trigger.wms_return, ref, Channel.webhook)
     document = webhook_document(session=session, rma=rma, order=order, key=key,
                                 previous=ReturnState(previous) if previous else None, now=now)
-    enqueue_document(session=session, brand=brand, trigger=TRIGGER, ref=ref, url=url, document=document,
+    enqueue_document(session=session, brand=brand, trigger=Trigger.wms_return, ref=ref, url=url, document=document,
                      now=now, order_id=order.id)
 
 

@@ -46,22 +46,8 @@ STATUS_STEP = {
     Status.delivered: 3,
 }
 
-#: Words merchants read on the message pages: triggers, outbox states and channels.
-TRIGGER_LABELS = {
-    "order_confirmed": _l("Order confirmed"),
-    "shipped": _l("Shipped"),
-    "delayed": _l("Delayed"),
-    "arriving_tomorrow": _l("Arriving tomorrow"),
-    "out_for_delivery": _l("Out for delivery"),
-    "attempt_fail": _l("Delivery attempted"),
-    "available_for_pickup": _l("Ready for pickup"),
-    "delivered": _l("Delivered"),
-    "unboxing": _l("Unboxing and care"),
-    "review_request": _l("Review request"),
-    "replenishment": _l("Time to reorder"),
-    "return_update": _l("Return update"),
-}
-
+#: Words merchants read on the message pages: outbox states and channels (triggers: the
+#: messaging catalogue).
 OUTBOX_STATE_LABELS = {
     OutboxState.pending: _l("Waiting"),
     OutboxState.sending: _l("Sending"),

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from carriers import registry
 from carriers.base import Capabilities
 from carriers.status import Status
+from postpurchase.messaging.settings import MessagingSettings, messaging_settings
 from postpurchase.models import Brand, Customer, Order, OrderLine, Shipment
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 12:00 JST, a Tuesday
@@ -74,6 +75,12 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
+
+
+@pytest.fixture
+def messaging(app) -> MessagingSettings:
+    """What the app hands to messaging code (secret key, base URL, channels, templates)."""
+    return messaging_settings(app)
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from postpurchase.clock import utcnow
+from postpurchase.messaging import current_settings
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.operations import content_of
 from postpurchase.models import OutboxMessage
 
@@ -43,7 +45,8 @@ class Shown:
 
 
 def show(session: Session, message: OutboxMessage) -> Shown:
-    content = content_of(session=session, message=message, now=utcnow())
+    """Rendered the way the merchant's log does, with the running app's settings."""
+    content = content_of(session=session, messaging=current_settings(), message=message, now=utcnow())
     return Shown(message, content.subject, content.text, content.html, content.payload)
 
 
@@ -67,4 +70,4 @@ def failed_while_smtp_was_down(app: Any, make_shop: Any, session: Session, count
     app.config["SMTP_PORT"] = free_port()
     send_due(app, now=NOW)
     app.config["SMTP_PORT"] = port
-    return messages(session, "shipped")
+    return messages(session, Trigger.shipped)

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 
 import responses
 
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.channels import Envelope, Result
 from postpurchase.messaging.channels.line import LineNotificationChannel, LinePushChannel, retry_key
 from postpurchase.messaging.channels.sms import TwilioSmsChannel
@@ -88,7 +89,7 @@ def test_line_notification_posts_a_template_message_without_retry_key() -> None:
 @responses.activate
 def test_webhook_is_signed_like_our_intake_and_carries_the_idempotency_key() -> None:
     responses.post("https://crm.example/hooks", status=202)
-    envelope = _envelope(Channel.webhook, "https://crm.example/hooks", payload={"trigger": "shipped", "context": {}})
+    envelope = _envelope(Channel.webhook, "https://crm.example/hooks", payload={"trigger": Trigger.shipped, "context": {}})
     outcome = WebhookChannel(secret="whsec_1").send(envelope)
     request = responses.calls[0].request
     timestamp, digest = (part.split("=", 1)[1] for part in request.headers["X-Postpurchase-Signature"].split(","))

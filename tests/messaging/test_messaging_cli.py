@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from postpurchase import signals
 from postpurchase.messaging import sink
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.channels import Envelope, Result
 from postpurchase.messaging.channels.email import SmtpChannel
 from postpurchase.messaging.cli import messages
@@ -49,14 +50,14 @@ def test_retry_command_sends_failed_messages_again(app, runner, make_shop, sessi
     result = runner.invoke(messages, ["retry", "--brand", "acme", "--state", "failed"])
     assert result.exit_code == 0 and "retried 2 failed" in result.output
     assert "sent 2" in runner.invoke(messages, ["send-due"]).output
-    assert {m.state for m in rows(session, "shipped")} == {OutboxState.sent} and len(inbox.messages) == 2
+    assert {m.state for m in rows(session, Trigger.shipped)} == {OutboxState.sent} and len(inbox.messages) == 2
 
 
 def test_retry_command_dry_run_changes_nothing(app, runner, make_shop, session) -> None:
     failed_while_smtp_was_down(app, make_shop, session)
     result = runner.invoke(messages, ["retry", "--brand", "acme", "--dry-run"])
     assert "would retry 2 failed" in result.output
-    assert {m.state for m in rows(session, "shipped")} == {OutboxState.failed}
+    assert {m.state for m in rows(session, Trigger.shipped)} == {OutboxState.failed}
 
 
 def test_retry_command_since_leaves_older_messages(app, runner, make_shop, session) -> None:
@@ -72,7 +73,7 @@ def test_retry_command_warns_that_unknown_messages_may_arrive_twice(app, runner,
     session.commit()
     result = runner.invoke(messages, ["retry", "--brand", "acme", "--state", "unknown"])
     assert "retried 1 unknown" in result.output and "second copy" in result.output
-    assert rows(session, "shipped")[0].state == OutboxState.pending
+    assert rows(session, Trigger.shipped)[0].state == OutboxState.pending
 
 
 def test_retry_command_rejects_a_bad_since(runner, brand) -> None:
@@ -91,4 +92,4 @@ def test_retry_command_leaves_a_failed_message_its_fallback_channel_carried(app,
     session.commit()
     result = runner.invoke(messages, ["retry", "--brand", "acme"])
     assert "retried 0 failed · left 1 sent on a fallback channel" in result.output
-    assert rows(session, "shipped")[0].state == OutboxState.failed
+    assert rows(session, Trigger.shipped)[0].state == OutboxState.failed

@@ -9,6 +9,7 @@ from sqlmodel import select
 from postpurchase import signals
 from postpurchase.db import get_db
 from postpurchase.messaging import sink
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.operations import queue_test_message
 from postpurchase.messaging.outbox import send_due
 from postpurchase.models import Brand, Channel, MessageEvent, Order, OutboxMessage, OutboxState
@@ -116,7 +117,7 @@ def test_test_send_needs_csrf_and_then_sends(app, client, brand, session, inbox)
     assert client.post("/merchant/messages/test", data={**form, "csrf_token": token}).status_code == 302
     assert send_due(app, now=NOW).sent == 1
     assert inbox.messages[0]["To"] == "me@acme.example"
-    assert session.exec(select(OutboxMessage)).one().trigger == "shipped"
+    assert session.exec(select(OutboxMessage)).one().trigger == Trigger.shipped
 
 
 def test_console_sends_one_failed_message_again_with_csrf(app, client, make_shop, session, inbox) -> None:
@@ -125,7 +126,7 @@ def test_console_sends_one_failed_message_again_with_csrf(app, client, make_shop
     assert f'action="/merchant/messages/{first.id}/retry"' in client.get("/merchant/messages/").get_data(as_text=True)
     assert client.post(f"/merchant/messages/{first.id}/retry").status_code == 400
     assert client.post(f"/merchant/messages/{first.id}/retry", data={"csrf_token": token}).status_code == 302
-    assert [m.state for m in messages(session, "shipped")] == [OutboxState.pending, OutboxState.failed]
+    assert [m.state for m in messages(session, Trigger.shipped)] == [OutboxState.pending, OutboxState.failed]
     assert send_due(app, now=NOW).sent == 1 and len(inbox.messages) == 1
 
 
@@ -135,7 +136,7 @@ def test_console_retry_refuses_a_message_that_did_not_fail(app, client, make_sho
     session.commit()
     send_due(app, now=NOW)
     token = _sign_in(app, client, shop.brand.id)
-    sent = messages(session, "shipped")[0]
+    sent = messages(session, Trigger.shipped)[0]
     assert client.post(f"/merchant/messages/{sent.id}/retry", data={"csrf_token": token}).status_code == 400
 
 
@@ -144,7 +145,7 @@ def test_console_retry_of_another_brands_message_is_a_404(app, client, make_bran
     other = make_brand("other")
     token = _sign_in(app, client, other.brand_id)
     assert client.post(f"/merchant/messages/{message.id}/retry", data={"csrf_token": token}).status_code == 404
-    assert messages(session, "shipped")[0].state == OutboxState.failed
+    assert messages(session, Trigger.shipped)[0].state == OutboxState.failed
 
 
 def test_console_sends_every_failed_message_in_the_filter_again(app, client, make_shop, session) -> None:
@@ -153,7 +154,7 @@ def test_console_sends_every_failed_message_in_the_filter_again(app, client, mak
     order = session.get(Order, second.order_id)
     response = client.post("/merchant/messages/retry", data={"csrf_token": token, "order": order.number})
     assert response.status_code == 302 and "order=%23" in response.headers["Location"]
-    assert [m.state for m in messages(session, "shipped")] == [OutboxState.failed, OutboxState.pending]
+    assert [m.state for m in messages(session, Trigger.shipped)] == [OutboxState.failed, OutboxState.pending]
 def test_message_log_with_an_unknown_state_is_a_400_naming_state(app, client, brand) -> None:
     _sign_in(app, client, brand.brand_id)
     response = client.get("/merchant/messages/?state=x")
@@ -182,11 +183,12 @@ def test_test_send_in_an_unsupported_locale_is_a_400_naming_locale(app, client, 
     assert response.status_code == 400 and "locale: must be one of ja, en" in response.get_data(as_text=True)
 
 
-def test_mailbox_shows_only_the_signed_in_brands_mail(app, client, brand, make_brand, session, smtp_port) -> None:
+def test_mailbox_shows_only_the_signed_in_brands_mail(app, client, brand, make_brand, session, smtp_port,
+                                                      messaging) -> None:
     beta = make_brand("beta")
     for brand_id, recipient in ((brand.brand_id, "ops@acme.example"), (beta.brand_id, "ops@beta.example")):
-        queue_test_message(session=session, brand=session.get(Brand, brand_id), trigger="shipped",
-                           channel=Channel.email, recipient=recipient, locale="en", now=NOW)
+        queue_test_message(session=session, messaging=messaging, brand=session.get(Brand, brand_id),
+                           trigger=Trigger.shipped, channel=Channel.email, recipient=recipient, locale="en", now=NOW)
     session.commit()
     controller, _handler = sink.start(sink.mail_dir(app.instance_path), port=smtp_port)
     try:

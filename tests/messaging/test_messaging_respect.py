@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from carriers.status import Status
 from postpurchase import signals
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.outbox import send_due
 from postpurchase.messaging.respect import quiet_until
 from postpurchase.models import OutboxState, Suppression
@@ -37,7 +38,7 @@ def test_message_due_at_2330_is_held_and_sent_at_0800_next_morning(app, make_sho
     shop = make_shop()
     _status(shop, session, Status.attempt_fail, JST_2330)
     report = send_due(app, now=JST_2330)
-    message = only(session, "attempt_fail")
+    message = only(session, Trigger.attempt_fail)
     assert report.held == 1 and (message.state, message.due_at, message.error) == (
         OutboxState.held, JST_0800_NEXT, "quiet hours")
     assert send_due(app, now=JST_0800_NEXT - timedelta(minutes=1)).claimed == 0
@@ -58,7 +59,7 @@ def test_daily_cap_holds_non_essential_messages_until_the_next_day(app, make_sho
     _status(first, session, Status.delivered)
     _status(second, session, Status.delivered)
     report = send_due(app, now=NOW)
-    held = [m for m in messages(session, "delivered") if m.state == OutboxState.held]
+    held = [m for m in messages(session, Trigger.delivered) if m.state == OutboxState.held]
     assert report.sent == 1 and len(held) == 1 and held[0].error == "daily cap"
     assert held[0].due_at == JST_0800_NEXT
 
@@ -74,37 +75,38 @@ def test_essential_messages_bypass_the_daily_cap(app, make_shop, session, inbox)
     assert send_due(app, now=NOW).sent == 3
 
 
-def _review(shop, session) -> None:
+def _review(shop, session, messaging) -> None:
     shop.shipment.status, shop.shipment.delivered_at = Status.delivered, NOW - timedelta(days=8)
     session.add(shop.shipment)
     from postpurchase.messaging.timers import run_timers
 
-    run_timers(session=session, now=NOW)
+    run_timers(session=session, messaging=messaging, now=NOW)
     session.commit()
 
 
-def test_marketing_message_without_opt_in_is_suppressed(make_shop, session) -> None:
+def test_marketing_message_without_opt_in_is_suppressed(make_shop, session, messaging) -> None:
     shop = make_shop()
-    _review(shop, session)
-    message = only(session, "review_request")
+    _review(shop, session, messaging)
+    message = only(session, Trigger.review_request)
     assert message.state == OutboxState.suppressed and message.error == "no marketing consent on email"
 
 
-def test_marketing_email_carries_the_sender_information_the_law_requires(app, make_shop, session, inbox) -> None:
+def test_marketing_email_carries_the_sender_information_the_law_requires(app, make_shop, session, inbox,
+                                                                         messaging) -> None:
     shop = make_shop(consent={"email": {"marketing": True}})
-    _review(shop, session)
+    _review(shop, session, messaging)
     send_due(app, now=NOW)
     text = inbox.messages[0].get_body(("plain",)).get_content()
     assert "送信者: Acme Coffee" in text and "住所: 東京都渋谷区1-2-3" in text and "03-1234-5678" in text
     assert "配信停止: https://pp.example/acme/unsubscribe/" in text
 
 
-def test_marketing_email_without_sender_address_is_not_sent(app, make_shop, session, inbox) -> None:
+def test_marketing_email_without_sender_address_is_not_sent(app, make_shop, session, inbox, messaging) -> None:
     shop = make_shop(consent={"email": {"marketing": True}})
     shop.configure(sender={"name": "Acme"})
-    _review(shop, session)
+    _review(shop, session, messaging)
     send_due(app, now=NOW)
-    assert "特定電子メール法" in only(session, "review_request").error and inbox.messages == []
+    assert "特定電子メール法" in only(session, Trigger.review_request).error and inbox.messages == []
 
 
 def _unsubscribe_link(app, shop, session, inbox) -> str:
@@ -115,7 +117,7 @@ def _unsubscribe_link(app, shop, session, inbox) -> str:
 
 
 def test_one_click_unsubscribe_stops_marketing_but_not_delivery_updates(app, client, make_shop, session,
-                                                                       inbox) -> None:
+                                                                       inbox, messaging) -> None:
     shop = make_shop(consent={"email": {"marketing": True}})
     link = _unsubscribe_link(app, shop, session, inbox)
     response = client.post(link, data={"List-Unsubscribe": "One-Click"})
@@ -123,10 +125,10 @@ def test_one_click_unsubscribe_stops_marketing_but_not_delivery_updates(app, cli
     suppression = session.exec(select(Suppression)).one()
     assert (suppression.address, suppression.purpose, suppression.reason) == (
         "hanako@example.jp", "marketing", "unsubscribe")
-    _review(shop, session)
-    assert only(session, "review_request").state == OutboxState.suppressed
+    _review(shop, session, messaging)
+    assert only(session, Trigger.review_request).state == OutboxState.suppressed
     _status(shop, session, Status.attempt_fail)
-    assert only(session, "attempt_fail").state == OutboxState.pending
+    assert only(session, Trigger.attempt_fail).state == OutboxState.pending
 
 
 def test_unsubscribe_page_can_stop_everything(app, client, make_shop, session, inbox) -> None:
@@ -135,7 +137,7 @@ def test_unsubscribe_page_can_stop_everything(app, client, make_shop, session, i
     assert "Stop all messages" in client.get(link + "?lang=en").get_data(as_text=True)
     client.post(link, data={"scope": "all"})
     _status(shop, session, Status.attempt_fail)
-    assert only(session, "attempt_fail").state == OutboxState.suppressed
+    assert only(session, Trigger.attempt_fail).state == OutboxState.suppressed
 
 
 def test_unsubscribe_with_a_forged_token_is_refused(client, brand) -> None:

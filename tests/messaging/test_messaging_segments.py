@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from carriers.status import Status
 from postpurchase import signals
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.outbox import send_due
 from postpurchase.messaging.segments import Profile, choose_segment
 from postpurchase.models import InventoryLevel, ReturnLine, ReturnRequest
@@ -28,25 +29,25 @@ RULES = [
 
 
 def test_first_order_gets_the_welcome_variant() -> None:
-    segment = choose_segment(RULES, _profile(), "delivered")
+    segment = choose_segment(RULES, _profile(), Trigger.delivered)
     assert (segment.variant, segment.blocks) == ("welcome", ("first_tips",))
 
 
 def test_vip_rule_needs_tier_and_spend_and_wins_the_variant() -> None:
     rich = _profile(order_count=12, vip_tier="gold", lifetime_spend=80000, past_exception=True)
-    assert choose_segment(RULES, rich, "delivered").variant == "vip"
-    assert choose_segment(RULES, rich, "delivered").blocks == ("vip_thanks", "apology")
-    assert choose_segment(RULES, _profile(order_count=12, vip_tier="gold"), "delivered").variant is None
+    assert choose_segment(RULES, rich, Trigger.delivered).variant == "vip"
+    assert choose_segment(RULES, rich, Trigger.delivered).blocks == ("vip_thanks", "apology")
+    assert choose_segment(RULES, _profile(order_count=12, vip_tier="gold"), Trigger.delivered).variant is None
 
 
 def test_rule_limited_to_a_trigger_applies_only_there() -> None:
     islander = _profile(order_count=3, region="沖縄県")
-    assert choose_segment(RULES, islander, "shipped").blocks == ("island_shipping",)
-    assert choose_segment(RULES, islander, "delivered").blocks == ()
+    assert choose_segment(RULES, islander, Trigger.shipped).blocks == ("island_shipping",)
+    assert choose_segment(RULES, islander, Trigger.delivered).blocks == ()
 
 
 def test_unknown_condition_never_matches() -> None:
-    assert choose_segment([{"when": {"vip_teir": "gold"}, "blocks": ["x"]}], _profile(), "shipped").blocks == ()
+    assert choose_segment([{"when": {"vip_teir": "gold"}, "blocks": ["x"]}], _profile(), Trigger.shipped).blocks == ()
 
 
 def test_repeat_customer_with_past_exception_gets_the_brands_block_text(make_shop, session) -> None:
@@ -55,7 +56,7 @@ def test_repeat_customer_with_past_exception_gets_the_brands_block_text(make_sho
     second = make_shop(customer=first.customer)
     second.configure(rules=RULES, blocks={"apology": {"ja": "前回のお届けではご迷惑をおかけしました。"}})
     signals.shipment_created.send(second.brand.id, session=session, shipment_id=second.shipment.id, now=NOW)
-    message = rendered(session, "shipped")
+    message = rendered(session, Trigger.shipped)
     assert "前回のお届けではご迷惑をおかけしました。" in message.body_text
     assert message.payload["rules"] == ["sorry"]
 
@@ -70,7 +71,7 @@ def test_brand_template_variant_is_used_when_it_exists(app, make_shop, session, 
     signals.shipment_status_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
                                          previous=Status.in_transit, current=Status.delivered,
                                          occurred_at=NOW, now=NOW)
-    assert rendered(session, "delivered").subject == "はじめてのご注文、届きました"
+    assert rendered(session, Trigger.delivered).subject == "はじめてのご注文、届きました"
 
 
 CATALOG = [
@@ -91,7 +92,7 @@ def _recommended(session, shop) -> list[str]:
     signals.shipment_status_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
                                          previous=Status.in_transit, current=Status.delivered,
                                          occurred_at=NOW, now=NOW)
-    context = rendered(session, "delivered").payload["context"]
+    context = rendered(session, Trigger.delivered).payload["context"]
     return [f"{r['sku']}:{r['variant']}" for r in context["recommendations"]]
 
 
@@ -140,4 +141,4 @@ def test_the_sender_applies_the_rules_from_the_customers_whole_history(app, make
     send_due(app, now=NOW)
     [email] = inbox.messages
     assert "前回のお届けではご迷惑をおかけしました。" in email.get_body(("plain",)).get_content()
-    assert only(session, "shipped").payload["rules"] == ["sorry"]
+    assert only(session, Trigger.shipped).payload["rules"] == ["sorry"]

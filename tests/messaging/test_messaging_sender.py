@@ -12,6 +12,7 @@ from sqlmodel import select
 from carriers.status import Status
 from postpurchase import signals
 from postpurchase.messaging import outbox
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.outbox import send_due
 from postpurchase.messaging.sink import SinkHandler
 from postpurchase.models import OutboxState, Suppression
@@ -35,8 +36,8 @@ def test_email_goes_out_over_smtp_with_html_and_plain_text(app, make_shop, sessi
     assert email["To"] == "hanako@example.jp" and "hello@acme.example" in email["From"]
     assert email.get_body(("plain",)).get_content().startswith("山田 花子 様")
     assert "11月25日(水)" in email.get_body(("html",)).get_content()
-    assert email["Message-ID"] == only(session, "shipped").provider_id
-    assert only(session, "shipped").state == OutboxState.sent
+    assert email["Message-ID"] == only(session, Trigger.shipped).provider_id
+    assert only(session, Trigger.shipped).state == OutboxState.sent
 
 
 def test_email_has_one_click_unsubscribe_headers_and_tracked_links(app, make_shop, session, inbox) -> None:
@@ -54,7 +55,7 @@ def test_smtp_server_down_is_retried_with_backoff(app, make_shop, session) -> No
     shop = make_shop()
     _shipped(shop, session)
     report = send_due(app, now=NOW)
-    message = only(session, "shipped")
+    message = only(session, Trigger.shipped)
     assert report.retried == 1 and message.state == OutboxState.pending and message.attempts == 1
     assert message.due_at == NOW + timedelta(minutes=1)
 
@@ -80,7 +81,7 @@ def test_hard_bounce_suppresses_the_address_and_falls_back_to_sms(app, app_confi
     inbox.reject["hanako@example.jp"] = "550 5.1.1 No such user"
     _shipped(shop, session)
     report = send_due(app, now=NOW)
-    email_row, sms_row = messages(session, "shipped")
+    email_row, sms_row = messages(session, Trigger.shipped)
     assert (email_row.state, sms_row.state, sms_row.provider_id) == (OutboxState.failed, OutboxState.sent, "SM0001")
     assert report.fallbacks == 1 and sms_row.recipient == "+819012345678"
     bounce = session.exec(select(Suppression)).one()
@@ -88,7 +89,7 @@ def test_hard_bounce_suppresses_the_address_and_falls_back_to_sms(app, app_confi
     signals.shipment_status_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
                                          previous=Status.in_transit, current=Status.delivered,
                                          occurred_at=NOW, now=NOW)
-    delivered = only(session, "delivered")
+    delivered = only(session, Trigger.delivered)
     assert (delivered.channel, delivered.state) == ("sms", OutboxState.pending)  # email is skipped from now on
 
 
@@ -102,7 +103,7 @@ def test_stale_message_is_suppressed_instead_of_sent(app, make_shop, session, in
     session.add(shop.shipment)
     session.commit()
     report = send_due(app, now=NOW)
-    message = only(session, "out_for_delivery")
+    message = only(session, Trigger.out_for_delivery)
     assert report.suppressed == 1 and message.state == OutboxState.suppressed
     assert message.error == "parcel is already delivered" and inbox.messages == []
 
@@ -122,10 +123,10 @@ def test_crash_after_smtp_accept_is_reported_unknown_and_not_sent_again(app, mak
     with pytest.raises(SystemExit):
         send_due(app, now=NOW)
     monkeypatch.undo()
-    assert only(session, "shipped").state == OutboxState.sending
+    assert only(session, Trigger.shipped).state == OutboxState.sending
     assert send_due(app, now=NOW + timedelta(minutes=1)).claimed == 0  # lease still held
     report = send_due(app, now=NOW + outbox.LEASE + timedelta(seconds=1))
-    message = only(session, "shipped")
+    message = only(session, Trigger.shipped)
     assert report.unknown == 1 and message.state == OutboxState.unknown and "may or may not" in message.error
     assert len(inbox.messages) == 1
 
@@ -148,7 +149,7 @@ def test_crash_with_a_message_id_deduplicating_server_sends_again_without_duplic
         report = send_due(app, now=NOW + outbox.LEASE + timedelta(seconds=1))
     finally:
         controller.stop()
-    assert report.sent == 1 and only(session, "shipped").state == OutboxState.sent
+    assert report.sent == 1 and only(session, Trigger.shipped).state == OutboxState.sent
     assert (sink.received, sink.duplicates, len(list((tmp_path / "mail").glob("*.eml")))) == (2, 1, 1)
 
 
@@ -169,7 +170,7 @@ def test_crash_on_line_push_resends_with_the_same_retry_key(app, make_shop, sess
     send_due(app, now=NOW + outbox.LEASE + timedelta(seconds=1))
     first, second = (call.request for call in responses.calls)
     assert first.headers["X-Line-Retry-Key"] == second.headers["X-Line-Retry-Key"]
-    assert only(session, "shipped").state == OutboxState.sent
+    assert only(session, Trigger.shipped).state == OutboxState.sent
     assert json.loads(first.body)["to"] == "U4af4980629"
 
 
@@ -183,13 +184,13 @@ def test_sms_answer_lost_is_reported_unknown(app, make_shop, session) -> None:
         mock.post("https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json",
                   body=requests.ReadTimeout("read timed out"))
         report = send_due(app, now=NOW)
-    assert report.unknown == 1 and only(session, "shipped").state == OutboxState.unknown
+    assert report.unknown == 1 and only(session, Trigger.shipped).state == OutboxState.unknown
 
 
 def test_a_message_is_written_without_wording_and_rendered_when_sent(app, make_shop, session, inbox) -> None:
     shop = make_shop()
     _shipped(shop, session)
-    assert only(session, "shipped").body_text == ""
+    assert only(session, Trigger.shipped).body_text == ""
     shop.shipment.predicted_date = date(2026, 11, 30)  # predicted again after the message was written
     session.commit()
     send_due(app, now=NOW)
@@ -206,7 +207,7 @@ def test_a_sent_message_keeps_the_content_it_was_sent_with(app, make_shop, sessi
     quoted = shop.shipment.predicted_date
     shop.shipment.predicted_date = quoted + timedelta(days=2)
     session.commit()
-    message = only(session, "shipped")
+    message = only(session, Trigger.shipped)
     assert message.body_text.strip() == sent
     assert message.payload["context"]["shipment"]["predicted_date"] == quoted.isoformat()
 
@@ -221,7 +222,7 @@ def test_a_message_that_cannot_be_rendered_fails_alone(app, make_shop, session, 
                                          occurred_at=NOW, now=NOW)
     session.commit()
     report = send_due(app, now=NOW)
-    failed = only(session, "delivered")
+    failed = only(session, Trigger.delivered)
     assert report.sent == 1 and report.failed == 1 and len(inbox.messages) == 1
     assert failed.state == OutboxState.failed and "no_such_template" in failed.error
 
@@ -249,7 +250,7 @@ def test_smtp_down_for_an_hour_then_every_due_message_is_sent_exactly_once(app, 
     for shop in shops:
         _shipped(shop, session)
     _every_minute(app, clock, 60)  # nobody listens on smtp_port: connection refused
-    down = messages(session, "shipped")
+    down = messages(session, Trigger.shipped)
     assert {m.state for m in down} == {OutboxState.pending} and all(m.attempts >= 6 for m in down)
     handler = Inbox()
     controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
@@ -258,9 +259,9 @@ def test_smtp_down_for_an_hour_then_every_due_message_is_sent_exactly_once(app, 
         _every_minute(app, clock, 31)  # the longest wait between attempts is 30 minutes
     finally:
         controller.stop()
-    assert {m.state for m in messages(session, "shipped")} == {OutboxState.sent}
+    assert {m.state for m in messages(session, Trigger.shipped)} == {OutboxState.sent}
     ids = sorted(email["Message-ID"] for email in handler.messages)
-    assert ids == sorted(m.provider_id for m in messages(session, "shipped"))  # one each, no duplicate
+    assert ids == sorted(m.provider_id for m in messages(session, Trigger.shipped))  # one each, no duplicate
 
 
 def test_temporary_failures_stop_at_the_retry_horizon_as_failed(app, make_shop, session, clock) -> None:
@@ -270,9 +271,9 @@ def test_temporary_failures_stop_at_the_retry_horizon_as_failed(app, make_shop, 
     clock.advance(hours=1)
     send_due(app, now=clock.now)  # pretend the first try was an hour ago: still inside the horizon
     _every_minute(app, clock, 59)
-    assert only(session, "shipped").state == OutboxState.pending
+    assert only(session, Trigger.shipped).state == OutboxState.pending
     _every_minute(app, clock, 62)
-    message = only(session, "shipped")
+    message = only(session, Trigger.shipped)
     assert message.state == OutboxState.failed and message.error.startswith("gave up retrying: SMTP before data")
 
 
@@ -284,7 +285,7 @@ def test_a_message_past_its_triggers_staleness_is_stale_not_sent(app, make_shop,
                                          occurred_at=NOW, now=NOW)
     session.commit()
     _every_minute(app, clock, 5 * 60)  # out-for-delivery news is worth nothing after 4 hours
-    message = only(session, "out_for_delivery")
+    message = only(session, Trigger.out_for_delivery)
     assert message.state == OutboxState.stale and message.error.startswith("stale: not sent within 4 h")
 
 
@@ -304,9 +305,9 @@ def test_a_database_error_before_the_handover_leaves_the_message_to_send_again(a
     with pytest.raises(Exception, match="database is locked"):
         send_due(app, now=NOW, sleep=lambda _s: None)
     monkeypatch.undo()
-    assert only(session, "shipped").handed_over_at is None
+    assert only(session, Trigger.shipped).handed_over_at is None
     report = send_due(app, now=NOW + outbox.LEASE + timedelta(seconds=1))
-    assert report.unknown == 0 and report.sent == 1 and only(session, "shipped").state == OutboxState.sent
+    assert report.unknown == 0 and report.sent == 1 and only(session, Trigger.shipped).state == OutboxState.sent
     assert len(inbox.messages) == 1
 
 
@@ -316,7 +317,7 @@ def test_a_handover_that_cannot_be_recorded_is_not_sent_and_retried(app, make_sh
     _shipped(shop, session)
     monkeypatch.setattr(outbox, "mark_handed_over", _locked)
     report = send_due(app, now=NOW, sleep=lambda _s: None)
-    message = only(session, "shipped")
+    message = only(session, Trigger.shipped)
     assert report.retried == 1 and message.state == OutboxState.pending and inbox.messages == []
     assert "database busy" in message.error
 
@@ -343,7 +344,7 @@ def test_a_crash_after_the_handover_is_unknown_only_for_the_handed_over_rows(app
         send_due(app, now=NOW, workers=1)
     monkeypatch.undo()
     send_due(app, now=NOW + outbox.LEASE + timedelta(seconds=1))
-    states = [m.state for m in messages(session, "shipped")]
+    states = [m.state for m in messages(session, Trigger.shipped)]
     assert states == [OutboxState.unknown, OutboxState.unknown, OutboxState.sent]  # the third was never handed over
     assert len(inbox.messages) == 2
 
@@ -362,7 +363,7 @@ def test_a_database_lock_while_recording_the_answer_is_retried(app, make_shop, s
     monkeypatch.setattr(outbox, "_record", locked_once)
     report = send_due(app, now=NOW, sleep=waits.append)
     assert report.sent == 1 and len(calls) == 2 and len(waits) == 1 and waits[0] <= 5
-    assert only(session, "shipped").state == OutboxState.sent and len(inbox.messages) == 1
+    assert only(session, Trigger.shipped).state == OutboxState.sent and len(inbox.messages) == 1
 
 
 def test_only_transient_database_errors_are_retried() -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlmodel import select
 
 from carriers.status import Status
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.outbox import send_due
 from postpurchase.messaging.timers import run_timers
 from postpurchase.models import Feedback, OutboxState, TimeSlot
@@ -24,47 +25,48 @@ def _delivered(shop, session, at: datetime) -> None:
     session.flush()
 
 
-def test_arriving_tomorrow_gives_slot_and_redelivery_link_from_17_local(make_shop, session) -> None:
+def test_arriving_tomorrow_gives_slot_and_redelivery_link_from_17_local(make_shop, session, messaging) -> None:
     shop = make_shop(predicted_date=date(2026, 11, 25), time_slot=TimeSlot.morning)
-    counts = run_timers(session=session, now=NOW)  # 12:00 JST on the 24th
-    message = rendered(session, "arriving_tomorrow")
-    assert counts["arriving_tomorrow"] == 1
+    counts = run_timers(session=session, messaging=messaging, now=NOW)  # 12:00 JST on the 24th
+    message = rendered(session, Trigger.arriving_tomorrow)
+    assert counts[Trigger.arriving_tomorrow] == 1
     assert message.subject == "明日11月25日(水) 午前中にお届け予定です"
     assert f"https://redeliver.testpost.example/?no={shop.shipment.tracking_number}" in message.body_text
     assert message.due_at == datetime(2026, 11, 24, 8, 0, tzinfo=UTC)  # 17:00 JST
 
 
-def test_timers_run_twice_enqueue_once(make_shop, session) -> None:
+def test_timers_run_twice_enqueue_once(make_shop, session, messaging) -> None:
     make_shop(predicted_date=date(2026, 11, 25))
-    run_timers(session=session, now=NOW)
-    assert run_timers(session=session, now=NOW + timedelta(minutes=10))["arriving_tomorrow"] == 0
-    assert len(messages(session, "arriving_tomorrow")) == 1
+    run_timers(session=session, messaging=messaging, now=NOW)
+    again = run_timers(session=session, messaging=messaging, now=NOW + timedelta(minutes=10))
+    assert again[Trigger.arriving_tomorrow] == 0
+    assert len(messages(session, Trigger.arriving_tomorrow)) == 1
 
 
-def test_unboxing_waits_the_configured_hours_and_brings_care_content(make_shop, session) -> None:
+def test_unboxing_waits_the_configured_hours_and_brings_care_content(make_shop, session, messaging) -> None:
     shop = make_shop()
     shop.configure(care=CARE, triggers={"unboxing": {"delay_hours": 6}})
     _delivered(shop, session, NOW - timedelta(hours=5))
-    run_timers(session=session, now=NOW)
-    assert messages(session, "unboxing") == []
-    run_timers(session=session, now=NOW + timedelta(hours=1))
-    body = rendered(session, "unboxing").body_text
+    run_timers(session=session, messaging=messaging, now=NOW)
+    assert messages(session, Trigger.unboxing) == []
+    run_timers(session=session, messaging=messaging, now=NOW + timedelta(hours=1))
+    body = rendered(session, Trigger.unboxing).body_text
     assert "はじめてお使いになる前に" in body and "https://video.example/kettle" in body
 
 
-def test_unboxing_without_content_for_the_products_is_suppressed(make_shop, session) -> None:
+def test_unboxing_without_content_for_the_products_is_suppressed(make_shop, session, messaging) -> None:
     shop = make_shop()
     _delivered(shop, session, NOW - timedelta(days=1, hours=1))
-    run_timers(session=session, now=NOW)
-    message = only(session, "unboxing")
+    run_timers(session=session, messaging=messaging, now=NOW)
+    message = only(session, Trigger.unboxing)
     assert message.state == OutboxState.suppressed and "no use-and-care content" in message.error
 
 
-def test_review_request_links_to_a_page_that_stores_the_score(make_shop, session, client) -> None:
+def test_review_request_links_to_a_page_that_stores_the_score(make_shop, session, messaging, client) -> None:
     shop = make_shop(consent={"email": {"transactional": True, "marketing": True}})
     _delivered(shop, session, NOW - timedelta(days=7, hours=1))
-    run_timers(session=session, now=NOW)
-    message = rendered(session, "review_request")
+    run_timers(session=session, messaging=messaging, now=NOW)
+    message = rendered(session, Trigger.review_request)
     session.commit()
     url = message.payload["context"]["feedback"]["url"].removeprefix("https://pp.example")
     assert client.get(url + "?score=9").status_code == 200
@@ -78,25 +80,26 @@ def test_feedback_page_refuses_a_forged_token(client, brand) -> None:
     assert client.get("/acme/feedback/not-a-token").status_code == 404
 
 
-def test_replenishment_reminds_before_the_run_out_from_quantity_and_usage_days(make_shop, session) -> None:
+def test_replenishment_reminds_before_the_run_out_from_quantity_and_usage_days(make_shop, session,
+                                                                              messaging) -> None:
     shop = make_shop(consent={"email": {"marketing": True}},
                      lines=[{"sku": "BEANS-200", "name": "コーヒー豆 200g", "category": "beans", "quantity": 2}])
     shop.configure(consumables={"sku": {"BEANS-200": 14}}, triggers={"replenishment": {"lead_days": 5}})
     _delivered(shop, session, datetime(2026, 11, 1, 3, 0, tzinfo=UTC))  # runs out 2 × 14 days later: 11/29
-    run_timers(session=session, now=datetime(2026, 11, 23, 3, 0, tzinfo=UTC))
-    assert messages(session, "replenishment") == []
-    run_timers(session=session, now=NOW)  # 11/24 = 5 days before
-    message = rendered(session, "replenishment")
+    run_timers(session=session, messaging=messaging, now=datetime(2026, 11, 23, 3, 0, tzinfo=UTC))
+    assert messages(session, Trigger.replenishment) == []
+    run_timers(session=session, messaging=messaging, now=NOW)  # 11/24 = 5 days before
+    message = rendered(session, Trigger.replenishment)
     assert "11月29日(日)ごろ" in message.body_text
 
 
-def test_review_request_answered_before_it_is_sent_is_suppressed(app, make_shop, session) -> None:
+def test_review_request_answered_before_it_is_sent_is_suppressed(app, make_shop, session, messaging) -> None:
     shop = make_shop(consent={"email": {"transactional": True, "marketing": True}})
     _delivered(shop, session, NOW - timedelta(days=7, hours=1))
-    run_timers(session=session, now=NOW)
+    run_timers(session=session, messaging=messaging, now=NOW)
     session.add(Feedback(brand_id=shop.brand.id, order_id=shop.order.id, nps_score=9))
     session.commit()
     report = send_due(app, now=NOW)
-    message = only(session, "review_request")
+    message = only(session, Trigger.review_request)
     assert report.suppressed == 1 and message.state == OutboxState.suppressed
     assert message.error == "the customer already answered"

@@ -13,6 +13,7 @@ from carriers.status import Status
 from postpurchase import signals
 from postpurchase.edd import receivers as edd_receivers
 from postpurchase.i18n import format_day
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.models import (
     OutboxState,
     ReturnRequest,
@@ -36,7 +37,7 @@ def without_receiver(signal: Signal, receiver: Callable[..., object]) -> Iterato
 def test_new_order_confirms_in_japanese_with_honorific_and_yen(make_shop, session) -> None:
     shop = make_shop()
     signals.order_upserted.send(shop.brand.id, session=session, order_id=shop.order.id, created=True, now=NOW)
-    message = rendered(session, "order_confirmed")
+    message = rendered(session, Trigger.order_confirmed)
     assert message.state == OutboxState.pending and message.channel == "email"
     assert message.subject == f"ご注文ありがとうございます(注文番号 {shop.order.number})"
     assert message.body_text.startswith("山田 花子 様")
@@ -52,7 +53,7 @@ def test_order_update_sends_nothing(make_shop, session) -> None:
 def test_shipped_message_carries_the_predicted_day_time_slot_and_carrier_link(make_shop, session) -> None:
     shop = make_shop(time_slot=TimeSlot.morning)
     signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
-    message = rendered(session, "shipped")
+    message = rendered(session, Trigger.shipped)
     session.refresh(shop.shipment)  # the hand-over prediction (EDD listens to the same signal)
     predicted = format_day(shop.shipment.predicted_date, "ja")
     assert f"{predicted} 午前中" in message.body_text
@@ -64,26 +65,26 @@ def test_prediction_arriving_after_the_shipped_message_is_written_into_it(make_s
     shop = make_shop(predicted_date=None)
     with without_receiver(signals.shipment_created, edd_receivers.on_shipment_created):
         signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
-    assert "お届け予定日" not in rendered(session, "shipped").body_text
+    assert "お届け予定日" not in rendered(session, Trigger.shipped).body_text
     shop.shipment.predicted_date = date(2026, 11, 25)
     session.add(shop.shipment)
     signals.shipment_prediction_changed.send(shop.shipment.id, session=session, brand_id=shop.brand.id,
                                              previous_date=None, predicted_date=date(2026, 11, 25),
                                              promised_date=date(2026, 11, 26), now=NOW)
-    assert "お届け予定日: 11月25日(水)" in rendered(session, "shipped").body_text
+    assert "お届け予定日: 11月25日(水)" in rendered(session, Trigger.shipped).body_text
 
 
 def test_unknown_carrier_falls_back_to_our_tracking_page(make_shop, session) -> None:
     shop = make_shop(carrier_code="no-such-carrier")
     signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
-    assert re.search(r"https://pp\.example/acme/track/[\w.-]+\s", rendered(session, "shipped").body_text)
+    assert re.search(r"https://pp\.example/acme/track/[\w.-]+\s", rendered(session, Trigger.shipped).body_text)
 
 
 def test_same_event_twice_writes_one_message(make_shop, session) -> None:
     shop = make_shop()
     for _ in range(2):
         signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
-    assert len(messages(session, "shipped")) == 1
+    assert len(messages(session, Trigger.shipped)) == 1
 
 
 def test_prediction_moving_past_the_promise_sends_delayed_once(make_shop, session) -> None:
@@ -93,7 +94,7 @@ def test_prediction_moving_past_the_promise_sends_delayed_once(make_shop, sessio
                                              predicted_date=date(2026, 11, 27), **kwargs)
     signals.shipment_prediction_changed.send(shop.shipment.id, previous_date=date(2026, 11, 27),
                                              predicted_date=date(2026, 11, 28), **kwargs)
-    message = rendered(session, "delayed")
+    message = rendered(session, Trigger.delayed)
     assert "11月27日(金)" in message.body_text and "11月25日(水)" in message.body_text
 
 
@@ -115,13 +116,13 @@ def _status(shop, session, current: Status) -> None:
 def test_out_for_delivery_says_today_with_the_slot(make_shop, session) -> None:
     shop = make_shop(time_slot=TimeSlot.h14_16)
     _status(shop, session, Status.out_for_delivery)
-    assert rendered(session, "out_for_delivery").subject == "本日お届けします(14時〜16時)"
+    assert rendered(session, Trigger.out_for_delivery).subject == "本日お届けします(14時〜16時)"
 
 
 def test_failed_attempt_gives_the_carriers_redelivery_link(make_shop, session) -> None:
     shop = make_shop()
     _status(shop, session, Status.attempt_fail)
-    body = rendered(session, "attempt_fail").body_text
+    body = rendered(session, Trigger.attempt_fail).body_text
     assert f"https://redeliver.testpost.example/?no={shop.shipment.tracking_number}" in body
 
 
@@ -132,20 +133,20 @@ def test_available_for_pickup_says_where_and_until_when(make_shop, session) -> N
     session.add(TrackingEvent(brand_id=shop.brand.id, shipment_id=shop.shipment.id, occurred_at=NOW,
                               status=Status.available_for_pickup, location="渋谷営業所"))
     _status(shop, session, Status.available_for_pickup)
-    body = rendered(session, "available_for_pickup").body_text
+    body = rendered(session, Trigger.available_for_pickup).body_text
     assert "渋谷営業所" in body and "12月1日(火)" in body
 
 
 def test_delivered_writes_a_delivered_message(make_shop, session) -> None:
     shop = make_shop()
     _status(shop, session, Status.delivered)
-    assert rendered(session, "delivered").subject == f"商品をお届けしました(注文番号 {shop.order.number})"
+    assert rendered(session, Trigger.delivered).subject == f"商品をお届けしました(注文番号 {shop.order.number})"
 
 
 def test_english_customer_gets_english_wording(make_shop, session) -> None:
     shop = make_shop(locale="en")
     signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
-    message = rendered(session, "shipped")
+    message = rendered(session, Trigger.shipped)
     session.refresh(shop.shipment)
     arriving = format_day(shop.shipment.predicted_date, "en")
     assert message.locale == "en" and message.subject == f"Your order has shipped: arriving {arriving}"
@@ -164,7 +165,7 @@ def test_brand_delay_and_channel_preference_apply(app, make_shop, session) -> No
     shop = make_shop(line_user_id="U1234")
     shop.configure(triggers={"shipped": {"delay_minutes": 30, "channels": ["line", "email"]}})
     signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
-    message = only(session, "shipped")
+    message = only(session, Trigger.shipped)
     assert message.channel == "line" and message.recipient == "U1234"
     assert message.due_at == NOW + timedelta(minutes=30)
     assert message.payload["fallback"] == ["email"]
@@ -179,7 +180,7 @@ def test_return_updates_write_one_message_per_state(make_shop, session) -> None:
         rma.state = state
         signals.return_updated.send(rma.id, session=session, brand_id=shop.brand.id, previous=None, current=state,
                                     now=NOW)
-    rows = [show(session, row) for row in messages(session, "return_update")]
+    rows = [show(session, row) for row in messages(session, Trigger.return_update)]
     assert [r.payload["context"]["return"]["state"] for r in rows] == ["requested", "refunded"]
     assert "4,980を返金しました" in rows[1].body_text
 
@@ -187,7 +188,7 @@ def test_return_updates_write_one_message_per_state(make_shop, session) -> None:
 def test_no_address_on_any_channel_is_logged_as_suppressed(make_shop, session) -> None:
     shop = make_shop(email=None, phone=None)
     signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
-    message = only(session, "shipped")
+    message = only(session, Trigger.shipped)
     assert message.state == OutboxState.suppressed and "no address" in message.error
 
 

@@ -17,6 +17,7 @@ from postpurchase.clock import utcnow
 from postpurchase.db import get_db
 from postpurchase.inbox import process_pending
 from postpurchase.intake.examples import EXAMPLES
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.models import (
     CarrierResponse,
     Channel,
@@ -46,7 +47,7 @@ def tell_story(app: Flask, post_event: Callable[..., Any]) -> Callable[..., int]
             customer = s.execute(select(Customer).where(Customer.brand_id == who.brand_id)).scalar_one()
             order = s.execute(select(Order).where(Order.brand_id == who.brand_id)).scalar_one()
             shipment = s.execute(select(Shipment).where(Shipment.brand_id == who.brand_id)).scalars().first()
-            s.add(OutboxMessage(brand_id=who.brand_id, idempotency_key=f"{who.slug}:shipped", trigger="shipped",
+            s.add(OutboxMessage(brand_id=who.brand_id, idempotency_key=f"{who.slug}:shipped", trigger=Trigger.shipped,
                                 channel=Channel.email, customer_id=customer.id, order_id=order.id,
                                 shipment_id=shipment.id, recipient=EMAIL, subject=f"{NAME}様、発送しました",
                                 body_text=f"{NAME}様\n{PHONE}", body_html=f"<p>{NAME}様</p>",

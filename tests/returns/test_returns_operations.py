@@ -13,6 +13,7 @@ from postpurchase import signals
 from postpurchase.db import get_db, is_postgres
 from postpurchase.intake.operations import record_return
 from postpurchase.intake.schemas import ReturnReceivedData
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.models import (
     Brand,
     InventoryLevel,
@@ -338,7 +339,7 @@ def test_another_brand_cannot_act_on_the_return(session, shop, make_brand) -> No
 def test_customer_gets_a_return_update_message_when_the_label_is_issued(session, shop) -> None:
     _open(session, shop, _tee(shop), action=request_return)
     triggers = session.exec(select(OutboxMessage.trigger)).all()
-    assert "return_update" in triggers
+    assert Trigger.return_update in triggers
 
 
 def test_wms_return_received_moves_the_customers_rma_to_received(session, shop) -> None:

@@ -14,6 +14,7 @@ from sqlmodel import select
 from postpurchase.intake.openapi import openapi_document
 from postpurchase.intake.operations import record_return
 from postpurchase.intake.schemas import ReturnReceivedData
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.channels.webhook import signature
 from postpurchase.messaging.outbox import send_due
 from postpurchase.models import (
@@ -26,7 +27,7 @@ from postpurchase.models import (
     ReturnState,
 )
 from postpurchase.returns.operations import WantedLine, request_return, transition
-from postpurchase.returns.wms import TRIGGER, WmsReturnWebhook
+from postpurchase.returns.wms import WmsReturnWebhook
 from tests.conftest import PINNED_NOW
 from tests.returns.conftest import later
 from tests.returns.test_returns_merchant import signed_in  # noqa: F401  (fixture)
@@ -57,7 +58,7 @@ def _exchange(session, shop, now_days: float = 1):
 
 
 def _wms_rows(session) -> list[OutboxMessage]:
-    return list(session.exec(select(OutboxMessage).where(OutboxMessage.trigger == TRIGGER)
+    return list(session.exec(select(OutboxMessage).where(OutboxMessage.trigger == Trigger.wms_return)
                              .order_by(OutboxMessage.id)).all())
 
 

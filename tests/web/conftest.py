@@ -20,6 +20,7 @@ from postpurchase.brands import NewBrand
 from postpurchase.db import get_db
 from postpurchase.lookup import order_token
 from postpurchase.messaging import sink
+from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.tokens import make_token
 from postpurchase.models import (
     Channel,
@@ -89,7 +90,7 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
     s.flush()
     s.add(ReturnLine(brand_id=b, return_id=rma.id, sku="TEE-M", quantity=1))
     message_id = f"<{tenant.brand.slug}-1@{tenant.brand.slug}.example>"
-    sent = OutboxMessage(brand_id=b, idempotency_key=f"{tenant.brand.slug}-test-1", trigger="shipped",
+    sent = OutboxMessage(brand_id=b, idempotency_key=f"{tenant.brand.slug}-test-1", trigger=Trigger.shipped,
                          channel=Channel.email, state=OutboxState.sent, customer_id=customer.id, order_id=order.id,
                          shipment_id=shipment.id, recipient=tenant.email, subject=f"{tenant.order_number} shipped",
                          body_text=f"Dear {tenant.customer_name}", sent_at=PINNED_NOW, provider_id=message_id)
@@ -106,11 +107,12 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
         "returns_portal.start": tracking,
         "returns_portal.confirmation": returned,
         "returns_portal.label_pdf": returned,
-        "messages_public.unsubscribe": make_token("unsubscribe", {"b": b, "ch": "email", "a": tenant.email}),
-        "messages_public.feedback": make_token("feedback", {"b": b, "o": order.id, "s": shipment.id,
-                                                            "c": customer.id}),
-        "messages_public.opened": make_token("open", {"m": sent.id}),
-        "messages_public.clicked": make_token("click", {"m": sent.id, "u": f"https://{tenant.brand.slug}.example/"}),
+        "messages_public.unsubscribe": make_token(secret, "unsubscribe", {"b": b, "ch": "email", "a": tenant.email}),
+        "messages_public.feedback": make_token(secret, "feedback", {"b": b, "o": order.id, "s": shipment.id,
+                                                                    "c": customer.id}),
+        "messages_public.opened": make_token(secret, "open", {"m": sent.id}),
+        "messages_public.clicked": make_token(secret, "click", {"m": sent.id,
+                                                                "u": f"https://{tenant.brand.slug}.example/"}),
     }
 
 

@@ -1,0 +1,97 @@
+"""Triggers: the one list of what the outbox sends, and what each trigger is.
+
+A trigger's value is what ``OutboxMessage.trigger`` stores and what a brand writes under
+``Brand.settings["messaging"]["triggers"]``, so a value never changes. Code names a trigger through
+:class:`Trigger`; its purpose, defaults, label and freshness live in :data:`CATALOGUE`, and
+:mod:`postpurchase.messaging.config` merges a brand's settings over them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+
+from postpurchase.models import Channel
+
+
+class Trigger(StrEnum):
+    order_confirmed = "order_confirmed"
+    shipped = "shipped"
+    delayed = "delayed"
+    arriving_tomorrow = "arriving_tomorrow"
+    out_for_delivery = "out_for_delivery"
+    attempt_fail = "attempt_fail"
+    available_for_pickup = "available_for_pickup"
+    delivered = "delivered"
+    unboxing = "unboxing"
+    review_request = "review_request"
+    replenishment = "replenishment"
+    return_update = "return_update"
+    #: Not a message to a customer: the RMA document posted to the brand's WMS (``returns.wms``).
+    wms_return = "wms_return"
+
+
+class Purpose(StrEnum):
+    """What consent and suppression a message needs: marketing is opt-in, transactional opt-out."""
+
+    transactional = "transactional"
+    marketing = "marketing"
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    """What a customer message trigger is, before a brand's settings change any of it."""
+
+    purpose: Purpose
+    #: Needed to receive the parcel or the money: never held by the daily frequency cap
+    #: (see README "Messages").
+    essential: bool
+    #: What merchants read on the message pages.
+    label: LazyString
+    #: Freshness: how long after the message was meant to go out it still helps. A message that
+    #: could not be sent by then (channel down, held) becomes ``stale`` instead of arriving late.
+    stale_after_hours: float | None
+    #: Channels in order of preference; None: the brand-wide default order.
+    channels: tuple[Channel, ...] | None = None
+    #: Trigger-specific settings with their defaults (timers read them: ``send_at``, ``delay_hours``…).
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def defaults(self) -> dict[str, Any]:
+        """The spec as brand settings, for a brand's own values to be merged over."""
+        values: dict[str, Any] = {"purpose": self.purpose, "essential": self.essential,
+                                  "stale_after_hours": self.stale_after_hours, **self.options}
+        if self.channels is not None:
+            values["channels"] = [str(channel) for channel in self.channels]
+        return values
+
+
+_URGENT = (Channel.line, Channel.line_notification, Channel.email, Channel.sms)
+_T, _M = Purpose.transactional, Purpose.marketing
+
+#: Every trigger a customer message comes from, in the order the message pages list them
+#: (purpose, essential, label, stale after hours[, channels, options]).
+CATALOGUE: Mapping[Trigger, TriggerSpec] = MappingProxyType({
+    Trigger.order_confirmed: TriggerSpec(_T, True, _l("Order confirmed"), 24),
+    Trigger.shipped: TriggerSpec(_T, True, _l("Shipped"), 72),
+    Trigger.delayed: TriggerSpec(_T, True, _l("Delayed"), 24),
+    Trigger.arriving_tomorrow: TriggerSpec(_T, True, _l("Arriving tomorrow"), 12, _URGENT, {"send_at": "17:00"}),
+    Trigger.out_for_delivery: TriggerSpec(_T, True, _l("Out for delivery"), 4, _URGENT),
+    Trigger.attempt_fail: TriggerSpec(_T, True, _l("Delivery attempted"), 24,
+                                      (Channel.line, Channel.line_notification, Channel.sms, Channel.email)),
+    Trigger.available_for_pickup: TriggerSpec(_T, True, _l("Ready for pickup"), 72),
+    Trigger.delivered: TriggerSpec(_T, False, _l("Delivered"), 72),
+    Trigger.unboxing: TriggerSpec(_T, False, _l("Unboxing and care"), 72, options={"delay_hours": 24}),
+    Trigger.review_request: TriggerSpec(_M, False, _l("Review request"), 168, options={"delay_days": 7}),
+    Trigger.replenishment: TriggerSpec(_M, False, _l("Time to reorder"), 120, options={"lead_days": 5}),
+    Trigger.return_update: TriggerSpec(_T, True, _l("Return update"), 72),
+})
+
+#: Outbox rows that are documents for a machine, not messages to a person: no brand settings,
+#: template, consent, quiet hours or cap (see ``triggers.enqueue_document``).
+SYSTEM_TRIGGERS = frozenset({Trigger.wms_return})
