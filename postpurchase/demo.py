@@ -14,7 +14,8 @@ the insights compare that promise with what the carrier then did.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -147,8 +148,11 @@ def replay(app: Flask, *, brand_id: int, envelopes: Sequence[dict[str, Any]], st
     click.echo(f"replayed {len(envelopes)} events ({failed} failed)")
 
 
-def catch_up_tracking(app: Flask) -> None:
-    """Poll every parcel now so the demo opens with what happened since, then learn delivery dates from it."""
+def catch_up_tracking(app: Flask, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Poll every parcel now so the demo opens with what happened since, then learn delivery dates from it.
+
+    ``sleep`` paces the requests to the sandbox carrier; tests pass one that does not wait.
+    """
     from sqlalchemy import update
 
     from postpurchase.edd.service import refit_all
@@ -159,7 +163,7 @@ def catch_up_tracking(app: Flask) -> None:
     now = utcnow()
     with db.session_scope(app) as session:
         session.exec(update(Shipment).where(Shipment.next_poll_at > now).values(next_poll_at=now))  # type: ignore[call-overload]
-    report = poll_due(app)
+    report = poll_due(app, sleep=sleep)
     click.echo(f"tracking: {report}")
     refit_all(app)
 

@@ -28,10 +28,14 @@ from postpurchase.models import (
 )
 
 
+def no_wait(_seconds: float) -> None:
+    """Tests never wait in real time (and under a faked wall clock a real sleep fails outright)."""
+
+
 def test_demo_brand_is_loaded_through_intake_and_tracked(app) -> None:
     with app.app_context():  # as under the `postpurchase demo` command
         brand_id = load_demo(app, slug="demo", orders=20, seed=3, days=10)
-        catch_up_tracking(app)
+        catch_up_tracking(app, sleep=no_wait)
     with app.app_context(), session_scope(app) as s:
         states = set(s.exec(select(InboxEvent.state)).all())
         orders = s.exec(select(func.count()).select_from(Order).where(Order.brand_id == brand_id)).one()
@@ -57,7 +61,7 @@ def test_demo_tells_a_consistent_story(app) -> None:
     seed the sandbox loses a parcel)."""
     with app.app_context():
         brand_id = load_demo(app, slug="demo", orders=60, seed=5, days=30)
-        catch_up_tracking(app)
+        catch_up_tracking(app, sleep=no_wait)
     with app.app_context(), session_scope(app) as s:
         shipments = s.exec(select(Shipment).where(Shipment.brand_id == brand_id)).all()
         orders = {o.id: o for o in s.exec(select(Order).where(Order.brand_id == brand_id))}
