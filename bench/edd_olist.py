@@ -54,16 +54,27 @@ def convert_classified(path: Path) -> list[HistoryRow]:
     rows = []
     with path.open(newline="", encoding="utf-8") as handle:
         for r in csv.DictReader(handle):
-            rows.append(HistoryRow(
-                shipment_id=f"c{r['id']}", carrier="olist", service="standard", origin_postal_code="",
-                origin_region="", destination_postal_code=r["customer_zip_code_prefix"].zfill(3),
-                destination_region=r["customer_state"], destination_country="BR",
-                ordered_at=_ts(r["order_purchase_timestamp"]), shipped_at=None,
-                delivered_at=_ts(r["order_delivered_customer_date"]),
-                promised_at=_ts(r["order_estimated_delivery_date"]), cost=_number(r["order_freight_value"]),
-                currency="BRL", items=_number(r["order_items_qty"]),
-                order_value=_number(r["order_products_value"]), category=r["product_category_name"],
-            ))
+            rows.append(
+                HistoryRow(
+                    shipment_id=f"c{r['id']}",
+                    carrier="olist",
+                    service="standard",
+                    origin_postal_code="",
+                    origin_region="",
+                    destination_postal_code=r["customer_zip_code_prefix"].zfill(3),
+                    destination_region=r["customer_state"],
+                    destination_country="BR",
+                    ordered_at=_ts(r["order_purchase_timestamp"]),
+                    shipped_at=None,
+                    delivered_at=_ts(r["order_delivered_customer_date"]),
+                    promised_at=_ts(r["order_estimated_delivery_date"]),
+                    cost=_number(r["order_freight_value"]),
+                    currency="BRL",
+                    items=_number(r["order_items_qty"]),
+                    order_value=_number(r["order_products_value"]),
+                    category=r["product_category_name"],
+                )
+            )
     return rows
 
 
@@ -72,13 +83,23 @@ def convert_orders(path: Path) -> list[HistoryRow]:
     rows = []
     with path.open(newline="", encoding="utf-8") as handle:
         for r in csv.DictReader(handle):
-            rows.append(HistoryRow(
-                shipment_id=r["order_id"], carrier="olist", service="standard", origin_postal_code="",
-                origin_region="", destination_postal_code="", destination_region="", destination_country="BR",
-                ordered_at=_ts(r["order_purchase_timestamp"]), shipped_at=_ts(r["order_delivered_carrier_date"]),
-                delivered_at=_ts(r["order_delivered_customer_date"]),
-                promised_at=_ts(r["order_estimated_delivery_date"]), currency="BRL",
-            ))
+            rows.append(
+                HistoryRow(
+                    shipment_id=r["order_id"],
+                    carrier="olist",
+                    service="standard",
+                    origin_postal_code="",
+                    origin_region="",
+                    destination_postal_code="",
+                    destination_region="",
+                    destination_country="BR",
+                    ordered_at=_ts(r["order_purchase_timestamp"]),
+                    shipped_at=_ts(r["order_delivered_carrier_date"]),
+                    delivered_at=_ts(r["order_delivered_customer_date"]),
+                    promised_at=_ts(r["order_estimated_delivery_date"]),
+                    currency="BRL",
+                )
+            )
     return rows
 
 
@@ -102,7 +123,9 @@ class Figures:
     seconds: float | None = None
 
 
-def evaluate(label: str, test: list[HistoryRow], predicted: dict[str, tuple[date, date, date, date]]) -> Figures:
+def evaluate(
+    label: str, test: list[HistoryRow], predicted: dict[str, tuple[date, date, date, date]]
+) -> Figures:
     errors, inside, widths, on_time, padding = [], [], [], [], []
     for row in test:
         if row.delivered_at is None or row.shipment_id not in predicted:
@@ -115,16 +138,31 @@ def evaluate(label: str, test: list[HistoryRow], predicted: dict[str, tuple[date
         on_time.append(actual <= promise)
         padding.append((promise - actual).days)
     absolute = [abs(e) for e in errors]
-    return Figures(label, len(errors), statistics.mean(absolute), statistics.median(absolute),
-                   sum(a <= 1 for a in absolute) / len(absolute), sum(inside) / len(inside),
-                   statistics.mean(widths), sum(on_time) / len(on_time), statistics.mean(padding))
+    return Figures(
+        label,
+        len(errors),
+        statistics.mean(absolute),
+        statistics.median(absolute),
+        sum(a <= 1 for a in absolute) / len(absolute),
+        sum(inside) / len(inside),
+        statistics.mean(widths),
+        sum(on_time) / len(on_time),
+        statistics.mean(padding),
+    )
 
 
 def marketplace(test: list[HistoryRow]) -> Figures:
-    pairs = [(local_date(r.delivered_at), local_date(r.promised_at)) for r in test
-             if r.delivered_at is not None and r.promised_at is not None]
-    return Figures("marketplace estimate", len(pairs), on_time=sum(a <= p for a, p in pairs) / len(pairs),
-                   padding=statistics.mean((p - a).days for a, p in pairs))
+    pairs = [
+        (local_date(r.delivered_at), local_date(r.promised_at))
+        for r in test
+        if r.delivered_at is not None and r.promised_at is not None
+    ]
+    return Figures(
+        "marketplace estimate",
+        len(pairs),
+        on_time=sum(a <= p for a, p in pairs) / len(pairs),
+        padding=statistics.mean((p - a).days for a, p in pairs),
+    )
 
 
 def _quantile(values: list[int], level: float) -> int:
@@ -132,37 +170,66 @@ def _quantile(values: list[int], level: float) -> int:
     return ordered[min(int(level * len(ordered)), len(ordered) - 1)]
 
 
-def destination_baseline(train: list[HistoryRow], test: list[HistoryRow], level: float, *,
-                         walk_forward: bool) -> dict[str, tuple[date, date, date, date]]:
+def destination_baseline(
+    train: list[HistoryRow], test: list[HistoryRow], level: float, *, walk_forward: bool
+) -> dict[str, tuple[date, date, date, date]]:
     """Order day + the destination state's median (point) and ``level`` quantile (promise) of days.
 
     Static: from the training rows only. Walk-forward: from every row delivered before the test
     row's order day (what a daily-refreshed lookup table would know).
     """
-    history = sorted((r for r in [*train, *test] if r.delivered_at and r.ordered_at), key=lambda r: r.delivered_at)
+    history = sorted(
+        (r for r in [*train, *test] if r.delivered_at and r.ordered_at),
+        key=lambda r: r.delivered_at,
+    )
     out = {}
     for row in test:
         if row.ordered_at is None:
             continue
-        cutoff = datetime.combine(local_date(row.ordered_at), datetime.min.time(), row.ordered_at.tzinfo)
-        source = [r for r in history if r.delivered_at < cutoff] if walk_forward else [
-            r for r in train if r.delivered_at and r.ordered_at]
+        cutoff = datetime.combine(
+            local_date(row.ordered_at), datetime.min.time(), row.ordered_at.tzinfo
+        )
+        source = (
+            [r for r in history if r.delivered_at < cutoff]
+            if walk_forward
+            else [r for r in train if r.delivered_at and r.ordered_at]
+        )
         by_region: dict[str, list[int]] = defaultdict(list)
         for r in source:
-            by_region[r.destination_region].append((local_date(r.delivered_at) - local_date(r.ordered_at)).days)
+            by_region[r.destination_region].append(
+                (local_date(r.delivered_at) - local_date(r.ordered_at)).days
+            )
         days = by_region.get(row.destination_region) or [d for v in by_region.values() for d in v]
         start = local_date(row.ordered_at)
         point = start + timedelta(days=statistics.median_low(days))
-        out[row.shipment_id] = (point, start + timedelta(days=_quantile(days, 0.1)),
-                                start + timedelta(days=_quantile(days, 0.9)),
-                                start + timedelta(days=_quantile(days, level)))
+        out[row.shipment_id] = (
+            point,
+            start + timedelta(days=_quantile(days, 0.1)),
+            start + timedelta(days=_quantile(days, 0.9)),
+            start + timedelta(days=_quantile(days, level)),
+        )
     return out
 
 
-def run_backtest(train_csv: Path, test_csv: Path, as_of: str, level: float, out: Path, *,
-                 in_flight: bool = False) -> float:
-    args = ["--train", str(train_csv), "--test", str(test_csv), "--as-of", as_of, "--promise-level",
-            f"{level:.3f}", "--country", "BR", "--timezone", TIMEZONE, "--out", str(out)]
+def run_backtest(
+    train_csv: Path, test_csv: Path, as_of: str, level: float, out: Path, *, in_flight: bool = False
+) -> float:
+    args = [
+        "--train",
+        str(train_csv),
+        "--test",
+        str(test_csv),
+        "--as-of",
+        as_of,
+        "--promise-level",
+        f"{level:.3f}",
+        "--country",
+        "BR",
+        "--timezone",
+        TIMEZONE,
+        "--out",
+        str(out),
+    ]
     if in_flight:
         args.append("--in-flight")
     started = time.perf_counter()
@@ -172,9 +239,15 @@ def run_backtest(train_csv: Path, test_csv: Path, as_of: str, level: float, out:
 
 def read_predictions(path: Path) -> dict[str, tuple[date, date, date, date]]:
     with path.open(newline="") as handle:
-        return {r["shipment_id"]: (date.fromisoformat(r["predicted_date"]), date.fromisoformat(r["window_start"]),
-                                   date.fromisoformat(r["window_end"]), date.fromisoformat(r["promise_date"]))
-                for r in csv.DictReader(handle)}
+        return {
+            r["shipment_id"]: (
+                date.fromisoformat(r["predicted_date"]),
+                date.fromisoformat(r["window_start"]),
+                date.fromisoformat(r["window_end"]),
+                date.fromisoformat(r["promise_date"]),
+            )
+            for r in csv.DictReader(handle)
+        }
 
 
 def fmt(value: float | None, pattern: str) -> str:
@@ -187,12 +260,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     options = parser.parse_args()
     cases = [
-        ("classified", convert_classified(options.data / "olist_classified_public_dataset.csv"), ["ordered"]),
-        ("orders sample", convert_orders(options.data / "olist_orders_sample.csv"), ["ordered", "shipped"]),
+        (
+            "classified",
+            convert_classified(options.data / "olist_classified_public_dataset.csv"),
+            ["ordered"],
+        ),
+        (
+            "orders sample",
+            convert_orders(options.data / "olist_orders_sample.csv"),
+            ["ordered", "shipped"],
+        ),
     ]
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print("| file | as of | method | rows | MAE d | median abs err d | within ±1 d | window cover | "
-          "window width d | promise level | on time | mean padding d | run s (median) |")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(
+        "| file | as of | method | rows | MAE d | median abs err d | within ±1 d | window cover | "
+        "window width d | promise level | on time | mean padding d | run s (median) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -209,25 +294,42 @@ def main() -> None:
             level = round(market.on_time, 3)
             for as_of in modes:
                 out = folder / f"{name}_{as_of}.csv"
-                times = [run_backtest(paths["train"], paths["test"], as_of, level, out) for _ in range(options.runs)]
+                times = [
+                    run_backtest(paths["train"], paths["test"], as_of, level, out)
+                    for _ in range(options.runs)
+                ]
                 ours = evaluate("postpurchase edd", test, read_predictions(out))
                 ours.seconds = statistics.median(times)
-                times = [run_backtest(paths["train"], paths["test"], as_of, level, out, in_flight=True)
-                         for _ in range(options.runs)]
-                live = evaluate("postpurchase edd, parcels in flight seen (live service)", test, read_predictions(out))
+                times = [
+                    run_backtest(paths["train"], paths["test"], as_of, level, out, in_flight=True)
+                    for _ in range(options.runs)
+                ]
+                live = evaluate(
+                    "postpurchase edd, parcels in flight seen (live service)",
+                    test,
+                    read_predictions(out),
+                )
                 live.seconds = statistics.median(times)
                 baselines = [
-                    evaluate("destination median (train)", test, destination_baseline(train, test, level,
-                                                                                       walk_forward=False)),
-                    evaluate("destination median (walk-forward)", test,
-                             destination_baseline(train, test, level, walk_forward=True)),
+                    evaluate(
+                        "destination median (train)",
+                        test,
+                        destination_baseline(train, test, level, walk_forward=False),
+                    ),
+                    evaluate(
+                        "destination median (walk-forward)",
+                        test,
+                        destination_baseline(train, test, level, walk_forward=True),
+                    ),
                 ]
                 for figures in (ours, live, *baselines, market):
-                    print(f"| {name} | {as_of} | {figures.label} | {figures.rows} | {fmt(figures.mae, '{:.2f}')} | "
-                          f"{fmt(figures.median_error, '{:.1f}')} | {fmt(figures.within_1, '{:.1%}')} | "
-                          f"{fmt(figures.coverage, '{:.1%}')} | {fmt(figures.width, '{:.1f}')} | {level:.3f} | "
-                          f"{fmt(figures.on_time, '{:.1%}')} | {fmt(figures.padding, '{:.2f}')} | "
-                          f"{fmt(figures.seconds, '{:.1f}')} |")
+                    print(
+                        f"| {name} | {as_of} | {figures.label} | {figures.rows} | {fmt(figures.mae, '{:.2f}')} | "
+                        f"{fmt(figures.median_error, '{:.1f}')} | {fmt(figures.within_1, '{:.1%}')} | "
+                        f"{fmt(figures.coverage, '{:.1%}')} | {fmt(figures.width, '{:.1f}')} | {level:.3f} | "
+                        f"{fmt(figures.on_time, '{:.1%}')} | {fmt(figures.padding, '{:.2f}')} | "
+                        f"{fmt(figures.seconds, '{:.1f}')} |"
+                    )
                 sys.stdout.flush()
 
 

@@ -31,8 +31,13 @@ def main() -> None:
     parser.add_argument("--customers", type=float, default=0.5)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--no-profile", action="store_true")
-    parser.add_argument("--disconnect", action="append", default=[], choices=["edd", "tracking", "messaging"],
-                        help="measure without this feature's shipment_created receivers (repeatable)")
+    parser.add_argument(
+        "--disconnect",
+        action="append",
+        default=[],
+        choices=["edd", "tracking", "messaging"],
+        help="measure without this feature's shipment_created receivers (repeatable)",
+    )
     args = parser.parse_args()
 
     from ingest import build_posts
@@ -46,9 +51,18 @@ def main() -> None:
     from postpurchase.models import Customer, Order
 
     work = Path(tempfile.mkdtemp(prefix="pp-profile-"))
-    app = create_app({"DATABASE_URL": f"sqlite:///{work / 'p.db'}", "INSTANCE_PATH": str(work),
-                      "SECRET_KEY": "profile", "SCHEDULER": False, "INBOX_INLINE": False,
-                      "SMTP_HOST": "127.0.0.1", "SMTP_PORT": 2525, "LOG_LEVEL": "WARNING"})
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{work / 'p.db'}",
+            "INSTANCE_PATH": str(work),
+            "SECRET_KEY": "profile",
+            "SCHEDULER": False,
+            "INBOX_INLINE": False,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": 2525,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     get_db(app).create_all()
     posts, _seeded, unique = build_posts(args.events + args.events // 9)
     shipments = [p for p in posts if p.kind == "shipment"][: args.events]
@@ -56,21 +70,61 @@ def main() -> None:
     with app.app_context(), session_scope(app) as session:
         brand = create_brand(session=session, slug="bench", name="Bench 茶舗")
         with_customer = int(len(shipments) * args.customers)
-        session.execute(insert(Customer), [
-            {"brand_id": brand.brand_id, "external_id": f"C-{i:06d}", "email": f"c{i}@example.jp",
-             "phone": "090-1234-5678", "name": "山田 花子", "consent": {}, "attributes": {},
-             "created_at": now, "updated_at": now} for i in range(with_customer)]) if with_customer else None
-        ids = dict(session.execute(Customer.__table__.select().with_only_columns(  # type: ignore[attr-defined]
-            Customer.external_id, Customer.id)).all())
-        session.execute(insert(Order), [
-            {"brand_id": brand.brand_id, "external_id": f"SO-{i:06d}", "number": f"#{i}", "placed_at": now,
-             "customer_id": ids.get(f"C-{i:06d}"), "email": f"c{i}@example.jp" if i < with_customer else None,
-             "total_amount": 5940, "shipping_postal_code": "150-0001", "shipping_region": "東京都",
-             "shipping_country": "JP", "attributes": {}, "created_at": now, "updated_at": now}
-            for i in range(len(shipments))])
+        session.execute(
+            insert(Customer),
+            [
+                {
+                    "brand_id": brand.brand_id,
+                    "external_id": f"C-{i:06d}",
+                    "email": f"c{i}@example.jp",
+                    "phone": "090-1234-5678",
+                    "name": "山田 花子",
+                    "consent": {},
+                    "attributes": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(with_customer)
+            ],
+        ) if with_customer else None
+        ids = dict(
+            session.execute(
+                Customer.__table__.select().with_only_columns(  # type: ignore[attr-defined]
+                    Customer.external_id, Customer.id
+                )
+            ).all()
+        )
+        session.execute(
+            insert(Order),
+            [
+                {
+                    "brand_id": brand.brand_id,
+                    "external_id": f"SO-{i:06d}",
+                    "number": f"#{i}",
+                    "placed_at": now,
+                    "customer_id": ids.get(f"C-{i:06d}"),
+                    "email": f"c{i}@example.jp" if i < with_customer else None,
+                    "total_amount": 5940,
+                    "shipping_postal_code": "150-0001",
+                    "shipping_region": "東京都",
+                    "shipping_country": "JP",
+                    "attributes": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(len(shipments))
+            ],
+        )
         for index, post in enumerate(shipments):
-            receive(session=session, brand_id=brand.brand_id, source="wms", external_id=f"evt-{index}",
-                    raw_body=post.body, event_type="shipment.created", now=now)
+            receive(
+                session=session,
+                brand_id=brand.brand_id,
+                source="wms",
+                external_id=f"evt-{index}",
+                raw_body=post.body,
+                event_type="shipment.created",
+                now=now,
+            )
 
     statements = 0
 
@@ -91,9 +145,11 @@ def main() -> None:
     if not args.no_profile:
         profiler.disable()
     seconds = time.perf_counter() - started
-    print(f"{stats.processed} processed ({stats.failed} failed, {stats.deferred} deferred) of {unique} in "
-          f"{seconds:.2f} s: {stats.processed / seconds:.0f} events/s, "
-          f"{statements / max(1, stats.processed):.1f} SQL statements per event")
+    print(
+        f"{stats.processed} processed ({stats.failed} failed, {stats.deferred} deferred) of {unique} in "
+        f"{seconds:.2f} s: {stats.processed / seconds:.0f} events/s, "
+        f"{statements / max(1, stats.processed):.1f} SQL statements per event"
+    )
     if not args.no_profile:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
 

@@ -76,11 +76,18 @@ def enqueue_all(app, shipments: int, messages: int) -> float:
     from postpurchase.db import session_scope
     from postpurchase.models import Customer, Order, OrderLine, Shipment
 
-    settings = {"messaging": {"quiet_hours": {"start": "00:00", "end": "00:00"}, "daily_cap": 10,
-                              "sender": {"name": "Bench", "email": "bench@shop.example"}}}
+    settings = {
+        "messaging": {
+            "quiet_hours": {"start": "00:00", "end": "00:00"},
+            "daily_cap": 10,
+            "sender": {"name": "Bench", "email": "bench@shop.example"},
+        }
+    }
     now = datetime.now(UTC)
     with session_scope(app) as session:
-        brand_id = create_brand(session=session, slug="bench", name="Bench", settings=settings).brand_id
+        brand_id = create_brand(
+            session=session, slug="bench", name="Bench", settings=settings
+        ).brand_id
     per_parcel = ["shipped", "out_for_delivery", "delivered"]
     plan = [(i, trigger) for trigger in per_parcel for i in range(shipments)][:messages]
     started = time.perf_counter()
@@ -89,30 +96,60 @@ def enqueue_all(app, shipments: int, messages: int) -> float:
     for first in range(0, shipments, chunk):
         with session_scope(app) as session:
             for i in range(first, min(shipments, first + chunk)):
-                customer = Customer(brand_id=brand_id, external_id=f"C{i}", email=f"c{i}@example.jp", name=f"顧客 {i}",
-                                    locale="ja" if i % 4 else "en")
+                customer = Customer(
+                    brand_id=brand_id,
+                    external_id=f"C{i}",
+                    email=f"c{i}@example.jp",
+                    name=f"顧客 {i}",
+                    locale="ja" if i % 4 else "en",
+                )
                 session.add(customer)
                 session.flush()
-                order = Order(brand_id=brand_id, external_id=f"O{i}", number=f"#{100000 + i}", customer_id=customer.id,
-                              placed_at=now, total_amount=3980)
+                order = Order(
+                    brand_id=brand_id,
+                    external_id=f"O{i}",
+                    number=f"#{100000 + i}",
+                    customer_id=customer.id,
+                    placed_at=now,
+                    total_amount=3980,
+                )
                 session.add(order)
                 session.flush()
-                session.add(OrderLine(brand_id=brand_id, order_id=order.id, line_key="1", sku="SKU-1", name="商品"))
-                parcel = Shipment(brand_id=brand_id, order_id=order.id, external_id=f"S{i}", carrier_code="bench",
-                                  tracking_number=f"T{i:08d}", status=Status.in_transit,
-                                  predicted_date=date.today(), promised_date=date.today())
+                session.add(
+                    OrderLine(
+                        brand_id=brand_id, order_id=order.id, line_key="1", sku="SKU-1", name="商品"
+                    )
+                )
+                parcel = Shipment(
+                    brand_id=brand_id,
+                    order_id=order.id,
+                    external_id=f"S{i}",
+                    carrier_code="bench",
+                    tracking_number=f"T{i:08d}",
+                    status=Status.in_transit,
+                    predicted_date=date.today(),
+                    promised_date=date.today(),
+                )
                 session.add(parcel)
                 session.flush()
                 ids.append(parcel.id)
     for first in range(0, len(plan), chunk):
         with session_scope(app) as session:
-            for i, trigger in plan[first:first + chunk]:
+            for i, trigger in plan[first : first + chunk]:
                 if trigger == "shipped":
-                    signals.shipment_created.send(brand_id, session=session, shipment_id=ids[i], now=now)
+                    signals.shipment_created.send(
+                        brand_id, session=session, shipment_id=ids[i], now=now
+                    )
                 else:
-                    signals.shipment_status_changed.send(ids[i], session=session, brand_id=brand_id,
-                                                         previous=Status.in_transit,
-                                                         current=Status(trigger), occurred_at=now, now=now)
+                    signals.shipment_status_changed.send(
+                        ids[i],
+                        session=session,
+                        brand_id=brand_id,
+                        previous=Status.in_transit,
+                        current=Status(trigger),
+                        occurred_at=now,
+                        now=now,
+                    )
     return time.perf_counter() - started
 
 
@@ -128,8 +165,13 @@ def send_all(app, args, thread, started: float) -> float:
     while True:
         report = send_due(app, batch=args.batch, workers=args.workers)
         with session_scope(app) as session:
-            open_rows = session.exec(select(func.count(OutboxMessage.id)).where(
-                OutboxMessage.state.in_([OutboxState.pending, OutboxState.sending, OutboxState.held]))).one()
+            open_rows = session.exec(
+                select(func.count(OutboxMessage.id)).where(
+                    OutboxMessage.state.in_(
+                        [OutboxState.pending, OutboxState.sending, OutboxState.held]
+                    )
+                )
+            ).one()
         if open_rows == 0 and (thread is None or not thread.is_alive()):
             return time.perf_counter() - started
         if report.claimed == 0:
@@ -137,14 +179,18 @@ def send_all(app, args, thread, started: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "LOG"), help=argparse.SUPPRESS)
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--shipments", type=int, default=20_000)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--no-kill", action="store_true", help="Do not kill the SMTP server mid-run.")
+    parser.add_argument(
+        "--no-kill", action="store_true", help="Do not kill the SMTP server mid-run."
+    )
     args = parser.parse_args()
     if args.serve:
         serve(int(args.serve[0]), args.serve[1])
@@ -160,9 +206,19 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="pp-outbox-bench-"))
     port, log_path = free_port(), str(tmp / "accepted.log")
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
-    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp), "SECRET_KEY": "bench", "SCHEDULER": False,
-                      "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "SMTP_IDEMPOTENT": "1",
-                      "MESSAGES_RETRY_BASE_SECONDS": 1, "LOG_LEVEL": "WARNING"})
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "INSTANCE_PATH": str(tmp),
+            "SECRET_KEY": "bench",
+            "SCHEDULER": False,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": port,
+            "SMTP_IDEMPOTENT": "1",
+            "MESSAGES_RETRY_BASE_SECONDS": 1,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     database = get_db(app)
     if not database.is_sqlite:
         with database.engine.begin() as conn:
@@ -174,8 +230,10 @@ def main() -> None:
         enqueue_seconds = enqueue_all(app, args.shipments, args.messages)
     with session_scope(app) as session:
         queued = session.exec(select(func.count(OutboxMessage.id))).one()
-    print(f"enqueued {queued} messages for {args.shipments} parcels in {enqueue_seconds:.1f} s "
-          f"({queued / enqueue_seconds:.0f}/s through the trigger path)")
+    print(
+        f"enqueued {queued} messages for {args.shipments} parcels in {enqueue_seconds:.1f} s "
+        f"({queued / enqueue_seconds:.0f}/s through the trigger path)"
+    )
 
     server = start_server(port, log_path)
     outage = {"killed_at": None, "restarted_at": None}
@@ -184,8 +242,11 @@ def main() -> None:
         while True:
             time.sleep(0.2)
             with session_scope(app) as session:
-                sent = session.exec(select(func.count(OutboxMessage.id)).where(
-                    OutboxMessage.state == OutboxState.sent)).one()
+                sent = session.exec(
+                    select(func.count(OutboxMessage.id)).where(
+                        OutboxMessage.state == OutboxState.sent
+                    )
+                ).one()
             if sent >= queued // 3:
                 break
         nonlocal_server = servers[0]
@@ -207,10 +268,14 @@ def main() -> None:
         servers[0].send_signal(signal.SIGTERM)
         servers[0].wait()
 
-
     with session_scope(app) as session:
-        states = dict(session.exec(select(OutboxMessage.state, func.count(OutboxMessage.id))
-                                   .group_by(OutboxMessage.state)).all())
+        states = dict(
+            session.exec(
+                select(OutboxMessage.state, func.count(OutboxMessage.id)).group_by(
+                    OutboxMessage.state
+                )
+            ).all()
+        )
     arrivals = Counter(line.strip() for line in open(log_path) if line.strip())
     duplicates = sum(count - 1 for count in arrivals.values() if count > 1)
     outage_seconds = (outage["restarted_at"] - outage["killed_at"]) if outage["killed_at"] else 0.0
@@ -221,8 +286,11 @@ def main() -> None:
         ("database", "PostgreSQL" if not database.is_sqlite else "SQLite"),
         ("messages queued", queued),
         ("outbox rows sent", states.get(OutboxState.sent, 0)),
-        ("rows unknown / failed / pending", f"{states.get(OutboxState.unknown, 0)} / {states.get(OutboxState.failed, 0)} / "
-                                            f"{states.get(OutboxState.pending, 0)}"),
+        (
+            "rows unknown / failed / pending",
+            f"{states.get(OutboxState.unknown, 0)} / {states.get(OutboxState.failed, 0)} / "
+            f"{states.get(OutboxState.pending, 0)}",
+        ),
         ("distinct Message-IDs at the server", len(arrivals)),
         ("duplicate arrivals at the server", duplicates),
         ("wall time incl. outage (s)", f"{elapsed:.1f}"),

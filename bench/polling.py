@@ -97,20 +97,34 @@ def naive(numbers: list[str], end: datetime) -> dict[str, float]:
                 if last.status.value == "delivered":
                     delivered_stale.append((tick - last.at).total_seconds() / 60)
         tick += timedelta(hours=1)
-    return {"calls": calls, "lookups": lookups, "delivered": len(delivered_stale),
-            "p50": statistics.median(delivered_stale), "p95": percentile(delivered_stale, 0.95)}
+    return {
+        "calls": calls,
+        "lookups": lookups,
+        "delivered": len(delivered_stale),
+        "p50": statistics.median(delivered_stale),
+        "p95": percentile(delivered_stale, 0.95),
+    }
 
 
 def simulate(count: int, days: int, tick_seconds: int, seed: int) -> dict[str, float]:
     rng = random.Random(seed)
     workdir = Path(tempfile.mkdtemp(prefix="pp-bench-polling-"))
-    app = create_app({"DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}", "INSTANCE_PATH": str(workdir),
-                      "SECRET_KEY": "bench", "SCHEDULER": False, "LOG_LEVEL": "WARNING"})
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
+            "INSTANCE_PATH": str(workdir),
+            "SECRET_KEY": "bench",
+            "SCHEDULER": False,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     get_db(app).create_all()
     clock = SimClock(START)
     configure_adapter(app, "sandbox", clock=clock, requests_per_second=10, burst=10)
     with app.app_context(), session_scope(app) as session:
-        brand_id = create_brand(session=session, slug="bench", name="Bench", timezone="Asia/Tokyo").brand_id
+        brand_id = create_brand(
+            session=session, slug="bench", name="Bench", timezone="Asia/Tokyo"
+        ).brand_id
     times = handovers(count, days - 3, rng)
     numbers = [sandbox.tracking_number(at, i) for i, at in enumerate(times)]
     end = START + timedelta(days=days)
@@ -126,14 +140,33 @@ def simulate(count: int, days: int, tick_seconds: int, seed: int) -> dict[str, f
                 pending += 1
             if batch:
                 with session_scope(app) as session:
-                    rows = [{"brand_id": brand_id, "external_id": f"B{i}", "parcel_index": 0,
-                             "carrier_code": "sandbox", "service": "standard", "tracking_number": numbers[i],
-                             "status": Status.pending, "shipped_at": times[i], "created_at": times[i],
-                             "updated_at": times[i], "poll_failures": 0, "delivery_option": "door",
-                             "lines": []} for i in batch]
-                    ids = session.execute(insert(Shipment).returning(Shipment.id), rows).scalars().all()
+                    rows = [
+                        {
+                            "brand_id": brand_id,
+                            "external_id": f"B{i}",
+                            "parcel_index": 0,
+                            "carrier_code": "sandbox",
+                            "service": "standard",
+                            "tracking_number": numbers[i],
+                            "status": Status.pending,
+                            "shipped_at": times[i],
+                            "created_at": times[i],
+                            "updated_at": times[i],
+                            "poll_failures": 0,
+                            "delivery_option": "door",
+                            "lines": [],
+                        }
+                        for i in batch
+                    ]
+                    ids = (
+                        session.execute(insert(Shipment).returning(Shipment.id), rows)
+                        .scalars()
+                        .all()
+                    )
                     for shipment_id in ids:
-                        shipment_created.send(brand_id, session=session, shipment_id=shipment_id, now=now)
+                        shipment_created.send(
+                            brand_id, session=session, shipment_id=shipment_id, now=now
+                        )
             poll_due(app, clock=clock, sleep=clock.sleep)
             if clock.now >= next_hour:
                 maintain(app, now=clock.now)
@@ -142,12 +175,30 @@ def simulate(count: int, days: int, tick_seconds: int, seed: int) -> dict[str, f
     wall = time.perf_counter() - wall
     adapter = account(app, "sandbox", None).adapter
     with session_scope(app) as session:
-        rows = session.execute(select(TrackingEvent.status, TrackingEvent.occurred_at, TrackingEvent.recorded_at,
-                                      TrackingEvent.carrier_code)
-                               .where(TrackingEvent.status.in_([Status.out_for_delivery,  # type: ignore[attr-defined]
-                                                                Status.delivered]))).all()
-        delivered = session.execute(select(Shipment.id).where(Shipment.status == Status.delivered)).all()
-    stale: dict[str, list[float]] = {"out_for_delivery": [], "delivered": [], "DELIVERED": [], "PICKED_UP": []}
+        rows = session.execute(
+            select(
+                TrackingEvent.status,
+                TrackingEvent.occurred_at,
+                TrackingEvent.recorded_at,
+                TrackingEvent.carrier_code,
+            ).where(
+                TrackingEvent.status.in_(
+                    [
+                        Status.out_for_delivery,  # type: ignore[attr-defined]
+                        Status.delivered,
+                    ]
+                )
+            )
+        ).all()
+        delivered = session.execute(
+            select(Shipment.id).where(Shipment.status == Status.delivered)
+        ).all()
+    stale: dict[str, list[float]] = {
+        "out_for_delivery": [],
+        "delivered": [],
+        "DELIVERED": [],
+        "PICKED_UP": [],
+    }
     for status, occurred, recorded, code in rows:
         minutes = (recorded - occurred).total_seconds() / 60
         stale[Status(status).value].append(minutes)
@@ -155,13 +206,23 @@ def simulate(count: int, days: int, tick_seconds: int, seed: int) -> dict[str, f
             stale[code].append(minutes)
     base = naive(numbers, end)
     return {
-        "shipments": count, "delivered": len(delivered), "calls": adapter.calls, "lookups": adapter.numbers,
-        "rejected": adapter.rejected, "wall": wall,
-        "ofd_p50": statistics.median(stale["out_for_delivery"]), "ofd_p95": percentile(stale["out_for_delivery"], 0.95),
-        "dlv_p50": statistics.median(stale["delivered"]), "dlv_p95": percentile(stale["delivered"], 0.95),
-        "door_p95": percentile(stale["DELIVERED"], 0.95), "pickup_p95": percentile(stale["PICKED_UP"], 0.95),
-        "naive_calls": base["calls"], "naive_lookups": base["lookups"], "naive_delivered": base["delivered"],
-        "naive_p50": base["p50"], "naive_p95": base["p95"],
+        "shipments": count,
+        "delivered": len(delivered),
+        "calls": adapter.calls,
+        "lookups": adapter.numbers,
+        "rejected": adapter.rejected,
+        "wall": wall,
+        "ofd_p50": statistics.median(stale["out_for_delivery"]),
+        "ofd_p95": percentile(stale["out_for_delivery"], 0.95),
+        "dlv_p50": statistics.median(stale["delivered"]),
+        "dlv_p95": percentile(stale["delivered"], 0.95),
+        "door_p95": percentile(stale["DELIVERED"], 0.95),
+        "pickup_p95": percentile(stale["PICKED_UP"], 0.95),
+        "naive_calls": base["calls"],
+        "naive_lookups": base["lookups"],
+        "naive_delivered": base["delivered"],
+        "naive_p50": base["p50"],
+        "naive_p95": base["p95"],
     }
 
 
@@ -169,26 +230,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shipments", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=10)
-    parser.add_argument("--tick", type=int, default=60, help="simulated seconds between planner runs")
+    parser.add_argument(
+        "--tick", type=int, default=60, help="simulated seconds between planner runs"
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     r = simulate(args.shipments, args.days, args.tick, args.seed)
-    print(f"{r['shipments']} shipments, {args.days} simulated days, planner every {args.tick} s; "
-          f"wall time {r['wall']:.1f} s")
+    print(
+        f"{r['shipments']} shipments, {args.days} simulated days, planner every {args.tick} s; "
+        f"wall time {r['wall']:.1f} s"
+    )
     print(f"{'':28}{'planner':>12}{'naive hourly':>14}")
     print(f"{'delivered shipments':28}{r['delivered']:>12}{r['naive_delivered']:>14}")
     print(f"{'carrier calls (requests)':28}{r['calls']:>12}{r['naive_calls']:>14}")
-    print(f"{'calls per delivered':28}{r['calls'] / r['delivered']:>12.2f}"
-          f"{r['naive_calls'] / r['naive_delivered']:>14.2f}")
+    print(
+        f"{'calls per delivered':28}{r['calls'] / r['delivered']:>12.2f}"
+        f"{r['naive_calls'] / r['naive_delivered']:>14.2f}"
+    )
     print(f"{'lookups (numbers asked)':28}{r['lookups']:>12}{r['naive_lookups']:>14}")
-    print(f"{'lookups per delivered':28}{r['lookups'] / r['delivered']:>12.2f}"
-          f"{r['naive_lookups'] / r['naive_delivered']:>14.2f}")
+    print(
+        f"{'lookups per delivered':28}{r['lookups'] / r['delivered']:>12.2f}"
+        f"{r['naive_lookups'] / r['naive_delivered']:>14.2f}"
+    )
     print(f"{'calls vs naive':28}{r['calls'] / r['naive_calls']:>12.1%}")
     print(f"{'rate-limited rejections':28}{r['rejected']:>12}")
     print(f"{'staleness OFD p50/p95 min':28}{r['ofd_p50']:>6.0f}/{r['ofd_p95']:<5.0f}")
     print(f"{'  door / pickup p95 min':28}{r['door_p95']:>6.0f}/{r['pickup_p95']:<5.0f}")
-    print(f"{'staleness dlv p50/p95 min':28}{r['dlv_p50']:>6.0f}/{r['dlv_p95']:<5.0f}"
-          f"{r['naive_p50']:>8.0f}/{r['naive_p95']:<5.0f}")
+    print(
+        f"{'staleness dlv p50/p95 min':28}{r['dlv_p50']:>6.0f}/{r['dlv_p95']:<5.0f}"
+        f"{r['naive_p50']:>8.0f}/{r['naive_p95']:<5.0f}"
+    )
 
 
 if __name__ == "__main__":

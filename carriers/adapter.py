@@ -61,7 +61,9 @@ class Adapter:
     def check_batch(self, numbers: Sequence[str]) -> list[str]:
         numbers = [n.strip() for n in numbers if n and n.strip()]
         if len(numbers) > self.capabilities.max_batch:
-            raise ValueError(f"{self.code} takes at most {self.capabilities.max_batch} numbers per call")
+            raise ValueError(
+                f"{self.code} takes at most {self.capabilities.max_batch} numbers per call"
+            )
         return numbers
 
     def track(self, numbers: Sequence[str]) -> list[TrackingResult]:
@@ -102,7 +104,10 @@ class OAuthAdapter(Adapter):
         """The token client, created on first use so credentials are checked only when needed."""
         if self._oauth is None:
             self._oauth = OAuthClientCredentials(
-                self.http, f"{self.base_url}{self.token_path}",
-                self.credential("client_id"), self.credential("client_secret"), style=self.token_style,
+                self.http,
+                f"{self.base_url}{self.token_path}",
+                self.credential("client_id"),
+                self.credential("client_secret"),
+                style=self.token_style,
             )
         return self._oauth

@@ -35,19 +35,22 @@ from carriers.status import Status
 CODE = "aftership"
 SIGNATURE_HEADER = "aftership-hmac-sha256"
 #: ``subtag`` first (only where it changes the meaning), then ``tag``.
-STATUS_TABLE = StatusTable(CODE, {
-    "Pending": Status.pending,
-    "InfoReceived": Status.info_received,
-    "InTransit": Status.in_transit,
-    "OutForDelivery": Status.out_for_delivery,
-    "AttemptFail": Status.attempt_fail,
-    "AvailableForPickup": Status.available_for_pickup,
-    "Delivered": Status.delivered,
-    "Exception": Status.exception,
-    "Expired": Status.expired,
-    "Exception_010": Status.returning_to_sender,  # on its way back to the sender
-    "Exception_011": Status.returned,             # returned to the sender
-})
+STATUS_TABLE = StatusTable(
+    CODE,
+    {
+        "Pending": Status.pending,
+        "InfoReceived": Status.info_received,
+        "InTransit": Status.in_transit,
+        "OutForDelivery": Status.out_for_delivery,
+        "AttemptFail": Status.attempt_fail,
+        "AvailableForPickup": Status.available_for_pickup,
+        "Delivered": Status.delivered,
+        "Exception": Status.exception,
+        "Expired": Status.expired,
+        "Exception_010": Status.returning_to_sender,  # on its way back to the sender
+        "Exception_011": Status.returned,  # returned to the sender
+    },
+)
 
 
 def _estimate(tracking: Mapping[str, Any]) -> Any:
@@ -63,18 +66,31 @@ def _estimate(tracking: Mapping[str, Any]) -> Any:
 
 def tracking_result(tracking: Mapping[str, Any]) -> TrackingResult:
     events = [
-        scan(STATUS_TABLE, parse_instant(c["checkpoint_time"]), str(c.get("subtag") or c.get("tag") or ""),
-             str(c.get("message") or ""), c.get("location") or join_location(c.get("city"), c.get("country_iso3")),
-             keys=[c.get("subtag"), c.get("tag")])
+        scan(
+            STATUS_TABLE,
+            parse_instant(c["checkpoint_time"]),
+            str(c.get("subtag") or c.get("tag") or ""),
+            str(c.get("message") or ""),
+            c.get("location") or join_location(c.get("city"), c.get("country_iso3")),
+            keys=[c.get("subtag"), c.get("tag")],
+        )
         for c in map(as_dict, as_list(tracking.get("checkpoints")))
     ]
     tag = tracking.get("tag")
     status = STATUS_TABLE.resolve(tracking.get("subtag"), tag).status if tag else None
     return build_result(
-        CODE, tracking["tracking_number"], events, status=status, sub_status=tracking.get("subtag"),
-        estimated_delivery=_estimate(tracking), signed_by=tracking.get("signed_by"),
-        extra={"carrier_slug": tracking.get("slug"), "aftership_id": tracking.get("id"),
-               "return_to_sender": bool(tracking.get("return_to_sender"))},
+        CODE,
+        tracking["tracking_number"],
+        events,
+        status=status,
+        sub_status=tracking.get("subtag"),
+        estimated_delivery=_estimate(tracking),
+        signed_by=tracking.get("signed_by"),
+        extra={
+            "carrier_slug": tracking.get("slug"),
+            "aftership_id": tracking.get("id"),
+            "return_to_sender": bool(tracking.get("return_to_sender")),
+        },
     )
 
 
@@ -87,10 +103,18 @@ def parse_tracking(body: Body) -> list[TrackingResult]:
         trackings = [as_dict(data["msg"])]
     elif "data" in data:
         inner = as_dict(data["data"])
-        trackings = [as_dict(inner["tracking"])] if "tracking" in inner else list(map(as_dict, as_list(inner.get("trackings"))))
+        trackings = (
+            [as_dict(inner["tracking"])]
+            if "tracking" in inner
+            else list(map(as_dict, as_list(inner.get("trackings"))))
+        )
     else:
         trackings = [data]
-    require(all("tracking_number" in t for t in trackings), "tracking object without tracking_number", CODE)
+    require(
+        all("tracking_number" in t for t in trackings),
+        "tracking object without tracking_number",
+        CODE,
+    )
     return [tracking_result(t) for t in trackings]
 
 
@@ -103,7 +127,10 @@ class AfterShip(Adapter):
     code = CODE
     name = "AfterShip (aggregator)"
     capabilities = Capabilities(
-        max_batch=50, requests_per_second=10, auth="api_key", supports_webhooks=True,
+        max_batch=50,
+        requests_per_second=10,
+        auth="api_key",
+        supports_webhooks=True,
     )
     default_base_url = "https://api.aftership.com/tracking/2024-04"
     credential_keys = ("api_key", "webhook_secret")
@@ -114,7 +141,9 @@ class AfterShip(Adapter):
         if not numbers:
             return []
         response = self.http.request(
-            "GET", f"{self.base_url}/trackings", params={"tracking_numbers": ",".join(numbers)},
+            "GET",
+            f"{self.base_url}/trackings",
+            params={"tracking_numbers": ",".join(numbers)},
             headers={"as-api-key": self.credential("api_key"), "Content-Type": "application/json"},
         )
         return parse_tracking(response.content)

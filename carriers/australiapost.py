@@ -61,7 +61,14 @@ STATUS_TABLE = StatusTable(
 
 def _events(raw_events: Any) -> list[TrackingEvent]:
     return [
-        scan(STATUS_TABLE, parse_instant(e["date"]), "", str(e.get("description") or ""), e.get("location"), keys=[])
+        scan(
+            STATUS_TABLE,
+            parse_instant(e["date"]),
+            "",
+            str(e.get("description") or ""),
+            e.get("location"),
+            keys=[],
+        )
         for e in map(as_dict, as_list(raw_events))
     ]
 
@@ -78,12 +85,21 @@ def parse_tracking(body: Body) -> list[TrackingResult]:
             for article in map(as_dict, as_list(item.get("items"))):
                 events += _events(article.get("events"))
         top = str(entry.get("status") or "unknown")
-        errors = [as_dict(e).get("name") or as_dict(e).get("code") for e in as_list(entry.get("errors"))]
-        results.append(build_result(
-            CODE, entry["tracking_id"], events,
-            fallback=STATUS_TABLE.resolve(top, text=top).status or Status.pending,
-            extra={"carrier_status_text": entry.get("status"), **({"errors": errors} if errors else {})},
-        ))
+        errors = [
+            as_dict(e).get("name") or as_dict(e).get("code") for e in as_list(entry.get("errors"))
+        ]
+        results.append(
+            build_result(
+                CODE,
+                entry["tracking_id"],
+                events,
+                fallback=STATUS_TABLE.resolve(top, text=top).status or Status.pending,
+                extra={
+                    "carrier_status_text": entry.get("status"),
+                    **({"errors": errors} if errors else {}),
+                },
+            )
+        )
     return results
 
 
@@ -92,7 +108,9 @@ class AustraliaPost(Adapter):
     code = CODE
     name = "Australia Post"
     capabilities = Capabilities(
-        max_batch=10, requests_per_second=10, auth="basic",
+        max_batch=10,
+        requests_per_second=10,
+        auth="basic",
         tracking_url="https://auspost.com.au/mypost/track/details/{number}",
     )
     default_base_url = "https://digitalapi.auspost.com.au"
@@ -104,8 +122,13 @@ class AustraliaPost(Adapter):
         if not numbers:
             return []
         response = self.http.request(
-            "GET", f"{self.base_url}/shipping/v1/track", params={"tracking_ids": ",".join(numbers)},
+            "GET",
+            f"{self.base_url}/shipping/v1/track",
+            params={"tracking_ids": ",".join(numbers)},
             auth=(self.credential("api_key"), self.credential("password")),
-            headers={"account-number": self.credential("account_number"), "Accept": "application/json"},
+            headers={
+                "account-number": self.credential("account_number"),
+                "Accept": "application/json",
+            },
         )
         return parse_tracking(response.content)

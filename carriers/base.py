@@ -23,7 +23,9 @@ class AuthError(CarrierError):
 
 
 class RateLimited(CarrierError):
-    def __init__(self, message: str, *, carrier: str = "", retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, carrier: str = "", retry_after: float | None = None
+    ) -> None:
         super().__init__(message, carrier=carrier)
         self.retry_after = retry_after
 

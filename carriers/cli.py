@@ -32,7 +32,9 @@ def _jsonable(value: Any) -> Any:
 def result_json(result: TrackingResult) -> dict[str, Any]:
     """A :class:`TrackingResult` as JSON-ready data with normalized status names."""
     data = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
-    data["events"] = [{f.name: getattr(e, f.name) for f in dataclasses.fields(e)} for e in result.events]
+    data["events"] = [
+        {f.name: getattr(e, f.name) for f in dataclasses.fields(e)} for e in result.events
+    ]
     data["extra"] = dict(result.extra)
     jsonable: dict[str, Any] = _jsonable(data)
     return jsonable
@@ -51,10 +53,14 @@ def list_command(as_json: bool) -> None:
     for code in registry.codes():
         adapter = registry.create(code)
         caps = adapter.capabilities
-        rows.append({
-            "code": code, "name": adapter.name, **dataclasses.asdict(caps),
-            "credential_keys": list(getattr(adapter, "credential_keys", ())),
-        })
+        rows.append(
+            {
+                "code": code,
+                "name": adapter.name,
+                **dataclasses.asdict(caps),
+                "credential_keys": list(getattr(adapter, "credential_keys", ())),
+            }
+        )
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -71,8 +77,12 @@ def list_command(as_json: bool) -> None:
 @carriers.command("parse")
 @click.argument("code")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--now", "now_text", default=None,
-              help="ISO time the page was fetched (year inference for Japanese pages).")
+@click.option(
+    "--now",
+    "now_text",
+    default=None,
+    help="ISO time the page was fetched (year inference for Japanese pages).",
+)
 def parse_command(code: str, file: Path, now_text: str | None) -> None:
     """Print the TrackingResult(s) that FILE, a saved response of carrier CODE, parses to."""
     try:

@@ -31,21 +31,31 @@ from carriers.status import Status
 
 CODE = "dhl"
 #: ``statusCode`` values of the Unified API.
-STATUS_TABLE = StatusTable(CODE, {
-    "pre-transit": Status.info_received,
-    "transit": Status.in_transit,
-    "delivered": Status.delivered,
-    "failure": Status.exception,
-    "unknown": Status.pending,
-})
+STATUS_TABLE = StatusTable(
+    CODE,
+    {
+        "pre-transit": Status.info_received,
+        "transit": Status.in_transit,
+        "delivered": Status.delivered,
+        "failure": Status.exception,
+        "unknown": Status.pending,
+    },
+)
 
 
 def _event(raw: Any) -> TrackingEvent:
     address = as_dict(as_dict(raw.get("location")).get("address"))
     code = str(raw.get("statusCode") or "")
-    text = " - ".join(str(raw[k]).strip() for k in ("status", "description", "remark") if raw.get(k))
-    return scan(STATUS_TABLE, parse_instant(raw["timestamp"]), code, text,
-                join_location(address.get("addressLocality"), address.get("countryCode")))
+    text = " - ".join(
+        str(raw[k]).strip() for k in ("status", "description", "remark") if raw.get(k)
+    )
+    return scan(
+        STATUS_TABLE,
+        parse_instant(raw["timestamp"]),
+        code,
+        text,
+        join_location(address.get("addressLocality"), address.get("countryCode")),
+    )
 
 
 @parser(CODE)
@@ -57,16 +67,28 @@ def parse_tracking(body: Body) -> list[TrackingResult]:
     for shipment in shipments:
         shipment = as_dict(shipment)
         status = as_dict(shipment.get("status"))
-        fallback = STATUS_TABLE.resolve(str(status.get("statusCode") or "unknown")).status or Status.pending
+        fallback = (
+            STATUS_TABLE.resolve(str(status.get("statusCode") or "unknown")).status
+            or Status.pending
+        )
         eta = shipment.get("estimatedTimeOfDelivery")
-        signed = as_dict(as_dict(as_dict(shipment.get("details")).get("proofOfDelivery")).get("signed"))
-        results.append(build_result(
-            CODE, shipment["id"], [_event(as_dict(e)) for e in as_list(shipment.get("events"))],
-            fallback=fallback,
-            estimated_delivery=parse_instant(eta).date() if eta else None,
-            signed_by=signed.get("name") if fallback is Status.delivered else None,
-            extra={"service": shipment.get("service"), "carrier_status_text": status.get("status")},
-        ))
+        signed = as_dict(
+            as_dict(as_dict(shipment.get("details")).get("proofOfDelivery")).get("signed")
+        )
+        results.append(
+            build_result(
+                CODE,
+                shipment["id"],
+                [_event(as_dict(e)) for e in as_list(shipment.get("events"))],
+                fallback=fallback,
+                estimated_delivery=parse_instant(eta).date() if eta else None,
+                signed_by=signed.get("name") if fallback is Status.delivered else None,
+                extra={
+                    "service": shipment.get("service"),
+                    "carrier_status_text": status.get("status"),
+                },
+            )
+        )
     return results
 
 
@@ -75,7 +97,10 @@ class DHLUnified(Adapter):
     code = CODE
     name = "DHL (Shipment Tracking - Unified)"
     capabilities = Capabilities(
-        max_batch=1, requests_per_second=1, requests_per_day=250, auth="api_key",
+        max_batch=1,
+        requests_per_second=1,
+        requests_per_day=250,
+        auth="api_key",
         tracking_url="https://www.dhl.com/global-en/home/tracking/tracking-express.html?tracking-id={number}",
     )
     default_base_url = "https://api-eu.dhl.com"
@@ -86,7 +111,9 @@ class DHLUnified(Adapter):
         results = []
         for number in self.check_batch(numbers):
             response = self.http.request(
-                "GET", f"{self.base_url}/track/shipments", params={"trackingNumber": number},
+                "GET",
+                f"{self.base_url}/track/shipments",
+                params={"trackingNumber": number},
                 headers={"DHL-API-Key": self.credential("api_key"), "Accept": "application/json"},
             )
             results.extend(parse_tracking(response.content))

@@ -37,26 +37,53 @@ from carriers.status import Status
 CODE = "dhl_express"
 DELAYED = Rule(Status.in_transit, "delayed")
 #: DHL Express checkpoint codes (MyDHL ``typeCode`` = XML-PI ``EventCode``).
-STATUS_TABLE = StatusTable(CODE, {
-    **dict.fromkeys(("PU", "PO", "RW", "PL", "AF", "DF", "AR", "TR", "CC", "CR", "IC", "FD", "BN",
-                     "SM", "AD", "MS", "RR", "PY", "SA", "SS", "TP"), Status.in_transit),
-    "CD": DELAYED,                       # clearance delay
-    "TD": DELAYED,                       # transport delay
-    "WC": Status.out_for_delivery,       # with delivery courier
-    "OK": Status.delivered,              # shipment delivered
-    "PD": Status.delivered,              # partial delivery
-    "NH": Status.attempt_fail,           # not home
-    "CA": Status.attempt_fail,           # closed on arrival
-    "ND": Status.attempt_fail,           # not delivered
-    "BA": Status.exception,              # bad address
-    "RD": Status.exception,              # refused delivery
-    "MD": Status.exception,              # missed delivery cycle
-    "OH": Status.exception,              # on hold
-    "HP": Status.exception,              # held for payment
-    "CM": Status.exception,              # consignee moved
-    "DS": Status.exception,              # destroyed / disposed
-    "RT": Status.returning_to_sender,    # returned to consignor
-})
+STATUS_TABLE = StatusTable(
+    CODE,
+    {
+        **dict.fromkeys(
+            (
+                "PU",
+                "PO",
+                "RW",
+                "PL",
+                "AF",
+                "DF",
+                "AR",
+                "TR",
+                "CC",
+                "CR",
+                "IC",
+                "FD",
+                "BN",
+                "SM",
+                "AD",
+                "MS",
+                "RR",
+                "PY",
+                "SA",
+                "SS",
+                "TP",
+            ),
+            Status.in_transit,
+        ),
+        "CD": DELAYED,  # clearance delay
+        "TD": DELAYED,  # transport delay
+        "WC": Status.out_for_delivery,  # with delivery courier
+        "OK": Status.delivered,  # shipment delivered
+        "PD": Status.delivered,  # partial delivery
+        "NH": Status.attempt_fail,  # not home
+        "CA": Status.attempt_fail,  # closed on arrival
+        "ND": Status.attempt_fail,  # not delivered
+        "BA": Status.exception,  # bad address
+        "RD": Status.exception,  # refused delivery
+        "MD": Status.exception,  # missed delivery cycle
+        "OH": Status.exception,  # on hold
+        "HP": Status.exception,  # held for payment
+        "CM": Status.exception,  # consignee moved
+        "DS": Status.exception,  # destroyed / disposed
+        "RT": Status.returning_to_sender,  # returned to consignor
+    },
+)
 
 
 def _zone(options: dict[str, Any] | None) -> tzinfo:
@@ -73,15 +100,25 @@ def _json_results(data: Any, tz: tzinfo) -> list[TrackingResult]:
         for raw in as_list(shipment.get("events")):
             raw = as_dict(raw)
             area = as_dict((as_list(raw.get("serviceArea")) or [{}])[0])
-            events.append(scan(STATUS_TABLE, parse_instant(f"{raw['date']}T{raw['time']}", default_tz=tz),
-                               str(raw.get("typeCode") or ""), str(raw.get("description") or ""),
-                               area.get("description")))
+            events.append(
+                scan(
+                    STATUS_TABLE,
+                    parse_instant(f"{raw['date']}T{raw['time']}", default_tz=tz),
+                    str(raw.get("typeCode") or ""),
+                    str(raw.get("description") or ""),
+                    area.get("description"),
+                )
+            )
         eta = shipment.get("estimatedTimeOfDelivery")
-        results.append(build_result(
-            CODE, shipment["shipmentTrackingNumber"], events,
-            estimated_delivery=parse_instant(eta, default_tz=tz).date() if eta else None,
-            extra={"service": shipment.get("description")},
-        ))
+        results.append(
+            build_result(
+                CODE,
+                shipment["shipmentTrackingNumber"],
+                events,
+                estimated_delivery=parse_instant(eta, default_tz=tz).date() if eta else None,
+                extra={"service": shipment.get("description")},
+            )
+        )
     return results
 
 
@@ -95,15 +132,25 @@ def _xml_results(body: Body, tz: tzinfo) -> list[TrackingResult]:
         events, signed_by = [], None
         for raw in block.findall("ShipmentInfo/ShipmentEvent"):
             code = xml_text(raw, "ServiceEvent/EventCode")
-            event = scan(STATUS_TABLE, parse_instant(f"{xml_text(raw, 'Date')}T{xml_text(raw, 'Time')}", default_tz=tz),
-                         code, xml_text(raw, "ServiceEvent/Description"), xml_text(raw, "ServiceArea/Description"))
+            event = scan(
+                STATUS_TABLE,
+                parse_instant(f"{xml_text(raw, 'Date')}T{xml_text(raw, 'Time')}", default_tz=tz),
+                code,
+                xml_text(raw, "ServiceEvent/Description"),
+                xml_text(raw, "ServiceArea/Description"),
+            )
             if event.status is Status.delivered:
                 signed_by = xml_text(raw, "Signatory") or signed_by
             events.append(event)
-        results.append(build_result(
-            CODE, xml_text(block, "AWBNumber"), events, signed_by=signed_by,
-            extra={} if action == "success" else {"action_status": action},
-        ))
+        results.append(
+            build_result(
+                CODE,
+                xml_text(block, "AWBNumber"),
+                events,
+                signed_by=signed_by,
+                extra={} if action == "success" else {"action_status": action},
+            )
+        )
     return results
 
 
@@ -120,7 +167,10 @@ class DHLExpress(Adapter):
     code = CODE
     name = "DHL Express (MyDHL API)"
     capabilities = Capabilities(
-        max_batch=10, requests_per_second=1, requests_per_day=500, auth="basic",
+        max_batch=10,
+        requests_per_second=1,
+        requests_per_day=500,
+        auth="basic",
         tracking_url="https://www.dhl.com/global-en/home/tracking/tracking-express.html?tracking-id={number}",
     )
     default_base_url = "https://express.api.dhl.com/mydhlapi"
@@ -132,8 +182,10 @@ class DHLExpress(Adapter):
         if not numbers:
             return []
         response = self.http.request(
-            "GET", f"{self.base_url}/tracking",
-            params=[("shipmentTrackingNumber", n) for n in numbers] + [("trackingView", "all-checkpoints")],
+            "GET",
+            f"{self.base_url}/tracking",
+            params=[("shipmentTrackingNumber", n) for n in numbers]
+            + [("trackingView", "all-checkpoints")],
             auth=(self.credential("username"), self.credential("password")),
             headers={"Accept": "application/json"},
         )

@@ -37,20 +37,23 @@ from carriers.status import Status
 CODE = "easypost"
 SIGNATURE_HEADER = "X-Hmac-Signature"
 #: ``status:status_detail`` first, then ``status``.
-STATUS_TABLE = StatusTable(CODE, {
-    "pre_transit": Status.info_received,
-    "in_transit": Status.in_transit,
-    "in_transit:delayed": Rule(Status.in_transit, "delayed"),
-    "in_transit:weather_delay": Rule(Status.in_transit, "delayed"),
-    "out_for_delivery": Status.out_for_delivery,
-    "available_for_pickup": Status.available_for_pickup,
-    "delivered": Status.delivered,
-    "return_to_sender": Status.returning_to_sender,
-    "failure": ByText((("attempt", Status.attempt_fail),), Status.exception),
-    "cancelled": Status.exception,
-    "unknown": Status.pending,
-    "error": Status.pending,
-})
+STATUS_TABLE = StatusTable(
+    CODE,
+    {
+        "pre_transit": Status.info_received,
+        "in_transit": Status.in_transit,
+        "in_transit:delayed": Rule(Status.in_transit, "delayed"),
+        "in_transit:weather_delay": Rule(Status.in_transit, "delayed"),
+        "out_for_delivery": Status.out_for_delivery,
+        "available_for_pickup": Status.available_for_pickup,
+        "delivered": Status.delivered,
+        "return_to_sender": Status.returning_to_sender,
+        "failure": ByText((("attempt", Status.attempt_fail),), Status.exception),
+        "cancelled": Status.exception,
+        "unknown": Status.pending,
+        "error": Status.pending,
+    },
+)
 
 
 def _tracker(tracker: Mapping[str, Any]) -> TrackingResult:
@@ -58,22 +61,35 @@ def _tracker(tracker: Mapping[str, Any]) -> TrackingResult:
     for raw in map(as_dict, as_list(tracker.get("tracking_details"))):
         status, detail = str(raw.get("status") or ""), str(raw.get("status_detail") or "")
         loc = as_dict(raw.get("tracking_location"))
-        events.append(scan(
-            STATUS_TABLE, parse_instant(raw["datetime"]), str(raw.get("carrier_code") or status),
-            str(raw.get("message") or raw.get("description") or ""),
-            join_location(loc.get("city"), loc.get("state"), loc.get("country")),
-            keys=[f"{status}:{detail}", status],
-        ))
+        events.append(
+            scan(
+                STATUS_TABLE,
+                parse_instant(raw["datetime"]),
+                str(raw.get("carrier_code") or status),
+                str(raw.get("message") or raw.get("description") or ""),
+                join_location(loc.get("city"), loc.get("state"), loc.get("country")),
+                keys=[f"{status}:{detail}", status],
+            )
+        )
     top = str(tracker.get("status") or "unknown")
     eta = tracker.get("est_delivery_date")
     return build_result(
-        CODE, tracker["tracking_code"], events,
-        fallback=STATUS_TABLE.resolve(f"{top}:{tracker.get('status_detail')}", top,
-                                      text=str(tracker.get("status_detail") or "")).status or Status.pending,
+        CODE,
+        tracker["tracking_code"],
+        events,
+        fallback=STATUS_TABLE.resolve(
+            f"{top}:{tracker.get('status_detail')}",
+            top,
+            text=str(tracker.get("status_detail") or ""),
+        ).status
+        or Status.pending,
         estimated_delivery=parse_instant(eta).date() if eta else None,
         signed_by=tracker.get("signed_by"),
-        extra={"carrier_slug": tracker.get("carrier"), "easypost_id": tracker.get("id"),
-               "public_url": tracker.get("public_url")},
+        extra={
+            "carrier_slug": tracker.get("carrier"),
+            "easypost_id": tracker.get("id"),
+            "public_url": tracker.get("public_url"),
+        },
     )
 
 
@@ -97,7 +113,9 @@ def signature(body: bytes, secret: str) -> str:
 class EasyPost(Adapter):
     code = CODE
     name = "EasyPost (aggregator)"
-    capabilities = Capabilities(max_batch=1, requests_per_second=5, auth="api_key", supports_webhooks=True)
+    capabilities = Capabilities(
+        max_batch=1, requests_per_second=5, auth="api_key", supports_webhooks=True
+    )
     default_base_url = "https://api.easypost.com/v2"
     credential_keys = ("api_key", "webhook_secret")
     parse_function = staticmethod(parse_tracking)
@@ -107,8 +125,12 @@ class EasyPost(Adapter):
         carrier = self.settings.options.get("carrier")
         for number in self.check_batch(numbers):
             tracker = {"tracking_code": number, **({"carrier": carrier} if carrier else {})}
-            response = self.http.request("POST", f"{self.base_url}/trackers", json={"tracker": tracker},
-                                         auth=(self.credential("api_key"), ""))
+            response = self.http.request(
+                "POST",
+                f"{self.base_url}/trackers",
+                json={"tracker": tracker},
+                auth=(self.credential("api_key"), ""),
+            )
             results.extend(parse_tracking(response.content))
         return results
 

@@ -40,47 +40,84 @@ from carriers.status import Status
 CODE = "fedex"
 DELAYED = Rule(Status.in_transit, "delayed")
 _ATTEMPT_OR_EXCEPTION = ByText(
-    (("customer not available", Status.attempt_fail), ("business closed", Status.attempt_fail),
-     ("no one", Status.attempt_fail), ("attempt", Status.attempt_fail)),
+    (
+        ("customer not available", Status.attempt_fail),
+        ("business closed", Status.attempt_fail),
+        ("no one", Status.attempt_fail),
+        ("attempt", Status.attempt_fail),
+    ),
     Status.exception,
 )
 #: Keys tried in order: ``eventType:exceptionCode``, ``eventType``, ``derived:<derivedStatusCode>``.
-STATUS_TABLE = StatusTable(CODE, {
-    "OC": Status.info_received,        # shipment information sent to FedEx
-    "PU": Status.in_transit,
-    "IP": Status.in_transit,           # in FedEx possession (legacy)
-    "AO": INFO,                        # "arriving on time": informational
-    **dict.fromkeys(("AR", "AF", "DP", "IT", "AA", "AD", "AP", "AC", "CC", "CD", "CP", "EA", "EO",
-                     "LO", "PF", "PL", "PM", "SF", "TR", "CH", "RR", "RM", "RC", "FD"), Status.in_transit),
-    "DY": DELAYED,
-    "HP": Status.available_for_pickup,  # ready for recipient pickup
-    "HL": Status.available_for_pickup,  # at hold-at-location
-    "DE:08": Status.attempt_fail,       # customer not available or business closed
-    "DE:A47": Status.exception,         # redirected to a nearby location
-    "DE": _ATTEMPT_OR_EXCEPTION,
-    "SE": Status.exception,             # shipment exception (legacy 099 "Unable to deliver")
-    "CA": Status.exception,             # cancelled
-    "OD": Status.out_for_delivery,
-    "DL": Status.delivered,
-    "RS": Status.returning_to_sender,
-    "derived:IN": Status.info_received,
-    "derived:PU": Status.in_transit,
-    "derived:IT": Status.in_transit,
-    "derived:DY": DELAYED,
-    "derived:DD": DELAYED,
-    "derived:OD": Status.out_for_delivery,
-    "derived:DE": Status.exception,
-    "derived:SE": Status.exception,
-    "derived:CA": Status.exception,
-    "derived:HL": Status.available_for_pickup,
-    "derived:DL": Status.delivered,
-    "derived:RS": Status.returning_to_sender,
-})
+STATUS_TABLE = StatusTable(
+    CODE,
+    {
+        "OC": Status.info_received,  # shipment information sent to FedEx
+        "PU": Status.in_transit,
+        "IP": Status.in_transit,  # in FedEx possession (legacy)
+        "AO": INFO,  # "arriving on time": informational
+        **dict.fromkeys(
+            (
+                "AR",
+                "AF",
+                "DP",
+                "IT",
+                "AA",
+                "AD",
+                "AP",
+                "AC",
+                "CC",
+                "CD",
+                "CP",
+                "EA",
+                "EO",
+                "LO",
+                "PF",
+                "PL",
+                "PM",
+                "SF",
+                "TR",
+                "CH",
+                "RR",
+                "RM",
+                "RC",
+                "FD",
+            ),
+            Status.in_transit,
+        ),
+        "DY": DELAYED,
+        "HP": Status.available_for_pickup,  # ready for recipient pickup
+        "HL": Status.available_for_pickup,  # at hold-at-location
+        "DE:08": Status.attempt_fail,  # customer not available or business closed
+        "DE:A47": Status.exception,  # redirected to a nearby location
+        "DE": _ATTEMPT_OR_EXCEPTION,
+        "SE": Status.exception,  # shipment exception (legacy 099 "Unable to deliver")
+        "CA": Status.exception,  # cancelled
+        "OD": Status.out_for_delivery,
+        "DL": Status.delivered,
+        "RS": Status.returning_to_sender,
+        "derived:IN": Status.info_received,
+        "derived:PU": Status.in_transit,
+        "derived:IT": Status.in_transit,
+        "derived:DY": DELAYED,
+        "derived:DD": DELAYED,
+        "derived:OD": Status.out_for_delivery,
+        "derived:DE": Status.exception,
+        "derived:SE": Status.exception,
+        "derived:CA": Status.exception,
+        "derived:HL": Status.available_for_pickup,
+        "derived:DL": Status.delivered,
+        "derived:RS": Status.returning_to_sender,
+    },
+)
 
 
 def _keys(event_type: str, exception_code: str, derived: str = "") -> list[str]:
-    return [f"{event_type}:{exception_code}" if exception_code else "", event_type,
-            f"derived:{derived}" if derived else ""]
+    return [
+        f"{event_type}:{exception_code}" if exception_code else "",
+        event_type,
+        f"derived:{derived}" if derived else "",
+    ]
 
 
 def _event(raw: Any) -> TrackingEvent:
@@ -90,7 +127,10 @@ def _event(raw: Any) -> TrackingEvent:
     text = str(raw.get("eventDescription") or "")
     detail = str(raw.get("exceptionDescription") or "").strip()
     return scan(
-        STATUS_TABLE, parse_instant(raw["date"]), event_type, f"{text}: {detail}" if detail else text,
+        STATUS_TABLE,
+        parse_instant(raw["date"]),
+        event_type,
+        f"{text}: {detail}" if detail else text,
         join_location(loc.get("city"), loc.get("stateOrProvinceCode"), loc.get("countryCode")),
         keys=_keys(event_type, exception_code, str(raw.get("derivedStatusCode") or "")),
     )
@@ -111,14 +151,20 @@ def _json_results(data: Any) -> list[TrackingResult]:
     for entry in complete:
         for result in as_list(as_dict(entry).get("trackResults")):
             result = as_dict(result)
-            number = as_dict(result.get("trackingNumberInfo")).get("trackingNumber") or entry.get("trackingNumber")
+            number = as_dict(result.get("trackingNumberInfo")).get("trackingNumber") or entry.get(
+                "trackingNumber"
+            )
             error = as_dict(result.get("error"))
-            results.append(build_result(
-                CODE, number, [_event(as_dict(e)) for e in as_list(result.get("scanEvents"))],
-                estimated_delivery=_estimate(result),
-                signed_by=as_dict(result.get("deliveryDetails")).get("receivedByName"),
-                extra={"error": error.get("code")} if error else {},
-            ))
+            results.append(
+                build_result(
+                    CODE,
+                    number,
+                    [_event(as_dict(e)) for e in as_list(result.get("scanEvents"))],
+                    estimated_delivery=_estimate(result),
+                    signed_by=as_dict(result.get("deliveryDetails")).get("receivedByName"),
+                    extra={"error": error.get("code")} if error else {},
+                )
+            )
     return merge_results(results)
 
 
@@ -134,15 +180,28 @@ def _xml_results(body: Body) -> list[TrackingResult]:
             exception_code = xml_text(raw, "StatusExceptionCode")
             text = xml_text(raw, "EventDescription")
             reason = xml_text(raw, "StatusExceptionDescription")
-            events.append(scan(
-                STATUS_TABLE, parse_instant(xml_text(raw, "Timestamp")), event_type,
-                f"{text}: {reason}" if reason else text,
-                join_location(xml_text(raw, "Address/City"), xml_text(raw, "Address/StateOrProvinceCode"),
-                              xml_text(raw, "Address/CountryCode")),
-                keys=_keys(event_type, exception_code),
-            ))
-        results.append(build_result(CODE, xml_text(detail, "TrackingNumber"), events,
-                                    extra={"service": xml_text(detail, "Service/Description") or None}))
+            events.append(
+                scan(
+                    STATUS_TABLE,
+                    parse_instant(xml_text(raw, "Timestamp")),
+                    event_type,
+                    f"{text}: {reason}" if reason else text,
+                    join_location(
+                        xml_text(raw, "Address/City"),
+                        xml_text(raw, "Address/StateOrProvinceCode"),
+                        xml_text(raw, "Address/CountryCode"),
+                    ),
+                    keys=_keys(event_type, exception_code),
+                )
+            )
+        results.append(
+            build_result(
+                CODE,
+                xml_text(detail, "TrackingNumber"),
+                events,
+                extra={"service": xml_text(detail, "Service/Description") or None},
+            )
+        )
     return merge_results(results)
 
 
@@ -159,7 +218,10 @@ class FedEx(OAuthAdapter):
     code = CODE
     name = "FedEx"
     capabilities = Capabilities(
-        max_batch=30, requests_per_second=5, requests_per_day=100_000, auth="oauth_client_credentials",
+        max_batch=30,
+        requests_per_second=5,
+        requests_per_day=100_000,
+        auth="oauth_client_credentials",
         tracking_url="https://www.fedex.com/fedextrack/?trknbr={number}",
     )
     default_base_url = "https://apis.fedex.com"
@@ -171,8 +233,12 @@ class FedEx(OAuthAdapter):
         numbers = self.check_batch(numbers)
         if not numbers:
             return []
-        response = self.oauth.request("POST", f"{self.base_url}/track/v1/trackingnumbers", json={
-            "includeDetailedScans": True,
-            "trackingInfo": [{"trackingNumberInfo": {"trackingNumber": n}} for n in numbers],
-        })
+        response = self.oauth.request(
+            "POST",
+            f"{self.base_url}/track/v1/trackingnumbers",
+            json={
+                "includeDetailedScans": True,
+                "trackingInfo": [{"trackingNumberInfo": {"trackingNumber": n}} for n in numbers],
+            },
+        )
         return parse_tracking(response.content)

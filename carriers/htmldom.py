@@ -11,10 +11,32 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+_VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "track",
+    "wbr",
+}
 #: Tags an opening tag implicitly closes (enough for table/list markup).
-_IMPLIED_END = {"li": {"li"}, "tr": {"tr", "td", "th"}, "td": {"td", "th"}, "th": {"td", "th"},
-                "p": {"p"}, "dt": {"dt", "dd"}, "dd": {"dt", "dd"}, "option": {"option"}}
+_IMPLIED_END = {
+    "li": {"li"},
+    "tr": {"tr", "td", "th"},
+    "td": {"td", "th"},
+    "th": {"td", "th"},
+    "p": {"p"},
+    "dt": {"dt", "dd"},
+    "dd": {"dt", "dd"},
+    "option": {"option"},
+}
 
 
 @dataclass
@@ -34,21 +56,28 @@ class Element:
                 yield child
                 yield from child.iter()
 
-    def find_all(self, tag: str | None = None, *, cls: str | None = None, **attrs: str) -> list[Element]:
+    def find_all(
+        self, tag: str | None = None, *, cls: str | None = None, **attrs: str
+    ) -> list[Element]:
         """Descendants matching ``tag``, having class ``cls`` and every ``attrs`` value."""
         return [
-            e for e in self.iter()
+            e
+            for e in self.iter()
             if (tag is None or e.tag == tag)
             and (cls is None or cls in e.classes)
             and all(e.attrs.get(k.rstrip("_")) == v for k, v in attrs.items())
         ]
 
-    def find(self, tag: str | None = None, *, cls: str | None = None, **attrs: str) -> Element | None:
+    def find(
+        self, tag: str | None = None, *, cls: str | None = None, **attrs: str
+    ) -> Element | None:
         found = self.find_all(tag, cls=cls, **attrs)
         return found[0] if found else None
 
     def child_elements(self, tag: str | None = None) -> list[Element]:
-        return [c for c in self.children if isinstance(c, Element) and (tag is None or c.tag == tag)]
+        return [
+            c for c in self.children if isinstance(c, Element) and (tag is None or c.tag == tag)
+        ]
 
     def text(self) -> str:
         """Text content with runs of whitespace collapsed to one space."""
@@ -78,7 +107,11 @@ class _Builder(HTMLParser):
         closes = _IMPLIED_END.get(tag)
         if closes:
             node: Element | None = self.current
-            while node is not None and node is not self.root and node.tag not in ("table", "ul", "ol", "dl", "tbody"):
+            while (
+                node is not None
+                and node is not self.root
+                and node.tag not in ("table", "ul", "ol", "dl", "tbody")
+            ):
                 if node.tag in closes:
                     self.current = node.parent or self.root
                     break
@@ -89,7 +122,9 @@ class _Builder(HTMLParser):
             self.current = element
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.current.children.append(Element(tag, {k: v or "" for k, v in attrs}, parent=self.current))
+        self.current.children.append(
+            Element(tag, {k: v or "" for k, v in attrs}, parent=self.current)
+        )
 
     def handle_endtag(self, tag: str) -> None:
         node: Element | None = self.current

@@ -50,11 +50,23 @@ def no_waiting() -> Iterator[None]:
         yield
     finally:
         _waiting_allowed.reset(token)
+
+
 _REDACTED = "***"
 #: Header / parameter names whose values are never shown.
 _SECRET_NAMES = (
-    "authorization", "api[-_]?key", "apikey", "client[-_]?secret", "password", "token",
-    "17token", "as-api-key", "aftership-api-key", "dhl-api-key", "x-ibm-client-secret", "secret",
+    "authorization",
+    "api[-_]?key",
+    "apikey",
+    "client[-_]?secret",
+    "password",
+    "token",
+    "17token",
+    "as-api-key",
+    "aftership-api-key",
+    "dhl-api-key",
+    "x-ibm-client-secret",
+    "secret",
 )
 _NAMES = "|".join(_SECRET_NAMES)
 _SECRET_PAIR = re.compile(
@@ -88,8 +100,13 @@ class BoundedRetry(Retry):
     longer than ``max_wait``, gives up at once when ``Retry-After`` asks for longer, and sleeps
     through an injectable ``sleep``."""
 
-    def __init__(self, *args: Any, max_wait: float = DEFAULT_MAX_WAIT,
-                 sleep: Callable[[float], None] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        sleep: Callable[[float], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.max_wait = max_wait
         self.sleeper = sleep or time.sleep
@@ -100,20 +117,35 @@ class BoundedRetry(Retry):
         return retry
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-        return bool(self.status_forcelist) and status_code in self.status_forcelist \
+        return (
+            bool(self.status_forcelist)
+            and status_code in self.status_forcelist
             and self._is_method_retryable(method)
+        )
 
-    def increment(self, method: str | None = None, url: str | None = None,
-                  response: BaseHTTPResponse | None = None, error: Exception | None = None,
-                  _pool: ConnectionPool | None = None, _stacktrace: TracebackType | None = None) -> Self:
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
         wait = _retry_after(response.headers.get("Retry-After")) if response is not None else None
         if not _waiting_allowed.get():
-            raise MaxRetryError(_pool, url or "",  # type: ignore[arg-type]
-                                ResponseError("no waiting to retry inside this call"))
+            raise MaxRetryError(
+                _pool,  # type: ignore[arg-type]
+                url or "",
+                ResponseError("no waiting to retry inside this call"),
+            )
         if wait is not None and wait > self.max_wait:
             # urllib3 raises MaxRetryError with the pool it was given, which may be None here too.
-            raise MaxRetryError(_pool, url or "",  # type: ignore[arg-type]
-                                ResponseError(f"Retry-After {wait:.0f} s is longer than {self.max_wait:g} s"))
+            raise MaxRetryError(
+                _pool,  # type: ignore[arg-type]
+                url or "",
+                ResponseError(f"Retry-After {wait:.0f} s is longer than {self.max_wait:g} s"),
+            )
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def sleep(self, response: Any = None) -> None:
@@ -184,18 +216,29 @@ class HttpClient:
         started = time.monotonic()
         try:
             response = self.session.request(
-                method, url, headers=dict(headers or {}), params=params, data=data, json=json,
-                auth=auth, timeout=self.timeout,
+                method,
+                url,
+                headers=dict(headers or {}),
+                params=params,
+                data=data,
+                json=json,
+                auth=auth,
+                timeout=self.timeout,
             )
         except requests.Timeout as exc:
-            raise TemporaryError(f"timeout calling {self._where(method, url)}", carrier=self.carrier) from exc
+            raise TemporaryError(
+                f"timeout calling {self._where(method, url)}", carrier=self.carrier
+            ) from exc
         except requests.RequestException as exc:
             raise TemporaryError(
                 f"network error calling {self._where(method, url)}: {self.redact(str(exc))}",
                 carrier=self.carrier,
             ) from exc
         log.debug(
-            "%s %s -> %s in %.0f ms", method, self.redact(response.url or url), response.status_code,
+            "%s %s -> %s in %.0f ms",
+            method,
+            self.redact(response.url or url),
+            response.status_code,
             (time.monotonic() - started) * 1000,
         )
         self.raise_for_status(response)
@@ -214,7 +257,9 @@ class HttpClient:
             raise NotFound(message, carrier=self.carrier)
         if status == 429:
             raise RateLimited(
-                message, carrier=self.carrier, retry_after=_retry_after(response.headers.get("Retry-After"))
+                message,
+                carrier=self.carrier,
+                retry_after=_retry_after(response.headers.get("Retry-After")),
             )
         if status >= 500:
             raise TemporaryError(message, carrier=self.carrier)
@@ -281,16 +326,22 @@ class OAuthClientCredentials:
         if self.style == "basic":
             kwargs = {"data": fields, "auth": (self.client_id, self.client_secret)}
         elif self.style == "form":
-            kwargs = {"data": {**fields, "client_id": self.client_id, "client_secret": self.client_secret}}
+            kwargs = {
+                "data": {**fields, "client_id": self.client_id, "client_secret": self.client_secret}
+            }
         else:
-            kwargs = {"json": {**fields, "client_id": self.client_id, "client_secret": self.client_secret}}
+            kwargs = {
+                "json": {**fields, "client_id": self.client_id, "client_secret": self.client_secret}
+            }
         response = self.http.request("POST", self.token_url, **kwargs)
         try:
             body = response.json()
             token = str(body["access_token"])
             lifetime = float(body.get("expires_in", 3600))
         except (ValueError, KeyError, TypeError) as exc:
-            raise AuthError("token response without access_token", carrier=self.http.carrier) from exc
+            raise AuthError(
+                "token response without access_token", carrier=self.http.carrier
+            ) from exc
         self.http.add_secret(token)
         self._token = token
         self._expires_at = self.clock() + max(0.0, lifetime - self.leeway)

@@ -74,8 +74,16 @@ def parse_tracking(body: Body, *, now: datetime | None = None) -> list[TrackingR
     number = digits(first_cells[0].text()) if first_cells else ""
     history = root.find("table", summary="履歴情報")
     if history is None:
-        require(number or "見つかりません" in summary.text(), "neither history nor a not-found notice", CODE)
-        return [build_result(CODE, number or "unknown", [], extra={"carrier_status_text": summary.text()})]
+        require(
+            number or "見つかりません" in summary.text(),
+            "neither history nor a not-found notice",
+            CODE,
+        )
+        return [
+            build_result(
+                CODE, number or "unknown", [], extra={"carrier_status_text": summary.text()}
+            )
+        ]
     require(number, "summary table without a number", CODE)
     events = []
     for row in history.find_all("tr"):
@@ -85,8 +93,16 @@ def parse_tracking(body: Body, *, now: datetime | None = None) -> list[TrackingR
         status_text = cells[1].text()
         detail = cells[2].text() if len(cells) > 2 else ""
         location = join_location(*(c.text() for c in cells[3:5]))
-        events.append(scan(STATUS_TABLE, parse_jp_time(cells[0].text(), now=now), status_text,
-                           f"{status_text} {detail}".strip(), location, keys=[status_text]))
+        events.append(
+            scan(
+                STATUS_TABLE,
+                parse_jp_time(cells[0].text(), now=now),
+                status_text,
+                f"{status_text} {detail}".strip(),
+                location,
+                keys=[status_text],
+            )
+        )
     require(events, "history table without events", CODE)
     service = first_cells[1].text() if len(first_cells) > 1 else None
     return [build_result(CODE, number, events, extra={"service": service})]
@@ -97,7 +113,9 @@ class JapanPost(Adapter):
     code = CODE
     name = "Japan Post (日本郵便)"
     capabilities = Capabilities(
-        max_batch=1, requests_per_second=0.5, auth="none",
+        max_batch=1,
+        requests_per_second=0.5,
+        auth="none",
         tracking_url="https://trackings.post.japanpost.jp/services/srv/search/direct?searchKind=S002&locale=ja&reqCodeNo1={number}",
         redelivery_url="https://trackings.post.japanpost.jp/delivery/deli/",
     )
@@ -107,7 +125,10 @@ class JapanPost(Adapter):
     def track(self, numbers: Sequence[str]) -> list[TrackingResult]:
         results = []
         for number in self.check_batch(numbers):
-            response = self.http.request("GET", self.base_url, params={
-                "searchKind": "S002", "locale": "ja", "reqCodeNo1": digits(number)})
+            response = self.http.request(
+                "GET",
+                self.base_url,
+                params={"searchKind": "S002", "locale": "ja", "reqCodeNo1": digits(number)},
+            )
             results.extend(parse_tracking(response.content, now=self.clock()))
         return results

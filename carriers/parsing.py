@@ -111,8 +111,13 @@ class StatusTable:
         key = next((c for c in codes if c), None) or text or "(empty)"
         if (self.carrier, key) not in _unknown_seen:
             _unknown_seen.add((self.carrier, key))
-            log.warning("%s: unknown status code %r (%r); using %s", self.carrier, key, text[:80],
-                        self.default.status)
+            log.warning(
+                "%s: unknown status code %r (%r); using %s",
+                self.carrier,
+                key,
+                text[:80],
+                self.default.status,
+            )
         return self.default
 
     @staticmethod
@@ -205,7 +210,9 @@ def build_result(
         tracking_number=str(tracking_number).strip(),
         status=status or (newest.status if newest else fallback),
         events=tuple(ordered),
-        sub_status=sub_status if sub_status is not None else (newest.sub_status if newest else None),
+        sub_status=sub_status
+        if sub_status is not None
+        else (newest.sub_status if newest else None),
         estimated_delivery=estimated_delivery,
         signed_by=signed_by or None,
         raw_ref=raw_ref,
@@ -224,9 +231,17 @@ def merge_results(results: Iterable[TrackingResult]) -> list[TrackingResult]:
             merged.append(group[0])
             continue
         first = group[0]
-        newest = max(group, key=lambda r: r.events[-1].occurred_at if r.events else datetime.min.replace(tzinfo=UTC))
+        newest = max(
+            group,
+            key=lambda r: (
+                r.events[-1].occurred_at if r.events else datetime.min.replace(tzinfo=UTC)
+            ),
+        )
         combined = build_result(
-            first.carrier, number, [e for r in group for e in r.events], fallback=newest.status,
+            first.carrier,
+            number,
+            [e for r in group for e in r.events],
+            fallback=newest.status,
             estimated_delivery=newest.estimated_delivery or first.estimated_delivery,
             signed_by=next((r.signed_by for r in reversed(group) if r.signed_by), None),
             raw_ref=first.raw_ref,
@@ -287,7 +302,9 @@ def decode_text(body: Body, carrier: str) -> str:
     if not isinstance(body, bytes):
         raise ParseError("expected an HTML page", carrier=carrier)
     head = body[:2048].lower()
-    encodings = ("cp932", "utf-8") if b"shift_jis" in head or b"sjis" in head else ("utf-8", "cp932")
+    encodings = (
+        ("cp932", "utf-8") if b"shift_jis" in head or b"sjis" in head else ("utf-8", "cp932")
+    )
     for encoding in encodings:
         try:
             return body.decode(encoding)
@@ -308,12 +325,19 @@ def parse_instant(value: Any, *, default_tz: tzinfo = UTC) -> datetime:
 
 
 _US_ZONES = {
-    **dict.fromkeys("CT DE DC FL GA IN KY ME MD MA MI NH NJ NY NC OH PA RI SC VT VA WV".split(), "America/New_York"),
+    **dict.fromkeys(
+        "CT DE DC FL GA IN KY ME MD MA MI NH NJ NY NC OH PA RI SC VT VA WV".split(),
+        "America/New_York",
+    ),
     **dict.fromkeys("AL AR IL IA KS LA MN MS MO NE ND OK SD TN TX WI".split(), "America/Chicago"),
     **dict.fromkeys("CO MT NM UT WY ID".split(), "America/Denver"),
     **dict.fromkeys("CA NV OR WA".split(), "America/Los_Angeles"),
-    "AZ": "America/Phoenix", "AK": "America/Anchorage", "HI": "Pacific/Honolulu",
-    "PR": "America/Puerto_Rico", "GU": "Pacific/Guam", "VI": "America/St_Thomas",
+    "AZ": "America/Phoenix",
+    "AK": "America/Anchorage",
+    "HI": "Pacific/Honolulu",
+    "PR": "America/Puerto_Rico",
+    "GU": "Pacific/Guam",
+    "VI": "America/St_Thomas",
 }
 
 
@@ -330,7 +354,9 @@ def parse_local(value: str, fmt: str, tz: tzinfo) -> datetime:
     return datetime.strptime(" ".join(value.split()), fmt).replace(tzinfo=tz)
 
 
-def infer_year(month: int, day: int, hour: int, minute: int, *, now: datetime, tz: tzinfo = JST) -> datetime:
+def infer_year(
+    month: int, day: int, hour: int, minute: int, *, now: datetime, tz: tzinfo = JST
+) -> datetime:
     """A year-less local time (「06/27 11:19」) placed in the latest year not after ``now``.
 
     Japanese tracking pages omit the year; a scan cannot be in the future, so a December scan
@@ -354,8 +380,16 @@ T = TypeVar("T")
 
 #: Exceptions that mean "the payload is not shaped as expected".
 STRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    KeyError, IndexError, TypeError, ValueError, AttributeError, ET.ParseError,
-    UnicodeError, RecursionError, OverflowError, AssertionError,
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    ET.ParseError,
+    UnicodeError,
+    RecursionError,
+    OverflowError,
+    AssertionError,
 )
 
 
@@ -372,8 +406,9 @@ def parser(carrier: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
                 raise
             except STRUCTURE_ERRORS as exc:
                 metrics.record_parse_error(carrier)
-                raise ParseError(f"unexpected response structure ({type(exc).__name__}: {exc})",
-                                 carrier=carrier) from exc
+                raise ParseError(
+                    f"unexpected response structure ({type(exc).__name__}: {exc})", carrier=carrier
+                ) from exc
 
         return wrapper
 

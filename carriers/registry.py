@@ -83,8 +83,12 @@ def customer_links(code: str, tracking_number: str | None) -> CustomerLinks:
     number = tracking_number or ""
     return CustomerLinks(
         carrier_name=getattr(adapter, "name", code),
-        tracking_url=caps.tracking_url.replace("{number}", number) if caps.tracking_url and number else None,
-        redelivery_url=caps.redelivery_url.replace("{number}", number) if caps.redelivery_url else None,
+        tracking_url=caps.tracking_url.replace("{number}", number)
+        if caps.tracking_url and number
+        else None,
+        redelivery_url=caps.redelivery_url.replace("{number}", number)
+        if caps.redelivery_url
+        else None,
     )
 
 

@@ -29,12 +29,15 @@ CODE = "royalmail"
 STATUS_TABLE = StatusTable(
     CODE,
     {
-        "EVNMI": Status.in_transit,             # forwarded - mis-sort
-        **dict.fromkeys(("EVDAC", "EVDAV", "EVOCO", "EVNRT", "EVAIP", "EVIMC", "EVNOA", "EVORI"), Status.in_transit),
+        "EVNMI": Status.in_transit,  # forwarded - mis-sort
+        **dict.fromkeys(
+            ("EVDAC", "EVDAV", "EVOCO", "EVNRT", "EVAIP", "EVIMC", "EVNOA", "EVORI"),
+            Status.in_transit,
+        ),
         "EVKOP": Status.out_for_delivery,
         **dict.fromkeys(("EVKSP", "EVKSF", "EVKLS", "EVKDN", "EVGPD"), Status.delivered),
-        "EVKNA": Status.attempt_fail,           # delivery attempted - no answer
-        "EVNPS": Status.available_for_pickup,   # ready for redelivery or collection
+        "EVKNA": Status.attempt_fail,  # delivery attempted - no answer
+        "EVNPS": Status.available_for_pickup,  # ready for redelivery or collection
         "EVNDA": Status.available_for_pickup,
         "EVNRS": Status.returning_to_sender,
     },
@@ -56,18 +59,30 @@ def parse_tracking(body: Body) -> list[TrackingResult]:
     require(piece, "no mailPieces", CODE)
     summary = as_dict(piece.get("summary"))
     events = [
-        scan(STATUS_TABLE, parse_instant(e["eventDateTime"]), str(e.get("eventCode") or ""),
-             str(e.get("eventName") or ""), e.get("locationName"))
+        scan(
+            STATUS_TABLE,
+            parse_instant(e["eventDateTime"]),
+            str(e.get("eventCode") or ""),
+            str(e.get("eventName") or ""),
+            e.get("locationName"),
+        )
         for e in map(as_dict, as_list(piece.get("events")))
     ]
     estimate = as_dict(piece.get("estimatedDelivery")).get("date")
-    return [build_result(
-        CODE, summary.get("oneDBarcode") or piece["mailPieceId"], events,
-        estimated_delivery=parse_instant(estimate).date() if estimate else None,
-        signed_by=as_dict(piece.get("signature")).get("recipientName"),
-        extra={"mail_piece_id": piece.get("mailPieceId"), "status_category": summary.get("statusCategory"),
-               "service": summary.get("productName")},
-    )]
+    return [
+        build_result(
+            CODE,
+            summary.get("oneDBarcode") or piece["mailPieceId"],
+            events,
+            estimated_delivery=parse_instant(estimate).date() if estimate else None,
+            signed_by=as_dict(piece.get("signature")).get("recipientName"),
+            extra={
+                "mail_piece_id": piece.get("mailPieceId"),
+                "status_category": summary.get("statusCategory"),
+                "service": summary.get("productName"),
+            },
+        )
+    ]
 
 
 @register(CODE)
@@ -75,7 +90,9 @@ class RoyalMail(Adapter):
     code = CODE
     name = "Royal Mail"
     capabilities = Capabilities(
-        max_batch=1, requests_per_second=2, auth="api_key",
+        max_batch=1,
+        requests_per_second=2,
+        auth="api_key",
         tracking_url="https://www.royalmail.com/track-your-item#/tracking-results/{number}",
         redelivery_url="https://www.royalmail.com/receiving-mail/redelivery",
     )
@@ -87,10 +104,14 @@ class RoyalMail(Adapter):
         results = []
         for number in self.check_batch(numbers):
             response = self.http.request(
-                "GET", f"{self.base_url}/mailpieces/v2/{number}/events",
-                headers={"X-IBM-Client-Id": self.credential("client_id"),
-                         "X-IBM-Client-Secret": self.credential("client_secret"),
-                         "X-Accept-RMG-Terms": "yes", "Accept": "application/json"},
+                "GET",
+                f"{self.base_url}/mailpieces/v2/{number}/events",
+                headers={
+                    "X-IBM-Client-Id": self.credential("client_id"),
+                    "X-IBM-Client-Secret": self.credential("client_secret"),
+                    "X-Accept-RMG-Terms": "yes",
+                    "Accept": "application/json",
+                },
             )
             results.extend(parse_tracking(response.content))
         return results

@@ -58,7 +58,11 @@ def parse_tracking(body: Body, *, now: datetime | None = None) -> list[TrackingR
     if state is None:
         raise ParseError("no span.state: page layout changed?", carrier=CODE)
     detail = root.find("dd", id="detail1")
-    tables = detail.find_all("table") if detail is not None else root.find_all("table", cls="table_okurijo_detail2")
+    tables = (
+        detail.find_all("table")
+        if detail is not None
+        else root.find_all("table", cls="table_okurijo_detail2")
+    )
     require(tables, "no parcel table", CODE)
     number = digits(_labelled(tables[0], "送り状"))
     require(number, "parcel table without 送り状NO", CODE)
@@ -74,7 +78,15 @@ def parse_tracking(body: Body, *, now: datetime | None = None) -> list[TrackingR
         require(len(cells) >= 2, "history row with fewer than 2 cells", CODE)
         status_text, when = cells[0].text(), cells[1].text()
         location = cells[2].text() if len(cells) > 2 else None
-        events.append(scan(STATUS_TABLE, parse_jp_time(when, now=now), status_text, status_text, location or None))
+        events.append(
+            scan(
+                STATUS_TABLE,
+                parse_jp_time(when, now=now),
+                status_text,
+                status_text,
+                location or None,
+            )
+        )
     require(events, "history table without rows", CODE)
     return [build_result(CODE, number, events, extra={"carrier_status_text": state_text})]
 
@@ -84,7 +96,9 @@ class Sagawa(Adapter):
     code = CODE
     name = "Sagawa Express (佐川急便)"
     capabilities = Capabilities(
-        max_batch=1, requests_per_second=0.5, auth="none",
+        max_batch=1,
+        requests_per_second=0.5,
+        auth="none",
         tracking_url="https://k2k.sagawa-exp.co.jp/p/web/okurijosearch.do?okurijoNo={number}",
         redelivery_url="https://www.sagawa-exp.co.jp/send/redelivery/",
     )

@@ -42,24 +42,74 @@ _STAMP = "%Y%m%d%H%M"
 
 #: First two digits of a Japanese postal code → prefecture (postal areas follow prefectures).
 _AREAS: tuple[tuple[int, int, str], ...] = (
-    (0, 0, "北海道"), (1, 1, "秋田県"), (2, 2, "岩手県"), (3, 3, "青森県"), (4, 9, "北海道"),
-    (10, 20, "東京都"), (21, 25, "神奈川県"), (26, 29, "千葉県"), (30, 31, "茨城県"), (32, 32, "栃木県"),
-    (33, 36, "埼玉県"), (37, 37, "群馬県"), (38, 39, "長野県"), (40, 40, "山梨県"), (41, 43, "静岡県"),
-    (44, 49, "愛知県"), (50, 50, "岐阜県"), (51, 51, "三重県"), (52, 52, "滋賀県"), (53, 59, "大阪府"),
-    (60, 62, "京都府"), (63, 63, "奈良県"), (64, 64, "和歌山県"), (65, 67, "兵庫県"), (68, 68, "鳥取県"),
-    (69, 69, "島根県"), (70, 71, "岡山県"), (72, 73, "広島県"), (74, 75, "山口県"), (76, 76, "香川県"),
-    (77, 77, "徳島県"), (78, 78, "高知県"), (79, 79, "愛媛県"), (80, 83, "福岡県"), (84, 84, "佐賀県"),
-    (85, 85, "長崎県"), (86, 86, "熊本県"), (87, 87, "大分県"), (88, 88, "宮崎県"), (89, 89, "鹿児島県"),
-    (90, 90, "沖縄県"), (91, 91, "福井県"), (92, 92, "石川県"), (93, 93, "富山県"), (94, 95, "新潟県"),
-    (96, 97, "福島県"), (98, 98, "宮城県"), (99, 99, "山形県"),
+    (0, 0, "北海道"),
+    (1, 1, "秋田県"),
+    (2, 2, "岩手県"),
+    (3, 3, "青森県"),
+    (4, 9, "北海道"),
+    (10, 20, "東京都"),
+    (21, 25, "神奈川県"),
+    (26, 29, "千葉県"),
+    (30, 31, "茨城県"),
+    (32, 32, "栃木県"),
+    (33, 36, "埼玉県"),
+    (37, 37, "群馬県"),
+    (38, 39, "長野県"),
+    (40, 40, "山梨県"),
+    (41, 43, "静岡県"),
+    (44, 49, "愛知県"),
+    (50, 50, "岐阜県"),
+    (51, 51, "三重県"),
+    (52, 52, "滋賀県"),
+    (53, 59, "大阪府"),
+    (60, 62, "京都府"),
+    (63, 63, "奈良県"),
+    (64, 64, "和歌山県"),
+    (65, 67, "兵庫県"),
+    (68, 68, "鳥取県"),
+    (69, 69, "島根県"),
+    (70, 71, "岡山県"),
+    (72, 73, "広島県"),
+    (74, 75, "山口県"),
+    (76, 76, "香川県"),
+    (77, 77, "徳島県"),
+    (78, 78, "高知県"),
+    (79, 79, "愛媛県"),
+    (80, 83, "福岡県"),
+    (84, 84, "佐賀県"),
+    (85, 85, "長崎県"),
+    (86, 86, "熊本県"),
+    (87, 87, "大分県"),
+    (88, 88, "宮崎県"),
+    (89, 89, "鹿児島県"),
+    (90, 90, "沖縄県"),
+    (91, 91, "福井県"),
+    (92, 92, "石川県"),
+    (93, 93, "富山県"),
+    (94, 95, "新潟県"),
+    (96, 97, "福島県"),
+    (98, 98, "宮城県"),
+    (99, 99, "山形県"),
 )
-PREFECTURES: dict[str, str] = {f"{n:02d}": name for low, high, name in _AREAS for n in range(low, high + 1)}
+PREFECTURES: dict[str, str] = {
+    f"{n:02d}": name for low, high, name in _AREAS for n in range(low, high + 1)
+}
 #: Prefecture → region; each region has one hub (sorting base) every parcel to or from it passes.
 REGIONS: dict[str, tuple[str, ...]] = {
     "北海道": ("北海道",),
     "東北": ("青森県", "岩手県", "秋田県", "宮城県", "山形県", "福島県"),
     "関東": ("東京都", "神奈川県", "千葉県", "埼玉県", "茨城県", "栃木県", "群馬県", "山梨県"),
-    "中部": ("長野県", "新潟県", "富山県", "石川県", "福井県", "静岡県", "愛知県", "岐阜県", "三重県"),
+    "中部": (
+        "長野県",
+        "新潟県",
+        "富山県",
+        "石川県",
+        "福井県",
+        "静岡県",
+        "愛知県",
+        "岐阜県",
+        "三重県",
+    ),
     "関西": ("大阪府", "京都府", "兵庫県", "奈良県", "和歌山県", "滋賀県"),
     "中国": ("鳥取県", "島根県", "岡山県", "広島県", "山口県"),
     "四国": ("香川県", "徳島県", "高知県", "愛媛県"),
@@ -80,8 +130,17 @@ HUBS: dict[str, tuple[str, str]] = {
     "沖縄": ("沖縄県那覇市", "那覇ベース"),
 }
 #: Where each region lies along the archipelago; the distance sets the lane's usual transit days.
-_POSITION: dict[str, int] = {"北海道": -1, "東北": 1, "関東": 2, "中部": 3, "関西": 4, "中国": 5, "四国": 5,
-                             "九州": 6, "沖縄": 9}
+_POSITION: dict[str, int] = {
+    "北海道": -1,
+    "東北": 1,
+    "関東": 2,
+    "中部": 3,
+    "関西": 4,
+    "中国": 5,
+    "四国": 5,
+    "九州": 6,
+    "沖縄": 9,
+}
 #: First three digits of a postal code → (prefecture + city, office). Areas not listed get the
 #: prefecture's main centre.
 OFFICES: dict[str, tuple[str, str]] = {
@@ -114,9 +173,33 @@ OFFICES: dict[str, tuple[str, str]] = {
 }
 #: Postal areas of unlabelled numbers: where they are handed over and where they go.
 ORIGINS: tuple[str, ...] = ("272", "335", "567")
-DESTINATIONS: tuple[str, ...] = ("154", "135", "222", "330", "273", "530", "606", "460", "810", "060", "980", "730")
+DESTINATIONS: tuple[str, ...] = (
+    "154",
+    "135",
+    "222",
+    "330",
+    "273",
+    "530",
+    "606",
+    "460",
+    "810",
+    "060",
+    "980",
+    "730",
+)
 STORES: tuple[str, ...] = ("ファミリーマート", "ローソン", "セブン-イレブン")
-SURNAMES: tuple[str, ...] = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤")
+SURNAMES: tuple[str, ...] = (
+    "佐藤",
+    "鈴木",
+    "高橋",
+    "田中",
+    "伊藤",
+    "渡辺",
+    "山本",
+    "中村",
+    "小林",
+    "加藤",
+)
 #: Delivery windows (local hours) announced once out for delivery: the Japanese time slots
 #: (午前中, 14–16, 16–18, 18–20, 19–21; the 12–14 slot was abolished in 2017).
 WINDOWS: tuple[tuple[int, int], ...] = ((8, 12), (14, 16), (16, 18), (18, 20), (19, 21))
@@ -248,7 +331,9 @@ def label_of(number: str) -> Label | None:
     if not _valid(number) or len(number) != 28:
         return None
     tail = number[20:]
-    return Label(origin=tail[2:5], destination=tail[5:8], profile=int(tail[0]), store_pickup=tail[1] == "1")
+    return Label(
+        origin=tail[2:5], destination=tail[5:8], profile=int(tail[0]), store_pickup=tail[1] == "1"
+    )
 
 
 def place(postal_code: str) -> Place | None:
@@ -299,8 +384,13 @@ def _at(day: date, hour: float, rng: random.Random, spread_minutes: float = 0) -
     return datetime.combine(day, time(0), JST) + timedelta(minutes=round(minutes))
 
 
-def journey(number: str, rates: Rates = Rates(), handed_over: datetime | None = None, *,
-            profiles: Mapping[int, Profile] | None = None) -> list[Scan]:
+def journey(
+    number: str,
+    rates: Rates = Rates(),
+    handed_over: datetime | None = None,
+    *,
+    profiles: Mapping[int, Profile] | None = None,
+) -> list[Scan]:
     """Every scan the parcel will ever get, in time order; deterministic for a number and settings.
 
     A labelled number follows the profile its label names in ``profiles``; others (and unknown
@@ -311,7 +401,9 @@ def journey(number: str, rates: Rates = Rates(), handed_over: datetime | None = 
         return []
     label = label_of(number)
     profile = (profiles or {}).get(label.profile) if label else None
-    return sorted(_plan(number, start, profile or Profile(rates=rates), label), key=lambda scan: scan.at)
+    return sorted(
+        _plan(number, start, profile or Profile(rates=rates), label), key=lambda scan: scan.at
+    )
 
 
 def _plan(number: str, start: datetime, profile: Profile, label: Label | None) -> list[Scan]:
@@ -335,37 +427,105 @@ def _plan(number: str, start: datetime, profile: Profile, label: Label | None) -
     if rng.random() < rates.delay:
         planned = day
         day += timedelta(days=rng.choice((1, 1, 2)))
-        scans.append(Scan(max(_at(planned, 5, rng, 120), sorted_at + timedelta(minutes=30)), Status.in_transit,
-                          "DELAYED", "輸送中(天候不良のため遅延しています)", first_hub, day, sub_status="delayed"))
+        scans.append(
+            Scan(
+                max(_at(planned, 5, rng, 120), sorted_at + timedelta(minutes=30)),
+                Status.in_transit,
+                "DELAYED",
+                "輸送中(天候不良のため遅延しています)",
+                first_hub,
+                day,
+                sub_status="delayed",
+            )
+        )
     if len(lane.hubs) > 1:
-        scans.append(Scan(_at(day, 3, rng, 60), Status.in_transit, "IN_TRANSIT", "輸送中",
-                          lane.hubs[-1].location, day))
+        scans.append(
+            Scan(
+                _at(day, 3, rng, 60),
+                Status.in_transit,
+                "IN_TRANSIT",
+                "輸送中",
+                lane.hubs[-1].location,
+                day,
+            )
+        )
     arrived = _at(day, 6, rng, 75)
     scans.append(Scan(arrived, Status.in_transit, "ARRIVED", "配達店到着", depot, day))
     if rng.random() < rates.exception:
-        scans.append(Scan(arrived + _minutes(rng, 30, 120), Status.exception, "INVESTIGATING",
-                          "調査中(お問い合わせください)", depot, None, sub_status="investigating"))
+        scans.append(
+            Scan(
+                arrived + _minutes(rng, 30, 120),
+                Status.exception,
+                "INVESTIGATING",
+                "調査中(お問い合わせください)",
+                depot,
+                None,
+                sub_status="investigating",
+            )
+        )
         if rng.random() < rates.exception_return:
             back = _at(day + timedelta(days=1), 10, rng, 240)
-            scans.append(Scan(back, Status.returning_to_sender, "RETURNING", "返品(依頼主へ返送中)", depot))
-            scans.append(Scan(_at(day + timedelta(days=3), 10, rng, 360), Status.returned, "RETURNED",
-                              "返品完了", origin))
+            scans.append(
+                Scan(back, Status.returning_to_sender, "RETURNING", "返品(依頼主へ返送中)", depot)
+            )
+            scans.append(
+                Scan(
+                    _at(day + timedelta(days=3), 10, rng, 360),
+                    Status.returned,
+                    "RETURNED",
+                    "返品完了",
+                    origin,
+                )
+            )
             return scans
         if rng.random() < rates.lost:
-            scans.append(Scan(_at(day + timedelta(days=5), 10, rng, 360), Status.exception, "LOST",
-                              "所在不明(補償手続き中)", depot, sub_status="lost"))
+            scans.append(
+                Scan(
+                    _at(day + timedelta(days=5), 10, rng, 360),
+                    Status.exception,
+                    "LOST",
+                    "所在不明(補償手続き中)",
+                    depot,
+                    sub_status="lost",
+                )
+            )
             return scans
         day += timedelta(days=1)
-        scans.append(Scan(_at(day, 6, rng, 60), Status.in_transit, "ARRIVED", "配達店到着(調査完了)", depot, day))
+        scans.append(
+            Scan(
+                _at(day, 6, rng, 60),
+                Status.in_transit,
+                "ARRIVED",
+                "配達店到着(調査完了)",
+                depot,
+                day,
+            )
+        )
     pickup = label.store_pickup if label else rng.random() < rates.pickup
     if pickup:
         area = lane.destination.office.removesuffix("センター").removesuffix("営業所")
         store = f"{lane.destination.city} {rng.choice(STORES)} {area}店"
         ready = _at(day, 10, rng, 240)
-        scans.append(Scan(ready, Status.available_for_pickup, "AT_STORE", "コンビニ到着(お受け取り可能)", store,
-                          sub_status="store"))
-        scans.append(Scan(_collected(ready, rng), Status.delivered, "PICKED_UP", "お渡し済み", store,
-                          signed_by="ご本人"))
+        scans.append(
+            Scan(
+                ready,
+                Status.available_for_pickup,
+                "AT_STORE",
+                "コンビニ到着(お受け取り可能)",
+                store,
+                sub_status="store",
+            )
+        )
+        scans.append(
+            Scan(
+                _collected(ready, rng),
+                Status.delivered,
+                "PICKED_UP",
+                "お渡し済み",
+                store,
+                signed_by="ご本人",
+            )
+        )
         return scans
     fails = 0
     if rng.random() < rates.attempt_fail:
@@ -373,22 +533,64 @@ def _plan(number: str, start: datetime, profile: Profile, label: Label | None) -
     for attempt in range(fails + 1):
         out, window, delivered = _delivery_day(day, rng, rates)
         redelivery = "(再配達)" if attempt else ""
-        scans.append(Scan(out, Status.out_for_delivery, "OUT_FOR_DELIVERY", f"配達中{redelivery}",
-                          depot, day, window))
+        scans.append(
+            Scan(
+                out,
+                Status.out_for_delivery,
+                "OUT_FOR_DELIVERY",
+                f"配達中{redelivery}",
+                depot,
+                day,
+                window,
+            )
+        )
         if attempt < fails:
-            scans.append(Scan(delivered, Status.attempt_fail, "ABSENT", "持戻(ご不在)", depot,
-                              day + timedelta(days=1), sub_status="absent"))
+            scans.append(
+                Scan(
+                    delivered,
+                    Status.attempt_fail,
+                    "ABSENT",
+                    "持戻(ご不在)",
+                    depot,
+                    day + timedelta(days=1),
+                    sub_status="absent",
+                )
+            )
             day += timedelta(days=1)
             if attempt == 1:
                 kept = delivered + _minutes(rng, 30, 90)
-                scans.append(Scan(kept, Status.available_for_pickup, "HELD", "営業所でお預かりしています",
-                                  depot, sub_status="depot"))
-                scans.append(Scan(_collected(kept, rng), Status.delivered, "PICKED_UP", "窓口でお渡し済み",
-                                  depot, signed_by=rng.choice(SURNAMES)))
+                scans.append(
+                    Scan(
+                        kept,
+                        Status.available_for_pickup,
+                        "HELD",
+                        "営業所でお預かりしています",
+                        depot,
+                        sub_status="depot",
+                    )
+                )
+                scans.append(
+                    Scan(
+                        _collected(kept, rng),
+                        Status.delivered,
+                        "PICKED_UP",
+                        "窓口でお渡し済み",
+                        depot,
+                        signed_by=rng.choice(SURNAMES),
+                    )
+                )
                 return scans
             continue
-        scans.append(Scan(delivered, Status.delivered, "DELIVERED", "配達完了", depot,
-                          signed_by=rng.choice(SURNAMES)))
+        scans.append(
+            Scan(
+                delivered,
+                Status.delivered,
+                "DELIVERED",
+                "配達完了",
+                depot,
+                signed_by=rng.choice(SURNAMES),
+            )
+        )
     return scans
 
 
@@ -426,7 +628,9 @@ class _Bucket:
     def take(self, now: datetime) -> float:
         """Take one token; return 0 or the seconds until one is available."""
         if self.at is not None:
-            self.tokens = min(self.capacity, self.tokens + (now - self.at).total_seconds() * self.rate)
+            self.tokens = min(
+                self.capacity, self.tokens + (now - self.at).total_seconds() * self.rate
+            )
         self.at = now
         if self.tokens >= 1:
             self.tokens -= 1
@@ -481,7 +685,9 @@ class SandboxCarrier:
 
     def journey(self, number: str) -> list[Scan]:
         if number not in self._journeys:
-            self._journeys[number] = journey(number, self.rates, self.handovers.get(number), profiles=self.profiles)
+            self._journeys[number] = journey(
+                number, self.rates, self.handovers.get(number), profiles=self.profiles
+            )
         return self._journeys[number]
 
     def track(self, numbers: Sequence[str]) -> list[TrackingResult]:
@@ -511,14 +717,18 @@ class SandboxCarrier:
         last = seen[-1]
         extra: dict[str, Any] = {"service": "宅急便"}
         if last.window is not None:
-            extra["delivery_window"] = {"start": last.window[0].isoformat(), "end": last.window[1].isoformat()}
+            extra["delivery_window"] = {
+                "start": last.window[0].isoformat(),
+                "end": last.window[1].isoformat(),
+            }
         return TrackingResult(
             carrier=self.code,
             tracking_number=number,
             status=last.status,
             sub_status=last.sub_status,
             events=tuple(
-                TrackingEvent(scan.at, scan.status, scan.code, scan.description, scan.location) for scan in seen
+                TrackingEvent(scan.at, scan.status, scan.code, scan.description, scan.location)
+                for scan in seen
             ),
             estimated_delivery=last.estimate,
             signed_by=last.signed_by,
@@ -544,8 +754,10 @@ def _profile(value: Any) -> Profile:
         return value
     raw = dict(value or {})
     extra = raw.get("extra_days")
-    return Profile(rates=_rates(raw.get("rates")),
-                   extra_days=Profile().extra_days if extra is None else tuple(float(w) for w in extra))  # type: ignore[arg-type]
+    return Profile(
+        rates=_rates(raw.get("rates")),
+        extra_days=Profile().extra_days if extra is None else tuple(float(w) for w in extra),  # type: ignore[arg-type]
+    )
 
 
 @register(CODE)
@@ -564,7 +776,9 @@ def create(settings: CarrierSettings) -> SandboxCarrier:
         clock=clock,
         time_scale=float(options.get("time_scale", settings.credentials.get("time_scale", 1))),
         rates=_rates(options.get("rates")),
-        profiles={int(key): _profile(value) for key, value in dict(options.get("profiles") or {}).items()},
+        profiles={
+            int(key): _profile(value) for key, value in dict(options.get("profiles") or {}).items()
+        },
         capabilities=capabilities,
         handovers=dict(options.get("handovers") or {}),
         burst=float(options.get("burst", rps)),

@@ -32,24 +32,27 @@ from carriers.status import Status
 
 CODE = "seventeentrack"
 #: ``sub_status`` first, then the event ``stage``, then the main status.
-STATUS_TABLE = StatusTable(CODE, {
-    "NotFound": Status.pending,
-    "InfoReceived": Status.info_received,
-    "InTransit": Status.in_transit,
-    "PickedUp": Status.in_transit,
-    "Departure": Status.in_transit,
-    "Arrival": Status.in_transit,
-    "Expired": Status.expired,
-    "AvailableForPickup": Status.available_for_pickup,
-    "OutForDelivery": Status.out_for_delivery,
-    "DeliveryFailure": Status.attempt_fail,
-    "Delivered": Status.delivered,
-    "Exception": Status.exception,
-    "Returning": Status.returning_to_sender,
-    "Returned": Status.returned,
-    "Exception_Returning": Status.returning_to_sender,
-    "Exception_Returned": Status.returned,
-})
+STATUS_TABLE = StatusTable(
+    CODE,
+    {
+        "NotFound": Status.pending,
+        "InfoReceived": Status.info_received,
+        "InTransit": Status.in_transit,
+        "PickedUp": Status.in_transit,
+        "Departure": Status.in_transit,
+        "Arrival": Status.in_transit,
+        "Expired": Status.expired,
+        "AvailableForPickup": Status.available_for_pickup,
+        "OutForDelivery": Status.out_for_delivery,
+        "DeliveryFailure": Status.attempt_fail,
+        "Delivered": Status.delivered,
+        "Exception": Status.exception,
+        "Returning": Status.returning_to_sender,
+        "Returned": Status.returned,
+        "Exception_Returning": Status.returning_to_sender,
+        "Exception_Returned": Status.returned,
+    },
+)
 #: ``rejected[].error.code`` meaning "register this number first".
 NOT_REGISTERED = {-18019902}
 
@@ -67,15 +70,30 @@ def track_info_result(item: Mapping[str, Any]) -> TrackingResult:
     for provider in map(as_dict, providers):
         for raw in map(as_dict, as_list(provider.get("events"))):
             when = raw.get("time_iso") or raw.get("time_utc")
-            events.append(scan(
-                STATUS_TABLE, parse_instant(when), str(raw.get("sub_status") or raw.get("stage") or ""),
-                str(raw.get("description") or ""), raw.get("location") if isinstance(raw.get("location"), str) else None,
-                keys=_keys(raw.get("sub_status"), raw.get("stage")),
-            ))
-    status = STATUS_TABLE.resolve(*_keys(latest.get("sub_status"), latest.get("status"))).status if latest else None
-    eta = as_dict(as_dict(as_dict(info.get("time_metrics")).get("estimated_delivery_date"))).get("from")
+            events.append(
+                scan(
+                    STATUS_TABLE,
+                    parse_instant(when),
+                    str(raw.get("sub_status") or raw.get("stage") or ""),
+                    str(raw.get("description") or ""),
+                    raw.get("location") if isinstance(raw.get("location"), str) else None,
+                    keys=_keys(raw.get("sub_status"), raw.get("stage")),
+                )
+            )
+    status = (
+        STATUS_TABLE.resolve(*_keys(latest.get("sub_status"), latest.get("status"))).status
+        if latest
+        else None
+    )
+    eta = as_dict(as_dict(as_dict(info.get("time_metrics")).get("estimated_delivery_date"))).get(
+        "from"
+    )
     return build_result(
-        CODE, item["number"], events, status=status, sub_status=latest.get("sub_status"),
+        CODE,
+        item["number"],
+        events,
+        status=status,
+        sub_status=latest.get("sub_status"),
         estimated_delivery=parse_instant(eta).date() if eta else None,
         extra={"carrier_key": item.get("carrier"), "tag": item.get("tag")},
     )
@@ -94,8 +112,14 @@ def parse_tracking(body: Body) -> list[TrackingResult]:
     results = [track_info_result(as_dict(a)) for a in as_list(inner.get("accepted"))]
     for rejected in map(as_dict, as_list(inner.get("rejected"))):
         error = as_dict(rejected.get("error"))
-        results.append(build_result(CODE, rejected["number"], [], extra={"error": error.get("code"),
-                                                                          "message": error.get("message")}))
+        results.append(
+            build_result(
+                CODE,
+                rejected["number"],
+                [],
+                extra={"error": error.get("code"), "message": error.get("message")},
+            )
+        )
     return results
 
 
@@ -108,7 +132,10 @@ class SeventeenTrack(Adapter):
     code = CODE
     name = "17TRACK (aggregator)"
     capabilities = Capabilities(
-        max_batch=40, requests_per_second=3, auth="api_key", supports_webhooks=True,
+        max_batch=40,
+        requests_per_second=3,
+        auth="api_key",
+        supports_webhooks=True,
         tracking_url="https://t.17track.net/en#nums={number}",
     )
     default_base_url = "https://api.17track.net/track/v2.2"
@@ -116,8 +143,12 @@ class SeventeenTrack(Adapter):
     parse_function = staticmethod(parse_tracking)
 
     def _post(self, path: str, numbers: Sequence[str]) -> Any:
-        response = self.http.request("POST", f"{self.base_url}/{path}", json=[{"number": n} for n in numbers],
-                                     headers={"17token": self.credential("api_key")})
+        response = self.http.request(
+            "POST",
+            f"{self.base_url}/{path}",
+            json=[{"number": n} for n in numbers],
+            headers={"17token": self.credential("api_key")},
+        )
         return response.content
 
     def register_numbers(self, numbers: Sequence[str]) -> None:
@@ -131,7 +162,9 @@ class SeventeenTrack(Adapter):
         if not numbers:
             return []
         results = parse_tracking(self._post("gettrackinfo", numbers))
-        unregistered = [r.tracking_number for r in results if r.extra.get("error") in NOT_REGISTERED]
+        unregistered = [
+            r.tracking_number for r in results if r.extra.get("error") in NOT_REGISTERED
+        ]
         if unregistered:
             self.register_numbers(unregistered)
         return results

@@ -40,38 +40,58 @@ from carriers.status import Status
 CODE = "shippo"
 TOKEN_HEADER = "X-Webhook-Token"
 #: ``substatus.code`` (newer API) first, then the legacy ``status`` refined by its text.
-STATUS_TABLE = StatusTable(CODE, {
-    "UNKNOWN": ByText(
-        (("label has been created", Status.info_received), ("label created", Status.info_received),
-         ("electronic shipment information", Status.info_received), ("pre-shipment", Status.info_received)),
-        Status.pending,
-    ),
-    "PRE_TRANSIT": Status.info_received,
-    "TRANSIT": ByText(
-        (("out for delivery", Status.out_for_delivery), ("available for pickup", Status.available_for_pickup)),
-        Status.in_transit,
-    ),
-    "DELIVERED": Status.delivered,
-    "RETURNED": ByText((("being returned", Status.returning_to_sender), ("returning", Status.returning_to_sender)),
-                       Status.returned),
-    "FAILURE": ByText((("attempt", Status.attempt_fail),), Status.exception),
-    "sub:out_for_delivery": Status.out_for_delivery,
-    "sub:delivery_attempted": Status.attempt_fail,
-    "sub:pickup_available": Status.available_for_pickup,
-    "sub:return_to_sender": Status.returning_to_sender,
-    "sub:address_issue": Status.exception,
-    "sub:package_damaged": Status.exception,
-    "sub:package_lost": Status.exception,
-})
+STATUS_TABLE = StatusTable(
+    CODE,
+    {
+        "UNKNOWN": ByText(
+            (
+                ("label has been created", Status.info_received),
+                ("label created", Status.info_received),
+                ("electronic shipment information", Status.info_received),
+                ("pre-shipment", Status.info_received),
+            ),
+            Status.pending,
+        ),
+        "PRE_TRANSIT": Status.info_received,
+        "TRANSIT": ByText(
+            (
+                ("out for delivery", Status.out_for_delivery),
+                ("available for pickup", Status.available_for_pickup),
+            ),
+            Status.in_transit,
+        ),
+        "DELIVERED": Status.delivered,
+        "RETURNED": ByText(
+            (
+                ("being returned", Status.returning_to_sender),
+                ("returning", Status.returning_to_sender),
+            ),
+            Status.returned,
+        ),
+        "FAILURE": ByText((("attempt", Status.attempt_fail),), Status.exception),
+        "sub:out_for_delivery": Status.out_for_delivery,
+        "sub:delivery_attempted": Status.attempt_fail,
+        "sub:pickup_available": Status.available_for_pickup,
+        "sub:return_to_sender": Status.returning_to_sender,
+        "sub:address_issue": Status.exception,
+        "sub:package_damaged": Status.exception,
+        "sub:package_lost": Status.exception,
+    },
+)
 
 
 def _event(raw: Mapping[str, Any]) -> TrackingEvent:
     status = str(raw.get("status") or "UNKNOWN")
     sub = as_dict(raw.get("substatus")).get("code")
     loc = as_dict(raw.get("location"))
-    return scan(STATUS_TABLE, parse_instant(raw["status_date"]), status, str(raw.get("status_details") or ""),
-                join_location(loc.get("city"), loc.get("state"), loc.get("country")),
-                keys=[f"sub:{sub}" if sub else None, status])
+    return scan(
+        STATUS_TABLE,
+        parse_instant(raw["status_date"]),
+        status,
+        str(raw.get("status_details") or ""),
+        join_location(loc.get("city"), loc.get("state"), loc.get("country")),
+        keys=[f"sub:{sub}" if sub else None, status],
+    )
 
 
 def track_result(track: Mapping[str, Any]) -> TrackingResult:
@@ -81,10 +101,14 @@ def track_result(track: Mapping[str, Any]) -> TrackingResult:
         history.append(_event(current))
     eta = track.get("eta")
     return build_result(
-        CODE, track["tracking_number"], history,
+        CODE,
+        track["tracking_number"],
+        history,
         estimated_delivery=parse_instant(eta).date() if eta else None,
-        extra={"carrier_slug": track.get("carrier"),
-               "service": as_dict(track.get("servicelevel")).get("name")},
+        extra={
+            "carrier_slug": track.get("carrier"),
+            "service": as_dict(track.get("servicelevel")).get("name"),
+        },
     )
 
 
@@ -111,7 +135,9 @@ def _basic_password(value: str) -> str:
 class Shippo(Adapter):
     code = CODE
     name = "Shippo (aggregator)"
-    capabilities = Capabilities(max_batch=1, requests_per_second=5, auth="api_key", supports_webhooks=True)
+    capabilities = Capabilities(
+        max_batch=1, requests_per_second=5, auth="api_key", supports_webhooks=True
+    )
     default_base_url = "https://api.goshippo.com"
     credential_keys = ("api_key", "webhook_token")
     parse_function = staticmethod(parse_tracking)
@@ -120,9 +146,14 @@ class Shippo(Adapter):
         carrier = str(self.settings.options.get("carrier") or "")
         results = []
         for number in self.check_batch(numbers):
-            require(carrier, "options['carrier'] (Shippo carrier token) is required to poll", self.code)
-            response = self.http.request("GET", f"{self.base_url}/tracks/{carrier}/{number}",
-                                         headers={"Authorization": f"ShippoToken {self.credential('api_key')}"})
+            require(
+                carrier, "options['carrier'] (Shippo carrier token) is required to poll", self.code
+            )
+            response = self.http.request(
+                "GET",
+                f"{self.base_url}/tracks/{carrier}/{number}",
+                headers={"Authorization": f"ShippoToken {self.credential('api_key')}"},
+            )
             results.extend(parse_tracking(response.content))
         return results
 

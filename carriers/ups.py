@@ -33,27 +33,34 @@ from carriers.status import Status
 
 CODE = "ups"
 _ATTEMPT = ByText(
-    (("delivery attempt", Status.attempt_fail), ("receiver not available", Status.attempt_fail),
-     ("not available", Status.attempt_fail), ("business closed", Status.attempt_fail)),
+    (
+        ("delivery attempt", Status.attempt_fail),
+        ("receiver not available", Status.attempt_fail),
+        ("not available", Status.attempt_fail),
+        ("business closed", Status.attempt_fail),
+    ),
     Status.exception,
 )
 #: ``activity[].status``: ``type:code`` first, then ``statusCode``, then ``type``.
-STATUS_TABLE = StatusTable(CODE, {
-    "M": Status.info_received,          # manifest: label created, not yet received
-    "MV": Status.exception,             # manifest voided
-    "P": Status.in_transit,             # pickup
-    "I": Status.in_transit,             # in transit
-    "I:OT": Status.out_for_delivery,    # type I, code OT = out for delivery
-    "status:021": Status.out_for_delivery,
-    "O": Status.out_for_delivery,
-    "D": Status.delivered,
-    "DO": Status.delivered,             # delivered to origin CFS (freight)
-    "DD": Status.delivered,             # delivered to destination CFS (freight)
-    "X": _ATTEMPT,                      # exception: attempts vs everything else by text
-    "RS": Status.returning_to_sender,   # returned to shipper
-    "NA": Status.pending,               # not available
-    "U": Rule(Status.in_transit, "updated"),
-})
+STATUS_TABLE = StatusTable(
+    CODE,
+    {
+        "M": Status.info_received,  # manifest: label created, not yet received
+        "MV": Status.exception,  # manifest voided
+        "P": Status.in_transit,  # pickup
+        "I": Status.in_transit,  # in transit
+        "I:OT": Status.out_for_delivery,  # type I, code OT = out for delivery
+        "status:021": Status.out_for_delivery,
+        "O": Status.out_for_delivery,
+        "D": Status.delivered,
+        "DO": Status.delivered,  # delivered to origin CFS (freight)
+        "DD": Status.delivered,  # delivered to destination CFS (freight)
+        "X": _ATTEMPT,  # exception: attempts vs everything else by text
+        "RS": Status.returning_to_sender,  # returned to shipper
+        "NA": Status.pending,  # not available
+        "U": Rule(Status.in_transit, "updated"),
+    },
+)
 
 
 def _when(activity: Any, home_state: str | None) -> datetime:
@@ -67,7 +74,11 @@ def _when(activity: Any, home_state: str | None) -> datetime:
         utc = datetime.strptime(f"{gmt_date}{str(gmt_time).replace(':', '')[:6]}", "%Y%m%d%H%M%S")
         return utc.replace(tzinfo=UTC).astimezone(tz)
     address = as_dict(as_dict(activity.get("location")).get("address"))
-    zone = us_state_zone(address.get("stateProvince"), home_state) if address.get("countryCode") in (None, "US") else UTC
+    zone = (
+        us_state_zone(address.get("stateProvince"), home_state)
+        if address.get("countryCode") in (None, "US")
+        else UTC
+    )
     local = datetime.strptime(f"{activity['date']}{str(activity['time'])[:6]}", "%Y%m%d%H%M%S")
     return local.replace(tzinfo=zone)
 
@@ -77,8 +88,13 @@ def _event(activity: Any, home_state: str | None) -> TrackingEvent:
     kind, code = str(status.get("type") or ""), str(status.get("code") or "")
     address = as_dict(as_dict(activity.get("location")).get("address"))
     return scan(
-        STATUS_TABLE, _when(activity, home_state), f"{kind}/{code}".strip("/"), str(status.get("description") or ""),
-        join_location(address.get("city"), address.get("stateProvince"), address.get("countryCode")),
+        STATUS_TABLE,
+        _when(activity, home_state),
+        f"{kind}/{code}".strip("/"),
+        str(status.get("description") or ""),
+        join_location(
+            address.get("city"), address.get("stateProvince"), address.get("countryCode")
+        ),
         keys=[f"{kind}:{code}", f"status:{status.get('statusCode')}", kind],
     )
 
@@ -100,15 +116,24 @@ def parse_tracking(body: Body) -> list[TrackingResult]:
         for package in as_list(as_dict(shipment).get("package")):
             package = as_dict(package)
             number = package.get("trackingNumber") or shipment.get("inquiryNumber")
-            addresses = [as_dict(as_dict(a).get("address")) for a in as_list(package.get("packageAddress"))]
-            home_state = next((a.get("stateProvince") for a in addresses if a.get("stateProvince")), None)
+            addresses = [
+                as_dict(as_dict(a).get("address")) for a in as_list(package.get("packageAddress"))
+            ]
+            home_state = next(
+                (a.get("stateProvince") for a in addresses if a.get("stateProvince")), None
+            )
             events = [_event(as_dict(a), home_state) for a in as_list(package.get("activity"))]
             signed_by = as_dict(package.get("deliveryInformation")).get("receivedBy")
-            results.append(build_result(
-                CODE, number, events, estimated_delivery=_estimate(package),
-                signed_by=signed_by if isinstance(signed_by, str) else None,
-                extra={"service": as_dict(package.get("service")).get("description") or None},
-            ))
+            results.append(
+                build_result(
+                    CODE,
+                    number,
+                    events,
+                    estimated_delivery=_estimate(package),
+                    signed_by=signed_by if isinstance(signed_by, str) else None,
+                    extra={"service": as_dict(package.get("service")).get("description") or None},
+                )
+            )
     return results
 
 
@@ -117,7 +142,9 @@ class UPS(OAuthAdapter):
     code = CODE
     name = "UPS"
     capabilities = Capabilities(
-        max_batch=1, requests_per_second=5, auth="oauth_client_credentials",
+        max_batch=1,
+        requests_per_second=5,
+        auth="oauth_client_credentials",
         tracking_url="https://www.ups.com/track?tracknum={number}",
     )
     default_base_url = "https://onlinetools.ups.com"
@@ -129,7 +156,8 @@ class UPS(OAuthAdapter):
         results = []
         for number in self.check_batch(numbers):
             response = self.oauth.request(
-                "GET", f"{self.base_url}/api/track/v1/details/{number}",
+                "GET",
+                f"{self.base_url}/api/track/v1/details/{number}",
                 params={"locale": "en_US", "returnSignature": "false"},
                 headers={"transId": uuid.uuid4().hex, "transactionSrc": "postpurchase"},
             )

@@ -41,19 +41,38 @@ CODE = "usps"
 STATUS_TABLE = StatusTable(
     CODE,
     {
-        "GX": Status.info_received,    # shipping label created, USPS awaiting item
-        "MA": Status.info_received,    # pre-shipment information sent
-        **dict.fromkeys(("03", "OA", "10", "SF", "T1", "TL", "A1", "EF", "PC", "07", "U1", "L1", "08",
-                         "14", "MR", "RB"), Status.in_transit),
+        "GX": Status.info_received,  # shipping label created, USPS awaiting item
+        "MA": Status.info_received,  # pre-shipment information sent
+        **dict.fromkeys(
+            (
+                "03",
+                "OA",
+                "10",
+                "SF",
+                "T1",
+                "TL",
+                "A1",
+                "EF",
+                "PC",
+                "07",
+                "U1",
+                "L1",
+                "08",
+                "14",
+                "MR",
+                "RB",
+            ),
+            Status.in_transit,
+        ),
         "OF": Status.out_for_delivery,
         "01": Status.delivered,
-        "17": Status.delivered,        # picked up by agent
-        "02": Status.attempt_fail,     # notice left (no authorized recipient available)
+        "17": Status.delivered,  # picked up by agent
+        "02": Status.attempt_fail,  # notice left (no authorized recipient available)
         "52": Status.available_for_pickup,
-        "04": Status.exception,        # refused
-        "05": Status.exception,        # undeliverable as addressed
-        "21": Status.exception,        # no such number
-        "22": Status.exception,        # insufficient address
+        "04": Status.exception,  # refused
+        "05": Status.exception,  # undeliverable as addressed
+        "21": Status.exception,  # no such number
+        "22": Status.exception,  # insufficient address
         "09": Status.returning_to_sender,
         "29": Status.returning_to_sender,
     },
@@ -92,30 +111,55 @@ def _v3_when(raw: Any) -> datetime:
 
 
 def _v3_event(raw: Any) -> TrackingEvent:
-    return scan(STATUS_TABLE, _v3_when(raw), str(raw.get("eventCode") or ""), str(raw.get("eventType") or ""),
-                join_location(raw.get("eventCity"), raw.get("eventState"), raw.get("eventZIP")))
+    return scan(
+        STATUS_TABLE,
+        _v3_when(raw),
+        str(raw.get("eventCode") or ""),
+        str(raw.get("eventType") or ""),
+        join_location(raw.get("eventCity"), raw.get("eventState"), raw.get("eventZIP")),
+    )
 
 
 def _v3_results(data: Any) -> list[TrackingResult]:
     data = as_dict(data)
-    require("trackingEvents" in data or "trackingNumber" in data, "not a USPS v3 tracking response", CODE)
+    require(
+        "trackingEvents" in data or "trackingNumber" in data,
+        "not a USPS v3 tracking response",
+        CODE,
+    )
     events = [_v3_event(as_dict(e)) for e in as_list(data.get("trackingEvents"))]
     expected = data.get("expectedDeliveryTimeStamp") or data.get("expectedDeliveryDate")
-    delivered: Any = next((e for e in as_list(data.get("trackingEvents")) if as_dict(e).get("eventCode") == "01"), {})
-    return [build_result(
-        CODE, data["trackingNumber"], events,
-        estimated_delivery=parse_instant(str(expected)[:10]).date() if expected else None,
-        signed_by=as_dict(delivered).get("name") or None,
-        extra={"service": strip_html(data.get("mailClass")), "status_category": data.get("statusCategory")},
-    )]
+    delivered: Any = next(
+        (e for e in as_list(data.get("trackingEvents")) if as_dict(e).get("eventCode") == "01"), {}
+    )
+    return [
+        build_result(
+            CODE,
+            data["trackingNumber"],
+            events,
+            estimated_delivery=parse_instant(str(expected)[:10]).date() if expected else None,
+            signed_by=as_dict(delivered).get("name") or None,
+            extra={
+                "service": strip_html(data.get("mailClass")),
+                "status_category": data.get("statusCategory"),
+            },
+        )
+    ]
 
 
 def _legacy_event(raw: Element, fallback_state: str) -> TrackingEvent:
     day, clock = xml_text(raw, "EventDate"), xml_text(raw, "EventTime") or "12:00 am"
     local = datetime.strptime(f"{day} {clock.upper()}", "%B %d, %Y %I:%M %p")
     zone = us_state_zone(xml_text(raw, "EventState"), fallback_state, default=UTC)
-    return scan(STATUS_TABLE, local.replace(tzinfo=zone), xml_text(raw, "EventCode"), xml_text(raw, "Event"),
-                join_location(xml_text(raw, "EventCity"), xml_text(raw, "EventState"), xml_text(raw, "EventZIPCode")))
+    return scan(
+        STATUS_TABLE,
+        local.replace(tzinfo=zone),
+        xml_text(raw, "EventCode"),
+        xml_text(raw, "Event"),
+        join_location(
+            xml_text(raw, "EventCity"), xml_text(raw, "EventState"), xml_text(raw, "EventZIPCode")
+        ),
+    )
 
 
 def _legacy_results(body: Body) -> list[TrackingResult]:
@@ -130,12 +174,21 @@ def _legacy_results(body: Body) -> list[TrackingResult]:
         raws = info.findall("TrackSummary") + info.findall("TrackDetail")
         events = [_legacy_event(raw, state) for raw in raws if xml_text(raw, "EventDate")]
         expected = xml_text(info, "PredictedDeliveryDate") or xml_text(info, "ExpectedDeliveryDate")
-        results.append(build_result(
-            CODE, number, events,
-            estimated_delivery=datetime.strptime(expected, "%B %d, %Y").date() if expected else None,
-            extra={"service": strip_html(xml_text(info, "Class")), "status_category": xml_text(info, "StatusCategory"),
-                   **({"error": error} if error else {})},
-        ))
+        results.append(
+            build_result(
+                CODE,
+                number,
+                events,
+                estimated_delivery=datetime.strptime(expected, "%B %d, %Y").date()
+                if expected
+                else None,
+                extra={
+                    "service": strip_html(xml_text(info, "Class")),
+                    "status_category": xml_text(info, "StatusCategory"),
+                    **({"error": error} if error else {}),
+                },
+            )
+        )
     return results
 
 
@@ -152,7 +205,10 @@ class USPS(OAuthAdapter):
     code = CODE
     name = "USPS"
     capabilities = Capabilities(
-        max_batch=1, requests_per_second=1, requests_per_day=None, auth="oauth_client_credentials",
+        max_batch=1,
+        requests_per_second=1,
+        requests_per_day=None,
+        auth="oauth_client_credentials",
         tracking_url="https://tools.usps.com/go/TrackConfirmAction?tLabels={number}",
     )
     default_base_url = "https://apis.usps.com"
@@ -163,7 +219,8 @@ class USPS(OAuthAdapter):
     def track(self, numbers: Sequence[str]) -> list[TrackingResult]:
         results = []
         for number in self.check_batch(numbers):
-            response = self.oauth.request("GET", f"{self.base_url}/tracking/v3/tracking/{number}",
-                                          params={"expand": "DETAIL"})
+            response = self.oauth.request(
+                "GET", f"{self.base_url}/tracking/v3/tracking/{number}", params={"expand": "DETAIL"}
+            )
             results.extend(parse_tracking(response.content))
         return results

@@ -27,9 +27,9 @@ CODE = "yamato"
 STATUS_TABLE = StatusTable(
     CODE,
     {
-        "出荷指示": Status.info_received,              # slip registered, not handed over yet
-        "荷物受付": Status.in_transit,                 # accepted by Yamato (first physical scan)
-        "発送": Status.in_transit,                     # older wording
+        "出荷指示": Status.info_received,  # slip registered, not handed over yet
+        "荷物受付": Status.in_transit,  # accepted by Yamato (first physical scan)
+        "発送": Status.in_transit,  # older wording
         "発送済み": Status.in_transit,
         "作業店通過": Status.in_transit,
         "輸送中": Status.in_transit,
@@ -76,14 +76,24 @@ def _block(block: Element, now: datetime | None) -> TrackingResult:
     if detail is None:
         require(error is not None or state, "invoice block without history or state", CODE)
         fallback = STATUS_TABLE.resolve(state, text=state).status or Status.pending
-        return build_result(CODE, number, [], fallback=fallback, extra={"carrier_status_text": state})
+        return build_result(
+            CODE, number, [], fallback=fallback, extra={"carrier_status_text": state}
+        )
     rows = [li for ol in detail.find_all("ol") for li in ol.child_elements("li")]
     require(rows, "history list is empty", CODE)
     events = []
     for li in rows:
         item, when = _text(li.find(cls="item")), _text(li.find(cls="date"))
         require(item and when, "history row without .item or .date", CODE)
-        events.append(scan(STATUS_TABLE, parse_jp_time(when, now=now), item, item, _text(li.find(cls="name")) or None))
+        events.append(
+            scan(
+                STATUS_TABLE,
+                parse_jp_time(when, now=now),
+                item,
+                item,
+                _text(li.find(cls="name")) or None,
+            )
+        )
     return build_result(CODE, number, events, extra={"carrier_status_text": state or None})
 
 
@@ -102,7 +112,9 @@ class Yamato(Adapter):
     code = CODE
     name = "Yamato Transport (クロネコヤマト)"
     capabilities = Capabilities(
-        max_batch=10, requests_per_second=0.5, auth="none",
+        max_batch=10,
+        requests_per_second=0.5,
+        auth="none",
         tracking_url="https://jizen.kuronekoyamato.co.jp/jizen/servlet/crjz.b.NQ0010?id={number}",
         redelivery_url="https://www.kuronekoyamato.co.jp/ytc/customer/redelivery/",
     )
@@ -116,5 +128,9 @@ class Yamato(Adapter):
         form = {"category": "0", **{f"number{i:02d}": n for i, n in enumerate(numbers, start=1)}}
         response = self.http.request("POST", self.base_url, data=form)
         results = parse_tracking(response.content, now=self.clock())
-        require({r.tracking_number for r in results} >= set(numbers), "page lacks a requested number", CODE)
+        require(
+            {r.tracking_number for r in results} >= set(numbers),
+            "page lacks a requested number",
+            CODE,
+        )
         return results

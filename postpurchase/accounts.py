@@ -30,17 +30,26 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def add_merchant_user(*, session: Session, brand_id: int, email: str, password: str, name: str = "") -> MerchantUser:
-    user = MerchantUser(brand_id=brand_id, email=normalize_email(email), name=name,
-                        password_hash=generate_password_hash(password))
+def add_merchant_user(
+    *, session: Session, brand_id: int, email: str, password: str, name: str = ""
+) -> MerchantUser:
+    user = MerchantUser(
+        brand_id=brand_id,
+        email=normalize_email(email),
+        name=name,
+        password_hash=generate_password_hash(password),
+    )
     session.add(user)
     session.flush()
     return user
 
 
 def find_merchant_user(*, session: Session, brand_id: int, email: str) -> MerchantUser | None:
-    return session.exec(select(MerchantUser).where(MerchantUser.brand_id == brand_id,
-                                                   MerchantUser.email == normalize_email(email))).first()
+    return session.exec(
+        select(MerchantUser).where(
+            MerchantUser.brand_id == brand_id, MerchantUser.email == normalize_email(email)
+        )
+    ).first()
 
 
 @cache
@@ -55,7 +64,9 @@ def authenticate(*, session: Session, email: str, password: str) -> MerchantUser
     An unknown email is checked against a dummy hash, so the answer takes as long as for a known
     email with a wrong password and does not tell whether an account exists.
     """
-    users = session.exec(select(MerchantUser).where(MerchantUser.email == normalize_email(email))).all()
+    users = session.exec(
+        select(MerchantUser).where(MerchantUser.email == normalize_email(email))
+    ).all()
     if not users:
         check_password_hash(_dummy_hash(), password)
         return None
@@ -81,15 +92,21 @@ def sign_in(*, session: Session, email: str, password: str, address: str, now: d
     valid account cannot clear an address that is guessing others.
     """
     email = normalize_email(email)
-    for scope, key, limit in ((ACCOUNT_SCOPE, email, FAILURES_PER_ACCOUNT),
-                              (ADDRESS_SCOPE, address, FAILURES_PER_ADDRESS)):
-        verdict = throttle.check(session=session, scope=scope, key=key, limit=limit, window=FAILURE_WINDOW, now=now)
+    for scope, key, limit in (
+        (ACCOUNT_SCOPE, email, FAILURES_PER_ACCOUNT),
+        (ADDRESS_SCOPE, address, FAILURES_PER_ADDRESS),
+    ):
+        verdict = throttle.check(
+            session=session, scope=scope, key=key, limit=limit, window=FAILURE_WINDOW, now=now
+        )
         if not verdict.allowed:
             return SignIn(user=None, retry_after=verdict.retry_after)
     user = authenticate(session=session, email=email, password=password)
     if user is None:
         for scope, key in ((ACCOUNT_SCOPE, email), (ADDRESS_SCOPE, address)):
-            throttle.record_failure(session=session, scope=scope, key=key, window=FAILURE_WINDOW, now=now)
+            throttle.record_failure(
+                session=session, scope=scope, key=key, window=FAILURE_WINDOW, now=now
+            )
         return SignIn(user=None)
     throttle.reset(session=session, scope=ACCOUNT_SCOPE, key=email)
     return SignIn(user=user)

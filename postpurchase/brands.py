@@ -54,7 +54,9 @@ def create_brand(
 ) -> NewBrand:
     """Create a brand with one API key; the key and signing secret are only ever returned here."""
     if slug in RESERVED_SLUGS or not slug.replace("-", "").isalnum() or slug != slug.lower():
-        raise ValueError(f"brand slug {slug!r}: use lowercase letters, digits and '-', not {sorted(RESERVED_SLUGS)}")
+        raise ValueError(
+            f"brand slug {slug!r}: use lowercase letters, digits and '-', not {sorted(RESERVED_SLUGS)}"
+        )
     if session.exec(select(Brand).where(Brand.slug == slug)).first() is not None:
         raise BrandExists(f"brand {slug!r} already exists")
     brand = Brand(
@@ -84,7 +86,10 @@ def issue_api_key(*, session: Session, brand_id: int, name: str = "default") -> 
 
 def _usable(now: datetime) -> tuple[object, ...]:
     """Conditions of a key that is accepted at ``now``: not revoked, not past its grace period."""
-    return (col(ApiKey.revoked_at).is_(None), or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > now))
+    return (
+        col(ApiKey.revoked_at).is_(None),
+        or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > now),
+    )
 
 
 def brand_for_api_key(*, session: Session, key: str, now: datetime | None = None) -> Brand | None:
@@ -121,7 +126,9 @@ class RotatedKey:
 
 
 def list_api_keys(*, session: Session, brand_id: int) -> list[ApiKey]:
-    return list(session.exec(select(ApiKey).where(ApiKey.brand_id == brand_id).order_by(col(ApiKey.id))))
+    return list(
+        session.exec(select(ApiKey).where(ApiKey.brand_id == brand_id).order_by(col(ApiKey.id)))
+    )
 
 
 def key_state(key: ApiKey, now: datetime) -> str:
@@ -136,7 +143,11 @@ def key_state(key: ApiKey, now: datetime) -> str:
 def find_api_key(*, session: Session, brand_id: int, ref: str) -> ApiKey:
     """The brand's key whose id or prefix is ``ref``; :class:`KeyNotFound` if none or several match."""
     query = select(ApiKey).where(ApiKey.brand_id == brand_id)
-    query = query.where(ApiKey.id == int(ref)) if ref.isdigit() else query.where(col(ApiKey.prefix).startswith(ref))
+    query = (
+        query.where(ApiKey.id == int(ref))
+        if ref.isdigit()
+        else query.where(col(ApiKey.prefix).startswith(ref))
+    )
     found = list(session.exec(query))
     if len(found) != 1:
         raise KeyNotFound(f"{'no' if not found else 'more than one'} API key {ref!r} in this brand")
@@ -144,7 +155,12 @@ def find_api_key(*, session: Session, brand_id: int, ref: str) -> ApiKey:
 
 
 def rotate_api_key(
-    *, session: Session, brand_id: int, now: datetime, grace: timedelta = timedelta(0), ref: str | None = None
+    *,
+    session: Session,
+    brand_id: int,
+    now: datetime,
+    grace: timedelta = timedelta(0),
+    ref: str | None = None,
 ) -> RotatedKey:
     """Issue a new key and retire the brand's usable keys (or only the one ``ref`` names).
 
@@ -154,7 +170,9 @@ def rotate_api_key(
     if ref is not None:
         retired = [find_api_key(session=session, brand_id=brand_id, ref=ref)]
     else:
-        retired = list(session.exec(select(ApiKey).where(ApiKey.brand_id == brand_id, *_usable(now))))
+        retired = list(
+            session.exec(select(ApiKey).where(ApiKey.brand_id == brand_id, *_usable(now)))
+        )
     for key in retired:
         if grace > timedelta(0):
             key.expires_at = min(key.expires_at or now + grace, now + grace)
@@ -176,7 +194,9 @@ def revoke_api_key(*, session: Session, brand_id: int, ref: str, now: datetime) 
     return key
 
 
-def rotate_signing_secret(*, session: Session, brand_id: int, now: datetime, grace: timedelta = timedelta(0)) -> str:
+def rotate_signing_secret(
+    *, session: Session, brand_id: int, now: datetime, grace: timedelta = timedelta(0)
+) -> str:
     """Give the brand a new webhook signing secret; the old one is still accepted for ``grace``."""
     brand = session.get(Brand, brand_id)
     if brand is None:
@@ -187,4 +207,3 @@ def rotate_signing_secret(*, session: Session, brand_id: int, now: datetime, gra
     session.add(brand)
     session.flush()
     return brand.signing_secret
-

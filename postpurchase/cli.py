@@ -31,7 +31,9 @@ def _make_app(*_args: object, **_kwargs: object):  # type: ignore[no-untyped-def
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_make_app, add_default_commands=False, add_version_option=False)
+@click.group(
+    cls=FlaskGroup, create_app=_make_app, add_default_commands=False, add_version_option=False
+)
 def main() -> None:
     """postpurchase: event intake, carrier tracking, delivery dates, customer messages, returns, insights."""
 
@@ -100,8 +102,15 @@ def init_command(
     except (BrandExists, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(json.dumps({"brand": created.slug, "api_key": created.api_key,
-                               "signing_secret": created.signing_secret}))
+        click.echo(
+            json.dumps(
+                {
+                    "brand": created.slug,
+                    "api_key": created.api_key,
+                    "signing_secret": created.signing_secret,
+                }
+            )
+        )
         return
     click.echo(f"brand:          {created.slug}")
     click.echo(f"api key:        {created.api_key}")
@@ -112,11 +121,14 @@ def init_command(
 @main.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--no-scheduler", is_flag=True, help="Serve only; run `postpurchase worker` elsewhere.")
+@click.option(
+    "--no-scheduler", is_flag=True, help="Serve only; run `postpurchase worker` elsewhere."
+)
 @with_appcontext
 def run_command(host: str, port: int, no_scheduler: bool) -> None:
     """Development server with the in-process scheduler (production: gunicorn wsgi:app)."""
     from postpurchase import db as database
+
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     database.upgrade(str(app.config["DATABASE_URL"]))
     serve(app, host=host, port=port, scheduler=bool(app.config["SCHEDULER"]) and not no_scheduler)
@@ -159,8 +171,13 @@ def users_add(brand_slug: str, email: str, name: str, password: str) -> None:
     from postpurchase.accounts import add_merchant_user
 
     with database.session_scope() as session:
-        add_merchant_user(session=session, brand_id=brand_id_or_fail(session, brand_slug), email=email,
-                          password=password, name=name)
+        add_merchant_user(
+            session=session,
+            brand_id=brand_id_or_fail(session, brand_slug),
+            email=email,
+            password=password,
+            name=name,
+        )
     click.echo(f"merchant user {email} added to {brand_slug}")
 
 
@@ -175,19 +192,27 @@ def users_set_password(brand_slug: str, email: str, password: str) -> None:
     from postpurchase.accounts import find_merchant_user, set_password
 
     with database.session_scope() as session:
-        user = find_merchant_user(session=session, brand_id=brand_id_or_fail(session, brand_slug), email=email)
+        user = find_merchant_user(
+            session=session, brand_id=brand_id_or_fail(session, brand_slug), email=email
+        )
         if user is None:
             raise click.ClickException(f"no merchant user {email!r} in brand {brand_slug!r}")
         set_password(session=session, user=user, password=password)
     click.echo(f"password of {email} in {brand_slug} changed; their sessions are ended")
+
+
 @main.group("keys")
 def keys() -> None:
     """A brand's API keys and webhook signing secret: list, rotate, revoke."""
 
 
 _grace_option = click.option(
-    "--grace-hours", type=click.FloatRange(min=0), default=0, show_default=True,
-    help="How long the old one keeps working (0: refused at once).")
+    "--grace-hours",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="How long the old one keeps working (0: refused at once).",
+)
 
 
 @keys.command("list")
@@ -203,15 +228,28 @@ def keys_list(brand_slug: str) -> None:
     with database.session_scope() as session:
         rows = list_api_keys(session=session, brand_id=brand_id_or_fail(session, brand_slug))
     for key in rows:
-        dates = {"created": key.created_at, "used": key.last_used_at, "expires": key.expires_at,
-                 "revoked": key.revoked_at}
-        when = "  ".join(f"{label} {value.isoformat(timespec='seconds')}" for label, value in dates.items() if value)
+        dates = {
+            "created": key.created_at,
+            "used": key.last_used_at,
+            "expires": key.expires_at,
+            "revoked": key.revoked_at,
+        }
+        when = "  ".join(
+            f"{label} {value.isoformat(timespec='seconds')}"
+            for label, value in dates.items()
+            if value
+        )
         click.echo(f"{key.id:>4}  {key.prefix}…  {key.name:<12} {key_state(key, now):<9} {when}")
 
 
 @keys.command("rotate")
 @click.option("--brand", "brand_slug", required=True)
-@click.option("--key", "ref", default=None, help="Retire only this key (id or prefix); default every usable key.")
+@click.option(
+    "--key",
+    "ref",
+    default=None,
+    help="Retire only this key (id or prefix); default every usable key.",
+)
 @_grace_option
 @with_appcontext
 def keys_rotate(brand_slug: str, ref: str | None, grace_hours: float) -> None:
@@ -224,14 +262,23 @@ def keys_rotate(brand_slug: str, ref: str | None, grace_hours: float) -> None:
 
     try:
         with database.session_scope() as session:
-            rotated = rotate_api_key(session=session, brand_id=brand_id_or_fail(session, brand_slug), now=utcnow(),
-                                     grace=timedelta(hours=grace_hours), ref=ref)
+            rotated = rotate_api_key(
+                session=session,
+                brand_id=brand_id_or_fail(session, brand_slug),
+                now=utcnow(),
+                grace=timedelta(hours=grace_hours),
+                ref=ref,
+            )
     except KeyNotFound as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"new api key (id {rotated.key_id}): {rotated.api_key}")
     click.echo("Keep it: it is not shown again.")
     for old in rotated.retired:
-        until = f"works until {old.expires_at.isoformat(timespec='seconds')}" if old.expires_at else "revoked"
+        until = (
+            f"works until {old.expires_at.isoformat(timespec='seconds')}"
+            if old.expires_at
+            else "revoked"
+        )
         click.echo(f"old key {old.id} ({old.prefix}…): {until}")
 
 
@@ -247,8 +294,12 @@ def keys_revoke(brand_slug: str, ref: str) -> None:
 
     try:
         with database.session_scope() as session:
-            key = revoke_api_key(session=session, brand_id=brand_id_or_fail(session, brand_slug), ref=ref,
-                                 now=utcnow())
+            key = revoke_api_key(
+                session=session,
+                brand_id=brand_id_or_fail(session, brand_slug),
+                ref=ref,
+                now=utcnow(),
+            )
     except KeyNotFound as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"key {key.id} ({key.prefix}…) revoked")
@@ -267,11 +318,21 @@ def keys_rotate_secret(brand_slug: str, grace_hours: float) -> None:
     from postpurchase.clock import utcnow
 
     with database.session_scope() as session:
-        secret = rotate_signing_secret(session=session, brand_id=brand_id_or_fail(session, brand_slug),
-                                       now=utcnow(), grace=timedelta(hours=grace_hours))
+        secret = rotate_signing_secret(
+            session=session,
+            brand_id=brand_id_or_fail(session, brand_slug),
+            now=utcnow(),
+            grace=timedelta(hours=grace_hours),
+        )
     click.echo(f"signing secret: {secret}")
-    click.echo("Keep it: it is not shown again." + (f" The old one is accepted for {grace_hours:g} hours."
-                                                       if grace_hours else " The old one is refused from now on."))
+    click.echo(
+        "Keep it: it is not shown again."
+        + (
+            f" The old one is accepted for {grace_hours:g} hours."
+            if grace_hours
+            else " The old one is refused from now on."
+        )
+    )
 
 
 def _add_feature_commands() -> None:

@@ -24,21 +24,38 @@ class Setting:
 
 #: Every setting the service reads. The README's configuration table is generated from this list.
 SETTINGS: tuple[Setting, ...] = (
-    Setting("DATABASE_URL", "", str,
-            "SQLAlchemy URL. Empty: SQLite file `instance/postpurchase.db` (WAL). "
-            "PostgreSQL: `postgresql+psycopg://user:pass@host/db`."),
+    Setting(
+        "DATABASE_URL",
+        "",
+        str,
+        "SQLAlchemy URL. Empty: SQLite file `instance/postpurchase.db` (WAL). "
+        "PostgreSQL: `postgresql+psycopg://user:pass@host/db`.",
+    ),
     Setting("INSTANCE_PATH", "instance", str, "Folder for the SQLite file and generated secrets."),
-    Setting("SECRET_KEY", "", str,
-            "Flask session secret. Empty: a random key is generated once into the instance folder."),
+    Setting(
+        "SECRET_KEY",
+        "",
+        str,
+        "Flask session secret. Empty: a random key is generated once into the instance folder.",
+    ),
     Setting("BASE_URL", "http://127.0.0.1:8000", str, "Public base URL used in links in messages."),
     Setting("MAX_BODY_BYTES", 1024 * 1024, int, "Largest accepted webhook body in bytes."),
-    Setting("SIGNATURE_TOLERANCE_SECONDS", 300, int,
-            "How far the signature timestamp may be from now."),
-    Setting("SCHEDULER", True, bool,
-            "Run the in-process scheduler (polling, outbox, inbox retries) with `postpurchase run`."),
-    Setting("INBOX_INLINE", True, bool,
-            "Process intake events right after they are stored (in a background thread of the web "
-            "process). Off: only the scheduler's inbox job processes them."),
+    Setting(
+        "SIGNATURE_TOLERANCE_SECONDS", 300, int, "How far the signature timestamp may be from now."
+    ),
+    Setting(
+        "SCHEDULER",
+        True,
+        bool,
+        "Run the in-process scheduler (polling, outbox, inbox retries) with `postpurchase run`.",
+    ),
+    Setting(
+        "INBOX_INLINE",
+        True,
+        bool,
+        "Process intake events right after they are stored (in a background thread of the web "
+        "process). Off: only the scheduler's inbox job processes them.",
+    ),
     Setting("RAW_RETENTION_DAYS", 30, int, "Days raw carrier responses and inbox bodies are kept."),
     Setting("DEFAULT_LOCALE", "ja", str, "Locale for pages when neither brand nor customer says."),
     Setting("DEFAULT_TIMEZONE", "Asia/Tokyo", str, "Timezone for brands that do not set one."),
@@ -48,25 +65,52 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMTP_PASSWORD", "", str, "SMTP password (optional)."),
     Setting("SMTP_STARTTLS", False, bool, "Use STARTTLS."),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
-    Setting("SESSION_COOKIE_SECURE", "", bool,
-            "Send the merchant sign-in cookie over HTTPS only. Empty: on when BASE_URL is https."),
-    Setting("SESSION_COOKIE_SAMESITE", "Lax", str,
-            "SameSite of the sign-in cookie: `Lax`, `Strict` or `None` (`None` needs a secure cookie)."),
+    Setting(
+        "SESSION_COOKIE_SECURE",
+        "",
+        bool,
+        "Send the merchant sign-in cookie over HTTPS only. Empty: on when BASE_URL is https.",
+    ),
+    Setting(
+        "SESSION_COOKIE_SAMESITE",
+        "Lax",
+        str,
+        "SameSite of the sign-in cookie: `Lax`, `Strict` or `None` (`None` needs a secure cookie).",
+    ),
     Setting("SESSION_COOKIE_HTTPONLY", True, bool, "Keep the sign-in cookie away from scripts."),
-    Setting("CONTENT_SECURITY_POLICY",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'", str,
-            "Content-Security-Policy header of every response (pages use inline styles, no scripts)."),
-    Setting("HSTS_MAX_AGE", 365 * 24 * 3600, int,
-            "Strict-Transport-Security max-age in seconds, sent when BASE_URL is https. 0: not sent."),
-    Setting("TRUSTED_PROXIES", 0, int,
-            "Reverse proxies in front of the app whose `X-Forwarded-For`/`-Proto` are believed; the "
-            "client address that sign-in and order lookups are throttled by comes from them."),
-    Setting("REJECTED_RETENTION_DAYS", 7, int,
-            "Days requests refused for a bad signature are kept (for debugging a sender), then deleted."),
-    Setting("EDD_REQUESTS_PER_MINUTE", 60, int,
-            "Public checkout estimates (`GET /api/v1/edd`) one client address may ask for per "
-            "minute, counted in the database across all workers."),
+    Setting(
+        "CONTENT_SECURITY_POLICY",
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        str,
+        "Content-Security-Policy header of every response (pages use inline styles, no scripts).",
+    ),
+    Setting(
+        "HSTS_MAX_AGE",
+        365 * 24 * 3600,
+        int,
+        "Strict-Transport-Security max-age in seconds, sent when BASE_URL is https. 0: not sent.",
+    ),
+    Setting(
+        "TRUSTED_PROXIES",
+        0,
+        int,
+        "Reverse proxies in front of the app whose `X-Forwarded-For`/`-Proto` are believed; the "
+        "client address that sign-in and order lookups are throttled by comes from them.",
+    ),
+    Setting(
+        "REJECTED_RETENTION_DAYS",
+        7,
+        int,
+        "Days requests refused for a bad signature are kept (for debugging a sender), then deleted.",
+    ),
+    Setting(
+        "EDD_REQUESTS_PER_MINUTE",
+        60,
+        int,
+        "Public checkout estimates (`GET /api/v1/edd`) one client address may ask for per "
+        "minute, counted in the database across all workers.",
+    ),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}
@@ -109,7 +153,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, obj
     for name, raw in environ.items():
         if not name.startswith(PREFIX):
             continue
-        key = name[len(PREFIX):]
+        key = name[len(PREFIX) :]
         setting = _BY_KEY.get(key)
         try:
             values[key] = _coerce(setting, raw) if setting else raw
@@ -153,16 +197,25 @@ class WebSecurity:
         secure = config.get("SESSION_COOKIE_SECURE", "")
         samesite = str(config.get("SESSION_COOKIE_SAMESITE") or "Lax").strip().capitalize()
         if samesite not in SAMESITE_VALUES:
-            raise ValueError(f"SESSION_COOKIE_SAMESITE={samesite!r}: expected one of {SAMESITE_VALUES}")
+            raise ValueError(
+                f"SESSION_COOKIE_SAMESITE={samesite!r}: expected one of {SAMESITE_VALUES}"
+            )
         cookie_secure = https if secure in ("", None) else parse_bool(secure)
         if samesite == "None" and not cookie_secure:
             raise ValueError("SESSION_COOKIE_SAMESITE=None needs SESSION_COOKIE_SECURE on")
-        return cls(https=https, cookie_secure=cookie_secure, cookie_samesite=samesite,
-                   cookie_httponly=parse_bool(config.get("SESSION_COOKIE_HTTPONLY", True)),
-                   content_security_policy=str(config.get("CONTENT_SECURITY_POLICY") or ""),
-                   hsts_max_age=int(config.get("HSTS_MAX_AGE") or 0))
+        return cls(
+            https=https,
+            cookie_secure=cookie_secure,
+            cookie_samesite=samesite,
+            cookie_httponly=parse_bool(config.get("SESSION_COOKIE_HTTPONLY", True)),
+            content_security_policy=str(config.get("CONTENT_SECURITY_POLICY") or ""),
+            hsts_max_age=int(config.get("HSTS_MAX_AGE") or 0),
+        )
 
     def flask_config(self) -> dict[str, object]:
         """The ``SESSION_COOKIE_*`` values Flask reads, as the types it expects."""
-        return {"SESSION_COOKIE_SECURE": self.cookie_secure, "SESSION_COOKIE_SAMESITE": self.cookie_samesite,
-                "SESSION_COOKIE_HTTPONLY": self.cookie_httponly}
+        return {
+            "SESSION_COOKIE_SECURE": self.cookie_secure,
+            "SESSION_COOKIE_SAMESITE": self.cookie_samesite,
+            "SESSION_COOKIE_HTTPONLY": self.cookie_httponly,
+        }

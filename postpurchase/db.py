@@ -168,15 +168,24 @@ def is_transient_db_error(exc: BaseException) -> bool:
             return any(word in str(exc.orig) for word in ("locked", "busy"))
         return True
     if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated) or getattr(exc.orig, "sqlstate", None) in ("40001", "40P01")
+        return bool(exc.connection_invalidated) or getattr(exc.orig, "sqlstate", None) in (
+            "40001",
+            "40P01",
+        )
     return False
 
 
-def retry_transient(sleep: Callable[[float], None] = time.sleep, *, attempts: int = 8,
-                    max_wait: float = 5.0) -> Retrying:
+def retry_transient(
+    sleep: Callable[[float], None] = time.sleep, *, attempts: int = 8, max_wait: float = 5.0
+) -> Retrying:
     """A tenacity ``Retrying`` that re-runs a whole unit of work after a transient database error,
     with exponential backoff (0.1 s doubling, at most ``max_wait``) and jitter."""
     from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-    return Retrying(retry=retry_if_exception(is_transient_db_error), stop=stop_after_attempt(attempts),
-                    wait=wait_random_exponential(multiplier=0.1, max=max_wait), sleep=sleep, reraise=True)
+    return Retrying(
+        retry=retry_if_exception(is_transient_db_error),
+        stop=stop_after_attempt(attempts),
+        wait=wait_random_exponential(multiplier=0.1, max=max_wait),
+        sleep=sleep,
+        reraise=True,
+    )

@@ -44,8 +44,12 @@ def demo_settings() -> dict[str, Any]:
         "carrier_routes": {"*": "sandbox"},
         "branding": {"color": "#3d5a40"},
         "messaging": {
-            "sender": {"name": "ひのき生活", "email": "shop@hinoki.example", "address": "東京都渋谷区神宮前1-2-3",
-                       "contact": "03-1234-5678"},
+            "sender": {
+                "name": "ひのき生活",
+                "email": "shop@hinoki.example",
+                "address": "東京都渋谷区神宮前1-2-3",
+                "contact": "03-1234-5678",
+            },
             # No quiet hours (equal start and end), so the demo's mailbox fills at any hour.
             "quiet_hours": {"start": "00:00", "end": "00:00"},
         },
@@ -57,12 +61,27 @@ def demo_settings() -> dict[str, Any]:
 #: the fastest with the fewest failed attempts, Sagawa misses the customer most often, Japan Post
 #: is the cheapest (see ``demo_data.RATES``) and the slowest.
 CARRIER_PROFILES: dict[str, tuple[int, sandbox.Profile]] = {
-    "yamato": (1, sandbox.Profile(sandbox.Rates(attempt_fail=0.06, delay=0.03, exception=0.02, lost=0.3),
-                                  extra_days=(0.85, 0.13, 0.02))),
-    "sagawa": (2, sandbox.Profile(sandbox.Rates(attempt_fail=0.22, delay=0.06, exception=0.05, lost=0.3),
-                                  extra_days=(0.65, 0.28, 0.07))),
-    "japanpost": (3, sandbox.Profile(sandbox.Rates(attempt_fail=0.10, delay=0.10, exception=0.04, lost=0.3),
-                                     extra_days=(0.40, 0.42, 0.18))),
+    "yamato": (
+        1,
+        sandbox.Profile(
+            sandbox.Rates(attempt_fail=0.06, delay=0.03, exception=0.02, lost=0.3),
+            extra_days=(0.85, 0.13, 0.02),
+        ),
+    ),
+    "sagawa": (
+        2,
+        sandbox.Profile(
+            sandbox.Rates(attempt_fail=0.22, delay=0.06, exception=0.05, lost=0.3),
+            extra_days=(0.65, 0.28, 0.07),
+        ),
+    ),
+    "japanpost": (
+        3,
+        sandbox.Profile(
+            sandbox.Rates(attempt_fail=0.10, delay=0.10, exception=0.04, lost=0.3),
+            extra_days=(0.40, 0.42, 0.18),
+        ),
+    ),
 }
 #: How often the replay runs the tracking planner, and how far back the demo's orders go.
 POLL_EVERY = timedelta(hours=3)
@@ -71,13 +90,19 @@ DEMO_DAYS = 45
 
 def use_demo_carriers(app: Flask) -> None:
     """Give the sandbox the carriers' profiles, so a parcel's label decides how its journey goes."""
-    configure_adapter(app, sandbox.CODE, profiles={key: profile for key, profile in CARRIER_PROFILES.values()})
+    configure_adapter(
+        app, sandbox.CODE, profiles={key: profile for key, profile in CARRIER_PROFILES.values()}
+    )
 
 
 def demo_tracking_number(handover: Handover) -> str:
     """A labelled sandbox number: the parcel's route, its carrier's profile, store pickup or not."""
-    label = sandbox.Label(origin=handover.origin_postal_code, destination=handover.destination_postal_code,
-                          profile=CARRIER_PROFILES[handover.carrier][0], store_pickup=handover.store_pickup)
+    label = sandbox.Label(
+        origin=handover.origin_postal_code,
+        destination=handover.destination_postal_code,
+        profile=CARRIER_PROFILES[handover.carrier][0],
+        store_pickup=handover.store_pickup,
+    )
     return sandbox.tracking_number(handover.at, handover.serial, label)
 
 
@@ -94,7 +119,9 @@ class SimulatedClock:
         self.now += timedelta(seconds=seconds)
 
 
-def load_demo(app: Flask, *, slug: str, orders: int, seed: int, days: int = DEMO_DAYS) -> int | None:
+def load_demo(
+    app: Flask, *, slug: str, orders: int, seed: int, days: int = DEMO_DAYS
+) -> int | None:
     """Create the demo brand and replay its weeks through intake and tracking; None if it exists already."""
     from postpurchase.web.merchant import add_merchant_user
 
@@ -103,18 +130,32 @@ def load_demo(app: Flask, *, slug: str, orders: int, seed: int, days: int = DEMO
     with db.session_scope(app) as session:
         if get_brand(session=session, slug=slug) is not None:
             return None
-        created = create_brand(session=session, slug=slug, name="ひのき生活", settings=demo_settings())
-        add_merchant_user(session=session, brand_id=created.brand_id, email=DEMO_USER, password=DEMO_PASSWORD,
-                          name="デモ担当")
+        created = create_brand(
+            session=session, slug=slug, name="ひのき生活", settings=demo_settings()
+        )
+        add_merchant_user(
+            session=session,
+            brand_id=created.brand_id,
+            email=DEMO_USER,
+            password=DEMO_PASSWORD,
+            name="デモ担当",
+        )
         brand_id = created.brand_id
-    envelopes = demo_envelopes(seed=seed, orders=orders, now=now, days=days,
-                               tracking_number=demo_tracking_number)
+    envelopes = demo_envelopes(
+        seed=seed, orders=orders, now=now, days=days, tracking_number=demo_tracking_number
+    )
     replay(app, brand_id=brand_id, envelopes=envelopes, start=start, until=now)
     return brand_id
 
 
-def replay(app: Flask, *, brand_id: int, envelopes: Sequence[dict[str, Any]], start: datetime,
-           until: datetime) -> None:
+def replay(
+    app: Flask,
+    *,
+    brand_id: int,
+    envelopes: Sequence[dict[str, Any]],
+    start: datetime,
+    until: datetime,
+) -> None:
     """Take each event in at the moment it happened, polling and refitting as time passes in between."""
     from postpurchase.edd.service import refit_all
     from postpurchase.inbox import process_pending, receive
@@ -136,13 +177,22 @@ def replay(app: Flask, *, brand_id: int, envelopes: Sequence[dict[str, Any]], st
             next_poll = max(next_poll + POLL_EVERY, simulated.now)
         simulated.now = max(simulated.now, moment)
 
-    with clock.use(simulated), click.progressbar(envelopes, label="replaying demo weeks", file=None) as bar:
+    with (
+        clock.use(simulated),
+        click.progressbar(envelopes, label="replaying demo weeks", file=None) as bar,
+    ):
         for envelope in bar:
             run_until(datetime.fromisoformat(envelope["occurred_at"]))
             with db.session_scope(app) as session:
-                receive(session=session, brand_id=brand_id, source="wms", external_id=envelope["id"],
-                        raw_body=json.dumps(envelope, ensure_ascii=False).encode(), event_type=envelope["type"],
-                        now=simulated.now)
+                receive(
+                    session=session,
+                    brand_id=brand_id,
+                    source="wms",
+                    external_id=envelope["id"],
+                    raw_body=json.dumps(envelope, ensure_ascii=False).encode(),
+                    event_type=envelope["type"],
+                    now=simulated.now,
+                )
             failed += process_pending(app, now=simulated.now).failed
         run_until(until)
     click.echo(f"replayed {len(envelopes)} events ({failed} failed)")
@@ -174,10 +224,14 @@ def catch_up_tracking(app: Flask, *, sleep: Callable[[float], None] = time.sleep
 @click.option("--seed", default=7, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--smtp-port", default=8025, show_default=True, type=int, help="Port of the local mail sink.")
+@click.option(
+    "--smtp-port", default=8025, show_default=True, type=int, help="Port of the local mail sink."
+)
 @click.option("--no-serve", is_flag=True, help="Load the data and exit.")
 @with_appcontext
-def demo(brand_slug: str, orders: int, seed: int, host: str, port: int, smtp_port: int, no_serve: bool) -> None:
+def demo(
+    brand_slug: str, orders: int, seed: int, host: str, port: int, smtp_port: int, no_serve: bool
+) -> None:
     """Fill a demo brand with realistic Japanese orders and parcels, then serve."""
     from postpurchase.commands import serve
     from postpurchase.messaging import sink
@@ -197,18 +251,34 @@ def demo(brand_slug: str, orders: int, seed: int, host: str, port: int, smtp_por
     base = f"http://{host}:{port}"
     with db.session_scope(app) as session:
         brand = get_brand(session=session, slug=brand_slug)
-        on_the_way = session.exec(select(Order).join(Shipment, col(Shipment.order_id) == col(Order.id))
-                                  .where(Order.brand_id == brand.id,  # type: ignore[union-attr]
-                                         col(Shipment.status).in_(ON_THE_WAY))
-                                  .order_by(col(Shipment.shipped_at).desc())).first()
-        returnable = session.exec(select(Order).join(Shipment, col(Shipment.order_id) == col(Order.id))
-                                  .where(Order.brand_id == brand.id,  # type: ignore[union-attr]
-                                         Shipment.status == Status.delivered)
-                                  .order_by(col(Shipment.delivered_at).desc())).first()
+        on_the_way = session.exec(
+            select(Order)
+            .join(Shipment, col(Shipment.order_id) == col(Order.id))
+            .where(
+                Order.brand_id == brand.id,  # type: ignore[union-attr]
+                col(Shipment.status).in_(ON_THE_WAY),
+            )
+            .order_by(col(Shipment.shipped_at).desc())
+        ).first()
+        returnable = session.exec(
+            select(Order)
+            .join(Shipment, col(Shipment.order_id) == col(Order.id))
+            .where(
+                Order.brand_id == brand.id,  # type: ignore[union-attr]
+                Shipment.status == Status.delivered,
+            )
+            .order_by(col(Shipment.delivered_at).desc())
+        ).first()
     click.echo("")
-    click.echo(f"  tracking page   {base}/{brand_slug}/track   (a parcel on its way: {_example(on_the_way)})")
-    click.echo(f"  returns portal  {base}/{brand_slug}/returns   (a delivered order: {_example(returnable)})")
-    click.echo(f"  merchant pages  {base}/merchant/   ({DEMO_USER} / {DEMO_PASSWORD}): messages, returns, insights")
+    click.echo(
+        f"  tracking page   {base}/{brand_slug}/track   (a parcel on its way: {_example(on_the_way)})"
+    )
+    click.echo(
+        f"  returns portal  {base}/{brand_slug}/returns   (a delivered order: {_example(returnable)})"
+    )
+    click.echo(
+        f"  merchant pages  {base}/merchant/   ({DEMO_USER} / {DEMO_PASSWORD}): messages, returns, insights"
+    )
     click.echo(f"  demo mailbox    {base}/merchant/messages/mailbox   (emails land in {mail_dir})")
     click.echo(f"  API             {base}/api/v1/openapi.json")
     if no_serve:

@@ -15,13 +15,72 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 JST = ZoneInfo("Asia/Tokyo")
-FAMILY_NAMES = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤",
-                "吉田", "山田", "佐々木", "山口", "松本", "井上", "木村", "林", "斎藤", "清水")
-GIVEN_NAMES = ("陽子", "花子", "美咲", "結衣", "さくら", "健太", "翔太", "大輔", "直樹", "愛",
-               "真由美", "恵", "拓也", "裕子", "彩", "亮", "舞", "誠", "由美", "蓮")
-ROMAJI = ("sato", "suzuki", "takahashi", "tanaka", "ito", "watanabe", "yamamoto", "nakamura",
-          "kobayashi", "kato", "yoshida", "yamada", "sasaki", "yamaguchi", "matsumoto", "inoue",
-          "kimura", "hayashi", "saito", "shimizu")
+FAMILY_NAMES = (
+    "佐藤",
+    "鈴木",
+    "高橋",
+    "田中",
+    "伊藤",
+    "渡辺",
+    "山本",
+    "中村",
+    "小林",
+    "加藤",
+    "吉田",
+    "山田",
+    "佐々木",
+    "山口",
+    "松本",
+    "井上",
+    "木村",
+    "林",
+    "斎藤",
+    "清水",
+)
+GIVEN_NAMES = (
+    "陽子",
+    "花子",
+    "美咲",
+    "結衣",
+    "さくら",
+    "健太",
+    "翔太",
+    "大輔",
+    "直樹",
+    "愛",
+    "真由美",
+    "恵",
+    "拓也",
+    "裕子",
+    "彩",
+    "亮",
+    "舞",
+    "誠",
+    "由美",
+    "蓮",
+)
+ROMAJI = (
+    "sato",
+    "suzuki",
+    "takahashi",
+    "tanaka",
+    "ito",
+    "watanabe",
+    "yamamoto",
+    "nakamura",
+    "kobayashi",
+    "kato",
+    "yoshida",
+    "yamada",
+    "sasaki",
+    "yamaguchi",
+    "matsumoto",
+    "inoue",
+    "kimura",
+    "hayashi",
+    "saito",
+    "shimizu",
+)
 
 
 @dataclass(frozen=True)
@@ -96,9 +155,23 @@ CARRIERS: tuple[tuple[str, str, float], ...] = (
 )
 #: What each carrier charges the brand (JPY) for a parcel within the centre's region, and per
 #: region further away: Japan Post is the cheapest, Yamato the dearest.
-RATES: dict[str, tuple[int, int]] = {"yamato": (930, 110), "sagawa": (860, 100), "japanpost": (780, 90)}
+RATES: dict[str, tuple[int, int]] = {
+    "yamato": (930, 110),
+    "sagawa": (860, 100),
+    "japanpost": (780, 90),
+}
 #: Regions (as in :data:`PLACES`) in rough order along the archipelago, for distance-based rates.
-REGION_ORDER: tuple[str, ...] = ("北海道", "東北", "関東", "中部", "関西", "中国", "四国", "九州", "沖縄")
+REGION_ORDER: tuple[str, ...] = (
+    "北海道",
+    "東北",
+    "関東",
+    "中部",
+    "関西",
+    "中国",
+    "四国",
+    "九州",
+    "沖縄",
+)
 TIME_SLOTS = (None, None, None, "morning", "14-16", "18-20", "19-21")
 DELIVERY_OPTIONS = ("door", "door", "door", "leave_at_door", "leave_at_door", "convenience_store")
 
@@ -120,14 +193,16 @@ def make_customers(rng: random.Random, count: int) -> list[DemoCustomer]:
         family = rng.randrange(len(FAMILY_NAMES))
         given = rng.choice(GIVEN_NAMES)
         place = rng.choices(PLACES, weights=weights)[0]
-        customers.append(DemoCustomer(
-            external_id=f"cust-{n + 1:05d}",
-            name=f"{FAMILY_NAMES[family]} {given}",
-            email=f"{ROMAJI[family]}.{n + 1}@example.jp",
-            phone=f"090-{rng.randrange(1000, 9999)}-{rng.randrange(1000, 9999)}",
-            place=place,
-            locale="en" if rng.random() < 0.08 else "ja",
-        ))
+        customers.append(
+            DemoCustomer(
+                external_id=f"cust-{n + 1:05d}",
+                name=f"{FAMILY_NAMES[family]} {given}",
+                email=f"{ROMAJI[family]}.{n + 1}@example.jp",
+                phone=f"090-{rng.randrange(1000, 9999)}-{rng.randrange(1000, 9999)}",
+                place=place,
+                locale="en" if rng.random() < 0.08 else "ja",
+            )
+        )
     return customers
 
 
@@ -147,9 +222,14 @@ def _plain_number(handover: Handover) -> str:
     return f"{491200000000 + handover.serial}"
 
 
-def demo_envelopes(*, seed: int = 7, orders: int = 300, now: datetime | None = None, days: int = 45,
-                   tracking_number: Callable[[Handover], str] = _plain_number,
-                   ) -> list[dict[str, Any]]:
+def demo_envelopes(
+    *,
+    seed: int = 7,
+    orders: int = 300,
+    now: datetime | None = None,
+    days: int = 45,
+    tracking_number: Callable[[Handover], str] = _plain_number,
+) -> list[dict[str, Any]]:
     """Generic intake envelopes in time order: stock per centre, then ``order.created`` and ``shipment.created``.
 
     Orders are spread over the last ``days`` days; those from the last day are not shipped yet.
@@ -159,73 +239,118 @@ def demo_envelopes(*, seed: int = 7, orders: int = 300, now: datetime | None = N
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
     customers = make_customers(rng, max(20, orders * 2 // 3))
-    events: list[tuple[datetime, dict[str, Any]]] = inventory_envelopes(rng, now - timedelta(days=days + 1))
+    events: list[tuple[datetime, dict[str, Any]]] = inventory_envelopes(
+        rng, now - timedelta(days=days + 1)
+    )
     carrier_weights = [c[2] for c in CARRIERS]
     for n in range(orders):
         customer = rng.choice(customers)
         placed = now - timedelta(days=rng.uniform(0, days))
         lines = []
         for product in rng.sample(PRODUCTS, k=rng.choice((1, 1, 1, 2, 2, 3))):
-            lines.append({"line_id": f"{n + 1}-{product.sku}", "sku": product.sku, "name": product.name,
-                          "category": product.category, "quantity": rng.choice((1, 1, 1, 2)),
-                          "unit_price": product.price})
+            lines.append(
+                {
+                    "line_id": f"{n + 1}-{product.sku}",
+                    "sku": product.sku,
+                    "name": product.name,
+                    "category": product.category,
+                    "quantity": rng.choice((1, 1, 1, 2)),
+                    "unit_price": product.price,
+                }
+            )
         subtotal = sum(line["unit_price"] * line["quantity"] for line in lines)
         shipping = 0 if subtotal >= 5000 else 660
         number = f"{10001 + n}"
         order_id = f"ord-{number}"
-        address = {"name": customer.name, "postal_code": customer.place.postal_code,
-                   "region": customer.place.prefecture, "city": customer.place.city, "country": "JP"}
-        events.append((placed, {
-            "id": f"evt-{order_id}-created",
-            "type": "order.created",
-            "occurred_at": placed.isoformat(),
-            "data": {
-                "order_id": order_id,
-                "number": number,
-                "placed_at": placed.isoformat(),
-                "channel": rng.choice(("online", "online", "online", "app", "store")),
-                "currency": "JPY",
-                "total_amount": subtotal + shipping,
-                "shipping_amount": shipping,
-                "customer": {"customer_id": customer.external_id, "email": customer.email,
-                             "phone": customer.phone, "name": customer.name, "locale": customer.locale,
-                             "consent": {"email": {"transactional": True, "marketing": rng.random() < 0.6}}},
-                "shipping_address": address,
-                "lines": lines,
-            },
-        }))
+        address = {
+            "name": customer.name,
+            "postal_code": customer.place.postal_code,
+            "region": customer.place.prefecture,
+            "city": customer.place.city,
+            "country": "JP",
+        }
+        events.append(
+            (
+                placed,
+                {
+                    "id": f"evt-{order_id}-created",
+                    "type": "order.created",
+                    "occurred_at": placed.isoformat(),
+                    "data": {
+                        "order_id": order_id,
+                        "number": number,
+                        "placed_at": placed.isoformat(),
+                        "channel": rng.choice(("online", "online", "online", "app", "store")),
+                        "currency": "JPY",
+                        "total_amount": subtotal + shipping,
+                        "shipping_amount": shipping,
+                        "customer": {
+                            "customer_id": customer.external_id,
+                            "email": customer.email,
+                            "phone": customer.phone,
+                            "name": customer.name,
+                            "locale": customer.locale,
+                            "consent": {
+                                "email": {"transactional": True, "marketing": rng.random() < 0.6}
+                            },
+                        },
+                        "shipping_address": address,
+                        "lines": lines,
+                    },
+                },
+            )
+        )
         handed_over = carrier_pickup(rng, placed + timedelta(hours=rng.uniform(2, 20)))
         if handed_over > now:
             continue
         carrier, service, _ = rng.choices(CARRIERS, weights=carrier_weights)[0]
-        weight = sum(next(p.weight_g for p in PRODUCTS if p.sku == line["sku"]) * line["quantity"]
-                     for line in lines) + 150
+        weight = (
+            sum(
+                next(p.weight_g for p in PRODUCTS if p.sku == line["sku"]) * line["quantity"]
+                for line in lines
+            )
+            + 150
+        )
         far = customer.place.region in ("関西", "中国", "四国", "九州")
         centre = FULFILLMENT_CENTRES[1 if far and rng.random() < 0.7 else 0]
         option = rng.choice(DELIVERY_OPTIONS)
-        handover = Handover(at=handed_over, serial=n, carrier=carrier, origin_postal_code=centre["postal_code"],
-                            destination_postal_code=customer.place.postal_code,
-                            store_pickup=option == "convenience_store")
-        events.append((handed_over, {
-            "id": f"evt-{order_id}-shipped",
-            "type": "shipment.created",
-            "occurred_at": handed_over.isoformat(),
-            "data": {
-                "shipment_id": f"shp-{number}",
-                "order_id": order_id,
-                "fulfillment_centre": centre,
-                "carrier": carrier,
-                "service": service,
-                "tracking_number": tracking_number(handover),
-                "shipped_at": handed_over.isoformat(),
-                "weight_g": weight,
-                "cost": shipping_cost(carrier, CENTRE_REGIONS[centre["code"]], customer.place.region, weight),
-                "currency": "JPY",
-                "time_slot": None if handover.store_pickup else rng.choice(TIME_SLOTS),
-                "delivery_option": option,
-                "lines": [{"sku": line["sku"], "quantity": line["quantity"]} for line in lines],
-            },
-        }))
+        handover = Handover(
+            at=handed_over,
+            serial=n,
+            carrier=carrier,
+            origin_postal_code=centre["postal_code"],
+            destination_postal_code=customer.place.postal_code,
+            store_pickup=option == "convenience_store",
+        )
+        events.append(
+            (
+                handed_over,
+                {
+                    "id": f"evt-{order_id}-shipped",
+                    "type": "shipment.created",
+                    "occurred_at": handed_over.isoformat(),
+                    "data": {
+                        "shipment_id": f"shp-{number}",
+                        "order_id": order_id,
+                        "fulfillment_centre": centre,
+                        "carrier": carrier,
+                        "service": service,
+                        "tracking_number": tracking_number(handover),
+                        "shipped_at": handed_over.isoformat(),
+                        "weight_g": weight,
+                        "cost": shipping_cost(
+                            carrier, CENTRE_REGIONS[centre["code"]], customer.place.region, weight
+                        ),
+                        "currency": "JPY",
+                        "time_slot": None if handover.store_pickup else rng.choice(TIME_SLOTS),
+                        "delivery_option": option,
+                        "lines": [
+                            {"sku": line["sku"], "quantity": line["quantity"]} for line in lines
+                        ],
+                    },
+                },
+            )
+        )
     events.sort(key=lambda pair: pair[0])
     return [envelope for _, envelope in events]
 
@@ -235,7 +360,9 @@ def carrier_pickup(rng: random.Random, ready: datetime) -> datetime:
     Japan time, to the minute (labels carry minutes)."""
     local = ready.astimezone(JST)
     day = local.date() + timedelta(days=1 if local.hour >= 18 else 0)
-    pickup = max(datetime.combine(day, time(14), JST) + timedelta(minutes=rng.randrange(300)), ready)
+    pickup = max(
+        datetime.combine(day, time(14), JST) + timedelta(minutes=rng.randrange(300)), ready
+    )
     return pickup.astimezone(UTC).replace(second=0, microsecond=0)
 
 
@@ -250,21 +377,43 @@ def inventory_envelopes(rng: random.Random, at: datetime) -> list[tuple[datetime
     """``inventory.updated`` per centre: most items in stock, :data:`SOLD_OUT` and a few others not."""
     envelopes = []
     for centre in FULFILLMENT_CENTRES:
-        items = [{"sku": p.sku, "variant": p.sku.rsplit("-", 1)[-1] if p.category == "apparel" else None,
-                  "available": 0 if p.sku in SOLD_OUT or rng.random() < 0.08 else rng.randrange(8, 160)}
-                 for p in PRODUCTS]
-        envelopes.append((at, {
-            "id": f"evt-inventory-{centre['code']}",
-            "type": "inventory.updated",
-            "occurred_at": at.isoformat(),
-            "data": {"fc_code": centre["code"], "items": items},
-        }))
+        items = [
+            {
+                "sku": p.sku,
+                "variant": p.sku.rsplit("-", 1)[-1] if p.category == "apparel" else None,
+                "available": 0
+                if p.sku in SOLD_OUT or rng.random() < 0.08
+                else rng.randrange(8, 160),
+            }
+            for p in PRODUCTS
+        ]
+        envelopes.append(
+            (
+                at,
+                {
+                    "id": f"evt-inventory-{centre['code']}",
+                    "type": "inventory.updated",
+                    "occurred_at": at.isoformat(),
+                    "data": {"fc_code": centre["code"], "items": items},
+                },
+            )
+        )
     return envelopes
 
 
 FULFILLMENT_CENTRES: tuple[dict[str, Any], ...] = (
-    {"code": "TOKYO-FC1", "name": "東京第1物流センター", "postal_code": "272-0002", "region": "千葉県"},
-    {"code": "OSAKA-FC1", "name": "大阪物流センター", "postal_code": "559-0031", "region": "大阪府"},
+    {
+        "code": "TOKYO-FC1",
+        "name": "東京第1物流センター",
+        "postal_code": "272-0002",
+        "region": "千葉県",
+    },
+    {
+        "code": "OSAKA-FC1",
+        "name": "大阪物流センター",
+        "postal_code": "559-0031",
+        "region": "大阪府",
+    },
 )
 #: The region (as in :data:`PLACES`) of each centre, for rates.
 CENTRE_REGIONS: dict[str, str] = {"TOKYO-FC1": "関東", "OSAKA-FC1": "関西"}

@@ -76,8 +76,14 @@ def job_spec(job_id: str) -> JobSpec:
 def add_jobs(app: Flask, scheduler: BaseScheduler) -> None:
     """Add every job of :data:`JOBS` to ``scheduler``, each run with (and in the context of) ``app``."""
     for spec in JOBS:
-        scheduler.add_job(_run, "interval", seconds=spec.seconds, args=(app, spec.resolve()), id=spec.id,
-                          **JOB_OPTIONS)
+        scheduler.add_job(
+            _run,
+            "interval",
+            seconds=spec.seconds,
+            args=(app, spec.resolve()),
+            id=spec.id,
+            **JOB_OPTIONS,
+        )
 
 
 def _run(app: Flask, func: Callable[[Flask], Any]) -> None:
@@ -110,7 +116,9 @@ class LeaderLock:
                 return False
             return True
         self._conn = database.engine.connect()
-        got = self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": SCHEDULER_LOCK_KEY}).scalar()
+        got = self._conn.execute(
+            text("SELECT pg_try_advisory_lock(:k)"), {"k": SCHEDULER_LOCK_KEY}
+        ).scalar()
         self._conn.commit()
         if not got:
             self._conn.close()

@@ -36,15 +36,18 @@ def normalize_order_number(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip().lstrip("#").upper()
 
 
-def find_order(*, session: Session, brand_id: int, number: str, email_or_postal: str) -> Order | None:
+def find_order(
+    *, session: Session, brand_id: int, number: str, email_or_postal: str
+) -> Order | None:
     """The brand's order with this number whose email or shipping postal code matches."""
     wanted = normalize_order_number(number)
     secret = unicodedata.normalize("NFKC", email_or_postal).strip()
     if not wanted or not secret:
         return None
     candidates = session.exec(
-        select(Order).where(Order.brand_id == brand_id,
-                            Order.number.in_([wanted, "#" + wanted, wanted.lower()]))  # type: ignore[attr-defined]
+        select(Order).where(
+            Order.brand_id == brand_id, Order.number.in_([wanted, "#" + wanted, wanted.lower()])
+        )  # type: ignore[attr-defined]
     ).all()
     for order in candidates:
         if _matches(session, order, secret):
@@ -60,20 +63,37 @@ class Lookup:
     retry_after: int = 0
 
 
-def look_up_order(*, session: Session, brand_id: int, number: str, email_or_postal: str, address: str,
-                  now: datetime) -> Lookup:
+def look_up_order(
+    *,
+    session: Session,
+    brand_id: int,
+    number: str,
+    email_or_postal: str,
+    address: str,
+    now: datetime,
+) -> Lookup:
     """:func:`find_order`, refused after too many failures from ``address`` for this brand.
 
     A failure is recorded here; the caller commits it even though the request fails.
     """
     key = f"{brand_id}:{address}"
-    verdict = throttle.check(session=session, scope=LOOKUP_SCOPE, key=key, limit=LOOKUP_FAILURES_ALLOWED,
-                             window=LOOKUP_WINDOW, now=now)
+    verdict = throttle.check(
+        session=session,
+        scope=LOOKUP_SCOPE,
+        key=key,
+        limit=LOOKUP_FAILURES_ALLOWED,
+        window=LOOKUP_WINDOW,
+        now=now,
+    )
     if not verdict.allowed:
         return Lookup(order=None, retry_after=verdict.retry_after)
-    order = find_order(session=session, brand_id=brand_id, number=number, email_or_postal=email_or_postal)
+    order = find_order(
+        session=session, brand_id=brand_id, number=number, email_or_postal=email_or_postal
+    )
     if order is None:
-        throttle.record_failure(session=session, scope=LOOKUP_SCOPE, key=key, window=LOOKUP_WINDOW, now=now)
+        throttle.record_failure(
+            session=session, scope=LOOKUP_SCOPE, key=key, window=LOOKUP_WINDOW, now=now
+        )
     return Lookup(order=order)
 
 
@@ -96,8 +116,9 @@ def order_token(secret_key: str, brand_id: int, order_id: int) -> str:
     return _serializer(secret_key).dumps([brand_id, order_id])
 
 
-def order_from_token(secret_key: str, token: str, brand_id: int,
-                     max_age: int = TOKEN_MAX_AGE_SECONDS) -> int | None:
+def order_from_token(
+    secret_key: str, token: str, brand_id: int, max_age: int = TOKEN_MAX_AGE_SECONDS
+) -> int | None:
     """The order id a token grants for this brand; None when forged, expired or for another brand."""
     try:
         token_brand, order_id = _serializer(secret_key).loads(token, max_age=max_age)

@@ -173,24 +173,43 @@ def shipment_views(*, session: Session, shipments: Sequence[Shipment]) -> list[S
     events: dict[int, list[EventView]] = {i: [] for i in ids}
     if ids:
         rows = session.exec(
-            select(TrackingEvent).where(col(TrackingEvent.shipment_id).in_(ids))
+            select(TrackingEvent)
+            .where(col(TrackingEvent.shipment_id).in_(ids))
             .order_by(col(TrackingEvent.occurred_at), col(TrackingEvent.id))
         )
         for event in rows:
             events[event.shipment_id].append(_event_view(event))
     fc_ids = {s.fc_id for s in shipments if s.fc_id is not None}
-    fc_codes = dict(session.exec(
-        select(FulfillmentCentre.id, FulfillmentCentre.code).where(col(FulfillmentCentre.id).in_(fc_ids))
-    ).all()) if fc_ids else {}
+    fc_codes = (
+        dict(
+            session.exec(
+                select(FulfillmentCentre.id, FulfillmentCentre.code).where(
+                    col(FulfillmentCentre.id).in_(fc_ids)
+                )
+            ).all()
+        )
+        if fc_ids
+        else {}
+    )
     order_ids = {s.order_id for s in shipments if s.order_id is not None}
-    order_external_ids = dict(session.exec(
-        select(Order.id, Order.external_id).where(col(Order.id).in_(order_ids))
-    ).all()) if order_ids else {}
+    order_external_ids = (
+        dict(
+            session.exec(
+                select(Order.id, Order.external_id).where(col(Order.id).in_(order_ids))
+            ).all()
+        )
+        if order_ids
+        else {}
+    )
     return [_shipment_view(s, events, fc_codes, order_external_ids) for s in shipments]
 
 
-def _shipment_view(s: Shipment, events: dict[int, list[EventView]], fc_codes: dict[int, str],
-                   order_external_ids: dict[int, str]) -> ShipmentView:
+def _shipment_view(
+    s: Shipment,
+    events: dict[int, list[EventView]],
+    fc_codes: dict[int, str],
+    order_external_ids: dict[int, str],
+) -> ShipmentView:
     assert s.id is not None, "a view is of a stored shipment"
     return ShipmentView(
         id=s.id,
@@ -209,8 +228,9 @@ def _shipment_view(s: Shipment, events: dict[int, list[EventView]], fc_codes: di
         cost=s.cost_amount,
         currency=s.cost_currency,
         lines=list(s.lines),
-        destination=Destination(s.destination_postal_code, s.destination_region,
-                                s.destination_country or "JP"),
+        destination=Destination(
+            s.destination_postal_code, s.destination_region, s.destination_country or "JP"
+        ),
         status=Status(s.status),
         sub_status=s.sub_status,
         status_changed_at=s.status_changed_at,
@@ -247,7 +267,8 @@ def load_order(*, session: Session, brand_id: int, order_id: int) -> OrderView |
         select(OrderLine).where(OrderLine.order_id == order.id).order_by(col(OrderLine.id))
     ).all()
     shipments = session.exec(
-        select(Shipment).where(Shipment.order_id == order.id, Shipment.brand_id == brand_id)
+        select(Shipment)
+        .where(Shipment.order_id == order.id, Shipment.brand_id == brand_id)
         .order_by(col(Shipment.external_id), col(Shipment.parcel_index))
     ).all()
     assert order.id is not None
@@ -263,12 +284,22 @@ def load_order(*, session: Session, brand_id: int, order_id: int) -> OrderView |
         total_amount=order.total_amount,
         shipping_amount=order.shipping_amount,
         customer_id=customer.external_id if customer else None,
-        shipping_address=Address(order.shipping_name, order.shipping_postal_code, order.shipping_region,
-                                 order.shipping_city, order.shipping_country or "JP"),
+        shipping_address=Address(
+            order.shipping_name,
+            order.shipping_postal_code,
+            order.shipping_region,
+            order.shipping_city,
+            order.shipping_country or "JP",
+        ),
         lines=tuple(
             OrderLineView(
-                line_id=line.line_key, sku=line.sku, variant=line.variant, name=line.name,
-                category=line.category, quantity=line.quantity, unit_price=line.unit_price,
+                line_id=line.line_key,
+                sku=line.sku,
+                variant=line.variant,
+                name=line.name,
+                category=line.category,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
                 final_sale=line.final_sale,
             )
             for line in lines

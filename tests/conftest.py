@@ -124,8 +124,14 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
 def post_event(client: FlaskClient, brand: NewBrand) -> Callable[..., Any]:
     """Post a signed generic event envelope for ``brand``; returns the response."""
 
-    def post(envelope: dict[str, Any] | bytes, *, path: str = "/webhooks/wms", as_brand: NewBrand | None = None,
-             timestamp: int | None = None, headers: dict[str, str] | None = None) -> Any:
+    def post(
+        envelope: dict[str, Any] | bytes,
+        *,
+        path: str = "/webhooks/wms",
+        as_brand: NewBrand | None = None,
+        timestamp: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         who = as_brand or brand
         body = envelope if isinstance(envelope, bytes) else json.dumps(envelope).encode()
         all_headers = {

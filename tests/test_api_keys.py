@@ -45,7 +45,9 @@ def test_a_rotated_out_key_is_refused_after_its_grace_period(client, brand, oper
     assert api_status(client, brand.api_key) == 401
 
 
-def test_a_key_rotated_without_grace_is_refused_at_once_and_the_new_one_works(client, brand, operate) -> None:
+def test_a_key_rotated_without_grace_is_refused_at_once_and_the_new_one_works(
+    client, brand, operate
+) -> None:
     rotated = operate(rotate_api_key, brand_id=brand.brand_id)
     assert api_status(client, brand.api_key) == 401
     assert api_status(client, rotated.api_key) == 200
@@ -59,9 +61,15 @@ def test_a_revoked_key_is_refused_immediately(client, brand, operate) -> None:
 def test_a_revoked_key_is_refused_on_webhooks(client, brand, operate) -> None:
     operate(revoke_api_key, brand_id=brand.brand_id, ref="1")
     body = json.dumps(EXAMPLES[EventType.order_created]).encode()
-    response = client.post("/webhooks/wms", data=body, headers={
-        "Authorization": f"Bearer {brand.api_key}", "Content-Type": "application/json",
-        "X-Postpurchase-Signature": sign(brand.signing_secret, body)})
+    response = client.post(
+        "/webhooks/wms",
+        data=body,
+        headers={
+            "Authorization": f"Bearer {brand.api_key}",
+            "Content-Type": "application/json",
+            "X-Postpurchase-Signature": sign(brand.signing_secret, body),
+        },
+    )
     assert (response.status_code, response.json["error"]["code"]) == (401, "invalid_api_key")
 
 
@@ -75,9 +83,15 @@ def test_another_brands_key_cannot_be_revoked(brand, make_brand, operate) -> Non
 
 def post_signed(client, brand, secret: str):
     body = json.dumps(EXAMPLES[EventType.order_created]).encode()
-    return client.post("/webhooks/wms", data=body, headers={
-        "Authorization": f"Bearer {brand.api_key}", "Content-Type": "application/json",
-        "X-Postpurchase-Signature": sign(secret, body)})
+    return client.post(
+        "/webhooks/wms",
+        data=body,
+        headers={
+            "Authorization": f"Bearer {brand.api_key}",
+            "Content-Type": "application/json",
+            "X-Postpurchase-Signature": sign(secret, body),
+        },
+    )
 
 
 def test_the_old_signing_secret_is_accepted_during_the_grace_period(client, brand, operate) -> None:
@@ -85,18 +99,24 @@ def test_the_old_signing_secret_is_accepted_during_the_grace_period(client, bran
     assert post_signed(client, brand, brand.signing_secret).status_code == 202
 
 
-def test_the_old_signing_secret_is_refused_after_the_grace_period(client, brand, operate, clock) -> None:
+def test_the_old_signing_secret_is_refused_after_the_grace_period(
+    client, brand, operate, clock
+) -> None:
     new_secret = operate(rotate_signing_secret, brand_id=brand.brand_id, grace=timedelta(hours=1))
     assert post_signed(client, brand, new_secret).status_code == 202  # the sender is now cached
     clock.advance(hours=1, seconds=1)
     assert post_signed(client, brand, brand.signing_secret).status_code == 401
 
 
-def test_keys_rotate_command_prints_the_new_key_once_and_the_old_keys_end(runner, brand, client) -> None:
+def test_keys_rotate_command_prints_the_new_key_once_and_the_old_keys_end(
+    runner, brand, client
+) -> None:
     result = runner.invoke(keys, ["rotate", "--brand", "acme", "--grace-hours", "2"])
     assert result.exit_code == 0, result.output
     new_key = result.output.split("new api key (id 2): ")[1].split()[0]
-    assert "old key 1 " in result.output and "works until 2026-11-20T03:00:00+00:00" in result.output
+    assert (
+        "old key 1 " in result.output and "works until 2026-11-20T03:00:00+00:00" in result.output
+    )
     assert api_status(client, new_key) == 200
 
 
@@ -115,4 +135,7 @@ def test_keys_revoke_command_names_an_unknown_key(runner, brand) -> None:
 def test_keys_rotate_secret_command_prints_the_new_secret(runner, brand) -> None:
     result = runner.invoke(keys, ["rotate-secret", "--brand", "acme", "--grace-hours", "1"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("signing secret: whsec_") and "accepted for 1 hours" in result.output
+    assert (
+        result.output.startswith("signing secret: whsec_")
+        and "accepted for 1 hours" in result.output
+    )

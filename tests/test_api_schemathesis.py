@@ -58,13 +58,19 @@ def signing_hook(brand) -> Iterator[None]:
         path = case.operation.path
         if "slug" in case.path_parameters:
             case.path_parameters["slug"] = "acme"
-        if case.operation.method.lower() != "post" or not path.startswith("/webhooks/") and path != "/api/v1/events":
+        if (
+            case.operation.method.lower() != "post"
+            or not path.startswith("/webhooks/")
+            and path != "/api/v1/events"
+        ):
             return
         kwargs["data"] = raw = _raw(case.body)
         if path.startswith("/webhooks/shopify/"):
             case.headers["X-Shopify-Hmac-Sha256"] = shopify_hmac(SHOPIFY_SECRET, raw)
         else:
-            case.headers[SIGNATURE_HEADER] = sign(brand.signing_secret, raw, int(utcnow().timestamp()))
+            case.headers[SIGNATURE_HEADER] = sign(
+                brand.signing_secret, raw, int(utcnow().timestamp())
+            )
 
     GLOBAL_HOOK_DISPATCHER.register_hook_with_name(before_call, "before_call")
     try:

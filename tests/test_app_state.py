@@ -16,8 +16,13 @@ from postpurchase.web.merchant import add_merchant_link, merchant_links
 
 def _two_apps(app_config: dict[str, Any], tmp_path) -> tuple[Flask, Flask]:
     first = create_app(app_config)
-    second = create_app({**app_config, "INSTANCE_PATH": str(tmp_path / "other"),
-                         "DATABASE_URL": f"sqlite:///{tmp_path / 'other.db'}"})
+    second = create_app(
+        {
+            **app_config,
+            "INSTANCE_PATH": str(tmp_path / "other"),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'other.db'}",
+        }
+    )
     return first, second
 
 

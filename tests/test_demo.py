@@ -38,7 +38,9 @@ def test_demo_brand_is_loaded_through_intake_and_tracked(app) -> None:
         catch_up_tracking(app, sleep=no_wait)
     with app.app_context(), session_scope(app) as s:
         states = set(s.exec(select(InboxEvent.state)).all())
-        orders = s.exec(select(func.count()).select_from(Order).where(Order.brand_id == brand_id)).one()
+        orders = s.exec(
+            select(func.count()).select_from(Order).where(Order.brand_id == brand_id)
+        ).one()
         shipped = s.exec(select(Shipment).where(Shipment.brand_id == brand_id)).all()
         scans = s.exec(select(func.count()).select_from(TrackingEvent)).one()
         messages = s.exec(select(func.count()).select_from(OutboxMessage)).one()
@@ -70,11 +72,16 @@ def test_demo_tells_a_consistent_story(app) -> None:
         for event in s.exec(select(TrackingEvent).order_by(TrackingEvent.occurred_at)):
             scans[event.shipment_id].append(event)
         first_prediction = {}
-        for p in s.exec(select(DeliveryPrediction).where(DeliveryPrediction.shipment_id.is_not(None))
-                        .order_by(DeliveryPrediction.made_at, DeliveryPrediction.id)):
+        for p in s.exec(
+            select(DeliveryPrediction)
+            .where(DeliveryPrediction.shipment_id.is_not(None))
+            .order_by(DeliveryPrediction.made_at, DeliveryPrediction.id)
+        ):
             first_prediction.setdefault(p.shipment_id, p)
         end = max(s.delivered_at for s in shipments if s.delivered_at).date() + timedelta(days=1)
-        methods = shipping_methods(session=s, brand_id=brand_id, start=end - timedelta(days=60), end=end)
+        methods = shipping_methods(
+            session=s, brand_id=brand_id, start=end - timedelta(days=60), end=end
+        )
         stock = {level.sku: level.available for level in s.exec(select(InventoryLevel))}
         s.expunge_all()
     assert len(shipments) > 40
@@ -99,15 +106,24 @@ def _scans_follow_the_route(shipments, orders, centres, scans) -> None:
         assert scans[shipment.id], shipment.tracking_number
         for scan in scans[shipment.id]:
             assert _prefecture(scan.location) in allowed, (shipment.tracking_number, scan.location)
-            assert scan.location in lane.locations or scan.location.startswith(order.shipping_region)
+            assert scan.location in lane.locations or scan.location.startswith(
+                order.shipping_region
+            )
 
 
 def _pickup_points_are_in_the_customers_prefecture(shipments, orders, scans) -> None:
-    pickups = [(orders[shipment.order_id], scan) for shipment in shipments for scan in scans[shipment.id]
-               if scan.status == Status.available_for_pickup]
+    pickups = [
+        (orders[shipment.order_id], scan)
+        for shipment in shipments
+        for scan in scans[shipment.id]
+        if scan.status == Status.available_for_pickup
+    ]
     assert pickups
     for order, scan in pickups:
-        assert scan.location.startswith(order.shipping_region), (order.shipping_region, scan.location)
+        assert scan.location.startswith(order.shipping_region), (
+            order.shipping_region,
+            scan.location,
+        )
 
 
 def _promises_are_made_before_the_outcome(shipments, scans, first_prediction) -> None:

@@ -29,6 +29,9 @@ def _names(path: Path) -> set[str]:
 
 def test_domain_modules_do_not_use_current_app() -> None:
     assert DOMAIN_MODULES
-    users = [path.relative_to(PACKAGE).as_posix() for path in DOMAIN_MODULES
-             if {"current_app", "has_app_context"} & _names(path)]
+    users = [
+        path.relative_to(PACKAGE).as_posix()
+        for path in DOMAIN_MODULES
+        if {"current_app", "has_app_context"} & _names(path)
+    ]
     assert users == []

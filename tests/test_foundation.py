@@ -17,8 +17,9 @@ from postpurchase.models import Brand, Shipment
 
 
 def test_settings_read_prefixed_environment_variables() -> None:
-    values = settings_from_env({"POSTPURCHASE_MAX_BODY_BYTES": "2048", "POSTPURCHASE_SCHEDULER": "off",
-                                "OTHER": "x"})
+    values = settings_from_env(
+        {"POSTPURCHASE_MAX_BODY_BYTES": "2048", "POSTPURCHASE_SCHEDULER": "off", "OTHER": "x"}
+    )
     assert values["MAX_BODY_BYTES"] == 2048
     assert values["SCHEDULER"] is False
     assert "OTHER" not in values
@@ -45,7 +46,9 @@ def test_migrations_match_the_models(tmp_path) -> None:
 def test_datetimes_come_back_aware_utc(app, session, brand) -> None:
     b = session.exec(select(Brand)).one()
     shipped = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-    session.add(Shipment(brand_id=b.id, external_id="S1", carrier_code="yamato", shipped_at=shipped))
+    session.add(
+        Shipment(brand_id=b.id, external_id="S1", carrier_code="yamato", shipped_at=shipped)
+    )
     session.commit()
     session.expire_all()
     row = session.exec(select(Shipment)).one()

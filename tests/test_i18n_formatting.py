@@ -17,7 +17,10 @@ def test_delivery_day_reads_like_a_japanese_notice() -> None:
 
 
 def test_times_show_in_the_given_timezone() -> None:
-    assert format_local_time(datetime(2026, 11, 25, 5, 5, tzinfo=UTC), "Asia/Tokyo", "ja") == "11月25日(水) 14:05"
+    assert (
+        format_local_time(datetime(2026, 11, 25, 5, 5, tzinfo=UTC), "Asia/Tokyo", "ja")
+        == "11月25日(水) 14:05"
+    )
 
 
 def test_time_slot_labels() -> None:

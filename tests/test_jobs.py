@@ -44,8 +44,13 @@ def test_jobs_keep_their_interval_and_never_overlap(app) -> None:
 
 def test_each_app_schedules_its_jobs_with_itself(app_config: dict[str, Any], tmp_path) -> None:
     first = create_app(app_config)
-    second = create_app({**app_config, "INSTANCE_PATH": str(tmp_path / "other"),
-                         "DATABASE_URL": f"sqlite:///{tmp_path / 'other.db'}"})
+    second = create_app(
+        {
+            **app_config,
+            "INSTANCE_PATH": str(tmp_path / "other"),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'other.db'}",
+        }
+    )
     schedulers = {}
     for each in (first, second):
         schedulers[each] = BackgroundScheduler(timezone="UTC")

@@ -12,7 +12,9 @@ from postpurchase.cli import users
 from postpurchase.db import get_db
 
 
-def _add_user(app, brand_id: int, email: str = "ops@acme.example", password: str = "correct horse") -> None:
+def _add_user(
+    app, brand_id: int, email: str = "ops@acme.example", password: str = "correct horse"
+) -> None:
     with app.app_context():
         s = get_db(app).session()
         add_merchant_user(session=s, brand_id=brand_id, email=email, password=password)
@@ -35,8 +37,10 @@ def test_merchant_home_redirects_to_sign_in(client) -> None:
 def test_sign_in_with_right_password_shows_own_brand(app, client, brand) -> None:
     _add_user(app, brand.brand_id)
     token = _csrf(client.get("/merchant/login").data)
-    response = client.post("/merchant/login", data={"csrf_token": token, "email": "OPS@acme.example",
-                                                    "password": "correct horse"})
+    response = client.post(
+        "/merchant/login",
+        data={"csrf_token": token, "email": "OPS@acme.example", "password": "correct horse"},
+    )
     assert response.status_code == 302
     assert "Acme" in client.get("/merchant/").get_data(as_text=True)
 
@@ -44,8 +48,10 @@ def test_sign_in_with_right_password_shows_own_brand(app, client, brand) -> None
 def test_wrong_password_is_refused_in_the_page_language(app, client, brand) -> None:
     _add_user(app, brand.brand_id)
     token = _csrf(client.get("/merchant/login?lang=ja").data)
-    response = client.post("/merchant/login?lang=ja", data={"csrf_token": token, "email": "ops@acme.example",
-                                                            "password": "wrong"})
+    response = client.post(
+        "/merchant/login?lang=ja",
+        data={"csrf_token": token, "email": "ops@acme.example", "password": "wrong"},
+    )
     assert response.status_code == 401
     assert "パスワードが正しくありません" in response.get_data(as_text=True)
 
@@ -63,10 +69,14 @@ def few_failures(monkeypatch) -> int:
     return 3
 
 
-def _sign_in(client, email: str = "ops@acme.example", password: str = "correct horse", lang: str = "en"):
+def _sign_in(
+    client, email: str = "ops@acme.example", password: str = "correct horse", lang: str = "en"
+):
     token = _csrf(client.get(f"/merchant/login?lang={lang}").data)
-    return client.post(f"/merchant/login?lang={lang}",
-                       data={"csrf_token": token, "email": email, "password": password})
+    return client.post(
+        f"/merchant/login?lang={lang}",
+        data={"csrf_token": token, "email": email, "password": password},
+    )
 
 
 def test_failed_sign_ins_of_one_email_are_refused_with_retry_after(app, client, brand) -> None:
@@ -83,17 +93,23 @@ def test_throttled_sign_in_says_so_in_japanese(app, client, brand, few_failures)
     for _ in range(few_failures):
         _sign_in(client, password="wrong")
     response = _sign_in(client, password="wrong", lang="ja")
-    assert "試行回数が多すぎます。15分後にもう一度お試しください。" in response.get_data(as_text=True)
+    assert "試行回数が多すぎます。15分後にもう一度お試しください。" in response.get_data(
+        as_text=True
+    )
 
 
-def test_a_throttled_email_is_refused_even_with_the_right_password(app, client, brand, few_failures) -> None:
+def test_a_throttled_email_is_refused_even_with_the_right_password(
+    app, client, brand, few_failures
+) -> None:
     _add_user(app, brand.brand_id)
     for _ in range(few_failures):
         _sign_in(client, password="wrong")
     assert _sign_in(client).status_code == 429
 
 
-def test_a_throttled_email_may_sign_in_again_after_the_window(app, client, brand, clock, few_failures) -> None:
+def test_a_throttled_email_may_sign_in_again_after_the_window(
+    app, client, brand, clock, few_failures
+) -> None:
     _add_user(app, brand.brand_id)
     for _ in range(few_failures):
         _sign_in(client, password="wrong")
@@ -111,7 +127,9 @@ def test_signing_in_forgets_the_emails_failures(app, client, brand, monkeypatch)
 
 
 def test_one_address_guessing_many_emails_is_throttled(app, client, brand, few_failures) -> None:
-    assert [_sign_in(client, email=f"guess{n}@acme.example").status_code for n in range(3)] == [401] * 3
+    assert [_sign_in(client, email=f"guess{n}@acme.example").status_code for n in range(3)] == [
+        401
+    ] * 3
     assert _sign_in(client, email="guess9@acme.example").status_code == 429
 
 
@@ -123,8 +141,9 @@ def test_another_address_is_not_throttled_by_the_first(app, client, brand, few_f
     assert _sign_in(elsewhere, email="guess9@acme.example").status_code == 401
 
 
-def test_failures_are_shared_by_two_app_instances_on_one_database(app, app_config, client, brand,
-                                                                   few_failures) -> None:
+def test_failures_are_shared_by_two_app_instances_on_one_database(
+    app, app_config, client, brand, few_failures
+) -> None:
     _add_user(app, brand.brand_id)
     other = create_app(app_config)
     try:
@@ -135,7 +154,9 @@ def test_failures_are_shared_by_two_app_instances_on_one_database(app, app_confi
         get_db(other).dispose()
 
 
-def test_unknown_email_checks_a_password_hash_like_a_known_one(app, client, brand, monkeypatch) -> None:
+def test_unknown_email_checks_a_password_hash_like_a_known_one(
+    app, client, brand, monkeypatch
+) -> None:
     _add_user(app, brand.brand_id)
     calls: list[str] = []
     real = accounts.check_password_hash
@@ -160,24 +181,48 @@ def test_a_cookie_saved_before_sign_out_no_longer_opens_merchant_pages(app, clie
     assert client.get("/merchant/").status_code == 302
 
 
-def test_a_cookie_saved_before_a_password_change_no_longer_opens_merchant_pages(app, client, runner, brand) -> None:
+def test_a_cookie_saved_before_a_password_change_no_longer_opens_merchant_pages(
+    app, client, runner, brand
+) -> None:
     _add_user(app, brand.brand_id)
     _sign_in(client)
-    result = runner.invoke(users, ["set-password", "--brand", "acme", "--email", "OPS@acme.example",
-                                   "--password", "battery staple"])
+    result = runner.invoke(
+        users,
+        [
+            "set-password",
+            "--brand",
+            "acme",
+            "--email",
+            "OPS@acme.example",
+            "--password",
+            "battery staple",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert client.get("/merchant/").status_code == 302
 
 
 def test_the_new_password_signs_in_and_the_old_one_does_not(app, client, runner, brand) -> None:
     _add_user(app, brand.brand_id)
-    runner.invoke(users, ["set-password", "--brand", "acme", "--email", "ops@acme.example",
-                          "--password", "battery staple"])
+    runner.invoke(
+        users,
+        [
+            "set-password",
+            "--brand",
+            "acme",
+            "--email",
+            "ops@acme.example",
+            "--password",
+            "battery staple",
+        ],
+    )
     assert _sign_in(client).status_code == 401
     assert _sign_in(client, password="battery staple").status_code == 302
 
 
 def test_set_password_of_an_unknown_user_fails(runner, brand) -> None:
-    result = runner.invoke(users, ["set-password", "--brand", "acme", "--email", "nobody@acme.example",
-                                   "--password", "x"])
+    result = runner.invoke(
+        users,
+        ["set-password", "--brand", "acme", "--email", "nobody@acme.example", "--password", "x"],
+    )
     assert result.exit_code != 0 and "no merchant user" in result.output

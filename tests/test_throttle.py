@@ -19,7 +19,9 @@ def _fail(session, key: str = "a", times: int = 1, scope: str = "test") -> None:
 
 
 def _check(session, key: str = "a", scope: str = "test") -> throttle.Verdict:
-    return throttle.check(session=session, scope=scope, key=key, limit=3, window=WINDOW, now=utcnow())
+    return throttle.check(
+        session=session, scope=scope, key=key, limit=3, window=WINDOW, now=utcnow()
+    )
 
 
 def test_a_key_is_allowed_until_it_reaches_the_limit(session) -> None:
@@ -29,7 +31,9 @@ def test_a_key_is_allowed_until_it_reaches_the_limit(session) -> None:
     assert _check(session) == throttle.Verdict(allowed=False, retry_after=15 * 60)
 
 
-def test_retry_after_counts_down_to_when_the_oldest_counted_failure_leaves_the_window(session, clock) -> None:
+def test_retry_after_counts_down_to_when_the_oldest_counted_failure_leaves_the_window(
+    session, clock
+) -> None:
     _fail(session)
     clock.advance(minutes=5)
     _fail(session, times=2)

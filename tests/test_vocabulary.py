@@ -13,8 +13,10 @@ PACKAGES = ("carriers", "postpurchase", "bench", "scripts")
 STATUS_VALUES = {member.value for member in Status}
 #: Enums that share status words on purpose, each with the reason.
 NAMED_AFTER_STATUSES = {
-    ("postpurchase/messaging/catalogue.py", "Trigger"):
-        "a message trigger is named after the status that fires it; it is a message, not a status",
+    (
+        "postpurchase/messaging/catalogue.py",
+        "Trigger",
+    ): "a message trigger is named after the status that fires it; it is a message, not a status",
 }
 
 
@@ -26,7 +28,9 @@ def _enum_classes() -> list[tuple[str, str, set[str]]]:
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if not isinstance(node, ast.ClassDef):
                     continue
-                bases = {getattr(base, "id", None) or getattr(base, "attr", None) for base in node.bases}
+                bases = {
+                    getattr(base, "id", None) or getattr(base, "attr", None) for base in node.bases
+                }
                 if not bases & {"StrEnum", "Enum", "str"}:
                     continue
                 values = {
@@ -46,7 +50,8 @@ def test_no_other_enum_repeats_the_status_members() -> None:
     copies = [
         (path, name, sorted(values & STATUS_VALUES))
         for path, name, values in _enum_classes()
-        if (path, name) != ("carriers/status.py", "Status") and len(values & STATUS_VALUES) > 1
+        if (path, name) != ("carriers/status.py", "Status")
+        and len(values & STATUS_VALUES) > 1
         and (path, name) not in NAMED_AFTER_STATUSES
     ]
     assert copies == []
@@ -59,4 +64,3 @@ def test_the_enum_scan_sees_the_status_enum() -> None:
 def test_shipment_and_event_columns_store_the_carrier_status() -> None:
     for model in (Shipment, TrackingEvent):
         assert model.__table__.c.status.type.enum_class is Status  # type: ignore[attr-defined]
-

@@ -29,7 +29,9 @@ from tests.conftest import CONFORMANCE
 
 AFTERSHIP_SECRET = "aftership-webhook-secret"
 SHOPIFY_SECRET = "shpss_test_secret"  # the ``brand`` fixture's Shopify secret
-AFTERSHIP_BODY = (CONFORMANCE / "aggregator_webhooks/aftership_tracking_fedex_cn_to_jp_delivered.json").read_bytes()
+AFTERSHIP_BODY = (
+    CONFORMANCE / "aggregator_webhooks/aftership_tracking_fedex_cn_to_jp_delivered.json"
+).read_bytes()
 SHOPIFY_ORDER_BODY = (CONFORMANCE / "commerce_webhooks/shopify_orders_create.json").read_bytes()
 
 Post = Callable[[FlaskClient, NewBrand], Any]
@@ -40,32 +42,45 @@ def _generic_event(path: str) -> Post:
         from tests.conftest import sign
 
         body = json.dumps(EXAMPLES[EventType("order.created")]).encode()
-        return client.post(path, data=body, headers={
-            "Authorization": f"Bearer {brand.api_key}", "Content-Type": "application/json",
-            "X-Postpurchase-Signature": sign(brand.signing_secret, body),
-        })
+        return client.post(
+            path,
+            data=body,
+            headers={
+                "Authorization": f"Bearer {brand.api_key}",
+                "Content-Type": "application/json",
+                "X-Postpurchase-Signature": sign(brand.signing_secret, body),
+            },
+        )
 
     return post
 
 
 def _shopify_order(client: FlaskClient, brand: NewBrand) -> Any:
-    return client.post(f"/webhooks/shopify/{brand.slug}", data=SHOPIFY_ORDER_BODY, headers={
-        "Content-Type": "application/json",
-        "X-Shopify-Topic": "orders/create",
-        "X-Shopify-Hmac-Sha256": shopify_hmac(SHOPIFY_SECRET, SHOPIFY_ORDER_BODY),
-        "X-Shopify-Shop-Domain": "acme.myshopify.com",
-        "X-Shopify-API-Version": "2024-10",
-        "X-Shopify-Webhook-Id": "wh-orders-create-1",
-    })
+    return client.post(
+        f"/webhooks/shopify/{brand.slug}",
+        data=SHOPIFY_ORDER_BODY,
+        headers={
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Hmac-Sha256": shopify_hmac(SHOPIFY_SECRET, SHOPIFY_ORDER_BODY),
+            "X-Shopify-Shop-Domain": "acme.myshopify.com",
+            "X-Shopify-API-Version": "2024-10",
+            "X-Shopify-Webhook-Id": "wh-orders-create-1",
+        },
+    )
 
 
 def _aftership_push(with_brand: bool) -> Post:
     def post(client: FlaskClient, brand: NewBrand) -> Any:
         path = "/webhooks/carrier/aftership" + (f"/{brand.slug}" if with_brand else "")
-        return client.post(path, data=AFTERSHIP_BODY, headers={
-            "Content-Type": "application/json",
-            "aftership-hmac-sha256": aftership_signature(AFTERSHIP_BODY, AFTERSHIP_SECRET),
-        })
+        return client.post(
+            path,
+            data=AFTERSHIP_BODY,
+            headers={
+                "Content-Type": "application/json",
+                "aftership-hmac-sha256": aftership_signature(AFTERSHIP_BODY, AFTERSHIP_SECRET),
+            },
+        )
 
     return post
 
@@ -97,7 +112,10 @@ def receive_calls(monkeypatch: pytest.MonkeyPatch) -> list[inbox.Received]:
         return received
 
     for module in list(sys.modules.values()):
-        if getattr(module, "__name__", "").startswith("postpurchase") and getattr(module, "receive", None) is original:
+        if (
+            getattr(module, "__name__", "").startswith("postpurchase")
+            and getattr(module, "receive", None) is original
+        ):
             monkeypatch.setattr(module, "receive", spy)
     return calls
 
@@ -108,14 +126,23 @@ def _stored_ids(app: Flask) -> set[int]:
 
 
 def test_every_webhook_route_has_a_valid_request_here(app: Flask) -> None:
-    routes = {rule.rule for rule in app.url_map.iter_rules()
-              if "POST" in (rule.methods or ()) and (rule.rule.startswith("/webhooks/") or rule.rule == "/api/v1/events")}
+    routes = {
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if "POST" in (rule.methods or ())
+        and (rule.rule.startswith("/webhooks/") or rule.rule == "/api/v1/events")
+    }
     assert routes == set(VALID_REQUESTS)
 
 
 @pytest.mark.parametrize("route", sorted(VALID_REQUESTS))
-def test_a_webhook_route_stores_only_through_inbox_receive(app: Flask, client: FlaskClient, brand: NewBrand,
-                                                           receive_calls: list[inbox.Received], route: str) -> None:
+def test_a_webhook_route_stores_only_through_inbox_receive(
+    app: Flask,
+    client: FlaskClient,
+    brand: NewBrand,
+    receive_calls: list[inbox.Received],
+    route: str,
+) -> None:
     before = _stored_ids(app)
     response = VALID_REQUESTS[route](client, brand)
     assert response.status_code in (200, 202), response.json
@@ -125,8 +152,13 @@ def test_a_webhook_route_stores_only_through_inbox_receive(app: Flask, client: F
 
 
 @pytest.mark.parametrize("route", sorted(VALID_REQUESTS))
-def test_a_repeated_webhook_is_a_duplicate_of_the_first(app: Flask, client: FlaskClient, brand: NewBrand,
-                                                        receive_calls: list[inbox.Received], route: str) -> None:
+def test_a_repeated_webhook_is_a_duplicate_of_the_first(
+    app: Flask,
+    client: FlaskClient,
+    brand: NewBrand,
+    receive_calls: list[inbox.Received],
+    route: str,
+) -> None:
     VALID_REQUESTS[route](client, brand)
     stored = _stored_ids(app)
     response = VALID_REQUESTS[route](client, brand)

@@ -43,7 +43,9 @@ class CheckoutQuery(BaseModel):
         description="A known carrier code, e.g. `yamato`.",
         json_schema_extra=lambda schema: schema.update(enum=carrier_codes()),
     )
-    region: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")
+    region: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$"
+    )
 
     @field_validator("carrier")
     @classmethod
@@ -70,13 +72,19 @@ def _over_limit() -> Response | None:
     """Count this request against its address (shared by every worker); the 429 when over."""
     now = utcnow()
     session = get_session()
-    count = hit(session=session, key=f"edd:{request.remote_addr or ''}", now=now, window=RATE_WINDOW)
+    count = hit(
+        session=session, key=f"edd:{request.remote_addr or ''}", now=now, window=RATE_WINDOW
+    )
     session.commit()
     if count <= int(current_app.config["EDD_REQUESTS_PER_MINUTE"]):
         return None
     wait = retry_after(now, RATE_WINDOW)
-    response = error_response(429, "too_many_requests", "Too many estimates from this address; wait a minute.",
-                              {"retry_after": wait})
+    response = error_response(
+        429,
+        "too_many_requests",
+        "Too many estimates from this address; wait a minute.",
+        {"retry_after": wait},
+    )
     response.headers["Retry-After"] = str(wait)
     return response
 
@@ -90,8 +98,13 @@ def checkout_edd() -> Any:
         return refused
     try:
         return service.checkout_estimate(
-            session=get_session(), models=service.models_of(current_app), brand_slug=query.brand,
-            postal_code=query.postal_code, service=query.service, fc_code=query.fc, carrier=query.carrier,
+            session=get_session(),
+            models=service.models_of(current_app),
+            brand_slug=query.brand,
+            postal_code=query.postal_code,
+            service=query.service,
+            fc_code=query.fc,
+            carrier=query.carrier,
             region=query.region,
         )
     except service.EddInputError as exc:
@@ -102,7 +115,9 @@ def checkout_edd() -> Any:
 def shipment_edd(shipment_id: int) -> dict[str, Any]:
     """The parcel's current dates and the basis of each stored prediction (brand API key)."""
     brand = require_brand()
-    answer = service.shipment_basis(session=get_session(), brand_id=brand.id, shipment_id=shipment_id)
+    answer = service.shipment_basis(
+        session=get_session(), brand_id=brand.id, shipment_id=shipment_id
+    )
     if answer is None:
         raise ApiError(404, "not_found", f"no shipment {shipment_id} for this brand")
     return answer

@@ -107,11 +107,18 @@ class Setting:
         if shipped:
             return dispatch_date(moment, calendar=self.calendar, timezone=self.timezone)
         cutoff, handling = self.centres.get(origin, (self.cutoff, 0))
-        return dispatch_date(moment, calendar=self.calendar, timezone=self.timezone, cutoff=cutoff,
-                             handling_days=handling)
+        return dispatch_date(
+            moment,
+            calendar=self.calendar,
+            timezone=self.timezone,
+            cutoff=cutoff,
+            handling_days=handling,
+        )
 
     def midnight(self, day: int) -> float:
-        local = datetime.combine(EPOCH + timedelta(days=day), time(0), tzinfo=ZoneInfo(self.timezone))
+        local = datetime.combine(
+            EPOCH + timedelta(days=day), time(0), tzinfo=ZoneInfo(self.timezone)
+        )
         return local.timestamp()
 
 
@@ -135,38 +142,59 @@ def _started(rows: Iterable[HistoryRow], mode: AsOf, setting: Setting) -> Iterat
             continue
         route = route_of(row)
         anchor = setting.anchor(moment, shipped=mode is AsOf.shipped, origin=route.origin)
-        yield _Started(row, moment, setting.day(moment), route, (anchor - EPOCH).days, features_of(row))
+        yield _Started(
+            row, moment, setting.day(moment), route, (anchor - EPOCH).days, features_of(row)
+        )
 
 
 def observations(rows: Iterable[HistoryRow], mode: AsOf, setting: Setting) -> Observations:
     """The delivered rows that have the as-of time ``mode`` needs, as model observations."""
     seen = [s for s in _started(rows, mode, setting) if s.row.delivered_at is not None]
-    return Observations(routes=[s.route for s in seen], as_of_days=[s.as_of_day for s in seen],
-                        anchor_days=[s.anchor_day for s in seen],
-                        delivered_days=[setting.day(s.row.delivered_at) for s in seen],  # type: ignore[arg-type]
-                        reveal=[s.row.delivered_at.timestamp() for s in seen],  # type: ignore[union-attr]
-                        calendar=setting.calendar, features=[s.features for s in seen])
+    return Observations(
+        routes=[s.route for s in seen],
+        as_of_days=[s.as_of_day for s in seen],
+        anchor_days=[s.anchor_day for s in seen],
+        delivered_days=[setting.day(s.row.delivered_at) for s in seen],  # type: ignore[arg-type]
+        reveal=[s.row.delivered_at.timestamp() for s in seen],  # type: ignore[union-attr]
+        calendar=setting.calendar,
+        features=[s.features for s in seen],
+    )
 
 
 def in_flight(rows: Iterable[HistoryRow], mode: AsOf, setting: Setting) -> InFlight:
     """Every row with the as-of time ``mode`` needs, as a parcel in flight from then until delivered."""
     seen = list(_started(rows, mode, setting))
-    return InFlight(routes=[s.route for s in seen], as_of_days=[s.as_of_day for s in seen],
-                    anchor_days=[s.anchor_day for s in seen], started=[s.moment.timestamp() for s in seen],
-                    delivered=[s.row.delivered_at.timestamp() if s.row.delivered_at else None for s in seen],
-                    features=[s.features for s in seen])
+    return InFlight(
+        routes=[s.route for s in seen],
+        as_of_days=[s.as_of_day for s in seen],
+        anchor_days=[s.anchor_day for s in seen],
+        started=[s.moment.timestamp() for s in seen],
+        delivered=[s.row.delivered_at.timestamp() if s.row.delivered_at else None for s in seen],
+        features=[s.features for s in seen],
+    )
 
 
-def fit(rows: Sequence[HistoryRow], *, setting: Setting, mode: AsOf = AsOf.ordered, now: datetime,
-        waiting: Sequence[HistoryRow] | None = None) -> TransitModel:
+def fit(
+    rows: Sequence[HistoryRow],
+    *,
+    setting: Setting,
+    mode: AsOf = AsOf.ordered,
+    now: datetime,
+    waiting: Sequence[HistoryRow] | None = None,
+) -> TransitModel:
     """The calibrated model as of ``now`` from the rows delivered before it.
 
     ``waiting``: parcels started and not delivered yet (a live service knows them); they let the
     drift scale notice a slowdown before the slow parcels arrive.
     """
     flight = in_flight([*rows, *waiting], mode, setting) if waiting is not None else None
-    fitter = Fitter(observations(rows, mode, setting), setting.params, moment_of_day=setting.midnight,
-                    calendar=setting.calendar, in_flight=flight)
+    fitter = Fitter(
+        observations(rows, mode, setting),
+        setting.params,
+        moment_of_day=setting.midnight,
+        calendar=setting.calendar,
+        in_flight=flight,
+    )
     return fitter.model(setting.day(now) + 1)
 
 
@@ -194,24 +222,51 @@ def walk_forward(
     (delivered rows only), so it is off by default and reported separately.
     """
     rows = [*train, *test]
-    fitter = Fitter(observations(rows, mode, setting), setting.params, moment_of_day=setting.midnight,
-                    calendar=setting.calendar, in_flight=in_flight(rows, mode, setting) if use_in_flight else None)
-    queries = sorted((q for q in (redact(row, mode) for row in test) if q is not None), key=lambda q: q.as_of)
+    fitter = Fitter(
+        observations(rows, mode, setting),
+        setting.params,
+        moment_of_day=setting.midnight,
+        calendar=setting.calendar,
+        in_flight=in_flight(rows, mode, setting) if use_in_flight else None,
+    )
+    queries = sorted(
+        (q for q in (redact(row, mode) for row in test) if q is not None), key=lambda q: q.as_of
+    )
     predictions = []
     for done, query in enumerate(queries, start=1):
-        predictions.append(Prediction(query, predict_query(fitter, query, setting=setting,
-                                                           promise_level=promise_level, window=window)))
+        predictions.append(
+            Prediction(
+                query,
+                predict_query(
+                    fitter, query, setting=setting, promise_level=promise_level, window=window
+                ),
+            )
+        )
         if progress is not None:
             progress(done, len(queries))
     return predictions
 
 
-def predict_query(fitter: Fitter, query: Query, *, setting: Setting, promise_level: float,
-                  window: tuple[float, float]) -> Estimate:
+def predict_query(
+    fitter: Fitter,
+    query: Query,
+    *,
+    setting: Setting,
+    promise_level: float,
+    window: tuple[float, float],
+) -> Estimate:
     model = fitter.model(setting.day(query.as_of))
-    anchor = setting.anchor(query.as_of, shipped=query.shipped_at is not None, origin=query.route.origin)
-    return model.estimate(query.route, anchor, setting.calendar, promise_level=promise_level, window=window,
-                          features=query.features)
+    anchor = setting.anchor(
+        query.as_of, shipped=query.shipped_at is not None, origin=query.route.origin
+    )
+    return model.estimate(
+        query.route,
+        anchor,
+        setting.calendar,
+        promise_level=promise_level,
+        window=window,
+        features=query.features,
+    )
 
 
 def write_predictions(predictions: Iterable[Prediction], handle: IO[str]) -> None:
@@ -219,8 +274,15 @@ def write_predictions(predictions: Iterable[Prediction], handle: IO[str]) -> Non
     writer.writerow(PREDICTION_COLUMNS)
     for p in predictions:
         e = p.estimate
-        writer.writerow([p.query.shipment_id, e.predicted_date.isoformat(), e.window_start.isoformat(),
-                         e.window_end.isoformat(), e.promise_date.isoformat()])
+        writer.writerow(
+            [
+                p.query.shipment_id,
+                e.predicted_date.isoformat(),
+                e.window_start.isoformat(),
+                e.window_end.isoformat(),
+                e.promise_date.isoformat(),
+            ]
+        )
 
 
 def stderr_progress(every: int = 250) -> Callable[[int, int], None]:

@@ -55,7 +55,9 @@ class CarrierCalendar:
     extra_closed: frozenset[date] = field(default_factory=frozenset)
 
     @classmethod
-    def from_settings(cls, country: str, settings: Mapping[str, Any] | None = None) -> CarrierCalendar:
+    def from_settings(
+        cls, country: str, settings: Mapping[str, Any] | None = None
+    ) -> CarrierCalendar:
         """Build from a brand's ``settings["edd"]["calendar"]`` mapping.
 
         Keys: ``workdays`` (list of weekday numbers), ``closures`` (names from
@@ -76,8 +78,11 @@ class CarrierCalendar:
         return {
             "workdays": sorted(self.workdays),
             "closures": [
-                {"name": c.name, "start": f"{c.start[0]:02d}-{c.start[1]:02d}",
-                 "end": f"{c.end[0]:02d}-{c.end[1]:02d}"}
+                {
+                    "name": c.name,
+                    "start": f"{c.start[0]:02d}-{c.start[1]:02d}",
+                    "end": f"{c.end[0]:02d}-{c.end[1]:02d}",
+                }
                 for c in self.closures
             ],
             "holidays": self.observe_holidays,
@@ -148,7 +153,9 @@ def _closure(item: str | Mapping[str, str]) -> Closure:
         try:
             return NAMED_CLOSURES[item]
         except KeyError:
-            raise ValueError(f"unknown closure {item!r}; known: {', '.join(NAMED_CLOSURES)}") from None
+            raise ValueError(
+                f"unknown closure {item!r}; known: {', '.join(NAMED_CLOSURES)}"
+            ) from None
     start_month, start_day = (int(p) for p in item["start"].split("-"))
     end_month, end_day = (int(p) for p in item["end"].split("-"))
     return Closure(item.get("name", "closure"), (start_month, start_day), (end_month, end_day))
@@ -168,7 +175,9 @@ class _Table:
 @lru_cache(maxsize=64)
 def _table(calendar: CarrierCalendar) -> _Table:
     days = [EPOCH + timedelta(days=i) for i in range(_TABLE_DAYS)]
-    is_open = np.fromiter((calendar.closed_reason(d) is None for d in days), dtype=bool, count=_TABLE_DAYS)
+    is_open = np.fromiter(
+        (calendar.closed_reason(d) is None for d in days), dtype=bool, count=_TABLE_DAYS
+    )
     cum = np.cumsum(is_open).astype(np.int64)
     return _Table(is_open, cum)
 

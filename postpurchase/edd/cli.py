@@ -47,37 +47,86 @@ def _read(path: Path, timezone: str) -> list:
 
 
 @edd.command("backtest")
-@click.option("--train", "train_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--train", "train_path", required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
 @click.option("--test", "test_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--as-of", "as_of", type=click.Choice([m.value for m in AsOf]), default="ordered", show_default=True)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.Choice([m.value for m in AsOf]),
+    default="ordered",
+    show_default=True,
+)
 @click.option("--promise-level", type=click.FloatRange(0.01, 0.999), default=0.9, show_default=True)
-@click.option("--country", default="JP", show_default=True, help="Holiday calendar (ISO country code).")
-@click.option("--timezone", default=None, help="Zone of naive timestamps and output dates (default: the country's).")
-@click.option("--window", "window", default="0.1,0.9", show_default=True, help="Window quantile levels.")
+@click.option(
+    "--country", default="JP", show_default=True, help="Holiday calendar (ISO country code)."
+)
+@click.option(
+    "--timezone",
+    default=None,
+    help="Zone of naive timestamps and output dates (default: the country's).",
+)
+@click.option(
+    "--window", "window", default="0.1,0.9", show_default=True, help="Window quantile levels."
+)
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--in-flight", "use_in_flight", is_flag=True,
-              help="Also let each refit see rows started and not yet delivered (what the live service knows "
-                   "from tracking). Reads more than the strict walk-forward rule; off by default.")
-def backtest_command(train_path: Path, test_path: Path, as_of: str, promise_level: float, country: str,
-                     timezone: str | None, window: str, out_path: Path, use_in_flight: bool) -> None:
+@click.option(
+    "--in-flight",
+    "use_in_flight",
+    is_flag=True,
+    help="Also let each refit see rows started and not yet delivered (what the live service knows "
+    "from tracking). Reads more than the strict walk-forward rule; off by default.",
+)
+def backtest_command(
+    train_path: Path,
+    test_path: Path,
+    as_of: str,
+    promise_level: float,
+    country: str,
+    timezone: str | None,
+    window: str,
+    out_path: Path,
+    use_in_flight: bool,
+) -> None:
     """Walk-forward backtest: predict TEST rows in time order from what was delivered before each."""
     started = time.perf_counter()
     zone = timezone or timezone_for(country)
     train = _read(train_path, zone)
     test = _read(test_path, zone)
     setting = Setting(calendar=CarrierCalendar(country=country.upper()), timezone=zone)
-    predictions = walk_forward(train, test, mode=AsOf(as_of), setting=setting, promise_level=promise_level,
-                               window=_window(window), progress=stderr_progress(), use_in_flight=use_in_flight)
+    predictions = walk_forward(
+        train,
+        test,
+        mode=AsOf(as_of),
+        setting=setting,
+        promise_level=promise_level,
+        window=_window(window),
+        progress=stderr_progress(),
+        use_in_flight=use_in_flight,
+    )
     with out_path.open("w", newline="") as handle:
         write_predictions(predictions, handle)
-    click.echo(f"{len(predictions)} predictions written to {out_path} in {time.perf_counter() - started:.1f} s",
-               err=True)
+    click.echo(
+        f"{len(predictions)} predictions written to {out_path} in {time.perf_counter() - started:.1f} s",
+        err=True,
+    )
 
 
 @edd.command("fit")
-@click.option("--history", "history_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--brand", "brand_slug", default=None, help="Brand slug; without it the instance default model.")
-@click.option("--as-of", "as_of", type=click.Choice([m.value for m in AsOf]), default="ordered", show_default=True)
+@click.option(
+    "--history", "history_path", required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--brand", "brand_slug", default=None, help="Brand slug; without it the instance default model."
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.Choice([m.value for m in AsOf]),
+    default="ordered",
+    show_default=True,
+)
 @with_appcontext
 def fit_command(history_path: Path, brand_slug: str | None, as_of: str) -> None:
     """Fit the transit model from a history CSV and store it for the brand (or as the default)."""
@@ -85,7 +134,9 @@ def fit_command(history_path: Path, brand_slug: str | None, as_of: str) -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        summary = service.fit_from_history_file(app, path=history_path, brand_slug=brand_slug, mode=AsOf(as_of))
+        summary = service.fit_from_history_file(
+            app, path=history_path, brand_slug=brand_slug, mode=AsOf(as_of)
+        )
     except HistoryError as exc:
         raise click.ClickException(str(exc)) from None
     except LookupError as exc:

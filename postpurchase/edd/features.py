@@ -73,8 +73,14 @@ class FeatureEffects:
 
     def scale(self, features: OrderFeatures) -> float:
         """The combined factor: transit is multiplied by this for an order with ``features``."""
-        return float(np.exp(sum(table.get(self.bin(name, features.value(name)), 0.0)
-                                for name, table in self.effects.items())))
+        return float(
+            np.exp(
+                sum(
+                    table.get(self.bin(name, features.value(name)), 0.0)
+                    for name, table in self.effects.items()
+                )
+            )
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"edges": self.edges, "effects": self.effects}
@@ -83,12 +89,22 @@ class FeatureEffects:
     def from_dict(cls, data: dict[str, Any] | None) -> FeatureEffects:
         if not data:
             return cls()
-        return cls(edges={k: [float(x) for x in v] for k, v in data.get("edges", {}).items()},
-                   effects={k: {b: float(x) for b, x in v.items()} for k, v in data.get("effects", {}).items()})
+        return cls(
+            edges={k: [float(x) for x in v] for k, v in data.get("edges", {}).items()},
+            effects={
+                k: {b: float(x) for b, x in v.items()} for k, v in data.get("effects", {}).items()
+            },
+        )
 
 
-def fit_effects(features: Sequence[OrderFeatures], residuals: np.ndarray, *, strength: float, bins: int = 10,
-                minimum: int = 100) -> FeatureEffects:
+def fit_effects(
+    features: Sequence[OrderFeatures],
+    residuals: np.ndarray,
+    *,
+    strength: float,
+    bins: int = 10,
+    minimum: int = 100,
+) -> FeatureEffects:
     """Learn per-bin effects from ``residuals`` (log transit over the route's median), one feature at a time.
 
     A feature known for fewer than ``minimum`` parcels is left out; so is a bin's effect that shrinks
@@ -99,7 +115,9 @@ def fit_effects(features: Sequence[OrderFeatures], residuals: np.ndarray, *, str
     remaining = np.asarray(residuals, dtype=float).copy()
     edges: dict[str, list[float]] = {}
     for name in NUMERIC:
-        known = np.array([v for v in (f.value(name) for f in features) if v is not None], dtype=float)
+        known = np.array(
+            [v for v in (f.value(name) for f in features) if v is not None], dtype=float
+        )
         if len(known) >= minimum:
             cuts = np.unique(np.quantile(known, np.linspace(0, 1, bins + 1)[1:-1]))
             edges[name] = [round(float(c), 4) for c in cuts]
@@ -116,7 +134,9 @@ def fit_effects(features: Sequence[OrderFeatures], residuals: np.ndarray, *, str
     return FeatureEffects(edges={k: v for k, v in edges.items() if k in effects}, effects=effects)
 
 
-def _shrunk_medians(keys: Sequence[str], residuals: np.ndarray, strength: float) -> dict[str, float]:
+def _shrunk_medians(
+    keys: Sequence[str], residuals: np.ndarray, strength: float
+) -> dict[str, float]:
     groups: dict[str, list[float]] = {}
     for key, value in zip(keys, residuals, strict=True):
         groups.setdefault(key, []).append(float(value))

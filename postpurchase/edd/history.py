@@ -128,7 +128,9 @@ def _row(record: dict[str, str | None], zone: ZoneInfo, where: str) -> HistoryRo
         try:
             values[column] = parse_timestamp(text(column), zone)
         except ValueError:
-            raise HistoryError(f"{where}: column {column}: not an ISO-8601 timestamp: {text(column)!r}") from None
+            raise HistoryError(
+                f"{where}: column {column}: not an ISO-8601 timestamp: {text(column)!r}"
+            ) from None
     for column in NUMBER_COLUMNS:
         raw = text(column)
         try:

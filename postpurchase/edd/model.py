@@ -221,13 +221,24 @@ class TransitModel:
     def sample_size(self) -> int:
         return int(self.counts[0].sum()) if len(self.counts[0]) else 0
 
-    def adjusted(self, *, calibration: Calibration | None = None, scale: float | None = None,
-                 effects: FeatureEffects | None = None) -> TransitModel:
-        return TransitModel(params=self.params, as_of=self.as_of, nodes=self.nodes, weighted=self.weighted,
-                            counts=self.counts, recent=self.recent,
-                            calibration=self.calibration if calibration is None else calibration,
-                            scale=self.scale if scale is None else scale,
-                            effects=self.effects if effects is None else effects)
+    def adjusted(
+        self,
+        *,
+        calibration: Calibration | None = None,
+        scale: float | None = None,
+        effects: FeatureEffects | None = None,
+    ) -> TransitModel:
+        return TransitModel(
+            params=self.params,
+            as_of=self.as_of,
+            nodes=self.nodes,
+            weighted=self.weighted,
+            counts=self.counts,
+            recent=self.recent,
+            calibration=self.calibration if calibration is None else calibration,
+            scale=self.scale if scale is None else scale,
+            effects=self.effects if effects is None else effects,
+        )
 
     def complete(self, route: Route) -> Route:
         """``route`` with its destination region filled in from the postal prefix when missing."""
@@ -242,7 +253,9 @@ class TransitModel:
         region = self._regions.get(route.postal_prefix, "")
         return replace(route, region=region) if region else route
 
-    def distribution(self, route: Route, features: OrderFeatures = NO_FEATURES) -> tuple[np.ndarray, Basis]:
+    def distribution(
+        self, route: Route, features: OrderFeatures = NO_FEATURES
+    ) -> tuple[np.ndarray, Basis]:
         """The shrunk transit pmf of ``route`` for an order with ``features``, and its basis.
 
         The route's histogram is stretched by the drift scale (all parcels) and by the order's
@@ -287,7 +300,9 @@ class TransitModel:
         pmf.flags.writeable = False
         return pmf, basis
 
-    def pit(self, route: Route, transit: int, features: OrderFeatures = NO_FEATURES) -> tuple[float, float]:
+    def pit(
+        self, route: Route, transit: int, features: OrderFeatures = NO_FEATURES
+    ) -> tuple[float, float]:
         """``(F(y-1), F(y))`` of an observed transit under this (uncalibrated) model."""
         cdf = np.cumsum(self.distribution(route, features)[0])
         y = min(max(transit, 0), YMAX)
@@ -328,7 +343,9 @@ class TransitModel:
         def day(y: int) -> date:
             return calendar.add_business_days(anchor, y)
 
-        return Estimate(anchor, day(point), day(start), day(end), day(promise), point, basis, levels)
+        return Estimate(
+            anchor, day(point), day(start), day(end), day(promise), point, basis, levels
+        )
 
     def levels(self, promise_level: float, window: tuple[float, float]) -> dict[str, float]:
         """The recalibrated quantile levels of point, window and promise (the same for every parcel)."""
@@ -347,19 +364,28 @@ class TransitModel:
     def to_dict(self) -> dict[str, Any]:
         levels = []
         for index in range(len(LEVEL_NAMES)):
-            levels.append([
-                [list(key), _trim(self.weighted[index][row]), int(self.counts[index][row]),
-                 int(self.recent[index][row])]
-                for key, row in self.nodes[index].items()
-            ])
+            levels.append(
+                [
+                    [
+                        list(key),
+                        _trim(self.weighted[index][row]),
+                        int(self.counts[index][row]),
+                        int(self.recent[index][row]),
+                    ]
+                    for key, row in self.nodes[index].items()
+                ]
+            )
         return {
             "params": self.params.to_dict(),
             "as_of": self.as_of.isoformat(),
             "scale": self.scale,
             "effects": self.effects.to_dict(),
             "levels": levels,
-            "calibration": {"lower": _round(self.calibration.lower), "upper": _round(self.calibration.upper),
-                            "waiting": _round(self.calibration.waiting)},
+            "calibration": {
+                "lower": _round(self.calibration.lower),
+                "upper": _round(self.calibration.upper),
+                "waiting": _round(self.calibration.waiting),
+            },
         }
 
     @classmethod
@@ -374,11 +400,22 @@ class TransitModel:
             counts.append(np.array([item[2] for item in level], dtype=np.int64))
             recent.append(np.array([item[3] for item in level], dtype=np.int64))
         stored = data["calibration"]
-        calibration = Calibration(np.array(stored["lower"]), np.array(stored["upper"]),
-                                  np.array(stored.get("waiting", [])))
-        return cls(params=ModelParams.from_dict(data["params"]), as_of=date.fromisoformat(data["as_of"]),
-                   nodes=nodes, weighted=weighted, counts=counts, recent=recent, calibration=calibration,
-                   scale=float(data.get("scale", 1.0)), effects=FeatureEffects.from_dict(data.get("effects")))
+        calibration = Calibration(
+            np.array(stored["lower"]),
+            np.array(stored["upper"]),
+            np.array(stored.get("waiting", [])),
+        )
+        return cls(
+            params=ModelParams.from_dict(data["params"]),
+            as_of=date.fromisoformat(data["as_of"]),
+            nodes=nodes,
+            weighted=weighted,
+            counts=counts,
+            recent=recent,
+            calibration=calibration,
+            scale=float(data.get("scale", 1.0)),
+            effects=FeatureEffects.from_dict(data.get("effects")),
+        )
 
 
 def scale_matrix(scale: float, offset: int = 0) -> np.ndarray:
@@ -407,8 +444,15 @@ def _scale_matrix(scale: float, offset: int) -> np.ndarray:
 DRIFT_GRID = np.round(np.exp(np.linspace(np.log(0.7), np.log(2.0), 36)), 3)
 
 
-def drift_scale(pmfs: np.ndarray, transit: np.ndarray, censor: np.ndarray | None, prior: float, *,
-                waiting: np.ndarray | None = None, elapsed: np.ndarray | None = None) -> float:
+def drift_scale(
+    pmfs: np.ndarray,
+    transit: np.ndarray,
+    censor: np.ndarray | None,
+    prior: float,
+    *,
+    waiting: np.ndarray | None = None,
+    elapsed: np.ndarray | None = None,
+) -> float:
     """Maximum a-posteriori transit scale from a recent cohort.
 
     Without in-flight parcels the cohort is right-truncated: a parcel that started ``c`` business
@@ -436,7 +480,9 @@ def drift_scale(pmfs: np.ndarray, transit: np.ndarray, censor: np.ndarray | None
         if censor is not None:
             score -= float(np.sum(np.log(np.cumsum(scaled, axis=1)[rows, censor])))
         if waiting_distinct is not None:
-            tail = np.cumsum((waiting_distinct @ matrix)[:, ::-1], axis=1)[:, ::-1] + 1e-6  # P(y >= k)
+            tail = (
+                np.cumsum((waiting_distinct @ matrix)[:, ::-1], axis=1)[:, ::-1] + 1e-6
+            )  # P(y >= k)
             score += float(np.sum(np.log(tail[waiting_rows, elapsed])))
         score -= float(np.log(scale)) ** 2 / (2 * prior**2)
         if score > best_score:
@@ -485,8 +531,9 @@ class Observations:
         self.reveal = np.asarray(reveal, dtype=float)[order]
         self.as_of_days = np.asarray(as_of_days, dtype=np.int64)[order]
         self.anchor_days = np.asarray(anchor_days, dtype=np.int64)[order]
-        self.features = _with_weekday([features[i] for i in order] if features is not None else None,
-                                      self.anchor_days)
+        self.features = _with_weekday(
+            [features[i] for i in order] if features is not None else None, self.anchor_days
+        )
         self.delivered_days = np.asarray(delivered_days, dtype=np.int64)[order]
         transit = calendar.business_days_array(self.anchor_days, self.delivered_days)
         self.transit = np.clip(transit, 0, YMAX)
@@ -494,8 +541,11 @@ class Observations:
         self.level_ids: list[np.ndarray] = []
         for index in range(len(LEVEL_NAMES)):
             keys: dict[tuple[str, ...], int] = {}
-            ids = np.fromiter((keys.setdefault(r.keys()[index], len(keys)) for r in self.routes),
-                              dtype=np.int64, count=len(self.routes))
+            ids = np.fromiter(
+                (keys.setdefault(r.keys()[index], len(keys)) for r in self.routes),
+                dtype=np.int64,
+                count=len(self.routes),
+            )
             self.level_keys.append(list(keys))
             self.level_ids.append(ids)
 
@@ -507,11 +557,15 @@ class Observations:
         return int(np.searchsorted(self.reveal, moment, side="left"))
 
 
-def _with_weekday(features: Sequence[OrderFeatures] | None, anchor_days: np.ndarray) -> list[OrderFeatures]:
+def _with_weekday(
+    features: Sequence[OrderFeatures] | None, anchor_days: np.ndarray
+) -> list[OrderFeatures]:
     """``features`` (or none) with each parcel's anchor weekday filled in."""
     given = features if features is not None else [NO_FEATURES] * len(anchor_days)
-    return [replace(f, weekday=str((EPOCH + timedelta(days=int(day))).weekday()))
-            for f, day in zip(given, anchor_days, strict=True)]
+    return [
+        replace(f, weekday=str((EPOCH + timedelta(days=int(day))).weekday()))
+        for f, day in zip(given, anchor_days, strict=True)
+    ]
 
 
 class InFlight:
@@ -523,9 +577,16 @@ class InFlight:
     undelivered rows, so backtests use this only when asked to (``--in-flight``).
     """
 
-    def __init__(self, *, routes: Sequence[Route], as_of_days: Sequence[int], anchor_days: Sequence[int],
-                 started: Sequence[float], delivered: Sequence[float | None],
-                 features: Sequence[OrderFeatures] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        routes: Sequence[Route],
+        as_of_days: Sequence[int],
+        anchor_days: Sequence[int],
+        started: Sequence[float],
+        delivered: Sequence[float | None],
+        features: Sequence[OrderFeatures] | None = None,
+    ) -> None:
         self.routes = list(routes)
         self.as_of_days = np.asarray(as_of_days, dtype=np.int64)
         self.anchor_days = np.asarray(anchor_days, dtype=np.int64)
@@ -541,7 +602,9 @@ class InFlight:
         return np.nonzero((self.started < moment) & (self.delivered >= moment))[0]
 
 
-def fit_histograms(observations: Observations, *, upto: int, as_of: date, params: ModelParams) -> TransitModel:
+def fit_histograms(
+    observations: Observations, *, upto: int, as_of: date, params: ModelParams
+) -> TransitModel:
     """Fit on the first ``upto`` observations (those delivered before the as-of moment)."""
     as_of_day = (as_of - EPOCH).days
     age = as_of_day - observations.anchor_days[:upto]
@@ -558,8 +621,14 @@ def fit_histograms(observations: Observations, *, upto: int, as_of: date, params
         nodes.append({keys[i]: row for row, i in enumerate(present)})
         weighted.append(matrix)
         counts.append(np.bincount(inverse, minlength=len(present)))
-        recent.append(np.bincount(inverse, weights=is_recent.astype(float), minlength=len(present)).astype(np.int64))
-    return TransitModel(params=params, as_of=as_of, nodes=nodes, weighted=weighted, counts=counts, recent=recent)
+        recent.append(
+            np.bincount(inverse, weights=is_recent.astype(float), minlength=len(present)).astype(
+                np.int64
+            )
+        )
+    return TransitModel(
+        params=params, as_of=as_of, nodes=nodes, weighted=weighted, counts=counts, recent=recent
+    )
 
 
 def learn_effects(model: TransitModel, observations: Observations, *, upto: int) -> FeatureEffects:
@@ -580,7 +649,9 @@ def learn_effects(model: TransitModel, observations: Observations, *, upto: int)
             medians[route] = quantile(np.cumsum(model.distribution(route)[0]), 0.5)
     typical = np.array([medians[observations.routes[i]] for i in rows])
     residuals = np.log1p(observations.transit[rows]) - np.log1p(typical)
-    return fit_effects([observations.features[i] for i in rows], residuals, strength=params.effect_strength)
+    return fit_effects(
+        [observations.features[i] for i in rows], residuals, strength=params.effect_strength
+    )
 
 
 class Fitter:
@@ -597,8 +668,15 @@ class Fitter:
     and the drift scale is fitted on the complete recent cohort instead of the truncated one.
     """
 
-    def __init__(self, observations: Observations, params: ModelParams, *, moment_of_day: Any,
-                 calendar: CarrierCalendar, in_flight: InFlight | None = None) -> None:
+    def __init__(
+        self,
+        observations: Observations,
+        params: ModelParams,
+        *,
+        moment_of_day: Any,
+        calendar: CarrierCalendar,
+        in_flight: InFlight | None = None,
+    ) -> None:
         self.observations = observations
         self.in_flight = in_flight
         self.calendar = calendar
@@ -613,8 +691,9 @@ class Fitter:
         model = self._raw.get(day)
         if model is None:
             upto = self.observations.visible(self.moment_of_day(day))
-            model = fit_histograms(self.observations, upto=upto, as_of=EPOCH + timedelta(days=day),
-                                   params=self.params)
+            model = fit_histograms(
+                self.observations, upto=upto, as_of=EPOCH + timedelta(days=day), params=self.params
+            )
             model = model.adjusted(effects=self.effects(day))
             model = model.adjusted(scale=self._drift(model, day, upto))
             if len(self._raw) > 400:
@@ -637,12 +716,18 @@ class Fitter:
         if upto == 0:
             return raw
         obs = self.observations
-        lag = int(np.quantile(obs.delivered_days[:upto] - obs.as_of_days[:upto],
-                              self.params.calibration_lag_quantile))
+        lag = int(
+            np.quantile(
+                obs.delivered_days[:upto] - obs.as_of_days[:upto],
+                self.params.calibration_lag_quantile,
+            )
+        )
         # With the parcels still waiting the pool is complete, so it need not lag behind.
         latest = day if self.in_flight is not None else day - lag
         earliest = latest - self.params.calibration_days
-        members = np.nonzero((obs.as_of_days[:upto] >= earliest) & (obs.as_of_days[:upto] < latest))[0]
+        members = np.nonzero(
+            (obs.as_of_days[:upto] >= earliest) & (obs.as_of_days[:upto] < latest)
+        )[0]
         scores = [self._score(int(i)) for i in members]
         lower = np.array([s[0] for s in scores])
         upper = np.array([s[1] for s in scores])
@@ -660,8 +745,14 @@ class Fitter:
             return np.zeros(0)
         flying = flight.at(self.moment_of_day(day))
         flying = flying[flight.as_of_days[flying] >= earliest]
-        return np.array([self.raw(int(flight.as_of_days[i])).pit(flight.routes[i], int(c), flight.features[i])[0]
-                         for i, c in zip(flying, self._elapsed(flying, day), strict=True)])
+        return np.array(
+            [
+                self.raw(int(flight.as_of_days[i])).pit(
+                    flight.routes[i], int(c), flight.features[i]
+                )[0]
+                for i, c in zip(flying, self._elapsed(flying, day), strict=True)
+            ]
+        )
 
     def effects(self, day: int) -> FeatureEffects:
         """The order-feature effects a refit at the start of ``day``'s period would learn."""
@@ -669,8 +760,12 @@ class Fitter:
         effects = self._effects.get(start)
         if effects is None:
             upto = self.observations.visible(self.moment_of_day(start))
-            base = fit_histograms(self.observations, upto=upto, as_of=EPOCH + timedelta(days=start),
-                                  params=self.params)
+            base = fit_histograms(
+                self.observations,
+                upto=upto,
+                as_of=EPOCH + timedelta(days=start),
+                params=self.params,
+            )
             effects = self._effects[start] = learn_effects(base, self.observations, upto=upto)
         return effects
 
@@ -680,19 +775,31 @@ class Fitter:
         flying = self._flying(day)
         if len(recent) + len(flying) < self.params.calibration_min:
             return 1.0
-        pmfs = np.array([model.distribution(obs.routes[i], obs.features[i])[0] for i in recent]).reshape(-1, YMAX + 1)
+        pmfs = np.array(
+            [model.distribution(obs.routes[i], obs.features[i])[0] for i in recent]
+        ).reshape(-1, YMAX + 1)
         if self.in_flight is None:
             censor = self.calendar_days_to_censor(recent, day)
             return drift_scale(pmfs, obs.transit[recent], censor, self.params.drift_prior)
         flight = self.in_flight
-        waiting = np.array([model.distribution(flight.routes[i], flight.features[i])[0] for i in flying])
-        return drift_scale(pmfs, obs.transit[recent], None, self.params.drift_prior,
-                           waiting=waiting.reshape(len(flying), YMAX + 1), elapsed=self._elapsed(flying, day))
+        waiting = np.array(
+            [model.distribution(flight.routes[i], flight.features[i])[0] for i in flying]
+        )
+        return drift_scale(
+            pmfs,
+            obs.transit[recent],
+            None,
+            self.params.drift_prior,
+            waiting=waiting.reshape(len(flying), YMAX + 1),
+            elapsed=self._elapsed(flying, day),
+        )
 
     def _elapsed(self, flying: np.ndarray, day: int) -> np.ndarray:
         """Business days each in-flight parcel has already spent by ``day``: its transit is at least that."""
         assert self.in_flight is not None
-        days = self.calendar.business_days_array(self.in_flight.anchor_days[flying], np.full(len(flying), day))
+        days = self.calendar.business_days_array(
+            self.in_flight.anchor_days[flying], np.full(len(flying), day)
+        )
         return np.clip(days, 0, YMAX)
 
     def _flying(self, day: int) -> np.ndarray:
@@ -713,7 +820,8 @@ class Fitter:
         score = self._pit.get(index)
         if score is None:
             obs = self.observations
-            score = self.raw(int(obs.as_of_days[index])).pit(obs.routes[index], int(obs.transit[index]),
-                                                             obs.features[index])
+            score = self.raw(int(obs.as_of_days[index])).pit(
+                obs.routes[index], int(obs.transit[index]), obs.features[index]
+            )
             self._pit[index] = score
         return score

@@ -20,17 +20,30 @@ def _models() -> ModelStore:
     return models_of(current_app) if has_app_context() else ModelStore(directory=None)
 
 
-def on_order_upserted(brand_id: int, *, session: Session, order_id: int, created: bool = False,
-                      now: datetime | None = None, **_: Any) -> None:
+def on_order_upserted(
+    brand_id: int,
+    *,
+    session: Session,
+    order_id: int,
+    created: bool = False,
+    now: datetime | None = None,
+    **_: Any,
+) -> None:
     if created:
         predict_for_order(session=session, models=_models(), order_id=order_id, now=now)
 
 
-def on_shipment_created(brand_id: int, *, session: Session, shipment_id: int, now: datetime | None = None,
-                        **_: Any) -> None:
-    predict_for_shipment(session=session, models=_models(), shipment_id=shipment_id, now=now, trigger="handover")
+def on_shipment_created(
+    brand_id: int, *, session: Session, shipment_id: int, now: datetime | None = None, **_: Any
+) -> None:
+    predict_for_shipment(
+        session=session, models=_models(), shipment_id=shipment_id, now=now, trigger="handover"
+    )
 
 
-def on_shipment_status_changed(shipment_id: int, *, session: Session, now: datetime | None = None,
-                               **_: Any) -> None:
-    predict_for_shipment(session=session, models=_models(), shipment_id=shipment_id, now=now, trigger="status")
+def on_shipment_status_changed(
+    shipment_id: int, *, session: Session, now: datetime | None = None, **_: Any
+) -> None:
+    predict_for_shipment(
+        session=session, models=_models(), shipment_id=shipment_id, now=now, trigger="status"
+    )

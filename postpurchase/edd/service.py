@@ -44,8 +44,9 @@ DEFAULT_WINDOW = (0.1, 0.9)
 #: Statuses after which the parcel is in the destination's hands today.
 ARRIVING_TODAY = frozenset({Status.out_for_delivery, Status.available_for_pickup})
 #: Statuses after which no delivery date is predicted any more.
-NOT_PREDICTED = frozenset({Status.exception, Status.returning_to_sender,
-                           Status.returned, Status.expired})
+NOT_PREDICTED = frozenset(
+    {Status.exception, Status.returning_to_sender, Status.returned, Status.expired}
+)
 
 
 class EddInputError(ValueError):
@@ -76,8 +77,9 @@ class BrandEdd:
         window = raw.get("window") or DEFAULT_WINDOW
         params = ModelParams.from_dict(raw.get("model") or {})
         if "default_business_days" in raw:
-            params = ModelParams.from_dict({**params.to_dict(),
-                                            "default_business_days": int(raw["default_business_days"])})
+            params = ModelParams.from_dict(
+                {**params.to_dict(), "default_business_days": int(raw["default_business_days"])}
+            )
         return cls(
             promise_level=float(raw.get("promise_level", DEFAULT_PROMISE_LEVEL)),
             window=(float(window[0]), float(window[1])),
@@ -90,40 +92,58 @@ class BrandEdd:
 
 
 def _centres(session: Session, brand_id: int) -> dict[str, FulfillmentCentre]:
-    rows = session.exec(select(FulfillmentCentre).where(FulfillmentCentre.brand_id == brand_id)
-                        .order_by(FulfillmentCentre.id)).all()
+    rows = session.exec(
+        select(FulfillmentCentre)
+        .where(FulfillmentCentre.brand_id == brand_id)
+        .order_by(FulfillmentCentre.id)
+    ).all()
     return {fc.code: fc for fc in rows}
 
 
-def brand_setting(session: Session, brand: Brand, *, centres: list[FulfillmentCentre] | None = None) -> Setting:
+def brand_setting(
+    session: Session, brand: Brand, *, centres: list[FulfillmentCentre] | None = None
+) -> Setting:
     """How the brand's history is read; ``centres``: only these (a single parcel needs only its own)."""
     edd = BrandEdd.of(brand)
     assert brand.id is not None
     if centres is None:
         centres = list(_centres(session, brand.id).values())
-    return Setting(calendar=edd.calendar, timezone=edd.timezone, params=edd.params,
-                   centres={fc.code: (parse_cutoff(fc.cutoff_time), fc.handling_days) for fc in centres})
+    return Setting(
+        calendar=edd.calendar,
+        timezone=edd.timezone,
+        params=edd.params,
+        centres={fc.code: (parse_cutoff(fc.cutoff_time), fc.handling_days) for fc in centres},
+    )
 
 
 # Fitting and persistence -----------------------------------------------------------------------
 
-def order_features(shipment: Shipment, order: Order | None, lines: list[OrderLine]) -> OrderFeatures:
+
+def order_features(
+    shipment: Shipment, order: Order | None, lines: list[OrderLine]
+) -> OrderFeatures:
     """What the model may learn from a parcel's contents: shipping cost, weight, main category.
 
     The main category is that of the line with the largest amount; the cost is the carrier's
     charge when known, else what the customer paid for shipping.
     """
     main = max(lines, key=lambda line: line.quantity * line.unit_price, default=None)
-    cost = shipment.cost_amount if shipment.cost_amount is not None else (order.shipping_amount if order else None)
-    return OrderFeatures(cost=float(cost) if cost is not None else None,
-                         weight_g=float(shipment.weight_g) if shipment.weight_g is not None else None,
-                         category=(main.category or "") if main else "")
+    cost = (
+        shipment.cost_amount
+        if shipment.cost_amount is not None
+        else (order.shipping_amount if order else None)
+    )
+    return OrderFeatures(
+        cost=float(cost) if cost is not None else None,
+        weight_g=float(shipment.weight_g) if shipment.weight_g is not None else None,
+        category=(main.category or "") if main else "",
+    )
 
 
 def _lines_by_order(session: Session, order_ids: list[int]) -> dict[int, list[OrderLine]]:
     lines: dict[int, list[OrderLine]] = {}
     for start in range(0, len(order_ids), 500):
-        chunk = order_ids[start:start + 500]
+        chunk = order_ids[start : start + 500]
         for line in session.exec(select(OrderLine).where(OrderLine.order_id.in_(chunk))).all():  # type: ignore[attr-defined]
             lines.setdefault(line.order_id, []).append(line)
     return lines
@@ -135,7 +155,9 @@ NEVER_DELIVERED = frozenset({Status.returning_to_sender, Status.returned, Status
 IN_FLIGHT_DAYS = 60
 
 
-def shipment_history(*, session: Session, brand_id: int, waiting_since: datetime | None = None) -> list[HistoryRow]:
+def shipment_history(
+    *, session: Session, brand_id: int, waiting_since: datetime | None = None
+) -> list[HistoryRow]:
     """The brand's delivered parcels as history rows (origin = fulfilment-centre code).
 
     With ``waiting_since``: instead, the parcels created since then that are still on their way
@@ -143,34 +165,56 @@ def shipment_history(*, session: Session, brand_id: int, waiting_since: datetime
     """
     centres = {fc.id: fc for fc in _centres(session, brand_id).values()}
     rows = []
-    query = select(Shipment, Order).join(Order, Order.id == Shipment.order_id, isouter=True).where(
-        Shipment.brand_id == brand_id)
+    query = (
+        select(Shipment, Order)
+        .join(Order, Order.id == Shipment.order_id, isouter=True)
+        .where(Shipment.brand_id == brand_id)
+    )
     if waiting_since is None:
         query = query.where(Shipment.delivered_at.is_not(None))  # type: ignore[union-attr]
     else:
-        query = query.where(Shipment.delivered_at.is_(None), Shipment.created_at >= waiting_since,  # type: ignore[union-attr]
-                            Shipment.status.not_in([Status.delivered, *NEVER_DELIVERED]))  # type: ignore[attr-defined]
+        query = query.where(
+            Shipment.delivered_at.is_(None),
+            Shipment.created_at >= waiting_since,  # type: ignore[union-attr]
+            Shipment.status.not_in([Status.delivered, *NEVER_DELIVERED]),
+        )  # type: ignore[attr-defined]
     found = session.exec(query).all()
     lines = _lines_by_order(session, sorted({order.id for _, order in found if order and order.id}))
     for shipment, order in found:
         fc = centres.get(shipment.fc_id)
-        features = order_features(shipment, order, lines.get(order.id, []) if order and order.id else [])
-        rows.append(HistoryRow(
-            shipment_id=str(shipment.id), carrier=shipment.carrier_code, service=shipment.service,
-            origin_postal_code=(fc.postal_code or "") if fc else "", origin_region=fc.code if fc else "",
-            destination_postal_code=shipment.destination_postal_code or "",
-            destination_region=shipment.destination_region or "",
-            destination_country=shipment.destination_country or "",
-            ordered_at=order.placed_at if order else None, shipped_at=shipment.shipped_at,
-            delivered_at=shipment.delivered_at, promised_at=None, cost=features.cost,
-            weight_g=features.weight_g, category=features.category,
-        ))
+        features = order_features(
+            shipment, order, lines.get(order.id, []) if order and order.id else []
+        )
+        rows.append(
+            HistoryRow(
+                shipment_id=str(shipment.id),
+                carrier=shipment.carrier_code,
+                service=shipment.service,
+                origin_postal_code=(fc.postal_code or "") if fc else "",
+                origin_region=fc.code if fc else "",
+                destination_postal_code=shipment.destination_postal_code or "",
+                destination_region=shipment.destination_region or "",
+                destination_country=shipment.destination_country or "",
+                ordered_at=order.placed_at if order else None,
+                shipped_at=shipment.shipped_at,
+                delivered_at=shipment.delivered_at,
+                promised_at=None,
+                cost=features.cost,
+                weight_g=features.weight_g,
+                category=features.category,
+            )
+        )
     return rows
 
 
-def store_model(*, session: Session, brand_id: int, mode: AsOf, model: TransitModel, now: datetime) -> None:
-    state = session.exec(select(TransitModelState).where(TransitModelState.brand_id == brand_id,
-                                                         TransitModelState.as_of == mode.value)).first()
+def store_model(
+    *, session: Session, brand_id: int, mode: AsOf, model: TransitModel, now: datetime
+) -> None:
+    state = session.exec(
+        select(TransitModelState).where(
+            TransitModelState.brand_id == brand_id, TransitModelState.as_of == mode.value
+        )
+    ).first()
     if state is None:
         state = TransitModelState(brand_id=brand_id, as_of=mode.value)
         session.add(state)
@@ -180,8 +224,9 @@ def store_model(*, session: Session, brand_id: int, mode: AsOf, model: TransitMo
     session.flush()
 
 
-def fit_brand(*, session: Session, brand: Brand, now: datetime,
-              extra: list[HistoryRow] | None = None) -> dict[str, int]:
+def fit_brand(
+    *, session: Session, brand: Brand, now: datetime, extra: list[HistoryRow] | None = None
+) -> dict[str, int]:
     """Refit both models (as of order, as of hand-over) of a brand; returns sample sizes.
 
     Parcels still on their way are passed as in flight: a slow month shows in them (and in the
@@ -190,8 +235,9 @@ def fit_brand(*, session: Session, brand: Brand, now: datetime,
     assert brand.id is not None
     delivered, undelivered = _split_delivered(extra or [])
     rows = shipment_history(session=session, brand_id=brand.id) + delivered
-    waiting = undelivered + shipment_history(session=session, brand_id=brand.id,
-                                             waiting_since=now - timedelta(days=IN_FLIGHT_DAYS))
+    waiting = undelivered + shipment_history(
+        session=session, brand_id=brand.id, waiting_since=now - timedelta(days=IN_FLIGHT_DAYS)
+    )
     setting = brand_setting(session, brand)
     sizes = {}
     for mode in AsOf:
@@ -230,12 +276,15 @@ MODELS_KEY = "postpurchase.edd.models"
 
 def models_of(app: Flask) -> ModelStore:
     """The app's :class:`ModelStore`, reading default models from its instance folder."""
-    store: ModelStore = app.extensions.setdefault(MODELS_KEY, ModelStore(Path(app.instance_path) / "edd"))
+    store: ModelStore = app.extensions.setdefault(
+        MODELS_KEY, ModelStore(Path(app.instance_path) / "edd")
+    )
     return store
 
 
-def fit_from_history_file(app: Flask, *, path: Path, brand_slug: str | None, mode: AsOf,
-                          now: datetime | None = None) -> str:
+def fit_from_history_file(
+    app: Flask, *, path: Path, brand_slug: str | None, mode: AsOf, now: datetime | None = None
+) -> str:
     """``postpurchase edd fit``: a brand's models from a CSV (plus its own shipments), or the default."""
     from postpurchase.brands import get_brand
     from postpurchase.db import session_scope
@@ -261,8 +310,13 @@ def fit_from_history_file(app: Flask, *, path: Path, brand_slug: str | None, mod
             raise LookupError(f"no brand {brand_slug!r}")
         rows = read_history(path, timezone=brand.timezone)
         sizes = fit_brand(session=session, brand=brand, now=now, extra=rows)
-    return "\n".join([f"{len(rows)} rows read from {path}"]
-                     + [f"as of {m}: {n} delivered parcels, stored for brand {brand_slug}" for m, n in sizes.items()])
+    return "\n".join(
+        [f"{len(rows)} rows read from {path}"]
+        + [
+            f"as of {m}: {n} delivered parcels, stored for brand {brand_slug}"
+            for m, n in sizes.items()
+        ]
+    )
 
 
 def _split_delivered(rows: list[HistoryRow]) -> tuple[list[HistoryRow], list[HistoryRow]]:
@@ -275,8 +329,9 @@ def _country_of(rows: list[HistoryRow]) -> str:
     return max(set(countries), key=countries.count) if countries else "JP"
 
 
-def load_model(*, session: Session, brand: Brand, mode: AsOf,
-               models: ModelStore) -> tuple[TransitModel, datetime | None]:
+def load_model(
+    *, session: Session, brand: Brand, mode: AsOf, models: ModelStore
+) -> tuple[TransitModel, datetime | None]:
     """The brand's stored model, else the default in ``models``, else the prior alone.
 
     Only the stored model's version is read on every call; its (large) payload is read and parsed
@@ -296,8 +351,12 @@ def load_model(*, session: Session, brand: Brand, mode: AsOf,
     if path is not None and path.exists():
         stamp = path.stat().st_mtime
         return models.model(("file", str(path), stamp), lambda: json.loads(path.read_text())), None
-    empty = {"params": BrandEdd.of(brand).params.to_dict(), "as_of": "2000-01-01", "levels": [[] for _ in range(5)],
-             "calibration": {"lower": [], "upper": []}}
+    empty = {
+        "params": BrandEdd.of(brand).params.to_dict(),
+        "as_of": "2000-01-01",
+        "levels": [[] for _ in range(5)],
+        "calibration": {"lower": [], "upper": []},
+    }
     return models.model(("prior", json.dumps(empty["params"], sort_keys=True)), lambda: empty), None
 
 
@@ -312,13 +371,18 @@ def refit_all(app: Flask) -> None:
 
 # Predictions -----------------------------------------------------------------------------------
 
+
 def _local_today(now: datetime, timezone: str) -> date:
     return now.astimezone(ZoneInfo(timezone)).date()
 
 
 #: How the order features of :mod:`postpurchase.edd.features` are named in explanations.
-FEATURE_NAMES = {"cost": lazy_gettext("shipping cost"), "weight_g": lazy_gettext("weight"),
-                 "category": lazy_gettext("product category"), "weekday": lazy_gettext("day it ships")}
+FEATURE_NAMES = {
+    "cost": lazy_gettext("shipping cost"),
+    "weight_g": lazy_gettext("weight"),
+    "category": lazy_gettext("product category"),
+    "weekday": lazy_gettext("day it ships"),
+}
 #: Feature factors closer to 1 than this are not worth a sentence.
 NOTABLE_FACTOR = 0.1
 
@@ -326,29 +390,46 @@ NOTABLE_FACTOR = 0.1
 def describe(basis: dict[str, Any], *, origin: str, destination: str) -> str:
     """One or two sentences a customer or merchant can read: what the estimate rests on."""
     if basis["sample_size"] == 0:
-        return gettext("No delivered parcels yet on this route; the estimate uses the brand's default "
-                       "of %(days)s business days.", days=basis["typical_business_days"])
+        return gettext(
+            "No delivered parcels yet on this route; the estimate uses the brand's default "
+            "of %(days)s business days.",
+            days=basis["typical_business_days"],
+        )
     text = gettext(
         "Usually %(days)s business days from %(origin)s to %(destination)s, based on %(count)s parcels "
         "(%(recent)s in the last %(period)s days).",
-        days=basis["typical_business_days"], origin=origin or gettext("the warehouse"),
-        destination=destination or gettext("this area"), count=basis["sample_size"],
-        recent=basis["recent_sample_size"], period=basis["recent_days"],
+        days=basis["typical_business_days"],
+        origin=origin or gettext("the warehouse"),
+        destination=destination or gettext("this area"),
+        count=basis["sample_size"],
+        recent=basis["recent_sample_size"],
+        period=basis["recent_days"],
     )
-    factors = {k: v for k, v in (basis.get("factors") or {}).items() if abs(v - 1) >= NOTABLE_FACTOR}
+    factors = {
+        k: v for k, v in (basis.get("factors") or {}).items() if abs(v - 1) >= NOTABLE_FACTOR
+    }
     if factors:
         combined = math.prod(factors.values())
         names = [str(FEATURE_NAMES.get(name, name)) for name in factors]
-        text += " " + gettext("For this order's %(features)s, about %(factor)s× as long as usual.",
-                              features=format_list(names, locale=str(get_locale() or "en")),
-                              factor=format_decimal(round(combined, 1)))
+        text += " " + gettext(
+            "For this order's %(features)s, about %(factor)s× as long as usual.",
+            features=format_list(names, locale=str(get_locale() or "en")),
+            factor=format_decimal(round(combined, 1)),
+        )
     return text
 
 
-def _basis(estimate: Estimate, route: Route, calendar: CarrierCalendar, locale: str) -> dict[str, Any]:
+def _basis(
+    estimate: Estimate, route: Route, calendar: CarrierCalendar, locale: str
+) -> dict[str, Any]:
     basis = estimate.basis.to_dict()
-    basis["route"] = {"carrier": route.carrier, "service": route.service, "origin": route.origin,
-                      "region": route.region, "postal_prefix": route.postal_prefix}
+    basis["route"] = {
+        "carrier": route.carrier,
+        "service": route.service,
+        "origin": route.origin,
+        "region": route.region,
+        "postal_prefix": route.postal_prefix,
+    }
     basis["anchor_date"] = estimate.anchor.isoformat()
     basis["calendar_days_skipped"] = calendar.skipped_days(estimate.anchor, estimate.promise_date)
     basis["levels"] = {k: round(v, 4) for k, v in estimate.levels.items()}
@@ -361,9 +442,18 @@ def _basis(estimate: Estimate, route: Route, calendar: CarrierCalendar, locale: 
     return basis
 
 
-def checkout_estimate(*, session: Session, models: ModelStore, brand_slug: str, postal_code: str,
-                      service: str | None = None, fc_code: str | None = None, carrier: str | None = None,
-                      region: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+def checkout_estimate(
+    *,
+    session: Session,
+    models: ModelStore,
+    brand_slug: str,
+    postal_code: str,
+    service: str | None = None,
+    fc_code: str | None = None,
+    carrier: str | None = None,
+    region: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """Dates to show at checkout for a parcel ordered ``now``, with the cut-off countdown."""
     from postpurchase.brands import get_brand
 
@@ -371,7 +461,9 @@ def checkout_estimate(*, session: Session, models: ModelStore, brand_slug: str, 
     if not postal_code or not postal_code.strip():
         raise EddInputError(400, "missing_postal_code", "postal_code is required")
     if not postal_prefix(postal_code):
-        raise EddInputError(400, "invalid_postal_code", f"postal_code {postal_code!r} has too few digits")
+        raise EddInputError(
+            400, "invalid_postal_code", f"postal_code {postal_code!r} has too few digits"
+        )
     brand = get_brand(session=session, slug=brand_slug)
     if brand is None:
         raise EddInputError(404, "unknown_brand", f"no brand {brand_slug!r}")
@@ -379,16 +471,29 @@ def checkout_estimate(*, session: Session, models: ModelStore, brand_slug: str, 
     edd = BrandEdd.of(brand)
     centres = _centres(session, brand.id)
     if fc_code and fc_code not in centres:
-        raise EddInputError(404, "unknown_fc", f"brand {brand_slug!r} has no fulfilment centre {fc_code!r}")
+        raise EddInputError(
+            404, "unknown_fc", f"brand {brand_slug!r} has no fulfilment centre {fc_code!r}"
+        )
     fc = centres.get(fc_code) if fc_code else next(iter(centres.values()), None)
-    route = Route(carrier=carrier or edd.default_carrier, service=service or edd.default_service,
-                  origin=fc.code if fc else "", region=region or "", postal_prefix=postal_prefix(postal_code))
+    route = Route(
+        carrier=carrier or edd.default_carrier,
+        service=service or edd.default_service,
+        origin=fc.code if fc else "",
+        region=region or "",
+        postal_prefix=postal_prefix(postal_code),
+    )
     setting = brand_setting(session, brand)
     model, _ = load_model(session=session, brand=brand, mode=AsOf.ordered, models=models)
     anchor = setting.anchor(now, shipped=False, origin=route.origin)
-    estimate = model.estimate(route, anchor, edd.calendar, promise_level=edd.promise_level, window=edd.window)
-    cutoff_at, seconds = cutoff_countdown(now, calendar=edd.calendar, timezone=fc.timezone if fc else edd.timezone,
-                                          cutoff=parse_cutoff(fc.cutoff_time) if fc else None)
+    estimate = model.estimate(
+        route, anchor, edd.calendar, promise_level=edd.promise_level, window=edd.window
+    )
+    cutoff_at, seconds = cutoff_countdown(
+        now,
+        calendar=edd.calendar,
+        timezone=fc.timezone if fc else edd.timezone,
+        cutoff=parse_cutoff(fc.cutoff_time) if fc else None,
+    )
     basis = _basis(estimate, model.complete(route), edd.calendar, brand.locale)
     # Not recorded: anyone may ask, so a row per call would let anyone grow the database.
     return {
@@ -408,28 +513,71 @@ def checkout_estimate(*, session: Session, models: ModelStore, brand_slug: str, 
     }
 
 
-def _record(*, session: Session, brand_id: int, shipment_id: int | None, order_id: int | None, trigger: str,
-            status: str | None, mode: AsOf, estimate: Estimate | None, promise_level: float,
-            fitted_at: datetime | None, inputs: dict[str, Any], basis: dict[str, Any], now: datetime,
-            dates: tuple[date, date, date, date] | None = None) -> None:
+def _record(
+    *,
+    session: Session,
+    brand_id: int,
+    shipment_id: int | None,
+    order_id: int | None,
+    trigger: str,
+    status: str | None,
+    mode: AsOf,
+    estimate: Estimate | None,
+    promise_level: float,
+    fitted_at: datetime | None,
+    inputs: dict[str, Any],
+    basis: dict[str, Any],
+    now: datetime,
+    dates: tuple[date, date, date, date] | None = None,
+) -> None:
     """Store a prediction with its inputs and basis (a plain INSERT: one per processed event, so no ORM object)."""
     if dates is None:
         assert estimate is not None
-        dates = (estimate.predicted_date, estimate.window_start, estimate.window_end, estimate.promise_date)
-    session.execute(_INSERT_PREDICTION, [{
-        "brand_id": brand_id, "shipment_id": shipment_id, "order_id": order_id, "trigger": trigger,
-        "status": status, "as_of": mode.value, "made_at": now, "predicted_date": dates[0],
-        "window_start": dates[1], "window_end": dates[2], "promise_date": dates[3],
-        "promise_level": promise_level, "model_fitted_at": fitted_at, "inputs": inputs, "basis": basis}])
+        dates = (
+            estimate.predicted_date,
+            estimate.window_start,
+            estimate.window_end,
+            estimate.promise_date,
+        )
+    session.execute(
+        _INSERT_PREDICTION,
+        [
+            {
+                "brand_id": brand_id,
+                "shipment_id": shipment_id,
+                "order_id": order_id,
+                "trigger": trigger,
+                "status": status,
+                "as_of": mode.value,
+                "made_at": now,
+                "predicted_date": dates[0],
+                "window_start": dates[1],
+                "window_end": dates[2],
+                "promise_date": dates[3],
+                "promise_level": promise_level,
+                "model_fitted_at": fitted_at,
+                "inputs": inputs,
+                "basis": basis,
+            }
+        ],
+    )
 
 
 _INSERT_PREDICTION = insert(DeliveryPrediction)
 _MODEL_VERSION = select(TransitModelState.id, TransitModelState.fitted_at).where(
-    TransitModelState.brand_id == bindparam("brand_id"), TransitModelState.as_of == bindparam("as_of"))
+    TransitModelState.brand_id == bindparam("brand_id"),
+    TransitModelState.as_of == bindparam("as_of"),
+)
 
 
-def predict_for_shipment(*, session: Session, models: ModelStore, shipment_id: int, now: datetime | None = None,
-                         trigger: str = "status") -> tuple[date, date, date, date] | None:
+def predict_for_shipment(
+    *,
+    session: Session,
+    models: ModelStore,
+    shipment_id: int,
+    now: datetime | None = None,
+    trigger: str = "status",
+) -> tuple[date, date, date, date] | None:
     """Re-predict one parcel from its current status; write the dates onto it and record them.
 
     Before hand-over: the as-of-order model from the order time (cut-off and handling of its
@@ -449,9 +597,13 @@ def predict_for_shipment(*, session: Session, models: ModelStore, shipment_id: i
     edd = BrandEdd.of(brand)
     order = session.get(Order, shipment.order_id) if shipment.order_id else None
     fc = session.get(FulfillmentCentre, shipment.fc_id) if shipment.fc_id else None
-    route = Route(carrier=shipment.carrier_code, service=shipment.service, origin=fc.code if fc else "",
-                  region=shipment.destination_region or "",
-                  postal_prefix=postal_prefix(shipment.destination_postal_code))
+    route = Route(
+        carrier=shipment.carrier_code,
+        service=shipment.service,
+        origin=fc.code if fc else "",
+        region=shipment.destination_region or "",
+        postal_prefix=postal_prefix(shipment.destination_postal_code),
+    )
     today = _local_today(now, edd.timezone)
     mode = AsOf.shipped if shipment.shipped_at else AsOf.ordered
     model, fitted_at = load_model(session=session, brand=brand, mode=mode, models=models)
@@ -467,44 +619,92 @@ def predict_for_shipment(*, session: Session, models: ModelStore, shipment_id: i
         dates = (day, day, day, day)
         basis = {"reason": "arriving_today" if day == today else "requested_date"}
     elif status is Status.attempt_fail:
-        day = max(edd.calendar.roll_forward(today + timedelta(days=1)), shipment.requested_date or today)
+        day = max(
+            edd.calendar.roll_forward(today + timedelta(days=1)), shipment.requested_date or today
+        )
         dates = (day, day, day, day)
         basis = {"reason": "redelivery_next_day", "time_slot": shipment.time_slot}
     else:
         moment = shipment.shipped_at or (order.placed_at if order else None) or shipment.created_at
-        anchor = setting.anchor(moment, shipped=shipment.shipped_at is not None, origin=route.origin)
+        anchor = setting.anchor(
+            moment, shipped=shipment.shipped_at is not None, origin=route.origin
+        )
         elapsed = edd.calendar.business_days_between(anchor, today) if shipment.shipped_at else 0
-        lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all() if order else []
+        lines = (
+            session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all()
+            if order
+            else []
+        )
         features = order_features(shipment, order, list(lines))
-        estimate = model.estimate(route, anchor, edd.calendar, promise_level=edd.promise_level,
-                                  window=edd.window, elapsed=min(max(elapsed, 0), YMAX), features=features)
+        estimate = model.estimate(
+            route,
+            anchor,
+            edd.calendar,
+            promise_level=edd.promise_level,
+            window=edd.window,
+            elapsed=min(max(elapsed, 0), YMAX),
+            features=features,
+        )
         dates = _respect_request(estimate, shipment.requested_date)
         basis = _basis(estimate, model.complete(route), edd.calendar, brand.locale)
         basis["order_features"] = asdict(features)
     if shipment.time_slot:
         basis["time_slot"] = str(shipment.time_slot)
     previous = shipment.predicted_date
-    shipment.predicted_date, shipment.window_start, shipment.window_end = dates[0], dates[1], dates[2]
+    shipment.predicted_date, shipment.window_start, shipment.window_end = (
+        dates[0],
+        dates[1],
+        dates[2],
+    )
     if shipment.promised_date is None:
         shipment.promised_date = dates[3]
     shipment.updated_at = now
     session.add(shipment)
-    inputs = {"status": status.value, "sub_status": shipment.sub_status, "shipped_at": _iso(shipment.shipped_at),
-              "ordered_at": _iso(order.placed_at if order else None), "requested_date": _iso(shipment.requested_date),
-              "time_slot": str(shipment.time_slot) if shipment.time_slot else None, "route": basis.get("route")}
-    _record(session=session, brand_id=brand.id, shipment_id=shipment.id, order_id=shipment.order_id,
-            trigger=trigger, status=status.value, mode=mode, estimate=estimate,
-            promise_level=edd.promise_level, fitted_at=fitted_at, inputs=inputs, basis=basis, now=now,
-            dates=dates)
+    inputs = {
+        "status": status.value,
+        "sub_status": shipment.sub_status,
+        "shipped_at": _iso(shipment.shipped_at),
+        "ordered_at": _iso(order.placed_at if order else None),
+        "requested_date": _iso(shipment.requested_date),
+        "time_slot": str(shipment.time_slot) if shipment.time_slot else None,
+        "route": basis.get("route"),
+    }
+    _record(
+        session=session,
+        brand_id=brand.id,
+        shipment_id=shipment.id,
+        order_id=shipment.order_id,
+        trigger=trigger,
+        status=status.value,
+        mode=mode,
+        estimate=estimate,
+        promise_level=edd.promise_level,
+        fitted_at=fitted_at,
+        inputs=inputs,
+        basis=basis,
+        now=now,
+        dates=dates,
+    )
     if previous != shipment.predicted_date:
         signals.shipment_prediction_changed.send(
-            shipment.id, session=session, brand_id=brand.id, previous_date=previous,
-            predicted_date=shipment.predicted_date, promised_date=shipment.promised_date, now=now)
+            shipment.id,
+            session=session,
+            brand_id=brand.id,
+            previous_date=previous,
+            predicted_date=shipment.predicted_date,
+            promised_date=shipment.promised_date,
+            now=now,
+        )
     return dates
 
 
 def _respect_request(estimate: Estimate, requested: date | None) -> tuple[date, date, date, date]:
-    dates = (estimate.predicted_date, estimate.window_start, estimate.window_end, estimate.promise_date)
+    dates = (
+        estimate.predicted_date,
+        estimate.window_start,
+        estimate.window_end,
+        estimate.promise_date,
+    )
     if requested is None:
         return dates
     return tuple(max(d, requested) for d in dates)  # type: ignore[return-value]
@@ -514,22 +714,33 @@ def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def predict_for_order(*, session: Session, models: ModelStore, order_id: int,
-                      now: datetime | None = None) -> list[tuple[date, date, date, date]]:
+def predict_for_order(
+    *, session: Session, models: ModelStore, order_id: int, now: datetime | None = None
+) -> list[tuple[date, date, date, date]]:
     """At order time: predict every parcel of the order that exists already (before hand-over)."""
     shipments = session.exec(select(Shipment).where(Shipment.order_id == order_id)).all()
-    made = [predict_for_shipment(session=session, models=models, shipment_id=s.id, now=now, trigger="order")
-            for s in shipments if s.id is not None]
+    made = [
+        predict_for_shipment(
+            session=session, models=models, shipment_id=s.id, now=now, trigger="order"
+        )
+        for s in shipments
+        if s.id is not None
+    ]
     return [m for m in made if m is not None]
 
 
-def shipment_basis(*, session: Session, brand_id: int | None, shipment_id: int) -> dict[str, Any] | None:
+def shipment_basis(
+    *, session: Session, brand_id: int | None, shipment_id: int
+) -> dict[str, Any] | None:
     """A parcel's dates and its predictions, newest first, each with inputs and basis."""
     shipment = session.get(Shipment, shipment_id)
     if shipment is None or shipment.brand_id != brand_id:
         return None
-    predictions = session.exec(select(DeliveryPrediction).where(DeliveryPrediction.shipment_id == shipment_id)
-                               .order_by(DeliveryPrediction.id.desc())).all()  # type: ignore[union-attr]
+    predictions = session.exec(
+        select(DeliveryPrediction)
+        .where(DeliveryPrediction.shipment_id == shipment_id)
+        .order_by(DeliveryPrediction.id.desc())
+    ).all()  # type: ignore[union-attr]
     return {
         "shipment_id": shipment.id,
         "status": str(shipment.status),
@@ -539,10 +750,19 @@ def shipment_basis(*, session: Session, brand_id: int | None, shipment_id: int) 
         "promised_date": _iso(shipment.promised_date),
         "basis": predictions[0].basis if predictions else None,
         "predictions": [
-            {"made_at": p.made_at.isoformat(), "trigger": p.trigger, "status": p.status, "as_of": p.as_of,
-             "predicted_date": p.predicted_date.isoformat(), "window_start": p.window_start.isoformat(),
-             "window_end": p.window_end.isoformat(), "promise_date": p.promise_date.isoformat(),
-             "promise_level": p.promise_level, "inputs": p.inputs, "basis": p.basis}
+            {
+                "made_at": p.made_at.isoformat(),
+                "trigger": p.trigger,
+                "status": p.status,
+                "as_of": p.as_of,
+                "predicted_date": p.predicted_date.isoformat(),
+                "window_start": p.window_start.isoformat(),
+                "window_end": p.window_end.isoformat(),
+                "promise_date": p.promise_date.isoformat(),
+                "promise_level": p.promise_level,
+                "inputs": p.inputs,
+                "basis": p.basis,
+            }
             for p in predictions
         ],
     }

@@ -52,6 +52,7 @@ class Applied:
     released: list[str] = field(default_factory=list)
     stale: bool = False
 
+
 #: ``handler(session=, event=, payload=, now=) -> Applied`` per source (``wms``, ``shopify``), or
 #: per family of sources (``carrier`` handles ``carrier:<code>``).
 Handler = Callable[..., Applied]

@@ -72,15 +72,15 @@ def _check_strings(value: Any) -> None:
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError:
-                raise BadJson("invalid_string", "Strings must not contain lone surrogates.") from None
+                raise BadJson(
+                    "invalid_string", "Strings must not contain lone surrogates."
+                ) from None
 
 
 def loads(raw: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     """``json.loads`` for untrusted bodies; raises :class:`BadJson` instead of recursing deeply."""
     if not depth_within(raw, max_depth):
-        raise BadJson(
-            "too_deep", f"The body nests arrays/objects deeper than {max_depth} levels."
-        )
+        raise BadJson("too_deep", f"The body nests arrays/objects deeper than {max_depth} levels.")
     try:
         value = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
     except BadJson:

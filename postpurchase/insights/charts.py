@@ -31,7 +31,18 @@ class Chart:
 def bar_chart(title: str, items: Sequence[tuple[str, float, str]]) -> Chart:
     """One bar per ``(label, value, text)``, lengths proportional to the largest value."""
     largest = max((value for _, value, _ in items), default=0) or 1
-    bars = [Bar(label=label, text=text, y=index * ROW_HEIGHT, width=round(BAR_WIDTH * max(value, 0) / largest, 1))
-            for index, (label, value, text) in enumerate(items)]
-    return Chart(title=title, bars=bars, width=LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH,
-                 height=max(len(bars), 1) * ROW_HEIGHT)
+    bars = [
+        Bar(
+            label=label,
+            text=text,
+            y=index * ROW_HEIGHT,
+            width=round(BAR_WIDTH * max(value, 0) / largest, 1),
+        )
+        for index, (label, value, text) in enumerate(items)
+    ]
+    return Chart(
+        title=title,
+        bars=bars,
+        width=LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH,
+        height=max(len(bars), 1) * ROW_HEIGHT,
+    )

@@ -22,8 +22,19 @@ from postpurchase.returns.policy import ReturnPolicy
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
 
-CSV_COLUMNS = ("carrier", "service", "parcels", "delivered", "currency", "mean_cost", "median_cost",
-               "median_days", "p90_days", "on_time_share", "mean_order_total")
+CSV_COLUMNS = (
+    "carrier",
+    "service",
+    "parcels",
+    "delivered",
+    "currency",
+    "mean_cost",
+    "median_cost",
+    "median_days",
+    "p90_days",
+    "on_time_share",
+    "mean_order_total",
+)
 
 
 def file_name(brand_slug: str, report: Report, extension: str) -> str:
@@ -62,7 +73,9 @@ class Words:
             return "–"
         # Plural rules take whole numbers; a fractional median (1.5) reads as plural.
         plural = int(value) if float(value).is_integer() else 2
-        return ngettext("%(days)s day", "%(days)s days", plural, days=format_decimal(value, locale=self.locale))
+        return ngettext(
+            "%(days)s day", "%(days)s days", plural, days=format_decimal(value, locale=self.locale)
+        )
 
     def share(self, value: float | None) -> str:
         return "–" if value is None else format_percent(value, locale=self.locale)
@@ -94,18 +107,45 @@ def charts(report: Report, words: Words) -> list[Chart]:
     """Median days and on-time share per method, median days per region and carrier, returned units per reason."""
     timed = [row for row in report.methods if row.median_days is not None]
     promised = [row for row in report.methods if row.on_time_share is not None]
-    return [chart for chart in (
-        bar_chart(_("Median delivery days by shipping method"),
-                  [(method_label(r), r.median_days, words.days(r.median_days)) for r in timed]),
-        bar_chart(_("On-time share by shipping method"),
-                  [(method_label(r), r.on_time_share, words.share(r.on_time_share)) for r in promised]),
-        bar_chart(_("Median delivery days by region and carrier"),
-                  [(f"{r.region or _('Unknown region')} · {r.carrier_code}", r.median_days, words.days(r.median_days))
-                   for r in report.regions]),
-        bar_chart(_("Returned units by reason"),
-                  [(words.reason(r.reason_code), r.units, f"{words.number(r.units)} ({words.share(r.share)})")
-                   for r in report.reasons]),
-    ) if chart.bars]
+    return [
+        chart
+        for chart in (
+            bar_chart(
+                _("Median delivery days by shipping method"),
+                [(method_label(r), r.median_days, words.days(r.median_days)) for r in timed],
+            ),
+            bar_chart(
+                _("On-time share by shipping method"),
+                [
+                    (method_label(r), r.on_time_share, words.share(r.on_time_share))
+                    for r in promised
+                ],
+            ),
+            bar_chart(
+                _("Median delivery days by region and carrier"),
+                [
+                    (
+                        f"{r.region or _('Unknown region')} · {r.carrier_code}",
+                        r.median_days,
+                        words.days(r.median_days),
+                    )
+                    for r in report.regions
+                ],
+            ),
+            bar_chart(
+                _("Returned units by reason"),
+                [
+                    (
+                        words.reason(r.reason_code),
+                        r.units,
+                        f"{words.number(r.units)} ({words.share(r.share)})",
+                    )
+                    for r in report.reasons
+                ],
+            ),
+        )
+        if chart.bars
+    ]
 
 
 def csv_text(report: Report) -> str:
@@ -122,8 +162,19 @@ def csv_text(report: Report) -> str:
     writer.writerow(CSV_COLUMNS)
     for row in report.methods:
         share = row.on_time_share
-        writer.writerow([row.carrier_code, row.service, row.parcels, row.delivered, row.currency,
-                         amount(row.mean_cost, row.currency), amount(row.median_cost, row.currency),
-                         plain(row.median_days), plain(row.p90_days), "" if share is None else f"{share:.4f}",
-                         amount(row.mean_order_total, row.currency)])
+        writer.writerow(
+            [
+                row.carrier_code,
+                row.service,
+                row.parcels,
+                row.delivered,
+                row.currency,
+                amount(row.mean_cost, row.currency),
+                amount(row.median_cost, row.currency),
+                plain(row.median_days),
+                plain(row.p90_days),
+                "" if share is None else f"{share:.4f}",
+                amount(row.mean_order_total, row.currency),
+            ]
+        )
     return out.getvalue()

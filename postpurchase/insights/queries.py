@@ -116,7 +116,11 @@ def _days(shipped_at: datetime, delivered_at: datetime, zone: ZoneInfo) -> int:
 
 
 def _in_period(brand_id: int, lower: datetime, upper: datetime) -> list[object]:
-    return [Shipment.brand_id == brand_id, col(Shipment.shipped_at) >= lower, col(Shipment.shipped_at) < upper]
+    return [
+        Shipment.brand_id == brand_id,
+        col(Shipment.shipped_at) >= lower,
+        col(Shipment.shipped_at) < upper,
+    ]
 
 
 def _in_currency(currency: str) -> object:
@@ -131,17 +135,28 @@ def shipping_methods(*, session: Session, brand_id: int, start: date, end: date)
     priced = (col(Shipment.cost_amount).is_not(None)) & _in_currency(brand.currency)
     method = (Shipment.carrier_code, Shipment.service)
     counts = session.exec(
-        select(*method, func.count(), func.count(Shipment.delivered_at),
-               func.sum(case((priced, Shipment.cost_amount), else_=0)), func.count(case((priced, 1))))
-        .where(*where).group_by(*method)
+        select(
+            *method,
+            func.count(),
+            func.count(Shipment.delivered_at),
+            func.sum(case((priced, Shipment.cost_amount), else_=0)),
+            func.count(case((priced, 1))),
+        )
+        .where(*where)
+        .group_by(*method)
     ).all()
     costs: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for carrier, service, amount in session.exec(select(*method, Shipment.cost_amount).where(*where, priced)):
+    for carrier, service, amount in session.exec(
+        select(*method, Shipment.cost_amount).where(*where, priced)
+    ):
         costs[carrier, service].append(amount)
     days: dict[tuple[str, str], list[int]] = defaultdict(list)
     on_time: dict[tuple[str, str], list[bool]] = defaultdict(list)
-    delivered = session.exec(select(*method, Shipment.shipped_at, Shipment.delivered_at, Shipment.promised_date)
-                             .where(*where, col(Shipment.delivered_at).is_not(None))).all()
+    delivered = session.exec(
+        select(*method, Shipment.shipped_at, Shipment.delivered_at, Shipment.promised_date).where(
+            *where, col(Shipment.delivered_at).is_not(None)
+        )
+    ).all()
     for carrier, service, shipped_at, delivered_at, promised in delivered:
         days[carrier, service].append(_days(shipped_at, delivered_at, zone))
         if promised is not None:
@@ -151,41 +166,77 @@ def shipping_methods(*, session: Session, brand_id: int, start: date, end: date)
     for carrier, service, parcels, delivered_count, cost_sum, cost_count in counts:
         key = (carrier, service)
         median_cost = _median(costs[key])
-        rows.append(MethodRow(
-            carrier_code=carrier, service=service, parcels=parcels, delivered=delivered_count,
-            currency=brand.currency,
-            mean_cost=round(int(cost_sum) / cost_count) if cost_count else None,
-            median_cost=None if median_cost is None else round(median_cost),
-            median_days=_median(days[key]), p90_days=int(percentile(days[key], 0.9)) if days[key] else None,
-            promised=len(on_time[key]), on_time=sum(on_time[key]), mean_order_total=spend.get(key),
-        ))
+        rows.append(
+            MethodRow(
+                carrier_code=carrier,
+                service=service,
+                parcels=parcels,
+                delivered=delivered_count,
+                currency=brand.currency,
+                mean_cost=round(int(cost_sum) / cost_count) if cost_count else None,
+                median_cost=None if median_cost is None else round(median_cost),
+                median_days=_median(days[key]),
+                p90_days=int(percentile(days[key], 0.9)) if days[key] else None,
+                promised=len(on_time[key]),
+                on_time=sum(on_time[key]),
+                mean_order_total=spend.get(key),
+            )
+        )
     return sorted(rows, key=lambda row: (-row.parcels, row.carrier_code, row.service))
 
 
-def _order_spend(session: Session, where: Iterable[object], currency: str) -> dict[tuple[str, str], int]:
+def _order_spend(
+    session: Session, where: Iterable[object], currency: str
+) -> dict[tuple[str, str], int]:
     """Mean order total per method; an order counts once per method however many parcels it has."""
-    orders = (select(Shipment.carrier_code, Shipment.service, Order.id, Order.total_amount)
-              .join(Order, col(Order.id) == Shipment.order_id)
-              .where(*where, Order.currency == currency).distinct().subquery())
-    result = session.exec(select(orders.c.carrier_code, orders.c.service, func.sum(orders.c.total_amount),
-                                 func.count(distinct(orders.c.id)))
-                          .group_by(orders.c.carrier_code, orders.c.service)).all()
-    return {(carrier, service): round(int(total) / count) for carrier, service, total, count in result}
+    orders = (
+        select(Shipment.carrier_code, Shipment.service, Order.id, Order.total_amount)
+        .join(Order, col(Order.id) == Shipment.order_id)
+        .where(*where, Order.currency == currency)
+        .distinct()
+        .subquery()
+    )
+    result = session.exec(
+        select(
+            orders.c.carrier_code,
+            orders.c.service,
+            func.sum(orders.c.total_amount),
+            func.count(distinct(orders.c.id)),
+        ).group_by(orders.c.carrier_code, orders.c.service)
+    ).all()
+    return {
+        (carrier, service): round(int(total) / count) for carrier, service, total, count in result
+    }
 
 
-def delivery_days_by_region(*, session: Session, brand_id: int, start: date, end: date) -> list[RegionRow]:
+def delivery_days_by_region(
+    *, session: Session, brand_id: int, start: date, end: date
+) -> list[RegionRow]:
     """Median and P90 calendar days from hand-over to delivery per destination region and carrier."""
     brand = _brand(session, brand_id)
     zone = ZoneInfo(brand.timezone)
     where = _in_period(brand_id, *period_bounds(start, end, brand.timezone))
     days: dict[tuple[str, str], list[int]] = defaultdict(list)
-    rows = session.exec(select(Shipment.destination_region, Shipment.carrier_code, Shipment.shipped_at,
-                               Shipment.delivered_at).where(*where, col(Shipment.delivered_at).is_not(None)))
+    rows = session.exec(
+        select(
+            Shipment.destination_region,
+            Shipment.carrier_code,
+            Shipment.shipped_at,
+            Shipment.delivered_at,
+        ).where(*where, col(Shipment.delivered_at).is_not(None))
+    )
     for region, carrier, shipped_at, delivered_at in rows:
         days[region or "", carrier].append(_days(shipped_at, delivered_at, zone))
-    return [RegionRow(region=region, carrier_code=carrier, delivered=len(values),
-                      median_days=statistics.median(values), p90_days=int(percentile(values, 0.9)))
-            for (region, carrier), values in sorted(days.items())]
+    return [
+        RegionRow(
+            region=region,
+            carrier_code=carrier,
+            delivered=len(values),
+            median_days=statistics.median(values),
+            p90_days=int(percentile(values, 0.9)),
+        )
+        for (region, carrier), values in sorted(days.items())
+    ]
 
 
 def nps(*, session: Session, brand_id: int, start: date, end: date) -> Nps | None:
@@ -198,14 +249,21 @@ def nps(*, session: Session, brand_id: int, start: date, end: date) -> Nps | Non
         return func.count(case((condition, 1)))
 
     responses, promoters, detractors = session.exec(
-        select(func.count(score), tally(col(score) >= 9), tally(col(score) <= 6))
-        .where(Feedback.brand_id == brand_id, col(score).is_not(None),
-               col(Feedback.created_at) >= lower, col(Feedback.created_at) < upper)
+        select(func.count(score), tally(col(score) >= 9), tally(col(score) <= 6)).where(
+            Feedback.brand_id == brand_id,
+            col(score).is_not(None),
+            col(Feedback.created_at) >= lower,
+            col(Feedback.created_at) < upper,
+        )
     ).one()
     if not responses:
         return None
-    return Nps(responses=responses, promoters=promoters, passives=responses - promoters - detractors,
-               detractors=detractors)
+    return Nps(
+        responses=responses,
+        promoters=promoters,
+        passives=responses - promoters - detractors,
+        detractors=detractors,
+    )
 
 
 def return_reasons(*, session: Session, brand_id: int, start: date, end: date) -> list[ReasonRow]:
@@ -216,21 +274,37 @@ def return_reasons(*, session: Session, brand_id: int, start: date, end: date) -
     rows = session.exec(
         select(ReturnLine.reason_code, units)
         .join(ReturnRequest, col(ReturnRequest.id) == ReturnLine.return_id)
-        .where(ReturnRequest.brand_id == brand_id, ReturnLine.brand_id == brand_id,
-               col(ReturnRequest.created_at) >= lower, col(ReturnRequest.created_at) < upper)
+        .where(
+            ReturnRequest.brand_id == brand_id,
+            ReturnLine.brand_id == brand_id,
+            col(ReturnRequest.created_at) >= lower,
+            col(ReturnRequest.created_at) < upper,
+        )
         .group_by(ReturnLine.reason_code)
     ).all()
     total = sum(int(count) for _, count in rows)
-    return sorted((ReasonRow(reason_code=code, units=int(count), share=int(count) / total) for code, count in rows
-                   if count), key=lambda row: (-row.units, row.reason_code))
+    return sorted(
+        (
+            ReasonRow(reason_code=code, units=int(count), share=int(count) / total)
+            for code, count in rows
+            if count
+        ),
+        key=lambda row: (-row.units, row.reason_code),
+    )
 
 
 def report(*, session: Session, brand_id: int, start: date, end: date) -> Report:
     """Everything the insights page, CSV and PDF show for one period."""
     period = {"session": session, "brand_id": brand_id, "start": start, "end": end}
-    return Report(start=start, end=end, currency=_brand(session, brand_id).currency,
-                  methods=shipping_methods(**period), regions=delivery_days_by_region(**period),
-                  nps=nps(**period), reasons=return_reasons(**period))
+    return Report(
+        start=start,
+        end=end,
+        currency=_brand(session, brand_id).currency,
+        methods=shipping_methods(**period),
+        regions=delivery_days_by_region(**period),
+        nps=nps(**period),
+        reasons=return_reasons(**period),
+    )
 
 
 def _brand(session: Session, brand_id: int) -> Brand:

@@ -24,7 +24,9 @@ def _report(brand: Brand) -> queries.Report:
     """The report for the period in the query string; 400 saying what is wrong with a bad period."""
     params = Params(request.args)
     try:
-        start, end = export.period(params.date("start"), params.date("end"), to_local(utcnow(), brand.timezone).date())
+        start, end = export.period(
+            params.date("start"), params.date("end"), to_local(utcnow(), brand.timezone).date()
+        )
     except ValueError as error:
         raise BadParameter("start", str(error)) from None
     return queries.report(session=get_session(), brand_id=brand.id, start=start, end=end)
@@ -33,9 +35,15 @@ def _report(brand: Brand) -> queries.Report:
 def render_report(template: str, brand: Brand, report: queries.Report) -> str:
     """The page or PDF HTML of ``report`` in the current locale (the weekly email renders the PDF too)."""
     words = export.Words(str(get_locale()), report.currency, policy_for(brand))
-    return render_template(template, brand=brand, report=report, words=words, charts=export.charts(report, words),
-                           method_label=export.method_label, period={"start": report.start.isoformat(),
-                                                                     "end": report.end.isoformat()})
+    return render_template(
+        template,
+        brand=brand,
+        report=report,
+        words=words,
+        charts=export.charts(report, words),
+        method_label=export.method_label,
+        period={"start": report.start.isoformat(), "end": report.end.isoformat()},
+    )
 
 
 @merchant_insights.get("/insights")
@@ -49,8 +57,11 @@ def page(brand: Brand) -> Any:
 def csv_download(brand: Brand) -> Response:
     report = _report(brand)
     name = export.file_name(brand.slug, report, "csv")
-    return Response(export.csv_text(report), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        export.csv_text(report),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @merchant_insights.get("/insights.pdf")
@@ -58,5 +69,8 @@ def csv_download(brand: Brand) -> Response:
 def pdf_download(brand: Brand) -> Response:
     report = _report(brand)
     name = export.file_name(brand.slug, report, "pdf")
-    return Response(pdf_bytes(render_report("pdf/insights.html", brand, report)), mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+    return Response(
+        pdf_bytes(render_report("pdf/insights.html", brand, report)),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )

@@ -65,19 +65,35 @@ def _last_sent(brand: Brand) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def weekly_email(app: Flask, session: Session, brand: Brand, monday: date, to: list[str]) -> EmailMessage:
+def weekly_email(
+    app: Flask, session: Session, brand: Brand, monday: date, to: list[str]
+) -> EmailMessage:
     """The week's report as a PDF attachment with a short note in the brand's language."""
-    report = queries.report(session=session, brand_id=brand.id, start=monday, end=monday + timedelta(days=6))
+    report = queries.report(
+        session=session, brand_id=brand.id, start=monday, end=monday + timedelta(days=6)
+    )
     locale = brand.locale if brand.locale in SUPPORTED_LOCALES else "ja"
     # Flask-Babel forces a locale only within a request context; a job or command has none of its own.
     with app.test_request_context(), force_locale(locale):
         words = export.Words(locale, report.currency)
-        period = {"brand": brand.name, "start": words.day(report.start), "end": words.day(report.end)}
+        period = {
+            "brand": brand.name,
+            "start": words.day(report.start),
+            "end": words.day(report.end),
+        }
         subject = _("%(brand)s delivery insights, %(start)s – %(end)s", **period)
-        body = "\n\n".join((_("The delivery insights of %(brand)s from %(start)s to %(end)s are attached as a PDF.",
-                              **period),
-                            _("You receive this email because this address is in the brand's weekly insights "
-                              "settings.")))
+        body = "\n\n".join(
+            (
+                _(
+                    "The delivery insights of %(brand)s from %(start)s to %(end)s are attached as a PDF.",
+                    **period,
+                ),
+                _(
+                    "You receive this email because this address is in the brand's weekly insights "
+                    "settings."
+                ),
+            )
+        )
         pdf = pdf_bytes(render_report("pdf/insights.html", brand, report))
     sender_name, sender_email = sender_identity(brand, app.config)
     message = EmailMessage(policy=SMTP_POLICY)
@@ -86,10 +102,16 @@ def weekly_email(app: Flask, session: Session, brand: Brand, monday: date, to: l
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
     # One id per brand and week: a receiving system that deduplicates by Message-ID drops a repeat.
-    message["Message-ID"] = f"<insights-{brand.slug}-{monday.isoformat()}@{sender_email.rpartition('@')[2]}>"
+    message["Message-ID"] = (
+        f"<insights-{brand.slug}-{monday.isoformat()}@{sender_email.rpartition('@')[2]}>"
+    )
     message.set_content(body)
-    message.add_attachment(pdf, maintype="application", subtype="pdf",
-                           filename=export.file_name(brand.slug, report, "pdf"))
+    message.add_attachment(
+        pdf,
+        maintype="application",
+        subtype="pdf",
+        filename=export.file_name(brand.slug, report, "pdf"),
+    )
     return message
 
 
@@ -108,16 +130,29 @@ def _send_one(app: Flask, brand_id: int, week: date | None, now: datetime) -> Se
         finally:
             channel.close()
         if refused:  # the others have it: the week counts as sent
-            log.warning("weekly insights of %s refused for %d of %d addresses", brand.slug, len(refused), len(to))
+            log.warning(
+                "weekly insights of %s refused for %d of %d addresses",
+                brand.slug,
+                len(refused),
+                len(to),
+            )
         settings = dict(brand.settings or {})
-        settings["insights"] = {**(settings.get("insights") or {}), "last_week_sent": monday.isoformat()}
+        settings["insights"] = {
+            **(settings.get("insights") or {}),
+            "last_week_sent": monday.isoformat(),
+        }
         brand.settings = settings
         session.add(brand)
         return Sent(brand_slug=brand.slug, monday=monday, recipients=to)
 
 
-def send_weekly(app: Flask, *, brand_slug: str | None = None, week: date | None = None,
-                now: datetime | None = None) -> list[Sent]:
+def send_weekly(
+    app: Flask,
+    *,
+    brand_slug: str | None = None,
+    week: date | None = None,
+    now: datetime | None = None,
+) -> list[Sent]:
     """Mail each brand with ``weekly_to`` its report of the week of ``week`` (default: the week before ``now``'s).
 
     A brand whose mail fails is logged and retried on the next run; the other brands still get theirs.

@@ -64,7 +64,7 @@ def _error_schema() -> dict[str, Any]:
 def _errors(*statuses: int) -> dict[str, Any]:
     texts = {
         400: "Bad input: not JSON, nested deeper than 32 levels, not an event envelope, or a bad "
-             "query parameter; `details` names the field.",
+        "query parameter; `details` names the field.",
         401: "Missing or invalid API key or signature, or a signature timestamp outside the window.",
         404: "Not found.",
         405: "Method not allowed.",
@@ -88,7 +88,7 @@ def _wms_webhooks() -> dict[str, Any]:
     texts = {
         "return.expected": "An RMA the warehouse should expect: approved, label issued or in transit.",
         "return.updated": "Any other RMA state: requested, received, refunded, credited, exchanged, "
-                          "rejected, cancelled.",
+        "rejected, cancelled.",
     }
     return {
         name: {
@@ -105,16 +105,32 @@ def _wms_webhooks() -> dict[str, Any]:
                 ),
                 "security": [],
                 "parameters": [
-                    {"name": SIGNATURE_HEADER, "in": "header", "required": True, "schema": {"type": "string"}},
-                    {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"}},
+                    {
+                        "name": SIGNATURE_HEADER,
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
                 ],
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {"schema": {"$ref": REF.format(model="WmsReturnWebhook")}}},
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": REF.format(model="WmsReturnWebhook")}
+                        }
+                    },
                 },
                 "responses": {
                     "2XX": {"description": "Received; not sent again."},
-                    "default": {"description": "Retried later (401/408/429/5xx) or given up (other 4xx)."},
+                    "default": {
+                        "description": "Retried later (401/408/429/5xx) or given up (other 4xx)."
+                    },
                 },
             }
         }
@@ -184,12 +200,22 @@ class Route:
 
 
 def _header(name: str, *, required: bool = True, **schema: Any) -> dict[str, Any]:
-    return {"name": name, "in": "header", "required": required, "schema": {"type": "string", **schema}}
+    return {
+        "name": name,
+        "in": "header",
+        "required": required,
+        "schema": {"type": "string", **schema},
+    }
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema,
-            "description": description}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
 
 
 _EVENT_ROUTE = Route(
@@ -209,14 +235,21 @@ _EVENT_ROUTE = Route(
         200: ("Already received (same event id or body): not applied again.", EventAccepted),
     },
     errors=(400, 401, 413, 415, 422),
-    parameters=(_header(SIGNATURE_HEADER, pattern=r"^t=[0-9]{1,12},v1=[0-9a-f]{64}$",
-                        example="t=1763720000,v1=5f2b...c9"),),
+    parameters=(
+        _header(
+            SIGNATURE_HEADER,
+            pattern=r"^t=[0-9]{1,12},v1=[0-9a-f]{64}$",
+            example="t=1763720000,v1=5f2b...c9",
+        ),
+    ),
     request_body={
         "required": True,
         "content": {
             "application/json": {
                 "schema": {"$ref": REF.format(model="Event")},
-                "examples": {t.value: {"summary": t.value, "value": EXAMPLES[t]} for t in EventType},
+                "examples": {
+                    t.value: {"summary": t.value, "value": EXAMPLES[t]} for t in EventType
+                },
             }
         },
     },
@@ -244,10 +277,19 @@ ROUTES: dict[str, Route] = {
             200: ("Duplicate, or a topic that is not used (`ignored`).", EventAccepted),
         },
         errors=(400, 401, 404, 413, 415, 422),
-        parameters=(_header(HMAC_HEADER), _header(TOPIC_HEADER),
-                    _header(WEBHOOK_ID_HEADER, required=False, maxLength=200)),
-        request_body={"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "description": "Shopify's resource (REST shape)."}}}},
+        parameters=(
+            _header(HMAC_HEADER),
+            _header(TOPIC_HEADER),
+            _header(WEBHOOK_ID_HEADER, required=False, maxLength=200),
+        ),
+        request_body={
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "description": "Shopify's resource (REST shape)."}
+                }
+            },
+        },
         path_descriptions={"slug": "The brand's slug."},
     ),
     "carrier_webhooks.carrier_webhook": Route(
@@ -260,13 +302,24 @@ ROUTES: dict[str, Route] = {
         api_key=False,
         answers={200: ("Verified and applied (or a duplicate).", CarrierWebhookOutcome)},
         errors=(400, 401, 404, 413),
-        request_body={"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "description": "The carrier's own payload."}}}},
-        path_descriptions={"code": "Adapter code, e.g. `aftership`.", "brand_slug": "The brand's slug."},
+        request_body={
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "description": "The carrier's own payload."}
+                }
+            },
+        },
+        path_descriptions={
+            "code": "Adapter code, e.g. `aftership`.",
+            "brand_slug": "The brand's slug.",
+        },
     ),
     "api.openapi": Route(
-        summary="This document", api_key=False,
-        answers={200: ("The OpenAPI document.", None)}, errors=(),
+        summary="This document",
+        api_key=False,
+        answers={200: ("The OpenAPI document.", None)},
+        errors=(),
     ),
     "api.get_order": Route(
         summary="An order with its lines and parcels",
@@ -279,12 +332,21 @@ ROUTES: dict[str, Route] = {
         answers={200: ("A page of shipments.", ShipmentPage)},
         errors=(400, 401),
         parameters=(
-            _query("status", {"type": "string", "enum": [s.value for s in Status]},
-                   "Only shipments in this status."),
-            _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
-                   "Page size."),
-            _query("cursor", {"type": "string", "pattern": r"^[0-9]{1,10}$"},
-                   f"`next_cursor` of the previous page (at most {MAX_ID})."),
+            _query(
+                "status",
+                {"type": "string", "enum": [s.value for s in Status]},
+                "Only shipments in this status.",
+            ),
+            _query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
+                "Page size.",
+            ),
+            _query(
+                "cursor",
+                {"type": "string", "pattern": r"^[0-9]{1,10}$"},
+                f"`next_cursor` of the previous page (at most {MAX_ID}).",
+            ),
         ),
     ),
     "shipments_api.shipment_detail": Route(
@@ -329,7 +391,10 @@ _CONVERTER_SCHEMAS = {
 def _path(rule: str) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
     """``/a/<int:x>`` → (``/a/{x}``, [(``x``, its schema)])."""
     variables = [
-        (m["name"], _CONVERTER_SCHEMAS.get(m["converter"] or "", {"type": "string", "minLength": 1}))
+        (
+            m["name"],
+            _CONVERTER_SCHEMAS.get(m["converter"] or "", {"type": "string", "minLength": 1}),
+        )
         for m in _VARIABLE.finditer(rule)
     ]
     return _VARIABLE.sub(lambda m: "{" + m["name"] + "}", rule), variables
@@ -337,7 +402,9 @@ def _path(rule: str) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
 
 def _query_value_schema(prop: dict[str, Any]) -> dict[str, Any]:
     """A query parameter's schema: an optional field's non-null branch (a query has no null)."""
-    schema = {k: v for k, v in prop.items() if k not in ("title", "description", "default", "anyOf")}
+    schema = {
+        k: v for k, v in prop.items() if k not in ("title", "description", "default", "anyOf")
+    }
     for branch in prop.get("anyOf", []):
         if branch.get("type") != "null":
             schema = {**branch, **schema}
@@ -348,8 +415,13 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema()
     required = set(schema.get("required", []))
     return [
-        {"name": name, "in": "query", "required": name in required,
-         "schema": _query_value_schema(prop), "description": prop.get("description", "")}
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": _query_value_schema(prop),
+            "description": prop.get("description", ""),
+        }
         for name, prop in schema["properties"].items()
     ]
 
@@ -360,18 +432,29 @@ def _operation_id(method: str, path: str) -> str:
     return method + "".join(word.title() for word in words)
 
 
-def _operation(endpoint: str, method: str, path: str,
-               variables: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+def _operation(
+    endpoint: str, method: str, path: str, variables: list[tuple[str, dict[str, Any]]]
+) -> dict[str, Any]:
     route = ROUTES.get(endpoint)
     operation_id = _operation_id(method, path)
     path_parameters = [
-        {"name": name, "in": "path", "required": True, "schema": schema,
-         "description": route.path_descriptions.get(name, "") if route else ""}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": schema,
+            "description": route.path_descriptions.get(name, "") if route else "",
+        }
         for name, schema in variables
     ]
     if route is None:
-        return {"operationId": operation_id, "summary": "Undocumented", "x-undocumented": True,
-                "parameters": path_parameters, "responses": {"default": {"description": "Unknown."}}}
+        return {
+            "operationId": operation_id,
+            "summary": "Undocumented",
+            "x-undocumented": True,
+            "parameters": path_parameters,
+            "responses": {"default": {"description": "Unknown."}},
+        }
     operation: dict[str, Any] = {
         "operationId": operation_id,
         "summary": route.summary,
@@ -383,8 +466,15 @@ def _operation(endpoint: str, method: str, path: str,
         "responses": {
             str(status): {
                 "description": text,
-                "content": {"application/json": {"schema": (
-                    {"$ref": REF.format(model=model.__name__)} if model else {"type": "object"})}},
+                "content": {
+                    "application/json": {
+                        "schema": (
+                            {"$ref": REF.format(model=model.__name__)}
+                            if model
+                            else {"type": "object"}
+                        )
+                    }
+                },
             }
             for status, (text, model) in route.answers.items()
         },
@@ -422,7 +512,10 @@ def openapi_document(app: Flask) -> dict[str, Any]:
 def _build(app: Flask) -> dict[str, Any]:
     envelopes = [envelope_model(t) for t in EventType]
     answers = dict.fromkeys(
-        model for route in ROUTES.values() for _, model in route.answers.values() if model is not None
+        model
+        for route in ROUTES.values()
+        for _, model in route.answers.values()
+        if model is not None
     )
     models: list[type[BaseModel]] = [*envelopes, *answers, WmsReturnWebhook]
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
@@ -438,7 +531,9 @@ def _build(app: Flask) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for rule, method, endpoint in sorted(documented_routes(app)):
         path, variables = _path(rule)
-        paths.setdefault(path, {})[method.lower()] = _operation(endpoint, method.lower(), path, variables)
+        paths.setdefault(path, {})[method.lower()] = _operation(
+            endpoint, method.lower(), path, variables
+        )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -447,7 +542,7 @@ def _build(app: Flask) -> dict[str, Any]:
             "description": (
                 "Orders, shipments, stock and returns from a WMS/OMS; shipments and delivery "
                 "estimates out. Money is an integer in minor units of the currency (JPY has "
-                "none). Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`, "
+                'none). Errors are `{"error": {"code", "message", "details"}}`, '
                 "and `details` names the field."
             ),
         },

@@ -591,11 +591,22 @@ def record_return(
     if data.tracking_number:
         rma.return_tracking_number = data.tracking_number
     try:
-        record_external(session=session, rma=rma, state=state, at=data.received_at or occurred_at, now=now,
-                        refund_amount=refund_amount)
+        record_external(
+            session=session,
+            rma=rma,
+            state=state,
+            at=data.received_at or occurred_at,
+            now=now,
+            refund_amount=refund_amount,
+        )
     except ReturnError as refused:
         # Authentic, but the RMA is past where this report could take it (e.g. rejected): keep it as is.
-        log.warning("return %s is %s: a %s report cannot move it (%s); ignored",
-                    rma.rma_number, rma.state, state, refused.code)
+        log.warning(
+            "return %s is %s: a %s report cannot move it (%s); ignored",
+            rma.rma_number,
+            rma.state,
+            state,
+            refused.code,
+        )
         return Applied(stale=True)
     return Applied()

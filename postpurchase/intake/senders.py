@@ -70,7 +70,11 @@ def require_sender() -> Sender:
     if sender is None:
         brand = require_brand()
         assert brand.id is not None
-        sender = Sender(brand.id, brand.signing_secret, brand.previous_signing_secret,
-                        brand.previous_signing_secret_until)
+        sender = Sender(
+            brand.id,
+            brand.signing_secret,
+            brand.previous_signing_secret,
+            brand.previous_signing_secret_until,
+        )
         cache.put(key_hash, sender)
     return sender

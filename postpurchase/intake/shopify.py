@@ -361,7 +361,9 @@ def check_payload(raw: bytes, topic: str, headers: dict[str, str], *, now: datet
     try:
         payload = jsonbody.loads(raw)
     except jsonbody.BadJson as exc:
-        raise InvalidPayload(400, exc.code, exc.message, [{"loc": "body", "msg": exc.message}]) from None
+        raise InvalidPayload(
+            400, exc.code, exc.message, [{"loc": "body", "msg": exc.message}]
+        ) from None
     if not isinstance(payload, dict):
         message = "The body must be a JSON object (a Shopify resource)."
         raise InvalidPayload(400, "malformed_body", message, [{"loc": "body", "msg": message}])
@@ -372,13 +374,17 @@ def check_payload(raw: bytes, topic: str, headers: dict[str, str], *, now: datet
         mapping(payload, occurred_at_of(payload, headers, now))
     except ValidationError as exc:
         raise InvalidPayload(
-            422, "invalid_resource", f"The {topic} resource has values we cannot store.",
+            422,
+            "invalid_resource",
+            f"The {topic} resource has values we cannot store.",
             validation_details(exc),
         ) from None
     except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
         loc = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else "body"
         message = f"The {topic} resource cannot be read: {type(exc).__name__}: {exc}"[:300]
-        raise InvalidPayload(422, "invalid_resource", message, [{"loc": loc, "msg": message}]) from None
+        raise InvalidPayload(
+            422, "invalid_resource", message, [{"loc": loc, "msg": message}]
+        ) from None
 
 
 def occurred_at_of(

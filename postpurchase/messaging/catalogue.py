@@ -64,8 +64,12 @@ class TriggerSpec:
 
     def defaults(self) -> dict[str, Any]:
         """The spec as brand settings, for a brand's own values to be merged over."""
-        values: dict[str, Any] = {"purpose": self.purpose, "essential": self.essential,
-                                  "stale_after_hours": self.stale_after_hours, **self.options}
+        values: dict[str, Any] = {
+            "purpose": self.purpose,
+            "essential": self.essential,
+            "stale_after_hours": self.stale_after_hours,
+            **self.options,
+        }
         if self.channels is not None:
             values["channels"] = [str(channel) for channel in self.channels]
         return values
@@ -76,21 +80,36 @@ _T, _M = Purpose.transactional, Purpose.marketing
 
 #: Every trigger a customer message comes from, in the order the message pages list them
 #: (purpose, essential, label, stale after hours[, channels, options]).
-CATALOGUE: Mapping[Trigger, TriggerSpec] = MappingProxyType({
-    Trigger.order_confirmed: TriggerSpec(_T, True, _l("Order confirmed"), 24),
-    Trigger.shipped: TriggerSpec(_T, True, _l("Shipped"), 72),
-    Trigger.delayed: TriggerSpec(_T, True, _l("Delayed"), 24),
-    Trigger.arriving_tomorrow: TriggerSpec(_T, True, _l("Arriving tomorrow"), 12, _URGENT, {"send_at": "17:00"}),
-    Trigger.out_for_delivery: TriggerSpec(_T, True, _l("Out for delivery"), 4, _URGENT),
-    Trigger.attempt_fail: TriggerSpec(_T, True, _l("Delivery attempted"), 24,
-                                      (Channel.line, Channel.line_notification, Channel.sms, Channel.email)),
-    Trigger.available_for_pickup: TriggerSpec(_T, True, _l("Ready for pickup"), 72),
-    Trigger.delivered: TriggerSpec(_T, False, _l("Delivered"), 72),
-    Trigger.unboxing: TriggerSpec(_T, False, _l("Unboxing and care"), 72, options={"delay_hours": 24}),
-    Trigger.review_request: TriggerSpec(_M, False, _l("Review request"), 168, options={"delay_days": 7}),
-    Trigger.replenishment: TriggerSpec(_M, False, _l("Time to reorder"), 120, options={"lead_days": 5}),
-    Trigger.return_update: TriggerSpec(_T, True, _l("Return update"), 72),
-})
+CATALOGUE: Mapping[Trigger, TriggerSpec] = MappingProxyType(
+    {
+        Trigger.order_confirmed: TriggerSpec(_T, True, _l("Order confirmed"), 24),
+        Trigger.shipped: TriggerSpec(_T, True, _l("Shipped"), 72),
+        Trigger.delayed: TriggerSpec(_T, True, _l("Delayed"), 24),
+        Trigger.arriving_tomorrow: TriggerSpec(
+            _T, True, _l("Arriving tomorrow"), 12, _URGENT, {"send_at": "17:00"}
+        ),
+        Trigger.out_for_delivery: TriggerSpec(_T, True, _l("Out for delivery"), 4, _URGENT),
+        Trigger.attempt_fail: TriggerSpec(
+            _T,
+            True,
+            _l("Delivery attempted"),
+            24,
+            (Channel.line, Channel.line_notification, Channel.sms, Channel.email),
+        ),
+        Trigger.available_for_pickup: TriggerSpec(_T, True, _l("Ready for pickup"), 72),
+        Trigger.delivered: TriggerSpec(_T, False, _l("Delivered"), 72),
+        Trigger.unboxing: TriggerSpec(
+            _T, False, _l("Unboxing and care"), 72, options={"delay_hours": 24}
+        ),
+        Trigger.review_request: TriggerSpec(
+            _M, False, _l("Review request"), 168, options={"delay_days": 7}
+        ),
+        Trigger.replenishment: TriggerSpec(
+            _M, False, _l("Time to reorder"), 120, options={"lead_days": 5}
+        ),
+        Trigger.return_update: TriggerSpec(_T, True, _l("Return update"), 72),
+    }
+)
 
 #: Outbox rows that are documents for a machine, not messages to a person: no brand settings,
 #: template, consent, quiet hours or cap (see ``triggers.enqueue_document``).

@@ -31,10 +31,14 @@ def send_due_command(now: str | None, limit: int | None) -> None:
     """Send every message that is due now."""
     from postpurchase.messaging.outbox import send_due
 
-    report = send_due(current_app._get_current_object(), now=_now(now) if now else None, limit=limit)  # type: ignore[attr-defined]
-    click.echo(f"claimed {report.claimed} · sent {report.sent} · retried {report.retried} · held {report.held} · "
-               f"suppressed {report.suppressed} · stale {report.stale} · failed {report.failed} · "
-               f"unknown {report.unknown} · fallbacks {report.fallbacks}")
+    report = send_due(
+        current_app._get_current_object(), now=_now(now) if now else None, limit=limit
+    )  # type: ignore[attr-defined]
+    click.echo(
+        f"claimed {report.claimed} · sent {report.sent} · retried {report.retried} · held {report.held} · "
+        f"suppressed {report.suppressed} · stale {report.stale} · failed {report.failed} · "
+        f"unknown {report.unknown} · fallbacks {report.fallbacks}"
+    )
 
 
 @messages.command("run-timers")
@@ -57,8 +61,9 @@ def run_timers_command(now: str | None) -> None:
 @click.option("--state", default=None, type=click.Choice([state.value for state in OutboxState]))
 @click.option("--limit", type=int, default=50, show_default=True)
 @with_appcontext
-def log_command(brand_slug: str, order_number: str | None, customer: str | None, state: str | None,
-                limit: int) -> None:
+def log_command(
+    brand_slug: str, order_number: str | None, customer: str | None, state: str | None, limit: int
+) -> None:
     """The brand's messages, newest first."""
     from postpurchase.commands import brand_or_fail
     from postpurchase.db import session_scope
@@ -66,23 +71,38 @@ def log_command(brand_slug: str, order_number: str | None, customer: str | None,
 
     with session_scope() as session:
         brand = brand_or_fail(session, brand_slug)
-        for entry in message_log(session=session, messaging=current_settings(), brand_id=brand.id,
-                                 order_number=order_number, customer=customer,
-                                 state=OutboxState(state) if state else None, limit=limit):
+        for entry in message_log(
+            session=session,
+            messaging=current_settings(),
+            brand_id=brand.id,
+            order_number=order_number,
+            customer=customer,
+            state=OutboxState(state) if state else None,
+            limit=limit,
+        ):
             m = entry.message
-            click.echo(f"{m.created_at:%Y-%m-%d %H:%M} {m.trigger:<20} {m.channel:<17} {m.state:<10} "
-                       f"{m.recipient:<30} {entry.subject}  {m.error or ''}")
+            click.echo(
+                f"{m.created_at:%Y-%m-%d %H:%M} {m.trigger:<20} {m.channel:<17} {m.state:<10} "
+                f"{m.recipient:<30} {entry.subject}  {m.error or ''}"
+            )
 
 
 @messages.command("retry")
 @click.option("--brand", "brand_slug", required=True)
-@click.option("--state", type=click.Choice(["failed", "unknown"]), default="failed", show_default=True,
-              help="unknown: the channel may have delivered them; sending again can make a second copy.")
+@click.option(
+    "--state",
+    type=click.Choice(["failed", "unknown"]),
+    default="failed",
+    show_default=True,
+    help="unknown: the channel may have delivered them; sending again can make a second copy.",
+)
 @click.option("--since", default=None, help="Only messages written since this ISO time.")
 @click.option("--trigger", default=None)
 @click.option("--dry-run", is_flag=True, help="Count, change nothing.")
 @with_appcontext
-def retry_command(brand_slug: str, state: str, since: str | None, trigger: str | None, dry_run: bool) -> None:
+def retry_command(
+    brand_slug: str, state: str, since: str | None, trigger: str | None, dry_run: bool
+) -> None:
     """Put the brand's failed (or unknown) messages back in the queue; the sender checks them again."""
     from postpurchase.commands import brand_or_fail
     from postpurchase.db import session_scope
@@ -95,13 +115,24 @@ def retry_command(brand_slug: str, state: str, since: str | None, trigger: str |
         raise click.BadParameter("not an ISO date or time", param_hint="--since") from None
     with session_scope() as session:
         brand = brand_or_fail(session, brand_slug)
-        result = retry_messages(session=session, brand_id=brand.id, state=OutboxState(state), now=utcnow(),
-                                since=moment, trigger=trigger, dry_run=dry_run)
+        result = retry_messages(
+            session=session,
+            brand_id=brand.id,
+            state=OutboxState(state),
+            now=utcnow(),
+            since=moment,
+            trigger=trigger,
+            dry_run=dry_run,
+        )
     verb = "would retry" if dry_run else "retried"
-    click.echo(f"{verb} {len(result.retried)} {state} · left {len(result.covered)} sent on a fallback channel")
+    click.echo(
+        f"{verb} {len(result.retried)} {state} · left {len(result.covered)} sent on a fallback channel"
+    )
     if state == "unknown" and result.retried:
-        click.echo("warning: unknown messages may have arrived already; these customers can get a second copy",
-                   err=True)
+        click.echo(
+            "warning: unknown messages may have arrived already; these customers can get a second copy",
+            err=True,
+        )
 
 
 @messages.command("preview")
@@ -109,11 +140,19 @@ def retry_command(brand_slug: str, state: str, since: str | None, trigger: str |
 @click.option("--trigger", required=True)
 @click.option("--locale", default="ja", show_default=True, type=click.Choice(["ja", "en"]))
 @click.option("--channel", default="email", show_default=True)
-@click.option("--shipment-id", type=int, default=None, help="Real data of this parcel; default sample data.")
+@click.option(
+    "--shipment-id", type=int, default=None, help="Real data of this parcel; default sample data."
+)
 @click.option("--html", "show_html", is_flag=True, help="Print the HTML part too.")
 @with_appcontext
-def preview_command(brand_slug: str, trigger: str, locale: str, channel: str, shipment_id: int | None,
-                    show_html: bool) -> None:
+def preview_command(
+    brand_slug: str,
+    trigger: str,
+    locale: str,
+    channel: str,
+    shipment_id: int | None,
+    show_html: bool,
+) -> None:
     """Render one template."""
     from postpurchase.commands import brand_or_fail
     from postpurchase.db import session_scope
@@ -124,10 +163,21 @@ def preview_command(brand_slug: str, trigger: str, locale: str, channel: str, sh
         brand = brand_or_fail(session, brand_slug)
         now = utcnow()
         try:
-            rendered = preview(session=session, messaging=current_settings(), brand=brand, trigger=trigger,
-                               locale=locale, channel=Channel(channel), shipment_id=shipment_id, today=now.date(), now=now)
+            rendered = preview(
+                session=session,
+                messaging=current_settings(),
+                brand=brand,
+                trigger=trigger,
+                locale=locale,
+                channel=Channel(channel),
+                shipment_id=shipment_id,
+                today=now.date(),
+                now=now,
+            )
         except UnknownShipment:
-            raise click.ClickException(f"no shipment {shipment_id} for brand {brand_slug!r}") from None
+            raise click.ClickException(
+                f"no shipment {shipment_id} for brand {brand_slug!r}"
+            ) from None
     click.echo(f"Subject: {rendered.subject}\n\n{rendered.text}")
     if show_html and rendered.html:
         click.echo("\n" + rendered.html)
@@ -143,7 +193,9 @@ def sink_command(host: str, port: int | None) -> None:
 
     folder = sink.mail_dir(current_app.instance_path)
     controller, handler = sink.start(folder, host, port or int(current_app.config["SMTP_PORT"]))
-    click.echo(f"SMTP sink on {host}:{controller.port}, storing in {folder}; list with `postpurchase messages mailbox`")
+    click.echo(
+        f"SMTP sink on {host}:{controller.port}, storing in {folder}; list with `postpurchase messages mailbox`"
+    )
     try:
         while True:
             time.sleep(3600)

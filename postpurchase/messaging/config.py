@@ -118,7 +118,11 @@ def trigger_settings(brand: Brand, trigger: Trigger | str) -> TriggerSettings:
 
 def _trigger_settings(merged: dict[str, Any], trigger: Trigger | str) -> TriggerSettings:
     trigger = Trigger(trigger)
-    values = {**BASE_TRIGGER, **CATALOGUE[trigger].defaults(), **merged["triggers"].get(trigger, {})}
+    values = {
+        **BASE_TRIGGER,
+        **CATALOGUE[trigger].defaults(),
+        **merged["triggers"].get(trigger, {}),
+    }
     known = set(BASE_TRIGGER) | {"purpose", "essential"}
     stale_hours = values["stale_after_hours"]
     return TriggerSettings(

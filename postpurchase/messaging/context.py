@@ -82,8 +82,9 @@ def _day(value: date | None, locale: str) -> str | None:
     return format_day(value, locale) if value else None
 
 
-def _shipment_context(brand: Brand, shipment: ShipmentView, locale: str,
-                      settings: dict[str, Any]) -> dict[str, Any]:
+def _shipment_context(
+    brand: Brand, shipment: ShipmentView, locale: str, settings: dict[str, Any]
+) -> dict[str, Any]:
     pickup = shipment.latest_event
     pickup_until = None
     if pickup is not None and shipment.status == Status.available_for_pickup:
@@ -107,35 +108,51 @@ def _shipment_context(brand: Brand, shipment: ShipmentView, locale: str,
     }
 
 
-def _care_content(settings: dict[str, Any], lines: list[OrderLine], locale: str) -> list[dict[str, Any]]:
+def _care_content(
+    settings: dict[str, Any], lines: list[OrderLine], locale: str
+) -> list[dict[str, Any]]:
     """Use-and-care content for the SKUs of the order: SKU entries first, then their category's."""
     care = settings["care"]
     found: list[dict[str, Any]] = []
     seen: set[str] = set()
     for line in lines:
-        entry = care.get("sku", {}).get(line.sku) or care.get("category", {}).get(line.category or "")
+        entry = care.get("sku", {}).get(line.sku) or care.get("category", {}).get(
+            line.category or ""
+        )
         key = line.sku if line.sku in care.get("sku", {}) else f"category:{line.category}"
         if not entry or key in seen:
             continue
         seen.add(key)
         localized = entry.get(locale) or entry.get("ja") or entry
-        found.append({"product": line.name or line.sku, "title": localized.get("title", ""),
-                      "body": localized.get("body", ""), "video_url": entry.get("video_url")})
+        found.append(
+            {
+                "product": line.name or line.sku,
+                "title": localized.get("title", ""),
+                "body": localized.get("body", ""),
+                "video_url": entry.get("video_url"),
+            }
+        )
     return found
 
 
 def usage_days(settings: dict[str, Any], line: OrderLine) -> int | None:
     """Days one unit of a consumable lasts, from the SKU or its category; None: not a consumable."""
     consumables = settings["consumables"]
-    days = consumables.get("sku", {}).get(line.sku) or consumables.get("category", {}).get(line.category or "")
+    days = consumables.get("sku", {}).get(line.sku) or consumables.get("category", {}).get(
+        line.category or ""
+    )
     return int(days) if days else None
 
 
-def replenishment_plan(settings: dict[str, Any], lines: list[OrderLine], delivered_on: date
-                       ) -> tuple[date, list[OrderLine]] | None:
+def replenishment_plan(
+    settings: dict[str, Any], lines: list[OrderLine], delivered_on: date
+) -> tuple[date, list[OrderLine]] | None:
     """When the first consumable of the order runs out (quantity × usage days after delivery)."""
-    runouts = [(delivered_on + timedelta(days=line.quantity * days), line)
-               for line in lines if (days := usage_days(settings, line))]
+    runouts = [
+        (delivered_on + timedelta(days=line.quantity * days), line)
+        for line in lines
+        if (days := usage_days(settings, line))
+    ]
     if not runouts:
         return None
     first = min(day for day, _ in runouts)
@@ -143,15 +160,23 @@ def replenishment_plan(settings: dict[str, Any], lines: list[OrderLine], deliver
 
 
 def _answered(session: Session, order_id: int | None) -> bool:
-    return session.exec(select(Feedback.id).where(Feedback.order_id == order_id)).first() is not None
+    return (
+        session.exec(select(Feedback.id).where(Feedback.order_id == order_id)).first() is not None
+    )
 
 
 #: Triggers whose worth depends on the order's data; :func:`useless_reason` decides it at enqueue.
 JUDGED = (Trigger.unboxing, Trigger.review_request, Trigger.replenishment)
 
 
-def useless_reason(*, session: Session, brand: Brand, trigger: Trigger | str, order: Order | None,
-                   shipment: Shipment | None) -> str | None:
+def useless_reason(
+    *,
+    session: Session,
+    brand: Brand,
+    trigger: Trigger | str,
+    order: Order | None,
+    shipment: Shipment | None,
+) -> str | None:
     """Why the data at trigger time makes ``trigger`` useless (no care content, already answered, no
     consumables), or None. No query for the other triggers (the ones events cause)."""
     if trigger not in JUDGED or order is None:
@@ -161,16 +186,36 @@ def useless_reason(*, session: Session, brand: Brand, trigger: Trigger | str, or
     settings = brand_settings(brand)
     lines = list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all())
     if trigger == Trigger.unboxing:
-        return None if _care_content(settings, lines, "ja") else "no use-and-care content for these products"
-    if shipment is not None and shipment.delivered_at is not None and replenishment_plan(
-            settings, lines, to_local(shipment.delivered_at, brand.timezone).date()) is None:
+        return (
+            None
+            if _care_content(settings, lines, "ja")
+            else "no use-and-care content for these products"
+        )
+    if (
+        shipment is not None
+        and shipment.delivered_at is not None
+        and replenishment_plan(
+            settings, lines, to_local(shipment.delivered_at, brand.timezone).date()
+        )
+        is None
+    ):
         return "no consumables in this order"
     return None
 
 
-def build(*, session: Session, messaging: MessagingSettings, brand: Brand, trigger: TriggerSettings,
-          order: Order | None, shipment: Shipment | None, customer: Customer | None, locale: str,
-          extra: dict[str, Any] | None = None, now: datetime) -> Built:
+def build(
+    *,
+    session: Session,
+    messaging: MessagingSettings,
+    brand: Brand,
+    trigger: TriggerSettings,
+    order: Order | None,
+    shipment: Shipment | None,
+    customer: Customer | None,
+    locale: str,
+    extra: dict[str, Any] | None = None,
+    now: datetime,
+) -> Built:
     """The context of one message, the rules that shaped it, and whether it is worth sending."""
     settings = brand_settings(brand)
     sender = settings["sender"]
@@ -179,9 +224,15 @@ def build(*, session: Session, messaging: MessagingSettings, brand: Brand, trigg
         "locale": locale,
         "marketing": trigger.purpose == "marketing",
         "brand": {"name": brand.name, "slug": brand.slug},
-        "sender": {"name": sender.get("name") or brand.name, "email": sender.get("email"),
-                   "address": sender.get("address"), "contact": sender.get("contact")},
-        "customer_name": display_name(customer.name if customer else (order.shipping_name if order else None), locale),
+        "sender": {
+            "name": sender.get("name") or brand.name,
+            "email": sender.get("email"),
+            "address": sender.get("address"),
+            "contact": sender.get("contact"),
+        },
+        "customer_name": display_name(
+            customer.name if customer else (order.shipping_name if order else None), locale
+        ),
         **(extra or {}),
     }
     profile: Profile | None = None
@@ -192,11 +243,14 @@ def build(*, session: Session, messaging: MessagingSettings, brand: Brand, trigg
             "number": order.number,
             "total": format_money(order.total_amount, order.currency, locale),
             "placed_day": _day(to_local(order.placed_at, brand.timezone).date(), locale),
-            "items": [{"name": line.name or line.sku, "quantity": line.quantity, "variant": line.variant}
-                      for line in lines],
+            "items": [
+                {"name": line.name or line.sku, "quantity": line.quantity, "variant": line.variant}
+                for line in lines
+            ],
         }
         context["tracking_page_url"] = messaging.public_url(
-            order_link_path(messaging.secret_key, brand.slug, brand.id, order.id))  # type: ignore[arg-type]
+            order_link_path(messaging.secret_key, brand.slug, brand.id, order.id)
+        )  # type: ignore[arg-type]
         profile = build_profile(session=session, order=order, customer=customer, language=locale)
     if shipment is not None:
         [view] = shipment_views(session=session, shipments=[shipment])
@@ -204,26 +258,51 @@ def build(*, session: Session, messaging: MessagingSettings, brand: Brand, trigg
     segment = choose_segment(settings["rules"], profile, trigger.name) if profile else None
     blocks = settings["blocks"]
     context["blocks"] = [
-        (blocks[name].get(locale) or blocks[name].get("ja", "")) for name in (segment.blocks if segment else ())
+        (blocks[name].get(locale) or blocks[name].get("ja", ""))
+        for name in (segment.blocks if segment else ())
         if name in blocks
     ]
     useless = None
     if trigger.name == Trigger.unboxing:
         context["care"] = _care_content(settings, lines, locale)
         useless = None if context["care"] else "no use-and-care content for these products"
-    if trigger.name in (Trigger.unboxing, Trigger.delivered, Trigger.review_request) and profile is not None:
+    if (
+        trigger.name in (Trigger.unboxing, Trigger.delivered, Trigger.review_request)
+        and profile is not None
+    ):
         context["recommendations"] = recommend(
-            session=session, brand_id=brand.id, catalog=settings["catalog"], profile=profile,
-            order_skus={line.sku for line in lines})
+            session=session,
+            brand_id=brand.id,
+            catalog=settings["catalog"],
+            profile=profile,
+            order_skus={line.sku for line in lines},
+        )
     if trigger.name == Trigger.review_request and order is not None:
         useless = "the customer already answered" if _answered(session, order.id) else None
-        token = make_token(messaging.secret_key, "feedback", {"b": brand.id, "o": order.id,
-                                                              "s": shipment.id if shipment else None,
-                                                              "c": customer.id if customer else None})
+        token = make_token(
+            messaging.secret_key,
+            "feedback",
+            {
+                "b": brand.id,
+                "o": order.id,
+                "s": shipment.id if shipment else None,
+                "c": customer.id if customer else None,
+            },
+        )
         url = messaging.public_url(f"/{brand.slug}/feedback/{token}")
-        context["feedback"] = {"url": url, "scores": [{"score": n, "url": f"{url}?score={n}"} for n in range(11)]}
-    if trigger.name == Trigger.replenishment and order is not None and shipment is not None and shipment.delivered_at:
-        plan = replenishment_plan(settings, lines, to_local(shipment.delivered_at, brand.timezone).date())
+        context["feedback"] = {
+            "url": url,
+            "scores": [{"score": n, "url": f"{url}?score={n}"} for n in range(11)],
+        }
+    if (
+        trigger.name == Trigger.replenishment
+        and order is not None
+        and shipment is not None
+        and shipment.delivered_at
+    ):
+        plan = replenishment_plan(
+            settings, lines, to_local(shipment.delivered_at, brand.timezone).date()
+        )
         if plan is None:
             useless = "no consumables in this order"
         else:
@@ -238,8 +317,16 @@ def build(*, session: Session, messaging: MessagingSettings, brand: Brand, trigg
         if rma is not None:
             context["return"] = {
                 "rma_number": rma.rma_number,
-                "state": str(extra.get("return_state") or rma.state),  # the state that caused the message "resolution": str(rma.resolution),
-                "refund": format_money(rma.refund_amount, rma.currency, locale) if rma.refund_amount else None,
-                "credit": format_money(rma.credit_amount, rma.currency, locale) if rma.credit_amount else None,
+                "state": str(
+                    extra.get("return_state") or rma.state
+                ),  # the state that caused the message "resolution": str(rma.resolution),
+                "refund": format_money(rma.refund_amount, rma.currency, locale)
+                if rma.refund_amount
+                else None,
+                "credit": format_money(rma.credit_amount, rma.currency, locale)
+                if rma.credit_amount
+                else None,
             }
-    return Built(context, segment.variant if segment else None, segment.rules if segment else (), useless)
+    return Built(
+        context, segment.variant if segment else None, segment.rules if segment else (), useless
+    )

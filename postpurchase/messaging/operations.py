@@ -55,25 +55,43 @@ class LogEntry:
 UNSENT = (OutboxState.pending, OutboxState.held, OutboxState.sending, OutboxState.unknown)
 
 
-def content_of(*, session: Session, messaging: MessagingSettings, message: OutboxMessage, now: datetime,
-               brand: Brand | None = None) -> Composed:
+def content_of(
+    *,
+    session: Session,
+    messaging: MessagingSettings,
+    message: OutboxMessage,
+    now: datetime,
+    brand: Brand | None = None,
+) -> Composed:
     """What ``message`` says: the stored content once sent, rendered on demand before that."""
     brand = brand or session.get(Brand, message.brand_id)
     assert brand is not None
     return compose(session=session, messaging=messaging, brand=brand, message=message, now=now)
 
 
-def _filtered(*, brand_id: int, order_number: str | None = None, customer: str | None = None,
-              trigger: str | None = None, state: OutboxState | str | None = None,
-              since: datetime | None = None) -> Any:
+def _filtered(
+    *,
+    brand_id: int,
+    order_number: str | None = None,
+    customer: str | None = None,
+    trigger: str | None = None,
+    state: OutboxState | str | None = None,
+    since: datetime | None = None,
+) -> Any:
     """The brand's messages matching the message log's filters (a select statement)."""
     stmt = select(OutboxMessage).where(OutboxMessage.brand_id == brand_id)
     if order_number:
-        stmt = stmt.join(Order, Order.id == OutboxMessage.order_id).where(Order.number == order_number)
+        stmt = stmt.join(Order, Order.id == OutboxMessage.order_id).where(
+            Order.number == order_number
+        )
     if customer:
-        ids = select(Customer.id).where(Customer.brand_id == brand_id,
-                                        (Customer.email == customer) | (Customer.phone == customer))
-        stmt = stmt.where(OutboxMessage.customer_id.in_(ids) | (OutboxMessage.recipient == customer))  # type: ignore[union-attr]
+        ids = select(Customer.id).where(
+            Customer.brand_id == brand_id,
+            (Customer.email == customer) | (Customer.phone == customer),
+        )
+        stmt = stmt.where(
+            OutboxMessage.customer_id.in_(ids) | (OutboxMessage.recipient == customer)
+        )  # type: ignore[union-attr]
     if trigger:
         stmt = stmt.where(OutboxMessage.trigger == trigger)
     if state:
@@ -83,12 +101,30 @@ def _filtered(*, brand_id: int, order_number: str | None = None, customer: str |
     return stmt
 
 
-def message_log(*, session: Session, messaging: MessagingSettings, brand_id: int, order_number: str | None = None,
-                customer: str | None = None, trigger: str | None = None, state: OutboxState | str | None = None,
-                limit: int = 200) -> list[LogEntry]:
+def message_log(
+    *,
+    session: Session,
+    messaging: MessagingSettings,
+    brand_id: int,
+    order_number: str | None = None,
+    customer: str | None = None,
+    trigger: str | None = None,
+    state: OutboxState | str | None = None,
+    limit: int = 200,
+) -> list[LogEntry]:
     """The brand's messages, newest first, filtered by order number, customer email/phone, trigger, state."""
-    stmt = _filtered(brand_id=brand_id, order_number=order_number, customer=customer, trigger=trigger, state=state)
-    rows = list(session.exec(stmt.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)).all())  # type: ignore[attr-defined,union-attr]
+    stmt = _filtered(
+        brand_id=brand_id,
+        order_number=order_number,
+        customer=customer,
+        trigger=trigger,
+        state=state,
+    )
+    rows = list(
+        session.exec(
+            stmt.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)
+        ).all()
+    )  # type: ignore[attr-defined,union-attr]
     counts: dict[tuple[int, str], int] = {}
     if rows:
         for message_id, kind, count in session.exec(
@@ -99,22 +135,40 @@ def message_log(*, session: Session, messaging: MessagingSettings, brand_id: int
             counts[(message_id, kind)] = count
     brand = session.get(Brand, brand_id)
     now = utcnow()
-    return [LogEntry(r, counts.get((r.id, "open"), 0), counts.get((r.id, "click"), 0),
-                     _subject(session, messaging, r, now, brand) if r.state in UNSENT else r.subject)
-            for r in rows]
+    return [
+        LogEntry(
+            r,
+            counts.get((r.id, "open"), 0),
+            counts.get((r.id, "click"), 0),
+            _subject(session, messaging, r, now, brand) if r.state in UNSENT else r.subject,
+        )
+        for r in rows
+    ]
 
 
-def _subject(session: Session, messaging: MessagingSettings, message: OutboxMessage, now: datetime,
-             brand: Brand | None) -> str:
+def _subject(
+    session: Session,
+    messaging: MessagingSettings,
+    message: OutboxMessage,
+    now: datetime,
+    brand: Brand | None,
+) -> str:
     try:
-        return content_of(session=session, messaging=messaging, message=message, now=now, brand=brand).subject
-    except TemplateError as exc:  # the sender will fail the message with the reason; the log still shows
+        return content_of(
+            session=session, messaging=messaging, message=message, now=now, brand=brand
+        ).subject
+    except (
+        TemplateError
+    ) as exc:  # the sender will fail the message with the reason; the log still shows
         return f"({type(exc).__name__}: {exc})"
 
 
 def state_counts(*, session: Session, brand_id: int) -> dict[str, int]:
-    rows = session.exec(select(OutboxMessage.state, func.count(OutboxMessage.id))
-                        .where(OutboxMessage.brand_id == brand_id).group_by(OutboxMessage.state)).all()
+    rows = session.exec(
+        select(OutboxMessage.state, func.count(OutboxMessage.id))
+        .where(OutboxMessage.brand_id == brand_id)
+        .group_by(OutboxMessage.state)
+    ).all()
     return {str(state): count for state, count in rows}
 
 
@@ -135,9 +189,18 @@ class NotRetryable(ValueError):
     """The message is not in a state that may be sent again by hand."""
 
 
-def retry_messages(*, session: Session, brand_id: int, state: OutboxState, now: datetime,
-                   since: datetime | None = None, order_number: str | None = None, customer: str | None = None,
-                   trigger: str | None = None, dry_run: bool = False) -> RetryResult:
+def retry_messages(
+    *,
+    session: Session,
+    brand_id: int,
+    state: OutboxState,
+    now: datetime,
+    since: datetime | None = None,
+    order_number: str | None = None,
+    customer: str | None = None,
+    trigger: str | None = None,
+    dry_run: bool = False,
+) -> RetryResult:
     """Put the brand's ``failed`` (or ``unknown``) messages back in the queue, due now.
 
     The sender checks them again like new ones (consent, suppression, staleness, quiet hours), with
@@ -146,25 +209,42 @@ def retry_messages(*, session: Session, brand_id: int, state: OutboxState, now: 
     """
     if state not in RETRYABLE:
         raise NotRetryable(f"only {' or '.join(RETRYABLE)} messages can be sent again, not {state}")
-    stmt = _filtered(brand_id=brand_id, order_number=order_number, customer=customer, trigger=trigger,
-                     since=since, state=state)
+    stmt = _filtered(
+        brand_id=brand_id,
+        order_number=order_number,
+        customer=customer,
+        trigger=trigger,
+        since=since,
+        state=state,
+    )
     return _retry(session, list(session.exec(stmt.order_by(OutboxMessage.id)).all()), now, dry_run)
 
 
-def retry_message(*, session: Session, brand_id: int, message_id: int, now: datetime) -> RetryResult:
+def retry_message(
+    *, session: Session, brand_id: int, message_id: int, now: datetime
+) -> RetryResult:
     """:func:`retry_messages` for one message of the brand: :class:`LookupError` if it is not the
     brand's, :class:`NotRetryable` unless it is ``failed`` or ``unknown``."""
     message = session.get(OutboxMessage, message_id)
     if message is None or message.brand_id != brand_id:
         raise LookupError(f"no message {message_id}")
     if message.state not in RETRYABLE:
-        raise NotRetryable(f"message {message_id} is {message.state}; only failed or unknown ones can be sent again")
+        raise NotRetryable(
+            f"message {message_id} is {message.state}; only failed or unknown ones can be sent again"
+        )
     return _retry(session, [message], now, dry_run=False)
 
 
-def _retry(session: Session, rows: list[OutboxMessage], now: datetime, dry_run: bool) -> RetryResult:
-    fallbacks = {row.id: idempotency_key(row.brand_id, row.trigger, row.payload["ref"], row.payload["fallback"][0])
-                 for row in rows if row.state == OutboxState.failed and row.payload.get("fallback")}
+def _retry(
+    session: Session, rows: list[OutboxMessage], now: datetime, dry_run: bool
+) -> RetryResult:
+    fallbacks = {
+        row.id: idempotency_key(
+            row.brand_id, row.trigger, row.payload["ref"], row.payload["fallback"][0]
+        )
+        for row in rows
+        if row.state == OutboxState.failed and row.payload.get("fallback")
+    }
     covered = existing_keys(session, list(fallbacks.values())) if fallbacks else set()
     result = RetryResult(retried=[], covered=[])
     for row in rows:
@@ -180,38 +260,62 @@ def _retry(session: Session, rows: list[OutboxMessage], now: datetime, dry_run: 
     return result
 
 
-def record_event(*, session: Session, message_id: int, kind: str, url: str | None = None,
-                 now: datetime) -> MessageEvent | None:
+def record_event(
+    *, session: Session, message_id: int, kind: str, url: str | None = None, now: datetime
+) -> MessageEvent | None:
     message = session.get(OutboxMessage, message_id)
     if message is None:
         return None
-    event = MessageEvent(brand_id=message.brand_id, message_id=message_id, kind=kind, url=url, occurred_at=now)
+    event = MessageEvent(
+        brand_id=message.brand_id, message_id=message_id, kind=kind, url=url, occurred_at=now
+    )
     session.add(event)
     session.flush()
     return event
 
 
-def unsubscribe(*, session: Session, brand_id: int, channel: str, address: str, purpose: str = "marketing") -> None:
+def unsubscribe(
+    *, session: Session, brand_id: int, channel: str, address: str, purpose: str = "marketing"
+) -> None:
     """Stop ``purpose`` messages (``marketing`` or ``all``) to ``address`` on ``channel``; repeat-safe."""
-    exists = session.exec(select(Suppression.id).where(
-        Suppression.brand_id == brand_id, Suppression.channel == Channel(channel),
-        Suppression.address == address, Suppression.purpose == purpose)).first()
+    exists = session.exec(
+        select(Suppression.id).where(
+            Suppression.brand_id == brand_id,
+            Suppression.channel == Channel(channel),
+            Suppression.address == address,
+            Suppression.purpose == purpose,
+        )
+    ).first()
     if exists is None:
-        session.add(Suppression(brand_id=brand_id, channel=Channel(channel), address=address, purpose=purpose,
-                                reason="unsubscribe"))
+        session.add(
+            Suppression(
+                brand_id=brand_id,
+                channel=Channel(channel),
+                address=address,
+                purpose=purpose,
+                reason="unsubscribe",
+            )
+        )
         session.flush()
 
 
-def save_feedback(*, session: Session, data: dict[str, Any], score: int, comment: str | None,
-                  now: datetime) -> Feedback:
+def save_feedback(
+    *, session: Session, data: dict[str, Any], score: int, comment: str | None, now: datetime
+) -> Feedback:
     """Store (or update) the customer's answer for the order the token names."""
     if not 0 <= score <= 10:
         raise ValueError("score must be between 0 and 10")
-    feedback = session.exec(select(Feedback).where(Feedback.brand_id == data["b"],
-                                                   Feedback.order_id == data["o"])).first()
+    feedback = session.exec(
+        select(Feedback).where(Feedback.brand_id == data["b"], Feedback.order_id == data["o"])
+    ).first()
     if feedback is None:
-        feedback = Feedback(brand_id=data["b"], order_id=data["o"], shipment_id=data.get("s"),
-                            customer_id=data.get("c"), created_at=now)
+        feedback = Feedback(
+            brand_id=data["b"],
+            order_id=data["o"],
+            shipment_id=data.get("s"),
+            customer_id=data.get("c"),
+            created_at=now,
+        )
         session.add(feedback)
     feedback.nps_score = score
     feedback.comment = (comment or "").strip()[:2000] or None
@@ -225,30 +329,67 @@ def sample_context(brand: Brand, trigger: str, locale: str, today: date) -> dict
     day = today + timedelta(days=1)
     url = "https://example.com/track/123456789012"
     return {
-        "trigger": trigger, "locale": locale, "test": True,
+        "trigger": trigger,
+        "locale": locale,
+        "test": True,
         "marketing": trigger_settings(brand, trigger).purpose == "marketing",
         "brand": {"name": brand.name, "slug": brand.slug},
-        "sender": {"name": sender.get("name") or brand.name, "email": sender.get("email"),
-                   "address": sender.get("address"), "contact": sender.get("contact")},
-        "customer_name": ctx.display_name("山田 花子" if locale == "ja" else "Hanako Yamada", locale),
-        "order": {"number": "#1001", "total": format_money(4980, "JPY", locale), "placed_day": format_day(today, locale),
-                  "items": [{"name": "Drip coffee set", "quantity": 1, "variant": None}]},
-        "shipment": {"carrier_name": "Carrier", "tracking_number": "123456789012", "tracking_url": url,
-                     "redelivery_url": url, "predicted_day": format_day(day, locale),
-                     "predicted_date": day.isoformat(), "window": None, "promised_day": format_day(today, locale),
-                     "time_slot": time_slot_label("morning", locale), "delivery_option": "door",
-                     "pickup_location": "Store", "pickup_until": format_day(day + timedelta(days=6), locale),
-                     "status": "in_transit"},
+        "sender": {
+            "name": sender.get("name") or brand.name,
+            "email": sender.get("email"),
+            "address": sender.get("address"),
+            "contact": sender.get("contact"),
+        },
+        "customer_name": ctx.display_name(
+            "山田 花子" if locale == "ja" else "Hanako Yamada", locale
+        ),
+        "order": {
+            "number": "#1001",
+            "total": format_money(4980, "JPY", locale),
+            "placed_day": format_day(today, locale),
+            "items": [{"name": "Drip coffee set", "quantity": 1, "variant": None}],
+        },
+        "shipment": {
+            "carrier_name": "Carrier",
+            "tracking_number": "123456789012",
+            "tracking_url": url,
+            "redelivery_url": url,
+            "predicted_day": format_day(day, locale),
+            "predicted_date": day.isoformat(),
+            "window": None,
+            "promised_day": format_day(today, locale),
+            "time_slot": time_slot_label("morning", locale),
+            "delivery_option": "door",
+            "pickup_location": "Store",
+            "pickup_until": format_day(day + timedelta(days=6), locale),
+            "status": "in_transit",
+        },
         "tracking_page_url": f"https://example.com/{brand.slug}/track",
-        "care": [{"product": "Drip coffee set", "title": "Before first use", "body": "Rinse the dripper.",
-                  "video_url": "https://example.com/video"}],
-        "recommendations": [{"sku": "FILTER", "name": "Paper filters", "url": None, "variant": None}],
+        "care": [
+            {
+                "product": "Drip coffee set",
+                "title": "Before first use",
+                "body": "Rinse the dripper.",
+                "video_url": "https://example.com/video",
+            }
+        ],
+        "recommendations": [
+            {"sku": "FILTER", "name": "Paper filters", "url": None, "variant": None}
+        ],
         "blocks": [],
         "feedback": {"url": "https://example.com/feedback", "scores": []},
-        "replenishment": {"runout_day": format_day(day, locale), "items": [{"name": "Coffee beans", "sku": "BEANS"}],
-                          "reorder_url": "https://example.com/reorder"},
-        "return": {"rma_number": "RMA-1", "state": "refunded", "resolution": "refund",
-                   "refund": format_money(4980, "JPY", locale), "credit": None},
+        "replenishment": {
+            "runout_day": format_day(day, locale),
+            "items": [{"name": "Coffee beans", "sku": "BEANS"}],
+            "reorder_url": "https://example.com/reorder",
+        },
+        "return": {
+            "rma_number": "RMA-1",
+            "state": "refunded",
+            "resolution": "refund",
+            "refund": format_money(4980, "JPY", locale),
+            "credit": None,
+        },
     }
 
 
@@ -256,8 +397,18 @@ class UnknownShipment(LookupError):
     """No shipment with that id for that brand (another brand's parcel is unknown too)."""
 
 
-def preview(*, session: Session, messaging: MessagingSettings, brand: Brand, trigger: str, locale: str,
-            channel: Channel, shipment_id: int | None = None, today: date, now: datetime) -> Rendered:
+def preview(
+    *,
+    session: Session,
+    messaging: MessagingSettings,
+    brand: Brand,
+    trigger: str,
+    locale: str,
+    channel: Channel,
+    shipment_id: int | None = None,
+    today: date,
+    now: datetime,
+) -> Rendered:
     """Render ``trigger`` with a real parcel's data (``shipment_id`` of this brand) or sample data.
 
     Raises :class:`UnknownShipment` when ``shipment_id`` is not one of the brand's parcels."""
@@ -268,16 +419,34 @@ def preview(*, session: Session, messaging: MessagingSettings, brand: Brand, tri
     if shipment is not None:
         order = session.get(Order, shipment.order_id) if shipment.order_id else None
         customer = session.get(Customer, order.customer_id) if order and order.customer_id else None
-        built = ctx.build(session=session, messaging=messaging, brand=brand, trigger=settings, order=order,
-                          shipment=shipment, customer=customer, locale=locale, now=now)
+        built = ctx.build(
+            session=session,
+            messaging=messaging,
+            brand=brand,
+            trigger=settings,
+            order=order,
+            shipment=shipment,
+            customer=customer,
+            locale=locale,
+            now=now,
+        )
         context, variant = built.context, built.variant
     else:
         context, variant = sample_context(brand, trigger, locale, today), None
-    return render_message(templates=messaging.templates, brand_slug=brand.slug, template=settings.template,
-                          variant=variant, locale=locale, channel=channel, context=context)
+    return render_message(
+        templates=messaging.templates,
+        brand_slug=brand.slug,
+        template=settings.template,
+        variant=variant,
+        locale=locale,
+        channel=channel,
+        context=context,
+    )
 
 
-def mailbox(*, session: Session, brand_id: int, folder: Path, limit: int = 200) -> list[sink.Caught]:
+def mailbox(
+    *, session: Session, brand_id: int, folder: Path, limit: int = 200
+) -> list[sink.Caught]:
     """What the local sink caught of the brand's email: only messages this brand's outbox sent.
 
     A message belongs to the brand when its Message-ID is the provider id the sender recorded for one
@@ -286,25 +455,72 @@ def mailbox(*, session: Session, brand_id: int, folder: Path, limit: int = 200) 
     found = sink.message_ids(folder)
     owned: set[str] = set()
     for start in range(0, len(found), 500):
-        owned.update(session.exec(select(OutboxMessage.provider_id).where(
-            OutboxMessage.brand_id == brand_id, OutboxMessage.channel == Channel.email,
-            col(OutboxMessage.provider_id).in_(found[start:start + 500]))).all())
+        owned.update(
+            session.exec(
+                select(OutboxMessage.provider_id).where(
+                    OutboxMessage.brand_id == brand_id,
+                    OutboxMessage.channel == Channel.email,
+                    col(OutboxMessage.provider_id).in_(found[start : start + 500]),
+                )
+            ).all()
+        )
     return sink.list_messages(folder, limit, only=owned)
 
 
-def queue_test_message(*, session: Session, messaging: MessagingSettings, brand: Brand, trigger: str,
-                       channel: Channel, recipient: str, locale: str, now: datetime) -> OutboxMessage:
+def queue_test_message(
+    *,
+    session: Session,
+    messaging: MessagingSettings,
+    brand: Brand,
+    trigger: str,
+    channel: Channel,
+    recipient: str,
+    locale: str,
+    now: datetime,
+) -> OutboxMessage:
     """A sample message to ``recipient``, sent by the next sender run (past quiet hours and caps)."""
     settings = trigger_settings(brand, trigger)
-    payload = {"context": sample_context(brand, trigger, locale, now.date()), "variant": None, "rules": [],
-               "purpose": "transactional", "essential": True, "ref": f"test.{uuid.uuid4().hex[:12]}",
-               "fallback": [], "recipients": {str(channel): recipient}, "test": True}
-    row = new_row(brand=brand, trigger=trigger, ref=payload["ref"], channel=channel, address=recipient,
-                  payload=payload, due_at=now, created_at=now, customer_id=None, order_id=None, shipment_id=None,
-                  locale=locale)
-    content = render_content(messaging=messaging, brand=brand, trigger=settings, channel=channel, address=recipient,
-                             payload=payload, context=payload["context"], variant=None)
-    row.subject, row.body_text, row.body_html, row.payload = content.subject, content.text, content.html, content.payload
+    payload = {
+        "context": sample_context(brand, trigger, locale, now.date()),
+        "variant": None,
+        "rules": [],
+        "purpose": "transactional",
+        "essential": True,
+        "ref": f"test.{uuid.uuid4().hex[:12]}",
+        "fallback": [],
+        "recipients": {str(channel): recipient},
+        "test": True,
+    }
+    row = new_row(
+        brand=brand,
+        trigger=trigger,
+        ref=payload["ref"],
+        channel=channel,
+        address=recipient,
+        payload=payload,
+        due_at=now,
+        created_at=now,
+        customer_id=None,
+        order_id=None,
+        shipment_id=None,
+        locale=locale,
+    )
+    content = render_content(
+        messaging=messaging,
+        brand=brand,
+        trigger=settings,
+        channel=channel,
+        address=recipient,
+        payload=payload,
+        context=payload["context"],
+        variant=None,
+    )
+    row.subject, row.body_text, row.body_html, row.payload = (
+        content.subject,
+        content.text,
+        content.html,
+        content.payload,
+    )
     session.add(row)
     session.flush()
     return row

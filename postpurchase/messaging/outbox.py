@@ -109,7 +109,17 @@ class SendReport:
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: SendReport) -> None:
-        for name in ("claimed", "sent", "retried", "failed", "held", "suppressed", "unknown", "fallbacks", "stale"):
+        for name in (
+            "claimed",
+            "sent",
+            "retried",
+            "failed",
+            "held",
+            "suppressed",
+            "unknown",
+            "fallbacks",
+            "stale",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors[:20])
 
@@ -120,8 +130,10 @@ def backoff(attempts: int, base_seconds: float = 60.0, max_seconds: float = 1800
 
 
 def _backoff_settings(config: Mapping[str, object]) -> tuple[float, float]:
-    return (float(config.get("MESSAGES_RETRY_BASE_SECONDS") or 60),  # type: ignore[arg-type]
-            float(config.get("MESSAGES_RETRY_MAX_SECONDS") or 1800))  # type: ignore[arg-type]
+    return (
+        float(config.get("MESSAGES_RETRY_BASE_SECONDS") or 60),  # type: ignore[arg-type]
+        float(config.get("MESSAGES_RETRY_MAX_SECONDS") or 1800),
+    )  # type: ignore[arg-type]
 
 
 def message_id_header(key: str, sender_email: str) -> str:
@@ -131,6 +143,7 @@ def message_id_header(key: str, sender_email: str) -> str:
 
 def _tracked_html(html: str, message_id: int, messaging: MessagingSettings) -> str:
     """Links through the click redirect, and an open pixel (unsubscribe links stay direct)."""
+
     def link(path: str, purpose: str, data: dict[str, object]) -> str:
         return messaging.public_url(path + make_token(messaging.secret_key, purpose, data))
 
@@ -140,20 +153,29 @@ def _tracked_html(html: str, message_id: int, messaging: MessagingSettings) -> s
             return match.group(0)
         return f'href="{link("/m/c/", "click", {"m": message_id, "u": url})}"'
 
-    pixel = f'<img src="{link("/m/o/", "open", {"m": message_id})}.gif" width="1" height="1" alt="">'
+    pixel = (
+        f'<img src="{link("/m/o/", "open", {"m": message_id})}.gif" width="1" height="1" alt="">'
+    )
     tracked = HREF.sub(swap, html)
-    return tracked.replace("</body>", pixel + "</body>") if "</body>" in tracked else tracked + pixel
+    return (
+        tracked.replace("</body>", pixel + "</body>") if "</body>" in tracked else tracked + pixel
+    )
 
 
-def sender_identity(brand: Brand, config: Mapping[str, object], settings: dict | None = None) -> tuple[str, str]:
+def sender_identity(
+    brand: Brand, config: Mapping[str, object], settings: dict | None = None
+) -> tuple[str, str]:
     """Name and address the brand's email comes from: its messaging sender, else ``MAIL_FROM``."""
     sender = (settings or brand_settings(brand))["sender"]
-    return (sender.get("name") or brand.name,
-            sender.get("email") or str(config.get("MAIL_FROM") or f"no-reply@{brand.slug}.example"))
+    return (
+        sender.get("name") or brand.name,
+        sender.get("email") or str(config.get("MAIL_FROM") or f"no-reply@{brand.slug}.example"),
+    )
 
 
-def envelope_for(message: OutboxMessage, brand: Brand, messaging: MessagingSettings,
-                 settings: dict | None = None) -> Envelope:
+def envelope_for(
+    message: OutboxMessage, brand: Brand, messaging: MessagingSettings, settings: dict | None = None
+) -> Envelope:
     sender_name, sender_email = sender_identity(brand, messaging.config, settings)
     headers: dict[str, str] = {}
     html = message.body_html
@@ -165,33 +187,60 @@ def envelope_for(message: OutboxMessage, brand: Brand, messaging: MessagingSetti
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         if html and message.id is not None:
             html = _tracked_html(html, message.id, messaging)
-    return Envelope(message_id=message.id or 0, brand_slug=brand.slug, channel=message.channel,
-                    recipient=message.recipient, subject=message.subject, text=message.body_text, html=html,
-                    idempotency_key=message.idempotency_key, headers=headers,
-                    payload={**message.payload, "trigger": message.trigger},
-                    sender_name=sender_name, sender_email=sender_email)
+    return Envelope(
+        message_id=message.id or 0,
+        brand_slug=brand.slug,
+        channel=message.channel,
+        recipient=message.recipient,
+        subject=message.subject,
+        text=message.body_text,
+        html=html,
+        idempotency_key=message.idempotency_key,
+        headers=headers,
+        payload={**message.payload, "trigger": message.trigger},
+        sender_name=sender_name,
+        sender_email=sender_email,
+    )
 
 
 class _Checks:
     """Per-claim caches so a batch costs a few queries, not a few per row."""
 
-    def __init__(self, session: Session, rows: list[OutboxMessage], config: dict, now: datetime) -> None:
+    def __init__(
+        self, session: Session, rows: list[OutboxMessage], config: dict, now: datetime
+    ) -> None:
         self.session, self.config, self.now = session, config, now
         brand_ids = {row.brand_id for row in rows}
-        self.brands = {b.id: b for b in session.exec(select(Brand).where(Brand.id.in_(brand_ids))).all()}  # type: ignore[union-attr]
+        self.brands = {
+            b.id: b for b in session.exec(select(Brand).where(Brand.id.in_(brand_ids))).all()
+        }  # type: ignore[union-attr]
         customer_ids = {row.customer_id for row in rows if row.customer_id}
-        self.customers = {c.id: c for c in session.exec(
-            select(Customer).where(Customer.id.in_(customer_ids))).all()} if customer_ids else {}  # type: ignore[union-attr]
+        self.customers = (
+            {
+                c.id: c
+                for c in session.exec(select(Customer).where(Customer.id.in_(customer_ids))).all()
+            }
+            if customer_ids
+            else {}
+        )  # type: ignore[union-attr]
         shipment_ids = {row.shipment_id for row in rows if row.shipment_id}
-        self.shipments = {s.id: s for s in session.exec(
-            select(Shipment).where(Shipment.id.in_(shipment_ids))).all()} if shipment_ids else {}  # type: ignore[union-attr]
+        self.shipments = (
+            {
+                s.id: s
+                for s in session.exec(select(Shipment).where(Shipment.id.in_(shipment_ids))).all()
+            }
+            if shipment_ids
+            else {}
+        )  # type: ignore[union-attr]
         self._capped_today: dict[int, int] = {}
         self._idempotent: dict[tuple[str, Channel], bool] = {}
         self.settings = {brand_id: brand_settings(brand) for brand_id, brand in self.brands.items()}
         self._triggers: dict[tuple[int, str], TriggerSettings] = {}
         addresses = {row.recipient for row in rows}
         self.suppressed: dict[tuple[int, Channel, str], list[Suppression]] = defaultdict(list)
-        for found in session.exec(select(Suppression).where(Suppression.address.in_(addresses))).all():  # type: ignore[attr-defined]
+        for found in session.exec(
+            select(Suppression).where(Suppression.address.in_(addresses))
+        ).all():  # type: ignore[attr-defined]
             self.suppressed[(found.brand_id, found.channel, found.address)].append(found)
 
     def trigger(self, brand: Brand, name: str) -> TriggerSettings | None:
@@ -212,7 +261,11 @@ class _Checks:
     def timezone(self, row: OutboxMessage) -> str:
         customer = self.customers.get(row.customer_id) if row.customer_id else None
         brand = self.brands[row.brand_id]
-        return (customer.timezone if customer else None) or brand.timezone or str(self.config["DEFAULT_TIMEZONE"])
+        return (
+            (customer.timezone if customer else None)
+            or brand.timezone
+            or str(self.config["DEFAULT_TIMEZONE"])
+        )
 
     def idempotent(self, brand: Brand, channel: Channel) -> bool:
         key = (brand.slug, channel)
@@ -231,15 +284,20 @@ class _Checks:
                 select(func.count(OutboxMessage.id)).where(
                     OutboxMessage.customer_id == row.customer_id,
                     OutboxMessage.trigger.in_(capped),  # type: ignore[attr-defined]
-                    OutboxMessage.state.in_([OutboxState.sent, OutboxState.sending, OutboxState.unknown]),  # type: ignore[attr-defined]
+                    OutboxMessage.state.in_(
+                        [OutboxState.sent, OutboxState.sending, OutboxState.unknown]
+                    ),  # type: ignore[attr-defined]
                     OutboxMessage.claimed_at >= respect.local_day_start(self.now, timezone),  # type: ignore[operator]
-                )).one()
+                )
+            ).one()
         return self._capped_today[row.customer_id]
 
     def decide(self, row: OutboxMessage) -> tuple[OutboxState, str | None, datetime | None]:
         """``(sending|held|suppressed, reason, due_at)`` for a row about to be sent."""
         brand = self.brands[row.brand_id]
-        if row.payload.get("test") or row.payload.get("system"):  # system: a webhook to a machine, not a person
+        if row.payload.get("test") or row.payload.get(
+            "system"
+        ):  # system: a webhook to a machine, not a person
             return OutboxState.sending, None, None
         settings = self.settings[row.brand_id]
         trigger = self.trigger(brand, row.trigger)
@@ -253,13 +311,27 @@ class _Checks:
         late = too_late(row, trigger, self.now)
         if late:
             return OutboxState.stale, late, None
-        if purpose == "marketing" and row.channel == Channel.email and not (
-                settings["sender"].get("address") and (settings["sender"].get("contact") or settings["sender"].get("email"))):
-            return OutboxState.suppressed, "marketing email needs the sender's name, address and contact (特定電子メール法)", None
+        if (
+            purpose == "marketing"
+            and row.channel == Channel.email
+            and not (
+                settings["sender"].get("address")
+                and (settings["sender"].get("contact") or settings["sender"].get("email"))
+            )
+        ):
+            return (
+                OutboxState.suppressed,
+                "marketing email needs the sender's name, address and contact (特定電子メール法)",
+                None,
+            )
         timezone = self.timezone(row)
-        stale = respect.stale_reason(session=self.session, message=row,
-                                    shipment=self.shipments.get(row.shipment_id) if row.shipment_id else None,
-                                    now=self.now, timezone=timezone)
+        stale = respect.stale_reason(
+            session=self.session,
+            message=row,
+            shipment=self.shipments.get(row.shipment_id) if row.shipment_id else None,
+            now=self.now,
+            timezone=timezone,
+        )
         if stale:
             return OutboxState.suppressed, stale, None
         quiet = settings["quiet_hours"]
@@ -269,7 +341,11 @@ class _Checks:
                 return OutboxState.held, "quiet hours", until
         if trigger is not None and not trigger.essential and row.customer_id:
             if self.capped_today(row, timezone) >= int(settings["daily_cap"]):
-                return OutboxState.held, "daily cap", respect.next_day_at(self.now, timezone, quiet["end"])
+                return (
+                    OutboxState.held,
+                    "daily cap",
+                    respect.next_day_at(self.now, timezone, quiet["end"]),
+                )
             self._capped_today[row.customer_id] += 1
         return OutboxState.sending, None, None
 
@@ -289,7 +365,9 @@ def too_late(row: OutboxMessage, trigger: TriggerSettings | None, now: datetime)
     return f"stale: not sent within {hours:g} h of being due ({row.trigger} is useless later)"
 
 
-def claim(app: Flask, *, now: datetime, limit: int = 200, sleep: Sleep = time.sleep) -> tuple[list[int], SendReport]:
+def claim(
+    app: Flask, *, now: datetime, limit: int = 200, sleep: Sleep = time.sleep
+) -> tuple[list[int], SendReport]:
     """Claim up to ``limit`` due rows; return the ids of those to send now (marked ``sending``)."""
     return retry_transient(sleep)(_claim, app, now=now, limit=limit)
 
@@ -299,11 +377,20 @@ def _claim(app: Flask, *, now: datetime, limit: int) -> tuple[list[int], SendRep
     claimed: list[int] = []
     with claim_scope(app) as session:
         due = or_(
-            and_(OutboxMessage.state.in_([OutboxState.pending, OutboxState.held]),  # type: ignore[attr-defined]
-                 OutboxMessage.due_at <= now),
-            and_(OutboxMessage.state == OutboxState.sending, OutboxMessage.claimed_at < now - LEASE),  # type: ignore[operator]
+            and_(
+                OutboxMessage.state.in_([OutboxState.pending, OutboxState.held]),  # type: ignore[attr-defined]
+                OutboxMessage.due_at <= now,
+            ),
+            and_(
+                OutboxMessage.state == OutboxState.sending, OutboxMessage.claimed_at < now - LEASE
+            ),  # type: ignore[operator]
         )
-        stmt = select(OutboxMessage).where(due).order_by(OutboxMessage.due_at, OutboxMessage.id).limit(limit)
+        stmt = (
+            select(OutboxMessage)
+            .where(due)
+            .order_by(OutboxMessage.due_at, OutboxMessage.id)
+            .limit(limit)
+        )
         if is_postgres(session):
             stmt = stmt.with_for_update(skip_locked=True)
         rows = list(session.exec(stmt).all())
@@ -311,11 +398,16 @@ def _claim(app: Flask, *, now: datetime, limit: int) -> tuple[list[int], SendRep
         checks = _Checks(session, rows, app.config, now)
         for row in rows:
             brand = checks.brands[row.brand_id]
-            if (row.state == OutboxState.sending and row.handed_over_at is not None
-                    and not checks.idempotent(brand, row.channel)):
+            if (
+                row.state == OutboxState.sending
+                and row.handed_over_at is not None
+                and not checks.idempotent(brand, row.channel)
+            ):
                 row.state = OutboxState.unknown
-                row.error = ("the sender stopped after handing this message to the channel and before recording "
-                             "the answer; the provider has no idempotency key, so it may or may not have arrived")
+                row.error = (
+                    "the sender stopped after handing this message to the channel and before recording "
+                    "the answer; the provider has no idempotency key, so it may or may not have arrived"
+                )
                 report.unknown += 1
                 continue
             state, reason, until = checks.decide(row)
@@ -341,10 +433,12 @@ def _load_related(session: Session, rows: list[OutboxMessage]) -> None:
     histories for the segment rules. Kept in ``session.info`` (the identity map holds only what is
     referenced), so every ``session.get`` while rendering is answered without a query."""
     loaded: list[object] = session.info.setdefault("messaging_loaded", [])
-    for model, column, ids in ((Brand, Brand.id, {r.brand_id for r in rows}),
-                               (Order, Order.id, {r.order_id for r in rows if r.order_id}),
-                               (Shipment, Shipment.id, {r.shipment_id for r in rows if r.shipment_id}),
-                               (Customer, Customer.id, {r.customer_id for r in rows if r.customer_id})):
+    for model, column, ids in (
+        (Brand, Brand.id, {r.brand_id for r in rows}),
+        (Order, Order.id, {r.order_id for r in rows if r.order_id}),
+        (Shipment, Shipment.id, {r.shipment_id for r in rows if r.shipment_id}),
+        (Customer, Customer.id, {r.customer_id for r in rows if r.customer_id}),
+    ):
         if ids:
             loaded.extend(session.exec(select(model).where(column.in_(ids))).all())  # type: ignore[union-attr,attr-defined]
     segments.preload(session=session, customer_ids={r.customer_id for r in rows if r.customer_id})
@@ -372,8 +466,13 @@ def prepare(app: Flask, ids: list[int], *, now: datetime) -> Prepared:
         return prepared
     session = get_db(app).session()
     try:
-        rows = list(session.exec(select(OutboxMessage).where(OutboxMessage.id.in_(ids))  # type: ignore[union-attr]
-                                 .order_by(OutboxMessage.id)).all())
+        rows = list(
+            session.exec(
+                select(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))  # type: ignore[union-attr]
+                .order_by(OutboxMessage.id)
+            ).all()
+        )
         for row in rows:
             session.expunge(row)  # the content is set on a detached copy; record() writes it
         _load_related(session, rows)
@@ -383,17 +482,28 @@ def prepare(app: Flask, ids: list[int], *, now: datetime) -> Prepared:
             brand = session.get(Brand, row.brand_id)
             assert brand is not None and row.id is not None
             try:
-                content = compose(session=session, messaging=messaging, brand=brand, message=row, now=now)
+                content = compose(
+                    session=session, messaging=messaging, brand=brand, message=row, now=now
+                )
             except Exception as exc:  # noqa: BLE001  (a broken template fails its message, not the batch)
-                log.warning("outbox message %s could not be rendered: %s", row.id, exc, exc_info=True)
-                prepared.settled[row.id] = (OutboxState.failed, f"could not render: {type(exc).__name__}: {exc}"[:2000])
+                log.warning(
+                    "outbox message %s could not be rendered: %s", row.id, exc, exc_info=True
+                )
+                prepared.settled[row.id] = (
+                    OutboxState.failed,
+                    f"could not render: {type(exc).__name__}: {exc}"[:2000],
+                )
                 continue
             if content.useless and not row.payload.get("test"):
                 prepared.settled[row.id] = (OutboxState.suppressed, content.useless)
                 continue
             prepared.content[row.id] = content
-            row.subject, row.body_text, row.body_html, row.payload = (content.subject, content.text, content.html,
-                                                                      content.payload)
+            row.subject, row.body_text, row.body_html, row.payload = (
+                content.subject,
+                content.text,
+                content.html,
+                content.payload,
+            )
             if row.brand_id not in settings:
                 settings[row.brand_id] = brand_settings(brand)
             prepared.envelopes.append(envelope_for(row, brand, messaging, settings[row.brand_id]))
@@ -405,13 +515,18 @@ def prepare(app: Flask, ids: list[int], *, now: datetime) -> Prepared:
 ChannelFactory = Callable[[str, Channel], MessageChannel | None]
 
 
-def mark_handed_over(app: Flask, ids: list[int], *, now: datetime, sleep: Sleep = time.sleep) -> None:
+def mark_handed_over(
+    app: Flask, ids: list[int], *, now: datetime, sleep: Sleep = time.sleep
+) -> None:
     """Commit that these ``sending`` rows are about to be handed to their channel (see the module doc)."""
+
     def mark() -> None:
         with session_scope(app) as session:
-            session.execute(update(OutboxMessage)
-                            .where(OutboxMessage.id.in_(ids), OutboxMessage.state == OutboxState.sending)  # type: ignore[union-attr]
-                            .values(handed_over_at=now))
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.state == OutboxState.sending)  # type: ignore[union-attr]
+                .values(handed_over_at=now)
+            )
 
     retry_transient(sleep)(mark)
 
@@ -419,9 +534,15 @@ def mark_handed_over(app: Flask, ids: list[int], *, now: datetime, sleep: Sleep 
 Handover = Callable[[list[int]], None]
 
 
-def deliver(app: Flask, envelopes: list[Envelope], *, workers: int = 4,
-            channel_factory: ChannelFactory | None = None, handover: Handover | None = None,
-            slice_size: int = HANDOVER_SLICE) -> list[tuple[Envelope, Outcome]]:
+def deliver(
+    app: Flask,
+    envelopes: list[Envelope],
+    *,
+    workers: int = 4,
+    channel_factory: ChannelFactory | None = None,
+    handover: Handover | None = None,
+    slice_size: int = HANDOVER_SLICE,
+) -> list[tuple[Envelope, Outcome]]:
     """Send through the channels: per (brand, channel) group, split over ``workers`` connections.
 
     ``handover`` is called with each slice's message ids before the slice goes to the channel; when
@@ -434,34 +555,49 @@ def deliver(app: Flask, envelopes: list[Envelope], *, workers: int = 4,
     jobs: list[tuple[str, Channel, list[Envelope]]] = []
     for (slug, channel), items in groups.items():
         size = max(1, -(-len(items) // workers))
-        jobs.extend((slug, channel, items[i:i + size]) for i in range(0, len(items), size))
+        jobs.extend((slug, channel, items[i : i + size]) for i in range(0, len(items), size))
 
     def run(job: tuple[str, Channel, list[Envelope]]) -> list[tuple[Envelope, Outcome]]:
         slug, channel, items = job
         instance = factory(slug, channel)
         if instance is None:
-            missing = Outcome(Result.permanent, error=f"no credentials for {channel} for brand {slug}")
+            missing = Outcome(
+                Result.permanent, error=f"no credentials for {channel} for brand {slug}"
+            )
             return [(envelope, missing) for envelope in items]
         outcomes: list[Outcome] = []
         try:
             for start in range(0, len(items), max(1, slice_size)):
-                part = items[start:start + max(1, slice_size)]
+                part = items[start : start + max(1, slice_size)]
                 if handover is not None:
                     try:
                         handover([envelope.message_id for envelope in part])
                     except Exception as exc:  # noqa: BLE001  (only database errors are expected here)
                         if not is_transient_db_error(exc):
                             raise
-                        log.warning("could not record a handover, not sending %d messages: %s", len(part), exc)
-                        outcomes.extend(Outcome(Result.temporary, error=f"not handed over (database busy): {exc}"[:500])
-                                        for _ in part)
+                        log.warning(
+                            "could not record a handover, not sending %d messages: %s",
+                            len(part),
+                            exc,
+                        )
+                        outcomes.extend(
+                            Outcome(
+                                Result.temporary,
+                                error=f"not handed over (database busy): {exc}"[:500],
+                            )
+                            for _ in part
+                        )
                         continue
                 outcomes.extend(instance.send_many(part))
         finally:
             instance.close()
-        if instance.idempotent:  # the provider drops a second copy: an unclear answer is just a retry
-            outcomes = [Outcome(Result.temporary, error=o.error) if o.result == Result.ambiguous else o
-                        for o in outcomes]
+        if (
+            instance.idempotent
+        ):  # the provider drops a second copy: an unclear answer is just a retry
+            outcomes = [
+                Outcome(Result.temporary, error=o.error) if o.result == Result.ambiguous else o
+                for o in outcomes
+            ]
         return list(zip(items, outcomes, strict=True))
 
     results: list[tuple[Envelope, Outcome]] = []
@@ -473,8 +609,14 @@ def deliver(app: Flask, envelopes: list[Envelope], *, workers: int = 4,
     return results
 
 
-def record(app: Flask, results: Iterable[tuple[Envelope, Outcome]], *, now: datetime,
-           prepared: Prepared | None = None, sleep: Sleep = time.sleep) -> SendReport:
+def record(
+    app: Flask,
+    results: Iterable[tuple[Envelope, Outcome]],
+    *,
+    now: datetime,
+    prepared: Prepared | None = None,
+    sleep: Sleep = time.sleep,
+) -> SendReport:
     """Store what the channels answered, with the content sent; retries, suppressions and fallbacks.
 
     One transaction, re-run from the start after a transient database error: the answers are lost
@@ -484,8 +626,9 @@ def record(app: Flask, results: Iterable[tuple[Envelope, Outcome]], *, now: date
     return retry_transient(sleep)(_record, app, answers, now=now, prepared=prepared)
 
 
-def _record(app: Flask, results: list[tuple[Envelope, Outcome]], *, now: datetime,
-            prepared: Prepared | None) -> SendReport:
+def _record(
+    app: Flask, results: list[tuple[Envelope, Outcome]], *, now: datetime, prepared: Prepared | None
+) -> SendReport:
     report = SendReport()
     content = prepared.content if prepared else {}
     sent_rows: list[dict] = []
@@ -493,20 +636,34 @@ def _record(app: Flask, results: list[tuple[Envelope, Outcome]], *, now: datetim
         followups: list[tuple[Envelope, Outcome]] = []
         for envelope, outcome in results:
             if outcome.result == Result.sent:
-                sent_rows.append({"id": envelope.message_id, "state": OutboxState.sent, "sent_at": now,
-                                  "provider_id": (outcome.provider_id or "")[:200] or None, "error": None,
-                                  **_content_columns(content.get(envelope.message_id))})
+                sent_rows.append(
+                    {
+                        "id": envelope.message_id,
+                        "state": OutboxState.sent,
+                        "sent_at": now,
+                        "provider_id": (outcome.provider_id or "")[:200] or None,
+                        "error": None,
+                        **_content_columns(content.get(envelope.message_id)),
+                    }
+                )
             else:
                 followups.append((envelope, outcome))
         for columns in {frozenset(row) for row in sent_rows}:  # one executemany per column set
-            session.execute(update(OutboxMessage), [row for row in sent_rows if frozenset(row) == columns])
+            session.execute(
+                update(OutboxMessage), [row for row in sent_rows if frozenset(row) == columns]
+            )
         report.sent = len(sent_rows)
         delays = _backoff_settings(app.config)
         for envelope, outcome in followups:
-            _record_failure(session, envelope, outcome, now, report, delays, content.get(envelope.message_id))
-        for message_id, (state, reason) in (prepared.settled.items() if prepared else ()):
-            session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
-                            .values(state=state, error=reason))
+            _record_failure(
+                session, envelope, outcome, now, report, delays, content.get(envelope.message_id)
+            )
+        for message_id, (state, reason) in prepared.settled.items() if prepared else ():
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id)
+                .values(state=state, error=reason)
+            )
             if state == OutboxState.suppressed:
                 report.suppressed += 1
             else:
@@ -518,25 +675,42 @@ def _record(app: Flask, results: list[tuple[Envelope, Outcome]], *, now: datetim
 def _content_columns(content: Composed | None) -> dict[str, object]:
     if content is None:
         return {}
-    return {"subject": content.subject, "body_text": content.text, "body_html": content.html,
-            "payload": content.payload}
+    return {
+        "subject": content.subject,
+        "body_text": content.text,
+        "body_html": content.html,
+        "payload": content.payload,
+    }
 
 
-def retry_at(message: OutboxMessage, settings: Mapping[str, object], now: datetime,
-             delays: tuple[float, float]) -> datetime | None:
+def retry_at(
+    message: OutboxMessage,
+    settings: Mapping[str, object],
+    now: datetime,
+    delays: tuple[float, float],
+) -> datetime | None:
     """When to try ``message`` again after a temporary failure at ``now``; None once its retry
     horizon (``retry_max_hours`` from the first attempt, optionally ``max_attempts``) is spent."""
     max_attempts = settings.get("max_attempts")
     if max_attempts is not None and message.attempts >= int(max_attempts):  # type: ignore[call-overload]
         return None
-    horizon = as_utc(message.first_tried_at or now) + timedelta(hours=float(settings["retry_max_hours"]))  # type: ignore[arg-type]
+    horizon = as_utc(message.first_tried_at or now) + timedelta(
+        hours=float(settings["retry_max_hours"])
+    )  # type: ignore[arg-type]
     if now >= horizon:
         return None
     return min(now + backoff(message.attempts, *delays), horizon)
 
 
-def _record_failure(session: Session, envelope: Envelope, outcome: Outcome, now: datetime,
-                    report: SendReport, delays: tuple[float, float], content: Composed | None) -> None:
+def _record_failure(
+    session: Session,
+    envelope: Envelope,
+    outcome: Outcome,
+    now: datetime,
+    report: SendReport,
+    delays: tuple[float, float],
+    content: Composed | None,
+) -> None:
     message = session.get(OutboxMessage, envelope.message_id)
     if message is None:
         return
@@ -560,31 +734,66 @@ def _record_failure(session: Session, envelope: Envelope, outcome: Outcome, now:
     message.state = OutboxState.failed
     report.failed += 1
     if outcome.bounce:
-        exists = session.exec(select(Suppression.id).where(
-            Suppression.brand_id == message.brand_id, Suppression.channel == message.channel,
-            Suppression.address == message.recipient, Suppression.purpose == "all")).first()
+        exists = session.exec(
+            select(Suppression.id).where(
+                Suppression.brand_id == message.brand_id,
+                Suppression.channel == message.channel,
+                Suppression.address == message.recipient,
+                Suppression.purpose == "all",
+            )
+        ).first()
         if exists is None:
-            session.add(Suppression(brand_id=message.brand_id, channel=message.channel, address=message.recipient,
-                                    purpose="all", reason="hard_bounce", detail=(outcome.error or "")[:500]))
+            session.add(
+                Suppression(
+                    brand_id=message.brand_id,
+                    channel=message.channel,
+                    address=message.recipient,
+                    purpose="all",
+                    reason="hard_bounce",
+                    detail=(outcome.error or "")[:500],
+                )
+            )
     session.flush()
     if enqueue_fallback(session=session, message=message, now=now) is not None:
         report.fallbacks += 1
 
 
-def send_due(app: Flask, *, now: datetime | None = None, batch: int = 200, limit: int | None = None,
-             workers: int = 4, channel_factory: ChannelFactory | None = None,
-             sleep: Sleep = time.sleep) -> SendReport:
+def send_due(
+    app: Flask,
+    *,
+    now: datetime | None = None,
+    batch: int = 200,
+    limit: int | None = None,
+    workers: int = 4,
+    channel_factory: ChannelFactory | None = None,
+    sleep: Sleep = time.sleep,
+) -> SendReport:
     """Send every due message (or ``limit``), batch by batch; the scheduler's outbox job.
 
     ``sleep`` waits between re-runs of a transaction after a transient database error.
     """
     with app.app_context():  # the scheduler's job has an app context, a script may not
-        return _send_loop(app, now=now, batch=batch, limit=limit, workers=workers, channel_factory=channel_factory,
-                          sleep=sleep)
+        return _send_loop(
+            app,
+            now=now,
+            batch=batch,
+            limit=limit,
+            workers=workers,
+            channel_factory=channel_factory,
+            sleep=sleep,
+        )
 
 
-def _send_loop(app: Flask, *, now: datetime | None, batch: int, limit: int | None, workers: int,
-               channel_factory: ChannelFactory | None, sleep: Sleep) -> SendReport:
+def _send_loop(
+    app: Flask,
+    *,
+    now: datetime | None,
+    batch: int,
+    limit: int | None,
+    workers: int,
+    channel_factory: ChannelFactory | None,
+    sleep: Sleep,
+) -> SendReport:
     total = SendReport()
     slice_size = int(app.config.get("MESSAGES_HANDOVER_SLICE") or HANDOVER_SLICE)
     while limit is None or total.claimed < limit:
@@ -596,8 +805,19 @@ def _send_loop(app: Flask, *, now: datetime | None, batch: int, limit: int | Non
             break
         if ids:
             prepared = retry_transient(sleep)(prepare, app, ids, now=moment)
-            results = deliver(app, prepared.envelopes, workers=workers, channel_factory=channel_factory,
-                              handover=lambda part, at=moment: mark_handed_over(app, part, now=at, sleep=sleep),
-                              slice_size=slice_size) if prepared.envelopes else []
+            results = (
+                deliver(
+                    app,
+                    prepared.envelopes,
+                    workers=workers,
+                    channel_factory=channel_factory,
+                    handover=lambda part, at=moment: mark_handed_over(
+                        app, part, now=at, sleep=sleep
+                    ),
+                    slice_size=slice_size,
+                )
+                if prepared.envelopes
+                else []
+            )
             total.add(record(app, results, now=moment, prepared=prepared, sleep=sleep))
     return total

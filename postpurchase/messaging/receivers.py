@@ -29,40 +29,87 @@ STATUS_TRIGGERS: dict[Status, Trigger] = {
     Status.delivered: Trigger.delivered,
 }
 #: Return states the customer hears about.
-RETURN_STATES = {ReturnState.requested, ReturnState.label_issued, ReturnState.received, ReturnState.refunded,
-                 ReturnState.exchanged, ReturnState.credited}
+RETURN_STATES = {
+    ReturnState.requested,
+    ReturnState.label_issued,
+    ReturnState.received,
+    ReturnState.refunded,
+    ReturnState.exchanged,
+    ReturnState.credited,
+}
 
 
-def on_order_upserted(brand_id: int, *, session: Session, order_id: int, created: bool = False,
-                      now: datetime | None = None, **_: Any) -> None:
+def on_order_upserted(
+    brand_id: int,
+    *,
+    session: Session,
+    order_id: int,
+    created: bool = False,
+    now: datetime | None = None,
+    **_: Any,
+) -> None:
     if not created:
         return
     order, brand = session.get(Order, order_id), session.get(Brand, brand_id)
     if order is not None and brand is not None:
-        enqueue(session=session, messaging=current_settings, brand=brand, trigger=Trigger.order_confirmed,
-                order=order, now=now or utcnow())
+        enqueue(
+            session=session,
+            messaging=current_settings,
+            brand=brand,
+            trigger=Trigger.order_confirmed,
+            order=order,
+            now=now or utcnow(),
+        )
 
 
-def on_shipment_created(brand_id: int, *, session: Session, shipment_id: int, now: datetime | None = None,
-                        **_: Any) -> None:
+def on_shipment_created(
+    brand_id: int, *, session: Session, shipment_id: int, now: datetime | None = None, **_: Any
+) -> None:
     shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
     if shipment is not None and brand is not None:
-        enqueue(session=session, messaging=current_settings, brand=brand, trigger=Trigger.shipped,
-                shipment=shipment, now=now or utcnow())
+        enqueue(
+            session=session,
+            messaging=current_settings,
+            brand=brand,
+            trigger=Trigger.shipped,
+            shipment=shipment,
+            now=now or utcnow(),
+        )
 
 
-def on_status_changed(shipment_id: int, *, session: Session, brand_id: int, current: Status,
-                      now: datetime | None = None, **_: Any) -> None:
+def on_status_changed(
+    shipment_id: int,
+    *,
+    session: Session,
+    brand_id: int,
+    current: Status,
+    now: datetime | None = None,
+    **_: Any,
+) -> None:
     trigger = STATUS_TRIGGERS.get(Status(current))
     shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
     if trigger and shipment is not None and brand is not None:
-        enqueue(session=session, messaging=current_settings, brand=brand, trigger=trigger, shipment=shipment,
-                now=now or utcnow())
+        enqueue(
+            session=session,
+            messaging=current_settings,
+            brand=brand,
+            trigger=trigger,
+            shipment=shipment,
+            now=now or utcnow(),
+        )
 
 
-def on_prediction_changed(shipment_id: int, *, session: Session, brand_id: int, previous_date: date | None,
-                          predicted_date: date | None, promised_date: date | None,
-                          now: datetime | None = None, **_: Any) -> None:
+def on_prediction_changed(
+    shipment_id: int,
+    *,
+    session: Session,
+    brand_id: int,
+    previous_date: date | None,
+    predicted_date: date | None,
+    promised_date: date | None,
+    now: datetime | None = None,
+    **_: Any,
+) -> None:
     """``delayed`` when the prediction moves past the promise (not again while it stays late).
 
     Waiting messages that quote the day need nothing: they are rendered when sent."""
@@ -74,20 +121,40 @@ def on_prediction_changed(shipment_id: int, *, session: Session, brand_id: int, 
     if shipment is None or brand is None:
         return
     if shipment.status not in STATUS_TRIGGERS:
-        enqueue(session=session, messaging=current_settings, brand=brand, trigger=Trigger.delayed,
-                shipment=shipment, now=now or utcnow())
+        enqueue(
+            session=session,
+            messaging=current_settings,
+            brand=brand,
+            trigger=Trigger.delayed,
+            shipment=shipment,
+            now=now or utcnow(),
+        )
 
 
-def on_return_updated(return_id: int, *, session: Session, brand_id: int, current: ReturnState,
-                      now: datetime | None = None, **_: Any) -> None:
+def on_return_updated(
+    return_id: int,
+    *,
+    session: Session,
+    brand_id: int,
+    current: ReturnState,
+    now: datetime | None = None,
+    **_: Any,
+) -> None:
     state = ReturnState(current)
     rma, brand = session.get(ReturnRequest, return_id), session.get(Brand, brand_id)
     if state not in RETURN_STATES or rma is None or brand is None:
         return
     order = session.get(Order, rma.order_id)
-    enqueue(session=session, messaging=current_settings, brand=brand, trigger=Trigger.return_update, order=order,
-            ref=f"r{return_id}.{state}", extra={"return_id": return_id, "return_state": str(state)},
-            now=now or utcnow())
+    enqueue(
+        session=session,
+        messaging=current_settings,
+        brand=brand,
+        trigger=Trigger.return_update,
+        order=order,
+        ref=f"r{return_id}.{state}",
+        extra={"return_id": return_id, "return_state": str(state)},
+        now=now or utcnow(),
+    )
 
 
 def connect() -> None:

@@ -48,16 +48,27 @@ def _linkify(text: str) -> Markup:
 
 def environment(instance_path: str) -> Environment:
     """Templates from the instance folder first, then the repository's."""
-    loader = ChoiceLoader([FileSystemLoader(str(Path(instance_path) / "templates")),
-                           FileSystemLoader(str(ROOT / "templates"))])
-    env = Environment(loader=loader, autoescape=lambda name: bool(name and name.endswith(".html")),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                      keep_trailing_newline=False)
+    loader = ChoiceLoader(
+        [
+            FileSystemLoader(str(Path(instance_path) / "templates")),
+            FileSystemLoader(str(ROOT / "templates")),
+        ]
+    )
+    env = Environment(
+        loader=loader,
+        autoescape=lambda name: bool(name and name.endswith(".html")),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
     env.filters["linkify"] = _linkify
     return env
 
 
-def candidates(brand_slug: str, template: str, variant: str | None, locale: str, part: str) -> list[str]:
+def candidates(
+    brand_slug: str, template: str, variant: str | None, locale: str, part: str
+) -> list[str]:
     names = []
     for prefix in (f"emails/{brand_slug}/{locale}", f"emails/{locale}"):
         if variant:
@@ -66,8 +77,16 @@ def candidates(brand_slug: str, template: str, variant: str | None, locale: str,
     return names
 
 
-def render_part(templates: Environment, brand_slug: str, template: str, variant: str | None, locale: str,
-                part: str, context: dict[str, Any], **extra: Any) -> str | None:
+def render_part(
+    templates: Environment,
+    brand_slug: str,
+    template: str,
+    variant: str | None,
+    locale: str,
+    part: str,
+    context: dict[str, Any],
+    **extra: Any,
+) -> str | None:
     """One part, or None when no template for it exists anywhere in the lookup order."""
     try:
         tpl = templates.select_template(candidates(brand_slug, template, variant, locale, part))
@@ -78,24 +97,56 @@ def render_part(templates: Environment, brand_slug: str, template: str, variant:
 
 def _defaults(context: dict[str, Any]) -> dict[str, Any]:
     """Keys every template may test without StrictUndefined raising."""
-    base = {"order": None, "shipment": None, "care": [], "recommendations": [], "blocks": [],
-            "feedback": None, "replenishment": None, "return": None, "unsubscribe_url": None,
-            "tracking_page_url": None, "test": False, "state": None}
+    base = {
+        "order": None,
+        "shipment": None,
+        "care": [],
+        "recommendations": [],
+        "blocks": [],
+        "feedback": None,
+        "replenishment": None,
+        "return": None,
+        "unsubscribe_url": None,
+        "tracking_page_url": None,
+        "test": False,
+        "state": None,
+    }
     return {**base, **context}
 
 
-def render_message(*, templates: Environment, brand_slug: str, template: str, variant: str | None, locale: str,
-                   channel: Channel, context: dict[str, Any]) -> Rendered:
+def render_message(
+    *,
+    templates: Environment,
+    brand_slug: str,
+    template: str,
+    variant: str | None,
+    locale: str,
+    channel: Channel,
+    context: dict[str, Any],
+) -> Rendered:
     """Subject, text and (email only) HTML for ``channel``; raises if the trigger has no text template."""
-    subject = render_part(templates, brand_slug, template, variant, locale, "subject.txt", context) or ""
+    subject = (
+        render_part(templates, brand_slug, template, variant, locale, "subject.txt", context) or ""
+    )
     text = render_part(templates, brand_slug, template, variant, locale, "txt", context)
     if text is None:
         raise TemplateNotFound(candidates(brand_slug, template, variant, locale, "txt")[-1])
     if channel != Channel.email:
         short = render_part(templates, brand_slug, template, variant, locale, "short.txt", context)
-        return Rendered(subject, short or f"{subject}\n{context.get('tracking_page_url') or ''}".strip())
-    body_html = render_part(templates, brand_slug, template, variant, locale, "html", context,
-                            subject=subject, text_body=text)
+        return Rendered(
+            subject, short or f"{subject}\n{context.get('tracking_page_url') or ''}".strip()
+        )
+    body_html = render_part(
+        templates,
+        brand_slug,
+        template,
+        variant,
+        locale,
+        "html",
+        context,
+        subject=subject,
+        text_body=text,
+    )
     if body_html is None:
         layout = templates.get_template("emails/_layout.html")
         body_html = layout.render(**_defaults(context), subject=subject, text_body=text).strip()

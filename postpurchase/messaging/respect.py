@@ -32,8 +32,8 @@ _DONE = {*FINAL, Status.returning_to_sender}
 STALE_AFTER: dict[Trigger, set[Status]] = {
     Trigger.shipped: _DONE,
     Trigger.delayed: _DONE,
-    Trigger.arriving_tomorrow: _DONE | {Status.out_for_delivery, Status.attempt_fail,
-                                        Status.available_for_pickup},
+    Trigger.arriving_tomorrow: _DONE
+    | {Status.out_for_delivery, Status.attempt_fail, Status.available_for_pickup},
     Trigger.out_for_delivery: _DONE | {Status.attempt_fail},
     Trigger.attempt_fail: _DONE,
     Trigger.available_for_pickup: _DONE,
@@ -54,16 +54,20 @@ def consent_allows(customer: Customer | None, channel: Channel, purpose: str) ->
     return bool(entry.get(purpose, purpose == "transactional"))
 
 
-def suppression_reasons(*, session: Session, brand_id: int, addresses: dict[str, str],
-                        purpose: str) -> dict[str, str]:
+def suppression_reasons(
+    *, session: Session, brand_id: int, addresses: dict[str, str], purpose: str
+) -> dict[str, str]:
     """Why each of ``addresses`` (channel → address) must not get a ``purpose`` message; one query."""
     if not addresses:
         return {}
     purposes = ["all", "marketing"] if purpose == "marketing" else ["all"]
     rows = session.exec(
-        select(Suppression).where(Suppression.brand_id == brand_id,
-                                  Suppression.address.in_(set(addresses.values())),  # type: ignore[attr-defined]
-                                  Suppression.purpose.in_(purposes))  # type: ignore[attr-defined]
+        select(Suppression)
+        .where(
+            Suppression.brand_id == brand_id,
+            Suppression.address.in_(set(addresses.values())),  # type: ignore[attr-defined]
+            Suppression.purpose.in_(purposes),
+        )  # type: ignore[attr-defined]
         .order_by(Suppression.id)
     ).all()
     found: dict[str, str] = {}
@@ -108,8 +112,14 @@ def next_day_at(now: datetime, timezone: str, at: str) -> datetime:
     return datetime.combine(day, clock_time(at), tzinfo=zone).astimezone(UTC)
 
 
-def stale_reason(*, session: Session, message: OutboxMessage, shipment: Shipment | None,
-                 now: datetime, timezone: str) -> str | None:
+def stale_reason(
+    *,
+    session: Session,
+    message: OutboxMessage,
+    shipment: Shipment | None,
+    now: datetime,
+    timezone: str,
+) -> str | None:
     """Why the data says this message would be useless now, or None."""
     if shipment is not None:
         if shipment.status in STALE_AFTER.get(message.trigger, set()):
@@ -121,11 +131,17 @@ def stale_reason(*, session: Session, message: OutboxMessage, shipment: Shipment
                 return "the predicted delivery date changed"
             if today >= shipment.predicted_date:
                 return "delivery day already reached"
-        if message.trigger == Trigger.delayed and shipment.promised_date and shipment.predicted_date \
-                and shipment.predicted_date <= shipment.promised_date:
+        if (
+            message.trigger == Trigger.delayed
+            and shipment.promised_date
+            and shipment.predicted_date
+            and shipment.predicted_date <= shipment.promised_date
+        ):
             return "the parcel is back on time"
     if message.trigger in USELESS_AFTER_RETURN and message.order_id is not None:
-        returned = session.exec(select(ReturnRequest.id).where(ReturnRequest.order_id == message.order_id)).first()
+        returned = session.exec(
+            select(ReturnRequest.id).where(ReturnRequest.order_id == message.order_id)
+        ).first()
         if returned is not None:
             return "the customer is returning this order"
     return None

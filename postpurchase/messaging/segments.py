@@ -25,8 +25,12 @@ from postpurchase.models import (
 )
 
 #: Statuses that count as "something went wrong with a parcel" for the ``past_exception`` rule.
-EXCEPTION_STATUSES = (Status.exception, Status.attempt_fail,
-                      Status.returning_to_sender, Status.returned)
+EXCEPTION_STATUSES = (
+    Status.exception,
+    Status.attempt_fail,
+    Status.returning_to_sender,
+    Status.returned,
+)
 
 
 @dataclass(frozen=True)
@@ -83,31 +87,63 @@ def order_lines(session: Session, order_id: int) -> list[OrderLine]:
     return list(session.exec(select(OrderLine).where(OrderLine.order_id == order_id)).all())
 
 
-def _histories(session: Session, customer_ids: set[int]) -> tuple[dict[int, History], dict[int, list[OrderLine]]]:
+def _histories(
+    session: Session, customer_ids: set[int]
+) -> tuple[dict[int, History], dict[int, list[OrderLine]]]:
     """Histories of many customers in five queries, and the lines of their orders."""
-    totals = {cid: (int(count), int(spend)) for cid, count, spend in session.exec(
-        select(Order.customer_id, func.count(Order.id), func.coalesce(func.sum(Order.total_amount), 0))
-        .where(Order.customer_id.in_(customer_ids), Order.cancelled_at.is_(None))  # type: ignore[union-attr]
-        .group_by(Order.customer_id)).all()}
-    owner = dict(session.exec(select(Order.id, Order.customer_id)
-                              .where(Order.customer_id.in_(customer_ids))).all())  # type: ignore[union-attr]
+    totals = {
+        cid: (int(count), int(spend))
+        for cid, count, spend in session.exec(
+            select(
+                Order.customer_id,
+                func.count(Order.id),
+                func.coalesce(func.sum(Order.total_amount), 0),
+            )
+            .where(Order.customer_id.in_(customer_ids), Order.cancelled_at.is_(None))  # type: ignore[union-attr]
+            .group_by(Order.customer_id)
+        ).all()
+    }
+    owner = dict(
+        session.exec(
+            select(Order.id, Order.customer_id).where(Order.customer_id.in_(customer_ids))
+        ).all()
+    )  # type: ignore[union-attr]
     lines: dict[int, list[OrderLine]] = {order_id: [] for order_id in owner}
     for line in session.exec(select(OrderLine).where(OrderLine.order_id.in_(list(owner)))).all():  # type: ignore[attr-defined]
         lines[line.order_id].append(line)
     returned: dict[int, set[str]] = {}
     for order_id, sku in session.exec(
-        select(ReturnRequest.order_id, ReturnLine.sku).join(ReturnLine, ReturnRequest.id == ReturnLine.return_id)
-        .where(ReturnRequest.order_id.in_(list(owner)))).all():  # type: ignore[attr-defined]
+        select(ReturnRequest.order_id, ReturnLine.sku)
+        .join(ReturnLine, ReturnRequest.id == ReturnLine.return_id)
+        .where(ReturnRequest.order_id.in_(list(owner)))
+    ).all():  # type: ignore[attr-defined]
         returned.setdefault(owner[order_id], set()).add(sku)
-    went_wrong = {owner[order_id] for order_id in session.exec(select(Shipment.order_id).where(
-        Shipment.order_id.in_(list(owner)), Shipment.status.in_(EXCEPTION_STATUSES))).all()}  # type: ignore[union-attr,attr-defined]
+    went_wrong = {
+        owner[order_id]
+        for order_id in session.exec(
+            select(Shipment.order_id).where(
+                Shipment.order_id.in_(list(owner)), Shipment.status.in_(EXCEPTION_STATUSES)
+            )
+        ).all()
+    }  # type: ignore[union-attr,attr-defined]
     found: dict[int, History] = {}
     for cid in customer_ids:
-        history = [line for order_id, owner_id in owner.items() if owner_id == cid for line in lines[order_id]]
+        history = [
+            line
+            for order_id, owner_id in owner.items()
+            if owner_id == cid
+            for line in lines[order_id]
+        ]
         count, spend = totals.get(cid, (0, 0))
-        found[cid] = History(count, spend, bool(returned.get(cid)), cid in went_wrong,
-                             frozenset(line.sku for line in history), frozenset(returned.get(cid, ())),
-                             {line.category: line.variant for line in history if line.category and line.variant})
+        found[cid] = History(
+            count,
+            spend,
+            bool(returned.get(cid)),
+            cid in went_wrong,
+            frozenset(line.sku for line in history),
+            frozenset(returned.get(cid, ())),
+            {line.category: line.variant for line in history if line.category and line.variant},
+        )
     return found, lines
 
 
@@ -120,18 +156,33 @@ def preload(*, session: Session, customer_ids: set[int]) -> None:
         session.info.setdefault(_LINES, {}).update(lines)
 
 
-def build_profile(*, session: Session, order: Order, customer: Customer | None, language: str) -> Profile:
+def build_profile(
+    *, session: Session, order: Order, customer: Customer | None, language: str
+) -> Profile:
     """The customer's profile as of ``order`` (one order when the customer is unknown)."""
     lines = order_lines(session, order.id)  # type: ignore[arg-type]
     if customer is None:
-        exceptions = session.exec(select(func.count(Shipment.id)).where(
-            Shipment.order_id == order.id, Shipment.status.in_(EXCEPTION_STATUSES))).one()  # type: ignore[attr-defined]
-        returned = set(session.exec(
-            select(ReturnLine.sku).join(ReturnRequest, ReturnRequest.id == ReturnLine.return_id)
-            .where(ReturnRequest.order_id == order.id)).all())
-        history = History(1, order.total_amount, bool(returned), exceptions > 0, frozenset(line.sku for line in lines),
-                          frozenset(returned),
-                          {line.category: line.variant for line in lines if line.category and line.variant})
+        exceptions = session.exec(
+            select(func.count(Shipment.id)).where(
+                Shipment.order_id == order.id, Shipment.status.in_(EXCEPTION_STATUSES)
+            )
+        ).one()  # type: ignore[attr-defined]
+        returned = set(
+            session.exec(
+                select(ReturnLine.sku)
+                .join(ReturnRequest, ReturnRequest.id == ReturnLine.return_id)
+                .where(ReturnRequest.order_id == order.id)
+            ).all()
+        )
+        history = History(
+            1,
+            order.total_amount,
+            bool(returned),
+            exceptions > 0,
+            frozenset(line.sku for line in lines),
+            frozenset(returned),
+            {line.category: line.variant for line in lines if line.category and line.variant},
+        )
     else:
         cached = session.info.get(_HISTORY, {}).get(customer.id)
         history = cached or _histories(session, {customer.id})[0][customer.id]  # type: ignore[index,arg-type]
@@ -204,8 +255,15 @@ def stock_by_sku(*, session: Session, brand_id: int, skus: set[str]) -> dict[str
     return {sku: int(total or 0) for sku, total in rows}
 
 
-def recommend(*, session: Session, brand_id: int, catalog: list[dict[str, Any]], profile: Profile,
-              order_skus: set[str], limit: int = 3) -> list[dict[str, Any]]:
+def recommend(
+    *,
+    session: Session,
+    brand_id: int,
+    catalog: list[dict[str, Any]],
+    profile: Profile,
+    order_skus: set[str],
+    limit: int = 3,
+) -> list[dict[str, Any]]:
     """Catalog items that fit this order, in stock in the customer's size, never already bought,
     never an accessory for something the customer returned.
 
@@ -214,13 +272,18 @@ def recommend(*, session: Session, brand_id: int, catalog: list[dict[str, Any]],
     customer bought in ``size_category`` is offered, and only when that size's SKU is in stock.
     """
     candidates = [
-        item for item in catalog
-        if (set(item.get("accessory_for", [])) & order_skus or set(item.get("categories", [])) & profile.categories)
+        item
+        for item in catalog
+        if (
+            set(item.get("accessory_for", [])) & order_skus
+            or set(item.get("categories", [])) & profile.categories
+        )
         and item["sku"] not in profile.bought_skus
         and not set(item.get("accessory_for", [])) & profile.returned_skus
     ]
     skus = {item["sku"] for item in candidates} | {
-        sku for item in candidates for sku in (item.get("variants") or {}).values()}
+        sku for item in candidates for sku in (item.get("variants") or {}).values()
+    }
     stock = stock_by_sku(session=session, brand_id=brand_id, skus=skus)
     chosen: list[dict[str, Any]] = []
     for item in candidates:
@@ -232,7 +295,14 @@ def recommend(*, session: Session, brand_id: int, catalog: list[dict[str, Any]],
         if not in_stock:
             continue
         name, sku = in_stock[0]
-        chosen.append({"sku": sku, "name": item.get("name", item["sku"]), "url": item.get("url"), "variant": name})
+        chosen.append(
+            {
+                "sku": sku,
+                "name": item.get("name", item["sku"]),
+                "url": item.get("url"),
+                "variant": name,
+            }
+        )
         if len(chosen) == limit:
             break
     return chosen

@@ -48,5 +48,9 @@ def messaging_settings(app: Flask) -> MessagingSettings:
     templates = app.extensions.get(EXTENSION_KEY)
     if templates is None:
         templates = app.extensions[EXTENSION_KEY] = environment(app.instance_path)
-    return MessagingSettings(secret_key=str(app.config["SECRET_KEY"]), base_url=str(app.config["BASE_URL"]),
-                             config=app.config, templates=templates)
+    return MessagingSettings(
+        secret_key=str(app.config["SECRET_KEY"]),
+        base_url=str(app.config["BASE_URL"]),
+        config=app.config,
+        templates=templates,
+    )

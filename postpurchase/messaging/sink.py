@@ -46,7 +46,9 @@ class SinkHandler:
         return "250 OK queued as " + name[:12]
 
 
-def start(folder: Path, host: str = "127.0.0.1", port: int = 8025) -> tuple[Controller, SinkHandler]:
+def start(
+    folder: Path, host: str = "127.0.0.1", port: int = 8025
+) -> tuple[Controller, SinkHandler]:
     from aiosmtpd.controller import Controller
 
     handler = SinkHandler(folder)
@@ -81,7 +83,9 @@ def message_ids(folder: Path) -> list[str]:
     return [found for found in map(_message_id, _newest_first(folder)) if found]
 
 
-def list_messages(folder: Path, limit: int = 200, *, only: Container[str] | None = None) -> list[Caught]:
+def list_messages(
+    folder: Path, limit: int = 200, *, only: Container[str] | None = None
+) -> list[Caught]:
     """The newest messages in the sink's folder with their plain-text part.
 
     The sink catches every brand's mail, so a page for one brand passes ``only``: the Message-IDs
@@ -95,9 +99,16 @@ def list_messages(folder: Path, limit: int = 200, *, only: Container[str] | None
             continue
         message = message_from_bytes(path.read_bytes(), policy=policy.default)
         body = message.get_body(preferencelist=("plain",))
-        caught.append(Caught(
-            received=datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-            to=str(message.get("To", "")), subject=str(message.get("Subject", "")),
-            text=body.get_content() if body is not None else "", path=path,
-            message_id=str(message.get("Message-ID", ""))))
+        caught.append(
+            Caught(
+                received=datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime(
+                    "%Y-%m-%d %H:%M:%S UTC"
+                ),
+                to=str(message.get("To", "")),
+                subject=str(message.get("Subject", "")),
+                text=body.get_content() if body is not None else "",
+                path=path,
+                message_id=str(message.get("Message-ID", "")),
+            )
+        )
     return caught

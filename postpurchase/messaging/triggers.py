@@ -51,8 +51,14 @@ def idempotency_key(brand_id: int, trigger: str, ref: str, channel: Channel | st
     return f"{brand_id}:{trigger}:{ref}:{channel}"
 
 
-def recipients(*, messaging: SettingsSource, brand: Brand, trigger: str, customer: Customer | None,
-               order: Order | None) -> dict[str, str]:
+def recipients(
+    *,
+    messaging: SettingsSource,
+    brand: Brand,
+    trigger: str,
+    customer: Customer | None,
+    order: Order | None,
+) -> dict[str, str]:
     """Every channel this customer can be reached on for ``trigger``, with the address."""
     settings = brand_settings(brand)
     email = (customer.email if customer else None) or (order.email if order else None)
@@ -62,18 +68,25 @@ def recipients(*, messaging: SettingsSource, brand: Brand, trigger: str, custome
         Channel.sms: ctx.e164(phone),
         Channel.line: customer.line_user_id if customer else None,
         Channel.line_notification: ctx.hashed_phone(phone)
-        if trigger in settings["line_notification_templates"] else None,
+        if trigger in settings["line_notification_templates"]
+        else None,
         Channel.webhook: settings["webhook_url"],
     }
     present = {channel: address for channel, address in found.items() if address}
     if not present:
         return {}
     config = resolve(messaging).config
-    return {str(channel): address for channel, address in present.items() if configured(config, brand.slug, channel)}
+    return {
+        str(channel): address
+        for channel, address in present.items()
+        if configured(config, brand.slug, channel)
+    }
 
 
 def _unsubscribe_url(messaging: MessagingSettings, brand: Brand, channel: str, address: str) -> str:
-    token = make_token(messaging.secret_key, "unsubscribe", {"b": brand.id, "ch": channel, "a": address})
+    token = make_token(
+        messaging.secret_key, "unsubscribe", {"b": brand.id, "ch": channel, "a": address}
+    )
     return messaging.public_url(f"/{brand.slug}/unsubscribe/{token}")
 
 
@@ -96,17 +109,40 @@ def _line_notification_body(brand: Brand, trigger: str, context: dict[str, Any])
     if spec.get("emphasized"):
         key, path = spec["emphasized"]
         body["emphasizedItem"] = {"itemKey": key, "content": str(value(path) or "")}
-    body["items"] = [{"itemKey": key, "content": str(value(path))} for key, path in spec.get("items", [])
-                     if value(path)]
-    body["buttons"] = [{"buttonKey": key, "url": value(path)} for key, path in spec.get("buttons", [])
-                       if value(path)]
+    body["items"] = [
+        {"itemKey": key, "content": str(value(path))}
+        for key, path in spec.get("items", [])
+        if value(path)
+    ]
+    body["buttons"] = [
+        {"buttonKey": key, "url": value(path)}
+        for key, path in spec.get("buttons", [])
+        if value(path)
+    ]
     return {"templateKey": spec["templateKey"], "body": body}
 
 
 #: Columns of an outbox row written by :func:`_insert` (the others keep their defaults).
-_ROW_COLUMNS = ("brand_id", "idempotency_key", "trigger", "channel", "state", "customer_id", "order_id",
-                "shipment_id", "recipient", "locale", "subject", "body_text", "body_html", "payload", "attempts",
-                "due_at", "created_at", "error")
+_ROW_COLUMNS = (
+    "brand_id",
+    "idempotency_key",
+    "trigger",
+    "channel",
+    "state",
+    "customer_id",
+    "order_id",
+    "shipment_id",
+    "recipient",
+    "locale",
+    "subject",
+    "body_text",
+    "body_html",
+    "payload",
+    "attempts",
+    "due_at",
+    "created_at",
+    "error",
+)
 
 
 def _insert(session: Session, values: dict[str, Any]) -> bool:
@@ -119,8 +155,11 @@ def _insert_statement(postgres: bool) -> Any:
     """Built once per dialect: constructing an INSERT per message costs more than executing it."""
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
     insert = pg_insert if postgres else sqlite_insert
-    return (insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in _ROW_COLUMNS})
-            .on_conflict_do_nothing(index_elements=["idempotency_key"]))
+    return (
+        insert(table)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in _ROW_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    )
 
 
 def existing_keys(session: Session, keys: list[str]) -> set[str]:
@@ -145,22 +184,44 @@ class Composed:
     useless: str | None = None
 
 
-def render_content(*, messaging: MessagingSettings, brand: Brand, trigger: TriggerSettings, channel: Channel,
-                   address: str, payload: dict[str, Any], context: dict[str, Any], variant: str | None) -> Composed:
+def render_content(
+    *,
+    messaging: MessagingSettings,
+    brand: Brand,
+    trigger: TriggerSettings,
+    channel: Channel,
+    address: str,
+    payload: dict[str, Any],
+    context: dict[str, Any],
+    variant: str | None,
+) -> Composed:
     """Render ``context`` for ``channel``; the payload gains the context and the channel's extras."""
     context = dict(context)
     if channel in (Channel.email, Channel.sms, Channel.line):
         context["unsubscribe_url"] = _unsubscribe_url(messaging, brand, str(channel), address)
-    rendered = render_message(templates=messaging.templates, brand_slug=brand.slug, template=trigger.template,
-                              variant=variant, locale=context["locale"], channel=channel, context=context)
+    rendered = render_message(
+        templates=messaging.templates,
+        brand_slug=brand.slug,
+        template=trigger.template,
+        variant=variant,
+        locale=context["locale"],
+        channel=channel,
+        context=context,
+    )
     extra: dict[str, Any] = {"variant": variant, "unsubscribe_url": context.get("unsubscribe_url")}
     if channel == Channel.line_notification:
         extra["line_notification"] = _line_notification_body(brand, trigger.name, context)
     return Composed(rendered.subject[:300], rendered.text, rendered.html, {**payload, **extra})
 
 
-def compose(*, session: Session, messaging: MessagingSettings, brand: Brand, message: OutboxMessage,
-            now: datetime) -> Composed:
+def compose(
+    *,
+    session: Session,
+    messaging: MessagingSettings,
+    brand: Brand,
+    message: OutboxMessage,
+    now: datetime,
+) -> Composed:
     """The content ``message`` has when it is sent: rendered from the data as it is now.
 
     Messages are written without content (cheap, inside the change that caused them) and rendered
@@ -168,31 +229,75 @@ def compose(*, session: Session, messaging: MessagingSettings, brand: Brand, mes
     retry sends what the first attempt sent).
     """
     if message.body_text:
-        return Composed(message.subject, message.body_text, message.body_html, dict(message.payload))
+        return Composed(
+            message.subject, message.body_text, message.body_html, dict(message.payload)
+        )
     settings = trigger_settings(brand, message.trigger)
     order = session.get(Order, message.order_id) if message.order_id else None
     shipment = session.get(Shipment, message.shipment_id) if message.shipment_id else None
     customer = session.get(Customer, message.customer_id) if message.customer_id else None
-    built = ctx.build(session=session, messaging=messaging, brand=brand, trigger=settings, order=order,
-                      shipment=shipment, customer=customer, locale=message.locale,
-                      extra=message.payload.get("extra"), now=now)
+    built = ctx.build(
+        session=session,
+        messaging=messaging,
+        brand=brand,
+        trigger=settings,
+        order=order,
+        shipment=shipment,
+        customer=customer,
+        locale=message.locale,
+        extra=message.payload.get("extra"),
+        now=now,
+    )
     payload = {**message.payload, "context": built.context, "rules": list(built.rules)}
-    content = render_content(messaging=messaging, brand=brand, trigger=settings, channel=message.channel,
-                             address=message.recipient, payload=payload, context=built.context,
-                             variant=built.variant)
+    content = render_content(
+        messaging=messaging,
+        brand=brand,
+        trigger=settings,
+        channel=message.channel,
+        address=message.recipient,
+        payload=payload,
+        context=built.context,
+        variant=built.variant,
+    )
     return replace(content, useless=built.useless)
 
 
-def row_values(*, brand: Brand, trigger: str, ref: str, channel: Channel, address: str, payload: dict[str, Any],
-               due_at: datetime, created_at: datetime, customer_id: int | None, order_id: int | None,
-               shipment_id: int | None, locale: str, state: OutboxState = OutboxState.pending,
-               error: str | None = None) -> dict[str, Any]:
+def row_values(
+    *,
+    brand: Brand,
+    trigger: str,
+    ref: str,
+    channel: Channel,
+    address: str,
+    payload: dict[str, Any],
+    due_at: datetime,
+    created_at: datetime,
+    customer_id: int | None,
+    order_id: int | None,
+    shipment_id: int | None,
+    locale: str,
+    state: OutboxState = OutboxState.pending,
+    error: str | None = None,
+) -> dict[str, Any]:
     """The columns of an outbox row without content (rendered when sent, see :func:`compose`)."""
     return {
-        "brand_id": brand.id, "idempotency_key": idempotency_key(brand.id, trigger, ref, channel),  # type: ignore[arg-type]
-        "trigger": trigger, "channel": channel, "state": state, "customer_id": customer_id, "order_id": order_id,
-        "shipment_id": shipment_id, "recipient": address[:254], "locale": locale, "subject": "", "body_text": "",
-        "body_html": None, "payload": payload, "attempts": 0, "due_at": due_at, "created_at": created_at,
+        "brand_id": brand.id,
+        "idempotency_key": idempotency_key(brand.id, trigger, ref, channel),  # type: ignore[arg-type]
+        "trigger": trigger,
+        "channel": channel,
+        "state": state,
+        "customer_id": customer_id,
+        "order_id": order_id,
+        "shipment_id": shipment_id,
+        "recipient": address[:254],
+        "locale": locale,
+        "subject": "",
+        "body_text": "",
+        "body_html": None,
+        "payload": payload,
+        "attempts": 0,
+        "due_at": due_at,
+        "created_at": created_at,
         "error": error,
     }
 
@@ -202,9 +307,19 @@ def new_row(**values: Any) -> OutboxMessage:
     return OutboxMessage(**row_values(**values))
 
 
-def enqueue(*, session: Session, messaging: SettingsSource, brand: Brand, trigger: Trigger, now: datetime,
-            ref: str | None = None, order: Order | None = None, shipment: Shipment | None = None,
-            extra: dict[str, Any] | None = None, due_at: datetime | None = None) -> str | None:
+def enqueue(
+    *,
+    session: Session,
+    messaging: SettingsSource,
+    brand: Brand,
+    trigger: Trigger,
+    now: datetime,
+    ref: str | None = None,
+    order: Order | None = None,
+    shipment: Shipment | None = None,
+    extra: dict[str, Any] | None = None,
+    due_at: datetime | None = None,
+) -> str | None:
     """Write the message ``trigger`` asks for into the outbox; its idempotency key, or None when
     nothing was written.
 
@@ -221,11 +336,16 @@ def enqueue(*, session: Session, messaging: SettingsSource, brand: Brand, trigge
     customer = session.get(Customer, order.customer_id) if order and order.customer_id else None
     ref = ref or (f"s{shipment.id}" if shipment is not None else f"o{order.id if order else 0}")
     first = settings.channels[0] if settings.channels else Channel.email
-    if existing_keys(session, [idempotency_key(brand.id, trigger, ref, c) for c in settings.channels]):
+    if existing_keys(
+        session, [idempotency_key(brand.id, trigger, ref, c) for c in settings.channels]
+    ):
         return None
-    addresses = recipients(messaging=messaging, brand=brand, trigger=trigger, customer=customer, order=order)
-    suppressed = suppression_reasons(session=session, brand_id=brand.id, addresses=addresses,
-                                     purpose=settings.purpose)
+    addresses = recipients(
+        messaging=messaging, brand=brand, trigger=trigger, customer=customer, order=order
+    )
+    suppressed = suppression_reasons(
+        session=session, brand_id=brand.id, addresses=addresses, purpose=settings.purpose
+    )
     eligible: list[str] = []
     refusal = "no address on any configured channel"
     for channel in settings.channels:
@@ -240,36 +360,74 @@ def enqueue(*, session: Session, messaging: SettingsSource, brand: Brand, trigge
             refusal = f"suppressed on {channel}: {reason}"
             continue
         eligible.append(str(channel))
-    useless = ctx.useless_reason(session=session, brand=brand, trigger=trigger, order=order, shipment=shipment)
-    payload: dict[str, Any] = {"purpose": settings.purpose, "essential": settings.essential, "ref": ref,
-                               "fallback": eligible[1:], "recipients": {c: addresses[c] for c in eligible}}
+    useless = ctx.useless_reason(
+        session=session, brand=brand, trigger=trigger, order=order, shipment=shipment
+    )
+    payload: dict[str, Any] = {
+        "purpose": settings.purpose,
+        "essential": settings.essential,
+        "ref": ref,
+        "fallback": eligible[1:],
+        "recipients": {c: addresses[c] for c in eligible},
+    }
     if extra:
         payload["extra"] = extra
     if shipment is not None and shipment.predicted_date is not None:
-        payload["predicted_date"] = shipment.predicted_date.isoformat()  # what "arriving tomorrow" is about
+        payload["predicted_date"] = (
+            shipment.predicted_date.isoformat()
+        )  # what "arriving tomorrow" is about
     channel = Channel(eligible[0]) if eligible else first
     refused = not eligible or useless
-    values = row_values(brand=brand, trigger=trigger, ref=ref, channel=channel,
-                        address=addresses.get(str(channel), ""), payload=payload,
-                        due_at=due_at or now + timedelta(minutes=settings.delay_minutes), created_at=now,
-                        customer_id=customer.id if customer else None, order_id=order.id if order else None,
-                        shipment_id=shipment.id if shipment else None, locale=ctx.message_locale(brand, customer),
-                        state=OutboxState.suppressed if refused else OutboxState.pending,
-                        error=(useless or refusal) if refused else None)
+    values = row_values(
+        brand=brand,
+        trigger=trigger,
+        ref=ref,
+        channel=channel,
+        address=addresses.get(str(channel), ""),
+        payload=payload,
+        due_at=due_at or now + timedelta(minutes=settings.delay_minutes),
+        created_at=now,
+        customer_id=customer.id if customer else None,
+        order_id=order.id if order else None,
+        shipment_id=shipment.id if shipment else None,
+        locale=ctx.message_locale(brand, customer),
+        state=OutboxState.suppressed if refused else OutboxState.pending,
+        error=(useless or refusal) if refused else None,
+    )
     return values["idempotency_key"] if _insert(session, values) else None
 
 
-def enqueue_document(*, session: Session, brand: Brand, trigger: str, ref: str, url: str, document: dict[str, Any],
-                     now: datetime, order_id: int | None = None) -> str | None:
+def enqueue_document(
+    *,
+    session: Session,
+    brand: Brand,
+    trigger: str,
+    ref: str,
+    url: str,
+    document: dict[str, Any],
+    now: datetime,
+    order_id: int | None = None,
+) -> str | None:
     """A machine-to-machine webhook: ``document`` posted as it is to ``url`` on the webhook channel.
 
     No template, consent, quiet hours or frequency cap (a warehouse system is not a customer); the
     outbox still gives it the signature, retries with backoff and one delivery per ``ref``. Returns
     the idempotency key, or None when a row with this key exists already.
     """
-    values = row_values(brand=brand, trigger=trigger, ref=ref, channel=Channel.webhook, address=url,
-                        payload={"system": True, "ref": ref, "document": document}, due_at=now, created_at=now,
-                        customer_id=None, order_id=order_id, shipment_id=None, locale=ctx.message_locale(brand, None))
+    values = row_values(
+        brand=brand,
+        trigger=trigger,
+        ref=ref,
+        channel=Channel.webhook,
+        address=url,
+        payload={"system": True, "ref": ref, "document": document},
+        due_at=now,
+        created_at=now,
+        customer_id=None,
+        order_id=order_id,
+        shipment_id=None,
+        locale=ctx.message_locale(brand, None),
+    )
     values.update(subject=trigger, body_text=json.dumps(document, ensure_ascii=False))
     return values["idempotency_key"] if _insert(session, values) else None
 
@@ -287,8 +445,18 @@ def enqueue_fallback(*, session: Session, message: OutboxMessage, now: datetime)
     channel = remaining.pop(0)
     payload = {key: value for key, value in message.payload.items() if key not in RENDERED_KEYS}
     payload.update(fallback=remaining, fallback_from=message.idempotency_key)
-    values = row_values(brand=brand, trigger=message.trigger, ref=message.payload["ref"], channel=Channel(channel),
-                        address=message.payload["recipients"][channel], payload=payload, due_at=now,
-                        created_at=now, customer_id=message.customer_id, order_id=message.order_id,
-                        shipment_id=message.shipment_id, locale=message.locale)
+    values = row_values(
+        brand=brand,
+        trigger=message.trigger,
+        ref=message.payload["ref"],
+        channel=Channel(channel),
+        address=message.payload["recipients"][channel],
+        payload=payload,
+        due_at=now,
+        created_at=now,
+        customer_id=message.customer_id,
+        order_id=message.order_id,
+        shipment_id=message.shipment_id,
+        locale=message.locale,
+    )
     return values["idempotency_key"] if _insert(session, values) else None

@@ -39,9 +39,15 @@ customer_pages = Blueprint("messages_public", __name__)
 @merchant_messages.context_processor
 def _words() -> dict[str, Any]:
     """Translated names of triggers, states and channels, and local times, for the message pages."""
-    return {"trigger_labels": {trigger: spec.label for trigger, spec in CATALOGUE.items()},
-            "state_labels": OUTBOX_STATE_LABELS, "channel_labels": CHANNEL_LABELS,
-            "local_time": lambda moment, brand: format_local_time(moment, brand.timezone, str(get_locale()))}
+    return {
+        "trigger_labels": {trigger: spec.label for trigger, spec in CATALOGUE.items()},
+        "state_labels": OUTBOX_STATE_LABELS,
+        "channel_labels": CHANNEL_LABELS,
+        "local_time": lambda moment, brand: format_local_time(
+            moment, brand.timezone, str(get_locale())
+        ),
+    }
+
 
 def _token(purpose: str, token: str) -> dict[str, Any] | None:
     return read_token(current_settings().secret_key, purpose, token)
@@ -56,13 +62,25 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 def log(brand: Brand) -> Any:
     args = request.args
     params = Params(args)
-    entries = operations.message_log(session=get_session(), messaging=current_settings(), brand_id=brand.id,
-                                     order_number=params.raw("order"), customer=params.raw("customer"),
-                                     trigger=params.choice("trigger", list(CATALOGUE)),
-                                     state=params.enum("state", OutboxState))
+    entries = operations.message_log(
+        session=get_session(),
+        messaging=current_settings(),
+        brand_id=brand.id,
+        order_number=params.raw("order"),
+        customer=params.raw("customer"),
+        trigger=params.choice("trigger", list(CATALOGUE)),
+        state=params.enum("state", OutboxState),
+    )
     counts = operations.state_counts(session=get_session(), brand_id=brand.id)
-    return render_template("pages/messaging/log.html", brand=brand, entries=entries, counts=counts,
-                           triggers=list(CATALOGUE), channels=list(Channel), args=args)
+    return render_template(
+        "pages/messaging/log.html",
+        brand=brand,
+        entries=entries,
+        counts=counts,
+        triggers=list(CATALOGUE),
+        channels=list(Channel),
+        args=args,
+    )
 
 
 @merchant_messages.get("/preview")
@@ -75,13 +93,29 @@ def preview(brand: Brand) -> Any:
     shipment_id = params.id("shipment_id")
     now = utcnow()
     try:
-        rendered = operations.preview(session=get_session(), messaging=current_settings(), brand=brand,
-                                      trigger=trigger, locale=locale, channel=channel, shipment_id=shipment_id, today=now.date(),
-                                      now=now)
+        rendered = operations.preview(
+            session=get_session(),
+            messaging=current_settings(),
+            brand=brand,
+            trigger=trigger,
+            locale=locale,
+            channel=channel,
+            shipment_id=shipment_id,
+            today=now.date(),
+            now=now,
+        )
     except operations.UnknownShipment:
         abort(404, description=f"shipment_id: no shipment {shipment_id} for this brand")
-    return render_template("pages/messaging/preview.html", brand=brand, rendered=rendered, trigger=trigger,
-                           locale=locale, channel=channel, triggers=list(CATALOGUE), channels=list(Channel))
+    return render_template(
+        "pages/messaging/preview.html",
+        brand=brand,
+        rendered=rendered,
+        trigger=trigger,
+        locale=locale,
+        channel=channel,
+        triggers=list(CATALOGUE),
+        channels=list(Channel),
+    )
 
 
 @merchant_messages.post("/test")
@@ -98,8 +132,16 @@ def test_send(brand: Brand) -> Any:
     if not recipient:
         raise BadParameter("recipient", "give an address to send the test to")
     session = get_session()
-    operations.queue_test_message(session=session, messaging=current_settings(), brand=brand, trigger=trigger,
-                                  channel=channel, recipient=recipient, locale=locale, now=utcnow())
+    operations.queue_test_message(
+        session=session,
+        messaging=current_settings(),
+        brand=brand,
+        trigger=trigger,
+        channel=channel,
+        recipient=recipient,
+        locale=locale,
+        now=utcnow(),
+    )
     session.commit()
     flash(_("Test message queued for %(recipient)s.", recipient=recipient))
     return redirect(url_for("merchant_messages.log"))
@@ -112,7 +154,9 @@ def retry_one(brand: Brand, message_id: int) -> Any:
     check_csrf()
     session = get_session()
     try:
-        operations.retry_message(session=session, brand_id=brand.id, message_id=message_id, now=utcnow())
+        operations.retry_message(
+            session=session, brand_id=brand.id, message_id=message_id, now=utcnow()
+        )
     except LookupError:
         abort(404)
     except operations.NotRetryable:
@@ -128,8 +172,13 @@ def retry_failed(brand: Brand) -> Any:
     """Send again every failed message the log's filter shows (never the unknown ones in bulk)."""
     check_csrf()
     session = get_session()
-    result = operations.retry_messages(session=session, brand_id=brand.id, state=OutboxState.failed, now=utcnow(),
-                                       **{name: request.form.get(field) or None for field, name in _RETRY_FILTERS})
+    result = operations.retry_messages(
+        session=session,
+        brand_id=brand.id,
+        state=OutboxState.failed,
+        now=utcnow(),
+        **{name: request.form.get(field) or None for field, name in _RETRY_FILTERS},
+    )
     session.commit()
     flash(_("%(count)d failed messages will be sent again.", count=len(result.retried)))
     return redirect(url_for("merchant_messages.log", **_filters(request.form)))
@@ -141,15 +190,20 @@ _RETRY_FILTERS = (("order", "order_number"), ("customer", "customer"), ("trigger
 
 def _filters(form: Any) -> dict[str, str]:
     """The log's filter, carried through a retry form, to come back to the same view."""
-    return {name: form[name] for name in ("order", "customer", "trigger", "state") if form.get(name)}
+    return {
+        name: form[name] for name in ("order", "customer", "trigger", "state") if form.get(name)
+    }
 
 
 @merchant_messages.get("/mailbox")
 @require_merchant
 def mailbox(brand: Brand) -> Any:
     """The brand's messages caught by the local SMTP sink (``postpurchase messages sink``): development only."""
-    messages = operations.mailbox(session=get_session(), brand_id=brand.id,  # type: ignore[arg-type]
-                                  folder=sink.mail_dir(current_app.instance_path))
+    messages = operations.mailbox(
+        session=get_session(),
+        brand_id=brand.id,  # type: ignore[arg-type]
+        folder=sink.mail_dir(current_app.instance_path),
+    )
     return render_template("pages/messaging/mailbox.html", brand=brand, messages=messages)
 
 
@@ -171,13 +225,20 @@ def unsubscribe(brand_slug: str, token: str) -> Any:
     if request.method == "POST":
         purpose = "all" if request.form.get("scope") == "all" else "marketing"
         session = get_session()
-        operations.unsubscribe(session=session, brand_id=brand.id, channel=data["ch"], address=data["a"],
-                               purpose=purpose)
+        operations.unsubscribe(
+            session=session,
+            brand_id=brand.id,
+            channel=data["ch"],
+            address=data["a"],
+            purpose=purpose,
+        )
         session.commit()
         if request.form.get("List-Unsubscribe") == "One-Click":
             return {"unsubscribed": True}
         done = purpose
-    return render_template("pages/messaging/unsubscribe.html", brand=brand, done=done, address=data["a"])
+    return render_template(
+        "pages/messaging/unsubscribe.html", brand=brand, done=done, address=data["a"]
+    )
 
 
 @customer_pages.route("/<brand_slug>/feedback/<token>", methods=["GET", "POST"])
@@ -191,12 +252,22 @@ def feedback(brand_slug: str, token: str) -> Any:
     if raw is not None:
         score = whole_number("score", raw, low=0, high=10)
         session = get_session()
-        operations.save_feedback(session=session, data=data, score=score,
-                                 comment=request.form.get("comment"), now=utcnow())
+        operations.save_feedback(
+            session=session,
+            data=data,
+            score=score,
+            comment=request.form.get("comment"),
+            now=utcnow(),
+        )
         session.commit()
         saved = True
-    return render_template("pages/messaging/feedback.html", brand=brand, saved=saved, score=raw,
-                           commented=request.method == "POST")
+    return render_template(
+        "pages/messaging/feedback.html",
+        brand=brand,
+        saved=saved,
+        score=raw,
+        commented=request.method == "POST",
+    )
 
 
 @customer_pages.get("/m/o/<token>.gif")
@@ -204,7 +275,9 @@ def opened(token: str) -> Response:
     data = _token("open", token)
     if data is not None:
         session = get_session()
-        operations.record_event(session=session, message_id=int(data["m"]), kind="open", now=utcnow())
+        operations.record_event(
+            session=session, message_id=int(data["m"]), kind="open", now=utcnow()
+        )
         session.commit()
     return Response(PIXEL, mimetype="image/gif", headers={"Cache-Control": "no-store"})
 
@@ -216,6 +289,8 @@ def clicked(token: str) -> Any:
     if data is None:
         abort(404)
     session = get_session()
-    operations.record_event(session=session, message_id=int(data["m"]), kind="click", url=data["u"], now=utcnow())
+    operations.record_event(
+        session=session, message_id=int(data["m"]), kind="click", url=data["u"], now=utcnow()
+    )
     session.commit()
     return redirect(data["u"])

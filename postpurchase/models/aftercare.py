@@ -39,8 +39,12 @@ class ReturnLine(SQLModel, table=True):
     return_id: int = Field(foreign_key="returnrequest.id", index=True)
     #: The order line returned; None when the RMA came from outside (e.g. the WMS) naming only the SKU.
     #: The foreign key is named so that a migration can add it to the existing table (SQLite batch mode).
-    order_line_id: int | None = Field(default=None, sa_column=Column(
-        Integer, ForeignKey("orderline.id", name="fk_returnline_order_line_id"), index=True))
+    order_line_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("orderline.id", name="fk_returnline_order_line_id"), index=True
+        ),
+    )
     sku: str = Field(max_length=128)
     variant: str | None = Field(default=None, max_length=128)
     quantity: int = 1

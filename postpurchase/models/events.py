@@ -20,9 +20,7 @@ class InboxEvent(SQLModel, table=True):
     duplicate. ``body_sha256`` catches the same body sent again under another delivery id.
     """
 
-    __table_args__ = (
-        UniqueConstraint("brand_id", "source", "external_id"),
-    )
+    __table_args__ = (UniqueConstraint("brand_id", "source", "external_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     brand_id: int | None = Field(default=None, foreign_key="brand.id", index=True)

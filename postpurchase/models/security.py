@@ -18,7 +18,9 @@ class ThrottleAttempt(SQLModel, table=True):
     counter does not need in clear.
     """
 
-    __table_args__ = (Index("ix_throttleattempt_scope_key_at", "scope", "key_hash", "attempted_at"),)
+    __table_args__ = (
+        Index("ix_throttleattempt_scope_key_at", "scope", "key_hash", "attempted_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     scope: str = Field(max_length=64)

@@ -21,9 +21,7 @@ class Shipment(SQLModel, table=True):
     tracked on its own. ``parcel_index`` orders them.
     """
 
-    __table_args__ = (
-        UniqueConstraint("brand_id", "external_id", "parcel_index"),
-    )
+    __table_args__ = (UniqueConstraint("brand_id", "external_id", "parcel_index"),)
 
     id: int | None = Field(default=None, primary_key=True)
     brand_id: int = brand_fk()

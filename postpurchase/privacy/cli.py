@@ -31,15 +31,18 @@ def purge_command(dry_run: bool) -> None:
     Only events that are done (processed or ignored) lose their body; the rows stay, so
     duplicates are still recognised.
     """
+
     def progress(what: str, done: int) -> None:
         click.echo(f"  {what.replace('_', ' ')}: {done}...", err=True)
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     counts = purge(app, dry_run=dry_run, progress=progress)
     verb = "would purge" if dry_run else "purged"
-    click.echo(f"{verb} {counts.inbox_bodies} inbox bodies, "
-               f"{'would delete' if dry_run else 'deleted'} "
-               f"{counts.rejected_requests + counts.rejection_records} records of refused requests")
+    click.echo(
+        f"{verb} {counts.inbox_bodies} inbox bodies, "
+        f"{'would delete' if dry_run else 'deleted'} "
+        f"{counts.rejected_requests + counts.rejection_records} records of refused requests"
+    )
 
 
 @click.group("customers")
@@ -60,18 +63,24 @@ def _brand_id(session: Session, slug: str) -> int:
 @customers.command("erase")
 @click.option("--brand", "brand_slug", required=True)
 @click.option("--email", default=None, help="Every customer row and guest order with this email.")
-@click.option("--customer-id", type=int, default=None, help="One customer row (its id in this database).")
+@click.option(
+    "--customer-id", type=int, default=None, help="One customer row (its id in this database)."
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
 def erase_command(brand_slug: str, email: str | None, customer_id: int | None, yes: bool) -> None:
     """Anonymise a customer: names, addresses, contacts, texts and raw bodies go; figures stay."""
     who = _who(email, customer_id)
     if not yes:
-        click.confirm(f"Erase the personal data of {email or f'customer {customer_id}'} in {brand_slug}? "
-                      "This cannot be undone", abort=True)
+        click.confirm(
+            f"Erase the personal data of {email or f'customer {customer_id}'} in {brand_slug}? "
+            "This cannot be undone",
+            abort=True,
+        )
     with session_scope() as session:
-        result = erase_customer(session=session, brand_id=_brand_id(session, brand_slug), now=utcnow(),
-                                **who)  # type: ignore[arg-type]
+        result = erase_customer(
+            session=session, brand_id=_brand_id(session, brand_slug), now=utcnow(), **who
+        )  # type: ignore[arg-type]
     if result.reference is None:
         click.echo("nothing stored about this customer (already erased, or never known)")
         return
@@ -84,16 +93,23 @@ def erase_command(brand_slug: str, email: str | None, customer_id: int | None, y
 @click.option("--brand", "brand_slug", required=True)
 @click.option("--email", default=None)
 @click.option("--customer-id", type=int, default=None)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the JSON here instead of printing it.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the JSON here instead of printing it.",
+)
 @with_appcontext
-def export_command(brand_slug: str, email: str | None, customer_id: int | None, out: Path | None) -> None:
+def export_command(
+    brand_slug: str, email: str | None, customer_id: int | None, out: Path | None
+) -> None:
     """Everything the brand stores about a customer, as JSON."""
     who = _who(email, customer_id)
     with session_scope() as session:
         try:
-            exported = export_customer(session=session, brand_id=_brand_id(session, brand_slug),
-                                       **who)  # type: ignore[arg-type]
+            exported = export_customer(
+                session=session, brand_id=_brand_id(session, brand_slug), **who
+            )  # type: ignore[arg-type]
         except NoSuchCustomer:
             raise click.ClickException("nothing stored about this customer in this brand") from None
     text = json.dumps(exported, ensure_ascii=False, indent=2)

@@ -51,14 +51,22 @@ def _old_rejected(cutoff: datetime) -> tuple[Any, ...]:
     return (col(InboxEvent.state) == InboxState.rejected, col(InboxEvent.received_at) < cutoff)
 
 
-def count_purgeable(*, session: Session, body_cutoff: datetime, rejected_cutoff: datetime) -> PurgeCounts:
+def count_purgeable(
+    *, session: Session, body_cutoff: datetime, rejected_cutoff: datetime
+) -> PurgeCounts:
     """What a purge with these cutoffs would change (``data purge --dry-run``)."""
+
     def count(where: tuple[Any, ...]) -> int:
         return session.exec(select(func.count()).select_from(InboxEvent).where(*where)).one()
 
-    records = session.exec(select(func.count()).select_from(WebhookRejection)
-                           .where(col(WebhookRejection.last_at) < rejected_cutoff)).one()
-    return PurgeCounts(count(_old_bodies(body_cutoff)), count(_old_rejected(rejected_cutoff)), records)
+    records = session.exec(
+        select(func.count())
+        .select_from(WebhookRejection)
+        .where(col(WebhookRejection.last_at) < rejected_cutoff)
+    ).one()
+    return PurgeCounts(
+        count(_old_bodies(body_cutoff)), count(_old_rejected(rejected_cutoff)), records
+    )
 
 
 def purge_inbox_bodies(*, session: Session, cutoff: datetime, limit: int = BATCH_SIZE) -> int:
@@ -90,8 +98,10 @@ def delete_rejection_records(*, session: Session, cutoff: datetime, limit: int =
 
 def cutoffs(config: Any, now: datetime) -> tuple[datetime, datetime]:
     """``(body cutoff, rejected cutoff)`` from ``RAW_RETENTION_DAYS`` and ``REJECTED_RETENTION_DAYS``."""
-    return (now - timedelta(days=int(config["RAW_RETENTION_DAYS"])),
-            now - timedelta(days=int(config["REJECTED_RETENTION_DAYS"])))
+    return (
+        now - timedelta(days=int(config["RAW_RETENTION_DAYS"])),
+        now - timedelta(days=int(config["REJECTED_RETENTION_DAYS"])),
+    )
 
 
 def purge(
@@ -106,7 +116,9 @@ def purge(
     body_cutoff, rejected_cutoff = cutoffs(app.config, now or utcnow())
     if dry_run:
         with session_scope(app) as session:
-            return count_purgeable(session=session, body_cutoff=body_cutoff, rejected_cutoff=rejected_cutoff)
+            return count_purgeable(
+                session=session, body_cutoff=body_cutoff, rejected_cutoff=rejected_cutoff
+            )
     counts = PurgeCounts()
     steps: tuple[tuple[str, Callable[..., int], datetime], ...] = (
         ("inbox_bodies", purge_inbox_bodies, body_cutoff),

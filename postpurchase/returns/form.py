@@ -57,7 +57,9 @@ class ReturnForm:
     comment: str | None
 
 
-def parse_return_form(form: MultiDict[str, str], *, lines: Sequence[OrderLine], policy: ReturnPolicy) -> ReturnForm:
+def parse_return_form(
+    form: MultiDict[str, str], *, lines: Sequence[OrderLine], policy: ReturnPolicy
+) -> ReturnForm:
     """Read the posted return form for an order with ``lines`` under ``policy``; raise :class:`FormError`
     for an unknown, repeated or malformed field, a line of another order, or a choice the policy does not offer."""
     by_id = {line.id: line for line in lines}
@@ -72,16 +74,26 @@ def parse_return_form(form: MultiDict[str, str], *, lines: Sequence[OrderLine], 
         if match is None:
             raise FormError(key, _l("%(field)s is not a field of this form.", field=_shown(key)))
         if int(match[2]) not in by_id:
-            raise FormError(key, _l("%(field)s names an item that is not part of this order.", field=_shown(key)))
+            raise FormError(
+                key,
+                _l("%(field)s names an item that is not part of this order.", field=_shown(key)),
+            )
         fields.setdefault(int(match[2]), {})[match[1]] = values[0]
     resolution = _resolution(form.get("resolution"), policy)
-    wanted = [item for line in lines if line.id in fields
-              if (item := _line(line, fields[line.id], resolution, policy)) is not None]
-    return ReturnForm(lines=wanted, resolution=resolution, comment=_comment("comment", form.get("comment")))
+    wanted = [
+        item
+        for line in lines
+        if line.id in fields
+        if (item := _line(line, fields[line.id], resolution, policy)) is not None
+    ]
+    return ReturnForm(
+        lines=wanted, resolution=resolution, comment=_comment("comment", form.get("comment"))
+    )
 
 
-def _line(line: OrderLine, given: dict[str, str], resolution: ReturnResolution,
-          policy: ReturnPolicy) -> WantedLine | None:
+def _line(
+    line: OrderLine, given: dict[str, str], resolution: ReturnResolution, policy: ReturnPolicy
+) -> WantedLine | None:
     quantity = _quantity(f"quantity-{line.id}", given.get("quantity", "0"))
     reason = given.get("reason")
     # A line not returned may leave its reason out; a line returned needs one the policy offers.
@@ -93,34 +105,59 @@ def _line(line: OrderLine, given: dict[str, str], resolution: ReturnResolution,
     if exchange is not None:
         field = f"exchange-{line.id}"
         if ReturnResolution.exchange not in policy.resolutions:
-            raise FormError(field, _l("%(field)s: this shop does not offer exchanges.", field=field))
+            raise FormError(
+                field, _l("%(field)s: this shop does not offer exchanges.", field=field)
+            )
         if not is_exchange_for(line.sku, exchange):
-            raise FormError(field, _l("%(field)s: only another size of the same item can be sent in exchange.",
-                                      field=field))
+            raise FormError(
+                field,
+                _l(
+                    "%(field)s: only another size of the same item can be sent in exchange.",
+                    field=field,
+                ),
+            )
     if quantity == 0:
         return None
-    return WantedLine(order_line_id=line.id, quantity=quantity, reason_code=reason,  # type: ignore[arg-type]
-                      comment=comment, exchange_sku=exchange if resolution == ReturnResolution.exchange else None)
+    return WantedLine(
+        order_line_id=line.id,
+        quantity=quantity,
+        reason_code=reason,  # type: ignore[arg-type]
+        comment=comment,
+        exchange_sku=exchange if resolution == ReturnResolution.exchange else None,
+    )
 
 
 def _quantity(field: str, raw: str) -> int:
     if QUANTITY.fullmatch(raw) is None:
-        raise FormError(field, _l("%(field)s must be a whole number from 0 to %(max)s.", field=field, max=MAX_QUANTITY))
+        raise FormError(
+            field,
+            _l(
+                "%(field)s must be a whole number from 0 to %(max)s.", field=field, max=MAX_QUANTITY
+            ),
+        )
     return int(raw)
 
 
 def _resolution(raw: str | None, policy: ReturnPolicy) -> ReturnResolution:
     resolution = next((choice for choice in policy.resolutions if choice.value == raw), None)
     if resolution is None:
-        raise FormError("resolution", _l("%(field)s must be one of the choices offered.", field="resolution"))
+        raise FormError(
+            "resolution", _l("%(field)s must be one of the choices offered.", field="resolution")
+        )
     return resolution
 
 
 def _comment(field: str, raw: str | None) -> str | None:
     text = (raw or "").strip()
     if len(text) > MAX_COMMENT_LENGTH:
-        raise FormError(field, _l("%(field)s is too long: at most %(max)s characters.", field=field,
-                                  max=MAX_COMMENT_LENGTH))
+        raise FormError(
+            field,
+            _l(
+                "%(field)s is too long: at most %(max)s characters.",
+                field=field,
+                max=MAX_COMMENT_LENGTH,
+            ),
+        )
     return text or None
 
 

@@ -41,8 +41,14 @@ RMA_SUFFIX_LENGTH = 4
 TRANSITIONS: dict[str, tuple[ReturnState, tuple[ReturnState, ...]]] = {
     "approve": (ReturnState.approved, (ReturnState.requested,)),
     "issue_label": (ReturnState.label_issued, (ReturnState.approved,)),
-    "reject": (ReturnState.rejected, (ReturnState.requested, ReturnState.approved, ReturnState.label_issued)),
-    "receive": (ReturnState.received, (ReturnState.approved, ReturnState.label_issued, ReturnState.in_transit)),
+    "reject": (
+        ReturnState.rejected,
+        (ReturnState.requested, ReturnState.approved, ReturnState.label_issued),
+    ),
+    "receive": (
+        ReturnState.received,
+        (ReturnState.approved, ReturnState.label_issued, ReturnState.in_transit),
+    ),
     "refund": (ReturnState.refunded, (ReturnState.received,)),
     "credit": (ReturnState.credited, (ReturnState.received,)),
     "exchange": (ReturnState.exchanged, (ReturnState.received,)),
@@ -86,8 +92,11 @@ class WantedLine:
 def available_stock(*, session: Session, brand_id: int, sku: str) -> int:
     """Units of ``sku`` available across the brand's fulfilment centres."""
     total = session.exec(
-        select(func.sum(InventoryLevel.available)).where(InventoryLevel.brand_id == brand_id, InventoryLevel.sku == sku,
-                                                         InventoryLevel.available > 0)
+        select(func.sum(InventoryLevel.available)).where(
+            InventoryLevel.brand_id == brand_id,
+            InventoryLevel.sku == sku,
+            InventoryLevel.available > 0,
+        )
     ).one()
     return int(total or 0)
 
@@ -97,9 +106,13 @@ def exchange_options(*, session: Session, brand_id: int, sku: str) -> list[Inven
     its own SKU and its siblings (``TEE-M`` → ``TEE-S``, ``TEE-L``), one row per SKU."""
     prefix = exchange_family(sku) + "-"
     rows = session.exec(
-        select(InventoryLevel).where(InventoryLevel.brand_id == brand_id, InventoryLevel.available > 0,
-                                     (col(InventoryLevel.sku) == sku)
-                                     | col(InventoryLevel.sku).startswith(prefix, autoescape=True))
+        select(InventoryLevel)
+        .where(
+            InventoryLevel.brand_id == brand_id,
+            InventoryLevel.available > 0,
+            (col(InventoryLevel.sku) == sku)
+            | col(InventoryLevel.sku).startswith(prefix, autoescape=True),
+        )
         .order_by(col(InventoryLevel.sku), col(InventoryLevel.id))
     ).all()
     # The prefix also matches other items (``TEE-PRINT-L`` for ``TEE-M``); keep true siblings only.
@@ -118,8 +131,11 @@ def portal_form(*, session: Session, brand: Brand, order: Order, now: datetime) 
     eligibility = order_eligibility(session=session, policy=policy_for(brand), order=order, now=now)
     exchanges = {}
     if ReturnResolution.exchange in policy_for(brand).resolutions:
-        exchanges = {item.line.id: exchange_options(session=session, brand_id=brand.id, sku=item.line.sku)  # type: ignore[arg-type]
-                     for item in eligibility.lines if item.returnable}
+        exchanges = {
+            item.line.id: exchange_options(session=session, brand_id=brand.id, sku=item.line.sku)  # type: ignore[arg-type]
+            for item in eligibility.lines
+            if item.returnable
+        }
     return PortalForm(eligibility=eligibility, exchanges=exchanges)  # type: ignore[arg-type]
 
 
@@ -128,14 +144,25 @@ def new_rma_number(*, session: Session, brand_id: int, order_number: str) -> str
     base = f"R-{normalize_order_number(order_number)}-"
     while True:
         candidate = base + "".join(secrets.choice(RMA_ALPHABET) for _ in range(RMA_SUFFIX_LENGTH))
-        taken = session.exec(select(ReturnRequest.id).where(ReturnRequest.brand_id == brand_id,
-                                                            ReturnRequest.rma_number == candidate)).first()
+        taken = session.exec(
+            select(ReturnRequest.id).where(
+                ReturnRequest.brand_id == brand_id, ReturnRequest.rma_number == candidate
+            )
+        ).first()
         if taken is None:
             return candidate
 
 
-def create_return(*, session: Session, brand: Brand, order: Order, lines: Sequence[WantedLine],
-                  resolution: ReturnResolution, comment: str | None = None, now: datetime) -> ReturnRequest:
+def create_return(
+    *,
+    session: Session,
+    brand: Brand,
+    order: Order,
+    lines: Sequence[WantedLine],
+    resolution: ReturnResolution,
+    comment: str | None = None,
+    now: datetime,
+) -> ReturnRequest:
     """Check ``lines`` against the brand's policy and open an RMA: ``approved`` when the policy
     approves by itself, ``requested`` otherwise. Raises :class:`ReturnError` saying what is wrong."""
     policy = policy_for(brand)
@@ -166,70 +193,140 @@ def create_return(*, session: Session, brand: Brand, order: Order, lines: Sequen
         if not allowed.returnable:
             raise ReturnError(str(allowed.why_not), _l("%(item)s cannot be returned.", item=name))
         if per_line[item.order_line_id] > allowed.returnable_quantity:
-            raise ReturnError("quantity", _l("At most %(count)s of %(item)s can be returned.",
-                                             count=allowed.returnable_quantity, item=name))
+            raise ReturnError(
+                "quantity",
+                _l(
+                    "At most %(count)s of %(item)s can be returned.",
+                    count=allowed.returnable_quantity,
+                    item=name,
+                ),
+            )
         if item.reason_code not in policy.reasons:
             raise ReturnError("reason", _l("Choose a reason for returning %(item)s.", item=name))
         if resolution == ReturnResolution.exchange:
             target = item.exchange_sku or allowed.line.sku
             if not is_exchange_for(allowed.line.sku, target):
-                raise ReturnError("exchange_sku", _l("%(item)s can only be exchanged for another size of the same "
-                                                     "item.", item=name))
+                raise ReturnError(
+                    "exchange_sku",
+                    _l(
+                        "%(item)s can only be exchanged for another size of the same item.",
+                        item=name,
+                    ),
+                )
             per_exchange[target] += item.quantity
-            if available_stock(session=session, brand_id=brand.id, sku=target) < per_exchange[target]:  # type: ignore[arg-type]
-                raise ReturnError("out_of_stock", _l("%(item)s is out of stock, so it cannot be exchanged now. "
-                                                     "Choose a refund or store credit instead.", item=name))
+            if (
+                available_stock(session=session, brand_id=brand.id, sku=target)
+                < per_exchange[target]
+            ):  # type: ignore[arg-type]
+                raise ReturnError(
+                    "out_of_stock",
+                    _l(
+                        "%(item)s is out of stock, so it cannot be exchanged now. "
+                        "Choose a refund or store credit instead.",
+                        item=name,
+                    ),
+                )
         refund += allowed.line.unit_price * item.quantity
     state = ReturnState.approved if policy.auto_approve else ReturnState.requested
     rma = ReturnRequest(
-        brand_id=brand.id, order_id=order.id, state=state, resolution=resolution,  # type: ignore[arg-type]
+        brand_id=brand.id,
+        order_id=order.id,
+        state=state,
+        resolution=resolution,  # type: ignore[arg-type]
         rma_number=new_rma_number(session=session, brand_id=brand.id, order_number=order.number),  # type: ignore[arg-type]
         refund_amount=refund if resolution == ReturnResolution.refund else 0,
         credit_amount=refund if resolution == ReturnResolution.store_credit else 0,
-        currency=order.currency, attributes={"comment": comment} if comment else {}, created_at=now, updated_at=now,
+        currency=order.currency,
+        attributes={"comment": comment} if comment else {},
+        created_at=now,
+        updated_at=now,
     )
     session.add(rma)
     session.flush()
     for item in wanted:
         line = eligibility.line(item.order_line_id).line  # type: ignore[union-attr]
-        session.add(ReturnLine(
-            brand_id=brand.id, return_id=rma.id, order_line_id=line.id, sku=line.sku, variant=line.variant,  # type: ignore[arg-type]
-            quantity=item.quantity, reason_code=item.reason_code, comment=item.comment or None,
-            exchange_sku=(item.exchange_sku or line.sku) if resolution == ReturnResolution.exchange else None,
-        ))
+        session.add(
+            ReturnLine(
+                brand_id=brand.id,
+                return_id=rma.id,
+                order_line_id=line.id,
+                sku=line.sku,
+                variant=line.variant,  # type: ignore[arg-type]
+                quantity=item.quantity,
+                reason_code=item.reason_code,
+                comment=item.comment or None,
+                exchange_sku=(item.exchange_sku or line.sku)
+                if resolution == ReturnResolution.exchange
+                else None,
+            )
+        )
     session.flush()
     _emit(session, rma, None, now)
     return rma
 
 
-def request_return(*, session: Session, brand: Brand, order: Order, lines: Sequence[WantedLine],
-                   resolution: ReturnResolution, comment: str | None = None, now: datetime) -> ReturnRequest:
+def request_return(
+    *,
+    session: Session,
+    brand: Brand,
+    order: Order,
+    lines: Sequence[WantedLine],
+    resolution: ReturnResolution,
+    comment: str | None = None,
+    now: datetime,
+) -> ReturnRequest:
     """What the customer portal does: open the RMA and, once approved, issue its label."""
-    rma = create_return(session=session, brand=brand, order=order, lines=lines, resolution=resolution,
-                        comment=comment, now=now)
+    rma = create_return(
+        session=session,
+        brand=brand,
+        order=order,
+        lines=lines,
+        resolution=resolution,
+        comment=comment,
+        now=now,
+    )
     if rma.state == ReturnState.approved:
-        transition(session=session, brand_id=brand.id, return_id=rma.id, action="issue_label", now=now)  # type: ignore[arg-type]
+        transition(
+            session=session, brand_id=brand.id, return_id=rma.id, action="issue_label", now=now
+        )  # type: ignore[arg-type]
     return rma
 
 
-def transition(*, session: Session, brand_id: int, return_id: int, action: str, now: datetime) -> ReturnRequest:
+def transition(
+    *, session: Session, brand_id: int, return_id: int, action: str, now: datetime
+) -> ReturnRequest:
     """A merchant action (``approve``, ``reject``, ``receive``, ``refund``, ``credit``, ``exchange``).
 
     Approving also issues the label (it is rendered on demand, so it exists once approved)."""
     # Lock the RMA so that two actions at once (a double click, the WMS) cannot both start from one state.
-    rma = session.exec(select(ReturnRequest).where(ReturnRequest.id == return_id).with_for_update()
-                       .execution_options(populate_existing=True)).first()
+    rma = session.exec(
+        select(ReturnRequest)
+        .where(ReturnRequest.id == return_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
     if rma is None or rma.brand_id != brand_id:
         raise ReturnError("unknown_return", _l("No such return."))
     if action not in TRANSITIONS:
         raise ReturnError("unknown_action", _l("Unknown action."))
     target, sources = TRANSITIONS[action]
     if rma.state not in sources:
-        raise ReturnError("state", _l("This return cannot go from %(current)s to %(target)s.",
-                                      current=STATE_LABELS[rma.state], target=STATE_LABELS[target]))
+        raise ReturnError(
+            "state",
+            _l(
+                "This return cannot go from %(current)s to %(target)s.",
+                current=STATE_LABELS[rma.state],
+                target=STATE_LABELS[target],
+            ),
+        )
     if not _settles(action, rma):
-        raise ReturnError("resolution", _l("The customer asked for: %(resolution)s. Settle this return that way.",
-                                           resolution=RESOLUTION_LABELS[rma.resolution]))
+        raise ReturnError(
+            "resolution",
+            _l(
+                "The customer asked for: %(resolution)s. Settle this return that way.",
+                resolution=RESOLUTION_LABELS[rma.resolution],
+            ),
+        )
     previous = rma.state
     rma.state = target
     rma.updated_at = now
@@ -239,7 +336,9 @@ def transition(*, session: Session, brand_id: int, return_id: int, action: str, 
     session.flush()
     _emit(session, rma, previous, now)
     if action == "approve":
-        return transition(session=session, brand_id=brand_id, return_id=return_id, action="issue_label", now=now)
+        return transition(
+            session=session, brand_id=brand_id, return_id=return_id, action="issue_label", now=now
+        )
     return rma
 
 
@@ -247,15 +346,31 @@ def transition(*, session: Session, brand_id: int, return_id: int, action: str, 
 #: warehouse receives the goods; the commerce platform refunds. A rejected, cancelled or settled RMA
 #: never moves back because of such a report.
 EXTERNAL_REPORTS: dict[ReturnState, tuple[ReturnState, ...]] = {
-    ReturnState.received: (ReturnState.requested, ReturnState.approved, ReturnState.label_issued,
-                           ReturnState.in_transit),
-    ReturnState.refunded: (ReturnState.requested, ReturnState.approved, ReturnState.label_issued,
-                           ReturnState.in_transit, ReturnState.received),
+    ReturnState.received: (
+        ReturnState.requested,
+        ReturnState.approved,
+        ReturnState.label_issued,
+        ReturnState.in_transit,
+    ),
+    ReturnState.refunded: (
+        ReturnState.requested,
+        ReturnState.approved,
+        ReturnState.label_issued,
+        ReturnState.in_transit,
+        ReturnState.received,
+    ),
 }
 
 
-def record_external(*, session: Session, rma: ReturnRequest, state: ReturnState, at: datetime, now: datetime,
-                    refund_amount: int | None = None) -> bool:
+def record_external(
+    *,
+    session: Session,
+    rma: ReturnRequest,
+    state: ReturnState,
+    at: datetime,
+    now: datetime,
+    refund_amount: int | None = None,
+) -> bool:
     """Apply a WMS or platform report (``received``, ``refunded``) through the state machine.
 
     Returns whether the RMA changed. A report the machine does not allow from the RMA's state raises
@@ -265,8 +380,14 @@ def record_external(*, session: Session, rma: ReturnRequest, state: ReturnState,
     if rma.state == state:
         return False
     if state not in EXTERNAL_REPORTS or rma.state not in EXTERNAL_REPORTS[state]:
-        raise ReturnError("state", _l("This return cannot go from %(current)s to %(target)s.",
-                                      current=STATE_LABELS[rma.state], target=STATE_LABELS[state]))
+        raise ReturnError(
+            "state",
+            _l(
+                "This return cannot go from %(current)s to %(target)s.",
+                current=STATE_LABELS[rma.state],
+                target=STATE_LABELS[state],
+            ),
+        )
     previous = rma.state
     rma.state = state
     rma.updated_at = now
@@ -289,20 +410,35 @@ def _settles(action: str, rma: ReturnRequest) -> bool:
     return action not in SETTLES or SETTLES[action] == rma.resolution
 
 
-def _emit(session: Session, rma: ReturnRequest, previous: ReturnState | None, now: datetime) -> None:
-    signals.return_updated.send(rma.id, session=session, brand_id=rma.brand_id, previous=previous,
-                                current=rma.state, now=now)
+def _emit(
+    session: Session, rma: ReturnRequest, previous: ReturnState | None, now: datetime
+) -> None:
+    signals.return_updated.send(
+        rma.id,
+        session=session,
+        brand_id=rma.brand_id,
+        previous=previous,
+        current=rma.state,
+        now=now,
+    )
 
 
-def list_returns(*, session: Session, brand_id: int, state: ReturnState | None = None,
-                 limit: int = 200) -> list[tuple[ReturnRequest, Order, list[ReturnLine]]]:
+def list_returns(
+    *, session: Session, brand_id: int, state: ReturnState | None = None, limit: int = 200
+) -> list[tuple[ReturnRequest, Order, list[ReturnLine]]]:
     """The brand's returns, newest first, with their order and lines."""
-    query = select(ReturnRequest, Order).join(Order, col(Order.id) == col(ReturnRequest.order_id)).where(
-        ReturnRequest.brand_id == brand_id)
+    query = (
+        select(ReturnRequest, Order)
+        .join(Order, col(Order.id) == col(ReturnRequest.order_id))
+        .where(ReturnRequest.brand_id == brand_id)
+    )
     if state is not None:
         query = query.where(ReturnRequest.state == state)
-    rows = session.exec(query.order_by(col(ReturnRequest.created_at).desc(), col(ReturnRequest.id).desc())
-                        .limit(limit)).all()
+    rows = session.exec(
+        query.order_by(col(ReturnRequest.created_at).desc(), col(ReturnRequest.id).desc()).limit(
+            limit
+        )
+    ).all()
     lines = return_lines(session=session, return_ids=[rma.id for rma, _ in rows])  # type: ignore[misc]
     return [(rma, order, lines.get(rma.id, [])) for rma, order in rows]  # type: ignore[arg-type]
 
@@ -310,7 +446,10 @@ def list_returns(*, session: Session, brand_id: int, state: ReturnState | None =
 def return_lines(*, session: Session, return_ids: Sequence[int]) -> dict[int, list[ReturnLine]]:
     found: dict[int, list[ReturnLine]] = {}
     if return_ids:
-        for line in session.exec(select(ReturnLine).where(col(ReturnLine.return_id).in_(return_ids))
-                                 .order_by(col(ReturnLine.id))).all():
+        for line in session.exec(
+            select(ReturnLine)
+            .where(col(ReturnLine.return_id).in_(return_ids))
+            .order_by(col(ReturnLine.id))
+        ).all():
             found.setdefault(line.return_id, []).append(line)
     return found

@@ -78,13 +78,18 @@ class ReturnPolicy:
 def policy_for(brand: Brand) -> ReturnPolicy:
     """The brand's policy: its ``returns`` settings over the defaults; unknown resolutions are ignored."""
     raw: dict[str, Any] = (brand.settings or {}).get("returns") or {}
-    resolutions = tuple(ReturnResolution(r) for r in raw.get("resolutions", ()) if r in ReturnResolution.__members__)
+    resolutions = tuple(
+        ReturnResolution(r) for r in raw.get("resolutions", ()) if r in ReturnResolution.__members__
+    )
     return ReturnPolicy(
         window_days=int(raw.get("window_days", DEFAULT_WINDOW_DAYS)),
         auto_approve=bool(raw.get("auto_approve", True)),
         final_sale_returnable=bool(raw.get("final_sale_returnable", False)),
-        categories={str(rule["category"]).strip().lower(): bool(rule.get("returnable", True))
-                    for rule in raw.get("categories", ()) if rule.get("category")},
+        categories={
+            str(rule["category"]).strip().lower(): bool(rule.get("returnable", True))
+            for rule in raw.get("categories", ())
+            if rule.get("category")
+        },
         resolutions=resolutions or tuple(ReturnResolution),
         reasons=dict(raw["reasons"]) if raw.get("reasons") else dict(DEFAULT_REASONS),
         address=tuple(str(line) for line in raw.get("address", ()) if str(line).strip()),
@@ -99,7 +104,9 @@ def exchange_family(sku: str) -> str:
 def is_exchange_for(line_sku: str, candidate: str) -> bool:
     """Whether the policy lets a line of ``line_sku`` be exchanged for ``candidate``: the same item,
     or another size of it. Only these are offered, so no price difference ever arises."""
-    return candidate == line_sku or ("-" in candidate and exchange_family(candidate) == exchange_family(line_sku))
+    return candidate == line_sku or (
+        "-" in candidate and exchange_family(candidate) == exchange_family(line_sku)
+    )
 
 
 @dataclass(frozen=True)
@@ -139,7 +146,12 @@ class Returned:
 def returned_quantities(*, session: Session, order_id: int) -> Returned:
     """What is already in returns of this order that are not rejected or cancelled."""
     rows = session.exec(
-        select(ReturnLine.order_line_id, ReturnLine.sku, ReturnLine.variant, func.sum(ReturnLine.quantity))
+        select(
+            ReturnLine.order_line_id,
+            ReturnLine.sku,
+            ReturnLine.variant,
+            func.sum(ReturnLine.quantity),
+        )
         .join(ReturnRequest, col(ReturnRequest.id) == col(ReturnLine.return_id))
         .where(ReturnRequest.order_id == order_id, col(ReturnRequest.state).not_in(CLOSED_STATES))
         .group_by(ReturnLine.order_line_id, ReturnLine.sku, ReturnLine.variant)
@@ -154,14 +166,19 @@ def returned_quantities(*, session: Session, order_id: int) -> Returned:
     return Returned(by_line=dict(by_line), unplaced=dict(unplaced))
 
 
-def order_eligibility(*, session: Session, policy: ReturnPolicy, order: Order, now: datetime) -> OrderEligibility:
+def order_eligibility(
+    *, session: Session, policy: ReturnPolicy, order: Order, now: datetime
+) -> OrderEligibility:
     """Per line of ``order``: whether it can be returned now, how many, and why not."""
     delivered = session.exec(
-        select(func.max(Shipment.delivered_at)).where(Shipment.order_id == order.id,
-                                                      Shipment.brand_id == order.brand_id)
+        select(func.max(Shipment.delivered_at)).where(
+            Shipment.order_id == order.id, Shipment.brand_id == order.brand_id
+        )
     ).one()
     deadline = delivered + timedelta(days=policy.window_days) if delivered is not None else None
-    lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id).order_by(col(OrderLine.id))).all()
+    lines = session.exec(
+        select(OrderLine).where(OrderLine.order_id == order.id).order_by(col(OrderLine.id))
+    ).all()
     returned = returned_quantities(session=session, order_id=order.id)  # type: ignore[arg-type]
     unplaced = defaultdict(int, returned.unplaced)
     result = []
@@ -171,13 +188,24 @@ def order_eligibility(*, session: Session, policy: ReturnPolicy, order: Order, n
         share = min(left, unplaced[(line.sku, line.variant)])
         unplaced[(line.sku, line.variant)] -= share
         left -= share
-        result.append(LineEligibility(line=line, returnable_quantity=left,
-                                      why_not=_why_not(policy, order, line, left, deadline, now)))
+        result.append(
+            LineEligibility(
+                line=line,
+                returnable_quantity=left,
+                why_not=_why_not(policy, order, line, left, deadline, now),
+            )
+        )
     return OrderEligibility(order=order, delivered_at=delivered, deadline=deadline, lines=result)
 
 
-def _why_not(policy: ReturnPolicy, order: Order, line: OrderLine, left: int, deadline: datetime | None,
-             now: datetime) -> NotReturnable | None:
+def _why_not(
+    policy: ReturnPolicy,
+    order: Order,
+    line: OrderLine,
+    left: int,
+    deadline: datetime | None,
+    now: datetime,
+) -> NotReturnable | None:
     # A cancelled order is settled by the shop as a whole; a return on top would pay twice.
     if order.status == OrderStatus.cancelled:
         return NotReturnable.order_cancelled

@@ -28,11 +28,14 @@ def return_token(secret_key: str, brand_id: int, return_id: int) -> str:
     return URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT).dumps([brand_id, return_id])
 
 
-def return_from_token(secret_key: str, token: str, brand_id: int,
-                      max_age: int = TOKEN_MAX_AGE_SECONDS) -> int | None:
+def return_from_token(
+    secret_key: str, token: str, brand_id: int, max_age: int = TOKEN_MAX_AGE_SECONDS
+) -> int | None:
     """The return id a token grants for this brand; None when forged, expired or for another brand."""
     try:
-        token_brand, return_id = URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT).loads(token, max_age=max_age)
+        token_brand, return_id = URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT).loads(
+            token, max_age=max_age
+        )
     except (BadSignature, SignatureExpired, ValueError, TypeError):
         return None
     return int(return_id) if token_brand == brand_id else None
@@ -68,12 +71,26 @@ def return_view(*, session: Session, brand: Brand, return_id: int) -> ReturnView
     if rma is None or rma.brand_id != brand_id:
         return None
     order = session.get(Order, rma.order_id)
-    names = {(line.sku, line.variant): line.name for line in
-             session.exec(select(OrderLine).where(OrderLine.order_id == rma.order_id)).all()}
-    lines = [LabelLine(name=names.get((line.sku, line.variant)) or line.sku, sku=line.sku, quantity=line.quantity,
-                       reason_code=line.reason_code)
-             for line in session.exec(select(ReturnLine).where(ReturnLine.return_id == rma.id)
-                                      .order_by(col(ReturnLine.id))).all()]
-    centre = session.exec(select(FulfillmentCentre).where(FulfillmentCentre.brand_id == brand_id)
-                          .order_by(col(FulfillmentCentre.id))).first()
-    return ReturnView(rma=rma, order=order, lines=lines, address=policy_for(brand).address, centre=centre)  # type: ignore[arg-type]
+    names = {
+        (line.sku, line.variant): line.name
+        for line in session.exec(select(OrderLine).where(OrderLine.order_id == rma.order_id)).all()
+    }
+    lines = [
+        LabelLine(
+            name=names.get((line.sku, line.variant)) or line.sku,
+            sku=line.sku,
+            quantity=line.quantity,
+            reason_code=line.reason_code,
+        )
+        for line in session.exec(
+            select(ReturnLine).where(ReturnLine.return_id == rma.id).order_by(col(ReturnLine.id))
+        ).all()
+    ]
+    centre = session.exec(
+        select(FulfillmentCentre)
+        .where(FulfillmentCentre.brand_id == brand_id)
+        .order_by(col(FulfillmentCentre.id))
+    ).first()
+    return ReturnView(
+        rma=rma, order=order, lines=lines, address=policy_for(brand).address, centre=centre
+    )  # type: ignore[arg-type]

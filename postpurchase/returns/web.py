@@ -50,11 +50,14 @@ merchant_returns = Blueprint("merchant_returns", __name__, url_prefix="/merchant
 @merchant_returns.context_processor
 def _words() -> dict[str, Any]:
     locale = str(get_locale())
-    return {"state_labels": STATE_LABELS, "resolution_labels": RESOLUTION_LABELS,
-            "not_returnable_labels": NOT_RETURNABLE_LABELS,
-            "money": lambda amount, currency: format_money(amount, currency, locale),
-            "day": lambda moment, brand: format_day(to_local(moment, brand.timezone).date(), locale),
-            "reason_label": lambda brand, code: policy_for(brand).reason_label(code, locale)}
+    return {
+        "state_labels": STATE_LABELS,
+        "resolution_labels": RESOLUTION_LABELS,
+        "not_returnable_labels": NOT_RETURNABLE_LABELS,
+        "money": lambda amount, currency: format_money(amount, currency, locale),
+        "day": lambda moment, brand: format_day(to_local(moment, brand.timezone).date(), locale),
+        "reason_label": lambda brand, code: policy_for(brand).reason_label(code, locale),
+    }
 
 
 def _secret() -> str:
@@ -68,8 +71,14 @@ def lookup(brand_slug: str) -> Any:
     if request.method == "POST":
         order, error, status = lookup_from_form(brand)
         if order is not None:
-            return redirect(url_for("returns_portal.start", brand_slug=brand.slug, lang=request.args.get("lang"),
-                                    token=order_token(_secret(), brand.id, order.id)))  # type: ignore[arg-type]
+            return redirect(
+                url_for(
+                    "returns_portal.start",
+                    brand_slug=brand.slug,
+                    lang=request.args.get("lang"),
+                    token=order_token(_secret(), brand.id, order.id),
+                )
+            )  # type: ignore[arg-type]
     return render_template("pages/returns/lookup.html", brand=brand, error=error), status
 
 
@@ -80,37 +89,64 @@ def start(brand_slug: str, token: str) -> Any:
     order_id = order_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
     order = session.get(Order, order_id) if order_id is not None else None
     if order is None or order.brand_id != brand.id:
-        return render_template("pages/returns/lookup.html", brand=brand,
-                               error=_("This link has expired. Look up your order again.")), 404
+        return render_template(
+            "pages/returns/lookup.html",
+            brand=brand,
+            error=_("This link has expired. Look up your order again."),
+        ), 404
     form = operations.portal_form(session=session, brand=brand, order=order, now=utcnow())
     error, status = None, 200
     if request.method == "POST":
         check_csrf()
         try:
-            wanted = parse_return_form(request.form, lines=[item.line for item in form.eligibility.lines],
-                                       policy=policy_for(brand))
+            wanted = parse_return_form(
+                request.form,
+                lines=[item.line for item in form.eligibility.lines],
+                policy=policy_for(brand),
+            )
             # The write takes the database's write lock first (BEGIN IMMEDIATE on SQLite), so a second
             # submit at the same moment waits and then sees the first one's units, never a lock error.
             with claim_scope() as writer:
                 rma = operations.request_return(
-                    session=writer, brand=writer.get_one(Brand, brand.id), order=writer.get_one(Order, order.id),
-                    lines=wanted.lines, resolution=wanted.resolution, comment=wanted.comment, now=utcnow())
+                    session=writer,
+                    brand=writer.get_one(Brand, brand.id),
+                    order=writer.get_one(Order, order.id),
+                    lines=wanted.lines,
+                    resolution=wanted.resolution,
+                    comment=wanted.comment,
+                    now=utcnow(),
+                )
         except FormError as problem:
             error, status = str(problem), 400
         except operations.ReturnError as problem:
             error, status = str(problem), 422
         else:
-            return redirect(url_for("returns_portal.confirmation", brand_slug=brand.slug,
-                                    token=shipping_label.return_token(_secret(), brand.id, rma.id),  # type: ignore[arg-type]
-                                    lang=request.args.get("lang")))
-    return render_template("pages/returns/start.html", brand=brand, order=order, form=form,
-                           policy=policy_for(brand), locale=str(get_locale()), error=error), status
+            return redirect(
+                url_for(
+                    "returns_portal.confirmation",
+                    brand_slug=brand.slug,
+                    token=shipping_label.return_token(_secret(), brand.id, rma.id),  # type: ignore[arg-type]
+                    lang=request.args.get("lang"),
+                )
+            )
+    return render_template(
+        "pages/returns/start.html",
+        brand=brand,
+        order=order,
+        form=form,
+        policy=policy_for(brand),
+        locale=str(get_locale()),
+        error=error,
+    ), status
 
 
 def _return_or_404(brand: Brand, token: str) -> shipping_label.ReturnView:
     return_id = shipping_label.return_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
-    view = shipping_label.return_view(session=get_session(), brand=brand, return_id=return_id) \
-        if return_id is not None else None  # type: ignore[arg-type]
+    view = (
+        shipping_label.return_view(session=get_session(), brand=brand, return_id=return_id)
+        if return_id is not None
+        else None
+    )  # type: ignore[arg-type]
     if view is None:
         abort(404)
     return view
@@ -120,8 +156,13 @@ def _return_or_404(brand: Brand, token: str) -> shipping_label.ReturnView:
 def confirmation(brand_slug: str, token: str) -> Any:
     brand = brand_or_404(brand_slug)
     view = _return_or_404(brand, token)
-    return render_template("pages/returns/confirmation.html", brand=brand, view=view, token=token,
-                           has_label=view.rma.state in operations.LABEL_STATES)
+    return render_template(
+        "pages/returns/confirmation.html",
+        brand=brand,
+        view=view,
+        token=token,
+        has_label=view.rma.state in operations.LABEL_STATES,
+    )
 
 
 @returns_portal.get("/<brand_slug>/returns/r/<token>/label.pdf")
@@ -130,9 +171,17 @@ def label_pdf(brand_slug: str, token: str) -> Response:
     view = _return_or_404(brand, token)
     if view.rma.state not in operations.LABEL_STATES:
         abort(404)
-    html = render_template("pdf/return_label.html", brand=brand, view=view, qr=shipping_label.qr_svg(view.rma.rma_number))
-    return Response(pdf_bytes(html), mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{view.rma.rma_number}.pdf"'})
+    html = render_template(
+        "pdf/return_label.html",
+        brand=brand,
+        view=view,
+        qr=shipping_label.qr_svg(view.rma.rma_number),
+    )
+    return Response(
+        pdf_bytes(html),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{view.rma.rma_number}.pdf"'},
+    )
 
 
 @merchant_returns.get("/")
@@ -140,8 +189,15 @@ def label_pdf(brand_slug: str, token: str) -> Response:
 def log(brand: Brand) -> Any:
     state = Params(request.args).enum("state", ReturnState)
     rows = operations.list_returns(session=get_session(), brand_id=brand.id, state=state)  # type: ignore[arg-type]
-    return render_template("pages/returns/merchant.html", brand=brand, rows=rows, state=state.value if state else None,
-                           states=list(ReturnState), can_take=operations.can_take, action_labels=ACTION_LABELS)
+    return render_template(
+        "pages/returns/merchant.html",
+        brand=brand,
+        rows=rows,
+        state=state.value if state else None,
+        states=list(ReturnState),
+        can_take=operations.can_take,
+        action_labels=ACTION_LABELS,
+    )
 
 
 @merchant_returns.post("/<int:return_id>/<action>")
@@ -154,8 +210,13 @@ def act(brand: Brand, return_id: int, action: str) -> Any:
         # Under the write lock from the start (see the portal's submit): a WMS report or a second
         # click at the same moment waits, then finds the state already moved.
         with claim_scope() as writer:
-            rma = operations.transition(session=writer, brand_id=brand.id, return_id=return_id,  # type: ignore[arg-type]
-                                        action=action, now=utcnow())
+            rma = operations.transition(
+                session=writer,
+                brand_id=brand.id,
+                return_id=return_id,  # type: ignore[arg-type]
+                action=action,
+                now=utcnow(),
+            )
     except operations.ReturnError as problem:
         if problem.code == "unknown_return":
             abort(404)
@@ -163,4 +224,3 @@ def act(brand: Brand, return_id: int, action: str) -> Any:
         return redirect(url_for("merchant_returns.log")), 303
     flash(_("Return %(rma)s: %(state)s.", rma=rma.rma_number, state=STATE_LABELS[rma.state]))
     return redirect(url_for("merchant_returns.log", state=request.args.get("state")), 303)
-

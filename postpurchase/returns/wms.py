@@ -24,7 +24,9 @@ from postpurchase.models import Brand, Channel, Order, ReturnLine, ReturnRequest
 from postpurchase.models.enums import ReturnResolution, ReturnState
 
 #: States in which the goods are on their way to (or about to leave for) the warehouse.
-EXPECTED_STATES = frozenset({ReturnState.approved, ReturnState.label_issued, ReturnState.in_transit})
+EXPECTED_STATES = frozenset(
+    {ReturnState.approved, ReturnState.label_issued, ReturnState.in_transit}
+)
 
 WmsEventType = Literal["return.expected", "return.updated"]
 
@@ -34,7 +36,9 @@ class WmsReturnLine(BaseModel):
     variant: str | None = None
     quantity: int
     reason_code: str
-    exchange_sku: str | None = Field(None, description="The item sent back in exchange (resolution `exchange`).")
+    exchange_sku: str | None = Field(
+        None, description="The item sent back in exchange (resolution `exchange`)."
+    )
 
 
 class WmsReturnData(BaseModel):
@@ -48,7 +52,9 @@ class WmsReturnData(BaseModel):
     credit_amount: int = Field(description="Store credit, minor units of `currency`.")
     currency: str
     carrier: str | None = Field(None, description="Carrier of the return parcel, once known.")
-    tracking_number: str | None = Field(None, description="Tracking number of the return parcel, once known.")
+    tracking_number: str | None = Field(
+        None, description="Tracking number of the return parcel, once known."
+    )
     received_at: datetime | None = None
     lines: list[WmsReturnLine]
 
@@ -56,10 +62,14 @@ class WmsReturnData(BaseModel):
 class WmsReturnWebhook(BaseModel):
     """What the brand's WMS receives when an RMA changes state."""
 
-    id: str = Field(description="Unique per RMA and state; equals the `Idempotency-Key` header. "
-                                "Drop a delivery whose id you have seen.")
-    type: WmsEventType = Field(description="`return.expected` when the goods are coming (approved, label "
-                                           "issued, in transit); `return.updated` for every other state.")
+    id: str = Field(
+        description="Unique per RMA and state; equals the `Idempotency-Key` header. "
+        "Drop a delivery whose id you have seen."
+    )
+    type: WmsEventType = Field(
+        description="`return.expected` when the goods are coming (approved, label "
+        "issued, in transit); `return.updated` for every other state."
+    )
     occurred_at: datetime
     data: WmsReturnData
 
@@ -73,24 +83,58 @@ def event_type(state: ReturnState) -> WmsEventType:
     return "return.expected" if state in EXPECTED_STATES else "return.updated"
 
 
-def webhook_document(*, session: Session, rma: ReturnRequest, order: Order, key: str,
-                     previous: ReturnState | None, now: datetime) -> dict[str, Any]:
+def webhook_document(
+    *,
+    session: Session,
+    rma: ReturnRequest,
+    order: Order,
+    key: str,
+    previous: ReturnState | None,
+    now: datetime,
+) -> dict[str, Any]:
     """The JSON body for ``rma`` in its current state."""
-    lines = session.exec(select(ReturnLine).where(ReturnLine.return_id == rma.id).order_by(col(ReturnLine.id))).all()
+    lines = session.exec(
+        select(ReturnLine).where(ReturnLine.return_id == rma.id).order_by(col(ReturnLine.id))
+    ).all()
     data = WmsReturnData(
-        rma_number=rma.rma_number, order_id=order.external_id, order_number=order.number, state=rma.state,
-        previous_state=previous, resolution=rma.resolution, refund_amount=rma.refund_amount,
-        credit_amount=rma.credit_amount, currency=rma.currency, carrier=rma.return_carrier_code,
-        tracking_number=rma.return_tracking_number, received_at=rma.received_at,
-        lines=[WmsReturnLine(sku=line.sku, variant=line.variant, quantity=line.quantity,
-                             reason_code=line.reason_code, exchange_sku=line.exchange_sku) for line in lines],
+        rma_number=rma.rma_number,
+        order_id=order.external_id,
+        order_number=order.number,
+        state=rma.state,
+        previous_state=previous,
+        resolution=rma.resolution,
+        refund_amount=rma.refund_amount,
+        credit_amount=rma.credit_amount,
+        currency=rma.currency,
+        carrier=rma.return_carrier_code,
+        tracking_number=rma.return_tracking_number,
+        received_at=rma.received_at,
+        lines=[
+            WmsReturnLine(
+                sku=line.sku,
+                variant=line.variant,
+                quantity=line.quantity,
+                reason_code=line.reason_code,
+                exchange_sku=line.exchange_sku,
+            )
+            for line in lines
+        ],
     )
-    return WmsReturnWebhook(id=key, type=event_type(ReturnState(rma.state)), occurred_at=now,
-                            data=data).model_dump(mode="json")
+    return WmsReturnWebhook(
+        id=key, type=event_type(ReturnState(rma.state)), occurred_at=now, data=data
+    ).model_dump(mode="json")
 
 
-def on_return_updated(return_id: int, *, session: Session, brand_id: int, current: ReturnState,
-                      previous: ReturnState | None = None, now: datetime | None = None, **_: Any) -> None:
+def on_return_updated(
+    return_id: int,
+    *,
+    session: Session,
+    brand_id: int,
+    current: ReturnState,
+    previous: ReturnState | None = None,
+    now: datetime | None = None,
+    **_: Any,
+) -> None:
     """Queue the webhook for this change, when the brand has a WMS webhook URL."""
     brand = session.get(Brand, brand_id)
     url = wms_webhook_url(brand) if brand is not None else None
@@ -102,10 +146,24 @@ def on_return_updated(return_id: int, *, session: Session, brand_id: int, curren
     now = now or utcnow()
     ref = f"r{return_id}.{ReturnState(current)}"
     key = idempotency_key(brand_id, Trigger.wms_return, ref, Channel.webhook)
-    document = webhook_document(session=session, rma=rma, order=order, key=key,
-                                previous=ReturnState(previous) if previous else None, now=now)
-    enqueue_document(session=session, brand=brand, trigger=Trigger.wms_return, ref=ref, url=url, document=document,
-                     now=now, order_id=order.id)
+    document = webhook_document(
+        session=session,
+        rma=rma,
+        order=order,
+        key=key,
+        previous=ReturnState(previous) if previous else None,
+        now=now,
+    )
+    enqueue_document(
+        session=session,
+        brand=brand,
+        trigger=Trigger.wms_return,
+        ref=ref,
+        url=url,
+        document=document,
+        now=now,
+        order_id=order.id,
+    )
 
 
 def connect() -> None:

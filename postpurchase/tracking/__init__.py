@@ -24,5 +24,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(shipments_api)
     app.register_blueprint(webhooks)
     register_handler(app, SOURCE_FAMILY, apply_carrier_event)
-    shipment_created.connect(receivers.on_shipment_created)  # connecting twice is a no-op in blinker
+    shipment_created.connect(
+        receivers.on_shipment_created
+    )  # connecting twice is a no-op in blinker
     shipment_prediction_changed.connect(receivers.on_prediction_changed)

@@ -31,8 +31,12 @@ MAX_LIMIT = 100
 
 
 def _not_found(shipment_id: int) -> ApiError:
-    return ApiError(404, "not_found", f"No shipment {shipment_id}.",
-                    [{"loc": "path.shipment_id", "msg": "no such shipment for this brand"}])
+    return ApiError(
+        404,
+        "not_found",
+        f"No shipment {shipment_id}.",
+        [{"loc": "path.shipment_id", "msg": "no such shipment for this brand"}],
+    )
 
 
 @shipments_api.get("/shipments/<int:shipment_id>")
@@ -51,10 +55,14 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
         return default
     message = f"'{name}' must be an integer between {low} and {high}."
     if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(high)):
-        raise ApiError(400, "invalid_parameter", message, [{"loc": f"query.{name}", "msg": message}])
+        raise ApiError(
+            400, "invalid_parameter", message, [{"loc": f"query.{name}", "msg": message}]
+        )
     value = int(raw)
     if not low <= value <= high:
-        raise ApiError(400, "invalid_parameter", message, [{"loc": f"query.{name}", "msg": message}])
+        raise ApiError(
+            400, "invalid_parameter", message, [{"loc": f"query.{name}", "msg": message}]
+        )
     return value
 
 
@@ -67,11 +75,15 @@ def shipment_list() -> ResponseReturnValue:
     except ValueError:
         allowed = ", ".join(s.value for s in Status)
         message = f"Unknown status {raw_status[:40]!r}; one of: {allowed}."
-        raise ApiError(400, "invalid_parameter", message, [{"loc": "query.status", "msg": message}]) from None
+        raise ApiError(
+            400, "invalid_parameter", message, [{"loc": "query.status", "msg": message}]
+        ) from None
     limit = _int_arg("limit", 50, 1, MAX_LIMIT)
     cursor = _int_arg("cursor", None, 0, MAX_ID)
     assert limit is not None
-    page = list_shipments(session=get_session(), brand_id=brand.id, status=status, limit=limit, cursor=cursor)
+    page = list_shipments(
+        session=get_session(), brand_id=brand.id, status=status, limit=limit, cursor=cursor
+    )
     return ShipmentPage.of(page).model_dump(mode="json")
 
 
@@ -80,14 +92,20 @@ def shipment_refresh(shipment_id: int) -> ResponseReturnValue:
     brand = require_brand()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        _, shipment = refresh_shipment(app, brand_id=brand.id, shipment_id=shipment_id, now=extension(app).clock())
+        _, shipment = refresh_shipment(
+            app, brand_id=brand.id, shipment_id=shipment_id, now=extension(app).clock()
+        )
     except ShipmentNotFound:
         raise _not_found(shipment_id) from None
     except RefreshTooSoon as exc:
         return _retry_later(429, "too_many_requests", str(exc), exc.retry_after)
     except CarrierUnavailable as exc:
-        return _retry_later(503, "carrier_unavailable", "The carrier could not be asked now; the planner will retry.",
-                            exc.retry_after)
+        return _retry_later(
+            503,
+            "carrier_unavailable",
+            "The carrier could not be asked now; the planner will retry.",
+            exc.retry_after,
+        )
     return ShipmentPublic.of(shipment).model_dump(mode="json")
 
 

@@ -71,8 +71,9 @@ def result_payload(result: TrackingResult) -> dict[str, Any]:
     return plain(asdict(result))
 
 
-def _insert_events(session: Session, shipment: Shipment, result: TrackingResult, source: str,
-                   now: datetime) -> list[tuple[datetime, Status]]:
+def _insert_events(
+    session: Session, shipment: Shipment, result: TrackingResult, source: str, now: datetime
+) -> list[tuple[datetime, Status]]:
     """Insert the scans we do not have yet; return (time, status) of those actually inserted."""
     known = {
         (as_utc(at), code)
@@ -101,8 +102,12 @@ def _insert_events(session: Session, shipment: Shipment, result: TrackingResult,
     inserted = []
     insert = pg_insert if is_postgres(session) else sqlite_insert
     for key, row in sorted(rows.items()):
-        statement = insert(TrackingEvent.__table__).values(**row).on_conflict_do_nothing(  # type: ignore[attr-defined]
-            index_elements=["shipment_id", "occurred_at", "carrier_code"]
+        statement = (
+            insert(TrackingEvent.__table__)
+            .values(**row)
+            .on_conflict_do_nothing(  # type: ignore[attr-defined]
+                index_elements=["shipment_id", "occurred_at", "carrier_code"]
+            )
         )
         if session.execute(statement).rowcount:
             inserted.append((key[0], row["status"]))
@@ -155,7 +160,9 @@ def apply_result(
     inserted = _insert_events(session, shipment, result, source, now)
     current, corrected, stale = _decide(shipment, result)
     newest = max((as_utc(e.occurred_at) for e in result.events), default=None)
-    if newest is not None and (shipment.last_event_at is None or newest > as_utc(shipment.last_event_at)):
+    if newest is not None and (
+        shipment.last_event_at is None or newest > as_utc(shipment.last_event_at)
+    ):
         shipment.last_event_at = newest
     if not stale:
         if result.estimated_delivery is not None:
@@ -176,7 +183,9 @@ def apply_result(
         elif previous == Status.delivered:
             shipment.delivered_at = None
         passed = tuple(
-            status for at, status in sorted(inserted) if status not in (previous, current) and at <= occurred_at
+            status
+            for at, status in sorted(inserted)
+            if status not in (previous, current) and at <= occurred_at
         )
     shipment.updated_at = now
     if keep_raw:
@@ -192,7 +201,15 @@ def apply_result(
             )
         )
     session.flush()
-    change = Change(shipment_id, previous, current, len(inserted), corrected, stale, tuple(dict.fromkeys(passed)))
+    change = Change(
+        shipment_id,
+        previous,
+        current,
+        len(inserted),
+        corrected,
+        stale,
+        tuple(dict.fromkeys(passed)),
+    )
     if change.changed:
         shipment_status_changed.send(
             shipment_id,
@@ -221,8 +238,15 @@ def set_status(*, session: Session, shipment_id: int, status: Status, now: datet
         shipment.updated_at = now
         session.flush()
         shipment_status_changed.send(
-            shipment_id, session=session, brand_id=shipment.brand_id, previous=previous, current=status,
-            occurred_at=now, now=now, source="planner", corrected=False, passed_through=(),
+            shipment_id,
+            session=session,
+            brand_id=shipment.brand_id,
+            previous=previous,
+            current=status,
+            occurred_at=now,
+            now=now,
+            source="planner",
+            corrected=False,
+            passed_through=(),
         )
     return Change(shipment_id, previous, status)
-

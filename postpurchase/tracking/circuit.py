@@ -38,8 +38,18 @@ class Permit:
 
 def _ensure(session: Session, key: str, now: datetime) -> None:
     insert = pg_insert if is_postgres(session) else sqlite_insert
-    session.execute(insert(C.__table__).values(key=key, state="closed", failures=0, opened_count=0,  # type: ignore[attr-defined]
-                                              day_requests=0, updated_at=now).on_conflict_do_nothing())
+    session.execute(
+        insert(C.__table__)
+        .values(
+            key=key,
+            state="closed",
+            failures=0,
+            opened_count=0,  # type: ignore[attr-defined]
+            day_requests=0,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing()
+    )
 
 
 def permit(app: Flask, key: str, now: datetime, policy: PollPolicy) -> Permit:
@@ -71,22 +81,37 @@ def permit(app: Flask, key: str, now: datetime, policy: PollPolicy) -> Permit:
 def record_success(app: Flask, key: str, now: datetime) -> None:
     with session_scope(app) as session:
         session.execute(
-            update(C).where(C.key == key, or_(C.state != "closed", C.failures != 0))
-            .values(state="closed", failures=0, opened_count=0, probe_until=None, open_until=None, updated_at=now)
+            update(C)
+            .where(C.key == key, or_(C.state != "closed", C.failures != 0))
+            .values(
+                state="closed",
+                failures=0,
+                opened_count=0,
+                probe_until=None,
+                open_until=None,
+                updated_at=now,
+            )
         )
 
 
-def record_failure(app: Flask, key: str, now: datetime, error: str, policy: PollPolicy,
-                   rng: random.Random) -> bool:
+def record_failure(
+    app: Flask, key: str, now: datetime, error: str, policy: PollPolicy, rng: random.Random
+) -> bool:
     """Count a failed call; return True when the circuit is (now) open."""
     with session_scope(app) as session:
         _ensure(session, key, now)
-        session.execute(update(C).where(C.key == key).values(
-            failures=C.failures + 1, last_error=error[:300], updated_at=now))
+        session.execute(
+            update(C)
+            .where(C.key == key)
+            .values(failures=C.failures + 1, last_error=error[:300], updated_at=now)
+        )
         row = session.get(C, key, populate_existing=True)
         assert row is not None
         if row.state == "half_open" or row.failures >= policy.circuit_threshold:
-            cooldown = min(policy.circuit_cooldown_max, policy.circuit_cooldown * 2 ** min(row.opened_count, 10))
+            cooldown = min(
+                policy.circuit_cooldown_max,
+                policy.circuit_cooldown * 2 ** min(row.opened_count, 10),
+            )
             row.state = "open"
             row.open_until = now + cooldown * (1 + 0.2 * rng.random())
             row.opened_count += 1
@@ -109,12 +134,14 @@ def reserve_daily(app: Flask, key: str, now: datetime, limit: int) -> bool:
     with session_scope(app) as session:
         _ensure(session, key, now)
         counted = session.execute(
-            update(C).where(C.key == key, C.day == today, C.day_requests < limit)
+            update(C)
+            .where(C.key == key, C.day == today, C.day_requests < limit)
             .values(day_requests=C.day_requests + 1)
         ).rowcount
         if not counted:
             counted = session.execute(
-                update(C).where(C.key == key, or_(C.day.is_(None), C.day != today))  # type: ignore[union-attr]
+                update(C)
+                .where(C.key == key, or_(C.day.is_(None), C.day != today))  # type: ignore[union-attr]
                 .values(day=today, day_requests=1)
             ).rowcount
         return bool(counted)

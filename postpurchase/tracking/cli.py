@@ -47,8 +47,13 @@ def status_command() -> None:
     """Shipments per status, how many are due, and each carrier account's circuit."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     with session_scope(app) as session:
-        click.echo(json.dumps(tracking_status(session=session, now=extension(app).clock()), ensure_ascii=False,
-                              indent=2))
+        click.echo(
+            json.dumps(
+                tracking_status(session=session, now=extension(app).clock()),
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
 
 
 @tracking.command("purge")

@@ -170,15 +170,18 @@ def _transit(now: datetime, tz: tzinfo, policy: PollPolicy, expected: date | Non
     return _within_hours(now + policy.near_every, tz, policy)
 
 
-def _attempt_failed(now: datetime, tz: tzinfo, policy: PollPolicy, expected: date | None) -> datetime:
+def _attempt_failed(
+    now: datetime, tz: tzinfo, policy: PollPolicy, expected: date | None
+) -> datetime:
     """After 持戻: wait for the redelivery day the carrier gives; if none or today, keep watching."""
     if expected is not None and now.astimezone(tz).date() < expected:
         return _local_at(expected, policy.morning, tz)
     return _within_hours(now + policy.attempt_fail_every, tz, policy)
 
 
-def first_poll_at(now: datetime, policy: PollPolicy, *, tz: tzinfo | None = None,
-                  earliest: date | None = None) -> datetime:
+def first_poll_at(
+    now: datetime, policy: PollPolicy, *, tz: tzinfo | None = None, earliest: date | None = None
+) -> datetime:
     """The first poll of a new shipment, on the grid so that new parcels share batches.
 
     ``earliest`` is the first day the parcel is expected to arrive on (the EDD window's start).

@@ -20,5 +20,8 @@ def maintain_job(app: Flask) -> PollReport:
 
 def purge_job(app: Flask) -> int:
     with session_scope(app) as session:
-        return purge_raw(session=session, now=extension(app).clock(),
-                         retention_days=int(app.config["RAW_RETENTION_DAYS"]))
+        return purge_raw(
+            session=session,
+            now=extension(app).clock(),
+            retention_days=int(app.config["RAW_RETENTION_DAYS"]),
+        )

@@ -40,7 +40,9 @@ class CarrierUnavailable(Exception):
     again by itself, and a caller may try after ``retry_after`` seconds."""
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"the carrier could not be asked now; the planner will retry. Try again in {retry_after:.0f} s")
+        super().__init__(
+            f"the carrier could not be asked now; the planner will retry. Try again in {retry_after:.0f} s"
+        )
         self.retry_after = retry_after
 
 
@@ -61,8 +63,9 @@ class Page:
     next_cursor: str | None
 
 
-def list_shipments(*, session: Session, brand_id: int, status: Status | None, limit: int,
-                   cursor: int | None) -> Page:
+def list_shipments(
+    *, session: Session, brand_id: int, status: Status | None, limit: int, cursor: int | None
+) -> Page:
     """A brand's shipments by id, ``limit`` at a time; ``cursor`` is the last id of the previous page."""
     query = select(Shipment).where(Shipment.brand_id == brand_id)
     if status is not None:
@@ -72,12 +75,20 @@ def list_shipments(*, session: Session, brand_id: int, status: Status | None, li
     rows = list(session.exec(query.order_by(Shipment.id).limit(limit + 1)))  # type: ignore[arg-type]
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(shipment_views(session=session, shipments=rows), str(rows[-1].id) if more and rows else None)
+    return Page(
+        shipment_views(session=session, shipments=rows), str(rows[-1].id) if more and rows else None
+    )
 
 
-def refresh_shipment(app: Flask, *, brand_id: int, shipment_id: int, now: datetime,
-                     policy: PollPolicy | None = None,
-                     rng: random.Random | None = None) -> tuple[PollReport, ShipmentView]:
+def refresh_shipment(
+    app: Flask,
+    *,
+    brand_id: int,
+    shipment_id: int,
+    now: datetime,
+    policy: PollPolicy | None = None,
+    rng: random.Random | None = None,
+) -> tuple[PollReport, ShipmentView]:
     """Poll one shipment now (``POST .../refresh``), at most once per ``refresh_every``.
 
     The shipment is claimed like a planner claim (its ``last_polled_at`` and a lease on
@@ -101,8 +112,15 @@ def refresh_shipment(app: Flask, *, brand_id: int, shipment_id: int, now: dateti
         shipment.next_poll_at = now + policy.lease
         claimed = Claimed(shipment_id, brand_id, shipment.carrier_code, shipment.tracking_number)
     with no_waiting():
-        report = poll_shipments(app, [claimed], clock=lambda: now, sleep=lambda _s: None, policy=policy,
-                                rng=rng, source="refresh")
+        report = poll_shipments(
+            app,
+            [claimed],
+            clock=lambda: now,
+            sleep=lambda _s: None,
+            policy=policy,
+            rng=rng,
+            source="refresh",
+        )
     if report.failed_requests or report.deferred:
         raise CarrierUnavailable(max(report.retry_after, policy.refresh_every.total_seconds()))
     with session_scope(app) as session:
@@ -112,17 +130,33 @@ def refresh_shipment(app: Flask, *, brand_id: int, shipment_id: int, now: dateti
 def purge_raw(*, session: Session, now: datetime, retention_days: int) -> int:
     """Delete raw carrier answers older than the retention period."""
     return session.execute(
-        delete(CarrierResponse).where(CarrierResponse.received_at < now - timedelta(days=retention_days))  # type: ignore[arg-type]
+        delete(CarrierResponse).where(
+            CarrierResponse.received_at < now - timedelta(days=retention_days)
+        )  # type: ignore[arg-type]
     ).rowcount
 
 
 def tracking_status(*, session: Session, now: datetime) -> dict[str, Any]:
     """Counts per status, shipments due now and each carrier account's circuit (``tracking status``)."""
-    counts = dict(session.exec(select(Shipment.status, func.count()).group_by(Shipment.status)).all())
-    due = session.exec(select(func.count()).select_from(Shipment).where(Shipment.next_poll_at <= now)).one()  # type: ignore[operator]
+    counts = dict(
+        session.exec(select(Shipment.status, func.count()).group_by(Shipment.status)).all()
+    )
+    due = session.exec(
+        select(func.count()).select_from(Shipment).where(Shipment.next_poll_at <= now)
+    ).one()  # type: ignore[operator]
     circuits = [
-        {"account": c.key, "state": c.state, "failures": c.failures, "open_until": _iso(c.open_until),
-         "retry_at": _iso(c.retry_at), "last_error": c.last_error}
+        {
+            "account": c.key,
+            "state": c.state,
+            "failures": c.failures,
+            "open_until": _iso(c.open_until),
+            "retry_at": _iso(c.retry_at),
+            "last_error": c.last_error,
+        }
         for c in session.exec(select(CarrierCircuit).order_by(CarrierCircuit.key))
     ]
-    return {"statuses": {Status(k).value: v for k, v in counts.items()}, "due": due, "circuits": circuits}
+    return {
+        "statuses": {Status(k).value: v for k, v in counts.items()},
+        "due": due,
+        "circuits": circuits,
+    }

@@ -111,8 +111,14 @@ def normalize_number(number: str) -> str:
     return "".join(number.split()).replace("-", "").upper()
 
 
-def plan_shipment(shipment: Shipment, *, now: datetime, tz_name: str, policy: PollPolicy,
-                  result: TrackingResult | None = None) -> datetime | None:
+def plan_shipment(
+    shipment: Shipment,
+    *,
+    now: datetime,
+    tz_name: str,
+    policy: PollPolicy,
+    result: TrackingResult | None = None,
+) -> datetime | None:
     """The next poll of ``shipment`` after an answer (or none) at ``now``."""
     return next_poll_at(
         status=Status(shipment.status),
@@ -152,17 +158,30 @@ def expire_stale(app: Flask, *, now: datetime, policy: PollPolicy, limit: int = 
     return len(ids)
 
 
-def claim_due(app: Flask, *, now: datetime, policy: PollPolicy, limit: int | None = None,
-              report: PollReport | None = None, until: datetime | None = None,
-              carrier_code: str | None = None, brand_ids: Collection[int] = (),
-              exclude: Collection[int] = ()) -> list[Claimed]:
+def claim_due(
+    app: Flask,
+    *,
+    now: datetime,
+    policy: PollPolicy,
+    limit: int | None = None,
+    report: PollReport | None = None,
+    until: datetime | None = None,
+    carrier_code: str | None = None,
+    brand_ids: Collection[int] = (),
+    exclude: Collection[int] = (),
+) -> list[Claimed]:
     """Claim shipments due for a poll (``next_poll_at`` up to ``until``, default ``now``) by
     pushing their ``next_poll_at`` one lease ahead; optionally only one carrier's, of some brands."""
     report = report if report is not None else PollReport()
     with claim_scope(app) as session:
         query = (
-            select(Shipment.id, Shipment.brand_id, Shipment.carrier_code, Shipment.tracking_number,
-                   Shipment.last_webhook_at)
+            select(
+                Shipment.id,
+                Shipment.brand_id,
+                Shipment.carrier_code,
+                Shipment.tracking_number,
+                Shipment.last_webhook_at,
+            )
             .where(
                 Shipment.next_poll_at <= (until or now),  # type: ignore[operator]
                 Shipment.status.not_in(FINAL),  # type: ignore[attr-defined]
@@ -182,41 +201,72 @@ def claim_due(app: Flask, *, now: datetime, policy: PollPolicy, limit: int | Non
         claimed: list[Claimed] = []
         for shipment_id, brand_id, code, number, webhook_at in session.exec(query).all():
             if webhook_at is not None and as_utc(webhook_at) > now - policy.webhook_quiet:
-                session.execute(update(Shipment).where(Shipment.id == shipment_id)
-                                .values(next_poll_at=as_utc(webhook_at) + policy.webhook_quiet))
+                session.execute(
+                    update(Shipment)
+                    .where(Shipment.id == shipment_id)
+                    .values(next_poll_at=as_utc(webhook_at) + policy.webhook_quiet)
+                )
                 report.skipped_webhook += 1
                 continue
             claimed.append(Claimed(shipment_id, brand_id, code, number))
         if claimed:
-            session.execute(update(Shipment).where(Shipment.id.in_([c.id for c in claimed]))  # type: ignore[union-attr]
-                            .values(next_poll_at=now + policy.lease))
+            session.execute(
+                update(Shipment)
+                .where(Shipment.id.in_([c.id for c in claimed]))  # type: ignore[union-attr]
+                .values(next_poll_at=now + policy.lease)
+            )
     report.claimed += len(claimed)
     return claimed
 
 
-def _fill(app: Flask, items: list[Claimed], size: int, *, now: datetime, policy: PollPolicy,
-          report: PollReport) -> list[Claimed]:
+def _fill(
+    app: Flask,
+    items: list[Claimed],
+    size: int,
+    *,
+    now: datetime,
+    policy: PollPolicy,
+    report: PollReport,
+) -> list[Claimed]:
     """``items`` plus shipments due within ``fill_ahead`` of the same carrier and brands, up to a
     whole number of batches: the last request has room that costs nothing to use."""
     room = -len(items) % size
     if not room or not policy.fill_ahead:
         return items
-    extra = claim_due(app, now=now, policy=policy, limit=room, report=report, until=now + policy.fill_ahead,
-                      carrier_code=items[0].carrier_code, brand_ids={i.brand_id for i in items},
-                      exclude={i.id for i in items})
+    extra = claim_due(
+        app,
+        now=now,
+        policy=policy,
+        limit=room,
+        report=report,
+        until=now + policy.fill_ahead,
+        carrier_code=items[0].carrier_code,
+        brand_ids={i.brand_id for i in items},
+        exclude={i.id for i in items},
+    )
     return items + extra
 
-def _put_back(app: Flask, items: Sequence[Claimed], at: datetime, rng: random.Random,
-              spread: timedelta = timedelta(seconds=30)) -> None:
+
+def _put_back(
+    app: Flask,
+    items: Sequence[Claimed],
+    at: datetime,
+    rng: random.Random,
+    spread: timedelta = timedelta(seconds=30),
+) -> None:
     """Give claimed shipments back for a later run, spread a little so they do not return at once."""
     with session_scope(app) as session:
         for item in items:
-            session.execute(update(Shipment).where(Shipment.id == item.id)
-                            .values(next_poll_at=at + spread * rng.random()))
+            session.execute(
+                update(Shipment)
+                .where(Shipment.id == item.id)
+                .values(next_poll_at=at + spread * rng.random())
+            )
 
 
-def _back_off(app: Flask, items: Sequence[Claimed], now: datetime, policy: PollPolicy,
-              rng: random.Random) -> None:
+def _back_off(
+    app: Flask, items: Sequence[Claimed], now: datetime, policy: PollPolicy, rng: random.Random
+) -> None:
     with session_scope(app) as session:
         for item in items:
             shipment = session.get(Shipment, item.id)
@@ -226,8 +276,16 @@ def _back_off(app: Flask, items: Sequence[Claimed], now: datetime, policy: PollP
             shipment.next_poll_at = now + backoff(shipment.poll_failures, policy, rng)
 
 
-def _apply_batch(app: Flask, items: Sequence[Claimed], results: Sequence[TrackingResult], *,
-                 now: datetime, policy: PollPolicy, source: str, zones: dict[int, str]) -> int:
+def _apply_batch(
+    app: Flask,
+    items: Sequence[Claimed],
+    results: Sequence[TrackingResult],
+    *,
+    now: datetime,
+    policy: PollPolicy,
+    source: str,
+    zones: dict[int, str],
+) -> int:
     """Apply one batch's answers in one transaction; return how many shipments changed status."""
     by_number = {normalize_number(r.tracking_number): r for r in results}
     changed = 0
@@ -235,14 +293,16 @@ def _apply_batch(app: Flask, items: Sequence[Claimed], results: Sequence[Trackin
         for item in items:
             result = by_number.get(normalize_number(item.tracking_number))
             if result is not None:
-                changed += apply_result(session=session, shipment_id=item.id, result=result, source=source,
-                                        now=now).changed
+                changed += apply_result(
+                    session=session, shipment_id=item.id, result=result, source=source, now=now
+                ).changed
             shipment = session.get(Shipment, item.id)
             assert shipment is not None
             shipment.last_polled_at = now
             shipment.poll_failures = 0
-            shipment.next_poll_at = plan_shipment(shipment, now=now, tz_name=zones[item.brand_id],
-                                                  policy=policy, result=result)
+            shipment.next_poll_at = plan_shipment(
+                shipment, now=now, tz_name=zones[item.brand_id], policy=policy, result=result
+            )
     return changed
 
 
@@ -262,8 +322,10 @@ def poll_shipments(
     report = PollReport()
     groups: dict[str, tuple[Account, list[Claimed]]] = {}
     with session_scope(app) as session:
-        brands = {b.id: b for b in session.exec(
-            select(Brand).where(Brand.id.in_({i.brand_id for i in items})))}  # type: ignore[union-attr]
+        brands = {
+            b.id: b
+            for b in session.exec(select(Brand).where(Brand.id.in_({i.brand_id for i in items})))
+        }  # type: ignore[union-attr]
     zones = {brand_id: brand.timezone for brand_id, brand in brands.items()}
     for item in items:
         try:
@@ -274,8 +336,18 @@ def poll_shipments(
             continue
         groups.setdefault(account.key, (account, []))[1].append(item)
     for account, group in groups.values():
-        _poll_account(app, account, group, clock=clock, sleep=sleep, policy=policy, rng=rng,
-                      source=source, zones=zones, report=report)
+        _poll_account(
+            app,
+            account,
+            group,
+            clock=clock,
+            sleep=sleep,
+            policy=policy,
+            rng=rng,
+            source=source,
+            zones=zones,
+            report=report,
+        )
     return report
 
 
@@ -291,13 +363,23 @@ def _defer(report: PollReport, count: int, now: datetime, until: datetime) -> No
     report.retry_after = max(report.retry_after, (until - now).total_seconds())
 
 
-def _poll_account(app: Flask, account: Account, items: list[Claimed], *, clock: Clock, sleep: Sleep,
-                  policy: PollPolicy, rng: random.Random, source: str, zones: dict[int, str],
-                  report: PollReport) -> None:
+def _poll_account(
+    app: Flask,
+    account: Account,
+    items: list[Claimed],
+    *,
+    clock: Clock,
+    sleep: Sleep,
+    policy: PollPolicy,
+    rng: random.Random,
+    source: str,
+    zones: dict[int, str],
+    report: PollReport,
+) -> None:
     caps = account.adapter.capabilities
     size = max(1, caps.max_batch)
     items = _fill(app, items, size, now=clock(), policy=policy, report=report)
-    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
     state = extension(app)
     for index, chunk in enumerate(chunks):
         rest = [item for later in chunks[index:] for item in later]
@@ -308,8 +390,12 @@ def _poll_account(app: Flask, account: Account, items: list[Claimed], *, clock: 
             _put_back(app, rest, until, rng)
             _defer(report, len(rest), now, until)
             return
-        if caps.requests_per_day and not circuit.reserve_daily(app, account.key, now, caps.requests_per_day):
-            tomorrow = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
+        if caps.requests_per_day and not circuit.reserve_daily(
+            app, account.key, now, caps.requests_per_day
+        ):
+            tomorrow = datetime.combine(
+                now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo
+            )
             _put_back(app, rest, tomorrow, rng, spread=timedelta(hours=1))
             _defer(report, len(rest), now, tomorrow)
             return
@@ -350,7 +436,9 @@ def _poll_account(app: Flask, account: Account, items: list[Claimed], *, clock: 
             continue
         circuit.record_success(app, account.key, now)
         report.numbers += len(chunk)
-        report.changed += _apply_batch(app, chunk, results, now=now, policy=policy, source=source, zones=zones)
+        report.changed += _apply_batch(
+            app, chunk, results, now=now, policy=policy, source=source, zones=zones
+        )
 
 
 def poll_due(
@@ -382,13 +470,21 @@ def maintain(app: Flask, *, now: datetime, policy: PollPolicy | None = None) -> 
     return report
 
 
-def _first_poll(session: Session, shipment: Shipment, now: datetime, policy: PollPolicy) -> datetime:
+def _first_poll(
+    session: Session, shipment: Shipment, now: datetime, policy: PollPolicy
+) -> datetime:
     brand = session.get(Brand, shipment.brand_id)
-    return first_poll_at(now, policy, tz=_zone(brand.timezone) if brand is not None else None,
-                         earliest=shipment.window_start or shipment.predicted_date)
+    return first_poll_at(
+        now,
+        policy,
+        tz=_zone(brand.timezone) if brand is not None else None,
+        earliest=shipment.window_start or shipment.predicted_date,
+    )
 
 
-def schedule_first_poll(*, session: Session, shipment_id: int, now: datetime, policy: PollPolicy) -> None:
+def schedule_first_poll(
+    *, session: Session, shipment_id: int, now: datetime, policy: PollPolicy
+) -> None:
     """Plan the first poll of a new parcel (on ``shipment_created``, in the sender's session)."""
     shipment = session.get(Shipment, shipment_id)
     if shipment is not None and shipment.next_poll_at is None and shipment.tracking_number:
@@ -396,12 +492,19 @@ def schedule_first_poll(*, session: Session, shipment_id: int, now: datetime, po
         session.flush()
 
 
-def replan_first_poll(*, session: Session, shipment_id: int, now: datetime, policy: PollPolicy) -> None:
+def replan_first_poll(
+    *, session: Session, shipment_id: int, now: datetime, policy: PollPolicy
+) -> None:
     """Re-plan the first poll of a parcel the carrier has told us nothing about yet from its new
     prediction (on ``shipment_prediction_changed``: the EDD may predict after ``shipment_created``
     planned it)."""
     shipment = session.get(Shipment, shipment_id)
-    if (shipment is not None and shipment.status == Status.pending and shipment.last_polled_at is None
-            and shipment.next_poll_at is not None and shipment.tracking_number):
+    if (
+        shipment is not None
+        and shipment.status == Status.pending
+        and shipment.last_polled_at is None
+        and shipment.next_poll_at is not None
+        and shipment.tracking_number
+    ):
         shipment.next_poll_at = _first_poll(session, shipment, now, policy)
         session.flush()

@@ -20,7 +20,9 @@ def _policy() -> PollPolicy:
     return policy_from_config(current_app.config) if has_app_context() else PollPolicy()
 
 
-def on_shipment_created(sender: int, *, session: Session, shipment_id: int, now: datetime, **_: object) -> None:
+def on_shipment_created(
+    sender: int, *, session: Session, shipment_id: int, now: datetime, **_: object
+) -> None:
     schedule_first_poll(session=session, shipment_id=shipment_id, now=now, policy=_policy())
 
 

@@ -67,16 +67,22 @@ def _env_name(value: str) -> str:
 
 def _prefixed(config: Mapping[str, Any], prefix: str) -> dict[str, str]:
     return {
-        name[len(prefix):].lower(): str(value)
+        name[len(prefix) :].lower(): str(value)
         for name, value in config.items()
         if name.startswith(prefix) and value not in (None, "")
     }
 
 
-def credentials(config: Mapping[str, Any], code: str, brand_slug: str | None) -> tuple[dict[str, str], bool]:
+def credentials(
+    config: Mapping[str, Any], code: str, brand_slug: str | None
+) -> tuple[dict[str, str], bool]:
     """Credentials for ``code`` (keys lower-cased) and whether they are the brand's own."""
     values = _prefixed(config, f"CARRIER_{_env_name(code)}_")
-    own = _prefixed(config, f"BRAND_{_env_name(brand_slug)}_CARRIER_{_env_name(code)}_") if brand_slug else {}
+    own = (
+        _prefixed(config, f"BRAND_{_env_name(brand_slug)}_CARRIER_{_env_name(code)}_")
+        if brand_slug
+        else {}
+    )
     values.update(own)
     return values, bool(own)
 

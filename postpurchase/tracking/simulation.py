@@ -37,8 +37,13 @@ class ScaledClock:
         return self.start + (self.real() - self._real_start) * self.scale
 
 
-def use_accelerated_time(app: Flask, time_scale: float, *, real: Callable[[], datetime] = utcnow,
-                         carrier: str = "sandbox") -> ScaledClock:
+def use_accelerated_time(
+    app: Flask,
+    time_scale: float,
+    *,
+    real: Callable[[], datetime] = utcnow,
+    carrier: str = "sandbox",
+) -> ScaledClock:
     """Run tracking and the simulated ``carrier`` on a clock ``time_scale`` times faster than ``real``."""
     clock = ScaledClock(time_scale, real)
     extension(app).clock = clock

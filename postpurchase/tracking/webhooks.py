@@ -101,32 +101,46 @@ def source_of(code: str) -> str:
     return f"{SOURCE_FAMILY}:{code}"
 
 
-def apply_webhook_results(*, session: Session, code: str, brand_id: int | None, results: list[TrackingResult],
-                          policy: PollPolicy, now: datetime) -> tuple[int, int]:
+def apply_webhook_results(
+    *,
+    session: Session,
+    code: str,
+    brand_id: int | None,
+    results: list[TrackingResult],
+    policy: PollPolicy,
+    now: datetime,
+) -> tuple[int, int]:
     """Apply pushed results to matching shipments; return (shipments matched, status changes)."""
     matched = changed = 0
     for result in results:
         number = result.tracking_number
         candidates = {number, normalize_number(number)}
-        query = select(Shipment, Brand).join(Brand, Brand.id == Shipment.brand_id).where(
-            Shipment.tracking_number.in_(candidates))  # type: ignore[union-attr]
+        query = (
+            select(Shipment, Brand)
+            .join(Brand, Brand.id == Shipment.brand_id)
+            .where(Shipment.tracking_number.in_(candidates))
+        )  # type: ignore[union-attr]
         if brand_id is not None:
             query = query.where(Shipment.brand_id == brand_id)
         for shipment, brand in session.exec(query).all():
             if route(brand.settings, shipment.carrier_code) != code:
                 continue
             assert shipment.id is not None
-            change = apply_result(session=session, shipment_id=shipment.id, result=result, source="webhook",
-                                  now=now)
+            change = apply_result(
+                session=session, shipment_id=shipment.id, result=result, source="webhook", now=now
+            )
             shipment.last_webhook_at = now
-            shipment.next_poll_at = plan_shipment(shipment, now=now, tz_name=brand.timezone, policy=policy,
-                                                  result=result)
+            shipment.next_poll_at = plan_shipment(
+                shipment, now=now, tz_name=brand.timezone, policy=policy, result=result
+            )
             matched += 1
             changed += change.changed
     return matched, changed
 
 
-def apply_carrier_event(*, session: Session, event: InboxEvent, payload: Any, now: datetime) -> Pushed:
+def apply_carrier_event(
+    *, session: Session, event: InboxEvent, payload: Any, now: datetime
+) -> Pushed:
     """Inbox handler for ``carrier:<code>``: parse the stored (verified) body and apply its results.
 
     Inbox processing runs in the app's context; this handler is where it reads the app's adapters
@@ -135,14 +149,30 @@ def apply_carrier_event(*, session: Session, event: InboxEvent, payload: Any, no
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     code = event.source.removeprefix(f"{SOURCE_FAMILY}:")
     brand = session.get(Brand, event.brand_id) if event.brand_id is not None else None
-    results = account(app, code, brand.slug if brand else None).adapter.parse_webhook(event.raw_body)
-    matched, changed = apply_webhook_results(session=session, code=code, brand_id=event.brand_id, results=results,
-                                             policy=policy_from_config(app.config), now=now)
+    results = account(app, code, brand.slug if brand else None).adapter.parse_webhook(
+        event.raw_body
+    )
+    matched, changed = apply_webhook_results(
+        session=session,
+        code=code,
+        brand_id=event.brand_id,
+        results=results,
+        policy=policy_from_config(app.config),
+        now=now,
+    )
     return Pushed(results=len(results), matched=matched, changed=changed)
 
 
-def receive_carrier_webhook(app: Flask, *, code: str, brand_slug: str | None, headers: Mapping[str, str],
-                            body: bytes, now: datetime, remote_addr: str = "") -> WebhookOutcome:
+def receive_carrier_webhook(
+    app: Flask,
+    *,
+    code: str,
+    brand_slug: str | None,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+    remote_addr: str = "",
+) -> WebhookOutcome:
     """Verify, store and apply one pushed update (the whole operation behind the view).
 
     Raises :class:`UnknownBrand`, :class:`UnknownCarrier`, :class:`TooDeep`,
@@ -167,9 +197,15 @@ def receive_carrier_webhook(app: Flask, *, code: str, brand_slug: str | None, he
         adapter.verify_webhook(headers, body)
     except AuthError:
         with session_scope(app) as session:
-            record_rejection(session=session, source=source_of(code), brand_id=brand_id, now=now,
-                             reason=RejectionReason.invalid_signature, remote_addr=remote_addr,
-                             body_bytes=len(body))
+            record_rejection(
+                session=session,
+                source=source_of(code),
+                brand_id=brand_id,
+                now=now,
+                reason=RejectionReason.invalid_signature,
+                remote_addr=remote_addr,
+                body_bytes=len(body),
+            )
         raise InvalidSignature("The webhook signature does not verify.") from None
     except Unsupported:
         raise WebhooksUnsupported(f"Carrier {code!r} does not push updates.") from None
@@ -180,21 +216,30 @@ def receive_carrier_webhook(app: Flask, *, code: str, brand_slug: str | None, he
         parse_error = exc
     with write_lock(app), claim_scope(app) as session:
         received = inbox.receive(
-            session=session, brand_id=brand_id, source=source_of(code), event_type="tracking",
-            external_id="sha256:" + inbox.body_digest(body), raw_body=body, now=now,
+            session=session,
+            brand_id=brand_id,
+            source=source_of(code),
+            event_type="tracking",
+            external_id="sha256:" + inbox.body_digest(body),
+            raw_body=body,
+            now=now,
             headers={k: v for k, v in headers.items() if k.lower() not in _PRIVATE_HEADERS},
         )
     if received.duplicate:
         return WebhookOutcome(received.id, duplicate=True)
     processed = inbox.process_now(app, received.id, now=now)
     if parse_error is not None:
-        raise Unparseable("The webhook body could not be parsed.",
-                          [{"loc": "body", "msg": str(parse_error)[:200]}])
+        raise Unparseable(
+            "The webhook body could not be parsed.",
+            [{"loc": "body", "msg": str(parse_error)[:200]}],
+        )
     if processed is None or processed.state != InboxState.processed:
         return WebhookOutcome(received.id)  # kept; the inbox sweep retries it
     pushed = processed.applied
     assert isinstance(pushed, Pushed)
-    return WebhookOutcome(received.id, results=pushed.results, matched=pushed.matched, changed=pushed.changed)
+    return WebhookOutcome(
+        received.id, results=pushed.results, matched=pushed.matched, changed=pushed.changed
+    )
 
 
 #: How the view answers each refusal.
@@ -213,11 +258,24 @@ _ANSWERS: dict[type[WebhookRefused], tuple[int, str]] = {
 def carrier_webhook(code: str, brand_slug: str | None = None) -> ResponseReturnValue:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        outcome = receive_carrier_webhook(app, code=code, brand_slug=brand_slug, headers=dict(request.headers),
-                                          body=request.get_data(), now=extension(app).clock(),
-                                          remote_addr=request.remote_addr or "")
+        outcome = receive_carrier_webhook(
+            app,
+            code=code,
+            brand_slug=brand_slug,
+            headers=dict(request.headers),
+            body=request.get_data(),
+            now=extension(app).clock(),
+            remote_addr=request.remote_addr or "",
+        )
     except WebhookRefused as refused:
         status, error_code = _ANSWERS[type(refused)]
         raise ApiError(status, error_code, refused.message, refused.details) from None
-    return jsonify({"inbox_id": outcome.inbox_id, "duplicate": outcome.duplicate, "results": outcome.results,
-                    "matched": outcome.matched, "changed": outcome.changed})
+    return jsonify(
+        {
+            "inbox_id": outcome.inbox_id,
+            "duplicate": outcome.duplicate,
+            "results": outcome.results,
+            "matched": outcome.matched,
+            "changed": outcome.changed,
+        }
+    )

@@ -24,7 +24,9 @@ def require_brand() -> Brand:
         return g.api_brand
     token = bearer_token()
     if token is None:
-        raise ApiError(401, "missing_api_key", "Send the brand's API key as 'Authorization: Bearer <key>'.")
+        raise ApiError(
+            401, "missing_api_key", "Send the brand's API key as 'Authorization: Bearer <key>'."
+        )
     brand = brand_for_api_key(session=get_session(), key=token)
     if brand is None:
         raise ApiError(401, "invalid_api_key", "The API key is not valid or has been revoked.")

@@ -42,15 +42,27 @@ def lookup_from_form(brand: Brand) -> tuple[Order | None, str | None, int]:
     if not number.strip() or not secret.strip():
         return None, _("Enter the order number and the email address or postal code."), 400
     db = get_session()
-    result = look_up_order(session=db, brand_id=brand.id, number=number, email_or_postal=secret,  # type: ignore[arg-type]
-                           address=client_address(), now=utcnow())
+    result = look_up_order(
+        session=db,
+        brand_id=brand.id,
+        number=number,
+        email_or_postal=secret,  # type: ignore[arg-type]
+        address=client_address(),
+        now=utcnow(),
+    )
     db.commit()
     if result.retry_after:
         return None, refuse(result.retry_after), 429
     if result.order is not None:
         return result.order, None, 200
-    return None, _("We could not find an order with these details. Check the order number "
-                   "and use the email address or postal code given when ordering."), 404
+    return (
+        None,
+        _(
+            "We could not find an order with these details. Check the order number "
+            "and use the email address or postal code given when ordering."
+        ),
+        404,
+    )
 
 
 @customer.route("/<brand_slug>/track", methods=["GET", "POST"])
@@ -69,11 +81,16 @@ def order_page(brand_slug: str, token: str) -> Any:
     brand = brand_or_404(brand_slug)
     order_id = order_from_token(current_app.config["SECRET_KEY"], token, brand.id)  # type: ignore[arg-type]
     if order_id is None:
-        return render_template("pages/track_lookup.html", brand=brand,
-                               error=_("This link has expired. Look up your order again.")), 404
+        return render_template(
+            "pages/track_lookup.html",
+            brand=brand,
+            error=_("This link has expired. Look up your order again."),
+        ), 404
     from flask_babel import get_locale
 
-    view = build_tracking_page(session=get_session(), brand=brand, order_id=order_id, locale=str(get_locale()))
+    view = build_tracking_page(
+        session=get_session(), brand=brand, order_id=order_id, locale=str(get_locale())
+    )
     if view is None:
         abort(404)
     return render_template("pages/track_order.html", brand=brand, order=view, steps=PROGRESS_STEPS)

@@ -31,7 +31,10 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
 
 
 def _wants_json() -> bool:
-    return request.path.startswith(("/api/", "/webhooks/")) or request.accept_mimetypes.best == "application/json"
+    return (
+        request.path.startswith(("/api/", "/webhooks/"))
+        or request.accept_mimetypes.best == "application/json"
+    )
 
 
 def init_app(app: Flask) -> None:
@@ -43,8 +46,14 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         if not _wants_json():
             return exc
-        code = "invalid_parameter" if isinstance(exc, BadParameter) else (exc.name or "error").lower().replace(" ", "_")
-        response = error_response(exc.code or 500, code, exc.description or exc.name, getattr(exc, "details", None))
+        code = (
+            "invalid_parameter"
+            if isinstance(exc, BadParameter)
+            else (exc.name or "error").lower().replace(" ", "_")
+        )
+        response = error_response(
+            exc.code or 500, code, exc.description or exc.name, getattr(exc, "details", None)
+        )
         # Keep what the exception says beyond its body, e.g. ``Allow`` on a 405 or ``Retry-After``.
         for name, value in exc.get_headers():
             if name.lower() != "content-type":

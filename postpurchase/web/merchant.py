@@ -53,8 +53,11 @@ def check_csrf() -> None:
 def current_merchant_user() -> MerchantUser | None:
     """The user of the sign-in cookie; None when absent or ended by sign-out or a new password."""
     if "merchant_user" not in g:
-        g.merchant_user = accounts.user_for_session(session=get_session(), user_id=session.get("merchant_user_id"),
-                                                    version=session.get("merchant_session_version"))
+        g.merchant_user = accounts.user_for_session(
+            session=get_session(),
+            user_id=session.get("merchant_user_id"),
+            version=session.get("merchant_session_version"),
+        )
     return g.merchant_user
 
 
@@ -93,8 +96,13 @@ def login() -> Any:
     if request.method == "POST":
         check_csrf()
         db = get_session()
-        result = accounts.sign_in(session=db, email=request.form.get("email", ""),
-                                  password=request.form.get("password", ""), address=client_address(), now=utcnow())
+        result = accounts.sign_in(
+            session=db,
+            email=request.form.get("email", ""),
+            password=request.form.get("password", ""),
+            address=client_address(),
+            now=utcnow(),
+        )
         db.commit()
         if result.user is not None:
             session.clear()

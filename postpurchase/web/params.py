@@ -39,8 +39,14 @@ class BadParameter(BadRequest):
     ``[{"loc": "query.<field>", "msg": ..., "allowed": [...]}]``.
     """
 
-    def __init__(self, field: str, message: str, allowed: Collection[str] | None = None,
-                 *, where: str = "query") -> None:
+    def __init__(
+        self,
+        field: str,
+        message: str,
+        allowed: Collection[str] | None = None,
+        *,
+        where: str = "query",
+    ) -> None:
         super().__init__(description=f"{field}: {message}")
         self.field = field
         self.message = message
@@ -86,7 +92,9 @@ def refuse_nul_bytes() -> None:
     for where, values in sources:
         for name, value in values.items(multi=True):
             if "\x00" in name or "\x00" in value:
-                raise BadParameter(name.replace("\x00", "\\0"), "must not contain NUL characters", where=where)
+                raise BadParameter(
+                    name.replace("\x00", "\\0"), "must not contain NUL characters", where=where
+                )
 
 
 class Params:
@@ -115,7 +123,9 @@ class Params:
         """A locale the app has translations for (``ja``, ``en``)."""
         return self.choice(name, SUPPORTED_LOCALES, default) or default
 
-    def integer(self, name: str, default: int | None = None, *, low: int = -MAX_ID, high: int = MAX_ID) -> int | None:
+    def integer(
+        self, name: str, default: int | None = None, *, low: int = -MAX_ID, high: int = MAX_ID
+    ) -> int | None:
         """A whole number from ``low`` to ``high`` (by default anything a database column holds)."""
         raw = self.raw(name)
         return default if raw is None else whole_number(name, raw, low=low, high=high)

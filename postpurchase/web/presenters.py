@@ -57,7 +57,9 @@ def _expected(shipment: ShipmentView, locale: str) -> str:
     return format_day(shipment.predicted_date, locale)
 
 
-def build_tracking_page(*, session: Session, brand: Brand, order_id: int, locale: str) -> TrackingPage | None:
+def build_tracking_page(
+    *, session: Session, brand: Brand, order_id: int, locale: str
+) -> TrackingPage | None:
     assert brand.id is not None
     order = load_order(session=session, brand_id=brand.id, order_id=order_id)
     if order is None:
@@ -75,13 +77,24 @@ def build_tracking_page(*, session: Session, brand: Brand, order_id: int, locale
             status_label=str(STATUS_LABELS[shipment.status]),
             step=STATUS_STEP[shipment.status],
             expected=_expected(shipment, locale),
-            delivered=format_local_time(shipment.delivered_at, tz, locale) if shipment.delivered_at else "",
+            delivered=format_local_time(shipment.delivered_at, tz, locale)
+            if shipment.delivered_at
+            else "",
             time_slot=time_slot_label(shipment.time_slot, locale),
             delivery_option=str(DELIVERY_OPTION_LABELS[shipment.delivery_option]),
-            items=[f"{names.get(str(item.get('sku')), item.get('sku'))} × {item.get('quantity', 1)}"
-                   for item in shipment.lines],
-            events=[ScanLine(format_local_time(e.occurred_at, tz, locale), str(STATUS_LABELS[e.status]),
-                             e.description, e.location or "") for e in reversed(shipment.events)],
+            items=[
+                f"{names.get(str(item.get('sku')), item.get('sku'))} × {item.get('quantity', 1)}"
+                for item in shipment.lines
+            ],
+            events=[
+                ScanLine(
+                    format_local_time(e.occurred_at, tz, locale),
+                    str(STATUS_LABELS[e.status]),
+                    e.description,
+                    e.location or "",
+                )
+                for e in reversed(shipment.events)
+            ],
         )
         for number, shipment in enumerate(order.shipments, start=1)
     ]
@@ -89,7 +102,9 @@ def build_tracking_page(*, session: Session, brand: Brand, order_id: int, locale
         number=order.number,
         placed=format_local_time(order.placed_at, tz, locale),
         total=format_money(order.total_amount, order.currency, locale),
-        lines=[(line.title, line.quantity, format_money(line.unit_price, order.currency, locale))
-               for line in order.lines],
+        lines=[
+            (line.title, line.quantity, format_money(line.unit_price, order.currency, locale))
+            for line in order.lines
+        ],
         parcels=parcels,
     )

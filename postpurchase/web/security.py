@@ -18,7 +18,9 @@ def _add_headers(response: Response) -> Response:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     # A page reached by a signed link (``.../<token>``) must not hand that link to anyone it links to.
     carries_token = bool(request.view_args and "token" in request.view_args)
-    headers.setdefault("Referrer-Policy", "no-referrer" if carries_token else "strict-origin-when-cross-origin")
+    headers.setdefault(
+        "Referrer-Policy", "no-referrer" if carries_token else "strict-origin-when-cross-origin"
+    )
     if security.https and security.hsts_max_age > 0:
         headers.setdefault("Strict-Transport-Security", f"max-age={security.hsts_max_age}")
     return response

@@ -18,21 +18,36 @@ from tests.conftest import CONFORMANCE
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2025, 1, 14, 3, 0, tzinfo=UTC)
 CAMEL = {
-    "Pending": {Status.pending}, "InfoReceived": {Status.info_received}, "InTransit": {Status.in_transit},
-    "OutForDelivery": {Status.out_for_delivery}, "AttemptFail": {Status.attempt_fail},
-    "AvailableForPickup": {Status.available_for_pickup}, "Delivered": {Status.delivered},
-    "Exception": {Status.exception}, "ReturnedToSender": {Status.returning_to_sender, Status.returned},
+    "Pending": {Status.pending},
+    "InfoReceived": {Status.info_received},
+    "InTransit": {Status.in_transit},
+    "OutForDelivery": {Status.out_for_delivery},
+    "AttemptFail": {Status.attempt_fail},
+    "AvailableForPickup": {Status.available_for_pickup},
+    "Delivered": {Status.delivered},
+    "Exception": {Status.exception},
+    "ReturnedToSender": {Status.returning_to_sender, Status.returned},
     "Expired": {Status.expired},
 }
-TABLES = {"yamato": yamato.STATUS_TABLE, "sagawa": sagawa.STATUS_TABLE, "japanpost": japanpost.STATUS_TABLE}
+TABLES = {
+    "yamato": yamato.STATUS_TABLE,
+    "sagawa": sagawa.STATUS_TABLE,
+    "japanpost": japanpost.STATUS_TABLE,
+}
 #: The shared vocabulary also lists warehouse (WMS) states; no carrier reports them and intake
 #: takes no WMS state, so nothing here maps them.
 WAREHOUSES = {"openlogi", "logiless"}
 
 
 def vocab_rows() -> list[dict[str, str]]:
-    with (CONFORMANCE / "jp_carriers" / "jp_carrier_status_vocab.tsv").open(encoding="utf-8") as handle:
-        return [row for row in csv.DictReader(handle, delimiter="\t") if row["carrier"] not in WAREHOUSES]
+    with (CONFORMANCE / "jp_carriers" / "jp_carrier_status_vocab.tsv").open(
+        encoding="utf-8"
+    ) as handle:
+        return [
+            row
+            for row in csv.DictReader(handle, delimiter="\t")
+            if row["carrier"] not in WAREHOUSES
+        ]
 
 
 @pytest.mark.parametrize("row", vocab_rows(), ids=lambda r: f"{r['carrier']}:{r['raw_status']}")
@@ -47,11 +62,20 @@ def test_the_vocabulary_covers_every_carrier_table() -> None:
     assert {r["carrier"] for r in vocab_rows()} == set(TABLES)
 
 
-@pytest.mark.parametrize(("word", "status"), [
-    ("荷物受付", Status.in_transit), ("発送済み", Status.in_transit), ("輸送中", Status.in_transit),
-    ("配達中", Status.out_for_delivery), ("持戻(ご不在)", Status.attempt_fail), ("持戻（ご不在）", Status.attempt_fail),
-    ("配達完了", Status.delivered), ("調査中", Status.exception), ("返品", Status.returning_to_sender),
-])
+@pytest.mark.parametrize(
+    ("word", "status"),
+    [
+        ("荷物受付", Status.in_transit),
+        ("発送済み", Status.in_transit),
+        ("輸送中", Status.in_transit),
+        ("配達中", Status.out_for_delivery),
+        ("持戻(ご不在)", Status.attempt_fail),
+        ("持戻（ご不在）", Status.attempt_fail),
+        ("配達完了", Status.delivered),
+        ("調査中", Status.exception),
+        ("返品", Status.returning_to_sender),
+    ],
+)
 def test_issue_scan_texts_map_including_half_width_brackets(word: str, status: Status) -> None:
     assert yamato.STATUS_TABLE.resolve(word, text=word).status is status
 
@@ -69,7 +93,9 @@ def test_year_less_dates_take_the_latest_year_not_after_now() -> None:
 
 
 def test_yamato_page_with_three_numbers_crosses_new_year() -> None:
-    results = yamato.parse_tracking((FIXTURES / "yamato_multi_constructed.html").read_bytes(), now=NOW)
+    results = yamato.parse_tracking(
+        (FIXTURES / "yamato_multi_constructed.html").read_bytes(), now=NOW
+    )
     delivered, returned, invalid = results
     assert [r.tracking_number for r in results] == ["400000000001", "400000000002", "400000000003"]
     assert delivered.status is Status.delivered
@@ -81,22 +107,39 @@ def test_yamato_page_with_three_numbers_crosses_new_year() -> None:
 
 
 def test_sagawa_strips_arrows_and_reads_unknown_numbers_as_pending() -> None:
-    [delivered] = sagawa.parse_tracking((FIXTURES / "sagawa_delivered_constructed.html").read_bytes(), now=NOW)
+    [delivered] = sagawa.parse_tracking(
+        (FIXTURES / "sagawa_delivered_constructed.html").read_bytes(), now=NOW
+    )
     assert [e.status for e in delivered.events] == [
-        Status.in_transit, Status.in_transit, Status.in_transit, Status.out_for_delivery, Status.delivered]
+        Status.in_transit,
+        Status.in_transit,
+        Status.in_transit,
+        Status.out_for_delivery,
+        Status.delivered,
+    ]
     assert delivered.events[0].code == "↓集荷"  # raw text kept
-    [unknown] = sagawa.parse_tracking((FIXTURES / "sagawa_not_found_constructed.html").read_bytes(), now=NOW)
+    [unknown] = sagawa.parse_tracking(
+        (FIXTURES / "sagawa_not_found_constructed.html").read_bytes(), now=NOW
+    )
     assert (unknown.tracking_number, unknown.status) == ("360099990000", Status.pending)
 
 
 def test_japan_post_attempt_then_counter_pickup() -> None:
-    [result] = japanpost.parse_tracking((FIXTURES / "japanpost_delivered_constructed.html").read_bytes(), now=NOW)
-    assert [e.status for e in result.events][-3:] == [Status.attempt_fail, Status.available_for_pickup, Status.delivered]
+    [result] = japanpost.parse_tracking(
+        (FIXTURES / "japanpost_delivered_constructed.html").read_bytes(), now=NOW
+    )
+    assert [e.status for e in result.events][-3:] == [
+        Status.attempt_fail,
+        Status.available_for_pickup,
+        Status.delivered,
+    ]
     assert result.extra["service"] == "ゆうパック"
 
 
 def test_japan_post_returned_page_without_years() -> None:
-    [result] = japanpost.parse_tracking((FIXTURES / "japanpost_returned_constructed.html").read_bytes(), now=NOW)
+    [result] = japanpost.parse_tracking(
+        (FIXTURES / "japanpost_returned_constructed.html").read_bytes(), now=NOW
+    )
     assert result.status is Status.returned
     assert result.events[0].occurred_at.year == 2024 and result.events[-1].occurred_at.year == 2025
 
@@ -107,19 +150,35 @@ def test_fixtures_are_marked_constructed() -> None:
 
 
 def test_shift_jis_pages_decode() -> None:
-    page = (FIXTURES / "sagawa_delivered_constructed.html").read_text(encoding="utf-8").replace("UTF-8", "Shift_JIS")
+    page = (
+        (FIXTURES / "sagawa_delivered_constructed.html")
+        .read_text(encoding="utf-8")
+        .replace("UTF-8", "Shift_JIS")
+    )
     [result] = sagawa.parse_tracking(page.encode("cp932"), now=NOW)
     assert result.status is Status.delivered
 
 
-@pytest.mark.parametrize(("module", "page"), [
-    (yamato, "<html><body><div class='tracking-result'>新しいレイアウト</div></body></html>"),
-    (sagawa, "<html><body><p>メンテナンス中です</p></body></html>"),
-    (japanpost, "<html><body><table summary='別の表'><tr><td>x</td></tr></table></body></html>"),
-    (yamato, "<div class='parts-tracking-invoice-block'><div class='tracking-invoice-block-title'>1件目</div></div>"),
-    (yamato, "<div class='parts-tracking-invoice-block'><div class='tracking-invoice-block-title'>4000-0000-0001</div>"
-             "<div class='tracking-invoice-block-detail'><ol><li><div class='item'>配達完了</div></li></ol></div></div>"),
-])
+@pytest.mark.parametrize(
+    ("module", "page"),
+    [
+        (yamato, "<html><body><div class='tracking-result'>新しいレイアウト</div></body></html>"),
+        (sagawa, "<html><body><p>メンテナンス中です</p></body></html>"),
+        (
+            japanpost,
+            "<html><body><table summary='別の表'><tr><td>x</td></tr></table></body></html>",
+        ),
+        (
+            yamato,
+            "<div class='parts-tracking-invoice-block'><div class='tracking-invoice-block-title'>1件目</div></div>",
+        ),
+        (
+            yamato,
+            "<div class='parts-tracking-invoice-block'><div class='tracking-invoice-block-title'>4000-0000-0001</div>"
+            "<div class='tracking-invoice-block-detail'><ol><li><div class='item'>配達完了</div></li></ol></div></div>",
+        ),
+    ],
+)
 def test_unexpected_page_structure_fails_loudly_and_is_counted(module, page: str) -> None:
     before = metrics.snapshot().get(module.CODE, 0)
     with pytest.raises(ParseError) as raised:

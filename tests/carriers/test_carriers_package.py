@@ -30,7 +30,13 @@ print(",".join(codes))
 
 
 def test_carriers_import_without_flask_or_sqlmodel() -> None:
-    done = subprocess.run([sys.executable, "-c", BLOCKED_IMPORT], cwd=ROOT, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKED_IMPORT],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert {"yamato", "ups"} <= set(done.stdout.strip().split(","))
 
@@ -61,9 +67,15 @@ def test_cli_parses_a_saved_response_to_normalized_json() -> None:
 
 def test_cli_parses_a_japanese_page_with_a_given_now() -> None:
     path = FIXTURES / "yamato_multi_constructed.html"
-    result = CliRunner().invoke(carriers, ["parse", "yamato", str(path), "--now", "2025-01-14T12:00:00+09:00"])
+    result = CliRunner().invoke(
+        carriers, ["parse", "yamato", str(path), "--now", "2025-01-14T12:00:00+09:00"]
+    )
     assert result.exit_code == 0, result.output
-    assert [r["status"] for r in json.loads(result.output)] == ["delivered", "returning_to_sender", "pending"]
+    assert [r["status"] for r in json.loads(result.output)] == [
+        "delivered",
+        "returning_to_sender",
+        "pending",
+    ]
     assert "配達完了（宅配ボックス）" in result.output  # raw text kept, not escaped
 
 
@@ -75,7 +87,13 @@ def test_cli_reports_a_parse_error_for_the_wrong_carrier() -> None:
 
 
 def test_module_entry_point_runs_without_the_app() -> None:
-    done = subprocess.run([sys.executable, "-m", "carriers.cli", "list"], cwd=ROOT, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "carriers.cli", "list"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "japanpost" in done.stdout
 

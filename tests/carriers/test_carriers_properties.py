@@ -19,17 +19,27 @@ FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2025, 1, 14, tzinfo=UTC)
 SAMPLES = {
     "ups": [CONFORMANCE / "carrier_tracking/ups_track_v1_delivered.json"],
-    "fedex": [CONFORMANCE / "carrier_tracking/fedex_track_api_exception_then_delivered.json",
-              CONFORMANCE / "carrier_tracking/fedex_ws_trackreply_legacy_shipment_exception.xml"],
+    "fedex": [
+        CONFORMANCE / "carrier_tracking/fedex_track_api_exception_then_delivered.json",
+        CONFORMANCE / "carrier_tracking/fedex_ws_trackreply_legacy_shipment_exception.xml",
+    ],
     "dhl": [CONFORMANCE / "carrier_tracking/dhl_unified_tracking_doc_sample.json"],
-    "dhl_express": [CONFORMANCE / "carrier_tracking/dhl_express_mydhl_api_tracking.json",
-                    CONFORMANCE / "carrier_tracking/dhl_express_xmlpi_known_tracking_delivered.xml"],
-    "usps": [CONFORMANCE / "carrier_tracking/usps_v3_tracking_delivered_parcel_locker.json",
-             CONFORMANCE / "carrier_tracking/usps_trackv2_legacy_delivered_mailbox.xml"],
-    "canadapost": [CONFORMANCE / "carrier_tracking/canadapost_tracking_detail_notice_card_pickup_delivered.xml"],
+    "dhl_express": [
+        CONFORMANCE / "carrier_tracking/dhl_express_mydhl_api_tracking.json",
+        CONFORMANCE / "carrier_tracking/dhl_express_xmlpi_known_tracking_delivered.xml",
+    ],
+    "usps": [
+        CONFORMANCE / "carrier_tracking/usps_v3_tracking_delivered_parcel_locker.json",
+        CONFORMANCE / "carrier_tracking/usps_trackv2_legacy_delivered_mailbox.xml",
+    ],
+    "canadapost": [
+        CONFORMANCE / "carrier_tracking/canadapost_tracking_detail_notice_card_pickup_delivered.xml"
+    ],
     "royalmail": [CONFORMANCE / "carrier_tracking/royalmail_tracking_v2_events.json"],
     "australiapost": [CONFORMANCE / "carrier_tracking/australiapost_track_items_multi.json"],
-    "aftership": [CONFORMANCE / "aggregator_webhooks/aftership_tracking_fedex_cn_to_jp_delivered.json"],
+    "aftership": [
+        CONFORMANCE / "aggregator_webhooks/aftership_tracking_fedex_cn_to_jp_delivered.json"
+    ],
     "easypost": [CONFORMANCE / "aggregator_webhooks/easypost_event_tracker_updated.json"],
     "shippo": [CONFORMANCE / "aggregator_webhooks/shippo_track_usps_delivered.json"],
     "yamato": [FIXTURES / "yamato_multi_constructed.html"],
@@ -39,7 +49,9 @@ SAMPLES = {
 SAMPLE_CASES = [(code, path) for code, paths in SAMPLES.items() for path in paths]
 IDS = [f"{code}:{path.name}" for code, path in SAMPLE_CASES]
 JP = {"yamato", "sagawa", "japanpost"}
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def parse_or_parse_error(code: str, body: object) -> None:
@@ -76,8 +88,15 @@ def test_truncated_samples(code: str, path: Path, cut: float) -> None:
     parse_or_parse_error(code, raw[: int(len(raw) * cut)])
 
 
-JUNK = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=12),
-                 st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+)
 
 
 def _paths(value: object, prefix: tuple = ()) -> list[tuple]:
@@ -120,6 +139,14 @@ def test_mutated_json(code: str, path: Path, data: st.DataObject) -> None:
 @FUZZ
 @given(status=JUNK, events=JUNK, number=JUNK)
 def test_mutated_seventeentrack_bodies(status: object, events: object, number: object) -> None:
-    body = {"event": "TRACKING_UPDATED", "data": {"number": number, "track_info": {
-        "latest_status": {"status": status}, "tracking": {"providers": [{"events": events}]}}}}
+    body = {
+        "event": "TRACKING_UPDATED",
+        "data": {
+            "number": number,
+            "track_info": {
+                "latest_status": {"status": status},
+                "tracking": {"providers": [{"events": events}]},
+            },
+        },
+    }
     parse_or_parse_error("seventeentrack", json.dumps(body).encode())

@@ -58,7 +58,9 @@ def test_dhl_unified_trusts_the_status_code_over_the_contradicting_text() -> Non
 
 
 def test_australia_post_unknown_top_status_is_derived_from_events() -> None:
-    results = registry.create("australiapost").parse((TRACKING / "australiapost_track_items_multi.json").read_bytes())
+    results = registry.create("australiapost").parse(
+        (TRACKING / "australiapost_track_items_multi.json").read_bytes()
+    )
     first = next(r for r in results if r.tracking_number == "ET123456789AU")
     assert first.status is Status.in_transit
     assert len(first.events) == 8  # nested under items[]
@@ -84,7 +86,9 @@ def test_canada_post_signature_scan_without_delivery_stays_out_for_delivery() ->
 
 
 def test_dhl_express_xmlpi_gives_one_shipment_per_air_waybill() -> None:
-    results = registry.create("dhl_express").parse((TRACKING / "dhl_express_xmlpi_known_tracking_delivered.xml").read_bytes())
+    results = registry.create("dhl_express").parse(
+        (TRACKING / "dhl_express_xmlpi_known_tracking_delivered.xml").read_bytes()
+    )
     assert [r.tracking_number for r in results] == ["3180831640", "7740842550", "1815115363"]
 
 
@@ -106,13 +110,17 @@ def test_shippo_oldest_first_history_ends_delivered() -> None:
 
 
 def test_aftership_sorts_checkpoints_by_instant_across_offsets() -> None:
-    result = one("aftership", "aftership_tracking_fedex_cn_to_jp_delivered.json", "aggregator_webhooks")
+    result = one(
+        "aftership", "aftership_tracking_fedex_cn_to_jp_delivered.json", "aggregator_webhooks"
+    )
     assert result.events[0].occurred_at.utcoffset().total_seconds() == -5 * 3600
     assert result.extra["carrier_slug"] == "fedex"
     assert result.signed_by == "..KOSUTOKO"
 
 
-def test_unknown_code_maps_to_the_default_and_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_code_maps_to_the_default_and_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     forget_unknown_codes()
     table = StatusTable("testcarrier", {"DL": Status.delivered})
     with caplog.at_level(logging.WARNING, logger="carriers.status"):
@@ -122,7 +130,9 @@ def test_unknown_code_maps_to_the_default_and_is_logged_once(caplog: pytest.LogC
     assert len([r for r in caplog.records if "ZZ9" in r.getMessage()]) == 1
 
 
-def test_unknown_fedex_event_in_a_real_payload_does_not_crash(caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_fedex_event_in_a_real_payload_does_not_crash(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     forget_unknown_codes()
     data = json.loads((TRACKING / "fedex_track_api_exception_then_delivered.json").read_text())
     for result in data["output"]["completeTrackResults"][0]["trackResults"]:

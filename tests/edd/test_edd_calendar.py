@@ -37,7 +37,9 @@ def _cabinet_office_holidays() -> dict[int, set[date]]:
 
 def _holiday_jp_holidays() -> dict[int, set[date]]:
     by_year: dict[int, set[date]] = defaultdict(set)
-    for line in conformance("jp_calendar/holiday_jp_holidays.yml").read_text(encoding="utf-8").splitlines():
+    for line in (
+        conformance("jp_calendar/holiday_jp_holidays.yml").read_text(encoding="utf-8").splitlines()
+    ):
         match = re.match(r"^'?(\d{4})-(\d\d)-(\d\d)'?:", line)
         if match:
             year, month, dom = (int(g) for g in match.groups())
@@ -53,15 +55,21 @@ def _closed_holidays(calendar: CarrierCalendar, year: int) -> set[date]:
 def test_japanese_holidays_match_the_cabinet_office_list_every_year():
     official = _cabinet_office_holidays()
     assert min(official) == 1955 and max(official) == 2027
-    mismatches = {year: _closed_holidays(JP, year) ^ days for year, days in official.items()
-                  if _closed_holidays(JP, year) != days}
+    mismatches = {
+        year: _closed_holidays(JP, year) ^ days
+        for year, days in official.items()
+        if _closed_holidays(JP, year) != days
+    }
     assert mismatches == {}
 
 
 def test_japanese_holidays_match_holiday_jp_including_projected_years():
     projected = _holiday_jp_holidays()
-    mismatches = {year: _closed_holidays(JP, year) ^ days for year, days in projected.items()
-                  if _closed_holidays(JP, year) != days}
+    mismatches = {
+        year: _closed_holidays(JP, year) ^ days
+        for year, days in projected.items()
+        if _closed_holidays(JP, year) != days
+    }
     assert mismatches == {}
 
 
@@ -91,8 +99,9 @@ def test_year_end_closure_pushes_delivery_into_january():
 
 def test_obon_closure_is_configurable_by_name_and_by_dates():
     named = CarrierCalendar.from_settings("JP", {"closures": ["obon"]})
-    explicit = CarrierCalendar.from_settings("JP", {"closures": [{"name": "summer", "start": "08-13",
-                                                                  "end": "08-16"}]})
+    explicit = CarrierCalendar.from_settings(
+        "JP", {"closures": [{"name": "summer", "start": "08-13", "end": "08-16"}]}
+    )
     for calendar, reason in ((named, "obon"), (explicit, "summer")):
         assert calendar.closed_reason(date(2027, 8, 13)) == reason
         assert not calendar.is_business_day(date(2027, 8, 16))
@@ -132,27 +141,39 @@ def _tokyo(hour: int, minute: int = 0, day: int = 18) -> datetime:
 
 
 def test_order_before_cutoff_ships_the_same_day():
-    assert dispatch_date(_tokyo(14, 59), calendar=JP, timezone="Asia/Tokyo", cutoff=CUTOFF) == date(2026, 11, 18)
+    assert dispatch_date(_tokyo(14, 59), calendar=JP, timezone="Asia/Tokyo", cutoff=CUTOFF) == date(
+        2026, 11, 18
+    )
 
 
 def test_order_after_cutoff_ships_the_next_business_day():
-    assert dispatch_date(_tokyo(15, 0), calendar=JP, timezone="Asia/Tokyo", cutoff=CUTOFF) == date(2026, 11, 19)
+    assert dispatch_date(_tokyo(15, 0), calendar=JP, timezone="Asia/Tokyo", cutoff=CUTOFF) == date(
+        2026, 11, 19
+    )
 
 
 def test_order_after_friday_cutoff_ships_on_monday():
     friday_evening = _tokyo(18, day=20)
-    assert dispatch_date(friday_evening, calendar=JP, timezone="Asia/Tokyo", cutoff=CUTOFF) == date(2026, 11, 24)
+    assert dispatch_date(friday_evening, calendar=JP, timezone="Asia/Tokyo", cutoff=CUTOFF) == date(
+        2026, 11, 24
+    )
     # Monday 2026-11-23 is Labour Thanksgiving Day, so Tuesday.
 
 
 def test_handling_days_are_business_days_after_dispatch():
-    assert dispatch_date(_tokyo(10), calendar=JP, timezone="Asia/Tokyo", cutoff=CUTOFF,
-                         handling_days=2) == date(2026, 11, 20)
+    assert dispatch_date(
+        _tokyo(10), calendar=JP, timezone="Asia/Tokyo", cutoff=CUTOFF, handling_days=2
+    ) == date(2026, 11, 20)
 
 
 def test_cutoff_countdown_before_and_after_cutoff():
-    at, seconds = cutoff_countdown(_tokyo(14, 30), calendar=JP, timezone="Asia/Tokyo", cutoff=CUTOFF)
+    at, seconds = cutoff_countdown(
+        _tokyo(14, 30), calendar=JP, timezone="Asia/Tokyo", cutoff=CUTOFF
+    )
     assert seconds == 30 * 60 and at is not None and at.date() == date(2026, 11, 18)
     at, seconds = cutoff_countdown(_tokyo(16), calendar=JP, timezone="Asia/Tokyo", cutoff=CUTOFF)
     assert at is not None and at.date() == date(2026, 11, 19) and seconds == 23 * 3600
-    assert cutoff_countdown(_tokyo(16), calendar=JP, timezone="Asia/Tokyo", cutoff=None) == (None, None)
+    assert cutoff_countdown(_tokyo(16), calendar=JP, timezone="Asia/Tokyo", cutoff=None) == (
+        None,
+        None,
+    )

@@ -30,23 +30,52 @@ def _write(path, rows):
 
 def _split(tmp_path, history):
     rows = history(240, days=lambda rng: rng.choice([1, 2, 2, 3]))
-    return _write(tmp_path / "train.csv", rows[:160]), _write(tmp_path / "test.csv", rows[160:]), rows[160:]
+    return (
+        _write(tmp_path / "train.csv", rows[:160]),
+        _write(tmp_path / "test.csv", rows[160:]),
+        rows[160:],
+    )
 
 
 @pytest.mark.parametrize("flags", [[], ["--in-flight"]], ids=["strict", "in-flight"])
 def test_backtest_writes_one_prediction_per_test_row(runner, tmp_path, history, flags):
     train, test, test_rows = _split(tmp_path, history)
     out = tmp_path / "pred.csv"
-    result = runner.invoke(edd, ["backtest", "--train", str(train), "--test", str(test), "--as-of", "ordered",
-                                 "--promise-level", "0.9", "--country", "JP", "--out", str(out), *flags])
+    result = runner.invoke(
+        edd,
+        [
+            "backtest",
+            "--train",
+            str(train),
+            "--test",
+            str(test),
+            "--as-of",
+            "ordered",
+            "--promise-level",
+            "0.9",
+            "--country",
+            "JP",
+            "--out",
+            str(out),
+            *flags,
+        ],
+    )
     assert result.exit_code == 0, result.output
     with out.open() as handle:
         reader = csv.DictReader(handle)
-        assert reader.fieldnames == ["shipment_id", "predicted_date", "window_start", "window_end", "promise_date"]
+        assert reader.fieldnames == [
+            "shipment_id",
+            "predicted_date",
+            "window_start",
+            "window_end",
+            "promise_date",
+        ]
         rows = list(reader)
     assert sorted(r["shipment_id"] for r in rows) == sorted(r.shipment_id for r in test_rows)
     for row in rows:
-        dates = [date.fromisoformat(row[c]) for c in ("window_start", "predicted_date", "window_end")]
+        dates = [
+            date.fromisoformat(row[c]) for c in ("window_start", "predicted_date", "window_end")
+        ]
         assert dates == sorted(dates)
         assert date.fromisoformat(row["promise_date"]) >= dates[1]
 
@@ -56,8 +85,22 @@ def test_backtest_as_of_shipped_accepts_naive_timestamps(runner, tmp_path, histo
     naive = tmp_path / "naive.csv"
     naive.write_text(test.read_text().replace("+00:00", ""))
     out = tmp_path / "pred.csv"
-    result = runner.invoke(edd, ["backtest", "--train", str(train), "--test", str(naive), "--as-of", "shipped",
-                                 "--country", "JP", "--out", str(out)])
+    result = runner.invoke(
+        edd,
+        [
+            "backtest",
+            "--train",
+            str(train),
+            "--test",
+            str(naive),
+            "--as-of",
+            "shipped",
+            "--country",
+            "JP",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert len(out.read_text().splitlines()) == 81
 
@@ -66,8 +109,10 @@ def test_backtest_names_missing_columns(runner, tmp_path, history):
     train, _, _ = _split(tmp_path, history)
     bad = tmp_path / "bad.csv"
     bad.write_text("shipment_id,carrier,ordered_at\n1,yamato,2026-01-01T00:00:00\n")
-    result = runner.invoke(edd, ["backtest", "--train", str(train), "--test", str(bad), "--out",
-                                 str(tmp_path / "p.csv")])
+    result = runner.invoke(
+        edd,
+        ["backtest", "--train", str(train), "--test", str(bad), "--out", str(tmp_path / "p.csv")],
+    )
     assert result.exit_code != 0
     assert "missing column(s)" in result.output and "delivered_at" in result.output
 
@@ -79,10 +124,16 @@ def test_backtest_names_the_line_of_a_bad_timestamp(runner, tmp_path, history):
     cells[REQUIRED_COLUMNS.index("delivered_at")] = "yesterday"
     lines[3] = ",".join(cells)
     test.write_text("\n".join(lines) + "\n")
-    result = runner.invoke(edd, ["backtest", "--train", str(train), "--test", str(test), "--out",
-                                 str(tmp_path / "p.csv")])
+    result = runner.invoke(
+        edd,
+        ["backtest", "--train", str(train), "--test", str(test), "--out", str(tmp_path / "p.csv")],
+    )
     assert result.exit_code != 0
-    assert "line 4" in result.output and "delivered_at" in result.output and "yesterday" in result.output
+    assert (
+        "line 4" in result.output
+        and "delivered_at" in result.output
+        and "yesterday" in result.output
+    )
 
 
 def test_fit_without_brand_writes_the_instance_default_model(runner, app, tmp_path, history):
@@ -93,7 +144,9 @@ def test_fit_without_brand_writes_the_instance_default_model(runner, app, tmp_pa
     assert (tmp_path / "instance" / "edd" / "default-ordered.json").exists()
 
 
-def test_an_instance_default_model_serves_only_its_own_app(runner, app, app_config, tmp_path, history, brand):
+def test_an_instance_default_model_serves_only_its_own_app(
+    runner, app, app_config, tmp_path, history, brand
+):
     path = _write(tmp_path / "h.csv", history(100, days=3))
     assert runner.invoke(edd, ["fit", "--history", str(path)]).exit_code == 0
     other = create_app({**app_config, "INSTANCE_PATH": str(tmp_path / "other")})
@@ -101,7 +154,9 @@ def test_an_instance_default_model_serves_only_its_own_app(runner, app, app_conf
         session = get_db(app).session()
         acme = get_brand(session=session, slug=brand.slug)
         own, _ = load_model(session=session, brand=acme, mode=AsOf.ordered, models=models_of(app))
-        theirs, _ = load_model(session=session, brand=acme, mode=AsOf.ordered, models=models_of(other))
+        theirs, _ = load_model(
+            session=session, brand=acme, mode=AsOf.ordered, models=models_of(other)
+        )
         session.close()
     assert own.sample_size == 100
     assert theirs.sample_size == 0
@@ -110,13 +165,17 @@ def test_an_instance_default_model_serves_only_its_own_app(runner, app, app_conf
 def test_fit_reads_rows_not_delivered_yet_as_parcels_in_flight(runner, app, tmp_path, history):
     now = utcnow()
     usual = history(300, days=lambda rng: rng.choice([1, 2, 2, 3]), start=now - timedelta(days=90))
-    waiting = [dataclasses.replace(row, delivered_at=None)
-               for row in history(40, days=2, prefix="w", start=now - timedelta(days=9))]
+    waiting = [
+        dataclasses.replace(row, delivered_at=None)
+        for row in history(40, days=2, prefix="w", start=now - timedelta(days=9))
+    ]
     path = _write(tmp_path / "h.csv", usual + waiting)
     result = runner.invoke(edd, ["fit", "--history", str(path)])
     assert result.exit_code == 0, result.output
     model = json.loads((tmp_path / "instance" / "edd" / "default-ordered.json").read_text())
-    assert model["calibration"]["waiting"]  # the forty undelivered orders count as "still on their way"
+    assert model["calibration"][
+        "waiting"
+    ]  # the forty undelivered orders count as "still on their way"
 
 
 def test_fit_for_a_brand_stores_its_models(runner, app, tmp_path, history, brand):
@@ -141,12 +200,22 @@ def test_report_prints_accuracy_of_delivered_parcels(runner, app, brand):
     with app.app_context():
         session = get_db(app).session()
 
-        shipment = Shipment(brand_id=brand.brand_id, external_id="s1", carrier_code="yamato",
-                            status=Status.in_transit, shipped_at=shipped)
+        shipment = Shipment(
+            brand_id=brand.brand_id,
+            external_id="s1",
+            carrier_code="yamato",
+            status=Status.in_transit,
+            shipped_at=shipped,
+        )
         session.add(shipment)
         session.flush()
-        predict_for_shipment(session=session, models=models_of(app), shipment_id=shipment.id, now=shipped,
-                             trigger="handover")
+        predict_for_shipment(
+            session=session,
+            models=models_of(app),
+            shipment_id=shipment.id,
+            now=shipped,
+            trigger="handover",
+        )
         shipment.status = Status.delivered
         shipment.delivered_at = shipped + timedelta(days=2)
         session.commit()

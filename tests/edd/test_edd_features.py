@@ -21,12 +21,15 @@ MONDAY = date(2026, 11, 2)
 
 
 def _days(model: TransitModel, **features) -> int:
-    return model.estimate(OSAKA, MONDAY, JP, features=OrderFeatures(**features)).predicted_business_days
+    return model.estimate(
+        OSAKA, MONDAY, JP, features=OrderFeatures(**features)
+    ).predicted_business_days
 
 
 def test_a_slow_category_is_predicted_later_on_the_same_route(history):
-    rows = (history(450, days=2, category="cosmetics")
-            + history(150, days=6, category="furniture", prefix="f", start=datetime(2026, 6, 1, 4, tzinfo=UTC)))
+    rows = history(450, days=2, category="cosmetics") + history(
+        150, days=6, category="furniture", prefix="f", start=datetime(2026, 6, 1, 4, tzinfo=UTC)
+    )
     model = fit(rows, setting=SETTING, now=NOW)
     assert _days(model, category="cosmetics") == 2
     assert 5 <= _days(model, category="furniture") <= 6  # shrinkage holds it back a little
@@ -35,14 +38,18 @@ def test_a_slow_category_is_predicted_later_on_the_same_route(history):
 
 
 def test_an_unknown_category_gets_the_route_as_a_whole(history):
-    rows = history(300, days=2, category="cosmetics") + history(300, days=2, category="books", prefix="b")
+    rows = history(300, days=2, category="cosmetics") + history(
+        300, days=2, category="books", prefix="b"
+    )
     model = fit(rows, setting=SETTING, now=NOW)
     estimate = model.estimate(OSAKA, MONDAY, JP, features=OrderFeatures(category="garden"))
     assert estimate.predicted_business_days == 2 and estimate.basis.factors == {}
 
 
 def test_a_rare_category_is_shrunk_towards_no_effect(history):
-    rows = history(400, days=2, category="cosmetics") + history(8, days=10, category="piano", prefix="r")
+    rows = history(400, days=2, category="cosmetics") + history(
+        8, days=10, category="piano", prefix="r"
+    )
     model = fit(rows, setting=SETTING, now=NOW)
     slow = model.effects.factors(OrderFeatures(category="piano"))["category"]
     assert 1.0 < slow < 2.0  # eight parcels at 10 days do not make every piano take 10 days
@@ -50,10 +57,13 @@ def test_a_rare_category_is_shrunk_towards_no_effect(history):
 
 
 def test_dearer_shipping_is_slower_when_the_history_says_so(history):
-    rows = (history(300, days=2, cost=500.0)
-            + history(120, days=5, cost=900.0, prefix="c", start=datetime(2026, 6, 1, 4, tzinfo=UTC)))
+    rows = history(300, days=2, cost=500.0) + history(
+        120, days=5, cost=900.0, prefix="c", start=datetime(2026, 6, 1, 4, tzinfo=UTC)
+    )
     model = fit(rows, setting=SETTING, now=NOW)
-    assert model.effects.scale(OrderFeatures(cost=900.0)) > 1.5 * model.effects.scale(OrderFeatures(cost=500.0))
+    assert model.effects.scale(OrderFeatures(cost=900.0)) > 1.5 * model.effects.scale(
+        OrderFeatures(cost=500.0)
+    )
     assert _days(model, cost=500.0) == 2
     assert 4 <= _days(model, cost=900.0) <= 5
 
@@ -61,7 +71,9 @@ def test_dearer_shipping_is_slower_when_the_history_says_so(history):
 def test_history_without_features_learns_no_effects(history):
     rows = history(300, days=lambda rng: rng.choice([1, 2, 2, 3, 5]))
     model = fit(rows, setting=SETTING, now=NOW)
-    plain = fit(rows, setting=dataclasses.replace(SETTING, params=ModelParams(effect_strength=0)), now=NOW)
+    plain = fit(
+        rows, setting=dataclasses.replace(SETTING, params=ModelParams(effect_strength=0)), now=NOW
+    )
     assert model.effects == FeatureEffects()
     assert model.estimate(OSAKA, MONDAY, JP) == plain.estimate(OSAKA, MONDAY, JP)
 
@@ -74,13 +86,16 @@ def test_fit_effects_ignores_a_feature_known_for_too_few_parcels():
 
 
 def test_serialised_model_keeps_its_feature_effects(history):
-    rows = history(300, days=2, category="cosmetics") + history(300, days=5, category="sofa", prefix="s")
+    rows = history(300, days=2, category="cosmetics") + history(
+        300, days=5, category="sofa", prefix="s"
+    )
     model = fit(rows, setting=SETTING, now=NOW)
     again = TransitModel.from_dict(model.to_dict())
     for category in ("cosmetics", "sofa", ""):
         features = OrderFeatures(category=category)
-        assert again.estimate(OSAKA, MONDAY, JP, features=features) == model.estimate(OSAKA, MONDAY, JP,
-                                                                                       features=features)
+        assert again.estimate(OSAKA, MONDAY, JP, features=features) == model.estimate(
+            OSAKA, MONDAY, JP, features=features
+        )
 
 
 def test_query_as_of_order_carries_the_orders_features(history):

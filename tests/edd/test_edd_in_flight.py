@@ -49,35 +49,51 @@ def _usual(n: int, *, until: datetime) -> list:
     """``n`` parcels ordered every 6 hours up to ``until``, usually 2 business days, sometimes 1 to 5."""
     rng = random.Random(3)
     start = until - timedelta(hours=6 * n)
-    return [delivered_row(f"u{i}", ordered=start + timedelta(hours=6 * i), business_days=rng.choice(USUAL_DAYS))
-            for i in range(n)]
+    return [
+        delivered_row(
+            f"u{i}", ordered=start + timedelta(hours=6 * i), business_days=rng.choice(USUAL_DAYS)
+        )
+        for i in range(n)
+    ]
 
 
 def _usual_then_slow():
     """Usual parcels until ten days ago, then 50 orders that are still on their way."""
     usual = _usual(300, until=NOW - timedelta(days=10))
-    slow = [dataclasses.replace(delivered_row(f"s{i}", ordered=NOW - timedelta(days=10) + timedelta(hours=4 * i),
-                                              business_days=12), delivered_at=None)
-            for i in range(50)]
+    slow = [
+        dataclasses.replace(
+            delivered_row(
+                f"s{i}", ordered=NOW - timedelta(days=10) + timedelta(hours=4 * i), business_days=12
+            ),
+            delivered_at=None,
+        )
+        for i in range(50)
+    ]
     return usual, slow
 
 
 def test_parcels_in_flight_longer_than_usual_push_the_promise_out():
     usual, slow = _usual_then_slow()
-    blind = fit(usual, setting=SETTING, now=NOW).estimate(OSAKA, date(2026, 11, 2), JP, promise_level=0.9)
-    seeing = fit(usual, setting=SETTING, now=NOW, waiting=slow).estimate(OSAKA, date(2026, 11, 2), JP,
-                                                                        promise_level=0.9)
+    blind = fit(usual, setting=SETTING, now=NOW).estimate(
+        OSAKA, date(2026, 11, 2), JP, promise_level=0.9
+    )
+    seeing = fit(usual, setting=SETTING, now=NOW, waiting=slow).estimate(
+        OSAKA, date(2026, 11, 2), JP, promise_level=0.9
+    )
     assert seeing.promise_date > blind.promise_date
 
 
 def test_strict_walk_forward_never_reads_rows_that_are_not_delivered_yet():
     usual, slow = _usual_then_slow()
     test = [delivered_row("t1", ordered=NOW + timedelta(hours=1), business_days=2)]
-    slow_delivered_later = [dataclasses.replace(r, delivered_at=NOW + timedelta(days=20)) for r in slow]
+    slow_delivered_later = [
+        dataclasses.replace(r, delivered_at=NOW + timedelta(days=20)) for r in slow
+    ]
 
     def promise(rows, **flag):
-        return walk_forward(rows, test, mode=AsOf.ordered, setting=SETTING, promise_level=0.9,
-                            **flag)[0].estimate.promise_date
+        return walk_forward(
+            rows, test, mode=AsOf.ordered, setting=SETTING, promise_level=0.9, **flag
+        )[0].estimate.promise_date
 
     assert promise(usual) == promise(usual + slow_delivered_later)
     assert promise(usual + slow_delivered_later, use_in_flight=True) > promise(usual)
@@ -90,24 +106,42 @@ def test_refit_reads_the_brands_parcels_still_in_transit(app, make_brand):
         from postpurchase.db import get_db
 
         session = get_db(app).session()
-        fc = FulfillmentCentre(brand_id=created.brand_id, code="TOKYO", region="Tokyo", postal_code="135-0061")
+        fc = FulfillmentCentre(
+            brand_id=created.brand_id, code="TOKYO", region="Tokyo", postal_code="135-0061"
+        )
         session.add(fc)
         session.flush()
         for i in range(60):  # handed over 3-5 business days ago and still moving: usually 2
-            order = Order(brand_id=created.brand_id, external_id=f"o{i}", number=f"#{i}",
-                          placed_at=handover_now - timedelta(days=5, hours=i))
+            order = Order(
+                brand_id=created.brand_id,
+                external_id=f"o{i}",
+                number=f"#{i}",
+                placed_at=handover_now - timedelta(days=5, hours=i),
+            )
             session.add(order)
             session.flush()
-            session.add(Shipment(brand_id=created.brand_id, order_id=order.id, external_id=f"s{i}", fc_id=fc.id,
-                                 carrier_code="yamato", service="standard", status=Status.in_transit,
-                                 shipped_at=handover_now - timedelta(days=4, hours=i),
-                                 destination_postal_code="530-0001", destination_region="Osaka",
-                                 destination_country="JP"))
+            session.add(
+                Shipment(
+                    brand_id=created.brand_id,
+                    order_id=order.id,
+                    external_id=f"s{i}",
+                    fc_id=fc.id,
+                    carrier_code="yamato",
+                    service="standard",
+                    status=Status.in_transit,
+                    shipped_at=handover_now - timedelta(days=4, hours=i),
+                    destination_postal_code="530-0001",
+                    destination_region="Osaka",
+                    destination_country="JP",
+                )
+            )
         session.flush()
         brand = get_brand(session=session, slug="slowco")
         usual = _usual(320, until=handover_now - timedelta(days=12))
         service.fit_brand(session=session, brand=brand, now=handover_now, extra=usual)
-        stored = session.exec(select(TransitModelState).where(TransitModelState.as_of == "shipped")).one()
+        stored = session.exec(
+            select(TransitModelState).where(TransitModelState.as_of == "shipped")
+        ).one()
         assert stored.payload["scale"] > 1.0
         assert stored.payload["calibration"]["waiting"]
         session.rollback()

@@ -49,7 +49,9 @@ def test_unknown_route_falls_back_to_the_deepest_known_level(history):
 
 
 def test_missing_region_is_inferred_from_the_postal_prefix(history):
-    model = fit(history(100, days=3, region="Osaka", postal_code="530-0001"), setting=SETTING, now=NOW)
+    model = fit(
+        history(100, days=3, region="Osaka", postal_code="530-0001"), setting=SETTING, now=NOW
+    )
     _, basis = model.distribution(Route("yamato", "standard", "TOKYO", "", "530"))
     assert basis.level == "postal_prefix" and basis.key[-2] == "Osaka"
 
@@ -62,14 +64,20 @@ def test_model_without_history_uses_the_default_business_days():
 
 
 def test_serialised_model_predicts_the_same_dates(history):
-    model = fit(history(200, days=lambda rng: rng.choice([1, 2, 2, 3, 5])), setting=SETTING, now=NOW)
+    model = fit(
+        history(200, days=lambda rng: rng.choice([1, 2, 2, 3, 5])), setting=SETTING, now=NOW
+    )
     again = TransitModel.from_dict(model.to_dict())
     for route in (OSAKA_530, OSAKA_531, Route("x", "y")):
-        assert again.estimate(route, date(2026, 11, 2), JP) == model.estimate(route, date(2026, 11, 2), JP)
+        assert again.estimate(route, date(2026, 11, 2), JP) == model.estimate(
+            route, date(2026, 11, 2), JP
+        )
 
 
 def test_elapsed_business_days_move_the_estimate_later(history):
-    model = fit(history(200, days=lambda rng: rng.choice([1, 2, 2, 3, 6])), setting=SETTING, now=NOW)
+    model = fit(
+        history(200, days=lambda rng: rng.choice([1, 2, 2, 3, 6])), setting=SETTING, now=NOW
+    )
     fresh = model.estimate(OSAKA_530, date(2026, 11, 2), JP)
     late = model.estimate(OSAKA_530, date(2026, 11, 2), JP, elapsed=4)
     assert fresh.predicted_date < late.predicted_date
@@ -77,7 +85,9 @@ def test_elapsed_business_days_move_the_estimate_later(history):
 
 
 def test_window_and_promise_are_ordered(history):
-    model = fit(history(200, days=lambda rng: rng.choice([1, 2, 2, 3, 6])), setting=SETTING, now=NOW)
+    model = fit(
+        history(200, days=lambda rng: rng.choice([1, 2, 2, 3, 6])), setting=SETTING, now=NOW
+    )
     e = model.estimate(OSAKA_530, date(2026, 11, 2), JP, promise_level=0.95)
     assert e.window_start <= e.predicted_date <= e.window_end
     assert e.predicted_date <= e.promise_date
@@ -91,7 +101,9 @@ def test_promise_level_holds_on_unseen_parcels(history):
     train, test = rows[:800], rows[800:]
     predictions = walk_forward(train, test, mode=AsOf.ordered, setting=SETTING, promise_level=0.8)
     actual = {r.shipment_id: local_date(r.delivered_at) for r in test}
-    on_time = sum(actual[p.query.shipment_id] <= p.estimate.promise_date for p in predictions) / len(predictions)
+    on_time = sum(
+        actual[p.query.shipment_id] <= p.estimate.promise_date for p in predictions
+    ) / len(predictions)
     assert on_time == pytest.approx(0.8, abs=0.05)
 
 
@@ -108,20 +120,33 @@ def test_query_as_of_order_carries_neither_handover_nor_delivery(history):
 def test_walk_forward_never_reads_a_delivery_after_the_as_of_time(history, mode):
     """Poison every delivery after a moment; predictions made before it must not move."""
     train = history(400, days=lambda rng: rng.choice([1, 2, 3]), seed=3)
-    test = history(400, days=lambda rng: rng.choice([1, 2, 3]), seed=5, prefix="t",
-                   start=train[-1].ordered_at + timedelta(hours=6))
+    test = history(
+        400,
+        days=lambda rng: rng.choice([1, 2, 3]),
+        seed=5,
+        prefix="t",
+        start=train[-1].ordered_at + timedelta(hours=6),
+    )
     moment = test[200].ordered_at
     poisoned = [
-        dataclasses.replace(r, delivered_at=r.delivered_at + timedelta(days=40),
-                            shipped_at=r.shipped_at + timedelta(days=30) if r.ordered_at >= moment else r.shipped_at)
-        if r.delivered_at >= moment else r
+        dataclasses.replace(
+            r,
+            delivered_at=r.delivered_at + timedelta(days=40),
+            shipped_at=r.shipped_at + timedelta(days=30)
+            if r.ordered_at >= moment
+            else r.shipped_at,
+        )
+        if r.delivered_at >= moment
+        else r
         for r in test
     ]
     clean = walk_forward(train, test, mode=mode, setting=SETTING, promise_level=0.9)
     dirty = walk_forward(train, poisoned, mode=mode, setting=SETTING, promise_level=0.9)
     before = {p.query.shipment_id: p.estimate for p in clean if p.query.as_of < moment}
     assert len(before) >= 150
-    assert all(before[p.query.shipment_id] == p.estimate for p in dirty if p.query.shipment_id in before)
+    assert all(
+        before[p.query.shipment_id] == p.estimate for p in dirty if p.query.shipment_id in before
+    )
     # The poison is strong enough to be seen once it is in the past.
     later = {p.query.shipment_id: p.estimate for p in clean}
     assert any(later[p.query.shipment_id] != p.estimate for p in dirty)
@@ -130,8 +155,14 @@ def test_walk_forward_never_reads_a_delivery_after_the_as_of_time(history, mode)
 def test_as_of_order_ignores_the_rows_own_handover_and_delivery(history):
     train = history(300, days=2, seed=3)
     test = history(20, days=2, prefix="t", start=train[-1].ordered_at + timedelta(hours=6))
-    changed = [dataclasses.replace(r, shipped_at=r.shipped_at + timedelta(days=9),
-                                   delivered_at=r.delivered_at + timedelta(days=30)) for r in test[:1]] + test[1:]
+    changed = [
+        dataclasses.replace(
+            r,
+            shipped_at=r.shipped_at + timedelta(days=9),
+            delivered_at=r.delivered_at + timedelta(days=30),
+        )
+        for r in test[:1]
+    ] + test[1:]
     first = walk_forward(train, test, mode=AsOf.ordered, setting=SETTING, promise_level=0.9)[0]
     again = walk_forward(train, changed, mode=AsOf.ordered, setting=SETTING, promise_level=0.9)[0]
     assert first.estimate == again.estimate

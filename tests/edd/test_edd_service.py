@@ -34,12 +34,23 @@ def acme(app, make_brand, history):
     created = make_brand("acme", settings={"edd": {"promise_level": 0.9}})
     with app.app_context():
         session = get_db(app).session()
-        session.add(FulfillmentCentre(brand_id=created.brand_id, code="TOKYO", region="Tokyo",
-                                      postal_code="135-0061", cutoff_time="15:00"))
+        session.add(
+            FulfillmentCentre(
+                brand_id=created.brand_id,
+                code="TOKYO",
+                region="Tokyo",
+                postal_code="135-0061",
+                cutoff_time="15:00",
+            )
+        )
         session.flush()
         brand = get_brand(session=session, slug="acme")
-        service.fit_brand(session=session, brand=brand, now=HANDOVER - timedelta(days=1),
-                          extra=history(400, days=2, start=datetime(2026, 8, 1, 1, tzinfo=UTC)))
+        service.fit_brand(
+            session=session,
+            brand=brand,
+            now=HANDOVER - timedelta(days=1),
+            extra=history(400, days=2, start=datetime(2026, 8, 1, 1, tzinfo=UTC)),
+        )
         session.commit()
         session.close()
     return created
@@ -53,14 +64,27 @@ def parcel(app, acme):
         with app.app_context():
             session = get_db(app).session()
             fc = session.exec(select(FulfillmentCentre)).one()
-            order = Order(brand_id=acme.brand_id, external_id=f"o{fields.get('external_id', '1')}", number="#1",
-                          placed_at=fields.pop("placed_at", HANDOVER - timedelta(hours=20)))
+            order = Order(
+                brand_id=acme.brand_id,
+                external_id=f"o{fields.get('external_id', '1')}",
+                number="#1",
+                placed_at=fields.pop("placed_at", HANDOVER - timedelta(hours=20)),
+            )
             session.add(order)
             session.flush()
-            values = dict(brand_id=acme.brand_id, order_id=order.id, external_id="s1", fc_id=fc.id,
-                          carrier_code="yamato", service="standard", status=Status.in_transit,
-                          shipped_at=HANDOVER, destination_postal_code="530-0001", destination_region="Osaka",
-                          destination_country="JP")
+            values = dict(
+                brand_id=acme.brand_id,
+                order_id=order.id,
+                external_id="s1",
+                fc_id=fc.id,
+                carrier_code="yamato",
+                service="standard",
+                status=Status.in_transit,
+                shipped_at=HANDOVER,
+                destination_postal_code="530-0001",
+                destination_region="Osaka",
+                destination_country="JP",
+            )
             values.update(fields)
             shipment = Shipment(**values)
             session.add(shipment)
@@ -77,7 +101,9 @@ def changes():
     seen = []
 
     def receiver(sender, **kwargs):
-        seen.append((sender, kwargs["previous_date"], kwargs["predicted_date"], kwargs["promised_date"]))
+        seen.append(
+            (sender, kwargs["previous_date"], kwargs["predicted_date"], kwargs["promised_date"])
+        )
 
     signals.shipment_prediction_changed.connect(receiver)
     yield seen
@@ -85,8 +111,12 @@ def changes():
 
 
 def _handover(session, shipment_id, now=HANDOVER):
-    signals.shipment_created.send(session.get(Shipment, shipment_id).brand_id, session=session,
-                                  shipment_id=shipment_id, now=now)
+    signals.shipment_created.send(
+        session.get(Shipment, shipment_id).brand_id,
+        session=session,
+        shipment_id=shipment_id,
+        now=now,
+    )
 
 
 def _transition(session, shipment_id, status, now, **fields):
@@ -96,8 +126,15 @@ def _transition(session, shipment_id, status, now, **fields):
     for key, value in fields.items():
         setattr(shipment, key, value)
     session.add(shipment)
-    signals.shipment_status_changed.send(shipment_id, session=session, brand_id=shipment.brand_id,
-                                         previous=previous, current=status, occurred_at=now, now=now)
+    signals.shipment_status_changed.send(
+        shipment_id,
+        session=session,
+        brand_id=shipment.brand_id,
+        previous=previous,
+        current=status,
+        occurred_at=now,
+        now=now,
+    )
     return session.get(Shipment, shipment_id)
 
 
@@ -120,7 +157,12 @@ def test_out_for_delivery_means_today_and_the_promise_stays(session, parcel):
     promised = session.get(Shipment, shipment_id).promised_date
     later = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)  # Tuesday 09:30 in Tokyo, two days late
     shipment = _transition(session, shipment_id, Status.out_for_delivery, later)
-    assert shipment.predicted_date == shipment.window_start == shipment.window_end == date(2026, 11, 24)
+    assert (
+        shipment.predicted_date
+        == shipment.window_start
+        == shipment.window_end
+        == date(2026, 11, 24)
+    )
     assert shipment.promised_date == promised
 
 
@@ -135,7 +177,9 @@ def test_failed_attempt_moves_to_the_next_delivery_day(session, parcel):
 
 def test_failed_attempt_respects_a_later_requested_date(session, parcel):
     shipment_id = parcel(requested_date=date(2026, 11, 27))
-    shipment = _transition(session, shipment_id, Status.attempt_fail, datetime(2026, 11, 20, 3, tzinfo=UTC))
+    shipment = _transition(
+        session, shipment_id, Status.attempt_fail, datetime(2026, 11, 20, 3, tzinfo=UTC)
+    )
     assert shipment.predicted_date == date(2026, 11, 27)
 
 
@@ -181,8 +225,13 @@ def test_order_time_prediction_counts_from_the_cutoff(session, parcel):
     after_cutoff = datetime(2026, 11, 18, 7, tzinfo=UTC)  # 16:00 Wednesday in Tokyo
     shipment_id = parcel(shipped_at=None, status=Status.pending, placed_at=after_cutoff)
     order_id = session.get(Shipment, shipment_id).order_id
-    signals.order_upserted.send(session.get(Shipment, shipment_id).brand_id, session=session, order_id=order_id,
-                                created=True, now=after_cutoff)
+    signals.order_upserted.send(
+        session.get(Shipment, shipment_id).brand_id,
+        session=session,
+        order_id=order_id,
+        created=True,
+        now=after_cutoff,
+    )
     stored = session.exec(select(DeliveryPrediction)).one()
     assert stored.trigger == "order" and stored.as_of == "ordered"
     assert stored.basis["anchor_date"] == "2026-11-19"
@@ -190,24 +239,47 @@ def test_order_time_prediction_counts_from_the_cutoff(session, parcel):
 
 def _add_line(session, shipment_id, *, category, price=5000):
     order_id = session.get(Shipment, shipment_id).order_id
-    session.add(OrderLine(brand_id=session.get(Shipment, shipment_id).brand_id, order_id=order_id,
-                          line_key="1", sku="SKU-1", category=category, quantity=1, unit_price=price))
+    session.add(
+        OrderLine(
+            brand_id=session.get(Shipment, shipment_id).brand_id,
+            order_id=order_id,
+            line_key="1",
+            sku="SKU-1",
+            category=category,
+            quantity=1,
+            unit_price=price,
+        )
+    )
     session.flush()
 
 
 def test_history_rows_carry_the_parcels_cost_weight_and_main_category(session, parcel):
-    shipment_id = parcel(status=Status.delivered, delivered_at=HANDOVER + timedelta(days=1),
-                         cost_amount=1500, weight_g=12000)
+    shipment_id = parcel(
+        status=Status.delivered,
+        delivered_at=HANDOVER + timedelta(days=1),
+        cost_amount=1500,
+        weight_g=12000,
+    )
     _add_line(session, shipment_id, category="sofa", price=90000)
-    row = service.shipment_history(session=session, brand_id=session.get(Shipment, shipment_id).brand_id)[0]
+    row = service.shipment_history(
+        session=session, brand_id=session.get(Shipment, shipment_id).brand_id
+    )[0]
     assert (row.cost, row.weight_g, row.category) == (1500.0, 12000.0, "sofa")
 
 
-def test_a_slow_category_in_the_order_moves_the_prediction_and_is_recorded(session, parcel, history):
+def test_a_slow_category_in_the_order_moves_the_prediction_and_is_recorded(
+    session, parcel, history
+):
     brand = get_brand(session=session, slug="acme")
-    slow = history(150, days=6, category="sofa", prefix="sofa", start=datetime(2026, 8, 1, 4, tzinfo=UTC))
-    quick = history(450, days=2, category="tea", prefix="tea", start=datetime(2026, 8, 1, 1, tzinfo=UTC))
-    service.fit_brand(session=session, brand=brand, now=HANDOVER - timedelta(days=1), extra=slow + quick)
+    slow = history(
+        150, days=6, category="sofa", prefix="sofa", start=datetime(2026, 8, 1, 4, tzinfo=UTC)
+    )
+    quick = history(
+        450, days=2, category="tea", prefix="tea", start=datetime(2026, 8, 1, 1, tzinfo=UTC)
+    )
+    service.fit_brand(
+        session=session, brand=brand, now=HANDOVER - timedelta(days=1), extra=slow + quick
+    )
     session.commit()
     shipment_id = parcel()
     _add_line(session, shipment_id, category="sofa")
@@ -215,7 +287,9 @@ def test_a_slow_category_in_the_order_moves_the_prediction_and_is_recorded(sessi
     stored = session.exec(select(DeliveryPrediction)).one()
     assert stored.basis["order_features"]["category"] == "sofa"
     assert stored.basis["factors"]["category"] > 1.5
-    assert session.get(Shipment, shipment_id).predicted_date > date(2026, 11, 20)  # tea would arrive on the 20th
+    assert session.get(Shipment, shipment_id).predicted_date > date(
+        2026, 11, 20
+    )  # tea would arrive on the 20th
 
 
 def test_daily_refit_stores_both_models(app, acme, parcel):
@@ -234,8 +308,16 @@ CHECKOUT_NOW = datetime(2026, 11, 18, 5, 30, tzinfo=UTC)  # 14:30 Wednesday in T
 
 
 def test_checkout_estimate_has_dates_countdown_and_basis(app, session, acme):
-    answer = service.checkout_estimate(session=session, models=service.models_of(app), brand_slug="acme", postal_code="530-0001",
-                                       carrier="yamato", service="standard", fc_code="TOKYO", now=CHECKOUT_NOW)
+    answer = service.checkout_estimate(
+        session=session,
+        models=service.models_of(app),
+        brand_slug="acme",
+        postal_code="530-0001",
+        carrier="yamato",
+        service="standard",
+        fc_code="TOKYO",
+        now=CHECKOUT_NOW,
+    )
     assert answer["dispatch_date"] == "2026-11-18"
     assert answer["predicted_date"] == "2026-11-20"
     assert answer["cutoff"]["seconds_left"] == 30 * 60
@@ -245,26 +327,44 @@ def test_checkout_estimate_has_dates_countdown_and_basis(app, session, acme):
 
 
 def test_checkout_after_cutoff_dispatches_next_business_day(app, session, acme):
-    answer = service.checkout_estimate(session=session, models=service.models_of(app), brand_slug="acme", postal_code="5300001",
-                                       carrier="yamato", now=CHECKOUT_NOW + timedelta(hours=1))
+    answer = service.checkout_estimate(
+        session=session,
+        models=service.models_of(app),
+        brand_slug="acme",
+        postal_code="5300001",
+        carrier="yamato",
+        now=CHECKOUT_NOW + timedelta(hours=1),
+    )
     assert answer["dispatch_date"] == "2026-11-19"
     assert answer["cutoff"]["at"].startswith("2026-11-19T15:00")
 
 
 def test_checkout_api_answers_json(client, acme):
-    response = client.get("/api/v1/edd?brand=acme&postal_code=530-0001&service=standard&fc=TOKYO&carrier=yamato")
+    response = client.get(
+        "/api/v1/edd?brand=acme&postal_code=530-0001&service=standard&fc=TOKYO&carrier=yamato"
+    )
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) >= {"predicted_date", "window_start", "window_end", "promise_date", "cutoff", "basis"}
+    assert set(body) >= {
+        "predicted_date",
+        "window_start",
+        "window_end",
+        "promise_date",
+        "cutoff",
+        "basis",
+    }
 
 
-@pytest.mark.parametrize(("query", "status", "code"), [
-    ("postal_code=530-0001", 400, "missing_brand"),
-    ("brand=acme", 400, "missing_postal_code"),
-    ("brand=acme&postal_code=ab", 400, "invalid_postal_code"),
-    ("brand=nobody&postal_code=530-0001", 404, "unknown_brand"),
-    ("brand=acme&postal_code=530-0001&fc=OSAKA", 404, "unknown_fc"),
-])
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("postal_code=530-0001", 400, "missing_brand"),
+        ("brand=acme", 400, "missing_postal_code"),
+        ("brand=acme&postal_code=ab", 400, "invalid_postal_code"),
+        ("brand=nobody&postal_code=530-0001", 404, "unknown_brand"),
+        ("brand=acme&postal_code=530-0001&fc=OSAKA", 404, "unknown_fc"),
+    ],
+)
 def test_checkout_api_rejects_bad_input(client, acme, query, status, code):
     response = client.get(f"/api/v1/edd?{query}")
     assert response.status_code == status
@@ -277,13 +377,16 @@ def test_anonymous_checkout_estimates_store_no_prediction(client, acme, session)
     assert session.exec(select(DeliveryPrediction)).all() == []
 
 
-@pytest.mark.parametrize(("query", "field"), [
-    ("brand=acme&postal_code=530-0001&carrier=pigeon", "carrier"),
-    ("brand=acme&postal_code=" + "1" * 40, "postal_code"),
-    ("brand=acme&postal_code=%E4%B8%80%E4%BA%8C%E4%B8%89", "postal_code"),
-    ("brand=ACME%00&postal_code=530-0001", "brand"),
-    ("brand=acme&postal_code=530-0001&region=" + "x" * 65, "region"),
-])
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("brand=acme&postal_code=530-0001&carrier=pigeon", "carrier"),
+        ("brand=acme&postal_code=" + "1" * 40, "postal_code"),
+        ("brand=acme&postal_code=%E4%B8%80%E4%BA%8C%E4%B8%89", "postal_code"),
+        ("brand=ACME%00&postal_code=530-0001", "brand"),
+        ("brand=acme&postal_code=530-0001&region=" + "x" * 65, "region"),
+    ],
+)
 def test_checkout_api_bounds_its_inputs(client, acme, query, field):
     response = client.get(f"/api/v1/edd?{query}")
     assert response.status_code == 400
@@ -293,11 +396,15 @@ def test_checkout_api_bounds_its_inputs(client, acme, query, field):
 def test_checkout_api_is_rate_limited_per_address(app, client, acme, clock):
     app.config["EDD_REQUESTS_PER_MINUTE"] = 3
     clock.now = clock.now.replace(second=10)
-    answers = [client.get("/api/v1/edd?brand=acme&postal_code=530-0001").status_code for _ in range(4)]
+    answers = [
+        client.get("/api/v1/edd?brand=acme&postal_code=530-0001").status_code for _ in range(4)
+    ]
     assert answers == [200, 200, 200, 429]
     refused = client.get("/api/v1/edd?brand=acme&postal_code=530-0001")
     assert refused.headers["Retry-After"] == "50"
-    other = client.get("/api/v1/edd?brand=acme&postal_code=530-0001", environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    other = client.get(
+        "/api/v1/edd?brand=acme&postal_code=530-0001", environ_base={"REMOTE_ADDR": "10.0.0.9"}
+    )
     assert other.status_code == 200
     clock.advance(minutes=1)
     assert client.get("/api/v1/edd?brand=acme&postal_code=530-0001").status_code == 200
@@ -306,24 +413,32 @@ def test_checkout_api_is_rate_limited_per_address(app, client, acme, clock):
 def test_rate_counters_of_past_windows_are_dropped(app, client, acme, clock, session):
     client.get("/api/v1/edd?brand=acme&postal_code=530-0001")
     clock.advance(minutes=5)
-    client.get("/api/v1/edd?brand=acme&postal_code=530-0001", environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    client.get(
+        "/api/v1/edd?brand=acme&postal_code=530-0001", environ_base={"REMOTE_ADDR": "10.0.0.9"}
+    )
     assert len(session.exec(select(RateLimitWindow)).all()) == 1
 
 
 # Shipment basis API ----------------------------------------------------------------------------
+
 
 def test_shipment_edd_shows_route_sample_size_and_skipped_days(client, session, acme, parcel):
     friday = datetime(2026, 11, 20, 1, tzinfo=UTC)
     shipment_id = parcel(shipped_at=friday)
     _handover(session, shipment_id, now=friday)
     session.commit()
-    response = client.get(f"/api/v1/shipments/{shipment_id}/edd",
-                          headers={"Authorization": f"Bearer {acme.api_key}"})
+    response = client.get(
+        f"/api/v1/shipments/{shipment_id}/edd", headers={"Authorization": f"Bearer {acme.api_key}"}
+    )
     assert response.status_code == 200
     basis = response.get_json()["basis"]
     assert basis["route"]["origin"] == "TOKYO" and basis["sample_size"] == 400
     skipped = {item["date"]: item["reason"] for item in basis["calendar_days_skipped"]}
-    assert skipped == {"2026-11-21": "weekend", "2026-11-22": "weekend", "2026-11-23": "Labor Thanksgiving Day"}
+    assert skipped == {
+        "2026-11-21": "weekend",
+        "2026-11-22": "weekend",
+        "2026-11-23": "Labor Thanksgiving Day",
+    }
     assert response.get_json()["predicted_date"] == "2026-11-25"
 
 
@@ -331,18 +446,27 @@ def test_shipment_edd_needs_the_brands_key(client, session, acme, parcel, make_b
     shipment_id = parcel()
     other = make_brand("other")
     assert client.get(f"/api/v1/shipments/{shipment_id}/edd").status_code == 401
-    response = client.get(f"/api/v1/shipments/{shipment_id}/edd", headers={"Authorization": f"Bearer {other.api_key}"})
+    response = client.get(
+        f"/api/v1/shipments/{shipment_id}/edd", headers={"Authorization": f"Bearer {other.api_key}"}
+    )
     assert response.status_code == 404
 
 
-
-@pytest.mark.parametrize(("locale", "sentence"), [
-    ("en", "For this order's product category and shipping cost, about 1.9× as long as usual."),
-    ("ja", "この注文の商品カテゴリ、送料から、通常の約1.9倍の日数を見込んでいます。"),
-])
+@pytest.mark.parametrize(
+    ("locale", "sentence"),
+    [
+        ("en", "For this order's product category and shipping cost, about 1.9× as long as usual."),
+        ("ja", "この注文の商品カテゴリ、送料から、通常の約1.9倍の日数を見込んでいます。"),
+    ],
+)
 def test_explanation_names_the_order_features_that_stretch_the_estimate(app, locale, sentence):
-    basis = {"sample_size": 120, "typical_business_days": 2, "recent_sample_size": 40, "recent_days": 60,
-             "factors": {"category": 1.5, "cost": 1.25, "weekday": 1.02}}
+    basis = {
+        "sample_size": 120,
+        "typical_business_days": 2,
+        "recent_sample_size": 40,
+        "recent_days": 60,
+        "factors": {"category": 1.5, "cost": 1.25, "weekday": 1.02},
+    }
     with app.test_request_context(headers={"Accept-Language": locale}):
         text = service.describe(basis, origin="TOKYO", destination="Osaka")
     assert text.endswith(sentence)

@@ -48,19 +48,42 @@ def add_parcel(committed: Callable[..., None]) -> Callable[..., int]:
     """
     counter = iter(range(1, 10_000))
 
-    def add(brand_id: int, *, shipped_at: datetime = MONDAY, delivered_at: datetime | None = None,
-            cost: int | None = None, cost_currency: str = "JPY", total: int = 5000, order_id: int | None = None,
-            **fields: Any) -> int:
+    def add(
+        brand_id: int,
+        *,
+        shipped_at: datetime = MONDAY,
+        delivered_at: datetime | None = None,
+        cost: int | None = None,
+        cost_currency: str = "JPY",
+        total: int = 5000,
+        order_id: int | None = None,
+        **fields: Any,
+    ) -> int:
         number = next(counter)
         if order_id is None:
-            order = Order(brand_id=brand_id, external_id=f"o{number}", number=f"#{number}", placed_at=shipped_at,
-                          total_amount=total)
+            order = Order(
+                brand_id=brand_id,
+                external_id=f"o{number}",
+                number=f"#{number}",
+                placed_at=shipped_at,
+                total_amount=total,
+            )
             committed(order)
             order_id = order.id
         fields.setdefault("carrier_code", "yamato")
-        committed(Shipment(brand_id=brand_id, order_id=order_id, external_id=f"s{number}", shipped_at=shipped_at,
-                           delivered_at=delivered_at, cost_amount=cost, cost_currency=cost_currency if cost else None,
-                           status=Status.delivered if delivered_at else Status.in_transit, **fields))
+        committed(
+            Shipment(
+                brand_id=brand_id,
+                order_id=order_id,
+                external_id=f"s{number}",
+                shipped_at=shipped_at,
+                delivered_at=delivered_at,
+                cost_amount=cost,
+                cost_currency=cost_currency if cost else None,
+                status=Status.delivered if delivered_at else Status.in_transit,
+                **fields,
+            )
+        )
         return order_id
 
     return add
@@ -71,11 +94,27 @@ def add_return(committed: Callable[..., None]) -> Callable[..., None]:
     """``add_return(brand_id, order_id, created_at=..., lines=[(reason_code, quantity), ...])`` commits one return."""
     counter = iter(range(1, 10_000))
 
-    def add(brand_id: int, order_id: int, *, lines: list[tuple[str, int]], created_at: datetime = MONDAY) -> None:
-        request = ReturnRequest(brand_id=brand_id, order_id=order_id, rma_number=f"R{next(counter)}",
-                                created_at=created_at)
+    def add(
+        brand_id: int, order_id: int, *, lines: list[tuple[str, int]], created_at: datetime = MONDAY
+    ) -> None:
+        request = ReturnRequest(
+            brand_id=brand_id,
+            order_id=order_id,
+            rma_number=f"R{next(counter)}",
+            created_at=created_at,
+        )
         committed(request)
-        committed(*(ReturnLine(brand_id=brand_id, return_id=request.id, sku=f"SKU-{reason}", quantity=quantity,
-                               reason_code=reason) for reason, quantity in lines))
+        committed(
+            *(
+                ReturnLine(
+                    brand_id=brand_id,
+                    return_id=request.id,
+                    sku=f"SKU-{reason}",
+                    quantity=quantity,
+                    reason_code=reason,
+                )
+                for reason, quantity in lines
+            )
+        )
 
     return add

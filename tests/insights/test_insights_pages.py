@@ -23,17 +23,33 @@ def _sign_in(app, client, brand_id: int, email: str = "ops@acme.example") -> Non
         add_merchant_user(session=s, brand_id=brand_id, email=email, password="pw")
         s.commit()
         s.close()
-    token = re.search(rb'name="csrf_token" value="([^"]+)"', client.get("/merchant/login").data).group(1).decode()
+    token = (
+        re.search(rb'name="csrf_token" value="([^"]+)"', client.get("/merchant/login").data)
+        .group(1)
+        .decode()
+    )
     client.post("/merchant/login", data={"csrf_token": token, "email": email, "password": "pw"})
 
 
 @pytest.fixture
 def shipped(brand, add_parcel):
     """Two yamato parcels (¥700 and ¥900, 1 and 3 days, one on time of two) and one sagawa parcel in transit."""
-    add_parcel(brand.brand_id, cost=700, total=4000, delivered_at=MONDAY + timedelta(days=1),
-               promised_date=(MONDAY + timedelta(days=2)).date(), destination_region="東京都")
-    add_parcel(brand.brand_id, cost=900, total=8000, delivered_at=MONDAY + timedelta(days=3),
-               promised_date=(MONDAY + timedelta(days=2)).date(), destination_region="大阪府")
+    add_parcel(
+        brand.brand_id,
+        cost=700,
+        total=4000,
+        delivered_at=MONDAY + timedelta(days=1),
+        promised_date=(MONDAY + timedelta(days=2)).date(),
+        destination_region="東京都",
+    )
+    add_parcel(
+        brand.brand_id,
+        cost=900,
+        total=8000,
+        delivered_at=MONDAY + timedelta(days=3),
+        promised_date=(MONDAY + timedelta(days=2)).date(),
+        destination_region="大阪府",
+    )
     add_parcel(brand.brand_id, carrier_code="sagawa", cost=1200)
     return brand
 
@@ -42,7 +58,9 @@ def _row(page: str, key: str) -> str:
     return re.search(rf'<tr data-method="{key}">(.*?)</tr>', page, re.S).group(1)
 
 
-@pytest.mark.parametrize("path", ["/merchant/insights", "/merchant/insights.csv", "/merchant/insights.pdf"])
+@pytest.mark.parametrize(
+    "path", ["/merchant/insights", "/merchant/insights.csv", "/merchant/insights.pdf"]
+)
 def test_insights_need_a_signed_in_merchant(client, path) -> None:
     response = client.get(path)
     assert response.status_code == 302 and "/merchant/login" in response.headers["Location"]
@@ -50,7 +68,9 @@ def test_insights_need_a_signed_in_merchant(client, path) -> None:
 
 def test_page_shows_the_figures_in_japanese(app, client, shipped) -> None:
     _sign_in(app, client, shipped.brand_id)
-    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "ja"}).get_data(as_text=True)
+    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "ja"}).get_data(
+        as_text=True
+    )
     row = _row(page, "yamato:standard")
     assert "￥800" in row and "2日" in row and "50%" in row and "￥6,000" in row
     assert "配送インサイト" in page and "東京都" in page
@@ -58,7 +78,9 @@ def test_page_shows_the_figures_in_japanese(app, client, shipped) -> None:
 
 def test_page_shows_the_figures_in_english(app, client, shipped) -> None:
     _sign_in(app, client, shipped.brand_id)
-    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(as_text=True)
+    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(
+        as_text=True
+    )
     row = _row(page, "yamato:standard")
     assert "¥800" in row and "2 days" in row and "50%" in row and "¥6,000" in row
     assert "Delivery insights" in page
@@ -66,10 +88,16 @@ def test_page_shows_the_figures_in_english(app, client, shipped) -> None:
 
 def test_page_draws_labelled_svg_bar_charts(app, client, shipped) -> None:
     _sign_in(app, client, shipped.brand_id)
-    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(as_text=True)
-    svg = re.search(r'<svg role="img" aria-labelledby="chart-1-title chart-1-desc".*?</svg>', page, re.S).group(0)
+    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(
+        as_text=True
+    )
+    svg = re.search(
+        r'<svg role="img" aria-labelledby="chart-1-title chart-1-desc".*?</svg>', page, re.S
+    ).group(0)
     assert "Median delivery days by shipping method" in svg
-    assert "Yamato Transport (クロネコヤマト) · standard: 2 days" in svg  # the carrier by name, not code
+    assert (
+        "Yamato Transport (クロネコヤマト) · standard: 2 days" in svg
+    )  # the carrier by name, not code
     assert "<script" not in page
 
 
@@ -81,40 +109,65 @@ def test_page_defaults_to_the_last_30_days(app, client, brand) -> None:
     assert (date.fromisoformat(end) - date.fromisoformat(start)).days == 29
 
 
-@pytest.mark.parametrize("query", [{"start": "yesterday"}, {"start": "2026-11-30", "end": "2026-11-01"},
-                                   {"start": "2024-01-01", "end": "2026-11-01"}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"start": "yesterday"},
+        {"start": "2026-11-30", "end": "2026-11-01"},
+        {"start": "2024-01-01", "end": "2026-11-01"},
+    ],
+)
 def test_a_bad_period_is_a_400(app, client, brand, query) -> None:
     _sign_in(app, client, brand.brand_id)
     assert client.get("/merchant/insights", query_string=query).status_code == 400
 
 
-@pytest.mark.parametrize(("query", "field"), [({"end": "9999-12-31"}, "end"),
-                                              ({"start": "0001-01-01", "end": "0001-01-02"}, "start")])
-def test_a_date_at_the_edge_of_the_calendar_is_a_400_naming_it(app, client, brand, query, field) -> None:
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [({"end": "9999-12-31"}, "end"), ({"start": "0001-01-01", "end": "0001-01-02"}, "start")],
+)
+def test_a_date_at_the_edge_of_the_calendar_is_a_400_naming_it(
+    app, client, brand, query, field
+) -> None:
     _sign_in(app, client, brand.brand_id)
     for path in ("/merchant/insights", "/merchant/insights.pdf"):
         response = client.get(path, query_string=query)
-        assert response.status_code == 400 and f"{field}: must be between" in response.get_data(as_text=True)
+        assert response.status_code == 400 and f"{field}: must be between" in response.get_data(
+            as_text=True
+        )
 
 
-def test_page_shows_only_the_merchants_own_brand(app, client, shipped, make_brand, add_parcel) -> None:
+def test_page_shows_only_the_merchants_own_brand(
+    app, client, shipped, make_brand, add_parcel
+) -> None:
     other = make_brand("other")
     add_parcel(other.brand_id, carrier_code="japanpost", destination_region="北海道")
     _sign_in(app, client, other.brand_id, email="ops@other.example")
     page = client.get("/merchant/insights", query_string=PERIOD).get_data(as_text=True)
-    assert 'data-method="japanpost:standard"' in page and "yamato" not in page and "東京都" not in page
+    assert (
+        'data-method="japanpost:standard"' in page and "yamato" not in page and "東京都" not in page
+    )
 
 
 def test_page_shows_nps_when_customers_scored(app, client, shipped, committed) -> None:
-    committed(*(Feedback(brand_id=shipped.brand_id, nps_score=score, created_at=MONDAY) for score in (10, 10, 2)))
+    committed(
+        *(
+            Feedback(brand_id=shipped.brand_id, nps_score=score, created_at=MONDAY)
+            for score in (10, 10, 2)
+        )
+    )
     _sign_in(app, client, shipped.brand_id)
-    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(as_text=True)
+    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(
+        as_text=True
+    )
     assert 'data-nps="33"' in page
 
 
 def test_page_omits_nps_without_scores(app, client, shipped) -> None:
     _sign_in(app, client, shipped.brand_id)
-    assert "data-nps" not in client.get("/merchant/insights", query_string=PERIOD).get_data(as_text=True)
+    assert "data-nps" not in client.get("/merchant/insights", query_string=PERIOD).get_data(
+        as_text=True
+    )
 
 
 def test_merchant_home_links_to_insights(app, client, brand) -> None:
@@ -127,14 +180,34 @@ def test_csv_has_a_header_and_one_row_per_method(app, client, shipped) -> None:
     response = client.get("/merchant/insights.csv", query_string=PERIOD)
     assert response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    assert list(rows[0]) == ["carrier", "service", "parcels", "delivered", "currency", "mean_cost", "median_cost",
-                             "median_days", "p90_days", "on_time_share", "mean_order_total"]
+    assert list(rows[0]) == [
+        "carrier",
+        "service",
+        "parcels",
+        "delivered",
+        "currency",
+        "mean_cost",
+        "median_cost",
+        "median_days",
+        "p90_days",
+        "on_time_share",
+        "mean_order_total",
+    ]
     by_carrier = {row["carrier"]: row for row in rows}
     assert set(by_carrier) == {"yamato", "sagawa"}
-    assert by_carrier["yamato"] == {"carrier": "yamato", "service": "standard", "parcels": "2", "delivered": "2",
-                                  "currency": "JPY", "mean_cost": "800", "median_cost": "800",
-                                  "median_days": "2", "p90_days": "3", "on_time_share": "0.5000",
-                                  "mean_order_total": "6000"}
+    assert by_carrier["yamato"] == {
+        "carrier": "yamato",
+        "service": "standard",
+        "parcels": "2",
+        "delivered": "2",
+        "currency": "JPY",
+        "mean_cost": "800",
+        "median_cost": "800",
+        "median_days": "2",
+        "p90_days": "3",
+        "on_time_share": "0.5000",
+        "mean_order_total": "6000",
+    }
     assert by_carrier["sagawa"]["median_days"] == "" and by_carrier["sagawa"]["on_time_share"] == ""
 
 
@@ -147,13 +220,19 @@ def test_pdf_is_a_pdf(app, client, shipped) -> None:
 @pytest.fixture
 def returned(shipped, add_parcel, add_return):
     """Three units back because too small, one damaged."""
-    add_return(shipped.brand_id, add_parcel(shipped.brand_id), lines=[("size_too_small", 3), ("damaged", 1)])
+    add_return(
+        shipped.brand_id,
+        add_parcel(shipped.brand_id),
+        lines=[("size_too_small", 3), ("damaged", 1)],
+    )
     return shipped
 
 
 def test_page_shows_return_reasons_with_their_japanese_labels(app, client, returned) -> None:
     _sign_in(app, client, returned.brand_id)
-    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "ja"}).get_data(as_text=True)
+    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "ja"}).get_data(
+        as_text=True
+    )
     row = re.search(r'<tr data-reason="size_too_small">(.*?)</tr>', page, re.S).group(1)
     assert "サイズが小さい" in row and ">3<" in row and "75%" in row
     assert "返品理由" in page
@@ -161,23 +240,36 @@ def test_page_shows_return_reasons_with_their_japanese_labels(app, client, retur
 
 def test_page_charts_return_reasons_in_english(app, client, returned) -> None:
     _sign_in(app, client, returned.brand_id)
-    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(as_text=True)
-    svg = re.search(r'<svg role="img"[^>]*>\s*<title id="[^"]+">Returned units by reason</title>.*?</svg>', page,
-                    re.S).group(0)
+    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(
+        as_text=True
+    )
+    svg = re.search(
+        r'<svg role="img"[^>]*>\s*<title id="[^"]+">Returned units by reason</title>.*?</svg>',
+        page,
+        re.S,
+    ).group(0)
     assert "Too small: 3 (75%)" in svg and "Arrived damaged: 1 (25%)" in svg
 
 
-def test_return_reasons_use_the_brands_own_labels(app, client, make_brand, add_parcel, add_return) -> None:
-    brand = make_brand(settings={"returns": {"reasons": {"fit": {"ja": "合わない", "en": "Did not fit"}}}})
+def test_return_reasons_use_the_brands_own_labels(
+    app, client, make_brand, add_parcel, add_return
+) -> None:
+    brand = make_brand(
+        settings={"returns": {"reasons": {"fit": {"ja": "合わない", "en": "Did not fit"}}}}
+    )
     add_return(brand.brand_id, add_parcel(brand.brand_id), lines=[("fit", 2)])
     _sign_in(app, client, brand.brand_id)
-    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(as_text=True)
+    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(
+        as_text=True
+    )
     assert "Did not fit" in re.search(r'<tr data-reason="fit">(.*?)</tr>', page, re.S).group(1)
 
 
 def test_page_says_when_no_return_was_requested(app, client, shipped) -> None:
     _sign_in(app, client, shipped.brand_id)
-    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(as_text=True)
+    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(
+        as_text=True
+    )
     assert "No returns were requested in this period." in page
 
 
@@ -191,7 +283,14 @@ def test_pdf_html_has_the_return_reasons(app, returned) -> None:
     with app.test_request_context(), force_locale("ja"):
         s = get_db(app).session()
         brand = s.get(Brand, returned.brand_id)
-        report = queries.report(session=s, brand_id=brand.id, start=date(2026, 11, 1), end=date(2026, 11, 30))
+        report = queries.report(
+            session=s, brand_id=brand.id, start=date(2026, 11, 1), end=date(2026, 11, 30)
+        )
         html = render_report("pdf/insights.html", brand, report)
         s.close()
-    assert "返品理由" in html and "サイズが小さい" in html and "破損・汚れがある" in html and "<svg" in html
+    assert (
+        "返品理由" in html
+        and "サイズが小さい" in html
+        and "破損・汚れがある" in html
+        and "<svg" in html
+    )

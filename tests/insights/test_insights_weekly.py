@@ -17,8 +17,10 @@ from tests.messaging.conftest import inbox, smtp_port  # noqa: F401  (the real a
 
 #: Tuesday 10 November 2026, 00:30 JST (still Monday 9th in UTC): last week is 2–8 November.
 NOW = datetime(2026, 11, 9, 15, 30, tzinfo=UTC)
-WEEKLY = {"insights": {"weekly_to": ["ops@acme.example", "boss@acme.example"]},
-          "messaging": {"sender": {"name": "Acme", "email": "hello@acme.example"}}}
+WEEKLY = {
+    "insights": {"weekly_to": ["ops@acme.example", "boss@acme.example"]},
+    "messaging": {"sender": {"name": "Acme", "email": "hello@acme.example"}},
+}
 
 
 @pytest.fixture
@@ -41,13 +43,21 @@ def test_last_week_is_the_monday_to_sunday_before_this_week() -> None:
     assert previous_week(date(2026, 11, 16)) == date(2026, 11, 9)
 
 
-def test_the_pdf_of_last_week_arrives_by_email_in_the_brands_language(app, make_brand, add_parcel, inbox) -> None:  # noqa: F811
+def test_the_pdf_of_last_week_arrives_by_email_in_the_brands_language(
+    app,
+    make_brand,
+    add_parcel,
+    inbox,  # noqa: F811
+) -> None:
     brand = make_brand(settings=WEEKLY)
     add_parcel(brand.brand_id, delivered_at=MONDAY + timedelta(days=1))
     sent = send_weekly(app, now=NOW)
     assert [(s.brand_slug, s.monday) for s in sent] == [("acme", date(2026, 11, 2))]
     [message] = inbox.messages
-    assert message["To"] == "ops@acme.example, boss@acme.example" and "hello@acme.example" in message["From"]
+    assert (
+        message["To"] == "ops@acme.example, boss@acme.example"
+        and "hello@acme.example" in message["From"]
+    )
     assert "配送インサイト" in message["Subject"]
     assert "PDF" in message.get_body(("plain",)).get_content()
     [attachment] = list(message.iter_attachments())
@@ -85,7 +95,9 @@ def test_brands_without_weekly_addresses_get_nothing(app, make_brand, inbox) -> 
 
 def test_a_refused_mail_leaves_the_week_for_the_next_run(app, make_brand, inbox) -> None:  # noqa: F811
     brand = make_brand(settings=WEEKLY)
-    inbox.reject.update({"ops@acme.example": "550 no such user", "boss@acme.example": "550 no such user"})
+    inbox.reject.update(
+        {"ops@acme.example": "550 no such user", "boss@acme.example": "550 no such user"}
+    )
     assert send_weekly(app, now=NOW) == []
     assert _last_week_sent(app, brand.brand_id) is None
 

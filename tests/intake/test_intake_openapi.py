@@ -64,5 +64,13 @@ def test_every_shipment_answer_is_the_one_shipment_public_schema(app) -> None:
     assert answer("/api/v1/shipments/{shipment_id}", "get") == one
     assert answer("/api/v1/shipments/{shipment_id}/refresh", "post") == one
     assert resolve(answer("/api/v1/shipments", "get"))["properties"]["data"]["items"] == one
-    assert resolve(answer("/api/v1/orders/{external_id}", "get"))["properties"]["shipments"]["items"] == one
-    assert set(schemas["ShipmentPublic"]["properties"]) >= {"id", "shipment_id", "carrier", "events"}
+    assert (
+        resolve(answer("/api/v1/orders/{external_id}", "get"))["properties"]["shipments"]["items"]
+        == one
+    )
+    assert set(schemas["ShipmentPublic"]["properties"]) >= {
+        "id",
+        "shipment_id",
+        "carrier",
+        "events",
+    }

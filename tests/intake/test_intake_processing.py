@@ -261,7 +261,10 @@ def test_a_failure_does_not_undo_the_other_events_of_the_batch(
 def test_data_can_be_applied_without_the_inbox(app, brand) -> None:
     data = OrderData.model_validate(example("order.created")["data"])
     now = utcnow()
-    with app.app_context(), session_scope(app) as s:  # receivers of the signals read the app's settings
+    with (
+        app.app_context(),
+        session_scope(app) as s,
+    ):  # receivers of the signals read the app's settings
         apply_data(
             session=s,
             brand_id=brand.brand_id,

@@ -122,12 +122,18 @@ def test_timestamp_from_the_future_beyond_tolerance_is_401(post_event) -> None:
 
 
 def test_timestamp_within_tolerance_is_accepted(post_event) -> None:
-    assert post_event(example("order.created"), timestamp=int(utcnow().timestamp()) - 240).status_code == 202
+    assert (
+        post_event(example("order.created"), timestamp=int(utcnow().timestamp()) - 240).status_code
+        == 202
+    )
 
 
 def test_tolerance_is_configurable(app, post_event) -> None:
     app.config["SIGNATURE_TOLERANCE_SECONDS"] = 10
-    assert post_event(example("order.created"), timestamp=int(utcnow().timestamp()) - 60).status_code == 401
+    assert (
+        post_event(example("order.created"), timestamp=int(utcnow().timestamp()) - 60).status_code
+        == 401
+    )
 
 
 def test_malformed_signature_header_is_401(post_event) -> None:

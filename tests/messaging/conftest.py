@@ -32,8 +32,10 @@ def messaging_now(clock) -> None:
 class _TestCarrier:
     code = "testpost"
     name = "Test Post"
-    capabilities = Capabilities(tracking_url="https://track.testpost.example/{number}",
-                                redelivery_url="https://redeliver.testpost.example/?no={number}")
+    capabilities = Capabilities(
+        tracking_url="https://track.testpost.example/{number}",
+        redelivery_url="https://redeliver.testpost.example/?no={number}",
+    )
 
     def track(self, numbers):  # pragma: no cover - not used by messaging
         return []
@@ -90,7 +92,9 @@ def smtp_port() -> int:
 
 @pytest.fixture
 def app_config(app_config: dict[str, Any], smtp_port: int) -> dict[str, Any]:
-    app_config.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp_port, "BASE_URL": "https://pp.example"})
+    app_config.update(
+        {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp_port, "BASE_URL": "https://pp.example"}
+    )
     return app_config
 
 
@@ -103,8 +107,12 @@ def inbox(smtp_port: int) -> Iterator[Inbox]:
     controller.stop()
 
 
-SENDER = {"name": "Acme Coffee", "email": "hello@acme.example", "address": "東京都渋谷区1-2-3",
-          "contact": "03-1234-5678"}
+SENDER = {
+    "name": "Acme Coffee",
+    "email": "hello@acme.example",
+    "address": "東京都渋谷区1-2-3",
+    "contact": "03-1234-5678",
+}
 
 
 @dataclass
@@ -116,8 +124,10 @@ class Shop:
     shipment: Shipment
 
     def configure(self, **messaging: Any) -> None:
-        self.brand.settings = {**self.brand.settings,
-                               "messaging": {**self.brand.settings.get("messaging", {}), **messaging}}
+        self.brand.settings = {
+            **self.brand.settings,
+            "messaging": {**self.brand.settings.get("messaging", {}), **messaging},
+        }
         self.session.add(self.brand)
         self.session.flush()
 
@@ -127,32 +137,73 @@ def make_shop(session: Session, brand) -> Callable[..., Shop]:
     """``make_shop(locale="ja", consent=..., lines=[...], **shipment_fields)`` builds one order and parcel."""
     counter = iter(range(1, 1000))
 
-    def make(*, locale: str = "ja", email: str | None = "hanako@example.jp", phone: str | None = "090-1234-5678",
-             line_user_id: str | None = None, consent: dict | None = None, attributes: dict | None = None,
-             lines: list[dict] | None = None, customer: Customer | None = None, total: int = 4980,
-             region: str = "東京都", **shipment: Any) -> Shop:
+    def make(
+        *,
+        locale: str = "ja",
+        email: str | None = "hanako@example.jp",
+        phone: str | None = "090-1234-5678",
+        line_user_id: str | None = None,
+        consent: dict | None = None,
+        attributes: dict | None = None,
+        lines: list[dict] | None = None,
+        customer: Customer | None = None,
+        total: int = 4980,
+        region: str = "東京都",
+        **shipment: Any,
+    ) -> Shop:
         n = next(counter)
         b = session.get(Brand, brand.brand_id)
         if not b.settings.get("messaging"):
             b.settings = {"messaging": {"sender": SENDER}}
             session.add(b)
         if customer is None:
-            customer = Customer(brand_id=b.id, external_id=f"C{n}", email=email, phone=phone,
-                                line_user_id=line_user_id, name="山田 花子" if locale == "ja" else "Hanako Yamada",
-                                locale=locale, region=region, consent=consent or {}, attributes=attributes or {})
+            customer = Customer(
+                brand_id=b.id,
+                external_id=f"C{n}",
+                email=email,
+                phone=phone,
+                line_user_id=line_user_id,
+                name="山田 花子" if locale == "ja" else "Hanako Yamada",
+                locale=locale,
+                region=region,
+                consent=consent or {},
+                attributes=attributes or {},
+            )
             session.add(customer)
             session.flush()
-        order = Order(brand_id=b.id, external_id=f"O{n}", number=f"#10{n:02d}", customer_id=customer.id,
-                      placed_at=datetime(2026, 11, 22, 1, 0, tzinfo=UTC), total_amount=total, email=email,
-                      shipping_region=region)
+        order = Order(
+            brand_id=b.id,
+            external_id=f"O{n}",
+            number=f"#10{n:02d}",
+            customer_id=customer.id,
+            placed_at=datetime(2026, 11, 22, 1, 0, tzinfo=UTC),
+            total_amount=total,
+            email=email,
+            shipping_region=region,
+        )
         session.add(order)
         session.flush()
-        for i, line in enumerate(lines or [{"sku": "KETTLE-1", "name": "ドリップケトル", "category": "coffee",
-                                            "unit_price": total}]):
+        for i, line in enumerate(
+            lines
+            or [
+                {
+                    "sku": "KETTLE-1",
+                    "name": "ドリップケトル",
+                    "category": "coffee",
+                    "unit_price": total,
+                }
+            ]
+        ):
             session.add(OrderLine(brand_id=b.id, order_id=order.id, line_key=str(i), **line))
-        fields = {"carrier_code": "testpost", "tracking_number": f"1234-{n:04d}",
-                  "status": Status.in_transit, "predicted_date": date(2026, 11, 25),
-                  "promised_date": date(2026, 11, 26), "shipped_at": NOW, **shipment}
+        fields = {
+            "carrier_code": "testpost",
+            "tracking_number": f"1234-{n:04d}",
+            "status": Status.in_transit,
+            "predicted_date": date(2026, 11, 25),
+            "promised_date": date(2026, 11, 26),
+            "shipped_at": NOW,
+            **shipment,
+        }
         parcel = Shipment(brand_id=b.id, order_id=order.id, external_id=f"S{n}", **fields)
         session.add(parcel)
         session.flush()

@@ -46,7 +46,9 @@ class Shown:
 
 def show(session: Session, message: OutboxMessage) -> Shown:
     """Rendered the way the merchant's log does, with the running app's settings."""
-    content = content_of(session=session, messaging=current_settings(), message=message, now=utcnow())
+    content = content_of(
+        session=session, messaging=current_settings(), message=message, now=utcnow()
+    )
     return Shown(message, content.subject, content.text, content.html, content.payload)
 
 
@@ -55,7 +57,9 @@ def rendered(session: Session, trigger: str) -> Shown:
     return show(session, only(session, trigger))
 
 
-def failed_while_smtp_was_down(app: Any, make_shop: Any, session: Session, count: int = 2) -> list[OutboxMessage]:
+def failed_while_smtp_was_down(
+    app: Any, make_shop: Any, session: Session, count: int = 2
+) -> list[OutboxMessage]:
     """``count`` shipped messages that failed (one attempt allowed) while nobody listened for SMTP."""
     from postpurchase import signals
     from postpurchase.messaging.outbox import send_due
@@ -64,7 +68,9 @@ def failed_while_smtp_was_down(app: Any, make_shop: Any, session: Session, count
     for _ in range(count):
         shop = make_shop()
         shop.configure(max_attempts=1)
-        signals.shipment_created.send(shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW)
+        signals.shipment_created.send(
+            shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW
+        )
     session.commit()
     port = app.config["SMTP_PORT"]
     app.config["SMTP_PORT"] = free_port()

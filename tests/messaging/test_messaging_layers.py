@@ -30,7 +30,9 @@ def _uses_current_app(source: str) -> list[int]:
     """Lines that import or name ``current_app`` (also as ``flask.current_app``)."""
     lines = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and any(alias.name == "current_app" for alias in node.names):
+        if isinstance(node, ast.ImportFrom) and any(
+            alias.name == "current_app" for alias in node.names
+        ):
             lines.append(node.lineno)
         elif isinstance(node, ast.Name) and node.id == "current_app":
             lines.append(node.lineno)
@@ -43,7 +45,9 @@ def test_only_views_commands_and_wiring_reach_for_current_app() -> None:
     found = {}
     for path in sorted(MESSAGING.rglob("*.py")):
         relative = path.relative_to(MESSAGING).as_posix()
-        if relative not in MAY_TOUCH_THE_APP and (lines := _uses_current_app(path.read_text(encoding="utf-8"))):
+        if relative not in MAY_TOUCH_THE_APP and (
+            lines := _uses_current_app(path.read_text(encoding="utf-8"))
+        ):
             found[relative] = lines
     assert found == {}
 
@@ -54,18 +58,34 @@ def test_the_scan_sees_current_app_however_it_is_reached() -> None:
 
 
 def test_a_message_renders_with_settings_and_no_app(tmp_path: Path) -> None:
-    messaging = MessagingSettings(secret_key="s3cret", base_url="https://pp.example/", config={},
-                                  templates=environment(str(tmp_path)))
+    messaging = MessagingSettings(
+        secret_key="s3cret",
+        base_url="https://pp.example/",
+        config={},
+        templates=environment(str(tmp_path)),
+    )
     brand = Brand(id=7, slug="acme", name="Acme", settings={})
-    context = sample_context(brand, Trigger.shipped, "en", datetime(2026, 11, 24, tzinfo=UTC).date())
+    context = sample_context(
+        brand, Trigger.shipped, "en", datetime(2026, 11, 24, tzinfo=UTC).date()
+    )
     assert not has_app_context()
-    content = render_content(messaging=messaging, brand=brand, trigger=trigger_settings(brand, Trigger.shipped),
-                             channel=Channel.email, address="hanako@example.jp", payload={}, context=context,
-                             variant=None)
+    content = render_content(
+        messaging=messaging,
+        brand=brand,
+        trigger=trigger_settings(brand, Trigger.shipped),
+        channel=Channel.email,
+        address="hanako@example.jp",
+        payload={},
+        context=context,
+        variant=None,
+    )
     link = content.payload["unsubscribe_url"]
     assert link.startswith("https://pp.example/acme/unsubscribe/")
-    assert read_token("s3cret", "unsubscribe", link.rsplit("/", 1)[1]) == {"b": 7, "ch": "email",
-                                                                          "a": "hanako@example.jp"}
+    assert read_token("s3cret", "unsubscribe", link.rsplit("/", 1)[1]) == {
+        "b": 7,
+        "ch": "email",
+        "a": "hanako@example.jp",
+    }
     assert content.subject and content.html
 
 
@@ -77,6 +97,12 @@ def test_a_message_with_nobody_to_reach_reads_no_settings(make_shop, session) ->
     def unavailable() -> MessagingSettings:
         raise AssertionError("settings read for a message with no address")
 
-    enqueue(session=session, messaging=unavailable, brand=shop.brand, trigger=Trigger.shipped, shipment=shop.shipment,
-            now=NOW)
+    enqueue(
+        session=session,
+        messaging=unavailable,
+        brand=shop.brand,
+        trigger=Trigger.shipped,
+        shipment=shop.shipment,
+        now=NOW,
+    )
     assert only(session, Trigger.shipped).error == "no address on any configured channel"

@@ -7,7 +7,9 @@ from postpurchase.models import Brand
 
 
 def test_settings_edited_in_place_are_read_anew() -> None:
-    brand = Brand(slug="acme", name="Acme", signing_secret="s", settings={"messaging": {"daily_cap": 3}})
+    brand = Brand(
+        slug="acme", name="Acme", signing_secret="s", settings={"messaging": {"daily_cap": 3}}
+    )
     assert brand_settings(brand)["daily_cap"] == 3
     brand.settings["messaging"]["daily_cap"] = 5
     assert brand_settings(brand)["daily_cap"] == 5

@@ -44,22 +44,69 @@ def tell_story(app: Flask, post_event: Callable[..., Any]) -> Callable[..., int]
             assert response.status_code == 202, (event_type, response.json)
         process_pending(app)
         with get_db(app).session() as s:
-            customer = s.execute(select(Customer).where(Customer.brand_id == who.brand_id)).scalar_one()
+            customer = s.execute(
+                select(Customer).where(Customer.brand_id == who.brand_id)
+            ).scalar_one()
             order = s.execute(select(Order).where(Order.brand_id == who.brand_id)).scalar_one()
-            shipment = s.execute(select(Shipment).where(Shipment.brand_id == who.brand_id)).scalars().first()
-            s.add(OutboxMessage(brand_id=who.brand_id, idempotency_key=f"{who.slug}:shipped", trigger=Trigger.shipped,
-                                channel=Channel.email, customer_id=customer.id, order_id=order.id,
-                                shipment_id=shipment.id, recipient=EMAIL, subject=f"{NAME}様、発送しました",
-                                body_text=f"{NAME}様\n{PHONE}", body_html=f"<p>{NAME}様</p>",
-                                payload={"customer_name": NAME}))
-            s.add(Feedback(brand_id=who.brand_id, order_id=order.id, shipment_id=shipment.id,
-                           customer_id=customer.id, nps_score=9, comment=comment))
-            s.add(TrackingEvent(brand_id=who.brand_id, shipment_id=shipment.id, occurred_at=utcnow(),
-                                status=Status.in_transit, description="荷物受付", location="羽田"))
-            s.add(Suppression(brand_id=who.brand_id, channel=Channel.email, address=EMAIL, reason="unsubscribe"))
-            s.add(CarrierResponse(brand_id=who.brand_id, shipment_id=shipment.id, carrier_code="yamato",
-                                  tracking_number=shipment.tracking_number or "", source="poll",
-                                  payload={"signed_by": NAME}))
+            shipment = (
+                s.execute(select(Shipment).where(Shipment.brand_id == who.brand_id))
+                .scalars()
+                .first()
+            )
+            s.add(
+                OutboxMessage(
+                    brand_id=who.brand_id,
+                    idempotency_key=f"{who.slug}:shipped",
+                    trigger=Trigger.shipped,
+                    channel=Channel.email,
+                    customer_id=customer.id,
+                    order_id=order.id,
+                    shipment_id=shipment.id,
+                    recipient=EMAIL,
+                    subject=f"{NAME}様、発送しました",
+                    body_text=f"{NAME}様\n{PHONE}",
+                    body_html=f"<p>{NAME}様</p>",
+                    payload={"customer_name": NAME},
+                )
+            )
+            s.add(
+                Feedback(
+                    brand_id=who.brand_id,
+                    order_id=order.id,
+                    shipment_id=shipment.id,
+                    customer_id=customer.id,
+                    nps_score=9,
+                    comment=comment,
+                )
+            )
+            s.add(
+                TrackingEvent(
+                    brand_id=who.brand_id,
+                    shipment_id=shipment.id,
+                    occurred_at=utcnow(),
+                    status=Status.in_transit,
+                    description="荷物受付",
+                    location="羽田",
+                )
+            )
+            s.add(
+                Suppression(
+                    brand_id=who.brand_id,
+                    channel=Channel.email,
+                    address=EMAIL,
+                    reason="unsubscribe",
+                )
+            )
+            s.add(
+                CarrierResponse(
+                    brand_id=who.brand_id,
+                    shipment_id=shipment.id,
+                    carrier_code="yamato",
+                    tracking_number=shipment.tracking_number or "",
+                    source="poll",
+                    payload={"signed_by": NAME},
+                )
+            )
             s.commit()
             return customer.id  # type: ignore[return-value]
 

@@ -44,5 +44,8 @@ def mentions(value: Any, needle: str) -> bool:
 
 def where_mentioned(session: Session, brand_id: int, needles: tuple[str, ...]) -> set[str]:
     """``table.column`` of every place the brand stores any of ``needles``."""
-    return {f"{table}.{column}" for table, column, value in brand_values(session, brand_id)
-            if any(mentions(value, needle) for needle in needles)}
+    return {
+        f"{table}.{column}"
+        for table, column, value in brand_values(session, brand_id)
+        if any(mentions(value, needle) for needle in needles)
+    }

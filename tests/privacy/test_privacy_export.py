@@ -20,7 +20,9 @@ def two_brands(brand, make_brand, tell_story):
     return brand, other
 
 
-def test_export_holds_profile_orders_lines_parcels_events_messages_returns_and_feedback(db, two_brands) -> None:
+def test_export_holds_profile_orders_lines_parcels_events_messages_returns_and_feedback(
+    db, two_brands
+) -> None:
     acme, _ = two_brands
     exported = export_customer(session=db, brand_id=acme.brand_id, email=EMAIL)
     (customer,) = exported["customers"]
@@ -38,7 +40,9 @@ def test_export_holds_nothing_of_another_brand(db, two_brands) -> None:
     acme, other = two_brands
     exported = export_customer(session=db, brand_id=acme.brand_id, email=EMAIL)
     assert "only the other brand knows this" not in json.dumps(exported, ensure_ascii=False)
-    other_ids = {o["id"] for o in export_customer(session=db, brand_id=other.brand_id, email=EMAIL)["orders"]}
+    other_ids = {
+        o["id"] for o in export_customer(session=db, brand_id=other.brand_id, email=EMAIL)["orders"]
+    }
     assert {o["id"] for o in exported["orders"]}.isdisjoint(other_ids)
 
 
@@ -49,7 +53,9 @@ def test_export_of_an_unknown_email_is_refused(db, two_brands) -> None:
 
 def test_export_command_writes_json_to_a_file(runner, two_brands, tmp_path) -> None:
     out = tmp_path / "hanako.json"
-    result = runner.invoke(customers, ["export", "--brand", "acme", "--email", EMAIL, "--out", str(out)])
+    result = runner.invoke(
+        customers, ["export", "--brand", "acme", "--email", EMAIL, "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text(encoding="utf-8"))["customers"][0]["email"] == EMAIL
 

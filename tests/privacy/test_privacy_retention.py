@@ -36,7 +36,9 @@ def processed_then_old(app, post_event, clock, db) -> dict[str, object]:
     return {name: getattr(event, name) for name in KEPT}
 
 
-def test_a_processed_body_older_than_the_retention_is_emptied_and_its_row_kept(app, processed_then_old, db) -> None:
+def test_a_processed_body_older_than_the_retention_is_emptied_and_its_row_kept(
+    app, processed_then_old, db
+) -> None:
     assert purge(app).inbox_bodies == 1
     after = events(db)[0]
     assert after.raw_body == b""
@@ -52,8 +54,9 @@ def test_a_processed_body_younger_than_the_retention_is_kept(app, post_event, cl
 
 
 @pytest.mark.parametrize("state", [InboxState.pending, InboxState.failed, InboxState.deferred])
-def test_an_event_that_may_still_be_processed_keeps_its_body_whatever_its_age(app, post_event, clock, db,
-                                                                               state) -> None:
+def test_an_event_that_may_still_be_processed_keeps_its_body_whatever_its_age(
+    app, post_event, clock, db, state
+) -> None:
     post_event(ORDER_CREATED)
     event = events(db)[0]
     event.state = state
@@ -64,20 +67,30 @@ def test_an_event_that_may_still_be_processed_keeps_its_body_whatever_its_age(ap
     assert events(db)[0].raw_body
 
 
-def test_the_same_event_id_is_still_a_duplicate_after_its_body_is_purged(app, processed_then_old, post_event) -> None:
+def test_the_same_event_id_is_still_a_duplicate_after_its_body_is_purged(
+    app, processed_then_old, post_event
+) -> None:
     purge(app)
     assert post_event(ORDER_CREATED).json["status"] == "duplicate"
 
 
 def test_the_same_shopify_body_under_another_delivery_id_is_still_a_duplicate_after_purge(
-        app, client, brand, clock) -> None:
+    app, client, brand, clock
+) -> None:
     """Shopify resends a body under a new webhook id; only the stored digest can recognise it."""
     body = conformance("commerce_webhooks/shopify_orders_create.json").read_bytes()
 
     def deliver(webhook_id: str):
-        return client.post("/webhooks/shopify/acme", data=body, headers={
-            "Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
-            "X-Shopify-Webhook-Id": webhook_id, "X-Shopify-Hmac-Sha256": shopify_hmac("shpss_test_secret", body)})
+        return client.post(
+            "/webhooks/shopify/acme",
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Shopify-Topic": "orders/create",
+                "X-Shopify-Webhook-Id": webhook_id,
+                "X-Shopify-Hmac-Sha256": shopify_hmac("shpss_test_secret", body),
+            },
+        )
 
     first = deliver("delivery-1")
     process_pending(app)
@@ -96,7 +109,9 @@ def rejections(db) -> list[WebhookRejection]:
     return list(db.exec(select(WebhookRejection)))
 
 
-def test_rejection_records_are_deleted_after_rejected_retention_days(app, post_event, clock, db) -> None:
+def test_rejection_records_are_deleted_after_rejected_retention_days(
+    app, post_event, clock, db
+) -> None:
     _reject_one(post_event)
     assert len(rejections(db)) == 1
     clock.advance(days=8)
@@ -112,8 +127,17 @@ def test_rejection_records_younger_than_their_retention_stay(app, post_event, cl
 
 
 def test_rejected_inbox_rows_from_before_verify_first_are_deleted_too(app, clock, db) -> None:
-    db.add(InboxEvent(source="wms", external_id="old-1", state=InboxState.rejected, signature_ok=False,
-                      raw_body=b"{}", body_sha256="0" * 64, received_at=clock.now))
+    db.add(
+        InboxEvent(
+            source="wms",
+            external_id="old-1",
+            state=InboxState.rejected,
+            signature_ok=False,
+            raw_body=b"{}",
+            body_sha256="0" * 64,
+            received_at=clock.now,
+        )
+    )
     db.commit()
     clock.advance(days=8)
     assert purge(app).rejected_requests == 1

@@ -58,24 +58,80 @@ def write(app: Flask) -> Callable[[Callable[[Session], Any]], Any]:
 def shop(brand: Any, write: Callable[..., Any]) -> Shop:
     def build(s: Session) -> Shop:
         b = brand.brand_id
-        s.add(FulfillmentCentre(brand_id=b, code="TKY1", name="東京物流センター", postal_code="135-0061", region="東京都"))
-        order = Order(brand_id=b, external_id="o-1001", number="#1001", email="hanako@example.jp",
-                      shipping_postal_code="150-0001", placed_at=DELIVERED - timedelta(days=2), total_amount=9940)
+        s.add(
+            FulfillmentCentre(
+                brand_id=b,
+                code="TKY1",
+                name="東京物流センター",
+                postal_code="135-0061",
+                region="東京都",
+            )
+        )
+        order = Order(
+            brand_id=b,
+            external_id="o-1001",
+            number="#1001",
+            email="hanako@example.jp",
+            shipping_postal_code="150-0001",
+            placed_at=DELIVERED - timedelta(days=2),
+            total_amount=9940,
+        )
         s.add(order)
         s.flush()
-        lines = [OrderLine(brand_id=b, order_id=order.id, line_key="1", sku="TEE-M", variant="M", name="Tシャツ M",
-                           category="Apparel", quantity=2, unit_price=3980),
-                 OrderLine(brand_id=b, order_id=order.id, line_key="2", sku="SALE-01", name="セール品", quantity=1,
-                           unit_price=1000, final_sale=True),
-                 OrderLine(brand_id=b, order_id=order.id, line_key="3", sku="FOOD-01", name="ほうじ茶", category="food",
-                           quantity=1, unit_price=980)]
+        lines = [
+            OrderLine(
+                brand_id=b,
+                order_id=order.id,
+                line_key="1",
+                sku="TEE-M",
+                variant="M",
+                name="Tシャツ M",
+                category="Apparel",
+                quantity=2,
+                unit_price=3980,
+            ),
+            OrderLine(
+                brand_id=b,
+                order_id=order.id,
+                line_key="2",
+                sku="SALE-01",
+                name="セール品",
+                quantity=1,
+                unit_price=1000,
+                final_sale=True,
+            ),
+            OrderLine(
+                brand_id=b,
+                order_id=order.id,
+                line_key="3",
+                sku="FOOD-01",
+                name="ほうじ茶",
+                category="food",
+                quantity=1,
+                unit_price=980,
+            ),
+        ]
         s.add_all(lines)
-        s.add(Shipment(brand_id=b, order_id=order.id, external_id="s-1", carrier_code="yamato",
-                       status=Status.delivered, delivered_at=DELIVERED))
-        s.add_all([InventoryLevel(brand_id=b, sku="TEE-L", variant="L", fc_code="TKY1", available=5),
-                   InventoryLevel(brand_id=b, sku="TEE-S", variant="S", fc_code="TKY1", available=0)])
+        s.add(
+            Shipment(
+                brand_id=b,
+                order_id=order.id,
+                external_id="s-1",
+                carrier_code="yamato",
+                status=Status.delivered,
+                delivered_at=DELIVERED,
+            )
+        )
+        s.add_all(
+            [
+                InventoryLevel(brand_id=b, sku="TEE-L", variant="L", fc_code="TKY1", available=5),
+                InventoryLevel(brand_id=b, sku="TEE-S", variant="S", fc_code="TKY1", available=0),
+            ]
+        )
         s.flush()
-        return Shop(brand_id=b, order_id=order.id, tee=lines[0].id, sale=lines[1].id, food=lines[2].id)  # type: ignore[arg-type]
+        return Shop(
+            brand_id=b, order_id=order.id, tee=lines[0].id, sale=lines[1].id, food=lines[2].id
+        )  # type: ignore[arg-type]
 
     return write(build)
 

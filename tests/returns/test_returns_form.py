@@ -10,12 +10,18 @@ from postpurchase.returns.form import FormError, parse_return_form
 from postpurchase.returns.operations import WantedLine
 from postpurchase.returns.policy import ReturnPolicy
 
-LINES = [OrderLine(id=3, brand_id=1, order_id=1, line_key="1", sku="TEE-M", quantity=2, unit_price=3980),
-         OrderLine(id=4, brand_id=1, order_id=1, line_key="2", sku="CAP", quantity=1, unit_price=2000)]
+LINES = [
+    OrderLine(id=3, brand_id=1, order_id=1, line_key="1", sku="TEE-M", quantity=2, unit_price=3980),
+    OrderLine(id=4, brand_id=1, order_id=1, line_key="2", sku="CAP", quantity=1, unit_price=2000),
+]
 
 
-def _parse(*pairs: tuple[str, str], policy: ReturnPolicy | None = None, resolution: str | None = "refund"):
-    fields = [("csrf_token", "t"), *pairs] + ([("resolution", resolution)] if resolution is not None else [])
+def _parse(
+    *pairs: tuple[str, str], policy: ReturnPolicy | None = None, resolution: str | None = "refund"
+):
+    fields = [("csrf_token", "t"), *pairs] + (
+        [("resolution", resolution)] if resolution is not None else []
+    )
     return parse_return_form(MultiDict(fields), lines=LINES, policy=policy or ReturnPolicy())
 
 
@@ -26,10 +32,18 @@ def _field_refused(*pairs: tuple[str, str], **kwargs) -> str:
 
 
 def test_lines_with_a_quantity_become_wanted_lines_in_order_line_order() -> None:
-    form = _parse(("quantity-4", "1"), ("reason-4", "damaged"), ("quantity-3", "2"), ("reason-3", "other"),
-                  ("comment-3", "  小さい  "), ("comment", " ありがとう "))
-    assert form.lines == [WantedLine(order_line_id=3, quantity=2, reason_code="other", comment="小さい"),
-                          WantedLine(order_line_id=4, quantity=1, reason_code="damaged")]
+    form = _parse(
+        ("quantity-4", "1"),
+        ("reason-4", "damaged"),
+        ("quantity-3", "2"),
+        ("reason-3", "other"),
+        ("comment-3", "  小さい  "),
+        ("comment", " ありがとう "),
+    )
+    assert form.lines == [
+        WantedLine(order_line_id=3, quantity=2, reason_code="other", comment="小さい"),
+        WantedLine(order_line_id=4, quantity=1, reason_code="damaged"),
+    ]
     assert (form.resolution, form.comment) == (ReturnResolution.refund, "ありがとう")
 
 
@@ -37,21 +51,42 @@ def test_lines_left_at_zero_are_not_wanted() -> None:
     assert _parse(("quantity-3", "0"), ("reason-3", "other"), ("exchange-3", "TEE-L")).lines == []
 
 
-@pytest.mark.parametrize("key", ["quantity-03", "quantity-+3", "quantity- 3", "quantity-３", "quantity-3 ",
-                                 "Quantity-3", "quantity_3", "qty-3", "quantity-", "refund_amount"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "quantity-03",
+        "quantity-+3",
+        "quantity- 3",
+        "quantity-３",
+        "quantity-3 ",
+        "Quantity-3",
+        "quantity_3",
+        "qty-3",
+        "quantity-",
+        "refund_amount",
+    ],
+)
 def test_a_field_not_in_its_canonical_spelling_is_refused_by_name(key: str) -> None:
     assert _field_refused(("quantity-3", "1"), ("reason-3", "other"), (key, "1")) == key
 
 
 def test_duplicate_quantity_keys_are_refused() -> None:
-    assert _field_refused(("quantity-3", "1"), ("quantity-3", "1"), ("reason-3", "other")) == "quantity-3"
+    assert (
+        _field_refused(("quantity-3", "1"), ("quantity-3", "1"), ("reason-3", "other"))
+        == "quantity-3"
+    )
 
 
 def test_duplicate_resolution_is_refused() -> None:
-    assert _field_refused(("quantity-3", "1"), ("reason-3", "other"), ("resolution", "store_credit")) == "resolution"
+    assert (
+        _field_refused(("quantity-3", "1"), ("reason-3", "other"), ("resolution", "store_credit"))
+        == "resolution"
+    )
 
 
-@pytest.mark.parametrize("raw", ["-1", "1.0", "1e3", "", " 1", "1 ", "+1", "01", "１", "0x1", "10000", "9" * 5000])
+@pytest.mark.parametrize(
+    "raw", ["-1", "1.0", "1e3", "", " 1", "1 ", "+1", "01", "１", "0x1", "10000", "9" * 5000]
+)
 def test_quantity_must_be_a_plain_whole_number_up_to_the_cap(raw: str) -> None:
     assert _field_refused(("quantity-3", raw), ("reason-3", "other")) == "quantity-3"
 
@@ -80,35 +115,57 @@ def test_returned_line_without_a_reason_is_refused() -> None:
 def test_reasons_come_from_the_brands_policy() -> None:
     policy = ReturnPolicy(reasons={"wrong_colour": {"en": "Wrong colour"}})
     assert _field_refused(("quantity-3", "1"), ("reason-3", "damaged"), policy=policy) == "reason-3"
-    assert _parse(("quantity-3", "1"), ("reason-3", "wrong_colour"), policy=policy).lines[0].reason_code == "wrong_colour"
+    assert (
+        _parse(("quantity-3", "1"), ("reason-3", "wrong_colour"), policy=policy)
+        .lines[0]
+        .reason_code
+        == "wrong_colour"
+    )
 
 
 @pytest.mark.parametrize("resolution", [None, "", "cash", "Refund", "refund "])
 def test_resolution_must_be_one_offered(resolution: str | None) -> None:
-    assert _field_refused(("quantity-3", "1"), ("reason-3", "other"), resolution=resolution) == "resolution"
+    assert (
+        _field_refused(("quantity-3", "1"), ("reason-3", "other"), resolution=resolution)
+        == "resolution"
+    )
 
 
 def test_resolution_the_policy_does_not_offer_is_refused() -> None:
     policy = ReturnPolicy(resolutions=(ReturnResolution.refund,))
-    assert _field_refused(("quantity-3", "1"), ("reason-3", "other"), policy=policy,
-                          resolution="store_credit") == "resolution"
+    assert (
+        _field_refused(
+            ("quantity-3", "1"), ("reason-3", "other"), policy=policy, resolution="store_credit"
+        )
+        == "resolution"
+    )
 
 
 def test_exchange_for_another_size_of_the_same_item_is_kept() -> None:
-    form = _parse(("quantity-3", "1"), ("reason-3", "other"), ("exchange-3", "TEE-L"), resolution="exchange")
+    form = _parse(
+        ("quantity-3", "1"), ("reason-3", "other"), ("exchange-3", "TEE-L"), resolution="exchange"
+    )
     assert form.lines[0].exchange_sku == "TEE-L"
 
 
 @pytest.mark.parametrize("sku", ["WATCH-GOLD", "TEE", "TEE-PRINT-L", "", "TEE-M-X"])
 def test_exchange_for_another_product_is_refused(sku: str) -> None:
-    assert _field_refused(("quantity-3", "1"), ("reason-3", "other"), ("exchange-3", sku),
-                          resolution="exchange") == "exchange-3"
+    assert (
+        _field_refused(
+            ("quantity-3", "1"), ("reason-3", "other"), ("exchange-3", sku), resolution="exchange"
+        )
+        == "exchange-3"
+    )
 
 
 def test_exchange_field_is_refused_when_the_policy_offers_no_exchange() -> None:
     policy = ReturnPolicy(resolutions=(ReturnResolution.refund,))
-    assert _field_refused(("quantity-3", "1"), ("reason-3", "other"), ("exchange-3", "TEE-L"),
-                          policy=policy) == "exchange-3"
+    assert (
+        _field_refused(
+            ("quantity-3", "1"), ("reason-3", "other"), ("exchange-3", "TEE-L"), policy=policy
+        )
+        == "exchange-3"
+    )
 
 
 def test_exchange_choice_is_dropped_when_the_customer_chose_a_refund() -> None:

@@ -14,14 +14,26 @@ from tests.returns.conftest import later
 
 
 def _csrf(client, path: str = "/merchant/") -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+    return re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)
+    ).group(1)
 
 
 @pytest.fixture
 def signed_in(client, shop, write):
-    write(lambda s: add_merchant_user(session=s, brand_id=shop.brand_id, email="ops@acme.example", password="pw"))
-    client.post("/merchant/login", data={"csrf_token": _csrf(client, "/merchant/login"), "email": "ops@acme.example",
-                                         "password": "pw"})
+    write(
+        lambda s: add_merchant_user(
+            session=s, brand_id=shop.brand_id, email="ops@acme.example", password="pw"
+        )
+    )
+    client.post(
+        "/merchant/login",
+        data={
+            "csrf_token": _csrf(client, "/merchant/login"),
+            "email": "ops@acme.example",
+            "password": "pw",
+        },
+    )
     return client
 
 
@@ -32,20 +44,29 @@ def rma_id(shop, write) -> int:
     def make(s) -> int:
         brand = s.get(Brand, shop.brand_id)
         brand.settings = {"returns": {"auto_approve": False}}
-        rma = create_return(session=s, brand=brand, order=s.get(Order, shop.order_id), now=later(1),
-                            lines=[WantedLine(order_line_id=shop.tee, quantity=1, reason_code="damaged")],
-                            resolution=ReturnResolution.refund)
+        rma = create_return(
+            session=s,
+            brand=brand,
+            order=s.get(Order, shop.order_id),
+            now=later(1),
+            lines=[WantedLine(order_line_id=shop.tee, quantity=1, reason_code="damaged")],
+            resolution=ReturnResolution.refund,
+        )
         return rma.id
 
     return write(make)
 
 
 def _state(write, rma_id: int) -> ReturnState:
-    return write(lambda s: s.exec(select(ReturnRequest.state).where(ReturnRequest.id == rma_id)).one())
+    return write(
+        lambda s: s.exec(select(ReturnRequest.state).where(ReturnRequest.id == rma_id)).one()
+    )
 
 
 def _act(client, rma_id: int, action: str, lang: str = "ja"):
-    return client.post(f"/merchant/returns/{rma_id}/{action}?lang={lang}", data={"csrf_token": _csrf(client)})
+    return client.post(
+        f"/merchant/returns/{rma_id}/{action}?lang={lang}", data={"csrf_token": _csrf(client)}
+    )
 
 
 def test_signed_out_visitor_is_sent_to_sign_in(client, shop) -> None:
@@ -64,7 +85,9 @@ def test_list_shows_the_return_with_its_reason_and_actions(signed_in, rma_id) ->
 
 
 def test_state_filter_hides_other_states(signed_in, rma_id) -> None:
-    assert "R-1001-" not in signed_in.get("/merchant/returns/?state=refunded").get_data(as_text=True)
+    assert "R-1001-" not in signed_in.get("/merchant/returns/?state=refunded").get_data(
+        as_text=True
+    )
     assert "R-1001-" in signed_in.get("/merchant/returns/?state=requested").get_data(as_text=True)
 
 
@@ -89,7 +112,9 @@ def test_reject_moves_to_rejected(signed_in, rma_id, write) -> None:
 def test_action_out_of_order_is_explained_and_changes_nothing(signed_in, rma_id, write) -> None:
     _act(signed_in, rma_id, "refund", lang="en")
     assert _state(write, rma_id) == ReturnState.requested
-    assert "cannot go from Requested to Refunded" in signed_in.get("/merchant/returns/").get_data(as_text=True)
+    assert "cannot go from Requested to Refunded" in signed_in.get("/merchant/returns/").get_data(
+        as_text=True
+    )
 
 
 def test_action_without_csrf_is_refused(signed_in, rma_id, write) -> None:
@@ -99,19 +124,35 @@ def test_action_without_csrf_is_refused(signed_in, rma_id, write) -> None:
 
 def test_another_brands_merchant_cannot_act(client, make_brand, rma_id, write) -> None:
     other = make_brand("other")
-    write(lambda s: add_merchant_user(session=s, brand_id=other.brand_id, email="ops@other.example", password="pw"))
-    client.post("/merchant/login", data={"csrf_token": _csrf(client, "/merchant/login"),
-                                         "email": "ops@other.example", "password": "pw"})
+    write(
+        lambda s: add_merchant_user(
+            session=s, brand_id=other.brand_id, email="ops@other.example", password="pw"
+        )
+    )
+    client.post(
+        "/merchant/login",
+        data={
+            "csrf_token": _csrf(client, "/merchant/login"),
+            "email": "ops@other.example",
+            "password": "pw",
+        },
+    )
     assert "R-1001-" not in client.get("/merchant/returns/").get_data(as_text=True)
     assert _act(client, rma_id, "approve").status_code == 404
     assert _state(write, rma_id) == ReturnState.requested
 
 
-def test_received_return_offers_only_the_settlement_the_customer_asked_for(signed_in, rma_id) -> None:
+def test_received_return_offers_only_the_settlement_the_customer_asked_for(
+    signed_in, rma_id
+) -> None:
     _act(signed_in, rma_id, "approve")
     _act(signed_in, rma_id, "receive")
     page = signed_in.get("/merchant/returns/?lang=en").get_data(as_text=True)
-    assert f"/{rma_id}/refund" in page and f"/{rma_id}/credit" not in page and f"/{rma_id}/exchange" not in page
+    assert (
+        f"/{rma_id}/refund" in page
+        and f"/{rma_id}/credit" not in page
+        and f"/{rma_id}/exchange" not in page
+    )
 
 
 def test_settling_a_refund_as_store_credit_is_refused(signed_in, rma_id, write) -> None:
@@ -119,7 +160,9 @@ def test_settling_a_refund_as_store_credit_is_refused(signed_in, rma_id, write) 
     _act(signed_in, rma_id, "receive")
     assert _act(signed_in, rma_id, "credit", lang="en").status_code == 303
     assert _state(write, rma_id) == ReturnState.received
-    assert "The customer asked for: Refund." in signed_in.get("/merchant/returns/?lang=en").get_data(as_text=True)
+    assert "The customer asked for: Refund." in signed_in.get(
+        "/merchant/returns/?lang=en"
+    ).get_data(as_text=True)
 
 
 def test_unknown_action_is_a_bad_request(signed_in, rma_id, write) -> None:

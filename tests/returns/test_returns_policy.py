@@ -17,8 +17,12 @@ from tests.returns.conftest import later
 
 def _eligibility(session, shop, days: float):
     brand = session.get(Brand, shop.brand_id)
-    return order_eligibility(session=session, policy=policy_for(brand), order=session.get(Order, shop.order_id),
-                             now=later(days))
+    return order_eligibility(
+        session=session,
+        policy=policy_for(brand),
+        order=session.get(Order, shop.order_id),
+        now=later(days),
+    )
 
 
 def _why(result, line_id):
@@ -30,7 +34,14 @@ def test_defaults_are_thirty_days_auto_approval_and_every_resolution() -> None:
     assert policy.window_days == DEFAULT_WINDOW_DAYS == 30
     assert policy.auto_approve is True
     assert set(policy.resolutions) == set(ReturnResolution)
-    assert {"size_too_small", "size_too_large", "damaged", "not_as_described", "changed_mind", "other"} <= set(policy.reasons)
+    assert {
+        "size_too_small",
+        "size_too_large",
+        "damaged",
+        "not_as_described",
+        "changed_mind",
+        "other",
+    } <= set(policy.reasons)
 
 
 def test_reason_labels_read_in_japanese_and_english() -> None:
@@ -79,12 +90,19 @@ def test_undelivered_order_cannot_be_returned_yet(session, shop) -> None:
 
 def test_quantities_already_in_a_return_are_not_offered_again(session, shop) -> None:
     brand = session.get(Brand, shop.brand_id)
-    create_return(session=session, brand=brand, order=session.get(Order, shop.order_id), now=later(1),
-                  lines=[WantedLine(order_line_id=shop.tee, quantity=2, reason_code="size_too_small")],
-                  resolution=ReturnResolution.refund)
+    create_return(
+        session=session,
+        brand=brand,
+        order=session.get(Order, shop.order_id),
+        now=later(1),
+        lines=[WantedLine(order_line_id=shop.tee, quantity=2, reason_code="size_too_small")],
+        resolution=ReturnResolution.refund,
+    )
     assert _why(_eligibility(session, shop, days=2), shop.tee) == NotReturnable.already_returned
 
 
 def test_resolutions_can_be_limited_and_unknown_ones_are_ignored(set_policy, shop, session) -> None:
     set_policy(shop.brand_id, resolutions=["store_credit", "cash"])
-    assert policy_for(session.get(Brand, shop.brand_id)).resolutions == (ReturnResolution.store_credit,)
+    assert policy_for(session.get(Brand, shop.brand_id)).resolutions == (
+        ReturnResolution.store_credit,
+    )

@@ -24,7 +24,9 @@ from tests.returns.conftest import DELIVERED
 
 
 def _lookup(client, secret: str = "hanako@example.jp", number: str = "1001", lang: str = "ja"):
-    return client.post(f"/acme/returns?lang={lang}", data={"order_number": number, "email_or_postal": secret})
+    return client.post(
+        f"/acme/returns?lang={lang}", data={"order_number": number, "email_or_postal": secret}
+    )
 
 
 def _form_page(client, lang: str = "ja") -> tuple[str, str]:
@@ -39,8 +41,12 @@ def _csrf(page: str) -> str:
 
 def _submit(client, shop, lang: str = "ja", **fields):
     url, page = _form_page(client, lang)
-    data = {"csrf_token": _csrf(page), f"quantity-{shop.tee}": "1", f"reason-{shop.tee}": "size_too_small",
-            "resolution": "refund"}
+    data = {
+        "csrf_token": _csrf(page),
+        f"quantity-{shop.tee}": "1",
+        f"reason-{shop.tee}": "size_too_small",
+        "resolution": "refund",
+    }
     data.update(fields)
     return client.post(url, data=data)
 
@@ -98,7 +104,10 @@ def test_form_offers_returnable_lines_and_says_why_not_for_the_others(client, sh
 
 def test_submitting_without_the_csrf_token_is_refused(client, shop) -> None:
     url, _ = _form_page(client)
-    assert client.post(url, data={f"quantity-{shop.tee}": "1", "resolution": "refund"}).status_code == 400
+    assert (
+        client.post(url, data={f"quantity-{shop.tee}": "1", "resolution": "refund"}).status_code
+        == 400
+    )
     assert _returns(client.application) == []
 
 
@@ -120,7 +129,9 @@ def test_too_many_items_shows_the_reason_on_the_form(app, client, shop) -> None:
 
 
 def test_exchange_to_a_sold_out_size_is_refused_on_the_form(app, client, shop) -> None:
-    response = _submit(client, shop, lang="en", resolution="exchange", **{f"exchange-{shop.tee}": "TEE-S"})
+    response = _submit(
+        client, shop, lang="en", resolution="exchange", **{f"exchange-{shop.tee}": "TEE-S"}
+    )
     assert response.status_code == 422 and "out of stock" in response.get_data(as_text=True)
 
 
@@ -142,7 +153,12 @@ def test_token_of_another_brand_is_refused(app, client, shop, make_brand) -> Non
     other = make_brand("other")
     _submit(client, shop)
     (rma,) = _returns(app)
-    assert client.get(f"/acme/returns/r/{return_token('test-secret', other.brand_id, rma.id)}/label.pdf").status_code == 404
+    assert (
+        client.get(
+            f"/acme/returns/r/{return_token('test-secret', other.brand_id, rma.id)}/label.pdf"
+        ).status_code
+        == 404
+    )
 
 
 def test_no_label_while_the_return_waits_for_approval(app, client, shop, set_policy) -> None:
@@ -160,20 +176,36 @@ def test_form_reads_in_japanese(client, shop) -> None:
 def test_confirmation_reads_in_english(client, shop) -> None:
     confirmation = _submit(client, shop, lang="en").headers["Location"]
     page = client.get(confirmation).get_data(as_text=True)
-    assert "Your return request" in page and "Too small" in page and "Download the return label" in page
+    assert (
+        "Your return request" in page
+        and "Too small" in page
+        and "Download the return label" in page
+    )
 
 
 def test_one_line_spelt_three_ways_is_a_400_naming_the_field(app, client, shop) -> None:
-    response = _submit(client, shop, lang="en", **{f"quantity-{shop.tee}": "2", f"quantity-0{shop.tee}": "2",
-                                                   f"quantity-+{shop.tee}": "2"})
+    response = _submit(
+        client,
+        shop,
+        lang="en",
+        **{f"quantity-{shop.tee}": "2", f"quantity-0{shop.tee}": "2", f"quantity-+{shop.tee}": "2"},
+    )
     assert response.status_code == 400
     assert f"quantity-0{shop.tee}" in response.get_data(as_text=True)
     assert _returns(app) == []
 
 
 def test_duplicate_quantity_keys_are_a_400(app, client, shop) -> None:
-    response = _post(client, shop, [(f"quantity-{shop.tee}", "2"), (f"quantity-{shop.tee}", "2"),
-                                    (f"reason-{shop.tee}", "damaged"), ("resolution", "refund")])
+    response = _post(
+        client,
+        shop,
+        [
+            (f"quantity-{shop.tee}", "2"),
+            (f"quantity-{shop.tee}", "2"),
+            (f"reason-{shop.tee}", "damaged"),
+            ("resolution", "refund"),
+        ],
+    )
     assert response.status_code == 400 and f"quantity-{shop.tee}" in response.get_data(as_text=True)
     assert _returns(app) == []
 
@@ -190,29 +222,46 @@ def test_form_errors_read_in_japanese(client, shop) -> None:
     assert response.status_code == 400 and f"quantity-{shop.tee}" in page and "0から" in page
 
 
-@pytest.mark.parametrize("quantity", ["-1", "1.5", "one", "１", " 1", "+1", "", "10000", "9" * 5000])
+@pytest.mark.parametrize(
+    "quantity", ["-1", "1.5", "one", "１", " 1", "+1", "", "10000", "9" * 5000]
+)
 def test_quantity_that_is_not_a_small_whole_number_is_a_400(app, client, shop, quantity) -> None:
     response = _submit(client, shop, lang="en", **{f"quantity-{shop.tee}": quantity})
     assert response.status_code == 400
-    assert f"quantity-{shop.tee} must be a whole number from 0 to 9999" in response.get_data(as_text=True)
+    assert f"quantity-{shop.tee} must be a whole number from 0 to 9999" in response.get_data(
+        as_text=True
+    )
     assert _returns(app) == []
 
 
 def test_all_quantities_zero_asks_for_an_item(app, client, shop) -> None:
     response = _submit(client, shop, lang="en", **{f"quantity-{shop.tee}": "0"})
-    assert response.status_code == 422 and "Choose at least one item" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "Choose at least one item" in response.get_data(
+        as_text=True
+    )
 
 
 def _order_line_of(write, brand_id: int, number: str) -> int:
     """The id of a line (5 × ¥20,000) of a new delivered-looking order ``number`` of ``brand_id``."""
 
     def make(s) -> int:
-        order = Order(brand_id=brand_id, external_id=f"o-{number}", number=number, email="taro@example.jp",
-                      placed_at=DELIVERED)
+        order = Order(
+            brand_id=brand_id,
+            external_id=f"o-{number}",
+            number=number,
+            email="taro@example.jp",
+            placed_at=DELIVERED,
+        )
         s.add(order)
         s.flush()
-        line = OrderLine(brand_id=brand_id, order_id=order.id, line_key="1", sku="TEE-M", quantity=5,
-                         unit_price=20000)
+        line = OrderLine(
+            brand_id=brand_id,
+            order_id=order.id,
+            line_key="1",
+            sku="TEE-M",
+            quantity=5,
+            unit_price=20000,
+        )
         s.add(line)
         s.flush()
         return line.id
@@ -222,14 +271,18 @@ def _order_line_of(write, brand_id: int, number: str) -> int:
 
 def test_line_of_another_order_is_a_400(app, client, shop, write) -> None:
     line_id = _order_line_of(write, shop.brand_id, "#1002")
-    response = _submit(client, shop, lang="en", **{f"quantity-{line_id}": "5", f"reason-{line_id}": "damaged"})
+    response = _submit(
+        client, shop, lang="en", **{f"quantity-{line_id}": "5", f"reason-{line_id}": "damaged"}
+    )
     assert response.status_code == 400 and f"quantity-{line_id}" in response.get_data(as_text=True)
     assert _returns(app) == []
 
 
 def test_line_of_another_brand_is_a_400(app, client, shop, make_brand, write) -> None:
     line_id = _order_line_of(write, make_brand("other").brand_id, "#1001")
-    response = _submit(client, shop, lang="en", **{f"quantity-{line_id}": "1", f"reason-{line_id}": "damaged"})
+    response = _submit(
+        client, shop, lang="en", **{f"quantity-{line_id}": "1", f"reason-{line_id}": "damaged"}
+    )
     assert response.status_code == 400 and f"quantity-{line_id}" in response.get_data(as_text=True)
     assert _returns(app) == []
 
@@ -246,7 +299,9 @@ def test_missing_reason_for_a_returned_line_is_a_400(app, client, shop) -> None:
 
 
 @pytest.mark.parametrize("resolution", ["cash", "", "exchange"])
-def test_resolution_the_policy_does_not_offer_is_a_400(app, client, shop, set_policy, resolution) -> None:
+def test_resolution_the_policy_does_not_offer_is_a_400(
+    app, client, shop, set_policy, resolution
+) -> None:
     set_policy(shop.brand_id, resolutions=["refund", "store_credit"])
     response = _submit(client, shop, lang="en", resolution=resolution)
     assert response.status_code == 400 and "resolution" in response.get_data(as_text=True)
@@ -254,13 +309,21 @@ def test_resolution_the_policy_does_not_offer_is_a_400(app, client, shop, set_po
 
 
 def test_exchange_to_another_product_in_stock_is_a_400(app, client, shop, write) -> None:
-    write(lambda s: s.add(InventoryLevel(brand_id=shop.brand_id, sku="WATCH-GOLD", fc_code="TKY1", available=3)))
-    response = _submit(client, shop, lang="en", resolution="exchange", **{f"exchange-{shop.tee}": "WATCH-GOLD"})
+    write(
+        lambda s: s.add(
+            InventoryLevel(brand_id=shop.brand_id, sku="WATCH-GOLD", fc_code="TKY1", available=3)
+        )
+    )
+    response = _submit(
+        client, shop, lang="en", resolution="exchange", **{f"exchange-{shop.tee}": "WATCH-GOLD"}
+    )
     assert response.status_code == 400 and f"exchange-{shop.tee}" in response.get_data(as_text=True)
     assert _returns(app) == []
 
 
-def test_exchange_field_when_the_shop_offers_no_exchange_is_a_400(app, client, shop, set_policy) -> None:
+def test_exchange_field_when_the_shop_offers_no_exchange_is_a_400(
+    app, client, shop, set_policy
+) -> None:
     set_policy(shop.brand_id, resolutions=["refund"])
     response = _submit(client, shop, lang="en", **{f"exchange-{shop.tee}": "TEE-L"})
     assert response.status_code == 400 and f"exchange-{shop.tee}" in response.get_data(as_text=True)
@@ -283,11 +346,15 @@ def test_overlong_comment_is_a_400(app, client, shop) -> None:
 def test_units_in_an_earlier_return_count_against_the_next(app, client, shop) -> None:
     assert _submit(client, shop).status_code == 302
     response = _submit(client, shop, lang="en", **{f"quantity-{shop.tee}": "2"})
-    assert response.status_code == 422 and "At most 1 of Tシャツ M" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "At most 1 of Tシャツ M" in response.get_data(
+        as_text=True
+    )
     assert len(_returns(app)) == 1
 
 
-def test_two_submits_at_once_for_the_last_units_make_one_return_and_one_clear_refusal(app, shop, monkeypatch) -> None:
+def test_two_submits_at_once_for_the_last_units_make_one_return_and_one_clear_refusal(
+    app, shop, monkeypatch
+) -> None:
     """Both requests read the form before either writes: the second waits for the write lock and is
     then told the units are taken (422), never a database error."""
     from postpurchase.returns import operations
@@ -305,8 +372,18 @@ def test_two_submits_at_once_for_the_last_units_make_one_return_and_one_clear_re
     prepared = []
     for client in clients:
         url, page = _form_page(client)
-        prepared.append((client, url, {"csrf_token": _csrf(page), f"quantity-{shop.tee}": "2",
-                                       f"reason-{shop.tee}": "size_too_small", "resolution": "refund"}))
+        prepared.append(
+            (
+                client,
+                url,
+                {
+                    "csrf_token": _csrf(page),
+                    f"quantity-{shop.tee}": "2",
+                    f"reason-{shop.tee}": "size_too_small",
+                    "resolution": "refund",
+                },
+            )
+        )
     monkeypatch.setattr(operations, "portal_form", form_then_wait)
     statuses: list[object] = []
 

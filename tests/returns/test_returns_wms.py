@@ -50,25 +50,45 @@ def _set_wms_url(session, brand_id: int, url: str | None) -> None:
 
 
 def _exchange(session, shop, now_days: float = 1):
-    return request_return(session=session, brand=session.get(Brand, shop.brand_id),
-                          order=session.get(Order, shop.order_id),
-                          lines=[WantedLine(order_line_id=shop.tee, quantity=1, reason_code="size_too_small",
-                                            exchange_sku="TEE-L")],
-                          resolution=ReturnResolution.exchange, now=later(now_days))
+    return request_return(
+        session=session,
+        brand=session.get(Brand, shop.brand_id),
+        order=session.get(Order, shop.order_id),
+        lines=[
+            WantedLine(
+                order_line_id=shop.tee,
+                quantity=1,
+                reason_code="size_too_small",
+                exchange_sku="TEE-L",
+            )
+        ],
+        resolution=ReturnResolution.exchange,
+        now=later(now_days),
+    )
 
 
 def _wms_rows(session) -> list[OutboxMessage]:
-    return list(session.exec(select(OutboxMessage).where(OutboxMessage.trigger == Trigger.wms_return)
-                             .order_by(OutboxMessage.id)).all())
+    return list(
+        session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.trigger == Trigger.wms_return)
+            .order_by(OutboxMessage.id)
+        ).all()
+    )
 
 
-def test_each_state_change_queues_one_signed_webhook_with_the_documented_body(session, shop) -> None:
+def test_each_state_change_queues_one_signed_webhook_with_the_documented_body(
+    session, shop
+) -> None:
     _set_wms_url(session, shop.brand_id, "https://wms.example/returns")
     rma = _exchange(session, shop)
-    transition(session=session, brand_id=shop.brand_id, return_id=rma.id, action="receive", now=later(4))
+    transition(
+        session=session, brand_id=shop.brand_id, return_id=rma.id, action="receive", now=later(4)
+    )
     rows = _wms_rows(session)
     assert [(r.channel, r.recipient, r.state) for r in rows] == [
-        (Channel.webhook, "https://wms.example/returns", OutboxState.pending)] * 3
+        (Channel.webhook, "https://wms.example/returns", OutboxState.pending)
+    ] * 3
     bodies = [WmsReturnWebhook.model_validate(r.payload["document"]) for r in rows]
     assert [(b.type, b.data.state, b.data.previous_state) for b in bodies] == [
         ("return.expected", ReturnState.approved, None),
@@ -78,19 +98,37 @@ def test_each_state_change_queues_one_signed_webhook_with_the_documented_body(se
     assert [b.id for b in bodies] == [r.idempotency_key for r in rows]
     data = bodies[-1].data
     assert (data.rma_number, data.order_id, data.order_number, data.resolution) == (
-        rma.rma_number, "o-1001", "#1001", ReturnResolution.exchange)
-    assert (data.refund_amount, data.credit_amount, data.currency, data.received_at) == (0, 0, "JPY", later(4))
+        rma.rma_number,
+        "o-1001",
+        "#1001",
+        ReturnResolution.exchange,
+    )
+    assert (data.refund_amount, data.credit_amount, data.currency, data.received_at) == (
+        0,
+        0,
+        "JPY",
+        later(4),
+    )
     assert [(x.sku, x.variant, x.quantity, x.reason_code, x.exchange_sku) for x in data.lines] == [
-        ("TEE-M", "M", 1, "size_too_small", "TEE-L")]
+        ("TEE-M", "M", 1, "size_too_small", "TEE-L")
+    ]
 
 
 def test_the_same_state_is_sent_once_however_often_the_change_is_reported(session, shop) -> None:
     _set_wms_url(session, shop.brand_id, "https://wms.example/returns")
     rma = _exchange(session, shop)
-    data = ReturnReceivedData(rma_number=rma.rma_number, order_id="o-1001", carrier="yamato",
-                              tracking_number="4912-0000-1111")
-    record_return(session=session, brand_id=shop.brand_id, occurred_at=later(5), now=later(5), data=data)
-    record_return(session=session, brand_id=shop.brand_id, occurred_at=later(5), now=later(6), data=data)
+    data = ReturnReceivedData(
+        rma_number=rma.rma_number,
+        order_id="o-1001",
+        carrier="yamato",
+        tracking_number="4912-0000-1111",
+    )
+    record_return(
+        session=session, brand_id=shop.brand_id, occurred_at=later(5), now=later(5), data=data
+    )
+    record_return(
+        session=session, brand_id=shop.brand_id, occurred_at=later(5), now=later(6), data=data
+    )
     states = [r.payload["document"]["data"]["state"] for r in _wms_rows(session)]
     assert states == ["approved", "label_issued", "received"]
     received = _wms_rows(session)[-1].payload["document"]["data"]
@@ -127,7 +165,9 @@ def wms_server() -> Iterator[str]:
     server.server_close()
 
 
-def test_the_sender_posts_the_document_signed_with_the_brands_webhook_secret(app, write, shop, wms_server) -> None:
+def test_the_sender_posts_the_document_signed_with_the_brands_webhook_secret(
+    app, write, shop, wms_server
+) -> None:
     write(lambda s: _set_wms_url(s, shop.brand_id, wms_server))
     write(lambda s: _exchange(s, shop))
     report = send_due(app, now=NIGHT_IN_TOKYO)  # a warehouse system has no quiet hours
@@ -140,7 +180,10 @@ def test_the_sender_posts_the_document_signed_with_the_brands_webhook_secret(app
         assert headers["Idempotency-Key"] == document["id"]
         WmsReturnWebhook.model_validate(document)
     # Sent in parallel, so in any order: the states (which only move forward) tell the WMS which is newer.
-    assert sorted(json.loads(body)["data"]["state"] for _, body in _Wms.received) == ["approved", "label_issued"]
+    assert sorted(json.loads(body)["data"]["state"] for _, body in _Wms.received) == [
+        "approved",
+        "label_issued",
+    ]
     states = write(lambda s: [r.state for r in _wms_rows(s)])
     assert states == [OutboxState.sent, OutboxState.sent]
     assert send_due(app, now=NIGHT_IN_TOKYO).sent == 0 and len(_Wms.received) == 2
@@ -149,7 +192,9 @@ def test_the_sender_posts_the_document_signed_with_the_brands_webhook_secret(app
 def test_the_openapi_document_describes_the_outgoing_webhooks(app) -> None:
     webhooks = openapi_document(app)["webhooks"]
     assert set(webhooks) == {"return.expected", "return.updated"}
-    schema = webhooks["return.expected"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    schema = webhooks["return.expected"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
     assert schema == {"$ref": "#/components/schemas/WmsReturnWebhook"}
     assert "WmsReturnData" in openapi_document(app)["components"]["schemas"]
 

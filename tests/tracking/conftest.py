@@ -35,7 +35,9 @@ class FakeCarrier:
     clock: Callable[[], datetime]
     code: str = "fake"
     name: str = "Fake"
-    capabilities: Capabilities = field(default_factory=lambda: Capabilities(max_batch=3, requests_per_second=2))
+    capabilities: Capabilities = field(
+        default_factory=lambda: Capabilities(max_batch=3, requests_per_second=2)
+    )
     answers: dict[str, TrackingResult] = field(default_factory=dict)
     #: Raised (in order) instead of answering, one per request, before answers resume.
     errors: list[Exception] = field(default_factory=list)
@@ -57,18 +59,36 @@ class FakeCarrier:
     def parse_webhook(self, body: bytes) -> list[TrackingResult]:
         try:
             payload = json.loads(body)
-            return [result(payload["number"], *[(datetime.fromisoformat(at), Status(s), code)
-                                                for at, s, code in payload["events"]], carrier=self.code)]
+            return [
+                result(
+                    payload["number"],
+                    *[
+                        (datetime.fromisoformat(at), Status(s), code)
+                        for at, s, code in payload["events"]
+                    ],
+                    carrier=self.code,
+                )
+            ]
         except (ValueError, KeyError, TypeError) as exc:  # as a real adapter reports it
             raise ParseError(f"unreadable push: {exc!r}", carrier=self.code) from None
 
 
-def result(number: str, *events: tuple[datetime, Status, str], carrier: str = "fake",
-           status: Status | None = None, **kwargs: Any) -> TrackingResult:
+def result(
+    number: str,
+    *events: tuple[datetime, Status, str],
+    carrier: str = "fake",
+    status: Status | None = None,
+    **kwargs: Any,
+) -> TrackingResult:
     """A result whose status is its last event's unless given."""
     scans = tuple(TrackingEvent(at, s, code, f"{code} text", "東京都") for at, s, code in events)
-    return TrackingResult(carrier=carrier, tracking_number=number,
-                          status=status or (scans[-1].status if scans else Status.pending), events=scans, **kwargs)
+    return TrackingResult(
+        carrier=carrier,
+        tracking_number=number,
+        status=status or (scans[-1].status if scans else Status.pending),
+        events=scans,
+        **kwargs,
+    )
 
 
 def _create_fake(settings: registry.CarrierSettings) -> FakeCarrier:
@@ -97,12 +117,22 @@ def make_shipment(app: Flask, brand) -> Callable[..., int]:
     """Factory: ``make_shipment(tracking_number="T1", carrier_code="fake", **fields)`` → id (committed)."""
     counter = iter(range(1, 10**6))
 
-    def make(tracking_number: str | None = None, *, brand_id: int | None = None, carrier_code: str = "fake",
-             **fields: Any) -> int:
+    def make(
+        tracking_number: str | None = None,
+        *,
+        brand_id: int | None = None,
+        carrier_code: str = "fake",
+        **fields: Any,
+    ) -> int:
         n = next(counter)
         with get_db(app).session() as session:
-            shipment = Shipment(brand_id=brand_id or brand.brand_id, external_id=f"S{n}", carrier_code=carrier_code,
-                                tracking_number=tracking_number or f"T{n}", **fields)
+            shipment = Shipment(
+                brand_id=brand_id or brand.brand_id,
+                external_id=f"S{n}",
+                carrier_code=carrier_code,
+                tracking_number=tracking_number or f"T{n}",
+                **fields,
+            )
             session.add(shipment)
             session.commit()
             assert shipment.id is not None

@@ -38,7 +38,8 @@ def test_journey_is_deterministic_and_in_time_order():
         assert scans == sandbox.journey(number)
         assert [s.at for s in scans] == sorted(s.at for s in scans)
         assert scans[0].status == Status.info_received and scans[0].at == HANDOVER + (
-            sandbox.handed_over_at(number) - HANDOVER)
+            sandbox.handed_over_at(number) - HANDOVER
+        )
 
 
 def test_every_journey_ends_delivered_or_returned_with_japanese_texts():
@@ -53,14 +54,17 @@ def test_configured_rates_produce_failed_attempts_redelivery_delays_and_exceptio
     assert codes["ABSENT"] > 20 and codes["DELAYED"] > 10 and codes["INVESTIGATING"] > 3
     assert codes["AT_STORE"] + codes["HELD"] > 5
     none = sandbox.Rates(attempt_fail=0, delay=0, exception=0, pickup=0)
-    assert all(s.code not in {"ABSENT", "DELAYED", "INVESTIGATING", "AT_STORE"}
-               for n in NUMBERS for s in sandbox.journey(n, none))
+    assert all(
+        s.code not in {"ABSENT", "DELAYED", "INVESTIGATING", "AT_STORE"}
+        for n in NUMBERS
+        for s in sandbox.journey(n, none)
+    )
 
 
 def test_failed_attempt_is_followed_by_redelivery():
     number = next(n for n in NUMBERS if any(s.code == "ABSENT" for s in sandbox.journey(n)))
     scans = sandbox.journey(number)
-    after = scans[[s.code for s in scans].index("ABSENT") + 1:]
+    after = scans[[s.code for s in scans].index("ABSENT") + 1 :]
     assert after and after[0].status in (Status.out_for_delivery, Status.available_for_pickup)
     assert "再配達" in after[0].description or after[0].status == Status.available_for_pickup
 
@@ -100,8 +104,12 @@ def test_status_never_goes_backwards_without_a_failed_attempt_or_exception(clock
 
 def test_out_for_delivery_answer_carries_the_delivery_window_when_rates_say_always(clock):
     carrier = adapter(clock, rates={"window": 1})
-    outs = [(n, s) for n in NUMBERS[:40] for s in sandbox.journey(n, carrier.rates)
-            if s.status == Status.out_for_delivery]
+    outs = [
+        (n, s)
+        for n in NUMBERS[:40]
+        for s in sandbox.journey(n, carrier.rates)
+        if s.status == Status.out_for_delivery
+    ]
     assert outs
     for number, scan in outs:
         answer = carrier.result_at(number, scan.at)
@@ -148,8 +156,14 @@ def test_demo_time_moves_sandbox_parcels_through_the_planner(app, make_shipment,
     from postpurchase.tracking.simulation import use_accelerated_time
 
     simulated = use_accelerated_time(app, 60, real=clock)
-    ids = [make_shipment(sandbox.tracking_number(simulated(), i), carrier_code="sandbox",
-                         next_poll_at=simulated()) for i in range(5)]
+    ids = [
+        make_shipment(
+            sandbox.tracking_number(simulated(), i),
+            carrier_code="sandbox",
+            next_poll_at=simulated(),
+        )
+        for i in range(5)
+    ]
     statuses = set()
     for _ in range(3 * 60):  # three real hours, one planner run per real minute
         poll_job(app)
@@ -202,8 +216,12 @@ def test_profiles_option_sets_speed_and_failures_per_label(clock):
     slow = {"rates": {"attempt_fail": 1, "delay": 0, "exception": 0}, "extra_days": [0, 0, 1]}
     carrier = adapter(clock, profiles={1: fast, 3: slow})
     early, late = labelled(1, profile=1), labelled(1, profile=3)
-    arrived = {n: next(s.at for s in carrier.journey(n) if s.code == "ARRIVED").astimezone(sandbox.JST).date()
-               for n in (early, late)}
+    arrived = {
+        n: next(s.at for s in carrier.journey(n) if s.code == "ARRIVED")
+        .astimezone(sandbox.JST)
+        .date()
+        for n in (early, late)
+    }
     assert (arrived[late] - arrived[early]).days == 2
     assert not any(s.code == "ABSENT" for s in carrier.journey(early))
     assert any(s.code == "ABSENT" for s in carrier.journey(late))

@@ -34,18 +34,25 @@ def transitions():
 
 def apply(app, shipment_id, res, now=T0 + 10 * H, source="poll"):
     with claim_scope(app) as session:
-        return apply_result(session=session, shipment_id=shipment_id, result=res, source=source, now=now)
+        return apply_result(
+            session=session, shipment_id=shipment_id, result=res, source=source, now=now
+        )
 
 
 def events_of(app, shipment_id):
     with get_db(app).session() as session:
-        return session.exec(select(TrackingEvent).where(TrackingEvent.shipment_id == shipment_id)
-                            .order_by(TrackingEvent.occurred_at)).all()
+        return session.exec(
+            select(TrackingEvent)
+            .where(TrackingEvent.shipment_id == shipment_id)
+            .order_by(TrackingEvent.occurred_at)
+        ).all()
 
 
 def test_applying_the_same_answer_twice_inserts_its_events_once(app, make_shipment):
     sid = make_shipment()
-    answer = result("T1", (T0, Status.info_received, "RECEIVED"), (T0 + H, Status.in_transit, "SHIPPED"))
+    answer = result(
+        "T1", (T0, Status.info_received, "RECEIVED"), (T0 + H, Status.in_transit, "SHIPPED")
+    )
     first = apply(app, sid, answer)
     second = apply(app, sid, answer)
     assert (first.new_events, second.new_events) == (2, 0)
@@ -60,8 +67,17 @@ def test_duplicate_scans_within_one_answer_are_stored_once(app, make_shipment):
 
 def test_shipment_takes_carrier_status_and_delivery_details(app, make_shipment, load):
     sid = make_shipment()
-    apply(app, sid, result("T1", (T0, Status.out_for_delivery, "OFD"), (T0 + H, Status.delivered, "DLV"),
-                           signed_by="佐藤", estimated_delivery=T0.date()))
+    apply(
+        app,
+        sid,
+        result(
+            "T1",
+            (T0, Status.out_for_delivery, "OFD"),
+            (T0 + H, Status.delivered, "DLV"),
+            signed_by="佐藤",
+            estimated_delivery=T0.date(),
+        ),
+    )
     shipment = load(sid)
     assert shipment.status == Status.delivered
     assert shipment.delivered_at == T0 + H == shipment.status_changed_at == shipment.last_event_at
@@ -70,8 +86,12 @@ def test_shipment_takes_carrier_status_and_delivery_details(app, make_shipment, 
 
 def test_signal_is_sent_once_per_transition_with_documented_kwargs(app, make_shipment, transitions):
     sid = make_shipment()
-    answer = result("T1", (T0, Status.info_received, "R"), (T0 + H, Status.out_for_delivery, "O"),
-                    (T0 + 2 * H, Status.delivered, "D"))
+    answer = result(
+        "T1",
+        (T0, Status.info_received, "R"),
+        (T0 + H, Status.out_for_delivery, "O"),
+        (T0 + 2 * H, Status.delivered, "D"),
+    )
     apply(app, sid, answer)
     apply(app, sid, answer)
     assert len(transitions) == 1
@@ -82,11 +102,23 @@ def test_signal_is_sent_once_per_transition_with_documented_kwargs(app, make_shi
     assert sent["passed_through"] == (Status.info_received, Status.out_for_delivery)
 
 
-def test_delivered_sticks_when_a_later_answer_lacks_the_delivery_scan(app, make_shipment, load, transitions):
+def test_delivered_sticks_when_a_later_answer_lacks_the_delivery_scan(
+    app, make_shipment, load, transitions
+):
     sid = make_shipment()
-    apply(app, sid, result("T1", (T0, Status.out_for_delivery, "O"), (T0 + H, Status.delivered, "D")))
-    change = apply(app, sid, result("T1", (T0, Status.out_for_delivery, "O"), (T0 + H, Status.delivered, "D"),
-                                    status=Status.in_transit))
+    apply(
+        app, sid, result("T1", (T0, Status.out_for_delivery, "O"), (T0 + H, Status.delivered, "D"))
+    )
+    change = apply(
+        app,
+        sid,
+        result(
+            "T1",
+            (T0, Status.out_for_delivery, "O"),
+            (T0 + H, Status.delivered, "D"),
+            status=Status.in_transit,
+        ),
+    )
     assert not change.changed and load(sid).status == Status.delivered
     assert len(transitions) == 1
 
@@ -94,9 +126,15 @@ def test_delivered_sticks_when_a_later_answer_lacks_the_delivery_scan(app, make_
 def test_delivered_reopens_on_a_later_correcting_scan(app, make_shipment, load, transitions):
     sid = make_shipment()
     apply(app, sid, result("T1", (T0, Status.delivered, "D")))
-    change = apply(app, sid, result("T1", (T0, Status.delivered, "D"), (T0 + H, Status.exception, "INVESTIGATING")))
+    change = apply(
+        app,
+        sid,
+        result("T1", (T0, Status.delivered, "D"), (T0 + H, Status.exception, "INVESTIGATING")),
+    )
     shipment = load(sid)
-    assert change.corrected and shipment.status == Status.exception and shipment.delivered_at is None
+    assert (
+        change.corrected and shipment.status == Status.exception and shipment.delivered_at is None
+    )
     assert [t["current"] for t in transitions] == [Status.delivered, Status.exception]
     assert transitions[1]["corrected"] is True
 
@@ -128,17 +166,24 @@ def test_raw_answer_is_kept_then_purged_after_retention(app, make_shipment):
     apply(app, sid, result("T1", (T0, Status.in_transit, "IT")), now=T0)
     with get_db(app).session() as session:
         stored = session.exec(select(CarrierResponse)).one()
-        assert stored.payload["events"][0]["code"] == "IT" and stored.payload["status"] == "in_transit"
+        assert (
+            stored.payload["events"][0]["code"] == "IT" and stored.payload["status"] == "in_transit"
+        )
         assert purge_raw(session=session, now=T0 + timedelta(days=29), retention_days=30) == 0
         assert purge_raw(session=session, now=T0 + timedelta(days=31), retention_days=30) == 1
         session.commit()
         assert session.exec(select(func.count()).select_from(CarrierResponse)).one() == 0
 
 
-def test_concurrent_applies_of_one_answer_store_events_once_and_signal_once(app, make_shipment, transitions):
+def test_concurrent_applies_of_one_answer_store_events_once_and_signal_once(
+    app, make_shipment, transitions
+):
     sid = make_shipment()
-    answer = result("T1", *[(T0 + i * H, Status.in_transit, f"C{i}") for i in range(5)],
-                    (T0 + 6 * H, Status.delivered, "D"))
+    answer = result(
+        "T1",
+        *[(T0 + i * H, Status.in_transit, f"C{i}") for i in range(5)],
+        (T0 + 6 * H, Status.delivered, "D"),
+    )
     barrier = threading.Barrier(4)
     errors: list[BaseException] = []
 

@@ -40,7 +40,10 @@ def test_in_transit_far_from_expected_date_waits_for_that_morning():
 
 
 def test_in_transit_very_far_from_date_still_checks_every_far_interval():
-    assert plan(S.info_received, at(20, 10), expected_date=date(2026, 11, 28)) == at(20, 10) + POLICY.far_every
+    assert (
+        plan(S.info_received, at(20, 10), expected_date=date(2026, 11, 28))
+        == at(20, 10) + POLICY.far_every
+    )
 
 
 def test_in_transit_without_any_date_polls_rarely():
@@ -48,12 +51,18 @@ def test_in_transit_without_any_date_polls_rarely():
 
 
 def test_in_transit_on_expected_day_polls_near_interval_within_delivery_hours():
-    assert plan(S.in_transit, at(21, 10), expected_date=date(2026, 11, 21)) == at(21, 10) + POLICY.near_every
+    assert (
+        plan(S.in_transit, at(21, 10), expected_date=date(2026, 11, 21))
+        == at(21, 10) + POLICY.near_every
+    )
     assert plan(S.in_transit, at(21, 20, 30), expected_date=date(2026, 11, 21)) == at(22, 9)
 
 
 def test_in_transit_long_past_its_expected_date_falls_back_to_the_rare_interval():
-    assert plan(S.in_transit, at(25, 10), expected_date=date(2026, 11, 21)) == at(25, 10) + POLICY.unknown_every
+    assert (
+        plan(S.in_transit, at(25, 10), expected_date=date(2026, 11, 21))
+        == at(25, 10) + POLICY.unknown_every
+    )
 
 
 def test_out_for_delivery_polls_frequently_and_sleeps_at_night():
@@ -64,12 +73,18 @@ def test_out_for_delivery_polls_frequently_and_sleeps_at_night():
 def test_out_for_delivery_with_window_waits_for_it_then_polls_densely_inside():
     window = (at(21, 14), at(21, 16))
     assert plan(S.out_for_delivery, at(21, 9), window=window) == at(21, 14) + POLICY.window_every
-    assert plan(S.out_for_delivery, at(21, 14, 30), window=window) == at(21, 14, 30) + POLICY.window_every
+    assert (
+        plan(S.out_for_delivery, at(21, 14, 30), window=window)
+        == at(21, 14, 30) + POLICY.window_every
+    )
 
 
 def test_out_for_delivery_after_its_window_falls_back_to_the_plain_interval():
     window = (at(21, 14), at(21, 16))
-    assert plan(S.out_for_delivery, at(21, 16, 30), window=window) == at(21, 16, 30) + POLICY.out_for_delivery_every
+    assert (
+        plan(S.out_for_delivery, at(21, 16, 30), window=window)
+        == at(21, 16, 30) + POLICY.out_for_delivery_every
+    )
 
 
 def test_attempt_fail_without_a_new_date_polls_more_often_than_transit_and_pending():
@@ -80,14 +95,22 @@ def test_attempt_fail_without_a_new_date_polls_more_often_than_transit_and_pendi
 
 def test_attempt_fail_waits_for_the_redelivery_date_the_carrier_gives():
     assert plan(S.attempt_fail, at(21, 15), expected_date=date(2026, 11, 22)) == at(22, 9)
-    assert plan(S.attempt_fail, at(21, 15), expected_date=date(2026, 11, 21)) == at(21, 15) + POLICY.attempt_fail_every
+    assert (
+        plan(S.attempt_fail, at(21, 15), expected_date=date(2026, 11, 21))
+        == at(21, 15) + POLICY.attempt_fail_every
+    )
 
 
 def test_delivery_window_is_read_from_result_extra_and_rejects_nonsense():
     good = {"delivery_window": {"start": at(21, 14).isoformat(), "end": at(21, 16).isoformat()}}
     assert delivery_window(good) == (at(21, 14), at(21, 16))
     assert delivery_window({"delivery_window": {"start": "x", "end": "y"}}) is None
-    assert delivery_window({"delivery_window": {"start": at(21, 16).isoformat(), "end": at(21, 14).isoformat()}}) is None
+    assert (
+        delivery_window(
+            {"delivery_window": {"start": at(21, 16).isoformat(), "end": at(21, 14).isoformat()}}
+        )
+        is None
+    )
     assert delivery_window({}) is None
 
 
@@ -102,7 +125,9 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped():
 
 
 def test_policy_fields_are_configurable_in_seconds():
-    policy = policy_from_config({"TRACKING_OUT_FOR_DELIVERY_EVERY": "600", "TRACKING_CIRCUIT_THRESHOLD": "3"})
+    policy = policy_from_config(
+        {"TRACKING_OUT_FOR_DELIVERY_EVERY": "600", "TRACKING_CIRCUIT_THRESHOLD": "3"}
+    )
     assert policy.out_for_delivery_every == timedelta(minutes=10) and policy.circuit_threshold == 3
 
 
@@ -112,7 +137,9 @@ def test_poll_times_snap_to_the_alignment_grid_so_batches_fill():
     planned = next_poll_at(status=S.out_for_delivery, now=now, tz=JST, policy=policy)
     assert planned.minute % 10 == 0 and planned.second == 0
     assert abs(planned - (now + policy.out_for_delivery_every)) <= timedelta(minutes=5)
-    assert next_poll_at(status=S.pending, now=now, tz=JST, policy=policy) >= now + policy.min_interval
+    assert (
+        next_poll_at(status=S.pending, now=now, tz=JST, policy=policy) >= now + policy.min_interval
+    )
 
 
 def test_first_poll_without_a_prediction_comes_after_the_first_poll_delay():
@@ -122,14 +149,20 @@ def test_first_poll_without_a_prediction_comes_after_the_first_poll_delay():
 
 def test_first_poll_of_a_parcel_that_may_arrive_today_is_not_postponed():
     now = at(20, 10)
-    assert first_poll_at(now, POLICY, tz=JST, earliest=date(2026, 11, 20)) == now + POLICY.first_poll
+    assert (
+        first_poll_at(now, POLICY, tz=JST, earliest=date(2026, 11, 20)) == now + POLICY.first_poll
+    )
 
 
 def test_first_poll_of_a_parcel_predicted_later_is_the_next_delivery_morning_not_the_predicted_day():
-    assert first_poll_at(at(20, 10), POLICY, tz=JST, earliest=date(2026, 11, 23)) == at(21, POLICY.morning.hour)
+    assert first_poll_at(at(20, 10), POLICY, tz=JST, earliest=date(2026, 11, 23)) == at(
+        21, POLICY.morning.hour
+    )
 
 
 def test_first_poll_is_never_later_than_the_sanity_limit_after_hand_over():
     policy = PollPolicy(align=timedelta(0), first_poll_within=timedelta(hours=12))
-    assert first_poll_at(at(20, 19), policy, tz=JST, earliest=date(2026, 11, 23)) == at(21, 7) + timedelta(hours=2)
+    assert first_poll_at(at(20, 19), policy, tz=JST, earliest=date(2026, 11, 23)) == at(
+        21, 7
+    ) + timedelta(hours=2)
     assert first_poll_at(at(20, 3), policy, tz=JST, earliest=date(2026, 11, 23)) == at(20, 15)

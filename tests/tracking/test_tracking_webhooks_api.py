@@ -25,13 +25,17 @@ from tests.tracking.conftest import result
 
 
 def pushed_body(number, events):
-    return json.dumps({"number": number, "events": [[at.isoformat(), s, c] for at, s, c in events]}).encode()
+    return json.dumps(
+        {"number": number, "events": [[at.isoformat(), s, c] for at, s, c in events]}
+    ).encode()
 
 
 def push(client, fake, number, events, *, path="/webhooks/carrier/fake", secret=None, body=None):
     body = pushed_body(number, events) if body is None else body
     signature = hmac.new((secret or fake.secret).encode(), body, hashlib.sha256).hexdigest()
-    return client.post(path, data=body, headers={"X-Fake-Signature": signature, "Content-Type": "application/json"})
+    return client.post(
+        path, data=body, headers={"X-Fake-Signature": signature, "Content-Type": "application/json"}
+    )
 
 
 def inbox(app):
@@ -39,12 +43,18 @@ def inbox(app):
         return session.exec(select(InboxEvent)).all()
 
 
-def test_webhook_is_stored_then_applied_to_the_shipment(app, client, fake, make_shipment, clock, load):
+def test_webhook_is_stored_then_applied_to_the_shipment(
+    app, client, fake, make_shipment, clock, load
+):
     sid = make_shipment("PUSH1")
     response = push(client, fake, "PUSH1", [(clock.now, "out_for_delivery", "OFD")])
     assert response.status_code == 200 and response.json["matched"] == 1
     [event] = inbox(app)
-    assert event.source == "carrier:fake" and event.state == InboxState.processed and event.signature_ok
+    assert (
+        event.source == "carrier:fake"
+        and event.state == InboxState.processed
+        and event.signature_ok
+    )
     shipment = load(sid)
     assert shipment.status == Status.out_for_delivery and shipment.last_webhook_at == clock.now
 
@@ -56,13 +66,18 @@ def test_webhook_with_bad_signature_is_401_and_only_counted(app, client, fake, m
     assert inbox(app) == []
     with get_db(app).session() as session:
         [rejection] = session.exec(select(WebhookRejection)).all()
-    assert (rejection.source, rejection.reason) == ("carrier:fake", RejectionReason.invalid_signature)
+    assert (rejection.source, rejection.reason) == (
+        "carrier:fake",
+        RejectionReason.invalid_signature,
+    )
     assert load(sid).status == Status.pending
 
 
 def test_deeply_nested_webhook_body_is_400_and_not_stored(app, client, fake):
     body = b"[" * 5000 + b"]" * 5000
-    response = client.post("/webhooks/carrier/fake", data=body, headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/webhooks/carrier/fake", data=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400 and response.json["error"]["code"] == "too_deep"
     assert inbox(app) == []
 
@@ -75,27 +90,39 @@ def test_same_webhook_body_twice_is_applied_once(app, client, fake, make_shipmen
     assert len(inbox(app)) == 1
 
 
-def test_webhook_with_brand_slug_only_touches_that_brands_shipments(app, client, fake, make_shipment, make_brand,
-                                                                     clock, load):
+def test_webhook_with_brand_slug_only_touches_that_brands_shipments(
+    app, client, fake, make_shipment, make_brand, clock, load
+):
     other = make_brand("other")
     mine = make_shipment("SAME")
     theirs = make_shipment("SAME", brand_id=other.brand_id)
-    push(client, fake, "SAME", [(clock.now, "in_transit", "IT")], path="/webhooks/carrier/fake/other")
+    push(
+        client, fake, "SAME", [(clock.now, "in_transit", "IT")], path="/webhooks/carrier/fake/other"
+    )
     assert load(theirs).status == Status.in_transit
     assert load(mine).status == Status.pending
 
 
-def test_a_carrier_event_left_pending_is_applied_by_the_inbox_sweep(app, fake, make_shipment, clock, load):
+def test_a_carrier_event_left_pending_is_applied_by_the_inbox_sweep(
+    app, fake, make_shipment, clock, load
+):
     sid = make_shipment("SWEPT")
     with get_db(app).session() as session:
-        receive(session=session, brand_id=None, source="carrier:fake", external_id="left-by-a-dead-worker",
-                raw_body=pushed_body("SWEPT", [(clock.now, "in_transit", "IT")]))
+        receive(
+            session=session,
+            brand_id=None,
+            source="carrier:fake",
+            external_id="left-by-a-dead-worker",
+            raw_body=pushed_body("SWEPT", [(clock.now, "in_transit", "IT")]),
+        )
         session.commit()
     assert process_pending(app, now=clock.now).processed == 1
     assert load(sid).status == Status.in_transit and load(sid).last_webhook_at == clock.now
 
 
-def test_verified_but_unreadable_body_is_400_and_kept_for_the_inbox_to_retry(app, client, fake, clock):
+def test_verified_but_unreadable_body_is_400_and_kept_for_the_inbox_to_retry(
+    app, client, fake, clock
+):
     response = push(client, fake, "", [], body=b'{"no number": true}')
     assert response.status_code == 400 and response.json["error"]["code"] == "unparseable"
     [event] = inbox(app)
@@ -105,9 +132,13 @@ def test_verified_but_unreadable_body_is_400_and_kept_for_the_inbox_to_retry(app
 
 def test_the_webhook_operation_raises_domain_errors_not_http_errors(app, clock):
     with pytest.raises(UnknownCarrier):
-        receive_carrier_webhook(app, code="nope", brand_slug=None, headers={}, body=b"{}", now=clock.now)
+        receive_carrier_webhook(
+            app, code="nope", brand_slug=None, headers={}, body=b"{}", now=clock.now
+        )
     with pytest.raises(UnknownBrand):
-        receive_carrier_webhook(app, code="fake", brand_slug="nobody", headers={}, body=b"{}", now=clock.now)
+        receive_carrier_webhook(
+            app, code="fake", brand_slug="nobody", headers={}, body=b"{}", now=clock.now
+        )
 
 
 def test_webhook_for_unknown_carrier_is_404(client):
@@ -126,8 +157,11 @@ def auth(brand):
 
 def test_get_shipment_returns_status_and_timeline(app, client, brand, fake, make_shipment, clock):
     sid = make_shipment("API1", next_poll_at=clock.now)
-    fake.answers["API1"] = result("API1", (clock.now - timedelta(hours=2), Status.in_transit, "IT"),
-                                  (clock.now - timedelta(hours=1), Status.out_for_delivery, "OFD"))
+    fake.answers["API1"] = result(
+        "API1",
+        (clock.now - timedelta(hours=2), Status.in_transit, "IT"),
+        (clock.now - timedelta(hours=1), Status.out_for_delivery, "OFD"),
+    )
     client.post(f"/api/v1/shipments/{sid}/refresh", headers=auth(brand))
     body = client.get(f"/api/v1/shipments/{sid}", headers=auth(brand)).json
     assert body["status"] == "out_for_delivery"
@@ -153,8 +187,10 @@ def test_list_filters_by_status_and_pages_with_a_cursor(client, brand, make_ship
     make_shipment(status=Status.delivered)
     first = client.get("/api/v1/shipments?status=in_transit&limit=2", headers=auth(brand)).json
     assert [s["id"] for s in first["data"]] == ids[:2] and first["next_cursor"]
-    rest = client.get(f"/api/v1/shipments?status=in_transit&limit=2&cursor={first['next_cursor']}",
-                      headers=auth(brand)).json
+    rest = client.get(
+        f"/api/v1/shipments?status=in_transit&limit=2&cursor={first['next_cursor']}",
+        headers=auth(brand),
+    ).json
     assert [s["id"] for s in rest["data"]] == ids[2:] and rest["next_cursor"] is None
     assert all("events" in s for s in first["data"])
 
@@ -188,11 +224,17 @@ def test_a_shipment_id_beyond_the_id_column_is_404_naming_it(client, brand, ship
     assert response.status_code == 404
 
 
-def test_refresh_polls_now_and_is_rate_limited_per_shipment(client, brand, fake, make_shipment, clock):
+def test_refresh_polls_now_and_is_rate_limited_per_shipment(
+    client, brand, fake, make_shipment, clock
+):
     sid = make_shipment("R1")
     fake.answers["R1"] = result("R1", (clock.now, Status.in_transit, "IT"))
     first = client.post(f"/api/v1/shipments/{sid}/refresh", headers=auth(brand))
-    assert first.status_code == 200 and first.json["status"] == "in_transit" and len(fake.requests) == 1
+    assert (
+        first.status_code == 200
+        and first.json["status"] == "in_transit"
+        and len(fake.requests) == 1
+    )
     clock.advance(seconds=10)
     again = client.post(f"/api/v1/shipments/{sid}/refresh", headers=auth(brand))
     assert again.status_code == 429 and int(again.headers["Retry-After"]) == 50
@@ -210,24 +252,35 @@ def test_refresh_when_the_carrier_fails_is_503(client, brand, fake, make_shipmen
     assert response.status_code == 503 and response.json["error"]["code"] == "carrier_unavailable"
 
 
-def test_refresh_of_a_rate_limited_carrier_answers_at_once_with_retry_after(client, brand, fake, make_shipment):
+def test_refresh_of_a_rate_limited_carrier_answers_at_once_with_retry_after(
+    client, brand, fake, make_shipment
+):
     from carriers.base import RateLimited
 
     sid = make_shipment("R3")
     fake.errors.append(RateLimited("slow down", carrier="fake", retry_after=100000))
     response = client.post(f"/api/v1/shipments/{sid}/refresh", headers=auth(brand))
     assert response.status_code == 503 and response.json["error"]["code"] == "carrier_unavailable"
-    assert response.headers["Retry-After"] == "1800" and response.json["error"]["details"]["retry_after"] == 1800
+    assert (
+        response.headers["Retry-After"] == "1800"
+        and response.json["error"]["details"]["retry_after"] == 1800
+    )
 
 
-def test_refresh_while_the_account_waits_out_a_rate_limit_does_not_call_it(client, brand, fake, make_shipment):
+def test_refresh_while_the_account_waits_out_a_rate_limit_does_not_call_it(
+    client, brand, fake, make_shipment
+):
     from carriers.base import RateLimited
 
     first, second = make_shipment("R4"), make_shipment("R5")
     fake.errors.append(RateLimited("slow down", carrier="fake", retry_after=120))
     client.post(f"/api/v1/shipments/{first}/refresh", headers=auth(brand))
     response = client.post(f"/api/v1/shipments/{second}/refresh", headers=auth(brand))
-    assert response.status_code == 503 and response.headers["Retry-After"] == "120" and len(fake.requests) == 1
+    assert (
+        response.status_code == 503
+        and response.headers["Retry-After"] == "120"
+        and len(fake.requests) == 1
+    )
 
 
 def test_cli_poll_once_and_status(runner, fake, make_shipment, clock):
@@ -243,13 +296,17 @@ def test_cli_purge_reports_deleted_rows(runner):
     assert result_.exit_code == 0 and "deleted 0" in result_.output
 
 
-def test_refresh_asks_the_carrier_with_in_place_waits_turned_off(client, brand, fake, make_shipment, monkeypatch):
+def test_refresh_asks_the_carrier_with_in_place_waits_turned_off(
+    client, brand, fake, make_shipment, monkeypatch
+):
     """The HTTP client of a real adapter would sleep before retrying a 502-504; not inside a request."""
     from carriers import http
 
     seen: list[bool] = []
     track = fake.track
-    monkeypatch.setattr(fake, "track", lambda numbers: seen.append(http._waiting_allowed.get()) or track(numbers))
+    monkeypatch.setattr(
+        fake, "track", lambda numbers: seen.append(http._waiting_allowed.get()) or track(numbers)
+    )
     sid = make_shipment("R9")
     client.post(f"/api/v1/shipments/{sid}/refresh", headers=auth(brand))
     assert seen == [False]

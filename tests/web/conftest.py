@@ -59,41 +59,96 @@ class Tenant:
     @property
     def markers(self) -> tuple[str, ...]:
         """Strings only this brand's data contains: none may appear on another brand's page."""
-        return (self.name, self.email, self.customer_name, self.order_number, self.tracking_number, self.rma_number)
+        return (
+            self.name,
+            self.email,
+            self.customer_name,
+            self.order_number,
+            self.tracking_number,
+            self.rma_number,
+        )
 
     def path_values(self, endpoint: str) -> dict[str, Any]:
         """Values for URL arguments that name this brand's things (``None`` when unknown)."""
-        return {"shipment_id": self.shipment_id, "return_id": self.return_id, "external_id": self.order_external_id,
-                "token": self.tokens.get(endpoint), "action": "approve", "message_id": self.message_id}
+        return {
+            "shipment_id": self.shipment_id,
+            "return_id": self.return_id,
+            "external_id": self.order_external_id,
+            "token": self.tokens.get(endpoint),
+            "action": "approve",
+            "message_id": self.message_id,
+        }
 
 
 def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
     b = tenant.brand.brand_id
-    customer = Customer(brand_id=b, external_id=f"{tenant.brand.slug}-c1", email=tenant.email,
-                        name=tenant.customer_name, locale="ja")
+    customer = Customer(
+        brand_id=b,
+        external_id=f"{tenant.brand.slug}-c1",
+        email=tenant.email,
+        name=tenant.customer_name,
+        locale="ja",
+    )
     s.add(customer)
     s.flush()
-    order = Order(brand_id=b, external_id=tenant.order_external_id, number=tenant.order_number,
-                  customer_id=customer.id, email=tenant.email, shipping_name=tenant.customer_name,
-                  shipping_postal_code="150-0001", placed_at=PINNED_NOW - timedelta(days=6), total_amount=4980)
+    order = Order(
+        brand_id=b,
+        external_id=tenant.order_external_id,
+        number=tenant.order_number,
+        customer_id=customer.id,
+        email=tenant.email,
+        shipping_name=tenant.customer_name,
+        shipping_postal_code="150-0001",
+        placed_at=PINNED_NOW - timedelta(days=6),
+        total_amount=4980,
+    )
     s.add(order)
     s.flush()
-    s.add(OrderLine(brand_id=b, order_id=order.id, line_key="1", sku="TEE-M", name="Tシャツ M", quantity=1,
-                    unit_price=4980))
-    shipment = Shipment(brand_id=b, order_id=order.id, external_id=f"{tenant.brand.slug}-s1", carrier_code="yamato",
-                        tracking_number=tenant.tracking_number, status=Status.delivered,
-                        shipped_at=PINNED_NOW - timedelta(days=5), delivered_at=PINNED_NOW - timedelta(days=3))
+    s.add(
+        OrderLine(
+            brand_id=b,
+            order_id=order.id,
+            line_key="1",
+            sku="TEE-M",
+            name="Tシャツ M",
+            quantity=1,
+            unit_price=4980,
+        )
+    )
+    shipment = Shipment(
+        brand_id=b,
+        order_id=order.id,
+        external_id=f"{tenant.brand.slug}-s1",
+        carrier_code="yamato",
+        tracking_number=tenant.tracking_number,
+        status=Status.delivered,
+        shipped_at=PINNED_NOW - timedelta(days=5),
+        delivered_at=PINNED_NOW - timedelta(days=3),
+    )
     s.add(shipment)
     s.flush()
-    rma = ReturnRequest(brand_id=b, order_id=order.id, rma_number=tenant.rma_number, refund_amount=4980)
+    rma = ReturnRequest(
+        brand_id=b, order_id=order.id, rma_number=tenant.rma_number, refund_amount=4980
+    )
     s.add(rma)
     s.flush()
     s.add(ReturnLine(brand_id=b, return_id=rma.id, sku="TEE-M", quantity=1))
     message_id = f"<{tenant.brand.slug}-1@{tenant.brand.slug}.example>"
-    sent = OutboxMessage(brand_id=b, idempotency_key=f"{tenant.brand.slug}-test-1", trigger=Trigger.shipped,
-                         channel=Channel.email, state=OutboxState.sent, customer_id=customer.id, order_id=order.id,
-                         shipment_id=shipment.id, recipient=tenant.email, subject=f"{tenant.order_number} shipped",
-                         body_text=f"Dear {tenant.customer_name}", sent_at=PINNED_NOW, provider_id=message_id)
+    sent = OutboxMessage(
+        brand_id=b,
+        idempotency_key=f"{tenant.brand.slug}-test-1",
+        trigger=Trigger.shipped,
+        channel=Channel.email,
+        state=OutboxState.sent,
+        customer_id=customer.id,
+        order_id=order.id,
+        shipment_id=shipment.id,
+        recipient=tenant.email,
+        subject=f"{tenant.order_number} shipped",
+        body_text=f"Dear {tenant.customer_name}",
+        sent_at=PINNED_NOW,
+        provider_id=message_id,
+    )
     s.add(sent)
     s.flush()
     _caught(app, message_id, tenant)
@@ -107,12 +162,16 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
         "returns_portal.start": tracking,
         "returns_portal.confirmation": returned,
         "returns_portal.label_pdf": returned,
-        "messages_public.unsubscribe": make_token(secret, "unsubscribe", {"b": b, "ch": "email", "a": tenant.email}),
-        "messages_public.feedback": make_token(secret, "feedback", {"b": b, "o": order.id, "s": shipment.id,
-                                                                    "c": customer.id}),
+        "messages_public.unsubscribe": make_token(
+            secret, "unsubscribe", {"b": b, "ch": "email", "a": tenant.email}
+        ),
+        "messages_public.feedback": make_token(
+            secret, "feedback", {"b": b, "o": order.id, "s": shipment.id, "c": customer.id}
+        ),
         "messages_public.opened": make_token(secret, "open", {"m": sent.id}),
-        "messages_public.clicked": make_token(secret, "click", {"m": sent.id,
-                                                                "u": f"https://{tenant.brand.slug}.example/"}),
+        "messages_public.clicked": make_token(
+            secret, "click", {"m": sent.id, "u": f"https://{tenant.brand.slug}.example/"}
+        ),
     }
 
 
@@ -130,15 +189,33 @@ def _caught(app: Flask, message_id: str, tenant: Tenant) -> None:
 @pytest.fixture
 def tenants(app: Flask, make_brand: Callable[..., NewBrand]) -> tuple[Tenant, Tenant]:
     """Brands ``alpha`` (A) and ``beta`` (B), each with a customer, order, parcel, return, sent email."""
-    a = Tenant(make_brand("alpha", name="Alpha Coffee Roasters"), "Alpha Coffee Roasters", "alpha.buyer@example.jp",
-               "Alphonse Alpha", "#A-7001", "alpha-order-7001", "ALPHATRACK0001", "RMA-ALPHA-1")
-    b = Tenant(make_brand("beta", name="Beta Tea House"), "Beta Tea House", "beta.buyer@example.jp",
-               "Bettina Beta", "#B-8001", "beta-order-8001", "BETATRACK0001", "RMA-BETA-1")
+    a = Tenant(
+        make_brand("alpha", name="Alpha Coffee Roasters"),
+        "Alpha Coffee Roasters",
+        "alpha.buyer@example.jp",
+        "Alphonse Alpha",
+        "#A-7001",
+        "alpha-order-7001",
+        "ALPHATRACK0001",
+        "RMA-ALPHA-1",
+    )
+    b = Tenant(
+        make_brand("beta", name="Beta Tea House"),
+        "Beta Tea House",
+        "beta.buyer@example.jp",
+        "Bettina Beta",
+        "#B-8001",
+        "beta-order-8001",
+        "BETATRACK0001",
+        "RMA-BETA-1",
+    )
     with app.app_context():
         s = get_db(app).session()
         for tenant in (a, b):
             _seed(app, s, tenant)
-        add_merchant_user(session=s, brand_id=b.brand.brand_id, email="ops@beta.example", password="pw")
+        add_merchant_user(
+            session=s, brand_id=b.brand.brand_id, email="ops@beta.example", password="pw"
+        )
         s.commit()
         s.close()
     return a, b
@@ -159,6 +236,8 @@ def as_beta(app: Flask, tenants: tuple[Tenant, Tenant]) -> SignedIn:
     """A client signed in as brand B's merchant user, with B's form token and API key."""
     client = app.test_client()
     token = CSRF.search(client.get("/merchant/login").data).group(1).decode()  # type: ignore[union-attr]
-    client.post("/merchant/login", data={"csrf_token": token, "email": "ops@beta.example", "password": "pw"})
+    client.post(
+        "/merchant/login", data={"csrf_token": token, "email": "ops@beta.example", "password": "pw"}
+    )
     token = CSRF.search(client.get("/merchant/messages/").data).group(1).decode()  # type: ignore[union-attr]
     return SignedIn(client, token, tenants[1].brand.api_key)

@@ -32,8 +32,21 @@ NOT_WALKED: dict[str, str] = {
 #: Single fields left out of the walk, each with the reason.
 FIELDS_NOT_WALKED: dict[tuple[str, str], str] = {}
 
-GARBAGE = ("x", "1" * 30, "-1", "0", "9999-12-31", "0001-01-01", "１２", "1e3", "\x00", "%", "' OR '1'='1",
-           "a" * 3000, "xx")
+GARBAGE = (
+    "x",
+    "1" * 30,
+    "-1",
+    "0",
+    "9999-12-31",
+    "0001-01-01",
+    "１２",
+    "1e3",
+    "\x00",
+    "%",
+    "' OR '1'='1",
+    "a" * 3000,
+    "xx",
+)
 
 #: Fields the app reads for every request in one shared place: walked on the first route that reads them
 #: (sending garbage ``lang`` to each PDF would only render the same PDF a dozen times more).
@@ -63,15 +76,20 @@ class _RecordingArgs(ImmutableMultiDict):  # type: ignore[type-arg]
 
 @pytest.fixture
 def recording(app: Flask) -> Iterator[set[str]]:
-    app.request_class = type("RecordingRequest", (app.request_class,),
-                             {"parameter_storage_class": _RecordingArgs})
+    app.request_class = type(
+        "RecordingRequest", (app.request_class,), {"parameter_storage_class": _RecordingArgs}
+    )
     yield _RecordingArgs.read
     _RecordingArgs.read.clear()
 
 
 def _path(rule: Rule, own: Tenant) -> str:
     """The route filled with the signed-in brand's own ids and tokens, so the request reaches its fields."""
-    values = {name: value for name, value in own.path_values(rule.endpoint).items() if name in rule.arguments}
+    values = {
+        name: value
+        for name, value in own.path_values(rule.endpoint).items()
+        if name in rule.arguments
+    }
     values["brand_slug"] = own.brand.slug
     missing = sorted(name for name in rule.arguments if values.get(name) is None)
     assert not missing, f"{rule.rule}: no value for {missing}; add it to Tenant.path_values"
@@ -79,8 +97,9 @@ def _path(rule: Rule, own: Tenant) -> str:
     return path
 
 
-def test_garbage_in_any_field_of_any_route_is_never_a_500(app: Flask, tenants: tuple[Tenant, Tenant],
-                                                           as_beta: SignedIn, recording: set[str]) -> None:
+def test_garbage_in_any_field_of_any_route_is_never_a_500(
+    app: Flask, tenants: tuple[Tenant, Tenant], as_beta: SignedIn, recording: set[str]
+) -> None:
     own = tenants[1]
     problems: list[str] = []
     tried = 0
@@ -94,8 +113,13 @@ def test_garbage_in_any_field_of_any_route_is_never_a_500(app: Flask, tenants: t
         form = {"csrf_token": as_beta.csrf_token, **fields} if method == "POST" else None
         what = f"{method} {path} {fields!r:.80}"
         try:
-            status = as_beta.client.open(path, method=method, query_string=query, data=form,
-                                         headers={"Authorization": f"Bearer {as_beta.api_key}"}).status_code
+            status = as_beta.client.open(
+                path,
+                method=method,
+                query_string=query,
+                data=form,
+                headers={"Authorization": f"Bearer {as_beta.api_key}"},
+            ).status_code
         except Exception as exc:  # TESTING propagates what would otherwise be a 500
             problems.append(f"{what}: {type(exc).__name__}: {exc}")
             return
@@ -109,8 +133,11 @@ def test_garbage_in_any_field_of_any_route_is_never_a_500(app: Flask, tenants: t
         for method in sorted((rule.methods or set()) & {"GET", "POST"}):
             recording.clear()
             send(method, path, {})
-            fields = sorted(name for name in recording - {"csrf_token"} - walked_everywhere
-                            if (rule.endpoint, name) not in FIELDS_NOT_WALKED)
+            fields = sorted(
+                name
+                for name in recording - {"csrf_token"} - walked_everywhere
+                if (rule.endpoint, name) not in FIELDS_NOT_WALKED
+            )
             walked_everywhere.update(READ_BY_EVERY_PAGE.intersection(fields))
             discovered.update((rule.endpoint, name) for name in fields)
             garbage = [{name: value} for name in fields for value in GARBAGE]
@@ -119,7 +146,11 @@ def test_garbage_in_any_field_of_any_route_is_never_a_500(app: Flask, tenants: t
             for bad in garbage:
                 send(method, path, bad)
     # The recording finds fields read in views, in helpers and in operations' callers alike.
-    assert {("merchant_messages.log", "state"), ("merchant_messages.preview", "shipment_id"),
-            ("merchant_insights.pdf_download", "end"), ("messages_public.feedback", "score"),
-            ("merchant_messages.test_send", "locale")} <= discovered
+    assert {
+        ("merchant_messages.log", "state"),
+        ("merchant_messages.preview", "shipment_id"),
+        ("merchant_insights.pdf_download", "end"),
+        ("messages_public.feedback", "score"),
+        ("merchant_messages.test_send", "locale"),
+    } <= discovered
     assert tried > 300 and not problems, "\n".join(problems)

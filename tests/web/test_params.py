@@ -27,7 +27,10 @@ def test_an_empty_value_counts_as_absent() -> None:
 
 def test_id_beyond_64_bits_is_a_bad_parameter() -> None:
     assert Params({"id": str(MAX_ID)}).id("id") == MAX_ID
-    assert "shipment_id" in _problem(lambda: Params({"shipment_id": "1" * 30}).id("shipment_id")).description
+    assert (
+        "shipment_id"
+        in _problem(lambda: Params({"shipment_id": "1" * 30}).id("shipment_id")).description
+    )
 
 
 @pytest.mark.parametrize("raw", ["abc", "１２", "1_000", "1.5", "0x10", "0", "-3"])

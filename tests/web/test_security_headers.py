@@ -83,7 +83,9 @@ def test_sign_in_cookie_is_secure_when_the_base_url_is_https(https_app) -> None:
 
 
 def test_secure_cookie_setting_of_0_turns_it_off(app_config) -> None:
-    app = create_app({**app_config, "BASE_URL": "https://track.example", "SESSION_COOKIE_SECURE": "0"})
+    app = create_app(
+        {**app_config, "BASE_URL": "https://track.example", "SESSION_COOKIE_SECURE": "0"}
+    )
     try:
         assert app.config["SESSION_COOKIE_SECURE"] is False
         assert "Secure" not in _session_cookie(app.test_client())
@@ -91,11 +93,14 @@ def test_secure_cookie_setting_of_0_turns_it_off(app_config) -> None:
         get_db(app).dispose()
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("0", False), ("false", False), ("1", True), ("true", True),
-                                                ("", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("0", False), ("false", False), ("1", True), ("true", True), ("", False)]
+)
 def test_secure_cookie_setting_reads_words_and_digits(raw: str, expected: bool) -> None:
     values = settings_from_env({"POSTPURCHASE_SESSION_COOKIE_SECURE": raw})
-    assert WebSecurity.from_config(values).cookie_secure is expected  # empty: as BASE_URL, http here
+    assert (
+        WebSecurity.from_config(values).cookie_secure is expected
+    )  # empty: as BASE_URL, http here
 
 
 def test_a_misspelt_boolean_setting_is_an_error() -> None:

@@ -23,7 +23,7 @@ NOT_BRAND_OWNED: dict[str, str] = {
     "merchant.logout": "clears the session; reads nothing",
     "merchant_messages.test_send": "takes no id; queues a sample message for the signed-in brand only",
     "merchant_messages.retry_failed": "takes no id; re-queues only the signed-in brand's failed messages "
-                                      "(the filter is the brand's message log query)",
+    "(the filter is the brand's message log query)",
     "api.events": "write-only inbound events, authenticated by the brand's key and signature (intake tests)",
     "webhooks.receive_generic_event": "write-only inbound events, authenticated per brand (intake tests)",
     "webhooks.receive_shopify_webhook": "write-only Shopify webhooks, HMAC-signed per brand (intake tests)",
@@ -46,20 +46,35 @@ OWN_ARGUMENTS = {"brand_slug"}
 METHODS_SKIPPED = {"HEAD", "OPTIONS"}
 
 
-def _request(signed_in: SignedIn, method: str, path: str, *, query: dict | None = None,
-             form: dict | None = None):  # type: ignore[no-untyped-def]
+def _request(
+    signed_in: SignedIn,
+    method: str,
+    path: str,
+    *,
+    query: dict | None = None,
+    form: dict | None = None,
+):  # type: ignore[no-untyped-def]
     return signed_in.client.open(
-        path, method=method, query_string=query,
+        path,
+        method=method,
+        query_string=query,
         data={"csrf_token": signed_in.csrf_token, **(form or {})} if method == "POST" else None,
-        headers={"Authorization": f"Bearer {signed_in.api_key}"})
+        headers={"Authorization": f"Bearer {signed_in.api_key}"},
+    )
 
 
-def _probe(rule: Rule, method: str, a: Tenant, b: Tenant, signed_in: SignedIn) -> tuple[str, int, str, int | None]:
+def _probe(
+    rule: Rule, method: str, a: Tenant, b: Tenant, signed_in: SignedIn
+) -> tuple[str, int, str, int | None]:
     """Request ``rule`` as B with A's data; the path asked, the status, the body less what the request
     itself sent (a form shows back what was typed), and the status expected (None: a list or form page,
     which answers but must show nothing of A)."""
     names_a_record = rule.arguments - OWN_ARGUMENTS
-    values = {name: value for name, value in a.path_values(rule.endpoint).items() if name in names_a_record}
+    values = {
+        name: value
+        for name, value in a.path_values(rule.endpoint).items()
+        if name in names_a_record
+    }
     missing = sorted(name for name in names_a_record if values.get(name) is None)
     assert not missing, f"{rule.rule}: no brand-A value for {missing}; add it to Tenant.path_values"
     values["brand_slug"] = b.brand.slug
@@ -68,12 +83,17 @@ def _probe(rule: Rule, method: str, a: Tenant, b: Tenant, signed_in: SignedIn) -
     if names_a_record:
         expected = 404
     elif rule.endpoint in QUERY_IDS:
-        query, expected = {name: a.path_values(rule.endpoint)[name] for name in QUERY_IDS[rule.endpoint]}, 404
+        query, expected = (
+            {name: a.path_values(rule.endpoint)[name] for name in QUERY_IDS[rule.endpoint]},
+            404,
+        )
     elif method == "POST" and rule.endpoint in LOOKUP_FORMS:
         form, expected = {"order_number": a.order_number, "email_or_postal": a.email}, 404
     else:
-        assert method == "GET", (f"{method} {rule.rule} takes no id: probe it here or list it in NOT_BRAND_OWNED "
-                                 "with the reason")
+        assert method == "GET", (
+            f"{method} {rule.rule} takes no id: probe it here or list it in NOT_BRAND_OWNED "
+            "with the reason"
+        )
     response = _request(signed_in, method, path, query=query, form=form)
     body = response.get_data().decode(errors="replace")
     for sent in (form or {}).values():
@@ -87,8 +107,9 @@ def test_every_route_is_probed_or_listed_as_not_brand_owned(app: Flask) -> None:
     assert not stale, f"listed but no longer routes: {sorted(stale)}"
 
 
-def test_brand_b_reaches_nothing_of_brand_a_on_any_route(app: Flask, tenants: tuple[Tenant, Tenant],
-                                                          as_beta: SignedIn) -> None:
+def test_brand_b_reaches_nothing_of_brand_a_on_any_route(
+    app: Flask, tenants: tuple[Tenant, Tenant], as_beta: SignedIn
+) -> None:
     a, b = tenants
     problems, probed = [], 0
     for rule in app.url_map.iter_rules():
@@ -107,10 +128,15 @@ def test_brand_b_reaches_nothing_of_brand_a_on_any_route(app: Flask, tenants: tu
     assert probed >= 20 and not problems, "\n".join(problems)
 
 
-def test_the_walk_sees_brand_bs_own_data_on_its_list_pages(tenants: tuple[Tenant, Tenant],
-                                                           as_beta: SignedIn) -> None:
+def test_the_walk_sees_brand_bs_own_data_on_its_list_pages(
+    tenants: tuple[Tenant, Tenant], as_beta: SignedIn
+) -> None:
     """The negative checks above mean something only if the same pages do show a brand's own data."""
     b = tenants[1]
-    for path, marker in (("/merchant/messages/", b.email), ("/merchant/messages/mailbox", b.email),
-                         ("/merchant/returns/", b.rma_number), ("/api/v1/shipments", b.tracking_number)):
+    for path, marker in (
+        ("/merchant/messages/", b.email),
+        ("/merchant/messages/mailbox", b.email),
+        ("/merchant/returns/", b.rma_number),
+        ("/api/v1/shipments", b.tracking_number),
+    ):
         assert marker in _request(as_beta, "GET", path).get_data(as_text=True), path

@@ -18,22 +18,52 @@ from postpurchase.models import Order, OrderLine, Shipment, TimeSlot, TrackingEv
 def order_id(app, brand) -> int:
     with app.app_context():
         s = get_db(app).session()
-        order = Order(brand_id=brand.brand_id, external_id="o-1001", number="1001", email="hanako@example.jp",
-                      placed_at=datetime(2026, 11, 20, 3, 0, tzinfo=UTC), total_amount=5980,
-                      shipping_postal_code="150-0001")
+        order = Order(
+            brand_id=brand.brand_id,
+            external_id="o-1001",
+            number="1001",
+            email="hanako@example.jp",
+            placed_at=datetime(2026, 11, 20, 3, 0, tzinfo=UTC),
+            total_amount=5980,
+            shipping_postal_code="150-0001",
+        )
         s.add(order)
         s.flush()
-        s.add(OrderLine(brand_id=brand.brand_id, order_id=order.id, line_key="1", sku="TEA-01",
-                        name="ほうじ茶 100g", quantity=2, unit_price=1490))
-        shipment = Shipment(brand_id=brand.brand_id, order_id=order.id, external_id="s-1",
-                            carrier_code="yamato", tracking_number="123456789012",
-                            status=Status.in_transit, predicted_date=date(2026, 11, 25),
-                            time_slot=TimeSlot.morning, lines=[{"sku": "TEA-01", "quantity": 2}])
+        s.add(
+            OrderLine(
+                brand_id=brand.brand_id,
+                order_id=order.id,
+                line_key="1",
+                sku="TEA-01",
+                name="ほうじ茶 100g",
+                quantity=2,
+                unit_price=1490,
+            )
+        )
+        shipment = Shipment(
+            brand_id=brand.brand_id,
+            order_id=order.id,
+            external_id="s-1",
+            carrier_code="yamato",
+            tracking_number="123456789012",
+            status=Status.in_transit,
+            predicted_date=date(2026, 11, 25),
+            time_slot=TimeSlot.morning,
+            lines=[{"sku": "TEA-01", "quantity": 2}],
+        )
         s.add(shipment)
         s.flush()
-        s.add(TrackingEvent(brand_id=brand.brand_id, shipment_id=shipment.id, status=Status.in_transit,
-                            occurred_at=datetime(2026, 11, 21, 9, 30, tzinfo=UTC), carrier_code="輸送中",
-                            description="輸送中", location="羽田クロノゲートベース"))
+        s.add(
+            TrackingEvent(
+                brand_id=brand.brand_id,
+                shipment_id=shipment.id,
+                status=Status.in_transit,
+                occurred_at=datetime(2026, 11, 21, 9, 30, tzinfo=UTC),
+                carrier_code="輸送中",
+                description="輸送中",
+                location="羽田クロノゲートベース",
+            )
+        )
         s.commit()
         oid = order.id
         s.close()
@@ -41,7 +71,9 @@ def order_id(app, brand) -> int:
 
 
 def _lookup(client, number: str, secret: str, lang: str = "ja"):
-    return client.post(f"/acme/track?lang={lang}", data={"order_number": number, "email_or_postal": secret})
+    return client.post(
+        f"/acme/track?lang={lang}", data={"order_number": number, "email_or_postal": secret}
+    )
 
 
 def test_postal_codes_compare_in_any_width_or_format() -> None:
@@ -54,8 +86,12 @@ def test_lookup_by_email_redirects_to_a_signed_link(client, order_id) -> None:
     assert re.match(r"^/acme/track/[\w.-]+$", response.headers["Location"])
 
 
-def test_lookup_by_postal_code_shows_status_date_slot_and_history_in_japanese(client, order_id) -> None:
-    page = client.get(_lookup(client, "1001", "1500001").headers["Location"] + "?lang=ja").get_data(as_text=True)
+def test_lookup_by_postal_code_shows_status_date_slot_and_history_in_japanese(
+    client, order_id
+) -> None:
+    page = client.get(_lookup(client, "1001", "1500001").headers["Location"] + "?lang=ja").get_data(
+        as_text=True
+    )
     assert "輸送中" in page
     assert "11月25日(水)" in page and "午前中" in page
     assert "羽田クロノゲートベース" in page
@@ -63,7 +99,9 @@ def test_lookup_by_postal_code_shows_status_date_slot_and_history_in_japanese(cl
 
 
 def test_page_reads_in_english(client, order_id) -> None:
-    page = client.get(_lookup(client, "1001", "1500001").headers["Location"] + "?lang=en").get_data(as_text=True)
+    page = client.get(_lookup(client, "1001", "1500001").headers["Location"] + "?lang=en").get_data(
+        as_text=True
+    )
     assert "In transit" in page and "Wed, Nov 25" in page
 
 
@@ -73,7 +111,12 @@ def test_wrong_postal_code_finds_nothing(client, order_id) -> None:
 
 def test_another_brands_order_is_not_found(client, make_brand, order_id) -> None:
     make_brand("other")
-    assert client.post("/other/track", data={"order_number": "1001", "email_or_postal": "1500001"}).status_code == 404
+    assert (
+        client.post(
+            "/other/track", data={"order_number": "1001", "email_or_postal": "1500001"}
+        ).status_code
+        == 404
+    )
 
 
 def test_link_for_another_brand_is_refused(app, client, make_brand, order_id) -> None:
@@ -99,7 +142,9 @@ def test_throttled_lookup_says_when_to_retry(client, order_id) -> None:
     assert "Please try again in 15 minutes." in response.get_data(as_text=True)
 
 
-def test_guessing_is_counted_across_app_instances_on_one_database(app_config, client, order_id) -> None:
+def test_guessing_is_counted_across_app_instances_on_one_database(
+    app_config, client, order_id
+) -> None:
     other = create_app(app_config)
     try:
         for n in range(10):
@@ -114,10 +159,16 @@ def test_behind_a_trusted_proxy_guesses_count_per_forwarded_client(app_config, o
     try:
         client = proxied.test_client()
         for n in range(10):
-            client.post("/acme/track", data={"order_number": "1001", "email_or_postal": f"{n:03d}-0000"},
-                        headers={"X-Forwarded-For": "203.0.113.1"})
-        response = client.post("/acme/track", data={"order_number": "1001", "email_or_postal": "999-0000"},
-                               headers={"X-Forwarded-For": "203.0.113.2"})
+            client.post(
+                "/acme/track",
+                data={"order_number": "1001", "email_or_postal": f"{n:03d}-0000"},
+                headers={"X-Forwarded-For": "203.0.113.1"},
+            )
+        response = client.post(
+            "/acme/track",
+            data={"order_number": "1001", "email_or_postal": "999-0000"},
+            headers={"X-Forwarded-For": "203.0.113.2"},
+        )
         assert response.status_code == 404
     finally:
         get_db(proxied).dispose()

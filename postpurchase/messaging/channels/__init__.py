@@ -24,20 +24,36 @@ def _flag(value: object) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
-def create_channel(config: Mapping[str, object], brand_slug: str, channel: Channel) -> MessageChannel | None:
+def create_channel(
+    config: Mapping[str, object], brand_slug: str, channel: Channel
+) -> MessageChannel | None:
     """A channel instance with the brand's credentials; None when the brand has none for it."""
+
     def cred(name: str) -> str | None:
         return credential(config, brand_slug, name)
 
     if channel == Channel.email:
-        return SmtpChannel(host=cred("SMTP_HOST") or "127.0.0.1", port=int(cred("SMTP_PORT") or 25),
-                           username=cred("SMTP_USERNAME"), password=cred("SMTP_PASSWORD"),
-                           starttls=_flag(cred("SMTP_STARTTLS")), idempotent=_flag(cred("SMTP_IDEMPOTENT")))
+        return SmtpChannel(
+            host=cred("SMTP_HOST") or "127.0.0.1",
+            port=int(cred("SMTP_PORT") or 25),
+            username=cred("SMTP_USERNAME"),
+            password=cred("SMTP_PASSWORD"),
+            starttls=_flag(cred("SMTP_STARTTLS")),
+            idempotent=_flag(cred("SMTP_IDEMPOTENT")),
+        )
     if channel == Channel.sms:
-        sid, token, sender = cred("TWILIO_ACCOUNT_SID"), cred("TWILIO_AUTH_TOKEN"), cred("TWILIO_FROM")
+        sid, token, sender = (
+            cred("TWILIO_ACCOUNT_SID"),
+            cred("TWILIO_AUTH_TOKEN"),
+            cred("TWILIO_FROM"),
+        )
         if sid and token and sender:
-            return TwilioSmsChannel(account_sid=sid, auth_token=token, sender=sender,
-                                    base_url=cred("TWILIO_BASE_URL") or "https://api.twilio.com")
+            return TwilioSmsChannel(
+                account_sid=sid,
+                auth_token=token,
+                sender=sender,
+                base_url=cred("TWILIO_BASE_URL") or "https://api.twilio.com",
+            )
         return None
     if channel in (Channel.line, Channel.line_notification):
         token = cred("LINE_CHANNEL_TOKEN")

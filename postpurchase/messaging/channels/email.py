@@ -38,8 +38,17 @@ def build_email(envelope: Envelope) -> EmailMessage:
 class SmtpChannel(MessageChannel):
     channel = Channel.email
 
-    def __init__(self, *, host: str, port: int, username: str | None = None, password: str | None = None,
-                 starttls: bool = False, idempotent: bool = False, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        idempotent: bool = False,
+        timeout: float = 30.0,
+    ) -> None:
         self.host, self.port, self.timeout = host, port, timeout
         self._username, self._password = username, password
         self.starttls = starttls

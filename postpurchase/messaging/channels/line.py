@@ -31,16 +31,26 @@ def retry_key(idempotency_key: str) -> str:
 
 
 class _LineBase(MessageChannel):
-    def __init__(self, *, channel_token: str, base_url: str = LINE_API, http: requests.Session | None = None,
-                 timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        *,
+        channel_token: str,
+        base_url: str = LINE_API,
+        http: requests.Session | None = None,
+        timeout: float = 15.0,
+    ) -> None:
         self._token = channel_token
         self.base_url, self.timeout = base_url.rstrip("/"), timeout
         self.http = http or requests.Session()
 
     def _post(self, path: str, body: dict, headers: dict[str, str]) -> requests.Response | Outcome:
         try:
-            return self.http.post(f"{self.base_url}{path}", json=body, timeout=self.timeout,
-                                  headers={"Authorization": f"Bearer {self._token}", **headers})
+            return self.http.post(
+                f"{self.base_url}{path}",
+                json=body,
+                timeout=self.timeout,
+                headers={"Authorization": f"Bearer {self._token}", **headers},
+            )
         except requests.ReadTimeout as exc:
             return Outcome(Result.ambiguous, error=f"LINE: {type(exc).__name__}")
         except requests.RequestException as exc:
@@ -52,16 +62,26 @@ class LinePushChannel(_LineBase):
     idempotent = True
 
     def send(self, envelope: Envelope) -> Outcome:
-        response = self._post("/v2/bot/message/push",
-                              {"to": envelope.recipient, "messages": [{"type": "text", "text": envelope.text[:5000]}]},
-                              {"X-Line-Retry-Key": retry_key(envelope.idempotency_key)})
+        response = self._post(
+            "/v2/bot/message/push",
+            {
+                "to": envelope.recipient,
+                "messages": [{"type": "text", "text": envelope.text[:5000]}],
+            },
+            {"X-Line-Retry-Key": retry_key(envelope.idempotency_key)},
+        )
         if isinstance(response, Outcome):
             return response
         if response.status_code == 409:  # accepted before, under this retry key
-            return Outcome(Result.sent, provider_id=response.headers.get("x-line-accepted-request-id"))
+            return Outcome(
+                Result.sent, provider_id=response.headers.get("x-line-accepted-request-id")
+            )
         sent = response.json().get("sentMessages", []) if response.status_code == 200 else []
-        return http_outcome(response.status_code, response.text,
-                            provider_id=sent[0]["id"] if sent else response.headers.get("x-line-request-id"))
+        return http_outcome(
+            response.status_code,
+            response.text,
+            provider_id=sent[0]["id"] if sent else response.headers.get("x-line-request-id"),
+        )
 
 
 class LineNotificationChannel(_LineBase):
@@ -70,10 +90,21 @@ class LineNotificationChannel(_LineBase):
 
     def send(self, envelope: Envelope) -> Outcome:
         message = envelope.payload["line_notification"]
-        body = {"to": envelope.recipient, "templateKey": message["templateKey"], "body": message["body"]}
+        body = {
+            "to": envelope.recipient,
+            "templateKey": message["templateKey"],
+            "body": message["body"],
+        }
         # The delivery tag comes back in the delivery-completion webhook (16–100 characters).
-        response = self._post("/v2/bot/message/pnp/templated/push", body,
-                              {"X-Line-Delivery-Tag": retry_key(envelope.idempotency_key)})
+        response = self._post(
+            "/v2/bot/message/pnp/templated/push",
+            body,
+            {"X-Line-Delivery-Tag": retry_key(envelope.idempotency_key)},
+        )
         if isinstance(response, Outcome):
             return response
-        return http_outcome(response.status_code, response.text, provider_id=response.headers.get("x-line-request-id"))
+        return http_outcome(
+            response.status_code,
+            response.text,
+            provider_id=response.headers.get("x-line-request-id"),
+        )

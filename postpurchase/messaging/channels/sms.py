@@ -25,8 +25,16 @@ class TwilioSmsChannel(MessageChannel):
     channel = Channel.sms
     idempotent = False
 
-    def __init__(self, *, account_sid: str, auth_token: str, sender: str, base_url: str = TWILIO_API,
-                 http: requests.Session | None = None, timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        sender: str,
+        base_url: str = TWILIO_API,
+        http: requests.Session | None = None,
+        timeout: float = 15.0,
+    ) -> None:
         self.account_sid, self._auth_token, self.sender = account_sid, auth_token, sender
         self.base_url, self.timeout = base_url.rstrip("/"), timeout
         self.http = http or requests.Session()
@@ -36,8 +44,9 @@ class TwilioSmsChannel(MessageChannel):
         sender_field = "MessagingServiceSid" if self.sender.startswith("MG") else "From"
         data = {"To": envelope.recipient, sender_field: self.sender, "Body": envelope.text}
         try:
-            response = self.http.post(url, data=data, auth=(self.account_sid, self._auth_token),
-                                      timeout=self.timeout)
+            response = self.http.post(
+                url, data=data, auth=(self.account_sid, self._auth_token), timeout=self.timeout
+            )
         except requests.ConnectionError as exc:  # includes ConnectTimeout: nothing reached Twilio
             return Outcome(Result.temporary, error=f"Twilio: {type(exc).__name__}")
         except requests.Timeout as exc:  # the request went out; the answer did not come back
