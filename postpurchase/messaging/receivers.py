@@ -8,6 +8,7 @@ has someone to go to.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from datetime import date, datetime
 from typing import Any
 
@@ -39,6 +40,30 @@ RETURN_STATES = {
 }
 
 
+def _enqueue_for_parcel(
+    session: Session,
+    brand_id: int,
+    shipment_id: int,
+    trigger: Trigger,
+    now: datetime | None,
+    *,
+    unless_status_in: Container[Status] = (),
+) -> None:
+    """Enqueue ``trigger`` for a parcel that still exists, unless its status is in ``unless_status_in``
+    (a parcel whose status has a message of its own needs no ``delayed``)."""
+    shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
+    if shipment is None or brand is None or shipment.status in unless_status_in:
+        return
+    enqueue(
+        session=session,
+        messaging=current_settings,
+        brand=brand,
+        trigger=trigger,
+        shipment=shipment,
+        now=now or utcnow(),
+    )
+
+
 def on_order_upserted(
     brand_id: int,
     *,
@@ -65,16 +90,7 @@ def on_order_upserted(
 def on_shipment_created(
     brand_id: int, *, session: Session, shipment_id: int, now: datetime | None = None, **_: Any
 ) -> None:
-    shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
-    if shipment is not None and brand is not None:
-        enqueue(
-            session=session,
-            messaging=current_settings,
-            brand=brand,
-            trigger=Trigger.shipped,
-            shipment=shipment,
-            now=now or utcnow(),
-        )
+    _enqueue_for_parcel(session, brand_id, shipment_id, Trigger.shipped, now)
 
 
 def on_status_changed(
@@ -87,16 +103,8 @@ def on_status_changed(
     **_: Any,
 ) -> None:
     trigger = STATUS_TRIGGERS.get(Status(current))
-    shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
-    if trigger and shipment is not None and brand is not None:
-        enqueue(
-            session=session,
-            messaging=current_settings,
-            brand=brand,
-            trigger=trigger,
-            shipment=shipment,
-            now=now or utcnow(),
-        )
+    if trigger:
+        _enqueue_for_parcel(session, brand_id, shipment_id, trigger, now)
 
 
 def on_prediction_changed(
@@ -117,18 +125,9 @@ def on_prediction_changed(
         return
     if previous_date is not None and previous_date > promised_date:
         return
-    shipment, brand = session.get(Shipment, shipment_id), session.get(Brand, brand_id)
-    if shipment is None or brand is None:
-        return
-    if shipment.status not in STATUS_TRIGGERS:
-        enqueue(
-            session=session,
-            messaging=current_settings,
-            brand=brand,
-            trigger=Trigger.delayed,
-            shipment=shipment,
-            now=now or utcnow(),
-        )
+    _enqueue_for_parcel(
+        session, brand_id, shipment_id, Trigger.delayed, now, unless_status_in=STATUS_TRIGGERS
+    )
 
 
 def on_return_updated(
