@@ -34,6 +34,8 @@ PG_URL = os.environ.get("POSTPURCHASE_TEST_DATABASE_URL", "")
 
 _pg_schema_ready = False
 
+pytest_plugins = ["tests.browser"]
+
 
 def _database_url(tmp_path: Path) -> str:
     return PG_URL or f"sqlite:///{tmp_path / 'test.db'}"

@@ -1,0 +1,135 @@
+"""Browser fixtures: the app behind a real HTTP server, driven by Debian's headless Chromium.
+
+Use them from any test module::
+
+    def test_tracking_page_at_every_width(browser, live_server, shoot, axe):
+        browser.get(live_server + "/track")
+        shoot("track-lookup")          # one screenshot per width in SCREENSHOT_WIDTHS
+        assert axe() == []             # serious and critical accessibility violations
+
+Screenshots go to ``$POSTPURCHASE_SCREENSHOTS`` (default ``build/screenshots``), never into git:
+a person looks at them before a page is called done.  Without Chromium the tests skip locally and
+fail under CI, where ``scripts/install-system-deps`` installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+SCREENSHOT_WIDTHS = (390, 1280)
+SCREENSHOTS = Path(os.environ.get("POSTPURCHASE_SCREENSHOTS", "build/screenshots"))
+#: axe-core impacts that fail a test; "minor" and "moderate" findings are reported, not fatal.
+FATAL_IMPACTS = ("serious", "critical")
+
+
+def _chromium() -> tuple[str, str] | None:
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    return (binary, driver) if binary and driver else None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the whole worker; each test starts from a blank page."""
+    found = _chromium()
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(
+                "chromium and chromedriver are required in CI (scripts/install-system-deps)"
+            )
+        pytest.skip("chromium/chromedriver not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver_path = found
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+        "--window-size=1280,900",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """``app`` served over HTTP on a free loopback port; yields its base URL (no trailing slash).
+
+    The server runs in a thread of the test process, so it shares the pinned clock and database.
+    """
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app.config["BASE_URL"]
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+@pytest.fixture
+def shoot(browser: Any, request: pytest.FixtureRequest) -> Callable[..., list[Path]]:
+    """``shoot(name)`` saves a full-page screenshot of the current page at every width."""
+
+    def take(name: str, widths: tuple[int, ...] = SCREENSHOT_WIDTHS) -> list[Path]:
+        folder = SCREENSHOTS / re.sub(r"[^\w.-]+", "_", request.module.__name__.split(".")[-1])
+        folder.mkdir(parents=True, exist_ok=True)
+        saved = []
+        for width in widths:
+            browser.set_window_size(width, 900)
+            height = browser.execute_script("return document.documentElement.scrollHeight")
+            browser.set_window_size(width, max(int(height), 600))
+            path = folder / f"{name}-{width}.png"
+            browser.save_screenshot(str(path))
+            saved.append(path)
+        browser.set_window_size(1280, 900)
+        return saved
+
+    return take
+
+
+@pytest.fixture
+def axe(browser: Any) -> Callable[..., list[dict[str, Any]]]:
+    """``axe()`` runs axe-core in the current page; returns the serious and critical violations
+    (each with its rule id, impact, help text and the offending elements' selectors)."""
+
+    def run(impacts: tuple[str, ...] = FATAL_IMPACTS) -> list[dict[str, Any]]:
+        from selenium_axe_python import Axe
+
+        checker = Axe(browser)
+        checker.inject()
+        results = checker.run()
+        return [
+            {
+                "id": violation["id"],
+                "impact": violation["impact"],
+                "help": violation["help"],
+                "targets": [node["target"] for node in violation["nodes"]],
+            }
+            for violation in results["violations"]
+            if violation["impact"] in impacts
+        ]
+
+    return run
