@@ -5,6 +5,7 @@ responses, message rules) add a module here and import it below.
 """
 
 from postpurchase.models.aftercare import Feedback, ReturnLine, ReturnRequest
+from postpurchase.models.audit import AuditEntry
 from postpurchase.models.brand import ApiKey, Brand, MerchantUser
 from postpurchase.models.commerce import (
     Customer,
@@ -34,6 +35,7 @@ from postpurchase.models.tracking import CarrierCircuit, CarrierResponse
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
     "Brand",
     "CarrierCircuit",
     "CarrierResponse",
