@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 from postpurchase.edd.cli import backtest_command  # noqa: E402
 from postpurchase.edd.history import HistoryRow, read_history, write_history  # noqa: E402
 
-SPLIT = datetime(2017, 10, 1)
+#: The history's local wall-clock split (rows are compared without their zone).
+SPLIT = datetime(2017, 10, 1)  # noqa: DTZ001
 TIMEZONE = "America/Sao_Paulo"
 
 

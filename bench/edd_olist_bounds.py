@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from edd_olist import (  # noqa: E402
+from edd_olist import (
     ROOT,
     SPLIT,
     TIMEZONE,
@@ -37,9 +37,9 @@ from edd_olist import (  # noqa: E402
     marketplace,
 )
 
-from postpurchase.edd.backtest import AsOf, Setting, walk_forward  # noqa: E402
-from postpurchase.edd.calendar import CarrierCalendar  # noqa: E402
-from postpurchase.edd.history import HistoryRow  # noqa: E402
+from postpurchase.edd.backtest import AsOf, Setting, walk_forward
+from postpurchase.edd.calendar import CarrierCalendar
+from postpurchase.edd.history import HistoryRow
 
 
 def _days(row: HistoryRow) -> int:

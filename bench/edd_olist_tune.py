@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from edd_olist import ROOT, TIMEZONE, convert_classified, convert_orders, evaluate, marketplace  # noqa: E402
+from edd_olist import ROOT, TIMEZONE, convert_classified, convert_orders, evaluate, marketplace
 
-from postpurchase.edd.backtest import AsOf, Setting, walk_forward  # noqa: E402
-from postpurchase.edd.calendar import CarrierCalendar, parse_cutoff  # noqa: E402
-from postpurchase.edd.model import ModelParams  # noqa: E402
+from postpurchase.edd.backtest import AsOf, Setting, walk_forward
+from postpurchase.edd.calendar import CarrierCalendar, parse_cutoff
+from postpurchase.edd.model import ModelParams
 
 
 def _value(text: str) -> object:

@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,8 +127,8 @@ def enqueue_all(app, shipments: int, messages: int) -> float:
                     carrier_code="bench",
                     tracking_number=f"T{i:08d}",
                     status=Status.in_transit,
-                    predicted_date=date.today(),
-                    promised_date=date.today(),
+                    predicted_date=datetime.now(UTC).date(),
+                    promised_date=datetime.now(UTC).date(),
                 )
                 session.add(parcel)
                 session.flush()
@@ -276,7 +276,9 @@ def main() -> None:
                 )
             ).all()
         )
-    arrivals = Counter(line.strip() for line in open(log_path) if line.strip())
+    arrivals = Counter(
+        line.strip() for line in Path(log_path).read_text().splitlines() if line.strip()
+    )
     duplicates = sum(count - 1 for count in arrivals.values() if count > 1)
     outage_seconds = (outage["restarted_at"] - outage["killed_at"]) if outage["killed_at"] else 0.0
     print()
@@ -288,8 +290,10 @@ def main() -> None:
         ("outbox rows sent", states.get(OutboxState.sent, 0)),
         (
             "rows unknown / failed / pending",
-            f"{states.get(OutboxState.unknown, 0)} / {states.get(OutboxState.failed, 0)} / "
-            f"{states.get(OutboxState.pending, 0)}",
+            (
+                f"{states.get(OutboxState.unknown, 0)} / {states.get(OutboxState.failed, 0)} / "
+                f"{states.get(OutboxState.pending, 0)}"
+            ),
         ),
         ("distinct Message-IDs at the server", len(arrivals)),
         ("duplicate arrivals at the server", duplicates),

@@ -32,20 +32,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy import insert, select
 
-from carriers import sandbox  # noqa: E402
+from carriers import sandbox
 from carriers.status import (
-    TERMINAL,  # noqa: E402
-    Status,  # noqa: E402
+    TERMINAL,
+    Status,
 )
-from postpurchase import create_app  # noqa: E402
-from postpurchase.brands import create_brand  # noqa: E402
-from postpurchase.db import get_db, session_scope  # noqa: E402
-from postpurchase.models import Shipment, TrackingEvent  # noqa: E402
-from postpurchase.signals import shipment_created  # noqa: E402
-from postpurchase.tracking.planner import maintain, poll_due  # noqa: E402
-from postpurchase.tracking.routing import account, configure_adapter  # noqa: E402
+from postpurchase import create_app
+from postpurchase.brands import create_brand
+from postpurchase.db import get_db, session_scope
+from postpurchase.models import Shipment, TrackingEvent
+from postpurchase.signals import shipment_created
+from postpurchase.tracking.planner import maintain, poll_due
+from postpurchase.tracking.routing import account, configure_adapter
 
 START = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # 2026-12-01 00:00 JST
 BATCH = 40

@@ -7,7 +7,7 @@ Events carry a zone abbreviation (``EST``) that is read as its fixed UTC offset.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from carriers.adapter import Adapter
 from carriers.base import Capabilities, NotFound, TrackingResult
@@ -88,12 +88,12 @@ def parse_tracking(body: Body) -> list[TrackingResult]:
     events, signed_by = [], None
     for raw in root.findall("significant-events/occurrence"):
         offset = _ZONES[xml_text(raw, "event-time-zone", "EST").upper()]
-        local = datetime.strptime(
+        at = datetime.strptime(
             f"{xml_text(raw, 'event-date')} {xml_text(raw, 'event-time')}", "%Y-%m-%d %H:%M:%S"
-        )
+        ).replace(tzinfo=timezone(timedelta(hours=offset)))
         event = scan(
             STATUS_TABLE,
-            local.replace(tzinfo=timezone(timedelta(hours=offset))),
+            at,
             xml_text(raw, "event-identifier"),
             xml_text(raw, "event-description"),
             join_location(xml_text(raw, "event-site"), xml_text(raw, "event-province")),
@@ -107,7 +107,7 @@ def parse_tracking(body: Body) -> list[TrackingResult]:
             xml_text(root, "pin"),
             events,
             signed_by=signed_by,
-            estimated_delivery=datetime.strptime(expected, "%Y-%m-%d").date() if expected else None,
+            estimated_delivery=date.fromisoformat(expected) if expected else None,
             extra={"service": xml_text(root, "service-name") or None},
         )
     ]

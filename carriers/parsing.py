@@ -273,7 +273,7 @@ def load_xml(body: Body, carrier: str) -> ET.Element:
     if b"<!DOCTYPE" in raw.upper() or b"<!ENTITY" in raw.upper():
         raise ParseError("XML with a DTD is refused", carrier=carrier)
     try:
-        root = ET.fromstring(raw)
+        root = ET.fromstring(raw)  # noqa: S314 (DTDs and entities are refused just above)
     except ET.ParseError as exc:
         raise ParseError(f"not XML: {exc}", carrier=carrier) from exc
     for element in root.iter():
@@ -326,12 +326,55 @@ def parse_instant(value: Any, *, default_tz: tzinfo = UTC) -> datetime:
 
 _US_ZONES = {
     **dict.fromkeys(
-        "CT DE DC FL GA IN KY ME MD MA MI NH NJ NY NC OH PA RI SC VT VA WV".split(),
+        [
+            "CT",
+            "DE",
+            "DC",
+            "FL",
+            "GA",
+            "IN",
+            "KY",
+            "ME",
+            "MD",
+            "MA",
+            "MI",
+            "NH",
+            "NJ",
+            "NY",
+            "NC",
+            "OH",
+            "PA",
+            "RI",
+            "SC",
+            "VT",
+            "VA",
+            "WV",
+        ],
         "America/New_York",
     ),
-    **dict.fromkeys("AL AR IL IA KS LA MN MS MO NE ND OK SD TN TX WI".split(), "America/Chicago"),
-    **dict.fromkeys("CO MT NM UT WY ID".split(), "America/Denver"),
-    **dict.fromkeys("CA NV OR WA".split(), "America/Los_Angeles"),
+    **dict.fromkeys(
+        [
+            "AL",
+            "AR",
+            "IL",
+            "IA",
+            "KS",
+            "LA",
+            "MN",
+            "MS",
+            "MO",
+            "NE",
+            "ND",
+            "OK",
+            "SD",
+            "TN",
+            "TX",
+            "WI",
+        ],
+        "America/Chicago",
+    ),
+    **dict.fromkeys(["CO", "MT", "NM", "UT", "WY", "ID"], "America/Denver"),
+    **dict.fromkeys(["CA", "NV", "OR", "WA"], "America/Los_Angeles"),
     "AZ": "America/Phoenix",
     "AK": "America/Anchorage",
     "HI": "Pacific/Honolulu",

@@ -71,16 +71,19 @@ def _when(activity: Any, home_state: str | None) -> datetime:
         sign = -1 if offset.startswith("-") else 1
         hours, _, minutes = offset.lstrip("+-").partition(":")
         tz = timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
-        utc = datetime.strptime(f"{gmt_date}{str(gmt_time).replace(':', '')[:6]}", "%Y%m%d%H%M%S")
-        return utc.replace(tzinfo=UTC).astimezone(tz)
+        utc = datetime.strptime(
+            f"{gmt_date}{str(gmt_time).replace(':', '')[:6]}", "%Y%m%d%H%M%S"
+        ).replace(tzinfo=UTC)
+        return utc.astimezone(tz)
     address = as_dict(as_dict(activity.get("location")).get("address"))
     zone = (
         us_state_zone(address.get("stateProvince"), home_state)
         if address.get("countryCode") in (None, "US")
         else UTC
     )
-    local = datetime.strptime(f"{activity['date']}{str(activity['time'])[:6]}", "%Y%m%d%H%M%S")
-    return local.replace(tzinfo=zone)
+    return datetime.strptime(
+        f"{activity['date']}{str(activity['time'])[:6]}", "%Y%m%d%H%M%S"
+    ).replace(tzinfo=zone)
 
 
 def _event(activity: Any, home_state: str | None) -> TrackingEvent:
@@ -102,7 +105,7 @@ def _event(activity: Any, home_state: str | None) -> TrackingEvent:
 def _estimate(package: Any) -> date | None:
     for item in as_list(package.get("deliveryDate")):
         if as_dict(item).get("type") in ("SDD", "RDD", "EDD") and item.get("date"):
-            return datetime.strptime(item["date"], "%Y%m%d").date()
+            return date.fromisoformat(item["date"])
     return None
 
 

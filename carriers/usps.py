@@ -149,11 +149,11 @@ def _v3_results(data: Any) -> list[TrackingResult]:
 
 def _legacy_event(raw: Element, fallback_state: str) -> TrackingEvent:
     day, clock = xml_text(raw, "EventDate"), xml_text(raw, "EventTime") or "12:00 am"
-    local = datetime.strptime(f"{day} {clock.upper()}", "%B %d, %Y %I:%M %p")
     zone = us_state_zone(xml_text(raw, "EventState"), fallback_state, default=UTC)
+    at = datetime.strptime(f"{day} {clock.upper()}", "%B %d, %Y %I:%M %p").replace(tzinfo=zone)
     return scan(
         STATUS_TABLE,
-        local.replace(tzinfo=zone),
+        at,
         xml_text(raw, "EventCode"),
         xml_text(raw, "Event"),
         join_location(
@@ -179,7 +179,10 @@ def _legacy_results(body: Body) -> list[TrackingResult]:
                 CODE,
                 number,
                 events,
-                estimated_delivery=datetime.strptime(expected, "%B %d, %Y").date()
+                estimated_delivery=(
+                    # a calendar date in the carrier's words: no time, so no zone to attach
+                    datetime.strptime(expected, "%B %d, %Y").date()  # noqa: DTZ007
+                )
                 if expected
                 else None,
                 extra={

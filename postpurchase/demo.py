@@ -36,7 +36,7 @@ from postpurchase.tracking.routing import configure_adapter
 DEMO_USER = "demo@example.com"
 #: Statuses of a parcel worth showing first: its route is half travelled.
 ON_THE_WAY = (Status.in_transit, Status.out_for_delivery, Status.available_for_pickup)
-DEMO_PASSWORD = "demo-password"
+DEMO_PASSWORD = "demo-password"  # noqa: S105 (the demo's published sign-in, README)
 
 
 def demo_settings() -> dict[str, Any]:
@@ -90,9 +90,7 @@ DEMO_DAYS = 45
 
 def use_demo_carriers(app: Flask) -> None:
     """Give the sandbox the carriers' profiles, so a parcel's label decides how its journey goes."""
-    configure_adapter(
-        app, sandbox.CODE, profiles={key: profile for key, profile in CARRIER_PROFILES.values()}
-    )
+    configure_adapter(app, sandbox.CODE, profiles=dict(CARRIER_PROFILES.values()))
 
 
 def demo_tracking_number(handover: Handover) -> str:

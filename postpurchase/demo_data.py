@@ -236,7 +236,7 @@ def demo_envelopes(
     ``tracking_number(handover)`` numbers the parcels; the demo passes the sandbox's, whose
     simulated journeys start at the hand-over time and follow the label's route.
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 (reproducible demo data, not a secret)
     now = now or datetime.now(UTC)
     customers = make_customers(rng, max(20, orders * 2 // 3))
     events: list[tuple[datetime, dict[str, Any]]] = inventory_envelopes(

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from postpurchase import throttle
 from postpurchase.models import Customer, Order
 
-TOKEN_SALT = "postpurchase.order-link"
+TOKEN_SALT = "postpurchase.order-link"  # noqa: S105 (a signing namespace, not a key)
 #: Links in messages stay valid this long (a return window plus slack).
 TOKEN_MAX_AGE_SECONDS = 120 * 24 * 3600
 #: Failed lookups allowed per client address and brand in the window, against guessing.

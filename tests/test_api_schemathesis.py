@@ -58,10 +58,8 @@ def signing_hook(brand) -> Iterator[None]:
         path = case.operation.path
         if "slug" in case.path_parameters:
             case.path_parameters["slug"] = "acme"
-        if (
-            case.operation.method.lower() != "post"
-            or not path.startswith("/webhooks/")
-            and path != "/api/v1/events"
+        if case.operation.method.lower() != "post" or (
+            not path.startswith("/webhooks/") and path != "/api/v1/events"
         ):
             return
         kwargs["data"] = raw = _raw(case.body)

@@ -48,7 +48,7 @@ class Query:
     as_of: datetime
     ordered_at: datetime | None
     shipped_at: datetime | None
-    features: OrderFeatures = OrderFeatures()
+    features: OrderFeatures = field(default_factory=OrderFeatures)
 
 
 def route_of(row: HistoryRow) -> Route:
@@ -95,7 +95,7 @@ class Setting:
     calendar: CarrierCalendar
     timezone: str
     cutoff: time | None = None
-    params: ModelParams = ModelParams()
+    params: ModelParams = field(default_factory=ModelParams)
     #: Per origin (fulfilment-centre code): its local cut-off and handling days.
     centres: Mapping[str, tuple[time | None, int]] = field(default_factory=dict)
 
@@ -290,6 +290,7 @@ def stderr_progress(every: int = 250) -> Callable[[int, int], None]:
 
     def report(done: int, total: int) -> None:
         if total >= every and (done % every == 0 or done == total):
-            print(f"backtest: {done}/{total} rows", file=sys.stderr, flush=True)
+            sys.stderr.write(f"backtest: {done}/{total} rows\n")
+            sys.stderr.flush()
 
     return report

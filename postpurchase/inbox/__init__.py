@@ -37,7 +37,7 @@ from postpurchase.models import InboxEvent, InboxState
 log = logging.getLogger(__name__)
 
 
-class Deferred(Exception):  # noqa: N818  (a verdict, not an error)
+class Deferred(Exception):
     """The event depends on something not yet received, e.g. ``order:1001``."""
 
     def __init__(self, waiting_for: str) -> None:
@@ -364,7 +364,7 @@ def process_one(
         event.next_attempt_at = now + DEFERRED_RECHECK
         session.add(event)
         return None
-    except Exception as exc:  # noqa: BLE001  (any failure is kept on the row for retry)
+    except Exception as exc:
         log.warning("inbox event %s failed: %s", event.id, exc, exc_info=True)
         event.attempts += 1
         event.state = InboxState.failed

@@ -32,8 +32,10 @@ GENERIC_HEADERS = ("Content-Type", "User-Agent", SIGNATURE_HEADER, "X-Request-Id
 _SIGNATURE_PROBLEMS = {
     Verdict.missing: (
         "missing_signature",
-        f"Sign the body and send it as '{SIGNATURE_HEADER}: "
-        't=<unix time>,v1=<hex HMAC-SHA256 of "t.body">\'.',
+        (
+            f"Sign the body and send it as '{SIGNATURE_HEADER}: "
+            't=<unix time>,v1=<hex HMAC-SHA256 of "t.body">\'.'
+        ),
     ),
     Verdict.malformed: (
         "malformed_signature",

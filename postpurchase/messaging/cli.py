@@ -192,7 +192,7 @@ def sink_command(host: str, port: int | None) -> None:
     from postpurchase.messaging import sink
 
     folder = sink.mail_dir(current_app.instance_path)
-    controller, handler = sink.start(folder, host, port or int(current_app.config["SMTP_PORT"]))
+    controller, _handler = sink.start(folder, host, port or int(current_app.config["SMTP_PORT"]))
     click.echo(
         f"SMTP sink on {host}:{controller.port}, storing in {folder}; list with `postpurchase messages mailbox`"
     )

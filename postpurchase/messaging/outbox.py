@@ -485,7 +485,7 @@ def prepare(app: Flask, ids: list[int], *, now: datetime) -> Prepared:
                 content = compose(
                     session=session, messaging=messaging, brand=brand, message=row, now=now
                 )
-            except Exception as exc:  # noqa: BLE001  (a broken template fails its message, not the batch)
+            except Exception as exc:
                 log.warning(
                     "outbox message %s could not be rendered: %s", row.id, exc, exc_info=True
                 )
@@ -572,7 +572,7 @@ def deliver(
                 if handover is not None:
                     try:
                         handover([envelope.message_id for envelope in part])
-                    except Exception as exc:  # noqa: BLE001  (only database errors are expected here)
+                    except Exception as exc:
                         if not is_transient_db_error(exc):
                             raise
                         log.warning(

@@ -32,7 +32,8 @@ class SinkHandler:
         self.duplicates = 0
         self._lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        """The hook aiosmtpd calls by this name."""
         message = message_from_bytes(envelope.content, policy=policy.default)
         message_id = str(message.get("Message-ID") or hashlib.sha256(envelope.content).hexdigest())
         name = hashlib.sha256(message_id.encode()).hexdigest()[:32] + ".eml"

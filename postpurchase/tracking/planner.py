@@ -318,7 +318,7 @@ def poll_shipments(
 ) -> PollReport:
     """Ask the carriers about claimed shipments and apply the answers (steps 3–5 above)."""
     policy = policy or policy_from_config(app.config)
-    rng = rng or random.Random()
+    rng = rng or random.Random()  # noqa: S311 (jitter that spreads polls, not a secret)
     report = PollReport()
     groups: dict[str, tuple[Account, list[Claimed]]] = {}
     with session_scope(app) as session:

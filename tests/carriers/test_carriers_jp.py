@@ -174,8 +174,10 @@ def test_shift_jis_pages_decode() -> None:
         ),
         (
             yamato,
-            "<div class='parts-tracking-invoice-block'><div class='tracking-invoice-block-title'>4000-0000-0001</div>"
-            "<div class='tracking-invoice-block-detail'><ol><li><div class='item'>配達完了</div></li></ol></div></div>",
+            (
+                "<div class='parts-tracking-invoice-block'><div class='tracking-invoice-block-title'>4000-0000-0001</div>"
+                "<div class='tracking-invoice-block-detail'><ol><li><div class='item'>配達完了</div></li></ol></div></div>"
+            ),
         ),
     ],
 )

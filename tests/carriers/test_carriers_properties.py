@@ -60,7 +60,7 @@ def parse_or_parse_error(code: str, body: object) -> None:
     try:
         results = adapter.parse(body, **kwargs)
     except ParseError as exc:
-        assert exc.carrier == code
+        assert exc.carrier == code  # noqa: PT017 (many bodies parse; only a refusal is checked here)
         return
     assert isinstance(results, list)
     for result in results:
@@ -73,7 +73,7 @@ def test_every_registered_adapter_is_fuzzed() -> None:
     assert set(registry.codes()) - set(SAMPLES) - {"sandbox"} == {"seventeentrack"}
 
 
-@pytest.mark.parametrize("code", sorted(SAMPLES) + ["seventeentrack"])
+@pytest.mark.parametrize("code", [*sorted(SAMPLES), "seventeentrack"])
 @FUZZ
 @given(body=st.binary(max_size=300))
 def test_random_bytes(code: str, body: bytes) -> None:

@@ -72,19 +72,19 @@ def parcel(app, acme):
             )
             session.add(order)
             session.flush()
-            values = dict(
-                brand_id=acme.brand_id,
-                order_id=order.id,
-                external_id="s1",
-                fc_id=fc.id,
-                carrier_code="yamato",
-                service="standard",
-                status=Status.in_transit,
-                shipped_at=HANDOVER,
-                destination_postal_code="530-0001",
-                destination_region="Osaka",
-                destination_country="JP",
-            )
+            values = {
+                "brand_id": acme.brand_id,
+                "order_id": order.id,
+                "external_id": "s1",
+                "fc_id": fc.id,
+                "carrier_code": "yamato",
+                "service": "standard",
+                "status": Status.in_transit,
+                "shipped_at": HANDOVER,
+                "destination_postal_code": "530-0001",
+                "destination_region": "Osaka",
+                "destination_country": "JP",
+            }
             values.update(fields)
             shipment = Shipment(**values)
             session.add(shipment)

@@ -30,13 +30,14 @@ def _uses_current_app(source: str) -> list[int]:
     """Lines that import or name ``current_app`` (also as ``flask.current_app``)."""
     lines = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and any(
-            alias.name == "current_app" for alias in node.names
+        if (
+            (
+                isinstance(node, ast.ImportFrom)
+                and any(alias.name == "current_app" for alias in node.names)
+            )
+            or (isinstance(node, ast.Name) and node.id == "current_app")
+            or (isinstance(node, ast.Attribute) and node.attr == "current_app")
         ):
-            lines.append(node.lineno)
-        elif isinstance(node, ast.Name) and node.id == "current_app":
-            lines.append(node.lineno)
-        elif isinstance(node, ast.Attribute) and node.attr == "current_app":
             lines.append(node.lineno)
     return sorted(lines)
 

@@ -168,7 +168,7 @@ def test_test_send_needs_csrf_and_then_sends(app, client, brand, session, inbox)
 def test_console_sends_one_failed_message_again_with_csrf(
     app, client, make_shop, session, inbox
 ) -> None:
-    first, second = failed_while_smtp_was_down(app, make_shop, session)
+    first, _second = failed_while_smtp_was_down(app, make_shop, session)
     token = _sign_in(app, client, first.brand_id)
     assert f'action="/merchant/messages/{first.id}/retry"' in client.get(
         "/merchant/messages/"

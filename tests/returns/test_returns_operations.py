@@ -391,7 +391,7 @@ def test_merchant_path_from_request_to_refund_moves_states_and_emits_each(
 
 
 @pytest.mark.parametrize(
-    "resolution, action, state",
+    ("resolution", "action", "state"),
     [
         (ReturnResolution.store_credit, "credit", ReturnState.credited),
         (ReturnResolution.exchange, "exchange", ReturnState.exchanged),
@@ -413,7 +413,7 @@ def test_received_return_is_credited_or_exchanged_as_asked(
 
 
 @pytest.mark.parametrize(
-    "resolution, action",
+    ("resolution", "action"),
     [
         (ReturnResolution.store_credit, "refund"),
         (ReturnResolution.exchange, "refund"),

@@ -130,7 +130,7 @@ def test_rate_limit_is_enforced_on_the_sandbox_clock(clock):
 
 
 def test_batches_larger_than_max_batch_are_refused(clock):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at most 2 numbers"):
         adapter(clock, max_batch=2).track(NUMBERS[:3])
 
 

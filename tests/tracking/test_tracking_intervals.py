@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from carriers.status import Status as S
+from carriers.status import Status as S  # noqa: N817 (tables of statuses stay one line each)
 from postpurchase.tracking.intervals import (
     PollPolicy,
     backoff,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from datetime import datetime, timedelta
@@ -46,7 +47,7 @@ def test_requests_are_paced_to_the_carriers_requests_per_second(app, fake, make_
     due(make_shipment, clock, 9)
     run(app, clock)
     times = [at for at, _ in fake.requests]
-    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
     assert len(gaps) == 2 and all(gap >= 1 / fake.capabilities.requests_per_second for gap in gaps)
 
 

@@ -69,7 +69,7 @@ class _RecordingArgs(ImmutableMultiDict):  # type: ignore[type-arg]
         self.read.add(str(key))
         return super().__contains__(key)
 
-    def getlist(self, key: str, type: Any = None) -> list[Any]:  # noqa: A002 - Werkzeug's name
+    def getlist(self, key: str, type: Any = None) -> list[Any]:
         self.read.add(key)
         return super().getlist(key, type)
 

@@ -8,6 +8,7 @@ Message-ID (our sink does; set ``SMTP_IDEMPOTENT``) drops a second copy.
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 from email import policy
 from email.headerregistry import Address
@@ -67,18 +68,14 @@ class SmtpChannel(MessageChannel):
 
     def close(self) -> None:
         if self._smtp is not None:
-            try:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                pass
             self._smtp = None
 
     def _drop(self) -> None:
         if self._smtp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._smtp.close()
-            except OSError:
-                pass
             self._smtp = None
 
     def send(self, envelope: Envelope) -> Outcome:
