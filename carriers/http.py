@@ -135,6 +135,7 @@ class BoundedRetry(Retry):
         wait = _retry_after(response.headers.get("Retry-After")) if response is not None else None
         if not _waiting_allowed.get():
             raise MaxRetryError(
+                # urllib3 types the pool as required but passes None itself when it has none
                 _pool,  # type: ignore[arg-type]
                 url or "",
                 ResponseError("no waiting to retry inside this call"),

@@ -757,7 +757,7 @@ def _profile(value: Any) -> Profile:
     extra = raw.get("extra_days")
     return Profile(
         rates=_rates(raw.get("rates")),
-        extra_days=Profile().extra_days if extra is None else tuple(float(w) for w in extra),  # type: ignore[arg-type]
+        extra_days=Profile().extra_days if extra is None else _weights(extra),
     )
 
 
@@ -784,3 +784,9 @@ def create(settings: CarrierSettings) -> SandboxCarrier:
         handovers=dict(options.get("handovers") or {}),
         burst=float(options.get("burst", rps)),
     )
+
+
+def _weights(raw: Any) -> tuple[float, float, float]:
+    """Three weights of 0, 1 and 2 extra days, e.g. from JSON settings."""
+    first, second, third = (float(w) for w in raw)
+    return first, second, third

@@ -6,12 +6,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col, select
 
 from postpurchase.clock import utcnow
 from postpurchase.models import ApiKey, Brand
+from postpurchase.models.types import id_column
 
 API_KEY_PREFIX = "pp_"
 
@@ -50,7 +52,7 @@ def create_brand(
     timezone: str = "Asia/Tokyo",
     currency: str = "JPY",
     country: str = "JP",
-    settings: dict | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> NewBrand:
     """Create a brand with one API key; the key and signing secret are only ever returned here."""
     if slug in RESERVED_SLUGS or not slug.replace("-", "").isalnum() or slug != slug.lower():
@@ -84,7 +86,7 @@ def issue_api_key(*, session: Session, brand_id: int, name: str = "default") -> 
     return key
 
 
-def _usable(now: datetime) -> tuple[object, ...]:
+def _usable(now: datetime) -> tuple[ColumnElement[bool], ...]:
     """Conditions of a key that is accepted at ``now``: not revoked, not past its grace period."""
     return (
         col(ApiKey.revoked_at).is_(None),
@@ -96,7 +98,7 @@ def brand_for_api_key(*, session: Session, key: str, now: datetime | None = None
     """The brand a valid key belongs to (not revoked, not expired); None otherwise."""
     row = session.exec(
         select(ApiKey, Brand)
-        .join(Brand, Brand.id == ApiKey.brand_id)
+        .join(Brand, col(Brand.id) == ApiKey.brand_id)
         .where(ApiKey.key_hash == hash_api_key(key), *_usable(now or utcnow()))
     ).first()
     return row[1] if row else None
@@ -181,8 +183,10 @@ def rotate_api_key(
         session.add(key)
     name = retired[0].name if len(retired) == 1 else "default"
     new_key = issue_api_key(session=session, brand_id=brand_id, name=name)
-    key_id = session.exec(select(ApiKey.id).where(ApiKey.key_hash == hash_api_key(new_key))).one()
-    return RotatedKey(new_key, key_id, retired)  # type: ignore[arg-type]
+    key_id = session.exec(
+        select(id_column(ApiKey)).where(ApiKey.key_hash == hash_api_key(new_key))
+    ).one()
+    return RotatedKey(new_key, key_id, retired)
 
 
 def revoke_api_key(*, session: Session, brand_id: int, ref: str, now: datetime) -> ApiKey:

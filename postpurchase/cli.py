@@ -12,6 +12,7 @@ from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
 from postpurchase import create_app
 from postpurchase.commands import brand_id_or_fail, serve
+from postpurchase.config import running_app
 
 #: ``(module, attribute)`` of command groups that features contribute.
 FEATURE_COMMANDS: tuple[tuple[str, str], ...] = (
@@ -129,7 +130,7 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
     """Development server with the in-process scheduler (production: gunicorn wsgi:app)."""
     from postpurchase import db as database
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     database.upgrade(str(app.config["DATABASE_URL"]))
     serve(app, host=host, port=port, scheduler=bool(app.config["SCHEDULER"]) and not no_scheduler)
 
@@ -142,7 +143,7 @@ def worker_command() -> None:
 
     from postpurchase.jobs import start_scheduler, stop_scheduler
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     if start_scheduler(app) is None:
         click.echo("another worker holds the scheduler lock; waiting for it", err=True)
         while start_scheduler(app) is None:

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from flask import Flask, current_app
+
 PREFIX = "POSTPURCHASE_"
 
 
@@ -209,7 +211,7 @@ class WebSecurity:
             cookie_samesite=samesite,
             cookie_httponly=parse_bool(config.get("SESSION_COOKIE_HTTPONLY", True)),
             content_security_policy=str(config.get("CONTENT_SECURITY_POLICY") or ""),
-            hsts_max_age=int(config.get("HSTS_MAX_AGE") or 0),
+            hsts_max_age=int(str(config.get("HSTS_MAX_AGE") or 0)),
         )
 
     def flask_config(self) -> dict[str, object]:
@@ -219,3 +221,10 @@ class WebSecurity:
             "SESSION_COOKIE_SAMESITE": self.cookie_samesite,
             "SESSION_COOKIE_HTTPONLY": self.cookie_httponly,
         }
+
+
+def running_app() -> Flask:
+    """The app behind Flask's ``current_app`` proxy, for code that hands it on (to a job, a
+    thread or a domain function that takes the app as an argument)."""
+    # Werkzeug's LocalProxy provides _get_current_object at runtime; its stubs do not declare it.
+    return current_app._get_current_object()  # type: ignore[attr-defined, no-any-return]

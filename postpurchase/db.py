@@ -11,14 +11,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app, g
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlmodel import Session, SQLModel, create_engine
 
 if TYPE_CHECKING:
+    from alembic.config import Config
     from tenacity import Retrying
 
 EXTENSION_KEY = "postpurchase.db"
@@ -52,7 +53,7 @@ class Database:
         self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy emit BEGIN itself so that BEGIN IMMEDIATE can be requested per transaction.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -63,7 +64,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def _sqlite_begin_immediate_when_asked(conn) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_begin_immediate_when_asked(conn: Any) -> None:
     """Start SQLite transactions; ``BEGIN IMMEDIATE`` when the session asked for a write lock.
 
     SQLite has no ``SELECT ... FOR UPDATE``; a transaction that claims work rows takes the write
@@ -88,14 +89,16 @@ def init_app(app: Flask) -> Database:
 
 
 def get_db(app: Flask | None = None) -> Database:
-    return (app or current_app).extensions[EXTENSION_KEY]
+    database: Database = (app or current_app).extensions[EXTENSION_KEY]
+    return database
 
 
 def get_session() -> Session:
     """The session of the current request or app context, created on first use."""
     if "db_session" not in g:
         g.db_session = get_db().session()
-    return g.db_session
+    session: Session = g.db_session
+    return session
 
 
 def _close_request_session(_exc: BaseException | None) -> None:
@@ -142,7 +145,7 @@ def claim_scope(app: Flask | None = None) -> Iterator[Session]:
             session.close()
 
 
-def alembic_config(url: str):  # type: ignore[no-untyped-def]
+def alembic_config(url: str) -> Config:
     from alembic.config import Config
 
     cfg = Config()
@@ -189,3 +192,12 @@ def retry_transient(
         sleep=sleep,
         reraise=True,
     )
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """How many rows an UPDATE, DELETE or INSERT changed.
+
+    ``Session.execute`` is typed as returning a plain ``Result``; for DML statements it is a
+    ``CursorResult``, which carries ``rowcount``.
+    """
+    return cast("CursorResult[Any]", result).rowcount

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import with_appcontext
 from sqlmodel import col, select
 
@@ -29,6 +29,7 @@ from carriers.status import Status
 from postpurchase import clock, db
 from postpurchase.brands import create_brand, get_brand
 from postpurchase.clock import utcnow
+from postpurchase.config import running_app
 from postpurchase.demo_data import Handover, demo_envelopes
 from postpurchase.models import Order, Shipment
 from postpurchase.tracking.routing import configure_adapter
@@ -235,7 +236,7 @@ def demo(
     from postpurchase.messaging import sink
     from postpurchase.messaging.outbox import send_due
 
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = running_app()
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_port, BASE_URL=f"http://{host}:{port}")
     db.upgrade(str(app.config["DATABASE_URL"]))
     mail_dir = sink.mail_dir(app.instance_path)
@@ -253,7 +254,7 @@ def demo(
             select(Order)
             .join(Shipment, col(Shipment.order_id) == col(Order.id))
             .where(
-                Order.brand_id == brand.id,  # type: ignore[union-attr]
+                col(Order.brand_id) == brand.id,
                 col(Shipment.status).in_(ON_THE_WAY),
             )
             .order_by(col(Shipment.shipped_at).desc())
@@ -262,7 +263,7 @@ def demo(
             select(Order)
             .join(Shipment, col(Shipment.order_id) == col(Order.id))
             .where(
-                Order.brand_id == brand.id,  # type: ignore[union-attr]
+                col(Order.brand_id) == brand.id,
                 Shipment.status == Status.delivered,
             )
             .order_by(col(Shipment.delivered_at).desc())

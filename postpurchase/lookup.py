@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from postpurchase import throttle
 from postpurchase.models import Customer, Order
@@ -46,8 +46,9 @@ def find_order(
         return None
     candidates = session.exec(
         select(Order).where(
-            Order.brand_id == brand_id, Order.number.in_([wanted, "#" + wanted, wanted.lower()])
-        )  # type: ignore[attr-defined]
+            Order.brand_id == brand_id,
+            col(Order.number).in_([wanted, "#" + wanted, wanted.lower()]),
+        )
     ).all()
     for order in candidates:
         if _matches(session, order, secret):

@@ -32,6 +32,7 @@ from postpurchase.models import (
     TimeSlot,
     TrackingEvent,
 )
+from postpurchase.models.types import id_column
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ def shipment_views(*, session: Session, shipments: Sequence[Shipment]) -> list[S
     fc_codes = (
         dict(
             session.exec(
-                select(FulfillmentCentre.id, FulfillmentCentre.code).where(
+                select(id_column(FulfillmentCentre), FulfillmentCentre.code).where(
                     col(FulfillmentCentre.id).in_(fc_ids)
                 )
             ).all()
@@ -195,7 +196,7 @@ def shipment_views(*, session: Session, shipments: Sequence[Shipment]) -> list[S
     order_external_ids = (
         dict(
             session.exec(
-                select(Order.id, Order.external_id).where(col(Order.id).in_(order_ids))
+                select(id_column(Order), Order.external_id).where(col(Order.id).in_(order_ids))
             ).all()
         )
         if order_ids

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from postpurchase.models import RateLimitWindow, ThrottleAttempt
+from postpurchase.models.types import table_of
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def hit(*, session: Session | Connection, key: str, now: datetime, window: timed
     The first request of a window also deletes every expired window, of any key, so the table
     holds about one row per key active in the last window.
     """
-    table = RateLimitWindow.__table__  # type: ignore[attr-defined]
+    table = table_of(RateLimitWindow)
     start = window_start(now, window)
     statement = upsert(session, table).values(key=key[:128], window_start=start, count=1)
     statement = statement.on_conflict_do_update(

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator
 
 from carriers.registry import codes as carrier_codes
 from postpurchase.clock import utcnow
@@ -41,7 +41,7 @@ class CheckoutQuery(BaseModel):
     carrier: str | None = Field(
         default=None,
         description="A known carrier code, e.g. `yamato`.",
-        json_schema_extra=lambda schema: schema.update(enum=carrier_codes()),
+        json_schema_extra=lambda schema: schema.update(enum=list[JsonValue](carrier_codes())),
     )
     region: str | None = Field(
         default=None, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$"

@@ -150,12 +150,13 @@ def _started(rows: Iterable[HistoryRow], mode: AsOf, setting: Setting) -> Iterat
 def observations(rows: Iterable[HistoryRow], mode: AsOf, setting: Setting) -> Observations:
     """The delivered rows that have the as-of time ``mode`` needs, as model observations."""
     seen = [s for s in _started(rows, mode, setting) if s.row.delivered_at is not None]
+    delivered = [s.row.delivered_at for s in seen if s.row.delivered_at is not None]
     return Observations(
         routes=[s.route for s in seen],
         as_of_days=[s.as_of_day for s in seen],
         anchor_days=[s.anchor_day for s in seen],
-        delivered_days=[setting.day(s.row.delivered_at) for s in seen],  # type: ignore[arg-type]
-        reveal=[s.row.delivered_at.timestamp() for s in seen],  # type: ignore[union-attr]
+        delivered_days=[setting.day(at) for at in delivered],
+        reveal=[at.timestamp() for at in delivered],
         calendar=setting.calendar,
         features=[s.features for s in seen],
     )

@@ -134,7 +134,8 @@ class CarrierCalendar:
     def business_days_array(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Vectorised :meth:`business_days_between` over day numbers since :data:`EPOCH`."""
         cum = _table(self).cum
-        return cum[ends] - cum[starts]
+        counts: np.ndarray = cum[ends] - cum[starts]
+        return counts
 
     def skipped_days(self, start: date, end: date) -> list[dict[str, str]]:
         """The non-business days in ``(start, end]`` with the reason, for explanations."""

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
+from postpurchase.config import running_app
 from postpurchase.edd.backtest import (
     AsOf,
     Setting,
@@ -21,7 +21,7 @@ from postpurchase.edd.backtest import (
     write_predictions,
 )
 from postpurchase.edd.calendar import CarrierCalendar
-from postpurchase.edd.history import HistoryError, read_history, timezone_for
+from postpurchase.edd.history import HistoryError, HistoryRow, read_history, timezone_for
 
 
 @click.group("edd")
@@ -39,7 +39,7 @@ def _window(value: str) -> tuple[float, float]:
     return low, high
 
 
-def _read(path: Path, timezone: str) -> list:
+def _read(path: Path, timezone: str) -> list[HistoryRow]:
     try:
         return read_history(path, timezone=timezone)
     except HistoryError as exc:
@@ -132,7 +132,7 @@ def fit_command(history_path: Path, brand_slug: str | None, as_of: str) -> None:
     """Fit the transit model from a history CSV and store it for the brand (or as the default)."""
     from postpurchase.edd import service
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     try:
         summary = service.fit_from_history_file(
             app, path=history_path, brand_slug=brand_slug, mode=AsOf(as_of)

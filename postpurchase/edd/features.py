@@ -41,7 +41,8 @@ class OrderFeatures:
     weekday: str = ""
 
     def value(self, name: str) -> float | str | None:
-        return getattr(self, name)
+        found: float | str | None = getattr(self, name)
+        return found
 
 
 NO_FEATURES = OrderFeatures()

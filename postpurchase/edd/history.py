@@ -150,6 +150,7 @@ def _row(record: dict[str, str | None], zone: ZoneInfo, where: str) -> HistoryRo
         destination_country=text("destination_country").upper(),
         currency=text("currency"),
         category=text("category"),
+        # the numeric columns, parsed above by name: mypy cannot match a dict to keyword types
         **values,  # type: ignore[arg-type]
     )
 

@@ -110,7 +110,10 @@ class Calibration:
             found = km_quantile(scores, self.waiting, level)
             # unreachable: more parcels are still waiting beyond every score seen than the level allows
             return 1.0 if found is None else found
-        return float(np.quantile(scores, level, method=method)) if len(scores) else level
+        if not len(scores):
+            return level
+        # numpy types ``method`` as a Literal of its names; ours come from the model's settings
+        return float(np.quantile(scores, level, method=method))  # type: ignore[call-overload]
 
     def at_most(self, level: float, minimum: int) -> float:
         """The level whose quantile is ≥ the delivery ``level`` of the time (promise, upper bounds)."""
@@ -184,7 +187,7 @@ class Estimate:
 
 def quantile(cdf: np.ndarray, level: float) -> int:
     """Smallest transit ``y`` with ``F(y) >= level``."""
-    return int(min(np.searchsorted(cdf, level - 1e-12, side="left"), len(cdf) - 1))
+    return min(int(np.searchsorted(cdf, level - 1e-12, side="left")), len(cdf) - 1)
 
 
 class TransitModel:
@@ -800,21 +803,26 @@ class Fitter:
         days = self.calendar.business_days_array(
             self.in_flight.anchor_days[flying], np.full(len(flying), day)
         )
-        return np.clip(days, 0, YMAX)
+        clipped: np.ndarray = np.clip(days, 0, YMAX)
+        return clipped
 
     def _flying(self, day: int) -> np.ndarray:
         """The in-flight parcels of the recent cohort at the start of ``day`` (none without tracking)."""
         if self.in_flight is None:
             return np.zeros(0, dtype=np.int64)
         flying = self.in_flight.at(self.moment_of_day(day))
-        return flying[self.in_flight.anchor_days[flying] >= day - self.params.drift_days]
+        recent: np.ndarray = flying[
+            self.in_flight.anchor_days[flying] >= day - self.params.drift_days
+        ]
+        return recent
 
     def calendar_days_to_censor(self, rows: np.ndarray, day: int) -> np.ndarray:
         """Business days from each row's anchor to the last day whose deliveries are visible."""
         obs = self.observations
         last = np.full(len(rows), day - 1, dtype=np.int64)
         censor = self.calendar.business_days_array(obs.anchor_days[rows], last)
-        return np.clip(np.maximum(censor, obs.transit[rows]), 0, YMAX)
+        clipped: np.ndarray = np.clip(np.maximum(censor, obs.transit[rows]), 0, YMAX)
+        return clipped
 
     def _score(self, index: int) -> tuple[float, float]:
         score = self._pit.get(index)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from postpurchase.models import Brand, DeliveryPrediction, Shipment
 
@@ -27,10 +27,10 @@ def accuracy(*, session: Session, brand_slug: str | None = None) -> list[Accurac
     """Per brand and trigger: point error, window coverage and promise punctuality (local dates)."""
     query = (
         select(DeliveryPrediction, Shipment, Brand)
-        .join(Shipment, Shipment.id == DeliveryPrediction.shipment_id)
-        .join(Brand, Brand.id == DeliveryPrediction.brand_id)
-        .where(Shipment.delivered_at.is_not(None))
-    )  # type: ignore[union-attr]
+        .join(Shipment, col(Shipment.id) == col(DeliveryPrediction.shipment_id))
+        .join(Brand, col(Brand.id) == col(DeliveryPrediction.brand_id))
+        .where(col(Shipment.delivered_at).is_not(None))
+    )
     if brand_slug:
         query = query.where(Brand.slug == brand_slug)
     groups: dict[tuple[str, str], list[tuple[int, bool, bool, int]]] = defaultdict(list)

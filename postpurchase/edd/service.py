@@ -19,7 +19,7 @@ from babel.lists import format_list
 from flask import Flask, has_request_context
 from flask_babel import force_locale, format_decimal, get_locale, gettext, lazy_gettext
 from sqlalchemy import bindparam, insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from carriers.status import Status
 from postpurchase import signals
@@ -95,7 +95,7 @@ def _centres(session: Session, brand_id: int) -> dict[str, FulfillmentCentre]:
     rows = session.exec(
         select(FulfillmentCentre)
         .where(FulfillmentCentre.brand_id == brand_id)
-        .order_by(FulfillmentCentre.id)
+        .order_by(col(FulfillmentCentre.id))
     ).all()
     return {fc.code: fc for fc in rows}
 
@@ -144,7 +144,7 @@ def _lines_by_order(session: Session, order_ids: list[int]) -> dict[int, list[Or
     lines: dict[int, list[OrderLine]] = {}
     for start in range(0, len(order_ids), 500):
         chunk = order_ids[start : start + 500]
-        for line in session.exec(select(OrderLine).where(OrderLine.order_id.in_(chunk))).all():  # type: ignore[attr-defined]
+        for line in session.exec(select(OrderLine).where(col(OrderLine.order_id).in_(chunk))).all():
             lines.setdefault(line.order_id, []).append(line)
     return lines
 
@@ -167,17 +167,17 @@ def shipment_history(
     rows = []
     query = (
         select(Shipment, Order)
-        .join(Order, Order.id == Shipment.order_id, isouter=True)
-        .where(Shipment.brand_id == brand_id)
+        .join(Order, col(Order.id) == col(Shipment.order_id), isouter=True)
+        .where(col(Shipment.brand_id) == brand_id)
     )
     if waiting_since is None:
-        query = query.where(Shipment.delivered_at.is_not(None))  # type: ignore[union-attr]
+        query = query.where(col(Shipment.delivered_at).is_not(None))
     else:
         query = query.where(
-            Shipment.delivered_at.is_(None),
-            Shipment.created_at >= waiting_since,  # type: ignore[union-attr]
-            Shipment.status.not_in([Status.delivered, *NEVER_DELIVERED]),
-        )  # type: ignore[attr-defined]
+            col(Shipment.delivered_at).is_(None),
+            col(Shipment.created_at) >= waiting_since,
+            col(Shipment.status).not_in([Status.delivered, *NEVER_DELIVERED]),
+        )
     found = session.exec(query).all()
     lines = _lines_by_order(session, sorted({order.id for _, order in found if order and order.id}))
     for shipment, order in found:
@@ -390,12 +390,14 @@ NOTABLE_FACTOR = 0.1
 def describe(basis: dict[str, Any], *, origin: str, destination: str) -> str:
     """One or two sentences a customer or merchant can read: what the estimate rests on."""
     if basis["sample_size"] == 0:
-        return gettext(
-            "No delivered parcels yet on this route; the estimate uses the brand's default "
-            "of %(days)s business days.",
-            days=basis["typical_business_days"],
+        return str(
+            gettext(
+                "No delivered parcels yet on this route; the estimate uses the brand's default "
+                "of %(days)s business days.",
+                days=basis["typical_business_days"],
+            )
         )
-    text = gettext(
+    text: str = gettext(
         "Usually %(days)s business days from %(origin)s to %(destination)s, based on %(count)s parcels "
         "(%(recent)s in the last %(period)s days).",
         days=basis["typical_business_days"],
@@ -707,7 +709,8 @@ def _respect_request(estimate: Estimate, requested: date | None) -> tuple[date, 
     )
     if requested is None:
         return dates
-    return tuple(max(d, requested) for d in dates)  # type: ignore[return-value]
+    predicted, start, end, promise = (max(d, requested) for d in dates)
+    return predicted, start, end, promise
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -739,8 +742,8 @@ def shipment_basis(
     predictions = session.exec(
         select(DeliveryPrediction)
         .where(DeliveryPrediction.shipment_id == shipment_id)
-        .order_by(DeliveryPrediction.id.desc())
-    ).all()  # type: ignore[union-attr]
+        .order_by(col(DeliveryPrediction.id).desc())
+    ).all()
     return {
         "shipment_id": shipment.id,
         "status": str(shipment.status),

@@ -33,6 +33,7 @@ from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, is_postgres
 from postpurchase.inbox.locking import write_lock
 from postpurchase.models import InboxEvent, InboxState
+from postpurchase.models.types import id_of, table_of
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ class _Statements:
 
 @cache
 def _statements(dialect: str, *, branded: bool = True) -> _Statements:
-    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    table = table_of(InboxEvent)
     c = table.c
     brand = c.brand_id == bindparam("brand_id") if branded else c.brand_id.is_(None)
     key = (brand, c.source == bindparam("source"))
@@ -311,12 +312,13 @@ def _process_claimed(
                 # Not done: an event later in this batch may release it.
                 stats.deferred += 1
                 continue
-            done.add(event.id)  # type: ignore[arg-type]
+            done.add(id_of(event))
             if applied is None:
                 stats.failed += 1
                 continue
             stats.processed += 1
-            released.setdefault(event.brand_id, set()).update(applied.released)  # type: ignore[arg-type]
+            if event.brand_id is not None:  # deferral waits within one brand
+                released.setdefault(event.brand_id, set()).update(applied.released)
         work = [
             waiting
             for brand_id, keys in released.items()
@@ -451,4 +453,4 @@ def schedule_retry(
         event.next_attempt_at = now or utcnow()
         session.add(event)
     session.flush()
-    return [event.id for event in events]  # type: ignore[misc]
+    return [id_of(event) for event in events]

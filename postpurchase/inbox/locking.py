@@ -16,8 +16,9 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import IO, Any
 
-from flask import Flask, current_app
+from flask import Flask
 
+from postpurchase.config import running_app
 from postpurchase.db import get_db
 
 EXTENSION_KEY = "postpurchase.sqlite_write_lock"
@@ -48,7 +49,7 @@ class FileWriteLock:
 
 def write_lock(app: Flask | None = None) -> Any:
     """Context manager held around one write transaction; a no-op on PostgreSQL."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    app = app or running_app()
     if not get_db(app).is_sqlite:
         return nullcontext()
     lock = app.extensions.get(EXTENSION_KEY)

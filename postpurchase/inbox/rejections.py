@@ -15,6 +15,7 @@ from sqlalchemy import Connection, func, select
 from sqlmodel import Session
 
 from postpurchase.models import RejectionReason, WebhookRejection
+from postpurchase.models.types import table_of
 from postpurchase.throttle import upsert, window_start
 
 ROWS_PER_MINUTE = 5
@@ -31,7 +32,7 @@ def record_rejection(
     brand_id: int | None = None,
 ) -> None:
     """Count one refused request; the caller commits."""
-    table = WebhookRejection.__table__  # type: ignore[attr-defined]
+    table = table_of(WebhookRejection)
     minute = window_start(now, timedelta(minutes=1))
     key = (
         table.c.source == source[:64],

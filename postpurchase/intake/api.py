@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
+from postpurchase.config import running_app
 from postpurchase.db import get_session
 from postpurchase.intake.openapi import openapi_document
 from postpurchase.intake.queries import order_public
@@ -20,7 +21,7 @@ api.add_url_rule("/events", "events", receive_generic_event, methods=["POST"])
 
 @api.get("/openapi.json")
 def openapi() -> dict[str, Any]:
-    return openapi_document(current_app._get_current_object())  # type: ignore[attr-defined]
+    return openapi_document(running_app())
 
 
 @api.get("/orders/<path:external_id>")

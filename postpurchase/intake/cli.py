@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from postpurchase.commands import brand_or_fail
+from postpurchase.config import running_app
 from postpurchase.db import session_scope
 from postpurchase.inbox import list_events, process_pending, schedule_retry
 from postpurchase.models import InboxState
@@ -57,7 +57,7 @@ def retry_command(ids: tuple[int, ...], all_failed: bool) -> None:
         raise click.UsageError("give event ids or --all-failed")
     with session_scope() as session:
         retried = schedule_retry(session=session, ids=ids, all_failed=all_failed)
-    stats = process_pending(current_app._get_current_object())  # type: ignore[attr-defined]
+    stats = process_pending(running_app())
     click.echo(
         f"retried {len(retried)} event(s): {stats.processed} processed, "
         f"{stats.deferred} deferred, {stats.failed} failed"

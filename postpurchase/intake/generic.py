@@ -113,7 +113,9 @@ def prefetch(*, session: Session, events: list[InboxEvent]) -> None:
             data = json.loads(event.raw_body).get("data") or {}
         except (ValueError, AttributeError):
             continue  # processing will report it
-        orders, shipments = wanted.setdefault(event.brand_id, (set(), set()))  # type: ignore[arg-type]
+        if event.brand_id is None:
+            continue  # a generic event is always signed by a brand; processing reports otherwise
+        orders, shipments = wanted.setdefault(event.brand_id, (set(), set()))
         if isinstance(data.get("order_id"), str):
             orders.add(data["order_id"])
         if isinstance(data.get("shipment_id"), str):

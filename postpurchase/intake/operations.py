@@ -44,6 +44,7 @@ from postpurchase.models import (
     ReturnState,
     Shipment,
 )
+from postpurchase.models.types import id_of
 from postpurchase.returns.operations import ReturnError, record_external
 
 log = logging.getLogger(__name__)
@@ -64,14 +65,16 @@ def _known(session: Session, kind: str) -> dict[Any, Any]:
     lookup. Objects a rolled-back savepoint took away are no longer ``in session`` and are looked up
     again.
     """
-    return session.info.setdefault(f"intake_known_{kind}", {})
+    known: dict[Any, Any] = session.info.setdefault(f"intake_known_{kind}", {})
+    return known
 
 
 def find_order(*, session: Session, brand_id: int, external_id: str) -> Order | None:
     known = _known(session, "orders")
     key = (brand_id, external_id)
     if key in known and (known[key] is None or known[key] in session):
-        return known[key]
+        cached: Order | None = known[key]
+        return cached
     order = session.exec(
         select(Order).where(Order.brand_id == brand_id, Order.external_id == external_id)
     ).first()
@@ -281,8 +284,7 @@ def ensure_fulfillment_centre(
     known = _known(session, "centres")
     cached = known.get((brand_id, code))
     if details is None and cached is not None and cached in session:
-        assert cached.id is not None
-        return cached.id
+        return id_of(cached)
     centre = session.exec(
         select(FulfillmentCentre).where(
             FulfillmentCentre.brand_id == brand_id, FulfillmentCentre.code == code
@@ -577,7 +579,7 @@ def record_return(
         # and then takes the reported state through the state machine like any other.
         rma = ReturnRequest(
             brand_id=brand_id,
-            order_id=order.id,
+            order_id=id_of(order),
             rma_number=data.rma_number,
             currency=currency or order.currency,
             created_at=now,
@@ -585,7 +587,7 @@ def record_return(
         session.add(rma)
         session.flush()
         for line in data.lines:
-            session.add(ReturnLine(brand_id=brand_id, return_id=rma.id, **line.model_dump()))
+            session.add(ReturnLine(brand_id=brand_id, return_id=id_of(rma), **line.model_dump()))
     if data.carrier:
         rma.return_carrier_code = data.carrier
     if data.tracking_number:

@@ -55,9 +55,10 @@ class SenderCache:
 
 
 def _cache(app: Flask) -> SenderCache:
-    cache = app.extensions.get(EXTENSION_KEY)
+    cache: SenderCache | None = app.extensions.get(EXTENSION_KEY)
     if cache is None:
         cache = app.extensions.setdefault(EXTENSION_KEY, SenderCache())
+        assert isinstance(cache, SenderCache)
     return cache
 
 

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
+from postpurchase.config import running_app
 from postpurchase.db import get_db, get_session
 from postpurchase.inbox import Received, body_digest, receive
 from postpurchase.inbox.locking import write_lock
@@ -83,7 +84,8 @@ def _write(operation: Callable[..., Any], **kwargs: Any) -> Any:
 
 
 def _store(**kwargs: Any) -> Received:
-    return _write(receive, **kwargs)  # type: ignore[no-any-return]
+    received: Received = _write(receive, **kwargs)
+    return received
 
 
 _REJECTION_REASONS = {
@@ -126,7 +128,7 @@ def _answer(received: Received, *, ignored: bool = False) -> tuple[Response, int
     if ignored:
         return jsonify(id=received.id, status="ignored"), 200
     if current_app.config["INBOX_INLINE"]:
-        submit(current_app._get_current_object(), received.id)  # type: ignore[attr-defined]
+        submit(running_app(), received.id)
     return jsonify(id=received.id, status="accepted"), 202
 
 

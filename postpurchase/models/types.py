@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, TypeDecorator
+from sqlalchemy import JSON, ColumnElement, DateTime, Table, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -65,3 +65,28 @@ def enum_field(enum_cls: Any, default: Any = None, **kwargs: Any) -> Any:
     if default is None:
         return Field(sa_type=sa_type, **kwargs)
     return Field(default=default, sa_type=sa_type, **kwargs)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a SQLModel class, for bulk ``insert``/``update`` statements.
+
+    SQLModel sets ``__table__`` when the class is created, which its type stubs do not declare:
+    this is the one place that says so.
+    """
+    return model.__table__  # type: ignore[attr-defined, no-any-return]
+
+
+def id_of(row: Any) -> int:
+    """The primary key of a stored row.
+
+    SQLModel types ``id`` as optional because a new object has none until it is flushed; code that
+    holds a row read from the database (or flushed) asks for it here instead of asserting.
+    """
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: add and flush it first")
+    return int(row.id)
+
+
+def id_column(model: type[SQLModel]) -> ColumnElement[int]:
+    """``model.id`` as a column of stored rows, whose ids are never empty (for ``select``)."""
+    return cast("ColumnElement[int]", table_of(model).c.id)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypedDict
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from sqlmodel import Session
 
 from postpurchase.clock import utcnow
 from postpurchase.commands import brand_id_or_fail
+from postpurchase.config import running_app
 from postpurchase.db import session_scope
 from postpurchase.privacy.customers import NoSuchCustomer, erase_customer, export_customer
 from postpurchase.privacy.retention import purge
@@ -35,7 +36,7 @@ def purge_command(dry_run: bool) -> None:
     def progress(what: str, done: int) -> None:
         click.echo(f"  {what.replace('_', ' ')}: {done}...", err=True)
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     counts = purge(app, dry_run=dry_run, progress=progress)
     verb = "would purge" if dry_run else "purged"
     click.echo(
@@ -50,7 +51,12 @@ def customers() -> None:
     """A customer's rights: erase or export what a brand stores about them."""
 
 
-def _who(email: str | None, customer_id: int | None) -> dict[str, object]:
+class _Who(TypedDict):
+    email: str | None
+    customer_id: int | None
+
+
+def _who(email: str | None, customer_id: int | None) -> _Who:
     if (email is None) == (customer_id is None):
         raise click.UsageError("give exactly one of --email and --customer-id")
     return {"email": email, "customer_id": customer_id}
@@ -80,7 +86,7 @@ def erase_command(brand_slug: str, email: str | None, customer_id: int | None, y
     with session_scope() as session:
         result = erase_customer(
             session=session, brand_id=_brand_id(session, brand_slug), now=utcnow(), **who
-        )  # type: ignore[arg-type]
+        )
     if result.reference is None:
         click.echo("nothing stored about this customer (already erased, or never known)")
         return
@@ -109,7 +115,7 @@ def export_command(
         try:
             exported = export_customer(
                 session=session, brand_id=_brand_id(session, brand_slug), **who
-            )  # type: ignore[arg-type]
+            )
         except NoSuchCustomer:
             raise click.ClickException("nothing stored about this customer in this brand") from None
     text = json.dumps(exported, ensure_ascii=False, indent=2)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_
 from sqlmodel import Session, SQLModel, col, select
 
+from postpurchase.db import affected_rows
 from postpurchase.edd.model import postal_prefix
 from postpurchase.models import (
     CarrierResponse,
@@ -35,6 +36,7 @@ from postpurchase.models import (
     Suppression,
     TrackingEvent,
 )
+from postpurchase.models.types import id_column
 
 #: What replaces a name or a text that must stay non-empty.
 ERASED = "[erased]"
@@ -70,10 +72,11 @@ class Subject:
     def addresses(self) -> set[str]:
         """Every email, phone number and LINE id they were reached at."""
         values: set[str] = set(self.emails)
-        for row in [*self.customers, *self.orders]:
-            values.update(
-                v for v in (row.email, row.phone, getattr(row, "line_user_id", None)) if v
-            )
+        for customer in self.customers:
+            values.update(v for v in (customer.email, customer.phone) if v)
+        for order in self.orders:
+            values.update(v for v in (order.email, order.phone) if v)
+        values.update(c.line_user_id for c in self.customers if c.line_user_id)
         return values
 
     def needles(self) -> set[str]:
@@ -101,10 +104,10 @@ def find_subject(
             session.exec(
                 select(Customer).where(
                     Customer.brand_id == brand_id,
-                    func.lower(Customer.email) == email.strip().lower(),
+                    func.lower(Customer.email).in_(sorted(emails)),
                 )
             )
-        )  # type: ignore[union-attr]
+        )
     emails.update(c.email.lower() for c in customers if c.email)
     ids = [c.id for c in customers]
     conditions = [col(Order.customer_id).in_(ids)] if ids else []
@@ -164,12 +167,14 @@ def erase_customer(
         "customer": _changed(_erase_customer_row(c, reference) for c in subject.customers),
         "order": _changed(_erase_order(o) for o in subject.orders),
         "shipment": _changed(_erase_shipment(s) for s in shipments),
-        "carrierresponse": session.execute(
-            delete(CarrierResponse).where(  # type: ignore[attr-defined]
-                CarrierResponse.brand_id == brand_id,
-                col(CarrierResponse.shipment_id).in_(shipment_ids),
+        "carrierresponse": affected_rows(
+            session.execute(
+                delete(CarrierResponse).where(
+                    col(CarrierResponse.brand_id) == brand_id,
+                    col(CarrierResponse.shipment_id).in_(shipment_ids),
+                )
             )
-        ).rowcount,
+        ),
         "outboxmessage": _changed(
             _erase_message(m, now)
             for m in session.exec(
@@ -185,12 +190,14 @@ def erase_customer(
             )
         ),
         # The address itself is what a suppression stores; with the person gone there is no one to suppress.
-        "suppression": session.execute(
-            delete(Suppression).where(  # type: ignore[attr-defined]
-                Suppression.brand_id == brand_id,
-                func.lower(Suppression.address).in_(sorted(a.lower() for a in addresses)),
+        "suppression": affected_rows(
+            session.execute(
+                delete(Suppression).where(
+                    col(Suppression.brand_id) == brand_id,
+                    func.lower(col(Suppression.address)).in_(sorted(a.lower() for a in addresses)),
+                )
             )
-        ).rowcount,
+        ),
         "returnrequest": 0,
         "returnline": 0,
         "feedback": _changed(
@@ -377,7 +384,7 @@ def _matching_bodies(session: Session, brand_id: int, patterns: set[bytes]) -> I
     after = 0
     while True:
         rows = session.exec(
-            select(InboxEvent.id, InboxEvent.raw_body)
+            select(id_column(InboxEvent), InboxEvent.raw_body)
             .where(
                 InboxEvent.brand_id == brand_id,
                 col(InboxEvent.id) > after,
@@ -388,12 +395,12 @@ def _matching_bodies(session: Session, brand_id: int, patterns: set[bytes]) -> I
         ).all()
         if not rows:
             return
-        after = rows[-1][0]  # type: ignore[assignment]
+        after = rows[-1][0]
         hits = [
             event_id for event_id, body in rows if any(p in bytes(body).lower() for p in patterns)
         ]
         if hits:
-            yield hits  # type: ignore[misc]
+            yield hits
 
 
 def export_customer(

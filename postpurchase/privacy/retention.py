@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from postpurchase.clock import utcnow
-from postpurchase.db import session_scope
+from postpurchase.db import affected_rows, session_scope
 from postpurchase.models import InboxEvent, InboxState, WebhookRejection
 
 #: Rows changed per transaction, so a first purge of a large inbox never holds a long lock.
@@ -72,28 +72,34 @@ def count_purgeable(
 def purge_inbox_bodies(*, session: Session, cutoff: datetime, limit: int = BATCH_SIZE) -> int:
     """Empty the bodies of up to ``limit`` done events received before ``cutoff``; returns how many."""
     batch = select(InboxEvent.id).where(*_old_bodies(cutoff)).limit(limit)
-    return session.execute(  # type: ignore[attr-defined]
-        update(InboxEvent).where(col(InboxEvent.id).in_(batch)).values(raw_body=b""),
-        execution_options={"synchronize_session": False},
-    ).rowcount
+    return affected_rows(
+        session.execute(
+            update(InboxEvent).where(col(InboxEvent.id).in_(batch)).values(raw_body=b""),
+            execution_options={"synchronize_session": False},
+        )
+    )
 
 
 def delete_rejected(*, session: Session, cutoff: datetime, limit: int = BATCH_SIZE) -> int:
     """Delete up to ``limit`` refused requests (bad signature) received before ``cutoff``."""
     batch = select(InboxEvent.id).where(*_old_rejected(cutoff)).limit(limit)
-    return session.execute(  # type: ignore[attr-defined]
-        delete(InboxEvent).where(col(InboxEvent.id).in_(batch)),
-        execution_options={"synchronize_session": False},
-    ).rowcount
+    return affected_rows(
+        session.execute(
+            delete(InboxEvent).where(col(InboxEvent.id).in_(batch)),
+            execution_options={"synchronize_session": False},
+        )
+    )
 
 
 def delete_rejection_records(*, session: Session, cutoff: datetime, limit: int = BATCH_SIZE) -> int:
     """Delete up to ``limit`` rejection records last counted before ``cutoff``."""
     batch = select(WebhookRejection.id).where(col(WebhookRejection.last_at) < cutoff).limit(limit)
-    return session.execute(  # type: ignore[attr-defined]
-        delete(WebhookRejection).where(col(WebhookRejection.id).in_(batch)),
-        execution_options={"synchronize_session": False},
-    ).rowcount
+    return affected_rows(
+        session.execute(
+            delete(WebhookRejection).where(col(WebhookRejection.id).in_(batch)),
+            execution_options={"synchronize_session": False},
+        )
+    )
 
 
 def cutoffs(config: Any, now: datetime) -> tuple[datetime, datetime]:

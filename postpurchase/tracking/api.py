@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
 from carriers.status import Status
+from postpurchase.config import running_app
 from postpurchase.db import get_session
 from postpurchase.intake.schemas import ShipmentPage, ShipmentPublic
+from postpurchase.models.types import id_of
 from postpurchase.tracking.operations import (
     CarrierUnavailable,
     RefreshTooSoon,
@@ -43,7 +45,9 @@ def _not_found(shipment_id: int) -> ApiError:
 def shipment_detail(shipment_id: int) -> ResponseReturnValue:
     brand = require_brand()
     try:
-        shipment = get_shipment(session=get_session(), brand_id=brand.id, shipment_id=shipment_id)
+        shipment = get_shipment(
+            session=get_session(), brand_id=id_of(brand), shipment_id=shipment_id
+        )
     except ShipmentNotFound:
         raise _not_found(shipment_id) from None
     return ShipmentPublic.of(shipment).model_dump(mode="json")
@@ -74,7 +78,7 @@ def shipment_list() -> ResponseReturnValue:
         status = Status(raw_status) if raw_status else None
     except ValueError:
         allowed = ", ".join(s.value for s in Status)
-        message = f"Unknown status {raw_status[:40]!r}; one of: {allowed}."
+        message = f"Unknown status {(raw_status or '')[:40]!r}; one of: {allowed}."
         raise ApiError(
             400, "invalid_parameter", message, [{"loc": "query.status", "msg": message}]
         ) from None
@@ -82,7 +86,7 @@ def shipment_list() -> ResponseReturnValue:
     cursor = _int_arg("cursor", None, 0, MAX_ID)
     assert limit is not None
     page = list_shipments(
-        session=get_session(), brand_id=brand.id, status=status, limit=limit, cursor=cursor
+        session=get_session(), brand_id=id_of(brand), status=status, limit=limit, cursor=cursor
     )
     return ShipmentPage.of(page).model_dump(mode="json")
 
@@ -90,10 +94,10 @@ def shipment_list() -> ResponseReturnValue:
 @shipments_api.post("/shipments/<int:shipment_id>/refresh")
 def shipment_refresh(shipment_id: int) -> ResponseReturnValue:
     brand = require_brand()
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     try:
         _, shipment = refresh_shipment(
-            app, brand_id=brand.id, shipment_id=shipment_id, now=extension(app).clock()
+            app, brand_id=id_of(brand), shipment_id=shipment_id, now=extension(app).clock()
         )
     except ShipmentNotFound:
         raise _not_found(shipment_id) from None

@@ -34,8 +34,9 @@ from sqlmodel import Session, select
 from carriers.base import TrackingResult
 from carriers.status import FINAL, PROGRESS, TERMINAL, Status
 from postpurchase.clock import as_utc
-from postpurchase.db import is_postgres
+from postpurchase.db import affected_rows, is_postgres
 from postpurchase.models import CarrierResponse, Shipment, TrackingEvent
+from postpurchase.models.types import table_of
 from postpurchase.signals import shipment_status_changed
 
 
@@ -68,7 +69,8 @@ def result_payload(result: TrackingResult) -> dict[str, Any]:
             return [plain(v) for v in value]
         return value
 
-    return plain(asdict(result))
+    stored: dict[str, Any] = plain(asdict(result))
+    return stored
 
 
 def _insert_events(
@@ -103,13 +105,11 @@ def _insert_events(
     insert = pg_insert if is_postgres(session) else sqlite_insert
     for key, row in sorted(rows.items()):
         statement = (
-            insert(TrackingEvent.__table__)
+            insert(table_of(TrackingEvent))
             .values(**row)
-            .on_conflict_do_nothing(  # type: ignore[attr-defined]
-                index_elements=["shipment_id", "occurred_at", "carrier_code"]
-            )
+            .on_conflict_do_nothing(index_elements=["shipment_id", "occurred_at", "carrier_code"])
         )
-        if session.execute(statement).rowcount:
+        if affected_rows(session.execute(statement)):
             inserted.append((key[0], row["status"]))
     return inserted
 

@@ -18,10 +18,11 @@ from flask import Flask
 from sqlalchemy import and_, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from postpurchase.db import is_postgres, session_scope
+from postpurchase.db import affected_rows, is_postgres, session_scope
 from postpurchase.models import CarrierCircuit
+from postpurchase.models.types import table_of
 from postpurchase.tracking.intervals import PollPolicy
 
 C = CarrierCircuit
@@ -39,12 +40,12 @@ class Permit:
 def _ensure(session: Session, key: str, now: datetime) -> None:
     insert = pg_insert if is_postgres(session) else sqlite_insert
     session.execute(
-        insert(C.__table__)
+        insert(table_of(C))
         .values(
             key=key,
             state="closed",
             failures=0,
-            opened_count=0,  # type: ignore[attr-defined]
+            opened_count=0,
             day_requests=0,
             updated_at=now,
         )
@@ -62,17 +63,19 @@ def permit(app: Flask, key: str, now: datetime, policy: PollPolicy) -> Permit:
             return Permit(False, row.retry_at)
         if row.state == "closed":
             return Permit(True)
-        taken = session.execute(
-            update(C)
-            .where(
-                C.key == key,
-                or_(
-                    and_(C.state == "open", C.open_until <= now),  # type: ignore[operator]
-                    and_(C.state == "half_open", C.probe_until <= now),  # type: ignore[operator]
-                ),
+        taken = affected_rows(
+            session.execute(
+                update(C)
+                .where(
+                    col(C.key) == key,
+                    or_(
+                        and_(col(C.state) == "open", col(C.open_until) <= now),
+                        and_(col(C.state) == "half_open", col(C.probe_until) <= now),
+                    ),
+                )
+                .values(state="half_open", probe_until=now + policy.lease, updated_at=now)
             )
-            .values(state="half_open", probe_until=now + policy.lease, updated_at=now)
-        ).rowcount
+        )
         if taken:
             return Permit(True, probe=True)
         return Permit(False, row.open_until if row.state == "open" else row.probe_until)
@@ -82,7 +85,7 @@ def record_success(app: Flask, key: str, now: datetime) -> None:
     with session_scope(app) as session:
         session.execute(
             update(C)
-            .where(C.key == key, or_(C.state != "closed", C.failures != 0))
+            .where(col(C.key) == key, or_(col(C.state) != "closed", col(C.failures) != 0))
             .values(
                 state="closed",
                 failures=0,
@@ -102,7 +105,7 @@ def record_failure(
         _ensure(session, key, now)
         session.execute(
             update(C)
-            .where(C.key == key)
+            .where(col(C.key) == key)
             .values(failures=C.failures + 1, last_error=error[:300], updated_at=now)
         )
         row = session.get(C, key, populate_existing=True)
@@ -124,7 +127,7 @@ def record_rate_limited(app: Flask, key: str, now: datetime, retry_after: timede
     until = now + retry_after
     with session_scope(app) as session:
         _ensure(session, key, now)
-        session.execute(update(C).where(C.key == key).values(retry_at=until, updated_at=now))
+        session.execute(update(C).where(col(C.key) == key).values(retry_at=until, updated_at=now))
     return until
 
 
@@ -133,15 +136,19 @@ def reserve_daily(app: Flask, key: str, now: datetime, limit: int) -> bool:
     today = now.date()
     with session_scope(app) as session:
         _ensure(session, key, now)
-        counted = session.execute(
-            update(C)
-            .where(C.key == key, C.day == today, C.day_requests < limit)
-            .values(day_requests=C.day_requests + 1)
-        ).rowcount
-        if not counted:
-            counted = session.execute(
+        counted = affected_rows(
+            session.execute(
                 update(C)
-                .where(C.key == key, or_(C.day.is_(None), C.day != today))  # type: ignore[union-attr]
-                .values(day=today, day_requests=1)
-            ).rowcount
+                .where(col(C.key) == key, col(C.day) == today, col(C.day_requests) < limit)
+                .values(day_requests=C.day_requests + 1)
+            )
+        )
+        if not counted:
+            counted = affected_rows(
+                session.execute(
+                    update(C)
+                    .where(col(C.key) == key, or_(col(C.day).is_(None), col(C.day) != today))
+                    .values(day=today, day_requests=1)
+                )
+            )
         return bool(counted)

@@ -6,9 +6,9 @@ import json
 import time
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
+from postpurchase.config import running_app
 from postpurchase.db import session_scope
 from postpurchase.jobs import job_spec
 from postpurchase.tracking.jobs import maintain_job, poll_job, purge_job
@@ -26,7 +26,7 @@ def tracking() -> None:
 @with_appcontext
 def poll_command(once: bool) -> None:
     """Poll carriers for due shipments (every minute until interrupted, or once)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     poll_every = job_spec("tracking.poll").seconds
     maintain_every_runs = int(job_spec("tracking.maintain").seconds // poll_every)
     runs = 0
@@ -45,7 +45,7 @@ def poll_command(once: bool) -> None:
 @with_appcontext
 def status_command() -> None:
     """Shipments per status, how many are due, and each carrier account's circuit."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     with session_scope(app) as session:
         click.echo(
             json.dumps(
@@ -60,5 +60,5 @@ def status_command() -> None:
 @with_appcontext
 def purge_command() -> None:
     """Delete raw carrier answers older than RAW_RETENTION_DAYS."""
-    deleted = purge_job(current_app._get_current_object())  # type: ignore[attr-defined]
+    deleted = purge_job(running_app())
     click.echo(f"deleted {deleted} raw carrier responses")

@@ -98,9 +98,9 @@ def policy_from_config(config: Mapping[str, Any]) -> PollPolicy:
             continue
         default = getattr(PollPolicy, f.name)
         if isinstance(default, timedelta):
-            changes[f.name] = timedelta(seconds=float(raw))  # type: ignore[arg-type]
+            changes[f.name] = timedelta(seconds=float(raw))
         elif isinstance(default, int):
-            changes[f.name] = int(raw)  # type: ignore[arg-type]
+            changes[f.name] = int(raw)
     return replace(PollPolicy(), **changes)
 
 
@@ -228,4 +228,5 @@ def delivery_window(extra: Mapping[str, Any] | None) -> tuple[datetime, datetime
 def backoff(failures: int, policy: PollPolicy, rng: random.Random) -> timedelta:
     """Exponential back-off with jitter: half the step fixed, half random, so retries spread."""
     step = min(policy.backoff_max, policy.backoff_base * 2 ** max(failures - 1, 0))
-    return step / 2 + step / 2 * rng.random()
+    half: timedelta = step / 2
+    return half + half * rng.random()

@@ -9,12 +9,12 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import delete, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from carriers.http import no_waiting
 from carriers.status import Status
 from postpurchase.clock import as_utc
-from postpurchase.db import claim_scope, session_scope
+from postpurchase.db import affected_rows, claim_scope, session_scope
 from postpurchase.models import (
     CarrierCircuit,
     CarrierResponse,
@@ -71,8 +71,8 @@ def list_shipments(
     if status is not None:
         query = query.where(Shipment.status == status)
     if cursor is not None:
-        query = query.where(Shipment.id > cursor)  # type: ignore[operator]
-    rows = list(session.exec(query.order_by(Shipment.id).limit(limit + 1)))  # type: ignore[arg-type]
+        query = query.where(col(Shipment.id) > cursor)
+    rows = list(session.exec(query.order_by(col(Shipment.id)).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(
@@ -129,11 +129,13 @@ def refresh_shipment(
 
 def purge_raw(*, session: Session, now: datetime, retention_days: int) -> int:
     """Delete raw carrier answers older than the retention period."""
-    return session.execute(
-        delete(CarrierResponse).where(
-            CarrierResponse.received_at < now - timedelta(days=retention_days)
-        )  # type: ignore[arg-type]
-    ).rowcount
+    return affected_rows(
+        session.execute(
+            delete(CarrierResponse).where(
+                col(CarrierResponse.received_at) < now - timedelta(days=retention_days)
+            )
+        )
+    )
 
 
 def tracking_status(*, session: Session, now: datetime) -> dict[str, Any]:
@@ -142,8 +144,8 @@ def tracking_status(*, session: Session, now: datetime) -> dict[str, Any]:
         session.exec(select(Shipment.status, func.count()).group_by(Shipment.status)).all()
     )
     due = session.exec(
-        select(func.count()).select_from(Shipment).where(Shipment.next_poll_at <= now)
-    ).one()  # type: ignore[operator]
+        select(func.count()).select_from(Shipment).where(col(Shipment.next_poll_at) <= now)
+    ).one()
     circuits = [
         {
             "account": c.key,

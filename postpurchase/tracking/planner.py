@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from carriers.base import (
     AuthError,
@@ -50,8 +50,9 @@ from carriers.base import (
 )
 from carriers.status import FINAL, Status
 from postpurchase.clock import as_utc, utcnow
-from postpurchase.db import claim_scope, is_postgres, session_scope
+from postpurchase.db import affected_rows, claim_scope, is_postgres, session_scope
 from postpurchase.models import Brand, Shipment
+from postpurchase.models.types import id_of
 from postpurchase.tracking import circuit
 from postpurchase.tracking.apply import apply_result, set_status
 from postpurchase.tracking.intervals import (
@@ -132,16 +133,18 @@ def plan_shipment(
 
 def schedule_new(session: Session, *, now: datetime, policy: PollPolicy) -> int:
     """Plan the first poll of shipments nobody planned yet (new rows from intake)."""
-    return session.execute(
-        update(Shipment)
-        .where(
-            Shipment.next_poll_at.is_(None),  # type: ignore[union-attr]
-            Shipment.last_polled_at.is_(None),  # type: ignore[union-attr]
-            Shipment.tracking_number.is_not(None),  # type: ignore[union-attr]
-            Shipment.status.not_in(FINAL),  # type: ignore[attr-defined]
+    return affected_rows(
+        session.execute(
+            update(Shipment)
+            .where(
+                col(Shipment.next_poll_at).is_(None),
+                col(Shipment.last_polled_at).is_(None),
+                col(Shipment.tracking_number).is_not(None),
+                col(Shipment.status).not_in(FINAL),
+            )
+            .values(next_poll_at=first_poll_at(now, policy))
         )
-        .values(next_poll_at=first_poll_at(now, policy))
-    ).rowcount
+    )
 
 
 def expire_stale(app: Flask, *, now: datetime, policy: PollPolicy, limit: int = 500) -> int:
@@ -150,10 +153,10 @@ def expire_stale(app: Flask, *, now: datetime, policy: PollPolicy, limit: int = 
     with session_scope(app) as session:
         ids = session.exec(
             select(Shipment.id)
-            .where(Shipment.status.not_in(FINAL), since < now - policy.expire_after)  # type: ignore[attr-defined]
+            .where(col(Shipment.status).not_in(FINAL), since < now - policy.expire_after)
             .limit(limit)
         ).all()
-        for shipment_id in ids:
+        for shipment_id in filter(None, ids):
             set_status(session=session, shipment_id=shipment_id, status=Status.expired, now=now)
     return len(ids)
 
@@ -175,7 +178,8 @@ def claim_due(
     report = report if report is not None else PollReport()
     with claim_scope(app) as session:
         query = (
-            select(
+            # sqlmodel's select() is typed for at most four columns; this one needs five
+            select(  # type: ignore[call-overload]
                 Shipment.id,
                 Shipment.brand_id,
                 Shipment.carrier_code,
@@ -183,19 +187,19 @@ def claim_due(
                 Shipment.last_webhook_at,
             )
             .where(
-                Shipment.next_poll_at <= (until or now),  # type: ignore[operator]
-                Shipment.status.not_in(FINAL),  # type: ignore[attr-defined]
-                Shipment.tracking_number.is_not(None),  # type: ignore[union-attr]
+                col(Shipment.next_poll_at) <= (until or now),
+                col(Shipment.status).not_in(FINAL),
+                col(Shipment.tracking_number).is_not(None),
             )
-            .order_by(Shipment.next_poll_at)  # type: ignore[arg-type]
+            .order_by(Shipment.next_poll_at)
             .limit(limit or policy.batch_limit)
         )
         if carrier_code is not None:
             query = query.where(Shipment.carrier_code == carrier_code)
         if brand_ids:
-            query = query.where(Shipment.brand_id.in_(brand_ids))  # type: ignore[attr-defined]
+            query = query.where(col(Shipment.brand_id).in_(brand_ids))
         if exclude:
-            query = query.where(Shipment.id.not_in(exclude))  # type: ignore[union-attr]
+            query = query.where(col(Shipment.id).not_in(exclude))
         if is_postgres(session):
             query = query.with_for_update(skip_locked=True)
         claimed: list[Claimed] = []
@@ -212,7 +216,7 @@ def claim_due(
         if claimed:
             session.execute(
                 update(Shipment)
-                .where(Shipment.id.in_([c.id for c in claimed]))  # type: ignore[union-attr]
+                .where(col(Shipment.id).in_([c.id for c in claimed]))
                 .values(next_poll_at=now + policy.lease)
             )
     report.claimed += len(claimed)
@@ -259,7 +263,7 @@ def _put_back(
         for item in items:
             session.execute(
                 update(Shipment)
-                .where(Shipment.id == item.id)
+                .where(col(Shipment.id) == item.id)
                 .values(next_poll_at=at + spread * rng.random())
             )
 
@@ -323,9 +327,11 @@ def poll_shipments(
     groups: dict[str, tuple[Account, list[Claimed]]] = {}
     with session_scope(app) as session:
         brands = {
-            b.id: b
-            for b in session.exec(select(Brand).where(Brand.id.in_({i.brand_id for i in items})))
-        }  # type: ignore[union-attr]
+            id_of(b): b
+            for b in session.exec(
+                select(Brand).where(col(Brand.id).in_({i.brand_id for i in items}))
+            )
+        }
     zones = {brand_id: brand.timezone for brand_id, brand in brands.items()}
     for item in items:
         try:

@@ -52,7 +52,11 @@ class TrackingExtension:
 
 
 def extension(app: Flask) -> TrackingExtension:
-    return app.extensions.setdefault(EXTENSION_KEY, TrackingExtension())
+    found: TrackingExtension | None = app.extensions.get(EXTENSION_KEY)
+    if found is None:
+        found = app.extensions.setdefault(EXTENSION_KEY, TrackingExtension())
+        assert isinstance(found, TrackingExtension)
+    return found
 
 
 def route(brand_settings: Mapping[str, Any] | None, carrier_code: str) -> str:

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from carriers.base import AuthError, CarrierError, TrackingResult, Unsupported
 from postpurchase import inbox
 from postpurchase.brands import get_brand
+from postpurchase.config import running_app
 from postpurchase.db import claim_scope, session_scope
 from postpurchase.inbox import Applied, jsonbody
 from postpurchase.inbox.locking import write_lock
@@ -117,9 +118,9 @@ def apply_webhook_results(
         candidates = {number, normalize_number(number)}
         query = (
             select(Shipment, Brand)
-            .join(Brand, Brand.id == Shipment.brand_id)
-            .where(Shipment.tracking_number.in_(candidates))
-        )  # type: ignore[union-attr]
+            .join(Brand, col(Brand.id) == col(Shipment.brand_id))
+            .where(col(Shipment.tracking_number).in_(candidates))
+        )
         if brand_id is not None:
             query = query.where(Shipment.brand_id == brand_id)
         for shipment, brand in session.exec(query).all():
@@ -146,7 +147,7 @@ def apply_carrier_event(
     Inbox processing runs in the app's context; this handler is where it reads the app's adapters
     and tracking policy.
     """
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     code = event.source.removeprefix(f"{SOURCE_FAMILY}:")
     brand = session.get(Brand, event.brand_id) if event.brand_id is not None else None
     results = account(app, code, brand.slug if brand else None).adapter.parse_webhook(
@@ -256,7 +257,7 @@ _ANSWERS: dict[type[WebhookRefused], tuple[int, str]] = {
 @webhooks.post("/<code>")
 @webhooks.post("/<code>/<brand_slug>")
 def carrier_webhook(code: str, brand_slug: str | None = None) -> ResponseReturnValue:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     try:
         outcome = receive_carrier_webhook(
             app,
