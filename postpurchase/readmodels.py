@@ -5,8 +5,8 @@ what a parcel's carrier is called, which links it has, its expected dates and it
 worked out in one place. Readers only format them (Babel for people, JSON for machines) and add
 what is theirs alone (a page's progress step, a message's pickup deadline).
 
-Field names are those of the public schemas (:class:`~postpurchase.intake.schemas.OrderPublic`,
-:class:`~postpurchase.intake.schemas.ShipmentPublic`): ``id`` is ours, ``order_id`` and
+Field names are those of the public schemas (:class:`~postpurchase.schemas.OrderPublic`,
+:class:`~postpurchase.schemas.ShipmentPublic`): ``id`` is ours, ``order_id`` and
 ``shipment_id`` are the sender's, so an answer is the view validated into its schema.
 """
 

@@ -21,16 +21,10 @@ from carriers.status import Status
 from postpurchase.edd.api import CheckoutQuery
 from postpurchase.inbox.signing import SIGNATURE_HEADER
 from postpurchase.intake.examples import EXAMPLES
-from postpurchase.intake.schemas import (
-    EventAccepted,
-    EventType,
-    OrderPublic,
-    ShipmentPage,
-    ShipmentPublic,
-    envelope_model,
-)
+from postpurchase.intake.schemas import EventAccepted, EventType, envelope_model
 from postpurchase.intake.shopify import HMAC_HEADER, TOPIC_HEADER, WEBHOOK_ID_HEADER
 from postpurchase.returns.wms import WmsReturnWebhook
+from postpurchase.schemas import OrderPublic, ShipmentPage, ShipmentPublic
 from postpurchase.tracking.api import MAX_LIMIT
 from postpurchase.web.params import MAX_ID
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from postpurchase.intake.operations import find_order
-from postpurchase.intake.schemas import OrderPublic
 from postpurchase.readmodels import load_order
+from postpurchase.schemas import OrderPublic
 
 
 def order_public(*, session: Session, brand_id: int, external_id: str) -> OrderPublic | None:

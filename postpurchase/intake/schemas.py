@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from carriers.status import Status
 from postpurchase.models import DeliveryOption, TimeSlot
+from postpurchase.schemas import AddressIn, DestinationIn, Strict
 
 #: The largest value of an ``Integer`` column (PostgreSQL's ``integer``): every count, amount and
 #: weight below is stored in one, so each is bounded by it and refused at the door (422) rather
@@ -23,7 +23,6 @@ from postpurchase.models import DeliveryOption, TimeSlot
 INT_MAX = 2**31 - 1
 
 Currency = Field(default="JPY", pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
-Country = Field(default="JP", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code.")
 
 
 class EventType(StrEnum):
@@ -35,12 +34,6 @@ class EventType(StrEnum):
     shipment_cancelled = "shipment.cancelled"
     inventory_updated = "inventory.updated"
     return_received = "return.received"
-
-
-class Strict(BaseModel):
-    """Unknown fields are errors: a misspelt optional field must not be dropped silently."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class CustomerIn(Strict):
@@ -55,16 +48,6 @@ class CustomerIn(Strict):
         description='Per channel, e.g. `{"email": {"transactional": true, "marketing": false}}`.',
     )
     attributes: dict[str, Any] = Field(default_factory=dict, description="Segment attributes.")
-
-
-class AddressIn(Strict):
-    """Where the order goes. Street lines are deliberately not accepted: nothing here needs them."""
-
-    name: str | None = Field(default=None, max_length=200)
-    postal_code: str | None = Field(default=None, max_length=16, examples=["150-0001"])
-    region: str | None = Field(default=None, max_length=64, description="Prefecture / state.")
-    city: str | None = Field(default=None, max_length=128)
-    country: str = Country
 
 
 class OrderLineIn(Strict):
@@ -117,12 +100,6 @@ class ParcelIn(Strict):
         default=None, ge=0, le=INT_MAX, description="Minor units of `currency`."
     )
     lines: list[ShipmentLineIn] | None = None
-
-
-class DestinationIn(Strict):
-    postal_code: str | None = Field(default=None, max_length=16)
-    region: str | None = Field(default=None, max_length=64)
-    country: str = Country
 
 
 class FulfillmentCentreIn(Strict):
@@ -286,97 +263,3 @@ _ENVELOPES: dict[EventType, type[BaseModel]] = {t: _make_envelope(t) for t in Ev
 class EventAccepted(BaseModel):
     id: int = Field(description="Inbox id of the stored event.")
     status: Literal["accepted", "duplicate", "ignored"]
-
-
-class Public(BaseModel):
-    """An answer of the API, read from the attributes of a view of :mod:`postpurchase.readmodels`."""
-
-    @classmethod
-    def of(cls, view: object) -> Self:
-        return cls.model_validate(view, from_attributes=True)
-
-
-class OrderLinePublic(Public):
-    line_id: str
-    sku: str
-    variant: str | None
-    name: str
-    category: str | None
-    quantity: int
-    unit_price: int
-    final_sale: bool
-
-
-class TrackingEventPublic(Public):
-    occurred_at: AwareDatetime
-    status: Status
-    carrier_code: str = Field(description="The carrier's own code (or text) for the scan.")
-    description: str
-    location: str | None
-    source: str = Field(description="`poll`, `webhook`, `intake` or `sandbox`.")
-    recorded_at: AwareDatetime
-
-
-class ShipmentBase(Public):
-    """A parcel as the sender described it in `shipment.created` / `shipment.updated`."""
-
-    shipment_id: str = Field(description="The sender's shipment id (shared by its parcels).")
-    parcel_index: int
-    order_id: str | None = Field(description="The sender's order id.")
-    carrier: str = Field(description="Carrier code, e.g. `yamato`.")
-    service: str
-    tracking_number: str | None
-    fc_code: str | None
-    shipped_at: AwareDatetime | None
-    requested_date: date | None
-    time_slot: TimeSlot | None
-    delivery_option: DeliveryOption
-    weight_g: int | None
-    cost: int | None
-    currency: str | None
-    lines: list[dict[str, Any]]
-    destination: DestinationIn
-
-
-class ShipmentPublic(ShipmentBase):
-    """A parcel, in every ``/api/v1`` answer that has one: what the sender said, what the carrier
-    said since (status and timeline, oldest scan first) and the delivery dates."""
-
-    id: int = Field(description="Our id: `{shipment_id}` in `/api/v1/shipments/{shipment_id}`.")
-    status: Status
-    sub_status: str | None
-    status_changed_at: AwareDatetime | None
-    last_event_at: AwareDatetime | None
-    last_polled_at: AwareDatetime | None
-    delivered_at: AwareDatetime | None
-    cancelled_at: AwareDatetime | None
-    signed_by: str | None
-    promised_date: date | None
-    predicted_date: date | None
-    window_start: date | None
-    window_end: date | None
-    carrier_estimated_date: date | None
-    events: list[TrackingEventPublic]
-
-
-class ShipmentPage(Public):
-    data: list[ShipmentPublic]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
-
-
-class OrderPublic(Public):
-    """``GET /api/v1/orders/{order_id}``: the order with its lines and parcels."""
-
-    order_id: str
-    number: str
-    status: str
-    channel: str
-    placed_at: AwareDatetime
-    cancelled_at: AwareDatetime | None
-    currency: str
-    total_amount: int
-    shipping_amount: int
-    customer_id: str | None
-    shipping_address: AddressIn
-    lines: list[OrderLinePublic]
-    shipments: list[ShipmentPublic]

@@ -25,9 +25,7 @@ from postpurchase.intake import operations
 from postpurchase.intake.generic import validation_details
 from postpurchase.intake.schemas import (
     INT_MAX,
-    AddressIn,
     CustomerIn,
-    DestinationIn,
     OrderCancelledData,
     OrderData,
     OrderLineIn,
@@ -39,6 +37,7 @@ from postpurchase.intake.schemas import (
     ShipmentLineIn,
 )
 from postpurchase.models import InboxEvent, ReturnState
+from postpurchase.schemas import AddressIn, DestinationIn
 
 SOURCE = "shopify"
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"

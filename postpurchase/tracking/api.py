@@ -10,8 +10,8 @@ from flask.typing import ResponseReturnValue
 from carriers.status import Status
 from postpurchase.config import running_app
 from postpurchase.db import get_session
-from postpurchase.intake.schemas import ShipmentPage, ShipmentPublic
 from postpurchase.models.types import id_of
+from postpurchase.schemas import ShipmentPage, ShipmentPublic
 from postpurchase.tracking.operations import (
     CarrierUnavailable,
     RefreshTooSoon,

@@ -1,0 +1,136 @@
+"""The public shape of each entity in ``/api/v1``: one schema per entity, read from the views of
+:mod:`postpurchase.readmodels`, and the value shapes (addresses) that the API both accepts and
+answers with.
+
+Features below the intake (tracking's shipments API) answer with these, and the intake's event
+schemas (:mod:`postpurchase.intake.schemas`) build on the shared value shapes: the OpenAPI document
+is generated from both.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from carriers.status import Status
+from postpurchase.models import DeliveryOption, TimeSlot
+
+Country = Field(default="JP", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code.")
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors: a misspelt optional field must not be dropped silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AddressIn(Strict):
+    """Where the order goes. Street lines are deliberately not accepted: nothing here needs them."""
+
+    name: str | None = Field(default=None, max_length=200)
+    postal_code: str | None = Field(default=None, max_length=16, examples=["150-0001"])
+    region: str | None = Field(default=None, max_length=64, description="Prefecture / state.")
+    city: str | None = Field(default=None, max_length=128)
+    country: str = Country
+
+
+class DestinationIn(Strict):
+    postal_code: str | None = Field(default=None, max_length=16)
+    region: str | None = Field(default=None, max_length=64)
+    country: str = Country
+
+
+class Public(BaseModel):
+    """An answer of the API, read from the attributes of a view of :mod:`postpurchase.readmodels`."""
+
+    @classmethod
+    def of(cls, view: object) -> Self:
+        return cls.model_validate(view, from_attributes=True)
+
+
+class OrderLinePublic(Public):
+    line_id: str
+    sku: str
+    variant: str | None
+    name: str
+    category: str | None
+    quantity: int
+    unit_price: int
+    final_sale: bool
+
+
+class TrackingEventPublic(Public):
+    occurred_at: AwareDatetime
+    status: Status
+    carrier_code: str = Field(description="The carrier's own code (or text) for the scan.")
+    description: str
+    location: str | None
+    source: str = Field(description="`poll`, `webhook`, `intake` or `sandbox`.")
+    recorded_at: AwareDatetime
+
+
+class ShipmentBase(Public):
+    """A parcel as the sender described it in `shipment.created` / `shipment.updated`."""
+
+    shipment_id: str = Field(description="The sender's shipment id (shared by its parcels).")
+    parcel_index: int
+    order_id: str | None = Field(description="The sender's order id.")
+    carrier: str = Field(description="Carrier code, e.g. `yamato`.")
+    service: str
+    tracking_number: str | None
+    fc_code: str | None
+    shipped_at: AwareDatetime | None
+    requested_date: date | None
+    time_slot: TimeSlot | None
+    delivery_option: DeliveryOption
+    weight_g: int | None
+    cost: int | None
+    currency: str | None
+    lines: list[dict[str, Any]]
+    destination: DestinationIn
+
+
+class ShipmentPublic(ShipmentBase):
+    """A parcel, in every ``/api/v1`` answer that has one: what the sender said, what the carrier
+    said since (status and timeline, oldest scan first) and the delivery dates."""
+
+    id: int = Field(description="Our id: `{shipment_id}` in `/api/v1/shipments/{shipment_id}`.")
+    status: Status
+    sub_status: str | None
+    status_changed_at: AwareDatetime | None
+    last_event_at: AwareDatetime | None
+    last_polled_at: AwareDatetime | None
+    delivered_at: AwareDatetime | None
+    cancelled_at: AwareDatetime | None
+    signed_by: str | None
+    promised_date: date | None
+    predicted_date: date | None
+    window_start: date | None
+    window_end: date | None
+    carrier_estimated_date: date | None
+    events: list[TrackingEventPublic]
+
+
+class ShipmentPage(Public):
+    data: list[ShipmentPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class OrderPublic(Public):
+    """``GET /api/v1/orders/{order_id}``: the order with its lines and parcels."""
+
+    order_id: str
+    number: str
+    status: str
+    channel: str
+    placed_at: AwareDatetime
+    cancelled_at: AwareDatetime | None
+    currency: str
+    total_amount: int
+    shipping_amount: int
+    customer_id: str | None
+    shipping_address: AddressIn
+    lines: list[OrderLinePublic]
+    shipments: list[ShipmentPublic]
