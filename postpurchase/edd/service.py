@@ -745,7 +745,8 @@ def shipment_basis(
         .order_by(col(DeliveryPrediction.id).desc())
     ).all()
     return {
-        "shipment_id": shipment.id,
+        "id": shipment.id,
+        "shipment_id": shipment.external_id,
         "status": str(shipment.status),
         "predicted_date": _iso(shipment.predicted_date),
         "window_start": _iso(shipment.window_start),

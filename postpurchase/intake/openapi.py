@@ -158,7 +158,8 @@ class CheckoutEstimate(BaseModel):
 class ShipmentEdd(BaseModel):
     """A parcel's current dates and each stored prediction with its inputs and basis."""
 
-    shipment_id: int
+    id: int = Field(description="Our id, as in `ShipmentPublic.id` and the path.")
+    shipment_id: str = Field(description="The sender's shipment id, as in its events.")
     status: str
     predicted_date: date | None
     window_start: date | None

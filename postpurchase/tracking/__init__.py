@@ -18,12 +18,12 @@ def init_app(app: Flask) -> None:
     from postpurchase.tracking import receivers
     from postpurchase.tracking.api import shipments_api
     from postpurchase.tracking.routing import extension
-    from postpurchase.tracking.webhooks import SOURCE_FAMILY, apply_carrier_event, webhooks
+    from postpurchase.tracking.webhooks import SOURCE_FAMILY, carrier_event_handler, webhooks
 
     extension(app)
     app.register_blueprint(shipments_api)
     app.register_blueprint(webhooks)
-    register_handler(app, SOURCE_FAMILY, apply_carrier_event)
+    register_handler(app, SOURCE_FAMILY, carrier_event_handler(app))
     shipment_created.connect(
         receivers.on_shipment_created
     )  # connecting twice is a no-op in blinker

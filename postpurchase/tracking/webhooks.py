@@ -14,9 +14,10 @@ The operation raises :class:`WebhookRefused` errors; only the view turns them in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
@@ -139,15 +140,15 @@ def apply_webhook_results(
     return matched, changed
 
 
-def apply_carrier_event(
-    *, session: Session, event: InboxEvent, payload: Any, now: datetime
-) -> Pushed:
-    """Inbox handler for ``carrier:<code>``: parse the stored (verified) body and apply its results.
+def carrier_event_handler(app: Flask) -> Callable[..., Pushed]:
+    """The inbox handler for ``carrier:<code>`` events of ``app`` (its adapters and policy)."""
+    return partial(apply_carrier_event, app)
 
-    Inbox processing runs in the app's context; this handler is where it reads the app's adapters
-    and tracking policy.
-    """
-    app = running_app()
+
+def apply_carrier_event(
+    app: Flask, *, session: Session, event: InboxEvent, payload: Any, now: datetime
+) -> Pushed:
+    """Parse a stored (verified) carrier webhook body with ``app``'s adapter and apply its results."""
     code = event.source.removeprefix(f"{SOURCE_FAMILY}:")
     brand = session.get(Brand, event.brand_id) if event.brand_id is not None else None
     results = account(app, code, brand.slug if brand else None).adapter.parse_webhook(

@@ -442,6 +442,19 @@ def test_shipment_edd_shows_route_sample_size_and_skipped_days(client, session, 
     assert response.get_json()["predicted_date"] == "2026-11-25"
 
 
+def test_shipment_edd_names_ids_like_every_other_shipment_answer(client, session, acme, parcel):
+    shipment_id = parcel()
+    session.commit()
+    answer = client.get(
+        f"/api/v1/shipments/{shipment_id}/edd", headers={"Authorization": f"Bearer {acme.api_key}"}
+    ).get_json()
+    public = client.get(
+        f"/api/v1/shipments/{shipment_id}", headers={"Authorization": f"Bearer {acme.api_key}"}
+    ).get_json()
+    assert (answer["id"], answer["shipment_id"]) == (public["id"], public["shipment_id"])
+    assert isinstance(answer["shipment_id"], str)
+
+
 def test_shipment_edd_needs_the_brands_key(client, session, acme, parcel, make_brand):
     shipment_id = parcel()
     other = make_brand("other")
