@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from postpurchase.db import get_db
 from postpurchase.models import AuditEntry, Membership, MerchantUser, Role
-from tests.people.conftest import PASSWORD, Shop, csrf, link_in
+from tests.people.conftest import Shop, csrf, link_in
 
 NEW_PASSWORD = "a brand new passphrase"
 
