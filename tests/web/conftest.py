@@ -24,15 +24,15 @@ from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.tokens import make_token
 from postpurchase.models import (
     Channel,
-    LinkPurpose,
-    Role,
     Customer,
+    LinkPurpose,
     Order,
     OrderLine,
     OutboxMessage,
     OutboxState,
     ReturnLine,
     ReturnRequest,
+    Role,
     Shipment,
 )
 from postpurchase.people import links, operations
