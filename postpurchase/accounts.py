@@ -53,8 +53,7 @@ def add_merchant_user(
     )
     session.add(user)
     session.flush()
-    assert user.id is not None
-    session.add(Membership(brand_id=brand_id, user_id=user.id, role=role))
+    session.add(Membership(brand_id=brand_id, user_id=id_of(user), role=role))
     session.flush()
     return user
 
@@ -76,8 +75,7 @@ def membership(*, session: Session, user_id: int, brand_id: int) -> Membership |
 
 def role_in(*, session: Session, user: MerchantUser, brand_id: int) -> Role | None:
     """The user's role in the brand: its membership's, else its installation role; None: no access."""
-    assert user.id is not None
-    member = membership(session=session, user_id=user.id, brand_id=brand_id)
+    member = membership(session=session, user_id=id_of(user), brand_id=brand_id)
     return member.role if member is not None else user.installation_role
 
 
@@ -104,8 +102,7 @@ def brand_access(
         if brand is not None and role is not None:
             return brand, role
     for brand in brands_of(session=session, user=user)[:1]:
-        assert brand.id is not None
-        role = role_in(session=session, user=user, brand_id=brand.id)
+        role = role_in(session=session, user=user, brand_id=id_of(brand))
         if role is not None:
             return brand, role
     return None
@@ -206,3 +203,10 @@ _RANK = {Role.read_only: 0, Role.staff: 1, Role.owner: 2}
 def role_allows(role: Role, least: Role) -> bool:
     """Whether ``role`` is ``least`` or above it (owner > staff > read-only)."""
     return _RANK[role] >= _RANK[least]
+
+
+def id_of(row: MerchantUser | Brand | Membership) -> int:
+    """The id of a stored row (every flushed row has one)."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} is not stored yet")
+    return row.id

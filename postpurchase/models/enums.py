@@ -102,4 +102,4 @@ class LinkPurpose(StrEnum):
     """What a one-time link emailed to a person does."""
 
     invitation = "invitation"  # join a brand with a role, choosing a password
-    password_reset = "password_reset"
+    password_reset = "password_reset"  # noqa: S105 (a purpose, not a password)

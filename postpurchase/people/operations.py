@@ -135,9 +135,10 @@ def invite(
     if problem := email_problem(email):
         raise PeopleError(problem, "email")
     existing = accounts.find_user_by_email(session=session, email=email)
-    if existing is not None and existing.id is not None:
-        if accounts.membership(session=session, user_id=existing.id, brand_id=brand_id):
-            raise PeopleError("already_member", "email")
+    if existing is not None and accounts.membership(
+        session=session, user_id=accounts.id_of(existing), brand_id=brand_id
+    ):
+        raise PeopleError("already_member", "email")
     for earlier in pending_invitations(session=session, brand_id=brand_id, now=now):
         if earlier.email == email:
             earlier.revoked_at = now
@@ -192,7 +193,8 @@ def accept_invitation(
 ) -> MerchantUser:
     """Join the invited brand with the invited role, creating the account if the email has none,
     and set its password (the link proves the person reads that mailbox, as a reset link would)."""
-    assert link.brand_id is not None and link.role is not None
+    if link.brand_id is None or link.role is None:
+        raise PeopleError("link_used")
     if not links.use(session=session, link=link, now=now):
         raise PeopleError("link_used")
     user = accounts.find_user_by_email(session=session, email=link.email)
@@ -206,9 +208,9 @@ def accept_invitation(
             role=link.role,
         )
     else:
-        assert user.id is not None
-        if accounts.membership(session=session, user_id=user.id, brand_id=link.brand_id) is None:
-            session.add(Membership(brand_id=link.brand_id, user_id=user.id, role=link.role))
+        user_id = accounts.id_of(user)
+        if accounts.membership(session=session, user_id=user_id, brand_id=link.brand_id) is None:
+            session.add(Membership(brand_id=link.brand_id, user_id=user_id, role=link.role))
         if name.strip():
             user.name = name.strip()
         accounts.set_password(session=session, user=user, password=password)

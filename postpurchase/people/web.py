@@ -12,6 +12,7 @@ from flask_babel import get_locale, lazy_gettext
 from werkzeug.exceptions import NotFound
 
 from postpurchase import audit
+from postpurchase.accounts import id_of
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.i18n import to_local
@@ -94,13 +95,12 @@ def _people_page(
     brand: Brand, *, errors: dict[str, str] | None = None, status: int = 200, **extra: Any
 ) -> Any:
     db = get_session()
-    assert brand.id is not None
     return (
         render_template(
             "pages/people/people.html",
             brand=brand,
-            members=members(session=db, brand_id=brand.id),
-            invitations=pending_invitations(session=db, brand_id=brand.id, now=utcnow()),
+            members=members(session=db, brand_id=id_of(brand)),
+            invitations=pending_invitations(session=db, brand_id=id_of(brand), now=utcnow()),
             roles=list(Role),
             role_label=role_label,
             may_manage=current_merchant_role() == Role.owner,
@@ -123,7 +123,6 @@ def people(brand: Brand) -> Any:
 @require_merchant(may_change=Role.owner)
 def invite_person(brand: Brand) -> Any:
     check_csrf()
-    assert brand.id is not None
     role = _role(request.form.get("role", ""))
     if role is None:
         return _people_page(brand, errors={"role": "invalid_role"}, status=400)
@@ -132,7 +131,7 @@ def invite_person(brand: Brand) -> Any:
     try:
         link, token = invite(
             session=db,
-            brand_id=brand.id,
+            brand_id=id_of(brand),
             email=email,
             role=role,
             actor=actor(),
@@ -164,15 +163,14 @@ def invite_person(brand: Brand) -> Any:
 @require_merchant(may_change=Role.owner)
 def change_member_role(brand: Brand, member_id: int) -> Any:
     check_csrf()
-    assert brand.id is not None
     db = get_session()
     role = _role(request.form.get("role", ""))
     try:
         if role is None:
-            member(session=db, brand_id=brand.id, membership_id=member_id)
+            member(session=db, brand_id=id_of(brand), membership_id=member_id)
             return _people_page(brand, errors={f"role-{member_id}": "invalid_role"}, status=400)
         change_role(
-            session=db, brand_id=brand.id, membership_id=member_id, role=role, actor=actor()
+            session=db, brand_id=id_of(brand), membership_id=member_id, role=role, actor=actor()
         )
     except MemberNotFound:
         raise NotFound from None
@@ -187,10 +185,9 @@ def change_member_role(brand: Brand, member_id: int) -> Any:
 @require_merchant(may_change=Role.owner)
 def remove_person(brand: Brand, member_id: int) -> Any:
     check_csrf()
-    assert brand.id is not None
     db = get_session()
     try:
-        remove_member(session=db, brand_id=brand.id, membership_id=member_id, actor=actor())
+        remove_member(session=db, brand_id=id_of(brand), membership_id=member_id, actor=actor())
     except MemberNotFound:
         raise NotFound from None
     except PeopleError as exc:
@@ -204,11 +201,14 @@ def remove_person(brand: Brand, member_id: int) -> Any:
 @require_merchant(may_change=Role.owner)
 def revoke_person_invitation(brand: Brand, invitation_id: int) -> Any:
     check_csrf()
-    assert brand.id is not None
     db = get_session()
     try:
         revoke_invitation(
-            session=db, brand_id=brand.id, invitation_id=invitation_id, actor=actor(), now=utcnow()
+            session=db,
+            brand_id=id_of(brand),
+            invitation_id=invitation_id,
+            actor=actor(),
+            now=utcnow(),
         )
     except MemberNotFound:
         raise NotFound from None
@@ -219,10 +219,9 @@ def revoke_person_invitation(brand: Brand, invitation_id: int) -> Any:
 @merchant_people.get("/audit")
 @require_merchant
 def audit_log(brand: Brand) -> Any:
-    assert brand.id is not None
     before = Params(request.args).id("before")
     rows = audit.entries(
-        session=get_session(), brand_id=brand.id, before_id=before, limit=AUDIT_PAGE + 1
+        session=get_session(), brand_id=id_of(brand), before_id=before, limit=AUDIT_PAGE + 1
     )
     more = len(rows) > AUDIT_PAGE
     rows = rows[:AUDIT_PAGE]
