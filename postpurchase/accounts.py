@@ -1,7 +1,12 @@
-"""Merchant users: passwords, sign-in with throttling, and the version that ends their sessions.
+"""Merchant users: passwords, sign-in with throttling, the version that ends their sessions, and
+which brands each may open with which role.
 
 A sign-in cookie carries the user's ``session_version``; signing out or changing the password
 bumps it, so a cookie saved before no longer opens the merchant pages.
+
+A user's role in a brand comes from a :class:`Membership` row, or, for an installation operator,
+from ``MerchantUser.installation_role``, which holds in every brand. :func:`role_in` is the one
+answer to "may this user open this brand, and as what".
 """
 
 from __future__ import annotations
@@ -11,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from postpurchase import throttle
-from postpurchase.models import MerchantUser
+from postpurchase.models import Brand, Membership, MerchantUser, Role
 
 #: Failed sign-ins allowed per email (whatever the address) and per client address (whatever the
 #: email) within the window. An office shares one address, so its limit is higher.
@@ -31,8 +36,15 @@ def normalize_email(email: str) -> str:
 
 
 def add_merchant_user(
-    *, session: Session, brand_id: int, email: str, password: str, name: str = ""
+    *,
+    session: Session,
+    brand_id: int,
+    email: str,
+    password: str,
+    name: str = "",
+    role: Role = Role.owner,
 ) -> MerchantUser:
+    """A new user who is a member of ``brand_id`` with ``role``."""
     user = MerchantUser(
         brand_id=brand_id,
         email=normalize_email(email),
@@ -41,7 +53,59 @@ def add_merchant_user(
     )
     session.add(user)
     session.flush()
+    session.add(Membership(brand_id=brand_id, user_id=id_of(user), role=role))
+    session.flush()
     return user
+
+
+def find_user_by_email(*, session: Session, email: str) -> MerchantUser | None:
+    """The account of ``email`` (the oldest, where older installations made one per brand)."""
+    return session.exec(
+        select(MerchantUser)
+        .where(MerchantUser.email == normalize_email(email))
+        .order_by(col(MerchantUser.id))
+    ).first()
+
+
+def membership(*, session: Session, user_id: int, brand_id: int) -> Membership | None:
+    return session.exec(
+        select(Membership).where(Membership.user_id == user_id, Membership.brand_id == brand_id)
+    ).first()
+
+
+def role_in(*, session: Session, user: MerchantUser, brand_id: int) -> Role | None:
+    """The user's role in the brand: its membership's, else its installation role; None: no access."""
+    member = membership(session=session, user_id=id_of(user), brand_id=brand_id)
+    return member.role if member is not None else user.installation_role
+
+
+def brands_of(*, session: Session, user: MerchantUser) -> list[Brand]:
+    """The brands the user may open, by name: every brand for an installation operator."""
+    query = select(Brand).order_by(col(Brand.name), col(Brand.id))
+    if user.installation_role is None:
+        query = query.join(Membership, col(Membership.brand_id) == col(Brand.id)).where(
+            Membership.user_id == user.id
+        )
+    return list(session.exec(query).all())
+
+
+def brand_access(
+    *, session: Session, user: MerchantUser, brand_id: object
+) -> tuple[Brand, Role] | None:
+    """The brand ``brand_id`` and the user's role in it if the user may open it; else the brand the
+    account was made for, else the first the user may open; None when the user may open none."""
+    candidates: list[int] = [brand_id] if isinstance(brand_id, int) else []
+    candidates.append(user.brand_id)
+    for candidate in candidates:
+        role = role_in(session=session, user=user, brand_id=candidate)
+        brand = session.get(Brand, candidate) if role is not None else None
+        if brand is not None and role is not None:
+            return brand, role
+    for brand in brands_of(session=session, user=user)[:1]:
+        role = role_in(session=session, user=user, brand_id=id_of(brand))
+        if role is not None:
+            return brand, role
+    return None
 
 
 def find_merchant_user(*, session: Session, brand_id: int, email: str) -> MerchantUser | None:
@@ -131,3 +195,18 @@ def user_for_session(*, session: Session, user_id: object, version: object) -> M
         return None
     user = session.get(MerchantUser, user_id)
     return user if user is not None and user.session_version == version else None
+
+
+_RANK = {Role.read_only: 0, Role.staff: 1, Role.owner: 2}
+
+
+def role_allows(role: Role, least: Role) -> bool:
+    """Whether ``role`` is ``least`` or above it (owner > staff > read-only)."""
+    return _RANK[role] >= _RANK[least]
+
+
+def id_of(row: MerchantUser | Brand | Membership) -> int:
+    """The id of a stored row (every flushed row has one)."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} is not stored yet")
+    return row.id

@@ -11,7 +11,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
 from postpurchase import create_app
-from postpurchase.commands import brand_id_or_fail, serve
+from postpurchase.commands import brand_id_or_fail, brand_or_fail, serve
 from postpurchase.config import running_app
 
 #: ``(module, attribute)`` of command groups that features contribute.
@@ -200,6 +200,148 @@ def users_set_password(brand_slug: str, email: str, password: str) -> None:
             raise click.ClickException(f"no merchant user {email!r} in brand {brand_slug!r}")
         set_password(session=session, user=user, password=password)
     click.echo(f"password of {email} in {brand_slug} changed; their sessions are ended")
+
+
+def _role_choice() -> click.Choice:
+    from postpurchase.models import Role
+
+    return click.Choice([role.value for role in Role])
+
+
+@users.command("invite")
+@click.option("--brand", "brand_slug", required=True)
+@click.option("--email", required=True)
+@click.option("--role", default="staff", show_default=True, type=_role_choice())
+@with_appcontext
+def users_invite(brand_slug: str, email: str, role: str) -> None:
+    """Email a one-time link to join the brand with ROLE; the link is printed too."""
+    from postpurchase import db as database
+    from postpurchase.clock import utcnow
+    from postpurchase.models import Role
+    from postpurchase.people import mail
+    from postpurchase.people.operations import PeopleError, invite
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        with database.session_scope() as session:
+            brand = brand_or_fail(session, brand_slug)
+            assert brand.id is not None
+            link, token = invite(
+                session=session,
+                brand_id=brand.id,
+                email=email,
+                role=Role(role),
+                actor="cli",
+                secret_key=str(app.config["SECRET_KEY"]),
+                now=utcnow(),
+            )
+    except PeopleError as exc:
+        raise click.ClickException(f"{exc.field or 'invitation'}: {exc.code}") from None
+    sent = mail.send_invitation(
+        app, brand=brand, to=link.email, role=Role(role), token=token, inviter=brand.name
+    )
+    click.echo(
+        f"invitation for {link.email} as {role} in {brand_slug}"
+        + (" sent" if sent else " NOT emailed")
+    )
+    click.echo(
+        f"link (works once, until {link.expires_at.isoformat(timespec='minutes')}): "
+        + mail.link_url(app, "people_links.accept_invitation_page", token)
+    )
+
+
+@users.command("list")
+@click.option("--brand", "brand_slug", required=True)
+@with_appcontext
+def users_list(brand_slug: str) -> None:
+    """The brand's members with their roles, and the invitations not yet accepted."""
+    from postpurchase import db as database
+    from postpurchase.clock import utcnow
+    from postpurchase.people.operations import members, pending_invitations
+
+    with database.session_scope() as session:
+        brand_id = brand_id_or_fail(session, brand_slug)
+        for member in members(session=session, brand_id=brand_id):
+            click.echo(
+                f"{member.user.email:<40} {member.membership.role.value:<10} {member.user.name}"
+            )
+        for link in pending_invitations(session=session, brand_id=brand_id, now=utcnow()):
+            role = link.role.value if link.role else ""
+            click.echo(
+                f"{link.email:<40} {role:<10} (invited, until {link.expires_at.isoformat(timespec='minutes')})"
+            )
+
+
+@users.command("remove")
+@click.option("--brand", "brand_slug", required=True)
+@click.option("--email", required=True)
+@with_appcontext
+def users_remove(brand_slug: str, email: str) -> None:
+    """Take a member out of the brand (not its last owner)."""
+    from postpurchase import db as database
+    from postpurchase.people.operations import (
+        MemberNotFound,
+        PeopleError,
+        member_by_email,
+        remove_member,
+    )
+
+    try:
+        with database.session_scope() as session:
+            brand_id = brand_id_or_fail(session, brand_slug)
+            found = member_by_email(session=session, brand_id=brand_id, email=email)
+            assert found.membership.id is not None
+            remove_member(
+                session=session, brand_id=brand_id, membership_id=found.membership.id, actor="cli"
+            )
+    except MemberNotFound:
+        raise click.ClickException(f"{email!r} is not a member of {brand_slug!r}") from None
+    except PeopleError as exc:
+        raise click.ClickException(
+            f"{email!r} is the last owner of {brand_slug!r}"
+            if exc.code == "last_owner"
+            else exc.code
+        ) from None
+    click.echo(f"{email} removed from {brand_slug}")
+
+
+@users.command("role")
+@click.option("--brand", "brand_slug", required=True)
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=_role_choice())
+@with_appcontext
+def users_role(brand_slug: str, email: str, role: str) -> None:
+    """Give a member another role (the last owner stays an owner)."""
+    from postpurchase import db as database
+    from postpurchase.models import Role
+    from postpurchase.people.operations import (
+        MemberNotFound,
+        PeopleError,
+        change_role,
+        member_by_email,
+    )
+
+    try:
+        with database.session_scope() as session:
+            brand_id = brand_id_or_fail(session, brand_slug)
+            found = member_by_email(session=session, brand_id=brand_id, email=email)
+            assert found.membership.id is not None
+            change_role(
+                session=session,
+                brand_id=brand_id,
+                membership_id=found.membership.id,
+                role=Role(role),
+                actor="cli",
+            )
+    except MemberNotFound:
+        raise click.ClickException(f"{email!r} is not a member of {brand_slug!r}") from None
+    except PeopleError as exc:
+        raise click.ClickException(
+            f"{email!r} is the last owner of {brand_slug!r}"
+            if exc.code == "last_owner"
+            else exc.code
+        ) from None
+    click.echo(f"{email} is now {role} in {brand_slug}")
 
 
 @main.group("keys")

@@ -6,7 +6,7 @@ responses, message rules) add a module here and import it below.
 
 from postpurchase.models.aftercare import Feedback, ReturnLine, ReturnRequest
 from postpurchase.models.audit import AuditEntry
-from postpurchase.models.brand import ApiKey, Brand, MerchantUser
+from postpurchase.models.brand import ApiKey, Brand, Membership, MerchantUser, OneTimeLink
 from postpurchase.models.commerce import (
     Customer,
     FulfillmentCentre,
@@ -19,11 +19,13 @@ from postpurchase.models.enums import (
     Channel,
     DeliveryOption,
     InboxState,
+    LinkPurpose,
     OrderStatus,
     OutboxState,
     RejectionReason,
     ReturnResolution,
     ReturnState,
+    Role,
     TimeSlot,
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
@@ -49,9 +51,12 @@ __all__ = [
     "InboxEvent",
     "InboxState",
     "InventoryLevel",
+    "LinkPurpose",
+    "Membership",
     "MerchantUser",
     "MessageEvent",
     "Order",
+    "OneTimeLink",
     "OrderLine",
     "OrderStatus",
     "OutboxMessage",
@@ -62,6 +67,7 @@ __all__ = [
     "ReturnRequest",
     "ReturnResolution",
     "ReturnState",
+    "Role",
     "Shipment",
     "Suppression",
     "ThrottleAttempt",

@@ -88,3 +88,18 @@ class ReturnResolution(StrEnum):
     refund = "refund"
     store_credit = "store_credit"
     exchange = "exchange"
+
+
+class Role(StrEnum):
+    """What a merchant user may do in a brand: owners also manage people; read-only users only look."""
+
+    owner = "owner"
+    staff = "staff"
+    read_only = "read_only"
+
+
+class LinkPurpose(StrEnum):
+    """What a one-time link emailed to a person does."""
+
+    invitation = "invitation"  # join a brand with a role, choosing a password
+    password_reset = "password_reset"  # noqa: S105 (a purpose, not a password)

@@ -1,7 +1,9 @@
 """Merchant sign-in and the pages' shared guard.
 
-Merchant pages live under ``/merchant``; a signed-in :class:`MerchantUser` sees only its own brand.
-Feature blueprints protect their merchant views with :func:`require_merchant`.
+Merchant pages live under ``/merchant``; a signed-in :class:`MerchantUser` works in one brand at a
+time (kept in the session, switched with the brand switcher) among those it may open, and sees only
+that brand. Feature blueprints protect their merchant views with :func:`require_merchant`, the one
+place that enforces roles: a read-only member may look, never change.
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ from flask import (
 from flask_babel import LazyString
 from flask_babel import gettext as _
 
-from postpurchase import accounts
+from postpurchase import accounts, audit
 from postpurchase.accounts import add_merchant_user  # noqa: F401  (tests and commands add users from here)
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
-from postpurchase.models import Brand, MerchantUser
+from postpurchase.models import Brand, MerchantUser, Role
 from postpurchase.web.throttling import client_address, refuse
 
 merchant = Blueprint("merchant", __name__, url_prefix="/merchant")
@@ -62,32 +64,108 @@ def current_merchant_user() -> MerchantUser | None:
 
 
 def current_merchant_brand() -> Brand | None:
+    """The brand the signed-in user works in now, checked against its memberships on every request."""
     if "merchant_brand" in g:
         return g.merchant_brand
     user = current_merchant_user()
-    brand = get_session().get(Brand, user.brand_id) if user else None
+    access = (
+        accounts.brand_access(
+            session=get_session(), user=user, brand_id=session.get("merchant_brand_id")
+        )
+        if user
+        else None
+    )
+    brand, g.merchant_role = access if access else (None, None)
     g.merchant_brand = brand
     if brand is not None:
         g.brand_locale = brand.locale
     return brand
 
 
-def require_merchant(view: F) -> F:
-    """Guard a merchant view: redirect to sign-in, pass the signed-in brand as ``brand``."""
+def current_merchant_role() -> Role | None:
+    """The signed-in user's role in :func:`current_merchant_brand`."""
+    current_merchant_brand()
+    return g.merchant_role
 
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        brand = current_merchant_brand()
-        if brand is None:
-            return redirect(url_for("merchant.login", next=request.full_path))
-        return view(*args, brand=brand, **kwargs)
 
-    return wrapped  # type: ignore[return-value]
+def actor() -> str:
+    """How the audit log names whoever sends this request."""
+    user = current_merchant_user()
+    return f"user:{user.email}" if user is not None else "anonymous"
+
+
+def forbidden(message: str) -> Any:
+    """A 403 page saying why, with the way back."""
+    return abort(
+        current_app.make_response(
+            (render_template("pages/merchant/forbidden.html", message=message), 403)
+        )
+    )
+
+
+def require_merchant(view: F | None = None, *, may_change: Role = Role.staff) -> Any:
+    """Guard a merchant view: redirect to sign-in, pass the current brand as ``brand``.
+
+    Anyone with a role in the brand may read (GET); other methods need ``may_change`` or above
+    (staff by default, owners for managing people), else a 403 page.
+    """
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            brand = current_merchant_brand()
+            role = current_merchant_role()
+            if brand is None or role is None:
+                return redirect(url_for("merchant.login", next=request.full_path))
+            if request.method not in {"GET", "HEAD", "OPTIONS"} and not accounts.role_allows(
+                role, may_change
+            ):
+                forbidden(
+                    _(
+                        "Your role in this brand is read-only: you can look, but not change anything."
+                    )
+                    if role == Role.read_only
+                    else _("Only the brand's owners can do this.")
+                )
+            return view(*args, brand=brand, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorate(view) if view is not None else decorate
+
+
+def brand_choices() -> list[Brand]:
+    """The brands the signed-in user may switch to (for the brand switcher)."""
+    user = current_merchant_user()
+    return accounts.brands_of(session=get_session(), user=user) if user else []
 
 
 @merchant.app_context_processor
 def _inject() -> dict[str, Any]:
-    return {"csrf_token": csrf_token}
+    return {
+        "csrf_token": csrf_token,
+        "merchant_brand_choices": brand_choices,
+        "current_merchant_role": current_merchant_role,
+    }
+
+
+def start_session(user: MerchantUser, brand_id: int | None = None) -> None:
+    """Sign ``user`` in on this browser (in ``brand_id`` if given), recording it in the audit log."""
+    session.clear()
+    session["merchant_user_id"] = user.id
+    session["merchant_session_version"] = user.session_version
+    db = get_session()
+    access = accounts.brand_access(session=db, user=user, brand_id=brand_id)
+    if access is not None:
+        session["merchant_brand_id"] = access[0].id
+    audit.record(
+        session=db,
+        brand_id=access[0].id if access else None,
+        actor=f"user:{user.email}",
+        action="user.sign_in",
+        subject=user.email,
+    )
+    db.commit()
 
 
 @merchant.route("/login", methods=["GET", "POST"])
@@ -105,9 +183,7 @@ def login() -> Any:
         )
         db.commit()
         if result.user is not None:
-            session.clear()
-            session["merchant_user_id"] = result.user.id
-            session["merchant_session_version"] = result.user.session_version
+            start_session(result.user)
             target = request.args.get("next", "")
             return redirect(target if target.startswith("/merchant") else url_for("merchant.home"))
         if result.retry_after:
@@ -122,10 +198,43 @@ def logout() -> Any:
     check_csrf()
     user = current_merchant_user()
     if user is not None:
+        brand = current_merchant_brand()
         accounts.end_sessions(session=get_session(), user=user)
+        audit.record(
+            session=get_session(),
+            brand_id=brand.id if brand else None,
+            actor=actor(),
+            action="user.sign_out",
+            subject=user.email,
+        )
         get_session().commit()
     session.clear()
     return redirect(url_for("merchant.login"))
+
+
+@merchant.post("/brand")
+def switch_brand() -> Any:
+    """Work in another of the user's brands from now on; a brand the user may not open is a 404."""
+    check_csrf()
+    user = current_merchant_user()
+    if user is None:
+        return redirect(url_for("merchant.login"))
+    db = get_session()
+    slug = request.form.get("brand", "")
+    brand = next((b for b in accounts.brands_of(session=db, user=user) if b.slug == slug), None)
+    if brand is None:
+        abort(404)
+    session["merchant_brand_id"] = brand.id
+    audit.record(
+        session=db,
+        brand_id=brand.id,
+        actor=f"user:{user.email}",
+        action="user.switch_brand",
+        subject=brand.slug,
+    )
+    db.commit()
+    target = request.form.get("next", "")
+    return redirect(target if target.startswith("/merchant") else url_for("merchant.home"))
 
 
 LINKS_KEY = "postpurchase.merchant_links"

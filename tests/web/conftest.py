@@ -25,14 +25,17 @@ from postpurchase.messaging.tokens import make_token
 from postpurchase.models import (
     Channel,
     Customer,
+    LinkPurpose,
     Order,
     OrderLine,
     OutboxMessage,
     OutboxState,
     ReturnLine,
     ReturnRequest,
+    Role,
     Shipment,
 )
+from postpurchase.people import links, operations
 from postpurchase.returns.shipping_label import return_token
 from postpurchase.web.merchant import add_merchant_user
 from tests.conftest import PINNED_NOW
@@ -54,6 +57,8 @@ class Tenant:
     shipment_id: int = 0
     return_id: int = 0
     message_id: int = 0
+    member_id: int = 0
+    invitation_id: int = 0
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -66,6 +71,8 @@ class Tenant:
             self.order_number,
             self.tracking_number,
             self.rma_number,
+            f"owner@{self.brand.slug}.example",
+            f"invitee@{self.brand.slug}.example",
         )
 
     def path_values(self, endpoint: str) -> dict[str, Any]:
@@ -77,6 +84,8 @@ class Tenant:
             "token": self.tokens.get(endpoint),
             "action": "approve",
             "message_id": self.message_id,
+            "member_id": self.member_id,
+            "invitation_id": self.invitation_id,
         }
 
 
@@ -155,6 +164,7 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
     tenant.order_id, tenant.shipment_id, tenant.return_id = order.id, shipment.id, rma.id  # type: ignore[assignment]
     tenant.message_id = sent.id  # type: ignore[assignment]
     secret = str(app.config["SECRET_KEY"])
+    people = _people(s, tenant, secret)
     tracking = order_token(secret, b, order.id)  # type: ignore[arg-type]
     returned = return_token(secret, b, rma.id)  # type: ignore[arg-type]
     tenant.tokens = {
@@ -172,6 +182,40 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
         "messages_public.clicked": make_token(
             secret, "click", {"m": sent.id, "u": f"https://{tenant.brand.slug}.example/"}
         ),
+        **people,
+    }
+
+
+def _people(s: Session, tenant: Tenant, secret: str) -> dict[str, str]:
+    """An owner, a pending invitation and a password-reset link of the brand."""
+    b = tenant.brand.brand_id
+    owner = add_merchant_user(
+        session=s, brand_id=b, email=f"owner@{tenant.brand.slug}.example", password="pw"
+    )
+    tenant.member_id = operations.member_by_email(  # type: ignore[assignment]
+        session=s, brand_id=b, email=owner.email
+    ).membership.id
+    invitation, invited = operations.invite(
+        session=s,
+        brand_id=b,
+        email=f"invitee@{tenant.brand.slug}.example",
+        role=Role.staff,
+        actor="cli",
+        secret_key=secret,
+        now=PINNED_NOW,
+    )
+    tenant.invitation_id = invitation.id  # type: ignore[assignment]
+    _link, reset = links.create(
+        session=s,
+        secret_key=secret,
+        purpose=LinkPurpose.password_reset,
+        email=owner.email,
+        user_id=owner.id,
+        now=PINNED_NOW,
+    )
+    return {
+        "people_links.accept_invitation_page": invited,
+        "people_links.reset_password_page": reset,
     }
 
 

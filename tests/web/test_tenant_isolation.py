@@ -21,6 +21,14 @@ NOT_BRAND_OWNED: dict[str, str] = {
     "edd_api.checkout_edd": "public checkout estimate for the brand named by slug; reads no order or customer",
     "merchant.login": "the sign-in form",
     "merchant.logout": "clears the session; reads nothing",
+    "merchant.switch_brand": "switches only among the signed-in user's own brands; another is a 404 "
+    "(people tests)",
+    "merchant_people.invite_person": "takes no id; invites into the signed-in brand only",
+    "people_links.accept_invitation_page": "public one-time link: the signed token is the credential, "
+    "whoever holds it (people tests: single use, expiry, forgery)",
+    "people_links.reset_password_page": "public one-time link: the signed token is the credential "
+    "(people tests)",
+    "people_links.forgot_password": "answers the same whatever the email; shows no data (people tests)",
     "merchant_messages.test_send": "takes no id; queues a sample message for the signed-in brand only",
     "merchant_messages.retry_failed": "takes no id; re-queues only the signed-in brand's failed messages "
     "(the filter is the brand's message log query)",
