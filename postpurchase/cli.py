@@ -221,7 +221,7 @@ def users_invite(brand_slug: str, email: str, role: str) -> None:
     from postpurchase.people import mail
     from postpurchase.people.operations import PeopleError, invite
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     try:
         with database.session_scope() as session:
             brand = brand_or_fail(session, brand_slug)
