@@ -106,8 +106,10 @@ def _headline(view: CustomerView, today: date, locale: str, timezone: str) -> st
             return _("Ready for pickup at %(place)s", place=place)
     if view.stage == Stage.delivered and view.delivered_at is not None:
         local = to_local(view.delivered_at, timezone)
-        when = day_phrase(local.date(), today, locale)
-        return _("Delivered %(when)s", when=f"{when} {format_skeleton('Hm', local, locale=locale)}")
+        when = " ".join(
+            (day_phrase(local.date(), today, locale), format_skeleton("Hm", local, locale=locale))
+        )
+        return _("Delivered %(when)s", when=when)
     return str(_STAGE_HEADLINES[view.stage])
 
 

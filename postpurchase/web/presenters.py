@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from sqlmodel import Session
 
-from postpurchase.i18n import format_day, format_local_time, format_money, to_local
+from postpurchase.i18n import format_local_time, format_money, to_local
 from postpurchase.messaging.config import brand_settings
 from postpurchase.messaging.context import _care_content
 from postpurchase.models import Brand, Order
@@ -104,7 +104,6 @@ class ParcelCard:
     action_label: str | None
     action_hint: str | None
     pickup_location: str | None
-    pickup_until: str | None
     pickup_map_url: str | None
     delivery_option: str
     items: list[ItemLine]
@@ -157,7 +156,6 @@ def _parcel_card(
         action_label=words.action_label,
         action_hint=words.action_hint,
         pickup_location=pickup.location if pickup else None,
-        pickup_until=format_day(pickup.until, locale) if pickup and pickup.until else None,
         pickup_map_url="https://www.google.com/maps/search/?api=1&query=" + quote(pickup.location)
         if pickup and pickup.location
         else None,
