@@ -136,6 +136,7 @@ class OrderLineView:
     quantity: int
     unit_price: int
     final_sale: bool
+    image_url: str | None = None
 
     @property
     def title(self) -> str:
@@ -337,6 +338,7 @@ def load_order(
                 quantity=line.quantity,
                 unit_price=line.unit_price,
                 final_sale=line.final_sale,
+                image_url=line.image_url,
             )
             for line in lines
         ),

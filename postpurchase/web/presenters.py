@@ -135,6 +135,7 @@ def _parcel_card(
     carrier = shipment.links.carrier_name
     words = customer_words(view, today=today, locale=locale, timezone=tz, carrier=carrier)
     names = {line.sku: line.title for line in order.lines}
+    images = {line.sku: line.image_url for line in order.lines if line.image_url}
     pickup = view.pickup
     return ParcelCard(
         index=number,
@@ -166,7 +167,7 @@ def _parcel_card(
             ItemLine(
                 str(names.get(str(item.get("sku")), item.get("sku"))),
                 int(item.get("quantity", 1)),
-                None,
+                images.get(str(item.get("sku"))),
             )
             for item in shipment.lines
         ],

@@ -241,6 +241,7 @@ def seed_state(session: Session, brand_id: int, state: str) -> int:
             sku="TEA-01",
             name="ほうじ茶 100g",
             category="tea",
+            image_url="data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='56' height='56'><rect width='56' height='56' fill='%23a0522d'/></svg>",
             quantity=2,
             unit_price=1490,
         )

@@ -136,3 +136,8 @@ def test_page_and_json_twin_agree_on_the_stage(client, seeded, state) -> None:
     path, headers, shipment_id = seeded(state)
     stage = re.search(r'data-stage="(\w+)"', _card(client, path)).group(1)  # type: ignore[union-attr]
     assert _customer(client, headers, shipment_id)["stage"] == stage
+
+
+def test_parcel_contents_show_the_items_pictures(client, seeded) -> None:
+    path, _, _ = seeded("in_transit")
+    assert '<img src="data:image/svg+xml' in _card(client, path)
