@@ -86,7 +86,8 @@ class Capabilities:
     supports_polling: bool = True
     #: Link for customers, with ``{number}`` where the tracking number goes.
     tracking_url: str | None = None
-    #: Link where the customer changes date/slot or asks for redelivery (再配達), if any.
+    #: Link where the customer changes date/slot or asks for redelivery (再配達), if any; with
+    #: ``{number}`` where the carrier's form takes the tracking number, so it opens this parcel.
     redelivery_url: str | None = None
 
 

@@ -68,6 +68,8 @@ class CustomerLinks:
     carrier_name: str
     tracking_url: str | None
     redelivery_url: str | None
+    #: Whether ``redelivery_url`` opens this parcel's form; otherwise the customer types the number.
+    redelivery_takes_number: bool = False
 
 
 def customer_links(code: str, tracking_number: str | None) -> CustomerLinks:
@@ -89,6 +91,9 @@ def customer_links(code: str, tracking_number: str | None) -> CustomerLinks:
         redelivery_url=caps.redelivery_url.replace("{number}", number)
         if caps.redelivery_url
         else None,
+        redelivery_takes_number=bool(
+            caps.redelivery_url and "{number}" in caps.redelivery_url and number
+        ),
     )
 
 

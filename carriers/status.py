@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from enum import StrEnum
 
 
@@ -43,3 +44,72 @@ PROGRESS: dict[Status, int] = {
 
 def is_terminal(status: Status | str) -> bool:
     return Status(status) in TERMINAL
+
+
+class Handover(StrEnum):
+    """Where a parcel was left or waits for the customer, in words every carrier's scans share."""
+
+    in_person = "in_person"
+    delivery_box = "delivery_box"  # 宅配ボックス
+    safe_place = "safe_place"  # 置き配: at the door or another agreed spot
+    mailbox = "mailbox"  # 郵便受け (投函)
+    locker = "locker"  # PUDO and other parcel lockers
+    convenience_store = "convenience_store"
+    post_office = "post_office"  # a Japan Post counter
+    depot = "depot"  # a carrier's own office (営業所, センター)
+
+
+#: Words in a scan's description, code or location → where the parcel is; the first match wins,
+#: so the more precise words come first (``宅配ボックス`` before ``ボックス``-less fallbacks).
+HANDOVER_WORDS: tuple[tuple[str, Handover], ...] = (
+    ("宅配ボックス", Handover.delivery_box),
+    ("宅配box", Handover.delivery_box),
+    ("delivery box", Handover.delivery_box),
+    ("parcel box", Handover.delivery_box),
+    ("置き配", Handover.safe_place),
+    ("指定場所", Handover.safe_place),
+    ("玄関", Handover.safe_place),
+    ("safe place", Handover.safe_place),
+    ("porch", Handover.safe_place),
+    ("front door", Handover.safe_place),
+    ("投函", Handover.mailbox),
+    ("郵便受", Handover.mailbox),
+    ("mailbox", Handover.mailbox),
+    ("letterbox", Handover.mailbox),
+    ("letter box", Handover.mailbox),
+    ("ロッカー", Handover.locker),
+    ("pudo", Handover.locker),
+    ("locker", Handover.locker),
+    ("コンビニ", Handover.convenience_store),
+    ("ファミリーマート", Handover.convenience_store),
+    ("ローソン", Handover.convenience_store),
+    ("セブン-イレブン", Handover.convenience_store),
+    ("セブンイレブン", Handover.convenience_store),
+    ("ミニストップ", Handover.convenience_store),
+    ("convenience store", Handover.convenience_store),
+    ("郵便局", Handover.post_office),
+    ("post office", Handover.post_office),
+    ("営業所", Handover.depot),
+    ("センター", Handover.depot),
+    ("depot", Handover.depot),
+)
+
+#: ``sub_status`` values adapters give a pickup scan (the sandbox's, AfterShip's subtags).
+HANDOVER_SUB_STATUS: dict[str, Handover] = {
+    "store": Handover.convenience_store,
+    "depot": Handover.depot,
+    "locker": Handover.locker,
+    "post_office": Handover.post_office,
+}
+
+
+def handover_place(*texts: str | None) -> Handover | None:
+    """Where a scan says the parcel is, from its description, code and location (None: unsaid)."""
+    for text in texts:
+        if not text:
+            continue
+        folded = unicodedata.normalize("NFKC", text).casefold()
+        for word, place in HANDOVER_WORDS:
+            if word in folded:
+                return place
+    return None

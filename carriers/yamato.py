@@ -116,7 +116,8 @@ class Yamato(Adapter):
         requests_per_second=0.5,
         auth="none",
         tracking_url="https://jizen.kuronekoyamato.co.jp/jizen/servlet/crjz.b.NQ0010?id={number}",
-        redelivery_url="https://www.kuronekoyamato.co.jp/ytc/customer/redelivery/",
+        # The parcel's own page on Kuroneko Members, where the date, slot and place are changed.
+        redelivery_url="https://member.kms.kuronekoyamato.co.jp/parcel/detail?pno={number}",
     )
     default_base_url = FORM_URL
     parse_function = staticmethod(parse_tracking)

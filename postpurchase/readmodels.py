@@ -13,15 +13,18 @@ Field names are those of the public schemas (:class:`~postpurchase.schemas.Order
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
 from carriers.registry import CustomerLinks, customer_links
 from carriers.status import Status
+from postpurchase.clock import utcnow
+from postpurchase.i18n import to_local
 from postpurchase.models import (
+    Brand,
     Customer,
     DeliveryOption,
     FulfillmentCentre,
@@ -33,6 +36,9 @@ from postpurchase.models import (
     TrackingEvent,
 )
 from postpurchase.models.types import id_column
+
+if TYPE_CHECKING:
+    from postpurchase.tracking.customer_view import CustomerView
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,8 @@ class ShipmentView:
     links: CustomerLinks
     #: The timeline, oldest scan first.
     events: tuple[EventView, ...]
+    #: What the parcel's state means for its customer (:mod:`postpurchase.tracking.customer_view`).
+    customer: CustomerView | None = None
 
     @property
     def delivered(self) -> bool:
@@ -129,6 +137,7 @@ class OrderLineView:
     quantity: int
     unit_price: int
     final_sale: bool
+    image_url: str | None = None
 
     @property
     def title(self) -> str:
@@ -168,8 +177,11 @@ def _event_view(event: TrackingEvent) -> EventView:
     )
 
 
-def shipment_views(*, session: Session, shipments: Sequence[Shipment]) -> list[ShipmentView]:
-    """The views of ``shipments`` (in that order), with three queries however many there are."""
+def shipment_views(
+    *, session: Session, shipments: Sequence[Shipment], now: datetime | None = None
+) -> list[ShipmentView]:
+    """The views of ``shipments`` (in that order), with three queries however many there are, each
+    with what it means for its customer at ``now`` (default: the clock's now)."""
     ids = [s.id for s in shipments if s.id is not None]
     events: dict[int, list[EventView]] = {i: [] for i in ids}
     if ids:
@@ -202,7 +214,29 @@ def shipment_views(*, session: Session, shipments: Sequence[Shipment]) -> list[S
         if order_ids
         else {}
     )
-    return [_shipment_view(s, events, fc_codes, order_external_ids) for s in shipments]
+    views = [_shipment_view(s, events, fc_codes, order_external_ids) for s in shipments]
+    return _with_customer_views(session, shipments, views, now or utcnow())
+
+
+def _with_customer_views(
+    session: Session, shipments: Sequence[Shipment], views: list[ShipmentView], now: datetime
+) -> list[ShipmentView]:
+    from postpurchase.tracking.customer_view import customer_view, pickup_hold_days
+
+    brands = {s.brand_id: session.get(Brand, s.brand_id) for s in shipments}
+    result = []
+    for shipment, view in zip(shipments, views, strict=True):
+        brand = brands[shipment.brand_id]
+        if brand is None:
+            raise LookupError(f"shipment {shipment.id} names no stored brand")
+        meaning = customer_view(
+            view,
+            today=to_local(now, brand.timezone).date(),
+            timezone=brand.timezone,
+            pickup_hold_days=pickup_hold_days(brand),
+        )
+        result.append(replace(view, customer=meaning))
+    return result
 
 
 def _shipment_view(
@@ -258,8 +292,11 @@ def load_shipment(*, session: Session, brand_id: int, shipment_id: int) -> Shipm
     return shipment_views(session=session, shipments=[shipment])[0]
 
 
-def load_order(*, session: Session, brand_id: int, order_id: int) -> OrderView | None:
-    """Order ``order_id`` (our id) of this brand with its lines and parcels; None if there is none."""
+def load_order(
+    *, session: Session, brand_id: int, order_id: int, now: datetime | None = None
+) -> OrderView | None:
+    """Order ``order_id`` (our id) of this brand with its lines and parcels (their customer meaning
+    at ``now``, default the clock's); None if there is none."""
     order = session.get(Order, order_id)
     if order is None or order.brand_id != brand_id:
         return None
@@ -302,8 +339,9 @@ def load_order(*, session: Session, brand_id: int, order_id: int) -> OrderView |
                 quantity=line.quantity,
                 unit_price=line.unit_price,
                 final_sale=line.final_sale,
+                image_url=line.image_url,
             )
             for line in lines
         ),
-        shipments=tuple(shipment_views(session=session, shipments=shipments)),
+        shipments=tuple(shipment_views(session=session, shipments=shipments, now=now)),
     )

@@ -14,8 +14,9 @@ from typing import Any, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from carriers.status import Status
+from carriers.status import Handover, Status
 from postpurchase.models import DeliveryOption, TimeSlot
+from postpurchase.tracking.customer_view import ActionKind, Stage, Step
 
 Country = Field(default="JP", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code.")
 
@@ -59,6 +60,7 @@ class OrderLinePublic(Public):
     quantity: int
     unit_price: int
     final_sale: bool
+    image_url: str | None
 
 
 class TrackingEventPublic(Public):
@@ -92,6 +94,49 @@ class ShipmentBase(Public):
     destination: DestinationIn
 
 
+class PickupPublic(Public):
+    place: Handover | None = Field(description="The kind of place, when the scans say it.")
+    location: str | None = Field(description="The store or office as the carrier names it.")
+    until: date | None = Field(description="Last local day the parcel is held for pickup.")
+
+
+class DelayPublic(Public):
+    promised: date | None = Field(description="The day the customer was promised.")
+    new_date: date | None = Field(description="The new expected day; null while unknown.")
+
+
+class ActionPublic(Public):
+    kind: ActionKind = Field(description="`change` before the first attempt, `redeliver` after.")
+    url: str
+    carries_number: bool = Field(
+        description="The link opens this parcel's form; otherwise show the number to enter."
+    )
+    tracking_number: str | None
+
+
+class CustomerViewPublic(Public):
+    """What the parcel's state means for its customer: the tracking page says exactly this."""
+
+    stage: Stage
+    step: int | None = Field(description="Index into `steps`; null: no progress bar.")
+    steps: list[Step]
+    problem: bool
+    expected: date | None = Field(
+        description="Expected day (or first day of `expected_until`'s window); null when no date "
+        "should be shown (waiting for pickup, failed attempt, problem, returns, delivered)."
+    )
+    expected_until: date | None
+    time_slot: TimeSlot | None
+    delay: DelayPublic | None
+    delivered_at: AwareDatetime | None
+    handover: Handover | None = Field(description="Where a delivered parcel was left.")
+    pickup: PickupPublic | None
+    delivery_option: DeliveryOption | None = Field(
+        description="The booked option while it still describes what will happen."
+    )
+    action: ActionPublic | None
+
+
 class ShipmentPublic(ShipmentBase):
     """A parcel, in every ``/api/v1`` answer that has one: what the sender said, what the carrier
     said since (status and timeline, oldest scan first) and the delivery dates."""
@@ -111,6 +156,9 @@ class ShipmentPublic(ShipmentBase):
     window_end: date | None
     carrier_estimated_date: date | None
     events: list[TrackingEventPublic]
+    customer: CustomerViewPublic | None = Field(
+        default=None, description="What the parcel's state means for its customer."
+    )
 
 
 class ShipmentPage(Public):

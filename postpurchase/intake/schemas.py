@@ -63,6 +63,12 @@ class OrderLineIn(Strict):
         default=0, ge=0, le=INT_MAX, description="Minor units of the order currency."
     )
     final_sale: bool = False
+    image_url: str | None = Field(
+        default=None,
+        max_length=1000,
+        pattern=r"^https://",
+        description="A picture of the item (https), shown on the customer's tracking page.",
+    )
 
 
 class OrderData(Strict):

@@ -82,6 +82,8 @@ class OrderLine(SQLModel, table=True):
     quantity: int = 1
     unit_price: int = 0
     final_sale: bool = False
+    #: A picture of the item (https), shown with the parcel's contents on the tracking page.
+    image_url: str | None = Field(default=None, max_length=1000)
 
 
 class FulfillmentCentre(SQLModel, table=True):

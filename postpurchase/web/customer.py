@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.lookup import look_up_order, order_from_token, order_link_path
+from postpurchase.messaging.tokens import make_token
 from postpurchase.models import Brand, Order
-from postpurchase.web.presenters import build_tracking_page
+from postpurchase.web.presenters import branding, build_tracking_page
 from postpurchase.web.throttling import client_address, refuse
-from postpurchase.web.wording import PROGRESS_STEPS
 
 customer = Blueprint("customer", __name__)
 
@@ -79,18 +80,33 @@ def lookup(brand_slug: str) -> Any:
 @customer.get("/<brand_slug>/track/<token>")
 def order_page(brand_slug: str, token: str) -> Any:
     brand = brand_or_404(brand_slug)
-    order_id = order_from_token(current_app.config["SECRET_KEY"], token, brand.id)  # type: ignore[arg-type]
+    secret = current_app.config["SECRET_KEY"]
+    order_id = order_from_token(secret, token, brand.id)  # type: ignore[arg-type]
     if order_id is None:
         return render_template(
             "pages/track_lookup.html",
             brand=brand,
             error=_("This link has expired. Look up your order again."),
         ), 404
-    from flask_babel import get_locale
-
     view = build_tracking_page(
-        session=get_session(), brand=brand, order_id=order_id, locale=str(get_locale())
+        session=get_session(),
+        brand=brand,
+        order_id=order_id,
+        locale=str(get_locale()),
+        now=utcnow(),
     )
     if view is None:
         abort(404)
-    return render_template("pages/track_order.html", brand=brand, order=view, steps=PROGRESS_STEPS)
+    feedback = make_token(
+        secret,
+        "feedback",
+        {"b": brand.id, "o": view.order_id, "s": view.first_shipment_id, "c": view.customer_id},
+    )
+    return render_template(
+        "pages/track_order.html",
+        brand=brand,
+        branding=branding(brand),
+        order=view,
+        returns_url=url_for("returns_portal.start", brand_slug=brand.slug, token=token),
+        feedback_url=url_for("messages_public.feedback", brand_slug=brand.slug, token=feedback),
+    )

@@ -3,14 +3,66 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
 
 from sqlmodel import Session
 
-from carriers.status import Status
-from postpurchase.i18n import format_day, format_local_time, format_money, time_slot_label
-from postpurchase.models import Brand
-from postpurchase.readmodels import ShipmentView, load_order
-from postpurchase.web.wording import DELIVERY_OPTION_LABELS, STATUS_LABELS, STATUS_STEP
+from postpurchase.i18n import format_local_time, format_money, to_local
+from postpurchase.messaging.config import brand_settings
+from postpurchase.messaging.context import _care_content
+from postpurchase.models import Brand, Order
+from postpurchase.readmodels import OrderView, ShipmentView, load_order
+from postpurchase.tracking.customer_view import Stage
+from postpurchase.tracking.customer_words import STEP_LABELS, customer_words
+from postpurchase.web.wording import DELIVERY_OPTION_LABELS, STATUS_LABELS
+
+
+@dataclass(frozen=True)
+class Branding:
+    """A brand's look and links on customer pages (``Brand.settings["branding"]``)."""
+
+    color: str
+    #: Text colour that stays readable on ``color`` (WCAG contrast), black or white.
+    on_color: str
+    logo_url: str | None
+    shop_url: str | None
+    contact_url: str | None
+    faq_url: str | None
+
+
+DEFAULT_COLOR = "#1f4f8b"
+
+
+def _readable_on(color: str) -> str:
+    """``#ffffff`` or ``#1b1b1b``, whichever contrasts more with the hex colour ``color``."""
+    hex_digits = color.lstrip("#")
+    if len(hex_digits) == 3:
+        hex_digits = "".join(c * 2 for c in hex_digits)
+    try:
+        channels = [int(hex_digits[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    except ValueError:
+        return "#ffffff"
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#ffffff" if (1.05 / (luminance + 0.05)) >= ((luminance + 0.05) / 0.0687) else "#1b1b1b"
+
+
+def branding(brand: Brand) -> Branding:
+    """The one place customer pages read a brand's branding settings."""
+    raw: dict[str, Any] = (brand.settings or {}).get("branding") or {}
+    color = str(raw.get("color") or DEFAULT_COLOR)
+    if not (color.startswith("#") and len(color) in (4, 7)):
+        color = DEFAULT_COLOR
+    return Branding(
+        color=color,
+        on_color=_readable_on(color),
+        logo_url=raw.get("logo_url") or None,
+        shop_url=raw.get("shop_url") or None,
+        contact_url=raw.get("contact_url") or None,
+        faq_url=raw.get("faq_url") or None,
+    )
 
 
 @dataclass(frozen=True)
@@ -22,20 +74,39 @@ class ScanLine:
 
 
 @dataclass(frozen=True)
+class ProgressStep:
+    label: str
+    done: bool
+    current: bool
+
+
+@dataclass(frozen=True)
+class ItemLine:
+    name: str
+    quantity: int
+    image_url: str | None
+
+
+@dataclass(frozen=True)
 class ParcelCard:
     index: int
     carrier_name: str
     tracking_number: str
     tracking_url: str | None
-    redelivery_url: str | None
-    status: Status
+    stage: Stage
+    problem: bool
     status_label: str
-    step: int
-    expected: str  # "11月25日(水)" or a window, or "" when unknown
-    delivered: str
-    time_slot: str
+    headline: str
+    details: tuple[str, ...]
+    #: Empty for parcels going back to the sender (no progress to show).
+    steps: list[ProgressStep]
+    action_url: str | None
+    action_label: str | None
+    action_hint: str | None
+    pickup_location: str | None
+    pickup_map_url: str | None
     delivery_option: str
-    items: list[str]
+    items: list[ItemLine]
     events: list[ScanLine] = field(default_factory=list)
 
 
@@ -46,58 +117,88 @@ class TrackingPage:
     total: str
     lines: list[tuple[str, int, str]]
     parcels: list[ParcelCard]
+    #: Every parcel has arrived: the page offers care content, returns and feedback.
+    delivered: bool
+    care: list[dict[str, Any]]
+    #: Our internal ids, for the links the view signs (returns, feedback).
+    order_id: int
+    customer_id: int | None
+    first_shipment_id: int | None
 
 
-def _expected(shipment: ShipmentView, locale: str) -> str:
-    if shipment.delivered or shipment.predicted_date is None:
-        return ""
-    if shipment.window:
-        start, end = shipment.window
-        return f"{format_day(start, locale)} – {format_day(end, locale)}"
-    return format_day(shipment.predicted_date, locale)
+def _parcel_card(
+    number: int, shipment: ShipmentView, order: OrderView, tz: str, locale: str, today: date
+) -> ParcelCard:
+    view = shipment.customer
+    if view is None:
+        raise ValueError("a view from shipment_views has its customer meaning")
+    carrier = shipment.links.carrier_name
+    words = customer_words(view, today=today, locale=locale, timezone=tz, carrier=carrier)
+    names = {line.sku: line.title for line in order.lines}
+    images = {line.sku: line.image_url for line in order.lines if line.image_url}
+    pickup = view.pickup
+    return ParcelCard(
+        index=number,
+        carrier_name=carrier,
+        tracking_number=shipment.tracking_number or "",
+        tracking_url=shipment.links.tracking_url,
+        stage=view.stage,
+        problem=view.problem,
+        status_label=words.label,
+        headline=words.headline,
+        details=words.details,
+        steps=[
+            ProgressStep(str(STEP_LABELS[step]), i <= view.step, i == view.step)
+            for i, step in enumerate(view.steps)
+        ]
+        if view.step is not None
+        else [],
+        action_url=view.action.url if view.action else None,
+        action_label=words.action_label,
+        action_hint=words.action_hint,
+        pickup_location=pickup.location if pickup else None,
+        pickup_map_url="https://www.google.com/maps/search/?api=1&query=" + quote(pickup.location)
+        if pickup and pickup.location
+        else None,
+        delivery_option=str(DELIVERY_OPTION_LABELS[view.delivery_option])
+        if view.delivery_option
+        else "",
+        items=[
+            ItemLine(
+                str(names.get(str(item.get("sku")), item.get("sku"))),
+                int(item.get("quantity", 1)),
+                images.get(str(item.get("sku"))),
+            )
+            for item in shipment.lines
+        ],
+        events=[
+            ScanLine(
+                format_local_time(e.occurred_at, tz, locale),
+                str(STATUS_LABELS[e.status]),
+                e.description,
+                e.location or "",
+            )
+            for e in reversed(shipment.events)
+        ],
+    )
 
 
 def build_tracking_page(
-    *, session: Session, brand: Brand, order_id: int, locale: str
+    *, session: Session, brand: Brand, order_id: int, locale: str, now: datetime
 ) -> TrackingPage | None:
-    assert brand.id is not None
-    order = load_order(session=session, brand_id=brand.id, order_id=order_id)
+    if brand.id is None:
+        raise ValueError("the brand is not stored")
+    order = load_order(session=session, brand_id=brand.id, order_id=order_id, now=now)
     if order is None:
         return None
     tz = brand.timezone
-    names = {line.sku: line.title for line in order.lines}
+    today = to_local(now, tz).date()
     parcels = [
-        ParcelCard(
-            index=number,
-            carrier_name=shipment.links.carrier_name,
-            tracking_number=shipment.tracking_number or "",
-            tracking_url=shipment.links.tracking_url,
-            redelivery_url=shipment.links.redelivery_url,
-            status=shipment.status,
-            status_label=str(STATUS_LABELS[shipment.status]),
-            step=STATUS_STEP[shipment.status],
-            expected=_expected(shipment, locale),
-            delivered=format_local_time(shipment.delivered_at, tz, locale)
-            if shipment.delivered_at
-            else "",
-            time_slot=time_slot_label(shipment.time_slot, locale),
-            delivery_option=str(DELIVERY_OPTION_LABELS[shipment.delivery_option]),
-            items=[
-                f"{names.get(str(item.get('sku')), item.get('sku'))} × {item.get('quantity', 1)}"
-                for item in shipment.lines
-            ],
-            events=[
-                ScanLine(
-                    format_local_time(e.occurred_at, tz, locale),
-                    str(STATUS_LABELS[e.status]),
-                    e.description,
-                    e.location or "",
-                )
-                for e in reversed(shipment.events)
-            ],
-        )
+        _parcel_card(number, shipment, order, tz, locale, today)
         for number, shipment in enumerate(order.shipments, start=1)
     ]
+    delivered = bool(parcels) and all(p.stage == Stage.delivered for p in parcels)
+    row = session.get(Order, order_id)
     return TrackingPage(
         number=order.number,
         placed=format_local_time(order.placed_at, tz, locale),
@@ -107,4 +208,9 @@ def build_tracking_page(
             for line in order.lines
         ],
         parcels=parcels,
+        delivered=delivered,
+        care=_care_content(brand_settings(brand), list(order.lines), locale) if delivered else [],  # type: ignore[arg-type]
+        order_id=order.id,
+        customer_id=row.customer_id if row else None,
+        first_shipment_id=order.shipments[0].id if order.shipments else None,
     )

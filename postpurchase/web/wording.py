@@ -30,22 +30,6 @@ DELIVERY_OPTION_LABELS = {
     DeliveryOption.locker: _l("Parcel locker"),
 }
 
-#: The progress bar on the tracking page: step labels, and the step each status reaches.
-PROGRESS_STEPS = (_l("Ordered"), _l("Shipped"), _l("Out for delivery"), _l("Delivered"))
-STATUS_STEP = {
-    Status.pending: 0,
-    Status.info_received: 0,
-    Status.in_transit: 1,
-    Status.exception: 1,
-    Status.expired: 1,
-    Status.returning_to_sender: 1,
-    Status.returned: 1,
-    Status.out_for_delivery: 2,
-    Status.attempt_fail: 2,
-    Status.available_for_pickup: 2,
-    Status.delivered: 3,
-}
-
 #: Words merchants read on the message pages: outbox states and channels (triggers: the
 #: messaging catalogue).
 OUTBOX_STATE_LABELS = {

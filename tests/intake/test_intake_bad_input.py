@@ -121,3 +121,12 @@ def test_an_amount_beyond_the_database_is_422_at_the_door(app, post_event, amoun
     assert response.status_code == 422
     assert response.json["error"]["details"][0]["loc"] == "data.total_amount"
     assert rows(app, InboxEvent) == []
+
+
+def test_order_line_image_that_is_not_https_is_refused_naming_the_field(app, post_event) -> None:
+    envelope = example("order.created")
+    envelope["data"]["lines"][0]["image_url"] = "http://shop.example/tea.jpg"
+    response = post_event(envelope)
+    assert response.status_code == 422
+    assert "image_url" in json.dumps(response.json["error"])
+    assert rows(app, InboxEvent) == []

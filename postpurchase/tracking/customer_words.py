@@ -1,0 +1,193 @@
+"""A :class:`~postpurchase.tracking.customer_view.CustomerView` in the customer's words.
+
+Pages and messages call these inside the customer's locale (Flask-Babel's current or forced
+locale), so the headline a page shows is the sentence an email about the same parcel says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from babel.dates import format_skeleton
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from carriers.status import Handover
+from postpurchase.i18n import format_day, time_slot_label, to_local
+from postpurchase.tracking.customer_view import ActionKind, CustomerView, Stage, Step
+
+STAGE_LABELS = {
+    Stage.preparing: _l("Preparing to ship"),
+    Stage.shipped: _l("Shipped"),
+    Stage.in_transit: _l("In transit"),
+    Stage.out_for_delivery: _l("Out for delivery"),
+    Stage.attempt_failed: _l("Delivery attempted"),
+    Stage.ready_for_pickup: _l("Ready for pickup"),
+    Stage.delivered: _l("Delivered"),
+    Stage.exception: _l("Delivery problem"),
+    Stage.returning: _l("Returning to sender"),
+    Stage.returned: _l("Returned to sender"),
+    Stage.stalled: _l("No recent updates"),
+}
+
+STEP_LABELS = {
+    Step.ordered: _l("Ordered"),
+    Step.shipped: _l("Shipped"),
+    Step.out_for_delivery: _l("Out for delivery"),
+    Step.ready_for_pickup: _l("Ready for pickup"),
+    Step.delivered: _l("Delivered"),
+    Step.picked_up: _l("Picked up"),
+}
+
+HANDOVER_LABELS = {
+    Handover.in_person: _l("Handed to you in person"),
+    Handover.delivery_box: _l("Delivery box"),
+    Handover.safe_place: _l("Left in your chosen safe place"),
+    Handover.mailbox: _l("Mailbox"),
+    Handover.locker: _l("Parcel locker"),
+    Handover.convenience_store: _l("Convenience store"),
+    Handover.post_office: _l("Post office"),
+    Handover.depot: _l("Carrier's office"),
+}
+
+
+@dataclass(frozen=True)
+class Words:
+    """What the first screen says about one parcel."""
+
+    label: str
+    headline: str
+    #: Sentences under the headline (the original promise, what happens next), in order.
+    details: tuple[str, ...]
+    #: The action button's text, and the instruction when its link cannot carry the number.
+    action_label: str | None
+    action_hint: str | None
+
+
+def day_phrase(day: date, today: date, locale: str) -> str:
+    """``明日 12月2日(水)`` / ``tomorrow, Wed, Dec 2``: the day, with today/tomorrow said in words."""
+    formatted = format_day(day, locale)
+    if day == today:
+        return _("today, %(day)s", day=formatted)
+    if day == today + timedelta(days=1):
+        return _("tomorrow, %(day)s", day=formatted)
+    return formatted
+
+
+def expected_phrase(view: CustomerView, today: date, locale: str) -> str:
+    """The expected day or window with the time slot, e.g. ``明日 12月2日(水) 午前中``."""
+    if view.expected is None:
+        return ""
+    if view.expected_until is not None:
+        return _(
+            "%(start)s – %(end)s",
+            start=day_phrase(view.expected, today, locale),
+            end=format_day(view.expected_until, locale),
+        )
+    when = day_phrase(view.expected, today, locale)
+    slot = time_slot_label(view.time_slot, locale)
+    return _("%(day)s, %(slot)s", day=when, slot=slot) if slot else when
+
+
+def _headline(view: CustomerView, today: date, locale: str, timezone: str) -> str:
+    if view.expected is not None:
+        when = expected_phrase(view, today, locale)
+        if view.delay is not None:
+            return _("Running late: now arriving %(when)s", when=when)
+        return _("Arriving %(when)s", when=when)
+    if view.delay is not None:
+        return _("Your parcel is running late")
+    if view.stage == Stage.ready_for_pickup and view.pickup is not None:
+        place = view.pickup.location or (
+            str(HANDOVER_LABELS[view.pickup.place]) if view.pickup.place else ""
+        )
+        if place:
+            return _("Ready for pickup at %(place)s", place=place)
+    if view.stage == Stage.delivered and view.delivered_at is not None:
+        local = to_local(view.delivered_at, timezone)
+        when = " ".join(
+            (day_phrase(local.date(), today, locale), format_skeleton("Hm", local, locale=locale))
+        )
+        return _("Delivered %(when)s", when=when)
+    return str(_STAGE_HEADLINES[view.stage])
+
+
+_STAGE_HEADLINES = {
+    Stage.preparing: _l("We are preparing your order"),
+    Stage.shipped: _l("Your parcel is on its way"),
+    Stage.in_transit: _l("Your parcel is on its way"),
+    Stage.out_for_delivery: _l("Out for delivery today"),
+    Stage.attempt_failed: _l("We could not deliver your parcel"),
+    Stage.ready_for_pickup: _l("Ready for pickup"),
+    Stage.delivered: _l("Delivered"),
+    Stage.exception: _l("There is a problem with the delivery"),
+    Stage.returning: _l("Your parcel is on its way back to us"),
+    Stage.returned: _l("Your parcel was returned to us"),
+    Stage.stalled: _l("No recent updates from the carrier"),
+}
+
+
+def _details(view: CustomerView, today: date, locale: str) -> list[str]:
+    details = []
+    if view.handover is not None:
+        details.append(_("Where: %(place)s", place=HANDOVER_LABELS[view.handover]))
+    if view.delay is not None and view.delay.promised is not None:
+        details.append(
+            _("Originally expected %(day)s.", day=format_day(view.delay.promised, locale))
+        )
+    if view.delay is not None and view.delay.new_date is None:
+        details.append(_("We are waiting for the carrier's next scan and will update this page."))
+    if view.stage == Stage.attempt_failed:
+        details.append(
+            _("Nobody was available to receive it, so the carrier took it back to its office.")
+        )
+    if view.stage == Stage.ready_for_pickup and view.pickup and view.pickup.until:
+        details.append(
+            _(
+                "Pick it up by %(day)s; after that it is sent back to us.",
+                day=day_phrase(view.pickup.until, today, locale),
+            )
+        )
+    if view.stage == Stage.exception:
+        details.append(
+            _("The carrier is looking into it. Contact us if you need the parcel urgently.")
+        )
+    if view.stage in (Stage.returning, Stage.returned):
+        details.append(_("Contact us to have it sent again or to get a refund."))
+    if view.stage == Stage.stalled:
+        details.append(_("Contact us if your parcel has not arrived."))
+    return details
+
+
+def _action(view: CustomerView, carrier: str) -> tuple[str | None, str | None]:
+    action = view.action
+    if action is None:
+        return None, None
+    label = (
+        _("Arrange redelivery")
+        if action.kind == ActionKind.redeliver
+        else _("Change delivery date, time or place")
+    )
+    hint = None
+    if not action.carries_number and action.tracking_number:
+        hint = _(
+            "On the %(carrier)s form, enter tracking number %(number)s.",
+            carrier=carrier,
+            number=action.tracking_number,
+        )
+    return label, hint
+
+
+def customer_words(
+    view: CustomerView, *, today: date, locale: str, timezone: str, carrier: str
+) -> Words:
+    """The label, headline, details and action text of ``view`` in the current locale."""
+    label, hint = _action(view, carrier)
+    return Words(
+        label=str(STAGE_LABELS[view.stage]),
+        headline=_headline(view, today, locale, timezone),
+        details=tuple(_details(view, today, locale)),
+        action_label=label,
+        action_hint=hint,
+    )
