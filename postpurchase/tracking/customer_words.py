@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from babel.dates import format_skeleton
-from flask_babel import gettext as _
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from carriers.status import Handover
@@ -50,6 +50,11 @@ HANDOVER_LABELS = {
     Handover.post_office: _l("Post office"),
     Handover.depot: _l("Carrier's office"),
 }
+
+
+def _(message: str, **values: object) -> str:
+    """``gettext`` typed as returning ``str`` (flask_babel is untyped); extracted like ``_``."""
+    return str(gettext(message, **values))
 
 
 @dataclass(frozen=True)
