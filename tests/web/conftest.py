@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session
 
 from carriers.status import Status
+from postpurchase import audit
 from postpurchase.brands import NewBrand
 from postpurchase.db import get_db
 from postpurchase.lookup import order_token
@@ -54,6 +55,7 @@ class Tenant:
     shipment_id: int = 0
     return_id: int = 0
     message_id: int = 0
+    settings_change_id: int = 0
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -77,6 +79,7 @@ class Tenant:
             "token": self.tokens.get(endpoint),
             "action": "approve",
             "message_id": self.message_id,
+            "entry_id": self.settings_change_id,
         }
 
 
@@ -154,6 +157,15 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
     _caught(app, message_id, tenant)
     tenant.order_id, tenant.shipment_id, tenant.return_id = order.id, shipment.id, rma.id  # type: ignore[assignment]
     tenant.message_id = sent.id  # type: ignore[assignment]
+    tenant.settings_change_id = audit.record(  # type: ignore[assignment]
+        session=s,
+        brand_id=b,
+        actor="cli",
+        action="settings.update",
+        subject="returns.window_days",
+        before=30,
+        after=31,
+    ).id
     secret = str(app.config["SECRET_KEY"])
     tracking = order_token(secret, b, order.id)  # type: ignore[arg-type]
     returned = return_token(secret, b, rma.id)  # type: ignore[arg-type]
