@@ -88,6 +88,9 @@ def render_draft(
         if len(source) > MAX_CHARS:
             errors[part] = f"At most {MAX_CHARS} characters."
             continue
+        if "\x00" in source:
+            errors[part] = "Must not contain NUL (U+0000)."
+            continue
         try:
             templates.parse(source)
         except TemplateError as exc:

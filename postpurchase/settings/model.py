@@ -269,12 +269,33 @@ def dotted(loc: tuple[int | str, ...]) -> str:
 
 def validate(document: Any) -> BrandSettings:
     """The settings in ``document`` (a mapping as stored or sent), or :class:`SettingsInvalid`."""
+    if nul := _nul_at(document, ()):
+        # PostgreSQL's JSON cannot store U+0000: refuse it here rather than fail on commit.
+        raise SettingsInvalid([{"loc": dotted(nul), "msg": "Must not contain NUL (U+0000)."}])
     try:
         return BrandSettings.model_validate(document or {})
     except ValidationError as exc:
         raise SettingsInvalid(
             [{"loc": dotted(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         ) from None
+
+
+def _nul_at(value: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...] | None:
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return (*loc, key)
+        if found := _nul_at(item, (*loc, key)):
+            return found
+    return None
 
 
 def stored(settings: BrandSettings) -> dict[str, Any]:
