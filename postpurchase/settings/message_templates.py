@@ -137,14 +137,19 @@ def save(
     )
     changed = []
     for part, source in draft.sources.items():
-        if source.replace("\r\n", "\n") == current[part]:
+        text = source.replace("\r\n", "\n")
+        has_own = own_path(
+            instance_path, own_name(brand, draft.trigger, draft.locale, part)
+        ).is_file()
+        # The shipped text shown unchanged, or cleared where the brand has no file: nothing to do.
+        if text == current[part] or (not text.strip() and not has_own):
             continue
         write(
             session=session,
             instance_path=instance_path,
             brand=brand,
             subject=f"templates.{draft.trigger}.{draft.locale}.{part}",
-            source=source.replace("\r\n", "\n"),
+            source=text if text.strip() else None,
             actor=actor,
         )
         changed.append(part)
