@@ -35,7 +35,15 @@ NOT_BRAND_OWNED: dict[str, str] = {
     "merchant_settings.templates": "takes no id; edits and previews only the signed-in brand's templates",
     **{
         f"merchant_settings.part_{page}": "takes no id; edits only the signed-in brand's settings"
-        for page in ("returns", "messaging", "triggers", "delivery", "reports", "carriers", "branding")
+        for page in (
+            "returns",
+            "messaging",
+            "triggers",
+            "delivery",
+            "reports",
+            "carriers",
+            "branding",
+        )
     },
     "settings_api.put_settings": "takes no id; changes only the settings of the key's brand",
 }
