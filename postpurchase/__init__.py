@@ -25,6 +25,7 @@ FEATURES: tuple[str, ...] = (
     "postpurchase.insights",
     "postpurchase.returns",
     "postpurchase.people",
+    "postpurchase.settings",
 )
 
 

@@ -25,6 +25,7 @@ FEATURE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("postpurchase.demo", "demo"),
     ("postpurchase.privacy.cli", "data"),
     ("postpurchase.privacy.cli", "customers"),
+    ("postpurchase.settings.cli", "settings"),
 )
 
 

@@ -41,6 +41,7 @@ def test_features_link_their_pages_once_per_app(app_config, tmp_path) -> None:
         "merchant_returns.log",
         "merchant_people.people",
         "merchant_people.audit_log",
+        "merchant_settings.index",
     ]
     assert [endpoint for endpoint, _ in merchant_links(first)] == expected
     assert [endpoint for endpoint, _ in merchant_links(second)] == expected

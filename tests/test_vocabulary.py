@@ -14,7 +14,7 @@ STATUS_VALUES = {member.value for member in Status}
 #: Enums that share status words on purpose, each with the reason.
 NAMED_AFTER_STATUSES = {
     (
-        "postpurchase/messaging/catalogue.py",
+        "postpurchase/models/enums.py",
         "Trigger",
     ): "a message trigger is named after the status that fires it; it is a message, not a status",
     (

@@ -38,9 +38,8 @@ from postpurchase.models import (
     Shipment,
     TransitModelState,
 )
+from postpurchase.settings.model import settings_for
 
-DEFAULT_PROMISE_LEVEL = 0.90
-DEFAULT_WINDOW = (0.1, 0.9)
 #: Statuses after which the parcel is in the destination's hands today.
 ARRIVING_TODAY = frozenset({Status.out_for_delivery, Status.available_for_pickup})
 #: Statuses after which no delivery date is predicted any more.
@@ -61,7 +60,7 @@ class EddInputError(ValueError):
 
 @dataclass(frozen=True)
 class BrandEdd:
-    """A brand's EDD settings (``Brand.settings["edd"]``) with defaults."""
+    """A brand's EDD settings (the ``edd`` part of its typed settings) as the model uses them."""
 
     promise_level: float
     window: tuple[float, float]
@@ -73,21 +72,22 @@ class BrandEdd:
 
     @classmethod
     def of(cls, brand: Brand) -> BrandEdd:
-        raw = dict((brand.settings or {}).get("edd") or {})
-        window = raw.get("window") or DEFAULT_WINDOW
-        params = ModelParams.from_dict(raw.get("model") or {})
-        if "default_business_days" in raw:
+        part = settings_for(brand).edd
+        params = ModelParams.from_dict(part.model)
+        if part.default_business_days is not None:
             params = ModelParams.from_dict(
-                {**params.to_dict(), "default_business_days": int(raw["default_business_days"])}
+                {**params.to_dict(), "default_business_days": part.default_business_days}
             )
         return cls(
-            promise_level=float(raw.get("promise_level", DEFAULT_PROMISE_LEVEL)),
-            window=(float(window[0]), float(window[1])),
-            calendar=CarrierCalendar.from_settings(brand.country or "JP", raw.get("calendar")),
+            promise_level=part.promise_level,
+            window=part.window,
+            calendar=CarrierCalendar.from_settings(
+                brand.country or "JP", part.calendar.model_dump(mode="json")
+            ),
             timezone=brand.timezone,
             params=params,
-            default_carrier=str(raw.get("default_carrier", "")),
-            default_service=str(raw.get("default_service", "standard")),
+            default_carrier=part.default_carrier,
+            default_service=part.default_service,
         )
 
 

@@ -1,11 +1,7 @@
 """The weekly insights email: last Monday–Sunday's report as a PDF to the brand's chosen addresses.
 
-Settings (``Brand.settings["insights"]``)::
-
-    {"insights": {"weekly_to": ["ops@acme.example"], "last_week_sent": "2026-11-16"}}
-
-``last_week_sent`` (the Monday of the last week mailed) is written here: a week at or before it is
-never mailed again, so the hourly job and a manual ``postpurchase insights send-weekly`` may both run.
+Recipients are the brand's ``insights.weekly_to`` setting. The Monday of the last week mailed is
+kept in :class:`~postpurchase.models.WeeklyReportSent`: a week at or before it is never mailed again, so the hourly job and a manual ``postpurchase insights send-weekly`` may both run.
 Each brand is handled in its own claiming transaction with the brand row locked, so two workers
 never mail the same week; a failed send leaves the week unmarked for the next run.
 """
@@ -33,8 +29,9 @@ from postpurchase.insights.web import render_report
 from postpurchase.messaging.channels import create_channel
 from postpurchase.messaging.channels.email import SMTP_POLICY, SmtpChannel
 from postpurchase.messaging.outbox import sender_identity
-from postpurchase.models import Brand, Channel
+from postpurchase.models import Brand, Channel, WeeklyReportSent
 from postpurchase.pdf import pdf_bytes
+from postpurchase.settings.model import settings_for
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +53,12 @@ def previous_week(today: date) -> date:
 
 
 def recipients(brand: Brand) -> list[str]:
-    addresses = ((brand.settings or {}).get("insights") or {}).get("weekly_to") or []
-    return [str(address).strip() for address in addresses if str(address).strip()]
+    return list(settings_for(brand).insights.weekly_to)
 
 
-def _last_sent(brand: Brand) -> date | None:
-    value = ((brand.settings or {}).get("insights") or {}).get("last_week_sent")
-    return date.fromisoformat(value) if value else None
+def _last_sent(session: Session, brand_id: int) -> date | None:
+    row = session.get(WeeklyReportSent, brand_id)
+    return row.week if row else None
 
 
 def weekly_email(
@@ -120,7 +116,7 @@ def _send_one(app: Flask, brand_id: int, week: date | None, now: datetime) -> Se
         brand = session.exec(select(Brand).where(Brand.id == brand_id).with_for_update()).one()
         to = recipients(brand)
         monday = monday_of(week) if week else previous_week(to_local(now, brand.timezone).date())
-        last = _last_sent(brand)
+        last = _last_sent(session, brand_id)
         if not to or (last is not None and monday <= last):
             return None
         channel = create_channel(app.config, brand.slug, Channel.email)
@@ -136,13 +132,11 @@ def _send_one(app: Flask, brand_id: int, week: date | None, now: datetime) -> Se
                 len(refused),
                 len(to),
             )
-        settings = dict(brand.settings or {})
-        settings["insights"] = {
-            **(settings.get("insights") or {}),
-            "last_week_sent": monday.isoformat(),
-        }
-        brand.settings = settings
-        session.add(brand)
+        mark = session.get(WeeklyReportSent, brand_id) or WeeklyReportSent(
+            brand_id=brand_id, week=monday
+        )
+        mark.week = monday
+        session.add(mark)
         return Sent(brand_slug=brand.slug, monday=monday, recipients=to)
 
 

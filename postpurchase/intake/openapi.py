@@ -25,6 +25,7 @@ from postpurchase.intake.schemas import EventAccepted, EventType, envelope_model
 from postpurchase.intake.shopify import HMAC_HEADER, TOPIC_HEADER, WEBHOOK_ID_HEADER
 from postpurchase.returns.wms import WmsReturnWebhook
 from postpurchase.schemas import OrderPublic, ShipmentPage, ShipmentPublic
+from postpurchase.settings.model import BrandSettings
 from postpurchase.tracking.api import MAX_LIMIT
 from postpurchase.web.params import MAX_ID
 
@@ -367,6 +368,29 @@ ROUTES: dict[str, Route] = {
         answers={200: ("The dates and the cut-off countdown.", CheckoutEstimate)},
         errors=(400, 404, 429),
         query_model=CheckoutQuery,
+    ),
+    "settings_api.get_settings": Route(
+        summary="The brand's settings, every default filled in",
+        answers={200: ("The settings.", BrandSettings)},
+        errors=(),
+    ),
+    "settings_api.put_settings": Route(
+        summary="Change some or all of the brand's settings",
+        description=(
+            "Send the whole document or only the parts to change: parts are merged key by key, "
+            "a value (even a list or a mapping) replaces the stored one. Nothing is stored unless "
+            "every value is valid; a wrong one is a 400 whose `details` name each field "
+            '(`{"loc": "returns.window_days", "msg": ...}`). Each changed value is recorded in the '
+            "brand's history, which the console can undo."
+        ),
+        answers={200: ("The settings after the change.", BrandSettings)},
+        errors=(400, 413),
+        request_body={
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": REF.format(model="BrandSettings")}}
+            },
+        },
     ),
     "edd_api.shipment_edd": Route(
         summary="A parcel's predicted dates and the basis of each prediction",

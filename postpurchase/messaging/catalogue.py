@@ -19,22 +19,8 @@ from flask_babel.speaklater import LazyString
 
 from postpurchase.models import Channel
 
-
-class Trigger(StrEnum):
-    order_confirmed = "order_confirmed"
-    shipped = "shipped"
-    delayed = "delayed"
-    arriving_tomorrow = "arriving_tomorrow"
-    out_for_delivery = "out_for_delivery"
-    attempt_fail = "attempt_fail"
-    available_for_pickup = "available_for_pickup"
-    delivered = "delivered"
-    unboxing = "unboxing"
-    review_request = "review_request"
-    replenishment = "replenishment"
-    return_update = "return_update"
-    #: Not a message to a customer: the RMA document posted to the brand's WMS (``returns.wms``).
-    wms_return = "wms_return"
+# The enum lives with the other stored vocabularies so that settings can be typed by it below messaging.
+from postpurchase.models.enums import Trigger as Trigger
 
 
 class Purpose(StrEnum):

@@ -18,47 +18,18 @@ A brand only writes what it changes, e.g.::
 
 from __future__ import annotations
 
-import copy
-import json
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 from postpurchase.messaging.catalogue import CATALOGUE, Trigger
 from postpurchase.models import Brand, Channel
+from postpurchase.settings.model import TRIGGER_BASE, MessagingPart, settings_for
 
 #: Everything a trigger may set; values a brand leaves out come from here and the trigger's
-#: :data:`~postpurchase.messaging.catalogue.CATALOGUE` entry.
-BASE_TRIGGER: dict[str, Any] = {
-    "enabled": True,
-    "delay_minutes": 0,
-    "channels": ["email", "line", "sms"],
-    "template": None,
-    "quiet_hours": True,
-    "stale_after_hours": None,
-}
-
-DEFAULTS: dict[str, Any] = {
-    "quiet_hours": {"start": "21:00", "end": "08:00"},
-    "daily_cap": 2,
-    #: Temporary failures (channel down, rate limited) are retried with backoff for this long from
-    #: the first attempt, then the message is ``failed`` (``postpurchase messages retry`` resends).
-    "retry_max_hours": 24,
-    #: An optional cap on attempts as well; None: only the hours above count.
-    "max_attempts": None,
-    "sender": {},
-    "rules": [],
-    "blocks": {},
-    "care": {"sku": {}, "category": {}},
-    "catalog": [],
-    "consumables": {"sku": {}, "category": {}},
-    "pickup_hold_days": 7,
-    #: Outgoing webhook endpoint for the ``webhook`` channel.
-    "webhook_url": None,
-    #: LINE notification messages (template): ``templateKey`` per trigger; empty = not contracted.
-    "line_notification_templates": {},
-}
+#: :data:`~postpurchase.messaging.catalogue.CATALOGUE` entry (the typed model and its defaults:
+#: :mod:`postpurchase.settings.model`).
+BASE_TRIGGER: dict[str, Any] = TRIGGER_BASE
 
 
 @dataclass(frozen=True)
@@ -78,27 +49,25 @@ class TriggerSettings:
 
 
 def _merged(brand: Brand) -> tuple[dict[str, Any], dict[str, TriggerSettings]]:
-    """The brand's merged settings and its trigger settings parsed so far.
+    """The brand's messaging settings as a mapping and its trigger settings parsed so far.
 
-    Cached by the content of the brand's own settings, not by the dict's identity: equal settings
-    share one merge (one per brand instead of one per message), and a changed dict is a new key.
+    Cached by content, not by identity: brands with equal settings share one mapping (one per
+    brand instead of one per message), and a changed setting is a new key.
     """
-    return _merge(json.dumps((brand.settings or {}).get("messaging", {}), sort_keys=True))
+    part = settings_for(brand).messaging  # one object per distinct settings document
+    cached = _MERGED.get(id(part))
+    if cached is None or cached[0] is not part:
+        if len(_MERGED) > 512:
+            _MERGED.clear()
+        merged = part.model_dump(mode="json")
+        merged["sender"] = part.sender.model_dump(mode="json", exclude_none=True)
+        merged["triggers"] = part.triggers.model_dump(mode="json", exclude_none=True)
+        cached = _MERGED[id(part)] = (part, merged, {})
+    return cached[1], cached[2]
 
 
-@lru_cache(maxsize=256)
-def _merge(own_json: str) -> tuple[dict[str, Any], dict[str, TriggerSettings]]:
-    own = json.loads(own_json)
-    merged = copy.deepcopy(DEFAULTS)
-    for key, value in own.items():
-        if key == "triggers":
-            continue
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    merged["triggers"] = own.get("triggers", {})
-    return merged, {}
+#: id of a parsed part → (the part, kept alive so its id is not reused; mapping; triggers).
+_MERGED: dict[int, tuple[MessagingPart, dict[str, Any], dict[str, TriggerSettings]]] = {}
 
 
 def brand_settings(brand: Brand) -> dict[str, Any]:

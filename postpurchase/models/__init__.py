@@ -31,6 +31,7 @@ from postpurchase.models.enums import (
 from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
 from postpurchase.models.messaging import MessageEvent, Suppression
 from postpurchase.models.privacy import Erasure
+from postpurchase.models.reports import WeeklyReportSent
 from postpurchase.models.security import RateLimitWindow, ThrottleAttempt
 from postpurchase.models.shipping import Shipment, TrackingEvent
 from postpurchase.models.tracking import CarrierCircuit, CarrierResponse
@@ -73,6 +74,7 @@ __all__ = [
     "ThrottleAttempt",
     "TimeSlot",
     "TrackingEvent",
+    "WeeklyReportSent",
     "TransitModelState",
     "WebhookRejection",
 ]

@@ -103,3 +103,23 @@ class LinkPurpose(StrEnum):
 
     invitation = "invitation"  # join a brand with a role, choosing a password
     password_reset = "password_reset"  # noqa: S105 (a purpose, not a password)
+
+
+class Trigger(StrEnum):
+    """What a message is for: ``OutboxMessage.trigger`` stores the value, and a brand's settings key
+    its trigger settings by it (what each trigger is: ``postpurchase.messaging.catalogue``)."""
+
+    order_confirmed = "order_confirmed"
+    shipped = "shipped"
+    delayed = "delayed"
+    arriving_tomorrow = "arriving_tomorrow"
+    out_for_delivery = "out_for_delivery"
+    attempt_fail = "attempt_fail"
+    available_for_pickup = "available_for_pickup"
+    delivered = "delivered"
+    unboxing = "unboxing"
+    review_request = "review_request"
+    replenishment = "replenishment"
+    return_update = "return_update"
+    #: Not a message to a customer: the RMA document posted to the brand's WMS (``returns.wms``).
+    wms_return = "wms_return"

@@ -1,4 +1,4 @@
-"""A brand's return policy (``Brand.settings["returns"]``) and which lines of an order it lets back.
+"""A brand's return policy (the ``returns`` part of :class:`~postpurchase.settings.model.BrandSettings`) and which lines of an order it lets back.
 
 Settings, all optional::
 
@@ -21,24 +21,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from sqlmodel import Session, col, func, select
 
 from postpurchase.models import Brand, Order, OrderLine, ReturnLine, ReturnRequest, Shipment
 from postpurchase.models.enums import OrderStatus, ReturnResolution, ReturnState
+from postpurchase.settings.model import DEFAULT_REASONS, ReturnsPart, settings_for
 
-DEFAULT_WINDOW_DAYS = 30
-
-#: Reason codes a customer picks from, with their words in each language.
-DEFAULT_REASONS: dict[str, dict[str, str]] = {
-    "size_too_small": {"ja": "サイズが小さい", "en": "Too small"},
-    "size_too_large": {"ja": "サイズが大きい", "en": "Too large"},
-    "damaged": {"ja": "破損・汚れがある", "en": "Arrived damaged"},
-    "not_as_described": {"ja": "説明と異なる", "en": "Not as described"},
-    "changed_mind": {"ja": "イメージと違った・不要になった", "en": "Changed my mind"},
-    "other": {"ja": "その他", "en": "Other"},
-}
+DEFAULT_WINDOW_DAYS = ReturnsPart.model_fields["window_days"].default
 
 #: Returns in these states no longer hold their quantities (they will not come back).
 CLOSED_STATES = (ReturnState.rejected, ReturnState.cancelled)
@@ -76,23 +66,20 @@ class ReturnPolicy:
 
 
 def policy_for(brand: Brand) -> ReturnPolicy:
-    """The brand's policy: its ``returns`` settings over the defaults; unknown resolutions are ignored."""
-    raw: dict[str, Any] = (brand.settings or {}).get("returns") or {}
-    resolutions = tuple(
-        ReturnResolution(r) for r in raw.get("resolutions", ()) if r in ReturnResolution.__members__
-    )
+    """The brand's policy, read from its typed settings (:mod:`postpurchase.settings.model`)."""
+    part = settings_for(brand).returns
     return ReturnPolicy(
-        window_days=int(raw.get("window_days", DEFAULT_WINDOW_DAYS)),
-        auto_approve=bool(raw.get("auto_approve", True)),
-        final_sale_returnable=bool(raw.get("final_sale_returnable", False)),
+        window_days=part.window_days,
+        auto_approve=part.auto_approve,
+        final_sale_returnable=part.final_sale_returnable,
         categories={
-            str(rule["category"]).strip().lower(): bool(rule.get("returnable", True))
-            for rule in raw.get("categories", ())
-            if rule.get("category")
+            rule.category.strip().lower(): rule.returnable
+            for rule in part.categories
+            if rule.category.strip()
         },
-        resolutions=resolutions or tuple(ReturnResolution),
-        reasons=dict(raw["reasons"]) if raw.get("reasons") else dict(DEFAULT_REASONS),
-        address=tuple(str(line) for line in raw.get("address", ()) if str(line).strip()),
+        resolutions=tuple(ReturnResolution(r) for r in part.resolutions),
+        reasons=dict(part.reasons),
+        address=tuple(line for line in part.address if line.strip()),
     )
 
 

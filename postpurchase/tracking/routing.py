@@ -25,6 +25,7 @@ from carriers import registry
 from carriers.base import CarrierAdapter
 from postpurchase.clock import utcnow
 from postpurchase.models import Brand
+from postpurchase.settings.model import settings_for
 
 EXTENSION_KEY = "postpurchase.tracking"
 
@@ -59,9 +60,9 @@ def extension(app: Flask) -> TrackingExtension:
     return found
 
 
-def route(brand_settings: Mapping[str, Any] | None, carrier_code: str) -> str:
-    """The adapter code that answers for ``carrier_code`` for a brand with these settings."""
-    routes = (brand_settings or {}).get("carrier_routes") or {}
+def route(brand: Brand, carrier_code: str) -> str:
+    """The adapter code that answers for ``carrier_code`` for ``brand`` (its ``carrier_routes``)."""
+    routes = settings_for(brand).carrier_routes
     return str(routes.get(carrier_code) or routes.get("*") or carrier_code)
 
 
@@ -93,7 +94,7 @@ def credentials(
 
 def account_for(app: Flask, brand: Brand, carrier_code: str) -> Account:
     """The adapter instance that answers for ``brand``'s parcels of ``carrier_code``."""
-    return account(app, route(brand.settings, carrier_code), brand.slug)
+    return account(app, route(brand, carrier_code), brand.slug)
 
 
 def account(app: Flask, code: str, brand_slug: str | None) -> Account:

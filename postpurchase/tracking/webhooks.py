@@ -125,7 +125,7 @@ def apply_webhook_results(
         if brand_id is not None:
             query = query.where(Shipment.brand_id == brand_id)
         for shipment, brand in session.exec(query).all():
-            if route(brand.settings, shipment.carrier_code) != code:
+            if route(brand, shipment.carrier_code) != code:
                 continue
             assert shipment.id is not None
             change = apply_result(

@@ -11,7 +11,7 @@ from postpurchase.db import get_db
 from postpurchase.insights.cli import insights
 from postpurchase.insights.weekly import previous_week, send_weekly
 from postpurchase.jobs import JOBS
-from postpurchase.models import Brand
+from postpurchase.models import WeeklyReportSent
 from tests.insights.conftest import MONDAY
 from tests.messaging.conftest import inbox, smtp_port  # noqa: F401  (the real aiosmtpd server)
 
@@ -32,9 +32,9 @@ def app_config(app_config: dict[str, Any], smtp_port: int) -> dict[str, Any]:  #
 def _last_week_sent(app, brand_id: int) -> str | None:
     with app.app_context():
         s = get_db(app).session()
-        value = s.get(Brand, brand_id).settings.get("insights", {}).get("last_week_sent")
+        mark = s.get(WeeklyReportSent, brand_id)
         s.close()
-    return value
+    return mark.week.isoformat() if mark else None
 
 
 def test_last_week_is_the_monday_to_sunday_before_this_week() -> None:

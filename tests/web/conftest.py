@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session
 
 from carriers.status import Status
+from postpurchase import audit
 from postpurchase.brands import NewBrand
 from postpurchase.db import get_db
 from postpurchase.lookup import order_token
@@ -59,6 +60,7 @@ class Tenant:
     message_id: int = 0
     member_id: int = 0
     invitation_id: int = 0
+    settings_change_id: int = 0
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -86,6 +88,7 @@ class Tenant:
             "message_id": self.message_id,
             "member_id": self.member_id,
             "invitation_id": self.invitation_id,
+            "entry_id": self.settings_change_id,
         }
 
 
@@ -163,6 +166,15 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
     _caught(app, message_id, tenant)
     tenant.order_id, tenant.shipment_id, tenant.return_id = order.id, shipment.id, rma.id  # type: ignore[assignment]
     tenant.message_id = sent.id  # type: ignore[assignment]
+    tenant.settings_change_id = audit.record(  # type: ignore[assignment]
+        session=s,
+        brand_id=b,
+        actor="cli",
+        action="settings.update",
+        subject="returns.window_days",
+        before=30,
+        after=31,
+    ).id
     secret = str(app.config["SECRET_KEY"])
     people = _people(s, tenant, secret)
     tracking = order_token(secret, b, order.id)  # type: ignore[arg-type]

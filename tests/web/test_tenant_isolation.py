@@ -38,6 +38,22 @@ NOT_BRAND_OWNED: dict[str, str] = {
     "carrier_webhooks.carrier_webhook": "write-only carrier scans, signed per carrier (tracking tests)",
     "messages_public.opened": "open pixel: the same GIF for any token; shows nothing",
     "messages_public.clicked": "redirects only to the URL signed into the token; shows no stored data",
+    "merchant_settings.logo": "takes no id; serves only the signed-in brand's own logo (404 without one)",
+    "merchant_settings.upload_logo": "takes no id; sets only the signed-in brand's logo",
+    "merchant_settings.templates": "takes no id; edits and previews only the signed-in brand's templates",
+    **{
+        f"merchant_settings.part_{page}": "takes no id; edits only the signed-in brand's settings"
+        for page in (
+            "returns",
+            "messaging",
+            "triggers",
+            "delivery",
+            "reports",
+            "carriers",
+            "branding",
+        )
+    },
+    "settings_api.put_settings": "takes no id; changes only the settings of the key's brand",
 }
 
 #: Brand-owned routes with no id in the path that name a record in the query string instead.

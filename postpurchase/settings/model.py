@@ -1,0 +1,380 @@
+"""A brand's settings as one typed model: every default in one place, every value validated.
+
+``Brand.settings`` stores only what a brand changed (:func:`stored`): a default improved later
+reaches every brand that never chose otherwise. Each feature reads its part through
+:func:`settings_for` (``settings_for(brand).returns.window_days``); nobody reads the raw JSON.
+
+Errors name the field as a dotted path (``returns.window_days``), the same path the console, the
+API (``details[].loc``) and the command line (``settings set returns.window_days 45``) use.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import date
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from postpurchase.models import Brand
+from postpurchase.models.enums import Channel, ReturnResolution, Trigger
+
+log = logging.getLogger(__name__)
+
+#: ``HH:MM`` in the brand's time zone.
+Clock = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+Url = Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)]
+Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+
+
+class Part(BaseModel):
+    """A part of the settings: unknown keys are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
+
+
+# Messaging ------------------------------------------------------------------------------------
+
+
+class QuietHours(Part):
+    start: Clock = "21:00"
+    end: Clock = "08:00"
+
+
+class Sender(Part):
+    """Who messages come from; the address and a contact are the legal minimum for marketing."""
+
+    name: str | None = Field(default=None, max_length=200)
+    email: Email | None = None
+    address: str | None = Field(default=None, max_length=500)
+    contact: str | None = Field(default=None, max_length=200)
+
+
+class TriggerPart(Part):
+    """A brand's choices for one trigger; None keeps the trigger's default (its catalogue entry,
+    then :data:`TRIGGER_BASE`)."""
+
+    enabled: bool | None = None
+    delay_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 90)
+    channels: list[Channel] | None = Field(default=None, min_length=1)
+    #: Template name (files under ``emails/<locale>/``); None: the trigger's own name.
+    template: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,64}$")
+    quiet_hours: bool | None = None
+    stale_after_hours: float | None = Field(default=None, gt=0, le=24 * 90)
+
+
+class ArrivingTomorrowPart(TriggerPart):
+    send_at: Clock | None = None
+
+
+class UnboxingPart(TriggerPart):
+    delay_hours: float | None = Field(default=None, ge=0, le=24 * 60)
+
+
+class ReviewRequestPart(TriggerPart):
+    delay_days: int | None = Field(default=None, ge=0, le=365)
+
+
+class ReplenishmentPart(TriggerPart):
+    lead_days: int | None = Field(default=None, ge=0, le=365)
+
+
+#: What a trigger sends unless its catalogue entry or the brand says otherwise.
+TRIGGER_BASE: dict[str, Any] = {
+    "enabled": True,
+    "delay_minutes": 0,
+    "channels": ["email", "line", "sms"],
+    "template": None,
+    "quiet_hours": True,
+    "stale_after_hours": None,
+}
+
+_TRIGGER_PARTS: dict[Trigger, type[TriggerPart]] = {
+    Trigger.arriving_tomorrow: ArrivingTomorrowPart,
+    Trigger.unboxing: UnboxingPart,
+    Trigger.review_request: ReviewRequestPart,
+    Trigger.replenishment: ReplenishmentPart,
+}
+
+#: Customer message triggers (the WMS document has no settings of its own).
+CUSTOMER_TRIGGERS = tuple(t for t in Trigger if t != Trigger.wms_return)
+
+#: One field per customer trigger, keyed by its stored value.
+Triggers: type[Part] = create_model(  # type: ignore[call-overload]
+    "Triggers",
+    __base__=Part,
+    **{
+        str(t): (
+            _TRIGGER_PARTS.get(t, TriggerPart),
+            Field(default_factory=_TRIGGER_PARTS.get(t, TriggerPart)),
+        )
+        for t in CUSTOMER_TRIGGERS
+    },
+)
+
+
+class MessagingPart(Part):
+    triggers: Triggers = Field(default_factory=Triggers)  # type: ignore[valid-type]
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    #: Messages a customer gets a day at most (essential ones are never held).
+    daily_cap: int = Field(default=2, ge=0, le=50)
+    #: Temporary failures are retried with backoff for this long from the first attempt.
+    retry_max_hours: float = Field(default=24, gt=0, le=24 * 14)
+    #: An optional cap on attempts as well; None: only the hours above count.
+    max_attempts: int | None = Field(default=None, ge=1, le=100)
+    sender: Sender = Field(default_factory=Sender)
+    #: Segments: ``[{"name", "when": {...}, "variant", "blocks": [...]}]``.
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+    #: Content blocks by name, per locale.
+    blocks: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: Care instructions by ``sku`` and by ``category``.
+    care: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"sku": {}, "category": {}})
+    #: Items recommended after a purchase: ``[{"sku", "name", "accessory_for", "categories"}]``.
+    catalog: list[dict[str, Any]] = Field(default_factory=list)
+    #: Days a consumable lasts, by ``sku`` and by ``category``.
+    consumables: dict[str, dict[str, int]] = Field(
+        default_factory=lambda: {"sku": {}, "category": {}}
+    )
+    pickup_hold_days: int = Field(default=7, ge=1, le=60)
+    #: Outgoing webhook endpoint for the ``webhook`` channel.
+    webhook_url: Url | None = None
+    #: LINE notification messages: ``templateKey`` per trigger; empty = not contracted.
+    line_notification_templates: dict[str, Any] = Field(default_factory=dict)
+    #: Where a replenishment message sends the customer; None: the tracking page.
+    reorder_url: Url | None = None
+
+
+# Returns --------------------------------------------------------------------------------------
+
+#: Reason codes a customer picks from, with their words in each language.
+DEFAULT_REASONS: dict[str, dict[str, str]] = {
+    "size_too_small": {"ja": "サイズが小さい", "en": "Too small"},
+    "size_too_large": {"ja": "サイズが大きい", "en": "Too large"},
+    "damaged": {"ja": "破損・汚れがある", "en": "Arrived damaged"},
+    "not_as_described": {"ja": "説明と異なる", "en": "Not as described"},
+    "changed_mind": {"ja": "イメージと違った・不要になった", "en": "Changed my mind"},
+    "other": {"ja": "その他", "en": "Other"},
+}
+
+
+class CategoryRule(Part):
+    category: str = Field(min_length=1, max_length=100)
+    returnable: bool = True
+
+
+class ReturnsPart(Part):
+    #: Days from the last delivery of the order's parcels.
+    window_days: int = Field(default=30, ge=0, le=3650)
+    auto_approve: bool = True
+    final_sale_returnable: bool = False
+    categories: list[CategoryRule] = Field(default_factory=list)
+    resolutions: list[ReturnResolution] = Field(
+        default_factory=lambda: list(ReturnResolution), min_length=1
+    )
+    reasons: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: dict(DEFAULT_REASONS), min_length=1
+    )
+    #: Lines of the return address; empty: the brand's first fulfilment centre.
+    address: list[str] = Field(default_factory=list, max_length=8)
+    #: Where each RMA state change is posted (the WMS document); None: nowhere.
+    wms_webhook_url: Url | None = None
+
+
+# Delivery dates -------------------------------------------------------------------------------
+
+
+class CalendarPart(Part):
+    workdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4]
+    )
+    #: Names from ``edd.calendar.NAMED_CLOSURES`` or ``{"name", "start": "MM-DD", "end": "MM-DD"}``.
+    closures: list[str | dict[str, str]] = Field(default_factory=list)
+    holidays: bool = True
+    closed_dates: list[date] = Field(default_factory=list)
+
+
+class DeliveryPart(Part):
+    #: How sure the promised date is: the share of parcels that arrive by it.
+    promise_level: float = Field(default=0.90, ge=0.5, le=0.99)
+    #: Quantiles of the window shown to customers.
+    window: tuple[float, float] = (0.1, 0.9)
+    calendar: CalendarPart = Field(default_factory=CalendarPart)
+    #: Business days assumed before any parcel of the brand was delivered; None: the model's.
+    default_business_days: int | None = Field(default=None, ge=0, le=30)
+    default_carrier: str = Field(default="", max_length=64)
+    default_service: str = Field(default="standard", max_length=64)
+    #: Overrides of the model's tuning (``edd.model.ModelParams``); for experts.
+    model: dict[str, float] = Field(default_factory=dict)
+
+
+# Insights, carriers, branding -----------------------------------------------------------------
+
+
+class InsightsPart(Part):
+    #: Who gets the weekly report (PDF) on Mondays.
+    weekly_to: list[Email] = Field(default_factory=list, max_length=20)
+
+
+class BrandingPart(Part):
+    color: Colour = "#1f4f8b"
+    #: The stored logo's file name (set by an upload; served by the console's logo route).
+    logo: Annotated[str, Field(pattern=r"^[0-9a-f]{64}\.(png|jpg|gif|webp)$")] | None = None
+    footer: str | None = Field(default=None, max_length=1000)
+    shop_url: Url | None = None
+    contact_url: Url | None = None
+    faq_url: Url | None = None
+
+
+CarrierCode = Annotated[str, Field(pattern=r"^(\*|[a-z0-9_\-]{1,40})$")]
+AdapterCode = Annotated[str, Field(pattern=r"^[a-z0-9_\-]{1,40}$")]
+
+
+class BrandSettings(Part):
+    """Everything a brand configures. Keys are those of ``Brand.settings``."""
+
+    messaging: MessagingPart = Field(default_factory=MessagingPart)
+    returns: ReturnsPart = Field(default_factory=ReturnsPart)
+    #: Delivery dates (EDD): promise level, calendar, model.
+    edd: DeliveryPart = Field(default_factory=DeliveryPart)
+    insights: InsightsPart = Field(default_factory=InsightsPart)
+    #: Carrier code (or ``*`` for all others) → the adapter that answers for it (an aggregator).
+    #: Accounts (credentials) come from the configuration, never from here.
+    carrier_routes: dict[CarrierCode, AdapterCode] = Field(default_factory=dict)
+    branding: BrandingPart = Field(default_factory=BrandingPart)
+
+
+#: The parts, in the order the console lists them.
+PARTS: tuple[str, ...] = tuple(BrandSettings.model_fields)
+
+
+class SettingsInvalid(ValueError):
+    """Settings that do not validate; ``errors`` are ``[{"loc": "returns.window_days", "msg"}]``."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['loc']}: {e['msg']}" for e in errors))
+        self.errors = errors
+
+
+def dotted(loc: tuple[int | str, ...]) -> str:
+    """Pydantic's ``("returns", "categories", 0, "category")`` → ``returns.categories[0].category``."""
+    text = ""
+    for item in loc:
+        text += f"[{item}]" if isinstance(item, int) else (f".{item}" if text else str(item))
+    return text
+
+
+def validate(document: Any) -> BrandSettings:
+    """The settings in ``document`` (a mapping as stored or sent), or :class:`SettingsInvalid`."""
+    if nul := _nul_at(document, ()):
+        # PostgreSQL's JSON cannot store U+0000: refuse it here rather than fail on commit.
+        raise SettingsInvalid([{"loc": dotted(nul), "msg": "Must not contain NUL (U+0000)."}])
+    try:
+        return BrandSettings.model_validate(document or {})
+    except ValidationError as exc:
+        raise SettingsInvalid(
+            [{"loc": dotted(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        ) from None
+
+
+def _nul_at(value: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...] | None:
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return (*loc, key)
+        if found := _nul_at(item, (*loc, key)):
+            return found
+    return None
+
+
+def stored(settings: BrandSettings) -> dict[str, Any]:
+    """What ``Brand.settings`` keeps: only the values that differ from the defaults."""
+    return settings.model_dump(mode="json", exclude_defaults=True)
+
+
+def settings_for(brand: Brand) -> BrandSettings:
+    """The brand's settings with defaults filled in (shared between callers: never mutate)."""
+    return _parse(json.dumps(brand.settings or {}, sort_keys=True, default=str))
+
+
+@lru_cache(maxsize=256)
+def _parse(document_json: str) -> BrandSettings:
+    document = json.loads(document_json)
+    # Settings written before they were validated: drop each invalid value (it reads as its
+    # default), so one bad value does not switch off every other choice the brand made.
+    for _ in range(20):
+        try:
+            return BrandSettings.model_validate(document)
+        except ValidationError as exc:
+            log.warning("stored brand settings are invalid, ignoring: %s", exc.errors()[0]["loc"])
+            for error in reversed(exc.errors()):
+                _drop(document, error["loc"])
+    return BrandSettings()
+
+
+def _drop(document: Any, loc: tuple[int | str, ...]) -> None:
+    """Remove the value at ``loc`` (the nearest existing container's entry) from ``document``."""
+    node = document
+    for key in loc[:-1]:
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(node, dict):
+        node.pop(loc[-1], None)
+    elif isinstance(node, list) and isinstance(loc[-1], int) and loc[-1] < len(node):
+        del node[loc[-1]]
+
+
+# Leaves ---------------------------------------------------------------------------------------
+
+
+def leaves(model: type[BaseModel] = BrandSettings, prefix: str = "") -> Iterator[str]:
+    """Every settable path: ``returns.window_days``, ``messaging.triggers.shipped.enabled``…
+
+    A nested part is walked; any other value (lists, mappings, numbers) is one leaf."""
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from leaves(annotation, path + ".")
+        else:
+            yield path
+
+
+def get_path(document: dict[str, Any], path: str) -> Any:
+    value: Any = document
+    for key in path.split("."):
+        value = value[key]
+    return value
+
+
+def with_path(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of ``document`` with ``path`` set to ``value`` (missing levels created)."""
+    result = json.loads(json.dumps(document))
+    keys = path.split(".")
+    node = result
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+    return result
+
+
+def is_leaf(path: str) -> bool:
+    return path in _leaf_set()
+
+
+@lru_cache(maxsize=1)
+def _leaf_set() -> frozenset[str]:
+    return frozenset(leaves())
