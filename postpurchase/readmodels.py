@@ -38,7 +38,7 @@ from postpurchase.models import (
 from postpurchase.models.types import id_column
 
 if TYPE_CHECKING:
-    from postpurchase.tracking.customer_view import CustomerView
+    from postpurchase.customer_view import CustomerView
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class ShipmentView:
     links: CustomerLinks
     #: The timeline, oldest scan first.
     events: tuple[EventView, ...]
-    #: What the parcel's state means for its customer (:mod:`postpurchase.tracking.customer_view`).
+    #: What the parcel's state means for its customer (:mod:`postpurchase.customer_view`).
     customer: CustomerView | None = None
 
     @property
@@ -221,7 +221,7 @@ def shipment_views(
 def _with_customer_views(
     session: Session, shipments: Sequence[Shipment], views: list[ShipmentView], now: datetime
 ) -> list[ShipmentView]:
-    from postpurchase.tracking.customer_view import customer_view, pickup_hold_days
+    from postpurchase.customer_view import customer_view, pickup_hold_days
 
     brands = {s.brand_id: session.get(Brand, s.brand_id) for s in shipments}
     result = []

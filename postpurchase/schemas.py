@@ -15,8 +15,8 @@ from typing import Any, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from carriers.status import Handover, Status
+from postpurchase.customer_view import ActionKind, Stage, Step
 from postpurchase.models import DeliveryOption, TimeSlot
-from postpurchase.tracking.customer_view import ActionKind, Stage, Step
 
 Country = Field(default="JP", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code.")
 

@@ -18,12 +18,12 @@ NAMED_AFTER_STATUSES = {
         "Trigger",
     ): "a message trigger is named after the status that fires it; it is a message, not a status",
     (
-        "postpurchase/tracking/customer_view.py",
+        "postpurchase/customer_view.py",
         "Stage",
     ): "the customer's stage settles a status with the dates and scans (shipped before the first "
     "scan, stalled for expired); it is read from the status, never stored or compared with it",
     (
-        "postpurchase/tracking/customer_view.py",
+        "postpurchase/customer_view.py",
         "Step",
     ): "a progress-bar step is named after the status that reaches it",
 }

@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from carriers.status import Status
+from postpurchase.aftercare import care_content
 from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
 from postpurchase.lookup import order_link_path
 from postpurchase.messaging.catalogue import Trigger
@@ -26,7 +27,6 @@ from postpurchase.messaging.segments import (
     recommend,
 )
 from postpurchase.messaging.settings import MessagingSettings
-from postpurchase.messaging.tokens import make_token
 from postpurchase.models import (
     Brand,
     Customer,
@@ -37,6 +37,7 @@ from postpurchase.models import (
     Shipment,
 )
 from postpurchase.readmodels import ShipmentView, shipment_views
+from postpurchase.tokens import make_token
 
 
 @dataclass(frozen=True)
@@ -108,33 +109,6 @@ def _shipment_context(
     }
 
 
-def _care_content(
-    settings: dict[str, Any], lines: list[OrderLine], locale: str
-) -> list[dict[str, Any]]:
-    """Use-and-care content for the SKUs of the order: SKU entries first, then their category's."""
-    care = settings["care"]
-    found: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for line in lines:
-        entry = care.get("sku", {}).get(line.sku) or care.get("category", {}).get(
-            line.category or ""
-        )
-        key = line.sku if line.sku in care.get("sku", {}) else f"category:{line.category}"
-        if not entry or key in seen:
-            continue
-        seen.add(key)
-        localized = entry.get(locale) or entry.get("ja") or entry
-        found.append(
-            {
-                "product": line.name or line.sku,
-                "title": localized.get("title", ""),
-                "body": localized.get("body", ""),
-                "video_url": entry.get("video_url"),
-            }
-        )
-    return found
-
-
 def usage_days(settings: dict[str, Any], line: OrderLine) -> int | None:
     """Days one unit of a consumable lasts, from the SKU or its category; None: not a consumable."""
     consumables = settings["consumables"]
@@ -188,7 +162,7 @@ def useless_reason(
     if trigger == Trigger.unboxing:
         return (
             None
-            if _care_content(settings, lines, "ja")
+            if care_content(settings, lines, "ja")
             else "no use-and-care content for these products"
         )
     if (
@@ -264,7 +238,7 @@ def build(
     ]
     useless = None
     if trigger.name == Trigger.unboxing:
-        context["care"] = _care_content(settings, lines, locale)
+        context["care"] = care_content(settings, lines, locale)
         useless = None if context["care"] else "no use-and-care content for these products"
     if (
         trigger.name in (Trigger.unboxing, Trigger.delivered, Trigger.review_request)

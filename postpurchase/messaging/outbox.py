@@ -71,7 +71,6 @@ from postpurchase.messaging.config import (
     trigger_settings,
 )
 from postpurchase.messaging.settings import MessagingSettings, messaging_settings
-from postpurchase.messaging.tokens import make_token
 from postpurchase.messaging.triggers import Composed, compose, enqueue_fallback
 from postpurchase.models import (
     Brand,
@@ -83,6 +82,7 @@ from postpurchase.models import (
     Shipment,
     Suppression,
 )
+from postpurchase.tokens import make_token
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ EXTENSION_KEY = "postpurchase.messaging.jinja"
 
 @dataclass(frozen=True)
 class MessagingSettings:
-    #: Signs the links in messages (:mod:`~postpurchase.messaging.tokens`, the tracking page link).
+    #: Signs the links in messages (:mod:`~postpurchase.tokens`, the tracking page link).
     secret_key: str
     #: Where customers reach this service: links in messages are absolute.
     base_url: str

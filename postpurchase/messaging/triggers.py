@@ -33,7 +33,6 @@ from postpurchase.messaging.config import TriggerSettings, brand_settings, trigg
 from postpurchase.messaging.render import render_message
 from postpurchase.messaging.respect import consent_allows, suppression_reasons
 from postpurchase.messaging.settings import MessagingSettings, SettingsSource, resolve
-from postpurchase.messaging.tokens import make_token
 from postpurchase.models import (
     Brand,
     Channel,
@@ -43,6 +42,7 @@ from postpurchase.models import (
     OutboxState,
     Shipment,
 )
+from postpurchase.tokens import make_token
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from postpurchase.db import get_session
 from postpurchase.i18n import SUPPORTED_LOCALES, format_local_time
 from postpurchase.messaging import current_settings, operations, sink
 from postpurchase.messaging.catalogue import CATALOGUE, Trigger
-from postpurchase.messaging.tokens import read_token
 from postpurchase.models import Brand, Channel, OutboxState
+from postpurchase.tokens import read_token
 from postpurchase.web.merchant import check_csrf, require_merchant
 from postpurchase.web.params import BadParameter, Params, whole_number
 from postpurchase.web.wording import CHANNEL_LABELS, OUTBOX_STATE_LABELS

@@ -74,7 +74,7 @@ __all__ = [
     "ThrottleAttempt",
     "TimeSlot",
     "TrackingEvent",
-    "WeeklyReportSent",
     "TransitModelState",
     "WebhookRejection",
+    "WeeklyReportSent",
 ]

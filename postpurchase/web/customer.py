@@ -12,8 +12,8 @@ from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.lookup import look_up_order, order_from_token, order_link_path
-from postpurchase.messaging.tokens import make_token
 from postpurchase.models import Brand, Order
+from postpurchase.tokens import make_token
 from postpurchase.web.presenters import branding, build_tracking_page
 from postpurchase.web.throttling import client_address, refuse
 

@@ -9,13 +9,13 @@ from urllib.parse import quote
 
 from sqlmodel import Session
 
+from postpurchase.aftercare import care_content
+from postpurchase.customer_view import Stage
 from postpurchase.i18n import format_local_time, format_money, to_local
-from postpurchase.messaging.config import brand_settings
-from postpurchase.messaging.context import _care_content
 from postpurchase.models import Brand, Order
 from postpurchase.readmodels import OrderView, ShipmentView, load_order
-from postpurchase.tracking.customer_view import Stage
-from postpurchase.tracking.customer_words import STEP_LABELS, customer_words
+from postpurchase.settings.model import settings_for
+from postpurchase.web.customer_words import STEP_LABELS, customer_words
 from postpurchase.web.wording import DELIVERY_OPTION_LABELS, STATUS_LABELS
 
 
@@ -209,7 +209,9 @@ def build_tracking_page(
         ],
         parcels=parcels,
         delivered=delivered,
-        care=_care_content(brand_settings(brand), list(order.lines), locale) if delivered else [],  # type: ignore[arg-type]
+        care=care_content(settings_for(brand).messaging.care, list(order.lines), locale)
+        if delivered
+        else [],
         order_id=order.id,
         customer_id=row.customer_id if row else None,
         first_shipment_id=order.shipments[0].id if order.shipments else None,

@@ -15,9 +15,9 @@ from postpurchase.messaging.config import trigger_settings
 from postpurchase.messaging.operations import sample_context
 from postpurchase.messaging.render import environment
 from postpurchase.messaging.settings import MessagingSettings
-from postpurchase.messaging.tokens import read_token
 from postpurchase.messaging.triggers import enqueue, render_content
 from postpurchase.models import Brand, Channel
+from postpurchase.tokens import read_token
 from tests.messaging.conftest import NOW
 from tests.messaging.helpers import only
 

@@ -22,7 +22,6 @@ from postpurchase.db import get_db
 from postpurchase.lookup import order_token
 from postpurchase.messaging import sink
 from postpurchase.messaging.catalogue import Trigger
-from postpurchase.messaging.tokens import make_token
 from postpurchase.models import (
     Channel,
     Customer,
@@ -38,6 +37,7 @@ from postpurchase.models import (
 )
 from postpurchase.people import links, operations
 from postpurchase.returns.shipping_label import return_token
+from postpurchase.tokens import make_token
 from postpurchase.web.merchant import add_merchant_user
 from tests.conftest import PINNED_NOW
 

@@ -1,4 +1,4 @@
-"""A :class:`~postpurchase.tracking.customer_view.CustomerView` in the customer's words.
+"""A :class:`~postpurchase.customer_view.CustomerView` in the customer's words.
 
 Pages and messages call these inside the customer's locale (Flask-Babel's current or forced
 locale), so the headline a page shows is the sentence an email about the same parcel says.
@@ -14,8 +14,8 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from carriers.status import Handover
+from postpurchase.customer_view import ActionKind, CustomerView, Stage, Step
 from postpurchase.i18n import format_day, time_slot_label, to_local
-from postpurchase.tracking.customer_view import ActionKind, CustomerView, Stage, Step
 
 STAGE_LABELS = {
     Stage.preparing: _l("Preparing to ship"),

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from carriers.status import HANDOVER_SUB_STATUS, Handover, Status, handover_place
 from postpurchase.i18n import to_local
-from postpurchase.messaging.config import brand_settings
 from postpurchase.models import Brand, DeliveryOption, TimeSlot
+from postpurchase.settings.model import settings_for
 
 if TYPE_CHECKING:
     from postpurchase.readmodels import EventView, ShipmentView
@@ -151,7 +151,7 @@ _PICKUP_OPTIONS = frozenset(
 
 def pickup_hold_days(brand: Brand) -> int:
     """How many days a carrier holds a parcel for pickup, as the brand's messages say it."""
-    return int(brand_settings(brand)["pickup_hold_days"])
+    return settings_for(brand).messaging.pickup_hold_days
 
 
 def _stage(shipment: ShipmentView) -> Stage:

@@ -1,0 +1,36 @@
+"""Use-and-care content for what a customer bought: the one home the tracking page (after delivery)
+and the unboxing message both read, from the brand's ``messaging.care`` settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from postpurchase.models import OrderLine
+
+
+def care_content(
+    settings: Mapping[str, Any], lines: Sequence[OrderLine], locale: str
+) -> list[dict[str, Any]]:
+    """Use-and-care content for the SKUs of the order: SKU entries first, then their category's."""
+    care = settings["care"]
+    found: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for line in lines:
+        entry = care.get("sku", {}).get(line.sku) or care.get("category", {}).get(
+            line.category or ""
+        )
+        key = line.sku if line.sku in care.get("sku", {}) else f"category:{line.category}"
+        if not entry or key in seen:
+            continue
+        seen.add(key)
+        localized = entry.get(locale) or entry.get("ja") or entry
+        found.append(
+            {
+                "product": line.name or line.sku,
+                "title": localized.get("title", ""),
+                "body": localized.get("body", ""),
+                "video_url": entry.get("video_url"),
+            }
+        )
+    return found
