@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -23,13 +24,14 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import LazyString
+from flask_babel import LazyString, get_locale
 from flask_babel import gettext as _
 
 from postpurchase import accounts
 from postpurchase.accounts import add_merchant_user  # noqa: F401  (tests and commands add users from here)
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
+from postpurchase.i18n import format_local_time
 from postpurchase.models import Brand, MerchantUser
 from postpurchase.web.throttling import client_address, refuse
 
@@ -87,7 +89,20 @@ def require_merchant(view: F) -> F:
 
 @merchant.app_context_processor
 def _inject() -> dict[str, Any]:
-    return {"csrf_token": csrf_token}
+    """What every page's console shell needs: the form token, the navigation, brand-local times."""
+    return {
+        "csrf_token": csrf_token,
+        "merchant_nav": lambda: merchant_links(current_app),  # type: ignore[arg-type]
+        "brand_time": _brand_time,
+    }
+
+
+def _brand_time(moment: datetime | None) -> str:
+    """``moment`` in the signed-in brand's timezone and the page's locale ("" when None)."""
+    brand = current_merchant_brand()
+    if moment is None or brand is None:
+        return ""
+    return format_local_time(moment, brand.timezone, str(get_locale()))
 
 
 @merchant.route("/login", methods=["GET", "POST"])
@@ -142,8 +157,19 @@ def merchant_links(app: Flask) -> list[tuple[str, LazyString]]:
     return list(app.extensions.get(LINKS_KEY, {}).items())
 
 
+HOME_KEY = "postpurchase.merchant_home"
+
+
+def set_merchant_home(app: Flask, view: Callable[[Brand], Any]) -> None:
+    """Let a feature draw the merchant home page (the console's dashboard) for this app."""
+    app.extensions[HOME_KEY] = view
+
+
 @merchant.get("/")
 @require_merchant
 def home(brand: Brand) -> Any:
+    view = current_app.extensions.get(HOME_KEY)
+    if view is not None:
+        return view(brand)
     links = merchant_links(current_app)  # type: ignore[arg-type]
     return render_template("pages/merchant/home.html", brand=brand, links=links)
