@@ -168,7 +168,6 @@ def period_figures(*, session: Session, brand_id: int, period: Period) -> Figure
 
 def dashboard(*, session: Session, brand: Brand, period: Period, today: date) -> Dashboard:
     """The period's figures beside the previous period's, and what stands open today."""
-    brand_id = _id(brand)
     queue = problem_counts(session=session, brand=brand, today=today)
     return Dashboard(
         period=period,
@@ -254,7 +253,6 @@ def search_shipments(
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page[SearchRow]:
-    brand_id = _id(brand)
     query = select(Shipment).where(Shipment.brand_id == _id(brand))
     if filters.text:
         query = query.where(_text_match(_id(brand), filters.text))
@@ -342,7 +340,6 @@ def shipment_case(*, session: Session, brand: Brand, shipment_id: int, today: da
     """The parcel ``shipment_id`` of ``brand`` with its whole story; None if it is not the brand's."""
     from postpurchase.messaging.operations import event_counts
 
-    brand_id = _id(brand)
     row = session.get(Shipment, shipment_id)
     if row is None or row.brand_id != _id(brand):
         return None
@@ -492,7 +489,6 @@ def exception_queue(
 ) -> list[QueueItem]:
     """The brand's parcels in trouble, oldest problem first; resolved and snoozed ones only with
     ``include_waiting``."""
-    brand_id = _id(brand)
     rules = rules_for(brand)
     found = [
         (shipment, finding)
