@@ -353,6 +353,7 @@ def shipment_case(*, session: Session, brand: Brand, shipment_id: int, today: da
         if order and order.shipments
         else shipment_views(session=session, shipments=[row])
     )
+    parcels.sort(key=lambda parcel: parcel.id != shipment_id)  # the parcel asked about first
     ids = [p.id for p in parcels]
     predictions: dict[int, list[DeliveryPrediction]] = {i: [] for i in ids}
     for prediction in session.exec(
