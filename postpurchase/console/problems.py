@@ -19,9 +19,10 @@ from postpurchase.models import Shipment
 class Problem(StrEnum):
     """Kinds of trouble, most urgent first (a parcel is filed under the first that applies)."""
 
-    returned = "returned"  # on its way back to us, or back already
+    sent_back = "sent_back"  # on its way back to us, or back already
     lost = "lost"  # suspected lost: the carrier gave up, or silent for a long time
-    exception = "exception"  # the carrier reported a problem (damage, wrong address, ...)
+    #: The carrier reported a problem (damage, wrong address, ...).
+    carrier_exception = "carrier_exception"
     failed_attempt = "failed_attempt"  # 不在: nobody was home; needs 再配達
     held = "held"  # waiting at a depot or pickup point, half its holding period gone
     late = "late"  # the promised date passed and it is not delivered
@@ -73,7 +74,7 @@ def classify(shipment: Shipment, *, today: date, rules: Rules) -> Finding | None
     changed = local_date(shipment.status_changed_at, tz) if shipment.status_changed_at else today
     status = Status(shipment.status)
     if status in (Status.returning_to_sender, Status.returned):
-        return Finding(Problem.returned, changed)
+        return Finding(Problem.sent_back, changed)
     last = last_sign_of_life(shipment)
     silent = (
         rules.calendar.business_days_between(local_date(last, tz), today) if last is not None else 0
@@ -81,7 +82,7 @@ def classify(shipment: Shipment, *, today: date, rules: Rules) -> Finding | None
     if status == Status.expired or silent >= rules.lost_business_days:
         return Finding(Problem.lost, local_date(last, tz) if last else changed)
     if status == Status.exception:
-        return Finding(Problem.exception, changed)
+        return Finding(Problem.carrier_exception, changed)
     if status == Status.attempt_fail:
         return Finding(Problem.failed_attempt, changed)
     if status == Status.available_for_pickup and (today - changed).days * 2 >= rules.holding_days:

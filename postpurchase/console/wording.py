@@ -8,9 +8,9 @@ from postpurchase.console.problems import Problem
 from postpurchase.models import Resolution
 
 PROBLEM_LABELS = {
-    Problem.returned: _l("Returning to sender"),
+    Problem.sent_back: _l("Returning to sender"),
     Problem.lost: _l("Suspected lost"),
-    Problem.exception: _l("Carrier exception"),
+    Problem.carrier_exception: _l("Carrier exception"),
     Problem.failed_attempt: _l("Failed delivery attempt"),
     Problem.held: _l("Held at depot or pickup point"),
     Problem.late: _l("Late against the promise"),
@@ -18,9 +18,9 @@ PROBLEM_LABELS = {
 }
 
 NEXT_STEPS = {
-    Problem.returned: _l("Contact the customer to confirm the address, then reship or refund."),
+    Problem.sent_back: _l("Contact the customer to confirm the address, then reship or refund."),
     Problem.lost: _l("Open an investigation with the carrier and offer the customer a reshipment."),
-    Problem.exception: _l("Read the carrier's answer below and call the carrier's depot."),
+    Problem.carrier_exception: _l("Read the carrier's answer below and call the carrier's depot."),
     Problem.failed_attempt: _l("Remind the customer to book redelivery (再配達) with the carrier."),
     Problem.held: _l("Remind the customer to collect the parcel before it goes back."),
     Problem.late: _l("Tell the customer about the delay and the new expected date."),

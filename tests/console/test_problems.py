@@ -72,7 +72,7 @@ def test_a_parcel_held_at_a_pickup_point_past_half_its_holding_period_needs_a_re
 
 
 def test_a_parcel_going_back_to_the_sender_comes_first() -> None:
-    assert _problem(status=Status.returning_to_sender, promised_date=TODAY) == Problem.returned
+    assert _problem(status=Status.returning_to_sender, promised_date=TODAY) == Problem.sent_back
 
 
 def test_silent_since_is_the_start_of_the_day_after_the_last_quiet_business_day() -> None:
