@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Feature packages; each has ``init_app(app)`` that connects its signals and blueprints.
 FEATURES: tuple[str, ...] = (
     "postpurchase.web",
+    "postpurchase.console",
     "postpurchase.intake",
     "postpurchase.tracking",
     "postpurchase.edd",

@@ -36,6 +36,8 @@ def test_a_merchant_link_added_to_one_app_is_not_on_another(app_config, tmp_path
 def test_features_link_their_pages_once_per_app(app_config, tmp_path) -> None:
     first, second = _two_apps(app_config, tmp_path)
     expected = [
+        "console.shipments",
+        "console.exceptions",
         "merchant_messages.log",
         "merchant_insights.page",
         "merchant_returns.log",

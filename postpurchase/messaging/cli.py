@@ -79,7 +79,7 @@ def log_command(
             customer=customer,
             state=OutboxState(state) if state else None,
             limit=limit,
-        ):
+        ).rows:
             m = entry.message
             click.echo(
                 f"{m.created_at:%Y-%m-%d %H:%M} {m.trigger:<20} {m.channel:<17} {m.state:<10} "
@@ -212,6 +212,6 @@ def mailbox_command(limit: int, show: bool) -> None:
     from postpurchase.messaging import sink
 
     for caught in sink.list_messages(sink.mail_dir(current_app.instance_path), limit):
-        click.echo(f"{caught.received}  {caught.to:<30} {caught.subject}")
+        click.echo(f"{caught.received_at:%Y-%m-%d %H:%M:%S UTC}  {caught.to:<30} {caught.subject}")
         if show:
             click.echo(caught.text + "\n")

@@ -40,6 +40,7 @@ from postpurchase.models import (
     Shipment,
     Suppression,
 )
+from postpurchase.pagination import Page, SortKey, paginate
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,11 @@ def message_log(
     customer: str | None = None,
     trigger: str | None = None,
     state: OutboxState | str | None = None,
-    limit: int = 200,
-) -> list[LogEntry]:
-    """The brand's messages, newest first, filtered by order number, customer email/phone, trigger, state."""
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[LogEntry]:
+    """The brand's messages, newest first, filtered by order number, customer email/phone, trigger,
+    state; ``limit`` at a time from ``cursor`` (:mod:`postpurchase.pagination`)."""
     stmt = _filtered(
         brand_id=brand_id,
         order_number=order_number,
@@ -120,30 +123,43 @@ def message_log(
         trigger=trigger,
         state=state,
     )
-    rows = list(
-        session.exec(
-            stmt.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)
-        ).all()
-    )  # type: ignore[attr-defined,union-attr]
+    page = paginate(
+        session,
+        stmt,
+        sort=SortKey(col(OutboxMessage.created_at), col(OutboxMessage.id)),
+        cursor=cursor,
+        limit=limit,
+        key=lambda row: (row.created_at, row.id),
+    )
+    rows: list[OutboxMessage] = page.rows
+    counts = event_counts(session=session, message_ids=[r.id for r in rows if r.id is not None])
+    brand = session.get(Brand, brand_id)
+    now = utcnow()
+    return Page(
+        [
+            LogEntry(
+                r,
+                counts.get((r.id, "open"), 0),
+                counts.get((r.id, "click"), 0),
+                _subject(session, messaging, r, now, brand) if r.state in UNSENT else r.subject,
+            )
+            for r in rows
+        ],
+        page.next_cursor,
+    )
+
+
+def event_counts(*, session: Session, message_ids: list[int]) -> dict[tuple[int, str], int]:
+    """How many of each event (``open``, ``click``, ...) each message had: ``{(id, kind): n}``."""
     counts: dict[tuple[int, str], int] = {}
-    if rows:
+    if message_ids:
         for message_id, kind, count in session.exec(
             select(MessageEvent.message_id, MessageEvent.kind, func.count(MessageEvent.id))
-            .where(MessageEvent.message_id.in_([r.id for r in rows]))  # type: ignore[attr-defined]
+            .where(col(MessageEvent.message_id).in_(message_ids))
             .group_by(MessageEvent.message_id, MessageEvent.kind)
         ).all():
             counts[(message_id, kind)] = count
-    brand = session.get(Brand, brand_id)
-    now = utcnow()
-    return [
-        LogEntry(
-            r,
-            counts.get((r.id, "open"), 0),
-            counts.get((r.id, "click"), 0),
-            _subject(session, messaging, r, now, brand) if r.state in UNSENT else r.subject,
-        )
-        for r in rows
-    ]
+    return counts
 
 
 def _subject(

@@ -60,7 +60,7 @@ def start(
 
 @dataclass(frozen=True)
 class Caught:
-    received: str
+    received_at: datetime
     to: str
     subject: str
     text: str
@@ -102,9 +102,7 @@ def list_messages(
         body = message.get_body(preferencelist=("plain",))
         caught.append(
             Caught(
-                received=datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime(
-                    "%Y-%m-%d %H:%M:%S UTC"
-                ),
+                received_at=datetime.fromtimestamp(path.stat().st_mtime, UTC),
                 to=str(message.get("To", "")),
                 subject=str(message.get("Subject", "")),
                 text=body.get_content() if body is not None else "",

@@ -70,6 +70,7 @@ def log(brand: Brand) -> Any:
         customer=params.raw("customer"),
         trigger=params.choice("trigger", list(CATALOGUE)),
         state=params.enum("state", OutboxState),
+        cursor=params.cursor(),
     )
     counts = operations.state_counts(session=get_session(), brand_id=brand.id)
     return render_template(

@@ -14,6 +14,7 @@ from postpurchase.models.commerce import (
     Order,
     OrderLine,
 )
+from postpurchase.models.console import ExceptionCase, InternalNote, Resolution
 from postpurchase.models.edd import DeliveryPrediction, TransitModelState
 from postpurchase.models.enums import (
     Channel,
@@ -47,10 +48,12 @@ __all__ = [
     "DeliveryOption",
     "DeliveryPrediction",
     "Erasure",
+    "ExceptionCase",
     "Feedback",
     "FulfillmentCentre",
     "InboxEvent",
     "InboxState",
+    "InternalNote",
     "InventoryLevel",
     "LinkPurpose",
     "Membership",
@@ -64,6 +67,7 @@ __all__ = [
     "OutboxState",
     "RateLimitWindow",
     "RejectionReason",
+    "Resolution",
     "ReturnLine",
     "ReturnRequest",
     "ReturnResolution",

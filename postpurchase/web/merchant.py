@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -25,13 +26,14 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import LazyString
+from flask_babel import LazyString, get_locale
 from flask_babel import gettext as _
 
 from postpurchase import accounts, audit
 from postpurchase.accounts import add_merchant_user  # noqa: F401  (tests and commands add users from here)
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
+from postpurchase.i18n import format_local_time
 from postpurchase.models import Brand, MerchantUser, Role
 from postpurchase.web.throttling import client_address, refuse
 
@@ -142,11 +144,22 @@ def brand_choices() -> list[Brand]:
 
 @merchant.app_context_processor
 def _inject() -> dict[str, Any]:
+    """What every page's console shell needs: the form token, the navigation, brand-local times."""
     return {
         "csrf_token": csrf_token,
         "merchant_brand_choices": brand_choices,
         "current_merchant_role": current_merchant_role,
+        "merchant_nav": lambda: merchant_links(current_app),  # type: ignore[arg-type]
+        "brand_time": _brand_time,
     }
+
+
+def _brand_time(moment: datetime | None) -> str:
+    """``moment`` in the signed-in brand's timezone and the page's locale ("" when None)."""
+    brand = current_merchant_brand()
+    if moment is None or brand is None:
+        return ""
+    return format_local_time(moment, brand.timezone, str(get_locale()))
 
 
 def start_session(user: MerchantUser, brand_id: int | None = None) -> None:
@@ -251,8 +264,19 @@ def merchant_links(app: Flask) -> list[tuple[str, LazyString]]:
     return list(app.extensions.get(LINKS_KEY, {}).items())
 
 
+HOME_KEY = "postpurchase.merchant_home"
+
+
+def set_merchant_home(app: Flask, view: Callable[[Brand], Any]) -> None:
+    """Let a feature draw the merchant home page (the console's dashboard) for this app."""
+    app.extensions[HOME_KEY] = view
+
+
 @merchant.get("/")
 @require_merchant
 def home(brand: Brand) -> Any:
+    view = current_app.extensions.get(HOME_KEY)
+    if view is not None:
+        return view(brand)
     links = merchant_links(current_app)  # type: ignore[arg-type]
     return render_template("pages/merchant/home.html", brand=brand, links=links)

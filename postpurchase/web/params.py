@@ -20,6 +20,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.routing import IntegerConverter
 
 from postpurchase.i18n import SUPPORTED_LOCALES
+from postpurchase.pagination import BadCursor, decode_cursor
 
 E = TypeVar("E", bound=Enum)
 
@@ -145,6 +146,19 @@ class Params:
         if not EARLIEST_DATE <= value <= LATEST_DATE:
             raise BadParameter(name, f"must be between {EARLIEST_DATE} and {LATEST_DATE}")
         return value
+
+    def cursor(self, name: str = "cursor") -> str | None:
+        """A page cursor written by :mod:`postpurchase.pagination` (checked here, read by the query)."""
+        raw = self.raw(name)
+        if raw is None:
+            return None
+        try:
+            decode_cursor(raw)
+        except BadCursor:
+            raise BadParameter(
+                name, "is not a cursor of this list; start from the first page"
+            ) from None
+        return raw
 
 
 class IdConverter(IntegerConverter):

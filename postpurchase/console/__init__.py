@@ -1,0 +1,16 @@
+"""The merchant console: dashboard, shipment search and detail, and the exception queue."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import lazy_gettext
+
+
+def init_app(app: Flask) -> None:
+    from postpurchase.console.web import console, dashboard
+    from postpurchase.web.merchant import add_merchant_link, set_merchant_home
+
+    app.register_blueprint(console)
+    set_merchant_home(app, dashboard)
+    add_merchant_link(app, "console.shipments", lazy_gettext("Shipments"))
+    add_merchant_link(app, "console.exceptions", lazy_gettext("Exceptions"))

@@ -1,0 +1,72 @@
+"""The console in a real browser: sign in, find a parcel by its tracking number, open it, resolve its
+exception; and a screenshot of every console page at phone and desktop widths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.console.conftest import Shop
+
+
+def _wait_for(browser: Any, by: str, value: str) -> Any:
+    """The element once the page that has it loaded (a click does not wait for the next page)."""
+    return WebDriverWait(browser, 10).until(EC.presence_of_element_located((by, value)))
+
+
+def _sign_in(browser: Any, live_server: str) -> None:
+    browser.get(f"{live_server}/merchant/login?lang=en")
+    browser.find_element(By.ID, "email").send_keys("ops@acme.example")
+    browser.find_element(By.ID, "password").send_keys("pw")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    _wait_for(browser, By.CSS_SELECTOR, "nav.console")
+
+
+def test_a_merchant_finds_a_parcel_by_tracking_number_and_resolves_its_exception(
+    browser: Any, live_server: str, shop: Shop, axe: Any
+) -> None:
+    _sign_in(browser, live_server)
+    browser.find_element(By.LINK_TEXT, "Shipments").click()
+    _wait_for(browser, By.ID, "q").send_keys("4000-EXCEPTION")
+    browser.find_element(By.CSS_SELECTOR, "form[role=search] button[type=submit]").click()
+    WebDriverWait(browser, 10).until(EC.url_contains("q=4000-EXCEPTION"))
+    _wait_for(browser, By.LINK_TEXT, "4000-EXCEPTION").click()
+    assert "Carrier exception" in _wait_for(browser, By.ID, "problem-title").text
+    Select(browser.find_element(By.NAME, "resolution")).select_by_value("customer_contacted")
+    browser.find_element(By.XPATH, "//button[text()='Resolve']").click()
+    WebDriverWait(browser, 10).until(
+        EC.text_to_be_present_in_element((By.ID, "main"), "Resolved: Customer contacted")
+    )
+    browser.find_element(By.LINK_TEXT, "Exceptions").click()
+    WebDriverWait(browser, 10).until(EC.title_contains("Exceptions"))
+    assert "4000-EXCEPTION" not in browser.page_source
+    assert axe() == []
+
+
+def test_every_console_page_at_phone_and_desktop_widths(
+    browser: Any, live_server: str, shop: Shop, shoot: Any, axe: Any
+) -> None:
+    _sign_in(browser, live_server)
+    pages = {
+        "dashboard": "/merchant/",
+        "shipments": "/merchant/shipments",
+        "shipment": f"/merchant/shipments/{shop.parcels['failed']}",
+        "exceptions": "/merchant/exceptions",
+        "messages": "/merchant/messages/",
+        "mailbox": "/merchant/messages/mailbox",
+        "returns": "/merchant/returns/",
+        "insights": "/merchant/insights",
+    }
+    problems = {}
+    for lang in ("ja", "en"):
+        for name, path in pages.items():
+            browser.get(f"{live_server}{path}?lang={lang}")
+            assert browser.find_element(By.CSS_SELECTOR, "nav.console"), name
+            shoot(f"{name}-{lang}")
+            found = axe()
+            if found:
+                problems[f"{name}-{lang}"] = found
+    assert problems == {}
