@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.console.conftest import Shop
@@ -14,7 +14,7 @@ from tests.console.conftest import Shop
 
 def _wait_for(browser: Any, by: str, value: str) -> Any:
     """The element once the page that has it loaded (a click does not wait for the next page)."""
-    return WebDriverWait(browser, 10).until(EC.presence_of_element_located((by, value)))
+    return WebDriverWait(browser, 10).until(ec.presence_of_element_located((by, value)))
 
 
 def _sign_in(browser: Any, live_server: str) -> None:
@@ -32,16 +32,16 @@ def test_a_merchant_finds_a_parcel_by_tracking_number_and_resolves_its_exception
     browser.find_element(By.LINK_TEXT, "Shipments").click()
     _wait_for(browser, By.ID, "q").send_keys("4000-EXCEPTION")
     browser.find_element(By.CSS_SELECTOR, "form[role=search] button[type=submit]").click()
-    WebDriverWait(browser, 10).until(EC.url_contains("q=4000-EXCEPTION"))
+    WebDriverWait(browser, 10).until(ec.url_contains("q=4000-EXCEPTION"))
     _wait_for(browser, By.LINK_TEXT, "4000-EXCEPTION").click()
     assert "Carrier exception" in _wait_for(browser, By.ID, "problem-title").text
     Select(browser.find_element(By.NAME, "resolution")).select_by_value("customer_contacted")
     browser.find_element(By.XPATH, "//button[text()='Resolve']").click()
     WebDriverWait(browser, 10).until(
-        EC.text_to_be_present_in_element((By.ID, "main"), "Resolved: Customer contacted")
+        ec.text_to_be_present_in_element((By.ID, "main"), "Resolved: Customer contacted")
     )
     browser.find_element(By.LINK_TEXT, "Exceptions").click()
-    WebDriverWait(browser, 10).until(EC.title_contains("Exceptions"))
+    WebDriverWait(browser, 10).until(ec.title_contains("Exceptions"))
     assert "4000-EXCEPTION" not in browser.page_source
     assert axe() == []
 
