@@ -302,7 +302,10 @@ def unsubscribe(
 def save_feedback(
     *, session: Session, data: dict[str, Any], score: int, comment: str | None, now: datetime
 ) -> Feedback:
-    """Store (or update) the customer's answer for the order the token names."""
+    """Store (or update) the customer's answer for the order the token names.
+
+    One answer per order: a later click on another score in the email changes it. ``comment`` None
+    (a score link was clicked) keeps the comment the customer wrote before."""
     if not 0 <= score <= 10:
         raise ValueError("score must be between 0 and 10")
     feedback = session.exec(
@@ -318,7 +321,8 @@ def save_feedback(
         )
         session.add(feedback)
     feedback.nps_score = score
-    feedback.comment = (comment or "").strip()[:2000] or None
+    if comment is not None:
+        feedback.comment = comment.strip()[:2000] or None
     session.flush()
     return feedback
 
