@@ -261,6 +261,10 @@ def test_emails_fit_a_390_px_phone(
     rendered = render(session, messaging, branded, trigger, locale)
     browser.get("data:text/html;charset=utf-8," + quote(rendered.html))
     shoot(f"email-{trigger}-{locale}", widths=(390,))
+    dark = {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", dark)
+    shoot(f"email-{trigger}-{locale}-dark", widths=(390,))
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
     browser.set_window_size(390, 900)
     overflow = browser.execute_script(
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
