@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from carriers.status import Status
 from postpurchase import signals
+from postpurchase.intake.cli import inbox
 from postpurchase.intake.examples import EXAMPLES, ORDER
 from postpurchase.intake.schemas import EventType
 from postpurchase.messaging.catalogue import CATALOGUE, Trigger
@@ -117,3 +118,18 @@ def test_a_late_notice_allowed_at_import_is_not_made_stale_by_the_sender(
     session.commit()
     send_due(app, now=NOW)
     assert only(session, Trigger.delivered).state == OutboxState.sent
+
+
+def test_inbox_retry_with_notify_late_sends_what_old_events_ask_for(
+    post_event, session, runner
+) -> None:
+    post_event(_order("1005", NOW - timedelta(days=5)))
+    result = runner.invoke(inbox, ["retry", "--all-failed", "--notify-late"])
+    assert result.exit_code == 0, result.output
+    assert only(session, Trigger.order_confirmed).state == OutboxState.pending
+
+
+def test_inbox_retry_keeps_old_events_quiet_by_default(post_event, session, runner) -> None:
+    post_event(_order("1006", NOW - timedelta(days=5)))
+    assert runner.invoke(inbox, ["retry", "--all-failed"]).exit_code == 0
+    assert only(session, Trigger.order_confirmed).state == OutboxState.stale
