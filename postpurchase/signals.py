@@ -7,6 +7,10 @@ ids, never ORM objects. Receivers connect in their package's ``init_app``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from blinker import Namespace
 
 _signals = Namespace()
@@ -37,3 +41,27 @@ inventory_updated = _signals.signal("inventory-updated")
 return_updated = _signals.signal("return-updated")
 """A return changed state. ``sender``: return id. Kwargs: ``session``, ``brand_id``, ``previous``,
 ``current`` (:class:`ReturnState`), ``now``."""
+
+
+_late_notices: ContextVar[bool] = ContextVar("postpurchase.late_notices", default=False)
+
+
+@contextmanager
+def late_notices_allowed(allowed: bool = True) -> Iterator[None]:
+    """Events applied inside this block may tell customers however old they are.
+
+    A backfill or replay is quiet by default: a receiver that sends a customer message checks the
+    event's age against the trigger's freshness limit. An importer that means to notify (the event's
+    ``notify_late``, ``postpurchase inbox retry --notify-late``) wraps its work in this block; a
+    context variable, because the flag has to pass through operations that know nothing of messages.
+    """
+    token = _late_notices.set(allowed)
+    try:
+        yield
+    finally:
+        _late_notices.reset(token)
+
+
+def late_notices() -> bool:
+    """Whether the events being applied now may notify customers past the freshness limit."""
+    return _late_notices.get()

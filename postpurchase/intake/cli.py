@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from postpurchase import signals
 from postpurchase.commands import brand_or_fail
 from postpurchase.config import running_app
 from postpurchase.db import session_scope
@@ -50,14 +51,20 @@ def list_command(state: str | None, brand_slug: str | None, limit: int) -> None:
 @inbox.command("retry")
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--all-failed", is_flag=True, help="Retry every failed event.")
+@click.option(
+    "--notify-late",
+    is_flag=True,
+    help="Tell customers even about events older than their message's freshness limit.",
+)
 @with_appcontext
-def retry_command(ids: tuple[int, ...], all_failed: bool) -> None:
-    """Make failed (or deferred) events due now and process them."""
+def retry_command(ids: tuple[int, ...], all_failed: bool, notify_late: bool) -> None:
+    """Make failed (or deferred) events due now and process them (quietly for old events)."""
     if not ids and not all_failed:
         raise click.UsageError("give event ids or --all-failed")
     with session_scope() as session:
         retried = schedule_retry(session=session, ids=ids, all_failed=all_failed)
-    stats = process_pending(running_app())
+    with signals.late_notices_allowed(notify_late):
+        stats = process_pending(running_app())
     click.echo(
         f"retried {len(retried)} event(s): {stats.processed} processed, "
         f"{stats.deferred} deferred, {stats.failed} failed"

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
+from postpurchase import signals
 from postpurchase.inbox import Applied, jsonbody
 from postpurchase.intake import operations
 from postpurchase.intake.schemas import EventType, envelope_model
@@ -132,14 +133,15 @@ def apply_event(
     """Inbox handler for source ``wms``: validate the stored envelope and apply its data."""
     assert event.brand_id is not None
     envelope: Any = envelope_model(EventType(payload["type"])).model_validate(payload)
-    return apply_data(
-        session=session,
-        brand_id=event.brand_id,
-        event_type=envelope.type,
-        data=envelope.data,
-        occurred_at=envelope.occurred_at,
-        now=now,
-    )
+    with signals.late_notices_allowed(envelope.notify_late or signals.late_notices()):
+        return apply_data(
+            session=session,
+            brand_id=event.brand_id,
+            event_type=envelope.type,
+            data=envelope.data,
+            occurred_at=envelope.occurred_at,
+            now=now,
+        )
 
 
 def apply_data(

@@ -233,6 +233,14 @@ DATA_MODELS: dict[EventType, type[BaseModel]] = {
 }
 
 
+NOTIFY_LATE = Field(
+    default=False,
+    description="Send customer messages even when the event is older than the message's freshness "
+    "limit (e.g. an order confirmation more than a day after the order). Backfills and replays "
+    "leave it false, so old events never reach customers.",
+)
+
+
 class Envelope(BaseModel):
     """Every event: the sender's event ``id`` is the deduplication key."""
 
@@ -240,6 +248,7 @@ class Envelope(BaseModel):
     type: EventType
     occurred_at: AwareDatetime
     data: dict[str, Any]
+    notify_late: bool = NOTIFY_LATE
 
 
 def envelope_model(event_type: EventType) -> type[BaseModel]:
@@ -260,6 +269,7 @@ def _make_envelope(event_type: EventType) -> type[BaseModel]:
         type=(Literal[event_type.value], ...),  # type: ignore[arg-type]
         occurred_at=(AwareDatetime, ...),
         data=(DATA_MODELS[event_type], ...),
+        notify_late=(bool, NOTIFY_LATE),
     )
 
 

@@ -40,8 +40,10 @@ class TriggerSpec:
     essential: bool
     #: What merchants read on the message pages.
     label: LazyString
-    #: Freshness: how long after the message was meant to go out it still helps. A message that
-    #: could not be sent by then (channel down, held) becomes ``stale`` instead of arriving late.
+    #: Freshness: how long after the event behind it (the order, the scan; for timers, when the
+    #: message was due) the message still helps. An older event (a backfill, a replay) writes it
+    #: ``stale``, and a message that could not be sent by then (channel down, held) becomes
+    #: ``stale`` instead of arriving late.
     stale_after_hours: float | None
     #: Channels in order of preference; None: the brand-wide default order.
     channels: tuple[Channel, ...] | None = None
@@ -69,7 +71,7 @@ _T, _M = Purpose.transactional, Purpose.marketing
 CATALOGUE: Mapping[Trigger, TriggerSpec] = MappingProxyType(
     {
         Trigger.order_confirmed: TriggerSpec(_T, True, _l("Order confirmed"), 24),
-        Trigger.shipped: TriggerSpec(_T, True, _l("Shipped"), 72),
+        Trigger.shipped: TriggerSpec(_T, True, _l("Shipped"), 48),
         Trigger.delayed: TriggerSpec(_T, True, _l("Delayed"), 24),
         Trigger.arriving_tomorrow: TriggerSpec(
             _T, True, _l("Arriving tomorrow"), 12, _URGENT, {"send_at": "17:00"}

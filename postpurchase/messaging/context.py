@@ -17,6 +17,7 @@ from carriers.status import Status
 from postpurchase.aftercare import care_content
 from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
 from postpurchase.lookup import order_link_path
+from postpurchase.messaging.branding import brand_look
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.config import TriggerSettings, brand_settings
 from postpurchase.messaging.segments import (
@@ -93,7 +94,9 @@ def _shipment_context(
         pickup_until = _day(to_local(pickup.occurred_at + hold, brand.timezone).date(), locale)
     window = None
     if shipment.window:
-        window = f"{_day(shipment.window[0], locale)}〜{_day(shipment.window[1], locale)}"
+        # "between A and B" in English: the wave dash is Japanese punctuation.
+        joiner = "〜" if locale == "ja" else " and "
+        window = f"{_day(shipment.window[0], locale)}{joiner}{_day(shipment.window[1], locale)}"
     return {
         **asdict(shipment.links),
         "tracking_number": shipment.tracking_number,
@@ -177,6 +180,34 @@ def useless_reason(
     return None
 
 
+def brand_context(brand: Brand) -> dict[str, Any]:
+    """The brand as templates see it: name, slug, accent colour (and the text colour on it), logo."""
+    look = brand_look(brand)
+    return {
+        "name": brand.name,
+        "slug": brand.slug,
+        "color": look.color,
+        "on_color": look.on_color,
+        "logo_url": look.logo_url,
+    }
+
+
+def sender_context(brand: Brand) -> dict[str, Any]:
+    """Who the message is from (the brand unless its settings name a sender)."""
+    sender = brand_settings(brand)["sender"]
+    return {
+        "name": sender.get("name") or brand.name,
+        "email": sender.get("email"),
+        "address": sender.get("address"),
+        "contact": sender.get("contact"),
+    }
+
+
+def feedback_links(url: str) -> dict[str, Any]:
+    """The survey page and one link per score 0–10: a click in the email records the score."""
+    return {"url": url, "scores": [{"score": n, "url": f"{url}?score={n}"} for n in range(11)]}
+
+
 def build(
     *,
     session: Session,
@@ -192,18 +223,12 @@ def build(
 ) -> Built:
     """The context of one message, the rules that shaped it, and whether it is worth sending."""
     settings = brand_settings(brand)
-    sender = settings["sender"]
     context: dict[str, Any] = {
         "trigger": trigger.name,
         "locale": locale,
         "marketing": trigger.purpose == "marketing",
-        "brand": {"name": brand.name, "slug": brand.slug},
-        "sender": {
-            "name": sender.get("name") or brand.name,
-            "email": sender.get("email"),
-            "address": sender.get("address"),
-            "contact": sender.get("contact"),
-        },
+        "brand": brand_context(brand),
+        "sender": sender_context(brand),
         "customer_name": display_name(
             customer.name if customer else (order.shipping_name if order else None), locale
         ),
@@ -263,11 +288,9 @@ def build(
                 "c": customer.id if customer else None,
             },
         )
-        url = messaging.public_url(f"/{brand.slug}/feedback/{token}")
-        context["feedback"] = {
-            "url": url,
-            "scores": [{"score": n, "url": f"{url}?score={n}"} for n in range(11)],
-        }
+        context["feedback"] = feedback_links(
+            messaging.public_url(f"/{brand.slug}/feedback/{token}")
+        )
     if (
         trigger.name == Trigger.replenishment
         and order is not None

@@ -17,7 +17,7 @@ from postpurchase.clock import utcnow
 from postpurchase.i18n import format_day, format_money, time_slot_label
 from postpurchase.messaging import context as ctx
 from postpurchase.messaging import sink
-from postpurchase.messaging.config import brand_settings, trigger_settings
+from postpurchase.messaging.config import trigger_settings
 from postpurchase.messaging.render import Rendered, render_message
 from postpurchase.messaging.settings import MessagingSettings
 from postpurchase.messaging.triggers import (
@@ -318,7 +318,10 @@ def unsubscribe(
 def save_feedback(
     *, session: Session, data: dict[str, Any], score: int, comment: str | None, now: datetime
 ) -> Feedback:
-    """Store (or update) the customer's answer for the order the token names."""
+    """Store (or update) the customer's answer for the order the token names.
+
+    One answer per order: a later click on another score in the email changes it. ``comment`` None
+    (a score link was clicked) keeps the comment the customer wrote before."""
     if not 0 <= score <= 10:
         raise ValueError("score must be between 0 and 10")
     feedback = session.exec(
@@ -334,28 +337,27 @@ def save_feedback(
         )
         session.add(feedback)
     feedback.nps_score = score
-    feedback.comment = (comment or "").strip()[:2000] or None
+    if comment is not None:
+        feedback.comment = comment.strip()[:2000] or None
     session.flush()
     return feedback
 
 
-def sample_context(brand: Brand, trigger: str, locale: str, today: date) -> dict[str, Any]:
-    """Believable data for previews and test sends (no customer's data involved)."""
-    sender = brand_settings(brand)["sender"]
+def sample_context(
+    brand: Brand, trigger: str, locale: str, today: date, base_url: str = "https://example.com"
+) -> dict[str, Any]:
+    """Believable data for previews and test sends (no customer's data involved); links point at
+    ``base_url`` the way real ones point at this service."""
     day = today + timedelta(days=1)
-    url = "https://example.com/track/123456789012"
+    base = f"{base_url.rstrip('/')}/{brand.slug}"
+    url = "https://carrier.example/track/123456789012"
     return {
         "trigger": trigger,
         "locale": locale,
         "test": True,
         "marketing": trigger_settings(brand, trigger).purpose == "marketing",
-        "brand": {"name": brand.name, "slug": brand.slug},
-        "sender": {
-            "name": sender.get("name") or brand.name,
-            "email": sender.get("email"),
-            "address": sender.get("address"),
-            "contact": sender.get("contact"),
-        },
+        "brand": ctx.brand_context(brand),
+        "sender": ctx.sender_context(brand),
         "customer_name": ctx.display_name(
             "山田 花子" if locale == "ja" else "Hanako Yamada", locale
         ),
@@ -369,7 +371,7 @@ def sample_context(brand: Brand, trigger: str, locale: str, today: date) -> dict
             "carrier_name": "Carrier",
             "tracking_number": "123456789012",
             "tracking_url": url,
-            "redelivery_url": url,
+            "redelivery_url": "https://carrier.example/redelivery/123456789012",
             "predicted_day": format_day(day, locale),
             "predicted_date": day.isoformat(),
             "window": None,
@@ -380,24 +382,24 @@ def sample_context(brand: Brand, trigger: str, locale: str, today: date) -> dict
             "pickup_until": format_day(day + timedelta(days=6), locale),
             "status": "in_transit",
         },
-        "tracking_page_url": f"https://example.com/{brand.slug}/track",
+        "tracking_page_url": f"{base}/track/sample",
         "care": [
             {
                 "product": "Drip coffee set",
                 "title": "Before first use",
                 "body": "Rinse the dripper.",
-                "video_url": "https://example.com/video",
+                "video_url": "https://shop.example/video",
             }
         ],
         "recommendations": [
             {"sku": "FILTER", "name": "Paper filters", "url": None, "variant": None}
         ],
         "blocks": [],
-        "feedback": {"url": "https://example.com/feedback", "scores": []},
+        "feedback": ctx.feedback_links(f"{base}/feedback/sample"),
         "replenishment": {
             "runout_day": format_day(day, locale),
             "items": [{"name": "Coffee beans", "sku": "BEANS"}],
-            "reorder_url": "https://example.com/reorder",
+            "reorder_url": "https://shop.example/reorder",
         },
         "return": {
             "rma_number": "RMA-1",
@@ -448,7 +450,8 @@ def preview(
         )
         context, variant = built.context, built.variant
     else:
-        context, variant = sample_context(brand, trigger, locale, today), None
+        context = sample_context(brand, trigger, locale, today, messaging.base_url)
+        variant = None
     return render_message(
         templates=messaging.templates,
         brand_slug=brand.slug,
@@ -497,7 +500,7 @@ def queue_test_message(
     """A sample message to ``recipient``, sent by the next sender run (past quiet hours and caps)."""
     settings = trigger_settings(brand, trigger)
     payload = {
-        "context": sample_context(brand, trigger, locale, now.date()),
+        "context": sample_context(brand, trigger, locale, now.date(), messaging.base_url),
         "variant": None,
         "rules": [],
         "purpose": "transactional",

@@ -353,12 +353,19 @@ class _Checks:
 def too_late(row: OutboxMessage, trigger: TriggerSettings | None, now: datetime) -> str | None:
     """Why ``row`` is too late to send at ``now`` (its trigger's ``stale_after``), or None.
 
-    Counted from when the message was meant to go out: written, plus the trigger's delay (timers
-    write their messages when they are due).
+    Counted from when the message was meant to go out: the event behind it (or, without one, when
+    it was written), plus the trigger's delay (timers write their messages when they are due). A
+    late notice the importer allowed counts from when it was written.
     """
     if trigger is None or trigger.stale_after is None or row.payload.get("test"):
         return None
-    meant = as_utc(row.created_at) + timedelta(minutes=trigger.delay_minutes)
+    event_at = row.payload.get("event_at")
+    start = (
+        datetime.fromisoformat(event_at)
+        if event_at and not row.payload.get("late_ok")
+        else as_utc(row.created_at)
+    )
+    meant = start + timedelta(minutes=trigger.delay_minutes)
     if now - meant <= trigger.stale_after:
         return None
     hours = trigger.stale_after.total_seconds() / 3600

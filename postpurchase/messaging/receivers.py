@@ -48,6 +48,7 @@ def _enqueue_for_parcel(
     now: datetime | None,
     *,
     unless_status_in: Container[Status] = (),
+    event_at: datetime | None = None,
 ) -> None:
     """Enqueue ``trigger`` for a parcel that still exists, unless its status is in ``unless_status_in``
     (a parcel whose status has a message of its own needs no ``delayed``)."""
@@ -61,6 +62,7 @@ def _enqueue_for_parcel(
         trigger=trigger,
         shipment=shipment,
         now=now or utcnow(),
+        event_at=event_at or (shipment.shipped_at if trigger == Trigger.shipped else None),
     )
 
 
@@ -84,6 +86,7 @@ def on_order_upserted(
             trigger=Trigger.order_confirmed,
             order=order,
             now=now or utcnow(),
+            event_at=order.placed_at,
         )
 
 
@@ -100,11 +103,13 @@ def on_status_changed(
     brand_id: int,
     current: Status,
     now: datetime | None = None,
+    occurred_at: datetime | None = None,
     **_: Any,
 ) -> None:
+    """The status's message; quiet when the scan is older than its freshness limit."""
     trigger = STATUS_TRIGGERS.get(Status(current))
     if trigger:
-        _enqueue_for_parcel(session, brand_id, shipment_id, trigger, now)
+        _enqueue_for_parcel(session, brand_id, shipment_id, trigger, now, event_at=occurred_at)
 
 
 def on_prediction_changed(

@@ -41,7 +41,10 @@ def _linkify(text: str) -> Markup:
     paragraphs = []
     for chunk in re.split(r"\n\s*\n", text.strip()):
         escaped = html.escape(chunk)
-        linked = URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+        linked = URL.sub(
+            lambda m: f'<a href="{m.group(0)}" style="word-break:break-all;">{m.group(0)}</a>',
+            escaped,
+        )
         paragraphs.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
     return Markup("\n".join(paragraphs))  # noqa: S704 (every chunk went through html.escape)
 

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
+from postpurchase.clock import as_utc
 from postpurchase.db import is_postgres
 from postpurchase.messaging import context as ctx
 from postpurchase.messaging.catalogue import Trigger
@@ -43,6 +44,7 @@ from postpurchase.models import (
     Shipment,
 )
 from postpurchase.tokens import make_token
+from postpurchase.signals import late_notices
 
 log = logging.getLogger(__name__)
 
@@ -319,9 +321,15 @@ def enqueue(
     shipment: Shipment | None = None,
     extra: dict[str, Any] | None = None,
     due_at: datetime | None = None,
+    event_at: datetime | None = None,
 ) -> str | None:
     """Write the message ``trigger`` asks for into the outbox; its idempotency key, or None when
     nothing was written.
+
+    ``event_at`` is when the event behind the message happened (the order was placed, the parcel
+    scanned). An event older than the trigger's freshness limit (a backfill, a replay, a scan the
+    carrier reported days late) writes the message as ``stale`` with the reason, unless the
+    importer allowed late notices (:func:`postpurchase.signals.late_notices_allowed`).
 
     Only who, on which channel and why is decided here; the wording is rendered when the message is
     sent (:func:`compose`), from the data as it is then. A message the data says is useless, or
@@ -376,6 +384,12 @@ def enqueue(
         payload["predicted_date"] = (
             shipment.predicted_date.isoformat()
         )  # what "arriving tomorrow" is about
+    late_ok = late_notices()
+    if event_at is not None:
+        payload["event_at"] = as_utc(event_at).isoformat()
+        if late_ok:
+            payload["late_ok"] = True
+    backfilled = None if late_ok else too_old(settings, event_at, now)
     channel = Channel(eligible[0]) if eligible else first
     refused = not eligible or useless
     values = row_values(
@@ -391,10 +405,28 @@ def enqueue(
         order_id=order.id if order else None,
         shipment_id=shipment.id if shipment else None,
         locale=ctx.message_locale(brand, customer),
-        state=OutboxState.suppressed if refused else OutboxState.pending,
-        error=(useless or refusal) if refused else None,
+        state=OutboxState.stale
+        if backfilled
+        else OutboxState.suppressed
+        if refused
+        else OutboxState.pending,
+        error=backfilled or ((useless or refusal) if refused else None),
     )
     return values["idempotency_key"] if _insert(session, values) else None
+
+
+def too_old(settings: TriggerSettings, event_at: datetime | None, now: datetime) -> str | None:
+    """Why an event that happened at ``event_at`` is too old for a ``settings`` message at ``now``."""
+    if event_at is None or settings.stale_after is None:
+        return None
+    age = now - as_utc(event_at)
+    if age <= settings.stale_after:
+        return None
+    return (
+        f"backfill: the event happened {age.total_seconds() / 3600:.0f} h ago "
+        f"({as_utc(event_at):%Y-%m-%d %H:%M} UTC), past the {settings.stale_after.total_seconds() / 3600:g} h "
+        f"freshness limit of {settings.name}; send such events with notify_late"
+    )
 
 
 def enqueue_document(

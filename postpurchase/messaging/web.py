@@ -244,30 +244,33 @@ def unsubscribe(brand_slug: str, token: str) -> Any:
 
 @customer_pages.route("/<brand_slug>/feedback/<token>", methods=["GET", "POST"])
 def feedback(brand_slug: str, token: str) -> Any:
+    """A score link in the email (``?score=n``) records the score at once, then offers a comment."""
     brand = _brand_or_404(brand_slug)
     data = _token("feedback", token)
     if data is None or data.get("b") != brand.id:
         abort(404)
-    raw = request.form.get("score") if request.method == "POST" else request.args.get("score")
-    saved = False
+    posted = request.method == "POST"
+    raw = request.form.get("score") if posted else request.args.get("score")
+    if posted and raw is None:
+        raise BadParameter("score", "choose a score from 0 to 10")
+    answer = None
     if raw is not None:
-        score = whole_number("score", raw, low=0, high=10)
         session = get_session()
-        operations.save_feedback(
+        answer = operations.save_feedback(
             session=session,
             data=data,
-            score=score,
-            comment=request.form.get("comment"),
+            score=whole_number("score", raw, low=0, high=10),
+            comment=request.form.get("comment", "") if posted else None,
             now=utcnow(),
         )
         session.commit()
-        saved = True
     return render_template(
         "pages/messaging/feedback.html",
         brand=brand,
-        saved=saved,
-        score=raw,
-        commented=request.method == "POST",
+        saved=answer is not None,
+        score=str(answer.nps_score) if answer else None,
+        comment=answer.comment if answer else None,
+        commented=posted,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 
 from postpurchase.models.enums import ReturnResolution, ReturnState
 from postpurchase.returns.policy import NotReturnable
@@ -12,7 +13,8 @@ STATE_LABELS = {
     ReturnState.approved: _l("Approved"),
     ReturnState.label_issued: _l("Label issued"),
     ReturnState.in_transit: _l("On its way back"),
-    ReturnState.received: _l("Received"),
+    # "Received" is also a column of dates elsewhere (受信日時): the context keeps them apart.
+    ReturnState.received: _lp("return state", "Received"),
     ReturnState.refunded: _l("Refunded"),
     ReturnState.exchanged: _l("Exchanged"),
     ReturnState.credited: _l("Store credit issued"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -176,7 +176,7 @@ def make_shop(session: Session, brand) -> Callable[..., Shop]:
             external_id=f"O{n}",
             number=f"#10{n:02d}",
             customer_id=customer.id,
-            placed_at=datetime(2026, 11, 22, 1, 0, tzinfo=UTC),
+            placed_at=NOW - timedelta(hours=2),  # fresh: an order confirmation still helps
             total_amount=total,
             email=email,
             shipping_region=region,

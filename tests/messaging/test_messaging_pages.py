@@ -108,7 +108,7 @@ def test_open_pixel_and_click_redirect_are_counted_in_the_log(
     assert client.get(pixel).mimetype == "image/gif"
     response = client.get(link)
     assert response.status_code == 302 and response.headers["Location"].startswith(
-        "https://track.testpost.example/"
+        "https://pp.example/acme/track/"
     )
     kinds = sorted(e.kind for e in session.exec(select(MessageEvent)).all())
     assert kinds == ["click", "open"]

@@ -54,7 +54,7 @@ def test_order_update_sends_nothing(make_shop, session) -> None:
     assert messages(session) == []
 
 
-def test_shipped_message_carries_the_predicted_day_time_slot_and_carrier_link(
+def test_shipped_message_carries_the_predicted_day_time_slot_and_the_brands_tracking_link(
     make_shop, session
 ) -> None:
     shop = make_shop(time_slot=TimeSlot.morning)
@@ -65,7 +65,8 @@ def test_shipped_message_carries_the_predicted_day_time_slot_and_carrier_link(
     session.refresh(shop.shipment)  # the hand-over prediction (EDD listens to the same signal)
     predicted = format_day(shop.shipment.predicted_date, "ja")
     assert f"{predicted} 午前中" in message.body_text
-    assert f"https://track.testpost.example/{shop.shipment.tracking_number}" in message.body_text
+    assert "https://pp.example/acme/track/" in message.body_text
+    assert "track.testpost.example" not in message.body_text + message.body_html
     assert message.body_html and predicted in message.body_html
 
 
