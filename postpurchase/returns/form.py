@@ -27,7 +27,9 @@ from postpurchase.returns.policy import ReturnPolicy, is_exchange_for
 #: Per-line fields: the kind, then the line id in plain decimal without sign or leading zero.
 LINE_FIELD = re.compile(r"(quantity|reason|comment|exchange)-([1-9][0-9]{0,17})", re.ASCII)
 #: Fields of the form as a whole.
-FORM_FIELDS = frozenset({"csrf_token", "resolution", "comment"})
+FORM_FIELDS = frozenset({"csrf_token", "resolution", "comment", "step"})
+#: ``step``: which button was pressed; ``preview`` shows the money before anything is opened.
+STEPS = frozenset({"preview", "submit"})
 MAX_QUANTITY = 9999
 QUANTITY = re.compile(r"0|[1-9][0-9]{0,3}", re.ASCII)
 #: As the form's ``maxlength``.
@@ -55,6 +57,8 @@ class ReturnForm:
     lines: list[WantedLine]
     resolution: ReturnResolution
     comment: str | None
+    #: Only show what the return would bring (no RMA yet).
+    preview_only: bool = False
 
 
 def parse_return_form(
@@ -86,8 +90,14 @@ def parse_return_form(
         if line.id in fields
         if (item := _line(line, fields[line.id], resolution, policy)) is not None
     ]
+    step = form.get("step", "submit")
+    if step not in STEPS:
+        raise FormError("step", _l("%(field)s must be one of the choices offered.", field="step"))
     return ReturnForm(
-        lines=wanted, resolution=resolution, comment=_comment("comment", form.get("comment"))
+        lines=wanted,
+        resolution=resolution,
+        comment=_comment("comment", form.get("comment")),
+        preview_only=step == "preview",
     )
 
 

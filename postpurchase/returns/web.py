@@ -26,14 +26,16 @@ from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, get_session
 from postpurchase.i18n import format_day, format_money, to_local
 from postpurchase.lookup import order_from_token, order_token
-from postpurchase.models import Brand, Order
+from postpurchase.models import Brand, Order, ReturnRequest
 from postpurchase.models.enums import ReturnState
 from postpurchase.pdf import pdf_bytes
 from postpurchase.returns import operations, shipping_label
-from postpurchase.returns.form import FormError, parse_return_form
+from postpurchase.returns.form import FormError, ReturnForm, parse_return_form
+from postpurchase.returns.money import MoneyRules
 from postpurchase.returns.policy import policy_for
 from postpurchase.returns.wording import (
     ACTION_LABELS,
+    KEEP_LABELS,
     NOT_RETURNABLE_LABELS,
     RESOLUTION_LABELS,
     STATE_LABELS,
@@ -95,7 +97,8 @@ def start(brand_slug: str, token: str) -> Any:
             error=_("This link has expired. Look up your order again."),
         ), 404
     form = operations.portal_form(session=session, brand=brand, order=order, now=utcnow())
-    error, status = None, 200
+    rules = operations.money_rules(brand)
+    error, status, money = None, 200, None
     if request.method == "POST":
         check_csrf()
         try:
@@ -104,31 +107,28 @@ def start(brand_slug: str, token: str) -> Any:
                 lines=[item.line for item in form.eligibility.lines],
                 policy=policy_for(brand),
             )
-            # The write takes the database's write lock first (BEGIN IMMEDIATE on SQLite), so a second
-            # submit at the same moment waits and then sees the first one's units, never a lock error.
-            with claim_scope() as writer:
-                rma = operations.request_return(
-                    session=writer,
-                    brand=writer.get_one(Brand, brand.id),
-                    order=writer.get_one(Order, order.id),
-                    lines=wanted.lines,
-                    resolution=wanted.resolution,
-                    comment=wanted.comment,
-                    now=utcnow(),
+            if not wanted.lines:
+                raise operations.ReturnError("no_lines", _("Choose at least one item to return."))
+            money = operations.preview_return(
+                eligibility=form.eligibility,
+                lines=wanted.lines,
+                resolution=wanted.resolution,
+                rules=rules,
+            )
+            if not wanted.preview_only:
+                rma = _open_return(brand, order, wanted, rules)
+                return redirect(
+                    url_for(
+                        "returns_portal.confirmation",
+                        brand_slug=brand.slug,
+                        token=shipping_label.return_token(_secret(), brand.id, rma.id),  # type: ignore[arg-type]
+                        lang=request.args.get("lang"),
+                    )
                 )
         except FormError as problem:
             error, status = str(problem), 400
         except operations.ReturnError as problem:
             error, status = str(problem), 422
-        else:
-            return redirect(
-                url_for(
-                    "returns_portal.confirmation",
-                    brand_slug=brand.slug,
-                    token=shipping_label.return_token(_secret(), brand.id, rma.id),  # type: ignore[arg-type]
-                    lang=request.args.get("lang"),
-                )
-            )
     return render_template(
         "pages/returns/start.html",
         brand=brand,
@@ -137,7 +137,27 @@ def start(brand_slug: str, token: str) -> Any:
         policy=policy_for(brand),
         locale=str(get_locale()),
         error=error,
+        preview=money,
+        keep_labels=KEEP_LABELS,
     ), status
+
+
+def _open_return(
+    brand: Brand, order: Order, wanted: ReturnForm, rules: MoneyRules
+) -> ReturnRequest:
+    # The write takes the database's write lock first (BEGIN IMMEDIATE on SQLite), so a second
+    # submit at the same moment waits and then sees the first one's units, never a lock error.
+    with claim_scope() as writer:
+        return operations.request_return(
+            session=writer,
+            brand=writer.get_one(Brand, brand.id),
+            order=writer.get_one(Order, order.id),
+            lines=wanted.lines,
+            resolution=wanted.resolution,
+            comment=wanted.comment,
+            now=utcnow(),
+            rules=rules,
+        )
 
 
 def _return_or_404(brand: Brand, token: str) -> shipping_label.ReturnView:
