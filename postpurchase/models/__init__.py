@@ -4,7 +4,12 @@ One module per family; feature packages that own extra tables (EDD predictions, 
 responses, message rules) add a module here and import it below.
 """
 
-from postpurchase.models.aftercare import Feedback, ReturnLine, ReturnRequest
+from postpurchase.models.aftercare import (
+    Feedback,
+    ResolutionExecution,
+    ReturnLine,
+    ReturnRequest,
+)
 from postpurchase.models.audit import AuditEntry
 from postpurchase.models.brand import ApiKey, Brand, MerchantUser
 from postpurchase.models.commerce import (
@@ -18,6 +23,8 @@ from postpurchase.models.edd import DeliveryPrediction, TransitModelState
 from postpurchase.models.enums import (
     Channel,
     DeliveryOption,
+    ExecutionKind,
+    ExecutionState,
     InboxState,
     OrderStatus,
     OutboxState,
@@ -42,6 +49,8 @@ __all__ = [
     "Channel",
     "Customer",
     "DeliveryOption",
+    "ExecutionKind",
+    "ExecutionState",
     "DeliveryPrediction",
     "Erasure",
     "Feedback",
@@ -58,6 +67,7 @@ __all__ = [
     "OutboxState",
     "RateLimitWindow",
     "RejectionReason",
+    "ResolutionExecution",
     "ReturnLine",
     "ReturnRequest",
     "ReturnResolution",
