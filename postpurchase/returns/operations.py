@@ -381,6 +381,9 @@ def transition(
     rma.updated_at = now
     if target == ReturnState.received:
         rma.received_at = now
+    if target == ReturnState.label_issued:
+        # The hand-over deadline counts from here (the label and status page show it).
+        rma.attributes = {**(rma.attributes or {}), "label_issued_at": now.isoformat()}
     session.add(rma)
     session.flush()
     _emit(session, rma, previous, now)

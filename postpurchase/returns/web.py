@@ -191,11 +191,15 @@ def label_pdf(brand_slug: str, token: str) -> Response:
     view = _return_or_404(brand, token)
     if view.rma.state not in operations.LABEL_STATES:
         abort(404)
+    payment = shipping_label.DEFAULT_LABEL_PAYMENT
     html = render_template(
         "pdf/return_label.html",
         brand=brand,
         view=view,
         qr=shipping_label.qr_svg(view.rma.rma_number),
+        code128=shipping_label.code128_svg(view.rma.rma_number),
+        payment=payment,
+        instructions=shipping_label.instructions(payment, view.deadline, brand.timezone),
     )
     return Response(
         pdf_bytes(html),
