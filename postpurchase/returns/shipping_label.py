@@ -1,4 +1,4 @@
-"""The customer's return label: a signed link to it, and the PDF (WeasyPrint) with the RMA as Code 128
+"""The customer's return label: the PDF (WeasyPrint) with the RMA as Code 128
 (what handheld warehouse scanners read) and as a QR code (what phones read).
 
 The label is ours, not a carrier's slip: it names where the parcel goes (the brand's return address,
@@ -19,12 +19,10 @@ from barcode import Code128
 from barcode.writer import SVGWriter
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from markupsafe import Markup
 from sqlmodel import Session, col, select
 
 from postpurchase.i18n import format_day, to_local
-from postpurchase.lookup import TOKEN_MAX_AGE_SECONDS
 from postpurchase.models import (
     Brand,
     FulfillmentCentre,
@@ -34,26 +32,6 @@ from postpurchase.models import (
     ReturnRequest,
 )
 from postpurchase.returns.policy import policy_for
-
-TOKEN_SALT = "postpurchase.return-link"
-
-
-def return_token(secret_key: str, brand_id: int, return_id: int) -> str:
-    """A signed, expiring token granting the return's confirmation page and label (never a bare id)."""
-    return URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT).dumps([brand_id, return_id])
-
-
-def return_from_token(
-    secret_key: str, token: str, brand_id: int, max_age: int = TOKEN_MAX_AGE_SECONDS
-) -> int | None:
-    """The return id a token grants for this brand; None when forged, expired or for another brand."""
-    try:
-        token_brand, return_id = URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT).loads(
-            token, max_age=max_age
-        )
-    except (BadSignature, SignatureExpired, ValueError, TypeError):
-        return None
-    return int(return_id) if token_brand == brand_id else None
 
 
 def qr_svg(text: str) -> Markup:

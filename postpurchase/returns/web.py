@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, get_session
 from postpurchase.i18n import format_day, format_money, to_local
-from postpurchase.lookup import order_from_token, order_token
+from postpurchase.lookup import order_from_token, order_token, return_from_token, return_token
 from postpurchase.models import Brand, Order, ReturnRequest
 from postpurchase.models.enums import ReturnState
 from postpurchase.pdf import pdf_bytes
@@ -33,6 +33,7 @@ from postpurchase.returns import operations, shipping_label
 from postpurchase.returns.form import FormError, ReturnForm, parse_return_form
 from postpurchase.returns.money import MoneyRules
 from postpurchase.returns.policy import policy_for
+from postpurchase.returns.status import order_returns, return_status
 from postpurchase.returns.wording import (
     ACTION_LABELS,
     KEEP_LABELS,
@@ -121,7 +122,7 @@ def start(brand_slug: str, token: str) -> Any:
                     url_for(
                         "returns_portal.confirmation",
                         brand_slug=brand.slug,
-                        token=shipping_label.return_token(_secret(), brand.id, rma.id),  # type: ignore[arg-type]
+                        token=return_token(_secret(), brand.id, rma.id),  # type: ignore[arg-type]
                         lang=request.args.get("lang"),
                     )
                 )
@@ -129,10 +130,12 @@ def start(brand_slug: str, token: str) -> Any:
             error, status = str(problem), 400
         except operations.ReturnError as problem:
             error, status = str(problem), 422
+    existing = order_returns(session=session, brand_id=brand.id, order_id=order.id)  # type: ignore[arg-type]
     return render_template(
         "pages/returns/start.html",
         brand=brand,
         order=order,
+        existing=[(rma, return_token(_secret(), brand.id, rma.id)) for rma in existing],  # type: ignore[arg-type]
         form=form,
         policy=policy_for(brand),
         locale=str(get_locale()),
@@ -161,7 +164,7 @@ def _open_return(
 
 
 def _return_or_404(brand: Brand, token: str) -> shipping_label.ReturnView:
-    return_id = shipping_label.return_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
+    return_id = return_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
     view = (
         shipping_label.return_view(session=get_session(), brand=brand, return_id=return_id)
         if return_id is not None
@@ -182,6 +185,8 @@ def confirmation(brand_slug: str, token: str) -> Any:
         view=view,
         token=token,
         has_label=view.rma.state in operations.LABEL_STATES,
+        status=return_status(session=get_session(), rma=view.rma),
+        keep_labels=KEEP_LABELS,
     )
 
 

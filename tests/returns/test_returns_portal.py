@@ -11,6 +11,7 @@ from sqlmodel import select
 from werkzeug.datastructures import MultiDict
 
 from postpurchase.db import get_db
+from postpurchase.lookup import return_token
 from postpurchase.models import (
     InventoryLevel,
     Order,
@@ -19,7 +20,6 @@ from postpurchase.models import (
     ReturnRequest,
     ReturnState,
 )
-from postpurchase.returns.shipping_label import return_token
 from tests.returns.conftest import DELIVERED
 
 
@@ -177,7 +177,7 @@ def test_confirmation_reads_in_english(client, shop) -> None:
     confirmation = _submit(client, shop, lang="en").headers["Location"]
     page = client.get(confirmation).get_data(as_text=True)
     assert (
-        "Your return request" in page
+        "Your return" in page
         and "Too small" in page
         and "Download the return label" in page
     )

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from carriers.status import Status
 from postpurchase.brands import NewBrand
 from postpurchase.db import get_db
-from postpurchase.lookup import order_token
+from postpurchase.lookup import order_token, return_token
 from postpurchase.messaging import sink
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.tokens import make_token
@@ -33,7 +33,6 @@ from postpurchase.models import (
     ReturnRequest,
     Shipment,
 )
-from postpurchase.returns.shipping_label import return_token
 from postpurchase.web.merchant import add_merchant_user
 from tests.conftest import PINNED_NOW
 
