@@ -8,6 +8,7 @@ from postpurchase.models.aftercare import (
     Feedback,
     ResolutionExecution,
     ReturnLine,
+    ReturnPhoto,
     ReturnRequest,
 )
 from postpurchase.models.audit import AuditEntry
@@ -69,6 +70,7 @@ __all__ = [
     "RejectionReason",
     "ResolutionExecution",
     "ReturnLine",
+    "ReturnPhoto",
     "ReturnRequest",
     "ReturnResolution",
     "ReturnState",

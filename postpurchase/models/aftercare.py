@@ -81,6 +81,21 @@ class ResolutionExecution(SQLModel, table=True):
     executed_at: datetime | None = utc_field()
 
 
+class ReturnPhoto(SQLModel, table=True):
+    """A photo the customer attached to a return, stored under the instance folder (``returns.photos``)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = brand_fk()
+    return_id: int = Field(foreign_key="returnrequest.id", index=True)
+    #: The order line the photo shows (the form asks per line).
+    order_line_id: int | None = Field(default=None, foreign_key="orderline.id")
+    #: Random name of the file under ``return-photos/<brand id>/``; never the customer's file name.
+    filename: str = Field(max_length=64)
+    content_type: str = Field(max_length=32)
+    size: int
+    created_at: datetime = utc_field(nullable=False, default_factory=utcnow)
+
+
 class Feedback(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     brand_id: int = brand_fk()
