@@ -132,12 +132,12 @@ def order_link_path(secret_key: str, brand_slug: str, brand_id: int, order_id: i
     return f"/{brand_slug}/track/{order_token(secret_key, brand_id, order_id)}"
 
 
-RETURN_TOKEN_SALT = "postpurchase.return-link"
+RETURN_LINK_SALT = "postpurchase.return-link"
 
 
 def return_token(secret_key: str, brand_id: int, return_id: int) -> str:
     """A signed, expiring token granting one return's status page and label (never a bare id)."""
-    return URLSafeTimedSerializer(secret_key, salt=RETURN_TOKEN_SALT).dumps([brand_id, return_id])
+    return URLSafeTimedSerializer(secret_key, salt=RETURN_LINK_SALT).dumps([brand_id, return_id])
 
 
 def return_from_token(
@@ -145,7 +145,7 @@ def return_from_token(
 ) -> int | None:
     """The return id a token grants for this brand; None when forged, expired or for another brand."""
     try:
-        token_brand, return_id = URLSafeTimedSerializer(secret_key, salt=RETURN_TOKEN_SALT).loads(
+        token_brand, return_id = URLSafeTimedSerializer(secret_key, salt=RETURN_LINK_SALT).loads(
             token, max_age=max_age
         )
     except (BadSignature, SignatureExpired, ValueError, TypeError):

@@ -40,7 +40,7 @@ ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 #: A request may carry a photo per line: the portal's body limit while it accepts photos.
 MAX_REQUEST_BYTES = 4 * MAX_PHOTO_BYTES
 FOLDER = "return-photos"
-TOKEN_SALT = "postpurchase.return-photo"
+PHOTO_LINK_SALT = "postpurchase.return-photo"
 #: Signed photo links last this long: enough to look, too short to pass around.
 TOKEN_MAX_AGE_SECONDS = 3600
 
@@ -137,7 +137,7 @@ def photo_path(instance_path: str | Path, photo: ReturnPhoto) -> Path:
 
 def photo_token(secret_key: str, brand_id: int, photo_id: int) -> str:
     """A signed link token for one photo, for the brand's staff (checked with the signed-in brand)."""
-    return URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT).dumps([brand_id, photo_id])
+    return URLSafeTimedSerializer(secret_key, salt=PHOTO_LINK_SALT).dumps([brand_id, photo_id])
 
 
 def photo_from_token(
@@ -145,7 +145,7 @@ def photo_from_token(
 ) -> int | None:
     """The photo id a token grants to this brand; None when forged, expired or for another brand."""
     try:
-        token_brand, photo_id = URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT).loads(
+        token_brand, photo_id = URLSafeTimedSerializer(secret_key, salt=PHOTO_LINK_SALT).loads(
             token, max_age=max_age
         )
     except (BadSignature, SignatureExpired, ValueError, TypeError):

@@ -176,11 +176,7 @@ def test_form_reads_in_japanese(client, shop) -> None:
 def test_confirmation_reads_in_english(client, shop) -> None:
     confirmation = _submit(client, shop, lang="en").headers["Location"]
     page = client.get(confirmation).get_data(as_text=True)
-    assert (
-        "Your return" in page
-        and "Too small" in page
-        and "Download the return label" in page
-    )
+    assert "Your return" in page and "Too small" in page and "Download the return label" in page
 
 
 def test_one_line_spelt_three_ways_is_a_400_naming_the_field(app, client, shop) -> None:
