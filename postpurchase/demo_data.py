@@ -407,12 +407,18 @@ FULFILLMENT_CENTRES: tuple[dict[str, Any], ...] = (
         "name": "東京第1物流センター",
         "postal_code": "272-0002",
         "region": "千葉県",
+        "city": "市川市",
+        "street": "二俣新町20-1 第1物流棟",
+        "phone": "047-000-1234",
     },
     {
         "code": "OSAKA-FC1",
         "name": "大阪物流センター",
         "postal_code": "559-0031",
         "region": "大阪府",
+        "city": "大阪市住之江区",
+        "street": "南港東9-1",
+        "phone": "06-0000-5678",
     },
 )
 #: The region (as in :data:`PLACES`) of each centre, for rates.

@@ -61,6 +61,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("messaging.timers", "postpurchase.messaging:timers_job", 600),
     JobSpec("insights.weekly", "postpurchase.insights.weekly:weekly_job", 3600),
     JobSpec("privacy.purge", "postpurchase.privacy.retention:purge_job", 3600),
+    JobSpec("returns.execute", "postpurchase.returns.execution:execute_job", 60),
 )
 
 #: APScheduler options of every job: a restart replaces the job, missed runs collapse into one,

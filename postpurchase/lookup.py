@@ -131,3 +131,29 @@ def order_from_token(
 def order_link_path(secret_key: str, brand_slug: str, brand_id: int, order_id: int) -> str:
     """Path of the order's tracking page with a signed token: ``/<brand>/track/<token>``."""
     return f"/{brand_slug}/track/{order_token(secret_key, brand_id, order_id)}"
+
+
+RETURN_LINK_SALT = "postpurchase.return-link"
+
+
+def return_token(secret_key: str, brand_id: int, return_id: int) -> str:
+    """A signed, expiring token granting one return's status page and label (never a bare id)."""
+    return URLSafeTimedSerializer(secret_key, salt=RETURN_LINK_SALT).dumps([brand_id, return_id])
+
+
+def return_from_token(
+    secret_key: str, token: str, brand_id: int, max_age: int = TOKEN_MAX_AGE_SECONDS
+) -> int | None:
+    """The return id a token grants for this brand; None when forged, expired or for another brand."""
+    try:
+        token_brand, return_id = URLSafeTimedSerializer(secret_key, salt=RETURN_LINK_SALT).loads(
+            token, max_age=max_age
+        )
+    except (BadSignature, SignatureExpired, ValueError, TypeError):
+        return None
+    return int(return_id) if token_brand == brand_id else None
+
+
+def return_link_path(secret_key: str, brand_slug: str, brand_id: int, return_id: int) -> str:
+    """Path of a return's status page with a signed token: ``/<brand>/returns/r/<token>``."""
+    return f"/{brand_slug}/returns/r/{return_token(secret_key, brand_id, return_id)}"

@@ -294,7 +294,7 @@ def ensure_fulfillment_centre(
         centre = FulfillmentCentre(brand_id=brand_id, code=code, name=code)
         session.add(centre)
     if details is not None:
-        for name in ("name", "postal_code", "region"):
+        for name in ("name", "postal_code", "region", "city", "street", "phone"):
             value = getattr(details, name)
             if value is not None:
                 setattr(centre, name, value)

@@ -113,6 +113,11 @@ class FulfillmentCentreIn(Strict):
     name: str | None = Field(default=None, max_length=200)
     postal_code: str | None = Field(default=None, max_length=16)
     region: str | None = Field(default=None, max_length=64)
+    city: str | None = Field(default=None, max_length=128)
+    street: str | None = Field(
+        default=None, max_length=300, description="Street and building: printed on return labels."
+    )
+    phone: str | None = Field(default=None, max_length=32, description="Printed on return labels.")
 
 
 _TIME_SLOT_HELP = "Japanese 時間帯指定: `morning` (午前中), `14-16`, `16-18`, `18-20`, `19-21`."

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from carriers.status import Status
 from postpurchase.aftercare import care_content
 from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
-from postpurchase.lookup import order_link_path
+from postpurchase.lookup import order_link_path, return_link_path
 from postpurchase.messaging.branding import brand_look
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.config import TriggerSettings, brand_settings
@@ -323,6 +323,10 @@ def build(
                 "credit": format_money(rma.credit_amount, rma.currency, locale)
                 if rma.credit_amount
                 else None,
+                # The return's own status page (state, label, deadline, refund timing).
+                "status_url": messaging.public_url(
+                    return_link_path(messaging.secret_key, brand.slug, brand.id, rma.id)  # type: ignore[arg-type]
+                ),
             }
     return Built(
         context, segment.variant if segment else None, segment.rules if segment else (), useless

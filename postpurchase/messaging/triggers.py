@@ -43,8 +43,8 @@ from postpurchase.models import (
     OutboxState,
     Shipment,
 )
-from postpurchase.tokens import make_token
 from postpurchase.signals import late_notices
+from postpurchase.tokens import make_token
 
 log = logging.getLogger(__name__)
 

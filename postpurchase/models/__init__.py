@@ -4,7 +4,13 @@ One module per family; feature packages that own extra tables (EDD predictions, 
 responses, message rules) add a module here and import it below.
 """
 
-from postpurchase.models.aftercare import Feedback, ReturnLine, ReturnRequest
+from postpurchase.models.aftercare import (
+    Feedback,
+    ResolutionExecution,
+    ReturnLine,
+    ReturnPhoto,
+    ReturnRequest,
+)
 from postpurchase.models.audit import AuditEntry
 from postpurchase.models.brand import ApiKey, Brand, Membership, MerchantUser, OneTimeLink
 from postpurchase.models.commerce import (
@@ -19,6 +25,8 @@ from postpurchase.models.edd import DeliveryPrediction, TransitModelState
 from postpurchase.models.enums import (
     Channel,
     DeliveryOption,
+    ExecutionKind,
+    ExecutionState,
     InboxState,
     LinkPurpose,
     OrderStatus,
@@ -46,6 +54,8 @@ __all__ = [
     "Channel",
     "Customer",
     "DeliveryOption",
+    "ExecutionKind",
+    "ExecutionState",
     "DeliveryPrediction",
     "Erasure",
     "ExceptionCase",
@@ -68,7 +78,9 @@ __all__ = [
     "RateLimitWindow",
     "RejectionReason",
     "Resolution",
+    "ResolutionExecution",
     "ReturnLine",
+    "ReturnPhoto",
     "ReturnRequest",
     "ReturnResolution",
     "ReturnState",

@@ -9,7 +9,7 @@ from sqlalchemy import Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from postpurchase.clock import utcnow
-from postpurchase.models.enums import ReturnResolution, ReturnState
+from postpurchase.models.enums import ExecutionKind, ExecutionState, ReturnResolution, ReturnState
 from postpurchase.models.types import brand_fk, enum_field, json_field, utc_field
 
 
@@ -52,6 +52,48 @@ class ReturnLine(SQLModel, table=True):
     comment: str | None = None
     condition: str | None = Field(default=None, max_length=64)
     exchange_sku: str | None = Field(default=None, max_length=128)
+
+
+class ResolutionExecution(SQLModel, table=True):
+    """One payout of a return (refund or store credit) through the platform: one row per RMA and kind,
+    so a retried or doubled job finds the row and never pays twice."""
+
+    __table_args__ = (UniqueConstraint("return_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = brand_fk()
+    return_id: int = Field(foreign_key="returnrequest.id", index=True)
+    kind: ExecutionKind = enum_field(ExecutionKind)
+    state: ExecutionState = enum_field(ExecutionState, default=ExecutionState.pending)
+    #: Minor units of ``currency``.
+    amount: int
+    currency: str = Field(max_length=3)
+    #: Sent to the platform with the call (refund note, gift card code, webhook id), unique per row.
+    idempotency_key: str = Field(max_length=64, unique=True)
+    #: ``shopify`` or ``webhook``: where it was executed.
+    via: str | None = Field(default=None, max_length=32)
+    #: The platform's id of what it created (refund, gift card).
+    external_id: str | None = Field(default=None, max_length=128)
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = utc_field(nullable=False, default_factory=utcnow)
+    updated_at: datetime = utc_field(nullable=False, default_factory=utcnow)
+    executed_at: datetime | None = utc_field()
+
+
+class ReturnPhoto(SQLModel, table=True):
+    """A photo the customer attached to a return, stored under the instance folder (``returns.photos``)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = brand_fk()
+    return_id: int = Field(foreign_key="returnrequest.id", index=True)
+    #: The order line the photo shows (the form asks per line).
+    order_line_id: int | None = Field(default=None, foreign_key="orderline.id")
+    #: Random name of the file under ``return-photos/<brand id>/``; never the customer's file name.
+    filename: str = Field(max_length=64)
+    content_type: str = Field(max_length=32)
+    size: int
+    created_at: datetime = utc_field(nullable=False, default_factory=utcnow)
 
 
 class Feedback(SQLModel, table=True):

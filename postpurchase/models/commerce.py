@@ -95,6 +95,10 @@ class FulfillmentCentre(SQLModel, table=True):
     name: str = Field(default="", max_length=200)
     postal_code: str | None = Field(default=None, max_length=16)
     region: str | None = Field(default=None, max_length=64)
+    #: City, street and phone: what a return label needs to reach the centre.
+    city: str | None = Field(default=None, max_length=128)
+    street: str | None = Field(default=None, max_length=300)
+    phone: str | None = Field(default=None, max_length=32)
     country: str = Field(default="JP", max_length=2)
     timezone: str = Field(default="Asia/Tokyo", max_length=64)
     #: Local time after which orders ship the next business day, ``HH:MM``.

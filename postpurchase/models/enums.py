@@ -123,3 +123,19 @@ class Trigger(StrEnum):
     return_update = "return_update"
     #: Not a message to a customer: the RMA document posted to the brand's WMS (``returns.wms``).
     wms_return = "wms_return"
+
+
+class ExecutionKind(StrEnum):
+    """Money a received return pays out through the platform."""
+
+    refund = "refund"  # back to the original payment
+    store_credit = "store_credit"  # a gift card
+
+
+class ExecutionState(StrEnum):
+    pending = "pending"
+    #: Claimed and handed to the platform; the answer may never have come back.
+    sending = "sending"
+    done = "done"
+    #: Refused for good (say, the platform has no such order): the merchant settles it by hand.
+    failed = "failed"

@@ -7,11 +7,12 @@ def init_app(app: Flask) -> None:
     """Register the customer portal and the merchant pages (linked from the merchant home), and the WMS feed."""
     from flask_babel import lazy_gettext
 
-    from postpurchase.returns import wms
+    from postpurchase.returns import execution, wms
     from postpurchase.returns.web import merchant_returns, returns_portal
     from postpurchase.web.merchant import add_merchant_link
 
     app.register_blueprint(returns_portal)
     app.register_blueprint(merchant_returns)
     wms.connect()
+    execution.connect()
     add_merchant_link(app, "merchant_returns.log", lazy_gettext("Returns"))

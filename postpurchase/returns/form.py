@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import FileStorage, MultiDict
 
 from postpurchase.models import OrderLine
 from postpurchase.models.enums import ReturnResolution
@@ -27,7 +27,9 @@ from postpurchase.returns.policy import ReturnPolicy, is_exchange_for
 #: Per-line fields: the kind, then the line id in plain decimal without sign or leading zero.
 LINE_FIELD = re.compile(r"(quantity|reason|comment|exchange)-([1-9][0-9]{0,17})", re.ASCII)
 #: Fields of the form as a whole.
-FORM_FIELDS = frozenset({"csrf_token", "resolution", "comment"})
+FORM_FIELDS = frozenset({"csrf_token", "resolution", "comment", "step"})
+#: ``step``: which button was pressed; ``preview`` shows the money before anything is opened.
+STEPS = frozenset({"preview", "submit"})
 MAX_QUANTITY = 9999
 QUANTITY = re.compile(r"0|[1-9][0-9]{0,3}", re.ASCII)
 #: As the form's ``maxlength``.
@@ -55,6 +57,8 @@ class ReturnForm:
     lines: list[WantedLine]
     resolution: ReturnResolution
     comment: str | None
+    #: Only show what the return would bring (no RMA yet).
+    preview_only: bool = False
 
 
 def parse_return_form(
@@ -86,8 +90,14 @@ def parse_return_form(
         if line.id in fields
         if (item := _line(line, fields[line.id], resolution, policy)) is not None
     ]
+    step = form.get("step", "submit")
+    if step not in STEPS:
+        raise FormError("step", _l("%(field)s must be one of the choices offered.", field="step"))
     return ReturnForm(
-        lines=wanted, resolution=resolution, comment=_comment("comment", form.get("comment"))
+        lines=wanted,
+        resolution=resolution,
+        comment=_comment("comment", form.get("comment")),
+        preview_only=step == "preview",
     )
 
 
@@ -125,6 +135,40 @@ def _line(
         comment=comment,
         exchange_sku=exchange if resolution == ReturnResolution.exchange else None,
     )
+
+
+#: File fields: ``photo-<line id>``, spelled like the other per-line fields.
+PHOTO_FIELD = re.compile(r"photo-([1-9][0-9]{0,17})", re.ASCII)
+
+
+def parse_photos(
+    files: MultiDict[str, FileStorage], *, wanted: ReturnForm, photo_reasons: frozenset[str]
+) -> dict[int, bytes]:
+    """The photo bytes per returned line; a photo for a line not returned, a field sent twice or a
+    missing photo where the reason needs one is a :class:`FormError` naming the field."""
+    returned = {item.order_line_id: item for item in wanted.lines}
+    found: dict[int, bytes] = {}
+    for key in files:
+        uploads = [upload for upload in files.getlist(key) if upload.filename]
+        match = PHOTO_FIELD.fullmatch(key)
+        if match is None:
+            raise FormError(key, _l("%(field)s is not a field of this form.", field=_shown(key)))
+        if len(uploads) > 1:
+            raise FormError(key, _l("%(field)s was sent more than once.", field=_shown(key)))
+        if not uploads:
+            continue
+        if int(match[1]) not in returned:
+            raise FormError(
+                key, _l("%(field)s is for an item you are not returning.", field=_shown(key))
+            )
+        found[int(match[1])] = uploads[0].read()
+    for line_id, item in returned.items():
+        if item.reason_code in photo_reasons and line_id not in found:
+            field = f"photo-{line_id}"
+            raise FormError(
+                field, _l("%(field)s: add a photo that shows the problem.", field=field)
+            )
+    return found
 
 
 def _quantity(field: str, raw: str) -> int:

@@ -24,6 +24,7 @@ from postpurchase import signals
 from postpurchase.lookup import normalize_order_number
 from postpurchase.models import Brand, InventoryLevel, Order, ReturnLine, ReturnRequest
 from postpurchase.models.enums import ReturnResolution, ReturnState
+from postpurchase.returns.money import DEFAULT_RULES, MoneyRules, Preview, ReturnedItem, preview
 from postpurchase.returns.policy import (
     OrderEligibility,
     exchange_family,
@@ -139,6 +140,33 @@ def portal_form(*, session: Session, brand: Brand, order: Order, now: datetime) 
     return PortalForm(eligibility=eligibility, exchanges=exchanges)  # type: ignore[arg-type]
 
 
+def money_rules(brand: Brand) -> MoneyRules:
+    """The brand's fees, bonus and keep-item thresholds (:mod:`postpurchase.returns.money`).
+
+    The one place the portal and :func:`create_return` get them from: the module defaults until the
+    brand's typed return settings carry these knobs."""
+    return DEFAULT_RULES
+
+
+def preview_return(
+    *,
+    eligibility: OrderEligibility,
+    lines: Sequence[WantedLine],
+    resolution: ReturnResolution,
+    rules: MoneyRules,
+) -> Preview:
+    """What returning ``lines`` would bring the customer (:func:`postpurchase.returns.money.preview`);
+    lines that are not part of the order are left out (:func:`create_return` refuses them)."""
+    items = [
+        ReturnedItem(
+            unit_price=found.line.unit_price, quantity=item.quantity, reason_code=item.reason_code
+        )
+        for item in lines
+        if (found := eligibility.line(item.order_line_id)) is not None
+    ]
+    return preview(items, currency=eligibility.order.currency, resolution=resolution, rules=rules)
+
+
 def new_rma_number(*, session: Session, brand_id: int, order_number: str) -> str:
     """``R-<order number>-<4 random letters/digits>``, unique within the brand."""
     base = f"R-{normalize_order_number(order_number)}-"
@@ -162,9 +190,12 @@ def create_return(
     resolution: ReturnResolution,
     comment: str | None = None,
     now: datetime,
+    rules: MoneyRules = DEFAULT_RULES,
 ) -> ReturnRequest:
     """Check ``lines`` against the brand's policy and open an RMA: ``approved`` when the policy
-    approves by itself, ``requested`` otherwise. Raises :class:`ReturnError` saying what is wrong."""
+    approves by itself, ``requested`` otherwise. Raises :class:`ReturnError` saying what is wrong.
+
+    The amounts are worked out under ``rules`` (fees, bonus) exactly as the customer's preview was."""
     policy = policy_for(brand)
     if order.brand_id != brand.id:
         raise ReturnError("unknown_order", _l("This order does not belong to this shop."))
@@ -184,7 +215,6 @@ def create_return(
     per_exchange: Counter[str] = Counter()
     for item in wanted:
         per_line[item.order_line_id] += item.quantity
-    refund = 0
     for item in wanted:
         allowed = eligibility.line(item.order_line_id)
         if allowed is None:
@@ -226,7 +256,9 @@ def create_return(
                         item=name,
                     ),
                 )
-        refund += allowed.line.unit_price * item.quantity
+    money = preview_return(
+        eligibility=eligibility, lines=wanted, resolution=resolution, rules=rules
+    )
     state = ReturnState.approved if policy.auto_approve else ReturnState.requested
     rma = ReturnRequest(
         brand_id=brand.id,
@@ -234,10 +266,13 @@ def create_return(
         state=state,
         resolution=resolution,  # type: ignore[arg-type]
         rma_number=new_rma_number(session=session, brand_id=brand.id, order_number=order.number),  # type: ignore[arg-type]
-        refund_amount=refund if resolution == ReturnResolution.refund else 0,
-        credit_amount=refund if resolution == ReturnResolution.store_credit else 0,
+        refund_amount=money.refund,
+        credit_amount=money.credit,
         currency=order.currency,
-        attributes={"comment": comment} if comment else {},
+        attributes={
+            **({"comment": comment} if comment else {}),
+            "money": money_record(money),
+        },
         created_at=now,
         updated_at=now,
     )
@@ -265,6 +300,18 @@ def create_return(
     return rma
 
 
+def money_record(money: Preview) -> dict[str, int | str | None]:
+    """The preview's breakdown as kept on the RMA (``attributes["money"]``): what the customer was shown."""
+    return {
+        "value": money.value,
+        "fees": money.fees,
+        "bonus": money.bonus,
+        "new_items": money.new_items,
+        "charge": money.charge,
+        "keep_item": money.keep_item.value if money.keep_item else None,
+    }
+
+
 def request_return(
     *,
     session: Session,
@@ -274,6 +321,7 @@ def request_return(
     resolution: ReturnResolution,
     comment: str | None = None,
     now: datetime,
+    rules: MoneyRules = DEFAULT_RULES,
 ) -> ReturnRequest:
     """What the customer portal does: open the RMA and, once approved, issue its label."""
     rma = create_return(
@@ -284,6 +332,7 @@ def request_return(
         resolution=resolution,
         comment=comment,
         now=now,
+        rules=rules,
     )
     if rma.state == ReturnState.approved:
         transition(
@@ -332,6 +381,9 @@ def transition(
     rma.updated_at = now
     if target == ReturnState.received:
         rma.received_at = now
+    if target == ReturnState.label_issued:
+        # The hand-over deadline counts from here (the label and status page show it).
+        rma.attributes = {**(rma.attributes or {}), "label_issued_at": now.isoformat()}
     session.add(rma)
     session.flush()
     _emit(session, rma, previous, now)

@@ -25,15 +25,18 @@ from flask_babel import gettext as _
 from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, get_session
 from postpurchase.i18n import format_day, format_money, to_local
-from postpurchase.lookup import order_from_token, order_token
-from postpurchase.models import Brand, Order
+from postpurchase.lookup import order_from_token, order_token, return_from_token, return_token
+from postpurchase.models import Brand, Order, ReturnPhoto, ReturnRequest
 from postpurchase.models.enums import ReturnState
 from postpurchase.pdf import pdf_bytes
-from postpurchase.returns import operations, shipping_label
-from postpurchase.returns.form import FormError, parse_return_form
+from postpurchase.returns import operations, photos, shipping_label
+from postpurchase.returns.form import FormError, ReturnForm, parse_photos, parse_return_form
+from postpurchase.returns.money import MoneyRules
 from postpurchase.returns.policy import policy_for
+from postpurchase.returns.status import order_returns, return_status
 from postpurchase.returns.wording import (
     ACTION_LABELS,
+    KEEP_LABELS,
     NOT_RETURNABLE_LABELS,
     RESOLUTION_LABELS,
     STATE_LABELS,
@@ -95,8 +98,11 @@ def start(brand_slug: str, token: str) -> Any:
             error=_("This link has expired. Look up your order again."),
         ), 404
     form = operations.portal_form(session=session, brand=brand, order=order, now=utcnow())
-    error, status = None, 200
+    rules = operations.money_rules(brand)
+    error, status, money = None, 200, None
     if request.method == "POST":
+        # Photos make this form larger than other bodies (the app's limit is for webhooks).
+        request.max_content_length = photos.MAX_REQUEST_BYTES
         check_csrf()
         try:
             wanted = parse_return_form(
@@ -104,44 +110,90 @@ def start(brand_slug: str, token: str) -> Any:
                 lines=[item.line for item in form.eligibility.lines],
                 policy=policy_for(brand),
             )
-            # The write takes the database's write lock first (BEGIN IMMEDIATE on SQLite), so a second
-            # submit at the same moment waits and then sees the first one's units, never a lock error.
-            with claim_scope() as writer:
-                rma = operations.request_return(
-                    session=writer,
-                    brand=writer.get_one(Brand, brand.id),
-                    order=writer.get_one(Order, order.id),
-                    lines=wanted.lines,
-                    resolution=wanted.resolution,
-                    comment=wanted.comment,
-                    now=utcnow(),
+            if not wanted.lines:
+                raise operations.ReturnError("no_lines", _("Choose at least one item to return."))
+            money = operations.preview_return(
+                eligibility=form.eligibility,
+                lines=wanted.lines,
+                resolution=wanted.resolution,
+                rules=rules,
+            )
+            if not wanted.preview_only:
+                uploaded = parse_photos(
+                    request.files, wanted=wanted, photo_reasons=photos.DEFAULT_PHOTO_REASONS
                 )
-        except FormError as problem:
+                cleaned = {
+                    line_id: photos.clean_photo(f"photo-{line_id}", data)
+                    for line_id, data in uploaded.items()
+                }
+                rma = _open_return(brand, order, wanted, rules, cleaned)
+                return redirect(
+                    url_for(
+                        "returns_portal.confirmation",
+                        brand_slug=brand.slug,
+                        token=return_token(_secret(), brand.id, rma.id),  # type: ignore[arg-type]
+                        lang=request.args.get("lang"),
+                    )
+                )
+        except (FormError, photos.PhotoError) as problem:
             error, status = str(problem), 400
         except operations.ReturnError as problem:
             error, status = str(problem), 422
-        else:
-            return redirect(
-                url_for(
-                    "returns_portal.confirmation",
-                    brand_slug=brand.slug,
-                    token=shipping_label.return_token(_secret(), brand.id, rma.id),  # type: ignore[arg-type]
-                    lang=request.args.get("lang"),
-                )
-            )
+    existing = order_returns(session=session, brand_id=brand.id, order_id=order.id)  # type: ignore[arg-type]
     return render_template(
         "pages/returns/start.html",
         brand=brand,
         order=order,
+        existing=[(rma, return_token(_secret(), brand.id, rma.id)) for rma in existing],  # type: ignore[arg-type]
         form=form,
         policy=policy_for(brand),
         locale=str(get_locale()),
         error=error,
+        preview=money,
+        keep_labels=KEEP_LABELS,
+        photo_reasons=[
+            policy_for(brand).reason_label(code, str(get_locale()))
+            for code in policy_for(brand).reasons
+            if code in photos.DEFAULT_PHOTO_REASONS
+        ],
     ), status
 
 
+def _open_return(
+    brand: Brand,
+    order: Order,
+    wanted: ReturnForm,
+    rules: MoneyRules,
+    cleaned: dict[int, photos.CleanPhoto],
+) -> ReturnRequest:
+    # The write takes the database's write lock first (BEGIN IMMEDIATE on SQLite), so a second
+    # submit at the same moment waits and then sees the first one's units, never a lock error.
+    with claim_scope() as writer:
+        rma = operations.request_return(
+            session=writer,
+            brand=writer.get_one(Brand, brand.id),
+            order=writer.get_one(Order, order.id),
+            lines=wanted.lines,
+            resolution=wanted.resolution,
+            comment=wanted.comment,
+            now=utcnow(),
+            rules=rules,
+        )
+        for line_id, photo in cleaned.items():
+            photos.store_photo(
+                session=writer,
+                instance_path=current_app.instance_path,
+                brand_id=brand.id,  # type: ignore[arg-type]
+                return_id=rma.id,  # type: ignore[arg-type]
+                order_line_id=line_id,
+                photo=photo,
+                now=utcnow(),
+            )
+        return rma
+
+
 def _return_or_404(brand: Brand, token: str) -> shipping_label.ReturnView:
-    return_id = shipping_label.return_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
+    return_id = return_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
     view = (
         shipping_label.return_view(session=get_session(), brand=brand, return_id=return_id)
         if return_id is not None
@@ -162,6 +214,8 @@ def confirmation(brand_slug: str, token: str) -> Any:
         view=view,
         token=token,
         has_label=view.rma.state in operations.LABEL_STATES,
+        status=return_status(session=get_session(), rma=view.rma),
+        keep_labels=KEEP_LABELS,
     )
 
 
@@ -171,11 +225,15 @@ def label_pdf(brand_slug: str, token: str) -> Response:
     view = _return_or_404(brand, token)
     if view.rma.state not in operations.LABEL_STATES:
         abort(404)
+    payment = shipping_label.DEFAULT_LABEL_PAYMENT
     html = render_template(
         "pdf/return_label.html",
         brand=brand,
         view=view,
         qr=shipping_label.qr_svg(view.rma.rma_number),
+        code128=shipping_label.code128_svg(view.rma.rma_number),
+        payment=payment,
+        instructions=shipping_label.instructions(payment, view.deadline, brand.timezone),
     )
     return Response(
         pdf_bytes(html),
@@ -189,14 +247,47 @@ def label_pdf(brand_slug: str, token: str) -> Response:
 def log(brand: Brand) -> Any:
     state = Params(request.args).enum("state", ReturnState)
     rows = operations.list_returns(session=get_session(), brand_id=brand.id, state=state)  # type: ignore[arg-type]
+    shown = photos.photos_by_return(
+        session=get_session(),
+        brand_id=brand.id,  # type: ignore[arg-type]
+        return_ids=[rma.id for rma, _, _ in rows],  # type: ignore[misc]
+    )
     return render_template(
         "pages/returns/merchant.html",
         brand=brand,
         rows=rows,
+        photo_links={
+            return_id: [
+                url_for(
+                    "merchant_returns.photo",
+                    token=photos.photo_token(_secret(), brand.id, photo.id),  # type: ignore[arg-type]
+                )
+                for photo in found
+            ]
+            for return_id, found in shown.items()
+        },
         state=state.value if state else None,
         states=list(ReturnState),
         can_take=operations.can_take,
         action_labels=ACTION_LABELS,
+    )
+
+
+@merchant_returns.get("/photos/<token>")
+@require_merchant
+def photo(brand: Brand, token: str) -> Response:
+    """One return photo, for the signed-in brand's staff, through a signed link that soon expires."""
+    photo_id = photos.photo_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
+    row = get_session().get(ReturnPhoto, photo_id) if photo_id is not None else None
+    if row is None or row.brand_id != brand.id:
+        abort(404)
+    path = photos.photo_path(current_app.instance_path, row)
+    if not path.is_file():
+        abort(404)
+    return Response(
+        path.read_bytes(),
+        mimetype=row.content_type,
+        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
     )
 
 

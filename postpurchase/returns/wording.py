@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
 
 from postpurchase.models.enums import ReturnResolution, ReturnState
+from postpurchase.returns.money import KeepReason
 from postpurchase.returns.policy import NotReturnable
 
 STATE_LABELS = {
@@ -45,4 +46,12 @@ ACTION_LABELS = {
     "refund": _l("Refund"),
     "credit": _l("Give store credit"),
     "exchange": _l("Send exchange"),
+}
+
+#: Why the customer keeps the goods (the money preview and the status page say it).
+KEEP_LABELS = {
+    KeepReason.below_threshold: _l("Keep the item: you do not need to send it back."),
+    KeepReason.shipping_costs_more: _l(
+        "Keep the item: sending it back would cost more than it is worth."
+    ),
 }

@@ -135,6 +135,17 @@ def test_shipment_updated_changes_only_the_fields_sent(app, story) -> None:
         assert parcel.carrier_code == "yamato" and parcel.tracking_number.startswith("4912")
 
 
+def test_shipment_created_stores_the_centre_address_return_labels_print(app, story) -> None:
+    story(EventType.shipment_created)
+    [centre] = rows(app, FulfillmentCentre)
+    assert (centre.postal_code, centre.city, centre.street, centre.phone) == (
+        "272-0002",
+        "市川市",
+        "二俣新町20-1",
+        "047-000-1234",
+    )
+
+
 def test_inventory_updated_stores_levels_per_centre(app, story) -> None:
     story(EventType.inventory_updated)
     levels = {level.sku: level.available for level in rows(app, InventoryLevel)}

@@ -13,6 +13,8 @@ from carriers.status import Status
 from postpurchase import signals
 from postpurchase.edd import receivers as edd_receivers
 from postpurchase.i18n import format_day
+from postpurchase.lookup import return_from_token
+from postpurchase.messaging import current_settings
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.models import (
     OutboxState,
@@ -255,6 +257,26 @@ def test_return_updates_write_one_message_per_state(make_shop, session) -> None:
     rows = [show(session, row) for row in messages(session, Trigger.return_update)]
     assert [r.payload["context"]["return"]["state"] for r in rows] == ["requested", "refunded"]
     assert "4,980を返金しました" in rows[1].body_text
+
+
+def test_return_update_links_to_the_return_status_page_signed(make_shop, session) -> None:
+    shop = make_shop()
+    rma = ReturnRequest(brand_id=shop.brand.id, order_id=shop.order.id, rma_number="RMA-8")
+    session.add(rma)
+    session.flush()
+    signals.return_updated.send(
+        rma.id,
+        session=session,
+        brand_id=shop.brand.id,
+        previous=None,
+        current=ReturnState.requested,
+        now=NOW,
+    )
+    (row,) = [show(session, row) for row in messages(session, Trigger.return_update)]
+    url = re.search(rf"\S*/{shop.brand.slug}/returns/r/(\S+)", row.body_text)
+    assert url is not None, row.body_text
+    assert return_from_token(current_settings().secret_key, url[1], shop.brand.id) == rma.id
+    assert "/track/" not in row.body_text
 
 
 def test_no_address_on_any_channel_is_logged_as_suppressed(make_shop, session) -> None:

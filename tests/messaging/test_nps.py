@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from postpurchase.messaging.tokens import make_token
 from sqlmodel import select
 
-from postpurchase.messaging.tokens import make_token
 from postpurchase.models import Feedback
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from decimal import Decimal
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -26,6 +27,7 @@ from postpurchase.models import (
     ReturnResolution,
     ReturnState,
 )
+from postpurchase.returns.money import ANY_REASON, Fee, MoneyRules
 from postpurchase.returns.operations import (
     ReturnError,
     WantedLine,
@@ -93,6 +95,29 @@ def test_refund_return_is_auto_approved_with_rma_number_and_amount(session, shop
 def test_store_credit_fills_the_credit_amount(session, shop) -> None:
     rma = _open(session, shop, _tee(shop), resolution=ReturnResolution.store_credit)
     assert (rma.refund_amount, rma.credit_amount) == (0, 3980)
+
+
+def test_amounts_follow_the_money_rules_the_preview_showed(session, shop) -> None:
+    rules = MoneyRules(fees={ANY_REASON: Fee(flat=500)}, credit_bonus_percent=Decimal(10))
+    rma = create_return(
+        session=session,
+        brand=session.get(Brand, shop.brand_id),
+        order=session.get(Order, shop.order_id),
+        lines=[_tee(shop, quantity=2)],
+        resolution=ReturnResolution.store_credit,
+        now=later(1),
+        rules=rules,
+    )
+    # (7960 − 500) + 10 % = 8206.
+    assert (rma.refund_amount, rma.credit_amount) == (0, 8206)
+    assert rma.attributes["money"] == {
+        "value": 7960,
+        "fees": 500,
+        "bonus": 746,
+        "new_items": 0,
+        "charge": 0,
+        "keep_item": None,
+    }
 
 
 def test_without_auto_approval_the_return_waits_as_requested(session, shop, set_policy) -> None:

@@ -11,6 +11,7 @@ from sqlmodel import select
 from werkzeug.datastructures import MultiDict
 
 from postpurchase.db import get_db
+from postpurchase.lookup import return_token
 from postpurchase.models import (
     InventoryLevel,
     Order,
@@ -19,7 +20,6 @@ from postpurchase.models import (
     ReturnRequest,
     ReturnState,
 )
-from postpurchase.returns.shipping_label import return_token
 from tests.returns.conftest import DELIVERED
 
 
@@ -176,11 +176,7 @@ def test_form_reads_in_japanese(client, shop) -> None:
 def test_confirmation_reads_in_english(client, shop) -> None:
     confirmation = _submit(client, shop, lang="en").headers["Location"]
     page = client.get(confirmation).get_data(as_text=True)
-    assert (
-        "Your return request" in page
-        and "Too small" in page
-        and "Download the return label" in page
-    )
+    assert "Your return" in page and "Too small" in page and "Download the return label" in page
 
 
 def test_one_line_spelt_three_ways_is_a_400_naming_the_field(app, client, shop) -> None:
@@ -400,3 +396,47 @@ def test_two_submits_at_once_for_the_last_units_make_one_return_and_one_clear_re
         thread.join()
     assert sorted(statuses, key=str) == [302, 422]
     assert len(_returns(app)) == 1
+
+
+def test_preview_shows_the_refund_and_opens_nothing(app, client, shop) -> None:
+    response = _submit(client, shop, lang="en", step="preview", **{f"quantity-{shop.tee}": "2"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "What you get back" in page and "¥7,960" in page
+    assert 'name="step" value="submit"' in page
+    assert _returns(app) == []
+
+
+def test_preview_keeps_the_choices_made(client, shop) -> None:
+    page = _submit(client, shop, lang="en", step="preview", resolution="store_credit").get_data(
+        as_text=True
+    )
+    assert re.search(r'value="store_credit" required checked', page)
+    assert re.search(r'<option value="1" selected>', page)
+
+
+def test_preview_shows_fees_and_bonus_of_the_brand_rules(client, shop, monkeypatch) -> None:
+    from decimal import Decimal
+
+    from postpurchase.returns import operations
+    from postpurchase.returns.money import ANY_REASON, Fee, MoneyRules
+
+    rules = MoneyRules(fees={ANY_REASON: Fee(flat=480)}, credit_bonus_percent=Decimal(10))
+    monkeypatch.setattr(operations, "money_rules", lambda brand: rules)
+    page = _submit(client, shop, lang="en", step="preview", resolution="store_credit").get_data(
+        as_text=True
+    )
+    # 3,980 − 480 = 3,500; +10 % = 3,850.
+    assert "−¥480" in page and "+¥350" in page and "¥3,850" in page
+
+
+def test_preview_of_nothing_says_to_choose_an_item(app, client, shop) -> None:
+    response = _submit(client, shop, lang="en", step="preview", **{f"quantity-{shop.tee}": "0"})
+    assert response.status_code == 422
+    assert "Choose at least one item" in response.get_data(as_text=True)
+
+
+def test_unknown_step_is_a_400_naming_the_field(app, client, shop) -> None:
+    response = _submit(client, shop, lang="en", step="pay")
+    assert response.status_code == 400 and "step" in response.get_data(as_text=True)
+    assert _returns(app) == []

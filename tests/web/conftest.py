@@ -19,7 +19,7 @@ from carriers.status import Status
 from postpurchase import audit
 from postpurchase.brands import NewBrand
 from postpurchase.db import get_db
-from postpurchase.lookup import order_token
+from postpurchase.lookup import order_token, return_token
 from postpurchase.messaging import sink
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.models import (
@@ -31,12 +31,13 @@ from postpurchase.models import (
     OutboxMessage,
     OutboxState,
     ReturnLine,
+    ReturnPhoto,
     ReturnRequest,
     Role,
     Shipment,
 )
 from postpurchase.people import links, operations
-from postpurchase.returns.shipping_label import return_token
+from postpurchase.returns.photos import photo_token
 from postpurchase.tokens import make_token
 from postpurchase.web.merchant import add_merchant_user
 from tests.conftest import PINNED_NOW
@@ -145,6 +146,10 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
     s.add(rma)
     s.flush()
     s.add(ReturnLine(brand_id=b, return_id=rma.id, sku="TEE-M", quantity=1))
+    photo = ReturnPhoto(
+        brand_id=b, return_id=rma.id, filename="0" * 32 + ".jpg", content_type="image/jpeg", size=1
+    )
+    s.add(photo)
     message_id = f"<{tenant.brand.slug}-1@{tenant.brand.slug}.example>"
     sent = OutboxMessage(
         brand_id=b,
@@ -184,6 +189,7 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
         "returns_portal.start": tracking,
         "returns_portal.confirmation": returned,
         "returns_portal.label_pdf": returned,
+        "merchant_returns.photo": photo_token(secret, b, photo.id),  # type: ignore[arg-type]
         "messages_public.unsubscribe": make_token(
             secret, "unsubscribe", {"b": b, "ch": "email", "a": tenant.email}
         ),
