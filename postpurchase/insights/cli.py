@@ -1,13 +1,20 @@
-"""``postpurchase insights``: mail the weekly insights reports now."""
+"""``postpurchase insights``: mail the weekly insights reports now; ``postpurchase history``: load the past."""
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from postpurchase.clock import utcnow
+from postpurchase.commands import brand_or_fail
+from postpurchase.db import session_scope
+from postpurchase.edd.history import HistoryError
+from postpurchase.insights.history_import import import_history, read_import
 from postpurchase.insights.weekly import send_weekly
 
 
@@ -34,3 +41,31 @@ def send_weekly_command(brand_slug: str | None, week: datetime | None) -> None:
             f"{result.brand_slug}: week of {result.monday.isoformat()} sent to {', '.join(result.recipients)}"
         )
     click.echo(f"sent {len(sent)}")
+
+
+@click.group("history")
+def history() -> None:
+    """Past shipments: load a brand's delivery history."""
+
+
+@history.command("import")
+@click.option(
+    "--brand", "brand_slug", required=True, help="The brand (slug) the history belongs to."
+)
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@with_appcontext
+def import_command(brand_slug: str, path: Path) -> None:
+    """Import a history CSV as the brand's past parcels (all rows or, on any bad row, none)."""
+    with session_scope(current_app) as session:
+        brand = brand_or_fail(session, brand_slug)
+        try:
+            rows = read_import(path, timezone=brand.timezone, currency=brand.currency)
+        except HistoryError as exc:
+            raise click.ClickException(str(exc)) from None
+        with click.progressbar(length=len(rows), label="importing", file=sys.stderr) as bar:
+            result = import_history(
+                session=session, brand_id=brand.id, rows=rows, now=utcnow(), progress=bar.update
+            )
+    click.echo(
+        f"created {result.created}, updated {result.updated}, skipped {result.skipped} (live parcels)"
+    )
