@@ -53,17 +53,29 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Integer, String, and_, case, cast, func, literal, or_
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+)
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from postpurchase.insights.queries import period_bounds
 from postpurchase.models import (
     Brand,
     Feedback,
@@ -73,7 +85,9 @@ from postpurchase.models import (
     ReturnLine,
     ReturnRequest,
     Shipment,
+    ShipmentFigures,
 )
+from postpurchase.models.types import UTCDateTime
 
 GROUPS: tuple[str, ...] = (
     "carrier",
@@ -95,9 +109,6 @@ JIS_PREFECTURES: tuple[str, ...] = (
     "鹿児島県", "沖縄県",
 )  # fmt: skip
 _JIS_INDEX = {name: index for index, name in enumerate(JIS_PREFECTURES)}
-
-#: Around the period, how far the SQLite local-date expression follows the zone's offset changes.
-_OFFSET_SPAN = timedelta(days=400)
 
 
 @dataclass
@@ -161,7 +172,7 @@ class _Sql:
 
     def __init__(self, dialect: str, zone: ZoneInfo, lower: datetime, upper: datetime) -> None:
         self.dialect, self.zone = dialect, zone
-        self.offsets = _offsets(zone, lower - _OFFSET_SPAN, upper + _OFFSET_SPAN)
+        self.offsets = _offsets(zone, lower, upper)
 
     def local_date(self, column: Any) -> ColumnElement[Any]:
         if self.dialect == "postgresql":
@@ -222,46 +233,73 @@ def _offsets(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datet
 def figures(
     *, session: Session, brand_id: int, start: date, end: date, group_by: Sequence[str] = ()
 ) -> Figures:
-    """The figures of the brand's parcels ordered from ``start`` to ``end``, one row per group."""
+    """The figures of the brand's parcels ordered from ``start`` to ``end``, one row per group.
+
+    Read from the rollup (:func:`refresh_rollup`): one scan of the period's rows, grouped by the
+    groups and by (order days, transit days), which make the percentiles' histograms.
+    """
     unknown = [name for name in group_by if name not in GROUPS]
     if unknown:
         raise ValueError(f"unknown grouping {unknown[0]!r}")
     brand = session.get(Brand, brand_id)
     if brand is None:
         raise LookupError(f"no brand {brand_id}")
-    lower, upper = period_bounds(start, end, brand.timezone)
-    sql = _Sql(session.get_bind().dialect.name, ZoneInfo(brand.timezone), lower, upper)
-    keys = _group_columns(sql, tuple(group_by))
     names = tuple(group_by)
+    facts = ShipmentFigures
+    keys = [
+        col(getattr(facts, _ROLLUP_COLUMNS[name])).label(f"group_{index}")
+        for index, name in enumerate(names)
+    ]
 
-    in_period = (
-        Order.brand_id == brand_id,
-        col(Order.placed_at) >= lower,
-        col(Order.placed_at) < upper,
+    def whole(column: Any) -> Any:
+        return func.sum(cast(column, Integer))
+
+    delivered = col(facts.delivered)
+    query = (
+        select(
+            *keys,
+            facts.order_days,
+            facts.transit_days,
+            func.count(),
+            whole(delivered),
+            func.coalesce(func.sum(facts.cost_amount), 0),
+            func.count(facts.cost_amount),
+            func.coalesce(func.sum(facts.order_value), 0),
+            func.count(facts.order_value),
+            whole(facts.promised),
+            whole(facts.on_time),
+            whole(facts.first_attempt),
+            func.sum(case((delivered, facts.failed_attempts), else_=0)),
+            whole(facts.returned),
+            func.sum(facts.returned_units),
+            func.sum(facts.responses),
+            func.sum(facts.promoters),
+            func.sum(facts.detractors),
+        )
+        .where(
+            facts.brand_id == brand_id,
+            col(facts.order_day) >= start,
+            col(facts.order_day) <= end,
+        )
+        .group_by(*keys, facts.order_days, facts.transit_days)
     )
-    # The brand of the parcels is their orders' (``+ 0`` keeps SQLite on the order-time index).
-    query = _one_pass(keys, brand, sql, in_period).where(
-        Shipment.brand_id + 0 == brand_id, *in_period
-    )
-    if "fc" in names:
-        query = query.outerjoin(FulfillmentCentre, col(FulfillmentCentre.id) == Shipment.fc_id)
     width = len(keys)
     tallies: dict[tuple[Any, ...], list[int]] = {}
     histograms: dict[str, dict[tuple[Any, ...], list[tuple[int, int]]]] = {
         "order_to_delivery_days": defaultdict(list),
         "transit_days": defaultdict(list),
     }
-    for record in session.execute(query.order_by(*keys, "order_days", "transit_days")):
+    for record in session.execute(query):
         group = tuple(record[:width])
         order_days, transit_days, *counts = record[width:]
-        counts = [int(value) for value in counts]
+        counts = [int(value or 0) for value in counts]
         sums = tallies.setdefault(group, [0] * len(counts))
         for index, value in enumerate(counts):
             sums[index] += value
-        delivered = counts[1]
+        delivered_count = counts[1]
         for name, days in (("order_to_delivery_days", order_days), ("transit_days", transit_days)):
-            if days is not None and delivered:
-                _add(histograms[name][group], int(days), delivered)
+            if days is not None and delivered_count:
+                _add(histograms[name][group], int(days), delivered_count)
     rows = {
         group: _row(dict(zip(names, group, strict=True)), *sums) for group, sums in tallies.items()
     }
@@ -269,8 +307,9 @@ def figures(
         rows[()] = _row({}, *[0] * 15)
     for name, histogram in histograms.items():
         for group, counts in histogram.items():
-            setattr(rows[group], f"{name}_median", percentile_of_counts(sorted(counts), 0.5))
-            setattr(rows[group], f"{name}_p90", percentile_of_counts(sorted(counts), 0.9))
+            counts.sort()
+            setattr(rows[group], f"{name}_median", percentile_of_counts(counts, 0.5))
+            setattr(rows[group], f"{name}_p90", percentile_of_counts(counts, 0.9))
     return Figures(
         start=start,
         end=end,
@@ -278,6 +317,21 @@ def figures(
         group_by=names,
         rows=sorted(rows.values(), key=lambda row: _sort_key(row, names)),
     )
+
+
+#: Group → its column of :class:`ShipmentFigures`.
+_ROLLUP_COLUMNS = {
+    "carrier": "carrier_code",
+    "service": "service",
+    "fc": "fc_code",
+    "destination_region": "destination_region",
+    "category": "category",
+    "month": "order_month",
+    "week": "order_week",
+}
+
+#: Moments between which the rollup follows the brand's timezone changes exactly (SQLite).
+_ROLLUP_SPAN = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2045, 1, 1, tzinfo=UTC))
 
 
 def _add(counts: list[tuple[int, int]], value: int, n: int) -> None:
@@ -289,102 +343,101 @@ def _add(counts: list[tuple[int, int]], value: int, n: int) -> None:
     counts.append((value, n))
 
 
-def _group_columns(sql: _Sql, group_by: tuple[str, ...]) -> list[ColumnElement[Any]]:
-    order_day = sql.local_date(Order.placed_at)
-    columns: dict[str, Callable[[], ColumnElement[Any]]] = {
-        "carrier": lambda: col(Shipment.carrier_code),
-        "service": lambda: col(Shipment.service),
-        "fc": lambda: col(FulfillmentCentre.code),
-        "destination_region": lambda: col(Shipment.destination_region),
-        "category": lambda: (
-            select(func.min(OrderLine.category))
-            .where(OrderLine.order_id == Shipment.order_id)
-            .scalar_subquery()
-        ),
-        "month": lambda: sql.month(order_day),
-        "week": lambda: sql.week(order_day),
-    }
-    return [columns[name]().label(f"group_{index}") for index, name in enumerate(group_by)]
+def refresh_rollup(
+    *,
+    session: Session,
+    brand_id: int,
+    now: datetime,
+    shipment_ids: Collection[int] | None = None,
+) -> None:
+    """Rewrite the rollup rows of ``shipment_ids`` (every parcel of the brand when None); flushes.
 
-
-def _one_pass(
-    keys: list[ColumnElement[Any]], brand: Brand, sql: _Sql, in_period: tuple[Any, ...]
-) -> Any:
-    """Counts and sums per group and per (order days, transit days): one scan of the period.
-
-    The day columns make the percentiles' histograms; summed over them, the rest are the group's
-    counts. Returns and feedback are read only for the period's orders.
+    Each definition of the module docstring is written here as SQL, once. A parcel without an
+    order gets no row: it has no order date.
     """
+    session.flush()  # the rows are read by SQL: pending changes of the caller first
+    brand = session.get(Brand, brand_id)
+    if brand is None:
+        raise LookupError(f"no brand {brand_id}")
+    sql = _Sql(session.get_bind().dialect.name, ZoneInfo(brand.timezone), *_ROLLUP_SPAN)
     delivered = col(Shipment.delivered_at).is_not(None)
     priced = and_(
         col(Shipment.cost_amount).is_not(None),
         or_(col(Shipment.cost_currency).is_(None), Shipment.cost_currency == brand.currency),
     )
-    valued = Order.currency == brand.currency
     promised = and_(delivered, col(Shipment.promised_date).is_not(None))
     on_time = and_(promised, sql.local_date(Shipment.delivered_at) <= Shipment.promised_date)
-    returns = (
-        select(
-            ReturnRequest.order_id,
-            func.coalesce(func.sum(ReturnLine.quantity), 0).label("units"),
-        )
-        .join(Order, col(Order.id) == ReturnRequest.order_id)
-        .outerjoin(ReturnLine, col(ReturnLine.return_id) == ReturnRequest.id)
-        .where(ReturnRequest.brand_id == brand.id, *in_period)
-        .group_by(ReturnRequest.order_id)
-        .subquery()
-    )
+    order_day = sql.local_date(Order.placed_at)
     score = col(Feedback.nps_score)
-    voices = (
-        select(
-            Feedback.shipment_id,
-            func.count(score).label("responses"),
-            func.count(case((score >= 9, 1))).label("promoters"),
-            func.count(case((score <= 6, 1))).label("detractors"),
+
+    def flag(condition: Any) -> Any:
+        return case((condition, True), else_=False)
+
+    def scored(condition: Any) -> Any:
+        return (
+            select(func.count(case((condition, 1))))
+            .where(Feedback.shipment_id == Shipment.id)
+            .scalar_subquery()
         )
-        .join(Shipment, col(Shipment.id) == Feedback.shipment_id)
-        .join(Order, col(Order.id) == Shipment.order_id)
-        .where(Feedback.brand_id == brand.id, *in_period)
-        .group_by(Feedback.shipment_id)
-        .subquery()
-    )
 
-    def tally(condition: Any) -> Any:
-        return func.count(case((condition, 1)))
-
-    def total(condition: Any, value: Any) -> Any:
-        return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
-
-    order_days = sql.days(Shipment.delivered_at, Order.placed_at).label("order_days")
-    transit_days = sql.days(Shipment.delivered_at, Shipment.shipped_at).label("transit_days")
-    return (
-        select(
-            *keys,
-            order_days,
-            transit_days,
-            func.count(),
-            tally(delivered),
-            total(priced, Shipment.cost_amount),
-            tally(priced),
-            total(valued, Order.total_amount),
-            tally(valued),
-            tally(promised),
-            tally(on_time),
-            tally(and_(delivered, Shipment.failed_attempts == 0)),
-            total(delivered, Shipment.failed_attempts),
-            tally(returns.c.order_id.is_not(None)),
-            func.coalesce(func.sum(returns.c.units), 0),
-            func.coalesce(func.sum(voices.c.responses), 0),
-            func.coalesce(func.sum(voices.c.promoters), 0),
-            func.coalesce(func.sum(voices.c.detractors), 0),
+    of_order = ReturnRequest.order_id == Shipment.order_id
+    values = {
+        "shipment_id": Shipment.id,
+        "brand_id": Shipment.brand_id,
+        "order_day": order_day,
+        "order_month": sql.month(order_day),
+        "order_week": sql.week(order_day),
+        "carrier_code": Shipment.carrier_code,
+        "service": Shipment.service,
+        "fc_code": select(FulfillmentCentre.code)
+        .where(FulfillmentCentre.id == Shipment.fc_id)
+        .scalar_subquery(),
+        "destination_region": Shipment.destination_region,
+        "category": select(func.min(OrderLine.category))
+        .where(OrderLine.order_id == Shipment.order_id)
+        .scalar_subquery(),
+        col(ShipmentFigures.delivered).key: flag(delivered),
+        "order_days": sql.days(Shipment.delivered_at, Order.placed_at),
+        "transit_days": sql.days(Shipment.delivered_at, Shipment.shipped_at),
+        "promised": flag(promised),
+        "on_time": flag(on_time),
+        "first_attempt": flag(and_(delivered, Shipment.failed_attempts == 0)),
+        "failed_attempts": Shipment.failed_attempts,
+        "cost_amount": case((priced, Shipment.cost_amount), else_=None),
+        "order_value": case((Order.currency == brand.currency, Order.total_amount), else_=None),
+        "returned": flag(exists().where(of_order)),
+        "returned_units": func.coalesce(
+            select(func.sum(ReturnLine.quantity))
+            .join(ReturnRequest, col(ReturnRequest.id) == ReturnLine.return_id)
+            .where(of_order)
+            .scalar_subquery(),
+            0,
+        ),
+        "responses": scored(score.is_not(None)),
+        "promoters": scored(score >= 9),
+        "detractors": scored(score <= 6),
+        "refreshed_at": literal(now, UTCDateTime()),
+    }
+    table = ShipmentFigures.__table__  # type: ignore[attr-defined]
+    ids = None if shipment_ids is None else list(shipment_ids)
+    chunks = [None] if ids is None else [ids[i : i + 500] for i in range(0, len(ids), 500)]
+    for chunk in chunks:
+        where = [Shipment.brand_id == brand_id]
+        gone = delete(ShipmentFigures).where(col(ShipmentFigures.brand_id) == brand_id)
+        if chunk is not None:
+            where.append(col(Shipment.id).in_(chunk))
+            gone = gone.where(col(ShipmentFigures.shipment_id).in_(chunk))
+        session.execute(gone)
+        session.execute(
+            insert(table).from_select(
+                list(values),
+                select(*values.values())
+                .select_from(Shipment)
+                .join(Order, col(Order.id) == Shipment.order_id)
+                .where(*where),
+            )
         )
-        # From the period's orders (their index on brand and order time) to their parcels.
-        .select_from(Order)
-        .join(Shipment, col(Shipment.order_id) == Order.id)
-        .outerjoin(returns, returns.c.order_id == Shipment.order_id)
-        .outerjoin(voices, voices.c.shipment_id == Shipment.id)
-        .group_by(*keys, order_days, transit_days)
-    )
+    session.flush()
 
 
 def _row(

@@ -33,6 +33,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from carriers.status import Status
 from postpurchase.edd.history import REQUIRED_COLUMNS, HistoryError, HistoryRow, _row
+from postpurchase.insights.figures import refresh_rollup
 from postpurchase.models import (
     Brand,
     Feedback,
@@ -210,7 +211,8 @@ def import_history(
         skipped += len(chunk) - len(fresh) - len(again)
         order_ids = _write_orders(session, brand, fresh, again, existing, now)
         _write_shipments(session, brand, zone, fresh, again, existing, order_ids, now)
-        _write_children(session, brand, [*fresh, *again], order_ids, existing, now)
+        written = _write_children(session, brand, [*fresh, *again], order_ids, existing, now)
+        refresh_rollup(session=session, brand_id=brand_id, now=now, shipment_ids=written)
         created += len(fresh)
         updated += len(again)
         if progress is not None:
@@ -334,13 +336,14 @@ def _write_children(
     order_ids: dict[str, int],
     existing: dict[str, tuple[int, int | None, bool]],
     now: datetime,
-) -> None:
-    """The order line, return and feedback of each row, replacing those of an earlier import."""
+) -> list[int]:
+    """The order line, return and feedback of each row, replacing those of an earlier import;
+    the ids of the rows' parcels."""
     orders = [
         order_ids[row.history.shipment_id] for row in rows if row.history.shipment_id in order_ids
     ]
     if not orders:
-        return
+        return []
     returns = select(ReturnRequest.id).where(col(ReturnRequest.order_id).in_(orders))
     session.execute(delete(ReturnLine).where(col(ReturnLine.return_id).in_(returns)))
     session.execute(delete(ReturnRequest).where(col(ReturnRequest.order_id).in_(orders)))
@@ -396,6 +399,7 @@ def _write_children(
                 }
             )
     session.execute(insert(_table(OrderLine)), lines)
+    written = [shipment_ids[row.history.shipment_id] for row in rows]
     if feedback:
         session.execute(insert(_table(Feedback)), feedback)
     if requests:
@@ -440,3 +444,4 @@ def _write_children(
                 for row, order_id, _ in requests
             ],
         )
+    return written

@@ -27,6 +27,7 @@ from postpurchase.models.enums import (
     TimeSlot,
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
+from postpurchase.models.insights import ShipmentFigures
 from postpurchase.models.messaging import MessageEvent, Suppression
 from postpurchase.models.privacy import Erasure
 from postpurchase.models.security import RateLimitWindow, ThrottleAttempt
@@ -63,6 +64,7 @@ __all__ = [
     "ReturnResolution",
     "ReturnState",
     "Shipment",
+    "ShipmentFigures",
     "Suppression",
     "ThrottleAttempt",
     "TimeSlot",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,15 +12,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from sqlmodel import func, select
+from sqlmodel import Session, func, select
 
 from carriers.status import Status
 from postpurchase import signals
-from postpurchase.insights.cli import history
+from postpurchase.db import get_db
+from postpurchase.insights.cli import history, insights
 from postpurchase.insights.figures import GROUPS, percentile_of_counts
 from postpurchase.insights.sample import write_sample
 from postpurchase.intake.openapi import openapi_document
 from postpurchase.messaging.catalogue import Trigger
+from postpurchase.messaging.operations import save_feedback
 from postpurchase.messaging.settings import messaging_settings
 from postpurchase.messaging.triggers import enqueue
 from postpurchase.models import Brand, Feedback, Order, OutboxMessage, ReturnRequest, Shipment
@@ -353,3 +356,77 @@ def _file(
         f"{cost},JPY,shoes,{failed},1,late_delivery,{score},遅い\n"
     )
     return out.getvalue()
+
+
+def _overview(client, brand, start: str = "2026-11-01", end: str = "2026-11-30") -> dict[str, Any]:
+    return client.get(
+        "/api/v1/insights/shipments",
+        query_string={"from": start, "to": end},
+        headers=_headers(brand),
+    ).get_json()["rows"][0]
+
+
+@contextmanager
+def _unit_of_work(app) -> Iterator[Session]:
+    """A session in an app context of its own, committed and closed before the next request."""
+    with app.app_context():
+        session = get_db(app).session()
+        try:
+            yield session
+            session.commit()
+        finally:
+            session.close()
+
+
+def test_a_late_delivery_scan_reaches_the_figures(app, brand, client, add_parcel, clock) -> None:
+    order_id = add_parcel(brand.brand_id, shipped_at=datetime(2026, 11, 2, 1, tzinfo=UTC))
+    with _unit_of_work(app) as session:
+        shipment = session.exec(select(Shipment).where(Shipment.order_id == order_id)).one()
+        signals.shipment_created.send(
+            brand.brand_id, session=session, shipment_id=shipment.id, now=clock.now
+        )
+    assert (_overview(client, brand)["shipments"], _overview(client, brand)["delivered"]) == (1, 0)
+    with _unit_of_work(app) as session:
+        shipment = session.exec(select(Shipment).where(Shipment.order_id == order_id)).one()
+        shipment.status = Status.delivered
+        shipment.delivered_at = datetime(2026, 11, 4, 3, tzinfo=UTC)
+        session.add(shipment)
+        signals.shipment_status_changed.send(
+            shipment.id,
+            session=session,
+            brand_id=brand.brand_id,
+            previous=Status.in_transit,
+            current=Status.delivered,
+            occurred_at=shipment.delivered_at,
+            now=clock.now,
+        )
+    overview = _overview(client, brand)
+    assert (overview["delivered"], overview["transit_days_median"]) == (1, 2.0)
+
+
+def test_a_score_given_later_reaches_the_nps(app, brand, client, add_parcel, clock) -> None:
+    order_id = add_parcel(brand.brand_id, delivered_at=datetime(2026, 11, 3, 3, tzinfo=UTC))
+    with _unit_of_work(app) as session:
+        shipment = session.exec(select(Shipment).where(Shipment.order_id == order_id)).one()
+        save_feedback(
+            session=session,
+            data={"b": brand.brand_id, "o": order_id, "s": shipment.id},
+            score=3,
+            comment="箱が潰れていた",
+            now=clock.now,
+        )
+    overview = _overview(client, brand)
+    assert (overview["nps"], overview["nps_responses"]) == (-100.0, 1)
+
+
+def test_rebuild_fills_the_rollup_of_parcels_stored_before_it_existed(
+    app, brand, client, add_parcel
+) -> None:
+    add_parcel(brand.brand_id, delivered_at=datetime(2026, 11, 3, 3, tzinfo=UTC), cost=800)
+    assert _overview(client, brand)["shipments"] == 0
+    result = app.test_cli_runner().invoke(insights, ["rebuild", "--brand", "acme"])
+    assert result.exit_code == 0, result.output
+    assert (_overview(client, brand)["shipments"], _overview(client, brand)["cost_total"]) == (
+        1,
+        800,
+    )
