@@ -8,8 +8,10 @@ from typing import Any
 from flask import Blueprint, request
 from pydantic import BaseModel, ConfigDict, Field
 
+from postpurchase.clock import utcnow
 from postpurchase.db import get_session
-from postpurchase.insights import figures
+from postpurchase.i18n import to_local
+from postpurchase.insights import export, figures
 from postpurchase.insights.export import MAX_DAYS
 from postpurchase.web.apidoc import Route, query_parameter
 from postpurchase.web.auth import require_brand
@@ -57,17 +59,13 @@ class InsightsPage(BaseModel):
     rows: list[FigureRowPublic]
 
 
-def _period(params: Params) -> tuple[date, date]:
-    start, end = params.date("from"), params.date("to")
-    if start is None:
-        raise BadParameter("from", "required: the first order date, YYYY-MM-DD")
-    if end is None:
-        raise BadParameter("to", "required: the last order date, YYYY-MM-DD")
-    if start > end:
-        raise BadParameter("from", "must not be after to")
-    if (end - start).days >= MAX_DAYS:
-        raise BadParameter("from", f"must be less than {MAX_DAYS} days before to")
-    return start, end
+def _period(params: Params, timezone: str) -> tuple[date, date]:
+    """``from``/``to``; by default the last 30 local days up to today, as on the insights page."""
+    today = to_local(utcnow(), timezone).date()
+    try:
+        return export.period(params.date("from"), params.date("to"), today)
+    except ValueError as error:
+        raise BadParameter("from", f"{error}".replace("end", "to")) from None
 
 
 def _group_by(raw: str | None) -> list[str]:
@@ -88,7 +86,7 @@ def _group_by(raw: str | None) -> list[str]:
 def shipment_figures() -> dict[str, Any]:
     brand = require_brand()
     params = Params(request.args)
-    start, end = _period(params)
+    start, end = _period(params, brand.timezone)
     group_by = _group_by(params.raw("group_by"))
     result = figures.figures(
         session=get_session(), brand_id=brand.id, start=start, end=end, group_by=group_by
@@ -116,12 +114,11 @@ ROUTE = Route(
     answers={200: ("One row per group (one row in all without `group_by`).", InsightsPage)},
     errors=(400,),
     parameters=(
-        query_parameter("from", _DATE, "First order date (local).", required=True),
+        query_parameter("from", _DATE, "First order date (local); default 29 days before `to`."),
         query_parameter(
             "to",
             _DATE,
-            f"Last order date (local); under {MAX_DAYS} days after `from`.",
-            required=True,
+            f"Last order date (local), under {MAX_DAYS} days after `from`; default today.",
         ),
         query_parameter(
             "group_by",
