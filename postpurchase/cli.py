@@ -22,6 +22,7 @@ FEATURE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("postpurchase.edd.cli", "edd"),
     ("postpurchase.messaging.cli", "messages"),
     ("postpurchase.insights.cli", "insights"),
+    ("postpurchase.insights.cli", "history"),
     ("postpurchase.demo", "demo"),
     ("postpurchase.privacy.cli", "data"),
     ("postpurchase.privacy.cli", "customers"),

@@ -38,6 +38,10 @@ shipment_prediction_changed = _signals.signal("shipment-prediction-changed")
 inventory_updated = _signals.signal("inventory-updated")
 """``sender``: brand id. Kwargs: ``session``, ``skus`` (list of str), ``now``."""
 
+feedback_saved = _signals.signal("feedback-saved")
+"""A customer gave (or changed) a score or comment. ``sender``: brand id. Kwargs: ``session``,
+``order_id``, ``shipment_id`` (either may be None), ``now``."""
+
 return_updated = _signals.signal("return-updated")
 """A return changed state. ``sender``: return id. Kwargs: ``session``, ``brand_id``, ``previous``,
 ``current`` (:class:`ReturnState`), ``now``."""

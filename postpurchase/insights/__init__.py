@@ -4,11 +4,23 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the merchant insights pages, their link on the merchant home page and the weekly email."""
+    """Register the merchant insights pages, their link on the merchant home page, the figures API and
+    the receivers that keep the figures' rollup current."""
     from flask_babel import lazy_gettext
 
+    from postpurchase import signals
+    from postpurchase.insights import receivers
+    from postpurchase.insights.api import ROUTE, insights_api
     from postpurchase.insights.web import merchant_insights
+    from postpurchase.web.apidoc import document_route
     from postpurchase.web.merchant import add_merchant_link
 
     app.register_blueprint(merchant_insights)
+    app.register_blueprint(insights_api)
+    document_route(app, "insights_api.shipment_figures", ROUTE)
+    signals.shipment_status_changed.connect(receivers.on_shipment_status_changed)
+    signals.shipment_created.connect(receivers.on_shipment_created)
+    signals.order_upserted.connect(receivers.on_order_upserted)
+    signals.return_updated.connect(receivers.on_return_updated)
+    signals.feedback_saved.connect(receivers.on_feedback_saved)
     add_merchant_link(app, "merchant_insights.page", lazy_gettext("Delivery insights"))

@@ -1,14 +1,24 @@
-"""``postpurchase insights``: mail the weekly insights reports now."""
+"""``postpurchase insights``: mail the weekly insights reports now; ``postpurchase history``: load the past."""
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlmodel import select
 
+from postpurchase.clock import utcnow
+from postpurchase.commands import brand_or_fail
+from postpurchase.db import session_scope
+from postpurchase.edd.history import HistoryError
+from postpurchase.insights.figures import refresh_rollup
+from postpurchase.insights.history_import import import_history, read_import
 from postpurchase.insights.weekly import send_weekly
+from postpurchase.models import Brand
 
 
 @click.group("insights")
@@ -34,3 +44,48 @@ def send_weekly_command(brand_slug: str | None, week: datetime | None) -> None:
             f"{result.brand_slug}: week of {result.monday.isoformat()} sent to {', '.join(result.recipients)}"
         )
     click.echo(f"sent {len(sent)}")
+
+
+@insights.command("rebuild")
+@click.option("--brand", "brand_slug", help="Only this brand (slug); default every brand.")
+@with_appcontext
+def rebuild_command(brand_slug: str | None) -> None:
+    """Recompute the figures' rollup: after an upgrade, or when a brand changed its timezone."""
+    with session_scope(current_app) as session:
+        brands = (
+            [brand_or_fail(session, brand_slug)]
+            if brand_slug
+            else list(session.exec(select(Brand).order_by(Brand.id)))
+        )
+        for brand in brands:
+            assert brand.id is not None
+            refresh_rollup(session=session, brand_id=brand.id, now=utcnow())
+            click.echo(f"{brand.slug}: rebuilt")
+
+
+@click.group("history")
+def history() -> None:
+    """Past shipments: load a brand's delivery history."""
+
+
+@history.command("import")
+@click.option(
+    "--brand", "brand_slug", required=True, help="The brand (slug) the history belongs to."
+)
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@with_appcontext
+def import_command(brand_slug: str, path: Path) -> None:
+    """Import a history CSV as the brand's past parcels (all rows or, on any bad row, none)."""
+    with session_scope(current_app) as session:
+        brand = brand_or_fail(session, brand_slug)
+        try:
+            rows = read_import(path, timezone=brand.timezone, currency=brand.currency)
+        except HistoryError as exc:
+            raise click.ClickException(str(exc)) from None
+        with click.progressbar(length=len(rows), label="importing", file=sys.stderr) as bar:
+            result = import_history(
+                session=session, brand_id=brand.id, rows=rows, now=utcnow(), progress=bar.update
+            )
+    click.echo(
+        f"created {result.created}, updated {result.updated}, skipped {result.skipped} (live parcels)"
+    )

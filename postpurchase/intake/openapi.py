@@ -9,7 +9,6 @@ models, so the schemas cannot drift from what the views validate. A route withou
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -27,6 +26,7 @@ from postpurchase.returns.wms import WmsReturnWebhook
 from postpurchase.schemas import OrderPublic, ShipmentPage, ShipmentPublic
 from postpurchase.settings.model import BrandSettings
 from postpurchase.tracking.api import MAX_LIMIT
+from postpurchase.web.apidoc import Route, documented_elsewhere, query_parameter
 from postpurchase.web.params import MAX_ID
 
 #: URL prefixes whose routes the document describes.
@@ -178,23 +178,6 @@ class CarrierWebhookOutcome(BaseModel):
     changed: int
 
 
-@dataclass(frozen=True)
-class Route:
-    """What the document says about one endpoint beyond its path and methods."""
-
-    summary: str
-    #: Status → (description, response model or None).
-    answers: dict[int, tuple[str, type[BaseModel] | None]]
-    errors: tuple[int, ...]
-    description: str = ""
-    #: Needs the brand's API key (``Authorization: Bearer``).
-    api_key: bool = True
-    parameters: tuple[dict[str, Any], ...] = ()
-    request_body: dict[str, Any] | None = None
-    query_model: type[BaseModel] | None = None
-    path_descriptions: dict[str, str] = field(default_factory=dict)
-
-
 def _header(name: str, *, required: bool = True, **schema: Any) -> dict[str, Any]:
     return {
         "name": name,
@@ -205,13 +188,7 @@ def _header(name: str, *, required: bool = True, **schema: Any) -> dict[str, Any
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": schema,
-        "description": description,
-    }
+    return query_parameter(name, schema, description)
 
 
 _EVENT_ROUTE = Route(
@@ -452,9 +429,13 @@ def _operation_id(method: str, path: str) -> str:
 
 
 def _operation(
-    endpoint: str, method: str, path: str, variables: list[tuple[str, dict[str, Any]]]
+    endpoint: str,
+    method: str,
+    path: str,
+    variables: list[tuple[str, dict[str, Any]]],
+    routes: dict[str, Route],
 ) -> dict[str, Any]:
-    route = ROUTES.get(endpoint)
+    route = routes.get(endpoint)
     operation_id = _operation_id(method, path)
     path_parameters = [
         {
@@ -529,10 +510,11 @@ def openapi_document(app: Flask) -> dict[str, Any]:
 
 
 def _build(app: Flask) -> dict[str, Any]:
+    routes = {**documented_elsewhere(app), **ROUTES}
     envelopes = [envelope_model(t) for t in EventType]
     answers = dict.fromkeys(
         model
-        for route in ROUTES.values()
+        for route in routes.values()
         for _, model in route.answers.values()
         if model is not None
     )
@@ -551,7 +533,7 @@ def _build(app: Flask) -> dict[str, Any]:
     for rule, method, endpoint in sorted(documented_routes(app)):
         path, variables = _path(rule)
         paths.setdefault(path, {})[method.lower()] = _operation(
-            endpoint, method.lower(), path, variables
+            endpoint, method.lower(), path, variables, routes
         )
     return {
         "openapi": "3.1.0",

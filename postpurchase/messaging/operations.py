@@ -13,6 +13,7 @@ from jinja2 import TemplateError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from postpurchase import signals
 from postpurchase.clock import utcnow
 from postpurchase.i18n import format_day, format_money, time_slot_label
 from postpurchase.messaging import context as ctx
@@ -340,6 +341,13 @@ def save_feedback(
     if comment is not None:
         feedback.comment = comment.strip()[:2000] or None
     session.flush()
+    signals.feedback_saved.send(
+        feedback.brand_id,
+        session=session,
+        order_id=feedback.order_id,
+        shipment_id=feedback.shipment_id,
+        now=now,
+    )
     return feedback
 
 

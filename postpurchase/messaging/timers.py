@@ -76,6 +76,7 @@ def _delivered_between(
             select(Shipment).where(
                 Shipment.brand_id == brand.id,
                 Shipment.status == Status.delivered,
+                Shipment.imported == False,  # noqa: E712 (SQL, not Python)
                 Shipment.delivered_at > start,
                 Shipment.delivered_at <= end,  # type: ignore[operator]
             )

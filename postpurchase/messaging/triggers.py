@@ -336,6 +336,8 @@ def enqueue(
     that no channel may carry, is still written, in state ``suppressed`` with the reason, so the
     merchant's log shows why the customer heard nothing.
     """
+    if shipment is not None and shipment.imported:
+        return None  # history loaded after the fact: its customers are never written to
     settings = trigger_settings(brand, trigger)
     if not settings.enabled:
         return None

@@ -38,6 +38,7 @@ from postpurchase.models.enums import (
     TimeSlot,
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
+from postpurchase.models.insights import ShipmentFigures
 from postpurchase.models.messaging import MessageEvent, Suppression
 from postpurchase.models.privacy import Erasure
 from postpurchase.models.reports import WeeklyReportSent
@@ -86,6 +87,7 @@ __all__ = [
     "ReturnState",
     "Role",
     "Shipment",
+    "ShipmentFigures",
     "Suppression",
     "ThrottleAttempt",
     "TimeSlot",

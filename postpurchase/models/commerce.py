@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from postpurchase.clock import utcnow
@@ -37,7 +37,11 @@ class Customer(SQLModel, table=True):
 
 
 class Order(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("brand_id", "external_id"),)
+    # The period of the insights figures is a range of order dates.
+    __table_args__ = (
+        UniqueConstraint("brand_id", "external_id"),
+        Index("ix_order_brand_placed", "brand_id", "placed_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     brand_id: int = brand_fk()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from carriers.status import Status
@@ -64,6 +64,11 @@ class Shipment(SQLModel, table=True):
     destination_region: str | None = Field(default=None, max_length=64)
     destination_country: str | None = Field(default=None, max_length=2)
     signed_by: str | None = Field(default=None, max_length=128)
+    #: Delivery attempts that failed before the parcel was delivered (再配達 counts them).
+    failed_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: Loaded from a history file (``postpurchase history import``): counted by insights, never
+    #: tracked, never the subject of a customer message.
+    imported: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     source_updated_at: datetime | None = utc_field()
     created_at: datetime = utc_field(nullable=False, default_factory=utcnow)
     updated_at: datetime = utc_field(nullable=False, default_factory=utcnow)

@@ -1,0 +1,126 @@
+"""Insights at scale: import a large history for one brand among five, then time the figures.
+
+    python bench/insights.py [--rows 1000000] [--others 20000] [--runs 5] [--database URL]
+
+Writes a synthetic history (``postpurchase.insights.sample``: one year of orders, ~8 % returned,
+~20 % with feedback) for the measured brand and a smaller one for each of four other brands,
+imports them through ``import_history`` (the code of ``postpurchase history import``), then
+times the overview and each API grouping over a 90-day period. Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from postpurchase import create_app  # noqa: E402
+from postpurchase.brands import create_brand  # noqa: E402
+from postpurchase.db import get_db  # noqa: E402
+from postpurchase.insights.figures import figures  # noqa: E402
+from postpurchase.insights.history_import import import_history, read_import  # noqa: E402
+from postpurchase.insights.sample import write_sample  # noqa: E402
+
+YEAR_START = datetime(2025, 10, 1, tzinfo=UTC)
+PERIOD = (date(2026, 6, 1), date(2026, 8, 29))  # 90 days
+GROUPINGS = (
+    (),
+    ("carrier",),
+    ("service",),
+    ("carrier", "service"),
+    ("fc",),
+    ("destination_region",),
+    ("category",),
+    ("month",),
+    ("week",),
+)
+
+
+def _load(app, workdir: Path, slug: str, rows: int, seed: int) -> tuple[int, float]:
+    """Create brand ``slug`` and import ``rows`` parcels; (brand id, seconds of read + import)."""
+    path = workdir / f"{slug}.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        write_sample(handle, rows=rows, start=YEAR_START, days=365, seed=seed, prefix=slug)
+    with app.app_context():
+        session = get_db(app).session()
+        brand_id = create_brand(session=session, slug=slug, name=slug).brand_id
+        session.commit()
+        started = time.perf_counter()
+        parsed = read_import(path, timezone="Asia/Tokyo", currency="JPY")
+        import_history(session=session, brand_id=brand_id, rows=parsed, now=datetime.now(UTC))
+        session.commit()
+        elapsed = time.perf_counter() - started
+        session.close()
+    path.unlink()
+    return brand_id, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--others", type=int, default=20_000, help="parcels of each other brand")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--database", help="database URL (default: a new SQLite file)")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-insights-"))
+    url = args.database or f"sqlite:///{workdir / 'bench.db'}"
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "SCHEDULER": False,
+            "SECRET_KEY": "bench",
+            "INSTANCE_PATH": str(workdir / "instance"),
+        }
+    )
+    database = get_db(app)
+    if not database.is_sqlite:  # a throwaway database: start from an empty schema
+        with database.engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    database.create_all()
+    for index in range(4):
+        _load(app, workdir, f"other{index}", args.others, seed=100 + index)
+    brand_id, import_seconds = _load(app, workdir, "measured", args.rows, seed=7)
+    with database.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(f"database: {database.engine.dialect.name}; load average {os.getloadavg()[0]:.1f}")
+    print(f"import of {args.rows} rows (read + write): {import_seconds:.1f} s")
+    print()
+    print("| grouping | rows | parcels in period | median s | runs |")
+    print("|---|---|---|---|---|")
+    with app.app_context():
+        session = database.session()
+        for grouping in GROUPINGS:
+            times = []
+            for _ in range(args.runs):
+                started = time.perf_counter()
+                result = figures(
+                    session=session,
+                    brand_id=brand_id,
+                    start=PERIOD[0],
+                    end=PERIOD[1],
+                    group_by=grouping,
+                )
+                times.append(time.perf_counter() - started)
+            parcels = sum(row.shipments for row in result.rows)
+            name = ",".join(grouping) or "(overview)"
+            print(
+                f"| {name} | {len(result.rows)} | {parcels} | "
+                f"{statistics.median(times):.3f} | {args.runs} |"
+            )
+        session.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,492 @@
+"""The delivery figures of a brand over a period, grouped as asked: each figure defined once, here.
+
+The API, and through it every export, reads these rows; the definitions below are the contract
+(the README's "Delivery figures" section repeats them for people).
+
+**Period.** A parcel belongs to the period when its order was placed (``Order.placed_at``) on one
+of the period's local dates in the brand's timezone, first and last day included. A parcel
+without an order has no order date and belongs to no period.
+
+**Groups.** ``carrier`` (carrier code), ``service`` (the carrier's service code),
+``fc`` (fulfilment centre code), ``destination_region`` (as sent, e.g. a prefecture),
+``category`` (the first product category, in text order, among the order's lines), ``month``
+(``YYYY-MM`` of the local order date) and ``week`` (the Monday of the local order date's week,
+``YYYY-MM-DD``). Several may be combined; ``carrier,service`` is the shipping method.
+
+**Local dates and days.** A moment's local date is its date in the brand's timezone. Days are
+whole calendar days between two local dates (delivered the day it was ordered = 0).
+
+Figures of one row (money in minor units of the brand's currency; shares as fractions 0–1;
+``None`` when the figure has no parcels to stand on):
+
+``shipments``
+    Parcels in the group.
+``delivered``
+    Parcels with a delivery time.
+``cost_total``, ``cost_avg``
+    Sum and mean of the carrier cost over parcels whose cost is known and in the brand's currency.
+``order_value_avg``
+    Mean of the order total each parcel belongs to, over parcels whose order is in the brand's
+    currency (an order of two parcels counts twice).
+``order_to_delivery_days_median``, ``order_to_delivery_days_p90``
+    Median and 90th percentile of days from the local order date to the local delivery date, over
+    delivered parcels. Percentiles are numpy's default (linear interpolation).
+``transit_days_median``, ``transit_days_p90``
+    The same from the local hand-over date (``shipped_at``), over delivered parcels with one.
+``on_time_share``
+    Delivered on or before the promised local date, over delivered parcels that had a promise.
+``first_attempt_share``
+    Delivered parcels with no failed delivery attempt, over delivered parcels.
+``redelivery_rate``
+    Failed delivery attempts of delivered parcels, over delivered parcels (再配達率).
+``return_rate``
+    Parcels whose order has a return request, over parcels.
+``returned_units``
+    Units on the return requests of the parcels' orders (an order of two parcels counts twice).
+``nps``, ``nps_responses``, ``response_rate``
+    Net Promoter Score (% promoters 9–10 minus % detractors 0–6, −100…100) over the scored
+    feedback tied to the parcels; the number of those scores; and that number over delivered
+    parcels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+)
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from postpurchase.models import (
+    Brand,
+    Feedback,
+    FulfillmentCentre,
+    Order,
+    OrderLine,
+    ReturnLine,
+    ReturnRequest,
+    Shipment,
+    ShipmentFigures,
+)
+from postpurchase.models.types import UTCDateTime
+
+GROUPS: tuple[str, ...] = (
+    "carrier",
+    "service",
+    "fc",
+    "destination_region",
+    "category",
+    "month",
+    "week",
+)
+
+#: The 47 prefectures in the order of JIS X 0401 (北海道 01 … 沖縄県 47): how tables list them.
+JIS_PREFECTURES: tuple[str, ...] = (
+    "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県", "栃木県",
+    "群馬県", "埼玉県", "千葉県", "東京都", "神奈川県", "新潟県", "富山県", "石川県", "福井県",
+    "山梨県", "長野県", "岐阜県", "静岡県", "愛知県", "三重県", "滋賀県", "京都府", "大阪府",
+    "兵庫県", "奈良県", "和歌山県", "鳥取県", "島根県", "岡山県", "広島県", "山口県", "徳島県",
+    "香川県", "愛媛県", "高知県", "福岡県", "佐賀県", "長崎県", "熊本県", "大分県", "宮崎県",
+    "鹿児島県", "沖縄県",
+)  # fmt: skip
+_JIS_INDEX = {name: index for index, name in enumerate(JIS_PREFECTURES)}
+
+
+@dataclass
+class FigureRow:
+    """The figures of one group; see the module docstring for each definition."""
+
+    group: dict[str, str | None]
+    shipments: int = 0
+    delivered: int = 0
+    cost_total: int | None = None
+    cost_avg: float | None = None
+    order_value_avg: float | None = None
+    order_to_delivery_days_median: float | None = None
+    order_to_delivery_days_p90: float | None = None
+    transit_days_median: float | None = None
+    transit_days_p90: float | None = None
+    on_time_share: float | None = None
+    first_attempt_share: float | None = None
+    redelivery_rate: float | None = None
+    return_rate: float | None = None
+    returned_units: int = 0
+    nps: float | None = None
+    nps_responses: int = 0
+    response_rate: float | None = None
+
+
+@dataclass
+class Figures:
+    start: date
+    end: date
+    currency: str
+    group_by: tuple[str, ...]
+    rows: list[FigureRow] = field(default_factory=list)
+
+
+def percentile_of_counts(counts: Sequence[tuple[int, int]], share: float) -> float:
+    """numpy's default (linear) percentile of values given as ``(value, how many)``, sorted by value.
+
+    Equal to ``numpy.percentile(values, 100 * share)``, without expanding the values.
+    """
+    total = sum(n for _, n in counts)
+    position = share * (total - 1)
+    low = math.floor(position)
+    fraction = position - low
+
+    def value_at(index: int) -> int:
+        seen = 0
+        for value, n in counts:
+            seen += n
+            if index < seen:
+                return value
+        return counts[-1][0]
+
+    a, b = value_at(low), value_at(min(low + 1, total - 1))
+    # numpy's _lerp, so results agree to the last bit.
+    return float(b - (b - a) * (1 - fraction)) if fraction >= 0.5 else float(a + (b - a) * fraction)
+
+
+class _Sql:
+    """Dialect-specific pieces: local dates in the brand's timezone and their labels."""
+
+    def __init__(self, dialect: str, zone: ZoneInfo, lower: datetime, upper: datetime) -> None:
+        self.dialect, self.zone = dialect, zone
+        self.offsets = _offsets(zone, lower, upper)
+
+    def local_date(self, column: Any) -> ColumnElement[Any]:
+        if self.dialect == "postgresql":
+            return cast(func.timezone(self.zone.key, column), Date)
+        # SQLite has no time zones: shift by the offset in force at the moment (stored as UTC).
+        (_, first), *changes = self.offsets
+        shift: Any = literal(f"{first:+d} minutes")
+        if changes:
+            whens = []
+            previous = first
+            for since, minutes in changes:
+                whens.append((column < since, f"{previous:+d} minutes"))
+                previous = minutes
+            shift = case(*whens, else_=f"{previous:+d} minutes")
+        return func.date(column, shift)
+
+    def days(self, later: Any, earlier: Any) -> ColumnElement[int]:
+        if self.dialect == "postgresql":
+            return cast(self.local_date(later) - self.local_date(earlier), Integer)
+        return cast(
+            func.julianday(self.local_date(later)) - func.julianday(self.local_date(earlier)),
+            Integer,
+        )
+
+    def month(self, day: ColumnElement[Any]) -> ColumnElement[str]:
+        if self.dialect == "postgresql":
+            return func.to_char(day, "YYYY-MM")
+        return func.substr(day, 1, 7)
+
+    def week(self, day: ColumnElement[Any]) -> ColumnElement[str]:
+        if self.dialect == "postgresql":
+            return func.to_char(func.date_trunc("week", day), "YYYY-MM-DD")
+        back = (cast(func.strftime("%w", day), Integer) + 6) % 7
+        return func.date(day, literal("-").concat(cast(back, String)).concat(" days"))
+
+
+def _offsets(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """``[(from UTC moment, offset minutes), ...]`` of ``zone`` between ``start`` and ``end``."""
+
+    def minutes(moment: datetime) -> int:
+        offset = moment.astimezone(zone).utcoffset()
+        return int(offset.total_seconds() // 60) if offset else 0
+
+    result = [(start, minutes(start))]
+    day = start
+    while day < end:
+        following = day + timedelta(days=1)
+        if minutes(following) != result[-1][1]:
+            low, high = day, following  # the change is within this day: find its hour
+            while high - low > timedelta(minutes=15):
+                middle = low + (high - low) / 2
+                low, high = (middle, high) if minutes(middle) == result[-1][1] else (low, middle)
+            result.append((high, minutes(following)))
+        day = following
+    return result
+
+
+def figures(
+    *, session: Session, brand_id: int, start: date, end: date, group_by: Sequence[str] = ()
+) -> Figures:
+    """The figures of the brand's parcels ordered from ``start`` to ``end``, one row per group.
+
+    Read from the rollup (:func:`refresh_rollup`): one scan of the period's rows, grouped by the
+    groups and by (order days, transit days), which make the percentiles' histograms.
+    """
+    unknown = [name for name in group_by if name not in GROUPS]
+    if unknown:
+        raise ValueError(f"unknown grouping {unknown[0]!r}")
+    brand = session.get(Brand, brand_id)
+    if brand is None:
+        raise LookupError(f"no brand {brand_id}")
+    names = tuple(group_by)
+    facts = ShipmentFigures
+    keys = [
+        col(getattr(facts, _ROLLUP_COLUMNS[name])).label(f"group_{index}")
+        for index, name in enumerate(names)
+    ]
+
+    def whole(column: Any) -> Any:
+        return func.sum(cast(column, Integer))
+
+    delivered = col(facts.delivered)
+    query = (
+        select(
+            *keys,
+            facts.order_days,
+            facts.transit_days,
+            func.count(),
+            whole(delivered),
+            func.coalesce(func.sum(facts.cost_amount), 0),
+            func.count(facts.cost_amount),
+            func.coalesce(func.sum(facts.order_value), 0),
+            func.count(facts.order_value),
+            whole(facts.promised),
+            whole(facts.on_time),
+            whole(facts.first_attempt),
+            func.sum(case((delivered, facts.failed_attempts), else_=0)),
+            whole(facts.returned),
+            func.sum(facts.returned_units),
+            func.sum(facts.responses),
+            func.sum(facts.promoters),
+            func.sum(facts.detractors),
+        )
+        .where(
+            facts.brand_id == brand_id,
+            col(facts.order_day) >= start,
+            col(facts.order_day) <= end,
+        )
+        .group_by(*keys, facts.order_days, facts.transit_days)
+    )
+    width = len(keys)
+    tallies: dict[tuple[Any, ...], list[int]] = {}
+    histograms: dict[str, dict[tuple[Any, ...], list[tuple[int, int]]]] = {
+        "order_to_delivery_days": defaultdict(list),
+        "transit_days": defaultdict(list),
+    }
+    for record in session.execute(query):
+        group = tuple(record[:width])
+        order_days, transit_days, *counts = record[width:]
+        counts = [int(value or 0) for value in counts]
+        sums = tallies.setdefault(group, [0] * len(counts))
+        for index, value in enumerate(counts):
+            sums[index] += value
+        delivered_count = counts[1]
+        for name, days in (("order_to_delivery_days", order_days), ("transit_days", transit_days)):
+            if days is not None and delivered_count:
+                _add(histograms[name][group], int(days), delivered_count)
+    rows = {
+        group: _row(dict(zip(names, group, strict=True)), *sums) for group, sums in tallies.items()
+    }
+    if not names and not rows:
+        rows[()] = _row({}, *[0] * 15)
+    for name, histogram in histograms.items():
+        for group, counts in histogram.items():
+            counts.sort()
+            setattr(rows[group], f"{name}_median", percentile_of_counts(counts, 0.5))
+            setattr(rows[group], f"{name}_p90", percentile_of_counts(counts, 0.9))
+    return Figures(
+        start=start,
+        end=end,
+        currency=brand.currency,
+        group_by=names,
+        rows=sorted(rows.values(), key=lambda row: _sort_key(row, names)),
+    )
+
+
+#: Group → its column of :class:`ShipmentFigures`.
+_ROLLUP_COLUMNS = {
+    "carrier": "carrier_code",
+    "service": "service",
+    "fc": "fc_code",
+    "destination_region": "destination_region",
+    "category": "category",
+    "month": "order_month",
+    "week": "order_week",
+}
+
+#: Moments between which the rollup follows the brand's timezone changes exactly (SQLite).
+_ROLLUP_SPAN = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2045, 1, 1, tzinfo=UTC))
+
+
+def _add(counts: list[tuple[int, int]], value: int, n: int) -> None:
+    """Add ``n`` times ``value`` to a histogram of ``(value, how many)``."""
+    for index, (seen, many) in enumerate(counts):
+        if seen == value:
+            counts[index] = (value, many + n)
+            return
+    counts.append((value, n))
+
+
+def refresh_rollup(
+    *,
+    session: Session,
+    brand_id: int,
+    now: datetime,
+    shipment_ids: Collection[int] | None = None,
+) -> None:
+    """Rewrite the rollup rows of ``shipment_ids`` (every parcel of the brand when None); flushes.
+
+    Each definition of the module docstring is written here as SQL, once. A parcel without an
+    order gets no row: it has no order date.
+    """
+    session.flush()  # the rows are read by SQL: pending changes of the caller first
+    brand = session.get(Brand, brand_id)
+    if brand is None:
+        raise LookupError(f"no brand {brand_id}")
+    sql = _Sql(session.get_bind().dialect.name, ZoneInfo(brand.timezone), *_ROLLUP_SPAN)
+    delivered = col(Shipment.delivered_at).is_not(None)
+    priced = and_(
+        col(Shipment.cost_amount).is_not(None),
+        or_(col(Shipment.cost_currency).is_(None), Shipment.cost_currency == brand.currency),
+    )
+    promised = and_(delivered, col(Shipment.promised_date).is_not(None))
+    on_time = and_(promised, sql.local_date(Shipment.delivered_at) <= Shipment.promised_date)
+    order_day = sql.local_date(Order.placed_at)
+    score = col(Feedback.nps_score)
+
+    def flag(condition: Any) -> Any:
+        return case((condition, True), else_=False)
+
+    def scored(condition: Any) -> Any:
+        return (
+            select(func.count(case((condition, 1))))
+            .where(Feedback.shipment_id == Shipment.id)
+            .scalar_subquery()
+        )
+
+    of_order = ReturnRequest.order_id == Shipment.order_id
+    values = {
+        "shipment_id": Shipment.id,
+        "brand_id": Shipment.brand_id,
+        "order_day": order_day,
+        "order_month": sql.month(order_day),
+        "order_week": sql.week(order_day),
+        "carrier_code": Shipment.carrier_code,
+        "service": Shipment.service,
+        "fc_code": select(FulfillmentCentre.code)
+        .where(FulfillmentCentre.id == Shipment.fc_id)
+        .scalar_subquery(),
+        "destination_region": Shipment.destination_region,
+        "category": select(func.min(OrderLine.category))
+        .where(OrderLine.order_id == Shipment.order_id)
+        .scalar_subquery(),
+        col(ShipmentFigures.delivered).key: flag(delivered),
+        "order_days": sql.days(Shipment.delivered_at, Order.placed_at),
+        "transit_days": sql.days(Shipment.delivered_at, Shipment.shipped_at),
+        "promised": flag(promised),
+        "on_time": flag(on_time),
+        "first_attempt": flag(and_(delivered, Shipment.failed_attempts == 0)),
+        "failed_attempts": Shipment.failed_attempts,
+        "cost_amount": case((priced, Shipment.cost_amount), else_=None),
+        "order_value": case((Order.currency == brand.currency, Order.total_amount), else_=None),
+        "returned": flag(exists().where(of_order)),
+        "returned_units": func.coalesce(
+            select(func.sum(ReturnLine.quantity))
+            .join(ReturnRequest, col(ReturnRequest.id) == ReturnLine.return_id)
+            .where(of_order)
+            .scalar_subquery(),
+            0,
+        ),
+        "responses": scored(score.is_not(None)),
+        "promoters": scored(score >= 9),
+        "detractors": scored(score <= 6),
+        "refreshed_at": literal(now, UTCDateTime()),
+    }
+    table = ShipmentFigures.__table__  # type: ignore[attr-defined]
+    ids = None if shipment_ids is None else list(shipment_ids)
+    chunks = [None] if ids is None else [ids[i : i + 500] for i in range(0, len(ids), 500)]
+    for chunk in chunks:
+        where = [Shipment.brand_id == brand_id]
+        gone = delete(ShipmentFigures).where(col(ShipmentFigures.brand_id) == brand_id)
+        if chunk is not None:
+            where.append(col(Shipment.id).in_(chunk))
+            gone = gone.where(col(ShipmentFigures.shipment_id).in_(chunk))
+        session.execute(gone)
+        session.execute(
+            insert(table).from_select(
+                list(values),
+                select(*values.values())
+                .select_from(Shipment)
+                .join(Order, col(Order.id) == Shipment.order_id)
+                .where(*where),
+            )
+        )
+    session.flush()
+
+
+def _row(
+    group: dict[str, Any],
+    shipments: int,
+    delivered: int,
+    cost_sum: int,
+    cost_count: int,
+    value_sum: int,
+    value_count: int,
+    promised: int,
+    on_time: int,
+    first_attempt: int,
+    failed: int,
+    returned: int,
+    units: int,
+    responses: int,
+    promoters: int,
+    detractors: int,
+) -> FigureRow:
+    """A group's row from its counts (see :func:`_one_pass` for their order)."""
+    return FigureRow(
+        group=group,
+        shipments=shipments,
+        delivered=delivered,
+        cost_total=cost_sum if cost_count else None,
+        cost_avg=cost_sum / cost_count if cost_count else None,
+        order_value_avg=value_sum / value_count if value_count else None,
+        on_time_share=on_time / promised if promised else None,
+        first_attempt_share=first_attempt / delivered if delivered else None,
+        redelivery_rate=failed / delivered if delivered else None,
+        return_rate=returned / shipments if shipments else None,
+        returned_units=units,
+        nps=100 * (promoters - detractors) / responses if responses else None,
+        nps_responses=responses,
+        response_rate=responses / delivered if delivered else None,
+    )
+
+
+def _sort_key(row: FigureRow, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """Groups in reading order: prefectures in JIS order, other values by text, unknown last."""
+    key: list[Any] = []
+    for name in names:
+        value = row.group.get(name)
+        key.append(
+            (
+                value is None,
+                _JIS_INDEX.get(value, len(_JIS_INDEX)) if name == "destination_region" else 0,
+                value or "",
+            )
+        )
+    return tuple(key)

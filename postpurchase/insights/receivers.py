@@ -1,0 +1,89 @@
+"""Signal receivers: keep the per-parcel counts and the rollup that the insights figures read.
+
+Each runs in the sender's ``session``, so the rollup commits or rolls back with the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from carriers.status import Status
+from postpurchase.clock import utcnow
+from postpurchase.insights.figures import refresh_rollup
+from postpurchase.models import ReturnRequest, Shipment
+
+
+def _refresh(
+    session: Session, brand_id: int, shipment_ids: Collection[int], now: datetime | None
+) -> None:
+    if shipment_ids:
+        refresh_rollup(
+            session=session, brand_id=brand_id, now=now or utcnow(), shipment_ids=shipment_ids
+        )
+
+
+def _of_order(session: Session, order_id: int | None) -> list[int]:
+    if order_id is None:
+        return []
+    return [
+        shipment_id
+        for shipment_id in session.exec(select(Shipment.id).where(Shipment.order_id == order_id))
+        if shipment_id is not None
+    ]
+
+
+def on_shipment_status_changed(
+    shipment_id: int,
+    *,
+    session: Session,
+    brand_id: int,
+    current: Status,
+    now: datetime | None = None,
+    **_: Any,
+) -> None:
+    """Count a failed delivery attempt each time a parcel enters ``attempt_fail``; refresh its row."""
+    if current == Status.attempt_fail:
+        session.execute(
+            update(Shipment)
+            .where(col(Shipment.id) == shipment_id)
+            .values(failed_attempts=Shipment.failed_attempts + 1)
+        )
+    _refresh(session, brand_id, [shipment_id], now)
+
+
+def on_shipment_created(
+    brand_id: int, *, session: Session, shipment_id: int, now: datetime | None = None, **_: Any
+) -> None:
+    _refresh(session, brand_id, [shipment_id], now)
+
+
+def on_order_upserted(
+    brand_id: int, *, session: Session, order_id: int, now: datetime | None = None, **_: Any
+) -> None:
+    _refresh(session, brand_id, _of_order(session, order_id), now)
+
+
+def on_return_updated(
+    return_id: int, *, session: Session, brand_id: int, now: datetime | None = None, **_: Any
+) -> None:
+    request = session.get(ReturnRequest, return_id)
+    if request is not None:
+        _refresh(session, brand_id, _of_order(session, request.order_id), now)
+
+
+def on_feedback_saved(
+    brand_id: int,
+    *,
+    session: Session,
+    order_id: int | None,
+    shipment_id: int | None,
+    now: datetime | None = None,
+    **_: Any,
+) -> None:
+    ids = [shipment_id] if shipment_id is not None else _of_order(session, order_id)
+    _refresh(session, brand_id, ids, now)

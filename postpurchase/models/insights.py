@@ -1,0 +1,49 @@
+"""The rollup the insights figures read: one narrow row per parcel with an order."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from postpurchase.models.types import utc_field
+
+
+class ShipmentFigures(SQLModel, table=True):
+    """What :mod:`postpurchase.insights.figures` needs of one parcel, computed in advance.
+
+    Written only by ``postpurchase.insights.rollup`` from the parcel, its order, returns and
+    feedback; local dates and days are in the brand's timezone. Money is in minor units of the
+    brand's currency, None when unknown or in another currency.
+    """
+
+    __table_args__ = (Index("ix_shipmentfigures_brand_day", "brand_id", "order_day"),)
+
+    shipment_id: int = Field(foreign_key="shipment.id", primary_key=True)
+    brand_id: int = Field(foreign_key="brand.id", nullable=False)
+    order_day: date
+    #: ``YYYY-MM`` and the Monday (``YYYY-MM-DD``) of ``order_day``: the month and week groups.
+    order_month: str = Field(max_length=7)
+    order_week: str = Field(max_length=10)
+    carrier_code: str = Field(max_length=32)
+    service: str = Field(max_length=64)
+    fc_code: str | None = Field(default=None, max_length=64)
+    destination_region: str | None = Field(default=None, max_length=64)
+    category: str | None = Field(default=None, max_length=128)
+    delivered: bool
+    #: Days from the local order (hand-over) date to the local delivery date; None until delivered.
+    order_days: int | None = None
+    transit_days: int | None = None
+    promised: bool
+    on_time: bool
+    first_attempt: bool
+    failed_attempts: int
+    cost_amount: int | None = None
+    order_value: int | None = None
+    returned: bool
+    returned_units: int
+    responses: int
+    promoters: int
+    detractors: int
+    refreshed_at: datetime = utc_field(nullable=False)
