@@ -28,6 +28,7 @@ from postpurchase.models.enums import (
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
 from postpurchase.models.messaging import MessageEvent, Suppression
+from postpurchase.models.ops import LeaderLease, OpsCounter
 from postpurchase.models.privacy import Erasure
 from postpurchase.models.security import RateLimitWindow, ThrottleAttempt
 from postpurchase.models.shipping import Shipment, TrackingEvent
@@ -49,8 +50,10 @@ __all__ = [
     "InboxEvent",
     "InboxState",
     "InventoryLevel",
+    "LeaderLease",
     "MerchantUser",
     "MessageEvent",
+    "OpsCounter",
     "Order",
     "OrderLine",
     "OrderStatus",
