@@ -24,6 +24,7 @@ FEATURES: tuple[str, ...] = (
     "postpurchase.messaging",
     "postpurchase.insights",
     "postpurchase.returns",
+    "postpurchase.ops",
 )
 
 
