@@ -46,8 +46,9 @@ def acquire(*, session: Session, name: str, holder: str, now: datetime, ttl: tim
         insert(table)
         .values(name=name, holder=holder, acquired_at=now, renewed_at=now, expires_at=now + ttl)
         .on_conflict_do_nothing(index_elements=["name"])
+        .returning(table.c.name)
     )
-    return affected_rows(created) == 1
+    return created.scalar() is not None
 
 
 def release(*, session: Session, name: str, holder: str, now: datetime) -> None:
