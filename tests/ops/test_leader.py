@@ -113,3 +113,12 @@ def test_stopping_the_leader_hands_the_lease_back(app, clock) -> None:
     first.step(clock.now)
     first.stop()
     assert take(app, "worker-1", clock.now)
+
+
+def test_a_process_that_cannot_reach_the_database_does_not_lead(app_config, clock) -> None:
+    from postpurchase import create_app
+
+    cut_off = create_app(
+        {**app_config, "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/none"}
+    )
+    assert leader(cut_off, "web-1").step(clock.now) is False
