@@ -27,6 +27,7 @@ FEATURES: tuple[str, ...] = (
     "postpurchase.returns",
     "postpurchase.people",
     "postpurchase.settings",
+    "postpurchase.ops",
 )
 
 

@@ -140,20 +140,18 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
 @main.command("worker")
 @with_appcontext
 def worker_command() -> None:
-    """Run the scheduler without serving HTTP (scale-out: one or more per deployment)."""
-    import time
-
+    """Process events as they arrive, and run the scheduled jobs while this process is the leader
+    (scale-out: any number per deployment, on any machine sharing the database)."""
+    from postpurchase.inbox.wakeup import InboxListener
     from postpurchase.jobs import start_scheduler, stop_scheduler
 
     app = running_app()
-    if start_scheduler(app) is None:
-        click.echo("another worker holds the scheduler lock; waiting for it", err=True)
-        while start_scheduler(app) is None:
-            time.sleep(10)
+    start_scheduler(app)
     try:
-        while True:
-            time.sleep(3600)
+        InboxListener(app).run()
     except KeyboardInterrupt:
+        pass
+    finally:
         stop_scheduler(app)
 
 

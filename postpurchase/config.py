@@ -113,6 +113,38 @@ SETTINGS: tuple[Setting, ...] = (
         "Public checkout estimates (`GET /api/v1/edd`) one client address may ask for per "
         "minute, counted in the database across all workers.",
     ),
+    Setting("DB_POOL_SIZE", 10, int, "PostgreSQL connections each process keeps open."),
+    Setting(
+        "DB_MAX_OVERFLOW",
+        10,
+        int,
+        "Extra PostgreSQL connections a process may open above DB_POOL_SIZE at peaks. Size "
+        "processes × (DB_POOL_SIZE + DB_MAX_OVERFLOW) below the server's `max_connections`.",
+    ),
+    Setting(
+        "LEADER_LEASE_SECONDS",
+        15,
+        int,
+        "How long the scheduler leader's lease lasts without renewal: another process takes the "
+        "scheduler over within this time after the leader dies.",
+    ),
+    Setting(
+        "LEADER_RENEW_SECONDS", 5, int, "How often processes renew or try to take the lease."
+    ),
+    Setting(
+        "INBOX_POLL_MS",
+        1000,
+        int,
+        "`postpurchase worker`: how often it looks for pending events when no notification came "
+        "(PostgreSQL wakes it at once with LISTEN/NOTIFY; SQLite relies on this poll).",
+    ),
+    Setting("LOG_FORMAT", "text", str, "`text`, or `json`: one JSON object per log line."),
+    Setting(
+        "METRICS_TOKEN",
+        "",
+        str,
+        "Bearer token `/metrics` asks for (`Authorization: Bearer <token>`). Empty: open.",
+    ),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}

@@ -27,14 +27,16 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 10
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, object] = {"echo": echo}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
-            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+            kwargs.update(pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -82,7 +84,11 @@ def init_app(app: Flask) -> Database:
     url = str(app.config["DATABASE_URL"])
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    database = Database(url)
+    database = Database(
+        url,
+        pool_size=int(app.config.get("DB_POOL_SIZE", 10)),
+        max_overflow=int(app.config.get("DB_MAX_OVERFLOW", 10)),
+    )
     app.extensions[EXTENSION_KEY] = database
     app.teardown_appcontext(_close_request_session)
     return database

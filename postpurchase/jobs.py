@@ -1,33 +1,36 @@
-"""APScheduler wiring: what runs when, and the leader lock that keeps one scheduler active.
+"""APScheduler wiring: what runs when, and the leader lease that keeps one scheduler active.
 
 Every job is listed in :data:`JOBS` (features register none of their own); each runs in its app's
 context, opens its own session and calls operations. The work items themselves are claimed from tables (``SKIP LOCKED`` on
 PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so a second scheduler or a manual run never doubles work;
-the leader lock only avoids needless contention.
+the leader lease (:class:`SchedulerLeader`) avoids needless contention and keeps exactly one
+process's clock in charge of the schedule.
 """
 
 from __future__ import annotations
 
-import fcntl
 import importlib
 import logging
+import os
+import secrets
+import socket
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
-from postpurchase.db import get_db
+from postpurchase import counters, lease
+from postpurchase.clock import utcnow
+from postpurchase.db import session_scope
 
 log = logging.getLogger(__name__)
-
-#: Arbitrary constant for ``pg_try_advisory_lock``: "pp" + "sched".
-SCHEDULER_LOCK_KEY = 0x70705F7363686564
-
 
 @dataclass(frozen=True)
 class JobSpec:
@@ -49,7 +52,7 @@ class JobSpec:
 
 
 #: Every periodic job of the app, in one place. Each runs only in the process holding the leader
-#: lock, with :data:`JOB_OPTIONS`; the work items are claimed from tables, so a manual run alongside
+#: lease, with :data:`JOB_OPTIONS`; the work items are claimed from tables, so a manual run alongside
 #: (``postpurchase tracking poll``, ``inbox process``, ...) never doubles work.
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("inbox.sweep", "postpurchase.inbox.worker:sweep", 15),
@@ -81,78 +84,132 @@ def add_jobs(app: Flask, scheduler: BaseScheduler) -> None:
             _run,
             "interval",
             seconds=spec.seconds,
-            args=(app, spec.resolve()),
+            args=(app, spec.resolve(), spec.id),
             id=spec.id,
             **JOB_OPTIONS,
         )
 
 
-def _run(app: Flask, func: Callable[[Flask], Any]) -> None:
+def _run(app: Flask, func: Callable[[Flask], Any], job_id: str = "") -> None:
+    job_id = job_id or getattr(func, "__name__", str(func))
+    started = time.perf_counter()  # a duration, not a moment: the clock is not asked
+    failed = False
     with app.app_context():
         try:
             func(app)
         except Exception:  # a job failure must not kill the scheduler thread
-            log.exception("job %s failed", getattr(func, "__name__", func))
+            failed = True
+            log.exception("job %s failed", job_id)
+        _count_run(app, job_id, time.perf_counter() - started, failed=failed)
 
 
-class LeaderLock:
-    """Held by the one process whose scheduler runs: advisory lock on PostgreSQL, flock on SQLite."""
+def _count_run(app: Flask, job_id: str, seconds: float, *, failed: bool) -> None:
+    """Add the run to the job's counters in the database (``/metrics`` reads them)."""
+    labels = {"job": job_id}
+    try:
+        with session_scope(app) as session:
+            counters.add(session=session, name="job_runs", labels=labels)
+            counters.add(session=session, name="job_seconds", labels=labels, amount=seconds)
+            if failed:
+                counters.add(session=session, name="job_failures", labels=labels)
+    except SQLAlchemyError:
+        log.warning("could not count the run of job %s", job_id, exc_info=True)
 
-    def __init__(self, app: Flask) -> None:
+
+def process_holder_id() -> str:
+    """``<host>:<pid>:<random>``: names this process as a lease holder, unique per start."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class SchedulerLeader:
+    """Runs the scheduled jobs in this process while it holds the ``scheduler`` lease.
+
+    Every web (``postpurchase run``) and ``postpurchase worker`` process that wants to schedule
+    starts one; each tries every ``LEADER_RENEW_SECONDS`` to take or renew the lease, which lasts
+    ``LEADER_LEASE_SECONDS``. The holder's jobs run; everybody else's scheduler stays paused. When
+    the holder dies, its lease runs out and the next try of another process takes over, so jobs
+    pause for at most the lease time plus one renew interval.
+    """
+
+    def __init__(
+        self,
+        app: Flask,
+        *,
+        holder: str | None = None,
+        scheduler: BaseScheduler | None = None,
+    ) -> None:
         self.app = app
-        self._conn: Any = None
-        self._file: Any = None
+        self.holder = holder or process_holder_id()
+        self.ttl = timedelta(seconds=int(app.config["LEADER_LEASE_SECONDS"]))
+        self.renew_seconds = float(app.config["LEADER_RENEW_SECONDS"])
+        self.scheduler = scheduler or BackgroundScheduler(timezone="UTC")
+        self.leading = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    def acquire(self) -> bool:
-        database = get_db(self.app)
-        if database.is_sqlite:
-            path = Path(self.app.instance_path) / "scheduler.lock"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = path.open("w")
-            try:
-                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                self._file.close()
-                self._file = None
-                return False
-            return True
-        self._conn = database.engine.connect()
-        got = self._conn.execute(
-            text("SELECT pg_try_advisory_lock(:k)"), {"k": SCHEDULER_LOCK_KEY}
-        ).scalar()
-        self._conn.commit()
-        if not got:
-            self._conn.close()
-            self._conn = None
-        return bool(got)
+    def step(self, now: datetime) -> bool:
+        """Take or renew the lease at ``now``, then run or pause the jobs to match. True while
+        this process leads. A database error counts as not leading: the lease would run out
+        before it could be renewed anyway."""
+        try:
+            with session_scope(self.app) as session:
+                leading = lease.acquire(
+                    session=session,
+                    name=lease.SCHEDULER,
+                    holder=self.holder,
+                    now=now,
+                    ttl=self.ttl,
+                )
+        except SQLAlchemyError:
+            log.warning("could not renew the scheduler lease", exc_info=True)
+            leading = False
+        if leading != self.leading:
+            if self.scheduler.running:
+                (self.scheduler.resume if leading else self.scheduler.pause)()
+            log.info(
+                "%s the scheduler (%s)", "leading" if leading else "no longer leading", self.holder
+            )
+        self.leading = leading
+        return leading
 
-    def release(self) -> None:
-        if self._file is not None:
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    def start(self) -> None:
+        """Start the (paused) scheduler and the thread that keeps trying for the lease."""
+        add_jobs(self.app, self.scheduler)
+        self.scheduler.start(paused=True)
+        self._thread = threading.Thread(target=self._loop, name="scheduler-leader", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            self.step(utcnow())
+            if self._stop.wait(self.renew_seconds):
+                return
+
+    def stop(self) -> None:
+        """Stop scheduling and hand the lease back at once (no wait for it to expire)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        if self.leading:
+            with session_scope(self.app) as session:
+                lease.release(
+                    session=session, name=lease.SCHEDULER, holder=self.holder, now=utcnow()
+                )
+            self.leading = False
 
 
-def start_scheduler(app: Flask) -> BackgroundScheduler | None:
-    """Start the in-process scheduler if this process wins the leader lock."""
-    lock = LeaderLock(app)
-    if not lock.acquire():
-        log.info("another process runs the scheduler; this one serves requests only")
-        return None
-    scheduler = BackgroundScheduler(timezone="UTC")
-    add_jobs(app, scheduler)
-    scheduler.start()
-    app.extensions["postpurchase.scheduler"] = (scheduler, lock)
-    log.info("scheduler started with jobs: %s", ", ".join(s.id for s in JOBS))
-    return scheduler
+def start_scheduler(app: Flask) -> SchedulerLeader:
+    """Start this process's scheduler; its jobs run while the process holds the leader lease."""
+    leader = SchedulerLeader(app)
+    leader.start()
+    app.extensions["postpurchase.scheduler"] = leader
+    log.info("scheduler started (%s); jobs run while it leads: %s", leader.holder, ", ".join(s.id for s in JOBS))
+    return leader
 
 
 def stop_scheduler(app: Flask) -> None:
-    pair = app.extensions.pop("postpurchase.scheduler", None)
-    if pair:
-        scheduler, lock = pair
-        scheduler.shutdown(wait=True)
-        lock.release()
+    leader = app.extensions.pop("postpurchase.scheduler", None)
+    if leader is not None:
+        leader.stop()

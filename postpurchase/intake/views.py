@@ -20,7 +20,7 @@ from postpurchase.inbox import Received, body_digest, receive
 from postpurchase.inbox.locking import write_lock
 from postpurchase.inbox.rejections import record_rejection
 from postpurchase.inbox.signing import SIGNATURE_HEADER, Verdict, verify, verify_shopify
-from postpurchase.inbox.worker import submit
+from postpurchase.inbox.wakeup import announce
 from postpurchase.intake import generic, shopify
 from postpurchase.intake.senders import Sender, require_sender
 from postpurchase.models import InboxState, RejectionReason
@@ -122,13 +122,12 @@ def _authenticated_sender(raw: bytes) -> Sender:
         raise
 
 
-def _answer(received: Received, *, ignored: bool = False) -> tuple[Response, int]:
+def _answer(received: Received, *, source: str, ignored: bool = False) -> tuple[Response, int]:
     if received.duplicate:
         return jsonify(id=received.id, status="duplicate"), 200
     if ignored:
         return jsonify(id=received.id, status="ignored"), 200
-    if current_app.config["INBOX_INLINE"]:
-        submit(running_app(), received.id)
+    announce(running_app(), received.id, source=source)
     return jsonify(id=received.id, status="accepted"), 202
 
 
@@ -168,7 +167,7 @@ def receive_generic_event() -> tuple[Response, int]:
         raw_body=raw,
         headers=headers,
     )
-    return _answer(received)
+    return _answer(received, source=generic.SOURCE)
 
 
 @webhooks.post("/shopify/<slug>")
@@ -203,4 +202,4 @@ def receive_shopify_webhook(slug: str) -> tuple[Response, int]:
         headers=headers,
         state=InboxState.pending if known else InboxState.ignored,
     )
-    return _answer(received, ignored=not known)
+    return _answer(received, source=shopify.SOURCE, ignored=not known)

@@ -40,6 +40,7 @@ from postpurchase.models.enums import (
 from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
 from postpurchase.models.insights import ShipmentFigures
 from postpurchase.models.messaging import MessageEvent, Suppression
+from postpurchase.models.ops import LeaderLease, OpsCounter
 from postpurchase.models.privacy import Erasure
 from postpurchase.models.reports import WeeklyReportSent
 from postpurchase.models.security import RateLimitWindow, ThrottleAttempt
@@ -71,6 +72,10 @@ __all__ = [
     "MerchantUser",
     "MessageEvent",
     "OneTimeLink",
+    "LeaderLease",
+    "MerchantUser",
+    "MessageEvent",
+    "OpsCounter",
     "Order",
     "OrderLine",
     "OrderStatus",

@@ -30,8 +30,9 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -94,6 +95,9 @@ class PollReport:
     #: Seconds until a deferred account may be asked again (rate limit, open circuit, quota): what
     #: a caller asking for a refresh is told to wait. The longest of the run.
     retry_after: float = 0.0
+    #: Requests and failed requests per carrier code, for the operations metrics.
+    carrier_requests: Counter[str] = field(default_factory=Counter)
+    carrier_failures: Counter[str] = field(default_factory=Counter)
 
     def add(self, other: PollReport) -> None:
         for name in self.__dataclass_fields__:
@@ -416,12 +420,14 @@ def _poll_account(
                 now = clock()
         state.last_request_at[account.key] = now
         report.requests += 1
+        report.carrier_requests[account.code] += 1
         try:
             results = account.adapter.track([item.tracking_number for item in chunk])
         except NotFound:
             results = []
         except RateLimited as exc:
             report.failed_requests += 1
+            report.carrier_failures[account.code] += 1
             retry = rate_limit_wait(exc.retry_after, policy)
             until = circuit.record_rate_limited(app, account.key, now, retry)
             _put_back(app, rest, until, rng, spread=max(retry, timedelta(seconds=1)))
@@ -429,6 +435,7 @@ def _poll_account(
             return
         except (CarrierError, OSError) as exc:
             report.failed_requests += 1
+            report.carrier_failures[account.code] += 1
             # Never log the exception text of auth failures at length: it may echo credentials.
             message = type(exc).__name__ if isinstance(exc, AuthError) else str(exc)
             log.warning("carrier account %s failed: %s", account.key, message)

@@ -37,7 +37,7 @@ def test_accepted_event_is_processed_by_the_background_thread(app, post_event, m
 def test_duplicates_are_not_queued_again(app, post_event, monkeypatch) -> None:
     queued: list[int] = []
     monkeypatch.setattr(
-        "postpurchase.intake.views.submit", lambda _app, event_id: queued.append(event_id)
+        "postpurchase.inbox.wakeup.submit", lambda _app, event_id: queued.append(event_id)
     )
     post_event(example("order.created"))
     post_event(example("order.created"))

@@ -17,6 +17,8 @@ from tests.web.conftest import SignedIn, Tenant
 NOT_BRAND_OWNED: dict[str, str] = {
     "static": "files shipped with the app",
     "healthz": "liveness probe; no data",
+    "ops.readyz": "readiness probe: database, migrations, scheduler leader; no brand's data",
+    "ops.metrics": "installation-wide counts with no brand label, optionally behind METRICS_TOKEN",
     "api.openapi": "the API's own description; no data",
     "edd_api.checkout_edd": "public checkout estimate for the brand named by slug; reads no order or customer",
     "merchant.login": "the sign-in form",

@@ -1,0 +1,42 @@
+"""Accepting an event wakes the workers: their own thread (INBOX_INLINE) or a PostgreSQL NOTIFY."""
+
+from __future__ import annotations
+
+import pytest
+
+from postpurchase.db import get_db
+from postpurchase.inbox.wakeup import InboxListener, listening, wait_for_notifications
+from postpurchase.models import InboxState
+from tests.conftest import PG_URL
+from tests.intake.intake_helpers import example
+
+
+def test_without_inbox_inline_the_web_process_does_not_process(post_event, monkeypatch) -> None:
+    queued: list[int] = []
+    monkeypatch.setattr("postpurchase.inbox.wakeup.submit", lambda _a, i: queued.append(i))
+    assert post_event(example("order.created")).status_code == 202
+    assert queued == []
+
+
+def test_the_listener_processes_pending_events_on_each_wake_up(app, post_event) -> None:
+    event_id = post_event(example("order.created")).json["id"]
+    InboxListener(app)._process()
+    with get_db(app).session() as session:
+        from postpurchase.models import InboxEvent
+
+        assert session.get(InboxEvent, event_id).state == InboxState.processed
+
+
+@pytest.mark.skipif(not PG_URL, reason="LISTEN/NOTIFY is PostgreSQL's")
+def test_an_accepted_event_notifies_listening_workers(app, post_event) -> None:
+    with listening(get_db(app).url) as connection:
+        event_id = post_event(example("order.created")).json["id"]
+        # The notification is already queued: this returns at once, not after the timeout.
+        assert wait_for_notifications(connection, timeout=5) == [event_id]
+
+
+@pytest.mark.skipif(not PG_URL, reason="LISTEN/NOTIFY is PostgreSQL's")
+def test_a_burst_of_notifications_is_one_wake_up(app, post_event) -> None:
+    with listening(get_db(app).url) as connection:
+        ids = [post_event(example(kind)).json["id"] for kind in ("order.created", "order.updated")]
+        assert wait_for_notifications(connection, timeout=5) == ids
