@@ -31,7 +31,9 @@ class BrandExists(ValueError):
 
 
 #: Slugs that would collide with the service's own top-level paths (``/<brand>/track``).
-RESERVED_SLUGS = frozenset({"api", "merchant", "webhooks", "static", "healthz", "admin", "readyz", "metrics"})
+RESERVED_SLUGS = frozenset(
+    {"api", "merchant", "webhooks", "static", "healthz", "admin", "readyz", "metrics"}
+)
 
 
 def hash_api_key(key: str) -> str:

@@ -128,9 +128,7 @@ SETTINGS: tuple[Setting, ...] = (
         "How long the scheduler leader's lease lasts without renewal: another process takes the "
         "scheduler over within this time after the leader dies.",
     ),
-    Setting(
-        "LEADER_RENEW_SECONDS", 5, int, "How often processes renew or try to take the lease."
-    ),
+    Setting("LEADER_RENEW_SECONDS", 5, int, "How often processes renew or try to take the lease."),
     Setting(
         "INBOX_POLL_MS",
         1000,

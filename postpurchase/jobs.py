@@ -32,6 +32,7 @@ from postpurchase.db import session_scope
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class JobSpec:
     """One periodic job: ``function(app)`` every ``seconds``.
@@ -205,7 +206,11 @@ def start_scheduler(app: Flask) -> SchedulerLeader:
     leader = SchedulerLeader(app)
     leader.start()
     app.extensions["postpurchase.scheduler"] = leader
-    log.info("scheduler started (%s); jobs run while it leads: %s", leader.holder, ", ".join(s.id for s in JOBS))
+    log.info(
+        "scheduler started (%s); jobs run while it leads: %s",
+        leader.holder,
+        ", ".join(s.id for s in JOBS),
+    )
     return leader
 
 

@@ -20,9 +20,7 @@ def poll_job(app: Flask) -> PollReport:
                 ("carrier_failures", report.carrier_failures),
             ):
                 for code, count in per_carrier.items():
-                    counters.add(
-                        session=session, name=name, labels={"carrier": code}, amount=count
-                    )
+                    counters.add(session=session, name=name, labels={"carrier": code}, amount=count)
     return report
 
 
