@@ -10,10 +10,9 @@ from postpurchase.models import OrderLine
 
 
 def care_content(
-    settings: Mapping[str, Any], lines: Sequence[OrderLine], locale: str
+    care: Mapping[str, Any], lines: Sequence[OrderLine], locale: str
 ) -> list[dict[str, Any]]:
     """Use-and-care content for the SKUs of the order: SKU entries first, then their category's."""
-    care = settings["care"]
     found: list[dict[str, Any]] = []
     seen: set[str] = set()
     for line in lines:

@@ -66,6 +66,9 @@ def browser() -> Iterator[Any]:
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.set_page_load_timeout(30)
+    # After a click that navigates, look for the next page's elements for a while instead of
+    # failing at once: on a loaded machine the new page can take a moment to arrive.
+    driver.implicitly_wait(10)
     try:
         yield driver
     finally:

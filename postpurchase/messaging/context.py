@@ -165,7 +165,7 @@ def useless_reason(
     if trigger == Trigger.unboxing:
         return (
             None
-            if care_content(settings, lines, "ja")
+            if care_content(settings["care"], lines, "ja")
             else "no use-and-care content for these products"
         )
     if (
@@ -263,7 +263,7 @@ def build(
     ]
     useless = None
     if trigger.name == Trigger.unboxing:
-        context["care"] = care_content(settings, lines, locale)
+        context["care"] = care_content(settings["care"], lines, locale)
         useless = None if context["care"] else "no use-and-care content for these products"
     if (
         trigger.name in (Trigger.unboxing, Trigger.delivered, Trigger.review_request)

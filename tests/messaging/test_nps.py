@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from postpurchase.messaging.tokens import make_token
 from sqlmodel import select
 
 from postpurchase.models import Feedback
+from postpurchase.tokens import make_token
 
 
 @pytest.fixture
