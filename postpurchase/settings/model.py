@@ -132,12 +132,14 @@ class MessagingPart(Part):
     #: Content blocks by name, per locale.
     blocks: dict[str, dict[str, str]] = Field(default_factory=dict)
     #: Care instructions by ``sku`` and by ``category``.
-    care: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"sku": {}, "category": {}})
+    care: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: dict[str, dict[str, Any]](sku={}, category={})
+    )
     #: Items recommended after a purchase: ``[{"sku", "name", "accessory_for", "categories"}]``.
     catalog: list[dict[str, Any]] = Field(default_factory=list)
     #: Days a consumable lasts, by ``sku`` and by ``category``.
     consumables: dict[str, dict[str, int]] = Field(
-        default_factory=lambda: {"sku": {}, "category": {}}
+        default_factory=lambda: dict[str, dict[str, int]](sku={}, category={})
     )
     pickup_hold_days: int = Field(default=7, ge=1, le=60)
     #: Outgoing webhook endpoint for the ``webhook`` channel.
@@ -362,7 +364,7 @@ def get_path(document: dict[str, Any], path: str) -> Any:
 
 def with_path(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     """A copy of ``document`` with ``path`` set to ``value`` (missing levels created)."""
-    result = json.loads(json.dumps(document))
+    result: dict[str, Any] = json.loads(json.dumps(document))
     keys = path.split(".")
     node = result
     for key in keys[:-1]:
