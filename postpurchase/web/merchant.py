@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast, overload
 
 from flask import (
     Blueprint,
@@ -105,7 +105,13 @@ def forbidden(message: str) -> Any:
     )
 
 
-def require_merchant(view: F | None = None, *, may_change: Role = Role.staff) -> Any:
+@overload
+def require_merchant(view: F, *, may_change: Role = ...) -> F: ...
+@overload
+def require_merchant(view: None = None, *, may_change: Role = ...) -> Callable[[F], F]: ...
+def require_merchant(
+    view: F | None = None, *, may_change: Role = Role.staff
+) -> F | Callable[[F], F]:
     """Guard a merchant view: redirect to sign-in, pass the current brand as ``brand``.
 
     Anyone with a role in the brand may read (GET); other methods need ``may_change`` or above
@@ -131,7 +137,7 @@ def require_merchant(view: F | None = None, *, may_change: Role = Role.staff) ->
                 )
             return view(*args, brand=brand, **kwargs)
 
-        return wrapped  # type: ignore[return-value]
+        return cast("F", wrapped)
 
     return decorate(view) if view is not None else decorate
 
