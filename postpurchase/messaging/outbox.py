@@ -289,6 +289,7 @@ class _Checks:
         assert row.customer_id is not None
         if row.customer_id not in self._capped_today:
             brand = self.brands[row.brand_id]
+            # trigger() is None only for names outside CATALOGUE, and these come from it.
             capped = [t for t in CATALOGUE if not self.trigger(brand, t).essential]  # type: ignore[union-attr]
             self._capped_today[row.customer_id] = self.session.exec(
                 select(func.count(col(OutboxMessage.id))).where(

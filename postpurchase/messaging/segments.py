@@ -196,7 +196,7 @@ def build_profile(
         )
     else:
         cached = session.info.get(_HISTORY, {}).get(customer.id)
-        history = cached or _histories(session, {customer.id})[0][customer.id]  # type: ignore[index,arg-type]
+        history = cached or _histories(session, {id_of(customer)})[0][id_of(customer)]
     attributes = (customer.attributes if customer else {}) or {}
     return Profile(
         order_count=history.order_count,
