@@ -104,6 +104,7 @@ _TRIGGER_PARTS: dict[Trigger, type[TriggerPart]] = {
 CUSTOMER_TRIGGERS = tuple(t for t in Trigger if t != Trigger.wms_return)
 
 #: One field per customer trigger, keyed by its stored value.
+# create_model's typed overloads cannot check fields passed as a ** dictionary.
 Triggers: type[Part] = create_model(  # type: ignore[call-overload]
     "Triggers",
     __base__=Part,
@@ -118,6 +119,7 @@ Triggers: type[Part] = create_model(  # type: ignore[call-overload]
 
 
 class MessagingPart(Part):
+    # Triggers is a class made at import time; mypy takes only class statements as types.
     triggers: Triggers = Field(default_factory=Triggers)  # type: ignore[valid-type]
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     #: Messages a customer gets a day at most (essential ones are never held).
