@@ -4,13 +4,22 @@ and the unboxing message both read, from the brand's ``messaging.care`` settings
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from postpurchase.models import OrderLine
+
+class _Line(Protocol):
+    """What care content reads of an order line (a stored ``OrderLine`` or its read model)."""
+
+    @property
+    def sku(self) -> str: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def name(self) -> str: ...
 
 
 def care_content(
-    care: Mapping[str, Any], lines: Sequence[OrderLine], locale: str
+    care: Mapping[str, Any], lines: Sequence[_Line], locale: str
 ) -> list[dict[str, Any]]:
     """Use-and-care content for the SKUs of the order: SKU entries first, then their category's."""
     found: list[dict[str, Any]] = []

@@ -7,7 +7,7 @@ import json
 import sys
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
 from postpurchase import create_app
@@ -30,7 +30,7 @@ FEATURE_COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _make_app(*_args: object, **_kwargs: object):  # type: ignore[no-untyped-def]
+def _make_app(*_args: object, **_kwargs: object) -> Flask:
     return create_app()
 
 
@@ -44,7 +44,7 @@ def main() -> None:
 # Flask's group adds -e/--env-file and -A/--app, which mean nothing here (the app is always
 # postpurchase's, configured by POSTPURCHASE_* variables): keep them working, out of --help.
 for _option in main.params:
-    if _option.name in {"env_file", "app"}:
+    if isinstance(_option, click.Option) and _option.name in {"env_file", "app"}:
         _option.hidden = True
 
 
@@ -202,7 +202,7 @@ def users_set_password(brand_slug: str, email: str, password: str) -> None:
     click.echo(f"password of {email} in {brand_slug} changed; their sessions are ended")
 
 
-def _role_choice() -> click.Choice:
+def _role_choice() -> click.Choice[str]:
     from postpurchase.models import Role
 
     return click.Choice([role.value for role in Role])

@@ -32,6 +32,7 @@ from postpurchase.clock import utcnow
 from postpurchase.config import running_app
 from postpurchase.demo_data import Handover, demo_envelopes
 from postpurchase.models import Order, Shipment
+from postpurchase.models.types import id_of
 from postpurchase.tracking.routing import configure_adapter
 
 DEMO_USER = "demo@example.com"
@@ -122,7 +123,7 @@ def load_demo(
     app: Flask, *, slug: str, orders: int, seed: int, days: int = DEMO_DAYS
 ) -> int | None:
     """Create the demo brand and replay its weeks through intake and tracking; None if it exists already."""
-    from postpurchase.web.merchant import add_merchant_user
+    from postpurchase.accounts import add_merchant_user
 
     now = utcnow()
     start = now - timedelta(days=days + 2)
@@ -211,7 +212,9 @@ def catch_up_tracking(app: Flask, *, sleep: Callable[[float], None] = time.sleep
     use_demo_carriers(app)
     now = utcnow()
     with db.session_scope(app) as session:
-        session.exec(update(Shipment).where(Shipment.next_poll_at > now).values(next_poll_at=now))  # type: ignore[call-overload]
+        session.exec(
+            update(Shipment).where(col(Shipment.next_poll_at) > now).values(next_poll_at=now)
+        )
     report = poll_due(app, sleep=sleep)
     click.echo(f"tracking: {report}")
     refit_all(app)
@@ -254,7 +257,7 @@ def demo(
             select(Order)
             .join(Shipment, col(Shipment.order_id) == col(Order.id))
             .where(
-                col(Order.brand_id) == brand.id,
+                col(Order.brand_id) == id_of(brand),
                 col(Shipment.status).in_(ON_THE_WAY),
             )
             .order_by(col(Shipment.shipped_at).desc())
@@ -263,7 +266,7 @@ def demo(
             select(Order)
             .join(Shipment, col(Shipment.order_id) == col(Order.id))
             .where(
-                col(Order.brand_id) == brand.id,
+                col(Order.brand_id) == id_of(brand),
                 Shipment.status == Status.delivered,
             )
             .order_by(col(Shipment.delivered_at).desc())

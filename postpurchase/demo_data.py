@@ -246,7 +246,7 @@ def demo_envelopes(
     for n in range(orders):
         customer = rng.choice(customers)
         placed = now - timedelta(days=rng.uniform(0, days))
-        lines = []
+        lines: list[dict[str, Any]] = []
         for product in rng.sample(PRODUCTS, k=rng.choice((1, 1, 1, 2, 2, 3))):
             lines.append(
                 {

@@ -14,4 +14,5 @@ def pdf_bytes(html: str) -> bytes:
     """``html`` (self-contained: inline styles, SVG and data URIs) as PDF bytes."""
     from weasyprint import HTML  # imported here: it loads Pango, which only PDF requests need
 
-    return HTML(string=html, url_fetcher=_no_fetching).write_pdf()
+    document: bytes = HTML(string=html, url_fetcher=_no_fetching).write_pdf()
+    return document

@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
 from carriers.status import Status
@@ -136,7 +136,7 @@ def period_figures(*, session: Session, brand_id: int, period: Period) -> Figure
         ),
     )
     delivered = session.exec(
-        select(Shipment.delivered_at, Shipment.promised_date).where(
+        select(col(Shipment.delivered_at), col(Shipment.promised_date)).where(
             Shipment.brand_id == brand_id,
             col(Shipment.delivered_at) >= start,
             col(Shipment.delivered_at) < end,
@@ -145,7 +145,9 @@ def period_figures(*, session: Session, brand_id: int, period: Period) -> Figure
     ).all()
     zone = ZoneInfo(period.timezone)
     on_time = sum(
-        1 for at, promised in delivered if at is not None and at.astimezone(zone).date() <= promised
+        1
+        for at, promised in delivered
+        if at is not None and promised is not None and at.astimezone(zone).date() <= promised
     )
     messages = _count(
         session,
@@ -216,7 +218,7 @@ def _text_match(brand_id: int, text: str) -> Any:
     numbers = {text, text.lstrip("#"), "#" + text.lstrip("#")}
     orders = select(Order.id).where(Order.brand_id == brand_id)
     customers = select(Customer.id).where(Customer.brand_id == brand_id)
-    conditions = [
+    conditions: list[ColumnElement[bool]] = [
         col(Order.number).in_(numbers),
         func.lower(Order.email) == lowered,
         col(Order.customer_id).in_(customers.where(func.lower(Customer.email) == lowered)),
@@ -224,11 +226,13 @@ def _text_match(brand_id: int, text: str) -> Any:
     digits = _digits(text)
     if len(digits) >= 6:  # a phone number, written with or without hyphens
         conditions += [
-            Order.phone == text,
+            col(Order.phone) == text,
             func.replace(Order.phone, "-", "") == digits,
             col(Order.customer_id).in_(
                 customers.where(
-                    or_(Customer.phone == text, func.replace(Customer.phone, "-", "") == digits)
+                    or_(
+                        col(Customer.phone) == text, func.replace(Customer.phone, "-", "") == digits
+                    )
                 )
             ),
         ]
@@ -364,9 +368,9 @@ def shipment_case(*, session: Session, brand: Brand, shipment_id: int, today: da
         .order_by(col(DeliveryPrediction.made_at), col(DeliveryPrediction.id))
     ):
         predictions[prediction.shipment_id or 0].append(prediction)
-    about = col(OutboxMessage.shipment_id).in_(ids)
+    about: ColumnElement[bool] = col(OutboxMessage.shipment_id).in_(ids)
     if row.order_id is not None:
-        about = or_(about, OutboxMessage.order_id == row.order_id)
+        about = or_(about, col(OutboxMessage.order_id) == row.order_id)
     messages = list(
         session.exec(
             select(OutboxMessage)
@@ -375,9 +379,9 @@ def shipment_case(*, session: Session, brand: Brand, shipment_id: int, today: da
         )
     )
     counts = event_counts(session=session, message_ids=[m.id for m in messages if m.id])
-    noted = col(InternalNote.shipment_id).in_(ids)
+    noted: ColumnElement[bool] = col(InternalNote.shipment_id).in_(ids)
     if row.order_id is not None:
-        noted = or_(noted, InternalNote.order_id == row.order_id)
+        noted = or_(noted, col(InternalNote.order_id) == row.order_id)
     return Case(
         shipment=next(p for p in parcels if p.id == shipment_id),
         order=order,

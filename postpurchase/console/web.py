@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from carriers.registry import customer_links
 from carriers.status import Status
 from postpurchase.clock import utcnow
+from postpurchase.config import running_app
 from postpurchase.console import operations, queries
 from postpurchase.console.problems import Problem, local_date
 from postpurchase.console.wording import NEXT_STEPS, PROBLEM_LABELS, RESOLUTION_LABELS
@@ -20,6 +21,7 @@ from postpurchase.i18n import format_day
 from postpurchase.lookup import order_link_path
 from postpurchase.messaging import operations as messaging
 from postpurchase.models import Brand, Resolution
+from postpurchase.models.types import id_of
 from postpurchase.tracking.operations import (
     CarrierUnavailable,
     RefreshTooSoon,
@@ -102,7 +104,7 @@ def shipments(brand: Brand) -> Any:
         page=page,
         args=request.args,
         statuses=list(Status),
-        carriers=queries.carriers_in_use(session=session, brand_id=brand.id),  # type: ignore[arg-type]
+        carriers=queries.carriers_in_use(session=session, brand_id=id_of(brand)),
         sorts=list(queries.Sort),
     )
 
@@ -116,7 +118,9 @@ def _detail(
     if case is None:
         abort(404)
     tracking_link = (
-        order_link_path(str(current_app.config["SECRET_KEY"]), brand.slug, brand.id, case.order.id)  # type: ignore[arg-type]
+        order_link_path(
+            str(current_app.config["SECRET_KEY"]), brand.slug, id_of(brand), case.order.id
+        )
         if case.order
         else None
     )
@@ -128,7 +132,7 @@ def _detail(
         errors=errors or {},
         form=request.form,
         resolutions=list(Resolution),
-        people=queries.merchant_users(session=get_session(), brand_id=brand.id),  # type: ignore[arg-type]
+        people=queries.merchant_users(session=get_session(), brand_id=id_of(brand)),
         today=_today(brand),
     ), status
 
@@ -144,9 +148,9 @@ def shipment(brand: Brand, shipment_id: int) -> Any:
 def refresh(brand: Brand, shipment_id: int) -> Any:
     """Ask the carrier about the parcel now (the same refresh as ``POST /api/v1/shipments/<id>/refresh``)."""
     check_csrf()
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     try:
-        refresh_shipment(app, brand_id=brand.id, shipment_id=shipment_id, now=utcnow())  # type: ignore[arg-type]
+        refresh_shipment(app, brand_id=id_of(brand), shipment_id=shipment_id, now=utcnow())
     except ShipmentNotFound:
         abort(404)
     except (RefreshTooSoon, CarrierUnavailable) as exc:
@@ -174,8 +178,8 @@ def resend(brand: Brand, shipment_id: int, message_id: int) -> Any:
         abort(404)
     try:
         messaging.retry_message(
-            session=session, brand_id=brand.id, message_id=message_id, now=utcnow()
-        )  # type: ignore[arg-type]
+            session=session, brand_id=id_of(brand), message_id=message_id, now=utcnow()
+        )
     except messaging.NotRetryable:
         abort(400, description="message_id: only failed or unknown messages can be sent again")
     session.commit()
@@ -191,7 +195,7 @@ def add_note(brand: Brand, shipment_id: int) -> Any:
     try:
         operations.add_note(
             session=session,
-            brand_id=brand.id,  # type: ignore[arg-type]
+            brand_id=id_of(brand),
             shipment_id=shipment_id,
             author=_actor(),
             body=request.form.get("body", ""),
@@ -214,13 +218,15 @@ def _back(shipment_id: int) -> Any:
     return redirect(url_for("console.shipment", shipment_id=shipment_id), 303)
 
 
-def _queue_filters(values: Any) -> dict[str, str]:
+def _queue_filters(values: Any) -> dict[str, Any]:
     return {name: values[name] for name in ("problem", "carrier", "waiting") if values.get(name)}
 
 
 def _own_or_404(brand: Brand, shipment_id: int) -> None:
     """Another brand's parcel is a 404 before any of the form is read (a 400 would tell it exists)."""
-    if not queries.owns_shipment(session=get_session(), brand_id=brand.id, shipment_id=shipment_id):  # type: ignore[arg-type]
+    if not queries.owns_shipment(
+        session=get_session(), brand_id=id_of(brand), shipment_id=shipment_id
+    ):
         abort(404)
 
 
@@ -250,7 +256,7 @@ def assign(brand: Brand, shipment_id: int) -> Any:
         shipment_id,
         lambda session: operations.assign(
             session=session,
-            brand_id=brand.id,
+            brand_id=id_of(brand),
             shipment_id=shipment_id,
             assignee_id=assignee,
             actor=_actor(),
@@ -271,7 +277,7 @@ def snooze(brand: Brand, shipment_id: int) -> Any:
         shipment_id,
         lambda session: operations.snooze(
             session=session,
-            brand_id=brand.id,
+            brand_id=id_of(brand),
             shipment_id=shipment_id,
             until=until,
             today=_today(brand),
@@ -301,7 +307,7 @@ def resolve(brand: Brand, shipment_id: int) -> Any:
         shipment_id,
         lambda session: operations.resolve(
             session=session,
-            brand_id=brand.id,
+            brand_id=id_of(brand),
             shipment_id=shipment_id,
             problem=problem,
             resolution=resolution,
@@ -337,6 +343,6 @@ def exceptions(brand: Brand) -> Any:
         per_problem={p: sum(1 for i in everything if i.finding.problem == p) for p in Problem},
         problems=list(Problem),
         resolutions=list(Resolution),
-        people=queries.merchant_users(session=session, brand_id=brand.id),  # type: ignore[arg-type]
+        people=queries.merchant_users(session=session, brand_id=id_of(brand)),
         args=request.args,
     )

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Flask, current_app
+from flask import Flask
 
 from postpurchase.clock import utcnow
+from postpurchase.config import running_app
 
 if TYPE_CHECKING:
     from postpurchase.messaging.settings import MessagingSettings
@@ -27,7 +28,7 @@ def current_settings() -> MessagingSettings:
     job or command that sent the signal, which has no settings argument to pass them."""
     from postpurchase.messaging.settings import messaging_settings
 
-    return messaging_settings(current_app._get_current_object())  # type: ignore[attr-defined]
+    return messaging_settings(running_app())
 
 
 def send_job(app: Flask) -> None:

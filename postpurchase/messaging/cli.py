@@ -10,8 +10,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from postpurchase.clock import as_utc, utcnow
+from postpurchase.config import running_app
 from postpurchase.messaging import current_settings
 from postpurchase.models import OutboxState
+from postpurchase.models.types import id_of
 
 
 def _now(value: str | None) -> datetime:
@@ -31,9 +33,7 @@ def send_due_command(now: str | None, limit: int | None) -> None:
     """Send every message that is due now."""
     from postpurchase.messaging.outbox import send_due
 
-    report = send_due(
-        current_app._get_current_object(), now=_now(now) if now else None, limit=limit
-    )  # type: ignore[attr-defined]
+    report = send_due(running_app(), now=_now(now) if now else None, limit=limit)
     click.echo(
         f"claimed {report.claimed} · sent {report.sent} · retried {report.retried} · held {report.held} · "
         f"suppressed {report.suppressed} · stale {report.stale} · failed {report.failed} · "
@@ -74,7 +74,7 @@ def log_command(
         for entry in message_log(
             session=session,
             messaging=current_settings(),
-            brand_id=brand.id,
+            brand_id=id_of(brand),
             order_number=order_number,
             customer=customer,
             state=OutboxState(state) if state else None,
@@ -117,7 +117,7 @@ def retry_command(
         brand = brand_or_fail(session, brand_slug)
         result = retry_messages(
             session=session,
-            brand_id=brand.id,
+            brand_id=id_of(brand),
             state=OutboxState(state),
             now=utcnow(),
             since=moment,

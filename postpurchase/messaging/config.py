@@ -20,7 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
+
+from pydantic import BaseModel
 
 from postpurchase.messaging.catalogue import CATALOGUE, Trigger
 from postpurchase.models import Brand, Channel
@@ -61,7 +63,9 @@ def _merged(brand: Brand) -> tuple[dict[str, Any], dict[str, TriggerSettings]]:
             _MERGED.clear()
         merged = part.model_dump(mode="json")
         merged["sender"] = part.sender.model_dump(mode="json", exclude_none=True)
-        merged["triggers"] = part.triggers.model_dump(mode="json", exclude_none=True)
+        # Triggers is built at import time by create_model, so mypy cannot see it is a model.
+        triggers = cast("BaseModel", part.triggers)
+        merged["triggers"] = triggers.model_dump(mode="json", exclude_none=True)
         cached = _MERGED[id(part)] = (part, merged, {})
     return cached[1], cached[2]
 

@@ -37,6 +37,7 @@ from postpurchase.models import (
     ReturnRequest,
     Shipment,
 )
+from postpurchase.models.types import id_of
 from postpurchase.readmodels import ShipmentView, shipment_views
 from postpurchase.tokens import make_token
 
@@ -237,7 +238,7 @@ def build(
     profile: Profile | None = None
     lines: list[OrderLine] = []
     if order is not None:
-        lines = order_lines(session, order.id)  # type: ignore[arg-type]
+        lines = order_lines(session, id_of(order))
         context["order"] = {
             "number": order.number,
             "total": format_money(order.total_amount, order.currency, locale),
@@ -248,8 +249,8 @@ def build(
             ],
         }
         context["tracking_page_url"] = messaging.public_url(
-            order_link_path(messaging.secret_key, brand.slug, brand.id, order.id)
-        )  # type: ignore[arg-type]
+            order_link_path(messaging.secret_key, brand.slug, id_of(brand), id_of(order))
+        )
         profile = build_profile(session=session, order=order, customer=customer, language=locale)
     if shipment is not None:
         [view] = shipment_views(session=session, shipments=[shipment])
@@ -271,7 +272,7 @@ def build(
     ):
         context["recommendations"] = recommend(
             session=session,
-            brand_id=brand.id,
+            brand_id=id_of(brand),
             catalog=settings["catalog"],
             profile=profile,
             order_skus={line.sku for line in lines},
@@ -325,7 +326,7 @@ def build(
                 else None,
                 # The return's own status page (state, label, deadline, refund timing).
                 "status_url": messaging.public_url(
-                    return_link_path(messaging.secret_key, brand.slug, brand.id, rma.id)  # type: ignore[arg-type]
+                    return_link_path(messaging.secret_key, brand.slug, id_of(brand), id_of(rma))
                 ),
             }
     return Built(

@@ -41,6 +41,7 @@ from postpurchase.models import (
     Shipment,
     Suppression,
 )
+from postpurchase.models.types import id_of
 from postpurchase.pagination import Page, SortKey, paginate
 
 
@@ -83,7 +84,7 @@ def _filtered(
     """The brand's messages matching the message log's filters (a select statement)."""
     stmt = select(OutboxMessage).where(OutboxMessage.brand_id == brand_id)
     if order_number:
-        stmt = stmt.join(Order, Order.id == OutboxMessage.order_id).where(
+        stmt = stmt.join(Order, col(Order.id) == OutboxMessage.order_id).where(
             Order.number == order_number
         )
     if customer:
@@ -92,14 +93,14 @@ def _filtered(
             (Customer.email == customer) | (Customer.phone == customer),
         )
         stmt = stmt.where(
-            OutboxMessage.customer_id.in_(ids) | (OutboxMessage.recipient == customer)
-        )  # type: ignore[union-attr]
+            col(OutboxMessage.customer_id).in_(ids) | (OutboxMessage.recipient == customer)
+        )
     if trigger:
         stmt = stmt.where(OutboxMessage.trigger == trigger)
     if state:
         stmt = stmt.where(OutboxMessage.state == OutboxState(state))
     if since is not None:
-        stmt = stmt.where(OutboxMessage.created_at >= since)  # type: ignore[operator]
+        stmt = stmt.where(OutboxMessage.created_at >= since)
     return stmt
 
 
@@ -140,8 +141,8 @@ def message_log(
         [
             LogEntry(
                 r,
-                counts.get((r.id, "open"), 0),
-                counts.get((r.id, "click"), 0),
+                counts.get((id_of(r), "open"), 0),
+                counts.get((id_of(r), "click"), 0),
                 _subject(session, messaging, r, now, brand) if r.state in UNSENT else r.subject,
             )
             for r in rows
@@ -155,9 +156,9 @@ def event_counts(*, session: Session, message_ids: list[int]) -> dict[tuple[int,
     counts: dict[tuple[int, str], int] = {}
     if message_ids:
         for message_id, kind, count in session.exec(
-            select(MessageEvent.message_id, MessageEvent.kind, func.count(MessageEvent.id))
+            select(MessageEvent.message_id, MessageEvent.kind, func.count(col(MessageEvent.id)))
             .where(col(MessageEvent.message_id).in_(message_ids))
-            .group_by(MessageEvent.message_id, MessageEvent.kind)
+            .group_by(col(MessageEvent.message_id), col(MessageEvent.kind))
         ).all():
             counts[(message_id, kind)] = count
     return counts
@@ -182,7 +183,7 @@ def _subject(
 
 def state_counts(*, session: Session, brand_id: int) -> dict[str, int]:
     rows = session.exec(
-        select(OutboxMessage.state, func.count(OutboxMessage.id))
+        select(OutboxMessage.state, func.count(col(OutboxMessage.id)))
         .where(OutboxMessage.brand_id == brand_id)
         .group_by(OutboxMessage.state)
     ).all()
@@ -266,9 +267,9 @@ def _retry(
     result = RetryResult(retried=[], covered=[])
     for row in rows:
         if fallbacks.get(row.id) in covered:
-            result.covered.append(row.id)  # type: ignore[arg-type]
+            result.covered.append(id_of(row))
             continue
-        result.retried.append(row.id)  # type: ignore[arg-type]
+        result.retried.append(id_of(row))
         if not dry_run:
             row.state, row.due_at, row.error = OutboxState.pending, now, None
             row.first_tried_at = row.handed_over_at = None
@@ -483,13 +484,15 @@ def mailbox(
     owned: set[str] = set()
     for start in range(0, len(found), 500):
         owned.update(
-            session.exec(
-                select(OutboxMessage.provider_id).where(
+            provider_id
+            for provider_id in session.exec(
+                select(col(OutboxMessage.provider_id)).where(
                     OutboxMessage.brand_id == brand_id,
                     OutboxMessage.channel == Channel.email,
                     col(OutboxMessage.provider_id).in_(found[start : start + 500]),
                 )
             ).all()
+            if provider_id is not None  # never: each one matched a found id
         )
     return sink.list_messages(folder, limit, only=owned)
 
@@ -507,7 +510,7 @@ def queue_test_message(
 ) -> OutboxMessage:
     """A sample message to ``recipient``, sent by the next sender run (past quiet hours and caps)."""
     settings = trigger_settings(brand, trigger)
-    payload = {
+    payload: dict[str, Any] = {
         "context": sample_context(brand, trigger, locale, now.date(), messaging.base_url),
         "variant": None,
         "rules": [],

@@ -42,10 +42,12 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import and_, func, or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from postpurchase.clock import as_utc, utcnow
 from postpurchase.db import (
@@ -82,6 +84,7 @@ from postpurchase.models import (
     Shipment,
     Suppression,
 )
+from postpurchase.models.types import id_of
 from postpurchase.tokens import make_token
 
 log = logging.getLogger(__name__)
@@ -129,11 +132,11 @@ def backoff(attempts: int, base_seconds: float = 60.0, max_seconds: float = 1800
     return timedelta(seconds=min(max_seconds, base_seconds * 2 ** min(max(0, attempts - 1), 30)))
 
 
-def _backoff_settings(config: Mapping[str, object]) -> tuple[float, float]:
+def _backoff_settings(config: Mapping[str, Any]) -> tuple[float, float]:
     return (
-        float(config.get("MESSAGES_RETRY_BASE_SECONDS") or 60),  # type: ignore[arg-type]
+        float(config.get("MESSAGES_RETRY_BASE_SECONDS") or 60),
         float(config.get("MESSAGES_RETRY_MAX_SECONDS") or 1800),
-    )  # type: ignore[arg-type]
+    )
 
 
 def message_id_header(key: str, sender_email: str) -> str:
@@ -163,7 +166,7 @@ def _tracked_html(html: str, message_id: int, messaging: MessagingSettings) -> s
 
 
 def sender_identity(
-    brand: Brand, config: Mapping[str, object], settings: dict | None = None
+    brand: Brand, config: Mapping[str, object], settings: dict[str, Any] | None = None
 ) -> tuple[str, str]:
     """Name and address the brand's email comes from: its messaging sender, else ``MAIL_FROM``."""
     sender = (settings or brand_settings(brand))["sender"]
@@ -174,7 +177,10 @@ def sender_identity(
 
 
 def envelope_for(
-    message: OutboxMessage, brand: Brand, messaging: MessagingSettings, settings: dict | None = None
+    message: OutboxMessage,
+    brand: Brand,
+    messaging: MessagingSettings,
+    settings: dict[str, Any] | None = None,
 ) -> Envelope:
     sender_name, sender_email = sender_identity(brand, messaging.config, settings)
     headers: dict[str, str] = {}
@@ -207,31 +213,35 @@ class _Checks:
     """Per-claim caches so a batch costs a few queries, not a few per row."""
 
     def __init__(
-        self, session: Session, rows: list[OutboxMessage], config: dict, now: datetime
+        self, session: Session, rows: list[OutboxMessage], config: dict[str, Any], now: datetime
     ) -> None:
         self.session, self.config, self.now = session, config, now
         brand_ids = {row.brand_id for row in rows}
         self.brands = {
-            b.id: b for b in session.exec(select(Brand).where(Brand.id.in_(brand_ids))).all()
-        }  # type: ignore[union-attr]
+            b.id: b for b in session.exec(select(Brand).where(col(Brand.id).in_(brand_ids))).all()
+        }
         customer_ids = {row.customer_id for row in rows if row.customer_id}
         self.customers = (
             {
                 c.id: c
-                for c in session.exec(select(Customer).where(Customer.id.in_(customer_ids))).all()
+                for c in session.exec(
+                    select(Customer).where(col(Customer.id).in_(customer_ids))
+                ).all()
             }
             if customer_ids
             else {}
-        )  # type: ignore[union-attr]
+        )
         shipment_ids = {row.shipment_id for row in rows if row.shipment_id}
         self.shipments = (
             {
                 s.id: s
-                for s in session.exec(select(Shipment).where(Shipment.id.in_(shipment_ids))).all()
+                for s in session.exec(
+                    select(Shipment).where(col(Shipment.id).in_(shipment_ids))
+                ).all()
             }
             if shipment_ids
             else {}
-        )  # type: ignore[union-attr]
+        )
         self._capped_today: dict[int, int] = {}
         self._idempotent: dict[tuple[str, Channel], bool] = {}
         self.settings = {brand_id: brand_settings(brand) for brand_id, brand in self.brands.items()}
@@ -239,8 +249,8 @@ class _Checks:
         addresses = {row.recipient for row in rows}
         self.suppressed: dict[tuple[int, Channel, str], list[Suppression]] = defaultdict(list)
         for found in session.exec(
-            select(Suppression).where(Suppression.address.in_(addresses))
-        ).all():  # type: ignore[attr-defined]
+            select(Suppression).where(col(Suppression.address).in_(addresses))
+        ).all():
             self.suppressed[(found.brand_id, found.channel, found.address)].append(found)
 
     def trigger(self, brand: Brand, name: str) -> TriggerSettings | None:
@@ -279,15 +289,16 @@ class _Checks:
         assert row.customer_id is not None
         if row.customer_id not in self._capped_today:
             brand = self.brands[row.brand_id]
+            # trigger() is None only for names outside CATALOGUE, and these come from it.
             capped = [t for t in CATALOGUE if not self.trigger(brand, t).essential]  # type: ignore[union-attr]
             self._capped_today[row.customer_id] = self.session.exec(
-                select(func.count(OutboxMessage.id)).where(
+                select(func.count(col(OutboxMessage.id))).where(
                     OutboxMessage.customer_id == row.customer_id,
-                    OutboxMessage.trigger.in_(capped),  # type: ignore[attr-defined]
-                    OutboxMessage.state.in_(
+                    col(OutboxMessage.trigger).in_(capped),
+                    col(OutboxMessage.state).in_(
                         [OutboxState.sent, OutboxState.sending, OutboxState.unknown]
-                    ),  # type: ignore[attr-defined]
-                    OutboxMessage.claimed_at >= respect.local_day_start(self.now, timezone),  # type: ignore[operator]
+                    ),
+                    col(OutboxMessage.claimed_at) >= respect.local_day_start(self.now, timezone),
                 )
             ).one()
         return self._capped_today[row.customer_id]
@@ -385,17 +396,18 @@ def _claim(app: Flask, *, now: datetime, limit: int) -> tuple[list[int], SendRep
     with claim_scope(app) as session:
         due = or_(
             and_(
-                OutboxMessage.state.in_([OutboxState.pending, OutboxState.held]),  # type: ignore[attr-defined]
-                OutboxMessage.due_at <= now,
+                col(OutboxMessage.state).in_([OutboxState.pending, OutboxState.held]),
+                col(OutboxMessage.due_at) <= now,
             ),
             and_(
-                OutboxMessage.state == OutboxState.sending, OutboxMessage.claimed_at < now - LEASE
-            ),  # type: ignore[operator]
+                col(OutboxMessage.state) == OutboxState.sending,
+                col(OutboxMessage.claimed_at) < now - LEASE,
+            ),
         )
         stmt = (
             select(OutboxMessage)
             .where(due)
-            .order_by(OutboxMessage.due_at, OutboxMessage.id)
+            .order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))
             .limit(limit)
         )
         if is_postgres(session):
@@ -431,7 +443,7 @@ def _claim(app: Flask, *, now: datetime, limit: int) -> tuple[list[int], SendRep
                 row.state, row.claimed_at, row.attempts = OutboxState.sending, now, row.attempts + 1
                 row.first_tried_at = row.first_tried_at or now
                 row.handed_over_at = None
-                claimed.append(row.id)  # type: ignore[arg-type]
+                claimed.append(id_of(row))
     return claimed, report
 
 
@@ -441,13 +453,13 @@ def _load_related(session: Session, rows: list[OutboxMessage]) -> None:
     referenced), so every ``session.get`` while rendering is answered without a query."""
     loaded: list[object] = session.info.setdefault("messaging_loaded", [])
     for model, column, ids in (
-        (Brand, Brand.id, {r.brand_id for r in rows}),
-        (Order, Order.id, {r.order_id for r in rows if r.order_id}),
-        (Shipment, Shipment.id, {r.shipment_id for r in rows if r.shipment_id}),
-        (Customer, Customer.id, {r.customer_id for r in rows if r.customer_id}),
+        (Brand, col(Brand.id), {r.brand_id for r in rows}),
+        (Order, col(Order.id), {r.order_id for r in rows if r.order_id}),
+        (Shipment, col(Shipment.id), {r.shipment_id for r in rows if r.shipment_id}),
+        (Customer, col(Customer.id), {r.customer_id for r in rows if r.customer_id}),
     ):
         if ids:
-            loaded.extend(session.exec(select(model).where(column.in_(ids))).all())  # type: ignore[union-attr,attr-defined]
+            loaded.extend(session.exec(select(model).where(column.in_(ids))).all())
     segments.preload(session=session, customer_ids={r.customer_id for r in rows if r.customer_id})
 
 
@@ -476,15 +488,15 @@ def prepare(app: Flask, ids: list[int], *, now: datetime) -> Prepared:
         rows = list(
             session.exec(
                 select(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))  # type: ignore[union-attr]
-                .order_by(OutboxMessage.id)
+                .where(col(OutboxMessage.id).in_(ids))
+                .order_by(col(OutboxMessage.id))
             ).all()
         )
         for row in rows:
             session.expunge(row)  # the content is set on a detached copy; record() writes it
         _load_related(session, rows)
         messaging = messaging_settings(app)
-        settings: dict[int, dict] = {}
+        settings: dict[int, dict[str, Any]] = {}
         for row in rows:
             brand = session.get(Brand, row.brand_id)
             assert brand is not None and row.id is not None
@@ -531,7 +543,9 @@ def mark_handed_over(
         with session_scope(app) as session:
             session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids), OutboxMessage.state == OutboxState.sending)  # type: ignore[union-attr]
+                .where(
+                    col(OutboxMessage.id).in_(ids), col(OutboxMessage.state) == OutboxState.sending
+                )
                 .values(handed_over_at=now)
             )
 
@@ -638,7 +652,7 @@ def _record(
 ) -> SendReport:
     report = SendReport()
     content = prepared.content if prepared else {}
-    sent_rows: list[dict] = []
+    sent_rows: list[dict[str, Any]] = []
     with session_scope(app) as session:
         followups: list[tuple[Envelope, Outcome]] = []
         for envelope, outcome in results:
@@ -668,7 +682,7 @@ def _record(
         for message_id, (state, reason) in prepared.settled.items() if prepared else ():
             session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == message_id)
+                .where(col(OutboxMessage.id) == message_id)
                 .values(state=state, error=reason)
             )
             if state == OutboxState.suppressed:
@@ -692,18 +706,18 @@ def _content_columns(content: Composed | None) -> dict[str, object]:
 
 def retry_at(
     message: OutboxMessage,
-    settings: Mapping[str, object],
+    settings: Mapping[str, Any],
     now: datetime,
     delays: tuple[float, float],
 ) -> datetime | None:
     """When to try ``message`` again after a temporary failure at ``now``; None once its retry
     horizon (``retry_max_hours`` from the first attempt, optionally ``max_attempts``) is spent."""
     max_attempts = settings.get("max_attempts")
-    if max_attempts is not None and message.attempts >= int(max_attempts):  # type: ignore[call-overload]
+    if max_attempts is not None and message.attempts >= int(max_attempts):
         return None
     horizon = as_utc(message.first_tried_at or now) + timedelta(
         hours=float(settings["retry_max_hours"])
-    )  # type: ignore[arg-type]
+    )
     if now >= horizon:
         return None
     return min(now + backoff(message.attempts, *delays), horizon)
@@ -818,9 +832,7 @@ def _send_loop(
                     prepared.envelopes,
                     workers=workers,
                     channel_factory=channel_factory,
-                    handover=lambda part, at=moment: mark_handed_over(
-                        app, part, now=at, sleep=sleep
-                    ),
+                    handover=partial(mark_handed_over, app, now=moment, sleep=sleep),
                     slice_size=slice_size,
                 )
                 if prepared.envelopes

@@ -101,7 +101,7 @@ def render_part(
 
 def _defaults(context: dict[str, Any]) -> dict[str, Any]:
     """Keys every template may test without StrictUndefined raising."""
-    base = {
+    base: dict[str, Any] = {
         "order": None,
         "shipment": None,
         "care": [],

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from carriers.status import FINAL, Status
 from postpurchase.messaging.catalogue import Trigger
@@ -29,7 +29,7 @@ from postpurchase.models import (
 #: Statuses after which a message about an earlier stage no longer helps the customer.
 _DONE = {*FINAL, Status.returning_to_sender}
 #: For each trigger: the parcel statuses that make it stale when reached before it is sent.
-STALE_AFTER: dict[Trigger, set[Status]] = {
+STALE_AFTER: dict[str, set[Status]] = {
     Trigger.shipped: _DONE,
     Trigger.delayed: _DONE,
     Trigger.arriving_tomorrow: _DONE
@@ -65,10 +65,10 @@ def suppression_reasons(
         select(Suppression)
         .where(
             Suppression.brand_id == brand_id,
-            Suppression.address.in_(set(addresses.values())),  # type: ignore[attr-defined]
-            Suppression.purpose.in_(purposes),
-        )  # type: ignore[attr-defined]
-        .order_by(Suppression.id)
+            col(Suppression.address).in_(set(addresses.values())),
+            col(Suppression.purpose).in_(purposes),
+        )
+        .order_by(col(Suppression.id))
     ).all()
     found: dict[str, str] = {}
     for row in rows:

@@ -8,10 +8,10 @@ blocks. Recommendations are filtered against live stock and the customer's histo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from carriers.status import Status
 from postpurchase.models import (
@@ -23,6 +23,7 @@ from postpurchase.models import (
     ReturnRequest,
     Shipment,
 )
+from postpurchase.models.types import id_column, id_of
 
 #: Statuses that count as "something went wrong with a parcel" for the ``past_exception`` rule.
 EXCEPTION_STATUSES = (
@@ -96,36 +97,46 @@ def _histories(
         for cid, count, spend in session.exec(
             select(
                 Order.customer_id,
-                func.count(Order.id),
+                func.count(col(Order.id)),
                 func.coalesce(func.sum(Order.total_amount), 0),
             )
-            .where(Order.customer_id.in_(customer_ids), Order.cancelled_at.is_(None))  # type: ignore[union-attr]
-            .group_by(Order.customer_id)
+            .where(col(Order.customer_id).in_(customer_ids), col(Order.cancelled_at).is_(None))
+            .group_by(col(Order.customer_id))
         ).all()
     }
-    owner = dict(
-        session.exec(
-            select(Order.id, Order.customer_id).where(Order.customer_id.in_(customer_ids))
-        ).all()
-    )  # type: ignore[union-attr]
+    # Every order selected has one of the customers, so no owner is None.
+    owner = cast(
+        "dict[int, int]",
+        dict(
+            session.exec(
+                select(id_column(Order), Order.customer_id).where(
+                    col(Order.customer_id).in_(customer_ids)
+                )
+            ).all()
+        ),
+    )
     lines: dict[int, list[OrderLine]] = {order_id: [] for order_id in owner}
-    for line in session.exec(select(OrderLine).where(OrderLine.order_id.in_(list(owner)))).all():  # type: ignore[attr-defined]
+    for line in session.exec(
+        select(OrderLine).where(col(OrderLine.order_id).in_(list(owner)))
+    ).all():
         lines[line.order_id].append(line)
     returned: dict[int, set[str]] = {}
     for order_id, sku in session.exec(
         select(ReturnRequest.order_id, ReturnLine.sku)
-        .join(ReturnLine, ReturnRequest.id == ReturnLine.return_id)
-        .where(ReturnRequest.order_id.in_(list(owner)))
-    ).all():  # type: ignore[attr-defined]
+        .join(ReturnLine, col(ReturnRequest.id) == ReturnLine.return_id)
+        .where(col(ReturnRequest.order_id).in_(list(owner)))
+    ).all():
         returned.setdefault(owner[order_id], set()).add(sku)
     went_wrong = {
         owner[order_id]
         for order_id in session.exec(
             select(Shipment.order_id).where(
-                Shipment.order_id.in_(list(owner)), Shipment.status.in_(EXCEPTION_STATUSES)
+                col(Shipment.order_id).in_(list(owner)),
+                col(Shipment.status).in_(EXCEPTION_STATUSES),
             )
         ).all()
-    }  # type: ignore[union-attr,attr-defined]
+        if order_id is not None  # never: the query asks for these orders
+    }
     found: dict[int, History] = {}
     for cid in customer_ids:
         history = [
@@ -160,17 +171,17 @@ def build_profile(
     *, session: Session, order: Order, customer: Customer | None, language: str
 ) -> Profile:
     """The customer's profile as of ``order`` (one order when the customer is unknown)."""
-    lines = order_lines(session, order.id)  # type: ignore[arg-type]
+    lines = order_lines(session, id_of(order))
     if customer is None:
         exceptions = session.exec(
-            select(func.count(Shipment.id)).where(
-                Shipment.order_id == order.id, Shipment.status.in_(EXCEPTION_STATUSES)
+            select(func.count(col(Shipment.id))).where(
+                Shipment.order_id == order.id, col(Shipment.status).in_(EXCEPTION_STATUSES)
             )
-        ).one()  # type: ignore[attr-defined]
+        ).one()
         returned = set(
             session.exec(
                 select(ReturnLine.sku)
-                .join(ReturnRequest, ReturnRequest.id == ReturnLine.return_id)
+                .join(ReturnRequest, col(ReturnRequest.id) == ReturnLine.return_id)
                 .where(ReturnRequest.order_id == order.id)
             ).all()
         )
@@ -185,7 +196,7 @@ def build_profile(
         )
     else:
         cached = session.info.get(_HISTORY, {}).get(customer.id)
-        history = cached or _histories(session, {customer.id})[0][customer.id]  # type: ignore[index,arg-type]
+        history = cached or _histories(session, {id_of(customer)})[0][id_of(customer)]
     attributes = (customer.attributes if customer else {}) or {}
     return Profile(
         order_count=history.order_count,
@@ -249,7 +260,7 @@ def stock_by_sku(*, session: Session, brand_id: int, skus: set[str]) -> dict[str
         return {}
     rows = session.exec(
         select(InventoryLevel.sku, func.sum(InventoryLevel.available))
-        .where(InventoryLevel.brand_id == brand_id, InventoryLevel.sku.in_(skus))  # type: ignore[attr-defined]
+        .where(InventoryLevel.brand_id == brand_id, col(InventoryLevel.sku).in_(skus))
         .group_by(InventoryLevel.sku)
     ).all()
     return {sku: int(total or 0) for sku, total in rows}

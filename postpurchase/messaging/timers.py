@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from carriers.status import Status
 from postpurchase.messaging.catalogue import Trigger
@@ -35,9 +35,9 @@ def _already(session: Session, trigger: Trigger, shipment_ids: Iterable[int]) ->
         return set()
     rows = session.exec(
         select(OutboxMessage.shipment_id).where(
-            OutboxMessage.trigger == trigger, OutboxMessage.shipment_id.in_(ids)
+            OutboxMessage.trigger == trigger, col(OutboxMessage.shipment_id).in_(ids)
         )
-    ).all()  # type: ignore[union-attr]
+    ).all()
     return {row for row in rows if row is not None}
 
 
@@ -77,8 +77,8 @@ def _delivered_between(
                 Shipment.brand_id == brand.id,
                 Shipment.status == Status.delivered,
                 Shipment.imported == False,  # noqa: E712 (SQL, not Python)
-                Shipment.delivered_at > start,
-                Shipment.delivered_at <= end,  # type: ignore[operator]
+                col(Shipment.delivered_at) > start,
+                col(Shipment.delivered_at) <= end,
             )
         ).all()
     )
@@ -98,10 +98,10 @@ def arriving_tomorrow(
             select(Shipment).where(
                 Shipment.brand_id == brand.id,
                 Shipment.predicted_date == today + timedelta(days=1),
-                Shipment.status.in_(IN_FLIGHT),
+                col(Shipment.status).in_(IN_FLIGHT),
             )
         ).all()
-    )  # type: ignore[attr-defined]
+    )
     send_at = datetime.combine(
         today, clock_time(str(settings.options.get("send_at", "17:00"))), tzinfo=zone
     )

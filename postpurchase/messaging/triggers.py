@@ -26,7 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from postpurchase.clock import as_utc
-from postpurchase.db import is_postgres
+from postpurchase.db import affected_rows, is_postgres
 from postpurchase.messaging import context as ctx
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.channels import configured
@@ -43,6 +43,7 @@ from postpurchase.models import (
     OutboxState,
     Shipment,
 )
+from postpurchase.models.types import id_of, table_of
 from postpurchase.signals import late_notices
 from postpurchase.tokens import make_token
 
@@ -149,13 +150,13 @@ _ROW_COLUMNS = (
 
 def _insert(session: Session, values: dict[str, Any]) -> bool:
     """Insert unless the idempotency key exists; True when this call created the row."""
-    return bool(session.execute(_insert_statement(is_postgres(session)), values).rowcount)
+    return bool(affected_rows(session.execute(_insert_statement(is_postgres(session)), values)))
 
 
 @cache
 def _insert_statement(postgres: bool) -> Any:
     """Built once per dialect: constructing an INSERT per message costs more than executing it."""
-    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    table = table_of(OutboxMessage)
     insert = pg_insert if postgres else sqlite_insert
     return (
         insert(table)
@@ -170,7 +171,7 @@ def existing_keys(session: Session, keys: list[str]) -> set[str]:
 
 @cache
 def _keys_statement() -> Any:
-    column = OutboxMessage.__table__.c.idempotency_key  # type: ignore[attr-defined]
+    column = table_of(OutboxMessage).c.idempotency_key
     return select(column).where(column.in_(bindparam("keys", expanding=True)))
 
 
@@ -284,7 +285,7 @@ def row_values(
     """The columns of an outbox row without content (rendered when sent, see :func:`compose`)."""
     return {
         "brand_id": brand.id,
-        "idempotency_key": idempotency_key(brand.id, trigger, ref, channel),  # type: ignore[arg-type]
+        "idempotency_key": idempotency_key(id_of(brand), trigger, ref, channel),
         "trigger": trigger,
         "channel": channel,
         "state": state,
@@ -347,14 +348,14 @@ def enqueue(
     ref = ref or (f"s{shipment.id}" if shipment is not None else f"o{order.id if order else 0}")
     first = settings.channels[0] if settings.channels else Channel.email
     if existing_keys(
-        session, [idempotency_key(brand.id, trigger, ref, c) for c in settings.channels]
+        session, [idempotency_key(id_of(brand), trigger, ref, c) for c in settings.channels]
     ):
         return None
     addresses = recipients(
         messaging=messaging, brand=brand, trigger=trigger, customer=customer, order=order
     )
     suppressed = suppression_reasons(
-        session=session, brand_id=brand.id, addresses=addresses, purpose=settings.purpose
+        session=session, brand_id=id_of(brand), addresses=addresses, purpose=settings.purpose
     )
     eligible: list[str] = []
     refusal = "no address on any configured channel"

@@ -27,6 +27,7 @@ from postpurchase.i18n import SUPPORTED_LOCALES, format_local_time
 from postpurchase.messaging import current_settings, operations, sink
 from postpurchase.messaging.catalogue import CATALOGUE, Trigger
 from postpurchase.models import Brand, Channel, OutboxState
+from postpurchase.models.types import id_of
 from postpurchase.tokens import read_token
 from postpurchase.web.merchant import check_csrf, require_merchant
 from postpurchase.web.params import BadParameter, Params, whole_number
@@ -65,14 +66,14 @@ def log(brand: Brand) -> Any:
     entries = operations.message_log(
         session=get_session(),
         messaging=current_settings(),
-        brand_id=brand.id,
+        brand_id=id_of(brand),
         order_number=params.raw("order"),
         customer=params.raw("customer"),
         trigger=params.choice("trigger", list(CATALOGUE)),
         state=params.enum("state", OutboxState),
         cursor=params.cursor(),
     )
-    counts = operations.state_counts(session=get_session(), brand_id=brand.id)
+    counts = operations.state_counts(session=get_session(), brand_id=id_of(brand))
     return render_template(
         "pages/messaging/log.html",
         brand=brand,
@@ -156,7 +157,7 @@ def retry_one(brand: Brand, message_id: int) -> Any:
     session = get_session()
     try:
         operations.retry_message(
-            session=session, brand_id=brand.id, message_id=message_id, now=utcnow()
+            session=session, brand_id=id_of(brand), message_id=message_id, now=utcnow()
         )
     except LookupError:
         abort(404)
@@ -173,12 +174,15 @@ def retry_failed(brand: Brand) -> Any:
     """Send again every failed message the log's filter shows (never the unknown ones in bulk)."""
     check_csrf()
     session = get_session()
+    filters: dict[str, Any] = {
+        name: request.form.get(field) or None for field, name in _RETRY_FILTERS
+    }
     result = operations.retry_messages(
         session=session,
-        brand_id=brand.id,
+        brand_id=id_of(brand),
         state=OutboxState.failed,
         now=utcnow(),
-        **{name: request.form.get(field) or None for field, name in _RETRY_FILTERS},
+        **filters,
     )
     session.commit()
     flash(_("%(count)d failed messages will be sent again.", count=len(result.retried)))
@@ -189,7 +193,7 @@ def retry_failed(brand: Brand) -> Any:
 _RETRY_FILTERS = (("order", "order_number"), ("customer", "customer"), ("trigger", "trigger"))
 
 
-def _filters(form: Any) -> dict[str, str]:
+def _filters(form: Any) -> dict[str, Any]:
     """The log's filter, carried through a retry form, to come back to the same view."""
     return {
         name: form[name] for name in ("order", "customer", "trigger", "state") if form.get(name)
@@ -202,7 +206,7 @@ def mailbox(brand: Brand) -> Any:
     """The brand's messages caught by the local SMTP sink (``postpurchase messages sink``): development only."""
     messages = operations.mailbox(
         session=get_session(),
-        brand_id=brand.id,  # type: ignore[arg-type]
+        brand_id=id_of(brand),
         folder=sink.mail_dir(current_app.instance_path),
     )
     return render_template("pages/messaging/mailbox.html", brand=brand, messages=messages)
@@ -228,7 +232,7 @@ def unsubscribe(brand_slug: str, token: str) -> Any:
         session = get_session()
         operations.unsubscribe(
             session=session,
-            brand_id=brand.id,
+            brand_id=id_of(brand),
             channel=data["ch"],
             address=data["a"],
             purpose=purpose,

@@ -16,6 +16,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from postpurchase.db import affected_rows
 from postpurchase.models import LinkPurpose, OneTimeLink, Role
 
 #: How long a link works after it was sent.
@@ -94,4 +95,4 @@ def use(*, session: Session, link: OneTimeLink, now: datetime) -> bool:
         .values(used_at=now)
     )
     session.refresh(link)
-    return used.rowcount == 1  # type: ignore[attr-defined]
+    return affected_rows(used) == 1

@@ -143,7 +143,7 @@ def invite_person(brand: Brand) -> Any:
     db.commit()
     user = current_merchant_user()
     sent = mail.send_invitation(
-        current_app,  # type: ignore[arg-type]
+        current_app,
         brand=brand,
         to=link.email,
         role=role,
@@ -153,7 +153,7 @@ def invite_person(brand: Brand) -> Any:
     if not sent:  # the owner can hand the link over another way
         return _people_page(
             brand,
-            unsent_link=mail.link_url(current_app, "people_links.accept_invitation_page", token),  # type: ignore[arg-type]
+            unsent_link=mail.link_url(current_app, "people_links.accept_invitation_page", token),
             unsent_to=link.email,
         )
     return redirect(url_for("merchant_people.people", invited=link.email))
@@ -348,7 +348,7 @@ def forgot_password() -> Any:
                 brand = db.get(Brand, user.brand_id)
                 if brand is not None:
                     mail.send_password_reset(
-                        current_app,  # type: ignore[arg-type]
+                        current_app,
                         brand=brand,
                         to=user.email,
                         token=token,

@@ -66,6 +66,7 @@ def field_info(path: str) -> FieldInfo:
     *parents, last = path.split(".")
     model: type[BaseModel] = BrandSettings
     for key in parents:
+        # Every parent of a leaf is a nested settings model; pydantic types annotations loosely.
         model = model.model_fields[key].annotation  # type: ignore[assignment]
     return model.model_fields[last]
 

@@ -67,6 +67,7 @@ def current_sources(
             result[part] = own.read_text(encoding="utf-8")
             continue
         try:
+            # The app's environment always has a loader; Jinja types it as optional.
             source, _, _ = templates.loader.get_source(  # type: ignore[union-attr]
                 templates, f"emails/{locale}/{template}.{part}"
             )
@@ -99,6 +100,7 @@ def render_draft(
             drafts[own_name(brand, draft.trigger, draft.locale, part)] = source
     if errors:
         raise TemplateInvalid(errors)
+    # As above: the app's environment always has a loader.
     overlay = templates.overlay(loader=ChoiceLoader([DictLoader(drafts), templates.loader]))  # type: ignore[list-item]
     try:
         return render_message(

@@ -104,6 +104,7 @@ _TRIGGER_PARTS: dict[Trigger, type[TriggerPart]] = {
 CUSTOMER_TRIGGERS = tuple(t for t in Trigger if t != Trigger.wms_return)
 
 #: One field per customer trigger, keyed by its stored value.
+# create_model's typed overloads cannot check fields passed as a ** dictionary.
 Triggers: type[Part] = create_model(  # type: ignore[call-overload]
     "Triggers",
     __base__=Part,
@@ -118,6 +119,7 @@ Triggers: type[Part] = create_model(  # type: ignore[call-overload]
 
 
 class MessagingPart(Part):
+    # Triggers is a class made at import time; mypy takes only class statements as types.
     triggers: Triggers = Field(default_factory=Triggers)  # type: ignore[valid-type]
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     #: Messages a customer gets a day at most (essential ones are never held).
@@ -132,12 +134,14 @@ class MessagingPart(Part):
     #: Content blocks by name, per locale.
     blocks: dict[str, dict[str, str]] = Field(default_factory=dict)
     #: Care instructions by ``sku`` and by ``category``.
-    care: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"sku": {}, "category": {}})
+    care: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: dict[str, dict[str, Any]](sku={}, category={})
+    )
     #: Items recommended after a purchase: ``[{"sku", "name", "accessory_for", "categories"}]``.
     catalog: list[dict[str, Any]] = Field(default_factory=list)
     #: Days a consumable lasts, by ``sku`` and by ``category``.
     consumables: dict[str, dict[str, int]] = Field(
-        default_factory=lambda: {"sku": {}, "category": {}}
+        default_factory=lambda: dict[str, dict[str, int]](sku={}, category={})
     )
     pickup_hold_days: int = Field(default=7, ge=1, le=60)
     #: Outgoing webhook endpoint for the ``webhook`` channel.
@@ -362,7 +366,7 @@ def get_path(document: dict[str, Any], path: str) -> Any:
 
 def with_path(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     """A copy of ``document`` with ``path`` set to ``value`` (missing levels created)."""
-    result = json.loads(json.dumps(document))
+    result: dict[str, Any] = json.loads(json.dumps(document))
     keys = path.split(".")
     node = result
     for key in keys[:-1]:

@@ -146,6 +146,7 @@ def _groups(page: Page) -> list[tuple[str | None, list[str]]]:
     groups: dict[str, list[str]] = {}
     for path in page.paths():
         groups.setdefault(path.split(".")[2], []).append(path)
+    # The path segment is a trigger's value; Trigger is a StrEnum, so the str finds its entry.
     return [(str(CATALOGUE[t].label), paths) for t, paths in groups.items()]  # type: ignore[index]
 
 

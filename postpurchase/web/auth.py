@@ -21,7 +21,8 @@ def bearer_token() -> str | None:
 def require_brand() -> Brand:
     """The brand of the request's API key, or a 401 JSON error."""
     if "api_brand" in g:
-        return g.api_brand
+        known: Brand = g.api_brand
+        return known
     token = bearer_token()
     if token is None:
         raise ApiError(

@@ -13,6 +13,7 @@ from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.lookup import look_up_order, order_from_token, order_link_path
 from postpurchase.models import Brand, Order
+from postpurchase.models.types import id_of
 from postpurchase.tokens import make_token
 from postpurchase.web.presenters import branding, build_tracking_page
 from postpurchase.web.throttling import client_address, refuse
@@ -31,7 +32,7 @@ def brand_or_404(slug: str) -> Brand:
 
 def tracking_url(brand: Brand, order_id: int, *, external: bool = True) -> str:
     """The signed link to an order's tracking page (for messages and redirects)."""
-    path = order_link_path(current_app.config["SECRET_KEY"], brand.slug, brand.id, order_id)  # type: ignore[arg-type]
+    path = order_link_path(current_app.config["SECRET_KEY"], brand.slug, id_of(brand), order_id)
     return str(current_app.config["BASE_URL"]).rstrip("/") + path if external else path
 
 
@@ -45,9 +46,9 @@ def lookup_from_form(brand: Brand) -> tuple[Order | None, str | None, int]:
     db = get_session()
     result = look_up_order(
         session=db,
-        brand_id=brand.id,
+        brand_id=id_of(brand),
         number=number,
-        email_or_postal=secret,  # type: ignore[arg-type]
+        email_or_postal=secret,
         address=client_address(),
         now=utcnow(),
     )
@@ -73,7 +74,7 @@ def lookup(brand_slug: str) -> Any:
     if request.method == "POST":
         order, error, status = lookup_from_form(brand)
         if order is not None:
-            return redirect(tracking_url(brand, order.id, external=False))  # type: ignore[arg-type]
+            return redirect(tracking_url(brand, id_of(order), external=False))
     return render_template("pages/track_lookup.html", brand=brand, error=error), status
 
 
@@ -81,7 +82,7 @@ def lookup(brand_slug: str) -> Any:
 def order_page(brand_slug: str, token: str) -> Any:
     brand = brand_or_404(brand_slug)
     secret = current_app.config["SECRET_KEY"]
-    order_id = order_from_token(secret, token, brand.id)  # type: ignore[arg-type]
+    order_id = order_from_token(secret, token, id_of(brand))
     if order_id is None:
         return render_template(
             "pages/track_lookup.html",

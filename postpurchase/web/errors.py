@@ -43,7 +43,7 @@ def init_app(app: Flask) -> None:
         return error_response(exc.status, exc.code, exc.message, exc.details)
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def _http_error(exc: HTTPException) -> HTTPException | Response:
         if not _wants_json():
             return exc
         code = (

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast, overload
 
 from flask import (
     Blueprint,
@@ -45,7 +45,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def csrf_token() -> str:
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(24)
-    return session["csrf"]
+    token: str = session["csrf"]
+    return token
 
 
 def check_csrf() -> None:
@@ -62,13 +63,15 @@ def current_merchant_user() -> MerchantUser | None:
             user_id=session.get("merchant_user_id"),
             version=session.get("merchant_session_version"),
         )
-    return g.merchant_user
+    user: MerchantUser | None = g.merchant_user
+    return user
 
 
 def current_merchant_brand() -> Brand | None:
     """The brand the signed-in user works in now, checked against its memberships on every request."""
     if "merchant_brand" in g:
-        return g.merchant_brand
+        known: Brand | None = g.merchant_brand
+        return known
     user = current_merchant_user()
     access = (
         accounts.brand_access(
@@ -87,7 +90,8 @@ def current_merchant_brand() -> Brand | None:
 def current_merchant_role() -> Role | None:
     """The signed-in user's role in :func:`current_merchant_brand`."""
     current_merchant_brand()
-    return g.merchant_role
+    role: Role | None = g.merchant_role
+    return role
 
 
 def actor() -> str:
@@ -105,7 +109,13 @@ def forbidden(message: str) -> Any:
     )
 
 
-def require_merchant(view: F | None = None, *, may_change: Role = Role.staff) -> Any:
+@overload
+def require_merchant(view: F, *, may_change: Role = ...) -> F: ...
+@overload
+def require_merchant(view: None = None, *, may_change: Role = ...) -> Callable[[F], F]: ...
+def require_merchant(
+    view: F | None = None, *, may_change: Role = Role.staff
+) -> F | Callable[[F], F]:
     """Guard a merchant view: redirect to sign-in, pass the current brand as ``brand``.
 
     Anyone with a role in the brand may read (GET); other methods need ``may_change`` or above
@@ -131,7 +141,7 @@ def require_merchant(view: F | None = None, *, may_change: Role = Role.staff) ->
                 )
             return view(*args, brand=brand, **kwargs)
 
-        return wrapped  # type: ignore[return-value]
+        return cast("F", wrapped)
 
     return decorate(view) if view is not None else decorate
 
@@ -149,7 +159,7 @@ def _inject() -> dict[str, Any]:
         "csrf_token": csrf_token,
         "merchant_brand_choices": brand_choices,
         "current_merchant_role": current_merchant_role,
-        "merchant_nav": lambda: merchant_links(current_app),  # type: ignore[arg-type]
+        "merchant_nav": lambda: merchant_links(current_app),
         "brand_time": _brand_time,
     }
 
@@ -278,5 +288,5 @@ def home(brand: Brand) -> Any:
     view = current_app.extensions.get(HOME_KEY)
     if view is not None:
         return view(brand)
-    links = merchant_links(current_app)  # type: ignore[arg-type]
+    links = merchant_links(current_app)
     return render_template("pages/merchant/home.html", brand=brand, links=links)

@@ -18,11 +18,12 @@ def refuse(retry_after: int) -> str:
     """The page's message for a throttled attempt; the response gets ``Retry-After: retry_after``."""
     g.retry_after = retry_after
     minutes = max(1, math.ceil(retry_after / 60))
-    return ngettext(
+    message: str = ngettext(
         "Too many attempts. Please try again in %(num)d minute.",
         "Too many attempts. Please try again in %(num)d minutes.",
         minutes,
     )
+    return message
 
 
 def _retry_after_header(response: Response) -> Response:

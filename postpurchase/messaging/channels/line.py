@@ -9,6 +9,7 @@ answer there is ambiguous and reported.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import requests
 
@@ -43,7 +44,9 @@ class _LineBase(MessageChannel):
         self.base_url, self.timeout = base_url.rstrip("/"), timeout
         self.http = http or requests.Session()
 
-    def _post(self, path: str, body: dict, headers: dict[str, str]) -> requests.Response | Outcome:
+    def _post(
+        self, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> requests.Response | Outcome:
         try:
             return self.http.post(
                 f"{self.base_url}{path}",

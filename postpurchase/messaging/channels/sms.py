@@ -5,6 +5,8 @@ Twilio offers no idempotency key for sending, so a lost answer is ambiguous and 
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
 from postpurchase.messaging.channels.base import (
@@ -60,7 +62,7 @@ class TwilioSmsChannel(MessageChannel):
         return outcome
 
 
-def _json(response: requests.Response) -> dict:
+def _json(response: requests.Response) -> dict[str, Any]:
     try:
         value = response.json()
     except ValueError:
