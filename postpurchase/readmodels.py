@@ -12,7 +12,7 @@ Field names are those of the public schemas (:class:`~postpurchase.schemas.Order
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -163,6 +163,24 @@ class OrderView:
     shipping_address: Address
     lines: tuple[OrderLineView, ...]
     shipments: tuple[ShipmentView, ...]
+
+
+def line_views(lines: Iterable[OrderLine]) -> tuple[OrderLineView, ...]:
+    """The read model of an order's lines, for every reader (pages, API, messages)."""
+    return tuple(
+        OrderLineView(
+            line_id=line.line_key,
+            sku=line.sku,
+            variant=line.variant,
+            name=line.name,
+            category=line.category,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            final_sale=line.final_sale,
+            image_url=line.image_url,
+        )
+        for line in lines
+    )
 
 
 def _event_view(event: TrackingEvent) -> EventView:
@@ -329,19 +347,6 @@ def load_order(
             order.shipping_city,
             order.shipping_country or "JP",
         ),
-        lines=tuple(
-            OrderLineView(
-                line_id=line.line_key,
-                sku=line.sku,
-                variant=line.variant,
-                name=line.name,
-                category=line.category,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                final_sale=line.final_sale,
-                image_url=line.image_url,
-            )
-            for line in lines
-        ),
+        lines=line_views(lines),
         shipments=tuple(shipment_views(session=session, shipments=shipments, now=now)),
     )

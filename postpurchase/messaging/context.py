@@ -38,7 +38,7 @@ from postpurchase.models import (
     Shipment,
 )
 from postpurchase.models.types import id_of
-from postpurchase.readmodels import ShipmentView, shipment_views
+from postpurchase.readmodels import ShipmentView, line_views, shipment_views
 from postpurchase.tokens import make_token
 
 
@@ -244,8 +244,8 @@ def build(
             "total": format_money(order.total_amount, order.currency, locale),
             "placed_day": _day(to_local(order.placed_at, brand.timezone).date(), locale),
             "items": [
-                {"name": line.name or line.sku, "quantity": line.quantity, "variant": line.variant}
-                for line in lines
+                {"name": line.title, "quantity": line.quantity, "variant": line.variant}
+                for line in line_views(lines)
             ],
         }
         context["tracking_page_url"] = messaging.public_url(
