@@ -24,15 +24,16 @@ from postpurchase import signals
 from postpurchase.lookup import normalize_order_number
 from postpurchase.models import Brand, InventoryLevel, Order, ReturnLine, ReturnRequest
 from postpurchase.models.enums import ReturnResolution, ReturnState
-from postpurchase.returns.money import DEFAULT_RULES, MoneyRules, Preview, ReturnedItem, preview
+from postpurchase.returns.money import MoneyRules, Preview, ReturnedItem, preview, rules_from
 from postpurchase.returns.policy import (
     OrderEligibility,
+    ReturnPolicy,
     exchange_family,
     is_exchange_for,
     order_eligibility,
     policy_for,
 )
-from postpurchase.returns.wording import RESOLUTION_LABELS, STATE_LABELS
+from postpurchase.returns.wording import NOT_RETURNABLE_LABELS, RESOLUTION_LABELS, STATE_LABELS
 
 #: Letters and digits that cannot be misread for one another (no 0/O, 1/I/L).
 RMA_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -141,11 +142,9 @@ def portal_form(*, session: Session, brand: Brand, order: Order, now: datetime) 
 
 
 def money_rules(brand: Brand) -> MoneyRules:
-    """The brand's fees, bonus and keep-item thresholds (:mod:`postpurchase.returns.money`).
-
-    The one place the portal and :func:`create_return` get them from: the module defaults until the
-    brand's typed return settings carry these knobs."""
-    return DEFAULT_RULES
+    """The brand's fees, bonus and keep-item thresholds (:mod:`postpurchase.returns.money`): the one
+    place the portal and :func:`create_return` get them from (the brand's ``returns`` settings)."""
+    return rules_from(policy_for(brand).part)
 
 
 def preview_return(
@@ -190,13 +189,15 @@ def create_return(
     resolution: ReturnResolution,
     comment: str | None = None,
     now: datetime,
-    rules: MoneyRules = DEFAULT_RULES,
+    rules: MoneyRules | None = None,
 ) -> ReturnRequest:
     """Check ``lines`` against the brand's policy and open an RMA: ``approved`` when the policy
     approves by itself, ``requested`` otherwise. Raises :class:`ReturnError` saying what is wrong.
 
-    The amounts are worked out under ``rules`` (fees, bonus) exactly as the customer's preview was."""
+    The amounts are worked out under ``rules`` (fees, bonus; the brand's unless given) exactly as
+    the customer's preview was."""
     policy = policy_for(brand)
+    rules = rules or money_rules(brand)
     if order.brand_id != brand.id:
         raise ReturnError("unknown_order", _l("This order does not belong to this shop."))
     if resolution not in policy.resolutions:
@@ -221,7 +222,14 @@ def create_return(
             raise ReturnError("unknown_line", _l("That item is not part of this order."))
         name = allowed.line.name or allowed.line.sku
         if not allowed.returnable:
-            raise ReturnError(str(allowed.why_not), _l("%(item)s cannot be returned.", item=name))
+            raise ReturnError(
+                str(allowed.why_not),
+                _l(
+                    "%(item)s cannot be returned: %(why)s",
+                    item=name,
+                    why=NOT_RETURNABLE_LABELS[allowed.why_not],  # type: ignore[index]
+                ),
+            )
         if per_line[item.order_line_id] > allowed.returnable_quantity:
             raise ReturnError(
                 "quantity",
@@ -231,7 +239,7 @@ def create_return(
                     item=name,
                 ),
             )
-        if item.reason_code not in policy.reasons:
+        if item.reason_code not in allowed.reasons:
             raise ReturnError("reason", _l("Choose a reason for returning %(item)s.", item=name))
         if resolution == ReturnResolution.exchange:
             target = item.exchange_sku or allowed.line.sku
@@ -272,6 +280,7 @@ def create_return(
         attributes={
             **({"comment": comment} if comment else {}),
             "money": money_record(money),
+            "policy": policy_record(eligibility, policy, auto_approved=policy.auto_approve),
         },
         created_at=now,
         updated_at=now,
@@ -312,6 +321,19 @@ def money_record(money: Preview) -> dict[str, int | str | None]:
     }
 
 
+def policy_record(
+    eligibility: OrderEligibility, policy: ReturnPolicy, *, auto_approved: bool
+) -> dict[str, int | str | bool | None]:
+    """What the policy decided about an RMA, kept on it (``attributes["policy"]``) for the merchant:
+    the window that applied (and the tier that lengthened it), and whether it approved by itself."""
+    return {
+        "window_days": policy.window_for(None, eligibility.tier),
+        "tier": eligibility.tier,
+        "auto_approved": auto_approved,
+        "recent_returns": eligibility.recent_returns,
+    }
+
+
 def request_return(
     *,
     session: Session,
@@ -321,7 +343,7 @@ def request_return(
     resolution: ReturnResolution,
     comment: str | None = None,
     now: datetime,
-    rules: MoneyRules = DEFAULT_RULES,
+    rules: MoneyRules | None = None,
 ) -> ReturnRequest:
     """What the customer portal does: open the RMA and, once approved, issue its label."""
     rma = create_return(

@@ -6,6 +6,7 @@ then a signed link); the confirmation page and the label PDF take a signed retur
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import (
@@ -28,14 +29,16 @@ from postpurchase.i18n import format_day, format_money, to_local
 from postpurchase.lookup import order_from_token, order_token, return_from_token, return_token
 from postpurchase.models import Brand, Order, ReturnPhoto, ReturnRequest
 from postpurchase.models.enums import ReturnState
+from postpurchase.models.types import id_of
 from postpurchase.pdf import pdf_bytes
 from postpurchase.returns import operations, photos, shipping_label
 from postpurchase.returns.form import FormError, ReturnForm, parse_photos, parse_return_form
-from postpurchase.returns.money import MoneyRules
-from postpurchase.returns.policy import policy_for
+from postpurchase.returns.money import KeepReason, MoneyRules
+from postpurchase.returns.policy import ReturnPolicy, policy_for
 from postpurchase.returns.status import order_returns, return_status
 from postpurchase.returns.wording import (
     ACTION_LABELS,
+    DECISION_LABELS,
     KEEP_LABELS,
     NOT_RETURNABLE_LABELS,
     RESOLUTION_LABELS,
@@ -60,7 +63,30 @@ def _words() -> dict[str, Any]:
         "money": lambda amount, currency: format_money(amount, currency, locale),
         "day": lambda moment, brand: format_day(to_local(moment, brand.timezone).date(), locale),
         "reason_label": lambda brand, code: policy_for(brand).reason_label(code, locale),
+        "decisions": decisions,
     }
+
+
+def decisions(rma: ReturnRequest) -> list[str]:
+    """Why the policy decided as it did about ``rma``, for the merchant (``attributes["policy"]``
+    and the keep-item verdict of ``attributes["money"]``)."""
+    record = (rma.attributes or {}).get("policy") or {}
+    said: list[str] = []
+    if record:
+        said.append(
+            str(DECISION_LABELS["auto_approved" if record.get("auto_approved") else "manual"])
+        )
+        days = record.get("window_days")
+        if record.get("tier"):
+            said.append(str(DECISION_LABELS["tier"]) % {"days": days, "tier": record["tier"]})
+        elif days is not None:
+            said.append(str(DECISION_LABELS["window"]) % {"days": days})
+        if record.get("recent_returns"):
+            said.append(str(DECISION_LABELS["recent"]) % {"count": record["recent_returns"]})
+    keep = ((rma.attributes or {}).get("money") or {}).get("keep_item")
+    if keep in KeepReason.__members__:
+        said.append(str(KEEP_LABELS[KeepReason(keep)]))
+    return said
 
 
 def _secret() -> str:
@@ -98,6 +124,8 @@ def start(brand_slug: str, token: str) -> Any:
             error=_("This link has expired. Look up your order again."),
         ), 404
     form = operations.portal_form(session=session, brand=brand, order=order, now=utcnow())
+    policy = policy_for(brand)
+    locale = str(get_locale())
     rules = operations.money_rules(brand)
     error, status, money = None, 200, None
     if request.method == "POST":
@@ -108,7 +136,7 @@ def start(brand_slug: str, token: str) -> Any:
             wanted = parse_return_form(
                 request.form,
                 lines=[item.line for item in form.eligibility.lines],
-                policy=policy_for(brand),
+                policy=policy,
             )
             if not wanted.lines:
                 raise operations.ReturnError("no_lines", _("Choose at least one item to return."))
@@ -120,7 +148,7 @@ def start(brand_slug: str, token: str) -> Any:
             )
             if not wanted.preview_only:
                 uploaded = parse_photos(
-                    request.files, wanted=wanted, photo_reasons=photos.DEFAULT_PHOTO_REASONS
+                    request.files, wanted=wanted, photo_reasons=policy.photo_reasons
                 )
                 cleaned = {
                     line_id: photos.clean_photo(f"photo-{line_id}", data)
@@ -146,17 +174,36 @@ def start(brand_slug: str, token: str) -> Any:
         order=order,
         existing=[(rma, return_token(_secret(), brand.id, rma.id)) for rma in existing],  # type: ignore[arg-type]
         form=form,
-        policy=policy_for(brand),
-        locale=str(get_locale()),
+        policy=policy,
+        locale=locale,
         error=error,
         preview=money,
         keep_labels=KEEP_LABELS,
-        photo_reasons=[
-            policy_for(brand).reason_label(code, str(get_locale()))
-            for code in policy_for(brand).reasons
-            if code in photos.DEFAULT_PHOTO_REASONS
-        ],
+        hints={
+            id_of(item.line): line_hints(policy, item.reasons, locale)
+            for item in form.eligibility.lines
+        },
     ), status
+
+
+@dataclass(frozen=True)
+class LineHints:
+    """What the form says next to a line: the reasons that need a photo, and the follow-up
+    questions of its reasons (label, question)."""
+
+    photos: list[str]
+    questions: list[tuple[str, str]]
+
+
+def line_hints(policy: ReturnPolicy, reasons: tuple[str, ...], locale: str) -> LineHints:
+    return LineHints(
+        photos=[policy.reason_label(c, locale) for c in reasons if c in policy.photo_reasons],
+        questions=[
+            (policy.reason_label(code, locale), question)
+            for code in reasons
+            if (question := policy.question(code, locale))
+        ],
+    )
 
 
 def _open_return(
@@ -214,7 +261,9 @@ def confirmation(brand_slug: str, token: str) -> Any:
         view=view,
         token=token,
         has_label=view.rma.state in operations.LABEL_STATES,
-        status=return_status(session=get_session(), rma=view.rma),
+        status=return_status(
+            session=get_session(), rma=view.rma, payout_days=policy_for(brand).part.payout_days
+        ),
         keep_labels=KEEP_LABELS,
     )
 
@@ -225,7 +274,7 @@ def label_pdf(brand_slug: str, token: str) -> Response:
     view = _return_or_404(brand, token)
     if view.rma.state not in operations.LABEL_STATES:
         abort(404)
-    payment = shipping_label.DEFAULT_LABEL_PAYMENT
+    payment = policy_for(brand).label_payment
     html = render_template(
         "pdf/return_label.html",
         brand=brand,
