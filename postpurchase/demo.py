@@ -61,6 +61,7 @@ def demo_settings() -> dict[str, Any]:
             # shop is at fault, and only the clothes are asked about their size.
             "categories": [
                 {"category": "tea", "food": True},
+                {"category": "food", "food": True},
                 {"category": "skincare", "hygiene": True},
                 {"category": "apparel", "reasons": [*SIZE_REASONS, *GENERAL_REASONS]},
             ],

@@ -20,8 +20,8 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from postpurchase.models import OrderLine
-from postpurchase.models.types import id_of
 from postpurchase.models.enums import ReturnResolution
+from postpurchase.models.types import id_of
 from postpurchase.returns.operations import WantedLine
 from postpurchase.returns.policy import ReturnPolicy, is_exchange_for
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from babel.lists import format_list
 from flask import (
     Blueprint,
     Response,
@@ -191,13 +192,18 @@ class LineHints:
     """What the form says next to a line: the reasons that need a photo, and the follow-up
     questions of its reasons (label, question)."""
 
-    photos: list[str]
+    #: The reasons that need a photo, as one list in the customer's language ("A、B", "A and B").
+    photos: str
     questions: list[tuple[str, str]]
 
 
 def line_hints(policy: ReturnPolicy, reasons: tuple[str, ...], locale: str) -> LineHints:
     return LineHints(
-        photos=[policy.reason_label(c, locale) for c in reasons if c in policy.photo_reasons],
+        photos=format_list(
+            [policy.reason_label(c, locale) for c in reasons if c in policy.photo_reasons],
+            style="or",
+            locale=locale,
+        ),
         questions=[
             (policy.reason_label(code, locale), question)
             for code in reasons

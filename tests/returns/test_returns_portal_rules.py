@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from selenium.webdriver.common.by import By
 from sqlmodel import Session
 
 from carriers.status import Status
@@ -214,3 +215,29 @@ def test_the_merchant_queue_shows_why_the_policy_decided(
     queue = merchant.client.get("/merchant/returns/?lang=en").get_data(as_text=True)
     assert "Waits for your approval" in queue
     assert "Window of 45 days" in queue
+
+
+@pytest.mark.parametrize("number", ["1002", "1001"])
+def test_the_demo_policy_reads_well_on_a_phone(
+    browser: Any,
+    live_server: str,
+    shoot: Any,
+    axe: Any,
+    goods: dict[str, int],
+    shop: Any,
+    set_policy: Any,
+    number: str,
+) -> None:
+    set_policy(shop.brand_id, **DEMO_POLICY)
+    browser.get(f"{live_server}/acme/returns?lang=ja")
+    browser.find_element(By.ID, "order_number").send_keys(number)
+    browser.find_element(By.ID, "email_or_postal").send_keys("hanako@example.jp")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    page = browser.find_element(By.TAG_NAME, "main").text
+    if number == "1002":
+        assert "食品・飲料はお届け後の返品をお受けできません。" in page
+        assert "サイズが小さい" not in page and "サイズが大きい" not in page
+    else:
+        assert "サイズが小さい" in page
+    shoot(f"policy-{number}-ja")
+    assert axe() == []
