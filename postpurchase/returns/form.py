@@ -133,9 +133,9 @@ def _line(
                     field=field,
                 ),
             )
-    if quantity == 0:
+    # A returned line without a reason was refused above.
+    if quantity == 0 or reason is None:
         return None
-    assert reason is not None  # checked above for every line returned
     return WantedLine(
         order_line_id=id_of(line),
         quantity=quantity,

@@ -24,6 +24,7 @@ from postpurchase import signals
 from postpurchase.lookup import normalize_order_number
 from postpurchase.models import Brand, InventoryLevel, Order, ReturnLine, ReturnRequest
 from postpurchase.models.enums import ReturnResolution, ReturnState
+from postpurchase.models.types import id_of
 from postpurchase.returns.money import MoneyRules, Preview, ReturnedItem, preview, rules_from
 from postpurchase.returns.policy import (
     OrderEligibility,
@@ -134,11 +135,13 @@ def portal_form(*, session: Session, brand: Brand, order: Order, now: datetime) 
     exchanges = {}
     if ReturnResolution.exchange in policy_for(brand).resolutions:
         exchanges = {
-            item.line.id: exchange_options(session=session, brand_id=brand.id, sku=item.line.sku)  # type: ignore[arg-type]
+            id_of(item.line): exchange_options(
+                session=session, brand_id=id_of(brand), sku=item.line.sku
+            )
             for item in eligibility.lines
             if item.returnable
         }
-    return PortalForm(eligibility=eligibility, exchanges=exchanges)  # type: ignore[arg-type]
+    return PortalForm(eligibility=eligibility, exchanges=exchanges)
 
 
 def money_rules(brand: Brand) -> MoneyRules:
@@ -197,6 +200,7 @@ def create_return(
     The amounts are worked out under ``rules`` (fees, bonus; the brand's unless given) exactly as
     the customer's preview was."""
     policy = policy_for(brand)
+    brand_id = id_of(brand)
     rules = rules or money_rules(brand)
     if order.brand_id != brand.id:
         raise ReturnError("unknown_order", _l("This order does not belong to this shop."))
@@ -221,13 +225,13 @@ def create_return(
         if allowed is None:
             raise ReturnError("unknown_line", _l("That item is not part of this order."))
         name = allowed.line.name or allowed.line.sku
-        if not allowed.returnable:
+        if allowed.why_not is not None:
             raise ReturnError(
                 str(allowed.why_not),
                 _l(
                     "%(item)s cannot be returned: %(why)s",
                     item=name,
-                    why=NOT_RETURNABLE_LABELS[allowed.why_not],  # type: ignore[index]
+                    why=NOT_RETURNABLE_LABELS[allowed.why_not],
                 ),
             )
         if per_line[item.order_line_id] > allowed.returnable_quantity:
@@ -253,9 +257,9 @@ def create_return(
                 )
             per_exchange[target] += item.quantity
             if (
-                available_stock(session=session, brand_id=brand.id, sku=target)
+                available_stock(session=session, brand_id=brand_id, sku=target)
                 < per_exchange[target]
-            ):  # type: ignore[arg-type]
+            ):
                 raise ReturnError(
                     "out_of_stock",
                     _l(
@@ -269,11 +273,11 @@ def create_return(
     )
     state = ReturnState.approved if policy.auto_approve else ReturnState.requested
     rma = ReturnRequest(
-        brand_id=brand.id,
-        order_id=order.id,
+        brand_id=brand_id,
+        order_id=id_of(order),
         state=state,
-        resolution=resolution,  # type: ignore[arg-type]
-        rma_number=new_rma_number(session=session, brand_id=brand.id, order_number=order.number),  # type: ignore[arg-type]
+        resolution=resolution,
+        rma_number=new_rma_number(session=session, brand_id=brand_id, order_number=order.number),
         refund_amount=money.refund,
         credit_amount=money.credit,
         currency=order.currency,
@@ -287,15 +291,18 @@ def create_return(
     )
     session.add(rma)
     session.flush()
-    for item in wanted:
-        line = eligibility.line(item.order_line_id).line  # type: ignore[union-attr]
+    # Every wanted line was checked against the order above.
+    chosen = [
+        (item, found.line) for item in wanted if (found := eligibility.line(item.order_line_id))
+    ]
+    for item, line in chosen:
         session.add(
             ReturnLine(
-                brand_id=brand.id,
-                return_id=rma.id,
+                brand_id=brand_id,
+                return_id=id_of(rma),
                 order_line_id=line.id,
                 sku=line.sku,
-                variant=line.variant,  # type: ignore[arg-type]
+                variant=line.variant,
                 quantity=item.quantity,
                 reason_code=item.reason_code,
                 comment=item.comment or None,
@@ -358,8 +365,12 @@ def request_return(
     )
     if rma.state == ReturnState.approved:
         transition(
-            session=session, brand_id=brand.id, return_id=rma.id, action="issue_label", now=now
-        )  # type: ignore[arg-type]
+            session=session,
+            brand_id=id_of(brand),
+            return_id=id_of(rma),
+            action="issue_label",
+            now=now,
+        )
     return rma
 
 
@@ -513,8 +524,8 @@ def list_returns(
             limit
         )
     ).all()
-    lines = return_lines(session=session, return_ids=[rma.id for rma, _ in rows])  # type: ignore[misc]
-    return [(rma, order, lines.get(rma.id, [])) for rma, order in rows]  # type: ignore[arg-type]
+    lines = return_lines(session=session, return_ids=[id_of(rma) for rma, _ in rows])
+    return [(rma, order, lines.get(id_of(rma), [])) for rma, order in rows]
 
 
 def return_lines(*, session: Session, return_ids: Sequence[int]) -> dict[int, list[ReturnLine]]:

@@ -122,9 +122,7 @@ class ReturnPolicy:
         (or the general one), only those the brand has words for; hygiene and food items only for
         the brand's own faults."""
         found = self.rule(category)
-        listed = (
-            found.reasons if found is not None and found.reasons else self.part.general_reasons
-        )
+        listed = found.reasons if found is not None and found.reasons else self.part.general_reasons
         codes = [code for code in dict.fromkeys(listed) if code in self.reasons]
         if found is not None and (found.hygiene or found.food):
             codes = [code for code in codes if code in AT_FAULT_REASONS]

@@ -85,7 +85,7 @@ def decisions(rma: ReturnRequest) -> list[str]:
         if record.get("recent_returns"):
             said.append(str(DECISION_LABELS["recent"]) % {"count": record["recent_returns"]})
     keep = ((rma.attributes or {}).get("money") or {}).get("keep_item")
-    if keep in KeepReason.__members__:
+    if isinstance(keep, str) and keep in KeepReason.__members__:
         said.append(str(KEEP_LABELS[KeepReason(keep)]))
     return said
 
@@ -106,9 +106,9 @@ def lookup(brand_slug: str) -> Any:
                     "returns_portal.start",
                     brand_slug=brand.slug,
                     lang=request.args.get("lang"),
-                    token=order_token(_secret(), brand.id, order.id),
+                    token=order_token(_secret(), id_of(brand), id_of(order)),
                 )
-            )  # type: ignore[arg-type]
+            )
     return render_template("pages/returns/lookup.html", brand=brand, error=error), status
 
 
@@ -116,7 +116,7 @@ def lookup(brand_slug: str) -> Any:
 def start(brand_slug: str, token: str) -> Any:
     brand = brand_or_404(brand_slug)
     session = get_session()
-    order_id = order_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
+    order_id = order_from_token(_secret(), token, id_of(brand))
     order = session.get(Order, order_id) if order_id is not None else None
     if order is None or order.brand_id != brand.id:
         return render_template(
@@ -160,7 +160,7 @@ def start(brand_slug: str, token: str) -> Any:
                     url_for(
                         "returns_portal.confirmation",
                         brand_slug=brand.slug,
-                        token=return_token(_secret(), brand.id, rma.id),  # type: ignore[arg-type]
+                        token=return_token(_secret(), id_of(brand), id_of(rma)),
                         lang=request.args.get("lang"),
                     )
                 )
@@ -168,12 +168,12 @@ def start(brand_slug: str, token: str) -> Any:
             error, status = str(problem), 400
         except operations.ReturnError as problem:
             error, status = str(problem), 422
-    existing = order_returns(session=session, brand_id=brand.id, order_id=order.id)  # type: ignore[arg-type]
+    existing = order_returns(session=session, brand_id=id_of(brand), order_id=id_of(order))
     return render_template(
         "pages/returns/start.html",
         brand=brand,
         order=order,
-        existing=[(rma, return_token(_secret(), brand.id, rma.id)) for rma in existing],  # type: ignore[arg-type]
+        existing=[(rma, return_token(_secret(), id_of(brand), id_of(rma))) for rma in existing],
         form=form,
         policy=policy,
         locale=locale,
@@ -236,8 +236,8 @@ def _open_return(
             photos.store_photo(
                 session=writer,
                 instance_path=current_app.instance_path,
-                brand_id=brand.id,  # type: ignore[arg-type]
-                return_id=rma.id,  # type: ignore[arg-type]
+                brand_id=id_of(brand),
+                return_id=id_of(rma),
                 order_line_id=line_id,
                 photo=photo,
                 now=utcnow(),
@@ -246,12 +246,12 @@ def _open_return(
 
 
 def _return_or_404(brand: Brand, token: str) -> shipping_label.ReturnView:
-    return_id = return_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
+    return_id = return_from_token(_secret(), token, id_of(brand))
     view = (
         shipping_label.return_view(session=get_session(), brand=brand, return_id=return_id)
         if return_id is not None
         else None
-    )  # type: ignore[arg-type]
+    )
     if view is None:
         abort(404)
     return view
@@ -301,11 +301,11 @@ def label_pdf(brand_slug: str, token: str) -> Response:
 @require_merchant
 def log(brand: Brand) -> Any:
     state = Params(request.args).enum("state", ReturnState)
-    rows = operations.list_returns(session=get_session(), brand_id=brand.id, state=state)  # type: ignore[arg-type]
+    rows = operations.list_returns(session=get_session(), brand_id=id_of(brand), state=state)
     shown = photos.photos_by_return(
         session=get_session(),
-        brand_id=brand.id,  # type: ignore[arg-type]
-        return_ids=[rma.id for rma, _, _ in rows],  # type: ignore[misc]
+        brand_id=id_of(brand),
+        return_ids=[id_of(rma) for rma, _, _ in rows],
     )
     return render_template(
         "pages/returns/merchant.html",
@@ -315,7 +315,7 @@ def log(brand: Brand) -> Any:
             return_id: [
                 url_for(
                     "merchant_returns.photo",
-                    token=photos.photo_token(_secret(), brand.id, photo.id),  # type: ignore[arg-type]
+                    token=photos.photo_token(_secret(), id_of(brand), id_of(photo)),
                 )
                 for photo in found
             ]
@@ -332,7 +332,7 @@ def log(brand: Brand) -> Any:
 @require_merchant
 def photo(brand: Brand, token: str) -> Response:
     """One return photo, for the signed-in brand's staff, through a signed link that soon expires."""
-    photo_id = photos.photo_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
+    photo_id = photos.photo_from_token(_secret(), token, id_of(brand))
     row = get_session().get(ReturnPhoto, photo_id) if photo_id is not None else None
     if row is None or row.brand_id != brand.id:
         abort(404)
@@ -358,8 +358,8 @@ def act(brand: Brand, return_id: int, action: str) -> Any:
         with claim_scope() as writer:
             rma = operations.transition(
                 session=writer,
-                brand_id=brand.id,
-                return_id=return_id,  # type: ignore[arg-type]
+                brand_id=id_of(brand),
+                return_id=return_id,
                 action=action,
                 now=utcnow(),
             )
