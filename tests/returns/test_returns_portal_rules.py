@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 from sqlmodel import Session
 
 from carriers.status import Status
@@ -233,6 +234,8 @@ def test_the_demo_policy_reads_well_on_a_phone(
     browser.find_element(By.ID, "order_number").send_keys(number)
     browser.find_element(By.ID, "email_or_postal").send_keys("hanako@example.jp")
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    # Wait for the order's form, not the lookup page that is going away.
+    WebDriverWait(browser, 20).until(lambda b: "/returns/order/" in b.current_url)
     page = browser.find_element(By.TAG_NAME, "main").text
     if number == "1002":
         assert "食品・飲料はお届け後の返品をお受けできません。" in page
