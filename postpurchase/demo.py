@@ -33,6 +33,7 @@ from postpurchase.config import running_app
 from postpurchase.demo_data import Handover, demo_envelopes
 from postpurchase.models import Order, Shipment
 from postpurchase.models.types import id_of
+from postpurchase.settings.model import GENERAL_REASONS, SIZE_REASONS
 from postpurchase.tracking.routing import configure_adapter
 
 DEMO_USER = "demo@example.com"
@@ -56,6 +57,16 @@ def demo_settings() -> dict[str, Any]:
             "quiet_hours": {"start": "00:00", "end": "00:00"},
         },
         "edd": {"promise_level": 0.9},
+        "returns": {
+            # Tea is food (never back once delivered), soap and lotion come back only when the
+            # shop is at fault, and only the clothes are asked about their size.
+            "categories": [
+                {"category": "tea", "food": True},
+                {"category": "food", "food": True},
+                {"category": "skincare", "hygiene": True},
+                {"category": "apparel", "reasons": [*SIZE_REASONS, *GENERAL_REASONS]},
+            ],
+        },
     }
 
 

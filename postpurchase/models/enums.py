@@ -90,6 +90,13 @@ class ReturnResolution(StrEnum):
     exchange = "exchange"
 
 
+class LabelPayment(StrEnum):
+    """Who pays the return parcel: the brand on delivery (着払い) or the customer at hand-over (元払い)."""
+
+    cash_on_delivery = "chakubarai"
+    prepaid = "motobarai"
+
+
 class Role(StrEnum):
     """What a merchant user may do in a brand: owners also manage people; read-only users only look."""
 

@@ -45,6 +45,7 @@ from postpurchase.models import (
     ReturnRequest,
 )
 from postpurchase.models.enums import ReturnState
+from postpurchase.models.types import id_of
 from postpurchase.returns.operations import can_take, transition
 from postpurchase.returns.shopify_admin import (
     PlatformError,
@@ -96,7 +97,7 @@ def schedule_executions(
             continue
         row = ResolutionExecution(
             brand_id=rma.brand_id,
-            return_id=rma.id,  # type: ignore[arg-type]
+            return_id=id_of(rma),
             kind=kind,
             amount=amount,
             currency=rma.currency,
@@ -158,7 +159,7 @@ def claim_due(*, session: Session, now: datetime, limit: int = CLAIM_BATCH) -> l
         row.updated_at = now
         session.add(row)
     session.flush()
-    return [row.id for row in rows]  # type: ignore[misc]
+    return [id_of(row) for row in rows]
 
 
 ShopifyFactory = Callable[[Brand], ShopifyAdmin | None]
@@ -209,7 +210,7 @@ def execute(
         transition(
             session=session,
             brand_id=rma.brand_id,
-            return_id=rma.id,  # type: ignore[arg-type]
+            return_id=id_of(rma),
             action=action,
             now=now,
         )

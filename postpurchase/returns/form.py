@@ -21,6 +21,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 
 from postpurchase.models import OrderLine
 from postpurchase.models.enums import ReturnResolution
+from postpurchase.models.types import id_of
 from postpurchase.returns.operations import WantedLine
 from postpurchase.returns.policy import ReturnPolicy, is_exchange_for
 
@@ -105,10 +106,16 @@ def _line(
     line: OrderLine, given: dict[str, str], resolution: ReturnResolution, policy: ReturnPolicy
 ) -> WantedLine | None:
     quantity = _quantity(f"quantity-{line.id}", given.get("quantity", "0"))
-    reason = given.get("reason")
-    # A line not returned may leave its reason out; a line returned needs one the policy offers.
-    if (reason is not None or quantity > 0) and reason not in policy.reasons:
-        field = f"reason-{line.id}"
+    # Nothing is preselected: an empty reason is no choice yet.
+    reason = given.get("reason") or None
+    # A line not returned may leave its reason out; a line returned needs one offered for its kind.
+    field = f"reason-{line.id}"
+    if reason is None and quantity > 0:
+        raise FormError(
+            field,
+            _l("%(field)s: choose why you are returning %(item)s.", field=field, item=line.name),
+        )
+    if reason is not None and reason not in policy.reasons_for(line.category):
         raise FormError(field, _l("%(field)s must be one of the reasons offered.", field=field))
     comment = _comment(f"comment-{line.id}", given.get("comment"))
     exchange = given.get("exchange")
@@ -126,12 +133,13 @@ def _line(
                     field=field,
                 ),
             )
-    if quantity == 0:
+    # A returned line without a reason was refused above.
+    if quantity == 0 or reason is None:
         return None
     return WantedLine(
-        order_line_id=line.id,
+        order_line_id=id_of(line),
         quantity=quantity,
-        reason_code=reason,  # type: ignore[arg-type]
+        reason_code=reason,
         comment=comment,
         exchange_sku=exchange if resolution == ReturnResolution.exchange else None,
     )

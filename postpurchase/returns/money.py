@@ -13,9 +13,10 @@ each currency's digits). The rules, in order:
   customer pays it; below zero the rest is store credit.
 * **Keep the item** when the goods are worth less than a threshold, or less than the return
   shipping would cost: the parcel would cost more than it brings back, so nothing is collected.
+  A refund of goods worth less than the brand's "green" threshold is paid without collecting them.
 
-The policy knobs (:class:`MoneyRules`) are passed in; :data:`DEFAULT_RULES` are this module's
-defaults until the brand's typed settings carry them.
+The policy knobs (:class:`MoneyRules`) are the brand's ``returns`` settings, read by
+:func:`rules_from`; nothing here is a default a brand cannot change.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from enum import StrEnum
 from babel.numbers import get_currency_precision
 
 from postpurchase.models.enums import ReturnResolution
+from postpurchase.settings.model import ReturnsPart
 
 #: Reasons where the brand, not the customer, is at fault: never a fee.
 BRAND_AT_FAULT = frozenset({"damaged", "wrong_item", "late"})
@@ -43,6 +45,8 @@ class KeepReason(StrEnum):
 
     below_threshold = "below_threshold"
     shipping_costs_more = "shipping_costs_more"
+    #: A refund below the brand's green threshold: paid without collecting the goods.
+    green_refund = "green_refund"
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class MoneyRules:
     keep_item_below: int = 0
     #: What the return parcel costs the brand; goods worth less are kept. 0 turns it off.
     return_shipping_cost: int = 0
+    #: Refunds of goods worth less than this are paid without collection; 0 turns it off.
+    green_refund_below: int = 0
 
     def fee_for(self, reason_code: str) -> Fee:
         if reason_code in BRAND_AT_FAULT:
@@ -72,7 +78,18 @@ class MoneyRules:
         return self.fees.get(reason_code) or self.fees.get(ANY_REASON) or Fee()
 
 
-DEFAULT_RULES = MoneyRules()
+def rules_from(part: ReturnsPart) -> MoneyRules:
+    """The money knobs of a brand's ``returns`` settings."""
+    return MoneyRules(
+        fees={
+            code: Fee(flat=fee.flat, percent=Decimal(str(fee.percent)))
+            for code, fee in part.fees.items()
+        },
+        credit_bonus_percent=Decimal(str(part.credit_bonus_percent)),
+        keep_item_below=part.keep_item_below,
+        return_shipping_cost=part.return_shipping_cost,
+        green_refund_below=part.green_refund_below,
+    )
 
 
 @dataclass(frozen=True)
@@ -159,7 +176,7 @@ def preview(
     *,
     currency: str,
     resolution: ReturnResolution,
-    rules: MoneyRules = DEFAULT_RULES,
+    rules: MoneyRules,
 ) -> Preview:
     """The money of a return of ``items`` settled as ``resolution`` under ``rules``."""
     lines = tuple(line_money(item, rules, resolution) for item in items)
@@ -191,14 +208,23 @@ def preview(
         credit=credit,
         new_items=new_items,
         charge=charge,
-        keep_item=keep_item(net, rules) if value else None,
+        keep_item=keep_item(net, rules, resolution) if value else None,
     )
 
 
-def keep_item(worth: int, rules: MoneyRules) -> KeepReason | None:
-    """Whether goods worth ``worth`` (value − fees) should stay with the customer, and why."""
+def keep_item(
+    worth: int, rules: MoneyRules, resolution: ReturnResolution | None = None
+) -> KeepReason | None:
+    """Whether goods worth ``worth`` (value − fees) settled as ``resolution`` should stay with the
+    customer, and why."""
     if rules.keep_item_below and worth < rules.keep_item_below:
         return KeepReason.below_threshold
     if rules.return_shipping_cost and worth < rules.return_shipping_cost:
         return KeepReason.shipping_costs_more
+    if (
+        resolution == ReturnResolution.refund
+        and rules.green_refund_below
+        and worth < rules.green_refund_below
+    ):
+        return KeepReason.green_refund
     return None

@@ -24,15 +24,17 @@ from postpurchase import signals
 from postpurchase.lookup import normalize_order_number
 from postpurchase.models import Brand, InventoryLevel, Order, ReturnLine, ReturnRequest
 from postpurchase.models.enums import ReturnResolution, ReturnState
-from postpurchase.returns.money import DEFAULT_RULES, MoneyRules, Preview, ReturnedItem, preview
+from postpurchase.models.types import id_of
+from postpurchase.returns.money import MoneyRules, Preview, ReturnedItem, preview, rules_from
 from postpurchase.returns.policy import (
     OrderEligibility,
+    ReturnPolicy,
     exchange_family,
     is_exchange_for,
     order_eligibility,
     policy_for,
 )
-from postpurchase.returns.wording import RESOLUTION_LABELS, STATE_LABELS
+from postpurchase.returns.wording import NOT_RETURNABLE_LABELS, RESOLUTION_LABELS, STATE_LABELS
 
 #: Letters and digits that cannot be misread for one another (no 0/O, 1/I/L).
 RMA_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -133,19 +135,19 @@ def portal_form(*, session: Session, brand: Brand, order: Order, now: datetime) 
     exchanges = {}
     if ReturnResolution.exchange in policy_for(brand).resolutions:
         exchanges = {
-            item.line.id: exchange_options(session=session, brand_id=brand.id, sku=item.line.sku)  # type: ignore[arg-type]
+            id_of(item.line): exchange_options(
+                session=session, brand_id=id_of(brand), sku=item.line.sku
+            )
             for item in eligibility.lines
             if item.returnable
         }
-    return PortalForm(eligibility=eligibility, exchanges=exchanges)  # type: ignore[arg-type]
+    return PortalForm(eligibility=eligibility, exchanges=exchanges)
 
 
 def money_rules(brand: Brand) -> MoneyRules:
-    """The brand's fees, bonus and keep-item thresholds (:mod:`postpurchase.returns.money`).
-
-    The one place the portal and :func:`create_return` get them from: the module defaults until the
-    brand's typed return settings carry these knobs."""
-    return DEFAULT_RULES
+    """The brand's fees, bonus and keep-item thresholds (:mod:`postpurchase.returns.money`): the one
+    place the portal and :func:`create_return` get them from (the brand's ``returns`` settings)."""
+    return rules_from(policy_for(brand).part)
 
 
 def preview_return(
@@ -190,13 +192,16 @@ def create_return(
     resolution: ReturnResolution,
     comment: str | None = None,
     now: datetime,
-    rules: MoneyRules = DEFAULT_RULES,
+    rules: MoneyRules | None = None,
 ) -> ReturnRequest:
     """Check ``lines`` against the brand's policy and open an RMA: ``approved`` when the policy
     approves by itself, ``requested`` otherwise. Raises :class:`ReturnError` saying what is wrong.
 
-    The amounts are worked out under ``rules`` (fees, bonus) exactly as the customer's preview was."""
+    The amounts are worked out under ``rules`` (fees, bonus; the brand's unless given) exactly as
+    the customer's preview was."""
     policy = policy_for(brand)
+    brand_id = id_of(brand)
+    rules = rules or money_rules(brand)
     if order.brand_id != brand.id:
         raise ReturnError("unknown_order", _l("This order does not belong to this shop."))
     if resolution not in policy.resolutions:
@@ -220,8 +225,15 @@ def create_return(
         if allowed is None:
             raise ReturnError("unknown_line", _l("That item is not part of this order."))
         name = allowed.line.name or allowed.line.sku
-        if not allowed.returnable:
-            raise ReturnError(str(allowed.why_not), _l("%(item)s cannot be returned.", item=name))
+        if allowed.why_not is not None:
+            raise ReturnError(
+                str(allowed.why_not),
+                _l(
+                    "%(item)s cannot be returned: %(why)s",
+                    item=name,
+                    why=NOT_RETURNABLE_LABELS[allowed.why_not],
+                ),
+            )
         if per_line[item.order_line_id] > allowed.returnable_quantity:
             raise ReturnError(
                 "quantity",
@@ -231,7 +243,7 @@ def create_return(
                     item=name,
                 ),
             )
-        if item.reason_code not in policy.reasons:
+        if item.reason_code not in allowed.reasons:
             raise ReturnError("reason", _l("Choose a reason for returning %(item)s.", item=name))
         if resolution == ReturnResolution.exchange:
             target = item.exchange_sku or allowed.line.sku
@@ -245,9 +257,9 @@ def create_return(
                 )
             per_exchange[target] += item.quantity
             if (
-                available_stock(session=session, brand_id=brand.id, sku=target)
+                available_stock(session=session, brand_id=brand_id, sku=target)
                 < per_exchange[target]
-            ):  # type: ignore[arg-type]
+            ):
                 raise ReturnError(
                     "out_of_stock",
                     _l(
@@ -261,32 +273,36 @@ def create_return(
     )
     state = ReturnState.approved if policy.auto_approve else ReturnState.requested
     rma = ReturnRequest(
-        brand_id=brand.id,
-        order_id=order.id,
+        brand_id=brand_id,
+        order_id=id_of(order),
         state=state,
-        resolution=resolution,  # type: ignore[arg-type]
-        rma_number=new_rma_number(session=session, brand_id=brand.id, order_number=order.number),  # type: ignore[arg-type]
+        resolution=resolution,
+        rma_number=new_rma_number(session=session, brand_id=brand_id, order_number=order.number),
         refund_amount=money.refund,
         credit_amount=money.credit,
         currency=order.currency,
         attributes={
             **({"comment": comment} if comment else {}),
             "money": money_record(money),
+            "policy": policy_record(eligibility, policy, auto_approved=policy.auto_approve),
         },
         created_at=now,
         updated_at=now,
     )
     session.add(rma)
     session.flush()
-    for item in wanted:
-        line = eligibility.line(item.order_line_id).line  # type: ignore[union-attr]
+    # Every wanted line was checked against the order above.
+    chosen = [
+        (item, found.line) for item in wanted if (found := eligibility.line(item.order_line_id))
+    ]
+    for item, line in chosen:
         session.add(
             ReturnLine(
-                brand_id=brand.id,
-                return_id=rma.id,
+                brand_id=brand_id,
+                return_id=id_of(rma),
                 order_line_id=line.id,
                 sku=line.sku,
-                variant=line.variant,  # type: ignore[arg-type]
+                variant=line.variant,
                 quantity=item.quantity,
                 reason_code=item.reason_code,
                 comment=item.comment or None,
@@ -312,6 +328,19 @@ def money_record(money: Preview) -> dict[str, int | str | None]:
     }
 
 
+def policy_record(
+    eligibility: OrderEligibility, policy: ReturnPolicy, *, auto_approved: bool
+) -> dict[str, int | str | bool | None]:
+    """What the policy decided about an RMA, kept on it (``attributes["policy"]``) for the merchant:
+    the window that applied (and the tier that lengthened it), and whether it approved by itself."""
+    return {
+        "window_days": policy.window_for(None, eligibility.tier),
+        "tier": eligibility.tier,
+        "auto_approved": auto_approved,
+        "recent_returns": eligibility.recent_returns,
+    }
+
+
 def request_return(
     *,
     session: Session,
@@ -321,7 +350,7 @@ def request_return(
     resolution: ReturnResolution,
     comment: str | None = None,
     now: datetime,
-    rules: MoneyRules = DEFAULT_RULES,
+    rules: MoneyRules | None = None,
 ) -> ReturnRequest:
     """What the customer portal does: open the RMA and, once approved, issue its label."""
     rma = create_return(
@@ -336,8 +365,12 @@ def request_return(
     )
     if rma.state == ReturnState.approved:
         transition(
-            session=session, brand_id=brand.id, return_id=rma.id, action="issue_label", now=now
-        )  # type: ignore[arg-type]
+            session=session,
+            brand_id=id_of(brand),
+            return_id=id_of(rma),
+            action="issue_label",
+            now=now,
+        )
     return rma
 
 
@@ -491,8 +524,8 @@ def list_returns(
             limit
         )
     ).all()
-    lines = return_lines(session=session, return_ids=[rma.id for rma, _ in rows])  # type: ignore[misc]
-    return [(rma, order, lines.get(rma.id, [])) for rma, order in rows]  # type: ignore[arg-type]
+    lines = return_lines(session=session, return_ids=[id_of(rma) for rma, _ in rows])
+    return [(rma, order, lines.get(id_of(rma), [])) for rma, order in rows]
 
 
 def return_lines(*, session: Session, return_ids: Sequence[int]) -> dict[int, list[ReturnLine]]:

@@ -9,8 +9,7 @@ only to the brand's staff through short-lived signed links.
   never serves as static files; the merchant route reads them after checking the signed token and
   the signed-in brand.
 
-Which reasons need a photo is a policy knob (:data:`DEFAULT_PHOTO_REASONS` until the brand's typed
-return settings carry it).
+Which reasons need a photo is the brand's ``returns.photo_reasons`` setting.
 """
 
 from __future__ import annotations
@@ -30,8 +29,6 @@ from sqlmodel import Session, col, select
 
 from postpurchase.models import ReturnPhoto
 
-#: Reasons where the brand needs to see the problem before it pays (its own fault, or a dispute).
-DEFAULT_PHOTO_REASONS = frozenset({"damaged", "not_as_described", "wrong_item"})
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 #: Decoding a small file can still ask for gigabytes (a "decompression bomb"): cap the pixels.
 MAX_PIXELS = 40_000_000

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 import segno
 from barcode import Code128
@@ -31,6 +30,7 @@ from postpurchase.models import (
     ReturnLine,
     ReturnRequest,
 )
+from postpurchase.models.enums import LabelPayment
 from postpurchase.returns.policy import policy_for
 
 
@@ -52,20 +52,7 @@ def code128_svg(text: str) -> Markup:
     return Markup(text_svg[text_svg.index("<svg") :])  # noqa: S704
 
 
-class LabelPayment(StrEnum):
-    """Who pays the return parcel: the brand on delivery (着払い) or the customer at hand-over (元払い)."""
-
-    cash_on_delivery = "chakubarai"
-    prepaid = "motobarai"
-
-
-#: Label knobs until the brand's typed return settings carry them: the brand pays on delivery, and
-#: the parcel is handed over within this many days of the label being issued.
-DEFAULT_LABEL_PAYMENT = LabelPayment.cash_on_delivery
-DEFAULT_HANDOVER_DAYS = 14
-
-
-def handover_deadline(issued_at: datetime, days: int = DEFAULT_HANDOVER_DAYS) -> datetime:
+def handover_deadline(issued_at: datetime, days: int) -> datetime:
     """The last moment to hand the parcel to the carrier."""
     return issued_at + timedelta(days=days)
 
@@ -167,7 +154,6 @@ def return_view(
     session: Session,
     brand: Brand,
     return_id: int,
-    handover_days: int = DEFAULT_HANDOVER_DAYS,
 ) -> ReturnView | None:
     """What the confirmation page and the label show about one of the brand's returns."""
     rma = session.get(ReturnRequest, return_id)
@@ -212,5 +198,5 @@ def return_view(
         address=policy_for(brand).address,
         centre=centre,
         sender=sender,
-        deadline=handover_deadline(label_issued_at(rma), handover_days),
+        deadline=handover_deadline(label_issued_at(rma), policy_for(brand).part.handover_days),
     )

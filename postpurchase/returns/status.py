@@ -21,10 +21,6 @@ from postpurchase.models import (
 from postpurchase.models.enums import ReturnResolution, ReturnState
 from postpurchase.returns.money import KeepReason
 
-#: Days after the goods arrive within which the refund or credit is paid (what the page promises;
-#: the payout job runs every minute, this leaves room for a platform outage and manual checks).
-DEFAULT_PAYOUT_DAYS = 3
-
 #: The road of a return as the customer sees it; the last step is how it is settled.
 ROAD = (ReturnState.requested, ReturnState.label_issued, ReturnState.received)
 SETTLED = {
@@ -88,10 +84,10 @@ def road(rma: ReturnRequest) -> list[Step]:
     ]
 
 
-def return_status(
-    *, session: Session, rma: ReturnRequest, payout_days: int = DEFAULT_PAYOUT_DAYS
-) -> ReturnStatus:
-    """The status page's facts about ``rma``."""
+def return_status(*, session: Session, rma: ReturnRequest, payout_days: int) -> ReturnStatus:
+    """The status page's facts about ``rma``; the money is promised ``payout_days`` after the goods
+    arrive (the brand's ``returns.payout_days``: the payout job runs every minute, the promise leaves
+    room for a platform outage and manual checks)."""
     executions = {
         row.kind: row
         for row in session.exec(

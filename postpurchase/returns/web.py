@@ -6,8 +6,10 @@ then a signed link); the confirmation page and the label PDF take a signed retur
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from babel.lists import format_list
 from flask import (
     Blueprint,
     Response,
@@ -28,14 +30,16 @@ from postpurchase.i18n import format_day, format_money, to_local
 from postpurchase.lookup import order_from_token, order_token, return_from_token, return_token
 from postpurchase.models import Brand, Order, ReturnPhoto, ReturnRequest
 from postpurchase.models.enums import ReturnState
+from postpurchase.models.types import id_of
 from postpurchase.pdf import pdf_bytes
 from postpurchase.returns import operations, photos, shipping_label
 from postpurchase.returns.form import FormError, ReturnForm, parse_photos, parse_return_form
-from postpurchase.returns.money import MoneyRules
-from postpurchase.returns.policy import policy_for
+from postpurchase.returns.money import KeepReason, MoneyRules
+from postpurchase.returns.policy import ReturnPolicy, policy_for
 from postpurchase.returns.status import order_returns, return_status
 from postpurchase.returns.wording import (
     ACTION_LABELS,
+    DECISION_LABELS,
     KEEP_LABELS,
     NOT_RETURNABLE_LABELS,
     RESOLUTION_LABELS,
@@ -60,7 +64,30 @@ def _words() -> dict[str, Any]:
         "money": lambda amount, currency: format_money(amount, currency, locale),
         "day": lambda moment, brand: format_day(to_local(moment, brand.timezone).date(), locale),
         "reason_label": lambda brand, code: policy_for(brand).reason_label(code, locale),
+        "decisions": decisions,
     }
+
+
+def decisions(rma: ReturnRequest) -> list[str]:
+    """Why the policy decided as it did about ``rma``, for the merchant (``attributes["policy"]``
+    and the keep-item verdict of ``attributes["money"]``)."""
+    record = (rma.attributes or {}).get("policy") or {}
+    said: list[str] = []
+    if record:
+        said.append(
+            str(DECISION_LABELS["auto_approved" if record.get("auto_approved") else "manual"])
+        )
+        days = record.get("window_days")
+        if record.get("tier"):
+            said.append(str(DECISION_LABELS["tier"]) % {"days": days, "tier": record["tier"]})
+        elif days is not None:
+            said.append(str(DECISION_LABELS["window"]) % {"days": days})
+        if record.get("recent_returns"):
+            said.append(str(DECISION_LABELS["recent"]) % {"count": record["recent_returns"]})
+    keep = ((rma.attributes or {}).get("money") or {}).get("keep_item")
+    if isinstance(keep, str) and keep in KeepReason.__members__:
+        said.append(str(KEEP_LABELS[KeepReason(keep)]))
+    return said
 
 
 def _secret() -> str:
@@ -79,9 +106,9 @@ def lookup(brand_slug: str) -> Any:
                     "returns_portal.start",
                     brand_slug=brand.slug,
                     lang=request.args.get("lang"),
-                    token=order_token(_secret(), brand.id, order.id),
+                    token=order_token(_secret(), id_of(brand), id_of(order)),
                 )
-            )  # type: ignore[arg-type]
+            )
     return render_template("pages/returns/lookup.html", brand=brand, error=error), status
 
 
@@ -89,7 +116,7 @@ def lookup(brand_slug: str) -> Any:
 def start(brand_slug: str, token: str) -> Any:
     brand = brand_or_404(brand_slug)
     session = get_session()
-    order_id = order_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
+    order_id = order_from_token(_secret(), token, id_of(brand))
     order = session.get(Order, order_id) if order_id is not None else None
     if order is None or order.brand_id != brand.id:
         return render_template(
@@ -98,6 +125,8 @@ def start(brand_slug: str, token: str) -> Any:
             error=_("This link has expired. Look up your order again."),
         ), 404
     form = operations.portal_form(session=session, brand=brand, order=order, now=utcnow())
+    policy = policy_for(brand)
+    locale = str(get_locale())
     rules = operations.money_rules(brand)
     error, status, money = None, 200, None
     if request.method == "POST":
@@ -108,7 +137,7 @@ def start(brand_slug: str, token: str) -> Any:
             wanted = parse_return_form(
                 request.form,
                 lines=[item.line for item in form.eligibility.lines],
-                policy=policy_for(brand),
+                policy=policy,
             )
             if not wanted.lines:
                 raise operations.ReturnError("no_lines", _("Choose at least one item to return."))
@@ -120,7 +149,7 @@ def start(brand_slug: str, token: str) -> Any:
             )
             if not wanted.preview_only:
                 uploaded = parse_photos(
-                    request.files, wanted=wanted, photo_reasons=photos.DEFAULT_PHOTO_REASONS
+                    request.files, wanted=wanted, photo_reasons=policy.photo_reasons
                 )
                 cleaned = {
                     line_id: photos.clean_photo(f"photo-{line_id}", data)
@@ -131,7 +160,7 @@ def start(brand_slug: str, token: str) -> Any:
                     url_for(
                         "returns_portal.confirmation",
                         brand_slug=brand.slug,
-                        token=return_token(_secret(), brand.id, rma.id),  # type: ignore[arg-type]
+                        token=return_token(_secret(), id_of(brand), id_of(rma)),
                         lang=request.args.get("lang"),
                     )
                 )
@@ -139,24 +168,48 @@ def start(brand_slug: str, token: str) -> Any:
             error, status = str(problem), 400
         except operations.ReturnError as problem:
             error, status = str(problem), 422
-    existing = order_returns(session=session, brand_id=brand.id, order_id=order.id)  # type: ignore[arg-type]
+    existing = order_returns(session=session, brand_id=id_of(brand), order_id=id_of(order))
     return render_template(
         "pages/returns/start.html",
         brand=brand,
         order=order,
-        existing=[(rma, return_token(_secret(), brand.id, rma.id)) for rma in existing],  # type: ignore[arg-type]
+        existing=[(rma, return_token(_secret(), id_of(brand), id_of(rma))) for rma in existing],
         form=form,
-        policy=policy_for(brand),
-        locale=str(get_locale()),
+        policy=policy,
+        locale=locale,
         error=error,
         preview=money,
         keep_labels=KEEP_LABELS,
-        photo_reasons=[
-            policy_for(brand).reason_label(code, str(get_locale()))
-            for code in policy_for(brand).reasons
-            if code in photos.DEFAULT_PHOTO_REASONS
-        ],
+        hints={
+            id_of(item.line): line_hints(policy, item.reasons, locale)
+            for item in form.eligibility.lines
+        },
     ), status
+
+
+@dataclass(frozen=True)
+class LineHints:
+    """What the form says next to a line: the reasons that need a photo, and the follow-up
+    questions of its reasons (label, question)."""
+
+    #: The reasons that need a photo, as one list in the customer's language ("A、B", "A and B").
+    photos: str
+    questions: list[tuple[str, str]]
+
+
+def line_hints(policy: ReturnPolicy, reasons: tuple[str, ...], locale: str) -> LineHints:
+    return LineHints(
+        photos=format_list(
+            [policy.reason_label(c, locale) for c in reasons if c in policy.photo_reasons],
+            style="or",
+            locale=locale,
+        ),
+        questions=[
+            (policy.reason_label(code, locale), question)
+            for code in reasons
+            if (question := policy.question(code, locale))
+        ],
+    )
 
 
 def _open_return(
@@ -183,8 +236,8 @@ def _open_return(
             photos.store_photo(
                 session=writer,
                 instance_path=current_app.instance_path,
-                brand_id=brand.id,  # type: ignore[arg-type]
-                return_id=rma.id,  # type: ignore[arg-type]
+                brand_id=id_of(brand),
+                return_id=id_of(rma),
                 order_line_id=line_id,
                 photo=photo,
                 now=utcnow(),
@@ -193,12 +246,12 @@ def _open_return(
 
 
 def _return_or_404(brand: Brand, token: str) -> shipping_label.ReturnView:
-    return_id = return_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
+    return_id = return_from_token(_secret(), token, id_of(brand))
     view = (
         shipping_label.return_view(session=get_session(), brand=brand, return_id=return_id)
         if return_id is not None
         else None
-    )  # type: ignore[arg-type]
+    )
     if view is None:
         abort(404)
     return view
@@ -214,7 +267,9 @@ def confirmation(brand_slug: str, token: str) -> Any:
         view=view,
         token=token,
         has_label=view.rma.state in operations.LABEL_STATES,
-        status=return_status(session=get_session(), rma=view.rma),
+        status=return_status(
+            session=get_session(), rma=view.rma, payout_days=policy_for(brand).part.payout_days
+        ),
         keep_labels=KEEP_LABELS,
     )
 
@@ -225,7 +280,7 @@ def label_pdf(brand_slug: str, token: str) -> Response:
     view = _return_or_404(brand, token)
     if view.rma.state not in operations.LABEL_STATES:
         abort(404)
-    payment = shipping_label.DEFAULT_LABEL_PAYMENT
+    payment = policy_for(brand).label_payment
     html = render_template(
         "pdf/return_label.html",
         brand=brand,
@@ -246,11 +301,11 @@ def label_pdf(brand_slug: str, token: str) -> Response:
 @require_merchant
 def log(brand: Brand) -> Any:
     state = Params(request.args).enum("state", ReturnState)
-    rows = operations.list_returns(session=get_session(), brand_id=brand.id, state=state)  # type: ignore[arg-type]
+    rows = operations.list_returns(session=get_session(), brand_id=id_of(brand), state=state)
     shown = photos.photos_by_return(
         session=get_session(),
-        brand_id=brand.id,  # type: ignore[arg-type]
-        return_ids=[rma.id for rma, _, _ in rows],  # type: ignore[misc]
+        brand_id=id_of(brand),
+        return_ids=[id_of(rma) for rma, _, _ in rows],
     )
     return render_template(
         "pages/returns/merchant.html",
@@ -260,7 +315,7 @@ def log(brand: Brand) -> Any:
             return_id: [
                 url_for(
                     "merchant_returns.photo",
-                    token=photos.photo_token(_secret(), brand.id, photo.id),  # type: ignore[arg-type]
+                    token=photos.photo_token(_secret(), id_of(brand), id_of(photo)),
                 )
                 for photo in found
             ]
@@ -277,7 +332,7 @@ def log(brand: Brand) -> Any:
 @require_merchant
 def photo(brand: Brand, token: str) -> Response:
     """One return photo, for the signed-in brand's staff, through a signed link that soon expires."""
-    photo_id = photos.photo_from_token(_secret(), token, brand.id)  # type: ignore[arg-type]
+    photo_id = photos.photo_from_token(_secret(), token, id_of(brand))
     row = get_session().get(ReturnPhoto, photo_id) if photo_id is not None else None
     if row is None or row.brand_id != brand.id:
         abort(404)
@@ -303,8 +358,8 @@ def act(brand: Brand, return_id: int, action: str) -> Any:
         with claim_scope() as writer:
             rma = operations.transition(
                 session=writer,
-                brand_id=brand.id,
-                return_id=return_id,  # type: ignore[arg-type]
+                brand_id=id_of(brand),
+                return_id=return_id,
                 action=action,
                 now=utcnow(),
             )

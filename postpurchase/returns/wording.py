@@ -35,6 +35,11 @@ NOT_RETURNABLE_LABELS = {
     NotReturnable.window_closed: _l("The return period has ended."),
     NotReturnable.final_sale: _l("Final sale: this item cannot be returned."),
     NotReturnable.category: _l("Items of this kind cannot be returned."),
+    NotReturnable.food: _l("Food and drink cannot be returned once delivered."),
+    NotReturnable.customer_limit: _l(
+        "You have reached the number of returns this shop accepts for now. "
+        "Please contact the shop."
+    ),
     NotReturnable.already_returned: _l("Already returned."),
 }
 
@@ -54,4 +59,17 @@ KEEP_LABELS = {
     KeepReason.shipping_costs_more: _l(
         "Keep the item: sending it back would cost more than it is worth."
     ),
+    KeepReason.green_refund: _l(
+        "Keep the item: we refund you without collecting it, to save a parcel. "
+        "Please pass it on or recycle it."
+    ),
+}
+
+#: What the merchant reads about why the policy decided as it did (the returns queue).
+DECISION_LABELS = {
+    "auto_approved": _l("Approved by the policy"),
+    "manual": _l("Waits for your approval (the policy does not approve by itself)"),
+    "tier": _l("Window of %(days)s days for the customer's tier %(tier)s"),
+    "window": _l("Window of %(days)s days"),
+    "recent": _l("Returns by this customer in the limit period before this one: %(count)s"),
 }

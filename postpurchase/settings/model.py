@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from postpurchase.models import Brand
-from postpurchase.models.enums import Channel, ReturnResolution, Trigger
+from postpurchase.models.enums import Channel, LabelPayment, ReturnResolution, Trigger
 
 log = logging.getLogger(__name__)
 
@@ -159,15 +159,61 @@ DEFAULT_REASONS: dict[str, dict[str, str]] = {
     "size_too_small": {"ja": "サイズが小さい", "en": "Too small"},
     "size_too_large": {"ja": "サイズが大きい", "en": "Too large"},
     "damaged": {"ja": "破損・汚れがある", "en": "Arrived damaged"},
+    "wrong_item": {"ja": "注文と違う商品が届いた", "en": "Wrong item sent"},
     "not_as_described": {"ja": "説明と異なる", "en": "Not as described"},
     "changed_mind": {"ja": "イメージと違った・不要になった", "en": "Changed my mind"},
     "other": {"ja": "その他", "en": "Other"},
 }
 
+#: Reasons about fit: offered only for the categories that list them (clothing, shoes).
+SIZE_REASONS = ["size_too_small", "size_too_large"]
+#: Reasons offered for a category that lists none of its own.
+GENERAL_REASONS = ["damaged", "wrong_item", "not_as_described", "changed_mind", "other"]
+
 
 class CategoryRule(Part):
+    """How the policy treats the order lines of one category (matched without regard to case)."""
+
     category: str = Field(min_length=1, max_length=100)
     returnable: bool = True
+    #: Days to return this category's items; None: the brand's ``window_days``.
+    window_days: int | None = Field(default=None, ge=0, le=3650)
+    #: Every item of this category is final sale (as if each line said so).
+    final_sale: bool = False
+    #: Personal care once opened: only a fault of the brand's (:data:`AT_FAULT_REASONS`) is a reason.
+    hygiene: bool = False
+    #: Food and drink: not returnable unless ``food_returnable``; only for the brand's faults then.
+    food: bool = False
+    #: Reason codes offered for this category, in order; None: :attr:`ReturnsPart.general_reasons`.
+    reasons: list[str] | None = None
+
+
+#: Reasons where the brand is at fault: the only ones hygiene and food items may be returned for.
+AT_FAULT_REASONS = ("damaged", "wrong_item", "late")
+
+
+class TierRule(Part):
+    """Longer returns for a customer tier (the customer's attribute ``ReturnsPart.tier_attribute``)."""
+
+    tier: str = Field(min_length=1, max_length=100)
+    extra_days: int = Field(default=0, ge=0, le=3650)
+
+
+class FeeRule(Part):
+    """A fee per returned line: ``flat`` minor units of the order's currency plus ``percent`` of its value."""
+
+    flat: int = Field(default=0, ge=0)
+    percent: float = Field(default=0, ge=0, le=100)
+
+
+def _default_categories() -> list[CategoryRule]:
+    clothing = [*SIZE_REASONS, *GENERAL_REASONS]
+    return [
+        CategoryRule(category="apparel", reasons=clothing),
+        CategoryRule(category="clothing", reasons=clothing),
+        CategoryRule(category="shoes", reasons=clothing),
+        CategoryRule(category="food", food=True),
+    ]
 
 
 class ReturnsPart(Part):
@@ -175,13 +221,56 @@ class ReturnsPart(Part):
     window_days: int = Field(default=30, ge=0, le=3650)
     auto_approve: bool = True
     final_sale_returnable: bool = False
-    categories: list[CategoryRule] = Field(default_factory=list)
+    #: Whether items of ``food`` categories may come back at all (then only for the brand's faults).
+    food_returnable: bool = False
+    categories: list[CategoryRule] = Field(default_factory=_default_categories)
+    #: The customer attribute that names their tier (``{"vip_tier": "gold"}``).
+    tier_attribute: str = Field(default="vip_tier", min_length=1, max_length=100)
+    tiers: list[TierRule] = Field(default_factory=list)
     resolutions: list[ReturnResolution] = Field(
         default_factory=lambda: list(ReturnResolution), min_length=1
     )
+    #: Every reason code with its words per language; categories pick from these.
     reasons: dict[str, dict[str, str]] = Field(
         default_factory=lambda: dict(DEFAULT_REASONS), min_length=1
     )
+    #: Reasons offered for items of a category without a list of its own.
+    general_reasons: list[str] = Field(default_factory=lambda: list(GENERAL_REASONS), min_length=1)
+    #: A question asked after a reason, per language (``{"damaged": {"ja": "…", "en": "…"}}``);
+    #: the answer is optional text.
+    questions: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {
+            "damaged": {"ja": "どこがどのように破損していましたか？", "en": "What is damaged, and how?"},
+            "not_as_described": {
+                "ja": "説明とどこが異なりましたか？",
+                "en": "What differs from the description?",
+            },
+            "other": {"ja": "理由を教えてください。", "en": "Please tell us why."},
+        }
+    )
+    #: Reasons where the customer adds a photo of the problem.
+    photo_reasons: list[str] = Field(
+        default_factory=lambda: ["damaged", "not_as_described", "wrong_item"]
+    )
+    #: Reason code (or ``*`` for any other) → fee; the brand's faults never carry one.
+    fees: dict[str, FeeRule] = Field(default_factory=dict)
+    #: Percentage added for store credit and exchange (``10`` = +10 %).
+    credit_bonus_percent: float = Field(default=0, ge=0, le=100)
+    #: Goods worth less than this (minor units) stay with the customer; 0: never.
+    keep_item_below: int = Field(default=0, ge=0)
+    #: What a return parcel costs the brand (minor units); goods worth less stay; 0: not counted.
+    return_shipping_cost: int = Field(default=0, ge=0)
+    #: Refunds of goods worth less than this are paid without collecting them ("green"); 0: never.
+    green_refund_below: int = Field(default=0, ge=0)
+    #: At most this many returns per customer within ``limit_days``; None: no limit.
+    limit_returns: int | None = Field(default=None, ge=1, le=1000)
+    limit_days: int = Field(default=365, ge=1, le=3650)
+    #: Who pays the return parcel.
+    label_payment: LabelPayment = LabelPayment.cash_on_delivery
+    #: Days from the label's issue to hand the parcel over.
+    handover_days: int = Field(default=14, ge=1, le=365)
+    #: Days after the goods arrive within which the money is paid (what the status page promises).
+    payout_days: int = Field(default=3, ge=0, le=90)
     #: Lines of the return address; empty: the brand's first fulfilment centre.
     address: list[str] = Field(default_factory=list, max_length=8)
     #: Where each RMA state change is posted (the WMS document); None: nowhere.

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import pytest
 import requests
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
-
-from postpurchase.returns import operations
-from postpurchase.returns.money import ANY_REASON, Fee, MoneyRules
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 #: Per language: the words the walk expects on each page.
 WORDS = {
@@ -22,10 +18,10 @@ WORDS = {
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_customer_returns_with_a_preview_then_gets_label_and_status(
-    browser: Any, live_server: str, shoot: Any, axe: Any, shop: Any, monkeypatch: Any, lang: str
+    browser: Any, live_server: str, shoot: Any, axe: Any, shop: Any, set_policy: Any, lang: str
 ) -> None:
-    rules = MoneyRules(fees={ANY_REASON: Fee(flat=480)}, credit_bonus_percent=Decimal(10))
-    monkeypatch.setattr(operations, "money_rules", lambda brand: rules)
+    # The brand's own money knobs, as stored through its settings.
+    set_policy(shop.brand_id, fees={"*": {"flat": 480}}, credit_bonus_percent=10)
     words = WORDS[lang]
 
     browser.get(f"{live_server}/acme/returns?lang={lang}")
@@ -47,6 +43,8 @@ def test_customer_returns_with_a_preview_then_gets_label_and_status(
     assert axe() == []
     browser.find_element(By.CSS_SELECTOR, "button[name=step][value=submit]").click()
 
+    # Submitting navigates to the status page: wait for it, not the form that is going away.
+    WebDriverWait(browser, 20).until(lambda b: "/returns/r/" in b.current_url)
     page = browser.find_element(By.TAG_NAME, "main").text
     assert words["status"] in page and words["deadline"] in page and "8,228" in page
     shoot(f"status-{lang}")

@@ -9,6 +9,7 @@ from postpurchase.models import OrderLine, ReturnResolution
 from postpurchase.returns.form import FormError, parse_return_form
 from postpurchase.returns.operations import WantedLine
 from postpurchase.returns.policy import ReturnPolicy
+from postpurchase.settings.model import ReturnsPart
 
 LINES = [
     OrderLine(id=3, brand_id=1, order_id=1, line_key="1", sku="TEE-M", quantity=2, unit_price=3980),
@@ -113,7 +114,11 @@ def test_returned_line_without_a_reason_is_refused() -> None:
 
 
 def test_reasons_come_from_the_brands_policy() -> None:
-    policy = ReturnPolicy(reasons={"wrong_colour": {"en": "Wrong colour"}})
+    policy = ReturnPolicy(
+        ReturnsPart(
+            reasons={"wrong_colour": {"en": "Wrong colour"}}, general_reasons=["wrong_colour"]
+        )
+    )
     assert _field_refused(("quantity-3", "1"), ("reason-3", "damaged"), policy=policy) == "reason-3"
     assert (
         _parse(("quantity-3", "1"), ("reason-3", "wrong_colour"), policy=policy)
@@ -132,7 +137,7 @@ def test_resolution_must_be_one_offered(resolution: str | None) -> None:
 
 
 def test_resolution_the_policy_does_not_offer_is_refused() -> None:
-    policy = ReturnPolicy(resolutions=(ReturnResolution.refund,))
+    policy = ReturnPolicy(ReturnsPart(resolutions=[ReturnResolution.refund]))
     assert (
         _field_refused(
             ("quantity-3", "1"), ("reason-3", "other"), policy=policy, resolution="store_credit"
@@ -159,7 +164,7 @@ def test_exchange_for_another_product_is_refused(sku: str) -> None:
 
 
 def test_exchange_field_is_refused_when_the_policy_offers_no_exchange() -> None:
-    policy = ReturnPolicy(resolutions=(ReturnResolution.refund,))
+    policy = ReturnPolicy(ReturnsPart(resolutions=[ReturnResolution.refund]))
     assert (
         _field_refused(
             ("quantity-3", "1"), ("reason-3", "other"), ("exchange-3", "TEE-L"), policy=policy
@@ -182,3 +187,40 @@ def test_a_long_forged_field_name_is_shortened_in_the_message() -> None:
     with pytest.raises(FormError) as error:
         _parse(("x" * 10_000, "1"))
     assert len(str(error.value)) < 200
+
+
+SOAP = OrderLine(
+    id=5, brand_id=1, order_id=1, line_key="3", sku="SOAP", category="skincare", unit_price=1320
+)
+SHIRT = OrderLine(
+    id=6, brand_id=1, order_id=1, line_key="4", sku="SHIRT-M", category="apparel", unit_price=5000
+)
+
+
+def test_a_size_reason_for_an_item_that_is_not_clothing_is_refused() -> None:
+    with pytest.raises(FormError) as error:
+        parse_return_form(
+            MultiDict(
+                [("quantity-5", "1"), ("reason-5", "size_too_small"), ("resolution", "refund")]
+            ),
+            lines=[SOAP],
+            policy=ReturnPolicy(),
+        )
+    assert error.value.field == "reason-5"
+
+
+def test_a_size_reason_for_clothing_is_kept() -> None:
+    form = parse_return_form(
+        MultiDict([("quantity-6", "1"), ("reason-6", "size_too_small"), ("resolution", "refund")]),
+        lines=[SHIRT],
+        policy=ReturnPolicy(),
+    )
+    assert form.lines[0].reason_code == "size_too_small"
+
+
+def test_an_empty_reason_on_a_line_not_returned_is_no_choice() -> None:
+    assert _parse(("quantity-3", "0"), ("reason-3", "")).lines == []
+
+
+def test_an_empty_reason_on_a_returned_line_is_refused() -> None:
+    assert _field_refused(("quantity-3", "1"), ("reason-3", "")) == "reason-3"

@@ -135,12 +135,12 @@ def test_goods_worth_less_than_the_return_shipping_are_kept() -> None:
 
 
 def test_bonus_is_off_by_default() -> None:
-    assert preview([tee(1)], currency="JPY", resolution=CREDIT).credit == 3980
+    assert preview([tee(1)], currency="JPY", resolution=CREDIT, rules=MoneyRules()).credit == 3980
 
 
 def test_keep_item_is_off_by_default() -> None:
     cheap = ReturnedItem(unit_price=1, quantity=1, reason_code="other")
-    assert preview([cheap], currency="JPY", resolution=REFUND).keep_item is None
+    assert preview([cheap], currency="JPY", resolution=REFUND, rules=MoneyRules()).keep_item is None
 
 
 def test_usd_amounts_are_cents() -> None:
@@ -181,4 +181,4 @@ def test_major_to_minor_refuses_what_is_not_an_amount() -> None:
 
 def test_negative_quantity_is_refused() -> None:
     with pytest.raises(ValueError, match="negative"):
-        preview([tee(-1)], currency="JPY", resolution=REFUND)
+        preview([tee(-1)], currency="JPY", resolution=REFUND, rules=MoneyRules())

@@ -76,7 +76,8 @@ def test_category_rule_refuses_its_lines_only(session, shop, set_policy) -> None
     assert _why(result, shop.tee) is None
 
 
-def test_food_is_returnable_without_a_rule(session, shop) -> None:
+def test_a_category_without_a_rule_is_returnable(session, shop, set_policy) -> None:
+    set_policy(shop.brand_id, categories=[])
     assert _why(_eligibility(session, shop, days=1), shop.food) is None
 
 

@@ -77,6 +77,14 @@ def _example(annotation: Any, metadata: list[Any]) -> Any:
     return "changed"
 
 
+def _enum_of(annotation: Any) -> type[Enum] | None:
+    """The enum a single-value leaf is of (through ``Optional`` and ``Annotated``), if any."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, Enum):
+            return candidate
+    return None
+
+
 def new_value(path: str) -> Any:
     """A valid value for ``path`` that differs from its default."""
     if path == LOGO:
@@ -88,6 +96,9 @@ def new_value(path: str) -> Any:
         value = [widget(path).choices[-1]]
     if value == default and isinstance(value, bool):
         value = not value
+    enum = _enum_of(info.annotation)
+    if value == default and enum is not None:
+        value = next(m.value for m in enum if m.value != default)
     if value == default:
         value = value + 1 if isinstance(value, int) else value
     assert value != default, path
