@@ -490,3 +490,96 @@ def _sort_key(row: FigureRow, names: tuple[str, ...]) -> tuple[Any, ...]:
             )
         )
     return tuple(key)
+
+
+@dataclass(frozen=True)
+class ReasonRow:
+    """Units returned for one reason code from the period's orders, and their share of those units."""
+
+    reason_code: str
+    units: int
+    share: float
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A customer's words on a parcel of the period, with the order and parcel they are about."""
+
+    shipment_id: int
+    order_number: str | None
+    carrier_code: str
+    service: str | None
+    destination_region: str | None
+    score: int | None
+    comment: str
+    created_at: datetime
+
+
+def _period_parcels(brand_id: int, start: date, end: date) -> Any:
+    """Ids of the brand's parcels ordered in the period (the period of every figure above)."""
+    facts = ShipmentFigures
+    return select(facts.shipment_id).where(
+        facts.brand_id == brand_id, col(facts.order_day) >= start, col(facts.order_day) <= end
+    )
+
+
+def return_reasons(*, session: Session, brand_id: int, start: date, end: date) -> list[ReasonRow]:
+    """Units returned per reason code on the return requests of the period's orders, most first.
+
+    Same period as :func:`figures`: the order's local date; each return request counts once, however
+    many parcels its order had.
+    """
+    orders = (
+        select(Shipment.order_id)
+        .where(col(Shipment.id).in_(_period_parcels(brand_id, start, end)))
+        .distinct()
+    )
+    units = func.sum(ReturnLine.quantity)
+    result = session.execute(
+        select(ReturnLine.reason_code, units)
+        .join(ReturnRequest, col(ReturnRequest.id) == ReturnLine.return_id)
+        .where(
+            ReturnRequest.brand_id == brand_id,
+            ReturnLine.brand_id == brand_id,
+            col(ReturnRequest.order_id).in_(orders),
+        )
+        .group_by(ReturnLine.reason_code)
+    ).all()
+    total = sum(int(count or 0) for _, count in result)
+    return sorted(
+        (
+            ReasonRow(reason_code=code, units=int(count), share=int(count) / total)
+            for code, count in result
+            if count
+        ),
+        key=lambda row: (-row.units, row.reason_code),
+    )
+
+
+def comments(
+    *, session: Session, brand_id: int, start: date, end: date, limit: int = 50
+) -> list[Comment]:
+    """The newest feedback comments on the period's parcels, lowest scores first within a day."""
+    result = session.execute(
+        select(
+            Shipment.id,
+            Order.number,
+            Shipment.carrier_code,
+            Shipment.service,
+            Shipment.destination_region,
+            Feedback.nps_score,
+            Feedback.comment,
+            Feedback.created_at,
+        )
+        .join(Shipment, col(Shipment.id) == Feedback.shipment_id)
+        .outerjoin(Order, col(Order.id) == Shipment.order_id)
+        .where(
+            Feedback.brand_id == brand_id,
+            col(Feedback.comment).is_not(None),
+            Feedback.comment != "",
+            col(Feedback.shipment_id).in_(_period_parcels(brand_id, start, end)),
+        )
+        .order_by(col(Feedback.created_at).desc(), col(Feedback.id).desc())
+        .limit(limit)
+    ).all()
+    return [Comment(*row) for row in result]
