@@ -76,8 +76,13 @@ class Words:
             return "–"
         # Plural rules take whole numbers; a fractional median (1.5) reads as plural.
         plural = int(value) if float(value).is_integer() else 2
-        return ngettext(
-            "%(days)s day", "%(days)s days", plural, days=format_decimal(value, locale=self.locale)
+        return str(
+            ngettext(
+                "%(days)s day",
+                "%(days)s days",
+                plural,
+                days=format_decimal(value, locale=self.locale),
+            )
         )
 
     def share(self, value: float | None) -> str:
@@ -95,7 +100,7 @@ class Words:
     def carrier_service(self, code: str | None, service: str | None) -> str:
         """``ヤマト運輸 · 宅急便``: a carrier and its service as sold."""
         if code is None:
-            return _("Unknown carrier")
+            return str(_("Unknown carrier"))
         carrier, name = display_names(code, service, self.locale)
         return f"{carrier} · {name}" if name else carrier
 
@@ -136,7 +141,7 @@ class Words:
             return "–"
         if name.endswith(("_share", "_rate")):
             points = format_decimal(round(100 * value, 1), "+#,##0.0;−#,##0.0", self.locale)
-            return _("%(points)s pt", points=points)
+            return str(_("%(points)s pt", points=points))
         if name == "nps":
             return self.score(value)
         if name.startswith("order_to_delivery_days"):

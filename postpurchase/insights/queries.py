@@ -85,8 +85,13 @@ def report(*, session: Session, brand_id: int, start: date, end: date) -> Report
     """Everything the insights page, CSV and PDF show for the parcels ordered from ``start`` to ``end``."""
     length = end - start + timedelta(days=1)
     previous_start, previous_end = start - length, start - timedelta(days=1)
-    period = {"session": session, "brand_id": brand_id, "start": start, "end": end}
-    overview = figures(**period)
+    overview = figures(session=session, brand_id=brand_id, start=start, end=end)
+
+    def grouped(*names: str) -> list[FigureRow]:
+        return figures(
+            session=session, brand_id=brand_id, start=start, end=end, group_by=names
+        ).rows
+
     return Report(
         start=start,
         end=end,
@@ -97,9 +102,9 @@ def report(*, session: Session, brand_id: int, start: date, end: date) -> Report
         ).rows[0],
         previous_start=previous_start,
         previous_end=previous_end,
-        methods=figures(**period, group_by=("carrier", "service")).rows,
-        carriers=figures(**period, group_by=("carrier",)).rows,
-        regions=figures(**period, group_by=("destination_region",)).rows,
-        reasons=return_reasons(**period),
-        comments=comments(**period),
+        methods=grouped("carrier", "service"),
+        carriers=grouped("carrier"),
+        regions=grouped("destination_region"),
+        reasons=return_reasons(session=session, brand_id=brand_id, start=start, end=end),
+        comments=comments(session=session, brand_id=brand_id, start=start, end=end),
     )

@@ -13,6 +13,7 @@ from postpurchase.db import get_session
 from postpurchase.i18n import format_local_time, to_local
 from postpurchase.insights import export, queries
 from postpurchase.models import Brand
+from postpurchase.models.types import id_of
 from postpurchase.pdf import pdf_bytes
 from postpurchase.returns.policy import policy_for
 from postpurchase.web.merchant import require_merchant
@@ -30,7 +31,7 @@ def _report(brand: Brand) -> queries.Report:
         )
     except ValueError as error:
         raise BadParameter("start", str(error)) from None
-    return queries.report(session=get_session(), brand_id=brand.id, start=start, end=end)
+    return queries.report(session=get_session(), brand_id=id_of(brand), start=start, end=end)
 
 
 def _sort() -> tuple[str | None, bool]:
