@@ -398,7 +398,7 @@ def refresh_rollup(
         "category": select(func.min(OrderLine.category))
         .where(OrderLine.order_id == Shipment.order_id)
         .scalar_subquery(),
-        "delivered": flag(delivered),
+        col(ShipmentFigures.delivered).key: flag(delivered),  # type: ignore[attr-defined]
         "order_days": sql.days(Shipment.delivered_at, Order.placed_at),
         "transit_days": sql.days(Shipment.delivered_at, Shipment.shipped_at),
         "promised": flag(promised),

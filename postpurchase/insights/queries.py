@@ -31,19 +31,8 @@ HEADLINES: tuple[str, ...] = (
 )
 
 #: Figures a table may be sorted by (``?sort=``), beside the group columns' own order.
-SORTABLE: tuple[str, ...] = (
-    "shipments",
-    "delivered",
-    "cost_avg",
-    "order_value_avg",
-    "order_to_delivery_days_median",
-    "order_to_delivery_days_p90",
-    "transit_days_median",
-    "on_time_share",
-    "first_attempt_share",
-    "redelivery_rate",
-    "return_rate",
-    "nps",
+SORTABLE: tuple[str, ...] = tuple(
+    name for name in FigureRow.__dataclass_fields__ if name != "group"
 )
 
 
