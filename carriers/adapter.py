@@ -24,6 +24,10 @@ def _system_now() -> datetime:
 class Adapter:
     code: ClassVar[str]
     name: ClassVar[str]
+    #: The carrier's name per locale where it differs from ``name`` (e.g. ``{"ja": "ヤマト運輸"}``).
+    local_names: ClassVar[Mapping[str, str]] = {}
+    #: Service code → the name the carrier sells it under (e.g. ``{"takkyubin": "宅急便"}``).
+    service_names: ClassVar[Mapping[str, str]] = {}
     capabilities: ClassVar[Capabilities]
     default_base_url: ClassVar[str] = ""
     #: Credential keys the adapter reads from ``CarrierSettings.credentials``.

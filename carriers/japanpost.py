@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from typing import ClassVar
 
 from carriers.adapter import Adapter
 from carriers.base import Capabilities, ParseError, TrackingResult
@@ -112,6 +113,12 @@ def parse_tracking(body: Body, *, now: datetime | None = None) -> list[TrackingR
 class JapanPost(Adapter):
     code = CODE
     name = "Japan Post (日本郵便)"
+    local_names: ClassVar[dict[str, str]] = {"ja": "日本郵便"}
+    service_names: ClassVar[dict[str, str]] = {
+        "yu-pack": "ゆうパック",
+        "yu-packet": "ゆうパケット",
+        "letterpack": "レターパック",
+    }
     capabilities = Capabilities(
         max_batch=1,
         requests_per_second=0.5,

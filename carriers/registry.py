@@ -122,3 +122,18 @@ def create(code: str, settings: CarrierSettings | None = None) -> CarrierAdapter
     except KeyError:
         raise Unsupported(f"no adapter for carrier {code!r}", carrier=code) from None
     return factory(settings or CarrierSettings())
+
+
+def display_names(code: str, service: str | None, locale: str) -> tuple[str, str | None]:
+    """The carrier's name in ``locale`` and the name it sells ``service`` under (codes when unknown).
+
+    Service names are the carrier's own (宅急便, ゆうパック) in every locale: they are brand names.
+    """
+    try:
+        adapter = create(code)
+    except CarrierError:
+        return code, service
+    names = getattr(adapter, "local_names", {})
+    services = getattr(adapter, "service_names", {})
+    carrier = names.get(locale.split("_")[0], getattr(adapter, "name", code))
+    return carrier, None if service is None else services.get(service, service)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import ClassVar
 
 from carriers.adapter import Adapter
 from carriers.base import Capabilities, ParseError, TrackingResult
@@ -95,6 +96,11 @@ def parse_tracking(body: Body, *, now: datetime | None = None) -> list[TrackingR
 class Sagawa(Adapter):
     code = CODE
     name = "Sagawa Express (佐川急便)"
+    local_names: ClassVar[dict[str, str]] = {"ja": "佐川急便"}
+    service_names: ClassVar[dict[str, str]] = {
+        "hikyaku": "飛脚宅配便",
+        "hikyaku-express": "飛脚ジャストタイム便",
+    }
     capabilities = Capabilities(
         max_batch=1,
         requests_per_second=0.5,

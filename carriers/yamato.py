@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from typing import ClassVar
 
 from carriers.adapter import Adapter
 from carriers.base import Capabilities, ParseError, TrackingResult
@@ -111,6 +112,12 @@ def parse_tracking(body: Body, *, now: datetime | None = None) -> list[TrackingR
 class Yamato(Adapter):
     code = CODE
     name = "Yamato Transport (クロネコヤマト)"
+    local_names: ClassVar[dict[str, str]] = {"ja": "ヤマト運輸"}
+    service_names: ClassVar[dict[str, str]] = {
+        "takkyubin": "宅急便",
+        "compact": "宅急便コンパクト",
+        "nekopos": "ネコポス",
+    }
     capabilities = Capabilities(
         max_batch=10,
         requests_per_second=0.5,

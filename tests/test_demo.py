@@ -14,7 +14,7 @@ from carriers.status import Status
 from postpurchase.db import session_scope
 from postpurchase.demo import catch_up_tracking, load_demo
 from postpurchase.demo_data import PRODUCTS, SOLD_OUT
-from postpurchase.insights.queries import shipping_methods
+from postpurchase.insights.figures import figures
 from postpurchase.models import (
     DeliveryPrediction,
     FulfillmentCentre,
@@ -79,9 +79,13 @@ def test_demo_tells_a_consistent_story(app) -> None:
         ):
             first_prediction.setdefault(p.shipment_id, p)
         end = max(s.delivered_at for s in shipments if s.delivered_at).date() + timedelta(days=1)
-        methods = shipping_methods(
-            session=s, brand_id=brand_id, start=end - timedelta(days=60), end=end
-        )
+        methods = figures(
+            session=s,
+            brand_id=brand_id,
+            start=end - timedelta(days=60),
+            end=end,
+            group_by=("carrier",),
+        ).rows
         stock = {level.sku: level.available for level in s.exec(select(InventoryLevel))}
         s.expunge_all()
     assert len(shipments) > 40
@@ -138,7 +142,7 @@ def _promises_are_made_before_the_outcome(shipments, scans, first_prediction) ->
 
 
 def _some_parcels_are_late_and_carriers_differ(methods) -> None:
-    shares = {row.carrier_code: row.on_time_share for row in methods}
+    shares = {row.group["carrier"]: row.on_time_share for row in methods}
     assert set(shares) == {"yamato", "sagawa", "japanpost"}
     assert min(shares.values()) < 1
     assert len(set(shares.values())) > 1

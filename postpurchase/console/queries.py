@@ -30,6 +30,7 @@ from postpurchase.models import (
     ReturnRequest,
     ReturnState,
     Shipment,
+    ShipmentFigures,
     TrackingEvent,
 )
 from postpurchase.pagination import Page, SortKey, paginate
@@ -205,6 +206,12 @@ class SearchFilters:
     end: date | None = None
     #: Only parcels with a scan of this status in the date range.
     scan: Status | None = None
+    service: str | None = None
+    #: Destination region as sent (e.g. a prefecture).
+    region: str | None = None
+    #: Local order dates (the insights period), so an insights figure links to the parcels behind it.
+    ordered_start: date | None = None
+    ordered_end: date | None = None
 
 
 def _digits(value: str) -> str:
@@ -264,6 +271,19 @@ def search_shipments(
         query = query.where(Shipment.status == filters.status)
     if filters.carrier:
         query = query.where(Shipment.carrier_code == filters.carrier)
+    if filters.service:
+        query = query.where(Shipment.service == filters.service)
+    if filters.region:
+        query = query.where(Shipment.destination_region == filters.region)
+    if filters.ordered_start or filters.ordered_end:
+        ordered = select(ShipmentFigures.shipment_id).where(
+            ShipmentFigures.brand_id == _id(brand)
+        )
+        if filters.ordered_start:
+            ordered = ordered.where(col(ShipmentFigures.order_day) >= filters.ordered_start)
+        if filters.ordered_end:
+            ordered = ordered.where(col(ShipmentFigures.order_day) <= filters.ordered_end)
+        query = query.where(col(Shipment.id).in_(ordered))
     zone = ZoneInfo(brand.timezone)
     start = datetime.combine(filters.start, time(), zone) if filters.start else None
     end = datetime.combine(filters.end + timedelta(days=1), time(), zone) if filters.end else None

@@ -92,6 +92,10 @@ def shipments(brand: Brand) -> Any:
         start=params.date("from"),
         end=params.date("to"),
         scan=params.enum("scan", Status),
+        service=params.raw("service"),
+        region=params.raw("region"),
+        ordered_start=params.date("ordered_from"),
+        ordered_end=params.date("ordered_to"),
     )
     sort = params.enum("sort", queries.Sort, queries.Sort.newest) or queries.Sort.newest
     session = get_session()

@@ -13,6 +13,7 @@ from postpurchase.db import get_session
 from postpurchase.i18n import to_local
 from postpurchase.insights import export, figures
 from postpurchase.insights.export import MAX_DAYS
+from postpurchase.models.types import id_of
 from postpurchase.web.apidoc import Route, query_parameter
 from postpurchase.web.auth import require_brand
 from postpurchase.web.params import BadParameter, Params
@@ -89,14 +90,16 @@ def shipment_figures() -> dict[str, Any]:
     start, end = _period(params, brand.timezone)
     group_by = _group_by(params.raw("group_by"))
     result = figures.figures(
-        session=get_session(), brand_id=brand.id, start=start, end=end, group_by=group_by
+        session=get_session(), brand_id=id_of(brand), start=start, end=end, group_by=group_by
     )
-    return InsightsPage(
-        from_=result.start,
-        to=result.end,
-        currency=result.currency,
-        group_by=list(result.group_by),
-        rows=[FigureRowPublic(**vars(row)) for row in result.rows],
+    return InsightsPage.model_validate(
+        {
+            "from": result.start,
+            "to": result.end,
+            "currency": result.currency,
+            "group_by": list(result.group_by),
+            "rows": [FigureRowPublic(**vars(row)) for row in result.rows],
+        }
     ).model_dump(mode="json", by_alias=True)
 
 

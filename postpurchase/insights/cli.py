@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlmodel import select
+from sqlmodel import col, select
 
 from postpurchase.clock import utcnow
 from postpurchase.commands import brand_or_fail
@@ -19,6 +19,7 @@ from postpurchase.insights.figures import refresh_rollup
 from postpurchase.insights.history_import import import_history, read_import
 from postpurchase.insights.weekly import send_weekly
 from postpurchase.models import Brand
+from postpurchase.models.types import id_of
 
 
 @click.group("insights")
@@ -55,7 +56,7 @@ def rebuild_command(brand_slug: str | None) -> None:
         brands = (
             [brand_or_fail(session, brand_slug)]
             if brand_slug
-            else list(session.exec(select(Brand).order_by(Brand.id)))
+            else list(session.exec(select(Brand).order_by(col(Brand.id))))
         )
         for brand in brands:
             assert brand.id is not None
@@ -84,7 +85,7 @@ def import_command(brand_slug: str, path: Path) -> None:
             raise click.ClickException(str(exc)) from None
         with click.progressbar(length=len(rows), label="importing", file=sys.stderr) as bar:
             result = import_history(
-                session=session, brand_id=brand.id, rows=rows, now=utcnow(), progress=bar.update
+                session=session, brand_id=id_of(brand), rows=rows, now=utcnow(), progress=bar.update
             )
     click.echo(
         f"created {result.created}, updated {result.updated}, skipped {result.skipped} (live parcels)"

@@ -5,35 +5,38 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
-from functools import lru_cache
+from typing import Any
 
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from carriers.registry import customer_links
-from postpurchase.i18n import format_money, minor_to_decimal
+from carriers.registry import display_names
+from postpurchase.i18n import format_money
 from postpurchase.insights.charts import Chart, bar_chart
-from postpurchase.insights.queries import MethodRow, Report
+from postpurchase.insights.figures import FigureRow
+from postpurchase.insights.queries import Report
 from postpurchase.returns.policy import ReturnPolicy
 
 #: Longest period a page or export may cover, so one request never scans years of parcels.
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
 
-CSV_COLUMNS = (
+#: The figures of a row, as the API names them (see :class:`figures.FigureRow`).
+FIGURE_COLUMNS: tuple[str, ...] = tuple(
+    name for name in FigureRow.__dataclass_fields__ if name != "group"
+)
+#: ``table`` names the page's table a line belongs to; group columns are empty where not grouped.
+CSV_COLUMNS: tuple[str, ...] = (
+    "table",
     "carrier",
     "service",
-    "parcels",
-    "delivered",
+    "destination_region",
+    "reason_code",
     "currency",
-    "mean_cost",
-    "median_cost",
-    "median_days",
-    "p90_days",
-    "on_time_share",
-    "mean_order_total",
+    *FIGURE_COLUMNS,
+    "reason_share",
 )
 
 
@@ -73,8 +76,13 @@ class Words:
             return "–"
         # Plural rules take whole numbers; a fractional median (1.5) reads as plural.
         plural = int(value) if float(value).is_integer() else 2
-        return ngettext(
-            "%(days)s day", "%(days)s days", plural, days=format_decimal(value, locale=self.locale)
+        return str(
+            ngettext(
+                "%(days)s day",
+                "%(days)s days",
+                plural,
+                days=format_decimal(value, locale=self.locale),
+            )
         )
 
     def share(self, value: float | None) -> str:
@@ -86,52 +94,104 @@ class Words:
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self.locale)
 
-    def carrier(self, code: str) -> str:
-        return carrier_name(code)
+    def carrier(self, code: str | None) -> str:
+        return _("Unknown carrier") if code is None else display_names(code, None, self.locale)[0]
+
+    def carrier_service(self, code: str | None, service: str | None) -> str:
+        """``ヤマト運輸 · 宅急便``: a carrier and its service as sold."""
+        if code is None:
+            return str(_("Unknown carrier"))
+        carrier, name = display_names(code, service, self.locale)
+        return f"{carrier} · {name}" if name else carrier
+
+    def method(self, row: FigureRow) -> str:
+        return self.carrier_service(row.group.get("carrier"), row.group.get("service"))
+
+    def carrier_of(self, row: FigureRow) -> str:
+        return self.carrier(row.group.get("carrier"))
+
+    def region_of(self, row: FigureRow) -> str:
+        return self.region(row.group.get("destination_region"))
+
+    def region(self, value: str | None) -> str:
+        return value or _("Unknown region")
 
     def reason(self, code: str) -> str:
         return self.returns.reason_label(code, self.locale)
 
+    def score(self, value: float | None) -> str:
+        """An NPS, whole points with a sign (``+12``, ``−5``)."""
+        return "–" if value is None else format_decimal(round(value), "+#,##0;−#,##0", self.locale)
 
-@lru_cache(maxsize=256)
-def carrier_name(code: str) -> str:
-    """The carrier's display name from its adapter (its code when no adapter is registered)."""
-    return customer_links(code, None).carrier_name
+    def figure(self, name: str, value: float | None) -> str:
+        """A headline or table figure by its name in :class:`FigureRow`."""
+        if name in ("shipments", "delivered", "returned_units", "nps_responses"):
+            return "–" if value is None else self.number(value)
+        if name.endswith(("_share", "_rate")):
+            return self.share(value)
+        if name.startswith(("order_to_delivery_days", "transit_days")):
+            return self.days(None if value is None else round(value, 1))
+        if name == "nps":
+            return self.score(value)
+        return self.money(None if value is None else round(value))
+
+    def change(self, name: str, value: float | None) -> str:
+        """The change of a headline against the previous period: points for shares, else signed units."""
+        if value is None:
+            return "–"
+        if name.endswith(("_share", "_rate")):
+            points = format_decimal(round(100 * value, 1), "+#,##0.0;−#,##0.0", self.locale)
+            return str(_("%(points)s pt", points=points))
+        if name == "nps":
+            return self.score(value)
+        if name.startswith("order_to_delivery_days"):
+            return format_decimal(round(value, 1), "+#,##0.#;−#,##0.#", self.locale)
+        return format_decimal(value, "+#,##0;−#,##0", self.locale)
 
 
-def method_label(row: MethodRow) -> str:
-    return f"{carrier_name(row.carrier_code)} · {row.service}"
+def charts(report: Report, words: Words) -> dict[str, list[Chart]]:
+    """The charts of each area of the page, keyed by area (``methods``, ``speed``, ...)."""
 
+    def chart(title: str, rows: list[FigureRow], name: str, label: Any) -> Chart:
+        known = [row for row in rows if getattr(row, name) is not None]
+        return bar_chart(
+            title,
+            [
+                (label(row), getattr(row, name), words.figure(name, getattr(row, name)))
+                for row in known
+            ],
+        )
 
-def charts(report: Report, words: Words) -> list[Chart]:
-    """Median days and on-time share per method, median days per region and carrier, returned units per reason."""
-    timed = [row for row in report.methods if row.median_days is not None]
-    promised = [row for row in report.methods if row.on_time_share is not None]
-    return [
-        chart
-        for chart in (
-            bar_chart(
-                _("Median delivery days by shipping method"),
-                [(method_label(r), r.median_days, words.days(r.median_days)) for r in timed],
+    areas = {
+        "methods": [
+            chart(_("Mean cost by shipping method"), report.methods, "cost_avg", words.method),
+        ],
+        "speed": [
+            chart(
+                _("Median days from order to delivery by shipping method"),
+                report.methods,
+                "order_to_delivery_days_median",
+                words.method,
             ),
-            bar_chart(
+            chart(
                 _("On-time share by shipping method"),
-                [
-                    (method_label(r), r.on_time_share, words.share(r.on_time_share))
-                    for r in promised
-                ],
+                report.methods,
+                "on_time_share",
+                words.method,
             ),
-            bar_chart(
-                _("Median delivery days by region and carrier"),
-                [
-                    (
-                        f"{r.region or _('Unknown region')} · {r.carrier_code}",
-                        r.median_days,
-                        words.days(r.median_days),
-                    )
-                    for r in report.regions
-                ],
+        ],
+        "redelivery": [
+            chart(
+                _("Redelivery rate by carrier"),
+                report.carriers,
+                "redelivery_rate",
+                words.carrier_of,
             ),
+            chart(
+                _("Redelivery rate by region"), report.regions, "redelivery_rate", words.region_of
+            ),
+        ],
+        "returns": [
             bar_chart(
                 _("Returned units by reason"),
                 [
@@ -142,39 +202,48 @@ def charts(report: Report, words: Words) -> list[Chart]:
                     )
                     for r in report.reasons
                 ],
-            ),
-        )
-        if chart.bars
-    ]
+            )
+        ],
+    }
+    return {area: [c for c in drawn if c.bars] for area, drawn in areas.items()}
 
 
 def csv_text(report: Report) -> str:
-    """One row per shipping method after a header; amounts as decimals of ``currency``, shares as fractions."""
+    """Every table of the page, one line per row, figures as the API gives them (minor units, fractions)."""
 
-    def amount(value: int | None, currency: str) -> str:
-        return "" if value is None else str(minor_to_decimal(value, currency))
-
-    def plain(value: float | None) -> str:
-        return "" if value is None else f"{value:g}"
+    def plain(value: object) -> str:
+        return "" if value is None else str(value)
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for row in report.methods:
-        share = row.on_time_share
+    tables = (
+        ("overview", [report.overview]),
+        ("methods", report.methods),
+        ("carriers", report.carriers),
+        ("regions", report.regions),
+    )
+    for table, rows in tables:
+        for row in rows:
+            groups = [
+                plain(row.group.get(name)) for name in ("carrier", "service", "destination_region")
+            ]
+            figures = [plain(getattr(row, name)) for name in FIGURE_COLUMNS]
+            writer.writerow([table, *groups, "", report.currency, *figures, ""])
+    units = FIGURE_COLUMNS.index("returned_units")
+    for reason in report.reasons:
+        figures = [""] * len(FIGURE_COLUMNS)
+        figures[units] = str(reason.units)
         writer.writerow(
             [
-                row.carrier_code,
-                row.service,
-                row.parcels,
-                row.delivered,
-                row.currency,
-                amount(row.mean_cost, row.currency),
-                amount(row.median_cost, row.currency),
-                plain(row.median_days),
-                plain(row.p90_days),
-                "" if share is None else f"{share:.4f}",
-                amount(row.mean_order_total, row.currency),
+                "return_reasons",
+                "",
+                "",
+                "",
+                reason.reason_code,
+                report.currency,
+                *figures,
+                reason.share,
             ]
         )
     return out.getvalue()

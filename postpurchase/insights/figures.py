@@ -73,6 +73,7 @@ from sqlalchemy import (
     literal,
     or_,
 )
+from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -246,7 +247,7 @@ def figures(
         raise LookupError(f"no brand {brand_id}")
     names = tuple(group_by)
     facts = ShipmentFigures
-    keys = [
+    keys: list[Any] = [
         col(getattr(facts, _ROLLUP_COLUMNS[name])).label(f"group_{index}")
         for index, name in enumerate(names)
     ]
@@ -255,33 +256,34 @@ def figures(
         return func.sum(cast(column, Integer))
 
     delivered = col(facts.delivered)
+    columns: list[Any] = [
+        *keys,
+        facts.order_days,
+        facts.transit_days,
+        func.count(),
+        whole(delivered),
+        func.coalesce(func.sum(facts.cost_amount), 0),
+        func.count(col(facts.cost_amount)),
+        func.coalesce(func.sum(facts.order_value), 0),
+        func.count(col(facts.order_value)),
+        whole(facts.promised),
+        whole(facts.on_time),
+        whole(facts.first_attempt),
+        func.sum(case((delivered, facts.failed_attempts), else_=0)),
+        whole(facts.returned),
+        func.sum(facts.returned_units),
+        func.sum(facts.responses),
+        func.sum(facts.promoters),
+        func.sum(facts.detractors),
+    ]
     query = (
-        select(
-            *keys,
-            facts.order_days,
-            facts.transit_days,
-            func.count(),
-            whole(delivered),
-            func.coalesce(func.sum(facts.cost_amount), 0),
-            func.count(facts.cost_amount),
-            func.coalesce(func.sum(facts.order_value), 0),
-            func.count(facts.order_value),
-            whole(facts.promised),
-            whole(facts.on_time),
-            whole(facts.first_attempt),
-            func.sum(case((delivered, facts.failed_attempts), else_=0)),
-            whole(facts.returned),
-            func.sum(facts.returned_units),
-            func.sum(facts.responses),
-            func.sum(facts.promoters),
-            func.sum(facts.detractors),
-        )
+        sa_select(*columns)
         .where(
-            facts.brand_id == brand_id,
+            col(facts.brand_id) == brand_id,
             col(facts.order_day) >= start,
             col(facts.order_day) <= end,
         )
-        .group_by(*keys, facts.order_days, facts.transit_days)
+        .group_by(*keys, col(facts.order_days), col(facts.transit_days))
     )
     width = len(keys)
     tallies: dict[tuple[Any, ...], list[int]] = {}
@@ -363,7 +365,7 @@ def refresh_rollup(
     delivered = col(Shipment.delivered_at).is_not(None)
     priced = and_(
         col(Shipment.cost_amount).is_not(None),
-        or_(col(Shipment.cost_currency).is_(None), Shipment.cost_currency == brand.currency),
+        or_(col(Shipment.cost_currency).is_(None), col(Shipment.cost_currency) == brand.currency),
     )
     promised = and_(delivered, col(Shipment.promised_date).is_not(None))
     on_time = and_(promised, sql.local_date(Shipment.delivered_at) <= Shipment.promised_date)
@@ -380,7 +382,7 @@ def refresh_rollup(
             .scalar_subquery()
         )
 
-    of_order = ReturnRequest.order_id == Shipment.order_id
+    of_order = col(ReturnRequest.order_id) == Shipment.order_id
     values = {
         "shipment_id": Shipment.id,
         "brand_id": Shipment.brand_id,
@@ -396,15 +398,17 @@ def refresh_rollup(
         "category": select(func.min(OrderLine.category))
         .where(OrderLine.order_id == Shipment.order_id)
         .scalar_subquery(),
-        col(ShipmentFigures.delivered).key: flag(delivered),
+        col(ShipmentFigures.delivered).key: flag(delivered),  # type: ignore[attr-defined]
         "order_days": sql.days(Shipment.delivered_at, Order.placed_at),
         "transit_days": sql.days(Shipment.delivered_at, Shipment.shipped_at),
         "promised": flag(promised),
         "on_time": flag(on_time),
-        "first_attempt": flag(and_(delivered, Shipment.failed_attempts == 0)),
+        "first_attempt": flag(and_(delivered, col(Shipment.failed_attempts) == 0)),
         "failed_attempts": Shipment.failed_attempts,
         "cost_amount": case((priced, Shipment.cost_amount), else_=None),
-        "order_value": case((Order.currency == brand.currency, Order.total_amount), else_=None),
+        "order_value": case(
+            (col(Order.currency) == brand.currency, Order.total_amount), else_=None
+        ),
         "returned": flag(exists().where(of_order)),
         "returned_units": func.coalesce(
             select(func.sum(ReturnLine.quantity))
@@ -422,7 +426,7 @@ def refresh_rollup(
     ids = None if shipment_ids is None else list(shipment_ids)
     chunks = [None] if ids is None else [ids[i : i + 500] for i in range(0, len(ids), 500)]
     for chunk in chunks:
-        where = [Shipment.brand_id == brand_id]
+        where: list[Any] = [Shipment.brand_id == brand_id]
         gone = delete(ShipmentFigures).where(col(ShipmentFigures.brand_id) == brand_id)
         if chunk is not None:
             where.append(col(Shipment.id).in_(chunk))
@@ -485,8 +489,101 @@ def _sort_key(row: FigureRow, names: tuple[str, ...]) -> tuple[Any, ...]:
         key.append(
             (
                 value is None,
-                _JIS_INDEX.get(value, len(_JIS_INDEX)) if name == "destination_region" else 0,
+                _JIS_INDEX.get(value or "", len(_JIS_INDEX)) if name == "destination_region" else 0,
                 value or "",
             )
         )
     return tuple(key)
+
+
+@dataclass(frozen=True)
+class ReasonRow:
+    """Units returned for one reason code from the period's orders, and their share of those units."""
+
+    reason_code: str
+    units: int
+    share: float
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A customer's words on a parcel of the period, with the order and parcel they are about."""
+
+    shipment_id: int
+    order_number: str | None
+    carrier_code: str
+    service: str | None
+    destination_region: str | None
+    score: int | None
+    comment: str
+    created_at: datetime
+
+
+def _period_parcels(brand_id: int, start: date, end: date) -> Any:
+    """Ids of the brand's parcels ordered in the period (the period of every figure above)."""
+    facts = ShipmentFigures
+    return select(facts.shipment_id).where(
+        facts.brand_id == brand_id, col(facts.order_day) >= start, col(facts.order_day) <= end
+    )
+
+
+def return_reasons(*, session: Session, brand_id: int, start: date, end: date) -> list[ReasonRow]:
+    """Units returned per reason code on the return requests of the period's orders, most first.
+
+    Same period as :func:`figures`: the order's local date; each return request counts once, however
+    many parcels its order had.
+    """
+    orders = (
+        select(Shipment.order_id)
+        .where(col(Shipment.id).in_(_period_parcels(brand_id, start, end)))
+        .distinct()
+    )
+    units = func.sum(ReturnLine.quantity)
+    result = session.execute(
+        select(ReturnLine.reason_code, units)
+        .join(ReturnRequest, col(ReturnRequest.id) == ReturnLine.return_id)
+        .where(
+            ReturnRequest.brand_id == brand_id,
+            ReturnLine.brand_id == brand_id,
+            col(ReturnRequest.order_id).in_(orders),
+        )
+        .group_by(ReturnLine.reason_code)
+    ).all()
+    total = sum(int(count or 0) for _, count in result)
+    return sorted(
+        (
+            ReasonRow(reason_code=code, units=int(count), share=int(count) / total)
+            for code, count in result
+            if count
+        ),
+        key=lambda row: (-row.units, row.reason_code),
+    )
+
+
+def comments(
+    *, session: Session, brand_id: int, start: date, end: date, limit: int = 50
+) -> list[Comment]:
+    """The newest feedback comments on the period's parcels, lowest scores first within a day."""
+    result = session.execute(
+        sa_select(
+            col(Shipment.id),
+            col(Order.number),
+            col(Shipment.carrier_code),
+            col(Shipment.service),
+            col(Shipment.destination_region),
+            col(Feedback.nps_score),
+            col(Feedback.comment),
+            col(Feedback.created_at),
+        )
+        .join(Shipment, col(Shipment.id) == Feedback.shipment_id)
+        .outerjoin(Order, col(Order.id) == Shipment.order_id)
+        .where(
+            col(Feedback.brand_id) == brand_id,
+            col(Feedback.comment).is_not(None),
+            col(Feedback.comment) != "",
+            col(Feedback.shipment_id).in_(_period_parcels(brand_id, start, end)),
+        )
+        .order_by(col(Feedback.created_at).desc(), col(Feedback.id).desc())
+        .limit(limit)
+    ).all()
+    return [Comment(*row) for row in result]

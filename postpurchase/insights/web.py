@@ -1,4 +1,5 @@
-"""Merchant insights: the page, its CSV and its PDF for a period (thin views over :mod:`queries`)."""
+"""Merchant insights: the page, its CSV and its PDF for a period (thin views over :mod:`queries`, whose
+figures are those of :mod:`figures` and the API)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from flask_babel import get_locale
 
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
-from postpurchase.i18n import to_local
+from postpurchase.i18n import format_local_time, to_local
 from postpurchase.insights import export, queries
 from postpurchase.models import Brand
+from postpurchase.models.types import id_of
 from postpurchase.pdf import pdf_bytes
 from postpurchase.returns.policy import policy_for
 from postpurchase.web.merchant import require_merchant
@@ -29,19 +31,46 @@ def _report(brand: Brand) -> queries.Report:
         )
     except ValueError as error:
         raise BadParameter("start", str(error)) from None
-    return queries.report(session=get_session(), brand_id=brand.id, start=start, end=end)
+    return queries.report(session=get_session(), brand_id=id_of(brand), start=start, end=end)
 
 
-def render_report(template: str, brand: Brand, report: queries.Report) -> str:
+def _sort() -> tuple[str | None, bool]:
+    """``?sort=<figure>`` (``-<figure>`` for largest first) for the page's tables; 400 naming ``sort``."""
+    raw = Params(request.args).raw("sort")
+    if not raw:
+        return None, False
+    name = raw.removeprefix("-")
+    if name not in queries.SORTABLE:
+        raise BadParameter(
+            "sort", f"must be one of {', '.join(queries.SORTABLE)}", queries.SORTABLE
+        )
+    return name, raw.startswith("-")
+
+
+def render_report(
+    template: str,
+    brand: Brand,
+    report: queries.Report,
+    sort: tuple[str | None, bool] = (None, False),
+) -> str:
     """The page or PDF HTML of ``report`` in the current locale (the weekly email renders the PDF too)."""
-    words = export.Words(str(get_locale()), report.currency, policy_for(brand))
+    locale = str(get_locale())
+    words = export.Words(locale, report.currency, policy_for(brand))
+    name, descending = sort
     return render_template(
         template,
         brand=brand,
         report=report,
         words=words,
         charts=export.charts(report, words),
-        method_label=export.method_label,
+        headlines=queries.HEADLINES,
+        tables={
+            "methods": queries.sort_rows(report.methods, name, descending),
+            "carriers": queries.sort_rows(report.carriers, name, descending),
+            "regions": queries.sort_rows(report.regions, name, descending),
+        },
+        sort=request.args.get("sort", ""),
+        generated_at=format_local_time(utcnow(), brand.timezone, locale),
         period={"start": report.start.isoformat(), "end": report.end.isoformat()},
     )
 
@@ -49,7 +78,8 @@ def render_report(template: str, brand: Brand, report: queries.Report) -> str:
 @merchant_insights.get("/insights")
 @require_merchant
 def page(brand: Brand) -> Any:
-    return render_report("pages/insights/insights.html", brand, _report(brand))
+    sort = _sort()
+    return render_report("pages/insights/insights.html", brand, _report(brand), sort)
 
 
 @merchant_insights.get("/insights.csv")

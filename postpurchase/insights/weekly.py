@@ -19,7 +19,7 @@ from email.utils import formatdate
 from flask import Flask
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, session_scope
@@ -30,6 +30,7 @@ from postpurchase.messaging.channels import create_channel
 from postpurchase.messaging.channels.email import SMTP_POLICY, SmtpChannel
 from postpurchase.messaging.outbox import sender_identity
 from postpurchase.models import Brand, Channel, WeeklyReportSent
+from postpurchase.models.types import id_of
 from postpurchase.pdf import pdf_bytes
 from postpurchase.settings.model import settings_for
 
@@ -66,7 +67,7 @@ def weekly_email(
 ) -> EmailMessage:
     """The week's report as a PDF attachment with a short note in the brand's language."""
     report = queries.report(
-        session=session, brand_id=brand.id, start=monday, end=monday + timedelta(days=6)
+        session=session, brand_id=id_of(brand), start=monday, end=monday + timedelta(days=6)
     )
     locale = brand.locale if brand.locale in SUPPORTED_LOCALES else "ja"
     # Flask-Babel forces a locale only within a request context; a job or command has none of its own.
@@ -152,10 +153,10 @@ def send_weekly(
     A brand whose mail fails is logged and retried on the next run; the other brands still get theirs.
     """
     with session_scope(app) as session:
-        query = select(Brand).order_by(Brand.id)
+        query = select(Brand).order_by(col(Brand.id))
         if brand_slug is not None:
             query = query.where(Brand.slug == brand_slug)
-        brand_ids = [brand.id for brand in session.exec(query) if recipients(brand)]
+        brand_ids = [id_of(brand) for brand in session.exec(query) if recipients(brand)]
     sent = []
     for brand_id in brand_ids:
         try:

@@ -37,8 +37,7 @@ NOT_RETURNABLE_LABELS = {
     NotReturnable.category: _l("Items of this kind cannot be returned."),
     NotReturnable.food: _l("Food and drink cannot be returned once delivered."),
     NotReturnable.customer_limit: _l(
-        "You have reached the number of returns this shop accepts for now. "
-        "Please contact the shop."
+        "You have reached the number of returns this shop accepts for now. Please contact the shop."
     ),
     NotReturnable.already_returned: _l("Already returned."),
 }

@@ -240,7 +240,10 @@ class ReturnsPart(Part):
     #: the answer is optional text.
     questions: dict[str, dict[str, str]] = Field(
         default_factory=lambda: {
-            "damaged": {"ja": "どこがどのように破損していましたか？", "en": "What is damaged, and how?"},
+            "damaged": {
+                "ja": "どこがどのように破損していましたか？",
+                "en": "What is damaged, and how?",
+            },
             "not_as_described": {
                 "ja": "説明とどこが異なりましたか？",
                 "en": "What differs from the description?",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -66,11 +67,13 @@ def test_erasure_finds_the_email_whatever_its_case(db, acme) -> None:
 
 def test_erasure_leaves_insights_figures_unchanged(db, acme) -> None:
     before = report(session=db, brand_id=acme.brand_id, **NOVEMBER)
-    assert before.methods and before.nps and before.reasons  # something to compare
+    assert before.methods and before.reasons  # something to compare
     erase_customer(session=db, brand_id=acme.brand_id, email=EMAIL, now=utcnow())
     db.commit()
     db.expire_all()
-    assert report(session=db, brand_id=acme.brand_id, **NOVEMBER) == before
+    after = report(session=db, brand_id=acme.brand_id, **NOVEMBER)
+    # The figures stay; the erased comment's words do not (checked by the erasure tests).
+    assert replace(after, comments=[]) == replace(before, comments=[])
 
 
 def test_erasure_keeps_the_postal_area_that_delivery_dates_are_learnt_from(db, acme) -> None:
