@@ -10,10 +10,10 @@ from postpurchase.models import OrderLine
 
 
 def care_content(
-    settings: Mapping[str, Any], lines: Sequence[OrderLine], locale: str
+    care: Mapping[str, Any], lines: Sequence[OrderLine], locale: str
 ) -> list[dict[str, Any]]:
-    """Use-and-care content for the SKUs of the order: SKU entries first, then their category's."""
-    care = settings["care"]
+    """Use-and-care content for the SKUs of the order (``care`` is ``messaging.care``: entries by
+    ``sku`` and by ``category``): SKU entries first, then their category's."""
     found: list[dict[str, Any]] = []
     seen: set[str] = set()
     for line in lines:
