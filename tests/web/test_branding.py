@@ -15,6 +15,7 @@ from postpurchase.messaging import operations
 from postpurchase.messaging.catalogue import CATALOGUE, Trigger
 from postpurchase.messaging.settings import messaging_settings
 from postpurchase.models import Brand, Channel, Shipment
+from tests.settings.conftest import sign_in
 from tests.web.parcel_states import LOGO, LOGO_PNG, install_logo, seed_state
 
 COLOUR = "#f5d90a"  # light: the text on it must be dark
@@ -39,7 +40,12 @@ def branded(app: Any, client: Any, make_brand: Any) -> dict[str, Any]:
         shipment_id = shipment.id
         session.close()
     path = order_link_path(app.config["SECRET_KEY"], "acme", brand.brand_id, order_id)
-    return {"brand_id": brand.brand_id, "path": path, "shipment_id": shipment_id}
+    return {
+        "brand_id": brand.brand_id,
+        "brand": brand,
+        "path": path,
+        "shipment_id": shipment_id,
+    }
 
 
 def _assert_branded_page(html: str) -> None:
@@ -99,3 +105,17 @@ def test_every_email_shows_the_brand_set_through_the_api(
     assert email.html is not None
     assert f'src="{base}/acme/logo/{LOGO}"' in email.html
     assert f'bgcolor="{COLOUR}"' in email.html
+
+
+def test_the_brands_footer_is_for_customers_not_the_console(
+    app: Any, client: Any, branded: dict[str, Any]
+) -> None:
+    client.put(
+        "/api/v1/settings",
+        json={"branding": {"footer": "Acme Tea, Shibuya"}},
+        headers={"Authorization": f"Bearer {branded['brand'].api_key}"},
+    )
+    assert "Acme Tea, Shibuya" in client.get(branded["path"]).get_data(as_text=True)
+    home = sign_in(app, branded["brand"]).client.get("/merchant/")
+    assert home.status_code == 200
+    assert "Acme Tea, Shibuya" not in home.get_data(as_text=True)
