@@ -37,12 +37,12 @@ def _branding() -> dict[str, Any]:
     return {"branding_for": branding_for}
 
 
-@customer.get("/<slug>/logo/<name>")
-def logo(slug: str, name: str) -> Response:
+@customer.get("/<brand_slug>/logo/<logo>")
+def logo(brand_slug: str, logo: str) -> Response:
     """A brand's uploaded logo, public like the pages and emails that show it. Any logo the brand
     ever uploaded is served, so emails sent before a change still show theirs."""
-    brand = get_brand(session=get_session(), slug=slug)
-    stem, _dot, extension = name.partition(".")
+    brand = get_brand(session=get_session(), slug=brand_slug)
+    stem, _dot, extension = logo.partition(".")
     if (
         brand is None
         or len(stem) != 64
@@ -50,7 +50,7 @@ def logo(slug: str, name: str) -> Response:
         or extension not in LOGO_MIMETYPES
     ):
         abort(404)
-    path = logo_file(current_app.instance_path, brand.slug, name)
+    path = logo_file(current_app.instance_path, brand.slug, logo)
     if not path.is_file():
         abort(404)
     response = send_file(path, mimetype=LOGO_MIMETYPES[extension], max_age=86400)
