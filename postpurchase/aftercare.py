@@ -21,7 +21,8 @@ class _Line(Protocol):
 def care_content(
     care: Mapping[str, Any], lines: Sequence[_Line], locale: str
 ) -> list[dict[str, Any]]:
-    """Use-and-care content for the SKUs of the order: SKU entries first, then their category's."""
+    """Use-and-care content for the SKUs of the order (``care`` is ``messaging.care``: entries by
+    ``sku`` and by ``category``): SKU entries first, then their category's."""
     found: list[dict[str, Any]] = []
     seen: set[str] = set()
     for line in lines:

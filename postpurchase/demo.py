@@ -13,6 +13,8 @@ the insights compare that promise with what the carrier then did.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -27,13 +29,14 @@ from sqlmodel import col, select
 from carriers import sandbox
 from carriers.status import Status
 from postpurchase import clock, db
+from postpurchase.branding import logo_file
 from postpurchase.brands import create_brand, get_brand
 from postpurchase.clock import utcnow
 from postpurchase.config import running_app
 from postpurchase.demo_data import Handover, demo_envelopes
 from postpurchase.models import Order, Shipment
 from postpurchase.models.types import id_of
-from postpurchase.settings.model import GENERAL_REASONS, SIZE_REASONS
+from postpurchase.settings.model import GENERAL_REASONS, SIZE_REASONS, stored, validate
 from postpurchase.tracking.routing import configure_adapter
 
 DEMO_USER = "demo@example.com"
@@ -42,10 +45,82 @@ ON_THE_WAY = (Status.in_transit, Status.out_for_delivery, Status.available_for_p
 DEMO_PASSWORD = "demo-password"  # noqa: S105 (the demo's published sign-in, README)
 
 
-def demo_settings() -> dict[str, Any]:
-    return {
+#: What each kind of product needs after it arrives (shown on the tracking page once delivered,
+#: and in the unboxing message), by the demo products' categories.
+DEMO_CARE: dict[str, dict[str, dict[str, str]]] = {
+    "tea": {
+        "ja": {
+            "title": "おいしい淹れ方",
+            "body": "開封後は密閉して冷暗所へ。80℃のお湯で1分蒸らしてください。",
+        },
+        "en": {
+            "title": "How to brew",
+            "body": "Keep sealed in a cool, dark place once opened. Steep 1 minute at 80 °C.",
+        },
+    },
+    "ceramics": {
+        "ja": {
+            "title": "焼き物のお手入れ",
+            "body": "初めてお使いになる前に、ぬるま湯で洗ってください。電子レンジ・食洗機は避けてください。",
+        },
+        "en": {
+            "title": "Caring for your ceramics",
+            "body": "Rinse in warm water before first use. Not for the microwave or the dishwasher.",
+        },
+    },
+    "towel": {
+        "ja": {
+            "title": "今治タオルのお手入れ",
+            "body": "最初に一度洗うと吸水性が増します。柔軟剤は控えめに。",
+        },
+        "en": {
+            "title": "Caring for Imabari towels",
+            "body": "Wash once before use: they absorb better. Go easy on fabric softener.",
+        },
+    },
+    "skincare": {
+        "ja": {
+            "title": "お使いいただく前に",
+            "body": "腕の内側で試してからお使いください。開封後は3か月以内にお使いください。",
+        },
+        "en": {
+            "title": "Before you start",
+            "body": "Try a little on your inner arm first. Use within three months of opening.",
+        },
+    },
+    "textile": {
+        "ja": {
+            "title": "藍染めのお手入れ",
+            "body": "色移りを防ぐため、はじめの数回は単独で手洗いしてください。",
+        },
+        "en": {
+            "title": "Caring for indigo",
+            "body": "Hand-wash on its own the first few times: indigo can bleed.",
+        },
+    },
+    "apparel": {
+        "ja": {"title": "藍染め衣類のお手入れ", "body": "裏返して単独で洗い、陰干ししてください。"},
+        "en": {
+            "title": "Caring for indigo clothing",
+            "body": "Wash inside out on its own and dry in the shade.",
+        },
+    },
+}
+
+
+def demo_settings(logo: str | None = None) -> dict[str, Any]:
+    """The demo brand's settings, checked by the typed model as any brand's are (``logo``: the
+    stored file name of its uploaded logo)."""
+    document = {
         "carrier_routes": {"*": "sandbox"},
-        "branding": {"color": "#3d5a40"},
+        "branding": {
+            "color": "#3d5a40",
+            "logo": logo,
+            "shop_url": "https://hinoki.example/",
+            "contact_url": "https://hinoki.example/contact",
+            "faq_url": "https://hinoki.example/faq",
+            "footer": "ひのき生活 · 東京都渋谷区神宮前1-2-3 · 03-1234-5678",
+        },
         "messaging": {
             "sender": {
                 "name": "ひのき生活",
@@ -55,6 +130,7 @@ def demo_settings() -> dict[str, Any]:
             },
             # No quiet hours (equal start and end), so the demo's mailbox fills at any hour.
             "quiet_hours": {"start": "00:00", "end": "00:00"},
+            "care": {"sku": {}, "category": DEMO_CARE},
         },
         "edd": {"promise_level": 0.9},
         "returns": {
@@ -68,6 +144,40 @@ def demo_settings() -> dict[str, Any]:
             ],
         },
     }
+    return stored(validate(document))
+
+
+def demo_logo() -> bytes:
+    """The demo brand's logo: its name in white on the transparent header (Noto Sans CJK when
+    installed, as on Debian with the PDF fonts; else a plain mark)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGBA", (240, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((4, 8, 52, 56), outline="white", width=4)
+    draw.polygon([(28, 16), (42, 44), (14, 44)], fill="white")  # a cypress
+    try:
+        font = ImageFont.truetype("NotoSansCJK-Bold.ttc", 30)
+    except OSError:
+        try:
+            font = ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 30)
+        except OSError:
+            font = None
+    if font is not None:
+        draw.text((64, 10), "ひのき生活", font=font, fill="white")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def install_demo_logo(app: Flask, slug: str) -> str:
+    """Store the demo logo where an upload in the console puts it; its stored file name."""
+    data = demo_logo()
+    name = f"{hashlib.sha256(data).hexdigest()}.png"
+    path = logo_file(app.instance_path, slug, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return name
 
 
 #: The sandbox's service profile per carrier the demo ships with (label digit, profile): Yamato is
@@ -142,7 +252,10 @@ def load_demo(
         if get_brand(session=session, slug=slug) is not None:
             return None
         created = create_brand(
-            session=session, slug=slug, name="ひのき生活", settings=demo_settings()
+            session=session,
+            slug=slug,
+            name="ひのき生活",
+            settings=demo_settings(install_demo_logo(app, slug)),
         )
         add_merchant_user(
             session=session,

@@ -14,6 +14,7 @@ fail under CI, where ``scripts/install-system-deps`` installs it.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -102,10 +103,24 @@ def shoot(browser: Any, request: pytest.FixtureRequest) -> Callable[..., list[Pa
         saved = []
         for width in widths:
             browser.set_window_size(width, 900)
-            height = browser.execute_script("return document.documentElement.scrollHeight")
-            browser.set_window_size(width, max(int(height), 600))
+            # A window as tall as the page is cut at the screen's height; DevTools captures all.
+            size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+            shot = browser.execute_cdp_cmd(
+                "Page.captureScreenshot",
+                {
+                    "format": "png",
+                    "captureBeyondViewport": True,
+                    "clip": {
+                        "x": 0,
+                        "y": 0,
+                        "width": size["width"],
+                        "height": size["height"],
+                        "scale": 1,
+                    },
+                },
+            )
             path = folder / f"{name}-{width}.png"
-            browser.save_screenshot(str(path))
+            path.write_bytes(base64.b64decode(shot["data"]))
             saved.append(path)
         browser.set_window_size(1280, 900)
         return saved

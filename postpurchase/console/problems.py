@@ -35,12 +35,13 @@ class Rules:
 
     calendar: CarrierCalendar
     timezone: str
-    #: No scan for this many business days: stalled.
-    stall_business_days: int = 3
-    #: No scan for this many business days: suspected lost.
-    lost_business_days: int = 10
-    #: How long Japanese carriers keep a parcel at a depot or pickup point before sending it back.
-    holding_days: int = 7
+    #: No scan for this many business days: stalled (``exceptions.stalled_business_days``).
+    stall_business_days: int
+    #: No scan for this many business days: suspected lost (``exceptions.lost_business_days``).
+    lost_business_days: int
+    #: Days a depot or pickup point keeps a parcel before sending it back
+    #: (``messaging.pickup_hold_days``, the deadline customers are told).
+    holding_days: int
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from postpurchase.models import (
 )
 from postpurchase.pagination import Page, SortKey, paginate
 from postpurchase.readmodels import OrderView, ShipmentView, load_order, shipment_views
+from postpurchase.settings.model import settings_for
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,15 @@ def _id(brand: Brand) -> int:
 
 
 def rules_for(brand: Brand) -> Rules:
-    """The queue's thresholds for ``brand``: its delivery calendar and timezone, default day counts."""
-    return Rules(calendar=BrandEdd.of(brand).calendar, timezone=brand.timezone)
+    """The queue's thresholds for ``brand``: its delivery calendar, timezone and settings."""
+    settings = settings_for(brand)
+    return Rules(
+        calendar=BrandEdd.of(brand).calendar,
+        timezone=brand.timezone,
+        stall_business_days=settings.exceptions.stalled_business_days,
+        lost_business_days=settings.exceptions.lost_business_days,
+        holding_days=settings.messaging.pickup_hold_days,
+    )
 
 
 # Dashboard ------------------------------------------------------------------------------------

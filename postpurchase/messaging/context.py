@@ -15,9 +15,9 @@ from sqlmodel import Session, select
 
 from carriers.status import Status
 from postpurchase.aftercare import care_content
+from postpurchase.branding import branding_for
 from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
 from postpurchase.lookup import order_link_path, return_link_path
-from postpurchase.messaging.branding import brand_look
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.config import TriggerSettings, brand_settings
 from postpurchase.messaging.segments import (
@@ -181,15 +181,17 @@ def useless_reason(
     return None
 
 
-def brand_context(brand: Brand) -> dict[str, Any]:
-    """The brand as templates see it: name, slug, accent colour (and the text colour on it), logo."""
-    look = brand_look(brand)
+def brand_context(brand: Brand, base_url: str) -> dict[str, Any]:
+    """The brand as templates see it: name, slug, accent colour (and the text colour on it), logo
+    (absolute, under ``base_url``) and footer."""
+    look = branding_for(brand, base_url=base_url)
     return {
         "name": brand.name,
         "slug": brand.slug,
         "color": look.color,
         "on_color": look.on_color,
         "logo_url": look.logo_url,
+        "footer": look.footer,
     }
 
 
@@ -197,7 +199,7 @@ def sender_context(brand: Brand) -> dict[str, Any]:
     """Who the message is from (the brand unless its settings name a sender)."""
     sender = brand_settings(brand)["sender"]
     return {
-        "name": sender.get("name") or brand.name,
+        "name": branding_for(brand).sender_name,
         "email": sender.get("email"),
         "address": sender.get("address"),
         "contact": sender.get("contact"),
@@ -228,7 +230,7 @@ def build(
         "trigger": trigger.name,
         "locale": locale,
         "marketing": trigger.purpose == "marketing",
-        "brand": brand_context(brand),
+        "brand": brand_context(brand, messaging.base_url),
         "sender": sender_context(brand),
         "customer_name": display_name(
             customer.name if customer else (order.shipping_name if order else None), locale
@@ -317,7 +319,8 @@ def build(
                 "rma_number": rma.rma_number,
                 "state": str(
                     extra.get("return_state") or rma.state
-                ),  # the state that caused the message "resolution": str(rma.resolution),
+                ),  # the state that caused the message
+                "resolution": str(rma.resolution),
                 "refund": format_money(rma.refund_amount, rma.currency, locale)
                 if rma.refund_amount
                 else None,

@@ -365,7 +365,7 @@ def sample_context(
         "locale": locale,
         "test": True,
         "marketing": trigger_settings(brand, trigger).purpose == "marketing",
-        "brand": ctx.brand_context(brand),
+        "brand": ctx.brand_context(brand, base_url),
         "sender": ctx.sender_context(brand),
         "customer_name": ctx.display_name(
             "山田 花子" if locale == "ja" else "Hanako Yamada", locale
@@ -416,6 +416,7 @@ def sample_context(
             "resolution": "refund",
             "refund": format_money(4980, "JPY", locale),
             "credit": None,
+            "status_url": f"{base}/returns/sample",
         },
     }
 

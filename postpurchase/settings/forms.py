@@ -44,6 +44,7 @@ PAGES: tuple[Page, ...] = (
     Page("triggers", "messaging.triggers"),
     Page("delivery", "edd"),
     Page("reports", "insights"),
+    Page("exceptions", "exceptions"),
     Page("carriers", "carrier_routes"),
     Page("branding", "branding"),
 )

@@ -310,6 +310,20 @@ class DeliveryPart(Part):
 # Insights, carriers, branding -----------------------------------------------------------------
 
 
+class ExceptionsPart(Part):
+    """When the console's exception queue calls a silent parcel stalled or suspected lost.
+
+    A part of its own rather than within ``edd``: these decide what staff chase, not what customers
+    are promised. The days are the brand's carrier business days (``edd.calendar``). How long a
+    pickup point holds a parcel is ``messaging.pickup_hold_days``, the deadline customers are told.
+    """
+
+    #: No scan for this many business days: stalled.
+    stalled_business_days: int = Field(default=3, ge=1, le=30)
+    #: No scan for this many business days: suspected lost (wins over stalled).
+    lost_business_days: int = Field(default=10, ge=1, le=60)
+
+
 class InsightsPart(Part):
     #: Who gets the weekly report (PDF) on Mondays.
     weekly_to: list[Email] = Field(default_factory=list, max_length=20)
@@ -337,6 +351,8 @@ class BrandSettings(Part):
     #: Delivery dates (EDD): promise level, calendar, model.
     edd: DeliveryPart = Field(default_factory=DeliveryPart)
     insights: InsightsPart = Field(default_factory=InsightsPart)
+    #: The console's exception queue.
+    exceptions: ExceptionsPart = Field(default_factory=ExceptionsPart)
     #: Carrier code (or ``*`` for all others) → the adapter that answers for it (an aggregator).
     #: Accounts (credentials) come from the configuration, never from here.
     carrier_routes: dict[CarrierCode, AdapterCode] = Field(default_factory=dict)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -23,6 +22,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from postpurchase.branding import LOGO_MIMETYPES, logo_file
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.i18n import SUPPORTED_LOCALES, format_local_time
@@ -54,7 +54,6 @@ IMAGE_SIGNATURES = (
     (b"GIF87a", "gif", "image/gif"),
     (b"GIF89a", "gif", "image/gif"),
 )
-MIMETYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
 
 PAGE_TITLES = {
     "returns": _l("Return policy"),
@@ -62,6 +61,7 @@ PAGE_TITLES = {
     "triggers": _l("Message triggers"),
     "delivery": _l("Delivery dates"),
     "reports": _l("Reports"),
+    "exceptions": _l("Exception queue"),
     "carriers": _l("Carriers"),
     "branding": _l("Branding"),
 }
@@ -113,6 +113,8 @@ LABELS = {
     "default_carrier": _l("Default carrier"),
     "default_service": _l("Default service"),
     "model": _l("Model tuning (JSON, for experts)"),
+    "stalled_business_days": _l("Stalled after (business days without a scan)"),
+    "lost_business_days": _l("Suspected lost after (business days without a scan)"),
     "weekly_to": _l("Weekly report recipients (one email per line)"),
     "carrier_routes": _l("Routes: carrier → adapter (JSON)"),
     "color": _l("Colour (#rrggbb)"),
@@ -310,11 +312,6 @@ def templates(brand: Brand) -> Any:
 # Logo ----------------------------------------------------------------------------------------
 
 
-def _logo_folder() -> Path:
-    """Outside the web root: only :func:`logo` serves these, and only the brand's own."""
-    return Path(current_app.instance_path) / "logos"
-
-
 def sniff_image(data: bytes) -> str | None:
     """The file extension of an image we accept, judged by its bytes; None for anything else."""
     for signature, extension, _mimetype in IMAGE_SIGNATURES:
@@ -344,9 +341,9 @@ def upload_logo(brand: Brand) -> Any:
     if error is not None:
         return _render_page(brand, page, values, {LOGO: error}, 400)
     name = f"{hashlib.sha256(data).hexdigest()}.{extension}"
-    folder = _logo_folder() / brand.slug
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_bytes(data)
+    path = logo_file(current_app.instance_path, brand.slug, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
     session = get_session()
     operations.update(
         session=session, brand=brand, patch={"branding": {"logo": name}}, actor=actor()
@@ -359,10 +356,10 @@ def upload_logo(brand: Brand) -> Any:
 @require_merchant
 def logo(brand: Brand) -> Any:
     name = settings_for(brand).branding.logo
-    path = _logo_folder() / brand.slug / name if name else None
+    path = logo_file(current_app.instance_path, brand.slug, name) if name else None
     if path is None or not path.is_file():
         abort(404, description="This brand has no logo.")
-    response = send_file(path, mimetype=MIMETYPES[path.suffix.lstrip(".")], max_age=300)
+    response = send_file(path, mimetype=LOGO_MIMETYPES[path.suffix.lstrip(".")], max_age=300)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'"
     return response

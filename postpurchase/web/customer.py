@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from postpurchase.branding import LOGO_MIMETYPES, branding_for, logo_file
 from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
@@ -15,10 +27,37 @@ from postpurchase.lookup import look_up_order, order_from_token, order_link_path
 from postpurchase.models import Brand, Order
 from postpurchase.models.types import id_of
 from postpurchase.tokens import make_token
-from postpurchase.web.presenters import branding, build_tracking_page
+from postpurchase.web.presenters import build_tracking_page
 from postpurchase.web.throttling import client_address, refuse
 
 customer = Blueprint("customer", __name__)
+
+@customer.app_context_processor
+def _branding() -> dict[str, Any]:
+    """Every page's header and accent come from :func:`branding_for` (``pages/base.html``)."""
+    return {"branding_for": branding_for}
+
+
+@customer.get("/<brand_slug>/logo/<logo>")
+def logo(brand_slug: str, logo: str) -> Response:
+    """A brand's uploaded logo, public like the pages and emails that show it. Any logo the brand
+    ever uploaded is served, so emails sent before a change still show theirs."""
+    brand = get_brand(session=get_session(), slug=brand_slug)
+    stem, _dot, extension = logo.partition(".")
+    if (
+        brand is None
+        or len(stem) != 64
+        or any(c not in "0123456789abcdef" for c in stem)
+        or extension not in LOGO_MIMETYPES
+    ):
+        abort(404)
+    path = logo_file(current_app.instance_path, brand.slug, logo)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=LOGO_MIMETYPES[extension], max_age=86400)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
 
 
 def brand_or_404(slug: str) -> Brand:
@@ -106,7 +145,6 @@ def order_page(brand_slug: str, token: str) -> Any:
     return render_template(
         "pages/track_order.html",
         brand=brand,
-        branding=branding(brand),
         order=view,
         returns_url=url_for("returns_portal.start", brand_slug=brand.slug, token=token),
         feedback_url=url_for("messages_public.feedback", brand_slug=brand.slug, token=feedback),

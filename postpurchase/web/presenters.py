@@ -20,52 +20,6 @@ from postpurchase.web.wording import DELIVERY_OPTION_LABELS, STATUS_LABELS
 
 
 @dataclass(frozen=True)
-class Branding:
-    """A brand's look and links on customer pages (``Brand.settings["branding"]``)."""
-
-    color: str
-    #: Text colour that stays readable on ``color`` (WCAG contrast), black or white.
-    on_color: str
-    logo_url: str | None
-    shop_url: str | None
-    contact_url: str | None
-    faq_url: str | None
-
-
-DEFAULT_COLOR = "#1f4f8b"
-
-
-def _readable_on(color: str) -> str:
-    """``#ffffff`` or ``#1b1b1b``, whichever contrasts more with the hex colour ``color``."""
-    hex_digits = color.lstrip("#")
-    if len(hex_digits) == 3:
-        hex_digits = "".join(c * 2 for c in hex_digits)
-    try:
-        channels = [int(hex_digits[i : i + 2], 16) / 255 for i in (0, 2, 4)]
-    except ValueError:
-        return "#ffffff"
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-    return "#ffffff" if (1.05 / (luminance + 0.05)) >= ((luminance + 0.05) / 0.0687) else "#1b1b1b"
-
-
-def branding(brand: Brand) -> Branding:
-    """The one place customer pages read a brand's branding settings."""
-    raw: dict[str, Any] = (brand.settings or {}).get("branding") or {}
-    color = str(raw.get("color") or DEFAULT_COLOR)
-    if not (color.startswith("#") and len(color) in (4, 7)):
-        color = DEFAULT_COLOR
-    return Branding(
-        color=color,
-        on_color=_readable_on(color),
-        logo_url=raw.get("logo_url") or None,
-        shop_url=raw.get("shop_url") or None,
-        contact_url=raw.get("contact_url") or None,
-        faq_url=raw.get("faq_url") or None,
-    )
-
-
-@dataclass(frozen=True)
 class ScanLine:
     when: str
     status: str

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from carriers.status import Status
 from postpurchase.console.problems import Problem, Rules, classify, silent_since
+from postpurchase.console.queries import rules_for
 from postpurchase.edd.calendar import CarrierCalendar
-from postpurchase.models import Shipment
+from postpurchase.models import Brand, Shipment
 
 TODAY = date(2026, 11, 20)  # a Friday; Monday 23 November is a holiday in Japan
 NOW = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
-RULES = Rules(calendar=CarrierCalendar(country="JP"), timezone="Asia/Tokyo")
+RULES = Rules(
+    calendar=CarrierCalendar(country="JP"),
+    timezone="Asia/Tokyo",
+    stall_business_days=3,
+    lost_business_days=10,
+    holding_days=7,
+)
 
 
 def _parcel(**fields: object) -> Shipment:
@@ -78,3 +86,24 @@ def test_a_parcel_going_back_to_the_sender_comes_first() -> None:
 def test_silent_since_is_the_start_of_the_day_after_the_last_quiet_business_day() -> None:
     # Three business days back from Friday 20th: Tue 17th; silent when the last scan is before Wed 18th 00:00 JST.
     assert silent_since(RULES, TODAY, 3) == datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
+
+
+def test_the_queue_reads_its_thresholds_from_the_brands_settings() -> None:
+    brand = Brand(
+        slug="acme",
+        name="Acme",
+        timezone="Asia/Tokyo",
+        settings={
+            "exceptions": {"stalled_business_days": 5, "lost_business_days": 15},
+            "messaging": {"pickup_hold_days": 3},
+        },
+    )
+    rules = rules_for(brand)
+    assert (rules.stall_business_days, rules.lost_business_days, rules.holding_days) == (5, 15, 3)
+
+
+def test_a_parcel_silent_for_less_than_the_brands_stall_days_is_no_problem() -> None:
+    patient = replace(RULES, stall_business_days=5)
+    parcel = _parcel(last_event_at=NOW - timedelta(days=4))  # Monday: 4 business days ago
+    assert classify(parcel, today=TODAY, rules=RULES) is not None
+    assert classify(parcel, today=TODAY, rules=patient) is None

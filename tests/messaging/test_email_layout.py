@@ -15,9 +15,9 @@ from urllib.parse import quote
 import pytest
 from sqlmodel import Session
 
+from postpurchase.branding import branding_for
 from postpurchase.clock import utcnow
 from postpurchase.messaging import operations
-from postpurchase.messaging.branding import brand_look
 from postpurchase.messaging.catalogue import CATALOGUE, Trigger
 from postpurchase.messaging.channels.base import Envelope
 from postpurchase.messaging.channels.email import build_email
@@ -79,12 +79,16 @@ def render(
     )
 
 
+#: An uploaded logo's stored name (the hash of its bytes).
+LOGO = "ab" * 32 + ".png"
+
+
 @pytest.fixture
 def branded(session: Session, brand) -> int:
     row = session.get(Brand, brand.brand_id)
     row.settings = {
         **row.settings,
-        "branding": {"color": "#3d5a40", "logo_url": "https://cdn.acme.example/logo.png"},
+        "branding": {"color": "#3d5a40", "logo": LOGO, "footer": "Acme · Tokyo"},
         "messaging": {
             "sender": {
                 "name": "Acme",
@@ -182,7 +186,7 @@ def test_the_header_carries_the_brands_logo_and_colour(
     for email in emails.values():
         header = parse(email.html).tags
         logo = next(attrs for tag, attrs in header if tag == "img")
-        assert logo["src"] == "https://cdn.acme.example/logo.png" and logo["alt"] == "Acme"
+        assert logo["src"] == f"https://pp.example/acme/logo/{LOGO}" and logo["alt"] == "Acme"
         assert 'bgcolor="#3d5a40"' in email.html
 
 
@@ -237,13 +241,13 @@ def test_an_email_is_sent_as_text_and_html_alternatives(session, messaging, bran
 def test_a_light_brand_colour_gets_dark_text() -> None:
     light = Brand(slug="x", name="X", settings={"branding": {"color": "#f5d90a"}})
     dark = Brand(slug="y", name="Y", settings={"branding": {"color": "#3d5a40"}})
-    assert brand_look(light).on_color == "#1b1b1b"
-    assert brand_look(dark).on_color == "#ffffff"
+    assert branding_for(light).on_color == "#1b1b1b"
+    assert branding_for(dark).on_color == "#ffffff"
 
 
 def test_a_colour_that_is_not_a_hex_colour_is_ignored() -> None:
     brand = Brand(slug="x", name="X", settings={"branding": {"color": "red;background:url(x)"}})
-    assert brand_look(brand).color == "#1f4f8b"
+    assert branding_for(brand).color == "#1f4f8b"
 
 
 @pytest.mark.parametrize(

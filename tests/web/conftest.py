@@ -90,6 +90,7 @@ class Tenant:
             "member_id": self.member_id,
             "invitation_id": self.invitation_id,
             "entry_id": self.settings_change_id,
+            "logo": f"{'ab' * 32}.png",  # served only from the brand's own folder
         }
 
 

@@ -5,13 +5,17 @@ The clock is pinned to Friday 2026-11-20 10:00 in Tokyo, so "tomorrow" is Saturd
 
 from __future__ import annotations
 
+import hashlib
+import io
 from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
 from typing import Any
 
+from PIL import Image, ImageDraw
 from sqlmodel import Session
 
 from carriers.status import Status
+from postpurchase.branding import logo_file
 from postpurchase.models import (
     DeliveryOption,
     Order,
@@ -25,17 +29,37 @@ from tests.conftest import PINNED_NOW
 TODAY = date(2026, 11, 20)
 TOMORROW = TODAY + timedelta(days=1)
 
-#: A brand that fills in every branding setting (a data: logo: the browser fetches nothing).
+def _logo_png() -> bytes:
+    """A small logo, drawn here so the test needs no binary file."""
+    image = Image.new("RGB", (120, 32), "white")
+    ImageDraw.Draw(image).text((12, 10), "Acme Tea", fill="#0b6e4f")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+LOGO_PNG = _logo_png()
+#: Uploaded logos are stored under the hash of their bytes.
+LOGO = f"{hashlib.sha256(LOGO_PNG).hexdigest()}.png"
+
+#: A brand that fills in every branding setting (the logo as if uploaded: see :func:`install_logo`).
 BRANDING = {
     "color": "#0b6e4f",
-    "logo_url": "data:image/svg+xml;utf8,"
-    "<svg xmlns='http://www.w3.org/2000/svg' width='120' height='32'>"
-    "<rect width='120' height='32' rx='6' fill='white'/>"
-    "<text x='12' y='22' font-size='16' fill='%230b6e4f'>Acme Tea</text></svg>",
+    "logo": LOGO,
     "shop_url": "https://shop.acme.example/",
     "contact_url": "https://shop.acme.example/contact",
     "faq_url": "https://shop.acme.example/faq",
+    "footer": "Acme Tea · 1-2-3 Jingumae, Shibuya",
 }
+
+
+def install_logo(app: Any, slug: str) -> None:
+    """Store :data:`LOGO_PNG` where an upload in the console would have put it."""
+    path = logo_file(app.instance_path, slug, LOGO)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(LOGO_PNG)
+
+
 CARE = {
     "care": {
         "sku": {

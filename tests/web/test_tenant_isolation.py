@@ -50,6 +50,7 @@ NOT_BRAND_OWNED: dict[str, str] = {
             "messaging",
             "triggers",
             "delivery",
+            "exceptions",
             "reports",
             "carriers",
             "branding",

@@ -11,13 +11,14 @@ from sqlmodel import select
 from postpurchase.db import get_db
 from postpurchase.lookup import order_link_path
 from postpurchase.models import Shipment
-from tests.web.parcel_states import BRAND_SETTINGS, STATES, seed_state
+from tests.web.parcel_states import BRAND_SETTINGS, STATES, install_logo, seed_state
 
 
 @pytest.fixture
 def seeded(app: Any, make_brand: Any) -> Any:
     """``seeded(state, carrier=None)`` → (page path, API headers, our shipment id or None)."""
     brand = make_brand("acme", name="Acme Tea", settings=BRAND_SETTINGS)
+    install_logo(app, "acme")
 
     def make(state: str, carrier: str | None = None) -> tuple[str, dict[str, str], int | None]:
         with app.app_context():

@@ -10,7 +10,7 @@ import pytest
 
 from postpurchase.db import get_db
 from postpurchase.lookup import order_link_path
-from tests.web.parcel_states import BRAND_SETTINGS, STATES, headline, seed_state
+from tests.web.parcel_states import BRAND_SETTINGS, STATES, headline, install_logo, seed_state
 
 
 @pytest.mark.parametrize("locale", ["ja", "en"])
@@ -26,6 +26,7 @@ def test_tracking_page_states_read_right_and_pass_axe(
     locale: str,
 ) -> None:
     brand = make_brand("acme", name="Acme Tea", settings=BRAND_SETTINGS)
+    install_logo(app, "acme")
     with app.app_context():
         session = get_db(app).session()
         order_id = seed_state(session, brand.brand_id, state)
