@@ -284,9 +284,7 @@ def search_shipments(
     if filters.region:
         query = query.where(Shipment.destination_region == filters.region)
     if filters.ordered_start or filters.ordered_end:
-        ordered = select(ShipmentFigures.shipment_id).where(
-            ShipmentFigures.brand_id == _id(brand)
-        )
+        ordered = select(ShipmentFigures.shipment_id).where(ShipmentFigures.brand_id == _id(brand))
         if filters.ordered_start:
             ordered = ordered.where(col(ShipmentFigures.order_day) >= filters.ordered_start)
         if filters.ordered_end:

@@ -32,6 +32,7 @@ from postpurchase.web.throttling import client_address, refuse
 
 customer = Blueprint("customer", __name__)
 
+
 @customer.app_context_processor
 def _branding() -> dict[str, Any]:
     """Every page's header and accent come from :func:`branding_for` (``pages/base.html``)."""

@@ -29,6 +29,7 @@ from tests.conftest import PINNED_NOW
 TODAY = date(2026, 11, 20)
 TOMORROW = TODAY + timedelta(days=1)
 
+
 def _logo_png() -> bytes:
     """A small logo, drawn here so the test needs no binary file."""
     image = Image.new("RGB", (120, 32), "white")
