@@ -47,8 +47,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         app.config["DATABASE_URL"] = default_database_url(instance_path)
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _instance_secret(instance_path)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_BODY_BYTES"])
+    # the default JSON provider has this attribute; Flask types app.json as the provider base class
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     if proxies := int(app.config["TRUSTED_PROXIES"]):
+        # Flask's documented way to wrap the WSGI app; mypy sees a method being replaced
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     logging.basicConfig(level=str(app.config["LOG_LEVEL"]).upper())
     for chatty in ("mail.log", "alembic.runtime", "apscheduler.executors.default", "werkzeug"):

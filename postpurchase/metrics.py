@@ -29,7 +29,8 @@ class Metrics:
 
 def metrics_of(app: Flask) -> Metrics:
     """The app's :class:`Metrics`, created on first use."""
-    metrics = app.extensions.get(EXTENSION_KEY)
+    metrics: Metrics | None = app.extensions.get(EXTENSION_KEY)
     if metrics is None:
         metrics = app.extensions.setdefault(EXTENSION_KEY, Metrics())
-    return metrics  # type: ignore[no-any-return]
+        assert isinstance(metrics, Metrics)
+    return metrics

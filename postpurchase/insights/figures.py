@@ -88,7 +88,7 @@ from postpurchase.models import (
     Shipment,
     ShipmentFigures,
 )
-from postpurchase.models.types import UTCDateTime
+from postpurchase.models.types import UTCDateTime, table_of
 
 GROUPS: tuple[str, ...] = (
     "carrier",
@@ -398,7 +398,7 @@ def refresh_rollup(
         "category": select(func.min(OrderLine.category))
         .where(OrderLine.order_id == Shipment.order_id)
         .scalar_subquery(),
-        col(ShipmentFigures.delivered).key: flag(delivered),  # type: ignore[attr-defined]
+        table_of(ShipmentFigures).c.delivered.key: flag(delivered),
         "order_days": sql.days(Shipment.delivered_at, Order.placed_at),
         "transit_days": sql.days(Shipment.delivered_at, Shipment.shipped_at),
         "promised": flag(promised),
@@ -422,7 +422,7 @@ def refresh_rollup(
         "detractors": scored(score <= 6),
         "refreshed_at": literal(now, UTCDateTime()),
     }
-    table = ShipmentFigures.__table__  # type: ignore[attr-defined]
+    table = table_of(ShipmentFigures)
     ids = None if shipment_ids is None else list(shipment_ids)
     chunks = [None] if ids is None else [ids[i : i + 500] for i in range(0, len(ids), 500)]
     for chunk in chunks:

@@ -44,6 +44,7 @@ from postpurchase.models import (
     Shipment,
 )
 from postpurchase.models.enums import OrderStatus, ReturnResolution, ReturnState
+from postpurchase.models.types import table_of
 
 EXTRA_COLUMNS: tuple[str, ...] = (
     "failed_attempts",
@@ -169,7 +170,7 @@ def _minor(value: float | None, currency: str) -> int | None:
 
 
 def _table(model: type[SQLModel]) -> Table:
-    return model.__table__  # type: ignore[attr-defined,no-any-return]
+    return table_of(model)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Iterable
 
 from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
 
 from postpurchase.clock import utcnow
 from postpurchase.config import running_app
@@ -47,7 +49,7 @@ class _OwnMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterable[Metric]:
         return self.registry.collect()
 
 
