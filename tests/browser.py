@@ -39,6 +39,13 @@ def _chromium() -> tuple[str, str] | None:
     return (binary, driver) if binary and driver else None
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the browser, so a run can leave them out (``-m "not browser"``)."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """One headless Chromium for the whole worker; each test starts from a blank page."""
