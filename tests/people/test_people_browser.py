@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from postpurchase.db import get_db
 from postpurchase.models import Membership, Role
@@ -27,6 +27,8 @@ def test_operator_signs_in_switches_brand_and_sees_the_other_brands_people(
     browser.find_element(By.ID, "email").send_keys("op@3pl.example")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    # the sign-in answer must land before the next page is asked for, or it replaces that page
+    WebDriverWait(browser, 20).until(lambda b: "/merchant/login" not in b.current_url)
 
     browser.get(f"{live_server}/merchant/people")
     assert "viewer@acme.example" in browser.page_source
