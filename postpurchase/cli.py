@@ -5,14 +5,18 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+from sqlmodel import Session
 
 from postpurchase import create_app
 from postpurchase.commands import brand_id_or_fail, brand_or_fail, serve
 from postpurchase.config import running_app
+from postpurchase.models.types import id_of
 
 #: ``(module, attribute)`` of command groups that features contribute.
 FEATURE_COMMANDS: tuple[tuple[str, str], ...] = (
@@ -272,28 +276,18 @@ def users_list(brand_slug: str) -> None:
             )
 
 
-@users.command("remove")
-@click.option("--brand", "brand_slug", required=True)
-@click.option("--email", required=True)
-@with_appcontext
-def users_remove(brand_slug: str, email: str) -> None:
-    """Take a member out of the brand (not its last owner)."""
+@contextmanager
+def _member_of(brand_slug: str, email: str) -> Iterator[tuple[Session, int, int]]:
+    """(session, brand id, membership id) of ``email`` in the brand, committed on exit; the
+    people errors become command-line messages naming the member and the brand."""
     from postpurchase import db as database
-    from postpurchase.people.operations import (
-        MemberNotFound,
-        PeopleError,
-        member_by_email,
-        remove_member,
-    )
+    from postpurchase.people.operations import MemberNotFound, PeopleError, member_by_email
 
     try:
         with database.session_scope() as session:
             brand_id = brand_id_or_fail(session, brand_slug)
             found = member_by_email(session=session, brand_id=brand_id, email=email)
-            assert found.membership.id is not None
-            remove_member(
-                session=session, brand_id=brand_id, membership_id=found.membership.id, actor="cli"
-            )
+            yield session, brand_id, id_of(found.membership)
     except MemberNotFound:
         raise click.ClickException(f"{email!r} is not a member of {brand_slug!r}") from None
     except PeopleError as exc:
@@ -302,6 +296,18 @@ def users_remove(brand_slug: str, email: str) -> None:
             if exc.code == "last_owner"
             else exc.code
         ) from None
+
+
+@users.command("remove")
+@click.option("--brand", "brand_slug", required=True)
+@click.option("--email", required=True)
+@with_appcontext
+def users_remove(brand_slug: str, email: str) -> None:
+    """Take a member out of the brand (not its last owner)."""
+    from postpurchase.people.operations import remove_member
+
+    with _member_of(brand_slug, email) as (session, brand_id, membership_id):
+        remove_member(session=session, brand_id=brand_id, membership_id=membership_id, actor="cli")
     click.echo(f"{email} removed from {brand_slug}")
 
 
@@ -312,35 +318,17 @@ def users_remove(brand_slug: str, email: str) -> None:
 @with_appcontext
 def users_role(brand_slug: str, email: str, role: str) -> None:
     """Give a member another role (the last owner stays an owner)."""
-    from postpurchase import db as database
     from postpurchase.models import Role
-    from postpurchase.people.operations import (
-        MemberNotFound,
-        PeopleError,
-        change_role,
-        member_by_email,
-    )
+    from postpurchase.people.operations import change_role
 
-    try:
-        with database.session_scope() as session:
-            brand_id = brand_id_or_fail(session, brand_slug)
-            found = member_by_email(session=session, brand_id=brand_id, email=email)
-            assert found.membership.id is not None
-            change_role(
-                session=session,
-                brand_id=brand_id,
-                membership_id=found.membership.id,
-                role=Role(role),
-                actor="cli",
-            )
-    except MemberNotFound:
-        raise click.ClickException(f"{email!r} is not a member of {brand_slug!r}") from None
-    except PeopleError as exc:
-        raise click.ClickException(
-            f"{email!r} is the last owner of {brand_slug!r}"
-            if exc.code == "last_owner"
-            else exc.code
-        ) from None
+    with _member_of(brand_slug, email) as (session, brand_id, membership_id):
+        change_role(
+            session=session,
+            brand_id=brand_id,
+            membership_id=membership_id,
+            role=Role(role),
+            actor="cli",
+        )
     click.echo(f"{email} is now {role} in {brand_slug}")
 
 

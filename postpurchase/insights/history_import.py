@@ -28,8 +28,8 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
-from sqlalchemy import Table, delete, insert, update
-from sqlmodel import Session, SQLModel, col, select
+from sqlalchemy import delete, insert, update
+from sqlmodel import Session, col, select
 
 from carriers.status import Status
 from postpurchase.edd.history import REQUIRED_COLUMNS, HistoryError, HistoryRow, _row
@@ -169,10 +169,6 @@ def _minor(value: float | None, currency: str) -> int | None:
         return None
 
 
-def _table(model: type[SQLModel]) -> Table:
-    return table_of(model)
-
-
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -255,7 +251,7 @@ def _write_orders(
     if fresh:
         # Core statements (not the ORM's bulk path): several times faster for many rows.
         session.execute(
-            insert(_table(Order)),
+            insert(table_of(Order)),
             [{**_order_values(brand, row, now), "created_at": now} for row in fresh],
         )
         for external_id, order_id in session.execute(
@@ -320,7 +316,7 @@ def _write_shipments(
 
     if fresh:
         session.execute(
-            insert(_table(Shipment)),
+            insert(table_of(Shipment)),
             [{**values(row), "created_at": now, "lines": [], "poll_failures": 0} for row in fresh],
         )
     if again:
@@ -399,13 +395,13 @@ def _write_children(
                     "created_at": after,
                 }
             )
-    session.execute(insert(_table(OrderLine)), lines)
+    session.execute(insert(table_of(OrderLine)), lines)
     written = [shipment_ids[row.history.shipment_id] for row in rows]
     if feedback:
-        session.execute(insert(_table(Feedback)), feedback)
+        session.execute(insert(table_of(Feedback)), feedback)
     if requests:
         session.execute(
-            insert(_table(ReturnRequest)),
+            insert(table_of(ReturnRequest)),
             [
                 {
                     "brand_id": brand.id,
@@ -432,7 +428,7 @@ def _write_children(
             ).all()
         )
         session.execute(
-            insert(_table(ReturnLine)),
+            insert(table_of(ReturnLine)),
             [
                 {
                     "brand_id": brand.id,
