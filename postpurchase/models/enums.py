@@ -90,6 +90,13 @@ class ReturnResolution(StrEnum):
     exchange = "exchange"
 
 
+class ExchangeDifference(StrEnum):
+    """What a customer gets when the items sent in exchange cost less than those returned."""
+
+    credit = "credit"  # store credit, with the brand's bonus
+    refund = "refund"  # back to the original payment
+
+
 class LabelPayment(StrEnum):
     """Who pays the return parcel: the brand on delivery (着払い) or the customer at hand-over (元払い)."""
 
@@ -137,6 +144,7 @@ class ExecutionKind(StrEnum):
 
     refund = "refund"  # back to the original payment
     store_credit = "store_credit"  # a gift card
+    charge = "charge"  # what the customer pays for an exchange that costs more
 
 
 class ExecutionState(StrEnum):
@@ -146,3 +154,12 @@ class ExecutionState(StrEnum):
     done = "done"
     #: Refused for good (say, the platform has no such order): the merchant settles it by hand.
     failed = "failed"
+
+
+class ReservationState(StrEnum):
+    """Units held for an exchange: held until shipped to the customer, released or expired."""
+
+    held = "held"
+    shipped = "shipped"  # the outbound order went to the WMS, which takes the units from stock
+    released = "released"  # the RMA was rejected or cancelled
+    expired = "expired"  # the RMA stayed open past the hold

@@ -10,7 +10,9 @@ each currency's digits). The rules, in order:
 * **Bonus** for keeping the money in the shop: a percentage of value − fees, for store credit and
   exchange. The bonus never turns into cash: whatever an exchange leaves over is store credit.
 * **Price difference** of an exchange: the new items' price − (value − fees + bonus). Above zero the
-  customer pays it; below zero the rest is store credit.
+  customer pays it; below zero the rest is store credit. A brand that pays the difference back
+  instead (``exchange.difference_back = "refund"``) refunds value − fees − the new items' price to
+  the original payment; the bonus then only lowers what the customer pays, never the refund.
 * **Keep the item** when the goods are worth less than a threshold, or less than the return
   shipping would cost: the parcel would cost more than it brings back, so nothing is collected.
   A refund of goods worth less than the brand's "green" threshold is paid without collecting them.
@@ -28,7 +30,7 @@ from enum import StrEnum
 
 from babel.numbers import get_currency_precision
 
-from postpurchase.models.enums import ReturnResolution
+from postpurchase.models.enums import ExchangeDifference, ReturnResolution
 from postpurchase.settings.model import ReturnsPart
 
 #: Reasons where the brand, not the customer, is at fault: never a fee.
@@ -71,6 +73,8 @@ class MoneyRules:
     return_shipping_cost: int = 0
     #: Refunds of goods worth less than this are paid without collection; 0 turns it off.
     green_refund_below: int = 0
+    #: An exchange for cheaper items refunds the difference instead of giving store credit.
+    exchange_refunds_difference: bool = False
 
     def fee_for(self, reason_code: str) -> Fee:
         if reason_code in BRAND_AT_FAULT:
@@ -89,6 +93,7 @@ def rules_from(part: ReturnsPart) -> MoneyRules:
         keep_item_below=part.keep_item_below,
         return_shipping_cost=part.return_shipping_cost,
         green_refund_below=part.green_refund_below,
+        exchange_refunds_difference=part.exchange.difference_back == ExchangeDifference.refund,
     )
 
 
@@ -134,8 +139,11 @@ class Preview:
 
     @property
     def difference(self) -> int:
-        """The exchange's price difference: above zero the customer pays, below zero gets credit."""
-        return self.charge - self.credit if self.resolution == ReturnResolution.exchange else 0
+        """The exchange's price difference: above zero the customer pays, below zero gets back
+        (as credit or refund)."""
+        if self.resolution != ReturnResolution.exchange:
+            return 0
+        return self.charge - self.credit - self.refund
 
 
 def major_to_minor(amount: Decimal | int | str, currency: str) -> int:
@@ -194,6 +202,11 @@ def preview(
         refund = net
     elif resolution == ReturnResolution.store_credit:
         credit = net + bonus
+    elif rules.exchange_refunds_difference:
+        # The bonus lowers a payment but is never paid out.
+        difference = new_items - net
+        bonus = min(bonus, max(difference, 0))
+        charge, refund = difference - bonus if difference > 0 else 0, max(-difference, 0)
     else:
         difference = new_items - (net + bonus)
         charge, credit = max(difference, 0), max(-difference, 0)

@@ -20,7 +20,13 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from postpurchase.models import Brand
-from postpurchase.models.enums import Channel, LabelPayment, ReturnResolution, Trigger
+from postpurchase.models.enums import (
+    Channel,
+    ExchangeDifference,
+    LabelPayment,
+    ReturnResolution,
+    Trigger,
+)
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +212,30 @@ class FeeRule(Part):
     percent: float = Field(default=0, ge=0, le=100)
 
 
+class ExchangeRule(Part):
+    """What a returned line may be exchanged for, how long the new item is held, and when it ships.
+
+    Another size of the same item (``TEE-M`` → ``TEE-L``) is always offered. With ``other_products``
+    the portal also offers other in-stock products the brand has sold (their name, category and price
+    are those of their latest order line in the order's currency): of the returned line's category
+    when ``same_category``, priced within ± ``price_band_percent`` % of the returned unit's price.
+    """
+
+    other_products: bool = False
+    same_category: bool = True
+    #: None: any price (the customer pays or gets back the difference).
+    price_band_percent: float | None = Field(default=20, ge=0, le=1000)
+    #: Days a unit stays reserved for an open RMA (counting from the request) before it goes back
+    #: to stock; the ``returns.reservations`` job releases it.
+    hold_days: int = Field(default=21, ge=1, le=365)
+    #: The outbound order goes to the WMS when the returned goods are received; for customers of
+    #: these tiers ("trusted") as soon as the return is approved.
+    ship_early_tiers: list[str] = Field(default_factory=list)
+    #: What the customer gets when the new items cost less: ``credit`` (store credit, with the bonus)
+    #: or ``refund`` (the difference back to the original payment; the bonus only lowers a payment).
+    difference_back: ExchangeDifference = ExchangeDifference.credit
+
+
 def _default_categories() -> list[CategoryRule]:
     clothing = [*SIZE_REASONS, *GENERAL_REASONS]
     return [
@@ -278,6 +308,8 @@ class ReturnsPart(Part):
     address: list[str] = Field(default_factory=list, max_length=8)
     #: Where each RMA state change is posted (the WMS document); None: nowhere.
     wms_webhook_url: Url | None = None
+    #: Exchanges for another size or another product (:class:`ExchangeRule`).
+    exchange: ExchangeRule = Field(default_factory=ExchangeRule)
 
 
 # Delivery dates -------------------------------------------------------------------------------

@@ -182,3 +182,76 @@ def test_major_to_minor_refuses_what_is_not_an_amount() -> None:
 def test_negative_quantity_is_refused() -> None:
     with pytest.raises(ValueError, match="negative"):
         preview([tee(-1)], currency="JPY", resolution=REFUND, rules=MoneyRules())
+
+
+REFUND_DIFFERENCE = MoneyRules(credit_bonus_percent=Decimal(10), exchange_refunds_difference=True)
+
+
+def test_exchange_for_a_cheaper_product_can_refund_the_difference_without_the_bonus() -> None:
+    result = preview(
+        [tee(1, exchange_unit_price=3500)],
+        currency="JPY",
+        resolution=EXCHANGE,
+        rules=REFUND_DIFFERENCE,
+    )
+    assert (result.refund, result.credit, result.charge, result.bonus) == (480, 0, 0, 0)
+    assert result.difference == -480
+
+
+def test_refunding_the_difference_lets_the_bonus_lower_a_payment() -> None:
+    # 4,500 − 3,980 = 520 to pay; the 10 % bonus (398) takes it down to 122.
+    result = preview(
+        [tee(1, exchange_unit_price=4500)],
+        currency="JPY",
+        resolution=EXCHANGE,
+        rules=REFUND_DIFFERENCE,
+    )
+    assert (result.charge, result.bonus, result.refund, result.credit) == (122, 398, 0, 0)
+
+
+def test_refunding_the_difference_never_pays_out_a_bonus_larger_than_the_payment() -> None:
+    result = preview(
+        [tee(1, exchange_unit_price=4100)],
+        currency="JPY",
+        resolution=EXCHANGE,
+        rules=REFUND_DIFFERENCE,
+    )
+    assert (result.charge, result.bonus, result.refund, result.credit) == (0, 120, 0, 0)
+
+
+def test_exchange_for_a_product_of_the_same_price_settles_nothing_when_refunding() -> None:
+    result = preview(
+        [tee(1, exchange_unit_price=3980)],
+        currency="JPY",
+        resolution=EXCHANGE,
+        rules=REFUND_DIFFERENCE,
+    )
+    assert (result.charge, result.refund, result.credit, result.difference) == (0, 0, 0, 0)
+
+
+def test_exchange_difference_counts_fees_and_only_the_units_returned() -> None:
+    # 2 of the tees (7,960) less a 500 fee for another product at 4,500 each (9,000): 1,540.
+    rules = MoneyRules(fees={"changed_mind": Fee(flat=500)})
+    result = preview(
+        [tee(2, "changed_mind", exchange_unit_price=4500)],
+        currency="JPY",
+        resolution=EXCHANGE,
+        rules=rules,
+    )
+    assert (result.new_items, result.fees, result.charge) == (9000, 500, 1540)
+
+
+def test_exchange_difference_in_usd_is_in_cents() -> None:
+    item = ReturnedItem(
+        unit_price=4194, quantity=1, reason_code="size_too_small", exchange_unit_price=4599
+    )
+    result = preview([item], currency="USD", resolution=EXCHANGE, rules=NO_BONUS)
+    assert result.charge == 405
+    assert format_money(result.charge, "USD", "en") == "$4.05"
+
+
+def test_exchange_difference_in_jpy_has_no_decimals() -> None:
+    result = preview(
+        [tee(1, exchange_unit_price=4500)], currency="JPY", resolution=EXCHANGE, rules=NO_BONUS
+    )
+    assert format_money(result.charge, "JPY", "en") == "¥520"
