@@ -10,6 +10,7 @@ from postpurchase.models.aftercare import (
     ReturnLine,
     ReturnPhoto,
     ReturnRequest,
+    StockReservation,
 )
 from postpurchase.models.audit import AuditEntry
 from postpurchase.models.brand import ApiKey, Brand, Membership, MerchantUser, OneTimeLink
@@ -32,6 +33,7 @@ from postpurchase.models.enums import (
     OrderStatus,
     OutboxState,
     RejectionReason,
+    ReservationState,
     ReturnResolution,
     ReturnState,
     Role,
@@ -81,6 +83,7 @@ __all__ = [
     "OutboxState",
     "RateLimitWindow",
     "RejectionReason",
+    "ReservationState",
     "Resolution",
     "ResolutionExecution",
     "ReturnLine",
@@ -91,6 +94,7 @@ __all__ = [
     "Role",
     "Shipment",
     "ShipmentFigures",
+    "StockReservation",
     "Suppression",
     "ThrottleAttempt",
     "TimeSlot",

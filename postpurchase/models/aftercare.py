@@ -9,7 +9,13 @@ from sqlalchemy import Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from postpurchase.clock import utcnow
-from postpurchase.models.enums import ExecutionKind, ExecutionState, ReturnResolution, ReturnState
+from postpurchase.models.enums import (
+    ExecutionKind,
+    ExecutionState,
+    ReservationState,
+    ReturnResolution,
+    ReturnState,
+)
 from postpurchase.models.types import brand_fk, enum_field, json_field, utc_field
 
 
@@ -79,6 +85,22 @@ class ResolutionExecution(SQLModel, table=True):
     created_at: datetime = utc_field(nullable=False, default_factory=utcnow)
     updated_at: datetime = utc_field(nullable=False, default_factory=utcnow)
     executed_at: datetime | None = utc_field()
+
+
+class StockReservation(SQLModel, table=True):
+    """Units of a SKU held for an exchange RMA: they count against the stock others are offered until
+    the outbound order ships them, the RMA closes, or ``expires_at`` passes."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = brand_fk()
+    return_id: int = Field(foreign_key="returnrequest.id", index=True)
+    sku: str = Field(max_length=128, index=True)
+    quantity: int
+    state: ReservationState = enum_field(ReservationState, default=ReservationState.held)
+    expires_at: datetime = utc_field(nullable=False)
+    created_at: datetime = utc_field(nullable=False, default_factory=utcnow)
+    #: When it stopped holding (shipped, released or expired).
+    ended_at: datetime | None = utc_field()
 
 
 class ReturnPhoto(SQLModel, table=True):

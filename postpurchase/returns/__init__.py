@@ -7,7 +7,7 @@ def init_app(app: Flask) -> None:
     """Register the customer portal and the merchant pages (linked from the merchant home), and the WMS feed."""
     from flask_babel import lazy_gettext
 
-    from postpurchase.returns import execution, wms
+    from postpurchase.returns import exchange, execution, wms
     from postpurchase.returns.web import merchant_returns, returns_portal
     from postpurchase.web.merchant import add_merchant_link
 
@@ -15,4 +15,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(merchant_returns)
     wms.connect()
     execution.connect()
+    exchange.connect()
     add_merchant_link(app, "merchant_returns.log", lazy_gettext("Returns"))

@@ -9,6 +9,8 @@ and carries them out:
   Admin API credentials: a refund or a gift card through :mod:`postpurchase.returns.shopify_admin`;
 * any other order: a signed ``return.resolution`` webhook to the brand's return webhook URL (the
   OMS pays out), through the outbox, which signs, retries and delivers each key once.
+* the price difference an exchange costs more (``charge``): always the ``return.resolution``
+  webhook, whatever the order's source: the brand's OMS collects it (this service never charges a card).
 
 A row is claimed (``sending``, one more attempt) and committed before the platform is called. A row
 left ``sending`` (the process died, the answer was lost) is claimed again after
@@ -78,11 +80,13 @@ def schedule_executions(
     *, session: Session, rma: ReturnRequest, now: datetime
 ) -> list[ResolutionExecution]:
     """The payouts ``rma`` owes, one row per kind; rows that exist already are left alone."""
+    charge = int(((rma.attributes or {}).get("money") or {}).get("charge") or 0)
     owed = [
         (kind, amount)
         for kind, amount in (
             (ExecutionKind.refund, rma.refund_amount),
             (ExecutionKind.store_credit, rma.credit_amount),
+            (ExecutionKind.charge, charge),
         )
         if amount > 0
     ]
@@ -175,7 +179,10 @@ def execute(
     rma = session.get_one(ReturnRequest, row.return_id)
     order = session.get_one(Order, rma.order_id)
     brand = session.get_one(Brand, row.brand_id)
-    admin = shopify(brand) if (order.attributes or {}).get("source") == "shopify" else None
+    # Shopify's Admin API refunds and issues gift cards; what an exchange costs more is collected
+    # by the brand's OMS, told through the webhook.
+    from_shopify = (order.attributes or {}).get("source") == "shopify"
+    admin = shopify(brand) if from_shopify and row.kind != ExecutionKind.charge else None
     try:
         if admin is not None:
             row.external_id = _pay_on_shopify(session, admin, row, rma, order)
@@ -205,8 +212,8 @@ def execute(
         subject=rma.rma_number,
         after={"amount": row.amount, "currency": row.currency, "external_id": row.external_id},
     )
-    action = SETTLING_ACTION[row.kind]
-    if can_take(rma, action):
+    action = SETTLING_ACTION.get(row.kind)
+    if action is not None and can_take(rma, action):
         transition(
             session=session,
             brand_id=rma.brand_id,
@@ -254,7 +261,10 @@ class ResolutionData(BaseModel):
     rma_number: str
     order_id: str = Field(description="The sender's order id (as in the intake's `order.created`).")
     order_number: str
-    kind: ExecutionKind = Field(description="`refund` to the original payment or `store_credit`.")
+    kind: ExecutionKind = Field(
+        description="`refund` to the original payment, `store_credit`, or `charge`: what the "
+        "customer pays for an exchange whose new items cost more (collect it from them)."
+    )
     amount: int = Field(description="Minor units of `currency`.")
     currency: str
 

@@ -125,7 +125,8 @@ def _line(
             raise FormError(
                 field, _l("%(field)s: this shop does not offer exchanges.", field=field)
             )
-        if not is_exchange_for(line.sku, exchange):
+        # Other products are checked against the brand's rule and the stock when the RMA opens.
+        if not policy.part.exchange.other_products and not is_exchange_for(line.sku, exchange):
             raise FormError(
                 field,
                 _l(

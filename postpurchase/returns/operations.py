@@ -12,25 +12,25 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from postpurchase import signals
 from postpurchase.lookup import normalize_order_number
-from postpurchase.models import Brand, InventoryLevel, Order, ReturnLine, ReturnRequest
+from postpurchase.models import Brand, Order, ReturnLine, ReturnRequest
 from postpurchase.models.enums import ReturnResolution, ReturnState
 from postpurchase.models.types import id_of
+from postpurchase.returns import exchange
+from postpurchase.returns.exchange import ExchangeOption
 from postpurchase.returns.money import MoneyRules, Preview, ReturnedItem, preview, rules_from
 from postpurchase.returns.policy import (
     OrderEligibility,
     ReturnPolicy,
-    exchange_family,
-    is_exchange_for,
     order_eligibility,
     policy_for,
 )
@@ -92,51 +92,36 @@ class WantedLine:
     exchange_sku: str | None = None
 
 
-def available_stock(*, session: Session, brand_id: int, sku: str) -> int:
-    """Units of ``sku`` available across the brand's fulfilment centres."""
-    total = session.exec(
-        select(func.sum(InventoryLevel.available)).where(
-            InventoryLevel.brand_id == brand_id,
-            InventoryLevel.sku == sku,
-            InventoryLevel.available > 0,
-        )
-    ).one()
-    return int(total or 0)
-
-
-def exchange_options(*, session: Session, brand_id: int, sku: str) -> list[InventoryLevel]:
-    """In-stock items a line can be exchanged for (:func:`~postpurchase.returns.policy.is_exchange_for`):
-    its own SKU and its siblings (``TEE-M`` → ``TEE-S``, ``TEE-L``), one row per SKU."""
-    prefix = exchange_family(sku) + "-"
-    rows = session.exec(
-        select(InventoryLevel)
-        .where(
-            InventoryLevel.brand_id == brand_id,
-            InventoryLevel.available > 0,
-            (col(InventoryLevel.sku) == sku)
-            | col(InventoryLevel.sku).startswith(prefix, autoescape=True),
-        )
-        .order_by(col(InventoryLevel.sku), col(InventoryLevel.id))
-    ).all()
-    # The prefix also matches other items (``TEE-PRINT-L`` for ``TEE-M``); keep true siblings only.
-    return list({row.sku: row for row in rows if is_exchange_for(sku, row.sku)}.values())
-
-
 @dataclass(frozen=True)
 class PortalForm:
     eligibility: OrderEligibility
-    #: Order line id → in-stock exchange choices.
-    exchanges: dict[int, list[InventoryLevel]]
+    #: Order line id → in-stock exchange choices (:func:`~postpurchase.returns.exchange.exchange_options`).
+    exchanges: dict[int, list[ExchangeOption]]
+
+    @property
+    def exchange_prices(self) -> dict[str, int]:
+        """Unit price of every item offered in exchange, by SKU."""
+        return {
+            option.sku: option.unit_price
+            for options in self.exchanges.values()
+            for option in options
+        }
 
 
 def portal_form(*, session: Session, brand: Brand, order: Order, now: datetime) -> PortalForm:
     """What the customer may return from ``order`` now, and what each line can be exchanged for."""
-    eligibility = order_eligibility(session=session, policy=policy_for(brand), order=order, now=now)
+    policy = policy_for(brand)
+    eligibility = order_eligibility(session=session, policy=policy, order=order, now=now)
     exchanges = {}
-    if ReturnResolution.exchange in policy_for(brand).resolutions:
+    if ReturnResolution.exchange in policy.resolutions:
         exchanges = {
-            id_of(item.line): exchange_options(
-                session=session, brand_id=id_of(brand), sku=item.line.sku
+            id_of(item.line): exchange.exchange_options(
+                session=session,
+                brand_id=id_of(brand),
+                line=item.line,
+                currency=order.currency,
+                rule=policy.part.exchange,
+                now=now,
             )
             for item in eligibility.lines
             if item.returnable
@@ -156,12 +141,20 @@ def preview_return(
     lines: Sequence[WantedLine],
     resolution: ReturnResolution,
     rules: MoneyRules,
+    exchange_prices: Mapping[str, int] | None = None,
 ) -> Preview:
     """What returning ``lines`` would bring the customer (:func:`postpurchase.returns.money.preview`);
-    lines that are not part of the order are left out (:func:`create_return` refuses them)."""
+    lines that are not part of the order are left out (:func:`create_return` refuses them).
+
+    ``exchange_prices`` (SKU → unit price) prices the items sent in exchange; an item not in it
+    costs what the returned one did (another size of it)."""
+    prices = exchange_prices or {}
     items = [
         ReturnedItem(
-            unit_price=found.line.unit_price, quantity=item.quantity, reason_code=item.reason_code
+            unit_price=found.line.unit_price,
+            quantity=item.quantity,
+            reason_code=item.reason_code,
+            exchange_unit_price=prices.get(item.exchange_sku) if item.exchange_sku else None,
         )
         for item in lines
         if (found := eligibility.line(item.order_line_id)) is not None
@@ -217,7 +210,6 @@ def create_return(
     eligibility = order_eligibility(session=session, policy=policy, order=order, now=now)
     # One order line may come in several entries (say, one per reason): their sum is what must fit.
     per_line: Counter[int] = Counter()
-    per_exchange: Counter[str] = Counter()
     for item in wanted:
         per_line[item.order_line_id] += item.quantity
     for item in wanted:
@@ -245,31 +237,17 @@ def create_return(
             )
         if item.reason_code not in allowed.reasons:
             raise ReturnError("reason", _l("Choose a reason for returning %(item)s.", item=name))
-        if resolution == ReturnResolution.exchange:
-            target = item.exchange_sku or allowed.line.sku
-            if not is_exchange_for(allowed.line.sku, target):
-                raise ReturnError(
-                    "exchange_sku",
-                    _l(
-                        "%(item)s can only be exchanged for another size of the same item.",
-                        item=name,
-                    ),
-                )
-            per_exchange[target] += item.quantity
-            if (
-                available_stock(session=session, brand_id=brand_id, sku=target)
-                < per_exchange[target]
-            ):
-                raise ReturnError(
-                    "out_of_stock",
-                    _l(
-                        "%(item)s is out of stock, so it cannot be exchanged now. "
-                        "Choose a refund or store credit instead.",
-                        item=name,
-                    ),
-                )
+    prices: dict[str, int] = {}
+    if resolution == ReturnResolution.exchange:
+        prices = _check_exchanges(
+            session=session, brand=brand, eligibility=eligibility, wanted=wanted, now=now
+        )
     money = preview_return(
-        eligibility=eligibility, lines=wanted, resolution=resolution, rules=rules
+        eligibility=eligibility,
+        lines=wanted,
+        resolution=resolution,
+        rules=rules,
+        exchange_prices=prices,
     )
     state = ReturnState.approved if policy.auto_approve else ReturnState.requested
     rma = ReturnRequest(
@@ -312,8 +290,85 @@ def create_return(
             )
         )
     session.flush()
+    if resolution == ReturnResolution.exchange:
+        exchange.reserve(
+            session=session,
+            rma=rma,
+            units=_exchange_units(wanted, eligibility),
+            hold_days=policy.part.exchange.hold_days,
+            now=now,
+        )
     _emit(session, rma, None, now)
     return rma
+
+
+def _exchange_units(wanted: Sequence[WantedLine], eligibility: OrderEligibility) -> Counter[str]:
+    """Units wanted per SKU sent in exchange (the returned item's own SKU when none is named)."""
+    units: Counter[str] = Counter()
+    for item in wanted:
+        found = eligibility.line(item.order_line_id)
+        if found is not None:
+            units[item.exchange_sku or found.line.sku] += item.quantity
+    return units
+
+
+def _check_exchanges(
+    *,
+    session: Session,
+    brand: Brand,
+    eligibility: OrderEligibility,
+    wanted: Sequence[WantedLine],
+    now: datetime,
+) -> dict[str, int]:
+    """Check every exchange item against the brand's rule and the stock left after the units held
+    for other RMAs, under the stock rows' lock; return the unit price of each (by SKU)."""
+    brand_id = id_of(brand)
+    rule = policy_for(brand).part.exchange
+    units = _exchange_units(wanted, eligibility)
+    # Whoever locks second reads the first one's reservation once it commits.
+    exchange.lock_stock(session=session, brand_id=brand_id, skus=list(units))
+    left = exchange.available_stock(session=session, brand_id=brand_id, skus=list(units), now=now)
+    prices: dict[str, int] = {}
+    for item in wanted:
+        found = eligibility.line(item.order_line_id)
+        if found is None:
+            continue
+        line = found.line
+        target = item.exchange_sku or line.sku
+        name = line.name or line.sku
+        allowed = {
+            option.sku: option
+            for option in exchange.exchange_candidates(
+                session=session,
+                brand_id=brand_id,
+                line=line,
+                currency=eligibility.order.currency,
+                rule=rule,
+                now=now,
+            )
+        }
+        if target not in allowed and target != line.sku:
+            raise ReturnError(
+                "exchange_sku",
+                _l("%(item)s cannot be exchanged for that item.", item=name)
+                if rule.other_products
+                else _l(
+                    "%(item)s can only be exchanged for another size of the same item.",
+                    item=name,
+                ),
+            )
+        if left.get(target, 0) < units[target]:
+            raise ReturnError(
+                "out_of_stock",
+                _l(
+                    "%(item)s is out of stock, so it cannot be exchanged now. "
+                    "Choose a refund or store credit instead.",
+                    item=name,
+                ),
+            )
+        if target in allowed and not allowed[target].same_item:
+            prices[target] = allowed[target].unit_price
+    return prices
 
 
 def money_record(money: Preview) -> dict[str, int | str | None]:

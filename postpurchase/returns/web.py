@@ -146,6 +146,7 @@ def start(brand_slug: str, token: str) -> Any:
                 lines=wanted.lines,
                 resolution=wanted.resolution,
                 rules=rules,
+                exchange_prices=form.exchange_prices,
             )
             if not wanted.preview_only:
                 uploaded = parse_photos(

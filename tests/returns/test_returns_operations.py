@@ -27,16 +27,17 @@ from postpurchase.models import (
     ReturnResolution,
     ReturnState,
 )
+from postpurchase.returns.exchange import exchange_options
 from postpurchase.returns.money import ANY_REASON, Fee, MoneyRules
 from postpurchase.returns.operations import (
     ReturnError,
     WantedLine,
     create_return,
-    exchange_options,
     request_return,
     transition,
 )
 from postpurchase.returns.shipping_label import return_view
+from postpurchase.settings.model import ExchangeRule
 from tests.returns.conftest import later
 
 
@@ -367,7 +368,7 @@ def test_exchange_options_are_sizes_of_the_same_item_only(session, shop) -> None
         ]
     )
     session.flush()
-    options = exchange_options(session=session, brand_id=shop.brand_id, sku="TEE-M")
+    options = _options(session, shop, session.get(OrderLine, shop.tee))
     assert [row.sku for row in options] == ["TEE-L", "TEE-XL"]
 
 
@@ -379,9 +380,19 @@ def test_exchange_options_read_underscores_in_skus_literally(session, shop) -> N
         ]
     )
     session.flush()
-    assert [
-        row.sku for row in exchange_options(session=session, brand_id=shop.brand_id, sku="CAP_1-M")
-    ] == ["CAP_1-L"]
+    cap = OrderLine(brand_id=shop.brand_id, order_id=shop.order_id, line_key="9", sku="CAP_1-M")
+    assert [row.sku for row in _options(session, shop, cap)] == ["CAP_1-L"]
+
+
+def _options(session, shop, line):
+    return exchange_options(
+        session=session,
+        brand_id=shop.brand_id,
+        line=line,
+        currency="JPY",
+        rule=ExchangeRule(),
+        now=later(1),
+    )
 
 
 def test_creating_emits_return_updated_with_the_documented_kwargs(session, shop, emitted) -> None:
