@@ -338,8 +338,9 @@ def ships_now(
 def send_outbound(
     *, session: Session, brand: Brand, rma: ReturnRequest, order: Order, now: datetime
 ) -> str | None:
-    """Queue the outbound order of ``rma`` (once: a second call finds the key and returns None) and
-    mark its held units shipped. Without a WMS URL nothing is sent and the units stay held."""
+    """Queue the outbound order of ``rma`` (once: the outbox keeps one row per key, so a second call
+    queues nothing) and mark its held units shipped. Without a WMS URL nothing is sent and the units
+    stay held."""
     url = wms_webhook_url(brand)
     if url is None:
         return None
