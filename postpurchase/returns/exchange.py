@@ -13,6 +13,8 @@
 * **Outbound order**: a signed ``exchange.outbound`` webhook to the brand's WMS URL through the
   outbox (one key per RMA, so it is posted once whatever repeats), when the returned goods are
   received, or as soon as the RMA is approved for customers of the rule's ``ship_early_tiers``.
+  It is sent even when the hold has expired meanwhile: the WMS ships from what it has (or
+  backorders), since the customer's goods are already back.
 """
 
 from __future__ import annotations
@@ -400,12 +402,16 @@ def on_return_updated(
     now: datetime | None = None,
     **_: Any,
 ) -> None:
-    """Release the units of a closed RMA; send the outbound order when the exchange ships."""
+    """Release the units of a closed RMA; send the outbound order when the exchange ships. An RMA the
+    merchant settles as exchanged has shipped its units, whether or not through the WMS webhook."""
     now = now or utcnow()
-    if current in RELEASING_STATES:
-        end_reservations(
-            session=session, return_id=return_id, state=ReservationState.released, now=now
+    if current in RELEASING_STATES or current == ReturnState.exchanged:
+        state = (
+            ReservationState.shipped
+            if current == ReturnState.exchanged
+            else ReservationState.released
         )
+        end_reservations(session=session, return_id=return_id, state=state, now=now)
         return
     rma = session.get(ReturnRequest, return_id)
     brand = session.get(Brand, brand_id)

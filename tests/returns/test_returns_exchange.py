@@ -204,6 +204,22 @@ def test_rejecting_the_return_releases_the_unit(session, catalogue, set_policy) 
     assert _options(session, catalogue) == ["TEE-L", "HOODIE-M"]
 
 
+def test_settling_the_exchange_without_a_wms_ends_the_hold_as_shipped(
+    session, catalogue, set_policy
+) -> None:
+    _policy(set_policy, catalogue)
+    rma = _hoodie(session, catalogue)
+    for action in ("receive", "exchange"):
+        transition(
+            session=session,
+            brand_id=catalogue.brand_id,
+            return_id=rma.id,
+            action=action,
+            now=later(3),
+        )
+    assert session.exec(select(StockReservation.state)).one() == ReservationState.shipped
+
+
 def test_an_expired_hold_goes_back_to_stock(session, catalogue, set_policy) -> None:
     _policy(set_policy, catalogue, exchange={"hold_days": 5})
     _hoodie(session, catalogue)
