@@ -26,7 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from postpurchase.clock import as_utc
-from postpurchase.db import affected_rows, is_postgres
+from postpurchase.db import is_postgres
 from postpurchase.messaging import context as ctx
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.channels import configured
@@ -149,8 +149,12 @@ _ROW_COLUMNS = (
 
 
 def _insert(session: Session, values: dict[str, Any]) -> bool:
-    """Insert unless the idempotency key exists; True when this call created the row."""
-    return bool(affected_rows(session.execute(_insert_statement(is_postgres(session)), values)))
+    """Insert unless the idempotency key exists; True when this call created the row.
+
+    The answer comes from ``RETURNING``, not the row count: drivers differ in what they report for
+    an insert that ``ON CONFLICT DO NOTHING`` skipped.
+    """
+    return session.execute(_insert_statement(is_postgres(session)), values).first() is not None
 
 
 @cache
@@ -162,6 +166,7 @@ def _insert_statement(postgres: bool) -> Any:
         insert(table)
         .values({name: bindparam(name, type_=table.c[name].type) for name in _ROW_COLUMNS})
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(table.c.idempotency_key)
     )
 
 

@@ -297,3 +297,22 @@ def test_messages_roll_back_with_the_change_that_caused_them(app, make_shop, ses
     )
     session.rollback()
     assert messages(session) == [] and shop.shipment.tracking_number != "CHANGED"
+
+
+def test_a_document_enqueued_twice_under_one_ref_is_reported_as_a_duplicate(session, brand) -> None:
+    """The second call must answer None on both databases: callers build on that answer."""
+    from postpurchase.messaging.triggers import enqueue_document
+    from postpurchase.models import Brand
+
+    owner = session.get(Brand, brand.brand_id)
+    kwargs = {
+        "session": session,
+        "brand": owner,
+        "trigger": "exchange.outbound",
+        "ref": "rma-1",
+        "url": "https://wms.example/hook",
+        "document": {"rma": 1},
+        "now": NOW,
+    }
+    assert enqueue_document(**kwargs) is not None
+    assert enqueue_document(**kwargs) is None
