@@ -20,7 +20,7 @@ minor units of the brand's currency; without ``url`` the item links to the brand
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,14 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from postpurchase.messaging.segments import Profile, build_profile, order_lines
-from postpurchase.models import Brand, Customer, InventoryLevel, Order, ReturnRequest
+from postpurchase.models import (
+    Brand,
+    Customer,
+    InventoryLevel,
+    Order,
+    OrderLine,
+    ReturnRequest,
+)
 from postpurchase.models.types import id_of
 from postpurchase.settings.model import settings_for
 
@@ -82,14 +89,14 @@ def _goes_with(item: Mapping[str, Any], profile: Profile, order_skus: set[str]) 
 
 
 def _size_and_sku(
-    item: Mapping[str, Any], profile: Profile, stock: Mapping[str, int]
+    item: Mapping[str, Any], sizes: Mapping[str, str], stock: Mapping[str, int]
 ) -> tuple[str | None, str] | None:
     """The variant to offer and its SKU; None when the customer's size is unknown or sold out."""
     variants: Mapping[str, str] | None = item.get("variants")
     if not variants:
         sku = str(item["sku"])
         return (None, sku) if stock.get(sku, 0) > 0 else None
-    size = profile.sizes.get(str(item.get("size_category") or ""))
+    size = sizes.get(str(item.get("size_category") or ""))
     sku = variants.get(size) if size is not None else None
     if size is None or sku is None or stock.get(sku, 0) <= 0:
         return None
@@ -102,13 +109,19 @@ def recommend(
     brand: Brand,
     order_id: int,
     profile: Profile,
-    order_skus: set[str],
+    lines: Sequence[OrderLine],
     limit: int = LIMIT,
 ) -> list[Recommendation]:
-    """Up to ``limit`` catalogue items for this order, by the rules of this module's docstring."""
+    """Up to ``limit`` catalogue items for the order of ``lines``, by the rules of this module's
+    docstring. The size in a category is the one bought in this order, else in an earlier one."""
     catalog = settings_for(brand).messaging.catalog
     if not catalog or return_opened(session=session, order_id=order_id):
         return []
+    order_skus = {line.sku for line in lines}
+    sizes = {
+        **profile.sizes,
+        **{line.category: line.variant for line in lines if line.category and line.variant},
+    }
     candidates = [item for item in catalog if _goes_with(item, profile, order_skus)]
     stock = stock_by_sku(
         session=session,
@@ -118,7 +131,7 @@ def recommend(
     shop_url = settings_for(brand).branding.shop_url
     chosen: list[Recommendation] = []
     for item in candidates:
-        offer = _size_and_sku(item, profile, stock)
+        offer = _size_and_sku(item, sizes, stock)
         if offer is None:
             continue
         size, sku = offer
@@ -150,5 +163,5 @@ def for_order(*, session: Session, brand: Brand, order: Order) -> list[Recommend
         brand=brand,
         order_id=id_of(order),
         profile=profile,
-        order_skus={line.sku for line in order_lines(session, id_of(order))},
+        lines=order_lines(session, id_of(order)),
     )

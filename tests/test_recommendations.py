@@ -180,6 +180,27 @@ def test_the_size_comes_from_the_customers_earlier_orders(session, shop) -> None
     assert _skus(for_order(session=session, brand=shop, order=order)) == ["TEE-L"]
 
 
+def test_the_size_bought_in_this_order_wins_over_an_earlier_one(session, shop) -> None:
+    customer = Customer(brand_id=id_of(shop), external_id="C1")
+    session.add(customer)
+    session.flush()
+    _order(
+        session,
+        shop,
+        {"sku": "HOODIE-L", "category": "apparel", "variant": "L"},
+        customer=customer.id,
+    )
+    order = _order(
+        session,
+        shop,
+        {"sku": "KETTLE-1", "category": "coffee"},
+        {"sku": "HOODIE-S", "category": "apparel", "variant": "S"},
+        customer=customer.id,
+    )
+    _stock(session, shop, TEE_S=3, TEE_L=3)
+    assert _skus(for_order(session=session, brand=shop, order=order)) == ["TEE-S"]
+
+
 def test_nothing_is_offered_once_a_return_was_opened_for_the_order(session, shop) -> None:
     order = _order(session, shop)
     _stock(session, shop, FILTER_1=5, SCALE_1=5)

@@ -280,7 +280,7 @@ def build(
                 brand=brand,
                 order_id=id_of(order),
                 profile=profile,
-                order_skus={line.sku for line in lines},
+                lines=lines,
             )
         ]
     if trigger.name == Trigger.review_request and order is not None:
