@@ -114,7 +114,8 @@ def recommend(
 ) -> list[Recommendation]:
     """Up to ``limit`` catalogue items for the order of ``lines``, by the rules of this module's
     docstring. The size in a category is the one bought in this order, else in an earlier one."""
-    catalog = settings_for(brand).messaging.catalog
+    settings = settings_for(brand)
+    catalog = settings.messaging.catalog
     if not catalog or return_opened(session=session, order_id=order_id):
         return []
     order_skus = {line.sku for line in lines}
@@ -128,7 +129,7 @@ def recommend(
         brand_id=id_of(brand),
         skus={sku for item in candidates for sku in _skus(item)},
     )
-    shop_url = settings_for(brand).branding.shop_url
+    shop_url = settings.branding.shop_url
     chosen: list[Recommendation] = []
     for item in candidates:
         offer = _size_and_sku(item, sizes, stock)
