@@ -124,6 +124,9 @@ class JapanPost(Adapter):
         requests_per_second=0.5,
         auth="none",
         tracking_url="https://trackings.post.japanpost.jp/services/srv/search/direct?searchKind=S002&locale=ja&reqCodeNo1={number}",
+        # The 再配達 form takes no number in its address and asks for more (postal code, notice
+        # date, item type), so the tracking page shows the number to copy; the tracking link
+        # above does take it.
         redelivery_url="https://trackings.post.japanpost.jp/delivery/deli/",
     )
     default_base_url = "https://trackings.post.japanpost.jp/services/srv/search/direct"

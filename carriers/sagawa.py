@@ -106,6 +106,8 @@ class Sagawa(Adapter):
         requests_per_second=0.5,
         auth="none",
         tracking_url="https://k2k.sagawa-exp.co.jp/p/web/okurijosearch.do?okurijoNo={number}",
+        # The redelivery form takes no number in its address (the customer types the 送り状No.),
+        # so the tracking page shows the number to copy; the tracking link above does take it.
         redelivery_url="https://www.sagawa-exp.co.jp/send/redelivery/",
     )
     default_base_url = "https://k2k.sagawa-exp.co.jp/p/web/okurijosearch.do"

@@ -33,7 +33,7 @@ from postpurchase.branding import logo_file
 from postpurchase.brands import create_brand, get_brand
 from postpurchase.clock import utcnow
 from postpurchase.config import running_app
-from postpurchase.demo_data import Handover, demo_envelopes
+from postpurchase.demo_data import Handover, demo_catalog, demo_envelopes
 from postpurchase.models import Order, Shipment
 from postpurchase.models.types import id_of
 from postpurchase.settings.model import GENERAL_REASONS, SIZE_REASONS, stored, validate
@@ -131,6 +131,7 @@ def demo_settings(logo: str | None = None) -> dict[str, Any]:
             # No quiet hours (equal start and end), so the demo's mailbox fills at any hour.
             "quiet_hours": {"start": "00:00", "end": "00:00"},
             "care": {"sku": {}, "category": DEMO_CARE},
+            "catalog": demo_catalog(),
         },
         "edd": {"promise_level": 0.9},
         "returns": {

@@ -147,6 +147,56 @@ PRODUCTS: tuple[Product, ...] = (
 #: Sizes sold out at every centre, so the returns portal shows an exchange that is not possible.
 SOLD_OUT: frozenset[str] = frozenset({"SAMUE-AI-L"})
 
+#: What goes with what in the shop's eyes: tea with a teapot and cups, towels with soap.
+GOES_WITH: dict[str, tuple[str, ...]] = {
+    "KYUSU-TOKONAME": ("TEA-HOJI-100", "TEA-SENCHA-80", "TEA-MATCHA-30"),
+    "YUNOMI-HAGI-2": ("TEA-HOJI-100", "TEA-SENCHA-80", "KYUSU-TOKONAME"),
+    "SOAP-YUZU": ("TOWEL-IMABARI-F", "TOWEL-IMABARI-B"),
+    "FUROSHIKI-M": ("YUNOMI-HAGI-2", "TOWEL-IMABARI-F"),
+}
+#: A tile per category for the recommendations (inline, so the demo needs no image host).
+TILE_COLOURS: dict[str, str] = {
+    "tea": "#6b8e23",
+    "ceramics": "#a0522d",
+    "towel": "#5f9ea0",
+    "skincare": "#daa520",
+    "textile": "#2f4f7f",
+    "apparel": "#3d5a40",
+}
+
+
+def _size(product: Product) -> str | None:
+    """``SAMUE-AI-M`` → ``M``: sized items end in their size."""
+    return product.sku.rsplit("-", 1)[-1] if product.category == "apparel" else None
+
+
+def demo_catalog() -> list[dict[str, Any]]:
+    """The brand's recommendation catalogue: every product, sized families as one item per size."""
+    families: dict[str, list[Product]] = {}
+    for product in PRODUCTS:
+        key = product.sku.rsplit("-", 1)[0] if _size(product) else product.sku
+        families.setdefault(key, []).append(product)
+    catalog = []
+    for key, members in families.items():
+        first = members[0]
+        colour = TILE_COLOURS[first.category].replace("#", "%23")
+        item: dict[str, Any] = {
+            "sku": key,
+            "name": first.name.rsplit(" ", 1)[0] if _size(first) else first.name,
+            "categories": [first.category],
+            "accessory_for": list(GOES_WITH.get(key, ())),
+            "price": first.price,
+            "url": f"https://hinoki.example/products/{key.lower()}",
+            "image_url": "data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' "
+            f"width='160' height='160'><rect width='160' height='160' fill='{colour}'/></svg>",
+        }
+        if _size(first):
+            item["variants"] = {_size(p): p.sku for p in members}
+            item["size_category"] = first.category
+        catalog.append(item)
+    return catalog
+
+
 #: Carrier code, service, share of parcels.
 CARRIERS: tuple[tuple[str, str, float], ...] = (
     ("yamato", "takkyubin", 0.5),
@@ -254,6 +304,7 @@ def demo_envelopes(
                     "sku": product.sku,
                     "name": product.name,
                     "category": product.category,
+                    "variant": _size(product),
                     "quantity": rng.choice((1, 1, 1, 2)),
                     "unit_price": product.price,
                 }
@@ -380,7 +431,7 @@ def inventory_envelopes(rng: random.Random, at: datetime) -> list[tuple[datetime
         items = [
             {
                 "sku": p.sku,
-                "variant": p.sku.rsplit("-", 1)[-1] if p.category == "apparel" else None,
+                "variant": _size(p),
                 "available": 0
                 if p.sku in SOLD_OUT or rng.random() < 0.08
                 else rng.randrange(8, 160),

@@ -39,6 +39,7 @@ from postpurchase.models.types import id_column
 
 if TYPE_CHECKING:
     from postpurchase.customer_view import CustomerView
+    from postpurchase.recommendations import Recommendation
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ class ShipmentView:
     events: tuple[EventView, ...]
     #: What the parcel's state means for its customer (:mod:`postpurchase.customer_view`).
     customer: CustomerView | None = None
+    #: What to suggest once the parcel has arrived (:mod:`postpurchase.recommendations`).
+    recommendations: tuple[Recommendation, ...] = ()
 
     @property
     def delivered(self) -> bool:
@@ -240,8 +243,11 @@ def _with_customer_views(
     session: Session, shipments: Sequence[Shipment], views: list[ShipmentView], now: datetime
 ) -> list[ShipmentView]:
     from postpurchase.customer_view import customer_view, pickup_hold_days
+    from postpurchase.recommendations import for_order
 
     brands = {s.brand_id: session.get(Brand, s.brand_id) for s in shipments}
+    # Parcels of one order share its recommendations: each order is worked out once.
+    suggested: dict[int, tuple[Recommendation, ...]] = {}
     result = []
     for shipment, view in zip(shipments, views, strict=True):
         brand = brands[shipment.brand_id]
@@ -253,7 +259,15 @@ def _with_customer_views(
             timezone=brand.timezone,
             pickup_hold_days=pickup_hold_days(brand),
         )
-        result.append(replace(view, customer=meaning))
+        recommendations: tuple[Recommendation, ...] = ()
+        if view.delivered and shipment.order_id is not None:
+            if shipment.order_id not in suggested:
+                order = session.get(Order, shipment.order_id)
+                suggested[shipment.order_id] = (
+                    tuple(for_order(session=session, brand=brand, order=order)) if order else ()
+                )
+            recommendations = suggested[shipment.order_id]
+        result.append(replace(view, customer=meaning, recommendations=recommendations))
     return result
 
 

@@ -137,6 +137,16 @@ class CustomerViewPublic(Public):
     action: ActionPublic | None
 
 
+class RecommendationPublic(Public):
+    sku: str = Field(description="The SKU to offer (the customer's size for a sized item).")
+    name: str
+    variant: str | None = Field(description="The size offered; null for an item without sizes.")
+    price: int | None = Field(description="Minor units of `currency`; null when not known.")
+    currency: str
+    image_url: str | None
+    url: str | None = Field(description="The product's page, else the brand's shop.")
+
+
 class ShipmentPublic(ShipmentBase):
     """A parcel, in every ``/api/v1`` answer that has one: what the sender said, what the carrier
     said since (status and timeline, oldest scan first) and the delivery dates."""
@@ -158,6 +168,11 @@ class ShipmentPublic(ShipmentBase):
     events: list[TrackingEventPublic]
     customer: CustomerViewPublic | None = Field(
         default=None, description="What the parcel's state means for its customer."
+    )
+    recommendations: list[RecommendationPublic] = Field(
+        default_factory=list,
+        description="Items to suggest once the parcel has arrived: in stock in the customer's "
+        "size, never one just bought, none after a return was opened for the order.",
     )
 
 

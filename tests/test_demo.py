@@ -16,16 +16,19 @@ from postpurchase.demo import catch_up_tracking, load_demo
 from postpurchase.demo_data import PRODUCTS, SOLD_OUT
 from postpurchase.insights.figures import figures
 from postpurchase.models import (
+    Brand,
     DeliveryPrediction,
     FulfillmentCentre,
     InboxEvent,
     InboxState,
     InventoryLevel,
     Order,
+    OrderLine,
     OutboxMessage,
     Shipment,
     TrackingEvent,
 )
+from postpurchase.recommendations import for_order
 
 
 def no_wait(_seconds: float) -> None:
@@ -87,6 +90,15 @@ def test_demo_tells_a_consistent_story(app) -> None:
             group_by=("carrier",),
         ).rows
         stock = {level.sku: level.available for level in s.exec(select(InventoryLevel))}
+        brand = s.get(Brand, brand_id)
+        suggested = {
+            order_id: [(r.sku, r.variant) for r in for_order(session=s, brand=brand, order=order)]
+            for order_id, order in orders.items()
+            if any(x.order_id == order_id and x.status == Status.delivered for x in shipments)
+        }
+        sizes = defaultdict(set)
+        for line in s.exec(select(OrderLine).where(OrderLine.category == "apparel")):
+            sizes[line.order_id].add(line.variant)
         s.expunge_all()
     assert len(shipments) > 40
     _scans_follow_the_route(shipments, orders, centres, scans)
@@ -95,6 +107,7 @@ def test_demo_tells_a_consistent_story(app) -> None:
     _some_parcels_are_late_and_carriers_differ(methods)
     _some_parcels_are_in_trouble(shipments)
     _most_sizes_are_in_stock_for_exchanges(stock)
+    _recommendations_show_for_some_deliveries_and_never_a_sold_out_size(suggested, stock, sizes)
 
 
 def _prefecture(location: str) -> str:
@@ -158,3 +171,18 @@ def _most_sizes_are_in_stock_for_exchanges(stock) -> None:
     assert set(sized) <= set(stock)
     assert all(stock[sku] == 0 for sku in SOLD_OUT)
     assert sum(stock[sku] > 0 for sku in sized) > len(sized) / 2
+
+
+def _recommendations_show_for_some_deliveries_and_never_a_sold_out_size(
+    suggested, stock, sizes
+) -> None:
+    """Delivered orders get suggestions in stock, in the size bought; a size sold out everywhere
+    (SAMUE-AI-L) leaves its buyers of size L with no samue, and some orders with nothing."""
+    assert sum(bool(items) for items in suggested.values()) > len(suggested) / 2
+    assert any(not items for items in suggested.values())
+    for order_id, items in suggested.items():
+        for sku, variant in items:
+            assert stock[sku] > 0, sku
+            if variant is not None:
+                assert variant in sizes[order_id], (order_id, sku)
+    assert any("L" in sizes[order_id] for order_id in suggested)

@@ -25,7 +25,6 @@ from postpurchase.messaging.segments import (
     build_profile,
     choose_segment,
     order_lines,
-    recommend,
 )
 from postpurchase.messaging.settings import MessagingSettings
 from postpurchase.models import (
@@ -39,6 +38,7 @@ from postpurchase.models import (
 )
 from postpurchase.models.types import id_of
 from postpurchase.readmodels import ShipmentView, line_views, shipment_views
+from postpurchase.recommendations import recommend
 from postpurchase.tokens import make_token
 
 
@@ -271,14 +271,18 @@ def build(
     if (
         trigger.name in (Trigger.unboxing, Trigger.delivered, Trigger.review_request)
         and profile is not None
+        and order is not None
     ):
-        context["recommendations"] = recommend(
-            session=session,
-            brand_id=id_of(brand),
-            catalog=settings["catalog"],
-            profile=profile,
-            order_skus={line.sku for line in lines},
-        )
+        context["recommendations"] = [
+            asdict(item)
+            for item in recommend(
+                session=session,
+                brand=brand,
+                order_id=id_of(order),
+                profile=profile,
+                lines=lines,
+            )
+        ]
     if trigger.name == Trigger.review_request and order is not None:
         useless = "the customer already answered" if _answered(session, order.id) else None
         token = make_token(

@@ -2,7 +2,7 @@
 
 A :class:`Profile` is computed from the customer's own data (orders, returns, parcels that went
 wrong). Brand rules (``messaging.rules``) match profiles and choose a template variant and content
-blocks. Recommendations are filtered against live stock and the customer's history.
+blocks. Recommendations (:mod:`postpurchase.recommendations`) read the same profile.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from sqlmodel import Session, col, select
 from carriers.status import Status
 from postpurchase.models import (
     Customer,
-    InventoryLevel,
     Order,
     OrderLine,
     ReturnLine,
@@ -252,68 +251,3 @@ def choose_segment(rules: list[dict[str, Any]], profile: Profile, trigger: str) 
         variant = variant or rule.get("variant")
         blocks.extend(b for b in rule.get("blocks", []) if b not in blocks)
     return Segment(variant, tuple(blocks), tuple(names))
-
-
-def stock_by_sku(*, session: Session, brand_id: int, skus: set[str]) -> dict[str, int]:
-    """Available units per SKU over every fulfilment centre (sizes are SKUs of their own)."""
-    if not skus:
-        return {}
-    rows = session.exec(
-        select(InventoryLevel.sku, func.sum(InventoryLevel.available))
-        .where(InventoryLevel.brand_id == brand_id, col(InventoryLevel.sku).in_(skus))
-        .group_by(InventoryLevel.sku)
-    ).all()
-    return {sku: int(total or 0) for sku, total in rows}
-
-
-def recommend(
-    *,
-    session: Session,
-    brand_id: int,
-    catalog: list[dict[str, Any]],
-    profile: Profile,
-    order_skus: set[str],
-    limit: int = 3,
-) -> list[dict[str, Any]]:
-    """Catalog items that fit this order, in stock in the customer's size, never already bought,
-    never an accessory for something the customer returned.
-
-    A catalog item is ``{"sku", "name", "url", "accessory_for": [sku], "categories": [...],
-    "variants": {"M": "TEE-M", ...}, "size_category": "apparel"}``; with variants, the size the
-    customer bought in ``size_category`` is offered, and only when that size's SKU is in stock.
-    """
-    candidates = [
-        item
-        for item in catalog
-        if (
-            set(item.get("accessory_for", [])) & order_skus
-            or set(item.get("categories", [])) & profile.categories
-        )
-        and item["sku"] not in profile.bought_skus
-        and not set(item.get("accessory_for", [])) & profile.returned_skus
-    ]
-    skus = {item["sku"] for item in candidates} | {
-        sku for item in candidates for sku in (item.get("variants") or {}).values()
-    }
-    stock = stock_by_sku(session=session, brand_id=brand_id, skus=skus)
-    chosen: list[dict[str, Any]] = []
-    for item in candidates:
-        variants: dict[str | None, str] = item.get("variants") or {None: item["sku"]}
-        size = profile.sizes.get(item.get("size_category", ""))
-        if size is not None and item.get("variants"):
-            variants = {k: v for k, v in variants.items() if k == size}
-        in_stock = [(name, sku) for name, sku in variants.items() if stock.get(sku, 0) > 0]
-        if not in_stock:
-            continue
-        name, sku = in_stock[0]
-        chosen.append(
-            {
-                "sku": sku,
-                "name": item.get("name", item["sku"]),
-                "url": item.get("url"),
-                "variant": name,
-            }
-        )
-        if len(chosen) == limit:
-            break
-    return chosen

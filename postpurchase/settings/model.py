@@ -143,7 +143,8 @@ class MessagingPart(Part):
     care: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: dict[str, dict[str, Any]](sku={}, category={})
     )
-    #: Items recommended after a purchase: ``[{"sku", "name", "accessory_for", "categories"}]``.
+    #: Items recommended after a purchase: ``[{"sku", "name", "accessory_for", "categories"}]``
+    #: and optionally sizes, price, image and link (:mod:`postpurchase.recommendations`).
     catalog: list[dict[str, Any]] = Field(default_factory=list)
     #: Days a consumable lasts, by ``sku`` and by ``category``.
     consumables: dict[str, dict[str, int]] = Field(

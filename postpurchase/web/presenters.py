@@ -65,6 +65,16 @@ class ParcelCard:
 
 
 @dataclass(frozen=True)
+class RecommendedItem:
+    name: str
+    variant: str | None
+    #: The price in the brand's currency, formatted for the page's locale.
+    price: str | None
+    image_url: str | None
+    url: str | None
+
+
+@dataclass(frozen=True)
 class TrackingPage:
     number: str
     placed: str
@@ -74,6 +84,8 @@ class TrackingPage:
     #: Every parcel has arrived: the page offers care content, returns and feedback.
     delivered: bool
     care: list[dict[str, Any]]
+    #: In stock in the customer's size (:mod:`postpurchase.recommendations`); only once delivered.
+    recommendations: list[RecommendedItem]
     #: Our internal ids, for the links the view signs (returns, feedback).
     order_id: int
     customer_id: int | None
@@ -164,6 +176,18 @@ def build_tracking_page(
         parcels=parcels,
         delivered=delivered,
         care=care_content(settings_for(brand).messaging.care, list(order.lines), locale)
+        if delivered
+        else [],
+        recommendations=[
+            RecommendedItem(
+                item.name,
+                item.variant,
+                format_money(item.price, item.currency, locale) if item.price is not None else None,
+                item.image_url,
+                item.url,
+            )
+            for item in order.shipments[0].recommendations
+        ]
         if delivered
         else [],
         order_id=order.id,

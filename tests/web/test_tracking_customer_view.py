@@ -111,6 +111,18 @@ def test_a_carrier_form_without_the_number_comes_with_the_number_to_enter(client
     assert action["kind"] == "redeliver" and action["carries_number"] is False
 
 
+def test_sagawa_redelivery_shows_the_number_as_text_to_copy(client, seeded) -> None:
+    path, _, _ = seeded("attempt_failed", carrier="sagawa")
+    card = _card(client, path)
+    assert '<span class="number" id="number-1">123456789012</span>' in card
+    assert 'data-copy="number-1"' in card
+
+
+def test_a_link_that_carries_the_number_needs_no_number_to_copy(client, seeded) -> None:
+    path, _, _ = seeded("attempt_failed")
+    assert 'class="copy-number"' not in _card(client, path)
+
+
 def test_delivered_order_offers_care_returns_and_feedback(client, seeded) -> None:
     path, _, _ = seeded("delivered_door")
     page = client.get(f"{path}?lang=en").get_data(as_text=True)
