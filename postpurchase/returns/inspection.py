@@ -38,6 +38,17 @@ class ReportedGrade:
     condition: str | None = None
 
 
+def centres(*, session: Session, brand_id: int) -> list[FulfillmentCentre]:
+    """The brand's fulfilment centres, the places a line can be restocked to."""
+    return list(
+        session.exec(
+            select(FulfillmentCentre)
+            .where(FulfillmentCentre.brand_id == brand_id)
+            .order_by(col(FulfillmentCentre.code))
+        ).all()
+    )
+
+
 def apply_reported_grades(
     *, session: Session, rma: ReturnRequest, reported: Sequence[ReportedGrade]
 ) -> int:
