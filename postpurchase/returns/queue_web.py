@@ -26,8 +26,8 @@ from postpurchase.web.params import BadParameter, Params, whole_number
 
 returns_queue = Blueprint("returns_queue", __name__, url_prefix="/merchant/returns/queue")
 
-#: The filters the page keeps across bulk actions, grading and paging.
-FILTER_NAMES = ("state", "reason", "resolution", "from", "to", "photos", "over", "sort")
+#: The filters (and language) the page keeps across bulk actions and grading.
+FILTER_NAMES = ("state", "reason", "resolution", "from", "to", "photos", "over", "sort", "lang")
 
 BULK_LABELS = {
     BulkAction.approve: _l("Approve"),
@@ -156,6 +156,9 @@ def bulk(brand: Brand) -> Any:
             )
     except ReturnError as refused:
         raise BadParameter("reason", str(refused.message), where="form") from None
+    # The request's own session read before the writer committed: end its snapshot so the page
+    # shows the states the action reached.
+    get_session().rollback()
     return _page(brand, results)
 
 
