@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
+from PIL import Image
 from sqlmodel import select
 
 from postpurchase.models import (
@@ -20,6 +22,7 @@ from postpurchase.models import (
 )
 from postpurchase.models.enums import ConditionGrade
 from postpurchase.returns.operations import ReturnError, WantedLine, create_return, transition
+from postpurchase.returns.photos import clean_photo, store_photo
 from postpurchase.returns.queue import BulkAction, QueueFilters, QueueSort, bulk_act, returns_queue
 from postpurchase.web.merchant import add_merchant_user
 from tests.returns.conftest import later
@@ -296,3 +299,29 @@ def test_another_brands_merchant_sees_none_and_gets_404_on_inspection(
     )
     assert response.status_code == 404
     assert re.search("R-1001-", response.get_data(as_text=True)) is None
+
+
+def test_queue_rows_show_photo_thumbnails_through_signed_links(
+    app,
+    signed_in,  # noqa: F811
+    waiting,
+    write,
+) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, format="PNG")
+    photo = clean_photo("photo", out.getvalue())
+    write(
+        lambda s: store_photo(
+            session=s,
+            instance_path=app.instance_path,
+            brand_id=s.get(ReturnRequest, waiting).brand_id,
+            return_id=waiting,
+            order_line_id=None,
+            photo=photo,
+            now=later(1),
+        )
+    )
+    html = signed_in.get("/merchant/returns/queue/?photos=1").get_data(as_text=True)
+    link = re.search(r'<img src="([^"]+)"', html).group(1)
+    assert link.startswith("/merchant/returns/photos/")
+    assert signed_in.get(link).data == photo.data
