@@ -83,7 +83,7 @@ def _wms_webhooks() -> dict[str, Any]:
     texts = {
         "return.expected": "An RMA the warehouse should expect: approved, label issued or in transit.",
         "return.updated": "Any other RMA state: requested, received, refunded, credited, exchanged, "
-        "rejected, cancelled.",
+        "rejected, cancelled; and each restock decision after inspection (`data.lines[].restock`).",
     }
     return {
         name: {
@@ -96,7 +96,10 @@ def _wms_webhooks() -> dict[str, Any]:
                     '"<t>.<body>")>`, with `Idempotency-Key` equal to `id` (one per RMA and state). '
                     "Retried with backoff until answered 2xx; a retry carries the same id. Deliveries may "
                     "arrive out of order; an RMA's state only moves forward, so keep the furthest. Answer the "
-                    "goods' arrival with a `return.received` event quoting `data.rma_number`."
+                    "goods' arrival with a `return.received` event quoting `data.rma_number`, with a condition "
+                    "`grade` (A–D) per line when inspected. Each line carries its `grade` and, once the "
+                    "merchant decides, `restock` (`restock` to `restock_fc_code` or `write_off`): such a "
+                    "decision comes as its own `return.updated` (its id is one per RMA line)."
                 ),
                 "security": [],
                 "parameters": [

@@ -45,6 +45,7 @@ from postpurchase.models import (
     Shipment,
 )
 from postpurchase.models.types import id_of
+from postpurchase.returns.inspection import ReportedGrade, apply_reported_grades
 from postpurchase.returns.operations import ReturnError, record_external
 
 log = logging.getLogger(__name__)
@@ -588,6 +589,15 @@ def record_return(
         session.flush()
         for line in data.lines:
             session.add(ReturnLine(brand_id=brand_id, return_id=id_of(rma), **line.model_dump()))
+    else:
+        apply_reported_grades(
+            session=session,
+            rma=rma,
+            reported=[
+                ReportedGrade(sku=line.sku, grade=line.grade, condition=line.condition)
+                for line in data.lines
+            ],
+        )
     if data.carrier:
         rma.return_carrier_code = data.carrier
     if data.tracking_number:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from postpurchase.models import DeliveryOption, TimeSlot
+from postpurchase.models.enums import ConditionGrade
 from postpurchase.schemas import AddressIn, DestinationIn, Strict
 
 #: The largest value of an ``Integer`` column (PostgreSQL's ``integer``): every count, amount and
@@ -214,6 +215,10 @@ class ReturnLineIn(Strict):
     reason_code: str = Field(default="other", max_length=64)
     condition: str | None = Field(default=None, max_length=64)
     comment: str | None = Field(default=None, max_length=1000)
+    grade: ConditionGrade | None = Field(
+        default=None,
+        description="Inspection grade: A new/resellable, B opened, C damaged, D unsellable.",
+    )
 
 
 class ReturnReceivedData(Strict):

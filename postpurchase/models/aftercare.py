@@ -10,9 +10,11 @@ from sqlmodel import Field, SQLModel
 
 from postpurchase.clock import utcnow
 from postpurchase.models.enums import (
+    ConditionGrade,
     ExecutionKind,
     ExecutionState,
     ReservationState,
+    RestockAction,
     ReturnResolution,
     ReturnState,
 )
@@ -58,6 +60,11 @@ class ReturnLine(SQLModel, table=True):
     comment: str | None = None
     condition: str | None = Field(default=None, max_length=64)
     exchange_sku: str | None = Field(default=None, max_length=128)
+    #: Inspection grade, from the WMS's receipt report or the merchant's override.
+    grade: ConditionGrade | None = enum_field(ConditionGrade, nullable=True)
+    #: Restock decision; ``restock_fc_code`` is the centre whose stock it went back to.
+    restock: RestockAction | None = enum_field(RestockAction, nullable=True)
+    restock_fc_code: str | None = Field(default=None, max_length=64)
 
 
 class ResolutionExecution(SQLModel, table=True):

@@ -97,6 +97,26 @@ class ExchangeDifference(StrEnum):
     refund = "refund"  # back to the original payment
 
 
+class ConditionGrade(StrEnum):
+    """How a returned item came back, as the warehouse or the merchant graded it on inspection."""
+
+    #: New, resellable as is.
+    A = "A"
+    #: Opened or tried on; resellable after checking.
+    B = "B"
+    #: Damaged.
+    C = "C"
+    #: Unsellable.
+    D = "D"
+
+
+class RestockAction(StrEnum):
+    """What happens to a returned line after inspection: back into stock at a centre, or written off."""
+
+    restock = "restock"
+    write_off = "write_off"
+
+
 class LabelPayment(StrEnum):
     """Who pays the return parcel: the brand on delivery (着払い) or the customer at hand-over (元払い)."""
 

@@ -8,12 +8,15 @@ def init_app(app: Flask) -> None:
     from flask_babel import lazy_gettext
 
     from postpurchase.returns import exchange, execution, wms
+    from postpurchase.returns.queue_web import returns_queue
     from postpurchase.returns.web import merchant_returns, returns_portal
     from postpurchase.web.merchant import add_merchant_link
 
     app.register_blueprint(returns_portal)
     app.register_blueprint(merchant_returns)
+    app.register_blueprint(returns_queue)
     wms.connect()
     execution.connect()
     exchange.connect()
     add_merchant_link(app, "merchant_returns.log", lazy_gettext("Returns"))
+    add_merchant_link(app, "returns_queue.page", lazy_gettext("Returns queue"))

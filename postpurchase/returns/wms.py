@@ -21,7 +21,7 @@ from postpurchase.clock import utcnow
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.triggers import enqueue_document, idempotency_key
 from postpurchase.models import Brand, Channel, Order, ReturnLine, ReturnRequest
-from postpurchase.models.enums import ReturnResolution, ReturnState
+from postpurchase.models.enums import ConditionGrade, RestockAction, ReturnResolution, ReturnState
 
 #: States in which the goods are on their way to (or about to leave for) the warehouse.
 EXPECTED_STATES = frozenset(
@@ -38,6 +38,19 @@ class WmsReturnLine(BaseModel):
     reason_code: str
     exchange_sku: str | None = Field(
         None, description="The item sent back in exchange (resolution `exchange`)."
+    )
+    grade: ConditionGrade | None = Field(
+        None,
+        description="Inspection grade, once known: `A` new/resellable, `B` opened, `C` damaged, "
+        "`D` unsellable (from your `return.received` report or the merchant's override).",
+    )
+    restock: RestockAction | None = Field(
+        None,
+        description="The merchant's decision, once made: `restock` (put the units back into "
+        "`restock_fc_code`'s stock) or `write_off`.",
+    )
+    restock_fc_code: str | None = Field(
+        None, description="The fulfilment centre to restock to (`restock` only)."
     )
 
 
@@ -116,6 +129,9 @@ def webhook_document(
                 quantity=line.quantity,
                 reason_code=line.reason_code,
                 exchange_sku=line.exchange_sku,
+                grade=line.grade,
+                restock=line.restock,
+                restock_fc_code=line.restock_fc_code,
             )
             for line in lines
         ],
@@ -136,22 +152,45 @@ def on_return_updated(
     **_: Any,
 ) -> None:
     """Queue the webhook for this change, when the brand has a WMS webhook URL."""
-    brand = session.get(Brand, brand_id)
-    url = wms_webhook_url(brand) if brand is not None else None
     rma = session.get(ReturnRequest, return_id)
-    if brand is None or url is None or rma is None:
+    if rma is None or rma.brand_id != brand_id:
         return
-    order = session.get(Order, rma.order_id)
-    assert order is not None
-    now = now or utcnow()
-    ref = f"r{return_id}.{ReturnState(current)}"
+    _queue(
+        session=session,
+        rma=rma,
+        ref=f"r{return_id}.{ReturnState(current)}",
+        previous=ReturnState(previous) if previous else None,
+        now=now or utcnow(),
+    )
+
+
+def announce_restock(*, session: Session, rma: ReturnRequest, line_id: int, now: datetime) -> None:
+    """Queue a ``return.updated`` webhook carrying a line's restock decision (one per line, as a
+    line is decided once), when the brand has a WMS webhook URL."""
+    _queue(session=session, rma=rma, ref=f"r{rma.id}.restock.{line_id}", previous=None, now=now)
+
+
+def _queue(
+    *,
+    session: Session,
+    rma: ReturnRequest,
+    ref: str,
+    previous: ReturnState | None,
+    now: datetime,
+) -> None:
+    brand = session.get(Brand, rma.brand_id)
+    url = wms_webhook_url(brand) if brand is not None else None
+    if brand is None or url is None:
+        return
+    order = session.get_one(Order, rma.order_id)
+    brand_id = rma.brand_id
     key = idempotency_key(brand_id, Trigger.wms_return, ref, Channel.webhook)
     document = webhook_document(
         session=session,
         rma=rma,
         order=order,
         key=key,
-        previous=ReturnState(previous) if previous else None,
+        previous=previous,
         now=now,
     )
     enqueue_document(
