@@ -60,7 +60,9 @@ def normalize_postal_code(value: str) -> str:
     )
 
 
-def _coordinate(raw: str, column: str, limit: float, where: str, problems: list[str]) -> float | None:
+def _coordinate(
+    raw: str, column: str, limit: float, where: str, problems: list[str]
+) -> float | None:
     if not raw.strip():
         return None
     try:
@@ -106,7 +108,9 @@ def parse_dropoffs(text: str) -> list[DropOffRow]:
         lat = _coordinate(cells.get("lat", ""), "lat", 90, where, problems)
         lon = _coordinate(cells.get("lon", ""), "lon", 180, where, problems)
         if (lat is None) != (lon is None) and len(problems) == before:
-            problems.append(f"{where}, column {'lon' if lon is None else 'lat'}: give both lat and lon or neither")
+            problems.append(
+                f"{where}, column {'lon' if lon is None else 'lat'}: give both lat and lon or neither"
+            )
         code = cells.get("code") or cells.get("name", "")
         if len(problems) > before:
             continue
