@@ -360,7 +360,9 @@ def choose_method(brand_slug: str, token: str) -> Any:
     except operations.ReturnError as problem:
         abort(400, description=str(problem))
     except CarrierError:
-        flash(_("The carrier could not issue the label just now. Please try again in a few minutes."))
+        flash(
+            _("The carrier could not issue the label just now. Please try again in a few minutes.")
+        )
     return redirect(
         url_for(
             "returns_portal.confirmation",
