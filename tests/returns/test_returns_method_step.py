@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from http.server import HTTPServer
 from typing import Any
 
-from postpurchase.models import Brand
+import pytest
+
+from postpurchase.models import Brand, Order
 from postpurchase.returns import dropoffs
 from postpurchase.returns.dropoffs import parse_dropoffs
 from tests.returns.test_returns_dropoffs import SAMPLE
+from tests.returns.test_returns_methods import FakeEasyPost
 from tests.returns.test_returns_portal import _csrf, _returns
 from tests.returns.test_returns_status import _status_page
 
@@ -84,3 +90,46 @@ def test_the_method_step_reads_in_japanese(client: Any, shop: Any, write: Any) -
     _enable(write, shop, "convenience_store", "pickup")
     _, page = _status_page(client, shop, lang="ja")
     assert "コンビニ" in page and "集荷" in page
+
+
+@pytest.fixture
+def fake_easypost() -> Iterator[str]:
+    FakeEasyPost.requests, FakeEasyPost.bought, FakeEasyPost.purchases = [], False, 0
+    server = HTTPServer(("127.0.0.1", 0), FakeEasyPost)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/v2"
+    server.shutdown()
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any], fake_easypost: str) -> dict[str, Any]:
+    return {
+        **app_config,
+        "CARRIER_EASYPOST_API_KEY": "EZTK_test",
+        "CARRIER_EASYPOST_BASE_URL": fake_easypost,
+    }
+
+
+def test_an_international_return_gets_the_carrier_label_on_its_status_page(
+    client: Any, shop: Any, write: Any
+) -> None:
+    def international(s: Any) -> None:
+        brand = s.get(Brand, shop.brand_id)
+        brand.settings = {
+            "returns": {
+                "methods": ["carrier_label"],
+                "label_carrier": "easypost",
+                "label_service": {"carrier": "USPS"},
+            }
+        }
+        order = s.get(Order, shop.order_id)
+        order.shipping_country = "US"
+
+    write(international)
+    url, page = _status_page(client, shop)
+    _choose(client, url, page, method="carrier_label")
+    _choose(client, url, page, method="carrier_label")
+    shown = client.get(url).get_data(as_text=True)
+    assert "9434600208303110442365" in shown
+    assert "easypost-files.s3.us-west-2.amazonaws.com" in shown
+    assert FakeEasyPost.purchases == 1
