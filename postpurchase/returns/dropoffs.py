@@ -96,9 +96,11 @@ def parse_dropoffs(text: str) -> list[DropOffRow]:
         where = f"line {reader.line_num}"
         cells = {k: (v or "").strip() for k, v in raw.items() if k is not None}
         before = len(problems)
-        for column in REQUIRED_COLUMNS:
-            if not cells.get(column):
-                problems.append(f"{where}, column {column}: required")
+        problems.extend(
+            f"{where}, column {column}: required"
+            for column in REQUIRED_COLUMNS
+            if not cells.get(column)
+        )
         kind = cells.get("kind", "")
         if kind and kind not in kinds:
             problems.append(f"{where}, column kind: must be one of {', '.join(kinds)}")

@@ -20,6 +20,7 @@ from postpurchase.edd.calendar import CarrierCalendar
 from postpurchase.i18n import to_local
 from postpurchase.models import Brand, DropOffPoint, Order, ReturnRequest, Shipment
 from postpurchase.models.enums import DROPOFF_METHODS, ReturnMethod, ReturnState, TimeSlot
+from postpurchase.models.types import id_of
 from postpurchase.returns.operations import ReturnError
 from postpurchase.settings.model import ReturnsPart, settings_for
 
@@ -101,8 +102,7 @@ def choose_method(
             raise ReturnError("pickup_date", _l("Choose a pickup date from the list."))
         if choice.pickup_slot is None or choice.pickup_slot not in part.pickup_slots:
             raise ReturnError("pickup_slot", _l("Choose a pickup time from the list."))
-        assert choice.pickup_date is not None
-        record["pickup_date"] = choice.pickup_date.isoformat()
+        record["pickup_date"] = choice.pickup_date.isoformat() if choice.pickup_date else None
         record["pickup_slot"] = str(choice.pickup_slot)
     before = (rma.attributes or {}).get("method")
     if before is not None and {k: v for k, v in before.items() if k != "chosen_at"} == record:
@@ -138,9 +138,9 @@ def label_request(*, session: Session, brand: Brand, rma: ReturnRequest) -> Retu
     """The return parcel as a carrier sees it: from the order's recipient to the brand's centre."""
     from postpurchase.returns.shipping_label import return_view
 
-    assert rma.id is not None
-    view = return_view(session=session, brand=brand, return_id=rma.id)
-    assert view is not None
+    view = return_view(session=session, brand=brand, return_id=id_of(rma))
+    if view is None:
+        raise ReturnError("unknown_return", _l("No such return."))
     order, centre = view.order, view.centre
     street = list(view.address)
     return ReturnLabelRequest(

@@ -22,6 +22,7 @@ from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.triggers import enqueue_document, idempotency_key
 from postpurchase.models import Brand, Channel, Order, ReturnLine, ReturnRequest
 from postpurchase.models.enums import ReturnMethod, ReturnResolution, ReturnState, TimeSlot
+from postpurchase.models.types import id_of
 
 #: States in which the goods are on their way to (or about to leave for) the warehouse.
 EXPECTED_STATES = frozenset(
@@ -179,9 +180,8 @@ def queue_method(*, session: Session, rma: ReturnRequest, now: datetime) -> None
     """Send the RMA again when the customer chooses (or changes) how to hand it over; one delivery
     per choice (the key names the moment it was chosen)."""
     chosen = (rma.attributes or {}).get("method") or {}
-    assert rma.id is not None
     on_return_updated(
-        rma.id,
+        id_of(rma),
         session=session,
         brand_id=rma.brand_id,
         current=ReturnState(rma.state),
