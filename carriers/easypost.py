@@ -4,6 +4,11 @@ Credentials: ``api_key`` (HTTP Basic user), ``webhook_secret``. Webhook authenti
 ``X-Hmac-Signature: hmac-sha256-hex=<hex>``, HMAC-SHA256 of the raw body keyed with the secret
 normalised to Unicode NFKD (EasyPost's client libraries do this; without it non-ASCII secrets
 fail). ``track`` creates (or, for a known code, returns) a tracker: ``POST /v2/trackers``.
+
+Return labels (:class:`carriers.labels.ReturnLabelBuyer`): ``POST /v2/shipments`` with
+``is_return: true`` (addresses as on the outbound parcel: ``to_address`` is the customer, EasyPost
+swaps them), then ``POST /v2/shipments/{id}/buy`` with the cheapest rate of the configured carrier
+and service; a shipment already bought is read back (``GET /v2/shipments/{id}``), never bought again.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 from carriers.adapter import Adapter, header, same_secret
 from carriers.base import AuthError, Capabilities, TrackingResult
+from carriers.labels import LabelAddress, PurchasedLabel, ReturnLabelRequest
 from carriers.parsing import (
     Body,
     ByText,
@@ -109,6 +115,69 @@ def signature(body: bytes, secret: str) -> str:
     return "hmac-sha256-hex=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
+#: EasyPost's carrier names → our carrier codes (others keep EasyPost's, lower-cased).
+CARRIER_CODES = {"USPS": "usps", "UPS": "ups", "FedEx": "fedex", "DHLExpress": "dhl_express"}
+
+
+def _address(address: LabelAddress) -> dict[str, str]:
+    return {
+        "name": address.name,
+        "street1": address.street1,
+        "street2": address.street2,
+        "city": address.city,
+        "state": address.state,
+        "zip": address.postal_code,
+        "country": address.country,
+        "phone": address.phone,
+        "email": address.email,
+    }
+
+
+def shipment_body(request: ReturnLabelRequest) -> dict[str, Any]:
+    """The ``POST /shipments`` body of a return: EasyPost wants the outbound direction plus
+    ``is_return`` (from = the brand, to = the customer), and swaps them on the label."""
+    return {
+        "shipment": {
+            "is_return": True,
+            "reference": request.reference,
+            "to_address": _address(request.sender),
+            "from_address": _address(request.recipient),
+            # EasyPost weighs in ounces.
+            "parcel": {"weight": round(request.weight_g / 28.3495, 1)},
+            "options": {"label_format": "PDF", "print_custom_1": request.reference},
+        }
+    }
+
+
+def pick_rate(shipment: Mapping[str, Any], service: Mapping[str, str]) -> Mapping[str, Any]:
+    """The cheapest rate matching the configured ``carrier``/``service`` (either may be absent)."""
+    rates = [
+        as_dict(r)
+        for r in as_list(shipment.get("rates"))
+        if all(as_dict(r).get(k) == v for k, v in service.items() if k in ("carrier", "service"))
+    ]
+    require(bool(rates), f"no rate for {dict(service)}", CODE)
+    return min(rates, key=lambda r: float(r.get("rate") or "inf"))
+
+
+def parse_label(shipment: Mapping[str, Any]) -> PurchasedLabel:
+    """The bought label of a Shipment object."""
+    label = as_dict(shipment.get("postage_label"))
+    rate = as_dict(shipment.get("selected_rate"))
+    require(bool(label.get("label_url")) and bool(shipment.get("tracking_code")), "no label", CODE)
+    currency = str(rate.get("currency") or "USD")
+    minor = 0 if currency == "JPY" else 2
+    carrier = str(rate.get("carrier") or CODE)
+    return PurchasedLabel(
+        shipment_id=str(shipment["id"]),
+        carrier=CARRIER_CODES.get(carrier, carrier.lower()),
+        tracking_number=str(shipment["tracking_code"]),
+        label_url=str(label["label_url"]),
+        amount=round(float(rate.get("rate") or 0) * 10**minor),
+        currency=currency,
+    )
+
+
 @register(CODE)
 class EasyPost(Adapter):
     code = CODE
@@ -133,6 +202,29 @@ class EasyPost(Adapter):
             )
             results.extend(parse_tracking(response.content))
         return results
+
+    def create_return_shipment(self, request: ReturnLabelRequest) -> str:
+        response = self.http.request(
+            "POST",
+            f"{self.base_url}/shipments",
+            json=shipment_body(request),
+            auth=(self.credential("api_key"), ""),
+        )
+        shipment = as_dict(load_json(response.content, CODE))
+        require(shipment.get("object") == "Shipment", "not an EasyPost Shipment", CODE)
+        return str(shipment["id"])
+
+    def buy_label(self, shipment_id: str, request: ReturnLabelRequest) -> PurchasedLabel:
+        auth = (self.credential("api_key"), "")
+        url = f"{self.base_url}/shipments/{shipment_id}"
+        shipment = as_dict(load_json(self.http.request("GET", url, auth=auth).content, CODE))
+        if as_dict(shipment.get("postage_label")).get("label_url"):
+            return parse_label(shipment)
+        rate = pick_rate(shipment, request.service)
+        response = self.http.request(
+            "POST", f"{url}/buy", json={"rate": {"id": rate["id"]}}, auth=auth
+        )
+        return parse_label(as_dict(load_json(response.content, CODE)))
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
         expected = signature(body, self.credential("webhook_secret"))

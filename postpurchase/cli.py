@@ -31,6 +31,7 @@ FEATURE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("postpurchase.privacy.cli", "data"),
     ("postpurchase.privacy.cli", "customers"),
     ("postpurchase.settings.cli", "settings"),
+    ("postpurchase.returns.cli", "returns"),
 )
 
 

@@ -27,7 +27,6 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from postpurchase.messaging.segments import Profile, build_profile, order_lines
 from postpurchase.models import (
     Brand,
     Customer,
@@ -37,6 +36,7 @@ from postpurchase.models import (
     ReturnRequest,
 )
 from postpurchase.models.types import id_of
+from postpurchase.profiles import Profile, build_profile, order_lines
 from postpurchase.settings.model import settings_for
 
 #: How many items a surface shows at most.

@@ -5,6 +5,7 @@ responses, message rules) add a module here and import it below.
 """
 
 from postpurchase.models.aftercare import (
+    DropOffPoint,
     Feedback,
     ResolutionExecution,
     ReturnLine,
@@ -59,6 +60,7 @@ __all__ = [
     "Customer",
     "DeliveryOption",
     "DeliveryPrediction",
+    "DropOffPoint",
     "Erasure",
     "ExceptionCase",
     "ExecutionKind",

@@ -15,6 +15,7 @@ from postpurchase.models.enums import (
     ExecutionState,
     ReservationState,
     RestockAction,
+    ReturnMethod,
     ReturnResolution,
     ReturnState,
 )
@@ -123,6 +124,25 @@ class ReturnPhoto(SQLModel, table=True):
     content_type: str = Field(max_length=32)
     size: int
     created_at: datetime = utc_field(nullable=False, default_factory=utcnow)
+
+
+class DropOffPoint(SQLModel, table=True):
+    """A place where customers hand return parcels over (a convenience store, a carrier office), from
+    the table the brand loads (``postpurchase returns dropoffs import``). One row per brand, kind and
+    code, so loading the same file again changes nothing."""
+
+    __table_args__ = (UniqueConstraint("brand_id", "kind", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = brand_fk()
+    #: The brand's own id of the point (store number); the name when the file has none.
+    code: str = Field(max_length=128)
+    kind: ReturnMethod = enum_field(ReturnMethod)
+    name: str = Field(max_length=200)
+    postal_code: str = Field(max_length=16, index=True)
+    address: str = Field(max_length=500)
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 class Feedback(SQLModel, table=True):

@@ -124,6 +124,21 @@ class LabelPayment(StrEnum):
     prepaid = "motobarai"
 
 
+class ReturnMethod(StrEnum):
+    """How the customer hands a return parcel over."""
+
+    convenience_store = "convenience_store"  # コンビニ持ち込み
+    carrier_office = "carrier_office"  # 営業所持ち込み
+    pickup = "pickup"  # 集荷依頼
+    post_office = "post_office"  # ゆうパック (郵便局)
+    printed_label = "printed_label"  # our own 着払い/元払い label, handed over anywhere
+    carrier_label = "carrier_label"  # a label bought through a carrier API (international)
+
+
+#: The methods that hand the parcel over at a drop-off point from the brand's table.
+DROPOFF_METHODS = frozenset({ReturnMethod.convenience_store, ReturnMethod.carrier_office})
+
+
 class Role(StrEnum):
     """What a merchant user may do in a brand: owners also manage people; read-only users only look."""
 

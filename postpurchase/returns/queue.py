@@ -7,7 +7,7 @@ one refused row leaves the others done and the merchant reads which failed and w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -142,6 +142,7 @@ def returns_queue(
 ) -> Queue:
     """One page of the brand's RMAs matching ``filters``, with their order, lines and photos."""
     query = select(ReturnRequest).where(*_filtered(brand_id, timezone, filters, with_state=True))
+    row_key: Callable[[ReturnRequest], tuple[Any, int]]
     if sort == QueueSort.value:
         key, row_key = SortKey(_value(), col(ReturnRequest.id)), _by_value
     else:

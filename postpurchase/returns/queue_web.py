@@ -82,7 +82,7 @@ def _filters(params: Params) -> QueueFilters:
     )
 
 
-def _kept(values: Any) -> dict[str, str]:
+def _kept(values: Any) -> dict[str, Any]:
     return {name: values[name] for name in FILTER_NAMES if values.get(name)}
 
 

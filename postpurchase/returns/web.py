@@ -7,9 +7,11 @@ then a signed link); the confirmation page and the label PDF take a signed retur
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from babel.lists import format_list
+from babel.numbers import format_decimal
 from flask import (
     Blueprint,
     Response,
@@ -24,15 +26,17 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from carriers.base import CarrierError
+from carriers.labels import ReturnLabelBuyer
 from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, get_session
-from postpurchase.i18n import format_day, format_money, to_local
+from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
 from postpurchase.lookup import order_from_token, order_token, return_from_token, return_token
 from postpurchase.models import Brand, Order, ReturnPhoto, ReturnRequest
-from postpurchase.models.enums import ReturnState
+from postpurchase.models.enums import DROPOFF_METHODS, ReturnMethod, ReturnState, TimeSlot
 from postpurchase.models.types import id_of
 from postpurchase.pdf import pdf_bytes
-from postpurchase.returns import operations, photos, shipping_label
+from postpurchase.returns import dropoffs, methods, operations, photos, shipping_label
 from postpurchase.returns.form import FormError, ReturnForm, parse_photos, parse_return_form
 from postpurchase.returns.money import KeepReason, MoneyRules
 from postpurchase.returns.policy import ReturnPolicy, policy_for
@@ -41,10 +45,12 @@ from postpurchase.returns.wording import (
     ACTION_LABELS,
     DECISION_LABELS,
     KEEP_LABELS,
+    METHOD_LABELS,
     NOT_RETURNABLE_LABELS,
     RESOLUTION_LABELS,
     STATE_LABELS,
 )
+from postpurchase.tracking import routing
 from postpurchase.web.customer import brand_or_404, lookup_from_form
 from postpurchase.web.merchant import check_csrf, require_merchant
 from postpurchase.web.params import Params
@@ -59,6 +65,10 @@ def _words() -> dict[str, Any]:
     locale = str(get_locale())
     return {
         "state_labels": STATE_LABELS,
+        "method_labels": METHOD_LABELS,
+        "pickup_day": lambda iso: format_day(date.fromisoformat(iso), locale),
+        "slot_label": lambda slot: time_slot_label(slot, locale),
+        "distance": lambda km: format_decimal(km, "0.0", locale=locale),
         "resolution_labels": RESOLUTION_LABELS,
         "not_returnable_labels": NOT_RETURNABLE_LABELS,
         "money": lambda amount, currency: format_money(amount, currency, locale),
@@ -272,7 +282,117 @@ def confirmation(brand_slug: str, token: str) -> Any:
             session=get_session(), rma=view.rma, payout_days=policy_for(brand).part.payout_days
         ),
         keep_labels=KEEP_LABELS,
+        step=method_step(brand, view.rma, view.order),
     )
+
+
+@dataclass(frozen=True)
+class MethodStep:
+    """What the status page offers and says about how the parcel is handed over."""
+
+    offered: list[ReturnMethod]
+    chosen: dict[str, Any] | None
+    #: Drop-off kind → the nearest points to the order's postal code.
+    dropoffs: dict[ReturnMethod, list[dropoffs.NearPoint]]
+    pickup_dates: list[tuple[str, str]]
+    pickup_slots: list[tuple[str, str]]
+    #: The customer may still choose (or change) the method.
+    open: bool
+
+
+def method_step(brand: Brand, rma: ReturnRequest, order: Order) -> MethodStep:
+    locale = str(get_locale())
+    part = policy_for(brand).part
+    offered = methods.offered_methods(brand, order)
+    today = to_local(utcnow(), brand.timezone).date()
+    return MethodStep(
+        offered=offered,
+        chosen=methods.chosen_method(rma),
+        dropoffs={
+            kind: dropoffs.nearest_dropoffs(
+                session=get_session(),
+                brand_id=id_of(brand),
+                kind=kind,
+                postal_code=order.shipping_postal_code or "",
+                limit=part.nearest_dropoffs,
+            )
+            for kind in offered
+            if kind in DROPOFF_METHODS
+        },
+        pickup_dates=[
+            (day.isoformat(), format_day(day, locale))
+            for day in methods.pickup_dates(part, methods.brand_calendar(brand), today)
+        ]
+        if ReturnMethod.pickup in offered
+        else [],
+        pickup_slots=[(str(slot), time_slot_label(slot, locale)) for slot in part.pickup_slots],
+        open=rma.state in methods.CHOOSING_STATES
+        and not (rma.attributes or {}).get("carrier_label", {}).get("label_url"),
+    )
+
+
+@returns_portal.post("/<brand_slug>/returns/r/<token>/method")
+def choose_method(brand_slug: str, token: str) -> Any:
+    """The customer's choice of how to hand the parcel over; a carrier label is bought right away."""
+    brand = brand_or_404(brand_slug)
+    view = _return_or_404(brand, token)
+    check_csrf()
+    form = Params(request.form)
+    method = form.enum("method", ReturnMethod)
+    if method is None:
+        abort(400, description=_("Choose how you will send the parcel back."))
+    choice = methods.MethodChoice(
+        method=method,
+        dropoff_id=form.id(f"dropoff-{method}") if method in DROPOFF_METHODS else None,
+        pickup_date=form.date("pickup_date") if method == ReturnMethod.pickup else None,
+        pickup_slot=form.enum("pickup_slot", TimeSlot) if method == ReturnMethod.pickup else None,
+    )
+    try:
+        with claim_scope() as writer:
+            methods.choose_method(
+                session=writer,
+                brand=writer.get_one(Brand, brand.id),
+                rma=writer.get_one(ReturnRequest, view.rma.id),
+                choice=choice,
+                now=utcnow(),
+            )
+        if method == ReturnMethod.carrier_label:
+            _buy_carrier_label(brand, id_of(view.rma))
+    except operations.ReturnError as problem:
+        abort(400, description=str(problem))
+    except CarrierError:
+        flash(
+            _("The carrier could not issue the label just now. Please try again in a few minutes.")
+        )
+    return redirect(
+        url_for(
+            "returns_portal.confirmation",
+            brand_slug=brand.slug,
+            token=token,
+            lang=request.args.get("lang"),
+        ),
+        303,
+    )
+
+
+def _buy_carrier_label(brand: Brand, return_id: int) -> None:
+    """Create the carrier's shipment and commit its id, then buy: a retry never pays twice."""
+    code = policy_for(brand).part.label_carrier or ""
+    buyer = routing.account(current_app, code, brand.slug).adapter
+    if not isinstance(buyer, ReturnLabelBuyer):
+        raise CarrierError("this carrier sells no labels", carrier=code)
+    with claim_scope() as writer:
+        rma = writer.get_one(ReturnRequest, return_id)
+        label = methods.label_request(session=writer, brand=brand, rma=rma)
+        methods.start_carrier_label(session=writer, rma=rma, buyer=buyer, request=label)
+    with claim_scope() as writer:
+        methods.finish_carrier_label(
+            session=writer,
+            rma=writer.get_one(ReturnRequest, return_id),
+            buyer=buyer,
+            request=label,
+            now=utcnow(),
+        )
 
 
 @returns_portal.get("/<brand_slug>/returns/r/<token>/label.pdf")

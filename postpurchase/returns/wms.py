@@ -10,7 +10,7 @@ retries with backoff and delivers each key once. The body mirrors our intake env
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -21,7 +21,15 @@ from postpurchase.clock import utcnow
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.triggers import enqueue_document, idempotency_key
 from postpurchase.models import Brand, Channel, Order, ReturnLine, ReturnRequest
-from postpurchase.models.enums import ConditionGrade, RestockAction, ReturnResolution, ReturnState
+from postpurchase.models.enums import (
+    ConditionGrade,
+    RestockAction,
+    ReturnMethod,
+    ReturnResolution,
+    ReturnState,
+    TimeSlot,
+)
+from postpurchase.models.types import id_of
 
 #: States in which the goods are on their way to (or about to leave for) the warehouse.
 EXPECTED_STATES = frozenset(
@@ -54,6 +62,25 @@ class WmsReturnLine(BaseModel):
     )
 
 
+class WmsDropOff(BaseModel):
+    code: str
+    name: str
+    postal_code: str
+    address: str
+
+
+class WmsReturnMethod(BaseModel):
+    """How the customer hands the parcel over; a pickup is for the carrier to collect."""
+
+    kind: ReturnMethod
+    dropoff: WmsDropOff | None = Field(None, description="The chosen drop-off point.")
+    pickup_date: date | None = Field(None, description="Pickup day (the brand's local date).")
+    pickup_slot: TimeSlot | None = Field(None, description="Pickup time slot (時間帯).")
+    pickup_address: WmsDropOff | None = Field(
+        None, description="Where the carrier collects: the order's recipient (`code` is empty)."
+    )
+
+
 class WmsReturnData(BaseModel):
     rma_number: str = Field(description="Quote it in `return.received` (`data.rma_number`).")
     order_id: str = Field(description="The sender's order id (as in the intake's `order.created`).")
@@ -70,6 +97,7 @@ class WmsReturnData(BaseModel):
     )
     received_at: datetime | None = None
     lines: list[WmsReturnLine]
+    method: WmsReturnMethod | None = Field(None, description="Once the customer has chosen.")
 
 
 class WmsReturnWebhook(BaseModel):
@@ -135,10 +163,54 @@ def webhook_document(
             )
             for line in lines
         ],
+        method=method_data(rma, order),
     )
     return WmsReturnWebhook(
         id=key, type=event_type(ReturnState(rma.state)), occurred_at=now, data=data
     ).model_dump(mode="json")
+
+
+def method_data(rma: ReturnRequest, order: Order) -> WmsReturnMethod | None:
+    """``data.method`` from the customer's choice (``attributes["method"]``)."""
+    chosen = (rma.attributes or {}).get("method")
+    if not chosen:
+        return None
+    pickup = chosen["kind"] == ReturnMethod.pickup
+    return WmsReturnMethod(
+        kind=chosen["kind"],
+        dropoff=WmsDropOff(**chosen["dropoff"]) if chosen.get("dropoff") else None,
+        pickup_date=chosen.get("pickup_date"),
+        pickup_slot=chosen.get("pickup_slot"),
+        pickup_address=WmsDropOff(
+            code="",
+            name=order.shipping_name or "",
+            postal_code=order.shipping_postal_code or "",
+            address=" ".join(
+                filter(None, (order.shipping_region, order.shipping_city, _street(order)))
+            ),
+        )
+        if pickup
+        else None,
+    )
+
+
+def _street(order: Order) -> str | None:
+    street = (order.attributes or {}).get("shipping_street")
+    return str(street) if street else None
+
+
+def queue_method(*, session: Session, rma: ReturnRequest, now: datetime) -> None:
+    """Send the RMA again when the customer chooses (or changes) how to hand it over; one delivery
+    per choice (the key names the moment it was chosen)."""
+    chosen = (rma.attributes or {}).get("method") or {}
+    on_return_updated(
+        id_of(rma),
+        session=session,
+        brand_id=rma.brand_id,
+        current=ReturnState(rma.state),
+        now=now,
+        ref=f"r{rma.id}.{ReturnState(rma.state)}.method.{chosen.get('chosen_at', '')}",
+    )
 
 
 def on_return_updated(
@@ -149,6 +221,7 @@ def on_return_updated(
     current: ReturnState,
     previous: ReturnState | None = None,
     now: datetime | None = None,
+    ref: str | None = None,
     **_: Any,
 ) -> None:
     """Queue the webhook for this change, when the brand has a WMS webhook URL."""
@@ -158,7 +231,7 @@ def on_return_updated(
     _queue(
         session=session,
         rma=rma,
-        ref=f"r{return_id}.{ReturnState(current)}",
+        ref=ref or f"r{return_id}.{ReturnState(current)}",
         previous=ReturnState(previous) if previous else None,
         now=now or utcnow(),
     )

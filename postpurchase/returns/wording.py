@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
 
-from postpurchase.models.enums import ReturnResolution, ReturnState
+from postpurchase.models.enums import ReturnMethod, ReturnResolution, ReturnState
 from postpurchase.returns.money import KeepReason
 from postpurchase.returns.policy import NotReturnable
 
@@ -71,4 +71,13 @@ DECISION_LABELS = {
     "tier": _l("Window of %(days)s days for the customer's tier %(tier)s"),
     "window": _l("Window of %(days)s days"),
     "recent": _l("Returns by this customer in the limit period before this one: %(count)s"),
+}
+
+METHOD_LABELS = {
+    ReturnMethod.convenience_store: _l("Drop it off at a convenience store"),
+    ReturnMethod.carrier_office: _l("Drop it off at a carrier office"),
+    ReturnMethod.pickup: _l("Have the carrier pick it up"),
+    ReturnMethod.post_office: _l("Send it from a post office (Yu-Pack)"),
+    ReturnMethod.printed_label: _l("Print our label and hand it to any carrier"),
+    ReturnMethod.carrier_label: _l("Print a prepaid carrier label"),
 }

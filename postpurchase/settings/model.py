@@ -24,7 +24,9 @@ from postpurchase.models.enums import (
     Channel,
     ExchangeDifference,
     LabelPayment,
+    ReturnMethod,
     ReturnResolution,
+    TimeSlot,
     Trigger,
 )
 
@@ -311,6 +313,20 @@ class ReturnsPart(Part):
     wms_webhook_url: Url | None = None
     #: Exchanges for another size or another product (:class:`ExchangeRule`).
     exchange: ExchangeRule = Field(default_factory=ExchangeRule)
+    #: How customers may hand a return over; ``carrier_label`` is offered for international returns only.
+    methods: list[ReturnMethod] = Field(
+        default_factory=lambda: [ReturnMethod.printed_label], min_length=1
+    )
+    #: The pickup carrier's time-slot grid offered for ``pickup``.
+    pickup_slots: list[TimeSlot] = Field(default_factory=lambda: list(TimeSlot), min_length=1)
+    #: Pickup dates offered: this many business days, starting the business day after today.
+    pickup_days: int = Field(default=7, ge=1, le=30)
+    #: Carrier (``carriers/`` code with label buying, e.g. ``easypost``) for ``carrier_label``.
+    label_carrier: str | None = Field(default=None, max_length=32)
+    #: The carrier's service bought for ``carrier_label`` (e.g. EasyPost's carrier and service).
+    label_service: dict[str, str] = Field(default_factory=dict)
+    #: Drop-off points listed to the customer, nearest first.
+    nearest_dropoffs: int = Field(default=5, ge=1, le=20)
 
 
 # Delivery dates -------------------------------------------------------------------------------

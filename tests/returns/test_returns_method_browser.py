@@ -1,0 +1,73 @@
+"""The method step in a real browser: the customer picks a convenience store near them, then a
+pickup, and reads the instructions; in ja and en, at phone and desktop widths, without axe findings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from postpurchase.models import Brand
+from postpurchase.returns import dropoffs
+from postpurchase.returns.dropoffs import parse_dropoffs
+from tests.returns.test_returns_dropoffs import SAMPLE
+
+#: What a wait may meet while the page is replaced by the next one.
+GONE = (NoSuchElementException, StaleElementReferenceException)
+WORDS = {
+    "ja": {
+        "store": "に荷物をお持ち込みください",
+        "pickup": "集荷に伺います",
+    },
+    "en": {
+        "store": "Take the parcel to",
+        "pickup": "The carrier collects",
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_customer_chooses_a_convenience_store_then_a_pickup(
+    browser: Any, live_server: str, shoot: Any, axe: Any, shop: Any, write: Any, lang: str
+) -> None:
+    def enable(s: Any) -> None:
+        brand = s.get(Brand, shop.brand_id)
+        brand.settings = {
+            "returns": {"methods": ["convenience_store", "carrier_office", "pickup", "post_office"]}
+        }
+        rows = parse_dropoffs(SAMPLE.read_text(encoding="utf-8"))
+        dropoffs.import_dropoffs(session=s, brand_id=shop.brand_id, rows=rows)
+
+    write(enable)
+    words = WORDS[lang]
+    browser.get(f"{live_server}/acme/returns?lang={lang}")
+    browser.find_element(By.ID, "order_number").send_keys("1001")
+    browser.find_element(By.ID, "email_or_postal").send_keys("hanako@example.jp")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    Select(browser.find_element(By.ID, f"quantity-{shop.tee}")).select_by_value("1")
+    Select(browser.find_element(By.ID, f"reason-{shop.tee}")).select_by_value("changed_mind")
+    browser.find_element(By.CSS_SELECTOR, "button[name=step][value=preview]").click()
+    browser.find_element(By.CSS_SELECTOR, "button[name=step][value=submit]").click()
+    WebDriverWait(browser, 20).until(lambda b: "/returns/r/" in b.current_url)
+
+    shoot(f"choose-{lang}")
+    assert axe() == []
+    browser.find_element(By.CSS_SELECTOR, "input[name=method][value=convenience_store]").click()
+    browser.find_element(By.CSS_SELECTOR, "#method button[type=submit]").click()
+    WebDriverWait(browser, 20).until(
+        lambda b: words["store"] in b.find_element(By.ID, "method").text
+    )
+    shoot(f"dropoff-{lang}")
+    assert axe() == []
+
+    browser.find_element(By.CSS_SELECTOR, "input[name=method][value=pickup]").click()
+    Select(browser.find_element(By.NAME, "pickup_slot")).select_by_value("14-16")
+    browser.find_element(By.CSS_SELECTOR, "#method button[type=submit]").click()
+    WebDriverWait(browser, 20).until(
+        lambda b: words["pickup"] in b.find_element(By.ID, "method").text
+    )
+    shoot(f"pickup-{lang}")
+    assert axe() == []
