@@ -97,10 +97,10 @@ def _size_and_sku(
         sku = str(item["sku"])
         return (None, sku) if stock.get(sku, 0) > 0 else None
     size = sizes.get(str(item.get("size_category") or ""))
-    sku = variants.get(size) if size is not None else None
-    if size is None or sku is None or stock.get(sku, 0) <= 0:
+    sized_sku = variants.get(size) if size is not None else None
+    if size is None or sized_sku is None or stock.get(sized_sku, 0) <= 0:
         return None
-    return size, sku
+    return size, sized_sku
 
 
 def recommend(
