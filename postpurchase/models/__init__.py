@@ -32,6 +32,7 @@ from postpurchase.models.enums import (
     OrderStatus,
     OutboxState,
     RejectionReason,
+    ReportPeriod,
     ReturnResolution,
     ReturnState,
     Role,
@@ -42,7 +43,7 @@ from postpurchase.models.insights import ShipmentFigures
 from postpurchase.models.messaging import MessageEvent, Suppression
 from postpurchase.models.ops import LeaderLease, OpsCounter
 from postpurchase.models.privacy import Erasure
-from postpurchase.models.reports import WeeklyReportSent
+from postpurchase.models.reports import ReportSent
 from postpurchase.models.security import RateLimitWindow, ThrottleAttempt
 from postpurchase.models.shipping import Shipment, TrackingEvent
 from postpurchase.models.tracking import CarrierCircuit, CarrierResponse
@@ -81,6 +82,8 @@ __all__ = [
     "OutboxState",
     "RateLimitWindow",
     "RejectionReason",
+    "ReportPeriod",
+    "ReportSent",
     "Resolution",
     "ResolutionExecution",
     "ReturnLine",
@@ -97,5 +100,4 @@ __all__ = [
     "TrackingEvent",
     "TransitModelState",
     "WebhookRejection",
-    "WeeklyReportSent",
 ]

@@ -97,6 +97,13 @@ class LabelPayment(StrEnum):
     prepaid = "motobarai"
 
 
+class ReportPeriod(StrEnum):
+    """How much time one scheduled insights report covers."""
+
+    week = "week"
+    month = "month"
+
+
 class Role(StrEnum):
     """What a merchant user may do in a brand: owners also manage people; read-only users only look."""
 

@@ -327,6 +327,8 @@ class ExceptionsPart(Part):
 class InsightsPart(Part):
     #: Who gets the weekly report (PDF) on Mondays.
     weekly_to: list[Email] = Field(default_factory=list, max_length=20)
+    #: Who gets the previous calendar month's report (PDF) early each month.
+    monthly_to: list[Email] = Field(default_factory=list, max_length=20)
 
 
 class BrandingPart(Part):
