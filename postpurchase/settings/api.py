@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 from postpurchase.db import get_session
 from postpurchase.inbox.jsonbody import BadJson, loads
 from postpurchase.settings import operations
+from postpurchase.settings.errors import translated
 from postpurchase.settings.model import SettingsInvalid
 from postpurchase.web.auth import bearer_token, require_brand
 from postpurchase.web.errors import ApiError
@@ -39,9 +40,8 @@ def put_settings() -> ResponseReturnValue:
     try:
         operations.update(session=session, brand=brand, patch=patch, actor=api_actor())
     except SettingsInvalid as exc:
-        first = exc.errors[0]
-        raise ApiError(
-            400, "invalid_settings", f"{first['loc']}: {first['msg']}", exc.errors
-        ) from None
+        details = translated(exc.errors)
+        first = details[0]
+        raise ApiError(400, "invalid_settings", f"{first['loc']}: {first['msg']}", details) from None
     session.commit()
     return operations.document(brand)

@@ -29,10 +29,14 @@ from postpurchase.i18n import SUPPORTED_LOCALES, format_local_time
 from postpurchase.messaging import current_settings
 from postpurchase.messaging.catalogue import CATALOGUE, Trigger
 from postpurchase.models import Brand, Channel, MerchantUser
+from postpurchase.models.enums import LabelPayment
+from postpurchase.returns.wording import RESOLUTION_LABELS
 from postpurchase.settings import message_templates, operations
+from postpurchase.settings.errors import translated
 from postpurchase.settings.forms import (
     LOGO,
     PAGES,
+    RADIO_MAX,
     Page,
     field_of,
     form_values,
@@ -42,6 +46,7 @@ from postpurchase.settings.forms import (
 from postpurchase.settings.model import SettingsInvalid, settings_for
 from postpurchase.web.merchant import check_csrf, current_merchant_user, require_merchant
 from postpurchase.web.params import Params
+from postpurchase.web.wording import CHANNEL_LABELS
 
 merchant_settings = Blueprint("merchant_settings", __name__, url_prefix="/merchant/settings")
 
@@ -75,6 +80,7 @@ LABELS = {
     "resolutions": _l("Resolutions offered"),
     "reasons": _l("Return reasons per language (JSON)"),
     "address": _l("Return address (one line each)"),
+    "label_payment": _l("Who pays the return parcel"),
     "wms_webhook_url": _l("WMS webhook URL"),
     "start": _l("Quiet hours start (HH:MM)"),
     "end": _l("Quiet hours end (HH:MM)"),
@@ -129,6 +135,22 @@ LABELS = {
 PATH_LABELS = {"messaging.sender.address": _l("Sender address")}
 
 
+#: Words for the values of single- and multiple-choice fields ("" keeps the default).
+OPTION_LABELS: dict[str, Any] = {
+    "": _l("Default"),
+    "true": _l("Yes"),
+    "false": _l("No"),
+    **CHANNEL_LABELS,
+    **RESOLUTION_LABELS,
+    LabelPayment.cash_on_delivery: _l("Cash on delivery (着払い): the shop pays"),
+    LabelPayment.prepaid: _l("Prepaid (元払い): you pay at hand-over"),
+}
+
+
+def option_label(value: str) -> str:
+    return str(OPTION_LABELS.get(value, value))
+
+
 def label(path: str) -> str:
     return str(PATH_LABELS.get(path) or LABELS.get(path.rsplit(".", 1)[-1], path))
 
@@ -168,6 +190,8 @@ def _render_page(
             errors=errors,
             widget=widget,
             label=label,
+            option_label=option_label,
+            radio_max=RADIO_MAX,
             saved=request.args.get("saved") == "1",
             logo=settings_for(brand).branding.logo,
             max_logo_kib=MAX_LOGO_BYTES // 1024,
@@ -188,7 +212,7 @@ def _part_view(page: Page) -> Any:
             try:
                 operations.update(session=session, brand=brand, patch=patch, actor=actor())
             except SettingsInvalid as exc:
-                for error in exc.errors:
+                for error in translated(exc.errors):
                     errors.setdefault(field_of(error["loc"], page.paths()), error["msg"])
             else:
                 session.commit()
