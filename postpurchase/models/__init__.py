@@ -40,7 +40,7 @@ from postpurchase.models.enums import (
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
 from postpurchase.models.insights import ShipmentFigures
-from postpurchase.models.messaging import MessageEvent, Suppression
+from postpurchase.models.messaging import MessageEvent, MessageTemplate, Suppression
 from postpurchase.models.ops import LeaderLease, OpsCounter
 from postpurchase.models.privacy import Erasure
 from postpurchase.models.reports import ReportSent
@@ -73,6 +73,7 @@ __all__ = [
     "Membership",
     "MerchantUser",
     "MessageEvent",
+    "MessageTemplate",
     "OneTimeLink",
     "OpsCounter",
     "Order",

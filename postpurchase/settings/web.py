@@ -261,7 +261,7 @@ def _template_choice(brand: Brand, source: Any) -> tuple[str, str, Channel]:
 @require_merchant
 def templates(brand: Brand) -> Any:
     messaging = current_settings()
-    instance_path = current_app.instance_path
+    session = get_session()
     source = request.form if request.method == "POST" else request.args
     trigger, locale, channel = _template_choice(brand, source)
     today = utcnow().date()
@@ -272,20 +272,18 @@ def templates(brand: Brand) -> Any:
         sources = {part: request.form.get(part, "") for part in message_templates.PARTS}
     else:
         sources = message_templates.current_sources(
+            session=session,
             templates=messaging.templates,
-            instance_path=instance_path,
             brand=brand,
             trigger=trigger,
             locale=locale,
         )
     draft = message_templates.Draft(trigger=trigger, locale=locale, sources=sources)
     if request.method == "POST" and request.form.get("action") == "save":
-        session = get_session()
         try:
             message_templates.save(
                 session=session,
                 templates=messaging.templates,
-                instance_path=instance_path,
                 brand=brand,
                 draft=draft,
                 actor=actor(),
@@ -437,7 +435,6 @@ def undo(brand: Brand, entry_id: int) -> Any:
     try:
         message_templates.undo(
             session=session,
-            instance_path=current_app.instance_path,
             brand=brand,
             audit_entry_id=entry_id,
             actor=actor(),
