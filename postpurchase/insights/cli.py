@@ -80,8 +80,7 @@ def rebuild_command(brand_slug: str | None) -> None:
             else list(session.exec(select(Brand).order_by(col(Brand.id))))
         )
         for brand in brands:
-            assert brand.id is not None
-            refresh_rollup(session=session, brand_id=brand.id, now=utcnow())
+            refresh_rollup(session=session, brand_id=id_of(brand), now=utcnow())
             click.echo(f"{brand.slug}: rebuilt")
 
 

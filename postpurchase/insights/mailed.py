@@ -157,7 +157,8 @@ def _send_one(
         if not to or (mark is not None and start <= mark.start):
             return None
         channel = create_channel(app.config, brand.slug, Channel.email)
-        assert isinstance(channel, SmtpChannel)
+        if not isinstance(channel, SmtpChannel):
+            raise TypeError("the email channel of insights reports must be SMTP")
         try:
             refused = channel.send_message(report_email(app, session, brand, period, start, to))
         finally:
