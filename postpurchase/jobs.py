@@ -63,7 +63,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("edd.refit", "postpurchase.edd.service:refit_all", 24 * 3600),
     JobSpec("messaging.send", "postpurchase.messaging:send_job", 15),
     JobSpec("messaging.timers", "postpurchase.messaging:timers_job", 600),
-    JobSpec("insights.weekly", "postpurchase.insights.weekly:weekly_job", 3600),
+    JobSpec("insights.reports", "postpurchase.insights.mailed:reports_job", 3600),
     JobSpec("privacy.purge", "postpurchase.privacy.retention:purge_job", 3600),
     JobSpec("returns.execute", "postpurchase.returns.execution:execute_job", 60),
     JobSpec("returns.reservations", "postpurchase.returns.exchange:expire_job", 600),

@@ -1,4 +1,4 @@
-"""``postpurchase insights``: mail the weekly insights reports now; ``postpurchase history``: load the past."""
+"""``postpurchase insights``: mail the weekly or monthly insights reports now; ``postpurchase history``: load the past."""
 
 from __future__ import annotations
 
@@ -17,14 +17,23 @@ from postpurchase.db import session_scope
 from postpurchase.edd.history import HistoryError
 from postpurchase.insights.figures import refresh_rollup
 from postpurchase.insights.history_import import import_history, read_import
-from postpurchase.insights.weekly import send_weekly
-from postpurchase.models import Brand
+from postpurchase.insights.mailed import Sent, send_reports
+from postpurchase.models import Brand, ReportPeriod
 from postpurchase.models.types import id_of
 
 
 @click.group("insights")
 def insights() -> None:
     """Delivery insights reports."""
+
+
+def _echo_sent(sent: list[Sent]) -> None:
+    for result in sent:
+        click.echo(
+            f"{result.brand_slug}: {result.period} of {result.start.isoformat()} sent to "
+            f"{', '.join(result.recipients)}"
+        )
+    click.echo(f"sent {len(sent)}")
 
 
 @insights.command("send-weekly")
@@ -39,12 +48,24 @@ def insights() -> None:
 @with_appcontext
 def send_weekly_command(brand_slug: str | None, week: datetime | None) -> None:
     """Mail each brand's weekly report as a PDF, once per brand and week."""
-    sent = send_weekly(current_app, brand_slug=brand_slug, week=week.date() if week else None)
-    for result in sent:
-        click.echo(
-            f"{result.brand_slug}: week of {result.monday.isoformat()} sent to {', '.join(result.recipients)}"
-        )
-    click.echo(f"sent {len(sent)}")
+    day = week.date() if week else None
+    _echo_sent(send_reports(current_app, ReportPeriod.week, brand_slug=brand_slug, day=day))
+
+
+@insights.command("send-monthly")
+@click.option(
+    "--brand", "brand_slug", help="Only this brand (slug); default every brand with monthly_to."
+)
+@click.option(
+    "--month",
+    type=click.DateTime(formats=["%Y-%m"]),
+    help="The calendar month (YYYY-MM) to mail; default last month.",
+)
+@with_appcontext
+def send_monthly_command(brand_slug: str | None, month: datetime | None) -> None:
+    """Mail each brand's monthly report as a PDF, once per brand and month."""
+    day = month.date() if month else None
+    _echo_sent(send_reports(current_app, ReportPeriod.month, brand_slug=brand_slug, day=day))
 
 
 @insights.command("rebuild")
@@ -59,8 +80,7 @@ def rebuild_command(brand_slug: str | None) -> None:
             else list(session.exec(select(Brand).order_by(col(Brand.id))))
         )
         for brand in brands:
-            assert brand.id is not None
-            refresh_rollup(session=session, brand_id=brand.id, now=utcnow())
+            refresh_rollup(session=session, brand_id=id_of(brand), now=utcnow())
             click.echo(f"{brand.slug}: rebuilt")
 
 

@@ -19,6 +19,7 @@ from postpurchase.i18n import format_day, format_money, time_slot_label
 from postpurchase.messaging import context as ctx
 from postpurchase.messaging import sink
 from postpurchase.messaging.config import trigger_settings
+from postpurchase.messaging.own_templates import own_sources
 from postpurchase.messaging.render import Rendered, render_message
 from postpurchase.messaging.settings import MessagingSettings
 from postpurchase.messaging.triggers import (
@@ -470,6 +471,7 @@ def preview(
         locale=locale,
         channel=channel,
         context=context,
+        own=own_sources(session=session, brand_id=id_of(brand), trigger=trigger, locale=locale),
     )
 
 
@@ -545,6 +547,7 @@ def queue_test_message(
         payload=payload,
         context=payload["context"],
         variant=None,
+        own=own_sources(session=session, brand_id=id_of(brand), trigger=trigger, locale=locale),
     )
     row.subject, row.body_text, row.body_html, row.payload = (
         content.subject,

@@ -6,6 +6,10 @@ before the repository's ``templates/``, so a brand overrides wording without a c
 
     emails/B/L/T.V.part · emails/B/L/T.part · emails/L/T.V.part · emails/L/T.part
 
+The brand's own text edited in the console, the API or the command line (``MessageTemplate`` rows,
+read by :mod:`postpurchase.messaging.own_templates`) is handed in as ``own`` and stands at
+``emails/B/L/T.part``, before any file of that name.
+
 Email HTML falls back to ``emails/_layout.html`` around the plain-text part when a trigger has no
 HTML template of its own. SMS and LINE use the ``short.txt`` form.
 
@@ -16,11 +20,19 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import (
+    ChoiceLoader,
+    DictLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+)
 from markupsafe import Markup
 
 from postpurchase import ROOT
@@ -68,6 +80,22 @@ def environment(instance_path: str) -> Environment:
     )
     env.filters["linkify"] = _linkify
     return env
+
+
+def own_name(brand_slug: str, template: str, locale: str, part: str) -> str:
+    """Where the brand's own text of a part stands in the lookup order (no variant)."""
+    return f"emails/{brand_slug}/{locale}/{template}.{part}"
+
+
+def with_own(
+    templates: Environment, brand_slug: str, template: str, locale: str, own: Mapping[str, str]
+) -> Environment:
+    """``templates`` with the brand's own ``part → source`` found before any file."""
+    if not own:
+        return templates
+    sources = {own_name(brand_slug, template, locale, part): text for part, text in own.items()}
+    # The app's environment always has a loader; Jinja types it as optional.
+    return templates.overlay(loader=ChoiceLoader([DictLoader(sources), templates.loader]))  # type: ignore[list-item]
 
 
 def candidates(
@@ -127,8 +155,12 @@ def render_message(
     locale: str,
     channel: Channel,
     context: dict[str, Any],
+    own: Mapping[str, str] | None = None,
 ) -> Rendered:
-    """Subject, text and (email only) HTML for ``channel``; raises if the trigger has no text template."""
+    """Subject, text and (email only) HTML for ``channel``; raises if the trigger has no text template.
+
+    ``own`` is the brand's own text per part for this template and locale (none: the files')."""
+    templates = with_own(templates, brand_slug, template, locale, own or {})
     subject = (
         render_part(templates, brand_slug, template, variant, locale, "subject.txt", context) or ""
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
@@ -31,6 +32,7 @@ from postpurchase.messaging import context as ctx
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.channels import configured
 from postpurchase.messaging.config import TriggerSettings, brand_settings, trigger_settings
+from postpurchase.messaging.own_templates import own_sources
 from postpurchase.messaging.render import render_message
 from postpurchase.messaging.respect import consent_allows, suppression_reasons
 from postpurchase.messaging.settings import MessagingSettings, SettingsSource, resolve
@@ -202,8 +204,11 @@ def render_content(
     payload: dict[str, Any],
     context: dict[str, Any],
     variant: str | None,
+    own: Mapping[str, str] | None = None,
 ) -> Composed:
-    """Render ``context`` for ``channel``; the payload gains the context and the channel's extras."""
+    """Render ``context`` for ``channel``; the payload gains the context and the channel's extras.
+
+    ``own`` is the brand's own text of the trigger in the context's locale, per part."""
     context = dict(context)
     if channel in (Channel.email, Channel.sms, Channel.line):
         context["unsubscribe_url"] = _unsubscribe_url(messaging, brand, str(channel), address)
@@ -215,6 +220,7 @@ def render_content(
         locale=context["locale"],
         channel=channel,
         context=context,
+        own=own,
     )
     extra: dict[str, Any] = {"variant": variant, "unsubscribe_url": context.get("unsubscribe_url")}
     if channel == Channel.line_notification:
@@ -266,6 +272,12 @@ def compose(
         payload=payload,
         context=built.context,
         variant=built.variant,
+        own=own_sources(
+            session=session,
+            brand_id=id_of(brand),
+            trigger=message.trigger,
+            locale=built.context["locale"],
+        ),
     )
     return replace(content, useless=built.useless)
 

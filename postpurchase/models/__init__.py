@@ -34,6 +34,7 @@ from postpurchase.models.enums import (
     OrderStatus,
     OutboxState,
     RejectionReason,
+    ReportPeriod,
     ReservationState,
     ReturnResolution,
     ReturnState,
@@ -42,10 +43,10 @@ from postpurchase.models.enums import (
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
 from postpurchase.models.insights import ShipmentFigures
-from postpurchase.models.messaging import MessageEvent, Suppression
+from postpurchase.models.messaging import MessageEvent, MessageTemplate, Suppression
 from postpurchase.models.ops import LeaderLease, OpsCounter
 from postpurchase.models.privacy import Erasure
-from postpurchase.models.reports import WeeklyReportSent
+from postpurchase.models.reports import ReportSent
 from postpurchase.models.security import RateLimitWindow, ThrottleAttempt
 from postpurchase.models.shipping import Shipment, TrackingEvent
 from postpurchase.models.tracking import CarrierCircuit, CarrierResponse
@@ -76,6 +77,7 @@ __all__ = [
     "Membership",
     "MerchantUser",
     "MessageEvent",
+    "MessageTemplate",
     "OneTimeLink",
     "OpsCounter",
     "Order",
@@ -85,6 +87,8 @@ __all__ = [
     "OutboxState",
     "RateLimitWindow",
     "RejectionReason",
+    "ReportPeriod",
+    "ReportSent",
     "ReservationState",
     "Resolution",
     "ResolutionExecution",
@@ -103,5 +107,4 @@ __all__ = [
     "TrackingEvent",
     "TransitModelState",
     "WebhookRejection",
-    "WeeklyReportSent",
 ]

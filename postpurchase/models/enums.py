@@ -139,6 +139,13 @@ class ReturnMethod(StrEnum):
 DROPOFF_METHODS = frozenset({ReturnMethod.convenience_store, ReturnMethod.carrier_office})
 
 
+class ReportPeriod(StrEnum):
+    """How much time one scheduled insights report covers."""
+
+    week = "week"
+    month = "month"
+
+
 class Role(StrEnum):
     """What a merchant user may do in a brand: owners also manage people; read-only users only look."""
 

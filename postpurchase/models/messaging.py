@@ -1,14 +1,15 @@
-"""Messaging: who must not be written to (suppressions, unsubscribes) and what happened to a message."""
+"""Messaging: who must not be written to (suppressions, unsubscribes), what happened to a message,
+and a brand's own wording of its messages."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from postpurchase.clock import utcnow
-from postpurchase.models.enums import Channel
+from postpurchase.models.enums import Channel, Trigger
 from postpurchase.models.types import brand_fk, enum_field, utc_field
 
 
@@ -41,3 +42,16 @@ class MessageEvent(SQLModel, table=True):
     kind: str = Field(max_length=16)
     url: str | None = Field(default=None, max_length=2000)
     occurred_at: datetime = utc_field(nullable=False, default_factory=utcnow)
+
+
+class MessageTemplate(SQLModel, table=True):
+    """A brand's own text of one part (``subject.txt``, ``txt``, ``short.txt``) of a trigger's
+    message in one locale. Kept in the database, not in files, so every machine of an installation
+    renders the same wording; the renderer prefers it to the shipped template."""
+
+    brand_id: int = Field(foreign_key="brand.id", primary_key=True)
+    trigger: Trigger = enum_field(Trigger, primary_key=True)
+    locale: str = Field(primary_key=True, max_length=8)
+    part: str = Field(primary_key=True, max_length=16)
+    source: str = Field(sa_type=Text)
+    updated_at: datetime = utc_field(nullable=False, default_factory=utcnow)

@@ -6,10 +6,14 @@ from datetime import date
 
 from sqlmodel import Field, SQLModel
 
+from postpurchase.models.enums import ReportPeriod
+from postpurchase.models.types import enum_field
 
-class WeeklyReportSent(SQLModel, table=True):
-    """The Monday of the last week whose insights report went out to a brand: a week at or before
-    it is never mailed again."""
+
+class ReportSent(SQLModel, table=True):
+    """The first day of the last period (week or month) whose insights report went out to a brand:
+    a period starting at or before it is never mailed again."""
 
     brand_id: int = Field(foreign_key="brand.id", primary_key=True)
-    week: date
+    period: ReportPeriod = enum_field(ReportPeriod, primary_key=True)
+    start: date

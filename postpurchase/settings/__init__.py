@@ -11,7 +11,10 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register the settings pages, their merchant link and the API."""
     from postpurchase.settings import web
-    from postpurchase.settings.api import settings_api
+    from postpurchase.settings.api import ROUTES, settings_api
+    from postpurchase.web.apidoc import document_route
 
     web.init_app(app)
     app.register_blueprint(settings_api)
+    for endpoint, route in ROUTES.items():
+        document_route(app, endpoint, route)

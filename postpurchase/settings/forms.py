@@ -1,7 +1,8 @@
 """HTML forms of the settings, generated from the model: one input per leaf, named by its path.
 
-A leaf's widget follows its type: yes/no for booleans, a box per choice for lists of enums, a
-line per item for lists of plain values, JSON for nested lists and mappings, text otherwise.
+A leaf's widget follows its type: one choice of a fixed set (yes/no, an enum or a literal) is a
+radio group or a list, a box per choice for lists of a fixed set, a line per item for lists of plain
+values, JSON for nested lists and mappings, text otherwise.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from flask_babel import gettext as _
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from werkzeug.datastructures import MultiDict
@@ -56,10 +58,29 @@ LOGO = "branding.logo"
 
 @dataclass(frozen=True)
 class Widget:
-    #: ``bool``, ``maybe`` (yes/no/default), ``choices``, ``lines``, ``json``, ``logo`` or ``text``.
+    #: ``bool``, ``maybe`` (yes/no/default), ``choice`` (one of ``choices``), ``choices`` (any of
+    #: them), ``lines``, ``json``, ``logo`` or ``text``.
     kind: str
     optional: bool
     choices: tuple[str, ...] = ()
+
+    def options(self) -> tuple[str, ...]:
+        """The values a single-choice widget offers; ``""`` is the default (no choice of its own)."""
+        values = ("true", "false") if self.kind in ("bool", "maybe") else self.choices
+        return ("", *values) if self.optional else values
+
+
+#: A single choice with at most this many options is a radio group; more make a list.
+RADIO_MAX = 3
+
+
+def _fixed_set(annotation: Any) -> tuple[str, ...] | None:
+    """The values of an enum or ``Literal`` type, or None for any other type."""
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return tuple(str(m.value) for m in annotation)
+    if typing.get_origin(annotation) is typing.Literal:
+        return tuple(str(v) for v in typing.get_args(annotation))
+    return None
 
 
 def field_info(path: str) -> FieldInfo:
@@ -95,11 +116,13 @@ def widget(path: str) -> Widget:
     origin = typing.get_origin(annotation)
     if annotation is bool:
         return Widget("maybe" if optional else "bool", optional)
+    if (values := _fixed_set(annotation)) is not None:
+        return Widget("choice", optional, values)
     if origin is list:
         (item,) = typing.get_args(annotation)
         item = _base(item)
-        if isinstance(item, type) and issubclass(item, Enum):
-            return Widget("choices", optional, tuple(str(m.value) for m in item))
+        if (values := _fixed_set(item)) is not None:
+            return Widget("choices", optional, values)
         if item in (str, int, float) or getattr(item, "__name__", "") == "date":
             return Widget("lines", optional)
     if origin in (list, dict, tuple):
@@ -141,18 +164,23 @@ def patch_from_form(page: Page, form: MultiDict[str, str]) -> tuple[dict[str, An
         elif w.kind in ("bool", "maybe"):
             value = {"true": True, "false": False}.get(raw)
             if value is None and raw and w.kind == "bool":
-                errors[path] = "Choose yes or no."
+                errors[path] = _("Choose yes or no.")
                 continue
+        elif w.kind == "choice":
+            if raw not in w.options():
+                errors[path] = _("Choose one of the options.")
+                continue
+            value = raw or None
         elif w.kind == "lines":
             value = [line.strip() for line in raw.splitlines() if line.strip()]
         elif w.kind == "json":
             try:
                 value = json.loads(raw) if raw.strip() else None
             except ValueError as exc:
-                errors[path] = f"Not valid JSON: {exc}"
+                errors[path] = _("Not valid JSON: %(error)s", error=str(exc))
                 continue
             if value is None and not w.optional:
-                errors[path] = "Required."
+                errors[path] = _("Required.")
                 continue
         else:
             value = raw.strip() if raw.strip() or not w.optional else None

@@ -1,25 +1,32 @@
-"""A brand's own wording of its messages: template files in the instance folder, edited in the
-console, previewed with sample data, recorded in the audit log like any setting.
+"""A brand's own wording of its messages: template texts per trigger, locale and part, stored in the
+database (``MessageTemplate``) so every machine of an installation sends the same words, edited
+through the three doors of the settings (console, API, command line), previewed with sample data and
+recorded in the audit log like any setting.
 
-The files are where :mod:`postpurchase.messaging.render` looks first
-(``emails/<brand>/<locale>/<template>.<part>``), so a saved template is used by the next message.
-An empty text removes the brand's file: the message goes back to the shipped wording.
+The renderer (:mod:`postpurchase.messaging.render`) prefers a brand's own text to the files. An
+empty text removes the brand's own one: the message goes back to the shipped wording.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
+from typing import Any
 
-from jinja2 import ChoiceLoader, DictLoader, Environment, TemplateError, TemplateNotFound
+from jinja2 import Environment, TemplateError, TemplateNotFound
 from sqlmodel import Session
 
 from postpurchase import audit
+from postpurchase.clock import utcnow
+from postpurchase.i18n import SUPPORTED_LOCALES
+from postpurchase.messaging.catalogue import CATALOGUE, Trigger
 from postpurchase.messaging.config import trigger_settings
 from postpurchase.messaging.operations import sample_context
-from postpurchase.messaging.render import Rendered, render_message
-from postpurchase.models import AuditEntry, Brand, Channel
+from postpurchase.messaging.own_templates import all_own, own_sources
+from postpurchase.messaging.render import Rendered, candidates, render_message
+from postpurchase.models import AuditEntry, Brand, Channel, MessageTemplate
+from postpurchase.models.types import id_of
 from postpurchase.settings import operations
 
 #: The audit action of a template change; its subject is ``templates.<trigger>.<locale>.<part>``.
@@ -27,6 +34,8 @@ TEMPLATE = "settings.template"
 #: The parts a merchant edits: the email's subject and text, and the short form of SMS and LINE.
 PARTS = ("subject.txt", "txt", "short.txt")
 MAX_CHARS = 20_000
+#: The languages a template is written in.
+LOCALES = tuple(SUPPORTED_LOCALES)
 
 
 class TemplateInvalid(ValueError):
@@ -37,6 +46,27 @@ class TemplateInvalid(ValueError):
         self.errors = errors
 
 
+class UnknownTemplate(LookupError):
+    """No such trigger or locale; ``field`` names which (``trigger`` or ``locale``)."""
+
+    def __init__(self, field: str, value: str) -> None:
+        super().__init__(f"{field}: no such {field} {value!r}")
+        self.field = field
+
+
+def triggers() -> list[str]:
+    """The triggers whose messages a brand may word, in the catalogue's order."""
+    return [str(t) for t in CATALOGUE]
+
+
+def check_key(trigger: str, locale: str) -> None:
+    """Raise :class:`UnknownTemplate` unless ``trigger`` and ``locale`` name a template."""
+    if trigger not in triggers():
+        raise UnknownTemplate("trigger", trigger)
+    if locale not in LOCALES:
+        raise UnknownTemplate("locale", locale)
+
+
 @dataclass(frozen=True)
 class Draft:
     trigger: str
@@ -45,35 +75,25 @@ class Draft:
     sources: dict[str, str]
 
 
-def own_name(brand: Brand, trigger: str, locale: str, part: str) -> str:
-    """The loader name of the brand's own file of this part (no variant)."""
-    template = trigger_settings(brand, trigger).template
-    return f"emails/{brand.slug}/{locale}/{template}.{part}"
-
-
-def own_path(instance_path: str, name: str) -> Path:
-    return Path(instance_path) / "templates" / name
-
-
 def current_sources(
-    *, templates: Environment, instance_path: str, brand: Brand, trigger: str, locale: str
+    *, session: Session, templates: Environment, brand: Brand, trigger: str, locale: str
 ) -> dict[str, str]:
-    """Per part: the brand's own text, else the shipped one ('' when there is none)."""
+    """Per part: the brand's own text, else the file's (the shipped one; '' when there is none)."""
+    own = own_sources(session=session, brand_id=id_of(brand), trigger=trigger, locale=locale)
     template = trigger_settings(brand, trigger).template
     result = {}
     for part in PARTS:
-        own = own_path(instance_path, own_name(brand, trigger, locale, part))
-        if own.is_file():
-            result[part] = own.read_text(encoding="utf-8")
+        if part in own:
+            result[part] = own[part]
             continue
-        try:
-            # The app's environment always has a loader; Jinja types it as optional.
-            source, _, _ = templates.loader.get_source(  # type: ignore[union-attr]
-                templates, f"emails/{locale}/{template}.{part}"
-            )
-        except TemplateNotFound:
-            source = ""
-        result[part] = source
+        result[part] = ""
+        for name in candidates(brand.slug, template, None, locale, part):
+            try:
+                # The app's environment always has a loader; Jinja types it as optional.
+                result[part], _, _ = templates.loader.get_source(templates, name)  # type: ignore[union-attr]
+            except TemplateNotFound:
+                continue
+            break
     return result
 
 
@@ -97,20 +117,19 @@ def render_draft(
         except TemplateError as exc:
             errors[part] = f"{exc.message} (line {getattr(exc, 'lineno', '?')})"
         if source.strip():
-            drafts[own_name(brand, draft.trigger, draft.locale, part)] = source
+            drafts[part] = source
     if errors:
         raise TemplateInvalid(errors)
-    # As above: the app's environment always has a loader.
-    overlay = templates.overlay(loader=ChoiceLoader([DictLoader(drafts), templates.loader]))  # type: ignore[list-item]
     try:
         return render_message(
-            templates=overlay,
+            templates=templates,
             brand_slug=brand.slug,
             template=trigger_settings(brand, draft.trigger).template,
             variant=None,
             locale=draft.locale,
             channel=channel,
             context=sample_context(brand, draft.trigger, draft.locale, today),
+            own=drafts,
         )
     except TemplateError as exc:
         raise TemplateInvalid({"txt": str(exc.message or exc)}) from None
@@ -120,35 +139,35 @@ def save(
     *,
     session: Session,
     templates: Environment,
-    instance_path: str,
     brand: Brand,
     draft: Draft,
     actor: str,
     today: date,
 ) -> list[str]:
-    """Write the draft's parts that changed (after it renders on every channel), one audit entry
-    each. Returns the parts changed."""
-    for channel in (Channel.email, Channel.sms):
-        render_draft(templates=templates, brand=brand, draft=draft, channel=channel, today=today)
+    """Store the draft's parts that changed (after it renders on every channel), one audit entry
+    each; a part the draft leaves out keeps its text. Returns the parts changed."""
+    check_key(draft.trigger, draft.locale)
     current = current_sources(
+        session=session,
         templates=templates,
-        instance_path=instance_path,
         brand=brand,
         trigger=draft.trigger,
         locale=draft.locale,
     )
+    whole = Draft(draft.trigger, draft.locale, {**current, **draft.sources})
+    for channel in (Channel.email, Channel.sms):
+        render_draft(templates=templates, brand=brand, draft=whole, channel=channel, today=today)
+    own = own_sources(
+        session=session, brand_id=id_of(brand), trigger=draft.trigger, locale=draft.locale
+    )
     changed = []
     for part, source in draft.sources.items():
         text = source.replace("\r\n", "\n")
-        has_own = own_path(
-            instance_path, own_name(brand, draft.trigger, draft.locale, part)
-        ).is_file()
-        # The shipped text shown unchanged, or cleared where the brand has no file: nothing to do.
-        if text == current[part] or (not text.strip() and not has_own):
+        # The shipped text shown unchanged, or cleared where the brand has none: nothing to do.
+        if text == current[part] or (not text.strip() and part not in own):
             continue
         write(
             session=session,
-            instance_path=instance_path,
             brand=brand,
             subject=f"templates.{draft.trigger}.{draft.locale}.{part}",
             source=text if text.strip() else None,
@@ -158,24 +177,20 @@ def save(
     return changed
 
 
-def write(
-    *,
-    session: Session,
-    instance_path: str,
-    brand: Brand,
-    subject: str,
-    source: str | None,
-    actor: str,
-) -> None:
-    """Set (or with an empty ``source``, remove) the brand's file of ``subject``, recorded."""
+def write(*, session: Session, brand: Brand, subject: str, source: str | None, actor: str) -> None:
+    """Set (or with an empty ``source``, remove) the brand's own text of ``subject``, recorded."""
     _, trigger, locale, part = subject.split(".", 3)
-    path = own_path(instance_path, own_name(brand, trigger, locale, part))
-    before = path.read_text(encoding="utf-8") if path.is_file() else None
+    row = session.get(MessageTemplate, (id_of(brand), trigger, locale, part))
+    before = row.source if row else None
     if source:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(source, encoding="utf-8")
-    elif path.exists():
-        path.unlink()
+        row = row or MessageTemplate(
+            brand_id=id_of(brand), trigger=Trigger(trigger), locale=locale, part=part, source=source
+        )
+        row.source, row.updated_at = source, utcnow()
+        session.add(row)
+    elif row is not None:
+        session.delete(row)
+    session.flush()
     audit.record(
         session=session,
         brand_id=brand.id,
@@ -187,21 +202,78 @@ def write(
     )
 
 
-def undo(
-    *, session: Session, instance_path: str, brand: Brand, audit_entry_id: int, actor: str
-) -> None:
+def undo(*, session: Session, brand: Brand, audit_entry_id: int, actor: str) -> None:
     """Undo a settings or template change of ``brand`` (the history page's one button).
 
     Raises :class:`~postpurchase.settings.operations.EntryNotFound` for another brand's entry."""
     entry = session.get(AuditEntry, audit_entry_id)
     if entry is not None and entry.brand_id == brand.id and entry.action == TEMPLATE:
-        write(
-            session=session,
-            instance_path=instance_path,
-            brand=brand,
-            subject=entry.subject,
-            source=entry.before,
-            actor=actor,
-        )
+        write(session=session, brand=brand, subject=entry.subject, source=entry.before, actor=actor)
         return
     operations.undo(session=session, brand=brand, audit_entry_id=audit_entry_id, actor=actor)
+
+
+def exported(*, session: Session, brand: Brand) -> dict[str, dict[str, dict[str, str]]]:
+    """The brand's own texts as ``{trigger: {locale: {part: source}}}`` (what an export holds)."""
+    result: dict[str, dict[str, dict[str, str]]] = {}
+    for row in all_own(session=session, brand_id=id_of(brand)):
+        result.setdefault(str(row.trigger), {}).setdefault(row.locale, {})[row.part] = row.source
+    return result
+
+
+def replace_all(
+    *,
+    session: Session,
+    templates: Environment,
+    brand: Brand,
+    document: Any,
+    actor: str,
+    today: date,
+) -> list[str]:
+    """Make ``document`` (``{trigger: {locale: {part: source}}}``) the brand's own texts: what it
+    leaves out goes back to the shipped wording. Every draft is checked before anything changes;
+    :class:`TemplateInvalid` names ``trigger.locale.part``. Returns the subjects changed."""
+    if not isinstance(document, Mapping):
+        raise TemplateInvalid({"templates": "Must be a mapping of triggers to locales to parts."})
+    wanted: dict[str, str] = {}
+    for trigger, locales in document.items():
+        for locale, parts in (
+            (locales or {}).items() if isinstance(locales, Mapping) else [(None, None)]
+        ):
+            try:
+                check_key(str(trigger), str(locale))
+            except UnknownTemplate as exc:
+                raise TemplateInvalid({f"{trigger}.{locale}": str(exc)}) from None
+            if not isinstance(parts, Mapping) or set(parts) - set(PARTS):
+                raise TemplateInvalid(
+                    {f"{trigger}.{locale}": f"Must map parts ({', '.join(PARTS)}) to texts."}
+                )
+            draft = Draft(str(trigger), str(locale), {p: str(v or "") for p, v in parts.items()})
+            try:
+                for channel in (Channel.email, Channel.sms):
+                    render_draft(
+                        templates=templates, brand=brand, draft=draft, channel=channel, today=today
+                    )
+            except TemplateInvalid as exc:
+                raise TemplateInvalid(
+                    {f"{trigger}.{locale}.{p}": m for p, m in exc.errors.items()}
+                ) from None
+            wanted.update(
+                {f"templates.{trigger}.{locale}.{p}": t for p, t in draft.sources.items() if t}
+            )
+    have = {
+        f"templates.{row.trigger}.{row.locale}.{row.part}": row.source
+        for row in all_own(session=session, brand_id=id_of(brand))
+    }
+    changed = []
+    for subject in sorted(set(wanted) | set(have)):
+        if wanted.get(subject) != have.get(subject):
+            write(
+                session=session,
+                brand=brand,
+                subject=subject,
+                source=wanted.get(subject),
+                actor=actor,
+            )
+            changed.append(subject)
+    return changed

@@ -376,6 +376,8 @@ class ExceptionsPart(Part):
 class InsightsPart(Part):
     #: Who gets the weekly report (PDF) on Mondays.
     weekly_to: list[Email] = Field(default_factory=list, max_length=20)
+    #: Who gets the previous calendar month's report (PDF) early each month.
+    monthly_to: list[Email] = Field(default_factory=list, max_length=20)
 
 
 class BrandingPart(Part):
@@ -413,9 +415,11 @@ PARTS: tuple[str, ...] = tuple(BrandSettings.model_fields)
 
 
 class SettingsInvalid(ValueError):
-    """Settings that do not validate; ``errors`` are ``[{"loc": "returns.window_days", "msg"}]``."""
+    """Settings that do not validate; ``errors`` are ``[{"loc": "returns.window_days", "msg"}]``,
+    with pydantic's ``type`` and ``ctx`` where pydantic found the error (the words of each reader's
+    language come from them: :mod:`postpurchase.settings.errors`)."""
 
-    def __init__(self, errors: list[dict[str, str]]) -> None:
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__("; ".join(f"{e['loc']}: {e['msg']}" for e in errors))
         self.errors = errors
 
@@ -437,8 +441,21 @@ def validate(document: Any) -> BrandSettings:
         return BrandSettings.model_validate(document or {})
     except ValidationError as exc:
         raise SettingsInvalid(
-            [{"loc": dotted(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+            [
+                {
+                    "loc": dotted(e["loc"]),
+                    "msg": e["msg"],
+                    "type": e["type"],
+                    "ctx": {k: _plain(v) for k, v in (e.get("ctx") or {}).items()},
+                }
+                for e in exc.errors()
+            ]
         ) from None
+
+
+def _plain(value: Any) -> Any:
+    """A ``ctx`` value as JSON can hold it (pydantic puts exceptions and patterns there too)."""
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
 
 
 def _nul_at(value: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...] | None:

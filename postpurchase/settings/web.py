@@ -29,10 +29,14 @@ from postpurchase.i18n import SUPPORTED_LOCALES, format_local_time
 from postpurchase.messaging import current_settings
 from postpurchase.messaging.catalogue import CATALOGUE, Trigger
 from postpurchase.models import Brand, Channel, MerchantUser
+from postpurchase.models.enums import LabelPayment
+from postpurchase.returns.wording import RESOLUTION_LABELS
 from postpurchase.settings import message_templates, operations
+from postpurchase.settings.errors import translated
 from postpurchase.settings.forms import (
     LOGO,
     PAGES,
+    RADIO_MAX,
     Page,
     field_of,
     form_values,
@@ -42,6 +46,7 @@ from postpurchase.settings.forms import (
 from postpurchase.settings.model import SettingsInvalid, settings_for
 from postpurchase.web.merchant import check_csrf, current_merchant_user, require_merchant
 from postpurchase.web.params import Params
+from postpurchase.web.wording import CHANNEL_LABELS
 
 merchant_settings = Blueprint("merchant_settings", __name__, url_prefix="/merchant/settings")
 
@@ -75,6 +80,7 @@ LABELS = {
     "resolutions": _l("Resolutions offered"),
     "reasons": _l("Return reasons per language (JSON)"),
     "address": _l("Return address (one line each)"),
+    "label_payment": _l("Who pays the return parcel"),
     "wms_webhook_url": _l("WMS webhook URL"),
     "start": _l("Quiet hours start (HH:MM)"),
     "end": _l("Quiet hours end (HH:MM)"),
@@ -116,6 +122,7 @@ LABELS = {
     "stalled_business_days": _l("Stalled after (business days without a scan)"),
     "lost_business_days": _l("Suspected lost after (business days without a scan)"),
     "weekly_to": _l("Weekly report recipients (one email per line)"),
+    "monthly_to": _l("Monthly report recipients (one email per line)"),
     "carrier_routes": _l("Routes: carrier → adapter (JSON)"),
     "color": _l("Colour (#rrggbb)"),
     "logo": _l("Logo"),
@@ -126,6 +133,22 @@ LABELS = {
 }
 #: Where two parts share a field name, the part's own words.
 PATH_LABELS = {"messaging.sender.address": _l("Sender address")}
+
+
+#: Words for the values of single- and multiple-choice fields ("" keeps the default).
+OPTION_LABELS: dict[Any, Any] = {
+    "": _l("Default"),
+    "true": _l("Yes"),
+    "false": _l("No"),
+    **CHANNEL_LABELS,
+    **RESOLUTION_LABELS,
+    LabelPayment.cash_on_delivery: _l("Cash on delivery (着払い): the shop pays"),
+    LabelPayment.prepaid: _l("Prepaid (元払い): you pay at hand-over"),
+}
+
+
+def option_label(value: str) -> str:
+    return str(OPTION_LABELS.get(value, value))
 
 
 def label(path: str) -> str:
@@ -167,6 +190,8 @@ def _render_page(
             errors=errors,
             widget=widget,
             label=label,
+            option_label=option_label,
+            radio_max=RADIO_MAX,
             saved=request.args.get("saved") == "1",
             logo=settings_for(brand).branding.logo,
             max_logo_kib=MAX_LOGO_BYTES // 1024,
@@ -187,7 +212,7 @@ def _part_view(page: Page) -> Any:
             try:
                 operations.update(session=session, brand=brand, patch=patch, actor=actor())
             except SettingsInvalid as exc:
-                for error in exc.errors:
+                for error in translated(exc.errors):
                     errors.setdefault(field_of(error["loc"], page.paths()), error["msg"])
             else:
                 session.commit()
@@ -236,7 +261,7 @@ def _template_choice(brand: Brand, source: Any) -> tuple[str, str, Channel]:
 @require_merchant
 def templates(brand: Brand) -> Any:
     messaging = current_settings()
-    instance_path = current_app.instance_path
+    session = get_session()
     source = request.form if request.method == "POST" else request.args
     trigger, locale, channel = _template_choice(brand, source)
     today = utcnow().date()
@@ -247,20 +272,18 @@ def templates(brand: Brand) -> Any:
         sources = {part: request.form.get(part, "") for part in message_templates.PARTS}
     else:
         sources = message_templates.current_sources(
+            session=session,
             templates=messaging.templates,
-            instance_path=instance_path,
             brand=brand,
             trigger=trigger,
             locale=locale,
         )
     draft = message_templates.Draft(trigger=trigger, locale=locale, sources=sources)
     if request.method == "POST" and request.form.get("action") == "save":
-        session = get_session()
         try:
             message_templates.save(
                 session=session,
                 templates=messaging.templates,
-                instance_path=instance_path,
                 brand=brand,
                 draft=draft,
                 actor=actor(),
@@ -412,7 +435,6 @@ def undo(brand: Brand, entry_id: int) -> Any:
     try:
         message_templates.undo(
             session=session,
-            instance_path=current_app.instance_path,
             brand=brand,
             audit_entry_id=entry_id,
             actor=actor(),
