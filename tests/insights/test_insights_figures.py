@@ -270,17 +270,15 @@ def test_no_customer_message_is_ever_enqueued_for_an_imported_parcel(
 
 
 def test_a_failed_attempt_scan_counts_toward_redelivery(app, brand, session, add_parcel) -> None:
+    from carriers.base import TrackingEvent, TrackingResult
+    from postpurchase.tracking.apply import apply_result
+
     order_id = add_parcel(brand.brand_id)
     shipment = session.exec(select(Shipment).where(Shipment.order_id == order_id)).one()
-    signals.shipment_status_changed.send(
-        shipment.id,
-        session=session,
-        brand_id=brand.brand_id,
-        previous=Status.out_for_delivery,
-        current=Status.attempt_fail,
-        occurred_at=None,
-        now=None,
-    )
+    at = datetime(2026, 11, 19, 9, 0, tzinfo=UTC)
+    scan = TrackingEvent(at, Status.attempt_fail, "NA", "ご不在")
+    answer = TrackingResult("fake", shipment.tracking_number or "1", Status.attempt_fail, (scan,))
+    apply_result(session=session, shipment_id=shipment.id, result=answer, source="poll", now=at)
     session.refresh(shipment)
     assert shipment.failed_attempts == 1
 
