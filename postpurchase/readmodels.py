@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, select
 
 from carriers.registry import CustomerLinks, customer_links
-from carriers.status import Status
+from carriers.status import Handover, Status
 from postpurchase.clock import utcnow
 from postpurchase.i18n import to_local
 from postpurchase.models import (
@@ -51,6 +51,8 @@ class EventView:
     location: str | None
     source: str
     recorded_at: datetime
+    #: Where this delivery or pickup scan says the parcel is (None on rows from before it was kept).
+    delivered_to: Handover | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,11 @@ class ShipmentView:
     events: tuple[EventView, ...]
     #: What the parcel's state means for its customer (:mod:`postpurchase.customer_view`).
     customer: CustomerView | None = None
+    #: Where the carrier says the parcel was left or waits, and the pickup point it names.
+    delivered_to: Handover | None = None
+    pickup_name: str | None = None
+    pickup_address: str | None = None
+    pickup_deadline: date | None = None
 
     @property
     def delivered(self) -> bool:
@@ -192,6 +199,7 @@ def _event_view(event: TrackingEvent) -> EventView:
         location=event.location,
         source=event.source,
         recorded_at=event.recorded_at,
+        delivered_to=Handover(event.delivered_to) if event.delivered_to else None,
     )
 
 
@@ -297,6 +305,10 @@ def _shipment_view(
         window_start=s.window_start,
         window_end=s.window_end,
         carrier_estimated_date=s.carrier_estimated_date,
+        delivered_to=Handover(s.delivered_to) if s.delivered_to else None,
+        pickup_name=s.pickup_name,
+        pickup_address=s.pickup_address,
+        pickup_deadline=s.pickup_deadline,
         links=customer_links(s.carrier_code, s.tracking_number),
         events=tuple(events[s.id]),
     )
