@@ -46,4 +46,8 @@ class ShipmentFigures(SQLModel, table=True):
     responses: int
     promoters: int
     detractors: int
+    #: Where a delivered parcel was left (``carriers.status.Handover``); None when unsaid or undelivered.
+    delivered_to: str | None = Field(default=None, max_length=32)
+    #: Delivered and left without a hand-over (box, safe place, mailbox, locker).
+    unattended: bool = False
     refreshed_at: datetime = utc_field(nullable=False)

@@ -18,7 +18,7 @@ from carriers.status import Status
 from postpurchase import signals
 from postpurchase.db import get_db
 from postpurchase.insights.cli import history, insights
-from postpurchase.insights.figures import GROUPS, percentile_of_counts
+from postpurchase.insights.figures import GROUPS, UNATTENDED, percentile_of_counts
 from postpurchase.insights.sample import write_sample
 from postpurchase.intake.openapi import openapi_document
 from postpurchase.messaging.catalogue import Trigger
@@ -39,6 +39,8 @@ GROUPINGS = (
     "week",
     "fc",
     "carrier,destination_region",
+    "delivered_to",
+    "carrier,delivered_to",
 )
 
 
@@ -99,6 +101,7 @@ def _expected(
             "failed": number("failed_attempts"),
             "returned_units": number("returned_units"),
             "score": pd.to_numeric(frame["feedback_score"].replace("", None)),
+            "delivered_to": frame["delivered_to"].where(delivered_day.notna(), "").replace("", None),
         }
     )
     first, last = pd.Timestamp(PERIOD["from"]), pd.Timestamp(PERIOD["to"])
@@ -144,6 +147,9 @@ def _expected(
             "nps_responses": len(scores),
             "response_rate": over_delivered(
                 lambda done=done, scores=scores: len(scores) / len(done)
+            ),
+            "unattended_share": over_delivered(
+                lambda done=done: done["delivered_to"].isin(UNATTENDED).sum() / len(done)
             ),
         }
     return expected
