@@ -316,10 +316,16 @@ def load_json(body: Body, carrier: str) -> Any:
 
 
 def load_xml(body: Body, carrier: str) -> ET.Element:
-    """Parse XML with namespaces stripped from tags; DTDs are refused (no entity expansion)."""
+    """Parse XML with namespaces stripped from tags; DTDs are refused (no entity expansion).
+
+    Liberal in what it takes: whitespace or a byte-order mark before the XML declaration, and a
+    legacy SOAP reply still inside its ``Envelope``/``Body`` (the payload inside is returned; a
+    SOAP ``Fault`` is a :class:`ParseError`).
+    """
     if not isinstance(body, bytes | str):
         raise ParseError("expected an XML document", carrier=carrier)
-    raw = body.encode() if isinstance(body, str) else body
+    raw = (body.encode() if isinstance(body, str) else body).lstrip().removeprefix(b"\xef\xbb\xbf")
+    raw = raw.lstrip()
     if b"<!DOCTYPE" in raw.upper() or b"<!ENTITY" in raw.upper():
         raise ParseError("XML with a DTD is refused", carrier=carrier)
     try:
@@ -329,7 +335,19 @@ def load_xml(body: Body, carrier: str) -> ET.Element:
     for element in root.iter():
         if isinstance(element.tag, str) and "}" in element.tag:
             element.tag = element.tag.split("}", 1)[1]
-    return root
+    return _unwrap_soap(root, carrier)
+
+
+def _unwrap_soap(root: ET.Element, carrier: str) -> ET.Element:
+    if root.tag != "Envelope":
+        return root
+    body = root.find("Body")
+    payload = next(iter(body), None) if body is not None else None
+    if payload is None:
+        raise ParseError("SOAP envelope without a body", carrier=carrier)
+    if payload.tag == "Fault":
+        raise ParseError(f"SOAP fault: {xml_text(payload, 'faultstring')[:200]}", carrier=carrier)
+    return payload
 
 
 def xml_text(element: ET.Element | None, path: str, default: str = "") -> str:
@@ -372,6 +390,42 @@ def parse_instant(value: Any, *, default_tz: tzinfo = UTC) -> datetime:
         raise ValueError(f"not a timestamp: {value!r}")
     parsed = datetime.fromisoformat(value.strip())
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=default_tz)
+
+
+def estimate_date(value: Any, *, default_tz: tzinfo = UTC) -> date | None:
+    """An estimated delivery day from whatever shape the carrier sends it in; None when unreadable.
+
+    Seen in real answers: an ISO date or timestamp string, an object (``{"date": ...}``,
+    ``{"estimatedDeliveryDate": ...}``, a window ``{"start": ..., "end": ...}``), or a list of
+    those. The estimate is optional, so an unreadable one is dropped rather than failing the parse.
+    """
+    if isinstance(value, list):
+        return next(
+            (d for d in (estimate_date(v, default_tz=default_tz) for v in value) if d), None
+        )
+    if isinstance(value, Mapping):
+        for key in (
+            "date",
+            "estimatedDeliveryDate",
+            "estimated_delivery_date",
+            "datetime",
+            "value",
+        ):
+            if key in value:
+                return estimate_date(value[key], default_tz=default_tz)
+        for key in ("start", "from", "begins", "end", "to"):
+            if key in value:
+                return estimate_date(value[key], default_tz=default_tz)
+        return None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return parse_instant(value, default_tz=default_tz).date()
+    except ValueError:
+        try:
+            return date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return None
 
 
 _US_ZONES = {
