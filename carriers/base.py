@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 
-from carriers.status import Status
+from carriers.status import Handover, Status
 
 
 class CarrierError(Exception):
@@ -58,6 +58,18 @@ class TrackingEvent:
     #: An informational scan (signature stored, "arriving on time"): its ``status`` repeats the
     #: status before it, so it never moves the shipment backwards or forwards on its own.
     informational: bool = False
+    #: Where a delivery or pickup scan says the parcel is (None: the scan does not say).
+    delivered_to: Handover | None = None
+
+
+@dataclass(frozen=True)
+class PickupPoint:
+    """Where a parcel waits for its customer, as far as the carrier says."""
+
+    name: str | None = None
+    address: str | None = None
+    #: The last day the carrier holds it (local to the pickup point).
+    deadline: date | None = None
 
 
 @dataclass(frozen=True)
@@ -71,8 +83,11 @@ class TrackingResult:
     signed_by: str | None = None
     #: Where the raw payload is kept (a file name, an inbox id, or a digest) for support.
     raw_ref: str | None = None
-    #: Carrier-specific extras worth keeping (service name, pickup point, ...).
+    #: Carrier-specific extras worth keeping (service name, ...).
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: Where the parcel was left or waits: the newest delivery or pickup scan's place.
+    delivered_to: Handover | None = None
+    pickup: PickupPoint | None = None
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ def result_json(result: TrackingResult) -> dict[str, Any]:
         {f.name: getattr(e, f.name) for f in dataclasses.fields(e)} for e in result.events
     ]
     data["extra"] = dict(result.extra)
+    data["pickup"] = dataclasses.asdict(result.pickup) if result.pickup else None
     jsonable: dict[str, Any] = _jsonable(data)
     return jsonable
 

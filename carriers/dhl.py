@@ -19,6 +19,7 @@ from carriers.parsing import (
     as_dict,
     as_list,
     build_result,
+    estimate_date,
     join_location,
     load_json,
     parse_instant,
@@ -81,7 +82,7 @@ def parse_tracking(body: Body) -> list[TrackingResult]:
                 shipment["id"],
                 [_event(as_dict(e)) for e in as_list(shipment.get("events"))],
                 fallback=fallback,
-                estimated_delivery=parse_instant(eta).date() if eta else None,
+                estimated_delivery=estimate_date(eta),
                 signed_by=signed.get("name") if fallback is Status.delivered else None,
                 extra={
                     "service": shipment.get("service"),

@@ -22,6 +22,7 @@ from carriers.parsing import (
     as_dict,
     as_list,
     build_result,
+    estimate_date,
     load_json,
     load_xml,
     looks_like_xml,
@@ -115,7 +116,7 @@ def _json_results(data: Any, tz: tzinfo) -> list[TrackingResult]:
                 CODE,
                 shipment["shipmentTrackingNumber"],
                 events,
-                estimated_delivery=parse_instant(eta, default_tz=tz).date() if eta else None,
+                estimated_delivery=estimate_date(eta, default_tz=tz),
                 extra={"service": shipment.get("description")},
             )
         )

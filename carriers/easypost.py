@@ -30,6 +30,7 @@ from carriers.parsing import (
     as_dict,
     as_list,
     build_result,
+    estimate_date,
     join_location,
     load_json,
     parse_instant,
@@ -89,7 +90,7 @@ def _tracker(tracker: Mapping[str, Any]) -> TrackingResult:
             text=str(tracker.get("status_detail") or ""),
         ).status
         or Status.pending,
-        estimated_delivery=parse_instant(eta).date() if eta else None,
+        estimated_delivery=estimate_date(eta),
         signed_by=tracker.get("signed_by"),
         extra={
             "carrier_slug": tracker.get("carrier"),

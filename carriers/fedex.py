@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from carriers.adapter import OAuthAdapter
-from carriers.base import Capabilities, TrackingEvent, TrackingResult
+from carriers.base import Capabilities, NotFound, TrackingEvent, TrackingResult
 from carriers.parsing import (
     INFO,
     Body,
@@ -23,6 +23,7 @@ from carriers.parsing import (
     as_dict,
     as_list,
     build_result,
+    estimate_date,
     join_location,
     load_json,
     load_xml,
@@ -140,8 +141,8 @@ def _estimate(result: Any) -> date | None:
     window = as_dict(as_dict(result.get("estimatedDeliveryTimeWindow")).get("window"))
     for item in as_list(result.get("dateAndTimes")):
         if as_dict(item).get("type") == "ESTIMATED_DELIVERY":
-            return parse_instant(item["dateTime"]).date()
-    return parse_instant(window["ends"]).date() if window.get("ends") else None
+            return estimate_date(item.get("dateTime"))
+    return estimate_date(window.get("ends"))
 
 
 def _json_results(data: Any) -> list[TrackingResult]:
@@ -165,6 +166,10 @@ def _json_results(data: Any) -> list[TrackingResult]:
                     extra={"error": error.get("code")} if error else {},
                 )
             )
+    not_found = [r for r in results if "NOTFOUND" in str(r.extra.get("error", "")).upper()]
+    if results and len(not_found) == len(results):
+        # An answer that only says "not found" is not an empty parcel: the number is unknown.
+        raise NotFound(", ".join(str(r.extra["error"]) for r in not_found)[:200], carrier=CODE)
     return merge_results(results)
 
 

@@ -18,9 +18,10 @@ from typing import ClassVar
 from carriers.adapter import Adapter
 from carriers.base import Capabilities, ParseError, TrackingResult
 from carriers.htmldom import parse_html
-from carriers.jp import digits, parse_jp_time
+from carriers.jp import SHARED_WORDS, UNKNOWN_WORD, digits, parse_jp_time, returning_after_return
 from carriers.parsing import (
     Body,
+    Rule,
     StatusTable,
     build_result,
     decode_text,
@@ -30,7 +31,7 @@ from carriers.parsing import (
     scan,
 )
 from carriers.registry import register
-from carriers.status import Status
+from carriers.status import Handover, Status
 
 CODE = "japanpost"
 #: 配送履歴 words → status; substring fallbacks after the exact words.
@@ -46,11 +47,12 @@ STATUS_TABLE = StatusTable(
         "配達希望受付": Status.in_transit,
         "持ち出し中": Status.out_for_delivery,
         "ご不在のため持ち戻り": Status.attempt_fail,
-        "保管": Status.available_for_pickup,
+        "保管": Rule(Status.available_for_pickup, "post_office", Handover.post_office),
         "お届け先にお届け済み": Status.delivered,
-        "窓口でお渡し": Status.delivered,
+        "窓口でお渡し": Rule(Status.delivered, place=Handover.post_office),
         "差出人に返送": Status.returning_to_sender,
         "差出人に返送済み": Status.returned,
+        **SHARED_WORDS,
     },
     texts=(
         ("お届け済み", Status.delivered),
@@ -61,6 +63,7 @@ STATUS_TABLE = StatusTable(
         ("保管", Status.available_for_pickup),
         ("調査", Status.exception),
     ),
+    default=UNKNOWN_WORD,
 )
 _DATE_CELL = re.compile(r"\d{1,4}[/年]\d{1,2}")
 
@@ -80,9 +83,15 @@ def parse_tracking(body: Body, *, now: datetime | None = None) -> list[TrackingR
             "neither history nor a not-found notice",
             CODE,
         )
+        # A parcel under investigation (調査中) comes without its history, the word in the summary.
+        said = STATUS_TABLE.resolve(text=summary.text())
         return [
             build_result(
-                CODE, number or "unknown", [], extra={"carrier_status_text": summary.text()}
+                CODE,
+                number or "unknown",
+                [],
+                fallback=said.status or Status.pending,
+                extra={"carrier_status_text": summary.text()},
             )
         ]
     require(number, "summary table without a number", CODE)
@@ -106,7 +115,7 @@ def parse_tracking(body: Body, *, now: datetime | None = None) -> list[TrackingR
         )
     require(events, "history table without events", CODE)
     service = first_cells[1].text() if len(first_cells) > 1 else None
-    return [build_result(CODE, number, events, extra={"service": service})]
+    return [build_result(CODE, number, returning_after_return(events), extra={"service": service})]
 
 
 @register(CODE)

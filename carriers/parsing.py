@@ -24,8 +24,8 @@ from typing import Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from carriers import metrics
-from carriers.base import ParseError, TrackingEvent, TrackingResult
-from carriers.status import Status
+from carriers.base import ParseError, PickupPoint, TrackingEvent, TrackingResult
+from carriers.status import HANDOVER_SUB_STATUS, Handover, Status, handover_place
 
 log = logging.getLogger("carriers.status")
 
@@ -38,6 +38,8 @@ class Rule:
 
     status: Status | None
     sub_status: str | None = None
+    #: Where the scan says the parcel was left or waits, when its word says it (窓口でお渡し).
+    place: Handover | None = None
 
     @property
     def informational(self) -> bool:
@@ -154,6 +156,7 @@ def scan(
         location=location or None,
         sub_status=rule.sub_status,
         informational=rule.informational,
+        delivered_to=rule.place,
     )
 
 
@@ -196,19 +199,23 @@ def build_result(
     signed_by: str | None = None,
     raw_ref: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    delivered_to: Handover | None = None,
+    pickup: PickupPoint | None = None,
 ) -> TrackingResult:
     """One shipment: its status is the newest non-informational event's, else ``fallback``.
 
     ``status`` overrides that (aggregators whose tracking-level tag already merges everything).
+    ``delivered_to`` and ``pickup`` default to what the delivery and pickup scans say.
     """
-    ordered = order_events(events)
+    ordered = [_with_place(e) for e in order_events(events)]
     if not str(tracking_number or "").strip():
         raise ParseError("result without a tracking number", carrier=carrier)
     newest = ordered[-1] if ordered else None
+    final = status or (newest.status if newest else fallback)
     return TrackingResult(
         carrier=carrier,
         tracking_number=str(tracking_number).strip(),
-        status=status or (newest.status if newest else fallback),
+        status=final,
         events=tuple(ordered),
         sub_status=sub_status
         if sub_status is not None
@@ -217,7 +224,48 @@ def build_result(
         signed_by=signed_by or None,
         raw_ref=raw_ref,
         extra=dict(extra or {}),
+        delivered_to=delivered_to or _place(ordered, final),
+        pickup=pickup or _pickup(ordered, final),
     )
+
+
+_PLACED = (Status.delivered, Status.available_for_pickup)
+
+
+def _with_place(event: TrackingEvent) -> TrackingEvent:
+    """The event with the place its words say, for delivery and pickup scans.
+
+    A delivery scan's location is the office it left from, so only its description and code
+    count; a pickup scan's location is where it waits.
+    """
+    if event.delivered_to is not None or event.status not in _PLACED:
+        return event
+    if event.status is Status.delivered:
+        place = handover_place(event.description, event.code)
+    else:
+        place = handover_place(event.description, event.code, event.location)
+        place = place or HANDOVER_SUB_STATUS.get(event.sub_status or "")
+    return replace(event, delivered_to=place) if place else event
+
+
+def _place(events: Sequence[TrackingEvent], status: Status) -> Handover | None:
+    """Where a delivered or waiting parcel is: the newest delivery or pickup scan that says it."""
+    if status not in _PLACED:
+        return None
+    return next(
+        (e.delivered_to for e in reversed(events) if e.status in _PLACED and e.delivered_to),
+        None,
+    )
+
+
+def _pickup(events: Sequence[TrackingEvent], status: Status) -> PickupPoint | None:
+    """The newest pickup scan's location as the pickup point, while or after it waited there."""
+    if status not in _PLACED:
+        return None
+    event = next((e for e in reversed(events) if e.status is Status.available_for_pickup), None)
+    if event is None or not event.location:
+        return None
+    return PickupPoint(name=event.location)
 
 
 def merge_results(results: Iterable[TrackingResult]) -> list[TrackingResult]:
@@ -246,6 +294,8 @@ def merge_results(results: Iterable[TrackingResult]) -> list[TrackingResult]:
             signed_by=next((r.signed_by for r in reversed(group) if r.signed_by), None),
             raw_ref=first.raw_ref,
             extra={**first.extra, **newest.extra, "merged_results": len(group)},
+            delivered_to=newest.delivered_to or first.delivered_to,
+            pickup=newest.pickup or first.pickup,
         )
         merged.append(combined)
     return merged
@@ -266,10 +316,16 @@ def load_json(body: Body, carrier: str) -> Any:
 
 
 def load_xml(body: Body, carrier: str) -> ET.Element:
-    """Parse XML with namespaces stripped from tags; DTDs are refused (no entity expansion)."""
+    """Parse XML with namespaces stripped from tags; DTDs are refused (no entity expansion).
+
+    Liberal in what it takes: whitespace or a byte-order mark before the XML declaration, and a
+    legacy SOAP reply still inside its ``Envelope``/``Body`` (the payload inside is returned; a
+    SOAP ``Fault`` is a :class:`ParseError`).
+    """
     if not isinstance(body, bytes | str):
         raise ParseError("expected an XML document", carrier=carrier)
-    raw = body.encode() if isinstance(body, str) else body
+    raw = (body.encode() if isinstance(body, str) else body).lstrip().removeprefix(b"\xef\xbb\xbf")
+    raw = raw.lstrip()
     if b"<!DOCTYPE" in raw.upper() or b"<!ENTITY" in raw.upper():
         raise ParseError("XML with a DTD is refused", carrier=carrier)
     try:
@@ -279,7 +335,19 @@ def load_xml(body: Body, carrier: str) -> ET.Element:
     for element in root.iter():
         if isinstance(element.tag, str) and "}" in element.tag:
             element.tag = element.tag.split("}", 1)[1]
-    return root
+    return _unwrap_soap(root, carrier)
+
+
+def _unwrap_soap(root: ET.Element, carrier: str) -> ET.Element:
+    if root.tag != "Envelope":
+        return root
+    body = root.find("Body")
+    payload = next(iter(body), None) if body is not None else None
+    if payload is None:
+        raise ParseError("SOAP envelope without a body", carrier=carrier)
+    if payload.tag == "Fault":
+        raise ParseError(f"SOAP fault: {xml_text(payload, 'faultstring')[:200]}", carrier=carrier)
+    return payload
 
 
 def xml_text(element: ET.Element | None, path: str, default: str = "") -> str:
@@ -322,6 +390,42 @@ def parse_instant(value: Any, *, default_tz: tzinfo = UTC) -> datetime:
         raise ValueError(f"not a timestamp: {value!r}")
     parsed = datetime.fromisoformat(value.strip())
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=default_tz)
+
+
+def estimate_date(value: Any, *, default_tz: tzinfo = UTC) -> date | None:
+    """An estimated delivery day from whatever shape the carrier sends it in; None when unreadable.
+
+    Seen in real answers: an ISO date or timestamp string, an object (``{"date": ...}``,
+    ``{"estimatedDeliveryDate": ...}``, a window ``{"start": ..., "end": ...}``), or a list of
+    those. The estimate is optional, so an unreadable one is dropped rather than failing the parse.
+    """
+    if isinstance(value, list):
+        return next(
+            (d for d in (estimate_date(v, default_tz=default_tz) for v in value) if d), None
+        )
+    if isinstance(value, Mapping):
+        for key in (
+            "date",
+            "estimatedDeliveryDate",
+            "estimated_delivery_date",
+            "datetime",
+            "value",
+        ):
+            if key in value:
+                return estimate_date(value[key], default_tz=default_tz)
+        for key in ("start", "from", "begins", "end", "to"):
+            if key in value:
+                return estimate_date(value[key], default_tz=default_tz)
+        return None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return parse_instant(value, default_tz=default_tz).date()
+    except ValueError:
+        try:
+            return date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return None
 
 
 _US_ZONES = {

@@ -15,6 +15,7 @@ from carriers.parsing import (
     as_dict,
     as_list,
     build_result,
+    estimate_date,
     load_json,
     parse_instant,
     parser,
@@ -68,13 +69,13 @@ def parse_tracking(body: Body) -> list[TrackingResult]:
         )
         for e in map(as_dict, as_list(piece.get("events")))
     ]
-    estimate = as_dict(piece.get("estimatedDelivery")).get("date")
+    estimate = piece.get("estimatedDelivery")
     return [
         build_result(
             CODE,
             summary.get("oneDBarcode") or piece["mailPieceId"],
             events,
-            estimated_delivery=parse_instant(estimate).date() if estimate else None,
+            estimated_delivery=estimate_date(estimate),
             signed_by=as_dict(piece.get("signature")).get("recipientName"),
             extra={
                 "mail_piece_id": piece.get("mailPieceId"),

@@ -16,10 +16,19 @@ from typing import ClassVar
 from carriers.adapter import Adapter
 from carriers.base import Capabilities, ParseError, TrackingResult
 from carriers.htmldom import Element, parse_html
-from carriers.jp import digits, parse_jp_time
-from carriers.parsing import Body, StatusTable, build_result, decode_text, parser, require, scan
+from carriers.jp import SHARED_WORDS, UNKNOWN_WORD, digits, parse_jp_time, returning_after_return
+from carriers.parsing import (
+    Body,
+    Rule,
+    StatusTable,
+    build_result,
+    decode_text,
+    parser,
+    require,
+    scan,
+)
 from carriers.registry import register
-from carriers.status import Status
+from carriers.status import Handover, Status
 
 CODE = "sagawa"
 #: Page words; the arrows (↓ ⇒) are stripped before matching.
@@ -32,14 +41,16 @@ STATUS_TABLE = StatusTable(
         "⇒配達完了": Status.delivered,
         "配達終了": Status.delivered,
         "該当なし": Status.pending,
+        **SHARED_WORDS,
     },
     texts=(
         ("配達完了", Status.delivered),
         ("持戻", Status.attempt_fail),
         ("ご不在", Status.attempt_fail),
         ("返送", Status.returning_to_sender),
-        ("営業所保管", Status.available_for_pickup),
+        ("営業所保管", Rule(Status.available_for_pickup, "depot", Handover.depot)),
     ),
+    default=UNKNOWN_WORD,
 )
 
 
@@ -68,8 +79,12 @@ def parse_tracking(body: Body, *, now: datetime | None = None) -> list[TrackingR
     number = digits(_labelled(tables[0], "送り状"))
     require(number, "parcel table without 送り状NO", CODE)
     state_text = state.text()
-    if STATUS_TABLE.resolve(state_text, text=state_text).status is Status.pending:
-        return [build_result(CODE, number, [], extra={"carrier_status_text": state_text})]
+    said = STATUS_TABLE.resolve(state_text, text=state_text).status
+    if said is Status.pending or (len(tables) < 2 and said is not None):
+        # Unknown numbers, and parcels under investigation (調査中), come without a history table.
+        return [
+            build_result(CODE, number, [], fallback=said, extra={"carrier_status_text": state_text})
+        ]
     require(len(tables) >= 2, "no history table", CODE)
     events = []
     for row in tables[1].find_all("tr"):
@@ -89,7 +104,11 @@ def parse_tracking(body: Body, *, now: datetime | None = None) -> list[TrackingR
             )
         )
     require(events, "history table without rows", CODE)
-    return [build_result(CODE, number, events, extra={"carrier_status_text": state_text})]
+    return [
+        build_result(
+            CODE, number, returning_after_return(events), extra={"carrier_status_text": state_text}
+        )
+    ]
 
 
 @register(CODE)

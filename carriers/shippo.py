@@ -27,6 +27,7 @@ from carriers.parsing import (
     as_dict,
     as_list,
     build_result,
+    estimate_date,
     join_location,
     load_json,
     parse_instant,
@@ -104,7 +105,7 @@ def track_result(track: Mapping[str, Any]) -> TrackingResult:
         CODE,
         track["tracking_number"],
         history,
-        estimated_delivery=parse_instant(eta).date() if eta else None,
+        estimated_delivery=estimate_date(eta),
         extra={
             "carrier_slug": track.get("carrier"),
             "service": as_dict(track.get("servicelevel")).get("name"),

@@ -49,7 +49,7 @@ def is_terminal(status: Status | str) -> bool:
 class Handover(StrEnum):
     """Where a parcel was left or waits for the customer, in words every carrier's scans share."""
 
-    in_person = "in_person"
+    in_person = "in_person"  # handed over at the door
     delivery_box = "delivery_box"  # 宅配ボックス
     safe_place = "safe_place"  # 置き配: at the door or another agreed spot
     mailbox = "mailbox"  # 郵便受け (投函)
@@ -57,6 +57,7 @@ class Handover(StrEnum):
     convenience_store = "convenience_store"
     post_office = "post_office"  # a Japan Post counter
     depot = "depot"  # a carrier's own office (営業所, センター)
+    neighbour = "neighbour"  # left with a neighbour (隣人)
 
 
 #: Words in a scan's description, code or location → where the parcel is; the first match wins,
@@ -77,6 +78,9 @@ HANDOVER_WORDS: tuple[tuple[str, Handover], ...] = (
     ("mailbox", Handover.mailbox),
     ("letterbox", Handover.mailbox),
     ("letter box", Handover.mailbox),
+    ("neighbour", Handover.neighbour),
+    ("neighbor", Handover.neighbour),
+    ("隣人", Handover.neighbour),
     ("ロッカー", Handover.locker),
     ("pudo", Handover.locker),
     ("locker", Handover.locker),

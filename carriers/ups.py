@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from carriers.adapter import OAuthAdapter
-from carriers.base import Capabilities, TrackingEvent, TrackingResult
+from carriers.base import Capabilities, NotFound, TrackingEvent, TrackingResult
 from carriers.parsing import (
     Body,
     ByText,
@@ -21,6 +21,7 @@ from carriers.parsing import (
     as_dict,
     as_list,
     build_result,
+    estimate_date,
     join_location,
     load_json,
     parser,
@@ -105,7 +106,7 @@ def _event(activity: Any, home_state: str | None) -> TrackingEvent:
 def _estimate(package: Any) -> date | None:
     for item in as_list(package.get("deliveryDate")):
         if as_dict(item).get("type") in ("SDD", "RDD", "EDD") and item.get("date"):
-            return date.fromisoformat(item["date"])
+            return estimate_date(item["date"])
     return None
 
 
@@ -137,6 +138,12 @@ def parse_tracking(body: Body) -> list[TrackingResult]:
                     extra={"service": as_dict(package.get("service")).get("description") or None},
                 )
             )
+    warnings = [as_dict(w) for s in shipments for w in as_list(as_dict(s).get("warnings"))]
+    if not results and warnings:
+        # A shipment with only warnings (e.g. "Tracking Information Not Found") names no parcel.
+        raise NotFound(
+            "; ".join(f"{w.get('code')} {w.get('message')}" for w in warnings)[:200], carrier=CODE
+        )
     return results
 
 

@@ -18,10 +18,19 @@ from typing import ClassVar
 from carriers.adapter import Adapter
 from carriers.base import Capabilities, ParseError, TrackingResult
 from carriers.htmldom import Element, parse_html
-from carriers.jp import digits, parse_jp_time
-from carriers.parsing import Body, StatusTable, build_result, decode_text, parser, require, scan
+from carriers.jp import SHARED_WORDS, UNKNOWN_WORD, digits, parse_jp_time, returning_after_return
+from carriers.parsing import (
+    Body,
+    Rule,
+    StatusTable,
+    build_result,
+    decode_text,
+    parser,
+    require,
+    scan,
+)
 from carriers.registry import register
-from carriers.status import Status
+from carriers.status import Handover, Status
 
 CODE = "yamato"
 #: Page status words (exact text, compared after NFKC) → status; then substring fallbacks.
@@ -39,16 +48,15 @@ STATUS_TABLE = StatusTable(
         "持戻（休業）": Status.attempt_fail,
         "持戻（住所不明）": Status.exception,
         "持戻（転居）": Status.exception,
-        "調査中": Status.exception,
         "配達日・時間帯指定（保管中）": Status.in_transit,  # held until the requested slot: not a failure
-        "ご来店予定（保管中）": Status.available_for_pickup,
+        "ご来店予定（保管中）": Rule(Status.available_for_pickup, "depot", Handover.depot),
         "依頼受付（再配達）": Status.in_transit,
         "配達完了": Status.delivered,
-        "配達完了（宅配ボックス）": Status.delivered,
-        "投函完了": Status.delivered,
-        "返品": Status.returning_to_sender,
+        "配達完了（宅配ボックス）": Rule(Status.delivered, place=Handover.delivery_box),
+        "投函完了": Rule(Status.delivered, place=Handover.mailbox),
         "伝票番号誤り": Status.pending,
         "伝票番号未登録": Status.pending,
+        **SHARED_WORDS,
     },
     texts=(
         ("配達完了", Status.delivered),
@@ -57,6 +65,7 @@ STATUS_TABLE = StatusTable(
         ("返品", Status.returning_to_sender),
         ("保管中", Status.available_for_pickup),
     ),
+    default=UNKNOWN_WORD,
 )
 FORM_URL = "https://toi.kuronekoyamato.co.jp/cgi-bin/tneko"
 
@@ -95,7 +104,9 @@ def _block(block: Element, now: datetime | None) -> TrackingResult:
                 _text(li.find(cls="name")) or None,
             )
         )
-    return build_result(CODE, number, events, extra={"carrier_status_text": state or None})
+    return build_result(
+        CODE, number, returning_after_return(events), extra={"carrier_status_text": state or None}
+    )
 
 
 @parser(CODE)

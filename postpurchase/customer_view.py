@@ -77,6 +77,8 @@ class Pickup:
     location: str | None
     #: The last local day it is held; the carrier sends it back after that.
     until: date | None
+    #: The pickup point's address, when the carrier gives one.
+    address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,21 +167,38 @@ def _last(shipment: ShipmentView, status: Status) -> EventView | None:
 
 
 def _pickup(shipment: ShipmentView, hold_days: int, timezone: str) -> Pickup | None:
-    """The pickup scan's place and deadline; None when the parcel never waited for pickup."""
+    """The pickup scan's place and deadline; None when the parcel never waited for pickup.
+
+    What the carrier said and we stored comes first; rows from before it was stored fall back to
+    the scan's words and the brand's usual holding days.
+    """
     event = _last(shipment, Status.available_for_pickup)
     if event is None:
         return None
-    place = handover_place(event.description, event.carrier_code, event.location)
-    if place is None and shipment.status == Status.available_for_pickup:
+    waiting = shipment.status == Status.available_for_pickup
+    place = (shipment.delivered_to if waiting else None) or event.delivered_to
+    if place is None:
+        place = handover_place(event.description, event.carrier_code, event.location)
+    if place is None and waiting:
         place = HANDOVER_SUB_STATUS.get(shipment.sub_status or "")
-    until = to_local(event.occurred_at + timedelta(days=hold_days), timezone).date()
-    return Pickup(place=place, location=event.location, until=until)
+    until = shipment.pickup_deadline if waiting else None
+    if until is None:
+        until = to_local(event.occurred_at + timedelta(days=hold_days), timezone).date()
+    return Pickup(
+        place=place,
+        location=(shipment.pickup_name if waiting else None) or event.location,
+        until=until,
+        address=shipment.pickup_address if waiting else None,
+    )
 
 
 def _handover(shipment: ShipmentView, pickup: Pickup | None) -> Handover | None:
-    """Where the delivered parcel was left: the delivery scan's words, then its pickup counter,
-    then a signature (handed over in person). A delivery scan's location is the carrier's office
-    it left from, so only its description and code count."""
+    """Where the delivered parcel was left: as stored from the carrier's answer, else (rows from
+    before it was stored) the delivery scan's words, then its pickup counter, then a signature
+    (handed over in person). A delivery scan's location is the carrier's office it left from, so
+    only its description and code count."""
+    if shipment.delivered_to is not None:
+        return shipment.delivered_to
     event = _last(shipment, Status.delivered)
     said = handover_place(event.description, event.carrier_code) if event else None
     if said is not None:

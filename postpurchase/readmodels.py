@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, select
 
 from carriers.registry import CustomerLinks, customer_links
-from carriers.status import Status
+from carriers.status import Handover, Status
 from postpurchase.clock import utcnow
 from postpurchase.i18n import to_local
 from postpurchase.models import (
@@ -52,6 +52,8 @@ class EventView:
     location: str | None
     source: str
     recorded_at: datetime
+    #: Where this delivery or pickup scan says the parcel is (None on rows from before it was kept).
+    delivered_to: Handover | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,11 @@ class ShipmentView:
     customer: CustomerView | None = None
     #: What to suggest once the parcel has arrived (:mod:`postpurchase.recommendations`).
     recommendations: tuple[Recommendation, ...] = ()
+    #: Where the carrier says the parcel was left or waits, and the pickup point it names.
+    delivered_to: Handover | None = None
+    pickup_name: str | None = None
+    pickup_address: str | None = None
+    pickup_deadline: date | None = None
 
     @property
     def delivered(self) -> bool:
@@ -195,6 +202,7 @@ def _event_view(event: TrackingEvent) -> EventView:
         location=event.location,
         source=event.source,
         recorded_at=event.recorded_at,
+        delivered_to=Handover(event.delivered_to) if event.delivered_to else None,
     )
 
 
@@ -311,6 +319,10 @@ def _shipment_view(
         window_start=s.window_start,
         window_end=s.window_end,
         carrier_estimated_date=s.carrier_estimated_date,
+        delivered_to=Handover(s.delivered_to) if s.delivered_to else None,
+        pickup_name=s.pickup_name,
+        pickup_address=s.pickup_address,
+        pickup_deadline=s.pickup_deadline,
         links=customer_links(s.carrier_code, s.tracking_number),
         events=tuple(events[s.id]),
     )

@@ -98,6 +98,9 @@ class PickupPublic(Public):
     place: Handover | None = Field(description="The kind of place, when the scans say it.")
     location: str | None = Field(description="The store or office as the carrier names it.")
     until: date | None = Field(description="Last local day the parcel is held for pickup.")
+    address: str | None = Field(
+        default=None, description="The pickup point's address, when the carrier gives one."
+    )
 
 
 class DelayPublic(Public):

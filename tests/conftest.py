@@ -28,8 +28,8 @@ from postpurchase.brands import NewBrand, create_brand
 from postpurchase.clock import utcnow
 from postpurchase.db import get_db
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
-CONFORMANCE = SHARED / "conformance"
+#: Recorded public samples, copied into the repository (sources and licences in SOURCES.md there).
+CONFORMANCE = Path(__file__).resolve().parent / "carriers" / "fixtures" / "conformance"
 PG_URL = os.environ.get("POSTPURCHASE_TEST_DATABASE_URL", "")
 
 _pg_schema_ready = False

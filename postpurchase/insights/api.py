@@ -46,6 +46,9 @@ class FigureRowPublic(BaseModel):
     nps: float | None = Field(description="Promoters minus detractors, in % (−100…100).")
     nps_responses: int
     response_rate: float | None
+    unattended_share: float | None = Field(
+        description="Delivered parcels left in a box, safe place, mailbox or locker, over delivered parcels."
+    )
 
 
 class InsightsPage(BaseModel):

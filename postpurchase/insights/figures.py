@@ -47,6 +47,12 @@ Figures of one row (money in minor units of the brand's currency; shares as frac
     Net Promoter Score (% promoters 9–10 minus % detractors 0–6, −100…100) over the scored
     feedback tied to the parcels; the number of those scores; and that number over delivered
     parcels.
+
+**Where parcels were left.** The group ``delivered_to`` is where the carrier says a delivered
+parcel was left (``in_person``, ``delivery_box``, ``safe_place``, ``mailbox``, ``locker``,
+``convenience_store``, ``post_office``, ``neighbour``, ``depot``; none when unsaid or
+undelivered). ``unattended_share`` is delivered parcels left without a hand-over (delivery box,
+safe place, mailbox, locker) over delivered parcels.
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
+from carriers.status import Handover
 from postpurchase.models import (
     Brand,
     Feedback,
@@ -90,6 +97,9 @@ from postpurchase.models import (
 )
 from postpurchase.models.types import UTCDateTime, table_of
 
+#: Places a parcel is left without anyone taking it (``unattended_share``).
+UNATTENDED = (Handover.delivery_box, Handover.safe_place, Handover.mailbox, Handover.locker)
+
 GROUPS: tuple[str, ...] = (
     "carrier",
     "service",
@@ -98,6 +108,7 @@ GROUPS: tuple[str, ...] = (
     "category",
     "month",
     "week",
+    "delivered_to",
 )
 
 #: The 47 prefectures in the order of JIS X 0401 (北海道 01 … 沖縄県 47): how tables list them.
@@ -134,6 +145,7 @@ class FigureRow:
     nps: float | None = None
     nps_responses: int = 0
     response_rate: float | None = None
+    unattended_share: float | None = None
 
 
 @dataclass
@@ -275,6 +287,7 @@ def figures(
         func.sum(facts.responses),
         func.sum(facts.promoters),
         func.sum(facts.detractors),
+        whole(facts.unattended),
     ]
     query = (
         sa_select(*columns)
@@ -330,6 +343,7 @@ _ROLLUP_COLUMNS = {
     "category": "category",
     "month": "order_month",
     "week": "order_week",
+    "delivered_to": "delivered_to",
 }
 
 #: Moments between which the rollup follows the brand's timezone changes exactly (SQLite).
@@ -421,6 +435,9 @@ def refresh_rollup(
         "promoters": scored(score >= 9),
         "detractors": scored(score <= 6),
         "refreshed_at": literal(now, UTCDateTime()),
+        # Where parcels were left.
+        "delivered_to": case((delivered, Shipment.delivered_to), else_=None),
+        "unattended": flag(and_(delivered, col(Shipment.delivered_to).in_(UNATTENDED))),
     }
     table = table_of(ShipmentFigures)
     ids = None if shipment_ids is None else list(shipment_ids)
@@ -461,6 +478,7 @@ def _row(
     responses: int,
     promoters: int,
     detractors: int,
+    unattended: int = 0,
 ) -> FigureRow:
     """A group's row from its counts (see :func:`_one_pass` for their order)."""
     return FigureRow(
@@ -478,6 +496,7 @@ def _row(
         nps=100 * (promoters - detractors) / responses if responses else None,
         nps_responses=responses,
         response_rate=responses / delivered if delivered else None,
+        unattended_share=unattended / delivered if delivered else None,
     )
 
 

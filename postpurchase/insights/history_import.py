@@ -31,7 +31,7 @@ from babel.numbers import get_currency_precision
 from sqlalchemy import delete, insert, update
 from sqlmodel import Session, col, select
 
-from carriers.status import Status
+from carriers.status import Handover, Status
 from postpurchase.edd.history import REQUIRED_COLUMNS, HistoryError, HistoryRow, _row
 from postpurchase.insights.figures import refresh_rollup
 from postpurchase.models import (
@@ -52,6 +52,7 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "return_reason",
     "feedback_score",
     "comment",
+    "delivered_to",
 )
 #: Rows written per statement: large enough to be fast, small enough for SQLite's variable limit.
 BATCH = 500
@@ -69,6 +70,7 @@ class ImportRow:
     return_reason: str
     feedback_score: int | None
     comment: str
+    delivered_to: Handover | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,19 @@ def _import_row(record: dict[str, Any], zone: ZoneInfo, currency: str, where: st
         return_reason=reason,
         feedback_score=_whole(record, "feedback_score", where, 0, 10),
         comment=(record.get("comment") or "").strip(),
+        delivered_to=_place(record, where),
     )
+
+
+def _place(record: dict[str, Any], where: str) -> Handover | None:
+    raw = (record.get("delivered_to") or "").strip()
+    if not raw:
+        return None
+    try:
+        return Handover(raw)
+    except ValueError:
+        known = ", ".join(Handover)
+        raise HistoryError(f"{where}: column delivered_to: {raw!r} is not one of {known}") from None
 
 
 def _minor(value: float | None, currency: str) -> int | None:
@@ -310,6 +324,7 @@ def _write_shipments(
             "destination_region": history.destination_region[:64] or None,
             "destination_country": history.destination_country[:2] or None,
             "failed_attempts": row.failed_attempts,
+            "delivered_to": row.delivered_to if delivered else None,
             "imported": True,
             "updated_at": now,
         }

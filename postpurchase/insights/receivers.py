@@ -9,8 +9,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from carriers.status import Status
 from postpurchase.clock import utcnow
@@ -46,13 +45,7 @@ def on_shipment_status_changed(
     now: datetime | None = None,
     **_: Any,
 ) -> None:
-    """Count a failed delivery attempt each time a parcel enters ``attempt_fail``; refresh its row."""
-    if current == Status.attempt_fail:
-        session.execute(
-            update(Shipment)
-            .where(col(Shipment.id) == shipment_id)
-            .values(failed_attempts=Shipment.failed_attempts + 1)
-        )
+    """Refresh the parcel's row (its failed attempts are counted where its scans are applied)."""
     _refresh(session, brand_id, [shipment_id], now)
 
 

@@ -77,8 +77,13 @@ def write_sample(
                 rng.choice(REASONS) if returned else "",
                 "" if score is None else score,
                 "遅れました" if score is not None and score <= 6 else "",
+                _PLACES[index % len(_PLACES)] if delivered else "",
             )
         )
+
+
+#: Where sample parcels are left, in turn (not drawn, so the other columns stay as they were).
+_PLACES = ("in_person", "in_person", "delivery_box", "safe_place", "", "convenience_store")
 
 
 def _stamp(moment: datetime | None, rng: random.Random) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from postpurchase.models.types import utc_field
@@ -46,4 +46,8 @@ class ShipmentFigures(SQLModel, table=True):
     responses: int
     promoters: int
     detractors: int
+    #: Where a delivered parcel was left (``carriers.status.Handover``); None when unsaid or undelivered.
+    delivered_to: str | None = Field(default=None, max_length=32)
+    #: Delivered and left without a hand-over (box, safe place, mailbox, locker).
+    unattended: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     refreshed_at: datetime = utc_field(nullable=False)

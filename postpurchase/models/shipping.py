@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from carriers.status import Status
+from carriers.status import Handover, Status
 from postpurchase.clock import utcnow
 from postpurchase.models.enums import DeliveryOption, TimeSlot
 from postpurchase.models.types import brand_fk, enum_field, json_field, utc_field
@@ -64,8 +64,15 @@ class Shipment(SQLModel, table=True):
     destination_region: str | None = Field(default=None, max_length=64)
     destination_country: str | None = Field(default=None, max_length=2)
     signed_by: str | None = Field(default=None, max_length=128)
-    #: Delivery attempts that failed before the parcel was delivered (再配達 counts them).
+    #: Delivery attempts that failed before the parcel was delivered (再配達 counts them): one per
+    #: ``attempt_fail`` scan, counted by ``postpurchase.tracking.apply`` as the scans arrive.
     failed_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: Where the carrier says the parcel was left or waits (None: unsaid, or not there yet).
+    delivered_to: Handover | None = enum_field(Handover, nullable=True)
+    #: The pickup point a waiting parcel is at, and the last day it is held, as the carrier says.
+    pickup_name: str | None = Field(default=None, max_length=200)
+    pickup_address: str | None = Field(default=None, max_length=300)
+    pickup_deadline: date | None = None
     #: Loaded from a history file (``postpurchase history import``): counted by insights, never
     #: tracked, never the subject of a customer message.
     imported: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
@@ -86,6 +93,8 @@ class TrackingEvent(SQLModel, table=True):
     carrier_code: str = Field(default="", max_length=128)
     description: str = Field(default="", max_length=500)
     location: str | None = Field(default=None, max_length=200)
+    #: Where this delivery or pickup scan says the parcel is.
+    delivered_to: Handover | None = enum_field(Handover, nullable=True)
     #: ``poll``, ``webhook``, ``intake`` or ``sandbox``.
     source: str = Field(default="poll", max_length=16)
     recorded_at: datetime = utc_field(nullable=False, default_factory=utcnow)

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, get_session
 from postpurchase.i18n import format_day, format_money, to_local
-from postpurchase.models import Brand
+from postpurchase.models import Brand, ReturnLine
 from postpurchase.models.enums import ConditionGrade, RestockAction, ReturnResolution, ReturnState
 from postpurchase.models.types import id_of
 from postpurchase.returns import inspection, photos, queue
@@ -176,9 +176,17 @@ def _inspect(brand: Brand, line_id: int, act: Any) -> Any:
     return redirect(url_for("returns_queue.page", **_kept(request.form)), 303)
 
 
+def _require_own_line(brand: Brand, line_id: int) -> None:
+    """Another brand's line is a 404 before its form is read, so a probe learns nothing of it."""
+    line = get_session().get(ReturnLine, line_id)
+    if line is None or line.brand_id != id_of(brand):
+        abort(404)
+
+
 @returns_queue.post("/lines/<int:line_id>/grade")
 @require_merchant
 def grade(brand: Brand, line_id: int) -> Any:
+    _require_own_line(brand, line_id)
     chosen = Params(request.form).enum("grade", ConditionGrade)
     if chosen is None:
         raise BadParameter(
@@ -201,6 +209,7 @@ def grade(brand: Brand, line_id: int) -> Any:
 @returns_queue.post("/lines/<int:line_id>/restock")
 @require_merchant
 def restock(brand: Brand, line_id: int) -> Any:
+    _require_own_line(brand, line_id)
     params = Params(request.form)
     action = params.enum("restock", RestockAction)
     if action is None:

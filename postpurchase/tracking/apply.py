@@ -98,6 +98,7 @@ def _insert_events(
             "carrier_code": key[1],
             "description": event.description[:500],
             "location": event.location[:200] if event.location else None,
+            "delivered_to": event.delivered_to,
             "source": source[:16],
             "recorded_at": now,
         }
@@ -133,6 +134,15 @@ def _decide(shipment: Shipment, result: TrackingResult) -> tuple[Status, bool, b
         )
         return (candidate, True, False) if corrected else (current, False, False)
     return candidate, False, False
+
+
+def _place(shipment: Shipment, result: TrackingResult) -> None:
+    """Keep where the parcel was left or waits, as the answer whose status we take says it."""
+    shipment.delivered_to = result.delivered_to
+    pickup = result.pickup
+    shipment.pickup_name = pickup.name[:200] if pickup and pickup.name else None
+    shipment.pickup_address = pickup.address[:300] if pickup and pickup.address else None
+    shipment.pickup_deadline = pickup.deadline if pickup else None
 
 
 def apply_result(
@@ -171,6 +181,8 @@ def apply_result(
             shipment.signed_by = result.signed_by[:128]
         if current == result.status:
             shipment.sub_status = result.sub_status[:64] if result.sub_status else None
+            _place(shipment, result)
+    shipment.failed_attempts += sum(1 for _, status in inserted if status == Status.attempt_fail)
     occurred_at = now
     passed: tuple[Status, ...] = ()
     if current != previous:

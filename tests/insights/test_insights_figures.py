@@ -18,7 +18,7 @@ from carriers.status import Status
 from postpurchase import signals
 from postpurchase.db import get_db
 from postpurchase.insights.cli import history, insights
-from postpurchase.insights.figures import GROUPS, percentile_of_counts
+from postpurchase.insights.figures import GROUPS, UNATTENDED, percentile_of_counts
 from postpurchase.insights.sample import write_sample
 from postpurchase.intake.openapi import openapi_document
 from postpurchase.messaging.catalogue import Trigger
@@ -39,6 +39,8 @@ GROUPINGS = (
     "week",
     "fc",
     "carrier,destination_region",
+    "delivered_to",
+    "carrier,delivered_to",
 )
 
 
@@ -99,6 +101,9 @@ def _expected(
             "failed": number("failed_attempts"),
             "returned_units": number("returned_units"),
             "score": pd.to_numeric(frame["feedback_score"].replace("", None)),
+            "delivered_to": frame["delivered_to"]
+            .where(delivered_day.notna(), "")
+            .replace("", None),
         }
     )
     first, last = pd.Timestamp(PERIOD["from"]), pd.Timestamp(PERIOD["to"])
@@ -144,6 +149,9 @@ def _expected(
             "nps_responses": len(scores),
             "response_rate": over_delivered(
                 lambda done=done, scores=scores: len(scores) / len(done)
+            ),
+            "unattended_share": over_delivered(
+                lambda done=done: done["delivered_to"].isin(UNATTENDED).sum() / len(done)
             ),
         }
     return expected
@@ -270,17 +278,15 @@ def test_no_customer_message_is_ever_enqueued_for_an_imported_parcel(
 
 
 def test_a_failed_attempt_scan_counts_toward_redelivery(app, brand, session, add_parcel) -> None:
+    from carriers.base import TrackingEvent, TrackingResult
+    from postpurchase.tracking.apply import apply_result
+
     order_id = add_parcel(brand.brand_id)
     shipment = session.exec(select(Shipment).where(Shipment.order_id == order_id)).one()
-    signals.shipment_status_changed.send(
-        shipment.id,
-        session=session,
-        brand_id=brand.brand_id,
-        previous=Status.out_for_delivery,
-        current=Status.attempt_fail,
-        occurred_at=None,
-        now=None,
-    )
+    at = datetime(2026, 11, 19, 9, 0, tzinfo=UTC)
+    scan = TrackingEvent(at, Status.attempt_fail, "NA", "ご不在")
+    answer = TrackingResult("fake", shipment.tracking_number or "1", Status.attempt_fail, (scan,))
+    apply_result(session=session, shipment_id=shipment.id, result=answer, source="poll", now=at)
     session.refresh(shipment)
     assert shipment.failed_attempts == 1
 

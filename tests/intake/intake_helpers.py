@@ -15,7 +15,7 @@ from postpurchase.intake.examples import EXAMPLES
 from postpurchase.intake.schemas import EventType
 from postpurchase.models import InboxEvent
 
-CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "conformance"
+CONFORMANCE = Path(__file__).resolve().parents[1] / "carriers" / "fixtures" / "conformance"
 
 
 def process(app: Flask) -> ProcessStats:

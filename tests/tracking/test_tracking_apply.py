@@ -202,3 +202,41 @@ def test_concurrent_applies_of_one_answer_store_events_once_and_signal_once(
     assert errors == []
     assert len(events_of(app, sid)) == 6
     assert len(transitions) == 1
+
+
+def test_every_failed_attempt_scan_is_counted_once(app, make_shipment, load):
+    sid = make_shipment()
+    answer = result(
+        "T1",
+        (T0, Status.attempt_fail, "NA1"),
+        (T0 + H, Status.out_for_delivery, "OFD"),
+        (T0 + 2 * H, Status.attempt_fail, "NA2"),
+    )
+    apply(app, sid, answer)
+    apply(app, sid, answer)
+    assert load(sid).failed_attempts == 2
+
+
+def test_where_the_parcel_was_left_is_stored_on_the_shipment_and_its_scan(app, make_shipment, load):
+    from dataclasses import replace
+
+    from carriers.base import PickupPoint
+    from carriers.status import Handover
+
+    sid = make_shipment()
+    answer = result("T1", (T0, Status.available_for_pickup, "STORE"))
+    answer = replace(
+        answer,
+        events=(replace(answer.events[0], delivered_to=Handover.convenience_store),),
+        delivered_to=Handover.convenience_store,
+        pickup=PickupPoint("ローソン 渋谷店", "東京都渋谷区1-1", T0.date() + timedelta(days=7)),
+    )
+    apply(app, sid, answer)
+    shipment = load(sid)
+    assert shipment.delivered_to == Handover.convenience_store
+    assert (shipment.pickup_name, shipment.pickup_address, shipment.pickup_deadline) == (
+        "ローソン 渋谷店",
+        "東京都渋谷区1-1",
+        T0.date() + timedelta(days=7),
+    )
+    assert [e.delivered_to for e in events_of(app, sid)] == [Handover.convenience_store]

@@ -38,6 +38,7 @@ from postpurchase.models import (
 )
 from postpurchase.people import links, operations
 from postpurchase.returns.photos import photo_token
+from postpurchase.models.types import id_of
 from postpurchase.tokens import make_token
 from postpurchase.web.merchant import add_merchant_user
 from tests.conftest import PINNED_NOW
@@ -58,6 +59,7 @@ class Tenant:
     order_id: int = 0
     shipment_id: int = 0
     return_id: int = 0
+    return_line_id: int = 0
     message_id: int = 0
     member_id: int = 0
     invitation_id: int = 0
@@ -83,9 +85,12 @@ class Tenant:
         return {
             "shipment_id": self.shipment_id,
             "return_id": self.return_id,
+            "line_id": self.return_line_id,
             "external_id": self.order_external_id,
             "token": self.tokens.get(endpoint),
             "action": "approve",
+            "trigger": "shipped",
+            "locale": "ja",
             "message_id": self.message_id,
             "member_id": self.member_id,
             "invitation_id": self.invitation_id,
@@ -146,7 +151,8 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
     )
     s.add(rma)
     s.flush()
-    s.add(ReturnLine(brand_id=b, return_id=rma.id, sku="TEE-M", quantity=1))
+    line = ReturnLine(brand_id=b, return_id=rma.id, sku="TEE-M", quantity=1)
+    s.add(line)
     photo = ReturnPhoto(
         brand_id=b, return_id=rma.id, filename="0" * 32 + ".jpg", content_type="image/jpeg", size=1
     )
@@ -171,6 +177,7 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
     s.flush()
     _caught(app, message_id, tenant)
     tenant.order_id, tenant.shipment_id, tenant.return_id = order.id, shipment.id, rma.id  # type: ignore[assignment]
+    tenant.return_line_id = id_of(line)
     tenant.message_id = sent.id  # type: ignore[assignment]
     tenant.settings_change_id = audit.record(  # type: ignore[assignment]
         session=s,
@@ -190,6 +197,7 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
         "returns_portal.start": tracking,
         "returns_portal.confirmation": returned,
         "returns_portal.label_pdf": returned,
+        "returns_portal.choose_method": returned,
         "merchant_returns.photo": photo_token(secret, b, photo.id),  # type: ignore[arg-type]
         "messages_public.unsubscribe": make_token(
             secret, "unsubscribe", {"b": b, "ch": "email", "a": tenant.email}

@@ -42,6 +42,8 @@ NOT_BRAND_OWNED: dict[str, str] = {
     "messages_public.clicked": "redirects only to the URL signed into the token; shows no stored data",
     "merchant_settings.logo": "takes no id; serves only the signed-in brand's own logo (404 without one)",
     "merchant_settings.upload_logo": "takes no id; sets only the signed-in brand's logo",
+    "returns_queue.bulk": "ids come in the form; each is looked up within the signed-in brand and "
+    "another brand's is refused per row (returns queue tests)",
     "merchant_settings.templates": "takes no id; edits and previews only the signed-in brand's templates",
     **{
         f"merchant_settings.part_{page}": "takes no id; edits only the signed-in brand's settings"
@@ -57,6 +59,10 @@ NOT_BRAND_OWNED: dict[str, str] = {
         )
     },
     "settings_api.put_settings": "takes no id; changes only the settings of the key's brand",
+    "settings_api.get_template": "trigger and locale name a text of the key's own brand, never "
+    "another's (settings template tests)",
+    "settings_api.put_template": "trigger and locale name a text of the key's own brand, never "
+    "another's (settings template tests)",
 }
 
 #: Brand-owned routes with no id in the path that name a record in the query string instead.

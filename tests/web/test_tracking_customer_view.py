@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 import pytest
 from sqlmodel import select
 
+from carriers.status import Handover
 from postpurchase.db import get_db
 from postpurchase.lookup import order_link_path
 from postpurchase.models import Shipment
@@ -63,7 +65,35 @@ def test_pickup_parcel_shows_store_not_hand_delivery_or_a_date(client, seeded) -
         "place": "convenience_store",
         "location": "渋谷区 ローソン 渋谷店",
         "until": "2026-11-27",
+        "address": None,
     }
+
+
+def test_the_pickup_point_the_carrier_named_is_shown_with_its_deadline(app, client, seeded) -> None:
+    _, headers, shipment_id = seeded("at_pickup_point")
+    with app.app_context():
+        session = get_db(app).session()
+        shipment = session.get(Shipment, shipment_id)
+        shipment.pickup_name, shipment.pickup_address = "ローソン 道玄坂店", "東京都渋谷区道玄坂1-1"
+        shipment.pickup_deadline = date(2026, 11, 25)
+        session.commit()
+        session.close()
+    assert _customer(client, headers, shipment_id)["pickup"] == {
+        "place": "convenience_store",
+        "location": "ローソン 道玄坂店",
+        "until": "2026-11-25",
+        "address": "東京都渋谷区道玄坂1-1",
+    }
+
+
+def test_a_stored_place_wins_over_the_scan_words(app, client, seeded) -> None:
+    _, headers, shipment_id = seeded("delivered_door")
+    with app.app_context():
+        session = get_db(app).session()
+        session.get(Shipment, shipment_id).delivered_to = Handover.locker
+        session.commit()
+        session.close()
+    assert _customer(client, headers, shipment_id)["handover"] == "locker"
 
 
 def test_failed_attempt_does_not_promise_leave_at_door(client, seeded) -> None:
