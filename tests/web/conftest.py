@@ -22,6 +22,7 @@ from postpurchase.db import get_db
 from postpurchase.lookup import order_token, return_token
 from postpurchase.messaging import sink
 from postpurchase.messaging.catalogue import Trigger
+from postpurchase.messaging.optin import optin_token
 from postpurchase.models import (
     Channel,
     Customer,
@@ -201,6 +202,8 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
         "messages_public.clicked": make_token(
             secret, "click", {"m": sent.id, "u": f"https://{tenant.brand.slug}.example/"}
         ),
+        "line_pages.start": optin_token(secret, b, order.id),  # type: ignore[arg-type]
+        "line_pages.sms_optin": optin_token(secret, b, order.id),  # type: ignore[arg-type]
         **people,
     }
 

@@ -57,6 +57,13 @@ NOT_BRAND_OWNED: dict[str, str] = {
         )
     },
     "settings_api.put_settings": "takes no id; changes only the settings of the key's brand",
+    "line_pages.webhook": "write-only LINE events, signed with the brand's channel secret (LINE tests)",
+    "line_pages.start": "the order comes from a token signed for one brand; another's is a 404 "
+    "(LINE tests)",
+    "line_pages.link": "the order comes from a token signed for one brand; another's is a 400 "
+    "(LINE tests)",
+    "line_pages.sms_optin": "the order comes from a token signed for one brand; another's is a 404 "
+    "(LINE tests)",
 }
 
 #: Brand-owned routes with no id in the path that name a record in the query string instead.
