@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext
 from postpurchase import create_app
 from postpurchase.inbox import handlers_of, register_handler
 from postpurchase.intake import generic, shopify
+from postpurchase.messaging.line import bot as line_bot
 from postpurchase.tracking.webhooks import SOURCE_FAMILY
 from postpurchase.web.merchant import add_merchant_link, merchant_links
 
@@ -54,4 +55,9 @@ def test_an_inbox_handler_registered_on_one_app_is_not_on_another(app_config, tm
     register_handler(first, "test-source", generic.apply_event)
     assert "test-source" in handlers_of(first).apply
     assert "test-source" not in handlers_of(second).apply
-    assert set(handlers_of(second).apply) == {generic.SOURCE, shopify.SOURCE, SOURCE_FAMILY}
+    assert set(handlers_of(second).apply) == {
+        generic.SOURCE,
+        shopify.SOURCE,
+        SOURCE_FAMILY,
+        line_bot.SOURCE,
+    }

@@ -85,6 +85,21 @@ def _aftership_push(with_brand: bool) -> Post:
     return post
 
 
+LINE_SECRET = "line-channel-secret"
+LINE_BODY = b'{"destination":"U0","events":[{"type":"unfollow","mode":"active","timestamp":1,"source":{"type":"user","userId":"U1"}}]}'
+
+
+def _line_event(client: FlaskClient, brand: NewBrand) -> Any:
+    return client.post(
+        f"/webhooks/line/{brand.slug}",
+        data=LINE_BODY,
+        headers={
+            "Content-Type": "application/json",
+            "X-Line-Signature": shopify_hmac(LINE_SECRET, LINE_BODY),  # the same HMAC scheme
+        },
+    )
+
+
 #: A valid request for each webhook route (by rule), as its sender would make it.
 VALID_REQUESTS: dict[str, Post] = {
     "/webhooks/wms": _generic_event("/webhooks/wms"),
@@ -92,12 +107,17 @@ VALID_REQUESTS: dict[str, Post] = {
     "/webhooks/shopify/<slug>": _shopify_order,
     "/webhooks/carrier/<code>": _aftership_push(with_brand=False),
     "/webhooks/carrier/<code>/<brand_slug>": _aftership_push(with_brand=True),
+    "/webhooks/line/<brand_slug>": _line_event,
 }
 
 
 @pytest.fixture
 def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
-    return {**app_config, "CARRIER_AFTERSHIP_WEBHOOK_SECRET": AFTERSHIP_SECRET}
+    return {
+        **app_config,
+        "CARRIER_AFTERSHIP_WEBHOOK_SECRET": AFTERSHIP_SECRET,
+        "LINE_CHANNEL_SECRET": LINE_SECRET,
+    }
 
 
 @pytest.fixture

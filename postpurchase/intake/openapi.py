@@ -181,6 +181,12 @@ class CarrierWebhookOutcome(BaseModel):
     changed: int
 
 
+class LineWebhookOutcome(BaseModel):
+    inbox_id: int
+    duplicate: bool
+    replies: int = Field(description="Replies sent to the user (status answers, link buttons).")
+
+
 def _header(name: str, *, required: bool = True, **schema: Any) -> dict[str, Any]:
     return {
         "name": name,
@@ -290,6 +296,26 @@ ROUTES: dict[str, Route] = {
             "code": "Adapter code, e.g. `aftership`.",
             "brand_slug": "The brand's slug.",
         },
+    ),
+    "line_pages.webhook": Route(
+        summary="Events from the brand's LINE Official Account (Messaging API webhook)",
+        description=(
+            "`X-Line-Signature` (HMAC-SHA256 of the body with the channel secret, base64) is "
+            "checked before anything is stored; follow, unfollow, account links and messages are "
+            "then applied through the inbox, once per body."
+        ),
+        api_key=False,
+        answers={200: ("Verified and stored (or a duplicate).", LineWebhookOutcome)},
+        errors=(400, 401, 404, 413),
+        request_body={
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "description": "LINE's webhook body."}
+                }
+            },
+        },
+        path_descriptions={"brand_slug": "The brand's slug."},
     ),
     "api.openapi": Route(
         summary="This document",

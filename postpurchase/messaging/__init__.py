@@ -50,11 +50,16 @@ def init_app(app: Flask) -> None:
     """Connect this feature's signals, blueprints and merchant link."""
     from flask_babel import lazy_gettext
 
+    from postpurchase.inbox import register_handler
     from postpurchase.messaging import receivers
+    from postpurchase.messaging.line import bot as line_bot
+    from postpurchase.messaging.line.web import line_pages
     from postpurchase.messaging.web import customer_pages, merchant_messages
     from postpurchase.web.merchant import add_merchant_link
 
     receivers.connect()
     app.register_blueprint(merchant_messages)
     app.register_blueprint(customer_pages)
+    app.register_blueprint(line_pages)
+    register_handler(app, line_bot.SOURCE, line_bot.line_event_handler(app))
     add_merchant_link(app, "merchant_messages.log", lazy_gettext("Customer messages"))

@@ -17,7 +17,7 @@ from carriers.status import Status
 from postpurchase.aftercare import care_content
 from postpurchase.branding import branding_for
 from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
-from postpurchase.lookup import order_link_path, return_link_path
+from postpurchase.lookup import order_link_path, order_token, return_link_path
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.config import TriggerSettings, brand_settings
 from postpurchase.messaging.segments import (
@@ -110,6 +110,9 @@ def _shipment_context(
         "pickup_location": pickup.location if pickup is not None else None,
         "pickup_until": pickup_until,
         "status": str(shipment.status),
+        # What the parcel's state means for the customer; the day only while one is worth showing.
+        "stage": str(shipment.customer.stage) if shipment.customer else None,
+        "expected_day": _day(shipment.customer.expected, locale) if shipment.customer else None,
     }
 
 
@@ -252,6 +255,10 @@ def build(
         }
         context["tracking_page_url"] = messaging.public_url(
             order_link_path(messaging.secret_key, brand.slug, id_of(brand), id_of(order))
+        )
+        context["returns_url"] = messaging.public_url(
+            f"/{brand.slug}/returns/order/"
+            f"{order_token(messaging.secret_key, id_of(brand), id_of(order))}"
         )
         profile = build_profile(session=session, order=order, customer=customer, language=locale)
     if shipment is not None:

@@ -391,8 +391,11 @@ def sample_context(
             "pickup_location": "Store",
             "pickup_until": format_day(day + timedelta(days=6), locale),
             "status": "in_transit",
+            "stage": "in_transit",
+            "expected_day": format_day(day, locale),
         },
         "tracking_page_url": f"{base}/track/sample",
+        "returns_url": f"{base}/returns/order/sample",
         "care": [
             {
                 "product": "Drip coffee set",

@@ -314,7 +314,9 @@ class _Checks:
         trigger = self.trigger(brand, row.trigger)
         purpose = row.payload.get("purpose", "transactional")
         customer = self.customers.get(row.customer_id) if row.customer_id else None
-        if row.customer_id and not respect.consent_allows(customer, row.channel, purpose):
+        if row.customer_id and not respect.consent_allows(
+            customer, row.channel, purpose, shipment_id=row.shipment_id
+        ):
             return OutboxState.suppressed, f"no {purpose} consent on {row.channel}", None
         reason = self.suppression(row, purpose)
         if reason:

@@ -38,12 +38,20 @@ STALE_AFTER: dict[str, set[Status]] = {
     Trigger.attempt_fail: _DONE,
     Trigger.available_for_pickup: _DONE,
 }
+#: A consent entry's ``scope`` when the customer opted in for some parcels only.
+PARCEL_SCOPE = "parcel"
 #: Triggers that make no sense once the customer has started a return of the order.
 USELESS_AFTER_RETURN = {Trigger.unboxing, Trigger.review_request, Trigger.replenishment}
 
 
-def consent_allows(customer: Customer | None, channel: Channel, purpose: str) -> bool:
-    """Consent from ``Customer.consent``; without an answer, transactional yes, marketing no (opt-in)."""
+def consent_allows(
+    customer: Customer | None, channel: Channel, purpose: str, *, shipment_id: int | None = None
+) -> bool:
+    """Consent from ``Customer.consent``; without an answer, transactional yes, marketing no (opt-in).
+
+    An opt-in given for some parcels only (``"scope": "parcel"`` with their ``"shipments"``, see
+    :mod:`postpurchase.messaging.optin`) covers messages about those parcels and nothing else.
+    """
     if channel == Channel.webhook:
         return True  # the brand's own system, not a person
     consent = (customer.consent if customer else None) or {}
@@ -51,6 +59,8 @@ def consent_allows(customer: Customer | None, channel: Channel, purpose: str) ->
     entry = consent.get(key, consent.get(str(channel), {}))
     if isinstance(entry, bool):
         return entry
+    if entry.get("scope") == PARCEL_SCOPE and shipment_id not in entry.get("shipments", []):
+        return False
     return bool(entry.get(purpose, purpose == "transactional"))
 
 

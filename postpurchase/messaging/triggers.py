@@ -32,6 +32,7 @@ from postpurchase.messaging import context as ctx
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.channels import configured
 from postpurchase.messaging.config import TriggerSettings, brand_settings, trigger_settings
+from postpurchase.messaging.line.flex import flex_message
 from postpurchase.messaging.own_templates import own_sources
 from postpurchase.messaging.render import render_message
 from postpurchase.messaging.respect import consent_allows, suppression_reasons
@@ -225,6 +226,8 @@ def render_content(
     extra: dict[str, Any] = {"variant": variant, "unsubscribe_url": context.get("unsubscribe_url")}
     if channel == Channel.line_notification:
         extra["line_notification"] = _line_notification_body(brand, trigger.name, context)
+    if channel == Channel.line:
+        extra["line_flex"] = flex_message(subject=rendered.subject, context=context)
     return Composed(rendered.subject[:300], rendered.text, rendered.html, {**payload, **extra})
 
 
@@ -380,7 +383,9 @@ def enqueue(
         address = addresses.get(str(channel))
         if not address:
             continue
-        if not consent_allows(customer, channel, settings.purpose):
+        if not consent_allows(
+            customer, channel, settings.purpose, shipment_id=shipment.id if shipment else None
+        ):
             refusal = f"no {settings.purpose} consent on {channel}"
             continue
         reason = suppressed.get(str(channel))
@@ -485,7 +490,14 @@ def enqueue_document(
 
 
 #: Payload keys that belong to one rendering (a fallback on another channel renders its own).
-RENDERED_KEYS = ("context", "variant", "rules", "unsubscribe_url", "line_notification")
+RENDERED_KEYS = (
+    "context",
+    "variant",
+    "rules",
+    "unsubscribe_url",
+    "line_notification",
+    "line_flex",
+)
 
 
 def enqueue_fallback(*, session: Session, message: OutboxMessage, now: datetime) -> str | None:

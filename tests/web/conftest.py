@@ -22,6 +22,7 @@ from postpurchase.db import get_db
 from postpurchase.lookup import order_token, return_token
 from postpurchase.messaging import sink
 from postpurchase.messaging.catalogue import Trigger
+from postpurchase.messaging.optin import optin_token
 from postpurchase.models import (
     Channel,
     Customer,
@@ -36,9 +37,9 @@ from postpurchase.models import (
     Role,
     Shipment,
 )
+from postpurchase.models.types import id_of
 from postpurchase.people import links, operations
 from postpurchase.returns.photos import photo_token
-from postpurchase.models.types import id_of
 from postpurchase.tokens import make_token
 from postpurchase.web.merchant import add_merchant_user
 from tests.conftest import PINNED_NOW
@@ -209,6 +210,8 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
         "messages_public.clicked": make_token(
             secret, "click", {"m": sent.id, "u": f"https://{tenant.brand.slug}.example/"}
         ),
+        "line_pages.start": optin_token(secret, b, order.id),  # type: ignore[arg-type]
+        "line_pages.sms_optin": optin_token(secret, b, order.id),  # type: ignore[arg-type]
         **people,
     }
 

@@ -26,6 +26,7 @@ NOT_WALKED: dict[str, str] = {
     "webhooks.receive_generic_event": "JSON envelopes, validated by intake's schemas and tests",
     "webhooks.receive_shopify_webhook": "Shopify JSON, validated by intake's tests",
     "carrier_webhooks.carrier_webhook": "carrier payloads, validated by the carriers' tests",
+    "line_pages.webhook": "LINE's signed JSON, validated by the LINE tests",
     "shipments_api.shipment_refresh": "asks the carrier over the network; its only input is the path id",
     "console.refresh": "asks the carrier over the network; its only input is the path id",
     "ops.readyz": "reads no input; a 503 here is its answer for a database built without migrations "

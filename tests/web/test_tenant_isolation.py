@@ -63,6 +63,13 @@ NOT_BRAND_OWNED: dict[str, str] = {
     "another's (settings template tests)",
     "settings_api.put_template": "trigger and locale name a text of the key's own brand, never "
     "another's (settings template tests)",
+    "line_pages.webhook": "write-only LINE events, signed with the brand's channel secret (LINE tests)",
+    "line_pages.start": "the order comes from a token signed for one brand; another's is a 404 "
+    "(LINE tests)",
+    "line_pages.link": "the order comes from a token signed for one brand; another's is a 400 "
+    "(LINE tests)",
+    "line_pages.sms_optin": "the order comes from a token signed for one brand; another's is a 404 "
+    "(LINE tests)",
 }
 
 #: Brand-owned routes with no id in the path that name a record in the query string instead.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -45,7 +46,7 @@ class _LineBase(MessageChannel):
         self.http = http or requests.Session()
 
     def _post(
-        self, path: str, body: dict[str, Any], headers: dict[str, str]
+        self, path: str, body: dict[str, Any] | None, headers: dict[str, str]
     ) -> requests.Response | Outcome:
         try:
             return self.http.post(
@@ -60,17 +61,42 @@ class _LineBase(MessageChannel):
             return Outcome(Result.temporary, error=f"LINE: {type(exc).__name__}")
 
 
+class LineBot(_LineBase):
+    """The calls the bot makes while answering a webhook: replies and account-link tokens."""
+
+    def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> Outcome:
+        """Answer an event; a reply token is valid once, for about a minute, so never retried."""
+        response = self._post(
+            "/v2/bot/message/reply", {"replyToken": reply_token, "messages": messages[:5]}, {}
+        )
+        if isinstance(response, Outcome):
+            return response
+        return http_outcome(
+            response.status_code,
+            response.text,
+            provider_id=response.headers.get("x-line-request-id"),
+        )
+
+    def link_token(self, user_id: str) -> str | None:
+        """A link token for the account-link flow (valid ten minutes, once); None on failure."""
+        response = self._post(f"/v2/bot/user/{quote(user_id, safe='')}/linkToken", None, {})
+        if isinstance(response, Outcome) or response.status_code != 200:
+            return None
+        token = response.json().get("linkToken")
+        return token if isinstance(token, str) else None
+
+
 class LinePushChannel(_LineBase):
     channel = Channel.line
     idempotent = True
 
     def send(self, envelope: Envelope) -> Outcome:
+        # A Flex Message when the sender rendered one (the push goes to a friend of the account).
+        flex = envelope.payload.get("line_flex")
+        message = flex or {"type": "text", "text": envelope.text[:5000]}
         response = self._post(
             "/v2/bot/message/push",
-            {
-                "to": envelope.recipient,
-                "messages": [{"type": "text", "text": envelope.text[:5000]}],
-            },
+            {"to": envelope.recipient, "messages": [message]},
             {"X-Line-Retry-Key": retry_key(envelope.idempotency_key)},
         )
         if isinstance(response, Outcome):
