@@ -43,7 +43,7 @@ from postpurchase.models import (
     ReturnRequest,
     Shipment,
 )
-from postpurchase.models.enums import OrderStatus, ReturnResolution, ReturnState
+from postpurchase.models.enums import OrderStatus, ReturnResolution, ReturnState, TimeSlot
 from postpurchase.models.types import table_of
 
 EXTRA_COLUMNS: tuple[str, ...] = (
@@ -52,6 +52,7 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "return_reason",
     "feedback_score",
     "comment",
+    "time_slot",
 )
 #: Rows written per statement: large enough to be fast, small enough for SQLite's variable limit.
 BATCH = 500
@@ -69,6 +70,7 @@ class ImportRow:
     return_reason: str
     feedback_score: int | None
     comment: str
+    time_slot: TimeSlot | None = None
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,15 @@ def _import_row(record: dict[str, Any], zone: ZoneInfo, currency: str, where: st
     reason = (record.get("return_reason") or "").strip()
     if len(reason) > 64:
         raise HistoryError(f"{where}: column return_reason: longer than 64 characters")
+    slot = (record.get("time_slot") or "").strip()
+    if slot and slot not in TimeSlot.__members__.values():
+        raise HistoryError(
+            f"{where}: column time_slot: {slot[:40]!r} is not one of "
+            + ", ".join(TimeSlot.__members__.values())
+        )
     return ImportRow(
         history=history,
+        time_slot=TimeSlot(slot) if slot else None,
         failed_attempts=_whole(record, "failed_attempts", where, 0, 99) or 0,
         returned_units=_whole(record, "returned_units", where, 0, 9999) or 0,
         return_reason=reason,
@@ -310,6 +319,7 @@ def _write_shipments(
             "destination_region": history.destination_region[:64] or None,
             "destination_country": history.destination_country[:2] or None,
             "failed_attempts": row.failed_attempts,
+            "time_slot": row.time_slot,
             "imported": True,
             "updated_at": now,
         }

@@ -67,7 +67,11 @@ def weekly_email(
 ) -> EmailMessage:
     """The week's report as a PDF attachment with a short note in the brand's language."""
     report = queries.report(
-        session=session, brand_id=id_of(brand), start=monday, end=monday + timedelta(days=6)
+        session=session,
+        brand_id=id_of(brand),
+        start=monday,
+        end=monday + timedelta(days=6),
+        redelivery_reference=settings_for(brand).insights.redelivery_reference,
     )
     locale = brand.locale if brand.locale in SUPPORTED_LOCALES else "ja"
     # Flask-Babel forces a locale only within a request context; a job or command has none of its own.

@@ -35,6 +35,13 @@ class ShipmentFigures(SQLModel, table=True):
     #: Days from the local order (hand-over) date to the local delivery date; None until delivered.
     order_days: int | None = None
     transit_days: int | None = None
+    #: The same in business days of the destination country's calendar (JP when unknown).
+    order_business_days: int | None = None
+    transit_business_days: int | None = None
+    #: ``first`` (the customer's first order, or no known customer) or ``repeat``.
+    segment: str = Field(default="first", max_length=16)
+    #: The requested delivery time slot (時間帯指定), None when none was asked for.
+    time_slot: str | None = Field(default=None, max_length=32)
     promised: bool
     on_time: bool
     first_attempt: bool
@@ -46,4 +53,7 @@ class ShipmentFigures(SQLModel, table=True):
     responses: int
     promoters: int
     detractors: int
+    #: A return line of the order gives late delivery as its reason, or the parcel's feedback
+    #: scored 0–6 (a detractor): a complaint that may be about lateness.
+    late_complaint: bool = False
     refreshed_at: datetime = utc_field(nullable=False)

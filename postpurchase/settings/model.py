@@ -327,6 +327,9 @@ class ExceptionsPart(Part):
 class InsightsPart(Part):
     #: Who gets the weekly report (PDF) on Mondays.
     weekly_to: list[Email] = Field(default_factory=list, max_length=20)
+    #: The redelivery rate the brand compares itself with (0–1), shown beside the measured one;
+    #: the ministry's surveys put Japan's national figure at 0.08–0.10.
+    redelivery_reference: float | None = Field(default=None, ge=0, le=1)
 
 
 class BrandingPart(Part):
