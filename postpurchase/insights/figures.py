@@ -73,6 +73,7 @@ import math
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -258,8 +259,13 @@ class _Sql:
         return func.date(day, literal("-").concat(cast(back, String)).concat(" days"))
 
 
+@lru_cache(maxsize=64)
 def _offsets(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
-    """``[(from UTC moment, offset minutes), ...]`` of ``zone`` between ``start`` and ``end``."""
+    """``[(from UTC moment, offset minutes), ...]`` of ``zone`` between ``start`` and ``end``.
+
+    Cached: the rollup asks for the same 45 years on every batch of an import. Callers must not
+    change the list.
+    """
 
     def minutes(moment: datetime) -> int:
         offset = moment.astimezone(zone).utcoffset()
