@@ -91,19 +91,19 @@ def _add_events(database, brand_id: int, per_parcel: int) -> tuple[int, float]:
         batch: list[dict] = []
         for shipment_id, shipped_at in parcels:
             moment = shipped_at or YEAR_START
-            for step in range(per_parcel):
-                batch.append(
-                    {
-                        "brand_id": brand_id,
-                        "shipment_id": shipment_id,
-                        "occurred_at": moment + timedelta(hours=12 * step),
-                        "status": statuses[min(step, len(statuses) - 1)],
-                        "carrier_code": f"E{step}",
-                        "description": "",
-                        "source": "poll",
-                        "recorded_at": moment + timedelta(hours=12 * step, minutes=5),
-                    }
-                )
+            batch.extend(
+                {
+                    "brand_id": brand_id,
+                    "shipment_id": shipment_id,
+                    "occurred_at": moment + timedelta(hours=12 * step),
+                    "status": statuses[min(step, len(statuses) - 1)],
+                    "carrier_code": f"E{step}",
+                    "description": "",
+                    "source": "poll",
+                    "recorded_at": moment + timedelta(hours=12 * step, minutes=5),
+                }
+                for step in range(per_parcel)
+            )
             if len(batch) >= 20_000:
                 conn.execute(insert(table), batch)
                 count += len(batch)
