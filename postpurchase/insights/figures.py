@@ -379,10 +379,10 @@ def figures(
     if not names and not rows:
         rows[()] = _row({}, *[0] * 27)
     for name, histogram in histograms.items():
-        for group, counts in histogram.items():
-            counts.sort()
-            setattr(rows[group], f"{name}_median", percentile_of_counts(counts, 0.5))
-            setattr(rows[group], f"{name}_p90", percentile_of_counts(counts, 0.9))
+        for group, histogram_counts in histogram.items():
+            histogram_counts.sort()
+            setattr(rows[group], f"{name}_median", percentile_of_counts(histogram_counts, 0.5))
+            setattr(rows[group], f"{name}_p90", percentile_of_counts(histogram_counts, 0.9))
     return Figures(
         start=start,
         end=end,
@@ -545,7 +545,13 @@ def _count_business_days(session: Session, brand: Brand, shipment_ids: list[int]
     part = settings_for(brand).edd.calendar.model_dump(mode="json")
     country = func.coalesce(Shipment.destination_country, brand.country or "JP")
     query = (
-        sa_select(facts.shipment_id, facts.order_day, facts.order_days, facts.transit_days, country)
+        sa_select(
+            col(facts.shipment_id),
+            col(facts.order_day),
+            col(facts.order_days),
+            col(facts.transit_days),
+            country,
+        )
         .join(Shipment, col(Shipment.id) == facts.shipment_id)
         .where(col(facts.brand_id) == brand.id, col(facts.delivered))
     )
