@@ -4,31 +4,43 @@
 
 Writes a synthetic history (``postpurchase.insights.sample``: one year of orders, ~8 % returned,
 ~20 % with feedback) for the measured brand and a smaller one for each of four other brands,
-imports them through ``import_history`` (the code of ``postpurchase history import``), then
-times the overview and each API grouping over a 90-day period. Prints a Markdown table.
+imports them through ``import_history`` (the code of ``postpurchase history import``), adds
+tracking events to every parcel (bulk inserts; the figures never read them, but they make the
+database the size a live one is), then times the overview, each API grouping and the PDF over a
+90-day period. Prints a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import platform
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from flask_babel import force_locale  # noqa: E402
+from sqlalchemy import insert, select  # noqa: E402
+
+from carriers.status import Status  # noqa: E402
 from postpurchase import create_app  # noqa: E402
 from postpurchase.brands import create_brand  # noqa: E402
 from postpurchase.db import get_db  # noqa: E402
 from postpurchase.insights.figures import figures  # noqa: E402
 from postpurchase.insights.history_import import import_history, read_import  # noqa: E402
+from postpurchase.insights.queries import report  # noqa: E402
 from postpurchase.insights.sample import write_sample  # noqa: E402
+from postpurchase.insights.web import render_report  # noqa: E402
+from postpurchase.models import Brand, Shipment, TrackingEvent  # noqa: E402
+from postpurchase.models.types import table_of  # noqa: E402
+from postpurchase.pdf import pdf_bytes  # noqa: E402
 
 YEAR_START = datetime(2025, 10, 1, tzinfo=UTC)
 PERIOD = (date(2026, 6, 1), date(2026, 8, 29))  # 90 days
@@ -40,6 +52,8 @@ GROUPINGS = (
     ("fc",),
     ("destination_region",),
     ("category",),
+    ("segment",),
+    ("time_slot",),
     ("month",),
     ("week",),
 )
@@ -64,13 +78,61 @@ def _load(app, workdir: Path, slug: str, rows: int, seed: int) -> tuple[int, flo
     return brand_id, elapsed
 
 
+def _add_events(database, brand_id: int, per_parcel: int) -> tuple[int, float]:
+    """``per_parcel`` tracking events on each parcel of the brand, in bulk; (events, seconds)."""
+    started = time.perf_counter()
+    table = table_of(TrackingEvent)
+    statuses = (Status.info_received, Status.in_transit, Status.out_for_delivery, Status.delivered)
+    count = 0
+    with database.engine.begin() as conn:
+        parcels = conn.execute(
+            select(Shipment.id, Shipment.shipped_at).where(Shipment.brand_id == brand_id)
+        ).all()
+        batch: list[dict] = []
+        for shipment_id, shipped_at in parcels:
+            moment = shipped_at or YEAR_START
+            batch.extend(
+                {
+                    "brand_id": brand_id,
+                    "shipment_id": shipment_id,
+                    "occurred_at": moment + timedelta(hours=12 * step),
+                    "status": statuses[min(step, len(statuses) - 1)],
+                    "carrier_code": f"E{step}",
+                    "description": "",
+                    "source": "poll",
+                    "recorded_at": moment + timedelta(hours=12 * step, minutes=5),
+                }
+                for step in range(per_parcel)
+            )
+            if len(batch) >= 20_000:
+                conn.execute(insert(table), batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            conn.execute(insert(table), batch)
+            count += len(batch)
+    return count, time.perf_counter() - started
+
+
+def _time(runs: int, work) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = work()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--others", type=int, default=20_000, help="parcels of each other brand")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--events", type=int, default=4, help="tracking events per parcel")
+    parser.add_argument("--pdf-runs", type=int, default=3)
     parser.add_argument("--database", help="database URL (default: a new SQLite file)")
     args = parser.parse_args()
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)
     workdir = Path(tempfile.mkdtemp(prefix="bench-insights-"))
     url = args.database or f"sqlite:///{workdir / 'bench.db'}"
     app = create_app(
@@ -89,6 +151,7 @@ def main() -> None:
     for index in range(4):
         _load(app, workdir, f"other{index}", args.others, seed=100 + index)
     brand_id, import_seconds = _load(app, workdir, "measured", args.rows, seed=7)
+    events, event_seconds = _add_events(database, brand_id, args.events)
     with database.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
     print(
@@ -96,29 +159,44 @@ def main() -> None:
     )
     print(f"database: {database.engine.dialect.name}; load average {os.getloadavg()[0]:.1f}")
     print(f"import of {args.rows} rows (read + write): {import_seconds:.1f} s")
+    print(f"{events} tracking events added in bulk: {event_seconds:.1f} s")
     print()
     print("| grouping | rows | parcels in period | median s | runs |")
     print("|---|---|---|---|---|")
     with app.app_context():
         session = database.session()
         for grouping in GROUPINGS:
-            times = []
-            for _ in range(args.runs):
-                started = time.perf_counter()
-                result = figures(
+            seconds, result = _time(
+                args.runs,
+                lambda grouping=grouping: figures(
                     session=session,
                     brand_id=brand_id,
                     start=PERIOD[0],
                     end=PERIOD[1],
                     group_by=grouping,
-                )
-                times.append(time.perf_counter() - started)
+                ),
+            )
             parcels = sum(row.shipments for row in result.rows)
             name = ",".join(grouping) or "(overview)"
-            print(
-                f"| {name} | {len(result.rows)} | {parcels} | "
-                f"{statistics.median(times):.3f} | {args.runs} |"
-            )
+            print(f"| {name} | {len(result.rows)} | {parcels} | {seconds:.3f} | {args.runs} |")
+        brand = session.get(Brand, brand_id)
+
+        def overview_page():
+            return report(session=session, brand_id=brand_id, start=PERIOD[0], end=PERIOD[1])
+
+        seconds, page = _time(args.runs, overview_page)
+        print(
+            f"| insights page figures (all tables) | – | {page.overview.shipments} | {seconds:.3f} | {args.runs} |"
+        )
+
+        def pdf():
+            with app.test_request_context(), force_locale("ja"):
+                return pdf_bytes(render_report("pdf/insights.html", brand, overview_page()))
+
+        seconds, document = _time(args.pdf_runs, pdf)
+        print(
+            f"| PDF (figures + render), {len(document) // 1024} KiB | – | {page.overview.shipments} | {seconds:.3f} | {args.pdf_runs} |"
+        )
         session.close()
 
 

@@ -36,6 +36,10 @@ class FigureRowPublic(BaseModel):
     order_to_delivery_days_p90: float | None
     transit_days_median: float | None = Field(description="Hand-over to delivery.")
     transit_days_p90: float | None
+    order_to_delivery_business_days_median: float | None
+    order_to_delivery_business_days_p90: float | None
+    transit_business_days_median: float | None
+    transit_business_days_p90: float | None
     on_time_share: float | None
     first_attempt_share: float | None
     redelivery_rate: float | None = Field(
@@ -49,6 +53,17 @@ class FigureRowPublic(BaseModel):
     unattended_share: float | None = Field(
         description="Delivered parcels left in a box, safe place, mailbox or locker, over delivered parcels."
     )
+    late: int = Field(description="Delivered parcels with a promise, delivered after it.")
+    late_complaints: int = Field(
+        description="Parcels with a late-delivery return reason or feedback scored 0–6."
+    )
+    late_complaints_late_share: float | None = Field(
+        description="Of the complaints on promised, delivered parcels: the share actually late."
+    )
+    return_rate_late: float | None
+    return_rate_on_time: float | None
+    nps_late: float | None
+    nps_on_time: float | None
 
 
 class InsightsPage(BaseModel):

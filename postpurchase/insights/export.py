@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from carriers.registry import display_names
-from postpurchase.i18n import format_money
+from postpurchase.i18n import format_money, time_slot_label
 from postpurchase.insights.charts import Chart, bar_chart
 from postpurchase.insights.figures import FigureRow
 from postpurchase.insights.queries import Report
@@ -33,6 +33,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "carrier",
     "service",
     "destination_region",
+    "segment",
+    "time_slot",
     "reason_code",
     "currency",
     *FIGURE_COLUMNS,
@@ -58,6 +60,10 @@ def period(start: date | None, end: date | None, today: date) -> tuple[date, dat
     if (end - start).days >= MAX_DAYS:
         raise ValueError(f"must be less than {MAX_DAYS} days before end")
     return start, end
+
+
+#: Figures that count parcels, beside ``shipments`` and the like.
+_COUNTS = ("late", "late_complaints")
 
 
 class Words:
@@ -113,6 +119,15 @@ class Words:
     def region_of(self, row: FigureRow) -> str:
         return self.region(row.group.get("destination_region"))
 
+    def segment_of(self, row: FigureRow) -> str:
+        return str(
+            _("Repeat customers") if row.group.get("segment") == "repeat" else _("First order")
+        )
+
+    def slot_of(self, row: FigureRow) -> str:
+        slot = row.group.get("time_slot")
+        return time_slot_label(slot, self.locale) if slot else str(_("No time slot requested"))
+
     def region(self, value: str | None) -> str:
         return value or _("Unknown region")
 
@@ -125,13 +140,13 @@ class Words:
 
     def figure(self, name: str, value: float | None) -> str:
         """A headline or table figure by its name in :class:`FigureRow`."""
-        if name in ("shipments", "delivered", "returned_units", "nps_responses"):
+        if name in ("shipments", "delivered", "returned_units", "nps_responses", *_COUNTS):
             return "–" if value is None else self.number(value)
-        if name.endswith(("_share", "_rate")):
+        if name.endswith(("_share", "_rate")) or name.startswith("return_rate"):
             return self.share(value)
-        if name.startswith(("order_to_delivery_days", "transit_days")):
+        if name.startswith(("order_to_delivery_", "transit_")):
             return self.days(None if value is None else round(value, 1))
-        if name == "nps":
+        if name.startswith("nps"):
             return self.score(value)
         return self.money(None if value is None else round(value))
 
@@ -222,11 +237,14 @@ def csv_text(report: Report) -> str:
         ("methods", report.methods),
         ("carriers", report.carriers),
         ("regions", report.regions),
+        ("segments", report.segments),
+        ("time_slots", report.time_slots),
     )
     for table, rows in tables:
         for row in rows:
             groups = [
-                plain(row.group.get(name)) for name in ("carrier", "service", "destination_region")
+                plain(row.group.get(name))
+                for name in ("carrier", "service", "destination_region", "segment", "time_slot")
             ]
             figures = [plain(getattr(row, name)) for name in FIGURE_COLUMNS]
             writer.writerow([table, *groups, "", report.currency, *figures, ""])
@@ -237,6 +255,8 @@ def csv_text(report: Report) -> str:
         writer.writerow(
             [
                 "return_reasons",
+                "",
+                "",
                 "",
                 "",
                 "",

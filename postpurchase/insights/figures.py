@@ -9,12 +9,18 @@ without an order has no order date and belongs to no period.
 
 **Groups.** ``carrier`` (carrier code), ``service`` (the carrier's service code),
 ``fc`` (fulfilment centre code), ``destination_region`` (as sent, e.g. a prefecture),
-``category`` (the first product category, in text order, among the order's lines), ``month``
+``category`` (the first product category, in text order, among the order's lines),
+``segment`` (``first``: the customer's first order not cancelled, or an order without a known
+customer, as ``messaging.segments.Profile.first_order`` says; ``repeat``: the customer ordered
+before), ``time_slot`` (the requested delivery time slot, 時間帯指定; none when none), ``month``
 (``YYYY-MM`` of the local order date) and ``week`` (the Monday of the local order date's week,
 ``YYYY-MM-DD``). Several may be combined; ``carrier,service`` is the shipping method.
 
 **Local dates and days.** A moment's local date is its date in the brand's timezone. Days are
-whole calendar days between two local dates (delivered the day it was ordered = 0).
+whole calendar days between two local dates (delivered the day it was ordered = 0). Business days
+are the days of ``(start, end]`` open in the brand's carrier calendar (``edd.calendar``: its
+workdays, closures and the public holidays of the parcel's destination country, Japan when
+unknown).
 
 Figures of one row (money in minor units of the brand's currency; shares as fractions 0–1;
 ``None`` when the figure has no parcels to stand on):
@@ -33,6 +39,9 @@ Figures of one row (money in minor units of the brand's currency; shares as frac
     delivered parcels. Percentiles are numpy's default (linear interpolation).
 ``transit_days_median``, ``transit_days_p90``
     The same from the local hand-over date (``shipped_at``), over delivered parcels with one.
+``order_to_delivery_business_days_median``, ``order_to_delivery_business_days_p90``,
+``transit_business_days_median``, ``transit_business_days_p90``
+    The same four in business days.
 ``on_time_share``
     Delivered on or before the promised local date, over delivered parcels that had a promise.
 ``first_attempt_share``
@@ -47,6 +56,15 @@ Figures of one row (money in minor units of the brand's currency; shares as frac
     Net Promoter Score (% promoters 9–10 minus % detractors 0–6, −100…100) over the scored
     feedback tied to the parcels; the number of those scores; and that number over delivered
     parcels.
+``late``
+    Delivered after the promised local date, among delivered parcels with a promise.
+``late_complaints``
+    Parcels with a late-delivery complaint: a return line of their order gives late delivery as
+    its reason (:data:`LATE_REASONS`), or their feedback scored 0–6.
+``late_complaints_late_share``
+    Of the complaints on delivered parcels with a promise, the share whose parcel was late.
+``return_rate_late``, ``return_rate_on_time``, ``nps_late``, ``nps_on_time``
+    ``return_rate`` and ``nps`` over the late parcels, and over the on-time ones.
 
 **Where parcels were left.** The group ``delivered_to`` is where the carrier says a delivered
 parcel was left (``in_person``, ``delivery_box``, ``safe_place``, ``mailbox``, ``locker``,
@@ -62,6 +80,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -70,6 +89,7 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -78,12 +98,15 @@ from sqlalchemy import (
     insert,
     literal,
     or_,
+    update,
 )
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from carriers.status import Handover
+from postpurchase.edd.calendar import CarrierCalendar
 from postpurchase.models import (
     Brand,
     Feedback,
@@ -96,6 +119,7 @@ from postpurchase.models import (
     ShipmentFigures,
 )
 from postpurchase.models.types import UTCDateTime, table_of
+from postpurchase.settings.model import settings_for
 
 #: Places a parcel is left without anyone taking it (``unattended_share``).
 UNATTENDED = (Handover.delivery_box, Handover.safe_place, Handover.mailbox, Handover.locker)
@@ -106,10 +130,15 @@ GROUPS: tuple[str, ...] = (
     "fc",
     "destination_region",
     "category",
+    "segment",
+    "time_slot",
     "month",
     "week",
     "delivered_to",
 )
+
+#: Return reason codes that say the parcel came late.
+LATE_REASONS: tuple[str, ...] = ("late", "late_delivery")
 
 #: The 47 prefectures in the order of JIS X 0401 (北海道 01 … 沖縄県 47): how tables list them.
 JIS_PREFECTURES: tuple[str, ...] = (
@@ -137,6 +166,10 @@ class FigureRow:
     order_to_delivery_days_p90: float | None = None
     transit_days_median: float | None = None
     transit_days_p90: float | None = None
+    order_to_delivery_business_days_median: float | None = None
+    order_to_delivery_business_days_p90: float | None = None
+    transit_business_days_median: float | None = None
+    transit_business_days_p90: float | None = None
     on_time_share: float | None = None
     first_attempt_share: float | None = None
     redelivery_rate: float | None = None
@@ -146,6 +179,22 @@ class FigureRow:
     nps_responses: int = 0
     response_rate: float | None = None
     unattended_share: float | None = None
+    late: int = 0
+    late_complaints: int = 0
+    late_complaints_late_share: float | None = None
+    return_rate_late: float | None = None
+    return_rate_on_time: float | None = None
+    nps_late: float | None = None
+    nps_on_time: float | None = None
+
+
+#: Histogram figures: name → the rollup column of its days.
+_HISTOGRAMS = {
+    "order_to_delivery_days": "order_days",
+    "transit_days": "transit_days",
+    "order_to_delivery_business_days": "order_business_days",
+    "transit_business_days": "transit_business_days",
+}
 
 
 @dataclass
@@ -222,8 +271,13 @@ class _Sql:
         return func.date(day, literal("-").concat(cast(back, String)).concat(" days"))
 
 
+@lru_cache(maxsize=64)
 def _offsets(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
-    """``[(from UTC moment, offset minutes), ...]`` of ``zone`` between ``start`` and ``end``."""
+    """``[(from UTC moment, offset minutes), ...]`` of ``zone`` between ``start`` and ``end``.
+
+    Cached: the rollup asks for the same 45 years on every batch of an import. Callers must not
+    change the list.
+    """
 
     def minutes(moment: datetime) -> int:
         offset = moment.astimezone(zone).utcoffset()
@@ -268,10 +322,16 @@ def figures(
         return func.sum(cast(column, Integer))
 
     delivered = col(facts.delivered)
+    late = and_(col(facts.promised), col(facts.on_time).is_(False))
+    on_time = col(facts.on_time)
+
+    def where(condition: Any, column: Any) -> Any:
+        return func.sum(case((condition, column), else_=0))
+
+    days = [col(getattr(facts, column)) for column in _HISTOGRAMS.values()]
     columns: list[Any] = [
         *keys,
-        facts.order_days,
-        facts.transit_days,
+        *days,
         func.count(),
         whole(delivered),
         func.coalesce(func.sum(facts.cost_amount), 0),
@@ -288,6 +348,18 @@ def figures(
         func.sum(facts.promoters),
         func.sum(facts.detractors),
         whole(facts.unattended),
+        whole(late),
+        whole(facts.late_complaint),
+        whole(and_(col(facts.late_complaint), col(facts.promised))),
+        whole(and_(col(facts.late_complaint), late)),
+        whole(and_(late, col(facts.returned))),
+        whole(and_(on_time, col(facts.returned))),
+        where(late, facts.responses),
+        where(late, facts.promoters),
+        where(late, facts.detractors),
+        where(on_time, facts.responses),
+        where(on_time, facts.promoters),
+        where(on_time, facts.detractors),
     ]
     query = (
         sa_select(*columns)
@@ -296,35 +368,34 @@ def figures(
             col(facts.order_day) >= start,
             col(facts.order_day) <= end,
         )
-        .group_by(*keys, col(facts.order_days), col(facts.transit_days))
+        .group_by(*keys, *days)
     )
     width = len(keys)
     tallies: dict[tuple[Any, ...], list[int]] = {}
     histograms: dict[str, dict[tuple[Any, ...], list[tuple[int, int]]]] = {
-        "order_to_delivery_days": defaultdict(list),
-        "transit_days": defaultdict(list),
+        name: defaultdict(list) for name in _HISTOGRAMS
     }
     for record in session.execute(query):
         group = tuple(record[:width])
-        order_days, transit_days, *counts = record[width:]
-        counts = [int(value or 0) for value in counts]
+        values = record[width : width + len(days)]
+        counts = [int(value or 0) for value in record[width + len(days) :]]
         sums = tallies.setdefault(group, [0] * len(counts))
         for index, value in enumerate(counts):
             sums[index] += value
         delivered_count = counts[1]
-        for name, days in (("order_to_delivery_days", order_days), ("transit_days", transit_days)):
-            if days is not None and delivered_count:
-                _add(histograms[name][group], int(days), delivered_count)
+        for name, value in zip(_HISTOGRAMS, values, strict=True):
+            if value is not None and delivered_count:
+                _add(histograms[name][group], int(value), delivered_count)
     rows = {
         group: _row(dict(zip(names, group, strict=True)), *sums) for group, sums in tallies.items()
     }
     if not names and not rows:
-        rows[()] = _row({}, *[0] * 15)
+        rows[()] = _row({}, *[0] * 28)
     for name, histogram in histograms.items():
-        for group, counts in histogram.items():
-            counts.sort()
-            setattr(rows[group], f"{name}_median", percentile_of_counts(counts, 0.5))
-            setattr(rows[group], f"{name}_p90", percentile_of_counts(counts, 0.9))
+        for group, histogram_counts in histogram.items():
+            histogram_counts.sort()
+            setattr(rows[group], f"{name}_median", percentile_of_counts(histogram_counts, 0.5))
+            setattr(rows[group], f"{name}_p90", percentile_of_counts(histogram_counts, 0.9))
     return Figures(
         start=start,
         end=end,
@@ -341,6 +412,8 @@ _ROLLUP_COLUMNS = {
     "fc": "fc_code",
     "destination_region": "destination_region",
     "category": "category",
+    "segment": "segment",
+    "time_slot": "time_slot",
     "month": "order_month",
     "week": "order_week",
     "delivered_to": "delivered_to",
@@ -397,6 +470,18 @@ def refresh_rollup(
         )
 
     of_order = col(ReturnRequest.order_id) == Shipment.order_id
+    earlier = aliased(Order)
+    repeat = exists().where(
+        col(earlier.brand_id) == brand_id,
+        col(earlier.customer_id) == Order.customer_id,
+        col(earlier.cancelled_at).is_(None),
+        col(earlier.placed_at) < Order.placed_at,
+    )
+    late_reason = (
+        exists()
+        .where(of_order, col(ReturnLine.return_id) == ReturnRequest.id)
+        .where(col(ReturnLine.reason_code).in_(LATE_REASONS))
+    )
     values = {
         "shipment_id": Shipment.id,
         "brand_id": Shipment.brand_id,
@@ -431,6 +516,11 @@ def refresh_rollup(
             .scalar_subquery(),
             0,
         ),
+        "segment": case(
+            (and_(col(Order.customer_id).is_not(None), repeat), "repeat"), else_="first"
+        ),
+        "time_slot": Shipment.time_slot,
+        "late_complaint": flag(or_(late_reason, scored(score <= 6) > 0)),
         "responses": scored(score.is_not(None)),
         "promoters": scored(score >= 9),
         "detractors": scored(score <= 6),
@@ -458,7 +548,72 @@ def refresh_rollup(
                 .where(*where),
             )
         )
+        _count_business_days(session, brand, chunk)
     session.flush()
+
+
+def _count_business_days(session: Session, brand: Brand, shipment_ids: list[int] | None) -> None:
+    """Fill the business days of the rollup rows of ``shipment_ids`` (all of the brand's: None).
+
+    Calendars are Python (:mod:`postpurchase.edd.calendar`), so this reads the rows' local dates
+    back and writes the counts, one statement for all.
+    """
+    facts = ShipmentFigures
+    part = settings_for(brand).edd.calendar.model_dump(mode="json")
+    country = func.coalesce(Shipment.destination_country, brand.country or "JP")
+    query = (
+        sa_select(
+            col(facts.shipment_id),
+            col(facts.order_day),
+            col(facts.order_days),
+            col(facts.transit_days),
+            country,
+        )
+        .join(Shipment, col(Shipment.id) == facts.shipment_id)
+        .where(col(facts.brand_id) == brand.id, col(facts.delivered))
+    )
+    if shipment_ids is not None:
+        query = query.where(col(facts.shipment_id).in_(shipment_ids))
+    calendars: dict[str, CarrierCalendar] = {}
+    updates = []
+    for shipment_id, order_day, order_days, transit_days, code in session.execute(query):
+        key = (code or "JP").upper()
+        calendar = calendars.get(key)
+        if calendar is None:
+            calendar = calendars[key] = _calendar(key, part)
+        if isinstance(order_day, str):  # SQLite hands back text from date()
+            order_day = date.fromisoformat(order_day)
+        delivered_day = order_day + timedelta(days=order_days)
+        updates.append(
+            {
+                "key": shipment_id,
+                "order_business_days": calendar.business_days_between(order_day, delivered_day),
+                "transit_business_days": None
+                if transit_days is None
+                else calendar.business_days_between(
+                    delivered_day - timedelta(days=transit_days), delivered_day
+                ),
+            }
+        )
+    if updates:
+        table = table_of(ShipmentFigures)
+        session.execute(
+            update(table)
+            .where(table.c.shipment_id == bindparam("key"))
+            .values(
+                order_business_days=bindparam("order_business_days"),
+                transit_business_days=bindparam("transit_business_days"),
+            ),
+            updates,
+        )
+
+
+def _calendar(country: str, part: dict[str, Any]) -> CarrierCalendar:
+    """The brand's carrier calendar for ``country``; Japan's when the country has no holidays."""
+    try:
+        return CarrierCalendar.from_settings(country, part)
+    except NotImplementedError:
+        return CarrierCalendar.from_settings("JP", part)
 
 
 def _row(
@@ -478,7 +633,14 @@ def _row(
     responses: int,
     promoters: int,
     detractors: int,
-    unattended: int = 0,
+    unattended: int,
+    late: int,
+    complaints: int,
+    complaints_promised: int,
+    complaints_late: int,
+    returned_late: int,
+    returned_on_time: int,
+    *split_scores: int,
 ) -> FigureRow:
     """A group's row from its counts (see :func:`_one_pass` for their order)."""
     return FigureRow(
@@ -493,11 +655,24 @@ def _row(
         redelivery_rate=failed / delivered if delivered else None,
         return_rate=returned / shipments if shipments else None,
         returned_units=units,
-        nps=100 * (promoters - detractors) / responses if responses else None,
+        nps=_nps(responses, promoters, detractors),
         nps_responses=responses,
         response_rate=responses / delivered if delivered else None,
         unattended_share=unattended / delivered if delivered else None,
+        late=late,
+        late_complaints=complaints,
+        late_complaints_late_share=complaints_late / complaints_promised
+        if complaints_promised
+        else None,
+        return_rate_late=returned_late / late if late else None,
+        return_rate_on_time=returned_on_time / on_time if on_time else None,
+        nps_late=_nps(*split_scores[:3]),
+        nps_on_time=_nps(*split_scores[3:]),
     )
+
+
+def _nps(responses: int, promoters: int, detractors: int) -> float | None:
+    return 100 * (promoters - detractors) / responses if responses else None
 
 
 def _sort_key(row: FigureRow, names: tuple[str, ...]) -> tuple[Any, ...]:

@@ -43,7 +43,7 @@ from postpurchase.models import (
     ReturnRequest,
     Shipment,
 )
-from postpurchase.models.enums import OrderStatus, ReturnResolution, ReturnState
+from postpurchase.models.enums import OrderStatus, ReturnResolution, ReturnState, TimeSlot
 from postpurchase.models.types import table_of
 
 EXTRA_COLUMNS: tuple[str, ...] = (
@@ -53,6 +53,7 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "feedback_score",
     "comment",
     "delivered_to",
+    "time_slot",
 )
 #: Rows written per statement: large enough to be fast, small enough for SQLite's variable limit.
 BATCH = 500
@@ -71,6 +72,7 @@ class ImportRow:
     feedback_score: int | None
     comment: str
     delivered_to: Handover | None = None
+    time_slot: TimeSlot | None = None
 
 
 @dataclass(frozen=True)
@@ -152,8 +154,15 @@ def _import_row(record: dict[str, Any], zone: ZoneInfo, currency: str, where: st
     reason = (record.get("return_reason") or "").strip()
     if len(reason) > 64:
         raise HistoryError(f"{where}: column return_reason: longer than 64 characters")
+    slot = (record.get("time_slot") or "").strip()
+    if slot and slot not in TimeSlot.__members__.values():
+        raise HistoryError(
+            f"{where}: column time_slot: {slot[:40]!r} is not one of "
+            + ", ".join(TimeSlot.__members__.values())
+        )
     return ImportRow(
         history=history,
+        time_slot=TimeSlot(slot) if slot else None,
         failed_attempts=_whole(record, "failed_attempts", where, 0, 99) or 0,
         returned_units=_whole(record, "returned_units", where, 0, 9999) or 0,
         return_reason=reason,
@@ -325,6 +334,7 @@ def _write_shipments(
             "destination_country": history.destination_country[:2] or None,
             "failed_attempts": row.failed_attempts,
             "delivered_to": row.delivered_to if delivered else None,
+            "time_slot": row.time_slot,
             "imported": True,
             "updated_at": now,
         }

@@ -94,7 +94,11 @@ def report_email(
 ) -> EmailMessage:
     """The period's report as a PDF attachment with a short note in the brand's language."""
     report = queries.report(
-        session=session, brand_id=id_of(brand), start=start, end=end_of(period, start)
+        session=session,
+        brand_id=id_of(brand),
+        start=start,
+        end=end_of(period, start),
+        redelivery_reference=settings_for(brand).insights.redelivery_reference,
     )
     locale = brand.locale if brand.locale in SUPPORTED_LOCALES else "ja"
     # Flask-Babel forces a locale only within a request context; a job or command has none of its own.

@@ -50,6 +50,11 @@ class Report:
     methods: list[FigureRow]
     carriers: list[FigureRow]
     regions: list[FigureRow]
+    #: Per customer segment (first order, repeat); per requested time slot.
+    segments: list[FigureRow]
+    time_slots: list[FigureRow]
+    #: The redelivery rate the brand compares itself with (setting ``insights.redelivery_reference``).
+    redelivery_reference: float | None
     reasons: list[ReasonRow]
     comments: list[Comment]
 
@@ -70,7 +75,14 @@ def sort_rows(rows: list[FigureRow], sort: str | None, descending: bool) -> list
     return sorted(known, key=lambda row: getattr(row, sort), reverse=descending) + unknown
 
 
-def report(*, session: Session, brand_id: int, start: date, end: date) -> Report:
+def report(
+    *,
+    session: Session,
+    brand_id: int,
+    start: date,
+    end: date,
+    redelivery_reference: float | None = None,
+) -> Report:
     """Everything the insights page, CSV and PDF show for the parcels ordered from ``start`` to ``end``."""
     length = end - start + timedelta(days=1)
     previous_start, previous_end = start - length, start - timedelta(days=1)
@@ -94,6 +106,9 @@ def report(*, session: Session, brand_id: int, start: date, end: date) -> Report
         methods=grouped("carrier", "service"),
         carriers=grouped("carrier"),
         regions=grouped("destination_region"),
+        segments=grouped("segment"),
+        time_slots=grouped("time_slot"),
+        redelivery_reference=redelivery_reference,
         reasons=return_reasons(session=session, brand_id=brand_id, start=start, end=end),
         comments=comments(session=session, brand_id=brand_id, start=start, end=end),
     )

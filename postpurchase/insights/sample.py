@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from postpurchase.edd.history import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from postpurchase.insights.figures import JIS_PREFECTURES
 from postpurchase.insights.history_import import EXTRA_COLUMNS
+from postpurchase.models.enums import TimeSlot
 
 COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *EXTRA_COLUMNS)
 #: carrier, service, share of parcels, extra days, cost, chance of a failed attempt.
@@ -25,6 +26,7 @@ METHODS = (
 )
 CATEGORIES = ("apparel", "shoes", "bags", "accessories")
 _JST = ZoneInfo("Asia/Tokyo")
+SLOTS = tuple(slot.value for slot in TimeSlot)
 REASONS = ("size_too_small", "size_too_large", "damaged", "late_delivery", "changed_mind")
 
 
@@ -78,6 +80,7 @@ def write_sample(
                 "" if score is None else score,
                 "遅れました" if score is not None and score <= 6 else "",
                 _PLACES[index % len(_PLACES)] if delivered else "",
+                "" if rng.random() < 0.6 else rng.choice(SLOTS),
             )
         )
 

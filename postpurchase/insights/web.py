@@ -16,6 +16,7 @@ from postpurchase.models import Brand
 from postpurchase.models.types import id_of
 from postpurchase.pdf import pdf_bytes
 from postpurchase.returns.policy import policy_for
+from postpurchase.settings.model import settings_for
 from postpurchase.web.merchant import require_merchant
 from postpurchase.web.params import BadParameter, Params
 
@@ -31,7 +32,13 @@ def _report(brand: Brand) -> queries.Report:
         )
     except ValueError as error:
         raise BadParameter("start", str(error)) from None
-    return queries.report(session=get_session(), brand_id=id_of(brand), start=start, end=end)
+    return queries.report(
+        session=get_session(),
+        brand_id=id_of(brand),
+        start=start,
+        end=end,
+        redelivery_reference=settings_for(brand).insights.redelivery_reference,
+    )
 
 
 def _sort() -> tuple[str | None, bool]:
@@ -68,6 +75,8 @@ def render_report(
             "methods": queries.sort_rows(report.methods, name, descending),
             "carriers": queries.sort_rows(report.carriers, name, descending),
             "regions": queries.sort_rows(report.regions, name, descending),
+            "segments": queries.sort_rows(report.segments, name, descending),
+            "time_slots": queries.sort_rows(report.time_slots, name, descending),
         },
         sort=request.args.get("sort", ""),
         generated_at=format_local_time(utcnow(), brand.timezone, locale),

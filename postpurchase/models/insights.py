@@ -35,6 +35,15 @@ class ShipmentFigures(SQLModel, table=True):
     #: Days from the local order (hand-over) date to the local delivery date; None until delivered.
     order_days: int | None = None
     transit_days: int | None = None
+    #: The same in business days of the destination country's calendar (JP when unknown).
+    order_business_days: int | None = None
+    transit_business_days: int | None = None
+    #: ``first`` (the customer's first order, or no known customer) or ``repeat``.
+    segment: str = Field(
+        default="first", max_length=16, sa_column_kwargs={"server_default": text("'first'")}
+    )
+    #: The requested delivery time slot (時間帯指定), None when none was asked for.
+    time_slot: str | None = Field(default=None, max_length=32)
     promised: bool
     on_time: bool
     first_attempt: bool
@@ -50,4 +59,7 @@ class ShipmentFigures(SQLModel, table=True):
     delivered_to: str | None = Field(default=None, max_length=32)
     #: Delivered and left without a hand-over (box, safe place, mailbox, locker).
     unattended: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    #: A return line of the order gives late delivery as its reason, or the parcel's feedback
+    #: scored 0–6 (a detractor): a complaint that may be about lateness.
+    late_complaint: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     refreshed_at: datetime = utc_field(nullable=False)

@@ -378,6 +378,9 @@ class InsightsPart(Part):
     weekly_to: list[Email] = Field(default_factory=list, max_length=20)
     #: Who gets the previous calendar month's report (PDF) early each month.
     monthly_to: list[Email] = Field(default_factory=list, max_length=20)
+    #: The redelivery rate the brand compares itself with (0–1), shown beside the measured one;
+    #: the ministry's surveys put Japan's national figure at 0.08–0.10.
+    redelivery_reference: float | None = Field(default=None, ge=0, le=1)
 
 
 class BrandingPart(Part):

@@ -123,6 +123,7 @@ LABELS = {
     "lost_business_days": _l("Suspected lost after (business days without a scan)"),
     "weekly_to": _l("Weekly report recipients (one email per line)"),
     "monthly_to": _l("Monthly report recipients (one email per line)"),
+    "redelivery_reference": _l("Reference redelivery rate to compare with (0–1)"),
     "carrier_routes": _l("Routes: carrier → adapter (JSON)"),
     "color": _l("Colour (#rrggbb)"),
     "logo": _l("Logo"),

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import holidays
 import numpy as np
 import pandas as pd
 import pytest
@@ -41,6 +42,9 @@ GROUPINGS = (
     "carrier,destination_region",
     "delivered_to",
     "carrier,delivered_to",
+    "segment",
+    "time_slot",
+    "carrier,time_slot",
 )
 
 
@@ -79,6 +83,24 @@ def _expected(
 
     ordered, shipped = local_day("ordered_at"), local_day("shipped_at")
     delivered_day, promised = local_day("delivered_at"), local_day("promised_at")
+    closed = np.array(
+        sorted(holidays.country_holidays("JP", years=range(2025, 2028))), dtype="datetime64[D]"
+    )
+
+    def business_days(start: pd.Series) -> pd.Series:
+        # Days open (Monday to Friday, not a holiday) in (start, delivered]; the sample is all JP.
+        known = start.notna() & delivered_day.notna()
+        counts = pd.Series(np.nan, index=frame.index)
+        counts[known] = np.busday_count(
+            (start[known] + pd.Timedelta(days=1)).to_numpy().astype("datetime64[D]"),
+            (delivered_day[known] + pd.Timedelta(days=1)).to_numpy().astype("datetime64[D]"),
+            holidays=closed,
+        )
+        return counts
+
+    score = pd.to_numeric(frame["feedback_score"].replace("", None))
+    returned_units = number("returned_units")
+    on_time = delivered_day.notna() & promised.notna() & (delivered_day <= promised)
     data = pd.DataFrame(
         {
             "carrier": frame["carrier"],
@@ -86,6 +108,8 @@ def _expected(
             "destination_region": frame["destination_region"],
             "category": frame["category"],
             "fc": None,
+            "segment": "first",  # imported orders have no customer
+            "time_slot": frame["time_slot"].replace("", None),
             "month": ordered.dt.strftime("%Y-%m"),
             "week": (ordered - pd.to_timedelta(ordered.dt.day_of_week, unit="D")).dt.strftime(
                 "%Y-%m-%d"
@@ -94,13 +118,20 @@ def _expected(
             "delivered": delivered_day.notna(),
             "order_days": (delivered_day - ordered).dt.days,
             "transit_days": (delivered_day - shipped).dt.days,
+            "order_business_days": business_days(ordered),
+            "transit_business_days": business_days(shipped),
             "promised": delivered_day.notna() & promised.notna(),
-            "on_time": delivered_day.notna() & promised.notna() & (delivered_day <= promised),
+            "on_time": on_time,
+            "late": delivered_day.notna() & promised.notna() & ~on_time,
+            "complaint": (
+                frame["return_reason"].isin(["late", "late_delivery"]) & (returned_units > 0)
+            )
+            | (score <= 6),
             "cost": number("cost"),
             "order_value": number("order_value"),
             "failed": number("failed_attempts"),
-            "returned_units": number("returned_units"),
-            "score": pd.to_numeric(frame["feedback_score"].replace("", None)),
+            "returned_units": returned_units,
+            "score": score,
             "delivered_to": frame["delivered_to"]
             .where(delivered_day.notna(), "")
             .replace("", None),
@@ -116,6 +147,16 @@ def _expected(
         scores = rows["score"].dropna()
         promised_rows = rows[rows["promised"]]
         some = len(done) > 0
+        late, timely = rows[rows["late"]], rows[rows["on_time"]]
+        complaints = rows[rows["complaint"] & rows["promised"]]
+
+        def nps(scores: pd.Series) -> float | None:
+            if not len(scores):
+                return None
+            return 100 * ((scores >= 9).sum() - (scores <= 6).sum()) / len(scores)
+
+        def share(part: pd.Series) -> float | None:
+            return part.mean() if len(part) else None
 
         def over_delivered(value: Callable[[], Any], some: bool = some) -> Any:
             return value() if some else None
@@ -138,6 +179,16 @@ def _expected(
             "transit_days_p90": over_delivered(
                 lambda done=done: np.percentile(done["transit_days"], 90)
             ),
+            **{
+                f"{name}_{label}": over_delivered(
+                    lambda done=done, column=column, q=q: np.percentile(done[column], q)
+                )
+                for name, column in (
+                    ("order_to_delivery_business_days", "order_business_days"),
+                    ("transit_business_days", "transit_business_days"),
+                )
+                for label, q in (("median", 50), ("p90", 90))
+            },
             "on_time_share": promised_rows["on_time"].mean() if len(promised_rows) else None,
             "first_attempt_share": over_delivered(lambda done=done: (done["failed"] == 0).mean()),
             "redelivery_rate": over_delivered(lambda done=done: done["failed"].sum() / len(done)),
@@ -153,6 +204,13 @@ def _expected(
             "unattended_share": over_delivered(
                 lambda done=done: done["delivered_to"].isin(UNATTENDED).sum() / len(done)
             ),
+            "late": len(late),
+            "late_complaints": int(rows["complaint"].sum()),
+            "late_complaints_late_share": share(complaints["late"]),
+            "return_rate_late": share(late["returned_units"] > 0),
+            "return_rate_on_time": share(timely["returned_units"] > 0),
+            "nps_late": nps(late["score"].dropna()),
+            "nps_on_time": nps(timely["score"].dropna()),
         }
     return expected
 

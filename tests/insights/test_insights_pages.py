@@ -12,7 +12,8 @@ from datetime import date, timedelta
 import pytest
 
 from postpurchase.db import get_db
-from postpurchase.models import Feedback
+from postpurchase.models import Brand, Feedback
+from postpurchase.models.enums import TimeSlot
 from postpurchase.web.merchant import add_merchant_user
 from tests.insights.conftest import MONDAY
 
@@ -328,3 +329,26 @@ def test_pdf_html_has_the_return_reasons(app, returned) -> None:
         html = render_report("pdf/insights.html", brand, report)
         s.close()
     assert "サイズが小さい" in html and "破損・汚れがある" in html and "<svg" in html
+
+
+def test_redelivery_by_time_slot_shows_the_brands_reference_rate(
+    app, client, brand, add_parcel
+) -> None:
+    with app.app_context():
+        s = get_db(app).session()
+        row = s.get(Brand, brand.brand_id)
+        row.settings = {**(row.settings or {}), "insights": {"redelivery_reference": 0.08}}
+        s.commit()
+        s.close()
+    add_parcel(
+        brand.brand_id,
+        delivered_at=MONDAY + timedelta(days=1),
+        time_slot=TimeSlot.h19_21,
+        failed_attempts=1,
+    )
+    _sign_in(app, client, brand.brand_id)
+    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "ja"}).get_data(
+        as_text=True
+    )
+    assert "19時〜21時" in _row(page, "slots", {"time_slot": "19-21"})
+    assert "再配達率の基準値：8%（全荷物：100%）" in page
