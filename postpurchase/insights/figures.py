@@ -56,6 +56,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -210,8 +211,13 @@ class _Sql:
         return func.date(day, literal("-").concat(cast(back, String)).concat(" days"))
 
 
-def _offsets(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
-    """``[(from UTC moment, offset minutes), ...]`` of ``zone`` between ``start`` and ``end``."""
+@cache
+def _offsets(zone: ZoneInfo, start: datetime, end: datetime) -> tuple[tuple[datetime, int], ...]:
+    """``((from UTC moment, offset minutes), ...)`` of ``zone`` between ``start`` and ``end``.
+
+    Cached: the rollup's span is 45 years, ~16,000 offset lookups, and every processed parcel
+    refreshes its rollup row (this was ~80 % of processing a ``shipment.created``).
+    """
 
     def minutes(moment: datetime) -> int:
         offset = moment.astimezone(zone).utcoffset()
@@ -228,7 +234,7 @@ def _offsets(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datet
                 low, high = (middle, high) if minutes(middle) == result[-1][1] else (low, middle)
             result.append((high, minutes(following)))
         day = following
-    return result
+    return tuple(result)
 
 
 def figures(
