@@ -68,6 +68,7 @@ from sqlalchemy import (
     case,
     cast,
     delete,
+    event,
     exists,
     func,
     insert,
@@ -248,6 +249,7 @@ def figures(
     unknown = [name for name in group_by if name not in GROUPS]
     if unknown:
         raise ValueError(f"unknown grouping {unknown[0]!r}")
+    apply_pending_refreshes(session)
     brand = session.get(Brand, brand_id)
     if brand is None:
         raise LookupError(f"no brand {brand_id}")
@@ -349,6 +351,39 @@ def _add(counts: list[tuple[int, int]], value: int, n: int) -> None:
             counts[index] = (value, many + n)
             return
     counts.append((value, n))
+
+
+_PENDING = "insights_pending_rollup"
+
+
+def defer_refresh(
+    session: Session, brand_id: int, shipment_ids: Collection[int], now: datetime
+) -> None:
+    """Refresh the rollup rows of ``shipment_ids`` just before ``session`` commits, all at once.
+
+    A parcel whose savepoint was rolled back since is refreshed anyway: it has no row to write,
+    and a refresh only recomputes what is stored.
+    """
+    if _PENDING not in session.info:
+        session.info[_PENDING] = {}
+        event.listen(session, "before_commit", _before_commit)
+    pending: dict[int, tuple[set[int], datetime]] = session.info[_PENDING]
+    ids, _ = pending.get(brand_id, (set(), now))
+    ids.update(shipment_ids)
+    pending[brand_id] = (ids, now)
+
+
+def _before_commit(session: Session) -> None:
+    if not session.in_nested_transaction():  # a savepoint's release is not the unit of work's end
+        apply_pending_refreshes(session)
+
+
+def apply_pending_refreshes(session: Session) -> None:
+    """Refresh the rollup rows :func:`defer_refresh` marked in this session (one pass per brand)."""
+    pending: dict[int, tuple[set[int], datetime]] = session.info.get(_PENDING, {})
+    while pending:
+        brand_id, (ids, now) = pending.popitem()
+        refresh_rollup(session=session, brand_id=brand_id, now=now, shipment_ids=sorted(ids))
 
 
 def refresh_rollup(
@@ -539,6 +574,7 @@ def return_reasons(*, session: Session, brand_id: int, start: date, end: date) -
     Same period as :func:`figures`: the order's local date; each return request counts once, however
     many parcels its order had.
     """
+    apply_pending_refreshes(session)
     orders = (
         select(Shipment.order_id)
         .where(col(Shipment.id).in_(_period_parcels(brand_id, start, end)))
@@ -570,6 +606,7 @@ def comments(
     *, session: Session, brand_id: int, start: date, end: date, limit: int = 50
 ) -> list[Comment]:
     """The newest feedback comments on the period's parcels, lowest scores first within a day."""
+    apply_pending_refreshes(session)
     result = session.execute(
         sa_select(
             col(Shipment.id),
