@@ -13,17 +13,21 @@ from sqlmodel import Session, select
 
 from carriers.status import Status
 from postpurchase.clock import utcnow
-from postpurchase.insights.figures import refresh_rollup
+from postpurchase.insights.figures import defer_refresh
 from postpurchase.models import ReturnRequest, Shipment
 
 
 def _refresh(
     session: Session, brand_id: int, shipment_ids: Collection[int], now: datetime | None
 ) -> None:
+    """Mark the parcels' rollup rows for refresh when this unit of work commits.
+
+    Refreshing is one INSERT … SELECT however many parcels it covers, so an inbox batch pays it
+    once instead of once per event; :func:`~postpurchase.insights.figures.figures` applies what is
+    still pending in its own session before it reads.
+    """
     if shipment_ids:
-        refresh_rollup(
-            session=session, brand_id=brand_id, now=now or utcnow(), shipment_ids=shipment_ids
-        )
+        defer_refresh(session, brand_id, shipment_ids, now or utcnow())
 
 
 def _of_order(session: Session, order_id: int | None) -> list[int]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from intake_helpers import event, example, inbox, process, rows
-from sqlmodel import select
+from sqlmodel import col, select
 
 from postpurchase import inbox as inbox_module
 from postpurchase import signals
@@ -15,10 +15,18 @@ from postpurchase.cli import main
 from postpurchase.clock import utcnow
 from postpurchase.db import session_scope
 from postpurchase.inbox import process_events, receive
+from postpurchase.insights import figures as figures_module
 from postpurchase.intake.examples import EXAMPLES
 from postpurchase.intake.generic import apply_data
 from postpurchase.intake.schemas import EventType, OrderData
-from postpurchase.models import InboxEvent, InboxState, InventoryLevel, Order, Shipment
+from postpurchase.models import (
+    InboxEvent,
+    InboxState,
+    InventoryLevel,
+    Order,
+    Shipment,
+    ShipmentFigures,
+)
 
 ORDER = EXAMPLES[EventType.order_created]
 SHIPMENT = EXAMPLES[EventType.shipment_created]
@@ -295,3 +303,28 @@ def test_shipment_before_its_order_in_the_same_batch_is_applied_in_that_batch(
     stats = process_events(app, ids)
     assert (stats.processed, stats.deferred) == (2, 1)  # deferred once, then released
     assert {e.state for e in inbox(app)} == {InboxState.processed}
+
+
+def test_a_batch_of_shipments_refreshes_the_insights_rollup_once(
+    app, post_event, monkeypatch
+) -> None:
+    post_event(ORDER)
+    process(app)
+    calls = []
+    original = figures_module.refresh_rollup
+
+    def counting(**kwargs):
+        calls.append(sorted(kwargs["shipment_ids"]))
+        original(**kwargs)
+
+    monkeypatch.setattr(figures_module, "refresh_rollup", counting)
+    ids = []
+    for index in range(3):
+        envelope = example(EventType.shipment_created, shipment_id=f"SH-BATCH-{index}")
+        envelope["id"] = f"evt-batch-{index}"
+        ids.append(post_event(envelope).json["id"])
+    assert process_events(app, ids).processed == 3
+    parcels = rows(app, Shipment, col(Shipment.external_id).startswith("SH-BATCH-"))
+    assert calls == [sorted(parcel.id for parcel in parcels)]
+    figures = rows(app, ShipmentFigures)
+    assert {parcel.id for parcel in parcels} <= {row.shipment_id for row in figures}
