@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from sqlmodel import Session
 
-from postpurchase import create_app
+from postpurchase import clock, create_app
 from postpurchase.commands import brand_id_or_fail, brand_or_fail, serve
 from postpurchase.config import running_app
 from postpurchase.models.types import id_of
@@ -151,13 +153,15 @@ def worker_command() -> None:
     from postpurchase.jobs import start_scheduler, stop_scheduler
 
     app = running_app()
-    start_scheduler(app)
-    try:
-        InboxListener(app).run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop_scheduler(app)
+    offset_file = os.environ.get(clock.OFFSET_FILE_ENV)
+    with clock.use(clock.offset_file_source(Path(offset_file))) if offset_file else nullcontext():
+        start_scheduler(app)
+        try:
+            InboxListener(app).run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop_scheduler(app)
 
 
 @main.group("users")
