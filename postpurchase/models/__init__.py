@@ -22,7 +22,7 @@ from postpurchase.models.commerce import (
     OrderLine,
 )
 from postpurchase.models.console import ExceptionCase, InternalNote, Resolution
-from postpurchase.models.edd import DeliveryPrediction, TransitModelState
+from postpurchase.models.edd import DeliveryPrediction, LeadTime, TransitModelState
 from postpurchase.models.enums import (
     Channel,
     DeliveryOption,
@@ -69,6 +69,7 @@ __all__ = [
     "InboxState",
     "InternalNote",
     "InventoryLevel",
+    "LeadTime",
     "LeaderLease",
     "LinkPurpose",
     "Membership",
