@@ -499,8 +499,12 @@ def checkout_estimate(
         timezone=fc.timezone if fc else edd.timezone,
         cutoff=parse_cutoff(fc.cutoff_time) if fc else None,
     )
-    row = lookup(
-        brand_table(session=session, brand_id=brand.id), fc.postal_code if fc else None, postal_code
+    row = _lead_time(
+        session,
+        brand_id=brand.id,
+        origin=fc.postal_code if fc else None,
+        destination=postal_code,
+        country=brand.country,
     )
     predicted, window_start, window_end, promise = cold_start(estimate, row, edd.calendar)
     basis = _basis(estimate, model.complete(route), edd.calendar, brand.locale)
@@ -657,10 +661,12 @@ def predict_for_shipment(
             elapsed=min(max(elapsed, 0), YMAX),
             features=features,
         )
-        row = lookup(
-            brand_table(session=session, brand_id=brand.id),
-            fc.postal_code if fc else None,
-            shipment.destination_postal_code,
+        row = _lead_time(
+            session,
+            brand_id=brand.id,
+            origin=fc.postal_code if fc else None,
+            destination=shipment.destination_postal_code,
+            country=shipment.destination_country or brand.country,
         )
         dates = cold_start(estimate, row, edd.calendar)
         basis = _basis(estimate, model.complete(route), edd.calendar, brand.locale)
@@ -726,6 +732,20 @@ def predict_for_shipment(
             now=now,
         )
     return dates
+
+
+def _lead_time(
+    session: Session,
+    *,
+    brand_id: int,
+    origin: str | None,
+    destination: str | None,
+    country: str | None,
+) -> LeadTimeRow | None:
+    """The lead-time row of a route inside Japan (the brand's table, else the default), or None."""
+    if (country or "JP").upper() != "JP":
+        return None
+    return lookup(brand_table(session=session, brand_id=brand_id), origin, destination)
 
 
 def _lead_time_basis(row: LeadTimeRow) -> dict[str, Any]:

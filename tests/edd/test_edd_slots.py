@@ -102,3 +102,17 @@ def test_slot_awareness_lowers_the_error_on_a_constructed_history():
     blind, by_route, by_scan = score_slots(parcels, typical=time(10))
     assert by_route.mae_days < blind.mae_days
     assert by_scan.mae_days == 0
+
+
+def test_a_parcel_leaving_japan_is_not_read_against_the_japanese_lead_times(
+    app,
+    session,
+    acme,  # noqa: F811
+    parcel,  # noqa: F811
+):
+    # Israeli postal codes have seven digits too, like Japanese ones.
+    abroad = parcel(destination_country="IL", destination_postal_code="6100000")
+    service.predict_for_shipment(session=session, models=service.models_of(app), shipment_id=abroad)
+    answer = service.shipment_basis(session=session, brand_id=acme.brand_id, shipment_id=abroad)
+    assert answer is not None
+    assert "lead_time" not in answer["basis"]
