@@ -50,7 +50,7 @@ def cold_start(estimate: Estimate, row: LeadTimeRow | None, calendar: CarrierCal
         return dates
     target = calendar.add_business_days(estimate.anchor, days)
     delta = target - estimate.predicted_date
-    return (target, *(d + delta for d in dates[1:]))  # type: ignore[return-value]
+    return target, dates[1] + delta, dates[2] + delta, dates[3] + delta
 
 
 def slot_aware(

@@ -16,11 +16,13 @@ from postpurchase.edd.leadtimes import (
     LeadTimeError,
     blend,
     default_table,
+    import_leadtimes,
     lookup,
     parse_leadtimes,
 )
 from postpurchase.edd.slot_bench import constructed_history, score_slots
-from postpurchase.models import LeadTime, TimeSlot
+from postpurchase.models import FulfillmentCentre, LeadTime, TimeSlot
+from tests.edd.conftest import JP
 from tests.edd.test_edd_service import CHECKOUT_NOW, acme, parcel  # noqa: F401
 
 # Friday 2026-11-20, 10:00 in Tokyo: the parcel is still in transit after the 午前中 cut-off.
@@ -116,3 +118,41 @@ def test_a_parcel_leaving_japan_is_not_read_against_the_japanese_lead_times(
     answer = service.shipment_basis(session=session, brand_id=acme.brand_id, shipment_id=abroad)
     assert answer is not None
     assert "lead_time" not in answer["basis"]
+
+
+@pytest.fixture
+def fresh(app, make_brand):
+    """A brand with a Tokyo centre and no delivered parcels yet."""
+    created = make_brand("fresh")
+    with app.app_context():
+        session = get_db(app).session()
+        session.add(
+            FulfillmentCentre(brand_id=created.brand_id, code="TOKYO", postal_code="135-0061")
+        )
+        session.commit()
+        session.close()
+    return created
+
+
+def _checkout(app, session, brand: str) -> dict:
+    return service.checkout_estimate(
+        session=session,
+        models=service.models_of(app),
+        brand_slug=brand,
+        postal_code="530-0001",
+        carrier="yamato",
+        now=CHECKOUT_NOW,
+    )
+
+
+def test_a_new_brand_is_estimated_from_its_own_lead_time_table(app, session, fresh):
+    rows = parse_leadtimes("origin,destination,days,earliest_slot\n13,27,3,16-18\n")
+    import_leadtimes(session=session, brand_id=fresh.brand_id, rows=rows)
+    answer = _checkout(app, session, "fresh")
+    assert (
+        answer["predicted_date"]
+        == JP.add_business_days(date.fromisoformat(answer["dispatch_date"]), 3).isoformat()
+    )
+    offers = {o["slot"]: o["date"] for o in answer["slots"]}
+    assert offers["16-18"] == answer["predicted_date"]
+    assert offers["14-16"] > answer["predicted_date"]
