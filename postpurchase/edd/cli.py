@@ -157,5 +157,41 @@ def report_command(brand_slug: str | None) -> None:
     click.echo(format_report(rows))
 
 
+@edd.group("leadtimes")
+def leadtimes() -> None:
+    """Lead-time tables for brands without enough deliveries of their own (cold start)."""
+
+
+@leadtimes.command("import")
+@click.option("--brand", "brand_slug", required=True, help="Brand slug.")
+@click.argument("csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def leadtimes_import_command(brand_slug: str, csv_path: Path) -> None:
+    """Replace the brand's lead-time table (origin,destination,days,earliest_slot)."""
+    from postpurchase import audit
+    from postpurchase.brands import get_brand
+    from postpurchase.db import session_scope
+    from postpurchase.edd.leadtimes import LeadTimeError, import_leadtimes, parse_leadtimes
+
+    try:
+        rows = parse_leadtimes(csv_path.read_text(encoding="utf-8-sig"))
+    except (LeadTimeError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{csv_path.name}: {exc}") from None
+    with session_scope() as session:
+        brand = get_brand(session=session, slug=brand_slug)
+        if brand is None or brand.id is None:
+            raise click.ClickException(f"no brand {brand_slug!r}")
+        count = import_leadtimes(session=session, brand_id=brand.id, rows=rows)
+        audit.record(
+            session=session,
+            brand_id=brand.id,
+            actor="cli",
+            action="edd.leadtimes_imported",
+            subject=csv_path.name,
+            after={"rows": count},
+        )
+    click.echo(f"{count} lead times stored for brand {brand_slug}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(edd())

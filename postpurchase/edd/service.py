@@ -21,6 +21,7 @@ from flask_babel import force_locale, format_decimal, get_locale, gettext, lazy_
 from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
+from carriers.slots import find_slot
 from carriers.status import Status
 from postpurchase import signals
 from postpurchase.clock import utcnow
@@ -28,7 +29,9 @@ from postpurchase.edd.backtest import AsOf, Setting, fit
 from postpurchase.edd.calendar import CarrierCalendar, cutoff_countdown, parse_cutoff
 from postpurchase.edd.features import OrderFeatures
 from postpurchase.edd.history import HistoryRow, read_history
+from postpurchase.edd.leadtimes import LeadTimeRow, brand_table, lookup
 from postpurchase.edd.model import YMAX, Estimate, ModelParams, Route, TransitModel, postal_prefix
+from postpurchase.edd.slots import cold_start, depot_arrival_time, slot_aware, slot_offers
 from postpurchase.models import (
     Brand,
     DeliveryPrediction,
@@ -496,7 +499,17 @@ def checkout_estimate(
         timezone=fc.timezone if fc else edd.timezone,
         cutoff=parse_cutoff(fc.cutoff_time) if fc else None,
     )
+    row = _lead_time(
+        session,
+        brand_id=brand.id,
+        origin=fc.postal_code if fc else None,
+        destination=postal_code,
+        country=brand.country,
+    )
+    predicted, window_start, window_end, promise = cold_start(estimate, row, edd.calendar)
     basis = _basis(estimate, model.complete(route), edd.calendar, brand.locale)
+    if row is not None:
+        basis["lead_time"] = _lead_time_basis(row)
     # Not recorded: anyone may ask, so a row per call would let anyone grow the database.
     return {
         "brand": brand.slug,
@@ -505,11 +518,12 @@ def checkout_estimate(
         "service": route.service,
         "fc": route.origin or None,
         "dispatch_date": estimate.anchor.isoformat(),
-        "predicted_date": estimate.predicted_date.isoformat(),
-        "window_start": estimate.window_start.isoformat(),
-        "window_end": estimate.window_end.isoformat(),
-        "promise_date": estimate.promise_date.isoformat(),
+        "predicted_date": predicted.isoformat(),
+        "window_start": window_start.isoformat(),
+        "window_end": window_end.isoformat(),
+        "promise_date": promise.isoformat(),
         "promise_level": edd.promise_level,
+        "slots": slot_offers(route.carrier, predicted, depot_arrival_time(row), edd.calendar),
         "cutoff": {"at": cutoff_at.isoformat() if cutoff_at else None, "seconds_left": seconds},
         "basis": basis,
     }
@@ -647,9 +661,29 @@ def predict_for_shipment(
             elapsed=min(max(elapsed, 0), YMAX),
             features=features,
         )
-        dates = _respect_request(estimate, shipment.requested_date)
+        row = _lead_time(
+            session,
+            brand_id=brand.id,
+            origin=fc.postal_code if fc else None,
+            destination=shipment.destination_postal_code,
+            country=shipment.destination_country or brand.country,
+        )
+        dates = cold_start(estimate, row, edd.calendar)
         basis = _basis(estimate, model.complete(route), edd.calendar, brand.locale)
         basis["order_features"] = asdict(features)
+        if row is not None:
+            basis["lead_time"] = _lead_time_basis(row)
+        slot = find_slot(shipment.carrier_code, shipment.time_slot)
+        if slot is not None:
+            scanned = shipment.last_event_at if status is Status.in_transit else None
+            dates, basis["slot"] = slot_aware(
+                dates,
+                slot=slot,
+                arrival=depot_arrival_time(row),
+                last_scan=scanned.astimezone(ZoneInfo(edd.timezone)) if scanned else None,
+                calendar=edd.calendar,
+            )
+        dates = _respect_request(dates, shipment.requested_date)
     if shipment.time_slot:
         basis["time_slot"] = str(shipment.time_slot)
     previous = shipment.predicted_date
@@ -700,13 +734,33 @@ def predict_for_shipment(
     return dates
 
 
-def _respect_request(estimate: Estimate, requested: date | None) -> tuple[date, date, date, date]:
-    dates = (
-        estimate.predicted_date,
-        estimate.window_start,
-        estimate.window_end,
-        estimate.promise_date,
-    )
+def _lead_time(
+    session: Session,
+    *,
+    brand_id: int,
+    origin: str | None,
+    destination: str | None,
+    country: str | None,
+) -> LeadTimeRow | None:
+    """The lead-time row of a route inside Japan (the brand's table, else the default), or None."""
+    if (country or "JP").upper() != "JP":
+        return None
+    return lookup(brand_table(session=session, brand_id=brand_id), origin, destination)
+
+
+def _lead_time_basis(row: LeadTimeRow) -> dict[str, Any]:
+    """The lead-time row an estimate was blended with (cold start)."""
+    return {
+        "origin": row.origin,
+        "destination": row.destination,
+        "days": row.days,
+        "earliest_slot": row.earliest_slot or None,
+    }
+
+
+def _respect_request(
+    dates: tuple[date, date, date, date], requested: date | None
+) -> tuple[date, date, date, date]:
     if requested is None:
         return dates
     predicted, start, end, promise = (max(d, requested) for d in dates)

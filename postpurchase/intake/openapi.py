@@ -156,6 +156,11 @@ class CheckoutEstimate(BaseModel):
     promise_date: date
     promise_level: float
     cutoff: Cutoff
+    slots: list[dict[str, str]] = Field(
+        description="The carrier's time slots (時間帯指定): `slot`, `from`, `to`, `depot_cutoff` "
+        "and `date`, the first day the slot can be made for this parcel; empty when the carrier "
+        "has none."
+    )
     basis: dict[str, Any]
 
 

@@ -23,7 +23,7 @@ from postpurchase.models.commerce import (
     OrderLine,
 )
 from postpurchase.models.console import ExceptionCase, InternalNote, Resolution
-from postpurchase.models.edd import DeliveryPrediction, TransitModelState
+from postpurchase.models.edd import DeliveryPrediction, LeadTime, TransitModelState
 from postpurchase.models.enums import (
     Channel,
     DeliveryOption,
@@ -72,6 +72,7 @@ __all__ = [
     "InboxState",
     "InternalNote",
     "InventoryLevel",
+    "LeadTime",
     "LeaderLease",
     "LinkPurpose",
     "Membership",

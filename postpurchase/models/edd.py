@@ -48,3 +48,18 @@ class TransitModelState(SQLModel, table=True):
     fitted_at: datetime = utc_field(nullable=False, default_factory=utcnow)
     sample_size: int = 0
     payload: dict[str, Any] = json_field()
+
+
+class LeadTime(SQLModel, table=True):
+    """One row of a brand's own lead-time table (cold start, see postpurchase.edd.leadtimes)."""
+
+    __table_args__ = (UniqueConstraint("brand_id", "origin", "destination"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = brand_fk()
+    #: JIS prefecture code (``13``) or carrier region key (``kanto``).
+    origin: str = Field(max_length=16)
+    destination: str = Field(max_length=16)
+    days: int
+    #: The earliest time slot the carrier makes on that day ("" when any).
+    earliest_slot: str = Field(default="", max_length=16)
