@@ -38,12 +38,14 @@ WORDS = {
         "store": "に荷物をお持ち込みください",
         "received": "受領済み",
         "paid": "お支払いしました",
+        "exchange": "代わりにお届けする商品",
     },
     "en": {
         "status": "Your return",
         "store": "Take the parcel to",
         "received": "Received",
         "paid": "paid on",
+        "exchange": "We send you instead",
     },
 }
 
@@ -181,6 +183,9 @@ def test_customer_walks_from_lookup_to_store_credit_for_an_exchange(
     WebDriverWait(browser, 20, ignored_exceptions=GONE).until(
         lambda b: words["store"] in b.find_element(By.ID, "method").text
     )
+    # The status page names what is sent instead, under the resolution that allows it.
+    assert "ストール" in browser.find_element(By.TAG_NAME, "main").text
+    assert words["exchange"] in browser.find_element(By.TAG_NAME, "main").text
     shoot(f"5-label-{lang}")
     assert axe() == []
     label = browser.find_element(By.CSS_SELECTOR, "a[href*='/label.pdf']").get_attribute("href")
