@@ -36,6 +36,7 @@ from postpurchase.config import running_app
 from postpurchase.demo_data import Handover, demo_catalog, demo_envelopes
 from postpurchase.models import Order, Shipment
 from postpurchase.models.types import id_of
+from postpurchase.returns.dropoffs import SAMPLE_DROPOFFS, import_dropoffs, parse_dropoffs
 from postpurchase.settings.model import GENERAL_REASONS, SIZE_REASONS, stored, validate
 from postpurchase.tracking.routing import configure_adapter
 
@@ -142,6 +143,18 @@ def demo_settings(logo: str | None = None) -> dict[str, Any]:
                 {"category": "food", "food": True},
                 {"category": "skincare", "hygiene": True},
                 {"category": "apparel", "reasons": [*SIZE_REASONS, *GENERAL_REASONS]},
+            ],
+            # The clothes come in two price levels (samue, socks): without a price band a return of
+            # one can be exchanged for the other, so the demo shows an exchange for another product.
+            "exchange": {"other_products": True, "price_band_percent": None},
+            "credit_bonus_percent": 10,
+            # Convenience stores near the customer come from the sample drop-off table (load_demo).
+            "methods": [
+                "convenience_store",
+                "carrier_office",
+                "pickup",
+                "post_office",
+                "printed_label",
             ],
         },
     }
@@ -266,6 +279,11 @@ def load_demo(
             name="デモ担当",
         )
         brand_id = created.brand_id
+        import_dropoffs(
+            session=session,
+            brand_id=brand_id,
+            rows=parse_dropoffs(SAMPLE_DROPOFFS.read_text(encoding="utf-8")),
+        )
     envelopes = demo_envelopes(
         seed=seed, orders=orders, now=now, days=days, tracking_number=demo_tracking_number
     )

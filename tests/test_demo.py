@@ -11,6 +11,7 @@ from sqlmodel import func, select
 
 from carriers import sandbox
 from carriers.status import Status
+from postpurchase.clock import utcnow
 from postpurchase.db import session_scope
 from postpurchase.demo import catch_up_tracking, load_demo
 from postpurchase.demo_data import PRODUCTS, SOLD_OUT
@@ -28,7 +29,11 @@ from postpurchase.models import (
     Shipment,
     TrackingEvent,
 )
+from postpurchase.models.enums import ReturnMethod
 from postpurchase.recommendations import for_order
+from postpurchase.returns import dropoffs
+from postpurchase.returns.exchange import exchange_options
+from postpurchase.returns.policy import policy_for
 
 
 def no_wait(_seconds: float) -> None:
@@ -186,3 +191,35 @@ def _recommendations_show_for_some_deliveries_and_never_a_sold_out_size(
             if variant is not None:
                 assert variant in sizes[order_id], (order_id, sku)
     assert any("L" in sizes[order_id] for order_id in suggested)
+
+
+def test_demo_offers_convenience_stores_and_another_product_in_exchange(app) -> None:
+    """A new user can walk the whole return on the demo: drop-off points are loaded, and a piece of
+    clothing can be exchanged for another product that is in stock."""
+    with app.app_context():
+        brand_id = load_demo(app, slug="demo", orders=30, seed=3, days=10)
+    with app.app_context(), session_scope(app) as s:
+        brand = s.get(Brand, brand_id)
+        stores = dropoffs.nearest_dropoffs(
+            session=s,
+            brand_id=brand_id,
+            kind=ReturnMethod.convenience_store,
+            postal_code="150-0001",
+            limit=5,
+        )
+        line = s.exec(
+            select(OrderLine).where(
+                OrderLine.brand_id == brand_id, OrderLine.sku.startswith("TABI-SOCKS")
+            )
+        ).first()
+        offered = exchange_options(
+            session=s,
+            brand_id=brand_id,
+            line=line,
+            currency="JPY",
+            rule=policy_for(brand).part.exchange,
+            now=utcnow(),
+        )
+    assert ReturnMethod.convenience_store in policy_for(brand).part.methods
+    assert stores
+    assert any(not option.sku.startswith("TABI-SOCKS") for option in offered)

@@ -14,6 +14,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
@@ -26,6 +27,8 @@ OPTIONAL_COLUMNS = ("code", "lat", "lon")
 #: Fewer shared leading digits than this say nothing about nearness (the first digits are a region).
 MIN_SHARED_PREFIX = 3
 EARTH_RADIUS_KM = 6371.0
+#: A small table of convenience stores and carrier offices in Tokyo (the demo loads it).
+SAMPLE_DROPOFFS = Path(__file__).parent / "samples" / "dropoffs.csv"
 
 
 class DropOffFileError(ValueError):

@@ -119,6 +119,8 @@ class LabelLine:
     sku: str
     quantity: int
     reason_code: str
+    #: What is sent instead when the customer exchanges it (name and variant); None otherwise.
+    exchange_for: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,16 +167,21 @@ def return_view(
         (line.sku, line.variant): line.name
         for line in session.exec(select(OrderLine).where(OrderLine.order_id == rma.order_id)).all()
     }
+    returned = session.exec(
+        select(ReturnLine).where(ReturnLine.return_id == rma.id).order_by(col(ReturnLine.id))
+    ).all()
+    sent = _exchange_names(
+        session, brand_id, {line.exchange_sku for line in returned if line.exchange_sku}
+    )
     lines = [
         LabelLine(
             name=names.get((line.sku, line.variant)) or line.sku,
             sku=line.sku,
             quantity=line.quantity,
             reason_code=line.reason_code,
+            exchange_for=sent.get(line.exchange_sku) if line.exchange_sku else None,
         )
-        for line in session.exec(
-            select(ReturnLine).where(ReturnLine.return_id == rma.id).order_by(col(ReturnLine.id))
-        ).all()
+        for line in returned
     ]
     centre = session.exec(
         select(FulfillmentCentre)
@@ -200,3 +207,18 @@ def return_view(
         sender=sender,
         deadline=handover_deadline(label_issued_at(rma), policy_for(brand).part.handover_days),
     )
+
+
+def _exchange_names(session: Session, brand_id: int | None, skus: set[str]) -> dict[str, str]:
+    """SKU → the name (and variant) the brand sold it under, for the items sent in exchange."""
+    if not skus:
+        return {}
+    found: dict[str, str] = {}
+    for sku, name, variant in session.exec(
+        select(OrderLine.sku, OrderLine.name, OrderLine.variant)
+        .where(OrderLine.brand_id == brand_id, col(OrderLine.sku).in_(skus))
+        .order_by(col(OrderLine.id).desc())
+    ).all():
+        label = name or sku
+        found.setdefault(sku, f"{label} {variant}" if variant and variant not in label else label)
+    return found

@@ -49,6 +49,7 @@ from postpurchase.returns.wording import (
     NOT_RETURNABLE_LABELS,
     RESOLUTION_LABELS,
     STATE_LABELS,
+    resolution_labels,
 )
 from postpurchase.tracking import routing
 from postpurchase.web.customer import brand_or_404, lookup_from_form
@@ -191,6 +192,7 @@ def start(brand_slug: str, token: str) -> Any:
         error=error,
         preview=money,
         keep_labels=KEEP_LABELS,
+        resolution_labels=resolution_labels(policy.part.exchange.other_products),
         hints={
             id_of(item.line): line_hints(policy, item.reasons, locale)
             for item in form.eligibility.lines
@@ -282,6 +284,7 @@ def confirmation(brand_slug: str, token: str) -> Any:
             session=get_session(), rma=view.rma, payout_days=policy_for(brand).part.payout_days
         ),
         keep_labels=KEEP_LABELS,
+        resolution_labels=resolution_labels(policy_for(brand).part.exchange.other_products),
         step=method_step(brand, view.rma, view.order),
     )
 

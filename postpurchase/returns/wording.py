@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
 
@@ -28,6 +30,14 @@ RESOLUTION_LABELS = {
     ReturnResolution.store_credit: _l("Store credit"),
     ReturnResolution.exchange: _l("Exchange for the same or another size"),
 }
+
+
+def resolution_labels(other_products: bool) -> dict[ReturnResolution, Any]:
+    """The resolutions' words for a brand: its exchange offers other products too when its rule
+    says so, and the form and status page must not promise only another size."""
+    if not other_products:
+        return RESOLUTION_LABELS
+    return {**RESOLUTION_LABELS, ReturnResolution.exchange: _l("Exchange for another size or item")}
 
 NOT_RETURNABLE_LABELS = {
     NotReturnable.order_cancelled: _l("This order was cancelled."),

@@ -14,7 +14,7 @@ from postpurchase.returns import dropoffs
 from postpurchase.returns.cli import returns as returns_command
 from postpurchase.returns.dropoffs import DropOffFileError, nearest_dropoffs, parse_dropoffs
 
-SAMPLE = Path(dropoffs.__file__).parent / "samples" / "dropoffs.csv"
+SAMPLE = dropoffs.SAMPLE_DROPOFFS
 HEADER = "code,name,kind,postal_code,address,lat,lon\n"
 
 

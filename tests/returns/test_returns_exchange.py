@@ -46,6 +46,7 @@ from postpurchase.returns.operations import (
 )
 from postpurchase.returns.policy import policy_for
 from tests.returns.conftest import DELIVERED, later
+from tests.returns.test_returns_portal import _form_page
 
 OTHER_PRODUCTS = {"other_products": True, "price_band_percent": 20}
 WMS_URL = "https://wms.example/returns"
@@ -498,3 +499,16 @@ def test_the_portal_says_clearly_when_the_last_unit_was_just_taken(
     )
     assert response.status_code == 422
     assert "out of stock" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [("ja", "別のサイズまたは別の商品と交換"), ("en", "Exchange for another size or item")],
+)
+def test_the_form_does_not_promise_only_another_size_when_other_products_are_offered(
+    client, catalogue, set_policy, lang, words
+) -> None:
+    _policy(set_policy, catalogue)
+    _, page = _form_page(client, lang)
+    assert words in page
+    assert "HOODIE-M" in page
