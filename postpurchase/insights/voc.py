@@ -274,6 +274,10 @@ class Voice:
     def count(self, topic: Topic) -> int:
         return next((row.count for row in self.topics if row.topic == topic), 0)
 
+    def example(self, topic: Topic) -> VoiceComment | None:
+        """The newest comment on ``topic``."""
+        return next((c for c in self.comments if topic in c.topics), None)
+
 
 def _parcel_facts(session: Session, shipment_ids: set[int]) -> dict[int, dict[str, bool | None]]:
     """late / damaged / failed attempt per parcel, from the figures rollup, the carrier and returns.
