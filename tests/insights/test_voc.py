@@ -229,3 +229,12 @@ def test_pdf_report_has_the_weekly_voice_digest(app, commented) -> None:
         r'data-topic="late">.*?<td>1</td><td>配達が二日も遅れました。</td>', digest, re.S
     )
     assert "Late delivery: 100% of these comments" in html
+
+
+def test_voice_page_names_topics_in_japanese(app, client, commented) -> None:
+    _sign_in(app, client, commented.brand_id)
+    page = client.get("/merchant/insights/voice", query_string={**PERIOD, "lang": "ja"}).get_data(
+        as_text=True
+    )
+    assert _cells(page, "topics", "late")[0] == "配達の遅れ"
+    assert "1件中1件" in page
