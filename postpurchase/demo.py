@@ -291,7 +291,7 @@ def add_demo_comments(app: Flask, *, brand_id: int, seed: int, until: datetime) 
             .order_by(col(Shipment.id))
         ).all()
         for shipment, facts in delivered:
-            answered_at = shipment.delivered_at + timedelta(days=1)
+            answered_at = (shipment.delivered_at or until) + timedelta(days=1)
             if rng.random() > 0.5 or answered_at > until:
                 continue
             score, comment = demo_comment(
