@@ -33,7 +33,7 @@ from postpurchase.branding import logo_file
 from postpurchase.brands import create_brand, get_brand
 from postpurchase.clock import utcnow
 from postpurchase.config import running_app
-from postpurchase.demo_data import Handover, demo_catalog, demo_envelopes
+from postpurchase.demo_data import Handover, demo_catalog, demo_comment, demo_envelopes
 from postpurchase.models import Order, Shipment
 from postpurchase.models.types import id_of
 from postpurchase.returns.dropoffs import SAMPLE_DROPOFFS, import_dropoffs, parse_dropoffs
@@ -288,7 +288,42 @@ def load_demo(
         seed=seed, orders=orders, now=now, days=days, tracking_number=demo_tracking_number
     )
     replay(app, brand_id=brand_id, envelopes=envelopes, start=start, until=now)
+    add_demo_comments(app, brand_id=brand_id, seed=seed, until=now)
     return brand_id
+
+
+def add_demo_comments(app: Flask, *, brand_id: int, seed: int, until: datetime) -> None:
+    """Answer the NPS survey for about half the delivered parcels, a day after delivery, with a comment
+    that fits what the parcel went through (so the VoC page links complaints to real facts)."""
+    import random
+
+    from postpurchase.messaging.operations import save_feedback
+    from postpurchase.models import ShipmentFigures
+
+    rng = random.Random(seed)  # noqa: S311 (reproducible demo data, not a secret)
+    with db.session_scope(app) as session:
+        delivered = session.exec(
+            select(Shipment, ShipmentFigures)
+            .join(ShipmentFigures, col(ShipmentFigures.shipment_id) == col(Shipment.id))
+            .where(Shipment.brand_id == brand_id, col(Shipment.delivered_at).is_not(None))
+            .order_by(col(Shipment.id))
+        ).all()
+        for shipment, facts in delivered:
+            answered_at = (shipment.delivered_at or until) + timedelta(days=1)
+            if rng.random() > 0.5 or answered_at > until:
+                continue
+            score, comment = demo_comment(
+                rng,
+                late=facts.promised and not facts.on_time,
+                failed_attempt=shipment.failed_attempts > 0,
+            )
+            save_feedback(
+                session=session,
+                data={"b": brand_id, "o": shipment.order_id, "s": shipment.id},
+                score=score,
+                comment=comment,
+                now=answered_at,
+            )
 
 
 def replay(

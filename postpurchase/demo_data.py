@@ -474,3 +474,49 @@ FULFILLMENT_CENTRES: tuple[dict[str, Any], ...] = (
 )
 #: The region (as in :data:`PLACES`) of each centre, for rates.
 CENTRE_REGIONS: dict[str, str] = {"TOKYO-FC1": "関東", "OSAKA-FC1": "関西"}
+
+
+#: NPS comments of the demo's customers, by what happened to their parcel: a late parcel draws a
+#: late complaint, a missed delivery a redelivery one; the others speak of the goods or praise.
+#: (score range, comments) per situation.
+COMMENTS: dict[str, tuple[tuple[int, int], tuple[str, ...]]] = {
+    "late": (
+        (0, 6),
+        (
+            "指定日に間に合わなかったので残念でした。",
+            "配達が予定より遅れました。",
+            "到着予定日を過ぎても届かず不安でした。",
+            "届くまでかなり待ちました。",
+        ),
+    ),
+    "failed_attempt": (
+        (3, 7),
+        (
+            "不在票が入っていて再配達をお願いしました。",
+            "在宅していたのに不在扱いでした。",
+            "再配達の手続きが面倒でした。置き配にしてほしいです。",
+        ),
+    ),
+    "other": (
+        (6, 10),
+        (
+            "とても満足しています。また利用します。",
+            "梱包がとても丁寧でした。",
+            "サイズがぴったりでした。",
+            "サイズが少し小さかったです。",
+            "生地がしっかりしていて品質が良いです。",
+            "色がきれいで気に入りました。",
+            "問い合わせへの対応が親切でした。",
+            "送料が少し高いと感じました。",
+            "箱が大きすぎて過剰包装だと思います。",
+            "Great quality, the fabric feels lovely.",
+        ),
+    ),
+}
+
+
+def demo_comment(rng: random.Random, *, late: bool, failed_attempt: bool) -> tuple[int, str]:
+    """A score and comment for a delivered parcel, in keeping with what happened to it."""
+    situation = "late" if late else "failed_attempt" if failed_attempt else "other"
+    (low, high), texts = COMMENTS[situation]
+    return rng.randint(low, high), rng.choice(texts)

@@ -15,6 +15,7 @@ from postpurchase.clock import utcnow
 from postpurchase.db import session_scope
 from postpurchase.demo import catch_up_tracking, load_demo
 from postpurchase.demo_data import PRODUCTS, SOLD_OUT
+from postpurchase.insights import voc
 from postpurchase.insights.figures import figures
 from postpurchase.models import (
     Brand,
@@ -104,6 +105,7 @@ def test_demo_tells_a_consistent_story(app) -> None:
         sizes = defaultdict(set)
         for line in s.exec(select(OrderLine).where(OrderLine.category == "apparel")):
             sizes[line.order_id].add(line.variant)
+        voice = voc.voice(session=s, brand_id=brand_id, start=end - timedelta(days=60), end=end)
         s.expunge_all()
     assert len(shipments) > 40
     _scans_follow_the_route(shipments, orders, centres, scans)
@@ -113,6 +115,7 @@ def test_demo_tells_a_consistent_story(app) -> None:
     _some_parcels_are_in_trouble(shipments)
     _most_sizes_are_in_stock_for_exchanges(stock)
     _recommendations_show_for_some_deliveries_and_never_a_sold_out_size(suggested, stock, sizes)
+    _customers_comment_on_what_happened_to_their_parcel(voice)
 
 
 def _prefecture(location: str) -> str:
@@ -223,3 +226,10 @@ def test_demo_offers_convenience_stores_and_another_product_in_exchange(app) -> 
     assert ReturnMethod.convenience_store in policy_for(brand).part.methods
     assert stores
     assert any(not option.sku.startswith("TABI-SOCKS") for option in offered)
+
+
+def _customers_comment_on_what_happened_to_their_parcel(voice) -> None:
+    """The VoC page has topics, and a late complaint is about a parcel that was late."""
+    assert sum(row.count > 0 for row in voice.topics) >= 3
+    late = next(link for link in voice.links if link.topic == voc.Topic.late)
+    assert late.known > 0 and late.share > (late.other_share or 0)

@@ -19,6 +19,7 @@ from postpurchase.insights.figures import (
     figures,
     return_reasons,
 )
+from postpurchase.insights.voc import Voice, voice
 
 #: The headline figures of the overview, each compared with the previous period.
 HEADLINES: tuple[str, ...] = (
@@ -57,6 +58,8 @@ class Report:
     redelivery_reference: float | None
     reasons: list[ReasonRow]
     comments: list[Comment]
+    #: Topics of the comments written in the period: the VoC digest of the PDF and weekly email.
+    voice: Voice
 
     def change(self, name: str) -> float | None:
         """The headline ``name`` now minus before; None when either period lacks it."""
@@ -111,4 +114,5 @@ def report(
         redelivery_reference=redelivery_reference,
         reasons=return_reasons(session=session, brand_id=brand_id, start=start, end=end),
         comments=comments(session=session, brand_id=brand_id, start=start, end=end),
+        voice=voice(session=session, brand_id=brand_id, start=start, end=end),
     )

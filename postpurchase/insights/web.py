@@ -3,15 +3,17 @@ figures are those of :mod:`figures` and the API)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.i18n import format_local_time, to_local
-from postpurchase.insights import export, queries
+from postpurchase.insights import export, queries, voc
 from postpurchase.models import Brand
 from postpurchase.models.types import id_of
 from postpurchase.pdf import pdf_bytes
@@ -23,15 +25,20 @@ from postpurchase.web.params import BadParameter, Params
 merchant_insights = Blueprint("merchant_insights", __name__, url_prefix="/merchant")
 
 
-def _report(brand: Brand) -> queries.Report:
-    """The report for the period in the query string; 400 saying what is wrong with a bad period."""
+def _period(brand: Brand) -> tuple[date, date]:
+    """The period in the query string; 400 saying what is wrong with a bad one."""
     params = Params(request.args)
     try:
-        start, end = export.period(
+        return export.period(
             params.date("start"), params.date("end"), to_local(utcnow(), brand.timezone).date()
         )
     except ValueError as error:
         raise BadParameter("start", str(error)) from None
+
+
+def _report(brand: Brand) -> queries.Report:
+    """The report for the period in the query string."""
+    start, end = _period(brand)
     return queries.report(
         session=get_session(),
         brand_id=id_of(brand),
@@ -52,6 +59,24 @@ def _sort() -> tuple[str | None, bool]:
             "sort", f"must be one of {', '.join(queries.SORTABLE)}", queries.SORTABLE
         )
     return name, raw.startswith("-")
+
+
+#: Names of the VoC topics and delivery facts on the page and in the report.
+TOPIC_LABELS = {
+    voc.Topic.late: _l("Late delivery"),
+    voc.Topic.redelivery: _l("Missed delivery and redelivery"),
+    voc.Topic.damaged: _l("Damaged item"),
+    voc.Topic.size_fit: _l("Size and fit"),
+    voc.Topic.quality: _l("Product quality"),
+    voc.Topic.packaging: _l("Packaging"),
+    voc.Topic.service: _l("Customer service"),
+    voc.Topic.price: _l("Price and fees"),
+}
+FACT_LABELS = {
+    "late": _l("Parcel was late"),
+    "damaged": _l("Damage reported by carrier or inspection"),
+    "failed_attempt": _l("A delivery attempt failed"),
+}
 
 
 def render_report(
@@ -81,6 +106,8 @@ def render_report(
         sort=request.args.get("sort", ""),
         generated_at=format_local_time(utcnow(), brand.timezone, locale),
         period={"start": report.start.isoformat(), "end": report.end.isoformat()},
+        topic_labels=TOPIC_LABELS,
+        fact_labels=FACT_LABELS,
     )
 
 
@@ -112,4 +139,20 @@ def pdf_download(brand: Brand) -> Response:
         pdf_bytes(render_report("pdf/insights.html", brand, report)),
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )
+
+
+@merchant_insights.get("/insights/voice")
+@require_merchant
+def voice_page(brand: Brand) -> Any:
+    start, end = _period(brand)
+    locale = str(get_locale())
+    return render_template(
+        "pages/insights/voice.html",
+        brand=brand,
+        voice=voc.voice(session=get_session(), brand_id=id_of(brand), start=start, end=end),
+        words=export.Words(locale, "JPY", policy_for(brand)),
+        topic_labels=TOPIC_LABELS,
+        fact_labels=FACT_LABELS,
+        period={"start": start.isoformat(), "end": end.isoformat()},
     )
