@@ -41,6 +41,7 @@ from postpurchase.models.enums import (
     TimeSlot,
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
+from postpurchase.models.experiments import Experiment, ExperimentExposure, ExperimentState
 from postpurchase.models.insights import ShipmentFigures
 from postpurchase.models.messaging import MessageEvent, Suppression
 from postpurchase.models.ops import LeaderLease, OpsCounter
@@ -65,6 +66,9 @@ __all__ = [
     "ExceptionCase",
     "ExecutionKind",
     "ExecutionState",
+    "Experiment",
+    "ExperimentExposure",
+    "ExperimentState",
     "Feedback",
     "FulfillmentCentre",
     "InboxEvent",
