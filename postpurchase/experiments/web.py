@@ -3,6 +3,7 @@ start/stop and its results (thin views over :mod:`.operations` and :mod:`.result
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -129,18 +130,27 @@ def detail(brand: Brand, experiment_id: int) -> Any:
     )
 
 
-@merchant_experiments.post("/<int:experiment_id>/<any(start, stop):action>")
-@require_merchant
-def change(brand: Brand, experiment_id: int, action: str) -> Any:
+def _move(brand: Brand, experiment_id: int, move: Callable[..., None]) -> Any:
     check_csrf()
     experiment = _owned(brand, experiment_id)
     session = get_session()
-    move = operations.start if action == "start" else operations.stop
     try:
         move(session=session, experiment=experiment, actor=actor(), now=utcnow())
     except operations.ExperimentError as error:
         session.rollback()
         flash(str(error))
-        return redirect(url_for(".detail", experiment_id=experiment_id))
-    session.commit()
+    else:
+        session.commit()
     return redirect(url_for(".detail", experiment_id=experiment_id))
+
+
+@merchant_experiments.post("/<int:experiment_id>/start")
+@require_merchant
+def start(brand: Brand, experiment_id: int) -> Any:
+    return _move(brand, experiment_id, operations.start)
+
+
+@merchant_experiments.post("/<int:experiment_id>/stop")
+@require_merchant
+def stop(brand: Brand, experiment_id: int) -> Any:
+    return _move(brand, experiment_id, operations.stop)

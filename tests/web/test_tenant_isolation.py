@@ -57,6 +57,8 @@ NOT_BRAND_OWNED: dict[str, str] = {
         )
     },
     "settings_api.put_settings": "takes no id; changes only the settings of the key's brand",
+    "merchant_experiments.create": "takes no id; creates a draft in the signed-in brand only",
+    "experiments_api.create_experiment": "takes no id; creates a draft for the key's brand only",
 }
 
 #: Brand-owned routes with no id in the path that name a record in the query string instead.
