@@ -23,6 +23,7 @@ FEATURES: tuple[str, ...] = (
     "postpurchase.tracking",
     "postpurchase.edd",
     "postpurchase.messaging",
+    "postpurchase.experiments",
     "postpurchase.insights",
     "postpurchase.returns",
     "postpurchase.people",

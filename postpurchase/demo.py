@@ -24,7 +24,7 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import with_appcontext
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from carriers import sandbox
 from carriers.status import Status
@@ -284,6 +284,7 @@ def load_demo(
             brand_id=brand_id,
             rows=parse_dropoffs(SAMPLE_DROPOFFS.read_text(encoding="utf-8")),
         )
+        start_demo_experiment(session=session, brand_id=brand_id, now=start)
     envelopes = demo_envelopes(
         seed=seed, orders=orders, now=now, days=days, tracking_number=demo_tracking_number
     )
@@ -324,6 +325,29 @@ def add_demo_comments(app: Flask, *, brand_id: int, seed: int, until: datetime) 
                 comment=comment,
                 now=answered_at,
             )
+
+
+def start_demo_experiment(*, session: Session, brand_id: int, now: datetime) -> None:
+    """One running experiment before the weeks are replayed, so its results come from them."""
+    from postpurchase.experiments import operations
+    from postpurchase.models.enums import Trigger
+
+    experiment = operations.create(
+        session=session,
+        brand_id=brand_id,
+        actor="demo",
+        name="配送完了メール: 件名に「お手入れのコツ」",
+        trigger=Trigger.delivered,
+        variants=[
+            {"key": "control", "weight": 50},
+            {
+                "key": "care_tips",
+                "weight": 50,
+                "subject": "お届けしました: 長く使うためのお手入れのコツ",
+            },
+        ],
+    )
+    operations.start(session=session, experiment=experiment, actor="demo", now=now)
 
 
 def replay(

@@ -15,6 +15,7 @@ from postpurchase.clock import utcnow
 from postpurchase.db import session_scope
 from postpurchase.demo import catch_up_tracking, load_demo
 from postpurchase.demo_data import PRODUCTS, SOLD_OUT
+from postpurchase.experiments.results import results
 from postpurchase.insights import voc
 from postpurchase.insights.figures import figures
 from postpurchase.models import (
@@ -31,6 +32,7 @@ from postpurchase.models import (
     TrackingEvent,
 )
 from postpurchase.models.enums import ReturnMethod
+from postpurchase.models.experiments import Experiment, ExperimentState
 from postpurchase.recommendations import for_order
 from postpurchase.returns import dropoffs
 from postpurchase.returns.exchange import exchange_options
@@ -53,11 +55,14 @@ def test_demo_brand_is_loaded_through_intake_and_tracked(app) -> None:
         shipped = s.exec(select(Shipment).where(Shipment.brand_id == brand_id)).all()
         scans = s.exec(select(func.count()).select_from(TrackingEvent)).one()
         messages = s.exec(select(func.count()).select_from(OutboxMessage)).one()
+        experiment = s.exec(select(Experiment).where(Experiment.brand_id == brand_id)).one()
+        exposed = results(session=s, experiment=experiment, now=utcnow()).exposed
     assert states == {InboxState.processed}
     assert orders == 20
     assert shipped and all(shipment.tracking_number for shipment in shipped)
     assert scans >= len(shipped)
     assert messages > 0
+    assert experiment.state == ExperimentState.running and sum(exposed.values()) > 0
 
 
 def test_demo_is_not_loaded_twice(app) -> None:

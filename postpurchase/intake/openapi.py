@@ -63,6 +63,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         401: "Missing or invalid API key or signature, or a signature timestamp outside the window.",
         404: "Not found.",
         405: "Method not allowed.",
+        409: "The record is not in a state that allows this; `message` says which.",
         413: "Body larger than `MAX_BODY_BYTES` (default 1 MiB).",
         415: "Not `application/json`.",
         422: "The data does not match the schema; `details` names each field.",

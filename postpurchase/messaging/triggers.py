@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 
 from postpurchase.clock import as_utc
 from postpurchase.db import is_postgres
+from postpurchase.experiments import operations as experiments
 from postpurchase.messaging import context as ctx
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.channels import configured
@@ -51,6 +52,9 @@ from postpurchase.signals import late_notices
 from postpurchase.tokens import make_token
 
 log = logging.getLogger(__name__)
+
+#: What an experiment's variant changes at rendering time (kept in the row's payload).
+EXPERIMENT_CONTENT = ("key", "subject", "template_variant")
 
 
 def idempotency_key(brand_id: int, trigger: str, ref: str, channel: Channel | str) -> str:
@@ -266,6 +270,7 @@ def compose(
         now=now,
     )
     payload = {**message.payload, "context": built.context, "rules": list(built.rules)}
+    tested = message.payload.get("experiment") or {}
     content = render_content(
         messaging=messaging,
         brand=brand,
@@ -274,7 +279,7 @@ def compose(
         address=message.recipient,
         payload=payload,
         context=built.context,
-        variant=built.variant,
+        variant=tested.get("template_variant") or built.variant,
         own=own_sources(
             session=session,
             brand_id=id_of(brand),
@@ -282,6 +287,8 @@ def compose(
             locale=built.context["locale"],
         ),
     )
+    if tested.get("subject"):
+        content = replace(content, subject=tested["subject"][:300])
     return replace(content, useless=built.useless)
 
 
@@ -415,8 +422,34 @@ def enqueue(
         if late_ok:
             payload["late_ok"] = True
     backfilled = None if late_ok else too_old(settings, event_at, now)
+    refused = bool(not eligible or useless)
+    assignment = (
+        None
+        if refused or backfilled
+        else experiments.expose(
+            session=session,
+            brand_id=id_of(brand),
+            trigger=trigger,
+            customer_id=customer.id if customer else None,
+            order_id=order.id if order else None,
+            now=now,
+        )
+    )
+    if assignment is not None:
+        payload["experiment"] = {
+            "id": assignment.experiment_id,
+            **{k: v for k, v in assignment.variant.items() if k in EXPERIMENT_CONTENT},
+        }
+        wanted = assignment.variant.get("channel")
+        if wanted in eligible:
+            eligible.remove(wanted)
+            eligible.insert(0, wanted)
+            payload["fallback"] = eligible[1:]
+        if "delay_minutes" in assignment.variant:
+            due_at = now + timedelta(minutes=assignment.variant["delay_minutes"])
+        if assignment.holdout:
+            useless, refused = f"experiment holdout (variant {assignment.key})", True
     channel = Channel(eligible[0]) if eligible else first
-    refused = not eligible or useless
     values = row_values(
         brand=brand,
         trigger=trigger,

@@ -42,6 +42,7 @@ from postpurchase.models.enums import (
     TimeSlot,
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
+from postpurchase.models.experiments import Experiment, ExperimentExposure, ExperimentState
 from postpurchase.models.insights import ShipmentFigures
 from postpurchase.models.messaging import MessageEvent, MessageTemplate, Suppression
 from postpurchase.models.ops import LeaderLease, OpsCounter
@@ -66,6 +67,9 @@ __all__ = [
     "ExceptionCase",
     "ExecutionKind",
     "ExecutionState",
+    "Experiment",
+    "ExperimentExposure",
+    "ExperimentState",
     "Feedback",
     "FulfillmentCentre",
     "InboxEvent",

@@ -37,6 +37,7 @@ from postpurchase.models import (
     Role,
     Shipment,
 )
+from postpurchase.models.experiments import Experiment
 from postpurchase.models.types import id_of
 from postpurchase.people import links, operations
 from postpurchase.returns.photos import photo_token
@@ -65,6 +66,7 @@ class Tenant:
     member_id: int = 0
     invitation_id: int = 0
     settings_change_id: int = 0
+    experiment_id: int = 0
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -96,6 +98,7 @@ class Tenant:
             "member_id": self.member_id,
             "invitation_id": self.invitation_id,
             "entry_id": self.settings_change_id,
+            "experiment_id": self.experiment_id,
             "logo": f"{'ab' * 32}.png",  # served only from the brand's own folder
         }
 
@@ -189,6 +192,15 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
         before=30,
         after=31,
     ).id
+    experiment = Experiment(
+        brand_id=b,
+        name=f"{tenant.name} subject test",
+        trigger=Trigger.delivered,
+        variants=[{"key": "control", "weight": 50}, {"key": "B", "weight": 50}],
+    )
+    s.add(experiment)
+    s.flush()
+    tenant.experiment_id = experiment.id  # type: ignore[assignment]
     secret = str(app.config["SECRET_KEY"])
     people = _people(s, tenant, secret)
     tracking = order_token(secret, b, order.id)  # type: ignore[arg-type]

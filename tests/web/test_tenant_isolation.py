@@ -70,6 +70,8 @@ NOT_BRAND_OWNED: dict[str, str] = {
     "(LINE tests)",
     "line_pages.sms_optin": "the order comes from a token signed for one brand; another's is a 404 "
     "(LINE tests)",
+    "merchant_experiments.create": "takes no id; creates a draft in the signed-in brand only",
+    "experiments_api.create_experiment": "takes no id; creates a draft for the key's brand only",
 }
 
 #: Brand-owned routes with no id in the path that name a record in the query string instead.

@@ -1,0 +1,264 @@
+"""Create, start and stop experiments, and assign a customer to a variant.
+
+Assignment is sticky without storage: the variant is chosen from a SHA-256 hash of the experiment
+and customer ids, mapped onto the variants' weights, so a customer sees the same variant in every
+message of the experiment, on every worker, before and after a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from postpurchase import audit
+from postpurchase.messaging.catalogue import CATALOGUE, Purpose
+from postpurchase.models import Channel
+from postpurchase.models.enums import Trigger
+from postpurchase.models.experiments import Experiment, ExperimentExposure, ExperimentState
+from postpurchase.models.types import id_of
+
+MAX_VARIANTS = 6
+#: What a variant may set besides its key and weight.
+VARIANT_FIELDS = frozenset(
+    {"key", "weight", "subject", "template_variant", "channel", "delay_minutes", "holdout"}
+)
+
+
+class ExperimentError(ValueError):
+    """An experiment that cannot be saved or changed; ``field`` names the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Assignment:
+    experiment_id: int
+    variant: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return str(self.variant["key"])
+
+    @property
+    def holdout(self) -> bool:
+        return bool(self.variant.get("holdout"))
+
+
+def bucket(experiment_id: int, customer_id: int) -> float:
+    """A number in [0, 1) fixed for this customer in this experiment."""
+    digest = hashlib.sha256(f"{experiment_id}:{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def assign(experiment_id: int, customer_id: int, variants: list[dict[str, Any]]) -> dict[str, Any]:
+    """The variant of ``customer_id``: its bucket falls in the variant's share of the weights."""
+    total = sum(float(v["weight"]) for v in variants)
+    point = bucket(experiment_id, customer_id) * total
+    for variant in variants:
+        point -= float(variant["weight"])
+        if point < 0:
+            return variant
+    return variants[-1]
+
+
+def validate_variants(trigger: Trigger, variants: Any) -> list[dict[str, Any]]:
+    """The variants, checked; :class:`ExperimentError` names the first bad field.
+
+    Transactional triggers (shipped, failed attempt…) carry what the customer needs to receive the
+    parcel: they may vary in content, channel and time, never be held out.
+    """
+    if not isinstance(variants, list) or not 2 <= len(variants) <= MAX_VARIANTS:
+        raise ExperimentError("variants", f"give 2 to {MAX_VARIANTS} variants")
+    seen: set[str] = set()
+    clean: list[dict[str, Any]] = []
+    for index, variant in enumerate(variants):
+        where = f"variants[{index}]"
+        if not isinstance(variant, dict):
+            raise ExperimentError(where, "must be an object")
+        unknown = sorted(set(variant) - VARIANT_FIELDS)
+        if unknown:
+            raise ExperimentError(f"{where}.{unknown[0]}", "unknown field")
+        key = variant.get("key")
+        if not isinstance(key, str) or not key.strip() or len(key) > 40:
+            raise ExperimentError(f"{where}.key", "a name of 1 to 40 characters")
+        if key in seen:
+            raise ExperimentError(f"{where}.key", f"{key!r} is used twice")
+        seen.add(key)
+        weight = variant.get("weight", 1)
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= 100:
+            raise ExperimentError(f"{where}.weight", "a number above 0 and at most 100")
+        item: dict[str, Any] = {"key": key.strip(), "weight": weight}
+        for text in ("subject", "template_variant"):
+            value = variant.get(text)
+            if value is not None:
+                if not isinstance(value, str) or not value.strip() or len(value) > 200:
+                    raise ExperimentError(f"{where}.{text}", "a text of 1 to 200 characters")
+                item[text] = value.strip()
+        channel = variant.get("channel")
+        if channel is not None:
+            if channel not in {str(c) for c in Channel}:
+                raise ExperimentError(f"{where}.channel", f"unknown channel {str(channel)[:20]!r}")
+            item["channel"] = channel
+        delay = variant.get("delay_minutes")
+        if delay is not None:
+            if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 10080:
+                raise ExperimentError(f"{where}.delay_minutes", "whole minutes, 0 to 10080")
+            item["delay_minutes"] = delay
+        if variant.get("holdout"):
+            if CATALOGUE[trigger].purpose == Purpose.transactional:
+                raise ExperimentError(
+                    f"{where}.holdout",
+                    f"{trigger} is transactional: its variants may change content, never hold it out",
+                )
+            item["holdout"] = True
+        clean.append(item)
+    if clean[0].get("holdout"):
+        raise ExperimentError("variants[0].holdout", "the first variant is the control: send it")
+    return clean
+
+
+def create(
+    *,
+    session: Session,
+    brand_id: int,
+    actor: str,
+    name: Any,
+    trigger: Any,
+    variants: Any,
+    repeat_days: Any = 30,
+) -> Experiment:
+    """A new draft experiment, validated."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 120:
+        raise ExperimentError("name", "a name of 1 to 120 characters")
+    try:
+        chosen = Trigger(trigger)
+    except ValueError:
+        raise ExperimentError("trigger", f"unknown trigger {str(trigger)[:40]!r}") from None
+    if chosen not in CATALOGUE:
+        raise ExperimentError("trigger", f"{chosen} sends no customer message")
+    if (
+        isinstance(repeat_days, bool)
+        or not isinstance(repeat_days, int)
+        or not 1 <= repeat_days <= 365
+    ):
+        raise ExperimentError("repeat_days", "whole days, 1 to 365")
+    experiment = Experiment(
+        brand_id=brand_id,
+        name=name.strip(),
+        trigger=chosen,
+        variants=validate_variants(chosen, variants),
+        repeat_days=repeat_days,
+    )
+    session.add(experiment)
+    session.flush()
+    audit.record(
+        session=session,
+        brand_id=brand_id,
+        actor=actor,
+        action="experiment.create",
+        subject=f"experiment:{experiment.id}",
+        before=None,
+        after={"name": experiment.name, "trigger": str(chosen), "variants": experiment.variants},
+    )
+    return experiment
+
+
+def start(*, session: Session, experiment: Experiment, actor: str, now: datetime) -> None:
+    """Run a draft experiment; one running experiment per trigger, so results stay attributable."""
+    if experiment.state != ExperimentState.draft:
+        raise ExperimentError("state", f"only a draft can start; this one is {experiment.state}")
+    if running(session=session, brand_id=experiment.brand_id, trigger=experiment.trigger):
+        raise ExperimentError("trigger", f"another experiment on {experiment.trigger} is running")
+    _move(session, experiment, actor, ExperimentState.running, now)
+    experiment.started_at = now
+
+
+def stop(*, session: Session, experiment: Experiment, actor: str, now: datetime) -> None:
+    """Stop assigning; every customer gets the trigger's normal message again."""
+    if experiment.state != ExperimentState.running:
+        raise ExperimentError(
+            "state", f"only a running experiment can stop; this one is {experiment.state}"
+        )
+    _move(session, experiment, actor, ExperimentState.stopped, now)
+    experiment.stopped_at = now
+
+
+def _move(
+    session: Session, experiment: Experiment, actor: str, state: ExperimentState, now: datetime
+) -> None:
+    audit.record(
+        session=session,
+        brand_id=experiment.brand_id,
+        actor=actor,
+        action=f"experiment.{state}",
+        subject=f"experiment:{experiment.id}",
+        before={"state": str(experiment.state)},
+        after={"state": str(state), "at": now.isoformat()},
+    )
+    experiment.state = state
+    session.add(experiment)
+    session.flush()
+
+
+def running(*, session: Session, brand_id: int, trigger: str) -> Experiment | None:
+    return session.exec(
+        select(Experiment).where(
+            Experiment.brand_id == brand_id,
+            Experiment.trigger == trigger,
+            Experiment.state == ExperimentState.running,
+        )
+    ).first()
+
+
+def expose(
+    *,
+    session: Session,
+    brand_id: int,
+    trigger: str,
+    customer_id: int | None,
+    order_id: int | None,
+    now: datetime,
+) -> Assignment | None:
+    """The variant this customer gets in the running experiment on ``trigger`` (None: no
+    experiment, or no customer to keep it sticky for); records the first exposure."""
+    if customer_id is None:
+        return None
+    experiment = running(session=session, brand_id=brand_id, trigger=trigger)
+    if experiment is None:
+        return None
+    variant = assign(id_of(experiment), customer_id, experiment.variants)
+    exposed = session.exec(
+        select(ExperimentExposure.id).where(
+            ExperimentExposure.experiment_id == experiment.id,
+            ExperimentExposure.customer_id == customer_id,
+        )
+    ).first()
+    if exposed is None:
+        session.add(
+            ExperimentExposure(
+                brand_id=brand_id,
+                experiment_id=id_of(experiment),
+                customer_id=customer_id,
+                variant=variant["key"],
+                order_id=order_id,
+                exposed_at=now,
+            )
+        )
+        session.flush()
+    return Assignment(id_of(experiment), variant)
+
+
+def listed(*, session: Session, brand_id: int) -> list[Experiment]:
+    """The brand's experiments, newest first."""
+    return list(
+        session.exec(
+            select(Experiment).where(Experiment.brand_id == brand_id).order_by(Experiment.id.desc())  # type: ignore[union-attr]
+        )
+    )
