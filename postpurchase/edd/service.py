@@ -21,7 +21,7 @@ from flask_babel import force_locale, format_decimal, get_locale, gettext, lazy_
 from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
-from carriers.status import Status
+from carriers.status import CUSTOMS_HOLD, Status
 from postpurchase import signals
 from postpurchase.clock import utcnow
 from postpurchase.edd.backtest import AsOf, Setting, fit
@@ -42,6 +42,9 @@ from postpurchase.settings.model import settings_for
 
 #: Statuses after which the parcel is in the destination's hands today.
 ARRIVING_TODAY = frozenset({Status.out_for_delivery, Status.available_for_pickup})
+#: Business days customs usually takes to release a parcel it holds (or whose duties are paid):
+#: a held parcel is not predicted to arrive sooner than this plus the last leg.
+CUSTOMS_RELEASE_BUSINESS_DAYS = 2
 #: Statuses after which no delivery date is predicted any more.
 NOT_PREDICTED = frozenset(
     {Status.exception, Status.returning_to_sender, Status.returned, Status.expired}
@@ -607,6 +610,8 @@ def predict_for_shipment(
         postal_prefix=postal_prefix(shipment.destination_postal_code),
     )
     today = _local_today(now, edd.timezone)
+    # Days are counted in the destination's calendar: a JP→US parcel does not move on US holidays.
+    calendar = edd.calendar.for_destination(shipment.destination_country)
     mode = AsOf.shipped if shipment.shipped_at else AsOf.ordered
     model, fitted_at = load_model(session=session, brand=brand, mode=mode, models=models)
     setting = brand_setting(session, brand, centres=[fc] if fc else [])
@@ -622,7 +627,7 @@ def predict_for_shipment(
         basis = {"reason": "arriving_today" if day == today else "requested_date"}
     elif status is Status.attempt_fail:
         day = max(
-            edd.calendar.roll_forward(today + timedelta(days=1)), shipment.requested_date or today
+            calendar.roll_forward(today + timedelta(days=1)), shipment.requested_date or today
         )
         dates = (day, day, day, day)
         basis = {"reason": "redelivery_next_day", "time_slot": shipment.time_slot}
@@ -631,7 +636,7 @@ def predict_for_shipment(
         anchor = setting.anchor(
             moment, shipped=shipment.shipped_at is not None, origin=route.origin
         )
-        elapsed = edd.calendar.business_days_between(anchor, today) if shipment.shipped_at else 0
+        elapsed = calendar.business_days_between(anchor, today) if shipment.shipped_at else 0
         lines = (
             session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all()
             if order
@@ -641,15 +646,18 @@ def predict_for_shipment(
         estimate = model.estimate(
             route,
             anchor,
-            edd.calendar,
+            calendar,
             promise_level=edd.promise_level,
             window=edd.window,
             elapsed=min(max(elapsed, 0), YMAX),
             features=features,
         )
         dates = _respect_request(estimate, shipment.requested_date)
-        basis = _basis(estimate, model.complete(route), edd.calendar, brand.locale)
+        basis = _basis(estimate, model.complete(route), calendar, brand.locale)
         basis["order_features"] = asdict(features)
+        basis["destination_country"] = calendar.country
+        if status in CUSTOMS_HOLD:
+            dates, basis["customs"] = _after_customs(dates, status, calendar, today)
     if shipment.time_slot:
         basis["time_slot"] = str(shipment.time_slot)
     previous = shipment.predicted_date
@@ -698,6 +706,27 @@ def predict_for_shipment(
             now=now,
         )
     return dates
+
+
+def _after_customs(
+    dates: tuple[date, date, date, date], status: Status, calendar: CarrierCalendar, today: date
+) -> tuple[tuple[date, date, date, date], dict[str, Any]]:
+    """Customs holding the parcel is a state of its own: no date before it can be released.
+
+    The parcel leaves customs :data:`CUSTOMS_RELEASE_BUSINESS_DAYS` destination business days from
+    today at the soonest and needs one more to reach the door; dates the model put later stand.
+    """
+    released = calendar.add_business_days(
+        calendar.roll_forward(today), CUSTOMS_RELEASE_BUSINESS_DAYS
+    )
+    earliest = calendar.add_business_days(released, 1)
+    predicted, start, end, promise = dates
+    moved = (max(predicted, earliest), max(start, earliest), max(end, earliest), promise)
+    return moved, {
+        "state": status.value,
+        "release_business_days": CUSTOMS_RELEASE_BUSINESS_DAYS,
+        "earliest_release": released.isoformat(),
+    }
 
 
 def _respect_request(estimate: Estimate, requested: date | None) -> tuple[date, date, date, date]:
