@@ -110,6 +110,7 @@ def _shipment_context(
         "pickup_location": pickup.location if pickup is not None else None,
         "pickup_until": pickup_until,
         "status": str(shipment.status),
+        "duties_terms": str(shipment.duties_terms) if shipment.duties_terms else None,
     }
 
 

@@ -27,6 +27,7 @@ from postpurchase.models.edd import DeliveryPrediction, TransitModelState
 from postpurchase.models.enums import (
     Channel,
     DeliveryOption,
+    DutiesTerms,
     ExecutionKind,
     ExecutionState,
     InboxState,
@@ -61,6 +62,7 @@ __all__ = [
     "DeliveryOption",
     "DeliveryPrediction",
     "DropOffPoint",
+    "DutiesTerms",
     "Erasure",
     "ExceptionCase",
     "ExecutionKind",
