@@ -42,7 +42,7 @@ from postpurchase.models.enums import (
     TimeSlot,
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
-from postpurchase.models.insights import ShipmentFigures
+from postpurchase.models.insights import FxRate, ShipmentFigures
 from postpurchase.models.messaging import MessageEvent, Suppression
 from postpurchase.models.ops import LeaderLease, OpsCounter
 from postpurchase.models.privacy import Erasure
@@ -69,6 +69,7 @@ __all__ = [
     "ExecutionState",
     "Feedback",
     "FulfillmentCentre",
+    "FxRate",
     "InboxEvent",
     "InboxState",
     "InternalNote",

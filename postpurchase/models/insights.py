@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from postpurchase.models.types import utc_field
+from postpurchase.models.types import brand_fk, utc_field
 
 
 class ShipmentFigures(SQLModel, table=True):
@@ -41,9 +41,28 @@ class ShipmentFigures(SQLModel, table=True):
     failed_attempts: int
     cost_amount: int | None = None
     order_value: int | None = None
+    #: The date of the exchange rate an amount in another currency was converted at (the latest
+    #: one on or before the order day); None when nothing needed converting.
+    fx_rate_date: date | None = None
+    #: An amount was in another currency and the brand's rate table had no rate for it: the
+    #: figures leave it out and say how many they left out.
+    fx_missing: bool = False
     returned: bool
     returned_units: int
     responses: int
     promoters: int
     detractors: int
     refreshed_at: datetime = utc_field(nullable=False)
+
+
+class FxRate(SQLModel, table=True):
+    """A reference exchange rate a brand loaded: ``per_eur`` units of ``currency`` buy one euro
+    (the ECB's quotation), on ``rate_date``."""
+
+    __table_args__ = (UniqueConstraint("brand_id", "currency", "rate_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = brand_fk()
+    currency: str = Field(max_length=3)
+    rate_date: date
+    per_eur: float
