@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from postpurchase.models.types import brand_fk, utc_field
@@ -46,7 +46,7 @@ class ShipmentFigures(SQLModel, table=True):
     fx_rate_date: date | None = None
     #: An amount was in another currency and the brand's rate table had no rate for it: the
     #: figures leave it out and say how many they left out.
-    fx_missing: bool = False
+    fx_missing: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     returned: bool
     returned_units: int
     responses: int
