@@ -390,6 +390,7 @@ def sample_context(
             "pickup_location": "Store",
             "pickup_until": format_day(day + timedelta(days=6), locale),
             "status": "in_transit",
+            "duties_terms": "ddu",
         },
         "tracking_page_url": f"{base}/track/sample",
         "care": [
