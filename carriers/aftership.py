@@ -47,6 +47,7 @@ STATUS_TABLE = StatusTable(
         "Delivered": Status.delivered,
         "Exception": Status.exception,
         "Expired": Status.expired,
+        "Exception_004": Status.held_at_customs,  # delayed in customs clearance
         "Exception_010": Status.returning_to_sender,  # on its way back to the sender
         "Exception_011": Status.returned,  # returned to the sender
     },

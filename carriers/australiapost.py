@@ -12,6 +12,7 @@ from typing import Any
 from carriers.adapter import Adapter
 from carriers.base import Capabilities, TrackingEvent, TrackingResult
 from carriers.parsing import (
+    CUSTOMS_TEXTS,
     Body,
     StatusTable,
     as_dict,
@@ -32,6 +33,7 @@ STATUS_TABLE = StatusTable(
     CODE,
     {"unknown": Status.pending, "delivered": Status.delivered, "in transit": Status.in_transit},
     texts=(
+        *CUSTOMS_TEXTS,
         ("shipping information received", Status.info_received),
         ("shipping information approved", Status.info_received),
         ("onboard for delivery", Status.out_for_delivery),

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 from carriers.adapter import Adapter
 from carriers.base import Capabilities, NotFound, TrackingResult
 from carriers.parsing import (
+    CUSTOMS_TEXTS,
     INFO,
     Body,
     Rule,
@@ -72,6 +73,7 @@ STATUS_TABLE = StatusTable(
         ("returned to sender", Status.returning_to_sender),
         ("return to sender", Status.returning_to_sender),
         ("signature image", INFO),
+        *CUSTOMS_TEXTS,
     ),
 )
 

@@ -52,8 +52,6 @@ STATUS_TABLE = StatusTable(
                 "AR",
                 "TR",
                 "CC",
-                "CR",
-                "IC",
                 "FD",
                 "BN",
                 "SM",
@@ -67,7 +65,9 @@ STATUS_TABLE = StatusTable(
             ),
             Status.in_transit,
         ),
-        "CD": DELAYED,  # clearance delay
+        "CD": Rule(Status.held_at_customs, "delayed"),  # clearance delay
+        "IC": Status.held_at_customs,  # in clearance processing
+        "CR": Status.import_cleared,  # clearance release
         "TD": DELAYED,  # transport delay
         "WC": Status.out_for_delivery,  # with delivery courier
         "OK": Status.delivered,  # shipment delivered

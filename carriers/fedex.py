@@ -67,9 +67,6 @@ STATUS_TABLE = StatusTable(
                 "AD",
                 "AP",
                 "AC",
-                "CC",
-                "CD",
-                "CP",
                 "EA",
                 "EO",
                 "LO",
@@ -87,6 +84,9 @@ STATUS_TABLE = StatusTable(
             Status.in_transit,
         ),
         "DY": DELAYED,
+        "CC": Status.import_cleared,  # cleared customs
+        "CD": Status.held_at_customs,  # clearance delay
+        "CP": Status.held_at_customs,  # clearance in progress
         "HP": Status.available_for_pickup,  # ready for recipient pickup
         "HL": Status.available_for_pickup,  # at hold-at-location
         "DE:08": Status.attempt_fail,  # customer not available or business closed

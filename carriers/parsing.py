@@ -70,6 +70,28 @@ def _rule(value: Status | Rule) -> Rule:
     return value if isinstance(value, Rule) else Rule(value)
 
 
+#: Customs wording carriers share (Australia Post's own, FedEx's and DHL's scan texts), for tables
+#: that map by text; the more precise phrases first, so "awaiting clearance" is not read as cleared.
+CUSTOMS_TEXTS: tuple[tuple[str, Status], ...] = (
+    ("duties due", Status.duties_due),
+    ("duties and taxes due", Status.duties_due),
+    ("awaiting payment of duties", Status.duties_due),
+    ("held for payment", Status.duties_due),
+    ("cleared and awaiting international departure", Status.export_cleared),
+    ("export clearance complete", Status.export_cleared),
+    ("cleared for export", Status.export_cleared),
+    ("awaiting clearance", Status.held_at_customs),
+    ("available for clearance", Status.held_at_customs),
+    ("clearance delay", Status.held_at_customs),
+    ("held by customs", Status.held_at_customs),
+    ("held at customs", Status.held_at_customs),
+    ("is in customs", Status.held_at_customs),
+    ("cleared by customs", Status.import_cleared),
+    ("released by customs", Status.import_cleared),
+    ("clearance completed", Status.import_cleared),
+    ("clearance processing complete", Status.import_cleared),
+)
+
 _unknown_seen: set[tuple[str, str]] = set()
 
 

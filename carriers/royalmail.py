@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from carriers.adapter import Adapter
 from carriers.base import Capabilities, TrackingResult
 from carriers.parsing import (
+    CUSTOMS_TEXTS,
     Body,
     StatusTable,
     as_dict,
@@ -50,6 +51,7 @@ STATUS_TABLE = StatusTable(
         ("delivery attempted", Status.attempt_fail),
         ("return to sender", Status.returning_to_sender),
         ("returned to sender", Status.returning_to_sender),
+        *CUSTOMS_TEXTS,
     ),
 )
 

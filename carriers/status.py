@@ -10,6 +10,12 @@ class Status(StrEnum):
     pending = "pending"
     info_received = "info_received"
     in_transit = "in_transit"
+    #: Customs stages of an international parcel: released for export at origin, held by the
+    #: destination's customs, waiting for the recipient to pay duties and taxes, released for import.
+    export_cleared = "export_cleared"
+    held_at_customs = "held_at_customs"
+    duties_due = "duties_due"
+    import_cleared = "import_cleared"
     out_for_delivery = "out_for_delivery"
     attempt_fail = "attempt_fail"
     available_for_pickup = "available_for_pickup"
@@ -26,11 +32,20 @@ TERMINAL: frozenset[Status] = frozenset({Status.delivered, Status.returned})
 FINAL: frozenset[Status] = TERMINAL | {Status.expired}
 """Statuses nothing is polled for any more (``expired`` reopens on a newer scan, though)."""
 
+CUSTOMS_HOLD: frozenset[Status] = frozenset({Status.held_at_customs, Status.duties_due})
+"""Customs has the parcel and it does not move until customs (or the recipient, paying) lets it."""
+
+CUSTOMS: frozenset[Status] = CUSTOMS_HOLD | {Status.export_cleared, Status.import_cleared}
+
 #: Rough order of progress, for choosing the status of a result from its events.
 PROGRESS: dict[Status, int] = {
     Status.pending: 0,
     Status.info_received: 1,
     Status.in_transit: 2,
+    Status.export_cleared: 2,
+    Status.held_at_customs: 3,
+    Status.duties_due: 3,
+    Status.import_cleared: 3,
     Status.exception: 3,
     Status.attempt_fail: 4,
     Status.out_for_delivery: 4,

@@ -17,6 +17,7 @@ from xml.etree.ElementTree import Element
 from carriers.adapter import OAuthAdapter
 from carriers.base import Capabilities, TrackingEvent, TrackingResult
 from carriers.parsing import (
+    CUSTOMS_TEXTS,
     Body,
     StatusTable,
     as_dict,
@@ -86,6 +87,7 @@ STATUS_TABLE = StatusTable(
         ("refused", Status.exception),
         ("undeliverable", Status.exception),
         ("label created", Status.info_received),
+        *CUSTOMS_TEXTS,
     ),
 )
 

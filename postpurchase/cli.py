@@ -29,6 +29,7 @@ FEATURE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("postpurchase.messaging.cli", "messages"),
     ("postpurchase.insights.cli", "insights"),
     ("postpurchase.insights.cli", "history"),
+    ("postpurchase.insights.cli", "fx"),
     ("postpurchase.demo", "demo"),
     ("postpurchase.privacy.cli", "data"),
     ("postpurchase.privacy.cli", "customers"),

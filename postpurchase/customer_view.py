@@ -14,9 +14,9 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from carriers.status import HANDOVER_SUB_STATUS, Handover, Status, handover_place
+from carriers.status import CUSTOMS, HANDOVER_SUB_STATUS, Handover, Status, handover_place
 from postpurchase.i18n import to_local
-from postpurchase.models import Brand, DeliveryOption, TimeSlot
+from postpurchase.models import Brand, DeliveryOption, DutiesTerms, TimeSlot
 from postpurchase.settings.model import settings_for
 
 if TYPE_CHECKING:
@@ -29,6 +29,8 @@ class Stage(StrEnum):
     preparing = "preparing"
     shipped = "shipped"
     in_transit = "in_transit"
+    customs_hold = "customs_hold"
+    duties_due = "duties_due"
     out_for_delivery = "out_for_delivery"
     attempt_failed = "attempt_failed"
     ready_for_pickup = "ready_for_pickup"
@@ -57,6 +59,7 @@ PICKUP_STEPS = (Step.ordered, Step.shipped, Step.ready_for_pickup, Step.picked_u
 class ActionKind(StrEnum):
     change = "change"  # change the date, slot or place before the first attempt
     redeliver = "redeliver"  # ask for redelivery (再配達) after a missed attempt
+    pay_duties = "pay_duties"  # pay import duties and taxes to the carrier so customs releases it
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,23 @@ class Pickup:
     until: date | None
     #: The pickup point's address, when the carrier gives one.
     address: str | None = None
+
+
+@dataclass(frozen=True)
+class Customs:
+    """What customs means for a cross-border parcel, for the words around it."""
+
+    #: Customs has the parcel now (checking it, or waiting for the duties).
+    held: bool
+    #: The carrier says import duties and taxes are to be paid before it delivers.
+    duties_due: bool
+    #: Who pays duties by the order's terms (None: the order does not say).
+    terms: DutiesTerms | None
+
+    @property
+    def collected_on_arrival(self) -> bool:
+        """Duties will be asked of the customer: the carrier says so, or the order is DDU."""
+        return self.duties_due or self.terms == DutiesTerms.ddu
 
 
 @dataclass(frozen=True)
@@ -110,6 +130,8 @@ class CustomerView:
     #: The delivery option the shop booked, while it still describes what will happen.
     delivery_option: DeliveryOption | None
     action: Action | None
+    #: Customs and duties, for a parcel whose order names duty terms or that customs has seen.
+    customs: Customs | None = None
 
     @property
     def shows_date(self) -> bool:
@@ -120,6 +142,10 @@ _STAGE = {
     Status.pending: Stage.preparing,
     Status.info_received: Stage.shipped,
     Status.in_transit: Stage.in_transit,
+    Status.export_cleared: Stage.in_transit,
+    Status.held_at_customs: Stage.customs_hold,
+    Status.duties_due: Stage.duties_due,
+    Status.import_cleared: Stage.in_transit,
     Status.out_for_delivery: Stage.out_for_delivery,
     Status.attempt_fail: Stage.attempt_failed,
     Status.available_for_pickup: Stage.ready_for_pickup,
@@ -130,15 +156,27 @@ _STAGE = {
     Status.expired: Stage.stalled,
 }
 
-#: Stages whose predicted date still means something: the parcel is moving towards the door.
-_PREDICTED = frozenset({Stage.preparing, Stage.shipped, Stage.in_transit, Stage.out_for_delivery})
+#: Stages whose predicted date still means something: the parcel is moving towards the door (a
+#: customs check is part of the way; unpaid duties stop it until the customer pays).
+_PREDICTED = frozenset(
+    {Stage.preparing, Stage.shipped, Stage.in_transit, Stage.customs_hold, Stage.out_for_delivery}
+)
 _PROBLEM = frozenset(
-    {Stage.attempt_failed, Stage.exception, Stage.returning, Stage.returned, Stage.stalled}
+    {
+        Stage.attempt_failed,
+        Stage.exception,
+        Stage.returning,
+        Stage.returned,
+        Stage.stalled,
+        Stage.duties_due,
+    }
 )
 _STEP = {
     Stage.preparing: 0,
     Stage.shipped: 1,
     Stage.in_transit: 1,
+    Stage.customs_hold: 1,
+    Stage.duties_due: 1,
     Stage.exception: 1,
     Stage.stalled: 1,
     Stage.out_for_delivery: 2,
@@ -219,8 +257,30 @@ def _delay(shipment: ShipmentView, today: date) -> Delay | None:
     return None
 
 
+def _customs(shipment: ShipmentView, stage: Stage) -> Customs | None:
+    """Customs and duties while they still lie ahead or hold the parcel; None once it is past."""
+    seen = any(e.status in CUSTOMS for e in shipment.events) or shipment.status in CUSTOMS
+    if shipment.duties_terms is None and not seen:
+        return None
+    if stage not in _PREDICTED and stage != Stage.duties_due:
+        return None
+    return Customs(
+        held=stage in (Stage.customs_hold, Stage.duties_due),
+        duties_due=stage == Stage.duties_due,
+        terms=shipment.duties_terms,
+    )
+
+
 def _action(shipment: ShipmentView, stage: Stage) -> Action | None:
     links = shipment.links
+    if stage == Stage.duties_due and links.tracking_url:
+        # Carriers take duties on their own tracking page, which opens at this parcel.
+        return Action(
+            kind=ActionKind.pay_duties,
+            url=links.tracking_url,
+            carries_number=True,
+            tracking_number=shipment.tracking_number,
+        )
     if not links.redelivery_url:
         return None
     if stage == Stage.attempt_failed or (
@@ -274,4 +334,5 @@ def customer_view(
         pickup=pickup if stage == Stage.ready_for_pickup else None,
         delivery_option=shipment.delivery_option if stage in _PREDICTED else None,
         action=_action(shipment, stage),
+        customs=_customs(shipment, stage),
     )

@@ -27,6 +27,7 @@ from postpurchase.models import (
     Brand,
     Customer,
     DeliveryOption,
+    DutiesTerms,
     FulfillmentCentre,
     Order,
     OrderLine,
@@ -102,6 +103,8 @@ class ShipmentView:
     links: CustomerLinks
     #: The timeline, oldest scan first.
     events: tuple[EventView, ...]
+    #: Who pays import duties, by the order's terms (None: domestic, or not said).
+    duties_terms: DutiesTerms | None = None
     #: What the parcel's state means for its customer (:mod:`postpurchase.customer_view`).
     customer: CustomerView | None = None
     #: What to suggest once the parcel has arrived (:mod:`postpurchase.recommendations`).
@@ -234,16 +237,19 @@ def shipment_views(
         else {}
     )
     order_ids = {s.order_id for s in shipments if s.order_id is not None}
-    order_external_ids = (
-        dict(
-            session.exec(
-                select(id_column(Order), Order.external_id).where(col(Order.id).in_(order_ids))
+    orders: dict[int, tuple[str, DutiesTerms | None]] = (
+        {
+            order_id: (external_id, terms)
+            for order_id, external_id, terms in session.exec(
+                select(id_column(Order), col(Order.external_id), col(Order.duties_terms)).where(
+                    col(Order.id).in_(order_ids)
+                )
             ).all()
-        )
+        }
         if order_ids
         else {}
     )
-    views = [_shipment_view(s, events, fc_codes, order_external_ids) for s in shipments]
+    views = [_shipment_view(s, events, fc_codes, orders) for s in shipments]
     return _with_customer_views(session, shipments, views, now or utcnow())
 
 
@@ -283,14 +289,14 @@ def _shipment_view(
     s: Shipment,
     events: dict[int, list[EventView]],
     fc_codes: dict[int, str],
-    order_external_ids: dict[int, str],
+    orders: dict[int, tuple[str, DutiesTerms | None]],
 ) -> ShipmentView:
     assert s.id is not None, "a view is of a stored shipment"
     return ShipmentView(
         id=s.id,
         shipment_id=s.external_id,
         parcel_index=s.parcel_index,
-        order_id=order_external_ids[s.order_id] if s.order_id is not None else None,
+        order_id=orders[s.order_id][0] if s.order_id is not None else None,
         carrier=s.carrier_code,
         service=s.service,
         tracking_number=s.tracking_number,
@@ -325,6 +331,7 @@ def _shipment_view(
         pickup_deadline=s.pickup_deadline,
         links=customer_links(s.carrier_code, s.tracking_number),
         events=tuple(events[s.id]),
+        duties_terms=orders[s.order_id][1] if s.order_id is not None else None,
     )
 
 

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from carriers.status import Handover, Status
 from postpurchase.customer_view import ActionKind, Stage, Step
-from postpurchase.models import DeliveryOption, TimeSlot
+from postpurchase.models import DeliveryOption, DutiesTerms, TimeSlot
 
 Country = Field(default="JP", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code.")
 
@@ -109,12 +109,23 @@ class DelayPublic(Public):
 
 
 class ActionPublic(Public):
-    kind: ActionKind = Field(description="`change` before the first attempt, `redeliver` after.")
+    kind: ActionKind = Field(
+        description="`change` before the first attempt, `redeliver` after, `pay_duties` when the "
+        "carrier asks for import duties."
+    )
     url: str
     carries_number: bool = Field(
         description="The link opens this parcel's form; otherwise show the number to enter."
     )
     tracking_number: str | None
+
+
+class CustomsPublic(Public):
+    held: bool = Field(description="Customs has the parcel now.")
+    duties_due: bool = Field(description="The carrier asks for import duties before delivering.")
+    terms: DutiesTerms | None = Field(
+        description="`ddp`: the shop paid duties; `ddu`: the customer pays."
+    )
 
 
 class CustomerViewPublic(Public):
@@ -138,6 +149,10 @@ class CustomerViewPublic(Public):
         description="The booked option while it still describes what will happen."
     )
     action: ActionPublic | None
+    customs: CustomsPublic | None = Field(
+        default=None,
+        description="Cross-border parcels: customs and duties while they lie ahead or hold it.",
+    )
 
 
 class RecommendationPublic(Public):

@@ -9,7 +9,7 @@ Friday before a holiday Monday is not predicted to arrive on the Sunday.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -73,6 +73,17 @@ class CarrierCalendar:
             observe_holidays=bool(settings.get("holidays", True)),
             extra_closed=frozenset(date.fromisoformat(d) for d in settings.get("closed_dates", ())),
         )
+
+    def for_destination(self, country: str | None) -> CarrierCalendar:
+        """The calendar of a lane ending in ``country``: that country's public holidays.
+
+        The brand's closures and closed dates are its home carrier's, so a lane abroad keeps only
+        the working weekdays; an empty or unknown country (no ``holidays`` calendar) keeps this one.
+        """
+        code = (country or "").strip().upper()
+        if not code or code == self.country or code not in _supported_countries():
+            return self
+        return replace(self, country=code, closures=(), extra_closed=frozenset())
 
     def to_settings(self) -> dict[str, Any]:
         return {
@@ -160,6 +171,11 @@ def _closure(item: str | Mapping[str, str]) -> Closure:
     start_month, start_day = (int(p) for p in item["start"].split("-"))
     end_month, end_day = (int(p) for p in item["end"].split("-"))
     return Closure(item.get("name", "closure"), (start_month, start_day), (end_month, end_day))
+
+
+@lru_cache(maxsize=1)
+def _supported_countries() -> frozenset[str]:
+    return frozenset(holidays.list_supported_countries())
 
 
 @lru_cache(maxsize=256)

@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
 from carriers.slots import find_slot
-from carriers.status import Status
+from carriers.status import CUSTOMS_HOLD, Status
 from postpurchase import signals
 from postpurchase.clock import utcnow
 from postpurchase.edd.backtest import AsOf, Setting, fit
@@ -45,6 +45,9 @@ from postpurchase.settings.model import settings_for
 
 #: Statuses after which the parcel is in the destination's hands today.
 ARRIVING_TODAY = frozenset({Status.out_for_delivery, Status.available_for_pickup})
+#: Business days customs usually takes to release a parcel it holds (or whose duties are paid):
+#: a held parcel is not predicted to arrive sooner than this plus the last leg.
+CUSTOMS_RELEASE_BUSINESS_DAYS = 2
 #: Statuses after which no delivery date is predicted any more.
 NOT_PREDICTED = frozenset(
     {Status.exception, Status.returning_to_sender, Status.returned, Status.expired}
@@ -621,6 +624,8 @@ def predict_for_shipment(
         postal_prefix=postal_prefix(shipment.destination_postal_code),
     )
     today = _local_today(now, edd.timezone)
+    # Days are counted in the destination's calendar: a JP→US parcel does not move on US holidays.
+    calendar = edd.calendar.for_destination(shipment.destination_country)
     mode = AsOf.shipped if shipment.shipped_at else AsOf.ordered
     model, fitted_at = load_model(session=session, brand=brand, mode=mode, models=models)
     setting = brand_setting(session, brand, centres=[fc] if fc else [])
@@ -636,7 +641,7 @@ def predict_for_shipment(
         basis = {"reason": "arriving_today" if day == today else "requested_date"}
     elif status is Status.attempt_fail:
         day = max(
-            edd.calendar.roll_forward(today + timedelta(days=1)), shipment.requested_date or today
+            calendar.roll_forward(today + timedelta(days=1)), shipment.requested_date or today
         )
         dates = (day, day, day, day)
         basis = {"reason": "redelivery_next_day", "time_slot": shipment.time_slot}
@@ -645,7 +650,7 @@ def predict_for_shipment(
         anchor = setting.anchor(
             moment, shipped=shipment.shipped_at is not None, origin=route.origin
         )
-        elapsed = edd.calendar.business_days_between(anchor, today) if shipment.shipped_at else 0
+        elapsed = calendar.business_days_between(anchor, today) if shipment.shipped_at else 0
         lines = (
             session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all()
             if order
@@ -655,7 +660,7 @@ def predict_for_shipment(
         estimate = model.estimate(
             route,
             anchor,
-            edd.calendar,
+            calendar,
             promise_level=edd.promise_level,
             window=edd.window,
             elapsed=min(max(elapsed, 0), YMAX),
@@ -668,9 +673,10 @@ def predict_for_shipment(
             destination=shipment.destination_postal_code,
             country=shipment.destination_country or brand.country,
         )
-        dates = cold_start(estimate, row, edd.calendar)
-        basis = _basis(estimate, model.complete(route), edd.calendar, brand.locale)
+        dates = cold_start(estimate, row, calendar)
+        basis = _basis(estimate, model.complete(route), calendar, brand.locale)
         basis["order_features"] = asdict(features)
+        basis["destination_country"] = calendar.country
         if row is not None:
             basis["lead_time"] = _lead_time_basis(row)
         slot = find_slot(shipment.carrier_code, shipment.time_slot)
@@ -681,9 +687,11 @@ def predict_for_shipment(
                 slot=slot,
                 arrival=depot_arrival_time(row),
                 last_scan=scanned.astimezone(ZoneInfo(edd.timezone)) if scanned else None,
-                calendar=edd.calendar,
+                calendar=calendar,
             )
         dates = _respect_request(dates, shipment.requested_date)
+        if status in CUSTOMS_HOLD:
+            dates, basis["customs"] = _after_customs(dates, status, calendar, today)
     if shipment.time_slot:
         basis["time_slot"] = str(shipment.time_slot)
     previous = shipment.predicted_date
@@ -755,6 +763,27 @@ def _lead_time_basis(row: LeadTimeRow) -> dict[str, Any]:
         "destination": row.destination,
         "days": row.days,
         "earliest_slot": row.earliest_slot or None,
+    }
+
+
+def _after_customs(
+    dates: tuple[date, date, date, date], status: Status, calendar: CarrierCalendar, today: date
+) -> tuple[tuple[date, date, date, date], dict[str, Any]]:
+    """Customs holding the parcel is a state of its own: no date before it can be released.
+
+    The parcel leaves customs :data:`CUSTOMS_RELEASE_BUSINESS_DAYS` destination business days from
+    today at the soonest and needs one more to reach the door; dates the model put later stand.
+    """
+    released = calendar.add_business_days(
+        calendar.roll_forward(today), CUSTOMS_RELEASE_BUSINESS_DAYS
+    )
+    earliest = calendar.add_business_days(released, 1)
+    predicted, start, end, promise = dates
+    moved = (max(predicted, earliest), max(start, earliest), max(end, earliest), promise)
+    return moved, {
+        "state": status.value,
+        "release_business_days": CUSTOMS_RELEASE_BUSINESS_DAYS,
+        "earliest_release": released.isoformat(),
     }
 
 

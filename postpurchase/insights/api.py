@@ -74,6 +74,13 @@ class InsightsPage(BaseModel):
     from_: date = Field(alias="from")
     to: date
     currency: str
+    rate_date: date | None = Field(
+        description="Latest exchange-rate date amounts in other currencies were converted at."
+    )
+    unconverted: int = Field(
+        description="Parcels with an amount in another currency and no rate: left out of the "
+        "money figures."
+    )
     group_by: list[str]
     rows: list[FigureRowPublic]
 
@@ -115,6 +122,8 @@ def shipment_figures() -> dict[str, Any]:
             "from": result.start,
             "to": result.end,
             "currency": result.currency,
+            "rate_date": result.rate_date,
+            "unconverted": result.unconverted,
             "group_by": list(result.group_by),
             "rows": [FigureRowPublic(**vars(row)) for row in result.rows],
         }

@@ -16,6 +16,7 @@ from postpurchase.commands import brand_or_fail
 from postpurchase.db import session_scope
 from postpurchase.edd.history import HistoryError
 from postpurchase.insights.figures import refresh_rollup
+from postpurchase.insights.fx import RatesFileError, import_rates, read_ecb_csv
 from postpurchase.insights.history_import import import_history, read_import
 from postpurchase.insights.mailed import Sent, send_reports
 from postpurchase.models import Brand, ReportPeriod
@@ -110,3 +111,28 @@ def import_command(brand_slug: str, path: Path) -> None:
     click.echo(
         f"created {result.created}, updated {result.updated}, skipped {result.skipped} (live parcels)"
     )
+
+
+@click.group("fx")
+def fx() -> None:
+    """Exchange rates: the brand's table for converting insights to its currency."""
+
+
+@fx.command("import")
+@click.option("--brand", "brand_slug", required=True, help="The brand (slug) the rates are for.")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@with_appcontext
+def fx_import_command(brand_slug: str, path: Path) -> None:
+    """Load reference rates from an ECB CSV (daily or history file; units per euro), then
+    recompute the brand's figures with them."""
+    try:
+        rates = read_ecb_csv(path.read_text(encoding="utf-8-sig"))
+    except RatesFileError as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+    with session_scope(current_app) as session:
+        brand = brand_or_fail(session, brand_slug)
+        count = import_rates(session=session, brand_id=id_of(brand), rates=rates)
+        refresh_rollup(session=session, brand_id=id_of(brand), now=utcnow())
+    days = sorted({day for day, _, _ in rates})
+    span = f"{days[0].isoformat()} to {days[-1].isoformat()}" if days else "no dates"
+    click.echo(f"{brand_slug}: {count} rates loaded ({span})")

@@ -22,6 +22,11 @@ are the days of ``(start, end]`` open in the brand's carrier calendar (``edd.cal
 workdays, closures and the public holidays of the parcel's destination country, Japan when
 unknown).
 
+**Currencies.** An amount in another currency is converted on its local order date at the
+brand's loaded reference rates (:mod:`postpurchase.insights.fx`); the period states the latest
+rate date used (``rate_date``) and how many parcels had an amount no rate could convert
+(``unconverted``), which the money figures leave out.
+
 Figures of one row (money in minor units of the brand's currency; shares as fractions 0–1;
 ``None`` when the figure has no parcels to stand on):
 
@@ -30,10 +35,11 @@ Figures of one row (money in minor units of the brand's currency; shares as frac
 ``delivered``
     Parcels with a delivery time.
 ``cost_total``, ``cost_avg``
-    Sum and mean of the carrier cost over parcels whose cost is known and in the brand's currency.
+    Sum and mean of the carrier cost over parcels whose cost is known, in the brand's currency or
+    converted to it (see *Currencies*).
 ``order_value_avg``
-    Mean of the order total each parcel belongs to, over parcels whose order is in the brand's
-    currency (an order of two parcels counts twice).
+    Mean of the order total each parcel belongs to, in the brand's currency or converted to it
+    (an order of two parcels counts twice).
 ``order_to_delivery_days_median``, ``order_to_delivery_days_p90``
     Median and 90th percentile of days from the local order date to the local delivery date, over
     delivered parcels. Percentiles are numpy's default (linear interpolation).
@@ -108,6 +114,7 @@ from sqlmodel import Session, col, select
 
 from carriers.status import Handover
 from postpurchase.edd.calendar import CarrierCalendar
+from postpurchase.insights.fx import RateTable
 from postpurchase.models import (
     Brand,
     Feedback,
@@ -119,7 +126,7 @@ from postpurchase.models import (
     Shipment,
     ShipmentFigures,
 )
-from postpurchase.models.types import UTCDateTime, table_of
+from postpurchase.models.types import UTCDateTime, id_of, table_of
 from postpurchase.settings.model import settings_for
 
 #: Places a parcel is left without anyone taking it (``unattended_share``).
@@ -205,6 +212,10 @@ class Figures:
     currency: str
     group_by: tuple[str, ...]
     rows: list[FigureRow] = field(default_factory=list)
+    #: The latest exchange-rate date amounts in other currencies were converted at (None: none).
+    rate_date: date | None = None
+    #: Parcels with an amount in another currency and no rate for it: left out of the money figures.
+    unconverted: int = 0
 
 
 def percentile_of_counts(counts: Sequence[tuple[int, int]], share: float) -> float:
@@ -398,12 +409,21 @@ def figures(
             histogram_counts.sort()
             setattr(rows[group], f"{name}_median", percentile_of_counts(histogram_counts, 0.5))
             setattr(rows[group], f"{name}_p90", percentile_of_counts(histogram_counts, 0.9))
+    rate_date, unconverted = session.execute(
+        sa_select(func.max(facts.fx_rate_date), func.count(case((col(facts.fx_missing), 1)))).where(
+            col(facts.brand_id) == brand_id,
+            col(facts.order_day) >= start,
+            col(facts.order_day) <= end,
+        )
+    ).one()
     return Figures(
         start=start,
         end=end,
         currency=brand.currency,
         group_by=names,
         rows=sorted(rows.values(), key=lambda row: _sort_key(row, names)),
+        rate_date=rate_date,
+        unconverted=int(unconverted or 0),
     )
 
 
@@ -584,6 +604,7 @@ def refresh_rollup(
             )
         )
         _count_business_days(session, brand, chunk)
+        _convert_foreign(session, brand, where)
     session.flush()
 
 
@@ -649,6 +670,57 @@ def _calendar(country: str, part: dict[str, Any]) -> CarrierCalendar:
         return CarrierCalendar.from_settings(country, part)
     except NotImplementedError:
         return CarrierCalendar.from_settings("JP", part)
+
+
+def _convert_foreign(session: Session, brand: Brand, where: list[Any]) -> None:
+    """Convert the rollup's amounts in other currencies with the brand's rate table.
+
+    The SQL above keeps only amounts in the brand's currency; here the others are converted at the
+    order day's rates, or marked ``fx_missing`` so the figures report them as left out.
+    """
+    foreign_cost = and_(
+        col(Shipment.cost_amount).is_not(None),
+        col(Shipment.cost_currency).is_not(None),
+        col(Shipment.cost_currency) != brand.currency,
+    )
+    rows = session.execute(
+        sa_select(
+            col(Shipment.id),
+            col(Shipment.cost_amount),
+            col(Shipment.cost_currency),
+            col(Order.total_amount),
+            col(Order.currency),
+            col(ShipmentFigures.order_day),
+        )
+        .select_from(Shipment)
+        .join(Order, col(Order.id) == Shipment.order_id)
+        .join(ShipmentFigures, col(ShipmentFigures.shipment_id) == Shipment.id)
+        .where(*where, or_(foreign_cost, col(Order.currency) != brand.currency))
+    ).all()
+    if not rows:
+        return
+    rates = RateTable.of_brand(session, id_of(brand))
+    for shipment_id, cost, cost_currency, total, order_currency, day in rows:
+        changes: dict[str, Any] = {}
+        used: list[date] = []
+        missing = False
+        for name, amount, currency in (
+            ("cost_amount", cost, cost_currency),
+            ("order_value", total, order_currency),
+        ):
+            if amount is None or not currency or currency == brand.currency:
+                continue
+            converted = rates.convert(amount, currency, brand.currency, day)
+            if converted is None:
+                missing = True
+                continue
+            changes[name] = converted.amount
+            used += [converted.rate_date] if converted.rate_date else []
+        session.execute(
+            update(ShipmentFigures)
+            .where(col(ShipmentFigures.shipment_id) == shipment_id)
+            .values(**changes, fx_rate_date=min(used) if used else None, fx_missing=missing)
+        )
 
 
 def _row(

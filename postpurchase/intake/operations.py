@@ -205,6 +205,7 @@ def upsert_order(
                 "currency",
                 "total_amount",
                 "shipping_amount",
+                "duties_terms",
             }
         ),
     )

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from postpurchase.models import DeliveryOption, TimeSlot
+from postpurchase.models import DeliveryOption, DutiesTerms, TimeSlot
 from postpurchase.models.enums import ConditionGrade
 from postpurchase.schemas import AddressIn, DestinationIn, Strict
 
@@ -84,6 +84,11 @@ class OrderData(Strict):
     shipping_amount: int = Field(default=0, ge=0, le=INT_MAX)
     customer: CustomerIn | None = None
     shipping_address: AddressIn | None = None
+    duties_terms: DutiesTerms | None = Field(
+        default=None,
+        description="Cross-border orders: `ddp` when the shop pays import duties, `ddu` when the "
+        "carrier collects them from the customer on arrival.",
+    )
     lines: list[OrderLineIn] = Field(min_length=1)
     attributes: dict[str, Any] = Field(default_factory=dict)
 

@@ -96,6 +96,9 @@ CATALOGUE: Mapping[Trigger, TriggerSpec] = MappingProxyType(
             _M, False, _l("Time to reorder"), 120, options={"lead_days": 5}
         ),
         Trigger.return_update: TriggerSpec(_T, True, _l("Return update"), 72),
+        Trigger.customs_hold: TriggerSpec(_T, True, _l("Held at customs"), 48),
+        Trigger.duties_due: TriggerSpec(_T, True, _l("Import duties to pay"), 72, _URGENT),
+        Trigger.duties_notice: TriggerSpec(_T, True, _l("Duties collected on arrival"), 72),
     }
 )
 

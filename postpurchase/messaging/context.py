@@ -113,6 +113,7 @@ def _shipment_context(
         # What the parcel's state means for the customer; the day only while one is worth showing.
         "stage": str(shipment.customer.stage) if shipment.customer else None,
         "expected_day": _day(shipment.customer.expected, locale) if shipment.customer else None,
+        "duties_terms": str(shipment.duties_terms) if shipment.duties_terms else None,
     }
 
 

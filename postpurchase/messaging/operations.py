@@ -393,6 +393,7 @@ def sample_context(
             "status": "in_transit",
             "stage": "in_transit",
             "expected_day": format_day(day, locale),
+            "duties_terms": "ddu",
         },
         "tracking_page_url": f"{base}/track/sample",
         "returns_url": f"{base}/returns/order/sample",

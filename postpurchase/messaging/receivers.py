@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlmodel import Session
 
-from carriers.status import Status
+from carriers.status import CUSTOMS, Status
 from postpurchase import signals
 from postpurchase.clock import utcnow
 from postpurchase.messaging import current_settings
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.triggers import enqueue
-from postpurchase.models import Brand, Order, ReturnRequest, ReturnState, Shipment
+from postpurchase.models import Brand, DutiesTerms, Order, ReturnRequest, ReturnState, Shipment
 
 #: Parcel statuses that have a message of their own.
 STATUS_TRIGGERS: dict[Status, Trigger] = {
@@ -28,6 +28,8 @@ STATUS_TRIGGERS: dict[Status, Trigger] = {
     Status.attempt_fail: Trigger.attempt_fail,
     Status.available_for_pickup: Trigger.available_for_pickup,
     Status.delivered: Trigger.delivered,
+    Status.held_at_customs: Trigger.customs_hold,
+    Status.duties_due: Trigger.duties_due,
 }
 #: Return states the customer hears about.
 RETURN_STATES = {
@@ -94,6 +96,25 @@ def on_shipment_created(
     brand_id: int, *, session: Session, shipment_id: int, now: datetime | None = None, **_: Any
 ) -> None:
     _enqueue_for_parcel(session, brand_id, shipment_id, Trigger.shipped, now)
+    _notice_duties(session, brand_id, shipment_id, now)
+
+
+def _notice_duties(session: Session, brand_id: int, shipment_id: int, now: datetime | None) -> None:
+    """Tell the customer of a DDU order, before the parcel arrives, that the carrier will collect
+    import duties (once per parcel: the outbox keeps one row per trigger and parcel). A DDP order
+    owes nothing, so it gets no message."""
+    shipment = session.get(Shipment, shipment_id)
+    order = session.get(Order, shipment.order_id) if shipment and shipment.order_id else None
+    if order is None or order.duties_terms != DutiesTerms.ddu:
+        return
+    _enqueue_for_parcel(
+        session,
+        brand_id,
+        shipment_id,
+        Trigger.duties_notice,
+        now,
+        unless_status_in=STATUS_TRIGGERS,
+    )
 
 
 def on_status_changed(
@@ -107,9 +128,13 @@ def on_status_changed(
     **_: Any,
 ) -> None:
     """The status's message; quiet when the scan is older than its freshness limit."""
-    trigger = STATUS_TRIGGERS.get(Status(current))
+    status = Status(current)
+    trigger = STATUS_TRIGGERS.get(status)
     if trigger:
         _enqueue_for_parcel(session, brand_id, shipment_id, trigger, now, event_at=occurred_at)
+    elif status in CUSTOMS:
+        # Parcels handed over before their order said DDU still hear it before they arrive.
+        _notice_duties(session, brand_id, shipment_id, now)
 
 
 def on_prediction_changed(

@@ -27,6 +27,7 @@ from postpurchase.models.edd import DeliveryPrediction, LeadTime, TransitModelSt
 from postpurchase.models.enums import (
     Channel,
     DeliveryOption,
+    DutiesTerms,
     ExecutionKind,
     ExecutionState,
     InboxState,
@@ -43,7 +44,7 @@ from postpurchase.models.enums import (
 )
 from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
 from postpurchase.models.experiments import Experiment, ExperimentExposure, ExperimentState
-from postpurchase.models.insights import ShipmentFigures
+from postpurchase.models.insights import FxRate, ShipmentFigures
 from postpurchase.models.messaging import MessageEvent, MessageTemplate, Suppression
 from postpurchase.models.ops import LeaderLease, OpsCounter
 from postpurchase.models.privacy import Erasure
@@ -63,6 +64,7 @@ __all__ = [
     "DeliveryOption",
     "DeliveryPrediction",
     "DropOffPoint",
+    "DutiesTerms",
     "Erasure",
     "ExceptionCase",
     "ExecutionKind",
@@ -72,6 +74,7 @@ __all__ = [
     "ExperimentState",
     "Feedback",
     "FulfillmentCentre",
+    "FxRate",
     "InboxEvent",
     "InboxState",
     "InternalNote",

@@ -9,7 +9,7 @@ from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from postpurchase.clock import utcnow
-from postpurchase.models.enums import OrderStatus
+from postpurchase.models.enums import DutiesTerms, OrderStatus
 from postpurchase.models.types import brand_fk, enum_field, json_field, utc_field
 
 
@@ -64,6 +64,8 @@ class Order(SQLModel, table=True):
     shipping_region: str | None = Field(default=None, max_length=64)
     shipping_city: str | None = Field(default=None, max_length=128)
     shipping_country: str | None = Field(default=None, max_length=2)
+    #: Who pays import duties on a cross-border order (None: domestic, or the sender did not say).
+    duties_terms: DutiesTerms | None = enum_field(DutiesTerms, nullable=True)
     #: ``occurred_at`` of the last event applied; older events do not overwrite newer state.
     source_updated_at: datetime | None = utc_field()
     attributes: dict[str, Any] = json_field()

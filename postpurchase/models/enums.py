@@ -14,6 +14,13 @@ class OrderStatus(StrEnum):
     closed = "closed"
 
 
+class DutiesTerms(StrEnum):
+    """Who pays a cross-border parcel's import duties and taxes (Incoterms)."""
+
+    ddp = "ddp"  # delivered duty paid: the shop paid them, the customer owes nothing
+    ddu = "ddu"  # delivered duty unpaid: the carrier collects them from the customer
+
+
 class TimeSlot(StrEnum):
     """Japanese delivery time-slot requests (時間帯指定)."""
 
@@ -179,6 +186,11 @@ class Trigger(StrEnum):
     return_update = "return_update"
     #: Not a message to a customer: the RMA document posted to the brand's WMS (``returns.wms``).
     wms_return = "wms_return"
+    #: Cross-border parcels: customs holds the parcel; the carrier asks for import duties; and,
+    #: before arrival of a DDU order, that duties will be collected.
+    customs_hold = "customs_hold"
+    duties_due = "duties_due"
+    duties_notice = "duties_notice"
 
 
 class ExecutionKind(StrEnum):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index, text
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from postpurchase.models.types import utc_field
+from postpurchase.models.types import brand_fk, utc_field
 
 
 class ShipmentFigures(SQLModel, table=True):
@@ -50,6 +50,12 @@ class ShipmentFigures(SQLModel, table=True):
     failed_attempts: int
     cost_amount: int | None = None
     order_value: int | None = None
+    #: The date of the exchange rate an amount in another currency was converted at (the latest
+    #: one on or before the order day); None when nothing needed converting.
+    fx_rate_date: date | None = None
+    #: An amount was in another currency and the brand's rate table had no rate for it: the
+    #: figures leave it out and say how many they left out.
+    fx_missing: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     returned: bool
     returned_units: int
     responses: int
@@ -63,3 +69,16 @@ class ShipmentFigures(SQLModel, table=True):
     #: scored 0–6 (a detractor): a complaint that may be about lateness.
     late_complaint: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     refreshed_at: datetime = utc_field(nullable=False)
+
+
+class FxRate(SQLModel, table=True):
+    """A reference exchange rate a brand loaded: ``per_eur`` units of ``currency`` buy one euro
+    (the ECB's quotation), on ``rate_date``."""
+
+    __table_args__ = (UniqueConstraint("brand_id", "currency", "rate_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = brand_fk()
+    currency: str = Field(max_length=3)
+    rate_date: date
+    per_eur: float

@@ -39,6 +39,7 @@ def resolution_labels(other_products: bool) -> dict[ReturnResolution, Any]:
         return RESOLUTION_LABELS
     return {**RESOLUTION_LABELS, ReturnResolution.exchange: _l("Exchange for another size or item")}
 
+
 NOT_RETURNABLE_LABELS = {
     NotReturnable.order_cancelled: _l("This order was cancelled."),
     NotReturnable.not_delivered: _l("Not delivered yet: you can return it once it has arrived."),

@@ -16,11 +16,14 @@ from flask_babel import lazy_gettext as _l
 from carriers.status import Handover
 from postpurchase.customer_view import ActionKind, CustomerView, Stage, Step
 from postpurchase.i18n import format_day, time_slot_label, to_local
+from postpurchase.models import DutiesTerms
 
 STAGE_LABELS = {
     Stage.preparing: _l("Preparing to ship"),
     Stage.shipped: _l("Shipped"),
     Stage.in_transit: _l("In transit"),
+    Stage.customs_hold: _l("At customs"),
+    Stage.duties_due: _l("Import duties to pay"),
     Stage.out_for_delivery: _l("Out for delivery"),
     Stage.attempt_failed: _l("Delivery attempted"),
     Stage.ready_for_pickup: _l("Ready for pickup"),
@@ -122,6 +125,8 @@ _STAGE_HEADLINES = {
     Stage.preparing: _l("We are preparing your order"),
     Stage.shipped: _l("Your parcel is on its way"),
     Stage.in_transit: _l("Your parcel is on its way"),
+    Stage.customs_hold: _l("Your parcel is being checked by customs"),
+    Stage.duties_due: _l("Pay the import duties to receive your parcel"),
     Stage.out_for_delivery: _l("Out for delivery today"),
     Stage.attempt_failed: _l("We could not deliver your parcel"),
     Stage.ready_for_pickup: _l("Ready for pickup"),
@@ -154,6 +159,7 @@ def _details(view: CustomerView, today: date, locale: str) -> list[str]:
                 day=day_phrase(view.pickup.until, today, locale),
             )
         )
+    details += customs_details(view)
     if view.stage == Stage.exception:
         details.append(
             _("The carrier is looking into it. Contact us if you need the parcel urgently.")
@@ -165,15 +171,47 @@ def _details(view: CustomerView, today: date, locale: str) -> list[str]:
     return details
 
 
+def customs_details(view: CustomerView) -> list[str]:
+    """What customs means for the customer now: a hold, duties to pay and how, or who pays them."""
+    customs = view.customs
+    if customs is None:
+        return []
+    details = []
+    if customs.duties_due:
+        details.append(
+            _(
+                "The carrier collects the import duties and taxes before it delivers. Pay them on "
+                "the carrier's page (the button below); the parcel moves on once they are paid."
+            )
+        )
+    elif customs.held:
+        details.append(
+            _(
+                "Customs in the destination country is checking your parcel. This usually takes "
+                "a few days; there is nothing you need to do unless the carrier contacts you."
+            )
+        )
+    if not customs.duties_due and customs.terms == DutiesTerms.ddu:
+        details.append(
+            _(
+                "Import duties and taxes are not included in your order: the carrier will ask "
+                "you to pay them before or on delivery."
+            )
+        )
+    elif customs.terms == DutiesTerms.ddp:
+        details.append(_("Import duties and taxes are already paid: you have nothing to pay."))
+    return details
+
+
 def _action(view: CustomerView, carrier: str) -> tuple[str | None, str | None]:
     action = view.action
     if action is None:
         return None, None
-    label = (
-        _("Arrange redelivery")
-        if action.kind == ActionKind.redeliver
-        else _("Change delivery date, time or place")
-    )
+    label = {
+        ActionKind.redeliver: _("Arrange redelivery"),
+        ActionKind.change: _("Change delivery date, time or place"),
+        ActionKind.pay_duties: _("Pay import duties on the carrier's page"),
+    }[action.kind]
     hint = None
     if not action.carries_number and action.tracking_number:
         hint = _(

@@ -98,11 +98,23 @@ EXPECTED: dict[tuple[str, str], dict[str, tuple[Status, list[Status] | None]]] =
         ),
     },
     ("australiapost", "carrier_tracking/australiapost_track_items_multi.json"): {
-        "ET123456789AU": (S.in_transit, [S.info_received, S.info_received] + [S.in_transit] * 6),
-        "LX123456789US": (S.delivered, [S.in_transit] * 7 + [S.out_for_delivery, S.delivered]),
+        "ET123456789AU": (
+            S.in_transit,
+            [S.info_received] * 2 + [S.in_transit] * 2 + [S.export_cleared] + [S.in_transit] * 3,
+        ),
+        "LX123456789US": (
+            S.delivered,
+            [S.in_transit, S.export_cleared, S.held_at_customs]
+            + [S.in_transit] * 4
+            + [S.out_for_delivery, S.delivered],
+        ),
         "00123456789000123400": (
             S.delivered,
-            [S.info_received] * 2 + [S.in_transit] * 5 + [S.out_for_delivery] * 2 + [S.delivered],
+            [S.info_received] * 2
+            + [S.in_transit] * 2
+            + [S.held_at_customs, S.import_cleared, S.in_transit]
+            + [S.out_for_delivery] * 2
+            + [S.delivered],
         ),
     },
     ("royalmail", "carrier_tracking/royalmail_tracking_v2_events.json"): {

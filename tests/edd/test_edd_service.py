@@ -207,6 +207,46 @@ def test_delivery_sets_the_delivered_date(session, parcel):
     assert shipment.predicted_date == date(2026, 11, 19)
 
 
+#: A JP→US parcel: the same route from the Tokyo centre, to a New York address.
+TO_NEW_YORK = {
+    "destination_country": "US",
+    "destination_postal_code": "10001",
+    "destination_region": "NY",
+}
+
+
+def test_jp_to_us_prediction_does_not_skip_japans_holiday(session, parcel):
+    friday = datetime(2026, 11, 20, 1, tzinfo=UTC)
+    shipment_id = parcel(shipped_at=friday, **TO_NEW_YORK)
+    _handover(session, shipment_id, now=friday)
+    stored = session.exec(select(DeliveryPrediction)).one()
+    skipped = {item["date"] for item in stored.basis["calendar_days_skipped"]}
+    assert "2026-11-23" not in skipped  # Labor Thanksgiving Day is Japan's, not the lane's
+    assert stored.basis["destination_country"] == "US"
+    assert session.get(Shipment, shipment_id).predicted_date == date(2026, 11, 24)
+
+
+def test_jp_to_us_prediction_skips_us_thanksgiving(session, parcel):
+    wednesday = datetime(2026, 11, 25, 1, tzinfo=UTC)
+    shipment_id = parcel(shipped_at=wednesday, **TO_NEW_YORK)
+    _handover(session, shipment_id, now=wednesday)
+    stored = session.exec(select(DeliveryPrediction)).one()
+    skipped = {item["date"]: item["reason"] for item in stored.basis["calendar_days_skipped"]}
+    assert "Thanksgiving" in skipped["2026-11-26"]
+    assert session.get(Shipment, shipment_id).predicted_date == date(2026, 11, 30)
+
+
+def test_customs_hold_is_a_state_that_delays_the_prediction_past_release(session, parcel):
+    wednesday = datetime(2026, 11, 25, 1, tzinfo=UTC)
+    shipment_id = parcel(shipped_at=wednesday - timedelta(days=2), **TO_NEW_YORK)
+    shipment = _transition(session, shipment_id, Status.held_at_customs, wednesday)
+    # Released two US business days on (Thanksgiving skipped: Fri 27, Mon 30), delivered a day later.
+    assert shipment.predicted_date == date(2026, 12, 1)
+    stored = session.exec(select(DeliveryPrediction)).one()
+    assert stored.status == "held_at_customs"
+    assert stored.basis["customs"]["earliest_release"] == "2026-11-30"
+
+
 def test_exception_makes_no_prediction(session, parcel):
     shipment_id = parcel()
     _transition(session, shipment_id, Status.exception, HANDOVER)

@@ -130,3 +130,12 @@ def test_order_line_image_that_is_not_https_is_refused_naming_the_field(app, pos
     assert response.status_code == 422
     assert "image_url" in json.dumps(response.json["error"])
     assert rows(app, InboxEvent) == []
+
+
+def test_unknown_duties_terms_are_refused_naming_the_field(app, post_event) -> None:
+    envelope = example("order.created")
+    envelope["data"]["duties_terms"] = "cif"
+    response = post_event(envelope)
+    assert response.status_code == 422
+    assert "duties_terms" in json.dumps(response.json["error"])
+    assert rows(app, InboxEvent) == []

@@ -253,3 +253,12 @@ def test_same_ids_in_two_brands_stay_apart(app, post_event, make_brand) -> None:
     assert len(orders) == 2
     assert {s.order_id for s in rows(app, Shipment)} == {orders[other.brand_id]}
     assert all(e.state == InboxState.processed for e in rows(app, InboxEvent))
+
+
+def test_order_created_keeps_who_pays_import_duties(app, post_event) -> None:
+    envelope = example("order.created")
+    envelope["data"]["duties_terms"] = "ddu"
+    assert post_event(envelope).status_code == 202
+    process(app)
+    [order] = rows(app, Order)
+    assert order.duties_terms == "ddu"

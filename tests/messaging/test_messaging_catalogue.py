@@ -87,6 +87,9 @@ def test_trigger_values_are_the_names_stored_in_outbox_rows_and_brand_settings()
         "replenishment",
         "return_update",
         "wms_return",
+        "customs_hold",
+        "duties_due",
+        "duties_notice",
     ]
 
 

@@ -18,6 +18,7 @@ from carriers.status import Status
 from postpurchase.branding import logo_file
 from postpurchase.models import (
     DeliveryOption,
+    DutiesTerms,
     Order,
     OrderLine,
     Shipment,
@@ -95,6 +96,8 @@ class ParcelState:
     signed_by: str | None = None
     delivered_hours_ago: float | None = None
     shipped: bool = True
+    #: The order's duty terms (cross-border parcels).
+    duties_terms: DutiesTerms | None = None
     #: Headline the page must show, per locale.
     headline: dict[str, str] = field(default_factory=dict)
 
@@ -102,6 +105,13 @@ class ParcelState:
 ON_THE_WAY = (
     Scan(30, Status.in_transit, "荷物受付", "東京ベース"),
     Scan(20, Status.in_transit, "輸送中", "羽田クロノゲートベース"),
+)
+
+#: A parcel from Tokyo to New York, past export and now with US customs.
+ABROAD = (
+    Scan(40, Status.in_transit, "Shipment picked up", "TOKYO - JAPAN"),
+    Scan(30, Status.export_cleared, "Customs status updated", "TOKYO - JAPAN"),
+    Scan(6, Status.held_at_customs, "Clearance event", "NEW YORK - USA"),
 )
 
 STATES: dict[str, ParcelState | None] = {
@@ -217,6 +227,25 @@ STATES: dict[str, ParcelState | None] = {
             "en": "Running late: now arriving Mon, Nov 23",
         },
     ),
+    "at_customs": ParcelState(
+        Status.held_at_customs,
+        ABROAD,
+        carrier="dhl_express",
+        predicted=TODAY + timedelta(days=3),
+        duties_terms=DutiesTerms.ddu,
+        headline={"ja": "11月23日(月)にお届け予定", "en": "Arriving Mon, Nov 23"},
+    ),
+    "duties_due": ParcelState(
+        Status.duties_due,
+        (*ABROAD, Scan(2, Status.duties_due, "Duties and taxes due", "NEW YORK - USA")),
+        carrier="dhl_express",
+        predicted=TODAY + timedelta(days=3),
+        duties_terms=DutiesTerms.ddu,
+        headline={
+            "ja": "関税をお支払いいただくとお届けします",
+            "en": "Pay the import duties to receive your parcel",
+        },
+    ),
     "exception": ParcelState(
         Status.exception,
         (*ON_THE_WAY, Scan(5, Status.exception, "調査中")),
@@ -255,6 +284,7 @@ def seed_state(session: Session, brand_id: int, state: str) -> int:
         placed_at=PINNED_NOW - timedelta(days=3),
         total_amount=2980,
         shipping_postal_code="150-0001",
+        duties_terms=spec.duties_terms if spec is not None else None,
     )
     session.add(order)
     session.flush()

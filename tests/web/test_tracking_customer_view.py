@@ -184,3 +184,27 @@ def test_page_and_json_twin_agree_on_the_stage(client, seeded, state) -> None:
 def test_parcel_contents_show_the_items_pictures(client, seeded) -> None:
     path, _, _ = seeded("in_transit")
     assert '<img src="data:image/svg+xml' in _card(client, path)
+
+
+def test_customs_hold_explains_the_wait_and_the_duties_a_ddu_order_will_owe(client, seeded) -> None:
+    path, headers, shipment_id = seeded("at_customs")
+    card = _card(client, path, "en")
+    assert "Customs in the destination country is checking your parcel" in card
+    assert "the carrier will ask you to pay them before or on delivery" in card
+    customs = _customer(client, headers, shipment_id)["customs"]
+    assert customs == {"held": True, "duties_due": False, "terms": "ddu"}
+
+
+def test_duties_due_links_to_the_carriers_page_to_pay(client, seeded) -> None:
+    path, headers, shipment_id = seeded("duties_due")
+    card = _card(client, path)
+    assert "下のボタンから配送業者のページでお支払いください" in card
+    assert "配送業者のページで関税を支払う" in card
+    action = _customer(client, headers, shipment_id)["action"]
+    assert action["kind"] == "pay_duties" and "123456789012" in action["url"]
+
+
+def test_domestic_parcel_says_nothing_about_customs(client, seeded) -> None:
+    path, headers, shipment_id = seeded("in_transit")
+    assert "税関" not in _card(client, path)
+    assert _customer(client, headers, shipment_id)["customs"] is None

@@ -1,7 +1,7 @@
 """edd lead times
 
 Revision ID: 1739fe389b63
-Revises: d0dc258428e5
+Revises: 19b9c937eaa5
 Create Date: 2026-12-02 05:11:13.820165
 """
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
 revision: str = '1739fe389b63'
-down_revision: str | None = 'd0dc258428e5'
+down_revision: str | None = '19b9c937eaa5'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """experiments and exposures
 
 Revision ID: 3cc41f320387
-Revises: 251703f4c195
+Revises: 1739fe389b63
 Create Date: 2026-12-02 05:35:11.835621
 """
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
 revision: str = '3cc41f320387'
-down_revision: str | None = '251703f4c195'
+down_revision: str | None = '1739fe389b63'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
