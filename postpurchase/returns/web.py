@@ -1,4 +1,5 @@
-"""Return pages: the customer portal ``/<brand>/returns`` and the merchant list ``/merchant/returns``.
+"""Return pages: the customer portal ``/<brand>/returns`` and the merchant's photo and action routes
+under ``/merchant/returns`` (the list itself is the queue, :mod:`postpurchase.returns.queue_web`).
 
 Customers reach an order exactly as on the tracking page (order number plus email or postal code,
 then a signed link); the confirmation page and the label PDF take a signed return token.
@@ -33,7 +34,7 @@ from postpurchase.db import claim_scope, get_session
 from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
 from postpurchase.lookup import order_from_token, order_token, return_from_token, return_token
 from postpurchase.models import Brand, Order, ReturnPhoto, ReturnRequest
-from postpurchase.models.enums import DROPOFF_METHODS, ReturnMethod, ReturnState, TimeSlot
+from postpurchase.models.enums import DROPOFF_METHODS, ReturnMethod, TimeSlot
 from postpurchase.models.types import id_of
 from postpurchase.pdf import pdf_bytes
 from postpurchase.returns import dropoffs, methods, operations, photos, shipping_label
@@ -422,34 +423,10 @@ def label_pdf(brand_slug: str, token: str) -> Response:
 
 
 @merchant_returns.get("/")
-@require_merchant
-def log(brand: Brand) -> Any:
-    state = Params(request.args).enum("state", ReturnState)
-    rows = operations.list_returns(session=get_session(), brand_id=id_of(brand), state=state)
-    shown = photos.photos_by_return(
-        session=get_session(),
-        brand_id=id_of(brand),
-        return_ids=[id_of(rma) for rma, _, _ in rows],
-    )
-    return render_template(
-        "pages/returns/merchant.html",
-        brand=brand,
-        rows=rows,
-        photo_links={
-            return_id: [
-                url_for(
-                    "merchant_returns.photo",
-                    token=photos.photo_token(_secret(), id_of(brand), id_of(photo)),
-                )
-                for photo in found
-            ]
-            for return_id, found in shown.items()
-        },
-        state=state.value if state else None,
-        states=list(ReturnState),
-        can_take=operations.can_take,
-        action_labels=ACTION_LABELS,
-    )
+def log() -> Any:
+    """The old list's address: the queue is the list now; its state filter and language carry over."""
+    kept = {name: request.args[name] for name in ("state", "lang") if request.args.get(name)}
+    return redirect(url_for("returns_queue.page", **kept), 302)
 
 
 @merchant_returns.get("/photos/<token>")
@@ -491,6 +468,6 @@ def act(brand: Brand, return_id: int, action: str) -> Any:
         if problem.code == "unknown_return":
             abort(404)
         flash(str(problem))
-        return redirect(url_for("merchant_returns.log")), 303
+        return redirect(url_for("returns_queue.page")), 303
     flash(_("Return %(rma)s: %(state)s.", rma=rma.rma_number, state=STATE_LABELS[rma.state]))
-    return redirect(url_for("merchant_returns.log", state=request.args.get("state")), 303)
+    return redirect(url_for("returns_queue.page", state=request.args.get("state")), 303)
