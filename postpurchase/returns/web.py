@@ -38,7 +38,13 @@ from postpurchase.models.enums import DROPOFF_METHODS, ReturnMethod, TimeSlot
 from postpurchase.models.types import id_of
 from postpurchase.pdf import pdf_bytes
 from postpurchase.returns import dropoffs, methods, operations, photos, shipping_label
-from postpurchase.returns.form import FormError, ReturnForm, parse_photos, parse_return_form
+from postpurchase.returns.form import (
+    FormError,
+    ReturnForm,
+    parse_photos,
+    parse_return_form,
+    pending_tokens,
+)
 from postpurchase.returns.money import KeepReason, MoneyRules
 from postpurchase.returns.policy import ReturnPolicy, policy_for
 from postpurchase.returns.status import order_returns, return_status
@@ -141,6 +147,7 @@ def start(brand_slug: str, token: str) -> Any:
     locale = str(get_locale())
     rules = operations.money_rules(brand)
     error, status, money = None, 200, None
+    kept: dict[int, photos.PendingPhoto] = {}
     if request.method == "POST":
         # Photos make this form larger than other bodies (the app's limit is for webhooks).
         request.max_content_length = photos.MAX_REQUEST_BYTES
@@ -160,15 +167,29 @@ def start(brand_slug: str, token: str) -> Any:
                 rules=rules,
                 exchange_prices=form.exchange_prices,
             )
-            if not wanted.preview_only:
-                uploaded = parse_photos(
-                    request.files, wanted=wanted, photo_reasons=policy.photo_reasons
-                )
-                cleaned = {
-                    line_id: photos.clean_photo(f"photo-{line_id}", data)
-                    for line_id, data in uploaded.items()
-                }
-                rma = _open_return(brand, order, wanted, rules, cleaned)
+            kept = photos.kept_photos(
+                secret_key=_secret(),
+                instance_path=current_app.instance_path,
+                tokens=pending_tokens(request.form, wanted=wanted),
+                brand_id=id_of(brand),
+                order_id=id_of(order),
+                now=utcnow(),
+            )
+            uploaded = parse_photos(
+                request.files,
+                wanted=wanted,
+                photo_reasons=policy.photo_reasons,
+                kept=kept,
+                required=not wanted.preview_only,
+            )
+            cleaned = {
+                line_id: photos.clean_photo(f"photo-{line_id}", data)
+                for line_id, data in uploaded.items()
+            }
+            if wanted.preview_only:
+                kept |= _keep_for_submit(brand, order, cleaned)
+            else:
+                rma = _open_return(brand, order, wanted, rules, cleaned, kept)
                 return redirect(
                     url_for(
                         "returns_portal.confirmation",
@@ -192,6 +213,7 @@ def start(brand_slug: str, token: str) -> Any:
         locale=locale,
         error=error,
         preview=money,
+        kept=kept,
         keep_labels=KEEP_LABELS,
         resolution_labels=resolution_labels(policy.part.exchange.other_products),
         hints={
@@ -226,13 +248,40 @@ def line_hints(policy: ReturnPolicy, reasons: tuple[str, ...], locale: str) -> L
     )
 
 
+def _keep_for_submit(
+    brand: Brand, order: Order, cleaned: dict[int, photos.CleanPhoto]
+) -> dict[int, photos.PendingPhoto]:
+    """Photos chosen before the preview, kept so the customer need not choose them again."""
+    return {
+        line_id: photos.keep_pending(
+            secret_key=_secret(),
+            instance_path=current_app.instance_path,
+            brand_id=id_of(brand),
+            order_id=id_of(order),
+            line_id=line_id,
+            photo=photo,
+            shown_name=request.files[f"photo-{line_id}"].filename or "",
+            now=utcnow(),
+        )
+        for line_id, photo in cleaned.items()
+    }
+
+
 def _open_return(
     brand: Brand,
     order: Order,
     wanted: ReturnForm,
     rules: MoneyRules,
     cleaned: dict[int, photos.CleanPhoto],
+    kept: dict[int, photos.PendingPhoto],
 ) -> ReturnRequest:
+    folder = current_app.instance_path
+    # A photo chosen again replaces the one kept from the preview.
+    claimed = {
+        line_id: photos.read_pending(instance_path=folder, brand_id=id_of(brand), pending=pending)
+        for line_id, pending in kept.items()
+        if line_id not in cleaned
+    }
     # The write takes the database's write lock first (BEGIN IMMEDIATE on SQLite), so a second
     # submit at the same moment waits and then sees the first one's units, never a lock error.
     with claim_scope() as writer:
@@ -246,17 +295,19 @@ def _open_return(
             now=utcnow(),
             rules=rules,
         )
-        for line_id, photo in cleaned.items():
+        for line_id, photo in (claimed | cleaned).items():
             photos.store_photo(
                 session=writer,
-                instance_path=current_app.instance_path,
+                instance_path=folder,
                 brand_id=id_of(brand),
                 return_id=id_of(rma),
                 order_line_id=line_id,
                 photo=photo,
                 now=utcnow(),
             )
-        return rma
+    for pending in kept.values():
+        photos.drop_pending(instance_path=folder, brand_id=id_of(brand), pending=pending)
+    return rma
 
 
 def _return_or_404(brand: Brand, token: str) -> shipping_label.ReturnView:
