@@ -18,5 +18,5 @@ def init_app(app: Flask) -> None:
     wms.connect()
     execution.connect()
     exchange.connect()
-    add_merchant_link(app, "merchant_returns.log", lazy_gettext("Returns"))
-    add_merchant_link(app, "returns_queue.page", lazy_gettext("Returns queue"))
+    # One entry: the queue is the returns list (the old list's address redirects to it).
+    add_merchant_link(app, "returns_queue.page", lazy_gettext("Returns"))

@@ -1,6 +1,7 @@
 """The customer portal's return form, read strictly: one spelling per field, nothing unknown, nothing twice.
 
-Fields: ``quantity-<line id>``, ``reason-<id>``, ``comment-<id>`` and ``exchange-<id>`` per order line,
+Fields: ``quantity-<line id>``, ``reason-<id>``, ``comment-<id>`` and ``exchange-<id>`` per order line
+(and ``pending-<id>``, ``discard-<id>`` for a photo kept across the preview, see :func:`pending_tokens`),
 then ``resolution``, an optional ``comment`` and the ``csrf_token``. A line id written another way
 (``quantity-03``, ``quantity-+3``) or a field sent twice would let one line be counted more than once,
 so anything but the canonical spelling is refused with a :class:`FormError` naming the field.
@@ -12,7 +13,7 @@ against what is left to return, inside the transaction that opens the RMA.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from flask_babel import LazyString
@@ -26,7 +27,9 @@ from postpurchase.returns.operations import WantedLine
 from postpurchase.returns.policy import ReturnPolicy, is_exchange_for
 
 #: Per-line fields: the kind, then the line id in plain decimal without sign or leading zero.
-LINE_FIELD = re.compile(r"(quantity|reason|comment|exchange)-([1-9][0-9]{0,17})", re.ASCII)
+LINE_FIELD = re.compile(
+    r"(quantity|reason|comment|exchange|pending|discard)-([1-9][0-9]{0,17})", re.ASCII
+)
 #: Fields of the form as a whole.
 FORM_FIELDS = frozenset({"csrf_token", "resolution", "comment", "step"})
 #: ``step``: which button was pressed; ``preview`` shows the money before anything is opened.
@@ -150,11 +153,29 @@ def _line(
 PHOTO_FIELD = re.compile(r"photo-([1-9][0-9]{0,17})", re.ASCII)
 
 
+def pending_tokens(form: MultiDict[str, str], *, wanted: ReturnForm) -> dict[int, str]:
+    """The signed tokens of photos kept across the preview (``pending-<line id>``) for the lines
+    returned, without those the customer ticked to remove (``discard-<line id>``); the form was
+    read by :func:`parse_return_form` first, so each field is single and names a line of the order."""
+    return {
+        item.order_line_id: token
+        for item in wanted.lines
+        if (token := form.get(f"pending-{item.order_line_id}"))
+        if not form.get(f"discard-{item.order_line_id}")
+    }
+
+
 def parse_photos(
-    files: MultiDict[str, FileStorage], *, wanted: ReturnForm, photo_reasons: frozenset[str]
+    files: MultiDict[str, FileStorage],
+    *,
+    wanted: ReturnForm,
+    photo_reasons: frozenset[str],
+    kept: Collection[int] = (),
+    required: bool = True,
 ) -> dict[int, bytes]:
-    """The photo bytes per returned line; a photo for a line not returned, a field sent twice or a
-    missing photo where the reason needs one is a :class:`FormError` naming the field."""
+    """The photo bytes per returned line; a photo for a line not returned, a field sent twice or,
+    when ``required``, a missing photo where the reason needs one (and none is ``kept`` for the
+    line from the preview) is a :class:`FormError` naming the field."""
     returned = {item.order_line_id: item for item in wanted.lines}
     found: dict[int, bytes] = {}
     for key in files:
@@ -172,6 +193,8 @@ def parse_photos(
             )
         found[int(match[1])] = uploads[0].read()
     for line_id, item in returned.items():
+        if not required or line_id in kept:
+            continue
         if item.reason_code in photo_reasons and line_id not in found:
             field = f"photo-{line_id}"
             raise FormError(

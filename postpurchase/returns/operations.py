@@ -563,26 +563,6 @@ def _emit(
     )
 
 
-def list_returns(
-    *, session: Session, brand_id: int, state: ReturnState | None = None, limit: int = 200
-) -> list[tuple[ReturnRequest, Order, list[ReturnLine]]]:
-    """The brand's returns, newest first, with their order and lines."""
-    query = (
-        select(ReturnRequest, Order)
-        .join(Order, col(Order.id) == col(ReturnRequest.order_id))
-        .where(ReturnRequest.brand_id == brand_id)
-    )
-    if state is not None:
-        query = query.where(ReturnRequest.state == state)
-    rows = session.exec(
-        query.order_by(col(ReturnRequest.created_at).desc(), col(ReturnRequest.id).desc()).limit(
-            limit
-        )
-    ).all()
-    lines = return_lines(session=session, return_ids=[id_of(rma) for rma, _ in rows])
-    return [(rma, order, lines.get(id_of(rma), [])) for rma, order in rows]
-
-
 def return_lines(*, session: Session, return_ids: Sequence[int]) -> dict[int, list[ReturnLine]]:
     found: dict[int, list[ReturnLine]] = {}
     if return_ids:

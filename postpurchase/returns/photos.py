@@ -10,20 +10,26 @@ only to the brand's staff through short-lived signed links.
   the signed-in brand.
 
 Which reasons need a photo is the brand's ``returns.photo_reasons`` setting.
+
+A photo chosen before "See what I get back" is kept as a *pending* photo: cleaned and written under
+``return-photos/<brand id>/pending/`` right away, and named in the form by a signed token bound to the
+brand, the order and the line, so the customer need not pick it again. Submitting attaches it; an
+unclaimed one is deleted once older than :data:`PENDING_MAX_AGE` (its token stops working then too).
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlmodel import Session, col, select
 
@@ -40,6 +46,15 @@ FOLDER = "return-photos"
 PHOTO_LINK_SALT = "postpurchase.return-photo"
 #: Signed photo links last this long: enough to look, too short to pass around.
 TOKEN_MAX_AGE_SECONDS = 3600
+PENDING_FOLDER = "pending"
+PENDING_SALT = "postpurchase.return-photo-pending"
+#: A kept photo waits this long for the customer to submit the return.
+PENDING_MAX_AGE = timedelta(hours=2)
+#: The customer's file name is shown back to them, shortened.
+SHOWN_NAME_LENGTH = 60
+#: A pending file's name: the second it was kept, then random hex (the sweep reads the time from it).
+PENDING_NAME = re.compile(r"([0-9]{1,12})-([0-9a-f]{32})\.(jpg|png)", re.ASCII)
+CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png"}
 
 
 class PhotoError(ValueError):
@@ -163,3 +178,132 @@ def photos_by_return(
         ).all():
             found.setdefault(photo.return_id, []).append(photo)
     return found
+
+
+@dataclass(frozen=True)
+class PendingPhoto:
+    """A photo kept across the preview for one order line, not yet attached to a return."""
+
+    line_id: int
+    #: Signed; carried in the form as ``pending-<line id>``.
+    token: str
+    #: What the customer called the file, to show which photo is kept.
+    shown_name: str
+    name: str
+
+
+def _pending_folder(instance_path: str | Path, brand_id: int) -> Path:
+    return Path(instance_path) / FOLDER / str(brand_id) / PENDING_FOLDER
+
+
+def keep_pending(
+    *,
+    secret_key: str,
+    instance_path: str | Path,
+    brand_id: int,
+    order_id: int,
+    line_id: int,
+    photo: CleanPhoto,
+    shown_name: str,
+    now: datetime,
+) -> PendingPhoto:
+    """Write the cleaned ``photo`` as pending for this order line (sweeping expired ones first)."""
+    expire_pending(instance_path=instance_path, brand_id=brand_id, now=now)
+    folder = _pending_folder(instance_path, brand_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{int(now.timestamp())}-{secrets.token_hex(16)}.{photo.extension}"
+    (folder / name).write_bytes(photo.data)
+    shown = Path(shown_name.replace("\\", "/")).name[:SHOWN_NAME_LENGTH] or name
+    token = URLSafeSerializer(secret_key, salt=PENDING_SALT).dumps(
+        [brand_id, order_id, line_id, name, shown]
+    )
+    return PendingPhoto(line_id=line_id, token=token, shown_name=shown, name=name)
+
+
+def pending_from_token(
+    *,
+    secret_key: str,
+    instance_path: str | Path,
+    token: str,
+    brand_id: int,
+    order_id: int,
+    line_id: int,
+    now: datetime,
+) -> PendingPhoto | None:
+    """The pending photo ``token`` names for this brand, order and line, if its file is still
+    there and young enough; None when forged, for another order or line, or expired."""
+    try:
+        token_brand, token_order, token_line, name, shown = URLSafeSerializer(
+            secret_key, salt=PENDING_SALT
+        ).loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if (token_brand, token_order, token_line) != (brand_id, order_id, line_id):
+        return None
+    match = PENDING_NAME.fullmatch(str(name))
+    if match is None or _expired(int(match[1]), now):
+        return None
+    if not (_pending_folder(instance_path, brand_id) / name).is_file():
+        return None
+    return PendingPhoto(line_id=line_id, token=token, shown_name=str(shown), name=name)
+
+
+def kept_photos(
+    *,
+    secret_key: str,
+    instance_path: str | Path,
+    tokens: dict[int, str],
+    brand_id: int,
+    order_id: int,
+    now: datetime,
+) -> dict[int, PendingPhoto]:
+    """The pending photos the form's ``pending-<line id>`` tokens name; a token that no longer
+    works is a :class:`PhotoError` asking for the photo again."""
+    kept: dict[int, PendingPhoto] = {}
+    for line_id, token in tokens.items():
+        found = pending_from_token(
+            secret_key=secret_key,
+            instance_path=instance_path,
+            token=token,
+            brand_id=brand_id,
+            order_id=order_id,
+            line_id=line_id,
+            now=now,
+        )
+        if found is None:
+            field = f"photo-{line_id}"
+            raise PhotoError(
+                field,
+                _l("%(field)s: the photo kept earlier has expired; choose it again.", field=field),
+            )
+        kept[line_id] = found
+    return kept
+
+
+def read_pending(*, instance_path: str | Path, brand_id: int, pending: PendingPhoto) -> CleanPhoto:
+    """The pending photo's cleaned bytes, to store with the return."""
+    extension = pending.name.rsplit(".", 1)[1]
+    data = (_pending_folder(instance_path, brand_id) / pending.name).read_bytes()
+    return CleanPhoto(data, CONTENT_TYPES[extension], extension)
+
+
+def drop_pending(*, instance_path: str | Path, brand_id: int, pending: PendingPhoto) -> None:
+    """Delete a pending photo's file once the return holds its copy."""
+    (_pending_folder(instance_path, brand_id) / pending.name).unlink(missing_ok=True)
+
+
+def expire_pending(*, instance_path: str | Path, brand_id: int, now: datetime) -> int:
+    """Delete the brand's pending photos older than :data:`PENDING_MAX_AGE`; how many went."""
+    folder = _pending_folder(instance_path, brand_id)
+    gone = 0
+    if folder.is_dir():
+        for path in folder.iterdir():
+            match = PENDING_NAME.fullmatch(path.name)
+            if match is None or _expired(int(match[1]), now):
+                path.unlink(missing_ok=True)
+                gone += 1
+    return gone
+
+
+def _expired(kept_at: int, now: datetime) -> bool:
+    return now - datetime.fromtimestamp(kept_at, tz=UTC) > PENDING_MAX_AGE

@@ -1,4 +1,5 @@
-"""Return pages: the customer portal ``/<brand>/returns`` and the merchant list ``/merchant/returns``.
+"""Return pages: the customer portal ``/<brand>/returns`` and the merchant's photo and action routes
+under ``/merchant/returns`` (the list itself is the queue, :mod:`postpurchase.returns.queue_web`).
 
 Customers reach an order exactly as on the tracking page (order number plus email or postal code,
 then a signed link); the confirmation page and the label PDF take a signed return token.
@@ -33,11 +34,17 @@ from postpurchase.db import claim_scope, get_session
 from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
 from postpurchase.lookup import order_from_token, order_token, return_from_token, return_token
 from postpurchase.models import Brand, Order, ReturnPhoto, ReturnRequest
-from postpurchase.models.enums import DROPOFF_METHODS, ReturnMethod, ReturnState, TimeSlot
+from postpurchase.models.enums import DROPOFF_METHODS, ReturnMethod, TimeSlot
 from postpurchase.models.types import id_of
 from postpurchase.pdf import pdf_bytes
 from postpurchase.returns import dropoffs, methods, operations, photos, shipping_label
-from postpurchase.returns.form import FormError, ReturnForm, parse_photos, parse_return_form
+from postpurchase.returns.form import (
+    FormError,
+    ReturnForm,
+    parse_photos,
+    parse_return_form,
+    pending_tokens,
+)
 from postpurchase.returns.money import KeepReason, MoneyRules
 from postpurchase.returns.policy import ReturnPolicy, policy_for
 from postpurchase.returns.status import order_returns, return_status
@@ -140,6 +147,7 @@ def start(brand_slug: str, token: str) -> Any:
     locale = str(get_locale())
     rules = operations.money_rules(brand)
     error, status, money = None, 200, None
+    kept: dict[int, photos.PendingPhoto] = {}
     if request.method == "POST":
         # Photos make this form larger than other bodies (the app's limit is for webhooks).
         request.max_content_length = photos.MAX_REQUEST_BYTES
@@ -159,15 +167,29 @@ def start(brand_slug: str, token: str) -> Any:
                 rules=rules,
                 exchange_prices=form.exchange_prices,
             )
-            if not wanted.preview_only:
-                uploaded = parse_photos(
-                    request.files, wanted=wanted, photo_reasons=policy.photo_reasons
-                )
-                cleaned = {
-                    line_id: photos.clean_photo(f"photo-{line_id}", data)
-                    for line_id, data in uploaded.items()
-                }
-                rma = _open_return(brand, order, wanted, rules, cleaned)
+            kept = photos.kept_photos(
+                secret_key=_secret(),
+                instance_path=current_app.instance_path,
+                tokens=pending_tokens(request.form, wanted=wanted),
+                brand_id=id_of(brand),
+                order_id=id_of(order),
+                now=utcnow(),
+            )
+            uploaded = parse_photos(
+                request.files,
+                wanted=wanted,
+                photo_reasons=policy.photo_reasons,
+                kept=kept,
+                required=not wanted.preview_only,
+            )
+            cleaned = {
+                line_id: photos.clean_photo(f"photo-{line_id}", data)
+                for line_id, data in uploaded.items()
+            }
+            if wanted.preview_only:
+                kept |= _keep_for_submit(brand, order, cleaned)
+            else:
+                rma = _open_return(brand, order, wanted, rules, cleaned, kept)
                 return redirect(
                     url_for(
                         "returns_portal.confirmation",
@@ -191,6 +213,7 @@ def start(brand_slug: str, token: str) -> Any:
         locale=locale,
         error=error,
         preview=money,
+        kept=kept,
         keep_labels=KEEP_LABELS,
         resolution_labels=resolution_labels(policy.part.exchange.other_products),
         hints={
@@ -225,13 +248,40 @@ def line_hints(policy: ReturnPolicy, reasons: tuple[str, ...], locale: str) -> L
     )
 
 
+def _keep_for_submit(
+    brand: Brand, order: Order, cleaned: dict[int, photos.CleanPhoto]
+) -> dict[int, photos.PendingPhoto]:
+    """Photos chosen before the preview, kept so the customer need not choose them again."""
+    return {
+        line_id: photos.keep_pending(
+            secret_key=_secret(),
+            instance_path=current_app.instance_path,
+            brand_id=id_of(brand),
+            order_id=id_of(order),
+            line_id=line_id,
+            photo=photo,
+            shown_name=request.files[f"photo-{line_id}"].filename or "",
+            now=utcnow(),
+        )
+        for line_id, photo in cleaned.items()
+    }
+
+
 def _open_return(
     brand: Brand,
     order: Order,
     wanted: ReturnForm,
     rules: MoneyRules,
     cleaned: dict[int, photos.CleanPhoto],
+    kept: dict[int, photos.PendingPhoto],
 ) -> ReturnRequest:
+    folder = current_app.instance_path
+    # A photo chosen again replaces the one kept from the preview.
+    claimed = {
+        line_id: photos.read_pending(instance_path=folder, brand_id=id_of(brand), pending=pending)
+        for line_id, pending in kept.items()
+        if line_id not in cleaned
+    }
     # The write takes the database's write lock first (BEGIN IMMEDIATE on SQLite), so a second
     # submit at the same moment waits and then sees the first one's units, never a lock error.
     with claim_scope() as writer:
@@ -245,17 +295,19 @@ def _open_return(
             now=utcnow(),
             rules=rules,
         )
-        for line_id, photo in cleaned.items():
+        for line_id, photo in (claimed | cleaned).items():
             photos.store_photo(
                 session=writer,
-                instance_path=current_app.instance_path,
+                instance_path=folder,
                 brand_id=id_of(brand),
                 return_id=id_of(rma),
                 order_line_id=line_id,
                 photo=photo,
                 now=utcnow(),
             )
-        return rma
+    for pending in kept.values():
+        photos.drop_pending(instance_path=folder, brand_id=id_of(brand), pending=pending)
+    return rma
 
 
 def _return_or_404(brand: Brand, token: str) -> shipping_label.ReturnView:
@@ -422,34 +474,10 @@ def label_pdf(brand_slug: str, token: str) -> Response:
 
 
 @merchant_returns.get("/")
-@require_merchant
-def log(brand: Brand) -> Any:
-    state = Params(request.args).enum("state", ReturnState)
-    rows = operations.list_returns(session=get_session(), brand_id=id_of(brand), state=state)
-    shown = photos.photos_by_return(
-        session=get_session(),
-        brand_id=id_of(brand),
-        return_ids=[id_of(rma) for rma, _, _ in rows],
-    )
-    return render_template(
-        "pages/returns/merchant.html",
-        brand=brand,
-        rows=rows,
-        photo_links={
-            return_id: [
-                url_for(
-                    "merchant_returns.photo",
-                    token=photos.photo_token(_secret(), id_of(brand), id_of(photo)),
-                )
-                for photo in found
-            ]
-            for return_id, found in shown.items()
-        },
-        state=state.value if state else None,
-        states=list(ReturnState),
-        can_take=operations.can_take,
-        action_labels=ACTION_LABELS,
-    )
+def log() -> Any:
+    """The old list's address: the queue is the list now; its state filter and language carry over."""
+    kept: dict[str, Any] = {name: request.args[name] for name in ("state", "lang") if request.args.get(name)}
+    return redirect(url_for("returns_queue.page", **kept), 302)
 
 
 @merchant_returns.get("/photos/<token>")
@@ -491,6 +519,6 @@ def act(brand: Brand, return_id: int, action: str) -> Any:
         if problem.code == "unknown_return":
             abort(404)
         flash(str(problem))
-        return redirect(url_for("merchant_returns.log")), 303
+        return redirect(url_for("returns_queue.page")), 303
     flash(_("Return %(rma)s: %(state)s.", rma=rma.rma_number, state=STATE_LABELS[rma.state]))
-    return redirect(url_for("merchant_returns.log", state=request.args.get("state")), 303)
+    return redirect(url_for("returns_queue.page", state=request.args.get("state")), 303)

@@ -57,7 +57,7 @@ def test_every_console_page_at_phone_and_desktop_widths(
         "exceptions": "/merchant/exceptions",
         "messages": "/merchant/messages/",
         "mailbox": "/merchant/messages/mailbox",
-        "returns": "/merchant/returns/",
+        "returns": "/merchant/returns/queue/",
         "insights": "/merchant/insights",
     }
     problems = {}

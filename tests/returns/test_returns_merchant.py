@@ -1,4 +1,4 @@
-"""The merchant returns page: signed-in merchants only, their own brand's returns, state filter, actions."""
+"""The merchant return routes: the old list redirects to the queue; actions by signed-in merchants only, on their own brand's returns."""
 
 from __future__ import annotations
 
@@ -70,29 +70,34 @@ def _act(client, rma_id: int, action: str, lang: str = "ja"):
 
 
 def test_signed_out_visitor_is_sent_to_sign_in(client, shop) -> None:
-    response = client.get("/merchant/returns/")
-    assert response.status_code == 302 and "/merchant/login" in response.headers["Location"]
+    response = client.get("/merchant/returns/", follow_redirects=True)
+    assert response.request.path == "/merchant/login"
 
 
-def test_merchant_home_links_to_returns(signed_in) -> None:
-    assert 'href="/merchant/returns/"' in signed_in.get("/merchant/?lang=en").get_data(as_text=True)
+def test_old_list_redirects_to_the_queue_keeping_its_filter(signed_in) -> None:
+    response = signed_in.get("/merchant/returns/?state=requested&lang=en")
+    assert response.status_code in (302, 303)
+    assert response.headers["Location"] == "/merchant/returns/queue/?state=requested&lang=en"
 
 
-def test_list_shows_the_return_with_its_reason_and_actions(signed_in, rma_id) -> None:
-    page = signed_in.get("/merchant/returns/?lang=en").get_data(as_text=True)
-    assert "R-1001-" in page and "Arrived damaged" in page and "Requested" in page
-    assert f'action="/merchant/returns/{rma_id}/approve' in page and f"/{rma_id}/refund" not in page
+def test_merchant_home_links_to_the_queue_once(signed_in) -> None:
+    home = signed_in.get("/merchant/?lang=en").get_data(as_text=True)
+    assert 'href="/merchant/returns/queue/"' in home and 'href="/merchant/returns/"' not in home
+    assert home.count('href="/merchant/returns/queue/"') == 1
 
 
-def test_state_filter_hides_other_states(signed_in, rma_id) -> None:
-    assert "R-1001-" not in signed_in.get("/merchant/returns/?state=refunded").get_data(
-        as_text=True
-    )
-    assert "R-1001-" in signed_in.get("/merchant/returns/?state=requested").get_data(as_text=True)
+def test_old_state_filter_still_filters_after_the_redirect(signed_in, rma_id) -> None:
+    def page(state: str) -> str:
+        return signed_in.get(f"/merchant/returns/?state={state}", follow_redirects=True).get_data(
+            as_text=True
+        )
+
+    assert "R-1001-" not in page("refunded") and "R-1001-" in page("requested")
 
 
 def test_unknown_state_filter_is_a_bad_request(signed_in, rma_id) -> None:
-    assert signed_in.get("/merchant/returns/?state=lost").status_code == 400
+    response = signed_in.get("/merchant/returns/?state=lost", follow_redirects=True)
+    assert response.status_code == 400
 
 
 def test_approve_receive_refund_move_the_states(signed_in, rma_id, write) -> None:
@@ -112,9 +117,9 @@ def test_reject_moves_to_rejected(signed_in, rma_id, write) -> None:
 def test_action_out_of_order_is_explained_and_changes_nothing(signed_in, rma_id, write) -> None:
     _act(signed_in, rma_id, "refund", lang="en")
     assert _state(write, rma_id) == ReturnState.requested
-    assert "cannot go from Requested to Refunded" in signed_in.get("/merchant/returns/").get_data(
-        as_text=True
-    )
+    assert "cannot go from Requested to Refunded" in signed_in.get(
+        "/merchant/returns/queue/"
+    ).get_data(as_text=True)
 
 
 def test_action_without_csrf_is_refused(signed_in, rma_id, write) -> None:
@@ -137,22 +142,9 @@ def test_another_brands_merchant_cannot_act(client, make_brand, rma_id, write) -
             "password": "pw",
         },
     )
-    assert "R-1001-" not in client.get("/merchant/returns/").get_data(as_text=True)
+    assert "R-1001-" not in client.get("/merchant/returns/queue/").get_data(as_text=True)
     assert _act(client, rma_id, "approve").status_code == 404
     assert _state(write, rma_id) == ReturnState.requested
-
-
-def test_received_return_offers_only_the_settlement_the_customer_asked_for(
-    signed_in, rma_id
-) -> None:
-    _act(signed_in, rma_id, "approve")
-    _act(signed_in, rma_id, "receive")
-    page = signed_in.get("/merchant/returns/?lang=en").get_data(as_text=True)
-    assert (
-        f"/{rma_id}/refund" in page
-        and f"/{rma_id}/credit" not in page
-        and f"/{rma_id}/exchange" not in page
-    )
 
 
 def test_settling_a_refund_as_store_credit_is_refused(signed_in, rma_id, write) -> None:
@@ -161,7 +153,7 @@ def test_settling_a_refund_as_store_credit_is_refused(signed_in, rma_id, write) 
     assert _act(signed_in, rma_id, "credit", lang="en").status_code == 303
     assert _state(write, rma_id) == ReturnState.received
     assert "The customer asked for: Refund." in signed_in.get(
-        "/merchant/returns/?lang=en"
+        "/merchant/returns/queue/?lang=en"
     ).get_data(as_text=True)
 
 

@@ -133,7 +133,7 @@ def _sign_in(client, write, brand_id: int, email: str) -> None:
 def test_brand_staff_see_the_photo_through_a_signed_link(app, client, shop, write) -> None:
     _post_damaged(client, shop, jpeg_with_exif())
     _sign_in(client, write, shop.brand_id, "ops@acme.example")
-    page = client.get("/merchant/returns/").get_data(as_text=True)
+    page = client.get("/merchant/returns/queue/").get_data(as_text=True)
     link = re.search(r'href="(/merchant/returns/photos/[^"]+)"', page)
     assert link is not None
     response = client.get(link[1])

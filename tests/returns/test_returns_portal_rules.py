@@ -213,7 +213,7 @@ def test_the_merchant_queue_shows_why_the_policy_decided(
     )
     assert response.status_code == 302
     merchant = sign_in(app, brand)
-    queue = merchant.client.get("/merchant/returns/?lang=en").get_data(as_text=True)
+    queue = merchant.client.get("/merchant/returns/queue/?lang=en").get_data(as_text=True)
     assert "Waits for your approval" in queue
     assert "Window of 45 days" in queue
 

@@ -31,6 +31,8 @@ NOT_BRAND_OWNED: dict[str, str] = {
     "people_links.reset_password_page": "public one-time link: the signed token is the credential "
     "(people tests)",
     "people_links.forgot_password": "answers the same whatever the email; shows no data (people tests)",
+    "merchant_returns.log": "redirects to the returns queue (probed there) keeping only its filter; "
+    "reads nothing",
     "merchant_messages.test_send": "takes no id; queues a sample message for the signed-in brand only",
     "merchant_messages.retry_failed": "takes no id; re-queues only the signed-in brand's failed messages "
     "(the filter is the brand's message log query)",
@@ -178,7 +180,7 @@ def test_the_walk_sees_brand_bs_own_data_on_its_list_pages(
     for path, marker in (
         ("/merchant/messages/", b.email),
         ("/merchant/messages/mailbox", b.email),
-        ("/merchant/returns/", b.rma_number),
+        ("/merchant/returns/queue/", b.rma_number),
         ("/api/v1/shipments", b.tracking_number),
     ):
         assert marker in _request(as_beta, "GET", path).get_data(as_text=True), path
