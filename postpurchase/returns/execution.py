@@ -52,6 +52,7 @@ from postpurchase.models import (
 )
 from postpurchase.models.enums import ReturnState
 from postpurchase.models.types import id_of
+from postpurchase.returns.exchange import record_charge_paid
 from postpurchase.returns.operations import can_take, transition
 from postpurchase.returns.shopify_admin import (
     PlatformError,
@@ -234,6 +235,28 @@ def execute(
             now=now,
         )
     return row.state
+
+
+def charge_paid(*, session: Session, brand_id: int, key: str, now: datetime) -> bool:
+    """The customer paid the exchange charge executed with ``key`` (Shopify's ``orders/paid`` for
+    the order its draft became): release the held outbound order. False when the key is not ours."""
+    row = session.exec(
+        select(ResolutionExecution).where(
+            ResolutionExecution.brand_id == brand_id,
+            ResolutionExecution.idempotency_key == key,
+            ResolutionExecution.kind == ExecutionKind.charge,
+        )
+    ).first()
+    if row is None:
+        return False
+    record_charge_paid(
+        session=session,
+        brand=session.get_one(Brand, brand_id),
+        rma=session.get_one(ReturnRequest, row.return_id),
+        actor="system:shopify",
+        now=now,
+    )
+    return True
 
 
 def _charge_draft(

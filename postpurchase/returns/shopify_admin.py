@@ -34,6 +34,9 @@ API_VERSION = "2024-07"
 TIMEOUT_SECONDS = 15.0
 #: Gift card codes are 8–20 characters; ours are ``PP`` and 16 hex digits of the key's hash.
 GIFT_CARD_CODE_PREFIX = "PP"
+#: The draft of an exchange charge carries the execution's key in this note attribute; Shopify copies
+#: it onto the order the paid invoice becomes, which is how ``orders/paid`` is recognised as ours.
+CHARGE_ATTRIBUTE = "postpurchase_charge"
 
 
 class PlatformError(RuntimeError):
@@ -249,6 +252,7 @@ class ShopifyAdmin:
                 }
             ],
             "note": f"{note} [{key}]",
+            "note_attributes": [{"name": CHARGE_ATTRIBUTE, "value": key}],
             "tags": "postpurchase,exchange",
         }
         if email:
@@ -266,6 +270,19 @@ class ShopifyAdmin:
         self._call(
             "POST", f"/draft_orders/{draft_id}/send_invoice.json", {"draft_order_invoice": {}}
         )
+
+
+def charge_key_of(order: Mapping[str, Any]) -> str | None:
+    """The execution key an order (or draft) carries when it is one of our exchange charges."""
+    attributes = order.get("note_attributes") or []
+    return next(
+        (
+            str(attribute.get("value"))
+            for attribute in attributes
+            if isinstance(attribute, Mapping) and attribute.get("name") == CHARGE_ATTRIBUTE
+        ),
+        None,
+    )
 
 
 def shopify_admin_for(

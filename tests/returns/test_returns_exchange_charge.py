@@ -11,17 +11,22 @@ import requests
 import responses
 from sqlmodel import select
 
+from postpurchase.inbox.signing import shopify_hmac
 from postpurchase.models import (
     Brand,
     ExecutionKind,
     ExecutionState,
     Order,
+    OutboxMessage,
     ResolutionExecution,
+    ReturnRequest,
 )
 from postpurchase.models.enums import ReturnState
+from postpurchase.returns.exchange import record_charge_paid
 from postpurchase.returns.execution import RETRY_AFTER, STALE_AFTER, execute_due
 from postpurchase.returns.operations import record_external
 from postpurchase.returns.shopify_admin import ShopifyAdmin
+from tests.intake.intake_helpers import CONFORMANCE, process
 from tests.returns.conftest import later
 from tests.returns.test_returns_exchange import (  # noqa: F401 (the fixture)
     _hoodie,
@@ -31,6 +36,8 @@ from tests.returns.test_returns_exchange import (  # noqa: F401 (the fixture)
 from tests.returns.test_returns_execution import FIXTURES, SHOP, TOKEN
 
 DRAFT = "517119332"
+ORDER_BODY = (CONFORMANCE / "commerce_webhooks/shopify_orders_create.json").read_bytes()
+SHOPIFY_SECRET = "shpss_test_secret"  # the ``brand`` fixture's Shopify webhook secret
 DRAFTS = f"{SHOP}/draft_orders"
 
 
@@ -42,10 +49,8 @@ def admin(_brand: Brand) -> ShopifyAdmin:
     return ShopifyAdmin(shop="acme.myshopify.com", token=TOKEN, http=requests.Session())
 
 
-@pytest.fixture
-def charged(catalogue, set_policy, write):  # noqa: F811
+def _received(catalogue, write) -> int:  # noqa: F811
     """An exchange of the ¥3,980 tee for the ¥4,500 hoodie on a Shopify order, received: ¥520 due."""
-    _with_wms(set_policy, catalogue)
 
     def build(s) -> int:
         order = s.get(Order, catalogue.order_id)
@@ -56,6 +61,36 @@ def charged(catalogue, set_policy, write):  # noqa: F811
         return rma.id
 
     return write(build)
+
+
+@pytest.fixture
+def charged(catalogue, set_policy, write):  # noqa: F811
+    _with_wms(set_policy, catalogue)
+    return _received(catalogue, write)
+
+
+@pytest.fixture
+def held(catalogue, set_policy, write):  # noqa: F811
+    """Like ``charged``, for a brand whose exchanges ship only once the difference is paid."""
+    _with_wms(set_policy, catalogue, ship_after_payment=True)
+    return _received(catalogue, write)
+
+
+@pytest.fixture
+def shopify_webhook(client, brand):
+    """``shopify_webhook(body, topic)``: post ``body`` signed as Shopify would."""
+
+    def post(body: bytes, topic: str):
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Hmac-Sha256": shopify_hmac(SHOPIFY_SECRET, body),
+            "X-Shopify-Shop-Domain": "acme.myshopify.com",
+            "X-Shopify-Webhook-Id": f"wh-{topic}-{len(body)}",
+        }
+        return client.post("/webhooks/shopify/acme", data=body, headers=headers)
+
+    return post
 
 
 def _row(write, return_id: int) -> ResolutionExecution:
@@ -122,6 +157,9 @@ def test_a_shopify_exchange_charge_is_a_draft_order_for_the_difference_with_its_
     assert draft["email"] == "hanako@example.jp"
     row = _row(write, charged)
     assert draft["note"].endswith(f"[{row.idempotency_key}]")
+    assert draft["note_attributes"] == [
+        {"name": "postpurchase_charge", "value": row.idempotency_key}
+    ]
     assert fake.invoices == 1
     assert (row.kind, row.state, row.via, row.external_id) == (
         ExecutionKind.charge,
@@ -158,3 +196,54 @@ def test_an_invoice_whose_answer_was_lost_is_not_sent_again(app, charged, write)
         execute_due(app, shopify=admin, now=later(3) + STALE_AFTER)
     assert (len(fake.created), fake.invoices) == (1, 1)
     assert _row(write, charged).state == ExecutionState.done
+
+
+def _outbound(write) -> list[str]:
+    return write(
+        lambda s: [
+            m.idempotency_key
+            for m in s.exec(select(OutboxMessage)).all()
+            if m.idempotency_key.endswith(".outbound:webhook")
+        ]
+    )
+
+
+def test_without_the_rule_the_outbound_order_goes_on_receipt_unpaid(charged, write) -> None:
+    assert len(_outbound(write)) == 1
+
+
+def test_the_outbound_order_waits_for_the_difference_when_the_brand_says_so(held, write) -> None:
+    assert _outbound(write) == []
+
+    def paid(s) -> None:
+        rma = s.get(ReturnRequest, held)
+        brand = s.get(Brand, rma.brand_id)
+        record_charge_paid(session=s, brand=brand, rma=rma, actor="test", now=later(4))
+        record_charge_paid(session=s, brand=brand, rma=rma, actor="test", now=later(5))
+
+    write(paid)
+    assert len(_outbound(write)) == 1
+
+
+def test_shopify_orders_paid_for_the_charges_invoice_sends_the_held_outbound_order(
+    app, held, write, shopify_webhook
+) -> None:
+    with responses.RequestsMock() as rsps:
+        FakeDrafts(rsps)
+        execute_due(app, shopify=admin, now=later(3))
+    key = _row(write, held).idempotency_key
+    orders_before = len(write(lambda s: s.exec(select(Order)).all()))
+    body = json.loads(ORDER_BODY)
+    body["note_attributes"] = [{"name": "postpurchase_charge", "value": key}]
+    response = shopify_webhook(json.dumps(body).encode(), "orders/paid")
+    assert response.status_code == 202
+    process(app)
+    assert len(_outbound(write)) == 1
+    assert len(write(lambda s: s.exec(select(Order)).all())) == orders_before
+
+
+def test_shopify_orders_paid_for_any_other_order_updates_it(app, shopify_webhook, write) -> None:
+    assert shopify_webhook(ORDER_BODY, "orders/paid").status_code == 202
+    process(app)
+    (order,) = write(lambda s: s.exec(select(Order)).all())
+    assert order.number == "#9999"
