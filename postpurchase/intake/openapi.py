@@ -254,8 +254,9 @@ ROUTES: dict[str, Route] = {
         description=(
             f"Verified with `{HMAC_HEADER}` (base64 HMAC-SHA256 of the raw body with the brand's "
             f"Shopify secret) before anything is stored, and deduplicated on `{WEBHOOK_ID_HEADER}`. "
-            "Topics `orders/create`, `orders/updated`, `orders/cancelled`, `fulfillments/create`, "
-            "`fulfillments/update` and `refunds/create` are applied (a resource that cannot be "
+            "Topics `orders/create`, `orders/updated`, `orders/cancelled`, `orders/paid`, "
+            "`fulfillments/create`, `fulfillments/update` and `refunds/create` are applied "
+            "(`orders/paid` of an exchange charge's invoice releases the held exchange) (a resource that cannot be "
             "mapped, e.g. an amount beyond what is stored, is a 422); others are stored and "
             "answered `ignored`."
         ),

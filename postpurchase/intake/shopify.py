@@ -37,6 +37,8 @@ from postpurchase.intake.schemas import (
     ShipmentLineIn,
 )
 from postpurchase.models import InboxEvent, ReturnState
+from postpurchase.returns.execution import charge_paid
+from postpurchase.returns.shopify_admin import charge_key_of
 from postpurchase.schemas import AddressIn, DestinationIn
 
 SOURCE = "shopify"
@@ -307,11 +309,24 @@ def _apply_refund(
     )
 
 
+def _apply_paid(
+    session: Session, brand_id: int, order: dict[str, Any], occurred_at: datetime, now: datetime
+) -> Applied:
+    """An order paid: when it is the invoice of an exchange charge, the held outbound order goes;
+    any other order is updated like ``orders/updated``."""
+    key = charge_key_of(order)
+    if key is None:
+        return _apply_order(session, brand_id, order, occurred_at, now)
+    charge_paid(session=session, brand_id=brand_id, key=key, now=now)
+    return Applied()
+
+
 #: Topic → mapper; other topics are stored and marked ignored.
 TOPICS: dict[str, Callable[[Session, int, dict[str, Any], datetime, datetime], Applied]] = {
     "orders/create": _apply_order,
     "orders/updated": _apply_order,
     "orders/cancelled": _apply_order,
+    "orders/paid": _apply_paid,
     "fulfillments/create": _apply_fulfillment,
     "fulfillments/update": _apply_fulfillment,
     "refunds/create": _apply_refund,
@@ -334,6 +349,7 @@ _MAPPINGS: dict[str, Callable[[dict[str, Any], datetime], object]] = {
     "orders/create": _map_order,
     "orders/updated": _map_order,
     "orders/cancelled": _map_order,
+    "orders/paid": _map_order,
     "fulfillments/create": shipment_data,
     "fulfillments/update": shipment_data,
     "refunds/create": _map_refund,

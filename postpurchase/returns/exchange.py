@@ -14,7 +14,10 @@
   outbox (one key per RMA, so it is posted once whatever repeats), when the returned goods are
   received, or as soon as the RMA is approved for customers of the rule's ``ship_early_tiers``.
   It is sent even when the hold has expired meanwhile: the WMS ships from what it has (or
-  backorders), since the customer's goods are already back.
+  backorders), since the customer's goods are already back. When the new items cost more and the
+  rule says ``ship_after_payment``, it is held until the difference is paid
+  (:func:`record_charge_paid`, called on Shopify's ``orders/paid`` for the order the charge's draft
+  became: the one signal that says money arrived), then sent if it was due meanwhile.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from flask import Flask
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, func, select
 
-from postpurchase import signals
+from postpurchase import audit, signals
 from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope
 from postpurchase.messaging.catalogue import Trigger
@@ -325,12 +328,59 @@ def ships_now(
 ) -> bool:
     """Whether the exchange of ``rma`` ships on reaching ``current``: on receipt of the goods, or on
     approval for a customer of one of the brand's ``ship_early_tiers``."""
-    if rma.resolution != ReturnResolution.exchange:
+    if rma.resolution != ReturnResolution.exchange or awaits_payment(brand, rma):
         return False
     if current == ReturnState.received:
         return True
     if current != ReturnState.approved:
         return False
+    return _ships_early(session=session, brand=brand, order=order)
+
+
+def charge_due(rma: ReturnRequest) -> int:
+    """What the customer pays for the exchange of ``rma``, minor units."""
+    return int(((rma.attributes or {}).get("money") or {}).get("charge") or 0)
+
+
+def awaits_payment(brand: Brand, rma: ReturnRequest) -> bool:
+    """Whether the outbound order of ``rma`` waits for the customer to pay the difference."""
+    return (
+        policy_for(brand).part.exchange.ship_after_payment
+        and charge_due(rma) > 0
+        and not (rma.attributes or {}).get("charge_paid_at")
+    )
+
+
+def record_charge_paid(
+    *, session: Session, brand: Brand, rma: ReturnRequest, actor: str, now: datetime
+) -> str | None:
+    """Note that the difference of ``rma`` is paid, and send its held outbound order when it was due
+    meanwhile (goods received, or approved for an early tier); the outbox key, if one was queued.
+    A second report changes nothing."""
+    if (rma.attributes or {}).get("charge_paid_at"):
+        return None
+    rma.attributes = {**(rma.attributes or {}), "charge_paid_at": now.isoformat()}
+    session.add(rma)
+    session.flush()
+    audit.record(
+        session=session,
+        brand_id=id_of(brand),
+        actor=actor,
+        action="return.charge_paid",
+        subject=rma.rma_number,
+        after={"amount": charge_due(rma), "currency": rma.currency},
+    )
+    order = session.get_one(Order, rma.order_id)
+    due = rma.state == ReturnState.received or (
+        rma.state in (ReturnState.approved, ReturnState.label_issued, ReturnState.in_transit)
+        and _ships_early(session=session, brand=brand, order=order)
+    )
+    if rma.resolution != ReturnResolution.exchange or not due:
+        return None
+    return send_outbound(session=session, brand=brand, rma=rma, order=order, now=now)
+
+
+def _ships_early(*, session: Session, brand: Brand, order: Order) -> bool:
     policy = policy_for(brand)
     customer = session.get(Customer, order.customer_id) if order.customer_id is not None else None
     tier = policy.tier_of(customer)
@@ -375,7 +425,7 @@ def send_outbound(
                 )
                 for line in lines
             ],
-            amount_due=int(((rma.attributes or {}).get("money") or {}).get("charge") or 0),
+            amount_due=charge_due(rma),
             currency=rma.currency,
         ),
     ).model_dump(mode="json")

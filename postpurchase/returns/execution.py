@@ -9,8 +9,12 @@ and carries them out:
   Admin API credentials: a refund or a gift card through :mod:`postpurchase.returns.shopify_admin`;
 * any other order: a signed ``return.resolution`` webhook to the brand's return webhook URL (the
   OMS pays out), through the outbox, which signs, retries and delivers each key once.
-* the price difference an exchange costs more (``charge``): always the ``return.resolution``
-  webhook, whatever the order's source: the brand's OMS collects it (this service never charges a card).
+* the price difference an exchange costs more (``charge``): for a Shopify order, a draft order for
+  the difference whose invoice Shopify emails to the customer (the customer pays through Shopify's
+  checkout; this service never charges a card); for any other order, the ``return.resolution``
+  webhook and the brand's OMS collects it. The Shopify charge takes two committed steps: the draft
+  is created and its id kept on the row (still ``sending``), then the invoice is sent, so a retry
+  never creates a second draft.
 
 A row is claimed (``sending``, one more attempt) and committed before the platform is called. A row
 left ``sending`` (the process died, the answer was lost) is claimed again after
@@ -48,6 +52,7 @@ from postpurchase.models import (
 )
 from postpurchase.models.enums import ReturnState
 from postpurchase.models.types import id_of
+from postpurchase.returns.exchange import record_charge_paid
 from postpurchase.returns.operations import can_take, transition
 from postpurchase.returns.shopify_admin import (
     PlatformError,
@@ -179,12 +184,20 @@ def execute(
     rma = session.get_one(ReturnRequest, row.return_id)
     order = session.get_one(Order, rma.order_id)
     brand = session.get_one(Brand, row.brand_id)
-    # Shopify's Admin API refunds and issues gift cards; what an exchange costs more is collected
-    # by the brand's OMS, told through the webhook.
     from_shopify = (order.attributes or {}).get("source") == "shopify"
-    admin = shopify(brand) if from_shopify and row.kind != ExecutionKind.charge else None
+    admin = shopify(brand) if from_shopify else None
     try:
-        if admin is not None:
+        if admin is not None and row.kind == ExecutionKind.charge and row.external_id is None:
+            # First step: keep the draft's id, committed, before its invoice goes out.
+            row.external_id = _charge_draft(session, admin, row, rma, order)
+            row.via = "shopify"
+            row.updated_at = now
+            session.add(row)
+            session.flush()
+            return row.state
+        if admin is not None and row.kind == ExecutionKind.charge:
+            admin.send_invoice(str(row.external_id))
+        elif admin is not None:
             row.external_id = _pay_on_shopify(session, admin, row, rma, order)
             row.via = "shopify"
         else:
@@ -222,6 +235,47 @@ def execute(
             now=now,
         )
     return row.state
+
+
+def charge_paid(*, session: Session, brand_id: int, key: str, now: datetime) -> bool:
+    """The customer paid the exchange charge executed with ``key`` (Shopify's ``orders/paid`` for
+    the order its draft became): release the held outbound order. False when the key is not ours."""
+    row = session.exec(
+        select(ResolutionExecution).where(
+            ResolutionExecution.brand_id == brand_id,
+            ResolutionExecution.idempotency_key == key,
+            ResolutionExecution.kind == ExecutionKind.charge,
+        )
+    ).first()
+    if row is None:
+        return False
+    record_charge_paid(
+        session=session,
+        brand=session.get_one(Brand, brand_id),
+        rma=session.get_one(ReturnRequest, row.return_id),
+        actor="system:shopify",
+        now=now,
+    )
+    return True
+
+
+def _charge_draft(
+    session: Session,
+    admin: ShopifyAdmin,
+    row: ResolutionExecution,
+    rma: ReturnRequest,
+    order: Order,
+) -> str:
+    customer = session.get(Customer, order.customer_id) if order.customer_id else None
+    return admin.create_charge_draft(
+        key=row.idempotency_key,
+        amount_minor=row.amount,
+        currency=row.currency,
+        title=f"Exchange {rma.rma_number}: price difference",
+        note=f"Return {rma.rma_number}, order {order.number}",
+        email=order.email,
+        customer_id=customer.external_id if customer else None,
+    )
 
 
 def _pay_on_shopify(
@@ -333,13 +387,16 @@ def execute_due(
             if not ids:
                 return tried
             for execution_id in ids:
-                with session_scope(app) as session:
-                    execute(
-                        session=session,
-                        execution_id=execution_id,
-                        shopify=factory,
-                        now=now or utcnow(),
-                    )
+                # A Shopify charge comes back ``sending`` once its draft is kept: go on, committed.
+                state = ExecutionState.sending
+                while state == ExecutionState.sending:
+                    with session_scope(app) as session:
+                        state = execute(
+                            session=session,
+                            execution_id=execution_id,
+                            shopify=factory,
+                            now=now or utcnow(),
+                        )
                 tried += 1
 
 

@@ -6,11 +6,14 @@ execution's key where Shopify keeps it, and a retry looks for it before creating
 * a refund's ``note`` ends with ``[<key>]``; before refunding, the order's refunds are listed and one
   carrying the key is taken as already done;
 * a gift card's ``code`` is derived from the key; Shopify refuses a second card with the same code
-  (422), and the card it already has is looked up instead.
+  (422), and the card it already has is looked up instead;
+* what an exchange costs more is a draft order for the difference whose invoice Shopify emails to
+  the customer: the draft's id is kept on our execution (committed) before the invoice is sent, so a
+  retry sends the invoice of that draft, and only if the draft says none was sent yet.
 
 Credentials: ``BRAND_<SLUG>_SHOPIFY_SHOP`` (``acme.myshopify.com``) and
 ``BRAND_<SLUG>_SHOPIFY_ADMIN_TOKEN`` (an Admin API access token with ``write_orders`` and
-``write_gift_cards``), from the environment like every secret.
+``write_gift_cards``; ``write_draft_orders`` for exchange charges), from the environment like every secret.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ API_VERSION = "2024-07"
 TIMEOUT_SECONDS = 15.0
 #: Gift card codes are 8–20 characters; ours are ``PP`` and 16 hex digits of the key's hash.
 GIFT_CARD_CODE_PREFIX = "PP"
+#: The draft of an exchange charge carries the execution's key in this note attribute; Shopify copies
+#: it onto the order the paid invoice becomes, which is how ``orders/paid`` is recognised as ours.
+CHARGE_ATTRIBUTE = "postpurchase_charge"
 
 
 class PlatformError(RuntimeError):
@@ -222,6 +228,61 @@ class ShopifyAdmin:
             ),
             None,
         )
+
+    def create_charge_draft(
+        self,
+        *,
+        key: str,
+        amount_minor: int,
+        currency: str,
+        title: str,
+        note: str,
+        email: str | None = None,
+        customer_id: str | None = None,
+    ) -> str:
+        """A draft order of one custom, non-shipping line worth ``amount_minor``; its id."""
+        draft: dict[str, Any] = {
+            "line_items": [
+                {
+                    "title": title,
+                    "price": _amount(amount_minor, currency),
+                    "quantity": 1,
+                    "requires_shipping": False,
+                    "taxable": False,
+                }
+            ],
+            "note": f"{note} [{key}]",
+            "note_attributes": [{"name": CHARGE_ATTRIBUTE, "value": key}],
+            "tags": "postpurchase,exchange",
+        }
+        if email:
+            draft["email"] = email
+        if customer_id:
+            draft["customer"] = {"id": int(customer_id)}
+        created = self._call("POST", "/draft_orders.json", {"draft_order": draft})
+        return resource_id(created["draft_order"])
+
+    def send_invoice(self, draft_id: str) -> None:
+        """Email the draft's invoice to the customer, unless Shopify says it went out already."""
+        draft = self._call("GET", f"/draft_orders/{draft_id}.json")["draft_order"]
+        if draft.get("invoice_sent_at"):
+            return
+        self._call(
+            "POST", f"/draft_orders/{draft_id}/send_invoice.json", {"draft_order_invoice": {}}
+        )
+
+
+def charge_key_of(order: Mapping[str, Any]) -> str | None:
+    """The execution key an order (or draft) carries when it is one of our exchange charges."""
+    attributes = order.get("note_attributes") or []
+    return next(
+        (
+            str(attribute.get("value"))
+            for attribute in attributes
+            if isinstance(attribute, Mapping) and attribute.get("name") == CHARGE_ATTRIBUTE
+        ),
+        None,
+    )
 
 
 def shopify_admin_for(

@@ -234,6 +234,9 @@ class ExchangeRule(Part):
     #: The outbound order goes to the WMS when the returned goods are received; for customers of
     #: these tiers ("trusted") as soon as the return is approved.
     ship_early_tiers: list[str] = Field(default_factory=list)
+    #: When the new items cost more, hold the outbound order until the customer has paid the
+    #: difference (Shopify's ``orders/paid`` for the order its invoice became).
+    ship_after_payment: bool = False
     #: What the customer gets when the new items cost less: ``credit`` (store credit, with the bonus)
     #: or ``refund`` (the difference back to the original payment; the bonus only lowers a payment).
     difference_back: ExchangeDifference = ExchangeDifference.credit
