@@ -476,7 +476,9 @@ def label_pdf(brand_slug: str, token: str) -> Response:
 @merchant_returns.get("/")
 def log() -> Any:
     """The old list's address: the queue is the list now; its state filter and language carry over."""
-    kept: dict[str, Any] = {name: request.args[name] for name in ("state", "lang") if request.args.get(name)}
+    kept: dict[str, Any] = {
+        name: request.args[name] for name in ("state", "lang") if request.args.get(name)
+    }
     return redirect(url_for("returns_queue.page", **kept), 302)
 
 
