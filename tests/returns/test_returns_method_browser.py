@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from postpurchase.models import Brand
@@ -27,6 +28,17 @@ WORDS = {
         "pickup": "The carrier collects",
     },
 }
+
+
+def _submit_and_wait(browser: Any, expected: str) -> None:
+    """Send the method form and wait for the NEW page to say ``expected`` (the old page's text may
+    already contain it, and its elements go stale while the next page loads)."""
+    before = browser.find_element(By.ID, "method")
+    browser.find_element(By.CSS_SELECTOR, "#method button[type=submit]").click()
+    WebDriverWait(browser, 20).until(staleness_of(before))
+    WebDriverWait(browser, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda b: expected in b.find_element(By.ID, "method").text
+    )
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
@@ -56,18 +68,12 @@ def test_customer_chooses_a_convenience_store_then_a_pickup(
     shoot(f"choose-{lang}")
     assert axe() == []
     browser.find_element(By.CSS_SELECTOR, "input[name=method][value=convenience_store]").click()
-    browser.find_element(By.CSS_SELECTOR, "#method button[type=submit]").click()
-    WebDriverWait(browser, 20).until(
-        lambda b: words["store"] in b.find_element(By.ID, "method").text
-    )
+    _submit_and_wait(browser, words["store"])
     shoot(f"dropoff-{lang}")
     assert axe() == []
 
     browser.find_element(By.CSS_SELECTOR, "input[name=method][value=pickup]").click()
     Select(browser.find_element(By.NAME, "pickup_slot")).select_by_value("14-16")
-    browser.find_element(By.CSS_SELECTOR, "#method button[type=submit]").click()
-    WebDriverWait(browser, 20).until(
-        lambda b: words["pickup"] in b.find_element(By.ID, "method").text
-    )
+    _submit_and_wait(browser, words["pickup"])
     shoot(f"pickup-{lang}")
     assert axe() == []
