@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
@@ -180,7 +181,7 @@ def test_queue_filters_by_reason_value_and_dates(session, shop) -> None:
     assert ids(QueueFilters(reason="other")) == [both.id]
     assert ids(QueueFilters(over_value=small.refund_amount)) == []
     assert ids(QueueFilters(over_value=small.refund_amount - 1)) == [both.id, small.id]
-    day_of_second = later(2).astimezone().date()
+    day_of_second = later(2).astimezone(ZoneInfo("Asia/Tokyo")).date()
     assert ids(QueueFilters(start=day_of_second, end=day_of_second)) == [both.id]
     assert ids(QueueFilters(has_photos=True)) == []
 
