@@ -296,16 +296,8 @@ def snooze(brand: Brand, shipment_id: int) -> Any:
 def resolve(brand: Brand, shipment_id: int) -> Any:
     _own_or_404(brand, shipment_id)
     params = Params(request.form)
-    resolution = params.enum("resolution", Resolution)
-    problem = params.enum("problem", Problem)
-    if resolution is None:
-        raise BadParameter(
-            "resolution", "choose how it was resolved", [r.value for r in Resolution], where="form"
-        )
-    if problem is None:
-        raise BadParameter(
-            "problem", "name the problem resolved", [p.value for p in Problem], where="form"
-        )
+    resolution = params.required_enum("resolution", Resolution, "choose how it was resolved")
+    problem = params.required_enum("problem", Problem, "name the problem resolved")
     return _queue_action(
         brand,
         shipment_id,

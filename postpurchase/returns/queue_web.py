@@ -133,11 +133,7 @@ def bulk(brand: Brand) -> Any:
     """Take one action on the ticked RMAs and show, row by row, what was done and what was refused."""
     check_csrf()
     params = Params(request.form)
-    action = params.enum("action", BulkAction)
-    if action is None:
-        raise BadParameter(
-            "action", "choose an action", [a.value for a in BulkAction], where="form"
-        )
+    action = params.required_enum("action", BulkAction, "choose an action")
     ids = [whole_number("return_id", raw, low=1) for raw in request.form.getlist("return_id")]
     if not ids:
         raise BadParameter("return_id", "tick at least one return", where="form")
@@ -187,11 +183,7 @@ def _require_own_line(brand: Brand, line_id: int) -> None:
 @require_merchant
 def grade(brand: Brand, line_id: int) -> Any:
     _require_own_line(brand, line_id)
-    chosen = Params(request.form).enum("grade", ConditionGrade)
-    if chosen is None:
-        raise BadParameter(
-            "grade", "choose a grade", [g.value for g in ConditionGrade], where="form"
-        )
+    chosen = Params(request.form).required_enum("grade", ConditionGrade, "choose a grade")
     return _inspect(
         brand,
         line_id,
@@ -211,11 +203,7 @@ def grade(brand: Brand, line_id: int) -> Any:
 def restock(brand: Brand, line_id: int) -> Any:
     _require_own_line(brand, line_id)
     params = Params(request.form)
-    action = params.enum("restock", RestockAction)
-    if action is None:
-        raise BadParameter(
-            "restock", "choose restock or write off", [a.value for a in RestockAction], where="form"
-        )
+    action = params.required_enum("restock", RestockAction, "choose restock or write off")
     return _inspect(
         brand,
         line_id,

@@ -120,6 +120,13 @@ class Params:
         raw = self.choice(name, [member.value for member in enum])
         return enum(raw) if raw is not None else default
 
+    def required_enum(self, name: str, enum: type[E], message: str, *, where: str = "form") -> E:
+        """Like :meth:`enum`, but a missing value is a 400 naming the field and listing its choices."""
+        value = self.enum(name, enum)
+        if value is None:
+            raise BadParameter(name, message, [member.value for member in enum], where=where)
+        return value
+
     def locale(self, name: str, default: str) -> str:
         """A locale the app has translations for (``ja``, ``en``)."""
         return self.choice(name, SUPPORTED_LOCALES, default) or default
