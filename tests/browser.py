@@ -158,3 +158,21 @@ def axe(browser: Any) -> Callable[..., list[dict[str, Any]]]:
         ]
 
     return run
+
+
+def sign_in_merchant(
+    browser: Any, live_server: str, *, lang: str = "en", email: str = "ops@acme.example"
+) -> None:
+    """Sign in through the login form as a merchant user whose password is ``pw`` (the test
+    users' password) and wait for the console to show."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{live_server}/merchant/login?lang={lang}")
+    browser.find_element(By.ID, "email").send_keys(email)
+    browser.find_element(By.ID, "password").send_keys("pw")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(browser, 10).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "nav.console"))
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -234,11 +235,22 @@ def _own_or_404(brand: Brand, shipment_id: int) -> None:
         abort(404)
 
 
-def _queue_action(brand: Brand, shipment_id: int, act: Any) -> Any:
+def _queue_action(
+    brand: Brand, shipment_id: int, operation: Callable[..., Any], **choice: Any
+) -> Any:
+    """Run a queue ``operation`` on the brand's parcel as the signed-in user, now; ``choice`` is
+    what the form chose (assignee, date, resolution). Back to where the form was sent from."""
     check_csrf()
     session = get_session()
     try:
-        act(session)
+        operation(
+            session=session,
+            brand_id=id_of(brand),
+            shipment_id=shipment_id,
+            actor=_actor(),
+            now=utcnow(),
+            **choice,
+        )
     except operations.NotFound:
         abort(404)
     except operations.Invalid as exc:
@@ -255,18 +267,7 @@ def _queue_action(brand: Brand, shipment_id: int, act: Any) -> Any:
 def assign(brand: Brand, shipment_id: int) -> Any:
     _own_or_404(brand, shipment_id)
     assignee = Params(request.form).id("assignee")
-    return _queue_action(
-        brand,
-        shipment_id,
-        lambda session: operations.assign(
-            session=session,
-            brand_id=id_of(brand),
-            shipment_id=shipment_id,
-            assignee_id=assignee,
-            actor=_actor(),
-            now=utcnow(),
-        ),
-    )
+    return _queue_action(brand, shipment_id, operations.assign, assignee_id=assignee)
 
 
 @console.post("/exceptions/<int:shipment_id>/snooze")
@@ -276,19 +277,7 @@ def snooze(brand: Brand, shipment_id: int) -> Any:
     until = Params(request.form).date("until")
     if until is None:
         raise BadParameter("until", "choose the date to snooze until", where="form")
-    return _queue_action(
-        brand,
-        shipment_id,
-        lambda session: operations.snooze(
-            session=session,
-            brand_id=id_of(brand),
-            shipment_id=shipment_id,
-            until=until,
-            today=_today(brand),
-            actor=_actor(),
-            now=utcnow(),
-        ),
-    )
+    return _queue_action(brand, shipment_id, operations.snooze, until=until, today=_today(brand))
 
 
 @console.post("/exceptions/<int:shipment_id>/resolve")
@@ -299,17 +288,7 @@ def resolve(brand: Brand, shipment_id: int) -> Any:
     resolution = params.required_enum("resolution", Resolution, "choose how it was resolved")
     problem = params.required_enum("problem", Problem, "name the problem resolved")
     return _queue_action(
-        brand,
-        shipment_id,
-        lambda session: operations.resolve(
-            session=session,
-            brand_id=id_of(brand),
-            shipment_id=shipment_id,
-            problem=problem,
-            resolution=resolution,
-            actor=_actor(),
-            now=utcnow(),
-        ),
+        brand, shipment_id, operations.resolve, problem=problem, resolution=resolution
     )
 
 

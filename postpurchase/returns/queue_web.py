@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -158,11 +159,20 @@ def bulk(brand: Brand) -> Any:
     return _page(brand, results)
 
 
-def _inspect(brand: Brand, line_id: int, act: Any) -> Any:
+def _inspect(brand: Brand, line_id: int, operation: Callable[..., Any], **choice: Any) -> Any:
+    """Run an inspection ``operation`` on the brand's return line as the signed-in user, now;
+    ``choice`` is what the form chose (grade, restock decision)."""
     check_csrf()
     try:
         with claim_scope() as writer:
-            act(writer)
+            operation(
+                session=writer,
+                brand_id=id_of(brand),
+                line_id=line_id,
+                actor=_actor(),
+                now=utcnow(),
+                **choice,
+            )
     except ReturnError as refused:
         if refused.code == "unknown_line":
             abort(404)
@@ -184,18 +194,7 @@ def _require_own_line(brand: Brand, line_id: int) -> None:
 def grade(brand: Brand, line_id: int) -> Any:
     _require_own_line(brand, line_id)
     chosen = Params(request.form).required_enum("grade", ConditionGrade, "choose a grade")
-    return _inspect(
-        brand,
-        line_id,
-        lambda writer: inspection.grade_line(
-            session=writer,
-            brand_id=id_of(brand),
-            line_id=line_id,
-            grade=chosen,
-            actor=_actor(),
-            now=utcnow(),
-        ),
-    )
+    return _inspect(brand, line_id, inspection.grade_line, grade=chosen)
 
 
 @returns_queue.post("/lines/<int:line_id>/restock")
@@ -205,15 +204,5 @@ def restock(brand: Brand, line_id: int) -> Any:
     params = Params(request.form)
     action = params.required_enum("restock", RestockAction, "choose restock or write off")
     return _inspect(
-        brand,
-        line_id,
-        lambda writer: inspection.decide_restock(
-            session=writer,
-            brand_id=id_of(brand),
-            line_id=line_id,
-            action=action,
-            fc_code=params.raw("fc_code"),
-            actor=_actor(),
-            now=utcnow(),
-        ),
+        brand, line_id, inspection.decide_restock, action=action, fc_code=params.raw("fc_code")
     )

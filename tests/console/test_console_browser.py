@@ -9,6 +9,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from tests.browser import sign_in_merchant
 from tests.console.conftest import Shop
 
 
@@ -17,18 +18,10 @@ def _wait_for(browser: Any, by: str, value: str) -> Any:
     return WebDriverWait(browser, 10).until(ec.presence_of_element_located((by, value)))
 
 
-def _sign_in(browser: Any, live_server: str) -> None:
-    browser.get(f"{live_server}/merchant/login?lang=en")
-    browser.find_element(By.ID, "email").send_keys("ops@acme.example")
-    browser.find_element(By.ID, "password").send_keys("pw")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    _wait_for(browser, By.CSS_SELECTOR, "nav.console")
-
-
 def test_a_merchant_finds_a_parcel_by_tracking_number_and_resolves_its_exception(
     browser: Any, live_server: str, shop: Shop, axe: Any
 ) -> None:
-    _sign_in(browser, live_server)
+    sign_in_merchant(browser, live_server)
     browser.find_element(By.LINK_TEXT, "Shipments").click()
     _wait_for(browser, By.ID, "q").send_keys("4000-EXCEPTION")
     browser.find_element(By.CSS_SELECTOR, "form[role=search] button[type=submit]").click()
@@ -49,7 +42,7 @@ def test_a_merchant_finds_a_parcel_by_tracking_number_and_resolves_its_exception
 def test_every_console_page_at_phone_and_desktop_widths(
     browser: Any, live_server: str, shop: Shop, shoot: Any, axe: Any
 ) -> None:
-    _sign_in(browser, live_server)
+    sign_in_merchant(browser, live_server)
     pages = {
         "dashboard": "/merchant/",
         "shipments": "/merchant/shipments",

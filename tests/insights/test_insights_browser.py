@@ -10,11 +10,9 @@ from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
 
 from postpurchase.models import Feedback
-from tests.browser import SCREENSHOTS
+from tests.browser import SCREENSHOTS, sign_in_merchant
 from tests.insights.conftest import MONDAY
 from tests.insights.test_insights_pages import PERIOD, _sign_in, committed  # noqa: F401
 
@@ -53,13 +51,7 @@ def test_insights_page_at_phone_and_desktop_widths(
     app, client, browser: Any, live_server: str, busy, shoot: Any, axe: Any, lang: str
 ) -> None:
     _sign_in(app, client, busy.brand_id)  # creates the user the browser signs in as
-    browser.get(f"{live_server}/merchant/login?lang={lang}")
-    browser.find_element(By.ID, "email").send_keys("ops@acme.example")
-    browser.find_element(By.ID, "password").send_keys("pw")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(browser, 10).until(
-        ec.presence_of_element_located((By.CSS_SELECTOR, "nav.console"))
-    )
+    sign_in_merchant(browser, live_server, lang=lang)
     browser.get(
         f"{live_server}/merchant/insights?start={PERIOD['start']}&end={PERIOD['end']}&lang={lang}"
     )

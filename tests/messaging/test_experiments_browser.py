@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
 
 from postpurchase.db import get_db
 from postpurchase.experiments import operations
 from postpurchase.messaging.catalogue import Trigger
+from tests.browser import sign_in_merchant
 from tests.messaging.conftest import NOW
 from tests.messaging.test_experiments import _sign_in
 
@@ -34,13 +33,7 @@ def test_experiment_page_at_phone_and_desktop_widths(
         experiment_id = experiment.id
         s.commit()
         s.close()
-    browser.get(f"{live_server}/merchant/login")
-    browser.find_element(By.ID, "email").send_keys("ops@acme.example")
-    browser.find_element(By.ID, "password").send_keys("pw")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(browser, 10).until(
-        ec.presence_of_element_located((By.CSS_SELECTOR, "nav.console"))
-    )
+    sign_in_merchant(browser, live_server)
     browser.get(f"{live_server}/merchant/experiments/{experiment_id}")
     assert "件名テスト" in browser.find_element(By.TAG_NAME, "h1").text
     assert all(path.stat().st_size > 1000 for path in shoot("experiment"))

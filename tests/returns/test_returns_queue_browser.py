@@ -11,6 +11,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from postpurchase.models import ReturnRequest, ReturnState
 from postpurchase.web.merchant import add_merchant_user
+from tests.browser import sign_in_merchant
 from tests.returns.test_returns_queue import _open
 
 #: Per language: the summary the page shows after approving two returns.
@@ -38,13 +39,7 @@ def test_merchant_approves_ticked_returns_in_bulk(
     write: Any,
     lang: str,
 ) -> None:
-    browser.get(f"{live_server}/merchant/login?lang={lang}")
-    browser.find_element(By.ID, "email").send_keys("ops@acme.example")
-    browser.find_element(By.ID, "password").send_keys("pw")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(browser, 10).until(
-        ec.presence_of_element_located((By.CSS_SELECTOR, "nav.console"))
-    )
+    sign_in_merchant(browser, live_server, lang=lang)
 
     browser.get(f"{live_server}/merchant/returns/queue/?lang={lang}")
     shoot(f"queue-{lang}")
