@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 
 import pytest
 
@@ -226,3 +227,34 @@ def test_set_password_of_an_unknown_user_fails(runner, brand) -> None:
         ["set-password", "--brand", "acme", "--email", "nobody@acme.example", "--password", "x"],
     )
     assert result.exit_code != 0 and "no merchant user" in result.output
+
+
+def test_sign_in_holds_the_sqlite_write_lock_from_its_first_read(app, client, brand, monkeypatch):
+    """A worker's commit between the sign-in's read and its write would otherwise make SQLite
+    refuse the write at once ("database is locked": a WAL read cannot become a write)."""
+    database = get_db(app)
+    if not database.is_sqlite:
+        pytest.skip("SQLite's locking; PostgreSQL has row locks")
+    _add_user(app, brand.brand_id)
+    others_could_write: list[bool] = []
+
+    def authenticate(**kwargs):  # after the throttle's reads, before the sign-in's writes
+        other = sqlite3.connect(database.url.removeprefix("sqlite:///"), timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            others_could_write.append(True)
+        except sqlite3.OperationalError:
+            others_could_write.append(False)
+        finally:
+            other.close()
+        return real_authenticate(**kwargs)
+
+    real_authenticate = accounts.authenticate
+    monkeypatch.setattr(accounts, "authenticate", authenticate)
+    token = _csrf(client.get("/merchant/login").data)
+    response = client.post(
+        "/merchant/login",
+        data={"csrf_token": token, "email": "ops@acme.example", "password": "correct horse"},
+    )
+    assert response.status_code == 302
+    assert others_could_write == [False]

@@ -28,11 +28,12 @@ from flask import (
 )
 from flask_babel import LazyString, get_locale
 from flask_babel import gettext as _
+from sqlmodel import Session
 
 from postpurchase import accounts, audit
 from postpurchase.accounts import add_merchant_user  # noqa: F401  (tests and commands add users from here)
 from postpurchase.clock import utcnow
-from postpurchase.db import get_session
+from postpurchase.db import claim_scope, get_session
 from postpurchase.i18n import format_local_time
 from postpurchase.models import Brand, MerchantUser, Role
 from postpurchase.web.throttling import client_address, refuse
@@ -172,12 +173,15 @@ def _brand_time(moment: datetime | None) -> str:
     return format_local_time(moment, brand.timezone, str(get_locale()))
 
 
-def start_session(user: MerchantUser, brand_id: int | None = None) -> None:
-    """Sign ``user`` in on this browser (in ``brand_id`` if given), recording it in the audit log."""
+def start_session(
+    user: MerchantUser, brand_id: int | None = None, *, db: Session | None = None
+) -> None:
+    """Sign ``user`` in on this browser (in ``brand_id`` if given), recording it in the audit log
+    in ``db`` (the request's session unless given) and committing."""
     session.clear()
     session["merchant_user_id"] = user.id
     session["merchant_session_version"] = user.session_version
-    db = get_session()
+    db = db or get_session()
     access = accounts.brand_access(session=db, user=user, brand_id=brand_id)
     if access is not None:
         session["merchant_brand_id"] = access[0].id
@@ -196,17 +200,19 @@ def login() -> Any:
     error, status = None, 200
     if request.method == "POST":
         check_csrf()
-        db = get_session()
-        result = accounts.sign_in(
-            session=db,
-            email=request.form.get("email", ""),
-            password=request.form.get("password", ""),
-            address=client_address(),
-            now=utcnow(),
-        )
-        db.commit()
+        # Reads, then writes (the attempt, the sign-in): with the write lock from the start, so
+        # on SQLite a worker's commit in between cannot make the write fail as "locked".
+        with claim_scope() as db:
+            result = accounts.sign_in(
+                session=db,
+                email=request.form.get("email", ""),
+                password=request.form.get("password", ""),
+                address=client_address(),
+                now=utcnow(),
+            )
+            if result.user is not None:
+                start_session(result.user, db=db)
         if result.user is not None:
-            start_session(result.user)
             target = request.args.get("next", "")
             return redirect(target if target.startswith("/merchant") else url_for("merchant.home"))
         if result.retry_after:
