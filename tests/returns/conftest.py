@@ -54,6 +54,46 @@ def write(app: Flask) -> Callable[[Callable[[Session], Any]], Any]:
     return run
 
 
+def add_delivered_order(
+    s: Session,
+    brand_id: int,
+    *,
+    number: str,
+    email: str,
+    lines: list[dict[str, Any]],
+    **order_fields: Any,
+) -> tuple[Order, list[OrderLine]]:
+    """An order ``#number`` placed two days before :data:`DELIVERED`, its ``lines`` (OrderLine
+    fields; keyed 1, 2, … in order) and one Yamato parcel ``s-<number>`` delivered at DELIVERED."""
+    order = Order(
+        brand_id=brand_id,
+        external_id=f"o-{number}",
+        number=f"#{number}",
+        email=email,
+        placed_at=DELIVERED - timedelta(days=2),
+        **order_fields,
+    )
+    s.add(order)
+    s.flush()
+    added = [
+        OrderLine(brand_id=brand_id, order_id=order.id, line_key=str(key), **fields)
+        for key, fields in enumerate(lines, start=1)
+    ]
+    s.add_all(added)
+    s.add(
+        Shipment(
+            brand_id=brand_id,
+            order_id=order.id,
+            external_id=f"s-{number}",
+            carrier_code="yamato",
+            status=Status.delivered,
+            delivered_at=DELIVERED,
+        )
+    )
+    s.flush()
+    return order, added
+
+
 @pytest.fixture
 def shop(brand: Any, write: Callable[..., Any]) -> Shop:
     def build(s: Session) -> Shop:
@@ -67,60 +107,25 @@ def shop(brand: Any, write: Callable[..., Any]) -> Shop:
                 region="東京都",
             )
         )
-        order = Order(
-            brand_id=b,
-            external_id="o-1001",
-            number="#1001",
+        order, lines = add_delivered_order(
+            s,
+            b,
+            number="1001",
             email="hanako@example.jp",
+            lines=[
+                {
+                    "sku": "TEE-M",
+                    "variant": "M",
+                    "name": "Tシャツ M",
+                    "category": "Apparel",
+                    "quantity": 2,
+                    "unit_price": 3980,
+                },
+                {"sku": "SALE-01", "name": "セール品", "unit_price": 1000, "final_sale": True},
+                {"sku": "FOOD-01", "name": "ほうじ茶", "category": "food", "unit_price": 980},
+            ],
             shipping_postal_code="150-0001",
-            placed_at=DELIVERED - timedelta(days=2),
             total_amount=9940,
-        )
-        s.add(order)
-        s.flush()
-        lines = [
-            OrderLine(
-                brand_id=b,
-                order_id=order.id,
-                line_key="1",
-                sku="TEE-M",
-                variant="M",
-                name="Tシャツ M",
-                category="Apparel",
-                quantity=2,
-                unit_price=3980,
-            ),
-            OrderLine(
-                brand_id=b,
-                order_id=order.id,
-                line_key="2",
-                sku="SALE-01",
-                name="セール品",
-                quantity=1,
-                unit_price=1000,
-                final_sale=True,
-            ),
-            OrderLine(
-                brand_id=b,
-                order_id=order.id,
-                line_key="3",
-                sku="FOOD-01",
-                name="ほうじ茶",
-                category="food",
-                quantity=1,
-                unit_price=980,
-            ),
-        ]
-        s.add_all(lines)
-        s.add(
-            Shipment(
-                brand_id=b,
-                order_id=order.id,
-                external_id="s-1",
-                carrier_code="yamato",
-                status=Status.delivered,
-                delivered_at=DELIVERED,
-            )
         )
         s.add_all(
             [

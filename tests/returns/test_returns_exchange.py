@@ -26,7 +26,6 @@ from postpurchase.models import (
     ReturnRequest,
     ReturnResolution,
     ReturnState,
-    Shipment,
     StockReservation,
 )
 from postpurchase.returns.exchange import (
@@ -45,7 +44,7 @@ from postpurchase.returns.operations import (
     transition,
 )
 from postpurchase.returns.policy import policy_for
-from tests.returns.conftest import DELIVERED, later
+from tests.returns.conftest import DELIVERED, add_delivered_order, later
 from tests.returns.test_returns_portal import _form_page
 
 OTHER_PRODUCTS = {"other_products": True, "price_band_percent": 20}
@@ -233,36 +232,15 @@ def _second_customer(write, shop) -> tuple[int, int]:
     """Another delivered order with a tee: (order id, line id)."""
 
     def build(s) -> tuple[int, int]:
-        order = Order(
-            brand_id=shop.brand_id,
-            external_id="o-1002",
-            number="#1002",
+        order, (line,) = add_delivered_order(
+            s,
+            shop.brand_id,
+            number="1002",
             email="taro@example.jp",
-            placed_at=DELIVERED - timedelta(days=2),
+            lines=[
+                {"sku": "TEE-M", "name": "Tシャツ M", "category": "apparel", "unit_price": 3980}
+            ],
         )
-        s.add(order)
-        s.flush()
-        line = OrderLine(
-            brand_id=shop.brand_id,
-            order_id=order.id,
-            line_key="1",
-            sku="TEE-M",
-            name="Tシャツ M",
-            category="apparel",
-            unit_price=3980,
-        )
-        s.add(line)
-        s.add(
-            Shipment(
-                brand_id=shop.brand_id,
-                order_id=order.id,
-                external_id="s-2",
-                carrier_code="yamato",
-                status="delivered",
-                delivered_at=DELIVERED,
-            )
-        )
-        s.flush()
         return order.id, line.id
 
     return write(build)

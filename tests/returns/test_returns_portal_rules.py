@@ -4,7 +4,6 @@ with its reason, follow-up questions, per-customer limits, and the decision show
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,11 +11,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlmodel import Session
 
-from carriers.status import Status
 from postpurchase.demo import demo_settings
-from postpurchase.models import Order, OrderLine, ReturnRequest, ReturnResolution, Shipment
+from postpurchase.models import ReturnRequest, ReturnResolution
 from postpurchase.models.enums import ReturnState
-from tests.returns.conftest import DELIVERED
+from tests.returns.conftest import DELIVERED, add_delivered_order
 from tests.settings.conftest import sign_in
 
 #: The demo shop's return policy: tea is food, skincare is hygiene, apparel has sizes.
@@ -28,45 +26,26 @@ def goods(shop: Any, write: Any) -> dict[str, int]:
     """A second delivered order of the same customer: a soap and a tea."""
 
     def build(s: Session) -> dict[str, int]:
-        order = Order(
-            brand_id=shop.brand_id,
-            external_id="o-1002",
-            number="#1002",
+        order, (soap, tea) = add_delivered_order(
+            s,
+            shop.brand_id,
+            number="1002",
             email="hanako@example.jp",
-            placed_at=DELIVERED - timedelta(days=2),
+            lines=[
+                {
+                    "sku": "SOAP-YUZU",
+                    "name": "柚子の石鹸",
+                    "category": "skincare",
+                    "unit_price": 1320,
+                },
+                {
+                    "sku": "TEA-HOJI-100",
+                    "name": "有機ほうじ茶 100g",
+                    "category": "tea",
+                    "unit_price": 1490,
+                },
+            ],
         )
-        s.add(order)
-        s.flush()
-        soap = OrderLine(
-            brand_id=shop.brand_id,
-            order_id=order.id,
-            line_key="1",
-            sku="SOAP-YUZU",
-            name="柚子の石鹸",
-            category="skincare",
-            unit_price=1320,
-        )
-        tea = OrderLine(
-            brand_id=shop.brand_id,
-            order_id=order.id,
-            line_key="2",
-            sku="TEA-HOJI-100",
-            name="有機ほうじ茶 100g",
-            category="tea",
-            unit_price=1490,
-        )
-        s.add_all([soap, tea])
-        s.add(
-            Shipment(
-                brand_id=shop.brand_id,
-                order_id=order.id,
-                external_id="s-2",
-                carrier_code="yamato",
-                status=Status.delivered,
-                delivered_at=DELIVERED,
-            )
-        )
-        s.flush()
         return {"order": order.id, "soap": soap.id, "tea": tea.id}  # type: ignore[dict-item]
 
     return write(build)
