@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from sqlmodel import Session, col, delete, select
@@ -133,11 +134,22 @@ def parse_leadtimes(text: str) -> list[LeadTimeRow]:
 
 
 def default_table() -> list[LeadTimeRow]:
-    return parse_leadtimes(DEFAULT_TABLE.read_text(encoding="utf-8"))
+    return list(_parsed_default())
+
+
+@cache
+def _parsed_default() -> tuple[LeadTimeRow, ...]:
+    """The packaged table, parsed once per process (parsing cost ~2 ms, once per prediction)."""
+    return tuple(parse_leadtimes(DEFAULT_TABLE.read_text(encoding="utf-8")))
+
+
+#: ``session.info`` key: the lead-time table of each brand, read once per unit of work.
+_BRAND_TABLES = "edd_leadtime_tables"
 
 
 def import_leadtimes(*, session: Session, brand_id: int, rows: list[LeadTimeRow]) -> int:
     """Replace the brand's lead-time table with ``rows``; returns how many were stored."""
+    session.info.get(_BRAND_TABLES, {}).pop(brand_id, None)
     session.execute(delete(LeadTime).where(col(LeadTime.brand_id) == brand_id))
     session.add_all(
         LeadTime(
@@ -154,11 +166,20 @@ def import_leadtimes(*, session: Session, brand_id: int, rows: list[LeadTimeRow]
 
 
 def brand_table(*, session: Session, brand_id: int) -> list[LeadTimeRow]:
-    """The brand's own table if it loaded one, else the project default."""
-    stored = session.exec(select(LeadTime).where(LeadTime.brand_id == brand_id)).all()
-    if not stored:
-        return default_table()
-    return [LeadTimeRow(r.origin, r.destination, r.days, r.earliest_slot) for r in stored]
+    """The brand's own table if it loaded one, else the project default.
+
+    Remembered in the session for the unit of work: a batch of events predicts many parcels of
+    the same brand, and :func:`import_leadtimes` forgets it when it replaces the table.
+    """
+    tables: dict[int, list[LeadTimeRow]] = session.info.setdefault(_BRAND_TABLES, {})
+    if brand_id not in tables:
+        stored = session.exec(select(LeadTime).where(LeadTime.brand_id == brand_id)).all()
+        tables[brand_id] = (
+            [LeadTimeRow(r.origin, r.destination, r.days, r.earliest_slot) for r in stored]
+            if stored
+            else list(_parsed_default())
+        )
+    return tables[brand_id]
 
 
 def lookup(

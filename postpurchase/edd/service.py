@@ -228,6 +228,7 @@ def store_model(
     state.sample_size = model.sample_size
     state.payload = model.to_dict()
     session.flush()
+    session.info.get(_VERSIONS, {}).pop((brand_id, mode), None)
 
 
 def fit_brand(
@@ -340,10 +341,16 @@ def load_model(
 ) -> tuple[TransitModel, datetime | None]:
     """The brand's stored model, else the default in ``models``, else the prior alone.
 
-    Only the stored model's version is read on every call; its (large) payload is read and parsed
-    once per version by ``models``.
+    The stored model's version is read once per unit of work (a batch predicts many parcels of
+    one brand; :func:`store_model` forgets it when it writes a new one); its (large) payload is
+    read and parsed once per version by ``models``.
     """
-    version = session.execute(_MODEL_VERSION, {"brand_id": brand.id, "as_of": mode.value}).first()
+    versions: dict[tuple[int | None, AsOf], Any] = session.info.setdefault(_VERSIONS, {})
+    if (brand.id, mode) not in versions:
+        versions[(brand.id, mode)] = session.execute(
+            _MODEL_VERSION, {"brand_id": brand.id, "as_of": mode.value}
+        ).first()
+    version = versions[(brand.id, mode)]
     if version is not None:
         state_id, fitted_at = version
 
@@ -583,6 +590,8 @@ def _record(
 
 
 _INSERT_PREDICTION = insert(DeliveryPrediction)
+#: ``session.info`` key: the stored model version per (brand, mode), read once per unit of work.
+_VERSIONS = "edd_model_versions"
 _MODEL_VERSION = select(TransitModelState.id, TransitModelState.fitted_at).where(
     TransitModelState.brand_id == bindparam("brand_id"),
     TransitModelState.as_of == bindparam("as_of"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
@@ -75,8 +75,11 @@ def _write(operation: Callable[..., Any], **kwargs: Any) -> Any:
 
     The request session may hold a read snapshot from authentication; ending it first means SQLite
     never has to upgrade a stale read transaction to a write, which fails instead of waiting.
+    With the sender's key remembered (:mod:`.senders`) there is usually no such session, and
+    none is made just to be committed.
     """
-    get_session().commit()
+    if "db_session" in g:
+        get_session().commit()
     with write_lock(), get_db().engine.connect() as connection:
         connection.info["begin_immediate"] = True  # SQLite: take the write lock up front
         with connection.begin():

@@ -13,6 +13,7 @@ from postpurchase import signals
 from postpurchase.brands import get_brand
 from postpurchase.db import get_db
 from postpurchase.edd import service
+from postpurchase.edd.backtest import AsOf
 from postpurchase.models import (
     DeliveryPrediction,
     FulfillmentCentre,
@@ -523,3 +524,36 @@ def test_explanation_names_the_order_features_that_stretch_the_estimate(app, loc
     with app.test_request_context(headers={"Accept-Language": locale}):
         text = service.describe(basis, origin="TOKYO", destination="Osaka")
     assert text.endswith(sentence)
+
+
+def _selects_from(session, table: str) -> list[str]:
+    """A list that collects the SELECTs from ``table`` run on ``session``'s engine."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT") and f"FROM {table}" in statement:
+            seen.append(statement)
+
+    event.listen(session.get_bind(), "before_cursor_execute", record)
+    return seen
+
+
+def test_the_stored_model_version_is_read_once_per_unit_of_work(app, session, acme):
+    brand = get_brand(session=session, slug="acme")
+    models = service.models_of(app)
+    reads = _selects_from(session, "transitmodelstate")
+    first = service.load_model(session=session, brand=brand, mode=AsOf.shipped, models=models)
+    again = service.load_model(session=session, brand=brand, mode=AsOf.shipped, models=models)
+    assert again[1] == first[1] is not None
+    assert len([read for read in reads if "payload" not in read]) == 1  # the payload: per version
+
+
+def test_storing_a_model_replaces_the_version_read_earlier_in_the_session(app, session, acme):
+    brand = get_brand(session=session, slug="acme")
+    models = service.models_of(app)
+    before = service.load_model(session=session, brand=brand, mode=AsOf.shipped, models=models)
+    service.fit_brand(session=session, brand=brand, now=HANDOVER)
+    after = service.load_model(session=session, brand=brand, mode=AsOf.shipped, models=models)
+    assert (before[1], after[1]) == (HANDOVER - timedelta(days=1), HANDOVER)

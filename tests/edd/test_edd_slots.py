@@ -15,6 +15,7 @@ from postpurchase.edd.cli import edd
 from postpurchase.edd.leadtimes import (
     LeadTimeError,
     blend,
+    brand_table,
     default_table,
     import_leadtimes,
     lookup,
@@ -156,3 +157,32 @@ def test_a_new_brand_is_estimated_from_its_own_lead_time_table(app, session, fre
     offers = {o["slot"]: o["date"] for o in answer["slots"]}
     assert offers["16-18"] == answer["predicted_date"]
     assert offers["14-16"] > answer["predicted_date"]
+
+
+def _statements_reading(session, table: str):
+    """A list that collects the SELECTs from ``table`` run on ``session``'s engine."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT") and f"FROM {table}" in statement:
+            seen.append(statement)
+
+    event.listen(session.get_bind(), "before_cursor_execute", record)
+    return seen
+
+
+def test_a_brand_lead_time_table_is_read_once_per_unit_of_work(session, fresh):
+    reads = _statements_reading(session, "leadtime")
+    first = brand_table(session=session, brand_id=fresh.brand_id)
+    again = brand_table(session=session, brand_id=fresh.brand_id)
+    assert again == first == default_table()
+    assert len(reads) == 1
+
+
+def test_importing_a_lead_time_table_replaces_the_one_read_earlier_in_the_session(session, fresh):
+    assert brand_table(session=session, brand_id=fresh.brand_id) == default_table()
+    rows = parse_leadtimes("origin,destination,days,earliest_slot\n13,27,3,16-18\n")
+    import_leadtimes(session=session, brand_id=fresh.brand_id, rows=rows)
+    assert brand_table(session=session, brand_id=fresh.brand_id) == rows
