@@ -17,10 +17,11 @@ from postpurchase.kitting import KittingWebhook, OrderFacts, decide
 from postpurchase.messaging.channels.webhook import signature
 from postpurchase.messaging.outbox import send_due
 from postpurchase.messaging.segments import Profile
-from postpurchase.models import Brand, OrderKit, OutboxMessage, OutboxState
+from postpurchase.models import Brand, OrderKit, OutboxMessage, OutboxState, Shipment
 from postpurchase.models.enums import Trigger
 from postpurchase.settings.model import KitRule, SettingsInvalid, validate
 from tests.intake.intake_helpers import example, process
+from tests.settings.conftest import sign_in
 
 SECRET = "whsec_kitting_test"
 
@@ -269,3 +270,37 @@ def test_instructions_are_sent_in_the_customers_quiet_hours(
     process(app)
     send_due(app)
     assert len(_delivered()) == 1
+
+
+# The console ------------------------------------------------------------------------------------
+
+
+def _detail_page(app: Flask, brand: Any, post_event: Any) -> str:
+    post_event(example("order.created"))
+    post_event(example("shipment.created"))
+    process(app)
+    shipment = _rows(app, Shipment)[0]  # the example ships in two parcels
+    merchant = sign_in(app, brand)
+    return merchant.client.get(
+        f"/merchant/shipments/{shipment.id}", headers={"Accept-Language": "en"}
+    ).get_data(as_text=True)
+
+
+def test_the_shipment_page_shows_the_kit_and_that_the_wms_got_it(
+    app, brand, post_event, wms
+) -> None:
+    _configure(app, brand.brand_id, wms, [WELCOME])
+    post_event(example("order.created"))
+    process(app)
+    send_due(app)
+    page = _detail_page(app, brand, post_event)
+    assert "Unboxing kit" in page and "LEAFLET-BREW" in page and "TEA-HOJI-5" in page
+    assert 'data-kit-state="sent"' in page
+    assert WELCOME.card["ja"] in page  # the brand's words; the name is only in what was sent
+
+
+def test_the_shipment_page_says_when_no_wms_url_was_set(app, brand, post_event) -> None:
+    _configure(app, brand.brand_id, None, [WELCOME])
+    page = _detail_page(app, brand, post_event)
+    assert 'data-kit-state="none"' in page
+    assert "no WMS webhook URL" in page
