@@ -26,6 +26,7 @@ FEATURES: tuple[str, ...] = (
     "postpurchase.experiments",
     "postpurchase.insights",
     "postpurchase.returns",
+    "postpurchase.kitting",
     "postpurchase.people",
     "postpurchase.settings",
     "postpurchase.ops",

@@ -109,6 +109,29 @@ DEMO_CARE: dict[str, dict[str, dict[str, str]]] = {
 }
 
 
+#: The demo brand's unboxing kits: a welcome for first orders, gift wrap for gifts, and a care
+#: card with tea ware.
+DEMO_KITS: list[dict[str, Any]] = [
+    {
+        "name": "welcome",
+        "first_order": True,
+        "inserts": ["LEAFLET-BREWING"],
+        "samples": ["TEA-HOJI-5"],
+        "card": {
+            "ja": "{name}、はじめてのご注文ありがとうございます。おいしい一杯を。",
+            "en": "Thank you for your first order, {name}. Enjoy your tea.",
+        },
+    },
+    {
+        "name": "gift",
+        "gift": True,
+        "gift_wrap": "noshi",
+        "card": {"ja": "心ばかりの品をお届けします。", "en": "A small gift, with best wishes."},
+    },
+    {"name": "tea-ware-care", "categories": ["ceramics"], "inserts": ["CARE-CARD-CERAMICS"]},
+]
+
+
 def demo_settings(logo: str | None = None) -> dict[str, Any]:
     """The demo brand's settings, checked by the typed model as any brand's are (``logo``: the
     stored file name of its uploaded logo)."""
@@ -135,6 +158,7 @@ def demo_settings(logo: str | None = None) -> dict[str, Any]:
             "catalog": demo_catalog(),
         },
         "edd": {"promise_level": 0.9},
+        "kitting": {"rules": DEMO_KITS},
         "returns": {
             # Tea is food (never back once delivered), soap and lotion come back only when the
             # shop is at fault, and only the clothes are asked about their size.

@@ -347,6 +347,8 @@ def demo_envelopes(
                         },
                         "shipping_address": address,
                         "lines": lines,
+                        # Every ninth order is a gift (by number, so the random draws stay as they were).
+                        "attributes": {"gift": True} if n % 9 == 4 else {},
                     },
                 },
             )

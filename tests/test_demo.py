@@ -240,3 +240,15 @@ def _customers_comment_on_what_happened_to_their_parcel(voice) -> None:
     # Slot-aware promises leave the demo few late parcels; when one is complained about, the
     # complaint points at it more often than the other comments do.
     assert late.known == 0 or late.share > (late.other_share or 0)
+
+
+def test_demo_orders_get_unboxing_kits_and_some_are_gifts(app) -> None:
+    from postpurchase.models import OrderKit
+
+    with app.app_context():
+        brand_id = load_demo(app, slug="demo", orders=20, seed=3, days=10)
+    with app.app_context(), session_scope(app) as s:
+        kits = s.exec(select(OrderKit).where(OrderKit.brand_id == brand_id)).all()
+    assert len(kits) == 20
+    assert any("welcome" in k.kits for k in kits)
+    assert any(k.gift and "gift" in k.kits for k in kits)

@@ -25,6 +25,7 @@ from postpurchase.models import (
     InternalNote,
     MerchantUser,
     Order,
+    OrderKit,
     OutboxMessage,
     OutboxState,
     ReturnRequest,
@@ -350,6 +351,14 @@ class MessageLine:
 
 
 @dataclass(frozen=True)
+class KitLine:
+    """The order's unboxing kit and the outbox row that tells the WMS (None: nothing sent)."""
+
+    kit: OrderKit
+    message: OutboxMessage | None
+
+
+@dataclass(frozen=True)
 class Case:
     """Everything support needs about one parcel: its order, its siblings, and what happened."""
 
@@ -364,6 +373,7 @@ class Case:
     notes: list[InternalNote]
     finding: Finding | None
     case: ExceptionCase | None
+    kit: KitLine | None = None
 
 
 def shipment_case(*, session: Session, brand: Brand, shipment_id: int, today: date) -> Case | None:
@@ -446,7 +456,27 @@ def shipment_case(*, session: Session, brand: Brand, shipment_id: int, today: da
         ),
         finding=classify(row, today=today, rules=rules_for(brand)),
         case=_case_of(session, _id(brand), shipment_id),
+        kit=_kit_of(session, _id(brand), row.order_id),
     )
+
+
+def _kit_of(session: Session, brand_id: int, order_id: int | None) -> KitLine | None:
+    kit = session.exec(
+        select(OrderKit).where(OrderKit.brand_id == brand_id, OrderKit.order_id == order_id)
+    ).first()
+    if kit is None:
+        return None
+    message = (
+        session.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.brand_id == brand_id,
+                OutboxMessage.idempotency_key == kit.message_key,
+            )
+        ).first()
+        if kit.message_key
+        else None
+    )
+    return KitLine(kit, message)
 
 
 def owns_shipment(*, session: Session, brand_id: int, shipment_id: int) -> bool:

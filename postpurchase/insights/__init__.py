@@ -25,3 +25,4 @@ def init_app(app: Flask) -> None:
     signals.feedback_saved.connect(receivers.on_feedback_saved)
     add_merchant_link(app, "merchant_insights.page", lazy_gettext("Delivery insights"))
     add_merchant_link(app, "merchant_insights.voice_page", lazy_gettext("Voice of the customer"))
+    add_merchant_link(app, "merchant_insights.kits_page", lazy_gettext("Unboxing kits"))

@@ -3,6 +3,8 @@ figures are those of :mod:`figures` and the API)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 from typing import Any
 
@@ -13,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.i18n import format_local_time, to_local
-from postpurchase.insights import export, queries, voc
+from postpurchase.insights import export, kits, queries, voc
 from postpurchase.models import Brand
 from postpurchase.models.types import id_of
 from postpurchase.pdf import pdf_bytes
@@ -155,4 +157,46 @@ def voice_page(brand: Brand) -> Any:
         topic_labels=TOPIC_LABELS,
         fact_labels=FACT_LABELS,
         period={"start": start.isoformat(), "end": end.isoformat()},
+    )
+
+
+def _kit_comparisons(brand: Brand) -> tuple[date, date, list[kits.KitComparison]]:
+    start, end = _period(brand)
+    comparisons = kits.compare_kits(
+        session=get_session(),
+        brand_id=id_of(brand),
+        start=start,
+        end=end,
+        kits=[rule.name for rule in settings_for(brand).kitting.rules],
+    )
+    return start, end, comparisons
+
+
+@merchant_insights.get("/insights/kits")
+@require_merchant
+def kits_page(brand: Brand) -> Any:
+    start, end, comparisons = _kit_comparisons(brand)
+    return render_template(
+        "pages/insights/kits.html",
+        brand=brand,
+        comparisons=comparisons,
+        words=export.Words(str(get_locale()), brand.currency),
+        start=start,
+        end=end,
+        repeat_days=kits.REPEAT_DAYS,
+        period={"start": start.isoformat(), "end": end.isoformat()},
+    )
+
+
+@merchant_insights.get("/insights/kits.csv")
+@require_merchant
+def kits_csv(brand: Brand) -> Response:
+    start, end, comparisons = _kit_comparisons(brand)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(kits.csv_rows(comparisons))
+    name = f"kits-{brand.slug}-{start.isoformat()}-{end.isoformat()}.csv"
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

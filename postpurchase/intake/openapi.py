@@ -22,6 +22,8 @@ from postpurchase.inbox.signing import SIGNATURE_HEADER
 from postpurchase.intake.examples import EXAMPLES
 from postpurchase.intake.schemas import EventAccepted, EventType, envelope_model
 from postpurchase.intake.shopify import HMAC_HEADER, TOPIC_HEADER, WEBHOOK_ID_HEADER
+from postpurchase.kitting import EVENT_TYPE as KITTING_EVENT
+from postpurchase.kitting import KittingWebhook
 from postpurchase.returns.wms import WmsReturnWebhook
 from postpurchase.schemas import OrderPublic, ShipmentPage, ShipmentPublic
 from postpurchase.settings.model import BrandSettings
@@ -134,6 +136,35 @@ def _wms_webhooks() -> dict[str, Any]:
             }
         }
         for name, summary in texts.items()
+    }
+
+
+def _kitting_webhook() -> dict[str, Any]:
+    """What we post to the brand's WMS when a new order gets an unboxing kit."""
+    wms = _wms_webhooks()["return.expected"]["post"]
+    return {
+        KITTING_EVENT: {
+            "post": {
+                **wms,
+                "operationId": KITTING_EVENT.replace(".", "_"),
+                "summary": "What to put in a new order's box: inserts, samples, gift wrap, message card.",
+                "description": (
+                    "Posted to the brand's `kitting.webhook_url` (else `returns.wms_webhook_url`) "
+                    "once per order, when the order arrives (`order.created`) and one of the brand's "
+                    "kits (`kitting.rules`) applies; signed like the intake: "
+                    f"`{SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256(webhook secret, "
+                    '"<t>.<body>")>`, with `Idempotency-Key` equal to `id` (one per order). Retried '
+                    "with backoff until answered 2xx; a retry carries the same id, and a repeated "
+                    "`order.created` sends nothing new."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": REF.format(model="KittingWebhook")}}
+                    },
+                },
+            }
+        }
     }
 
 
@@ -554,7 +585,7 @@ def _build(app: Flask) -> dict[str, Any]:
         for _, model in route.answers.values()
         if model is not None
     )
-    models: list[type[BaseModel]] = [*envelopes, *answers, WmsReturnWebhook]
+    models: list[type[BaseModel]] = [*envelopes, *answers, WmsReturnWebhook, KittingWebhook]
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     schemas = defs["$defs"]
     schemas["Error"] = _error_schema()
@@ -586,7 +617,7 @@ def _build(app: Flask) -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"apiKey": []}],
         "paths": paths,
-        "webhooks": _wms_webhooks(),
+        "webhooks": {**_wms_webhooks(), **_kitting_webhook()},
         "components": {
             "schemas": schemas,
             "securitySchemes": {

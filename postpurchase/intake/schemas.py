@@ -90,7 +90,10 @@ class OrderData(Strict):
         "carrier collects them from the customer on arrival.",
     )
     lines: list[OrderLineIn] = Field(min_length=1)
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Anything else about the order; `gift: true` marks a gift (unboxing kits).",
+    )
 
 
 class OrderCancelledData(Strict):

@@ -104,4 +104,4 @@ CATALOGUE: Mapping[Trigger, TriggerSpec] = MappingProxyType(
 
 #: Outbox rows that are documents for a machine, not messages to a person: no brand settings,
 #: template, consent, quiet hours or cap (see ``triggers.enqueue_document``).
-SYSTEM_TRIGGERS = frozenset({Trigger.wms_return})
+SYSTEM_TRIGGERS = frozenset({Trigger.wms_return, Trigger.kitting})

@@ -46,6 +46,11 @@ def condition_holds(key: str, expected: Any, profile: Profile) -> bool:
     return bool(check and check())
 
 
+def rule_holds(rule: dict[str, Any], profile: Profile) -> bool:
+    """Whether every condition of a rule's ``when`` holds for ``profile`` (no conditions: always)."""
+    return all(condition_holds(k, v, profile) for k, v in (rule.get("when") or {}).items())
+
+
 def choose_segment(rules: list[dict[str, Any]], profile: Profile, trigger: str) -> Segment:
     """Apply every matching rule in order: the first variant wins, blocks add up."""
     variant: str | None = None
@@ -54,7 +59,7 @@ def choose_segment(rules: list[dict[str, Any]], profile: Profile, trigger: str) 
     for rule in rules:
         if rule.get("triggers") and trigger not in rule["triggers"]:
             continue
-        if not all(condition_holds(k, v, profile) for k, v in (rule.get("when") or {}).items()):
+        if not rule_holds(rule, profile):
             continue
         names.append(str(rule.get("name", len(names))))
         variant = variant or rule.get("variant")

@@ -45,6 +45,7 @@ from postpurchase.models.enums import (
 from postpurchase.models.events import InboxEvent, OutboxMessage, WebhookRejection
 from postpurchase.models.experiments import Experiment, ExperimentExposure, ExperimentState
 from postpurchase.models.insights import FxRate, ShipmentFigures
+from postpurchase.models.kitting import OrderKit
 from postpurchase.models.messaging import MessageEvent, MessageTemplate, Suppression
 from postpurchase.models.ops import LeaderLease, OpsCounter
 from postpurchase.models.privacy import Erasure
@@ -89,6 +90,7 @@ __all__ = [
     "OneTimeLink",
     "OpsCounter",
     "Order",
+    "OrderKit",
     "OrderLine",
     "OrderStatus",
     "OutboxMessage",

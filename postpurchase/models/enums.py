@@ -191,6 +191,9 @@ class Trigger(StrEnum):
     customs_hold = "customs_hold"
     duties_due = "duties_due"
     duties_notice = "duties_notice"
+    #: Not a message to a customer: what to put in an order's box, posted to the brand's WMS
+    #: (``postpurchase.kitting``).
+    kitting = "kitting_instructions"
 
 
 class ExecutionKind(StrEnum):

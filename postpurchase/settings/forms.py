@@ -49,6 +49,7 @@ PAGES: tuple[Page, ...] = (
     Page("exceptions", "exceptions"),
     Page("carriers", "carrier_routes"),
     Page("branding", "branding"),
+    Page("kitting", "kitting"),
 )
 
 

@@ -108,8 +108,8 @@ _TRIGGER_PARTS: dict[Trigger, type[TriggerPart]] = {
     Trigger.replenishment: ReplenishmentPart,
 }
 
-#: Customer message triggers (the WMS document has no settings of its own).
-CUSTOMER_TRIGGERS = tuple(t for t in Trigger if t != Trigger.wms_return)
+#: Customer message triggers (the WMS documents have no settings of their own).
+CUSTOMER_TRIGGERS = tuple(t for t in Trigger if t not in (Trigger.wms_return, Trigger.kitting))
 
 #: One field per customer trigger, keyed by its stored value.
 # create_model's typed overloads cannot check fields passed as a ** dictionary.
@@ -396,6 +396,46 @@ class BrandingPart(Part):
     faq_url: Url | None = None
 
 
+# Unboxing kitting -----------------------------------------------------------------------------
+
+
+class KitRule(Part):
+    """One kit: what the warehouse puts in the box of an order that matches every condition given.
+
+    Conditions left empty match every order. Every matching rule applies, in order: inserts and
+    samples add up; the first gift wrap and the first message card win (:mod:`postpurchase.kitting`).
+    """
+
+    #: The kit's name, as the WMS, the console and the insights show it.
+    name: str = Field(min_length=1, max_length=64)
+    #: Names of segment rules (``messaging.rules``) of which at least one must hold for the customer.
+    segments: list[str] = Field(default_factory=list)
+    #: True: only a customer's first order; False: only repeat orders; None: both.
+    first_order: bool | None = None
+    #: True: only gift orders (the order's ``attributes.gift``); False: only others; None: both.
+    gift: bool | None = None
+    #: Product categories of which the order must have at least one (without regard to case).
+    categories: list[str] = Field(default_factory=list)
+    #: Printed inserts (leaflets, cards) by the warehouse's item code.
+    inserts: list[str] = Field(default_factory=list)
+    #: Samples by SKU.
+    samples: list[str] = Field(default_factory=list)
+    #: The wrapping the warehouse knows by this code (e.g. ``ribbon``, ``noshi``); None: none.
+    gift_wrap: str | None = Field(default=None, max_length=64)
+    #: Message card text per language (``ja``, ``en``); ``{name}`` is the customer's name.
+    card: dict[str, Annotated[str, Field(max_length=500)]] = Field(default_factory=dict)
+    #: Whether ``{name}`` may be the customer's own name; a gift's card never names the buyer
+    #: (someone else opens the box), and ``{name}`` then reads "お客様" / "customer".
+    use_name: bool = True
+
+
+class KittingPart(Part):
+    #: Kits, in order; see :class:`KitRule`.
+    rules: list[KitRule] = Field(default_factory=list, max_length=50)
+    #: Where ``order.kitting_instructions`` is posted; None: ``returns.wms_webhook_url``.
+    webhook_url: Url | None = None
+
+
 CarrierCode = Annotated[str, Field(pattern=r"^(\*|[a-z0-9_\-]{1,40})$")]
 AdapterCode = Annotated[str, Field(pattern=r"^[a-z0-9_\-]{1,40}$")]
 
@@ -414,6 +454,8 @@ class BrandSettings(Part):
     #: Accounts (credentials) come from the configuration, never from here.
     carrier_routes: dict[CarrierCode, AdapterCode] = Field(default_factory=dict)
     branding: BrandingPart = Field(default_factory=BrandingPart)
+    #: Unboxing kits: inserts, samples, gift wrap and message card per order, sent to the WMS.
+    kitting: KittingPart = Field(default_factory=KittingPart)
 
 
 #: The parts, in the order the console lists them.

@@ -69,6 +69,7 @@ PAGE_TITLES = {
     "exceptions": _l("Exception queue"),
     "carriers": _l("Carriers"),
     "branding": _l("Branding"),
+    "kitting": _l("Unboxing kits"),
 }
 
 #: Field labels by the last part of the path.
@@ -133,7 +134,11 @@ LABELS = {
     "faq_url": _l("FAQ URL"),
 }
 #: Where two parts share a field name, the part's own words.
-PATH_LABELS = {"messaging.sender.address": _l("Sender address")}
+PATH_LABELS = {
+    "messaging.sender.address": _l("Sender address"),
+    "kitting.rules": _l("Kits (JSON)"),
+    "kitting.webhook_url": _l("Kitting instructions URL (empty: the returns WMS webhook URL)"),
+}
 
 
 #: Words for the values of single- and multiple-choice fields ("" keeps the default).

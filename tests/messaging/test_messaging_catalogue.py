@@ -90,6 +90,7 @@ def test_trigger_values_are_the_names_stored_in_outbox_rows_and_brand_settings()
         "customs_hold",
         "duties_due",
         "duties_notice",
+        "kitting_instructions",
     ]
 
 

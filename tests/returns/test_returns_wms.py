@@ -191,7 +191,7 @@ def test_the_sender_posts_the_document_signed_with_the_brands_webhook_secret(
 
 def test_the_openapi_document_describes_the_outgoing_webhooks(app) -> None:
     webhooks = openapi_document(app)["webhooks"]
-    assert set(webhooks) == {"return.expected", "return.updated"}
+    assert {"return.expected", "return.updated"} <= set(webhooks)
     schema = webhooks["return.expected"]["post"]["requestBody"]["content"]["application/json"][
         "schema"
     ]
