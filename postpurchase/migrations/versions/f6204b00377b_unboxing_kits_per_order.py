@@ -1,7 +1,7 @@
 """unboxing kits per order
 
 Revision ID: f6204b00377b
-Revises: 68a070c2fdc3
+Revises: 5b1c0e7d9a42
 Create Date: 2026-12-02 08:12:39.265806
 """
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
 revision: str = 'f6204b00377b'
-down_revision: str | None = '68a070c2fdc3'
+down_revision: str | None = '5b1c0e7d9a42'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
