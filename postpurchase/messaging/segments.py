@@ -7,6 +7,7 @@ template variant and content blocks.
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,12 @@ def _as_set(value: Any) -> set[Any]:
     return set(value) if isinstance(value, list | tuple | set) else {value}
 
 
+def _named(value: Any, name: str | None) -> bool:
+    """Whether ``name`` is one of ``value`` (a name or list of names; shell-style wildcards, so a
+    micro-segment rule can say ``p2/*/in_stock``)."""
+    return name is not None and any(fnmatch.fnmatchcase(name, str(p)) for p in _as_set(value))
+
+
 def condition_holds(key: str, expected: Any, profile: Profile) -> bool:
     """One condition of a rule's ``when``; an unknown key never holds (a typo must not match everyone)."""
     checks = {
@@ -41,6 +48,10 @@ def condition_holds(key: str, expected: Any, profile: Profile) -> bool:
         "language": lambda: profile.language in _as_set(expected),
         "past_return": lambda: profile.past_return == bool(expected),
         "past_exception": lambda: profile.past_exception == bool(expected),
+        "persona": lambda: _named(expected, profile.persona),
+        "parcel": lambda: profile.parcel in _as_set(expected),
+        "stock": lambda: profile.stock in _as_set(expected),
+        "micro_segment": lambda: _named(expected, profile.micro_segment),
     }
     check = checks.get(key)
     return bool(check and check())

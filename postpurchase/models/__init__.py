@@ -47,6 +47,7 @@ from postpurchase.models.experiments import Experiment, ExperimentExposure, Expe
 from postpurchase.models.insights import FxRate, ShipmentFigures
 from postpurchase.models.messaging import MessageEvent, MessageTemplate, Suppression
 from postpurchase.models.ops import LeaderLease, OpsCounter
+from postpurchase.models.personas import CustomerProfile, Persona
 from postpurchase.models.privacy import Erasure
 from postpurchase.models.reports import ReportSent
 from postpurchase.models.security import RateLimitWindow, ThrottleAttempt
@@ -61,6 +62,7 @@ __all__ = [
     "CarrierResponse",
     "Channel",
     "Customer",
+    "CustomerProfile",
     "DeliveryOption",
     "DeliveryPrediction",
     "DropOffPoint",
@@ -93,6 +95,7 @@ __all__ = [
     "OrderStatus",
     "OutboxMessage",
     "OutboxState",
+    "Persona",
     "RateLimitWindow",
     "RejectionReason",
     "ReportPeriod",
