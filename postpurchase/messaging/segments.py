@@ -33,6 +33,29 @@ def _named(value: Any, name: str | None) -> bool:
     return name is not None and any(fnmatch.fnmatchcase(name, str(p)) for p in _as_set(value))
 
 
+#: The conditions a rule's ``when`` (or an experiment's audience) may name.
+CONDITIONS = frozenset(
+    {
+        "first_order",
+        "repeat",
+        "min_lifetime_spend",
+        "max_lifetime_spend",
+        "min_orders",
+        "region",
+        "category",
+        "channel",
+        "vip_tier",
+        "language",
+        "past_return",
+        "past_exception",
+        "persona",
+        "parcel",
+        "stock",
+        "micro_segment",
+    }
+)
+
+
 def condition_holds(key: str, expected: Any, profile: Profile) -> bool:
     """One condition of a rule's ``when``; an unknown key never holds (a typo must not match everyone)."""
     checks = {

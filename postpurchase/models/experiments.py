@@ -34,6 +34,10 @@ class Experiment(SQLModel, table=True):
     trigger: Trigger = enum_field(Trigger)
     state: ExperimentState = enum_field(ExperimentState, default=ExperimentState.draft)
     variants: list[dict[str, Any]] = json_field(default_factory=list)
+    #: Who may enter: conditions of a message rule's ``when`` (``{"persona": "p2"}``,
+    #: ``{"micro_segment": "p1/delayed/*"}``) or ``{"rule": name}`` for a rule segment; empty:
+    #: everyone. Customers outside it get the trigger's usual message and count in no variant.
+    audience: dict[str, Any] = json_field()
     #: Days after exposure in which a new order counts as a repeat purchase.
     repeat_days: int = 30
     started_at: datetime | None = utc_field()
