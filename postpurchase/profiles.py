@@ -33,6 +33,7 @@ from postpurchase.models import (
     Shipment,
 )
 from postpurchase.models.types import id_column, id_of
+from postpurchase.personas.model import assigner
 
 #: Statuses that count as "something went wrong with a parcel" for the ``past_exception`` rule.
 EXCEPTION_STATUSES = (
@@ -437,9 +438,6 @@ def refresh_profiles(
             select(CustomerProfile).where(col(CustomerProfile.customer_id).in_(list(customers)))
         )
     }
-    # Imported here: personas are learned from these rows, so that package imports this module.
-    from postpurchase.personas.operations import assigner
-
     assign = assigner(session=session, brand_id=brand_id, now=now)
     for cid, customer in customers.items():
         mine = [o for o in orders if o.customer_id == cid and o.cancelled_at is None]

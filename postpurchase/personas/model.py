@@ -17,14 +17,15 @@ choice) without splitting customers by a setting they rarely chose.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
+from sqlmodel import Session, select
 
-from postpurchase.models import CustomerProfile
+from postpurchase.models import CustomerProfile, Persona
 
 #: Personas are fitted with k from 2 to this; more is hard to act on.
 MAX_K = 6
@@ -215,3 +216,24 @@ def as_space(stored: dict[str, Any]) -> Space | None:
         [float(v) for v in stored["scale"]],
         list(stored.get("categories") or []),
     )
+
+
+def assigner(
+    *, session: Session, brand_id: int, now: datetime
+) -> Callable[[CustomerProfile], str | None]:
+    """A function profile → persona key (None when the brand has no personas yet), for customers
+    whose profile changed since the personas were fitted."""
+    personas = list(
+        session.exec(select(Persona).where(Persona.brand_id == brand_id).order_by(Persona.key))
+    )
+    space = as_space(personas[0].space) if personas else None
+    if space is None:
+        return lambda _profile: None
+    centres = {p.key: list(p.space.get("centre") or []) for p in personas}
+
+    def assign(profile: CustomerProfile) -> str | None:
+        if profile.order_count == 0:
+            return None
+        return nearest(space, centres, raw_features(profile, space.categories, now))
+
+    return assign

@@ -101,23 +101,6 @@ def personas_of(*, session: Session, brand_id: int) -> list[Persona]:
     )
 
 
-def assigner(*, session: Session, brand_id: int, now: datetime) -> Any:
-    """A function profile → persona key (None when the brand has no personas yet), for customers
-    whose profile changed since the personas were fitted."""
-    personas = personas_of(session=session, brand_id=brand_id)
-    space = model.as_space(personas[0].space) if personas else None
-    if space is None:
-        return lambda _profile: None
-    centres = {p.key: list(p.space.get("centre") or []) for p in personas}
-
-    def assign(profile: CustomerProfile) -> str | None:
-        if profile.order_count == 0:
-            return None
-        return model.nearest(space, centres, model.raw_features(profile, space.categories, now))
-
-    return assign
-
-
 @dataclass(frozen=True)
 class SegmentSize:
     name: str
