@@ -34,7 +34,7 @@ def seed_population(session: Session, brand_id: int, seed: int = 7) -> dict[int,
     number = 0
     for group, (count, (low, high), category, returns, channel) in GROUPS.items():
         for index in range(count):
-            customer = Customer(brand_id=brand_id, external_id=f"{group}-{index}", locale="ja")
+            customer = Customer(brand_id=brand_id, external_id=f"pop-{group}-{index}", locale="ja")
             session.add(customer)
             session.flush()
             assert customer.id is not None
@@ -43,8 +43,8 @@ def seed_population(session: Session, brand_id: int, seed: int = 7) -> dict[int,
                 number += 1
                 order = Order(
                     brand_id=brand_id,
-                    external_id=f"o{number}",
-                    number=f"#{number}",
+                    external_id=f"pop-o{number}",
+                    number=f"#P{number}",
                     customer_id=customer.id,
                     placed_at=PINNED_NOW - timedelta(days=int(rng.integers(5, 60))),
                     total_amount=int(rng.integers(2000, 6000)),
