@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -255,7 +256,7 @@ _PENDING = "profiles_pending"
 _RECEIVED = (OutboxState.sent, OutboxState.unknown)
 
 
-class Situation:
+class Situation(StrEnum):
     """The newest parcel's situation, as micro-segments and the customer page name it."""
 
     none = "none"
@@ -265,16 +266,10 @@ class Situation:
     delivered = "delivered"
 
 
-SITUATIONS = (
-    Situation.none,
-    Situation.in_transit,
-    Situation.delayed,
-    Situation.problem,
-    Situation.delivered,
-)
+SITUATIONS = tuple(Situation)
 
 
-class Stock:
+class Stock(StrEnum):
     """Whether what the customer last bought (in the size they bought) can be had now."""
 
     in_stock = "in_stock"
@@ -282,7 +277,7 @@ class Stock:
     unknown = "unknown"
 
 
-STOCKS = (Stock.in_stock, Stock.sold_out, Stock.unknown)
+STOCKS = tuple(Stock)
 
 
 def micro_segment(persona: str | None, parcel: str, stock: str) -> str:

@@ -18,6 +18,7 @@ from postpurchase.messaging.config import brand_settings
 from postpurchase.models import Brand
 from postpurchase.models.types import id_of
 from postpurchase.personas import operations
+from postpurchase.profiles import Situation, Stock
 from postpurchase.web.merchant import require_merchant
 from postpurchase.web.wording import CHANNEL_LABELS
 
@@ -27,16 +28,16 @@ merchant_segments = Blueprint("merchant_segments", __name__, url_prefix="/mercha
 SUPPRESSION_DAYS = 30
 
 SITUATION_LABELS = {
-    "none": _l("No parcel yet"),
-    "in_transit": _l("Parcel on its way"),
-    "delayed": _l("Parcel late against its promise"),
-    "problem": _l("Parcel with a problem"),
-    "delivered": _l("Parcel delivered"),
+    Situation.none: _l("No parcel yet"),
+    Situation.in_transit: _l("Parcel on its way"),
+    Situation.delayed: _l("Parcel late against its promise"),
+    Situation.problem: _l("Parcel with a problem"),
+    Situation.delivered: _l("Parcel delivered"),
 }
 STOCK_LABELS = {
-    "in_stock": _l("What they last bought is in stock"),
-    "sold_out": _l("What they last bought is sold out"),
-    "unknown": _l("Stock not known"),
+    Stock.in_stock: _l("What they last bought is in stock"),
+    Stock.sold_out: _l("What they last bought is sold out"),
+    Stock.unknown: _l("Stock not known"),
 }
 
 
