@@ -463,8 +463,8 @@ def refresh_profiles(
             if line.category:
                 categories[line.category] += line.quantity
         reasons: Counter[str] = Counter()
-        for _, line in my_returns:
-            reasons[line.reason_code] += line.quantity
+        for _, returned_line in my_returns:
+            reasons[returned_line.reason_code] += returned_line.quantity
         profile = stored.get(cid) or CustomerProfile(brand_id=brand_id, customer_id=cid)
         profile.order_count = len(mine)
         profile.lifetime_spend = sum(o.total_amount for o in mine)

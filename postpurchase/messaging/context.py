@@ -177,7 +177,10 @@ def customer_reason(
         latest = session.exec(
             select(Feedback.nps_score)
             .where(
-                or_(Feedback.customer_id == order.customer_id, col(Feedback.order_id).in_(orders)),
+                or_(
+                    col(Feedback.customer_id) == order.customer_id,
+                    col(Feedback.order_id).in_(orders),
+                ),
                 col(Feedback.nps_score).is_not(None),
             )
             .order_by(col(Feedback.created_at).desc(), col(Feedback.id).desc())

@@ -58,7 +58,8 @@ class Space:
     categories: list[str]
 
     def standardise(self, raw: np.ndarray) -> np.ndarray:
-        return (raw - np.array(self.mean)) / np.array(self.scale)
+        standardised: np.ndarray = (raw - np.array(self.mean)) / np.array(self.scale)
+        return standardised
 
 
 def top_categories(profiles: Sequence[CustomerProfile]) -> list[str]:

@@ -251,7 +251,7 @@ def customer_card(
             select(Feedback).where(
                 Feedback.brand_id == brand_id,
                 or_(
-                    Feedback.customer_id == customer_id,
+                    col(Feedback.customer_id) == customer_id,
                     col(Feedback.order_id).in_(list(numbers)),
                 ),
             )
