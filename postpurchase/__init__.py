@@ -24,6 +24,7 @@ FEATURES: tuple[str, ...] = (
     "postpurchase.edd",
     "postpurchase.messaging",
     "postpurchase.experiments",
+    "postpurchase.personas",
     "postpurchase.insights",
     "postpurchase.returns",
     "postpurchase.kitting",

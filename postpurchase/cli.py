@@ -35,6 +35,7 @@ FEATURE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("postpurchase.privacy.cli", "customers"),
     ("postpurchase.settings.cli", "settings"),
     ("postpurchase.returns.cli", "returns"),
+    ("postpurchase.personas.cli", "personas"),
 )
 
 

@@ -6,22 +6,35 @@ customer, so "first order", "size they wear" or "had a parcel go wrong" mean the
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import cast
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, cast
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import event, func, or_
 from sqlmodel import Session, col, select
 
 from carriers.status import Status
 from postpurchase.models import (
+    Brand,
     Customer,
+    CustomerProfile,
+    Feedback,
+    InventoryLevel,
+    MessageEvent,
     Order,
     OrderLine,
+    OutboxMessage,
+    OutboxState,
     ReturnLine,
     ReturnRequest,
     Shipment,
 )
 from postpurchase.models.types import id_column, id_of
+from postpurchase.personas.model import assigner
 
 #: Statuses that count as "something went wrong with a parcel" for the ``past_exception`` rule.
 EXCEPTION_STATUSES = (
@@ -47,10 +60,18 @@ class Profile:
     returned_skus: frozenset[str] = field(default_factory=frozenset)
     #: Sizes/variants the customer bought, per category (``{"tshirt": "M"}``).
     sizes: dict[str, str] = field(default_factory=dict)
+    #: The persona, the newest parcel's situation and the stock of the last order (micro-segment).
+    persona: str | None = None
+    parcel: str = "none"
+    stock: str = "unknown"
 
     @property
     def first_order(self) -> bool:
         return self.order_count <= 1
+
+    @property
+    def micro_segment(self) -> str:
+        return micro_segment(self.persona, self.parcel, self.stock)
 
 
 #: ``session.info`` keys of what :func:`preload` computed for a batch of messages.
@@ -69,6 +90,9 @@ class History:
     bought_skus: frozenset[str]
     returned_skus: frozenset[str]
     sizes: dict[str, str]
+    persona: str | None = None
+    parcel: str = "none"
+    stock: str = "unknown"
 
 
 def order_lines(session: Session, order_id: int) -> list[OrderLine]:
@@ -128,8 +152,21 @@ def _histories(
         ).all()
         if order_id is not None  # never: the query asks for these orders
     }
+    stored = {
+        row.customer_id: row
+        for row in session.exec(
+            select(CustomerProfile).where(col(CustomerProfile.customer_id).in_(customer_ids))
+        )
+    }
+    brand_ids = {row.brand_id for row in stored.values()}
+    stock = (
+        stock_of_customers(session=session, brand_id=brand_ids.pop(), customer_ids=customer_ids)
+        if len(brand_ids) == 1
+        else {}
+    )
     found: dict[int, History] = {}
     for cid in customer_ids:
+        kept = stored.get(cid)
         history = [
             line
             for order_id, owner_id in owner.items()
@@ -145,6 +182,9 @@ def _histories(
             frozenset(line.sku for line in history),
             frozenset(returned.get(cid, ())),
             {line.category: line.variant for line in history if line.category and line.variant},
+            kept.persona if kept else None,
+            kept.parcel if kept else Situation.none,
+            stock.get(cid, Stock.unknown),
         )
     return found, lines
 
@@ -202,4 +242,389 @@ def build_profile(
         bought_skus=history.bought_skus,
         returned_skus=history.returned_skus,
         sizes=history.sizes,
+        persona=history.persona,
+        parcel=history.parcel,
+        stock=history.stock,
     )
+
+
+# --- The stored profile: one row per customer, kept current by the receivers below. ---
+
+#: ``session.info`` key of the customers whose stored profile is refreshed when the session commits.
+_PENDING = "profiles_pending"
+#: Outbox states in which the customer did receive the message.
+_RECEIVED = (OutboxState.sent, OutboxState.unknown)
+
+
+class Situation(StrEnum):
+    """The newest parcel's situation, as micro-segments and the customer page name it."""
+
+    none = "none"
+    in_transit = "in_transit"
+    delayed = "delayed"
+    problem = "problem"
+    delivered = "delivered"
+
+
+SITUATIONS = tuple(Situation)
+
+
+class Stock(StrEnum):
+    """Whether what the customer last bought (in the size they bought) can be had now."""
+
+    in_stock = "in_stock"
+    sold_out = "sold_out"
+    unknown = "unknown"
+
+
+STOCKS = tuple(Stock)
+
+
+def micro_segment(persona: str | None, parcel: str, stock: str) -> str:
+    """The name of a micro-segment: ``p2/delayed/in_stock`` (``-`` for no persona)."""
+    return f"{persona or '-'}/{parcel}/{stock}"
+
+
+def stock_of_customers(*, session: Session, brand_id: int, customer_ids: set[int]) -> dict[int, str]:
+    """:class:`Stock` of each customer's last order: in stock when any SKU of it (a size is a SKU of
+    its own) has units available, sold out when the brand counts them all at zero."""
+    if not customer_ids:
+        return {}
+    last = (
+        select(Order.customer_id, func.max(Order.id).label("order_id"))
+        .where(col(Order.customer_id).in_(customer_ids), col(Order.cancelled_at).is_(None))
+        .group_by(col(Order.customer_id))
+        .subquery()
+    )
+    skus: dict[int, set[str]] = {}
+    for customer_id, sku in session.exec(
+        select(last.c.customer_id, OrderLine.sku).join(
+            OrderLine, col(OrderLine.order_id) == last.c.order_id
+        )
+    ).all():
+        skus.setdefault(int(customer_id), set()).add(sku)
+    wanted = set().union(*skus.values()) if skus else set()
+    levels = {
+        sku: int(total or 0)
+        for sku, total in session.exec(
+            select(InventoryLevel.sku, func.sum(InventoryLevel.available))
+            .where(InventoryLevel.brand_id == brand_id, col(InventoryLevel.sku).in_(wanted))
+            .group_by(InventoryLevel.sku)
+        ).all()
+    }
+    found: dict[int, str] = {}
+    for customer_id in customer_ids:
+        known = [levels[s] for s in skus.get(customer_id, ()) if s in levels]
+        found[customer_id] = (
+            Stock.unknown if not known else Stock.in_stock if max(known) > 0 else Stock.sold_out
+        )
+    return found
+
+
+def as_message_profile(stored: CustomerProfile, stock: str, language: str) -> Profile:
+    """The :class:`Profile` a message about the customer's newest order would see, from the stored
+    row (for counting how many customers a rule segment holds without building each message)."""
+    return Profile(
+        order_count=stored.order_count,
+        lifetime_spend=stored.lifetime_spend,
+        region=None,
+        categories=frozenset(stored.categories or {}),
+        channel="online",
+        vip_tier=None,
+        language=language,
+        past_return=stored.returns > 0,
+        past_exception=stored.exceptions > 0,
+        returned_skus=frozenset(stored.returned_skus or ()),
+        sizes=dict(stored.sizes or {}),
+        persona=stored.persona,
+        parcel=stored.parcel,
+        stock=stock,
+    )
+
+
+def situation_of(shipment: Shipment | None) -> str:
+    if shipment is None:
+        return Situation.none
+    if shipment.status == Status.delivered:
+        return Situation.delivered
+    if shipment.status in EXCEPTION_STATUSES:
+        return Situation.problem
+    if (
+        shipment.predicted_date is not None
+        and shipment.promised_date is not None
+        and shipment.predicted_date > shipment.promised_date
+    ):
+        return Situation.delayed
+    return Situation.in_transit
+
+
+def _late(shipment: Shipment, zone: ZoneInfo) -> bool:
+    return (
+        shipment.delivered_at is not None
+        and shipment.promised_date is not None
+        and shipment.delivered_at.astimezone(zone).date() > shipment.promised_date
+    )
+
+
+def refresh_profiles(
+    *, session: Session, brand_id: int, customer_ids: Collection[int], now: datetime
+) -> None:
+    """Recompute the stored profiles of ``customer_ids`` from their rows (a few queries for any
+    number of customers); flushes. Each refresh rewrites the whole row, so events arriving out of
+    order or twice leave it right."""
+    ids = set(customer_ids)
+    if not ids:
+        return
+    session.flush()
+    brand = session.get(Brand, brand_id)
+    if brand is None:
+        raise LookupError(f"no brand {brand_id}")
+    zone = ZoneInfo(brand.timezone)
+    customers = {
+        id_of(c): c
+        for c in session.exec(
+            select(Customer).where(Customer.brand_id == brand_id, col(Customer.id).in_(ids))
+        )
+    }
+    orders = list(session.exec(select(Order).where(col(Order.customer_id).in_(list(customers)))))
+    owner = {id_of(order): cast("int", order.customer_id) for order in orders}
+    live = {id_of(order) for order in orders if order.cancelled_at is None}
+    lines = session.exec(select(OrderLine).where(col(OrderLine.order_id).in_(list(live)))).all()
+    returned = session.exec(
+        select(ReturnRequest.id, ReturnRequest.order_id, ReturnLine)
+        .join(ReturnLine, col(ReturnRequest.id) == ReturnLine.return_id)
+        .where(col(ReturnRequest.order_id).in_(list(owner)))
+    ).all()
+    shipments = session.exec(
+        select(Shipment)
+        .where(col(Shipment.order_id).in_(list(owner)))
+        .order_by(col(Shipment.created_at), col(Shipment.id))
+    ).all()
+    answers = session.exec(
+        select(Feedback)
+        .where(
+            Feedback.brand_id == brand_id,
+            or_(
+                col(Feedback.customer_id).in_(list(customers)),
+                col(Feedback.order_id).in_(list(owner)),
+            ),
+        )
+        .order_by(col(Feedback.created_at), col(Feedback.id))
+    ).all()
+    received = session.exec(
+        select(OutboxMessage.customer_id, OutboxMessage.channel, func.count())
+        .where(
+            col(OutboxMessage.customer_id).in_(list(customers)),
+            col(OutboxMessage.state).in_(_RECEIVED),
+        )
+        .group_by(col(OutboxMessage.customer_id), col(OutboxMessage.channel))
+    ).all()
+    engaged = session.exec(
+        select(OutboxMessage.customer_id, OutboxMessage.channel, MessageEvent.kind, func.count())
+        .join(OutboxMessage, col(OutboxMessage.id) == MessageEvent.message_id)
+        .where(col(OutboxMessage.customer_id).in_(list(customers)))
+        .group_by(
+            col(OutboxMessage.customer_id), col(OutboxMessage.channel), col(MessageEvent.kind)
+        )
+    ).all()
+    stored = {
+        p.customer_id: p
+        for p in session.exec(
+            select(CustomerProfile).where(col(CustomerProfile.customer_id).in_(list(customers)))
+        )
+    }
+    assign = assigner(session=session, brand_id=brand_id, now=now)
+    for cid, customer in customers.items():
+        mine = [o for o in orders if o.customer_id == cid and o.cancelled_at is None]
+        placed = sorted(o.placed_at for o in mine)
+        my_lines = [line for line in lines if owner[line.order_id] == cid]
+        my_returns = [(rid, line) for rid, oid, line in returned if owner[oid] == cid]
+        my_parcels = [s for s in shipments if s.order_id is not None and owner[s.order_id] == cid]
+        my_answers = [
+            f
+            for f in answers
+            if f.customer_id == cid or (f.order_id is not None and owner.get(f.order_id) == cid)
+        ]
+        scores = [f.nps_score for f in my_answers if f.nps_score is not None]
+        weights: Counter[str] = Counter()
+        for owner_id, channel, count in received:
+            if owner_id == cid:
+                weights[str(channel)] += int(count)
+        opens = clicks = 0
+        for owner_id, channel, kind, count in engaged:
+            if owner_id != cid:
+                continue
+            opens += int(count) if kind == "open" else 0
+            clicks += int(count) if kind == "click" else 0
+            # a click says more than an open, an open more than a message merely received
+            weights[str(channel)] += int(count) * (1000 if kind == "click" else 100)
+        categories: Counter[str] = Counter()
+        for line in my_lines:
+            if line.category:
+                categories[line.category] += line.quantity
+        reasons: Counter[str] = Counter()
+        for _, returned_line in my_returns:
+            reasons[returned_line.reason_code] += returned_line.quantity
+        profile = stored.get(cid) or CustomerProfile(brand_id=brand_id, customer_id=cid)
+        profile.order_count = len(mine)
+        profile.lifetime_spend = sum(o.total_amount for o in mine)
+        profile.currency = mine[-1].currency if mine else brand.currency
+        profile.first_order_at = placed[0] if placed else None
+        profile.last_order_at = placed[-1] if placed else None
+        profile.categories = dict(sorted(categories.items()))
+        profile.sizes = {
+            line.category: line.variant
+            for line in sorted(my_lines, key=lambda item: item.order_id)
+            if line.category and line.variant
+        }
+        profile.units = sum(line.quantity for line in my_lines)
+        profile.returns = len({rid for rid, _ in my_returns})
+        profile.returned_units = sum(line.quantity for _, line in my_returns)
+        profile.return_reasons = dict(sorted(reasons.items()))
+        profile.returned_skus = sorted({line.sku for _, line in my_returns})
+        profile.nps_answers = len(scores)
+        profile.nps_last = scores[-1] if scores else None
+        profile.nps_average = round(sum(scores) / len(scores), 2) if scores else None
+        profile.comments = sum(1 for f in my_answers if f.comment and f.comment.strip())
+        profile.late_deliveries = sum(1 for s in my_parcels if _late(s, zone))
+        profile.failed_attempts = sum(s.failed_attempts for s in my_parcels)
+        profile.exceptions = sum(1 for s in my_parcels if s.status in EXCEPTION_STATUSES)
+        profile.parcel = situation_of(my_parcels[-1] if my_parcels else None)
+        profile.messages = sum(
+            int(count) for owner_id, _, count in received if owner_id == cid
+        )
+        profile.opens = opens
+        profile.clicks = clicks
+        profile.preferred_channel = weights.most_common(1)[0][0] if weights else None
+        profile.consent = dict(customer.consent or {})
+        profile.persona = assign(profile)
+        profile.refreshed_at = now
+        session.add(profile)
+    session.flush()
+
+
+def defer_profile_refresh(
+    session: Session, brand_id: int, customer_ids: Collection[int], now: datetime
+) -> None:
+    """Refresh the stored profiles of ``customer_ids`` just before ``session`` commits, all at once,
+    so an inbox batch with many events of one customer recomputes the customer once."""
+    if _PENDING not in session.info:
+        session.info[_PENDING] = {}
+        event.listen(session, "before_commit", _before_commit)
+    pending: dict[int, tuple[set[int], datetime]] = session.info[_PENDING]
+    ids, _ = pending.get(brand_id, (set(), now))
+    ids.update(customer_ids)
+    pending[brand_id] = (ids, now)
+
+
+def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint's release is not the unit of work's end
+        return
+    pending: dict[int, tuple[set[int], datetime]] = session.info.get(_PENDING, {})
+    while pending:
+        brand_id, (ids, now) = pending.popitem()
+        refresh_profiles(session=session, brand_id=brand_id, customer_ids=ids, now=now)
+
+
+def refresh_brand_profiles(*, session: Session, brand_id: int, now: datetime) -> int:
+    """Recompute every stored profile of the brand (after an import, or to catch up on opens and
+    clicks, which no signal reports); returns how many customers."""
+    ids = [
+        cid
+        for cid in session.exec(select(Customer.id).where(Customer.brand_id == brand_id))
+        if cid is not None
+    ]
+    for start in range(0, len(ids), 500):
+        refresh_profiles(
+            session=session, brand_id=brand_id, customer_ids=ids[start : start + 500], now=now
+        )
+    return len(ids)
+
+
+def stored_profile(*, session: Session, brand_id: int, customer_id: int) -> CustomerProfile | None:
+    return session.exec(
+        select(CustomerProfile).where(
+            CustomerProfile.brand_id == brand_id, CustomerProfile.customer_id == customer_id
+        )
+    ).first()
+
+
+def customers_of(session: Session, *, order_id: int | None) -> list[int]:
+    """The customer of an order, as a list (empty for a guest order or no order)."""
+    if order_id is None:
+        return []
+    order = session.get(Order, order_id)
+    return [order.customer_id] if order is not None and order.customer_id is not None else []
+
+
+def customer_of_shipment(session: Session, shipment_id: int) -> list[int]:
+    shipment = session.get(Shipment, shipment_id)
+    return customers_of(session, order_id=shipment.order_id if shipment else None)
+
+
+def receivers() -> dict[str, Any]:
+    """The signal receivers that keep stored profiles current, by signal name (see ``connect``)."""
+    return {
+        "order_upserted": _on_order,
+        "order_cancelled": _on_order,
+        "shipment_created": _on_shipment_created,
+        "shipment_status_changed": _on_shipment,
+        "shipment_prediction_changed": _on_shipment,
+        "return_updated": _on_return,
+        "feedback_saved": _on_feedback,
+    }
+
+
+def connect() -> None:
+    """Subscribe the profile receivers to the domain signals (called by the personas feature)."""
+    from postpurchase import signals
+
+    for name, receiver in receivers().items():
+        getattr(signals, name).connect(receiver)
+
+
+def _when(now: datetime | None) -> datetime:
+    from postpurchase.clock import utcnow
+
+    return now or utcnow()
+
+
+def _on_order(
+    brand_id: int, *, session: Session, order_id: int, now: datetime | None = None, **_: Any
+) -> None:
+    defer_profile_refresh(session, brand_id, customers_of(session, order_id=order_id), _when(now))
+
+
+def _on_shipment_created(
+    brand_id: int, *, session: Session, shipment_id: int, now: datetime | None = None, **_: Any
+) -> None:
+    defer_profile_refresh(session, brand_id, customer_of_shipment(session, shipment_id), _when(now))
+
+
+def _on_shipment(
+    shipment_id: int, *, session: Session, brand_id: int, now: datetime | None = None, **_: Any
+) -> None:
+    defer_profile_refresh(session, brand_id, customer_of_shipment(session, shipment_id), _when(now))
+
+
+def _on_return(
+    return_id: int, *, session: Session, brand_id: int, now: datetime | None = None, **_: Any
+) -> None:
+    request = session.get(ReturnRequest, return_id)
+    found = customers_of(session, order_id=request.order_id) if request else []
+    defer_profile_refresh(session, brand_id, found, _when(now))
+
+
+def _on_feedback(
+    brand_id: int,
+    *,
+    session: Session,
+    order_id: int | None,
+    shipment_id: int | None = None,
+    now: datetime | None = None,
+    **_: Any,
+) -> None:
+    found = customers_of(session, order_id=order_id)
+    if not found and shipment_id is not None:
+        found = customer_of_shipment(session, shipment_id)
+    defer_profile_refresh(session, brand_id, found, _when(now))

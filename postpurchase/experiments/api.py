@@ -56,6 +56,10 @@ class ExperimentPublic(BaseModel):
     state: str
     variants: list[dict[str, Any]]
     repeat_days: int
+    audience: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Who may enter: message-rule conditions (`persona`, `micro_segment`, …) or `{\"rule\": name}`; empty: everyone.",
+    )
     started_at: datetime | None
     stopped_at: datetime | None
     alpha: float = ALPHA
@@ -76,6 +80,7 @@ def _public(experiment: Experiment, found: Results | None = None) -> dict[str, A
         state=str(experiment.state),
         variants=experiment.variants,
         repeat_days=experiment.repeat_days,
+        audience=experiment.audience or {},
         started_at=experiment.started_at,
         stopped_at=experiment.stopped_at,
     )
@@ -153,6 +158,7 @@ def create_experiment() -> ResponseReturnValue:
             trigger=body.get("trigger"),
             variants=body.get("variants"),
             repeat_days=body.get("repeat_days", 30),
+            audience=body.get("audience"),
         )
     except operations.ExperimentError as error:
         raise _invalid(error) from None
@@ -201,6 +207,11 @@ _BODY = {
                     "name": {"type": "string", "minLength": 1, "maxLength": 120},
                     "trigger": {"type": "string"},
                     "repeat_days": {"type": "integer", "minimum": 1, "maximum": 365},
+                    "audience": {
+                        "type": "object",
+                        "description": "Message-rule conditions, e.g. {\"persona\": \"p2\"} or "
+                        "{\"micro_segment\": \"p1/delayed/*\"}, or {\"rule\": name}.",
+                    },
                     "variants": {
                         "type": "array",
                         "minItems": 2,

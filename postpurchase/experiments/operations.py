@@ -15,11 +15,15 @@ from typing import Any
 from sqlmodel import Session, select
 
 from postpurchase import audit
+from postpurchase.messaging import segments
 from postpurchase.messaging.catalogue import CATALOGUE, Purpose
-from postpurchase.models import Channel
+from postpurchase.messaging.config import brand_settings
+from postpurchase.messaging.context import message_locale
+from postpurchase.models import Brand, Channel, Customer, Order
 from postpurchase.models.enums import Trigger
 from postpurchase.models.experiments import Experiment, ExperimentExposure, ExperimentState
 from postpurchase.models.types import id_of
+from postpurchase.profiles import Stock, as_message_profile, stored_profile
 
 MAX_VARIANTS = 6
 #: What a variant may set besides its key and weight.
@@ -124,6 +128,56 @@ def validate_variants(trigger: Trigger, variants: Any) -> list[dict[str, Any]]:
     return clean
 
 
+def validate_audience(audience: Any) -> dict[str, Any]:
+    """The audience, checked: rule conditions (see :data:`segments.CONDITIONS`) or one rule's name."""
+    if audience is None:
+        return {}
+    if not isinstance(audience, dict):
+        raise ExperimentError("audience", "must be an object of conditions, or {\"rule\": name}")
+    for key, value in audience.items():
+        if key == "rule":
+            if not isinstance(value, str) or not value.strip() or len(value) > 120:
+                raise ExperimentError("audience.rule", "the name of one of the brand's rules")
+        elif key not in segments.CONDITIONS:
+            raise ExperimentError(f"audience.{str(key)[:40]}", "unknown condition")
+        elif not isinstance(value, str | int | bool | list) or len(str(value)) > 500:
+            raise ExperimentError(f"audience.{key}", "a value or a list of values")
+    return dict(audience)
+
+
+def in_audience(
+    *, session: Session, experiment: Experiment, customer_id: int, order_id: int | None
+) -> bool:
+    """Whether the customer is in the experiment's audience, judged from their profile as of the
+    order the message is about (their stored profile when there is none)."""
+    if not experiment.audience:
+        return True
+    brand = session.get(Brand, experiment.brand_id)
+    customer = session.get(Customer, customer_id)
+    order = session.get(Order, order_id) if order_id is not None else None
+    if brand is None or customer is None:
+        return False
+    locale = message_locale(brand, customer)
+    if order is not None:
+        profile = segments.build_profile(
+            session=session, order=order, customer=customer, language=locale
+        )
+    else:
+        stored = stored_profile(session=session, brand_id=brand.id or 0, customer_id=customer_id)
+        if stored is None:
+            return False
+        profile = as_message_profile(stored, Stock.unknown, locale)
+    conditions = dict(experiment.audience)
+    rule = conditions.pop("rule", None)
+    if rule is not None:
+        chosen = segments.choose_segment(
+            brand_settings(brand)["rules"], profile, str(experiment.trigger)
+        )
+        if rule not in chosen.rules:
+            return False
+    return all(segments.condition_holds(k, v, profile) for k, v in conditions.items())
+
+
 def create(
     *,
     session: Session,
@@ -133,6 +187,7 @@ def create(
     trigger: Any,
     variants: Any,
     repeat_days: Any = 30,
+    audience: Any = None,
 ) -> Experiment:
     """A new draft experiment, validated."""
     if not isinstance(name, str) or not name.strip() or len(name) > 120:
@@ -155,6 +210,7 @@ def create(
         trigger=chosen,
         variants=validate_variants(chosen, variants),
         repeat_days=repeat_days,
+        audience=validate_audience(audience),
     )
     session.add(experiment)
     session.flush()
@@ -165,7 +221,12 @@ def create(
         action="experiment.create",
         subject=f"experiment:{experiment.id}",
         before=None,
-        after={"name": experiment.name, "trigger": str(chosen), "variants": experiment.variants},
+        after={
+            "name": experiment.name,
+            "trigger": str(chosen),
+            "variants": experiment.variants,
+            "audience": experiment.audience,
+        },
     )
     return experiment
 
@@ -231,7 +292,9 @@ def expose(
     if customer_id is None:
         return None
     experiment = running(session=session, brand_id=brand_id, trigger=trigger)
-    if experiment is None:
+    if experiment is None or not in_audience(
+        session=session, experiment=experiment, customer_id=customer_id, order_id=order_id
+    ):
         return None
     variant = assign(id_of(experiment), customer_id, experiment.variants)
     exposed = session.exec(

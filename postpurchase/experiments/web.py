@@ -3,6 +3,7 @@ start/stop and its results (thin views over :mod:`.operations` and :mod:`.result
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -69,6 +70,19 @@ def variants_from_form(form: MultiDict[str, str]) -> list[dict[str, Any]]:
     return [{"key": "control", "weight": 100 - share if 0 < share < 100 else 50}, challenger]
 
 
+def audience_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The audience named in the form's one field: a micro-segment (it has slashes, e.g.
+    ``p1/delayed/*``), a persona (``p2``) or else the name of a message rule; empty: everyone."""
+    name = form.get("segment", "").strip()
+    if not name:
+        return {}
+    if "/" in name:
+        return {"micro_segment": name}
+    if re.fullmatch(r"p\d+", name):
+        return {"persona": name}
+    return {"rule": name}
+
+
 def _owned(brand: Brand, experiment_id: int) -> Experiment:
     experiment = get_session().get(Experiment, experiment_id)
     if experiment is None or experiment.brand_id != brand.id:
@@ -109,6 +123,7 @@ def create(brand: Brand) -> Any:
             trigger=request.form.get("trigger", ""),
             variants=variants_from_form(request.form),
             repeat_days=_whole(request.form.get("repeat_days", "30")),
+            audience=audience_from_form(request.form),
         )
     except operations.ExperimentError as error:
         session.rollback()

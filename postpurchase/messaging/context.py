@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from carriers.status import Status
 from postpurchase.aftercare import care_content
@@ -33,7 +34,9 @@ from postpurchase.models import (
     Feedback,
     Order,
     OrderLine,
+    ReturnLine,
     ReturnRequest,
+    ReturnState,
     Shipment,
 )
 from postpurchase.models.types import id_of
@@ -149,6 +152,56 @@ def _answered(session: Session, order_id: int | None) -> bool:
 
 #: Triggers whose worth depends on the order's data; :func:`useless_reason` decides it at enqueue.
 JUDGED = (Trigger.unboxing, Trigger.review_request, Trigger.replenishment)
+#: Return states in which the customer is still sending something back (not yet settled).
+OPEN_RETURN = (
+    ReturnState.requested,
+    ReturnState.approved,
+    ReturnState.label_issued,
+    ReturnState.in_transit,
+    ReturnState.received,
+)
+#: An NPS answer at or below this is a complaint (a detractor, 0–6).
+COMPLAINT_SCORE = 6
+
+
+def customer_reason(
+    *, session: Session, trigger: Trigger | str, order: Order, lines: list[OrderLine]
+) -> str | None:
+    """Why the customer's own history makes ``trigger`` unwelcome whatever the order says: no
+    review request after a complaint (their latest score is a detractor's) or while a return of
+    theirs is open; no replenishment reminder for an item they sent back, in any order."""
+    if order.customer_id is None or trigger not in (Trigger.review_request, Trigger.replenishment):
+        return None
+    orders = select(Order.id).where(Order.customer_id == order.customer_id)
+    if trigger == Trigger.review_request:
+        latest = session.exec(
+            select(Feedback.nps_score)
+            .where(
+                or_(
+                    col(Feedback.customer_id) == order.customer_id,
+                    col(Feedback.order_id).in_(orders),
+                ),
+                col(Feedback.nps_score).is_not(None),
+            )
+            .order_by(col(Feedback.created_at).desc(), col(Feedback.id).desc())
+        ).first()
+        if latest is not None and latest <= COMPLAINT_SCORE:
+            return f"the customer complained (last NPS {latest})"
+        opened = session.exec(
+            select(ReturnRequest.rma_number).where(
+                col(ReturnRequest.order_id).in_(orders),
+                col(ReturnRequest.state).in_(OPEN_RETURN),
+            )
+        ).first()
+        return f"the customer has an open return ({opened})" if opened else None
+    skus = {line.sku for line in lines}
+    returned = session.exec(
+        select(ReturnLine.sku)
+        .join(ReturnRequest, col(ReturnRequest.id) == ReturnLine.return_id)
+        .where(col(ReturnRequest.order_id).in_(orders), col(ReturnLine.sku).in_(skus))
+        .order_by(col(ReturnLine.sku))
+    ).first()
+    return f"the customer returned {returned} before" if returned else None
 
 
 def useless_reason(
@@ -164,9 +217,15 @@ def useless_reason(
     if trigger not in JUDGED or order is None:
         return None
     if trigger == Trigger.review_request:
-        return "the customer already answered" if _answered(session, order.id) else None
+        if _answered(session, order.id):
+            return "the customer already answered"
+        return customer_reason(session=session, trigger=trigger, order=order, lines=[])
     settings = brand_settings(brand)
     lines = list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all())
+    if trigger == Trigger.replenishment and (
+        reason := customer_reason(session=session, trigger=trigger, order=order, lines=lines)
+    ):
+        return reason
     if trigger == Trigger.unboxing:
         return (
             None
@@ -292,7 +351,11 @@ def build(
             )
         ]
     if trigger.name == Trigger.review_request and order is not None:
-        useless = "the customer already answered" if _answered(session, order.id) else None
+        useless = (
+            "the customer already answered"
+            if _answered(session, order.id)
+            else customer_reason(session=session, trigger=trigger.name, order=order, lines=lines)
+        )
         token = make_token(
             messaging.secret_key,
             "feedback",
@@ -324,6 +387,9 @@ def build(
                 "items": [{"name": line.name or line.sku, "sku": line.sku} for line in due_lines],
                 "reorder_url": settings.get("reorder_url") or context.get("tracking_page_url"),
             }
+            useless = customer_reason(
+                session=session, trigger=trigger.name, order=order, lines=lines
+            )
     if trigger.name == Trigger.return_update and extra and extra.get("return_id"):
         rma = session.get(ReturnRequest, extra["return_id"])
         if rma is not None:

@@ -7,6 +7,7 @@ template variant and content blocks.
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,35 @@ def _as_set(value: Any) -> set[Any]:
     return set(value) if isinstance(value, list | tuple | set) else {value}
 
 
+def _named(value: Any, name: str | None) -> bool:
+    """Whether ``name`` is one of ``value`` (a name or list of names; shell-style wildcards, so a
+    micro-segment rule can say ``p2/*/in_stock``)."""
+    return name is not None and any(fnmatch.fnmatchcase(name, str(p)) for p in _as_set(value))
+
+
+#: The conditions a rule's ``when`` (or an experiment's audience) may name.
+CONDITIONS = frozenset(
+    {
+        "first_order",
+        "repeat",
+        "min_lifetime_spend",
+        "max_lifetime_spend",
+        "min_orders",
+        "region",
+        "category",
+        "channel",
+        "vip_tier",
+        "language",
+        "past_return",
+        "past_exception",
+        "persona",
+        "parcel",
+        "stock",
+        "micro_segment",
+    }
+)
+
+
 def condition_holds(key: str, expected: Any, profile: Profile) -> bool:
     """One condition of a rule's ``when``; an unknown key never holds (a typo must not match everyone)."""
     checks = {
@@ -41,6 +71,10 @@ def condition_holds(key: str, expected: Any, profile: Profile) -> bool:
         "language": lambda: profile.language in _as_set(expected),
         "past_return": lambda: profile.past_return == bool(expected),
         "past_exception": lambda: profile.past_exception == bool(expected),
+        "persona": lambda: _named(expected, profile.persona),
+        "parcel": lambda: profile.parcel in _as_set(expected),
+        "stock": lambda: profile.stock in _as_set(expected),
+        "micro_segment": lambda: _named(expected, profile.micro_segment),
     }
     check = checks.get(key)
     return bool(check and check())

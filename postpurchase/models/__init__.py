@@ -48,6 +48,7 @@ from postpurchase.models.insights import FxRate, ShipmentFigures
 from postpurchase.models.kitting import OrderKit
 from postpurchase.models.messaging import MessageEvent, MessageTemplate, Suppression
 from postpurchase.models.ops import LeaderLease, OpsCounter
+from postpurchase.models.personas import CustomerProfile, Persona
 from postpurchase.models.privacy import Erasure
 from postpurchase.models.reports import ReportSent
 from postpurchase.models.security import RateLimitWindow, ThrottleAttempt
@@ -62,6 +63,7 @@ __all__ = [
     "CarrierResponse",
     "Channel",
     "Customer",
+    "CustomerProfile",
     "DeliveryOption",
     "DeliveryPrediction",
     "DropOffPoint",
@@ -95,6 +97,7 @@ __all__ = [
     "OrderStatus",
     "OutboxMessage",
     "OutboxState",
+    "Persona",
     "RateLimitWindow",
     "RejectionReason",
     "ReportPeriod",

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from postpurchase.clock import utcnow
@@ -34,6 +34,10 @@ class Experiment(SQLModel, table=True):
     trigger: Trigger = enum_field(Trigger)
     state: ExperimentState = enum_field(ExperimentState, default=ExperimentState.draft)
     variants: list[dict[str, Any]] = json_field(default_factory=list)
+    #: Who may enter: conditions of a message rule's ``when`` (``{"persona": "p2"}``,
+    #: ``{"micro_segment": "p1/delayed/*"}``) or ``{"rule": name}`` for a rule segment; empty:
+    #: everyone. Customers outside it get the trigger's usual message and count in no variant.
+    audience: dict[str, Any] = json_field(sa_column_kwargs={"server_default": text("'{}'")})
     #: Days after exposure in which a new order counts as a repeat purchase.
     repeat_days: int = 30
     started_at: datetime | None = utc_field()

@@ -22,6 +22,7 @@ from postpurchase.edd.model import postal_prefix
 from postpurchase.models import (
     CarrierResponse,
     Customer,
+    CustomerProfile,
     Erasure,
     Feedback,
     InboxEvent,
@@ -195,6 +196,15 @@ def erase_customer(
                 delete(Suppression).where(
                     col(Suppression.brand_id) == brand_id,
                     func.lower(col(Suppression.address)).in_(sorted(a.lower() for a in addresses)),
+                )
+            )
+        ),
+        # Aggregates of the erased history: nothing to keep them for.
+        "customerprofile": affected_rows(
+            session.execute(
+                delete(CustomerProfile).where(
+                    col(CustomerProfile.brand_id) == brand_id,
+                    col(CustomerProfile.customer_id).in_(subject.customer_ids),
                 )
             )
         ),

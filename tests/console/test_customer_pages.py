@@ -1,0 +1,93 @@
+"""The customer page (reached from a parcel) and the segments page, scoped to the brand."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from flask import Flask
+from sqlmodel import select
+
+from postpurchase.db import get_db
+from postpurchase.models import Channel, Customer, Feedback, OutboxMessage, OutboxState
+from postpurchase.profiles import refresh_brand_profiles
+from postpurchase.web.merchant import add_merchant_user
+from tests.conftest import PINNED_NOW
+from tests.console.conftest import CSRF, Merchant, Shop
+
+
+def _customer_id(app: Flask, shop: Shop) -> int:
+    with app.app_context():
+        s = get_db(app).session()
+        found = s.exec(select(Customer.id).where(Customer.brand_id == shop.brand.brand_id)).one()
+        s.close()
+    assert found is not None
+    return found
+
+
+def test_the_parcel_page_links_to_the_customer_page_with_their_profile(
+    app: Flask, shop: Shop, merchant: Merchant
+) -> None:
+    with app.app_context():
+        s = get_db(app).session()
+        s.add(
+            Feedback(
+                brand_id=shop.brand.brand_id,
+                order_id=shop.order_id,
+                nps_score=3,
+                comment="二回も不在票",
+            )
+        )
+        s.commit()
+        s.close()
+    page = merchant.client.get(f"/merchant/shipments/{shop.parcels['late']}").get_data(as_text=True)
+    link = re.search(r'href="([^"]+/customer)"', page)
+    assert link is not None
+    customer = merchant.client.get(link.group(1), follow_redirects=True)
+    text = customer.get_data(as_text=True)
+    assert customer.status_code == 200
+    assert "#1001" in text and "二回も不在票" in text
+    assert "<code>-/delivered/unknown</code>" in text  # no persona yet; the newest parcel arrived
+
+
+def test_another_brand_cannot_open_the_customer_page(app: Flask, shop: Shop, make_brand) -> None:
+    other = make_brand("other")
+    with app.app_context():
+        s = get_db(app).session()
+        add_merchant_user(
+            session=s, brand_id=other.brand_id, email="x@other.example", password="pw"
+        )
+        s.commit()
+        s.close()
+    client = app.test_client()
+    token = CSRF.search(client.get("/merchant/login").data).group(1).decode()
+    client.post(
+        "/merchant/login", data={"csrf_token": token, "email": "x@other.example", "password": "pw"}
+    )
+    assert client.get(f"/merchant/customers/{_customer_id(app, shop)}").status_code == 404
+    assert client.get(f"/merchant/orders/{shop.order_id}/customer").status_code == 404
+
+
+def test_the_segments_page_counts_customers_and_suppressions_per_trigger(
+    app: Flask, shop: Shop, merchant: Merchant
+) -> None:
+    with app.app_context():
+        s = get_db(app).session()
+        for n in range(2):
+            s.add(
+                OutboxMessage(
+                    brand_id=shop.brand.brand_id,
+                    idempotency_key=f"sup{n}",
+                    trigger="review_request",
+                    channel=Channel.email,
+                    state=OutboxState.suppressed,
+                    error="the customer complained",
+                    created_at=PINNED_NOW - timedelta(days=n),
+                )
+            )
+        refresh_brand_profiles(session=s, brand_id=shop.brand.brand_id, now=PINNED_NOW)
+        s.commit()
+        s.close()
+    text = merchant.client.get("/merchant/segments").get_data(as_text=True)
+    assert re.search(r"<code>-/delivered/unknown</code>.*?<td>1</td>", text, re.S)
+    assert re.search(r"the customer complained</td><td>2</td>", text)
