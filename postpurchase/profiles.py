@@ -285,7 +285,9 @@ def micro_segment(persona: str | None, parcel: str, stock: str) -> str:
     return f"{persona or '-'}/{parcel}/{stock}"
 
 
-def stock_of_customers(*, session: Session, brand_id: int, customer_ids: set[int]) -> dict[int, str]:
+def stock_of_customers(
+    *, session: Session, brand_id: int, customer_ids: set[int]
+) -> dict[int, str]:
     """:class:`Stock` of each customer's last order: in stock when any SKU of it (a size is a SKU of
     its own) has units available, sold out when the brand counts them all at zero."""
     if not customer_ids:
@@ -490,9 +492,7 @@ def refresh_profiles(
         profile.failed_attempts = sum(s.failed_attempts for s in my_parcels)
         profile.exceptions = sum(1 for s in my_parcels if s.status in EXCEPTION_STATUSES)
         profile.parcel = situation_of(my_parcels[-1] if my_parcels else None)
-        profile.messages = sum(
-            int(count) for owner_id, _, count in received if owner_id == cid
-        )
+        profile.messages = sum(int(count) for owner_id, _, count in received if owner_id == cid)
         profile.opens = opens
         profile.clicks = clicks
         profile.preferred_channel = weights.most_common(1)[0][0] if weights else None

@@ -58,7 +58,7 @@ class ExperimentPublic(BaseModel):
     repeat_days: int
     audience: dict[str, Any] = Field(
         default_factory=dict,
-        description="Who may enter: message-rule conditions (`persona`, `micro_segment`, …) or `{\"rule\": name}`; empty: everyone.",
+        description='Who may enter: message-rule conditions (`persona`, `micro_segment`, …) or `{"rule": name}`; empty: everyone.',
     )
     started_at: datetime | None
     stopped_at: datetime | None
@@ -209,8 +209,8 @@ _BODY = {
                     "repeat_days": {"type": "integer", "minimum": 1, "maximum": 365},
                     "audience": {
                         "type": "object",
-                        "description": "Message-rule conditions, e.g. {\"persona\": \"p2\"} or "
-                        "{\"micro_segment\": \"p1/delayed/*\"}, or {\"rule\": name}.",
+                        "description": 'Message-rule conditions, e.g. {"persona": "p2"} or '
+                        '{"micro_segment": "p1/delayed/*"}, or {"rule": name}.',
                     },
                     "variants": {
                         "type": "array",

@@ -133,7 +133,7 @@ def validate_audience(audience: Any) -> dict[str, Any]:
     if audience is None:
         return {}
     if not isinstance(audience, dict):
-        raise ExperimentError("audience", "must be an object of conditions, or {\"rule\": name}")
+        raise ExperimentError("audience", 'must be an object of conditions, or {"rule": name}')
     for key, value in audience.items():
         if key == "rule":
             if not isinstance(value, str) or not value.strip() or len(value) > 120:
