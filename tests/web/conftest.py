@@ -67,6 +67,7 @@ class Tenant:
     invitation_id: int = 0
     settings_change_id: int = 0
     experiment_id: int = 0
+    customer_id: int = 0
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -99,6 +100,8 @@ class Tenant:
             "invitation_id": self.invitation_id,
             "entry_id": self.settings_change_id,
             "experiment_id": self.experiment_id,
+            "customer_id": self.customer_id,
+            "order_id": self.order_id,
             "logo": f"{'ab' * 32}.png",  # served only from the brand's own folder
         }
 
@@ -114,6 +117,7 @@ def _seed(app: Flask, s: Session, tenant: Tenant) -> None:
     )
     s.add(customer)
     s.flush()
+    tenant.customer_id = id_of(customer)
     order = Order(
         brand_id=b,
         external_id=tenant.order_external_id,

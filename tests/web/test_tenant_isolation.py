@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.routing import Rule
 
+from postpurchase.settings.forms import PAGES
 from tests.web.conftest import SignedIn, Tenant
 
 #: Routes that hold no brand's data, or are guarded and tested elsewhere, each with the reason.
@@ -49,16 +50,7 @@ NOT_BRAND_OWNED: dict[str, str] = {
     "merchant_settings.templates": "takes no id; edits and previews only the signed-in brand's templates",
     **{
         f"merchant_settings.part_{page}": "takes no id; edits only the signed-in brand's settings"
-        for page in (
-            "returns",
-            "messaging",
-            "triggers",
-            "delivery",
-            "exceptions",
-            "reports",
-            "carriers",
-            "branding",
-        )
+        for page in (each.slug for each in PAGES)
     },
     "settings_api.put_settings": "takes no id; changes only the settings of the key's brand",
     "settings_api.get_template": "trigger and locale name a text of the key's own brand, never "
