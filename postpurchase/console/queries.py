@@ -4,7 +4,8 @@ the exception queue. Functions of a session, a brand and a period; no request, n
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -16,6 +17,7 @@ from sqlmodel import Session, col, select
 from carriers.status import Status
 from postpurchase.console.problems import Finding, Problem, Rules, classify, silent_since
 from postpurchase.edd.service import BrandEdd
+from postpurchase.insights.figures import GROUPS, ROLLUP_COLUMNS
 from postpurchase.models import (
     Brand,
     CarrierResponse,
@@ -221,6 +223,37 @@ class SearchFilters:
     #: Local order dates (the insights period), so an insights figure links to the parcels behind it.
     ordered_start: date | None = None
     ordered_end: date | None = None
+    #: Insights groupings (``insights.figures.GROUPS``) and the value a parcel has for each, None
+    #: for none: the parcels behind one row of an insights table, as its rollup groups them.
+    groups: Mapping[str, str | None] = field(default_factory=dict)
+
+
+#: The list's query parameter for each insights grouping (``without`` lists those a row has no
+#: value for), so an insights figure links to exactly the parcels behind it.
+GROUP_PARAMS: dict[str, str] = {
+    name: "region" if name == "destination_region" else name for name in GROUPS
+}
+
+
+def group_args(group: Mapping[str, str | None]) -> dict[str, str]:
+    """The list's query parameters that select the parcels of an insights row's ``group``."""
+    args = {GROUP_PARAMS[name]: value for name, value in group.items() if value}
+    missing = [GROUP_PARAMS[name] for name, value in group.items() if not value]
+    if missing:
+        args["without"] = ",".join(missing)
+    return args
+
+
+def _in_groups(brand_id: int, groups: Mapping[str, str | None]) -> Any:
+    """Ids of the brand's parcels whose rollup row has each of ``groups``' values (None: no value,
+    empty or none, as a query string cannot tell them apart)."""
+    query = select(ShipmentFigures.shipment_id).where(ShipmentFigures.brand_id == brand_id)
+    for name, value in groups.items():
+        column = col(getattr(ShipmentFigures, ROLLUP_COLUMNS[name]))
+        query = query.where(
+            or_(column.is_(None), column == "") if value is None else column == value
+        )
+    return query
 
 
 def _digits(value: str) -> str:
@@ -291,6 +324,8 @@ def search_shipments(
         if filters.ordered_end:
             ordered = ordered.where(col(ShipmentFigures.order_day) <= filters.ordered_end)
         query = query.where(col(Shipment.id).in_(ordered))
+    if filters.groups:
+        query = query.where(col(Shipment.id).in_(_in_groups(_id(brand), filters.groups)))
     zone = ZoneInfo(brand.timezone)
     start = datetime.combine(filters.start, time(), zone) if filters.start else None
     end = datetime.combine(filters.end + timedelta(days=1), time(), zone) if filters.end else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from carriers.registry import customer_links
-from carriers.status import Status
+from carriers.status import Handover, Status
 from postpurchase.clock import utcnow
 from postpurchase.config import running_app
 from postpurchase.console import operations, queries
@@ -22,6 +23,7 @@ from postpurchase.i18n import format_day
 from postpurchase.lookup import order_link_path
 from postpurchase.messaging import operations as messaging
 from postpurchase.models import Brand, Resolution
+from postpurchase.models.enums import TimeSlot
 from postpurchase.models.types import id_of
 from postpurchase.tracking.operations import (
     CarrierUnavailable,
@@ -79,6 +81,41 @@ def dashboard(brand: Brand) -> Any:
     )
 
 
+#: ``YYYY-MM``, the ``month`` grouping's values.
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def _groups(params: Params) -> dict[str, str | None]:
+    """The insights groupings the query names beyond carrier, service and region (400 naming a bad
+    one), and None for each grouping in ``without``: what an insights drill link filters by."""
+    groups: dict[str, str | None] = {
+        "segment": params.choice("segment", ("first", "repeat")),
+        "time_slot": params.enum("time_slot", TimeSlot),
+        "delivered_to": params.enum("delivered_to", Handover),
+        "fc": params.raw("fc"),
+        "category": params.raw("category"),
+        "month": params.raw("month"),
+    }
+    week = params.date("week")
+    if week is not None and week.weekday() != 0:
+        raise BadParameter("week", "must be the Monday a week starts on, written YYYY-MM-DD")
+    groups["week"] = week.isoformat() if week else None
+    if groups["month"] is not None and not _MONTH.fullmatch(groups["month"]):
+        raise BadParameter("month", "must be a month written YYYY-MM")
+    for name in ("fc", "category"):
+        if len(groups[name] or "") > 128:
+            raise BadParameter(name, "at most 128 characters")
+    chosen = {name: value for name, value in groups.items() if value is not None}
+    names = {param: group for group, param in queries.GROUP_PARAMS.items()}
+    for param in filter(None, (params.raw("without") or "").split(",")):
+        if param not in names:
+            raise BadParameter("without", "must list some of " + ", ".join(names), list(names))
+        if params.raw(param) is not None:
+            raise BadParameter("without", f"names {param}, which the query also gives a value")
+        chosen[names[param]] = None
+    return chosen
+
+
 @console.get("/shipments")
 @require_merchant
 def shipments(brand: Brand) -> Any:
@@ -97,6 +134,7 @@ def shipments(brand: Brand) -> Any:
         region=params.raw("region"),
         ordered_start=params.date("ordered_from"),
         ordered_end=params.date("ordered_to"),
+        groups=_groups(params),
     )
     sort = params.enum("sort", queries.Sort, queries.Sort.newest) or queries.Sort.newest
     session = get_session()

@@ -49,6 +49,8 @@ class Query:
     ordered_at: datetime | None
     shipped_at: datetime | None
     features: OrderFeatures = field(default_factory=OrderFeatures)
+    #: The lane's destination country, whose business days the transit is counted in.
+    destination_country: str = ""
 
 
 def route_of(row: HistoryRow) -> Route:
@@ -85,6 +87,7 @@ def redact(row: HistoryRow, mode: AsOf) -> Query | None:
         ordered_at=row.ordered_at,
         shipped_at=row.shipped_at if mode is AsOf.shipped else None,
         features=features_of(row),
+        destination_country=row.destination_country,
     )
 
 
@@ -159,6 +162,7 @@ def observations(rows: Iterable[HistoryRow], mode: AsOf, setting: Setting) -> Ob
         reveal=[at.timestamp() for at in delivered],
         calendar=setting.calendar,
         features=[s.features for s in seen],
+        countries=[s.row.destination_country for s in seen],
     )
 
 
@@ -172,6 +176,7 @@ def in_flight(rows: Iterable[HistoryRow], mode: AsOf, setting: Setting) -> InFli
         started=[s.moment.timestamp() for s in seen],
         delivered=[s.row.delivered_at.timestamp() if s.row.delivered_at else None for s in seen],
         features=[s.features for s in seen],
+        countries=[s.row.destination_country for s in seen],
     )
 
 
@@ -263,7 +268,7 @@ def predict_query(
     return model.estimate(
         query.route,
         anchor,
-        setting.calendar,
+        setting.calendar.for_destination(query.destination_country),
         promise_level=promise_level,
         window=window,
         features=query.features,

@@ -148,6 +148,19 @@ class CarrierCalendar:
         counts: np.ndarray = cum[ends] - cum[starts]
         return counts
 
+    def business_days_to_destinations(
+        self, countries: np.ndarray, starts: np.ndarray, ends: np.ndarray
+    ) -> np.ndarray:
+        """:meth:`business_days_array`, each parcel's days counted on the calendar of its lane's
+        destination country (:meth:`for_destination`; empty strings keep this calendar)."""
+        counts = np.zeros(len(starts), dtype=np.int64)
+        for country in np.unique(countries):
+            rows = countries == country
+            counts[rows] = self.for_destination(str(country)).business_days_array(
+                starts[rows], ends[rows]
+            )
+        return counts
+
     def skipped_days(self, start: date, end: date) -> list[dict[str, str]]:
         """The non-business days in ``(start, end]`` with the reason, for explanations."""
         skipped = []

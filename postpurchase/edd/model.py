@@ -528,9 +528,13 @@ class Observations:
         reveal: Sequence[float],
         calendar: CarrierCalendar,
         features: Sequence[OrderFeatures] | None = None,
+        countries: Sequence[str] | None = None,
     ) -> None:
         order = np.argsort(np.asarray(reveal, dtype=float), kind="stable")
         self.routes = [routes[i] for i in order]
+        #: Each parcel's destination country ("" when unknown): its transit days are counted on
+        #: that country's business days, as predictions for the lane count them.
+        self.countries = _countries(countries, len(order))[order]
         self.reveal = np.asarray(reveal, dtype=float)[order]
         self.as_of_days = np.asarray(as_of_days, dtype=np.int64)[order]
         self.anchor_days = np.asarray(anchor_days, dtype=np.int64)[order]
@@ -538,7 +542,9 @@ class Observations:
             [features[i] for i in order] if features is not None else None, self.anchor_days
         )
         self.delivered_days = np.asarray(delivered_days, dtype=np.int64)[order]
-        transit = calendar.business_days_array(self.anchor_days, self.delivered_days)
+        transit = calendar.business_days_to_destinations(
+            self.countries, self.anchor_days, self.delivered_days
+        )
         self.transit = np.clip(transit, 0, YMAX)
         self.level_keys: list[list[tuple[str, ...]]] = []
         self.level_ids: list[np.ndarray] = []
@@ -558,6 +564,12 @@ class Observations:
     def visible(self, moment: float) -> int:
         """How many parcels were delivered strictly before ``moment`` (epoch seconds)."""
         return int(np.searchsorted(self.reveal, moment, side="left"))
+
+
+def _countries(countries: Sequence[str] | None, count: int) -> np.ndarray:
+    """Destination country codes as an array ("" for every parcel when not given)."""
+    codes = [(c or "").upper() for c in countries] if countries is not None else [""] * count
+    return np.asarray(codes, dtype=object)
 
 
 def _with_weekday(
@@ -589,8 +601,10 @@ class InFlight:
         started: Sequence[float],
         delivered: Sequence[float | None],
         features: Sequence[OrderFeatures] | None = None,
+        countries: Sequence[str] | None = None,
     ) -> None:
         self.routes = list(routes)
+        self.countries = _countries(countries, len(self.routes))
         self.as_of_days = np.asarray(as_of_days, dtype=np.int64)
         self.anchor_days = np.asarray(anchor_days, dtype=np.int64)
         self.started = np.asarray(started, dtype=float)
@@ -800,8 +814,10 @@ class Fitter:
     def _elapsed(self, flying: np.ndarray, day: int) -> np.ndarray:
         """Business days each in-flight parcel has already spent by ``day``: its transit is at least that."""
         assert self.in_flight is not None
-        days = self.calendar.business_days_array(
-            self.in_flight.anchor_days[flying], np.full(len(flying), day)
+        days = self.calendar.business_days_to_destinations(
+            self.in_flight.countries[flying],
+            self.in_flight.anchor_days[flying],
+            np.full(len(flying), day),
         )
         clipped: np.ndarray = np.clip(days, 0, YMAX)
         return clipped
@@ -820,7 +836,9 @@ class Fitter:
         """Business days from each row's anchor to the last day whose deliveries are visible."""
         obs = self.observations
         last = np.full(len(rows), day - 1, dtype=np.int64)
-        censor = self.calendar.business_days_array(obs.anchor_days[rows], last)
+        censor = self.calendar.business_days_to_destinations(
+            obs.countries[rows], obs.anchor_days[rows], last
+        )
         clipped: np.ndarray = np.clip(np.maximum(censor, obs.transit[rows]), 0, YMAX)
         return clipped
 

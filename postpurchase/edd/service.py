@@ -27,6 +27,7 @@ from postpurchase import signals
 from postpurchase.clock import utcnow
 from postpurchase.edd.backtest import AsOf, Setting, fit
 from postpurchase.edd.calendar import CarrierCalendar, cutoff_countdown, parse_cutoff
+from postpurchase.edd.customs import CustomsStage, customs_stage, entered_customs
 from postpurchase.edd.features import OrderFeatures
 from postpurchase.edd.history import HistoryRow, read_history
 from postpurchase.edd.leadtimes import LeadTimeRow, brand_table, lookup
@@ -45,9 +46,6 @@ from postpurchase.settings.model import settings_for
 
 #: Statuses after which the parcel is in the destination's hands today.
 ARRIVING_TODAY = frozenset({Status.out_for_delivery, Status.available_for_pickup})
-#: Business days customs usually takes to release a parcel it holds (or whose duties are paid):
-#: a held parcel is not predicted to arrive sooner than this plus the last leg.
-CUSTOMS_RELEASE_BUSINESS_DAYS = 2
 #: Statuses after which no delivery date is predicted any more.
 NOT_PREDICTED = frozenset(
     {Status.exception, Status.returning_to_sender, Status.returned, Status.expired}
@@ -700,7 +698,16 @@ def predict_for_shipment(
             )
         dates = _respect_request(dates, shipment.requested_date)
         if status in CUSTOMS_HOLD:
-            dates, basis["customs"] = _after_customs(dates, status, calendar, today)
+            stage = customs_stage(
+                session=session,
+                brand_id=brand.id,
+                calendar=calendar,
+                timezone=edd.timezone,
+                now=now,
+            )
+            entered = entered_customs(session=session, shipment_id=shipment_id)
+            since = _local_today(entered, edd.timezone) if entered else today
+            dates, basis["customs"] = _after_customs(dates, status, calendar, stage, since, today)
     if shipment.time_slot:
         basis["time_slot"] = str(shipment.time_slot)
     previous = shipment.predicted_date
@@ -776,22 +783,30 @@ def _lead_time_basis(row: LeadTimeRow) -> dict[str, Any]:
 
 
 def _after_customs(
-    dates: tuple[date, date, date, date], status: Status, calendar: CarrierCalendar, today: date
+    dates: tuple[date, date, date, date],
+    status: Status,
+    calendar: CarrierCalendar,
+    stage: CustomsStage,
+    since: date,
+    today: date,
 ) -> tuple[tuple[date, date, date, date], dict[str, Any]]:
     """Customs holding the parcel is a state of its own: no date before it can be released.
 
-    The parcel leaves customs :data:`CUSTOMS_RELEASE_BUSINESS_DAYS` destination business days from
-    today at the soonest and needs one more to reach the door; dates the model put later stand.
+    The parcel leaves customs the lane's customs stage (:mod:`postpurchase.edd.customs`) in
+    destination business days after ``since``, the day customs first had it, and not before today;
+    it needs one more business day to reach the door. Dates the model put later stand.
     """
-    released = calendar.add_business_days(
-        calendar.roll_forward(today), CUSTOMS_RELEASE_BUSINESS_DAYS
+    released = max(
+        calendar.add_business_days(calendar.roll_forward(since), stage.business_days),
+        calendar.roll_forward(today),
     )
     earliest = calendar.add_business_days(released, 1)
     predicted, start, end, promise = dates
     moved = (max(predicted, earliest), max(start, earliest), max(end, earliest), promise)
     return moved, {
         "state": status.value,
-        "release_business_days": CUSTOMS_RELEASE_BUSINESS_DAYS,
+        **stage.basis(),
+        "entered": since.isoformat(),
         "earliest_release": released.isoformat(),
     }
 

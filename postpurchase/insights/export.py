@@ -39,6 +39,10 @@ CSV_COLUMNS: tuple[str, ...] = (
     "currency",
     *FIGURE_COLUMNS,
     "reason_share",
+    # The period's currency conversion, on every line: the latest rate date used and the parcels
+    # whose amount in another currency had no rate (left out of the money figures).
+    "rate_date",
+    "unconverted",
 )
 
 
@@ -133,6 +137,27 @@ class Words:
 
     def reason(self, code: str) -> str:
         return self.returns.reason_label(code, self.locale)
+
+    def conversion(self, rate_date: date | None, unconverted: int) -> str:
+        """What the money figures did with amounts in other currencies; empty when there were none."""
+        said = []
+        if rate_date is not None:
+            said.append(
+                _(
+                    "Amounts in other currencies were converted to %(currency)s at reference rates; the latest rate date used: %(date)s.",
+                    currency=self.currency,
+                    date=self.day(rate_date),
+                )
+            )
+        if unconverted:
+            said.append(
+                ngettext(
+                    "%(num)s parcel had an amount in another currency with no rate to convert it: left out of the money figures.",
+                    "%(num)s parcels had an amount in another currency with no rate to convert it: left out of the money figures.",
+                    unconverted,
+                )
+            )
+        return " ".join(str(sentence) for sentence in said)
 
     def score(self, value: float | None) -> str:
         """An NPS, whole points with a sign (``+12``, ``−5``)."""
@@ -229,6 +254,7 @@ def csv_text(report: Report) -> str:
     def plain(value: object) -> str:
         return "" if value is None else str(value)
 
+    conversion = [plain(report.rate_date), str(report.unconverted)]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -247,7 +273,7 @@ def csv_text(report: Report) -> str:
                 for name in ("carrier", "service", "destination_region", "segment", "time_slot")
             ]
             figures = [plain(getattr(row, name)) for name in FIGURE_COLUMNS]
-            writer.writerow([table, *groups, "", report.currency, *figures, ""])
+            writer.writerow([table, *groups, "", report.currency, *figures, "", *conversion])
     units = FIGURE_COLUMNS.index("returned_units")
     for reason in report.reasons:
         figures = [""] * len(FIGURE_COLUMNS)
@@ -264,6 +290,7 @@ def csv_text(report: Report) -> str:
                 report.currency,
                 *figures,
                 reason.share,
+                *conversion,
             ]
         )
     return out.getvalue()

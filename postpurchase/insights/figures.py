@@ -327,7 +327,7 @@ def figures(
     names = tuple(group_by)
     facts = ShipmentFigures
     keys: list[Any] = [
-        col(getattr(facts, _ROLLUP_COLUMNS[name])).label(f"group_{index}")
+        col(getattr(facts, ROLLUP_COLUMNS[name])).label(f"group_{index}")
         for index, name in enumerate(names)
     ]
 
@@ -428,7 +428,7 @@ def figures(
 
 
 #: Group → its column of :class:`ShipmentFigures`.
-_ROLLUP_COLUMNS = {
+ROLLUP_COLUMNS = {
     "carrier": "carrier_code",
     "service": "service",
     "fc": "fc_code",

@@ -60,6 +60,10 @@ class Report:
     comments: list[Comment]
     #: Topics of the comments written in the period: the VoC digest of the PDF and weekly email.
     voice: Voice
+    #: The latest exchange-rate date amounts in other currencies were converted at (None: none
+    #: were), and how many parcels had such an amount with no rate, left out of the money figures.
+    rate_date: date | None = None
+    unconverted: int = 0
 
     def change(self, name: str) -> float | None:
         """The headline ``name`` now minus before; None when either period lacks it."""
@@ -115,4 +119,6 @@ def report(
         reasons=return_reasons(session=session, brand_id=brand_id, start=start, end=end),
         comments=comments(session=session, brand_id=brand_id, start=start, end=end),
         voice=voice(session=session, brand_id=brand_id, start=start, end=end),
+        rate_date=overview.rate_date,
+        unconverted=overview.unconverted,
     )

@@ -12,8 +12,9 @@ from carriers.status import Status
 from postpurchase import signals
 from postpurchase.brands import get_brand
 from postpurchase.db import get_db
-from postpurchase.edd import service
+from postpurchase.edd import customs, service
 from postpurchase.edd.backtest import AsOf
+from postpurchase.edd.calendar import CarrierCalendar
 from postpurchase.models import (
     DeliveryPrediction,
     FulfillmentCentre,
@@ -22,6 +23,7 @@ from postpurchase.models import (
     RateLimitWindow,
     Shipment,
     TimeSlot,
+    TrackingEvent,
     TransitModelState,
 )
 
@@ -246,6 +248,76 @@ def test_customs_hold_is_a_state_that_delays_the_prediction_past_release(session
     stored = session.exec(select(DeliveryPrediction)).one()
     assert stored.status == "held_at_customs"
     assert stored.basis["customs"]["earliest_release"] == "2026-11-30"
+
+
+def _cleared_through_customs(session, brand_id, count, *, days=4):
+    """``count`` past JP→US parcels whose customs stage took ``days`` US business days: export
+    cleared on Monday 19 October 2026 (10:00 in Tokyo), import cleared ``days`` later."""
+    us = CarrierCalendar(country="US")
+    entered = datetime(2026, 10, 19, 1, tzinfo=UTC)
+    cleared = datetime.combine(
+        us.add_business_days(date(2026, 10, 19), days), datetime.min.time(), UTC
+    ) + timedelta(hours=1)
+    for number in range(count):
+        past = Shipment(
+            brand_id=brand_id,
+            external_id=f"past{number}",
+            carrier_code="dhl",
+            status=Status.delivered,
+            **TO_NEW_YORK,
+        )
+        session.add(past)
+        session.flush()
+        session.add_all(
+            TrackingEvent(brand_id=brand_id, shipment_id=past.id, occurred_at=moment, status=status)
+            for moment, status in (
+                (entered, Status.export_cleared),
+                (cleared, Status.import_cleared),
+            )
+        )
+    session.commit()  # the ``parcel`` factory writes from a session of its own
+
+
+def test_customs_stage_is_learnt_from_the_lanes_past_parcels(session, parcel, acme):
+    _cleared_through_customs(session, acme.brand_id, customs.MIN_PARCELS)
+    wednesday = datetime(2026, 11, 25, 1, tzinfo=UTC)
+    shipment_id = parcel(shipped_at=wednesday - timedelta(days=2), **TO_NEW_YORK)
+    shipment = _transition(session, shipment_id, Status.held_at_customs, wednesday)
+    stored = session.exec(select(DeliveryPrediction)).one()
+    assert stored.basis["customs"]["source"] == "learnt"
+    assert stored.basis["customs"]["release_business_days"] == 4
+    # Four US business days from Wednesday, Thanksgiving skipped: Fri 27, Mon 30, Tue 1, Wed 2.
+    assert stored.basis["customs"]["earliest_release"] == "2026-12-02"
+    assert shipment.predicted_date == date(2026, 12, 3)
+
+
+def test_customs_stage_keeps_the_stated_prior_with_too_few_past_parcels(session, parcel, acme):
+    _cleared_through_customs(session, acme.brand_id, customs.MIN_PARCELS - 1)
+    wednesday = datetime(2026, 11, 25, 1, tzinfo=UTC)
+    shipment_id = parcel(shipped_at=wednesday - timedelta(days=2), **TO_NEW_YORK)
+    _transition(session, shipment_id, Status.held_at_customs, wednesday)
+    basis = session.exec(select(DeliveryPrediction)).one().basis["customs"]
+    assert (basis["source"], basis["parcels"]) == ("prior", customs.MIN_PARCELS - 1)
+    assert basis["release_business_days"] == customs.PRIOR_BUSINESS_DAYS
+    assert basis["earliest_release"] == "2026-11-30"
+
+
+def test_customs_stage_counts_from_the_day_customs_first_had_the_parcel(session, parcel, acme):
+    _cleared_through_customs(session, acme.brand_id, customs.MIN_PARCELS)
+    monday = datetime(2026, 11, 23, 1, tzinfo=UTC)
+    shipment_id = parcel(shipped_at=monday - timedelta(days=3), **TO_NEW_YORK)
+    session.add(
+        TrackingEvent(
+            brand_id=acme.brand_id,
+            shipment_id=shipment_id,
+            occurred_at=monday,
+            status=Status.export_cleared,
+        )
+    )
+    _transition(session, shipment_id, Status.held_at_customs, monday + timedelta(days=2))
+    basis = session.exec(select(DeliveryPrediction)).one().basis["customs"]
+    # Four US business days from Monday: Tue 24, Wed 25, Fri 27, Mon 30.
+    assert (basis["entered"], basis["earliest_release"]) == ("2026-11-23", "2026-11-30")
 
 
 def test_exception_makes_no_prediction(session, parcel):

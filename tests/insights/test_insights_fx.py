@@ -86,3 +86,64 @@ def test_a_malformed_rates_file_is_refused_naming_the_line(app, brand, tmp_path)
     result = _load(app, tmp_path, "Date,USD\n2026-10-30,abc\n")
     assert result.exit_code != 0
     assert "line 2" in result.output
+
+
+@pytest.fixture
+def mixed_currencies(app, brand, add_parcel, tmp_path):
+    """A parcel costed in yen, one in dollars (converted at the 30 October rates) and one in euros
+    (no rate loaded for it)."""
+    add_parcel(brand.brand_id, cost=800)
+    add_parcel(brand.brand_id, cost=1000, cost_currency="USD")
+    add_parcel(brand.brand_id, cost=500, cost_currency="GBP")
+    assert _load(app, tmp_path, DAILY).exit_code == 0
+    return brand
+
+
+def _signed_in(app, client, brand) -> None:
+    from tests.insights.test_insights_pages import _sign_in
+
+    _sign_in(app, client, brand.brand_id)
+
+
+PERIOD = {"start": "2026-11-01", "end": "2026-11-30", "lang": "en"}
+RATE_DATE = "Oct 30, 2026"
+LEFT_OUT = "1 parcel had an amount in another currency with no rate"
+
+
+def test_the_page_states_the_rate_date_and_the_amounts_left_out(app, client, mixed_currencies):
+    _signed_in(app, client, mixed_currencies)
+    page = client.get("/merchant/insights", query_string=PERIOD).get_data(as_text=True)
+    note = page[page.index('data-note="currency"') :].split("</p>")[0]
+    assert RATE_DATE in note and LEFT_OUT in note
+
+
+def test_the_pdf_states_the_rate_date_and_the_amounts_left_out(app, client, mixed_currencies):
+    import subprocess
+
+    _signed_in(app, client, mixed_currencies)
+    pdf = client.get("/merchant/insights.pdf", query_string=PERIOD).data
+    text = subprocess.run(
+        ["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
+    assert RATE_DATE in " ".join(text.split()) and LEFT_OUT in " ".join(text.split())
+
+
+def test_every_csv_line_states_the_rate_date_and_the_amounts_left_out(
+    app, client, mixed_currencies
+):
+    import csv
+    import io
+
+    _signed_in(app, client, mixed_currencies)
+    text = client.get("/merchant/insights.csv", query_string=PERIOD).get_data(as_text=True)
+    lines = list(csv.DictReader(io.StringIO(text)))
+    assert lines and {(line["rate_date"], line["unconverted"]) for line in lines} == {
+        ("2026-10-30", "1")
+    }
+
+
+def test_a_period_with_one_currency_says_nothing_about_conversion(app, client, brand, add_parcel):
+    add_parcel(brand.brand_id, cost=800)
+    _signed_in(app, client, brand)
+    page = client.get("/merchant/insights", query_string=PERIOD).get_data(as_text=True)
+    assert 'data-note="currency"' not in page
