@@ -9,7 +9,7 @@ def init_app(app: Flask) -> None:
     from flask_babel import lazy_gettext
 
     from postpurchase import signals
-    from postpurchase.insights import receivers
+    from postpurchase.insights import network, receivers
     from postpurchase.insights.api import ROUTE, insights_api
     from postpurchase.insights.web import merchant_insights
     from postpurchase.web.apidoc import document_route
@@ -23,5 +23,6 @@ def init_app(app: Flask) -> None:
     signals.order_upserted.connect(receivers.on_order_upserted)
     signals.return_updated.connect(receivers.on_return_updated)
     signals.feedback_saved.connect(receivers.on_feedback_saved)
+    signals.inventory_updated.connect(network.record_stock)
     add_merchant_link(app, "merchant_insights.page", lazy_gettext("Delivery insights"))
     add_merchant_link(app, "merchant_insights.voice_page", lazy_gettext("Voice of the customer"))
