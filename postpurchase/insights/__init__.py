@@ -11,6 +11,8 @@ def init_app(app: Flask) -> None:
     from postpurchase import signals
     from postpurchase.insights import network, receivers
     from postpurchase.insights.api import ROUTE, insights_api
+    from postpurchase.insights.network_api import ROUTE as ADVICE_ROUTE
+    from postpurchase.insights.network_api import network_api
     from postpurchase.insights.web import merchant_insights
     from postpurchase.web.apidoc import document_route
     from postpurchase.web.merchant import add_merchant_link
@@ -18,6 +20,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(merchant_insights)
     app.register_blueprint(insights_api)
     document_route(app, "insights_api.shipment_figures", ROUTE)
+    app.register_blueprint(network_api)
+    document_route(app, "network_api.advice", ADVICE_ROUTE)
     signals.shipment_status_changed.connect(receivers.on_shipment_status_changed)
     signals.shipment_created.connect(receivers.on_shipment_created)
     signals.order_upserted.connect(receivers.on_order_upserted)

@@ -241,3 +241,88 @@ def test_region_of_a_postal_code_follows_the_brands_own_parcels(session, network
         == "北海道"
     )
     assert region_for_postal_code(session=session, brand_id=network, postal_code="ABC") is None
+
+
+@pytest.fixture
+def stocked(session, network):
+    """Stock now: EAST is out of A, WEST has 4; the brand's clock is at the end of November."""
+    session.add_all(
+        [
+            InventoryLevel(brand_id=network, fc_code="EAST", sku="A", available=0),
+            InventoryLevel(brand_id=network, fc_code="WEST", sku="A", available=4),
+        ]
+    )
+    session.commit()
+    return network
+
+
+def _ask(client, brand, **query):
+    return client.get(
+        "/api/v1/fulfilment/advice",
+        query_string=query,
+        headers={"Authorization": f"Bearer {brand.api_key}"},
+    )
+
+
+def test_advice_api_names_the_centre_and_its_reasons(client, brand, stocked, clock) -> None:
+    clock.now = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+    response = _ask(client, brand, destination_postal_code="150-0001", sku="A", quantity="2")
+    assert response.status_code == 200
+    body = response.json
+    assert (body["destination_region"], body["history_from"]) == (
+        TOKYO,
+        "2026-09-02",
+    )  # 90 days up to 30 November
+    assert body["centre"]["fc_code"] == "WEST"
+    assert body["centre"]["reasons"] == ["in_stock", "fastest"]
+    assert (body["centre"]["expected_days"], body["centre"]["expected_cost"]) == (3.0, 1100.0)
+    assert [(o["fc_code"], o["reasons"]) for o in body["alternatives"]] == [
+        ("EAST", ["out_of_stock"])
+    ]
+
+
+def test_advice_api_sums_repeated_lines_of_one_sku(client, brand, stocked, clock) -> None:
+    clock.now = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+    response = _ask(
+        client, brand, destination_postal_code="150-0001", sku=["A", "A"], quantity=["2", "3"]
+    )
+    assert response.json["centre"] is None
+    (short,) = response.json["alternatives"][0]["missing"]
+    assert short == {"sku": "A", "needed": 5, "available": 0}
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"sku": "A"}, "destination_postal_code"),
+        ({"destination_postal_code": "150-0001"}, "sku"),
+        ({"destination_postal_code": "150-0001", "sku": "A", "quantity": "0"}, "quantity"),
+        ({"destination_postal_code": "150-0001", "sku": "A", "quantity": "x"}, "quantity"),
+        ({"destination_postal_code": "150-0001", "sku": ["A", "B"], "quantity": "1"}, "quantity"),
+        ({"destination_postal_code": "150-0001", "sku": "A", "prefer": "slowest"}, "prefer"),
+        ({"destination_postal_code": "!!", "sku": "A"}, "destination_postal_code"),
+    ],
+)
+def test_bad_advice_questions_are_a_400_naming_the_field(client, brand, query, field) -> None:
+    response = _ask(client, brand, **query)
+    assert response.status_code == 400
+    assert response.json["error"]["details"][0]["loc"] == f"query.{field}"
+
+
+def test_a_postal_code_of_no_known_region_is_a_422(client, brand) -> None:
+    response = _ask(client, brand, destination_postal_code="ABC-DEF", sku="A")
+    assert response.status_code == 422
+    assert response.json["error"]["details"][0]["loc"] == "query.destination_postal_code"
+
+
+def test_advice_reads_only_the_asking_brands_centres(client, make_brand, stocked, clock) -> None:
+    other = make_brand("other")
+    clock.now = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+    response = _ask(client, other, destination_postal_code="150-0001", sku="A")
+    assert response.json["centre"] is None
+    assert response.json["alternatives"] == []
+
+
+def test_advice_needs_an_api_key(client) -> None:
+    response = client.get("/api/v1/fulfilment/advice?destination_postal_code=150-0001&sku=A")
+    assert response.status_code == 401
