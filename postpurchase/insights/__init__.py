@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
     from postpurchase.insights.api import ROUTE, insights_api
     from postpurchase.insights.network_api import ROUTE as ADVICE_ROUTE
     from postpurchase.insights.network_api import network_api
+    from postpurchase.insights.network_web import merchant_network
     from postpurchase.insights.web import merchant_insights
     from postpurchase.web.apidoc import document_route
     from postpurchase.web.merchant import add_merchant_link
@@ -21,6 +22,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(insights_api)
     document_route(app, "insights_api.shipment_figures", ROUTE)
     app.register_blueprint(network_api)
+    app.register_blueprint(merchant_network)
     document_route(app, "network_api.advice", ADVICE_ROUTE)
     signals.shipment_status_changed.connect(receivers.on_shipment_status_changed)
     signals.shipment_created.connect(receivers.on_shipment_created)
@@ -30,3 +32,4 @@ def init_app(app: Flask) -> None:
     signals.inventory_updated.connect(network.record_stock)
     add_merchant_link(app, "merchant_insights.page", lazy_gettext("Delivery insights"))
     add_merchant_link(app, "merchant_insights.voice_page", lazy_gettext("Voice of the customer"))
+    add_merchant_link(app, "merchant_network.page", lazy_gettext("Fulfilment network"))

@@ -32,6 +32,8 @@ each alternative.
 from __future__ import annotations
 
 import bisect
+import csv
+import io
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -595,3 +597,91 @@ def advise(
         choice=options[0] if best is not None else None,
         alternatives=options[1:] if best is not None else options,
     )
+
+
+#: Columns of the network CSV; ``table`` names the page's table a line belongs to.
+CSV_COLUMNS: tuple[str, ...] = (
+    "table",
+    "fc_code",
+    "to_fc_code",
+    "destination_region",
+    "sku",
+    "reason",
+    "shipments",
+    "delivered",
+    "days_median",
+    "cost_avg",
+    "orders",
+    "compared",
+    "moved",
+    "days_saved",
+    "cost_saved",
+    "actual_units",
+    "what_if_units",
+    "currency",
+    "prefer",
+)
+
+
+def csv_text(result: WhatIf) -> str:
+    """The page's tables, one line per row: matrix cells, the what-if summary, left-out orders by
+    reason, moves and the stock split (money in minor units, days as numbers)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\r\n", restval="")
+    writer.writeheader()
+    common = {"currency": result.matrix.currency, "prefer": result.prefer.value}
+    for cell in result.matrix.cells.values():
+        writer.writerow(
+            {
+                "table": "matrix",
+                "fc_code": cell.fc_code,
+                "destination_region": cell.region,
+                "shipments": cell.shipments,
+                "delivered": cell.delivered,
+                "days_median": _plain(cell.days),
+                "cost_avg": _plain(cell.cost),
+                **common,
+            }
+        )
+    writer.writerow(
+        {
+            "table": "summary",
+            "orders": result.orders,
+            "compared": result.compared,
+            "moved": result.moved,
+            "days_saved": result.days_saved,
+            "cost_saved": result.cost_saved,
+            **common,
+        }
+    )
+    for reason, count in sorted(result.skipped.items()):
+        writer.writerow({"table": "left_out", "reason": reason.value, "orders": count, **common})
+    for move in result.moves:
+        writer.writerow(
+            {
+                "table": "moves",
+                "fc_code": move.from_fc,
+                "to_fc_code": move.to_fc,
+                "destination_region": move.region,
+                "orders": move.orders,
+                "days_saved": move.days_saved,
+                "cost_saved": move.cost_saved,
+                **common,
+            }
+        )
+    for row in result.split:
+        writer.writerow(
+            {
+                "table": "stock_split",
+                "fc_code": row.fc_code,
+                "sku": row.sku,
+                "actual_units": row.actual_units,
+                "what_if_units": row.what_if_units,
+                **common,
+            }
+        )
+    return out.getvalue()
+
+
+def _plain(value: float | None) -> str:
+    return "" if value is None else str(value)

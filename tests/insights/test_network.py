@@ -3,6 +3,8 @@ stock history kept from ``inventory.updated`` and the order-time advice."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +12,7 @@ from sqlmodel import select
 
 from carriers.status import Status
 from postpurchase.clock import utcnow
+from postpurchase.db import get_db
 from postpurchase.insights.figures import refresh_rollup
 from postpurchase.insights.network import (
     MoveRow,
@@ -33,6 +36,7 @@ from postpurchase.models import (
     Shipment,
 )
 from tests.insights.conftest import MONDAY, NOVEMBER
+from tests.insights.test_insights_pages import PERIOD, _sign_in
 
 TOKYO, OSAKA = "東京都", "大阪府"
 BEFORE = datetime(2026, 10, 30, tzinfo=UTC)
@@ -78,14 +82,22 @@ def _stock(session, brand_id: int, fc: str, sku: str, at: datetime, available: i
 
 
 @pytest.fixture
-def network(session, brand):
+def network(app, brand):
     """Two centres, two regions, eight orders in November; the expected numbers are worked by hand.
 
     Cells (median days, mean cost): EAST→東京都 1 d ¥800 (o1, o2); EAST→大阪府 3 d ¥1,100 (o3 ¥1,200,
     o4 ¥1,000, o8 not delivered and unpriced); WEST→大阪府 1 d ¥1,300 (o5); WEST→東京都 3 d ¥1,100
     (o6 2 d ¥900, o7 4 d ¥1,300).
     """
-    brand_id = brand.brand_id
+    with app.app_context():
+        session = get_db(app).session()
+        _build(session, brand.brand_id)
+        session.commit()
+        session.close()
+    return brand.brand_id
+
+
+def _build(session, brand_id: int) -> None:
     east = FulfillmentCentre(brand_id=brand_id, code="EAST", name="Ichikawa")
     west = FulfillmentCentre(brand_id=brand_id, code="WEST", name="Ibaraki")
     session.add_all([east, west])
@@ -108,7 +120,6 @@ def network(session, brand):
     _stock(session, brand_id, "EAST", "B", BEFORE, 4)
     _stock(session, brand_id, "WEST", "A", BEFORE, 5)
     refresh_rollup(session=session, brand_id=brand_id, now=utcnow())
-    return brand_id
 
 
 def test_matrix_has_median_days_and_mean_cost_per_centre_and_region(session, network) -> None:
@@ -244,15 +255,18 @@ def test_region_of_a_postal_code_follows_the_brands_own_parcels(session, network
 
 
 @pytest.fixture
-def stocked(session, network):
-    """Stock now: EAST is out of A, WEST has 4; the brand's clock is at the end of November."""
-    session.add_all(
-        [
-            InventoryLevel(brand_id=network, fc_code="EAST", sku="A", available=0),
-            InventoryLevel(brand_id=network, fc_code="WEST", sku="A", available=4),
-        ]
-    )
-    session.commit()
+def stocked(app, network):
+    """Stock now: EAST is out of A, WEST has 4."""
+    with app.app_context():
+        session = get_db(app).session()
+        session.add_all(
+            [
+                InventoryLevel(brand_id=network, fc_code="EAST", sku="A", available=0),
+                InventoryLevel(brand_id=network, fc_code="WEST", sku="A", available=4),
+            ]
+        )
+        session.commit()
+        session.close()
     return network
 
 
@@ -326,3 +340,50 @@ def test_advice_reads_only_the_asking_brands_centres(client, make_brand, stocked
 def test_advice_needs_an_api_key(client) -> None:
     response = client.get("/api/v1/fulfilment/advice?destination_postal_code=150-0001&sku=A")
     assert response.status_code == 401
+
+
+def test_network_page_shows_the_matrix_and_the_what_if(app, client, network) -> None:
+    _sign_in(app, client, network)
+    page = client.get("/merchant/insights/network", query_string={**PERIOD, "lang": "en"})
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert 'data-figure="moved">2<' in text
+    assert 'data-figure="days_saved">4 days<' in text
+    assert 'data-figure="cost_saved">¥100<' in text
+    assert '<th scope="row">東京都</th>' in text
+
+
+def test_network_page_is_in_japanese(app, client, network) -> None:
+    _sign_in(app, client, network)
+    page = client.get("/merchant/insights/network", query_string={**PERIOD, "lang": "ja"})
+    assert "<h1>配送拠点</h1>" in page.get_data(as_text=True)
+
+
+def test_network_csv_has_the_summary_moves_and_split(app, client, network) -> None:
+    _sign_in(app, client, network)
+    response = client.get(
+        "/merchant/insights/network.csv", query_string={**PERIOD, "prefer": "cheapest"}
+    )
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="network-acme-2026-11-01-2026-11-30-cheapest.csv"'
+    )
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    (summary,) = [row for row in rows if row["table"] == "summary"]
+    assert (summary["moved"], summary["days_saved"], summary["cost_saved"]) == ("2", "0.0", "500.0")
+    assert len([row for row in rows if row["table"] == "matrix"]) == 4
+    assert [row["to_fc_code"] for row in rows if row["table"] == "moves"] == ["EAST", "EAST"]
+    assert len([row for row in rows if row["table"] == "stock_split"]) == 3
+
+
+def test_a_bad_prefer_on_the_page_is_a_400_naming_it(app, client, network) -> None:
+    _sign_in(app, client, network)
+    page = client.get("/merchant/insights/network", query_string={"prefer": "slowest"})
+    assert page.status_code == 400
+    assert "prefer" in page.get_data(as_text=True)
+
+
+def test_another_brands_merchant_sees_none_of_the_network(app, client, make_brand, network) -> None:
+    other = make_brand("other")
+    _sign_in(app, client, other.brand_id, email="ops@other.example")
+    page = client.get("/merchant/insights/network", query_string=PERIOD)
+    assert "EAST" not in page.get_data(as_text=True)
