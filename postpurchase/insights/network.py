@@ -42,7 +42,7 @@ from enum import StrEnum
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from postpurchase.edd.leadtimes import prefecture_of
 from postpurchase.insights.figures import JIS_PREFECTURES, figures
@@ -71,7 +71,7 @@ class Skip(StrEnum):
     """Why an order of the period was left out of the what-if."""
 
     no_centre = "no_centre"
-    split = "split"
+    several_centres = "several_centres"
     no_region = "no_region"
     no_lines = "no_lines"
     no_estimate = "no_estimate"
@@ -246,12 +246,12 @@ def record_stock(
     known = {
         (row.sku, row.fc_code, row.recorded_at): row
         for row in session.exec(
-            sa_select(InventoryHistory).where(  # type: ignore[call-overload]
+            select(InventoryHistory).where(
                 col(InventoryHistory.brand_id) == brand_id,
                 col(InventoryHistory.sku).in_(skus),
                 col(InventoryHistory.recorded_at).in_({level[2] for level in levels}),
             )
-        ).scalars()
+        )
     }
     for sku, fc_code, at, available in levels:
         row = known.get((sku, fc_code, at))
@@ -428,7 +428,7 @@ def _route(
     if None in centres:
         return Skip.no_centre
     if len(centres) > 1:
-        return Skip.split
+        return Skip.several_centres
     if None in regions or len(regions) > 1:
         return Skip.no_region
     if not has_lines:

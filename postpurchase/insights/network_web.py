@@ -23,7 +23,7 @@ PAGE_SPLIT_ROWS = 200
 
 SKIP_LABELS = {
     network.Skip.no_centre: _l("No fulfilment centre on a parcel"),
-    network.Skip.split: _l("Parcels from several centres"),
+    network.Skip.several_centres: _l("Parcels from several centres"),
     network.Skip.no_region: _l("No single destination region"),
     network.Skip.no_lines: _l("No order lines"),
     network.Skip.no_estimate: _l("No delivered parcels to compare with"),

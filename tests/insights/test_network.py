@@ -191,7 +191,7 @@ def test_what_if_leaves_out_orders_split_over_centres(session, network) -> None:
     session.flush()
     refresh_rollup(session=session, brand_id=network, now=utcnow())
     result = what_if(session=session, brand_id=network, **NOVEMBER)
-    assert (result.compared, result.skipped) == (7, {Skip.split: 1})
+    assert (result.compared, result.skipped) == (7, {Skip.several_centres: 1})
 
 
 def test_inventory_updates_are_kept_as_history(session, brand) -> None:
