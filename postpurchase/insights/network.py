@@ -34,13 +34,15 @@ from __future__ import annotations
 import bisect
 import csv
 import io
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import BigInteger, ColumnElement, cast, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -140,6 +142,13 @@ def matrix(*, session: Session, brand_id: int, start: date, end: date) -> Matrix
     )
 
 
+def _key(cell: Cell, prefer: Prefer) -> tuple[float, float]:
+    """A cell's order in a ranking: (days, cost) for fastest, (cost, days) for cheapest; unknown last."""
+    days = math.inf if cell.days is None else cell.days
+    cost = math.inf if cell.cost is None else cell.cost
+    return (days, cost) if prefer is Prefer.fastest else (cost, days)
+
+
 def rank(
     matrix: Matrix,
     region: str,
@@ -152,36 +161,40 @@ def rank(
     Fastest: fewer days, then lower cost; cheapest: the other way round. A figure a cell lacks ranks
     last; on a tie ``stay`` (the actual centre) comes first, then the lower code.
     """
-    inf = float("inf")
-
-    def key(cell: Cell) -> tuple[float, float, bool, str]:
-        days = inf if cell.days is None else cell.days
-        cost = inf if cell.cost is None else cell.cost
-        first, second = (days, cost) if prefer is Prefer.fastest else (cost, days)
-        return first, second, cell.fc_code != stay, cell.fc_code
-
     figure = "days" if prefer is Prefer.fastest else "cost"
     cells = [matrix.cell(code, region) for code in centres]
     return sorted(
-        (cell for cell in cells if cell is not None and getattr(cell, figure) is not None), key=key
+        (cell for cell in cells if cell is not None and getattr(cell, figure) is not None),
+        key=lambda cell: (*_key(cell, prefer), cell.fc_code != stay, cell.fc_code),
     )
 
 
-class StockBook:
-    """Stock levels per SKU and centre through time, as reported."""
+def _epoch(session: Session, column: Any) -> ColumnElement[int]:
+    """``column`` (an aware UTC moment) as whole seconds since 1970, computed by the database.
 
-    def __init__(self, records: Iterable[tuple[str, str, datetime, int]]) -> None:
-        series: dict[tuple[str, str], list[tuple[datetime, int]]] = defaultdict(list)
+    Reading hundreds of thousands of moments as numbers instead of datetimes is most of what makes
+    the what-if fast enough; a second is finer than any stock report.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.floor(func.extract("epoch", column)), BigInteger)
+    return cast(func.strftime("%s", column), BigInteger)
+
+
+class StockBook:
+    """Stock levels per SKU and centre through time, as reported (moments in epoch seconds)."""
+
+    def __init__(self, records: Iterable[tuple[str, str, int, int]]) -> None:
+        series: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
         for sku, fc_code, at, available in records:
             series[sku, fc_code].append((at, available))
-        self._times: dict[tuple[str, str], list[datetime]] = {}
+        self._times: dict[tuple[str, str], list[int]] = {}
         self._levels: dict[tuple[str, str], list[int]] = {}
         for key, points in series.items():
             points.sort()
             self._times[key] = [at for at, _ in points]
             self._levels[key] = [available for _, available in points]
 
-    def available(self, sku: str, fc_code: str, at: datetime) -> int | None:
+    def available(self, sku: str, fc_code: str, at: int) -> int | None:
         """The level last reported at or before ``at``; None when there is no such record."""
         times = self._times.get((sku, fc_code))
         if not times:
@@ -189,7 +202,7 @@ class StockBook:
         index = bisect.bisect_right(times, at)
         return self._levels[sku, fc_code][index - 1] if index else None
 
-    def has(self, lines: Mapping[str, int], fc_code: str, at: datetime) -> bool:
+    def has(self, lines: Mapping[str, int], fc_code: str, at: int) -> bool:
         """Whether ``fc_code`` held every line's quantity at ``at``."""
         for sku, quantity in lines.items():
             level = self.available(sku, fc_code, at)
@@ -200,19 +213,20 @@ class StockBook:
 
 def stock_book(*, session: Session, brand_id: int) -> StockBook:
     """Every stock level the brand's centres reported, and the current ones."""
-    history = session.execute(
+    connection = session.connection()
+    history = connection.execute(
         sa_select(
             col(InventoryHistory.sku),
             col(InventoryHistory.fc_code),
-            col(InventoryHistory.recorded_at),
+            _epoch(session, InventoryHistory.recorded_at),
             col(InventoryHistory.available),
         ).where(col(InventoryHistory.brand_id) == brand_id)
     ).all()
-    levels = session.execute(
+    levels = connection.execute(
         sa_select(
             col(InventoryLevel.sku),
             col(InventoryLevel.fc_code),
-            col(InventoryLevel.updated_at),
+            _epoch(session, InventoryLevel.updated_at),
             col(InventoryLevel.available),
         ).where(col(InventoryLevel.brand_id) == brand_id)
     ).all()
@@ -311,12 +325,15 @@ class WhatIf:
 
 def _orders(
     session: Session, brand_id: int, start: date, end: date
-) -> dict[int, tuple[datetime, set[str | None], set[str | None]]]:
-    """``order id → (placed_at, centre codes, regions)`` of the period's parcels."""
+) -> dict[int, tuple[int, set[str | None], set[str | None]]]:
+    """``order id → (placed_at in epoch seconds, centre codes, regions)`` of the period's parcels."""
     facts = ShipmentFigures
-    rows = session.execute(
+    rows = session.connection().execute(
         sa_select(
-            col(Order.id), col(Order.placed_at), col(facts.fc_code), col(facts.destination_region)
+            col(Order.id),
+            _epoch(session, Order.placed_at),
+            col(facts.fc_code),
+            col(facts.destination_region),
         )
         .select_from(facts)
         .join(Shipment, col(Shipment.id) == facts.shipment_id)
@@ -326,8 +343,8 @@ def _orders(
             col(facts.order_day) >= start,
             col(facts.order_day) <= end,
         )
-    )
-    orders: dict[int, tuple[datetime, set[str | None], set[str | None]]] = {}
+    ).all()
+    orders: dict[int, tuple[int, set[str | None], set[str | None]]] = {}
     for order_id, placed_at, fc_code, region in rows:
         _, centres, regions = orders.setdefault(order_id, (placed_at, set(), set()))
         centres.add(fc_code)
@@ -347,11 +364,11 @@ def _lines(session: Session, brand_id: int, start: date, end: date) -> dict[int,
             col(facts.order_day) <= end,
         )
     )
-    rows = session.execute(
+    rows = session.connection().execute(
         sa_select(col(OrderLine.order_id), col(OrderLine.sku), func.sum(OrderLine.quantity))
         .where(col(OrderLine.brand_id) == brand_id, col(OrderLine.order_id).in_(period_orders))
         .group_by(col(OrderLine.order_id), col(OrderLine.sku))
-    )
+    ).all()
     lines: dict[int, dict[str, int]] = defaultdict(dict)
     for order_id, sku, units in rows:
         if units and units > 0:
@@ -373,6 +390,7 @@ def what_if(
     actual_units: dict[tuple[str, str], int] = defaultdict(int)
     what_if_units: dict[tuple[str, str], int] = defaultdict(int)
     result.orders = len(orders)
+    rankings = {region: rank(grid, region, grid.centres, prefer) for region in grid.regions}
     for order_id, (placed_at, centres, regions) in orders.items():
         route = _route(centres, regions, order_id in lines)
         if isinstance(route, Skip):
@@ -381,14 +399,19 @@ def what_if(
         actual, region = route
         wanted = lines[order_id]
         here = grid.cell(actual, region)
-        stocked = [
-            code for code in grid.centres if code == actual or book.has(wanted, code, placed_at)
-        ]
-        ranked = rank(grid, region, stocked, prefer, stay=actual)
-        if here is None or not ranked or here not in ranked:
+        ranked = rankings[region]
+        if here is None or here not in ranked:
             skipped[Skip.no_estimate] += 1
             continue
-        best = ranked[0]
+        # Walk down the ranking to the first centre that had the stock; the actual centre had it,
+        # and wins a tie.
+        best, mark = here, _key(here, prefer)
+        for cell in ranked:
+            if cell is here or _key(cell, prefer) == mark:
+                break
+            if book.has(wanted, cell.fc_code, placed_at):
+                best = cell
+                break
         result.compared += 1
         for sku, units in wanted.items():
             actual_units[sku, actual] += units
