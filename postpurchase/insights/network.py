@@ -36,7 +36,7 @@ import csv
 import io
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -328,7 +328,7 @@ def _orders(
 ) -> dict[int, tuple[int, set[str | None], set[str | None]]]:
     """``order id → (placed_at in epoch seconds, centre codes, regions)`` of the period's parcels."""
     facts = ShipmentFigures
-    rows = session.connection().execute(
+    query = (
         sa_select(
             col(Order.id),
             _epoch(session, Order.placed_at),
@@ -343,7 +343,8 @@ def _orders(
             col(facts.order_day) >= start,
             col(facts.order_day) <= end,
         )
-    ).all()
+    )
+    rows: Sequence[Any] = session.connection().execute(query).all()  # ids are never null here
     orders: dict[int, tuple[int, set[str | None], set[str | None]]] = {}
     for order_id, placed_at, fc_code, region in rows:
         _, centres, regions = orders.setdefault(order_id, (placed_at, set(), set()))
@@ -364,11 +365,12 @@ def _lines(session: Session, brand_id: int, start: date, end: date) -> dict[int,
             col(facts.order_day) <= end,
         )
     )
-    rows = session.connection().execute(
+    query = (
         sa_select(col(OrderLine.order_id), col(OrderLine.sku), func.sum(OrderLine.quantity))
         .where(col(OrderLine.brand_id) == brand_id, col(OrderLine.order_id).in_(period_orders))
         .group_by(col(OrderLine.order_id), col(OrderLine.sku))
-    ).all()
+    )
+    rows = session.connection().execute(query).all()
     lines: dict[int, dict[str, int]] = defaultdict(dict)
     for order_id, sku, units in rows:
         if units and units > 0:

@@ -174,6 +174,22 @@ def test_cheapest_what_if_trades_days_for_cost(session, network) -> None:
     ]
 
 
+def test_a_tie_keeps_the_centre_that_shipped(session, network) -> None:
+    # ALPHA serves 東京都 exactly as EAST does (1 day, ¥800) and has plenty of A: EAST's own orders
+    # stay (the actual centre wins a tie), WEST's go to ALPHA (the lower code among the best).
+    alpha = FulfillmentCentre(brand_id=network, code="ALPHA")
+    session.add(alpha)
+    session.flush()
+    _order(session, network, "o9", day=9, fc=alpha, region=TOKYO, days=1, cost=800, lines={"A": 1})
+    _stock(session, network, "ALPHA", "A", BEFORE, 50)
+    refresh_rollup(session=session, brand_id=network, now=utcnow())
+    result = what_if(session=session, brand_id=network, **NOVEMBER)
+    assert [(row.from_fc, row.to_fc, row.region, row.orders) for row in result.moves] == [
+        ("WEST", "ALPHA", TOKYO, 2),
+        ("EAST", "WEST", OSAKA, 1),
+    ]
+
+
 def test_what_if_leaves_out_orders_split_over_centres(session, network) -> None:
     order = session.exec(select(Order).where(Order.external_id == "o1")).one()
     west = session.exec(select(FulfillmentCentre).where(FulfillmentCentre.code == "WEST")).one()
