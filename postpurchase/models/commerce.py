@@ -133,10 +133,7 @@ class InventoryHistory(SQLModel, table=True):
     which centre had stock when a past order came in.
     """
 
-    __table_args__ = (
-        UniqueConstraint("brand_id", "sku", "fc_code", "recorded_at"),
-        Index("ix_inventoryhistory_brand_recorded", "brand_id", "recorded_at"),
-    )
+    __table_args__ = (UniqueConstraint("brand_id", "sku", "fc_code", "recorded_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     brand_id: int = brand_fk()
