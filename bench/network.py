@@ -131,19 +131,19 @@ def _load(database: Any, brand_id: int, orders: int, seed: int) -> None:
         parcels: list[dict[str, Any]] = []
         codes = list(CENTRES)
         for order_id, placed in ids:
-            for sku in rng.sample(SKUS, rng.choice((1, 1, 2, 3))):
-                lines.append(
-                    {
-                        "brand_id": brand_id,
-                        "order_id": order_id,
-                        "line_key": sku,
-                        "sku": sku,
-                        "name": sku,
-                        "quantity": rng.choice((1, 1, 1, 2, 3)),
-                        "unit_price": 2000,
-                        "final_sale": False,
-                    }
-                )
+            lines.extend(
+                {
+                    "brand_id": brand_id,
+                    "order_id": order_id,
+                    "line_key": sku,
+                    "sku": sku,
+                    "name": sku,
+                    "quantity": rng.choice((1, 1, 1, 2, 3)),
+                    "unit_price": 2000,
+                    "final_sale": False,
+                }
+                for sku in rng.sample(SKUS, rng.choice((1, 1, 2, 3)))
+            )
             destination = rng.randrange(47)
             code = rng.choice(codes)
             distance = abs(CENTRES[code] - destination)
