@@ -38,11 +38,11 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, cast, func
+from sqlalchemy import BigInteger, ColumnElement, and_, cast, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -211,17 +211,54 @@ class StockBook:
         return True
 
 
-def stock_book(*, session: Session, brand_id: int) -> StockBook:
-    """Every stock level the brand's centres reported, and the current ones."""
+def stock_book(
+    *, session: Session, brand_id: int, since: datetime | None = None, until: datetime | None = None
+) -> StockBook:
+    """The stock levels the brand's centres reported, and the current ones.
+
+    With ``since``/``until``: only what a moment between them can see, i.e. the reports between
+    them and each SKU and centre's last report before ``since`` (years of daily reports stay in the
+    database when a month is asked about).
+    """
     connection = session.connection()
-    history = connection.execute(
-        sa_select(
-            col(InventoryHistory.sku),
-            col(InventoryHistory.fc_code),
-            _epoch(session, InventoryHistory.recorded_at),
-            col(InventoryHistory.available),
-        ).where(col(InventoryHistory.brand_id) == brand_id)
-    ).all()
+    history = InventoryHistory
+    columns = (
+        col(history.sku),
+        col(history.fc_code),
+        _epoch(session, history.recorded_at),
+        col(history.available),
+    )
+    mine = col(history.brand_id) == brand_id
+    query = sa_select(*columns).where(mine)
+    if until is not None:
+        query = query.where(col(history.recorded_at) <= until)
+    if since is not None:
+        query = query.where(col(history.recorded_at) >= since)
+        last = (
+            sa_select(
+                col(history.sku),
+                col(history.fc_code),
+                func.max(history.recorded_at).label("recorded_at"),
+            )
+            .where(mine, col(history.recorded_at) < since)
+            .group_by(col(history.sku), col(history.fc_code))
+            .subquery()
+        )
+        before = (
+            sa_select(*columns)
+            .join(
+                last,
+                and_(
+                    last.c.sku == history.sku,
+                    last.c.fc_code == history.fc_code,
+                    last.c.recorded_at == history.recorded_at,
+                ),
+            )
+            .where(mine)
+        )
+        reports = connection.execute(query.union_all(before)).all()
+    else:
+        reports = connection.execute(query).all()
     levels = connection.execute(
         sa_select(
             col(InventoryLevel.sku),
@@ -230,10 +267,10 @@ def stock_book(*, session: Session, brand_id: int) -> StockBook:
             col(InventoryLevel.available),
         ).where(col(InventoryLevel.brand_id) == brand_id)
     ).all()
-    seen = {(sku, fc_code, at) for sku, fc_code, at, _ in history}
+    seen = {(sku, fc_code, at) for sku, fc_code, at, _ in reports}
     return StockBook(
         [
-            *((row[0], row[1], row[2], row[3]) for row in history),
+            *((row[0], row[1], row[2], row[3]) for row in reports),
             *((row[0], row[1], row[2], row[3]) for row in levels if tuple(row[:3]) not in seen),
         ]
     )
@@ -386,7 +423,13 @@ def what_if(
     result = WhatIf(prefer=prefer, matrix=grid)
     orders = _orders(session, brand_id, start, end)
     lines = _lines(session, brand_id, start, end)
-    book = stock_book(session=session, brand_id=brand_id)
+    moments = [placed_at for placed_at, _, _ in orders.values()]
+    book = stock_book(
+        session=session,
+        brand_id=brand_id,
+        since=datetime.fromtimestamp(min(moments), UTC) if moments else None,
+        until=datetime.fromtimestamp(max(moments) + 1, UTC) if moments else None,
+    )
     skipped: dict[Skip, int] = defaultdict(int)
     moves: dict[tuple[str, str, str], list[float]] = {}
     actual_units: dict[tuple[str, str], int] = defaultdict(int)
