@@ -45,6 +45,7 @@ def test_features_link_their_pages_once_per_app(app_config, tmp_path) -> None:
         "merchant_insights.page",
         "merchant_insights.voice_page",
         "merchant_insights.kits_page",
+        "merchant_network.page",
         "returns_queue.page",
         "merchant_people.people",
         "merchant_people.audit_log",

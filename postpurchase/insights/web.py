@@ -27,7 +27,7 @@ from postpurchase.web.params import BadParameter, Params
 merchant_insights = Blueprint("merchant_insights", __name__, url_prefix="/merchant")
 
 
-def _period(brand: Brand) -> tuple[date, date]:
+def period_of(brand: Brand) -> tuple[date, date]:
     """The period in the query string; 400 saying what is wrong with a bad one."""
     params = Params(request.args)
     try:
@@ -40,7 +40,7 @@ def _period(brand: Brand) -> tuple[date, date]:
 
 def _report(brand: Brand) -> queries.Report:
     """The report for the period in the query string."""
-    start, end = _period(brand)
+    start, end = period_of(brand)
     return queries.report(
         session=get_session(),
         brand_id=id_of(brand),
@@ -147,7 +147,7 @@ def pdf_download(brand: Brand) -> Response:
 @merchant_insights.get("/insights/voice")
 @require_merchant
 def voice_page(brand: Brand) -> Any:
-    start, end = _period(brand)
+    start, end = period_of(brand)
     locale = str(get_locale())
     return render_template(
         "pages/insights/voice.html",

@@ -18,6 +18,7 @@ from postpurchase.models.brand import ApiKey, Brand, Membership, MerchantUser, O
 from postpurchase.models.commerce import (
     Customer,
     FulfillmentCentre,
+    InventoryHistory,
     InventoryLevel,
     Order,
     OrderLine,
@@ -81,6 +82,7 @@ __all__ = [
     "InboxEvent",
     "InboxState",
     "InternalNote",
+    "InventoryHistory",
     "InventoryLevel",
     "LeadTime",
     "LeaderLease",

@@ -124,3 +124,21 @@ class InventoryLevel(SQLModel, table=True):
     fc_code: str = Field(default="", max_length=64)
     available: int = 0
     updated_at: datetime = utc_field(nullable=False, default_factory=utcnow)
+
+
+class InventoryHistory(SQLModel, table=True):
+    """Every stock level a centre reported for a SKU and the moment it held from.
+
+    ``InventoryLevel`` keeps only the latest; the fulfilment-network what-if reads these to know
+    which centre had stock when a past order came in.
+    """
+
+    __table_args__ = (UniqueConstraint("brand_id", "sku", "fc_code", "recorded_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = brand_fk()
+    sku: str = Field(max_length=128)
+    fc_code: str = Field(default="", max_length=64)
+    available: int = 0
+    #: The moment the level held from (the event's ``occurred_at``, or the restock's time).
+    recorded_at: datetime = utc_field(nullable=False)

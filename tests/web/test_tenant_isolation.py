@@ -66,6 +66,8 @@ NOT_BRAND_OWNED: dict[str, str] = {
     "(LINE tests)",
     "merchant_experiments.create": "takes no id; creates a draft in the signed-in brand only",
     "experiments_api.create_experiment": "takes no id; creates a draft for the key's brand only",
+    "network_api.advice": "takes no id and needs an order's lines; ranks only the key's brand's "
+    "centres, stock and parcels (network tests: another brand's key sees none)",
 }
 
 #: Brand-owned routes with no id in the path that name a record in the query string instead.
