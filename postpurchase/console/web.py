@@ -105,7 +105,9 @@ def _groups(params: Params) -> dict[str, str | None]:
     for name in ("fc", "category"):
         if len(groups[name] or "") > 128:
             raise BadParameter(name, "at most 128 characters")
-    chosen = {name: value for name, value in groups.items() if value is not None}
+    chosen: dict[str, str | None] = {
+        name: value for name, value in groups.items() if value is not None
+    }
     names = {param: group for group, param in queries.GROUP_PARAMS.items()}
     for param in filter(None, (params.raw("without") or "").split(",")):
         if param not in names:

@@ -65,7 +65,7 @@ def customs_stage(
     """The customs stage of the brand's lane to ``calendar.country`` (the destination's calendar)."""
     entered = func.min(case((col(TrackingEvent.status).in_(ENTERING), TrackingEvent.occurred_at)))
     cleared = func.min(
-        case((TrackingEvent.status == Status.import_cleared, TrackingEvent.occurred_at))
+        case((col(TrackingEvent.status) == Status.import_cleared, TrackingEvent.occurred_at))
     )
     rows = session.exec(
         select(entered, cleared)

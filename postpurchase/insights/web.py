@@ -161,7 +161,7 @@ def voice_page(brand: Brand) -> Any:
 
 
 def _kit_comparisons(brand: Brand) -> tuple[date, date, list[kits.KitComparison]]:
-    start, end = _period(brand)
+    start, end = period_of(brand)
     comparisons = kits.compare_kits(
         session=get_session(),
         brand_id=id_of(brand),
