@@ -17,8 +17,16 @@ from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 
+from carriers.slots import SLOT_CODES
 from postpurchase.models import Brand
 from postpurchase.models.enums import (
     Channel,
@@ -357,6 +365,17 @@ class DeliveryPart(Part):
     default_service: str = Field(default="standard", max_length=64)
     #: Overrides of the model's tuning (``edd.model.ModelParams``); for experts.
     model: dict[str, float] = Field(default_factory=dict)
+    #: The brand's own depot cut-offs by slot code (``{"morning": "06:30"}``), over the assumed
+    #: defaults of ``carriers.slots``.
+    slot_cutoffs: dict[str, Clock] = Field(default_factory=dict)
+
+    @field_validator("slot_cutoffs")
+    @classmethod
+    def _known_slots(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - SLOT_CODES)
+        if unknown:
+            raise ValueError(f"unknown slot codes {unknown}; known: {sorted(SLOT_CODES)}")
+        return value
 
 
 # Insights, carriers, branding -----------------------------------------------------------------
