@@ -3,7 +3,7 @@ moved day, not the old one, and say why in one line."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from postpurchase.messaging import context as ctx
 from postpurchase.messaging import current_settings
 from postpurchase.messaging.config import trigger_settings
 from postpurchase.models import Brand, Order, Shipment, TimeSlot
+from postpurchase.settings.cli import settings as settings_command
 from tests.edd.test_edd_service import acme, parcel  # noqa: F401
 
 # Friday 2026-11-20, 10:00 in Tokyo (the pinned clock): still in transit after the 午前中 cut-off.
@@ -146,3 +147,23 @@ def test_a_parcel_that_makes_its_slot_says_nothing_about_a_move(app, client, par
         session.close()
     page = _page(app, client, ids, "en")
     assert "Moved from" not in page and "too late for" not in page
+
+
+def test_a_brand_sets_its_slot_cutoffs_from_the_command_line(app, acme, session) -> None:  # noqa: F811
+    result = app.test_cli_runner().invoke(
+        settings_command,
+        ["set", "--brand", "acme", "edd.slot_cutoffs", '{"morning": "06:30"}'],
+    )
+    assert result.exit_code == 0, result.output
+    session.expire_all()
+    brand = session.exec(select(Brand)).one()
+    assert service.BrandEdd.of(brand).slot_cutoffs == {"morning": time(6, 30)}
+
+
+def test_a_cutoff_for_a_slot_no_carrier_offers_is_refused_naming_the_field(app, acme) -> None:  # noqa: F811
+    result = app.test_cli_runner().invoke(
+        settings_command,
+        ["set", "--brand", "acme", "edd.slot_cutoffs", '{"evening": "18:00"}'],
+    )
+    assert result.exit_code != 0
+    assert "edd.slot_cutoffs" in result.output and "evening" in result.output
