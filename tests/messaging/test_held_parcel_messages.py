@@ -197,3 +197,22 @@ def test_line_flex_for_a_parcel_held_at_the_depot_shows_the_pickup_point(
         assert text in shown
     assert "Next delivery times" in shown and "19:00–21:00" in shown
     assert problems(flex) == []
+
+
+def test_failed_attempt_names_no_pickup_point_the_carrier_did_not_offer(
+    make_shop, session, clock
+) -> None:
+    clock.now = AFTERNOON
+    shop = make_shop(carrier_code="yamato")
+    session.add(
+        TrackingEvent(
+            brand_id=shop.brand.id,
+            shipment_id=shop.shipment.id,
+            occurred_at=AFTERNOON,
+            status=Status.attempt_fail,
+            description="ご不在のため持ち戻りました",
+            location="渋谷営業所",
+        )
+    )
+    _status(shop, session, Status.attempt_fail)
+    assert "お客様ご自身でのお受け取り" not in rendered(session, Trigger.attempt_fail).body_text
