@@ -14,6 +14,7 @@ from carriers.base import Capabilities, TrackingEvent, TrackingResult
 from carriers.parsing import (
     CUSTOMS_TEXTS,
     Body,
+    CodeClasses,
     StatusTable,
     as_dict,
     as_list,
@@ -58,6 +59,7 @@ STATUS_TABLE = StatusTable(
         ("arrived", Status.in_transit),
         ("cleared", Status.in_transit),
     ),
+    classes=CodeClasses(),
 )
 
 

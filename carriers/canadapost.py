@@ -15,6 +15,7 @@ from carriers.parsing import (
     CUSTOMS_TEXTS,
     INFO,
     Body,
+    CodeClasses,
     Rule,
     StatusTable,
     build_result,
@@ -75,6 +76,7 @@ STATUS_TABLE = StatusTable(
         ("signature image", INFO),
         *CUSTOMS_TEXTS,
     ),
+    classes=CodeClasses(),
 )
 
 

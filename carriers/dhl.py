@@ -15,6 +15,7 @@ from carriers.adapter import Adapter
 from carriers.base import Capabilities, TrackingEvent, TrackingResult
 from carriers.parsing import (
     Body,
+    CodeClasses,
     StatusTable,
     as_dict,
     as_list,
@@ -41,6 +42,16 @@ STATUS_TABLE = StatusTable(
         "failure": Status.exception,
         "unknown": Status.pending,
     },
+    classes=CodeClasses(
+        # Status categories DHL may refine (``delivered-…``, ``failure-…``).
+        (
+            ("pre-transit", Status.info_received),
+            ("transit", Status.in_transit),
+            ("deliver", Status.delivered),
+            ("fail", Status.exception),
+            ("return", Status.returning_to_sender),
+        )
+    ),
 )
 
 

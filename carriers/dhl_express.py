@@ -17,6 +17,7 @@ from carriers.adapter import Adapter
 from carriers.base import Capabilities, TrackingResult
 from carriers.parsing import (
     Body,
+    CodeClasses,
     Rule,
     StatusTable,
     as_dict,
@@ -84,6 +85,7 @@ STATUS_TABLE = StatusTable(
         "DS": Status.exception,  # destroyed / disposed
         "RT": Status.returning_to_sender,  # returned to consignor
     },
+    classes=CodeClasses(),
 )
 
 

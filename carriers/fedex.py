@@ -18,6 +18,7 @@ from carriers.parsing import (
     INFO,
     Body,
     ByText,
+    CodeClasses,
     Rule,
     StatusTable,
     as_dict,
@@ -110,6 +111,7 @@ STATUS_TABLE = StatusTable(
         "derived:DL": Status.delivered,
         "derived:RS": Status.returning_to_sender,
     },
+    classes=CodeClasses(),
 )
 
 

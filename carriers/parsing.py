@@ -92,12 +92,71 @@ CUSTOMS_TEXTS: tuple[tuple[str, Status], ...] = (
     ("clearance processing complete", Status.import_cleared),
 )
 
+#: The families every carrier's scan texts fall into, for a code its table does not know: the
+#: more precise phrases first ("not delivered" before "delivered", "out for delivery" before both).
+FAMILY_WORDS: tuple[tuple[str, Status], ...] = (
+    *CUSTOMS_TEXTS,
+    ("out for delivery", Status.out_for_delivery),
+    ("with delivery courier", Status.out_for_delivery),
+    ("delivery attempt", Status.attempt_fail),
+    ("attempted delivery", Status.attempt_fail),
+    ("notice left", Status.attempt_fail),
+    ("card left", Status.attempt_fail),
+    ("return to sender", Status.returning_to_sender),
+    ("returned to sender", Status.returning_to_sender),
+    ("return to shipper", Status.returning_to_sender),
+    ("returned to shipper", Status.returning_to_sender),
+    ("returning to", Status.returning_to_sender),
+    ("ready for pickup", Status.available_for_pickup),
+    ("available for pickup", Status.available_for_pickup),
+    ("ready for collection", Status.available_for_pickup),
+    ("awaiting collection", Status.available_for_pickup),
+    ("not delivered", Status.exception),
+    ("undeliverable", Status.exception),
+    ("unable to deliver", Status.exception),
+    ("exception", Status.exception),
+    ("refused", Status.exception),
+    ("damaged", Status.exception),
+    ("lost", Status.exception),
+    ("delivered", Status.delivered),
+    ("label created", Status.info_received),
+    ("shipment information received", Status.info_received),
+    ("shipping information received", Status.info_received),
+    ("pre-shipment", Status.info_received),
+)
+
+
+@dataclass(frozen=True)
+class CodeClasses:
+    """What an unknown code of an international carrier means, by its class.
+
+    Carriers add codes faster than tables follow. A code the table does not know still says which
+    family it is in: by its prefix where the carrier's codes carry one (UPS activity type letters,
+    DHL status categories), else by the family words of its text (:data:`FAMILY_WORDS`). The scan
+    keeps its raw code and text; the unknown code is logged once so it can be added to the table.
+    """
+
+    #: ``(code prefix, status)``, matched against every key the adapter tries, in order.
+    prefixes: Sequence[tuple[str, Status]] = ()
+
+    def classify(self, codes: Iterable[str], folded_text: str) -> Status | None:
+        """The family of an unknown code (the keys tried) and its folded text, or None."""
+        for code in codes:
+            for prefix, status in self.prefixes:
+                if normalize_text(code).startswith(normalize_text(prefix)):
+                    return status
+        return next((status for word, status in _FAMILY if word in folded_text), None)
+
+
+_FAMILY = tuple((normalize_text(word), status) for word, status in FAMILY_WORDS)
+
 _unknown_seen: set[tuple[str, str]] = set()
 
 
 class StatusTable:
     """A carrier's documented mapping: ``codes`` looked up first, then ``texts`` (substrings, in
-    order), then ``default`` (logged once per unknown code so new codes get added here)."""
+    order), then the code's class (``classes``, international carriers), then ``default``;
+    an unknown code is logged once so it gets added here."""
 
     def __init__(
         self,
@@ -107,12 +166,14 @@ class StatusTable:
         texts: Sequence[tuple[str, Status | Rule]] = (),
         default: Status | Rule = Status.in_transit,
         case_sensitive_codes: bool = False,
+        classes: CodeClasses | None = None,
     ) -> None:
         self.carrier = carrier
         self._fold = (lambda c: c) if case_sensitive_codes else (lambda c: normalize_text(c))
         self.codes: dict[str, Mapped] = {self._fold(k): v for k, v in (codes or {}).items()}
         self.texts = tuple((normalize_text(pattern), _rule(value)) for pattern, value in texts)
         self.default = _rule(default)
+        self.classes = classes
 
     def __contains__(self, code: str) -> bool:
         return self._fold(code) in self.codes
@@ -132,17 +193,24 @@ class StatusTable:
         for pattern, rule in self.texts:
             if pattern and pattern in folded_text:
                 return rule
+        family = (
+            self.classes.classify((c for c in codes if c), folded_text)
+            if self.classes is not None
+            else None
+        )
+        rule = Rule(family) if family is not None else self.default
         key = next((c for c in codes if c), None) or text or "(empty)"
         if (self.carrier, key) not in _unknown_seen:
             _unknown_seen.add((self.carrier, key))
             log.warning(
-                "%s: unknown status code %r (%r); using %s",
+                "%s: unknown status code %r (%r); using %s%s",
                 self.carrier,
                 key,
                 text[:80],
-                self.default.status,
+                rule.status,
+                " (by its class)" if family is not None else "",
             )
-        return self.default
+        return rule
 
     @staticmethod
     def _by_text(value: ByText, folded_text: str) -> Rule:

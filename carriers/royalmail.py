@@ -12,6 +12,7 @@ from carriers.base import Capabilities, TrackingResult
 from carriers.parsing import (
     CUSTOMS_TEXTS,
     Body,
+    CodeClasses,
     StatusTable,
     as_dict,
     as_list,
@@ -53,6 +54,7 @@ STATUS_TABLE = StatusTable(
         ("returned to sender", Status.returning_to_sender),
         *CUSTOMS_TEXTS,
     ),
+    classes=CodeClasses(),
 )
 
 

@@ -1,17 +1,26 @@
 """Delivery time-slot grids (時間帯指定) of the Japanese carriers, as data.
 
 Each slot has the hours it covers and a depot cut-off: the local time by which a parcel must
-have reached the delivering depot (配達店・営業所) to go out in that slot the same day. The hours
-are the carriers' published grids (Yamato 宅急便, Sagawa 飛脚宅配便, Japan Post ゆうパック, as of
-2026). The carriers do not publish the cut-offs: ours assume the van for a slot is loaded two
-hours before the slot begins (午前中: 07:00, when the morning sort ends), which is what the
-constructed histories of ``bench/edd_slots.py`` use as well. Brands that know better can measure
-them from their own depot-arrival scans.
+have reached the delivering depot (配達店・営業所) to go out in that slot the same day.
+
+Where the values come from:
+
+* The hours are the slots each carrier lets a customer request for its standard parcel service
+  (Yamato 宅急便, Sagawa 飛脚宅配便, Japan Post ゆうパック), as written into this table in 2026.
+  Carriers change their grids now and then; check the carrier's own service page when in doubt.
+  No document is bundled with this table.
+* The cut-offs are **assumptions, not published values**: the carriers do not publish them. We
+  assume the van for a slot is loaded two hours before the slot begins (午前中: 07:00, when the
+  morning sort ends); the constructed histories of ``bench/edd_slots.py`` use the same rule.
+  A brand that knows its depots' real times overrides them per slot code in its settings
+  (``edd.slot_cutoffs``, e.g. ``{"morning": "06:30"}``), and the routes' depot arrival in its
+  lead-time file (``postpurchase edd leadtimes import``, column ``earliest_slot``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 
@@ -67,14 +76,24 @@ SLOT_GRIDS: dict[str, tuple[Slot, ...]] = {
 }
 
 
-def slot_grid(carrier: str | None) -> tuple[Slot, ...]:
-    """The carrier's slot grid; empty for carriers without requestable slots."""
-    return SLOT_GRIDS.get(carrier or "", ())
+#: Every slot code of every grid.
+SLOT_CODES: frozenset[str] = frozenset(s.code for grid in SLOT_GRIDS.values() for s in grid)
 
 
-def find_slot(carrier: str | None, code: str | None) -> Slot | None:
+def slot_grid(carrier: str | None, cutoffs: Mapping[str, time] | None = None) -> tuple[Slot, ...]:
+    """The carrier's slot grid, with the brand's own ``cutoffs`` (by slot code) over the defaults;
+    empty for carriers without requestable slots."""
+    grid = SLOT_GRIDS.get(carrier or "", ())
+    if not cutoffs:
+        return grid
+    return tuple(replace(s, cutoff=cutoffs.get(s.code, s.cutoff)) for s in grid)
+
+
+def find_slot(
+    carrier: str | None, code: str | None, cutoffs: Mapping[str, time] | None = None
+) -> Slot | None:
     """The slot ``code`` of the carrier's grid, or None (no slot asked for, or not offered)."""
-    return next((s for s in slot_grid(carrier) if s.code == code), None)
+    return next((s for s in slot_grid(carrier, cutoffs) if s.code == code), None)
 
 
 def slot_day(depot_arrival: datetime, slot: Slot) -> date:

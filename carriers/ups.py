@@ -16,6 +16,7 @@ from carriers.base import Capabilities, NotFound, TrackingEvent, TrackingResult
 from carriers.parsing import (
     Body,
     ByText,
+    CodeClasses,
     Rule,
     StatusTable,
     as_dict,
@@ -61,6 +62,18 @@ STATUS_TABLE = StatusTable(
         "NA": Status.pending,  # not available
         "U": Rule(Status.in_transit, "updated"),
     },
+    classes=CodeClasses(
+        # Activity type letters: the family of any code filed under them.
+        (
+            ("D", Status.delivered),
+            ("X", Status.exception),
+            ("O", Status.out_for_delivery),
+            ("R", Status.returning_to_sender),
+            ("M", Status.info_received),
+            ("I", Status.in_transit),
+            ("P", Status.in_transit),
+        )
+    ),
 )
 
 

@@ -19,6 +19,7 @@ from carriers.base import Capabilities, TrackingEvent, TrackingResult
 from carriers.parsing import (
     CUSTOMS_TEXTS,
     Body,
+    CodeClasses,
     StatusTable,
     as_dict,
     as_list,
@@ -89,6 +90,7 @@ STATUS_TABLE = StatusTable(
         ("label created", Status.info_received),
         *CUSTOMS_TEXTS,
     ),
+    classes=CodeClasses(),
 )
 
 

@@ -20,7 +20,7 @@ from postpurchase.models import Brand, DeliveryOption, DutiesTerms, TimeSlot
 from postpurchase.settings.model import settings_for
 
 if TYPE_CHECKING:
-    from postpurchase.readmodels import EventView, ShipmentView
+    from postpurchase.readmodels import EventView, ShipmentView, SlotMove
 
 
 class Stage(StrEnum):
@@ -132,6 +132,8 @@ class CustomerView:
     action: Action | None
     #: Customs and duties, for a parcel whose order names duty terms or that customs has seen.
     customs: Customs | None = None
+    #: The expected day is a later one because the parcel misses the requested slot's cut-off.
+    slot_moved: SlotMove | None = None
 
     @property
     def shows_date(self) -> bool:
@@ -335,4 +337,5 @@ def customer_view(
         delivery_option=shipment.delivery_option if stage in _PREDICTED else None,
         action=_action(shipment, stage),
         customs=_customs(shipment, stage),
+        slot_moved=shipment.slot_moved if expected is not None and shipment.time_slot else None,
     )

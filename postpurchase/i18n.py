@@ -69,6 +69,7 @@ def format_local_time(moment: datetime, timezone: str, locale: str) -> str:
 
 TIME_SLOT_LABELS: dict[str, dict[str, str]] = {
     "morning": {"ja": "午前中", "en": "morning (8:00–12:00)"},
+    "12-14": {"ja": "12時〜14時", "en": "12:00–14:00"},  # Sagawa and Japan Post only
     "14-16": {"ja": "14時〜16時", "en": "14:00–16:00"},
     "16-18": {"ja": "16時〜18時", "en": "16:00–18:00"},
     "18-20": {"ja": "18時〜20時", "en": "18:00–20:00"},

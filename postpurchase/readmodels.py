@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from carriers.registry import CustomerLinks, customer_links
@@ -27,6 +28,7 @@ from postpurchase.models import (
     Brand,
     Customer,
     DeliveryOption,
+    DeliveryPrediction,
     DutiesTerms,
     FulfillmentCentre,
     Order,
@@ -55,6 +57,18 @@ class EventView:
     recorded_at: datetime
     #: Where this delivery or pickup scan says the parcel is (None on rows from before it was kept).
     delivered_to: Handover | None = None
+
+
+@dataclass(frozen=True)
+class SlotMove:
+    """Why the predicted day is a later one: the requested slot's depot cut-off was missed."""
+
+    #: The requested slot's code (``19-21``).
+    slot: str
+    #: The day predicted before the slot was taken into account (None on older predictions).
+    from_day: date | None
+    #: The slot's depot cut-off (local time) that the parcel misses.
+    cutoff: time
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,9 @@ class ShipmentView:
     pickup_name: str | None = None
     pickup_address: str | None = None
     pickup_deadline: date | None = None
+    #: The latest prediction moved the day because the parcel reaches the delivering depot after
+    #: the requested slot's cut-off (:func:`postpurchase.edd.slots.slot_aware`).
+    slot_moved: SlotMove | None = None
 
     @property
     def delivered(self) -> bool:
@@ -212,8 +229,9 @@ def _event_view(event: TrackingEvent) -> EventView:
 def shipment_views(
     *, session: Session, shipments: Sequence[Shipment], now: datetime | None = None
 ) -> list[ShipmentView]:
-    """The views of ``shipments`` (in that order), with three queries however many there are, each
-    with what it means for its customer at ``now`` (default: the clock's now)."""
+    """The views of ``shipments`` (in that order), with four queries however many there are (the
+    fourth only for parcels with a time slot), each with what it means for its customer at ``now``
+    (default: the clock's now)."""
     ids = [s.id for s in shipments if s.id is not None]
     events: dict[int, list[EventView]] = {i: [] for i in ids}
     if ids:
@@ -249,8 +267,41 @@ def shipment_views(
         if order_ids
         else {}
     )
-    views = [_shipment_view(s, events, fc_codes, orders) for s in shipments]
+    moves = _slot_moves(session, shipments)
+    views = [
+        replace(_shipment_view(s, events, fc_codes, orders), slot_moved=moves.get(s.id))
+        for s in shipments
+    ]
     return _with_customer_views(session, shipments, views, now or utcnow())
+
+
+def _slot_moves(session: Session, shipments: Sequence[Shipment]) -> dict[int | None, SlotMove]:
+    """Parcels whose latest prediction, still the one shown, was moved by the slot's cut-off."""
+    slotted = {s.id: s for s in shipments if s.id is not None and s.time_slot}
+    if not slotted:
+        return {}
+    latest = (
+        select(func.max(DeliveryPrediction.id))
+        .where(col(DeliveryPrediction.shipment_id).in_(slotted))
+        .group_by(col(DeliveryPrediction.shipment_id))
+    )
+    moves: dict[int | None, SlotMove] = {}
+    rows = session.exec(select(DeliveryPrediction).where(col(DeliveryPrediction.id).in_(latest)))
+    for prediction in rows:
+        shipment = slotted[prediction.shipment_id]
+        slot = (prediction.basis or {}).get("slot") or {}
+        if (
+            not slot.get("moved_to_next_day")
+            or prediction.predicted_date != shipment.predicted_date
+        ):
+            continue
+        moved_from = slot.get("moved_from")
+        moves[shipment.id] = SlotMove(
+            slot=str(slot["slot"]),
+            from_day=date.fromisoformat(moved_from) if moved_from else None,
+            cutoff=time.fromisoformat(slot["depot_cutoff"]),
+        )
+    return moves
 
 
 def _with_customer_views(

@@ -6,13 +6,16 @@ next day from 14:00, i.e. the parcel reaches the delivering depot after the morn
 Origins and destinations are JIS prefecture codes (``13`` Tokyo, ``27`` Osaka) or region keys
 (``kanto``, ``kansai``): a prefecture pair wins over its regions' pair.
 
-The project default (``data/leadtimes_jp.csv``) is region to region. It is derived from the
-lead times Japanese carriers publish for their standard parcels (Yamato 宅急便「お届け予定日数」,
-Japan Post ゆうパック「お届け日数」, Sagawa 飛脚宅配便「お届け目安」): within a region and to the
-neighbouring ones, next morning; three steps along the archipelago, next afternoon; further,
-two days; Okinawa, two days from Kyushu and three from elsewhere. It is a rounded reading at region
-level, not the carriers' tables themselves; a brand loads its own with
-``postpurchase edd leadtimes import --brand SLUG FILE.csv``.
+The project default (``data/leadtimes_jp.csv``) is region to region and is a **default for the
+brand to override, not carrier data**: a rounded rule of thumb in the shape of the delivery-day
+maps Japanese carriers show for their standard parcels (within a region and to the neighbouring
+ones, next morning; three steps along the archipelago, next afternoon; further, two days;
+Okinawa, two days from Kyushu and three from elsewhere). No carrier table is copied or bundled,
+and no figure in it was measured; its ``earliest_slot`` column stands for the depot arrival time
+through the slot cut-offs, which are assumptions too (:mod:`carriers.slots`). A brand loads its
+own table with ``postpurchase edd leadtimes import --brand SLUG FILE.csv`` (same columns); once it
+has one, the default is not read for it at all, and the brand's slot cut-offs
+(``edd.slot_cutoffs`` in its settings) replace the default ones.
 
 Blending: the table counts as :data:`TABLE_WEIGHT` parcels. With ``n`` delivered parcels on the
 route, the predicted transit is ``(n * model + TABLE_WEIGHT * table) / (n + TABLE_WEIGHT)``
@@ -30,7 +33,7 @@ from pathlib import Path
 
 from sqlmodel import Session, col, delete, select
 
-from carriers.slots import SLOT_GRIDS
+from carriers.slots import SLOT_CODES
 from postpurchase.models import LeadTime
 
 #: How many delivered parcels the lead-time table is worth in the blend.
@@ -76,7 +79,6 @@ REGION_OF_PREFECTURE: dict[str, str] = {
     "47": "okinawa",
 }
 REGIONS = frozenset(REGION_OF_PREFECTURE.values())
-SLOT_CODES = frozenset(s.code for grid in SLOT_GRIDS.values() for s in grid)
 
 
 class LeadTimeError(ValueError):

@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -73,6 +73,8 @@ class BrandEdd:
     params: ModelParams
     default_carrier: str
     default_service: str
+    #: The brand's own depot cut-offs by slot code, over the assumed ones (``carriers.slots``).
+    slot_cutoffs: dict[str, time] = field(default_factory=dict)
 
     @classmethod
     def of(cls, brand: Brand) -> BrandEdd:
@@ -92,6 +94,7 @@ class BrandEdd:
             params=params,
             default_carrier=part.default_carrier,
             default_service=part.default_service,
+            slot_cutoffs={code: time.fromisoformat(at) for code, at in part.slot_cutoffs.items()},
         )
 
 
@@ -531,7 +534,13 @@ def checkout_estimate(
         "window_end": window_end.isoformat(),
         "promise_date": promise.isoformat(),
         "promise_level": edd.promise_level,
-        "slots": slot_offers(route.carrier, predicted, depot_arrival_time(row), edd.calendar),
+        "slots": slot_offers(
+            route.carrier,
+            predicted,
+            depot_arrival_time(row, edd.slot_cutoffs),
+            edd.calendar,
+            edd.slot_cutoffs,
+        ),
         "cutoff": {"at": cutoff_at.isoformat() if cutoff_at else None, "seconds_left": seconds},
         "basis": basis,
     }
@@ -686,13 +695,13 @@ def predict_for_shipment(
         basis["destination_country"] = calendar.country
         if row is not None:
             basis["lead_time"] = _lead_time_basis(row)
-        slot = find_slot(shipment.carrier_code, shipment.time_slot)
+        slot = find_slot(shipment.carrier_code, shipment.time_slot, edd.slot_cutoffs)
         if slot is not None:
             scanned = shipment.last_event_at if status is Status.in_transit else None
             dates, basis["slot"] = slot_aware(
                 dates,
                 slot=slot,
-                arrival=depot_arrival_time(row),
+                arrival=depot_arrival_time(row, edd.slot_cutoffs),
                 last_scan=scanned.astimezone(ZoneInfo(edd.timezone)) if scanned else None,
                 calendar=calendar,
             )

@@ -10,6 +10,7 @@ transit at a moment after the cut-off has not made that day's slot.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Any
 
@@ -24,11 +25,16 @@ Dates = tuple[date, date, date, date]
 CUTOFFS: dict[str, time] = {s.code: s.cutoff for grid in SLOT_GRIDS.values() for s in grid}
 
 
-def depot_arrival_time(row: LeadTimeRow | None) -> time | None:
-    """When parcels on this route typically reach the delivering depot (local time), or None."""
+def depot_arrival_time(
+    row: LeadTimeRow | None, cutoffs: Mapping[str, time] | None = None
+) -> time | None:
+    """When parcels on this route typically reach the delivering depot (local time), or None.
+
+    ``cutoffs``: the brand's own cut-offs by slot code, over the default ones.
+    """
     if row is None or not row.earliest_slot:
         return None
-    return CUTOFFS.get(row.earliest_slot)
+    return (cutoffs or {}).get(row.earliest_slot) or CUTOFFS.get(row.earliest_slot)
 
 
 def cold_start(estimate: Estimate, row: LeadTimeRow | None, calendar: CarrierCalendar) -> Dates:
@@ -82,15 +88,22 @@ def slot_aware(
         return dates, basis
     day = calendar.roll_forward(day)
     basis["moved_to_next_day"] = True
-    return (day, dates[1], max(dates[2], day), max(dates[3], day)), basis
+    basis["moved_from"] = predicted.isoformat()
+    # A slot is only ever delivered in its hours: the parcel cannot come on a day before the moved
+    # one, so the window starts there too (else the page would still show the old day first).
+    return (day, max(dates[1], day), max(dates[2], day), max(dates[3], day)), basis
 
 
 def slot_offers(
-    carrier: str | None, day: date, arrival: time | None, calendar: CarrierCalendar
+    carrier: str | None,
+    day: date,
+    arrival: time | None,
+    calendar: CarrierCalendar,
+    cutoffs: Mapping[str, time] | None = None,
 ) -> list[dict[str, str]]:
     """The carrier's slots with the first day each can be made for a parcel due on ``day``."""
     offers = []
-    for slot in slot_grid(carrier):
+    for slot in slot_grid(carrier, cutoffs):
         made = day
         if arrival is not None:
             made = slot_day(datetime.combine(day, arrival), slot)
@@ -98,3 +111,24 @@ def slot_offers(
                 made = calendar.roll_forward(made)
         offers.append({**slot.to_dict(), "date": made.isoformat()})
     return offers
+
+
+def next_slots(
+    carrier: str | None,
+    now: datetime,
+    calendar: CarrierCalendar,
+    *,
+    count: int = 3,
+    cutoffs: Mapping[str, time] | None = None,
+) -> list[tuple[date, Slot]]:
+    """The next ``count`` slots, soonest first, that a parcel held at the delivering depot at
+    ``now`` (local) can still go out in: after a failed attempt, what to offer for redelivery.
+
+    Each slot of the grid is made today while its cut-off has not passed, else on the next
+    business day; one turn of the grid holds every slot once, so the soonest ``count`` are there.
+    """
+    local = now.replace(tzinfo=None)
+    offers = [
+        (calendar.roll_forward(slot_day(local, slot)), slot) for slot in slot_grid(carrier, cutoffs)
+    ]
+    return sorted(offers, key=lambda offer: (offer[0], offer[1].start))[:count]

@@ -11,12 +11,16 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask_babel import force_locale
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from carriers.status import Status
 from postpurchase.aftercare import care_content
 from postpurchase.branding import branding_for
+from postpurchase.customer_view import Stage
+from postpurchase.edd.service import BrandEdd
+from postpurchase.edd.slots import next_slots
 from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
 from postpurchase.lookup import order_link_path, order_token, return_link_path
 from postpurchase.messaging.catalogue import Trigger
@@ -43,6 +47,7 @@ from postpurchase.models.types import id_of
 from postpurchase.readmodels import ShipmentView, line_views, shipment_views
 from postpurchase.recommendations import recommend
 from postpurchase.tokens import make_token
+from postpurchase.web.customer_words import slot_move_phrase
 
 
 @dataclass(frozen=True)
@@ -88,12 +93,51 @@ def _day(value: date | None, locale: str) -> str | None:
     return format_day(value, locale) if value else None
 
 
+def _held_for_redelivery(shipment: ShipmentView) -> bool:
+    """The carrier holds the parcel after a missed attempt (不在, 保管中): a new slot is wanted."""
+    stage = shipment.customer.stage if shipment.customer else None
+    return stage == Stage.attempt_failed or (
+        stage == Stage.ready_for_pickup and shipment.sub_status == "depot"
+    )
+
+
+def next_slot_offers(
+    brand: Brand, shipment: ShipmentView, locale: str, now: datetime
+) -> list[dict[str, str]]:
+    """The next slots the carrier can still make for a parcel it holds, on the brand's clock and
+    calendar, in the customer's words (``[{"date", "slot", "label"}]``); empty for carriers
+    without slots or parcels not waiting for a redelivery."""
+    if not _held_for_redelivery(shipment):
+        return []
+    edd = BrandEdd.of(brand)
+    calendar = edd.calendar.for_destination(shipment.destination.country)
+    joiner = " " if locale == "ja" else ", "
+    offers = []
+    for day, slot in next_slots(
+        shipment.carrier, to_local(now, brand.timezone), calendar, cutoffs=edd.slot_cutoffs
+    ):
+        words = (_day(day, locale) or "", time_slot_label(slot.code, locale))
+        offers.append({"date": day.isoformat(), "slot": slot.code, "label": joiner.join(words)})
+    return offers
+
+
+def _date_note(shipment: ShipmentView, locale: str) -> str | None:
+    """Why the expected day moved (the requested slot's cut-off), in the customer's locale."""
+    if shipment.customer is None:
+        return None
+    with force_locale(locale):
+        return slot_move_phrase(shipment.customer, locale)
+
+
 def _shipment_context(
-    brand: Brand, shipment: ShipmentView, locale: str, settings: dict[str, Any]
+    brand: Brand, shipment: ShipmentView, locale: str, settings: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
     pickup = shipment.latest_event
+    held = shipment.customer.pickup if shipment.customer else None
     pickup_until = None
-    if pickup is not None and shipment.status == Status.available_for_pickup:
+    if held is not None and held.until is not None:
+        pickup_until = _day(held.until, locale)  # the carrier's own deadline when it gives one
+    elif pickup is not None and shipment.status == Status.available_for_pickup:
         hold = timedelta(days=int(settings["pickup_hold_days"]))
         pickup_until = _day(to_local(pickup.occurred_at + hold, brand.timezone).date(), locale)
     window = None
@@ -109,9 +153,13 @@ def _shipment_context(
         "window": window,
         "promised_day": _day(shipment.promised_date, locale),
         "time_slot": time_slot_label(shipment.time_slot, locale),
+        "date_note": _date_note(shipment, locale),
         "delivery_option": str(shipment.delivery_option),
-        "pickup_location": pickup.location if pickup is not None else None,
+        "pickup_location": (held.location if held else None)
+        or (pickup.location if pickup is not None else None),
+        "pickup_address": held.address if held else None,
         "pickup_until": pickup_until,
+        "next_slots": next_slot_offers(brand, shipment, locale, now),
         "status": str(shipment.status),
         # What the parcel's state means for the customer; the day only while one is worth showing.
         "stage": str(shipment.customer.stage) if shipment.customer else None,
@@ -322,8 +370,8 @@ def build(
         )
         profile = build_profile(session=session, order=order, customer=customer, language=locale)
     if shipment is not None:
-        [view] = shipment_views(session=session, shipments=[shipment])
-        context["shipment"] = _shipment_context(brand, view, locale, settings)
+        [view] = shipment_views(session=session, shipments=[shipment], now=now)
+        context["shipment"] = _shipment_context(brand, view, locale, settings, now)
     segment = choose_segment(settings["rules"], profile, trigger.name) if profile else None
     blocks = settings["blocks"]
     context["blocks"] = [

@@ -390,6 +390,19 @@ def sample_context(
             "delivery_option": "door",
             "pickup_location": "Store",
             "pickup_until": format_day(day + timedelta(days=6), locale),
+            "pickup_address": None,
+            "redelivery_takes_number": True,
+            "next_slots": [
+                {
+                    "date": slot_day.isoformat(),
+                    "slot": slot,
+                    "label": (" " if locale == "ja" else ", ").join(
+                        (format_day(slot_day, locale), time_slot_label(slot, locale))
+                    ),
+                }
+                for slot_day, slot in ((today, "19-21"), (day, "morning"))
+            ],
+            "date_note": None,
             "status": "in_transit",
             "stage": "in_transit",
             "expected_day": format_day(day, locale),

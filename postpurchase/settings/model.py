@@ -14,11 +14,13 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import date
+from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from carriers.slots import SLOT_CODES
 from postpurchase.models import Brand
 from postpurchase.models.enums import (
     Channel,
@@ -37,6 +39,10 @@ Clock = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
 Url = Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)]
 Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+#: A slot code of any carrier's grid (``carriers.slots``): ``morning``, ``14-16``, ...
+SlotCode = StrEnum(
+    "SlotCode", {f"slot_{code.replace('-', '_')}": code for code in sorted(SLOT_CODES)}
+)
 
 
 class Part(BaseModel):
@@ -357,6 +363,9 @@ class DeliveryPart(Part):
     default_service: str = Field(default="standard", max_length=64)
     #: Overrides of the model's tuning (``edd.model.ModelParams``); for experts.
     model: dict[str, float] = Field(default_factory=dict)
+    #: The brand's own depot cut-offs by slot code (``{"morning": "06:30"}``), over the assumed
+    #: defaults of ``carriers.slots``.
+    slot_cutoffs: dict[SlotCode, Clock] = Field(default_factory=dict)
 
 
 # Insights, carriers, branding -----------------------------------------------------------------

@@ -120,6 +120,7 @@ LABELS = {
     "default_carrier": _l("Default carrier"),
     "default_service": _l("Default service"),
     "model": _l("Model tuning (JSON, for experts)"),
+    "slot_cutoffs": _l("Depot cut-off per time slot (JSON: slot code → HH:MM)"),
     "stalled_business_days": _l("Stalled after (business days without a scan)"),
     "lost_business_days": _l("Suspected lost after (business days without a scan)"),
     "weekly_to": _l("Weekly report recipients (one email per line)"),

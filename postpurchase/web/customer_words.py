@@ -7,7 +7,7 @@ locale), so the headline a page shows is the sentence an email about the same pa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from babel.dates import format_skeleton
 from flask_babel import gettext
@@ -138,8 +138,34 @@ _STAGE_HEADLINES = {
 }
 
 
+def slot_move_phrase(view: CustomerView, locale: str) -> str | None:
+    """Why the expected day is a later one, in one line, when the requested slot moved it."""
+    move = view.slot_moved
+    if move is None:
+        return None
+    slot = time_slot_label(move.slot, locale)
+    cutoff = format_skeleton("Hm", datetime.combine(date.min, move.cutoff), locale=locale)
+    if move.from_day is None:
+        return _(
+            "The parcel reaches the delivery office after %(cutoff)s, too late for the %(slot)s "
+            "slot that day, so it comes a day later.",
+            cutoff=cutoff,
+            slot=slot,
+        )
+    return _(
+        "Moved from %(day)s: the parcel reaches the delivery office after %(cutoff)s, too late "
+        "for the %(slot)s slot that day.",
+        day=format_day(move.from_day, locale),
+        cutoff=cutoff,
+        slot=slot,
+    )
+
+
 def _details(view: CustomerView, today: date, locale: str) -> list[str]:
     details = []
+    moved = slot_move_phrase(view, locale)
+    if moved:
+        details.append(moved)
     if view.handover is not None:
         details.append(_("Where: %(place)s", place=HANDOVER_LABELS[view.handover]))
     if view.delay is not None and view.delay.promised is not None:

@@ -1,8 +1,10 @@
 """Flex Messages for the LINE push channel: one bubble per message, built from the message context.
 
 The bubble shows what the email says in a glance: the message's subject as the headline, the
-parcel's stage, expected day and time slot, the numbers, and buttons to track the parcel on the
-brand's page, to ask for redelivery after a missed attempt and to return delivered items. LINE
+parcel's stage, expected day and time slot (after a missed attempt: the next slots the carrier can
+still make, and the pickup point with its address and deadline), the numbers, and buttons to
+track the parcel on the brand's page, to ask for redelivery after a missed attempt and to return
+delivered items. LINE
 notification messages (no friend needed) keep their own template format and stay the fallback.
 """
 
@@ -82,6 +84,22 @@ def _flex(subject: str, context: dict[str, Any]) -> dict[str, Any]:
         rows.append(_row(_("Expected delivery"), day))
         if shipment.get("time_slot"):
             rows.append(_row(_("Time slot"), shipment["time_slot"]))
+        if shipment.get("date_note"):
+            rows.append(_text(shipment["date_note"], size="xs", color="#6B7280"))
+    held = stage in (Stage.attempt_failed, Stage.ready_for_pickup)
+    offers = [offer["label"] for offer in shipment.get("next_slots") or []] if held else []
+    if offers:
+        rows.append(_row(_("Next delivery times"), "\n".join(offers)))
+    if held:
+        rows += [
+            _row(label, shipment[key])
+            for label, key in (
+                (_("Pickup point"), "pickup_location"),
+                (_("Pickup address"), "pickup_address"),
+                (_("Held until"), "pickup_until"),
+            )
+            if shipment.get(key)
+        ]
     if order.get("number"):
         rows.append(_row(_("Order number"), order["number"]))
     if shipment.get("tracking_number"):
@@ -90,7 +108,7 @@ def _flex(subject: str, context: dict[str, Any]) -> dict[str, Any]:
     track = context.get("tracking_page_url") or shipment.get("tracking_url")
     if _usable(track):
         buttons.append(_button(_("Track your parcel"), track, primary=True, color=color))
-    if stage == Stage.attempt_failed and _usable(shipment.get("redelivery_url")):
+    if (stage == Stage.attempt_failed or offers) and _usable(shipment.get("redelivery_url")):
         buttons.append(
             _button(_("Arrange redelivery"), shipment["redelivery_url"], primary=False, color=color)
         )
