@@ -288,6 +288,8 @@ def _slot_moves(session: Session, shipments: Sequence[Shipment]) -> dict[int | N
     moves: dict[int | None, SlotMove] = {}
     rows = session.exec(select(DeliveryPrediction).where(col(DeliveryPrediction.id).in_(latest)))
     for prediction in rows:
+        if prediction.shipment_id is None:
+            continue
         shipment = slotted[prediction.shipment_id]
         slot = (prediction.basis or {}).get("slot") or {}
         if (

@@ -40,7 +40,7 @@ Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=2
 Url = Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)]
 Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
 #: A slot code of any carrier's grid (``carriers.slots``): ``morning``, ``14-16``, ...
-SlotCode = StrEnum(
+SlotCode = StrEnum(  # type: ignore[misc]  # members read from the carriers' slot grids
     "SlotCode", {f"slot_{code.replace('-', '_')}": code for code in sorted(SLOT_CODES)}
 )
 
