@@ -12,7 +12,7 @@ from postpurchase.inbox import handlers_of, register_handler
 from postpurchase.intake import generic, shopify
 from postpurchase.messaging.line import bot as line_bot
 from postpurchase.tracking.webhooks import SOURCE_FAMILY
-from postpurchase.web.merchant import add_merchant_link, merchant_links
+from postpurchase.web.merchant import add_merchant_link, console_nav, merchant_links
 
 
 def _two_apps(app_config: dict[str, Any], tmp_path) -> tuple[Flask, Flask]:
@@ -66,3 +66,32 @@ def test_an_inbox_handler_registered_on_one_app_is_not_on_another(app_config, tm
         SOURCE_FAMILY,
         line_bot.SOURCE,
     }
+
+
+def test_the_top_bar_has_one_link_per_section_and_its_pages_are_tabs(app_config, tmp_path) -> None:
+    first, _ = _two_apps(app_config, tmp_path)
+    on_voice = console_nav(
+        first, endpoint="merchant_insights.voice_page", blueprint="merchant_insights"
+    )
+    top = [link.endpoint for link in on_voice.top]
+    assert "merchant_insights.voice_page" not in top
+    assert "merchant_network.page" not in top
+    assert [link.endpoint for link in on_voice.top if link.current] == ["merchant_insights.page"]
+    assert [link.endpoint for link in on_voice.tabs] == [
+        "merchant_insights.page",
+        "merchant_insights.voice_page",
+        "merchant_insights.kits_page",
+        "merchant_network.page",
+    ]
+    assert [link.endpoint for link in on_voice.tabs if link.current] == [
+        "merchant_insights.voice_page"
+    ]
+
+
+def test_a_page_outside_any_section_has_no_tabs(app_config, tmp_path) -> None:
+    first, _ = _two_apps(app_config, tmp_path)
+    on_parcel = console_nav(
+        first, endpoint="console.shipment", blueprint="console", section="console.shipments"
+    )
+    assert on_parcel.tabs == []
+    assert [link.endpoint for link in on_parcel.top if link.current] == ["console.shipments"]

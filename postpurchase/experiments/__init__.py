@@ -23,4 +23,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(merchant_experiments)
     for endpoint, route in ROUTES.items():
         document_route(app, f"experiments_api.{endpoint}", route)
-    add_merchant_link(app, "merchant_experiments.index", lazy_gettext("Experiments"))
+    add_merchant_link(
+        app,
+        "merchant_experiments.index",
+        lazy_gettext("Experiments"),
+        under="merchant_messages.log",
+    )

@@ -31,6 +31,21 @@ def init_app(app: Flask) -> None:
     signals.feedback_saved.connect(receivers.on_feedback_saved)
     signals.inventory_updated.connect(network.record_stock)
     add_merchant_link(app, "merchant_insights.page", lazy_gettext("Delivery insights"))
-    add_merchant_link(app, "merchant_insights.voice_page", lazy_gettext("Voice of the customer"))
-    add_merchant_link(app, "merchant_insights.kits_page", lazy_gettext("Unboxing kits"))
-    add_merchant_link(app, "merchant_network.page", lazy_gettext("Fulfilment network"))
+    add_merchant_link(
+        app,
+        "merchant_insights.voice_page",
+        lazy_gettext("Voice of the customer"),
+        under="merchant_insights.page",
+    )
+    add_merchant_link(
+        app,
+        "merchant_insights.kits_page",
+        lazy_gettext("Unboxing kits"),
+        under="merchant_insights.page",
+    )
+    add_merchant_link(
+        app,
+        "merchant_network.page",
+        lazy_gettext("Fulfilment network"),
+        under="merchant_insights.page",
+    )

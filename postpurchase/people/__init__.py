@@ -14,4 +14,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(merchant_people)
     app.register_blueprint(people_links)
     add_merchant_link(app, "merchant_people.people", lazy_gettext("People"))
-    add_merchant_link(app, "merchant_people.audit_log", lazy_gettext("Audit log"))
+    add_merchant_link(
+        app, "merchant_people.audit_log", lazy_gettext("Audit log"), under="merchant_people.people"
+    )

@@ -21,4 +21,6 @@ def init_app(app: Flask) -> None:
 
     profiles.connect()
     app.register_blueprint(merchant_segments)
-    add_merchant_link(app, "merchant_segments.index", lazy_gettext("Segments"))
+    add_merchant_link(
+        app, "merchant_segments.index", lazy_gettext("Segments"), under="merchant_messages.log"
+    )

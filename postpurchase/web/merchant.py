@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar, cast, overload
@@ -160,7 +161,9 @@ def _inject() -> dict[str, Any]:
         "csrf_token": csrf_token,
         "merchant_brand_choices": brand_choices,
         "current_merchant_role": current_merchant_role,
-        "merchant_nav": lambda: merchant_links(current_app),
+        "console_nav": lambda section=None: console_nav(
+            current_app, endpoint=request.endpoint, blueprint=request.blueprint, section=section
+        ),
         "brand_time": _brand_time,
     }
 
@@ -267,17 +270,70 @@ def switch_brand() -> Any:
 
 
 LINKS_KEY = "postpurchase.merchant_links"
+SECTIONS_KEY = "postpurchase.merchant_sections"
 
 
-def add_merchant_link(app: Flask, endpoint: str, label: LazyString) -> None:
-    """Link a feature's page from this app's merchant home page (once per endpoint)."""
+def add_merchant_link(
+    app: Flask, endpoint: str, label: LazyString, *, under: str | None = None
+) -> None:
+    """Link a feature's page from this app's console navigation (once per endpoint).
+
+    ``under`` names the link whose section the page belongs to: the top bar keeps one link per
+    section, and the section's pages show its links as tabs (insights, messages, people), so the
+    bar stays short enough for a phone and never hides Settings off a desktop's edge.
+    """
     links: dict[str, LazyString] = app.extensions.setdefault(LINKS_KEY, {})
     links.setdefault(endpoint, label)
+    if under is not None:
+        app.extensions.setdefault(SECTIONS_KEY, {}).setdefault(endpoint, under)
 
 
 def merchant_links(app: Flask) -> list[tuple[str, LazyString]]:
-    """The links features added to this app's merchant home page: (endpoint, label), in order."""
+    """Every link features added to this app's console: (endpoint, label), in order."""
     return list(app.extensions.get(LINKS_KEY, {}).items())
+
+
+@dataclass(frozen=True)
+class NavLink:
+    endpoint: str
+    label: LazyString
+    current: bool
+
+
+@dataclass(frozen=True)
+class ConsoleNav:
+    """The top bar's links, and the tabs of the section the page is in (empty: none)."""
+
+    top: list[NavLink]
+    tabs: list[NavLink]
+
+
+def console_nav(
+    app: Flask, *, endpoint: str | None, blueprint: str | None, section: str | None = None
+) -> ConsoleNav:
+    """The navigation for a page at ``endpoint`` of ``blueprint``. A page may name the link it
+    belongs to as ``section`` (a parcel's page is under Shipments); otherwise the link of its own
+    endpoint is current, else the first link of its blueprint."""
+    links = merchant_links(app)
+    under: dict[str, str] = app.extensions.get(SECTIONS_KEY, {})
+    endpoints = [each for each, _ in links]
+    here = section or (
+        endpoint
+        if endpoint in endpoints
+        else next((each for each in endpoints if each.split(".")[0] == blueprint), None)
+    )
+    leader = under.get(here, here) if here else None
+    top = [NavLink(each, label, each == leader) for each, label in links if each not in under]
+    members = [(each, label) for each, label in links if leader and under.get(each) == leader]
+    tabs = (
+        [
+            NavLink(each, label, each == here)
+            for each, label in [(leader, dict(links)[leader]), *members]
+        ]
+        if members and leader
+        else []
+    )
+    return ConsoleNav(top=top, tabs=tabs)
 
 
 HOME_KEY = "postpurchase.merchant_home"
