@@ -20,6 +20,7 @@ minor units of the brand's currency; without ``url`` the item links to the brand
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -88,18 +89,26 @@ def _goes_with(item: Mapping[str, Any], profile: Profile, order_skus: set[str]) 
     )
 
 
+#: Why a catalogue item was left out of a message: counted per trigger (the segments page) so a
+#: merchant sees what the stock rule held back.
+OUT_OF_STOCK = "recommendation out of stock in the customer's size"
+SIZE_UNKNOWN = "recommendation left out: the customer's size is unknown"
+
+
 def _size_and_sku(
     item: Mapping[str, Any], sizes: Mapping[str, str], stock: Mapping[str, int]
-) -> tuple[str | None, str] | None:
-    """The variant to offer and its SKU; None when the customer's size is unknown or sold out."""
+) -> tuple[str | None, str] | str:
+    """The variant to offer and its SKU; else why it cannot be offered."""
     variants: Mapping[str, str] | None = item.get("variants")
     if not variants:
         sku = str(item["sku"])
-        return (None, sku) if stock.get(sku, 0) > 0 else None
+        return (None, sku) if stock.get(sku, 0) > 0 else OUT_OF_STOCK
     size = sizes.get(str(item.get("size_category") or ""))
     sized_sku = variants.get(size) if size is not None else None
-    if size is None or sized_sku is None or stock.get(sized_sku, 0) <= 0:
-        return None
+    if size is None or sized_sku is None:
+        return SIZE_UNKNOWN
+    if stock.get(sized_sku, 0) <= 0:
+        return OUT_OF_STOCK
     return size, sized_sku
 
 
@@ -111,9 +120,12 @@ def recommend(
     profile: Profile,
     lines: Sequence[OrderLine],
     limit: int = LIMIT,
+    left_out: Counter[str] | None = None,
 ) -> list[Recommendation]:
     """Up to ``limit`` catalogue items for the order of ``lines``, by the rules of this module's
-    docstring. The size in a category is the one bought in this order, else in an earlier one."""
+    docstring. The size in a category is the one bought in this order, else in an earlier one.
+    Items that would have been offered but for their stock or size are counted in ``left_out``
+    by reason."""
     settings = settings_for(brand)
     catalog = settings.messaging.catalog
     if not catalog or return_opened(session=session, order_id=order_id):
@@ -133,7 +145,9 @@ def recommend(
     chosen: list[Recommendation] = []
     for item in candidates:
         offer = _size_and_sku(item, sizes, stock)
-        if offer is None:
+        if isinstance(offer, str):
+            if left_out is not None:
+                left_out[offer] += 1
             continue
         size, sku = offer
         price = item.get("price")

@@ -7,6 +7,7 @@ them for the merchant's log and a fallback channel can be rendered later from th
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -388,6 +389,7 @@ def build(
         and profile is not None
         and order is not None
     ):
+        left_out: Counter[str] = Counter()
         context["recommendations"] = [
             asdict(item)
             for item in recommend(
@@ -396,8 +398,10 @@ def build(
                 order_id=id_of(order),
                 profile=profile,
                 lines=lines,
+                left_out=left_out,
             )
         ]
+        context["left_out"] = dict(left_out)
     if trigger.name == Trigger.review_request and order is not None:
         useless = (
             "the customer already answered"

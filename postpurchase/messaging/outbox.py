@@ -49,6 +49,7 @@ from flask import Flask
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
+from postpurchase import counters
 from postpurchase.clock import as_utc, utcnow
 from postpurchase.db import (
     claim_scope,
@@ -474,6 +475,9 @@ class Prepared:
     #: Rows not to send (id → state, reason): ``suppressed`` when the data made them useless since
     #: they were written, ``failed`` when they cannot be rendered. :func:`record` stores it.
     settled: dict[int, tuple[OutboxState, str]] = field(default_factory=dict)
+    #: Content the data held back from a row (id → (brand id, trigger, {reason: items})), e.g.
+    #: recommendations out of stock in the size: counted when the row is sent.
+    left_out: dict[int, tuple[int, str, dict[str, int]]] = field(default_factory=dict)
 
 
 def prepare(app: Flask, ids: list[int], *, now: datetime) -> Prepared:
@@ -519,6 +523,9 @@ def prepare(app: Flask, ids: list[int], *, now: datetime) -> Prepared:
                 prepared.settled[row.id] = (OutboxState.suppressed, content.useless)
                 continue
             prepared.content[row.id] = content
+            held_back = (content.payload.get("context") or {}).get("left_out")
+            if held_back:
+                prepared.left_out[row.id] = (row.brand_id, str(row.trigger), dict(held_back))
             row.subject, row.body_text, row.body_html, row.payload = (
                 content.subject,
                 content.text,
@@ -676,6 +683,8 @@ def _record(
                 update(OutboxMessage), [row for row in sent_rows if frozenset(row) == columns]
             )
         report.sent = len(sent_rows)
+        if prepared is not None:
+            _count_left_out(session, prepared, [row["id"] for row in sent_rows])
         delays = _backoff_settings(app.config)
         for envelope, outcome in followups:
             _record_failure(
@@ -693,6 +702,27 @@ def _record(
                 report.failed += 1
                 report.errors.append(f"message {message_id}: {reason}")
     return report
+
+
+#: The counter of content left out of sent messages (labels: brand, trigger, reason).
+LEFT_OUT_COUNTER = "message_content_left_out"
+
+
+def _count_left_out(session: Session, prepared: Prepared, sent_ids: list[int]) -> None:
+    """Add what the data held back from the sent messages to :data:`LEFT_OUT_COUNTER`, one upsert
+    per brand, trigger and reason of the batch."""
+    totals: dict[tuple[int, str, str], int] = defaultdict(int)
+    for message_id in sent_ids:
+        brand_id, trigger, reasons = prepared.left_out.get(message_id, (0, "", {}))
+        for reason, items in reasons.items():
+            totals[(brand_id, trigger, reason)] += int(items)
+    for (brand_id, trigger, reason), items in sorted(totals.items()):
+        counters.add(
+            session=session,
+            name=LEFT_OUT_COUNTER,
+            labels={"brand": str(brand_id), "trigger": trigger, "reason": reason},
+            amount=items,
+        )
 
 
 def _content_columns(content: Composed | None) -> dict[str, object]:

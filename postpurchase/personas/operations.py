@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
-from postpurchase import audit
+from postpurchase import audit, counters
+from postpurchase.messaging.outbox import LEFT_OUT_COUNTER
 from postpurchase.messaging.segments import condition_holds
 from postpurchase.models import (
     Customer,
@@ -184,6 +185,17 @@ def suppression_counts(
     return sorted(
         ((str(t), str(e or ""), int(n)) for t, e, n in rows), key=lambda r: (-r[2], r[0], r[1])
     )
+
+
+def left_out_counts(*, session: Session, brand_id: int) -> list[tuple[str, str, int]]:
+    """``(trigger, reason, items)`` of content the data held back from the brand's sent messages
+    (a recommendation out of stock in the customer's size), since counting began."""
+    rows = [
+        (labels.get("trigger", ""), labels.get("reason", ""), int(value))
+        for name, labels, value in counters.read_all(session=session)
+        if name == LEFT_OUT_COUNTER and labels.get("brand") == str(brand_id)
+    ]
+    return sorted(rows, key=lambda r: (-r[2], r[0], r[1]))
 
 
 @dataclass(frozen=True)

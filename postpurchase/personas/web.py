@@ -69,6 +69,7 @@ def index(brand: Brand) -> Any:
             session=session, brand_id=id_of(brand), since=now - timedelta(days=SUPPRESSION_DAYS)
         ),
         suppression_days=SUPPRESSION_DAYS,
+        left_out=operations.left_out_counts(session=session, brand_id=id_of(brand)),
     )
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from carriers.status import Status
 from postpurchase import signals
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.outbox import send_due
 from postpurchase.messaging.segments import Profile, choose_segment
 from postpurchase.models import InventoryLevel, ReturnLine, ReturnRequest
+from postpurchase.personas.operations import left_out_counts
+from postpurchase.recommendations import OUT_OF_STOCK
 from tests.messaging.conftest import NOW
 from tests.messaging.helpers import only, rendered
 
@@ -211,3 +215,22 @@ def test_the_sender_applies_the_rules_from_the_customers_whole_history(
     [email] = inbox.messages
     assert "前回のお届けではご迷惑をおかけしました。" in email.get_body(("plain",)).get_content()
     assert only(session, Trigger.shipped).payload["rules"] == ["sorry"]
+
+
+def test_recommendations_held_back_are_counted_per_trigger_when_the_message_is_sent(
+    app, make_shop, session, inbox
+) -> None:
+    earlier = make_shop(
+        lines=[{"sku": "HOODIE", "name": "パーカー", "category": "apparel", "variant": "M"}]
+    )
+    shop = make_shop(customer=earlier.customer)
+    shop.configure(catalog=CATALOG)
+    _stock(session, shop.brand.id, TEE_S=3, FILTER_1=1, SCALE_1=0)
+    assert _recommended(session, shop) == ["FILTER-1:None"]
+    assert left_out_counts(session=session, brand_id=shop.brand.id) == []  # nothing sent yet
+    session.commit()
+    send_due(app, now=NOW + timedelta(days=1))
+    assert inbox.messages
+    assert left_out_counts(session=session, brand_id=shop.brand.id) == [
+        ("delivered", OUT_OF_STOCK, 2)  # the T-shirt in M and the scale
+    ]
