@@ -12,9 +12,9 @@ from postpurchase.db import get_db
 from postpurchase.models import Customer, Feedback
 from postpurchase.personas.operations import fit_personas
 from postpurchase.profiles import refresh_brand_profiles
+from tests.browser import sign_in_merchant
 from tests.conftest import PINNED_NOW
 from tests.console.conftest import Shop
-from tests.console.test_console_browser import _sign_in
 from tests.personas.population import seed_population
 
 
@@ -37,7 +37,7 @@ def test_segments_and_customer_pages_at_phone_and_desktop_widths(
         s.commit()
         customer_id = s.exec(select(Customer.id).where(Customer.external_id == "c1")).one()
         s.close()
-    _sign_in(browser, live_server)
+    sign_in_merchant(browser, live_server)
     problems = {}
     for lang in ("ja", "en"):
         for name, path in {
