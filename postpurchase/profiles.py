@@ -572,6 +572,7 @@ def receivers() -> dict[str, Any]:
         "shipment_prediction_changed": _on_shipment,
         "return_updated": _on_return,
         "feedback_saved": _on_feedback,
+        "message_engaged": _on_engaged,
     }
 
 
@@ -613,6 +614,19 @@ def _on_return(
     request = session.get(ReturnRequest, return_id)
     found = customers_of(session, order_id=request.order_id) if request else []
     defer_profile_refresh(session, brand_id, found, _when(now))
+
+
+def _on_engaged(
+    brand_id: int,
+    *,
+    session: Session,
+    customer_id: int | None,
+    now: datetime | None = None,
+    **_: Any,
+) -> None:
+    """An open or a click changes the customer's engagement and preferred channel."""
+    if customer_id is not None:
+        defer_profile_refresh(session, brand_id, [customer_id], _when(now))
 
 
 def _on_feedback(

@@ -42,6 +42,10 @@ feedback_saved = _signals.signal("feedback-saved")
 """A customer gave (or changed) a score or comment. ``sender``: brand id. Kwargs: ``session``,
 ``order_id``, ``shipment_id`` (either may be None), ``now``."""
 
+message_engaged = _signals.signal("message-engaged")
+"""A customer opened or clicked a message. ``sender``: brand id. Kwargs: ``session``,
+``customer_id`` (None for a guest), ``now``."""
+
 return_updated = _signals.signal("return-updated")
 """A return changed state. ``sender``: return id. Kwargs: ``session``, ``brand_id``, ``previous``,
 ``current`` (:class:`ReturnState`), ``now``."""

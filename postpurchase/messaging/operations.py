@@ -290,6 +290,9 @@ def record_event(
     )
     session.add(event)
     session.flush()
+    signals.message_engaged.send(
+        message.brand_id, session=session, customer_id=message.customer_id, now=now
+    )
     return event
 
 

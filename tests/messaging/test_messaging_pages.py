@@ -13,6 +13,7 @@ from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.operations import queue_test_message
 from postpurchase.messaging.outbox import send_due
 from postpurchase.models import Brand, Channel, MessageEvent, Order, OutboxMessage, OutboxState
+from postpurchase.profiles import stored_profile
 from postpurchase.web.merchant import add_merchant_user
 from tests.messaging.conftest import NOW
 from tests.messaging.helpers import failed_while_smtp_was_down, messages
@@ -118,6 +119,23 @@ def test_open_pixel_and_click_redirect_are_counted_in_the_log(
         client.get("/merchant/messages/").get_data(as_text=True),
     )
     assert "<td>1</td><td>1</td>" in row.group(1)
+
+
+def test_an_open_and_a_click_update_the_customers_stored_profile_at_once(
+    app, client, make_shop, session, inbox
+) -> None:
+    shop = make_shop()
+    signals.shipment_created.send(
+        shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW
+    )
+    session.commit()
+    send_due(app, now=NOW)
+    html = inbox.messages[0].get_body(("html",)).get_content()
+    client.get(re.search(r'src="https://pp.example(/m/o/[^"]+)"', html).group(1))
+    client.get(re.search(r'href="https://pp.example(/m/c/[^"]+)"', html).group(1))
+    session.expire_all()
+    profile = stored_profile(session=session, brand_id=shop.brand.id, customer_id=shop.customer.id)
+    assert (profile.opens, profile.clicks) == (1, 1)
 
 
 def test_click_redirect_refuses_a_forged_token(client) -> None:
