@@ -26,6 +26,11 @@ NAMED_AFTER_STATUSES = {
         "postpurchase/customer_view.py",
         "Step",
     ): "a progress-bar step is named after the status that reaches it",
+    (
+        "postpurchase/profiles.py",
+        "Situation",
+    ): "a micro-segment's parcel situation groups statuses with the promise (delayed, problem); "
+    "it names the groups, is never stored as a status or compared with one",
 }
 
 

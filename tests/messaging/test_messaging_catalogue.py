@@ -22,6 +22,7 @@ OTHER_MEANINGS = {
     ("messaging/render.py", "replenishment"),  # its default in every template
     ("edd/service.py", "delivered"),  # the basis of a prediction for a delivered parcel
     ("insights/export.py", "delivered"),  # a CSV column
+    ("insights/network.py", "delivered"),  # a CSV column of the network matrix
 }
 
 
