@@ -94,10 +94,8 @@ def test_merchant_home_links_to_the_message_log(app, client, brand) -> None:
     assert 'href="/merchant/messages/"' in client.get("/merchant/").get_data(as_text=True)
 
 
-def test_open_pixel_and_click_redirect_are_counted_in_the_log(
-    app, client, make_shop, session, inbox
-) -> None:
-    shop = make_shop()
+def _shipped_email_pixel_and_link(app, session, shop, inbox) -> tuple[str, str]:
+    """Send the shop's shipped email; the paths of its open pixel and its first tracked link."""
     signals.shipment_created.send(
         shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW
     )
@@ -106,6 +104,14 @@ def test_open_pixel_and_click_redirect_are_counted_in_the_log(
     html = inbox.messages[0].get_body(("html",)).get_content()
     pixel = re.search(r'src="https://pp.example(/m/o/[^"]+)"', html).group(1)
     link = re.search(r'href="https://pp.example(/m/c/[^"]+)"', html).group(1)
+    return pixel, link
+
+
+def test_open_pixel_and_click_redirect_are_counted_in_the_log(
+    app, client, make_shop, session, inbox
+) -> None:
+    shop = make_shop()
+    pixel, link = _shipped_email_pixel_and_link(app, session, shop, inbox)
     assert client.get(pixel).mimetype == "image/gif"
     response = client.get(link)
     assert response.status_code == 302 and response.headers["Location"].startswith(
@@ -125,14 +131,9 @@ def test_an_open_and_a_click_update_the_customers_stored_profile_at_once(
     app, client, make_shop, session, inbox
 ) -> None:
     shop = make_shop()
-    signals.shipment_created.send(
-        shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW
-    )
-    session.commit()
-    send_due(app, now=NOW)
-    html = inbox.messages[0].get_body(("html",)).get_content()
-    client.get(re.search(r'src="https://pp.example(/m/o/[^"]+)"', html).group(1))
-    client.get(re.search(r'href="https://pp.example(/m/c/[^"]+)"', html).group(1))
+    pixel, link = _shipped_email_pixel_and_link(app, session, shop, inbox)
+    client.get(pixel)
+    client.get(link)
     session.expire_all()
     profile = stored_profile(session=session, brand_id=shop.brand.id, customer_id=shop.customer.id)
     assert (profile.opens, profile.clicks) == (1, 1)
