@@ -176,3 +176,18 @@ def sign_in_merchant(
     WebDriverWait(browser, 10).until(
         ec.presence_of_element_located((By.CSS_SELECTOR, "nav.console"))
     )
+
+
+def click_to_new_page(browser: Any, css: str, timeout: float = 20) -> None:
+    """Click the element at ``css`` and wait until the page it leads to has replaced this one.
+
+    A form that posts back to the same address (the brand switcher, a settings form) leaves the
+    URL unchanged, so waiting on the URL proves nothing: the old page's ``<html>`` element going
+    stale does."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.CSS_SELECTOR, css).click()
+    WebDriverWait(browser, timeout).until(staleness_of(page))

@@ -10,6 +10,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from postpurchase.db import get_db
 from postpurchase.models import Membership, Role
+from tests.browser import click_to_new_page
 from tests.people.conftest import PASSWORD, Shop
 
 
@@ -36,7 +37,7 @@ def test_operator_signs_in_switches_brand_and_sees_the_other_brands_people(
     assert axe() == []
 
     Select(browser.find_element(By.ID, "brand-switcher")).select_by_visible_text("Other Tea")
-    browser.find_element(By.CSS_SELECTOR, ".brand-switcher button").click()
+    click_to_new_page(browser, ".brand-switcher button")
     assert browser.current_url.endswith("/merchant/people")
     assert "owner@other.example" in browser.page_source
     assert "viewer@acme.example" not in browser.page_source

@@ -9,6 +9,8 @@ import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from tests.browser import click_to_new_page
+
 #: Per language: the words the walk expects on each page.
 WORDS = {
     "ja": {"preview": "返金・付与される金額", "status": "返品の状況", "deadline": "返送期限"},
@@ -27,14 +29,14 @@ def test_customer_returns_with_a_preview_then_gets_label_and_status(
     browser.get(f"{live_server}/acme/returns?lang={lang}")
     browser.find_element(By.ID, "order_number").send_keys("1001")
     browser.find_element(By.ID, "email_or_postal").send_keys("hanako@example.jp")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    click_to_new_page(browser, "form button[type=submit]")
 
     Select(browser.find_element(By.ID, f"quantity-{shop.tee}")).select_by_value("2")
     Select(browser.find_element(By.ID, f"reason-{shop.tee}")).select_by_value("changed_mind")
     browser.find_element(By.CSS_SELECTOR, "input[name=resolution][value=store_credit]").click()
     shoot(f"form-{lang}")
     assert axe() == []
-    browser.find_element(By.CSS_SELECTOR, "button[name=step][value=preview]").click()
+    click_to_new_page(browser, "button[name=step][value=preview]")
 
     money = browser.find_element(By.ID, "money").text
     # 2 × 3,980 − 480 = 7,480; +10 % = 748 → 8,228 of store credit.
@@ -57,6 +59,6 @@ def test_customer_returns_with_a_preview_then_gets_label_and_status(
     browser.get(f"{live_server}/acme/returns?lang={lang}")
     browser.find_element(By.ID, "order_number").send_keys("1001")
     browser.find_element(By.ID, "email_or_postal").send_keys("hanako@example.jp")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    browser.find_element(By.CSS_SELECTOR, "#existing a").click()
+    click_to_new_page(browser, "form button[type=submit]")
+    click_to_new_page(browser, "#existing a")
     assert words["status"] in browser.find_element(By.TAG_NAME, "main").text
