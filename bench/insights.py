@@ -1,6 +1,7 @@
 """Insights at scale: import a large history for one brand among five, then time the figures.
 
     python bench/insights.py [--rows 1000000] [--others 20000] [--runs 5] [--database URL]
+                             [--workdir DIR] [--reuse]
 
 Writes a synthetic history (``postpurchase.insights.sample``: one year of orders, ~8 % returned,
 ~20 % with feedback) for the measured brand and a smaller one for each of four other brands,
@@ -8,6 +9,10 @@ imports them through ``import_history`` (the code of ``postpurchase history impo
 tracking events to every parcel (bulk inserts; the figures never read them, but they make the
 database the size a live one is), then times the overview, each API grouping and the PDF over a
 90-day period. Prints a Markdown table.
+
+``--reuse`` keeps the data of an earlier run (the SQLite file in ``--workdir``, or the database of
+``--database``) when it already holds the measured brand, so the figures can be timed again after a
+change without importing a million rows again.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from flask_babel import force_locale  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy.exc import DBAPIError  # noqa: E402
 
 from carriers.status import Status  # noqa: E402
 from postpurchase import create_app  # noqa: E402
@@ -114,6 +120,15 @@ def _add_events(database, brand_id: int, per_parcel: int) -> tuple[int, float]:
     return count, time.perf_counter() - started
 
 
+def _measured_brand(database) -> int | None:
+    """The id of an earlier run's measured brand, when the database has one."""
+    try:
+        with database.engine.connect() as conn:
+            return conn.execute(select(Brand.id).where(Brand.slug == "measured")).scalar()
+    except DBAPIError:  # no schema yet
+        return None
+
+
 def _time(runs: int, work) -> tuple[float, object]:
     times, result = [], None
     for _ in range(runs):
@@ -130,10 +145,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--events", type=int, default=4, help="tracking events per parcel")
     parser.add_argument("--pdf-runs", type=int, default=3)
-    parser.add_argument("--database", help="database URL (default: a new SQLite file)")
+    parser.add_argument("--database", help="database URL (default: a SQLite file in --workdir)")
+    parser.add_argument("--workdir", type=Path, help="where the SQLite file goes (default: new)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep an earlier run's data when it has the brand"
+    )
     args = parser.parse_args()
     logging.getLogger("weasyprint").setLevel(logging.WARNING)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-insights-"))
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-insights-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     url = args.database or f"sqlite:///{workdir / 'bench.db'}"
     app = create_app(
         {
@@ -144,22 +164,28 @@ def main() -> None:
         }
     )
     database = get_db(app)
-    if not database.is_sqlite:  # a throwaway database: start from an empty schema
-        with database.engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    database.create_all()
-    for index in range(4):
-        _load(app, workdir, f"other{index}", args.others, seed=100 + index)
-    brand_id, import_seconds = _load(app, workdir, "measured", args.rows, seed=7)
-    events, event_seconds = _add_events(database, brand_id, args.events)
-    with database.engine.begin() as conn:
-        conn.exec_driver_sql("ANALYZE")
+    brand_id = _measured_brand(database) if args.reuse else None
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
+    if brand_id is None:
+        if not database.is_sqlite:  # a throwaway database: start from an empty schema
+            with database.engine.begin() as conn:
+                conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        elif (workdir / "bench.db").exists():
+            sys.exit(f"{workdir / 'bench.db'} exists without the measured brand: remove it")
+        database.create_all()
+        for index in range(4):
+            _load(app, workdir, f"other{index}", args.others, seed=100 + index)
+        brand_id, import_seconds = _load(app, workdir, "measured", args.rows, seed=7)
+        events, event_seconds = _add_events(database, brand_id, args.events)
+        with database.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        print(f"import of {args.rows} rows (read + write): {import_seconds:.1f} s")
+        print(f"{events} tracking events added in bulk: {event_seconds:.1f} s")
+    else:
+        print(f"reusing the measured brand of an earlier run in {url}")
     print(f"database: {database.engine.dialect.name}; load average {os.getloadavg()[0]:.1f}")
-    print(f"import of {args.rows} rows (read + write): {import_seconds:.1f} s")
-    print(f"{events} tracking events added in bulk: {event_seconds:.1f} s")
     print()
     print("| grouping | rows | parcels in period | median s | runs |")
     print("|---|---|---|---|---|")
