@@ -14,6 +14,7 @@ import holidays
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, func, select
 
 from carriers.status import Status
@@ -21,6 +22,7 @@ from postpurchase import signals
 from postpurchase.db import get_db
 from postpurchase.insights.cli import history, insights
 from postpurchase.insights.figures import GROUPS, UNATTENDED, _offsets, percentile_of_counts
+from postpurchase.insights.history_import import _Statistics, import_history, read_import
 from postpurchase.insights.sample import write_sample
 from postpurchase.intake.openapi import openapi_document
 from postpurchase.messaging.catalogue import Trigger
@@ -28,6 +30,7 @@ from postpurchase.messaging.operations import save_feedback
 from postpurchase.messaging.settings import messaging_settings
 from postpurchase.messaging.triggers import enqueue
 from postpurchase.models import Brand, Feedback, Order, OutboxMessage, ReturnRequest, Shipment
+from postpurchase.models.types import table_of
 
 START = datetime(2026, 8, 25, tzinfo=UTC)
 PERIOD = {"from": "2026-09-01", "to": "2026-10-15"}
@@ -269,6 +272,23 @@ def test_a_second_import_updates_and_never_duplicates(
     assert session.exec(select(func.count()).select_from(Order)).one() == 1
     assert [f.nps_score for f in session.exec(select(Feedback)).all()] == [3]
     assert session.exec(select(func.count()).select_from(ReturnRequest)).one() == 1
+
+
+def test_a_long_import_keeps_postgresqls_statistics_current_inside_its_transaction(
+    app, brand, session, history_file, monkeypatch
+) -> None:
+    """Without fresh statistics each batch's rollup refresh walked every row written so far."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's")
+    monkeypatch.setattr(_Statistics, "FIRST", 200)
+    rows = read_import(history_file, timezone="Asia/Tokyo", currency="JPY")
+    import_history(session=session, brand_id=brand.brand_id, rows=rows, now=START)
+    # still inside the import's transaction: the planner already knows the parcels are there
+    planned = session.execute(
+        text("SELECT reltuples FROM pg_class WHERE relname = :name"),
+        {"name": table_of(Shipment).name},
+    ).scalar_one()
+    assert planned >= 400
 
 
 def test_a_bad_row_names_its_line_and_column_and_nothing_is_imported(
