@@ -104,7 +104,9 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    null,
     or_,
+    union_all,
     update,
 )
 from sqlalchemy import select as sa_select
@@ -312,23 +314,94 @@ def _offsets(zone: ZoneInfo, start: datetime, end: datetime) -> tuple[tuple[date
 def figures(
     *, session: Session, brand_id: int, start: date, end: date, group_by: Sequence[str] = ()
 ) -> Figures:
-    """The figures of the brand's parcels ordered from ``start`` to ``end``, one row per group.
+    """The figures of the brand's parcels ordered from ``start`` to ``end``, one row per group."""
+    return figures_by(
+        session=session, brand_id=brand_id, start=start, end=end, groupings=[group_by]
+    )[0]
 
-    Read from the rollup (:func:`refresh_rollup`): one scan of the period's rows, grouped by the
-    groups and by (order days, transit days), which make the percentiles' histograms.
+
+def figures_by(
+    *,
+    session: Session,
+    brand_id: int,
+    start: date,
+    end: date,
+    groupings: Sequence[Sequence[str]],
+) -> list[Figures]:
+    """:func:`figures` for several groupings of one period, from one scan of its rollup rows.
+
+    The scan groups the period's rows by every column any grouping names and by the four day
+    columns whose histograms give the medians and P90s; each grouping then sums those few
+    (materialized) rows. A page that shows five groupings reads the period once, not five times,
+    and the coarse groupings add up the very counts the fine one made.
     """
-    unknown = [name for name in group_by if name not in GROUPS]
-    if unknown:
-        raise ValueError(f"unknown grouping {unknown[0]!r}")
+    for grouping in groupings:
+        unknown = [name for name in grouping if name not in GROUPS]
+        if unknown:
+            raise ValueError(f"unknown grouping {unknown[0]!r}")
     apply_pending_refreshes(session)
     brand = session.get(Brand, brand_id)
     if brand is None:
         raise LookupError(f"no brand {brand_id}")
-    names = tuple(group_by)
+    names = [tuple(grouping) for grouping in groupings]
+    union = tuple(dict.fromkeys(name for grouping in names for name in grouping))
+    if len(names) == 1:
+        query: Any = _period_scan(brand_id, start, end, union, leading=[literal(0)])
+    else:
+        scan = _period_scan(brand_id, start, end, union).cte("period_scan")
+        scan = scan.prefix_with("MATERIALIZED")
+        keys = [scan.c[f"key_{name}"] for name in union]
+        days = [scan.c[f"days_{index}"] for index in range(len(_HISTOGRAMS))]
+        counts = [column for column in scan.c if column.key.startswith("count_")]
+        query = union_all(
+            *(
+                sa_select(
+                    literal(index),
+                    *(
+                        key if name in grouping else null()
+                        for name, key in zip(union, keys, strict=True)
+                    ),
+                    *days,
+                    *(func.sum(column) for column in counts[:-1]),
+                    func.max(counts[-1]),
+                )
+                .select_from(scan)
+                .group_by(
+                    *(key for name, key in zip(union, keys, strict=True) if name in grouping), *days
+                )
+                for index, grouping in enumerate(names)
+            )
+        )
+    results = [_Tally() for _ in names]
+    positions = [[union.index(name) for name in grouping] for grouping in names]
+    for record in session.execute(query):
+        index = record[0]
+        keys_of_record = record[1 : 1 + len(union)]
+        group = tuple(keys_of_record[position] for position in positions[index])
+        after_keys = 1 + len(union)
+        days_of_record = record[after_keys : after_keys + len(_HISTOGRAMS)]
+        results[index].add(group, days_of_record, record[after_keys + len(_HISTOGRAMS) :])
+    return [
+        tally.figures(brand.currency, start, end, grouping)
+        for tally, grouping in zip(results, names, strict=True)
+    ]
+
+
+def _period_scan(
+    brand_id: int, start: date, end: date, union: Sequence[str], leading: Sequence[Any] = ()
+) -> Any:
+    """The rollup rows of the period grouped by ``union`` and the histogram day columns.
+
+    Every figure's count is written here, once: its position is the order of :func:`_row`'s
+    arguments, then the unconverted parcels and the latest exchange-rate date.
+    """
     facts = ShipmentFigures
     keys: list[Any] = [
-        col(getattr(facts, ROLLUP_COLUMNS[name])).label(f"group_{index}")
-        for index, name in enumerate(names)
+        col(getattr(facts, ROLLUP_COLUMNS[name])).label(f"key_{name}") for name in union
+    ]
+    days: list[Any] = [
+        col(getattr(facts, column)).label(f"days_{index}")
+        for index, column in enumerate(_HISTOGRAMS.values())
     ]
 
     def whole(column: Any) -> Any:
@@ -341,10 +414,7 @@ def figures(
     def where(condition: Any, column: Any) -> Any:
         return func.sum(case((condition, column), else_=0))
 
-    days = [col(getattr(facts, column)) for column in _HISTOGRAMS.values()]
-    columns: list[Any] = [
-        *keys,
-        *days,
+    counts: list[Any] = [
         func.count(),
         whole(delivered),
         func.coalesce(func.sum(facts.cost_amount), 0),
@@ -373,9 +443,16 @@ def figures(
         where(on_time, facts.responses),
         where(on_time, facts.promoters),
         where(on_time, facts.detractors),
+        func.count(case((col(facts.fx_missing), 1))),
+        func.max(facts.fx_rate_date),
     ]
-    query = (
-        sa_select(*columns)
+    return (
+        sa_select(
+            *leading,
+            *keys,
+            *days,
+            *(count.label(f"count_{index}") for index, count in enumerate(counts)),
+        )
         .where(
             col(facts.brand_id) == brand_id,
             col(facts.order_day) >= start,
@@ -383,48 +460,55 @@ def figures(
         )
         .group_by(*keys, *days)
     )
-    width = len(keys)
-    tallies: dict[tuple[Any, ...], list[int]] = {}
-    histograms: dict[str, dict[tuple[Any, ...], list[tuple[int, int]]]] = {
-        name: defaultdict(list) for name in _HISTOGRAMS
-    }
-    for record in session.execute(query):
-        group = tuple(record[:width])
-        values = record[width : width + len(days)]
-        counts = [int(value or 0) for value in record[width + len(days) :]]
-        sums = tallies.setdefault(group, [0] * len(counts))
-        for index, value in enumerate(counts):
+
+
+class _Tally:
+    """One grouping's counts and day histograms, added up from the scan's records."""
+
+    def __init__(self) -> None:
+        self.sums: dict[tuple[Any, ...], list[int]] = {}
+        self.histograms: dict[str, dict[tuple[Any, ...], list[tuple[int, int]]]] = {
+            name: defaultdict(list) for name in _HISTOGRAMS
+        }
+        self.unconverted = 0
+        self.rate_date: date | None = None
+
+    def add(self, group: tuple[Any, ...], days: Sequence[Any], counts: Sequence[Any]) -> None:
+        *figures_counts, unconverted, rate_date = counts
+        values = [int(value or 0) for value in figures_counts]
+        sums = self.sums.setdefault(group, [0] * len(values))
+        for index, value in enumerate(values):
             sums[index] += value
-        delivered_count = counts[1]
-        for name, value in zip(_HISTOGRAMS, values, strict=True):
+        self.unconverted += int(unconverted or 0)
+        if rate_date is not None:
+            day = rate_date if isinstance(rate_date, date) else date.fromisoformat(rate_date)
+            self.rate_date = day if self.rate_date is None else max(self.rate_date, day)
+        delivered_count = values[1]
+        for name, value in zip(_HISTOGRAMS, days, strict=True):
             if value is not None and delivered_count:
-                _add(histograms[name][group], int(value), delivered_count)
-    rows = {
-        group: _row(dict(zip(names, group, strict=True)), *sums) for group, sums in tallies.items()
-    }
-    if not names and not rows:
-        rows[()] = _row({}, *[0] * 28)
-    for name, histogram in histograms.items():
-        for group, histogram_counts in histogram.items():
-            histogram_counts.sort()
-            setattr(rows[group], f"{name}_median", percentile_of_counts(histogram_counts, 0.5))
-            setattr(rows[group], f"{name}_p90", percentile_of_counts(histogram_counts, 0.9))
-    rate_date, unconverted = session.execute(
-        sa_select(func.max(facts.fx_rate_date), func.count(case((col(facts.fx_missing), 1)))).where(
-            col(facts.brand_id) == brand_id,
-            col(facts.order_day) >= start,
-            col(facts.order_day) <= end,
+                _add(self.histograms[name][group], int(value), delivered_count)
+
+    def figures(self, currency: str, start: date, end: date, names: tuple[str, ...]) -> Figures:
+        rows = {
+            group: _row(dict(zip(names, group, strict=True)), *sums)
+            for group, sums in self.sums.items()
+        }
+        if not names and not rows:
+            rows[()] = _row({}, *[0] * 28)
+        for name, histogram in self.histograms.items():
+            for group, histogram_counts in histogram.items():
+                histogram_counts.sort()
+                setattr(rows[group], f"{name}_median", percentile_of_counts(histogram_counts, 0.5))
+                setattr(rows[group], f"{name}_p90", percentile_of_counts(histogram_counts, 0.9))
+        return Figures(
+            start=start,
+            end=end,
+            currency=currency,
+            group_by=names,
+            rows=sorted(rows.values(), key=lambda row: _sort_key(row, names)),
+            rate_date=self.rate_date,
+            unconverted=self.unconverted,
         )
-    ).one()
-    return Figures(
-        start=start,
-        end=end,
-        currency=brand.currency,
-        group_by=names,
-        rows=sorted(rows.values(), key=lambda row: _sort_key(row, names)),
-        rate_date=rate_date,
-        unconverted=int(unconverted or 0),
-    )
 
 
 #: Group → its column of :class:`ShipmentFigures`.

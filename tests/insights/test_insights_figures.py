@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +21,14 @@ from carriers.status import Status
 from postpurchase import signals
 from postpurchase.db import get_db
 from postpurchase.insights.cli import history, insights
-from postpurchase.insights.figures import GROUPS, UNATTENDED, _offsets, percentile_of_counts
+from postpurchase.insights.figures import (
+    GROUPS,
+    UNATTENDED,
+    _offsets,
+    figures_by,
+    percentile_of_counts,
+)
+from postpurchase.insights.figures import figures as figures_of
 from postpurchase.insights.history_import import _Statistics, import_history, read_import
 from postpurchase.insights.sample import write_sample
 from postpurchase.intake.openapi import openapi_document
@@ -242,6 +249,21 @@ def test_every_api_figure_matches_pandas_on_the_imported_csv(
             for name, value in figures.items():
                 expect = None if value is None else pytest.approx(float(value), rel=1e-12)
                 assert got[key][name] == expect, (grouping, key, name)
+
+
+def test_several_groupings_from_one_scan_equal_each_grouping_alone(
+    app, brand, session, import_file, history_file
+) -> None:
+    assert import_file(history_file).exit_code == 0
+    groupings = [(), ("carrier", "service"), ("carrier",), ("fc", "time_slot"), ("week",)]
+    period = {"start": date(2026, 9, 1), "end": date(2026, 10, 15)}
+    together = figures_by(session=session, brand_id=brand.brand_id, groupings=groupings, **period)
+    alone = [
+        figures_of(session=session, brand_id=brand.brand_id, group_by=grouping, **period)
+        for grouping in groupings
+    ]
+    assert together == alone
+    assert len(together[3].rows) > len(together[2].rows) > 1  # coarse ones are really summed
 
 
 def test_prefectures_come_in_jis_order(brand, client, import_file, history_file) -> None:
