@@ -904,12 +904,20 @@ class Comment:
     created_at: datetime
 
 
-def _period_parcels(brand_id: int, start: date, end: date) -> Any:
-    """Ids of the brand's parcels ordered in the period (the period of every figure above)."""
+def _in_period(brand_id: int, start: date, end: date) -> list[Any]:
+    """Conditions on a joined :class:`ShipmentFigures` row: its parcel was ordered in the period
+    (the period of every figure above).
+
+    Written as a join (or ``EXISTS``), never ``IN (the period's parcel ids)``: with a quarter of a
+    million ids PostgreSQL took minutes over the return reasons that way, a fraction of a second
+    as a semi-join.
+    """
     facts = ShipmentFigures
-    return select(facts.shipment_id).where(
-        facts.brand_id == brand_id, col(facts.order_day) >= start, col(facts.order_day) <= end
-    )
+    return [
+        col(facts.brand_id) == brand_id,
+        col(facts.order_day) >= start,
+        col(facts.order_day) <= end,
+    ]
 
 
 def return_reasons(*, session: Session, brand_id: int, start: date, end: date) -> list[ReasonRow]:
@@ -919,10 +927,10 @@ def return_reasons(*, session: Session, brand_id: int, start: date, end: date) -
     many parcels its order had.
     """
     apply_pending_refreshes(session)
-    orders = (
-        select(Shipment.order_id)
-        .where(col(Shipment.id).in_(_period_parcels(brand_id, start, end)))
-        .distinct()
+    ordered_in_period = exists().where(
+        col(Shipment.order_id) == ReturnRequest.order_id,
+        col(ShipmentFigures.shipment_id) == Shipment.id,
+        *_in_period(brand_id, start, end),
     )
     units = func.sum(ReturnLine.quantity)
     result = session.execute(
@@ -931,7 +939,7 @@ def return_reasons(*, session: Session, brand_id: int, start: date, end: date) -
         .where(
             ReturnRequest.brand_id == brand_id,
             ReturnLine.brand_id == brand_id,
-            col(ReturnRequest.order_id).in_(orders),
+            ordered_in_period,
         )
         .group_by(ReturnLine.reason_code)
     ).all()
@@ -963,12 +971,13 @@ def comments(
             col(Feedback.created_at),
         )
         .join(Shipment, col(Shipment.id) == Feedback.shipment_id)
+        .join(ShipmentFigures, col(ShipmentFigures.shipment_id) == Shipment.id)
         .outerjoin(Order, col(Order.id) == Shipment.order_id)
         .where(
             col(Feedback.brand_id) == brand_id,
             col(Feedback.comment).is_not(None),
             col(Feedback.comment) != "",
-            col(Feedback.shipment_id).in_(_period_parcels(brand_id, start, end)),
+            *_in_period(brand_id, start, end),
         )
         .order_by(col(Feedback.created_at).desc(), col(Feedback.id).desc())
         .limit(limit)
