@@ -328,3 +328,41 @@ def test_a_batch_of_shipments_refreshes_the_insights_rollup_once(
     assert calls == [sorted(parcel.id for parcel in parcels)]
     figures = rows(app, ShipmentFigures)
     assert {parcel.id for parcel in parcels} <= {row.shipment_id for row in figures}
+
+
+def test_a_batch_records_its_verdicts_in_one_update_with_a_failure_in_the_middle(
+    app, post_event, broken_operation
+) -> None:
+    from sqlalchemy import event as sa_event
+
+    from postpurchase.db import get_db
+
+    ids = [
+        post_event(ORDER).json["id"],
+        post_event(SHIPMENT).json["id"],  # fails: the broken operation
+        post_event(EXAMPLES[EventType.inventory_updated]).json["id"],
+        post_event(example(EventType.return_received, order_id="SO-UNKNOWN")).json["id"],
+    ]
+    updates: list[str] = []
+
+    def seen(_conn, _cursor, sql, *_):
+        if sql.lstrip().upper().startswith("UPDATE INBOXEVENT"):
+            updates.append(sql)
+
+    engine = get_db(app).engine
+    sa_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        stats = process_events(app, ids)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", seen)
+    assert (stats.processed, stats.failed, stats.deferred) == (2, 1, 1)
+    assert len(updates) == 1
+    order, shipment, inventory, waiting = inbox(app)
+    assert (order.state, order.attempts, order.error) == (InboxState.processed, 1, None)
+    assert order.processed_at is not None
+    assert (shipment.state, shipment.attempts) == (InboxState.failed, 1)
+    assert shipment.error == "RuntimeError: carrier code table unavailable"
+    assert shipment.processed_at is None and shipment.next_attempt_at is not None
+    assert inventory.state == InboxState.processed
+    assert (waiting.state, waiting.attempts) == (InboxState.deferred, 0)
+    assert waiting.waiting_for == "order:SO-UNKNOWN" and waiting.next_attempt_at is not None
