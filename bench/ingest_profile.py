@@ -1,6 +1,7 @@
 """Profile event processing alone: ``process_pending`` over stored ``shipment.created`` events.
 
     python bench/ingest_profile.py [--events 3000] [--customers 0.5] [--top 25] [--sort tottime] [--no-profile]
+        [--statements]
 
 Single process, fresh SQLite file, every feature connected (EDD, tracking, messaging). The events
 are the ones ``bench/ingest.py`` posts (3 lines each); their orders are seeded first, and a share
@@ -14,9 +15,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,6 +35,11 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--sort", default="cumulative", help="pstats sort key (e.g. tottime)")
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="print how many times each SQL statement ran (its first 90 characters)",
+    )
     parser.add_argument(
         "--disconnect",
         action="append",
@@ -128,10 +136,13 @@ def main() -> None:
             )
 
     statements = 0
+    kinds: Counter[str] = Counter()
 
-    def count(*_: object) -> None:
+    def count(_conn: object, _cursor: object, sql: str, *_: object) -> None:
         nonlocal statements
         statements += 1
+        if args.statements:
+            kinds[re.sub(r"sa_savepoint_\d+", "sa_savepoint_N", " ".join(sql.split()))[:90]] += 1
 
     sa_event.listen(get_db(app).engine, "before_cursor_execute", count)
     for feature in args.disconnect:
@@ -154,6 +165,8 @@ def main() -> None:
         f"{statements / max(1, stats.processed):.1f} SQL statements per event, "
         f"{1000 * cpu / max(1, stats.processed):.2f} CPU s per 1,000 events"
     )
+    for sql, times in kinds.most_common():
+        print(f"{times / max(1, stats.processed):6.2f} per event  {sql}")
     if not args.no_profile:
         pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
 

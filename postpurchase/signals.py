@@ -10,10 +10,48 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
-from blinker import Namespace
+from blinker import NamedSignal, Namespace
 
-_signals = Namespace()
+
+class _ConnectionOrder(dict[Any, None]):
+    """The set blinker keeps receivers in, iterated in the order they were connected.
+
+    blinker's default ``set`` yields them in the order of their ids' hashes, i.e. of where the
+    receivers happen to live in memory: which of the EDD and messaging ran first on
+    ``shipment_created`` (and so whether the shipped message knew the predicted date, and how many
+    UPDATEs a new parcel cost) changed from one process to the next. Connection order follows the
+    features' order in :data:`postpurchase.FEATURES`.
+    """
+
+    def add(self, item: Any) -> None:
+        self[item] = None
+
+    def discard(self, item: Any) -> None:
+        self.pop(item, None)
+
+    def copy(self) -> _ConnectionOrder:
+        return _ConnectionOrder(self)
+
+    def __or__(self, other: Any) -> _ConnectionOrder:  # type: ignore[override]
+        merged = _ConnectionOrder(self)
+        merged.update(dict.fromkeys(other))
+        return merged
+
+
+class _OrderedSignal(NamedSignal):
+    set_class = _ConnectionOrder  # type: ignore[assignment]
+
+
+class _OrderedNamespace(Namespace):
+    def signal(self, name: str, doc: str | None = None) -> NamedSignal:
+        if name not in self:
+            self[name] = _OrderedSignal(name, doc)
+        return self[name]
+
+
+_signals = _OrderedNamespace()
 
 order_upserted = _signals.signal("order-upserted")
 """An order was created or changed. ``sender``: brand id. Kwargs: ``session``, ``order_id``,

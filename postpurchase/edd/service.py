@@ -42,6 +42,7 @@ from postpurchase.models import (
     Shipment,
     TransitModelState,
 )
+from postpurchase.models.types import table_of
 from postpurchase.settings.model import settings_for
 
 #: Statuses after which the parcel is in the destination's hands today.
@@ -563,7 +564,9 @@ def _record(
     now: datetime,
     dates: tuple[date, date, date, date] | None = None,
 ) -> None:
-    """Store a prediction with its inputs and basis (a plain INSERT: one per processed event, so no ORM object)."""
+    """Store a prediction with its inputs and basis (a plain INSERT: one per processed event, so no
+    ORM object). Without autoflush: the row needs nothing pending, and the parcel's new dates then
+    go out in one UPDATE with whatever else this unit of work changes on it (its first poll)."""
     if dates is None:
         assert estimate is not None
         dates = (
@@ -572,31 +575,29 @@ def _record(
             estimate.window_end,
             estimate.promise_date,
         )
-    session.execute(
-        _INSERT_PREDICTION,
-        [
-            {
-                "brand_id": brand_id,
-                "shipment_id": shipment_id,
-                "order_id": order_id,
-                "trigger": trigger,
-                "status": status,
-                "as_of": mode.value,
-                "made_at": now,
-                "predicted_date": dates[0],
-                "window_start": dates[1],
-                "window_end": dates[2],
-                "promise_date": dates[3],
-                "promise_level": promise_level,
-                "model_fitted_at": fitted_at,
-                "inputs": inputs,
-                "basis": basis,
-            }
-        ],
-    )
+    row = {
+        "brand_id": brand_id,
+        "shipment_id": shipment_id,
+        "order_id": order_id,
+        "trigger": trigger,
+        "status": status,
+        "as_of": mode.value,
+        "made_at": now,
+        "predicted_date": dates[0],
+        "window_start": dates[1],
+        "window_end": dates[2],
+        "promise_date": dates[3],
+        "promise_level": promise_level,
+        "model_fitted_at": fitted_at,
+        "inputs": inputs,
+        "basis": basis,
+    }
+    with session.no_autoflush:
+        session.execute(_INSERT_PREDICTION, [row])
 
 
-_INSERT_PREDICTION = insert(DeliveryPrediction)
+#: Core, not ORM: the ORM's bulk-insert path costs more than the statement for one row.
+_INSERT_PREDICTION = insert(table_of(DeliveryPrediction))
 #: ``session.info`` key: the stored model version per (brand, mode), read once per unit of work.
 _VERSIONS = "edd_model_versions"
 _MODEL_VERSION = select(TransitModelState.id, TransitModelState.fitted_at).where(
@@ -667,12 +668,8 @@ def predict_for_shipment(
             moment, shipped=shipment.shipped_at is not None, origin=route.origin
         )
         elapsed = calendar.business_days_between(anchor, today) if shipment.shipped_at else 0
-        lines = (
-            session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all()
-            if order
-            else []
-        )
-        features = order_features(shipment, order, list(lines))
+        lines = _order_lines(session, order.id) if order and order.id is not None else []
+        features = order_features(shipment, order, lines)
         estimate = model.estimate(
             route,
             anchor,
@@ -765,6 +762,18 @@ def predict_for_shipment(
             now=now,
         )
     return dates
+
+
+def _order_lines(session: Session, order_id: int) -> list[OrderLine]:
+    """The order's lines, read without flushing the session unless order lines are pending.
+
+    A new parcel's first poll, planned on the same signal just before its prediction, then goes
+    out in one UPDATE with the prediction's dates instead of being flushed by this read.
+    """
+    if any(isinstance(row, OrderLine) for row in (*session.new, *session.dirty, *session.deleted)):
+        session.flush()
+    with session.no_autoflush:
+        return list(session.exec(select(OrderLine).where(OrderLine.order_id == order_id)))
 
 
 def _lead_time(

@@ -24,9 +24,10 @@ from functools import cache
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, and_, bindparam, or_
+from sqlalchemy import Connection, and_, bindparam, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from postpurchase.clock import utcnow
@@ -304,11 +305,14 @@ def _process_claimed(
     while work:
         _prefetch(session, work, registry)
         released: dict[int, set[str]] = {}
+        verdicts: list[Verdict] = []
         for event in work:
             if event.id in done:
                 continue
-            applied = process_one(session=session, event=event, now=now, handlers=registry)
-            if applied is None and event.state == InboxState.deferred:
+            verdict = _apply_one(session=session, event=event, now=now, handlers=registry)
+            verdicts.append(verdict)
+            applied = verdict.applied
+            if applied is None and verdict.state == InboxState.deferred:
                 # Not done: an event later in this batch may release it.
                 stats.deferred += 1
                 continue
@@ -319,6 +323,8 @@ def _process_claimed(
             stats.processed += 1
             if event.brand_id is not None:  # deferral waits within one brand
                 released.setdefault(event.brand_id, set()).update(applied.released)
+        # Before looking for waiting events: those deferred in this pass must be stored as such.
+        record_verdicts(session, verdicts)
         work = [
             waiting
             for brand_id, keys in released.items()
@@ -347,13 +353,36 @@ def _waiting(session: Session, brand_id: int, keys: list[str]) -> list[InboxEven
     return _claim(session, query)
 
 
+@dataclass
+class Verdict:
+    """What processing decided for one claimed event, written by :func:`record_verdicts`."""
+
+    event: InboxEvent
+    state: InboxState
+    applied: Applied | None
+    attempts: int
+    error: str | None
+    waiting_for: str | None
+    next_attempt_at: datetime | None
+    processed_at: datetime | None
+
+
 def process_one(
     *, session: Session, event: InboxEvent, now: datetime, handlers: Handlers
 ) -> Applied | None:
-    """Apply one claimed event in a savepoint; record the verdict on the event row.
+    """Apply one claimed event in a savepoint and record the verdict on the event row.
 
     Returns what was applied, or None when the event was deferred or failed.
     """
+    verdict = _apply_one(session=session, event=event, now=now, handlers=handlers)
+    record_verdicts(session, [verdict])
+    return verdict.applied
+
+
+def _apply_one(
+    *, session: Session, event: InboxEvent, now: datetime, handlers: Handlers
+) -> Verdict:
+    """Apply one claimed event in a savepoint; the verdict is returned, not yet written."""
     try:
         with session.begin_nested():
             handler = handler_for(handlers, event.source)
@@ -361,29 +390,75 @@ def process_one(
                 session=session, event=event, payload=json.loads(event.raw_body), now=now
             )
     except Deferred as deferred:
-        event.state = InboxState.deferred
-        event.waiting_for = deferred.waiting_for[:200]
-        event.next_attempt_at = now + DEFERRED_RECHECK
-        session.add(event)
-        return None
+        return Verdict(
+            event,
+            InboxState.deferred,
+            None,
+            attempts=event.attempts,
+            error=event.error,
+            waiting_for=deferred.waiting_for[:200],
+            next_attempt_at=now + DEFERRED_RECHECK,
+            processed_at=event.processed_at,
+        )
     except Exception as exc:
         log.warning("inbox event %s failed: %s", event.id, exc, exc_info=True)
-        event.attempts += 1
-        event.state = InboxState.failed
-        event.error = f"{type(exc).__name__}: {exc}"[:2000]
-        event.next_attempt_at = (
-            now + _backoff(event.attempts) if event.attempts < MAX_AUTO_ATTEMPTS else None
+        attempts = event.attempts + 1
+        return Verdict(
+            event,
+            InboxState.failed,
+            None,
+            attempts=attempts,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            waiting_for=event.waiting_for,
+            next_attempt_at=now + _backoff(attempts) if attempts < MAX_AUTO_ATTEMPTS else None,
+            processed_at=event.processed_at,
         )
-        session.add(event)
-        return None
-    event.attempts += 1
-    event.state = InboxState.processed
-    event.processed_at = now
-    event.waiting_for = None
-    event.next_attempt_at = None
-    event.error = None
-    session.add(event)
-    return applied
+    return Verdict(
+        event,
+        InboxState.processed,
+        applied,
+        attempts=event.attempts + 1,
+        error=None,
+        waiting_for=None,
+        next_attempt_at=None,
+        processed_at=now,
+    )
+
+
+_VERDICT_COLUMNS = ("state", "attempts", "error", "waiting_for", "next_attempt_at", "processed_at")
+
+
+@cache
+def _update_verdict() -> Any:
+    table = table_of(InboxEvent)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("event_id"))
+        .values(
+            {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in _VERDICT_COLUMNS}
+        )
+    )
+
+
+def record_verdicts(session: Session, verdicts: list[Verdict]) -> None:
+    """Write the verdicts of a pass over a batch in one ``executemany`` UPDATE.
+
+    The event objects get the same values as their loaded state, so the ORM does not write them
+    again (one UPDATE per event at the next flush is what this replaces).
+    """
+    if not verdicts:
+        return
+    session.execute(
+        _update_verdict(),
+        [
+            {"event_id": id_of(verdict.event)}
+            | {f"v_{name}": getattr(verdict, name) for name in _VERDICT_COLUMNS}
+            for verdict in verdicts
+        ],
+    )
+    for verdict in verdicts:
+        for name in _VERDICT_COLUMNS:
+            set_committed_value(verdict.event, name, getattr(verdict, name))
 
 
 @dataclass(frozen=True)

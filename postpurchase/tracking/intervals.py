@@ -30,6 +30,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from carriers.status import FINAL, Status
@@ -90,10 +91,21 @@ class PollPolicy:
 
 
 def policy_from_config(config: Mapping[str, Any]) -> PollPolicy:
-    """The default policy with ``TRACKING_<FIELD>`` overrides (seconds for intervals)."""
+    """The default policy with ``TRACKING_<FIELD>`` overrides (seconds for intervals).
+
+    Built once per distinct set of overrides: every new parcel asks for it (twice), and building
+    it costs more than reading the settings.
+    """
+    return _policy_of(tuple(config.get(key) for key in _CONFIG_KEYS))
+
+
+_CONFIG_KEYS = tuple(f"TRACKING_{f.name.upper()}" for f in fields(PollPolicy))
+
+
+@lru_cache(maxsize=16)
+def _policy_of(raws: tuple[Any, ...]) -> PollPolicy:
     changes: dict[str, Any] = {}
-    for f in fields(PollPolicy):
-        raw = config.get(f"TRACKING_{f.name.upper()}")
+    for f, raw in zip(fields(PollPolicy), raws, strict=True):
         if raw in (None, ""):
             continue
         default = getattr(PollPolicy, f.name)

@@ -498,11 +498,14 @@ def _first_poll(
 def schedule_first_poll(
     *, session: Session, shipment_id: int, now: datetime, policy: PollPolicy
 ) -> None:
-    """Plan the first poll of a new parcel (on ``shipment_created``, in the sender's session)."""
+    """Plan the first poll of a new parcel (on ``shipment_created``, in the sender's session).
+
+    Not flushed here: the next flush writes it in the same UPDATE as the EDD's dates, which the
+    prediction that follows on the same signal sets (one UPDATE of the new row instead of two).
+    """
     shipment = session.get(Shipment, shipment_id)
     if shipment is not None and shipment.next_poll_at is None and shipment.tracking_number:
         shipment.next_poll_at = _first_poll(session, shipment, now, policy)
-        session.flush()
 
 
 def replan_first_poll(
@@ -510,7 +513,7 @@ def replan_first_poll(
 ) -> None:
     """Re-plan the first poll of a parcel the carrier has told us nothing about yet from its new
     prediction (on ``shipment_prediction_changed``: the EDD may predict after ``shipment_created``
-    planned it)."""
+    planned it). Written with the next flush, like the prediction's dates."""
     shipment = session.get(Shipment, shipment_id)
     if (
         shipment is not None
@@ -520,4 +523,3 @@ def replan_first_poll(
         and shipment.tracking_number
     ):
         shipment.next_poll_at = _first_poll(session, shipment, now, policy)
-        session.flush()

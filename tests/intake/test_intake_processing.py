@@ -328,3 +328,90 @@ def test_a_batch_of_shipments_refreshes_the_insights_rollup_once(
     assert calls == [sorted(parcel.id for parcel in parcels)]
     figures = rows(app, ShipmentFigures)
     assert {parcel.id for parcel in parcels} <= {row.shipment_id for row in figures}
+
+
+def test_a_batch_records_its_verdicts_in_one_update_with_a_failure_in_the_middle(
+    app, post_event, broken_operation
+) -> None:
+    from sqlalchemy import event as sa_event
+
+    from postpurchase.db import get_db
+
+    ids = [
+        post_event(ORDER).json["id"],
+        post_event(SHIPMENT).json["id"],  # fails: the broken operation
+        post_event(EXAMPLES[EventType.inventory_updated]).json["id"],
+        post_event(example(EventType.return_received, order_id="SO-UNKNOWN")).json["id"],
+    ]
+    updates: list[str] = []
+
+    def seen(_conn, _cursor, sql, *_):
+        if sql.lstrip().upper().startswith("UPDATE INBOXEVENT"):
+            updates.append(sql)
+
+    engine = get_db(app).engine
+    sa_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        stats = process_events(app, ids)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", seen)
+    assert (stats.processed, stats.failed, stats.deferred) == (2, 1, 1)
+    assert len(updates) == 1
+    order, shipment, inventory, waiting = inbox(app)
+    assert (order.state, order.attempts, order.error) == (InboxState.processed, 1, None)
+    assert order.processed_at is not None
+    assert (shipment.state, shipment.attempts) == (InboxState.failed, 1)
+    assert shipment.error == "RuntimeError: carrier code table unavailable"
+    assert shipment.processed_at is None and shipment.next_attempt_at is not None
+    assert inventory.state == InboxState.processed
+    assert (waiting.state, waiting.attempts) == (InboxState.deferred, 0)
+    assert waiting.waiting_for == "order:SO-UNKNOWN" and waiting.next_attempt_at is not None
+
+
+def test_new_parcels_are_written_once_with_their_prediction_and_first_poll(app, post_event) -> None:
+    """Two parcels of one order in one batch: each row's EDD dates go out in one UPDATE with its
+    first poll, the first poll is planned from the prediction, and the shipped message knows
+    the predicted date (the EDD's receiver runs before messaging's, in connection order)."""
+    from sqlalchemy import event as sa_event
+
+    from postpurchase.db import get_db
+    from postpurchase.models import Brand, OutboxMessage
+    from postpurchase.tracking.intervals import first_poll_at, policy_from_config
+
+    post_event(ORDER)
+    process(app)
+    ids = [post_event(SHIPMENT).json["id"]]
+    updates: list[str] = []
+
+    def seen(_conn, _cursor, sql, *_):
+        if sql.lstrip().upper().startswith("UPDATE SHIPMENT"):
+            updates.append(sql)
+
+    engine = get_db(app).engine
+    sa_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert process_events(app, ids).processed == 1
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", seen)
+    parcels = sorted(rows(app, Shipment), key=lambda parcel: parcel.parcel_index)
+    dated = [sql for sql in updates if "predicted_date" in sql]
+    assert len(parcels) == 2 and len(dated) == 2
+    assert all("next_poll_at" in sql for sql in dated)
+    (brand,) = rows(app, Brand)
+    from zoneinfo import ZoneInfo
+
+    now = utcnow()
+    messages = {
+        message.payload["ref"]: message
+        for message in rows(app, OutboxMessage, OutboxMessage.trigger == "shipped")
+    }
+    for parcel in parcels:
+        assert parcel.predicted_date is not None
+        assert parcel.next_poll_at == first_poll_at(
+            now,
+            policy_from_config(app.config),
+            tz=ZoneInfo(brand.timezone),
+            earliest=parcel.window_start or parcel.predicted_date,
+        )
+        shipped = messages[f"s{parcel.id}"]
+        assert shipped.payload["predicted_date"] == parcel.predicted_date.isoformat()

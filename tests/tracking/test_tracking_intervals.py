@@ -131,6 +131,16 @@ def test_policy_fields_are_configurable_in_seconds():
     assert policy.out_for_delivery_every == timedelta(minutes=10) and policy.circuit_threshold == 3
 
 
+def test_a_policy_follows_its_settings_when_they_change():
+    config = {"TRACKING_CIRCUIT_THRESHOLD": "3"}
+    first = policy_from_config(config)
+    assert policy_from_config(config) == first
+    config["TRACKING_CIRCUIT_THRESHOLD"] = "5"
+    assert policy_from_config(config).circuit_threshold == 5
+    del config["TRACKING_CIRCUIT_THRESHOLD"]
+    assert policy_from_config(config) == PollPolicy()
+
+
 def test_poll_times_snap_to_the_alignment_grid_so_batches_fill():
     policy = PollPolicy(align=timedelta(minutes=10))
     now = at(21, 10, 3)
