@@ -704,19 +704,27 @@ def _count_business_days(session: Session, brand: Brand, shipment_ids: list[int]
     query = (
         sa_select(
             col(facts.shipment_id),
+            col(facts.brand_id),
             col(facts.order_day),
             col(facts.order_days),
             col(facts.transit_days),
             country,
         )
         .join(Shipment, col(Shipment.id) == facts.shipment_id)
-        .where(col(facts.brand_id) == brand.id, col(facts.delivered))
+        .where(col(facts.delivered))
     )
-    if shipment_ids is not None:
+    # Given ids, they are the only condition the planner can use: beside ``brand_id = X`` SQLite
+    # without statistics reads 50 or more ids through the key's brand prefix, every row of the
+    # brand per call. The brand is checked on each row below instead.
+    if shipment_ids is None:
+        query = query.where(col(facts.brand_id) == brand.id)
+    else:
         query = query.where(col(facts.shipment_id).in_(shipment_ids))
     calendars: dict[str, CarrierCalendar] = {}
     updates = []
-    for shipment_id, order_day, order_days, transit_days, code in session.execute(query):
+    for shipment_id, brand_id, order_day, order_days, transit_days, code in session.execute(query):
+        if brand_id != brand.id:
+            continue
         key = (code or "JP").upper()
         calendar = calendars.get(key)
         if calendar is None:

@@ -14,8 +14,8 @@ import holidays
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import text
-from sqlmodel import Session, func, select
+from sqlalchemy import event, text, update
+from sqlmodel import Session, col, func, select
 
 from carriers.status import Status
 from postpurchase import signals
@@ -27,6 +27,7 @@ from postpurchase.insights.figures import (
     _offsets,
     figures_by,
     percentile_of_counts,
+    refresh_rollup,
 )
 from postpurchase.insights.figures import figures as figures_of
 from postpurchase.insights.history_import import _Statistics, import_history, read_import
@@ -36,7 +37,15 @@ from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.operations import save_feedback
 from postpurchase.messaging.settings import messaging_settings
 from postpurchase.messaging.triggers import enqueue
-from postpurchase.models import Brand, Feedback, Order, OutboxMessage, ReturnRequest, Shipment
+from postpurchase.models import (
+    Brand,
+    Feedback,
+    Order,
+    OutboxMessage,
+    ReturnRequest,
+    Shipment,
+    ShipmentFigures,
+)
 from postpurchase.models.types import table_of
 
 START = datetime(2026, 8, 25, tzinfo=UTC)
@@ -311,6 +320,75 @@ def test_a_long_import_keeps_the_planners_statistics_current_inside_its_transact
         query = "SELECT max(CAST(stat AS INTEGER)) FROM sqlite_stat1 WHERE tbl = :name"
     planned = session.execute(text(query), {"name": name}).scalar_one()
     assert planned is not None and planned >= 400
+
+
+def _imported_parcels(session: Session, brand_id: int) -> list[int]:
+    return list(
+        session.exec(
+            select(ShipmentFigures.shipment_id)
+            .where(ShipmentFigures.brand_id == brand_id, col(ShipmentFigures.delivered))
+            .order_by(col(ShipmentFigures.shipment_id))
+        ).all()
+    )
+
+
+def test_refreshing_another_brands_parcel_ids_leaves_its_rollup_alone(
+    app, brand, make_brand, session, import_file, history_file
+) -> None:
+    other = make_brand("other")
+    assert import_file(history_file, "other").exit_code == 0
+    theirs = _imported_parcels(session, other.brand_id)[0]
+    session.execute(
+        update(ShipmentFigures)
+        .where(col(ShipmentFigures.shipment_id) == theirs)
+        .values(order_business_days=99)
+    )
+    refresh_rollup(session=session, brand_id=brand.brand_id, now=START, shipment_ids=[theirs])
+    assert session.get(ShipmentFigures, (other.brand_id, _order_day(session, theirs), theirs))
+    kept = session.exec(
+        select(ShipmentFigures.order_business_days).where(ShipmentFigures.shipment_id == theirs)
+    ).one()
+    assert kept == 99
+
+
+def _order_day(session: Session, shipment_id: int) -> Any:
+    return session.exec(
+        select(ShipmentFigures.order_day).where(ShipmentFigures.shipment_id == shipment_id)
+    ).one()
+
+
+def test_a_refresh_of_many_parcels_looks_them_up_by_id_without_statistics(
+    app, brand, session, import_file, history_file
+) -> None:
+    """SQLite without statistics read 50+ ids beside ``brand_id = X`` through the key's brand
+    prefix: every rollup row of the brand, on every refresh."""
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite's planner without statistics")
+    assert import_file(history_file).exit_code == 0
+    never_analyzed = text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+    assert session.execute(never_analyzed).scalar_one() == 0
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM shipmentfigures JOIN" in statement:
+            seen.append((statement, parameters))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        ids = _imported_parcels(session, brand.brand_id)[:200]
+        refresh_rollup(session=session, brand_id=brand.brand_id, now=START, shipment_ids=ids)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert seen
+    for statement, parameters in seen:
+        plan = " ".join(
+            row[3]
+            for row in session.connection().exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statement, parameters
+            )
+        )
+        assert "PRIMARY KEY (brand_id=?)" not in plan, plan
 
 
 def test_a_bad_row_names_its_line_and_column_and_nothing_is_imported(
