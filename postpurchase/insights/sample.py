@@ -27,7 +27,7 @@ METHODS = (
 CATEGORIES = ("apparel", "shoes", "bags", "accessories")
 _JST = ZoneInfo("Asia/Tokyo")
 SLOTS = tuple(slot.value for slot in TimeSlot)
-REASONS = ("size_too_small", "size_too_large", "damaged", "late_delivery", "changed_mind")
+REASONS = ("size_too_small", "size_too_large", "damaged", "late", "changed_mind")
 
 
 def write_sample(
