@@ -26,6 +26,7 @@ from postpurchase.models import (
     TrackingEvent,
     TransitModelState,
 )
+from tests.sql import recorded
 
 # Wednesday 2026-11-18, 10:00 in Tokyo.
 HANDOVER = datetime(2026, 11, 18, 1, 0, tzinfo=UTC)
@@ -598,28 +599,16 @@ def test_explanation_names_the_order_features_that_stretch_the_estimate(app, loc
     assert text.endswith(sentence)
 
 
-def _selects_from(session, table: str) -> list[str]:
-    """A list that collects the SELECTs from ``table`` run on ``session``'s engine."""
-    from sqlalchemy import event
-
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        if statement.lstrip().upper().startswith("SELECT") and f"FROM {table}" in statement:
-            seen.append(statement)
-
-    event.listen(session.get_bind(), "before_cursor_execute", record)
-    return seen
-
-
 def test_the_stored_model_version_is_read_once_per_unit_of_work(app, session, acme):
     brand = get_brand(session=session, slug="acme")
     models = service.models_of(app)
-    reads = _selects_from(session, "transitmodelstate")
-    first = service.load_model(session=session, brand=brand, mode=AsOf.shipped, models=models)
-    again = service.load_model(session=session, brand=brand, mode=AsOf.shipped, models=models)
+    with recorded(
+        session.get_bind(), starting="SELECT", containing="FROM transitmodelstate"
+    ) as reads:
+        first = service.load_model(session=session, brand=brand, mode=AsOf.shipped, models=models)
+        again = service.load_model(session=session, brand=brand, mode=AsOf.shipped, models=models)
     assert again[1] == first[1] is not None
-    assert len([read for read in reads if "payload" not in read]) == 1  # the payload: per version
+    assert len([read for read in reads if "payload" not in read.sql]) == 1  # payload: per version
 
 
 def test_storing_a_model_replaces_the_version_read_earlier_in_the_session(app, session, acme):

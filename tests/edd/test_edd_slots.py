@@ -25,6 +25,7 @@ from postpurchase.edd.slot_bench import constructed_history, score_slots
 from postpurchase.models import FulfillmentCentre, LeadTime, TimeSlot
 from tests.edd.conftest import JP
 from tests.edd.test_edd_service import CHECKOUT_NOW, acme, parcel  # noqa: F401
+from tests.sql import recorded
 
 # Friday 2026-11-20, 10:00 in Tokyo: the parcel is still in transit after the 午前中 cut-off.
 LATE_SCAN = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
@@ -159,24 +160,10 @@ def test_a_new_brand_is_estimated_from_its_own_lead_time_table(app, session, fre
     assert offers["14-16"] > answer["predicted_date"]
 
 
-def _statements_reading(session, table: str):
-    """A list that collects the SELECTs from ``table`` run on ``session``'s engine."""
-    from sqlalchemy import event
-
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        if statement.lstrip().upper().startswith("SELECT") and f"FROM {table}" in statement:
-            seen.append(statement)
-
-    event.listen(session.get_bind(), "before_cursor_execute", record)
-    return seen
-
-
 def test_a_brand_lead_time_table_is_read_once_per_unit_of_work(session, fresh):
-    reads = _statements_reading(session, "leadtime")
-    first = brand_table(session=session, brand_id=fresh.brand_id)
-    again = brand_table(session=session, brand_id=fresh.brand_id)
+    with recorded(session.get_bind(), starting="SELECT", containing="FROM leadtime") as reads:
+        first = brand_table(session=session, brand_id=fresh.brand_id)
+        again = brand_table(session=session, brand_id=fresh.brand_id)
     assert again == first == default_table()
     assert len(reads) == 1
 

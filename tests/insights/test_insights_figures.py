@@ -14,7 +14,7 @@ import holidays
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import event, text, update
+from sqlalchemy import text, update
 from sqlmodel import Session, col, func, select
 
 from carriers.status import Status
@@ -47,6 +47,7 @@ from postpurchase.models import (
     ShipmentFigures,
 )
 from postpurchase.models.types import table_of
+from tests.sql import recorded
 
 START = datetime(2026, 8, 25, tzinfo=UTC)
 PERIOD = {"from": "2026-09-01", "to": "2026-10-15"}
@@ -367,25 +368,16 @@ def test_a_refresh_of_many_parcels_looks_them_up_by_id_without_statistics(
     assert import_file(history_file).exit_code == 0
     never_analyzed = text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
     assert session.execute(never_analyzed).scalar_one() == 0
-    seen: list[tuple[str, Any]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.lstrip().startswith("SELECT") and "FROM shipmentfigures JOIN" in statement:
-            seen.append((statement, parameters))
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        ids = _imported_parcels(session, brand.brand_id)[:200]
+    ids = _imported_parcels(session, brand.brand_id)[:200]
+    reads = recorded(session.get_bind(), starting="SELECT", containing="FROM shipmentfigures JOIN")
+    with reads as seen:
         refresh_rollup(session=session, brand_id=brand.brand_id, now=START, shipment_ids=ids)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert seen
-    for statement, parameters in seen:
+    for read in seen:
         plan = " ".join(
             row[3]
             for row in session.connection().exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + statement, parameters
+                "EXPLAIN QUERY PLAN " + read.sql, read.parameters
             )
         )
         assert "PRIMARY KEY (brand_id=?)" not in plan, plan

@@ -27,6 +27,7 @@ from postpurchase.models import (
     Shipment,
     ShipmentFigures,
 )
+from tests.sql import recorded
 
 ORDER = EXAMPLES[EventType.order_created]
 SHIPMENT = EXAMPLES[EventType.shipment_created]
@@ -333,8 +334,6 @@ def test_a_batch_of_shipments_refreshes_the_insights_rollup_once(
 def test_a_batch_records_its_verdicts_in_one_update_with_a_failure_in_the_middle(
     app, post_event, broken_operation
 ) -> None:
-    from sqlalchemy import event as sa_event
-
     from postpurchase.db import get_db
 
     ids = [
@@ -343,18 +342,8 @@ def test_a_batch_records_its_verdicts_in_one_update_with_a_failure_in_the_middle
         post_event(EXAMPLES[EventType.inventory_updated]).json["id"],
         post_event(example(EventType.return_received, order_id="SO-UNKNOWN")).json["id"],
     ]
-    updates: list[str] = []
-
-    def seen(_conn, _cursor, sql, *_):
-        if sql.lstrip().upper().startswith("UPDATE INBOXEVENT"):
-            updates.append(sql)
-
-    engine = get_db(app).engine
-    sa_event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with recorded(get_db(app).engine, starting="UPDATE inboxevent") as updates:
         stats = process_events(app, ids)
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", seen)
     assert (stats.processed, stats.failed, stats.deferred) == (2, 1, 1)
     assert len(updates) == 1
     order, shipment, inventory, waiting = inbox(app)
@@ -372,8 +361,6 @@ def test_new_parcels_are_written_once_with_their_prediction_and_first_poll(app, 
     """Two parcels of one order in one batch: each row's EDD dates go out in one UPDATE with its
     first poll, the first poll is planned from the prediction, and the shipped message knows
     the predicted date (the EDD's receiver runs before messaging's, in connection order)."""
-    from sqlalchemy import event as sa_event
-
     from postpurchase.db import get_db
     from postpurchase.models import Brand, OutboxMessage
     from postpurchase.tracking.intervals import first_poll_at, policy_from_config
@@ -381,20 +368,10 @@ def test_new_parcels_are_written_once_with_their_prediction_and_first_poll(app, 
     post_event(ORDER)
     process(app)
     ids = [post_event(SHIPMENT).json["id"]]
-    updates: list[str] = []
-
-    def seen(_conn, _cursor, sql, *_):
-        if sql.lstrip().upper().startswith("UPDATE SHIPMENT"):
-            updates.append(sql)
-
-    engine = get_db(app).engine
-    sa_event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with recorded(get_db(app).engine, starting="UPDATE shipment ") as updates:
         assert process_events(app, ids).processed == 1
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", seen)
     parcels = sorted(rows(app, Shipment), key=lambda parcel: parcel.parcel_index)
-    dated = [sql for sql in updates if "predicted_date" in sql]
+    dated = [update.sql for update in updates if "predicted_date" in update.sql]
     assert len(parcels) == 2 and len(dated) == 2
     assert all("next_poll_at" in sql for sql in dated)
     (brand,) = rows(app, Brand)

@@ -1,0 +1,36 @@
+"""Recording the SQL a piece of code runs, for tests that count statements or read their plans."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    parameters: Any
+
+
+@contextmanager
+def recorded(
+    engine: Engine, *, starting: str = "", containing: str = ""
+) -> Iterator[list[Statement]]:
+    """The statements run on ``engine`` inside the block whose SQL starts with ``starting``
+    (ignoring case and leading space) and contains ``containing``."""
+    seen: list[Statement] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, parameters: Any, *_: Any) -> None:
+        if sql.lstrip().upper().startswith(starting.upper()) and containing in sql:
+            seen.append(Statement(sql, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
