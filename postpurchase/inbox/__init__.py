@@ -32,7 +32,7 @@ from sqlmodel import Session, col, select
 
 from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, is_postgres
-from postpurchase.inbox.locking import stand_aside, write_lock
+from postpurchase.inbox.locking import write_lock
 from postpurchase.models import InboxEvent, InboxState
 from postpurchase.models.types import id_of, table_of
 
@@ -296,8 +296,6 @@ def process_pending(
     """Process due events (pending, failed and due for retry, deferred and due) in batches."""
     stats = ProcessStats()
     while stats.total < limit:
-        if stats.total:
-            stand_aside(app)
         # Deferred and failed events get a later next_attempt_at, so each pass ends.
         batch = process_events(app, limit=min(BATCH_SIZE, limit - stats.total), now=now)
         stats.add(batch)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -23,12 +22,6 @@ from postpurchase.config import running_app
 from postpurchase.db import get_db
 
 EXTENSION_KEY = "postpurchase.sqlite_write_lock"
-#: How long a writer that takes the lock again and again (a worker draining the inbox batch after
-#: batch) stands aside between two holds. ``flock`` is not fair: a process that releases and
-#: re-takes it at once keeps it while the web processes' one-INSERT transactions wait, so their
-#: acceptance fell to the processing rate and p99 to several batches (bench/ingest.py --workers 1).
-#: A few of those INSERTs fit in this pause.
-STAND_ASIDE_SECONDS = 0.002
 
 
 class FileWriteLock:
@@ -65,9 +58,3 @@ def write_lock(app: Flask | None = None) -> Any:
             EXTENSION_KEY, FileWriteLock(Path(app.instance_path) / "sqlite-write.lock")
         )
     return lock.hold()
-
-
-def stand_aside(app: Flask, sleep: Any = time.sleep) -> None:
-    """Between two write transactions of a loop: let the writers queued on SQLite's lock in."""
-    if get_db(app).is_sqlite:
-        sleep(STAND_ASIDE_SECONDS)

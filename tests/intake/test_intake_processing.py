@@ -16,7 +16,6 @@ from postpurchase.cli import main
 from postpurchase.clock import utcnow
 from postpurchase.db import get_db, session_scope
 from postpurchase.inbox import Received, process_events, receive
-from postpurchase.inbox.locking import STAND_ASIDE_SECONDS, stand_aside
 from postpurchase.insights import figures as figures_module
 from postpurchase.intake.examples import EXAMPLES
 from postpurchase.intake.generic import apply_data
@@ -455,29 +454,3 @@ def test_new_parcels_are_written_once_with_their_prediction_and_first_poll(app, 
         )
         shipped = messages[f"s{parcel.id}"]
         assert shipped.payload["predicted_date"] == parcel.predicted_date.isoformat()
-
-
-def test_draining_the_inbox_stands_aside_between_batches(app, post_event, monkeypatch) -> None:
-    """A worker draining batch after batch lets the web processes' INSERTs take SQLite's lock."""
-    for number in range(5):
-        envelope = example(EventType.order_created, order_id=f"SO-{number}")
-        assert post_event({**envelope, "id": f"evt-{number}"}).status_code == 202
-    calls: list[str] = []
-    monkeypatch.setattr(inbox_module, "BATCH_SIZE", 2)
-    monkeypatch.setattr(inbox_module, "stand_aside", lambda _app: calls.append("aside"))
-    real_process_events = inbox_module.process_events
-
-    def batch(*args, **kwargs):
-        calls.append("batch")
-        return real_process_events(*args, **kwargs)
-
-    monkeypatch.setattr(inbox_module, "process_events", batch)
-    assert inbox_module.process_pending(app).processed == 5
-    assert calls == ["batch", "aside", "batch", "aside", "batch", "aside", "batch"]
-
-
-def test_standing_aside_sleeps_on_sqlite_only(app) -> None:
-    slept: list[float] = []
-    stand_aside(app, sleep=slept.append)
-    expected = [STAND_ASIDE_SECONDS] if get_db(app).is_sqlite else []
-    assert slept == expected
