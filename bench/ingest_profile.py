@@ -1,13 +1,15 @@
 """Profile event processing alone: ``process_pending`` over stored ``shipment.created`` events.
 
     python bench/ingest_profile.py [--events 3000] [--customers 0.5] [--top 25] [--sort tottime] [--no-profile]
-        [--statements]
+        [--statements] [--batch 50]
 
 Single process, fresh SQLite file, every feature connected (EDD, tracking, messaging). The events
 are the ones ``bench/ingest.py`` posts (3 lines each); their orders are seeded first, and a share
 (``--customers``) of them has a customer with an email address and a phone number, so messaging
 has someone to write to (the HTTP benchmark's orders have none). Prints events/s, SQL statements
-per event and, unless ``--no-profile``, the functions with the most cumulative time.
+per event and, unless ``--no-profile``, the functions with the most cumulative time. ``--batch``
+sets how many events one unit of work claims (the inline worker of a web process takes at most
+``WORKER_BATCH``, the ``postpurchase worker`` loop ``BATCH_SIZE``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ def main() -> None:
         help="print how many times each SQL statement ran (its first 90 characters)",
     )
     parser.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="events per unit of work (default: the inbox's BATCH_SIZE, 50)",
+    )
+    parser.add_argument(
         "--disconnect",
         action="append",
         default=[],
@@ -53,6 +61,7 @@ def main() -> None:
     from sqlalchemy import event as sa_event
     from sqlalchemy import insert
 
+    import postpurchase.inbox
     from postpurchase import create_app, signals
     from postpurchase.brands import create_brand
     from postpurchase.db import get_db, session_scope
@@ -149,6 +158,8 @@ def main() -> None:
         for receiver in list(signals.shipment_created.receivers_for(None)):
             if receiver.__module__.startswith(f"postpurchase.{feature}."):
                 signals.shipment_created.disconnect(receiver)
+    if args.batch:
+        postpurchase.inbox.BATCH_SIZE = args.batch
     profiler = cProfile.Profile()
     started = time.perf_counter()
     cpu_started = time.process_time()

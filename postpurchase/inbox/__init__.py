@@ -123,9 +123,12 @@ def receive(
 ) -> Received:
     """Store an event unless it is a duplicate (same event id, or same body, for this brand/source).
 
-    One SELECT and one INSERT, built once per dialect because this is the hot path of every
-    webhook; the unique constraint settles races between concurrent deliveries. Events with a
-    bad signature are stored under a fresh id so they never block the genuine event.
+    A new event costs one statement, built once per dialect because this is the hot path of every
+    webhook: an ``INSERT … SELECT … WHERE NOT EXISTS`` (same body) ``ON CONFLICT DO NOTHING``
+    (same event id) ``RETURNING id``; only a duplicate, which inserts nothing, costs a second
+    query for the id it duplicates. The unique constraint settles races between concurrent
+    deliveries. Events with a bad signature are stored under a fresh id so they never block the
+    genuine event.
 
     ``brand_id`` is None for events not addressed to one brand (a carrier pushing to its shared
     URL); the unique constraint does not cover those (NULLs differ), so only the body lookup
@@ -135,16 +138,12 @@ def receive(
     external_id = external_id[:200]  # the column's length; the duplicate lookup must match it
     digest = body_digest(raw_body)
     key = {"brand_id": brand_id, "source": source}
-    if signature_ok:
-        same_body = session.execute(statements.same_body, {**key, "digest": digest}).scalar()
-        if same_body is not None:
-            return Received(same_body, duplicate=True)
-    else:
+    if not signature_ok:
         external_id = f"rejected:{uuid.uuid4().hex}"
         state = InboxState.rejected
     now = now or utcnow()
     new_id = session.execute(
-        statements.insert,
+        statements.insert_unless_same_body if signature_ok else statements.insert,
         {
             **key,
             "external_id": external_id,
@@ -162,6 +161,9 @@ def receive(
     ).scalar()
     if new_id is not None:
         return Received(new_id, duplicate=False)
+    same_body = session.execute(statements.same_body, {**key, "body_sha256": digest}).scalar()
+    if same_body is not None:
+        return Received(same_body, duplicate=True)
     existing = session.execute(
         statements.by_external_id, {**key, "external_id": external_id}
     ).scalar_one()
@@ -177,6 +179,7 @@ def _dialect(session: Session | Connection) -> str:
 class _Statements:
     same_body: Any
     insert: Any
+    insert_unless_same_body: Any
     by_external_id: Any
 
 
@@ -207,17 +210,23 @@ def _statements(dialect: str, *, branded: bool = True) -> _Statements:
         "received_at",
         "processed_at",
     )
+    values = {name: bindparam(name, type_=c[name].type) for name in columns}
+    same_body = select(c.id).where(
+        *unindexed_key,
+        c.body_sha256 == bindparam("body_sha256"),
+        c.state != InboxState.rejected.value,
+    )
+    unique_key = ["brand_id", "source", "external_id"]
     return _Statements(
-        same_body=select(c.id)
-        .where(
-            *unindexed_key,
-            c.body_sha256 == bindparam("digest"),
-            c.state != InboxState.rejected.value,
-        )
-        .limit(1),
+        same_body=same_body.limit(1),
         insert=insert(table)
-        .values({name: bindparam(name, type_=c[name].type) for name in columns})
-        .on_conflict_do_nothing(index_elements=["brand_id", "source", "external_id"])
+        .values(values)
+        .on_conflict_do_nothing(index_elements=unique_key)
+        .returning(c.id),
+        # SQLite needs the WHERE here anyway: an upsert after INSERT … SELECT must have one.
+        insert_unless_same_body=insert(table)
+        .from_select(list(columns), select(*values.values()).where(~same_body.exists()))
+        .on_conflict_do_nothing(index_elements=unique_key)
         .returning(c.id),
         by_external_id=select(c.id).where(*key, c.external_id == bindparam("external_id")),
     )

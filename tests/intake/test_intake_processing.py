@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 from intake_helpers import event, example, inbox, process, rows
+from sqlalchemy import event as sa_event
 from sqlmodel import col, select
 
 from postpurchase import inbox as inbox_module
 from postpurchase import signals
 from postpurchase.cli import main
 from postpurchase.clock import utcnow
-from postpurchase.db import session_scope
-from postpurchase.inbox import process_events, receive
+from postpurchase.db import get_db, session_scope
+from postpurchase.inbox import Received, process_events, receive
 from postpurchase.insights import figures as figures_module
 from postpurchase.intake.examples import EXAMPLES
 from postpurchase.intake.generic import apply_data
@@ -93,6 +94,44 @@ def test_same_body_under_another_delivery_is_a_duplicate(session, brand) -> None
         session=session, brand_id=brand.brand_id, source="shopify", external_id="d-2", raw_body=body
     )
     assert second.duplicate and second.id == first.id
+
+
+def test_a_new_event_is_stored_with_one_statement_and_a_duplicate_is_found(
+    app, session, brand
+) -> None:
+    """The accept path's write: one INSERT for a new event; a duplicate inserts nothing and gets
+    the id it duplicates (same body first, else same event id)."""
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, sql, *_args) -> None:
+        if not sql.startswith("BEGIN"):
+            statements.append(sql.split(None, 1)[0])
+
+    def store(external_id: str, body: bytes):
+        return receive(
+            session=session,
+            brand_id=brand.brand_id,
+            source="wms",
+            external_id=external_id,
+            raw_body=body,
+        )
+
+    engine = get_db(app).engine
+    sa_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        first = store("e-1", b'{"a": 1}')
+        new_event = list(statements)
+        statements.clear()
+        same_body = store("e-2", b'{"a": 1}')
+        same_id = store("e-1", b'{"a": 2}')
+        other = store("e-3", b'{"a": 3}')
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", seen)
+    assert new_event == ["INSERT"]
+    assert (same_body, same_id) == (Received(first.id, True), Received(first.id, True))
+    assert not other.duplicate and other.id != first.id
+    assert statements == ["INSERT", "SELECT", "INSERT", "SELECT", "SELECT", "INSERT"]
+    assert len(session.exec(select(InboxEvent)).all()) == 2
 
 
 def test_reprocessing_an_applied_event_changes_nothing(app, post_event, emitted) -> None:

@@ -111,3 +111,27 @@ def test_a_misspelt_boolean_setting_is_an_error() -> None:
 def test_samesite_none_without_a_secure_cookie_is_an_error() -> None:
     with pytest.raises(ValueError, match="SESSION_COOKIE_SAMESITE"):
         WebSecurity.from_config({"BASE_URL": "http://x", "SESSION_COOKIE_SAMESITE": "None"})
+
+
+def test_a_request_without_a_cookie_builds_no_session_signer(app, client, monkeypatch) -> None:
+    @app.get("/test-session-value")
+    def session_value() -> str:
+        from flask import session
+
+        return str(session.get("seen"))
+
+    built: list[object] = []
+    real = app.session_interface.get_signing_serializer
+
+    def counting(flask_app):
+        built.append(flask_app)
+        return real(flask_app)
+
+    monkeypatch.setattr(app.session_interface, "get_signing_serializer", counting)
+    assert client.get("/healthz").status_code == 200
+    assert built == []
+    with client.session_transaction() as session:  # the signer writes the cookie
+        session["seen"] = "yes"
+    built.clear()
+    assert client.get("/test-session-value").text == "yes"
+    assert built  # a request with the cookie still reads it through the signer
