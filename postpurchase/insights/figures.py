@@ -571,27 +571,22 @@ def apply_pending_refreshes(session: Session) -> None:
         refresh_rollup(session=session, brand_id=brand_id, now=now, shipment_ids=sorted(ids))
 
 
-def refresh_rollup(
-    *,
-    session: Session,
-    brand_id: int,
-    now: datetime,
-    shipment_ids: Collection[int] | None = None,
-) -> None:
-    """Rewrite the rollup rows of ``shipment_ids`` (every parcel of the brand when None); flushes.
+@cache
+def _rollup_statements(dialect: str, timezone: str, by_ids: bool) -> tuple[Any, Any]:
+    """The rollup's DELETE and INSERT … SELECT for a brand (bind ``brand_id``, ``currency``,
+    ``now`` and, ``by_ids``, the expanding ``ids``), built once per dialect and timezone.
 
-    Each definition of the module docstring is written here as SQL, once. A parcel without an
-    order gets no row: it has no order date.
+    Each definition of the module docstring is written here as SQL, once. Building this
+    statement cost more than running it for the few parcels of an inbox batch, and every
+    processing transaction refreshes the rollup.
     """
-    session.flush()  # the rows are read by SQL: pending changes of the caller first
-    brand = session.get(Brand, brand_id)
-    if brand is None:
-        raise LookupError(f"no brand {brand_id}")
-    sql = _Sql(session.get_bind().dialect.name, ZoneInfo(brand.timezone), *_ROLLUP_SPAN)
+    sql = _Sql(dialect, ZoneInfo(timezone), *_ROLLUP_SPAN)
+    brand_id = bindparam("brand_id", type_=Integer())
+    currency = bindparam("currency", type_=String())
     delivered = col(Shipment.delivered_at).is_not(None)
     priced = and_(
         col(Shipment.cost_amount).is_not(None),
-        or_(col(Shipment.cost_currency).is_(None), col(Shipment.cost_currency) == brand.currency),
+        or_(col(Shipment.cost_currency).is_(None), col(Shipment.cost_currency) == currency),
     )
     promised = and_(delivered, col(Shipment.promised_date).is_not(None))
     on_time = and_(promised, sql.local_date(Shipment.delivered_at) <= Shipment.promised_date)
@@ -644,9 +639,7 @@ def refresh_rollup(
         "first_attempt": flag(and_(delivered, col(Shipment.failed_attempts) == 0)),
         "failed_attempts": Shipment.failed_attempts,
         "cost_amount": case((priced, Shipment.cost_amount), else_=None),
-        "order_value": case(
-            (col(Order.currency) == brand.currency, Order.total_amount), else_=None
-        ),
+        "order_value": case((col(Order.currency) == currency, Order.total_amount), else_=None),
         "returned": flag(exists().where(of_order)),
         "returned_units": func.coalesce(
             select(func.sum(ReturnLine.quantity))
@@ -663,30 +656,57 @@ def refresh_rollup(
         "responses": scored(score.is_not(None)),
         "promoters": scored(score >= 9),
         "detractors": scored(score <= 6),
-        "refreshed_at": literal(now, UTCDateTime()),
+        "refreshed_at": bindparam("now", type_=UTCDateTime()),
         # Where parcels were left.
         "delivered_to": case((delivered, Shipment.delivered_to), else_=None),
         "unattended": flag(and_(delivered, col(Shipment.delivered_to).in_(UNATTENDED))),
     }
-    table = table_of(ShipmentFigures)
-    ids = None if shipment_ids is None else list(shipment_ids)
+    where: list[Any] = [col(Shipment.brand_id) == brand_id]
+    gone = delete(ShipmentFigures).where(col(ShipmentFigures.brand_id) == brand_id)
+    if by_ids:
+        ids: Any = bindparam("ids", expanding=True)
+        where.append(col(Shipment.id).in_(ids))
+        gone = gone.where(col(ShipmentFigures.shipment_id).in_(ids))
+    written = insert(table_of(ShipmentFigures)).from_select(
+        list(values),
+        select(*values.values())
+        .select_from(Shipment)
+        .join(Order, col(Order.id) == Shipment.order_id)
+        .where(*where),
+    )
+    return gone, written
+
+
+def refresh_rollup(
+    *,
+    session: Session,
+    brand_id: int,
+    now: datetime,
+    shipment_ids: Collection[int] | None = None,
+) -> None:
+    """Rewrite the rollup rows of ``shipment_ids`` (every parcel of the brand when None); flushes.
+
+    A parcel without an order gets no row: it has no order date.
+    """
+    session.flush()  # the rows are read by SQL: pending changes of the caller first
+    brand = session.get(Brand, brand_id)
+    if brand is None:
+        raise LookupError(f"no brand {brand_id}")
+    gone, written = _rollup_statements(
+        session.get_bind().dialect.name, brand.timezone, shipment_ids is not None
+    )
+    ids: list[int] | None = None if shipment_ids is None else list(shipment_ids)
     chunks = [None] if ids is None else [ids[i : i + 500] for i in range(0, len(ids), 500)]
     for chunk in chunks:
+        parameters: dict[str, Any] = {"brand_id": brand_id, "currency": brand.currency, "now": now}
         where: list[Any] = [Shipment.brand_id == brand_id]
-        gone = delete(ShipmentFigures).where(col(ShipmentFigures.brand_id) == brand_id)
         if chunk is not None:
+            parameters["ids"] = chunk
             where.append(col(Shipment.id).in_(chunk))
-            gone = gone.where(col(ShipmentFigures.shipment_id).in_(chunk))
-        session.execute(gone)
         session.execute(
-            insert(table).from_select(
-                list(values),
-                select(*values.values())
-                .select_from(Shipment)
-                .join(Order, col(Order.id) == Shipment.order_id)
-                .where(*where),
-            )
+            gone, {key: parameters[key] for key in ("brand_id", "ids") if key in parameters}
         )
+        session.execute(written, parameters)
         _count_business_days(session, brand, chunk)
         _convert_foreign(session, brand, where)
     session.flush()
