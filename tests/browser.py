@@ -178,6 +178,28 @@ def sign_in_merchant(
     )
 
 
+def gone(element: Any) -> Callable[[Any], bool]:
+    """A wait condition: ``element`` has left the document (its page was replaced).
+
+    Selenium's ``staleness_of`` lets through the error Chromium gives when the element's node
+    vanishes in the middle of the check ("does not belong to the document"), which is the very
+    thing it waits for."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    def check(_browser: Any) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+        return False
+
+    return check
+
+
 def click_to_new_page(browser: Any, css: str, timeout: float = 20) -> None:
     """Click the element at ``css`` and wait until the page it leads to has replaced this one.
 
@@ -185,9 +207,8 @@ def click_to_new_page(browser: Any, css: str, timeout: float = 20) -> None:
     URL unchanged, so waiting on the URL proves nothing: the old page's ``<html>`` element going
     stale does."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, css).click()
-    WebDriverWait(browser, timeout).until(staleness_of(page))
+    WebDriverWait(browser, timeout).until(gone(page))

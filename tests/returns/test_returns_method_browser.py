@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from postpurchase.models import Brand
 from postpurchase.returns import dropoffs
 from postpurchase.returns.dropoffs import parse_dropoffs
+from tests.browser import click_to_new_page
 from tests.returns.test_returns_dropoffs import SAMPLE
 
 #: What a wait may meet while the page is replaced by the next one.
@@ -33,9 +33,7 @@ WORDS = {
 def _submit_and_wait(browser: Any, expected: str) -> None:
     """Send the method form and wait for the NEW page to say ``expected`` (the old page's text may
     already contain it, and its elements go stale while the next page loads)."""
-    before = browser.find_element(By.ID, "method")
-    browser.find_element(By.CSS_SELECTOR, "#method button[type=submit]").click()
-    WebDriverWait(browser, 20).until(staleness_of(before))
+    click_to_new_page(browser, "#method button[type=submit]")
     WebDriverWait(browser, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda b: expected in b.find_element(By.ID, "method").text
     )

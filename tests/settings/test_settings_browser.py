@@ -30,7 +30,9 @@ def _sign_in(browser: Any, live_server: str, app: Flask, brand: NewBrand) -> Non
     browser.find_element(By.NAME, "email").send_keys(EMAIL)
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(browser, 10).until(expected_conditions.url_contains("/merchant/"))
+    # /merchant/login itself contains "/merchant/": wait until the sign-in's answer has landed, or
+    # it replaces the next page asked for
+    WebDriverWait(browser, 10).until(lambda b: "/merchant/login" not in b.current_url)
 
 
 def _portal_page(browser: Any, live_server: str) -> str:
