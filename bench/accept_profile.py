@@ -17,7 +17,6 @@ import cProfile
 import io
 import pstats
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -77,25 +76,13 @@ def main() -> None:
     parser.add_argument("--sort", default="tottime", help="pstats sort key (e.g. cumulative)")
     args = parser.parse_args()
 
-    from ingest import bare_app, build_posts
+    from ingest import bare_app, build_posts, profile_app
     from sqlalchemy import event as sa_event
 
-    from postpurchase import create_app
     from postpurchase.brands import create_brand
     from postpurchase.db import get_db, session_scope
 
-    work = Path(tempfile.mkdtemp(prefix="pp-accept-"))
-    app = create_app(
-        {
-            "DATABASE_URL": f"sqlite:///{work / 'p.db'}",
-            "INSTANCE_PATH": str(work),
-            "SECRET_KEY": "profile",
-            "SCHEDULER": False,
-            "INBOX_INLINE": False,
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    get_db(app).create_all()
+    app = profile_app("pp-accept-")
     with app.app_context(), session_scope(app) as session:
         brand = create_brand(session=session, slug="bench", name="Bench 茶舗")
     posts, _seeded, _unique = build_posts(args.events)

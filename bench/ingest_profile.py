@@ -19,7 +19,6 @@ import cProfile
 import pstats
 import re
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -57,31 +56,18 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from ingest import build_posts
+    from ingest import build_posts, profile_app
     from sqlalchemy import event as sa_event
     from sqlalchemy import insert
 
     import postpurchase.inbox
-    from postpurchase import create_app, signals
+    from postpurchase import signals
     from postpurchase.brands import create_brand
     from postpurchase.db import get_db, session_scope
     from postpurchase.inbox import process_pending, receive
     from postpurchase.models import Customer, Order
 
-    work = Path(tempfile.mkdtemp(prefix="pp-profile-"))
-    app = create_app(
-        {
-            "DATABASE_URL": f"sqlite:///{work / 'p.db'}",
-            "INSTANCE_PATH": str(work),
-            "SECRET_KEY": "profile",
-            "SCHEDULER": False,
-            "INBOX_INLINE": False,
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": 2525,
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    get_db(app).create_all()
+    app = profile_app("pp-profile-", SMTP_HOST="127.0.0.1", SMTP_PORT=2525)
     posts, _seeded, unique = build_posts(args.events + args.events // 9)
     shipments = [p for p in posts if p.kind == "shipment"][: args.events]
     now = datetime.now(UTC)
