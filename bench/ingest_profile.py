@@ -1,6 +1,6 @@
 """Profile event processing alone: ``process_pending`` over stored ``shipment.created`` events.
 
-    python bench/ingest_profile.py [--events 3000] [--customers 0.5] [--top 25] [--sort tottime] [--no-profile]
+    python bench/ingest_profile.py [--events 3000] [--customers 0.5] [--top 25] [--sort tottime] [--no-profile] [--save PATH]
         [--statements] [--batch 50]
 
 Single process, fresh SQLite file, every feature connected (EDD, tracking, messaging). The events
@@ -36,6 +36,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--sort", default="cumulative", help="pstats sort key (e.g. tottime)")
+    parser.add_argument(
+        "--save", metavar="PATH", help="also write the raw profile here (for pstats or snakeviz)"
+    )
     parser.add_argument(
         "--statements",
         action="store_true",
@@ -165,6 +168,8 @@ def main() -> None:
     for sql, times in kinds.most_common():
         print(f"{times / max(1, stats.processed):6.2f} per event  {sql}")
     if not args.no_profile:
+        if args.save:
+            profiler.dump_stats(args.save)
         pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
 
 

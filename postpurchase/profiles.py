@@ -18,6 +18,8 @@ from sqlalchemy import event, func, or_
 from sqlmodel import Session, col, select
 
 from carriers.status import Status
+from postpurchase.lines import order_lines
+from postpurchase.lines import remember as remember_lines
 from postpurchase.models import (
     Brand,
     Customer,
@@ -74,9 +76,8 @@ class Profile:
         return micro_segment(self.persona, self.parcel, self.stock)
 
 
-#: ``session.info`` keys of what :func:`preload` computed for a batch of messages.
+#: ``session.info`` key of what :func:`preload` computed for a batch of messages.
 _HISTORY = "messaging_history"
-_LINES = "messaging_lines"
 
 
 @dataclass(frozen=True)
@@ -93,14 +94,6 @@ class History:
     persona: str | None = None
     parcel: str = "none"
     stock: str = "unknown"
-
-
-def order_lines(session: Session, order_id: int) -> list[OrderLine]:
-    """The order's lines, from :func:`preload` when the batch loaded them."""
-    cached = session.info.get(_LINES, {}).get(order_id)
-    if cached is not None:
-        return list(cached)
-    return list(session.exec(select(OrderLine).where(OrderLine.order_id == order_id)).all())
 
 
 def _histories(
@@ -195,7 +188,7 @@ def preload(*, session: Session, customer_ids: set[int]) -> None:
     if customer_ids:
         histories, lines = _histories(session, customer_ids)
         session.info.setdefault(_HISTORY, {}).update(histories)
-        session.info.setdefault(_LINES, {}).update(lines)
+        remember_lines(session, lines)
 
 
 def build_profile(

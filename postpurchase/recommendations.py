@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from postpurchase.lines import order_lines
 from postpurchase.models import (
     Brand,
     Customer,
@@ -37,7 +38,7 @@ from postpurchase.models import (
     ReturnRequest,
 )
 from postpurchase.models.types import id_of
-from postpurchase.profiles import Profile, build_profile, order_lines
+from postpurchase.profiles import Profile, build_profile
 from postpurchase.settings.model import settings_for
 
 #: How many items a surface shows at most.

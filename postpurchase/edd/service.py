@@ -33,6 +33,7 @@ from postpurchase.edd.history import HistoryRow, read_history
 from postpurchase.edd.leadtimes import LeadTimeRow, brand_table, lookup
 from postpurchase.edd.model import YMAX, Estimate, ModelParams, Route, TransitModel, postal_prefix
 from postpurchase.edd.slots import cold_start, depot_arrival_time, slot_aware, slot_offers
+from postpurchase.lines import order_lines
 from postpurchase.models import (
     Brand,
     DeliveryPrediction,
@@ -668,7 +669,7 @@ def predict_for_shipment(
             moment, shipped=shipment.shipped_at is not None, origin=route.origin
         )
         elapsed = calendar.business_days_between(anchor, today) if shipment.shipped_at else 0
-        lines = _order_lines(session, order.id) if order and order.id is not None else []
+        lines = order_lines(session, order.id) if order and order.id is not None else []
         features = order_features(shipment, order, lines)
         estimate = model.estimate(
             route,
@@ -762,18 +763,6 @@ def predict_for_shipment(
             now=now,
         )
     return dates
-
-
-def _order_lines(session: Session, order_id: int) -> list[OrderLine]:
-    """The order's lines, read without flushing the session unless order lines are pending.
-
-    A new parcel's first poll, planned on the same signal just before its prediction, then goes
-    out in one UPDATE with the prediction's dates instead of being flushed by this read.
-    """
-    if any(isinstance(row, OrderLine) for row in (*session.new, *session.dirty, *session.deleted)):
-        session.flush()
-    with session.no_autoflush:
-        return list(session.exec(select(OrderLine).where(OrderLine.order_id == order_id)))
 
 
 def _lead_time(

@@ -30,6 +30,9 @@ from postpurchase.intake.schemas import (
     ShipmentLineIn,
     ShipmentUpdatedData,
 )
+from postpurchase.lines import load as load_lines
+from postpurchase.lines import order_lines
+from postpurchase.lines import remember as remember_lines
 from postpurchase.models import (
     Brand,
     Customer,
@@ -105,6 +108,7 @@ def prefetch(
             )
         }
         known.update({(brand_id, external_id): found.get(external_id) for external_id in order_ids})
+        load_lines(session, (id_of(order) for order in found.values()))
         customer_ids = {o.customer_id for o in found.values() if o.customer_id is not None}
         if customer_ids:
             customers = _known(session, "customers")
@@ -235,10 +239,8 @@ def upsert_order(
 
 
 def _replace_lines(session: Session, brand_id: int, order_id: int, data: OrderData) -> None:
-    existing = {
-        line.line_key: line
-        for line in session.exec(select(OrderLine).where(OrderLine.order_id == order_id))
-    }
+    existing = {line.line_key: line for line in order_lines(session, order_id)}
+    kept: list[OrderLine] = []
     seen: set[str] = set()
     for line in data.lines:
         key = line.line_id or (f"{line.sku}:{line.variant}" if line.variant else line.sku)
@@ -250,10 +252,12 @@ def _replace_lines(session: Session, brand_id: int, order_id: int, data: OrderDa
         )
         _assign(row, line.model_dump(exclude={"line_id"}))
         session.add(row)
+        kept.append(row)
     for key, row in existing.items():
         if key not in seen:
             session.delete(row)
     session.flush()
+    remember_lines(session, {order_id: kept})
 
 
 def cancel_order(

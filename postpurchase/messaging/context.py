@@ -270,7 +270,7 @@ def useless_reason(
             return "the customer already answered"
         return customer_reason(session=session, trigger=trigger, order=order, lines=[])
     settings = brand_settings(brand)
-    lines = list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all())
+    lines = order_lines(session, id_of(order))
     if trigger == Trigger.replenishment and (
         reason := customer_reason(session=session, trigger=trigger, order=order, lines=lines)
     ):

@@ -11,7 +11,8 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any
 
-from postpurchase.profiles import Profile, build_profile, order_lines, preload
+from postpurchase.lines import order_lines
+from postpurchase.profiles import Profile, build_profile, preload
 
 __all__ = ["Profile", "Segment", "build_profile", "choose_segment", "order_lines", "preload"]
 

@@ -1,0 +1,87 @@
+"""An order's lines, read once per unit of work.
+
+Processing a batch of events reads the lines of the same orders again and again: the delivery-date
+prediction of each new parcel (its order features), the message builders (their profiles), the
+profile refresh. :func:`remember` keeps what a batch loaded in bulk in ``session.info``;
+:func:`order_lines` answers from it, else with one query that it then remembers.
+
+Lines are written in one place (the intake's ``order.created`` / ``order.updated``), which
+remembers what it wrote. What a rolled-back savepoint undid cannot be told from the cache (a
+deleted line comes back), so any rollback forgets everything the session remembered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import event
+from sqlmodel import Session, col, select
+
+from postpurchase.models import OrderLine
+
+#: ``session.info`` key: lines per order id.
+_LINES = "order_lines"
+
+
+def order_lines(session: Session, order_id: int) -> list[OrderLine]:
+    """The order's lines (in id order), without flushing unless order lines are pending.
+
+    Not flushing lets the caller's other pending changes (a new parcel's first poll) go out
+    later in one statement with whatever else the unit of work changes on the same row.
+    """
+    if any(isinstance(row, OrderLine) for row in (*session.new, *session.dirty, *session.deleted)):
+        session.flush()
+    cached = _cache(session).get(order_id)
+    if cached is not None and all(line in session for line in cached):
+        return list(cached)
+    with session.no_autoflush:
+        found = list(
+            session.exec(
+                select(OrderLine).where(OrderLine.order_id == order_id).order_by(col(OrderLine.id))
+            )
+        )
+    _cache(session)[order_id] = found
+    return list(found)
+
+
+def remember(session: Session, lines: Mapping[int, Iterable[OrderLine]]) -> None:
+    """Keep these orders' complete, current lines (by order id) for the unit of work."""
+    _cache(session).update(
+        {order_id: sorted(rows, key=lambda line: line.id or 0) for order_id, rows in lines.items()}
+    )
+
+
+def load(session: Session, order_ids: Iterable[int]) -> dict[int, list[OrderLine]]:
+    """Read the lines of many orders in a few queries and remember them; lines per order id."""
+    wanted = sorted(set(order_ids))
+    found: dict[int, list[OrderLine]] = {order_id: [] for order_id in wanted}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for line in session.exec(select(OrderLine).where(col(OrderLine.order_id).in_(chunk))):
+            found[line.order_id].append(line)
+    remember(session, found)
+    return found
+
+
+def _cache(session: Session) -> dict[int, list[OrderLine]]:
+    if _LINES not in session.info:
+        session.info[_LINES] = {}
+        event.listen(session, "after_soft_rollback", _forget)
+        event.listen(session, "after_commit", _forget_after_commit)
+    cache: dict[int, list[OrderLine]] = session.info[_LINES]
+    return cache
+
+
+def _forget(session: Session, _previous: object) -> None:
+    _forget_all(session)
+
+
+def _forget_after_commit(session: Session) -> None:
+    """After the unit of work commits, other processes may change the lines. (The event also
+    fires when a savepoint is released; the unit of work goes on then.)"""
+    if not session.in_nested_transaction():
+        _forget_all(session)
+
+
+def _forget_all(session: Session) -> None:
+    session.info.get(_LINES, {}).clear()
