@@ -5,8 +5,8 @@ prediction of each new parcel (its order features), the message builders (their 
 profile refresh. :func:`remember` keeps what a batch loaded in bulk in ``session.info``;
 :func:`order_lines` answers from it, else with one query that it then remembers.
 
-Lines are written in one place (the intake's ``order.created`` / ``order.updated``), which
-remembers what it wrote. What a rolled-back savepoint undid cannot be told from the cache (a
+Lines are written by the intake's ``order.created`` / ``order.updated``, which remembers what
+it wrote, and replaced in bulk by the history import, which calls :func:`forget`. What a rolled-back savepoint undid cannot be told from the cache (a
 deleted line comes back), so any rollback forgets everything the session remembered.
 """
 
@@ -61,6 +61,13 @@ def load(session: Session, order_ids: Iterable[int]) -> dict[int, list[OrderLine
             found[line.order_id].append(line)
     remember(session, found)
     return found
+
+
+def forget(session: Session, order_ids: Iterable[int]) -> None:
+    """For code that writes lines with Core statements (the history import): read them anew."""
+    cache = _cache(session)
+    for order_id in order_ids:
+        cache.pop(order_id, None)
 
 
 def _cache(session: Session) -> dict[int, list[OrderLine]]:

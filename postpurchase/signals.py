@@ -62,7 +62,8 @@ order_cancelled = _signals.signal("order-cancelled")
 
 shipment_created = _signals.signal("shipment-created")
 """A parcel was handed over (``shipment.created`` or Shopify fulfilment). ``sender``: brand id.
-Kwargs: ``session``, ``shipment_id``, ``now``."""
+Kwargs: ``session``, ``shipment_id``, ``now``. Sent once, by whoever inserted the parcel's row, in
+the same unit of work: receivers may take it that nothing refers to the parcel yet."""
 
 shipment_status_changed = _signals.signal("shipment-status-changed")
 """The normalized status of a parcel changed. ``sender``: shipment id. Kwargs: ``session``,

@@ -34,6 +34,7 @@ from sqlmodel import Session, col, select
 from carriers.status import Handover, Status
 from postpurchase.edd.history import REQUIRED_COLUMNS, HistoryError, HistoryRow, _row
 from postpurchase.insights.figures import refresh_rollup
+from postpurchase.lines import forget as forget_lines
 from postpurchase.models import (
     Brand,
     Feedback,
@@ -409,6 +410,7 @@ def _write_children(
     session.execute(delete(ReturnRequest).where(col(ReturnRequest.order_id).in_(orders)))
     session.execute(delete(Feedback).where(col(Feedback.order_id).in_(orders)))
     session.execute(delete(OrderLine).where(col(OrderLine.order_id).in_(orders)))
+    forget_lines(session, orders)
     shipment_ids = {key: value[0] for key, value in existing.items()}
     missing = [
         row.history.shipment_id for row in rows if row.history.shipment_id not in shipment_ids

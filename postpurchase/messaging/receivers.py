@@ -51,6 +51,7 @@ def _enqueue_for_parcel(
     *,
     unless_status_in: Container[Status] = (),
     event_at: datetime | None = None,
+    new: bool = False,
 ) -> None:
     """Enqueue ``trigger`` for a parcel that still exists, unless its status is in ``unless_status_in``
     (a parcel whose status has a message of its own needs no ``delayed``)."""
@@ -65,6 +66,7 @@ def _enqueue_for_parcel(
         shipment=shipment,
         now=now or utcnow(),
         event_at=event_at or (shipment.shipped_at if trigger == Trigger.shipped else None),
+        new=new,
     )
 
 
@@ -89,13 +91,14 @@ def on_order_upserted(
             order=order,
             now=now or utcnow(),
             event_at=order.placed_at,
+            new=True,
         )
 
 
 def on_shipment_created(
     brand_id: int, *, session: Session, shipment_id: int, now: datetime | None = None, **_: Any
 ) -> None:
-    _enqueue_for_parcel(session, brand_id, shipment_id, Trigger.shipped, now)
+    _enqueue_for_parcel(session, brand_id, shipment_id, Trigger.shipped, now, new=True)
     _notice_duties(session, brand_id, shipment_id, now)
 
 
@@ -114,6 +117,7 @@ def _notice_duties(session: Session, brand_id: int, shipment_id: int, now: datet
         Trigger.duties_notice,
         now,
         unless_status_in=STATUS_TRIGGERS,
+        new=True,
     )
 
 

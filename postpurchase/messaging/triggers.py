@@ -350,9 +350,14 @@ def enqueue(
     extra: dict[str, Any] | None = None,
     due_at: datetime | None = None,
     event_at: datetime | None = None,
+    new: bool = False,
 ) -> str | None:
     """Write the message ``trigger`` asks for into the outbox; its idempotency key, or None when
     nothing was written.
+
+    ``new``: the parcel (or, without one, the order) was created by the event being applied, so no
+    message about it can exist yet and the lookup of the keys is skipped (a query per processed
+    ``shipment.created``). Ids are never reused: parcels and orders are not deleted.
 
     ``event_at`` is when the event behind the message happened (the order was placed, the parcel
     scanned). An event older than the trigger's freshness limit (a backfill, a replay, a scan the
@@ -374,7 +379,7 @@ def enqueue(
     customer = session.get(Customer, order.customer_id) if order and order.customer_id else None
     ref = ref or (f"s{shipment.id}" if shipment is not None else f"o{order.id if order else 0}")
     first = settings.channels[0] if settings.channels else Channel.email
-    if existing_keys(
+    if not new and existing_keys(
         session, [idempotency_key(id_of(brand), trigger, ref, c) for c in settings.channels]
     ):
         return None

@@ -28,12 +28,19 @@ from tests.messaging.helpers import messages, only, rendered, show
 
 @contextmanager
 def without_receiver(signal: Signal, receiver: Callable[..., object]) -> Iterator[None]:
-    """Run a block as if a feature had not subscribed (to test a later-arriving prediction)."""
+    """Run a block as if a feature had not subscribed (to test a later-arriving prediction).
+
+    Receivers run in connection order, so the receiver goes back to its place, not to the end:
+    otherwise every later test in the process would see messaging run before the EDD."""
+    everyone = list(signal.receivers_for(None))
     signal.disconnect(receiver)
     try:
         yield
     finally:
-        signal.connect(receiver)
+        for each in everyone:
+            signal.disconnect(each)
+        for each in everyone:
+            signal.connect(each)
 
 
 def test_new_order_confirms_in_japanese_with_honorific_and_yen(make_shop, session) -> None:
@@ -316,3 +323,21 @@ def test_a_document_enqueued_twice_under_one_ref_is_reported_as_a_duplicate(sess
     }
     assert enqueue_document(**kwargs) is not None
     assert enqueue_document(**kwargs) is None
+
+
+def test_a_new_parcels_messages_are_written_without_looking_up_their_keys(
+    app, make_shop, session
+) -> None:
+    """Nothing can refer to a parcel created in this unit of work: the key lookup is skipped, and
+    the unique key still keeps a second send of the signal to one row."""
+    from postpurchase.db import get_db
+    from tests.sql import recorded
+
+    shop = make_shop()
+    with recorded(get_db(app).engine, starting="SELECT", containing="idempotency_key") as lookups:
+        for _ in range(2):
+            signals.shipment_created.send(
+                shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW
+            )
+    assert lookups == []
+    assert len(messages(session, Trigger.shipped)) == 1
