@@ -699,16 +699,14 @@ def refresh_rollup(
     chunks = [None] if ids is None else [ids[i : i + 500] for i in range(0, len(ids), 500)]
     for chunk in chunks:
         parameters: dict[str, Any] = {"brand_id": brand_id, "currency": brand.currency, "now": now}
-        where: list[Any] = [Shipment.brand_id == brand_id]
         if chunk is not None:
             parameters["ids"] = chunk
-            where.append(col(Shipment.id).in_(chunk))
         session.execute(
             gone, {key: parameters[key] for key in ("brand_id", "ids") if key in parameters}
         )
         session.execute(written, parameters)
         _count_business_days(session, brand, chunk)
-        _convert_foreign(session, brand, where)
+        _convert_foreign(session, brand, chunk)
     session.flush()
 
 
@@ -718,31 +716,16 @@ def _count_business_days(session: Session, brand: Brand, shipment_ids: list[int]
     Calendars are Python (:mod:`postpurchase.edd.calendar`), so this reads the rows' local dates
     back and writes the counts, one statement for all.
     """
-    facts = ShipmentFigures
     part = settings_for(brand).edd.calendar.model_dump(mode="json")
-    country = func.coalesce(Shipment.destination_country, brand.country or "JP")
-    query = (
-        sa_select(
-            col(facts.shipment_id),
-            col(facts.brand_id),
-            col(facts.order_day),
-            col(facts.order_days),
-            col(facts.transit_days),
-            country,
-        )
-        .join(Shipment, col(Shipment.id) == facts.shipment_id)
-        .where(col(facts.delivered))
-    )
-    # Given ids, they are the only condition the planner can use: beside ``brand_id = X`` SQLite
-    # without statistics reads 50 or more ids through the key's brand prefix, every row of the
-    # brand per call. The brand is checked on each row below instead.
-    if shipment_ids is None:
-        query = query.where(col(facts.brand_id) == brand.id)
-    else:
-        query = query.where(col(facts.shipment_id).in_(shipment_ids))
+    parameters: dict[str, Any] = {"brand_id": brand.id, "country": brand.country or "JP"}
+    if shipment_ids is not None:
+        parameters["ids"] = shipment_ids
+    query = _business_day_rows(by_ids=shipment_ids is not None)
     calendars: dict[str, CarrierCalendar] = {}
     updates = []
-    for shipment_id, brand_id, order_day, order_days, transit_days, code in session.execute(query):
+    for shipment_id, brand_id, order_day, order_days, transit_days, code in session.execute(
+        query, parameters
+    ):
         if brand_id != brand.id:
             continue
         key = (code or "JP").upper()
@@ -764,16 +747,46 @@ def _count_business_days(session: Session, brand: Brand, shipment_ids: list[int]
             }
         )
     if updates:
-        table = table_of(ShipmentFigures)
-        session.execute(
-            update(table)
-            .where(table.c.shipment_id == bindparam("key"))
-            .values(
-                order_business_days=bindparam("order_business_days"),
-                transit_business_days=bindparam("transit_business_days"),
-            ),
-            updates,
+        session.execute(_update_business_days(), updates)
+
+
+@cache
+def _business_day_rows(*, by_ids: bool) -> Any:
+    """The delivered rollup rows whose business days :func:`_count_business_days` fills (bind
+    ``country``, and ``ids`` or ``brand_id``), built once: every processing transaction runs it."""
+    facts = ShipmentFigures
+    country = func.coalesce(Shipment.destination_country, bindparam("country", type_=String()))
+    query = (
+        sa_select(
+            col(facts.shipment_id),
+            col(facts.brand_id),
+            col(facts.order_day),
+            col(facts.order_days),
+            col(facts.transit_days),
+            country,
         )
+        .join(Shipment, col(Shipment.id) == facts.shipment_id)
+        .where(col(facts.delivered))
+    )
+    # Given ids, they are the only condition the planner can use: beside ``brand_id = X`` SQLite
+    # without statistics reads 50 or more ids through the key's brand prefix, every row of the
+    # brand per call. The brand is checked on each row instead.
+    if by_ids:
+        return query.where(col(facts.shipment_id).in_(bindparam("ids", expanding=True)))
+    return query.where(col(facts.brand_id) == bindparam("brand_id", type_=Integer()))
+
+
+@cache
+def _update_business_days() -> Any:
+    table = table_of(ShipmentFigures)
+    return (
+        update(table)
+        .where(table.c.shipment_id == bindparam("key"))
+        .values(
+            order_business_days=bindparam("order_business_days"),
+            transit_business_days=bindparam("transit_business_days"),
+        )
+    )
 
 
 def _calendar(country: str, part: dict[str, Any]) -> CarrierCalendar:
@@ -784,31 +797,16 @@ def _calendar(country: str, part: dict[str, Any]) -> CarrierCalendar:
         return CarrierCalendar.from_settings("JP", part)
 
 
-def _convert_foreign(session: Session, brand: Brand, where: list[Any]) -> None:
+def _convert_foreign(session: Session, brand: Brand, shipment_ids: list[int] | None) -> None:
     """Convert the rollup's amounts in other currencies with the brand's rate table.
 
     The SQL above keeps only amounts in the brand's currency; here the others are converted at the
     order day's rates, or marked ``fx_missing`` so the figures report them as left out.
     """
-    foreign_cost = and_(
-        col(Shipment.cost_amount).is_not(None),
-        col(Shipment.cost_currency).is_not(None),
-        col(Shipment.cost_currency) != brand.currency,
-    )
-    rows = session.execute(
-        sa_select(
-            col(Shipment.id),
-            col(Shipment.cost_amount),
-            col(Shipment.cost_currency),
-            col(Order.total_amount),
-            col(Order.currency),
-            col(ShipmentFigures.order_day),
-        )
-        .select_from(Shipment)
-        .join(Order, col(Order.id) == Shipment.order_id)
-        .join(ShipmentFigures, col(ShipmentFigures.shipment_id) == Shipment.id)
-        .where(*where, or_(foreign_cost, col(Order.currency) != brand.currency))
-    ).all()
+    parameters: dict[str, Any] = {"brand_id": brand.id, "currency": brand.currency}
+    if shipment_ids is not None:
+        parameters["ids"] = shipment_ids
+    rows = session.execute(_foreign_rows(by_ids=shipment_ids is not None), parameters).all()
     if not rows:
         return
     rates = RateTable.of_brand(session, id_of(brand))
@@ -833,6 +831,35 @@ def _convert_foreign(session: Session, brand: Brand, where: list[Any]) -> None:
             .where(col(ShipmentFigures.shipment_id) == shipment_id)
             .values(**changes, fx_rate_date=min(used) if used else None, fx_missing=missing)
         )
+
+
+@cache
+def _foreign_rows(*, by_ids: bool) -> Any:
+    """The parcels of the brand (bind ``brand_id``, ``currency``; ``ids`` when ``by_ids``) whose
+    cost or order value is in another currency, with their rollup's order day; built once."""
+    currency = bindparam("currency", type_=String())
+    foreign_cost = and_(
+        col(Shipment.cost_amount).is_not(None),
+        col(Shipment.cost_currency).is_not(None),
+        col(Shipment.cost_currency) != currency,
+    )
+    where = [col(Shipment.brand_id) == bindparam("brand_id", type_=Integer())]
+    if by_ids:
+        where.append(col(Shipment.id).in_(bindparam("ids", expanding=True)))
+    return (
+        sa_select(
+            col(Shipment.id),
+            col(Shipment.cost_amount),
+            col(Shipment.cost_currency),
+            col(Order.total_amount),
+            col(Order.currency),
+            col(ShipmentFigures.order_day),
+        )
+        .select_from(Shipment)
+        .join(Order, col(Order.id) == Shipment.order_id)
+        .join(ShipmentFigures, col(ShipmentFigures.shipment_id) == Shipment.id)
+        .where(*where, or_(foreign_cost, col(Order.currency) != currency))
+    )
 
 
 def _row(
