@@ -116,6 +116,19 @@ def describe(persona: Persona, category_names: dict[str, dict[str, str]]) -> str
     return wording.describe(model.portrait(persona.centroid, persona.channel), category_names)
 
 
+def audience_persona(*, session: Session, brand_id: int, audience: dict[str, Any]) -> str | None:
+    """The words for the persona an experiment's audience names (``{"persona": "p2"}``, or the
+    first part of ``{"micro_segment": "p2/delayed/*"}``), in the current locale; None for any
+    other audience."""
+    key = str(audience.get("persona") or str(audience.get("micro_segment") or "").split("/")[0])
+    persona = session.exec(
+        select(Persona).where(Persona.brand_id == brand_id, Persona.key == key)
+    ).first()
+    if persona is None:
+        return None
+    return describe(persona, brand_category_names(session=session, brand_id=brand_id))
+
+
 def personas_of(*, session: Session, brand_id: int) -> list[Persona]:
     return list(
         session.exec(select(Persona).where(Persona.brand_id == brand_id).order_by(Persona.key))
