@@ -132,6 +132,17 @@ DEMO_KITS: list[dict[str, Any]] = [
 ]
 
 
+#: What the demo shop calls its product categories (the codes are those of ``demo_data.PRODUCTS``).
+DEMO_CATEGORY_NAMES: dict[str, dict[str, str]] = {
+    "tea": {"ja": "お茶", "en": "tea"},
+    "ceramics": {"ja": "茶器", "en": "tea ware"},
+    "towel": {"ja": "今治タオル", "en": "Imabari towels"},
+    "skincare": {"ja": "スキンケア", "en": "skincare"},
+    "textile": {"ja": "風呂敷", "en": "furoshiki"},
+    "apparel": {"ja": "藍染めの衣類", "en": "indigo clothing"},
+}
+
+
 def demo_settings(logo: str | None = None) -> dict[str, Any]:
     """The demo brand's settings, checked by the typed model as any brand's are (``logo``: the
     stored file name of its uploaded logo)."""
@@ -159,6 +170,7 @@ def demo_settings(logo: str | None = None) -> dict[str, Any]:
         },
         "edd": {"promise_level": 0.9},
         "kitting": {"rules": DEMO_KITS},
+        "category_names": DEMO_CATEGORY_NAMES,
         "returns": {
             # Tea is food (never back once delivered), soap and lotion come back only when the
             # shop is at fault, and only the clothes are asked about their size.
@@ -314,7 +326,24 @@ def load_demo(
     )
     replay(app, brand_id=brand_id, envelopes=envelopes, start=start, until=now)
     add_demo_comments(app, brand_id=brand_id, seed=seed, until=now)
+    fit_demo_personas(app, brand_id=brand_id, now=now)
     return brand_id
+
+
+def fit_demo_personas(app: Flask, *, brand_id: int, now: datetime) -> None:
+    """Learn the demo customers' personas, so the segments page shows them at once (a brand fits
+    its own with ``postpurchase personas fit``); a demo too small to learn from has none."""
+    from postpurchase.personas.model import NotEnoughCustomers
+    from postpurchase.personas.operations import fit_personas
+    from postpurchase.profiles import refresh_brand_profiles
+
+    with db.session_scope(app) as session:
+        refresh_brand_profiles(session=session, brand_id=brand_id, now=now)
+        try:
+            made = fit_personas(session=session, brand_id=brand_id, actor="demo", now=now)
+        except NotEnoughCustomers:
+            return
+    click.echo(f"personas: {len(made)}")
 
 
 def add_demo_comments(app: Flask, *, brand_id: int, seed: int, until: datetime) -> None:

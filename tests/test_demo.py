@@ -13,7 +13,7 @@ from carriers import sandbox
 from carriers.status import Status
 from postpurchase.clock import utcnow
 from postpurchase.db import session_scope
-from postpurchase.demo import catch_up_tracking, load_demo
+from postpurchase.demo import DEMO_CATEGORY_NAMES, catch_up_tracking, load_demo
 from postpurchase.demo_data import PRODUCTS, SOLD_OUT
 from postpurchase.experiments.results import results
 from postpurchase.insights import voc
@@ -28,6 +28,7 @@ from postpurchase.models import (
     Order,
     OrderLine,
     OutboxMessage,
+    Persona,
     Shipment,
     TrackingEvent,
 )
@@ -252,3 +253,18 @@ def test_demo_orders_get_unboxing_kits_and_some_are_gifts(app) -> None:
     assert len(kits) == 20
     assert any("welcome" in k.kits for k in kits)
     assert any(k.gift and "gift" in k.kits for k in kits)
+
+
+def test_demo_personas_are_fitted_and_call_categories_by_the_shops_names(app) -> None:
+    with app.app_context():
+        brand_id = load_demo(app, slug="demo", orders=30, seed=3, days=10)
+    with app.app_context(), session_scope(app) as s:
+        personas = s.exec(select(Persona).where(Persona.brand_id == brand_id)).all()
+        words = [(p.description_ja, p.description_en) for p in personas]
+    assert words
+    codes = {product.category for product in PRODUCTS}
+    names = {name for each in DEMO_CATEGORY_NAMES.values() for name in each.values()}
+    for ja, en in words:
+        assert not any(code in ja for code in codes), ja
+        assert any(name in ja for name in names) or ja.startswith("いろいろな商品"), ja
+        assert any(name in en for name in names) or "a mix of products" in en, en

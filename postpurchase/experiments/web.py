@@ -20,6 +20,7 @@ from postpurchase.messaging.catalogue import CATALOGUE
 from postpurchase.models import Brand, Channel
 from postpurchase.models.experiments import Experiment
 from postpurchase.models.types import id_of
+from postpurchase.personas.operations import audience_persona
 from postpurchase.web.merchant import actor, check_csrf, require_merchant
 from postpurchase.web.wording import CHANNEL_LABELS
 
@@ -136,12 +137,16 @@ def create(brand: Brand) -> Any:
 @require_merchant
 def detail(brand: Brand, experiment_id: int) -> Any:
     experiment = _owned(brand, experiment_id)
-    found = results(session=get_session(), experiment=experiment, now=utcnow())
+    session = get_session()
+    found = results(session=session, experiment=experiment, now=utcnow())
     return render_template(
         "pages/experiments/detail.html",
         brand=brand,
         experiment=experiment,
         found=found,
+        persona=audience_persona(
+            session=session, brand_id=id_of(brand), audience=experiment.audience or {}
+        ),
     )
 
 

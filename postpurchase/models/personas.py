@@ -73,6 +73,11 @@ class Persona(SQLModel, table=True):
     size: int = 0
     #: Feature name → value at the centroid, in the features' own units (days, orders, yen…).
     centroid: dict[str, Any] = json_field()
+    #: The channel most of its customers chose when it was fitted; None: none chose one.
+    channel: str | None = Field(default=None, max_length=32)
+    #: Its description when it was fitted, as the fit's record (the command line, the audit log);
+    #: pages describe it afresh (:mod:`postpurchase.personas.wording`), in the brand's current
+    #: category names.
     description_ja: str = Field(default="", max_length=500)
     description_en: str = Field(default="", max_length=500)
     #: The space the centroid lives in, the same in every persona of the brand: ``{"features":

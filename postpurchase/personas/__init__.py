@@ -1,8 +1,9 @@
 """Customer profiles kept current from events, personas learned from them, and micro-segments.
 
 - :mod:`postpurchase.profiles` — the stored profile of each customer and its receivers.
-- :mod:`.model` — features, k-means with the k of the best silhouette, words from centroids.
+- :mod:`.model` — features, k-means with the k of the best silhouette, portraits from centroids.
 - :mod:`.operations` — fit and assign personas; the size of every segment; suppression counts.
+- :mod:`.wording` — a persona in words, in the reader's language and the brand's category names.
 - :mod:`.web` — the console's segments page and customer page.
 """
 

@@ -1,4 +1,4 @@
-"""Personas: clusters of a brand's customer profiles, described in words from their centroids.
+"""Personas: clusters of a brand's customer profiles, portrayed from their centroids.
 
 Each customer is a point of RFM plus category and return behaviour, taken from the stored
 :class:`~postpurchase.models.CustomerProfile`:
@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -34,14 +35,6 @@ TOP_CATEGORIES = 5
 #: Fewest customers with an order that personas are learned from.
 MIN_CUSTOMERS = 12
 SEED = 0
-
-_CHANNEL_WORDS = {
-    "email": ("email", "メール"),
-    "sms": ("SMS", "SMS"),
-    "line": ("LINE", "LINE"),
-    "line_notification": ("LINE", "LINE"),
-    "webhook": ("the brand's own channel", "ブランド独自の連絡手段"),
-}
 
 
 class NotEnoughCustomers(ValueError):
@@ -173,39 +166,63 @@ def fit(profiles: Sequence[CustomerProfile], now: datetime) -> Fitted:
     return Fitted(space, centres, centroids, members, channels, round(score, 4), tried)
 
 
-def describe(centroid: dict[str, float], channel: str | None) -> tuple[str, str]:
-    """The persona in words, in Japanese and English, from its centroid in the features' own units:
-    how often they buy, what, whether they return, how lately, and the channel they prefer."""
+class Frequency(StrEnum):
+    repeat = "repeat"
+    occasional = "occasional"
+    once = "once"
+
+
+class Returning(StrEnum):
+    never = "never"
+    sometimes = "sometimes"
+    often = "often"
+
+
+@dataclass(frozen=True)
+class Portrait:
+    """What a persona's centroid says about its customers, before it is put into words
+    (:mod:`postpurchase.personas.wording`)."""
+
+    frequency: Frequency
+    #: The category most of their units are in; None: a mixed basket.
+    category: str | None
+    returning: Returning
+    #: No order for over :data:`LAPSED_DAYS` days on average.
+    lapsed: bool
+    #: The channel most of them chose, if any did.
+    channel: str | None
+
+
+#: A persona whose customers' last order is this many days ago on average has lapsed.
+LAPSED_DAYS = 180
+
+
+def portrait(centroid: dict[str, float], channel: str | None) -> Portrait:
+    """The persona's portrait from its centroid in the features' own units: how often they buy,
+    what, whether they return, how lately, and the channel they prefer."""
     orders = centroid.get("orders", 0.0)
     if orders >= 2.5:
-        freq_en, freq_ja = "repeat", "リピーターの"
+        frequency = Frequency.repeat
     elif orders < 1.5:
-        freq_en, freq_ja = "one-time", "一度だけ購入した"
+        frequency = Frequency.once
     else:
-        freq_en, freq_ja = "occasional", "ときどき購入する"
+        frequency = Frequency.occasional
     shares = {k[4:]: v for k, v in centroid.items() if k.startswith("cat:")}
     top = max(sorted(shares), key=lambda name: shares[name], default=None)
-    if top is not None and shares[top] >= 0.5:
-        what_en, what_ja = f"{top} buyers", f"{top}購入者"
-    else:
-        what_en, what_ja = "mixed-basket buyers", "いろいろな商品の購入者"
     rate = centroid.get("return_rate", 0.0)
     if rate < 0.05:
-        ret_en, ret_ja = "who never return", "返品しない"
+        returning = Returning.never
     elif rate >= 0.3:
-        ret_en, ret_ja = "who return often", "返品の多い"
+        returning = Returning.often
     else:
-        ret_en, ret_ja = "who sometimes return", "ときどき返品する"
-    en = f"{freq_en} {what_en} {ret_en}"
-    ja = f"{ret_ja}{freq_ja}{what_ja}"
-    if centroid.get("recency_days", 0.0) > 180:
-        en += ", lapsed"
-        ja = f"しばらく購入のない{ja}"
-    if channel in _CHANNEL_WORDS:
-        word_en, word_ja = _CHANNEL_WORDS[channel]
-        en += f", prefer {word_en}"
-        ja += f"（{word_ja}を好む）"
-    return ja, en
+        returning = Returning.sometimes
+    return Portrait(
+        frequency=frequency,
+        category=top if top is not None and shares[top] >= 0.5 else None,
+        returning=returning,
+        lapsed=centroid.get("recency_days", 0.0) > LAPSED_DAYS,
+        channel=channel,
+    )
 
 
 def as_space(stored: dict[str, Any]) -> Space | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import force_locale
 from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
@@ -14,6 +15,7 @@ from postpurchase import audit, counters
 from postpurchase.messaging.outbox import LEFT_OUT_COUNTER
 from postpurchase.messaging.segments import condition_holds
 from postpurchase.models import (
+    Brand,
     Customer,
     CustomerProfile,
     Feedback,
@@ -26,7 +28,7 @@ from postpurchase.models import (
     Shipment,
 )
 from postpurchase.models.types import id_of
-from postpurchase.personas import model
+from postpurchase.personas import model, wording
 from postpurchase.profiles import (
     SITUATIONS,
     STOCKS,
@@ -36,6 +38,7 @@ from postpurchase.profiles import (
     stock_of_customers,
     stored_profile,
 )
+from postpurchase.settings.model import settings_for
 
 
 def fit_personas(*, session: Session, brand_id: int, actor: str, now: datetime) -> list[Persona]:
@@ -58,15 +61,21 @@ def fit_personas(*, session: Session, brand_id: int, actor: str, now: datetime) 
         "categories": fitted.space.categories,
         "tried": {str(k): v for k, v in fitted.tried.items()},
     }
+    names = brand_category_names(session=session, brand_id=brand_id)
     made: list[Persona] = []
     for key, centroid in fitted.centroids.items():
-        ja, en = model.describe(centroid, fitted.channels[key])
+        portrait = model.portrait(centroid, fitted.channels[key])
+        with force_locale("ja"):
+            ja = wording.describe(portrait, names)
+        with force_locale("en"):
+            en = wording.describe(portrait, names)
         persona = Persona(
             brand_id=brand_id,
             key=key,
             size=len(fitted.members[key]),
             centroid=centroid,
             space={**space, "centre": fitted.centres[key]},
+            channel=fitted.channels[key],
             description_ja=ja,
             description_en=en,
             silhouette=fitted.silhouette,
@@ -94,6 +103,30 @@ def fit_personas(*, session: Session, brand_id: int, actor: str, now: datetime) 
     )
     session.flush()
     return made
+
+
+def brand_category_names(*, session: Session, brand_id: int) -> dict[str, dict[str, str]]:
+    """What the brand calls its product categories, per language."""
+    brand = session.get(Brand, brand_id)
+    return settings_for(brand).category_names if brand is not None else {}
+
+
+def describe(persona: Persona, category_names: dict[str, dict[str, str]]) -> str:
+    """The persona in the current locale's words and the brand's current category names."""
+    return wording.describe(model.portrait(persona.centroid, persona.channel), category_names)
+
+
+def audience_persona(*, session: Session, brand_id: int, audience: dict[str, Any]) -> str | None:
+    """The words for the persona an experiment's audience names (``{"persona": "p2"}``, or the
+    first part of ``{"micro_segment": "p2/delayed/*"}``), in the current locale; None for any
+    other audience."""
+    key = str(audience.get("persona") or str(audience.get("micro_segment") or "").split("/")[0])
+    persona = session.exec(
+        select(Persona).where(Persona.brand_id == brand_id, Persona.key == key)
+    ).first()
+    if persona is None:
+        return None
+    return describe(persona, brand_category_names(session=session, brand_id=brand_id))
 
 
 def personas_of(*, session: Session, brand_id: int) -> list[Persona]:

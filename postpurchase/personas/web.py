@@ -19,6 +19,8 @@ from postpurchase.models import Brand
 from postpurchase.models.types import id_of
 from postpurchase.personas import operations
 from postpurchase.profiles import Situation, Stock
+from postpurchase.returns.policy import policy_for
+from postpurchase.settings.model import settings_for
 from postpurchase.web.merchant import require_merchant
 from postpurchase.web.wording import CHANNEL_LABELS
 
@@ -49,7 +51,13 @@ def _words() -> dict[str, Any]:
         "stock_labels": STOCK_LABELS,
         "channel_labels": CHANNEL_LABELS,
         "trigger_labels": {trigger: spec.label for trigger, spec in CATALOGUE.items()},
-        "describe": lambda p: p.description_ja if locale == "ja" else p.description_en,
+        "describe": lambda brand, persona: operations.describe(
+            persona, settings_for(brand).category_names
+        ),
+        "category_label": lambda brand, category: settings_for(brand).category_name(
+            category, locale
+        ),
+        "reason_label": lambda brand, code: policy_for(brand).reason_label(code, locale),
         "money": lambda amount, currency: format_money(amount, currency, locale),
     }
 

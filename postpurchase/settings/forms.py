@@ -50,6 +50,7 @@ PAGES: tuple[Page, ...] = (
     Page("carriers", "carrier_routes"),
     Page("branding", "branding"),
     Page("kitting", "kitting"),
+    Page("categories", "category_names"),
 )
 
 

@@ -449,6 +449,26 @@ CarrierCode = Annotated[str, Field(pattern=r"^(\*|[a-z0-9_\-]{1,40})$")]
 AdapterCode = Annotated[str, Field(pattern=r"^[a-z0-9_\-]{1,40}$")]
 
 
+#: A product category as order lines carry it (``tea``), or its name in one language.
+CategoryWord = Annotated[str, Field(min_length=1, max_length=100)]
+#: A language code (``ja``, ``en``).
+Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+
+
+def category_name(names: dict[str, dict[str, str]], category: str, locale: str) -> str:
+    """What people read for ``category`` (matched without regard to case, as the return policy
+    matches it): its name in ``locale``, else in another language the brand named it in, else the
+    code itself with ``_`` and ``-`` as spaces (``home_fragrance`` → ``home fragrance``)."""
+    wanted = category.strip().lower()
+    words = next((w for code, w in names.items() if code.strip().lower() == wanted), {})
+    return (
+        words.get(locale)
+        or next((w for w in words.values() if w), "")
+        or " ".join(category.replace("_", " ").replace("-", " ").split())
+        or category
+    )
+
+
 class BrandSettings(Part):
     """Everything a brand configures. Keys are those of ``Brand.settings``."""
 
@@ -465,6 +485,13 @@ class BrandSettings(Part):
     branding: BrandingPart = Field(default_factory=BrandingPart)
     #: Unboxing kits: inserts, samples, gift wrap and message card per order, sent to the WMS.
     kitting: KittingPart = Field(default_factory=KittingPart)
+    #: What product categories are called, per language (``{"tea": {"ja": "お茶", "en": "tea"}}``),
+    #: read inside sentences ("Buys tea again and again"): written as in running text.
+    category_names: dict[CategoryWord, dict[Language, CategoryWord]] = Field(default_factory=dict)
+
+    def category_name(self, category: str, locale: str) -> str:
+        """:func:`category_name` with this brand's names."""
+        return category_name(self.category_names, category, locale)
 
 
 #: The parts, in the order the console lists them.

@@ -70,6 +70,7 @@ PAGE_TITLES = {
     "carriers": _l("Carriers"),
     "branding": _l("Branding"),
     "kitting": _l("Unboxing kits"),
+    "categories": _l("Product categories"),
 }
 
 #: Field labels by the last part of the path.
@@ -133,6 +134,7 @@ LABELS = {
     "shop_url": _l("Shop URL"),
     "contact_url": _l("Contact page URL"),
     "faq_url": _l("FAQ URL"),
+    "category_names": _l("Category names per language (JSON: category → language → name)"),
 }
 #: Where two parts share a field name, the part's own words.
 PATH_LABELS = {

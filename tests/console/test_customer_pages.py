@@ -9,11 +9,13 @@ from flask import Flask
 from sqlmodel import select
 
 from postpurchase.db import get_db
-from postpurchase.models import Channel, Customer, Feedback, OutboxMessage, OutboxState
+from postpurchase.models import Brand, Channel, Customer, Feedback, OutboxMessage, OutboxState
+from postpurchase.personas.operations import fit_personas
 from postpurchase.profiles import refresh_brand_profiles
 from postpurchase.web.merchant import add_merchant_user
 from tests.conftest import PINNED_NOW
 from tests.console.conftest import CSRF, Merchant, Shop
+from tests.personas.population import seed_population
 
 
 def _customer_id(app: Flask, shop: Shop) -> int:
@@ -91,3 +93,43 @@ def test_the_segments_page_counts_customers_and_suppressions_per_trigger(
     text = merchant.client.get("/merchant/segments").get_data(as_text=True)
     assert re.search(r"<code>-/delivered/unknown</code>.*?<td>1</td>", text, re.S)
     assert re.search(r"the customer complained</td><td>2</td>", text)
+
+
+def test_the_segments_and_customer_pages_call_categories_what_the_brand_calls_them(
+    app: Flask, shop: Shop, merchant: Merchant
+) -> None:
+    with app.app_context():
+        s = get_db(app).session()
+        brand = s.get(Brand, shop.brand.brand_id)
+        assert brand is not None
+        brand.settings = {
+            **(brand.settings or {}),
+            "category_names": {"tea": {"ja": "お茶", "en": "tea"}, "apparel": {"ja": "衣類"}},
+        }
+        s.add(brand)
+        groups = seed_population(s, shop.brand.brand_id)
+        refresh_brand_profiles(session=s, brand_id=shop.brand.brand_id, now=PINNED_NOW)
+        fit_personas(session=s, brand_id=shop.brand.brand_id, actor="test", now=PINNED_NOW)
+        s.commit()
+        tea_customer = next(c for c, group in groups.items() if group == "tea")
+        s.close()
+
+    def persona_words(lang: str) -> set[str]:
+        page = merchant.client.get(f"/merchant/segments?lang={lang}").get_data(as_text=True)
+        return set(re.findall(r"<td><code>p\d</code></td><td>([^<]*)</td>", page))
+
+    # The shop's own customer makes a persona of their own beside the population's three.
+    assert persona_words("ja") >= {
+        "お茶をくり返し購入、返品なし、LINEを好む",
+        "衣類を一度だけ購入、返品が多い、メールを好む",
+        "coffeeをときどき購入、返品なし、メールを好む",
+    }
+    assert persona_words("en") >= {
+        "Buys tea again and again, never returns, prefers LINE",
+        "Bought 衣類 once, often returns, prefers email",
+        "Buys coffee now and then, never returns, prefers email",
+    }
+    customer = merchant.client.get(f"/merchant/customers/{tea_customer}?lang=ja")
+    text = customer.get_data(as_text=True)
+    assert "お茶をくり返し購入、返品なし、LINEを好む" in text
+    assert re.search(r"<dd>お茶 × \d+</dd>", text)

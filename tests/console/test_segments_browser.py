@@ -9,7 +9,7 @@ from selenium.webdriver.common.by import By
 from sqlmodel import select
 
 from postpurchase.db import get_db
-from postpurchase.models import Customer, Feedback
+from postpurchase.models import Brand, Customer, Feedback
 from postpurchase.personas.operations import fit_personas
 from postpurchase.profiles import refresh_brand_profiles
 from tests.browser import sign_in_merchant
@@ -17,12 +17,23 @@ from tests.conftest import PINNED_NOW
 from tests.console.conftest import Shop
 from tests.personas.population import seed_population
 
+NAMES = {"tea": {"ja": "お茶", "en": "tea"}, "apparel": {"ja": "作務衣", "en": "samue"}}
+#: A persona's words as the reader sees them, with the brand's category names.
+SEEN = {
+    "ja": "お茶をくり返し購入、返品なし、LINEを好む",
+    "en": "Buys tea again and again, never returns, prefers LINE",
+}
+
 
 def test_segments_and_customer_pages_at_phone_and_desktop_widths(
     app: Flask, browser: Any, live_server: str, shop: Shop, shoot: Any, axe: Any
 ) -> None:
     with app.app_context():
         s = get_db(app).session()
+        brand = s.get(Brand, shop.brand.brand_id)
+        assert brand is not None
+        brand.settings = {**(brand.settings or {}), "category_names": NAMES}
+        s.add(brand)
         seed_population(s, shop.brand.brand_id)
         s.add(
             Feedback(
@@ -47,6 +58,11 @@ def test_segments_and_customer_pages_at_phone_and_desktop_widths(
             browser.get(f"{live_server}{path}?lang={lang}")
             assert browser.find_element(By.CSS_SELECTOR, "nav.console"), name
             shoot(f"{name}-{lang}")
+            if name == "segments":
+                personas = browser.find_element(
+                    By.CSS_SELECTOR, "[aria-labelledby=personas-heading]"
+                )
+                assert SEEN[lang] in personas.text
             if found := axe():
                 problems[f"{name}-{lang}"] = found
     assert problems == {}

@@ -105,3 +105,42 @@ def test_the_console_form_targets_a_micro_segment(app, client, brand) -> None:
     )
     assert created.status_code == 302
     assert "p1/delayed/*" in client.get(created.headers["Location"]).text
+
+
+def test_an_experiment_on_a_persona_says_who_they_are_in_the_brands_words(
+    app, client, brand
+) -> None:
+    from postpurchase.db import get_db
+    from postpurchase.models import Brand
+    from postpurchase.personas.operations import fit_personas
+    from postpurchase.profiles import refresh_brand_profiles
+    from tests.conftest import PINNED_NOW
+    from tests.messaging.test_experiments import _sign_in
+    from tests.personas.population import seed_population
+
+    with app.app_context():
+        s = get_db(app).session()
+        row = s.get(Brand, brand.brand_id)
+        row.settings = {**(row.settings or {}), "category_names": {"tea": {"ja": "お茶"}}}
+        s.add(row)
+        seed_population(s, brand.brand_id)
+        refresh_brand_profiles(session=s, brand_id=brand.brand_id, now=PINNED_NOW)
+        fit_personas(session=s, brand_id=brand.brand_id, actor="test", now=PINNED_NOW)
+        s.commit()
+        s.close()
+    csrf = _sign_in(app, client, brand.brand_id)
+    created = client.post(
+        "/merchant/experiments/",
+        data={
+            "csrf_token": csrf,
+            "name": "Tea lovers",
+            "trigger": "review_request",
+            "key": "B",
+            "share": "50",
+            "segment": "p1/delayed/*",
+            "repeat_days": "30",
+        },
+    )
+    page = client.get(created.headers["Location"] + "?lang=ja").text
+    # p1 is the population's largest kind: the tea drinkers.
+    assert "対象: p1/delayed/*（お茶をくり返し購入、返品なし、LINEを好む）" in page

@@ -31,6 +31,7 @@ PATTERN_EXAMPLES = {
     r"^[a-z0-9_]{1,64}$": "custom_template",
     r"^(\*|[a-z0-9_\-]{1,40})$": "yamato",
     r"^[a-z0-9_\-]{1,40}$": "aftership",
+    r"^[a-z]{2,3}$": "ja",
 }
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
