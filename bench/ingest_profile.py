@@ -1,7 +1,7 @@
 """Profile event processing alone: ``process_pending`` over stored ``shipment.created`` events.
 
     python bench/ingest_profile.py [--events 3000] [--customers 0.5] [--top 25] [--sort tottime] [--no-profile] [--save PATH]
-        [--statements] [--batch 50]
+        [--statements] [--batch 50] [--unit-ms 60000]
 
 Single process, fresh SQLite file, every feature connected (EDD, tracking, messaging). The events
 are the ones ``bench/ingest.py`` posts (3 lines each); their orders are seeded first, and a share
@@ -49,6 +49,13 @@ def main() -> None:
         type=int,
         default=None,
         help="events per unit of work (default: the inbox's BATCH_SIZE, 50)",
+    )
+    parser.add_argument(
+        "--unit-ms",
+        type=int,
+        default=60_000,
+        help="INBOX_UNIT_MS: time budget of a unit of work (default: none in practice, so each "
+        "unit holds --batch events)",
     )
     parser.add_argument(
         "--disconnect",
@@ -149,6 +156,7 @@ def main() -> None:
                 signals.shipment_created.disconnect(receiver)
     if args.batch:
         postpurchase.inbox.BATCH_SIZE = args.batch
+    app.config["INBOX_UNIT_MS"] = args.unit_ms
     profiler = cProfile.Profile()
     started = time.perf_counter()
     cpu_started = time.process_time()

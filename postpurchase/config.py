@@ -58,6 +58,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Process intake events right after they are stored (in a background thread of the web "
         "process). Off: only the scheduler's inbox job processes them.",
     ),
+    Setting(
+        "INBOX_UNIT_MS",
+        25,
+        int,
+        "Longest a worker applies claimed events before it commits them and claims again (at "
+        "least one event per commit). On SQLite a unit of work holds the only write lock, so "
+        "this bounds how long webhooks wait to be stored. 0: one event per commit.",
+    ),
     Setting("RAW_RETENTION_DAYS", 30, int, "Days raw carrier responses and inbox bodies are kept."),
     Setting("DEFAULT_LOCALE", "ja", str, "Locale for pages when neither brand nor customer says."),
     Setting("DEFAULT_TIMEZONE", "Asia/Tokyo", str, "Timezone for brands that do not set one."),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -274,10 +275,14 @@ def process_events(
     *,
     limit: int = BATCH_SIZE,
     now: datetime | None = None,
+    budget: float | None = None,
 ) -> ProcessStats:
     """Claim and process one batch: the pending events among ``ids``, or any due events.
 
-    Runs inside an app context because signal receivers (messages, predictions) read settings.
+    ``budget`` (seconds): stop applying the claimed events once it is spent, after at least one;
+    the others stay pending for the next batch (the events a batch released are still applied
+    with it). Runs inside an app context because signal receivers (messages, predictions) read
+    settings.
     """
     now = now or utcnow()
     with app.app_context(), write_lock(app), claim_scope(app) as session:
@@ -287,17 +292,24 @@ def process_events(
             )
         else:
             query = select(InboxEvent).where(_due(now)).limit(limit)
-        return _process_claimed(session, _claim(session, query), now, handlers_of(app))
+        deadline = None if budget is None else time.monotonic() + budget
+        return _process_claimed(
+            session, _claim(session, query), now, handlers_of(app), deadline=deadline
+        )
 
 
 def process_pending(
     app: Flask, *, limit: int = 10_000, now: datetime | None = None
 ) -> ProcessStats:
-    """Process due events (pending, failed and due for retry, deferred and due) in batches."""
+    """Process due events (pending, failed and due for retry, deferred and due) in batches of
+    at most ``BATCH_SIZE`` events and ``INBOX_UNIT_MS`` of work each."""
     stats = ProcessStats()
+    budget = app.config.get("INBOX_UNIT_MS", 25) / 1000
     while stats.total < limit:
         # Deferred and failed events get a later next_attempt_at, so each pass ends.
-        batch = process_events(app, limit=min(BATCH_SIZE, limit - stats.total), now=now)
+        batch = process_events(
+            app, limit=min(BATCH_SIZE, limit - stats.total), now=now, budget=budget
+        )
         stats.add(batch)
         if batch.total == 0:
             break
@@ -305,9 +317,17 @@ def process_pending(
 
 
 def _process_claimed(
-    session: Session, events: list[InboxEvent], now: datetime, registry: Handlers
+    session: Session,
+    events: list[InboxEvent],
+    now: datetime,
+    registry: Handlers,
+    *,
+    deadline: float | None = None,
 ) -> ProcessStats:
-    """Process ``events``, then the deferred events they released, until nothing is released."""
+    """Process ``events``, then the deferred events they released, until nothing is released.
+
+    Past ``deadline`` (``time.monotonic()``) the rest of ``events`` is left as it was, unapplied.
+    """
     stats = ProcessStats()
     done: set[int] = set()
     work = events
@@ -316,6 +336,8 @@ def _process_claimed(
         released: dict[int, set[str]] = {}
         verdicts: list[Verdict] = []
         for event in work:
+            if deadline is not None and verdicts and time.monotonic() > deadline:
+                break
             if event.id in done:
                 continue
             verdict = _apply_one(session=session, event=event, now=now, handlers=registry)
@@ -334,6 +356,7 @@ def _process_claimed(
                 released.setdefault(event.brand_id, set()).update(applied.released)
         # Before looking for waiting events: those deferred in this pass must be stored as such.
         record_verdicts(session, verdicts)
+        deadline = None  # what this batch released is applied with it
         work = [
             waiting
             for brand_id, keys in released.items()

@@ -431,3 +431,40 @@ def test_new_parcels_are_written_once_with_their_prediction_and_first_poll(app, 
         )
         shipped = messages[f"s{parcel.id}"]
         assert shipped.payload["predicted_date"] == parcel.predicted_date.isoformat()
+
+
+def test_a_spent_budget_leaves_the_rest_of_the_batch_pending_for_the_next_one(
+    app, post_event
+) -> None:
+    """On SQLite a batch holds the only write lock: the worker commits when its time is up (a
+    budget of 0 is spent after the first event), and the events it did not reach stay pending."""
+    post_event(ORDER)
+    process(app)
+    for index in range(3):
+        envelope = example(EventType.shipment_created, shipment_id=f"SH-BUDGET-{index}")
+        envelope["id"] = f"evt-budget-{index}"
+        post_event(envelope)
+    first = process_events(app, budget=0)
+    assert (first.processed, first.deferred, first.failed) == (1, 0, 0)
+    assert [e.state for e in inbox(app)][1:] == [
+        InboxState.processed,
+        InboxState.pending,
+        InboxState.pending,
+    ]
+    app.config["INBOX_UNIT_MS"] = 0
+    assert process(app).processed == 2  # one per unit of work
+    assert {e.state for e in inbox(app)} == {InboxState.processed}
+
+
+def test_events_released_by_a_batch_are_applied_with_it_even_past_its_budget(
+    app, post_event
+) -> None:
+    ids = [post_event(SHIPMENT).json["id"], post_event(ORDER).json["id"]]
+    stats = process_events(app, budget=0)
+    # The shipment waits for its order (deferred; a deferral is a verdict, so the budget is spent
+    # and the order is left for the next batch) ...
+    assert (stats.processed, stats.deferred) == (0, 1)
+    stats = process_events(app, budget=0)
+    # ... which applies the order and, past its budget, the shipment it released.
+    assert (stats.processed, stats.deferred) == (2, 0)
+    assert {e.state for e in inbox(app) if e.id in ids} == {InboxState.processed}
