@@ -193,6 +193,8 @@ class OrderView:
     shipping_address: Address
     lines: tuple[OrderLineView, ...]
     shipments: tuple[ShipmentView, ...]
+    #: Our id of the customer, for the links a page signs (``customer_id`` is the sender's).
+    customer_key: int | None = None
 
 
 def line_views(lines: Iterable[OrderLine]) -> tuple[OrderLineView, ...]:
@@ -227,11 +229,15 @@ def _event_view(event: TrackingEvent) -> EventView:
 
 
 def shipment_views(
-    *, session: Session, shipments: Sequence[Shipment], now: datetime | None = None
+    *,
+    session: Session,
+    shipments: Sequence[Shipment],
+    now: datetime | None = None,
+    orders_read: Iterable[Order] = (),
 ) -> list[ShipmentView]:
     """The views of ``shipments`` (in that order), with four queries however many there are (the
-    fourth only for parcels with a time slot), each with what it means for its customer at ``now``
-    (default: the clock's now)."""
+    fourth only for parcels with a time slot; the third only for orders not in ``orders_read``),
+    each with what it means for its customer at ``now`` (default: the clock's now)."""
     ids = [s.id for s in shipments if s.id is not None]
     events: dict[int, list[EventView]] = {i: [] for i in ids}
     if ids:
@@ -254,19 +260,21 @@ def shipment_views(
         if fc_ids
         else {}
     )
-    order_ids = {s.order_id for s in shipments if s.order_id is not None}
-    orders: dict[int, tuple[str, DutiesTerms | None]] = (
-        {
-            order_id: (external_id, terms)
+    orders: dict[int, tuple[str, DutiesTerms | None]] = {
+        order.id: (order.external_id, order.duties_terms)
+        for order in orders_read
+        if order.id is not None
+    }
+    order_ids = {s.order_id for s in shipments if s.order_id is not None} - orders.keys()
+    if order_ids:
+        orders.update(
+            (order_id, (external_id, terms))
             for order_id, external_id, terms in session.exec(
                 select(id_column(Order), col(Order.external_id), col(Order.duties_terms)).where(
                     col(Order.id).in_(order_ids)
                 )
             ).all()
-        }
-        if order_ids
-        else {}
-    )
+        )
     moves = _slot_moves(session, shipments)
     views = [
         replace(_shipment_view(s, events, fc_codes, orders), slot_moved=moves.get(s.id))
@@ -401,10 +409,14 @@ def load_order(
 ) -> OrderView | None:
     """Order ``order_id`` (our id) of this brand with its lines and parcels (their customer meaning
     at ``now``, default the clock's); None if there is none."""
-    order = session.get(Order, order_id)
-    if order is None or order.brand_id != brand_id:
+    found = session.exec(
+        select(Order, Customer)
+        .outerjoin(Customer, col(Customer.id) == Order.customer_id)
+        .where(Order.id == order_id)
+    ).first()
+    if found is None or found[0].brand_id != brand_id:
         return None
-    customer = session.get(Customer, order.customer_id) if order.customer_id else None
+    order, customer = found
     lines = session.exec(
         select(OrderLine).where(OrderLine.order_id == order.id).order_by(col(OrderLine.id))
     ).all()
@@ -434,5 +446,8 @@ def load_order(
             order.shipping_country or "JP",
         ),
         lines=line_views(lines),
-        shipments=tuple(shipment_views(session=session, shipments=shipments, now=now)),
+        shipments=tuple(
+            shipment_views(session=session, shipments=shipments, now=now, orders_read=[order])
+        ),
+        customer_key=customer.id if customer else None,
     )
