@@ -181,25 +181,48 @@ def test_unknown_brand_is_404(client) -> None:
     assert client.get("/nobody/track").status_code == 404
 
 
+def _give_customer(app, order_id: int, email: str) -> int:
+    """Give the order a customer with ``email``; our id of the customer."""
+    with app.app_context():
+        s = get_db(app).session()
+        order = s.get(Order, order_id)
+        assert order is not None
+        customer = Customer(brand_id=order.brand_id, external_id="c-1", email=email)
+        s.add(customer)
+        s.flush()
+        order.customer_id = customer.id
+        s.commit()
+        customer_id = customer.id
+        s.close()
+    assert customer_id is not None
+    return customer_id
+
+
+def test_lookup_by_the_customers_email_reads_the_order_with_its_customer(
+    app, client, order_id
+) -> None:
+    """Brand, throttle check, then the orders of that number with their customers: one read."""
+    _give_customer(app, order_id, "Hanako.Yamada@example.jp")
+    with recorded(get_db(app).engine) as statements:
+        response = _lookup(client, "1001", "hanako.yamada@example.jp")
+    assert response.status_code == 302
+    assert len(statements) == 3, [st.sql.split(" FROM ")[-1][:60] for st in statements]
+    assert _lookup(client, "1001", "someone@example.jp").status_code == 404
+
+
 def test_signed_link_reads_the_order_in_six_statements_and_signs_feedback_for_its_customer(
     app, client, order_id
 ) -> None:
     """Brand, order with its customer, lines, parcels, scans and (the parcel has a time slot) its
     latest prediction: the page's reads, however many parcels; the delivered page's feedback link
     names the customer by our id."""
+    customer_id = _give_customer(app, order_id, "hanako@example.jp")
     with app.app_context():
         s = get_db(app).session()
-        order = s.get(Order, order_id)
-        assert order is not None
-        customer = Customer(brand_id=order.brand_id, external_id="c-1", email="hanako@example.jp")
-        s.add(customer)
-        s.flush()
-        order.customer_id = customer.id
         shipment = s.exec(select(Shipment).where(Shipment.order_id == order_id)).one()
         shipment.status = Status.delivered
         shipment.delivered_at = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
         s.commit()
-        customer_id = customer.id
         s.close()
     link = _lookup(client, "1001", "1500001").headers["Location"]
     with recorded(get_db(app).engine) as statements:
