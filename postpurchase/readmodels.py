@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from carriers.registry import CustomerLinks, customer_links
@@ -228,6 +228,14 @@ def _event_view(event: TrackingEvent) -> EventView:
     )
 
 
+#: Built once, like an order's reads (see ``_ORDER_WITH_CUSTOMER``).
+_EVENTS_OF_SHIPMENTS = (
+    select(TrackingEvent)
+    .where(col(TrackingEvent.shipment_id).in_(bindparam("ids", expanding=True)))
+    .order_by(col(TrackingEvent.occurred_at), col(TrackingEvent.id))
+)
+
+
 def shipment_views(
     *,
     session: Session,
@@ -241,11 +249,7 @@ def shipment_views(
     ids = [s.id for s in shipments if s.id is not None]
     events: dict[int, list[EventView]] = {i: [] for i in ids}
     if ids:
-        rows = session.exec(
-            select(TrackingEvent)
-            .where(col(TrackingEvent.shipment_id).in_(ids))
-            .order_by(col(TrackingEvent.occurred_at), col(TrackingEvent.id))
-        )
+        rows = session.exec(_EVENTS_OF_SHIPMENTS, params={"ids": ids})
         for event in rows:
             events[event.shipment_id].append(_event_view(event))
     fc_ids = {s.fc_id for s in shipments if s.fc_id is not None}
@@ -404,26 +408,35 @@ def load_shipment(*, session: Session, brand_id: int, shipment_id: int) -> Shipm
     return shipment_views(session=session, shipments=[shipment])[0]
 
 
+# An order's reads, built once: every tracking page runs them, and building a statement cost
+# about as much as running it (bench/page_profile.py).
+_ORDER_WITH_CUSTOMER = (
+    select(Order, Customer)
+    .outerjoin(Customer, col(Customer.id) == Order.customer_id)
+    .where(Order.id == bindparam("order_id"))
+)
+_ORDER_LINES = (
+    select(OrderLine).where(OrderLine.order_id == bindparam("order_id")).order_by(col(OrderLine.id))
+)
+_ORDER_SHIPMENTS = (
+    select(Shipment)
+    .where(Shipment.order_id == bindparam("order_id"), Shipment.brand_id == bindparam("brand_id"))
+    .order_by(col(Shipment.external_id), col(Shipment.parcel_index))
+)
+
+
 def load_order(
     *, session: Session, brand_id: int, order_id: int, now: datetime | None = None
 ) -> OrderView | None:
     """Order ``order_id`` (our id) of this brand with its lines and parcels (their customer meaning
     at ``now``, default the clock's); None if there is none."""
-    found = session.exec(
-        select(Order, Customer)
-        .outerjoin(Customer, col(Customer.id) == Order.customer_id)
-        .where(Order.id == order_id)
-    ).first()
+    found = session.exec(_ORDER_WITH_CUSTOMER, params={"order_id": order_id}).first()
     if found is None or found[0].brand_id != brand_id:
         return None
     order, customer = found
-    lines = session.exec(
-        select(OrderLine).where(OrderLine.order_id == order.id).order_by(col(OrderLine.id))
-    ).all()
+    lines = session.exec(_ORDER_LINES, params={"order_id": order.id}).all()
     shipments = session.exec(
-        select(Shipment)
-        .where(Shipment.order_id == order.id, Shipment.brand_id == brand_id)
-        .order_by(col(Shipment.external_id), col(Shipment.parcel_index))
+        _ORDER_SHIPMENTS, params={"order_id": order.id, "brand_id": brand_id}
     ).all()
     assert order.id is not None
     return OrderView(
