@@ -178,7 +178,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(target: str, chdir: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+def start_gunicorn(
+    target: str,
+    chdir: Path,
+    env: dict[str, str],
+    *,
+    workers: int = 2,
+    worker_class: str = "sync",
+    threads: int = 1,
+) -> tuple[subprocess.Popen, int]:
+    """gunicorn serving ``target`` on a free loopback port, once it answers (2 sync workers unless
+    told otherwise)."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -186,7 +196,11 @@ def start_gunicorn(target: str, chdir: Path, env: dict[str, str]) -> tuple[subpr
             "-m",
             "gunicorn",
             "-w",
-            "2",
+            str(workers),
+            "-k",
+            worker_class,
+            "--threads",
+            str(threads),
             "-b",
             f"127.0.0.1:{port}",
             "--chdir",

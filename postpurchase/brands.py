@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, bindparam, or_
 from sqlmodel import Session, col, select
 
 from postpurchase.clock import utcnow
@@ -106,8 +106,13 @@ def brand_for_api_key(*, session: Session, key: str, now: datetime | None = None
     return row[1] if row else None
 
 
+#: Every customer page starts with this read; built once, since building the statement cost about
+#: as much as running it (bench/page_profile.py).
+_BRAND_BY_SLUG = select(Brand).where(Brand.slug == bindparam("slug"))
+
+
 def get_brand(*, session: Session, slug: str) -> Brand | None:
-    return session.exec(select(Brand).where(Brand.slug == slug)).first()
+    return session.exec(_BRAND_BY_SLUG, params={"slug": slug}).first()
 
 
 def touch_api_key(*, session: Session, key: str) -> None:

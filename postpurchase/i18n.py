@@ -34,12 +34,40 @@ def init_app(app: Flask) -> None:
 
 # Formatting for pages, messages and reports: one home, so every surface says dates and money alike.
 
-from datetime import date, datetime  # noqa: E402
+from datetime import UTC, date, datetime  # noqa: E402
 from decimal import Decimal  # noqa: E402
+from functools import lru_cache  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 
-from babel.dates import format_skeleton  # noqa: E402
+from babel import Locale  # noqa: E402
+from babel.dates import DateTimePattern, match_skeleton, parse_pattern  # noqa: E402
 from babel.numbers import format_currency, get_currency_precision  # noqa: E402
+
+
+@lru_cache(maxsize=32)
+def babel_locale(locale: str) -> Locale:
+    """``locale`` parsed once per process: Babel parses an identifier again on every call given
+    one, several times per formatted date or amount (a tracking page formats dozens)."""
+    return Locale.parse(locale)
+
+
+@lru_cache(maxsize=64)
+def _skeleton_pattern(skeleton: str, locale: str) -> DateTimePattern:
+    """What :func:`babel.dates.format_skeleton` resolves on every call, once per process."""
+    skeletons = babel_locale(locale).datetime_skeletons
+    if skeleton not in skeletons:
+        skeleton = match_skeleton(skeleton, skeletons) or skeleton
+    return parse_pattern(skeletons[skeleton])
+
+
+def format_skeleton(skeleton: str, value: date | datetime, locale: str) -> str:
+    """``babel.dates.format_skeleton(skeleton, value, locale=locale)``, with the pattern cached."""
+    if not isinstance(value, datetime):
+        # As Babel does: a day is formatted as its midnight in UTC (its fields are the day's).
+        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    elif value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return _skeleton_pattern(skeleton, locale).apply(value, babel_locale(locale))
 
 
 def minor_to_decimal(amount_minor: int, currency: str) -> Decimal:
@@ -49,7 +77,9 @@ def minor_to_decimal(amount_minor: int, currency: str) -> Decimal:
 
 def format_money(amount_minor: int, currency: str, locale: str) -> str:
     """``¥1,980`` / ``￥1,980`` / ``$19.80``: Babel's currency format in ``locale``."""
-    return format_currency(minor_to_decimal(amount_minor, currency), currency, locale=locale)
+    return format_currency(
+        minor_to_decimal(amount_minor, currency), currency, locale=babel_locale(locale)
+    )
 
 
 def to_local(moment: datetime, timezone: str) -> datetime:
@@ -58,13 +88,13 @@ def to_local(moment: datetime, timezone: str) -> datetime:
 
 def format_day(day: date, locale: str) -> str:
     """A delivery day as customers read it: ``11月25日(水)`` in Japanese, ``Wed, Nov 25`` in English."""
-    return format_skeleton("MMMEd", day, locale=locale)
+    return format_skeleton("MMMEd", day, locale)
 
 
 def format_local_time(moment: datetime, timezone: str, locale: str) -> str:
     """``11月25日(水) 14:05`` in the brand's or customer's timezone."""
     local = to_local(moment, timezone)
-    return f"{format_day(local.date(), locale)} {format_skeleton('Hm', local, locale=locale)}"
+    return f"{format_day(local.date(), locale)} {format_skeleton('Hm', local, locale)}"
 
 
 TIME_SLOT_LABELS: dict[str, dict[str, str]] = {

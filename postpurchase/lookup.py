@@ -45,13 +45,15 @@ def find_order(
     if not wanted or not secret:
         return None
     candidates = session.exec(
-        select(Order).where(
+        select(Order, Customer)
+        .outerjoin(Customer, col(Customer.id) == Order.customer_id)
+        .where(
             Order.brand_id == brand_id,
             col(Order.number).in_([wanted, "#" + wanted, wanted.lower()]),
         )
     ).all()
-    for order in candidates:
-        if _matches(session, order, secret):
+    for order, customer in candidates:
+        if _matches(order, customer, secret):
             return order
     return None
 
@@ -98,12 +100,10 @@ def look_up_order(
     return Lookup(order=order)
 
 
-def _matches(session: Session, order: Order, secret: str) -> bool:
+def _matches(order: Order, customer: Customer | None, secret: str) -> bool:
+    """Whether ``secret`` is the email of the order or its customer, or its shipping postal code."""
     if "@" in secret:
-        emails = {order.email or ""}
-        if order.customer_id is not None:
-            customer = session.get(Customer, order.customer_id)
-            emails.add((customer.email or "") if customer else "")
+        emails = {order.email or "", (customer.email or "") if customer else ""}
         return secret.lower() in {e.strip().lower() for e in emails if e}
     wanted = normalize_postal_code(secret)
     return bool(wanted) and wanted == normalize_postal_code(order.shipping_postal_code or "")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from carriers.registry import CustomerLinks, customer_links
@@ -193,6 +193,8 @@ class OrderView:
     shipping_address: Address
     lines: tuple[OrderLineView, ...]
     shipments: tuple[ShipmentView, ...]
+    #: Our id of the customer, for the links a page signs (``customer_id`` is the sender's).
+    customer_key: int | None = None
 
 
 def line_views(lines: Iterable[OrderLine]) -> tuple[OrderLineView, ...]:
@@ -226,20 +228,28 @@ def _event_view(event: TrackingEvent) -> EventView:
     )
 
 
+#: Built once, like an order's reads (see ``_ORDER_WITH_CUSTOMER``).
+_EVENTS_OF_SHIPMENTS = (
+    select(TrackingEvent)
+    .where(col(TrackingEvent.shipment_id).in_(bindparam("ids", expanding=True)))
+    .order_by(col(TrackingEvent.occurred_at), col(TrackingEvent.id))
+)
+
+
 def shipment_views(
-    *, session: Session, shipments: Sequence[Shipment], now: datetime | None = None
+    *,
+    session: Session,
+    shipments: Sequence[Shipment],
+    now: datetime | None = None,
+    orders_read: Iterable[Order] = (),
 ) -> list[ShipmentView]:
     """The views of ``shipments`` (in that order), with four queries however many there are (the
-    fourth only for parcels with a time slot), each with what it means for its customer at ``now``
-    (default: the clock's now)."""
+    fourth only for parcels with a time slot; the third only for orders not in ``orders_read``),
+    each with what it means for its customer at ``now`` (default: the clock's now)."""
     ids = [s.id for s in shipments if s.id is not None]
     events: dict[int, list[EventView]] = {i: [] for i in ids}
     if ids:
-        rows = session.exec(
-            select(TrackingEvent)
-            .where(col(TrackingEvent.shipment_id).in_(ids))
-            .order_by(col(TrackingEvent.occurred_at), col(TrackingEvent.id))
-        )
+        rows = session.exec(_EVENTS_OF_SHIPMENTS, params={"ids": ids})
         for event in rows:
             events[event.shipment_id].append(_event_view(event))
     fc_ids = {s.fc_id for s in shipments if s.fc_id is not None}
@@ -254,19 +264,21 @@ def shipment_views(
         if fc_ids
         else {}
     )
-    order_ids = {s.order_id for s in shipments if s.order_id is not None}
-    orders: dict[int, tuple[str, DutiesTerms | None]] = (
-        {
-            order_id: (external_id, terms)
+    orders: dict[int, tuple[str, DutiesTerms | None]] = {
+        order.id: (order.external_id, order.duties_terms)
+        for order in orders_read
+        if order.id is not None
+    }
+    order_ids = {s.order_id for s in shipments if s.order_id is not None} - orders.keys()
+    if order_ids:
+        orders.update(
+            (order_id, (external_id, terms))
             for order_id, external_id, terms in session.exec(
                 select(id_column(Order), col(Order.external_id), col(Order.duties_terms)).where(
                     col(Order.id).in_(order_ids)
                 )
             ).all()
-        }
-        if order_ids
-        else {}
-    )
+        )
     moves = _slot_moves(session, shipments)
     views = [
         replace(_shipment_view(s, events, fc_codes, orders), slot_moved=moves.get(s.id))
@@ -396,22 +408,35 @@ def load_shipment(*, session: Session, brand_id: int, shipment_id: int) -> Shipm
     return shipment_views(session=session, shipments=[shipment])[0]
 
 
+# An order's reads, built once: every tracking page runs them, and building a statement cost
+# about as much as running it (bench/page_profile.py).
+_ORDER_WITH_CUSTOMER = (
+    select(Order, Customer)
+    .outerjoin(Customer, col(Customer.id) == Order.customer_id)
+    .where(Order.id == bindparam("order_id"))
+)
+_ORDER_LINES = (
+    select(OrderLine).where(OrderLine.order_id == bindparam("order_id")).order_by(col(OrderLine.id))
+)
+_ORDER_SHIPMENTS = (
+    select(Shipment)
+    .where(Shipment.order_id == bindparam("order_id"), Shipment.brand_id == bindparam("brand_id"))
+    .order_by(col(Shipment.external_id), col(Shipment.parcel_index))
+)
+
+
 def load_order(
     *, session: Session, brand_id: int, order_id: int, now: datetime | None = None
 ) -> OrderView | None:
     """Order ``order_id`` (our id) of this brand with its lines and parcels (their customer meaning
     at ``now``, default the clock's); None if there is none."""
-    order = session.get(Order, order_id)
-    if order is None or order.brand_id != brand_id:
+    found = session.exec(_ORDER_WITH_CUSTOMER, params={"order_id": order_id}).first()
+    if found is None or found[0].brand_id != brand_id:
         return None
-    customer = session.get(Customer, order.customer_id) if order.customer_id else None
-    lines = session.exec(
-        select(OrderLine).where(OrderLine.order_id == order.id).order_by(col(OrderLine.id))
-    ).all()
+    order, customer = found
+    lines = session.exec(_ORDER_LINES, params={"order_id": order.id}).all()
     shipments = session.exec(
-        select(Shipment)
-        .where(Shipment.order_id == order.id, Shipment.brand_id == brand_id)
-        .order_by(col(Shipment.external_id), col(Shipment.parcel_index))
+        _ORDER_SHIPMENTS, params={"order_id": order.id, "brand_id": brand_id}
     ).all()
     assert order.id is not None
     return OrderView(
@@ -434,5 +459,8 @@ def load_order(
             order.shipping_country or "JP",
         ),
         lines=line_views(lines),
-        shipments=tuple(shipment_views(session=session, shipments=shipments, now=now)),
+        shipments=tuple(
+            shipment_views(session=session, shipments=shipments, now=now, orders_read=[order])
+        ),
+        customer_key=customer.id if customer else None,
     )

@@ -1,6 +1,16 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
-from postpurchase.i18n import format_day, format_local_time, format_money, time_slot_label
+import pytest
+from babel import dates
+
+from postpurchase.i18n import (
+    format_day,
+    format_local_time,
+    format_money,
+    format_skeleton,
+    time_slot_label,
+)
 
 
 def test_yen_has_no_decimals() -> None:
@@ -27,3 +37,22 @@ def test_time_slot_labels() -> None:
     assert time_slot_label("morning", "ja") == "午前中"
     assert time_slot_label("19-21", "en") == "19:00–21:00"
     assert time_slot_label(None, "ja") == ""
+
+
+@pytest.mark.parametrize("locale", ["ja", "en", "en_US"])
+@pytest.mark.parametrize("skeleton", ["MMMEd", "Hm", "yMMMd", "MMMMEEEEd"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        date(2026, 12, 31),
+        datetime(2026, 11, 25, 5, 5, tzinfo=UTC),
+        datetime(2026, 11, 25, 23, 50, tzinfo=UTC).astimezone(ZoneInfo("Asia/Tokyo")),
+        datetime.combine(date.min, time(15, 30)),
+    ],
+)
+def test_cached_skeletons_format_as_babel_does(
+    locale: str, skeleton: str, value: date | datetime
+) -> None:
+    assert format_skeleton(skeleton, value, locale) == dates.format_skeleton(
+        skeleton, value, locale=locale
+    )

@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from babel.dates import format_skeleton
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from carriers.status import Handover
 from postpurchase.customer_view import ActionKind, CustomerView, Stage, Step
-from postpurchase.i18n import format_day, time_slot_label, to_local
+from postpurchase.i18n import format_day, format_skeleton, time_slot_label, to_local
 from postpurchase.models import DutiesTerms
 
 STAGE_LABELS = {
@@ -115,7 +114,7 @@ def _headline(view: CustomerView, today: date, locale: str, timezone: str) -> st
     if view.stage == Stage.delivered and view.delivered_at is not None:
         local = to_local(view.delivered_at, timezone)
         when = " ".join(
-            (day_phrase(local.date(), today, locale), format_skeleton("Hm", local, locale=locale))
+            (day_phrase(local.date(), today, locale), format_skeleton("Hm", local, locale))
         )
         return _("Delivered %(when)s", when=when)
     return str(_STAGE_HEADLINES[view.stage])
@@ -144,7 +143,7 @@ def slot_move_phrase(view: CustomerView, locale: str) -> str | None:
     if move is None:
         return None
     slot = time_slot_label(move.slot, locale)
-    cutoff = format_skeleton("Hm", datetime.combine(date.min, move.cutoff), locale=locale)
+    cutoff = format_skeleton("Hm", datetime.combine(date.min, move.cutoff), locale)
     if move.from_day is None:
         return _(
             "The parcel reaches the delivery office after %(cutoff)s, too late for the %(slot)s "

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from postpurchase.aftercare import care_content
 from postpurchase.customer_view import Stage
 from postpurchase.i18n import format_local_time, format_money, to_local
-from postpurchase.models import Brand, Order
+from postpurchase.models import Brand
 from postpurchase.readmodels import OrderView, ShipmentView, load_order
 from postpurchase.settings.model import settings_for
 from postpurchase.web.customer_words import STEP_LABELS, customer_words
@@ -164,7 +164,6 @@ def build_tracking_page(
         for number, shipment in enumerate(order.shipments, start=1)
     ]
     delivered = bool(parcels) and all(p.stage == Stage.delivered for p in parcels)
-    row = session.get(Order, order_id)
     return TrackingPage(
         number=order.number,
         placed=format_local_time(order.placed_at, tz, locale),
@@ -191,6 +190,6 @@ def build_tracking_page(
         if delivered
         else [],
         order_id=order.id,
-        customer_id=row.customer_id if row else None,
+        customer_id=order.customer_key,
         first_shipment_id=order.shipments[0].id if order.shipments else None,
     )

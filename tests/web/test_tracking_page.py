@@ -6,12 +6,15 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
+from sqlmodel import select
 
 from carriers.status import Status
 from postpurchase import create_app
 from postpurchase.db import get_db
 from postpurchase.lookup import normalize_postal_code, order_token
-from postpurchase.models import Order, OrderLine, Shipment, TimeSlot, TrackingEvent
+from postpurchase.models import Customer, Order, OrderLine, Shipment, TimeSlot, TrackingEvent
+from postpurchase.tokens import read_token
+from tests.sql import recorded
 
 
 @pytest.fixture
@@ -176,3 +179,56 @@ def test_behind_a_trusted_proxy_guesses_count_per_forwarded_client(app_config, o
 
 def test_unknown_brand_is_404(client) -> None:
     assert client.get("/nobody/track").status_code == 404
+
+
+def _give_customer(app, order_id: int, email: str) -> int:
+    """Give the order a customer with ``email``; our id of the customer."""
+    with app.app_context():
+        s = get_db(app).session()
+        order = s.get(Order, order_id)
+        assert order is not None
+        customer = Customer(brand_id=order.brand_id, external_id="c-1", email=email)
+        s.add(customer)
+        s.flush()
+        order.customer_id = customer.id
+        s.commit()
+        customer_id = customer.id
+        s.close()
+    assert customer_id is not None
+    return customer_id
+
+
+def test_lookup_by_the_customers_email_reads_the_order_with_its_customer(
+    app, client, order_id
+) -> None:
+    """Brand, throttle check, then the orders of that number with their customers: one read."""
+    _give_customer(app, order_id, "Hanako.Yamada@example.jp")
+    with recorded(get_db(app).engine) as statements:
+        response = _lookup(client, "1001", "hanako.yamada@example.jp")
+    assert response.status_code == 302
+    assert len(statements) == 3, [st.sql.split(" FROM ")[-1][:60] for st in statements]
+    assert _lookup(client, "1001", "someone@example.jp").status_code == 404
+
+
+def test_signed_link_reads_the_order_in_six_statements_and_signs_feedback_for_its_customer(
+    app, client, order_id
+) -> None:
+    """Brand, order with its customer, lines, parcels, scans and (the parcel has a time slot) its
+    latest prediction: the page's reads, however many parcels; the delivered page's feedback link
+    names the customer by our id."""
+    customer_id = _give_customer(app, order_id, "hanako@example.jp")
+    with app.app_context():
+        s = get_db(app).session()
+        shipment = s.exec(select(Shipment).where(Shipment.order_id == order_id)).one()
+        shipment.status = Status.delivered
+        shipment.delivered_at = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+        s.commit()
+        s.close()
+    link = _lookup(client, "1001", "1500001").headers["Location"]
+    with recorded(get_db(app).engine) as statements:
+        page = client.get(link).get_data(as_text=True)
+    assert "羽田クロノゲートベース" in page and "/acme/returns/" in page
+    assert len(statements) == 6, [st.sql.split(" FROM ")[-1][:60] for st in statements]
+    token = re.search(r'href="/acme/feedback/([\w.-]+)"', page)
+    feedback = read_token(app.config["SECRET_KEY"], "feedback", token.group(1)) if token else None
+    assert feedback is not None and feedback["c"] == customer_id
