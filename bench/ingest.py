@@ -183,8 +183,9 @@ def build_posts(total: int, seed: int = 7) -> tuple[list[Post], list[str], int]:
 
 
 def profile_app(prefix: str, **config):  # type: ignore[no-untyped-def]
-    """A throwaway app on a new SQLite file with its schema, accepting without processing inline
-    (what the profiles time in one process); ``config`` adds or overrides settings."""
+    """A throwaway app on a new SQLite file (unless ``config`` names a ``DATABASE_URL``) with its
+    schema, accepting without processing inline (what the profiles time in one process);
+    ``config`` adds or overrides settings."""
     from postpurchase import create_app
     from postpurchase.db import get_db
 
