@@ -31,7 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from postpurchase.clock import utcnow
-from postpurchase.db import claim_scope, is_postgres
+from postpurchase.db import claim_scope, get_db, is_postgres
 from postpurchase.inbox.locking import write_lock
 from postpurchase.models import InboxEvent, InboxState
 from postpurchase.models.types import id_of, table_of
@@ -287,7 +287,28 @@ def process_events(
             )
         else:
             query = select(InboxEvent).where(_due(now)).limit(limit)
-        return _process_claimed(session, _claim(session, query), now, handlers_of(app))
+        claimed = _claim(session, query)
+        stats = _process_claimed(session, claimed, now, handlers_of(app))
+    if stats.deferred and not get_db(app).is_sqlite:
+        _recheck_deferred(app, [id_of(e) for e in claimed if e.state == InboxState.deferred], now)
+    return stats
+
+
+def _recheck_deferred(app: Flask, ids: list[int], now: datetime) -> None:
+    """Apply again, in a new unit of work, the events just deferred, if still deferred.
+
+    On PostgreSQL another worker may have applied what they wait for while this unit of work
+    held them: its search for waiting events could not see them as deferred (the rows were
+    pending and ours, so skipped), and they would wait for ``DEFERRED_RECHECK``. Looking again
+    after our commit finds what it committed before; what it commits later is what its own
+    search now sees as deferred, but for the instant between its search and its commit, which
+    the retry still covers.
+    """
+    with app.app_context(), claim_scope(app) as session:
+        query = select(InboxEvent).where(
+            col(InboxEvent.id).in_(ids), col(InboxEvent.state) == InboxState.deferred
+        )
+        _process_claimed(session, _claim(session, query), now, handlers_of(app))
 
 
 def process_pending(

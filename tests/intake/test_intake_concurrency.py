@@ -6,13 +6,21 @@ import threading
 import time
 
 import pytest
+from intake_helpers import inbox, rows
 from sqlalchemy import text
 from sqlmodel import select
 
+from postpurchase import inbox as inbox_module
 from postpurchase.db import get_db
+from postpurchase.inbox import process_events
+from postpurchase.intake.examples import EXAMPLES
 from postpurchase.intake.operations import ensure_fulfillment_centre
-from postpurchase.models import FulfillmentCentre
+from postpurchase.intake.schemas import EventType
+from postpurchase.models import FulfillmentCentre, InboxState, Shipment
 from tests.conftest import PG_URL
+
+ORDER = EXAMPLES[EventType.order_created]
+SHIPMENT = EXAMPLES[EventType.shipment_created]
 
 
 @pytest.mark.skipif(not PG_URL, reason="two units of work at once need PostgreSQL")
@@ -72,3 +80,51 @@ def test_a_new_centre_has_the_models_defaults(app, brand) -> None:
         "15:00",
     )
     assert centre.handling_days == 0
+
+
+@pytest.mark.skipif(not PG_URL, reason="two units of work at once need PostgreSQL")
+def test_a_shipment_deferred_while_another_worker_applies_its_order_is_not_left_waiting(
+    app, post_event, monkeypatch
+) -> None:
+    """Worker A defers the shipment (its order is not there yet) while worker B applies that order
+    and commits; B cannot release what A has not yet stored as deferred (the row is A's, skipped).
+    A must notice after its commit instead of leaving the shipment to its retry a minute later."""
+    shipment_id = post_event(SHIPMENT).json["id"]
+    order_id = post_event(ORDER).json["id"]
+    deferring, order_applied = threading.Event(), threading.Event()
+    record = inbox_module.record_verdicts
+
+    def record_after_the_order(session, verdicts) -> None:  # type: ignore[no-untyped-def]
+        if threading.current_thread() is worker_a and any(
+            v.state == InboxState.deferred for v in verdicts
+        ):
+            deferring.set()
+            order_applied.wait(30)
+        record(session, verdicts)
+
+    monkeypatch.setattr(inbox_module, "record_verdicts", record_after_the_order)
+    outcome: dict[str, object] = {}
+
+    def run_worker_a() -> None:
+        try:
+            outcome["a"] = process_events(app, [shipment_id])
+        except Exception as error:  # reported by the assertion below
+            outcome["error"] = error
+
+    worker_a = threading.Thread(target=run_worker_a)
+    worker_a.start()
+    assert deferring.wait(30)
+    try:
+        stats_b = process_events(app, [order_id])
+    finally:
+        order_applied.set()
+        worker_a.join(30)
+    assert "error" not in outcome, outcome.get("error")
+    assert stats_b.processed == 1  # the order alone: the shipment was not B's to release
+    assert {e.id: e.state for e in inbox(app)} == {
+        shipment_id: InboxState.processed,
+        order_id: InboxState.processed,
+    }
+    shipments = rows(app, Shipment)
+    assert shipments
+    assert all(shipment.order_id is not None for shipment in shipments)
