@@ -300,9 +300,10 @@ def _recheck_deferred(app: Flask, ids: list[int], now: datetime) -> None:
     On PostgreSQL another worker may have applied what they wait for while this unit of work
     held them: its search for waiting events could not see them as deferred (the rows were
     pending and ours, so skipped), and they would wait for ``DEFERRED_RECHECK``. Looking again
-    after our commit finds what it committed before; what it commits later is what its own
-    search now sees as deferred, but for the instant between its search and its commit, which
-    the retry still covers.
+    after our commit finds what it committed before. Not covered: the other unit of work searched
+    before our commit and commits after this second look (its search-to-commit time); the retry
+    still catches that. Closing it would take the releasing side to search again after its own
+    commit, waiting for row locks instead of skipping them.
     """
     with app.app_context(), claim_scope(app) as session:
         query = select(InboxEvent).where(
