@@ -128,3 +128,47 @@ def test_a_shipment_deferred_while_another_worker_applies_its_order_is_not_left_
     shipments = rows(app, Shipment)
     assert shipments
     assert all(shipment.order_id is not None for shipment in shipments)
+
+
+@pytest.mark.skipif(not PG_URL, reason="two units of work at once need PostgreSQL")
+def test_an_order_committed_after_the_shipment_was_looked_at_again_still_releases_it(
+    app, post_event, monkeypatch
+) -> None:
+    """Worker B has applied the order and searched for waiting events (none yet) but not
+    committed; worker A defers the shipment, commits and looks again (the order is not committed
+    yet). B's second search after its commit must find the shipment."""
+    shipment_id = post_event(SHIPMENT).json["id"]
+    order_id = post_event(ORDER).json["id"]
+    searched, shipment_deferred = threading.Event(), threading.Event()
+    search = inbox_module._waiting
+
+    def search_then_pause(session, brand_id, keys, **kwargs):  # type: ignore[no-untyped-def]
+        found = search(session, brand_id, keys, **kwargs)
+        if threading.current_thread() is worker_b and not searched.is_set():
+            searched.set()
+            shipment_deferred.wait(30)
+        return found
+
+    monkeypatch.setattr(inbox_module, "_waiting", search_then_pause)
+    outcome: dict[str, object] = {}
+
+    def run_worker_b() -> None:
+        try:
+            outcome["b"] = process_events(app, [order_id])
+        except Exception as error:  # reported by the assertion below
+            outcome["error"] = error
+
+    worker_b = threading.Thread(target=run_worker_b)
+    worker_b.start()
+    try:
+        assert searched.wait(30)
+        stats_a = process_events(app, [shipment_id])
+    finally:
+        shipment_deferred.set()
+        worker_b.join(30)
+    assert "error" not in outcome, outcome.get("error")
+    assert stats_a.deferred == 1
+    assert {e.id: e.state for e in inbox(app)} == {
+        shipment_id: InboxState.processed,
+        order_id: InboxState.processed,
+    }
