@@ -166,7 +166,7 @@ def wait_idle(processes: list[subprocess.Popen], timeout: float = 60) -> None:
     while time.monotonic() < deadline:
         time.sleep(0.5)
         now = sum(cpu_seconds(p.pid) for p in processes)
-        if now - before < 0.02 * len(processes):
+        if now - before <= 0.02 * len(processes):  # none: at once
             return
         before = now
     raise RuntimeError("the workers did not settle")
