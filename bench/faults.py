@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest import free_port  # noqa: E402
+from processes import Postgres, free_port  # noqa: E402
 
 TERMINAL_OUTBOX = ("sent", "held", "failed", "suppressed", "unknown", "stale")
 
@@ -144,8 +144,7 @@ class Cluster:
 
     work: Path
     url: str
-    pg_dir: Path
-    pg_port: int
+    postgres: Postgres
     env: dict[str, str]
     web_port: int
     offset_file: Path
@@ -198,11 +197,6 @@ class Cluster:
         """The workers' clock."""
         return datetime.now(UTC) + timedelta(seconds=self.offset)
 
-    def pg(self, action: str) -> None:
-        script = ROOT / "scripts" / f"pg-{action}"
-        args = [str(script), str(self.pg_dir)] + ([str(self.pg_port)] if action == "start" else [])
-        subprocess.run(args, check=True, capture_output=True)
-
     def stop_all(self) -> None:
         for process in self.workers:
             if process.poll() is None:
@@ -214,7 +208,7 @@ class Cluster:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 process.kill()
-        self.pg("stop")
+        self.postgres.stop()
 
 
 def wait_for_port(port: int, timeout: float = 30) -> None:
@@ -493,13 +487,8 @@ def leader_process(cluster: Cluster) -> subprocess.Popen[bytes] | None:
 def run(args: argparse.Namespace) -> list[Check]:
     global CARRIER
     work = Path(tempfile.mkdtemp(prefix="pp-faults-"))
-    pg_dir, pg_port = work / "pg", free_port()
-    url = subprocess.run(
-        [str(ROOT / "scripts" / "pg-start"), str(pg_dir), str(pg_port)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    postgres = Postgres(work / "pg", free_port())
+    url = postgres.start()
     mailbox = Mailbox(free_port())
     mailbox.up()
     CARRIER = Carrier()
@@ -543,7 +532,7 @@ def run(args: argparse.Namespace) -> list[Check]:
             check=True,
             capture_output=True,
         )
-    cluster = Cluster(work, url, pg_dir, pg_port, env, free_port(), work / "clock-offset")
+    cluster = Cluster(work, url, postgres, env, free_port(), work / "clock-offset")
     cluster.advance(0)
     sender = Sender(cluster.web_port, created["api_key"], created["signing_secret"])
     results: list[Check] = []
@@ -572,9 +561,9 @@ def run(args: argparse.Namespace) -> list[Check]:
         outage = 5 if args.short else 30
 
         def postgres_down() -> None:
-            cluster.pg("stop")
+            cluster.postgres.stop()
             time.sleep(outage)
-            cluster.pg("start")
+            cluster.postgres.start()
 
         sender.burst(n, during=postgres_down)
         results += check(f"postgres down {outage} s", cluster, sender, mailbox, timeout=90)

@@ -1,7 +1,7 @@
-"""Ingest benchmark: signed shipment.created events into gunicorn (2 workers), SQLite, loopback.
+"""Ingest benchmark: signed shipment.created events into gunicorn (2 workers), SQLite or PostgreSQL.
 
     python bench/ingest.py [--events 20000] [--concurrency 8] [--runs 1]
-        [--workers N [--workers-after]]
+        [--workers N [--workers-after]] [--postgres | --database-url URL]
 
 Creates a throwaway instance folder and brand (``postpurchase init --json``), seeds the orders of
 95% of the shipments, then posts 20,000 signed ``shipment.created`` events (3 lines each): 10% of
@@ -9,7 +9,16 @@ the posts are re-deliveries of an earlier event (same body, fresh signature) and
 shipments arrive before their ``order.created``, which is posted a little later. It reports
 accepted events/s, p50/p99 latency, the time until every event is processed, rows lost and
 duplicates applied twice, and the ratio to a bare Flask endpoint answering 204 under the same
-gunicorn setup and the same client.
+gunicorn setup and the same client; then the CPU time per event of the web processes, of the
+workers and (``--postgres``) of the database server, read from ``/proc`` (Linux), and the load
+average at the start and the end of each run: wall-clock rates on a shared machine say little
+without them.
+
+The database: SQLite (WAL) in the instance folder by default; ``--postgres`` starts a throwaway
+PostgreSQL cluster (``scripts/pg-start`` in a temporary folder on a free port) and stops it at the
+end; ``--database-url URL`` uses an existing PostgreSQL database, whose ``public`` schema every run
+drops and migrates afresh (a throwaway database only). Lost and doubled rows are counted with the
+same SQLAlchemy queries on both.
 
 Two modes:
 
@@ -17,12 +26,19 @@ Two modes:
   background thread (batches of at most ``WORKER_BATCH`` events), as the figures in BENCHMARKS.md
   up to 2026-12-02 were measured;
 - ``--workers N``: the web processes only accept (``INBOX_INLINE=false``) and ``N`` separate
-  ``postpurchase worker`` processes apply the inbox (batches of ``BATCH_SIZE``; they poll every
-  ``--poll-ms``, SQLite has no notifications). The workers run during the posts (acceptance and
-  processing side by side on the same cores); with ``--workers-after`` they start only after the
-  last answer, so the acceptance and the processing figures are each measured alone. The
-  processing rate is then the events over the time from the workers' start until all are
-  processed. The workers also run the scheduler (its jobs find nothing to do here).
+  ``postpurchase worker`` processes apply the inbox (batches of ``BATCH_SIZE``, claimed with
+  ``FOR UPDATE SKIP LOCKED`` on PostgreSQL). On PostgreSQL the workers are woken by
+  ``LISTEN/NOTIFY`` and poll every ``--poll-ms`` besides; SQLite has no notifications, they only
+  poll. The workers start before the posts and, once idle (imported and listening), run during
+  them (acceptance and processing side by side on the same cores); the time until all are
+  processed counts from the first post. With ``--workers-after`` they start only after the last
+  answer, so the acceptance and the processing figures are each measured alone: the processing
+  rate is then the events over the time from the first to the last verdict (``processed_at``),
+  and the workers' CPU counts from the first verdict, so their start-up is left out. The workers
+  also run the scheduler (its jobs find nothing to do here).
+
+Scaling from 1 to 2 workers: run ``--workers 1`` and ``--workers 2`` (with and without
+``--workers-after``) back to back and compare processed events/s and worker CPU per event.
 """
 
 from __future__ import annotations
@@ -32,20 +48,36 @@ import http.client
 import json
 import os
 import random
-import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from processes import (  # noqa: E402
+    Postgres,
+    cpu_seconds,
+    fresh_database,
+    start_gunicorn,
+    start_workers,
+    stop,
+    throwaway_postgres,
+    wait_idle,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 PATH = "/webhooks/wms"
 
@@ -151,8 +183,9 @@ def build_posts(total: int, seed: int = 7) -> tuple[list[Post], list[str], int]:
 
 
 def profile_app(prefix: str, **config):  # type: ignore[no-untyped-def]
-    """A throwaway app on a new SQLite file with its schema, accepting without processing inline
-    (what the profiles time in one process); ``config`` adds or overrides settings."""
+    """A throwaway app on a new SQLite file (unless ``config`` names a ``DATABASE_URL``) with its
+    schema, accepting without processing inline (what the profiles time in one process);
+    ``config`` adds or overrides settings."""
     from postpurchase import create_app
     from postpurchase.db import get_db
 
@@ -170,71 +203,6 @@ def profile_app(prefix: str, **config):  # type: ignore[no-untyped-def]
     )
     get_db(app).create_all()
     return app
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(
-    target: str,
-    chdir: Path,
-    env: dict[str, str],
-    *,
-    workers: int = 2,
-    worker_class: str = "sync",
-    threads: int = 1,
-) -> tuple[subprocess.Popen, int]:
-    """gunicorn serving ``target`` on a free loopback port, once it answers (2 sync workers unless
-    told otherwise)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            str(workers),
-            "-k",
-            worker_class,
-            "--threads",
-            str(threads),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--chdir",
-            str(chdir),
-            "--backlog",
-            "2048",
-            "--log-level",
-            "warning",
-            target,
-        ],
-        env=env,
-    )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        # An answer, not just an open port: the master listens before its workers have imported
-        # the app, and the first posts would otherwise wait for that (seconds, in p99 of short runs).
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", "/")
-            connection.getresponse().read()
-            connection.close()
-            return process, port
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"gunicorn did not start: {target}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 @dataclass
@@ -341,71 +309,108 @@ def seed_orders(env: dict[str, str], brand_slug: str, external_ids: list[str]) -
         )
 
 
+def inbox_states(engine: Engine) -> dict[str, int]:
+    """How many inbox events are in each state."""
+    from sqlalchemy import func, select
+
+    from postpurchase.models import InboxEvent
+
+    state = InboxEvent.__table__.c.state  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        rows = connection.execute(select(state, func.count()).group_by(state)).all()
+    return {str(name): count for name, count in rows}
+
+
 def wait_processed(
-    db_path: Path, expected: int, timeout: float = 600
+    engine: Engine,
+    expected: int,
+    on_first: Callable[[], None] | None = None,
+    timeout: float = 600,
 ) -> tuple[float, dict[str, int]]:
-    """Seconds until ``expected`` events are processed (or the timeout), and the state counts."""
+    """Seconds until ``expected`` events are processed (or the timeout), and the state counts;
+    ``on_first`` runs as soon as an event is seen processed."""
     started = time.perf_counter()
-    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
     counts: dict[str, int] = {}
+    first_seen = False
     while time.perf_counter() - started < timeout:
-        counts = dict(connection.execute("SELECT state, count(*) FROM inboxevent GROUP BY state"))
+        counts = inbox_states(engine)
+        if not first_seen and counts.get("processed", 0):
+            first_seen = True
+            if on_first is not None:
+                on_first()
         if (
             counts.get("pending", 0) == counts.get("deferred", 0) == 0
             and sum(counts.values()) >= expected
         ):
             break
-        time.sleep(0.25)
-    connection.close()
+        time.sleep(0.05 if not first_seen else 0.25)
     return time.perf_counter() - started, counts
 
 
-def processing_span(db_path: Path) -> float:
+def processing_span(engine: Engine) -> float:
     """Seconds from the first to the last processed event (their ``processed_at``).
 
     A batch's events share the time its unit of work started, so this leaves out one batch."""
-    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    first, last = connection.execute(
-        "SELECT min(processed_at), max(processed_at) FROM inboxevent WHERE state = 'processed'"
-    ).fetchone()
-    connection.close()
-    return (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
+    from sqlalchemy import func, select
+
+    from postpurchase.models import InboxEvent
+
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        first, last = connection.execute(
+            select(func.min(table.c.processed_at), func.max(table.c.processed_at)).where(
+                table.c.state == "processed"
+            )
+        ).one()
+    return (last - first).total_seconds()
 
 
-def verify(db_path: Path, unique_shipments: int, late_orders: int) -> dict[str, int]:
-    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    one = lambda sql: connection.execute(sql).fetchone()[0]  # noqa: E731
-    shipments = one("SELECT count(*) FROM shipment")
-    distinct = one("SELECT count(DISTINCT external_id) FROM shipment")
-    linked = one("SELECT count(*) FROM shipment WHERE order_id IS NOT NULL")
-    applied = one(
-        "SELECT count(*) FROM inboxevent WHERE state = 'processed' "
-        "AND event_type = 'shipment.created'"
-    )
-    connection.close()
+def verify(engine: Engine, unique_shipments: int, late_orders: int) -> dict[str, int]:
+    """Rows lost and events applied twice, counted the same way on SQLite and PostgreSQL."""
+    from sqlalchemy import distinct, func, select
+
+    from postpurchase.models import InboxEvent, Shipment
+
+    shipment = Shipment.__table__  # type: ignore[attr-defined]
+    inbox = InboxEvent.__table__  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        one = lambda query: connection.execute(query).scalar_one()  # noqa: E731
+        shipments = one(select(func.count()).select_from(shipment))
+        unique = one(select(func.count(distinct(shipment.c.external_id))))
+        linked = one(select(func.count()).where(shipment.c.order_id.is_not(None)))
+        applied = one(
+            select(func.count()).where(
+                inbox.c.state == "processed", inbox.c.event_type == "shipment.created"
+            )
+        )
     return {
         "shipments": shipments,
-        "lost": unique_shipments - min(distinct, linked),
-        "doubled": (shipments - distinct) + max(0, applied - unique_shipments),
+        "lost": unique_shipments - min(unique, linked),
+        "doubled": (shipments - unique) + max(0, applied - unique_shipments),
         "late_orders": late_orders,
     }
 
 
-def start_workers(count: int, env: dict[str, str]) -> list[subprocess.Popen]:
-    """``count`` ``postpurchase worker`` processes (inbox processing and the scheduler)."""
-    return [
-        subprocess.Popen([sys.executable, "-m", "postpurchase.cli", "worker"], env=env, cwd=ROOT)
-        for _ in range(count)
-    ]
+def run_once(
+    args: argparse.Namespace,
+    posts: list[Post],
+    seeded: list[str],
+    unique: int,
+    postgres: Postgres | None,
+) -> dict:
+    """One run on a fresh database: SQLite in a new instance folder, or PostgreSQL (``--postgres``
+    or ``--database-url``) with its ``public`` schema dropped and migrated afresh."""
+    from sqlalchemy import create_engine
 
-
-def run_once(args: argparse.Namespace, posts: list[Post], seeded: list[str], unique: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix="pp-bench-"))
+    url = postgres.url if postgres is not None else args.database_url
+    if url:
+        fresh_database(url)
     inline = "false" if args.workers else os.environ.get("BENCH_INLINE", "true")
     env = {
         **os.environ,
         "POSTPURCHASE_INSTANCE_PATH": str(work),
-        "POSTPURCHASE_DATABASE_URL": "",
+        "POSTPURCHASE_DATABASE_URL": url or "",
         "POSTPURCHASE_LOG_LEVEL": "WARNING",
         "POSTPURCHASE_SCHEDULER": "false",
         "POSTPURCHASE_INBOX_INLINE": inline,
@@ -431,6 +436,8 @@ def run_once(args: argparse.Namespace, posts: list[Post], seeded: list[str], uni
         ).stdout
     )
     seed_orders(env, "bench", seeded)
+    engine = create_engine(url or f"sqlite:///{work / 'postpurchase.db'}")
+    load_before = os.getloadavg()[0]
 
     bare, port = start_gunicorn("ingest:bare_app()", ROOT / "bench", env)
     try:
@@ -442,25 +449,45 @@ def run_once(args: argparse.Namespace, posts: list[Post], seeded: list[str], uni
 
     server, port = start_gunicorn("wsgi:app", ROOT, env)
     workers: list[subprocess.Popen] = []
+    late_orders = sum(post.kind == "order" for post in posts)
+    cpu: dict[str, float] = {}
+
+    def workers_cpu() -> float:
+        return sum(cpu_seconds(worker.pid) for worker in workers)
+
+    def first_verdict() -> None:
+        cpu["workers_from"] = workers_cpu()
+
     try:
         if not args.workers_after:
             workers = start_workers(args.workers, env)
+            wait_idle(workers)  # imported, connected, listening: start-up is not processing
+            first_verdict()
+        cpu["web_from"] = cpu_seconds(server.pid, children=True)
+        cpu["db_from"] = postgres.cpu_seconds() if postgres else 0.0
         started = time.perf_counter()
         load = post_all(
             port, posts, args.concurrency, created["api_key"], created["signing_secret"]
         )
-        late_orders = sum(post.kind == "order" for post in posts)
+        cpu["web_posts"] = cpu_seconds(server.pid, children=True) - cpu["web_from"]
         if args.workers_after:
             started = time.perf_counter()
             workers = start_workers(args.workers, env)
-        waited, states = wait_processed(work / "postpurchase.db", unique + late_orders)
+        waited, states = wait_processed(
+            engine, unique + late_orders, on_first=first_verdict if args.workers_after else None
+        )
         processed_after = time.perf_counter() - started
         if args.workers_after:  # from the first verdict, not from the workers' start-up
-            processed_after = processing_span(work / "postpurchase.db")
+            processed_after = processing_span(engine)
+        cpu["workers"] = workers_cpu() - cpu.get("workers_from", 0.0)
+        cpu["web"] = cpu_seconds(server.pid, children=True) - cpu["web_from"]
+        cpu["db"] = (postgres.cpu_seconds() if postgres else 0.0) - cpu["db_from"]
     finally:
         for process in [server, *workers]:
             stop(process)
-    checks = verify(work / "postpurchase.db", unique, late_orders)
+    checks = verify(engine, unique, late_orders)
+    engine.dispose()
+    events = unique + late_orders
     return {
         "posts": len(posts),
         "bare_rate": baseline.rate,
@@ -472,8 +499,13 @@ def run_once(args: argparse.Namespace, posts: list[Post], seeded: list[str], uni
         "statuses": load.statuses,
         "all_processed_s": processed_after,
         "drain_after_last_post_s": waited,
-        "processing_rate": (unique + late_orders) / processed_after,
+        "processing_rate": events / processed_after,
         "states": states,
+        "web_cpu_ms_per_post": 1000 * cpu["web_posts"] / len(posts),
+        "web_cpu_ms_per_event": 1000 * cpu["web"] / events,
+        "worker_cpu_ms_per_event": 1000 * cpu["workers"] / events,
+        "db_cpu_ms_per_event": 1000 * cpu["db"] / events,
+        "load": (load_before, os.getloadavg()[0]),
         **checks,
     }
 
@@ -496,11 +528,23 @@ def main() -> None:
         help="start the workers after the last answer (acceptance and processing measured alone)",
     )
     parser.add_argument("--poll-ms", type=int, default=100, help="the workers' INBOX_POLL_MS")
+    database = parser.add_mutually_exclusive_group()
+    database.add_argument(
+        "--postgres",
+        action="store_true",
+        help="run against a throwaway PostgreSQL cluster (scripts/pg-start in a temporary folder "
+        "on a free port, stopped afterwards) instead of SQLite",
+    )
+    database.add_argument(
+        "--database-url",
+        help="run against this PostgreSQL database; its public schema is dropped: a throwaway one",
+    )
     args = parser.parse_args()
     if args.workers_after and not args.workers:
         parser.error("--workers-after needs --workers N")
     posts, seeded, unique = build_posts(args.events)
-    results = [run_once(args, posts, seeded, unique) for _ in range(args.runs)]
+    with throwaway_postgres() if args.postgres else nullcontext() as postgres:
+        results = [run_once(args, posts, seeded, unique, postgres) for _ in range(args.runs)]
     rows = [
         ("posts (shipment.created + late order.created)", "posts", "{:.0f}"),
         ("bare Flask 204, requests/s", "bare_rate", "{:.0f}"),
@@ -516,27 +560,44 @@ def main() -> None:
             "{:.1f}",
         ),
         ("  of which after the last answer", "drain_after_last_post_s", "{:.1f}"),
-        ("processed events/s (target >= 500)", "processing_rate", "{:.0f}"),
+        (
+            "processed events/s (target >= "
+            + ("1,000 on PostgreSQL" if args.postgres or args.database_url else "500")
+            + ")",
+            "processing_rate",
+            "{:.0f}",
+        ),
         ("rows lost (target 0)", "lost", "{:.0f}"),
         ("duplicates applied twice (target 0)", "doubled", "{:.0f}"),
+        ("web CPU ms per post, during the posts", "web_cpu_ms_per_post", "{:.2f}"),
+        ("web CPU ms per event, until all processed", "web_cpu_ms_per_event", "{:.2f}"),
     ]
+    if args.workers:
+        rows.append(("worker CPU ms per event (all workers)", "worker_cpu_ms_per_event", "{:.2f}"))
+    if args.postgres:
+        rows.append(("PostgreSQL CPU ms per event (server)", "db_cpu_ms_per_event", "{:.2f}"))
     if not args.workers:
         mode = "processing inline in the web processes"
     else:
         mode = f"web processes only accept, {args.workers} `postpurchase worker` process(es) " + (
             "started after the last answer" if args.workers_after else "during the posts"
         )
+    engine = "PostgreSQL" if args.postgres or args.database_url else "SQLite WAL"
     print(
         f"\ningest benchmark: {args.events} shipment.created posts, concurrency "
-        f"{args.concurrency}, gunicorn -w 2 (sync), SQLite WAL, {mode}, {args.runs} run(s), median"
+        f"{args.concurrency}, gunicorn -w 2 (sync), {engine}, {mode}, {args.runs} run(s), median"
     )
     for label, key, fmt in rows:
         values = [r[key] for r in results]
         print(
-            f"{label:<48} {fmt.format(statistics.median(values)):>10}   "
+            f"{label:<52} {fmt.format(statistics.median(values)):>10}   "
             + " ".join(fmt.format(v) for v in values)
         )
     print("status codes:", results[-1]["statuses"], " inbox states:", results[-1]["states"])
+    print(
+        "load average (1 min) at the start and the end of each run:",
+        ", ".join(f"{start:.2f} -> {end:.2f}" for start, end in (r["load"] for r in results)),
+    )
 
 
 if __name__ == "__main__":

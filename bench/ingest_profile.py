@@ -1,9 +1,11 @@
 """Profile event processing alone: ``process_pending`` over stored ``shipment.created`` events.
 
-    python bench/ingest_profile.py [--events 3000] [--customers 0.5] [--top 25] [--sort tottime] [--no-profile] [--save PATH]
-        [--statements] [--batch 50] [--unit-ms 60000]
+    python bench/ingest_profile.py [--events 3000] [--customers 0.5] [--top 25] [--sort tottime] [--no-profile]
+        [--save PATH] [--statements] [--batch 50] [--unit-ms 60000] [--database-url URL]
 
-Single process, fresh SQLite file, every feature connected (EDD, tracking, messaging). The events
+Single process, fresh SQLite file (or, with ``--database-url``, a PostgreSQL database whose
+``public`` schema is dropped and migrated afresh: a throwaway one), every feature connected (EDD,
+tracking, messaging). The events
 are the ones ``bench/ingest.py`` posts (3 lines each); their orders are seeded first, and a share
 (``--customers``) of them has a customer with an email address and a phone number, so messaging
 has someone to write to (the HTTP benchmark's orders have none). Prints events/s, SQL statements
@@ -64,9 +66,15 @@ def main() -> None:
         choices=["edd", "tracking", "messaging"],
         help="measure without this feature's shipment_created receivers (repeatable)",
     )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="a throwaway PostgreSQL database instead of SQLite (its public schema is dropped)",
+    )
     args = parser.parse_args()
 
     from ingest import build_posts, profile_app
+    from processes import fresh_database
     from sqlalchemy import event as sa_event
     from sqlalchemy import insert
 
@@ -77,7 +85,10 @@ def main() -> None:
     from postpurchase.inbox import process_pending, receive
     from postpurchase.models import Customer, Order
 
-    app = profile_app("pp-profile-", SMTP_HOST="127.0.0.1", SMTP_PORT=2525)
+    database = {"DATABASE_URL": args.database_url} if args.database_url else {}
+    if args.database_url:
+        fresh_database(args.database_url)
+    app = profile_app("pp-profile-", SMTP_HOST="127.0.0.1", SMTP_PORT=2525, **database)
     posts, _seeded, unique = build_posts(args.events + args.events // 9)
     shipments = [p for p in posts if p.kind == "shipment"][: args.events]
     now = datetime.now(UTC)

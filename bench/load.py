@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from faults import Mailbox  # noqa: E402
-from ingest import free_port, start_gunicorn, stop  # noqa: E402
+from processes import free_port, fresh_database, start_gunicorn, stop  # noqa: E402
 
 Request = Callable[[int], tuple[str, str, bytes | None, dict[str, str]]]
 
@@ -250,8 +250,6 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="pp-load-"))
     url = args.database_url or f"sqlite:///{work / 'postpurchase.db'}"
     if args.database_url:
-        from wakeup import fresh_database
-
         fresh_database(args.database_url)
     mailbox = Mailbox(free_port())
     mailbox.up()

@@ -27,19 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest import start_gunicorn, stop  # noqa: E402
-
-
-def fresh_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    from postpurchase.db import upgrade
-
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    upgrade(url)
+from processes import fresh_database, start_gunicorn, stop  # noqa: E402
 
 
 def measure(

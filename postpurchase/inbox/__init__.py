@@ -28,11 +28,12 @@ from flask import Flask
 from sqlalchemy import Connection, and_, bindparam, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from postpurchase.clock import utcnow
-from postpurchase.db import claim_scope, is_postgres
+from postpurchase.db import claim_scope, get_db, is_postgres
 from postpurchase.inbox.locking import write_lock
 from postpurchase.models import InboxEvent, InboxState
 from postpurchase.models.types import id_of, table_of
@@ -263,9 +264,9 @@ def _due(now: datetime) -> Any:
     )
 
 
-def _claim(session: Session, query: Any) -> list[InboxEvent]:
+def _claim(session: Session, query: Any, *, skip_locked: bool = True) -> list[InboxEvent]:
     if is_postgres(session):
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=skip_locked)
     return list(session.exec(query.order_by(col(InboxEvent.id))))
 
 
@@ -293,8 +294,49 @@ def process_events(
         else:
             query = select(InboxEvent).where(_due(now)).limit(limit)
         deadline = None if budget is None else time.monotonic() + budget
-        return _process_claimed(
-            session, _claim(session, query), now, handlers_of(app), deadline=deadline
+        claimed = _claim(session, query)
+        released: dict[int, set[str]] = {}
+        stats = _process_claimed(
+            session, claimed, now, handlers_of(app), released, deadline=deadline
+        )
+    if not get_db(app).is_sqlite:
+        deferred = [id_of(e) for e in claimed if e.state == InboxState.deferred]
+        _look_again(app, deferred, released, now)
+    return stats
+
+
+def _look_again(
+    app: Flask, deferred: list[int], released: dict[int, set[str]], now: datetime
+) -> None:
+    """After the commit, on PostgreSQL: apply the events just deferred if what they wait for was
+    applied meanwhile, and the events deferred meanwhile for what was just released.
+
+    Two workers: A defers a shipment while B applies its order. B's search for waiting events
+    cannot see the shipment as deferred (pending and locked by A, so skipped) and A's handler
+    could not see the order (not committed), so without this the shipment waits for
+    ``DEFERRED_RECHECK``. If B committed before A's commit, A's look finds the order; if after,
+    B's look (which waits for row locks instead of skipping them) finds the shipment deferred.
+    The main unit of work is committed: a failure here is logged, and the retry still applies.
+    """
+    try:
+        if deferred:
+            with app.app_context(), claim_scope(app) as session:
+                query = select(InboxEvent).where(
+                    col(InboxEvent.id).in_(deferred), col(InboxEvent.state) == InboxState.deferred
+                )
+                _process_claimed(session, _claim(session, query), now, handlers_of(app))
+        if any(released.values()):
+            with app.app_context(), claim_scope(app) as session:
+                waiting = [
+                    event
+                    for brand_id, keys in released.items()
+                    if keys
+                    for event in _waiting(session, brand_id, sorted(keys), skip_locked=False)
+                ]
+                _process_claimed(session, waiting, now, handlers_of(app))
+    except SQLAlchemyError:
+        log.warning(
+            "second look at deferred events failed; their retry applies them", exc_info=True
         )
 
 
@@ -321,10 +363,12 @@ def _process_claimed(
     events: list[InboxEvent],
     now: datetime,
     registry: Handlers,
+    released_keys: dict[int, set[str]] | None = None,
     *,
     deadline: float | None = None,
 ) -> ProcessStats:
-    """Process ``events``, then the deferred events they released, until nothing is released.
+    """Process ``events``, then the deferred events they released, until nothing is released;
+    every key released is added to ``released_keys`` (per brand).
 
     Past ``deadline`` (``time.monotonic()``) the rest of ``events`` is left as it was, unapplied.
     """
@@ -357,6 +401,9 @@ def _process_claimed(
         # Before looking for waiting events: those deferred in this pass must be stored as such.
         record_verdicts(session, verdicts)
         deadline = None  # what this batch released is applied with it
+        if released_keys is not None:
+            for brand_id, keys in released.items():
+                released_keys.setdefault(brand_id, set()).update(keys)
         work = [
             waiting
             for brand_id, keys in released.items()
@@ -375,14 +422,17 @@ def _prefetch(session: Session, events: list[InboxEvent], registry: Handlers) ->
             registry.prefetch[source](session=session, events=batch)
 
 
-def _waiting(session: Session, brand_id: int, keys: list[str]) -> list[InboxEvent]:
-    """Deferred events of this brand waiting for any of ``keys``, claimed for this unit of work."""
+def _waiting(
+    session: Session, brand_id: int, keys: list[str], *, skip_locked: bool = True
+) -> list[InboxEvent]:
+    """Deferred events of this brand waiting for any of ``keys``, claimed for this unit of work
+    (on PostgreSQL, ``skip_locked=False`` waits for another unit of work holding one)."""
     query = select(InboxEvent).where(
         col(InboxEvent.waiting_for).in_(keys),
         col(InboxEvent.state) == InboxState.deferred,
         col(InboxEvent.brand_id) + 0 == brand_id,
     )  # "+ 0": use the waiting_for index (see above)
-    return _claim(session, query)
+    return _claim(session, query, skip_locked=skip_locked)
 
 
 @dataclass

@@ -12,9 +12,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from postpurchase import signals
+from postpurchase.db import is_postgres
 from postpurchase.inbox import Applied, Deferred
 from postpurchase.intake.schemas import (
     CustomerIn,
@@ -47,7 +50,7 @@ from postpurchase.models import (
     ReturnState,
     Shipment,
 )
-from postpurchase.models.types import id_of
+from postpurchase.models.types import id_of, table_of
 from postpurchase.returns.inspection import ReportedGrade, apply_reported_grades
 from postpurchase.returns.operations import ReturnError, record_external
 
@@ -297,8 +300,7 @@ def ensure_fulfillment_centre(
         )
     ).first()
     if centre is None:
-        centre = FulfillmentCentre(brand_id=brand_id, code=code, name=code)
-        session.add(centre)
+        centre = _insert_centre(session, brand_id, code)
     if details is not None:
         for name in ("name", "postal_code", "region", "city", "street", "phone"):
             value = getattr(details, name)
@@ -308,6 +310,24 @@ def ensure_fulfillment_centre(
     assert centre.id is not None
     known[(brand_id, code)] = centre
     return centre.id
+
+
+def _insert_centre(session: Session, brand_id: int, code: str) -> FulfillmentCentre:
+    """Insert the centre unless another unit of work just did, and read it. Two workers on
+    PostgreSQL meet a new centre in the same moment (the first shipments from it): a plain INSERT
+    made the second one's whole batch fail on the unique key and wait for its retry."""
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    values = FulfillmentCentre(brand_id=brand_id, code=code, name=code).model_dump(exclude={"id"})
+    session.execute(
+        insert(table_of(FulfillmentCentre))
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["brand_id", "code"])
+    )
+    return session.exec(
+        select(FulfillmentCentre).where(
+            FulfillmentCentre.brand_id == brand_id, FulfillmentCentre.code == code
+        )
+    ).one()
 
 
 def _shipment_values(

@@ -384,7 +384,9 @@ def test_a_batch_records_its_verdicts_in_one_update_with_a_failure_in_the_middle
     with recorded(get_db(app).engine, starting="UPDATE inboxevent") as updates:
         stats = process_events(app, ids)
     assert (stats.processed, stats.failed, stats.deferred) == (2, 1, 1)
-    assert len(updates) == 1
+    # PostgreSQL looks at the deferred event once more after the commit (its order may have been
+    # applied by another worker meanwhile): a second unit of work, a second UPDATE.
+    assert len(updates) == (1 if get_db(app).is_sqlite else 2)
     order, shipment, inventory, waiting = inbox(app)
     assert (order.state, order.attempts, order.error) == (InboxState.processed, 1, None)
     assert order.processed_at is not None
