@@ -1,7 +1,7 @@
 """Ingest benchmark: signed shipment.created events into gunicorn (2 workers), SQLite or PostgreSQL.
 
     python bench/ingest.py [--events 20000] [--concurrency 8] [--runs 1]
-        [--workers N [--workers-after]] [--postgres | --database-url URL]
+        [--workers N [--workers-after] [--unit-ms 25]] [--postgres | --database-url URL]
 
 Creates a throwaway instance folder and brand (``postpurchase init --json``), seeds the orders of
 95% of the shipments, then posts 20,000 signed ``shipment.created`` events (3 lines each): 10% of
@@ -26,8 +26,8 @@ Two modes:
   background thread (batches of at most ``WORKER_BATCH`` events), as the figures in BENCHMARKS.md
   up to 2026-12-02 were measured;
 - ``--workers N``: the web processes only accept (``INBOX_INLINE=false``) and ``N`` separate
-  ``postpurchase worker`` processes apply the inbox (batches of ``BATCH_SIZE``, claimed with
-  ``FOR UPDATE SKIP LOCKED`` on PostgreSQL). On PostgreSQL the workers are woken by
+  ``postpurchase worker`` processes apply the inbox (batches of ``BATCH_SIZE`` events and at most
+  ``--unit-ms`` of work, claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL). On PostgreSQL the workers are woken by
   ``LISTEN/NOTIFY`` and poll every ``--poll-ms`` besides; SQLite has no notifications, they only
   poll. The workers start before the posts and, once idle (imported and listening), run during
   them (acceptance and processing side by side on the same cores); the time until all are
@@ -415,6 +415,7 @@ def run_once(
         "POSTPURCHASE_SCHEDULER": "false",
         "POSTPURCHASE_INBOX_INLINE": inline,
         "POSTPURCHASE_INBOX_POLL_MS": str(args.poll_ms),
+        "POSTPURCHASE_INBOX_UNIT_MS": str(args.unit_ms),
     }
     created = json.loads(
         subprocess.run(
@@ -528,6 +529,12 @@ def main() -> None:
         help="start the workers after the last answer (acceptance and processing measured alone)",
     )
     parser.add_argument("--poll-ms", type=int, default=100, help="the workers' INBOX_POLL_MS")
+    parser.add_argument(
+        "--unit-ms",
+        type=int,
+        default=25,
+        help="the workers' INBOX_UNIT_MS (a unit of work's time budget; 60000: none in practice)",
+    )
     database = parser.add_mutually_exclusive_group()
     database.add_argument(
         "--postgres",
