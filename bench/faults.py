@@ -14,14 +14,19 @@ as a WMS does):
 - ``kill -9``: the web process group and the scheduler leader are killed mid-burst, then restarted;
 - ``postgres``: PostgreSQL is stopped for 30 s (5 s with ``--short``) and started again;
 - ``smtp``: the SMTP server is down for an hour of simulated time;
-- ``carrier``: the carrier answers 429, 500, garbage and then hangs (``--short`` leaves it out);
+- ``carrier`` (``--short`` leaves it out): at the brand's next morning every parcel is due for its
+  first poll; the first two bursts' parcels turn out delivered, the last burst's are in transit
+  and due today, so they are polled every 45 minutes; then the carrier is flaky for three
+  simulated hours (any request may get a 429, a 500, garbage or no answer) and sound for one more;
 - ``clock``: the workers' clock jumps forward a day.
 
 After recovery it checks: every acknowledged event is in the inbox and the inbox holds nothing
 unprocessed (accepted = processed); no Message-ID reached SMTP twice; every due message was sent
 or sits in an explained terminal state (none pending or sending, every ``sent`` row's Message-ID
-arrived); no active shipment is overdue for a poll; a live worker holds the scheduler lease. It
-prints a table and exits 1 when a check fails.
+arrived); no active shipment is overdue for a poll (after the carrier scenario also: every active
+parcel was polled since the carrier recovered, with how many parcels were asked about and the
+answers per kind); a live worker holds the scheduler lease. It prints a table and exits 1 when a
+check fails.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -82,12 +88,35 @@ class Mailbox:
             self.controller = None
 
 
-class Carrier:
-    """A fake EasyPost: answers trackers in transit, or misbehaves as ``mode`` says."""
+#: Answer kinds of a ``flaky`` carrier and their weights. A 429 stops the planner's run until the
+#: next one (a minute of wall time: a round of polls lost) and a timeout holds it for the client's
+#: read timeout, so those two are capped (:data:`FLAKY_CAPS`) to keep the scenario's wall time
+#: bounded.
+FLAKY = {"ok": 70, "500": 12, "garbage": 12, "429": 3, "timeout": 3}
+FLAKY_CAPS = {"429": 1, "timeout": 2}
 
-    def __init__(self) -> None:
+
+class Carrier:
+    """A fake EasyPost: answers trackers in transit, or misbehaves as ``mode`` says.
+
+    ``mode`` is one answer kind for every request (``ok``, ``429``, ``500``, ``garbage``,
+    ``timeout``) or ``flaky``: each request's answer drawn from :data:`FLAKY` (seeded), so the carrier
+    misbehaves in the middle of a real poll load instead of being down for everyone. A parcel in
+    transit is answered with today's date (the workers' clock, in the brand's zone) as the
+    estimate, as on its delivery day: the planner then asks about it every 45 minutes. Numbers in
+    ``delivered`` are answered delivered.
+    """
+
+    def __init__(self, zone: str = "Asia/Tokyo") -> None:
         self.mode = "ok"
+        self.zone = ZoneInfo(zone)
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        #: Answers per kind, and requests per tracking number (every kind).
         self.calls: Counter[str] = Counter()
+        self.asked: Counter[str] = Counter()
+        self.delivered: set[str] = set()
+        self.rng = random.Random(16)
+        self.lock = threading.Lock()
         carrier = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,34 +125,20 @@ class Carrier:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
-                mode = carrier.mode
-                carrier.calls[mode] += 1
-                if mode == "timeout":
-                    time.sleep(20)
+                number = body.get("tracker", {}).get("tracking_code", "")
+                kind = carrier.answer(number)
+                if kind == "timeout":
+                    time.sleep(25)  # longer than the client's 20-second read timeout
                     return
                 status, payload = 200, b""
-                if mode == "429":
+                if kind == "429":
                     status, payload = 429, b'{"error":"rate limited"}'
-                elif mode == "500":
+                elif kind == "500":
                     status, payload = 500, b"<html>oops</html>"
-                elif mode == "garbage":
+                elif kind == "garbage":
                     payload = b'{"object": "Tracker", "tracking_code": '
                 else:
-                    number = body.get("tracker", {}).get("tracking_code", "")
-                    payload = json.dumps(
-                        {
-                            "object": "Tracker",
-                            "tracking_code": number,
-                            "status": "in_transit",
-                            "tracking_details": [
-                                {
-                                    "datetime": "2026-11-21T09:00:00Z",
-                                    "status": "in_transit",
-                                    "message": "Arrived at hub",
-                                }
-                            ],
-                        }
-                    ).encode()
+                    payload = carrier.tracker(number)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -136,6 +151,37 @@ class Carrier:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, number: str) -> str:
+        """The kind of answer this request gets, counted."""
+        with self.lock:
+            kind = self.mode
+            if kind == "flaky":
+                kind = self.rng.choices(list(FLAKY), weights=list(FLAKY.values()))[0]
+                if self.calls[kind] >= FLAKY_CAPS.get(kind, sys.maxsize):
+                    kind = "ok"
+            self.calls[kind] += 1
+            self.asked[number] += 1
+            return kind
+
+    def tracker(self, number: str) -> bytes:
+        now = self.clock()
+        status = "delivered" if number in self.delivered else "in_transit"
+        return json.dumps(
+            {
+                "object": "Tracker",
+                "tracking_code": number,
+                "status": status,
+                "est_delivery_date": now.astimezone(self.zone).date().isoformat(),
+                "tracking_details": [
+                    {
+                        "datetime": (now - timedelta(hours=1)).isoformat(),
+                        "status": status,
+                        "message": "Arrived at hub",
+                    }
+                ],
+            }
+        ).encode()
 
 
 @dataclass
@@ -271,7 +317,7 @@ class Sender:
             "shipment_id": f"SH-F{n:06d}",
             "order_id": f"SO-F{n:06d}",
             "carrier": "easypost",
-            "tracking_number": f"EZ{n:010d}",
+            "tracking_number": self.tracking_number(n),
             "shipped_at": when,
             "lines": [
                 {"sku": line["sku"], "quantity": line["quantity"]} for line in ORDER["lines"]
@@ -281,6 +327,10 @@ class Sender:
             (f"evt-fo-{n}", self._envelope(f"evt-fo-{n}", "order.created", when, order)),
             (f"evt-fs-{n}", self._envelope(f"evt-fs-{n}", "shipment.created", when, shipment)),
         ]
+
+    @staticmethod
+    def tracking_number(serial: int) -> str:
+        return f"EZ{serial:010d}"
 
     @staticmethod
     def _envelope(event_id: str, kind: str, when: str, data: dict[str, Any]) -> bytes:
@@ -340,8 +390,9 @@ def one(cluster: Cluster, sql: str, **params: Any) -> Any:
         engine.dispose()
 
 
-def settled(cluster: Cluster) -> dict[str, Any]:
-    """What the checks look at, read in one go."""
+def settled(cluster: Cluster, since: datetime | None = None) -> dict[str, Any]:
+    """What the checks look at, read in one go; ``since``: also count the active parcels not
+    polled (successfully) since then."""
     now = cluster.now()
     inbox = dict(one(cluster, "SELECT state, count(*) FROM inboxevent GROUP BY state"))
     ids = {row[0] for row in one(cluster, "SELECT external_id FROM inboxevent")}
@@ -354,13 +405,19 @@ def settled(cluster: Cluster) -> dict[str, Any]:
     sent_ids = [
         row[0] for row in one(cluster, "SELECT provider_id FROM outboxmessage WHERE state = 'sent'")
     ]
-    overdue = one(
+    # Claiming a parcel pushes its next poll a lease ahead: "not overdue" alone holds before
+    # any answer, hence the second count (the active parcels not polled since ``since``).
+    overdue, unpolled_since = one(
         cluster,
-        "SELECT count(*) FROM shipment WHERE tracking_number IS NOT NULL "
-        "AND status NOT IN ('delivered', 'returned', 'expired') "
-        "AND (next_poll_at IS NULL OR next_poll_at < :late)",
+        "SELECT count(*) FILTER (WHERE next_poll_at IS NULL OR next_poll_at < :late), "
+        "count(*) FILTER (WHERE last_polled_at IS NULL OR last_polled_at < :since) "
+        "FROM shipment WHERE tracking_number IS NOT NULL "
+        "AND status NOT IN ('delivered', 'returned', 'expired')",
         late=now - timedelta(minutes=5),
-    )[0][0]
+        since=since or now,
+    )[0]
+    if since is None:
+        unpolled_since = 0
     polled = one(
         cluster,
         "SELECT count(*), count(last_polled_at) FROM shipment WHERE tracking_number IS NOT NULL",
@@ -378,19 +435,31 @@ def settled(cluster: Cluster) -> dict[str, Any]:
         "due_open": due_open,
         "sent_ids": sent_ids,
         "overdue": overdue,
+        "unpolled_since": unpolled_since,
         "leader": lease[0][0] if lease else None,
     }
 
 
 def wait_settled(
-    cluster: Cluster, ready: Callable[[dict[str, Any]], bool], timeout: float
+    cluster: Cluster,
+    ready: Callable[[dict[str, Any]], bool],
+    timeout: float,
+    since: datetime | None = None,
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
-    state = settled(cluster)
+    state = settled(cluster, since)
     while not ready(state) and time.monotonic() < deadline:
         time.sleep(1)
-        state = settled(cluster)
+        state = settled(cluster, since)
     return state
+
+
+def pass_time(cluster: Cluster, steps: int, step: float = 180, wall: float = 1) -> None:
+    """Move the workers' clock ``steps`` times by ``step`` seconds, ``wall`` seconds apart: an
+    outage, not a jump (see the SMTP scenario), and time for the work that comes due."""
+    for _ in range(steps):
+        cluster.advance(step)
+        time.sleep(wall)
 
 
 def inbox_drained(state: dict[str, Any]) -> bool:
@@ -401,13 +470,13 @@ def outbox_drained(state: dict[str, Any]) -> bool:
     return inbox_drained(state) and state["due_open"] == 0
 
 
-def seconds_until_morning(now: datetime, zone: str = "Asia/Tokyo", hour: float = 9.5) -> float:
-    """Seconds from ``now`` to the next ``hour`` o'clock (local) in ``zone``, the suite brand's."""
-    local = now.astimezone(ZoneInfo(zone))
+def morning_after(moment: datetime, zone: str = "Asia/Tokyo", hour: float = 9.5) -> datetime:
+    """The first ``hour`` o'clock (local) in ``zone``, the suite brand's, after ``moment``."""
+    local = moment.astimezone(ZoneInfo(zone))
     morning = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(hours=hour)
     if morning <= local:
         morning += timedelta(days=1)
-    return (morning - local).total_seconds()
+    return morning
 
 
 def check(
@@ -417,18 +486,29 @@ def check(
     mailbox: Mailbox,
     *,
     polls: bool = False,
+    polled_since: datetime | None = None,
+    carrier_before: tuple[Counter[str], Counter[str]] | None = None,
+    note: str = "",
     timeout: float = 60,
 ) -> list[Check]:
-    """Wait for the system to settle, then check the invariants."""
+    """Wait for the system to settle, then check the invariants.
+
+    ``polls``: also no active parcel overdue for a poll; ``polled_since``: also every active
+    parcel polled successfully since then (a claimed parcel is not overdue, so the first check
+    alone passes before a single answer); ``carrier_before``: the carrier's counters
+    (:attr:`Carrier.calls`, :attr:`Carrier.asked`) when the scenario began, to report its own;
+    ``note``: added to that report.
+    """
 
     def ready(state: dict[str, Any]) -> bool:
         return (
             outbox_drained(state)
             and state["leader"] is not None
             and (not polls or state["overdue"] == 0)
+            and state["unpolled_since"] == 0
         )
 
-    state = wait_settled(cluster, ready, timeout)
+    state = wait_settled(cluster, ready, timeout, polled_since)
     live = {f":{p.pid}:" for p in cluster.workers if p.poll() is None}
     missing = sender.acknowledged - state["ids"]
     open_inbox = {s: state["inbox"].get(s, 0) for s in ("pending", "deferred", "failed")}
@@ -468,10 +548,34 @@ def check(
                 f"at least once, carrier answers {dict(CARRIER.calls)}",
             )
         )
+    if polled_since is not None:
+        calls, asked = (
+            (CARRIER.calls - carrier_before[0], CARRIER.asked - carrier_before[1])
+            if carrier_before is not None
+            else (CARRIER.calls, CARRIER.asked)
+        )
+        checks.append(
+            Check(
+                scenario,
+                "every parcel polled",
+                state["unpolled_since"] == 0,
+                f"{state['unpolled_since']} active parcels not polled since "
+                f"{polled_since:%H:%M} UTC (simulated); in all {carrier_summary(calls, asked)}"
+                + (f"; {note}" if note else ""),
+            )
+        )
     return checks
 
 
 CARRIER: Carrier
+
+
+def carrier_summary(calls: Counter[str], asked: Counter[str]) -> str:
+    """How many parcels the carrier was asked about (3+ times: how many of them) and its answers."""
+    return (
+        f"{len(asked)} parcels asked about, {sum(1 for n in asked.values() if n >= 3)} of them "
+        f"3+ times, {calls.total()} requests {dict(calls)}"
+    )
 
 
 def leader_process(cluster: Cluster) -> subprocess.Popen[bytes] | None:
@@ -534,6 +638,7 @@ def run(args: argparse.Namespace) -> list[Check]:
         )
     cluster = Cluster(work, url, postgres, env, free_port(), work / "clock-offset")
     cluster.advance(0)
+    CARRIER.clock = cluster.now
     sender = Sender(cluster.web_port, created["api_key"], created["signing_secret"])
     results: list[Check] = []
     try:
@@ -573,23 +678,57 @@ def run(args: argparse.Namespace) -> list[Check]:
         # An hour in 3-minute steps, so retries come due along the way. A step longer than the
         # outbox's 5-minute claim lease would let a message being sent look abandoned and be sent
         # again: a jump, not an outage (the day's jump below comes when nothing is in flight).
-        for _ in range(20):
-            cluster.advance(180)
-            time.sleep(1)
+        pass_time(cluster, 20)
         mailbox.up()
         results += check("smtp down 1 h (simulated)", cluster, sender, mailbox, timeout=90)
 
         if not args.short:
-            # First polls are planned for the next delivery morning in the brand's zone: go there
-            # (nothing is in flight after the check above), so the misbehaving carrier meets the
-            # polls instead of four quiet hours.
-            cluster.advance(seconds_until_morning(cluster.now()))
-            for mode in ("429", "500", "garbage", "timeout"):
-                CARRIER.mode = mode
-                cluster.advance(3600)
-                time.sleep(70)
+            # First polls are planned for the next delivery morning in the brand's zone (or an hour
+            # after hand-over, on a morning): go to the first morning after the last of them
+            # (nothing is in flight after the check above), where every parcel is due. The first
+            # two bursts' parcels are delivered by then (the first poll says so, and a message goes
+            # out); the last burst's are in transit with today as the estimate, so the planner asks
+            # about each every 45 minutes: that is the poll load the misbehaving carrier meets.
+            CARRIER.delivered = {sender.tracking_number(i) for i in range(1, 2 * n + 1)}
+            last_plan = one(cluster, "SELECT max(next_poll_at) FROM shipment")[0][0]
+            last_plan = max(cluster.now(), last_plan.replace(tzinfo=last_plan.tzinfo or UTC))
+            cluster.advance((morning_after(last_plan) - cluster.now()).total_seconds())
+            morning = cluster.now()
+            before = (Counter(CARRIER.calls), Counter(CARRIER.asked))
+            results += check(
+                "carrier: the morning's first polls",
+                cluster,
+                sender,
+                mailbox,
+                polls=True,
+                polled_since=morning,
+                carrier_before=before,
+                timeout=300,
+            )
+            # Flaky for three hours (each request may get a 429, a 500, garbage or no answer), then
+            # sound for an hour, longer than any parcel waits for its next poll: by then every
+            # active parcel must have been polled again. The planner runs once a minute of wall
+            # time and a run asks about every parcel due (150 at EasyPost's 5 requests/s: 30 s), so
+            # each parcel is asked about roughly once per minute of wall time whatever the
+            # simulated pace: four minutes of flakiness, for several polls of each parcel through it.
+            before = (Counter(CARRIER.calls), Counter(CARRIER.asked))
+            CARRIER.mode = "flaky"
+            pass_time(cluster, 60, wall=4)
             CARRIER.mode = "ok"
-            results += check("carrier 429/500/garbage/timeout", cluster, sender, mailbox)
+            recovered = cluster.now()
+            flaky = carrier_summary(CARRIER.calls - before[0], CARRIER.asked - before[1])
+            pass_time(cluster, 20, wall=3)
+            results += check(
+                "carrier flaky 3 h (429/500/garbage/timeout)",
+                cluster,
+                sender,
+                mailbox,
+                polls=True,
+                polled_since=recovered,
+                carrier_before=before,
+                note=f"while flaky {flaky}",
+                timeout=300,
+            )
 
         cluster.advance(24 * 3600)
         results += check(
@@ -612,9 +751,10 @@ def main(argv: list[str] | None = None) -> int:
         args.events = 20 if args.short else 150
     started = time.monotonic()
     results = run(args)
-    print(f"\n{'scenario':<34} {'check':<24} {'result':<6} detail")
+    width = max(len(r.scenario) for r in results)
+    print(f"\n{'scenario':<{width}} {'check':<24} {'result':<6} detail")
     for r in results:
-        print(f"{r.scenario:<34} {r.name:<24} {'ok' if r.ok else 'FAIL':<6} {r.detail}")
+        print(f"{r.scenario:<{width}} {r.name:<24} {'ok' if r.ok else 'FAIL':<6} {r.detail}")
     failed = [r for r in results if not r.ok]
     print(
         f"\n{len(results) - len(failed)}/{len(results)} checks passed in "

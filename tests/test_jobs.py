@@ -42,6 +42,16 @@ def test_jobs_keep_their_interval_and_never_overlap(app) -> None:
     assert JOB_OPTIONS["replace_existing"] is True
 
 
+def test_a_late_run_still_runs(app) -> None:
+    # A new leader resumes its scheduler with every run overdue; APScheduler drops runs later than
+    # misfire_grace_time (1 s by default), so each change of leader skipped a whole interval.
+    scheduler = BackgroundScheduler(timezone="UTC")
+    add_jobs(app, scheduler)
+    assert {job.id: job.misfire_grace_time for job in scheduler.get_jobs()} == {
+        spec.id: None for spec in JOBS
+    }
+
+
 def test_each_app_schedules_its_jobs_with_itself(app_config: dict[str, Any], tmp_path) -> None:
     first = create_app(app_config)
     second = create_app(

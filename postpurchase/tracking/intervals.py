@@ -3,8 +3,9 @@
 The expensive part of tracking is the day of delivery, so polls are rare while a parcel is far
 from its expected date and dense only when a scan can matter to the customer:
 
-* a new parcel: after ``first_poll``, or, when the EDD predicts it for a later day, the next
-  delivery ``morning`` (at most ``first_poll_within`` after hand-over); see :func:`first_poll_at`.
+* a new parcel: after ``first_poll``, or, when the EDD predicts it for a later day, the first
+  delivery ``morning`` after hand-over (at most ``first_poll_within`` after it); see
+  :func:`first_poll_at`.
 * ``pending`` (the carrier does not know the number yet): every ``pending_every``.
 * ``info_received``/``in_transit``: sleep until the morning of the expected date (the carrier's
   estimate, else our prediction), checking at least every ``far_every``; on and after the expected
@@ -203,12 +204,26 @@ def first_poll_at(
     away): it confirms the carrier knows the number, brings its own estimate, and already sees
     the parcels that go out on the next day, which the 1-hour poll would have needed a second
     lookup for. The next morning, not the predicted day: a prediction can be a day early or late.
+    The next morning is the first one after hand-over: a parcel handed over at 00:30 is first
+    asked about at 09:00 the same day, not the day after (33 hours later).
     """
     at = now + policy.first_poll
     if tz is not None and earliest is not None and now.astimezone(tz).date() < earliest:
-        tomorrow = _local_at(now.astimezone(tz).date() + timedelta(days=1), policy.morning, tz)
-        at = max(at, min(tomorrow, _within_hours(now + policy.first_poll_within, tz, policy)))
+        at = max(
+            at,
+            min(
+                _next_morning(now, tz, policy),
+                _within_hours(now + policy.first_poll_within, tz, policy),
+            ),
+        )
     return _aligned(at, now + policy.min_interval, policy.align)
+
+
+def _next_morning(now: datetime, tz: tzinfo, policy: PollPolicy) -> datetime:
+    """The first ``morning`` after ``now`` (today's when it is still ahead)."""
+    today = now.astimezone(tz).date()
+    morning = _local_at(today, policy.morning, tz)
+    return morning if morning > now else _local_at(today + timedelta(days=1), policy.morning, tz)
 
 
 def _out_for_delivery(

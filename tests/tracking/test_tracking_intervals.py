@@ -175,4 +175,18 @@ def test_first_poll_is_never_later_than_the_sanity_limit_after_hand_over():
     assert first_poll_at(at(20, 19), policy, tz=JST, earliest=date(2026, 11, 23)) == at(
         21, 7
     ) + timedelta(hours=2)
-    assert first_poll_at(at(20, 3), policy, tz=JST, earliest=date(2026, 11, 23)) == at(20, 15)
+    policy = PollPolicy(align=timedelta(0), first_poll_within=timedelta(hours=5))
+    assert first_poll_at(at(20, 3), policy, tz=JST, earliest=date(2026, 11, 23)) == at(20, 8)
+
+
+@pytest.mark.parametrize("hand_over", [at(20, 0, 30), at(20, 3), at(20, 7, 30)])
+def test_first_poll_of_a_parcel_handed_over_after_midnight_is_that_mornings(hand_over):
+    # The next morning after hand-over is the same day's: the day after would be up to 33 hours
+    # later, past the 24-hour limit, and the parcel would sit unasked for a day.
+    assert first_poll_at(hand_over, POLICY, tz=JST, earliest=date(2026, 11, 22)) == at(20, 9)
+
+
+def test_first_poll_of_a_parcel_handed_over_just_before_the_morning_waits_the_first_poll_delay():
+    assert first_poll_at(at(20, 8, 30), POLICY, tz=JST, earliest=date(2026, 11, 22)) == at(
+        20, 9, 30
+    )
