@@ -62,9 +62,10 @@ SETTINGS: tuple[Setting, ...] = (
         "INBOX_UNIT_MS",
         25,
         int,
-        "Longest a worker applies claimed events before it commits them and claims again (at "
-        "least one event per commit). On SQLite a unit of work holds the only write lock, so "
-        "this bounds how long webhooks wait to be stored. 0: one event per commit.",
+        "SQLite: longest a worker applies claimed events before it commits them and claims again "
+        "(at least one event per commit). A unit of work holds SQLite's only write lock, so this "
+        "bounds how long webhooks wait to be stored. 0: one event per commit. Not applied on "
+        "PostgreSQL, where units of work lock only their own rows.",
     ),
     Setting("RAW_RETENTION_DAYS", 30, int, "Days raw carrier responses and inbox bodies are kept."),
     Setting("DEFAULT_LOCALE", "ja", str, "Locale for pages when neither brand nor customer says."),

@@ -454,7 +454,7 @@ def test_a_spent_budget_leaves_the_rest_of_the_batch_pending_for_the_next_one(
         InboxState.pending,
     ]
     app.config["INBOX_UNIT_MS"] = 0
-    assert process(app).processed == 2  # one per unit of work
+    assert process(app).processed == 2  # on SQLite one per unit of work
     assert {e.state for e in inbox(app)} == {InboxState.processed}
 
 
