@@ -138,3 +138,42 @@ def test_review_request_answered_before_it_is_sent_is_suppressed(
     message = only(session, Trigger.review_request)
     assert report.suppressed == 1 and message.state == OutboxState.suppressed
     assert message.error == "the customer already answered"
+
+
+def test_the_timers_job_holds_the_sqlite_write_lock_from_its_first_read(
+    app, make_shop, session, monkeypatch
+) -> None:
+    """A worker's commit between the job's reads and its writes made SQLite refuse the write at
+    once ("database is locked": a WAL read transaction cannot become a write), seen in a load run."""
+    import sqlite3
+
+    import pytest
+
+    from postpurchase import messaging
+    from postpurchase.db import get_db
+    from postpurchase.messaging import timers
+
+    database = get_db(app)
+    if not database.is_sqlite:
+        pytest.skip("SQLite's locking; PostgreSQL has row locks")
+    make_shop(predicted_date=date(2026, 11, 25))
+    session.commit()
+    others_could_write: list[bool] = []
+    real = timers.run_timers
+
+    def run_timers(**kwargs):  # the job's first read, then another process tries to write
+        kwargs["session"].exec(select(Feedback.id)).all()
+        other = sqlite3.connect(database.url.removeprefix("sqlite:///"), timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            others_could_write.append(True)
+        except sqlite3.OperationalError:
+            others_could_write.append(False)
+        finally:
+            other.close()
+        return real(**kwargs)
+
+    monkeypatch.setattr(timers, "run_timers", run_timers)
+    with app.app_context():
+        messaging.timers_job(app)
+    assert others_could_write == [False]
