@@ -34,3 +34,18 @@ def recorded(
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def another_process_can_write(database_url: str) -> bool:
+    """Whether a writer outside this process could take SQLite's write lock right now (it tries
+    ``BEGIN IMMEDIATE`` on a connection of its own, without waiting, and lets go)."""
+    import sqlite3
+
+    other = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        other.close()
+    return True

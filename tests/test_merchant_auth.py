@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 
 import pytest
 
@@ -11,6 +10,7 @@ from postpurchase import accounts, create_app
 from postpurchase.accounts import add_merchant_user
 from postpurchase.cli import users
 from postpurchase.db import get_db
+from tests.sql import another_process_can_write
 
 
 def _add_user(
@@ -239,14 +239,7 @@ def test_sign_in_holds_the_sqlite_write_lock_from_its_first_read(app, client, br
     others_could_write: list[bool] = []
 
     def authenticate(**kwargs):  # after the throttle's reads, before the sign-in's writes
-        other = sqlite3.connect(database.url.removeprefix("sqlite:///"), timeout=0)
-        try:
-            other.execute("BEGIN IMMEDIATE")
-            others_could_write.append(True)
-        except sqlite3.OperationalError:
-            others_could_write.append(False)
-        finally:
-            other.close()
+        others_could_write.append(another_process_can_write(database.url))
         return real_authenticate(**kwargs)
 
     real_authenticate = accounts.authenticate

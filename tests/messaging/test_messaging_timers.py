@@ -13,6 +13,7 @@ from postpurchase.messaging.timers import run_timers
 from postpurchase.models import Feedback, OutboxState, TimeSlot
 from tests.messaging.conftest import NOW
 from tests.messaging.helpers import messages, only, rendered
+from tests.sql import another_process_can_write
 
 CARE = {
     "sku": {
@@ -145,8 +146,6 @@ def test_the_timers_job_holds_the_sqlite_write_lock_from_its_first_read(
 ) -> None:
     """A worker's commit between the job's reads and its writes made SQLite refuse the write at
     once ("database is locked": a WAL read transaction cannot become a write), seen in a load run."""
-    import sqlite3
-
     import pytest
 
     from postpurchase import messaging
@@ -163,14 +162,7 @@ def test_the_timers_job_holds_the_sqlite_write_lock_from_its_first_read(
 
     def run_timers(**kwargs):  # the job's first read, then another process tries to write
         kwargs["session"].exec(select(Feedback.id)).all()
-        other = sqlite3.connect(database.url.removeprefix("sqlite:///"), timeout=0)
-        try:
-            other.execute("BEGIN IMMEDIATE")
-            others_could_write.append(True)
-        except sqlite3.OperationalError:
-            others_could_write.append(False)
-        finally:
-            other.close()
+        others_could_write.append(another_process_can_write(database.url))
         return real(**kwargs)
 
     monkeypatch.setattr(timers, "run_timers", run_timers)
