@@ -32,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from postpurchase.clock import utcnow
+from postpurchase.clock import as_utc, utcnow
 from postpurchase.db import claim_scope, get_db, is_postgres
 from postpurchase.inbox.locking import write_lock
 from postpurchase.models import InboxEvent, InboxState
@@ -66,8 +66,11 @@ EXTENSION_KEY = "postpurchase.intake.handlers"
 
 #: Failed events are retried automatically this many times (then only by ``inbox retry``).
 MAX_AUTO_ATTEMPTS = 8
-#: Deferred events are looked at again after this long, in case what they wait for slipped past.
+#: Deferred events are looked at again after this long at most, in case what they wait for slipped
+#: past (on PostgreSQL two workers can still interleave so that neither releases it).
 DEFERRED_RECHECK = timedelta(minutes=1)
+#: ... and after this long at least: a young event is looked at again soon, an old one rarely.
+DEFERRED_RECHECK_FIRST = timedelta(seconds=5)
 BATCH_SIZE = 50
 
 
@@ -248,6 +251,15 @@ class ProcessStats:
         self.processed += other.processed
         self.deferred += other.deferred
         self.failed += other.failed
+
+
+def _recheck_after(event: InboxEvent, now: datetime) -> timedelta:
+    """When a deferred event is looked at again: half its age, between ``DEFERRED_RECHECK_FIRST``
+    and ``DEFERRED_RECHECK``. What it waits for usually releases it sooner; this bounds how late
+    an event that slipped past is (seconds, not a minute) without rechecking every event that
+    waits long (an order that never comes) more than once a minute."""
+    age = now - as_utc(event.received_at)
+    return min(DEFERRED_RECHECK, max(DEFERRED_RECHECK_FIRST, age / 2))
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -481,7 +493,7 @@ def _apply_one(
             attempts=event.attempts,
             error=event.error,
             waiting_for=deferred.waiting_for[:200],
-            next_attempt_at=now + DEFERRED_RECHECK,
+            next_attempt_at=now + _recheck_after(event, now),
             processed_at=event.processed_at,
         )
     except Exception as exc:

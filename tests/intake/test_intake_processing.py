@@ -470,3 +470,25 @@ def test_events_released_by_a_batch_are_applied_with_it_even_past_its_budget(
     # ... which applies the order and, past its budget, the shipment it released.
     assert (stats.processed, stats.deferred) == (2, 0)
     assert {e.state for e in inbox(app) if e.id in ids} == {InboxState.processed}
+
+
+def test_a_deferred_event_is_looked_at_again_soon_while_young_and_once_a_minute_when_old(
+    app, post_event, clock
+) -> None:
+    """Its order usually releases it; the recheck bounds how late one that slipped past is."""
+    from datetime import timedelta
+
+    event_id = post_event(SHIPMENT).json["id"]
+    received = clock.now
+    rechecks = []
+    for age in (timedelta(0), timedelta(seconds=40), timedelta(minutes=10)):
+        now = received + age
+        with get_db(app).session() as s:  # due now, as the sweep would find it
+            row = s.get(InboxEvent, event_id)
+            row.next_attempt_at = now
+            s.add(row)
+            s.commit()
+        assert process_events(app, now=now).deferred == 1
+        (stored,) = [e for e in inbox(app) if e.id == event_id]
+        rechecks.append(stored.next_attempt_at.replace(tzinfo=UTC) - now)
+    assert rechecks == [timedelta(seconds=5), timedelta(seconds=20), timedelta(minutes=1)]
