@@ -6,8 +6,9 @@ profile refresh. :func:`remember` keeps what a batch loaded in bulk in ``session
 :func:`order_lines` answers from it, else with one query that it then remembers.
 
 Lines are written by the intake's ``order.created`` / ``order.updated``, which remembers what
-it wrote, and replaced in bulk by the history import, which calls :func:`forget`. What a rolled-back savepoint undid cannot be told from the cache (a
-deleted line comes back), so any rollback forgets everything the session remembered.
+it wrote, and replaced in bulk by the history import, which calls :func:`forget`. What a
+rolled-back savepoint undid cannot be told from the cache (a deleted line comes back), so any
+rollback forgets everything the session remembered.
 """
 
 from __future__ import annotations
@@ -51,14 +52,21 @@ def remember(session: Session, lines: Mapping[int, Iterable[OrderLine]]) -> None
     )
 
 
-def load(session: Session, order_ids: Iterable[int]) -> dict[int, list[OrderLine]]:
-    """Read the lines of many orders in a few queries and remember them; lines per order id."""
+def read(session: Session, order_ids: Iterable[int]) -> dict[int, list[OrderLine]]:
+    """The lines of many orders in a few queries, per order id, not remembered (a history of
+    thousands of orders read once)."""
     wanted = sorted(set(order_ids))
     found: dict[int, list[OrderLine]] = {order_id: [] for order_id in wanted}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         for line in session.exec(select(OrderLine).where(col(OrderLine.order_id).in_(chunk))):
             found[line.order_id].append(line)
+    return found
+
+
+def load(session: Session, order_ids: Iterable[int]) -> dict[int, list[OrderLine]]:
+    """:func:`read`, and remembered for the unit of work."""
+    found = read(session, order_ids)
     remember(session, found)
     return found
 

@@ -18,8 +18,8 @@ from sqlalchemy import event, func, or_
 from sqlmodel import Session, col, select
 
 from carriers.status import Status
+from postpurchase.lines import load as load_lines
 from postpurchase.lines import order_lines
-from postpurchase.lines import remember as remember_lines
 from postpurchase.models import (
     Brand,
     Customer,
@@ -123,11 +123,7 @@ def _histories(
             ).all()
         ),
     )
-    lines: dict[int, list[OrderLine]] = {order_id: [] for order_id in owner}
-    for line in session.exec(
-        select(OrderLine).where(col(OrderLine.order_id).in_(list(owner)))
-    ).all():
-        lines[line.order_id].append(line)
+    lines = load_lines(session, owner)
     returned: dict[int, set[str]] = {}
     for order_id, sku in session.exec(
         select(ReturnRequest.order_id, ReturnLine.sku)
@@ -186,9 +182,8 @@ def preload(*, session: Session, customer_ids: set[int]) -> None:
     """Compute the histories (and read the order lines) of a batch's customers at once, so that
     building each message's profile costs no query (the sender renders hundreds per batch)."""
     if customer_ids:
-        histories, lines = _histories(session, customer_ids)
+        histories, _ = _histories(session, customer_ids)  # the lines are remembered as read
         session.info.setdefault(_HISTORY, {}).update(histories)
-        remember_lines(session, lines)
 
 
 def build_profile(

@@ -34,6 +34,7 @@ from postpurchase.edd.leadtimes import LeadTimeRow, brand_table, lookup
 from postpurchase.edd.model import YMAX, Estimate, ModelParams, Route, TransitModel, postal_prefix
 from postpurchase.edd.slots import cold_start, depot_arrival_time, slot_aware, slot_offers
 from postpurchase.lines import order_lines
+from postpurchase.lines import read as read_lines
 from postpurchase.models import (
     Brand,
     DeliveryPrediction,
@@ -149,15 +150,6 @@ def order_features(
     )
 
 
-def _lines_by_order(session: Session, order_ids: list[int]) -> dict[int, list[OrderLine]]:
-    lines: dict[int, list[OrderLine]] = {}
-    for start in range(0, len(order_ids), 500):
-        chunk = order_ids[start : start + 500]
-        for line in session.exec(select(OrderLine).where(col(OrderLine.order_id).in_(chunk))).all():
-            lines.setdefault(line.order_id, []).append(line)
-    return lines
-
-
 #: Parcels that will not be delivered: they are not "in flight" for the model.
 NEVER_DELIVERED = frozenset({Status.returning_to_sender, Status.returned, Status.expired})
 #: How far back parcels still in flight are read (older ones no longer inform the fit).
@@ -188,7 +180,7 @@ def shipment_history(
             col(Shipment.status).not_in([Status.delivered, *NEVER_DELIVERED]),
         )
     found = session.exec(query).all()
-    lines = _lines_by_order(session, sorted({order.id for _, order in found if order and order.id}))
+    lines = read_lines(session, {order.id for _, order in found if order and order.id})
     for shipment, order in found:
         fc = centres.get(shipment.fc_id)
         features = order_features(
