@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from intake_helpers import inbox, rows
@@ -23,26 +24,38 @@ ORDER = EXAMPLES[EventType.order_created]
 SHIPMENT = EXAMPLES[EventType.shipment_created]
 
 
+class OtherWorker(threading.Thread):
+    """Another worker's unit of work in a thread; keeps what it returned or what it raised (so the
+    test reports it instead of the thread swallowing it)."""
+
+    def __init__(self, work: Callable[[], object]) -> None:
+        super().__init__()
+        self.work = work
+        self.result: object = None
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.work()
+        except Exception as error:  # reported by the test's assertion
+            self.error = error
+
+
 @pytest.mark.skipif(not PG_URL, reason="two units of work at once need PostgreSQL")
 def test_two_units_of_work_meeting_a_new_centre_share_it(app, brand) -> None:
     """The second waits for the first one's commit on the centre's unique key, then uses that
     centre instead of failing its whole batch."""
     database = get_db(app)
     first, second = database.session(), database.session()
-    outcome: dict[str, object] = {}
 
-    def other_worker() -> None:
-        try:
-            outcome["id"] = ensure_fulfillment_centre(
-                session=second, brand_id=brand.brand_id, code="NEW-FC"
-            )
-            second.commit()
-        except Exception as error:  # reported by the assertion below
-            outcome["error"] = error
+    def other_worker() -> int:
+        centre = ensure_fulfillment_centre(session=second, brand_id=brand.brand_id, code="NEW-FC")
+        second.commit()
+        return centre
 
     try:
         mine = ensure_fulfillment_centre(session=first, brand_id=brand.brand_id, code="NEW-FC")
-        thread = threading.Thread(target=other_worker)
+        thread = OtherWorker(other_worker)
         thread.start()
         with database.engine.connect() as watcher:  # until the other insert waits for ours
             waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
@@ -56,8 +69,8 @@ def test_two_units_of_work_meeting_a_new_centre_share_it(app, brand) -> None:
     finally:
         first.close()
         second.close()
-    assert "error" not in outcome, outcome.get("error")
-    assert outcome["id"] == mine
+    assert thread.error is None, thread.error
+    assert thread.result == mine
     with database.session() as session:
         centres = session.exec(select(FulfillmentCentre).where(FulfillmentCentre.code == "NEW-FC"))
         assert len(centres.all()) == 1
@@ -103,15 +116,7 @@ def test_a_shipment_deferred_while_another_worker_applies_its_order_is_not_left_
         record(session, verdicts)
 
     monkeypatch.setattr(inbox_module, "record_verdicts", record_after_the_order)
-    outcome: dict[str, object] = {}
-
-    def run_worker_a() -> None:
-        try:
-            outcome["a"] = process_events(app, [shipment_id])
-        except Exception as error:  # reported by the assertion below
-            outcome["error"] = error
-
-    worker_a = threading.Thread(target=run_worker_a)
+    worker_a = OtherWorker(lambda: process_events(app, [shipment_id]))
     worker_a.start()
     assert deferring.wait(30)
     try:
@@ -119,7 +124,7 @@ def test_a_shipment_deferred_while_another_worker_applies_its_order_is_not_left_
     finally:
         order_applied.set()
         worker_a.join(30)
-    assert "error" not in outcome, outcome.get("error")
+    assert worker_a.error is None, worker_a.error
     assert stats_b.processed == 1  # the order alone: the shipment was not B's to release
     assert {e.id: e.state for e in inbox(app)} == {
         shipment_id: InboxState.processed,
@@ -150,15 +155,7 @@ def test_an_order_committed_after_the_shipment_was_looked_at_again_still_release
         return found
 
     monkeypatch.setattr(inbox_module, "_waiting", search_then_pause)
-    outcome: dict[str, object] = {}
-
-    def run_worker_b() -> None:
-        try:
-            outcome["b"] = process_events(app, [order_id])
-        except Exception as error:  # reported by the assertion below
-            outcome["error"] = error
-
-    worker_b = threading.Thread(target=run_worker_b)
+    worker_b = OtherWorker(lambda: process_events(app, [order_id]))
     worker_b.start()
     try:
         assert searched.wait(30)
@@ -166,7 +163,7 @@ def test_an_order_committed_after_the_shipment_was_looked_at_again_still_release
     finally:
         shipment_deferred.set()
         worker_b.join(30)
-    assert "error" not in outcome, outcome.get("error")
+    assert worker_b.error is None, worker_b.error
     assert stats_a.deferred == 1
     assert {e.id: e.state for e in inbox(app)} == {
         shipment_id: InboxState.processed,
