@@ -197,15 +197,29 @@ class Database:
             return list(connection.execute(text(sql), params).all())
 
 
-def sample(db: Database, pids: dict[str, int], started: float) -> dict[str, Any]:
+def waiting(db: Database) -> tuple[int, datetime | None]:
+    """Accepted events not yet processed (pending in the inbox, or spooled on SQLite), and when
+    the oldest of them was received."""
     from postpurchase.clock import as_utc
+    from postpurchase.inbox.spool import spool_to_move
 
-    now = datetime.now(UTC)
     pending, oldest = db.rows(
         "SELECT count(*), min(received_at) FROM inboxevent WHERE state = 'pending'"
     )[0]
     if isinstance(oldest, str):
         oldest = datetime.fromisoformat(oldest)
+    received = [as_utc(oldest)] if oldest is not None else []
+    spool = spool_to_move(db.engine)
+    if spool is not None:
+        spooled, oldest_spooled = spool.waiting()
+        pending += spooled
+        received += [oldest_spooled] if oldest_spooled is not None else []
+    return pending, min(received, default=None)
+
+
+def sample(db: Database, pids: dict[str, int], started: float) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    pending, oldest = waiting(db)
     due = db.rows(
         "SELECT count(*) FROM outboxmessage WHERE state IN ('pending', 'sending') AND due_at <= :n",
         n=now,
@@ -214,7 +228,7 @@ def sample(db: Database, pids: dict[str, int], started: float) -> dict[str, Any]
     return {
         "t_s": round(time.perf_counter() - started),
         "inbox_pending": pending,
-        "lag_s": round((now - as_utc(oldest)).total_seconds(), 1) if oldest else 0.0,
+        "lag_s": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
         "due_unsent": due,
         "shipments_polled": polled,
         **{f"rss_{name}_mb": round(rss_mb(pid)) for name, pid in pids.items()},
@@ -313,7 +327,7 @@ def main() -> None:
         seed = Route("seed", 100, lambda n: webhook(story(n // 2, "S")[n % 2]))
         drive(port, seed, args.seed_orders * 2 / 100, 4)
         deadline = time.monotonic() + 120
-        while db.rows("SELECT count(*) FROM inboxevent WHERE state = 'pending'")[0][0]:
+        while waiting(db)[0]:
             if time.monotonic() > deadline:
                 raise RuntimeError("seed events not processed in 120 s")
             time.sleep(1)

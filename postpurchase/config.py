@@ -67,6 +67,15 @@ SETTINGS: tuple[Setting, ...] = (
         "bounds how long webhooks wait to be stored. 0: one event per commit. Not applied on "
         "PostgreSQL, where units of work lock only their own rows.",
     ),
+    Setting(
+        "INBOX_SPOOL",
+        True,
+        bool,
+        "SQLite: accepted webhooks are committed to a second file next to the database "
+        "(``<database>.spool``, its own write lock) and moved into the inbox by the next unit of "
+        "work, so accepting never waits for processing. Off: webhooks insert into the inbox "
+        "directly. Not used on PostgreSQL.",
+    ),
     Setting("RAW_RETENTION_DAYS", 30, int, "Days raw carrier responses and inbox bodies are kept."),
     Setting("DEFAULT_LOCALE", "ja", str, "Locale for pages when neither brand nor customer says."),
     Setting("DEFAULT_TIMEZONE", "Asia/Tokyo", str, "Timezone for brands that do not set one."),

@@ -25,9 +25,10 @@ from functools import cache
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, and_, bindparam, or_, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.event import listen
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -35,6 +36,15 @@ from sqlmodel import Session, col, select
 from postpurchase.clock import as_utc, utcnow
 from postpurchase.db import claim_scope, get_db, is_postgres
 from postpurchase.inbox.locking import write_lock
+from postpurchase.inbox.spool import (
+    MOVE_PER_UNIT,
+    Spool,
+    drain,
+    forget,
+    spool_of,
+    spool_to_move,
+    spooled,
+)
 from postpurchase.models import InboxEvent, InboxState
 from postpurchase.models.types import id_of, table_of
 
@@ -125,6 +135,7 @@ def receive(
     signature_ok: bool = True,
     state: InboxState = InboxState.pending,
     now: datetime | None = None,
+    into: Table | None = None,
 ) -> Received:
     """Store an event unless it is a duplicate (same event id, or same body, for this brand/source).
 
@@ -137,9 +148,14 @@ def receive(
 
     ``brand_id`` is None for events not addressed to one brand (a carrier pushing to its shared
     URL); the unique constraint does not cover those (NULLs differ), so only the body lookup
-    deduplicates them.
+    deduplicates them. ``into``: the table to store in, the inbox unless it is the spool (see
+    :func:`accept`).
     """
-    statements = _statements(_dialect(session), branded=brand_id is not None)
+    statements = _statements(
+        _dialect(session),
+        branded=brand_id is not None,
+        table=table_of(InboxEvent) if into is None else into,
+    )
     external_id = external_id[:200]  # the column's length; the duplicate lookup must match it
     digest = body_digest(raw_body)
     key = {"brand_id": brand_id, "source": source}
@@ -166,13 +182,76 @@ def receive(
     ).scalar()
     if new_id is not None:
         return Received(new_id, duplicate=False)
+    earlier = _earlier(session, statements, key, digest, external_id)
+    assert earlier is not None, "nothing inserted, so the unique key or the body matched"
+    return Received(earlier, duplicate=True)
+
+
+def _earlier(
+    session: Session | Connection,
+    statements: _Statements,
+    key: dict[str, Any],
+    digest: str,
+    external_id: str,
+) -> int | None:
+    """The id of the event already stored with this body or event id, if any."""
     same_body = session.execute(statements.same_body, {**key, "body_sha256": digest}).scalar()
     if same_body is not None:
-        return Received(same_body, duplicate=True)
-    existing = session.execute(
-        statements.by_external_id, {**key, "external_id": external_id}
-    ).scalar_one()
-    return Received(existing, duplicate=True)
+        return int(same_body)
+    existing = session.execute(statements.by_external_id, {**key, "external_id": external_id})
+    found = existing.scalar()
+    return None if found is None else int(found)
+
+
+def accept(app: Flask, *, now: datetime | None = None, **event: Any) -> Received:
+    """Store an event a sender just delivered (the arguments of :func:`receive`): the one writer
+    of every webhook route.
+
+    On SQLite with a spool (:mod:`postpurchase.inbox.spool`) the event is committed there, so the
+    answer never waits for a unit of work holding the database's write lock; it is a duplicate
+    when the spool or the inbox already has it (the inbox is read inside the spool's transaction,
+    and a moved event leaves the spool only after the inbox has committed it, so it is always
+    seen in one or the other). Elsewhere it goes into the inbox in its own short transaction.
+    """
+    now = now or utcnow()
+    database = get_db(app)
+    spool = spool_of(app)
+    if spool is None:
+        with write_lock(app), database.engine.connect() as connection:
+            connection.info["begin_immediate"] = True  # SQLite: take the write lock up front
+            with connection.begin():
+                return receive(session=connection, now=now, **event)
+    with spool.transaction() as connection:
+        received = receive(session=connection, now=now, into=spooled, **event)
+        if received.duplicate:
+            return received
+        with database.engine.connect() as main:
+            branded = event.get("brand_id") is not None
+            earlier = _earlier(
+                main,
+                _statements(
+                    database.engine.dialect.name, branded=branded, table=table_of(InboxEvent)
+                ),
+                {"brand_id": event.get("brand_id"), "source": event["source"]},
+                body_digest(event["raw_body"]),
+                str(event["external_id"])[:200],
+            )
+        if earlier is None:
+            return received
+        connection.execute(delete(spooled).where(spooled.c.id == received.id))
+        return Received(earlier, duplicate=True)
+
+
+def move_spooled(app: Flask) -> int:
+    """Move what the spool holds into the inbox now (what every unit of work does first);
+    returns how many events were moved. For commands and tests that read the inbox itself."""
+    spool = spool_to_move(get_db(app).engine)
+    if spool is None:
+        return 0
+    with app.app_context(), write_lock(app), claim_scope(app) as session:
+        moved = drain(spool, session)
+    _forget_moved(spool, moved)
+    return len(moved)
 
 
 def _dialect(session: Session | Connection) -> str:
@@ -189,8 +268,7 @@ class _Statements:
 
 
 @cache
-def _statements(dialect: str, *, branded: bool = True) -> _Statements:
-    table = table_of(InboxEvent)
+def _statements(dialect: str, *, branded: bool, table: Table) -> _Statements:
     c = table.c
     brand = c.brand_id == bindparam("brand_id") if branded else c.brand_id.is_(None)
     key = (brand, c.source == bindparam("source"))
@@ -298,7 +376,9 @@ def process_events(
     settings.
     """
     now = now or utcnow()
+    spool = spool_to_move(get_db(app).engine)
     with app.app_context(), write_lock(app), claim_scope(app) as session:
+        moved = drain(spool, session, limit=MOVE_PER_UNIT) if spool is not None else []
         if ids is not None:
             query = select(InboxEvent).where(
                 col(InboxEvent.id).in_(list(ids)), col(InboxEvent.state) == InboxState.pending
@@ -311,10 +391,34 @@ def process_events(
         stats = _process_claimed(
             session, claimed, now, handlers_of(app), released, deadline=deadline
         )
+    _forget_moved(spool, moved)
     if not get_db(app).is_sqlite:
         deferred = [id_of(e) for e in claimed if e.state == InboxState.deferred]
         _look_again(app, deferred, released, now)
     return stats
+
+
+def take_in_spooled(session: Session) -> None:
+    """Move the spooled events into the inbox within ``session``'s transaction, for work that must
+    see every accepted event (an erasure); they leave the spool once that transaction commits."""
+    spool = spool_to_move(session.get_bind().engine)
+    moved = drain(spool, session) if spool is not None else []
+    if moved:
+        listen(session, "after_commit", lambda _: _forget_moved(spool, moved), once=True)
+
+
+def _forget_moved(spool: Spool | None, moved: list[int]) -> None:
+    """Delete the events a committed unit of work moved from the spool. A failure here is logged:
+    the next move finds them in the inbox already and deletes them then."""
+    if spool is None or not moved:
+        return
+    try:
+        with spool.main.connect() as main:
+            forget(spool, moved, main=main)
+    except SQLAlchemyError:
+        log.warning(
+            "could not delete moved events from the spool; the next move will", exc_info=True
+        )
 
 
 def _look_again(
@@ -572,12 +676,16 @@ def process_now(app: Flask, event_id: int, *, now: datetime | None = None) -> Pr
     Returns None when the event is no longer pending (another worker has it).
     """
     now = now or utcnow()
+    spool = spool_to_move(get_db(app).engine)
     with app.app_context(), write_lock(app), claim_scope(app) as session:
+        moved = drain(spool, session, limit=MOVE_PER_UNIT) if spool is not None else []
         query = select(InboxEvent).where(
             col(InboxEvent.id) == event_id, col(InboxEvent.state) == InboxState.pending
         )
         claimed = _claim(session, query)
         if not claimed:
+            session.commit()
+            _forget_moved(spool, moved)
             return None
         event = claimed[0]
         registry = handlers_of(app)
@@ -585,7 +693,9 @@ def process_now(app: Flask, event_id: int, *, now: datetime | None = None) -> Pr
         if applied is not None and applied.released and event.brand_id is not None:
             waiting = _waiting(session, event.brand_id, sorted(set(applied.released)))
             _process_claimed(session, waiting, now, registry)
-        return Processed(event.state, applied, event.error)
+        session.commit()
+    _forget_moved(spool, moved)
+    return Processed(event.state, applied, event.error)
 
 
 def list_events(

@@ -2,6 +2,8 @@
 
 Public functions other features (the demo generator, importers) call:
 
+- :func:`postpurchase.inbox.accept` ``(app, **the arguments of receive) -> Received``: what
+  every webhook route calls; on SQLite it stores in the spool (:mod:`postpurchase.inbox.spool`).
 - :func:`postpurchase.inbox.receive` ``(*, session, brand_id, source, external_id,
   raw_body, event_type="", occurred_at=None, headers=None, signature_ok=True, state=pending,
   now=None) -> Received(id, duplicate)``: store an event (deduplicated); the caller commits.

@@ -16,7 +16,7 @@ from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.config import running_app
 from postpurchase.db import get_db, get_session
-from postpurchase.inbox import Received, body_digest, receive
+from postpurchase.inbox import Received, accept, body_digest
 from postpurchase.inbox.locking import write_lock
 from postpurchase.inbox.rejections import record_rejection
 from postpurchase.inbox.signing import SIGNATURE_HEADER, Verdict, verify, verify_shopify
@@ -87,8 +87,11 @@ def _write(operation: Callable[..., Any], **kwargs: Any) -> Any:
 
 
 def _store(**kwargs: Any) -> Received:
-    received: Received = _write(receive, **kwargs)
-    return received
+    """Store an accepted event (see :func:`postpurchase.inbox.accept`), after ending the request's
+    read transaction as :func:`_write` does."""
+    if "db_session" in g:
+        get_session().commit()
+    return accept(running_app(), **kwargs)
 
 
 _REJECTION_REASONS = {

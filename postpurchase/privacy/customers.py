@@ -19,6 +19,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from postpurchase.db import affected_rows
 from postpurchase.edd.model import postal_prefix
+from postpurchase.inbox import take_in_spooled
 from postpurchase.models import (
     CarrierResponse,
     Customer,
@@ -370,6 +371,7 @@ def _erase_inbox_bodies(session: Session, brand_id: int, needles: set[str]) -> i
     erased data back.
     """
     patterns = set().union(*(_variants(n) for n in needles)) if needles else set()
+    take_in_spooled(session)  # accepted but not yet in the inbox: they would bring it back too
     erased = 0
     for ids in _matching_bodies(session, brand_id, patterns):
         for event in session.exec(select(InboxEvent).where(col(InboxEvent.id).in_(ids))):

@@ -28,9 +28,8 @@ from carriers.base import AuthError, CarrierError, TrackingResult, Unsupported
 from postpurchase import inbox
 from postpurchase.brands import get_brand
 from postpurchase.config import running_app
-from postpurchase.db import claim_scope, session_scope
+from postpurchase.db import session_scope
 from postpurchase.inbox import Applied, jsonbody
-from postpurchase.inbox.locking import write_lock
 from postpurchase.inbox.rejections import record_rejection
 from postpurchase.models import Brand, InboxEvent, InboxState, RejectionReason, Shipment
 from postpurchase.tracking.apply import apply_result
@@ -216,17 +215,16 @@ def receive_carrier_webhook(
         adapter.parse_webhook(body)
     except CarrierError as exc:  # verified but unreadable: kept, answered 400
         parse_error = exc
-    with write_lock(app), claim_scope(app) as session:
-        received = inbox.receive(
-            session=session,
-            brand_id=brand_id,
-            source=source_of(code),
-            event_type="tracking",
-            external_id="sha256:" + inbox.body_digest(body),
-            raw_body=body,
-            now=now,
-            headers={k: v for k, v in headers.items() if k.lower() not in _PRIVATE_HEADERS},
-        )
+    received = inbox.accept(
+        app,
+        brand_id=brand_id,
+        source=source_of(code),
+        event_type="tracking",
+        external_id="sha256:" + inbox.body_digest(body),
+        raw_body=body,
+        now=now,
+        headers={k: v for k, v in headers.items() if k.lower() not in _PRIVATE_HEADERS},
+    )
     if received.duplicate:
         return WebhookOutcome(received.id, duplicate=True)
     processed = inbox.process_now(app, received.id, now=now)

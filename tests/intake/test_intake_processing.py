@@ -15,7 +15,7 @@ from postpurchase import signals
 from postpurchase.cli import main
 from postpurchase.clock import utcnow
 from postpurchase.db import get_db, session_scope
-from postpurchase.inbox import Received, process_events, receive
+from postpurchase.inbox import Received, move_spooled, process_events, receive
 from postpurchase.insights import figures as figures_module
 from postpurchase.intake.examples import EXAMPLES
 from postpurchase.intake.generic import apply_data
@@ -479,6 +479,7 @@ def test_a_deferred_event_is_looked_at_again_soon_while_young_and_once_a_minute_
     from datetime import timedelta
 
     event_id = post_event(SHIPMENT).json["id"]
+    move_spooled(app)  # into the inbox, as the first unit of work would
     received = clock.now
     rechecks = []
     for age in (timedelta(0), timedelta(seconds=40), timedelta(minutes=10)):

@@ -9,7 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from postpurchase import counters
 from postpurchase.db import session_scope
-from postpurchase.inbox import receive
+from postpurchase.inbox import accept, receive
+from postpurchase.inbox.spool import spool_of
 from postpurchase.jobs import _run
 from tests.intake.intake_helpers import example
 
@@ -49,6 +50,32 @@ def test_inbox_depth_and_lag_are_read_from_the_database(app, client, brand, cloc
         )
     found = samples(client)
     assert found[("postpurchase_inbox_pending", ())] == 1
+    assert found[("postpurchase_inbox_lag_seconds", ())] == 90
+
+
+def test_events_waiting_in_the_spool_count_as_pending(app, client, brand, clock) -> None:
+    """SQLite: an accepted event waits in the spool until a unit of work moves it."""
+    if spool_of(app) is None:
+        pytest.skip("the spool exists only for a SQLite file database")
+    with session_scope(app) as session:
+        receive(
+            session=session,
+            brand_id=brand.brand_id,
+            source="wms",
+            external_id="in-inbox",
+            raw_body=b"{}",
+            now=clock.now - timedelta(seconds=30),
+        )
+    accept(
+        app,
+        brand_id=brand.brand_id,
+        source="wms",
+        external_id="spooled",
+        raw_body=b"[]",
+        now=clock.now - timedelta(seconds=90),
+    )
+    found = samples(client)
+    assert found[("postpurchase_inbox_pending", ())] == 2
     assert found[("postpurchase_inbox_lag_seconds", ())] == 90
 
 

@@ -6,7 +6,7 @@ import pytest
 from privacy_helpers import UNTIL_RETURN
 from sqlmodel import select
 
-from postpurchase.inbox import process_pending
+from postpurchase.inbox import move_spooled, process_pending
 from postpurchase.inbox.signing import shopify_hmac
 from postpurchase.intake.examples import EXAMPLES
 from postpurchase.jobs import JOBS
@@ -58,6 +58,7 @@ def test_an_event_that_may_still_be_processed_keeps_its_body_whatever_its_age(
     app, post_event, clock, db, state
 ) -> None:
     post_event(ORDER_CREATED)
+    move_spooled(app)
     event = events(db)[0]
     event.state = state
     db.add(event)

@@ -35,10 +35,9 @@ from sqlmodel import Session, col, select
 
 from postpurchase import inbox, throttle
 from postpurchase.brands import get_brand
-from postpurchase.db import claim_scope, session_scope
+from postpurchase.db import session_scope
 from postpurchase.i18n import to_local
 from postpurchase.inbox import Applied, jsonbody
-from postpurchase.inbox.locking import write_lock
 from postpurchase.inbox.rejections import record_rejection
 from postpurchase.inbox.signing import LINE_SIGNATURE_HEADER, Verdict, verify_line
 from postpurchase.lookup import order_link_path
@@ -464,17 +463,16 @@ def receive_line_webhook(
         payload = None
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         raise LineWebhookRefused(400, "invalid_body", "The body must be an object with 'events'.")
-    with write_lock(app), claim_scope(app) as session:
-        received = inbox.receive(
-            session=session,
-            brand_id=brand.id,
-            source=SOURCE,
-            event_type="line",
-            external_id="sha256:" + inbox.body_digest(body),
-            raw_body=body,
-            now=now,
-            headers={LINE_SIGNATURE_HEADER: headers.get(LINE_SIGNATURE_HEADER, "")},
-        )
+    received = inbox.accept(
+        app,
+        brand_id=brand.id,
+        source=SOURCE,
+        event_type="line",
+        external_id="sha256:" + inbox.body_digest(body),
+        raw_body=body,
+        now=now,
+        headers={LINE_SIGNATURE_HEADER: headers.get(LINE_SIGNATURE_HEADER, "")},
+    )
     if received.duplicate:
         return LineOutcome(received.id, duplicate=True)
     processed = inbox.process_now(app, received.id, now=now)
