@@ -105,13 +105,18 @@ class Spool:
 
     @cached_property
     def database(self) -> Database:
-        """The spool's database, created on first use; its ids start above the inbox's."""
+        """The spool's database, created on first use; its ids start above the inbox's.
+
+        Every web process and worker gets here on its first webhook or unit of work: creating
+        the file and its table takes the spool's lock, or SQLite refuses all but one of them
+        ("database is locked", not waited for)."""
         spool = Database(f"sqlite:///{self.path}")
-        _metadata.create_all(spool.engine)
         with self.main.connect() as main:
             floor = int(main.execute(_LARGEST_INBOX_ID).scalar() or 0)
-        with self.lock.hold(), spool.engine.begin() as connection:
-            _raise_sequence(connection, floor)
+        with self.lock.hold():
+            _metadata.create_all(spool.engine)
+            with spool.engine.begin() as connection:
+                _raise_sequence(connection, floor)
         return spool
 
     @contextmanager

@@ -9,6 +9,10 @@ an event spooled before ``INBOX_SPOOL`` was turned off is still moved.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -137,3 +141,35 @@ def test_events_spooled_before_the_spool_was_turned_off_are_still_processed(
     assert process(app).processed == 2
     assert spooled_ids(app) == []
     assert {e.state for e in inbox(app)} == {InboxState.processed}
+
+
+CREATE_AND_COUNT = """
+import sys, time
+from postpurchase.db import Database
+from postpurchase.inbox.spool import Spool, spooled
+from sqlalchemy import func, select
+main = Database(sys.argv[1]).engine
+spool = Spool(__import__("pathlib").Path(sys.argv[2]), main)
+time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
+with spool.transaction() as connection:
+    print(connection.execute(select(func.count()).select_from(spooled)).scalar())
+"""
+
+
+def test_processes_creating_the_spool_at_once_all_get_it(app) -> None:
+    """Every web process and worker creates the spool on its first webhook; their CREATE TABLEs
+    must take turns (SQLite refused the losers at once with "database is locked")."""
+    main = get_db(app).engine
+    path = Path(str(Path(str(main.url.database)).resolve()) + ".spool")
+    at = time.time() + 1.5  # all start together once imported
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", CREATE_AND_COUNT, str(main.url), str(path), str(at)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(12)
+    ]
+    answers = [process.communicate(timeout=60) for process in processes]
+    assert [(out.strip(), err[-300:]) for out, err in answers] == [("0", "")] * len(processes)
