@@ -9,7 +9,7 @@ from postpurchase import signals
 from postpurchase.commands import brand_or_fail
 from postpurchase.config import running_app
 from postpurchase.db import session_scope
-from postpurchase.inbox import list_events, process_pending, schedule_retry
+from postpurchase.inbox import list_events, move_spooled, process_pending, schedule_retry
 from postpurchase.models import InboxState
 
 
@@ -25,6 +25,7 @@ def inbox() -> None:
 @with_appcontext
 def list_command(state: str | None, brand_slug: str | None, limit: int) -> None:
     """Newest events first: id, brand, source, type, state, attempts, error."""
+    move_spooled(running_app())  # just accepted, not yet moved: listed as pending like the rest
     with session_scope() as session:
         brand_id = None
         if brand_slug:

@@ -19,6 +19,7 @@ from flask import Flask
 from intake_helpers import example, inbox, process, rows
 from sqlalchemy import select
 
+from postpurchase.cli import main
 from postpurchase.db import claim_scope, get_db
 from postpurchase.inbox import Received, accept, move_spooled, receive
 from postpurchase.inbox.locking import write_lock
@@ -173,3 +174,11 @@ def test_processes_creating_the_spool_at_once_all_get_it(app) -> None:
     ]
     answers = [process.communicate(timeout=60) for process in processes]
     assert [(out.strip(), err[-300:]) for out, err in answers] == [("0", "")] * len(processes)
+
+
+def test_the_inbox_command_lists_an_event_still_in_the_spool(app, post_event, runner) -> None:
+    answer = post_event(ORDER)
+    listed = runner.invoke(main, args=["inbox", "list", "--state", "pending"])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.startswith(f"{answer.json['id']}\t") and "order.created" in listed.output
+    assert spooled_ids(app) == []
