@@ -25,7 +25,7 @@ from functools import cache
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, Table, and_, bindparam, delete, or_, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, or_, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.event import listen
@@ -195,11 +195,9 @@ def _earlier(
     external_id: str,
 ) -> int | None:
     """The id of the event already stored with this body or event id, if any."""
-    same_body = session.execute(statements.same_body, {**key, "body_sha256": digest}).scalar()
-    if same_body is not None:
-        return int(same_body)
-    existing = session.execute(statements.by_external_id, {**key, "external_id": external_id})
-    found = existing.scalar()
+    found = session.execute(
+        statements.earlier, {**key, "body_sha256": digest, "external_id": external_id}
+    ).scalar()
     return None if found is None else int(found)
 
 
@@ -261,10 +259,9 @@ def _dialect(session: Session | Connection) -> str:
 
 @dataclass(frozen=True)
 class _Statements:
-    same_body: Any
     insert: Any
     insert_unless_same_body: Any
-    by_external_id: Any
+    earlier: Any
 
 
 @cache
@@ -300,8 +297,8 @@ def _statements(dialect: str, *, branded: bool, table: Table) -> _Statements:
         c.state != InboxState.rejected.value,
     )
     unique_key = ["brand_id", "source", "external_id"]
+    by_external_id = select(c.id).where(*key, c.external_id == bindparam("external_id"))
     return _Statements(
-        same_body=same_body.limit(1),
         insert=insert(table)
         .values(values)
         .on_conflict_do_nothing(index_elements=unique_key)
@@ -311,7 +308,9 @@ def _statements(dialect: str, *, branded: bool, table: Table) -> _Statements:
         .from_select(list(columns), select(*values.values()).where(~same_body.exists()))
         .on_conflict_do_nothing(index_elements=unique_key)
         .returning(c.id),
-        by_external_id=select(c.id).where(*key, c.external_id == bindparam("external_id")),
+        # One round trip for both lookups, each on its own index; the same body is preferred
+        # (both databases read the branches in order and stop at the first row).
+        earlier=union_all(same_body, by_external_id).limit(1),
     )
 
 

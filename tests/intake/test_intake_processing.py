@@ -100,7 +100,7 @@ def test_a_new_event_is_stored_with_one_statement_and_a_duplicate_is_found(
     app, session, brand
 ) -> None:
     """The accept path's write: one INSERT for a new event; a duplicate inserts nothing and gets
-    the id it duplicates (same body first, else same event id)."""
+    the id it duplicates with one more query (same body first, else same event id)."""
     statements: list[str] = []
 
     def seen(_conn, _cursor, sql, *_args) -> None:
@@ -125,12 +125,14 @@ def test_a_new_event_is_stored_with_one_statement_and_a_duplicate_is_found(
         same_body = store("e-2", b'{"a": 1}')
         same_id = store("e-1", b'{"a": 2}')
         other = store("e-3", b'{"a": 3}')
+        both = store("e-3", b'{"a": 1}')  # e-1's body under e-3's id
     finally:
         sa_event.remove(engine, "before_cursor_execute", seen)
     assert new_event == ["INSERT"]
     assert (same_body, same_id) == (Received(first.id, True), Received(first.id, True))
     assert not other.duplicate and other.id != first.id
-    assert statements == ["INSERT", "SELECT", "INSERT", "SELECT", "SELECT", "INSERT"]
+    assert both == Received(first.id, True)
+    assert statements == ["INSERT", "SELECT", "INSERT", "SELECT", "INSERT", "INSERT", "SELECT"]
     assert len(session.exec(select(InboxEvent)).all()) == 2
 
 
