@@ -38,6 +38,7 @@ from postpurchase.db import claim_scope, get_db, is_postgres
 from postpurchase.inbox.locking import write_lock
 from postpurchase.inbox.spool import (
     MOVE_PER_UNIT,
+    STORED,
     Spool,
     drain,
     forget,
@@ -275,21 +276,7 @@ def _statements(dialect: str, *, branded: bool, table: Table) -> _Statements:
     unindexed_brand = c.brand_id + 0 == bindparam("brand_id") if branded else c.brand_id.is_(None)
     unindexed_key = (unindexed_brand, c.source + "" == bindparam("source"))
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    columns = (
-        "brand_id",
-        "source",
-        "external_id",
-        "event_type",
-        "occurred_at",
-        "body_sha256",
-        "raw_body",
-        "headers",
-        "signature_ok",
-        "state",
-        "attempts",
-        "received_at",
-        "processed_at",
-    )
+    columns = STORED
     values = {name: bindparam(name, type_=c[name].type) for name in columns}
     same_body = select(c.id).where(
         *unindexed_key,

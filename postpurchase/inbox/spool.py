@@ -52,9 +52,9 @@ from postpurchase.inbox.locking import FileWriteLock
 from postpurchase.models import InboxEvent
 from postpurchase.models.types import table_of
 
-#: The columns an accepted event has; the rest of the inbox row is processing state.
-COLUMNS = (
-    "id",
+#: What storing an accepted event writes (the id aside); the rest of the inbox row is
+#: processing state.
+STORED = (
     "brand_id",
     "source",
     "external_id",
@@ -69,6 +69,8 @@ COLUMNS = (
     "received_at",
     "processed_at",
 )
+#: The spool's columns: the id the sender was answered with, and what was stored.
+COLUMNS = ("id", *STORED)
 #: Events moved per statement (SQLite's limit on bound parameters is 32,766).
 DRAIN_CHUNK = 500
 #: Events a unit of work moves at most: after a burst, the first unit of work moving ten

@@ -38,16 +38,20 @@ def test_accepted_events_are_counted_per_source(client, post_event) -> None:
     assert samples(client)[("postpurchase_intake_accepted_total", (("source", "wms"),))] == 1
 
 
-def test_inbox_depth_and_lag_are_read_from_the_database(app, client, brand, clock) -> None:
+def stored_in_the_inbox(app, brand, external_id: str, received_at) -> None:
     with session_scope(app) as session:
         receive(
             session=session,
             brand_id=brand.brand_id,
             source="wms",
-            external_id="e1",
-            raw_body=b"{}",
-            now=clock.now - timedelta(seconds=90),
+            external_id=external_id,
+            raw_body=external_id.encode(),
+            now=received_at,
         )
+
+
+def test_inbox_depth_and_lag_are_read_from_the_database(app, client, brand, clock) -> None:
+    stored_in_the_inbox(app, brand, "e1", clock.now - timedelta(seconds=90))
     found = samples(client)
     assert found[("postpurchase_inbox_pending", ())] == 1
     assert found[("postpurchase_inbox_lag_seconds", ())] == 90
@@ -57,15 +61,7 @@ def test_events_waiting_in_the_spool_count_as_pending(app, client, brand, clock)
     """SQLite: an accepted event waits in the spool until a unit of work moves it."""
     if spool_of(app) is None:
         pytest.skip("the spool exists only for a SQLite file database")
-    with session_scope(app) as session:
-        receive(
-            session=session,
-            brand_id=brand.brand_id,
-            source="wms",
-            external_id="in-inbox",
-            raw_body=b"{}",
-            now=clock.now - timedelta(seconds=30),
-        )
+    stored_in_the_inbox(app, brand, "in-inbox", clock.now - timedelta(seconds=30))
     accept(
         app,
         brand_id=brand.brand_id,
