@@ -17,6 +17,10 @@ nothing else gives inbox ids; should something still write there directly (the d
 a spooled event whose id was taken meanwhile gets a new one when it is moved.
 
 PostgreSQL needs none of this: an INSERT there waits for no other transaction.
+
+The spool's table is created from :data:`COLUMNS`, not migrated: it holds events for
+milliseconds, and the README asks for it to be emptied before ``postpurchase db upgrade``. A
+migration that changes one of those inbox columns must still find the spool empty or move it.
 """
 
 from __future__ import annotations
