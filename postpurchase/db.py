@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app, g
 from sqlalchemy import event
-from sqlalchemy.engine import CursorResult, Engine, Result
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlmodel import Session, SQLModel, create_engine
 
 if TYPE_CHECKING:
@@ -127,6 +127,20 @@ def session_scope(app: Flask | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One short write transaction on a connection of its own, committed on success.
+
+    On SQLite it starts with ``BEGIN IMMEDIATE``: the write lock is taken up front, because a
+    read transaction that later writes fails at once when another process wrote meanwhile,
+    instead of waiting. Callers that serialize writers across processes hold their file lock
+    around it."""
+    with engine.connect() as connection:
+        connection.info["begin_immediate"] = True
+        with connection.begin():
+            yield connection
 
 
 @contextmanager

@@ -18,14 +18,15 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, Table, and_, bindparam, delete, or_, union_all, update
+from sqlalchemy import Connection, Table, and_, bindparam, or_, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.event import listen
@@ -34,7 +35,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from postpurchase.clock import as_utc, utcnow
-from postpurchase.db import claim_scope, get_db, is_postgres
+from postpurchase.db import claim_scope, get_db, is_postgres, write_transaction
 from postpurchase.inbox.locking import write_lock
 from postpurchase.inbox.spool import (
     MOVE_PER_UNIT,
@@ -137,6 +138,7 @@ def receive(
     state: InboxState = InboxState.pending,
     now: datetime | None = None,
     into: Table | None = None,
+    earlier_in: Connection | None = None,
 ) -> Received:
     """Store an event unless it is a duplicate (same event id, or same body, for this brand/source).
 
@@ -150,12 +152,12 @@ def receive(
     ``brand_id`` is None for events not addressed to one brand (a carrier pushing to its shared
     URL); the unique constraint does not cover those (NULLs differ), so only the body lookup
     deduplicates them. ``into``: the table to store in, the inbox unless it is the spool (see
-    :func:`accept`).
+    :func:`accept`); ``earlier_in``: the inbox's connection when storing elsewhere, where an
+    event already stored is a duplicate too (looked up first, so nothing is stored for it).
     """
+    inbox = table_of(InboxEvent)
     statements = _statements(
-        _dialect(session),
-        branded=brand_id is not None,
-        table=table_of(InboxEvent) if into is None else into,
+        _dialect(session), branded=brand_id is not None, table=inbox if into is None else into
     )
     external_id = external_id[:200]  # the column's length; the duplicate lookup must match it
     digest = body_digest(raw_body)
@@ -164,6 +166,11 @@ def receive(
         external_id = f"rejected:{uuid.uuid4().hex}"
         state = InboxState.rejected
     now = now or utcnow()
+    if earlier_in is not None and signature_ok:
+        in_inbox = _statements(_dialect(earlier_in), branded=brand_id is not None, table=inbox)
+        earlier = _earlier(earlier_in, in_inbox, key, digest, external_id)
+        if earlier is not None:
+            return Received(earlier, duplicate=True)
     new_id = session.execute(
         statements.insert_unless_same_body if signature_ok else statements.insert,
         {
@@ -213,44 +220,20 @@ def accept(app: Flask, *, now: datetime | None = None, **event: Any) -> Received
     seen in one or the other). Elsewhere it goes into the inbox in its own short transaction.
     """
     now = now or utcnow()
-    database = get_db(app)
+    engine = get_db(app).engine
     spool = spool_of(app)
     if spool is None:
-        with write_lock(app), database.engine.connect() as connection:
-            connection.info["begin_immediate"] = True  # SQLite: take the write lock up front
-            with connection.begin():
-                return receive(session=connection, now=now, **event)
-    with spool.transaction() as connection:
-        received = receive(session=connection, now=now, into=spooled, **event)
-        if received.duplicate:
-            return received
-        with database.engine.connect() as main:
-            branded = event.get("brand_id") is not None
-            earlier = _earlier(
-                main,
-                _statements(
-                    database.engine.dialect.name, branded=branded, table=table_of(InboxEvent)
-                ),
-                {"brand_id": event.get("brand_id"), "source": event["source"]},
-                body_digest(event["raw_body"]),
-                str(event["external_id"])[:200],
-            )
-        if earlier is None:
-            return received
-        connection.execute(delete(spooled).where(spooled.c.id == received.id))
-        return Received(earlier, duplicate=True)
+        with write_lock(app), write_transaction(engine) as connection:
+            return receive(session=connection, now=now, **event)
+    with spool.transaction() as connection, engine.connect() as inbox:
+        return receive(session=connection, now=now, into=spooled, earlier_in=inbox, **event)
 
 
 def move_spooled(app: Flask) -> int:
     """Move what the spool holds into the inbox now (what every unit of work does first);
     returns how many events were moved. For commands and tests that read the inbox itself."""
-    spool = spool_to_move(get_db(app).engine)
-    if spool is None:
-        return 0
-    with app.app_context(), write_lock(app), claim_scope(app) as session:
-        moved = drain(spool, session)
-    _forget_moved(spool, moved)
-    return len(moved)
+    with _unit_of_work(app, move=None) as session:
+        return int(session.info[_MOVED])
 
 
 def _dialect(session: Session | Connection) -> str:
@@ -362,9 +345,7 @@ def process_events(
     settings.
     """
     now = now or utcnow()
-    spool = spool_to_move(get_db(app).engine)
-    with app.app_context(), write_lock(app), claim_scope(app) as session:
-        moved = drain(spool, session, limit=MOVE_PER_UNIT) if spool is not None else []
+    with _unit_of_work(app) as session:
         if ids is not None:
             query = select(InboxEvent).where(
                 col(InboxEvent.id).in_(list(ids)), col(InboxEvent.state) == InboxState.pending
@@ -377,11 +358,27 @@ def process_events(
         stats = _process_claimed(
             session, claimed, now, handlers_of(app), released, deadline=deadline
         )
-    _forget_moved(spool, moved)
     if not get_db(app).is_sqlite:
         deferred = [id_of(e) for e in claimed if e.state == InboxState.deferred]
         _look_again(app, deferred, released, now)
     return stats
+
+
+#: ``session.info`` key: how many spooled events the unit of work moved into the inbox.
+_MOVED = "inbox_moved_from_spool"
+
+
+@contextmanager
+def _unit_of_work(app: Flask, *, move: int | None = MOVE_PER_UNIT) -> Iterator[Session]:
+    """A unit of work on the inbox: the write lock, a claiming session, and first the events
+    waiting in the spool (at most ``move``, None: all), deleted from it once the unit of work has
+    committed (not when it rolls back: they are still to be moved)."""
+    spool = spool_to_move(get_db(app).engine)
+    with app.app_context(), write_lock(app), claim_scope(app) as session:
+        moved = drain(spool, session, limit=move) if spool is not None else []
+        session.info[_MOVED] = len(moved)
+        yield session
+    _forget_moved(spool, moved)
 
 
 def take_in_spooled(session: Session) -> None:
@@ -662,16 +659,12 @@ def process_now(app: Flask, event_id: int, *, now: datetime | None = None) -> Pr
     Returns None when the event is no longer pending (another worker has it).
     """
     now = now or utcnow()
-    spool = spool_to_move(get_db(app).engine)
-    with app.app_context(), write_lock(app), claim_scope(app) as session:
-        moved = drain(spool, session, limit=MOVE_PER_UNIT) if spool is not None else []
+    with _unit_of_work(app) as session:
         query = select(InboxEvent).where(
             col(InboxEvent.id) == event_id, col(InboxEvent.state) == InboxState.pending
         )
         claimed = _claim(session, query)
         if not claimed:
-            session.commit()
-            _forget_moved(spool, moved)
             return None
         event = claimed[0]
         registry = handlers_of(app)
@@ -679,9 +672,7 @@ def process_now(app: Flask, event_id: int, *, now: datetime | None = None) -> Pr
         if applied is not None and applied.released and event.brand_id is not None:
             waiting = _waiting(session, event.brand_id, sorted(set(applied.released)))
             _process_claimed(session, waiting, now, registry)
-        session.commit()
-    _forget_moved(spool, moved)
-    return Processed(event.state, applied, event.error)
+        return Processed(event.state, applied, event.error)
 
 
 def list_events(

@@ -51,7 +51,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
-from postpurchase.db import Database, get_db
+from postpurchase.db import Database, get_db, write_transaction
 from postpurchase.inbox.locking import FileWriteLock
 from postpurchase.models import InboxEvent
 from postpurchase.models.types import table_of
@@ -129,10 +129,8 @@ class Spool:
     def transaction(self) -> Iterator[Connection]:
         """A write transaction on the spool, holding its lock (``BEGIN IMMEDIATE``)."""
         engine = self.database.engine  # created before the lock is taken: creating takes it
-        with self.lock.hold(), engine.connect() as connection:
-            connection.info["begin_immediate"] = True
-            with connection.begin():
-                yield connection
+        with self.lock.hold(), write_transaction(engine) as connection:
+            yield connection
 
     def waiting(self) -> tuple[int, datetime | None]:
         """How many accepted events wait in the spool (not yet in the inbox), and when the oldest

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.config import running_app
-from postpurchase.db import get_db, get_session
+from postpurchase.db import get_db, get_session, write_transaction
 from postpurchase.inbox import Received, accept, body_digest
 from postpurchase.inbox.locking import write_lock
 from postpurchase.inbox.rejections import record_rejection
@@ -78,20 +78,21 @@ def _write(operation: Callable[..., Any], **kwargs: Any) -> Any:
     With the sender's key remembered (:mod:`.senders`) there is usually no such session, and
     none is made just to be committed.
     """
-    if "db_session" in g:
-        get_session().commit()
-    with write_lock(), get_db().engine.connect() as connection:
-        connection.info["begin_immediate"] = True  # SQLite: take the write lock up front
-        with connection.begin():
-            return operation(session=connection, now=utcnow(), **kwargs)
+    _end_read_transaction()
+    with write_lock(), write_transaction(get_db().engine) as connection:
+        return operation(session=connection, now=utcnow(), **kwargs)
 
 
 def _store(**kwargs: Any) -> Received:
     """Store an accepted event (see :func:`postpurchase.inbox.accept`), after ending the request's
     read transaction as :func:`_write` does."""
+    _end_read_transaction()
+    return accept(running_app(), **kwargs)
+
+
+def _end_read_transaction() -> None:
     if "db_session" in g:
         get_session().commit()
-    return accept(running_app(), **kwargs)
 
 
 _REJECTION_REASONS = {
