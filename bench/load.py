@@ -198,23 +198,11 @@ class Database:
 
 
 def waiting(db: Database) -> tuple[int, datetime | None]:
-    """Accepted events not yet processed (pending in the inbox, or spooled on SQLite), and when
-    the oldest of them was received."""
-    from postpurchase.clock import as_utc
-    from postpurchase.inbox.spool import spool_to_move
+    """Accepted events not processed yet, and when the oldest of them was received."""
+    from postpurchase.inbox import waiting as waiting_events
 
-    pending, oldest = db.rows(
-        "SELECT count(*), min(received_at) FROM inboxevent WHERE state = 'pending'"
-    )[0]
-    if isinstance(oldest, str):
-        oldest = datetime.fromisoformat(oldest)
-    received = [as_utc(oldest)] if oldest is not None else []
-    spool = spool_to_move(db.engine)
-    if spool is not None:
-        spooled, oldest_spooled = spool.waiting()
-        pending += spooled
-        received += [oldest_spooled] if oldest_spooled is not None else []
-    return pending, min(received, default=None)
+    with db.engine.connect() as connection:
+        return waiting_events(connection)
 
 
 def sample(db: Database, pids: dict[str, int], started: float) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from functools import cache
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, Table, and_, bindparam, or_, union_all, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, or_, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.event import listen
@@ -673,6 +673,25 @@ def process_now(app: Flask, event_id: int, *, now: datetime | None = None) -> Pr
             waiting = _waiting(session, event.brand_id, sorted(set(applied.released)))
             _process_claimed(session, waiting, now, registry)
         return Processed(event.state, applied, event.error)
+
+
+def waiting(session: Session | Connection) -> tuple[int, datetime | None]:
+    """Accepted events not processed yet (pending in the inbox, and on SQLite those still in the
+    spool), and when the oldest of them was received."""
+    inbox = table_of(InboxEvent)
+    pending, oldest = session.execute(
+        select(func.count(), func.min(inbox.c.received_at)).where(
+            inbox.c.state == InboxState.pending
+        )
+    ).one()
+    received = [as_utc(oldest)] if oldest is not None else []
+    bind = session.get_bind() if isinstance(session, Session) else session
+    spool = spool_to_move(bind.engine)
+    if spool is not None:
+        spooled_count, oldest_spooled = spool.waiting()
+        pending += spooled_count
+        received += [as_utc(oldest_spooled)] if oldest_spooled is not None else []
+    return int(pending), min(received, default=None)
 
 
 def list_events(

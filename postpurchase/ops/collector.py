@@ -15,8 +15,8 @@ from sqlmodel import Session, col, select
 from carriers.status import FINAL
 from postpurchase import counters, lease
 from postpurchase.db import get_db
-from postpurchase.inbox.spool import spool_to_move
-from postpurchase.models import InboxEvent, InboxState, OutboxMessage, OutboxState, Shipment
+from postpurchase.inbox import waiting
+from postpurchase.models import OutboxMessage, OutboxState, Shipment
 
 PREFIX = "postpurchase_"
 
@@ -43,18 +43,7 @@ def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
 
 
 def _queues(session: Session, now: datetime) -> Iterator[GaugeMetricFamily]:
-    pending, oldest_pending = session.exec(
-        select(func.count(), func.min(InboxEvent.received_at)).where(
-            col(InboxEvent.state) == InboxState.pending
-        )
-    ).one()
-    received: list[datetime] = [oldest_pending] if oldest_pending is not None else []
-    spool = spool_to_move(session.get_bind().engine)
-    if spool is not None:  # SQLite: accepted, not yet moved into the inbox
-        spooled, oldest_spooled = spool.waiting()
-        pending += spooled
-        received += [oldest_spooled] if oldest_spooled is not None else []
-    oldest = min(received, default=None)
+    pending, oldest = waiting(session)
     yield _gauge("inbox_pending", "Accepted events not processed yet.", pending)
     lag = (now - oldest).total_seconds() if oldest is not None else 0.0
     yield _gauge("inbox_lag_seconds", "Age of the oldest pending event.", max(0.0, lag))
