@@ -7,7 +7,8 @@ processed). Each post is one call of the app's WSGI callable with a prepared env
 bodies ``bench/ingest.py`` posts (10 % re-deliveries, answered ``duplicate``); the same is done
 for the bare Flask endpoint of ``bench/ingest.py``. Prints CPU µs per request of both (the ratio
 is the best the accept path could reach against the bare endpoint when CPU is what limits),
-SQL statements per request (on every database file, the spool's too) and, unless ``--no-profile``, the functions with the most time.
+SQL statements per request (on every database file, the spool's too) and, unless
+``--no-profile``, the functions with the most time.
 """
 
 from __future__ import annotations
