@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from carriers.slots import find_slot
 from carriers.status import CUSTOMS_HOLD, Status
-from postpurchase import signals
+from postpurchase import batched, signals
 from postpurchase.clock import utcnow
 from postpurchase.edd.backtest import AsOf, Setting, fit
 from postpurchase.edd.calendar import CarrierCalendar, cutoff_countdown, parse_cutoff
@@ -558,8 +558,9 @@ def _record(
     dates: tuple[date, date, date, date] | None = None,
 ) -> None:
     """Store a prediction with its inputs and basis (a plain INSERT: one per processed event, so no
-    ORM object). Without autoflush: the row needs nothing pending, and the parcel's new dates then
-    go out in one UPDATE with whatever else this unit of work changes on it (its first poll)."""
+    ORM object; in a batch, one ``executemany`` for all of them). Without autoflush: the row needs
+    nothing pending, and the parcel's new dates then go out in one UPDATE with whatever else this
+    unit of work changes on it (its first poll)."""
     if dates is None:
         assert estimate is not None
         dates = (
@@ -585,6 +586,8 @@ def _record(
         "inputs": inputs,
         "basis": basis,
     }
+    if batched.insert_later(session, _INSERT_PREDICTION, row):
+        return
     with session.no_autoflush:
         session.execute(_INSERT_PREDICTION, [row])
 

@@ -34,6 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from postpurchase import batched
 from postpurchase.clock import as_utc, utcnow
 from postpurchase.db import claim_scope, get_db, is_postgres, write_transaction
 from postpurchase.inbox.locking import write_lock
@@ -92,6 +93,9 @@ class Handlers:
 
     apply: dict[str, Handler] = field(default_factory=dict)
     prefetch: dict[str, Prefetcher] = field(default_factory=dict)
+    #: Sources whose handler settles a batch's waiting work itself where its event needs that
+    #: (:mod:`postpurchase.batched`); before any other source's event the inbox settles it.
+    settling: set[str] = field(default_factory=set)
 
 
 def handlers_of(app: Flask) -> Handlers:
@@ -101,12 +105,21 @@ def handlers_of(app: Flask) -> Handlers:
 
 
 def register_handler(
-    app: Flask, source: str, handler: Handler, prefetch: Prefetcher | None = None
+    app: Flask,
+    source: str,
+    handler: Handler,
+    prefetch: Prefetcher | None = None,
+    *,
+    settles: bool = False,
 ) -> None:
+    """``settles``: the handler calls :func:`postpurchase.batched.settle` itself before an event
+    that needs what earlier events of its batch left for later."""
     registry = handlers_of(app)
     registry.apply[source] = handler
     if prefetch is not None:
         registry.prefetch[source] = prefetch
+    if settles:
+        registry.settling.add(source)
 
 
 def handler_for(handlers: Handlers, source: str) -> Handler:
@@ -479,14 +492,12 @@ def _process_claimed(
     while work:
         _prefetch(session, work, registry)
         released: dict[int, set[str]] = {}
-        verdicts: list[Verdict] = []
-        for event in work:
-            if deadline is not None and verdicts and time.monotonic() > deadline:
-                break
-            if event.id in done:
-                continue
-            verdict = _apply_one(session=session, event=event, now=now, handlers=registry)
-            verdicts.append(verdict)
+        todo = [event for event in work if event.id not in done]
+        verdicts = _apply_together(session, todo, now, registry, deadline)
+        if verdicts is None:  # one of them failed or waits: each in a savepoint of its own
+            verdicts = _apply_each(session, todo, now, registry, deadline)
+        for verdict in verdicts:
+            event = verdict.event
             applied = verdict.applied
             if applied is None and verdict.state == InboxState.deferred:
                 # Not done: an event later in this batch may release it.
@@ -512,6 +523,52 @@ def _process_claimed(
             for waiting in _waiting(session, brand_id, sorted(keys))
         ]
     return stats
+
+
+def _apply_together(
+    session: Session,
+    events: list[InboxEvent],
+    now: datetime,
+    handlers: Handlers,
+    deadline: float | None,
+) -> list[Verdict] | None:
+    """Apply ``events`` (until ``deadline``, after at least one) in one savepoint, with the work
+    their operations leave for later done once at the end (:mod:`postpurchase.batched`).
+
+    None when any of them raised, failing or waiting: the savepoint is rolled back and nothing
+    of the batch is applied, for :func:`_apply_each` to apply them one by one. A batch with an
+    event that fails or waits for another is so applied twice; in a stream in order that is
+    rare, and the common case saves each event its savepoint and its own flushes
+    (``shipment.created``: 6.3 statements per event before, 1.4 now).
+    """
+    applied: list[tuple[InboxEvent, Applied]] = []
+    try:
+        with session.begin_nested(), batched.together(session):
+            for event in events:
+                if deadline is not None and applied and time.monotonic() > deadline:
+                    break
+                if event.source not in handlers.settling:
+                    batched.settle(session)
+                applied.append((event, _handle(session, event, now, handlers)))
+            batched.settle(session)
+    except Exception:
+        return None
+    return [_verdict_applied(event, done, now) for event, done in applied]
+
+
+def _apply_each(
+    session: Session,
+    events: list[InboxEvent],
+    now: datetime,
+    handlers: Handlers,
+    deadline: float | None,
+) -> list[Verdict]:
+    verdicts: list[Verdict] = []
+    for event in events:
+        if deadline is not None and verdicts and time.monotonic() > deadline:
+            break
+        verdicts.append(_apply_one(session=session, event=event, now=now, handlers=handlers))
+    return verdicts
 
 
 def _prefetch(session: Session, events: list[InboxEvent], registry: Handlers) -> None:
@@ -568,10 +625,7 @@ def _apply_one(
     """Apply one claimed event in a savepoint; the verdict is returned, not yet written."""
     try:
         with session.begin_nested():
-            handler = handler_for(handlers, event.source)
-            applied = handler(
-                session=session, event=event, payload=json.loads(event.raw_body), now=now
-            )
+            applied = _handle(session, event, now, handlers)
     except Deferred as deferred:
         return Verdict(
             event,
@@ -596,6 +650,15 @@ def _apply_one(
             next_attempt_at=now + _backoff(attempts) if attempts < MAX_AUTO_ATTEMPTS else None,
             processed_at=event.processed_at,
         )
+    return _verdict_applied(event, applied, now)
+
+
+def _handle(session: Session, event: InboxEvent, now: datetime, handlers: Handlers) -> Applied:
+    handler = handler_for(handlers, event.source)
+    return handler(session=session, event=event, payload=json.loads(event.raw_body), now=now)
+
+
+def _verdict_applied(event: InboxEvent, applied: Applied, now: datetime) -> Verdict:
     return Verdict(
         event,
         InboxState.processed,

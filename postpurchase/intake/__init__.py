@@ -38,5 +38,5 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(api)
     app.register_blueprint(webhooks)
-    register_handler(app, generic.SOURCE, generic.apply_event, generic.prefetch)
+    register_handler(app, generic.SOURCE, generic.apply_event, generic.prefetch, settles=True)
     register_handler(app, shopify.SOURCE, shopify.apply_event)

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
-from postpurchase import signals
+from postpurchase import batched, signals
 from postpurchase.inbox import Applied, jsonbody
 from postpurchase.intake import operations
 from postpurchase.intake.schemas import EventType, envelope_model
@@ -106,6 +106,13 @@ def _loc(parts: tuple[int | str, ...]) -> str:
     return text
 
 
+#: Event types whose operation neither reads nor changes what an earlier event of the batch left
+#: for :func:`postpurchase.batched.settle` (a new parcel's prediction, first poll and messages):
+#: a new parcel touches only itself. Any other event settles first (even ``order.created``, which
+#: may update a known order that a waiting parcel's message reads).
+_LEAVES_ORDER_ALONE = frozenset({EventType.shipment_created})
+
+
 def prefetch(*, session: Session, events: list[InboxEvent]) -> None:
     """Load the orders and shipments a batch of stored events refers to, per brand."""
     wanted: dict[int, tuple[set[str], set[str]]] = {}
@@ -154,7 +161,10 @@ def apply_data(
     now: datetime,
 ) -> Applied:
     """Apply one event's validated ``data`` (the demo generator may call this directly)."""
-    operation = OPERATIONS[EventType(event_type)]
+    event_type = EventType(event_type)
+    if event_type not in _LEAVES_ORDER_ALONE:
+        batched.settle(session)
+    operation = OPERATIONS[event_type]
     return operation(
         session=session, brand_id=brand_id, data=data, occurred_at=occurred_at, now=now
     )

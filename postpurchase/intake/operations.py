@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from postpurchase import signals
+from postpurchase import batched, signals
 from postpurchase.db import is_postgres
 from postpurchase.inbox import Applied, Deferred
 from postpurchase.intake.schemas import (
@@ -455,13 +455,18 @@ def _write_parcels(
         row.source_updated_at = occurred_at
         row.updated_at = now
         session.add(row)
-    session.flush()
     _known(session, "parcels")[(brand_id, external_id)] = {
         **existing,
         **{row.parcel_index: row for row in new_rows},
     }
-    for row in new_rows:
-        signals.shipment_created.send(brand_id, session=session, shipment_id=row.id, now=now)
+
+    def announce() -> None:
+        for row in new_rows:
+            signals.shipment_created.send(brand_id, session=session, shipment_id=row.id, now=now)
+
+    if not batched.later(session, announce):
+        session.flush()
+        announce()
     return Applied(released=[shipment_key(external_id)])
 
 

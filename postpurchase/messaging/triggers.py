@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
+from postpurchase import batched
 from postpurchase.clock import as_utc
 from postpurchase.db import is_postgres
 from postpurchase.experiments import operations as experiments
@@ -155,26 +156,31 @@ _ROW_COLUMNS = (
 )
 
 
-def _insert(session: Session, values: dict[str, Any]) -> bool:
+def _insert(session: Session, values: dict[str, Any], *, new: bool = False) -> bool:
     """Insert unless the idempotency key exists; True when this call created the row.
 
     The answer comes from ``RETURNING``, not the row count: drivers differ in what they report for
-    an insert that ``ON CONFLICT DO NOTHING`` skipped.
+    an insert that ``ON CONFLICT DO NOTHING`` skipped. A ``new`` message (about a parcel or order
+    the event being applied created, so its key cannot exist) waits, in a batch of events, for one
+    ``executemany`` with the batch's others.
     """
-    return session.execute(_insert_statement(is_postgres(session)), values).first() is not None
+    postgres = is_postgres(session)
+    if new and batched.insert_later(session, _insert_statement(postgres, returning=False), values):
+        return True
+    return session.execute(_insert_statement(postgres), values).first() is not None
 
 
 @cache
-def _insert_statement(postgres: bool) -> Any:
+def _insert_statement(postgres: bool, *, returning: bool = True) -> Any:
     """Built once per dialect: constructing an INSERT per message costs more than executing it."""
     table = table_of(OutboxMessage)
     insert = pg_insert if postgres else sqlite_insert
-    return (
+    statement = (
         insert(table)
         .values({name: bindparam(name, type_=table.c[name].type) for name in _ROW_COLUMNS})
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(table.c.idempotency_key)
     )
+    return statement.returning(table.c.idempotency_key) if returning else statement
 
 
 def existing_keys(session: Session, keys: list[str]) -> set[str]:
@@ -475,7 +481,7 @@ def enqueue(
         else OutboxState.pending,
         error=backfilled or ((useless or refusal) if refused else None),
     )
-    return values["idempotency_key"] if _insert(session, values) else None
+    return values["idempotency_key"] if _insert(session, values, new=new) else None
 
 
 def too_old(settings: TriggerSettings, event_at: datetime | None, now: datetime) -> str | None:

@@ -495,3 +495,94 @@ def test_a_deferred_event_is_looked_at_again_soon_while_young_and_once_a_minute_
         (stored,) = [e for e in inbox(app) if e.id == event_id]
         rechecks.append(stored.next_attempt_at.replace(tzinfo=UTC) - now)
     assert rechecks == [timedelta(seconds=5), timedelta(seconds=20), timedelta(minutes=1)]
+
+
+def _new_parcels(post_event, prefix: str, count: int) -> list[int]:
+    ids = []
+    for index in range(count):
+        envelope = example(EventType.shipment_created, shipment_id=f"{prefix}-{index}")
+        envelope["id"] = f"evt-{prefix}-{index}"
+        ids.append(post_event(envelope).json["id"])
+    return ids
+
+
+def test_a_batch_of_new_parcels_writes_predictions_and_messages_with_one_statement_each(
+    app, post_event
+) -> None:
+    """The parcels of a batch are flushed once, then their receivers run; the predictions and the
+    shipped messages of all of them go out in one ``executemany`` each, with the same content as
+    when each event is applied alone."""
+    from postpurchase.db import get_db
+    from postpurchase.models import DeliveryPrediction, OutboxMessage
+
+    post_event(ORDER)
+    process(app)
+    alone = _new_parcels(post_event, "SH-ALONE", 1)
+    assert process_events(app, alone).processed == 1
+    together = _new_parcels(post_event, "SH-TOGETHER", 3)
+    engine = get_db(app).engine
+    with (
+        recorded(engine, starting="INSERT INTO deliveryprediction") as predictions,
+        recorded(engine, starting="INSERT INTO outboxmessage") as messages,
+    ):
+        assert process_events(app, together).processed == 3
+    assert (len(predictions), len(messages)) == (1, 1)
+    parcels = rows(app, Shipment, col(Shipment.external_id).startswith("SH-"))
+    assert len(parcels) == 8  # two parcels per event
+
+    def written(parcel: Shipment) -> tuple:
+        [prediction] = rows(app, DeliveryPrediction, DeliveryPrediction.shipment_id == parcel.id)
+        [shipped] = rows(app, OutboxMessage, OutboxMessage.shipment_id == parcel.id)
+        return (
+            parcel.predicted_date,
+            parcel.next_poll_at,
+            prediction.predicted_date,
+            prediction.window_end,
+            shipped.trigger,
+            shipped.state,
+            shipped.payload["predicted_date"],
+        )
+
+    by_index: dict[int, set[tuple]] = {}
+    for parcel in parcels:
+        by_index.setdefault(parcel.parcel_index, set()).add(written(parcel))
+    assert [len(seen) for seen in by_index.values()] == [1, 1]  # alone or together, the same
+
+
+def test_a_receiver_failing_for_one_new_parcel_fails_only_its_event(
+    app, post_event, monkeypatch
+) -> None:
+    """A batch whose deferred work raises is rolled back whole and applied event by event: the
+    failing event is failed, the others are applied once (one prediction and one message per
+    parcel, none left over from the rolled-back attempt)."""
+    from postpurchase.edd import receivers as edd_receivers
+    from postpurchase.models import DeliveryPrediction, OutboxMessage
+
+    post_event(ORDER)
+    process(app)
+    ids = _new_parcels(post_event, "SH-RECEIVER", 3)
+    real = edd_receivers.predict_for_shipment
+    with session_scope(app) as s:
+        known = {row.id for row in s.exec(select(Shipment))}
+
+    def failing_for_the_second_event(*, session, shipment_id, **kwargs):
+        parcel = session.get(Shipment, shipment_id)
+        if parcel.external_id == "SH-RECEIVER-1":
+            raise RuntimeError("model file unreadable")
+        return real(session=session, shipment_id=shipment_id, **kwargs)
+
+    monkeypatch.setattr(edd_receivers, "predict_for_shipment", failing_for_the_second_event)
+    stats = process_events(app, ids)
+    assert (stats.processed, stats.failed) == (2, 1)
+    states = {e.id: e.state for e in inbox(app)}
+    assert [states[i] for i in ids] == [
+        InboxState.processed,
+        InboxState.failed,
+        InboxState.processed,
+    ]
+    parcels = [p for p in rows(app, Shipment) if p.id not in known]
+    assert sorted(p.external_id for p in parcels) == ["SH-RECEIVER-0"] * 2 + ["SH-RECEIVER-2"] * 2
+    for parcel in parcels:
+        assert len(rows(app, DeliveryPrediction, DeliveryPrediction.shipment_id == parcel.id)) == 1
+        assert len(rows(app, OutboxMessage, OutboxMessage.shipment_id == parcel.id)) == 1
+    assert len(rows(app, OutboxMessage, OutboxMessage.trigger == "shipped")) == 4
