@@ -497,10 +497,10 @@ def test_a_deferred_event_is_looked_at_again_soon_while_young_and_once_a_minute_
     assert rechecks == [timedelta(seconds=5), timedelta(seconds=20), timedelta(minutes=1)]
 
 
-def _new_parcels(post_event, prefix: str, count: int) -> list[int]:
+def _new_parcels(post_event, prefix: str, count: int, **changes) -> list[int]:
     ids = []
     for index in range(count):
-        envelope = example(EventType.shipment_created, shipment_id=f"{prefix}-{index}")
+        envelope = example(EventType.shipment_created, shipment_id=f"{prefix}-{index}", **changes)
         envelope["id"] = f"evt-{prefix}-{index}"
         ids.append(post_event(envelope).json["id"])
     return ids
@@ -554,13 +554,15 @@ def test_a_receiver_failing_for_one_new_parcel_fails_only_its_event(
 ) -> None:
     """A batch whose deferred work raises is rolled back whole and applied event by event: the
     failing event is failed, the others are applied once (one prediction and one message per
-    parcel, none left over from the rolled-back attempt)."""
+    parcel, none left over from the rolled-back attempt). The parcels come from a centre known
+    only by its code, created by the first event: the rollback took it away, so the second try
+    must not reuse the id it had."""
     from postpurchase.edd import receivers as edd_receivers
-    from postpurchase.models import DeliveryPrediction, OutboxMessage
+    from postpurchase.models import DeliveryPrediction, FulfillmentCentre, OutboxMessage
 
     post_event(ORDER)
     process(app)
-    ids = _new_parcels(post_event, "SH-RECEIVER", 3)
+    ids = _new_parcels(post_event, "SH-RECEIVER", 3, fc_code="KAZO-2", fulfillment_centre=None)
     real = edd_receivers.predict_for_shipment
     with session_scope(app) as s:
         known = {row.id for row in s.exec(select(Shipment))}
@@ -586,3 +588,57 @@ def test_a_receiver_failing_for_one_new_parcel_fails_only_its_event(
         assert len(rows(app, DeliveryPrediction, DeliveryPrediction.shipment_id == parcel.id)) == 1
         assert len(rows(app, OutboxMessage, OutboxMessage.shipment_id == parcel.id)) == 1
     assert len(rows(app, OutboxMessage, OutboxMessage.trigger == "shipped")) == 4
+    [centre] = rows(app, FulfillmentCentre, FulfillmentCentre.code == "KAZO-2")
+    assert {parcel.fc_id for parcel in parcels} == {centre.id}
+
+
+def test_an_event_waiting_for_its_order_leaves_the_rest_of_the_batch_applied_together(
+    app, post_event
+) -> None:
+    """A deferral is a verdict, not a failure: the batch is not rolled back and redone, its other
+    new parcels still go out together."""
+    from postpurchase.db import get_db
+
+    post_event(ORDER)
+    process(app)
+    ids = _new_parcels(post_event, "SH-AROUND", 3)
+    waiting = example(EventType.shipment_created, shipment_id="SH-WAITS", order_id="SO-LATER")
+    waiting["id"] = "evt-waits"
+    ids.insert(1, post_event(waiting).json["id"])
+    with recorded(get_db(app).engine, starting="INSERT INTO deliveryprediction") as predictions:
+        stats = process_events(app, ids)
+    assert (stats.processed, stats.deferred, stats.failed) == (3, 1, 0)
+    assert len(predictions) == 1
+    states = {e.id: (e.state, e.waiting_for) for e in inbox(app)}
+    assert states[ids[1]] == (InboxState.deferred, "order:SO-LATER")
+    assert rows(app, Shipment, Shipment.external_id == "SH-WAITS") == []
+
+
+@pytest.mark.parametrize(
+    ("event_type", "changes"),
+    [
+        (EventType.shipment_created, {"order_id": "SO-NONE"}),
+        (EventType.shipment_updated, {"shipment_id": "SH-NONE"}),
+        (EventType.shipment_cancelled, {"shipment_id": "SH-NONE"}),
+        (EventType.return_received, {"order_id": "SO-NONE"}),
+    ],
+)
+def test_an_operation_waits_before_it_changes_anything(app, brand, event_type, changes) -> None:
+    """What lets a batch go on past a deferred event without a savepoint per event
+    (:class:`postpurchase.inbox.Deferred`)."""
+    from postpurchase.inbox import Deferred
+    from postpurchase.intake.schemas import envelope_model
+
+    envelope = envelope_model(event_type).model_validate(example(event_type, **changes))
+    now = utcnow()
+    with app.app_context(), session_scope(app) as s:
+        with pytest.raises(Deferred):
+            apply_data(
+                session=s,
+                brand_id=brand.brand_id,
+                event_type=event_type,
+                data=envelope.data,
+                occurred_at=now,
+                now=now,
+            )
+        assert (list(s.new), list(s.dirty), list(s.deleted)) == ([], [], [])
