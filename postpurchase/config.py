@@ -62,10 +62,11 @@ SETTINGS: tuple[Setting, ...] = (
         "INBOX_UNIT_MS",
         25,
         int,
-        "SQLite: longest a worker applies claimed events before it commits them and claims again "
-        "(at least one event per commit). A unit of work holds SQLite's only write lock, so this "
-        "bounds how long webhooks wait to be stored. 0: one event per commit. Not applied on "
-        "PostgreSQL, where units of work lock only their own rows.",
+        "SQLite without the accept spool (INBOX_SPOOL=false): longest a worker applies claimed "
+        "events before it commits them and claims again (at least one event per commit). A unit "
+        "of work holds SQLite's only write lock, so this bounds how long webhooks wait to be "
+        "stored. 0: one event per commit. Not applied with the spool, where webhooks do not wait "
+        "for it, nor on PostgreSQL, where units of work lock only their own rows.",
     ),
     Setting(
         "INBOX_SPOOL",

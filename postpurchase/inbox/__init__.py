@@ -456,15 +456,22 @@ def _look_again(
         )
 
 
+def webhooks_wait_for_units(app: Flask) -> bool:
+    """Whether storing a webhook waits for a unit of work to commit: on SQLite without the accept
+    spool (``INBOX_SPOOL=false``), where a unit of work holds the only write lock. With the spool
+    the webhooks write to a file of their own; PostgreSQL locks only the rows claimed."""
+    return get_db(app).is_sqlite and spool_of(app) is None
+
+
 def process_pending(
     app: Flask, *, limit: int = 10_000, now: datetime | None = None
 ) -> ProcessStats:
     """Process due events (pending, failed and due for retry, deferred and due) in batches of
-    at most ``BATCH_SIZE`` events and, on SQLite, ``INBOX_UNIT_MS`` of work each (a unit of
-    work there holds the write lock webhooks wait for; a time limit only adds commits on
-    PostgreSQL)."""
+    at most ``BATCH_SIZE`` events and, where webhooks wait for units of work
+    (:func:`webhooks_wait_for_units`), ``INBOX_UNIT_MS`` of work each (elsewhere a time limit
+    only adds commits, and smaller batches cost more per event)."""
     stats = ProcessStats()
-    budget = app.config.get("INBOX_UNIT_MS", 25) / 1000 if get_db(app).is_sqlite else None
+    budget = app.config.get("INBOX_UNIT_MS", 25) / 1000 if webhooks_wait_for_units(app) else None
     while stats.total < limit:
         # Deferred and failed events get a later next_attempt_at, so each pass ends.
         batch = process_events(

@@ -642,3 +642,23 @@ def test_an_operation_waits_before_it_changes_anything(app, brand, event_type, c
                 now=now,
             )
         assert (list(s.new), list(s.dirty), list(s.deleted)) == ([], [], [])
+
+
+@pytest.mark.parametrize("spool", [True, False])
+def test_the_time_budget_of_a_unit_of_work_applies_only_where_webhooks_wait_for_it(
+    app, post_event, spool
+) -> None:
+    """On SQLite without the accept spool a unit of work holds the lock webhooks wait for, so
+    ``INBOX_UNIT_MS`` bounds it; with the spool, or on PostgreSQL, a batch is one unit of work."""
+    from postpurchase.db import get_db
+
+    app.config["INBOX_SPOOL"] = spool
+    post_event(ORDER)
+    process(app)
+    _new_parcels(post_event, "SH-UNIT", 3)
+    app.config["INBOX_UNIT_MS"] = 0
+    with recorded(get_db(app).engine, starting="UPDATE inboxevent") as verdicts:
+        assert inbox_module.process_pending(app).processed == 3
+    bounded = get_db(app).is_sqlite and not spool
+    assert inbox_module.webhooks_wait_for_units(app) is bounded
+    assert len(verdicts) == (3 if bounded else 1)
