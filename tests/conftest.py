@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 from sqlmodel import Session, SQLModel
 
 from postpurchase import clock as clock_source
@@ -30,11 +30,45 @@ from postpurchase.db import get_db
 
 #: Recorded public samples, copied into the repository (sources and licences in SOURCES.md there).
 CONFORMANCE = Path(__file__).resolve().parent / "carriers" / "fixtures" / "conformance"
-PG_URL = os.environ.get("POSTPURCHASE_TEST_DATABASE_URL", "")
+
+
+def _database_of_this_worker(url: str) -> str:
+    """Under pytest-xdist each worker gets a database of its own on the same server
+    (``<name>_gw0``, ``<name>_gw1``, created by :func:`_postgres_database`): the tests truncate
+    every table after each test, which would wipe what another worker's test is using."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    return (
+        make_url(url)
+        .set(database=f"{make_url(url).database}_{worker}")
+        .render_as_string(hide_password=False)
+    )
+
+
+PG_URL = _database_of_this_worker(os.environ.get("POSTPURCHASE_TEST_DATABASE_URL", ""))
 
 _pg_schema_ready = False
 
 pytest_plugins = ["tests.browser"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_database() -> None:
+    """Create this worker's PostgreSQL database if the server does not have it yet."""
+    if not PG_URL:
+        return
+    url = make_url(PG_URL)
+    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}
+            ).first()
+            if exists is None:
+                conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+    finally:
+        server.dispose()
 
 
 def _database_url(tmp_path: Path) -> str:
