@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,7 +46,7 @@ from postpurchase.models import (
     TransitModelState,
 )
 from postpurchase.models.types import table_of
-from postpurchase.settings.model import settings_for
+from postpurchase.settings.model import BrandSettings, DeliveryPart, settings_for
 
 #: Statuses after which the parcel is in the destination's hands today.
 ARRIVING_TODAY = frozenset({Status.out_for_delivery, Status.available_for_pickup})
@@ -81,7 +82,21 @@ class BrandEdd:
 
     @classmethod
     def of(cls, brand: Brand) -> BrandEdd:
-        part = settings_for(brand).edd
+        """The brand's EDD settings, built once per settings document, country and timezone
+        (predicting one parcel asks for them three times)."""
+        settings = settings_for(brand)  # the same object for the same document
+        key = (id(settings), brand.country, brand.timezone)
+        known = _BRAND_EDD.get(key)
+        if known is not None and known[0] is settings:
+            return known[1]
+        edd = cls._of(settings.edd, brand)
+        if len(_BRAND_EDD) >= 256:
+            _BRAND_EDD.clear()
+        _BRAND_EDD[key] = (settings, edd)
+        return edd
+
+    @classmethod
+    def _of(cls, part: DeliveryPart, brand: Brand) -> BrandEdd:
         params = ModelParams.from_dict(part.model)
         if part.default_business_days is not None:
             params = ModelParams.from_dict(
@@ -99,6 +114,23 @@ class BrandEdd:
             default_service=part.default_service,
             slot_cutoffs={code: time.fromisoformat(at) for code, at in part.slot_cutoffs.items()},
         )
+
+    @cached_property
+    def prior(self) -> tuple[str, dict[str, Any]]:
+        """The model of a brand with no history and no default model: its key and payload."""
+        params = self.params.to_dict()
+        payload = {
+            "params": params,
+            "as_of": "2000-01-01",
+            "levels": [[] for _ in range(5)],
+            "calibration": {"lower": [], "upper": []},
+        }
+        return json.dumps(params, sort_keys=True), payload
+
+
+#: :meth:`BrandEdd.of` by (id of the settings object, country, timezone), with the object (so
+#: its id is not reused while the entry lives).
+_BRAND_EDD: dict[tuple[int, str | None, str], tuple[BrandSettings, BrandEdd]] = {}
 
 
 def _centres(session: Session, brand_id: int) -> dict[str, FulfillmentCentre]:
@@ -359,13 +391,8 @@ def load_model(
     if path is not None and path.exists():
         stamp = path.stat().st_mtime
         return models.model(("file", str(path), stamp), lambda: json.loads(path.read_text())), None
-    empty = {
-        "params": BrandEdd.of(brand).params.to_dict(),
-        "as_of": "2000-01-01",
-        "levels": [[] for _ in range(5)],
-        "calibration": {"lower": [], "upper": []},
-    }
-    return models.model(("prior", json.dumps(empty["params"], sort_keys=True)), lambda: empty), None
+    key, prior = BrandEdd.of(brand).prior
+    return models.model(("prior", key), lambda: prior), None
 
 
 def refit_all(app: Flask) -> None:

@@ -67,19 +67,25 @@ def consent_allows(
 def suppression_reasons(
     *, session: Session, brand_id: int, addresses: dict[str, str], purpose: str
 ) -> dict[str, str]:
-    """Why each of ``addresses`` (channel → address) must not get a ``purpose`` message; one query."""
+    """Why each of ``addresses`` (channel → address) must not get a ``purpose`` message; one query.
+
+    Without autoflush: whoever adds a suppression flushes it at once (an unsubscribe, a bounce),
+    so nothing pending can change the answer, and in a batch of new parcels a flush here would
+    write each parcel's dates and first poll with a statement of its own instead of one for all.
+    """
     if not addresses:
         return {}
     purposes = ["all", "marketing"] if purpose == "marketing" else ["all"]
-    rows = session.exec(
-        select(Suppression)
-        .where(
-            Suppression.brand_id == brand_id,
-            col(Suppression.address).in_(set(addresses.values())),
-            col(Suppression.purpose).in_(purposes),
-        )
-        .order_by(col(Suppression.id))
-    ).all()
+    with session.no_autoflush:
+        rows = session.exec(
+            select(Suppression)
+            .where(
+                Suppression.brand_id == brand_id,
+                col(Suppression.address).in_(set(addresses.values())),
+                col(Suppression.purpose).in_(purposes),
+            )
+            .order_by(col(Suppression.id))
+        ).all()
     found: dict[str, str] = {}
     for row in rows:
         channel = str(row.channel)
