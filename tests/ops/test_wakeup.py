@@ -43,3 +43,41 @@ def test_a_burst_of_notifications_is_one_wake_up(app, post_event) -> None:
         # so the burst is waiting in full: without it the second may still be on its way.
         connection.execute("SELECT 1")
         assert wait_for_notifications(connection, timeout=5) == ids
+
+
+@pytest.mark.skipif(not PG_URL, reason="LISTEN/NOTIFY is PostgreSQL's")
+def test_notifications_arriving_soon_after_the_first_join_its_wake_up(app, post_event) -> None:
+    """The listener gathers a burst for a moment, so a worker claims a batch rather than one
+    event per wake-up. The second notification is sent once the first has woken the listener."""
+    import threading
+
+    import psycopg
+
+    from postpurchase.inbox.wakeup import CHANNEL
+
+    url = get_db(app).url
+    with listening(url) as connection:
+        first = post_event(example("order.created")).json["id"]
+        woken = threading.Event()
+
+        def notify_once_woken() -> None:
+            woken.wait(5)
+            dsn = url.replace("postgresql+psycopg://", "postgresql://")
+            with psycopg.connect(dsn, autocommit=True) as other:
+                other.execute("SELECT pg_notify(%s, '424242')", (CHANNEL,))
+
+        sender = threading.Thread(target=notify_once_woken)
+        sender.start()
+        original = connection.notifies
+
+        def notifies(**kwargs):
+            for note in original(**kwargs):
+                yield note
+                woken.set()
+
+        connection.notifies = notifies
+        try:
+            ids = wait_for_notifications(connection, timeout=5, gather=2)
+        finally:
+            sender.join()
+    assert ids == [first, 424242]
