@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from postpurchase.db import get_db
 from postpurchase.inbox import process_pending
-from postpurchase.inbox.worker import GATHER_SECONDS, submit
+from postpurchase.inbox.worker import submit
 from postpurchase.metrics import metrics_of
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class InboxListener:
                 with listening(database.url) as connection:
                     while not self.stop.is_set():
                         self._process()
-                        wait_for_notifications(connection, self.poll_seconds, gather=GATHER_SECONDS)
+                        wait_for_notifications(connection, self.poll_seconds)
             except Exception:  # a dropped connection: reconnect after one poll interval
                 log.warning("inbox listener lost its connection; reconnecting", exc_info=True)
                 self.stop.wait(self.poll_seconds)
@@ -108,12 +108,10 @@ def listening(url: str) -> Iterator[Any]:
         connection.close()
 
 
-def wait_for_notifications(connection: Any, timeout: float, *, gather: float = 0.0) -> list[int]:
+def wait_for_notifications(connection: Any, timeout: float) -> list[int]:
     """Block until a notification arrives or ``timeout`` seconds pass; the event ids announced,
-    including every other notification already waiting or arriving within ``gather`` seconds
-    after the first (one wake-up for a burst: a batch is applied together, so a batch of a few
-    events costs less per event than one event at a time)."""
+    including every other notification already waiting (one wake-up for a burst)."""
     ids = [int(n.payload) for n in connection.notifies(timeout=timeout, stop_after=1)]
     if ids:
-        ids.extend(int(n.payload) for n in connection.notifies(timeout=gather))
+        ids.extend(int(n.payload) for n in connection.notifies(timeout=0))
     return ids
