@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import event
 from sqlmodel import Session, col, select
 
 from postpurchase.models import OrderLine
+from postpurchase.unitcache import unit_cache
 
 #: ``session.info`` key: lines per order id.
 _LINES = "order_lines"
@@ -79,24 +79,4 @@ def forget(session: Session, order_ids: Iterable[int]) -> None:
 
 
 def _cache(session: Session) -> dict[int, list[OrderLine]]:
-    if _LINES not in session.info:
-        session.info[_LINES] = {}
-        event.listen(session, "after_soft_rollback", _forget)
-        event.listen(session, "after_commit", _forget_after_commit)
-    cache: dict[int, list[OrderLine]] = session.info[_LINES]
-    return cache
-
-
-def _forget(session: Session, _previous: object) -> None:
-    _forget_all(session)
-
-
-def _forget_after_commit(session: Session) -> None:
-    """After the unit of work commits, other processes may change the lines. (The event also
-    fires when a savepoint is released; the unit of work goes on then.)"""
-    if not session.in_nested_transaction():
-        _forget_all(session)
-
-
-def _forget_all(session: Session) -> None:
-    session.info.get(_LINES, {}).clear()
+    return unit_cache(session, _LINES)

@@ -12,7 +12,6 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -54,6 +53,7 @@ from postpurchase.models import (
 from postpurchase.models.types import id_of, table_of
 from postpurchase.returns.inspection import ReportedGrade, apply_reported_grades
 from postpurchase.returns.operations import ReturnError, record_external
+from postpurchase.unitcache import unit_cache
 
 log = logging.getLogger(__name__)
 
@@ -70,28 +70,10 @@ def _known(session: Session, kind: str) -> dict[Any, Any]:
     """Rows this unit of work already looked up or wrote, by natural key.
 
     Batches prefetch them (:func:`prefetch`) so that processing one event does not cost a query per
-    lookup. Any rollback (a savepoint's too) forgets them all: an object the ORM added in the
-    savepoint leaves the session with it, but a row inserted with Core and then read (a new
-    centre) stays in the session as if it still existed.
+    lookup. Forgotten on any rollback and at the commit (:func:`postpurchase.unitcache.unit_cache`):
+    a new centre, inserted with Core and read back, outlived the savepoint that inserted it.
     """
-    key = f"{_KNOWN}{kind}"
-    if key not in session.info:
-        session.info[key] = {}
-        if not session.info.get(_KNOWN):
-            session.info[_KNOWN] = True
-            event.listen(session, "after_soft_rollback", _forget_known)
-    known: dict[Any, Any] = session.info[key]
-    return known
-
-
-#: ``session.info`` key prefix of the rows :func:`_known` remembers (the key alone: listening).
-_KNOWN = "intake_known_"
-
-
-def _forget_known(session: Session, _previous: object) -> None:
-    for key, value in session.info.items():
-        if key.startswith(_KNOWN) and isinstance(value, dict):
-            value.clear()
+    return unit_cache(session, f"intake_known_{kind}")
 
 
 def find_order(*, session: Session, brand_id: int, external_id: str) -> Order | None:
