@@ -39,11 +39,8 @@ def _database_of_this_worker(url: str) -> str:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not url or not worker:
         return url
-    return (
-        make_url(url)
-        .set(database=f"{make_url(url).database}_{worker}")
-        .render_as_string(hide_password=False)
-    )
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
 
 
 PG_URL = _database_of_this_worker(os.environ.get("POSTPURCHASE_TEST_DATABASE_URL", ""))

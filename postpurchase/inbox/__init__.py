@@ -556,7 +556,7 @@ def _apply_together(
     try:
         with session.begin_nested(), batched.together(session):
             for event in events:
-                if deadline is not None and verdicts and time.monotonic() > deadline:
+                if _spent(deadline, verdicts):
                     break
                 if event.source not in handlers.settling:
                     batched.settle(session)
@@ -581,10 +581,15 @@ def _apply_each(
 ) -> list[Verdict]:
     verdicts: list[Verdict] = []
     for event in events:
-        if deadline is not None and verdicts and time.monotonic() > deadline:
+        if _spent(deadline, verdicts):
             break
         verdicts.append(_apply_one(session=session, event=event, now=now, handlers=handlers))
     return verdicts
+
+
+def _spent(deadline: float | None, verdicts: list[Verdict]) -> bool:
+    """Whether the unit of work's time is up (never before its first verdict)."""
+    return deadline is not None and bool(verdicts) and time.monotonic() > deadline
 
 
 def _prefetch(session: Session, events: list[InboxEvent], registry: Handlers) -> None:

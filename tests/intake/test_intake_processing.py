@@ -347,6 +347,15 @@ def test_shipment_before_its_order_in_the_same_batch_is_applied_in_that_batch(
     assert {e.state for e in inbox(app)} == {InboxState.processed}
 
 
+def _new_parcels(post_event, prefix: str, count: int, **changes) -> list[int]:
+    ids = []
+    for index in range(count):
+        envelope = example(EventType.shipment_created, shipment_id=f"{prefix}-{index}", **changes)
+        envelope["id"] = f"evt-{prefix}-{index}"
+        ids.append(post_event(envelope).json["id"])
+    return ids
+
+
 def test_a_batch_of_shipments_refreshes_the_insights_rollup_once(
     app, post_event, monkeypatch
 ) -> None:
@@ -360,11 +369,7 @@ def test_a_batch_of_shipments_refreshes_the_insights_rollup_once(
         original(**kwargs)
 
     monkeypatch.setattr(figures_module, "refresh_rollup", counting)
-    ids = []
-    for index in range(3):
-        envelope = example(EventType.shipment_created, shipment_id=f"SH-BATCH-{index}")
-        envelope["id"] = f"evt-batch-{index}"
-        ids.append(post_event(envelope).json["id"])
+    ids = _new_parcels(post_event, "SH-BATCH", 3)
     assert process_events(app, ids).processed == 3
     parcels = rows(app, Shipment, col(Shipment.external_id).startswith("SH-BATCH-"))
     assert calls == [sorted(parcel.id for parcel in parcels)]
@@ -444,10 +449,7 @@ def test_a_spent_budget_leaves_the_rest_of_the_batch_pending_for_the_next_one(
     budget of 0 is spent after the first event), and the events it did not reach stay pending."""
     post_event(ORDER)
     process(app)
-    for index in range(3):
-        envelope = example(EventType.shipment_created, shipment_id=f"SH-BUDGET-{index}")
-        envelope["id"] = f"evt-budget-{index}"
-        post_event(envelope)
+    _new_parcels(post_event, "SH-BUDGET", 3)
     first = process_events(app, budget=0)
     assert (first.processed, first.deferred, first.failed) == (1, 0, 0)
     assert [e.state for e in inbox(app)][1:] == [
@@ -495,15 +497,6 @@ def test_a_deferred_event_is_looked_at_again_soon_while_young_and_once_a_minute_
         (stored,) = [e for e in inbox(app) if e.id == event_id]
         rechecks.append(stored.next_attempt_at.replace(tzinfo=UTC) - now)
     assert rechecks == [timedelta(seconds=5), timedelta(seconds=20), timedelta(minutes=1)]
-
-
-def _new_parcels(post_event, prefix: str, count: int, **changes) -> list[int]:
-    ids = []
-    for index in range(count):
-        envelope = example(EventType.shipment_created, shipment_id=f"{prefix}-{index}", **changes)
-        envelope["id"] = f"evt-{prefix}-{index}"
-        ids.append(post_event(envelope).json["id"])
-    return ids
 
 
 def test_a_batch_of_new_parcels_writes_predictions_and_messages_with_one_statement_each(
