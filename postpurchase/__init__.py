@@ -60,8 +60,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
     from postpurchase import db, i18n
+    from postpurchase.accounts import check_hash_method
     from postpurchase.web import errors
 
+    check_hash_method(str(app.config["PASSWORD_HASH_METHOD"]))
     db.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)

@@ -11,11 +11,13 @@ answer to "may this user open this brand, and as what".
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
+from flask import current_app, has_app_context
 from sqlmodel import Session, col, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -29,6 +31,8 @@ FAILURES_PER_ADDRESS = 50
 FAILURE_WINDOW = timedelta(minutes=15)
 ACCOUNT_SCOPE = "merchant-sign-in:email"
 ADDRESS_SCOPE = "merchant-sign-in:address"
+#: werkzeug's default: scrypt, about 0.2 s of CPU per hash or check on a small machine.
+DEFAULT_HASH_METHOD = "scrypt"
 
 
 def normalize_email(email: str) -> str:
@@ -49,7 +53,7 @@ def add_merchant_user(
         brand_id=brand_id,
         email=normalize_email(email),
         name=name,
-        password_hash=generate_password_hash(password),
+        password_hash=_hashed(password),
     )
     session.add(user)
     session.flush()
@@ -116,10 +120,46 @@ def find_merchant_user(*, session: Session, brand_id: int, email: str) -> Mercha
     ).first()
 
 
+def _positive_integers(values: list[str]) -> bool:
+    return all(value.isdigit() and int(value) > 0 for value in values)
+
+
+def check_hash_method(method: str) -> None:
+    """Refuse a ``PASSWORD_HASH_METHOD`` werkzeug cannot hash with, at start rather than at the
+    first sign-in: ``scrypt[:n:r:p]`` or ``pbkdf2:<hashlib name>[:iterations]``."""
+    name, *params = method.split(":")
+    if name == "scrypt":
+        valid = len(params) in (0, 3) and _positive_integers(params)
+    elif name == "pbkdf2":
+        valid = (
+            len(params) in (1, 2)
+            and params[0] in hashlib.algorithms_available
+            and _positive_integers(params[1:])
+        )
+    else:
+        valid = False
+    if valid:
+        return
+    raise ValueError(
+        f"PASSWORD_HASH_METHOD={method!r}: expected scrypt, scrypt:<n>:<r>:<p> or "
+        "pbkdf2:<hash>[:<iterations>], e.g. pbkdf2:sha256:600000"
+    )
+
+
+def _hash_method() -> str:
+    """``PASSWORD_HASH_METHOD`` of the app in context; werkzeug's scrypt outside one."""
+    method = current_app.config.get("PASSWORD_HASH_METHOD") if has_app_context() else None
+    return str(method or DEFAULT_HASH_METHOD)
+
+
+def _hashed(password: str) -> str:
+    return generate_password_hash(password, method=_hash_method())
+
+
 @cache
-def _dummy_hash() -> str:
+def _dummy_hash(method: str) -> str:
     """A hash of no one's password, made like real ones (same method and cost)."""
-    return generate_password_hash(secrets.token_urlsafe(16))
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
 
 
 def authenticate(*, session: Session, email: str, password: str) -> MerchantUser | None:
@@ -132,7 +172,7 @@ def authenticate(*, session: Session, email: str, password: str) -> MerchantUser
         select(MerchantUser).where(MerchantUser.email == normalize_email(email))
     ).all()
     if not users:
-        check_password_hash(_dummy_hash(), password)
+        check_password_hash(_dummy_hash(_hash_method()), password)
         return None
     for user in users:
         if check_password_hash(user.password_hash, password):
@@ -185,7 +225,7 @@ def end_sessions(*, session: Session, user: MerchantUser) -> None:
 
 def set_password(*, session: Session, user: MerchantUser, password: str) -> None:
     """Change the password and sign the user out everywhere."""
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = _hashed(password)
     end_sessions(session=session, user=user)
 
 

@@ -157,6 +157,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("LOG_FORMAT", "text", str, "`text`, or `json`: one JSON object per log line."),
     Setting(
+        "PASSWORD_HASH_METHOD",
+        "scrypt",
+        str,
+        "How merchant passwords are hashed: a werkzeug method such as `scrypt` or "
+        "`pbkdf2:sha256:600000`. A password keeps the method it was hashed with; a new method "
+        "applies to passwords set from then on.",
+    ),
+    Setting(
         "METRICS_TOKEN",
         "",
         str,

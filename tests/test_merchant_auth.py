@@ -251,3 +251,25 @@ def test_sign_in_holds_the_sqlite_write_lock_from_its_first_read(app, client, br
     )
     assert response.status_code == 302
     assert others_could_write == [False]
+
+
+def test_a_password_keeps_its_method_when_the_setting_changes(app, client, brand) -> None:
+    app.config["PASSWORD_HASH_METHOD"] = "pbkdf2:sha256:1000"
+    _add_user(app, brand.brand_id)
+    app.config["PASSWORD_HASH_METHOD"] = "pbkdf2:sha512:2"
+    with app.app_context():
+        s = get_db(app).session()
+        user = accounts.find_merchant_user(
+            session=s, brand_id=brand.brand_id, email="ops@acme.example"
+        )
+        assert user is not None and user.password_hash.startswith("pbkdf2:sha256:1000$")
+        s.close()
+    assert _sign_in(client).status_code == 302
+
+
+@pytest.mark.parametrize(
+    "method", ["md5", "scrypt:1", "pbkdf2", "pbkdf2:nohash", "pbkdf2:sha256:x"]
+)
+def test_an_unknown_hash_method_stops_the_app_naming_the_setting(app_config, method) -> None:
+    with pytest.raises(ValueError, match="PASSWORD_HASH_METHOD"):
+        create_app({**app_config, "PASSWORD_HASH_METHOD": method})
