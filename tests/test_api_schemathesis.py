@@ -77,6 +77,7 @@ def signing_hook(brand) -> Iterator[None]:
         GLOBAL_HOOK_DISPATCHER.unregister(before_call)
 
 
+@pytest.mark.slow
 def test_no_operation_answers_a_5xx_or_outside_the_document(app, signing_hook) -> None:
     app.config["EDD_REQUESTS_PER_MINUTE"] = 10_000
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
+import pytest
 from sqlmodel import func, select
 
 from carriers import sandbox
@@ -72,6 +73,7 @@ def test_demo_is_not_loaded_twice(app) -> None:
         assert load_demo(app, slug="demo", orders=5, seed=3, days=3) is None
 
 
+@pytest.mark.slow
 def test_demo_tells_a_consistent_story(app) -> None:
     """Scans on the route, pickups near the customer, promises before outcomes, carriers that differ,
     parcels in trouble and stock for exchanges (one load: the checks share it to stay fast; with this

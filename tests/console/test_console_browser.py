@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -39,6 +40,7 @@ def test_a_merchant_finds_a_parcel_by_tracking_number_and_resolves_its_exception
     assert axe() == []
 
 
+@pytest.mark.slow
 def test_every_console_page_at_phone_and_desktop_widths(
     browser: Any, live_server: str, shop: Shop, shoot: Any, axe: Any
 ) -> None:

@@ -156,6 +156,7 @@ with spool.transaction() as connection:
 """
 
 
+@pytest.mark.slow
 def test_processes_creating_the_spool_at_once_all_get_it(app) -> None:
     """Every web process and worker creates the spool on its first webhook; their CREATE TABLEs
     must take turns (SQLite refused the losers at once with "database is locked")."""

@@ -13,6 +13,7 @@ from tests.conftest import PG_URL
 FAULTS = Path(__file__).resolve().parents[2] / "bench" / "faults.py"
 
 
+@pytest.mark.slow
 @pytest.mark.faults
 @pytest.mark.skipif(not PG_URL, reason="runs in the PostgreSQL pass, where initdb is installed")
 def test_short_fault_suite_loses_and_doubles_nothing() -> None:

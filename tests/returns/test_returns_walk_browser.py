@@ -129,6 +129,7 @@ def _wms_reports_receipt(app: Flask, brand: Any, rma_number: str) -> None:
     process_pending(app)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_customer_walks_from_lookup_to_store_credit_for_an_exchange(
     app: Flask,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -77,6 +78,7 @@ def test_editing_a_template_changes_the_live_preview(
     )
 
 
+@pytest.mark.slow
 def test_every_settings_page_at_phone_and_desktop_width(
     browser: Any, live_server: str, app: Flask, brand: NewBrand, shoot: Any, axe: Any
 ) -> None:

@@ -78,6 +78,7 @@ def test_the_renderer_prefers_the_brands_stored_text(
     assert rendered.subject == "Stored for Acme"
 
 
+@pytest.mark.slow
 def test_every_trigger_and_locale_is_editable_through_the_three_doors(
     app: Flask, client: Any, brand: NewBrand, runner: Any
 ) -> None:

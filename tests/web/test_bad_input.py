@@ -101,6 +101,7 @@ def _path(rule: Rule, own: Tenant) -> str:
     return path
 
 
+@pytest.mark.slow
 def test_garbage_in_any_field_of_any_route_is_never_a_500(
     app: Flask, tenants: tuple[Tenant, Tenant], as_beta: SignedIn, recording: set[str]
 ) -> None:
