@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from postpurchase import throttle
+from postpurchase.config import default_of
 from postpurchase.models import Brand, Membership, MerchantUser, Role
 
 #: Failed sign-ins allowed per email (whatever the address) and per client address (whatever the
@@ -31,8 +32,6 @@ FAILURES_PER_ADDRESS = 50
 FAILURE_WINDOW = timedelta(minutes=15)
 ACCOUNT_SCOPE = "merchant-sign-in:email"
 ADDRESS_SCOPE = "merchant-sign-in:address"
-#: werkzeug's default: scrypt, about 0.2 s of CPU per hash or check on a small machine.
-DEFAULT_HASH_METHOD = "scrypt"
 
 
 def normalize_email(email: str) -> str:
@@ -147,9 +146,9 @@ def check_hash_method(method: str) -> None:
 
 
 def _hash_method() -> str:
-    """``PASSWORD_HASH_METHOD`` of the app in context; werkzeug's scrypt outside one."""
+    """``PASSWORD_HASH_METHOD`` of the app in context; the setting's default outside one."""
     method = current_app.config.get("PASSWORD_HASH_METHOD") if has_app_context() else None
-    return str(method or DEFAULT_HASH_METHOD)
+    return str(method or default_of("PASSWORD_HASH_METHOD"))
 
 
 def _hashed(password: str) -> str:

@@ -175,6 +175,11 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_KEY = {s.key: s for s in SETTINGS}
 
 
+def default_of(key: str) -> object:
+    """The documented default of the setting ``key`` (for code that may run without an app)."""
+    return _BY_KEY[key].default
+
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 

@@ -14,6 +14,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,7 @@ def _sqlite_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@cache
 def _emptying_every_table() -> TextClause:
     """One round trip that empties every table and restarts every id sequence on PostgreSQL.
 
