@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel, select
 
 import postpurchase.models  # noqa: F401
-from postpurchase import create_app
+from postpurchase import clock, create_app
 from postpurchase.config import settings_from_env
 from postpurchase.db import upgrade
 from postpurchase.models import Brand, Shipment
@@ -53,6 +53,19 @@ def test_datetimes_come_back_aware_utc(app, session, brand) -> None:
     session.expire_all()
     row = session.exec(select(Shipment)).one()
     assert row.shipped_at == shipped and row.shipped_at.tzinfo is not None
+
+
+def test_model_defaults_are_fresh_per_row_and_read_the_clock_in_force() -> None:
+    """The default factories are wrapped (``quick_factory``) so pydantic need not inspect them at
+    every construction; each row still gets its own list and the moment of the clock in force."""
+    pinned = datetime(2027, 1, 1, 0, 30, tzinfo=UTC)
+    with clock.use(lambda: pinned):
+        first = Shipment(brand_id=1, external_id="S1", carrier_code="yamato")
+        second = Shipment(brand_id=1, external_id="S2", carrier_code="yamato")
+    first.lines.append({"sku": "A"})
+    assert second.lines == []
+    assert first.created_at == first.updated_at == pinned
+    assert "__signature__" in vars(Shipment.model_fields["lines"].default_factory)
 
 
 def test_healthz(client) -> None:

@@ -433,7 +433,6 @@ def _write_parcels(
         row = existing.get(index)
         own = wanted[index] if index < len(wanted) else {}
         if row is None:
-            # Every default_factory field is given: pydantic inspects factories slowly per call.
             row = Shipment(
                 brand_id=brand_id,
                 external_id=external_id,
