@@ -60,6 +60,11 @@ order_upserted = _signals.signal("order-upserted")
 order_cancelled = _signals.signal("order-cancelled")
 """``sender``: brand id. Kwargs: ``session``, ``order_id``, ``now``."""
 
+batch_loaded = _signals.signal("batch-loaded")
+"""An inbox batch's orders and their customers were read, before its events are applied: receivers
+may read ahead what they will need for all of them, in one query instead of one per event.
+``sender``: brand id. Kwargs: ``session``, ``orders``, ``customers`` (lists of rows)."""
+
 shipment_created = _signals.signal("shipment-created")
 """A parcel was handed over (``shipment.created`` or Shopify fulfilment). ``sender``: brand id.
 Kwargs: ``session``, ``shipment_id``, ``now``. Sent once, by whoever inserted the parcel's row, in

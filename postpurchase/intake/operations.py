@@ -113,12 +113,15 @@ def prefetch(
         known.update({(brand_id, external_id): found.get(external_id) for external_id in order_ids})
         load_lines(session, (id_of(order) for order in found.values()))
         customer_ids = {o.customer_id for o in found.values() if o.customer_id is not None}
-        if customer_ids:
-            customers = _known(session, "customers")
-            for customer in session.exec(
-                select(Customer).where(col(Customer.id).in_(customer_ids))
-            ):
-                customers[customer.id] = customer
+        read = (
+            list(session.exec(select(Customer).where(col(Customer.id).in_(customer_ids))))
+            if customer_ids
+            else []
+        )
+        _known(session, "customers").update((customer.id, customer) for customer in read)
+        signals.batch_loaded.send(
+            brand_id, session=session, orders=list(found.values()), customers=read
+        )
     if shipment_ids:
         parcels: dict[Any, dict[int, Shipment]] = {(brand_id, i): {} for i in shipment_ids}
         for row in session.exec(

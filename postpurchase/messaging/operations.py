@@ -21,6 +21,7 @@ from postpurchase.messaging import sink
 from postpurchase.messaging.config import trigger_settings
 from postpurchase.messaging.own_templates import own_sources
 from postpurchase.messaging.render import Rendered, render_message
+from postpurchase.messaging.respect import forget_preloaded_suppressions
 from postpurchase.messaging.settings import MessagingSettings
 from postpurchase.messaging.triggers import (
     Composed,
@@ -318,6 +319,7 @@ def unsubscribe(
                 reason="unsubscribe",
             )
         )
+        forget_preloaded_suppressions(session)
         session.flush()
 
 

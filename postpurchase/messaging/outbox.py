@@ -806,6 +806,7 @@ def _record_failure(
                     detail=(outcome.error or "")[:500],
                 )
             )
+            respect.forget_preloaded_suppressions(session)
     session.flush()
     if enqueue_fallback(session=session, message=message, now=now) is not None:
         report.fallbacks += 1

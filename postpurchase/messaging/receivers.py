@@ -8,7 +8,7 @@ has someone to go to.
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -19,8 +19,17 @@ from postpurchase import signals
 from postpurchase.clock import utcnow
 from postpurchase.messaging import current_settings
 from postpurchase.messaging.catalogue import Trigger
-from postpurchase.messaging.triggers import enqueue
-from postpurchase.models import Brand, DutiesTerms, Order, ReturnRequest, ReturnState, Shipment
+from postpurchase.messaging.respect import preload_suppressions
+from postpurchase.messaging.triggers import addresses_of, enqueue
+from postpurchase.models import (
+    Brand,
+    Customer,
+    DutiesTerms,
+    Order,
+    ReturnRequest,
+    ReturnState,
+    Shipment,
+)
 
 #: Parcel statuses that have a message of their own.
 STATUS_TRIGGERS: dict[Status, Trigger] = {
@@ -93,6 +102,31 @@ def on_order_upserted(
             event_at=order.placed_at,
             new=True,
         )
+
+
+def on_batch_loaded(
+    brand_id: int,
+    *,
+    session: Session,
+    orders: Sequence[Order],
+    customers: Sequence[Customer],
+    **_: Any,
+) -> None:
+    """Read the suppressions of a batch's customers at once, for the messages it will enqueue."""
+    brand = session.get(Brand, brand_id)
+    if brand is None:
+        return
+    by_id = {customer.id: customer for customer in customers}
+    preload_suppressions(
+        session=session,
+        brand_id=brand_id,
+        addresses=(
+            address
+            for order in orders
+            for address in addresses_of(brand, by_id.get(order.customer_id), order).values()
+            if address
+        ),
+    )
 
 
 def on_shipment_created(
@@ -192,6 +226,7 @@ def on_return_updated(
 
 def connect() -> None:
     """Subscribe (idempotent: blinker keeps one connection per receiver)."""
+    signals.batch_loaded.connect(on_batch_loaded)
     signals.order_upserted.connect(on_order_upserted)
     signals.shipment_created.connect(on_shipment_created)
     signals.shipment_status_changed.connect(on_status_changed)

@@ -62,6 +62,22 @@ def idempotency_key(brand_id: int, trigger: str, ref: str, channel: Channel | st
     return f"{brand_id}:{trigger}:{ref}:{channel}"
 
 
+def addresses_of(
+    brand: Brand, customer: Customer | None, order: Order | None
+) -> dict[Channel, str | None]:
+    """The address of the customer (or of the order, for a guest) on each channel, configured or
+    not, whatever the message."""
+    email = (customer.email if customer else None) or (order.email if order else None)
+    phone = (customer.phone if customer else None) or (order.phone if order else None)
+    return {
+        Channel.email: email,
+        Channel.sms: ctx.e164(phone),
+        Channel.line: customer.line_user_id if customer else None,
+        Channel.line_notification: ctx.hashed_phone(phone),
+        Channel.webhook: brand_settings(brand)["webhook_url"],
+    }
+
+
 def recipients(
     *,
     messaging: SettingsSource,
@@ -71,18 +87,9 @@ def recipients(
     order: Order | None,
 ) -> dict[str, str]:
     """Every channel this customer can be reached on for ``trigger``, with the address."""
-    settings = brand_settings(brand)
-    email = (customer.email if customer else None) or (order.email if order else None)
-    phone = (customer.phone if customer else None) or (order.phone if order else None)
-    found: dict[Channel, str | None] = {
-        Channel.email: email,
-        Channel.sms: ctx.e164(phone),
-        Channel.line: customer.line_user_id if customer else None,
-        Channel.line_notification: ctx.hashed_phone(phone)
-        if trigger in settings["line_notification_templates"]
-        else None,
-        Channel.webhook: settings["webhook_url"],
-    }
+    found = addresses_of(brand, customer, order)
+    if trigger not in brand_settings(brand)["line_notification_templates"]:
+        found.pop(Channel.line_notification)
     present = {channel: address for channel, address in found.items() if address}
     if not present:
         return {}

@@ -542,6 +542,53 @@ def test_a_batch_of_new_parcels_writes_predictions_and_messages_with_one_stateme
     assert [len(seen) for seen in by_index.values()] == [1, 1]  # alone or together, the same
 
 
+def test_a_batch_reads_its_customers_suppressions_once_and_still_respects_them(
+    app, post_event
+) -> None:
+    """The shipped messages of a batch of three customers' parcels look up suppressions with one
+    query; the customer whose address bounced still gets a suppressed row naming why."""
+    from postpurchase.models import OutboxMessage, OutboxState, Suppression
+
+    for who in ("a", "b", "c"):
+        customer = {**ORDER["data"]["customer"], "customer_id": f"C-{who}"}
+        customer["email"] = f"{who}@example.jp"
+        post_event(
+            {
+                **example(EventType.order_created, order_id=f"SO-{who}", customer=customer),
+                "id": f"evt-order-{who}",
+            }
+        )
+    process(app)
+    with session_scope(app) as s:
+        brand_id = s.exec(select(Order.brand_id)).first()
+        s.add(
+            Suppression(
+                brand_id=brand_id,
+                channel="email",
+                address="b@example.jp",
+                purpose="all",
+                reason="hard_bounce",
+            )
+        )
+    parcels = []
+    for who in ("a", "b", "c"):
+        envelope = example(
+            EventType.shipment_created, shipment_id=f"SH-{who}", order_id=f"SO-{who}"
+        )
+        envelope["id"] = f"evt-parcel-{who}"
+        parcels.append(post_event(envelope).json["id"])
+    with recorded(get_db(app).engine, starting="SELECT", containing="FROM suppression") as reads:
+        assert process_events(app, parcels).processed == 3
+    assert len(reads) == 1
+    shipped = {
+        message.recipient: message
+        for message in rows(app, OutboxMessage, OutboxMessage.trigger == "shipped")
+    }
+    assert shipped["b@example.jp"].state == OutboxState.suppressed
+    assert "hard_bounce" in (shipped["b@example.jp"].error or "")
+    assert {shipped[f"{who}@example.jp"].state for who in "ac"} == {OutboxState.pending}
+
+
 def test_a_receiver_failing_for_one_new_parcel_fails_only_its_event(
     app, post_event, monkeypatch
 ) -> None:

@@ -191,3 +191,26 @@ def test_unsubscribe_page_speaks_japanese(app, client, make_shop, session, inbox
     assert "お知らせ・レビューのお願いを停止する" in client.get(link + "?lang=ja").get_data(
         as_text=True
     )
+
+
+def test_an_address_unsubscribed_after_suppressions_were_read_ahead_is_still_suppressed(
+    session, brand
+) -> None:
+    """Reading a batch's suppressions ahead must not hide one added later in the same session."""
+    from postpurchase.messaging.operations import unsubscribe
+    from postpurchase.messaging.respect import preload_suppressions, suppression_reasons
+
+    addresses = {"email": "hanako@example.jp"}
+    preload_suppressions(session=session, brand_id=brand.brand_id, addresses=addresses.values())
+    assert (
+        suppression_reasons(
+            session=session, brand_id=brand.brand_id, addresses=addresses, purpose="marketing"
+        )
+        == {}
+    )
+    unsubscribe(
+        session=session, brand_id=brand.brand_id, channel="email", address="hanako@example.jp"
+    )
+    assert suppression_reasons(
+        session=session, brand_id=brand.brand_id, addresses=addresses, purpose="marketing"
+    ) == {"email": "unsubscribe (marketing)"}
