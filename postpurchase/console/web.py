@@ -19,6 +19,7 @@ from postpurchase.console import operations, queries
 from postpurchase.console.problems import Problem, local_date
 from postpurchase.console.wording import NEXT_STEPS, PROBLEM_LABELS, RESOLUTION_LABELS
 from postpurchase.db import get_session
+from postpurchase.edd.service import explained
 from postpurchase.i18n import format_day
 from postpurchase.lookup import order_link_path
 from postpurchase.messaging import operations as messaging
@@ -179,6 +180,7 @@ def _detail(
         resolutions=list(Resolution),
         people=queries.merchant_users(session=get_session(), brand_id=id_of(brand)),
         today=_today(brand),
+        explain=lambda basis: (explained(basis, brand.locale) or {}).get("text"),
     ), status
 
 

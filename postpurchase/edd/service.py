@@ -456,9 +456,9 @@ def describe(basis: dict[str, Any], *, origin: str, destination: str) -> str:
     return text
 
 
-def _basis(
-    estimate: Estimate, route: Route, calendar: CarrierCalendar, locale: str
-) -> dict[str, Any]:
+def _basis(estimate: Estimate, route: Route, calendar: CarrierCalendar) -> dict[str, Any]:
+    """What a prediction rests on, as facts; the sentence that explains them is written when
+    someone reads them (:func:`explained`), not for every parcel predicted."""
     basis = estimate.basis.to_dict()
     basis["route"] = {
         "carrier": route.carrier,
@@ -470,13 +470,23 @@ def _basis(
     basis["anchor_date"] = estimate.anchor.isoformat()
     basis["calendar_days_skipped"] = calendar.skipped_days(estimate.anchor, estimate.promise_date)
     basis["levels"] = {k: round(v, 4) for k, v in estimate.levels.items()}
-    destination = route.region or route.postal_prefix
-    if has_request_context():
-        basis["text"] = describe(basis, origin=route.origin, destination=destination)
-    else:  # jobs and signal receivers speak the brand's language
-        with force_locale(locale):
-            basis["text"] = describe(basis, origin=route.origin, destination=destination)
     return basis
+
+
+def explained(basis: dict[str, Any] | None, locale: str) -> dict[str, Any] | None:
+    """``basis`` with its ``text``: a sentence in ``locale`` (the request's when there is one) on
+    what an estimate from the brand's history rests on. A prediction made otherwise (delivered,
+    arriving today, a redelivery) has no such sentence."""
+    route = (basis or {}).get("route")
+    if not basis or "sample_size" not in basis or not isinstance(route, dict):
+        return basis
+    destination = route.get("region") or route.get("postal_prefix") or ""
+    if has_request_context():
+        text = describe(basis, origin=route.get("origin") or "", destination=destination)
+    else:  # jobs and commands speak the brand's language
+        with force_locale(locale):
+            text = describe(basis, origin=route.get("origin") or "", destination=destination)
+    return {**basis, "text": text}
 
 
 def checkout_estimate(
@@ -539,9 +549,10 @@ def checkout_estimate(
         country=brand.country,
     )
     predicted, window_start, window_end, promise = cold_start(estimate, row, edd.calendar)
-    basis = _basis(estimate, model.complete(route), edd.calendar, brand.locale)
+    basis = _basis(estimate, model.complete(route), edd.calendar)
     if row is not None:
         basis["lead_time"] = _lead_time_basis(row)
+    basis = explained(basis, brand.locale) or basis
     # Not recorded: anyone may ask, so a row per call would let anyone grow the database.
     return {
         "brand": brand.slug,
@@ -710,7 +721,7 @@ def predict_for_shipment(
             country=shipment.destination_country or brand.country,
         )
         dates = cold_start(estimate, row, calendar)
-        basis = _basis(estimate, model.complete(route), calendar, brand.locale)
+        basis = _basis(estimate, model.complete(route), calendar)
         basis["order_features"] = asdict(features)
         basis["destination_country"] = calendar.country
         if row is not None:
@@ -875,6 +886,8 @@ def shipment_basis(
     shipment = session.get(Shipment, shipment_id)
     if shipment is None or shipment.brand_id != brand_id:
         return None
+    brand = session.get(Brand, brand_id)
+    locale = brand.locale if brand else "ja"
     predictions = session.exec(
         select(DeliveryPrediction)
         .where(DeliveryPrediction.shipment_id == shipment_id)
@@ -888,7 +901,7 @@ def shipment_basis(
         "window_start": _iso(shipment.window_start),
         "window_end": _iso(shipment.window_end),
         "promised_date": _iso(shipment.promised_date),
-        "basis": predictions[0].basis if predictions else None,
+        "basis": explained(predictions[0].basis, locale) if predictions else None,
         "predictions": [
             {
                 "made_at": p.made_at.isoformat(),
@@ -901,7 +914,7 @@ def shipment_basis(
                 "promise_date": p.promise_date.isoformat(),
                 "promise_level": p.promise_level,
                 "inputs": p.inputs,
-                "basis": p.basis,
+                "basis": explained(p.basis, locale),
             }
             for p in predictions
         ],

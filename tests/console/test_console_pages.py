@@ -148,12 +148,31 @@ def test_the_parcel_page_shows_the_order_timeline_and_prediction_history(
                 basis={"route": "13→27"},
             )
         )
+        s.add(
+            DeliveryPrediction(
+                brand_id=shop.brand.brand_id,
+                shipment_id=shop.parcels["failed"],
+                trigger="scan",
+                predicted_date=TODAY,
+                window_start=TODAY,
+                window_end=TODAY + timedelta(days=1),
+                promise_date=TODAY + timedelta(days=1),
+                basis={
+                    "sample_size": 12,
+                    "typical_business_days": 2,
+                    "recent_sample_size": 3,
+                    "recent_days": 60,
+                    "route": {"origin": "TOKYO", "region": "大阪府"},
+                },
+            )
+        )
         s.commit()
         s.close()
     html = merchant.client.get(
         f"/merchant/shipments/{shop.parcels['failed']}", headers={"Accept-Language": "ja"}
     ).get_data(as_text=True)
     assert "#1001" in html and "不在持戻" in html and "13→27" in html
+    assert "TOKYOから大阪府までは通常2営業日です(12件の配送実績" in html  # written for the reader
     assert f"/{shop.brand.slug}/track/" in html  # the customer's own signed link
 
 

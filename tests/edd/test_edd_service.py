@@ -556,6 +556,33 @@ def test_shipment_edd_shows_route_sample_size_and_skipped_days(client, session, 
     assert response.get_json()["predicted_date"] == "2026-11-25"
 
 
+@pytest.mark.parametrize(
+    ("language", "opening"), [("en", "Usually 2 business days from TOKYO"), ("ja", "TOKYO")]
+)
+def test_the_explanation_is_written_when_read_in_the_readers_language(
+    client, session, acme, parcel, language, opening
+):
+    """A prediction stores the facts it rests on; the sentence is written for whoever reads them."""
+    from postpurchase.models import DeliveryPrediction
+
+    friday = datetime(2026, 11, 20, 1, tzinfo=UTC)
+    shipment_id = parcel(shipped_at=friday)
+    _handover(session, shipment_id, now=friday)
+    session.commit()
+    stored = session.exec(
+        select(DeliveryPrediction).where(DeliveryPrediction.shipment_id == shipment_id)
+    ).one()
+    assert "text" not in stored.basis and stored.basis["sample_size"] == 400
+    answer = client.get(
+        f"/api/v1/shipments/{shipment_id}/edd?lang={language}",
+        headers={"Authorization": f"Bearer {acme.api_key}"},
+    ).get_json()
+    assert opening in answer["basis"]["text"] and "400" in answer["basis"]["text"]
+    assert answer["predictions"][0]["basis"]["text"] == answer["basis"]["text"]
+    if language == "ja":
+        assert "営業日" in answer["basis"]["text"]
+
+
 def test_shipment_edd_names_ids_like_every_other_shipment_answer(client, session, acme, parcel):
     shipment_id = parcel()
     session.commit()
