@@ -136,36 +136,26 @@ def test_the_parcel_page_shows_the_order_timeline_and_prediction_history(
 ) -> None:
     with app.app_context():
         s = get_db(app).session()
-        s.add(
-            DeliveryPrediction(
-                brand_id=shop.brand.brand_id,
-                shipment_id=shop.parcels["failed"],
-                trigger="handover",
-                predicted_date=TODAY,
-                window_start=TODAY,
-                window_end=TODAY + timedelta(days=1),
-                promise_date=TODAY + timedelta(days=1),
-                basis={"route": "13→27"},
+        from_history = {  # what a prediction from the brand's history stores
+            "sample_size": 12,
+            "typical_business_days": 2,
+            "recent_sample_size": 3,
+            "recent_days": 60,
+            "route": {"origin": "TOKYO", "region": "大阪府"},
+        }
+        for trigger, basis in (("handover", {"route": "13→27"}), ("scan", from_history)):
+            s.add(
+                DeliveryPrediction(
+                    brand_id=shop.brand.brand_id,
+                    shipment_id=shop.parcels["failed"],
+                    trigger=trigger,
+                    predicted_date=TODAY,
+                    window_start=TODAY,
+                    window_end=TODAY + timedelta(days=1),
+                    promise_date=TODAY + timedelta(days=1),
+                    basis=basis,
+                )
             )
-        )
-        s.add(
-            DeliveryPrediction(
-                brand_id=shop.brand.brand_id,
-                shipment_id=shop.parcels["failed"],
-                trigger="scan",
-                predicted_date=TODAY,
-                window_start=TODAY,
-                window_end=TODAY + timedelta(days=1),
-                promise_date=TODAY + timedelta(days=1),
-                basis={
-                    "sample_size": 12,
-                    "typical_business_days": 2,
-                    "recent_sample_size": 3,
-                    "recent_days": 60,
-                    "route": {"origin": "TOKYO", "region": "大阪府"},
-                },
-            )
-        )
         s.commit()
         s.close()
     html = merchant.client.get(
