@@ -18,7 +18,14 @@ from zoneinfo import ZoneInfo
 
 from babel.lists import format_list
 from flask import Flask, has_request_context
-from flask_babel import force_locale, format_decimal, get_locale, gettext, lazy_gettext
+from flask_babel import (
+    force_locale,
+    format_decimal,
+    get_locale,
+    gettext,
+    lazy_gettext,
+    ngettext,
+)
 from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
@@ -426,16 +433,20 @@ def describe(basis: dict[str, Any], *, origin: str, destination: str) -> str:
     """One or two sentences a customer or merchant can read: what the estimate rests on."""
     if basis["sample_size"] == 0:
         return str(
-            gettext(
+            ngettext(
                 "No delivered parcels yet on this route; the estimate uses the brand's default "
-                "of %(days)s business days.",
-                days=basis["typical_business_days"],
+                "of %(num)s business day.",
+                "No delivered parcels yet on this route; the estimate uses the brand's default "
+                "of %(num)s business days.",
+                basis["typical_business_days"],
             )
         )
-    text: str = gettext(
-        "Usually %(days)s business days from %(origin)s to %(destination)s, based on %(count)s parcels "
-        "(%(recent)s in the last %(period)s days).",
-        days=basis["typical_business_days"],
+    text: str = ngettext(
+        "Usually %(num)s business day from %(origin)s to %(destination)s, based on %(count)s "
+        "parcels (%(recent)s in the last %(period)s days).",
+        "Usually %(num)s business days from %(origin)s to %(destination)s, based on %(count)s "
+        "parcels (%(recent)s in the last %(period)s days).",
+        basis["typical_business_days"],
         origin=origin or gettext("the warehouse"),
         destination=destination or gettext("this area"),
         count=basis["sample_size"],

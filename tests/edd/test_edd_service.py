@@ -645,3 +645,25 @@ def test_storing_a_model_replaces_the_version_read_earlier_in_the_session(app, s
     service.fit_brand(session=session, brand=brand, now=HANDOVER)
     after = service.load_model(session=session, brand=brand, mode=AsOf.shipped, models=models)
     assert (before[1], after[1]) == (HANDOVER - timedelta(days=1), HANDOVER)
+
+
+@pytest.mark.parametrize(
+    ("locale", "days", "opening"),
+    [
+        ("en", 1, "Usually 1 business day from TOKYO to Osaka"),
+        ("en", 3, "Usually 3 business days from TOKYO to Osaka"),
+        ("ja", 1, "TOKYOからOsakaまでは通常1営業日です"),
+    ],
+)
+def test_the_explanation_counts_business_days_in_the_readers_grammar(app, locale, days, opening):
+    basis = {
+        "sample_size": 9,
+        "typical_business_days": days,
+        "recent_sample_size": 2,
+        "recent_days": 60,
+    }
+    with app.test_request_context(headers={"Accept-Language": locale}):
+        text = service.describe(basis, origin="TOKYO", destination="Osaka")
+        fallback = service.describe({**basis, "sample_size": 0}, origin="", destination="")
+    assert text.startswith(opening)
+    assert ("1 business day." in fallback) == (locale == "en" and days == 1)
