@@ -17,7 +17,12 @@ from postpurchase.clock import utcnow
 from postpurchase.config import running_app
 from postpurchase.console import operations, queries
 from postpurchase.console.problems import Problem, local_date
-from postpurchase.console.wording import NEXT_STEPS, PROBLEM_LABELS, RESOLUTION_LABELS
+from postpurchase.console.wording import (
+    NEXT_STEPS,
+    PREDICTION_TRIGGER_LABELS,
+    PROBLEM_LABELS,
+    RESOLUTION_LABELS,
+)
 from postpurchase.db import get_session
 from postpurchase.edd.service import explained
 from postpurchase.i18n import format_day
@@ -50,6 +55,7 @@ def _words() -> dict[str, Any]:
         "problem_labels": PROBLEM_LABELS,
         "next_steps": NEXT_STEPS,
         "resolution_labels": RESOLUTION_LABELS,
+        "trigger_labels": PREDICTION_TRIGGER_LABELS,
         "channel_labels": CHANNEL_LABELS,
         "state_labels": OUTBOX_STATE_LABELS,
         "day": lambda d: format_day(d, locale) if d else "",

@@ -36,3 +36,10 @@ RESOLUTION_LABELS = {
     Resolution.carrier_claim: _l("Claim filed with the carrier"),
     Resolution.no_action_needed: _l("No action needed"),
 }
+
+#: What made a delivery-date prediction (``DeliveryPrediction.trigger``).
+PREDICTION_TRIGGER_LABELS = {
+    "order": _l("Order placed"),
+    "handover": _l("Handed to the carrier"),
+    "status": _l("New carrier scan"),
+}

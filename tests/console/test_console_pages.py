@@ -143,7 +143,7 @@ def test_the_parcel_page_shows_the_order_timeline_and_prediction_history(
             "recent_days": 60,
             "route": {"origin": "TOKYO", "region": "大阪府"},
         }
-        for trigger, basis in (("handover", {"route": "13→27"}), ("scan", from_history)):
+        for trigger, basis in (("handover", {"route": "13→27"}), ("status", from_history)):
             s.add(
                 DeliveryPrediction(
                     brand_id=shop.brand.brand_id,
@@ -162,6 +162,9 @@ def test_the_parcel_page_shows_the_order_timeline_and_prediction_history(
         f"/merchant/shipments/{shop.parcels['failed']}", headers={"Accept-Language": "ja"}
     ).get_data(as_text=True)
     assert "#1001" in html and "不在持戻" in html and "13→27" in html
+    assert (
+        "配送業者への引き渡し" in html and "配送業者の新しいスキャン" in html
+    )  # why each was made
     assert "TOKYOから大阪府までは通常2営業日です(12件の配送実績" in html  # written for the reader
     assert f"/{shop.brand.slug}/track/" in html  # the customer's own signed link
 
