@@ -318,7 +318,7 @@ def seed_orders(
         brand = get_brand(session=session, slug=brand_slug)
         assert brand is not None
         numbered = [(int(external_id.split("-")[1]), external_id) for external_id in external_ids]
-        people = [customer_of(i) for i, _ in numbered if has_customer(i, customers)]
+        people = {i: customer_of(i) for i, _ in numbered if has_customer(i, customers)}
         if people:
             session.execute(
                 insert(Customer),
@@ -332,7 +332,7 @@ def seed_orders(
                         "created_at": now,
                         "updated_at": now,
                     }
-                    for person in people
+                    for person in people.values()
                 ],
             )
         ids = dict(
@@ -347,8 +347,8 @@ def seed_orders(
                     "brand_id": brand.id,
                     "external_id": external_id,
                     "number": f"#{external_id}",
-                    "customer_id": ids.get(f"C-{i:06d}"),
-                    "email": f"c{i:06d}@example.jp" if has_customer(i, customers) else None,
+                    "customer_id": ids[people[i]["customer_id"]] if i in people else None,
+                    "email": people[i]["email"] if i in people else None,
                     "placed_at": now,
                     "shipping_postal_code": "150-0001",
                     "shipping_region": "東京都",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
@@ -491,12 +492,13 @@ def explained(basis: dict[str, Any] | None, locale: str) -> dict[str, Any] | Non
     route = (basis or {}).get("route")
     if not basis or "sample_size" not in basis or not isinstance(route, dict):
         return basis
-    destination = route.get("region") or route.get("postal_prefix") or ""
-    if has_request_context():
-        text = describe(basis, origin=route.get("origin") or "", destination=destination)
-    else:  # jobs and commands speak the brand's language
-        with force_locale(locale):
-            text = describe(basis, origin=route.get("origin") or "", destination=destination)
+    # jobs and commands speak the brand's language
+    with nullcontext() if has_request_context() else force_locale(locale):
+        text = describe(
+            basis,
+            origin=route.get("origin") or "",
+            destination=route.get("region") or route.get("postal_prefix") or "",
+        )
     return {**basis, "text": text}
 
 
@@ -898,12 +900,28 @@ def shipment_basis(
     if shipment is None or shipment.brand_id != brand_id:
         return None
     brand = session.get(Brand, brand_id)
-    locale = brand.locale if brand else "ja"
+    assert brand is not None  # the parcel is the brand's
     predictions = session.exec(
         select(DeliveryPrediction)
         .where(DeliveryPrediction.shipment_id == shipment_id)
         .order_by(col(DeliveryPrediction.id).desc())
     ).all()
+    history = [
+        {
+            "made_at": p.made_at.isoformat(),
+            "trigger": p.trigger,
+            "status": p.status,
+            "as_of": p.as_of,
+            "predicted_date": p.predicted_date.isoformat(),
+            "window_start": p.window_start.isoformat(),
+            "window_end": p.window_end.isoformat(),
+            "promise_date": p.promise_date.isoformat(),
+            "promise_level": p.promise_level,
+            "inputs": p.inputs,
+            "basis": explained(p.basis, brand.locale),
+        }
+        for p in predictions
+    ]
     return {
         "id": shipment.id,
         "shipment_id": shipment.external_id,
@@ -912,21 +930,6 @@ def shipment_basis(
         "window_start": _iso(shipment.window_start),
         "window_end": _iso(shipment.window_end),
         "promised_date": _iso(shipment.promised_date),
-        "basis": explained(predictions[0].basis, locale) if predictions else None,
-        "predictions": [
-            {
-                "made_at": p.made_at.isoformat(),
-                "trigger": p.trigger,
-                "status": p.status,
-                "as_of": p.as_of,
-                "predicted_date": p.predicted_date.isoformat(),
-                "window_start": p.window_start.isoformat(),
-                "window_end": p.window_end.isoformat(),
-                "promise_date": p.promise_date.isoformat(),
-                "promise_level": p.promise_level,
-                "inputs": p.inputs,
-                "basis": explained(p.basis, locale),
-            }
-            for p in predictions
-        ],
+        "basis": history[0]["basis"] if history else None,
+        "predictions": history,
     }

@@ -19,6 +19,7 @@ from postpurchase import signals
 from postpurchase.clock import utcnow
 from postpurchase.messaging import current_settings
 from postpurchase.messaging.catalogue import Trigger
+from postpurchase.messaging.config import brand_settings
 from postpurchase.messaging.respect import preload_suppressions
 from postpurchase.messaging.triggers import addresses_of, enqueue
 from postpurchase.models import (
@@ -116,6 +117,7 @@ def on_batch_loaded(
     brand = session.get(Brand, brand_id)
     if brand is None:
         return
+    settings = brand_settings(brand)
     by_id = {customer.id: customer for customer in customers}
     preload_suppressions(
         session=session,
@@ -123,7 +125,9 @@ def on_batch_loaded(
         addresses=(
             address
             for order in orders
-            for address in addresses_of(brand, by_id.get(order.customer_id), order).values()
+            for address in addresses_of(
+                settings, by_id.get(order.customer_id), order, line_notification=True
+            ).values()
             if address
         ),
     )

@@ -63,18 +63,23 @@ def idempotency_key(brand_id: int, trigger: str, ref: str, channel: Channel | st
 
 
 def addresses_of(
-    brand: Brand, customer: Customer | None, order: Order | None
+    settings: Mapping[str, Any],
+    customer: Customer | None,
+    order: Order | None,
+    *,
+    line_notification: bool,
 ) -> dict[Channel, str | None]:
     """The address of the customer (or of the order, for a guest) on each channel, configured or
-    not, whatever the message."""
+    not, with the brand's messaging ``settings``; the LINE notification one (a hashed phone
+    number) only with ``line_notification``."""
     email = (customer.email if customer else None) or (order.email if order else None)
     phone = (customer.phone if customer else None) or (order.phone if order else None)
     return {
         Channel.email: email,
         Channel.sms: ctx.e164(phone),
         Channel.line: customer.line_user_id if customer else None,
-        Channel.line_notification: ctx.hashed_phone(phone),
-        Channel.webhook: brand_settings(brand)["webhook_url"],
+        Channel.line_notification: ctx.hashed_phone(phone) if line_notification else None,
+        Channel.webhook: settings["webhook_url"],
     }
 
 
@@ -87,9 +92,13 @@ def recipients(
     order: Order | None,
 ) -> dict[str, str]:
     """Every channel this customer can be reached on for ``trigger``, with the address."""
-    found = addresses_of(brand, customer, order)
-    if trigger not in brand_settings(brand)["line_notification_templates"]:
-        found.pop(Channel.line_notification)
+    settings = brand_settings(brand)
+    found = addresses_of(
+        settings,
+        customer,
+        order,
+        line_notification=trigger in settings["line_notification_templates"],
+    )
     present = {channel: address for channel, address in found.items() if address}
     if not present:
         return {}
