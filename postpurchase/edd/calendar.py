@@ -21,6 +21,7 @@ import numpy as np
 #: Days since this date index the precomputed business-day tables.
 EPOCH = date(2000, 1, 1)
 _TABLE_DAYS = 366 * 60  # 2000..2059
+_TABLE_END = EPOCH + timedelta(days=_TABLE_DAYS - 1)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,9 @@ class CarrierCalendar:
     def holiday_name(self, day: date) -> str | None:
         if not self.observe_holidays:
             return None
-        return _country_holidays(self.country, day.year).get(day)
+        if EPOCH <= day <= _TABLE_END:
+            return _country_holidays(self.country).get(day)
+        return _country_holidays_of_year(self.country, day.year).get(day)
 
     def is_business_day(self, day: date) -> bool:
         return bool(_table(self).open[(day - EPOCH).days])
@@ -192,8 +195,18 @@ def _supported_countries() -> frozenset[str]:
 
 
 @lru_cache(maxsize=256)
-def _country_holidays(country: str, year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays(country, years=year)
+def _country_holidays(country: str) -> holidays.HolidayBase:
+    """The country's holidays over the table's years, one object for them all (twice as cheap to
+    build as one per year). It never grows afterwards, so threads may read it at once."""
+    return holidays.country_holidays(
+        country, years=range(EPOCH.year, _TABLE_END.year + 1), expand=False
+    )
+
+
+@lru_cache(maxsize=256)
+def _country_holidays_of_year(country: str, year: int) -> holidays.HolidayBase:
+    """A year outside the table's (history before 2000, for calendars checked against lists)."""
+    return holidays.country_holidays(country, years=year, expand=False)
 
 
 @dataclass(frozen=True)
@@ -204,10 +217,25 @@ class _Table:
 
 @lru_cache(maxsize=64)
 def _table(calendar: CarrierCalendar) -> _Table:
-    days = [EPOCH + timedelta(days=i) for i in range(_TABLE_DAYS)]
-    is_open = np.fromiter(
-        (calendar.closed_reason(d) is None for d in days), dtype=bool, count=_TABLE_DAYS
-    )
+    """Whether each day since :data:`EPOCH` is a business day, computed as arrays (each process
+    builds it on its first prediction); the same answer as :meth:`CarrierCalendar.closed_reason`."""
+    days = np.arange(_TABLE_DAYS)
+    is_open = np.isin((days + EPOCH.weekday()) % 7, sorted(calendar.workdays))
+    stamps = np.datetime64(EPOCH, "D") + days
+    months = stamps.astype("datetime64[M]")
+    month_day = (months.astype(np.int64) % 12 + 1) * 100 + (stamps - months).astype(np.int64) + 1
+    for closure in calendar.closures:
+        start = closure.start[0] * 100 + closure.start[1]
+        end = closure.end[0] * 100 + closure.end[1]
+        if start <= end:
+            is_open &= ~((month_day >= start) & (month_day <= end))
+        else:
+            is_open &= ~((month_day >= start) | (month_day <= end))
+    closed = set(calendar.extra_closed)
+    if calendar.observe_holidays:
+        closed.update(_country_holidays(calendar.country))
+    indices = [offset for day in closed if 0 <= (offset := (day - EPOCH).days) < _TABLE_DAYS]
+    is_open[indices] = False
     cum = np.cumsum(is_open).astype(np.int64)
     return _Table(is_open, cum)
 

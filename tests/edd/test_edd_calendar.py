@@ -132,6 +132,34 @@ def test_skipped_days_name_their_reason():
     assert "2027-01-04" not in reasons
 
 
+@pytest.mark.parametrize(
+    "calendar",
+    [
+        YAMATO_LIKE,
+        CarrierCalendar.from_settings(
+            "JP",
+            {
+                "workdays": [0, 1, 2, 3, 4, 5],
+                "closures": [{"name": "stocktake", "start": "02-27", "end": "03-02"}],
+                "closed_dates": ["2026-05-12", "2031-07-01"],
+            },
+        ),
+        CarrierCalendar.from_settings("JP", {"holidays": False, "workdays": [1, 3]}),
+        CarrierCalendar(country="US"),
+    ],
+    ids=["year-end-and-obon", "saturdays-stocktake-closed-dates", "no-holidays", "us"],
+)
+def test_the_business_day_table_agrees_with_closed_reason_on_every_day(calendar):
+    """The table behind the fast methods is built from arrays; each day must still be open exactly
+    when :meth:`closed_reason` has no reason, over the whole range it covers (2000–2059)."""
+    day, last, disagreements = date(2000, 1, 1), date(2059, 12, 31), []
+    while day <= last:
+        if calendar.is_business_day(day) != (calendar.closed_reason(day) is None):
+            disagreements.append(day)
+        day += timedelta(days=1)
+    assert disagreements == []
+
+
 CUTOFF = parse_cutoff("15:00")
 
 
