@@ -35,7 +35,7 @@ from postpurchase.models import (
     ReturnRequest,
     Shipment,
 )
-from postpurchase.models.types import id_column, id_of
+from postpurchase.models.types import id_column, id_of, new_row, update_row
 from postpurchase.personas.model import assigner
 
 #: Statuses that count as "something went wrong with a parcel" for the ``past_exception`` rule.
@@ -455,36 +455,42 @@ def refresh_profiles(
         reasons: Counter[str] = Counter()
         for _, returned_line in my_returns:
             reasons[returned_line.reason_code] += returned_line.quantity
-        profile = stored.get(cid) or CustomerProfile(brand_id=brand_id, customer_id=cid)
-        profile.order_count = len(mine)
-        profile.lifetime_spend = sum(o.total_amount for o in mine)
-        profile.currency = mine[-1].currency if mine else brand.currency
-        profile.first_order_at = placed[0] if placed else None
-        profile.last_order_at = placed[-1] if placed else None
-        profile.categories = dict(sorted(categories.items()))
-        profile.sizes = {
-            line.category: line.variant
-            for line in sorted(my_lines, key=lambda item: item.order_id)
-            if line.category and line.variant
+        values: dict[str, Any] = {
+            "order_count": len(mine),
+            "lifetime_spend": sum(o.total_amount for o in mine),
+            "currency": mine[-1].currency if mine else brand.currency,
+            "first_order_at": placed[0] if placed else None,
+            "last_order_at": placed[-1] if placed else None,
+            "categories": dict(sorted(categories.items())),
+            "sizes": {
+                line.category: line.variant
+                for line in sorted(my_lines, key=lambda item: item.order_id)
+                if line.category and line.variant
+            },
+            "units": sum(line.quantity for line in my_lines),
+            "returns": len({rid for rid, _ in my_returns}),
+            "returned_units": sum(line.quantity for _, line in my_returns),
+            "return_reasons": dict(sorted(reasons.items())),
+            "returned_skus": sorted({line.sku for _, line in my_returns}),
+            "nps_answers": len(scores),
+            "nps_last": scores[-1] if scores else None,
+            "nps_average": round(sum(scores) / len(scores), 2) if scores else None,
+            "comments": sum(1 for f in my_answers if f.comment and f.comment.strip()),
+            "late_deliveries": sum(1 for s in my_parcels if _late(s, zone)),
+            "failed_attempts": sum(s.failed_attempts for s in my_parcels),
+            "exceptions": sum(1 for s in my_parcels if s.status in EXCEPTION_STATUSES),
+            "parcel": situation_of(my_parcels[-1] if my_parcels else None),
+            "messages": sum(int(count) for owner_id, _, count in received if owner_id == cid),
+            "opens": opens,
+            "clicks": clicks,
+            "preferred_channel": weights.most_common(1)[0][0] if weights else None,
+            "consent": dict(customer.consent or {}),
         }
-        profile.units = sum(line.quantity for line in my_lines)
-        profile.returns = len({rid for rid, _ in my_returns})
-        profile.returned_units = sum(line.quantity for _, line in my_returns)
-        profile.return_reasons = dict(sorted(reasons.items()))
-        profile.returned_skus = sorted({line.sku for _, line in my_returns})
-        profile.nps_answers = len(scores)
-        profile.nps_last = scores[-1] if scores else None
-        profile.nps_average = round(sum(scores) / len(scores), 2) if scores else None
-        profile.comments = sum(1 for f in my_answers if f.comment and f.comment.strip())
-        profile.late_deliveries = sum(1 for s in my_parcels if _late(s, zone))
-        profile.failed_attempts = sum(s.failed_attempts for s in my_parcels)
-        profile.exceptions = sum(1 for s in my_parcels if s.status in EXCEPTION_STATUSES)
-        profile.parcel = situation_of(my_parcels[-1] if my_parcels else None)
-        profile.messages = sum(int(count) for owner_id, _, count in received if owner_id == cid)
-        profile.opens = opens
-        profile.clicks = clicks
-        profile.preferred_channel = weights.most_common(1)[0][0] if weights else None
-        profile.consent = dict(customer.consent or {})
+        profile = stored.get(cid)
+        if profile is None:
+            profile = new_row(CustomerProfile, brand_id=brand_id, customer_id=cid, **values)
+        else:
+            update_row(profile, values)
         profile.persona = assign(profile)
         profile.refreshed_at = now
         session.add(profile)

@@ -13,7 +13,8 @@ import postpurchase.models  # noqa: F401
 from postpurchase import clock, create_app
 from postpurchase.config import settings_from_env
 from postpurchase.db import upgrade
-from postpurchase.models import Brand, Shipment
+from postpurchase.models import Brand, Customer, CustomerProfile, Shipment
+from postpurchase.models.types import new_row, update_row
 
 
 def test_settings_read_prefixed_environment_variables() -> None:
@@ -66,6 +67,53 @@ def test_model_defaults_are_fresh_per_row_and_read_the_clock_in_force() -> None:
     assert second.lines == []
     assert first.created_at == first.updated_at == pinned
     assert "__signature__" in vars(Shipment.model_fields["lines"].default_factory)
+
+
+def _fields(row) -> dict:
+    return {k: v for k, v in vars(row).items() if not k.startswith("_sa_")}
+
+
+def test_new_row_is_the_constructors_row_and_is_stored_alike(session, brand) -> None:
+    """``new_row`` skips sqlmodel's per-field ``setattr``: the row must still hold the same fields
+    and defaults (its own list each time), the same pydantic bookkeeping, and insert the same."""
+    pinned = datetime(2027, 1, 1, 0, 30, tzinfo=UTC)
+    values = {"brand_id": brand.brand_id, "carrier_code": "yamato", "tracking_number": "1234"}
+    with clock.use(lambda: pinned):
+        built = Shipment(external_id="S1", **values)
+        fast = new_row(Shipment, external_id="S2", **values)
+        other = new_row(Shipment, external_id="S3", **values)
+    assert _fields(fast) == {**_fields(built), "external_id": "S2"}
+    assert fast.model_fields_set == built.model_fields_set
+    assert fast.lines == [] and fast.lines is not other.lines
+    assert fast.delivered_at is None and "delivered_at" not in vars(fast)
+    session.add_all([built, fast])
+    session.commit()
+    session.expire_all()
+    stored = {s.external_id: s for s in session.exec(select(Shipment))}
+    assert _fields(stored["S2"]) == {**_fields(stored["S1"]), "external_id": "S2", "id": fast.id}
+
+
+def test_new_row_refuses_a_field_the_model_does_not_have() -> None:
+    import pytest
+
+    with pytest.raises(TypeError, match="no field trackingnumber"):
+        new_row(Shipment, brand_id=1, external_id="S1", trackingnumber="1234")
+
+
+def test_update_row_marks_only_the_fields_whose_value_changed(session, brand) -> None:
+    from sqlalchemy import inspect
+
+    customer = Customer(brand_id=brand.brand_id, external_id="C1")
+    session.add(customer)
+    session.flush()
+    profile = CustomerProfile(
+        brand_id=brand.brand_id, customer_id=customer.id, order_count=2, units=3
+    )
+    session.add(profile)
+    session.commit()
+    update_row(profile, {"order_count": 2, "units": 4})
+    changed = {a.key for a in inspect(profile).attrs if a.history.has_changes()}
+    assert changed == {"units"} and profile.units == 4
 
 
 def test_healthz(client) -> None:

@@ -50,7 +50,7 @@ from postpurchase.models import (
     ReturnState,
     Shipment,
 )
-from postpurchase.models.types import id_of, table_of
+from postpurchase.models.types import id_of, new_row, table_of
 from postpurchase.returns.inspection import ReportedGrade, apply_reported_grades
 from postpurchase.returns.operations import ReturnError, record_external
 from postpurchase.unitcache import unit_cache
@@ -435,27 +435,29 @@ def _write_parcels(
     for index in sorted(set(existing) | set(range(len(wanted)))):
         row = existing.get(index)
         own = wanted[index] if index < len(wanted) else {}
+        values = {**shared, **own, "source_updated_at": occurred_at, "updated_at": now}
+        if order is not None:
+            values["order_id"] = order.id
         if row is None:
-            row = Shipment(
+            row = new_row(
+                Shipment,
                 brand_id=brand_id,
                 external_id=external_id,
                 parcel_index=index,
-                carrier_code=shared.get("carrier_code") or "",
-                lines=[],
-                created_at=now,
-                updated_at=now,
+                **{
+                    "carrier_code": shared.get("carrier_code") or "",
+                    "lines": [],
+                    "created_at": now,
+                    **_default_destination(order),
+                    **values,
+                },
             )
-            if order is not None:
-                _default_destination(row, order)
             new_rows.append(row)
-        for column, value in {**shared, **own}.items():
-            setattr(row, column, value)
-        if order is not None:
-            row.order_id = order.id
+        else:
+            for column, value in values.items():
+                setattr(row, column, value)
         if row.cost_amount is not None and row.cost_currency is None:
             row.cost_currency = order.currency if order is not None else "JPY"
-        row.source_updated_at = occurred_at
-        row.updated_at = now
         session.add(row)
     _known(session, "parcels")[(brand_id, external_id)] = {
         **existing,
@@ -472,10 +474,15 @@ def _write_parcels(
     return Applied(released=[shipment_key(external_id)])
 
 
-def _default_destination(row: Shipment, order: Order) -> None:
-    row.destination_postal_code = order.shipping_postal_code
-    row.destination_region = order.shipping_region
-    row.destination_country = order.shipping_country
+def _default_destination(order: Order | None) -> dict[str, str | None]:
+    """A new parcel goes where its order ships, unless the event says otherwise."""
+    if order is None:
+        return {}
+    return {
+        "destination_postal_code": order.shipping_postal_code,
+        "destination_region": order.shipping_region,
+        "destination_country": order.shipping_country,
+    }
 
 
 def create_shipment(

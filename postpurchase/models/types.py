@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
 from functools import cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import JSON, ColumnElement, DateTime, Table, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
+from sqlmodel._compat import partial_init
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -40,6 +44,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 T = TypeVar("T")
+M = TypeVar("M", bound=SQLModel)
 
 
 @cache
@@ -115,3 +120,61 @@ def id_of(row: Any) -> int:
 def id_column(model: type[SQLModel]) -> ColumnElement[int]:
     """``model.id`` as a column of stored rows, whose ids are never empty (for ``select``)."""
     return cast("ColumnElement[int]", table_of(model).c.id)
+
+
+_IMMUTABLE = (str, int, float, bool, type(None), Enum, date, Decimal, tuple, frozenset)
+
+
+@cache
+def _defaults(model: type[SQLModel]) -> tuple[tuple[str, Any, Callable[[], Any] | None], ...]:
+    """Each field of ``model`` that has a default, with its value or factory (a field without one
+    stays unset, as the constructor leaves it: SQLAlchemy then reads and inserts it as NULL)."""
+    return tuple(
+        (name, info.default, cast("Callable[[], Any] | None", info.default_factory))
+        for name, info in model.model_fields.items()
+        if not info.is_required()
+    )
+
+
+def new_row(model: type[M], **values: Any) -> M:
+    """A new (transient) row of the table model ``model``: ``model(**values)``, about eight times
+    cheaper, for rows made by the thousand on the processing path.
+
+    sqlmodel's constructor assigns every field through ``setattr``, and each assignment goes through
+    SQLAlchemy's attribute events and pydantic's ``__setattr__`` (~8 µs a field, ~0.3 ms for a
+    ``Shipment``). A new row needs neither: SQLAlchemy inserts a pending object from its instance
+    dict, which is also pydantic's, and our models have no relationships or attribute listeners.
+    So the instance state is made as sqlmodel itself makes it (``partial_init``), then the values and
+    the other fields' defaults go into the dict at once. Later assignments go through ``setattr``
+    as usual. Unknown names raise ``TypeError``, as the constructor does for a misspelt field.
+    """
+    unknown = values.keys() - model.model_fields.keys()
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
+    with partial_init():
+        row = model()
+    data = dict(values)
+    for name, default, factory in _defaults(model):
+        if name in values:
+            continue
+        if factory is not None:
+            data[name] = factory()
+        else:
+            data[name] = default if isinstance(default, _IMMUTABLE) else copy.deepcopy(default)
+    row.__dict__.update(data)
+    object.__setattr__(row, "__pydantic_fields_set__", set(values))
+    object.__setattr__(row, "__pydantic_extra__", None)
+    object.__setattr__(row, "__pydantic_private__", None)
+    return row
+
+
+def update_row(row: SQLModel, values: dict[str, Any]) -> None:
+    """Assign ``values`` to a loaded row, skipping the fields that already hold them.
+
+    Each assignment costs several microseconds (see :func:`new_row`) and marks the column for the
+    ``UPDATE``; a recomputed row (a customer's profile) mostly keeps its values. Comparing first
+    reads the loaded attribute, so only use it on rows read in this unit of work.
+    """
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
