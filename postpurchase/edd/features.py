@@ -44,6 +44,15 @@ class OrderFeatures:
         found: float | str | None = getattr(self, name)
         return found
 
+    def to_dict(self) -> dict[str, float | str | None]:
+        """``dataclasses.asdict`` without its deep copies (the fields are plain values)."""
+        return {
+            "cost": self.cost,
+            "weight_g": self.weight_g,
+            "category": self.category,
+            "weekday": self.weekday,
+        }
+
 
 NO_FEATURES = OrderFeatures()
 

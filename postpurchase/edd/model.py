@@ -168,9 +168,8 @@ class Basis:
     factors: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["key"] = list(self.key)
-        return data
+        # not dataclasses.asdict: it deep-copies field by field, and this runs for every parcel
+        return {**vars(self), "key": list(self.key), "factors": dict(self.factors)}
 
 
 @dataclass(frozen=True)

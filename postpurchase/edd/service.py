@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -55,6 +55,7 @@ from postpurchase.models import (
 )
 from postpurchase.models.types import table_of
 from postpurchase.settings.model import BrandSettings, DeliveryPart, settings_for
+from postpurchase.unitcache import unit_cache
 
 #: Statuses after which the parcel is in the destination's hands today.
 ARRIVING_TODAY = frozenset({Status.out_for_delivery, Status.available_for_pickup})
@@ -396,9 +397,17 @@ def load_model(
 
         return models.model(("brand", state_id, fitted_at), payload), fitted_at
     path = models.default_path(mode)
-    if path is not None and path.exists():
-        stamp = path.stat().st_mtime
-        return models.model(("file", str(path), stamp), lambda: json.loads(path.read_text())), None
+    stamps: dict[Path, float | None] = unit_cache(session, _DEFAULT_STAMPS)
+    if path is not None and path not in stamps:
+        try:
+            stamps[path] = path.stat().st_mtime
+        except FileNotFoundError:
+            stamps[path] = None
+    if path is not None and stamps[path] is not None:
+        return (
+            models.model(("file", str(path), stamps[path]), lambda: json.loads(path.read_text())),
+            None,
+        )
     key, prior = BrandEdd.of(brand).prior
     return models.model(("prior", key), lambda: prior), None
 
@@ -647,6 +656,9 @@ def _record(
 _INSERT_PREDICTION = insert(table_of(DeliveryPrediction))
 #: ``session.info`` key: the stored model version per (brand, mode), read once per unit of work.
 _VERSIONS = "edd_model_versions"
+#: The default model files' modification times, looked at once per unit of work (a model
+#: written meanwhile by ``edd fit`` is used from the next one).
+_DEFAULT_STAMPS = "edd_default_model_stamps"
 _MODEL_VERSION = select(TransitModelState.id, TransitModelState.fitted_at).where(
     TransitModelState.brand_id == bindparam("brand_id"),
     TransitModelState.as_of == bindparam("as_of"),
@@ -735,7 +747,7 @@ def predict_for_shipment(
         )
         dates = cold_start(estimate, row, calendar)
         basis = _basis(estimate, model.complete(route), calendar)
-        basis["order_features"] = asdict(features)
+        basis["order_features"] = features.to_dict()
         basis["destination_country"] = calendar.country
         if row is not None:
             basis["lead_time"] = _lead_time_basis(row)

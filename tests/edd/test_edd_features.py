@@ -116,3 +116,12 @@ def test_a_slow_weekday_is_learned_from_the_day_parcels_start_moving():
     assert model.estimate(OSAKA, friday, JP).predicted_business_days >= 4
     assert model.estimate(OSAKA, monday, JP).predicted_business_days == 2
     assert model.estimate(OSAKA, friday, JP).basis.factors["weekday"] > 1.5
+
+
+def test_order_features_to_dict_is_asdict_with_every_field():
+    from dataclasses import asdict
+
+    from postpurchase.edd.features import OrderFeatures
+
+    features = OrderFeatures(cost=1200.0, weight_g=850.0, category="shoes", weekday="4")
+    assert features.to_dict() == asdict(features)
