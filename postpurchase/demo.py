@@ -412,9 +412,11 @@ def replay(
     start: datetime,
     until: datetime,
 ) -> None:
-    """Take each event in at the moment it happened, polling and refitting as time passes in between."""
+    """Take each event in at the moment it happened, polling, sending due messages and refitting
+    as time passes in between (messages sent only at the end would be past their use: stale)."""
     from postpurchase.edd.service import refit_all
     from postpurchase.inbox import process_pending, receive
+    from postpurchase.messaging.outbox import send_due
     from postpurchase.tracking.planner import poll_due
 
     use_demo_carriers(app)
@@ -430,6 +432,7 @@ def replay(
                 refit_all(app)
                 next_fit += timedelta(days=1)
             poll_due(app, clock=simulated, sleep=simulated.sleep)
+            send_due(app, now=simulated.now, sleep=simulated.sleep)
             next_poll = max(next_poll + POLL_EVERY, simulated.now)
         simulated.now = max(simulated.now, moment)
 
