@@ -100,6 +100,23 @@ def test_new_row_refuses_a_field_the_model_does_not_have() -> None:
         new_row(Shipment, brand_id=1, external_id="S1", trackingnumber="1234")
 
 
+def test_new_row_leaves_to_the_constructor_what_it_would_not_build_right() -> None:
+    from pydantic import PrivateAttr
+    from sqlmodel import Field
+
+    from postpurchase.models.types import _plain
+
+    class Aliased(SQLModel):
+        value: int = Field(default=0, alias="v")
+
+    class WithPrivate(SQLModel):
+        value: int = 0
+        _seen: int = PrivateAttr(default=0)
+
+    assert _plain(Shipment) and _plain(CustomerProfile)
+    assert not _plain(Aliased) and not _plain(WithPrivate)
+
+
 def test_update_row_marks_only_the_fields_whose_value_changed(session, brand) -> None:
     from sqlalchemy import inspect
 
