@@ -397,19 +397,22 @@ def load_model(
 
         return models.model(("brand", state_id, fitted_at), payload), fitted_at
     path = models.default_path(mode)
+    if path is not None and (stamp := _modified_at(session, path)) is not None:
+        return models.model(("file", str(path), stamp), lambda: json.loads(path.read_text())), None
+    key, prior = BrandEdd.of(brand).prior
+    return models.model(("prior", key), lambda: prior), None
+
+
+def _modified_at(session: Session, path: Path) -> float | None:
+    """When the default model file at ``path`` was written (None: there is none), looked at once
+    per unit of work rather than for every parcel predicted."""
     stamps: dict[Path, float | None] = unit_cache(session, _DEFAULT_STAMPS)
-    if path is not None and path not in stamps:
+    if path not in stamps:
         try:
             stamps[path] = path.stat().st_mtime
         except FileNotFoundError:
             stamps[path] = None
-    if path is not None and stamps[path] is not None:
-        return (
-            models.model(("file", str(path), stamps[path]), lambda: json.loads(path.read_text())),
-            None,
-        )
-    key, prior = BrandEdd.of(brand).prior
-    return models.model(("prior", key), lambda: prior), None
+    return stamps[path]
 
 
 def refit_all(app: Flask) -> None:
