@@ -18,15 +18,12 @@ import hashlib
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Connection, delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from postpurchase.models import RateLimitWindow, ThrottleAttempt
-from postpurchase.models.types import table_of
+from postpurchase.models.types import table_of, upsert
 
 
 @dataclass(frozen=True)
@@ -86,12 +83,6 @@ def reset(*, session: Session, scope: str, key: str) -> None:
         )
     )
     session.flush()
-
-
-def upsert(session: Session | Connection, table: Any) -> Any:
-    """``INSERT`` for ``table`` with ``on_conflict_do_*`` on this session's dialect."""
-    bind = session.get_bind() if isinstance(session, Session) else session
-    return (pg_insert if bind.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
 def window_start(now: datetime, window: timedelta) -> datetime:

@@ -15,8 +15,8 @@ from sqlalchemy import Connection, func, select
 from sqlmodel import Session
 
 from postpurchase.models import RejectionReason, WebhookRejection
-from postpurchase.models.types import table_of
-from postpurchase.throttle import upsert, window_start
+from postpurchase.models.types import table_of, upsert
+from postpurchase.throttle import window_start
 
 ROWS_PER_MINUTE = 5
 

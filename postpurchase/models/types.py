@@ -13,7 +13,10 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import JSON, ColumnElement, DateTime, Table, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Field, SQLModel
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlmodel import Field, Session, SQLModel
 from sqlmodel._compat import partial_init
 
 
@@ -193,3 +196,9 @@ def update_row(row: SQLModel, values: dict[str, Any]) -> None:
     for name, value in values.items():
         if getattr(row, name) != value:
             setattr(row, name, value)
+
+
+def upsert(session: Session | Connection, table: Any) -> Any:
+    """``INSERT`` for ``table`` with ``on_conflict_do_*`` on this session's dialect."""
+    bind = session.get_bind() if isinstance(session, Session) else session
+    return (pg_insert if bind.dialect.name == "postgresql" else sqlite_insert)(table)
