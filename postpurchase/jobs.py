@@ -67,6 +67,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("privacy.purge", "postpurchase.privacy.retention:purge_job", 3600),
     JobSpec("returns.execute", "postpurchase.returns.execution:execute_job", 60),
     JobSpec("returns.reservations", "postpurchase.returns.exchange:expire_job", 600),
+    JobSpec("profiles.refresh", "postpurchase.profiles:refresh_job", 10),
 )
 
 #: APScheduler options of every job: a restart replaces the job, missed runs collapse into one

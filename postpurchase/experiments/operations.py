@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from postpurchase import audit
+from postpurchase.clock import utcnow
 from postpurchase.messaging import segments
 from postpurchase.messaging.catalogue import CATALOGUE, Purpose
 from postpurchase.messaging.config import brand_settings
@@ -23,7 +24,7 @@ from postpurchase.models import Brand, Channel, Customer, Order
 from postpurchase.models.enums import Trigger
 from postpurchase.models.experiments import Experiment, ExperimentExposure, ExperimentState
 from postpurchase.models.types import id_of
-from postpurchase.profiles import Stock, as_message_profile, stored_profile
+from postpurchase.profiles import Stock, as_message_profile, current_profile
 
 MAX_VARIANTS = 6
 #: What a variant may set besides its key and weight.
@@ -163,10 +164,12 @@ def in_audience(
             session=session, order=order, customer=customer, language=locale
         )
     else:
-        stored = stored_profile(session=session, brand_id=brand.id or 0, customer_id=customer_id)
-        if stored is None:
+        current = current_profile(
+            session=session, brand_id=brand.id or 0, customer_id=customer_id, now=utcnow()
+        )
+        if current is None:
             return False
-        profile = as_message_profile(stored, Stock.unknown, locale)
+        profile = as_message_profile(current, Stock.unknown, locale)
     conditions = dict(experiment.audience)
     rule = conditions.pop("rule", None)
     if rule is not None:

@@ -49,7 +49,7 @@ from postpurchase.models.insights import FxRate, ShipmentFigures
 from postpurchase.models.kitting import OrderKit
 from postpurchase.models.messaging import MessageEvent, MessageTemplate, Suppression
 from postpurchase.models.ops import LeaderLease, OpsCounter
-from postpurchase.models.personas import CustomerProfile, Persona
+from postpurchase.models.personas import CustomerProfile, Persona, StaleProfile
 from postpurchase.models.privacy import Erasure
 from postpurchase.models.reports import ReportSent
 from postpurchase.models.security import RateLimitWindow, ThrottleAttempt
@@ -115,6 +115,7 @@ __all__ = [
     "Role",
     "Shipment",
     "ShipmentFigures",
+    "StaleProfile",
     "StockReservation",
     "Suppression",
     "ThrottleAttempt",

@@ -61,6 +61,23 @@ class CustomerProfile(SQLModel, table=True):
     refreshed_at: datetime = utc_field(nullable=False, default_factory=utcnow)
 
 
+class StaleProfile(SQLModel, table=True):
+    """A customer whose stored profile may no longer say what their rows say: marked by the unit of
+    work that changed them, cleared when the profile is recomputed (:mod:`postpurchase.profiles`).
+
+    Recomputing a profile reads all of a customer's history; the unit of work that applies an
+    order or a scan only marks it, and a job (or a page that shows the profile) recomputes.
+    """
+
+    customer_id: int = Field(foreign_key="customer.id", primary_key=True)
+    brand_id: int = brand_fk()
+    #: Raised by every mark after the first, so a refresh that read the customer's rows before a
+    #: later change committed leaves the mark for the next one.
+    generation: int = 1
+    #: When the profile was first marked since it was last recomputed.
+    marked_at: datetime = utc_field(nullable=False, default_factory=utcnow)
+
+
 class Persona(SQLModel, table=True):
     """One cluster of a brand's customers, described in words from its centroid."""
 

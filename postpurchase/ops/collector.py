@@ -17,6 +17,7 @@ from postpurchase import counters, lease
 from postpurchase.db import get_db
 from postpurchase.inbox import waiting
 from postpurchase.models import OutboxMessage, OutboxState, Shipment
+from postpurchase.profiles import stale_count
 
 PREFIX = "postpurchase_"
 
@@ -61,6 +62,11 @@ def _queues(session: Session, now: datetime) -> Iterator[GaugeMetricFamily]:
         )
     ).one()
     yield _gauge("shipments_due", "Shipments whose carrier poll is due.", due)
+    yield _gauge(
+        "profiles_stale",
+        "Customer profiles waiting for the profiles.refresh job.",
+        stale_count(session),
+    )
 
 
 def _messages(session: Session) -> CounterMetricFamily:

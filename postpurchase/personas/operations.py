@@ -33,10 +33,11 @@ from postpurchase.profiles import (
     SITUATIONS,
     STOCKS,
     as_message_profile,
+    current_profile,
+    current_profiles,
     micro_segment,
-    refresh_profiles,
+    refresh_stale_profiles,
     stock_of_customers,
-    stored_profile,
 )
 from postpurchase.settings.model import settings_for
 
@@ -44,6 +45,7 @@ from postpurchase.settings.model import settings_for
 def fit_personas(*, session: Session, brand_id: int, actor: str, now: datetime) -> list[Persona]:
     """Learn the brand's personas from its stored profiles, replacing the previous ones, and assign
     every profile to its persona; flushes. :class:`model.NotEnoughCustomers` when too few bought."""
+    refresh_stale_profiles(session=session, brand_id=brand_id, now=now)
     profiles = list(
         session.exec(
             select(CustomerProfile)
@@ -153,14 +155,14 @@ class Sizes:
     stocks: dict[str, int]
 
 
-def segment_sizes(*, session: Session, brand_id: int, rules: list[dict[str, Any]]) -> Sizes:
+def segment_sizes(
+    *, session: Session, brand_id: int, rules: list[dict[str, Any]], now: datetime
+) -> Sizes:
     """How many of the brand's customers are in each rule segment, persona and micro-segment now.
 
-    A rule is matched against the customer's stored profile as if a message were sent about their
+    A rule is matched against the customer's profile as if a message were sent about their
     newest order (its channel and categories are the customer's overall ones)."""
-    profiles = list(
-        session.exec(select(CustomerProfile).where(CustomerProfile.brand_id == brand_id))
-    )
+    profiles = current_profiles(session=session, brand_id=brand_id, now=now)
     rows = [(p.customer_id, p.persona, p.parcel) for p in profiles]
     stock = stock_of_customers(
         session=session, brand_id=brand_id, customer_ids={int(r[0]) for r in rows}
@@ -260,11 +262,8 @@ def customer_card(
     customer = session.get(Customer, customer_id)
     if customer is None or customer.brand_id != brand_id:
         return None
-    profile = stored_profile(session=session, brand_id=brand_id, customer_id=customer_id)
-    if profile is None:  # a customer from before profiles were kept: compute it now
-        refresh_profiles(session=session, brand_id=brand_id, customer_ids=[customer_id], now=now)
-        profile = stored_profile(session=session, brand_id=brand_id, customer_id=customer_id)
-    if profile is None:  # never: refresh_profiles writes a row for every customer of the brand
+    profile = current_profile(session=session, brand_id=brand_id, customer_id=customer_id, now=now)
+    if profile is None:  # never: the customer is the brand's
         return None
     persona = (
         session.exec(

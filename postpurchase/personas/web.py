@@ -71,7 +71,7 @@ def index(brand: Brand) -> Any:
         "pages/personas/segments.html",
         brand=brand,
         sizes=operations.segment_sizes(
-            session=session, brand_id=id_of(brand), rules=brand_settings(brand)["rules"]
+            session=session, brand_id=id_of(brand), rules=brand_settings(brand)["rules"], now=now
         ),
         suppressions=operations.suppression_counts(
             session=session, brand_id=id_of(brand), since=now - timedelta(days=SUPPRESSION_DAYS)

@@ -35,6 +35,7 @@ from postpurchase.models import (
     ReturnLine,
     ReturnRequest,
     Shipment,
+    StaleProfile,
     Suppression,
     TrackingEvent,
 )
@@ -206,6 +207,14 @@ def erase_customer(
                 delete(CustomerProfile).where(
                     col(CustomerProfile.brand_id) == brand_id,
                     col(CustomerProfile.customer_id).in_(subject.customer_ids),
+                )
+            )
+        ),
+        "staleprofile": affected_rows(
+            session.execute(
+                delete(StaleProfile).where(
+                    col(StaleProfile.brand_id) == brand_id,
+                    col(StaleProfile.customer_id).in_(subject.customer_ids),
                 )
             )
         ),

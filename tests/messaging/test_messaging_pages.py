@@ -13,7 +13,7 @@ from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.operations import queue_test_message
 from postpurchase.messaging.outbox import send_due
 from postpurchase.models import Brand, Channel, MessageEvent, Order, OutboxMessage, OutboxState
-from postpurchase.profiles import stored_profile
+from postpurchase.profiles import current_profile, refresh_job, stored_profile
 from postpurchase.web.merchant import add_merchant_user
 from tests.messaging.conftest import NOW
 from tests.messaging.helpers import failed_while_smtp_was_down, messages
@@ -127,7 +127,7 @@ def test_open_pixel_and_click_redirect_are_counted_in_the_log(
     assert "<td>1</td><td>1</td>" in row.group(1)
 
 
-def test_an_open_and_a_click_update_the_customers_stored_profile_at_once(
+def test_an_open_and_a_click_show_in_the_customers_profile_at_once_and_are_stored_by_the_job(
     app, client, make_shop, session, inbox
 ) -> None:
     shop = make_shop()
@@ -135,7 +135,13 @@ def test_an_open_and_a_click_update_the_customers_stored_profile_at_once(
     client.get(pixel)
     client.get(link)
     session.expire_all()
-    profile = stored_profile(session=session, brand_id=shop.brand.id, customer_id=shop.customer.id)
+    ids = {"session": session, "brand_id": shop.brand.id, "customer_id": shop.customer.id}
+    profile = current_profile(**ids, now=NOW)
+    assert (profile.opens, profile.clicks) == (1, 1)
+    session.rollback()
+    refresh_job(app)
+    session.expire_all()
+    profile = stored_profile(**ids)
     assert (profile.opens, profile.clicks) == (1, 1)
 
 

@@ -77,7 +77,13 @@ def test_events_waiting_in_the_spool_count_as_pending(app, client, brand, clock)
 
 def test_queue_depths_are_zero_when_idle(client) -> None:
     found = samples(client)
-    for name in ("inbox_pending", "outbox_pending", "shipments_due", "inbox_lag_seconds"):
+    for name in (
+        "inbox_pending",
+        "outbox_pending",
+        "shipments_due",
+        "inbox_lag_seconds",
+        "profiles_stale",
+    ):
         assert found[(f"postpurchase_{name}", ())] == 0
 
 

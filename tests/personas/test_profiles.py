@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
 from sqlmodel import Session
 
 from carriers.status import Status
-from postpurchase import signals
+from postpurchase import profiles, signals
 from postpurchase.brands import NewBrand
 from postpurchase.db import get_db
 from postpurchase.messaging.segments import choose_segment
@@ -26,7 +27,17 @@ from postpurchase.models import (
     ReturnRequest,
     Shipment,
 )
-from postpurchase.profiles import Profile, refresh_profiles, stored_profile
+from postpurchase.profiles import (
+    Profile,
+    current_profile,
+    current_profiles,
+    mark_stale,
+    refresh_job,
+    refresh_profiles,
+    refresh_stale_profiles,
+    stale_count,
+    stored_profile,
+)
 from tests.conftest import PINNED_NOW
 
 
@@ -133,19 +144,92 @@ def test_profile_holds_orders_spend_categories_sizes_returns_deliveries_and_enga
     assert p.consent == {"email": {"marketing": True}}
 
 
-def test_a_saved_answer_updates_the_profile_when_the_change_commits(
-    s: Session, brand: NewBrand
+def _answer(
+    s: Session, brand_id: int, order_id: int, score: int, comment: str | None = None
+) -> None:
+    """Save an NPS answer to the order as the feedback page does (the signal included)."""
+    s.add(Feedback(brand_id=brand_id, order_id=order_id, nps_score=score, comment=comment))
+    signals.feedback_saved.send(
+        brand_id, session=s, order_id=order_id, shipment_id=None, now=PINNED_NOW
+    )
+
+
+def test_a_saved_answer_marks_the_profile_stale_when_the_change_commits_and_the_job_stores_it(
+    app: Flask, s: Session, brand: NewBrand
 ) -> None:
     customer_id, tea_id, _ = _customer_with_history(s, brand.brand_id)
-    s.add(Feedback(brand_id=brand.brand_id, order_id=tea_id, nps_score=4, comment="遅かった"))
-    signals.feedback_saved.send(
-        brand.brand_id, session=s, order_id=tea_id, shipment_id=None, now=PINNED_NOW
-    )
-    assert stored_profile(session=s, brand_id=brand.brand_id, customer_id=customer_id) is None
+    _answer(s, brand.brand_id, tea_id, 4, "遅かった")
+    assert stale_count(s) == 0
     s.commit()
+    # The unit of work only marked it; a read computes the profile as the rows say now.
+    assert stored_profile(session=s, brand_id=brand.brand_id, customer_id=customer_id) is None
+    assert stale_count(s) == 1
+    current = current_profile(
+        session=s, brand_id=brand.brand_id, customer_id=customer_id, now=PINNED_NOW
+    )
+    assert current is not None
+    assert (current.nps_answers, current.nps_last, current.comments) == (1, 4, 1)
+    s.rollback()  # what the read computed was not stored
+
+    assert refresh_job(app) == 1
+    s.expire_all()
     p = stored_profile(session=s, brand_id=brand.brand_id, customer_id=customer_id)
     assert p is not None
     assert (p.nps_answers, p.nps_last, p.comments) == (1, 4, 1)
+    assert stale_count(s) == 0
+    assert refresh_job(app) == 0
+
+
+def test_a_stored_profile_that_is_marked_stale_is_computed_afresh_when_read(
+    s: Session, brand: NewBrand
+) -> None:
+    customer_id, tea_id, _ = _customer_with_history(s, brand.brand_id)
+    refresh_profiles(session=s, brand_id=brand.brand_id, customer_ids=[customer_id], now=PINNED_NOW)
+    s.commit()
+    _answer(s, brand.brand_id, tea_id, 9)
+    s.commit()
+    stored = stored_profile(session=s, brand_id=brand.brand_id, customer_id=customer_id)
+    assert stored is not None and stored.nps_answers == 0
+    current = current_profile(
+        session=s, brand_id=brand.brand_id, customer_id=customer_id, now=PINNED_NOW
+    )
+    assert current is not None and (current.nps_answers, current.nps_last) == (1, 9)
+    assert [
+        p.nps_last for p in current_profiles(session=s, brand_id=brand.brand_id, now=PINNED_NOW)
+    ] == [9]
+
+
+def test_the_brands_profiles_include_a_marked_customer_with_no_stored_profile_yet(
+    s: Session, brand: NewBrand
+) -> None:
+    customer_id, _, _ = _customer_with_history(s, brand.brand_id)
+    mark_stale(session=s, brand_id=brand.brand_id, customer_ids=[customer_id], now=PINNED_NOW)
+    s.commit()
+    found = current_profiles(session=s, brand_id=brand.brand_id, now=PINNED_NOW)
+    assert [(p.customer_id, p.order_count) for p in found] == [(customer_id, 2)]
+    assert stored_profile(session=s, brand_id=brand.brand_id, customer_id=customer_id) is None
+
+
+def test_a_mark_raised_while_a_refresh_reads_stays_for_the_next_refresh(
+    s: Session, brand: NewBrand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another unit of work commits a change (and marks the profile again) after the refresh read
+    the customer's rows: clearing the mark would leave the stored profile behind that change."""
+    customer_id, _, _ = _customer_with_history(s, brand.brand_id)
+    mark_stale(session=s, brand_id=brand.brand_id, customer_ids=[customer_id], now=PINNED_NOW)
+    recompute = profiles._recompute
+
+    def meanwhile(**kwargs: Any) -> Any:
+        computed = recompute(**kwargs)
+        mark_stale(session=s, brand_id=brand.brand_id, customer_ids=[customer_id], now=PINNED_NOW)
+        return computed
+
+    monkeypatch.setattr(profiles, "_recompute", meanwhile)
+    assert refresh_stale_profiles(session=s, now=PINNED_NOW) == 1
+    assert stale_count(s) == 1
+    monkeypatch.setattr(profiles, "_recompute", recompute)
+    assert refresh_stale_profiles(session=s, now=PINNED_NOW) == 1
+    assert stale_count(s) == 0
 
 
 def test_a_parcel_status_change_updates_the_newest_parcel_situation(
@@ -170,6 +254,7 @@ def test_a_parcel_status_change_updates_the_newest_parcel_situation(
         now=PINNED_NOW,
     )
     s.commit()
+    assert refresh_stale_profiles(session=s, now=PINNED_NOW) == 1
     p = stored_profile(session=s, brand_id=brand.brand_id, customer_id=customer_id)
     assert p is not None and p.parcel == "problem"
 
