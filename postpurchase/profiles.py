@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from flask import Flask
-from sqlalchemy import Table, bindparam, delete, event, func, or_
+from sqlalchemy import Table, delete, event, func, or_, tuple_
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
@@ -376,13 +376,12 @@ def refresh_profiles(
         ).all()
     )
     _recompute(session=session, brand_id=brand_id, ids=ids, now=now, store=True)
-    if generations:
+    pairs = sorted(generations.items())
+    for start in range(0, len(pairs), MARKS_PER_STATEMENT):
         # A mark raised after it was read (a change committed meanwhile) stays for the next refresh.
+        chunk = pairs[start : start + MARKS_PER_STATEMENT]
         session.execute(
-            delete(marks).where(
-                marks.c.customer_id == bindparam("cid"), marks.c.generation == bindparam("gen")
-            ),
-            [{"cid": cid, "gen": gen} for cid, gen in generations.items()],
+            delete(marks).where(tuple_(marks.c.customer_id, marks.c.generation).in_(chunk))
         )
 
 
@@ -579,24 +578,29 @@ def _before_commit(session: Session) -> None:
         mark_stale(session=session, brand_id=brand_id, customer_ids=ids, now=now)
 
 
+#: Marks written or cleared per statement (4 bound values each; SQLite allows 32,766).
+MARKS_PER_STATEMENT = 500
+
+
 def mark_stale(
     *, session: Session, brand_id: int, customer_ids: Collection[int], now: datetime
 ) -> None:
     """Mark the customers' stored profiles stale (one statement); a mark already there is raised
     a generation, so a refresh reading older rows meanwhile leaves it."""
-    if not customer_ids:
-        return
     marks = _table()
-    statement = upsert(session, marks).on_conflict_do_update(
-        index_elements=["customer_id"], set_={"generation": marks.c.generation + 1}
-    )
-    session.execute(
-        statement,
-        [
+    ids = sorted(customer_ids)  # one order of row locks for every unit of work
+    for start in range(0, len(ids), MARKS_PER_STATEMENT):
+        rows = [
             {"customer_id": cid, "brand_id": brand_id, "generation": 1, "marked_at": now}
-            for cid in sorted(customer_ids)  # one order of row locks for every unit of work
-        ],
-    )
+            for cid in ids[start : start + MARKS_PER_STATEMENT]
+        ]
+        # One multi-row statement: as an executemany, PostgreSQL ran one statement per row.
+        insert = upsert(session, marks).values(rows)
+        session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["customer_id"], set_={"generation": marks.c.generation + 1}
+            )
+        )
 
 
 def refresh_stale_profiles(
