@@ -22,7 +22,7 @@ from postpurchase.profiles import Situation, Stock
 from postpurchase.returns.policy import policy_for
 from postpurchase.settings.model import settings_for
 from postpurchase.web.merchant import require_merchant
-from postpurchase.web.wording import CHANNEL_LABELS
+from postpurchase.web.wording import CHANNEL_LABELS, PURPOSE_LABELS
 
 merchant_segments = Blueprint("merchant_segments", __name__, url_prefix="/merchant")
 
@@ -50,6 +50,7 @@ def _words() -> dict[str, Any]:
         "situation_labels": SITUATION_LABELS,
         "stock_labels": STOCK_LABELS,
         "channel_labels": CHANNEL_LABELS,
+        "purpose_labels": PURPOSE_LABELS,
         "trigger_labels": {trigger: spec.label for trigger, spec in CATALOGUE.items()},
         "describe": lambda brand, persona: operations.describe(
             persona, settings_for(brand).category_names

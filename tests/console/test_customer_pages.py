@@ -52,6 +52,25 @@ def test_the_parcel_page_links_to_the_customer_page_with_their_profile(
     assert "<code>-/delivered/unknown</code>" in text  # no persona yet; the newest parcel arrived
 
 
+def test_the_customer_page_says_in_words_what_the_customer_consented_to(
+    app: Flask, shop: Shop, merchant: Merchant
+) -> None:
+    customer_id = _customer_id(app, shop)
+    with app.app_context():
+        s = get_db(app).session()
+        customer = s.get(Customer, customer_id)
+        assert customer is not None
+        customer.consent = {"email": {"transactional": True, "marketing": False}}
+        s.add(customer)
+        s.commit()
+        s.close()
+    ja = merchant.client.get(f"/merchant/customers/{customer_id}?lang=ja").get_data(as_text=True)
+    assert "配送・サービスのお知らせ ✓" in ja and "おすすめ・レビュー依頼 ✗" in ja
+    assert "transactional" not in ja and "注文履歴" in ja
+    en = merchant.client.get(f"/merchant/customers/{customer_id}?lang=en").get_data(as_text=True)
+    assert "Delivery and service messages ✓" in en and "Offers and review requests ✗" in en
+
+
 def test_another_brand_cannot_open_the_customer_page(app: Flask, shop: Shop, make_brand) -> None:
     other = make_brand("other")
     with app.app_context():
