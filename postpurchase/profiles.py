@@ -20,6 +20,9 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from carriers.status import Status
+from postpurchase.clock import utcnow
+from postpurchase.db import claim_scope
+from postpurchase.inbox.locking import write_lock
 from postpurchase.lines import load as load_lines
 from postpurchase.lines import order_lines
 from postpurchase.models import (
@@ -634,10 +637,6 @@ REFRESH_PER_RUN = 5_000
 
 def refresh_job(app: Flask) -> int:
     """Scheduler job: recompute the stored profiles marked stale; returns how many."""
-    from postpurchase.clock import utcnow
-    from postpurchase.db import claim_scope
-    from postpurchase.inbox.locking import write_lock
-
     done = 0
     while done < REFRESH_PER_RUN:
         with write_lock(app), claim_scope(app) as session:
@@ -759,8 +758,6 @@ def connect() -> None:
 
 
 def _when(now: datetime | None) -> datetime:
-    from postpurchase.clock import utcnow
-
     return now or utcnow()
 
 
