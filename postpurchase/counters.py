@@ -10,13 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from postpurchase.db import is_postgres
 from postpurchase.models import OpsCounter
-from postpurchase.models.types import table_of
+from postpurchase.models.types import table_of, upsert
 
 
 def encode_labels(labels: Mapping[str, str]) -> str:
@@ -37,7 +34,7 @@ def add(
 ) -> None:
     """Add ``amount`` to the counter ``name`` with ``labels`` (created at zero when new)."""
     table = table_of(OpsCounter)
-    insert = (pg_insert if is_postgres(session) else sqlite_insert)(table).values(
+    insert = upsert(session, table).values(
         name=name, labels=encode_labels(labels or {}), value=amount
     )
     session.execute(

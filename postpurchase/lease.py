@@ -12,13 +12,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, case, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from postpurchase.db import affected_rows, is_postgres
+from postpurchase.db import affected_rows
 from postpurchase.models import LeaderLease
-from postpurchase.models.types import table_of
+from postpurchase.models.types import table_of, upsert
 
 SCHEDULER = "scheduler"
 
@@ -41,9 +39,8 @@ def acquire(*, session: Session, name: str, holder: str, now: datetime, ttl: tim
     )
     if affected_rows(renewed):
         return True
-    insert = pg_insert if is_postgres(session) else sqlite_insert
     created = session.execute(
-        insert(table)
+        upsert(session, table)
         .values(name=name, holder=holder, acquired_at=now, renewed_at=now, expires_at=now + ttl)
         .on_conflict_do_nothing(index_elements=["name"])
         .returning(table.c.name)

@@ -12,12 +12,9 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from postpurchase import batched, signals
-from postpurchase.db import is_postgres
 from postpurchase.inbox import Applied, Deferred
 from postpurchase.intake.schemas import (
     CustomerIn,
@@ -50,7 +47,7 @@ from postpurchase.models import (
     ReturnState,
     Shipment,
 )
-from postpurchase.models.types import id_of, new_row, table_of
+from postpurchase.models.types import id_of, new_row, table_of, upsert
 from postpurchase.returns.inspection import ReportedGrade, apply_reported_grades
 from postpurchase.returns.operations import ReturnError, record_external
 from postpurchase.unitcache import unit_cache
@@ -319,10 +316,9 @@ def _insert_centre(session: Session, brand_id: int, code: str) -> FulfillmentCen
     """Insert the centre unless another unit of work just did, and read it. Two workers on
     PostgreSQL meet a new centre in the same moment (the first shipments from it): a plain INSERT
     made the second one's whole batch fail on the unique key and wait for its retry."""
-    insert = pg_insert if is_postgres(session) else sqlite_insert
     values = FulfillmentCentre(brand_id=brand_id, code=code, name=code).model_dump(exclude={"id"})
     session.execute(
-        insert(table_of(FulfillmentCentre))
+        upsert(session, table_of(FulfillmentCentre))
         .values(values)
         .on_conflict_do_nothing(index_elements=["brand_id", "code"])
     )

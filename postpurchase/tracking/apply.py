@@ -27,16 +27,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from carriers.base import TrackingResult
 from carriers.status import FINAL, PROGRESS, TERMINAL, Status
 from postpurchase.clock import as_utc
-from postpurchase.db import affected_rows, is_postgres
+from postpurchase.db import affected_rows
 from postpurchase.models import CarrierResponse, Shipment, TrackingEvent
-from postpurchase.models.types import table_of
+from postpurchase.models.types import table_of, upsert
 from postpurchase.signals import shipment_status_changed
 
 
@@ -103,10 +101,9 @@ def _insert_events(
             "recorded_at": now,
         }
     inserted = []
-    insert = pg_insert if is_postgres(session) else sqlite_insert
     for key, row in sorted(rows.items()):
         statement = (
-            insert(table_of(TrackingEvent))
+            upsert(session, table_of(TrackingEvent))
             .values(**row)
             .on_conflict_do_nothing(index_elements=["shipment_id", "occurred_at", "carrier_code"])
         )

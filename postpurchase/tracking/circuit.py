@@ -16,13 +16,11 @@ from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import and_, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
-from postpurchase.db import affected_rows, is_postgres, session_scope
+from postpurchase.db import affected_rows, session_scope
 from postpurchase.models import CarrierCircuit
-from postpurchase.models.types import table_of
+from postpurchase.models.types import table_of, upsert
 from postpurchase.tracking.intervals import PollPolicy
 
 C = CarrierCircuit
@@ -38,9 +36,8 @@ class Permit:
 
 
 def _ensure(session: Session, key: str, now: datetime) -> None:
-    insert = pg_insert if is_postgres(session) else sqlite_insert
     session.execute(
-        insert(table_of(C))
+        upsert(session, table_of(C))
         .values(
             key=key,
             state="closed",
