@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from flask import Flask
-from sqlalchemy import Table, delete, event, func, or_, tuple_
+from sqlalchemy import Table, delete, event, func, literal, or_, tuple_
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
@@ -581,7 +581,7 @@ def _before_commit(session: Session) -> None:
         mark_stale(session=session, brand_id=brand_id, customer_ids=ids, now=now)
 
 
-#: Marks written or cleared per statement (4 bound values each; SQLite allows 32,766).
+#: Marks written or cleared per statement (one or two bound values each; SQLite allows 32,766).
 MARKS_PER_STATEMENT = 500
 
 
@@ -589,16 +589,24 @@ def mark_stale(
     *, session: Session, brand_id: int, customer_ids: Collection[int], now: datetime
 ) -> None:
     """Mark the customers' stored profiles stale (one statement); a mark already there is raised
-    a generation, so a refresh reading older rows meanwhile leaves it."""
+    a generation, so a refresh reading older rows meanwhile leaves it. Ids of customers that do
+    not exist (created by an event whose savepoint was rolled back) are left out."""
     marks = _table()
-    ids = sorted(customer_ids)  # one order of row locks for every unit of work
+    customer = table_of(Customer).c
+    ids = sorted(customer_ids)
     for start in range(0, len(ids), MARKS_PER_STATEMENT):
-        rows = [
-            {"customer_id": cid, "brand_id": brand_id, "generation": 1, "marked_at": now}
-            for cid in ids[start : start + MARKS_PER_STATEMENT]
-        ]
-        # One multi-row statement: as an executemany, PostgreSQL ran one statement per row.
-        insert = upsert(session, marks).values(rows)
+        # In order of id: one order of row locks for every unit of work.
+        existing = (
+            select(customer.id, customer.brand_id, literal(1), literal(now, marks.c.marked_at.type))
+            .where(
+                customer.brand_id == brand_id,
+                customer.id.in_(ids[start : start + MARKS_PER_STATEMENT]),
+            )
+            .order_by(customer.id)
+        )
+        insert = upsert(session, marks).from_select(
+            ["customer_id", "brand_id", "generation", "marked_at"], existing
+        )
         session.execute(
             insert.on_conflict_do_update(
                 index_elements=["customer_id"], set_={"generation": marks.c.generation + 1}

@@ -210,6 +210,17 @@ def test_the_brands_profiles_include_a_marked_customer_with_no_stored_profile_ye
     assert stored_profile(session=s, brand_id=brand.brand_id, customer_id=customer_id) is None
 
 
+def test_no_mark_is_kept_for_a_customer_that_does_not_exist(s: Session, brand: NewBrand) -> None:
+    """A customer created by an event whose savepoint was rolled back still has its id in the
+    unit of work's pending marks; PostgreSQL would refuse the mark (foreign key)."""
+    customer_id, _, _ = _customer_with_history(s, brand.brand_id)
+    mark_stale(
+        session=s, brand_id=brand.brand_id, customer_ids=[customer_id, 999_999], now=PINNED_NOW
+    )
+    s.commit()
+    assert stale_count(s) == 1
+
+
 def test_a_mark_raised_while_a_refresh_reads_stays_for_the_next_refresh(
     s: Session, brand: NewBrand, monkeypatch: pytest.MonkeyPatch
 ) -> None:
