@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from carriers.status import Status
 from postpurchase.clock import utcnow
-from postpurchase.db import claim_scope
+from postpurchase.db import claim_scope, is_postgres
 from postpurchase.inbox.locking import write_lock
 from postpurchase.lines import load as load_lines
 from postpurchase.lines import order_lines
@@ -627,7 +627,7 @@ def refresh_stale_profiles(
         query = query.where(marks.c.brand_id == brand_id)
     if limit is not None:
         query = query.limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         query = query.with_for_update(skip_locked=True)
     by_brand = _grouped((int(b), int(c)) for b, c in session.execute(query).all())
     for brand, ids in sorted(by_brand.items()):

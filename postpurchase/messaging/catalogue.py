@@ -30,6 +30,15 @@ class Purpose(StrEnum):
     marketing = "marketing"
 
 
+#: A purpose in words, as a customer's consent answers are shown to the merchant.
+PURPOSE_LABELS: Mapping[str, LazyString] = MappingProxyType(
+    {
+        Purpose.transactional: _l("Delivery and service messages"),
+        Purpose.marketing: _l("Offers and review requests"),
+    }
+)
+
+
 @dataclass(frozen=True)
 class TriggerSpec:
     """What a customer message trigger is, before a brand's settings change any of it."""

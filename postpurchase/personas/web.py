@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.i18n import format_money
-from postpurchase.messaging.catalogue import CATALOGUE
+from postpurchase.messaging.catalogue import CATALOGUE, PURPOSE_LABELS
 from postpurchase.messaging.config import brand_settings
 from postpurchase.models import Brand
 from postpurchase.models.types import id_of
@@ -22,7 +22,7 @@ from postpurchase.profiles import Situation, Stock
 from postpurchase.returns.policy import policy_for
 from postpurchase.settings.model import settings_for
 from postpurchase.web.merchant import require_merchant
-from postpurchase.web.wording import CHANNEL_LABELS, PURPOSE_LABELS
+from postpurchase.web.wording import CHANNEL_LABELS
 
 merchant_segments = Blueprint("merchant_segments", __name__, url_prefix="/merchant")
 

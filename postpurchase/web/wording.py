@@ -54,9 +54,3 @@ CHANNEL_LABELS = {
     Channel.line_notification: _l("LINE notification message"),
     Channel.webhook: _l("Webhook"),
 }
-
-#: What a customer consented to, by the purpose stored in their consent answers.
-PURPOSE_LABELS = {
-    "transactional": _l("Delivery and service messages"),
-    "marketing": _l("Offers and review requests"),
-}
