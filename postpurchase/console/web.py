@@ -28,6 +28,7 @@ from postpurchase.edd.service import explained
 from postpurchase.i18n import format_day
 from postpurchase.lookup import order_link_path
 from postpurchase.messaging import operations as messaging
+from postpurchase.messaging.reasons import describe
 from postpurchase.models import Brand, Resolution
 from postpurchase.models.enums import TimeSlot
 from postpurchase.models.types import id_of
@@ -58,6 +59,7 @@ def _words() -> dict[str, Any]:
         "trigger_labels": PREDICTION_TRIGGER_LABELS,
         "channel_labels": CHANNEL_LABELS,
         "state_labels": OUTBOX_STATE_LABELS,
+        "message_reason": describe,
         "day": lambda d: format_day(d, locale) if d else "",
         "carrier_name": lambda code: customer_links(code, None).carrier_name,
     }

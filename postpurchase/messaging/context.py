@@ -26,6 +26,7 @@ from postpurchase.i18n import format_day, format_money, time_slot_label, to_loca
 from postpurchase.lookup import order_link_path, order_token, return_link_path
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.config import TriggerSettings, brand_settings
+from postpurchase.messaging.reasons import Reason, Why, because
 from postpurchase.messaging.segments import (
     Profile,
     build_profile,
@@ -57,7 +58,7 @@ class Built:
     variant: str | None
     rules: tuple[str, ...]
     #: Why the message would be useless (None when it is worth sending).
-    useless: str | None = None
+    useless: Reason | None = None
 
 
 def message_locale(brand: Brand, customer: Customer | None) -> str:
@@ -215,7 +216,7 @@ COMPLAINT_SCORE = 6
 
 def customer_reason(
     *, session: Session, trigger: Trigger | str, order: Order, lines: list[OrderLine]
-) -> str | None:
+) -> Reason | None:
     """Why the customer's own history makes ``trigger`` unwelcome whatever the order says: no
     review request after a complaint (their latest score is a detractor's) or while a return of
     theirs is open; no replenishment reminder for an item they sent back, in any order."""
@@ -235,14 +236,14 @@ def customer_reason(
             .order_by(col(Feedback.created_at).desc(), col(Feedback.id).desc())
         ).first()
         if latest is not None and latest <= COMPLAINT_SCORE:
-            return f"the customer complained (last NPS {latest})"
+            return because(Why.complained, score=latest)
         opened = session.exec(
             select(ReturnRequest.rma_number).where(
                 col(ReturnRequest.order_id).in_(orders),
                 col(ReturnRequest.state).in_(OPEN_RETURN),
             )
         ).first()
-        return f"the customer has an open return ({opened})" if opened else None
+        return because(Why.open_return, rma=opened) if opened else None
     skus = {line.sku for line in lines}
     returned = session.exec(
         select(ReturnLine.sku)
@@ -250,7 +251,7 @@ def customer_reason(
         .where(col(ReturnRequest.order_id).in_(orders), col(ReturnLine.sku).in_(skus))
         .order_by(col(ReturnLine.sku))
     ).first()
-    return f"the customer returned {returned} before" if returned else None
+    return because(Why.returned_before, sku=returned) if returned else None
 
 
 def useless_reason(
@@ -260,14 +261,14 @@ def useless_reason(
     trigger: Trigger | str,
     order: Order | None,
     shipment: Shipment | None,
-) -> str | None:
+) -> Reason | None:
     """Why the data at trigger time makes ``trigger`` useless (no care content, already answered, no
     consumables), or None. No query for the other triggers (the ones events cause)."""
     if trigger not in JUDGED or order is None:
         return None
     if trigger == Trigger.review_request:
         if _answered(session, order.id):
-            return "the customer already answered"
+            return because(Why.already_answered)
         return customer_reason(session=session, trigger=trigger, order=order, lines=[])
     settings = brand_settings(brand)
     lines = order_lines(session, id_of(order))
@@ -276,11 +277,7 @@ def useless_reason(
     ):
         return reason
     if trigger == Trigger.unboxing:
-        return (
-            None
-            if care_content(settings["care"], lines, "ja")
-            else "no use-and-care content for these products"
-        )
+        return None if care_content(settings["care"], lines, "ja") else because(Why.no_care_content)
     if (
         shipment is not None
         and shipment.delivered_at is not None
@@ -289,7 +286,7 @@ def useless_reason(
         )
         is None
     ):
-        return "no consumables in this order"
+        return because(Why.no_consumables)
     return None
 
 
@@ -383,7 +380,7 @@ def build(
     useless = None
     if trigger.name == Trigger.unboxing:
         context["care"] = care_content(settings["care"], lines, locale)
-        useless = None if context["care"] else "no use-and-care content for these products"
+        useless = None if context["care"] else because(Why.no_care_content)
     if (
         trigger.name in (Trigger.unboxing, Trigger.delivered, Trigger.review_request)
         and profile is not None
@@ -404,7 +401,7 @@ def build(
         context["left_out"] = dict(left_out)
     if trigger.name == Trigger.review_request and order is not None:
         useless = (
-            "the customer already answered"
+            because(Why.already_answered)
             if _answered(session, order.id)
             else customer_reason(session=session, trigger=trigger.name, order=order, lines=lines)
         )
@@ -431,7 +428,7 @@ def build(
             settings, lines, to_local(shipment.delivered_at, brand.timezone).date()
         )
         if plan is None:
-            useless = "no consumables in this order"
+            useless = because(Why.no_consumables)
         else:
             runout, due_lines = plan
             context["replenishment"] = {

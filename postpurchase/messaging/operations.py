@@ -273,7 +273,7 @@ def _retry(
             continue
         result.retried.append(id_of(row))
         if not dry_run:
-            row.state, row.due_at, row.error = OutboxState.pending, now, None
+            row.state, row.due_at, row.error, row.reason = OutboxState.pending, now, None, None
             row.first_tried_at = row.handed_over_at = None
             session.add(row)
     session.flush()

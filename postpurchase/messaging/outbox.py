@@ -40,7 +40,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -73,6 +73,7 @@ from postpurchase.messaging.config import (
     brand_settings,
     trigger_settings,
 )
+from postpurchase.messaging.reasons import Reason, Why, because, reason_columns
 from postpurchase.messaging.settings import MessagingSettings, messaging_settings
 from postpurchase.messaging.triggers import Composed, compose, enqueue_fallback
 from postpurchase.models import (
@@ -262,11 +263,11 @@ class _Checks:
             self._triggers[key] = trigger_settings(brand, name)
         return self._triggers[key]
 
-    def suppression(self, row: OutboxMessage, purpose: str) -> str | None:
+    def suppression(self, row: OutboxMessage, purpose: str) -> Reason | None:
         purposes = {"all", "marketing"} if purpose == "marketing" else {"all"}
         for found in self.suppressed[(row.brand_id, row.channel, row.recipient)]:
             if found.purpose in purposes:
-                return f"{found.reason} ({found.purpose})"
+                return because(Why.suppressed, channel=row.channel, cause=found.reason)
         return None
 
     def timezone(self, row: OutboxMessage) -> str:
@@ -304,7 +305,7 @@ class _Checks:
             ).one()
         return self._capped_today[row.customer_id]
 
-    def decide(self, row: OutboxMessage) -> tuple[OutboxState, str | None, datetime | None]:
+    def decide(self, row: OutboxMessage) -> tuple[OutboxState, Reason | None, datetime | None]:
         """``(sending|held|suppressed, reason, due_at)`` for a row about to be sent."""
         brand = self.brands[row.brand_id]
         if row.payload.get("test") or row.payload.get(
@@ -318,10 +319,14 @@ class _Checks:
         if row.customer_id and not respect.consent_allows(
             customer, row.channel, purpose, shipment_id=row.shipment_id
         ):
-            return OutboxState.suppressed, f"no {purpose} consent on {row.channel}", None
+            return (
+                OutboxState.suppressed,
+                because(Why.no_consent, purpose=purpose, channel=row.channel),
+                None,
+            )
         reason = self.suppression(row, purpose)
         if reason:
-            return OutboxState.suppressed, f"suppressed: {reason}", None
+            return OutboxState.suppressed, reason, None
         late = too_late(row, trigger, self.now)
         if late:
             return OutboxState.stale, late, None
@@ -333,11 +338,7 @@ class _Checks:
                 and (settings["sender"].get("contact") or settings["sender"].get("email"))
             )
         ):
-            return (
-                OutboxState.suppressed,
-                "marketing email needs the sender's name, address and contact (特定電子メール法)",
-                None,
-            )
+            return OutboxState.suppressed, because(Why.sender_incomplete), None
         timezone = self.timezone(row)
         stale = respect.stale_reason(
             session=self.session,
@@ -352,19 +353,25 @@ class _Checks:
         if trigger is None or trigger.quiet_hours:
             until = respect.quiet_until(self.now, timezone, quiet["start"], quiet["end"])
             if until is not None:
-                return OutboxState.held, "quiet hours", until
+                return OutboxState.held, because(Why.quiet_hours), until
         if trigger is not None and not trigger.essential and row.customer_id:
             if self.capped_today(row, timezone) >= int(settings["daily_cap"]):
                 return (
                     OutboxState.held,
-                    "daily cap",
+                    because(Why.daily_cap),
                     respect.next_day_at(self.now, timezone, quiet["end"]),
                 )
             self._capped_today[row.customer_id] += 1
         return OutboxState.sending, None, None
 
 
-def too_late(row: OutboxMessage, trigger: TriggerSettings | None, now: datetime) -> str | None:
+def _explain(row: OutboxMessage, reason: Reason | None) -> None:
+    """Say on ``row`` why it is in its state (nothing: no reason)."""
+    for name, value in reason_columns(reason).items():
+        setattr(row, name, value)
+
+
+def too_late(row: OutboxMessage, trigger: TriggerSettings | None, now: datetime) -> Reason | None:
     """Why ``row`` is too late to send at ``now`` (its trigger's ``stale_after``), or None.
 
     Counted from when the message was meant to go out: the event behind it (or, without one, when
@@ -382,8 +389,7 @@ def too_late(row: OutboxMessage, trigger: TriggerSettings | None, now: datetime)
     meant = start + timedelta(minutes=trigger.delay_minutes)
     if now - meant <= trigger.stale_after:
         return None
-    hours = trigger.stale_after.total_seconds() / 3600
-    return f"stale: not sent within {hours:g} h of being due ({row.trigger} is useless later)"
+    return because(Why.too_late, limit=trigger.stale_after.total_seconds() / 3600)
 
 
 def claim(
@@ -426,18 +432,17 @@ def _claim(app: Flask, *, now: datetime, limit: int) -> tuple[list[int], SendRep
                 and not checks.idempotent(brand, row.channel)
             ):
                 row.state = OutboxState.unknown
-                row.error = (
-                    "the sender stopped after handing this message to the channel and before recording "
-                    "the answer; the provider has no idempotency key, so it may or may not have arrived"
-                )
+                _explain(row, because(Why.outcome_unknown))
                 report.unknown += 1
                 continue
             state, reason, until = checks.decide(row)
             if state == OutboxState.held:
-                row.state, row.error, row.due_at = state, reason, until or now
+                row.state, row.due_at = state, until or now
+                _explain(row, reason)
                 report.held += 1
             elif state in (OutboxState.suppressed, OutboxState.stale):
-                row.state, row.error = state, reason
+                row.state = state
+                _explain(row, reason)
                 if state == OutboxState.stale:
                     report.stale += 1
                 else:
@@ -474,7 +479,7 @@ class Prepared:
     content: dict[int, Composed] = field(default_factory=dict)
     #: Rows not to send (id → state, reason): ``suppressed`` when the data made them useless since
     #: they were written, ``failed`` when they cannot be rendered. :func:`record` stores it.
-    settled: dict[int, tuple[OutboxState, str]] = field(default_factory=dict)
+    settled: dict[int, tuple[OutboxState, Reason]] = field(default_factory=dict)
     #: Content the data held back from a row (id → (brand id, trigger, {reason: items})), e.g.
     #: recommendations out of stock in the size: counted when the row is sent.
     left_out: dict[int, tuple[int, str, dict[str, int]]] = field(default_factory=dict)
@@ -516,7 +521,7 @@ def prepare(app: Flask, ids: list[int], *, now: datetime) -> Prepared:
                 )
                 prepared.settled[row.id] = (
                     OutboxState.failed,
-                    f"could not render: {type(exc).__name__}: {exc}"[:2000],
+                    because(Why.render_failed, detail=f"{type(exc).__name__}: {exc}"[:1500]),
                 )
                 continue
             if content.useless and not row.payload.get("test"):
@@ -591,9 +596,8 @@ def deliver(
         slug, channel, items = job
         instance = factory(slug, channel)
         if instance is None:
-            missing = Outcome(
-                Result.permanent, error=f"no credentials for {channel} for brand {slug}"
-            )
+            reason = because(Why.no_credentials, channel=channel)
+            missing = Outcome(Result.permanent, error=str(reason), reason=reason)
             return [(envelope, missing) for envelope in items]
         outcomes: list[Outcome] = []
         try:
@@ -610,12 +614,9 @@ def deliver(
                             len(part),
                             exc,
                         )
+                        busy = because(Why.database_busy, detail=str(exc)[:300])
                         outcomes.extend(
-                            Outcome(
-                                Result.temporary,
-                                error=f"not handed over (database busy): {exc}"[:500],
-                            )
-                            for _ in part
+                            Outcome(Result.temporary, error=str(busy), reason=busy) for _ in part
                         )
                         continue
                 outcomes.extend(instance.send_many(part))
@@ -625,7 +626,7 @@ def deliver(
             instance.idempotent
         ):  # the provider drops a second copy: an unclear answer is just a retry
             outcomes = [
-                Outcome(Result.temporary, error=o.error) if o.result == Result.ambiguous else o
+                replace(o, result=Result.temporary) if o.result == Result.ambiguous else o
                 for o in outcomes
             ]
         return list(zip(items, outcomes, strict=True))
@@ -672,7 +673,7 @@ def _record(
                         "state": OutboxState.sent,
                         "sent_at": now,
                         "provider_id": (outcome.provider_id or "")[:200] or None,
-                        "error": None,
+                        **reason_columns(None),
                         **_content_columns(content.get(envelope.message_id)),
                     }
                 )
@@ -694,7 +695,7 @@ def _record(
             session.execute(
                 update(OutboxMessage)
                 .where(col(OutboxMessage.id) == message_id)
-                .values(state=state, error=reason)
+                .values(state=state, **reason_columns(reason))
             )
             if state == OutboxState.suppressed:
                 report.suppressed += 1
@@ -770,7 +771,8 @@ def _record_failure(
     for name, value in _content_columns(content).items():
         setattr(message, name, value)
     brand = session.get(Brand, message.brand_id)
-    message.error = outcome.error
+    reason = outcome.reason or because(Why.channel_error, detail=outcome.error or "")
+    _explain(message, reason)
     report.errors.append(f"{message.idempotency_key}: {outcome.error}")
     if outcome.result == Result.ambiguous:
         message.state = OutboxState.unknown
@@ -783,7 +785,7 @@ def _record_failure(
             message.state, message.due_at = OutboxState.pending, again
             report.retried += 1
             return
-        message.error = f"gave up retrying: {outcome.error}"
+        _explain(message, because(Why.gave_up, detail=outcome.error or ""))
     message.state = OutboxState.failed
     report.failed += 1
     if outcome.bounce:

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from carriers.status import FINAL, Status
 from postpurchase.messaging.catalogue import Trigger
+from postpurchase.messaging.reasons import Reason, Why, because
 from postpurchase.models import (
     Channel,
     Customer,
@@ -139,7 +140,7 @@ def suppression_reasons(
     for row in rows:
         channel = str(row.channel)
         if addresses.get(channel) == row.address and channel not in found:
-            found[channel] = f"{row.reason} ({row.purpose})"
+            found[channel] = row.reason
     return found
 
 
@@ -184,29 +185,29 @@ def stale_reason(
     shipment: Shipment | None,
     now: datetime,
     timezone: str,
-) -> str | None:
+) -> Reason | None:
     """Why the data says this message would be useless now, or None."""
     if shipment is not None:
         if shipment.status in STALE_AFTER.get(message.trigger, set()):
-            return f"parcel is already {shipment.status}"
+            return because(Why.parcel_already, status=shipment.status)
         if message.trigger == Trigger.arriving_tomorrow:
             promised = message.payload.get("predicted_date")
             today = now.astimezone(ZoneInfo(timezone)).date()
             if shipment.predicted_date is None or promised != shipment.predicted_date.isoformat():
-                return "the predicted delivery date changed"
+                return because(Why.prediction_changed)
             if today >= shipment.predicted_date:
-                return "delivery day already reached"
+                return because(Why.delivery_day_reached)
         if (
             message.trigger == Trigger.delayed
             and shipment.promised_date
             and shipment.predicted_date
             and shipment.predicted_date <= shipment.promised_date
         ):
-            return "the parcel is back on time"
+            return because(Why.back_on_time)
     if message.trigger in USELESS_AFTER_RETURN and message.order_id is not None:
         returned = session.exec(
             select(ReturnRequest.id).where(ReturnRequest.order_id == message.order_id)
         ).first()
         if returned is not None:
-            return "the customer is returning this order"
+            return because(Why.order_returning)
     return None

@@ -36,6 +36,7 @@ from postpurchase.messaging.channels import configured
 from postpurchase.messaging.config import TriggerSettings, brand_settings, trigger_settings
 from postpurchase.messaging.line.flex import flex_message
 from postpurchase.messaging.own_templates import own_sources
+from postpurchase.messaging.reasons import Reason, Why, because, reason_columns
 from postpurchase.messaging.render import render_message
 from postpurchase.messaging.respect import consent_allows, suppression_reasons
 from postpurchase.messaging.settings import MessagingSettings, SettingsSource, resolve
@@ -218,7 +219,7 @@ class Composed:
     text: str
     html: str | None
     payload: dict[str, Any]
-    useless: str | None = None
+    useless: Reason | None = None
 
 
 def render_content(
@@ -329,7 +330,7 @@ def row_values(
     shipment_id: int | None,
     locale: str,
     state: OutboxState = OutboxState.pending,
-    error: str | None = None,
+    reason: Reason | None = None,
 ) -> dict[str, Any]:
     """The columns of an outbox row without content (rendered when sent, see :func:`compose`)."""
     return {
@@ -350,7 +351,7 @@ def row_values(
         "attempts": 0,
         "due_at": due_at,
         "created_at": created_at,
-        "error": error,
+        **reason_columns(reason),
     }
 
 
@@ -412,7 +413,7 @@ def enqueue(
         session=session, brand_id=id_of(brand), addresses=addresses, purpose=settings.purpose
     )
     eligible: list[str] = []
-    refusal = "no address on any configured channel"
+    refusal = because(Why.no_address)
     for channel in settings.channels:
         address = addresses.get(str(channel))
         if not address:
@@ -420,11 +421,11 @@ def enqueue(
         if not consent_allows(
             customer, channel, settings.purpose, shipment_id=shipment.id if shipment else None
         ):
-            refusal = f"no {settings.purpose} consent on {channel}"
+            refusal = because(Why.no_consent, purpose=settings.purpose, channel=channel)
             continue
         reason = suppressed.get(str(channel))
         if reason:
-            refusal = f"suppressed on {channel}: {reason}"
+            refusal = because(Why.suppressed, channel=channel, cause=reason)
             continue
         eligible.append(str(channel))
     useless = ctx.useless_reason(
@@ -475,7 +476,7 @@ def enqueue(
         if "delay_minutes" in assignment.variant:
             due_at = now + timedelta(minutes=assignment.variant["delay_minutes"])
         if assignment.holdout:
-            useless, refused = f"experiment holdout (variant {assignment.key})", True
+            useless, refused = because(Why.experiment_holdout, variant=assignment.key), True
     channel = Channel(eligible[0]) if eligible else first
     values = row_values(
         brand=brand,
@@ -495,22 +496,22 @@ def enqueue(
         else OutboxState.suppressed
         if refused
         else OutboxState.pending,
-        error=backfilled or ((useless or refusal) if refused else None),
+        reason=backfilled or ((useless or refusal) if refused else None),
     )
     return values["idempotency_key"] if _insert(session, values, new=new) else None
 
 
-def too_old(settings: TriggerSettings, event_at: datetime | None, now: datetime) -> str | None:
+def too_old(settings: TriggerSettings, event_at: datetime | None, now: datetime) -> Reason | None:
     """Why an event that happened at ``event_at`` is too old for a ``settings`` message at ``now``."""
     if event_at is None or settings.stale_after is None:
         return None
     age = now - as_utc(event_at)
     if age <= settings.stale_after:
         return None
-    return (
-        f"backfill: the event happened {age.total_seconds() / 3600:.0f} h ago "
-        f"({as_utc(event_at):%Y-%m-%d %H:%M} UTC), past the {settings.stale_after.total_seconds() / 3600:g} h "
-        f"freshness limit of {settings.name}; send such events with notify_late"
+    return because(
+        Why.backfill,
+        hours=f"{age.total_seconds() / 3600:.0f}",
+        limit=settings.stale_after.total_seconds() / 3600,
     )
 
 

@@ -26,6 +26,7 @@ from postpurchase.db import get_session
 from postpurchase.i18n import SUPPORTED_LOCALES, format_local_time
 from postpurchase.messaging import current_settings, operations, sink
 from postpurchase.messaging.catalogue import CATALOGUE, Trigger
+from postpurchase.messaging.reasons import describe
 from postpurchase.models import Brand, Channel, OutboxState
 from postpurchase.models.types import id_of
 from postpurchase.tokens import read_token
@@ -44,6 +45,7 @@ def _words() -> dict[str, Any]:
         "trigger_labels": {trigger: spec.label for trigger, spec in CATALOGUE.items()},
         "state_labels": OUTBOX_STATE_LABELS,
         "channel_labels": CHANNEL_LABELS,
+        "message_reason": describe,
         "local_time": lambda moment, brand: format_local_time(
             moment, brand.timezone, str(get_locale())
         ),

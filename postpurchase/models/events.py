@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from postpurchase.clock import utcnow
 from postpurchase.models.enums import Channel, InboxState, OutboxState, RejectionReason
-from postpurchase.models.types import enum_field, json_field, utc_field
+from postpurchase.models.types import JSONType, enum_field, json_field, utc_field
 
 
 class InboxEvent(SQLModel, table=True):
@@ -98,5 +98,8 @@ class OutboxMessage(SQLModel, table=True):
     handed_over_at: datetime | None = utc_field()
     sent_at: datetime | None = utc_field()
     provider_id: str | None = Field(default=None, max_length=200)
+    #: Why the row is held, not sent or failed, in English (:mod:`postpurchase.messaging.reasons`).
     error: str | None = None
+    #: The same reason as its code and arguments, said in the reader's language on merchant pages.
+    reason: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     created_at: datetime = utc_field(nullable=False, default_factory=utcnow)

@@ -55,7 +55,10 @@ def test_a_customer_of_the_targeted_persona_enters_the_experiment(make_shop, ses
     shop = make_shop(consent=MARKETING)
     _persona(session, shop, "p2")
     _enqueue_in(session, shop, {"persona": "p2"})
-    assert only(session, Trigger.review_request).error == "experiment holdout (variant quiet)"
+    assert only(session, Trigger.review_request).reason == {
+        "why": "experiment_holdout",
+        "args": {"variant": "quiet"},
+    }
 
 
 def test_a_customer_outside_the_micro_segment_gets_the_usual_message(make_shop, session) -> None:
@@ -70,7 +73,10 @@ def test_an_experiment_can_target_a_rule_segment_by_name(make_shop, session) -> 
     shop = make_shop(consent=MARKETING)
     shop.configure(rules=[{"name": "newcomers", "when": {"first_order": True}}])
     _enqueue_in(session, shop, {"rule": "newcomers"})
-    assert only(session, Trigger.review_request).error == "experiment holdout (variant quiet)"
+    assert only(session, Trigger.review_request).reason == {
+        "why": "experiment_holdout",
+        "args": {"variant": "quiet"},
+    }
 
 
 def test_an_unknown_audience_condition_names_the_field(session, brand) -> None:

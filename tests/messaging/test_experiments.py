@@ -69,7 +69,7 @@ def test_a_held_out_customer_gets_a_suppressed_row_naming_the_holdout(make_shop,
     )
     message = only(session, Trigger.review_request)
     assert message.state == OutboxState.suppressed
-    assert message.error == "experiment holdout (variant quiet)"
+    assert message.reason == {"why": "experiment_holdout", "args": {"variant": "quiet"}}
     exposure = session.exec(select(ExperimentExposure)).one()
     assert (exposure.customer_id, exposure.variant) == (shop.customer.id, "quiet")
 

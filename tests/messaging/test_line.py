@@ -506,9 +506,9 @@ def test_line_walk_follow_link_shipped_flex_status_and_unfollow(
     assert len(line.pushes()) == 1 and line.problems == []
     first, second = messages(session, "shipped")
     assert first.state == OutboxState.sent
-    assert (second.state, second.error) == (
+    assert (second.state, second.reason) == (
         OutboxState.suppressed,
-        "no transactional consent on line",
+        {"why": "no_consent", "args": {"purpose": "transactional", "channel": "line"}},
     )
 
 

@@ -106,4 +106,4 @@ def test_a_message_with_nobody_to_reach_reads_no_settings(make_shop, session) ->
         shipment=shop.shipment,
         now=NOW,
     )
-    assert only(session, Trigger.shipped).error == "no address on any configured channel"
+    assert only(session, Trigger.shipped).reason == {"why": "no_address", "args": {}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import refresh
 from sqlmodel import select
 
 from postpurchase import signals
@@ -12,6 +13,7 @@ from postpurchase.messaging import sink
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.operations import queue_test_message
 from postpurchase.messaging.outbox import send_due
+from postpurchase.messaging.reasons import Why, because, reason_columns
 from postpurchase.models import Brand, Channel, MessageEvent, Order, OutboxMessage, OutboxState
 from postpurchase.profiles import current_profile, refresh_job, stored_profile
 from postpurchase.web.merchant import add_merchant_user
@@ -328,3 +330,33 @@ def test_mailbox_shows_only_the_signed_in_brands_mail(
     _sign_in(app, client, brand.brand_id)
     page = client.get("/merchant/messages/mailbox").get_data(as_text=True)
     assert "ops@acme.example" in page and "ops@beta.example" not in page
+
+
+def test_the_log_says_why_a_message_was_not_sent_in_the_merchants_language(
+    app, client, make_shop, session
+) -> None:
+    shop = make_shop()
+    signals.shipment_created.send(
+        shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW
+    )
+    session.commit()
+    message = only_message(session)
+    reason = because(Why.no_consent, purpose="marketing", channel=Channel.email)
+    for name, value in {"state": OutboxState.suppressed, **reason_columns(reason)}.items():
+        setattr(message, name, value)
+    session.commit()
+    _sign_in(app, client, shop.brand.id)
+
+    def reason_cell(language: str) -> str:
+        refresh()  # the test's app context would keep the first request's locale
+        page = client.get("/merchant/messages/", query_string={"lang": language})
+        row = re.search(r'<tr data-state="suppressed">(.*?)</tr>', page.get_data(as_text=True))
+        return re.findall(r"<td>(.*?)</td>", row.group(1), flags=re.S)[9]
+
+    assert reason_cell("ja") == "メールでの「おすすめ・レビュー依頼」に同意がありません。"
+    assert reason_cell("en") == "No consent to &#34;Offers and review requests&#34; on Email."
+
+
+def only_message(session) -> OutboxMessage:
+    (message,) = session.exec(select(OutboxMessage)).all()
+    return message

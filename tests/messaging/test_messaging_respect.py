@@ -57,10 +57,10 @@ def test_message_due_at_2330_is_held_and_sent_at_0800_next_morning(
     _status(shop, session, Status.attempt_fail, JST_2330)
     report = send_due(app, now=JST_2330)
     message = only(session, Trigger.attempt_fail)
-    assert report.held == 1 and (message.state, message.due_at, message.error) == (
+    assert report.held == 1 and (message.state, message.due_at, message.reason) == (
         OutboxState.held,
         JST_0800_NEXT,
-        "quiet hours",
+        {"why": "quiet_hours", "args": {}},
     )
     assert send_due(app, now=JST_0800_NEXT - timedelta(minutes=1)).claimed == 0
     assert send_due(app, now=JST_0800_NEXT).sent == 1 and len(inbox.messages) == 1
@@ -83,7 +83,9 @@ def test_daily_cap_holds_non_essential_messages_until_the_next_day(
     _status(second, session, Status.delivered)
     report = send_due(app, now=NOW)
     held = [m for m in messages(session, Trigger.delivered) if m.state == OutboxState.held]
-    assert report.sent == 1 and len(held) == 1 and held[0].error == "daily cap"
+    assert (
+        report.sent == 1 and len(held) == 1 and held[0].reason == {"why": "daily_cap", "args": {}}
+    )
     assert held[0].due_at == JST_0800_NEXT
 
 
@@ -111,9 +113,11 @@ def test_marketing_message_without_opt_in_is_suppressed(make_shop, session, mess
     shop = make_shop()
     _review(shop, session, messaging)
     message = only(session, Trigger.review_request)
-    assert (
-        message.state == OutboxState.suppressed and message.error == "no marketing consent on email"
-    )
+    assert message.state == OutboxState.suppressed and message.reason == {
+        "why": "no_consent",
+        "args": {"purpose": "marketing", "channel": "email"},
+    }
+    assert message.error == 'No consent to "marketing" on email.'
 
 
 def test_marketing_email_carries_the_sender_information_the_law_requires(
@@ -213,4 +217,4 @@ def test_an_address_unsubscribed_after_suppressions_were_read_ahead_is_still_sup
     )
     assert suppression_reasons(
         session=session, brand_id=brand.brand_id, addresses=addresses, purpose="marketing"
-    ) == {"email": "unsubscribe (marketing)"}
+    ) == {"email": "unsubscribe"}

@@ -143,7 +143,8 @@ def test_stale_message_is_suppressed_instead_of_sent(app, make_shop, session, in
     report = send_due(app, now=NOW)
     message = only(session, Trigger.out_for_delivery)
     assert report.suppressed == 1 and message.state == OutboxState.suppressed
-    assert message.error == "parcel is already delivered" and inbox.messages == []
+    assert message.reason == {"why": "parcel_already", "args": {"status": "delivered"}}
+    assert inbox.messages == []
 
 
 def _crash(monkeypatch) -> None:
@@ -353,9 +354,8 @@ def test_temporary_failures_stop_at_the_retry_horizon_as_failed(
     assert only(session, Trigger.shipped).state == OutboxState.pending
     _every_minute(app, clock, 62)
     message = only(session, Trigger.shipped)
-    assert message.state == OutboxState.failed and message.error.startswith(
-        "gave up retrying: SMTP before data"
-    )
+    assert message.state == OutboxState.failed and message.reason["why"] == "gave_up"
+    assert message.error.startswith("Gave up retrying: SMTP before data")
 
 
 def test_a_message_past_its_triggers_staleness_is_stale_not_sent(
@@ -375,9 +375,10 @@ def test_a_message_past_its_triggers_staleness_is_stale_not_sent(
     session.commit()
     _every_minute(app, clock, 5 * 60)  # out-for-delivery news is worth nothing after 4 hours
     message = only(session, Trigger.out_for_delivery)
-    assert message.state == OutboxState.stale and message.error.startswith(
-        "stale: not sent within 4 h"
-    )
+    assert message.state == OutboxState.stale and message.reason == {
+        "why": "too_late",
+        "args": {"limit": "4"},
+    }
 
 
 def _locked(*args, **kwargs):
@@ -418,7 +419,7 @@ def test_a_handover_that_cannot_be_recorded_is_not_sent_and_retried(
     report = send_due(app, now=NOW, sleep=lambda _s: None)
     message = only(session, Trigger.shipped)
     assert report.retried == 1 and message.state == OutboxState.pending and inbox.messages == []
-    assert "database busy" in message.error
+    assert message.reason["why"] == "database_busy" and "database is locked" in message.error
 
 
 def test_a_crash_after_the_handover_is_unknown_only_for_the_handed_over_rows(

@@ -78,7 +78,8 @@ def test_unboxing_without_content_for_the_products_is_suppressed(
     _delivered(shop, session, NOW - timedelta(days=1, hours=1))
     run_timers(session=session, messaging=messaging, now=NOW)
     message = only(session, Trigger.unboxing)
-    assert message.state == OutboxState.suppressed and "no use-and-care content" in message.error
+    assert message.state == OutboxState.suppressed
+    assert message.reason == {"why": "no_care_content", "args": {}}
 
 
 def test_review_request_links_to_a_page_that_stores_the_score(
@@ -138,7 +139,7 @@ def test_review_request_answered_before_it_is_sent_is_suppressed(
     report = send_due(app, now=NOW)
     message = only(session, Trigger.review_request)
     assert report.suppressed == 1 and message.state == OutboxState.suppressed
-    assert message.error == "the customer already answered"
+    assert message.reason == {"why": "already_answered", "args": {}}
 
 
 def test_the_timers_job_holds_the_sqlite_write_lock_from_its_first_read(

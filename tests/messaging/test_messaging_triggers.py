@@ -292,7 +292,8 @@ def test_no_address_on_any_channel_is_logged_as_suppressed(make_shop, session) -
         shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW
     )
     message = only(session, Trigger.shipped)
-    assert message.state == OutboxState.suppressed and "no address" in message.error
+    assert message.state == OutboxState.suppressed
+    assert message.reason == {"why": "no_address", "args": {}}
 
 
 def test_messages_roll_back_with_the_change_that_caused_them(app, make_shop, session) -> None:

@@ -46,7 +46,7 @@ def test_no_review_request_after_the_customer_complained(make_shop, session, mes
     run_timers(session=session, messaging=messaging, now=NOW)
     message = only(session, Trigger.review_request)
     assert message.state == OutboxState.suppressed
-    assert message.error == "the customer complained (last NPS 2)"
+    assert message.reason == {"why": "complained", "args": {"score": "2"}}
 
 
 def test_no_review_request_while_a_return_of_the_customer_is_open(
@@ -59,7 +59,7 @@ def test_no_review_request_while_a_return_of_the_customer_is_open(
     _delivered(shop, session, NOW - timedelta(days=7, hours=1))
     run_timers(session=session, messaging=messaging, now=NOW)
     message = only(session, Trigger.review_request)
-    assert message.error == "the customer has an open return (R-KETTLE-1)"
+    assert message.reason == {"why": "open_return", "args": {"rma": "R-KETTLE-1"}}
 
 
 def test_a_settled_return_does_not_hold_back_the_review_request(
@@ -89,4 +89,4 @@ def test_no_replenishment_reminder_for_an_item_returned_in_an_earlier_order(
     run_timers(session=session, messaging=messaging, now=NOW)
     message = only(session, Trigger.replenishment)
     assert message.state == OutboxState.suppressed
-    assert message.error == "the customer returned BEANS-200 before"
+    assert message.reason == {"why": "returned_before", "args": {"sku": "BEANS-200"}}

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from postpurchase.config import secret
+from postpurchase.messaging.reasons import Reason
 from postpurchase.models import Channel
 
 
@@ -28,6 +29,8 @@ class Outcome:
     error: str | None = None
     #: The address is dead (hard bounce, number opted out at the provider): suppress it.
     bounce: bool = False
+    #: Why it was not sent when the sender, not the channel, decided (``error`` is its sentence).
+    reason: Reason | None = None
 
 
 @dataclass(frozen=True)
