@@ -35,6 +35,26 @@ def test_default_database_is_sqlite_in_wal_mode(tmp_path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
+def test_a_postgresql_database_keeps_the_conversion_of_its_large_statements() -> None:
+    """psycopg rewrites placeholders before sending; large statements get a bounded cache of
+    their own (once, however many databases are opened), and it answers as psycopg would."""
+    from psycopg import _queries
+
+    from postpurchase.db import LARGE_STATEMENTS_CACHED, Database
+
+    Database("postgresql+psycopg://nobody@127.0.0.1:9/none")  # no connection is made
+    Database("postgresql+psycopg://nobody@127.0.0.1:9/none")
+    convert = _queries._query2pg_nocache
+    assert convert.cache_info().maxsize == LARGE_STATEMENTS_CACHED
+    assert not hasattr(convert.__wrapped__, "cache_info")
+    rows = b", ".join(b"(%%(a__%d)s, %%(b__%d)s)" % (i, i) for i in range(40))
+    query = b"INSERT INTO t (a, b) VALUES " + rows  # 80 parameters: psycopg would not cache it
+    converted = convert(query, "utf-8")
+    assert convert(query, "utf-8") is converted
+    assert converted[:3] == convert.__wrapped__(query, "utf-8")[:3]
+    assert converted[0].startswith(b"INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)")
+
+
 def test_migrations_match_the_models(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
     upgrade(url)
