@@ -41,6 +41,15 @@ def _sign_in(app, client, brand_id: int) -> str:
     return re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
 
 
+def _shipped(shop, session):
+    """``shop`` after its parcel was created: its shipped message waits in the outbox."""
+    signals.shipment_created.send(
+        shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW
+    )
+    session.commit()
+    return shop
+
+
 def test_message_log_needs_a_signed_in_merchant(client) -> None:
     assert client.get("/merchant/messages/").status_code == 302
 
@@ -48,10 +57,7 @@ def test_message_log_needs_a_signed_in_merchant(client) -> None:
 def test_message_log_filters_by_order_number(app, client, make_shop, session) -> None:
     first, second = make_shop(), make_shop()
     for shop in (first, second):
-        signals.shipment_created.send(
-            shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW
-        )
-    session.commit()
+        _shipped(shop, session)
     _sign_in(app, client, first.brand.id)
     page = client.get("/merchant/messages/", query_string={"order": first.order.number}).get_data(
         as_text=True
@@ -62,11 +68,7 @@ def test_message_log_filters_by_order_number(app, client, make_shop, session) ->
 def test_message_log_shows_the_subject_of_a_message_not_yet_sent(
     app, client, make_shop, session
 ) -> None:
-    shop = make_shop()
-    signals.shipment_created.send(
-        shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW
-    )
-    session.commit()
+    shop = _shipped(make_shop(), session)
     _sign_in(app, client, shop.brand.id)
     page = client.get("/merchant/messages/").get_data(as_text=True)
     assert 'data-state="pending"' in page and "発送しました" in page
@@ -75,11 +77,7 @@ def test_message_log_shows_the_subject_of_a_message_not_yet_sent(
 def test_message_log_speaks_the_merchants_language_and_time(
     app, client, make_shop, session
 ) -> None:
-    shop = make_shop()
-    signals.shipment_created.send(
-        shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW
-    )
-    session.commit()
+    shop = _shipped(make_shop(), session)
     _sign_in(app, client, shop.brand.id)
     row = re.search(
         r'<tr data-state="pending">(.*?)</tr>',
@@ -98,10 +96,7 @@ def test_merchant_home_links_to_the_message_log(app, client, brand) -> None:
 
 def _shipped_email_pixel_and_link(app, session, shop, inbox) -> tuple[str, str]:
     """Send the shop's shipped email; the paths of its open pixel and its first tracked link."""
-    signals.shipment_created.send(
-        shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW
-    )
-    session.commit()
+    _shipped(shop, session)
     send_due(app, now=NOW)
     html = inbox.messages[0].get_body(("html",)).get_content()
     pixel = re.search(r'src="https://pp.example(/m/o/[^"]+)"', html).group(1)
@@ -215,11 +210,7 @@ def test_console_sends_one_failed_message_again_with_csrf(
 def test_console_retry_refuses_a_message_that_did_not_fail(
     app, client, make_shop, session, inbox
 ) -> None:
-    shop = make_shop()
-    signals.shipment_created.send(
-        shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW
-    )
-    session.commit()
+    shop = _shipped(make_shop(), session)
     send_due(app, now=NOW)
     token = _sign_in(app, client, shop.brand.id)
     sent = messages(session, Trigger.shipped)[0]
@@ -335,11 +326,7 @@ def test_mailbox_shows_only_the_signed_in_brands_mail(
 def test_the_log_says_why_a_message_was_not_sent_in_the_merchants_language(
     app, client, make_shop, session
 ) -> None:
-    shop = make_shop()
-    signals.shipment_created.send(
-        shop.brand.id, session=session, shipment_id=shop.shipment.id, now=NOW
-    )
-    session.commit()
+    shop = _shipped(make_shop(), session)
     message = only_message(session)
     reason = because(Why.no_consent, purpose="marketing", channel=Channel.email)
     for name, value in {"state": OutboxState.suppressed, **reason_columns(reason)}.items():
