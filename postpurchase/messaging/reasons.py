@@ -4,7 +4,7 @@ The outbox stores a :class:`Reason` twice: as ``OutboxMessage.reason`` (its code
 for the merchant's pages, which say it in the merchant's language with :func:`describe`) and as
 ``OutboxMessage.error`` (the same sentence in English with the arguments as stored, for the CLI,
 logs and rows written before reasons had codes). Arguments that are codes of a vocabulary
-(channels, purposes, parcel statuses, triggers, suppression causes) are said in words too.
+(channels, purposes, parcel statuses, suppression causes) are said in words too.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
-from postpurchase.messaging.catalogue import CATALOGUE, PURPOSE_LABELS
+from postpurchase.messaging.catalogue import PURPOSE_LABELS
 from postpurchase.web.wording import CHANNEL_LABELS, STATUS_LABELS
 
 
@@ -111,11 +111,6 @@ SUPPRESSION_CAUSES: Mapping[str, LazyString] = MappingProxyType(
 )
 
 
-def _trigger_label(value: str) -> Any:
-    spec = CATALOGUE.get(value)  # type: ignore[call-overload]
-    return spec.label if spec is not None else value
-
-
 #: How an argument that is a code is said in words; other arguments are shown as stored.
 _WORDS: Mapping[str, Callable[[str], Any]] = MappingProxyType(
     {
@@ -123,7 +118,6 @@ _WORDS: Mapping[str, Callable[[str], Any]] = MappingProxyType(
         "purpose": lambda value: PURPOSE_LABELS.get(value, value),
         "status": lambda value: STATUS_LABELS.get(value, value),  # type: ignore[call-overload]
         "cause": lambda value: SUPPRESSION_CAUSES.get(value, value),
-        "trigger": _trigger_label,
     }
 )
 
