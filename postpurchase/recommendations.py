@@ -23,8 +23,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -94,6 +97,13 @@ def _goes_with(item: Mapping[str, Any], profile: Profile, order_skus: set[str]) 
 #: merchant sees what the stock rule held back.
 OUT_OF_STOCK = "recommendation out of stock in the customer's size"
 SIZE_UNKNOWN = "recommendation left out: the customer's size is unknown"
+#: Those reasons in the reader's language (the values above are stored as counter labels).
+LEFT_OUT_LABELS: Mapping[str, LazyString] = MappingProxyType(
+    {
+        OUT_OF_STOCK: _l("A recommended item is out of stock in the customer's size."),
+        SIZE_UNKNOWN: _l("A recommended item was left out: the customer's size is unknown."),
+    }
+)
 
 
 def _size_and_sku(

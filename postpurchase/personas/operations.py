@@ -206,19 +206,45 @@ def segment_sizes(
     )
 
 
+@dataclass(frozen=True)
+class Suppressed:
+    """Messages of one trigger not sent for one reason (as stored: the code, its English)."""
+
+    trigger: str
+    reason: dict[str, Any] | None
+    error: str
+    messages: int
+
+
 def suppression_counts(
     *, session: Session, brand_id: int, since: datetime | None = None
-) -> list[tuple[str, str, int]]:
-    """``(trigger, reason, messages)`` of the messages the brand did not send because the data
-    made them useless or someone said no, most frequent first."""
-    query = select(OutboxMessage.trigger, OutboxMessage.error, func.count()).where(
-        OutboxMessage.brand_id == brand_id, OutboxMessage.state == OutboxState.suppressed
-    )
+) -> list[Suppressed]:
+    """The messages the brand did not send because the data made them useless or someone said
+    no, per trigger and reason, most frequent first.
+
+    Grouped by the reason's English sentence (``error``: one per code and arguments); the code of
+    each group is read from its latest row, since JSON does not group alike on every database.
+    """
+    query = select(
+        OutboxMessage.trigger, OutboxMessage.error, func.count(), func.max(OutboxMessage.id)
+    ).where(OutboxMessage.brand_id == brand_id, OutboxMessage.state == OutboxState.suppressed)
     if since is not None:
         query = query.where(col(OutboxMessage.created_at) >= since)
     rows = session.exec(query.group_by(col(OutboxMessage.trigger), col(OutboxMessage.error))).all()
+    reasons = (
+        dict(
+            session.exec(
+                select(OutboxMessage.id, OutboxMessage.reason).where(
+                    col(OutboxMessage.id).in_([latest for *_, latest in rows])
+                )
+            ).all()
+        )
+        if rows
+        else {}
+    )
     return sorted(
-        ((str(t), str(e or ""), int(n)) for t, e, n in rows), key=lambda r: (-r[2], r[0], r[1])
+        (Suppressed(str(t), reasons.get(latest), str(e or ""), int(n)) for t, e, n, latest in rows),
+        key=lambda r: (-r.messages, r.trigger, r.error),
     )
 
 

@@ -15,10 +15,12 @@ from postpurchase.db import get_session
 from postpurchase.i18n import format_money
 from postpurchase.messaging.catalogue import CATALOGUE, PURPOSE_LABELS
 from postpurchase.messaging.config import brand_settings
+from postpurchase.messaging.reasons import describe as describe_reason
 from postpurchase.models import Brand
 from postpurchase.models.types import id_of
 from postpurchase.personas import operations
 from postpurchase.profiles import Situation, Stock
+from postpurchase.recommendations import LEFT_OUT_LABELS
 from postpurchase.returns.policy import policy_for
 from postpurchase.settings.model import settings_for
 from postpurchase.web.merchant import require_merchant
@@ -52,6 +54,8 @@ def _words() -> dict[str, Any]:
         "channel_labels": CHANNEL_LABELS,
         "purpose_labels": PURPOSE_LABELS,
         "trigger_labels": {trigger: spec.label for trigger, spec in CATALOGUE.items()},
+        "message_reason": describe_reason,
+        "left_out_labels": LEFT_OUT_LABELS,
         "describe": lambda brand, persona: operations.describe(
             persona, settings_for(brand).category_names
         ),

@@ -8,10 +8,14 @@ from datetime import timedelta
 from flask import Flask
 from sqlmodel import select
 
+from postpurchase import counters
 from postpurchase.db import get_db
+from postpurchase.messaging.outbox import LEFT_OUT_COUNTER
+from postpurchase.messaging.reasons import Why, because, reason_columns
 from postpurchase.models import Brand, Channel, Customer, Feedback, OutboxMessage, OutboxState
 from postpurchase.personas.operations import fit_personas
 from postpurchase.profiles import refresh_brand_profiles
+from postpurchase.recommendations import OUT_OF_STOCK
 from postpurchase.web.merchant import add_merchant_user
 from tests.conftest import PINNED_NOW
 from tests.console.conftest import CSRF, Merchant, Shop
@@ -112,6 +116,44 @@ def test_the_segments_page_counts_customers_and_suppressions_per_trigger(
     text = merchant.client.get("/merchant/segments").get_data(as_text=True)
     assert re.search(r"<code>-/delivered/unknown</code>.*?<td>1</td>", text, re.S)
     assert re.search(r"the customer complained</td><td>2</td>", text)
+
+
+def test_the_segments_page_says_why_in_the_merchants_language(
+    app: Flask, shop: Shop, merchant: Merchant
+) -> None:
+    with app.app_context():
+        s = get_db(app).session()
+        for n, score in enumerate((2, 2, 5)):
+            s.add(
+                OutboxMessage(
+                    brand_id=shop.brand.brand_id,
+                    idempotency_key=f"sup{n}",
+                    trigger="review_request",
+                    channel=Channel.email,
+                    state=OutboxState.suppressed,
+                    created_at=PINNED_NOW - timedelta(days=n),
+                    **reason_columns(because(Why.complained, score=score)),
+                )
+            )
+        counters.add(
+            session=s,
+            name=LEFT_OUT_COUNTER,
+            labels={
+                "brand": str(shop.brand.brand_id),
+                "trigger": "delivered",
+                "reason": OUT_OF_STOCK,
+            },
+            amount=3,
+        )
+        s.commit()
+        s.close()
+    ja = merchant.client.get("/merchant/segments?lang=ja").get_data(as_text=True)
+    assert "お客様から不満の声がありました（直近のNPS 2）。</td><td>2</td>" in ja
+    assert "お客様から不満の声がありました（直近のNPS 5）。</td><td>1</td>" in ja
+    assert "おすすめの商品は、お客様のサイズの在庫がありません。</td><td>3</td>" in ja
+    en = merchant.client.get("/merchant/segments?lang=en").get_data(as_text=True)
+    assert "The customer complained (last NPS score 2).</td><td>2</td>" in en
+    assert "A recommended item is out of stock in the customer's size.</td><td>3</td>" in en
 
 
 def test_the_segments_and_customer_pages_call_categories_what_the_brand_calls_them(
