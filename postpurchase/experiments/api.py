@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, Field
 
 from postpurchase.clock import utcnow
@@ -115,12 +117,14 @@ def _actor() -> str:
 
 
 def _invalid(error: operations.ExperimentError) -> ApiError:
-    return ApiError(
-        400,
-        "invalid_experiment",
-        str(error),
-        [{"loc": f"body.{error.field}", "msg": error.message}],
-    )
+    """A 400 naming the field, in English whatever the request's language (an API's words)."""
+    with force_locale("en"):
+        return ApiError(
+            400,
+            "invalid_experiment",
+            str(error),
+            [{"loc": f"body.{error.field}", "msg": str(error.message)}],
+        )
 
 
 def _owned(experiment_id: int) -> Experiment:
@@ -147,7 +151,7 @@ def create_experiment() -> ResponseReturnValue:
     except BadJson as exc:
         raise ApiError(400, exc.code, exc.message, [{"loc": "body", "msg": exc.message}]) from None
     if not isinstance(body, dict):
-        raise _invalid(operations.ExperimentError("body", "must be a JSON object"))
+        raise _invalid(operations.ExperimentError("body", _l("must be a JSON object")))
     session = get_session()
     try:
         experiment = operations.create(

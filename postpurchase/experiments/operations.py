@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlmodel import Session, select
 
 from postpurchase import audit
@@ -34,12 +36,18 @@ VARIANT_FIELDS = frozenset(
 
 
 class ExperimentError(ValueError):
-    """An experiment that cannot be saved or changed; ``field`` names the culprit."""
+    """An experiment that cannot be saved or changed; ``field`` names the culprit.
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+    ``message`` is said in the language of whoever reads it (the console's page); the API says it
+    in English (:func:`postpurchase.experiments.api`)."""
+
+    def __init__(self, field: str, message: str | LazyString) -> None:
+        super().__init__(field, message)
         self.field = field
         self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -80,52 +88,61 @@ def validate_variants(trigger: Trigger, variants: Any) -> list[dict[str, Any]]:
     parcel: they may vary in content, channel and time, never be held out.
     """
     if not isinstance(variants, list) or not 2 <= len(variants) <= MAX_VARIANTS:
-        raise ExperimentError("variants", f"give 2 to {MAX_VARIANTS} variants")
+        raise ExperimentError("variants", _l("give 2 to %(most)d variants", most=MAX_VARIANTS))
     seen: set[str] = set()
     clean: list[dict[str, Any]] = []
     for index, variant in enumerate(variants):
         where = f"variants[{index}]"
         if not isinstance(variant, dict):
-            raise ExperimentError(where, "must be an object")
+            raise ExperimentError(where, _l("must be an object"))
         unknown = sorted(set(variant) - VARIANT_FIELDS)
         if unknown:
-            raise ExperimentError(f"{where}.{unknown[0]}", "unknown field")
+            raise ExperimentError(f"{where}.{unknown[0]}", _l("unknown field"))
         key = variant.get("key")
         if not isinstance(key, str) or not key.strip() or len(key) > 40:
-            raise ExperimentError(f"{where}.key", "a name of 1 to 40 characters")
+            raise ExperimentError(f"{where}.key", _l("a name of 1 to 40 characters"))
         if key in seen:
-            raise ExperimentError(f"{where}.key", f"{key!r} is used twice")
+            raise ExperimentError(f"{where}.key", _l("%(key)s is used twice", key=repr(key)))
         seen.add(key)
         weight = variant.get("weight", 1)
         if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= 100:
-            raise ExperimentError(f"{where}.weight", "a number above 0 and at most 100")
+            raise ExperimentError(f"{where}.weight", _l("a number above 0 and at most 100"))
         item: dict[str, Any] = {"key": key.strip(), "weight": weight}
         for text in ("subject", "template_variant"):
             value = variant.get(text)
             if value is not None:
                 if not isinstance(value, str) or not value.strip() or len(value) > 200:
-                    raise ExperimentError(f"{where}.{text}", "a text of 1 to 200 characters")
+                    raise ExperimentError(f"{where}.{text}", _l("a text of 1 to 200 characters"))
                 item[text] = value.strip()
         channel = variant.get("channel")
         if channel is not None:
             if channel not in {str(c) for c in Channel}:
-                raise ExperimentError(f"{where}.channel", f"unknown channel {str(channel)[:20]!r}")
+                raise ExperimentError(
+                    f"{where}.channel",
+                    _l("unknown channel %(channel)s", channel=repr(str(channel)[:20])),
+                )
             item["channel"] = channel
         delay = variant.get("delay_minutes")
         if delay is not None:
             if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 10080:
-                raise ExperimentError(f"{where}.delay_minutes", "whole minutes, 0 to 10080")
+                raise ExperimentError(f"{where}.delay_minutes", _l("whole minutes, 0 to 10080"))
             item["delay_minutes"] = delay
         if variant.get("holdout"):
             if CATALOGUE[trigger].purpose == Purpose.transactional:
                 raise ExperimentError(
                     f"{where}.holdout",
-                    f"{trigger} is transactional: its variants may change content, never hold it out",
+                    _l(
+                        "%(trigger)s is transactional: its variants may change content, never hold "
+                        "it out",
+                        trigger=trigger,
+                    ),
                 )
             item["holdout"] = True
         clean.append(item)
     if clean[0].get("holdout"):
-        raise ExperimentError("variants[0].holdout", "the first variant is the control: send it")
+        raise ExperimentError(
+            "variants[0].holdout", _l("the first variant is the control: send it")
+        )
     return clean
 
 
@@ -134,15 +151,15 @@ def validate_audience(audience: Any) -> dict[str, Any]:
     if audience is None:
         return {}
     if not isinstance(audience, dict):
-        raise ExperimentError("audience", 'must be an object of conditions, or {"rule": name}')
+        raise ExperimentError("audience", _l('must be an object of conditions, or {"rule": name}'))
     for key, value in audience.items():
         if key == "rule":
             if not isinstance(value, str) or not value.strip() or len(value) > 120:
-                raise ExperimentError("audience.rule", "the name of one of the brand's rules")
+                raise ExperimentError("audience.rule", _l("the name of one of the brand's rules"))
         elif key not in segments.CONDITIONS:
-            raise ExperimentError(f"audience.{str(key)[:40]}", "unknown condition")
+            raise ExperimentError(f"audience.{str(key)[:40]}", _l("unknown condition"))
         elif not isinstance(value, str | int | bool | list) or len(str(value)) > 500:
-            raise ExperimentError(f"audience.{key}", "a value or a list of values")
+            raise ExperimentError(f"audience.{key}", _l("a value or a list of values"))
     return dict(audience)
 
 
@@ -194,19 +211,23 @@ def create(
 ) -> Experiment:
     """A new draft experiment, validated."""
     if not isinstance(name, str) or not name.strip() or len(name) > 120:
-        raise ExperimentError("name", "a name of 1 to 120 characters")
+        raise ExperimentError("name", _l("a name of 1 to 120 characters"))
     try:
         chosen = Trigger(trigger)
     except ValueError:
-        raise ExperimentError("trigger", f"unknown trigger {str(trigger)[:40]!r}") from None
+        raise ExperimentError(
+            "trigger", _l("unknown trigger %(trigger)s", trigger=repr(str(trigger)[:40]))
+        ) from None
     if chosen not in CATALOGUE:
-        raise ExperimentError("trigger", f"{chosen} sends no customer message")
+        raise ExperimentError(
+            "trigger", _l("%(trigger)s sends no customer message", trigger=chosen)
+        )
     if (
         isinstance(repeat_days, bool)
         or not isinstance(repeat_days, int)
         or not 1 <= repeat_days <= 365
     ):
-        raise ExperimentError("repeat_days", "whole days, 1 to 365")
+        raise ExperimentError("repeat_days", _l("whole days, 1 to 365"))
     experiment = Experiment(
         brand_id=brand_id,
         name=name.strip(),
@@ -237,9 +258,14 @@ def create(
 def start(*, session: Session, experiment: Experiment, actor: str, now: datetime) -> None:
     """Run a draft experiment; one running experiment per trigger, so results stay attributable."""
     if experiment.state != ExperimentState.draft:
-        raise ExperimentError("state", f"only a draft can start; this one is {experiment.state}")
+        raise ExperimentError(
+            "state", _l("only a draft can start; this one is %(state)s", state=experiment.state)
+        )
     if running(session=session, brand_id=experiment.brand_id, trigger=experiment.trigger):
-        raise ExperimentError("trigger", f"another experiment on {experiment.trigger} is running")
+        raise ExperimentError(
+            "trigger",
+            _l("another experiment on %(trigger)s is running", trigger=experiment.trigger),
+        )
     _move(session, experiment, actor, ExperimentState.running, now)
     experiment.started_at = now
 
@@ -248,7 +274,8 @@ def stop(*, session: Session, experiment: Experiment, actor: str, now: datetime)
     """Stop assigning; every customer gets the trigger's normal message again."""
     if experiment.state != ExperimentState.running:
         raise ExperimentError(
-            "state", f"only a running experiment can stop; this one is {experiment.state}"
+            "state",
+            _l("only a running experiment can stop; this one is %(state)s", state=experiment.state),
         )
     _move(session, experiment, actor, ExperimentState.stopped, now)
     experiment.stopped_at = now

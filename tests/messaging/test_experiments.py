@@ -209,6 +209,18 @@ def test_api_holdout_of_a_transactional_trigger_is_a_400_naming_the_field(client
     assert answer.json["error"]["details"][0]["loc"] == "body.variants[1].holdout"
 
 
+def test_the_api_says_what_is_wrong_in_english_whatever_the_language_asked(client, brand) -> None:
+    answer = client.post(
+        "/api/v1/experiments?lang=ja",
+        json={"name": "x", "trigger": "nope", "variants": [{"key": "a"}, {"key": "b"}]},
+        headers={"Authorization": f"Bearer {brand.api_key}", "Accept-Language": "ja"},
+    )
+    assert answer.status_code == 400
+    assert answer.json["error"]["details"] == [
+        {"loc": "body.trigger", "msg": "unknown trigger 'nope'"}
+    ]
+
+
 def test_another_brands_experiment_is_a_404(client, brand, make_brand, session) -> None:
     other = make_brand("other")
     experiment = operations.create(
@@ -271,3 +283,15 @@ def test_console_refuses_a_holdout_of_shipped_naming_the_field(app, client, bran
     )
     assert answer.status_code == 400
     assert "variants[1].holdout" in answer.text
+
+
+def test_the_console_says_what_is_wrong_in_the_merchants_language_and_escapes_what_was_sent(
+    app, client, brand
+) -> None:
+    csrf = _sign_in(app, client, brand.brand_id)
+    form = {"csrf_token": csrf, "name": "x", "trigger": "<b>nope"}
+    ja = client.post("/merchant/experiments/?lang=ja", data=form)
+    assert ja.status_code == 400
+    assert "不明なトリガーです: &#39;&lt;b&gt;nope&#39;" in ja.text and "<b>nope" not in ja.text
+    en = client.post("/merchant/experiments/?lang=en", data=form)
+    assert "unknown trigger &#39;&lt;b&gt;nope&#39;" in en.text
