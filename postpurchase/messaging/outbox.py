@@ -264,7 +264,7 @@ class _Checks:
         return self._triggers[key]
 
     def suppression(self, row: OutboxMessage, purpose: str) -> Reason | None:
-        purposes = {"all", "marketing"} if purpose == "marketing" else {"all"}
+        purposes = respect.blocking_purposes(purpose)
         for found in self.suppressed[(row.brand_id, row.channel, row.recipient)]:
             if found.purpose in purposes:
                 return because(Why.suppressed, channel=row.channel, cause=found.reason)

@@ -106,6 +106,12 @@ def forget_preloaded_suppressions(session: Session) -> None:
     session.info.pop(_PRELOADED, None)
 
 
+def blocking_purposes(purpose: str) -> tuple[str, ...]:
+    """The suppression purposes that stop a ``purpose`` message: ``all`` always, ``marketing``
+    only a marketing one."""
+    return ("all", "marketing") if purpose == "marketing" else ("all",)
+
+
 def suppression_reasons(
     *, session: Session, brand_id: int, addresses: dict[str, str], purpose: str
 ) -> dict[str, str]:
@@ -118,7 +124,7 @@ def suppression_reasons(
     """
     if not addresses:
         return {}
-    purposes = ["all", "marketing"] if purpose == "marketing" else ["all"]
+    purposes = blocking_purposes(purpose)
     values = set(addresses.values())
     known: _Preloaded | None = session.info.get(_PRELOADED, {}).get(brand_id)
     if known is not None and values <= known.addresses:
