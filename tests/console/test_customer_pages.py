@@ -93,23 +93,26 @@ def test_another_brand_cannot_open_the_customer_page(app: Flask, shop: Shop, mak
     assert client.get(f"/merchant/orders/{shop.order_id}/customer").status_code == 404
 
 
+def _suppressed_review_request(shop: Shop, n: int, **why: object) -> OutboxMessage:
+    """The ``n``-th review request the brand did not send, ``n`` days before the pinned clock."""
+    return OutboxMessage(
+        brand_id=shop.brand.brand_id,
+        idempotency_key=f"sup{n}",
+        trigger="review_request",
+        channel=Channel.email,
+        state=OutboxState.suppressed,
+        created_at=PINNED_NOW - timedelta(days=n),
+        **why,
+    )
+
+
 def test_the_segments_page_counts_customers_and_suppressions_per_trigger(
     app: Flask, shop: Shop, merchant: Merchant
 ) -> None:
     with app.app_context():
         s = get_db(app).session()
         for n in range(2):
-            s.add(
-                OutboxMessage(
-                    brand_id=shop.brand.brand_id,
-                    idempotency_key=f"sup{n}",
-                    trigger="review_request",
-                    channel=Channel.email,
-                    state=OutboxState.suppressed,
-                    error="the customer complained",
-                    created_at=PINNED_NOW - timedelta(days=n),
-                )
-            )
+            s.add(_suppressed_review_request(shop, n, error="the customer complained"))
         refresh_brand_profiles(session=s, brand_id=shop.brand.brand_id, now=PINNED_NOW)
         s.commit()
         s.close()
@@ -125,14 +128,8 @@ def test_the_segments_page_says_why_in_the_merchants_language(
         s = get_db(app).session()
         for n, score in enumerate((2, 2, 5)):
             s.add(
-                OutboxMessage(
-                    brand_id=shop.brand.brand_id,
-                    idempotency_key=f"sup{n}",
-                    trigger="review_request",
-                    channel=Channel.email,
-                    state=OutboxState.suppressed,
-                    created_at=PINNED_NOW - timedelta(days=n),
-                    **reason_columns(because(Why.complained, score=score)),
+                _suppressed_review_request(
+                    shop, n, **reason_columns(because(Why.complained, score=score))
                 )
             )
         counters.add(
