@@ -106,11 +106,14 @@ def _loc(parts: tuple[int | str, ...]) -> str:
     return text
 
 
-#: Event types whose operation neither reads nor changes what an earlier event of the batch left
-#: for :func:`postpurchase.batched.settle` (a new parcel's prediction, first poll and messages):
-#: a new parcel touches only itself. Any other event settles first (even ``order.created``, which
-#: may update a known order that a waiting parcel's message reads).
-_LEAVES_ORDER_ALONE = frozenset({EventType.shipment_created})
+#: Event types whose operation settles what an earlier event of the batch left for
+#: :func:`postpurchase.batched.settle` (a new parcel's prediction, first poll and messages) where
+#: it must: a new parcel touches only itself; an order settles first when it is known or its
+#: customer is a waiting parcel's (:func:`~postpurchase.intake.operations.upsert_order`). Any
+#: other event settles first.
+_SETTLE_THEMSELVES = frozenset(
+    {EventType.shipment_created, EventType.order_created, EventType.order_updated}
+)
 
 
 def prefetch(*, session: Session, events: list[InboxEvent]) -> None:
@@ -162,7 +165,7 @@ def apply_data(
 ) -> Applied:
     """Apply one event's validated ``data`` (the demo generator may call this directly)."""
     event_type = EventType(event_type)
-    if event_type not in _LEAVES_ORDER_ALONE:
+    if event_type not in _SETTLE_THEMSELVES:
         batched.settle(session)
     operation = OPERATIONS[event_type]
     return operation(

@@ -63,6 +63,12 @@ def shipment_key(external_id: str) -> str:
     return f"shipment:{external_id}"
 
 
+def _customer_read(customer_id: int) -> tuple[str, int]:
+    """What a new parcel's deferred work names when it reads its order's customer
+    (:func:`postpurchase.batched.later`'s ``reads``)."""
+    return ("customer", customer_id)
+
+
 def _known(session: Session, kind: str) -> dict[Any, Any]:
     """Rows this unit of work already looked up or wrote, by natural key.
 
@@ -154,6 +160,8 @@ def upsert_customer(
             Customer.brand_id == brand_id, Customer.external_id == data.customer_id
         )
     ).first()
+    if customer is not None:  # a new parcel of the batch may be waiting to write to them
+        batched.settle(session, [_customer_read(id_of(customer))])
     if customer is None:
         customer = Customer(
             brand_id=brand_id,
@@ -180,9 +188,14 @@ def upsert_customer(
 def upsert_order(
     *, session: Session, brand_id: int, data: OrderData, occurred_at: datetime, now: datetime
 ) -> Applied:
-    """``order.created`` / ``order.updated``: the full state, unless newer state is stored."""
+    """``order.created`` / ``order.updated``: the full state, unless newer state is stored.
+
+    Settles the batch's waiting work first, unless the order is new: then only that of parcels
+    whose order has the same customer reads what this changes (:func:`upsert_customer`)."""
     order = find_order(session=session, brand_id=brand_id, external_id=data.order_id)
     created = order is None
+    if order is not None:
+        batched.settle(session)
     if order is None:
         order = Order(
             brand_id=brand_id,
@@ -464,7 +477,10 @@ def _write_parcels(
         for row in new_rows:
             signals.shipment_created.send(brand_id, session=session, shipment_id=row.id, now=now)
 
-    if not batched.later(session, announce):
+    reads: list[tuple[str, int]] | None = None  # without its order: may read anything
+    if order is not None:
+        reads = [] if order.customer_id is None else [_customer_read(order.customer_id)]
+    if not batched.later(session, announce, reads=reads):
         session.flush()
         announce()
     return Applied(released=[shipment_key(external_id)])

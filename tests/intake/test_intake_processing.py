@@ -654,6 +654,57 @@ def test_an_event_waiting_for_its_order_leaves_the_rest_of_the_batch_applied_tog
     assert rows(app, Shipment, Shipment.external_id == "SH-WAITS") == []
 
 
+def _late_order(post_event, order_id: str, **customer_changes) -> int:
+    customer = {**ORDER["data"]["customer"], **customer_changes}
+    envelope = example(EventType.order_created, order_id=order_id, number=f"#{order_id}")
+    envelope["data"]["customer"] = customer
+    envelope["id"] = f"evt-{order_id}"
+    return post_event(envelope).json["id"]
+
+
+def test_a_new_customers_order_arriving_mid_batch_leaves_the_new_parcels_together(
+    app, post_event
+) -> None:
+    """No parcel waiting in the batch reads what a new customer's new order writes, so the batch
+    is not settled before it: every message of the batch, the order's confirmation too, goes out
+    in one statement."""
+    from postpurchase.db import get_db
+    from postpurchase.models import OutboxMessage
+
+    post_event(ORDER)
+    process(app)
+    ids = _new_parcels(post_event, "SH-MID", 3)
+    ids.insert(1, _late_order(post_event, "SO-NEW", customer_id="C-NEW", email="new@example.jp"))
+    with recorded(get_db(app).engine, starting="INSERT INTO outboxmessage") as messages:
+        assert process_events(app, ids).processed == 4
+    assert len(messages) == 1
+    written = {(m.trigger, m.recipient) for m in rows(app, OutboxMessage)}
+    assert ("order_confirmed", "new@example.jp") in written
+    parcels = rows(app, Shipment, col(Shipment.external_id).startswith("SH-MID-"))
+    shipped = rows(app, OutboxMessage, OutboxMessage.trigger == "shipped")
+    assert {m.shipment_id for m in shipped} >= {p.id for p in parcels} and len(parcels) == 6
+
+
+def test_an_order_changing_a_waiting_parcels_customer_settles_the_batch_before_it(
+    app, post_event
+) -> None:
+    """The parcel's shipped message is written as when each event is applied alone: to the
+    address its customer had before the later order of the same customer changed it."""
+    from postpurchase.models import OutboxMessage
+
+    post_event(ORDER)
+    process(app)
+    before = ORDER["data"]["customer"]["email"]
+    ids = _new_parcels(post_event, "SH-SAME", 1)
+    ids.append(_late_order(post_event, "SO-SECOND", email="moved@example.jp"))
+    assert process_events(app, ids).processed == 2
+    [parcel, *_] = rows(app, Shipment, col(Shipment.external_id).startswith("SH-SAME-"))
+    [shipped] = rows(app, OutboxMessage, OutboxMessage.shipment_id == parcel.id)
+    [second] = rows(app, Order, Order.external_id == "SO-SECOND")
+    [confirmed] = rows(app, OutboxMessage, OutboxMessage.order_id == second.id)
+    assert (shipped.recipient, confirmed.recipient) == (before, "moved@example.jp")
+
+
 @pytest.mark.parametrize(
     ("event_type", "changes"),
     [
