@@ -1,6 +1,6 @@
 """Profile the accept path alone: signed ``shipment.created`` posts through the WSGI app, no server.
 
-    python bench/accept_profile.py [--events 3000] [--top 40] [--sort tottime] [--no-profile]
+    python bench/accept_profile.py [--events 3000] [--top 40] [--sort tottime] [--no-profile] [--save PATH]
 
 Single process, fresh SQLite file, every feature connected, ``INBOX_INLINE`` off (nothing is
 processed). Each post is one call of the app's WSGI callable with a prepared environ, the same
@@ -75,6 +75,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--sort", default="tottime", help="pstats sort key (e.g. cumulative)")
+    parser.add_argument(
+        "--save", metavar="PATH", help="also write the raw profile here (for pstats or snakeviz)"
+    )
     args = parser.parse_args()
 
     from ingest import bare_app, build_posts, profile_app
@@ -122,6 +125,8 @@ def main() -> None:
         f"{statements / len(prepared):.2f} SQL statements per request"
     )
     if not args.no_profile:
+        if args.save:
+            profiler.dump_stats(args.save)
         pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
 
 

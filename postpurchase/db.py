@@ -8,14 +8,17 @@ session each (created lazily by :func:`get_session`, closed at teardown); jobs a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app, g
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, CursorResult, Engine, Result
+from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine, Result
+from sqlalchemy.sql import ClauseElement
 from sqlmodel import Session, SQLModel, create_engine
 
 if TYPE_CHECKING:
@@ -106,6 +109,76 @@ def _sqlite_begin_immediate_when_asked(conn: Any) -> None:
     # Straight to the driver: through ``exec_driver_sql`` (events, a result object) this cost
     # about as much CPU as the accept path's INSERT.
     conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@dataclass(frozen=True)
+class DriverStatement:
+    """A Core statement compiled once for one dialect, executed on the driver's own cursor.
+
+    For the statements of the hot path of every webhook (storing the event): executing them
+    through SQLAlchemy (the parameters processed per call, an execution context, a result object)
+    cost several times what the database itself did. What compiling leaves for each execution is
+    worked out here once: the placeholders' order, each value's conversion for the driver (dates,
+    JSON, enums: SQLAlchemy's own bind processors) and the values the statement fixes itself. The
+    connection's ``before_cursor_execute`` listeners still see each statement (statement counters);
+    other execution events do not fire.
+    """
+
+    sql: str
+    #: Parameter names in placeholder order (positional drivers); None for named placeholders.
+    order: tuple[str, ...] | None
+    convert: Mapping[str, Callable[[Any], Any]]
+    fixed: Mapping[str, Any]
+
+    @classmethod
+    def compile(cls, statement: ClauseElement, dialect: Dialect) -> DriverStatement:
+        compiled: Any = statement.compile(dialect=dialect)
+        positions = compiled.positiontup
+        return cls(
+            sql=compiled.string,
+            order=tuple(positions) if positions is not None else None,
+            convert=dict(compiled._bind_processors),
+            fixed={
+                name: bind.effective_value
+                for name, bind in compiled.binds.items()
+                if not bind.required
+            },
+        )
+
+    def rows(self, connection: Connection | Session, values: Mapping[str, Any]) -> list[Any]:
+        """Run with ``values`` (by parameter name) in ``connection``'s transaction (the statement
+        returns rows: a query, or a write with ``RETURNING``) and fetch every row."""
+        if isinstance(connection, Session):
+            connection = connection.connection()
+        named = {**self.fixed, **values}
+        for name, convert in self.convert.items():
+            named[name] = convert(named[name])
+        parameters: Any = named if self.order is None else tuple(named[n] for n in self.order)
+        cursor = connection.connection.cursor()
+        if connection.dispatch.before_cursor_execute:
+            connection.dispatch.before_cursor_execute(
+                connection, cursor, self.sql, parameters, None, False
+            )
+        try:
+            cursor.execute(self.sql, parameters)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+
+_for_driver: weakref.WeakKeyDictionary[Dialect, dict[int, DriverStatement]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def for_driver(statement: ClauseElement, dialect: Dialect) -> DriverStatement:
+    """``statement`` (built once and kept for the process) compiled for ``dialect``, once per
+    dialect object (each engine has its own)."""
+    compiled = _for_driver.setdefault(dialect, {})
+    found = compiled.get(id(statement))
+    if found is None:
+        found = compiled[id(statement)] = DriverStatement.compile(statement, dialect)
+    return found
 
 
 def is_postgres(session: Session) -> bool:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import bindparam, create_engine
 from sqlmodel import SQLModel, select
 
 import postpurchase.models  # noqa: F401
@@ -111,6 +111,60 @@ def test_new_row_is_the_constructors_row_and_is_stored_alike(session, brand) -> 
     session.expire_all()
     stored = {s.external_id: s for s in session.exec(select(Shipment))}
     assert _fields(stored["S2"]) == {**_fields(stored["S1"]), "external_id": "S2", "id": fast.id}
+
+
+def test_a_statement_run_on_the_driver_stores_what_sqlalchemy_stores(session, brand) -> None:
+    """:class:`DriverStatement` converts each value as SQLAlchemy's execution does (aware dates,
+    JSON, enums, booleans, a value the statement fixes itself) and returns the same rows."""
+    from sqlalchemy import insert, literal_column
+
+    from postpurchase.db import for_driver
+    from postpurchase.models import InboxEvent, InboxState
+    from postpurchase.models.types import table_of
+
+    inbox = table_of(InboxEvent)
+    statement = (
+        insert(inbox)
+        .values(
+            brand_id=bindparam("brand_id"),
+            source="wms",  # fixed by the statement
+            external_id=bindparam("external_id"),
+            event_type=bindparam("event_type"),
+            occurred_at=bindparam("occurred_at", type_=inbox.c.occurred_at.type),
+            body_sha256="0" * 64,
+            raw_body=bindparam("raw_body", type_=inbox.c.raw_body.type),
+            headers=bindparam("headers", type_=inbox.c.headers.type),
+            signature_ok=bindparam("signature_ok", type_=inbox.c.signature_ok.type),
+            state=bindparam("state", type_=inbox.c.state.type),
+            attempts=0,
+            received_at=bindparam("received_at", type_=inbox.c.received_at.type),
+        )
+        .returning(inbox.c.id, literal_column("1"))
+    )
+    values = {
+        "brand_id": brand.brand_id,
+        "event_type": "order.created",
+        "occurred_at": datetime(2026, 11, 21, 10, 0, 5, 123456, tzinfo=UTC),
+        "raw_body": b"{}",
+        "headers": {"x-signature": "abc", "名前": "値"},
+        "signature_ok": False,
+        "state": InboxState.deferred,
+        "received_at": datetime(2026, 11, 21, 10, 0, 6, tzinfo=UTC),
+    }
+    compiled = for_driver(statement, session.get_bind().dialect)
+    assert for_driver(statement, session.get_bind().dialect) is compiled  # compiled once
+    [(driver_id, one)] = compiled.rows(session, {**values, "external_id": "by-driver"})
+    through_sqlalchemy = session.execute(statement, {**values, "external_id": "by-sqlalchemy"})
+    [(orm_id, _)] = through_sqlalchemy.all()
+    session.expire_all()
+    stored = {row.external_id: row for row in session.exec(select(InboxEvent))}
+    fields = {"id", "external_id"}
+    assert one == 1 and stored["by-driver"].id == driver_id and stored["by-sqlalchemy"].id == orm_id
+    assert stored["by-driver"].model_dump(exclude=fields) == stored["by-sqlalchemy"].model_dump(
+        exclude=fields
+    )
+    assert stored["by-driver"].headers == values["headers"]
+    assert stored["by-driver"].state == InboxState.deferred
 
 
 def test_new_row_refuses_a_field_the_model_does_not_have() -> None:

@@ -26,7 +26,7 @@ from functools import cache
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, Table, and_, bindparam, func, or_, union_all, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, func, or_, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.event import listen
@@ -36,7 +36,7 @@ from sqlmodel import Session, col, select
 
 from postpurchase import batched
 from postpurchase.clock import as_utc, utcnow
-from postpurchase.db import claim_scope, get_db, is_postgres, write_transaction
+from postpurchase.db import claim_scope, for_driver, get_db, is_postgres, write_transaction
 from postpurchase.inbox.locking import write_lock
 from postpurchase.inbox.spool import (
     MOVE_PER_UNIT,
@@ -188,8 +188,11 @@ def receive(
         earlier = _earlier(earlier_in, in_inbox, key, digest, external_id)
         if earlier is not None:
             return Received(earlier, duplicate=True)
-    new_id = session.execute(
+    inserted = for_driver(
         statements.insert_unless_same_body if signature_ok else statements.insert,
+        _bind(session).dialect,
+    ).rows(
+        session,
         {
             **key,
             "external_id": external_id,
@@ -204,9 +207,9 @@ def receive(
             "received_at": now,
             "processed_at": now if state == InboxState.ignored else None,
         },
-    ).scalar()
-    if new_id is not None:
-        return Received(new_id, duplicate=False)
+    )
+    if inserted:
+        return Received(int(inserted[0][0]), duplicate=False)
     earlier = _earlier(session, statements, key, digest, external_id)
     assert earlier is not None, "nothing inserted, so the unique key or the body matched"
     return Received(earlier, duplicate=True)
@@ -220,10 +223,10 @@ def _earlier(
     external_id: str,
 ) -> int | None:
     """The id of the event already stored with this body or event id, if any."""
-    found = session.execute(
-        statements.earlier, {**key, "body_sha256": digest, "external_id": external_id}
-    ).scalar()
-    return None if found is None else int(found)
+    found = for_driver(statements.earlier, _bind(session).dialect).rows(
+        session, {**key, "body_sha256": digest, "external_id": external_id}
+    )
+    return int(found[0][0]) if found else None
 
 
 def accept(app: Flask, *, now: datetime | None = None, **event: Any) -> Received:
@@ -253,9 +256,12 @@ def move_spooled(app: Flask) -> int:
         return int(session.info[_MOVED])
 
 
+def _bind(session: Session | Connection) -> Engine | Connection:
+    return session.get_bind() if isinstance(session, Session) else session
+
+
 def _dialect(session: Session | Connection) -> str:
-    bind = session.get_bind() if isinstance(session, Session) else session
-    return bind.dialect.name
+    return _bind(session).dialect.name
 
 
 @dataclass(frozen=True)
