@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import bindparam, create_engine
+from sqlalchemy import bindparam, create_engine, update
 from sqlmodel import SQLModel, select
 
 import postpurchase.models  # noqa: F401
@@ -165,6 +165,33 @@ def test_a_statement_run_on_the_driver_stores_what_sqlalchemy_stores(session, br
     )
     assert stored["by-driver"].headers == values["headers"]
     assert stored["by-driver"].state == InboxState.deferred
+
+
+def test_a_loaded_row_is_got_without_a_query_and_an_expired_one_is_read_again(
+    app, session, brand
+) -> None:
+    """``UnitSession.get``: a loaded, fresh row from the identity map; an expired row, a row not
+    loaded, or an option: SQLAlchemy's ``get``, which reads the database."""
+    from postpurchase.db import UnitSession, get_db
+    from tests.sql import recorded
+
+    assert isinstance(session, UnitSession)
+    stored = session.get(Brand, brand.brand_id)
+    assert stored is not None
+    engine = get_db(app).engine
+    with recorded(engine, starting="SELECT") as reads:
+        assert session.get(Brand, brand.brand_id) is stored
+    assert reads == []
+    session.commit()  # the rows stay loaded (expire_on_commit=False)
+    with engine.begin() as other:  # another transaction renames it
+        other.execute(update(Brand).where(Brand.id == stored.id).values(name="改名"))
+    with recorded(engine, starting="SELECT") as reads:
+        assert session.get(Brand, stored.id) is stored and stored.name != "改名"  # as loaded
+        assert session.get(Brand, stored.id, populate_existing=True).name == "改名"
+        session.expire(stored)
+        assert session.get(Brand, stored.id) is stored
+        assert session.get(Brand, 10**9) is None
+    assert len(reads) == 3  # populate_existing, the expired row, the missing one
 
 
 def test_new_row_refuses_a_field_the_model_does_not_have() -> None:
