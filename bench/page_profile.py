@@ -1,7 +1,7 @@
 """Profile the customer tracking page alone: its requests through the WSGI app, no server.
 
     python bench/page_profile.py [--orders 300] [--pages 2000] [--route link|lookup|both]
-        [--top 40] [--sort tottime] [--no-profile] [--statements]
+        [--top 40] [--sort tottime] [--no-profile] [--statements] [--save PATH]
 
 Single process, fresh SQLite file, every feature connected. It seeds ``--orders`` orders the way
 ``bench/load.py`` does (its signed ``order.created`` + ``shipment.created`` webhooks, accepted
@@ -156,6 +156,9 @@ def main() -> None:
     parser.add_argument(
         "--statements", action="store_true", help="print how many times each statement ran"
     )
+    parser.add_argument(
+        "--save", metavar="PATH", help="also write the raw profile here (for pstats or snakeviz)"
+    )
     args = parser.parse_args()
 
     from ingest import profile_app
@@ -186,6 +189,8 @@ def main() -> None:
         for name, wanted in requests.items():
             measure(name, app, page_environs(wanted), statements, profiler)
     if profiler is not None:
+        if args.save:
+            profiler.dump_stats(args.save)
         pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
 
 
