@@ -190,18 +190,18 @@ class DriverStatement:
             cursor.close()
 
 
-_for_driver: weakref.WeakKeyDictionary[Dialect, dict[int, DriverStatement]] = (
+_for_driver: weakref.WeakKeyDictionary[Dialect, dict[ClauseElement, DriverStatement]] = (
     weakref.WeakKeyDictionary()
 )
 
 
 def for_driver(statement: ClauseElement, dialect: Dialect) -> DriverStatement:
-    """``statement`` (built once and kept for the process) compiled for ``dialect``, once per
-    dialect object (each engine has its own)."""
+    """``statement`` compiled for ``dialect``, once per statement object and dialect object (each
+    engine has its own): for statements built once and kept, not for one built per call."""
     compiled = _for_driver.setdefault(dialect, {})
-    found = compiled.get(id(statement))
+    found = compiled.get(statement)
     if found is None:
-        found = compiled[id(statement)] = DriverStatement.compile(statement, dialect)
+        found = compiled[statement] = DriverStatement.compile(statement, dialect)
     return found
 
 
