@@ -60,9 +60,18 @@ def on_shipment_created(
 
 
 def on_order_upserted(
-    brand_id: int, *, session: Session, order_id: int, now: datetime | None = None, **_: Any
+    brand_id: int,
+    *,
+    session: Session,
+    order_id: int,
+    created: bool = False,
+    now: datetime | None = None,
+    **_: Any,
 ) -> None:
-    _refresh(session, brand_id, _of_order(session, order_id), now)
+    """A changed order changes its parcels' figures (spend, currency); a new one has no parcels
+    yet (a parcel that came first waits for it), so nothing is looked up for it."""
+    if not created:
+        _refresh(session, brand_id, _of_order(session, order_id), now)
 
 
 def on_return_updated(

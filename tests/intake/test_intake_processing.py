@@ -377,6 +377,29 @@ def test_a_batch_of_shipments_refreshes_the_insights_rollup_once(
     assert {parcel.id for parcel in parcels} <= {row.shipment_id for row in figures}
 
 
+def test_a_new_order_reads_no_parcels_for_the_rollup_and_an_updated_one_refreshes_them(
+    app, post_event
+) -> None:
+    """A new order has no parcels yet (one that came first waits for it), so its upsert looks none
+    up for the insights rollup; an update of a known order refreshes its parcels' figures."""
+    engine = get_db(app).engine
+    rollup_lookup = {"starting": "SELECT shipment.id ", "containing": "WHERE shipment.order_id"}
+    with recorded(engine, **rollup_lookup) as lookups:
+        post_event(ORDER)
+        process(app)
+    assert lookups == []
+    post_event(SHIPMENT)
+    process(app)
+    updated = example(EventType.order_updated, total_amount=99_000)
+    updated["id"], updated["occurred_at"] = "evt-order-updated", "2026-11-22T10:00:00+09:00"
+    post_event(updated)
+    with recorded(engine, **rollup_lookup) as lookups:
+        process(app)
+    assert len(lookups) == 1
+    figures = rows(app, ShipmentFigures)
+    assert figures and {row.order_value for row in figures} == {99_000}
+
+
 def test_a_batch_records_its_verdicts_in_one_update_with_a_failure_in_the_middle(
     app, post_event, broken_operation
 ) -> None:
