@@ -78,7 +78,13 @@ SETTINGS: tuple[Setting, ...] = (
         "directly. Not used on PostgreSQL.",
     ),
     Setting("RAW_RETENTION_DAYS", 30, int, "Days raw carrier responses and inbox bodies are kept."),
-    Setting("DEFAULT_LOCALE", "ja", str, "Locale for pages when neither brand nor customer says."),
+    Setting(
+        "DEFAULT_LOCALE",
+        "ja",
+        str,
+        "Locale for pages when the visitor chose none (the pages' 日本語 / English switch, "
+        "kept in a `lang` cookie), the browser asks for neither and the brand has none.",
+    ),
     Setting("DEFAULT_TIMEZONE", "Asia/Tokyo", str, "Timezone for brands that do not set one."),
     Setting("SMTP_HOST", "127.0.0.1", str, "SMTP server for email messages."),
     Setting("SMTP_PORT", 8025, int, "SMTP port."),

@@ -4,21 +4,50 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_babel import Babel, get_locale
 
 SUPPORTED_LOCALES = ("ja", "en")
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+#: Keeps the language a visitor chose with the pages' language switch (``?lang=``) for the pages
+#: after it, forms posted from them included.
+LANG_COOKIE = "lang"
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
 def select_locale() -> str:
-    """Explicit ``?lang=`` first, then the page's brand default, then the browser."""
+    """The language chosen with ``?lang=``, on this request or (the cookie) an earlier one; else
+    the browser's; else the page's brand default; else ``DEFAULT_LOCALE``."""
     explicit = request.args.get("lang")
     if explicit in SUPPORTED_LOCALES:
         return explicit
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in SUPPORTED_LOCALES:
+        return chosen
     brand_locale = getattr(g, "brand_locale", None)
     best = request.accept_languages.best_match(SUPPORTED_LOCALES)
-    return best or brand_locale or "ja"
+    default = current_app.config.get("DEFAULT_LOCALE")
+    return best or brand_locale or (default if default in SUPPORTED_LOCALES else "ja")
+
+
+def _remember_chosen_language(response: Response) -> Response:
+    """A page asked for with ``?lang=`` keeps that language for the next pages (HTML only: an
+    API answer's language is no choice of the visitor's)."""
+    explicit = request.args.get("lang")
+    if (
+        explicit in SUPPORTED_LOCALES
+        and response.mimetype == "text/html"
+        and request.cookies.get(LANG_COOKIE) != explicit
+    ):
+        response.set_cookie(
+            LANG_COOKIE,
+            explicit,
+            max_age=LANG_COOKIE_MAX_AGE,
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
 
 
 def init_app(app: Flask) -> None:
@@ -30,6 +59,7 @@ def init_app(app: Flask) -> None:
         default_timezone=str(app.config.get("DEFAULT_TIMEZONE", "Asia/Tokyo")),
     )
     app.jinja_env.globals["get_locale"] = get_locale
+    app.after_request(_remember_chosen_language)
 
 
 # Formatting for pages, messages and reports: one home, so every surface says dates and money alike.

@@ -108,6 +108,27 @@ def test_page_reads_in_english(client, order_id) -> None:
     assert "In transit" in page and "Wed, Nov 25" in page
 
 
+def test_the_language_chosen_on_one_page_stays_for_the_next(client, order_id) -> None:
+    """The language switch (``?lang=``) is remembered in a cookie: the next page, and a form
+    posted from it, read in that language whatever the browser prefers, until another choice."""
+    japanese_browser = {"Accept-Language": "ja-JP,ja;q=0.9"}
+    link = _lookup(client, "1001", "1500001").headers["Location"]
+    chosen = client.get(link + "?lang=en", headers=japanese_browser)
+    cookie = chosen.headers["Set-Cookie"]
+    assert cookie.startswith("lang=en;") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "In transit" in client.get(link, headers=japanese_browser).get_data(as_text=True)
+    refused = client.post(
+        "/acme/track", data={"order_number": "1001", "email_or_postal": "999-9999"}
+    )
+    assert refused.status_code == 404 and 'lang="en"' in refused.get_data(as_text=True)
+    client.get(link + "?lang=ja")
+    assert "輸送中" in client.get(link).get_data(as_text=True)
+
+
+def test_an_api_answer_does_not_remember_a_language(client, order_id) -> None:
+    assert "Set-Cookie" not in client.get("/healthz?lang=en").headers
+
+
 def test_wrong_postal_code_finds_nothing(client, order_id) -> None:
     assert _lookup(client, "1001", "999-9999").status_code == 404
 
