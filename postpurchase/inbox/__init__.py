@@ -188,11 +188,9 @@ def receive(
         earlier = _earlier(earlier_in, in_inbox, key, digest, external_id)
         if earlier is not None:
             return Received(earlier, duplicate=True)
-    inserted = for_driver(
-        statements.insert_unless_same_body if signature_ok else statements.insert,
-        _bind(session).dialect,
-    ).rows(
+    inserted = _run(
         session,
+        statements.insert_unless_same_body if signature_ok else statements.insert,
         {
             **key,
             "external_id": external_id,
@@ -223,10 +221,16 @@ def _earlier(
     external_id: str,
 ) -> int | None:
     """The id of the event already stored with this body or event id, if any."""
-    found = for_driver(statements.earlier, _bind(session).dialect).rows(
-        session, {**key, "body_sha256": digest, "external_id": external_id}
+    found = _run(
+        session, statements.earlier, {**key, "body_sha256": digest, "external_id": external_id}
     )
     return int(found[0][0]) if found else None
+
+
+def _run(session: Session | Connection, statement: Any, values: dict[str, Any]) -> list[Any]:
+    """One of :func:`_statements` in ``session``'s transaction, on the driver (the hot path of
+    every webhook: :class:`~postpurchase.db.DriverStatement`)."""
+    return for_driver(statement, _bind(session).dialect).rows(session, values)
 
 
 def accept(app: Flask, *, now: datetime | None = None, **event: Any) -> Received:
