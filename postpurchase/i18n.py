@@ -15,27 +15,28 @@ LANG_COOKIE = "lang"
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
+def _ours(locale: object) -> str | None:
+    """``locale`` if the pages are written in it (a query, a cookie or a setting may say anything)."""
+    return locale if isinstance(locale, str) and locale in SUPPORTED_LOCALES else None
+
+
 def select_locale() -> str:
     """The language chosen with ``?lang=``, on this request or (the cookie) an earlier one; else
     the browser's; else the page's brand default; else ``DEFAULT_LOCALE``."""
-    explicit = request.args.get("lang")
-    if explicit in SUPPORTED_LOCALES:
-        return explicit
-    chosen = request.cookies.get(LANG_COOKIE)
-    if chosen in SUPPORTED_LOCALES:
+    chosen = _ours(request.args.get("lang")) or _ours(request.cookies.get(LANG_COOKIE))
+    if chosen is not None:
         return chosen
     brand_locale = getattr(g, "brand_locale", None)
     best = request.accept_languages.best_match(SUPPORTED_LOCALES)
-    default = current_app.config.get("DEFAULT_LOCALE")
-    return best or brand_locale or (default if default in SUPPORTED_LOCALES else "ja")
+    return best or brand_locale or _ours(current_app.config.get("DEFAULT_LOCALE")) or "ja"
 
 
 def _remember_chosen_language(response: Response) -> Response:
     """A page asked for with ``?lang=`` keeps that language for the next pages (HTML only: an
     API answer's language is no choice of the visitor's)."""
-    explicit = request.args.get("lang")
+    explicit = _ours(request.args.get("lang"))
     if (
-        explicit in SUPPORTED_LOCALES
+        explicit is not None
         and response.mimetype == "text/html"
         and request.cookies.get(LANG_COOKIE) != explicit
     ):
