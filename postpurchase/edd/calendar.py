@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,8 @@ import numpy as np
 EPOCH = date(2000, 1, 1)
 _TABLE_DAYS = 366 * 60  # 2000..2059
 _TABLE_END = EPOCH + timedelta(days=_TABLE_DAYS - 1)
+#: A day whose closed reason is not worked out yet (None means: open).
+_UNKNOWN = object()
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,14 @@ class CarrierCalendar:
             return _country_holidays(self.country).get(day)
         return _country_holidays_of_year(self.country, day.year).get(day)
 
+    @cached_property
+    def _days(self) -> _Table:
+        """This calendar's table, found once per object: looking it up in :func:`_table`'s cache
+        hashes every field, which cost more than the rest of a prediction's calendar work."""
+        return _table(self)
+
     def is_business_day(self, day: date) -> bool:
-        return bool(_table(self).open[(day - EPOCH).days])
+        return bool(self._days.open[(day - EPOCH).days])
 
     def closed_reason(self, day: date) -> str | None:
         """Why ``day`` is not a business day (``weekend``, a holiday's name, a closure), or None."""
@@ -127,27 +135,28 @@ class CarrierCalendar:
 
     def roll_forward(self, day: date) -> date:
         """``day`` itself if it is a business day, else the next one."""
-        while not self.is_business_day(day):
-            day += timedelta(days=1)
-        return day
+        is_open = self._days.open
+        index = (day - EPOCH).days
+        while not is_open[index]:
+            index += 1
+        return EPOCH + timedelta(days=index)
 
     def add_business_days(self, day: date, count: int) -> date:
         """The ``count``-th business day after ``day`` (``day`` itself when ``count`` is 0)."""
-        table = _table(self)
-        target = int(table.cum[(day - EPOCH).days]) + count
         if count <= 0:
             return day
-        index = int(np.searchsorted(table.cum, target, side="left"))
-        return EPOCH + timedelta(days=index)
+        table = self._days
+        # the n-th business day since EPOCH is open_days[n - 1]
+        return EPOCH + timedelta(days=table.open_days[table.counts[(day - EPOCH).days] + count - 1])
 
     def business_days_between(self, start: date, end: date) -> int:
         """Business days in ``(start, end]`` (negative when ``end`` is before ``start``)."""
-        table = _table(self)
+        table = self._days
         return int(table.cum[(end - EPOCH).days] - table.cum[(start - EPOCH).days])
 
     def business_days_array(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Vectorised :meth:`business_days_between` over day numbers since :data:`EPOCH`."""
-        cum = _table(self).cum
+        cum = self._days.cum
         counts: np.ndarray = cum[ends] - cum[starts]
         return counts
 
@@ -166,14 +175,33 @@ class CarrierCalendar:
 
     def skipped_days(self, start: date, end: date) -> list[dict[str, str]]:
         """The non-business days in ``(start, end]`` with the reason, for explanations."""
-        skipped = []
-        day = start + timedelta(days=1)
-        while day <= end:
-            reason = self.closed_reason(day)
-            if reason:
-                skipped.append({"date": day.isoformat(), "reason": reason})
-            day += timedelta(days=1)
-        return skipped
+        first, last = (start - EPOCH).days + 1, (end - EPOCH).days
+        if first < 0 or last >= _TABLE_DAYS:
+            days = [start + timedelta(days=n) for n in range(1, (end - start).days + 1)]
+        else:
+            # only the closed days need a reason; the table says which they are
+            closed = np.flatnonzero(~self._days.open[first : last + 1])
+            days = [EPOCH + timedelta(days=first + int(n)) for n in closed]
+        return [
+            {"date": day.isoformat(), "reason": reason}
+            for day in days
+            if (reason := self._remembered_reason(day))
+        ]
+
+    @cached_property
+    def _reasons(self) -> dict[date, str | None]:
+        return {}
+
+    def _remembered_reason(self, day: date) -> str | None:
+        """:meth:`closed_reason`, worked out once per day: every parcel predicted over a weekend
+        or a holiday asks the same question."""
+        reasons = self._reasons
+        reason = reasons.get(day, _UNKNOWN)
+        if reason is _UNKNOWN:
+            if len(reasons) > 4096:
+                reasons.clear()
+            reason = reasons[day] = self.closed_reason(day)
+        return reason  # type: ignore[return-value]
 
 
 def _closure(item: str | Mapping[str, str]) -> Closure:
@@ -213,6 +241,10 @@ def _country_holidays_of_year(country: str, year: int) -> holidays.HolidayBase:
 class _Table:
     open: np.ndarray  # bool per day since EPOCH
     cum: np.ndarray  # business days in (EPOCH, day]
+    #: ``cum`` and the business days' numbers (since EPOCH) as lists: one parcel's lookups are
+    #: cheaper on a list than on an array.
+    counts: list[int]
+    open_days: list[int]
 
 
 @lru_cache(maxsize=64)
@@ -237,7 +269,7 @@ def _table(calendar: CarrierCalendar) -> _Table:
     indices = [offset for day in closed if 0 <= (offset := (day - EPOCH).days) < _TABLE_DAYS]
     is_open[indices] = False
     cum = np.cumsum(is_open).astype(np.int64)
-    return _Table(is_open, cum)
+    return _Table(is_open, cum, cum.tolist(), np.flatnonzero(is_open).tolist())
 
 
 def parse_cutoff(value: str | None) -> time | None:

@@ -189,6 +189,27 @@ def quantile(cdf: np.ndarray, level: float) -> int:
     return min(int(np.searchsorted(cdf, level - 1e-12, side="left")), len(cdf) - 1)
 
 
+def _quantiles(
+    pmf: np.ndarray, elapsed: int, levels: dict[str, float]
+) -> tuple[int, int, int, int]:
+    """Point, window start and end and promise (business days) of ``pmf``, conditioned on
+    ``y >= elapsed`` (that many business days passed without delivery)."""
+    if elapsed > 0:
+        pmf = pmf.copy()
+        pmf[: min(elapsed, YMAX)] = 0.0
+        total = pmf.sum()
+        if total <= 0:
+            pmf[min(elapsed, YMAX)] = 1.0
+        else:
+            pmf = pmf / total
+    cdf = np.cumsum(pmf)
+    point = quantile(cdf, levels["point"])
+    start = min(quantile(cdf, levels["window_start"]), point)
+    end = max(quantile(cdf, levels["window_end"]), point)
+    promise = max(quantile(cdf, levels["promise"]), point)
+    return point, start, end, promise
+
+
 class TransitModel:
     """A fitted model. Build with :func:`fit_histograms`; serialise with :meth:`to_dict`."""
 
@@ -218,6 +239,7 @@ class TransitModel:
         self._regions: dict[str, str] | None = None
         self._levels: dict[tuple[float, float, float], dict[str, float]] = {}
         self._routes: dict[Route, tuple[np.ndarray, Basis]] = {}
+        self._quantiles: dict[tuple[Any, ...], tuple[int, int, int, int]] = {}
 
     @property
     def sample_size(self) -> int:
@@ -264,18 +286,22 @@ class TransitModel:
         feature effects, and the basis names the deepest route level that had data. The returned
         pmf is read-only (it may be shared).
         """
-        cached = self._routes.get(route)
-        if cached is None:
-            if len(self._routes) > 50_000:
-                self._routes.clear()
-            cached = self._routes[route] = self._route_distribution(route)
-        pmf, basis = cached
+        pmf, basis = self._route(route)
         factor = self.effects.scale(features)
         if factor != 1.0:
             pmf = pmf @ scale_matrix(factor, offset=1)
             pmf.flags.writeable = False
             basis = replace(basis, factors=self.effects.factors(features))
         return pmf, basis
+
+    def _route(self, route: Route) -> tuple[np.ndarray, Basis]:
+        """The route's shrunk pmf before feature effects, and its basis (worked out once)."""
+        cached = self._routes.get(route)
+        if cached is None:
+            if len(self._routes) > 50_000:
+                self._routes.clear()
+            cached = self._routes[route] = self._route_distribution(route)
+        return cached
 
     def _route_distribution(self, route: Route) -> tuple[np.ndarray, Basis]:
         route = self.complete(route)
@@ -326,21 +352,22 @@ class TransitModel:
         ``elapsed`` business days have already passed without delivery (re-prediction after
         hand-over): the distribution is conditioned on ``y >= elapsed``.
         """
-        pmf, basis = self.distribution(route, replace(features, weekday=str(anchor.weekday())))
-        if elapsed > 0:
-            pmf = pmf.copy()
-            pmf[: min(elapsed, YMAX)] = 0.0
-            total = pmf.sum()
-            if total <= 0:
-                pmf[min(elapsed, YMAX)] = 1.0
-            else:
-                pmf = pmf / total
-        cdf = np.cumsum(pmf)
+        features = replace(features, weekday=str(anchor.weekday()))
         levels = self.levels(promise_level, window)
-        point = quantile(cdf, levels["point"])
-        start = min(quantile(cdf, levels["window_start"]), point)
-        end = max(quantile(cdf, levels["window_end"]), point)
-        promise = max(quantile(cdf, levels["promise"]), point)
+        # The features act through one factor (:meth:`distribution`), so parcels of a route with
+        # the same factor, elapsed days and levels share their quantiles: most of a batch does.
+        factor = self.effects.scale(features)
+        key = (route, factor, elapsed, promise_level, *window)
+        found = self._quantiles.get(key)
+        if found is None:
+            pmf, _ = self.distribution(route, features)
+            if len(self._quantiles) > 50_000:
+                self._quantiles.clear()
+            found = self._quantiles[key] = _quantiles(pmf, elapsed, levels)
+        point, start, end, promise = found
+        basis = self._route(route)[1]
+        if factor != 1.0:
+            basis = replace(basis, factors=self.effects.factors(features))
 
         def day(y: int) -> date:
             return calendar.add_business_days(anchor, y)

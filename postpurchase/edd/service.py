@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -124,6 +124,16 @@ class BrandEdd:
             slot_cutoffs={code: time.fromisoformat(at) for code, at in part.slot_cutoffs.items()},
         )
 
+    def setting(self, centres: Iterable[FulfillmentCentre]) -> Setting:
+        """How the brand's history is read, knowing these centres' cut-offs (a single parcel
+        needs only its own)."""
+        return Setting(
+            calendar=self.calendar,
+            timezone=self.timezone,
+            params=self.params,
+            centres={fc.code: (parse_cutoff(fc.cutoff_time), fc.handling_days) for fc in centres},
+        )
+
     @cached_property
     def prior(self) -> tuple[str, dict[str, Any]]:
         """The model of a brand with no history and no default model: its key and payload."""
@@ -151,20 +161,10 @@ def _centres(session: Session, brand_id: int) -> dict[str, FulfillmentCentre]:
     return {fc.code: fc for fc in rows}
 
 
-def brand_setting(
-    session: Session, brand: Brand, *, centres: list[FulfillmentCentre] | None = None
-) -> Setting:
-    """How the brand's history is read; ``centres``: only these (a single parcel needs only its own)."""
-    edd = BrandEdd.of(brand)
+def brand_setting(session: Session, brand: Brand) -> Setting:
+    """How the brand's history is read, with every fulfilment centre's cut-off."""
     assert brand.id is not None
-    if centres is None:
-        centres = list(_centres(session, brand.id).values())
-    return Setting(
-        calendar=edd.calendar,
-        timezone=edd.timezone,
-        params=edd.params,
-        centres={fc.code: (parse_cutoff(fc.cutoff_time), fc.handling_days) for fc in centres},
-    )
+    return BrandEdd.of(brand).setting(_centres(session, brand.id).values())
 
 
 # Fitting and persistence -----------------------------------------------------------------------
@@ -302,7 +302,15 @@ class ModelStore:
     parsed: dict[tuple[Any, ...], TransitModel] = field(default_factory=dict)
 
     def default_path(self, mode: AsOf) -> Path | None:
-        return self.directory / f"default-{mode.value}.json" if self.directory is not None else None
+        return self._default_paths[mode]
+
+    @cached_property
+    def _default_paths(self) -> dict[AsOf, Path | None]:
+        """Built once: every parcel predicted asks for one."""
+        return {
+            mode: self.directory / f"default-{mode.value}.json" if self.directory else None
+            for mode in AsOf
+        }
 
     def model(self, key: tuple[Any, ...], payload: Callable[[], Any]) -> TransitModel:
         """The model of version ``key``, parsed from ``payload()`` the first time it is asked for."""
@@ -319,9 +327,9 @@ MODELS_KEY = "postpurchase.edd.models"
 
 def models_of(app: Flask) -> ModelStore:
     """The app's :class:`ModelStore`, reading default models from its instance folder."""
-    store: ModelStore = app.extensions.setdefault(
-        MODELS_KEY, ModelStore(Path(app.instance_path) / "edd")
-    )
+    store: ModelStore | None = app.extensions.get(MODELS_KEY)
+    if store is None:
+        store = app.extensions[MODELS_KEY] = ModelStore(Path(app.instance_path) / "edd")
     return store
 
 
@@ -373,13 +381,14 @@ def _country_of(rows: list[HistoryRow]) -> str:
 
 
 def load_model(
-    *, session: Session, brand: Brand, mode: AsOf, models: ModelStore
+    *, session: Session, brand: Brand, mode: AsOf, models: ModelStore, edd: BrandEdd | None = None
 ) -> tuple[TransitModel, datetime | None]:
     """The brand's stored model, else the default in ``models``, else the prior alone.
 
     The stored model's version is read once per unit of work (a batch predicts many parcels of
     one brand; :func:`store_model` forgets it when it writes a new one); its (large) payload is
-    read and parsed once per version by ``models``.
+    read and parsed once per version by ``models``. ``edd``: the brand's EDD settings, when the
+    caller has them.
     """
     versions: dict[tuple[int | None, AsOf], Any] = session.info.setdefault(_VERSIONS, {})
     if (brand.id, mode) not in versions:
@@ -399,7 +408,7 @@ def load_model(
     path = models.default_path(mode)
     if path is not None and (stamp := _modified_at(session, path)) is not None:
         return models.model(("file", str(path), stamp), lambda: json.loads(path.read_text())), None
-    key, prior = BrandEdd.of(brand).prior
+    key, prior = (edd or BrandEdd.of(brand)).prior
     return models.model(("prior", key), lambda: prior), None
 
 
@@ -554,8 +563,8 @@ def checkout_estimate(
         region=region or "",
         postal_prefix=postal_prefix(postal_code),
     )
-    setting = brand_setting(session, brand)
-    model, _ = load_model(session=session, brand=brand, mode=AsOf.ordered, models=models)
+    setting = edd.setting(centres.values())
+    model, _ = load_model(session=session, brand=brand, mode=AsOf.ordered, models=models, edd=edd)
     anchor = setting.anchor(now, shipped=False, origin=route.origin)
     estimate = model.estimate(
         route, anchor, edd.calendar, promise_level=edd.promise_level, window=edd.window
@@ -706,8 +715,8 @@ def predict_for_shipment(
     # Days are counted in the destination's calendar: a JP→US parcel does not move on US holidays.
     calendar = edd.calendar.for_destination(shipment.destination_country)
     mode = AsOf.shipped if shipment.shipped_at else AsOf.ordered
-    model, fitted_at = load_model(session=session, brand=brand, mode=mode, models=models)
-    setting = brand_setting(session, brand, centres=[fc] if fc else [])
+    model, fitted_at = load_model(session=session, brand=brand, mode=mode, models=models, edd=edd)
+    setting = edd.setting([fc] if fc else [])
     estimate = None
     status = Status(shipment.status)
     if status is Status.delivered and shipment.delivered_at:
@@ -787,7 +796,6 @@ def predict_for_shipment(
     if shipment.promised_date is None:
         shipment.promised_date = dates[3]
     shipment.updated_at = now
-    session.add(shipment)
     inputs = {
         "status": status.value,
         "sub_status": shipment.sub_status,

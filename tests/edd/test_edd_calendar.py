@@ -132,7 +132,7 @@ def test_skipped_days_name_their_reason():
     assert "2027-01-04" not in reasons
 
 
-@pytest.mark.parametrize(
+CALENDARS = pytest.mark.parametrize(
     "calendar",
     [
         YAMATO_LIKE,
@@ -149,6 +149,9 @@ def test_skipped_days_name_their_reason():
     ],
     ids=["year-end-and-obon", "saturdays-stocktake-closed-dates", "no-holidays", "us"],
 )
+
+
+@CALENDARS
 def test_the_business_day_table_agrees_with_closed_reason_on_every_day(calendar):
     """The table behind the fast methods is built from arrays; each day must still be open exactly
     when :meth:`closed_reason` has no reason, over the whole range it covers (2000–2059)."""
@@ -158,6 +161,41 @@ def test_the_business_day_table_agrees_with_closed_reason_on_every_day(calendar)
             disagreements.append(day)
         day += timedelta(days=1)
     assert disagreements == []
+
+
+def _walk(calendar: CarrierCalendar, day: date, count: int) -> date:
+    """The ``count``-th business day after ``day``, one day at a time."""
+    while count > 0:
+        day += timedelta(days=1)
+        count -= calendar.closed_reason(day) is None
+    return day
+
+
+@CALENDARS
+def test_table_lookups_agree_with_walking_the_days_one_at_a_time(calendar):
+    """Rolling forward, adding business days and naming skipped days read the table (and
+    remember reasons); each must say what a walk over the days with closed_reason says."""
+    start = date(2026, 12, 20)
+    for offset in range(0, 400, 3):
+        day = start + timedelta(days=offset)
+        rolled = day
+        while calendar.closed_reason(rolled) is not None:
+            rolled += timedelta(days=1)
+        assert calendar.roll_forward(day) == rolled
+        for count in (0, 1, 2, 5, 11):
+            assert calendar.add_business_days(day, count) == _walk(calendar, day, count)
+        end = day + timedelta(days=offset % 17)
+        walked = [
+            {"date": d.isoformat(), "reason": reason}
+            for n in range(1, (end - day).days + 1)
+            if (reason := calendar.closed_reason(d := day + timedelta(days=n)))
+        ]
+        assert calendar.skipped_days(day, end) == walked
+    # a range that starts before the table does (2000-01-01) is named day by day
+    before = [date(1999, 12, 24) + timedelta(days=n) for n in range(1, 11)]
+    assert [
+        s["date"] for s in calendar.skipped_days(before[0] - timedelta(days=1), before[-1])
+    ] == [d.isoformat() for d in before if calendar.closed_reason(d)]
 
 
 CUTOFF = parse_cutoff("15:00")

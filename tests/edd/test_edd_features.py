@@ -125,3 +125,50 @@ def test_order_features_to_dict_is_asdict_with_every_field():
 
     features = OrderFeatures(cost=1200.0, weight_g=850.0, category="shoes", weekday="4")
     assert features.to_dict() == asdict(features)
+
+
+def test_estimates_do_not_depend_on_what_the_model_estimated_before(history):
+    """Parcels of a route share their quantiles while their features give the same factor and
+    the same elapsed days; each estimate must equal one from a model that saw no other parcel."""
+    rows = history(300, days=2, cost=500.0, category="cosmetics") + history(
+        120,
+        days=5,
+        cost=900.0,
+        category="furniture",
+        prefix="c",
+        start=datetime(2026, 6, 1, 4, tzinfo=UTC),
+    )
+    payload = fit(rows, setting=SETTING, now=NOW).to_dict()
+    asked = [
+        (OrderFeatures(cost=500.0, category="cosmetics"), 0, 0.9, (0.1, 0.9)),
+        (OrderFeatures(cost=900.0, category="furniture"), 0, 0.9, (0.1, 0.9)),
+        (OrderFeatures(cost=900.0, category="cosmetics"), 0, 0.9, (0.1, 0.9)),
+        (OrderFeatures(cost=500.0, category="cosmetics"), 3, 0.9, (0.1, 0.9)),
+        (OrderFeatures(cost=500.0, category="cosmetics"), 0, 0.99, (0.3, 0.7)),
+        (OrderFeatures(category="furniture"), 1, 0.9, (0.1, 0.9)),
+    ]
+    shared = TransitModel.from_dict(payload)
+    for anchor in (MONDAY, MONDAY + timedelta(days=4)):
+        for features, elapsed, level, window in asked + asked[::-1]:
+            fresh = TransitModel.from_dict(payload).estimate(
+                OSAKA,
+                anchor,
+                JP,
+                features=features,
+                elapsed=elapsed,
+                promise_level=level,
+                window=window,
+            )
+            again = shared.estimate(
+                OSAKA,
+                anchor,
+                JP,
+                features=features,
+                elapsed=elapsed,
+                promise_level=level,
+                window=window,
+            )
+            assert again == fresh
+    assert (
+        len({shared.estimate(OSAKA, MONDAY, JP, features=f).predicted_date for f, *_ in asked}) > 1
+    )
