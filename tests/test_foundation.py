@@ -248,3 +248,57 @@ def test_cli_help_lists_our_commands_not_flasks_app_options() -> None:
     assert "--app" not in result.output and "--env-file" not in result.output
     for command in ("init", "edd", "messages", "tracking", "inbox", "demo"):
         assert f"  {command} " in result.output
+
+
+def _customers(brand_id: int, *names: str, **fixed: int) -> list[Customer]:
+    return [
+        new_row(Customer, brand_id=brand_id, external_id=name, email=f"{name}@example.com", **fixed)
+        for name in names
+    ]
+
+
+def test_new_rows_written_together_take_the_ids_the_database_would_give(app, brand) -> None:
+    """Under a unit of work's write lock, SQLite's new rows are numbered before the flush and
+    written in one ``executemany``: the largest id plus one onwards, in the order they were
+    added, past an id a pending row was given by hand. PostgreSQL numbers them itself in its
+    one multi-row INSERT. Either way, each id is new and the order is kept."""
+    from postpurchase.db import claim_scope, get_db
+    from tests.sql import recorded
+
+    engine = get_db(app).engine
+    with claim_scope(app) as session:
+        session.add_all(_customers(brand.brand_id, "c1"))
+        session.flush()
+        (first,) = session.exec(select(Customer.id)).all()
+        rows = _customers(brand.brand_id, "c2", "c3") + _customers(
+            brand.brand_id, "c4", id=first + 5
+        )
+        rows += _customers(brand.brand_id, "c5", "c6")
+        session.add_all(rows)
+        with recorded(engine, starting="INSERT", containing="customer") as inserts:
+            session.flush()
+        numbers = {row.external_id: row.id for row in rows}
+    assert numbers["c4"] == first + 5
+    others = [numbers[name] for name in ("c2", "c3", "c5", "c6")]
+    assert others == sorted(others) and len(set(numbers.values())) == 5
+    if get_db(app).is_sqlite:
+        assert others == [first + 6, first + 7, first + 8, first + 9]
+        assert len(inserts) == 1  # one executemany
+    with get_db(app).session() as session:
+        stored = dict(session.exec(select(Customer.external_id, Customer.id)).all())
+    assert stored == {"c1": first, **numbers}
+
+
+def test_new_rows_outside_a_write_lock_are_numbered_by_the_database(app, brand) -> None:
+    """Without the write lock (a request's session on SQLite), another process may insert
+    between reading the largest id and writing: the ids are left to the database."""
+    from postpurchase.db import get_db
+    from tests.sql import recorded
+
+    with get_db(app).session() as session:
+        rows = _customers(brand.brand_id, "a", "b", "c")
+        session.add_all(rows)
+        with recorded(get_db(app).engine, containing="max(") as numbering:
+            session.flush()
+        assert numbering == [] and len({row.id for row in rows}) == 3
+        session.commit()
