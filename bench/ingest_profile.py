@@ -1,7 +1,8 @@
 """Profile event processing alone: ``process_pending`` over stored ``shipment.created`` events.
 
     python bench/ingest_profile.py [--events 3000] [--customers 0.5] [--top 25] [--sort tottime] [--no-profile]
-        [--save PATH] [--statements] [--batch 50] [--unit-ms 60000] [--late-orders] [--database-url URL]
+        [--save PATH] [--profile-refresh] [--statements] [--batch 50] [--unit-ms 60000] [--late-orders]
+        [--database-url URL]
 
 Single process, fresh SQLite file (or, with ``--database-url``, a PostgreSQL database whose
 ``public`` schema is dropped and migrated afresh: a throwaway one), every feature connected (EDD,
@@ -9,7 +10,8 @@ tracking, messaging). The events
 are the ones ``bench/ingest.py`` posts (3 lines each); their orders are seeded first, and a share
 (``--customers``) of them has a customer with an email address and a phone number, so messaging
 has someone to write to (the HTTP benchmark's orders have none). Prints events/s, SQL statements
-per event and, unless ``--no-profile``, the functions with the most cumulative time. ``--batch``
+per event and, unless ``--no-profile``, the functions with the most cumulative time (with
+``--profile-refresh``, those of the ``profiles.refresh`` job that follows). ``--batch``
 sets how many events one unit of work claims (the inline worker of a web process takes at most
 ``WORKER_BATCH``, the ``postpurchase worker`` loop ``BATCH_SIZE``).
 """
@@ -42,6 +44,11 @@ def main() -> None:
     parser.add_argument("--sort", default="cumulative", help="pstats sort key (e.g. tottime)")
     parser.add_argument(
         "--save", metavar="PATH", help="also write the raw profile here (for pstats or snakeviz)"
+    )
+    parser.add_argument(
+        "--profile-refresh",
+        action="store_true",
+        help="profile the profiles.refresh job that follows processing, instead of processing",
     )
     parser.add_argument(
         "--statements",
@@ -183,11 +190,12 @@ def main() -> None:
     profiler = cProfile.Profile()
     started = time.perf_counter()
     cpu_started = time.process_time()
-    if not args.no_profile:
+    processing_profiled = not args.no_profile and not args.profile_refresh
+    if processing_profiled:
         profiler.enable()
     # A deferred event counts once when it waits and once when its order releases it.
     stats = process_pending(app, limit=2 * len(stream) + 1)
-    if not args.no_profile:
+    if processing_profiled:
         profiler.disable()
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
@@ -202,10 +210,14 @@ def main() -> None:
     # What processing left for later (profiles marked stale), done now as the job would, so the
     # figures above are never read as work that vanished.
     cpu_started = time.process_time()
+    if args.profile_refresh:
+        profiler.enable()
     with app.app_context():
         refreshed = 0
         while batch := refresh_job(app):
             refreshed += batch
+    if args.profile_refresh:
+        profiler.disable()
     deferred_cpu = time.process_time() - cpu_started
     print(
         f"then the profiles.refresh job: {refreshed} profiles in {deferred_cpu:.2f} CPU s; "
