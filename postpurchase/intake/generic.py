@@ -118,7 +118,7 @@ _SETTLE_THEMSELVES = frozenset(
 
 def prefetch(*, session: Session, events: list[InboxEvent]) -> None:
     """Load the orders and shipments a batch of stored events refers to, per brand."""
-    wanted: dict[int, tuple[set[str], set[str]]] = {}
+    wanted: dict[int, tuple[set[str], set[str], set[str]]] = {}
     for event in events:
         try:
             data = json.loads(event.raw_body).get("data") or {}
@@ -126,14 +126,21 @@ def prefetch(*, session: Session, events: list[InboxEvent]) -> None:
             continue  # processing will report it
         if event.brand_id is None:
             continue  # a generic event is always signed by a brand; processing reports otherwise
-        orders, shipments = wanted.setdefault(event.brand_id, (set(), set()))
+        orders, shipments, customers = wanted.setdefault(event.brand_id, (set(), set(), set()))
         if isinstance(data.get("order_id"), str):
             orders.add(data["order_id"])
         if isinstance(data.get("shipment_id"), str):
             shipments.add(data["shipment_id"])
-    for brand_id, (orders, shipments) in wanted.items():
+        customer = data.get("customer")
+        if isinstance(customer, dict) and isinstance(customer.get("customer_id"), str):
+            customers.add(customer["customer_id"])
+    for brand_id, (orders, shipments, customers) in wanted.items():
         operations.prefetch(
-            session=session, brand_id=brand_id, order_ids=orders, shipment_ids=shipments
+            session=session,
+            brand_id=brand_id,
+            order_ids=orders,
+            shipment_ids=shipments,
+            customer_ids=customers,
         )
 
 

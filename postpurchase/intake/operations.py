@@ -9,6 +9,7 @@ naming what they wait for; the inbox keeps the event and applies it when that th
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -93,10 +94,15 @@ def find_order(*, session: Session, brand_id: int, external_id: str) -> Order | 
 
 
 def prefetch(
-    *, session: Session, brand_id: int, order_ids: set[str], shipment_ids: set[str]
+    *,
+    session: Session,
+    brand_id: int,
+    order_ids: set[str],
+    shipment_ids: set[str],
+    customer_ids: Collection[str] = (),
 ) -> None:
-    """Load the brand, and the orders (with their customers) and parcels a batch of events refers
-    to, a few queries in all.
+    """Load the brand, and the orders (with their customers), customers (by their ids in the
+    events) and parcels a batch of events refers to, a few queries in all.
 
     The session's identity map holds objects only while something references them; keeping them
     in ``session.info`` for the unit of work lets every signal receiver's ``session.get`` (brand,
@@ -115,15 +121,27 @@ def prefetch(
         }
         known.update({(brand_id, external_id): found.get(external_id) for external_id in order_ids})
         load_lines(session, (id_of(order) for order in found.values()))
-        customer_ids = {o.customer_id for o in found.values() if o.customer_id is not None}
+        owners = {o.customer_id for o in found.values() if o.customer_id is not None}
         read = (
-            list(session.exec(select(Customer).where(col(Customer.id).in_(customer_ids))))
-            if customer_ids
+            list(session.exec(select(Customer).where(col(Customer.id).in_(owners))))
+            if owners
             else []
         )
         _known(session, "customers").update((customer.id, customer) for customer in read)
         signals.batch_loaded.send(
             brand_id, session=session, orders=list(found.values()), customers=read
+        )
+    if customer_ids:
+        by_external = {
+            customer.external_id: customer
+            for customer in session.exec(
+                select(Customer).where(
+                    Customer.brand_id == brand_id, col(Customer.external_id).in_(customer_ids)
+                )
+            )
+        }
+        _known(session, "customers_by_id").update(
+            {(brand_id, external_id): by_external.get(external_id) for external_id in customer_ids}
         )
     if shipment_ids:
         parcels: dict[Any, dict[int, Shipment]] = {(brand_id, i): {} for i in shipment_ids}
@@ -155,11 +173,17 @@ def _is_stale(stored: datetime | None, occurred_at: datetime) -> bool:
 def upsert_customer(
     *, session: Session, brand_id: int, data: CustomerIn, now: datetime
 ) -> Customer:
-    customer = session.exec(
-        select(Customer).where(
-            Customer.brand_id == brand_id, Customer.external_id == data.customer_id
-        )
-    ).first()
+    known = _known(session, "customers_by_id")
+    key = (brand_id, data.customer_id)
+    customer: Customer | None
+    if key in known and (known[key] is None or known[key] in session):
+        customer = known[key]
+    else:
+        customer = session.exec(
+            select(Customer).where(
+                Customer.brand_id == brand_id, Customer.external_id == data.customer_id
+            )
+        ).first()
     if customer is not None:  # a new parcel of the batch may be waiting to write to them
         batched.settle(session, [_customer_read(id_of(customer))])
     if customer is None:
@@ -172,6 +196,7 @@ def upsert_customer(
             updated_at=now,
         )
         session.add(customer)
+        known[key] = customer
     for name in ("email", "phone", "name", "line_user_id", "locale"):
         value = getattr(data, name)
         if value is not None:
@@ -196,6 +221,14 @@ def upsert_order(
     created = order is None
     if order is not None:
         batched.settle(session)
+        if _is_stale(order.source_updated_at, occurred_at):
+            return Applied(released=[order_key(data.order_id)], stale=True)
+    # the customer first: a new order is then written once, with its customer
+    customer = (
+        upsert_customer(session=session, brand_id=brand_id, data=data.customer, now=now)
+        if data.customer
+        else None
+    )
     if order is None:
         order = Order(
             brand_id=brand_id,
@@ -208,13 +241,6 @@ def upsert_order(
         )
         session.add(order)
         _known(session, "orders")[(brand_id, data.order_id)] = order
-    elif _is_stale(order.source_updated_at, occurred_at):
-        return Applied(released=[order_key(data.order_id)], stale=True)
-    customer = (
-        upsert_customer(session=session, brand_id=brand_id, data=data.customer, now=now)
-        if data.customer
-        else None
-    )
     _assign(
         order,
         data.model_dump(
@@ -247,15 +273,18 @@ def upsert_order(
     order.updated_at = now
     session.flush()
     assert order.id is not None
-    _replace_lines(session, brand_id, order.id, data)
+    _replace_lines(session, brand_id, order.id, data, new=created)
     signals.order_upserted.send(
         brand_id, session=session, order_id=order.id, created=created, now=now
     )
     return Applied(released=[order_key(data.order_id)])
 
 
-def _replace_lines(session: Session, brand_id: int, order_id: int, data: OrderData) -> None:
-    existing = {line.line_key: line for line in order_lines(session, order_id)}
+def _replace_lines(
+    session: Session, brand_id: int, order_id: int, data: OrderData, *, new: bool
+) -> None:
+    """The order's lines as ``data`` lists them (a ``new`` order has none yet to read)."""
+    existing = {} if new else {line.line_key: line for line in order_lines(session, order_id)}
     kept: list[OrderLine] = []
     seen: set[str] = set()
     for line in data.lines:

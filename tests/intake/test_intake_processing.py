@@ -776,3 +776,34 @@ def test_the_time_budget_of_a_unit_of_work_applies_only_where_webhooks_wait_for_
     bounded = get_db(app).is_sqlite and not spool
     assert inbox_module.webhooks_wait_for_units(app) is bounded
     assert len(verdicts) == (3 if bounded else 1)
+
+
+def test_a_batch_of_orders_looks_its_customers_up_once_and_writes_each_order_once(
+    app, post_event
+) -> None:
+    """The batch's customers are read in one query by their ids in the events (none per order);
+    a new order is written with its customer in one INSERT (no UPDATE after it), and a customer
+    known before is updated, not written again."""
+    from postpurchase.models import Customer
+
+    post_event(ORDER)
+    process(app)
+    known = ORDER["data"]["customer"]["customer_id"]
+    ids = [_late_order(post_event, f"SO-BATCH-{n}", customer_id=f"C-BATCH-{n}") for n in range(3)]
+    ids.append(_late_order(post_event, "SO-BATCH-KNOWN", customer_id=known, name="改名 花子"))
+    engine = get_db(app).engine
+    with (
+        recorded(engine, starting="SELECT", containing="FROM customer") as lookups,
+        recorded(engine, starting='UPDATE "order"') as order_updates,
+    ):
+        assert process_events(app, ids).processed == 4
+    assert len(lookups) == 1
+    assert order_updates == []
+    customers = {c.external_id: c for c in rows(app, Customer)}
+    assert {f"C-BATCH-{n}" for n in range(3)} | {known} == set(customers)
+    assert customers[known].name == "改名 花子"
+    orders = {
+        o.external_id: o for o in rows(app, Order, col(Order.external_id).startswith("SO-BATCH"))
+    }
+    assert orders["SO-BATCH-1"].customer_id == customers["C-BATCH-1"].id
+    assert orders["SO-BATCH-KNOWN"].customer_id == customers[known].id
