@@ -27,6 +27,7 @@ from postpurchase.models.enums import Trigger
 from postpurchase.models.experiments import Experiment, ExperimentExposure, ExperimentState
 from postpurchase.models.types import id_of
 from postpurchase.profiles import Stock, as_message_profile, current_profile
+from postpurchase.unitcache import unit_cache
 
 MAX_VARIANTS = 6
 #: What a variant may set besides its key and weight.
@@ -296,16 +297,28 @@ def _move(
     experiment.state = state
     session.add(experiment)
     session.flush()
+    unit_cache(session, _RUNNING).clear()
 
 
 def running(*, session: Session, brand_id: int, trigger: str) -> Experiment | None:
-    return session.exec(
-        select(Experiment).where(
-            Experiment.brand_id == brand_id,
-            Experiment.trigger == trigger,
-            Experiment.state == ExperimentState.running,
-        )
-    ).first()
+    """The experiment running on ``trigger``, looked up once per unit of work (every message a
+    batch enqueues asks; starting or stopping one in this session forgets the answers)."""
+    known = unit_cache(session, _RUNNING)
+    key = (brand_id, trigger)
+    if key not in known:
+        known[key] = session.exec(
+            select(Experiment).where(
+                Experiment.brand_id == brand_id,
+                Experiment.trigger == trigger,
+                Experiment.state == ExperimentState.running,
+            )
+        ).first()
+    found: Experiment | None = known[key]
+    return found
+
+
+#: ``session.info`` key of :func:`running`'s answers.
+_RUNNING = "experiments_running"
 
 
 def expose(

@@ -295,3 +295,36 @@ def test_the_console_says_what_is_wrong_in_the_merchants_language_and_escapes_wh
     assert "不明なトリガーです: &#39;&lt;b&gt;nope&#39;" in ja.text and "<b>nope" not in ja.text
     en = client.post("/merchant/experiments/?lang=en", data=form)
     assert "unknown trigger &#39;&lt;b&gt;nope&#39;" in en.text
+
+
+def test_the_running_experiment_is_looked_up_once_per_unit_of_work_and_a_start_is_seen(
+    app, make_shop, session
+) -> None:
+    """Every message a batch enqueues asks which experiment runs on its trigger; the answer is
+    read once per unit of work, and starting or stopping one in the same session is seen."""
+    from tests.sql import recorded
+
+    shop = make_shop(consent=MARKETING)
+    brand_id = shop.brand.id
+    engine = get_db(app).engine
+    with recorded(engine, starting="SELECT", containing="FROM experiment") as reads:
+        for _ in range(3):
+            assert (
+                operations.running(
+                    session=session, brand_id=brand_id, trigger=Trigger.review_request
+                )
+                is None
+            )
+    assert len(reads) == 1
+    started = _running(
+        session, brand_id, Trigger.review_request, [{"key": "control"}, {"key": "short"}]
+    )
+    assert (
+        operations.running(session=session, brand_id=brand_id, trigger=Trigger.review_request)
+        is started
+    )
+    operations.stop(session=session, experiment=started, actor="test", now=NOW)
+    assert (
+        operations.running(session=session, brand_id=brand_id, trigger=Trigger.review_request)
+        is None
+    )
