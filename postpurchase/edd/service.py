@@ -308,7 +308,9 @@ class ModelStore:
     def _default_paths(self) -> dict[AsOf, Path | None]:
         """Built once: every parcel predicted asks for one."""
         return {
-            mode: self.directory / f"default-{mode.value}.json" if self.directory else None
+            mode: self.directory / f"default-{mode.value}.json"
+            if self.directory is not None
+            else None
             for mode in AsOf
         }
 
