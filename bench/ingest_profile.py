@@ -2,7 +2,7 @@
 
     python bench/ingest_profile.py [--events 3000] [--customers 0.5] [--top 25] [--sort tottime] [--no-profile]
         [--save PATH] [--profile-refresh] [--statements] [--batch 50] [--unit-ms 60000] [--late-orders]
-        [--database-url URL]
+        [--orders-as-events] [--database-url URL]
 
 Single process, fresh SQLite file (or, with ``--database-url``, a PostgreSQL database whose
 ``public`` schema is dropped and migrated afresh: a throwaway one), every feature connected (EDD,
@@ -82,6 +82,13 @@ def main() -> None:
         "arrive as order.created events after their parcels (without it every order is seeded)",
     )
     parser.add_argument(
+        "--orders-as-events",
+        action="store_true",
+        help="process bench/load.py's stream instead: every order arrives as an order.created "
+        "(with a new customer with an email address) before its one shipment.created; --events "
+        "counts both, and nothing is seeded",
+    )
+    parser.add_argument(
         "--database-url",
         default="",
         help="a throwaway PostgreSQL database instead of SQLite (its public schema is dropped)",
@@ -108,6 +115,8 @@ def main() -> None:
     posts, _seeded, _unique = build_posts(args.events + args.events // 9, customers=args.customers)
     shipments = [p for p in posts if p.kind == "shipment"][: args.events]
     stream = _stream(posts, len(shipments)) if args.late_orders else shipments
+    if args.orders_as_events:
+        stream, shipments = _stories(args.events // 2), []
     late = {json.loads(p.body)["data"]["order_id"] for p in stream if p.kind == "order"}
     now = datetime.now(UTC)
     with app.app_context(), session_scope(app) as session:
@@ -137,28 +146,27 @@ def main() -> None:
                 )
             ).all()
         )
-        session.execute(
-            insert(Order),
-            [
-                {
-                    "brand_id": brand.brand_id,
-                    "external_id": f"SO-{i:06d}",
-                    "number": f"#{i}",
-                    "placed_at": now,
-                    "customer_id": ids.get(f"C-{i:06d}"),
-                    "email": f"c{i}@example.jp" if i < with_customer else None,
-                    "total_amount": 5940,
-                    "shipping_postal_code": "150-0001",
-                    "shipping_region": "東京都",
-                    "shipping_country": "JP",
-                    "attributes": {},
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(len(shipments))
-                if f"SO-{i:06d}" not in late
-            ],
-        )
+        seeded = [
+            {
+                "brand_id": brand.brand_id,
+                "external_id": f"SO-{i:06d}",
+                "number": f"#{i}",
+                "placed_at": now,
+                "customer_id": ids.get(f"C-{i:06d}"),
+                "email": f"c{i}@example.jp" if i < with_customer else None,
+                "total_amount": 5940,
+                "shipping_postal_code": "150-0001",
+                "shipping_region": "東京都",
+                "shipping_country": "JP",
+                "attributes": {},
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(len(shipments))
+            if f"SO-{i:06d}" not in late
+        ]
+        if seeded:
+            session.execute(insert(Order), seeded)
         for index, post in enumerate(stream):
             receive(
                 session=session,
@@ -228,6 +236,20 @@ def main() -> None:
         if args.save:
             profiler.dump_stats(args.save)
         pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
+
+
+def _stories(count: int) -> list[Any]:
+    """``bench/load.py``'s webhooks: ``count`` orders, each an ``order.created`` and then its
+    ``shipment.created``."""
+    from types import SimpleNamespace
+
+    from load import story
+
+    return [
+        SimpleNamespace(body=body, kind=kind)
+        for n in range(count)
+        for kind, body in zip(("order", "shipment"), story(n, "p"), strict=True)
+    ]
 
 
 def _stream(posts: list[Any], shipments: int) -> list[Any]:
