@@ -63,7 +63,9 @@ order_cancelled = _signals.signal("order-cancelled")
 batch_loaded = _signals.signal("batch-loaded")
 """An inbox batch's orders and their customers were read, before its events are applied: receivers
 may read ahead what they will need for all of them, in one query instead of one per event.
-``sender``: brand id. Kwargs: ``session``, ``orders``, ``customers`` (lists of rows)."""
+``sender``: brand id. Kwargs: ``session``, ``orders``, ``customers`` (lists of rows), ``contacts``
+(the customers' contact details as the batch's events give them: ``email``, ``phone``,
+``line_user_id``; new customers too)."""
 
 shipment_created = _signals.signal("shipment-created")
 """A parcel was handed over (``shipment.created`` or Shopify fulfilment). ``sender``: brand id.

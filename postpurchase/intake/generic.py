@@ -119,6 +119,7 @@ _SETTLE_THEMSELVES = frozenset(
 def prefetch(*, session: Session, events: list[InboxEvent]) -> None:
     """Load the orders and shipments a batch of stored events refers to, per brand."""
     wanted: dict[int, tuple[set[str], set[str], set[str]]] = {}
+    contacts: dict[int, list[dict[str, Any]]] = {}
     for event in events:
         try:
             data = json.loads(event.raw_body).get("data") or {}
@@ -132,8 +133,10 @@ def prefetch(*, session: Session, events: list[InboxEvent]) -> None:
         if isinstance(data.get("shipment_id"), str):
             shipments.add(data["shipment_id"])
         customer = data.get("customer")
-        if isinstance(customer, dict) and isinstance(customer.get("customer_id"), str):
-            customers.add(customer["customer_id"])
+        if isinstance(customer, dict):
+            contacts.setdefault(event.brand_id, []).append(customer)
+            if isinstance(customer.get("customer_id"), str):
+                customers.add(customer["customer_id"])
     for brand_id, (orders, shipments, customers) in wanted.items():
         operations.prefetch(
             session=session,
@@ -141,6 +144,7 @@ def prefetch(*, session: Session, events: list[InboxEvent]) -> None:
             order_ids=orders,
             shipment_ids=shipments,
             customer_ids=customers,
+            contacts=contacts.get(brand_id, []),
         )
 
 

@@ -9,7 +9,7 @@ naming what they wait for; the inbox keeps the event and applies it when that th
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -100,9 +100,11 @@ def prefetch(
     order_ids: set[str],
     shipment_ids: set[str],
     customer_ids: Collection[str] = (),
+    contacts: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Load the brand, and the orders (with their customers), customers (by their ids in the
-    events) and parcels a batch of events refers to, a few queries in all.
+    events) and parcels a batch of events refers to, a few queries in all. ``contacts``: the
+    contact details of the customers the events carry, for receivers of ``batch_loaded``.
 
     The session's identity map holds objects only while something references them; keeping them
     in ``session.info`` for the unit of work lets every signal receiver's ``session.get`` (brand,
@@ -128,8 +130,15 @@ def prefetch(
             else []
         )
         _known(session, "customers").update((customer.id, customer) for customer in read)
+    else:
+        found, read = {}, []
+    if order_ids or contacts:
         signals.batch_loaded.send(
-            brand_id, session=session, orders=list(found.values()), customers=read
+            brand_id,
+            session=session,
+            orders=list(found.values()),
+            customers=read,
+            contacts=contacts,
         )
     if customer_ids:
         by_external = {

@@ -8,7 +8,7 @@ has someone to go to.
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Container, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from postpurchase.messaging import current_settings
 from postpurchase.messaging.catalogue import Trigger
 from postpurchase.messaging.config import brand_settings
 from postpurchase.messaging.respect import preload_suppressions
-from postpurchase.messaging.triggers import addresses_of, enqueue
+from postpurchase.messaging.triggers import addresses_of, contact_addresses, enqueue
 from postpurchase.models import (
     Brand,
     Customer,
@@ -111,26 +111,41 @@ def on_batch_loaded(
     session: Session,
     orders: Sequence[Order],
     customers: Sequence[Customer],
+    contacts: Sequence[Mapping[str, Any]] = (),
     **_: Any,
 ) -> None:
-    """Read the suppressions of a batch's customers at once, for the messages it will enqueue."""
+    """Read the suppressions of a batch's customers at once, for the messages it will enqueue:
+    those of its known orders, and those the batch's order events name (new customers too)."""
     brand = session.get(Brand, brand_id)
     if brand is None:
         return
     settings = brand_settings(brand)
     by_id = {customer.id: customer for customer in customers}
+    known = (
+        addresses_of(settings, by_id.get(order.customer_id), order, line_notification=True)
+        for order in orders
+    )
+    named = (
+        contact_addresses(
+            settings,
+            email=_text(contact.get("email")),
+            phone=_text(contact.get("phone")),
+            line_user_id=_text(contact.get("line_user_id")),
+            line_notification=True,
+        )
+        for contact in contacts
+    )
     preload_suppressions(
         session=session,
         brand_id=brand_id,
         addresses=(
-            address
-            for order in orders
-            for address in addresses_of(
-                settings, by_id.get(order.customer_id), order, line_notification=True
-            ).values()
-            if address
+            address for addresses in (*known, *named) for address in addresses.values() if address
         ),
     )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def on_shipment_created(

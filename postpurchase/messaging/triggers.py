@@ -73,12 +73,28 @@ def addresses_of(
     """The address of the customer (or of the order, for a guest) on each channel, configured or
     not, with the brand's messaging ``settings``; the LINE notification one (a hashed phone
     number) only with ``line_notification``."""
-    email = (customer.email if customer else None) or (order.email if order else None)
-    phone = (customer.phone if customer else None) or (order.phone if order else None)
+    return contact_addresses(
+        settings,
+        email=(customer.email if customer else None) or (order.email if order else None),
+        phone=(customer.phone if customer else None) or (order.phone if order else None),
+        line_user_id=customer.line_user_id if customer else None,
+        line_notification=line_notification,
+    )
+
+
+def contact_addresses(
+    settings: Mapping[str, Any],
+    *,
+    email: str | None,
+    phone: str | None,
+    line_user_id: str | None,
+    line_notification: bool,
+) -> dict[Channel, str | None]:
+    """:func:`addresses_of` from the contact details themselves (a customer not stored yet)."""
     return {
         Channel.email: email,
         Channel.sms: ctx.e164(phone),
-        Channel.line: customer.line_user_id if customer else None,
+        Channel.line: line_user_id,
         Channel.line_notification: ctx.hashed_phone(phone) if line_notification else None,
         Channel.webhook: settings["webhook_url"],
     }

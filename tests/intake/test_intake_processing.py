@@ -570,7 +570,7 @@ def test_a_batch_reads_its_customers_suppressions_once_and_still_respects_them(
 ) -> None:
     """The shipped messages of a batch of three customers' parcels look up suppressions with one
     query; the customer whose address bounced still gets a suppressed row naming why."""
-    from postpurchase.models import OutboxMessage, OutboxState, Suppression
+    from postpurchase.models import OutboxMessage, OutboxState
 
     for who in ("a", "b", "c"):
         customer = {**ORDER["data"]["customer"], "customer_id": f"C-{who}"}
@@ -582,17 +582,7 @@ def test_a_batch_reads_its_customers_suppressions_once_and_still_respects_them(
             }
         )
     process(app)
-    with session_scope(app) as s:
-        brand_id = s.exec(select(Order.brand_id)).first()
-        s.add(
-            Suppression(
-                brand_id=brand_id,
-                channel="email",
-                address="b@example.jp",
-                purpose="all",
-                reason="hard_bounce",
-            )
-        )
+    _bounced(app, "b@example.jp")
     parcels = []
     for who in ("a", "b", "c"):
         envelope = example(
@@ -610,6 +600,23 @@ def test_a_batch_reads_its_customers_suppressions_once_and_still_respects_them(
     assert shipped["b@example.jp"].state == OutboxState.suppressed
     assert "hard_bounce" in (shipped["b@example.jp"].error or "")
     assert {shipped[f"{who}@example.jp"].state for who in "ac"} == {OutboxState.pending}
+
+
+def _bounced(app, address: str) -> None:
+    """The stored brand's email ``address`` is suppressed after a hard bounce."""
+    from postpurchase.models import Suppression
+
+    with session_scope(app) as s:
+        brand_id = s.exec(select(Order.brand_id)).first()
+        s.add(
+            Suppression(
+                brand_id=brand_id,
+                channel="email",
+                address=address,
+                purpose="all",
+                reason="hard_bounce",
+            )
+        )
 
 
 def test_a_receiver_failing_for_one_new_parcel_fails_only_its_event(
@@ -807,3 +814,31 @@ def test_a_batch_of_orders_looks_its_customers_up_once_and_writes_each_order_onc
     }
     assert orders["SO-BATCH-1"].customer_id == customers["C-BATCH-1"].id
     assert orders["SO-BATCH-KNOWN"].customer_id == customers[known].id
+
+
+def test_new_customers_orders_read_their_suppressions_once_and_a_suppressed_one_is_kept(
+    app, post_event
+) -> None:
+    """The order events of a batch name their customers' addresses, new customers' too: their
+    suppressions are read in one query for all the confirmations, and a new customer whose
+    address is suppressed still gets none."""
+    from postpurchase.models import OutboxMessage, OutboxState
+
+    post_event(ORDER)
+    process(app)
+    _bounced(app, "new-b@example.jp")
+    ids = [
+        _late_order(
+            post_event, f"SO-NEW-{who}", customer_id=f"C-NEW-{who}", email=f"new-{who}@example.jp"
+        )
+        for who in "abc"
+    ]
+    with recorded(get_db(app).engine, starting="SELECT", containing="FROM suppression") as reads:
+        assert process_events(app, ids).processed == 3
+    assert len(reads) == 1
+    confirmed = {
+        message.recipient: message
+        for message in rows(app, OutboxMessage, OutboxMessage.trigger == "order_confirmed")
+    }
+    assert confirmed["new-b@example.jp"].state == OutboxState.suppressed
+    assert {confirmed[f"new-{who}@example.jp"].state for who in "ac"} == {OutboxState.pending}
