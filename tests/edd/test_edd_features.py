@@ -150,25 +150,14 @@ def test_estimates_do_not_depend_on_what_the_model_estimated_before(history):
     shared = TransitModel.from_dict(payload)
     for anchor in (MONDAY, MONDAY + timedelta(days=4)):
         for features, elapsed, level, window in asked + asked[::-1]:
-            fresh = TransitModel.from_dict(payload).estimate(
-                OSAKA,
-                anchor,
-                JP,
-                features=features,
-                elapsed=elapsed,
-                promise_level=level,
-                window=window,
-            )
-            again = shared.estimate(
-                OSAKA,
-                anchor,
-                JP,
-                features=features,
-                elapsed=elapsed,
-                promise_level=level,
-                window=window,
-            )
-            assert again == fresh
+            asking = {
+                "features": features,
+                "elapsed": elapsed,
+                "promise_level": level,
+                "window": window,
+            }
+            fresh = TransitModel.from_dict(payload).estimate(OSAKA, anchor, JP, **asking)
+            assert shared.estimate(OSAKA, anchor, JP, **asking) == fresh
     assert (
         len({shared.estimate(OSAKA, MONDAY, JP, features=f).predicted_date for f, *_ in asked}) > 1
     )
