@@ -286,13 +286,23 @@ class TransitModel:
         feature effects, and the basis names the deepest route level that had data. The returned
         pmf is read-only (it may be shared).
         """
-        pmf, basis = self._route(route)
         factor = self.effects.scale(features)
+        return self._stretched(route, factor), self._basis(route, features, factor)
+
+    def _stretched(self, route: Route, factor: float) -> np.ndarray:
+        """The route's pmf with transit multiplied by ``factor`` (the features' effect)."""
+        pmf = self._route(route)[0]
         if factor != 1.0:
             pmf = pmf @ scale_matrix(factor, offset=1)
             pmf.flags.writeable = False
+        return pmf
+
+    def _basis(self, route: Route, features: OrderFeatures, factor: float) -> Basis:
+        """The route's basis, naming the features' effects when they have one."""
+        basis = self._route(route)[1]
+        if factor != 1.0:
             basis = replace(basis, factors=self.effects.factors(features))
-        return pmf, basis
+        return basis
 
     def _route(self, route: Route) -> tuple[np.ndarray, Basis]:
         """The route's shrunk pmf before feature effects, and its basis (worked out once)."""
@@ -360,14 +370,13 @@ class TransitModel:
         key = (route, factor, elapsed, promise_level, *window)
         found = self._quantiles.get(key)
         if found is None:
-            pmf, _ = self.distribution(route, features)
             if len(self._quantiles) > 50_000:
                 self._quantiles.clear()
-            found = self._quantiles[key] = _quantiles(pmf, elapsed, levels)
+            found = self._quantiles[key] = _quantiles(
+                self._stretched(route, factor), elapsed, levels
+            )
         point, start, end, promise = found
-        basis = self._route(route)[1]
-        if factor != 1.0:
-            basis = replace(basis, factors=self.effects.factors(features))
+        basis = self._basis(route, features, factor)
 
         def day(y: int) -> date:
             return calendar.add_business_days(anchor, y)
