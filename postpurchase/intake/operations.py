@@ -70,6 +70,10 @@ def _customer_read(customer_id: int) -> tuple[str, int]:
     return ("customer", customer_id)
 
 
+#: ``_known`` kind of customers by (brand id, their id in the events).
+_BY_EXTERNAL_ID = "customers_by_external_id"
+
+
 def _known(session: Session, kind: str) -> dict[Any, Any]:
     """Rows this unit of work already looked up or wrote, by natural key.
 
@@ -80,16 +84,29 @@ def _known(session: Session, kind: str) -> dict[Any, Any]:
     return unit_cache(session, f"intake_known_{kind}")
 
 
+#: What :func:`_remembered` answers for a row this unit of work cannot vouch for.
+_NOT_KNOWN: Any = object()
+
+
+def _remembered(session: Session, kind: str, key: Any) -> Any:
+    """The row of ``kind`` this unit of work looked up or wrote under ``key`` (None: it knows
+    there is none), or :data:`_NOT_KNOWN` when it has not, or the row left the session."""
+    known = _known(session, kind)
+    found = known.get(key, _NOT_KNOWN)
+    if found is None or (found is not _NOT_KNOWN and found in session):
+        return found
+    return _NOT_KNOWN
+
+
 def find_order(*, session: Session, brand_id: int, external_id: str) -> Order | None:
-    known = _known(session, "orders")
     key = (brand_id, external_id)
-    if key in known and (known[key] is None or known[key] in session):
-        cached: Order | None = known[key]
+    cached: Order | None = _remembered(session, "orders", key)
+    if cached is not _NOT_KNOWN:
         return cached
     order = session.exec(
         select(Order).where(Order.brand_id == brand_id, Order.external_id == external_id)
     ).first()
-    known[key] = order
+    _known(session, "orders")[key] = order
     return order
 
 
@@ -111,6 +128,8 @@ def prefetch(
     customer) find them without a query.
     """
     _known(session, "brands")[brand_id] = session.get(Brand, brand_id)
+    found: dict[str, Order] = {}
+    read: list[Customer] = []
     if order_ids:
         known = _known(session, "orders")
         found = {
@@ -130,8 +149,6 @@ def prefetch(
             else []
         )
         _known(session, "customers").update((customer.id, customer) for customer in read)
-    else:
-        found, read = {}, []
     if order_ids or contacts:
         signals.batch_loaded.send(
             brand_id,
@@ -149,7 +166,7 @@ def prefetch(
                 )
             )
         }
-        _known(session, "customers_by_id").update(
+        _known(session, _BY_EXTERNAL_ID).update(
             {(brand_id, external_id): by_external.get(external_id) for external_id in customer_ids}
         )
     if shipment_ids:
@@ -182,12 +199,9 @@ def _is_stale(stored: datetime | None, occurred_at: datetime) -> bool:
 def upsert_customer(
     *, session: Session, brand_id: int, data: CustomerIn, now: datetime
 ) -> Customer:
-    known = _known(session, "customers_by_id")
     key = (brand_id, data.customer_id)
-    customer: Customer | None
-    if key in known and (known[key] is None or known[key] in session):
-        customer = known[key]
-    else:
+    customer: Customer | None = _remembered(session, _BY_EXTERNAL_ID, key)
+    if customer is _NOT_KNOWN:
         customer = session.exec(
             select(Customer).where(
                 Customer.brand_id == brand_id, Customer.external_id == data.customer_id
@@ -205,7 +219,7 @@ def upsert_customer(
             updated_at=now,
         )
         session.add(customer)
-        known[key] = customer
+        _known(session, _BY_EXTERNAL_ID)[key] = customer
     for name in ("email", "phone", "name", "line_user_id", "locale"):
         value = getattr(data, name)
         if value is not None:
