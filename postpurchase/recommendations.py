@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.lines import order_lines
 from postpurchase.models import (
     Brand,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import lazy_gettext
+
+from postpurchase.i18n import lazy_gettext
 
 
 def init_app(app: Flask) -> None:

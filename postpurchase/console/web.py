@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
-from flask_babel import gettext as _
 
 from carriers.registry import customer_links
 from carriers.status import Handover, Status
@@ -26,6 +25,7 @@ from postpurchase.console.wording import (
 from postpurchase.db import get_session
 from postpurchase.edd.service import explained
 from postpurchase.i18n import format_day
+from postpurchase.i18n import gettext as _
 from postpurchase.lookup import order_link_path
 from postpurchase.messaging import operations as messaging
 from postpurchase.messaging.reasons import describe

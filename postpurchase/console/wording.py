@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-
 from postpurchase.console.problems import Problem
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.models import Resolution
 
 PROBLEM_LABELS = {

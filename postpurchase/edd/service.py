@@ -19,14 +19,7 @@ from zoneinfo import ZoneInfo
 
 from babel.lists import format_list
 from flask import Flask, has_request_context
-from flask_babel import (
-    force_locale,
-    format_decimal,
-    get_locale,
-    gettext,
-    lazy_gettext,
-    ngettext,
-)
+from flask_babel import force_locale, format_decimal, get_locale
 from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
@@ -42,6 +35,7 @@ from postpurchase.edd.history import HistoryRow, read_history
 from postpurchase.edd.leadtimes import LeadTimeRow, brand_table, lookup
 from postpurchase.edd.model import YMAX, Estimate, ModelParams, Route, TransitModel, postal_prefix
 from postpurchase.edd.slots import cold_start, depot_arrival_time, slot_aware, slot_offers
+from postpurchase.i18n import gettext, lazy_gettext, ngettext
 from postpurchase.lines import order_lines
 from postpurchase.lines import read as read_lines
 from postpurchase.models import (

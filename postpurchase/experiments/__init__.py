@@ -12,10 +12,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the console page, the API and their documentation."""
-    from flask_babel import lazy_gettext
-
     from postpurchase.experiments.api import ROUTES, experiments_api
     from postpurchase.experiments.web import merchant_experiments
+    from postpurchase.i18n import lazy_gettext
     from postpurchase.web.apidoc import document_route
     from postpurchase.web.merchant import add_merchant_link
 

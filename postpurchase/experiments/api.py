@@ -8,7 +8,6 @@ from typing import Any
 from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
-from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, Field
 
 from postpurchase.clock import utcnow
@@ -16,6 +15,7 @@ from postpurchase.db import get_session
 from postpurchase.experiments import operations
 from postpurchase.experiments.results import Results, results
 from postpurchase.experiments.stats import ALPHA, TAU_SD
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.inbox.jsonbody import BadJson, loads
 from postpurchase.models.experiments import Experiment
 from postpurchase.models.types import id_of

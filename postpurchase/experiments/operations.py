@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from sqlmodel import Session, select
 
 from postpurchase import audit
 from postpurchase.clock import utcnow
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.messaging import segments
 from postpurchase.messaging.catalogue import CATALOGUE, Purpose
 from postpurchase.messaging.config import brand_settings

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
 from postpurchase.clock import utcnow
@@ -16,6 +15,7 @@ from postpurchase.db import get_session
 from postpurchase.experiments import operations
 from postpurchase.experiments.results import results
 from postpurchase.experiments.stats import ALPHA, TAU_SD
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.messaging.catalogue import CATALOGUE
 from postpurchase.models import Brand, Channel
 from postpurchase.models.experiments import Experiment

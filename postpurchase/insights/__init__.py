@@ -6,9 +6,8 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register the merchant insights pages, their link on the merchant home page, the figures API and
     the receivers that keep the figures' rollup current."""
-    from flask_babel import lazy_gettext
-
     from postpurchase import signals
+    from postpurchase.i18n import lazy_gettext
     from postpurchase.insights import network, receivers
     from postpurchase.insights.api import ROUTE, insights_api
     from postpurchase.insights.network_api import ROUTE as ADVICE_ROUTE

@@ -9,11 +9,10 @@ from typing import Any
 
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
-from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from carriers.registry import display_names
-from postpurchase.i18n import format_money, time_slot_label
+from postpurchase.i18n import format_money, ngettext, time_slot_label
+from postpurchase.i18n import gettext as _
 from postpurchase.insights.charts import Chart, bar_chart
 from postpurchase.insights.figures import FigureRow
 from postpurchase.insights.queries import Report
@@ -110,7 +109,7 @@ class Words:
     def carrier_service(self, code: str | None, service: str | None) -> str:
         """``ヤマト運輸 · 宅急便``: a carrier and its service as sold."""
         if code is None:
-            return str(_("Unknown carrier"))
+            return _("Unknown carrier")
         carrier, name = display_names(code, service, self.locale)
         return f"{carrier} · {name}" if name else carrier
 
@@ -181,7 +180,7 @@ class Words:
             return "–"
         if name.endswith(("_share", "_rate")):
             points = format_decimal(round(100 * value, 1), "+#,##0.0;−#,##0.0", self.locale)
-            return str(_("%(points)s pt", points=points))
+            return _("%(points)s pt", points=points)
         if name == "nps":
             return self.score(value)
         if name.startswith("order_to_delivery_days"):

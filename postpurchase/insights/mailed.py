@@ -21,12 +21,12 @@ from email.utils import formatdate
 
 from flask import Flask
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlmodel import Session, col, select
 
 from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, session_scope
 from postpurchase.i18n import SUPPORTED_LOCALES, to_local
+from postpurchase.i18n import gettext as _
 from postpurchase.insights import export, queries
 from postpurchase.insights.web import render_report
 from postpurchase.messaging.channels import create_channel

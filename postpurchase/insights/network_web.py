@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 
 from postpurchase.db import get_session
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.insights import export, network
 from postpurchase.insights.web import period_of
 from postpurchase.models import Brand

@@ -10,11 +10,11 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.i18n import format_local_time, to_local
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.insights import export, kits, queries, voc
 from postpurchase.models import Brand
 from postpurchase.models.types import id_of

@@ -52,8 +52,7 @@ def timers_job(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     """Connect this feature's signals, blueprints and merchant link."""
-    from flask_babel import lazy_gettext
-
+    from postpurchase.i18n import lazy_gettext
     from postpurchase.inbox import register_handler
     from postpurchase.messaging import receivers
     from postpurchase.messaging.line import bot as line_bot

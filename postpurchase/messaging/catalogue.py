@@ -14,9 +14,9 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.models import Channel
 
 # The enum lives with the other stored vocabularies so that settings can be typed by it below messaging.

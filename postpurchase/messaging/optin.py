@@ -13,10 +13,10 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, col, select
 
 from postpurchase import audit
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.messaging.context import e164
 from postpurchase.messaging.respect import PARCEL_SCOPE
 from postpurchase.models import Channel, Customer, Order, Shipment

@@ -15,10 +15,10 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
+from postpurchase.i18n import gettext
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.messaging.catalogue import PURPOSE_LABELS
 from postpurchase.web.wording import CHANNEL_LABELS, STATUS_LABELS
 
@@ -167,6 +167,6 @@ def describe(stored: Mapping[str, Any] | None, error: str | None) -> str:
         for name, value in stored.get("args", {}).items()
     }
     try:
-        return str(gettext(SENTENCES[Why(stored["why"])])) % args
+        return gettext(SENTENCES[Why(stored["why"])]) % args
     except (KeyError, ValueError, TypeError):
         return error or ""

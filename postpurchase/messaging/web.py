@@ -18,12 +18,12 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
-from flask_babel import gettext as _
 
 from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.i18n import SUPPORTED_LOCALES, format_local_time
+from postpurchase.i18n import gettext as _
 from postpurchase.messaging import current_settings, operations, sink
 from postpurchase.messaging.catalogue import CATALOGUE, Trigger
 from postpurchase.messaging.reasons import describe

@@ -6,8 +6,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the people and audit pages, the public link pages, and their console links."""
-    from flask_babel import lazy_gettext
-
+    from postpurchase.i18n import lazy_gettext
     from postpurchase.people.web import merchant_people, people_links
     from postpurchase.web.merchant import add_merchant_link
 

@@ -11,9 +11,9 @@ from email.utils import formatdate
 
 from flask import Flask, url_for
 from flask_babel import force_locale
-from flask_babel import gettext as _
 
 from postpurchase.i18n import SUPPORTED_LOCALES
+from postpurchase.i18n import gettext as _
 from postpurchase.messaging.channels import create_channel
 from postpurchase.messaging.channels.email import SMTP_POLICY, SmtpChannel
 from postpurchase.messaging.outbox import sender_identity

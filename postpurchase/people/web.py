@@ -8,14 +8,14 @@ from typing import Any
 
 from babel.dates import format_skeleton
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from flask_babel import get_locale, lazy_gettext
+from flask_babel import get_locale
 from werkzeug.exceptions import NotFound
 
 from postpurchase import audit
 from postpurchase.accounts import id_of
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
-from postpurchase.i18n import to_local
+from postpurchase.i18n import lazy_gettext, to_local
 from postpurchase.models import Brand, LinkPurpose, OneTimeLink, Role
 from postpurchase.people import links, mail
 from postpurchase.people.operations import (

@@ -14,9 +14,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Keep profiles current from the domain signals; register the console pages and their link."""
-    from flask_babel import lazy_gettext
-
     from postpurchase import profiles
+    from postpurchase.i18n import lazy_gettext
     from postpurchase.personas.web import merchant_segments
     from postpurchase.web.merchant import add_merchant_link
 

@@ -8,11 +8,11 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.i18n import format_money
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.messaging.catalogue import CATALOGUE, PURPOSE_LABELS
 from postpurchase.messaging.config import brand_settings
 from postpurchase.messaging.reasons import describe as describe_reason

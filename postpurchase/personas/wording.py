@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import get_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
+from postpurchase.i18n import gettext as _
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.models import Channel
 from postpurchase.personas.model import Frequency, Portrait, Returning
 from postpurchase.settings.model import category_name

@@ -5,8 +5,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the customer portal and the merchant pages (linked from the merchant home), and the WMS feed."""
-    from flask_babel import lazy_gettext
-
+    from postpurchase.i18n import lazy_gettext
     from postpurchase.returns import exchange, execution, wms
     from postpurchase.returns.queue_web import returns_queue
     from postpurchase.returns.web import merchant_returns, returns_portal

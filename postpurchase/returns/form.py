@@ -17,9 +17,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from flask_babel import LazyString
-from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import FileStorage, MultiDict
 
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.models import OrderLine
 from postpurchase.models.enums import ReturnResolution
 from postpurchase.models.types import id_of

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, col, select
 
 from postpurchase import audit, signals
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.models import FulfillmentCentre, InventoryLevel, ReturnLine, ReturnRequest
 from postpurchase.models.enums import ConditionGrade, RestockAction, ReturnState
 from postpurchase.returns.operations import ReturnError

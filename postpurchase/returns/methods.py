@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
 
 from carriers.labels import LabelAddress, PurchasedLabel, ReturnLabelBuyer, ReturnLabelRequest
 from postpurchase import audit
 from postpurchase.edd.calendar import CarrierCalendar
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.i18n import to_local
 from postpurchase.models import Brand, DropOffPoint, Order, ReturnRequest, Shipment
 from postpurchase.models.enums import DROPOFF_METHODS, ReturnMethod, ReturnState, TimeSlot

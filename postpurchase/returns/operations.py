@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import LazyString
-from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, col, select
 
 from postpurchase import signals
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.lookup import normalize_order_number
 from postpurchase.models import Brand, Order, ReturnLine, ReturnRequest
 from postpurchase.models.enums import ReturnResolution, ReturnState

@@ -28,11 +28,11 @@ from io import BytesIO
 from pathlib import Path
 
 from flask_babel import LazyString
-from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlmodel import Session, col, select
 
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.models import ReturnPhoto
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024

@@ -15,11 +15,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import LazyString
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from postpurchase import audit
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.models import (
     ExecutionState,
     Order,

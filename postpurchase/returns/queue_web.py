@@ -7,12 +7,12 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, get_session
 from postpurchase.i18n import format_day, format_money, to_local
+from postpurchase.i18n import gettext as _
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.models import Brand, ReturnLine
 from postpurchase.models.enums import ConditionGrade, RestockAction, ReturnResolution, ReturnState
 from postpurchase.models.types import id_of

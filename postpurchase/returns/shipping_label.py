@@ -17,11 +17,11 @@ import segno
 from barcode import Code128
 from barcode.writer import SVGWriter
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlmodel import Session, col, select
 
 from postpurchase.i18n import format_day, to_local
+from postpurchase.i18n import gettext as _
 from postpurchase.models import (
     Brand,
     FulfillmentCentre,

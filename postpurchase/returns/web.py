@@ -25,13 +25,13 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
-from flask_babel import gettext as _
 
 from carriers.base import CarrierError
 from carriers.labels import ReturnLabelBuyer
 from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, get_session
 from postpurchase.i18n import format_day, format_money, time_slot_label, to_local
+from postpurchase.i18n import gettext as _
 from postpurchase.lookup import order_from_token, order_token, return_from_token, return_token
 from postpurchase.models import Brand, Order, ReturnPhoto, ReturnRequest
 from postpurchase.models.enums import DROPOFF_METHODS, ReturnMethod, TimeSlot

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext as _lp
-
+from postpurchase.i18n import lazy_gettext as _l
+from postpurchase.i18n import lazy_pgettext as _lp
 from postpurchase.models.enums import ReturnMethod, ReturnResolution, ReturnState
 from postpurchase.returns.money import KeepReason
 from postpurchase.returns.policy import NotReturnable

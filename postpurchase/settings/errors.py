@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask_babel import gettext as _
-
+from postpurchase.i18n import gettext as _
 from postpurchase.settings.model import Clock, Colour, Email, Url
 
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from flask_babel import gettext as _
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from werkzeug.datastructures import MultiDict
 
+from postpurchase.i18n import gettext as _
 from postpurchase.settings.model import BrandSettings, get_path, leaves, with_path
 
 

@@ -19,13 +19,13 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from postpurchase.branding import LOGO_MIMETYPES, logo_file
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.i18n import SUPPORTED_LOCALES, format_local_time
+from postpurchase.i18n import gettext as _
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.messaging import current_settings
 from postpurchase.messaging.catalogue import CATALOGUE, Trigger
 from postpurchase.models import Brand, Channel, MerchantUser

@@ -17,12 +17,12 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
-from flask_babel import gettext as _
 
 from postpurchase.branding import LOGO_MIMETYPES, branding_for, logo_file
 from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
+from postpurchase.i18n import gettext as _
 from postpurchase.lookup import look_up_order, order_from_token, order_link_path
 from postpurchase.models import Brand, Order
 from postpurchase.models.types import id_of

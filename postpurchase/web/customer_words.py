@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
-
 from carriers.status import Handover
 from postpurchase.customer_view import ActionKind, CustomerView, Stage, Step
 from postpurchase.i18n import format_day, format_skeleton, time_slot_label, to_local
+from postpurchase.i18n import gettext as _
+from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.models import DutiesTerms
 
 STAGE_LABELS = {
@@ -52,11 +51,6 @@ HANDOVER_LABELS = {
     Handover.post_office: _l("Post office"),
     Handover.depot: _l("Carrier's office"),
 }
-
-
-def _(message: str, **values: object) -> str:
-    """``gettext`` typed as returning ``str`` (flask_babel is untyped); extracted like ``_``."""
-    return str(gettext(message, **values))
 
 
 @dataclass(frozen=True)

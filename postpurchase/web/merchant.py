@@ -28,7 +28,6 @@ from flask import (
     url_for,
 )
 from flask_babel import LazyString, get_locale
-from flask_babel import gettext as _
 from sqlmodel import Session
 
 from postpurchase import accounts, audit
@@ -36,6 +35,7 @@ from postpurchase.accounts import add_merchant_user  # noqa: F401  (tests and co
 from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, get_session
 from postpurchase.i18n import format_local_time
+from postpurchase.i18n import gettext as _
 from postpurchase.models import Brand, MerchantUser, Role
 from postpurchase.web.throttling import client_address, refuse
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from flask import Flask, Response, g, request
-from flask_babel import ngettext
+
+from postpurchase.i18n import ngettext
 
 
 def client_address() -> str:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext as _lp
-
 from carriers.status import Status
+from postpurchase.i18n import lazy_gettext as _l
+from postpurchase.i18n import lazy_pgettext as _lp
 from postpurchase.models import Channel, DeliveryOption, OutboxState
 
 STATUS_LABELS = {

@@ -30,12 +30,13 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from flask import Flask
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale
 from sqlmodel import Session, col, select
 
 from postpurchase import inbox, throttle
 from postpurchase.brands import get_brand
 from postpurchase.db import session_scope
+from postpurchase.i18n import gettext as _
 from postpurchase.i18n import to_local
 from postpurchase.inbox import Applied, jsonbody
 from postpurchase.inbox.rejections import record_rejection
@@ -144,10 +145,6 @@ def add_friend_url(config: Mapping[str, object], brand_slug: str, text: str) -> 
 
 def _text(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text[:5000]}
-
-
-def _(message: str, **values: object) -> str:
-    return str(gettext(message, **values))
 
 
 def _linked(session: Session, brand_id: int, user_id: str) -> list[Customer]:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from typing import Any, TypeGuard
 
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale
 
 from postpurchase.customer_view import Stage
+from postpurchase.i18n import gettext as _
 from postpurchase.web.customer_words import STAGE_LABELS
 
 #: LINE's limit on ``altText`` (what notifications and chat lists show).
@@ -26,10 +27,6 @@ LABEL_MAX = 40
 URI_MAX = 1000
 LINE_GREEN = "#06C755"
 _HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?")
-
-
-def _(message: str) -> str:
-    return str(gettext(message))
 
 
 def _text(text: str, **style: Any) -> dict[str, Any]:

@@ -14,11 +14,11 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 
 from postpurchase.clock import utcnow
 from postpurchase.config import running_app
 from postpurchase.db import get_session
+from postpurchase.i18n import gettext as _
 from postpurchase.messaging.channels import configured
 from postpurchase.messaging.line.bot import (
     LineWebhookRefused,
