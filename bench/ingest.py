@@ -9,8 +9,10 @@ the posts are re-deliveries of an earlier event (same body, fresh signature) and
 shipments arrive before their ``order.created``, which is posted a little later. It reports
 accepted events/s, p50/p99 latency, the time until every event is processed, rows lost and
 duplicates applied twice, and the ratio to a bare Flask endpoint answering 204 under the same
-gunicorn setup and the same client; then the CPU time per event of the web processes, of the
-workers and (``--postgres``) of the database server, read from ``/proc`` (Linux), and the load
+gunicorn setup and the same client; then the CPU time per event of the web processes (and per
+request of the bare endpoint's), of the client (this process: the two share the cores with the
+server), of the workers and (``--postgres``) of the database server, read from ``/proc`` (Linux)
+and ``time.process_time``, and the load
 average at the start and the end of each run: wall-clock rates on a shared machine say little
 without them.
 
@@ -492,19 +494,22 @@ def run_once(
     seed_orders(env, "bench", seeded, args.customers)
     engine = create_engine(url or f"sqlite:///{work / 'postpurchase.db'}")
     load_before = os.getloadavg()[0]
+    cpu: dict[str, float] = {}
 
     bare, port = start_gunicorn("ingest:bare_app()", ROOT / "bench", env)
     try:
+        bare_from, client_from = cpu_seconds(bare.pid, children=True), time.process_time()
         baseline = post_all(
             port, posts, args.concurrency, created["api_key"], created["signing_secret"]
         )
+        cpu["bare"] = cpu_seconds(bare.pid, children=True) - bare_from
+        cpu["bare_client"] = time.process_time() - client_from
     finally:
         stop(bare)
 
     server, port = start_gunicorn("wsgi:app", ROOT, env)
     workers: list[subprocess.Popen] = []
     late_orders = sum(post.kind == "order" for post in posts)
-    cpu: dict[str, float] = {}
 
     def workers_cpu() -> float:
         return sum(cpu_seconds(worker.pid) for worker in workers)
@@ -519,11 +524,12 @@ def run_once(
             first_verdict()
         cpu["web_from"] = cpu_seconds(server.pid, children=True)
         cpu["db_from"] = postgres.cpu_seconds() if postgres else 0.0
-        started = time.perf_counter()
+        started, client_from = time.perf_counter(), time.process_time()
         load = post_all(
             port, posts, args.concurrency, created["api_key"], created["signing_secret"]
         )
         cpu["web_posts"] = cpu_seconds(server.pid, children=True) - cpu["web_from"]
+        cpu["client"] = time.process_time() - client_from
         if args.workers_after:
             started = time.perf_counter()
             workers = start_workers(args.workers, env)
@@ -556,6 +562,9 @@ def run_once(
         "processing_rate": events / processed_after,
         "states": states,
         "web_cpu_ms_per_post": 1000 * cpu["web_posts"] / len(posts),
+        "bare_cpu_ms_per_post": 1000 * cpu["bare"] / len(posts),
+        "client_cpu_ms_per_post": 1000 * cpu["client"] / len(posts),
+        "bare_client_cpu_ms_per_post": 1000 * cpu["bare_client"] / len(posts),
         "web_cpu_ms_per_event": 1000 * cpu["web"] / events,
         "worker_cpu_ms_per_event": 1000 * cpu["workers"] / events,
         "db_cpu_ms_per_event": 1000 * cpu["db"] / events,
@@ -636,6 +645,9 @@ def main() -> None:
         ("rows lost (target 0)", "lost", "{:.0f}"),
         ("duplicates applied twice (target 0)", "doubled", "{:.0f}"),
         ("web CPU ms per post, during the posts", "web_cpu_ms_per_post", "{:.2f}"),
+        ("  bare Flask's CPU ms per post", "bare_cpu_ms_per_post", "{:.2f}"),
+        ("client CPU ms per post (this process)", "client_cpu_ms_per_post", "{:.2f}"),
+        ("  posting to bare Flask", "bare_client_cpu_ms_per_post", "{:.2f}"),
         ("web CPU ms per event, until all processed", "web_cpu_ms_per_event", "{:.2f}"),
     ]
     if args.workers:
