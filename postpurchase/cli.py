@@ -155,6 +155,7 @@ def worker_command() -> None:
     from postpurchase.jobs import start_scheduler, stop_scheduler
 
     app = running_app()
+    lower_priority(int(app.config["WORKER_NICE"]))
     offset_file = os.environ.get(clock.OFFSET_FILE_ENV)
     with clock.use(clock.offset_file_source(Path(offset_file))) if offset_file else nullcontext():
         start_scheduler(app)
@@ -164,6 +165,19 @@ def worker_command() -> None:
             pass
         finally:
             stop_scheduler(app)
+
+
+def lower_priority(niceness: int) -> None:
+    """Lower this process's CPU priority by ``niceness`` (0-19; see ``WORKER_NICE``).
+
+    At the web's priority a worker takes an equal share of a busy machine's cores from the
+    processes answering webhooks; yielding, they answer more and sooner, and the worker catches
+    up on what the inbox holds when they are idle (``bench/ingest.py --workers 1``, BENCHMARKS.md).
+    """
+    if not 0 <= niceness <= 19:
+        raise click.UsageError(f"POSTPURCHASE_WORKER_NICE must be between 0 and 19, not {niceness}")
+    if niceness and hasattr(os, "nice"):
+        os.nice(niceness)
 
 
 @main.group("users")

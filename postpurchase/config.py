@@ -161,6 +161,15 @@ SETTINGS: tuple[Setting, ...] = (
         "`postpurchase worker`: how often it looks for pending events when no notification came "
         "(PostgreSQL wakes it at once with LISTEN/NOTIFY; SQLite relies on this poll).",
     ),
+    Setting(
+        "WORKER_NICE",
+        10,
+        int,
+        "`postpurchase worker`: how much it lowers its own CPU priority (Unix `nice`, 0-19). On a "
+        "machine it shares with web processes, webhook answers and pages come first and "
+        "processing, which the inbox holds safely, takes the CPU they leave; a machine of its own "
+        "has nothing to yield to. 0: same priority as the web.",
+    ),
     Setting("LOG_FORMAT", "text", str, "`text`, or `json`: one JSON object per log line."),
     Setting(
         "PASSWORD_HASH_METHOD",

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import click
 import pytest
 
 from postpurchase.db import get_db
@@ -43,3 +48,29 @@ def test_a_burst_of_notifications_is_one_wake_up(app, post_event) -> None:
         # so the burst is waiting in full: without it the second may still be on its way.
         connection.execute("SELECT 1")
         assert wait_for_notifications(connection, timeout=5) == ids
+
+
+def _niceness_after(argument: str) -> int:
+    """This interpreter's niceness after ``lower_priority(argument)`` in a child process (a
+    process cannot raise its priority back, so never in the test's own)."""
+    code = (
+        "import os; from postpurchase.cli import lower_priority; "
+        f"before = os.nice(0); lower_priority({argument}); print(os.nice(0) - before)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(run.stdout)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "nice") or os.nice(0) > 12, reason="Unix niceness, with room to lower it"
+)
+def test_a_worker_lowers_its_priority_by_the_setting() -> None:
+    assert _niceness_after("7") == 7
+    assert _niceness_after("0") == 0
+
+
+def test_a_niceness_outside_unix_range_is_a_clear_error() -> None:
+    from postpurchase.cli import lower_priority
+
+    with pytest.raises(click.UsageError, match="WORKER_NICE must be between 0 and 19, not -5"):
+        lower_priority(-5)
