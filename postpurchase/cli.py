@@ -176,8 +176,22 @@ def lower_priority(niceness: int) -> None:
     """
     if not 0 <= niceness <= 19:
         raise click.UsageError(f"POSTPURCHASE_WORKER_NICE must be between 0 and 19, not {niceness}")
-    if niceness and hasattr(os, "nice"):
-        os.nice(niceness)
+    if not niceness:
+        return
+    threads = Path("/proc/self/task")
+    if not threads.is_dir():
+        if hasattr(os, "nice"):
+            os.nice(niceness)
+        return
+    # Linux keeps a niceness per thread, and threads started while the app was built (a native
+    # library's pool) would keep the web's priority: every thread is lowered, not only this one.
+    for thread in threads.iterdir():
+        tid = int(thread.name)
+        try:
+            now = os.getpriority(os.PRIO_PROCESS, tid)
+            os.setpriority(os.PRIO_PROCESS, tid, min(now + niceness, 19))
+        except ProcessLookupError:  # the thread ended meanwhile
+            continue
 
 
 @main.group("users")

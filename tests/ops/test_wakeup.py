@@ -50,23 +50,45 @@ def test_a_burst_of_notifications_is_one_wake_up(app, post_event) -> None:
         assert wait_for_notifications(connection, timeout=5) == ids
 
 
-def _niceness_after(argument: str) -> int:
-    """This interpreter's niceness after ``lower_priority(argument)`` in a child process (a
-    process cannot raise its priority back, so never in the test's own)."""
-    code = (
-        "import os; from postpurchase.cli import lower_priority; "
-        f"before = os.nice(0); lower_priority({argument}); print(os.nice(0) - before)"
+#: Run in a child process (a process cannot raise its priority back, so never in the test's
+#: own): a thread started before ``lower_priority``, then how much the main thread's and that
+#: thread's niceness rose.
+_NICENESS_AFTER = """
+import os, sys, threading
+from postpurchase.cli import lower_priority
+asked, answered = threading.Event(), threading.Event()
+seen = []
+def earlier_thread():
+    asked.wait()
+    seen.append(os.getpriority(os.PRIO_PROCESS, 0))
+    answered.set()
+thread = threading.Thread(target=earlier_thread)
+thread.start()
+before = os.getpriority(os.PRIO_PROCESS, 0)
+lower_priority(int(sys.argv[1]))
+asked.set()
+answered.wait()
+print(os.getpriority(os.PRIO_PROCESS, 0) - before, seen[0] - before)
+"""
+
+
+def _niceness_after(niceness: int) -> list[int]:
+    run = subprocess.run(
+        [sys.executable, "-c", _NICENESS_AFTER, str(niceness)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return int(run.stdout)
+    return [int(rise) for rise in run.stdout.split()]
 
 
 @pytest.mark.skipif(
-    not hasattr(os, "nice") or os.nice(0) > 12, reason="Unix niceness, with room to lower it"
+    not hasattr(os, "getpriority") or os.getpriority(os.PRIO_PROCESS, 0) > 12,
+    reason="Unix niceness, with room to lower it",
 )
-def test_a_worker_lowers_its_priority_by_the_setting() -> None:
-    assert _niceness_after("7") == 7
-    assert _niceness_after("0") == 0
+def test_a_worker_lowers_its_priority_by_the_setting_in_every_thread() -> None:
+    assert _niceness_after(7) == [7, 7]
+    assert _niceness_after(0) == [0, 0]
 
 
 def test_a_niceness_outside_unix_range_is_a_clear_error() -> None:
