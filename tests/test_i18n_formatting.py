@@ -3,12 +3,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from babel import dates
+from flask import Flask
+from flask_babel import force_locale, refresh
 
 from postpurchase.i18n import (
     format_day,
     format_local_time,
     format_money,
     format_skeleton,
+    gettext,
+    lazy_gettext,
     time_slot_label,
 )
 
@@ -56,3 +60,23 @@ def test_cached_skeletons_format_as_babel_does(
     assert format_skeleton(skeleton, value, locale) == dates.format_skeleton(
         skeleton, value, locale=locale
     )
+
+
+def test_translations_follow_the_locale_of_the_moment(app: Flask) -> None:
+    """The remembered catalogue is the one of the locale in force: a forced locale, its end and a
+    refresh each change what the same string reads as."""
+    with app.test_request_context("/?lang=en"):
+        assert gettext("Carrier") == "Carrier"
+        with force_locale("ja"):
+            assert gettext("Carrier") == "配送業者"
+            assert str(lazy_gettext("Carrier")) == "配送業者"
+        assert gettext("Carrier") == "Carrier"
+    with app.test_request_context("/?lang=ja"):
+        assert gettext("Carrier") == "配送業者"
+        with app.test_request_context("/?lang=en"):
+            refresh()
+            assert gettext("Carrier") == "Carrier"
+
+
+def test_outside_an_app_context_strings_stay_as_written() -> None:
+    assert gettext("Carrier") == "Carrier"
