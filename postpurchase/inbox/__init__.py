@@ -42,6 +42,7 @@ from postpurchase.inbox.spool import (
     MOVE_PER_UNIT,
     STORED,
     Spool,
+    attached_inbox,
     drain,
     forget,
     spool_of,
@@ -155,7 +156,7 @@ def receive(
     state: InboxState = InboxState.pending,
     now: datetime | None = None,
     into: Table | None = None,
-    earlier_in: Connection | None = None,
+    also_in: Table | None = None,
 ) -> Received:
     """Store an event unless it is a duplicate (same event id, or same body, for this brand/source).
 
@@ -169,12 +170,15 @@ def receive(
     ``brand_id`` is None for events not addressed to one brand (a carrier pushing to its shared
     URL); the unique constraint does not cover those (NULLs differ), so only the body lookup
     deduplicates them. ``into``: the table to store in, the inbox unless it is the spool (see
-    :func:`accept`); ``earlier_in``: the inbox's connection when storing elsewhere, where an
-    event already stored is a duplicate too (looked up first, so nothing is stored for it).
+    :func:`accept`); ``also_in``: another table ``session`` reads where an event already stored
+    is a duplicate too (the inbox, attached to the spool's connection), checked by the same
+    statement.
     """
-    inbox = table_of(InboxEvent)
     statements = _statements(
-        _dialect(session), branded=brand_id is not None, table=inbox if into is None else into
+        _dialect(session),
+        branded=brand_id is not None,
+        table=table_of(InboxEvent) if into is None else into,
+        also_in=also_in,
     )
     external_id = external_id[:200]  # the column's length; the duplicate lookup must match it
     digest = body_digest(raw_body)
@@ -183,11 +187,6 @@ def receive(
         external_id = f"rejected:{uuid.uuid4().hex}"
         state = InboxState.rejected
     now = now or utcnow()
-    if earlier_in is not None and signature_ok:
-        in_inbox = _statements(_dialect(earlier_in), branded=brand_id is not None, table=inbox)
-        earlier = _earlier(earlier_in, in_inbox, key, digest, external_id)
-        if earlier is not None:
-            return Received(earlier, duplicate=True)
     inserted = _run(
         session,
         statements.insert_unless_same_body if signature_ok else statements.insert,
@@ -239,18 +238,18 @@ def accept(app: Flask, *, now: datetime | None = None, **event: Any) -> Received
 
     On SQLite with a spool (:mod:`postpurchase.inbox.spool`) the event is committed there, so the
     answer never waits for a unit of work holding the database's write lock; it is a duplicate
-    when the spool or the inbox already has it (the inbox is read inside the spool's transaction,
-    and a moved event leaves the spool only after the inbox has committed it, so it is always
-    seen in one or the other). Elsewhere it goes into the inbox in its own short transaction.
+    when the spool or the inbox already has it (the inbox, attached to the spool's connection,
+    is read by the storing statement itself, and a moved event leaves the spool only after the
+    inbox has committed it, so it is always seen in one or the other). Elsewhere it goes into the
+    inbox in its own short transaction.
     """
     now = now or utcnow()
-    engine = get_db(app).engine
     spool = spool_of(app)
     if spool is None:
-        with write_lock(app), write_transaction(engine) as connection:
+        with write_lock(app), write_transaction(get_db(app).engine) as connection:
             return receive(session=connection, now=now, **event)
-    with spool.transaction() as connection, engine.connect() as inbox:
-        return receive(session=connection, now=now, into=spooled, earlier_in=inbox, **event)
+    with spool.transaction() as connection:
+        return receive(session=connection, now=now, into=spooled, also_in=attached_inbox, **event)
 
 
 def move_spooled(app: Flask) -> int:
@@ -276,38 +275,64 @@ class _Statements:
 
 
 @cache
-def _statements(dialect: str, *, branded: bool, table: Table) -> _Statements:
-    c = table.c
-    brand = c.brand_id == bindparam("brand_id") if branded else c.brand_id.is_(None)
-    key = (brand, c.source == bindparam("source"))
-    # ``brand_id + 0`` and ``source || ''`` keep SQLite's planner (which has no statistics) from
-    # walking the (brand, source, external id) index over every event of the brand: the body
-    # hash index finds the one or two candidates directly.
-    unindexed_brand = c.brand_id + 0 == bindparam("brand_id") if branded else c.brand_id.is_(None)
-    unindexed_key = (unindexed_brand, c.source + "" == bindparam("source"))
+def _statements(
+    dialect: str, *, branded: bool, table: Table, also_in: Table | None = None
+) -> _Statements:
+    """The statements storing into ``table`` (see :func:`receive`, ``also_in`` too)."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     columns = STORED
-    values = {name: bindparam(name, type_=c[name].type) for name in columns}
-    same_body = select(c.id).where(
-        *unindexed_key,
-        c.body_sha256 == bindparam("body_sha256"),
-        c.state != InboxState.rejected.value,
-    )
+    values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
     unique_key = ["brand_id", "source", "external_id"]
-    by_external_id = select(c.id).where(*key, c.external_id == bindparam("external_id"))
+    searched = (table,) if also_in is None else (also_in, table)
+    # The table stored into refuses a second event id itself (its unique key); another table
+    # read alongside is asked.
+    not_stored = [~_same_body(t, branded).exists() for t in searched] + [
+        ~_by_external_id(t, branded).exists() for t in searched if t is not table
+    ]
     return _Statements(
         insert=insert(table)
         .values(values)
         .on_conflict_do_nothing(index_elements=unique_key)
-        .returning(c.id),
+        .returning(table.c.id),
         # SQLite needs the WHERE here anyway: an upsert after INSERT … SELECT must have one.
         insert_unless_same_body=insert(table)
-        .from_select(list(columns), select(*values.values()).where(~same_body.exists()))
+        .from_select(list(columns), select(*values.values()).where(*not_stored))
         .on_conflict_do_nothing(index_elements=unique_key)
-        .returning(c.id),
-        # One round trip for both lookups, each on its own index; the same body is preferred
-        # (both databases read the branches in order and stop at the first row).
-        earlier=union_all(same_body, by_external_id).limit(1),
+        .returning(table.c.id),
+        # One round trip for every lookup, each on its own index; the inbox before the spool, the
+        # same body before the event id (both databases read the branches in order and stop at
+        # the first row).
+        earlier=union_all(
+            *[
+                lookup
+                for t in searched
+                for lookup in (_same_body(t, branded), _by_external_id(t, branded))
+            ]
+        ).limit(1),
+    )
+
+
+def _same_body(table: Table, branded: bool) -> Any:
+    """The id of an event of this brand and source with the same body in ``table``."""
+    c = table.c
+    # ``brand_id + 0`` and ``source || ''`` keep SQLite's planner (which has no statistics) from
+    # walking the (brand, source, external id) index over every event of the brand: the body
+    # hash index finds the one or two candidates directly.
+    brand = c.brand_id + 0 == bindparam("brand_id") if branded else c.brand_id.is_(None)
+    return select(c.id).where(
+        brand,
+        c.source + "" == bindparam("source"),
+        c.body_sha256 == bindparam("body_sha256"),
+        c.state != InboxState.rejected.value,
+    )
+
+
+def _by_external_id(table: Table, branded: bool) -> Any:
+    """The id of the event of this brand and source with this event id in ``table``."""
+    c = table.c
+    brand = c.brand_id == bindparam("brand_id") if branded else c.brand_id.is_(None)
+    return select(c.id).where(
+        brand, c.source == bindparam("source"), c.external_id == bindparam("external_id")
     )
 
 

@@ -16,6 +16,12 @@ Every webhook route stores through :func:`postpurchase.inbox.accept`, so while a
 nothing else gives inbox ids; should something still write there directly (the demo's import),
 a spooled event whose id was taken meanwhile gets a new one when it is moved.
 
+Every spool connection has the main file attached (as :data:`INBOX_SCHEMA`), so the accept path
+checks both files for an earlier delivery and stores the event in one statement on one connection.
+Its transaction begins deferred, not ``BEGIN IMMEDIATE``: that would take the write lock of every
+attached file, the main one included. The spool's own lock serializes its writers instead, and
+the statement only ever writes the spool (the main file is read in a snapshot).
+
 PostgreSQL needs none of this: an INSERT there waits for no other transaction.
 
 The spool's table is created from :data:`COLUMNS`, not migrated: it holds events for
@@ -26,7 +32,7 @@ migration that changes one of those inbox columns must still find the spool empt
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +49,7 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     delete,
+    event,
     func,
     select,
     text,
@@ -51,7 +58,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
-from postpurchase.db import Database, get_db, write_transaction
+from postpurchase.db import Database, get_db
 from postpurchase.inbox.locking import FileWriteLock
 from postpurchase.models import InboxEvent
 from postpurchase.models.types import table_of
@@ -80,6 +87,11 @@ DRAIN_CHUNK = 500
 #: Events a unit of work moves at most: after a burst, the first unit of work moving ten
 #: thousand events would hold the write lock as long as processing a few hundred.
 MOVE_PER_UNIT = 1_000
+
+#: The schema name of the main file on every spool connection.
+INBOX_SCHEMA = "inbox_db"
+#: The inbox as a spool connection sees it (in the attached main file).
+attached_inbox = table_of(InboxEvent).to_metadata(MetaData(), schema=INBOX_SCHEMA)
 
 _metadata = MetaData()
 spooled = Table(
@@ -117,6 +129,7 @@ class Spool:
         the file and its table takes the spool's lock, or SQLite refuses all but one of them
         ("database is locked", not waited for)."""
         spool = Database(f"sqlite:///{self.path}")
+        event.listen(spool.engine, "connect", _attach(Path(str(self.main.url.database)).resolve()))
         with self.main.connect() as main:
             floor = int(main.execute(_LARGEST_INBOX_ID).scalar() or 0)
         with self.lock.hold():
@@ -127,9 +140,9 @@ class Spool:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A write transaction on the spool, holding its lock (``BEGIN IMMEDIATE``)."""
+        """A write transaction on the spool, holding its lock (deferred: see the module)."""
         engine = self.database.engine  # created before the lock is taken: creating takes it
-        with self.lock.hold(), write_transaction(engine) as connection:
+        with self.lock.hold(), engine.connect() as connection, connection.begin():
             yield connection
 
     def waiting(self) -> tuple[int, datetime | None]:
@@ -142,6 +155,16 @@ class Spool:
                 select(func.count(), func.min(spooled.c.received_at))
             ).one()
         return int(count), oldest
+
+
+def _attach(main: Path) -> Callable[[Any, Any], None]:
+    """A connect listener attaching ``main`` as :data:`INBOX_SCHEMA` (after the pragmas, outside
+    any transaction, where SQLite allows it)."""
+
+    def attach(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(f"ATTACH DATABASE ? AS {INBOX_SCHEMA}", (str(main),))
+
+    return attach
 
 
 _spools: weakref.WeakKeyDictionary[Engine, Spool] = weakref.WeakKeyDictionary()
