@@ -155,7 +155,7 @@ def worker_command() -> None:
     from postpurchase.jobs import start_scheduler, stop_scheduler
 
     app = running_app()
-    lower_priority(int(app.config["WORKER_NICE"]))
+    lower_priority(str(app.config["WORKER_NICE"]))
     offset_file = os.environ.get(clock.OFFSET_FILE_ENV)
     with clock.use(clock.offset_file_source(Path(offset_file))) if offset_file else nullcontext():
         start_scheduler(app)
@@ -167,29 +167,42 @@ def worker_command() -> None:
             stop_scheduler(app)
 
 
-def lower_priority(niceness: int) -> None:
-    """Lower this process's CPU priority by ``niceness`` (0-19; see ``WORKER_NICE``).
+def lower_priority(priority: str) -> None:
+    """Lower this process's CPU priority as ``WORKER_NICE`` says: ``idle`` or a niceness 0-19.
 
     At the web's priority a worker takes an equal share of a busy machine's cores from the
     processes answering webhooks; yielding, they answer more and sooner, and the worker catches
     up on what the inbox holds when they are idle (``bench/ingest.py --workers 1``, BENCHMARKS.md).
+    A niced worker still runs out its time slice when a request arrives; under ``SCHED_IDLE``
+    the request's process takes the core at once, which is what the webhook and page latencies
+    under load measured.
     """
+    idle = priority.strip().lower() == "idle"
+    try:
+        niceness = 19 if idle else int(priority)
+    except ValueError:
+        niceness = -1
     if not 0 <= niceness <= 19:
-        raise click.UsageError(f"POSTPURCHASE_WORKER_NICE must be between 0 and 19, not {niceness}")
-    if not niceness:
-        return
+        raise click.UsageError(
+            f"POSTPURCHASE_WORKER_NICE must be 'idle' or a niceness between 0 and 19, "
+            f"not {priority!r}"
+        )
     threads = Path("/proc/self/task")
     if not threads.is_dir():
-        if hasattr(os, "nice"):
+        if niceness and hasattr(os, "nice"):
             os.nice(niceness)
         return
-    # Linux keeps a niceness per thread, and threads started while the app was built (a native
-    # library's pool) would keep the web's priority: every thread is lowered, not only this one.
+    # Linux keeps a priority per thread, and threads started while the app was built (a native
+    # library's pool) would keep the web's: every thread is lowered, not only this one. Threads
+    # started later inherit it from the one starting them.
     for thread in threads.iterdir():
         tid = int(thread.name)
         try:
-            now = os.getpriority(os.PRIO_PROCESS, tid)
-            os.setpriority(os.PRIO_PROCESS, tid, min(now + niceness, 19))
+            if idle and hasattr(os, "SCHED_IDLE"):
+                os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+            elif niceness:
+                now = os.getpriority(os.PRIO_PROCESS, tid)
+                os.setpriority(os.PRIO_PROCESS, tid, min(now + niceness, 19))
         except ProcessLookupError:  # the thread ended meanwhile
             continue
 

@@ -163,12 +163,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "WORKER_NICE",
-        10,
-        int,
-        "`postpurchase worker`: how much it lowers its own CPU priority (Unix `nice`, 0-19). On a "
-        "machine it shares with web processes, webhook answers and pages come first and "
-        "processing, which the inbox holds safely, takes the CPU they leave; a machine of its own "
-        "has nothing to yield to. 0: same priority as the web.",
+        "idle",
+        str,
+        "`postpurchase worker`: how far it lowers its own CPU priority. `idle` (Linux's "
+        "`SCHED_IDLE`; niceness 19 elsewhere): it runs on the CPU time web processes leave and "
+        "gives way the moment one has a request; `0`-`19`: a Unix niceness, which keeps it a share "
+        "of a saturated machine (`0`: the web's priority). On a machine it shares with web "
+        "processes, webhook answers and pages come first and processing, which the inbox holds "
+        "safely, catches up when they are idle; a machine of its own has nothing to yield to.",
     ),
     Setting("LOG_FORMAT", "text", str, "`text`, or `json`: one JSON object per log line."),
     Setting(

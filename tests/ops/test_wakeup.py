@@ -52,47 +52,55 @@ def test_a_burst_of_notifications_is_one_wake_up(app, post_event) -> None:
 
 #: Run in a child process (a process cannot raise its priority back, so never in the test's
 #: own): a thread started before ``lower_priority``, then how much the main thread's and that
-#: thread's niceness rose.
-_NICENESS_AFTER = """
+#: thread's niceness rose, and whether each runs under ``SCHED_IDLE``.
+_PRIORITY_AFTER = """
 import os, sys, threading
 from postpurchase.cli import lower_priority
 asked, answered = threading.Event(), threading.Event()
 seen = []
+def idle():
+    return int(os.sched_getscheduler(0) == os.SCHED_IDLE)
 def earlier_thread():
     asked.wait()
-    seen.append(os.getpriority(os.PRIO_PROCESS, 0))
+    seen.extend([os.getpriority(os.PRIO_PROCESS, 0), idle()])
     answered.set()
 thread = threading.Thread(target=earlier_thread)
 thread.start()
 before = os.getpriority(os.PRIO_PROCESS, 0)
-lower_priority(int(sys.argv[1]))
+lower_priority(sys.argv[1])
 asked.set()
 answered.wait()
-print(os.getpriority(os.PRIO_PROCESS, 0) - before, seen[0] - before)
+print(os.getpriority(os.PRIO_PROCESS, 0) - before, idle(), seen[0] - before, seen[1])
 """
 
 
-def _niceness_after(niceness: int) -> list[int]:
+def _priority_after(setting: str) -> list[int]:
+    """The main thread's rise in niceness and whether it is idle, then the earlier thread's."""
     run = subprocess.run(
-        [sys.executable, "-c", _NICENESS_AFTER, str(niceness)],
+        [sys.executable, "-c", _PRIORITY_AFTER, setting],
         capture_output=True,
         text=True,
         check=True,
     )
-    return [int(rise) for rise in run.stdout.split()]
+    return [int(value) for value in run.stdout.split()]
 
 
 @pytest.mark.skipif(
-    not hasattr(os, "getpriority") or os.getpriority(os.PRIO_PROCESS, 0) > 12,
-    reason="Unix niceness, with room to lower it",
+    not hasattr(os, "SCHED_IDLE") or os.getpriority(os.PRIO_PROCESS, 0) > 12,
+    reason="Linux scheduling policies, with room to lower the niceness",
 )
 def test_a_worker_lowers_its_priority_by_the_setting_in_every_thread() -> None:
-    assert _niceness_after(7) == [7, 7]
-    assert _niceness_after(0) == [0, 0]
+    assert _priority_after("7") == [7, 0, 7, 0]
+    assert _priority_after("0") == [0, 0, 0, 0]
+    assert _priority_after("idle") == [0, 1, 0, 1]
 
 
-def test_a_niceness_outside_unix_range_is_a_clear_error() -> None:
+@pytest.mark.parametrize("setting", ["-5", "20", "low"])
+def test_a_priority_neither_idle_nor_a_unix_niceness_is_a_clear_error(setting: str) -> None:
     from postpurchase.cli import lower_priority
 
-    with pytest.raises(click.UsageError, match="WORKER_NICE must be between 0 and 19, not -5"):
-        lower_priority(-5)
+    with pytest.raises(
+        click.UsageError,
+        match=f"WORKER_NICE must be 'idle' or a niceness between 0 and 19, not '{setting}'",
+    ):
+        lower_priority(setting)
