@@ -2,6 +2,7 @@
 
     python bench/load.py [--minutes 10] [--webhooks 300] [--lookups 200] [--api 20] [--merchant 5]
                          [--database-url URL] [--workers 2] [--web-workers N] [--web-threads 1]
+                         [--intake-web-workers N [--intake-nice N]] [--trace answers.csv]
 
 Starts gunicorn (accepting only: ``INBOX_INLINE=false``) with ``--web-workers`` sync workers,
 by default gunicorn's advice of 2 x cores + 1 (a sync worker holds one request at a time, also
@@ -15,15 +16,18 @@ half of each), tracking-page lookups through the signed link of a seeded order (
 reads (``GET /api/v1/shipments``, ``/api/v1/orders/<id>``) and merchant pages (shipments list,
 insights) with a signed-in merchant. Every 10 s it samples the inbox backlog and the age of its
 oldest pending event (queue lag), due unsent messages, and the RSS of the web and worker processes.
-It prints throughput and p50/p99 per route, the CPU the web, worker and client (this) processes
-used during the traffic, the load average, the samples, and the target verdict (tracking page
-p99 <= 100 ms at 200 lookups/s while intake runs at 300 events/s).
+The requests are sent open-loop from a process of its own (one thread, non-blocking sockets, a
+connection per request), apart from this one's SMTP sink and samples. It prints throughput and
+p50/p99 per route, the seconds of the run in which slow tracking pages were asked for, the CPU the
+web, worker, sending and bench processes used during the traffic, the load average, the samples,
+and the target verdict (tracking page p99 <= 100 ms at 200 lookups/s while intake runs at 300
+events/s). ``--intake-web-workers`` sends the webhooks to a gunicorn of their own (as a proxy
+routing ``/webhooks/`` would), optionally niced; ``--trace`` writes every answer to a CSV.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import re
@@ -32,8 +36,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,74 +47,51 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from faults import Mailbox  # noqa: E402
-from processes import free_port, fresh_database, start_gunicorn, stop  # noqa: E402
-
-Request = Callable[[int], tuple[str, str, bytes | None, dict[str, str]]]
+from processes import (  # noqa: E402
+    Paced,
+    free_port,
+    fresh_database,
+    http_request,
+    send_paced,
+    send_paced_apart,
+    start_gunicorn,
+    stop,
+)
 
 
 @dataclass
 class Route:
-    """One kind of traffic: how to build its n-th request, at what rate, and what came back."""
+    """One kind of traffic, by name: its requests and what came back."""
 
     name: str
-    rate: float
-    build: Request
-    latencies: list[float] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)
-    late: int = 0
+    paced: Paced
+
+    @property
+    def rate(self) -> float:
+        return self.paced.rate
+
+    @property
+    def late(self) -> int:
+        return self.paced.late
+
+    @property
+    def latencies(self) -> list[float]:
+        return [seconds for _sent, seconds, _status in self.paced.answers]
+
+    @property
+    def statuses(self) -> dict[int, int]:
+        return dict(Counter(status for _sent, _seconds, status in self.paced.answers))
+
+    def slow_seconds(self, started: float, over: float) -> list[int]:
+        """The seconds of the run (from ``started``) in which an answer taking more than ``over``
+        seconds was sent: a few seconds for stalls, most of them for a queue that never empties."""
+        return sorted(
+            {int(sent - started) for sent, seconds, _ in self.paced.answers if seconds > over}
+        )
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000 if ordered else 0.0
-
-
-def drive(port: int, route: Route, seconds: float, threads: int) -> None:
-    """Send ``route`` at its rate for ``seconds`` from ``threads`` threads (open loop: each thread
-    keeps its own schedule; a request that starts after its slot counts as late)."""
-    lock = threading.Lock()
-
-    def one_thread(offset: int) -> None:
-        interval = threads / route.rate
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        start = time.perf_counter() + offset * interval / threads
-        n = offset
-        mine: list[float] = []
-        codes: dict[int, int] = {}
-        late = 0
-        while True:
-            slot = start + (n - offset) / threads * interval
-            if slot - start > seconds or time.perf_counter() - start > seconds:
-                break
-            pause = slot - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
-            elif pause < -interval:
-                late += 1
-            method, path, body, headers = route.build(n)
-            began = time.perf_counter()
-            try:
-                connection.request(method, path, body=body, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException):
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                status = 0
-            mine.append(time.perf_counter() - began)
-            codes[status] = codes.get(status, 0) + 1
-            n += threads
-        with lock:
-            route.latencies.extend(mine)
-            route.late += late
-            for code, count in codes.items():
-                route.statuses[code] = route.statuses.get(code, 0) + count
-
-    workers = [threading.Thread(target=one_thread, args=(i,)) for i in range(threads)]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join()
 
 
 def family(pid: int) -> list[int]:
@@ -243,7 +224,23 @@ def main() -> None:
         default=1,
         help="threads per gunicorn worker (more than 1: the gthread worker; default 1: sync)",
     )
+    parser.add_argument(
+        "--intake-web-workers",
+        type=int,
+        default=0,
+        help="webhooks to a gunicorn of their own with this many sync workers (default 0: the "
+        "same server as the pages, as when one gunicorn serves every route)",
+    )
+    parser.add_argument(
+        "--intake-nice",
+        type=int,
+        default=0,
+        help="niceness of the intake server of --intake-web-workers (pages keep niceness 0)",
+    )
     parser.add_argument("--seed-orders", type=int, default=300)
+    parser.add_argument(
+        "--trace", default="", help="write every answer (route, sent at s, ms, status) to this CSV"
+    )
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
 
@@ -284,8 +281,8 @@ def main() -> None:
     cli("users", "add", "--brand", "load", "--email", "m@example.jp", "--password", password)
     api_key, secret = created["api_key"], created["signing_secret"]
 
-    def webhook(body: bytes) -> tuple[str, str, bytes, dict[str, str]]:
-        return (
+    def webhook(body: bytes) -> bytes:
+        return http_request(
             "POST",
             "/webhooks/wms",
             body,
@@ -304,6 +301,13 @@ def main() -> None:
         worker_class="gthread" if args.web_threads > 1 else "sync",
         threads=args.web_threads,
     )
+    servers = {"web": web}
+    intake_port = port
+    if args.intake_web_workers:
+        intake, intake_port = start_gunicorn(
+            "wsgi:app", ROOT, env, workers=args.intake_web_workers, nice=args.intake_nice
+        )
+        servers["intake"] = intake
     # Before the workers start: on SQLite a sign-in meeting their writes can fail (see BENCHMARKS.md).
     cookie = sign_in(port, "m@example.jp", password)
     workers = [
@@ -312,67 +316,63 @@ def main() -> None:
     ]
     db = Database(url)
     try:
-        seed = Route("seed", 100, lambda n: webhook(story(n // 2, "S")[n % 2]))
-        drive(port, seed, args.seed_orders * 2 / 100, 4)
+        seed = Paced(100, intake_port, lambda n: webhook(story(n // 2, "S")[n % 2]))
+        send_paced([seed], args.seed_orders * 2 / 100)
         deadline = time.monotonic() + 120
         while waiting(db)[0]:
             if time.monotonic() > deadline:
                 raise RuntimeError("seed events not processed in 120 s")
             time.sleep(1)
-        links = tracking_links(env, "load")
-        orders = [row[0] for row in db.rows('SELECT external_id FROM "order"')]
+        pages = [http_request("GET", link) for link in tracking_links(env, "load")]
         api = {"Authorization": f"Bearer {api_key}"}
-        merchant_pages = ("/merchant/shipments", "/merchant/insights")
+        api_reads = [http_request("GET", "/api/v1/shipments?limit=20", headers=api)] + [
+            http_request("GET", f"/api/v1/orders/{row[0]}", headers=api)
+            for row in db.rows('SELECT external_id FROM "order"')
+        ]
+        merchant_pages = [
+            http_request("GET", path, headers={"Cookie": cookie})
+            for path in ("/merchant/shipments", "/merchant/insights")
+        ]
         routes = [
             Route(
                 "webhook (order+shipment)",
-                args.webhooks,
-                lambda n: webhook(story(n // 2, "L")[n % 2]),
+                Paced(args.webhooks, intake_port, lambda n: webhook(story(n // 2, "L")[n % 2])),
             ),
-            Route(
-                "tracking page", args.lookups, lambda n: ("GET", links[n % len(links)], None, {})
-            ),
+            Route("tracking page", Paced(args.lookups, port, lambda n: pages[n % len(pages)])),
             Route(
                 "api read",
-                args.api,
-                lambda n: (
-                    "GET",
-                    "/api/v1/shipments?limit=20"
-                    if n % 2
-                    else f"/api/v1/orders/{orders[n % len(orders)]}",
-                    None,
-                    api,
+                Paced(
+                    args.api,
+                    port,
+                    lambda n: api_reads[0 if n % 2 else 1 + n % (len(api_reads) - 1)],
                 ),
             ),
-            Route(
-                "merchant page",
-                args.merchant,
-                lambda n: ("GET", merchant_pages[n % 2], None, {"Cookie": cookie}),
-            ),
+            Route("merchant page", Paced(args.merchant, port, lambda n: merchant_pages[n % 2])),
         ]
         seconds = args.minutes * 60
         started = time.perf_counter()
         samples: list[dict[str, Any]] = []
-        pids = {"web": web.pid, **{f"worker{i}": w.pid for i, w in enumerate(workers)}}
-        drivers = [
-            threading.Thread(
-                target=drive, args=(port, route, seconds, max(2, min(48, int(route.rate // 5))))
+        pids = {name: server.pid for name, server in servers.items()}
+        pids |= {f"worker{i}": w.pid for i, w in enumerate(workers)}
+        sent_cpu: list[float] = []
+        sender = threading.Thread(
+            target=lambda: sent_cpu.append(
+                send_paced_apart([route.paced for route in routes], seconds)
             )
-            for route in routes
-        ]
+        )
         cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         cpu["client"] = time.process_time()
         load = [os.getloadavg()[0]]
-        for thread in drivers:
-            thread.start()
-        while any(thread.is_alive() for thread in drivers):
+        sender.start()
+        while sender.is_alive():
             samples.append(sample(db, pids, started))
             load.append(os.getloadavg()[0])
             time.sleep(10)
         samples.append(sample(db, pids, started))
         load.append(os.getloadavg()[0])
         cpu = {name: cpu_seconds(pids[name]) - cpu[name] for name in pids} | {
-            "client": time.process_time() - cpu["client"]
+            "client": sent_cpu[0],
+            "bench": time.process_time() - cpu["client"],
         }
         drain_started = time.perf_counter()
         while samples[-1]["inbox_pending"] and time.perf_counter() - drain_started < 300:
@@ -382,9 +382,16 @@ def main() -> None:
     finally:
         for worker in workers:
             stop(worker)
-        stop(web)
+        for server in servers.values():
+            stop(server)
         mailbox.down()
-    report(args, routes, samples, drained, seconds, mailbox, cpu, load)
+    if args.trace:
+        with open(args.trace, "w") as trace:
+            trace.write("route,sent_s,ms,status\n")
+            for route in routes:
+                for sent, took, status in route.paced.answers:
+                    trace.write(f"{route.name},{sent - started:.4f},{took * 1000:.2f},{status}\n")
+    report(args, routes, samples, drained, seconds, mailbox, cpu, load, started)
 
 
 def tracking_links(env: dict[str, str], slug: str) -> list[str]:
@@ -424,6 +431,7 @@ def sign_in(port: int, email: str, password: str, tries: int = 5) -> str:
 
 
 def sign_in_once(port: int, email: str, password: str) -> str:
+    import http.client
     from urllib.parse import urlencode
 
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -455,9 +463,15 @@ def report(
     mailbox: Mailbox,
     cpu: dict[str, float],
     load: list[float],
+    started: float,
 ) -> None:
     database = "PostgreSQL" if args.database_url else "SQLite"
     kind = f"gthread x {args.web_threads}" if args.web_threads > 1 else "sync"
+    if args.intake_web_workers:
+        kind += (
+            f"; webhooks to gunicorn -w {args.intake_web_workers} (sync) at niceness "
+            f"{args.intake_nice}"
+        )
     print(
         f"\nload: {args.minutes:g} min on {database}, gunicorn -w {args.web_workers} ({kind}) + "
         f"{args.workers} worker(s); asked: webhooks {args.webhooks:g}/s, lookups "
@@ -474,12 +488,18 @@ def report(
             f"{route.statuses}"
         )
     answered = sum(len(route.latencies) for route in routes)
+    web = cpu["web"] + cpu.get("intake", 0)
+    split = (
+        f" (pages, API and merchant {cpu['web']:.1f} s; webhooks {cpu['intake']:.1f} s)"
+        if "intake" in cpu
+        else ""
+    )
     print(
-        f"\nCPU during the traffic: web {cpu['web']:.1f} s "
-        f"({1000 * cpu['web'] / max(1, answered):.2f} ms per answered request, all routes), "
+        f"\nCPU during the traffic: web {web:.1f} s{split} "
+        f"({1000 * web / max(1, answered):.2f} ms per answered request, all routes), "
         + ", ".join(f"{name} {cpu[name]:.1f} s" for name in cpu if name.startswith("worker"))
-        + f", client (this process) {cpu['client']:.1f} s, over {seconds:.0f} s on "
-        f"{os.cpu_count()} cores"
+        + f", client (the sending process) {cpu['client']:.1f} s, this process (SMTP sink, "
+        f"samples) {cpu['bench']:.1f} s, over {seconds:.0f} s on {os.cpu_count()} cores"
     )
     print("\nsamples (every 10 s):")
     for row in samples[:: max(1, len(samples) // 20)] + samples[-1:]:
@@ -489,6 +509,13 @@ def report(
         f"{sum(mailbox.seen.values())} messages, {sum(v > 1 for v in mailbox.seen.values())} twice"
     )
     tracking, intake = routes[1], routes[0]
+    slow = tracking.slow_seconds(started, 0.1)
+    print(
+        f"tracking pages over 100 ms: {sum(t > 0.1 for t in tracking.latencies)}, sent in "
+        f"{len(slow)} of the {seconds:.0f} seconds{': ' if slow else ''}"
+        + ", ".join(map(str, slow[:30]))
+        + (" ..." if len(slow) > 30 else "")
+    )
     met = (
         tracking.percentile(0.99) <= 100
         and len(tracking.latencies) / seconds >= 0.95 * 200

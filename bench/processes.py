@@ -8,15 +8,17 @@ One home for what ``bench/ingest.py``, ``bench/faults.py``, ``bench/load.py`` an
 from __future__ import annotations
 
 import http.client
+import multiprocessing
 import os
+import selectors
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,12 +39,14 @@ def start_gunicorn(
     *,
     worker_class: str = "sync",
     threads: int = 1,
+    nice: int = 0,
 ) -> tuple[subprocess.Popen, int]:
     """gunicorn serving ``target`` on a free loopback port, once it answers (2 sync workers unless
-    told otherwise)."""
+    told otherwise; at niceness ``nice``, which its workers inherit)."""
     port = free_port()
     process = subprocess.Popen(
         [
+            *(["nice", "-n", str(nice)] if nice else []),
             sys.executable,
             "-m",
             "gunicorn",
@@ -78,6 +82,157 @@ def start_gunicorn(
             time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"gunicorn did not start: {target}")
+
+
+def http_request(
+    method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> bytes:
+    """An HTTP/1.1 request to the loopback server as the bytes :class:`RawHttp` sends."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    if body is not None:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+
+
+@dataclass
+class Paced:
+    """One kind of request sent open-loop at ``rate`` per second to ``port``: the n-th is
+    ``build(n)``, due ``n / rate`` seconds after the start, whatever the earlier ones' fate."""
+
+    rate: float
+    port: int
+    build: Callable[[int], bytes]
+    #: Per answer: (when it was sent, ``time.perf_counter()``; seconds from connecting to the whole
+    #: answer; status, 0 for a failed exchange).
+    answers: list[tuple[float, float, int]] = field(default_factory=list)
+    #: Requests sent more than 10 ms after their time (the client itself behind).
+    late: int = 0
+
+
+@dataclass
+class _Exchange:
+    paced: Paced
+    sock: socket.socket
+    request: memoryview
+    began: float
+    received: bytes = b""
+
+
+def send_paced(streams: list[Paced], seconds: float, timeout: float = 30) -> None:
+    """Send every stream for ``seconds`` from one thread (non-blocking sockets, one connection per
+    request, HTTP/1.1 answers read to their length), then wait up to ``timeout`` for the answers
+    still due.
+
+    A load generator sharing the measured machine takes CPU from the server: with ``http.client``
+    and a hundred threads (one connection each), ``bench/load.py``'s client used about a quarter
+    of a core for 525 requests per second. One thread with a selector costs a few tens of µs per
+    request, and open loop, as real visitors are: a slow answer does not hold back the next
+    request.
+    """
+    selector = selectors.DefaultSelector()
+    start = time.perf_counter()
+    sent = [0] * len(streams)
+    busy = 0
+    while True:
+        now = time.perf_counter()
+        upcoming = []
+        for i, stream in enumerate(streams):
+            due = start + sent[i] / stream.rate
+            while due <= now and due - start < seconds:
+                if now - due > 0.01:
+                    stream.late += 1
+                _connect(selector, stream, stream.build(sent[i]))
+                busy += 1
+                sent[i] += 1
+                due = start + sent[i] / stream.rate
+            if due - start < seconds:
+                upcoming.append(due)
+        if not upcoming and (not busy or now - start > seconds + timeout):
+            break
+        wait = max(0.0, min(upcoming) - now) if upcoming else 0.5
+        for key, _events in selector.select(wait):
+            busy -= _advance(selector, key.data)
+    for key in list(selector.get_map().values()):
+        exchange = key.data
+        exchange.paced.answers.append((exchange.began, time.perf_counter() - exchange.began, 0))
+        selector.unregister(exchange.sock)
+        exchange.sock.close()
+    selector.close()
+
+
+def send_paced_apart(streams: list[Paced], seconds: float) -> float:
+    """:func:`send_paced` in a forked process of its own; fills in the streams' answers and
+    returns the CPU seconds it used.
+
+    In the bench's own process the sender shares the GIL with what else runs there (the SMTP sink
+    the workers send to, the samples' queries): when a burst of mail arrived, every route's
+    answers came back late together, the sender's doing rather than the server's.
+    """
+    context = multiprocessing.get_context("fork")
+    receiving, sending = context.Pipe(duplex=False)
+
+    def child() -> None:
+        send_paced(streams, seconds)
+        results = [(stream.answers, stream.late) for stream in streams]
+        sending.send((results, time.process_time()))
+        sending.close()
+
+    process = context.Process(target=child)
+    process.start()
+    results, cpu = receiving.recv()
+    process.join()
+    for stream, (answers, late) in zip(streams, results, strict=True):
+        stream.answers, stream.late = answers, late
+    return float(cpu)
+
+
+def _connect(selector: selectors.BaseSelector, paced: Paced, request: bytes) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    began = time.perf_counter()
+    sock.connect_ex(("127.0.0.1", paced.port))
+    exchange = _Exchange(paced, sock, memoryview(request), began)
+    selector.register(sock, selectors.EVENT_WRITE, exchange)
+
+
+def _advance(selector: selectors.BaseSelector, exchange: _Exchange) -> int:
+    """Send or read what the socket allows; 1 when the exchange is over (answer or failure)."""
+    sock = exchange.sock
+    try:
+        if exchange.request:
+            exchange.request = exchange.request[sock.send(exchange.request) :]
+            if not exchange.request:
+                selector.modify(sock, selectors.EVENT_READ, exchange)
+            return 0
+        chunk = sock.recv(65536)
+        exchange.received += chunk
+        status = answer_status(exchange.received, ended=not chunk)
+    except OSError:
+        status = 0
+    if status is None:
+        return 0
+    exchange.paced.answers.append((exchange.began, time.perf_counter() - exchange.began, status))
+    selector.unregister(sock)
+    sock.close()
+    return 1
+
+
+def answer_status(received: bytes, *, ended: bool) -> int | None:
+    """The status of the HTTP answer in ``received`` once it is whole (its ``Content-Length``
+    read, or the connection ``ended``); None while more is due, 0 if it ended short."""
+    head, separator, body = received.partition(b"\r\n\r\n")
+    if not separator:
+        return 0 if ended else None
+    status_line, *fields = head.lower().split(b"\r\n")
+    length = next(
+        (int(f.partition(b":")[2]) for f in fields if f.startswith(b"content-length:")), None
+    )
+    if length is not None and len(body) < length:
+        return 0 if ended else None
+    if length is None and not ended:
+        return None
+    return int(status_line.split(b" ", 2)[1])
 
 
 def start_workers(count: int, env: dict[str, str]) -> list[subprocess.Popen]:
