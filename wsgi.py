@@ -1,5 +1,7 @@
 """Production entry point: ``gunicorn wsgi:app``."""
 
 from postpurchase import create_app
+from postpurchase.web.warmup import warm_up
 
 app = create_app()
+warm_up(app)  # each worker compiles its pages before its first visitor, not during

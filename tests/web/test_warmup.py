@@ -1,0 +1,93 @@
+"""A web process does its first pages' one-time work (templates, locales, carriers) at start."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from carriers import registry
+from postpurchase.db import get_db
+from postpurchase.lookup import order_link_path
+from postpurchase.web.warmup import warm_up
+from tests.web.parcel_states import BRAND_SETTINGS, seed_state
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def page(app: Any, make_brand: Any) -> str:
+    """The signed tracking page of an order with a parcel in transit, brand ``acme``."""
+    brand = make_brand("acme", name="Acme Tea", settings=BRAND_SETTINGS)
+    with app.app_context():
+        session = get_db(app).session()
+        order_id = seed_state(session, brand.brand_id, "in_transit")
+        session.commit()
+        session.close()
+    return order_link_path(app.config["SECRET_KEY"], "acme", brand.brand_id, order_id)
+
+
+def templates_loaded(app: Any, monkeypatch: Any) -> list[str]:
+    """The names of the templates the app's environment loads (reads and compiles, or takes from
+    the tests' bytecode cache) from now on: those not already in its cache."""
+    loaded: list[str] = []
+    loader = app.jinja_env.loader
+    load = loader.load
+
+    def counting(environment: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        loaded.append(name)
+        return load(environment, name, *args, **kwargs)
+
+    monkeypatch.setattr(loader, "load", counting)
+    return loaded
+
+
+def test_after_warm_up_the_first_tracking_pages_compile_no_template(
+    app: Any,
+    client: Any,
+    page: str,
+    monkeypatch: Any,
+) -> None:
+    path = page
+    names = warm_up(app)
+    assert {"pages/base.html", "pages/track_order.html", "pages/track_lookup.html"} <= set(names)
+    assert registry._loaded
+    loaded = templates_loaded(app, monkeypatch)
+    for lang in ("ja", "en"):
+        assert client.get(f"{path}?lang={lang}").status_code == 200
+        assert client.get(f"/acme/track?lang={lang}").status_code == 200
+    assert loaded == []
+
+
+def test_a_cold_app_compiles_on_its_first_page(
+    app: Any,
+    client: Any,
+    page: str,
+    monkeypatch: Any,
+) -> None:
+    """The check above can fail: without the warm-up the same page loads its templates."""
+    path = page
+    loaded = templates_loaded(app, monkeypatch)
+    assert client.get(path).status_code == 200
+    assert "pages/track_order.html" in loaded
+
+
+def test_the_production_entry_point_warms_its_app(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "POSTPURCHASE_INSTANCE_PATH": str(tmp_path),
+        "POSTPURCHASE_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "POSTPURCHASE_SECRET_KEY": "x" * 40,
+    }
+    probe = (
+        "import wsgi; print(any(name == 'pages/track_order.html'"
+        " for _loader, name in wsgi.app.jinja_env.cache.keys()))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.strip() == "True"
