@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, text
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from carriers.status import Handover, Status
@@ -21,7 +21,12 @@ class Shipment(SQLModel, table=True):
     tracked on its own. ``parcel_index`` orders them.
     """
 
-    __table_args__ = (UniqueConstraint("brand_id", "external_id", "parcel_index"),)
+    __table_args__ = (
+        UniqueConstraint("brand_id", "external_id", "parcel_index"),
+        # The merchant's parcel list, newest first, a page at a time: without it every page
+        # sorted all of the brand's parcels (32 ms at 18,000, growing with the brand).
+        Index("ix_shipment_brand_created", "brand_id", "created_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     brand_id: int = brand_fk()

@@ -24,6 +24,7 @@ from postpurchase.models import (
 )
 from tests.conftest import PINNED_NOW
 from tests.console.conftest import TODAY, Merchant, Shop
+from tests.sql import recorded
 
 
 def _found(merchant: Merchant, **query: str) -> set[str]:
@@ -75,6 +76,44 @@ def test_search_pages_by_cursor_without_repeating_or_skipping(app: Flask, shop: 
                 break
         s.close()
     assert len(seen) == len(set(seen)) == 6
+
+
+def test_the_newest_parcels_page_reads_an_index_instead_of_sorting_every_parcel(
+    app: Flask, shop: Shop
+) -> None:
+    """Each page of the merchant's list, on either database, walks the brand's parcels in list
+    order and stops at the page's end; sorting them all grew with the brand (32 ms per page at
+    18,000 parcels on SQLite)."""
+    with app.app_context():
+        s = get_db(app).session()
+        brand = s.get(Brand, shop.brand.brand_id)
+        engine = s.get_bind()
+        first = queries.search_shipments(
+            session=s, brand=brand, filters=queries.SearchFilters(), limit=2
+        )
+        with recorded(engine, starting="SELECT", containing="FROM shipment") as seen:
+            queries.search_shipments(
+                session=s,
+                brand=brand,
+                filters=queries.SearchFilters(),
+                cursor=first.next_cursor,
+                limit=2,
+            )
+        listing = next(
+            statement for statement in seen if "ORDER BY shipment.created_at" in statement.sql
+        )
+        explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+        if engine.dialect.name == "postgresql":
+            # Six rows fit one page, read whole and sorted: ask for the plan of a big table.
+            s.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
+        with app.app_context():
+            plan = " ".join(
+                str(row[-1])
+                for row in s.connection().exec_driver_sql(explain + listing.sql, listing.parameters)
+            )
+        s.close()
+    assert "ix_shipment_brand_created" in plan, plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
 
 def test_a_forged_cursor_is_a_400_naming_the_field(merchant: Merchant) -> None:
