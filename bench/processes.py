@@ -138,6 +138,8 @@ def send_paced(streams: list[Paced], seconds: float, timeout: float = 30) -> Non
         now = time.perf_counter()
         upcoming = []
         for i, stream in enumerate(streams):
+            if stream.rate <= 0:
+                continue
             due = start + sent[i] / stream.rate
             while due <= now and due - start < seconds:
                 if now - due > 0.01:
@@ -180,6 +182,7 @@ def send_paced_apart(streams: list[Paced], seconds: float) -> float:
 
     process = context.Process(target=child)
     process.start()
+    sending.close()  # the child's copy stays open: recv() raises EOFError should it fail
     results, cpu = receiving.recv()
     process.join()
     for stream, (answers, late) in zip(streams, results, strict=True):
