@@ -1,14 +1,13 @@
 """What a new web process would do on its first pages, done before it answers any.
 
-A tracking page costs about 2 ms, but a process's first one about 250 ms: Jinja compiles the
-page's templates, Babel unpickles the locale's data, Flask-Babel reads its catalog, the carrier
-registry imports its adapters. Under load
-the requests that reach a new process meanwhile queue behind that; in ``bench/load.py`` every
-tracking-page answer above 100 ms of a two-minute run was asked for in its first two seconds,
-while each of the five gunicorn workers met its first pages. :func:`warm_up` runs from
-``wsgi.py``, so each gunicorn worker (or, with ``--preload``, the master once, before forking)
-pays it at start, once, instead of its first visitors. Tests and the command line, which build
-apps by the hundred, skip it.
+A tracking page costs about 2 ms, but a process's first one cost 250 ms: Jinja compiled the
+page's templates, Babel unpickled the locale's data, the carrier registry imported its adapters;
+a first insights page spent 270 ms compiling its parts. Under load the requests that reach a new
+process meanwhile queue behind that: in one ``bench/load.py`` run every tracking page above
+100 ms was asked for in the first two seconds, while each of the five gunicorn workers met its
+first pages. :func:`warm_up` runs from ``wsgi.py``, so each gunicorn worker (or, with
+``--preload``, the master once, before forking) pays it as it starts, instead of its first
+visitors. Tests and the command line, which build apps by the hundred, skip it.
 """
 
 from __future__ import annotations
@@ -26,15 +25,17 @@ from postpurchase.i18n import (
     format_money,
 )
 
-#: The templates the web renders (emails and PDFs have environments of their own).
-PAGE_TEMPLATES = "pages/"
+#: Templates the web's environment does not render: emails have an environment of their own.
+OTHER_ENVIRONMENTS = ("emails/",)
 
 
 def warm_up(app: Flask) -> list[str]:
-    """Compile every page template, load each page language's dates, amounts and catalog, and
-    import the carrier adapters (a parcel's carrier name and links); returns the names of the
-    templates compiled."""
-    names = app.jinja_env.list_templates(filter_func=lambda name: name.startswith(PAGE_TEMPLATES))
+    """Compile every template of the web (pages, the insights' parts, PDFs), load each page
+    language's dates, amounts and catalog, and import the carrier adapters (a parcel's carrier
+    name and links); returns the names of the templates compiled."""
+    names = app.jinja_env.list_templates(
+        filter_func=lambda name: not name.startswith(OTHER_ENVIRONMENTS)
+    )
     for name in names:
         app.jinja_env.get_template(name)
     moment = datetime(2026, 1, 1, tzinfo=UTC)
