@@ -46,34 +46,22 @@ def templates_loaded(app: Any, monkeypatch: Any) -> list[str]:
     return loaded
 
 
-def test_after_warm_up_the_first_tracking_pages_compile_no_template(
-    app: Any,
-    client: Any,
-    page: str,
-    monkeypatch: Any,
-) -> None:
-    path = page
+def test_after_warm_up_the_first_pages_load_no_template(app, client, page, monkeypatch) -> None:
     names = warm_up(app)
     assert {"pages/track_order.html", "insights/_figures.html", "pdf/insights.html"} <= set(names)
     assert not [name for name in names if name.startswith("emails/")]
     assert registry._loaded
     loaded = templates_loaded(app, monkeypatch)
     for lang in ("ja", "en"):
-        assert client.get(f"{path}?lang={lang}").status_code == 200
+        assert client.get(f"{page}?lang={lang}").status_code == 200
         assert client.get(f"/acme/track?lang={lang}").status_code == 200
     assert loaded == []
 
 
-def test_a_cold_app_compiles_on_its_first_page(
-    app: Any,
-    client: Any,
-    page: str,
-    monkeypatch: Any,
-) -> None:
+def test_a_cold_app_loads_templates_on_its_first_page(client, page, app, monkeypatch) -> None:
     """The check above can fail: without the warm-up the same page loads its templates."""
-    path = page
     loaded = templates_loaded(app, monkeypatch)
-    assert client.get(path).status_code == 200
+    assert client.get(page).status_code == 200
     assert "pages/track_order.html" in loaded
 
 
