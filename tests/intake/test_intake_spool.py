@@ -148,7 +148,8 @@ import pathlib, sys
 from postpurchase.db import Database
 from postpurchase.inbox.spool import Spool, spooled
 from sqlalchemy import func, select
-spool = Spool(pathlib.Path(sys.argv[2]), Database(sys.argv[1]).engine)
+main = Database(sys.argv[1])  # kept: the spool holds its engine weakly, as an app does
+spool = Spool(pathlib.Path(sys.argv[2]), main.engine)
 print("ready", flush=True)
 sys.stdin.readline()  # all go at once (a pipe, not the clock: tests never read it)
 with spool.transaction() as connection:
