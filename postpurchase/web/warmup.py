@@ -7,7 +7,8 @@ process meanwhile queue behind that: in one ``bench/load.py`` run every tracking
 100 ms was asked for in the first two seconds, while each of the five gunicorn workers met its
 first pages. :func:`warm_up` runs from ``wsgi.py``, so each gunicorn worker (or, with
 ``--preload``, the master once, before forking) pays it as it starts, instead of its first
-visitors. Tests and the command line, which build apps by the hundred, skip it.
+visitors; so does ``postpurchase run``. Tests and the other commands, which build apps by the
+hundred or serve no pages, skip it.
 """
 
 from __future__ import annotations
