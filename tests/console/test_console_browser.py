@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -31,7 +32,9 @@ def test_a_merchant_finds_a_parcel_by_tracking_number_and_resolves_its_exception
     assert "Carrier exception" in _wait_for(browser, By.ID, "problem-title").text
     Select(browser.find_element(By.NAME, "resolution")).select_by_value("customer_contacted")
     browser.find_element(By.XPATH, "//button[text()='Resolve']").click()
-    WebDriverWait(browser, 10).until(
+    # The form's answer replaces the page while the wait reads it: Chrome then says the node
+    # "does not belong to the document" (not a stale element); the wait reads the new page again.
+    WebDriverWait(browser, 10, ignored_exceptions=(WebDriverException,)).until(
         ec.text_to_be_present_in_element((By.ID, "main"), "Resolved: Customer contacted")
     )
     browser.find_element(By.LINK_TEXT, "Exceptions").click()
