@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,14 @@ def recorded(
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def query_plan(connection: Connection, statement: Statement) -> str:
+    """The database's plan for a recorded statement, on one line: SQLite's ``EXPLAIN QUERY PLAN``
+    details, or PostgreSQL's ``EXPLAIN`` lines."""
+    explain = "EXPLAIN QUERY PLAN " if connection.dialect.name == "sqlite" else "EXPLAIN "
+    rows = connection.exec_driver_sql(explain + statement.sql, statement.parameters)
+    return " ".join(str(row[-1]) for row in rows)
 
 
 def another_process_can_write(database_url: str) -> bool:

@@ -24,7 +24,7 @@ from postpurchase.models import (
 )
 from tests.conftest import PINNED_NOW
 from tests.console.conftest import TODAY, Merchant, Shop
-from tests.sql import recorded
+from tests.sql import query_plan, recorded
 
 
 def _found(merchant: Merchant, **query: str) -> set[str]:
@@ -102,17 +102,12 @@ def test_the_newest_parcels_page_reads_an_index_instead_of_sorting_every_parcel(
         listing = next(
             statement for statement in seen if "ORDER BY shipment.created_at" in statement.sql
         )
-        explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
         if engine.dialect.name == "postgresql":
             # Six rows are cheapest read whole and sorted, whatever the indexes: with sorting and
             # whole-table reads priced out, the plan uses an index that gives the order if any.
             for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
                 s.connection().exec_driver_sql(f"SET LOCAL {setting} = off")
-        with app.app_context():
-            plan = " ".join(
-                str(row[-1])
-                for row in s.connection().exec_driver_sql(explain + listing.sql, listing.parameters)
-            )
+        plan = query_plan(s.connection(), listing)
         s.close()
     assert "ix_shipment_brand_created" in plan, plan
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan

@@ -47,7 +47,7 @@ from postpurchase.models import (
     ShipmentFigures,
 )
 from postpurchase.models.types import table_of
-from tests.sql import recorded
+from tests.sql import query_plan, recorded
 
 START = datetime(2026, 8, 25, tzinfo=UTC)
 PERIOD = {"from": "2026-09-01", "to": "2026-10-15"}
@@ -374,12 +374,7 @@ def test_a_refresh_of_many_parcels_looks_them_up_by_id_without_statistics(
         refresh_rollup(session=session, brand_id=brand.brand_id, now=START, shipment_ids=ids)
     assert seen
     for read in seen:
-        plan = " ".join(
-            row[3]
-            for row in session.connection().exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + read.sql, read.parameters
-            )
-        )
+        plan = query_plan(session.connection(), read)
         assert "PRIMARY KEY (brand_id=?)" not in plan, plan
 
 
