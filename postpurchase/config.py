@@ -79,6 +79,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("RAW_RETENTION_DAYS", 30, int, "Days raw carrier responses and inbox bodies are kept."),
     Setting(
+        "INSIGHTS_REUSE_SECONDS",
+        60,
+        int,
+        "Seconds a web process reuses a merchant's insights report (page, sorts, CSV, PDF) for the "
+        "same period before computing it again; the page and PDF say when it was computed. 0: "
+        "computed for every request.",
+    ),
+    Setting(
         "DEFAULT_LOCALE",
         "ja",
         str,

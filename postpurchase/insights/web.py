@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from flask_babel import get_locale
 
 from postpurchase.clock import utcnow
@@ -16,6 +16,7 @@ from postpurchase.db import get_session
 from postpurchase.i18n import format_local_time, to_local
 from postpurchase.i18n import lazy_gettext as _l
 from postpurchase.insights import export, kits, queries, voc
+from postpurchase.insights.recent import Made, recent_reports
 from postpurchase.models import Brand
 from postpurchase.models.types import id_of
 from postpurchase.pdf import pdf_bytes
@@ -38,15 +39,22 @@ def period_of(brand: Brand) -> tuple[date, date]:
         raise BadParameter("start", str(error)) from None
 
 
-def _report(brand: Brand) -> queries.Report:
-    """The report for the period in the query string."""
+def _report(brand: Brand) -> Made:
+    """The report for the period in the query string, computed now or kept from the last minute
+    (:mod:`recent`)."""
     start, end = period_of(brand)
-    return queries.report(
-        session=get_session(),
-        brand_id=id_of(brand),
-        start=start,
-        end=end,
-        redelivery_reference=settings_for(brand).insights.redelivery_reference,
+    reference = settings_for(brand).insights.redelivery_reference
+    brand_id = id_of(brand)
+    return recent_reports(current_app).get(
+        (brand_id, start, end, reference),
+        utcnow(),
+        lambda: queries.report(
+            session=get_session(),
+            brand_id=brand_id,
+            start=start,
+            end=end,
+            redelivery_reference=reference,
+        ),
     )
 
 
@@ -86,8 +94,10 @@ def render_report(
     brand: Brand,
     report: queries.Report,
     sort: tuple[str | None, bool] = (None, False),
+    computed_at: datetime | None = None,
 ) -> str:
-    """The page or PDF HTML of ``report`` in the current locale (the weekly email renders the PDF too)."""
+    """The page or PDF HTML of ``report`` (its figures ``computed_at``, by default now) in the
+    current locale (the weekly email renders the PDF too)."""
     locale = str(get_locale())
     words = export.Words(locale, report.currency, policy_for(brand))
     name, descending = sort
@@ -106,7 +116,7 @@ def render_report(
             "time_slots": queries.sort_rows(report.time_slots, name, descending),
         },
         sort=request.args.get("sort", ""),
-        generated_at=format_local_time(utcnow(), brand.timezone, locale),
+        generated_at=format_local_time(computed_at or utcnow(), brand.timezone, locale),
         period={"start": report.start.isoformat(), "end": report.end.isoformat()},
         topic_labels=TOPIC_LABELS,
         fact_labels=FACT_LABELS,
@@ -117,13 +127,14 @@ def render_report(
 @require_merchant
 def page(brand: Brand) -> Any:
     sort = _sort()
-    return render_report("pages/insights/insights.html", brand, _report(brand), sort)
+    made = _report(brand)
+    return render_report("pages/insights/insights.html", brand, made.report, sort, made.at)
 
 
 @merchant_insights.get("/insights.csv")
 @require_merchant
 def csv_download(brand: Brand) -> Response:
-    report = _report(brand)
+    report = _report(brand).report
     name = export.file_name(brand.slug, report, "csv")
     return Response(
         export.csv_text(report),
@@ -135,10 +146,10 @@ def csv_download(brand: Brand) -> Response:
 @merchant_insights.get("/insights.pdf")
 @require_merchant
 def pdf_download(brand: Brand) -> Response:
-    report = _report(brand)
-    name = export.file_name(brand.slug, report, "pdf")
+    made = _report(brand)
+    name = export.file_name(brand.slug, made.report, "pdf")
     return Response(
-        pdf_bytes(render_report("pdf/insights.html", brand, report)),
+        pdf_bytes(render_report("pdf/insights.html", brand, made.report, computed_at=made.at)),
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{name}"'},
     )

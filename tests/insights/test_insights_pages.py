@@ -352,3 +352,60 @@ def test_redelivery_by_time_slot_shows_the_brands_reference_rate(
     )
     assert "19時〜21時" in _row(page, "slots", {"time_slot": "19-21"})
     assert "再配達率の基準値：8%（全荷物：100%）" in page
+
+
+def _yamato_shipments(client) -> str:
+    lines = csv.DictReader(
+        io.StringIO(
+            client.get("/merchant/insights.csv", query_string=PERIOD).get_data(as_text=True)
+        )
+    )
+    return next(
+        x["shipments"] for x in lines if x["table"] == "methods" and x["carrier"] == "yamato"
+    )
+
+
+def test_a_report_is_reused_for_a_minute_and_the_page_says_when_it_was_computed(
+    app, client, shipped, add_parcel, clock
+) -> None:
+    from postpurchase.i18n import format_local_time
+
+    _sign_in(app, client, shipped.brand_id)
+    computed = clock.now
+    assert _yamato_shipments(client) == "2"
+    add_parcel(shipped.brand_id, destination_region="京都府")
+
+    clock.advance(seconds=59)
+    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "en"}).get_data(
+        as_text=True
+    )
+    assert f"Generated {format_local_time(computed, 'Asia/Tokyo', 'en')}" in page
+    assert "京都府" not in page and _yamato_shipments(client) == "2"
+
+    clock.advance(seconds=2)
+    page = client.get("/merchant/insights", query_string={**PERIOD, "lang": "ja"}).get_data(
+        as_text=True
+    )
+    assert f"作成 {format_local_time(clock.now, 'Asia/Tokyo', 'ja')}" in page
+    assert "京都府" in page and _yamato_shipments(client) == "3"
+
+
+def test_a_kept_report_is_only_its_own_brands(app, client, shipped, make_brand, add_parcel) -> None:
+    """Two brands asking for the same period within the minute each get their own figures."""
+    other = make_brand("other")
+    add_parcel(other.brand_id, carrier_code="japanpost", destination_region="北海道")
+    _sign_in(app, client, shipped.brand_id)
+    assert "yamato" in client.get("/merchant/insights", query_string=PERIOD).get_data(as_text=True)
+    other_client = app.test_client()
+    _sign_in(app, other_client, other.brand_id, email="ops@other.example")
+    page = other_client.get("/merchant/insights", query_string=PERIOD).get_data(as_text=True)
+    assert "japanpost" in page and "yamato" not in page and "東京都" not in page
+
+
+def test_reuse_seconds_0_computes_every_report(app, client, shipped, add_parcel) -> None:
+    app.config["INSIGHTS_REUSE_SECONDS"] = 0
+    app.extensions.pop("postpurchase.insights.recent", None)
+    _sign_in(app, client, shipped.brand_id)
+    assert _yamato_shipments(client) == "2"
+    add_parcel(shipped.brand_id)
+    assert _yamato_shipments(client) == "3"
