@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from faults import Mailbox  # noqa: E402
 from processes import (  # noqa: E402
+    Cycle,
     Paced,
     free_port,
     fresh_database,
@@ -186,6 +187,31 @@ def waiting(db: Database) -> tuple[int, datetime | None]:
         return waiting_events(connection)
 
 
+@dataclass(frozen=True)
+class Stories:
+    """The n-th request of a webhook stream: :func:`story` ``n // 2``'s order, then its shipment,
+    signed as a WMS signs (a class, so the sender's spawned process can be handed it)."""
+
+    api_key: str
+    secret: str
+    prefix: str
+
+    def __call__(self, n: int) -> bytes:
+        from postpurchase.inbox.signing import sign
+
+        body = story(n // 2, self.prefix)[n % 2]
+        return http_request(
+            "POST",
+            "/webhooks/wms",
+            body,
+            {
+                "Authorization": f"Bearer {self.api_key}",
+                "Content-Type": "application/json",
+                "X-Postpurchase-Signature": sign(self.secret, body, int(time.time())),
+            },
+        )
+
+
 def sample(db: Database, pids: dict[str, int], started: float) -> dict[str, Any]:
     now = datetime.now(UTC)
     pending, oldest = waiting(db)
@@ -244,8 +270,6 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
 
-    from postpurchase.inbox.signing import sign
-
     work = Path(tempfile.mkdtemp(prefix="pp-load-"))
     url = args.database_url or f"sqlite:///{work / 'postpurchase.db'}"
     if args.database_url:
@@ -281,18 +305,6 @@ def main() -> None:
     cli("users", "add", "--brand", "load", "--email", "m@example.jp", "--password", password)
     api_key, secret = created["api_key"], created["signing_secret"]
 
-    def webhook(body: bytes) -> bytes:
-        return http_request(
-            "POST",
-            "/webhooks/wms",
-            body,
-            {
-                "Authorization": f"Bearer {api_key}",
-                "Content-Type": "application/json",
-                "X-Postpurchase-Signature": sign(secret, body, int(time.time())),
-            },
-        )
-
     web, port = start_gunicorn(
         "wsgi:app",
         ROOT,
@@ -316,54 +328,59 @@ def main() -> None:
     ]
     db = Database(url)
     try:
-        seed = Paced(100, intake_port, lambda n: webhook(story(n // 2, "S")[n % 2]))
+        seed = Paced(100, intake_port, Stories(api_key, secret, "S"))
         send_paced([seed], args.seed_orders * 2 / 100)
         deadline = time.monotonic() + 120
         while waiting(db)[0]:
             if time.monotonic() > deadline:
                 raise RuntimeError("seed events not processed in 120 s")
             time.sleep(1)
-        pages = [http_request("GET", link) for link in tracking_links(env, "load")]
+        pages = Cycle(tuple(http_request("GET", link) for link in tracking_links(env, "load")))
         api = {"Authorization": f"Bearer {api_key}"}
-        api_reads = [http_request("GET", "/api/v1/shipments?limit=20", headers=api)] + [
-            http_request("GET", f"/api/v1/orders/{row[0]}", headers=api)
-            for row in db.rows('SELECT external_id FROM "order"')
-        ]
-        merchant_pages = [
-            http_request("GET", path, headers={"Cookie": cookie})
-            for path in ("/merchant/shipments", "/merchant/insights")
-        ]
+        listing = http_request("GET", "/api/v1/shipments?limit=20", headers=api)
+        # An order's answer, then the list of parcels, in turn.
+        api_reads = Cycle(
+            tuple(
+                request
+                for row in db.rows('SELECT external_id FROM "order"')
+                for request in (
+                    http_request("GET", f"/api/v1/orders/{row[0]}", headers=api),
+                    listing,
+                )
+            )
+        )
+        merchant_pages = Cycle(
+            tuple(
+                http_request("GET", path, headers={"Cookie": cookie})
+                for path in ("/merchant/shipments", "/merchant/insights")
+            )
+        )
         routes = [
             Route(
                 "webhook (order+shipment)",
-                Paced(args.webhooks, intake_port, lambda n: webhook(story(n // 2, "L")[n % 2])),
+                Paced(args.webhooks, intake_port, Stories(api_key, secret, "L")),
             ),
-            Route("tracking page", Paced(args.lookups, port, lambda n: pages[n % len(pages)])),
-            Route(
-                "api read",
-                Paced(
-                    args.api,
-                    port,
-                    lambda n: api_reads[0 if n % 2 else 1 + n % (len(api_reads) - 1)],
-                ),
-            ),
-            Route("merchant page", Paced(args.merchant, port, lambda n: merchant_pages[n % 2])),
+            Route("tracking page", Paced(args.lookups, port, pages)),
+            Route("api read", Paced(args.api, port, api_reads)),
+            Route("merchant page", Paced(args.merchant, port, merchant_pages)),
         ]
         seconds = args.minutes * 60
-        started = time.perf_counter()
+        # The sender's process imports for about a second before the first request is due.
+        started = time.perf_counter() + 3
         samples: list[dict[str, Any]] = []
         pids = {name: server.pid for name, server in servers.items()}
         pids |= {f"worker{i}": w.pid for i, w in enumerate(workers)}
         sent_cpu: list[float] = []
         sender = threading.Thread(
             target=lambda: sent_cpu.append(
-                send_paced_apart([route.paced for route in routes], seconds)
+                send_paced_apart([route.paced for route in routes], seconds, started)
             )
         )
+        sender.start()
+        time.sleep(max(0.0, started - time.perf_counter()))
         cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         bench_cpu = time.process_time()
         load = [os.getloadavg()[0]]
-        sender.start()
         while sender.is_alive():
             samples.append(sample(db, pids, started))
             load.append(os.getloadavg()[0])

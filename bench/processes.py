@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import multiprocessing
+import multiprocessing.connection
 import os
 import selectors
 import socket
@@ -119,10 +120,13 @@ class _Exchange:
     received: bytes = b""
 
 
-def send_paced(streams: list[Paced], seconds: float, timeout: float = 30) -> None:
+def send_paced(
+    streams: list[Paced], seconds: float, timeout: float = 30, start: float | None = None
+) -> None:
     """Send every stream for ``seconds`` from one thread (non-blocking sockets, one connection per
     request, HTTP/1.1 answers read to their length), then wait up to ``timeout`` for the answers
-    still due.
+    still due. ``start`` (a ``time.perf_counter()`` moment, the same in every process on Linux)
+    is when the first requests are due; by default now.
 
     A load generator sharing the measured machine takes CPU from the server: with ``http.client``
     and a hundred threads (one connection each), ``bench/load.py``'s client used about a quarter
@@ -132,7 +136,12 @@ def send_paced(streams: list[Paced], seconds: float, timeout: float = 30) -> Non
     real visitors are: a slow answer does not hold back the next request.
     """
     selector = selectors.DefaultSelector()
-    start = time.perf_counter()
+    for stream in streams:
+        stream.build(0)  # a builder's first call imports what it needs: not in the run's time
+    if start is None:
+        start = time.perf_counter()
+    else:
+        time.sleep(max(0.0, start - time.perf_counter()))
     sent = [0] * len(streams)
     busy = 0
     while True:
@@ -164,24 +173,21 @@ def send_paced(streams: list[Paced], seconds: float, timeout: float = 30) -> Non
     selector.close()
 
 
-def send_paced_apart(streams: list[Paced], seconds: float) -> float:
-    """:func:`send_paced` in a forked process of its own; fills in the streams' answers and
-    returns the CPU seconds it used.
+def send_paced_apart(streams: list[Paced], seconds: float, start: float) -> float:
+    """:func:`send_paced` from ``start`` in a process of its own; fills in the streams' answers
+    and returns the CPU seconds it used sending.
 
     In the bench's own process the sender shares the GIL with what else runs there (the SMTP sink
     the workers send to, the samples' queries): when a burst of mail arrived, every route's
-    answers came back late together, the sender's doing rather than the server's.
+    answers came back late together, the sender's doing rather than the server's. The process is
+    spawned, not forked: a child forked while one of the bench's other threads holds a lock waits
+    for it for ever (one run's sender hung on a futex). So the streams' ``build`` must
+    pickle (:class:`Cycle`, or a class of the bench's main module), and ``start`` leaves the new
+    interpreter a moment to import.
     """
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")
     receiving, sending = context.Pipe(duplex=False)
-
-    def child() -> None:
-        send_paced(streams, seconds)
-        results = [(stream.answers, stream.late) for stream in streams]
-        sending.send((results, time.process_time()))
-        sending.close()
-
-    process = context.Process(target=child)
+    process = context.Process(target=_send_and_answer, args=(streams, seconds, start, sending))
     process.start()
     sending.close()  # the child's copy stays open: recv() raises EOFError should it fail
     results, cpu = receiving.recv()
@@ -189,6 +195,29 @@ def send_paced_apart(streams: list[Paced], seconds: float) -> float:
     for stream, (answers, late) in zip(streams, results, strict=True):
         stream.answers, stream.late = answers, late
     return float(cpu)
+
+
+def _send_and_answer(
+    streams: list[Paced],
+    seconds: float,
+    start: float,
+    answer: multiprocessing.connection.Connection,
+) -> None:
+    imported = time.process_time()
+    send_paced(streams, seconds, start=start)
+    sending = time.process_time() - imported
+    answer.send(([(stream.answers, stream.late) for stream in streams], sending))
+    answer.close()
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """A stream's requests taken in turn, the n-th being ``requests[n % len(requests)]``."""
+
+    requests: tuple[bytes, ...]
+
+    def __call__(self, n: int) -> bytes:
+        return self.requests[n % len(self.requests)]
 
 
 def _connect(selector: selectors.BaseSelector, paced: Paced, request: bytes) -> None:
