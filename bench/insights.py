@@ -7,8 +7,9 @@ Writes a synthetic history (``postpurchase.insights.sample``: one year of orders
 ~20 % with feedback) for the measured brand and a smaller one for each of four other brands,
 imports them through ``import_history`` (the code of ``postpurchase history import``), adds
 tracking events to every parcel (bulk inserts; the figures never read them, but they make the
-database the size a live one is), then times the overview, each API grouping and the PDF over a
-90-day period. Prints a Markdown table.
+database the size a live one is), then times the overview, each API grouping, the PDF and the merchant's page (through the WSGI app,
+signed in; its report computed for every request and then reused, ``INSIGHTS_REUSE_SECONDS``) over
+a 90-day period. Prints a Markdown table.
 
 ``--reuse`` keeps the data of an earlier run (the SQLite file in ``--workdir``, or the database of
 ``--database``) when it already holds the measured brand, so the figures can be timed again after a
@@ -42,11 +43,13 @@ from postpurchase.db import get_db  # noqa: E402
 from postpurchase.insights.figures import figures  # noqa: E402
 from postpurchase.insights.history_import import import_history, read_import  # noqa: E402
 from postpurchase.insights.queries import report  # noqa: E402
+from postpurchase.insights.recent import EXTENSION_KEY as RECENT_REPORTS  # noqa: E402
 from postpurchase.insights.sample import write_sample  # noqa: E402
 from postpurchase.insights.web import render_report  # noqa: E402
 from postpurchase.models import Brand, Shipment, TrackingEvent  # noqa: E402
 from postpurchase.models.types import table_of  # noqa: E402
 from postpurchase.pdf import pdf_bytes  # noqa: E402
+from postpurchase.web.merchant import add_merchant_user  # noqa: E402
 
 YEAR_START = datetime(2025, 10, 1, tzinfo=UTC)
 PERIOD = (date(2026, 6, 1), date(2026, 8, 29))  # 90 days
@@ -138,6 +141,39 @@ def _time(runs: int, work) -> tuple[float, object]:
     return statistics.median(times), result
 
 
+def _page_seconds(app, brand_id: int, runs: int) -> tuple[float, float]:
+    """Median CPU seconds of the merchant's insights page for the period, (computed for every
+    request, reused from the first), through the WSGI app with a signed-in merchant."""
+    import re
+
+    email = f"bench-{time.time_ns()}@example.jp"
+    password = "bench-merchant-password"  # noqa: S105 (a throwaway database's user)
+    with app.app_context():
+        session = get_db(app).session()
+        add_merchant_user(session=session, brand_id=brand_id, email=email, password=password)
+        session.commit()
+        session.close()
+    client = app.test_client()
+    login = client.get("/merchant/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
+    client.post("/merchant/login", data={"csrf_token": token, "email": email, "password": password})
+    query = {"start": PERIOD[0].isoformat(), "end": PERIOD[1].isoformat()}
+
+    def page() -> float:
+        started = time.process_time()
+        response = client.get("/merchant/insights", query_string=query)
+        assert response.status_code == 200, response.status_code
+        return time.process_time() - started
+
+    medians = []
+    for reuse in (0, 60):
+        app.config["INSIGHTS_REUSE_SECONDS"] = reuse
+        app.extensions.pop(RECENT_REPORTS, None)
+        page()  # the first request of each mode compiles templates and statements
+        medians.append(statistics.median(page() for _ in range(runs)))
+    return medians[0], medians[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -224,6 +260,13 @@ def main() -> None:
             f"| PDF (figures + render), {len(document) // 1024} KiB | – | {page.overview.shipments} | {seconds:.3f} | {args.pdf_runs} |"
         )
         session.close()
+    computed, reused = _page_seconds(app, brand_id, args.runs)
+    print(
+        f"| merchant page (WSGI, signed in), report computed, CPU | – | {page.overview.shipments} | {computed:.3f} | {args.runs} |"
+    )
+    print(
+        f"| merchant page, report reused (`INSIGHTS_REUSE_SECONDS`), CPU | – | {page.overview.shipments} | {reused:.3f} | {args.runs} |"
+    )
 
 
 if __name__ == "__main__":
