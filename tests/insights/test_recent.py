@@ -55,3 +55,11 @@ def test_0_seconds_computes_every_time() -> None:
     recent, compute = RecentReports(0), Computing()
     recent.get("acme", NOW, compute)
     assert recent.get("acme", NOW, compute).report == "report 2"
+
+
+def test_reports_past_their_time_are_let_go_when_another_is_kept() -> None:
+    recent, compute = RecentReports(60), Computing()
+    recent.get("a", NOW, compute)
+    recent.get("b", NOW + timedelta(seconds=30), compute)
+    recent.get("c", NOW + timedelta(seconds=61), compute)
+    assert len(recent) == 2  # a is gone; b (31 s old) and c stay
