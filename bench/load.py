@@ -339,16 +339,11 @@ def main() -> None:
         api = {"Authorization": f"Bearer {api_key}"}
         listing = http_request("GET", "/api/v1/shipments?limit=20", headers=api)
         # An order's answer, then the list of parcels, in turn.
-        api_reads = Cycle(
-            tuple(
-                request
-                for row in db.rows('SELECT external_id FROM "order"')
-                for request in (
-                    http_request("GET", f"/api/v1/orders/{row[0]}", headers=api),
-                    listing,
-                )
-            )
-        )
+        orders = [
+            http_request("GET", f"/api/v1/orders/{row[0]}", headers=api)
+            for row in db.rows('SELECT external_id FROM "order"')
+        ]
+        api_reads = Cycle(tuple(r for order in orders for r in (order, listing)) or (listing,))
         merchant_pages = Cycle(
             tuple(
                 http_request("GET", path, headers={"Cookie": cookie})

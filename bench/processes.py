@@ -137,7 +137,8 @@ def send_paced(
     """
     selector = selectors.DefaultSelector()
     for stream in streams:
-        stream.build(0)  # a builder's first call imports what it needs: not in the run's time
+        if stream.rate > 0:
+            stream.build(0)  # a builder's first call imports what it needs: not in the run's time
     if start is None:
         start = time.perf_counter()
     else:
