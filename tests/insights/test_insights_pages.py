@@ -403,8 +403,10 @@ def test_a_kept_report_is_only_its_own_brands(app, client, shipped, make_brand, 
 
 
 def test_reuse_seconds_0_computes_every_report(app, client, shipped, add_parcel) -> None:
+    from postpurchase.insights.recent import EXTENSION_KEY
+
     app.config["INSIGHTS_REUSE_SECONDS"] = 0
-    app.extensions.pop("postpurchase.insights.recent", None)
+    app.extensions.pop(EXTENSION_KEY, None)
     _sign_in(app, client, shipped.brand_id)
     assert _yamato_shipments(client) == "2"
     add_parcel(shipped.brand_id)
