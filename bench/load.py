@@ -382,6 +382,8 @@ def main() -> None:
             time.sleep(10)
         samples.append(sample(db, pids, started))
         load.append(os.getloadavg()[0])
+        if not sent_cpu:
+            raise RuntimeError("the sending process stopped before the end of the run (above)")
         cpu = {name: cpu_seconds(pids[name]) - cpu[name] for name in pids} | {
             "client": sent_cpu[0],
             "bench": time.process_time() - bench_cpu,

@@ -120,8 +120,13 @@ class _Exchange:
     received: bytes = b""
 
 
+#: Seconds :func:`send_paced` waits for answers after the last request; a request with no
+#: answer by then, or none sent at all, is counted as taking this long, with status 0.
+UNANSWERED = 30.0
+
+
 def send_paced(
-    streams: list[Paced], seconds: float, timeout: float = 30, start: float | None = None
+    streams: list[Paced], seconds: float, timeout: float = UNANSWERED, start: float | None = None
 ) -> None:
     """Send every stream for ``seconds`` from one thread (non-blocking sockets, one connection per
     request, HTTP/1.1 answers read to their length), then wait up to ``timeout`` for the answers
@@ -155,8 +160,7 @@ def send_paced(
             while due <= now and due - start < seconds:
                 if now - due > 0.01:
                     stream.late += 1
-                _connect(selector, stream, stream.build(sent[i]))
-                busy += 1
+                busy += _connect(selector, stream, stream.build(sent[i]))
                 sent[i] += 1
                 due = start + sent[i] / stream.rate
             if due - start < seconds:
@@ -221,13 +225,21 @@ class Cycle:
         return self.requests[n % len(self.requests)]
 
 
-def _connect(selector: selectors.BaseSelector, paced: Paced, request: bytes) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setblocking(False)
+def _connect(selector: selectors.BaseSelector, paced: Paced, request: bytes) -> int:
+    """Start sending ``request``: 1 when its exchange is under way, 0 when it could not start
+    (every descriptor the process may open already waits for an answer from a server far behind:
+    the request counts as unanswered)."""
     began = time.perf_counter()
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    except OSError:
+        paced.answers.append((began, UNANSWERED, 0))
+        return 0
+    sock.setblocking(False)
     sock.connect_ex(("127.0.0.1", paced.port))
     exchange = _Exchange(paced, sock, memoryview(request), began)
     selector.register(sock, selectors.EVENT_WRITE, exchange)
+    return 1
 
 
 def _advance(selector: selectors.BaseSelector, exchange: _Exchange) -> int:
