@@ -50,6 +50,7 @@ from faults import Mailbox  # noqa: E402
 from processes import (  # noqa: E402
     Cycle,
     Paced,
+    cpu_seconds,
     free_port,
     fresh_database,
     http_request,
@@ -102,18 +103,6 @@ def family(pid: int) -> list[int]:
     if children.exists():
         pids += [int(p) for p in children.read_text().split()]
     return pids
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by ``pid`` and its live children."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for one in family(pid):
-        stat = Path(f"/proc/{one}/stat")
-        if stat.exists():
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
 
 
 def rss_mb(pid: int) -> float:
@@ -373,7 +362,8 @@ def main() -> None:
         )
         sender.start()
         time.sleep(max(0.0, started - time.perf_counter()))
-        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        # With its children, reaped ones too: a gunicorn worker killed and replaced keeps its CPU.
+        cpu = {name: cpu_seconds(pid, children=True) for name, pid in pids.items()}
         bench_cpu = time.process_time()
         load = [os.getloadavg()[0]]
         while sender.is_alive():
@@ -384,7 +374,7 @@ def main() -> None:
         load.append(os.getloadavg()[0])
         if not sent_cpu:
             raise RuntimeError("the sending process stopped before the end of the run (above)")
-        cpu = {name: cpu_seconds(pids[name]) - cpu[name] for name in pids} | {
+        cpu = {name: cpu_seconds(pids[name], children=True) - cpu[name] for name in pids} | {
             "client": sent_cpu[0],
             "bench": time.process_time() - bench_cpu,
         }
