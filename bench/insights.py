@@ -7,9 +7,9 @@ Writes a synthetic history (``postpurchase.insights.sample``: one year of orders
 ~20 % with feedback) for the measured brand and a smaller one for each of four other brands,
 imports them through ``import_history`` (the code of ``postpurchase history import``), adds
 tracking events to every parcel (bulk inserts; the figures never read them, but they make the
-database the size a live one is), then times the overview, each API grouping, the PDF and the merchant's page (through the WSGI app,
-signed in; its report computed for every request and then reused, ``INSIGHTS_REUSE_SECONDS``) over
-a 90-day period. Prints a Markdown table.
+database the size a live one is), then times the overview, each API grouping, the PDF and the
+merchant's page (through the WSGI app, signed in; its report computed for every request and then
+reused, ``INSIGHTS_REUSE_SECONDS``) over a 90-day period. Prints a Markdown table.
 
 ``--reuse`` keeps the data of an earlier run (the SQLite file in ``--workdir``, or the database of
 ``--database``) when it already holds the measured brand, so the figures can be timed again after a

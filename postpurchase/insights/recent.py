@@ -2,10 +2,11 @@
 
 The page, a sort of its tables, its CSV and its PDF each need the whole report, and computing it
 scans the period's rollup three times: 0.4-0.5 s of CPU at 18,600 parcels in the period
-(``bench/insights.py``), more as the brand grows. A merchant going from the page to a sort, the CSV and the PDF asks for the same
-figures within seconds, as does a team with the page open. A report is kept for
-``INSIGHTS_REUSE_SECONDS`` (default 60) under its brand, period and reference rate, and the page
-and the PDF say when its figures were computed, so a kept figure never passes for a newer one.
+(``bench/insights.py``), more as the brand grows. A merchant going from the page to a sort, the
+CSV and the PDF asks for the same figures within seconds, as does a team with the page open. A
+report is kept for ``INSIGHTS_REUSE_SECONDS`` (default 60) under its brand, period and reference
+rate, and the page and the PDF say when its figures were computed, so a kept figure never passes
+for a newer one.
 Each web process keeps its own: at most the last ``size`` reports asked for, and none past its
 time (a report holds up to 2,000 of its period's comments).
 """
