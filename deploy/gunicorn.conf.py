@@ -9,6 +9,8 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
+# gunicorn's sync worker, but woken alone for each connection (postpurchase/web/serving.py).
+worker_class = "postpurchase.web.serving.SyncWorker"
 accesslog = "-"
 
 
