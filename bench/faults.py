@@ -206,6 +206,8 @@ class Cluster:
                 "gunicorn",
                 "-w",
                 "2",
+                "-k",
+                "postpurchase.web.serving.SyncWorker",  # as deploy/gunicorn.conf.py runs it
                 "-b",
                 f"127.0.0.1:{self.web_port}",
                 "--chdir",

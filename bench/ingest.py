@@ -73,6 +73,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from processes import (  # noqa: E402
+    SYNC_WORKER,
     Postgres,
     cpu_seconds,
     fresh_database,
@@ -81,6 +82,7 @@ from processes import (  # noqa: E402
     stop,
     throwaway_postgres,
     wait_idle,
+    worker_name,
 )
 
 if TYPE_CHECKING:
@@ -496,7 +498,9 @@ def run_once(
     load_before = os.getloadavg()[0]
     cpu: dict[str, float] = {}
 
-    bare, port = start_gunicorn("ingest:bare_app()", ROOT / "bench", env)
+    bare, port = start_gunicorn(
+        "ingest:bare_app()", ROOT / "bench", env, worker_class=args.worker_class
+    )
     try:
         bare_from, client_from = cpu_seconds(bare.pid, children=True), time.process_time()
         baseline = post_all(
@@ -507,7 +511,7 @@ def run_once(
     finally:
         stop(bare)
 
-    server, port = start_gunicorn("wsgi:app", ROOT, env)
+    server, port = start_gunicorn("wsgi:app", ROOT, env, worker_class=args.worker_class)
     workers: list[subprocess.Popen] = []
     late_orders = sum(post.kind == "order" for post in posts)
 
@@ -592,6 +596,12 @@ def main() -> None:
     )
     parser.add_argument("--poll-ms", type=int, default=100, help="the workers' INBOX_POLL_MS")
     parser.add_argument(
+        "--worker-class",
+        default=SYNC_WORKER,
+        help="gunicorn's -k for both servers (default: the project's sync worker; 'sync' for "
+        "gunicorn's own)",
+    )
+    parser.add_argument(
         "--customers",
         type=float,
         default=0.0,
@@ -663,7 +673,7 @@ def main() -> None:
     engine = "PostgreSQL" if args.postgres or args.database_url else "SQLite WAL"
     print(
         f"\ningest benchmark: {args.events} shipment.created posts, concurrency "
-        f"{args.concurrency}, gunicorn -w 2 (sync), {engine}, {mode}, {args.runs} run(s), median"
+        f"{args.concurrency}, gunicorn -w 2 ({worker_name(args.worker_class)}), {engine}, {mode}, {args.runs} run(s), median"
     )
     for label, key, fmt in rows:
         values = [r[key] for r in results]

@@ -2,10 +2,12 @@
 
     python bench/load.py [--minutes 10] [--webhooks 300] [--lookups 200] [--api 20] [--merchant 5]
                          [--database-url URL] [--workers 2] [--web-workers N] [--web-threads 1]
+                         [--worker-class sync]
                          [--intake-web-workers N [--intake-nice N]] [--trace answers.csv]
 
-Starts gunicorn (accepting only: ``INBOX_INLINE=false``) with ``--web-workers`` sync workers,
-by default gunicorn's advice of 2 x cores + 1 (a sync worker holds one request at a time, also
+Starts gunicorn (accepting only: ``INBOX_INLINE=false``) with ``--web-workers`` sync workers (the
+project's, as ``deploy/gunicorn.conf.py`` runs; ``--worker-class sync`` for gunicorn's own), by
+default gunicorn's advice of 2 x cores + 1 (a sync worker holds one request at a time, also
 while it waits for SQLite's write lock; ``--web-workers 2`` is the setup of the first run in
 BENCHMARKS.md), or gthread workers with ``--web-threads`` above 1; ``--workers`` ``postpurchase
 worker`` processes (processing the inbox, polling the sandbox carrier, sending to a local SMTP
@@ -48,6 +50,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from faults import Mailbox  # noqa: E402
 from processes import (  # noqa: E402
+    SYNC_WORKER,
     Cycle,
     Paced,
     cpu_seconds,
@@ -58,6 +61,7 @@ from processes import (  # noqa: E402
     send_paced_apart,
     start_gunicorn,
     stop,
+    worker_name,
 )
 
 
@@ -234,6 +238,12 @@ def main() -> None:
         help="gunicorn worker processes (default: gunicorn's advice, 2 x cores + 1)",
     )
     parser.add_argument(
+        "--worker-class",
+        default=SYNC_WORKER,
+        help="gunicorn's -k for --web-threads 1 (default: the project's sync worker; 'sync' for "
+        "gunicorn's own, whose idle workers all wake for each connection)",
+    )
+    parser.add_argument(
         "--web-threads",
         type=int,
         default=1,
@@ -299,7 +309,7 @@ def main() -> None:
         ROOT,
         env,
         workers=args.web_workers,
-        worker_class="gthread" if args.web_threads > 1 else "sync",
+        worker_class="gthread" if args.web_threads > 1 else args.worker_class,
         threads=args.web_threads,
     )
     servers = {"web": web}
@@ -470,7 +480,9 @@ def report(
     started: float,
 ) -> None:
     database = "PostgreSQL" if args.database_url else "SQLite"
-    kind = f"gthread x {args.web_threads}" if args.web_threads > 1 else "sync"
+    kind = (
+        f"gthread x {args.web_threads}" if args.web_threads > 1 else worker_name(args.worker_class)
+    )
     if args.intake_web_workers:
         kind += (
             f"; webhooks to gunicorn -w {args.intake_web_workers} (sync) at niceness "

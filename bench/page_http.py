@@ -1,12 +1,16 @@
 """The tracking page over HTTP: web CPU per page asked back-to-back, and paced at a rate.
 
-    python bench/page_http.py [--orders 200] [--pages 1500] [--rate 150] [--rounds 2] [--web-workers 1]
+    python bench/page_http.py [--orders 200] [--pages 1500] [--rate 150] [--rounds 2]
+                              [--web-workers 1] [--worker-class sync]
 
 Seeds the orders of ``bench/page_profile.py`` (their webhooks, then the sandbox carrier's scans)
-into a SQLite file, serves it with gunicorn (sync workers) and asks for the orders' signed links
-over loopback, one connection per page as ``bench/load.py`` does: ``--pages`` requests one after
-the other as fast as they are answered, then ``--pages`` at ``--rate`` per second, ``--rounds``
-times in turn. Prints the web processes' CPU per page in each mode.
+into a SQLite file, serves it with gunicorn (the project's sync worker, as
+``deploy/gunicorn.conf.py`` does; ``--worker-class sync`` for gunicorn's own) and asks for the
+orders' signed links over loopback, one connection per page as ``bench/load.py`` does:
+``--pages`` requests one after the other as fast as they are answered, then ``--pages`` at
+``--rate`` per second, ``--rounds`` times in turn. Prints the web processes' CPU per page in
+each mode, and how many times per page they were woken from sleep (with several workers,
+gunicorn's own wakes every idle one for each connection).
 
 Why both: a page timed in one process (``bench/page_profile.py``) or back-to-back stays in warm
 CPU caches; paced, as real visitors and ``bench/load.py`` ask, each request finds the web process
@@ -40,17 +44,22 @@ def fetch(port: int, path: str) -> int:
 
 
 def main() -> None:
+    from processes import SYNC_WORKER
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--pages", type=int, default=1500, help="pages per mode and round")
     parser.add_argument("--rate", type=float, default=150, help="pages/s when paced")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--web-workers", type=int, default=1)
+    parser.add_argument(
+        "--worker-class", default=SYNC_WORKER, help="gunicorn's -k ('sync' for gunicorn's own)"
+    )
     args = parser.parse_args()
 
     from ingest import profile_app
     from page_profile import DAYS_ON, seed
-    from processes import cpu_seconds, start_gunicorn, stop
+    from processes import cpu_seconds, start_gunicorn, stop, wakeups, worker_name
 
     from postpurchase.lookup import order_link_path
 
@@ -67,18 +76,22 @@ def main() -> None:
         "POSTPURCHASE_INBOX_INLINE": "false",
         "POSTPURCHASE_SCHEDULER": "false",
     }
-    web, port = start_gunicorn("wsgi:app", ROOT, {**os.environ, **env}, args.web_workers)
+    web, port = start_gunicorn(
+        "wsgi:app", ROOT, {**os.environ, **env}, args.web_workers, worker_class=args.worker_class
+    )
     try:
         statuses: dict[int, int] = {}
         for link in links[:100]:  # warm: templates compiled, statements cached
             fetch(port, link)
         print(
-            f"page_http: {args.orders} orders, gunicorn -w {args.web_workers} (sync), "
+            f"page_http: {args.orders} orders, gunicorn -w {args.web_workers} "
+            f"({worker_name(args.worker_class)}), "
             f"{args.pages} pages per mode"
         )
         for round_ in range(1, args.rounds + 1):
             for mode, gap in (("back-to-back", 0.0), (f"paced {args.rate:g}/s", 1 / args.rate)):
                 before = cpu_seconds(web.pid, children=True)
+                woken = wakeups(web.pid)
                 started = time.perf_counter()
                 for n in range(args.pages):
                     if gap:
@@ -88,9 +101,11 @@ def main() -> None:
                     status = fetch(port, links[n % len(links)])
                     statuses[status] = statuses.get(status, 0) + 1
                 spent = cpu_seconds(web.pid, children=True) - before
+                woken = wakeups(web.pid) - woken
                 print(
                     f"round {round_} {mode:>16}: {spent / args.pages * 1000:.2f} ms web CPU per "
-                    f"page, {args.pages / (time.perf_counter() - started):.0f} pages/s"
+                    f"page, {woken / args.pages:.1f} web wake-ups per page, "
+                    f"{args.pages / (time.perf_counter() - started):.0f} pages/s"
                 )
         print(f"statuses: {statuses}")
     finally:

@@ -32,18 +32,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: The sync worker the project deploys (``deploy/gunicorn.conf.py``): gunicorn's, woken alone.
+SYNC_WORKER = "postpurchase.web.serving.SyncWorker"
+
+
+def worker_name(worker_class: str) -> str:
+    """How a report names gunicorn's ``-k``."""
+    return "sync, woken alone" if worker_class == SYNC_WORKER else worker_class
+
+
 def start_gunicorn(
     target: str,
     chdir: Path,
     env: dict[str, str],
     workers: int = 2,
     *,
-    worker_class: str = "sync",
+    worker_class: str = SYNC_WORKER,
     threads: int = 1,
     nice: int = 0,
 ) -> tuple[subprocess.Popen, int]:
-    """gunicorn serving ``target`` on a free loopback port, once it answers (2 sync workers unless
-    told otherwise; at niceness ``nice``, which its workers inherit)."""
+    """gunicorn serving ``target`` on a free loopback port, once it answers (2 of the project's
+    sync workers unless told otherwise; at niceness ``nice``, which its workers inherit)."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -317,6 +326,23 @@ def cpu_seconds(pid: int, *, children: bool = False) -> float:
     except OSError:
         kids = []
     return seconds + sum(cpu_seconds(int(kid), children=True) for kid in kids)
+
+
+def wakeups(pid: int) -> int:
+    """Times process ``pid``'s live children (all their threads) slept and were woken (Linux's
+    voluntary context switches): a web worker woken for a connection another worker accepts
+    counts one more, with nothing to show for it."""
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0
+    total = 0
+    for kid in kids:
+        for status in Path(f"/proc/{kid}/task").glob("*/status"):
+            for line in status.read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+    return total
 
 
 @dataclass
