@@ -207,6 +207,16 @@ def test_a_request_cut_by_the_worker_timeout_is_answered_503_not_500(serve) -> N
     assert _get(port)[0] == 200  # gunicorn started another worker
 
 
+def test_gunicorns_own_worker_answers_that_timeout_500(serve) -> None:
+    """What the project's worker changes, as gunicorn 27 does it (should gunicorn come to answer
+    otherwise, this test says so and the worker's override may go)."""
+    _server, port = serve("sync", 1, "--timeout", "2")
+
+    answer = _raw_answer(port, b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    assert answer.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+
+
 def test_a_connection_whose_request_never_comes_is_answered_408(serve) -> None:
     _server, port = serve("postpurchase.web.serving.SyncWorker", 1, "--timeout", "2")
 
