@@ -17,7 +17,8 @@ rate per second: signed ``order.created`` + ``shipment.created`` webhooks (``--w
 half of each), tracking-page lookups through the signed link of a seeded order (``--lookups``), API
 reads (``GET /api/v1/shipments``, ``/api/v1/orders/<id>``) and merchant pages (shipments list,
 insights) with a signed-in merchant. Every 10 s it samples the inbox backlog and the age of its
-oldest pending event (queue lag), due unsent messages, and the RSS of the web and worker processes.
+oldest pending event (queue lag), due unsent messages, the parcels polled so far (the seeded ones
+fall due one after another over the run), and the RSS of the web and worker processes.
 The requests are sent open-loop from a process of its own (one thread, non-blocking sockets, a
 connection per request), apart from this one's SMTP sink and samples. It prints throughput and
 p50/p99 per route, the seconds of the run in which slow tracking pages were asked for, the CPU the
@@ -170,6 +171,33 @@ class Database:
 
         with self.engine.connect() as connection:
             return list(connection.execute(text(sql), params).all())
+
+
+def due_during(db: Database, *, seconds: float) -> None:
+    """Make the seeded parcels fall due for a poll one after another over the traffic's
+    ``seconds``, as a day's parcels in flight do. Planned as the service plans a new parcel, the
+    first poll comes an hour after intake: after the run, and the workers would poll nothing."""
+    from sqlalchemy import bindparam, update
+
+    from postpurchase.models import Shipment
+    from postpurchase.models.types import table_of
+
+    ids = [row[0] for row in db.rows("SELECT id FROM shipment ORDER BY id")]
+    start = datetime.now(UTC)
+    shipment = table_of(Shipment)
+    with db.engine.begin() as connection:
+        connection.execute(
+            update(shipment)
+            .where(shipment.c.id == bindparam("shipment_id"))
+            .values(next_poll_at=bindparam("due")),
+            [
+                {
+                    "shipment_id": shipment_id,
+                    "due": start + timedelta(seconds=seconds * n / len(ids)),
+                }
+                for n, shipment_id in enumerate(ids)
+            ],
+        )
 
 
 def waiting(db: Database) -> tuple[int, datetime | None]:
@@ -334,6 +362,7 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError("seed events not processed in 120 s")
             time.sleep(1)
+        due_during(db, seconds=args.minutes * 60)
         pages = Cycle(tuple(http_request("GET", link) for link in tracking_links(env, "load")))
         api = {"Authorization": f"Bearer {api_key}"}
         listing = http_request("GET", "/api/v1/shipments?limit=20", headers=api)
