@@ -29,7 +29,9 @@ class Shipment(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    brand_id: int = brand_fk()
+    # Not indexed alone, as other brand-owned rows are: both indexes above begin with it, and a
+    # third index on it would only cost every new parcel another write.
+    brand_id: int = Field(foreign_key="brand.id", nullable=False)
     order_id: int | None = Field(default=None, foreign_key="order.id", index=True)
     external_id: str = Field(max_length=128)
     parcel_index: int = 0
