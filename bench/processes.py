@@ -50,9 +50,11 @@ def start_gunicorn(
     worker_class: str = SYNC_WORKER,
     threads: int = 1,
     nice: int = 0,
+    options: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen, int]:
     """gunicorn serving ``target`` on a free loopback port, once it answers (2 of the project's
-    sync workers unless told otherwise; at niceness ``nice``, which its workers inherit)."""
+    sync workers unless told otherwise; at niceness ``nice``, which its workers inherit; more of
+    gunicorn's command-line ``options``)."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -74,6 +76,7 @@ def start_gunicorn(
             "2048",
             "--log-level",
             "warning",
+            *options,
             target,
         ],
         env=env,

@@ -1,7 +1,7 @@
 """The project's gunicorn worker (``postpurchase.web.serving.SyncWorker``) in a real gunicorn.
 
 A tiny WSGI app stands in for the service: what is tested is how the worker waits, accepts and
-stops, not what it serves.
+stops, not what it serves. gunicorn is started, and its wake-ups counted, as the benchmarks do.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import select
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from bench.processes import start_gunicorn, wakeups
 
 pytestmark = pytest.mark.skipif(
     not hasattr(select, "EPOLLEXCLUSIVE"), reason="EPOLLEXCLUSIVE is Linux's"
@@ -36,12 +37,6 @@ def app(environ, start_response):
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get(port: int) -> tuple[int, str]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
@@ -56,62 +51,28 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
-def _sleeps(pids: list[int]) -> int:
-    """Voluntary context switches of ``pids`` (every thread): times they slept and were woken."""
-    total = 0
-    for pid in pids:
-        for status in Path(f"/proc/{pid}/task").glob("*/status"):
-            for line in status.read_text().splitlines():
-                if line.startswith("voluntary_ctxt_switches:"):
-                    total += int(line.split()[1])
-    return total
-
-
-def _start(
-    tmp_path: Path, worker_class: str, workers: int, *options: str
-) -> tuple[subprocess.Popen[bytes], int]:
-    (tmp_path / "tinyapp.py").write_text(APP)
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            str(workers),
-            "-k",
-            worker_class,
-            "-b",
-            f"127.0.0.1:{port}",
-            "--chdir",
-            str(tmp_path),
-            "--log-level",
-            "warning",
-            *options,
-            "tinyapp:app",
-        ]
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if _get(port)[0] == 200 and len(_children(server.pid)) == workers:
-                return server, port
-        except OSError:
-            pass
-        time.sleep(0.05)
-    server.kill()
-    raise AssertionError("gunicorn did not start")
-
-
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[bytes], int]]]:
+    """Start gunicorn with ``worker_class`` x ``workers`` serving the tiny app, once every worker
+    is up; stopped after the test."""
+    (tmp_path / "tinyapp.py").write_text(APP)
     started: list[subprocess.Popen[bytes]] = []
 
     def start(
         worker_class: str, workers: int, *options: str
     ) -> tuple[subprocess.Popen[bytes], int]:
-        server, port = _start(tmp_path, worker_class, workers, *options)
+        server, port = start_gunicorn(
+            "tinyapp:app",
+            tmp_path,
+            dict(os.environ),
+            workers,
+            worker_class=worker_class,
+            options=options,
+        )
         started.append(server)
+        deadline = time.monotonic() + 30
+        while len(_children(server.pid)) < workers and time.monotonic() < deadline:
+            time.sleep(0.05)
         return server, port
 
     yield start
@@ -123,12 +84,11 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[bytes
 
 def _idle_wakeups_per_request(server: subprocess.Popen[bytes], port: int, requests: int) -> float:
     time.sleep(0.3)  # every worker back in its wait
-    workers = _children(server.pid)
-    before = _sleeps(workers)
+    before = wakeups(server.pid)
     for _ in range(requests):
         assert _get(port)[0] == 200
         time.sleep(0.01)  # the others idle again, as between a quiet site's requests
-    return (_sleeps(workers) - before) / requests
+    return (wakeups(server.pid) - before) / requests
 
 
 def test_one_idle_worker_wakes_per_connection_where_gunicorns_wakes_them_all(serve) -> None:
