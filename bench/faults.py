@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from processes import Postgres, free_port  # noqa: E402
+from processes import SYNC_WORKER, Postgres, free_port  # noqa: E402
 
 TERMINAL_OUTBOX = ("sent", "held", "failed", "suppressed", "unknown", "stale")
 
@@ -207,7 +207,7 @@ class Cluster:
                 "-w",
                 "2",
                 "-k",
-                "postpurchase.web.serving.SyncWorker",  # as deploy/gunicorn.conf.py runs it
+                SYNC_WORKER,  # as deploy/gunicorn.conf.py runs it
                 "-b",
                 f"127.0.0.1:{self.web_port}",
                 "--chdir",

@@ -673,7 +673,8 @@ def main() -> None:
     engine = "PostgreSQL" if args.postgres or args.database_url else "SQLite WAL"
     print(
         f"\ningest benchmark: {args.events} shipment.created posts, concurrency "
-        f"{args.concurrency}, gunicorn -w 2 ({worker_name(args.worker_class)}), {engine}, {mode}, {args.runs} run(s), median"
+        f"{args.concurrency}, gunicorn -w 2 ({worker_name(args.worker_class)}), {engine}, {mode}, "
+        f"{args.runs} run(s), median"
     )
     for label, key, fmt in rows:
         values = [r[key] for r in results]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.processes import start_gunicorn, wakeups
+from bench.processes import SYNC_WORKER, start_gunicorn, wakeups
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(select, "EPOLLEXCLUSIVE"), reason="EPOLLEXCLUSIVE is Linux's"),
@@ -95,7 +95,7 @@ def _idle_wakeups_per_request(server: subprocess.Popen[bytes], port: int, reques
 
 
 def test_one_idle_worker_wakes_per_connection_where_gunicorns_wakes_them_all(serve) -> None:
-    ours, our_port = serve("postpurchase.web.serving.SyncWorker", 4)
+    ours, our_port = serve(SYNC_WORKER, 4)
     theirs, their_port = serve("sync", 4)
 
     woken_ours = _idle_wakeups_per_request(ours, our_port, 60)
@@ -107,7 +107,7 @@ def test_one_idle_worker_wakes_per_connection_where_gunicorns_wakes_them_all(ser
 
 
 def test_every_request_is_answered_when_they_come_together(serve) -> None:
-    _server, port = serve("postpurchase.web.serving.SyncWorker", 3)
+    _server, port = serve(SYNC_WORKER, 3)
     connections = []
     for _ in range(30):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -125,7 +125,7 @@ def test_every_request_is_answered_when_they_come_together(serve) -> None:
 def test_an_answer_given_before_the_body_was_read_still_arrives_whole(serve) -> None:
     """The app answers without reading the upload: the worker lingers as gunicorn's does, so the
     bytes still arriving do not reset the connection before the answer is read."""
-    _server, port = serve("postpurchase.web.serving.SyncWorker", 1)
+    _server, port = serve(SYNC_WORKER, 1)
     body = b"x" * 50_000  # within what gunicorn drains (64 KiB) before it closes
 
     answer = _raw_answer(
@@ -137,7 +137,7 @@ def test_an_answer_given_before_the_body_was_read_still_arrives_whole(serve) -> 
 
 
 def test_it_stops_on_term_and_reloads_on_hup(serve) -> None:
-    server, port = serve("postpurchase.web.serving.SyncWorker", 2)
+    server, port = serve(SYNC_WORKER, 2)
     before = set(_children(server.pid))
 
     os.kill(server.pid, signal.SIGHUP)  # gunicorn replaces its workers
@@ -161,7 +161,7 @@ def _raw_answer(port: int, request: bytes) -> bytes:
 
 
 def test_a_request_cut_by_the_worker_timeout_is_answered_503_not_500(serve) -> None:
-    _server, port = serve("postpurchase.web.serving.SyncWorker", 1, "--timeout", "2")
+    _server, port = serve(SYNC_WORKER, 1, "--timeout", "2")
 
     answer = _raw_answer(port, b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
 
@@ -181,7 +181,7 @@ def test_gunicorns_own_worker_answers_that_timeout_500(serve) -> None:
 
 
 def test_a_connection_whose_request_never_comes_is_answered_408(serve) -> None:
-    _server, port = serve("postpurchase.web.serving.SyncWorker", 1, "--timeout", "2")
+    _server, port = serve(SYNC_WORKER, 1, "--timeout", "2")
 
     answer = _raw_answer(port, b"GET / HT")  # and nothing more
 
