@@ -7,13 +7,16 @@ session each (created lazily by :func:`get_session`, closed at teardown); jobs a
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 from flask import Flask, current_app, g
 from sqlalchemy import Integer, event, func, select
@@ -21,6 +24,8 @@ from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine, Result
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.sql import ClauseElement
 from sqlmodel import Session, SQLModel, create_engine
+
+from postpurchase.config import running_app
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -326,6 +331,60 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
+WRITE_LOCK_KEY = "postpurchase.sqlite_write_lock"
+
+
+class FileWriteLock:
+    """Serializes SQLite writers with a file lock instead of SQLite's sleeping busy handler.
+
+    SQLite allows one writer at a time; a writer that finds the database locked sleeps in growing
+    steps (up to 100 ms) and retries, so under steady load requests wait far longer than the lock
+    is actually held, and a sleeper can lose every retry to writers that queue here. Taking an
+    exclusive ``flock`` first queues writers in the kernel, which wakes the next one as soon as
+    the lock is released. One per app (and per spool file); a thread lock inside the process,
+    re-entered by the thread holding it, an ``flock`` across processes.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._file: IO[str] | None = None
+        self._pid = 0
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._threads:
+            if self._file is None or self._pid != os.getpid():  # a forked worker opens its own
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self.path.open("a")
+                self._pid = os.getpid()
+                self._depth = 0
+            if self._depth == 0:
+                fcntl.flock(self._file, fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    fcntl.flock(self._file, fcntl.LOCK_UN)
+
+
+def write_lock(app: Flask | None = None) -> Any:
+    """Context manager held around one write transaction on SQLite; a no-op on PostgreSQL (row
+    locks, ``SKIP LOCKED``)."""
+    app = app or running_app()
+    if not get_db(app).is_sqlite:
+        return nullcontext()
+    lock = app.extensions.get(WRITE_LOCK_KEY)
+    if lock is None:
+        lock = app.extensions.setdefault(
+            WRITE_LOCK_KEY, FileWriteLock(Path(app.instance_path) / "sqlite-write.lock")
+        )
+    return lock.hold()
+
+
 @contextmanager
 def claim_scope(app: Flask | None = None) -> Iterator[Session]:
     """A unit of work that claims rows other workers may also want (outbox, inbox, polls, an
@@ -333,10 +392,13 @@ def claim_scope(app: Flask | None = None) -> Iterator[Session]:
 
     On PostgreSQL the claiming query uses ``FOR UPDATE SKIP LOCKED``; on SQLite, which has no row
     locks, the transaction starts with ``BEGIN IMMEDIATE`` so claims are serialized across
-    processes. Commits on success, rolls back on error.
+    processes, and the app's :func:`write_lock` is held around it (a claim waiting in SQLite's
+    busy handler instead lost to writers queued on that lock for 30 s at a time and failed with
+    "database is locked" in a 10-minute load run). Commits on success, rolls back on error.
     """
+    app = app or running_app()
     database = get_db(app)
-    with database.engine.connect() as connection:
+    with write_lock(app), database.engine.connect() as connection:
         if database.is_sqlite:
             connection.info["begin_immediate"] = True
         session = UnitSession(bind=connection, expire_on_commit=False)

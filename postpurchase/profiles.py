@@ -22,7 +22,6 @@ from sqlmodel import Session, col, select
 from carriers.status import Status
 from postpurchase.clock import utcnow
 from postpurchase.db import claim_scope, is_postgres
-from postpurchase.inbox.locking import write_lock
 from postpurchase.lines import load as load_lines
 from postpurchase.lines import order_lines
 from postpurchase.models import (
@@ -647,7 +646,7 @@ def refresh_job(app: Flask) -> int:
     """Scheduler job: recompute the stored profiles marked stale; returns how many."""
     done = 0
     while done < REFRESH_PER_RUN:
-        with write_lock(app), claim_scope(app) as session:
+        with claim_scope(app) as session:
             count = refresh_stale_profiles(session=session, now=utcnow(), limit=REFRESH_BATCH)
         done += count
         if count < REFRESH_BATCH:

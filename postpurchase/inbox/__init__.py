@@ -36,8 +36,14 @@ from sqlmodel import Session, col, select
 
 from postpurchase import batched
 from postpurchase.clock import as_utc, utcnow
-from postpurchase.db import claim_scope, for_driver, get_db, is_postgres, write_transaction
-from postpurchase.inbox.locking import write_lock
+from postpurchase.db import (
+    claim_scope,
+    for_driver,
+    get_db,
+    is_postgres,
+    write_lock,
+    write_transaction,
+)
 from postpurchase.inbox.spool import (
     MOVE_PER_UNIT,
     STORED,
@@ -426,7 +432,7 @@ def _unit_of_work(app: Flask, *, move: int | None = MOVE_PER_UNIT) -> Iterator[S
     waiting in the spool (at most ``move``, None: all), deleted from it once the unit of work has
     committed (not when it rolls back: they are still to be moved)."""
     spool = spool_to_move(get_db(app).engine)
-    with app.app_context(), write_lock(app), claim_scope(app) as session:
+    with app.app_context(), claim_scope(app) as session:
         moved = drain(spool, session, limit=move) if spool is not None else []
         session.info[_MOVED] = len(moved)
         yield session

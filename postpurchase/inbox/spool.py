@@ -58,8 +58,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
-from postpurchase.db import Database, get_db
-from postpurchase.inbox.locking import FileWriteLock
+from postpurchase.db import Database, FileWriteLock, get_db
 from postpurchase.models import InboxEvent
 from postpurchase.models.types import table_of
 

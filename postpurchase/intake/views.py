@@ -15,9 +15,8 @@ from flask import Blueprint, Response, current_app, g, request
 from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.config import running_app
-from postpurchase.db import get_db, get_session, write_transaction
+from postpurchase.db import get_db, get_session, write_lock, write_transaction
 from postpurchase.inbox import Received, accept, body_digest
-from postpurchase.inbox.locking import write_lock
 from postpurchase.inbox.rejections import record_rejection
 from postpurchase.inbox.signing import SIGNATURE_HEADER, Verdict, verify, verify_shopify
 from postpurchase.inbox.wakeup import announce

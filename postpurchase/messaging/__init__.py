@@ -42,11 +42,10 @@ def timers_job(app: Flask) -> None:
     write lock from its first read, since a read transaction cannot become a write once another
     process has committed ("database is locked" at once, seen in a 10-minute load run)."""
     from postpurchase.db import claim_scope
-    from postpurchase.inbox.locking import write_lock
     from postpurchase.messaging.settings import messaging_settings
     from postpurchase.messaging.timers import run_timers
 
-    with write_lock(app), claim_scope(app) as session:
+    with claim_scope(app) as session:
         run_timers(session=session, messaging=messaging_settings(app), now=utcnow())
 
 

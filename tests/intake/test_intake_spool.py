@@ -19,9 +19,8 @@ from intake_helpers import example, inbox, process, rows
 from sqlalchemy import select
 
 from postpurchase.cli import main
-from postpurchase.db import claim_scope, get_db
+from postpurchase.db import claim_scope, get_db, write_lock
 from postpurchase.inbox import Received, accept, move_spooled, receive
-from postpurchase.inbox.locking import write_lock
 from postpurchase.inbox.spool import drain, spool_of, spool_to_move, spooled
 from postpurchase.intake.schemas import EventType
 from postpurchase.models import InboxState, Order
@@ -98,7 +97,7 @@ def test_an_event_moved_but_not_yet_deleted_from_the_spool_is_not_moved_again(ap
     first = post_event(ORDER).json["id"]
     spool = spool_to_move(get_db(app).engine)
     assert spool is not None
-    with write_lock(app), claim_scope(app) as session:
+    with claim_scope(app) as session:
         assert drain(spool, session) == [first]  # committed; forget() never called
     assert spooled_ids(app) == [first]
     assert process(app).processed == 1
@@ -110,7 +109,7 @@ def test_an_event_moved_but_not_yet_deleted_from_the_spool_is_not_moved_again(ap
 def test_a_spooled_event_whose_id_was_taken_meanwhile_gets_a_new_one(app, post_event, brand):
     """Only something writing the inbox directly (the demo's import) can take a spooled id."""
     spooled_id = post_event(ORDER).json["id"]
-    with write_lock(app), claim_scope(app) as session:
+    with claim_scope(app) as session:
         taken = receive(
             session=session,
             brand_id=brand.brand_id,
