@@ -68,6 +68,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("returns.execute", "postpurchase.returns.execution:execute_job", 60),
     JobSpec("returns.reservations", "postpurchase.returns.exchange:expire_job", 600),
     JobSpec("profiles.refresh", "postpurchase.profiles:refresh_job", 10),
+    JobSpec("ops.statistics", "postpurchase.ops.statistics:statistics_job", 60),
 )
 
 #: APScheduler options of every job: a restart replaces the job, missed runs collapse into one
