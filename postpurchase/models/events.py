@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import LargeBinary, UniqueConstraint
+from sqlalchemy import Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from postpurchase.clock import utcnow
@@ -20,7 +20,11 @@ class InboxEvent(SQLModel, table=True):
     duplicate. ``body_sha256`` catches the same body sent again under another delivery id.
     """
 
-    __table_args__ = (UniqueConstraint("brand_id", "source", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("brand_id", "source", "external_id"),
+        # A worker's next events of a state, in id order, without sorting every waiting one.
+        Index("ix_inboxevent_state_id", "state", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     brand_id: int | None = Field(default=None, foreign_key="brand.id", index=True)
@@ -33,7 +37,7 @@ class InboxEvent(SQLModel, table=True):
     raw_body: bytes = Field(sa_type=LargeBinary)
     headers: dict[str, Any] = json_field()
     signature_ok: bool = False
-    state: InboxState = enum_field(InboxState, default=InboxState.pending, index=True)
+    state: InboxState = enum_field(InboxState, default=InboxState.pending)
     attempts: int = 0
     error: str | None = None
     #: What the event waits for while ``deferred`` (e.g. ``order:1001``).

@@ -28,7 +28,7 @@ from postpurchase.models import (
     Shipment,
     ShipmentFigures,
 )
-from tests.sql import recorded
+from tests.sql import query_plan, recorded
 
 ORDER = EXAMPLES[EventType.order_created]
 SHIPMENT = EXAMPLES[EventType.shipment_created]
@@ -270,6 +270,48 @@ def test_failed_event_is_retried_with_backoff(app, post_event, broken_operation)
     broken_operation["broken"] = False
     assert inbox_module.process_pending(app, now=failed.next_attempt_at).processed == 1
     assert inbox(app)[1].state == InboxState.processed
+
+
+def test_a_batch_takes_its_due_retries_then_the_oldest_pending_events(
+    app, post_event, broken_operation
+) -> None:
+    post_event(ORDER)
+    retried = post_event(SHIPMENT).json["id"]
+    now = utcnow()
+    inbox_module.process_pending(app, now=now)
+    pending = []
+    for index in range(3):
+        envelope = example(EventType.order_created, order_id=f"SO-LATER-{index}")
+        envelope["id"] = f"evt-later-{index}"
+        pending.append(post_event(envelope).json["id"])
+    broken_operation["broken"] = False
+    due = inbox(app)[1].next_attempt_at
+
+    assert process_events(app, limit=2, now=due).processed == 2
+
+    states = {e.id: e.state for e in inbox(app)}
+    assert [states[i] for i in (retried, *pending)] == [
+        InboxState.processed,
+        InboxState.processed,
+        InboxState.pending,
+        InboxState.pending,
+    ]
+
+
+def test_the_next_pending_events_are_read_in_order_not_sorted(app, post_event) -> None:
+    """One query for pending events and due retries read and sorted every waiting event for each
+    batch (38 ms per batch with 117,000 waiting on SQLite), or walked the whole inbox in id order."""
+    for index in range(3):
+        post_event(example(EventType.order_created, order_id=f"SO-{index}") | {"id": f"e-{index}"})
+    engine = get_db(app).engine
+    with recorded(engine, starting="SELECT", containing="FROM inboxevent") as seen:
+        process_events(app, limit=2)
+    claims = [s for s in seen if "inboxevent.state = " in s.sql and "LIMIT" in s.sql]
+    assert len(claims) == 1, [s.sql for s in seen]
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            plan = query_plan(connection, claims[0])
+        assert plan == "SEARCH inboxevent USING INDEX ix_inboxevent_state_id (state=?)", plan
 
 
 def test_cli_lists_failed_events_and_retries_them(
