@@ -368,11 +368,17 @@ def search_shipments(
 
 
 def carriers_in_use(*, session: Session, brand_id: int) -> list[str]:
-    return sorted(
-        session.exec(
-            select(Shipment.carrier_code).where(Shipment.brand_id == brand_id).distinct()
-        ).all()
-    )
+    """The carriers of the brand's parcels, in order: one index probe per carrier for the next
+    code after the last (a DISTINCT read every parcel of the brand: 20 ms at 56,000)."""
+    found: list[str] = []
+    while True:
+        query = select(func.min(Shipment.carrier_code)).where(Shipment.brand_id == brand_id)
+        if found:
+            query = query.where(col(Shipment.carrier_code) > found[-1])
+        code = session.exec(query).one()
+        if code is None:
+            return found
+        found.append(code)
 
 
 # A parcel's story -----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from postpurchase.models import (
     InternalNote,
     OutboxMessage,
     OutboxState,
+    Shipment,
 )
 from tests.conftest import PINNED_NOW
 from tests.console.conftest import TODAY, Merchant, Shop
@@ -111,6 +112,31 @@ def test_the_newest_parcels_page_reads_an_index_instead_of_sorting_every_parcel(
         s.close()
     assert "ix_shipment_brand_created" in plan, plan
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def test_the_carriers_of_a_brand_are_found_one_index_probe_each(
+    app: Flask, shop: Shop, make_brand
+) -> None:
+    """Not by reading every parcel of the brand (20 ms at 56,000 parcels); another brand's
+    carriers are not its own."""
+    other = make_brand("other", name="Other")
+    with app.app_context():
+        s = get_db(app).session()
+        for brand_id, code, name in [
+            (shop.brand.brand_id, "sagawa", "x1"),
+            (shop.brand.brand_id, "sagawa", "x2"),
+            (other.brand_id, "dhl", "y1"),
+        ]:
+            s.add(Shipment(brand_id=brand_id, external_id=name, carrier_code=code))
+        s.commit()
+        with recorded(s.get_bind(), starting="SELECT", containing="FROM shipment") as seen:
+            found = queries.carriers_in_use(session=s, brand_id=shop.brand.brand_id)
+        plans = [query_plan(s.connection(), statement) for statement in seen]
+        s.close()
+    assert found == ["sagawa", "yamato"]
+    assert len(seen) == 3
+    if get_db(app).is_sqlite:
+        assert all("COVERING INDEX ix_shipment_brand_carrier" in plan for plan in plans), plans
 
 
 def test_a_forged_cursor_is_a_400_naming_the_field(merchant: Merchant) -> None:

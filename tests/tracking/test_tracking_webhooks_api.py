@@ -21,6 +21,7 @@ from postpurchase.models import (
 )
 from postpurchase.tracking.cli import tracking
 from postpurchase.tracking.webhooks import UnknownBrand, UnknownCarrier, receive_carrier_webhook
+from tests.sql import query_plan, recorded
 from tests.tracking.conftest import result
 
 
@@ -193,6 +194,21 @@ def test_list_filters_by_status_and_pages_with_a_cursor(client, brand, make_ship
     ).json
     assert [s["id"] for s in rest["data"]] == ids[2:] and rest["next_cursor"] is None
     assert all("events" in s for s in first["data"])
+
+
+def test_a_page_of_the_list_walks_the_brands_parcels_in_id_order(app, client, brand, make_shipment):
+    """Not sorting every parcel of the brand, nor walking every brand's (SQLite chose either as
+    the brand grew)."""
+    for _ in range(3):
+        make_shipment()
+    engine = get_db(app).engine
+    with recorded(engine, starting="SELECT", containing="FROM shipment") as seen:
+        assert client.get("/api/v1/shipments?limit=2", headers=auth(brand)).status_code == 200
+    listing = next(s for s in seen if "ORDER BY shipment.id" in s.sql)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            plan = query_plan(connection, listing)
+        assert plan == "SEARCH shipment USING INDEX ix_shipment_brand_id_id (brand_id=?)", plan
 
 
 def test_list_rejects_unknown_status_and_bad_limit(client, brand):
