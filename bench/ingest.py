@@ -234,6 +234,105 @@ def profile_app(prefix: str, **config):  # type: ignore[no-untyped-def]
     return app
 
 
+def add_history_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--history N`` and ``--statistics``, for the profiles that time a grown brand."""
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="first write this many past orders of the brand, each with a delivered parcel (a grown "
+        "brand; in bulk, not timed)",
+    )
+    parser.add_argument(
+        "--statistics",
+        action="store_true",
+        help="SQLite: gather planner statistics before timing, as the scheduler's ops.statistics "
+        "job does once the file grows (without: none, as a file has until then)",
+    )
+
+
+def _inserted_ids(connection, model, rows: list[dict[str, Any]]) -> list[int]:  # type: ignore[no-untyped-def]
+    """Insert ``rows`` of ``model`` in one statement; their ids in the rows' order."""
+    from sqlalchemy import insert
+
+    statement = insert(model).returning(model.id, sort_by_parameter_order=True)
+    return list(connection.execute(statement, rows).scalars().all())
+
+
+def add_history(app, brand_id: int, orders: int, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    """``orders`` past orders of the brand, each with a delivered parcel and half of them from 500
+    returning customers, written in bulk (no events, no processing): the history a grown brand's
+    lookups and rollups search. SQLite's planner statistics are not gathered here."""
+    from sqlalchemy import insert
+
+    from postpurchase.db import get_db
+    from postpurchase.models import Customer, Order, Shipment
+
+    engine = get_db(app).engine
+    with engine.begin() as connection:
+        customers = _inserted_ids(
+            connection,
+            Customer,
+            [
+                {
+                    "brand_id": brand_id,
+                    "external_id": f"C-H{i:04d}",
+                    "email": f"h{i}@example.jp",
+                    "consent": {},
+                    "attributes": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(500)
+            ],
+        )
+    for start in range(0, orders, 5_000):
+        chunk = range(start, min(orders, start + 5_000))
+        placed = [now - timedelta(days=1 + i % 700, minutes=i % 1440) for i in chunk]
+        with engine.begin() as connection:
+            ids = _inserted_ids(
+                connection,
+                Order,
+                [
+                    {
+                        "brand_id": brand_id,
+                        "external_id": f"H-{i:07d}",
+                        "number": f"#H{i}",
+                        "customer_id": customers[i % 500] if i % 2 else None,
+                        "email": f"h{i % 500}@example.jp",
+                        "placed_at": when,
+                        "total_amount": 5940,
+                        "shipping_postal_code": "150-0001",
+                        "shipping_region": "東京都",
+                        "shipping_country": "JP",
+                        "attributes": {},
+                        "created_at": when,
+                        "updated_at": when,
+                    }
+                    for i, when in zip(chunk, placed, strict=True)
+                ],
+            )
+            connection.execute(
+                insert(Shipment),
+                [
+                    {
+                        "brand_id": brand_id,
+                        "order_id": order_id,
+                        "external_id": f"HS-{i:07d}",
+                        "carrier_code": ("yamato", "sagawa", "japanpost")[i % 3],
+                        "tracking_number": f"5912{i:08d}",
+                        "status": "delivered",
+                        "shipped_at": when + timedelta(hours=20),
+                        "delivered_at": when + timedelta(days=2),
+                        "destination_region": "東京都",
+                        "created_at": when,
+                        "updated_at": when,
+                    }
+                    for i, order_id, when in zip(chunk, ids, placed, strict=True)
+                ],
+            )
+
+
 @dataclass
 class Load:
     seconds: float

@@ -2,7 +2,7 @@
 
     python bench/ingest_profile.py [--events 3000] [--customers 0.5] [--top 25] [--sort tottime] [--no-profile]
         [--save PATH] [--profile-refresh] [--statements] [--batch 50] [--unit-ms 60000] [--late-orders]
-        [--orders-as-events] [--database-url URL]
+        [--orders-as-events] [--history N [--statistics]] [--database-url URL]
 
 Single process, fresh SQLite file (or, with ``--database-url``, a PostgreSQL database whose
 ``public`` schema is dropped and migrated afresh: a throwaway one), every feature connected (EDD,
@@ -13,7 +13,9 @@ has someone to write to (the HTTP benchmark's orders have none). Prints events/s
 per event and, unless ``--no-profile``, the functions with the most cumulative time (with
 ``--profile-refresh``, those of the ``profiles.refresh`` job that follows). ``--batch``
 sets how many events one unit of work claims (the inline worker of a web process takes at most
-``WORKER_BATCH``, the ``postpurchase worker`` loop ``BATCH_SIZE``).
+``WORKER_BATCH``, the ``postpurchase worker`` loop ``BATCH_SIZE``). ``--history N`` first gives the
+brand N past orders with delivered parcels (a grown brand), ``--statistics`` gathers SQLite's
+planner statistics before timing.
 """
 
 from __future__ import annotations
@@ -93,9 +95,12 @@ def main() -> None:
         default="",
         help="a throwaway PostgreSQL database instead of SQLite (its public schema is dropped)",
     )
+    from ingest import add_history_arguments
+
+    add_history_arguments(parser)
     args = parser.parse_args()
 
-    from ingest import build_posts, profile_app
+    from ingest import add_history, build_posts, profile_app
     from processes import fresh_database
     from sqlalchemy import event as sa_event
     from sqlalchemy import insert
@@ -121,6 +126,9 @@ def main() -> None:
     now = datetime.now(UTC)
     with app.app_context(), session_scope(app) as session:
         brand = create_brand(session=session, slug="bench", name="Bench 茶舗")
+    if args.history:
+        add_history(app, brand.brand_id, args.history, now)
+    with app.app_context(), session_scope(app) as session:
         with_customer = int(len(shipments) * args.customers)
         session.execute(
             insert(Customer),
@@ -187,6 +195,11 @@ def main() -> None:
         if args.statements:
             kinds[re.sub(r"sa_savepoint_\d+", "sa_savepoint_N", " ".join(sql.split()))[:90]] += 1
 
+    if args.statistics:
+        from postpurchase.ops.statistics import refresh_sqlite_statistics
+
+        with app.app_context():
+            refresh_sqlite_statistics(app, now=now)
     sa_event.listen(get_db(app).engine, "before_cursor_execute", count)
     for feature in args.disconnect:
         for receiver in list(signals.shipment_created.receivers_for(None)):
