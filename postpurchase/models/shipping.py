@@ -32,6 +32,10 @@ class Shipment(SQLModel, table=True):
         # A brand's carriers, one index probe each (the console's carrier filter), and the parcels
         # of one of them.
         Index("ix_shipment_brand_carrier", "brand_id", "carrier_code"),
+        # The dashboard's parcels handed over and delivered in a period: without them each of
+        # its counts read every parcel the brand ever had.
+        Index("ix_shipment_brand_shipped", "brand_id", "shipped_at"),
+        Index("ix_shipment_brand_delivered", "brand_id", "delivered_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
