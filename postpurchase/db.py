@@ -318,14 +318,14 @@ def session_scope(app: Flask | None = None) -> Iterator[Session]:
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
+def write_transaction(app: Flask | None = None) -> Iterator[Connection]:
     """One short write transaction on a connection of its own, committed on success.
 
-    On SQLite it starts with ``BEGIN IMMEDIATE``: the write lock is taken up front, because a
-    read transaction that later writes fails at once when another process wrote meanwhile,
-    instead of waiting. Callers that serialize writers across processes hold their file lock
-    around it."""
-    with engine.connect() as connection:
+    On SQLite it holds the app's :func:`write_lock` and starts with ``BEGIN IMMEDIATE``: the
+    write lock is taken up front, because a read transaction that later writes fails at once
+    when another process wrote meanwhile, instead of waiting."""
+    app = app or running_app()
+    with write_lock(app), get_db(app).engine.connect() as connection:
         connection.info["begin_immediate"] = True
         with connection.begin():
             yield connection

@@ -41,7 +41,6 @@ from postpurchase.db import (
     for_driver,
     get_db,
     is_postgres,
-    write_lock,
     write_transaction,
 )
 from postpurchase.inbox.spool import (
@@ -252,7 +251,7 @@ def accept(app: Flask, *, now: datetime | None = None, **event: Any) -> Received
     now = now or utcnow()
     spool = spool_of(app)
     if spool is None:
-        with write_lock(app), write_transaction(get_db(app).engine) as connection:
+        with write_transaction(app) as connection:
             return receive(session=connection, now=now, **event)
     with spool.transaction() as connection:
         return receive(session=connection, now=now, into=spooled, also_in=attached_inbox, **event)

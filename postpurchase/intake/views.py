@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, g, request
 from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.config import running_app
-from postpurchase.db import get_db, get_session, write_lock, write_transaction
+from postpurchase.db import get_session, write_transaction
 from postpurchase.inbox import Received, accept, body_digest
 from postpurchase.inbox.rejections import record_rejection
 from postpurchase.inbox.signing import SIGNATURE_HEADER, Verdict, verify, verify_shopify
@@ -78,7 +78,7 @@ def _write(operation: Callable[..., Any], **kwargs: Any) -> Any:
     none is made just to be committed.
     """
     _end_read_transaction()
-    with write_lock(), write_transaction(get_db().engine) as connection:
+    with write_transaction() as connection:
         return operation(session=connection, now=utcnow(), **kwargs)
 
 

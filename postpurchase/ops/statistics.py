@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from flask import Flask
 
 from postpurchase.clock import utcnow
-from postpurchase.db import get_db, write_lock, write_transaction
+from postpurchase.db import get_db, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def refresh_sqlite_statistics(app: Flask, *, now: datetime) -> bool:
         due = pages >= GROWTH * last.pages or now - last.at >= MAX_AGE
     if not due:
         return False
-    with write_lock(app), write_transaction(engine) as connection:
+    with write_transaction(app) as connection:
         connection.exec_driver_sql("PRAGMA analysis_limit=0")  # whole indexes (see above)
         connection.exec_driver_sql("ANALYZE")
     _last[key] = _Analyzed(pages=pages, at=now)
