@@ -251,6 +251,20 @@ def add_history_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def gather_statistics(app, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    """``--statistics``: SQLite's planner statistics, gathered as the scheduler's job would now,
+    and saying so (below the job's first size it gathers none)."""
+    from postpurchase.ops.statistics import FIRST_PAGES, refresh_sqlite_statistics
+
+    with app.app_context():
+        gathered = refresh_sqlite_statistics(app, now=now)
+    print(
+        "planner statistics gathered"
+        if gathered
+        else f"no planner statistics: the file is below {FIRST_PAGES} pages, as the job leaves it"
+    )
+
+
 def _inserted_ids(connection, model, rows: list[dict[str, Any]]) -> list[int]:  # type: ignore[no-untyped-def]
     """Insert ``rows`` of ``model`` in one statement; their ids in the rows' order."""
     from sqlalchemy import insert

@@ -100,7 +100,7 @@ def main() -> None:
     add_history_arguments(parser)
     args = parser.parse_args()
 
-    from ingest import add_history, build_posts, profile_app
+    from ingest import add_history, build_posts, gather_statistics, profile_app
     from processes import fresh_database
     from sqlalchemy import event as sa_event
     from sqlalchemy import insert
@@ -196,10 +196,7 @@ def main() -> None:
             kinds[re.sub(r"sa_savepoint_\d+", "sa_savepoint_N", " ".join(sql.split()))[:90]] += 1
 
     if args.statistics:
-        from postpurchase.ops.statistics import refresh_sqlite_statistics
-
-        with app.app_context():
-            refresh_sqlite_statistics(app, now=now)
+        gather_statistics(app, now)
     sa_event.listen(get_db(app).engine, "before_cursor_execute", count)
     for feature in args.disconnect:
         for receiver in list(signals.shipment_created.receivers_for(None)):

@@ -179,7 +179,7 @@ def main() -> None:
     add_history_arguments(parser)
     args = parser.parse_args()
 
-    from ingest import profile_app
+    from ingest import gather_statistics, profile_app
 
     from postpurchase import clock
     from postpurchase.db import get_db
@@ -189,10 +189,7 @@ def main() -> None:
     now = datetime.now(UTC)
     brand, numbers, ids = seed(app, "page", args.orders, now, args.history)
     if args.statistics:
-        from postpurchase.ops.statistics import refresh_sqlite_statistics
-
-        with app.app_context():
-            refresh_sqlite_statistics(app, now=now)
+        gather_statistics(app, now)
     requests: dict[str, list[tuple[str, str, bytes | None]]] = {}
     if args.route in ("link", "both"):
         secret = app.config["SECRET_KEY"]
