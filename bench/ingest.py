@@ -2,6 +2,7 @@
 
     python bench/ingest.py [--events 20000] [--concurrency 8] [--runs 1] [--customers 0]
         [--workers N [--workers-after] [--unit-ms 25]] [--postgres | --database-url URL]
+        [--history N [--statistics]]
 
 Creates a throwaway instance folder and brand (``postpurchase init --json``), seeds the orders of
 95% of the shipments, then posts 20,000 signed ``shipment.created`` events (3 lines each): 10% of
@@ -38,6 +39,12 @@ Two modes:
   rate is then the events over the time from the first to the last verdict (``processed_at``),
   and the workers' CPU counts from the first verdict, so their start-up is left out. The workers
   also run the scheduler (its jobs find nothing to do here).
+
+``--history N`` first writes N past orders of the brand with delivered parcels (a grown brand, as
+a 3PL's peak day meets it; not timed, not counted in lost or doubled) and ``--statistics`` gathers
+the planner statistics a running database has (SQLite's ``ops.statistics`` job, PostgreSQL's
+autovacuum) before the posts: without them PostgreSQL's planner reads a fresh table by its first
+index column and filters, or, analyzed while empty, checks each foreign key with a scan.
 
 ``--customers SHARE`` gives that share of the orders (seeded and late) a customer with an email
 address and a phone number, who consents to transactional email: processing then has someone to
@@ -246,23 +253,36 @@ def add_history_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--statistics",
         action="store_true",
-        help="SQLite: gather planner statistics before timing, as the scheduler's ops.statistics "
-        "job does once the file grows (without: none, as a file has until then)",
+        help="gather planner statistics before timing, as a running database has them: SQLite's "
+        "as the scheduler's ops.statistics job does once the file grows (without: none, as a file "
+        "has until then), PostgreSQL's as autovacuum does within a minute of the rows' arrival "
+        "(without: none, as in a cluster's first minute)",
     )
 
 
 def gather_statistics(app, now: datetime) -> None:  # type: ignore[no-untyped-def]
-    """``--statistics``: SQLite's planner statistics, gathered as the scheduler's job would now,
-    and saying so (below the job's first size it gathers none)."""
+    """``--statistics``: the planner statistics a running database has, saying whether any were
+    gathered (SQLite: as the scheduler's job would now, none below its first size; PostgreSQL:
+    ``ANALYZE``, as autovacuum would have)."""
+    from postpurchase.db import get_db
     from postpurchase.ops.statistics import FIRST_PAGES, refresh_sqlite_statistics
 
     with app.app_context():
+        if not get_db(app).is_sqlite:
+            with get_db(app).engine.begin() as connection:
+                connection.exec_driver_sql("ANALYZE")
+            print("planner statistics gathered (ANALYZE)")
+            return
         gathered = refresh_sqlite_statistics(app, now=now)
     print(
         "planner statistics gathered"
         if gathered
         else f"no planner statistics: the file is below {FIRST_PAGES} pages, as the job leaves it"
     )
+
+
+#: The start of the parcel ids :func:`add_history` writes (the runs' own are counted apart).
+HISTORY_PARCEL = "HS-"
 
 
 def _inserted_ids(connection, model, rows: list[dict[str, Any]]) -> list[int]:  # type: ignore[no-untyped-def]
@@ -332,7 +352,7 @@ def add_history(app, brand_id: int, orders: int, now: datetime) -> None:  # type
                     {
                         "brand_id": brand_id,
                         "order_id": order_id,
-                        "external_id": f"HS-{i:07d}",
+                        "external_id": f"{HISTORY_PARCEL}{i:07d}",
                         "carrier_code": ("yamato", "sagawa", "japanpost")[i % 3],
                         "tracking_number": f"5912{i:08d}",
                         "status": "delivered",
@@ -345,6 +365,25 @@ def add_history(app, brand_id: int, orders: int, now: datetime) -> None:  # type
                     for i, order_id, when in zip(chunk, ids, placed, strict=True)
                 ],
             )
+
+
+def grow(env: dict[str, str], brand_slug: str, history: int, *, statistics: bool) -> None:
+    """``--history`` and ``--statistics`` on the run's database, after its orders are seeded."""
+    os.environ.update(env)
+    from postpurchase import create_app
+    from postpurchase.brands import get_brand
+    from postpurchase.db import session_scope
+
+    app = create_app()
+    now = datetime.now(UTC)
+    with session_scope(app) as session:
+        brand = get_brand(session=session, slug=brand_slug)
+        assert brand is not None
+        brand_id = brand.id
+    if history:
+        add_history(app, brand_id, history, now)
+    if statistics:
+        gather_statistics(app, now)
 
 
 @dataclass
@@ -543,11 +582,12 @@ def verify(engine: Engine, unique_shipments: int, late_orders: int) -> dict[str,
 
     shipment = Shipment.__table__  # type: ignore[attr-defined]
     inbox = InboxEvent.__table__  # type: ignore[attr-defined]
+    posted = ~shipment.c.external_id.startswith(HISTORY_PARCEL)  # not --history's
     with engine.connect() as connection:
         one = lambda query: connection.execute(query).scalar_one()  # noqa: E731
-        shipments = one(select(func.count()).select_from(shipment))
-        unique = one(select(func.count(distinct(shipment.c.external_id))))
-        linked = one(select(func.count()).where(shipment.c.order_id.is_not(None)))
+        shipments = one(select(func.count()).where(posted))
+        unique = one(select(func.count(distinct(shipment.c.external_id))).where(posted))
+        linked = one(select(func.count()).where(posted, shipment.c.order_id.is_not(None)))
         applied = one(
             select(func.count()).where(
                 inbox.c.state == "processed", inbox.c.event_type == "shipment.created"
@@ -607,6 +647,8 @@ def run_once(
         ).stdout
     )
     seed_orders(env, "bench", seeded, args.customers)
+    if args.history or args.statistics:
+        grow(env, "bench", args.history, statistics=args.statistics)
     engine = create_engine(url or f"sqlite:///{work / 'postpurchase.db'}")
     load_before = os.getloadavg()[0]
     cpu: dict[str, float] = {}
@@ -737,6 +779,7 @@ def main() -> None:
         "--database-url",
         help="run against this PostgreSQL database; its public schema is dropped: a throwaway one",
     )
+    add_history_arguments(parser)
     args = parser.parse_args()
     if args.workers_after and not args.workers:
         parser.error("--workers-after needs --workers N")
@@ -784,6 +827,10 @@ def main() -> None:
             "started after the last answer" if args.workers_after else "during the posts"
         )
     engine = "PostgreSQL" if args.postgres or args.database_url else "SQLite WAL"
+    if args.history:
+        engine += f", a brand grown by {args.history} past orders"
+    if args.statistics:
+        engine += ", planner statistics gathered before the posts"
     print(
         f"\ningest benchmark: {args.events} shipment.created posts, concurrency "
         f"{args.concurrency}, gunicorn -w 2 ({worker_name(args.worker_class)}), {engine}, {mode}, "
