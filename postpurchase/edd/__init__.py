@@ -10,6 +10,5 @@ def init_app(app: Flask) -> None:
     from postpurchase.edd.api import edd_api
 
     app.register_blueprint(edd_api)
-    signals.order_upserted.connect(receivers.on_order_upserted)
     signals.shipment_created.connect(receivers.on_shipment_created)
     signals.shipment_status_changed.connect(receivers.on_shipment_status_changed)

@@ -1,4 +1,4 @@
-"""Signal receivers: order and parcel events → a new prediction, in the sender's ``session``.
+"""Signal receivers: parcel events → a new prediction, in the sender's ``session``.
 
 Like views and jobs, receivers are where the app meets the domain: they find the app's
 :class:`~postpurchase.edd.service.ModelStore` and pass it to the service.
@@ -12,25 +12,12 @@ from typing import Any
 from flask import current_app, has_app_context
 from sqlmodel import Session
 
-from postpurchase.edd.service import ModelStore, models_of, predict_for_order, predict_for_shipment
+from postpurchase.edd.service import ModelStore, models_of, predict_for_shipment
 
 
 def _models() -> ModelStore:
     """The app's models; outside an app (a script) only stored models and the prior."""
     return models_of(current_app) if has_app_context() else ModelStore(directory=None)
-
-
-def on_order_upserted(
-    brand_id: int,
-    *,
-    session: Session,
-    order_id: int,
-    created: bool = False,
-    now: datetime | None = None,
-    **_: Any,
-) -> None:
-    if created:
-        predict_for_order(session=session, models=_models(), order_id=order_id, now=now)
 
 
 def on_shipment_created(

@@ -896,21 +896,6 @@ def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def predict_for_order(
-    *, session: Session, models: ModelStore, order_id: int, now: datetime | None = None
-) -> list[tuple[date, date, date, date]]:
-    """At order time: predict every parcel of the order that exists already (before hand-over)."""
-    shipments = session.exec(select(Shipment).where(Shipment.order_id == order_id)).all()
-    made = [
-        predict_for_shipment(
-            session=session, models=models, shipment_id=s.id, now=now, trigger="order"
-        )
-        for s in shipments
-        if s.id is not None
-    ]
-    return [m for m in made if m is not None]
-
-
 def shipment_basis(
     *, session: Session, brand_id: int | None, shipment_id: int
 ) -> dict[str, Any] | None:

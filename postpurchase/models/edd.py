@@ -15,7 +15,8 @@ from postpurchase.models.types import brand_fk, json_field, utc_field
 class DeliveryPrediction(SQLModel, table=True):
     """One prediction as it was made, with its inputs, so accuracy can be reported later.
 
-    ``trigger`` says when it was made: ``checkout``, ``order``, ``handover`` or ``status``.
+    ``trigger`` says when it was made: ``checkout``, ``handover`` (the parcel announced) or
+    ``status``.
     """
 
     id: int | None = Field(default=None, primary_key=True)

@@ -336,18 +336,12 @@ def test_unchanged_date_emits_no_change(session, parcel, changes):
 
 
 def test_order_time_prediction_counts_from_the_cutoff(session, parcel):
+    """A parcel announced before it is handed over is predicted from its order's time."""
     after_cutoff = datetime(2026, 11, 18, 7, tzinfo=UTC)  # 16:00 Wednesday in Tokyo
     shipment_id = parcel(shipped_at=None, status=Status.pending, placed_at=after_cutoff)
-    order_id = session.get(Shipment, shipment_id).order_id
-    signals.order_upserted.send(
-        session.get(Shipment, shipment_id).brand_id,
-        session=session,
-        order_id=order_id,
-        created=True,
-        now=after_cutoff,
-    )
+    _handover(session, shipment_id, now=after_cutoff)
     stored = session.exec(select(DeliveryPrediction)).one()
-    assert stored.trigger == "order" and stored.as_of == "ordered"
+    assert stored.trigger == "handover" and stored.as_of == "ordered"
     assert stored.basis["anchor_date"] == "2026-11-19"
 
 
