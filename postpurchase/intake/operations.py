@@ -209,28 +209,45 @@ def upsert_customer(
         ).first()
     if customer is not None:  # a new parcel of the batch may be waiting to write to them
         batched.settle(session, [_customer_read(id_of(customer))])
+    given = {
+        name: value
+        for name in ("email", "phone", "name", "line_user_id", "locale")
+        if (value := getattr(data, name)) is not None
+    }
     if customer is None:
-        customer = Customer(
+        customer = new_row(
+            Customer,
             brand_id=brand_id,
             external_id=data.customer_id,
-            consent={},
-            attributes={},
+            consent=dict(data.consent or {}),
+            attributes=dict(data.attributes or {}),
             created_at=now,
             updated_at=now,
+            **given,
         )
         session.add(customer)
         _known(session, _BY_EXTERNAL_ID)[key] = customer
-    for name in ("email", "phone", "name", "line_user_id", "locale"):
-        value = getattr(data, name)
-        if value is not None:
-            setattr(customer, name, value)
-    if data.consent:
-        customer.consent = {**customer.consent, **data.consent}
-    if data.attributes:
-        customer.attributes = {**customer.attributes, **data.attributes}
-    customer.updated_at = now
+    else:
+        _assign(customer, given)
+        if data.consent:
+            customer.consent = {**customer.consent, **data.consent}
+        if data.attributes:
+            customer.attributes = {**customer.attributes, **data.attributes}
+        customer.updated_at = now
     session.flush()
     return customer
+
+
+#: The fields of an ``order.created`` / ``order.updated`` stored on the order as they come.
+_ORDER_FIELDS: set[str] = {
+    "number",
+    "placed_at",
+    "channel",
+    "currency",
+    "total_amount",
+    "shipping_amount",
+    "duties_terms",
+}
 
 
 def upsert_order(
@@ -252,48 +269,32 @@ def upsert_order(
         if data.customer
         else None
     )
-    if order is None:
-        order = Order(
-            brand_id=brand_id,
-            external_id=data.order_id,
-            number=data.number,
-            placed_at=data.placed_at,
-            attributes={},
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(order)
-        _known(session, "orders")[(brand_id, data.order_id)] = order
-    _assign(
-        order,
-        data.model_dump(
-            include={
-                "number",
-                "placed_at",
-                "channel",
-                "currency",
-                "total_amount",
-                "shipping_amount",
-                "duties_terms",
-            }
-        ),
-    )
+    values = data.model_dump(include=_ORDER_FIELDS)
     if customer is not None:
-        _assign(
-            order, {"customer_id": customer.id, "email": customer.email, "phone": customer.phone}
-        )
+        values.update(customer_id=customer.id, email=customer.email, phone=customer.phone)
     if data.shipping_address is not None:
-        _assign(
-            order,
+        values.update(
             {
                 f"shipping_{name}": value
                 for name, value in data.shipping_address.model_dump().items()
-            },
+            }
         )
-    if data.attributes:
-        order.attributes = {**order.attributes, **data.attributes}
-    order.source_updated_at = occurred_at
-    order.updated_at = now
+    values.update(source_updated_at=occurred_at, updated_at=now)
+    if order is None:
+        order = new_row(
+            Order,
+            brand_id=brand_id,
+            external_id=data.order_id,
+            attributes=dict(data.attributes or {}),
+            created_at=now,
+            **values,
+        )
+        session.add(order)
+        _known(session, "orders")[(brand_id, data.order_id)] = order
+    else:
+        _assign(order, values)
+        if data.attributes:
+            order.attributes = {**order.attributes, **data.attributes}
     session.flush()
     assert order.id is not None
     _replace_lines(session, brand_id, order.id, data, new=created)
@@ -315,10 +316,12 @@ def _replace_lines(
         if key in seen:
             key = f"{key}#{len(seen)}"
         seen.add(key)
-        row = existing.get(key) or OrderLine(
-            brand_id=brand_id, order_id=order_id, line_key=key, sku=line.sku
-        )
-        _assign(row, line.model_dump(exclude={"line_id"}))
+        values = line.model_dump(exclude={"line_id"})
+        row = existing.get(key)
+        if row is None:
+            row = new_row(OrderLine, brand_id=brand_id, order_id=order_id, line_key=key, **values)
+        else:
+            _assign(row, values)
         session.add(row)
         kept.append(row)
     for key, row in existing.items():
