@@ -369,21 +369,26 @@ def add_history(app, brand_id: int, orders: int, now: datetime) -> None:  # type
 
 def grow(env: dict[str, str], brand_slug: str, history: int, *, statistics: bool) -> None:
     """``--history`` and ``--statistics`` on the run's database, after its orders are seeded."""
+    app, brand_id = _run_app(env, brand_slug)
+    now = datetime.now(UTC)
+    if history:
+        add_history(app, brand_id, history, now)
+    if statistics:
+        gather_statistics(app, now)
+
+
+def _run_app(env: dict[str, str], brand_slug: str):  # type: ignore[no-untyped-def]
+    """This process's app on the run's database (``env``) and the id of its brand."""
     os.environ.update(env)
     from postpurchase import create_app
     from postpurchase.brands import get_brand
     from postpurchase.db import session_scope
 
     app = create_app()
-    now = datetime.now(UTC)
     with session_scope(app) as session:
         brand = get_brand(session=session, slug=brand_slug)
         assert brand is not None
-        brand_id = brand.id
-    if history:
-        add_history(app, brand_id, history, now)
-    if statistics:
-        gather_statistics(app, now)
+        return app, brand.id
 
 
 @dataclass
@@ -460,19 +465,14 @@ def seed_orders(
 ) -> None:
     """Orders that arrived before the benchmark (95% of the shipments' orders), ``customers`` of
     them with their customer."""
-    os.environ.update(env)
     from sqlalchemy import insert, select
 
-    from postpurchase import create_app
-    from postpurchase.brands import get_brand
     from postpurchase.db import session_scope
     from postpurchase.models import Customer, Order
 
-    app = create_app()
+    app, brand_id = _run_app(env, brand_slug)
     now = datetime.now(UTC)
     with session_scope(app) as session:
-        brand = get_brand(session=session, slug=brand_slug)
-        assert brand is not None
         numbered = [(int(external_id.split("-")[1]), external_id) for external_id in external_ids]
         people = {i: customer_of(i) for i, _ in numbered if has_customer(i, customers)}
         if people:
@@ -480,7 +480,7 @@ def seed_orders(
                 insert(Customer),
                 [
                     {
-                        "brand_id": brand.id,
+                        "brand_id": brand_id,
                         "external_id": person["customer_id"],
                         **{key: person[key] for key in ("email", "phone", "name", "locale")},
                         "consent": person["consent"],
@@ -493,14 +493,14 @@ def seed_orders(
             )
         ids = dict(
             session.execute(
-                select(Customer.external_id, Customer.id).where(Customer.brand_id == brand.id)
+                select(Customer.external_id, Customer.id).where(Customer.brand_id == brand_id)
             ).all()
         )
         session.execute(
             insert(Order),
             [
                 {
-                    "brand_id": brand.id,
+                    "brand_id": brand_id,
                     "external_id": external_id,
                     "number": f"#{external_id}",
                     "customer_id": ids[people[i]["customer_id"]] if i in people else None,
