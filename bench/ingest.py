@@ -281,7 +281,9 @@ def gather_statistics(app, now: datetime) -> None:  # type: ignore[no-untyped-de
     )
 
 
-#: The start of the parcel ids :func:`add_history` writes (the runs' own are counted apart).
+#: The start of the order and parcel ids :func:`add_history` writes (the runs' own are counted
+#: apart).
+HISTORY_ORDER = "H-"
 HISTORY_PARCEL = "HS-"
 
 
@@ -296,7 +298,8 @@ def _inserted_ids(connection, model, rows: list[dict[str, Any]]) -> list[int]:  
 def add_history(app, brand_id: int, orders: int, now: datetime) -> None:  # type: ignore[no-untyped-def]
     """``orders`` past orders of the brand, each with a delivered parcel and half of them from 500
     returning customers, written in bulk (no events, no processing): the history a grown brand's
-    lookups and rollups search. SQLite's planner statistics are not gathered here."""
+    lookups and rollups search. Planner statistics are not gathered here
+    (:func:`gather_statistics`)."""
     from sqlalchemy import insert
 
     from postpurchase.db import get_db
@@ -330,7 +333,7 @@ def add_history(app, brand_id: int, orders: int, now: datetime) -> None:  # type
                 [
                     {
                         "brand_id": brand_id,
-                        "external_id": f"H-{i:07d}",
+                        "external_id": f"{HISTORY_ORDER}{i:07d}",
                         "number": f"#H{i}",
                         "customer_id": customers[i % 500] if i % 2 else None,
                         "email": f"h{i % 500}@example.jp",

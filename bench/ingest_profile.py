@@ -14,8 +14,8 @@ per event and, unless ``--no-profile``, the functions with the most cumulative t
 ``--profile-refresh``, those of the ``profiles.refresh`` job that follows). ``--batch``
 sets how many events one unit of work claims (the inline worker of a web process takes at most
 ``WORKER_BATCH``, the ``postpurchase worker`` loop ``BATCH_SIZE``). ``--history N`` first gives the
-brand N past orders with delivered parcels (a grown brand), ``--statistics`` gathers SQLite's
-planner statistics before timing.
+brand N past orders with delivered parcels (a grown brand), ``--statistics`` gathers the
+planner statistics before timing (SQLite's as its job does, PostgreSQL's with ``ANALYZE``).
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def seed(
     parcel has the sandbox carrier's answer of 0 to ``DAYS_ON`` days after ``now``. Returns the
     brand, the orders' numbers and their ids."""
     from accept_profile import drive, environs
-    from ingest import add_history
+    from ingest import HISTORY_ORDER, HISTORY_PARCEL, add_history
     from load import story
     from sqlmodel import col, select
 
@@ -76,7 +76,7 @@ def seed(
     with app.app_context(), session_scope(app) as session:
         shipments = session.exec(
             select(Shipment)
-            .where(col(Shipment.external_id).not_like("HS-%"))
+            .where(~col(Shipment.external_id).startswith(HISTORY_PARCEL))
             .order_by(col(Shipment.id))
         ).all()
         for n, shipment in enumerate(shipments):
@@ -91,7 +91,9 @@ def seed(
                     now=when,
                 )
         rows = session.exec(
-            select(Order).where(col(Order.external_id).not_like("H-%")).order_by(col(Order.id))
+            select(Order)
+            .where(~col(Order.external_id).startswith(HISTORY_ORDER))
+            .order_by(col(Order.id))
         ).all()
         return brand, [row.number for row in rows], [id_of(row) for row in rows]
 
