@@ -123,7 +123,12 @@ class Database:
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
-            kwargs.update(pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+            kwargs.update(
+                pool_pre_ping=True,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                insertmanyvalues_page_size=INSERT_PAGE_ROWS,
+            )
             _cache_large_statement_conversion()
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
@@ -143,8 +148,18 @@ class Database:
         self.engine.dispose()
 
 
-#: Large statements whose conversion for the server psycopg keeps, besides its own cache.
-LARGE_STATEMENTS_CACHED = 32
+#: Rows per multi-row ``INSERT`` on PostgreSQL (SQLAlchemy's ``insertmanyvalues_page_size``,
+#: 1,000 by default). A batch's new rows of a table went out in one ``INSERT`` with a ``VALUES``
+#: row each, whose text changed with the number of rows: psycopg converted its placeholders anew
+#: each time (a few milliseconds for 50 rows of 50 columns) and the server parsed and planned it
+#: anew, never preparing it. In pages of ten rows a table has at most ten such texts, which
+#: :func:`_cache_large_statement_conversion` keeps and the server prepares after a few uses.
+INSERT_PAGE_ROWS = 10
+
+#: Large statements whose conversion for the server psycopg keeps, besides its own cache: the
+#: pages of every table processing inserts into (72 distinct ones in ``bench/ingest_profile.py``
+#: on PostgreSQL).
+LARGE_STATEMENTS_CACHED = 128
 
 
 def _cache_large_statement_conversion() -> None:
