@@ -678,6 +678,7 @@ def run_once(
 
     def first_verdict() -> None:
         cpu["workers_from"] = workers_cpu()
+        cpu["db_verdicts_from"] = postgres.cpu_seconds() if postgres else 0.0
 
     try:
         if not args.workers_after:
@@ -703,7 +704,9 @@ def run_once(
             processed_after = processing_span(engine)
         cpu["workers"] = workers_cpu() - cpu.get("workers_from", 0.0)
         cpu["web"] = cpu_seconds(server.pid, children=True) - cpu["web_from"]
-        cpu["db"] = (postgres.cpu_seconds() if postgres else 0.0) - cpu["db_from"]
+        db_to = postgres.cpu_seconds() if postgres else 0.0
+        cpu["db"] = db_to - cpu["db_from"]
+        cpu["db_verdicts"] = db_to - cpu.get("db_verdicts_from", cpu["db_from"])
     finally:
         for process in [server, *workers]:
             stop(process)
@@ -730,6 +733,7 @@ def run_once(
         "web_cpu_ms_per_event": 1000 * cpu["web"] / events,
         "worker_cpu_ms_per_event": 1000 * cpu["workers"] / events,
         "db_cpu_ms_per_event": 1000 * cpu["db"] / events,
+        "db_verdicts_cpu_ms_per_event": 1000 * cpu["db_verdicts"] / events,
         "load": (load_before, os.getloadavg()[0]),
         **checks,
     }
@@ -823,6 +827,8 @@ def main() -> None:
         rows.append(("worker CPU ms per event (all workers)", "worker_cpu_ms_per_event", "{:.2f}"))
     if args.postgres:
         rows.append(("PostgreSQL CPU ms per event (server)", "db_cpu_ms_per_event", "{:.2f}"))
+        if args.workers_after:
+            rows.append(("  from the first verdict", "db_verdicts_cpu_ms_per_event", "{:.2f}"))
     if not args.workers:
         mode = "processing inline in the web processes"
     else:
