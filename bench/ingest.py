@@ -29,7 +29,7 @@ Two modes:
   background thread (batches of at most ``WORKER_BATCH`` events), as the figures in BENCHMARKS.md
   up to 2026-12-02 were measured;
 - ``--workers N``: the web processes only accept (``INBOX_INLINE=false``) and ``N`` separate
-  ``postpurchase worker`` processes apply the inbox (batches of ``BATCH_SIZE`` events and at most
+  ``postpurchase worker`` processes apply the inbox (batches of ``INBOX_BATCH`` events and at most
   ``--unit-ms`` of work, claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL). On PostgreSQL the workers are woken by
   ``LISTEN/NOTIFY`` and poll every ``--poll-ms`` besides; SQLite has no notifications, they only
   poll. The workers start before the posts and, once idle (imported and listening), run during

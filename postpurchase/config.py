@@ -69,6 +69,14 @@ SETTINGS: tuple[Setting, ...] = (
         "for it, nor on PostgreSQL, where units of work lock only their own rows.",
     ),
     Setting(
+        "INBOX_BATCH",
+        0,
+        int,
+        "Most events a worker claims and applies in one unit of work (one transaction). 0: 50 on "
+        "SQLite, where a unit holds the only write lock; 200 on PostgreSQL, where larger units "
+        "share their fixed cost among more events.",
+    ),
+    Setting(
         "INBOX_SPOOL",
         True,
         bool,

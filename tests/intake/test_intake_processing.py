@@ -827,6 +827,27 @@ def test_the_time_budget_of_a_unit_of_work_applies_only_where_webhooks_wait_for_
     assert len(verdicts) == (3 if bounded else 1)
 
 
+def test_a_unit_of_work_claims_at_most_inbox_batch_events(app, post_event) -> None:
+    """Each unit of work writes its verdicts in one statement: 5 events in units of 2 take 3; by
+    default all 5 fit in one unit (50 on SQLite, 200 on PostgreSQL)."""
+    from postpurchase.db import get_db
+
+    post_event(ORDER)
+    process(app)
+    assert inbox_module.batch_size(app) == (50 if get_db(app).is_sqlite else 200)
+    _new_parcels(post_event, "SH-BATCH-A", 5)
+    app.config["INBOX_BATCH"] = 2
+    assert inbox_module.batch_size(app) == 2
+    with recorded(get_db(app).engine, starting="UPDATE inboxevent") as verdicts:
+        assert inbox_module.process_pending(app).processed == 5
+    assert len(verdicts) == 3
+    app.config["INBOX_BATCH"] = 0
+    _new_parcels(post_event, "SH-BATCH-B", 5)
+    with recorded(get_db(app).engine, starting="UPDATE inboxevent") as verdicts:
+        assert inbox_module.process_pending(app).processed == 5
+    assert len(verdicts) == 1
+
+
 def test_a_batch_of_orders_looks_its_customers_up_once_and_writes_each_order_once(
     app, post_event
 ) -> None:
