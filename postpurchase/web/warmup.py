@@ -8,11 +8,12 @@ process meanwhile queue behind that: in one ``bench/load.py`` run every tracking
 first pages. :func:`warm_up` runs from ``wsgi.py``, so each gunicorn worker (or, with
 ``--preload``, the master once, before forking) pays it as it starts, instead of its first
 visitors; so does ``postpurchase run``. Tests and the other commands, which build apps by the
-hundred or serve no pages, skip it.
+hundred or serve no pages, skip it. Both entry points then :func:`freeze_warm_objects`.
 """
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime
 
 from flask import Flask
@@ -48,3 +49,20 @@ def warm_up(app: Flask) -> list[str]:
             format_money(1980, "JPY", locale)
     registry.codes()
     return names
+
+
+def freeze_warm_objects() -> int:
+    """Keep what a warm process holds for good out of the garbage collector's full passes;
+    returns how many objects that is.
+
+    A warm web process holds about 170,000 objects that live as long as it does (modules, the
+    compiled templates, catalogs, SQLAlchemy's compiled statements). Every full collection walked
+    all of them: 84-89 ms with the process doing nothing else, and the request that set it off
+    waited that long (the tracking page, 2 ms otherwise, is what the load runs' p99 of about
+    100 ms was made of). Frozen, a full collection walks only what was made since: under 1 ms.
+    With gunicorn's ``--preload`` this runs in the master before it forks, which also keeps the
+    workers from copying the frozen objects' pages when a collection would have touched them.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
