@@ -18,7 +18,8 @@ half of each), tracking-page lookups through the signed link of a seeded order (
 reads (``GET /api/v1/shipments``, ``/api/v1/orders/<id>``) and merchant pages (shipments list,
 insights) with a signed-in merchant. Every 10 s it samples the inbox backlog and the age of its
 oldest pending event (queue lag), due unsent messages, the parcels polled so far (the seeded ones
-fall due one after another over the run), and the RSS of the web and worker processes.
+fall due one after another over the run), the RSS of the web and worker processes, and the
+machine's CPU time stolen by its host and waiting for the disk since the previous sample.
 The requests are sent open-loop from a process of its own (one thread, non-blocking sockets, a
 connection per request), apart from this one's SMTP sink and samples. It prints throughput and
 p50/p99 per route, the seconds of the run in which slow tracking pages were asked for, the CPU the
@@ -233,6 +234,32 @@ class Stories:
         )
 
 
+#: The machine's CPU time by kind at the previous sample (``/proc/stat``, Linux; empty elsewhere).
+_machine_before: list[int] = []
+
+
+def machine_share() -> dict[str, float]:
+    """Shares of the machine's CPU time since the previous call that were stolen by the host
+    (``steal``: a virtual machine waiting for its physical cores) or spent waiting for the disk
+    (``iowait``), in per cent: a run whose pages slow down all at once with neither is slowed by
+    its own processes."""
+    global _machine_before
+    try:
+        with open("/proc/stat") as stat:
+            times = [int(value) for value in stat.readline().split()[1:9]]
+    except OSError:
+        return {}
+    before, _machine_before = _machine_before, times
+    if not before:
+        return {}
+    spent = [now - then for now, then in zip(times, before, strict=True)]
+    total = sum(spent) or 1
+    return {
+        "iowait_pct": round(100 * spent[4] / total, 1),
+        "steal_pct": round(100 * spent[7] / total, 1),
+    }
+
+
 def sample(db: Database, pids: dict[str, int], started: float) -> dict[str, Any]:
     now = datetime.now(UTC)
     pending, oldest = waiting(db)
@@ -248,6 +275,7 @@ def sample(db: Database, pids: dict[str, int], started: float) -> dict[str, Any]
         "due_unsent": due,
         "shipments_polled": polled,
         **{f"rss_{name}_mb": round(rss_mb(pid)) for name, pid in pids.items()},
+        **machine_share(),
     }
 
 
