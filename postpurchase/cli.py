@@ -140,12 +140,11 @@ def init_command(
 def run_command(host: str, port: int, no_scheduler: bool) -> None:
     """Development server with the in-process scheduler (production: gunicorn wsgi:app)."""
     from postpurchase import db as database
-    from postpurchase.web.warmup import freeze_warm_objects, warm_up
+    from postpurchase.web.warmup import ready_to_serve
 
     app = running_app()
     database.upgrade(str(app.config["DATABASE_URL"]))
-    warm_up(app)
-    freeze_warm_objects()
+    ready_to_serve(app)
     serve(app, host=host, port=port, scheduler=bool(app.config["SCHEDULER"]) and not no_scheduler)
 
 

@@ -8,7 +8,8 @@ process meanwhile queue behind that: in one ``bench/load.py`` run every tracking
 first pages. :func:`warm_up` runs from ``wsgi.py``, so each gunicorn worker (or, with
 ``--preload``, the master once, before forking) pays it as it starts, instead of its first
 visitors; so does ``postpurchase run``. Tests and the other commands, which build apps by the
-hundred or serve no pages, skip it. Both entry points then :func:`freeze_warm_objects`.
+hundred or serve no pages, skip it. Both entry points call :func:`ready_to_serve`: the warm-up,
+then :func:`freeze_warm_objects`.
 """
 
 from __future__ import annotations
@@ -66,3 +67,10 @@ def freeze_warm_objects() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+def ready_to_serve(app: Flask) -> None:
+    """What a serving process does before its first request: :func:`warm_up`, then
+    :func:`freeze_warm_objects` (after it, so the compiled templates and catalogs are frozen too)."""
+    warm_up(app)
+    freeze_warm_objects()
