@@ -37,6 +37,20 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 
+def large_statement_conversions() -> str | None:
+    """On PostgreSQL, how often psycopg converted a large statement anew (its cache missed) and
+    how often it reused one, since the process started (the history's inserts included)."""
+    try:
+        from psycopg import _queries
+    except ImportError:
+        return None
+    info = getattr(getattr(_queries, "_query2pg_nocache", None), "cache_info", None)
+    if info is None:
+        return None
+    seen = info()
+    return f"large statements converted {seen.misses} times, reused {seen.hits} times"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=3000)
@@ -223,6 +237,9 @@ def main() -> None:
         f"{statements / max(1, stats.processed):.1f} SQL statements per event, "
         f"{1000 * cpu / max(1, stats.processed):.2f} CPU s per 1,000 events"
     )
+    conversions = large_statement_conversions()
+    if conversions:
+        print(conversions)
     for sql, times in kinds.most_common():
         print(f"{times / max(1, stats.processed):6.2f} per event  {sql}")
     # What processing left for later (profiles marked stale), done now as the job would, so the
