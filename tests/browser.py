@@ -178,21 +178,48 @@ def sign_in_merchant(
     )
 
 
+#: The words of Chromium's error for an element whose node left the document while a command
+#: was reading it, which Selenium passes on as a plain ``WebDriverException``.
+NODE_LEFT = "does not belong to the document"
+
+
+def _replaced(error: Exception) -> bool:
+    """Whether ``error`` says the element read was replaced by the next page's."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    return isinstance(error, NoSuchElementException | StaleElementReferenceException) or (
+        NODE_LEFT in str(error)
+    )
+
+
+def settled(condition: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """A wait condition: ``condition``, counted as not met yet while the page it reads is being
+    replaced (its element missing, stale or leaving the document in the middle of the read)."""
+    from selenium.common.exceptions import WebDriverException
+
+    def check(browser: Any) -> bool:
+        try:
+            return condition(browser)
+        except WebDriverException as error:
+            if _replaced(error):
+                return False
+            raise
+
+    return check
+
+
 def gone(element: Any) -> Callable[[Any], bool]:
     """A wait condition: ``element`` has left the document (its page was replaced).
 
     Selenium's ``staleness_of`` lets through the error Chromium gives when the element's node
-    vanishes in the middle of the check ("does not belong to the document"), which is the very
-    thing it waits for."""
-    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+    vanishes in the middle of the check (:data:`NODE_LEFT`), which is the very thing it waits for."""
+    from selenium.common.exceptions import WebDriverException
 
     def check(_browser: Any) -> bool:
         try:
             element.is_enabled()
-        except StaleElementReferenceException:
-            return True
         except WebDriverException as error:
-            if "does not belong to the document" in str(error):
+            if _replaced(error):
                 return True
             raise
         return False

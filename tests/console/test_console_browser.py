@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.browser import sign_in_merchant
+from tests.browser import settled, sign_in_merchant
 from tests.console.conftest import Shop
 
 
@@ -32,10 +31,9 @@ def test_a_merchant_finds_a_parcel_by_tracking_number_and_resolves_its_exception
     assert "Carrier exception" in _wait_for(browser, By.ID, "problem-title").text
     Select(browser.find_element(By.NAME, "resolution")).select_by_value("customer_contacted")
     browser.find_element(By.XPATH, "//button[text()='Resolve']").click()
-    # The form's answer replaces the page while the wait reads it: Chrome then says the node
-    # "does not belong to the document" (not a stale element); the wait reads the new page again.
-    WebDriverWait(browser, 10, ignored_exceptions=(WebDriverException,)).until(
-        ec.text_to_be_present_in_element((By.ID, "main"), "Resolved: Customer contacted")
+    # The form's answer replaces the page while the wait reads it.
+    WebDriverWait(browser, 10).until(
+        settled(ec.text_to_be_present_in_element((By.ID, "main"), "Resolved: Customer contacted"))
     )
     browser.find_element(By.LINK_TEXT, "Exceptions").click()
     WebDriverWait(browser, 10).until(ec.title_contains("Exceptions"))

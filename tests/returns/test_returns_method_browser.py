@@ -6,18 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from postpurchase.models import Brand
 from postpurchase.returns import dropoffs
 from postpurchase.returns.dropoffs import parse_dropoffs
-from tests.browser import click_to_new_page
+from tests.browser import click_to_new_page, settled
 from tests.returns.test_returns_dropoffs import SAMPLE
 
-#: What a wait may meet while the page is replaced by the next one.
-GONE = (NoSuchElementException, StaleElementReferenceException)
 WORDS = {
     "ja": {
         "store": "に荷物をお持ち込みください",
@@ -34,8 +31,8 @@ def _submit_and_wait(browser: Any, expected: str) -> None:
     """Send the method form and wait for the NEW page to say ``expected`` (the old page's text may
     already contain it, and its elements go stale while the next page loads)."""
     click_to_new_page(browser, "#method button[type=submit]")
-    WebDriverWait(browser, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
-        lambda b: expected in b.find_element(By.ID, "method").text
+    WebDriverWait(browser, 20).until(
+        settled(lambda b: expected in b.find_element(By.ID, "method").text)
     )
 
 

@@ -14,7 +14,6 @@ import pytest
 import requests
 from flask import Flask
 from PIL import Image
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlmodel import Session, select
@@ -24,12 +23,11 @@ from postpurchase.models import Brand, InventoryLevel, Order, OrderLine, ReturnR
 from postpurchase.returns import dropoffs
 from postpurchase.returns.dropoffs import parse_dropoffs
 from postpurchase.returns.execution import execute_due
+from tests.browser import click_to_new_page, settled
 from tests.conftest import sign
 from tests.returns.conftest import DELIVERED
 from tests.returns.test_returns_dropoffs import SAMPLE
 
-#: What a wait may meet while the page is replaced by the next one.
-GONE = (NoSuchElementException, StaleElementReferenceException)
 WMS_URL = "https://wms.example/returns"
 #: Per language: the words each step of the walk must show.
 WORDS = {
@@ -160,8 +158,8 @@ def test_customer_walks_from_lookup_to_store_credit_for_an_exchange(
     shoot(f"2-choose-{lang}")
     assert axe() == []
     browser.find_element(By.CSS_SELECTOR, "button[name=step][value=preview]").click()
-    WebDriverWait(browser, 20, ignored_exceptions=GONE).until(
-        lambda b: b.find_element(By.ID, "money").is_displayed()
+    WebDriverWait(browser, 20).until(
+        settled(lambda b: b.find_element(By.ID, "money").is_displayed())
     )
 
     # ¥3,980 back + 10 % bonus (¥398) − the stole's ¥3,600 = ¥778 of store credit.
@@ -180,9 +178,9 @@ def test_customer_walks_from_lookup_to_store_credit_for_an_exchange(
     nearest = browser.find_elements(By.CSS_SELECTOR, "input[name='dropoff-convenience_store']")
     assert nearest, "the nearest convenience stores are listed"
     browser.find_element(By.CSS_SELECTOR, "input[name=method][value=convenience_store]").click()
-    browser.find_element(By.CSS_SELECTOR, "#method button[type=submit]").click()
-    WebDriverWait(browser, 20, ignored_exceptions=GONE).until(
-        lambda b: words["store"] in b.find_element(By.ID, "method").text
+    click_to_new_page(browser, "#method button[type=submit]")
+    WebDriverWait(browser, 20).until(
+        settled(lambda b: words["store"] in b.find_element(By.ID, "method").text)
     )
     # The status page names what is sent instead, under the resolution that allows it.
     assert "ストール" in browser.find_element(By.TAG_NAME, "main").text
