@@ -4,6 +4,7 @@
                          [--database-url URL] [--workers 2] [--web-workers N] [--web-threads 1]
                          [--worker-class sync]
                          [--intake-web-workers N [--intake-nice N]] [--trace answers.csv]
+                         [--cpu-trace cpu.csv]
 
 Starts gunicorn (accepting only: ``INBOX_INLINE=false``) with ``--web-workers`` sync workers (the
 project's, as ``deploy/gunicorn.conf.py`` runs; ``--worker-class sync`` for gunicorn's own), by
@@ -26,7 +27,9 @@ p50/p99 per route, the seconds of the run in which slow tracking pages were aske
 web, worker, sending and bench processes used during the traffic, the load average, the samples,
 and the target verdict (tracking page p99 <= 100 ms at 200 lookups/s while intake runs at 300
 events/s). ``--intake-web-workers`` sends the webhooks to a gunicorn of their own (as a proxy
-routing ``/webhooks/`` would), optionally niced; ``--trace`` writes every answer to a CSV.
+routing ``/webhooks/`` would), optionally niced; ``--trace`` writes every answer to a CSV,
+``--cpu-trace`` every process's CPU each half second beside the machine's own speed
+(:class:`CpuTrace`), to tell a slow second's cause.
 """
 
 from __future__ import annotations
@@ -41,10 +44,13 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -260,6 +266,109 @@ def machine_share() -> dict[str, float]:
     }
 
 
+class CpuTrace:
+    """Every ``every`` seconds, the CPU each process under this one used since the previous look
+    (every web worker and worker, the sending process among this one's ``child:<pid>``, and this
+    process itself, each on its own), the
+    machine's idle share, and the size of the SQLite files in ``work``: a slow second of the
+    answers' trace then shows whether the web worked more, worked less (it waited), or another
+    process took the cores."""
+
+    def __init__(self, names: dict[int, str], work: Path, started: float, every: float = 0.5):
+        self.names, self.work, self.started, self.every = names, work, started, every
+        self.rows: list[tuple[float, str, float, float, float, float, int, int]] = []
+        self._memory = np.arange(8_000_000, dtype=np.int64)
+        self._places = np.random.default_rng(16).integers(0, len(self._memory), 50_000)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> CpuTrace:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _name(self, pid: int, parent: int) -> str:
+        if pid in self.names:
+            return self.names[pid]
+        if parent in self.names:
+            return f"{self.names[parent]}:{pid}"
+        return f"child:{pid}" if parent == os.getpid() else f"other:{pid}"
+
+    def _tree(self) -> dict[str, float]:
+        """CPU seconds of this process and each one under it (its own, without children)."""
+        spent: dict[str, float] = {"bench": cpu_seconds(os.getpid())}
+        todo = [os.getpid()]
+        while todo:
+            parent = todo.pop()
+            kids: list[int] = []
+            # Each thread's children are listed under that thread (the sender is started by one).
+            for task in Path(f"/proc/{parent}/task").glob("*"):
+                try:
+                    kids += map(int, (task / "children").read_text().split())
+                except OSError:
+                    continue
+            for kid in kids:
+                spent[self._name(kid, parent)] = cpu_seconds(kid)
+                todo.append(kid)
+        return spent
+
+    def _machine(self) -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            times = [int(value) for value in stat.readline().split()[1:9]]
+        return sum(times), times[3]
+
+    def _yardsticks(self) -> tuple[int, int]:
+        """Microseconds of CPU two fixed pieces of work take here now: a Python loop that stays
+        in the core's caches, and reads at random places of 64 MB, which go to memory. The same
+        work costing more says the machine itself ran slower (its clock, or neighbours on the
+        host's shared cache and memory), not that the processes asked for more."""
+        started = time.thread_time()
+        sum(i * i for i in range(20_000))
+        looped = time.thread_time()
+        self._memory[self._places].sum()
+        done = time.thread_time()
+        return round((looped - started) * 1e6), round((done - looped) * 1e6)
+
+    def _run(self) -> None:
+        before = self._tree()
+        total_before, idle_before = self._machine()
+        while not self._stop.wait(self.every):
+            now = self._tree()
+            total, idle = self._machine()
+            at = round(time.perf_counter() - self.started, 2)
+            idle_pct = round(100 * (idle - idle_before) / max(1, total - total_before), 1)
+            wal, spool_wal = (
+                round(f.stat().st_size / 1e6, 1) if f.exists() else 0.0
+                for f in (
+                    self.work / "postpurchase.db-wal",
+                    self.work / "postpurchase.db.spool-wal",
+                )
+            )
+            looped, read = self._yardsticks()
+            self.rows += [
+                (
+                    at,
+                    name,
+                    round(cpu - before.get(name, 0.0), 3),
+                    idle_pct,
+                    wal,
+                    spool_wal,
+                    looped,
+                    read,
+                )
+                for name, cpu in now.items()
+            ]
+            before, total_before, idle_before = now, total, idle
+
+    def write(self, path: str) -> None:
+        with open(path, "w") as out:
+            out.write("t_s,process,cpu_s,idle_pct,wal_mb,spool_wal_mb,loop_us,memory_us\n")
+            out.writelines(",".join(map(str, row)) + "\n" for row in self.rows)
+
+
 def sample(db: Database, pids: dict[str, int], started: float) -> dict[str, Any]:
     now = datetime.now(UTC)
     pending, oldest = waiting(db)
@@ -321,6 +430,11 @@ def main() -> None:
     parser.add_argument("--seed-orders", type=int, default=300)
     parser.add_argument(
         "--trace", default="", help="write every answer (route, sent at s, ms, status) to this CSV"
+    )
+    parser.add_argument(
+        "--cpu-trace",
+        default="",
+        help="write each process's CPU every half second, the idle share and WAL sizes to this CSV",
     )
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
@@ -433,10 +547,16 @@ def main() -> None:
         cpu = {name: cpu_seconds(pid, children=True) for name, pid in pids.items()}
         bench_cpu = time.process_time()
         load = [os.getloadavg()[0]]
-        while sender.is_alive():
-            samples.append(sample(db, pids, started))
-            load.append(os.getloadavg()[0])
-            time.sleep(10)
+        cpu_trace = (
+            CpuTrace({pid: name for name, pid in pids.items()}, work, started)
+            if args.cpu_trace
+            else None
+        )
+        with cpu_trace or nullcontext():
+            while sender.is_alive():
+                samples.append(sample(db, pids, started))
+                load.append(os.getloadavg()[0])
+                time.sleep(10)
         samples.append(sample(db, pids, started))
         load.append(os.getloadavg()[0])
         if not sent_cpu:
@@ -456,6 +576,8 @@ def main() -> None:
         for server in servers.values():
             stop(server)
         mailbox.down()
+    if cpu_trace is not None:
+        cpu_trace.write(args.cpu_trace)
     if args.trace:
         with open(args.trace, "w") as trace:
             trace.write("route,sent_s,ms,status\n")
