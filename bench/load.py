@@ -61,10 +61,12 @@ from processes import (  # noqa: E402
     SYNC_WORKER,
     Cycle,
     Paced,
+    children_of,
     cpu_seconds,
     free_port,
     fresh_database,
     http_request,
+    machine_times,
     send_paced,
     send_paced_apart,
     start_gunicorn,
@@ -110,11 +112,7 @@ class Route:
 
 def family(pid: int) -> list[int]:
     """``pid`` and its children (gunicorn's master and its workers)."""
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    return pids
+    return [pid, *children_of(pid)]
 
 
 def rss_mb(pid: int) -> float:
@@ -250,13 +248,9 @@ def machine_share() -> dict[str, float]:
     (``iowait``), in per cent: a run whose pages slow down all at once with neither is slowed by
     its own processes."""
     global _machine_before
-    try:
-        with open("/proc/stat") as stat:
-            times = [int(value) for value in stat.readline().split()[1:9]]
-    except OSError:
-        return {}
+    times = machine_times()
     before, _machine_before = _machine_before, times
-    if not before:
+    if not before or not times:
         return {}
     spent = [now - then for now, then in zip(times, before, strict=True)]
     total = sum(spent) or 1
@@ -269,10 +263,10 @@ def machine_share() -> dict[str, float]:
 class CpuTrace:
     """Every ``every`` seconds, the CPU each process under this one used since the previous look
     (every web worker and worker, the sending process among this one's ``child:<pid>``, and this
-    process itself, each on its own), the
-    machine's idle share, and the size of the SQLite files in ``work``: a slow second of the
-    answers' trace then shows whether the web worked more, worked less (it waited), or another
-    process took the cores."""
+    process itself, each on its own), the machine's idle share, the size of the SQLite files in
+    ``work`` and the cost of two fixed pieces of work (:meth:`_yardsticks`): a slow second of
+    the answers' trace then shows whether the web worked more, worked less (it waited), another
+    process took the cores, or the machine itself ran slower."""
 
     def __init__(self, names: dict[int, str], work: Path, started: float, every: float = 0.5):
         self.names, self.work, self.started, self.every = names, work, started, every
@@ -303,21 +297,15 @@ class CpuTrace:
         todo = [os.getpid()]
         while todo:
             parent = todo.pop()
-            kids: list[int] = []
-            # Each thread's children are listed under that thread (the sender is started by one).
-            for task in Path(f"/proc/{parent}/task").glob("*"):
-                try:
-                    kids += map(int, (task / "children").read_text().split())
-                except OSError:
-                    continue
-            for kid in kids:
+            for kid in children_of(parent):  # the sender is started by one of this one's threads
                 spent[self._name(kid, parent)] = cpu_seconds(kid)
                 todo.append(kid)
         return spent
 
-    def _machine(self) -> tuple[int, int]:
-        with open("/proc/stat") as stat:
-            times = [int(value) for value in stat.readline().split()[1:9]]
+    @staticmethod
+    def _machine() -> tuple[int, int]:
+        """The machine's CPU ticks so far, all and idle."""
+        times = machine_times() or [0] * 8
         return sum(times), times[3]
 
     def _yardsticks(self) -> tuple[int, int]:
@@ -434,7 +422,8 @@ def main() -> None:
     parser.add_argument(
         "--cpu-trace",
         default="",
-        help="write each process's CPU every half second, the idle share and WAL sizes to this CSV",
+        help="write each process's CPU every half second, the idle share, WAL sizes and the "
+        "machine's speed to this CSV",
     )
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()

@@ -309,6 +309,28 @@ def stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
+def children_of(pid: int) -> list[int]:
+    """The live children of process ``pid``, whichever of its threads started them (Linux
+    lists each thread's children under that thread); empty when the process is gone."""
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids += map(int, (task / "children").read_text().split())
+        except OSError:
+            continue
+    return kids
+
+
+def machine_times() -> list[int]:
+    """The machine's CPU time since boot by kind, in ticks (``/proc/stat``'s first line: user,
+    nice, system, idle, iowait, irq, softirq, steal); empty where there is no such file."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(value) for value in stat.readline().split()[1:9]]
+    except OSError:
+        return []
+
+
 def cpu_seconds(pid: int, *, children: bool = False) -> float:
     """User + system CPU seconds of process ``pid`` (all its threads), with ``children`` also
     those of its live children and of the children it has already reaped (Linux ``/proc``).
@@ -323,24 +345,15 @@ def cpu_seconds(pid: int, *, children: bool = False) -> float:
     if not children:
         return own / tick
     total = own + int(fields[13]) + int(fields[14])
-    seconds = total / tick
-    try:
-        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        kids = []
-    return seconds + sum(cpu_seconds(int(kid), children=True) for kid in kids)
+    return total / tick + sum(cpu_seconds(kid, children=True) for kid in children_of(pid))
 
 
 def wakeups(pid: int) -> int:
     """Times process ``pid``'s live children (all their threads) slept and were woken (Linux's
     voluntary context switches): a web worker woken for a connection another worker accepts
     counts one more, with nothing to show for it."""
-    try:
-        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return 0
     total = 0
-    for kid in kids:
+    for kid in children_of(pid):
         for status in Path(f"/proc/{kid}/task").glob("*/status"):
             for line in status.read_text().splitlines():
                 if line.startswith("voluntary_ctxt_switches:"):
