@@ -12,6 +12,7 @@ import os
 import threading
 import time
 import weakref
+from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import Integer, event, func, select
 from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine, Result
 from sqlalchemy.orm.attributes import instance_state
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, Select
 from sqlmodel import Session, SQLModel, create_engine
 
 from postpurchase.config import running_app
@@ -266,7 +267,54 @@ class DriverStatement:
             cursor.close()
 
 
+@dataclass(frozen=True)
+class DriverQuery:
+    """A Core query compiled once for one dialect, run on the driver's own cursor, each row
+    converted as SQLAlchemy converts it (each column type's result processor: dates, JSON, enums)
+    into a named tuple whose fields are the selected columns' keys.
+
+    For the reads of every customer page: loading an order, its lines and its parcels as ORM rows
+    cost several times the queries themselves (statement execution, then the identity map and
+    instance state of each row), and a page only reads them. A query of a model's table gives
+    records with the model's field names, so code that reads a model row reads a record alike.
+    The records are not in the session: nothing pending is flushed first unless the caller does.
+    """
+
+    statement: DriverStatement
+    record: Callable[[Any], Any]
+    #: (position, conversion) of each column whose value the driver's does not match the type's.
+    converts: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    @classmethod
+    def compile(cls, query: Select[Any], dialect: Dialect) -> DriverQuery:
+        columns = list(query.selected_columns)
+        converts = []
+        for position, column in enumerate(columns):
+            convert = column.type._cached_result_processor(dialect, None)
+            if convert is not None:
+                converts.append((position, convert))
+        record = namedtuple("Record", [column.key for column in columns])  # type: ignore[misc]
+        return cls(DriverStatement.compile(query, dialect), record._make, tuple(converts))
+
+    def records(self, connection: Connection | Session, values: Mapping[str, Any]) -> list[Any]:
+        """Run with ``values`` (by parameter name) in ``connection``'s transaction."""
+        rows = self.statement.rows(connection, values)
+        make, converts = self.record, self.converts
+        if not converts:
+            return [make(row) for row in rows]
+        records = []
+        for row in rows:
+            fields = list(row)
+            for position, convert in converts:
+                fields[position] = convert(fields[position])
+            records.append(make(fields))
+        return records
+
+
 _for_driver: weakref.WeakKeyDictionary[Dialect, dict[ClauseElement, DriverStatement]] = (
+    weakref.WeakKeyDictionary()
+)
+_queries_for_driver: weakref.WeakKeyDictionary[Dialect, dict[ClauseElement, DriverQuery]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -279,6 +327,26 @@ def for_driver(statement: ClauseElement, dialect: Dialect) -> DriverStatement:
     if found is None:
         found = compiled[statement] = DriverStatement.compile(statement, dialect)
     return found
+
+
+def query_for_driver(query: Select[Any], dialect: Dialect) -> DriverQuery:
+    """``query`` compiled for ``dialect`` as a :class:`DriverQuery`, once per query object and
+    dialect object, like :func:`for_driver`."""
+    compiled = _queries_for_driver.setdefault(dialect, {})
+    found = compiled.get(query)
+    if found is None:
+        found = compiled[query] = DriverQuery.compile(query, dialect)
+    return found
+
+
+def read_records(session: Session, query: Select[Any], values: Mapping[str, Any]) -> list[Any]:
+    """The records of ``query`` (built once and kept) with ``values``, in ``session``'s
+    transaction, after flushing what it has pending as its own queries would
+    (:class:`DriverQuery`)."""
+    if session.autoflush:
+        session.flush()
+    connection = session.connection()
+    return query_for_driver(query, connection.dialect).records(connection, values)
 
 
 def is_postgres(session: Session) -> bool:

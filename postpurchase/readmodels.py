@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 from carriers.registry import CustomerLinks, customer_links
 from carriers.status import Handover, Status
 from postpurchase.clock import utcnow
+from postpurchase.db import read_records
 from postpurchase.i18n import to_local
 from postpurchase.models import (
     Brand,
@@ -219,21 +220,28 @@ def line_views(lines: Iterable[OrderLine]) -> tuple[OrderLineView, ...]:
 _events = table_of(TrackingEvent)
 #: An event's fields, not the row object: a tracking page reads a parcel's whole history, and
 #: building ORM objects for it cost about as much as the query (bench/page_profile.py).
-_EVENTS_OF_SHIPMENTS = (
-    sa_select(
-        _events.c.shipment_id,
-        _events.c.occurred_at,
-        _events.c.status,
-        _events.c.carrier_code,
-        _events.c.description,
-        _events.c.location,
-        _events.c.source,
-        _events.c.recorded_at,
-        _events.c.delivered_to,
-    )
-    .where(_events.c.shipment_id.in_(bindparam("ids", expanding=True)))
-    .order_by(_events.c.occurred_at, _events.c.id)
+_EVENT_FIELDS = sa_select(
+    _events.c.shipment_id,
+    _events.c.occurred_at,
+    _events.c.status,
+    _events.c.carrier_code,
+    _events.c.description,
+    _events.c.location,
+    _events.c.source,
+    _events.c.recorded_at,
+    _events.c.delivered_to,
+).order_by(_events.c.occurred_at, _events.c.id)
+_EVENTS_OF_SHIPMENTS = _EVENT_FIELDS.where(
+    _events.c.shipment_id.in_(bindparam("ids", expanding=True))
 )
+#: One parcel's (a tracking page's usual case, a message's): read on the driver.
+_EVENTS_OF_SHIPMENT = _EVENT_FIELDS.where(_events.c.shipment_id == bindparam("id"))
+
+
+def _event_rows(session: Session, ids: list[int]) -> Iterable[Any]:
+    if len(ids) == 1:
+        return read_records(session, _EVENTS_OF_SHIPMENT, {"id": ids[0]})
+    return session.execute(_EVENTS_OF_SHIPMENTS, {"ids": ids})
 
 
 def shipment_views(
@@ -241,11 +249,13 @@ def shipment_views(
     session: Session,
     shipments: Sequence[Shipment],
     now: datetime | None = None,
-    orders_read: Iterable[Order] = (),
+    orders_read: Sequence[Order] = (),
 ) -> list[ShipmentView]:
     """The views of ``shipments`` (in that order), with four queries however many there are (the
     fourth only for parcels with a time slot; the third only for orders not in ``orders_read``),
-    each with what it means for its customer at ``now`` (default: the clock's now)."""
+    each with what it means for its customer at ``now`` (default: the clock's now).
+    ``shipments`` and ``orders_read`` are model rows or records of their tables
+    (:func:`~postpurchase.db.read_records`): only their fields are read."""
     ids = [s.id for s in shipments if s.id is not None]
     events: dict[int, list[EventView]] = {i: [] for i in ids}
     if ids:
@@ -259,7 +269,7 @@ def shipment_views(
             source,
             recorded,
             to,
-        ) in session.execute(_EVENTS_OF_SHIPMENTS, {"ids": ids}):
+        ) in _event_rows(session, ids):
             events[shipment_id].append(
                 EventView(
                     occurred_at=occurred_at,
@@ -304,7 +314,8 @@ def shipment_views(
         replace(_shipment_view(s, events, fc_codes, orders), slot_moved=moves.get(s.id))
         for s in shipments
     ]
-    return _with_customer_views(session, shipments, views, now or utcnow())
+    known = {order.id: order for order in orders_read}
+    return _with_customer_views(session, shipments, views, now or utcnow(), known)
 
 
 def _slot_moves(session: Session, shipments: Sequence[Shipment]) -> dict[int | None, SlotMove]:
@@ -339,7 +350,11 @@ def _slot_moves(session: Session, shipments: Sequence[Shipment]) -> dict[int | N
 
 
 def _with_customer_views(
-    session: Session, shipments: Sequence[Shipment], views: list[ShipmentView], now: datetime
+    session: Session,
+    shipments: Sequence[Shipment],
+    views: list[ShipmentView],
+    now: datetime,
+    orders_read: dict[int | None, Order],
 ) -> list[ShipmentView]:
     from postpurchase.customer_view import customer_view, pickup_hold_days
     from postpurchase.recommendations import for_order
@@ -361,7 +376,7 @@ def _with_customer_views(
         recommendations: tuple[Recommendation, ...] = ()
         if view.delivered and shipment.order_id is not None:
             if shipment.order_id not in suggested:
-                order = session.get(Order, shipment.order_id)
+                order = orders_read.get(shipment.order_id) or session.get(Order, shipment.order_id)
                 suggested[shipment.order_id] = (
                     tuple(for_order(session=session, brand=brand, order=order)) if order else ()
                 )
@@ -428,20 +443,30 @@ def load_shipment(*, session: Session, brand_id: int, shipment_id: int) -> Shipm
     return shipment_views(session=session, shipments=[shipment])[0]
 
 
-# An order's reads, built once: every tracking page runs them, and building a statement cost
-# about as much as running it (bench/page_profile.py).
+# An order's reads, built once (every tracking page runs them: building a statement cost about as
+# much as running it) and read as records, not ORM rows (:class:`~postpurchase.db.DriverQuery`).
+_orders, _customers = table_of(Order), table_of(Customer)
 _ORDER_WITH_CUSTOMER = (
-    select(Order, Customer)
-    .outerjoin(Customer, col(Customer.id) == Order.customer_id)
-    .where(Order.id == bindparam("order_id"))
+    sa_select(
+        _orders,
+        _customers.c.id.label("customer_key"),
+        _customers.c.external_id.label("customer_external_id"),
+    )
+    .select_from(_orders.outerjoin(_customers, _customers.c.id == _orders.c.customer_id))
+    .where(_orders.c.id == bindparam("order_id"))
 )
+_lines = table_of(OrderLine)
 _ORDER_LINES = (
-    select(OrderLine).where(OrderLine.order_id == bindparam("order_id")).order_by(col(OrderLine.id))
+    sa_select(_lines).where(_lines.c.order_id == bindparam("order_id")).order_by(_lines.c.id)
 )
+_shipments = table_of(Shipment)
 _ORDER_SHIPMENTS = (
-    select(Shipment)
-    .where(Shipment.order_id == bindparam("order_id"), Shipment.brand_id == bindparam("brand_id"))
-    .order_by(col(Shipment.external_id), col(Shipment.parcel_index))
+    sa_select(_shipments)
+    .where(
+        _shipments.c.order_id == bindparam("order_id"),
+        _shipments.c.brand_id == bindparam("brand_id"),
+    )
+    .order_by(_shipments.c.external_id, _shipments.c.parcel_index)
 )
 
 
@@ -450,15 +475,14 @@ def load_order(
 ) -> OrderView | None:
     """Order ``order_id`` (our id) of this brand with its lines and parcels (their customer meaning
     at ``now``, default the clock's); None if there is none."""
-    found = session.exec(_ORDER_WITH_CUSTOMER, params={"order_id": order_id}).first()
-    if found is None or found[0].brand_id != brand_id:
+    found = read_records(session, _ORDER_WITH_CUSTOMER, {"order_id": order_id})
+    if not found or found[0].brand_id != brand_id:
         return None
-    order, customer = found
-    lines = session.exec(_ORDER_LINES, params={"order_id": order.id}).all()
-    shipments = session.exec(
-        _ORDER_SHIPMENTS, params={"order_id": order.id, "brand_id": brand_id}
-    ).all()
-    assert order.id is not None
+    order = found[0]
+    lines = read_records(session, _ORDER_LINES, {"order_id": order.id})
+    shipments = read_records(
+        session, _ORDER_SHIPMENTS, {"order_id": order.id, "brand_id": brand_id}
+    )
     return OrderView(
         id=order.id,
         order_id=order.external_id,
@@ -470,7 +494,7 @@ def load_order(
         currency=order.currency,
         total_amount=order.total_amount,
         shipping_amount=order.shipping_amount,
-        customer_id=customer.external_id if customer else None,
+        customer_id=order.customer_external_id,
         shipping_address=Address(
             order.shipping_name,
             order.shipping_postal_code,
@@ -482,5 +506,5 @@ def load_order(
         shipments=tuple(
             shipment_views(session=session, shipments=shipments, now=now, orders_read=[order])
         ),
-        customer_key=customer.id if customer else None,
+        customer_key=order.customer_key,
     )

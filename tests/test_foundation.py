@@ -167,6 +167,91 @@ def test_a_statement_run_on_the_driver_stores_what_sqlalchemy_stores(session, br
     assert stored["by-driver"].state == InboxState.deferred
 
 
+def test_a_query_read_on_the_driver_gives_each_column_as_the_orm_does(session, brand) -> None:
+    """:class:`DriverQuery` records of every table a tracking page reads hold what the ORM rows
+    hold (aware dates, days, JSON, enums, booleans, None), under the models' field names; what the
+    session has pending is flushed first, as its own queries would."""
+    from datetime import date
+
+    from sqlalchemy import select as sa_select
+
+    from carriers.status import Handover, Status
+    from postpurchase.db import query_for_driver, read_records
+    from postpurchase.models import (
+        DeliveryOption,
+        DutiesTerms,
+        Order,
+        OrderLine,
+        TimeSlot,
+        TrackingEvent,
+    )
+    from postpurchase.models.types import table_of
+
+    customer = Customer(brand_id=brand.brand_id, external_id="c-1", email="a@example.jp")
+    session.add(customer)
+    session.flush()
+    order = Order(
+        brand_id=brand.brand_id,
+        external_id="o-1",
+        number="1001",
+        customer_id=customer.id,
+        placed_at=datetime(2026, 11, 20, 3, 0, 0, 250000, tzinfo=UTC),
+        total_amount=5980,
+        duties_terms=DutiesTerms.ddp,
+    )
+    session.add(order)
+    session.flush()
+    line = OrderLine(
+        brand_id=brand.brand_id,
+        order_id=order.id,
+        line_key="1",
+        sku="TEA-01",
+        name="ほうじ茶",
+        quantity=2,
+        unit_price=1490,
+        final_sale=True,
+    )
+    shipment = Shipment(
+        brand_id=brand.brand_id,
+        order_id=order.id,
+        external_id="s-1",
+        carrier_code="yamato",
+        tracking_number="123456789012",
+        status=Status.available_for_pickup,
+        predicted_date=date(2026, 11, 25),
+        time_slot=TimeSlot.morning,
+        delivery_option=DeliveryOption.convenience_store,
+        delivered_to=Handover.convenience_store,
+        lines=[{"sku": "TEA-01", "quantity": 2}],
+    )
+    session.add_all([line, shipment])
+    session.flush()
+    event = TrackingEvent(
+        brand_id=brand.brand_id,
+        shipment_id=shipment.id,
+        status=Status.in_transit,
+        occurred_at=datetime(2026, 11, 21, 9, 30, tzinfo=UTC),
+        carrier_code="輸送中",
+        description="輸送中",
+        location=None,
+    )
+    session.add(event)  # pending: read_records flushes it
+    for model, row in [
+        (Customer, customer),
+        (Order, order),
+        (OrderLine, line),
+        (Shipment, shipment),
+        (TrackingEvent, event),
+    ]:
+        table = table_of(model)
+        query = sa_select(table).where(table.c.brand_id == bindparam("brand_id"))
+        [record] = read_records(session, query, {"brand_id": brand.brand_id})
+        session.refresh(row)
+        assert record._asdict() == row.model_dump(), model.__name__
+        dialect = session.get_bind().dialect
+        assert query_for_driver(query, dialect) is query_for_driver(query, dialect)
+
+
 def test_a_loaded_row_is_got_without_a_query_and_an_expired_one_is_read_again(
     app, session, brand
 ) -> None:
