@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlmodel import Session, col, select
@@ -109,6 +110,7 @@ def _matches(order: Order, customer: Customer | None, secret: str) -> bool:
     return bool(wanted) and wanted == normalize_postal_code(order.shipping_postal_code or "")
 
 
+@lru_cache(maxsize=64)
 def _serializer(secret_key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT)
 

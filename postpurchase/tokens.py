@@ -7,11 +7,13 @@ separate salt per purpose keeps a token for one page useless on another.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
 
+@lru_cache(maxsize=64)
 def _serializer(secret_key: str, purpose: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret_key, salt=f"postpurchase.messages.{purpose}")
 

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import update
@@ -26,6 +27,7 @@ LIFETIME = {
 }
 
 
+@lru_cache(maxsize=64)
 def _serializer(secret_key: str, purpose: LinkPurpose) -> URLSafeSerializer:
     return URLSafeSerializer(secret_key, salt=f"postpurchase.people.{purpose.value}")
 

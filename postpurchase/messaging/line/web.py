@@ -47,11 +47,11 @@ line_pages = Blueprint("line_pages", __name__)
 def optin_links(brand: Brand, order_id: int) -> dict[str, Any] | None:
     """What the tracking page's opt-in block offers for this order; None when no channel is set up."""
     config = current_app.config
-    token = optin_token(config["SECRET_KEY"], id_of(brand), order_id)
     line = add_friend_url(config, brand.slug, "") is not None
     sms = configured(config, brand.slug, Channel.sms)
     if not (line or sms):
         return None
+    token = optin_token(config["SECRET_KEY"], id_of(brand), order_id)
     return {
         "line_url": url_for("line_pages.start", brand_slug=brand.slug, token=token)
         if line
