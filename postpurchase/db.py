@@ -278,11 +278,13 @@ class DriverQuery:
     instance state of each row), and a page only reads them. A query of a model's table gives
     records with the model's field names, so code that reads a model row reads a record alike.
     The records are not in the session: nothing pending is flushed first unless the caller does.
+    The conversions are chosen without the driver's type codes, which only a few types consult
+    (PostgreSQL's NUMERIC and FLOAT): not for queries selecting those.
     """
 
     statement: DriverStatement
     record: Callable[[Any], Any]
-    #: (position, conversion) of each column whose value the driver's does not match the type's.
+    #: (position, conversion) of each column whose driver value its type converts.
     converts: tuple[tuple[int, Callable[[Any], Any]], ...]
 
     @classmethod
