@@ -688,9 +688,16 @@ def report(
     print("\nsamples (every 10 s):")
     for row in samples[:: max(1, len(samples) // 20)] + samples[-1:]:
         print("  " + json.dumps(row))
+    waiting = samples[-1]["inbox_pending"]
+    inbox = (
+        f"inbox not drained: {waiting} events still waiting {drained:.0f} s after the traffic "
+        "stopped, when the bench stopped waiting"
+        if waiting
+        else f"inbox drained {drained:.0f} s after the traffic stopped"
+    )
     print(
-        f"\ninbox drained {drained:.0f} s after the traffic stopped; SMTP received "
-        f"{sum(mailbox.seen.values())} messages, {sum(v > 1 for v in mailbox.seen.values())} twice"
+        f"\n{inbox}; SMTP received {sum(mailbox.seen.values())} messages, "
+        f"{sum(v > 1 for v in mailbox.seen.values())} twice"
     )
     tracking, intake = routes[1], routes[0]
     slow = tracking.slow_seconds(started, 0.1)
