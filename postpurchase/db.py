@@ -313,32 +313,31 @@ class DriverQuery:
         return records
 
 
-_for_driver: weakref.WeakKeyDictionary[Dialect, dict[ClauseElement, DriverStatement]] = (
+_Compiled = TypeVar("_Compiled", DriverStatement, DriverQuery)
+#: Per dialect object (each engine has its own), each statement's compiled forms by kind.
+_for_driver: weakref.WeakKeyDictionary[Dialect, dict[tuple[type, ClauseElement], Any]] = (
     weakref.WeakKeyDictionary()
 )
-_queries_for_driver: weakref.WeakKeyDictionary[Dialect, dict[ClauseElement, DriverQuery]] = (
-    weakref.WeakKeyDictionary()
-)
+
+
+def _compiled_once(kind: type[_Compiled], statement: Any, dialect: Dialect) -> _Compiled:
+    compiled = _for_driver.setdefault(dialect, {})
+    found: _Compiled | None = compiled.get((kind, statement))
+    if found is None:
+        found = compiled[(kind, statement)] = kind.compile(statement, dialect)
+    return found
 
 
 def for_driver(statement: ClauseElement, dialect: Dialect) -> DriverStatement:
     """``statement`` compiled for ``dialect``, once per statement object and dialect object (each
     engine has its own): for statements built once and kept, not for one built per call."""
-    compiled = _for_driver.setdefault(dialect, {})
-    found = compiled.get(statement)
-    if found is None:
-        found = compiled[statement] = DriverStatement.compile(statement, dialect)
-    return found
+    return _compiled_once(DriverStatement, statement, dialect)
 
 
 def query_for_driver(query: Select[Any], dialect: Dialect) -> DriverQuery:
     """``query`` compiled for ``dialect`` as a :class:`DriverQuery`, once per query object and
     dialect object, like :func:`for_driver`."""
-    compiled = _queries_for_driver.setdefault(dialect, {})
-    found = compiled.get(query)
-    if found is None:
-        found = compiled[query] = DriverQuery.compile(query, dialect)
-    return found
+    return _compiled_once(DriverQuery, query, dialect)
 
 
 def read_records(session: Session, query: Select[Any], values: Mapping[str, Any]) -> list[Any]:

@@ -294,10 +294,9 @@ def shipment_views(
         if fc_ids
         else {}
     )
+    known = {order.id: order for order in orders_read if order.id is not None}
     orders: dict[int, tuple[str, DutiesTerms | None]] = {
-        order.id: (order.external_id, order.duties_terms)
-        for order in orders_read
-        if order.id is not None
+        order_id: (order.external_id, order.duties_terms) for order_id, order in known.items()
     }
     order_ids = {s.order_id for s in shipments if s.order_id is not None} - orders.keys()
     if order_ids:
@@ -314,7 +313,6 @@ def shipment_views(
         replace(_shipment_view(s, events, fc_codes, orders), slot_moved=moves.get(s.id))
         for s in shipments
     ]
-    known = {order.id: order for order in orders_read}
     return _with_customer_views(session, shipments, views, now or utcnow(), known)
 
 
@@ -354,7 +352,7 @@ def _with_customer_views(
     shipments: Sequence[Shipment],
     views: list[ShipmentView],
     now: datetime,
-    orders_read: dict[int | None, Order],
+    orders_read: dict[int, Order],
 ) -> list[ShipmentView]:
     from postpurchase.customer_view import customer_view, pickup_hold_days
     from postpurchase.recommendations import for_order
