@@ -108,11 +108,11 @@ def brand_for_api_key(*, session: Session, key: str, now: datetime | None = None
 
 #: Every customer page starts with this read; built once, since building the statement cost about
 #: as much as running it (bench/page_profile.py).
-_BRAND_BY_SLUG = select(Brand).where(Brand.slug == bindparam("slug"))
+BRAND_BY_SLUG = select(Brand).where(Brand.slug == bindparam("slug"))
 
 
 def get_brand(*, session: Session, slug: str) -> Brand | None:
-    return session.exec(_BRAND_BY_SLUG, params={"slug": slug}).first()
+    return session.exec(BRAND_BY_SLUG, params={"slug": slug}).first()
 
 
 def touch_api_key(*, session: Session, key: str) -> None:

@@ -2,22 +2,28 @@
 
 A successful lookup yields a signed, expiring link token; the tracking page never accepts a bare
 order id, so order pages cannot be enumerated. Messages link with the same token. Failed lookups
-are counted per brand and client address in the database (every worker shares the count).
+are counted per brand and client address in the database (every worker shares the count). Every
+customer page starts with its brand, by the slug in its address (:func:`get_brand_to_read`).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import Dialect
 from sqlmodel import Session, col, select
 
 from postpurchase import throttle
-from postpurchase.models import Customer, Order
+from postpurchase.brands import BRAND_BY_SLUG, get_brand
+from postpurchase.db import for_driver
+from postpurchase.models import Brand, Customer, Order
 
 TOKEN_SALT = "postpurchase.order-link"  # noqa: S105 (a signing namespace, not a key)
 #: Links in messages stay valid this long (a return window plus slack).
@@ -26,6 +32,45 @@ TOKEN_MAX_AGE_SECONDS = 120 * 24 * 3600
 LOOKUP_FAILURES_ALLOWED = 10
 LOOKUP_WINDOW = timedelta(minutes=15)
 LOOKUP_SCOPE = "order-lookup"
+
+
+#: Per engine (its dialect object), per slug: the brand's row as the driver gave it, and the brand
+#: loaded from it, detached. Bounded by the brands that exist: unknown slugs are not kept.
+_read_only_brands: weakref.WeakKeyDictionary[Dialect, dict[str, tuple[Any, Brand]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def get_brand_to_read(*, session: Session, slug: str) -> Brand | None:
+    """The brand ``slug`` for a request that only reads it (the customer pages): a brand kept per
+    process and given again while its row in the database is unchanged, compared as the driver
+    returns it; loaded anew, through the ORM, when any column changed.
+
+    Every customer page starts with its brand, and loading it as an ORM row cost more than a tenth
+    of a tracking page (``bench/page_profile.py``); the row read on the driver costs a third of
+    that. The brand is detached from ``session`` and shared by the process's later requests: its
+    callers must not change it (nothing on the customer pages does; the merchant's settings
+    change the row, which the next request sees).
+    """
+    if session.autoflush:
+        session.flush()
+    connection = session.connection()
+    found = for_driver(BRAND_BY_SLUG, connection.dialect).rows(connection, {"slug": slug})
+    if not found:
+        return None
+    kept = _read_only_brands.setdefault(connection.dialect, {})
+    row = tuple(found[0])
+    known = kept.get(slug)
+    if known is not None and known[0] == row:
+        return known[1]
+    brand_id = row[0]  # the table's first column
+    was_loaded = session.identity_map.get(session.identity_key(Brand, brand_id)) is not None
+    brand = get_brand(session=session, slug=slug)
+    if brand is None or was_loaded:  # gone meanwhile, or another part of the request holds it
+        return brand
+    session.expunge(brand)
+    kept[slug] = (row, brand)
+    return brand
 
 
 def normalize_postal_code(value: str) -> str:

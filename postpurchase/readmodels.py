@@ -40,7 +40,7 @@ from postpurchase.models import (
     TimeSlot,
     TrackingEvent,
 )
-from postpurchase.models.types import id_column, table_of
+from postpurchase.models.types import id_column, id_of, table_of
 
 if TYPE_CHECKING:
     from postpurchase.customer_view import CustomerView
@@ -250,12 +250,14 @@ def shipment_views(
     shipments: Sequence[Shipment],
     now: datetime | None = None,
     orders_read: Sequence[Order] = (),
+    brands_read: Sequence[Brand] = (),
 ) -> list[ShipmentView]:
     """The views of ``shipments`` (in that order), with four queries however many there are (the
     fourth only for parcels with a time slot; the third only for orders not in ``orders_read``),
     each with what it means for its customer at ``now`` (default: the clock's now).
     ``shipments`` and ``orders_read`` are model rows or records of their tables
-    (:func:`~postpurchase.db.read_records`): only their fields are read."""
+    (:func:`~postpurchase.db.read_records`): only their fields are read. Brands not in
+    ``brands_read`` are taken from the session."""
     ids = [s.id for s in shipments if s.id is not None]
     events: dict[int, list[EventView]] = {i: [] for i in ids}
     if ids:
@@ -313,7 +315,7 @@ def shipment_views(
         replace(_shipment_view(s, events, fc_codes, orders), slot_moved=moves.get(s.id))
         for s in shipments
     ]
-    return _with_customer_views(session, shipments, views, now or utcnow(), known)
+    return _with_customer_views(session, shipments, views, now or utcnow(), known, brands_read)
 
 
 def _slot_moves(session: Session, shipments: Sequence[Shipment]) -> dict[int | None, SlotMove]:
@@ -353,11 +355,15 @@ def _with_customer_views(
     views: list[ShipmentView],
     now: datetime,
     orders_read: dict[int, Order],
+    brands_read: Sequence[Brand],
 ) -> list[ShipmentView]:
     from postpurchase.customer_view import customer_view, pickup_hold_days
     from postpurchase.recommendations import for_order
 
-    brands = {s.brand_id: session.get(Brand, s.brand_id) for s in shipments}
+    brands: dict[int, Brand | None] = {b.id: b for b in brands_read if b.id is not None}
+    for shipment in shipments:
+        if shipment.brand_id not in brands:
+            brands[shipment.brand_id] = session.get(Brand, shipment.brand_id)
     # Parcels of one order share its recommendations: each order is worked out once.
     suggested: dict[int, tuple[Recommendation, ...]] = {}
     result = []
@@ -469,10 +475,11 @@ _ORDER_SHIPMENTS = (
 
 
 def load_order(
-    *, session: Session, brand_id: int, order_id: int, now: datetime | None = None
+    *, session: Session, brand: Brand, order_id: int, now: datetime | None = None
 ) -> OrderView | None:
-    """Order ``order_id`` (our id) of this brand with its lines and parcels (their customer meaning
+    """Order ``order_id`` (our id) of ``brand`` with its lines and parcels (their customer meaning
     at ``now``, default the clock's); None if there is none."""
+    brand_id = id_of(brand)
     found = read_records(session, _ORDER_WITH_CUSTOMER, {"order_id": order_id})
     if not found or found[0].brand_id != brand_id:
         return None
@@ -502,7 +509,13 @@ def load_order(
         ),
         lines=line_views(lines),
         shipments=tuple(
-            shipment_views(session=session, shipments=shipments, now=now, orders_read=[order])
+            shipment_views(
+                session=session,
+                shipments=shipments,
+                now=now,
+                orders_read=[order],
+                brands_read=[brand],
+            )
         ),
         customer_key=order.customer_key,
     )

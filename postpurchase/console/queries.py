@@ -425,7 +425,7 @@ def shipment_case(*, session: Session, brand: Brand, shipment_id: int, today: da
     if row is None or row.brand_id != _id(brand):
         return None
     order = (
-        load_order(session=session, brand_id=_id(brand), order_id=row.order_id)
+        load_order(session=session, brand=brand, order_id=row.order_id)
         if row.order_id is not None
         else None
     )

@@ -19,11 +19,15 @@ from flask import (
 from flask_babel import get_locale
 
 from postpurchase.branding import LOGO_MIMETYPES, branding_for, logo_file
-from postpurchase.brands import get_brand
 from postpurchase.clock import utcnow
 from postpurchase.db import get_session
 from postpurchase.i18n import gettext as _
-from postpurchase.lookup import look_up_order, order_from_token, order_link_path
+from postpurchase.lookup import (
+    get_brand_to_read,
+    look_up_order,
+    order_from_token,
+    order_link_path,
+)
 from postpurchase.models import Brand, Order
 from postpurchase.models.types import id_of
 from postpurchase.tokens import make_token
@@ -43,7 +47,7 @@ def _branding() -> dict[str, Any]:
 def logo(brand_slug: str, logo: str) -> Response:
     """A brand's uploaded logo, public like the pages and emails that show it. Any logo the brand
     ever uploaded is served, so emails sent before a change still show theirs."""
-    brand = get_brand(session=get_session(), slug=brand_slug)
+    brand = get_brand_to_read(session=get_session(), slug=brand_slug)
     stem, _dot, extension = logo.partition(".")
     if (
         brand is None
@@ -62,8 +66,9 @@ def logo(brand_slug: str, logo: str) -> Response:
 
 
 def brand_or_404(slug: str) -> Brand:
-    """The brand of a customer page (its locale becomes the page default); 404 when unknown."""
-    brand = get_brand(session=get_session(), slug=slug)
+    """The brand of a customer page (its locale becomes the page default), to read only; 404
+    when unknown."""
+    brand = get_brand_to_read(session=get_session(), slug=slug)
     if brand is None:
         abort(404)
     g.brand_locale = brand.locale

@@ -154,7 +154,7 @@ def build_tracking_page(
 ) -> TrackingPage | None:
     if brand.id is None:
         raise ValueError("the brand is not stored")
-    order = load_order(session=session, brand_id=brand.id, order_id=order_id, now=now)
+    order = load_order(session=session, brand=brand, order_id=order_id, now=now)
     if order is None:
         return None
     tz = brand.timezone

@@ -12,7 +12,15 @@ from carriers.status import Status
 from postpurchase import create_app
 from postpurchase.db import get_db
 from postpurchase.lookup import normalize_postal_code, order_token
-from postpurchase.models import Customer, Order, OrderLine, Shipment, TimeSlot, TrackingEvent
+from postpurchase.models import (
+    Brand,
+    Customer,
+    Order,
+    OrderLine,
+    Shipment,
+    TimeSlot,
+    TrackingEvent,
+)
 from postpurchase.tokens import read_token
 from tests.sql import recorded
 
@@ -224,6 +232,7 @@ def test_lookup_by_the_customers_email_reads_the_order_with_its_customer(
 ) -> None:
     """Brand, throttle check, then the orders of that number with their customers: one read."""
     _give_customer(app, order_id, "Hanako.Yamada@example.jp")
+    assert client.get("/acme/track").status_code == 200  # the process has read its brand once
     with recorded(get_db(app).engine) as statements:
         response = _lookup(client, "1001", "hanako.yamada@example.jp")
     assert response.status_code == 302
@@ -253,3 +262,24 @@ def test_signed_link_reads_the_order_in_six_statements_and_signs_feedback_for_it
     token = re.search(r'href="/acme/feedback/([\w.-]+)"', page)
     feedback = read_token(app.config["SECRET_KEY"], "feedback", token.group(1)) if token else None
     assert feedback is not None and feedback["c"] == customer_id
+
+
+def test_a_customer_page_shows_the_brand_as_it_is_now(app, client, order_id) -> None:
+    """The brand a process keeps for its customer pages is given again only while its row is
+    unchanged: a new name, a new look or a brand gone show on the next page."""
+    assert client.get("/acme/track").status_code == 200
+    with app.app_context():
+        s = get_db(app).session()
+        brand = s.exec(select(Brand).where(Brand.slug == "acme")).one()
+        brand.name = "Acme Renamed"
+        brand.settings = {**brand.settings, "branding": {"color": "#2a6f4e"}}
+        s.commit()
+        s.close()
+    page = client.get("/acme/track").get_data(as_text=True)
+    assert "Acme Renamed" in page and "#2a6f4e" in page
+    with app.app_context():
+        s = get_db(app).session()
+        s.exec(select(Brand).where(Brand.slug == "acme")).one().slug = "acme-gone"
+        s.commit()
+        s.close()
+    assert client.get("/acme/track").status_code == 404
