@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from carriers.base import CarrierAdapter, CarrierError, Unsupported
+from carriers.base import Capabilities, CarrierAdapter, CarrierError, Unsupported
 
 #: Modules that call :func:`register`; add a carrier by adding its module here.
 ADAPTER_MODULES: tuple[str, ...] = (
@@ -56,6 +56,7 @@ _loaded = False
 def register(code: str) -> Callable[[AdapterFactory], AdapterFactory]:
     def decorator(factory: AdapterFactory) -> AdapterFactory:
         _FACTORIES[code] = factory
+        _ANNOUNCED.pop(code, None)
         return factory
 
     return decorator
@@ -72,19 +73,49 @@ class CustomerLinks:
     redelivery_takes_number: bool = False
 
 
+@dataclass(frozen=True)
+class _Announced:
+    """What an adapter says of itself, the same for every instance: names and capabilities."""
+
+    name: str
+    capabilities: Capabilities
+    local_names: Mapping[str, str]
+    service_names: Mapping[str, str]
+
+
+#: Per carrier code, what its adapter announces; forgotten when the code is registered again.
+_ANNOUNCED: dict[str, _Announced] = {}
+
+
+def _announced(code: str) -> _Announced:
+    """What the adapter of ``code`` announces, worked out once per process: building an adapter
+    (its HTTP session, its settings) cost 40-90 µs, and every parcel of every page and report
+    asks. Raises :class:`CarrierError` for a code with no adapter."""
+    known = _ANNOUNCED.get(code)
+    if known is None:
+        adapter = create(code)
+        known = _ANNOUNCED[code] = _Announced(
+            name=getattr(adapter, "name", code),
+            capabilities=adapter.capabilities,
+            local_names=getattr(adapter, "local_names", {}),
+            service_names=getattr(adapter, "service_names", {}),
+        )
+    return known
+
+
 def customer_links(code: str, tracking_number: str | None) -> CustomerLinks:
     """The carrier's display name, tracking link and redelivery (再配達) link for a parcel.
 
     An unknown carrier gives its code and no links; callers then point at our own tracking page.
     """
     try:
-        adapter = create(code)
+        adapter = _announced(code)
     except CarrierError:
         return CustomerLinks(code, None, None)
     caps = adapter.capabilities
     number = tracking_number or ""
     return CustomerLinks(
-        carrier_name=getattr(adapter, "name", code),
+        carrier_name=adapter.name,
         tracking_url=caps.tracking_url.replace("{number}", number)
         if caps.tracking_url and number
         else None,
@@ -100,6 +131,7 @@ def customer_links(code: str, tracking_number: str | None) -> CustomerLinks:
 def unregister(code: str) -> None:
     """Forget an adapter (tests that register a fake one)."""
     _FACTORIES.pop(code, None)
+    _ANNOUNCED.pop(code, None)
 
 
 def _load() -> None:
@@ -130,10 +162,8 @@ def display_names(code: str, service: str | None, locale: str) -> tuple[str, str
     Service names are the carrier's own (宅急便, ゆうパック) in every locale: they are brand names.
     """
     try:
-        adapter = create(code)
+        adapter = _announced(code)
     except CarrierError:
         return code, service
-    names = getattr(adapter, "local_names", {})
-    services = getattr(adapter, "service_names", {})
-    carrier = names.get(locale.split("_")[0], getattr(adapter, "name", code))
-    return carrier, None if service is None else services.get(service, service)
+    carrier = adapter.local_names.get(locale.split("_")[0], adapter.name)
+    return carrier, None if service is None else adapter.service_names.get(service, service)

@@ -358,14 +358,30 @@ def _with_customer_views(
     brands_read: Sequence[Brand],
 ) -> list[ShipmentView]:
     from postpurchase.customer_view import customer_view, pickup_hold_days
-    from postpurchase.recommendations import for_order
+    from postpurchase.recommendations import for_order, shows_recommendations
 
     brands: dict[int, Brand | None] = {b.id: b for b in brands_read if b.id is not None}
     for shipment in shipments:
         if shipment.brand_id not in brands:
             brands[shipment.brand_id] = session.get(Brand, shipment.brand_id)
-    # Parcels of one order share its recommendations: each order is worked out once.
+    # Parcels of one order share its recommendations: each order is worked out once, and the
+    # orders of delivered parcels not already read are read together.
     suggested: dict[int, tuple[Recommendation, ...]] = {}
+    recommending = {i for i, brand in brands.items() if brand and shows_recommendations(brand)}
+    orders: dict[int, Order] = dict(orders_read)
+    unread = {
+        s.order_id
+        for s, view in zip(shipments, views, strict=True)
+        if view.delivered
+        and s.brand_id in recommending
+        and s.order_id is not None
+        and s.order_id not in orders
+    }
+    if unread:
+        orders.update(
+            (id_of(order), order)
+            for order in session.exec(select(Order).where(col(Order.id).in_(unread)))
+        )
     result = []
     for shipment, view in zip(shipments, views, strict=True):
         brand = brands[shipment.brand_id]
@@ -378,9 +394,9 @@ def _with_customer_views(
             pickup_hold_days=pickup_hold_days(brand),
         )
         recommendations: tuple[Recommendation, ...] = ()
-        if view.delivered and shipment.order_id is not None:
+        if view.delivered and shipment.brand_id in recommending and shipment.order_id is not None:
             if shipment.order_id not in suggested:
-                order = orders_read.get(shipment.order_id) or session.get(Order, shipment.order_id)
+                order = orders.get(shipment.order_id)
                 suggested[shipment.order_id] = (
                     tuple(for_order(session=session, brand=brand, order=order)) if order else ()
                 )

@@ -178,9 +178,14 @@ def recommend(
     return chosen
 
 
+def shows_recommendations(brand: Brand) -> bool:
+    """Whether ``brand`` has a catalogue to recommend from."""
+    return bool(settings_for(brand).messaging.catalog)
+
+
 def for_order(*, session: Session, brand: Brand, order: Order) -> list[Recommendation]:
     """The recommendations to show with ``order`` once it has arrived (the tracking page)."""
-    if not settings_for(brand).messaging.catalog:
+    if not shows_recommendations(brand):
         return []
     customer = session.get(Customer, order.customer_id) if order.customer_id else None
     profile = build_profile(session=session, order=order, customer=customer, language=brand.locale)

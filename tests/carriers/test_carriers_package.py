@@ -104,3 +104,40 @@ def test_postpurchase_cli_exposes_the_carriers_group() -> None:
     result = CliRunner().invoke(main, ["carriers", "list", "--json"])
     assert result.exit_code == 0, result.output
     assert "sagawa" in {row["code"] for row in json.loads(result.output)}
+
+
+def test_what_an_adapter_announces_follows_its_registration() -> None:
+    """Names and links are worked out once per carrier code, and again when the code is
+    registered anew or forgotten."""
+    from carriers import registry
+    from carriers.base import Capabilities
+
+    def adapter(name: str, tracking_url: str) -> object:
+        announced = type(
+            "Announcing",
+            (),
+            {
+                "name": name,
+                "local_names": {"ja": name + "（日本）"},
+                "capabilities": Capabilities(tracking_url=tracking_url),
+            },
+        )
+        return lambda settings: announced()
+
+    registry.register("announcing")(adapter("First Post", "https://first.example/{number}"))
+    try:
+        first = registry.customer_links("announcing", "A1")
+        assert (first.carrier_name, first.tracking_url) == (
+            "First Post",
+            "https://first.example/A1",
+        )
+        assert registry.display_names("announcing", None, "ja_JP") == ("First Post（日本）", None)
+        registry.register("announcing")(adapter("Second Post", "https://second.example/{number}"))
+        second = registry.customer_links("announcing", "A1")
+        assert (second.carrier_name, second.tracking_url) == (
+            "Second Post",
+            "https://second.example/A1",
+        )
+    finally:
+        registry.unregister("announcing")
+    assert registry.customer_links("announcing", "A1").carrier_name == "announcing"

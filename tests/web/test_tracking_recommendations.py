@@ -10,7 +10,8 @@ from sqlmodel import select
 
 from postpurchase.db import get_db
 from postpurchase.lookup import order_link_path
-from postpurchase.models import InventoryLevel, Shipment
+from postpurchase.models import Brand, InventoryLevel, Shipment
+from tests.sql import recorded
 from tests.web.parcel_states import BRAND_SETTINGS, install_logo, seed_state
 
 TILE = (
@@ -93,6 +94,27 @@ def test_the_json_twin_lists_the_same_recommendations(client, seeded) -> None:
         ("KYUSU-1", 6800, "JPY"),
         ("TEA-02", 1980, "JPY"),
     ]
+
+
+def test_the_list_of_parcels_reads_the_orders_of_delivered_ones_together(
+    app, client, seeded
+) -> None:
+    """Recommendations need each delivered parcel's order: one read for the page, not one each."""
+    _, headers, _ = seeded("delivered_door")
+    with app.app_context():
+        session = get_db(app).session()
+        brand_id = session.exec(select(Brand.id).where(Brand.slug == "acme")).one()
+        for state in ("delivered_box", "delivered_safe_place"):
+            seed_state(session, brand_id, state)
+        session.commit()
+        session.close()
+    with recorded(get_db(app).engine) as statements:
+        answer = client.get("/api/v1/shipments?limit=20", headers=headers).get_json()
+    assert len(answer["data"]) == 3
+    for parcel in answer["data"]:
+        assert [r["sku"] for r in parcel["recommendations"]] == ["KYUSU-1", "TEA-02"]
+    order_reads = [s for s in statements if s.sql.startswith('SELECT "order".id, "order".brand_id')]
+    assert len(order_reads) == 1, [s.sql[:80] for s in order_reads]
 
 
 @pytest.mark.parametrize("locale", ["ja", "en"])
