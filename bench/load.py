@@ -8,9 +8,8 @@
 
 Starts gunicorn (accepting only: ``INBOX_INLINE=false``) with ``--web-workers`` sync workers (the
 project's, as ``deploy/gunicorn.conf.py`` runs; ``--worker-class sync`` for gunicorn's own), by
-default gunicorn's advice of 2 x cores + 1 (a sync worker holds one request at a time, also
-while it waits for SQLite's write lock; ``--web-workers 2`` is the setup of the first run in
-BENCHMARKS.md), or gthread workers with ``--web-threads`` above 1; ``--workers`` ``postpurchase
+default one per core (on SQLite the web's requests use the CPU rather than wait: more workers
+spent more CPU per answer, BENCHMARKS.md), or gthread workers with ``--web-threads`` above 1; ``--workers`` ``postpurchase
 worker`` processes (processing the inbox, polling the sandbox carrier, sending to a local SMTP
 server) on SQLite, or on ``--database-url`` (its ``public`` schema is dropped: use a throwaway
 database). It seeds orders with shipments, then for ``--minutes`` sends, each paced at its own
@@ -387,8 +386,8 @@ def main() -> None:
     parser.add_argument(
         "--web-workers",
         type=int,
-        default=2 * (os.cpu_count() or 1) + 1,
-        help="gunicorn worker processes (default: gunicorn's advice, 2 x cores + 1)",
+        default=os.cpu_count() or 1,
+        help="gunicorn worker processes (default: one per core)",
     )
     parser.add_argument(
         "--worker-class",

@@ -254,7 +254,8 @@ def shipment_views(
 ) -> list[ShipmentView]:
     """The views of ``shipments`` (in that order), with four queries however many there are (the
     fourth only for parcels with a time slot; the third only for orders not in ``orders_read``),
-    each with what it means for its customer at ``now`` (default: the clock's now).
+    each with what it means for its customer at ``now`` (default: the clock's now); brands with
+    a catalogue add one for the delivered parcels' orders and what their recommendations read.
     ``shipments`` and ``orders_read`` are model rows or records of their tables
     (:func:`~postpurchase.db.read_records`): only their fields are read. Brands not in
     ``brands_read`` are taken from the session."""
