@@ -9,9 +9,9 @@
 Starts gunicorn (accepting only: ``INBOX_INLINE=false``) with ``--web-workers`` sync workers (the
 project's, as ``deploy/gunicorn.conf.py`` runs; ``--worker-class sync`` for gunicorn's own), by
 default one per core (on SQLite the web's requests use the CPU rather than wait: more workers
-spent more CPU per answer, BENCHMARKS.md), or gthread workers with ``--web-threads`` above 1; ``--workers`` ``postpurchase
-worker`` processes (processing the inbox, polling the sandbox carrier, sending to a local SMTP
-server) on SQLite, or on ``--database-url`` (its ``public`` schema is dropped: use a throwaway
+spent more CPU per answer, BENCHMARKS.md), or gthread workers with ``--web-threads`` above 1;
+``--workers`` ``postpurchase worker`` processes (processing the inbox, polling the sandbox
+carrier, sending to a local SMTP server) on SQLite, or on ``--database-url`` (its ``public`` schema is dropped: use a throwaway
 database). It seeds orders with shipments, then for ``--minutes`` sends, each paced at its own
 rate per second: signed ``order.created`` + ``shipment.created`` webhooks (``--webhooks`` events/s,
 half of each), tracking-page lookups through the signed link of a seeded order (``--lookups``), API

@@ -47,8 +47,8 @@ def get_brand_to_read(*, session: Session, slug: str) -> Brand | None:
     returns it; loaded anew, through the ORM, when any column changed.
 
     Every customer page starts with its brand, and loading it as an ORM row cost more than a tenth
-    of a tracking page (``bench/page_profile.py``); the row read on the driver costs a third of
-    that. The brand is detached from ``session`` and shared by the process's later requests: its
+    of a tracking page (``bench/page_profile.py``); the row read on the driver costs less than
+    half of that. The brand is detached from ``session`` and shared by the process's later requests: its
     callers must not change it (nothing on the customer pages does; the merchant's settings
     change the row, which the next request sees).
     """

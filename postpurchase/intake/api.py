@@ -27,7 +27,6 @@ def openapi() -> dict[str, Any]:
 @api.get("/orders/<path:external_id>")
 def get_order(external_id: str) -> dict[str, Any]:
     brand = require_brand()
-    assert brand.id is not None
     order = order_public(session=get_session(), brand=brand, external_id=external_id)
     if order is None:
         raise ApiError(404, "order_not_found", f"No order {external_id!r} for this brand.")
